@@ -1,0 +1,135 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * The connection shapes every runtime adapter returns.
+ *
+ * @module
+ */
+
+/** A network address: TCP host and port, or a Unix socket path. */
+export type NetAddr =
+  | { readonly transport: "tcp"; readonly hostname: string; readonly port: number }
+  | { readonly transport: "unix"; readonly path: string };
+
+/**
+ * A byte-stream connection, shaped like `Deno.Conn`; what every adapter
+ * (`@framewire/framewire/deno`, `/bun`, `/node`) returns.
+ *
+ * - `readable` yields fresh buffers (never a buffer the runtime reuses), and a
+ *   slow reader pauses the socket. It closes at the peer's FIN and errors with
+ *   a `ConnectionError` when the connection is reset.
+ * - A `writable` write resolves once the bytes are handed to the OS (Bun's
+ *   partial writes are retried on `drain`).
+ * - `closeWrite()` sends FIN and keeps reading; `close()` closes both
+ *   directions at once, is idempotent, and errors neither side's pending reads
+ *   with anything but a clean end.
+ * - `closed` resolves exactly once, when the socket is fully closed (it never
+ *   rejects; failures surface on `readable` and `writable`).
+ */
+export interface Conn {
+  /** Bytes from the peer. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; a write resolves once the bytes are handed to the OS. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** This side's address. */
+  readonly localAddr: NetAddr;
+  /** The peer's address. */
+  readonly remoteAddr: NetAddr;
+  /** Half-close: flushes queued writes, sends FIN and keeps reading. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions; idempotent. */
+  close(): void;
+  /** Resolves once the socket is fully closed. */
+  readonly closed: Promise<void>;
+}
+
+/** Accepted connections; `close()` (or `await using`) stops listening. */
+export interface Listener extends AsyncIterable<Conn>, AsyncDisposable {
+  /** The bound address; `port` is the real port when 0 was asked for. */
+  readonly addr: NetAddr;
+  /** Stops listening (idempotent); open connections stay open. */
+  close(): void;
+}
+
+/** Options to connect over TCP. */
+export interface TcpConnectOptions {
+  /**
+   * The host to connect to.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /** The port to connect to. */
+  port: number;
+  /**
+   * Aborts the connection attempt (rejects with the signal's reason).
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+  /**
+   * Disable Nagle's algorithm (framewire coalesces small frames itself).
+   *
+   * @default {true}
+   */
+  noDelay?: boolean;
+}
+
+/** Options to connect to a Unix socket. */
+export interface UnixConnectOptions {
+  /** The socket path. */
+  path: string;
+  /**
+   * Aborts the connection attempt.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
+/** Options for `connect`. */
+export type ConnectOptions = TcpConnectOptions | UnixConnectOptions;
+
+/** Options to listen on TCP. */
+export interface TcpListenOptions {
+  /**
+   * The address to bind.
+   *
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /** The port to bind; 0 picks a free port. */
+  port: number;
+}
+
+/** Options to listen on a Unix socket. */
+export interface UnixListenOptions {
+  /** The socket path. */
+  path: string;
+}
+
+/** Options for `listen`. */
+export type ListenOptions = TcpListenOptions | UnixListenOptions;
+
+/** Options for `connectTls`. */
+export interface TlsConnectOptions extends TcpConnectOptions {
+  /**
+   * Certificate authorities to trust, as PEM strings (instead of the system's).
+   *
+   * @default {undefined}
+   */
+  caCerts?: string[];
+  /**
+   * The name to verify the server certificate against (and send as SNI).
+   *
+   * @default {hostname}
+   */
+  serverName?: string;
+}
+
+/** Options for `listenTls`. */
+export interface TlsListenOptions extends TcpListenOptions {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+}

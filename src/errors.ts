@@ -1,0 +1,297 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Errors raised by framewire for peer and stream conditions.
+ *
+ * Bad arguments throw the built-in `TypeError` and `RangeError`; everything a
+ * peer or a stream can cause throws a subclass of {@linkcode FramingError},
+ * each with a stable {@linkcode FramingError.code}.
+ *
+ * @module
+ */
+
+/** The stable codes carried by {@linkcode FramingError.code}. */
+export type FramingErrorCode =
+  | "FRAME_TOO_LARGE"
+  | "TRUNCATED_FRAME"
+  | "MALFORMED_HEADER"
+  | "CONNECTION_FAILED"
+  | "CONNECTION_REFUSED"
+  | "CONNECTION_RESET"
+  | "CONNECTION_TIMEOUT"
+  | "CONNECTION_CLOSED"
+  | "SESSION_LOST"
+  | "PROTOCOL_ERROR";
+
+/**
+ * The base class of every error a peer or a stream can cause.
+ *
+ * @example Telling framing errors apart by code
+ * ```ts
+ * import { FramingError, lengthPrefixed } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const decoder = lengthPrefixed({ maxFrameLength: 16 }).decoder();
+ * decoder.push(new Uint8Array([0, 0, 1, 0]));
+ * try {
+ *   decoder.next();
+ * } catch (error) {
+ *   assert.ok(error instanceof FramingError);
+ *   assert.equal(error.code, "FRAME_TOO_LARGE");
+ * }
+ * ```
+ */
+export class FramingError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: FramingErrorCode;
+
+  /**
+   * Constructs a new instance.
+   *
+   * @param message The error message.
+   * @param code The stable error code.
+   * @param options The standard error options (`cause`).
+   */
+  constructor(message: string, code: FramingErrorCode, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Options for {@linkcode FrameTooLargeError}. */
+export interface FrameTooLargeErrorOptions extends ErrorOptions {
+  /**
+   * The header bytes that declared the length (used to name a likely cause).
+   *
+   * @default {undefined}
+   */
+  header?: Uint8Array;
+  /**
+   * The length the header would declare read in the opposite byte order, for
+   * binary length fields (used to spot an endianness mix-up).
+   *
+   * @default {undefined}
+   */
+  swappedLength?: number;
+}
+
+/**
+ * A frame declared (or reached) a length over the decoder's `maxFrameLength`.
+ *
+ * The message names a likely cause when the header bytes look like a TLS
+ * record, an HTTP request, gzip data or a byte-swapped length.
+ *
+ * @example Reading the length and the limit
+ * ```ts
+ * import { FrameTooLargeError } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new FrameTooLargeError(70000, 65536);
+ * assert.equal(error.code, "FRAME_TOO_LARGE");
+ * assert.equal(error.length, 70000);
+ * assert.equal(error.limit, 65536);
+ * ```
+ */
+export class FrameTooLargeError extends FramingError {
+  /** The declared (or, for delimiter formats, the reached) frame length. */
+  readonly length: number;
+  /** The `maxFrameLength` in force. */
+  readonly limit: number;
+  /** A likely cause named from the header bytes, if any. */
+  readonly hint: string | undefined;
+
+  /**
+   * Constructs a new instance.
+   *
+   * @param length The declared length.
+   * @param limit The limit in force.
+   * @param options The header bytes, and the standard error options.
+   */
+  constructor(length: number, limit: number, options?: FrameTooLargeErrorOptions) {
+    const hint = options?.header === undefined
+      ? undefined
+      : likelyCause(options.header, limit, options.swappedLength);
+    super(
+      `Cannot decode frame as length ${length} exceeds maxFrameLength ${limit}` +
+        (hint === undefined ? "" : `: ${hint}`),
+      "FRAME_TOO_LARGE",
+      options,
+    );
+    this.length = length;
+    this.limit = limit;
+    this.hint = hint;
+  }
+}
+
+/** Options for {@linkcode TruncatedFrameError}. */
+export interface TruncatedFrameErrorOptions extends ErrorOptions {
+  /**
+   * The number of bytes the cut part needed, when known.
+   *
+   * @default {undefined}
+   */
+  expected?: number;
+}
+
+/**
+ * The input ended in the middle of a frame.
+ *
+ * {@linkcode TruncatedFrameError.part} tells whether the header or the
+ * payload was cut; `expected` and `received` count the bytes of that part.
+ *
+ * @example Telling a cut header from a cut payload
+ * ```ts
+ * import { lengthPrefixed, TruncatedFrameError } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const decoder = lengthPrefixed().decoder();
+ * decoder.push(new Uint8Array([0, 0, 0, 5, 104, 105]));
+ * assert.equal(decoder.next(), undefined);
+ * assert.throws(() => decoder.end(), (error) => {
+ *   assert.ok(error instanceof TruncatedFrameError);
+ *   assert.equal(error.part, "payload");
+ *   assert.equal(error.expected, 5);
+ *   assert.equal(error.received, 2);
+ *   return true;
+ * });
+ * ```
+ */
+export class TruncatedFrameError extends FramingError {
+  /** Which part of the frame was cut. */
+  readonly part: "header" | "payload";
+  /** Bytes the cut part needed, when known. */
+  readonly expected: number | undefined;
+  /** Bytes of the cut part that did arrive. */
+  readonly received: number;
+
+  /**
+   * Constructs a new instance.
+   *
+   * @param part Which part was cut.
+   * @param received Bytes of that part that arrived.
+   * @param options `expected`, and the standard error options.
+   */
+  constructor(
+    part: "header" | "payload",
+    received: number,
+    options?: TruncatedFrameErrorOptions,
+  ) {
+    const expected = options?.expected;
+    super(
+      `Cannot decode frame as the input ended inside its ${part}: received ${received} of ` +
+        (expected === undefined ? "an unknown number of" : `${expected}`) + " bytes",
+      "TRUNCATED_FRAME",
+      options,
+    );
+    this.part = part;
+    this.expected = expected;
+    this.received = received;
+  }
+}
+
+/**
+ * A frame header (or trailer) that no valid sender would produce.
+ *
+ * @example Reading the offending bytes
+ * ```ts
+ * import { decimalHeader, MalformedHeaderError } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const decoder = decimalHeader({ width: 4 }).decoder();
+ * decoder.push(new TextEncoder().encode("1x  "));
+ * assert.throws(() => decoder.next(), (error) => {
+ *   assert.ok(error instanceof MalformedHeaderError);
+ *   assert.equal(error.bytes, "31 78 20 20");
+ *   return true;
+ * });
+ * ```
+ */
+export class MalformedHeaderError extends FramingError {
+  /** The offending bytes, in hex, separated by spaces. */
+  readonly bytes: string;
+
+  /**
+   * Constructs a new instance.
+   *
+   * @param reason What is wrong, e.g. "non-digit in decimal header".
+   * @param bytes The offending bytes.
+   * @param options The standard error options.
+   */
+  constructor(reason: string, bytes: Uint8Array, options?: ErrorOptions) {
+    const hex = toHex(bytes);
+    super(`Cannot decode frame as its header is malformed: ${reason} (bytes ${hex})`, "MALFORMED_HEADER", options);
+    this.bytes = hex;
+  }
+}
+
+/**
+ * A connection could not be made, or failed; `cause` holds the runtime's
+ * own error.
+ *
+ * @example Wrapping a runtime error
+ * ```ts
+ * import { ConnectionError } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ConnectionError("Cannot connect to 127.0.0.1:1", {
+ *   code: "CONNECTION_REFUSED",
+ *   cause: new Error("ECONNREFUSED"),
+ * });
+ * assert.equal(error.code, "CONNECTION_REFUSED");
+ * assert.ok(error.cause instanceof Error);
+ * ```
+ */
+export class ConnectionError extends FramingError {
+  /**
+   * Constructs a new instance.
+   *
+   * @param message The error message.
+   * @param options The code (default `CONNECTION_FAILED`) and the `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions & { code?: FramingErrorCode }) {
+    super(message, options?.code ?? "CONNECTION_FAILED", options);
+  }
+}
+
+/** Formats bytes as space-separated lowercase hex (at most 32 bytes shown). */
+export function toHex(bytes: Uint8Array): string {
+  const shown = bytes.length > 32 ? bytes.subarray(0, 32) : bytes;
+  let out = "";
+  for (let i = 0; i < shown.length; i++) {
+    if (i > 0) out += " ";
+    out += shown[i]!.toString(16).padStart(2, "0");
+  }
+  return bytes.length > 32 ? `${out} …` : out;
+}
+
+function startsWithAscii(bytes: Uint8Array, text: string): boolean {
+  if (bytes.length < text.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    if (bytes[i] !== text.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+const HTTP_METHODS = ["GET ", "POST", "PUT ", "HEAD", "PRI ", "HTTP", "DELE", "OPTI", "PATC", "CONN"];
+
+function likelyCause(
+  header: Uint8Array,
+  limit: number,
+  swapped: number | undefined,
+): string | undefined {
+  if (header.length >= 2 && header[0] === 0x16 && header[1] === 0x03) {
+    return "the bytes look like a TLS handshake record (16 03 ...); is the peer speaking TLS to a plain-TCP port?";
+  }
+  for (const method of HTTP_METHODS) {
+    if (startsWithAscii(header, method)) {
+      return `the bytes look like HTTP ("${method.trim()}"); is an HTTP client talking to this port?`;
+    }
+  }
+  if (header.length >= 2 && header[0] === 0x1f && header[1] === 0x8b) {
+    return "the bytes look like gzip data (1f 8b); is the stream compressed?";
+  }
+  if (swapped !== undefined && swapped >= 0 && swapped <= limit) {
+    return `read in the opposite byte order the length would be ${swapped}; do both sides agree on the endianness?`;
+  }
+  return undefined;
+}

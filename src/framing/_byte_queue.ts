@@ -1,0 +1,209 @@
+// Copyright 2026 the framewire authors. MIT license.
+// A queue of pushed chunks read from the front without copying. Private.
+
+/**
+ * Holds pushed chunks and reads from the front. Reads that lie inside the
+ * head chunk are views; reads that span chunks are copied once into a buffer
+ * of their exact size. All operations are linear in the bytes they touch, and
+ * the scan cursor of {@linkcode ByteQueue.find} keeps delimiter searches
+ * linear in the input even when it arrives one byte at a time.
+ */
+export class ByteQueue {
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #offset = 0;
+  #length = 0;
+  // Scan cursor for find(): chunk index, position in it, and its distance
+  // from the front of the queue. Reset whenever bytes are consumed.
+  #scanIndex = 0;
+  #scanPos = 0;
+  #scanRel = 0;
+
+  /** Unread bytes. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** The chunk holding the next unread byte, or `undefined` when empty. */
+  get headChunk(): Uint8Array | undefined {
+    return this.#chunks[this.#head];
+  }
+
+  /** The position of the next unread byte inside {@linkcode headChunk}. */
+  get headOffset(): number {
+    return this.#offset;
+  }
+
+  /** Appends a chunk (empty chunks are ignored). */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+
+  /** Returns the byte `index` positions from the front (no bounds check beyond `length`). */
+  byteAt(index: number): number {
+    let i = this.#head;
+    let pos = this.#offset + index;
+    let chunk = this.#chunks[i]!;
+    while (pos >= chunk.length) {
+      pos -= chunk.length;
+      chunk = this.#chunks[++i]!;
+    }
+    return chunk[pos]!;
+  }
+
+  /** Copies up to `target.length - targetOffset` front bytes into `target` without consuming them; returns the count. */
+  peekInto(target: Uint8Array, targetOffset: number, max: number): number {
+    let want = Math.min(max, this.#length);
+    let written = 0;
+    let i = this.#head;
+    let pos = this.#offset;
+    while (want > 0) {
+      const chunk = this.#chunks[i++]!;
+      const n = Math.min(want, chunk.length - pos);
+      target.set(chunk.subarray(pos, pos + n), targetOffset + written);
+      written += n;
+      want -= n;
+      pos = 0;
+    }
+    return written;
+  }
+
+  /** Consumes `n` bytes (`n <= length`). */
+  skip(n: number): void {
+    this.#length -= n;
+    while (n > 0) {
+      const chunk = this.#chunks[this.#head]!;
+      const left = chunk.length - this.#offset;
+      if (n < left) {
+        this.#offset += n;
+        break;
+      }
+      n -= left;
+      this.#dropHead();
+    }
+    this.#resetScan();
+  }
+
+  /** Consumes `n` bytes into `target` at `targetOffset` (`n <= length`). */
+  readInto(target: Uint8Array, targetOffset: number, n: number): void {
+    this.#length -= n;
+    while (n > 0) {
+      const chunk = this.#chunks[this.#head]!;
+      const left = chunk.length - this.#offset;
+      if (n < left) {
+        target.set(chunk.subarray(this.#offset, this.#offset + n), targetOffset);
+        this.#offset += n;
+        break;
+      }
+      target.set(this.#offset === 0 ? chunk : chunk.subarray(this.#offset), targetOffset);
+      targetOffset += left;
+      n -= left;
+      this.#dropHead();
+    }
+    this.#resetScan();
+  }
+
+  /** Consumes `n` bytes: a view when they lie in the head chunk, else one exact-size copy. */
+  take(n: number): Uint8Array {
+    const chunk = this.#chunks[this.#head];
+    if (chunk === undefined) return new Uint8Array(0);
+    const start = this.#offset;
+    if (start + n <= chunk.length) {
+      const view = chunk.subarray(start, start + n);
+      this.skip(n);
+      return view;
+    }
+    const out = new Uint8Array(n);
+    this.readInto(out, 0, n);
+    return out;
+  }
+
+  /**
+   * Finds `delimiter` and returns its distance from the front, or -1. Bytes
+   * already searched are not searched again until bytes are consumed.
+   */
+  find(delimiter: Uint8Array): number {
+    const first = delimiter[0]!;
+    const dlen = delimiter.length;
+    const chunks = this.#chunks;
+    while (this.#scanIndex < chunks.length) {
+      const chunk = chunks[this.#scanIndex]!;
+      let pos = this.#scanPos;
+      while (pos < chunk.length) {
+        const hit = chunk.indexOf(first, pos);
+        if (hit === -1) break;
+        const rel = this.#scanRel + (hit - this.#scanPos);
+        if (dlen === 1) {
+          this.#scanRel = rel;
+          this.#scanPos = hit;
+          return rel;
+        }
+        if (rel + dlen > this.#length) {
+          // Not enough bytes yet to tell; resume at this candidate later.
+          this.#scanRel = rel;
+          this.#scanPos = hit;
+          return -1;
+        }
+        let match = true;
+        for (let k = 1; k < dlen; k++) {
+          if (this.byteAt(rel + k) !== delimiter[k]) {
+            match = false;
+            break;
+          }
+        }
+        if (match) {
+          this.#scanRel = rel;
+          this.#scanPos = hit;
+          return rel;
+        }
+        pos = hit + 1;
+      }
+      this.#scanRel += chunk.length - this.#scanPos;
+      this.#scanIndex++;
+      this.#scanPos = 0;
+    }
+    return -1;
+  }
+
+  /** Bytes of the front that {@linkcode find} has already searched. */
+  get scanned(): number {
+    return this.#scanRel;
+  }
+
+  /** Removes and returns every unread byte as a list of views. */
+  drain(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = this.#head; i < this.#chunks.length; i++) {
+      const chunk = this.#chunks[i]!;
+      out.push(i === this.#head && this.#offset > 0 ? chunk.subarray(this.#offset) : chunk);
+    }
+    this.#chunks = [];
+    this.#head = 0;
+    this.#offset = 0;
+    this.#length = 0;
+    this.#resetScan();
+    return out;
+  }
+
+  #dropHead(): void {
+    const chunks = this.#chunks;
+    chunks[this.#head] = undefined as unknown as Uint8Array;
+    this.#head++;
+    this.#offset = 0;
+    if (this.#head === chunks.length) {
+      chunks.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= chunks.length) {
+      this.#chunks = chunks.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #resetScan(): void {
+    this.#scanIndex = this.#head;
+    this.#scanPos = this.#offset;
+    this.#scanRel = 0;
+  }
+}

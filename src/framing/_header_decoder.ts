@@ -1,0 +1,141 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The decoder shared by every format whose header declares the frame length
+// (length-prefixed, varint, decimal header, netstring, fixed size). Private.
+
+import { TruncatedFrameError } from "../errors.ts";
+import { ByteQueue } from "./_byte_queue.ts";
+import type { FrameDecoder } from "./types.ts";
+
+/**
+ * Reads one format's header. A parser is stateful only in `length` and
+ * `prefix`, which {@linkcode HeaderParser.parse} sets.
+ */
+export interface HeaderParser {
+  /** An upper bound on the header length, to gather a header that spans chunks. */
+  readonly maxHeaderLength: number;
+  /** The header length when it is fixed (for truncation errors). */
+  readonly fixedHeaderLength: number | undefined;
+  /** Bytes after the payload that belong to the frame (netstring: 1). */
+  readonly trailerLength: number;
+  /** Payload length declared by the last complete header. */
+  length: number;
+  /**
+   * Leading header bytes that belong to the returned frame (the
+   * `lengthPrefixed` `offset` bytes); the rest of the header is dropped.
+   */
+  readonly prefix: number;
+  /**
+   * Parses a header at `buf[pos, end)`. Returns the header length and sets
+   * `length`, or returns -1 when more bytes are needed.
+   *
+   * @throws {FrameTooLargeError | MalformedHeaderError} As soon as the bytes show it.
+   */
+  parse(buf: Uint8Array, pos: number, end: number): number;
+  /** Checks the trailer at `buf[pos]`. @throws {MalformedHeaderError} */
+  checkTrailer(buf: Uint8Array, pos: number): void;
+}
+
+/** The incremental decoder behind every length-declaring format. */
+export class HeaderDecoder implements FrameDecoder {
+  #parser: HeaderParser;
+  #queue = new ByteQueue();
+  #scratch: Uint8Array;
+  // A frame that spans chunks, filled as bytes arrive.
+  #partial: Uint8Array | undefined;
+  #filled = 0;
+  // Frames found by end() before it checked for a clean boundary.
+  #done: Uint8Array[] = [];
+
+  constructor(parser: HeaderParser) {
+    this.#parser = parser;
+    this.#scratch = new Uint8Array(Math.max(parser.maxHeaderLength, parser.trailerLength, 1));
+  }
+
+  get bufferedBytes(): number {
+    return this.#queue.length + this.#filled;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#queue.push(chunk);
+  }
+
+  next(): Uint8Array | undefined {
+    if (this.#done.length > 0) return this.#done.shift();
+    if (this.#partial !== undefined) return this.#fill();
+    const queue = this.#queue;
+    const chunk = queue.headChunk;
+    if (chunk === undefined) return undefined;
+    const parser = this.#parser;
+    const pos = queue.headOffset;
+    let header = parser.parse(chunk, pos, chunk.length);
+    if (header < 0) {
+      if (queue.length === chunk.length - pos) return undefined;
+      // The header spans chunks: parse a gathered copy of its bytes.
+      const n = queue.peekInto(this.#scratch, 0, parser.maxHeaderLength);
+      header = parser.parse(this.#scratch, 0, n);
+      if (header < 0) return undefined;
+    }
+    const prefix = parser.prefix;
+    const frameLength = prefix + parser.length;
+    const total = header + parser.length + parser.trailerLength;
+    if (pos + total <= chunk.length) {
+      // Fast path: the whole frame lies in the head chunk.
+      if (parser.trailerLength > 0) parser.checkTrailer(chunk, pos + total - parser.trailerLength);
+      const start = pos + header - prefix;
+      // Move the prefix bytes next to the payload (the decoder owns the chunk).
+      if (prefix > 0) chunk.copyWithin(start, pos, pos + prefix);
+      queue.skip(total);
+      return chunk.subarray(start, start + frameLength);
+    }
+    // The frame spans chunks: copy it once into a buffer of its exact size.
+    const frame = new Uint8Array(frameLength);
+    if (prefix > 0) queue.readInto(frame, 0, prefix);
+    queue.skip(header - prefix);
+    this.#partial = frame;
+    this.#filled = prefix;
+    return this.#fill();
+  }
+
+  end(): void {
+    const frames: Uint8Array[] = [];
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
+    this.#done = frames;
+    const partial = this.#partial;
+    if (partial !== undefined) {
+      const need = partial.length + this.#parser.trailerLength;
+      throw new TruncatedFrameError("payload", this.#filled + this.#queue.length, { expected: need });
+    }
+    if (this.#queue.length > 0) {
+      throw new TruncatedFrameError("header", this.#queue.length, {
+        expected: this.#parser.fixedHeaderLength,
+      });
+    }
+  }
+
+  /** The unread bytes, handed back (used by `ByteReader`); only at a frame boundary. */
+  takeBuffered(): Uint8Array[] {
+    if (this.#partial !== undefined) return [];
+    return this.#queue.drain();
+  }
+
+  #fill(): Uint8Array | undefined {
+    const frame = this.#partial!;
+    const queue = this.#queue;
+    const n = Math.min(frame.length - this.#filled, queue.length);
+    if (n > 0) {
+      queue.readInto(frame, this.#filled, n);
+      this.#filled += n;
+    }
+    if (this.#filled < frame.length) return undefined;
+    const trailer = this.#parser.trailerLength;
+    if (trailer > 0) {
+      if (queue.length < trailer) return undefined;
+      queue.peekInto(this.#scratch, 0, trailer);
+      this.#parser.checkTrailer(this.#scratch, 0);
+      queue.skip(trailer);
+    }
+    this.#partial = undefined;
+    this.#filled = 0;
+    return frame;
+  }
+}

@@ -1,0 +1,46 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Argument checks shared by the format factories. Private.
+
+/** 4 MiB: the default `maxFrameLength` of length-declaring formats. */
+export const DEFAULT_MAX_LENGTH_PREFIXED = 4 * 1024 * 1024;
+/** 64 KiB: the default `maxFrameLength` of delimiter formats. */
+export const DEFAULT_MAX_DELIMITED = 64 * 1024;
+
+/** Returns `value` (or `fallback`) after checking it is a positive integer or `Infinity`. */
+export function maxFrameLengthOption(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value === Infinity || (Number.isSafeInteger(value) && value > 0))) {
+    throw new RangeError(
+      `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Throws a `RangeError` when a payload of `length` bytes may not be encoded. */
+export function checkEncodeLength(length: number, limit: number): void {
+  if (length > limit) {
+    throw new RangeError(`Cannot encode frame as length ${length} exceeds maxFrameLength ${limit}`);
+  }
+}
+
+/** Throws a `RangeError` when `target` lacks room for `needed` bytes at `offset`. */
+export function checkRoom(target: Uint8Array, offset: number, needed: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + needed > target.length) {
+    throw new RangeError(
+      `Cannot encode frame into target as it needs ${needed} bytes at offset ${offset}: received a buffer of ${target.length} bytes`,
+    );
+  }
+}
+
+/** Throws a `TypeError` unless `payload` is a Uint8Array. */
+export function checkPayload(payload: Uint8Array): void {
+  if (!(payload instanceof Uint8Array)) {
+    throw new TypeError(`Cannot encode frame as the payload must be a Uint8Array: received ${typeof payload}`);
+  }
+}
+
+/** Number of decimal digits of a non-negative safe integer. */
+export function decimalDigits(n: number): number {
+  return String(n).length;
+}

@@ -1,0 +1,157 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
+import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
+import {
+  checkEncodeLength,
+  checkPayload,
+  checkRoom,
+  DEFAULT_MAX_LENGTH_PREFIXED,
+  decimalDigits,
+  maxFrameLengthOption,
+} from "./_options.ts";
+import type { FrameDecoder, Framing } from "./types.ts";
+
+/** Options for {@linkcode decimalHeader}. */
+export interface DecimalHeaderOptions {
+  /**
+   * Width of the header in bytes: the ASCII decimal length, left-aligned and
+   * padded with spaces.
+   *
+   * @default {10}
+   */
+  width?: number;
+  /**
+   * The largest payload in bytes, checked on decode as soon as the header is
+   * complete and on encode. Pass `Infinity` for no limit.
+   *
+   * @default {4194304} (4 MiB)
+   */
+  maxFrameLength?: number;
+}
+
+const SPACE = 0x20;
+
+/**
+ * Frames each payload with a fixed-width ASCII decimal length, left-aligned
+ * and padded with spaces: the header of Python's `f"{len(msg):<10}"` socket
+ * tutorials.
+ *
+ * The decoder accepts space padding on either side of the digits and
+ * rejects every other byte (including a space between digits) with
+ * {@linkcode MalformedHeaderError} as soon as it arrives.
+ *
+ * @param options The header width and the limit.
+ * @returns The framing, named like `decimal10`.
+ * @throws {RangeError} An option is out of range.
+ *
+ * @example Python's `f"{len(msg):<10}" + msg`
+ * ```ts
+ * import { decimalHeader } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const wire = decimalHeader().encode(new TextEncoder().encode("hello"));
+ * assert.equal(new TextDecoder().decode(wire), "5         hello");
+ * ```
+ */
+export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
+  const width = options.width ?? 10;
+  if (!Number.isInteger(width) || width < 1 || width > 16) {
+    throw new RangeError(`Cannot create framing as width must be an integer from 1 to 16: received ${width}`);
+  }
+  const fieldMax = width >= 16 ? Number.MAX_SAFE_INTEGER : 10 ** width - 1;
+  const maxFrameLength = maxFrameLengthOption(
+    options.maxFrameLength,
+    Math.min(DEFAULT_MAX_LENGTH_PREFIXED, fieldMax),
+  );
+  const limit = Math.min(maxFrameLength, fieldMax);
+
+  function check(payload: Uint8Array): number {
+    checkPayload(payload);
+    checkEncodeLength(payload.length, maxFrameLength);
+    if (decimalDigits(payload.length) > width) {
+      throw new RangeError(`Cannot encode frame as length ${payload.length} does not fit a ${width}-digit header`);
+    }
+    return width + payload.length;
+  }
+
+  function writeHeader(length: number, target: Uint8Array, at: number): void {
+    const digits = String(length);
+    for (let i = 0; i < width; i++) target[at + i] = i < digits.length ? digits.charCodeAt(i) : SPACE;
+  }
+
+  return {
+    name: `decimal${width}`,
+    maxFrameLength,
+    encodedLength: check,
+    encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
+      const total = check(payload);
+      checkRoom(target, offset, total);
+      writeHeader(payload.length, target, offset);
+      target.set(payload, offset + width);
+      return total;
+    },
+    encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {
+      const out = new Uint8Array(check(payload));
+      writeHeader(payload.length, out, 0);
+      out.set(payload, width);
+      return out;
+    },
+    encodeParts(payload: Uint8Array): Uint8Array[] {
+      check(payload);
+      const head = new Uint8Array(width);
+      writeHeader(payload.length, head, 0);
+      return [head, payload];
+    },
+    decoder(): FrameDecoder {
+      return new HeaderDecoder(new DecimalParser(width, limit));
+    },
+  };
+}
+
+class DecimalParser implements HeaderParser {
+  readonly maxHeaderLength: number;
+  readonly fixedHeaderLength: number;
+  readonly trailerLength = 0;
+  readonly prefix = 0;
+  length = 0;
+  #limit: number;
+
+  constructor(width: number, limit: number) {
+    this.maxHeaderLength = this.fixedHeaderLength = width;
+    this.#limit = limit;
+  }
+
+  parse(buf: Uint8Array, pos: number, end: number): number {
+    const width = this.maxHeaderLength;
+    const stop = Math.min(end, pos + width);
+    // States: 0 leading spaces, 1 digits, 2 trailing spaces.
+    let state = 0;
+    let value = 0;
+    for (let i = pos; i < stop; i++) {
+      const byte = buf[i]!;
+      if (byte >= 0x30 && byte <= 0x39) {
+        if (state === 2) this.#malformed("space between digits", buf, pos, i + 1);
+        state = 1;
+        value = value * 10 + (byte - 0x30);
+      } else if (byte === SPACE) {
+        if (state === 1) state = 2;
+      } else {
+        this.#malformed(`byte 0x${byte.toString(16).padStart(2, "0")} is not a digit or a space`, buf, pos, i + 1);
+      }
+    }
+    if (stop - pos < width) return -1;
+    if (state === 0) this.#malformed("no digits", buf, pos, stop);
+    if (value > this.#limit) {
+      throw new FrameTooLargeError(value, this.#limit, { header: buf.subarray(pos, stop) });
+    }
+    this.length = value;
+    return width;
+  }
+
+  #malformed(reason: string, buf: Uint8Array, pos: number, end: number): never {
+    throw new MalformedHeaderError(`${reason} in decimal header`, buf.subarray(pos, end));
+  }
+
+  checkTrailer(): void {}
+}

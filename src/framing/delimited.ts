@@ -1,0 +1,177 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
+import { ByteQueue } from "./_byte_queue.ts";
+import { checkEncodeLength, checkPayload, checkRoom, DEFAULT_MAX_DELIMITED, maxFrameLengthOption } from "./_options.ts";
+import type { FrameDecoder, Framing } from "./types.ts";
+
+/** Options for {@linkcode delimited}. */
+export interface DelimitedOptions {
+  /**
+   * The bytes that end each frame; a string is encoded as UTF-8.
+   *
+   * @default {"\n"}
+   */
+  delimiter?: string | Uint8Array;
+  /**
+   * The largest payload in bytes (without the delimiter). The decoder fails
+   * with {@linkcode FrameTooLargeError} as soon as this many bytes arrive with
+   * no delimiter. Pass `Infinity` for no limit.
+   *
+   * @default {65536} (64 KiB)
+   */
+  maxFrameLength?: number;
+  /**
+   * Remove one `"\r"` before the delimiter from each decoded frame (for
+   * `"\r\n"` line endings). The `"\r"` does not count against the limit.
+   *
+   * @default {false}
+   */
+  stripCR?: boolean;
+}
+
+const CR = 0x0d;
+
+/**
+ * Frames each payload by appending a delimiter (`"\n"` by default), like
+ * Netty's `DelimiterBasedFrameDecoder` and tokio-util's `LinesCodec`.
+ *
+ * The decoder searches each byte once, however the input is chunked, so a
+ * long frame arriving one byte at a time still costs linear time. Frames
+ * exclude the delimiter. A stream that ends after bytes with no delimiter
+ * fails with {@linkcode TruncatedFrameError} at `end()`.
+ *
+ * @param options The delimiter, the limit and `stripCR`.
+ * @returns The framing, named `line` for `"\n"`, otherwise `delimited`.
+ * @throws {RangeError} An option is out of range, or `encode` is given a
+ * payload that contains the delimiter.
+ *
+ * @example NUL-terminated messages
+ * ```ts
+ * import { delimited } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const framing = delimited({ delimiter: new Uint8Array([0]) });
+ * const decoder = framing.decoder();
+ * decoder.push(new Uint8Array([104, 105, 0, 0, 120]));
+ * assert.deepEqual(decoder.next(), new Uint8Array([104, 105]));
+ * assert.deepEqual(decoder.next(), new Uint8Array([]));
+ * assert.equal(decoder.next(), undefined);
+ * ```
+ */
+export function delimited(options: DelimitedOptions = {}): Framing {
+  const raw = options.delimiter ?? "\n";
+  const delimiter = typeof raw === "string" ? new TextEncoder().encode(raw) : raw.slice();
+  if (!(delimiter instanceof Uint8Array) || delimiter.length === 0) {
+    throw new RangeError("Cannot create framing as the delimiter must not be empty: received an empty delimiter");
+  }
+  const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_DELIMITED);
+  const stripCR = options.stripCR ?? false;
+  const single = delimiter.length === 1 ? delimiter[0]! : -1;
+
+  function check(payload: Uint8Array): number {
+    checkPayload(payload);
+    checkEncodeLength(payload.length, maxFrameLength);
+    if (single >= 0 ? payload.indexOf(single) !== -1 : indexOfSequence(payload, delimiter) !== -1) {
+      throw new RangeError("Cannot encode frame as the payload contains the delimiter");
+    }
+    return payload.length + delimiter.length;
+  }
+
+  return {
+    name: single === 0x0a ? "line" : "delimited",
+    maxFrameLength,
+    encodedLength: check,
+    encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
+      const total = check(payload);
+      checkRoom(target, offset, total);
+      target.set(payload, offset);
+      target.set(delimiter, offset + payload.length);
+      return total;
+    },
+    encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {
+      const out = new Uint8Array(check(payload));
+      out.set(payload, 0);
+      out.set(delimiter, payload.length);
+      return out;
+    },
+    encodeParts(payload: Uint8Array): Uint8Array[] {
+      check(payload);
+      return [payload, delimiter.slice()];
+    },
+    decoder(): FrameDecoder {
+      return new DelimitedDecoder(delimiter, Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER), stripCR);
+    },
+  };
+}
+
+function indexOfSequence(haystack: Uint8Array, needle: Uint8Array): number {
+  const first = needle[0]!;
+  for (let i = haystack.indexOf(first); i !== -1 && i + needle.length <= haystack.length; i = haystack.indexOf(first, i + 1)) {
+    let k = 1;
+    while (k < needle.length && haystack[i + k] === needle[k]) k++;
+    if (k === needle.length) return i;
+  }
+  return -1;
+}
+
+class DelimitedDecoder implements FrameDecoder {
+  #queue = new ByteQueue();
+  #delimiter: Uint8Array;
+  #limit: number;
+  #stripCR: boolean;
+  #done: Uint8Array[] = [];
+
+  constructor(delimiter: Uint8Array, limit: number, stripCR: boolean) {
+    this.#delimiter = delimiter;
+    this.#limit = limit;
+    this.#stripCR = stripCR;
+  }
+
+  get bufferedBytes(): number {
+    return this.#queue.length;
+  }
+
+  push(chunk: Uint8Array): void {
+    this.#queue.push(chunk);
+  }
+
+  next(): Uint8Array | undefined {
+    if (this.#done.length > 0) return this.#done.shift();
+    const queue = this.#queue;
+    if (queue.length === 0) return undefined;
+    // A "\r" that stripCR removes does not count against the limit.
+    const limit = this.#stripCR ? this.#limit + 1 : this.#limit;
+    const at = queue.find(this.#delimiter);
+    if (at === -1) {
+      const seen = queue.length - (this.#delimiter.length - 1);
+      if (seen > limit) this.#tooLarge(seen);
+      return undefined;
+    }
+    if (at > limit || (at === limit && this.#stripCR && queue.byteAt(at - 1) !== CR)) this.#tooLarge(at);
+    const frame = queue.take(at);
+    queue.skip(this.#delimiter.length);
+    return this.#stripCR && at > 0 && frame[at - 1] === CR ? frame.subarray(0, at - 1) : frame;
+  }
+
+  end(): void {
+    const frames: Uint8Array[] = [];
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
+    this.#done = frames;
+    if (this.#queue.length > 0) {
+      throw new TruncatedFrameError("payload", this.#queue.length);
+    }
+  }
+
+  /** The unread bytes, handed back (used by `ByteReader`). */
+  takeBuffered(): Uint8Array[] {
+    return this.#queue.drain();
+  }
+
+  #tooLarge(length: number): never {
+    const queue = this.#queue;
+    const header = new Uint8Array(Math.min(8, queue.length));
+    queue.peekInto(header, 0, header.length);
+    throw new FrameTooLargeError(length, this.#limit, { header });
+  }
+}

@@ -1,0 +1,256 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
+import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
+import {
+  checkEncodeLength,
+  checkPayload,
+  checkRoom,
+  DEFAULT_MAX_LENGTH_PREFIXED,
+  maxFrameLengthOption,
+} from "./_options.ts";
+import type { FrameDecoder, Framing } from "./types.ts";
+
+/** Options for {@linkcode lengthPrefixed}. */
+export interface LengthPrefixedOptions {
+  /**
+   * Size of the unsigned length field in bytes, 1 to 8.
+   *
+   * @default {4}
+   */
+  width?: number;
+  /**
+   * Byte order of the length field: `"big"` (network order) or `"little"`.
+   *
+   * @default {"big"}
+   */
+  endian?: "big" | "little";
+  /**
+   * What the length counts: `"payload"` (the bytes after the length field) or
+   * `"frame"` (the whole frame, `offset` and length field included).
+   *
+   * @default {"payload"}
+   */
+  counts?: "payload" | "frame";
+  /**
+   * Bytes of the frame that travel before the length field (e.g. gRPC's
+   * one-byte compressed flag). They are part of the frame: `encode` takes
+   * them as the first `offset` bytes of its argument and `decoder()` returns
+   * them as the first `offset` bytes of each frame, with the length field
+   * removed in between.
+   *
+   * @default {0}
+   */
+  offset?: number;
+  /**
+   * The largest payload in bytes (not counting `offset` bytes), checked on
+   * decode as soon as the length field is complete and on encode. Pass
+   * `Infinity` for no limit.
+   *
+   * @default {4194304} (4 MiB, or the largest length the field can hold if smaller)
+   */
+  maxFrameLength?: number;
+}
+
+/**
+ * Frames each payload with an unsigned binary length field: `u32be` by
+ * default, the framing of Python's `struct.pack(">I", len(msg)) + msg`,
+ * Netty's `LengthFieldBasedFrameDecoder` and most binary protocols.
+ *
+ * Decoded frames that lie inside one pushed chunk are views into it; when
+ * `offset` is not 0 the decoder moves the `offset` bytes next to the payload
+ * inside the chunk it owns, so that frames stay zero-copy.
+ *
+ * @param options Field size, byte order, what the length counts, `offset`, limit.
+ * @returns The framing, named like `u32be`, `u16le`, `u8`.
+ * @throws {RangeError} An option is out of range.
+ *
+ * @example Round trip
+ * ```ts
+ * import { lengthPrefixed } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const framing = lengthPrefixed(); // 4-byte big-endian length
+ * const wire = framing.encode(new TextEncoder().encode("hi"));
+ * assert.deepEqual(wire, new Uint8Array([0, 0, 0, 2, 104, 105]));
+ *
+ * const decoder = framing.decoder();
+ * decoder.push(wire.subarray(0, 3));
+ * assert.equal(decoder.next(), undefined);
+ * decoder.push(wire.subarray(3));
+ * assert.equal(new TextDecoder().decode(decoder.next()), "hi");
+ * ```
+ *
+ * @example A gRPC-style flag byte before a 4-byte length
+ * ```ts
+ * import { lengthPrefixed } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const grpc = lengthPrefixed({ offset: 1 });
+ * const wire = grpc.encode(new Uint8Array([0, 7, 8])); // flag 0, message 07 08
+ * assert.deepEqual(wire, new Uint8Array([0, 0, 0, 0, 2, 7, 8]));
+ * const decoder = grpc.decoder();
+ * decoder.push(wire);
+ * assert.deepEqual(decoder.next(), new Uint8Array([0, 7, 8]));
+ * ```
+ */
+export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
+  const width = options.width ?? 4;
+  if (!Number.isInteger(width) || width < 1 || width > 8) {
+    throw new RangeError(`Cannot create framing as width must be an integer from 1 to 8: received ${width}`);
+  }
+  const endian = options.endian ?? "big";
+  if (endian !== "big" && endian !== "little") {
+    throw new TypeError(`Cannot create framing as endian must be "big" or "little": received ${endian}`);
+  }
+  const counts = options.counts ?? "payload";
+  if (counts !== "payload" && counts !== "frame") {
+    throw new TypeError(`Cannot create framing as counts must be "payload" or "frame": received ${counts}`);
+  }
+  const offset = options.offset ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new RangeError(`Cannot create framing as offset must be a non-negative integer: received ${offset}`);
+  }
+  const header = offset + width;
+  const fieldMax = width >= 7 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * width) - 1;
+  const payloadMax = counts === "frame" ? fieldMax - header : fieldMax;
+  const maxFrameLength = maxFrameLengthOption(
+    options.maxFrameLength,
+    Math.min(DEFAULT_MAX_LENGTH_PREFIXED, payloadMax),
+  );
+  const limit = Math.min(maxFrameLength, payloadMax);
+  const little = endian === "little";
+  const adjust = counts === "frame" ? header : 0;
+  const name = width === 1 ? "u8" : `u${width * 8}${little ? "le" : "be"}`;
+
+  function check(payload: Uint8Array): number {
+    checkPayload(payload);
+    if (payload.length < offset) {
+      throw new RangeError(
+        `Cannot encode frame as it must start with the ${offset} offset bytes: received ${payload.length} bytes`,
+      );
+    }
+    const length = payload.length - offset;
+    checkEncodeLength(length, maxFrameLength);
+    if (length > payloadMax) {
+      throw new RangeError(`Cannot encode frame as length ${length} does not fit a ${width}-byte length field`);
+    }
+    return length;
+  }
+
+  function writeHeader(payload: Uint8Array, length: number, target: Uint8Array, at: number): void {
+    for (let i = 0; i < offset; i++) target[at + i] = payload[i]!;
+    let value = length + adjust;
+    if (little) {
+      for (let i = 0; i < width; i++) {
+        target[at + offset + i] = value % 256;
+        value = Math.floor(value / 256);
+      }
+    } else {
+      for (let i = width - 1; i >= 0; i--) {
+        target[at + offset + i] = value % 256;
+        value = Math.floor(value / 256);
+      }
+    }
+  }
+
+  return {
+    name,
+    maxFrameLength,
+    encodedLength(payload: Uint8Array): number {
+      return check(payload) + header;
+    },
+    encodeInto(payload: Uint8Array, target: Uint8Array, at: number): number {
+      const length = check(payload);
+      checkRoom(target, at, length + header);
+      writeHeader(payload, length, target, at);
+      target.set(offset === 0 ? payload : payload.subarray(offset), at + header);
+      return length + header;
+    },
+    encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {
+      const length = check(payload);
+      const out = new Uint8Array(length + header);
+      writeHeader(payload, length, out, 0);
+      out.set(offset === 0 ? payload : payload.subarray(offset), header);
+      return out;
+    },
+    encodeParts(payload: Uint8Array): Uint8Array[] {
+      const length = check(payload);
+      const head = new Uint8Array(header);
+      writeHeader(payload, length, head, 0);
+      return [head, offset === 0 ? payload : payload.subarray(offset)];
+    },
+    decoder(): FrameDecoder {
+      return new HeaderDecoder(new LengthFieldParser(width, little, offset, adjust, limit));
+    },
+  };
+}
+
+class LengthFieldParser implements HeaderParser {
+  readonly maxHeaderLength: number;
+  readonly fixedHeaderLength: number;
+  readonly trailerLength = 0;
+  readonly prefix: number;
+  length = 0;
+  #width: number;
+  #little: boolean;
+  #adjust: number;
+  #limit: number;
+  #u32be: boolean;
+
+  constructor(width: number, little: boolean, offset: number, adjust: number, limit: number) {
+    this.#width = width;
+    this.#little = little;
+    this.prefix = offset;
+    this.#adjust = adjust;
+    this.#limit = limit;
+    this.maxHeaderLength = this.fixedHeaderLength = offset + width;
+    this.#u32be = width === 4 && !little;
+  }
+
+  parse(buf: Uint8Array, pos: number, end: number): number {
+    const header = this.maxHeaderLength;
+    if (end - pos < header) return -1;
+    const at = pos + this.prefix;
+    let value: number;
+    if (this.#u32be) {
+      value = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+    } else {
+      value = readUint(buf, at, this.#width, this.#little);
+      if (value > Number.MAX_SAFE_INTEGER) {
+        throw new MalformedHeaderError("length exceeds 2^53-1", buf.subarray(pos, pos + header));
+      }
+    }
+    let length = value;
+    if (this.#adjust > 0) {
+      if (value < this.#adjust) {
+        throw new MalformedHeaderError(
+          `length ${value} counts the whole frame but is smaller than the ${this.#adjust}-byte header`,
+          buf.subarray(pos, pos + header),
+        );
+      }
+      length -= this.#adjust;
+    }
+    if (length > this.#limit) {
+      const swapped = readUint(buf, at, this.#width, !this.#little) - this.#adjust;
+      throw new FrameTooLargeError(length, this.#limit, {
+        header: buf.subarray(pos, pos + header),
+        swappedLength: this.#width > 1 ? swapped : undefined,
+      });
+    }
+    this.length = length;
+    return header;
+  }
+
+  checkTrailer(): void {}
+}
+
+function readUint(buf: Uint8Array, at: number, width: number, little: boolean): number {
+  let value = 0;
+  if (little) {
+    for (let i = width - 1; i >= 0; i--) value = value * 256 + buf[at + i]!;
+  } else {
+    for (let i = 0; i < width; i++) value = value * 256 + buf[at + i]!;
+  }
+  return value;
+}

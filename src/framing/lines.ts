@@ -1,0 +1,40 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import { delimited } from "./delimited.ts";
+import type { Framing } from "./types.ts";
+
+/** Options for {@linkcode lines}. */
+export interface LinesOptions {
+  /**
+   * The longest line in bytes (without `"\n"` and a stripped `"\r"`). Pass
+   * `Infinity` for no limit.
+   *
+   * @default {65536} (64 KiB)
+   */
+  maxFrameLength?: number;
+}
+
+/**
+ * Newline-delimited frames: `delimited` with `"\n"`, where a `"\r"` before
+ * the `"\n"` is removed from decoded lines (so `"\r\n"` endings work too).
+ * Encoding appends `"\n"`.
+ *
+ * @param options The limit.
+ * @returns The framing, named `line`.
+ * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`.
+ *
+ * @example Reading lines with either ending
+ * ```ts
+ * import { lines } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const decoder = lines().decoder();
+ * decoder.push(new TextEncoder().encode("one\r\ntwo\n"));
+ * const text = new TextDecoder();
+ * assert.equal(text.decode(decoder.next()), "one");
+ * assert.equal(text.decode(decoder.next()), "two");
+ * ```
+ */
+export function lines(options: LinesOptions = {}): Framing {
+  return delimited({ delimiter: "\n", maxFrameLength: options.maxFrameLength, stripCR: true });
+}

@@ -1,0 +1,79 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * The two interfaces every wire format implements.
+ *
+ * @module
+ */
+
+/**
+ * An incremental, synchronous frame decoder: bytes in, frames out.
+ *
+ * Push chunks as they arrive and call {@linkcode FrameDecoder.next} until it
+ * returns `undefined`; every complete frame is returned, whatever the
+ * chunking. A frame that lies inside one pushed chunk is a `subarray` view of
+ * that chunk (zero-copy); a frame that spans chunks is copied once into a
+ * buffer of its exact size.
+ */
+export interface FrameDecoder {
+  /**
+   * Adds bytes. The decoder takes ownership of `chunk`: the caller must not
+   * change it afterwards, since returned frames may be views into it.
+   */
+  push(chunk: Uint8Array): void;
+  /**
+   * Returns the next complete frame, or `undefined` until more bytes arrive.
+   *
+   * @throws {FrameTooLargeError} A header declares a length over `maxFrameLength`.
+   * @throws {MalformedHeaderError} A header no valid sender would produce.
+   */
+  next(): Uint8Array | undefined;
+  /**
+   * Declares the input over.
+   *
+   * @throws {TruncatedFrameError} The input ended inside a frame.
+   */
+  end(): void;
+  /** Bytes held that are not yet part of a returned frame. */
+  readonly bufferedBytes: number;
+}
+
+/**
+ * A wire format: how a payload is framed on the wire and how frames are read
+ * back.
+ */
+export interface Framing {
+  /** A short name, e.g. `"u32be"`, `"varint"`, `"decimal10"`, `"line"`. */
+  readonly name: string;
+  /** The largest payload in bytes; enforced on decode and on encode. */
+  readonly maxFrameLength: number;
+  /**
+   * Frames `payload`: header, payload and trailer in one new buffer.
+   *
+   * @throws {RangeError} The payload is longer than `maxFrameLength` or the
+   * format cannot carry it.
+   */
+  encode(payload: Uint8Array): Uint8Array<ArrayBuffer>;
+  /** Returns a fresh incremental decoder. */
+  decoder(): FrameDecoder;
+  /**
+   * The number of bytes {@linkcode Framing.encode} produces for `payload`.
+   *
+   * @throws {RangeError} As for {@linkcode Framing.encode}.
+   */
+  encodedLength(payload: Uint8Array): number;
+  /**
+   * Writes the framed payload into `target` at `offset` (no allocation) and
+   * returns the number of bytes written; `target` must have
+   * {@linkcode Framing.encodedLength} bytes of room.
+   *
+   * @throws {RangeError} As for {@linkcode Framing.encode}, or `target` is too small.
+   */
+  encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number;
+  /**
+   * Frames `payload` without copying it: returns the wire bytes as a list of
+   * buffers in which the payload appears as a view (for large payloads).
+   *
+   * @throws {RangeError} As for {@linkcode Framing.encode}.
+   */
+  encodeParts(payload: Uint8Array): Uint8Array[];
+}
