@@ -1,0 +1,223 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Shared helpers for the bench scripts: runtime detection, a round-robin
+// timing harness (warm-up first, several rounds, median with min–max), table
+// printing and JSON output. Plain TypeScript that Deno, Bun and Node 24 run
+// as is. Private to bench/.
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+
+/** The runtime running this script. */
+export type RuntimeName = "deno" | "bun" | "node";
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+/** Which runtime runs this script. */
+export function runtimeName(): RuntimeName {
+  if (g.Deno !== undefined) return "deno";
+  if (g.Bun !== undefined) return "bun";
+  return "node";
+}
+
+/** The runtime's version string. */
+export function runtimeVersion(): string {
+  const name = runtimeName();
+  if (name === "deno") return `deno ${g.Deno.version.deno} (V8 ${g.Deno.version.v8})`;
+  if (name === "bun") return `bun ${g.Bun.version} (JavaScriptCore)`;
+  return `node ${g.process.version} (V8 ${g.process.versions.v8})`;
+}
+
+/** The machine the numbers come from. */
+export function machine(): { cpu: string; cores: number; memoryGiB: number; os: string } {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+/** Command line arguments after the script name, on every runtime. */
+export function args(): string[] {
+  if (g.Deno !== undefined) return [...g.Deno.args];
+  return g.process.argv.slice(2);
+}
+
+/** Median, minimum and maximum of a list of numbers. */
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Median, min and max of `values` (not empty). */
+export function stat(values: number[]): Stat {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}
+
+/** One contender in a group: a function that processes the whole input once. */
+export interface Case {
+  /** Shown in the table, e.g. "framewire", "it-length-prefixed". */
+  name: string;
+  /** Frames handled by one call of `run`. */
+  frames: number;
+  /** Payload bytes handled by one call of `run` (MB/s is computed from these). */
+  bytes: number;
+  /** Processes the input once; returns the number of frames seen (checked). */
+  run: () => number | Promise<number>;
+  /** A note for the JSON (e.g. which header the peer decodes). */
+  note?: string;
+}
+
+/** A measured case. */
+export interface Result {
+  group: string;
+  name: string;
+  note?: string;
+  framesPerSec: Stat;
+  mbPerSec: Stat;
+  rounds: number;
+}
+
+/** Timing parameters. */
+export interface MeasureOptions {
+  /** Warm-up time per case before the first round, in ms. */
+  warmupMs: number;
+  /** Rounds per case. */
+  rounds: number;
+  /** Minimum duration of one round, in ms (the input is processed repeatedly until then). */
+  roundMs: number;
+}
+
+/** Defaults tuned to keep each bench well under a minute per runtime. */
+export const DEFAULT_MEASURE: MeasureOptions = { warmupMs: 150, rounds: 5, roundMs: 80 };
+
+async function once(c: Case): Promise<void> {
+  const r = c.run();
+  const n = typeof r === "number" ? r : await r;
+  if (n !== c.frames) throw new Error(`${c.name}: expected ${c.frames} frames, got ${n}`);
+}
+
+// One round: run the case until `ms` have passed; seconds per call.
+async function round(c: Case, ms: number): Promise<number> {
+  let calls = 0;
+  const start = performance.now();
+  let now = start;
+  do {
+    await once(c);
+    calls++;
+    now = performance.now();
+  } while (now - start < ms);
+  return (now - start) / 1000 / calls;
+}
+
+/**
+ * Measures every case of a group in the same run: each case is warmed up,
+ * then rounds go round-robin over the cases so that machine noise hits them
+ * alike. Returns one result per case.
+ */
+export async function measureGroup(
+  group: string,
+  cases: Case[],
+  options: MeasureOptions = DEFAULT_MEASURE,
+): Promise<Result[]> {
+  for (const c of cases) await round(c, options.warmupMs);
+  const times: number[][] = cases.map(() => []);
+  for (let r = 0; r < options.rounds; r++) {
+    for (let i = 0; i < cases.length; i++) times[i]!.push(await round(cases[i]!, options.roundMs));
+  }
+  return cases.map((c, i) => {
+    const secs = times[i]!;
+    const fps = stat(secs.map((s) => c.frames / s));
+    const mbps = stat(secs.map((s) => c.bytes / s / 1e6));
+    const result: Result = {
+      group,
+      name: c.name,
+      framesPerSec: fps,
+      mbPerSec: mbps,
+      rounds: secs.length,
+    };
+    if (c.note !== undefined) result.note = c.note;
+    return result;
+  });
+}
+
+/** Formats a rate with an SI suffix: 12.3M, 456k. */
+export function si(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return n.toFixed(n >= 100 ? 0 : 1);
+}
+
+/** Formats a byte count: 16 B, 4 KiB, 1 MiB. */
+export function sizeLabel(n: number): string {
+  if (n >= 2 ** 20 && n % 2 ** 20 === 0) return `${n / 2 ** 20} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} B`;
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+/** Prints a group's results as a table with ratios to `reference` (by name). */
+export function printGroup(title: string, results: Result[], reference = "framewire"): void {
+  const ref = results.find((r) => r.name === reference);
+  const rows = results.map((r) => [
+    r.name,
+    `${si(r.framesPerSec.median)} (${si(r.framesPerSec.min)}–${si(r.framesPerSec.max)})`,
+    `${r.mbPerSec.median.toFixed(0)} (${r.mbPerSec.min.toFixed(0)}–${r.mbPerSec.max.toFixed(0)})`,
+    ref === undefined ? "" : `${(r.framesPerSec.median / ref.framesPerSec.median).toFixed(2)}×`,
+  ]);
+  const head = ["", "frames/s median (min–max)", "MB/s median (min–max)", `vs ${reference}`];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  console.log(`\n${title}`);
+  console.log(head.map((h, i) => pad(h, widths[i]!, i > 0)).join("  "));
+  for (const row of rows) console.log(row.map((c, i) => pad(c, widths[i]!, i > 0)).join("  "));
+}
+
+/** Writes `data` as JSON to `bench/results/<file>` (creating the folder). */
+export function writeResults(file: string, data: unknown): string {
+  const dir = new URL("./results/", import.meta.url);
+  fs.mkdirSync(dir, { recursive: true });
+  const url = new URL(file, dir);
+  fs.writeFileSync(url, JSON.stringify(data, null, 2) + "\n");
+  return url.pathname;
+}
+
+/** The header every results file starts with. */
+export function resultHeader(bench: string): Record<string, unknown> {
+  return {
+    bench,
+    runtime: runtimeName(),
+    runtimeVersion: runtimeVersion(),
+    machine: machine(),
+    date: new Date().toISOString(),
+  };
+}
+
+/** Splits `bytes` into views of at most `size` bytes. */
+export function chunk(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) {
+    out.push(bytes.subarray(i, Math.min(i + size, bytes.length)));
+  }
+  return out;
+}
+
+/** Deterministic filler bytes (no crypto, same on every runtime). */
+export function payload(n: number, seed = 1): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}

@@ -1,0 +1,305 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Decode throughput: framewire against its peers, measured in the same run.
+ *
+ *     deno run -A bench/decode_bench.ts      bun bench/decode_bench.ts      node bench/decode_bench.ts
+ *
+ * For payloads of 16 B, 256 B, 4 KiB, 64 KiB and 1 MiB, the wire bytes of a
+ * few MiB of frames are cut into 64 KiB chunks (cut without regard to frame
+ * boundaries, as a socket would) and decoded by:
+ *
+ * - framewire: `lengthPrefixed()` (u32be) decoder, `push` + `next` loop;
+ * - it-length-prefixed: `decode()` over a synchronous iterable of the chunks,
+ *   with a 4-byte big-endian `lengthDecoder` (it accepts one). It yields
+ *   `Uint8ArrayList`s, which do not copy frames that span chunks, so it is
+ *   measured twice: as yielded, and with `.subarray()` giving the contiguous
+ *   `Uint8Array` every other contender returns;
+ * - length-prefixed-stream: its decoder as a Node stream, fed the same chunk
+ *   sizes with `write()`; it only knows varint headers, so its input is the
+ *   same payloads with varint headers;
+ * - concat-and-slice: the classic `buf = concat(buf, chunk); while (buf.length
+ *   >= 4) {...}` decoder written here;
+ * - memcpy: `Uint8Array.set` of every chunk into one buffer of the wire size
+ *   allocated once before timing: copy bandwidth, the cost of touching every
+ *   byte once (a limit, not a peer).
+ *
+ * MB/s counts payload bytes, so that MB/s ratios equal frames/s ratios. Then
+ * it feeds one 64 KiB frame and one 1 MiB frame one byte at a time to the
+ * framewire decoder and prints the cost per byte, which must be the same for
+ * both (linear decoding). Results go to `bench/results/decode-<runtime>.json`.
+ *
+ * `--quick` runs fewer, shorter rounds (a smoke test).
+ *
+ * @module
+ */
+
+import { decode as itDecode, type LengthDecoderFunction } from "it-length-prefixed";
+import type { Uint8ArrayList } from "uint8arraylist";
+// @ts-types="./_length_prefixed_stream.d.ts"
+import lps from "length-prefixed-stream";
+import { lengthPrefixed } from "../mod.ts";
+import {
+  args,
+  type Case,
+  chunk,
+  DEFAULT_MEASURE,
+  measureGroup,
+  type MeasureOptions,
+  payload,
+  printGroup,
+  type Result,
+  resultHeader,
+  runtimeName,
+  runtimeVersion,
+  sizeLabel,
+  writeResults,
+} from "./_common.ts";
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const SIZES = [16, 256, 4 * KiB, 64 * KiB, 1 * MiB];
+const CHUNK = 64 * KiB;
+// Bytes of input per size (at least 8 frames for the large sizes).
+const TOTAL = 4 * MiB;
+
+const quick = args().includes("--quick");
+const measure: MeasureOptions = quick ? { warmupMs: 40, rounds: 3, roundMs: 30 } : DEFAULT_MEASURE;
+
+// Frame lengths are added here so no engine can drop a decoded frame unread.
+let sink = 0;
+
+/** The wire bytes of `count` copies of `body`, each behind a u32be or varint header. */
+function wire(body: Uint8Array, count: number, header: "u32be" | "varint"): Uint8Array {
+  const head = header === "u32be" ? u32be(body.length) : varint(body.length);
+  const frame = head.length + body.length;
+  const out = new Uint8Array(frame * count);
+  for (let i = 0; i < count; i++) {
+    out.set(head, i * frame);
+    out.set(body, i * frame + head.length);
+  }
+  return out;
+}
+
+function u32be(n: number): Uint8Array {
+  return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+}
+
+function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n >= 128) {
+    out.push((n & 127) | 128);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return new Uint8Array(out);
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+// it-length-prefixed's length decoder for a 4-byte big-endian field; it
+// signals "need more bytes" with a RangeError, as its varint default does.
+const u32beLength: LengthDecoderFunction = Object.assign(
+  (data: Uint8ArrayList): number => {
+    if (data.byteLength < 4) throw new RangeError("need 4 bytes");
+    return data.getUint32(0);
+  },
+  { bytes: 4 },
+);
+
+/** The synchronous decoders over one payload size. */
+function syncCases(size: number): Case[] {
+  const count = Math.max(8, Math.ceil(TOTAL / (size + 4)));
+  const body = payload(size);
+  const chunks = chunk(wire(body, count, "u32be"), CHUNK);
+  const varintChunks = chunk(wire(body, count, "varint"), CHUNK);
+  const wireLength = (size + 4) * count;
+  const bytes = size * count;
+  const framing = lengthPrefixed({ maxFrameLength: 2 * MiB });
+  const itOptions = { lengthDecoder: u32beLength, maxDataLength: 2 * MiB };
+  const copyTarget = new Uint8Array(wireLength);
+
+  return [
+    {
+      name: "framewire",
+      frames: count,
+      bytes,
+      run(): number {
+        const decoder = framing.decoder();
+        let n = 0;
+        for (const c of chunks) {
+          decoder.push(c);
+          for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+            n++;
+            sink += f.length;
+          }
+        }
+        decoder.end();
+        return n;
+      },
+    },
+    {
+      name: "it-length-prefixed",
+      note:
+        "decode() over a sync iterable, u32be lengthDecoder; yields Uint8ArrayList (no copy of spanning frames)",
+      frames: count,
+      bytes,
+      run(): number {
+        let n = 0;
+        for (const f of itDecode(chunks, itOptions)) {
+          n++;
+          sink += f.byteLength;
+        }
+        return n;
+      },
+    },
+    {
+      name: "it-length-prefixed+subarray",
+      note:
+        "as it-length-prefixed, plus .subarray() for a contiguous Uint8Array (what the others return)",
+      frames: count,
+      bytes,
+      run(): number {
+        let n = 0;
+        for (const f of itDecode(chunks, itOptions)) {
+          n++;
+          sink += f.subarray().length;
+        }
+        return n;
+      },
+    },
+    {
+      name: "length-prefixed-stream",
+      note: "Node stream (readable-stream Transform), write() per chunk, varint headers",
+      frames: count,
+      bytes,
+      run(): Promise<number> {
+        return new Promise((resolve, reject) => {
+          const decoder = lps.decode();
+          let n = 0;
+          decoder.on("data", (f: Uint8Array) => {
+            n++;
+            sink += f.length;
+          });
+          decoder.on("end", () => resolve(n));
+          decoder.on("error", reject);
+          for (const c of varintChunks) decoder.write(c);
+          decoder.end();
+        });
+      },
+    },
+    {
+      name: "concat-and-slice",
+      note: "buf = concat(buf, chunk); while (buf.length >= 4) { ... subarray ... }",
+      frames: count,
+      bytes,
+      run(): number {
+        let buf = new Uint8Array(0);
+        let n = 0;
+        for (const c of chunks) {
+          buf = concat(buf, c);
+          while (buf.length >= 4) {
+            const length = ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
+            if (buf.length < 4 + length) break;
+            const f = buf.subarray(4, 4 + length);
+            n++;
+            sink += f.length;
+            buf = buf.subarray(4 + length);
+          }
+        }
+        return n;
+      },
+    },
+    {
+      name: "memcpy",
+      note:
+        "Uint8Array.set of every chunk into one preallocated buffer of the wire size (a limit, not a peer)",
+      frames: count,
+      bytes,
+      run(): number {
+        const out = copyTarget;
+        let at = 0;
+        for (const c of chunks) {
+          out.set(c, at);
+          at += c.length;
+        }
+        sink += out[at - 1]!;
+        return count;
+      },
+    },
+  ];
+}
+
+/** One frame of `size` bytes pushed one byte at a time into the framewire decoder. */
+function byteAtATimeCase(size: number): Case {
+  const bytes = wire(payload(size), 1, "u32be");
+  const framing = lengthPrefixed({ maxFrameLength: 2 * MiB });
+  return {
+    name: `framewire ${sizeLabel(size)} frame`,
+    frames: 1,
+    bytes: bytes.length,
+    run(): number {
+      const decoder = framing.decoder();
+      let n = 0;
+      for (let i = 0; i < bytes.length; i++) {
+        decoder.push(bytes.subarray(i, i + 1));
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+          n++;
+          sink += f.length;
+        }
+      }
+      decoder.end();
+      return n;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(`decode bench on ${runtimeVersion()}${quick ? " (quick)" : ""}`);
+  const results: Result[] = [];
+  for (const size of SIZES) {
+    const group = `sync ${sizeLabel(size)}`;
+    const r = await measureGroup(group, syncCases(size), measure);
+    printGroup(`synchronous decode, ${sizeLabel(size)} payloads in 64 KiB chunks`, r);
+    results.push(...r);
+  }
+
+  const linear = await measureGroup("byte-at-a-time", [
+    byteAtATimeCase(64 * KiB),
+    byteAtATimeCase(1 * MiB),
+  ], {
+    ...measure,
+    rounds: Math.min(measure.rounds, 5),
+  });
+  results.push(...linear);
+  console.log("\none frame fed one byte at a time (framewire): cost per byte, median (min–max)");
+  for (const r of linear) {
+    const ns = (x: number): string => (1e3 / x).toFixed(1);
+    console.log(
+      `  ${r.name.padEnd(26)} ${ns(r.mbPerSec.median)} ns/byte (${ns(r.mbPerSec.max)}–${
+        ns(r.mbPerSec.min)
+      })`,
+    );
+  }
+  const ratio = linear[0]!.mbPerSec.median / linear[1]!.mbPerSec.median;
+  console.log(`  per-byte cost 1 MiB / 64 KiB: ${ratio.toFixed(2)} (1.00 = linear)`);
+
+  const file = writeResults(`decode-${runtimeName()}.json`, {
+    ...resultHeader("decode"),
+    config: {
+      sizes: SIZES,
+      chunk: CHUNK,
+      totalBytesPerSize: TOTAL,
+      measure,
+      mbPerSec: "payload bytes",
+    },
+    results,
+  });
+  console.log(`\nwrote ${file}${sink < 0 ? "" : ""}`);
+}
+
+await main();
