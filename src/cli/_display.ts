@@ -1,0 +1,86 @@
+// Copyright 2026 the framewire authors. MIT license.
+// How the framewire command shows bytes: text when printable, hex otherwise. Private.
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Returns the payload as text when it is valid UTF-8 without control
+ * characters (tab, CR and LF allowed), otherwise `undefined`.
+ */
+export function printableText(bytes: Uint8Array): string | undefined {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) return undefined;
+  }
+  try {
+    const text = utf8.decode(bytes);
+    // C1 controls and the replacement character are not "printable" either.
+    return /[\u0080-\u009f\ufffd]/.test(text) ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Space-separated lowercase hex of the first `max` bytes, with `…` when cut. */
+export function hex(bytes: Uint8Array, max: number = Infinity): string {
+  const n = Math.min(bytes.length, max);
+  const parts = new Array<string>(n);
+  for (let i = 0; i < n; i++) parts[i] = bytes[i]!.toString(16).padStart(2, "0");
+  return parts.join(" ") + (bytes.length > n ? " …" : "");
+}
+
+/** Hex without separators (for JSON output). */
+export function hexCompact(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += bytes[i]!.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** The first `max` bytes as ASCII, `.` for anything not printable. */
+export function ascii(bytes: Uint8Array, max: number = Infinity): string {
+  const n = Math.min(bytes.length, max);
+  let out = "";
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]!;
+    out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".";
+  }
+  return out;
+}
+
+/** `hex |ascii|` of the first `max` bytes, as hexdump -C shows them. */
+export function hexAscii(bytes: Uint8Array, max: number): string {
+  return `${hex(bytes, max)}  |${ascii(bytes, max)}${bytes.length > max ? "…" : ""}|`;
+}
+
+/**
+ * One payload for a human: `"quoted text"` when printable, `hex 00 01 …`
+ * otherwise; at most `max` bytes (or characters) shown.
+ */
+export function showPayload(bytes: Uint8Array, max: number): string {
+  const text = printableText(bytes);
+  if (text !== undefined) {
+    if (text.length <= max) return JSON.stringify(text);
+    return `${JSON.stringify(text.slice(0, max))}…`;
+  }
+  return `hex ${hex(bytes, max)}`;
+}
+
+/** The JSON fields describing one payload: `text` when printable, else `hex`. */
+export function payloadJson(
+  bytes: Uint8Array,
+): { length: number; text: string } | { length: number; hex: string } {
+  const text = printableText(bytes);
+  return text !== undefined
+    ? { length: bytes.length, text }
+    : { length: bytes.length, hex: hexCompact(bytes) };
+}
+
+/** `1 byte`, `5 bytes`. */
+export function bytesWord(n: number): string {
+  return n === 1 ? "1 byte" : `${n} bytes`;
+}
+
+/** `1 frame`, `3 frames`, and the like. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,313 @@
+// Copyright 2026 the framewire authors. MIT license.
+// `framewire inspect`: where each frame of a captured byte stream starts and ends. Private.
+
+import {
+  FrameTooLargeError,
+  FramingError,
+  MalformedHeaderError,
+  TruncatedFrameError,
+} from "../errors.ts";
+import { flag, integerOption, parseArgs, stringOption, UsageError } from "./_args.ts";
+import { ascii, bytesWord, hex, hexAscii, payloadJson, plural } from "./_display.ts";
+import { formatHelp, framingFor } from "./_formats.ts";
+import type { CliIo } from "./_io.ts";
+import { sniff } from "./_sniff.ts";
+
+/** `framewire inspect --help`. */
+export const INSPECT_HELP: string =
+  `framewire inspect — show where each frame of a captured byte stream starts and ends
+
+Usage:
+  framewire inspect [--format F] [options] [FILE]
+
+Reads FILE (or standard input when FILE is "-" or missing), decodes it as one
+byte stream and prints one row per frame: its offsets, its framing overhead,
+its payload length and a hex/ASCII preview. When the stream cannot be decoded
+to the end it explains why: a truncated header or payload, a declared length
+over the limit, a malformed header, or bytes that look like TLS or HTTP
+rather than framed messages. Exits 1 when the stream has an error.
+
+Options:
+  --format F              wire format (default u32be), one of:
+${formatHelp()}
+  --max-frame-length N    largest payload accepted, in bytes
+                          (default 4194304 for length formats, 65536 for line)
+  --limit N               print at most N frame rows (every frame is still checked)
+  --preview N             payload bytes shown per row (default 16)
+  --json                  one JSON object per frame, then a summary object
+  -h, --help              show this help
+
+Columns: start and end are byte offsets in the stream (end exclusive),
+framing counts header and trailer bytes, payload the message bytes.
+
+Examples:
+  framewire inspect --format u32be capture.bin
+  printf '5:hello,3:abc,' | framewire inspect --format netstring -
+  framewire inspect --format line --json session.log
+`;
+
+const SPEC = {
+  format: { type: "string", short: "f" },
+  "max-frame-length": { type: "string" },
+  limit: { type: "string" },
+  preview: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of chunks) {
+    parts.push(chunk);
+    total += chunk.length;
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A frame found in the stream. */
+interface FrameRow {
+  index: number;
+  start: number;
+  end: number;
+  payloadStart: number;
+  payload: Uint8Array;
+}
+
+/** What stopped the decoding. */
+interface Problem {
+  offset: number;
+  error: FramingError;
+  lines: string[];
+}
+
+/** Runs `framewire inspect`; returns the exit code. */
+export async function inspect(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(args, SPEC);
+  if (flag(parsed, "help")) {
+    io.out(INSPECT_HELP);
+    return 0;
+  }
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(
+      `expected at most one FILE: received ${parsed.positionals.length} arguments`,
+    );
+  }
+  const maxFrameLength = integerOption(parsed, "max-frame-length", {
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  const framing = framingFor(stringOption(parsed, "format"), maxFrameLength);
+  const limit = integerOption(parsed, "limit", {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    fallback: Infinity,
+  })!;
+  const preview = integerOption(parsed, "preview", { min: 0, max: 4096, fallback: 16 })!;
+  const json = flag(parsed, "json");
+  const file = parsed.positionals[0] ?? "-";
+  const source = file === "-" ? "standard input" : file;
+
+  let data: Uint8Array;
+  try {
+    data = file === "-" ? await readAll(io.stdin()) : await io.readFile(file);
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    const why = e.code === "ENOENT" || e.name === "NotFound" ? "no such file" : e.message;
+    io.err(`framewire inspect: cannot read ${source}: ${why}\n`);
+    return 1;
+  }
+
+  const decoder = framing.decoder();
+  if (data.length > 0) decoder.push(data);
+  const rows: FrameRow[] = [];
+  let problem: Problem | undefined;
+  let printed = 0;
+  const width = Math.max(7, String(data.length).length + 1);
+
+  for (;;) {
+    const start = data.length - decoder.bufferedBytes;
+    let frame: Uint8Array | undefined;
+    try {
+      frame = decoder.next();
+    } catch (error) {
+      if (!(error instanceof FramingError)) throw error;
+      problem = explain(error, data, start);
+      break;
+    }
+    if (frame === undefined) {
+      try {
+        decoder.end();
+      } catch (error) {
+        if (!(error instanceof FramingError)) throw error;
+        problem = explain(error, data, start);
+      }
+      break;
+    }
+    const end = data.length - decoder.bufferedBytes;
+    const inside = frame.buffer === data.buffer && frame.byteOffset >= data.byteOffset &&
+      frame.byteOffset + frame.length <= data.byteOffset + data.length;
+    const payloadStart = inside ? frame.byteOffset - data.byteOffset : end - frame.length;
+    const row = { index: rows.length + 1, start, end, payloadStart, payload: frame };
+    rows.push(row);
+  }
+
+  function emit(row: FrameRow): void {
+    if (printed >= limit) return;
+    printed++;
+    const header = row.payloadStart - row.start;
+    const trailer = row.end - row.start - header - row.payload.length;
+    if (json) {
+      io.out(
+        JSON.stringify({
+          frame: row.index,
+          start: row.start,
+          end: row.end,
+          header,
+          trailer,
+          ...payloadJson(row.payload),
+        }) + "\n",
+      );
+      return;
+    }
+    const shown = previewColumn(row.payload, preview);
+    io.out(
+      `${String(row.index).padStart(6)}${String(row.start).padStart(width)}${
+        String(row.end).padStart(width)
+      }` +
+        `${String(row.end - row.start - row.payload.length).padStart(9)}${
+          String(row.payload.length).padStart(9)
+        }  ${shown}\n`,
+    );
+  }
+
+  if (!json) {
+    io.out(
+      `${source}: ${
+        bytesWord(data.length)
+      }, format ${framing.name} (max frame ${framing.maxFrameLength} bytes)\n`,
+    );
+    const start = sniff(data);
+    if (start !== undefined && problem?.offset !== 0) {
+      io.out(`note: the stream starts like ${start.what}: ${start.advice}\n`);
+    }
+    io.out(
+      `${"frame".padStart(6)}${"start".padStart(width)}${
+        "end".padStart(width)
+      }  framing  payload  preview\n`,
+    );
+  }
+
+  for (const row of rows) emit(row);
+
+  const decoded = rows.length === 0 ? 0 : rows[rows.length - 1]!.end;
+  if (json) {
+    io.out(
+      JSON.stringify({
+        summary: true,
+        frames: rows.length,
+        bytes: data.length,
+        decodedBytes: decoded,
+        error: problem === undefined ? null : {
+          code: problem.error.code,
+          name: problem.error.name,
+          offset: problem.offset,
+          message: problem.error.message,
+          explanation: problem.lines,
+        },
+      }) + "\n",
+    );
+    return problem === undefined ? 0 : 1;
+  }
+  if (rows.length > printed) {
+    io.out(`   … ${plural(rows.length - printed, "more frame")} not shown (--limit ${limit})\n`);
+  }
+  if (problem === undefined) {
+    io.out(`ok: ${plural(rows.length, "frame")}, all ${bytesWord(data.length)} decoded\n`);
+    return 0;
+  }
+  for (const line of problem.lines) io.out(`${line}\n`);
+  io.out(
+    rows.length === 0
+      ? `stopped: no complete frame; none of the ${bytesWord(data.length)} could be decoded\n`
+      : `stopped: ${plural(rows.length, "complete frame")} in the first ${bytesWord(decoded)}; ` +
+        `${bytesWord(data.length - decoded)} from offset ${decoded} not decoded\n`,
+  );
+  return 1;
+}
+
+/** Describes a decoding failure at `offset` in plain words. */
+function explain(error: FramingError, data: Uint8Array, offset: number): Problem {
+  const lines: string[] = [];
+  const at = data.subarray(offset);
+  const looks = sniff(at);
+  if (error instanceof TruncatedFrameError) {
+    if (error.part === "header") {
+      lines.push(
+        `error at offset ${offset}: truncated header: the stream ends ${
+          error.expected === undefined
+            ? `after ${bytesWord(error.received)} of a header`
+            : `after ${error.received} of the ${error.expected} header bytes`
+        } (TRUNCATED_FRAME)`,
+      );
+    } else if (error.expected === undefined) {
+      lines.push(
+        `error at offset ${offset}: truncated frame: the stream ends with ${
+          bytesWord(error.received)
+        } ` +
+          `and no delimiter after them (TRUNCATED_FRAME)`,
+      );
+    } else {
+      lines.push(
+        `error at offset ${offset}: truncated payload: the header declares ${
+          bytesWord(error.expected)
+        } ` +
+          `but only ${error.received} arrived (${
+            error.expected - error.received
+          } missing) (TRUNCATED_FRAME)`,
+      );
+    }
+    if (looks === undefined) {
+      lines.push(
+        "  the capture was cut, or the sender closed the connection in the middle of a frame",
+      );
+    }
+  } else if (error instanceof FrameTooLargeError) {
+    lines.push(
+      `error at offset ${offset}: oversized frame: the header declares ${
+        bytesWord(error.length)
+      }, ` +
+        `over the limit of ${error.limit} (FRAME_TOO_LARGE)`,
+    );
+  } else if (error instanceof MalformedHeaderError) {
+    const reason = error.message.replace(/^Cannot decode frame as its header is malformed: /, "");
+    lines.push(`error at offset ${offset}: malformed header: ${reason} (MALFORMED_HEADER)`);
+  } else {
+    lines.push(`error at offset ${offset}: ${error.message} (${error.code})`);
+  }
+  if (looks !== undefined) {
+    lines.push(`  the bytes there look like ${looks.what}: ${looks.advice}`);
+  } else if (error instanceof FrameTooLargeError) {
+    lines.push(
+      error.hint !== undefined
+        ? `  likely cause: ${error.hint}`
+        : "  is the format right? (a different header width or byte order, or the stream is out of sync)",
+    );
+  }
+  if (at.length > 0) lines.push(`  bytes at offset ${offset}: ${hexAscii(at, 16)}`);
+  return { offset, error, lines };
+}
+
+/** Hex of the first `n` bytes padded to a fixed width, then `|ascii|`. */
+function previewColumn(payload: Uint8Array, n: number): string {
+  if (payload.length === 0) return "(empty)";
+  if (n === 0) return "";
+  const cut = payload.length > n ? "…" : "";
+  return `${hex(payload, n).padEnd(n * 3 + 1)} |${ascii(payload, n)}${cut}|`;
+}

@@ -1,0 +1,43 @@
+// Copyright 2026 the framewire authors. MIT license.
+// CliIo on Deno. Private.
+
+import type { Adapter, CliIo } from "./_io.ts";
+
+const encoder = new TextEncoder();
+
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(file.writeSync(bytes));
+}
+
+/** The Deno implementation of {@linkcode CliIo}. */
+export function denoIo(): CliIo {
+  return {
+    runtime: "deno",
+    out(text: string): void {
+      writeAll(Deno.stdout, text);
+    },
+    err(text: string): void {
+      writeAll(Deno.stderr, text);
+    },
+    flush(): Promise<void> {
+      return Promise.resolve();
+    },
+    stdin(): AsyncIterable<Uint8Array> {
+      return Deno.stdin.readable;
+    },
+    readFile(path: string): Promise<Uint8Array> {
+      return Deno.readFile(path);
+    },
+    async adapter(): Promise<Adapter> {
+      return await import("../adapters/deno.ts");
+    },
+    onInterrupt(handler: () => void): () => void {
+      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+      for (const s of signals) Deno.addSignalListener(s, handler);
+      return () => {
+        for (const s of signals) Deno.removeSignalListener(s, handler);
+      };
+    },
+  };
+}
