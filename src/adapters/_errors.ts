@@ -1,0 +1,71 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Private: turns the runtimes' socket errors into ConnectionError. Runtime-agnostic (it
+// only reads `code` and `name` from the error objects).
+
+import { ConnectionError, type FramingError, type FramingErrorCode } from "../errors.ts";
+import type { NetAddr } from "../connection/types.ts";
+
+// Re-exported so that `deno doc --lint` on this private file sees the types it references.
+export type { ConnectionError, FramingError, FramingErrorCode, NetAddr };
+
+const BY_CODE: Record<string, FramingErrorCode> = {
+  // Node and Bun (errno names); Deno errors carry them too
+  ECONNREFUSED: "CONNECTION_REFUSED",
+  ECONNRESET: "CONNECTION_RESET",
+  EPIPE: "CONNECTION_RESET",
+  ECONNABORTED: "CONNECTION_RESET",
+  ETIMEDOUT: "CONNECTION_TIMEOUT",
+  // Deno error class names
+  ConnectionRefused: "CONNECTION_REFUSED",
+  ConnectionReset: "CONNECTION_RESET",
+  ConnectionAborted: "CONNECTION_RESET",
+  BrokenPipe: "CONNECTION_RESET",
+  TimedOut: "CONNECTION_TIMEOUT",
+};
+
+const REASONS: Partial<Record<FramingErrorCode, string>> = {
+  CONNECTION_REFUSED: "the connection was refused",
+  CONNECTION_RESET: "the connection was reset",
+  CONNECTION_TIMEOUT: "the connection timed out",
+  CONNECTION_CLOSED: "the connection is closed",
+};
+
+/** The framewire code for a runtime socket error. */
+export function errorCode(cause: unknown): FramingErrorCode {
+  if (cause instanceof ConnectionError) return cause.code;
+  const { code, name } = (cause ?? {}) as { code?: unknown; name?: unknown };
+  return (typeof code === "string" ? BY_CODE[code] : undefined) ??
+    (typeof name === "string" ? BY_CODE[name] : undefined) ?? "CONNECTION_FAILED";
+}
+
+/**
+ * Wraps a runtime error as a `ConnectionError` (unchanged if it already is one),
+ * e.g. "Cannot connect to 127.0.0.1:1 as the connection was refused".
+ */
+export function connectionError(action: string, cause: unknown): ConnectionError {
+  if (cause instanceof ConnectionError) return cause;
+  const code = errorCode(cause);
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  const reason = REASONS[code] ?? `it failed: ${detail}`;
+  return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
+}
+
+/** The error that pending and later writes get once `close()` was called. */
+export function closedError(addr: NetAddr): ConnectionError {
+  return new ConnectionError(`Cannot write to ${formatAddr(addr)} as the connection is closed`, {
+    code: "CONNECTION_CLOSED",
+  });
+}
+
+/** `127.0.0.1:80`, `[::1]:80` or the socket path. */
+export function formatAddr(addr: NetAddr): string {
+  if (addr.transport === "unix") return addr.path;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
+
+/** Rejects with the signal's reason if it is already aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason;
+}

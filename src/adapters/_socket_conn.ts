@@ -1,0 +1,203 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Private: the runtime-agnostic half of every adapter. An adapter wraps its runtime socket in a
+// small SocketHandle and feeds socket events into a SocketConn, which builds the Conn's web
+// streams, backpressure and close semantics once for all three runtimes.
+
+import type { Conn, NetAddr } from "../connection/types.ts";
+import { closedError, connectionError, formatAddr } from "./_errors.ts";
+
+export type { Conn, NetAddr };
+
+/** Bytes the readable queues before the socket is paused. */
+export const READ_HIGH_WATER_MARK = 128 * 1024;
+
+/** The runtime operations a SocketConn drives. */
+export interface SocketHandle {
+  /** Stop delivering data (backpressure); idempotent. */
+  pause(): void;
+  /** Deliver data again; idempotent. Called first by the readable's first pull. */
+  resume(): void;
+  /** Resolves once all of `chunk` is handed to the OS; rejects with the runtime error. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Sends FIN (called once, after the last write resolved). */
+  shutdown(): Promise<void>;
+  /** Closes the socket now; must end in `SocketConn.terminated()`. Idempotent. */
+  destroy(): void;
+}
+
+/**
+ * A Conn over a SocketHandle. The adapter calls `data`, `end`, `error` and
+ * `terminated` from its socket events.
+ */
+export class SocketConn implements Conn {
+  /** Bytes from the peer; pauses the socket when its queue is full. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; a write resolves once handed to the OS. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** This side's address. */
+  readonly localAddr: NetAddr;
+  /** The peer's address. */
+  readonly remoteAddr: NetAddr;
+  /** Resolves once the socket is fully closed; never rejects. */
+  readonly closed: Promise<void>;
+  #handle: SocketHandle;
+  #reader!: ReadableStreamDefaultController<Uint8Array>;
+  #writer!: WritableStreamDefaultController;
+  /** open: deliver; cancelled: discard; done: ended, errored or closed. */
+  #read: "open" | "cancelled" | "done" = "open";
+  #paused = true; // the handle starts paused; the first pull resumes it
+  #inflight: Promise<void> = Promise.resolve();
+  #shutdown: Promise<void> | undefined;
+  #closeRequest: Promise<void> | undefined;
+  #writeError: Error | undefined;
+  #writeDone = false;
+  #closing = false;
+  #terminated = false;
+  #resolveClosed!: () => void;
+
+  /**
+   * Builds the streams over `handle`.
+   *
+   * @param handle The runtime socket operations.
+   * @param localAddr This side's address.
+   * @param remoteAddr The peer's address.
+   */
+  constructor(handle: SocketHandle, localAddr: NetAddr, remoteAddr: NetAddr) {
+    this.#handle = handle;
+    this.localAddr = localAddr;
+    this.remoteAddr = remoteAddr;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#reader = controller;
+      },
+      pull: () => {
+        if (this.#paused) {
+          this.#paused = false;
+          handle.resume();
+        }
+      },
+      cancel: () => {
+        // Stop delivering but keep draining the socket, so the peer is not blocked and the
+        // write direction stays usable.
+        if (this.#read === "open") this.#read = "cancelled";
+        if (this.#paused) {
+          this.#paused = false;
+          handle.resume();
+        }
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: READ_HIGH_WATER_MARK }));
+    this.writable = new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writer = controller;
+      },
+      write: (chunk) => {
+        if (this.#closing || this.#shutdown !== undefined) throw closedError(remoteAddr);
+        const p = handle.write(chunk).catch((cause) => {
+          throw this.#closing
+            ? closedError(remoteAddr)
+            : connectionError(`write to ${formatAddr(remoteAddr)}`, cause);
+        });
+        this.#inflight = p.catch(() => {});
+        return p;
+      },
+      close: () => this.#closeWrite(),
+      abort: () => this.close(),
+    });
+  }
+
+  /** Data arrived (a fresh buffer the conn now owns). */
+  data(chunk: Uint8Array): void {
+    if (this.#read !== "open") return;
+    this.#reader.enqueue(chunk);
+    if ((this.#reader.desiredSize ?? 0) <= 0 && !this.#paused) {
+      this.#paused = true;
+      this.#handle.pause();
+    }
+  }
+
+  /** The peer sent FIN. */
+  end(): void {
+    if (this.#read === "open") this.#reader.close();
+    this.#read = "done";
+    this.#maybeFinish();
+  }
+
+  /** The socket failed (reset, timeout, ...). */
+  error(cause: unknown): void {
+    if (this.#closing || this.#terminated) return;
+    const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
+    if (this.#read === "open") this.#reader.error(error);
+    this.#read = "done";
+    this.#failWrites(error);
+    this.#handle.destroy();
+  }
+
+  /** The socket is fully closed (the adapter's last event). */
+  terminated(): void {
+    if (this.#terminated) return;
+    this.#terminated = true;
+    if (this.#read === "open") this.#reader.close();
+    this.#read = "done";
+    this.#failWrites(closedError(this.remoteAddr));
+    this.#resolveClosed();
+  }
+
+  /** Flushes, then sends FIN; reading goes on. Idempotent. */
+  closeWrite(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    // Unlocked: close the writable (flushes its queue, then the sink sends FIN). Locked by a
+    // writer: flush the write in flight, then send FIN.
+    this.#closeRequest ??= this.writable.locked
+      ? this.#inflight.then(() => this.#closeWrite())
+      : this.writable.close().catch((error) => this.#shutdown ?? Promise.reject(error));
+    return this.#closeRequest;
+  }
+
+  /** Closes both directions now; the readable ends cleanly, writes reject. Idempotent. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#read === "open" || this.#read === "cancelled") {
+      if (this.#read === "open") this.#reader.close();
+      this.#read = "done";
+    }
+    this.#failWrites(closedError(this.remoteAddr));
+    this.#handle.destroy();
+  }
+
+  #closeWrite(): Promise<void> {
+    if (this.#shutdown !== undefined) return this.#shutdown;
+    if (this.#closing) return Promise.resolve();
+    if (this.#writeError !== undefined) return Promise.reject(this.#writeError);
+    this.#shutdown = this.#handle.shutdown().then(
+      () => {
+        this.#writeDone = true;
+        this.#maybeFinish();
+      },
+      (cause) => {
+        throw connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
+      },
+    );
+    return this.#shutdown;
+  }
+
+  #failWrites(error: Error): void {
+    if (this.#writeDone) return;
+    this.#writeDone = true;
+    this.#writeError = error;
+    try {
+      this.#writer.error(error);
+    } catch {
+      // already closed or errored
+    }
+  }
+
+  #maybeFinish(): void {
+    // Both directions are over: release the socket (Node would do so itself).
+    if (this.#read === "done" && this.#writeDone && !this.#closing) {
+      this.#closing = true;
+      this.#handle.destroy();
+    }
+  }
+}

@@ -1,0 +1,305 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Bun adapter: Bun's native sockets (`Bun.connect`, `Bun.listen`) as framewire
+ * `Conn`s. Sockets are half-open capable (`allowHalfOpen`), partial writes are
+ * retried on `drain` so that a write resolves only once all its bytes are
+ * handed to the OS, the readable pauses the socket when its queue is full, and
+ * `noDelay` is on by default.
+ *
+ * @example Echo over loopback
+ * ```ts ignore
+ * import { connect, listen } from "@framewire/framewire/bun";
+ * import assert from "node:assert/strict";
+ *
+ * await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as { port: number };
+ * const serving = (async () => {
+ *   for await (const server of listener) {
+ *     await server.readable.pipeTo(server.writable); // echo until the client's FIN
+ *     return;
+ *   }
+ * })();
+ * const client = await connect({ port });
+ * const writer = client.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("hi"));
+ * await writer.close(); // FIN; the client can still read
+ * assert.equal(await new Response(client.readable).text(), "hi");
+ * await serving;
+ * client.close();
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  TlsConnectOptions,
+  TlsListenOptions,
+} from "../connection/types.ts";
+import { closedError, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { QueueListener } from "./_queue_listener.ts";
+import { SocketConn } from "./_socket_conn.ts";
+
+export type * from "../connection/types.ts";
+
+// The few parts of Bun's socket API used here (bun-types is not a dependency).
+interface BunSocket {
+  data: Link | undefined;
+  write(data: Uint8Array): number;
+  shutdown(): void;
+  end(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay: boolean): boolean;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+}
+interface BunHandlers {
+  open(socket: BunSocket): void;
+  handshake(socket: BunSocket, success: boolean, error: Error | null): void;
+  data(socket: BunSocket, data: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  error(socket: BunSocket, error: Error): void;
+  close(socket: BunSocket, error?: Error): void;
+  connectError(socket: BunSocket, error: Error): void;
+}
+interface BunTarget {
+  hostname?: string;
+  port?: number;
+  unix?: string;
+  tls?: { ca?: string[]; serverName?: string; cert?: string; key?: string };
+  allowHalfOpen: boolean;
+  socket: BunHandlers;
+}
+interface BunApi {
+  connect(options: BunTarget): Promise<BunSocket>;
+  listen(
+    options: BunTarget,
+  ): { readonly port: number; readonly hostname: string; stop(closeActive?: boolean): void };
+}
+const bun = (): BunApi => (globalThis as unknown as { Bun: BunApi }).Bun;
+
+/** One socket's SocketConn plus the write in progress. */
+class Link {
+  readonly conn: SocketConn;
+  #socket: BunSocket;
+  #rest: Uint8Array | undefined;
+  #settle: ((error?: unknown) => void) | undefined;
+
+  constructor(socket: BunSocket, unixPath: string | undefined) {
+    this.#socket = socket;
+    const addr = (local: boolean): NetAddr =>
+      unixPath !== undefined ? { transport: "unix", path: unixPath } : {
+        transport: "tcp",
+        hostname: local ? socket.localAddress : socket.remoteAddress,
+        port: local ? socket.localPort : socket.remotePort,
+      };
+    this.conn = new SocketConn(
+      {
+        pause: () => socket.pause(),
+        resume: () => socket.resume(),
+        write: (chunk) => this.#write(chunk),
+        shutdown: () => Promise.resolve(socket.shutdown()),
+        destroy: () => socket.end(),
+      },
+      addr(true),
+      addr(false),
+    );
+  }
+
+  #write(chunk: Uint8Array): Promise<void> {
+    const n = this.#socket.write(chunk);
+    if (n === chunk.byteLength) return Promise.resolve();
+    if (n < 0) return Promise.reject(closedError(this.conn.remoteAddr));
+    // Bun wrote part of it and keeps nothing: the rest goes out on drain.
+    this.#rest = chunk.subarray(n);
+    return new Promise((resolve, reject) => {
+      this.#settle = (error) => error === undefined ? resolve() : reject(error);
+    });
+  }
+
+  /** The socket can take more bytes. */
+  drain(): void {
+    const rest = this.#rest;
+    if (rest === undefined) return;
+    const n = this.#socket.write(rest);
+    if (n < 0) return this.close(closedError(this.conn.remoteAddr));
+    if (n < rest.byteLength) {
+      this.#rest = rest.subarray(n);
+      return;
+    }
+    this.#rest = undefined;
+    this.#settle?.();
+  }
+
+  /** The socket closed: fail the write in progress, then end the conn. */
+  close(error?: Error): void {
+    if (error !== undefined) this.conn.error(error);
+    this.#rest = undefined;
+    this.#settle?.(error ?? closedError(this.conn.remoteAddr));
+    this.#settle = undefined;
+    this.conn.terminated();
+  }
+}
+
+function handlers(
+  tls: boolean,
+  unixPath: string | undefined,
+  ready: (socket: BunSocket, success: boolean, error?: Error) => void,
+): BunHandlers {
+  return {
+    open: (socket) => {
+      socket.data = new Link(socket, unixPath);
+      if (unixPath === undefined) socket.setNoDelay(true);
+      if (!tls) ready(socket, true);
+    },
+    handshake: (socket, success, error) => ready(socket, success, error ?? undefined),
+    data: (socket, data) =>
+      socket.data?.conn.data(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+    drain: (socket) => socket.data?.drain(),
+    end: (socket) => socket.data?.conn.end(),
+    error: (socket, error) => socket.data?.conn.error(error),
+    close: (socket, error) => socket.data?.close(error),
+    connectError: () => {}, // Bun.connect rejects too
+  };
+}
+
+function dial(
+  target: string,
+  options: { signal?: AbortSignal; noDelay?: boolean },
+  unixPath: string | undefined,
+  open: (socket: BunHandlers) => Promise<BunSocket>,
+  tls = false,
+): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    throwIfAborted(options.signal);
+    let done = false;
+    const signal = options.signal;
+    const settle = (socket: BunSocket | undefined, error?: unknown): void => {
+      signal?.removeEventListener("abort", onAbort);
+      if (done) return void socket?.end();
+      done = true;
+      if (error !== undefined || socket === undefined) {
+        socket?.end();
+        return reject(
+          signal?.aborted ? signal.reason : connectionError(`connect to ${target}`, error),
+        );
+      }
+      if (unixPath === undefined && options.noDelay === false) socket.setNoDelay(false);
+      resolve(socket.data!.conn);
+    };
+    const onAbort = (): void => settle(undefined, signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    // A TLS client is ready once the handshake succeeded and the server was verified.
+    const ready = (socket: BunSocket, success: boolean, error?: Error): void =>
+      settle(
+        socket,
+        success && error === undefined ? undefined : error ?? new Error("TLS handshake failed"),
+      );
+    open(handlers(tls, unixPath, ready)).catch((error) => settle(undefined, error));
+  });
+}
+
+/**
+ * Connects over TCP (`hostname`, `port`) or to a Unix socket (`path`).
+ *
+ * @param options Where to connect, `signal`, `noDelay`.
+ * @returns The connection, once established.
+ * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
+ */
+export function connect(options: ConnectOptions): Promise<Conn> {
+  if ("path" in options) {
+    const unix = options.path;
+    return dial(
+      unix,
+      options,
+      unix,
+      (socket) => bun().connect({ unix, socket, allowHalfOpen: true }),
+    );
+  }
+  const { hostname = "127.0.0.1", port } = options;
+  const target = formatAddr({ transport: "tcp", hostname, port });
+  return dial(
+    target,
+    options,
+    undefined,
+    (socket) => bun().connect({ hostname, port, socket, allowHalfOpen: true }),
+  );
+}
+
+/**
+ * Connects over TLS, verifying the server against `caCerts` (instead of the
+ * system roots when given) and `serverName` (default: `hostname`).
+ *
+ * @param options Where to connect, trust anchors, server name, `signal`, `noDelay`.
+ * @returns The connection, once the handshake completed.
+ * @throws {ConnectionError} Refused, timed out, or the handshake failed.
+ */
+export function connectTls(options: TlsConnectOptions): Promise<Conn> {
+  const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
+  const target = formatAddr({ transport: "tcp", hostname, port });
+  return dial(
+    target,
+    options,
+    undefined,
+    (socket) =>
+      bun().connect({ hostname, port, socket, allowHalfOpen: true, tls: { ca, serverName } }),
+    true,
+  );
+}
+
+function serve(options: ListenOptions, tls?: { cert: string; key: string }): Promise<Listener> {
+  const unixPath = "path" in options ? options.path : undefined;
+  const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
+  const target = unixPath ??
+    formatAddr({ transport: "tcp", hostname: hostname!, port: (options as { port: number }).port });
+  let listener: QueueListener | undefined;
+  try {
+    const socket = handlers(tls !== undefined, unixPath, (socket, success) => {
+      // Server side: the handshake's authorization error only says that no client cert was sent.
+      if (!success || listener === undefined) socket.end();
+      else listener.push(socket.data!.conn);
+    });
+    const base = { socket, allowHalfOpen: true, tls };
+    const server = unixPath !== undefined
+      ? bun().listen({ ...base, unix: unixPath })
+      : bun().listen({ ...base, hostname, port: (options as { port: number }).port });
+    const addr: NetAddr = unixPath !== undefined
+      ? { transport: "unix", path: unixPath }
+      : { transport: "tcp", hostname: server.hostname, port: server.port };
+    listener = new QueueListener(addr, () => server.stop(false));
+    return Promise.resolve(listener);
+  } catch (error) {
+    return Promise.reject(connectionError(`listen on ${target}`, error));
+  }
+}
+
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: ListenOptions): Promise<Listener> {
+  return serve(options);
+}
+
+/**
+ * Listens for TLS connections with `cert` and `key` (PEM); connections are
+ * yielded once their handshake completed.
+ *
+ * @param options Where to listen, certificate chain and key.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listenTls(options: TlsListenOptions): Promise<Listener> {
+  return serve(options, { cert: options.cert, key: options.key });
+}

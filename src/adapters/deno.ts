@@ -1,0 +1,288 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Deno adapter: `Deno.connect`, `Deno.listen`, `Deno.connectTls` and
+ * `Deno.listenTls` as framewire `Conn`s. Reads use a `conn.read()` loop into
+ * fresh 64 KiB buffers (not `conn.readable`, which closes the resource at EOF
+ * and breaks half-close), and `noDelay` is on by default.
+ *
+ * @example Echo over loopback
+ * ```ts
+ * import { connect, listen } from "@framewire/framewire/deno";
+ * import assert from "node:assert/strict";
+ *
+ * await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as { port: number };
+ * const serving = (async () => {
+ *   for await (const server of listener) {
+ *     await server.readable.pipeTo(server.writable); // echo until the client's FIN
+ *     return;
+ *   }
+ * })();
+ * const client = await connect({ port });
+ * const writer = client.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("hi"));
+ * await writer.close(); // FIN; the client can still read
+ * assert.equal(await new Response(client.readable).text(), "hi");
+ * await serving;
+ * client.close();
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  TlsConnectOptions,
+  TlsListenOptions,
+} from "../connection/types.ts";
+import { connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { SocketConn } from "./_socket_conn.ts";
+
+export type * from "../connection/types.ts";
+
+const READ_SIZE = 64 * 1024;
+/** Reads up to this size are copied out so the 64 KiB buffer is reused. */
+const COPY_BELOW = 16 * 1024;
+
+function toAddr(addr: Deno.Addr, unixPath?: string): NetAddr {
+  if (addr.transport === "tcp") {
+    return { transport: "tcp", hostname: addr.hostname, port: addr.port };
+  }
+  if (addr.transport === "unix") return { transport: "unix", path: addr.path || (unixPath ?? "") };
+  throw new TypeError(`Cannot use address as transport ${addr.transport} is not supported`);
+}
+
+const EMPTY = new Uint8Array(0);
+
+function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
+  let paused = true;
+  let reading = false;
+  let closed = false;
+  let shut = false;
+  const destroy = (): void => {
+    if (closed) return;
+    closed = true;
+    try {
+      raw.close();
+    } catch {
+      // already closed
+    }
+    conn.terminated();
+  };
+  const loop = async (): Promise<void> => {
+    reading = true;
+    let buf = new Uint8Array(READ_SIZE);
+    try {
+      while (!paused) {
+        const n = await raw.read(buf);
+        if (n === null) {
+          // Deno reports a reset as EOF; an empty write tells them apart (it fails after RST,
+          // succeeds after FIN). Not possible once this side sent FIN itself.
+          if (!shut) await raw.write(EMPTY);
+          return conn.end();
+        }
+        if (n <= COPY_BELOW) {
+          conn.data(buf.slice(0, n));
+        } else {
+          conn.data(buf.subarray(0, n));
+          buf = new Uint8Array(READ_SIZE);
+        }
+      }
+    } catch (error) {
+      if (closed || shut) conn.end();
+      else conn.error(error);
+    } finally {
+      reading = false;
+    }
+  };
+  const conn: SocketConn = new SocketConn(
+    {
+      pause: () => paused = true,
+      resume: () => {
+        paused = false;
+        if (!reading) loop();
+      },
+      write: async (chunk) => {
+        for (let off = 0; off < chunk.byteLength;) off += await raw.write(chunk.subarray(off));
+      },
+      shutdown: () => {
+        shut = true;
+        return raw.closeWrite();
+      },
+      destroy,
+    },
+    toAddr(addrs.localAddr, unixPath),
+    toAddr(addrs.remoteAddr, unixPath),
+  );
+  return conn;
+}
+
+async function dial<T extends Deno.Conn>(
+  target: string,
+  signal: AbortSignal | undefined,
+  open: () => Promise<T>,
+): Promise<T> {
+  throwIfAborted(signal);
+  let raw: T;
+  try {
+    raw = await open();
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw connectionError(`connect to ${target}`, error);
+  }
+  if (signal?.aborted) {
+    raw.close();
+    throw signal.reason;
+  }
+  return raw;
+}
+
+function tcpTarget(options: { hostname?: string; port: number }): string {
+  return formatAddr({
+    transport: "tcp",
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port,
+  });
+}
+
+/**
+ * Connects over TCP (`hostname`, `port`) or to a Unix socket (`path`).
+ *
+ * @param options Where to connect, `signal`, `noDelay`.
+ * @returns The connection, once established.
+ * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
+ */
+export async function connect(options: ConnectOptions): Promise<Conn> {
+  if ("path" in options) {
+    const raw = await dial(
+      options.path,
+      options.signal,
+      () => Deno.connect({ transport: "unix", path: options.path }),
+    );
+    return wrap(raw, options.path);
+  }
+  const { hostname = "127.0.0.1", port, signal } = options;
+  const raw = await dial(
+    tcpTarget(options),
+    signal,
+    () => Deno.connect({ hostname, port, signal }),
+  );
+  raw.setNoDelay(options.noDelay ?? true);
+  return wrap(raw);
+}
+
+/**
+ * Connects over TLS, verifying the server against `caCerts` (added to the
+ * default roots) and `serverName` (default: `hostname`).
+ *
+ * @param options Where to connect, trust anchors, server name, `signal`, `noDelay`.
+ * @returns The connection, once the handshake completed.
+ * @throws {ConnectionError} Refused, timed out, or the handshake failed.
+ */
+export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+  const { hostname = "127.0.0.1", port, signal } = options;
+  const target = tcpTarget(options);
+  const tcp = await dial(target, signal, () => Deno.connect({ hostname, port, signal }));
+  tcp.setNoDelay(options.noDelay ?? true);
+  const raw = await dial(target, signal, async () => {
+    const tlsConn = await Deno.startTls(tcp, {
+      hostname: options.serverName ?? hostname,
+      caCerts: options.caCerts,
+    });
+    try {
+      await tlsConn.handshake();
+    } catch (error) {
+      tlsConn.close();
+      throw error;
+    }
+    return tlsConn;
+  });
+  return wrap(raw, undefined, tcp);
+}
+
+function listener(raw: Deno.Listener, unixPath?: string): Listener {
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    try {
+      raw.close();
+    } catch {
+      // already closed
+    }
+  };
+  return {
+    addr: toAddr(raw.addr, unixPath),
+    close,
+    [Symbol.asyncIterator]: () => ({
+      // No return(): leaving a for-await loop keeps the listener open.
+      next: async (): Promise<IteratorResult<Conn>> => {
+        if (closed) return { value: undefined, done: true };
+        try {
+          const socket = await raw.accept();
+          if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
+          return { value: wrap(socket, unixPath), done: false };
+        } catch (error) {
+          if (closed || error instanceof Deno.errors.BadResource) {
+            return { value: undefined, done: true };
+          }
+          throw connectionError(`accept on ${formatAddr(toAddr(raw.addr, unixPath))}`, error);
+        }
+      },
+    }),
+    [Symbol.asyncDispose]: () => Promise.resolve(close()),
+  };
+}
+
+function bind(target: string, unixPath: string | undefined, open: () => Deno.Listener): Listener {
+  try {
+    return listener(open(), unixPath);
+  } catch (error) {
+    throw connectionError(`listen on ${target}`, error);
+  }
+}
+
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: ListenOptions): Promise<Listener> {
+  return Promise.resolve().then(() => {
+    if ("path" in options) {
+      return bind(
+        options.path,
+        options.path,
+        () => Deno.listen({ transport: "unix", path: options.path }),
+      );
+    }
+    const { hostname = "0.0.0.0", port } = options;
+    return bind(tcpTarget({ hostname, port }), undefined, () => Deno.listen({ hostname, port }));
+  });
+}
+
+/**
+ * Listens for TLS connections with `cert` and `key` (PEM). The handshake runs
+ * on first use, so a failed handshake surfaces as a `ConnectionError` on the
+ * accepted connection's streams.
+ *
+ * @param options Where to listen, certificate chain and key.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listenTls(options: TlsListenOptions): Promise<Listener> {
+  const { hostname = "0.0.0.0", port, cert, key } = options;
+  return Promise.resolve().then(() =>
+    bind(
+      tcpTarget({ hostname, port }),
+      undefined,
+      () => Deno.listenTls({ hostname, port, cert, key }),
+    )
+  );
+}

@@ -1,0 +1,217 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Node adapter: `node:net` and `node:tls` sockets as framewire `Conn`s. The
+ * web streams are built from the socket's `data`/`end`/`close` events with
+ * `pause()`/`resume()` (not `Duplex.toWeb`), sockets are half-open capable and
+ * `noDelay` is on by default.
+ *
+ * @example Echo over loopback
+ * ```ts
+ * import { connect, listen } from "@framewire/framewire/node";
+ * import assert from "node:assert/strict";
+ *
+ * await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as { port: number };
+ * const serving = (async () => {
+ *   for await (const server of listener) {
+ *     await server.readable.pipeTo(server.writable); // echo until the client's FIN
+ *     return;
+ *   }
+ * })();
+ * const client = await connect({ port });
+ * const writer = client.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("hi"));
+ * await writer.close(); // FIN; the client can still read
+ * assert.equal(await new Response(client.readable).text(), "hi");
+ * await serving;
+ * client.close();
+ * ```
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type {
+  Conn,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  TlsConnectOptions,
+  TlsListenOptions,
+} from "../connection/types.ts";
+import { connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { QueueListener } from "./_queue_listener.ts";
+import { SocketConn } from "./_socket_conn.ts";
+
+export type * from "../connection/types.ts";
+
+function wrap(socket: net.Socket, unixPath?: string): Conn {
+  const addr = (local: boolean): NetAddr =>
+    unixPath !== undefined ? { transport: "unix", path: unixPath } : {
+      transport: "tcp",
+      hostname: (local ? socket.localAddress : socket.remoteAddress) ?? "",
+      port: (local ? socket.localPort : socket.remotePort) ?? 0,
+    };
+  const conn = new SocketConn(
+    {
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+      write: (chunk) =>
+        new Promise<void>((resolve, reject) => {
+          socket.write(chunk, (error) => error ? reject(error) : resolve());
+        }),
+      shutdown: () => new Promise<void>((resolve) => socket.end(resolve)),
+      destroy: () => socket.destroy(),
+    },
+    addr(true),
+    addr(false),
+  );
+  socket.pause();
+  socket.on(
+    "data",
+    (buf: Buffer) => conn.data(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)),
+  );
+  socket.on("end", () => conn.end());
+  socket.on("error", (error) => conn.error(error));
+  socket.on("close", () => conn.terminated());
+  return conn;
+}
+
+function dial(
+  socket: net.Socket,
+  ready: string,
+  signal: AbortSignal | undefined,
+  target: string,
+  unixPath?: string,
+): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(signal!.reason);
+    };
+    const onError = (error: Error): void => {
+      signal?.removeEventListener("abort", onAbort);
+      reject(connectionError(`connect to ${target}`, error));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", onError);
+    socket.once(ready, () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      resolve(wrap(socket, unixPath));
+    });
+  });
+}
+
+/**
+ * Connects over TCP (`hostname`, `port`) or to a Unix socket (`path`).
+ *
+ * @param options Where to connect, `signal`, `noDelay`.
+ * @returns The connection, once established.
+ * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
+ */
+export async function connect(options: ConnectOptions): Promise<Conn> {
+  throwIfAborted(options.signal);
+  if ("path" in options) {
+    const socket = net.connect({ path: options.path, allowHalfOpen: true });
+    return await dial(socket, "connect", options.signal, options.path, options.path);
+  }
+  const host = options.hostname ?? "127.0.0.1";
+  const socket = net.connect({ host, port: options.port, allowHalfOpen: true });
+  socket.setNoDelay(options.noDelay ?? true);
+  return await dial(
+    socket,
+    "connect",
+    options.signal,
+    formatAddr({ transport: "tcp", hostname: host, port: options.port }),
+  );
+}
+
+/**
+ * Connects over TLS, verifying the server against `caCerts` (instead of the
+ * system roots when given) and `serverName` (default: `hostname`).
+ *
+ * @param options Where to connect, trust anchors, server name, `signal`, `noDelay`.
+ * @returns The connection, once the handshake completed.
+ * @throws {ConnectionError} Refused, timed out, or the handshake failed.
+ */
+export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+  throwIfAborted(options.signal);
+  const host = options.hostname ?? "127.0.0.1";
+  const name = options.serverName ?? host;
+  // A half-open TCP socket underneath: Node's TLSSocket takes its allowHalfOpen.
+  const tcp = net.connect({ host, port: options.port, allowHalfOpen: true });
+  tcp.setNoDelay(options.noDelay ?? true);
+  const socket = tls.connect({
+    socket: tcp,
+    ca: options.caCerts,
+    // Node refuses IP addresses as SNI; it still verifies them against the certificate.
+    servername: net.isIP(name) === 0 ? name : undefined,
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+  });
+  socket.once("close", () => tcp.destroy());
+  return await dial(
+    socket,
+    "secureConnect",
+    options.signal,
+    formatAddr({ transport: "tcp", hostname: host, port: options.port }),
+  );
+}
+
+function serve(server: net.Server, options: ListenOptions, event: string): Promise<Listener> {
+  return new Promise((resolve, reject) => {
+    const unixPath = "path" in options ? options.path : undefined;
+    let listener: QueueListener;
+    server.on(event, (socket: net.Socket) => {
+      socket.setNoDelay(true);
+      listener.push(wrap(socket, unixPath));
+    });
+    server.once(
+      "error",
+      (error) =>
+        reject(
+          connectionError(`listen on ${"path" in options ? options.path : options.port}`, error),
+        ),
+    );
+    const onListening = (): void => {
+      const info = server.address();
+      const addr: NetAddr = info === null || typeof info === "string"
+        ? { transport: "unix", path: unixPath ?? String(info) }
+        : { transport: "tcp", hostname: info.address, port: info.port };
+      listener = new QueueListener(addr, () => server.close());
+      resolve(listener);
+    };
+    if ("path" in options) server.listen({ path: options.path }, onListening);
+    else server.listen({ host: options.hostname ?? "0.0.0.0", port: options.port }, onListening);
+  });
+}
+
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: ListenOptions): Promise<Listener> {
+  return serve(
+    net.createServer({ allowHalfOpen: true, pauseOnConnect: true }),
+    options,
+    "connection",
+  );
+}
+
+/**
+ * Listens for TLS connections with `cert` and `key` (PEM); connections are
+ * yielded once their handshake completed.
+ *
+ * @param options Where to listen, certificate chain and key.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listenTls(options: TlsListenOptions): Promise<Listener> {
+  const server = tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true });
+  return serve(server, options, "secureConnection");
+}

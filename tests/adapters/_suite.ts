@@ -1,0 +1,442 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The adapter test suite, shared by deno_test.ts, bun_test.ts and node_test.ts: every test runs
+// against real loopback sockets, and only on the runtime the adapter is for.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConnectionError } from "../../src/errors.ts";
+import type { Conn, Listener } from "../../src/connection/types.ts";
+import { adapter, portOf, root, type Runtime, runtime } from "../_util/runtime.ts";
+import { prng } from "../_util/rechunk_proxy.ts";
+
+const NET = { timeout: 30_000 };
+
+/** Concatenates everything `readable` yields (the chunks are kept, to catch reused buffers). */
+export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of readable) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, off);
+    off += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Random bytes from a seed. */
+export function randomBytes(size: number, seed: number): Uint8Array {
+  const random = prng(seed);
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = random() * 256;
+  return out;
+}
+
+/** The next connection the listener accepts (without closing the listener). */
+export async function accept(listener: Listener): Promise<Conn> {
+  const { value, done } = await listener[Symbol.asyncIterator]().next();
+  if (done) throw new Error("listener closed");
+  return value;
+}
+
+/** A connected pair over TCP loopback; closes the listener (not the pair) before returning. */
+async function pair(name: Runtime, hostname = "127.0.0.1"): Promise<[client: Conn, server: Conn]> {
+  const { connect, listen } = await adapter(name);
+  await using listener = await listen({ hostname, port: 0 });
+  const accepted = accept(listener);
+  const client = await connect({ hostname, port: portOf(listener) });
+  return [client, await accepted];
+}
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const decode = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+function hasIPv6Loopback(): boolean {
+  return Object.values(networkInterfaces()).some((list) =>
+    list?.some((i) => i.internal && i.family === "IPv6" && i.address === "::1")
+  );
+}
+
+function isConnectionError(code: string): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof ConnectionError, `expected ConnectionError, got ${error}`);
+    assert.equal(error.code, code);
+    return true;
+  };
+}
+
+/** Asserts that two byte arrays are equal (fast, with the first difference in the message). */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array): void {
+  assert.equal(actual.byteLength, expected.byteLength, "lengths differ");
+  for (let i = 0; i < actual.byteLength; i++) {
+    if (actual[i] !== expected[i]) {
+      assert.fail(`bytes differ at offset ${i}: ${actual[i]} !== ${expected[i]}`);
+    }
+  }
+}
+
+/**
+ * Writes `chunk` again and again until a write has not resolved for `idleMs`
+ * (idle detection: correct code passes whatever the delay; it only decides
+ * when to stop trying). Fails once `limit` bytes were accepted. Returns the
+ * accepted byte count and the write still pending.
+ */
+export async function writeUntilStalled(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  chunk: Uint8Array,
+  limit: number,
+  idleMs = 500,
+): Promise<{ accepted: number; pending: Promise<void> }> {
+  let accepted = 0;
+  for (;;) {
+    const pending = writer.write(chunk);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = await Promise.race([
+      pending.then(() => false),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), idleMs)),
+    ]);
+    clearTimeout(timer);
+    if (stalled) return { accepted, pending };
+    accepted += chunk.byteLength;
+    assert.ok(accepted < limit, `the writer got ${accepted} bytes accepted while nobody read`);
+  }
+}
+
+/** Writes `data` in random-sized writes, then half-closes. */
+async function writeRandomly(conn: Conn, data: Uint8Array, seed: number): Promise<void> {
+  const random = prng(seed);
+  const writer = conn.writable.getWriter();
+  for (let off = 0; off < data.byteLength;) {
+    const size = 1 + Math.floor(random() ** 3 * 256 * 1024);
+    const end = Math.min(off + size, data.byteLength);
+    await writer.write(data.subarray(off, end));
+    off = end;
+  }
+  await writer.close();
+}
+
+/** Round trip through an echo server on the given pair. */
+async function echoRoundTrip(
+  client: Conn,
+  server: Conn,
+  size: number,
+  seed: number,
+): Promise<void> {
+  const data = randomBytes(size, seed);
+  const echo = server.readable.pipeTo(server.writable);
+  const [received] = await Promise.all([
+    readAll(client.readable),
+    writeRandomly(client, data, seed),
+    echo,
+  ]);
+  assert.equal(received.byteLength, data.byteLength);
+  assertBytes(received, data);
+}
+
+/** Registers the suite for `name`'s adapter; the tests skip on other runtimes. */
+export function adapterSuite(name: Runtime): void {
+  const skip = runtime !== name;
+  const t = (
+    title: string,
+    fn: () => Promise<void>,
+    options: { skip?: boolean | string } = {},
+  ): void => {
+    test(`${name} adapter: ${title}`, { ...NET, skip: skip || options.skip }, fn);
+  };
+
+  t("round trip of 4 MB of random bytes in random write sizes", async () => {
+    const [client, server] = await pair(name);
+    try {
+      await echoRoundTrip(client, server, 4 << 20, 1);
+      assert.equal(client.localAddr.transport, "tcp");
+      assert.deepEqual(client.remoteAddr, server.localAddr);
+      assert.deepEqual(client.localAddr, server.remoteAddr);
+      await Promise.all([client.closed, server.closed]); // both directions over: released
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  t("half-close: client closeWrite, server sees the end and still replies", async () => {
+    const [client, server] = await pair(name);
+    try {
+      const writer = client.writable.getWriter();
+      await writer.write(text("ping"));
+      writer.releaseLock();
+      await client.closeWrite();
+      await client.closeWrite(); // idempotent
+      assert.equal(decode(await readAll(server.readable)), "ping");
+      const reply = server.writable.getWriter();
+      await reply.write(text("pong"));
+      await reply.write(text("!"));
+      await reply.close();
+      assert.equal(decode(await readAll(client.readable)), "pong!");
+      await Promise.all([client.closed, server.closed]);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  t("half-close: server closeWrite, client sees the end and still replies", async () => {
+    const [client, server] = await pair(name);
+    try {
+      const writer = server.writable.getWriter();
+      await writer.write(text("hello"));
+      await server.closeWrite(); // while the writer is held: flushes, then FIN
+      assert.equal(decode(await readAll(client.readable)), "hello");
+      await client.writable.getWriter().write(text("bye"));
+      await client.closeWrite();
+      assert.equal(decode(await readAll(server.readable)), "bye");
+      await Promise.all([client.closed, server.closed]);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  t("close() is idempotent, closed settles once, the streams end cleanly", async () => {
+    const [client, server] = await pair(name);
+    try {
+      let settled = 0;
+      client.closed.then(() => settled++);
+      const reader = client.readable.getReader();
+      const pending = reader.read();
+      client.close();
+      client.close();
+      assert.deepEqual(await pending, { value: undefined, done: true });
+      await client.closed;
+      await client.closed;
+      assert.equal(settled, 1);
+      await assert.rejects(
+        client.writable.getWriter().write(text("x")),
+        isConnectionError("CONNECTION_CLOSED"),
+      );
+      await client.closeWrite(); // nothing left to do
+      // The peer sees a clean end and closes too.
+      assert.equal((await readAll(server.readable)).byteLength, 0);
+      server.close();
+      await server.closed;
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  t(
+    "listener: port 0 is real, breaking out of for-await keeps it open, close() ends it",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+      const conns: Conn[] = [];
+      try {
+        assert.ok(portOf(listener) > 0);
+        for (let round = 0; round < 2; round++) {
+          conns.push(await connect({ port: portOf(listener) }));
+          for await (const conn of listener) {
+            conns.push(conn);
+            break;
+          }
+        }
+        assert.equal(conns.length, 4);
+        const iterating = (async () => {
+          for await (const conn of listener) conns.push(conn);
+        })();
+        listener.close();
+        listener.close();
+        await iterating;
+      } finally {
+        listener.close();
+        for (const conn of conns) conn.close();
+      }
+    },
+  );
+
+  t("connect to a closed port rejects with ConnectionError CONNECTION_REFUSED", async () => {
+    const { connect, listen } = await adapter(name);
+    const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const port = portOf(listener);
+    listener.close();
+    await assert.rejects(connect({ port }), (error) => {
+      isConnectionError("CONNECTION_REFUSED")(error);
+      assert.ok((error as Error).cause !== undefined, "has the runtime error as cause");
+      return true;
+    });
+  });
+
+  t("AbortSignal aborts connect", async () => {
+    const { connect, listen } = await adapter(name);
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const reason = new Error("stop");
+    await assert.rejects(
+      connect({ port: portOf(listener), signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
+    const controller = new AbortController();
+    const connecting = connect({ port: portOf(listener), signal: controller.signal });
+    controller.abort(reason);
+    await assert.rejects(connecting, (e) => e === reason);
+  });
+
+  t("a reset by the peer errors the reader with ConnectionError CONNECTION_RESET", async () => {
+    const [client, server] = await pair(name);
+    try {
+      // The server reads nothing: once the client's writes stall, the server's kernel buffer
+      // holds unread bytes, and closing the server then sends RST.
+      const reading = client.readable.getReader().read();
+      const { pending } = await writeUntilStalled(
+        client.writable.getWriter(),
+        new Uint8Array(256 * 1024),
+        64 << 20,
+        200,
+      );
+      server.close();
+      await assert.rejects(reading, isConnectionError("CONNECTION_RESET"));
+      await assert.rejects(pending, (e) => e instanceof ConnectionError);
+      await client.closed;
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  t("slow reader: writes stop resolving while nobody reads, then everything arrives", async () => {
+    const [client, server] = await pair(name);
+    const LIMIT = 64 << 20;
+    const chunk = randomBytes(1 << 20, 7);
+    try {
+      const writer = client.writable.getWriter();
+      const { accepted, pending: write } = await writeUntilStalled(writer, chunk, LIMIT);
+      // Resume: everything written (the stalled write and 4 more MiB) arrives intact.
+      const reading = (async () => {
+        let total = 0;
+        for await (const part of server.readable) {
+          for (let i = 0; i < part.byteLength; i += 4099) {
+            assert.equal(part[i], chunk[(total + i) % chunk.byteLength]);
+          }
+          total += part.byteLength;
+        }
+        return total;
+      })();
+      await write;
+      for (let i = 0; i < 4; i++) await writer.write(chunk);
+      await writer.close();
+      assert.equal(await reading, accepted + 5 * chunk.byteLength);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  t("IPv6 loopback ::1", async () => {
+    const [client, server] = await pair(name, "::1");
+    try {
+      assert.deepEqual(
+        {
+          transport: client.remoteAddr.transport,
+          hostname: (client.remoteAddr as { hostname: string }).hostname,
+        },
+        { transport: "tcp", hostname: "::1" },
+      );
+      await echoRoundTrip(client, server, 256 * 1024, 3);
+    } finally {
+      client.close();
+      server.close();
+    }
+  }, { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" });
+
+  t("Unix socket in a temp dir", async () => {
+    const { connect, listen } = await adapter(name);
+    const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+    const path = join(dir, "s.sock");
+    const conns: Conn[] = [];
+    try {
+      const listener = await listen({ path });
+      try {
+        assert.deepEqual(listener.addr, { transport: "unix", path });
+        const accepted = accept(listener);
+        conns.push(await connect({ path }));
+        conns.push(await accepted);
+      } finally {
+        listener.close();
+      }
+      const [client, server] = conns as [Conn, Conn];
+      assert.deepEqual(client.remoteAddr, { transport: "unix", path });
+      await echoRoundTrip(client, server, 1 << 20, 4);
+    } finally {
+      for (const conn of conns) conn.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  const fixture = (file: string): string =>
+    readFileSync(`${root}/tests/fixtures/tls/${file}`, "utf8");
+
+  t("TLS: a client that trusts the test CA round-trips and half-closes", async () => {
+    const { connectTls, listenTls } = await adapter(name);
+    const listener = await listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: fixture("localhost.crt"),
+      key: fixture("localhost.key"),
+    });
+    const conns: Conn[] = [];
+    try {
+      const caCerts = [fixture("ca.crt")];
+      for (const serverName of ["localhost", undefined]) { // by name, then by IP address
+        const accepted = accept(listener);
+        const client = await connectTls({
+          hostname: "127.0.0.1",
+          port: portOf(listener),
+          caCerts,
+          serverName,
+        });
+        conns.push(client);
+        const server = await accepted;
+        conns.push(server);
+        await echoRoundTrip(client, server, 1 << 20, 5);
+      }
+    } finally {
+      listener.close();
+      for (const conn of conns) conn.close();
+    }
+  });
+
+  t("TLS: a client without the CA fails with ConnectionError", async () => {
+    const { connectTls, listenTls } = await adapter(name);
+    const listener = await listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: fixture("localhost.crt"),
+      key: fixture("localhost.key"),
+    });
+    // Accept and drain whatever the runtime hands over for the failed handshake.
+    const draining = (async () => {
+      for await (const conn of listener) {
+        conn.readable.pipeTo(new WritableStream()).catch(() => {}).finally(() => conn.close());
+      }
+    })();
+    try {
+      await assert.rejects(
+        connectTls({ hostname: "127.0.0.1", port: portOf(listener), serverName: "localhost" }),
+        (error) => {
+          assert.ok(error instanceof ConnectionError);
+          assert.ok(error.cause !== undefined);
+          return true;
+        },
+      );
+    } finally {
+      listener.close();
+      await draining;
+    }
+  });
+}
