@@ -1,0 +1,40 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Child script of tests/cross_runtime_test.ts: an echo server on this runtime's adapter, one
+// listener per wire format. Prints one line `PORTS {"u32be":1234,...}` once bound, then echoes each
+// frame back (decoded and encoded again) until the client's FIN, and runs until killed.
+
+import type { Conn } from "../../src/connection/types.ts";
+import type { Framing } from "../../mod.ts";
+import { adapter } from "./runtime.ts";
+import { concat, FORMATS } from "./cross_formats.ts";
+
+async function echo(conn: Conn, framing: Framing): Promise<void> {
+  const decoder = framing.decoder();
+  const writer = conn.writable.getWriter();
+  try {
+    for await (const chunk of conn.readable) {
+      decoder.push(chunk);
+      const frames: Uint8Array[] = [];
+      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+        frames.push(framing.encode(frame));
+      }
+      if (frames.length > 0) await writer.write(concat(frames));
+    }
+    decoder.end();
+    await writer.close();
+  } catch (error) {
+    console.error(`cross_server: ${framing.name}:`, error);
+    conn.close();
+  }
+}
+
+const { listen } = await adapter();
+const ports: Record<string, number> = {};
+for (const [name, make] of Object.entries(FORMATS)) {
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  ports[name] = (listener.addr as { port: number }).port;
+  (async () => {
+    for await (const conn of listener) echo(conn, make());
+  })();
+}
+console.log(`PORTS ${JSON.stringify(ports)}`);
