@@ -1,0 +1,170 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The reliable-session wire protocol: frame types, layouts, encoders and
+// decoders. Private; the layouts are documented in docs/protocol.md.
+//
+// Every frame travels as the payload of one `lengthPrefixed()` frame (u32be
+// length). The first byte is the frame type; integers are big-endian; sequence
+// numbers and acks are u64 on the wire (JavaScript keeps them below 2^53).
+
+/** The protocol version carried by HELLO and WELCOME. */
+export const PROTOCOL_VERSION = 1;
+
+/** DATA: type, seq u64, ack u64, payload. */
+export const DATA = 0x01;
+/** ACK (also the heartbeat): type, ack u64. */
+export const ACK = 0x02;
+/** HELLO (client, first frame of every connection): type, version, flags, id[16], lastReceived u64. */
+export const HELLO = 0x03;
+/** WELCOME (server's answer to HELLO): type, version, flags, id[16], lastReceived u64. */
+export const WELCOME = 0x04;
+/** GOODBYE (graceful end of the session): type, ack u64. */
+export const GOODBYE = 0x05;
+/** REJECT (server refuses a HELLO): type, reason u8, UTF-8 message. */
+export const REJECT = 0x06;
+
+/** HELLO flag: the client completed a handshake in this session before. */
+export const FLAG_RESUME = 0x01;
+/** WELCOME flag: the server had no state for the session and started it afresh. */
+export const FLAG_LOST = 0x01;
+
+/** REJECT reasons. */
+export const REJECT_VERSION = 1;
+/** The server is shutting down. */
+export const REJECT_CLOSING = 2;
+/** The frame broke the protocol. */
+export const REJECT_PROTOCOL = 3;
+
+/** Bytes before the payload in a DATA frame. */
+export const DATA_HEADER = 17;
+/** Length of ACK and GOODBYE frames. */
+export const ACK_LENGTH = 9;
+/** Length of HELLO and WELCOME frames. */
+export const HELLO_LENGTH = 27;
+/** Length of a session id in bytes. */
+export const SESSION_ID_LENGTH = 16;
+
+const TWO_32 = 0x1_0000_0000;
+
+/** Writes a non-negative safe integer as u64 big-endian. */
+export function writeU64(target: Uint8Array, at: number, value: number): void {
+  const hi = Math.floor(value / TWO_32);
+  const lo = value >>> 0;
+  target[at] = hi >>> 24;
+  target[at + 1] = (hi >>> 16) & 0xff;
+  target[at + 2] = (hi >>> 8) & 0xff;
+  target[at + 3] = hi & 0xff;
+  target[at + 4] = lo >>> 24;
+  target[at + 5] = (lo >>> 16) & 0xff;
+  target[at + 6] = (lo >>> 8) & 0xff;
+  target[at + 7] = lo & 0xff;
+}
+
+/** Reads a u64 big-endian; returns -1 when it exceeds 2^53-1. */
+export function readU64(source: Uint8Array, at: number): number {
+  const hi = ((source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!) >>> 0;
+  const lo = ((source[at + 4]! << 24) | (source[at + 5]! << 16) | (source[at + 6]! << 8) | source[at + 7]!) >>>
+    0;
+  if (hi > 0x1f_ffff) return -1;
+  return hi * TWO_32 + lo;
+}
+
+/**
+ * Returns a DATA frame holding a copy of `payload`, with seq and ack still 0
+ * (they are written with {@linkcode setDataSeq} and {@linkcode setDataAck}).
+ */
+export function newDataFrame(payload: Uint8Array): Uint8Array<ArrayBuffer> {
+  const frame = new Uint8Array(DATA_HEADER + payload.length);
+  frame[0] = DATA;
+  frame.set(payload, DATA_HEADER);
+  return frame;
+}
+
+/** Writes the sequence number of a DATA frame. */
+export function setDataSeq(frame: Uint8Array, seq: number): void {
+  writeU64(frame, 1, seq);
+}
+
+/** Writes the piggybacked ack of a DATA frame. */
+export function setDataAck(frame: Uint8Array, ack: number): void {
+  writeU64(frame, 9, ack);
+}
+
+/** Encodes an ACK (`type` ACK) or GOODBYE (`type` GOODBYE) frame. */
+export function encodeAck(type: number, ack: number): Uint8Array<ArrayBuffer> {
+  const frame = new Uint8Array(ACK_LENGTH);
+  frame[0] = type;
+  writeU64(frame, 1, ack);
+  return frame;
+}
+
+/** A decoded HELLO or WELCOME. */
+export interface Handshake {
+  /** HELLO or WELCOME. */
+  type: number;
+  /** The sender's protocol version. */
+  version: number;
+  /** FLAG_RESUME (HELLO) or FLAG_LOST (WELCOME). */
+  flags: number;
+  /** The session id. */
+  id: Uint8Array;
+  /** The highest sequence number the sender received in order. */
+  lastReceived: number;
+}
+
+/** Encodes a HELLO or WELCOME frame. */
+export function encodeHandshake(
+  type: number,
+  flags: number,
+  id: Uint8Array,
+  lastReceived: number,
+): Uint8Array<ArrayBuffer> {
+  const frame = new Uint8Array(HELLO_LENGTH);
+  frame[0] = type;
+  frame[1] = PROTOCOL_VERSION;
+  frame[2] = flags;
+  frame.set(id, 3);
+  writeU64(frame, 19, lastReceived);
+  return frame;
+}
+
+/** Decodes a HELLO or WELCOME frame; `undefined` when it is malformed. */
+export function decodeHandshake(frame: Uint8Array): Handshake | undefined {
+  if (frame.length < 3) return undefined;
+  const version = frame[1]!;
+  // A newer version may lay out the rest differently: report only the version.
+  if (version !== PROTOCOL_VERSION) {
+    return { type: frame[0]!, version, flags: 0, id: new Uint8Array(0), lastReceived: 0 };
+  }
+  if (frame.length !== HELLO_LENGTH) return undefined;
+  const lastReceived = readU64(frame, 19);
+  if (lastReceived < 0) return undefined;
+  return {
+    type: frame[0]!,
+    version,
+    flags: frame[2]!,
+    id: frame.slice(3, 3 + SESSION_ID_LENGTH),
+    lastReceived,
+  };
+}
+
+/** Encodes a REJECT frame. */
+export function encodeReject(reason: number, message: string): Uint8Array<ArrayBuffer> {
+  const text = new TextEncoder().encode(message);
+  const frame = new Uint8Array(2 + text.length);
+  frame[0] = REJECT;
+  frame[1] = reason;
+  frame.set(text, 2);
+  return frame;
+}
+
+/** Formats a session id as 32 lowercase hex digits. */
+export function idToHex(id: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < id.length; i++) out += id[i]!.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Returns 16 random bytes from `crypto.getRandomValues`. */
+export function randomSessionId(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(SESSION_ID_LENGTH));
+}

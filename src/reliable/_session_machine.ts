@@ -1,0 +1,767 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The reliable-session state machine. Private, sans-IO: it never touches a
+// socket or a timer. Inputs are method calls carrying the current time;
+// outputs accumulate in public arrays and fields that the driver drains after
+// every input (see docs/protocol.md for the protocol it implements).
+
+import { ConnectionError } from "../errors.ts";
+import { type Backoff, backoffDelay } from "./_backoff.ts";
+import {
+  ACK,
+  ACK_LENGTH,
+  DATA,
+  DATA_HEADER,
+  decodeHandshake,
+  encodeAck,
+  encodeHandshake,
+  encodeReject,
+  FLAG_LOST,
+  FLAG_RESUME,
+  GOODBYE,
+  HELLO,
+  PROTOCOL_VERSION,
+  readU64,
+  REJECT,
+  REJECT_CLOSING,
+  REJECT_PROTOCOL,
+  REJECT_VERSION,
+  setDataAck,
+  setDataSeq,
+  WELCOME,
+} from "./_protocol.ts";
+import type { ReliableSessionState } from "./types.ts";
+
+/** A message accepted for sending. */
+export interface Entry {
+  /** Its sequence number (0 until accepted). */
+  seq: number;
+  /** The whole DATA frame; the payload is `frame.subarray(DATA_HEADER)`. */
+  readonly frame: Uint8Array;
+  /** Payload bytes. */
+  readonly size: number;
+  /** Whether it was written to a connection at least once. */
+  sent: boolean;
+  /** The driver's handle (the `send` promise's resolvers). */
+  readonly token: unknown;
+  /** Why it failed, once it is in {@linkcode SessionMachine.failed}. */
+  error: Error | undefined;
+}
+
+/** Something the application should hear about. */
+export type MachineEvent =
+  | { type: "open" }
+  | { type: "resumed"; replayed: number }
+  | { type: "reconnecting"; attempt: number; delay: number; error: unknown }
+  | { type: "sessionlost"; unknown: Entry[]; unsent: Entry[] }
+  | { type: "close"; error: Error | undefined; unconfirmed: Entry[] };
+
+/** Resolved machine settings. */
+export interface MachineOptions {
+  /** Which end of the session this is. */
+  role: "client" | "server";
+  /** The 16-byte session id. */
+  id: Uint8Array;
+  /** See ReliableSessionOptions. */
+  sendBufferSize: number;
+  /** See ReliableSessionOptions. */
+  ackDelay: number;
+  /** See ReliableSessionOptions. */
+  ackEvery: number;
+  /** See ReliableSessionOptions. */
+  ackBytes: number;
+  /** See ReliableSessionOptions. */
+  heartbeatInterval: number;
+  /** See ReliableSessionOptions. */
+  deadPeerTimeout: number;
+  /** Server: see ReliableServerOptions. */
+  resumeTimeout: number;
+  /** Client: the reconnect schedule. */
+  backoff: Backoff;
+  /** Client: the jitter's random source. */
+  random: () => number;
+}
+
+/** What each message costs against the send buffer on top of its payload. */
+export const ENTRY_COST = 64;
+
+/** The state of the current connection, if any. */
+export type LinkState = "down" | "dialing" | "handshaking" | "up";
+
+/** How the driver should end the current connection. */
+export type LinkClose = "none" | "graceful" | "abort";
+
+/**
+ * One end of a reliable session.
+ *
+ * Inputs: {@linkcode connected}, {@linkcode receive} (then {@linkcode flush}
+ * after a batch), {@linkcode disconnected}, {@linkcode dialFailed},
+ * {@linkcode send}, {@linkcode close}, {@linkcode tick},
+ * {@linkcode pauseReading}/{@linkcode resumeReading}.
+ *
+ * Outputs: {@linkcode writes} (frames for the current connection, in order),
+ * {@linkcode deliveries} (payloads for the application, in order),
+ * {@linkcode confirmed} and {@linkcode failed} (entries whose fate is
+ * settled), {@linkcode events}, {@linkcode linkClose} (end the connection),
+ * {@linkcode dial} (client: open a connection now), and
+ * {@linkcode deadline} (call {@linkcode tick} then).
+ */
+export class SessionMachine {
+  /** Frames to write on the current connection, in order. */
+  writes: Uint8Array[] = [];
+  /** Received payloads for the application, in order. */
+  deliveries: Uint8Array[] = [];
+  /** Entries the peer confirmed, in order. */
+  confirmed: Entry[] = [];
+  /** Entries that will never be confirmed; each carries its `error`. */
+  failed: Entry[] = [];
+  /** Events, in order. */
+  events: MachineEvent[] = [];
+  /** Set when the driver must end the current connection. */
+  linkClose: LinkClose = "none";
+  /** The error behind an abortive {@linkcode linkClose}. */
+  linkError: unknown = undefined;
+  /** Client: set when the driver must open a connection now. */
+  dial = false;
+
+  /** DATA frames sent again. */
+  resent = 0;
+  /** Duplicate DATA frames dropped. */
+  duplicatesDropped = 0;
+  /** Handshakes completed after the first. */
+  reconnects = 0;
+  /** Payload bytes of unconfirmed entries. */
+  bufferedBytes = 0;
+
+  #o: MachineOptions;
+  #state: ReliableSessionState = "connecting";
+  #link: LinkState = "down";
+  #established = false;
+  #healthy = false;
+
+  // Sending: entries[head..] are unconfirmed; entries[cursor..] are not yet
+  // written on the current connection.
+  #entries: (Entry | undefined)[] = [];
+  #head = 0;
+  #cursor = 0;
+  #nextSeq = 1;
+  #peerAcked = 0;
+  #cost = 0;
+  // Entries waiting for room in the send buffer: #waiting[#waitHead..].
+  #waiting: Entry[] = [];
+  #waitHead = 0;
+
+  // Receiving.
+  #lastReceived = 0;
+  #pendingAcks = 0;
+  #pendingAckBytes = 0;
+  #forceAck = false;
+  #ackDeadline = Infinity;
+
+  // Liveness.
+  #lastHeard = 0;
+  #lastWritten = 0;
+  #readPaused = false;
+
+  // Reconnecting (client) and waiting for the client (server).
+  #failures = 0;
+  #dialAt = Infinity;
+  #resumeDeadline = Infinity;
+
+  // Closing.
+  #closeRequested = false;
+  #goodbyeSent = false;
+  #closeDeadline = Infinity;
+
+  /**
+   * A client starts by asking for a dial; a server session starts waiting
+   * for its HELLO (the driver calls {@linkcode connected} then
+   * {@linkcode receive} with it).
+   */
+  constructor(options: MachineOptions, now: number) {
+    this.#o = options;
+    if (options.role === "client") this.#dialAt = now;
+  }
+
+  /** The session state. */
+  get state(): ReliableSessionState {
+    return this.#state;
+  }
+
+  /** The connection state. */
+  get link(): LinkState {
+    return this.#link;
+  }
+
+  /** Entries in the send buffer (accepted, not yet confirmed). */
+  get inFlight(): number {
+    return this.#entries.length - this.#head;
+  }
+
+  /** Whether `close` was called (or the peer said goodbye). */
+  get closeRequested(): boolean {
+    return this.#closeRequested;
+  }
+
+  /** The highest sequence number received in order. */
+  get lastReceived(): number {
+    return this.#lastReceived;
+  }
+
+  /** The next sequence number to assign. */
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+
+  #hasRoom(size: number): boolean {
+    return this.#head === this.#entries.length || this.#cost + size + ENTRY_COST <= this.#o.sendBufferSize;
+  }
+
+  /** The earliest time {@linkcode tick} has something to do (Infinity: none). */
+  get deadline(): number {
+    let d = this.#dialAt;
+    if (this.#resumeDeadline < d) d = this.#resumeDeadline;
+    if (this.#closeDeadline < d) d = this.#closeDeadline;
+    const link = this.#link;
+    if (link === "up" || link === "handshaking") {
+      if (!this.#readPaused) {
+        const dead = this.#lastHeard + this.#o.deadPeerTimeout;
+        if (dead < d) d = dead;
+      }
+      if (link === "up") {
+        if (this.#ackDeadline < d) d = this.#ackDeadline;
+        const beat = this.#lastWritten + this.#o.heartbeatInterval;
+        if (beat < d) d = beat;
+      }
+    }
+    return d;
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /**
+   * Queues an entry (built by the driver with `newDataFrame`) for sending.
+   * It enters the send buffer (and gets its sequence number) as soon as
+   * there is room, in call order, and is written at once when connected.
+   *
+   * @throws {TypeError} The session is closing or closed.
+   */
+  send(entry: Entry, now: number): void {
+    if (this.#closeRequested) throw new TypeError("Cannot send as the session is closing");
+    this.#waiting.push(entry);
+    if (this.#waiting.length - this.#waitHead === 1) this.#admit(now);
+  }
+
+  /**
+   * Withdraws an entry still waiting for buffer space (its `send` was
+   * aborted); false when it is already in the buffer.
+   */
+  withdraw(entry: Entry): boolean {
+    const at = this.#waiting.indexOf(entry, this.#waitHead);
+    if (at < 0) return false;
+    this.#waiting.splice(at, 1);
+    return true;
+  }
+
+  /** Number of entries waiting for buffer space. */
+  get waiting(): number {
+    return this.#waiting.length - this.#waitHead;
+  }
+
+  #admit(now: number): void {
+    const waiting = this.#waiting;
+    let i = this.#waitHead;
+    let admitted = false;
+    while (i < waiting.length) {
+      const entry = waiting[i]!;
+      if (!this.#hasRoom(entry.size)) break;
+      waiting[i] = undefined as unknown as Entry;
+      i++;
+      entry.seq = this.#nextSeq++;
+      setDataSeq(entry.frame, entry.seq);
+      this.#entries.push(entry);
+      this.bufferedBytes += entry.size;
+      this.#cost += entry.size + ENTRY_COST;
+      admitted = true;
+    }
+    if (i === waiting.length) {
+      waiting.length = 0;
+      this.#waitHead = 0;
+    } else if (i > 1024 && i * 2 > waiting.length) {
+      waiting.splice(0, i);
+      this.#waitHead = 0;
+    } else {
+      this.#waitHead = i;
+    }
+    if (admitted && this.#link === "up") this.#transmit(now);
+  }
+
+  /** A connection is up (client: dialed; server: accepted with this session's HELLO). */
+  connected(now: number): void {
+    if (this.#state === "closed") {
+      this.#closeLink("abort", new ConnectionError("Session closed", { code: "CONNECTION_CLOSED" }));
+      return;
+    }
+    this.#link = "handshaking";
+    this.#lastHeard = now;
+    this.#lastWritten = now;
+    this.#readPaused = false;
+    this.#healthy = false;
+    if (this.#o.role === "client") {
+      this.writes.push(
+        encodeHandshake(HELLO, this.#established ? FLAG_RESUME : 0, this.#o.id, this.#lastReceived),
+      );
+    } else {
+      this.#resumeDeadline = Infinity;
+    }
+  }
+
+  /** Client: the dial the machine asked for failed. */
+  dialFailed(now: number, error: unknown): void {
+    if (this.#link !== "dialing") return;
+    this.#link = "down";
+    if (this.#state === "closed") return;
+    this.#failures++;
+    this.#scheduleDial(now, error);
+  }
+
+  /** The current connection ended (EOF, error, or the driver dropped it). */
+  disconnected(now: number, error: unknown): void {
+    const link = this.#link;
+    if (link === "down" || link === "dialing") return;
+    this.#link = "down";
+    this.#readPaused = false;
+    this.#ackDeadline = Infinity;
+    this.#pendingAcks = 0;
+    this.#pendingAckBytes = 0;
+    this.#forceAck = false;
+    if (this.#state === "closed") return;
+    if (this.#goodbyeSent) {
+      // Everything we sent is confirmed; the peer may not have our GOODBYE,
+      // but nothing of ours is in doubt.
+      this.#finish(undefined, "CONNECTION_CLOSED");
+      return;
+    }
+    if (this.#state === "open") this.#state = "reconnecting";
+    if (this.#o.role === "server") {
+      this.#resumeDeadline = now + this.#o.resumeTimeout;
+      this.events.push({ type: "reconnecting", attempt: 0, delay: this.#o.resumeTimeout, error });
+      return;
+    }
+    // A connection that completed its handshake and then carried a frame
+    // worked: reconnect at once. One that died before that counts as failed.
+    if (link === "up" && this.#healthy) this.#failures = 0;
+    else this.#failures++;
+    this.#scheduleDial(now, error);
+  }
+
+  /** One frame from the current connection; call {@linkcode flush} after a batch. */
+  receive(frame: Uint8Array, now: number): void {
+    const link = this.#link;
+    if (link === "down" || link === "dialing") return;
+    this.#lastHeard = now;
+    const type = frame.length > 0 ? frame[0]! : -1;
+    if (link === "up") {
+      this.#healthy = true;
+      if (type === DATA) this.#onData(frame, now);
+      else if (type === ACK && frame.length === ACK_LENGTH) this.#onAck(readU64(frame, 1), now);
+      else if (type === GOODBYE && frame.length === ACK_LENGTH) this.#onGoodbye(frame, now);
+      else this.#protocolError(now, `unexpected frame type ${type} (${frame.length} bytes)`);
+      return;
+    }
+    // Handshaking.
+    if (this.#o.role === "client") {
+      if (type === WELCOME) this.#onWelcome(frame, now);
+      else if (type === REJECT && frame.length >= 2) this.#onReject(frame, now);
+      else this.#protocolError(now, `expected WELCOME, received frame type ${type}`);
+    } else {
+      if (type === HELLO) this.#onHello(frame, now);
+      else this.#protocolError(now, `expected HELLO, received frame type ${type}`);
+    }
+  }
+
+  /** End of a batch of received frames: decides whether an ACK goes out now. */
+  flush(now: number): void {
+    if (this.#link !== "up") return;
+    if (
+      this.#forceAck || this.#pendingAcks >= this.#o.ackEvery ||
+      this.#pendingAckBytes >= this.#o.ackBytes || (this.#pendingAcks > 0 && this.#o.ackDelay <= 0)
+    ) {
+      this.#sendAck(ACK, now);
+    } else if (this.#pendingAcks > 0 && this.#ackDeadline === Infinity) {
+      this.#ackDeadline = now + this.#o.ackDelay;
+    }
+  }
+
+  /** Stops waiting for confirmations after `timeout` ms; see ReliableSession.close. */
+  close(now: number, timeout: number): void {
+    if (this.#closeRequested || this.#state === "closed") return;
+    this.#closeRequested = true;
+    this.#state = "closing";
+    this.#closeDeadline = now + timeout;
+    if (
+      this.#link !== "up" && this.#head === this.#entries.length && this.#waitHead === this.#waiting.length
+    ) {
+      // Nothing in doubt and nobody to say goodbye to.
+      this.#finish(undefined, "CONNECTION_CLOSED");
+      return;
+    }
+    this.#maybeGoodbye(now);
+  }
+
+  /** The receive queue is full: stop counting silence as a dead peer. */
+  pauseReading(): void {
+    this.#readPaused = true;
+  }
+
+  /** The receive queue drained: reading again. */
+  resumeReading(now: number): void {
+    if (!this.#readPaused) return;
+    this.#readPaused = false;
+    this.#lastHeard = now;
+  }
+
+  /** Time passed: fires whatever is due. */
+  tick(now: number): void {
+    if (this.#state === "closed") return;
+    if (this.#closeDeadline <= now) {
+      this.#closeDeadline = Infinity;
+      const n = this.inFlight + this.waiting;
+      if (this.#link === "up") this.#sendGoodbye(now);
+      this.#finish(
+        new ConnectionError(`Cannot close session as ${n} messages were not confirmed in time`, {
+          code: "CONNECTION_TIMEOUT",
+        }),
+        "CONNECTION_CLOSED",
+      );
+      return;
+    }
+    if (this.#resumeDeadline <= now) {
+      this.#resumeDeadline = Infinity;
+      this.#lose();
+      this.#finish(
+        new ConnectionError("Session lost as the client did not reconnect in time", { code: "SESSION_LOST" }),
+        "SESSION_LOST",
+      );
+      return;
+    }
+    if (this.#dialAt <= now) {
+      this.#dialAt = Infinity;
+      this.#link = "dialing";
+      this.dial = true;
+    }
+    const link = this.#link;
+    if ((link === "up" || link === "handshaking") && !this.#readPaused) {
+      if (now - this.#lastHeard >= this.#o.deadPeerTimeout) {
+        const error = new ConnectionError(
+          link === "up"
+            ? `Connection dead: nothing heard from the peer for ${now - this.#lastHeard} ms`
+            : `Handshake timed out after ${now - this.#lastHeard} ms`,
+          { code: "CONNECTION_TIMEOUT" },
+        );
+        this.#closeLink("abort", error);
+        this.disconnected(now, error);
+        return;
+      }
+    }
+    if (link === "up") {
+      if (this.#ackDeadline <= now || now - this.#lastWritten >= this.#o.heartbeatInterval) {
+        this.#sendAck(ACK, now);
+      }
+    }
+  }
+
+  /** Server: the server is shutting down; refuse this HELLO. */
+  static reject(reason: "closing" | "version" | "protocol", message: string): Uint8Array {
+    const code = reason === "closing" ? REJECT_CLOSING : reason === "version" ? REJECT_VERSION : REJECT_PROTOCOL;
+    return encodeReject(code, message);
+  }
+
+  // ------------------------------------------------------------- internals
+
+  #scheduleDial(now: number, error: unknown): void {
+    const delay = backoffDelay(this.#failures, this.#o.backoff, this.#o.random);
+    this.#dialAt = now + delay;
+    this.events.push({ type: "reconnecting", attempt: this.#failures + 1, delay, error });
+  }
+
+  #transmit(now: number): void {
+    const entries = this.#entries;
+    if (this.#cursor < this.#head) this.#cursor = this.#head;
+    if (this.#cursor >= entries.length) return;
+    const ack = this.#lastReceived;
+    for (let i = this.#cursor; i < entries.length; i++) {
+      const entry = entries[i]!;
+      setDataAck(entry.frame, ack);
+      if (entry.sent) this.resent++;
+      else entry.sent = true;
+      this.writes.push(entry.frame);
+    }
+    this.#cursor = entries.length;
+    this.#ackWritten(now);
+  }
+
+  #ackWritten(now: number): void {
+    this.#pendingAcks = 0;
+    this.#pendingAckBytes = 0;
+    this.#forceAck = false;
+    this.#ackDeadline = Infinity;
+    this.#lastWritten = now;
+  }
+
+  #sendAck(type: number, now: number): void {
+    this.writes.push(encodeAck(type, this.#lastReceived));
+    this.#ackWritten(now);
+  }
+
+  #onData(frame: Uint8Array, now: number): void {
+    if (frame.length < DATA_HEADER) {
+      this.#protocolError(now, `DATA frame of ${frame.length} bytes`);
+      return;
+    }
+    const seq = readU64(frame, 1);
+    const ack = readU64(frame, 9);
+    if (!this.#onAck(ack, now)) return;
+    if (this.#goodbyeSent) return; // we promised the peer to deliver nothing more
+    if (seq === this.#lastReceived + 1) {
+      this.#lastReceived = seq;
+      this.deliveries.push(frame.subarray(DATA_HEADER));
+      this.#pendingAcks++;
+      this.#pendingAckBytes += frame.length - DATA_HEADER;
+    } else if (seq >= 1 && seq <= this.#lastReceived) {
+      this.duplicatesDropped++;
+      this.#forceAck = true; // the peer may have missed our ack
+    } else {
+      this.#protocolError(now, `DATA seq ${seq} after ${this.#lastReceived}`);
+    }
+  }
+
+  /** Applies a cumulative ack; false (and the connection dropped) when it is impossible. */
+  #onAck(ack: number, now: number): boolean {
+    if (ack <= this.#peerAcked) return true;
+    if (ack >= this.#nextSeq || ack < 0) {
+      this.#protocolError(now, `ack ${ack} for messages never sent (next is ${this.#nextSeq})`);
+      return false;
+    }
+    this.#confirmUpTo(ack, now);
+    this.#maybeGoodbye(now);
+    return true;
+  }
+
+  /** Confirms entries up to `ack`, then admits waiting entries into the freed room. */
+  #confirmUpTo(ack: number, now: number): void {
+    const entries = this.#entries;
+    let head = this.#head;
+    while (head < entries.length) {
+      const entry = entries[head]!;
+      if (entry.seq > ack) break;
+      entries[head] = undefined;
+      head++;
+      this.bufferedBytes -= entry.size;
+      this.#cost -= entry.size + ENTRY_COST;
+      this.confirmed.push(entry);
+    }
+    this.#head = head;
+    if (this.#cursor < head) this.#cursor = head;
+    if (ack > this.#peerAcked) this.#peerAcked = ack;
+    if (head === entries.length) {
+      entries.length = 0;
+      this.#head = this.#cursor = 0;
+    } else if (head > 1024 && head * 2 > entries.length) {
+      entries.splice(0, head);
+      this.#cursor -= head;
+      this.#head = 0;
+    }
+    if (this.#waitHead < this.#waiting.length) this.#admit(now);
+  }
+
+  #maybeGoodbye(now: number): void {
+    if (
+      this.#closeRequested && !this.#goodbyeSent && this.#link === "up" &&
+      this.#head === this.#entries.length && this.#waitHead === this.#waiting.length &&
+      this.#state !== "closed"
+    ) {
+      this.#sendGoodbye(now);
+    }
+  }
+
+  #sendGoodbye(now: number): void {
+    this.#goodbyeSent = true;
+    this.#sendAck(GOODBYE, now);
+  }
+
+  #onGoodbye(frame: Uint8Array, now: number): void {
+    const ack = readU64(frame, 1);
+    if (!this.#onAck(ack, now)) return;
+    // The peer delivers nothing past `ack`: what is left will never arrive.
+    if (!this.#goodbyeSent) {
+      this.#closeRequested = true;
+      this.#sendGoodbye(now);
+    }
+    this.#finish(undefined, "CONNECTION_CLOSED");
+  }
+
+  #onHello(frame: Uint8Array, now: number): void {
+    const hello = decodeHandshake(frame);
+    if (hello === undefined) {
+      this.#protocolError(now, "malformed HELLO");
+      return;
+    }
+    if (hello.version !== PROTOCOL_VERSION) {
+      this.writes.push(
+        SessionMachine.reject("version", `unsupported protocol version ${hello.version}`),
+      );
+      this.#closeLink("graceful", undefined);
+      this.disconnected(now, new ConnectionError("Unsupported protocol version", { code: "PROTOCOL_ERROR" }));
+      return;
+    }
+    const lost = !this.#established && (hello.flags & FLAG_RESUME) !== 0;
+    if (!lost) {
+      if (hello.lastReceived >= this.#nextSeq) {
+        this.#protocolError(now, `HELLO acks ${hello.lastReceived} but next is ${this.#nextSeq}`);
+        return;
+      }
+      this.#confirmUpTo(hello.lastReceived, now);
+    }
+    this.writes.push(encodeHandshake(WELCOME, lost ? FLAG_LOST : 0, this.#o.id, this.#lastReceived));
+    this.#linkUp(now);
+  }
+
+  #onWelcome(frame: Uint8Array, now: number): void {
+    const welcome = decodeHandshake(frame);
+    if (welcome === undefined || welcome.version !== PROTOCOL_VERSION) {
+      this.#protocolError(now, "malformed WELCOME");
+      return;
+    }
+    if ((welcome.flags & FLAG_LOST) !== 0 && this.#established) {
+      this.#lose();
+    } else {
+      if (welcome.lastReceived >= this.#nextSeq) {
+        this.#protocolError(now, `WELCOME acks ${welcome.lastReceived} but next is ${this.#nextSeq}`);
+        return;
+      }
+      this.#confirmUpTo(welcome.lastReceived, now);
+    }
+    this.#linkUp(now);
+  }
+
+  #onReject(frame: Uint8Array, now: number): void {
+    const reason = frame[1]!;
+    const message = new TextDecoder().decode(frame.subarray(2));
+    if (reason === REJECT_VERSION) {
+      this.#finish(
+        new ConnectionError(`Server rejected the session: ${message}`, { code: "PROTOCOL_ERROR" }),
+        "CONNECTION_CLOSED",
+      );
+      return;
+    }
+    const error = new ConnectionError(`Server rejected the connection: ${message}`, {
+      code: reason === REJECT_CLOSING ? "CONNECTION_CLOSED" : "PROTOCOL_ERROR",
+    });
+    this.#closeLink("abort", error);
+    this.disconnected(now, error);
+  }
+
+  /** The peer lost the session: report every unconfirmed entry, start afresh. */
+  #lose(): void {
+    const unknown: Entry[] = [];
+    const unsent: Entry[] = [];
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i]!;
+      entry.error = new ConnectionError(
+        `Message ${entry.seq} may or may not have been delivered: the peer lost the session`,
+        { code: "SESSION_LOST" },
+      );
+      (entry.sent ? unknown : unsent).push(entry);
+      this.failed.push(entry);
+    }
+    for (const entry of this.#takeWaiting()) {
+      entry.error = new ConnectionError("Message not sent: the peer lost the session", { code: "SESSION_LOST" });
+      unsent.push(entry);
+      this.failed.push(entry);
+    }
+    this.#entries = [];
+    this.#head = this.#cursor = 0;
+    this.#nextSeq = 1;
+    this.#peerAcked = 0;
+    this.#lastReceived = 0;
+    this.bufferedBytes = 0;
+    this.#cost = 0;
+    this.events.push({ type: "sessionlost", unknown, unsent });
+  }
+
+  #takeWaiting(): Entry[] {
+    const out = this.#waiting.slice(this.#waitHead);
+    this.#waiting = [];
+    this.#waitHead = 0;
+    return out;
+  }
+
+  #linkUp(now: number): void {
+    this.#link = "up";
+    this.#lastHeard = now;
+    this.#cursor = this.#head;
+    let replayed = 0;
+    for (let i = this.#head; i < this.#entries.length; i++) if (this.#entries[i]!.sent) replayed++;
+    if (this.#state !== "closing") this.#state = "open";
+    if (this.#established) {
+      this.reconnects++;
+      this.events.push({ type: "resumed", replayed });
+    } else {
+      this.#established = true;
+      this.events.push({ type: "open" });
+    }
+    // #failures is reset only once this connection carries a frame (#healthy).
+    this.#transmit(now);
+    this.#ackWritten(now); // the handshake carried our lastReceived
+    this.#maybeGoodbye(now);
+  }
+
+  #protocolError(now: number, message: string): void {
+    const error = new ConnectionError(`Protocol error: ${message}`, { code: "PROTOCOL_ERROR" });
+    this.#closeLink("abort", error);
+    this.disconnected(now, error);
+  }
+
+  #closeLink(how: LinkClose, error: unknown): void {
+    if (how === "abort" || this.linkClose === "none") {
+      this.linkClose = how;
+      this.linkError = error;
+    }
+  }
+
+  #finish(error: Error | undefined, code: "CONNECTION_CLOSED" | "SESSION_LOST"): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#closeRequested = true;
+    const unconfirmed: Entry[] = [];
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i]!;
+      entry.error = new ConnectionError(
+        code === "SESSION_LOST"
+          ? `Message ${entry.seq} may or may not have been delivered: the session was lost`
+          : `Message ${entry.seq} was not confirmed before the session closed`,
+        { code },
+      );
+      unconfirmed.push(entry);
+      this.failed.push(entry);
+    }
+    for (const entry of this.#takeWaiting()) {
+      entry.error = new ConnectionError(
+        code === "SESSION_LOST" ? "Message not sent: the session was lost" : "Message not sent: the session closed",
+        { code },
+      );
+      unconfirmed.push(entry);
+      this.failed.push(entry);
+    }
+    this.#entries = [];
+    this.#head = this.#cursor = 0;
+    this.bufferedBytes = 0;
+    this.#cost = 0;
+    this.#dialAt = this.#resumeDeadline = this.#closeDeadline = this.#ackDeadline = Infinity;
+    if (this.#link === "up" || this.#link === "handshaking") {
+      this.#closeLink(this.#goodbyeSent ? "graceful" : "abort", error);
+    }
+    if (this.#link !== "dialing") this.#link = "down";
+    this.events.push({ type: "close", error, unconfirmed });
+  }
+}

@@ -1,0 +1,284 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Public types of reliable sessions.
+ *
+ * @module
+ */
+
+/** The life cycle of a {@linkcode ReliableSession}. */
+export type ReliableSessionState = "connecting" | "open" | "reconnecting" | "closing" | "closed";
+
+/** Counters of a {@linkcode ReliableSession}. */
+export interface ReliableStats {
+  /** Messages accepted by `send` and not yet confirmed by the peer. */
+  readonly inFlight: number;
+  /** Payload bytes of those messages. */
+  readonly bufferedBytes: number;
+  /** DATA frames sent again after a reconnect (replays). */
+  readonly resent: number;
+  /** DATA frames received again and dropped (duplicates). */
+  readonly duplicatesDropped: number;
+  /** Connections whose handshake completed after the first one. */
+  readonly reconnects: number;
+}
+
+/**
+ * A message channel that survives dropped connections: every payload passed
+ * to {@linkcode ReliableSession.send} is delivered to the peer's iterator
+ * exactly once and in order, across any number of reconnects, or reported.
+ *
+ * Events (each a `CustomEvent` whose `detail` is described below):
+ * - `open`: the first handshake completed (`detail` undefined).
+ * - `reconnecting`: the connection was lost or an attempt failed
+ *   ({@linkcode ReconnectingDetail}).
+ * - `resumed`: a handshake on a new connection completed and unconfirmed
+ *   messages were replayed ({@linkcode ResumedDetail}).
+ * - `sessionlost`: the peer lost the session (restart, or it gave up waiting
+ *   for this side); lists the messages whose fate is unknown
+ *   ({@linkcode SessionLostDetail}).
+ * - `close`: the session ended ({@linkcode CloseDetail}).
+ */
+export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> {
+  /** The session id: 32 hex digits, random, chosen by the client. */
+  readonly id: string;
+  /** The current state. */
+  readonly state: ReliableSessionState;
+  /**
+   * Sends one message. Resolves once the peer confirmed it (it sits in the
+   * peer's receive queue); waits first while the send buffer is full. Calls
+   * that are not awaited are delivered in call order.
+   *
+   * Rejects with a `ConnectionError`: `CONNECTION_CLOSED` when the session is
+   * closing or closed (or closed before the message was confirmed),
+   * `SESSION_LOST` when the peer lost the session (see the `sessionlost`
+   * event). Aborting `signal` withdraws a message still waiting for buffer
+   * space; a message already in the buffer is still delivered, only the
+   * promise rejects with the signal's reason.
+   *
+   * @throws {RangeError} The payload exceeds `maxMessageSize`.
+   */
+  send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Stops accepting messages, waits until everything sent is confirmed, then
+   * says goodbye to the peer (carrying the last ack) and closes. Rejects with
+   * a `ConnectionError` (`CONNECTION_TIMEOUT`) when messages are still
+   * unconfirmed after `timeout` ms (they are listed in the `close` event).
+   */
+  close(options?: { timeout?: number }): Promise<void>;
+  /** Counters. */
+  readonly stats: ReliableStats;
+}
+
+/** `detail` of the `reconnecting` event. */
+export interface ReconnectingDetail {
+  /**
+   * Client: the number of the next attempt in the current run of failures (1
+   * after a working connection was lost). Server: always 0.
+   */
+  readonly attempt: number;
+  /** Client: ms until the next attempt. Server: the ms it waits for the client to return. */
+  readonly delay: number;
+  /** Why the connection was lost or the attempt failed. */
+  readonly error: unknown;
+}
+
+/** `detail` of the `resumed` event. */
+export interface ResumedDetail {
+  /** Unconfirmed messages sent again on the new connection. */
+  readonly replayed: number;
+}
+
+/** `detail` of the `sessionlost` event. */
+export interface SessionLostDetail {
+  /**
+   * Messages that were sent and never confirmed: the peer may or may not have
+   * received them. Their `send` promises reject with `SESSION_LOST`.
+   */
+  readonly unknown: Uint8Array[];
+  /**
+   * Messages that never left this side (buffered or waiting for room): the
+   * peer did not get them. Their `send` promises reject with `SESSION_LOST`
+   * too; the application decides what to send again.
+   */
+  readonly unsent: Uint8Array[];
+}
+
+/** `detail` of the `close` event. */
+export interface CloseDetail {
+  /** Why the session ended, or `undefined` for a graceful close. */
+  readonly error: Error | undefined;
+  /**
+   * Messages that were never confirmed (their `send` promises reject); empty
+   * after a graceful close.
+   */
+  readonly unconfirmed: Uint8Array[];
+}
+
+/** The timers a session uses; pass a fake one to test with virtual time. */
+export interface Clock {
+  /** The current time in ms. */
+  now(): number;
+  /** Calls `callback` after `ms` ms; returns a handle for `clearTimeout`. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a pending `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** Options shared by {@linkcode reliableClient} and {@linkcode reliableServer} sessions. */
+export interface ReliableSessionOptions {
+  /**
+   * Bytes of unconfirmed messages held for resending; `send` waits while it
+   * is full. Each message counts its payload plus 64 bytes, so that empty
+   * messages are bounded too. One message larger than the buffer is accepted
+   * when the buffer is empty. 1 MiB keeps a loopback or LAN link busy while
+   * bounding the memory one session can pin.
+   *
+   * @default {1048576}
+   */
+  sendBufferSize?: number;
+  /**
+   * Bytes of received messages queued for the iterator before the session
+   * stops reading from the connection (so a slow consumer slows the sender
+   * down instead of growing memory).
+   *
+   * @default {1048576}
+   */
+  receiveBufferSize?: number;
+  /**
+   * The largest payload in bytes; both sides must agree.
+   *
+   * @default {4194304}
+   */
+  maxMessageSize?: number;
+  /**
+   * Ms a received message may wait for its confirmation when nothing is sent
+   * the other way to carry it. Short, because `send` resolves on
+   * confirmation and the buffer frees on it; long enough to confirm a burst
+   * with one ACK.
+   *
+   * @default {2}
+   */
+  ackDelay?: number;
+  /**
+   * Received messages after which a confirmation goes out at once.
+   *
+   * @default {32}
+   */
+  ackEvery?: number;
+  /**
+   * Received payload bytes after which a confirmation goes out at once.
+   * Well under `sendBufferSize`, so the sender never stalls on a full
+   * buffer while its acks wait.
+   *
+   * @default {65536}
+   */
+  ackBytes?: number;
+  /**
+   * Ms of silence after which a heartbeat (an ACK frame) is sent, so the
+   * peer hears from this side at least this often.
+   *
+   * @default {2500}
+   */
+  heartbeatInterval?: number;
+  /**
+   * Ms without hearing anything from the peer after which the connection is
+   * declared dead and dropped (then the client reconnects). Four heartbeat
+   * intervals: a dead or black-holed peer is detected within 10 s, while a
+   * peer stalled by a long GC pause or a busy event loop is not.
+   * Also bounds the handshake.
+   *
+   * @default {10000}
+   */
+  deadPeerTimeout?: number;
+  /**
+   * Default `timeout` of `close()` in ms.
+   *
+   * @default {30000}
+   */
+  closeTimeout?: number;
+  /**
+   * The clock used for every timer.
+   *
+   * @default {globalThis's Date.now, setTimeout and clearTimeout}
+   */
+  clock?: Clock;
+}
+
+/**
+ * The reconnect schedule of a client, over consecutive failed attempts (a
+ * refused connection, or one dropped before it carried a frame after its
+ * handshake): attempt 1 is immediate, the first retry is immediate, then
+ * `base * factor^(n-2)` ms capped at `cap`, minus up to `jitter` of it at
+ * random. A connection that worked resets the schedule.
+ */
+export interface ReconnectOptions {
+  /**
+   * Delay before the second retry, ms: long enough that a server refusing
+   * connections is not hammered, short enough to be unnoticeable.
+   *
+   * @default {100}
+   */
+  base?: number;
+  /**
+   * Growth per further failed attempt.
+   *
+   * @default {2}
+   */
+  factor?: number;
+  /**
+   * Largest delay, ms: a client notices a returning server within 5 s, and
+   * a down server sees at most one attempt per 2.5–5 s from each client.
+   *
+   * @default {5000}
+   */
+  cap?: number;
+  /**
+   * Fraction of each delay taken off at random (0 to 1), so that clients
+   * dropped together do not reconnect in lockstep. Half, not all: the delay
+   * stays within `[d/2, d]` and never collapses to 0.
+   *
+   * @default {0.5}
+   */
+  jitter?: number;
+  /**
+   * The random source for the jitter, returning numbers in [0, 1).
+   *
+   * @default {Math.random}
+   */
+  random?: () => number;
+}
+
+/** Options for {@linkcode reliableClient}. */
+export interface ReliableClientOptions extends ReliableSessionOptions {
+  /**
+   * The reconnect schedule.
+   *
+   * @default {{ base: 100, factor: 2, cap: 5000, jitter: 0.5 }}
+   */
+  reconnect?: ReconnectOptions;
+}
+
+/** Options for {@linkcode reliableServer}. */
+export interface ReliableServerOptions extends ReliableSessionOptions {
+  /**
+   * Ms a session waits for its client to reconnect before it is dropped
+   * (with a `sessionlost` event listing the unconfirmed messages, then
+   * `close`). A client that returns later is told its session was lost.
+   *
+   * @default {60000}
+   */
+  resumeTimeout?: number;
+}
+
+/** The sessions accepted by {@linkcode reliableServer}. */
+export interface ReliableServer extends AsyncIterable<ReliableSession> {
+  /** Sessions currently held (open or waiting for their client). */
+  readonly size: number;
+  /**
+   * Stops accepting sessions (new handshakes are rejected and the listener
+   * is no longer iterated; closing the listener stays the caller's job), then
+   * closes every session as `session.close()` does. Resolves once all are
+   * closed, even when some timed out.
+   */
+  close(): Promise<void>;
+}

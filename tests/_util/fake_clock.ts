@@ -1,0 +1,107 @@
+// Copyright 2026 the framewire authors. MIT license.
+// A virtual clock for tests: timers fire only when the test advances time.
+
+import type { Clock } from "../../src/reliable/types.ts";
+
+interface Timer {
+  at: number;
+  order: number;
+  callback: () => void;
+}
+
+/**
+ * A {@linkcode Clock} whose time moves only when told to. Timers fire in
+ * deadline order (then in the order they were set), synchronously, inside
+ * {@linkcode FakeClock.advance} / {@linkcode FakeClock.runNext}.
+ */
+export class FakeClock implements Clock {
+  #now: number;
+  #timers = new Map<number, Timer>();
+  #nextHandle = 1;
+  #order = 0;
+  #waiters: (() => void)[] = [];
+
+  /** Starts at `start` ms. */
+  constructor(start = 1_000_000) {
+    this.#now = start;
+  }
+
+  /** The virtual time. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Schedules `callback` at now + `ms` (negative counts as 0). */
+  setTimeout(callback: () => void, ms: number): unknown {
+    const handle = this.#nextHandle++;
+    this.#timers.set(handle, {
+      at: this.#now + Math.max(0, Number.isFinite(ms) ? ms : 0),
+      order: this.#order++,
+      callback,
+    });
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+    return handle;
+  }
+
+  /** Cancels a timer. */
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Number of pending timers. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** The time of the earliest pending timer, or `undefined`. */
+  nextAt(): number | undefined {
+    const next = this.#next();
+    return next?.[1].at;
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way, in order. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      const next = this.#next();
+      if (next === undefined || next[1].at > target) break;
+      this.#fire(next);
+    }
+    this.#now = target;
+  }
+
+  /** Jumps to the earliest timer and fires it; false when none is pending. */
+  runNext(): boolean {
+    const next = this.#next();
+    if (next === undefined) return false;
+    this.#fire(next);
+    return true;
+  }
+
+  /** Resolves once at least one timer is pending. */
+  whenScheduled(): Promise<void> {
+    if (this.#timers.size > 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #next(): [number, Timer] | undefined {
+    let best: [number, Timer] | undefined;
+    for (const entry of this.#timers) {
+      if (
+        best === undefined || entry[1].at < best[1].at ||
+        (entry[1].at === best[1].at && entry[1].order < best[1].order)
+      ) {
+        best = entry;
+      }
+    }
+    return best;
+  }
+
+  #fire([handle, timer]: [number, Timer]): void {
+    this.#timers.delete(handle);
+    if (timer.at > this.#now) this.#now = timer.at;
+    timer.callback();
+  }
+}

@@ -1,0 +1,747 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The sans-IO state machine, driven by hand with a virtual clock: no
+// sockets, no timers, fully deterministic.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ACK,
+  DATA,
+  decodeHandshake,
+  encodeAck,
+  encodeHandshake,
+  FLAG_LOST,
+  FLAG_RESUME,
+  GOODBYE,
+  HELLO,
+  newDataFrame,
+  readU64,
+  setDataAck,
+  setDataSeq,
+  WELCOME,
+} from "../../src/reliable/_protocol.ts";
+import {
+  type Entry,
+  type MachineEvent,
+  type MachineOptions,
+  SessionMachine,
+} from "../../src/reliable/_session_machine.ts";
+import { backoffDelay } from "../../src/reliable/_backoff.ts";
+
+const ID = new Uint8Array(16).fill(7);
+const T0 = 1000;
+
+function options(role: "client" | "server", overrides: Partial<MachineOptions> = {}): MachineOptions {
+  return {
+    role,
+    id: ID,
+    sendBufferSize: 1 << 20,
+    ackDelay: 5,
+    ackEvery: 4,
+    ackBytes: 1 << 16,
+    heartbeatInterval: 1000,
+    deadPeerTimeout: 4000,
+    resumeTimeout: 30000,
+    backoff: { base: 100, factor: 2, cap: 1000, jitter: 0.5 },
+    random: () => 0,
+    ...overrides,
+  };
+}
+
+function entry(text: string): Entry {
+  const payload = new TextEncoder().encode(text);
+  return { seq: 0, frame: newDataFrame(payload), size: payload.length, sent: false, token: text, error: undefined };
+}
+
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
+/** Takes (and clears) a machine's outputs. */
+function take(m: SessionMachine): {
+  writes: Uint8Array[];
+  deliveries: string[];
+  confirmed: string[];
+  failed: [string, string][];
+  events: MachineEvent[];
+} {
+  const out = {
+    writes: m.writes.map((w) => w.slice()),
+    deliveries: m.deliveries.map(text),
+    confirmed: m.confirmed.map((e) => e.token as string),
+    failed: m.failed.map((e) => [e.token as string, (e.error as { code: string }).code] as [string, string]),
+    events: m.events,
+  };
+  m.writes = [];
+  m.deliveries = [];
+  m.confirmed = [];
+  m.failed = [];
+  m.events = [];
+  return out;
+}
+
+const types = (frames: Uint8Array[]): number[] => frames.map((f) => f[0]!);
+
+/** A client and a server machine joined by hand. */
+function connectedPair(
+  clientOverrides: Partial<MachineOptions> = {},
+  serverOverrides: Partial<MachineOptions> = {},
+): { c: SessionMachine; s: SessionMachine } {
+  const c = new SessionMachine(options("client", clientOverrides), T0);
+  const s = new SessionMachine(options("server", serverOverrides), T0);
+  c.tick(T0);
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.connected(T0);
+  s.connected(T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  for (const f of take(s).writes) c.receive(f, T0);
+  c.flush(T0);
+  take(c);
+  assert.equal(c.state, "open");
+  assert.equal(s.state, "open");
+  return { c, s };
+}
+
+/** Moves every pending write across, both ways, until quiet. Returns the frames moved. */
+function exchange(c: SessionMachine, s: SessionMachine, now: number): { c2s: Uint8Array[]; s2c: Uint8Array[] } {
+  const moved = { c2s: [] as Uint8Array[], s2c: [] as Uint8Array[] };
+  for (let i = 0; i < 100; i++) {
+    const cw = c.writes.splice(0);
+    const sw = s.writes.splice(0);
+    if (cw.length === 0 && sw.length === 0) return moved;
+    for (const f of cw) s.receive(f, now);
+    s.flush(now);
+    for (const f of sw) c.receive(f, now);
+    c.flush(now);
+    moved.c2s.push(...cw);
+    moved.s2c.push(...sw);
+  }
+  throw new Error("exchange did not settle");
+}
+
+test("SessionMachine: client asks to dial at once and sends HELLO on connect", () => {
+  const c = new SessionMachine(options("client"), T0);
+  assert.equal(c.deadline, T0);
+  c.tick(T0);
+  assert.equal(c.dial, true);
+  assert.equal(c.link, "dialing");
+  c.connected(T0);
+  const { writes } = take(c);
+  assert.equal(writes.length, 1);
+  const hello = decodeHandshake(writes[0]!)!;
+  assert.equal(hello.type, HELLO);
+  assert.equal(hello.flags, 0);
+  assert.deepEqual(hello.id, ID);
+  assert.equal(hello.lastReceived, 0);
+});
+
+test("SessionMachine: handshake opens both ends and emits open once", () => {
+  const c = new SessionMachine(options("client"), T0);
+  const s = new SessionMachine(options("server"), T0);
+  c.tick(T0);
+  c.connected(T0);
+  s.connected(T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  const sOut = take(s);
+  assert.deepEqual(types(sOut.writes), [WELCOME]);
+  assert.deepEqual(sOut.events, [{ type: "open" }]);
+  for (const f of sOut.writes) c.receive(f, T0);
+  assert.deepEqual(take(c).events, [{ type: "open" }]);
+  assert.equal(c.state, "open");
+});
+
+test("SessionMachine: data is numbered from 1, delivered in order and acked cumulatively", () => {
+  const { c, s } = connectedPair();
+  for (const word of ["a", "b", "c"]) c.send(entry(word), T0);
+  const out = take(c);
+  assert.deepEqual(types(out.writes), [DATA, DATA, DATA]);
+  assert.deepEqual(out.writes.map((f) => readU64(f, 1)), [1, 2, 3]);
+  for (const f of out.writes) s.receive(f, T0);
+  s.flush(T0);
+  // 3 < ackEvery (4): the ack waits for ackDelay.
+  let sOut = take(s);
+  assert.deepEqual(sOut.deliveries, ["a", "b", "c"]);
+  assert.deepEqual(sOut.writes, []);
+  assert.equal(s.deadline, T0 + 5);
+  s.tick(T0 + 5);
+  sOut = take(s);
+  assert.deepEqual(types(sOut.writes), [ACK]);
+  assert.equal(readU64(sOut.writes[0]!, 1), 3);
+  c.receive(sOut.writes[0]!, T0 + 5);
+  assert.deepEqual(take(c).confirmed, ["a", "b", "c"]);
+  assert.equal(c.inFlight, 0);
+  assert.equal(c.bufferedBytes, 0);
+});
+
+test("SessionMachine: a standalone ack goes out after ackEvery messages, in one frame per batch", () => {
+  const { c, s } = connectedPair();
+  for (let i = 0; i < 10; i++) c.send(entry(`m${i}`), T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  const sOut = take(s);
+  assert.deepEqual(types(sOut.writes), [ACK]);
+  assert.equal(readU64(sOut.writes[0]!, 1), 10);
+});
+
+test("SessionMachine: a standalone ack goes out after ackBytes", () => {
+  const { c, s } = connectedPair({}, { ackBytes: 10, ackEvery: 100 });
+  c.send(entry("0123456789"), T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  assert.deepEqual(types(take(s).writes), [ACK]);
+});
+
+test("SessionMachine: acks ride on data going the other way", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("ping"), T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  take(s);
+  s.send(entry("pong"), T0 + 1);
+  const sOut = take(s);
+  assert.deepEqual(types(sOut.writes), [DATA]);
+  assert.equal(readU64(sOut.writes[0]!, 9), 1, "the DATA frame carries ack 1");
+  assert.equal(s.deadline > T0 + 5, true, "no standalone ack is pending any more");
+  c.receive(sOut.writes[0]!, T0 + 1);
+  const cOut = take(c);
+  assert.deepEqual(cOut.confirmed, ["ping"]);
+  assert.deepEqual(cOut.deliveries, ["pong"]);
+});
+
+test("SessionMachine: a duplicated DATA frame is dropped and re-acked at once", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("x"), T0);
+  c.send(entry("y"), T0);
+  const frames = take(c).writes;
+  s.receive(frames[0]!, T0);
+  s.receive(frames[0]!, T0);
+  s.receive(frames[1]!, T0);
+  s.receive(frames[1]!, T0);
+  s.flush(T0);
+  const sOut = take(s);
+  assert.deepEqual(sOut.deliveries, ["x", "y"]);
+  assert.equal(s.duplicatesDropped, 2);
+  assert.deepEqual(types(sOut.writes), [ACK], "duplicates force an immediate ack");
+  assert.equal(readU64(sOut.writes[0]!, 1), 2);
+});
+
+test("SessionMachine: lost acks are recovered by the handshake, and only unconfirmed data is replayed", () => {
+  const { c, s } = connectedPair();
+  for (const w of ["1", "2", "3"]) c.send(entry(w), T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  s.tick(T0 + 5);
+  const lostAck = take(s);
+  assert.deepEqual(lostAck.deliveries, ["1", "2", "3"]);
+  assert.deepEqual(types(lostAck.writes), [ACK]); // ...and this ACK is lost with the connection
+  c.disconnected(T0 + 6, new Error("cut"));
+  s.disconnected(T0 + 6, new Error("cut"));
+  take(c);
+  take(s);
+  assert.equal(c.inFlight, 3);
+  // Reconnect: first attempt after a working connection is immediate.
+  assert.equal(c.deadline, T0 + 6);
+  c.tick(T0 + 6);
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.connected(T0 + 7);
+  s.connected(T0 + 7);
+  const hello = take(c).writes;
+  assert.equal(decodeHandshake(hello[0]!)!.flags, FLAG_RESUME);
+  for (const f of hello) s.receive(f, T0 + 7);
+  const welcome = take(s);
+  assert.deepEqual(types(welcome.writes), [WELCOME]);
+  assert.equal(decodeHandshake(welcome.writes[0]!)!.lastReceived, 3);
+  assert.deepEqual(welcome.events, [{ type: "resumed", replayed: 0 }]);
+  for (const f of welcome.writes) c.receive(f, T0 + 7);
+  const cOut = take(c);
+  assert.deepEqual(cOut.confirmed, ["1", "2", "3"]);
+  assert.deepEqual(cOut.writes, [], "nothing to replay: the WELCOME confirmed everything");
+  assert.deepEqual(cOut.events, [{ type: "resumed", replayed: 0 }]);
+  assert.equal(c.resent, 0);
+  assert.equal(c.reconnects, 1);
+});
+
+test("SessionMachine: unconfirmed data is replayed after the handshake, before new data", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("1"), T0);
+  c.send(entry("2"), T0);
+  const first = take(c).writes;
+  s.receive(first[0]!, T0); // "2" is lost with the connection
+  s.flush(T0);
+  take(s);
+  c.disconnected(T0 + 1, new Error("cut"));
+  s.disconnected(T0 + 1, new Error("cut"));
+  c.send(entry("3"), T0 + 1); // while disconnected
+  take(c);
+  take(s);
+  c.tick(T0 + 1);
+  c.dial = false;
+  c.connected(T0 + 2);
+  s.connected(T0 + 2);
+  for (const f of take(c).writes) s.receive(f, T0 + 2);
+  for (const f of take(s).writes) c.receive(f, T0 + 2);
+  const cOut = take(c);
+  assert.deepEqual(cOut.confirmed, ["1"]);
+  assert.deepEqual(cOut.events, [{ type: "resumed", replayed: 1 }]);
+  assert.deepEqual(cOut.writes.map((f) => [f[0], readU64(f, 1), text(f.subarray(17))]), [
+    [DATA, 2, "2"],
+    [DATA, 3, "3"],
+  ]);
+  assert.equal(c.resent, 1);
+  for (const f of cOut.writes) s.receive(f, T0 + 2);
+  s.flush(T0 + 2);
+  assert.deepEqual(take(s).deliveries, ["2", "3"]);
+});
+
+test("SessionMachine: the send buffer is bounded and admits waiting messages in order as acks arrive", () => {
+  // 3 messages of 36 bytes cost 100 each: a 250-byte buffer holds 2.
+  const { c, s } = connectedPair({ sendBufferSize: 250 });
+  const big = (n: number): Entry => entry(String(n).repeat(36));
+  for (let i = 1; i <= 5; i++) c.send(big(i), T0);
+  assert.equal(c.inFlight, 2);
+  assert.equal(c.waiting, 3);
+  assert.equal(c.bufferedBytes, 72);
+  const written = take(c).writes;
+  assert.equal(written.length, 2);
+  for (const f of written) s.receive(f, T0);
+  s.flush(T0);
+  s.tick(T0 + 5);
+  for (const f of take(s).writes) c.receive(f, T0 + 5);
+  const cOut = take(c);
+  assert.equal(cOut.confirmed.length, 2);
+  assert.deepEqual(cOut.writes.map((f) => readU64(f, 1)), [3, 4], "admitted in call order");
+  assert.equal(c.waiting, 1);
+});
+
+test("SessionMachine: one message larger than the buffer is accepted when the buffer is empty", () => {
+  const { c } = connectedPair({ sendBufferSize: 10 });
+  c.send(entry("x".repeat(100)), T0);
+  assert.equal(c.inFlight, 1);
+  c.send(entry("y"), T0);
+  assert.equal(c.waiting, 1);
+});
+
+test("SessionMachine: withdraw removes a waiting message only", () => {
+  const { c } = connectedPair({ sendBufferSize: 70 });
+  const a = entry("a");
+  const b = entry("b");
+  c.send(a, T0);
+  c.send(b, T0);
+  assert.equal(c.withdraw(a), false);
+  assert.equal(c.withdraw(b), true);
+  assert.equal(c.waiting, 0);
+});
+
+test("SessionMachine: heartbeats go out after heartbeatInterval of silence", () => {
+  const { c } = connectedPair();
+  assert.equal(c.deadline, T0 + 1000);
+  c.tick(T0 + 1000);
+  const out = take(c);
+  assert.deepEqual(types(out.writes), [ACK]);
+  assert.equal(c.deadline, T0 + 2000);
+});
+
+test("SessionMachine: a silent peer is declared dead after deadPeerTimeout, and the client reconnects at once", () => {
+  const { c } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0 + 10); // healthy: a frame after the handshake
+  for (let t = T0 + 1000; t < T0 + 4010; t += 1000) {
+    c.tick(t);
+    assert.equal(c.linkClose, "none");
+  }
+  c.tick(T0 + 4010);
+  assert.equal(c.linkClose, "abort");
+  assert.equal((c.linkError as { code: string }).code, "CONNECTION_TIMEOUT");
+  const out = take(c);
+  assert.equal(out.events.length, 1);
+  assert.equal(out.events[0]!.type, "reconnecting");
+  assert.deepEqual({ ...out.events[0]!, error: undefined }, {
+    type: "reconnecting",
+    attempt: 1,
+    delay: 0,
+    error: undefined,
+  });
+  assert.equal(c.state, "reconnecting");
+  assert.equal(c.deadline, T0 + 4010);
+});
+
+test("SessionMachine: reading paused by a full receive queue is not a dead peer", () => {
+  const { c } = connectedPair();
+  c.pauseReading();
+  c.tick(T0 + 50_000);
+  assert.equal(c.linkClose, "none");
+  c.resumeReading(T0 + 50_000);
+  c.tick(T0 + 53_999);
+  assert.equal(c.linkClose, "none");
+  c.tick(T0 + 54_000);
+  assert.equal(c.linkClose, "abort");
+});
+
+test("SessionMachine: the handshake is bounded by deadPeerTimeout", () => {
+  const c = new SessionMachine(options("client"), T0);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  c.tick(T0 + 4000);
+  assert.equal(c.linkClose, "abort");
+  const [event] = take(c).events;
+  assert.equal(event!.type, "reconnecting");
+  // Dropped before the handshake completed: a failed attempt, and the first retry is immediate.
+  assert.equal((event as { attempt: number }).attempt, 2);
+  assert.equal((event as { delay: number }).delay, 0);
+});
+
+test("backoffDelay: immediate first attempt and first retry, then growth, cap and jitter spread", () => {
+  const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5 };
+  const none = () => 0;
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 50].map((n) => backoffDelay(n, b, none)), [
+    0,
+    0,
+    100,
+    200,
+    400,
+    800,
+    1000,
+    1000,
+    1000,
+  ]);
+  // Jitter takes off up to half: every delay lies in [d/2, d].
+  assert.equal(backoffDelay(2, b, () => 0.999999), 100 * (1 - 0.5 * 0.999999));
+  assert.equal(backoffDelay(6, b, () => 0.5), 750);
+  let rng = 1;
+  const random = () => ((rng = (rng * 16807) % 2147483647) - 1) / 2147483646;
+  const samples = Array.from({ length: 2000 }, () => backoffDelay(4, b, random));
+  assert.ok(samples.every((d) => d >= 200 && d <= 400));
+  assert.ok(Math.min(...samples) < 210 && Math.max(...samples) > 390, "spread over the whole range");
+  // No jitter: exactly the schedule.
+  assert.equal(backoffDelay(3, { ...b, jitter: 0 }, () => 0.7), 200);
+});
+
+test("SessionMachine: failed dials follow the backoff schedule", () => {
+  const c = new SessionMachine(options("client", { random: () => 0 }), T0);
+  let now = T0;
+  const delays: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    assert.equal(c.deadline, now);
+    c.tick(now);
+    assert.equal(c.dial, true);
+    c.dial = false;
+    c.dialFailed(now, new Error("refused"));
+    const [event] = take(c).events as { type: string; attempt: number; delay: number }[];
+    assert.equal(event!.attempt, i + 2);
+    delays.push(event!.delay);
+    now = c.deadline;
+  }
+  assert.deepEqual(delays, [0, 100, 200, 400, 800, 1000, 1000, 1000]);
+  assert.equal(c.state, "connecting");
+});
+
+test("SessionMachine: a connection that drops right after its handshake counts as failed (no tight loop)", () => {
+  const c = new SessionMachine(options("client"), T0);
+  const s = new SessionMachine(options("server"), T0);
+  let now = T0;
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    now = c.deadline;
+    c.tick(now);
+    c.dial = false;
+    c.connected(now);
+    s.connected(now);
+    for (const f of take(c).writes) s.receive(f, now);
+    for (const f of take(s).writes) c.receive(f, now);
+    take(c);
+    c.disconnected(now, new Error("dropped"));
+    s.disconnected(now, new Error("dropped"));
+    take(s);
+    const events = take(c).events.filter((e) => e.type === "reconnecting") as { delay: number }[];
+    delays.push(events[0]!.delay);
+  }
+  assert.deepEqual(delays, [0, 100, 200, 400, 800]);
+  // Once a connection carries a frame after its handshake, the schedule resets.
+  now = c.deadline;
+  c.tick(now);
+  c.dial = false;
+  c.connected(now);
+  s.connected(now);
+  for (const f of take(c).writes) s.receive(f, now);
+  for (const f of take(s).writes) c.receive(f, now);
+  c.receive(encodeAck(ACK, 0), now);
+  take(c);
+  c.disconnected(now, new Error("dropped"));
+  const [event] = take(c).events as { attempt: number; delay: number }[];
+  assert.equal(event!.attempt, 1);
+  assert.equal(event!.delay, 0);
+});
+
+test("SessionMachine: close waits for confirmations, then GOODBYE both ways ends both ends", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("last"), T0);
+  c.close(T0, 10_000);
+  assert.equal(c.state, "closing");
+  const cOut = take(c);
+  assert.deepEqual(types(cOut.writes), [DATA], "no GOODBYE while a message is unconfirmed");
+  assert.throws(() => c.send(entry("late"), T0), TypeError);
+  for (const f of cOut.writes) s.receive(f, T0);
+  s.flush(T0);
+  s.tick(T0 + 5);
+  for (const f of take(s).writes) c.receive(f, T0 + 5);
+  const afterAck = take(c);
+  assert.deepEqual(afterAck.confirmed, ["last"]);
+  assert.deepEqual(types(afterAck.writes), [GOODBYE]);
+  assert.equal(readU64(afterAck.writes[0]!, 1), 0);
+  assert.equal(c.state, "closing", "waits for the peer's GOODBYE");
+  for (const f of afterAck.writes) s.receive(f, T0 + 5);
+  const sOut = take(s);
+  assert.deepEqual(types(sOut.writes), [GOODBYE]);
+  assert.equal(readU64(sOut.writes[0]!, 1), 1);
+  assert.equal(s.state, "closed");
+  assert.equal(s.linkClose, "graceful");
+  assert.deepEqual(sOut.events, [{ type: "close", error: undefined, unconfirmed: [] }]);
+  for (const f of sOut.writes) c.receive(f, T0 + 6);
+  assert.equal(c.state, "closed");
+  assert.equal(c.linkClose, "graceful");
+  assert.deepEqual(take(c).events, [{ type: "close", error: undefined, unconfirmed: [] }]);
+});
+
+test("SessionMachine: the peer's GOODBYE fails what it will never deliver", () => {
+  const { c, s } = connectedPair();
+  s.send(entry("s1"), T0);
+  s.send(entry("s2"), T0);
+  const [s1] = take(s).writes;
+  c.receive(s1!, T0); // s2 still in flight when the client says goodbye
+  c.flush(T0);
+  c.close(T0, 1000);
+  const goodbye = take(c);
+  assert.deepEqual(goodbye.deliveries, ["s1"]);
+  assert.deepEqual(types(goodbye.writes), [GOODBYE]);
+  for (const f of goodbye.writes) s.receive(f, T0);
+  const sOut = take(s);
+  assert.deepEqual(sOut.confirmed, ["s1"]);
+  assert.deepEqual(sOut.failed, [["s2", "CONNECTION_CLOSED"]]);
+  assert.equal(s.state, "closed");
+});
+
+test("SessionMachine: close times out with unconfirmed messages and reports them", () => {
+  const { c } = connectedPair();
+  c.send(entry("a"), T0);
+  c.send(entry("b"), T0);
+  take(c);
+  c.close(T0, 500);
+  assert.equal(c.deadline, T0 + 500);
+  c.tick(T0 + 500);
+  const out = take(c);
+  assert.deepEqual(types(out.writes), [GOODBYE]);
+  assert.deepEqual(out.failed, [["a", "CONNECTION_CLOSED"], ["b", "CONNECTION_CLOSED"]]);
+  const close = out.events.at(-1) as { type: string; error: { code: string }; unconfirmed: Entry[] };
+  assert.equal(close.type, "close");
+  assert.equal(close.error.code, "CONNECTION_TIMEOUT");
+  assert.deepEqual(close.unconfirmed.map((e) => e.token), ["a", "b"]);
+  assert.equal(c.state, "closed");
+});
+
+test("SessionMachine: close with nothing unconfirmed while disconnected ends at once", () => {
+  const { c } = connectedPair();
+  c.disconnected(T0, new Error("cut"));
+  take(c);
+  c.close(T0, 1000);
+  assert.equal(c.state, "closed");
+  assert.equal(c.deadline, Infinity);
+});
+
+test("SessionMachine: a restarted server reports the session lost; the client lists unknown and unsent messages", () => {
+  const { c, s } = connectedPair({ sendBufferSize: 140 });
+  c.send(entry("confirmed"), T0);
+  exchange(c, s, T0);
+  s.tick(T0 + 5);
+  exchange(c, s, T0 + 5);
+  take(c);
+  c.send(entry("in-flight"), T0 + 6); // reaches nobody: the server dies
+  c.send(entry("waiting"), T0 + 6); // no room: waits
+  assert.equal(c.waiting, 1);
+  take(c);
+  c.disconnected(T0 + 7, new Error("reset"));
+  c.send(entry("buffered"), T0 + 7);
+  take(c);
+  // A fresh server machine: the restart lost the state.
+  const fresh = new SessionMachine(options("server"), T0 + 8);
+  c.tick(c.deadline);
+  c.dial = false;
+  c.connected(T0 + 8);
+  fresh.connected(T0 + 8);
+  for (const f of take(c).writes) fresh.receive(f, T0 + 8);
+  const welcome = take(fresh);
+  assert.equal(decodeHandshake(welcome.writes[0]!)!.flags, FLAG_LOST);
+  assert.deepEqual(welcome.events, [{ type: "open" }], "a new session on the server");
+  for (const f of welcome.writes) c.receive(f, T0 + 8);
+  const out = take(c);
+  const lost = out.events[0] as { type: string; unknown: Entry[]; unsent: Entry[] };
+  assert.equal(lost.type, "sessionlost");
+  assert.deepEqual(lost.unknown.map((e) => e.token), ["in-flight"]);
+  assert.deepEqual(lost.unsent.map((e) => e.token), ["waiting", "buffered"]);
+  assert.deepEqual(out.failed, [
+    ["in-flight", "SESSION_LOST"],
+    ["waiting", "SESSION_LOST"],
+    ["buffered", "SESSION_LOST"],
+  ]);
+  assert.deepEqual(out.events[1], { type: "resumed", replayed: 0 });
+  assert.equal(c.state, "open");
+  // Numbering restarts at 1 on both sides.
+  c.send(entry("again"), T0 + 9);
+  const [frame] = take(c).writes;
+  assert.equal(readU64(frame!, 1), 1);
+  fresh.receive(frame!, T0 + 9);
+  assert.deepEqual(take(fresh).deliveries, ["again"]);
+});
+
+test("SessionMachine: a server session whose client does not return is lost after resumeTimeout", () => {
+  const { c, s } = connectedPair();
+  s.send(entry("s1"), T0);
+  take(s);
+  s.disconnected(T0 + 1, new Error("reset"));
+  const ev = take(s).events[0] as { type: string; delay: number };
+  assert.equal(ev.type, "reconnecting");
+  assert.equal(ev.delay, 30000);
+  assert.equal(s.state, "reconnecting");
+  assert.equal(s.deadline, T0 + 30001);
+  s.tick(T0 + 30001);
+  const out = take(s);
+  assert.deepEqual(out.failed, [["s1", "SESSION_LOST"]]);
+  assert.deepEqual(out.events.map((e) => e.type), ["sessionlost", "close"]);
+  assert.equal((out.events[1] as { error: { code: string } }).error.code, "SESSION_LOST");
+  assert.equal(s.state, "closed");
+  void c;
+});
+
+test("SessionMachine: impossible sequence numbers and acks drop the connection", () => {
+  const { c, s } = connectedPair();
+  const frame = newDataFrame(new Uint8Array([1]));
+  setDataSeq(frame, 5); // gap: expected 1
+  s.receive(frame, T0);
+  assert.equal(s.linkClose, "abort");
+  assert.equal((s.linkError as { code: string }).code, "PROTOCOL_ERROR");
+  c.receive(encodeAck(ACK, 9), T0); // acks a message never sent
+  assert.equal(c.linkClose, "abort");
+  const s2 = connectedPair().s;
+  const data = newDataFrame(new Uint8Array([1]));
+  setDataSeq(data, 1);
+  setDataAck(data, 0);
+  s2.receive(new Uint8Array([0x42]), T0);
+  assert.equal(s2.linkClose, "abort");
+  void data;
+});
+
+test("SessionMachine: a HELLO with an unknown version is rejected", () => {
+  const s = new SessionMachine(options("server"), T0);
+  s.connected(T0);
+  const hello = encodeHandshake(HELLO, 0, ID, 0);
+  hello[1] = 9;
+  s.receive(hello, T0);
+  const out = take(s);
+  assert.equal(out.writes[0]![0], 0x06);
+  assert.equal(s.linkClose, "graceful");
+});
+
+/** Deterministic pseudo-random numbers in [0, 1). */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
+test("SessionMachine: exactly once and in order across random connection cuts (model check)", () => {
+  const N = 30;
+  for (let seed = 1; seed <= 150; seed++) {
+    const random = prng(seed);
+    const c = new SessionMachine(options("client", { sendBufferSize: 400, random }), T0);
+    const s = new SessionMachine(options("server", { sendBufferSize: 400 }), T0);
+    const got = { c: [] as string[], s: [] as string[] };
+    const confirmed = { c: [] as string[], s: [] as string[] };
+    let now = T0;
+    let cQueue: Uint8Array[] = [];
+    let sQueue: Uint8Array[] = [];
+    let sentC = 0;
+    let sentS = 0;
+    const cut = (): void => {
+      cQueue = [];
+      sQueue = [];
+      c.disconnected(now, new Error("cut"));
+      s.disconnected(now, new Error("cut"));
+      c.writes.length = 0;
+      s.writes.length = 0;
+    };
+    const drain = (m: SessionMachine, side: "c" | "s"): void => {
+      for (const d of m.deliveries) got[side].push(text(d));
+      for (const e of m.confirmed) confirmed[side].push(e.token as string);
+      if (m.failed.length > 0) throw new Error(`seed ${seed}: unexpected failure`);
+      m.deliveries.length = 0;
+      m.confirmed.length = 0;
+      m.events.length = 0;
+      if (m.linkClose !== "none") {
+        m.linkClose = "none";
+        cut();
+      }
+    };
+    const settle = (): void => {
+      if (c.dial) {
+        c.dial = false;
+        if (random() < 0.2) c.dialFailed(now, new Error("refused"));
+        else {
+          c.connected(now);
+          s.connected(now);
+        }
+      }
+      for (const f of c.writes) cQueue.push(f);
+      for (const f of s.writes) sQueue.push(f);
+      c.writes.length = 0;
+      s.writes.length = 0;
+      drain(c, "c");
+      drain(s, "s");
+    };
+    const deliver = (all: boolean): void => {
+      const k = all ? cQueue.length : Math.floor(random() * (cQueue.length + 1));
+      for (const f of cQueue.splice(0, k)) s.receive(f, now);
+      s.flush(now);
+      const j = all ? sQueue.length : Math.floor(random() * (sQueue.length + 1));
+      for (const f of sQueue.splice(0, j)) c.receive(f, now);
+      c.flush(now);
+    };
+    // Chaos: sends, partial deliveries, cuts, failed dials, time.
+    for (let step = 0; step < 400; step++) {
+      const r = random();
+      if (r < 0.2 && sentC < N) c.send(entry(`c${++sentC}`), now);
+      else if (r < 0.4 && sentS < N) s.send(entry(`s${++sentS}`), now);
+      else if (r < 0.45) cut();
+      else if (r < 0.75) deliver(false);
+      else {
+        now += Math.floor(random() * 8);
+        c.tick(now);
+        s.tick(now);
+      }
+      settle();
+    }
+    // Heal: no more faults; everything must get through.
+    while (sentC < N) c.send(entry(`c${++sentC}`), now);
+    while (sentS < N) s.send(entry(`s${++sentS}`), now);
+    for (let step = 0; step < 2000 && (confirmed.c.length < N || confirmed.s.length < N); step++) {
+      settle();
+      deliver(true);
+      settle();
+      now += 5;
+      c.tick(now);
+      s.tick(now);
+      settle();
+    }
+    const expect = (p: string): string[] => Array.from({ length: N }, (_, i) => `${p}${i + 1}`);
+    assert.deepEqual(got.s, expect("c"), `seed ${seed}: client to server`);
+    assert.deepEqual(got.c, expect("s"), `seed ${seed}: server to client`);
+    assert.deepEqual(confirmed.c, expect("c"), `seed ${seed}: client confirmations`);
+    assert.deepEqual(confirmed.s, expect("s"), `seed ${seed}: server confirmations`);
+  }
+});
