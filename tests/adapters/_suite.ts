@@ -273,6 +273,16 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t("listening on a port in use rejects with ConnectionError", async () => {
+    const { listen } = await adapter(name);
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    await assert.rejects(listen({ hostname: "127.0.0.1", port: portOf(listener) }), (error) => {
+      assert.ok(error instanceof ConnectionError);
+      assert.ok(error.cause !== undefined);
+      return true;
+    });
+  });
+
   t("AbortSignal aborts connect", async () => {
     const { connect, listen } = await adapter(name);
     await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
