@@ -90,14 +90,14 @@ export function assertBytes(actual: Uint8Array, expected: Uint8Array): void {
  * accepted byte count and the write still pending.
  */
 export async function writeUntilStalled(
-  writer: WritableStreamDefaultWriter<Uint8Array>,
+  write: (chunk: Uint8Array) => Promise<void>,
   chunk: Uint8Array,
   limit: number,
   idleMs = 500,
 ): Promise<{ accepted: number; pending: Promise<void> }> {
   let accepted = 0;
   for (;;) {
-    const pending = writer.write(chunk);
+    const pending = write(chunk);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stalled = await Promise.race([
       pending.then(() => false),
@@ -303,8 +303,9 @@ export function adapterSuite(name: Runtime): void {
       // The server reads nothing: once the client's writes stall, the server's kernel buffer
       // holds unread bytes, and closing the server then sends RST.
       const reading = client.readable.getReader().read();
+      const writer = client.writable.getWriter();
       const { pending } = await writeUntilStalled(
-        client.writable.getWriter(),
+        (chunk) => writer.write(chunk),
         new Uint8Array(256 * 1024),
         64 << 20,
         200,
@@ -325,7 +326,11 @@ export function adapterSuite(name: Runtime): void {
     const chunk = randomBytes(1 << 20, 7);
     try {
       const writer = client.writable.getWriter();
-      const { accepted, pending: write } = await writeUntilStalled(writer, chunk, LIMIT);
+      const { accepted, pending: write } = await writeUntilStalled(
+        (c) => writer.write(c),
+        chunk,
+        LIMIT,
+      );
       // Resume: everything written (the stalled write and 4 more MiB) arrives intact.
       const reading = (async () => {
         let total = 0;
