@@ -1,0 +1,590 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The driver shared by client and server sessions: owns the timer, the
+// current connection (through framed()), the receive queue and the promises;
+// feeds the sans-IO SessionMachine and carries out what it asks. Private.
+
+import type { Conn } from "../connection/types.ts";
+import { framed, type FramedConnection } from "./_framed_shim.ts";
+import { ConnectionError } from "../errors.ts";
+import { lengthPrefixed } from "../framing/length_prefixed.ts";
+import type { Framing } from "../framing/types.ts";
+import { DATA_HEADER, newDataFrame } from "./_protocol.ts";
+import { type Entry, type MachineEvent, type MachineOptions, SessionMachine } from "./_session_machine.ts";
+import type {
+  Clock,
+  CloseDetail,
+  ReliableSession,
+  ReliableSessionOptions,
+  ReliableSessionState,
+  ReliableStats,
+  SessionLostDetail,
+} from "./types.ts";
+
+const noop = (): void => {};
+
+/** The web-standard timers. */
+export const SYSTEM_CLOCK: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Options after defaults. */
+export interface ResolvedOptions {
+  sendBufferSize: number;
+  receiveBufferSize: number;
+  maxMessageSize: number;
+  ackDelay: number;
+  ackEvery: number;
+  ackBytes: number;
+  heartbeatInterval: number;
+  deadPeerTimeout: number;
+  closeTimeout: number;
+  clock: Clock;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number, integer = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new RangeError(
+      `Cannot create session as ${name} must be a non-negative ${integer ? "integer" : "number"}: received ${value}`,
+    );
+  }
+  return value;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = nonNegative(name, value, fallback);
+  if (v === 0) throw new RangeError(`Cannot create session as ${name} must be positive: received 0`);
+  return v;
+}
+
+/** Applies defaults and checks option ranges. */
+export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions {
+  return {
+    sendBufferSize: positive("sendBufferSize", options.sendBufferSize, 1024 * 1024),
+    receiveBufferSize: positive("receiveBufferSize", options.receiveBufferSize, 1024 * 1024),
+    maxMessageSize: positive("maxMessageSize", options.maxMessageSize, 4 * 1024 * 1024),
+    ackDelay: nonNegative("ackDelay", options.ackDelay, 2),
+    ackEvery: positive("ackEvery", options.ackEvery, 32),
+    ackBytes: positive("ackBytes", options.ackBytes, 65536),
+    heartbeatInterval: positive("heartbeatInterval", options.heartbeatInterval, 2500),
+    deadPeerTimeout: positive("deadPeerTimeout", options.deadPeerTimeout, 10000),
+    closeTimeout: nonNegative("closeTimeout", options.closeTimeout, 30000),
+    clock: options.clock ?? SYSTEM_CLOCK,
+  };
+}
+
+/** The framing reliable sessions use: u32be, room for the largest message plus the DATA header. */
+export function sessionFraming(maxMessageSize: number): Framing {
+  return lengthPrefixed({ maxFrameLength: maxMessageSize + DATA_HEADER });
+}
+
+/** One connection attached to a session. */
+export interface Link {
+  readonly conn: Conn;
+  readonly fc: FramedConnection;
+  readonly frames: AsyncIterator<Uint8Array[]>;
+  dead: boolean;
+}
+
+/** Wraps `conn` for a session: framed() with the session framing. */
+export function openLink(conn: Conn, framing: Framing): Link {
+  const fc = framed(conn, framing);
+  return { conn, fc, frames: fc.batches()[Symbol.asyncIterator](), dead: false };
+}
+
+type Resolvers = PromiseWithResolvers<void>;
+
+interface Reader {
+  resolve(result: IteratorResult<Uint8Array>): void;
+  reject(error: unknown): void;
+}
+
+const DONE: IteratorResult<Uint8Array> = { value: undefined, done: true };
+
+/**
+ * A reliable session: implements {@linkcode ReliableSession} on top of a
+ * {@linkcode SessionMachine}. Clients and servers differ only in how
+ * connections arrive (see reliable_client.ts and reliable_server.ts).
+ */
+export class Session extends EventTarget implements ReliableSession {
+  /** The session id, hex. */
+  readonly id: string;
+  #m: SessionMachine;
+  #o: ResolvedOptions;
+  #clock: Clock;
+  #framing: Framing;
+  #link: Link | undefined;
+  #timer: unknown = undefined;
+  #timerAt = Infinity;
+  #pumping = false;
+  #again = false;
+  #encoder = new TextEncoder();
+
+  // Receive queue: #queue[#qHead..].
+  #queue: (Uint8Array | undefined)[] = [];
+  #qHead = 0;
+  #queueBytes = 0;
+  #readers: Reader[] = [];
+  #readWake: (() => void) | undefined;
+
+  // End of the session.
+  #ended = false;
+  #endError: Error | undefined;
+  #localClose = false;
+  #closeResolvers: Resolvers | undefined;
+  #onEnd: (() => void) | undefined;
+  /** Client: opens a connection. */
+  #dialFn: (() => Promise<Conn>) | undefined;
+
+  /** @internal Use reliableClient / reliableServer. */
+  constructor(
+    machine: MachineOptions,
+    options: ResolvedOptions,
+    hooks: { dial?: () => Promise<Conn>; onEnd?: () => void },
+  ) {
+    super();
+    this.#o = options;
+    this.#clock = options.clock;
+    this.#framing = sessionFraming(options.maxMessageSize);
+    this.#m = new SessionMachine(machine, this.#clock.now());
+    this.id = idHex(machine.id);
+    this.#dialFn = hooks.dial;
+    this.#onEnd = hooks.onEnd;
+  }
+
+  /** The current state. */
+  get state(): ReliableSessionState {
+    return this.#m.state;
+  }
+
+  /** Counters. */
+  get stats(): ReliableStats {
+    const m = this.#m;
+    return {
+      inFlight: m.inFlight,
+      bufferedBytes: m.bufferedBytes,
+      resent: m.resent,
+      duplicatesDropped: m.duplicatesDropped,
+      reconnects: m.reconnects,
+    };
+  }
+
+  /** See {@linkcode ReliableSession.send}. */
+  send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void> {
+    let bytes: Uint8Array;
+    if (typeof payload === "string") bytes = this.#encoder.encode(payload);
+    else if (payload instanceof Uint8Array) bytes = payload;
+    else {
+      return Promise.reject(
+        new TypeError(`Cannot send as the payload must be a Uint8Array or a string: received ${typeof payload}`),
+      );
+    }
+    if (bytes.length > this.#o.maxMessageSize) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot send message as its length ${bytes.length} exceeds maxMessageSize ${this.#o.maxMessageSize}`,
+        ),
+      );
+    }
+    if (this.#m.closeRequested) {
+      return Promise.reject(
+        new ConnectionError("Cannot send as the session is closing or closed", { code: "CONNECTION_CLOSED" }),
+      );
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const token: Resolvers = Promise.withResolvers<void>();
+    const entry: Entry = {
+      seq: 0,
+      frame: newDataFrame(bytes),
+      size: bytes.length,
+      sent: false,
+      token,
+      error: undefined,
+    };
+    this.#m.send(entry, this.#clock.now());
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        // Withdrawn when still waiting for room; otherwise it stays in the
+        // buffer and will be delivered: only the waiting stops.
+        this.#m.withdraw(entry);
+        token.reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      const cleanup = (): void => signal.removeEventListener("abort", onAbort);
+      token.promise.then(cleanup, cleanup);
+    }
+    this.#pump();
+    return token.promise;
+  }
+
+  /** See {@linkcode ReliableSession.close}. */
+  close(options?: { timeout?: number }): Promise<void> {
+    const timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout);
+    if (this.#closeResolvers === undefined) {
+      this.#closeResolvers = Promise.withResolvers<void>();
+      this.#closeResolvers.promise.catch(noop);
+      if (this.#ended) this.#settleClose();
+    }
+    if (!this.#ended) {
+      this.#localClose = true;
+      this.#m.close(this.#clock.now(), timeout);
+      this.#pump();
+    }
+    return this.#closeResolvers.promise;
+  }
+
+  /** Iterates received messages; ends when the session closes. Breaking out does not close it. */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: () => this.#next(),
+      return: () => Promise.resolve(DONE),
+    };
+  }
+
+  /** Closes when disposed. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close().catch(noop);
+  }
+
+  // ------------------------------------------------------------ for subclasses
+
+  /** Attaches a new connection; `first` holds frames already read from it (server: the HELLO). */
+  attach(link: Link, first?: Uint8Array[]): void {
+    const old = this.#link;
+    if (old !== undefined) {
+      // A reconnecting client's new connection replaces the old one.
+      this.#link = undefined;
+      this.#killLink(old);
+      this.#m.disconnected(
+        this.#clock.now(),
+        new ConnectionError("Connection replaced by a newer one", { code: "CONNECTION_CLOSED" }),
+      );
+    }
+    this.#link = link;
+    this.#m.connected(this.#clock.now());
+    this.#pump();
+    void this.#readLoop(link, first);
+  }
+
+  /** Client: makes the first connection attempt (immediately). */
+  start(): void {
+    this.#m.tick(this.#clock.now());
+    this.#pump();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#qHead < this.#queue.length) {
+      return Promise.resolve({ value: this.#shift(), done: false });
+    }
+    if (this.#ended) {
+      const error = this.#iteratorError();
+      return error === undefined ? Promise.resolve(DONE) : Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
+  }
+
+  #iteratorError(): Error | undefined {
+    return this.#localClose ? undefined : this.#endError;
+  }
+
+  #shift(): Uint8Array {
+    const queue = this.#queue;
+    const value = queue[this.#qHead]!;
+    queue[this.#qHead++] = undefined;
+    if (this.#qHead === queue.length) {
+      queue.length = 0;
+      this.#qHead = 0;
+    } else if (this.#qHead > 1024 && this.#qHead * 2 > queue.length) {
+      queue.splice(0, this.#qHead);
+      this.#qHead = 0;
+    }
+    this.#queueBytes -= value.length;
+    if (this.#readWake !== undefined && this.#queueBytes < this.#o.receiveBufferSize) {
+      const wake = this.#readWake;
+      this.#readWake = undefined;
+      wake();
+    }
+    return value;
+  }
+
+  async #readLoop(link: Link, first: Uint8Array[] | undefined): Promise<void> {
+    let error: unknown;
+    try {
+      if (first !== undefined && first.length > 0) this.#onBatch(link, first);
+      while (!link.dead) {
+        if (this.#queueBytes >= this.#o.receiveBufferSize) {
+          this.#m.pauseReading();
+          this.#schedule();
+          await new Promise<void>((resolve) => {
+            this.#readWake = resolve;
+          });
+          if (link.dead) break;
+          this.#m.resumeReading(this.#clock.now());
+          this.#schedule();
+        }
+        const result = await link.frames.next();
+        if (result.done || link.dead) break;
+        this.#onBatch(link, result.value);
+      }
+    } catch (e) {
+      error = e;
+    }
+    if (link === this.#link) {
+      this.#link = undefined;
+      this.#killLink(link);
+      this.#m.disconnected(
+        this.#clock.now(),
+        error ?? new ConnectionError("Connection closed by the peer", { code: "CONNECTION_CLOSED" }),
+      );
+      this.#pump();
+    }
+  }
+
+  #onBatch(link: Link, batch: Uint8Array[]): void {
+    if (link !== this.#link) return;
+    const m = this.#m;
+    const now = this.#clock.now();
+    for (let i = 0; i < batch.length; i++) {
+      m.receive(batch[i]!, now);
+      if (m.linkClose !== "none") break;
+    }
+    m.flush(now);
+    this.#pump();
+  }
+
+  /** Carries out everything the machine asked for. */
+  #pump(): void {
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    const m = this.#m;
+    try {
+      do {
+        this.#again = false;
+        if (m.writes.length > 0) {
+          const link = this.#link;
+          if (link !== undefined && !link.dead) {
+            const fc = link.fc;
+            for (const frame of m.writes) fc.send(frame).catch(noop);
+          }
+          m.writes.length = 0;
+        }
+        if (m.confirmed.length > 0) {
+          for (const entry of m.confirmed) (entry.token as Resolvers).resolve();
+          m.confirmed.length = 0;
+        }
+        if (m.failed.length > 0) {
+          for (const entry of m.failed) (entry.token as Resolvers).reject(entry.error);
+          m.failed.length = 0;
+        }
+        if (m.deliveries.length > 0) this.#deliver(m.deliveries);
+        if (m.linkClose !== "none") {
+          const how = m.linkClose;
+          m.linkClose = "none";
+          m.linkError = undefined;
+          const link = this.#link;
+          this.#link = undefined;
+          if (link !== undefined) {
+            if (how === "graceful") this.#closeLinkGracefully(link);
+            else this.#killLink(link);
+          }
+        }
+        if (m.dial) {
+          m.dial = false;
+          this.#startDial();
+        }
+        if (m.events.length > 0) {
+          const events = m.events;
+          m.events = [];
+          for (const event of events) this.#emit(event);
+        }
+      } while (this.#again);
+      this.#schedule();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #deliver(deliveries: Uint8Array[]): void {
+    let i = 0;
+    const readers = this.#readers;
+    while (i < deliveries.length && readers.length > 0) {
+      readers.shift()!.resolve({ value: deliveries[i++]!, done: false });
+    }
+    for (; i < deliveries.length; i++) {
+      const d = deliveries[i]!;
+      this.#queue.push(d);
+      this.#queueBytes += d.length;
+    }
+    deliveries.length = 0;
+  }
+
+  #emit(event: MachineEvent): void {
+    switch (event.type) {
+      case "open":
+        this.dispatchEvent(new CustomEvent("open"));
+        break;
+      case "resumed":
+        this.dispatchEvent(new CustomEvent("resumed", { detail: { replayed: event.replayed } }));
+        break;
+      case "reconnecting":
+        this.dispatchEvent(
+          new CustomEvent("reconnecting", {
+            detail: { attempt: event.attempt, delay: event.delay, error: event.error },
+          }),
+        );
+        break;
+      case "sessionlost": {
+        const detail: SessionLostDetail = {
+          unknown: event.unknown.map(payloadOf),
+          unsent: event.unsent.map(payloadOf),
+        };
+        this.dispatchEvent(new CustomEvent("sessionlost", { detail }));
+        break;
+      }
+      case "close": {
+        this.#end(event.error);
+        const detail: CloseDetail = { error: event.error, unconfirmed: event.unconfirmed.map(payloadOf) };
+        this.dispatchEvent(new CustomEvent("close", { detail }));
+        break;
+      }
+    }
+  }
+
+  #end(error: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#endError = error;
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+    }
+    const readers = this.#readers;
+    this.#readers = [];
+    if (this.#qHead >= this.#queue.length) {
+      const iteratorError = this.#iteratorError();
+      for (const reader of readers) {
+        if (iteratorError === undefined) reader.resolve(DONE);
+        else reader.reject(iteratorError);
+      }
+    }
+    const wake = this.#readWake;
+    this.#readWake = undefined;
+    wake?.();
+    this.#settleClose();
+    this.#onEnd?.();
+  }
+
+  #settleClose(): void {
+    const resolvers = this.#closeResolvers;
+    if (resolvers === undefined) return;
+    if (this.#endError !== undefined && this.#localClose) resolvers.reject(this.#endError);
+    else resolvers.resolve();
+  }
+
+  #schedule(): void {
+    if (this.#ended) return;
+    const deadline = this.#m.deadline;
+    if (deadline === Infinity) {
+      if (this.#timer !== undefined) {
+        this.#clock.clearTimeout(this.#timer);
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+      }
+      return;
+    }
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= deadline) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timerAt = deadline;
+    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, deadline - this.#clock.now()));
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    this.#m.tick(this.#clock.now());
+    this.#pump();
+  };
+
+  #startDial(): void {
+    const dial = this.#dialFn;
+    if (dial === undefined) return;
+    let attempt: Promise<Conn>;
+    try {
+      attempt = dial();
+    } catch (error) {
+      attempt = Promise.reject(error);
+    }
+    attempt.then(
+      (conn) => {
+        if (this.#m.link !== "dialing") {
+          conn.close();
+          return;
+        }
+        let link: Link;
+        try {
+          link = openLink(conn, this.#framing);
+        } catch (error) {
+          conn.close();
+          this.#m.dialFailed(this.#clock.now(), error);
+          this.#pump();
+          return;
+        }
+        this.attach(link);
+      },
+      (error) => {
+        this.#m.dialFailed(this.#clock.now(), error);
+        this.#pump();
+      },
+    );
+  }
+
+  #killLink(link: Link): void {
+    if (link.dead) return;
+    link.dead = true;
+    try {
+      link.conn.close();
+    } catch {
+      // already closed
+    }
+    link.frames.return?.().catch(noop);
+    const wake = this.#readWake;
+    this.#readWake = undefined;
+    wake?.();
+  }
+
+  #closeLinkGracefully(link: Link): void {
+    if (link.dead) return;
+    link.dead = true;
+    const wake = this.#readWake;
+    this.#readWake = undefined;
+    wake?.();
+    link.fc.close().catch(noop).finally(() => {
+      try {
+        link.conn.close();
+      } catch {
+        // already closed
+      }
+    });
+  }
+}
+
+function payloadOf(entry: Entry): Uint8Array {
+  return entry.frame.subarray(DATA_HEADER);
+}
+
+function idHex(id: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < id.length; i++) out += id[i]!.toString(16).padStart(2, "0");
+  return out;
+}

@@ -1,0 +1,124 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import type { Conn } from "../connection/types.ts";
+import type { Backoff } from "./_backoff.ts";
+import { randomSessionId } from "./_protocol.ts";
+import { resolveOptions, Session } from "./_session.ts";
+import type { ReconnectOptions, ReliableClientOptions, ReliableSession } from "./types.ts";
+
+function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { random: () => number } {
+  const base = options?.base ?? 100;
+  const factor = options?.factor ?? 2;
+  const cap = options?.cap ?? 5000;
+  const jitter = options?.jitter ?? 0.5;
+  if (typeof base !== "number" || !(base >= 0)) {
+    throw new RangeError(`Cannot create client as reconnect.base must be a non-negative number: received ${base}`);
+  }
+  if (typeof factor !== "number" || !(factor >= 1)) {
+    throw new RangeError(`Cannot create client as reconnect.factor must be at least 1: received ${factor}`);
+  }
+  if (typeof cap !== "number" || !(cap >= 0)) {
+    throw new RangeError(`Cannot create client as reconnect.cap must be a non-negative number: received ${cap}`);
+  }
+  if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
+    throw new RangeError(`Cannot create client as reconnect.jitter must be between 0 and 1: received ${jitter}`);
+  }
+  return { base, factor, cap, jitter, random: options?.random ?? Math.random };
+}
+
+/**
+ * Opens a reliable session as a client: calls `dial` at once to connect, and
+ * again whenever the connection is lost, until the session is closed.
+ *
+ * Every message passed to `send` is delivered to the server session's
+ * iterator exactly once and in order, across reconnects; `send` resolves
+ * when the server confirmed it. The first attempt and the first retry after
+ * a failure are immediate; further retries back off (see
+ * {@linkcode ReconnectOptions}). If the server lost the session (it
+ * restarted), a `sessionlost` event lists the messages whose fate is
+ * unknown and the session carries on afresh with the same id. The wire
+ * protocol is described in docs/protocol.md.
+ *
+ * @param dial Opens a new connection to the server, e.g. `() => connect({ port })`.
+ * @param options Buffer sizes, ack and heartbeat timing, reconnect schedule, clock.
+ * @returns The session; it is connecting when returned.
+ * @throws {TypeError} `dial` is not a function.
+ * @throws {RangeError} An option is out of range.
+ *
+ * @example A client and a server over an in-memory connection
+ * ```ts
+ * import { reliableClient, reliableServer } from "@framewire/framewire";
+ * import type { Conn } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * // Two connected in-memory byte streams; a real program dials TCP with
+ * // `connect` from "@framewire/framewire/deno" (or /node, /bun).
+ * function pipePair(): [Conn, Conn] {
+ *   const ab = new TransformStream<Uint8Array, Uint8Array>();
+ *   const ba = new TransformStream<Uint8Array, Uint8Array>();
+ *   const addr = { transport: "tcp" as const, hostname: "127.0.0.1", port: 1 };
+ *   const end = (readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>): Conn => ({
+ *     readable, writable, localAddr: addr, remoteAddr: addr,
+ *     closeWrite: () => writable.close().catch(() => {}),
+ *     close: () => { writable.close().catch(() => {}); readable.cancel().catch(() => {}); },
+ *     closed: Promise.resolve(),
+ *   });
+ *   return [end(ba.readable, ab.writable), end(ab.readable, ba.writable)];
+ * }
+ *
+ * const accepted: Conn[] = [];
+ * let wake = () => {};
+ * const listener = {
+ *   async *[Symbol.asyncIterator]() {
+ *     while (true) {
+ *       while (accepted.length > 0) yield accepted.shift()!;
+ *       await new Promise<void>((resolve) => (wake = resolve));
+ *     }
+ *   },
+ * };
+ * const server = reliableServer(listener);
+ * const client = reliableClient(async () => {
+ *   const [c, s] = pipePair();
+ *   accepted.push(s);
+ *   wake();
+ *   return c;
+ * });
+ *
+ * await client.send("hello");          // resolves once the server confirmed it
+ * for await (const session of server) {
+ *   for await (const message of session) {
+ *     assert.equal(new TextDecoder().decode(message), "hello");
+ *     break;
+ *   }
+ *   break;
+ * }
+ * await client.close();
+ * await server.close();
+ * ```
+ */
+export function reliableClient(dial: () => Promise<Conn>, options: ReliableClientOptions = {}): ReliableSession {
+  if (typeof dial !== "function") {
+    throw new TypeError(`Cannot create client as dial must be a function: received ${typeof dial}`);
+  }
+  const resolved = resolveOptions(options);
+  const { random, ...backoff } = resolveBackoff(options.reconnect);
+  const session = new Session(
+    {
+      role: "client",
+      id: randomSessionId(),
+      sendBufferSize: resolved.sendBufferSize,
+      ackDelay: resolved.ackDelay,
+      ackEvery: resolved.ackEvery,
+      ackBytes: resolved.ackBytes,
+      heartbeatInterval: resolved.heartbeatInterval,
+      deadPeerTimeout: resolved.deadPeerTimeout,
+      resumeTimeout: Infinity,
+      backoff,
+      random,
+    },
+    resolved,
+    { dial },
+  );
+  session.start();
+  return session;
+}

@@ -1,0 +1,198 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import type { Conn } from "../connection/types.ts";
+import { decodeHandshake, HELLO, PROTOCOL_VERSION, SESSION_ID_LENGTH } from "./_protocol.ts";
+import { type Link, openLink, type ResolvedOptions, resolveOptions, Session, sessionFraming } from "./_session.ts";
+import { SessionMachine } from "./_session_machine.ts";
+import type { ReliableServer, ReliableServerOptions, ReliableSession } from "./types.ts";
+
+const noop = (): void => {};
+
+/**
+ * Accepts reliable sessions on the connections of `listener`.
+ *
+ * Each connection starts with the client's HELLO, which names its session:
+ * a connection for a session the server holds (a client reconnecting) is
+ * attached to it, and the session resumes; any other starts a new session,
+ * which the returned iterable yields. A session whose client does not come
+ * back within `resumeTimeout` ends with `sessionlost` then `close`. See
+ * {@linkcode reliableClient} for the guarantees and docs/protocol.md for the
+ * wire protocol.
+ *
+ * @param listener The accepted connections, e.g. a `Listener` from `listen`.
+ * @param options Buffer sizes, ack and heartbeat timing, `resumeTimeout`, clock.
+ * @returns The new sessions, as an async iterable, and `close()`.
+ * @throws {RangeError} An option is out of range.
+ *
+ * @example Echo every message back
+ * ```ts ignore
+ * import { reliableServer } from "@framewire/framewire";
+ * import { listen } from "@framewire/framewire/deno";
+ *
+ * const listener = await listen({ port: 9000 });
+ * const server = reliableServer(listener);
+ * for await (const session of server) {
+ *   (async () => {
+ *     for await (const message of session) await session.send(message);
+ *   })();
+ * }
+ * ```
+ */
+export function reliableServer(
+  listener: AsyncIterable<Conn>,
+  options: ReliableServerOptions = {},
+): ReliableServer {
+  return new Server(listener, options);
+}
+
+class Server implements ReliableServer {
+  #o: ResolvedOptions;
+  #resumeTimeout: number;
+  #sessions = new Map<string, Session>();
+  #fresh: Session[] = [];
+  #waiters: ((result: IteratorResult<ReliableSession>) => void)[] = [];
+  #closed = false;
+  #accepting: AsyncIterator<Conn>;
+  #handshaking = new Set<Link>();
+
+  constructor(listener: AsyncIterable<Conn>, options: ReliableServerOptions) {
+    this.#o = resolveOptions(options);
+    const resume = options.resumeTimeout ?? 60000;
+    if (typeof resume !== "number" || !(resume >= 0)) {
+      throw new RangeError(`Cannot create server as resumeTimeout must be a non-negative number: received ${resume}`);
+    }
+    this.#resumeTimeout = resume;
+    this.#accepting = listener[Symbol.asyncIterator]();
+    void this.#accept();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#accepting.return?.().catch(noop);
+    for (const link of this.#handshaking) link.conn.close();
+    this.#handshaking.clear();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter({ value: undefined, done: true });
+    await Promise.allSettled([...this.#sessions.values()].map((session) => session.close()));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReliableSession> {
+    return {
+      next: (): Promise<IteratorResult<ReliableSession>> => {
+        const session = this.#fresh.shift();
+        if (session !== undefined) return Promise.resolve({ value: session, done: false });
+        if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: (): Promise<IteratorResult<ReliableSession>> => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for (;;) {
+        const result = await this.#accepting.next();
+        if (result.done) break;
+        if (this.#closed) {
+          result.value.close();
+          break;
+        }
+        void this.#handshake(result.value);
+      }
+    } catch {
+      // The listener failed: existing sessions carry on; new ones cannot come.
+    }
+  }
+
+  async #handshake(conn: Conn): Promise<void> {
+    const clock = this.#o.clock;
+    let link: Link;
+    try {
+      link = openLink(conn, sessionFraming(this.#o.maxMessageSize));
+    } catch {
+      conn.close();
+      return;
+    }
+    this.#handshaking.add(link);
+    let timer: unknown;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = clock.setTimeout(() => resolve(undefined), this.#o.deadPeerTimeout);
+    });
+    let batch: Uint8Array[] | undefined;
+    try {
+      const result = await Promise.race([link.frames.next(), timeout]);
+      batch = result === undefined || result.done ? undefined : result.value;
+    } catch {
+      batch = undefined;
+    } finally {
+      clock.clearTimeout(timer);
+      this.#handshaking.delete(link);
+    }
+    const hello = batch !== undefined && batch.length > 0 && batch[0]!.length > 0 && batch[0]![0] === HELLO
+      ? decodeHandshake(batch[0]!)
+      : undefined;
+    if (batch === undefined || hello === undefined) {
+      link.conn.close();
+      return;
+    }
+    if (hello.version !== PROTOCOL_VERSION || this.#closed) {
+      const frame = this.#closed
+        ? SessionMachine.reject("closing", "server is shutting down")
+        : SessionMachine.reject("version", `unsupported protocol version ${hello.version}`);
+      link.fc.send(frame).catch(noop);
+      link.fc.close().catch(noop).finally(() => link.conn.close());
+      return;
+    }
+    if (hello.id.length !== SESSION_ID_LENGTH) {
+      link.conn.close();
+      return;
+    }
+    let session = this.#sessions.get(hexOf(hello.id));
+    if (session === undefined) session = this.#create(hello.id);
+    session.attach(link, batch);
+  }
+
+  #create(id: Uint8Array): Session {
+    const o = this.#o;
+    const key = hexOf(id);
+    const session: Session = new Session(
+      {
+        role: "server",
+        id,
+        sendBufferSize: o.sendBufferSize,
+        ackDelay: o.ackDelay,
+        ackEvery: o.ackEvery,
+        ackBytes: o.ackBytes,
+        heartbeatInterval: o.heartbeatInterval,
+        deadPeerTimeout: o.deadPeerTimeout,
+        resumeTimeout: this.#resumeTimeout,
+        backoff: { base: 0, factor: 1, cap: 0, jitter: 0 },
+        random: Math.random,
+      },
+      o,
+      {
+        onEnd: () => {
+          if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+        },
+      },
+    );
+    this.#sessions.set(key, session);
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) waiter({ value: session, done: false });
+    else this.#fresh.push(session);
+    return session;
+  }
+}
+
+function hexOf(id: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < id.length; i++) out += id[i]!.toString(16).padStart(2, "0");
+  return out;
+}
+

@@ -1,0 +1,485 @@
+// Copyright 2026 the framewire authors. MIT license.
+// reliableClient + reliableServer over in-memory connections with faults.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
+import type { ReliableSession } from "../../src/reliable/types.ts";
+import {
+  ACK,
+  DATA,
+  encodeHandshake,
+  HELLO,
+  newDataFrame,
+  readU64,
+  setDataSeq,
+  WELCOME,
+} from "../../src/reliable/_protocol.ts";
+import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import { FakeClock } from "../_util/fake_clock.ts";
+import { MemoryLink, MemoryNetwork } from "../_util/memory_conn.ts";
+import { drainJobs, events, labels, nextSession, once, outcome, read, readAll, track } from "./_helpers.ts";
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+test("reliable: messages flow both ways, in order, and send resolves on confirmation", { timeout: 10000 }, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const client = reliableClient(net.dialer);
+  try {
+    const opened = once(client, "open");
+    const sent = Promise.all(labels("c", 100).map((m) => client.send(m)));
+    const session = await nextSession(server);
+    await opened;
+    assert.equal(client.state, "open");
+    assert.equal(session.id, client.id);
+    assert.match(client.id, /^[0-9a-f]{32}$/);
+    const back = Promise.all(labels("s", 100).map((m) => session.send(enc(m))));
+    assert.deepEqual(await read(session, 100), labels("c", 100));
+    assert.deepEqual(await read(client, 100), labels("s", 100));
+    await sent;
+    await back;
+    assert.deepEqual(client.stats, { inFlight: 0, bufferedBytes: 0, resent: 0, duplicatesDropped: 0, reconnects: 0 });
+    assert.equal(net.links.length, 1);
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: close() waits for confirmations, says goodbye, and ends both iterators", { timeout: 10000 }, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const client = reliableClient(net.dialer);
+  try {
+    const session = (await Promise.all([nextSession(server), client.send("first")]))[0];
+    net.links[0]!.hold("s2c"); // acks are held back
+    const last = track(client.send("last"));
+    const closing = track(client.close());
+    const serverEnd = readAll(session);
+    await drainJobs();
+    assert.equal(last.settled(), false);
+    assert.equal(closing.settled(), false);
+    assert.equal(client.state, "closing");
+    assert.equal(await outcome(client.send("too late")), "CONNECTION_CLOSED");
+    net.links[0]!.release();
+    await last.promise;
+    await closing.promise;
+    assert.equal(client.state, "closed");
+    assert.deepEqual(await serverEnd, ["first", "last"]);
+    assert.equal(session.state, "closed");
+    assert.deepEqual(await readAll(client), []);
+    assert.equal(server.size, 0);
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: lost acks: the handshake confirms, nothing is resent or duplicated", { timeout: 10000 }, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const client = reliableClient(net.dialer);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("warm-up")]);
+    assert.deepEqual(await read(session, 1), ["warm-up"]);
+    net.links[0]!.blackHole("s2c"); // every ack from now on is lost
+    const sends = ["a", "b", "c"].map((m) => track(client.send(m)));
+    assert.deepEqual(await read(session, 3), ["a", "b", "c"]);
+    await drainJobs();
+    assert.equal(sends.some((s) => s.settled()), false, "no ack reached the client");
+    assert.equal(client.stats.inFlight, 3);
+    const resumed = once<{ replayed: number }>(client, "resumed");
+    net.links[0]!.cut();
+    // The WELCOME said lastReceived = 4: the handshake confirmed all three, so
+    // there was nothing to replay.
+    assert.deepEqual((await resumed).detail, { replayed: 0 });
+    await Promise.all(sends.map((s) => s.promise));
+    assert.equal(client.stats.resent, 0);
+    assert.equal(session.stats.duplicatesDropped, 0);
+    assert.equal(client.stats.reconnects, 1);
+    await client.send("after");
+    assert.deepEqual(await read(session, 1), ["after"]);
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: duplicated DATA frames are dropped and acked", { timeout: 10000 }, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { ackDelay: 1000 });
+  const framing = lengthPrefixed();
+  const conn = await net.dial();
+  const writer = conn.writable.getWriter();
+  const reader = conn.readable.getReader();
+  const decoder = framing.decoder();
+  async function frame(): Promise<Uint8Array> {
+    for (;;) {
+      const f = decoder.next();
+      if (f !== undefined) return f;
+      const { value, done } = await reader.read();
+      if (done) throw new Error("closed");
+      decoder.push(value);
+    }
+  }
+  const data = (seq: number, text: string): Uint8Array => {
+    const f = newDataFrame(enc(text));
+    setDataSeq(f, seq);
+    return framing.encode(f);
+  };
+  try {
+    const id = new Uint8Array(16).fill(42);
+    await writer.write(framing.encode(encodeHandshake(HELLO, 0, id, 0)));
+    const welcome = await frame();
+    assert.equal(welcome[0], WELCOME);
+    const session = await nextSession(server);
+    // One write: seq 1, seq 1 again, seq 2, seq 1 again.
+    const one = data(1, "one");
+    const bytes = [one, one, data(2, "two"), one];
+    const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
+    let at = 0;
+    for (const b of bytes) {
+      all.set(b, at);
+      at += b.length;
+    }
+    await writer.write(all);
+    assert.deepEqual(await read(session, 2), ["one", "two"]);
+    const ack = await frame(); // immediate despite ackDelay 1000: duplicates force it
+    assert.equal(ack[0], ACK);
+    assert.equal(readU64(ack, 1), 2);
+    assert.equal(session.stats.duplicatesDropped, 2);
+    void DATA;
+  } finally {
+    conn.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: a full send buffer makes send wait; nothing is dropped", { timeout: 10000 }, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  // 36-byte messages cost 100 bytes each: the buffer holds 2.
+  const client = reliableClient(net.dialer, { sendBufferSize: 250 });
+  try {
+    const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+    net.links[0]!.hold("s2c");
+    const msgs = labels("m", 6).map((m) => m.padEnd(36, "."));
+    const sends = msgs.map((m) => track(client.send(m)));
+    assert.deepEqual(await read(session, 2), msgs.slice(0, 2));
+    await drainJobs();
+    assert.equal(client.stats.inFlight, 2);
+    assert.equal(client.stats.bufferedBytes, 72);
+    assert.equal(sends.some((s) => s.settled()), false);
+    // Abort one waiting send: it is withdrawn and never delivered.
+    const controller = new AbortController();
+    const aborted = client.send("withdrawn", { signal: controller.signal });
+    controller.abort(new Error("changed my mind"));
+    await assert.rejects(aborted, /changed my mind/);
+    net.links[0]!.release();
+    await Promise.all(sends.map((s) => s.promise));
+    assert.deepEqual(await read(session, 4), msgs.slice(2));
+    await client.send("end");
+    assert.deepEqual(await read(session, 1), ["end"], "the withdrawn message never arrives");
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: a restarted server is detected; unknown and unsent messages are reported", { timeout: 10000 }, async () => {
+  const net = new MemoryNetwork();
+  let listener = net.listen();
+  const first = reliableServer(listener);
+  const client = reliableClient(net.dialer);
+  let second: ReturnType<typeof reliableServer> | undefined;
+  try {
+    const [old] = await Promise.all([nextSession(first), client.send("confirmed")]);
+    assert.deepEqual(await read(old, 1), ["confirmed"]);
+    net.links[0]!.blackHole("s2c");
+    const inFlight = track(client.send("in-flight")); // reaches the server, never confirmed
+    assert.deepEqual(await read(old, 1), ["in-flight"]);
+    // The server process dies: its connections drop and it stops listening.
+    listener.close();
+    const reconnecting = once(client, "reconnecting");
+    net.links[0]!.cut("reset");
+    await reconnecting;
+    const unsent = track(client.send("unsent"));
+    // A new server process, knowing nothing.
+    listener = net.listen();
+    second = reliableServer(listener);
+    const lost = once<{ unknown: Uint8Array[]; unsent: Uint8Array[] }>(client, "sessionlost");
+    const { detail } = await lost;
+    assert.deepEqual(detail.unknown.map((b) => new TextDecoder().decode(b)), ["in-flight"]);
+    assert.deepEqual(detail.unsent.map((b) => new TextDecoder().decode(b)), ["unsent"]);
+    assert.equal(await outcome(inFlight.promise), "SESSION_LOST");
+    assert.equal(await outcome(unsent.promise), "SESSION_LOST");
+    assert.equal(client.state, "open");
+    const fresh = await nextSession(second);
+    assert.equal(fresh.id, client.id);
+    await client.send("again");
+    assert.deepEqual(await read(fresh, 1), ["again"]);
+  } finally {
+    await client.close();
+    await first.close();
+    await second?.close();
+    listener.close();
+  }
+});
+
+test("reliable: a server that is down at start: first retry immediate, connects once it is up", { timeout: 10000 }, async () => {
+  const clock = new FakeClock();
+  const t0 = clock.now();
+  const net = new MemoryNetwork();
+  const dialTimes: number[] = [];
+  net.onDial = () => dialTimes.push(clock.now() - t0);
+  const client = reliableClient(net.dialer, { clock, reconnect: { random: () => 0 } });
+  const reconnects = events(client, "reconnecting");
+  let listener: ReturnType<MemoryNetwork["listen"]> | undefined;
+  let server: ReturnType<typeof reliableServer> | undefined;
+  try {
+    await reconnects.next(); // refused
+    clock.runNext(); // the first retry is due at once
+    await reconnects.next(); // refused again
+    assert.deepEqual(dialTimes, [0, 0], "refused, then retried at once");
+    assert.equal(client.state, "connecting");
+    listener = net.listen();
+    server = reliableServer(listener, { clock });
+    const opened = once(client, "open");
+    clock.runNext();
+    await opened;
+    assert.deepEqual(dialTimes, [0, 0, 100]);
+    assert.equal(client.state, "open");
+    const session = await nextSession(server);
+    const sent = client.send("hello");
+    assert.deepEqual(await read(session, 1), ["hello"]);
+    clock.advance(2); // ackDelay
+    await sent;
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server?.close();
+    listener?.close();
+  }
+});
+
+test("reliable: backoff schedule with the fake clock: immediate, growth, cap, jitter", { timeout: 10000 }, async () => {
+  for (const [random, expected] of [
+    [() => 0, [0, 0, 100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]],
+    [() => 0.5, [0, 0, 75, 150, 300, 600, 1200, 2400, 3750, 3750, 3750]],
+  ] as const) {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const times: number[] = [];
+    net.onDial = () => times.push(clock.now());
+    const delays: number[] = [];
+    const client = reliableClient(net.dialer, { clock, reconnect: { random } });
+    client.addEventListener("reconnecting", (e) => delays.push((e as CustomEvent).detail.delay));
+    const reconnects = events(client, "reconnecting");
+    try {
+      while (times.length < expected.length) {
+        await reconnects.next();
+        clock.runNext();
+      }
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      assert.deepEqual([0, ...gaps], expected);
+      assert.deepEqual(delays.slice(0, expected.length - 1), expected.slice(1));
+    } finally {
+      await client.close();
+    }
+  }
+  // The jitter spreads delays over [d/2, d].
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const delays: number[] = [];
+  let seed = 7;
+  const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+  const client = reliableClient(net.dialer, { clock, reconnect: { random, cap: 400 } });
+  client.addEventListener("reconnecting", (e) => delays.push((e as CustomEvent).detail.delay));
+  const reconnects = events(client, "reconnecting");
+  try {
+    while (delays.length < 200) {
+      await reconnects.next();
+      clock.runNext();
+    }
+    const capped = delays.slice(10);
+    assert.ok(capped.every((d) => d >= 200 && d <= 400));
+    assert.ok(Math.max(...capped) - Math.min(...capped) > 150, "spread, not lockstep");
+  } finally {
+    await client.close();
+  }
+});
+
+test("reliable: a server that accepts and drops at once gets backed-off retries", { timeout: 10000 }, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const times: number[] = [];
+  net.onDial = () => times.push(clock.now());
+  // Drop every connection as soon as it is accepted.
+  const dropping = (async () => {
+    for await (const conn of listener) conn.close();
+  })();
+  const client = reliableClient(net.dialer, { clock, reconnect: { random: () => 0 } });
+  const reconnects = events(client, "reconnecting");
+  try {
+    while (times.length < 6) {
+      await reconnects.next(); // the dropped connection was noticed and a retry scheduled
+      clock.runNext();
+    }
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    assert.deepEqual(gaps.slice(0, 5), [0, 100, 200, 400, 800]);
+  } finally {
+    await client.close();
+    listener.close();
+    await dropping;
+  }
+});
+
+test("reliable: a black-holed connection is detected within deadPeerTimeout and replaced", { timeout: 10000 }, async () => {
+  const clock = new FakeClock();
+  const opts = { clock, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, opts);
+  const client = reliableClient(net.dialer, opts);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("before")]);
+    assert.deepEqual(await read(session, 1), ["before"]);
+    net.links[0]!.blackHole();
+    const t = clock.now();
+    const during = track(client.send("during"));
+    const reconnecting = once<{ error: { code: string } }>(client, "reconnecting");
+    let detectedAt = 0;
+    void reconnecting.then(() => (detectedAt = clock.now() - t));
+    const resumed = once<{ replayed: number }>(client, "resumed");
+    for (let i = 0; i < 5 && detectedAt === 0; i++) {
+      clock.advance(1000);
+      await drainJobs(10);
+    }
+    assert.equal(detectedAt, 4000, "heartbeats at 1 s did not arrive; dead at 4 s");
+    assert.equal((await reconnecting).detail.error.code, "CONNECTION_TIMEOUT");
+    assert.deepEqual((await resumed).detail, { replayed: 1 });
+    assert.deepEqual(await read(session, 1), ["during"]);
+    await during.promise;
+    assert.equal(client.stats.resent, 1);
+    assert.equal(net.links.length, 2);
+    assert.equal(session.stats.duplicatesDropped, 0);
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: close with unconfirmed messages times out, rejects them and lists them", { timeout: 10000 }, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock, ackDelay: 0 });
+  const client = reliableClient(net.dialer, { clock, ackDelay: 0 });
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("ok")]);
+    net.links[0]!.blackHole();
+    const a = client.send("a");
+    const b = client.send("b");
+    const closeEvent = once<{ error: { code: string }; unconfirmed: Uint8Array[] }>(client, "close");
+    const closing = client.close({ timeout: 500 });
+    const closingOutcome = outcome(closing);
+    clock.advance(499);
+    await drainJobs();
+    assert.equal(client.state, "closing");
+    clock.advance(1);
+    assert.equal(await closingOutcome, "CONNECTION_TIMEOUT");
+    assert.equal(await outcome(a), "CONNECTION_CLOSED");
+    assert.equal(await outcome(b), "CONNECTION_CLOSED");
+    const { detail } = await closeEvent;
+    assert.equal(detail.error.code, "CONNECTION_TIMEOUT");
+    assert.deepEqual(detail.unconfirmed.map((u) => new TextDecoder().decode(u)), ["a", "b"]);
+    assert.equal(client.state, "closed");
+    assert.deepEqual(client.stats.inFlight, 0);
+    void session;
+  } finally {
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: the server drops a session whose client never returns (sessionlost, then close)", { timeout: 10000 }, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock, ackDelay: 0, resumeTimeout: 5000 });
+  const client = reliableClient(net.dialer, { clock, ackDelay: 0 });
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("hi")]);
+    await client.close(); // graceful: the server session ends too
+    assert.equal(session.state, "closed");
+    assert.equal(server.size, 0);
+
+    const again = reliableClient(net.dialer, { clock, ackDelay: 0 });
+    const [s2] = await Promise.all([nextSession(server), again.send("x")]);
+    net.links.at(-1)!.blackHole("s2c");
+    const pending = s2.send("never confirmed");
+    const lost = once<{ unknown: Uint8Array[] }>(s2, "sessionlost");
+    const closed = once<{ error: { code: string } }>(s2, "close");
+    // The client goes away without a word (its process dies): cut its link, stop it.
+    const reconnecting = once(s2, "reconnecting");
+    net.links.at(-1)!.cut();
+    await again.close({ timeout: 0 }).catch(() => {});
+    await reconnecting;
+    assert.equal(s2.state, "reconnecting");
+    clock.advance(5000);
+    assert.deepEqual(
+      (await lost).detail.unknown.map((u) => new TextDecoder().decode(u)),
+      ["never confirmed"],
+    );
+    assert.equal((await closed).detail.error.code, "SESSION_LOST");
+    assert.equal(await outcome(pending), "SESSION_LOST");
+    await assert.rejects(readAll(s2), (e: { code: string }) => e.code === "SESSION_LOST");
+    assert.equal(server.size, 0);
+  } finally {
+    await client.close().catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: a reconnecting client's new connection replaces a half-dead one on the server", { timeout: 10000 }, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const client = reliableClient(net.dialer);
+  const sessions: ReliableSession[] = [];
+  const collecting = (async () => {
+    for await (const s of server) sessions.push(s);
+  })();
+  try {
+    await client.send("one");
+    // Client side sees the connection die; the server side does not (yet).
+    const old = net.links[0]!;
+    const resumed = once(client, "resumed");
+    old.blackHole("s2c");
+    (old.client as { close(): void }).close();
+    await resumed;
+    await client.send("two");
+    assert.equal(sessions.length, 1, "the same server session");
+    assert.deepEqual(await read(sessions[0]!, 2), ["one", "two"]);
+    assert.equal(old.down, true);
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+    await collecting;
+  }
+  void MemoryLink;
+});
