@@ -9,7 +9,7 @@ import { closedError, connectionError, formatAddr } from "./_errors.ts";
 export type { Conn, NetAddr };
 
 /** Bytes the readable queues before the socket is paused. */
-export const READ_HIGH_WATER_MARK = 128 * 1024;
+export const READ_HIGH_WATER_MARK: number = 128 * 1024;
 
 /** The runtime operations a SocketConn drives. */
 export interface SocketHandle {

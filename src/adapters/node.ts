@@ -168,7 +168,7 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
       socket.setNoDelay(true);
       listener.push(wrap(socket, unixPath));
     });
-    server.once(
+    server.on(
       "error",
       (error) =>
         reject(

@@ -262,15 +262,17 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t("connect to a closed port rejects with ConnectionError CONNECTION_REFUSED", async () => {
-    const { connect, listen } = await adapter(name);
+    const { connect, connectTls, listen } = await adapter(name);
     const listener = await listen({ hostname: "127.0.0.1", port: 0 });
     const port = portOf(listener);
     listener.close();
-    await assert.rejects(connect({ port }), (error) => {
+    const refused = (error: unknown): boolean => {
       isConnectionError("CONNECTION_REFUSED")(error);
       assert.ok((error as Error).cause !== undefined, "has the runtime error as cause");
       return true;
-    });
+    };
+    await assert.rejects(connect({ port }), refused);
+    await assert.rejects(connectTls({ port }), refused);
   });
 
   t("listening on a port in use rejects with ConnectionError", async () => {
