@@ -25,3 +25,6 @@
  */
 export * from "./src/errors.ts";
 export * from "./src/framing/mod.ts";
+export * from "./src/streams/mod.ts";
+export type * from "./src/connection/types.ts";
+export * from "./src/connection/framed.ts";

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The full test run: the same suite on Deno, Bun and Node 24, plus the
+# static checks and the npm build. Used by `npm test` and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+export DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "deno fmt --check"; deno fmt --check
+step "deno lint"; deno lint
+step "deno check"; deno check mod.ts src/ tests/ scripts/ bench/
+step "deno doc --lint"; deno doc --lint mod.ts src/adapters/*.ts src/cli/main.ts
+step "deno test --doc"; deno test -A --doc --no-run mod.ts >/dev/null && deno test -A --doc mod.ts src/
+step "deno test"; deno test -A tests/
+step "bun test"; bun test ./tests
+step "node --test (Node $(node --version))"; node --test "tests/**/*_test.ts"
+step "npm build + smoke test"; deno run -A scripts/build_npm.ts
+step "deno publish --dry-run"; deno publish --dry-run --allow-dirty

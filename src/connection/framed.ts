@@ -1,0 +1,386 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
+import type { FrameDecoder, Framing } from "../framing/types.ts";
+import { Coalescer } from "../streams/_coalescer.ts";
+import type { Conn } from "./types.ts";
+
+/** Options for {@linkcode framed}. */
+export interface FramedOptions {
+  /**
+   * Small frames sent in the same tick go out as one write of up to this
+   * many bytes; 0 writes every frame on its own.
+   *
+   * @default {65536} (64 KiB)
+   */
+  coalesce?: number;
+  /**
+   * Bytes queued for the socket before `writable`'s `writer.ready` waits.
+   *
+   * @default {1048576} (1 MiB)
+   */
+  highWaterMark?: number;
+  /**
+   * Allow frames to be views into buffers framewire reuses, each valid only
+   * until the next frame or batch is requested. Reserved: frames are
+   * currently always owned, whatever this option says.
+   *
+   * @default {false}
+   */
+  reuseBuffers?: boolean;
+}
+
+/** A duplex of messages over a byte-stream {@linkcode Conn}; see {@linkcode framed}. */
+export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDisposable {
+  /** Frames from the peer. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Payloads to the peer. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** The underlying connection. */
+  readonly conn: Conn;
+  /** All frames decoded from one read, handed over at once. */
+  batches(): AsyncIterable<Uint8Array[]>;
+  /** Frames and sends `payload` (a string is sent as UTF-8); resolves once handed to the socket. */
+  send(payload: Uint8Array | string): Promise<void>;
+  /** Flushes queued frames, then half-closes (the peer sees the end; reading goes on). */
+  closeWrite(): Promise<void>;
+  /** Flushes queued frames, then closes both directions. */
+  close(): Promise<void>;
+}
+
+interface Waiter {
+  end: number;
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function waiter(end: number): Waiter {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { end, promise, resolve, reject };
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Turns a byte-stream connection into a duplex of messages framed with
+ * `framing`.
+ *
+ * Receiving: iterate with `for await`, read `readable`, or take whole
+ * batches with `batches()` (the fastest: one hand-over per socket read) —
+ * one of them per connection. Frames are owned: they stay valid forever. A
+ * peer that disconnects inside a frame surfaces as `TruncatedFrameError`; an
+ * oversized or malformed header closes the connection and surfaces as
+ * `FrameTooLargeError` or `MalformedHeaderError`.
+ *
+ * Sending: `send()` and `writable` may both be used. Frames go out in call
+ * order; small frames sent in the same tick are coalesced into one socket
+ * write, a large payload is written without being copied (so it must not
+ * change until its `send` resolves). `send` resolves once its frame is handed
+ * to the socket; when the connection fails every pending `send` rejects with
+ * a `ConnectionError` (or the framing error that caused it).
+ *
+ * @param conn The connection (from an adapter's `connect`, `listen`, ...).
+ * @param framing The wire format.
+ * @param options Coalescing and buffering.
+ * @returns The framed connection.
+ * @throws {RangeError} An option is out of range.
+ *
+ * @example Request and reply over a pair of in-memory streams
+ * ```ts
+ * import { framed, lengthPrefixed, type Conn } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * // A loopback Conn: what is written comes back.
+ * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+ * const addr = { transport: "tcp", hostname: "127.0.0.1", port: 0 } as const;
+ * const conn: Conn = {
+ *   readable, writable, localAddr: addr, remoteAddr: addr,
+ *   closeWrite: () => writable.close(), close() {}, closed: Promise.resolve(),
+ * };
+ *
+ * const fc = framed(conn, lengthPrefixed());
+ * await fc.send("ping");
+ * await fc.send("pong");
+ * await fc.closeWrite();
+ * const frames: string[] = [];
+ * for await (const frame of fc) frames.push(new TextDecoder().decode(frame));
+ * assert.deepEqual(frames, ["ping", "pong"]);
+ * ```
+ */
+export function framed(conn: Conn, framing: Framing, options: FramedOptions = {}): FramedConnection {
+  return new Framed(conn, framing, options);
+}
+
+class Framed implements FramedConnection {
+  readonly conn: Conn;
+  #framing: Framing;
+  #highWaterMark: number;
+  // Read side.
+  #decoder: FrameDecoder;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #readDone = false;
+  #frames: Uint8Array[] = [];
+  #frameIndex = 0;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  // Write side.
+  #coalescer: Coalescer;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #queue: Uint8Array[] = [];
+  #emitted = 0;
+  #written = 0;
+  #waiters: Waiter[] = [];
+  #open: Waiter | undefined;
+  #pumping: Promise<void> | undefined;
+  #drained: Waiter | undefined;
+  #failure: unknown;
+  #writable: WritableStream<Uint8Array> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(conn: Conn, framing: Framing, options: FramedOptions) {
+    const coalesce = options.coalesce ?? 65536;
+    const highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
+      throw new RangeError(`Cannot frame connection as coalesce must be a non-negative integer: received ${coalesce}`);
+    }
+    if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0) {
+      throw new RangeError(
+        `Cannot frame connection as highWaterMark must be a non-negative integer: received ${highWaterMark}`,
+      );
+    }
+    this.conn = conn;
+    this.#framing = framing;
+    this.#highWaterMark = highWaterMark;
+    this.#decoder = framing.decoder();
+    this.#coalescer = new Coalescer(framing, coalesce, (chunk) => this.#enqueue(chunk));
+  }
+
+  // ---- receiving ----
+
+  /** Reads until at least one frame is decoded; `null` at a clean end. */
+  async #nextBatch(): Promise<Uint8Array[] | null> {
+    const decoder = this.#decoder;
+    this.#reader ??= this.conn.readable.getReader();
+    while (true) {
+      if (this.#readDone) return null;
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await this.#reader.read();
+      } catch (error) {
+        this.#readDone = true;
+        if (decoder.bufferedBytes > 0) {
+          // The connection failed inside a frame.
+          try {
+            decoder.end();
+          } catch (truncated) {
+            if (truncated instanceof TruncatedFrameError) (truncated as { cause?: unknown }).cause = error;
+            throw truncated;
+          }
+        }
+        throw error instanceof FramingError ? error : new ConnectionError("Cannot read from connection", { cause: error });
+      }
+      const frames: Uint8Array[] = [];
+      try {
+        if (result.done) {
+          this.#readDone = true;
+          decoder.end();
+        } else {
+          decoder.push(result.value);
+        }
+        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) frames.push(frame);
+      } catch (error) {
+        // Out of sync (or truncated): nothing more can be read from this stream.
+        this.#readDone = true;
+        this.#fail(error);
+        this.conn.close();
+        throw error;
+      }
+      if (frames.length > 0) return frames;
+    }
+  }
+
+  batches(): AsyncIterable<Uint8Array[]> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Uint8Array[]>> => {
+          if (this.#frameIndex < this.#frames.length) {
+            const rest = this.#frames.slice(this.#frameIndex);
+            this.#frames = [];
+            this.#frameIndex = 0;
+            return { done: false, value: rest };
+          }
+          const batch = await this.#nextBatch();
+          return batch === null ? { done: true, value: undefined } : { done: false, value: batch };
+        },
+      }),
+    };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: (): Promise<IteratorResult<Uint8Array>> => {
+        if (this.#frameIndex < this.#frames.length) {
+          return Promise.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
+        }
+        return this.#nextBatch().then((batch) => {
+          if (batch === null) return { done: true, value: undefined };
+          this.#frames = batch;
+          this.#frameIndex = 1;
+          return { done: false, value: batch[0]! };
+        });
+      },
+    };
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const batch = await this.#nextBatch();
+        if (batch === null) controller.close();
+        else for (const frame of batch) controller.enqueue(frame);
+      },
+      cancel: (reason) => {
+        this.#readDone = true;
+        return this.#reader?.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+    return this.#readable;
+  }
+
+  // ---- sending ----
+
+  send(payload: Uint8Array | string): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#closing !== undefined) {
+      return Promise.reject(new ConnectionError("Cannot send as the connection is closing", { code: "CONNECTION_CLOSED" }));
+    }
+    const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
+    try {
+      this.#coalescer.add(bytes, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const end = this.#emitted + this.#coalescer.pendingBytes;
+    // Sends whose bytes wait in the same slab share one promise.
+    const open = this.#open;
+    if (open !== undefined) {
+      open.end = end;
+      return open.promise;
+    }
+    const w = waiter(end);
+    if (this.#coalescer.pendingBytes > 0) this.#open = w;
+    this.#waiters.push(w);
+    return w.promise;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: (payload) => {
+        const sent = this.send(payload);
+        sent.catch(() => {});
+        if (this.#failure !== undefined) return sent;
+        if (this.#emitted + this.#coalescer.pendingBytes - this.#written > this.#highWaterMark) {
+          this.#drained ??= waiter(0);
+          return this.#drained.promise;
+        }
+      },
+      close: () => this.#flush(),
+      abort: (reason) => {
+        this.#fail(reason);
+        this.conn.close();
+      },
+    });
+    return this.#writable;
+  }
+
+  #enqueue(chunk: Uint8Array): void {
+    this.#queue.push(chunk);
+    this.#emitted += chunk.length;
+    this.#open = undefined;
+    this.#pumping ??= this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    const writer = this.#writer ??= this.conn.writable.getWriter();
+    try {
+      while (this.#queue.length > 0) {
+        const chunks = this.#queue;
+        this.#queue = [];
+        let last: Promise<void> = Promise.resolve();
+        for (const chunk of chunks) {
+          last = writer.write(chunk);
+          last.catch(() => {});
+        }
+        await last;
+        for (const chunk of chunks) this.#written += chunk.length;
+        this.#settle();
+      }
+    } catch (error) {
+      this.#fail(error);
+    } finally {
+      this.#pumping = undefined;
+    }
+  }
+
+  #settle(): void {
+    const waiters = this.#waiters;
+    let i = 0;
+    while (i < waiters.length && waiters[i]!.end <= this.#written && waiters[i] !== this.#open) {
+      waiters[i++]!.resolve();
+    }
+    if (i > 0) this.#waiters = waiters.slice(i);
+    const drained = this.#drained;
+    if (drained !== undefined && this.#emitted - this.#written <= this.#highWaterMark) {
+      this.#drained = undefined;
+      drained.resolve();
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = error instanceof FramingError
+      ? error
+      : new ConnectionError("Cannot send as the connection failed", { cause: error });
+    for (const w of this.#waiters) w.reject(this.#failure);
+    this.#waiters = [];
+    this.#open = undefined;
+    this.#drained?.reject(this.#failure);
+    this.#drained = undefined;
+  }
+
+  /** Writes everything queued; rejects if the connection failed. */
+  async #flush(): Promise<void> {
+    this.#coalescer.flush();
+    while (this.#pumping !== undefined) await this.#pumping;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  closeWrite(): Promise<void> {
+    return this.#closing ??= (async () => {
+      await this.#flush();
+      this.#writer?.releaseLock();
+      await this.conn.closeWrite();
+    })();
+  }
+
+  async close(): Promise<void> {
+    try {
+      if (this.#closing === undefined) await this.#flush();
+      else await this.#closing;
+    } catch {
+      // Already failed: closing is all that is left to do.
+    } finally {
+      this.#closing ??= Promise.resolve();
+      this.conn.close();
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

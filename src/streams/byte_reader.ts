@@ -1,0 +1,159 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import { TruncatedFrameError } from "../errors.ts";
+import type { Framing } from "../framing/types.ts";
+
+interface HandsBack {
+  takeBuffered(): Uint8Array[];
+}
+
+/**
+ * Pull-style reading from a byte stream: the classic `readExactly` and
+ * `readFrame` loops, keeping leftover bytes between calls.
+ *
+ * Both methods resolve `null` on a clean end at a boundary and reject with
+ * `TruncatedFrameError` when the stream ends inside the bytes asked for.
+ * Results are views into the stream's chunks when they lie inside one chunk,
+ * otherwise fresh buffers. The reader locks the stream until
+ * {@linkcode ByteReader.releaseLock}.
+ *
+ * @example Reading a fixed header, then a frame
+ * ```ts
+ * import { ByteReader, lengthPrefixed } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const framing = lengthPrefixed({ width: 2 });
+ * const input = new ReadableStream<Uint8Array>({
+ *   start(controller) {
+ *     controller.enqueue(new Uint8Array([0xca, 0xfe, 0, 2]));
+ *     controller.enqueue(new Uint8Array([104, 105]));
+ *     controller.close();
+ *   },
+ * });
+ * const reader = new ByteReader(input);
+ * assert.deepEqual(await reader.readExactly(2), new Uint8Array([0xca, 0xfe]));
+ * assert.deepEqual(await reader.readFrame(framing), new Uint8Array([104, 105]));
+ * assert.equal(await reader.readFrame(framing), null);
+ * ```
+ */
+export class ByteReader {
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #chunks: Uint8Array[] = [];
+  #length = 0;
+  #ended = false;
+
+  /**
+   * Constructs a new instance and locks `readable`.
+   *
+   * @param readable The byte stream.
+   */
+  constructor(readable: ReadableStream<Uint8Array>) {
+    this.#reader = readable.getReader();
+  }
+
+  /** Bytes read from the stream but not yet returned. */
+  get bufferedBytes(): number {
+    return this.#length;
+  }
+
+  /**
+   * Reads exactly `n` bytes.
+   *
+   * @param n The number of bytes.
+   * @returns The bytes, or `null` if the stream ended cleanly before any of them.
+   * @throws {RangeError} `n` is not a non-negative integer.
+   * @throws {TruncatedFrameError} The stream ended after some but not all of them.
+   */
+  async readExactly(n: number): Promise<Uint8Array | null> {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new RangeError(`Cannot read bytes as n must be a non-negative integer: received ${n}`);
+    }
+    while (this.#length < n) {
+      if (!(await this.#fill())) {
+        if (this.#length === 0) return null;
+        throw new TruncatedFrameError("payload", this.#length, { expected: n });
+      }
+    }
+    return this.#take(n);
+  }
+
+  /**
+   * Reads one frame of `framing`.
+   *
+   * @param framing The wire format.
+   * @returns The frame, or `null` on a clean end at a frame boundary.
+   * @throws {TruncatedFrameError} The stream ended inside a frame.
+   * @throws {FrameTooLargeError | MalformedHeaderError} As the decoder does.
+   */
+  async readFrame(framing: Framing): Promise<Uint8Array | null> {
+    const decoder = framing.decoder();
+    if (typeof (decoder as unknown as Partial<HandsBack>).takeBuffered !== "function") {
+      throw new TypeError(`Cannot read frame as framing "${framing.name}" cannot hand back unread bytes`);
+    }
+    for (const chunk of this.#chunks) decoder.push(chunk);
+    this.#chunks = [];
+    this.#length = 0;
+    while (true) {
+      const frame = decoder.next();
+      if (frame !== undefined) {
+        this.#chunks = (decoder as unknown as HandsBack).takeBuffered();
+        for (const chunk of this.#chunks) this.#length += chunk.length;
+        return frame;
+      }
+      const chunk = await this.#read();
+      if (chunk === undefined) {
+        if (decoder.bufferedBytes === 0) return null;
+        decoder.end();
+        return decoder.next() ?? null;
+      }
+      decoder.push(chunk);
+    }
+  }
+
+  /** Releases the stream; bytes buffered here are dropped. */
+  releaseLock(): void {
+    this.#reader.releaseLock();
+  }
+
+  async #read(): Promise<Uint8Array | undefined> {
+    if (this.#ended) return undefined;
+    while (true) {
+      const { done, value } = await this.#reader.read();
+      if (done) {
+        this.#ended = true;
+        return undefined;
+      }
+      if (value.length > 0) return value;
+    }
+  }
+
+  async #fill(): Promise<boolean> {
+    const chunk = await this.#read();
+    if (chunk === undefined) return false;
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+    return true;
+  }
+
+  #take(n: number): Uint8Array {
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) {
+      this.#length -= n;
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[0]!;
+      const count = Math.min(chunk.length, n - filled);
+      out.set(chunk.subarray(0, count), filled);
+      filled += count;
+      if (count === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(count);
+    }
+    this.#length -= n;
+    return out;
+  }
+}

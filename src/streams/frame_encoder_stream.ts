@@ -1,0 +1,112 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import type { Framing } from "../framing/types.ts";
+import { Coalescer } from "./_coalescer.ts";
+
+/** Options for {@linkcode FrameEncoderStream}. */
+export interface FrameEncoderStreamOptions {
+  /**
+   * Small frames written in the same tick are gathered into one output chunk
+   * of up to this many bytes; 0 emits every frame as its own chunk.
+   *
+   * @default {65536} (64 KiB)
+   */
+  coalesce?: number;
+}
+
+/**
+ * Payloads in, wire bytes out: frames each payload with `framing`.
+ *
+ * Small frames written in the same tick (a loop of unawaited `write` calls,
+ * or a `pipeTo` from a stream with queued chunks) come out as one chunk of
+ * up to `coalesce` bytes, so the socket behind sees few large writes. A
+ * payload of 16 KiB or more is not copied: its header and the payload itself
+ * come out as two chunks, so the payload must not change after it is
+ * written. Output chunks are never reused.
+ *
+ * Closing the writable flushes and closes the readable; aborting it errors
+ * the readable; cancelling the readable errors the writable. A payload the
+ * framing rejects (too long, contains the delimiter) errors both sides with
+ * the framing's `RangeError`.
+ *
+ * @example Framing lines for a socket
+ * ```ts
+ * import { FrameEncoderStream, lines } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const encoder = new FrameEncoderStream(lines());
+ * const writer = encoder.writable.getWriter();
+ * writer.write(new TextEncoder().encode("hello"));
+ * writer.write(new TextEncoder().encode("world"));
+ * writer.close();
+ * const chunks: Uint8Array[] = [];
+ * for await (const chunk of encoder.readable) chunks.push(chunk);
+ * assert.equal(chunks.length, 1); // both frames coalesced into one write
+ * assert.equal(new TextDecoder().decode(chunks[0]), "hello\nworld\n");
+ * ```
+ */
+export class FrameEncoderStream {
+  /** Wire bytes. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Payloads to frame. */
+  readonly writable: WritableStream<Uint8Array>;
+
+  /**
+   * Constructs a new instance.
+   *
+   * @param framing The wire format.
+   * @param options The coalescing limit.
+   * @throws {RangeError} `coalesce` is negative or not an integer.
+   */
+  constructor(framing: Framing, options: FrameEncoderStreamOptions = {}) {
+    const coalesce = options.coalesce ?? 65536;
+    if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
+      throw new RangeError(
+        `Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received ${coalesce}`,
+      );
+    }
+    let readableController!: ReadableStreamDefaultController<Uint8Array>;
+    let writableController!: WritableStreamDefaultController;
+    let resumeWriter: (() => void) | undefined;
+    const coalescer = new Coalescer(framing, coalesce, (chunk) => readableController.enqueue(chunk));
+    this.readable = new ReadableStream<Uint8Array>({
+      start(controller) {
+        readableController = controller;
+      },
+      pull() {
+        // The consumer wants bytes: hand over what is held, release a waiting writer.
+        coalescer.flush();
+        resumeWriter?.();
+        resumeWriter = undefined;
+      },
+      cancel(reason) {
+        writableController.error(reason);
+        resumeWriter?.();
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: coalesce }));
+    this.writable = new WritableStream<Uint8Array>({
+      start(controller) {
+        writableController = controller;
+      },
+      write(payload) {
+        try {
+          coalescer.add(payload, true);
+        } catch (error) {
+          readableController.error(error);
+          throw error;
+        }
+        // Backpressure: wait while `coalesce` bytes are queued for the consumer.
+        if ((readableController.desiredSize ?? 1) <= 0) {
+          return new Promise<void>((resolve) => resumeWriter = resolve);
+        }
+      },
+      close() {
+        coalescer.flush();
+        readableController.close();
+      },
+      abort(reason) {
+        readableController.error(reason);
+      },
+    });
+  }
+}

@@ -1,0 +1,89 @@
+// Shared fixtures for the framing tests: every format, with a way to make
+// payloads it can carry.
+import fc from "fast-check";
+import {
+  decimalHeader,
+  delimited,
+  fixedSize,
+  type Framing,
+  lengthPrefixed,
+  lines,
+  netstring,
+  varint,
+} from "../../mod.ts";
+
+export interface FormatCase {
+  framing: Framing;
+  /** Payloads this format can carry. */
+  payload: fc.Arbitrary<Uint8Array>;
+}
+
+const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max });
+const without = (max: number, banned: number[]) =>
+  fc.uint8Array({ minLength: 0, maxLength: max }).map((b) => b.map((x) => (banned.includes(x) ? 0x41 : x)));
+
+export const formats: FormatCase[] = [
+  { framing: lengthPrefixed(), payload: bytes(300) },
+  { framing: lengthPrefixed({ width: 1 }), payload: bytes(255) },
+  { framing: lengthPrefixed({ width: 2, endian: "little" }), payload: bytes(300) },
+  { framing: lengthPrefixed({ width: 3, counts: "frame" }), payload: bytes(300) },
+  { framing: lengthPrefixed({ width: 8, endian: "little" }), payload: bytes(300) },
+  {
+    framing: lengthPrefixed({ width: 4, offset: 1 }),
+    payload: fc.uint8Array({ minLength: 1, maxLength: 300 }),
+  },
+  {
+    framing: lengthPrefixed({ width: 2, offset: 3, counts: "frame", endian: "little" }),
+    payload: fc.uint8Array({ minLength: 3, maxLength: 300 }),
+  },
+  { framing: varint(), payload: bytes(400) },
+  { framing: decimalHeader(), payload: bytes(300) },
+  { framing: decimalHeader({ width: 3 }), payload: bytes(300) },
+  { framing: netstring(), payload: bytes(300) },
+  { framing: lines(), payload: without(200, [0x0a, 0x0d]) },
+  { framing: delimited({ delimiter: "\r\n" }), payload: without(200, [0x0a, 0x0d]) },
+  { framing: delimited({ delimiter: "ab|ab" }), payload: without(200, [0x7c]) },
+  { framing: delimited({ delimiter: new Uint8Array([0]) }), payload: without(200, [0]) },
+  { framing: fixedSize(5), payload: fc.uint8Array({ minLength: 5, maxLength: 5 }) },
+];
+
+/** A label for test names. */
+export function label(framing: Framing, i: number): string {
+  return `${framing.name}#${i}`;
+}
+
+/** Encodes payloads back to back into one fresh buffer. */
+export function encodeAll(framing: Framing, payloads: Uint8Array[]): Uint8Array {
+  const parts = payloads.map((p) => framing.encode(p));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Feeds `wire` to a fresh decoder in chunks ending at `cuts` (each chunk a
+ * fresh copy, as the decoder owns what it is given), collects every frame
+ * after each push, then ends the input.
+ */
+export function decodeChunks(framing: Framing, wire: Uint8Array, cuts: number[]): Uint8Array[] {
+  const decoder = framing.decoder();
+  const out: Uint8Array[] = [];
+  let start = 0;
+  for (const cut of [...cuts, wire.length]) {
+    decoder.push(wire.slice(start, cut));
+    start = cut;
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f.slice());
+  }
+  decoder.end();
+  for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f.slice());
+  return out;
+}
+
+/** Sorted, de-duplicated cut points inside `length`. */
+export function cutsArbitrary(length: number): fc.Arbitrary<number[]> {
+  return fc.uniqueArray(fc.integer({ min: 0, max: length }), { maxLength: 12 }).map((a) => a.sort((x, y) => x - y));
+}

@@ -1,0 +1,116 @@
+// Properties every format must have, checked on every format.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { TruncatedFrameError } from "../../mod.ts";
+import { cutsArbitrary, decodeChunks, encodeAll, formats, label } from "./_formats.ts";
+
+for (const [i, { framing, payload }] of formats.entries()) {
+  const name = label(framing, i);
+
+  test(`${name}: random payloads split at random points decode to the same payloads`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(payload, { maxLength: 12 }).chain((payloads) => {
+          const wire = encodeAll(framing, payloads);
+          return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
+        }),
+        ([payloads, wire, cuts]) => {
+          assert.deepEqual(decodeChunks(framing, wire, cuts), payloads);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test(`${name}: every split point of a small input gives the same frames`, () => {
+    fc.assert(
+      fc.property(fc.array(payload.filter((p) => p.length <= 40), { minLength: 1, maxLength: 4 }), (payloads) => {
+        const wire = encodeAll(framing, payloads);
+        for (let cut = 0; cut <= wire.length; cut++) {
+          assert.deepEqual(decodeChunks(framing, wire, [cut]), payloads, `split at ${cut}`);
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test(`${name}: one byte at a time and everything in one chunk give the same frames`, () => {
+    fc.assert(
+      fc.property(fc.array(payload, { maxLength: 8 }), (payloads) => {
+        const wire = encodeAll(framing, payloads);
+        const everyByte = Array.from({ length: wire.length }, (_, k) => k);
+        assert.deepEqual(decodeChunks(framing, wire, everyByte), payloads);
+        assert.deepEqual(decodeChunks(framing, wire, []), payloads);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test(`${name}: all complete frames in one chunk are returned, as views into it`, () => {
+    const payloads = fc.sample(payload, { numRuns: 20, seed: 42 });
+    const wire = encodeAll(framing, payloads);
+    const decoder = framing.decoder();
+    decoder.push(wire);
+    let count = 0;
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+      assert.equal(f.buffer, wire.buffer, "frame is a view into the pushed chunk");
+      count++;
+    }
+    assert.equal(count, payloads.length);
+    assert.equal(decoder.bufferedBytes, 0);
+    decoder.end();
+  });
+
+  test(`${name}: a stream cut at any offset inside a frame fails at end()`, () => {
+    const payloads = fc.sample(payload.filter((p) => p.length <= 30), { numRuns: 3, seed: 7 });
+    const wire = encodeAll(framing, payloads);
+    const boundaries = new Set<number>([0]);
+    let at = 0;
+    for (const p of payloads) boundaries.add(at += framing.encodedLength(p));
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const decoder = framing.decoder();
+      decoder.push(wire.slice(0, cut));
+      let frames = 0;
+      while (decoder.next() !== undefined) frames++;
+      if (boundaries.has(cut)) {
+        decoder.end();
+        assert.equal(decoder.next(), undefined);
+      } else {
+        assert.throws(() => decoder.end(), (error) => {
+          assert.ok(error instanceof TruncatedFrameError, `cut at ${cut}`);
+          assert.equal(error.code, "TRUNCATED_FRAME");
+          let start = 0;
+          for (const b of [...boundaries].sort((x, y) => x - y)) if (b < cut) start = b;
+          // The received count covers the cut part's bytes, never more than arrived.
+          assert.ok(error.received <= cut - start, `received ${error.received} at ${cut}`);
+          if (error.part === "header") assert.ok(error.received > 0);
+          if (error.expected !== undefined) assert.ok(error.expected > error.received);
+          return true;
+        });
+      }
+      assert.equal(frames, [...boundaries].filter((b) => b > 0 && b <= cut).length);
+    }
+  });
+
+  test(`${name}: garbage never hangs or throws anything but a FramingError`, () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), cutsArbitrary(200), (garbage, cuts) => {
+        try {
+          decodeChunks(framing, garbage, cuts.filter((c) => c <= garbage.length));
+        } catch (error) {
+          assert.equal((error as Error).constructor.name.endsWith("Error"), true);
+          assert.ok("code" in (error as object), String(error));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test(`${name}: zero frames and an empty input end cleanly`, () => {
+    const decoder = framing.decoder();
+    decoder.push(new Uint8Array(0));
+    assert.equal(decoder.next(), undefined);
+    decoder.end();
+  });
+}
