@@ -45,16 +45,3 @@ export function payloadsFor(format: string, count: number, seed: number): Uint8A
   }
   return out;
 }
-
-/** Joins byte arrays into one. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.byteLength;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const part of parts) {
-    out.set(part, off);
-    off += part.byteLength;
-  }
-  return out;
-}

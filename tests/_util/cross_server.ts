@@ -1,30 +1,25 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Child script of tests/cross_runtime_test.ts: an echo server on this runtime's adapter, one
 // listener per wire format. Prints one line `PORTS {"u32be":1234,...}` once bound, then echoes each
-// frame back (decoded and encoded again) until the client's FIN, and runs until killed.
+// frame back with framed() (decoded and encoded again) until the client's FIN, and runs until killed.
 
 import type { Conn } from "../../src/connection/types.ts";
-import type { Framing } from "../../mod.ts";
+import { framed, type Framing } from "../../mod.ts";
 import { adapter } from "./runtime.ts";
-import { concat, FORMATS } from "./cross_formats.ts";
+import { FORMATS } from "./cross_formats.ts";
 
 async function echo(conn: Conn, framing: Framing): Promise<void> {
-  const decoder = framing.decoder();
-  const writer = conn.writable.getWriter();
+  const fc = framed(conn, framing);
   try {
-    for await (const chunk of conn.readable) {
-      decoder.push(chunk);
-      const frames: Uint8Array[] = [];
-      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
-        frames.push(framing.encode(frame));
-      }
-      if (frames.length > 0) await writer.write(concat(frames));
+    for await (const batch of fc.batches()) {
+      let last: Promise<void> | undefined;
+      for (const frame of batch) last = fc.send(frame); // in call order, coalesced
+      await last;
     }
-    decoder.end();
-    await writer.close();
+    await fc.closeWrite();
   } catch (error) {
     console.error(`cross_server: ${framing.name}:`, error);
-    conn.close();
+    await fc.close();
   }
 }
 

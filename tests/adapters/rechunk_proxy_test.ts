@@ -36,7 +36,10 @@ test(`rechunkProxy (${runtime}) forwards both directions in random pieces and fo
     assertBytes(received, data);
     assert.equal(proxy.stats.upstream, data.byteLength);
     assert.equal(proxy.stats.downstream, data.byteLength);
-    assert.ok(proxy.stats.pieces > 2 * (data.byteLength / 65536), `re-chunked (${proxy.stats.pieces} pieces)`);
+    assert.ok(
+      proxy.stats.pieces > 2 * (data.byteLength / 65536),
+      `re-chunked (${proxy.stats.pieces} pieces)`,
+    );
   } finally {
     for (const conn of conns) conn.close();
     await proxy.close();

@@ -1,0 +1,174 @@
+// Copyright 2026 the framewire authors. MIT license.
+// framed() over the current runtime's adapter and real sockets: many frames through the
+// re-chunking proxy, a peer that stops mid-frame, and send() under a slow reader.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { framed } from "../../src/connection/framed.ts";
+import { type Framing, lengthPrefixed, TruncatedFrameError, varint } from "../../mod.ts";
+import type { Conn } from "../../src/connection/types.ts";
+import { adapter, portOf, runtime } from "../_util/runtime.ts";
+import { prng, rechunkProxy } from "../_util/rechunk_proxy.ts";
+import { accept, assertBytes, writeUntilStalled } from "./_suite.ts";
+
+const NET = { timeout: 60_000 };
+
+/** `count` payloads of 0 B to 1 MiB: mostly under 1 KiB, 1 in 50 large (about 20 MB in all). */
+function payloads(count: number, seed: number): Uint8Array[] {
+  const random = prng(seed);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const size = i % 100 === 0
+      ? 0
+      : random() < 0.02
+      ? Math.floor(random() * (1 << 20)) + 1
+      : Math.floor(random() * 1024);
+    const payload = new Uint8Array(size);
+    // Cheap but position-dependent content, so any misplaced byte shows.
+    for (let j = 0; j < size; j += 97) payload[j] = (i * 31 + j) & 255;
+    if (size > 0) payload[size - 1] = i & 255;
+    out.push(payload);
+  }
+  return out;
+}
+
+/** A client and server Conn through a re-chunking proxy; `cleanup` closes everything. */
+async function proxiedPair(
+  seed: number,
+): Promise<{ client: Conn; server: Conn; cleanup: () => Promise<void> }> {
+  const { connect, listen } = await adapter();
+  const upstream = await listen({ hostname: "127.0.0.1", port: 0 });
+  const proxy = rechunkProxy(
+    await listen({ hostname: "127.0.0.1", port: 0 }),
+    () => connect({ port: portOf(upstream) }),
+    { seed },
+  );
+  const conns: Conn[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const conn of conns) conn.close();
+    await proxy.close();
+    upstream.close();
+  };
+  try {
+    const accepted = accept(upstream);
+    conns.push(await connect({ port: (proxy.addr as { port: number }).port }));
+    conns.push(await accepted);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return { client: conns[0]!, server: conns[1]!, cleanup };
+}
+
+for (
+  const [name, make] of [["u32be", () => lengthPrefixed()], ["varint", () => varint()]] as const
+) {
+  test(
+    `framed() on ${runtime}: 2,000 frames of 0 B-1 MiB (${name}) echo through a re-chunking proxy`,
+    NET,
+    async () => {
+      const { client, server, cleanup } = await proxiedPair(name.length);
+      try {
+        const framing: Framing = make();
+        const sent = payloads(2000, 11);
+        const fc = framed(client, framing);
+        const fs = framed(server, framing);
+        const echoing = (async () => {
+          for await (const frame of fs) await fs.send(frame);
+          await fs.closeWrite();
+        })();
+        const sending = (async () => {
+          const sends = sent.map((p) => fc.send(p)); // unawaited sends go out in call order
+          await Promise.all(sends);
+          await fc.closeWrite();
+        })();
+        let i = 0;
+        for await (const frame of fc) {
+          assert.ok(i < sent.length, "no extra frames");
+          assertBytes(frame, sent[i]!);
+          i++;
+        }
+        assert.equal(i, sent.length);
+        await Promise.all([sending, echoing]);
+      } finally {
+        await cleanup();
+      }
+    },
+  );
+}
+
+test(
+  `framed() on ${runtime}: a peer that closes mid-frame gives TruncatedFrameError`,
+  NET,
+  async () => {
+    for (const how of ["closeWrite", "close"] as const) {
+      const { client, server, cleanup } = await proxiedPair(3);
+      try {
+        const framing = lengthPrefixed();
+        const fc = framed(client, framing);
+        const writer = server.writable.getWriter();
+        const whole = framing.encode(new Uint8Array(100).fill(7));
+        await writer.write(framing.encode(new Uint8Array([1, 2, 3]))); // one whole frame
+        await writer.write(whole.subarray(0, 40)); // then 36 of 100 payload bytes
+        writer.releaseLock();
+        if (how === "closeWrite") await server.closeWrite();
+        else server.close();
+        const frames: Uint8Array[] = [];
+        await assert.rejects(
+          (async () => {
+            for await (const frame of fc) frames.push(frame);
+          })(),
+          (error) => {
+            assert.ok(error instanceof TruncatedFrameError, `${how}: got ${error}`);
+            assert.equal(error.part, "payload");
+            return true;
+          },
+        );
+        assert.deepEqual(frames, [new Uint8Array([1, 2, 3])]);
+      } finally {
+        await cleanup();
+      }
+    }
+  },
+);
+
+test(
+  `framed() on ${runtime}: send() waits while the peer reads nothing, then everything arrives`,
+  NET,
+  async () => {
+    const { connect, listen } = await adapter();
+    const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const conns: Conn[] = [];
+    try {
+      const accepted = accept(listener);
+      conns.push(await connect({ port: portOf(listener) }));
+      conns.push(await accepted);
+      const [client, server] = conns as [Conn, Conn];
+      const framing = lengthPrefixed();
+      const fc = framed(client, framing);
+      const payload = new Uint8Array(1 << 20).map((_, i) => i & 255);
+      // Send until a send() has not resolved for a while (the limit includes framed()'s queue).
+      const { accepted: sentBytes, pending } = await writeUntilStalled(
+        (p) => fc.send(p),
+        payload,
+        64 << 20,
+      );
+      const stalledSend = fc.send(payload); // queued behind the stalled one
+      const fs = framed(server, framing);
+      const receiving = (async () => {
+        let frames = 0;
+        for await (const frame of fs) {
+          assertBytes(frame, payload);
+          frames++;
+        }
+        return frames;
+      })();
+      await Promise.all([pending, stalledSend]);
+      await fc.closeWrite();
+      assert.equal(await receiving, sentBytes / payload.byteLength + 2);
+    } finally {
+      listener.close();
+      for (const conn of conns) conn.close();
+    }
+  },
+);
