@@ -19,9 +19,23 @@
  *   same payloads with varint headers;
  * - concat-and-slice: the classic `buf = concat(buf, chunk); while (buf.length
  *   >= 4) {...}` decoder written here;
+ * - copy once: for every frame, `new Uint8Array(length)` and `Uint8Array.set`
+ *   of its bytes: the least a decoder that copies each frame once must do
+ *   (the reference for frames that span chunks; a limit, not a peer);
  * - memcpy: `Uint8Array.set` of every chunk into one buffer of the wire size
- *   allocated once before timing: copy bandwidth, the cost of touching every
- *   byte once (a limit, not a peer).
+ *   allocated once before timing: copy bandwidth without allocation (a limit).
+
+ *
+ * Then the streaming front ends, over the same chunks:
+ *
+ * - FrameDecoderStream: a `ReadableStream` of the chunks piped through it,
+ *   frames read with a reader;
+ * - framed() for await: `framed(conn, lengthPrefixed())` over an in-memory
+ *   `Conn` whose readable yields the chunks, frames taken with `for await`;
+ * - framed() batches(): the same, all frames of one read at a time;
+ * - it-length-prefixed async: `decode()` over an async generator of the
+ *   chunks, `for await` (u32be `lengthDecoder`, `.subarray()` per frame);
+ * - length-prefixed-stream: as above (it is a Node stream either way).
  *
  * MB/s counts payload bytes, so that MB/s ratios equal frames/s ratios. Then
  * it feeds one 64 KiB frame and one 1 MiB frame one byte at a time to the
@@ -37,7 +51,7 @@ import { decode as itDecode, type LengthDecoderFunction } from "it-length-prefix
 import type { Uint8ArrayList } from "uint8arraylist";
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
-import { lengthPrefixed } from "../mod.ts";
+import { type Conn, framed, FrameDecoderStream, lengthPrefixed } from "../mod.ts";
 import {
   args,
   type Case,
@@ -215,6 +229,30 @@ function syncCases(size: number): Case[] {
       },
     },
     {
+      name: "copy once",
+      note:
+        "per frame: new Uint8Array(length) and Uint8Array.set of its bytes (what a copy-once decoder must at least do)",
+      frames: count,
+      bytes,
+      run(): number {
+        let n = 0;
+        for (let start = 4; start < wireLength; start += size + 4) {
+          const end = start + size;
+          const f = new Uint8Array(size);
+          for (let p = start; p < end;) {
+            const k = Math.floor(p / CHUNK);
+            const at = p - k * CHUNK;
+            const take = Math.min(end - p, CHUNK - at);
+            f.set(take === CHUNK ? chunks[k]! : chunks[k]!.subarray(at, at + take), p - start);
+            p += take;
+          }
+          n++;
+          sink += f.length;
+        }
+        return n;
+      },
+    },
+    {
       name: "memcpy",
       note:
         "Uint8Array.set of every chunk into one preallocated buffer of the wire size (a limit, not a peer)",
@@ -229,6 +267,131 @@ function syncCases(size: number): Case[] {
         }
         sink += out[at - 1]!;
         return count;
+      },
+    },
+  ];
+}
+
+/** A `ReadableStream` of `chunks`, one chunk per pull. */
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller): void {
+      if (i < chunks.length) controller.enqueue(chunks[i++]!);
+      else controller.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** An in-memory `Conn` whose readable yields `chunks` and whose writable discards. */
+function memoryConn(chunks: Uint8Array[]): Conn {
+  const addr = { transport: "tcp", hostname: "127.0.0.1", port: 0 } as const;
+  return {
+    readable: streamOf(chunks),
+    writable: new WritableStream<Uint8Array>(),
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: (): Promise<void> => Promise.resolve(),
+    close(): void {},
+    closed: Promise.resolve(),
+  };
+}
+
+async function* asyncChunks(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const c of chunks) yield c;
+}
+
+/** The streaming front ends over one payload size. */
+function streamCases(size: number): Case[] {
+  const count = Math.max(8, Math.ceil(TOTAL / (size + 4)));
+  const body = payload(size);
+  const chunks = chunk(wire(body, count, "u32be"), CHUNK);
+  const varintChunks = chunk(wire(body, count, "varint"), CHUNK);
+  const bytes = size * count;
+  const framing = lengthPrefixed({ maxFrameLength: 2 * MiB });
+  const itOptions = { lengthDecoder: u32beLength, maxDataLength: 2 * MiB };
+  return [
+    {
+      name: "FrameDecoderStream",
+      note:
+        "ReadableStream of the chunks .pipeThrough(new FrameDecoderStream(u32be)), reader.read() loop",
+      frames: count,
+      bytes,
+      async run(): Promise<number> {
+        const reader = streamOf(chunks).pipeThrough(new FrameDecoderStream(framing)).getReader();
+        let n = 0;
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          n++;
+          sink += r.value.length;
+        }
+        return n;
+      },
+    },
+    {
+      name: "framed() for await",
+      note: "framed(in-memory Conn, u32be), for await over the connection",
+      frames: count,
+      bytes,
+      async run(): Promise<number> {
+        const fc = framed(memoryConn(chunks), framing);
+        let n = 0;
+        for await (const f of fc) {
+          n++;
+          sink += f.length;
+        }
+        return n;
+      },
+    },
+    {
+      name: "framed() batches()",
+      note: "framed(in-memory Conn, u32be), for await over batches()",
+      frames: count,
+      bytes,
+      async run(): Promise<number> {
+        const fc = framed(memoryConn(chunks), framing);
+        let n = 0;
+        for await (const batch of fc.batches()) {
+          for (const f of batch) {
+            n++;
+            sink += f.length;
+          }
+        }
+        return n;
+      },
+    },
+    {
+      name: "it-length-prefixed async",
+      note:
+        "decode() over an async generator of the chunks, u32be lengthDecoder, .subarray() per frame",
+      frames: count,
+      bytes,
+      async run(): Promise<number> {
+        let n = 0;
+        for await (const f of itDecode(asyncChunks(chunks), itOptions)) {
+          n++;
+          sink += f.subarray().length;
+        }
+        return n;
+      },
+    },
+    {
+      name: "length-prefixed-stream",
+      note: "Node stream (readable-stream Transform), write() per chunk, varint headers",
+      frames: count,
+      bytes,
+      run(): Promise<number> {
+        return new Promise((resolve, reject) => {
+          const decoder = lps.decode();
+          let n = 0;
+          decoder.on("data", (f: Uint8Array) => {
+            n++;
+            sink += f.length;
+          });
+          decoder.on("end", () => resolve(n));
+          decoder.on("error", reject);
+          for (const c of varintChunks) decoder.write(c);
+          decoder.end();
+        });
       },
     },
   ];
@@ -265,6 +428,17 @@ async function main(): Promise<void> {
     const group = `sync ${sizeLabel(size)}`;
     const r = await measureGroup(group, syncCases(size), measure);
     printGroup(`synchronous decode, ${sizeLabel(size)} payloads in 64 KiB chunks`, r);
+    results.push(...r);
+  }
+
+  for (const size of SIZES) {
+    const group = `stream ${sizeLabel(size)}`;
+    const r = await measureGroup(group, streamCases(size), measure);
+    printGroup(
+      `streaming decode, ${sizeLabel(size)} payloads in 64 KiB chunks`,
+      r,
+      "FrameDecoderStream",
+    );
     results.push(...r);
   }
 

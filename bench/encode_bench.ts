@@ -1,0 +1,275 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Encode throughput: framewire against its peers, measured in the same run.
+ *
+ *     deno run -A bench/encode_bench.ts      bun bench/encode_bench.ts      node bench/encode_bench.ts
+ *
+ * For payloads of 16 B, 256 B, 4 KiB (many small ones) and 64 KiB, 1 MiB (a
+ * few large ones), a few MiB of payloads are turned into wire bytes ready
+ * to hand to a socket (the output chunks are counted and their bytes summed):
+ *
+ * - framewire encode(): `lengthPrefixed().encode(payload)` per frame (one
+ *   new buffer holding header and payload);
+ * - framewire coalesced: what `FrameEncoderStream` and `framed()` do:
+ *   small frames written with `encodeInto` into 64 KiB batch buffers, a
+ *   large payload sent as `encodeParts` (header + the payload, not copied);
+ * - FrameEncoderStream: the Web Streams front end (when it exists), fed
+ *   with `writer.write` and drained by a reader in the same run;
+ * - it-length-prefixed: `encode()` over a synchronous iterable with a u32be
+ *   `lengthEncoder` (it yields the header and the payload separately);
+ * - length-prefixed-stream: its encoder as a Node stream (varint headers);
+ * - copy per frame: `new Uint8Array(4 + n)`, header bytes, `set(payload)`.
+ *
+ * MB/s counts payload bytes. Results go to `bench/results/encode-<runtime>.json`.
+ * `--quick` runs fewer, shorter rounds.
+ *
+ * @module
+ */
+
+import { encode as itEncode, type LengthEncoderFunction } from "it-length-prefixed";
+// @ts-types="./_length_prefixed_stream.d.ts"
+import lps from "length-prefixed-stream";
+import * as framewire from "../mod.ts";
+import {
+  args,
+  type Case,
+  DEFAULT_MEASURE,
+  measureGroup,
+  type MeasureOptions,
+  payload,
+  printGroup,
+  type Result,
+  resultHeader,
+  runtimeName,
+  runtimeVersion,
+  sizeLabel,
+  writeResults,
+} from "./_common.ts";
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const SIZES = [16, 256, 4 * KiB, 64 * KiB, 1 * MiB];
+const TOTAL = 4 * MiB;
+const BATCH = 64 * KiB;
+
+const quick = args().includes("--quick");
+const measure: MeasureOptions = quick ? { warmupMs: 40, rounds: 3, roundMs: 30 } : DEFAULT_MEASURE;
+
+let sink = 0;
+
+// it-length-prefixed's length encoder for a u32be field.
+const u32beLength: LengthEncoderFunction = Object.assign(
+  (value: number): Uint8Array<ArrayBuffer> => {
+    const out = new Uint8Array(4);
+    out[0] = value >>> 24;
+    out[1] = (value >>> 16) & 255;
+    out[2] = (value >>> 8) & 255;
+    out[3] = value & 255;
+    return out;
+  },
+  { bytes: 4 },
+);
+
+// FrameEncoderStream, once src/streams/ exports it from mod.ts.
+type EncoderStreamCtor = new (
+  framing: framewire.Framing,
+  options?: { coalesce?: number },
+) => TransformStream<Uint8Array, Uint8Array>;
+const FrameEncoderStream = (framewire as Record<string, unknown>).FrameEncoderStream as
+  | EncoderStreamCtor
+  | undefined;
+
+function cases(size: number): Case[] {
+  const count = Math.max(8, Math.ceil(TOTAL / size));
+  const payloads: Uint8Array[] = [];
+  // Distinct payload objects (as an application would have), sharing bytes.
+  const body = payload(size);
+  for (let i = 0; i < count; i++) payloads.push(body.subarray(0));
+  const bytes = size * count;
+  const framing = framewire.lengthPrefixed({ maxFrameLength: 2 * MiB });
+  const wireLength = (size + 4) * count;
+
+  const list: Case[] = [
+    {
+      name: "framewire",
+      note: "lengthPrefixed().encode(payload) per frame",
+      frames: count,
+      bytes,
+      run(): number {
+        let n = 0;
+        let total = 0;
+        for (const p of payloads) {
+          total += framing.encode(p).length;
+          n++;
+        }
+        check(total, wireLength);
+        return n;
+      },
+    },
+    {
+      name: "framewire coalesced",
+      note:
+        "encodeInto 64 KiB batch buffers for small frames, encodeParts (no copy) for large ones",
+      frames: count,
+      bytes,
+      run(): number {
+        const out: Uint8Array[] = [];
+        let batch = new Uint8Array(BATCH);
+        let used = 0;
+        let n = 0;
+        for (const p of payloads) {
+          const length = p.length + 4;
+          if (length > BATCH / 2) {
+            if (used > 0) {
+              out.push(batch.subarray(0, used));
+              batch = new Uint8Array(BATCH);
+              used = 0;
+            }
+            for (const part of framing.encodeParts(p)) out.push(part);
+          } else {
+            if (used + length > BATCH) {
+              out.push(batch.subarray(0, used));
+              batch = new Uint8Array(BATCH);
+              used = 0;
+            }
+            used += framing.encodeInto(p, batch, used);
+          }
+          n++;
+        }
+        if (used > 0) out.push(batch.subarray(0, used));
+        check(sum(out), wireLength);
+        return n;
+      },
+    },
+  ];
+
+  if (FrameEncoderStream !== undefined) {
+    list.push({
+      name: "FrameEncoderStream",
+      note: "Web Streams: writer.write per payload (not awaited), reader drains concurrently",
+      frames: count,
+      bytes,
+      async run(): Promise<number> {
+        const stream = new FrameEncoderStream(framing);
+        const writer = stream.writable.getWriter();
+        const drained = (async () => {
+          let total = 0;
+          const reader = stream.readable.getReader();
+          for (let r = await reader.read(); !r.done; r = await reader.read()) {
+            total += r.value.length;
+          }
+          return total;
+        })();
+        for (const p of payloads) {
+          if (writer.desiredSize !== null && writer.desiredSize <= 0) await writer.ready;
+          writer.write(p);
+        }
+        await writer.close();
+        check(await drained, wireLength);
+        return count;
+      },
+    });
+  }
+
+  list.push(
+    {
+      name: "it-length-prefixed",
+      note:
+        "encode() over a sync iterable, u32be lengthEncoder; yields header and payload separately",
+      frames: count,
+      bytes,
+      run(): number {
+        let total = 0;
+        for (
+          const part of itEncode(payloads, { lengthEncoder: u32beLength, maxDataLength: 2 * MiB })
+        ) {
+          total += part.length;
+        }
+        check(total, wireLength);
+        return count;
+      },
+    },
+    {
+      name: "length-prefixed-stream",
+      note: "Node stream (readable-stream Transform), write() per payload, varint headers",
+      frames: count,
+      bytes,
+      run(): Promise<number> {
+        return new Promise((resolve, reject) => {
+          const encoder = lps.encode();
+          let total = 0;
+          encoder.on("data", (part: Uint8Array) => {
+            total += part.length;
+          });
+          encoder.on("end", () => {
+            sink += total;
+            resolve(count);
+          });
+          encoder.on("error", reject);
+          for (const p of payloads) encoder.write(p);
+          encoder.end();
+        });
+      },
+    },
+    {
+      name: "copy per frame",
+      note: "new Uint8Array(4 + n), header bytes, set(payload)",
+      frames: count,
+      bytes,
+      run(): number {
+        let total = 0;
+        for (const p of payloads) {
+          const n = p.length;
+          const out = new Uint8Array(4 + n);
+          out[0] = n >>> 24;
+          out[1] = (n >>> 16) & 255;
+          out[2] = (n >>> 8) & 255;
+          out[3] = n & 255;
+          out.set(p, 4);
+          total += out.length;
+        }
+        check(total, wireLength);
+        return count;
+      },
+    },
+  );
+  return list;
+}
+
+function sum(parts: Uint8Array[]): number {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  return total;
+}
+
+function check(total: number, expected: number): void {
+  if (total !== expected) throw new Error(`encoded ${total} bytes, expected ${expected}`);
+  sink += total;
+}
+
+async function main(): Promise<void> {
+  console.log(`encode bench on ${runtimeVersion()}${quick ? " (quick)" : ""}`);
+  if (FrameEncoderStream === undefined) {
+    console.log("(FrameEncoderStream not in mod.ts yet: skipped)");
+  }
+  const results: Result[] = [];
+  for (const size of SIZES) {
+    const r = await measureGroup(`encode ${sizeLabel(size)}`, cases(size), measure);
+    printGroup(`encode, ${sizeLabel(size)} payloads`, r);
+    results.push(...r);
+  }
+  const file = writeResults(`encode-${runtimeName()}.json`, {
+    ...resultHeader("encode"),
+    config: {
+      sizes: SIZES,
+      totalBytesPerSize: TOTAL,
+      batch: BATCH,
+      measure,
+      mbPerSec: "payload bytes",
+    },
+    results,
+  });
+  console.log(`\nwrote ${file}${sink < 0 ? "" : ""}`);
+}
+
+await main();
