@@ -24,6 +24,8 @@ export const REJECT = 0x06;
 
 /** HELLO flag: the client completed a handshake in this session before. */
 export const FLAG_RESUME = 0x01;
+/** HELLO flag: the client is closing; it reconnects only to finish the goodbye. */
+export const FLAG_CLOSING = 0x02;
 /** WELCOME flag: the server had no state for the session and started it afresh. */
 export const FLAG_LOST = 0x01;
 

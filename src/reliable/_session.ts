@@ -134,7 +134,7 @@ export class Session extends EventTarget implements ReliableSession {
   #endError: Error | undefined;
   #localClose = false;
   #closeResolvers: Resolvers | undefined;
-  #onEnd: (() => void) | undefined;
+  #onEnd: ((error: Error | undefined, lastReceived: number) => void) | undefined;
   /** Client: opens a connection. */
   #dialFn: (() => Promise<Conn>) | undefined;
 
@@ -142,7 +142,10 @@ export class Session extends EventTarget implements ReliableSession {
   constructor(
     machine: MachineOptions,
     options: ResolvedOptions,
-    hooks: { dial?: () => Promise<Conn>; onEnd?: () => void },
+    hooks: {
+      dial?: () => Promise<Conn>;
+      onEnd?: (error: Error | undefined, lastReceived: number) => void;
+    },
   ) {
     super();
     this.#o = options;
@@ -480,7 +483,7 @@ export class Session extends EventTarget implements ReliableSession {
     this.#readWake = undefined;
     wake?.();
     this.#settleClose();
-    this.#onEnd?.();
+    this.#onEnd?.(error, this.#m.lastReceived);
   }
 
   #settleClose(): void {

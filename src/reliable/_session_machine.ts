@@ -15,6 +15,7 @@ import {
   encodeAck,
   encodeHandshake,
   encodeReject,
+  FLAG_CLOSING,
   FLAG_LOST,
   FLAG_RESUME,
   GOODBYE,
@@ -307,9 +308,8 @@ export class SessionMachine {
     this.#readPaused = false;
     this.#healthy = false;
     if (this.#o.role === "client") {
-      this.writes.push(
-        encodeHandshake(HELLO, this.#established ? FLAG_RESUME : 0, this.#o.id, this.#lastReceived),
-      );
+      const flags = (this.#established ? FLAG_RESUME : 0) | (this.#closeRequested ? FLAG_CLOSING : 0);
+      this.writes.push(encodeHandshake(HELLO, flags, this.#o.id, this.#lastReceived));
     } else {
       this.#resumeDeadline = Infinity;
     }
@@ -336,10 +336,14 @@ export class SessionMachine {
     this.#forceAck = false;
     if (this.#state === "closed") return;
     if (this.#goodbyeSent) {
-      // Everything we sent is confirmed; the peer may not have our GOODBYE,
-      // but nothing of ours is in doubt.
-      this.#finish(undefined, "CONNECTION_CLOSED");
-      return;
+      if (this.#o.role === "server") {
+        // Everything we sent is confirmed; if the client missed our GOODBYE
+        // the server answers its next HELLO with one (see reliable_server.ts).
+        this.#finish(undefined, "CONNECTION_CLOSED");
+        return;
+      }
+      // The client reconnects to finish the goodbye (within the close timeout).
+      this.#goodbyeSent = false;
     }
     if (this.#state === "open") this.#state = "reconnecting";
     if (this.#o.role === "server") {
@@ -371,6 +375,7 @@ export class SessionMachine {
     // Handshaking.
     if (this.#o.role === "client") {
       if (type === WELCOME) this.#onWelcome(frame, now);
+      else if (type === GOODBYE && frame.length === ACK_LENGTH) this.#onGoodbye(frame, now);
       else if (type === REJECT && frame.length >= 2) this.#onReject(frame, now);
       else this.#protocolError(now, `expected WELCOME, received frame type ${type}`);
     } else {
@@ -399,13 +404,18 @@ export class SessionMachine {
     this.#state = "closing";
     this.#closeDeadline = now + timeout;
     if (
-      this.#link !== "up" && this.#head === this.#entries.length && this.#waitHead === this.#waiting.length
+      this.#link !== "up" && this.#head === this.#entries.length && this.#waitHead === this.#waiting.length &&
+      (this.#o.role === "server" || !this.#established)
     ) {
-      // Nothing in doubt and nobody to say goodbye to.
+      // Nothing in doubt, and nobody to say goodbye to: a server cannot reach
+      // its client (it answers the client's return from a tombstone), and a
+      // client that never got through has no server session. A client that
+      // did reconnects to say goodbye.
       this.#finish(undefined, "CONNECTION_CLOSED");
       return;
     }
     this.#maybeGoodbye(now);
+    if (timeout <= 0) this.tick(now);
   }
 
   /** The receive queue is full: stop counting silence as a dead peer. */
@@ -426,11 +436,12 @@ export class SessionMachine {
     if (this.#closeDeadline <= now) {
       this.#closeDeadline = Infinity;
       const n = this.inFlight + this.waiting;
-      if (this.#link === "up") this.#sendGoodbye(now);
+      if (this.#link === "up" && !this.#goodbyeSent) this.#sendGoodbye(now);
       this.#finish(
-        new ConnectionError(`Cannot close session as ${n} messages were not confirmed in time`, {
-          code: "CONNECTION_TIMEOUT",
-        }),
+        n === 0 ? undefined : new ConnectionError(
+          `Cannot close session as ${n} messages were not confirmed in time`,
+          { code: "CONNECTION_TIMEOUT" },
+        ),
         "CONNECTION_CLOSED",
       );
       return;
@@ -634,6 +645,11 @@ export class SessionMachine {
     }
     if ((welcome.flags & FLAG_LOST) !== 0 && this.#established) {
       this.#lose();
+      if (this.#closeRequested) {
+        // Closing, and the server no longer knows the session: nothing to say goodbye to.
+        this.#finish(undefined, "CONNECTION_CLOSED");
+        return;
+      }
     } else {
       if (welcome.lastReceived >= this.#nextSeq) {
         this.#protocolError(now, `WELCOME acks ${welcome.lastReceived} but next is ${this.#nextSeq}`);
@@ -686,7 +702,9 @@ export class SessionMachine {
     this.#lastReceived = 0;
     this.bufferedBytes = 0;
     this.#cost = 0;
-    this.events.push({ type: "sessionlost", unknown, unsent });
+    if (unknown.length > 0 || unsent.length > 0 || !this.#closeRequested) {
+      this.events.push({ type: "sessionlost", unknown, unsent });
+    }
   }
 
   #takeWaiting(): Entry[] {

@@ -1,7 +1,19 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import type { Conn } from "../connection/types.ts";
-import { decodeHandshake, HELLO, PROTOCOL_VERSION, SESSION_ID_LENGTH } from "./_protocol.ts";
+import {
+  decodeHandshake,
+  encodeAck,
+  encodeHandshake,
+  FLAG_CLOSING,
+  FLAG_LOST,
+  FLAG_RESUME,
+  GOODBYE,
+  HELLO,
+  PROTOCOL_VERSION,
+  SESSION_ID_LENGTH,
+  WELCOME,
+} from "./_protocol.ts";
 import { type Link, openLink, type ResolvedOptions, resolveOptions, Session, sessionFraming } from "./_session.ts";
 import { SessionMachine } from "./_session_machine.ts";
 import type { ReliableServer, ReliableServerOptions, ReliableSession } from "./types.ts";
@@ -54,6 +66,9 @@ class Server implements ReliableServer {
   #closed = false;
   #accepting: AsyncIterator<Conn>;
   #handshaking = new Set<Link>();
+  // Sessions that ended (other than by expiring), kept for resumeTimeout so
+  // that a client that missed the final GOODBYE gets it again: id -> ack.
+  #tombstones = new Map<string, { ack: number; expires: number }>();
 
   constructor(listener: AsyncIterable<Conn>, options: ReliableServerOptions) {
     this.#o = resolveOptions(options);
@@ -141,7 +156,23 @@ class Server implements ReliableServer {
       link.conn.close();
       return;
     }
-    if (hello.version !== PROTOCOL_VERSION || this.#closed) {
+    const key = hello.version === PROTOCOL_VERSION ? hexOf(hello.id) : "";
+    let session = this.#sessions.get(key);
+    if (session === undefined && hello.version === PROTOCOL_VERSION) {
+      const tombstone = this.#tombstone(key);
+      const resumeWhileClosing = (hello.flags & (FLAG_RESUME | FLAG_CLOSING)) === (FLAG_RESUME | FLAG_CLOSING);
+      if (tombstone !== undefined || resumeWhileClosing) {
+        // The session ended here (the client missed our GOODBYE), or is unknown
+        // and the client only wants to finish closing: answer, create nothing.
+        const frame = tombstone !== undefined
+          ? encodeAck(GOODBYE, tombstone.ack)
+          : encodeHandshake(WELCOME, FLAG_LOST, hello.id, 0);
+        link.fc.send(frame).catch(noop);
+        link.fc.close().catch(noop).finally(() => link.conn.close());
+        return;
+      }
+    }
+    if (hello.version !== PROTOCOL_VERSION || (this.#closed && session === undefined)) {
       const frame = this.#closed
         ? SessionMachine.reject("closing", "server is shutting down")
         : SessionMachine.reject("version", `unsupported protocol version ${hello.version}`);
@@ -153,9 +184,18 @@ class Server implements ReliableServer {
       link.conn.close();
       return;
     }
-    let session = this.#sessions.get(hexOf(hello.id));
-    if (session === undefined) session = this.#create(hello.id);
+    session ??= this.#create(hello.id);
     session.attach(link, batch);
+  }
+
+  #tombstone(key: string): { ack: number; expires: number } | undefined {
+    const now = this.#o.clock.now();
+    // Map order is expiry order (one timeout for all): drop the expired ones.
+    for (const [k, t] of this.#tombstones) {
+      if (t.expires > now) break;
+      this.#tombstones.delete(k);
+    }
+    return this.#tombstones.get(key);
   }
 
   #create(id: Uint8Array): Session {
@@ -177,8 +217,12 @@ class Server implements ReliableServer {
       },
       o,
       {
-        onEnd: () => {
+        onEnd: (error, lastReceived) => {
           if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+          if ((error as { code?: string } | undefined)?.code !== "SESSION_LOST") {
+            this.#tombstones.delete(key);
+            this.#tombstones.set(key, { ack: lastReceived, expires: o.clock.now() + this.#resumeTimeout });
+          }
         },
       },
     );

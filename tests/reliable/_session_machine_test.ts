@@ -10,6 +10,7 @@ import {
   decodeHandshake,
   encodeAck,
   encodeHandshake,
+  FLAG_CLOSING,
   FLAG_LOST,
   FLAG_RESUME,
   GOODBYE,
@@ -540,13 +541,79 @@ test("SessionMachine: close times out with unconfirmed messages and reports them
   assert.equal(c.state, "closed");
 });
 
-test("SessionMachine: close with nothing unconfirmed while disconnected ends at once", () => {
+test("SessionMachine: a server, or a client that never got through, closes at once when idle and disconnected", () => {
+  const { s } = connectedPair();
+  s.disconnected(T0, new Error("cut"));
+  take(s);
+  s.close(T0, 1000);
+  assert.equal(s.state, "closed");
+  assert.equal(s.deadline, Infinity);
+  const c = new SessionMachine(options("client"), T0);
+  c.tick(T0);
+  c.dialFailed(T0, new Error("refused"));
+  c.close(T0, 1000);
+  assert.equal(c.state, "closed");
+});
+
+test("SessionMachine: a client closing while disconnected reconnects to say goodbye", () => {
+  const { c, s } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0);
+  c.disconnected(T0, new Error("cut"));
+  s.disconnected(T0, new Error("cut"));
+  take(c);
+  take(s);
+  c.close(T0, 1000);
+  assert.equal(c.state, "closing");
+  c.tick(T0);
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.connected(T0 + 1);
+  s.connected(T0 + 1);
+  const [hello] = take(c).writes;
+  assert.equal(decodeHandshake(hello!)!.flags, FLAG_RESUME | FLAG_CLOSING);
+  s.receive(hello!, T0 + 1);
+  for (const f of take(s).writes) c.receive(f, T0 + 1);
+  const out = take(c);
+  assert.deepEqual(types(out.writes), [GOODBYE]);
+  for (const f of out.writes) s.receive(f, T0 + 1);
+  for (const f of take(s).writes) c.receive(f, T0 + 1);
+  assert.equal(s.state, "closed");
+  assert.equal(c.state, "closed");
+});
+
+test("SessionMachine: a GOODBYE in answer to HELLO (the server ended the session) closes the client", () => {
   const { c } = connectedPair();
+  c.send(entry("delivered"), T0);
+  c.send(entry("not delivered"), T0);
+  take(c);
+  c.disconnected(T0, new Error("cut"));
+  take(c);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  c.receive(encodeAck(GOODBYE, 1), T0); // from the server's tombstone
+  const out = take(c);
+  assert.deepEqual(out.confirmed, ["delivered"]);
+  assert.deepEqual(out.failed, [["not delivered", "CONNECTION_CLOSED"]]);
+  assert.deepEqual(types(out.writes), [GOODBYE]);
+  assert.equal(c.state, "closed");
+});
+
+test("SessionMachine: WELCOME(LOST) while closing with nothing unconfirmed just closes", () => {
+  const { c } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0);
   c.disconnected(T0, new Error("cut"));
   take(c);
   c.close(T0, 1000);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  c.receive(encodeHandshake(WELCOME, FLAG_LOST, ID, 0), T0);
+  const out = take(c);
+  assert.deepEqual(out.events.map((e) => e.type), ["close"], "no sessionlost: nothing was in doubt");
   assert.equal(c.state, "closed");
-  assert.equal(c.deadline, Infinity);
 });
 
 test("SessionMachine: a restarted server reports the session lost; the client lists unknown and unsent messages", () => {
