@@ -219,7 +219,13 @@ export class MalformedHeaderError extends FramingError {
    */
   constructor(reason: string, bytes: Uint8Array, options?: ErrorOptions) {
     const hex = toHex(bytes);
-    super(`Cannot decode frame as its header is malformed: ${reason} (bytes ${hex})`, "MALFORMED_HEADER", options);
+    const hint = likelyCause(bytes, 0, undefined);
+    super(
+      `Cannot decode frame as its header is malformed: ${reason} (bytes ${hex})` +
+        (hint === undefined ? "" : `: ${hint}`),
+      "MALFORMED_HEADER",
+      options,
+    );
     this.bytes = hex;
   }
 }

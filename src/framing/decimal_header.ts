@@ -131,13 +131,13 @@ class DecimalParser implements HeaderParser {
     for (let i = pos; i < stop; i++) {
       const byte = buf[i]!;
       if (byte >= 0x30 && byte <= 0x39) {
-        if (state === 2) this.#malformed("space between digits", buf, pos, i + 1);
+        if (state === 2) this.#malformed("space between digits", buf, pos, stop);
         state = 1;
         value = value * 10 + (byte - 0x30);
       } else if (byte === SPACE) {
         if (state === 1) state = 2;
       } else {
-        this.#malformed(`byte 0x${byte.toString(16).padStart(2, "0")} is not a digit or a space`, buf, pos, i + 1);
+        this.#malformed(`byte 0x${byte.toString(16).padStart(2, "0")} is not a digit or a space`, buf, pos, stop);
       }
     }
     if (stop - pos < width) return -1;

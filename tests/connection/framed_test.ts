@@ -1,0 +1,263 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ConnectionError,
+  type Conn,
+  framed,
+  FrameTooLargeError,
+  lengthPrefixed,
+  lines,
+  TruncatedFrameError,
+} from "../../mod.ts";
+import { MemoryLink } from "../_util/memory_conn.ts";
+
+const text = new TextDecoder();
+const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
+
+/** A Conn whose writes are recorded (not copied) and whose input the test feeds. */
+function recordingConn(): {
+  conn: Conn;
+  writes: Uint8Array[];
+  feed: WritableStreamDefaultWriter<Uint8Array>;
+  fail: (error: Error) => void;
+  closedCalls: () => number;
+} {
+  const writes: Uint8Array[] = [];
+  const input = new TransformStream<Uint8Array, Uint8Array>();
+  let failure: Error | undefined;
+  let closes = 0;
+  const conn: Conn = {
+    readable: input.readable,
+    writable: new WritableStream({
+      write(chunk) {
+        if (failure) throw failure;
+        writes.push(chunk);
+      },
+    }),
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: () => Promise.resolve(),
+    close() {
+      closes++;
+    },
+    closed: Promise.resolve(),
+  };
+  return {
+    conn,
+    writes,
+    feed: input.writable.getWriter(),
+    fail: (error) => failure = error,
+    closedCalls: () => closes,
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+test("framed() coalesces small frames sent in one tick into one write", async () => {
+  const { conn, writes } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < 1000; i++) sends.push(fc.send(`message ${i}`));
+  await Promise.all(sends);
+  assert.equal(writes.length, 1);
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(writes[0]!);
+  for (let i = 0; i < 1000; i++) assert.equal(text.decode(decoder.next()), `message ${i}`);
+  assert.equal(decoder.next(), undefined);
+});
+
+test("framed() splits coalesced writes at the coalesce limit and coalesce 0 writes each frame", async () => {
+  const small = recordingConn();
+  const fc = framed(small.conn, lengthPrefixed(), { coalesce: 1000 });
+  await Promise.all(Array.from({ length: 100 }, () => fc.send(new Uint8Array(96))));
+  assert.equal(small.writes.length, 10);
+  assert.ok(small.writes.every((w) => w.length === 1000));
+  const none = recordingConn();
+  const each = framed(none.conn, lengthPrefixed(), { coalesce: 0 });
+  await Promise.all(Array.from({ length: 5 }, () => each.send(new Uint8Array(3))));
+  assert.equal(none.writes.length, 5);
+});
+
+test("framed() writes a large payload without copying it, in call order with small ones", async () => {
+  const { conn, writes } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  const big = new Uint8Array(100_000).fill(9);
+  const sends = [fc.send("a"), fc.send(big), fc.send("b")];
+  await Promise.all(sends);
+  assert.ok(writes.some((w) => w.buffer === big.buffer), "the payload itself was written");
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(writes));
+  assert.equal(text.decode(decoder.next()), "a");
+  assert.deepEqual(decoder.next(), big);
+  assert.equal(text.decode(decoder.next()), "b");
+});
+
+test("framed() send() rejects with ConnectionError once the connection fails, and after", async () => {
+  const { conn, fail } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  const cause = new Error("EPIPE");
+  fail(cause);
+  await assert.rejects(fc.send("x"), (error) => {
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.cause, cause);
+    return true;
+  });
+  await assert.rejects(fc.send("y"), ConnectionError);
+});
+
+test("framed() send() rejects a payload the framing refuses, and the connection goes on", async () => {
+  const { conn, writes } = recordingConn();
+  const fc = framed(conn, lines());
+  await assert.rejects(fc.send("a\nb"), RangeError);
+  await fc.send("ok");
+  assert.equal(text.decode(concat(writes)), "ok\n");
+});
+
+test("framed() delivers every frame through for-await, readable and batches()", async () => {
+  for (const mode of ["iterate", "readable", "batches"] as const) {
+    const link = new MemoryLink();
+    const sender = framed(link.client, lengthPrefixed());
+    const receiver = framed(link.server, lengthPrefixed());
+    const expected = Array.from({ length: 500 }, (_, i) => `frame ${i}`);
+    const sending = (async () => {
+      for (const m of expected) sender.send(m);
+      await sender.closeWrite();
+    })();
+    const got: string[] = [];
+    if (mode === "iterate") for await (const f of receiver) got.push(text.decode(f));
+    if (mode === "readable") for await (const f of receiver.readable) got.push(text.decode(f));
+    if (mode === "batches") for await (const batch of receiver.batches()) for (const f of batch) got.push(text.decode(f));
+    await sending;
+    assert.deepEqual(got, expected, mode);
+    await receiver.close();
+    await sender.close();
+  }
+});
+
+test("framed() batches() hands over every frame decoded from one read at once", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ width: 1 }));
+  feed.write(new Uint8Array([1, 65, 1, 66, 1, 67, 1]));
+  const it = fc.batches()[Symbol.asyncIterator]();
+  const first = await it.next();
+  assert.deepEqual(first.value?.map((f: Uint8Array) => text.decode(f)), ["A", "B", "C"]);
+  feed.write(new Uint8Array([68]));
+  const second = await it.next();
+  assert.deepEqual(second.value?.map((f: Uint8Array) => text.decode(f)), ["D"]);
+  feed.close();
+  assert.equal((await it.next()).done, true);
+});
+
+test("framed() reports a peer that disconnects mid-frame as TruncatedFrameError", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  feed.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 9, 1, 2]));
+  feed.close();
+  const got: string[] = [];
+  await assert.rejects(async () => {
+    for await (const f of fc) got.push(text.decode(f));
+  }, (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.part, error.expected, error.received], ["payload", 9, 2]);
+    return true;
+  });
+  assert.deepEqual(got, ["A"]);
+});
+
+test("framed() reports a reset mid-frame as TruncatedFrameError with the reset as cause", async () => {
+  const reset = new ConnectionError("Connection reset", { code: "CONNECTION_RESET" });
+  let pulls = 0;
+  const readable = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulls++ === 0) controller.enqueue(new Uint8Array([0, 0, 0, 5, 1]));
+      else controller.error(reset);
+    },
+  });
+  const conn: Conn = { ...recordingConn().conn, readable };
+  await assert.rejects(async () => {
+    for await (const _ of framed(conn, lengthPrefixed())) { /* none */ }
+  }, (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.equal(error.cause, reset);
+    assert.deepEqual([error.expected, error.received], [5, 1]);
+    return true;
+  });
+});
+
+test("framed() reports a reset at a frame boundary as ConnectionError", async () => {
+  const link = new MemoryLink();
+  const fc = framed(link.server, lengthPrefixed());
+  link.cut("reset");
+  await assert.rejects(async () => {
+    for await (const _ of fc) { /* none */ }
+  }, ConnectionError);
+});
+
+test("framed() closes the connection on an oversized header and rejects pending sends", async () => {
+  const { conn, feed, closedCalls } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }));
+  feed.write(new Uint8Array([0, 0, 1, 0]));
+  await assert.rejects(async () => {
+    for await (const _ of fc) { /* none */ }
+  }, FrameTooLargeError);
+  assert.equal(closedCalls(), 1);
+  await assert.rejects(fc.send("x"), FrameTooLargeError);
+});
+
+test("framed() writable coalesces, applies backpressure at highWaterMark, and close flushes", async () => {
+  const link = new MemoryLink({ highWaterMark: 1024 });
+  const fc = framed(link.client, lengthPrefixed(), { highWaterMark: 4096 });
+  const writer = fc.writable.getWriter();
+  // Nobody reads: the memory link takes 1 KiB, framed() queues up to 4 KiB more.
+  let accepted = 0;
+  for (let i = 0; i < 100; i++) {
+    const ready = await Promise.race([writer.ready.then(() => true), new Promise((r) => setTimeout(r, 50, false))]);
+    if (!ready) break;
+    writer.write(new Uint8Array(100));
+    accepted++;
+  }
+  assert.ok(accepted < 100, `writer.ready waited (accepted ${accepted} frames)`);
+  assert.ok(accepted * 104 <= 1024 + 4096 + 1024, `accepted ${accepted * 104} bytes`);
+  // Now read everything: all accepted frames arrive, then the end.
+  const closing = writer.close();
+  let frames = 0;
+  for await (const _ of framed(link.server, lengthPrefixed())) {
+    frames++;
+    if (frames === accepted) break;
+  }
+  await closing;
+  assert.equal(frames, accepted);
+  link.cut();
+});
+
+test("framed() closeWrite() flushes, sends the end, and reading goes on", async () => {
+  const link = new MemoryLink();
+  const client = framed(link.client, lines());
+  const server = framed(link.server, lines());
+  client.send("question");
+  await client.closeWrite();
+  const received: string[] = [];
+  for await (const f of server) received.push(text.decode(f));
+  assert.deepEqual(received, ["question"]);
+  await server.send("answer");
+  await server.close();
+  const replies: string[] = [];
+  for await (const f of client) replies.push(text.decode(f));
+  assert.deepEqual(replies, ["answer"]);
+  await assert.rejects(client.send("late"), ConnectionError);
+  await client.close();
+});
+
+test("framed() rejects bad options", () => {
+  const { conn } = recordingConn();
+  assert.throws(() => framed(conn, lines(), { coalesce: -1 }), RangeError);
+  assert.throws(() => framed(conn, lines(), { highWaterMark: 1.5 }), RangeError);
+});

@@ -1,0 +1,45 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { decimalHeader, FrameTooLargeError, MalformedHeaderError } from "../../mod.ts";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const text = new TextDecoder();
+
+test("decimalHeader() writes f\"{len(msg):<10}\" headers", () => {
+  assert.equal(text.decode(decimalHeader().encode(utf8("hello"))), "5         hello");
+  assert.equal(text.decode(decimalHeader().encode(new Uint8Array(0))), "0         ");
+  assert.equal(text.decode(decimalHeader({ width: 4 }).encode(utf8("x".repeat(1234)))).slice(0, 4), "1234");
+  assert.equal(decimalHeader().name, "decimal10");
+});
+
+test("decimalHeader() accepts space padding on either side", () => {
+  for (const header of ["5         ", "         5", "    5     ", "0000000005"]) {
+    const decoder = decimalHeader().decoder();
+    decoder.push(utf8(header + "hello"));
+    assert.equal(text.decode(decoder.next()), "hello", JSON.stringify(header));
+  }
+});
+
+test("decimalHeader() rejects a non-digit as soon as it arrives", () => {
+  for (const header of ["5x        ", "\t5        ", "5 5       ", "          ", "-5        "]) {
+    const decoder = decimalHeader().decoder();
+    decoder.push(utf8(header));
+    assert.throws(() => decoder.next(), MalformedHeaderError, JSON.stringify(header));
+  }
+  // Before the header is complete.
+  const early = decimalHeader().decoder();
+  early.push(utf8("12a"));
+  assert.throws(() => early.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError);
+    assert.equal(error.bytes, "31 32 61");
+    return true;
+  });
+});
+
+test("decimalHeader() rejects an oversized length and an unencodable payload", () => {
+  const decoder = decimalHeader({ maxFrameLength: 100 }).decoder();
+  decoder.push(utf8("101       "));
+  assert.throws(() => decoder.next(), FrameTooLargeError);
+  assert.throws(() => decimalHeader({ width: 2 }).encode(new Uint8Array(100)), RangeError);
+  assert.throws(() => decimalHeader({ width: 0 }), RangeError);
+});

@@ -1,0 +1,78 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { delimited, FrameTooLargeError, TruncatedFrameError } from "../../mod.ts";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const text = new TextDecoder();
+
+test("delimited() splits on a multi-byte delimiter split across chunks", () => {
+  const decoder = delimited({ delimiter: "\r\n" }).decoder();
+  const out: string[] = [];
+  for (const chunk of ["ab\r", "\ncd\r", "x\r\n", "\r\n"]) {
+    decoder.push(utf8(chunk));
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(text.decode(f));
+  }
+  decoder.end();
+  assert.deepEqual(out, ["ab", "cd\rx", ""]);
+});
+
+test("delimited() finds a delimiter whose prefix repeats (aab in aaab)", () => {
+  const decoder = delimited({ delimiter: "aab" }).decoder();
+  decoder.push(utf8("xaaab"));
+  assert.equal(text.decode(decoder.next()), "xa");
+});
+
+test("delimited() fails as soon as maxFrameLength bytes arrive with no delimiter", () => {
+  const decoder = delimited({ maxFrameLength: 8 }).decoder();
+  decoder.push(utf8("12345678"));
+  assert.equal(decoder.next(), undefined);
+  decoder.push(utf8("9"));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.limit, 8);
+    return true;
+  });
+  const exact = delimited({ maxFrameLength: 8 }).decoder();
+  exact.push(utf8("12345678\n"));
+  assert.equal(text.decode(exact.next()), "12345678");
+});
+
+test("delimited() stripCR does not count the \\r against the limit", () => {
+  const decoder = delimited({ maxFrameLength: 3, stripCR: true }).decoder();
+  decoder.push(utf8("abc\r\nabc\n"));
+  assert.equal(text.decode(decoder.next()), "abc");
+  assert.equal(text.decode(decoder.next()), "abc");
+  const over = delimited({ maxFrameLength: 3, stripCR: true }).decoder();
+  over.push(utf8("abcd\n"));
+  assert.throws(() => over.next(), FrameTooLargeError);
+});
+
+test("delimited() encode rejects a payload containing the delimiter", () => {
+  assert.throws(() => delimited().encode(utf8("a\nb")), RangeError);
+  assert.throws(() => delimited({ delimiter: "--" }).encode(utf8("a--b")), RangeError);
+  assert.deepEqual(delimited({ delimiter: "--" }).encode(utf8("a-b")), utf8("a-b--"));
+  assert.throws(() => delimited({ delimiter: "" }), RangeError);
+});
+
+test("delimited() reports a last frame with no delimiter as truncated", () => {
+  const decoder = delimited().decoder();
+  decoder.push(utf8("one\ntwo"));
+  assert.equal(text.decode(decoder.next()), "one");
+  assert.throws(() => decoder.end(), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.part, error.received], ["payload", 3]);
+    return true;
+  });
+});
+
+test("delimited() decodes a 64 KiB line fed one byte at a time", () => {
+  // Correctness only; bench/decode_bench.ts measures that the cost per byte stays flat.
+  const decoder = delimited({ maxFrameLength: 65536 }).decoder();
+  const byte = utf8("x");
+  for (let i = 0; i < 65536; i++) {
+    decoder.push(byte);
+    assert.equal(decoder.next(), undefined);
+  }
+  decoder.push(utf8("\n"));
+  assert.equal(decoder.next()?.length, 65536);
+});

@@ -1,0 +1,23 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fixedSize, TruncatedFrameError } from "../../mod.ts";
+
+test("fixedSize() splits records and reports a cut record", () => {
+  const decoder = fixedSize(3).decoder();
+  decoder.push(new Uint8Array([1, 2, 3, 4, 5, 6, 7]));
+  assert.deepEqual(decoder.next(), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(decoder.next(), new Uint8Array([4, 5, 6]));
+  assert.equal(decoder.next(), undefined);
+  assert.throws(() => decoder.end(), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.part, error.expected, error.received], ["payload", 3, 1]);
+    return true;
+  });
+});
+
+test("fixedSize() rejects bad sizes and payloads of the wrong length", () => {
+  assert.throws(() => fixedSize(0), RangeError);
+  assert.throws(() => fixedSize(1.5), RangeError);
+  assert.throws(() => fixedSize(3).encode(new Uint8Array(2)), RangeError);
+  assert.equal(fixedSize(3).name, "fixed3");
+});

@@ -1,0 +1,201 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FrameTooLargeError, lengthPrefixed, MalformedHeaderError, TruncatedFrameError } from "../../mod.ts";
+
+const text = new TextDecoder();
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+test("lengthPrefixed() decodes the worked example: abc, hi, ping from four chunks", () => {
+  const decoder = lengthPrefixed({ width: 1 }).decoder();
+  const chunks = [[0x03, 0x61, 0x62], [0x63, 0x02, 0x68], [0x69, 0x04, 0x70, 0x69], [0x6e, 0x67]];
+  const perChunk: string[][] = [];
+  for (const chunk of chunks) {
+    decoder.push(new Uint8Array(chunk));
+    const out: string[] = [];
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(text.decode(f));
+    perChunk.push(out);
+  }
+  decoder.end();
+  // Each frame comes out at the chunk where it completes.
+  assert.deepEqual(perChunk, [[], ["abc"], ["hi"], ["ping"]]);
+});
+
+test("lengthPrefixed() encodes like struct.pack('>I') and '<H', '!Q'", () => {
+  const hello = utf8("hello");
+  assert.deepEqual(lengthPrefixed().encode(hello), new Uint8Array([0, 0, 0, 5, ...hello]));
+  assert.deepEqual(lengthPrefixed({ width: 2, endian: "little" }).encode(hello), new Uint8Array([5, 0, ...hello]));
+  assert.deepEqual(lengthPrefixed({ width: 8 }).encode(hello), new Uint8Array([0, 0, 0, 0, 0, 0, 0, 5, ...hello]));
+  assert.deepEqual(lengthPrefixed({ width: 3 }).encode(new Uint8Array(0x010203)).subarray(0, 3), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(lengthPrefixed({ width: 4, counts: "frame" }).encode(hello).subarray(0, 4), new Uint8Array([0, 0, 0, 9]));
+});
+
+test("lengthPrefixed() names its formats", () => {
+  assert.equal(lengthPrefixed().name, "u32be");
+  assert.equal(lengthPrefixed({ width: 2, endian: "little" }).name, "u16le");
+  assert.equal(lengthPrefixed({ width: 1 }).name, "u8");
+  assert.equal(lengthPrefixed().maxFrameLength, 4 * 1024 * 1024);
+  assert.equal(lengthPrefixed({ width: 1 }).maxFrameLength, 255);
+});
+
+test("lengthPrefixed() fails at once on a header declaring 4 GiB, before any payload", () => {
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.length, 2 ** 32 - 1);
+    assert.equal(error.limit, 4 * 1024 * 1024);
+    return true;
+  });
+  // Nothing was allocated for the payload: only the header is held.
+  assert.equal(decoder.bufferedBytes, 4);
+});
+
+test("lengthPrefixed() checks the length against maxFrameLength as soon as the header is complete", () => {
+  const decoder = lengthPrefixed({ maxFrameLength: 10 }).decoder();
+  decoder.push(new Uint8Array([0, 0]));
+  assert.equal(decoder.next(), undefined);
+  decoder.push(new Uint8Array([0, 11]));
+  assert.throws(() => decoder.next(), FrameTooLargeError);
+  const ok = lengthPrefixed({ maxFrameLength: 10 }).decoder();
+  ok.push(new Uint8Array([0, 0, 0, 10, ...new Uint8Array(10)]));
+  assert.equal(ok.next()?.length, 10);
+});
+
+test("FrameTooLargeError names TLS, HTTP, gzip and a byte-swapped length", () => {
+  const cases: [number[], RegExp][] = [
+    [[0x16, 0x03, 0x01, 0x02], /TLS/],
+    [[...utf8("GET ")], /HTTP/],
+    [[...utf8("POST")], /HTTP/],
+    [[...utf8("PRI ")], /HTTP/],
+    [[0x1f, 0x8b, 0x08, 0x00], /gzip/],
+    [[0x10, 0x00, 0x00, 0x00], /opposite byte order the length would be 16/],
+  ];
+  for (const [header, pattern] of cases) {
+    const decoder = lengthPrefixed({ maxFrameLength: 65536 }).decoder();
+    decoder.push(new Uint8Array(header));
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof FrameTooLargeError);
+      assert.match(error.message, pattern);
+      assert.match(error.message, /^Cannot decode frame as length \d+ exceeds maxFrameLength 65536/);
+      return true;
+    });
+  }
+});
+
+test("lengthPrefixed() rejects lengths above 2^53-1 and frame counts smaller than the header", () => {
+  const wide = lengthPrefixed({ width: 8, maxFrameLength: Infinity }).decoder();
+  wide.push(new Uint8Array([0x00, 0x20, 0, 0, 0, 0, 0, 0]));
+  assert.throws(() => wide.next(), MalformedHeaderError);
+  const counts = lengthPrefixed({ counts: "frame" }).decoder();
+  counts.push(new Uint8Array([0, 0, 0, 3]));
+  assert.throws(() => counts.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError);
+    assert.equal(error.bytes, "00 00 00 03");
+    return true;
+  });
+});
+
+test("lengthPrefixed() delivers zero-length frames", () => {
+  const decoder = lengthPrefixed({ width: 2 }).decoder();
+  decoder.push(new Uint8Array([0, 0, 0, 0, 0, 1, 7]));
+  assert.deepEqual(decoder.next(), new Uint8Array(0));
+  assert.deepEqual(decoder.next(), new Uint8Array(0));
+  assert.deepEqual(decoder.next(), new Uint8Array([7]));
+});
+
+test("lengthPrefixed() copies a spanning frame once into a buffer of its exact size", () => {
+  const decoder = lengthPrefixed().decoder();
+  const payload = new Uint8Array(1000).map((_, i) => i);
+  const wire = lengthPrefixed().encode(payload);
+  decoder.push(wire.slice(0, 500));
+  assert.equal(decoder.next(), undefined);
+  decoder.push(wire.slice(500));
+  const frame = decoder.next()!;
+  assert.deepEqual(frame, payload);
+  assert.equal(frame.buffer.byteLength, 1000);
+});
+
+test("lengthPrefixed() reports a cut header and a cut payload with their byte counts", () => {
+  const header = lengthPrefixed().decoder();
+  header.push(new Uint8Array([0, 0]));
+  assert.equal(header.next(), undefined);
+  assert.throws(() => header.end(), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.part, error.expected, error.received], ["header", 4, 2]);
+    assert.match(error.message, /header: received 2 of 4 bytes/);
+    return true;
+  });
+  const payload = lengthPrefixed().decoder();
+  payload.push(new Uint8Array([0, 0, 0, 10, 1, 2, 3]));
+  assert.equal(payload.next(), undefined);
+  assert.throws(() => payload.end(), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.part, error.expected, error.received], ["payload", 10, 3]);
+    return true;
+  });
+});
+
+test("lengthPrefixed() end() keeps complete frames pushed but not yet read", () => {
+  const decoder = lengthPrefixed({ width: 1 }).decoder();
+  decoder.push(new Uint8Array([1, 65, 1, 66]));
+  decoder.end();
+  assert.deepEqual(decoder.next(), new Uint8Array([65]));
+  assert.deepEqual(decoder.next(), new Uint8Array([66]));
+  assert.equal(decoder.next(), undefined);
+});
+
+test("lengthPrefixed() with offset keeps the prefix bytes in the frame (gRPC-style)", () => {
+  const grpc = lengthPrefixed({ offset: 1 });
+  const message = utf8("abc");
+  const wire = grpc.encode(new Uint8Array([1, ...message]));
+  assert.deepEqual(wire, new Uint8Array([1, 0, 0, 0, 3, ...message]));
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const decoder = grpc.decoder();
+    decoder.push(wire.slice(0, cut));
+    const first = decoder.next();
+    decoder.push(wire.slice(cut));
+    assert.deepEqual(first ?? decoder.next(), new Uint8Array([1, ...message]));
+  }
+  assert.throws(() => grpc.encode(new Uint8Array(0)), RangeError);
+});
+
+test("lengthPrefixed() rejects bad options and oversized payloads with built-in errors", () => {
+  assert.throws(() => lengthPrefixed({ width: 0 }), RangeError);
+  assert.throws(() => lengthPrefixed({ width: 9 }), RangeError);
+  assert.throws(() => lengthPrefixed({ endian: "middle" as "big" }), TypeError);
+  assert.throws(() => lengthPrefixed({ maxFrameLength: 0 }), RangeError);
+  assert.throws(() => lengthPrefixed({ maxFrameLength: -1 }), RangeError);
+  assert.throws(() => lengthPrefixed({ maxFrameLength: 1.5 }), RangeError);
+  assert.throws(() => lengthPrefixed({ offset: -1 }), RangeError);
+  assert.throws(() => lengthPrefixed({ maxFrameLength: 4 }).encode(new Uint8Array(5)), {
+    name: "RangeError",
+    message: "Cannot encode frame as length 5 exceeds maxFrameLength 4",
+  });
+  assert.throws(() => lengthPrefixed({ width: 1, maxFrameLength: Infinity }).encode(new Uint8Array(256)), RangeError);
+  assert.throws(() => lengthPrefixed().encode("text" as unknown as Uint8Array), TypeError);
+});
+
+test("lengthPrefixed() encodeInto and encodeParts match encode", () => {
+  const framing = lengthPrefixed({ width: 2, offset: 1 });
+  const payload = new Uint8Array([9, 1, 2, 3]);
+  const target = new Uint8Array(20);
+  assert.equal(framing.encodeInto(payload, target, 3), 6);
+  assert.deepEqual(target.subarray(3, 9), framing.encode(payload));
+  const parts = framing.encodeParts(payload);
+  assert.deepEqual(new Uint8Array(parts.flatMap((p) => [...p])), framing.encode(payload));
+  assert.equal(parts[1]!.buffer, payload.buffer, "the payload is not copied");
+  assert.throws(() => framing.encodeInto(payload, new Uint8Array(5), 0), RangeError);
+});
+
+test("lengthPrefixed() decodes a 1 MiB frame fed one byte at a time", () => {
+  const size = 1 << 20;
+  const wire = lengthPrefixed().encode(new Uint8Array(size).fill(7));
+  const decoder = lengthPrefixed().decoder();
+  let frame: Uint8Array | undefined;
+  for (let i = 0; i < wire.length; i++) {
+    decoder.push(wire.subarray(i, i + 1));
+    frame ??= decoder.next();
+  }
+  assert.equal(frame?.length, size);
+  assert.equal(decoder.bufferedBytes, 0);
+});

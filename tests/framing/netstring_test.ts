@@ -1,0 +1,41 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FrameTooLargeError, MalformedHeaderError, netstring } from "../../mod.ts";
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const text = new TextDecoder();
+
+test("netstring() encodes D. J. Bernstein's vectors", () => {
+  assert.equal(text.decode(netstring().encode(utf8("hello world!"))), "12:hello world!,");
+  assert.equal(text.decode(netstring().encode(new Uint8Array(0))), "0:,");
+});
+
+test("netstring() rejects leading zeros, bad digits and a missing comma", () => {
+  for (const wire of ["05:hello,", "00:,", ":,", "5x:hello,", "5:hello;", "-1:,"]) {
+    const decoder = netstring().decoder();
+    decoder.push(utf8(wire));
+    assert.throws(() => decoder.next(), MalformedHeaderError, wire);
+  }
+});
+
+test("netstring() rejects an over-long digit run before the colon arrives", () => {
+  const decoder = netstring({ maxFrameLength: 65536 }).decoder();
+  decoder.push(utf8("999999"));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.limit, 65536);
+    return true;
+  });
+  const endless = netstring().decoder();
+  let caught = false;
+  for (let i = 0; i < 100 && !caught; i++) {
+    endless.push(utf8("1"));
+    try {
+      endless.next();
+    } catch (error) {
+      caught = error instanceof FrameTooLargeError;
+    }
+  }
+  assert.ok(caught);
+  assert.ok(endless.bufferedBytes <= 8);
+});

@@ -1,0 +1,76 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FrameTooLargeError, MalformedHeaderError, TruncatedFrameError, varint } from "../../mod.ts";
+
+test("varint() encodes lengths like protobuf writeDelimitedTo", () => {
+  const vectors: [number, number[]][] = [
+    [0, [0x00]],
+    [1, [0x01]],
+    [127, [0x7f]],
+    [128, [0x80, 0x01]],
+    [300, [0xac, 0x02]],
+    [16383, [0xff, 0x7f]],
+    [16384, [0x80, 0x80, 0x01]],
+    [2097152, [0x80, 0x80, 0x80, 0x01]],
+  ];
+  for (const [length, header] of vectors) {
+    const wire = varint({ maxFrameLength: Infinity }).encode(new Uint8Array(length));
+    assert.deepEqual(wire.subarray(0, header.length), new Uint8Array(header), `length ${length}`);
+    assert.equal(wire.length, header.length + length);
+    const decoder = varint({ maxFrameLength: Infinity }).decoder();
+    decoder.push(wire);
+    assert.equal(decoder.next()?.length, length);
+  }
+});
+
+test("varint() rejects a non-minimal varint as soon as it is seen", () => {
+  for (const header of [[0x80, 0x00], [0x81, 0x80, 0x00], [0xff, 0x80, 0x80, 0x00]]) {
+    const decoder = varint().decoder();
+    decoder.push(new Uint8Array(header));
+    assert.throws(() => decoder.next(), MalformedHeaderError, `header ${header}`);
+  }
+});
+
+test("varint() rejects an over-long varint (11 bytes, or more than a 2^53-1 length needs)", () => {
+  const eleven = new Uint8Array([...new Array(10).fill(0x80), 0x01]);
+  const decoder = varint({ maxFrameLength: Infinity }).decoder();
+  decoder.push(eleven);
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError);
+    assert.match(error.message, /longer than 8 bytes/);
+    return true;
+  });
+  // Byte at a time: rejected on the 8th continuation byte, before the rest arrives.
+  const slow = varint({ maxFrameLength: Infinity }).decoder();
+  let thrownAt = -1;
+  for (let i = 0; i < eleven.length && thrownAt < 0; i++) {
+    slow.push(eleven.subarray(i, i + 1));
+    try {
+      slow.next();
+    } catch (error) {
+      assert.ok(error instanceof MalformedHeaderError);
+      thrownAt = i;
+    }
+  }
+  assert.equal(thrownAt, 7);
+});
+
+test("varint() checks maxFrameLength once the varint is complete", () => {
+  const decoder = varint({ maxFrameLength: 100 }).decoder();
+  decoder.push(new Uint8Array([0xe5, 0x00 | 0x00]));
+  assert.throws(() => decoder.next(), MalformedHeaderError);
+  const big = varint({ maxFrameLength: 100 }).decoder();
+  big.push(new Uint8Array([101]));
+  assert.throws(() => big.next(), (error) => error instanceof FrameTooLargeError && error.length === 101);
+});
+
+test("varint() reports a truncated header without an expected size", () => {
+  const decoder = varint().decoder();
+  decoder.push(new Uint8Array([0x80]));
+  assert.equal(decoder.next(), undefined);
+  assert.throws(() => decoder.end(), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.part, error.expected, error.received], ["header", undefined, 1]);
+    return true;
+  });
+});
