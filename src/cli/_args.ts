@@ -121,12 +121,15 @@ export function integerOption(
   return n;
 }
 
-/** Parses a TCP port (0 allowed only when `allowZero`). */
+/**
+ * Parses a TCP port (0 allowed only when `allowZero`); `what` names it in
+ * the error, e.g. `--port "abc"`.
+ */
 export function parsePort(raw: string, what: string, allowZero: boolean): number {
   const min = allowZero ? 0 : 1;
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > 65535) {
-    throw new UsageError(`invalid ${what} "${raw}": expected a port number from ${min} to 65535`);
+    throw new UsageError(`invalid ${what}: expected a port number from ${min} to 65535`);
   }
   return n;
 }
@@ -169,6 +172,6 @@ export function parseTarget(raw: string): Target {
   }
   return {
     hostname: host === "" ? "127.0.0.1" : host,
-    port: parsePort(port, `port in "${raw}"`, false),
+    port: parsePort(port, `port "${port}" in "${raw}"`, false),
   };
 }

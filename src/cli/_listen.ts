@@ -1,13 +1,202 @@
 // Copyright 2026 the framewire authors. MIT license.
-// `framewire listen`. Private.
+// `framewire listen`: accept connections and print each frame as it arrives. Private.
 
-import type { CliIo } from "./_io.ts";
+import type { Conn, Listener, ListenOptions } from "../connection/types.ts";
+import type { Framing } from "../framing/types.ts";
+import { flag, integerOption, parseArgs, parsePort, stringOption, UsageError } from "./_args.ts";
+import { bytesWord, payloadJson, plural, showPayload } from "./_display.ts";
+import { formatHelp, framingFor } from "./_formats.ts";
+import { type CliIo, exitProcess } from "./_io.ts";
+import { concat, describeError, formatAddr } from "./_net.ts";
 
 /** `framewire listen --help`. */
-export const LISTEN_HELP: string = "framewire listen\n";
+export const LISTEN_HELP: string =
+  `framewire listen — accept connections and print each frame as it arrives
+
+Usage:
+  framewire listen --port P [--format F] [--echo] [options]
+  framewire listen --unix PATH [--format F] [--echo] [options]
+
+Prints one line per frame on standard output: the connection number, the
+frame number, its length and its payload (as quoted text when it is
+printable UTF-8, as hex otherwise). Connections opening and closing, and
+framing errors, are reported on standard error. Runs until Ctrl-C.
+
+Options:
+  --port P                TCP port to listen on; 0 picks a free one (printed)
+  --host H                address to bind (default 127.0.0.1; 0.0.0.0 or :: for all)
+  --unix PATH             listen on a Unix socket instead of TCP
+  --format F              wire format (default u32be), one of:
+${formatHelp()}
+  --max-frame-length N    largest payload accepted, in bytes
+                          (default 4194304 for length formats, 65536 for line)
+  --echo                  send every frame back to its sender
+  --json                  one JSON object per frame:
+                          {"conn":1,"remote":"…","frame":1,"length":5,"text":"hello"}
+                          ("hex" instead of "text" for binary payloads)
+  --once                  exit after the first connection ends (exit 1 if it
+                          ended with a framing error)
+  --preview N             characters (or bytes) of each payload shown (default 200)
+  -h, --help              show this help
+
+Examples:
+  framewire listen --port 9000 --echo
+  framewire listen --port 9000 --format line --json
+  framewire listen --port 0 --once --format varint
+`;
+
+const SPEC = {
+  port: { type: "string", short: "p" },
+  host: { type: "string" },
+  unix: { type: "string" },
+  format: { type: "string", short: "f" },
+  "max-frame-length": { type: "string" },
+  echo: { type: "boolean" },
+  json: { type: "boolean" },
+  once: { type: "boolean" },
+  preview: { type: "string" },
+} as const;
+
+interface Context {
+  io: CliIo;
+  framing: Framing;
+  echo: boolean;
+  json: boolean;
+  preview: number;
+}
 
 /** Runs `framewire listen`; returns the exit code. */
-export function listen(_args: readonly string[], io: CliIo): Promise<number> {
-  io.err("framewire listen: not written yet\n");
-  return Promise.resolve(1);
+export async function listen(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(args, SPEC);
+  if (flag(parsed, "help")) {
+    io.out(LISTEN_HELP);
+    return 0;
+  }
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+  }
+  const rawPort = stringOption(parsed, "port");
+  const unix = stringOption(parsed, "unix");
+  if ((rawPort === undefined) === (unix === undefined)) {
+    throw new UsageError(
+      unix === undefined
+        ? "missing --port (use --port 0 for any free port)"
+        : "give --port or --unix, not both",
+    );
+  }
+  const options: ListenOptions = unix !== undefined ? { path: unix } : {
+    hostname: stringOption(parsed, "host") ?? "127.0.0.1",
+    port: parsePort(rawPort!, `--port "${rawPort}"`, true),
+  };
+  const maxFrameLength = integerOption(parsed, "max-frame-length", {
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  const ctx: Context = {
+    io,
+    framing: framingFor(stringOption(parsed, "format"), maxFrameLength),
+    echo: flag(parsed, "echo"),
+    json: flag(parsed, "json"),
+    preview: integerOption(parsed, "preview", {
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      fallback: 200,
+    })!,
+  };
+  const once = flag(parsed, "once");
+
+  const adapter = await io.adapter();
+  let listener: Listener;
+  try {
+    listener = await adapter.listen(options);
+  } catch (error) {
+    io.err(`framewire listen: cannot listen on ${formatAddr(options)}: ${describeError(error)}\n`);
+    return 1;
+  }
+  io.err(
+    `framewire listen: listening on ${formatAddr(listener.addr)} (format ${ctx.framing.name}` +
+      `${ctx.echo ? ", echo" : ""}); ${once ? "exits after one connection" : "Ctrl-C to stop"}\n`,
+  );
+
+  const open = new Set<Conn>();
+  const running = new Set<Promise<boolean>>();
+  let stopping = false;
+  const removeInterrupt = io.onInterrupt(() => {
+    if (stopping) exitProcess(130);
+    stopping = true;
+    io.err("framewire listen: stopping\n");
+    listener.close();
+    for (const conn of open) conn.close();
+  });
+  let ok = true;
+  let count = 0;
+  try {
+    for await (const conn of listener) {
+      count++;
+      open.add(conn);
+      const task = serve(conn, count, ctx);
+      running.add(task);
+      void task.then((clean) => {
+        ok &&= clean;
+        open.delete(conn);
+        running.delete(task);
+      });
+      if (once) break;
+    }
+  } finally {
+    listener.close();
+    await Promise.all(running);
+    removeInterrupt();
+  }
+  return once && !ok ? 1 : 0;
+}
+
+/** Serves one connection; resolves `false` when it ended with an error. */
+async function serve(conn: Conn, id: number, ctx: Context): Promise<boolean> {
+  const { io, framing } = ctx;
+  const remote = formatAddr(conn.remoteAddr);
+  io.err(`[${id}] connection from ${remote}\n`);
+  const decoder = framing.decoder();
+  const reader = conn.readable.getReader();
+  const writer = ctx.echo ? conn.writable.getWriter() : undefined;
+  let frames = 0;
+  let bytes = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      decoder.push(value);
+      const replies: Uint8Array[] = [];
+      // Drain every complete frame of this read, not just the first.
+      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+        frames++;
+        bytes += frame.length;
+        if (ctx.json) {
+          io.out(JSON.stringify({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n");
+        } else {
+          io.out(`[${id}] #${frames}  ${frame.length} B  ${showPayload(frame, ctx.preview)}\n`);
+        }
+        if (writer !== undefined) replies.push(framing.encode(frame));
+      }
+      if (writer !== undefined && replies.length > 0) await writer.write(concat(replies));
+    }
+    decoder.end();
+    io.err(
+      `[${id}] ${remote} closed the connection after ${plural(frames, "frame")} (${
+        bytesWord(bytes)
+      } of payload)\n`,
+    );
+    return true;
+  } catch (error) {
+    io.err(
+      `[${id}] error: ${describeError(error)}; closing the connection after ${
+        plural(frames, "frame")
+      }\n`,
+    );
+    return false;
+  } finally {
+    reader.releaseLock();
+    writer?.releaseLock();
+    conn.close();
+  }
 }

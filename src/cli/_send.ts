@@ -1,13 +1,199 @@
 // Copyright 2026 the framewire authors. MIT license.
-// `framewire send`. Private.
+// `framewire send`: each stdin line as one frame, replies printed. Private.
 
+import type { Conn } from "../connection/types.ts";
+import type { Framing } from "../framing/types.ts";
+import { flag, integerOption, parseArgs, parseTarget, stringOption, UsageError } from "./_args.ts";
+import { payloadJson, showPayload } from "./_display.ts";
+import { formatHelp, framingFor } from "./_formats.ts";
 import type { CliIo } from "./_io.ts";
+import { concat, describeError, formatAddr } from "./_net.ts";
 
 /** `framewire send --help`. */
-export const SEND_HELP: string = "framewire send\n";
+export const SEND_HELP: string =
+  `framewire send — send each line of standard input as one frame, print the replies
+
+Usage:
+  framewire send HOST:PORT [--format F] [options]
+
+Connects to HOST:PORT ([::1]:PORT for IPv6, unix:PATH for a Unix socket),
+sends every line read from standard input (without its line ending) as one
+frame, and prints every frame the server sends back, one line each: the reply
+number, its length and its payload (quoted text, or hex when binary). When
+standard input ends it half-closes the connection (the server sees the end
+of the stream) and waits for the server to close its side.
+
+Options:
+  --format F              wire format (default u32be), one of:
+${formatHelp()}
+  --max-frame-length N    largest reply accepted, in bytes
+                          (default 4194304 for length formats, 65536 for line)
+  --wait MS               after standard input ends, wait at most MS
+                          milliseconds for replies (default: until the server
+                          closes the connection)
+  --json                  one JSON object per reply: {"reply":1,"length":5,"text":"hello"}
+  --preview N             characters (or bytes) of each reply shown (default 200)
+  -h, --help              show this help
+
+Examples:
+  printf 'hello\\nworld\\n' | framewire send 127.0.0.1:9000
+  framewire send localhost:9000 --format line          # type lines, Ctrl-D to end
+  echo '{"op":"ping"}' | framewire send [::1]:7000 --format varint --json
+`;
+
+const SPEC = {
+  format: { type: "string", short: "f" },
+  "max-frame-length": { type: "string" },
+  wait: { type: "string" },
+  json: { type: "boolean" },
+  preview: { type: "string" },
+} as const;
 
 /** Runs `framewire send`; returns the exit code. */
-export function send(_args: readonly string[], io: CliIo): Promise<number> {
-  io.err("framewire send: not written yet\n");
-  return Promise.resolve(1);
+export async function send(args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(args, SPEC);
+  if (flag(parsed, "help")) {
+    io.out(SEND_HELP);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) {
+    throw new UsageError(
+      parsed.positionals.length === 0
+        ? "missing HOST:PORT, e.g. framewire send 127.0.0.1:9000"
+        : `expected one HOST:PORT: received ${parsed.positionals.length} arguments`,
+    );
+  }
+  const target = parseTarget(parsed.positionals[0]!);
+  const maxFrameLength = integerOption(parsed, "max-frame-length", {
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  const framing = framingFor(stringOption(parsed, "format"), maxFrameLength);
+  const wait = integerOption(parsed, "wait", { min: 0, max: 2_147_483_647 });
+  const json = flag(parsed, "json");
+  const preview = integerOption(parsed, "preview", {
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    fallback: 200,
+  })!;
+
+  const adapter = await io.adapter();
+  let conn: Conn;
+  try {
+    conn = await adapter.connect(target);
+  } catch (error) {
+    io.err(`framewire send: cannot connect to ${formatAddr(target)}: ${describeError(error)}\n`);
+    return 1;
+  }
+
+  try {
+    const replies = receive(conn, framing, (n, frame) => {
+      io.out(
+        json
+          ? JSON.stringify({ reply: n, ...payloadJson(frame) }) + "\n"
+          : `#${n}  ${frame.length} B  ${showPayload(frame, preview)}\n`,
+      );
+    });
+    const sending = transmit(conn, framing, io.stdin());
+    const first = await Promise.race([
+      sending.then(() => "sent" as const, (error) => ({ error, when: "sending" })),
+      replies.then(() => "closed" as const, (error) => ({ error, when: "receiving" })),
+    ]);
+    if (typeof first === "object") {
+      io.err(`framewire send: error while ${first.when}: ${describeError(first.error)}\n`);
+      return 1;
+    }
+    if (first === "closed") {
+      io.err("framewire send: the server closed the connection\n");
+      return 0;
+    }
+    // Standard input is over and the connection half-closed: wait for the rest of the replies.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = wait === undefined ? undefined : new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), wait);
+    });
+    try {
+      const end = await Promise.race(timeout === undefined ? [replies] : [replies, timeout]);
+      if (end === "timeout") {
+        io.err(`framewire send: stopped waiting for replies after ${wait} ms\n`);
+      }
+    } catch (error) {
+      io.err(`framewire send: error while receiving: ${describeError(error)}\n`);
+      return 1;
+    } finally {
+      clearTimeout(timer);
+    }
+    return 0;
+  } finally {
+    conn.close();
+  }
+}
+
+/** Reads frames until the peer closes; calls `onFrame` for each. */
+async function receive(
+  conn: Conn,
+  framing: Framing,
+  onFrame: (n: number, frame: Uint8Array) => void,
+): Promise<void> {
+  const decoder = framing.decoder();
+  const reader = conn.readable.getReader();
+  let n = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      decoder.push(value);
+      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+        onFrame(++n, frame);
+      }
+    }
+    decoder.end();
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Sends each line of `input` as one frame, then half-closes. */
+async function transmit(
+  conn: Conn,
+  framing: Framing,
+  input: AsyncIterable<Uint8Array>,
+): Promise<void> {
+  const writer = conn.writable.getWriter();
+  let carry: Uint8Array = new Uint8Array(0);
+  let line = 0;
+  function frame(bytes: Uint8Array): Uint8Array {
+    line++;
+    const payload = bytes.length > 0 && bytes[bytes.length - 1] === CR
+      ? bytes.subarray(0, -1)
+      : bytes;
+    try {
+      return framing.encode(payload);
+    } catch (error) {
+      throw new UsageError(
+        `cannot send line ${line} as ${framing.name}: ${(error as Error).message}`,
+      );
+    }
+  }
+  try {
+    for await (const chunk of input) {
+      const data = carry.length === 0 ? chunk : concat([carry, chunk]);
+      const frames: Uint8Array[] = [];
+      let start = 0;
+      for (let i = data.indexOf(LF); i !== -1; i = data.indexOf(LF, start)) {
+        frames.push(frame(data.subarray(start, i)));
+        start = i + 1;
+      }
+      // Copy the unfinished line: the runtime may reuse the chunk's memory.
+      carry = data.slice(start);
+      if (frames.length > 0) await writer.write(concat(frames));
+    }
+    if (carry.length > 0) await writer.write(frame(carry));
+  } finally {
+    writer.releaseLock();
+  }
+  await conn.closeWrite();
 }

@@ -1,0 +1,67 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Socket helpers of the framewire command: addresses and one-line error reasons. Private.
+
+import type { NetAddr } from "../connection/types.ts";
+import { ConnectionError, FramingError } from "../errors.ts";
+
+/** `127.0.0.1:80`, `[::1]:80`, or the socket path. */
+export function formatAddr(
+  addr: NetAddr | { hostname: string; port: number } | { path: string },
+): string {
+  if ("path" in addr) return addr.path;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
+
+function codeOf(error: unknown): string | undefined {
+  const e = error as { code?: unknown; name?: unknown } | undefined;
+  if (typeof e?.code === "string" && !(error instanceof FramingError)) return e.code;
+  if (typeof e?.name === "string" && e.name !== "Error") return e.name;
+  return undefined;
+}
+
+const PHRASES: Record<string, string> = {
+  CONNECTION_REFUSED: "connection refused (is anything listening there?)",
+  CONNECTION_RESET: "the connection was reset by the peer",
+  CONNECTION_TIMEOUT: "the connection timed out",
+  CONNECTION_CLOSED: "the connection is closed",
+  EADDRINUSE: "the address is already in use",
+  AddrInUse: "the address is already in use",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  PermissionDenied: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "the address is not available on this machine",
+  AddrNotAvailable: "the address is not available on this machine",
+  ENOTFOUND: "the host name was not found",
+  EAI_AGAIN: "the host name could not be resolved",
+  ENOENT: "no such socket file",
+  NotFound: "no such socket file (or the host name was not found)",
+};
+
+/** A short, lower-case reason for a socket or framing failure, for one-line messages. */
+export function describeError(error: unknown): string {
+  if (error instanceof ConnectionError) {
+    const phrase = PHRASES[error.code] ?? PHRASES[codeOf(error.cause) ?? ""];
+    if (phrase !== undefined) return phrase;
+    const cause = error.cause instanceof Error ? error.cause.message : undefined;
+    return cause ?? error.message;
+  }
+  if (error instanceof FramingError) return error.message;
+  const phrase = PHRASES[codeOf(error) ?? ""];
+  if (phrase !== undefined) return phrase;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Joins byte arrays into one (returns the only one unchanged). */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
