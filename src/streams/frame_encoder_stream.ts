@@ -74,8 +74,7 @@ export class FrameEncoderStream {
         readableController = controller;
       },
       pull() {
-        // The consumer wants bytes: hand over what is held, release a waiting writer.
-        coalescer.flush();
+        // The consumer caught up: release a waiting writer.
         resumeWriter?.();
         resumeWriter = undefined;
       },

@@ -1,0 +1,58 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ByteReader, lengthPrefixed, lines, TruncatedFrameError } from "../../mod.ts";
+
+function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(new Uint8Array(chunks[i++]!));
+      else controller.close();
+    },
+  });
+}
+
+test("ByteReader.readExactly() keeps leftovers between calls across every split", async () => {
+  const bytes = Array.from({ length: 12 }, (_, i) => i);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const reader = new ByteReader(streamOf([bytes.slice(0, cut), bytes.slice(cut)]));
+    assert.deepEqual(await reader.readExactly(5), new Uint8Array(bytes.slice(0, 5)));
+    assert.deepEqual(await reader.readExactly(0), new Uint8Array(0));
+    assert.deepEqual(await reader.readExactly(7), new Uint8Array(bytes.slice(5)));
+    assert.equal(await reader.readExactly(1), null);
+  }
+});
+
+test("ByteReader.readFrame() mixes formats and raw reads on one stream", async () => {
+  const wire = [
+    ...lengthPrefixed({ width: 1 }).encode(new Uint8Array([7, 8])),
+    ...new TextEncoder().encode("hello\nrest"),
+  ];
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const reader = new ByteReader(streamOf([wire.slice(0, cut), wire.slice(cut)]));
+    assert.deepEqual(await reader.readFrame(lengthPrefixed({ width: 1 })), new Uint8Array([7, 8]));
+    assert.equal(new TextDecoder().decode((await reader.readFrame(lines()))!), "hello");
+    assert.deepEqual(await reader.readExactly(4), new TextEncoder().encode("rest"));
+    assert.equal(await reader.readFrame(lines()), null);
+  }
+});
+
+test("ByteReader reports a stream that ends mid-read as TruncatedFrameError", async () => {
+  const short = new ByteReader(streamOf([[1, 2]]));
+  await assert.rejects(short.readExactly(3), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.expected, error.received], [3, 2]);
+    return true;
+  });
+  const frame = new ByteReader(streamOf([[0, 0, 0, 4, 1]]));
+  await assert.rejects(frame.readFrame(lengthPrefixed()), TruncatedFrameError);
+  await assert.rejects(new ByteReader(streamOf([])).readExactly(-1), RangeError);
+});
+
+test("ByteReader.releaseLock() hands the stream back", async () => {
+  const stream = streamOf([[1]]);
+  const reader = new ByteReader(stream);
+  assert.equal(stream.locked, true);
+  reader.releaseLock();
+  assert.equal(stream.locked, false);
+});

@@ -1,0 +1,62 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { FrameDecoderStream, FrameTooLargeError, lengthPrefixed, TruncatedFrameError, varint } from "../../mod.ts";
+import { cutsArbitrary, encodeAll } from "../framing/_formats.ts";
+
+function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  // Bun has no ReadableStream.from.
+  let i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++]!);
+      else controller.close();
+    },
+  });
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const frame of stream) out.push(frame.slice());
+  return out;
+}
+
+test("FrameDecoderStream decodes any chunking of a stream into the same frames", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 10 }).chain((payloads) => {
+        const wire = encodeAll(varint(), payloads);
+        return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
+      }),
+      async ([payloads, wire, cuts]) => {
+        const chunks: Uint8Array[] = [];
+        let start = 0;
+        for (const cut of [...cuts, wire.length]) {
+          chunks.push(wire.slice(start, cut));
+          start = cut;
+        }
+        assert.deepEqual(await collect(streamOf(chunks).pipeThrough(new FrameDecoderStream(varint()))), payloads);
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
+test("FrameDecoderStream errors with TruncatedFrameError when the input ends mid-frame", async () => {
+  const stream = streamOf([new Uint8Array([0, 0, 0, 3, 1])]).pipeThrough(new FrameDecoderStream(lengthPrefixed()));
+  await assert.rejects(collect(stream), TruncatedFrameError);
+});
+
+test("FrameDecoderStream errors with FrameTooLargeError and cancels its source", async () => {
+  let cancelled = false;
+  const source = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  await assert.rejects(collect(source.pipeThrough(new FrameDecoderStream(lengthPrefixed()))), FrameTooLargeError);
+  assert.equal(cancelled, true);
+});

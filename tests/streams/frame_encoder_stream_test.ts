@@ -1,0 +1,83 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FrameDecoderStream, FrameEncoderStream, lengthPrefixed, lines } from "../../mod.ts";
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const chunk of stream) out.push(chunk);
+  return out;
+}
+
+test("FrameEncoderStream coalesces frames written in one tick into one chunk", async () => {
+  const encoder = new FrameEncoderStream(lengthPrefixed());
+  const writer = encoder.writable.getWriter();
+  for (let i = 0; i < 1000; i++) writer.write(new Uint8Array([i & 0xff]));
+  writer.close();
+  const chunks = await collect(encoder.readable);
+  assert.equal(chunks.length, 1);
+  assert.equal(chunks[0]!.length, 5000);
+});
+
+test("FrameEncoderStream keeps chunks within coalesce and emits each frame with coalesce 0", async () => {
+  const limited = new FrameEncoderStream(lengthPrefixed(), { coalesce: 100 });
+  const writer = limited.writable.getWriter();
+  for (let i = 0; i < 50; i++) writer.write(new Uint8Array(16));
+  writer.close();
+  const chunks = await collect(limited.readable);
+  assert.ok(chunks.every((c) => c.length <= 100));
+  assert.equal(chunks.reduce((n, c) => n + c.length, 0), 50 * 20);
+  const none = new FrameEncoderStream(lengthPrefixed(), { coalesce: 0 });
+  const w = none.writable.getWriter();
+  for (let i = 0; i < 5; i++) w.write(new Uint8Array(3));
+  w.close();
+  assert.equal((await collect(none.readable)).length, 5);
+});
+
+test("FrameEncoderStream writes a large payload as header + the payload itself", async () => {
+  const encoder = new FrameEncoderStream(lengthPrefixed());
+  const big = new Uint8Array(100_000);
+  const writer = encoder.writable.getWriter();
+  writer.write(new Uint8Array([1]));
+  writer.write(big);
+  writer.close();
+  const chunks = await collect(encoder.readable);
+  assert.deepEqual(chunks.map((c) => c.length), [5, 4, 100_000]);
+  assert.equal(chunks[2], big);
+});
+
+test("FrameEncoderStream round-trips through FrameDecoderStream", async () => {
+  const encoder = new FrameEncoderStream(lines());
+  const decoded = encoder.readable.pipeThrough(new FrameDecoderStream(lines()));
+  const writer = encoder.writable.getWriter();
+  const sent = Array.from({ length: 300 }, (_, i) => `line ${i}`);
+  for (const s of sent) writer.write(new TextEncoder().encode(s));
+  writer.close();
+  const got = (await collect(decoded)).map((f) => new TextDecoder().decode(f));
+  assert.deepEqual(got, sent);
+});
+
+test("FrameEncoderStream errors both sides on a payload the framing refuses", async () => {
+  const encoder = new FrameEncoderStream(lines());
+  const writer = encoder.writable.getWriter();
+  await assert.rejects(writer.write(new TextEncoder().encode("a\nb")), RangeError);
+  await assert.rejects(collect(encoder.readable), RangeError);
+});
+
+test("FrameEncoderStream applies backpressure when the reader is slow", async () => {
+  const encoder = new FrameEncoderStream(lengthPrefixed(), { coalesce: 1024 });
+  const writer = encoder.writable.getWriter();
+  let accepted = 0;
+  for (let i = 0; i < 1000; i++) {
+    const ready = await Promise.race([writer.ready.then(() => true), new Promise((r) => setTimeout(r, 20, false))]);
+    if (!ready) break;
+    writer.write(new Uint8Array(100));
+    accepted++;
+  }
+  assert.ok(accepted < 1000 && accepted * 104 <= 4 * 1024, `accepted ${accepted} frames`);
+  const reader = encoder.readable.getReader();
+  writer.close();
+  let bytes = 0;
+  for (let r = await reader.read(); !r.done; r = await reader.read()) bytes += r.value.length;
+  assert.equal(bytes, accepted * 104);
+  assert.throws(() => new FrameEncoderStream(lines(), { coalesce: -1 }), RangeError);
+});
