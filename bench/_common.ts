@@ -192,15 +192,29 @@ function pad(s: string, n: number, right = false): string {
 }
 
 /** Prints a group's results as a table with ratios to `reference` (by name). */
-export function printGroup(title: string, results: Result[], reference = "framewire"): void {
+export function printGroup(
+  title: string,
+  results: Result[],
+  reference = "framewire",
+  ratioBy: "frames" | "bytes" = "frames",
+): void {
   const ref = results.find((r) => r.name === reference);
+  const ratio = (r: Result): number =>
+    ratioBy === "frames"
+      ? r.framesPerSec.median / ref!.framesPerSec.median
+      : r.mbPerSec.median / ref!.mbPerSec.median;
   const rows = results.map((r) => [
     r.name,
     `${si(r.framesPerSec.median)} (${si(r.framesPerSec.min)}–${si(r.framesPerSec.max)})`,
     `${r.mbPerSec.median.toFixed(0)} (${r.mbPerSec.min.toFixed(0)}–${r.mbPerSec.max.toFixed(0)})`,
-    ref === undefined ? "" : `${(r.framesPerSec.median / ref.framesPerSec.median).toFixed(2)}×`,
+    ref === undefined ? "" : `${ratio(r).toFixed(2)}×`,
   ]);
-  const head = ["", "frames/s median (min–max)", "MB/s median (min–max)", `vs ${reference}`];
+  const head = [
+    "",
+    "frames/s median (min–max)",
+    "MB/s median (min–max)",
+    `${ratioBy === "frames" ? "frames/s" : "MB/s"} vs ${reference}`,
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   console.log(`\n${title}`);
   console.log(head.map((h, i) => pad(h, widths[i]!, i > 0)).join("  "));

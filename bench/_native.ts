@@ -1,0 +1,200 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The raw native socket baselines for the loopback benches: each runtime's
+// own socket API, used directly (Deno.connect/listen, Bun.connect/listen,
+// node:net). Private to bench/.
+
+import * as net from "node:net";
+import { runtimeName } from "./_common.ts";
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+/** A native client socket. */
+export interface NativeClient {
+  /** Writes `bytes` (one native write; waits when the socket asks to). */
+  write(bytes: Uint8Array): Promise<void> | void;
+  /** Waits until everything written was handed to the OS, then closes. */
+  end(): Promise<void>;
+}
+
+/** A native server that counts the bytes of the first connection. */
+export interface NativeCounter {
+  readonly port: number;
+  /** Resolves with the byte count once `expected` bytes arrived. */
+  received(expected: number): Promise<number>;
+  close(): void;
+}
+
+/** Connects with the runtime's own API to 127.0.0.1:`port`, Nagle off. */
+export function nativeConnect(port: number): Promise<NativeClient> {
+  const rt = runtimeName();
+  if (rt === "deno") return denoConnect(port);
+  if (rt === "bun") return bunConnect(port);
+  return nodeConnect(port);
+}
+
+/** Listens with the runtime's own API on 127.0.0.1:0 and counts received bytes (reused read buffer). */
+export function nativeCounter(): Promise<NativeCounter> {
+  const rt = runtimeName();
+  if (rt === "deno") return denoCounter();
+  if (rt === "bun") return bunCounter();
+  return nodeCounter();
+}
+
+async function denoConnect(port: number): Promise<NativeClient> {
+  const conn = await g.Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  return {
+    async write(bytes: Uint8Array): Promise<void> {
+      let at = 0;
+      while (at < bytes.length) at += await conn.write(at === 0 ? bytes : bytes.subarray(at));
+    },
+    end(): Promise<void> {
+      conn.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+function denoCounter(): Promise<NativeCounter> {
+  const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  return Promise.resolve({
+    port: listener.addr.port,
+    async received(expected: number): Promise<number> {
+      const conn = await accepted;
+      const buf = new Uint8Array(256 * 1024);
+      let got = 0;
+      try {
+        while (got < expected) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          got += n;
+        }
+      } finally {
+        conn.close();
+      }
+      return got;
+    },
+    close(): void {
+      listener.close();
+    },
+  });
+}
+
+function nodeConnect(port: number): Promise<NativeClient> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port, noDelay: true }, () => {
+      socket.off("error", reject);
+      resolve({
+        write(bytes: Uint8Array): Promise<void> | void {
+          if (!socket.write(bytes)) return new Promise((r) => socket.once("drain", r));
+        },
+        end(): Promise<void> {
+          return new Promise((r) => socket.end(r));
+        },
+      });
+    });
+    socket.once("error", reject);
+  });
+}
+
+function nodeCounter(): Promise<NativeCounter> {
+  return new Promise((resolve) => {
+    let onSocket: (s: net.Socket) => void = () => {};
+    const server = net.createServer((s) => onSocket(s));
+    server.listen(0, "127.0.0.1", () => {
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        received(expected: number): Promise<number> {
+          return new Promise((done) => {
+            onSocket = (s) => {
+              let got = 0;
+              s.on("data", (d: Uint8Array) => {
+                got += d.length;
+                if (got >= expected) {
+                  s.destroy();
+                  done(got);
+                }
+              });
+              s.on("end", () => done(got));
+              s.on("error", () => done(got));
+            };
+          });
+        },
+        close(): void {
+          server.close();
+        },
+      });
+    });
+  });
+}
+
+async function bunConnect(port: number): Promise<NativeClient> {
+  // Bun's write can be partial: keep the rest and retry on drain.
+  let pending: Uint8Array | undefined;
+  let wake: (() => void) | undefined;
+  const socket = await g.Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data(): void {},
+      drain(s: { write(b: Uint8Array): number }): void {
+        if (pending !== undefined) {
+          const n = s.write(pending);
+          pending = n === pending.length ? undefined : pending.subarray(n);
+        }
+        if (pending === undefined && wake !== undefined) {
+          const w = wake;
+          wake = undefined;
+          w();
+        }
+      },
+    },
+  });
+  socket.setNoDelay?.(true);
+  return {
+    write(bytes: Uint8Array): Promise<void> | void {
+      const n = socket.write(bytes);
+      if (n < bytes.length) {
+        pending = bytes.subarray(n);
+        return new Promise((r) => wake = r);
+      }
+    },
+    end(): Promise<void> {
+      socket.end();
+      return Promise.resolve();
+    },
+  };
+}
+
+function bunCounter(): Promise<NativeCounter> {
+  let got = 0;
+  let expected = Infinity;
+  let done: ((n: number) => void) | undefined;
+  const server = g.Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(s: { end(): void }, d: Uint8Array): void {
+        got += d.length;
+        if (got >= expected && done !== undefined) {
+          s.end();
+          done(got);
+          done = undefined;
+        }
+      },
+    },
+  });
+  return Promise.resolve({
+    port: server.port,
+    received(n: number): Promise<number> {
+      expected = n;
+      got = 0;
+      return new Promise((r) => done = r);
+    },
+    close(): void {
+      server.stop(true);
+    },
+  });
+}

@@ -1,0 +1,370 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Loopback TCP end to end (127.0.0.1), sender and receiver in one process:
+ *
+ *     deno run -A bench/loopback_bench.ts      bun bench/loopback_bench.ts      node bench/loopback_bench.ts
+ *     ... --adapter node     (use framewire's node:net adapter on Deno or Bun)
+ *
+ * - raw native: the runtime's own socket API, 256 KiB writes of one buffer,
+ *   a receiver that only counts bytes into a reused buffer (the limit);
+ * - framed() batches(): framewire adapter + `framed(conn, lengthPrefixed())`
+ *   on both ends, `send()` per message (awaited every 1 MiB), receiver
+ *   `for await (const batch of fc.batches())`, for 16 B, 100 B, 4 KiB,
+ *   64 KiB and 1 MiB messages;
+ * - framed() for await: the same receiver taking one frame per promise;
+ * - framed() reuseBuffers: 64 KiB messages with `{ reuseBuffers: true }`;
+ * - one write per message: a native client writing each 100 B message as
+ *   its own `new Uint8Array(4 + n)` with one native write, received by
+ *   `framed()` (the contrast for coalescing);
+ * - length-prefixed-stream: its encoder piped into a node:net socket and the
+ *   server socket piped into its decoder (node:net exists on all three);
+ * - memory: 1 GiB of 64 KiB messages from a native sender, received by a raw
+ *   byte-counting receiver and by `framed()` + `batches()`; peak RSS above
+ *   the level before the transfer (`--no-memory` skips it).
+ *
+ * MB/s counts payload bytes (raw: all bytes). Several rounds after one
+ * warm-up transfer; medians with min–max. Results go to
+ * `bench/results/loopback-<runtime>[-<adapter>].json`.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import process from "node:process";
+// @ts-types="./_length_prefixed_stream.d.ts"
+import lps from "length-prefixed-stream";
+import { type Conn, framed, type FramedConnection, lengthPrefixed, type Listener } from "../mod.ts";
+import {
+  args,
+  type Case,
+  collectGarbage,
+  measureGroup,
+  type MeasureOptions,
+  payload,
+  printGroup,
+  type Result,
+  resultHeader,
+  runtimeName,
+  runtimeVersion,
+  sizeLabel,
+  writeResults,
+} from "./_common.ts";
+import { nativeConnect, nativeCounter } from "./_native.ts";
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+const SIZES = [16, 100, 4 * KiB, 64 * KiB, 1 * MiB];
+
+const argv = args();
+const quick = argv.includes("--quick");
+const adapterName = argv.includes("--adapter")
+  ? argv[argv.indexOf("--adapter") + 1]!
+  : runtimeName();
+const measure: MeasureOptions = { warmupMs: 0, rounds: quick ? 2 : 3, roundMs: 0 };
+// Bytes per transfer (payload), and a cap on messages per transfer.
+const VOLUME = quick ? 16 * MiB : 96 * MiB;
+const MAX_MESSAGES = quick ? 200_000 : 2_000_000;
+
+interface Adapter {
+  connect(options: { hostname?: string; port: number }): Promise<Conn>;
+  listen(options: { hostname?: string; port: number }): Promise<Listener>;
+}
+const adapter = await import(`../src/adapters/${adapterName}.ts`) as Adapter;
+const framing = lengthPrefixed({ maxFrameLength: 2 * MiB });
+
+function messages(size: number): number {
+  return Math.max(16, Math.min(MAX_MESSAGES, Math.floor(VOLUME / size)));
+}
+
+/** A connected pair of framewire Conns. */
+async function pair(): Promise<{ client: Conn; server: Conn; listener: Listener }> {
+  const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as { port: number }).port;
+  const accepted = listener[Symbol.asyncIterator]().next();
+  const client = await adapter.connect({ hostname: "127.0.0.1", port });
+  const server = (await accepted).value as Conn;
+  return { client, server, listener };
+}
+
+async function sendAll(tx: FramedConnection, body: Uint8Array, count: number): Promise<void> {
+  let last: Promise<void> = Promise.resolve();
+  let since = 0;
+  for (let i = 0; i < count; i++) {
+    last = tx.send(body);
+    since += body.length;
+    if (since >= MiB) {
+      await last;
+      since = 0;
+    }
+  }
+  await last;
+}
+
+async function receiveBatches(rx: FramedConnection, count: number): Promise<number> {
+  let n = 0;
+  for await (const batch of rx.batches()) {
+    n += batch.length;
+    if (n >= count) break;
+  }
+  return n;
+}
+
+async function receiveEach(rx: FramedConnection, count: number): Promise<number> {
+  let n = 0;
+  for await (const _frame of rx) {
+    if (++n >= count) break;
+  }
+  return n;
+}
+
+function rawCase(): Case {
+  const total = quick ? 64 * MiB : 256 * MiB;
+  const buf = payload(256 * KiB);
+  return {
+    name: "raw native",
+    note: "runtime socket API, 256 KiB writes, receiver counts bytes (the limit)",
+    frames: 1,
+    bytes: total,
+    async run(): Promise<number> {
+      const counter = await nativeCounter();
+      try {
+        const received = counter.received(total);
+        const client = await nativeConnect(counter.port);
+        for (let sent = 0; sent < total; sent += buf.length) await client.write(buf);
+        if (await received !== total) throw new Error("raw: short transfer");
+        await client.end();
+      } finally {
+        counter.close();
+      }
+      return 1;
+    },
+  };
+}
+
+function framedCase(size: number, receiver: "batches" | "each", reuseBuffers = false): Case {
+  const count = messages(size);
+  const body = payload(size);
+  const name = receiver === "batches"
+    ? (reuseBuffers
+      ? `framed() reuseBuffers ${sizeLabel(size)}`
+      : `framed() batches() ${sizeLabel(size)}`)
+    : `framed() for await ${sizeLabel(size)}`;
+  return {
+    name,
+    note: `${adapterName} adapter both ends, send() per message, receiver ${
+      receiver === "batches" ? "batches()" : "for await"
+    }${reuseBuffers ? ", reuseBuffers: true" : ""}`,
+    frames: count,
+    bytes: count * size,
+    async run(): Promise<number> {
+      const { client, server, listener } = await pair();
+      const tx = framed(client, framing);
+      const rx = framed(server, framing, { reuseBuffers });
+      try {
+        const got = receiver === "batches" ? receiveBatches(rx, count) : receiveEach(rx, count);
+        await sendAll(tx, body, count);
+        return await got;
+      } finally {
+        await tx.close();
+        await rx.close();
+        listener.close();
+      }
+    },
+  };
+}
+
+function perMessageWriteCase(size: number): Case {
+  const count = Math.min(messages(size), quick ? 20_000 : 200_000);
+  const body = payload(size);
+  return {
+    name: `one write per message ${sizeLabel(size)}`,
+    note:
+      "native client: new Uint8Array(4 + n) + one native write per message; framed() batches() receiver",
+    frames: count,
+    bytes: count * size,
+    async run(): Promise<number> {
+      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as { port: number }).port;
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await nativeConnect(port);
+      const rx = framed((await accepted).value as Conn, framing);
+      try {
+        const got = receiveBatches(rx, count);
+        const n = body.length;
+        for (let i = 0; i < count; i++) {
+          const frame = new Uint8Array(4 + n);
+          frame[0] = n >>> 24;
+          frame[1] = (n >>> 16) & 255;
+          frame[2] = (n >>> 8) & 255;
+          frame[3] = n & 255;
+          frame.set(body, 4);
+          const w = client.write(frame);
+          if (w !== undefined) await w;
+        }
+        const result = await got;
+        await client.end();
+        return result;
+      } finally {
+        await rx.close();
+        listener.close();
+      }
+    },
+  };
+}
+
+function lpsCase(size: number): Case {
+  const count = Math.min(messages(size), quick ? 50_000 : 500_000);
+  const body = payload(size);
+  return {
+    name: `length-prefixed-stream ${sizeLabel(size)}`,
+    note:
+      "node:net sockets, lps.encode() piped to the client socket, server socket piped to lps.decode()",
+    frames: count,
+    bytes: count * size,
+    run(): Promise<number> {
+      return new Promise((resolve, reject) => {
+        const server = net.createServer((socket) => {
+          const decoder = lps.decode();
+          let n = 0;
+          decoder.on("data", () => {
+            if (++n === count) {
+              socket.destroy();
+              server.close();
+              resolve(n);
+            }
+          });
+          socket.on("error", () => {});
+          socket.pipe(decoder);
+        });
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+          const port = (server.address() as net.AddressInfo).port;
+          const socket = net.connect({ host: "127.0.0.1", port, noDelay: true }, async () => {
+            const encoder = lps.encode();
+            encoder.pipe(socket);
+            for (let i = 0; i < count; i++) {
+              if (!encoder.write(body)) await new Promise((r) => encoder.once("drain", r));
+            }
+            encoder.end();
+          });
+          socket.on("error", () => {});
+        });
+      });
+    },
+  };
+}
+
+/** Peak RSS above the level before a 1 GiB transfer of 64 KiB messages. */
+async function memoryCase(receiver: "raw" | "framed"): Promise<number> {
+  const total = quick ? 128 * MiB : 1024 * MiB;
+  const size = 64 * KiB;
+  const frame = framing.encode(payload(size));
+  const count = total / size;
+  // Four frames per native write.
+  const block = new Uint8Array(frame.length * 4);
+  for (let i = 0; i < 4; i++) block.set(frame, i * frame.length);
+  collectGarbage();
+  const base = process.memoryUsage.rss();
+  let peak = base;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 5);
+  try {
+    if (receiver === "raw") {
+      const counter = await nativeCounter();
+      try {
+        const received = counter.received(frame.length * count);
+        const client = await nativeConnect(counter.port);
+        for (let i = 0; i < count; i += 4) await client.write(block);
+        await received;
+        await client.end();
+      } finally {
+        counter.close();
+      }
+    } else {
+      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as { port: number }).port;
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await nativeConnect(port);
+      const rx = framed((await accepted).value as Conn, framing);
+      try {
+        const got = receiveBatches(rx, count);
+        for (let i = 0; i < count; i += 4) await client.write(block);
+        if (await got !== count) throw new Error("memory: short transfer");
+        await client.end();
+      } finally {
+        await rx.close();
+        listener.close();
+      }
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  peak = Math.max(peak, process.memoryUsage.rss());
+  return peak - base;
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `loopback bench on ${runtimeVersion()}, ${adapterName} adapter${quick ? " (quick)" : ""}`,
+  );
+  const results: Result[] = [];
+  const raw = await measureGroup("raw", [rawCase()], measure);
+  results.push(...raw);
+  const rawMBps = raw[0]!.mbPerSec.median;
+
+  const groups: [string, Case[]][] = [];
+  for (const size of SIZES) {
+    groups.push([`framed ${sizeLabel(size)}`, [framedCase(size, "batches")]]);
+  }
+  groups.push(["framed for await", [framedCase(100, "each"), framedCase(64 * KiB, "each")]]);
+  groups.push(["framed reuseBuffers", [framedCase(64 * KiB, "batches", true)]]);
+  groups.push(["one write per message", [perMessageWriteCase(100)]]);
+  groups.push(["length-prefixed-stream", [lpsCase(100), lpsCase(64 * KiB)]]);
+  for (const [group, cases] of groups) {
+    try {
+      results.push(...await measureGroup(group, cases, measure));
+    } catch (error) {
+      console.log(`${group}: failed: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+  printGroup(
+    `loopback, ${runtimeName()} with the ${adapterName} adapter (vs raw = MB/s ratio)`,
+    results,
+    "raw native",
+    "bytes",
+  );
+
+  const memory: Record<string, number> = {};
+  if (!argv.includes("--no-memory")) {
+    memory.rawPeakMiB = (await memoryCase("raw")) / MiB;
+    memory.framedPeakMiB = (await memoryCase("framed")) / MiB;
+    memory.differenceMiB = memory.framedPeakMiB - memory.rawPeakMiB;
+    console.log(
+      `memory, ${quick ? "128 MiB" : "1 GiB"} of 64 KiB messages: peak RSS above start: raw ${
+        memory.rawPeakMiB.toFixed(1)
+      } MiB, framed() ${memory.framedPeakMiB.toFixed(1)} MiB (difference ${
+        memory.differenceMiB.toFixed(1)
+      } MiB)`,
+    );
+  }
+
+  const suffix = adapterName === runtimeName() ? "" : `-${adapterName}`;
+  const file = writeResults(`loopback-${runtimeName()}${suffix}.json`, {
+    ...resultHeader("loopback"),
+    adapter: adapterName,
+    config: {
+      sizes: SIZES,
+      volume: VOLUME,
+      maxMessages: MAX_MESSAGES,
+      measure,
+      mbPerSec: "payload bytes",
+    },
+    rawMBps,
+    results,
+    memory,
+  });
+  console.log(`\nwrote ${file}`);
+}
+
+await main();
