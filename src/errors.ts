@@ -278,7 +278,18 @@ function startsWithAscii(bytes: Uint8Array, text: string): boolean {
   return true;
 }
 
-const HTTP_METHODS = ["GET ", "POST", "PUT ", "HEAD", "PRI ", "HTTP", "DELE", "OPTI", "PATC", "CONN"];
+const HTTP_METHODS = [
+  "GET ",
+  "POST",
+  "PUT ",
+  "HEAD",
+  "PRI ",
+  "HTTP",
+  "DELE",
+  "OPTI",
+  "PATC",
+  "CONN",
+];
 
 function likelyCause(
   header: Uint8Array,

@@ -11,7 +11,10 @@ import {
 
 test("FramingError subclasses carry stable codes, names and fields", () => {
   const tooLarge = new FrameTooLargeError(70000, 65536);
-  assert.equal(tooLarge.message, "Cannot decode frame as length 70000 exceeds maxFrameLength 65536");
+  assert.equal(
+    tooLarge.message,
+    "Cannot decode frame as length 70000 exceeds maxFrameLength 65536",
+  );
   assert.deepEqual([tooLarge.name, tooLarge.code, tooLarge.length, tooLarge.limit], [
     "FrameTooLargeError",
     "FRAME_TOO_LARGE",
@@ -19,7 +22,13 @@ test("FramingError subclasses carry stable codes, names and fields", () => {
     65536,
   ]);
   const truncated = new TruncatedFrameError("header", 2, { expected: 4 });
-  assert.deepEqual([truncated.name, truncated.code, truncated.part, truncated.expected, truncated.received], [
+  assert.deepEqual([
+    truncated.name,
+    truncated.code,
+    truncated.part,
+    truncated.expected,
+    truncated.received,
+  ], [
     "TruncatedFrameError",
     "TRUNCATED_FRAME",
     "header",
@@ -27,10 +36,18 @@ test("FramingError subclasses carry stable codes, names and fields", () => {
     2,
   ]);
   const malformed = new MalformedHeaderError("bad", new Uint8Array([0xde, 0xad]));
-  assert.deepEqual([malformed.name, malformed.code, malformed.bytes], ["MalformedHeaderError", "MALFORMED_HEADER", "de ad"]);
+  assert.deepEqual([malformed.name, malformed.code, malformed.bytes], [
+    "MalformedHeaderError",
+    "MALFORMED_HEADER",
+    "de ad",
+  ]);
   const cause = new Error("ECONNREFUSED");
   const connection = new ConnectionError("Cannot connect", { code: "CONNECTION_REFUSED", cause });
-  assert.deepEqual([connection.name, connection.code, connection.cause], ["ConnectionError", "CONNECTION_REFUSED", cause]);
+  assert.deepEqual([connection.name, connection.code, connection.cause], [
+    "ConnectionError",
+    "CONNECTION_REFUSED",
+    cause,
+  ]);
   assert.equal(new ConnectionError("x").code, "CONNECTION_FAILED");
   for (const error of [tooLarge, truncated, malformed, connection]) {
     assert.ok(error instanceof FramingError && error instanceof Error);
@@ -40,8 +57,14 @@ test("FramingError subclasses carry stable codes, names and fields", () => {
 test("MalformedHeaderError names TLS and HTTP when a text header meets them", () => {
   const tls = decimalHeader().decoder();
   tls.push(new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5]));
-  assert.throws(() => tls.next(), (error) => error instanceof MalformedHeaderError && /TLS/.test(error.message));
+  assert.throws(
+    () => tls.next(),
+    (error) => error instanceof MalformedHeaderError && /TLS/.test(error.message),
+  );
   const http = decimalHeader().decoder();
   http.push(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
-  assert.throws(() => http.next(), (error) => error instanceof MalformedHeaderError && /HTTP/.test(error.message));
+  assert.throws(
+    () => http.next(),
+    (error) => error instanceof MalformedHeaderError && /HTTP/.test(error.message),
+  );
 });

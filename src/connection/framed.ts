@@ -113,7 +113,11 @@ const encoder = new TextEncoder();
  * assert.deepEqual(frames, ["ping", "pong"]);
  * ```
  */
-export function framed(conn: Conn, framing: Framing, options: FramedOptions = {}): FramedConnection {
+export function framed(
+  conn: Conn,
+  framing: Framing,
+  options: FramedOptions = {},
+): FramedConnection {
   return new Framed(conn, framing, options);
 }
 
@@ -146,7 +150,9 @@ class Framed implements FramedConnection {
     const coalesce = options.coalesce ?? 65536;
     const highWaterMark = options.highWaterMark ?? 1024 * 1024;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
-      throw new RangeError(`Cannot frame connection as coalesce must be a non-negative integer: received ${coalesce}`);
+      throw new RangeError(
+        `Cannot frame connection as coalesce must be a non-negative integer: received ${coalesce}`,
+      );
     }
     if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0) {
       throw new RangeError(
@@ -178,11 +184,15 @@ class Framed implements FramedConnection {
           try {
             decoder.end();
           } catch (truncated) {
-            if (truncated instanceof TruncatedFrameError) (truncated as { cause?: unknown }).cause = error;
+            if (truncated instanceof TruncatedFrameError) {
+              (truncated as { cause?: unknown }).cause = error;
+            }
             throw truncated;
           }
         }
-        throw error instanceof FramingError ? error : new ConnectionError("Cannot read from connection", { cause: error });
+        throw error instanceof FramingError
+          ? error
+          : new ConnectionError("Cannot read from connection", { cause: error });
       }
       const frames: Uint8Array[] = [];
       try {
@@ -192,7 +202,9 @@ class Framed implements FramedConnection {
         } else {
           decoder.push(result.value);
         }
-        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) frames.push(frame);
+        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+          frames.push(frame);
+        }
       } catch (error) {
         // Out of sync (or truncated): nothing more can be read from this stream.
         this.#readDone = true;
@@ -257,7 +269,11 @@ class Framed implements FramedConnection {
   send(payload: Uint8Array | string): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing !== undefined) {
-      return Promise.reject(new ConnectionError("Cannot send as the connection is closing", { code: "CONNECTION_CLOSED" }));
+      return Promise.reject(
+        new ConnectionError("Cannot send as the connection is closing", {
+          code: "CONNECTION_CLOSED",
+        }),
+      );
     }
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
     try {

@@ -103,7 +103,9 @@ export class HeaderDecoder implements FrameDecoder {
     const partial = this.#partial;
     if (partial !== undefined) {
       const need = partial.length + this.#parser.trailerLength;
-      throw new TruncatedFrameError("payload", this.#filled + this.#queue.length, { expected: need });
+      throw new TruncatedFrameError("payload", this.#filled + this.#queue.length, {
+        expected: need,
+      });
     }
     if (this.#queue.length > 0) {
       throw new TruncatedFrameError("header", this.#queue.length, {

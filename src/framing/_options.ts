@@ -9,7 +9,9 @@ export const DEFAULT_MAX_DELIMITED = 64 * 1024;
 /** Returns `value` (or `fallback`) after checking it is a positive integer or `Infinity`. */
 export function maxFrameLengthOption(value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value === Infinity || (Number.isSafeInteger(value) && value > 0))) {
+  if (
+    typeof value !== "number" || !(value === Infinity || (Number.isSafeInteger(value) && value > 0))
+  ) {
     throw new RangeError(
       `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received ${value}`,
     );
@@ -36,7 +38,9 @@ export function checkRoom(target: Uint8Array, offset: number, needed: number): v
 /** Throws a `TypeError` unless `payload` is a Uint8Array. */
 export function checkPayload(payload: Uint8Array): void {
   if (!(payload instanceof Uint8Array)) {
-    throw new TypeError(`Cannot encode frame as the payload must be a Uint8Array: received ${typeof payload}`);
+    throw new TypeError(
+      `Cannot encode frame as the payload must be a Uint8Array: received ${typeof payload}`,
+    );
   }
 }
 

@@ -6,8 +6,8 @@ import {
   checkEncodeLength,
   checkPayload,
   checkRoom,
-  DEFAULT_MAX_LENGTH_PREFIXED,
   decimalDigits,
+  DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
 import type { FrameDecoder, Framing } from "./types.ts";
@@ -57,7 +57,9 @@ const SPACE = 0x20;
 export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
   const width = options.width ?? 10;
   if (!Number.isInteger(width) || width < 1 || width > 16) {
-    throw new RangeError(`Cannot create framing as width must be an integer from 1 to 16: received ${width}`);
+    throw new RangeError(
+      `Cannot create framing as width must be an integer from 1 to 16: received ${width}`,
+    );
   }
   const fieldMax = width >= 16 ? Number.MAX_SAFE_INTEGER : 10 ** width - 1;
   const maxFrameLength = maxFrameLengthOption(
@@ -70,14 +72,18 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
     checkPayload(payload);
     checkEncodeLength(payload.length, maxFrameLength);
     if (decimalDigits(payload.length) > width) {
-      throw new RangeError(`Cannot encode frame as length ${payload.length} does not fit a ${width}-digit header`);
+      throw new RangeError(
+        `Cannot encode frame as length ${payload.length} does not fit a ${width}-digit header`,
+      );
     }
     return width + payload.length;
   }
 
   function writeHeader(length: number, target: Uint8Array, at: number): void {
     const digits = String(length);
-    for (let i = 0; i < width; i++) target[at + i] = i < digits.length ? digits.charCodeAt(i) : SPACE;
+    for (let i = 0; i < width; i++) {
+      target[at + i] = i < digits.length ? digits.charCodeAt(i) : SPACE;
+    }
   }
 
   return {
@@ -137,7 +143,12 @@ class DecimalParser implements HeaderParser {
       } else if (byte === SPACE) {
         if (state === 1) state = 2;
       } else {
-        this.#malformed(`byte 0x${byte.toString(16).padStart(2, "0")} is not a digit or a space`, buf, pos, stop);
+        this.#malformed(
+          `byte 0x${byte.toString(16).padStart(2, "0")} is not a digit or a space`,
+          buf,
+          pos,
+          stop,
+        );
       }
     }
     if (stop - pos < width) return -1;

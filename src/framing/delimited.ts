@@ -2,7 +2,13 @@
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
-import { checkEncodeLength, checkPayload, checkRoom, DEFAULT_MAX_DELIMITED, maxFrameLengthOption } from "./_options.ts";
+import {
+  checkEncodeLength,
+  checkPayload,
+  checkRoom,
+  DEFAULT_MAX_DELIMITED,
+  maxFrameLengthOption,
+} from "./_options.ts";
 import type { FrameDecoder, Framing } from "./types.ts";
 
 /** Options for {@linkcode delimited}. */
@@ -63,7 +69,9 @@ export function delimited(options: DelimitedOptions = {}): Framing {
   const raw = options.delimiter ?? "\n";
   const delimiter = typeof raw === "string" ? new TextEncoder().encode(raw) : raw.slice();
   if (!(delimiter instanceof Uint8Array) || delimiter.length === 0) {
-    throw new RangeError("Cannot create framing as the delimiter must not be empty: received an empty delimiter");
+    throw new RangeError(
+      "Cannot create framing as the delimiter must not be empty: received an empty delimiter",
+    );
   }
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_DELIMITED);
   const stripCR = options.stripCR ?? false;
@@ -100,14 +108,22 @@ export function delimited(options: DelimitedOptions = {}): Framing {
       return [payload, delimiter.slice()];
     },
     decoder(): FrameDecoder {
-      return new DelimitedDecoder(delimiter, Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER), stripCR);
+      return new DelimitedDecoder(
+        delimiter,
+        Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER),
+        stripCR,
+      );
     },
   };
 }
 
 function indexOfSequence(haystack: Uint8Array, needle: Uint8Array): number {
   const first = needle[0]!;
-  for (let i = haystack.indexOf(first); i !== -1 && i + needle.length <= haystack.length; i = haystack.indexOf(first, i + 1)) {
+  for (
+    let i = haystack.indexOf(first);
+    i !== -1 && i + needle.length <= haystack.length;
+    i = haystack.indexOf(first, i + 1)
+  ) {
     let k = 1;
     while (k < needle.length && haystack[i + k] === needle[k]) k++;
     if (k === needle.length) return i;
@@ -148,7 +164,9 @@ class DelimitedDecoder implements FrameDecoder {
       if (seen > limit) this.#tooLarge(seen);
       return undefined;
     }
-    if (at > limit || (at === limit && this.#stripCR && queue.byteAt(at - 1) !== CR)) this.#tooLarge(at);
+    if (at > limit || (at === limit && this.#stripCR && queue.byteAt(at - 1) !== CR)) {
+      this.#tooLarge(at);
+    }
     const frame = queue.take(at);
     queue.skip(this.#delimiter.length);
     return this.#stripCR && at > 0 && frame[at - 1] === CR ? frame.subarray(0, at - 1) : frame;

@@ -27,13 +27,17 @@ import type { FrameDecoder, Framing } from "./types.ts";
  */
 export function fixedSize(size: number): Framing {
   if (!Number.isSafeInteger(size) || size < 1) {
-    throw new RangeError(`Cannot create framing as size must be a positive integer: received ${size}`);
+    throw new RangeError(
+      `Cannot create framing as size must be a positive integer: received ${size}`,
+    );
   }
 
   function check(payload: Uint8Array): number {
     checkPayload(payload);
     if (payload.length !== size) {
-      throw new RangeError(`Cannot encode frame as its length must be ${size}: received ${payload.length}`);
+      throw new RangeError(
+        `Cannot encode frame as its length must be ${size}: received ${payload.length}`,
+      );
     }
     return size;
   }

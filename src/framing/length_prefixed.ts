@@ -97,19 +97,27 @@ export interface LengthPrefixedOptions {
 export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   const width = options.width ?? 4;
   if (!Number.isInteger(width) || width < 1 || width > 8) {
-    throw new RangeError(`Cannot create framing as width must be an integer from 1 to 8: received ${width}`);
+    throw new RangeError(
+      `Cannot create framing as width must be an integer from 1 to 8: received ${width}`,
+    );
   }
   const endian = options.endian ?? "big";
   if (endian !== "big" && endian !== "little") {
-    throw new TypeError(`Cannot create framing as endian must be "big" or "little": received ${endian}`);
+    throw new TypeError(
+      `Cannot create framing as endian must be "big" or "little": received ${endian}`,
+    );
   }
   const counts = options.counts ?? "payload";
   if (counts !== "payload" && counts !== "frame") {
-    throw new TypeError(`Cannot create framing as counts must be "payload" or "frame": received ${counts}`);
+    throw new TypeError(
+      `Cannot create framing as counts must be "payload" or "frame": received ${counts}`,
+    );
   }
   const offset = options.offset ?? 0;
   if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw new RangeError(`Cannot create framing as offset must be a non-negative integer: received ${offset}`);
+    throw new RangeError(
+      `Cannot create framing as offset must be a non-negative integer: received ${offset}`,
+    );
   }
   const header = offset + width;
   const fieldMax = width >= 7 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * width) - 1;
@@ -133,7 +141,9 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     const length = payload.length - offset;
     checkEncodeLength(length, maxFrameLength);
     if (length > payloadMax) {
-      throw new RangeError(`Cannot encode frame as length ${length} does not fit a ${width}-byte length field`);
+      throw new RangeError(
+        `Cannot encode frame as length ${length} does not fit a ${width}-byte length field`,
+      );
     }
     return length;
   }

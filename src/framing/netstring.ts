@@ -6,8 +6,8 @@ import {
   checkEncodeLength,
   checkPayload,
   checkRoom,
-  DEFAULT_MAX_LENGTH_PREFIXED,
   decimalDigits,
+  DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
 import type { FrameDecoder, Framing } from "./types.ts";
@@ -122,7 +122,12 @@ class NetstringParser implements HeaderParser {
     for (let i = pos; i < stop; i++) {
       const byte = buf[i]!;
       if (byte === COLON) {
-        if (i === pos) throw new MalformedHeaderError("netstring has no length digits", buf.subarray(pos, i + 1));
+        if (i === pos) {
+          throw new MalformedHeaderError(
+            "netstring has no length digits",
+            buf.subarray(pos, i + 1),
+          );
+        }
         this.length = value;
         return i + 1 - pos;
       }
@@ -133,7 +138,10 @@ class NetstringParser implements HeaderParser {
         );
       }
       if (i === pos + 1 && buf[pos] === 0x30) {
-        throw new MalformedHeaderError("netstring length has a leading zero", buf.subarray(pos, i + 1));
+        throw new MalformedHeaderError(
+          "netstring length has a leading zero",
+          buf.subarray(pos, i + 1),
+        );
       }
       value = value * 10 + (byte - 0x30);
       if (value > this.#limit) {
@@ -142,7 +150,10 @@ class NetstringParser implements HeaderParser {
     }
     if (stop - pos >= this.maxHeaderLength) {
       // Unreachable for a valid limit: more digits than the limit needs always exceed it.
-      throw new MalformedHeaderError("netstring length digits run too long", buf.subarray(pos, stop));
+      throw new MalformedHeaderError(
+        "netstring length digits run too long",
+        buf.subarray(pos, stop),
+      );
     }
     return -1;
   }

@@ -131,10 +131,16 @@ class VarintParser implements HeaderParser {
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
         if (byte === 0) {
-          throw new MalformedHeaderError("non-minimal varint (ends in a 0x00 byte)", buf.subarray(pos, pos + i + 1));
+          throw new MalformedHeaderError(
+            "non-minimal varint (ends in a 0x00 byte)",
+            buf.subarray(pos, pos + i + 1),
+          );
         }
         if (value > Number.MAX_SAFE_INTEGER) {
-          throw new MalformedHeaderError("varint length exceeds 2^53-1", buf.subarray(pos, pos + i + 1));
+          throw new MalformedHeaderError(
+            "varint length exceeds 2^53-1",
+            buf.subarray(pos, pos + i + 1),
+          );
         }
         if (value > this.#limit) this.#tooLarge(value, buf, pos, i + 1);
         this.length = value;
@@ -149,7 +155,9 @@ class VarintParser implements HeaderParser {
   }
 
   #tooLarge(value: number, buf: Uint8Array, pos: number, n: number): never {
-    throw new FrameTooLargeError(value, this.#limit, { header: buf.subarray(pos, pos + Math.max(n, 4)) });
+    throw new FrameTooLargeError(value, this.#limit, {
+      header: buf.subarray(pos, pos + Math.max(n, 4)),
+    });
   }
 
   checkTrailer(): void {}

@@ -88,7 +88,9 @@ export class ByteReader {
   async readFrame(framing: Framing): Promise<Uint8Array | null> {
     const decoder = framing.decoder();
     if (typeof (decoder as unknown as Partial<HandsBack>).takeBuffered !== "function") {
-      throw new TypeError(`Cannot read frame as framing "${framing.name}" cannot hand back unread bytes`);
+      throw new TypeError(
+        `Cannot read frame as framing "${framing.name}" cannot hand back unread bytes`,
+      );
     }
     for (const chunk of this.#chunks) decoder.push(chunk);
     this.#chunks = [];

@@ -68,7 +68,11 @@ export class FrameEncoderStream {
     let readableController!: ReadableStreamDefaultController<Uint8Array>;
     let writableController!: WritableStreamDefaultController;
     let resumeWriter: (() => void) | undefined;
-    const coalescer = new Coalescer(framing, coalesce, (chunk) => readableController.enqueue(chunk));
+    const coalescer = new Coalescer(
+      framing,
+      coalesce,
+      (chunk) => readableController.enqueue(chunk),
+    );
     this.readable = new ReadableStream<Uint8Array>({
       start(controller) {
         readableController = controller;

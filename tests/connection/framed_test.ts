@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ConnectionError,
   type Conn,
+  ConnectionError,
   framed,
   FrameTooLargeError,
   lengthPrefixed,
@@ -132,9 +132,13 @@ test("framed() delivers every frame through for-await, readable and batches()", 
       await sender.closeWrite();
     })();
     const got: string[] = [];
-    if (mode === "iterate") for await (const f of receiver) got.push(text.decode(f));
-    if (mode === "readable") for await (const f of receiver.readable) got.push(text.decode(f));
-    if (mode === "batches") for await (const batch of receiver.batches()) for (const f of batch) got.push(text.decode(f));
+    if (mode === "iterate") { for await (const f of receiver) got.push(text.decode(f)); }
+    if (mode === "readable") { for await (const f of receiver.readable) got.push(text.decode(f)); }
+    if (mode === "batches") {
+      for await (const batch of receiver.batches()) {
+        for (const f of batch) got.push(text.decode(f));
+      }
+    }
     await sending;
     assert.deepEqual(got, expected, mode);
     await receiver.close();
@@ -219,7 +223,10 @@ test("framed() writable coalesces, applies backpressure at highWaterMark, and cl
   // Nobody reads: the memory link takes 1 KiB, framed() queues up to 4 KiB more.
   let accepted = 0;
   for (let i = 0; i < 100; i++) {
-    const ready = await Promise.race([writer.ready.then(() => true), new Promise((r) => setTimeout(r, 50, false))]);
+    const ready = await Promise.race([
+      writer.ready.then(() => true),
+      new Promise((r) => setTimeout(r, 50, false)),
+    ]);
     if (!ready) break;
     writer.write(new Uint8Array(100));
     accepted++;

@@ -20,7 +20,9 @@ export interface FormatCase {
 
 const bytes = (max: number) => fc.uint8Array({ minLength: 0, maxLength: max });
 const without = (max: number, banned: number[]) =>
-  fc.uint8Array({ minLength: 0, maxLength: max }).map((b) => b.map((x) => (banned.includes(x) ? 0x41 : x)));
+  fc.uint8Array({ minLength: 0, maxLength: max }).map((b) =>
+    b.map((x) => (banned.includes(x) ? 0x41 : x))
+  );
 
 export const formats: FormatCase[] = [
   { framing: lengthPrefixed(), payload: bytes(300) },
@@ -85,5 +87,7 @@ export function decodeChunks(framing: Framing, wire: Uint8Array, cuts: number[])
 
 /** Sorted, de-duplicated cut points inside `length`. */
 export function cutsArbitrary(length: number): fc.Arbitrary<number[]> {
-  return fc.uniqueArray(fc.integer({ min: 0, max: length }), { maxLength: 12 }).map((a) => a.sort((x, y) => x - y));
+  return fc.uniqueArray(fc.integer({ min: 0, max: length }), { maxLength: 12 }).map((a) =>
+    a.sort((x, y) => x - y)
+  );
 }

@@ -5,10 +5,13 @@ import { decimalHeader, FrameTooLargeError, MalformedHeaderError } from "../../m
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = new TextDecoder();
 
-test("decimalHeader() writes f\"{len(msg):<10}\" headers", () => {
+test('decimalHeader() writes f"{len(msg):<10}" headers', () => {
   assert.equal(text.decode(decimalHeader().encode(utf8("hello"))), "5         hello");
   assert.equal(text.decode(decimalHeader().encode(new Uint8Array(0))), "0         ");
-  assert.equal(text.decode(decimalHeader({ width: 4 }).encode(utf8("x".repeat(1234)))).slice(0, 4), "1234");
+  assert.equal(
+    text.decode(decimalHeader({ width: 4 }).encode(utf8("x".repeat(1234)))).slice(0, 4),
+    "1234",
+  );
   assert.equal(decimalHeader().name, "decimal10");
 });
 

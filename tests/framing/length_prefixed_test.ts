@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FrameTooLargeError, lengthPrefixed, MalformedHeaderError, TruncatedFrameError } from "../../mod.ts";
+import {
+  FrameTooLargeError,
+  lengthPrefixed,
+  MalformedHeaderError,
+  TruncatedFrameError,
+} from "../../mod.ts";
 
 const text = new TextDecoder();
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -23,10 +28,22 @@ test("lengthPrefixed() decodes the worked example: abc, hi, ping from four chunk
 test("lengthPrefixed() encodes like struct.pack('>I') and '<H', '!Q'", () => {
   const hello = utf8("hello");
   assert.deepEqual(lengthPrefixed().encode(hello), new Uint8Array([0, 0, 0, 5, ...hello]));
-  assert.deepEqual(lengthPrefixed({ width: 2, endian: "little" }).encode(hello), new Uint8Array([5, 0, ...hello]));
-  assert.deepEqual(lengthPrefixed({ width: 8 }).encode(hello), new Uint8Array([0, 0, 0, 0, 0, 0, 0, 5, ...hello]));
-  assert.deepEqual(lengthPrefixed({ width: 3 }).encode(new Uint8Array(0x010203)).subarray(0, 3), new Uint8Array([1, 2, 3]));
-  assert.deepEqual(lengthPrefixed({ width: 4, counts: "frame" }).encode(hello).subarray(0, 4), new Uint8Array([0, 0, 0, 9]));
+  assert.deepEqual(
+    lengthPrefixed({ width: 2, endian: "little" }).encode(hello),
+    new Uint8Array([5, 0, ...hello]),
+  );
+  assert.deepEqual(
+    lengthPrefixed({ width: 8 }).encode(hello),
+    new Uint8Array([0, 0, 0, 0, 0, 0, 0, 5, ...hello]),
+  );
+  assert.deepEqual(
+    lengthPrefixed({ width: 3 }).encode(new Uint8Array(0x010203)).subarray(0, 3),
+    new Uint8Array([1, 2, 3]),
+  );
+  assert.deepEqual(
+    lengthPrefixed({ width: 4, counts: "frame" }).encode(hello).subarray(0, 4),
+    new Uint8Array([0, 0, 0, 9]),
+  );
 });
 
 test("lengthPrefixed() names its formats", () => {
@@ -76,7 +93,10 @@ test("FrameTooLargeError names TLS, HTTP, gzip and a byte-swapped length", () =>
     assert.throws(() => decoder.next(), (error) => {
       assert.ok(error instanceof FrameTooLargeError);
       assert.match(error.message, pattern);
-      assert.match(error.message, /^Cannot decode frame as length \d+ exceeds maxFrameLength 65536/);
+      assert.match(
+        error.message,
+        /^Cannot decode frame as length \d+ exceeds maxFrameLength 65536/,
+      );
       return true;
     });
   }
@@ -171,7 +191,10 @@ test("lengthPrefixed() rejects bad options and oversized payloads with built-in 
     name: "RangeError",
     message: "Cannot encode frame as length 5 exceeds maxFrameLength 4",
   });
-  assert.throws(() => lengthPrefixed({ width: 1, maxFrameLength: Infinity }).encode(new Uint8Array(256)), RangeError);
+  assert.throws(
+    () => lengthPrefixed({ width: 1, maxFrameLength: Infinity }).encode(new Uint8Array(256)),
+    RangeError,
+  );
   assert.throws(() => lengthPrefixed().encode("text" as unknown as Uint8Array), TypeError);
 });
 

@@ -25,12 +25,15 @@ for (const [i, { framing, payload }] of formats.entries()) {
 
   test(`${name}: every split point of a small input gives the same frames`, () => {
     fc.assert(
-      fc.property(fc.array(payload.filter((p) => p.length <= 40), { minLength: 1, maxLength: 4 }), (payloads) => {
-        const wire = encodeAll(framing, payloads);
-        for (let cut = 0; cut <= wire.length; cut++) {
-          assert.deepEqual(decodeChunks(framing, wire, [cut]), payloads, `split at ${cut}`);
-        }
-      }),
+      fc.property(
+        fc.array(payload.filter((p) => p.length <= 40), { minLength: 1, maxLength: 4 }),
+        (payloads) => {
+          const wire = encodeAll(framing, payloads);
+          for (let cut = 0; cut <= wire.length; cut++) {
+            assert.deepEqual(decodeChunks(framing, wire, [cut]), payloads, `split at ${cut}`);
+          }
+        },
+      ),
       { numRuns: 25 },
     );
   });

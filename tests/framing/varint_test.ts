@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FrameTooLargeError, MalformedHeaderError, TruncatedFrameError, varint } from "../../mod.ts";
+import {
+  FrameTooLargeError,
+  MalformedHeaderError,
+  TruncatedFrameError,
+  varint,
+} from "../../mod.ts";
 
 test("varint() encodes lengths like protobuf writeDelimitedTo", () => {
   const vectors: [number, number[]][] = [
@@ -61,7 +66,10 @@ test("varint() checks maxFrameLength once the varint is complete", () => {
   assert.throws(() => decoder.next(), MalformedHeaderError);
   const big = varint({ maxFrameLength: 100 }).decoder();
   big.push(new Uint8Array([101]));
-  assert.throws(() => big.next(), (error) => error instanceof FrameTooLargeError && error.length === 101);
+  assert.throws(
+    () => big.next(),
+    (error) => error instanceof FrameTooLargeError && error.length === 101,
+  );
 });
 
 test("varint() reports a truncated header without an expected size", () => {

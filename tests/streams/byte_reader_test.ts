@@ -49,7 +49,7 @@ test("ByteReader reports a stream that ends mid-read as TruncatedFrameError", as
   await assert.rejects(new ByteReader(streamOf([])).readExactly(-1), RangeError);
 });
 
-test("ByteReader.releaseLock() hands the stream back", async () => {
+test("ByteReader.releaseLock() hands the stream back", () => {
   const stream = streamOf([[1]]);
   const reader = new ByteReader(stream);
   assert.equal(stream.locked, true);

@@ -1,7 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { FrameDecoderStream, FrameTooLargeError, lengthPrefixed, TruncatedFrameError, varint } from "../../mod.ts";
+import {
+  FrameDecoderStream,
+  FrameTooLargeError,
+  lengthPrefixed,
+  TruncatedFrameError,
+  varint,
+} from "../../mod.ts";
 import { cutsArbitrary, encodeAll } from "../framing/_formats.ts";
 
 function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
@@ -35,7 +41,10 @@ test("FrameDecoderStream decodes any chunking of a stream into the same frames",
           chunks.push(wire.slice(start, cut));
           start = cut;
         }
-        assert.deepEqual(await collect(streamOf(chunks).pipeThrough(new FrameDecoderStream(varint()))), payloads);
+        assert.deepEqual(
+          await collect(streamOf(chunks).pipeThrough(new FrameDecoderStream(varint()))),
+          payloads,
+        );
       },
     ),
     { numRuns: 100 },
@@ -43,7 +52,9 @@ test("FrameDecoderStream decodes any chunking of a stream into the same frames",
 });
 
 test("FrameDecoderStream errors with TruncatedFrameError when the input ends mid-frame", async () => {
-  const stream = streamOf([new Uint8Array([0, 0, 0, 3, 1])]).pipeThrough(new FrameDecoderStream(lengthPrefixed()));
+  const stream = streamOf([new Uint8Array([0, 0, 0, 3, 1])]).pipeThrough(
+    new FrameDecoderStream(lengthPrefixed()),
+  );
   await assert.rejects(collect(stream), TruncatedFrameError);
 });
 
@@ -57,6 +68,9 @@ test("FrameDecoderStream errors with FrameTooLargeError and cancels its source",
       cancelled = true;
     },
   });
-  await assert.rejects(collect(source.pipeThrough(new FrameDecoderStream(lengthPrefixed()))), FrameTooLargeError);
+  await assert.rejects(
+    collect(source.pipeThrough(new FrameDecoderStream(lengthPrefixed()))),
+    FrameTooLargeError,
+  );
   assert.equal(cancelled, true);
 });

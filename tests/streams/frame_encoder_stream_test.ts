@@ -68,7 +68,10 @@ test("FrameEncoderStream applies backpressure when the reader is slow", async ()
   const writer = encoder.writable.getWriter();
   let accepted = 0;
   for (let i = 0; i < 1000; i++) {
-    const ready = await Promise.race([writer.ready.then(() => true), new Promise((r) => setTimeout(r, 20, false))]);
+    const ready = await Promise.race([
+      writer.ready.then(() => true),
+      new Promise((r) => setTimeout(r, 20, false)),
+    ]);
     if (!ready) break;
     writer.write(new Uint8Array(100));
     accepted++;

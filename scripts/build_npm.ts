@@ -1,0 +1,191 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Builds the npm package into `npm/` from the same source that is published
+ * to JSR, then tests the built package: `deno run -A scripts/build_npm.ts`.
+ *
+ * 1. `tsc` compiles `mod.ts` and `src/` to ESM `.js` + `.d.ts`
+ *    (`rewriteRelativeImportExtensions`); `.d.ts` files keep `.ts` specifiers
+ *    (microsoft/TypeScript#61037), so they are rewritten to `.js` here.
+ * 2. `npm/package.json` is generated from `deno.json`: name, version,
+ *    license, and the same subpath exports; the CLI becomes the `bin`.
+ * 3. The export maps are checked against each other (scripts/check_exports.ts).
+ * 4. The package is packed, installed into a scratch project, and imported
+ *    from Node and Bun: a round trip through the codec, a loopback echo
+ *    through the Node adapter, and `framewire --help`; publint lints it.
+ *
+ * This is the job dnt usually does; dnt and `@std/*` are on JSR only, which
+ * this project's machines cannot reach.
+ *
+ * @module
+ */
+import { execFileSync } from "node:child_process";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { checkExports } from "./check_exports.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "npm");
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+const denoJson = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
+
+function run(cmd: string, args: string[], cwd = root): string {
+  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+}
+
+function walk(dir: string, files: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path, files);
+    else files.push(path);
+  }
+  return files;
+}
+
+// 1. Compile.
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out);
+const tsconfig = {
+  compilerOptions: {
+    target: "es2022",
+    module: "nodenext",
+    moduleResolution: "nodenext",
+    lib: ["es2023", "dom", "dom.iterable", "esnext.disposable"],
+    types: ["node"],
+    declaration: true,
+    rewriteRelativeImportExtensions: true,
+    allowImportingTsExtensions: true,
+    // The adapters use each runtime's own globals (Deno, Bun), which have no
+    // types here; `deno check` type-checks the source. This step only emits.
+    noCheck: true,
+    skipLibCheck: true,
+    strict: true,
+    rootDir: root,
+    outDir: out,
+  },
+  files: [
+    join(root, "mod.ts"),
+    ...Object.values(denoJson.exports as Record<string, string>).map((p) => join(root, p)),
+  ],
+};
+const tsconfigPath = join(out, "tsconfig.build.json");
+writeFileSync(tsconfigPath, JSON.stringify(tsconfig, null, 2));
+run(bin("tsc"), ["-p", tsconfigPath]);
+rmSync(tsconfigPath);
+for (const file of walk(out)) {
+  if (file.endsWith(".d.ts")) {
+    const text = readFileSync(file, "utf8");
+    writeFileSync(
+      file,
+      text.replace(/(from\s+|import\()(["'])(\.{1,2}\/[^"']+)\.ts\2/g, "$1$2$3.js$2"),
+    );
+  }
+}
+
+// 2. package.json from deno.json.
+const exportsMap: Record<string, { types: string; default: string }> = {};
+for (const [key, path] of Object.entries(denoJson.exports as Record<string, string>)) {
+  const js = path.replace(/^\.\//, "./").replace(/\.ts$/, ".js");
+  exportsMap[key] = { types: js.replace(/\.js$/, ".d.ts"), default: js };
+}
+const pkg = {
+  name: denoJson.name,
+  version: denoJson.version,
+  description: "Framing for TCP byte streams on Deno, Bun and Node: length-prefixed, varint, " +
+    "delimited, decimal-header, fixed-size and netstring codecs, Web Streams, socket adapters.",
+  license: denoJson.license,
+  type: "module",
+  exports: exportsMap,
+  bin: { framewire: exportsMap["./cli"]!.default },
+  files: ["**/*.js", "**/*.d.ts", "README.md", "LICENSE"],
+  engines: { node: ">=20" },
+  keywords: ["framing", "tcp", "length-prefixed", "varint", "netstring", "streams", "deno", "bun"],
+  sideEffects: false,
+};
+writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+cpSync(join(root, "README.md"), join(out, "README.md"));
+cpSync(join(root, "LICENSE"), join(out, "LICENSE"));
+const cli = join(out, exportsMap["./cli"]!.default);
+const cliText = readFileSync(cli, "utf8");
+if (!cliText.startsWith("#!")) writeFileSync(cli, "#!/usr/bin/env node\n" + cliText);
+
+// 3. Export maps agree.
+checkExports(denoJson, pkg);
+
+// 4. Smoke test of the packed package from a scratch project.
+const scratch = mkdtempSync(join(tmpdir(), "framewire-npm-"));
+try {
+  const tarball = run("npm", ["pack", "--silent", "--pack-destination", scratch], out).trim().split(
+    "\n",
+  ).pop()!;
+  writeFileSync(
+    join(scratch, "package.json"),
+    JSON.stringify({ name: "scratch", private: true, type: "module" }),
+  );
+  run("npm", [
+    "install",
+    "--silent",
+    "--no-audit",
+    "--no-fund",
+    "--offline",
+    join(scratch, tarball),
+  ], scratch);
+  writeFileSync(
+    join(scratch, "smoke.mjs"),
+    `import assert from "node:assert/strict";
+import { framed, lengthPrefixed, varint, FrameDecoderStream, TruncatedFrameError } from "@framewire/framewire";
+import { connect, listen } from "@framewire/framewire/node";
+
+const framing = lengthPrefixed();
+const wire = framing.encode(new TextEncoder().encode("hello"));
+const decoder = framing.decoder();
+for (const byte of wire) decoder.push(new Uint8Array([byte]));
+assert.equal(new TextDecoder().decode(decoder.next()), "hello");
+assert.equal(typeof FrameDecoderStream, "function");
+assert.ok(new TruncatedFrameError("header", 1) instanceof Error);
+
+const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+const serving = (async () => {
+  for await (const conn of listener) {
+    const fc = framed(conn, varint());
+    for await (const frame of fc) await fc.send(frame);
+    await fc.close();
+    break;
+  }
+})();
+const client = framed(await connect({ hostname: "127.0.0.1", port: listener.addr.port }), varint());
+for (let i = 0; i < 100; i++) client.send("echo " + i);
+await client.closeWrite();
+let n = 0;
+for await (const frame of client) assert.equal(new TextDecoder().decode(frame), "echo " + n++);
+assert.equal(n, 100);
+await client.close();
+await serving;
+listener.close();
+console.log("smoke ok on", typeof Bun !== "undefined" ? "bun" : "node " + process.version);
+`,
+  );
+  process.stdout.write(run(bin("node"), ["smoke.mjs"], scratch));
+  process.stdout.write(run(bin("bun"), ["smoke.mjs"], scratch));
+  const help = run(
+    bin("node"),
+    [join(scratch, "node_modules", ".bin", "framewire"), "--help"],
+    scratch,
+  );
+  if (!/framewire/.test(help)) throw new Error("framewire --help printed no usage");
+  console.log("bin ok: framewire --help");
+  process.stdout.write(run(bin("publint"), ["--strict", out]));
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+console.log(`built ${pkg.name}@${pkg.version} into npm/`);
