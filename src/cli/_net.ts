@@ -6,12 +6,11 @@ import { ConnectionError, FramingError } from "../errors.ts";
 
 /** `127.0.0.1:80`, `[::1]:80`, or the socket path. */
 export function formatAddr(
-  addr: NetAddr | { hostname: string; port: number } | { path: string },
+  addr: NetAddr | { hostname?: string; port: number } | { path: string },
 ): string {
   if ("path" in addr) return addr.path;
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
+  const host = addr.hostname ?? "127.0.0.1";
+  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
 }
 
 function codeOf(error: unknown): string | undefined {
