@@ -1,0 +1,87 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Test helper: a CliIo that records output and feeds given stdin and files (no process I/O).
+
+import type { CliIo } from "../../src/cli/_io.ts";
+import { adapter, runtime } from "../_util/runtime.ts";
+
+/** A {@linkcode CliIo} whose output is kept in strings. */
+export interface CaptureIo extends CliIo {
+  /** Everything written to standard output. */
+  readonly stdout: string;
+  /** Everything written to standard error. */
+  readonly stderr: string;
+  /** Resolves with the first match of `pattern` in standard error (now or later). */
+  waitForErr(pattern: RegExp): Promise<RegExpMatchArray>;
+  /** Calls the handlers registered with `onInterrupt` (as a Ctrl-C would). */
+  interrupt(): void;
+}
+
+/** Options for {@linkcode captureIo}. */
+export interface CaptureIoOptions {
+  /** Standard input, as chunks. */
+  stdin?: Array<Uint8Array | string>;
+  /** Files `readFile` can read, by path. */
+  files?: Record<string, Uint8Array>;
+}
+
+/** Returns a new {@linkcode CaptureIo}. */
+export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
+  let stdout = "";
+  let stderr = "";
+  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const handlers = new Set<() => void>();
+  function check(): void {
+    for (const w of [...waiters]) {
+      const m = stderr.match(w.pattern);
+      if (m !== null) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  }
+  return {
+    runtime,
+    get stdout(): string {
+      return stdout;
+    },
+    get stderr(): string {
+      return stderr;
+    },
+    out(text: string): void {
+      stdout += text;
+    },
+    err(text: string): void {
+      stderr += text;
+      check();
+    },
+    flush(): Promise<void> {
+      return Promise.resolve();
+    },
+    async *stdin(): AsyncIterable<Uint8Array> {
+      for (const chunk of options.stdin ?? []) {
+        yield typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+      }
+    },
+    readFile(path: string): Promise<Uint8Array> {
+      const data = options.files?.[path];
+      if (data === undefined) {
+        return Promise.reject(Object.assign(new Error(`no file ${path}`), { code: "ENOENT" }));
+      }
+      return Promise.resolve(data);
+    },
+    adapter: () => adapter(),
+    onInterrupt(handler: () => void): () => void {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+    waitForErr(pattern: RegExp): Promise<RegExpMatchArray> {
+      return new Promise((resolve) => {
+        waiters.push({ pattern, resolve });
+        check();
+      });
+    },
+    interrupt(): void {
+      for (const h of [...handlers]) h();
+    },
+  };
+}

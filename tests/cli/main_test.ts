@@ -1,0 +1,149 @@
+// Copyright 2026 the framewire authors. MIT license.
+// The framewire command run as a subprocess of the current runtime.
+
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { runCli, startCli } from "./_spawn_cli.ts";
+
+const TIMEOUT = { timeout: 60_000 };
+
+function clientHello(): Uint8Array {
+  // A TLS 1.2 record header (16 03 01, length 0x00a5) and the start of a ClientHello (01, length 0x0000a1).
+  const bytes = new Uint8Array(0xa5 + 5);
+  bytes.set([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]);
+  for (let i = 11; i < bytes.length; i++) bytes[i] = (i * 37) & 0xff;
+  return bytes;
+}
+
+test("framewire --help and help exit 0 and list the commands", TIMEOUT, async () => {
+  const result = await runCli(["--help"]);
+  assert.equal(result.code, 0, result.stderr);
+  for (const command of ["demo", "listen", "send", "inspect"]) {
+    assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
+  }
+});
+
+test("framewire with an unknown command prints one line and exits 2", TIMEOUT, async () => {
+  const result = await runCli(["lisen"]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr.trim().split("\n").length, 1);
+  assert.match(result.stderr, /unknown command "lisen"/);
+});
+
+test("framewire listen with a bad port prints one line and exits 2", TIMEOUT, async () => {
+  const result = await runCli(["listen", "--port", "70000"]);
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr.trim().split("\n").length, 1);
+  assert.match(
+    result.stderr,
+    /^framewire listen: invalid --port "70000": expected a port number from 0 to 65535/,
+  );
+});
+
+test("framewire send to a closed port prints one line and exits 1", TIMEOUT, async () => {
+  // Bind a port, then free it: nothing listens there afterwards.
+  const probe = startCli(["listen", "--port", "0", "--once"], { timeoutMs: 20_000 });
+  let port: string;
+  try {
+    port = (await probe.waitForErr(/listening on 127\.0\.0\.1:(\d+)/))[1]!;
+  } finally {
+    await probe.kill();
+  }
+  const result = await runCli(["send", `127.0.0.1:${port}`], { stdin: "hello\n" });
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr.trim().split("\n").length, 1);
+  assert.match(
+    result.stderr,
+    /^framewire send: cannot connect to 127\.0\.0\.1:\d+: connection refused/,
+  );
+});
+
+for (const format of ["u32be", "varint", "line"]) {
+  test(
+    `framewire send to framewire listen --echo round-trips every line (${format})`,
+    TIMEOUT,
+    async () => {
+      const server = startCli(["listen", "--port", "0", "--echo", "--once", "--format", format], {
+        timeoutMs: 30_000,
+      });
+      try {
+        const port = (await server.waitForErr(/listening on 127\.0\.0\.1:(\d+)/))[1]!;
+        const lines = ["hello", "", "naïve café ☕", "x".repeat(3000), "last line without newline"];
+        const client = await runCli(["send", `127.0.0.1:${port}`, "--format", format, "--json"], {
+          stdin: lines.join("\n"),
+        });
+        assert.equal(client.code, 0, client.stderr);
+        const replies = client.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        assert.deepEqual(replies.map((r) => r.text), lines);
+        assert.deepEqual(replies.map((r) => r.reply), [1, 2, 3, 4, 5]);
+
+        const served = await server.done;
+        assert.equal(served.code, 0, served.stderr);
+        assert.match(served.stdout, /\[1\] #1 {2}5 B {2}"hello"/);
+        assert.match(served.stdout, /\[1\] #2 {2}0 B {2}""/);
+        assert.match(served.stderr, /closed the connection after 5 frames/);
+      } finally {
+        await server.kill();
+      }
+    },
+  );
+}
+
+test("framewire inspect reads a capture file and shows every frame", TIMEOUT, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+  try {
+    const file = join(dir, "capture.bin");
+    await writeFile(
+      file,
+      new Uint8Array([0, 0, 0, 5, 104, 101, 108, 108, 111, 0, 0, 0, 0, 0, 0, 0, 2, 104, 105]),
+    );
+    const result = await runCli(["inspect", "--format", "u32be", file]);
+    assert.equal(result.code, 0, result.stderr);
+    const rows = result.stdout.split("\n").filter((l) => /^\s+\d+\s/.test(l));
+    assert.equal(rows.length, 3);
+    assert.match(rows[0]!, /^\s+1\s+0\s+9\s+4\s+5\s+68 65 6c 6c 6f\s+\|hello\|$/);
+    assert.match(rows[1]!, /^\s+2\s+9\s+13\s+4\s+0\s+\(empty\)$/);
+    assert.match(rows[2]!, /^\s+3\s+13\s+19\s+4\s+2\s+68 69\s+\|hi\|$/);
+    assert.match(result.stdout, /ok: 3 frames, all 19 bytes decoded/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("framewire inspect explains a truncated capture and exits 1", TIMEOUT, async () => {
+  const capture = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 10, 97, 98, 99]);
+  const result = await runCli(["inspect", "-"], { stdin: capture });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stdout,
+    /error at offset 6: truncated payload: the header declares 10 bytes but only 3 arrived \(7 missing\)/,
+  );
+  assert.match(
+    result.stdout,
+    /stopped: 1 complete frame in the first 6 bytes; 7 bytes from offset 6 not decoded/,
+  );
+});
+
+test("framewire inspect recognises a TLS ClientHello sent to a framed port", TIMEOUT, async () => {
+  const result = await runCli(["inspect", "--format", "u32be"], { stdin: clientHello() });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(
+    result.stdout,
+    /error at offset 0: oversized frame: the header declares 369295616 bytes/,
+  );
+  assert.match(result.stdout, /look like a TLS ClientHello/);
+  assert.match(result.stdout, /speaking TLS to a plain-TCP port/);
+});
+
+test("framewire demo exits 0 and tells a 30-60 line story ending in the summary", TIMEOUT, async () => {
+  const result = await runCli(["demo", "--seed", "3"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "");
+  const lines = result.stdout.trimEnd().split("\n");
+  assert.ok(lines.length >= 30 && lines.length <= 60, `${lines.length} lines`);
+  assert.match(result.stdout, /^read 1 /m);
+  assert.match(result.stdout, /The decoder returned all 6 messages intact/);
+});
