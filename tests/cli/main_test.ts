@@ -138,12 +138,16 @@ test("framewire inspect recognises a TLS ClientHello sent to a framed port", TIM
   assert.match(result.stdout, /speaking TLS to a plain-TCP port/);
 });
 
-test("framewire demo exits 0 and tells a 30-60 line story ending in the summary", TIMEOUT, async () => {
-  const result = await runCli(["demo", "--seed", "3"]);
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stderr, "");
-  const lines = result.stdout.trimEnd().split("\n");
-  assert.ok(lines.length >= 30 && lines.length <= 60, `${lines.length} lines`);
-  assert.match(result.stdout, /^read 1 /m);
-  assert.match(result.stdout, /The decoder returned all 6 messages intact/);
-});
+test(
+  "framewire demo exits 0 and tells a 30-60 line story ending in the summary",
+  TIMEOUT,
+  async () => {
+    const result = await runCli(["demo", "--seed", "3"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    const lines = result.stdout.trimEnd().split("\n");
+    assert.ok(lines.length >= 30 && lines.length <= 60, `${lines.length} lines`);
+    assert.match(result.stdout, /^read 1 /m);
+    assert.match(result.stdout, /The decoder returned all 6 messages intact/);
+  },
+);

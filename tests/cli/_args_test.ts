@@ -1,0 +1,129 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  integerOption,
+  parseArgs,
+  parsePort,
+  parseTarget,
+  UsageError,
+} from "../../src/cli/_args.ts";
+import { FORMAT_NAMES, framingFor } from "../../src/cli/_formats.ts";
+
+const SPEC = {
+  port: { type: "string", short: "p" },
+  echo: { type: "boolean" },
+  format: { type: "string" },
+} as const;
+
+test("parseArgs() accepts --opt value, --opt=value, -p value and -pvalue", () => {
+  for (const args of [["--port", "9000"], ["--port=9000"], ["-p", "9000"], ["-p9000"]]) {
+    const parsed = parseArgs(args, SPEC);
+    assert.equal(parsed.options.get("port"), "9000", args.join(" "));
+    assert.deepEqual(parsed.positionals, []);
+  }
+});
+
+test("parseArgs() keeps positionals, a lone - and everything after --", () => {
+  const parsed = parseArgs(["a", "--echo", "-", "--", "--port", "x"], SPEC);
+  assert.deepEqual(parsed.positionals, ["a", "-", "--port", "x"]);
+  assert.equal(parsed.options.get("echo"), true);
+  assert.equal(parsed.options.has("port"), false);
+});
+
+test("parseArgs() always accepts --help and -h", () => {
+  assert.equal(parseArgs(["--help"], SPEC).options.get("help"), true);
+  assert.equal(parseArgs(["-h"], {}).options.get("help"), true);
+});
+
+test("parseArgs() lets a value start with a dash only when it is a number or -", () => {
+  assert.equal(parseArgs(["--port", "-1"], SPEC).options.get("port"), "-1");
+  assert.equal(parseArgs(["--format=--x"], SPEC).options.get("format"), "--x");
+});
+
+test("parseArgs() rejects unknown options, missing values and values on flags", () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["--bogus"], /unknown option --bogus/],
+    [["-x"], /unknown option -x/],
+    [["--port"], /option --port needs a value/],
+    [["--port", "--echo"], /option --port needs a value/],
+    [["--echo=yes"], /option --echo takes no value/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => parseArgs(args, SPEC),
+      (e) => e instanceof UsageError && message.test(e.message),
+    );
+  }
+});
+
+test("integerOption() checks the range and names the option", () => {
+  const parsed = parseArgs(["--port", "12x"], SPEC);
+  assert.throws(
+    () => integerOption(parsed, "port", { min: 0, max: 10 }),
+    /invalid --port "12x": expected an integer from 0 to 10/,
+  );
+  assert.equal(integerOption(parseArgs([], SPEC), "port", { min: 0, max: 10, fallback: 7 }), 7);
+  assert.equal(integerOption(parseArgs(["--port=10"], SPEC), "port", { min: 0, max: 10 }), 10);
+});
+
+test("parsePort() accepts 0 only when asked to", () => {
+  assert.equal(parsePort("0", "--port", true), 0);
+  assert.equal(parsePort("65535", "--port", false), 65535);
+  for (const bad of ["0", "65536", "-1", "1.5", "", "80a", " 80"]) {
+    assert.throws(() => parsePort(bad, "--port", false), UsageError, bad);
+  }
+});
+
+test("parseTarget() reads HOST:PORT, [IPv6]:PORT, bare ports and Unix socket paths", () => {
+  assert.deepEqual(parseTarget("127.0.0.1:9000"), { hostname: "127.0.0.1", port: 9000 });
+  assert.deepEqual(parseTarget("localhost:1"), { hostname: "localhost", port: 1 });
+  assert.deepEqual(parseTarget("[::1]:9000"), { hostname: "::1", port: 9000 });
+  assert.deepEqual(parseTarget(":9000"), { hostname: "127.0.0.1", port: 9000 });
+  assert.deepEqual(parseTarget("9000"), { hostname: "127.0.0.1", port: 9000 });
+  assert.deepEqual(parseTarget("unix:/tmp/x.sock"), { path: "/tmp/x.sock" });
+  assert.deepEqual(parseTarget("./x.sock"), { path: "./x.sock" });
+  assert.throws(() => parseTarget("::1:9000"), /write IPv6 addresses in brackets/);
+  assert.throws(() => parseTarget("example.com"), /expected HOST:PORT/);
+  assert.throws(() => parseTarget("example.com:http"), /invalid port "http" in "example.com:http"/);
+  assert.throws(() => parseTarget("unix:"), /the socket path is empty/);
+});
+
+test("framingFor() maps every format name to the framing of that name", () => {
+  assert.deepEqual(FORMAT_NAMES, [
+    "u32be",
+    "u32le",
+    "u16be",
+    "u16le",
+    "u8",
+    "u64be",
+    "varint",
+    "decimal10",
+    "line",
+    "netstring",
+  ]);
+  for (const name of FORMAT_NAMES) assert.equal(framingFor(name).name, name);
+  assert.equal(framingFor(undefined).name, "u32be");
+  assert.equal(framingFor("line", 10).maxFrameLength, 10);
+  assert.throws(() => framingFor("u33"), /unknown format "u33": expected one of u32be, u32le/);
+});
+
+test("framingFor() wires the byte order and width of each length format", () => {
+  const payload = new Uint8Array([7]);
+  const expected: Record<string, number[]> = {
+    u32be: [0, 0, 0, 1, 7],
+    u32le: [1, 0, 0, 0, 7],
+    u16be: [0, 1, 7],
+    u16le: [1, 0, 7],
+    u8: [1, 7],
+    u64be: [0, 0, 0, 0, 0, 0, 0, 1, 7],
+    varint: [1, 7],
+    decimal10: [...new TextEncoder().encode("1         "), 7],
+    line: [7, 10],
+    netstring: [...new TextEncoder().encode("1:"), 7, 44],
+  };
+  for (const name of FORMAT_NAMES) {
+    assert.deepEqual([...framingFor(name).encode(payload)], expected[name], name);
+  }
+});

@@ -1,0 +1,63 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { hex, hexAscii, payloadJson, printableText, showPayload } from "../../src/cli/_display.ts";
+import { sniff } from "../../src/cli/_sniff.ts";
+
+const te = new TextEncoder();
+
+test("printableText() accepts UTF-8 text with tabs and line breaks, nothing with control bytes", () => {
+  assert.equal(printableText(te.encode("héllo\tworld\r\n")), "héllo\tworld\r\n");
+  assert.equal(printableText(new Uint8Array()), "");
+  assert.equal(printableText(new Uint8Array([104, 0, 105])), undefined);
+  assert.equal(printableText(new Uint8Array([0x7f])), undefined);
+  assert.equal(printableText(new Uint8Array([0xc3])), undefined); // cut UTF-8 sequence
+  assert.equal(printableText(te.encode("\u0085")), undefined); // C1 control
+});
+
+test("showPayload() quotes text, shows binary as hex, and cuts long payloads", () => {
+  assert.equal(showPayload(te.encode('say "hi"'), 100), '"say \\"hi\\""');
+  assert.equal(showPayload(new Uint8Array([0, 1, 255]), 100), "hex 00 01 ff");
+  assert.equal(showPayload(te.encode("abcdef"), 3), '"abc"…');
+  assert.equal(showPayload(new Uint8Array([0, 1, 2, 3]), 2), "hex 00 01 …");
+});
+
+test("hex() and hexAscii() show bytes like hexdump -C", () => {
+  assert.equal(hex(new Uint8Array([0, 15, 16, 255])), "00 0f 10 ff");
+  assert.equal(hexAscii(te.encode("hi\n"), 16), "68 69 0a  |hi.|");
+  assert.equal(hexAscii(te.encode("abcd"), 2), "61 62 …  |ab…|");
+});
+
+test("payloadJson() gives text for printable payloads and compact hex otherwise", () => {
+  assert.deepEqual(payloadJson(te.encode("ok")), { length: 2, text: "ok" });
+  assert.deepEqual(payloadJson(new Uint8Array([0, 171])), { length: 2, hex: "00ab" });
+});
+
+test("sniff() recognises TLS, HTTP, HTTP/2, SSH and gzip, and nothing else", () => {
+  const cases: Array<[Uint8Array, RegExp | undefined]> = [
+    [
+      new Uint8Array([0x16, 3, 1, 0, 0xa5, 1, 0, 0]),
+      /^a TLS ClientHello \(TLS handshake record, 16 03 01\)$/,
+    ],
+    [new Uint8Array([0x16, 3, 3, 0, 0x40, 2]), /^a TLS ServerHello/],
+    [new Uint8Array([0x15, 3, 3, 0, 2]), /^a TLS alert record/],
+    [
+      te.encode("GET /health HTTP/1.1\r\nHost: x\r\n"),
+      /^an HTTP request \("GET \/health HTTP\/1\.1"\)$/,
+    ],
+    [te.encode("HTTP/1.1 400 Bad Request\r\n"), /^an HTTP response/],
+    [te.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), /HTTP\/2 connection preface/],
+    [te.encode("SSH-2.0-OpenSSH_9.6\r\n"), /SSH banner/],
+    [new Uint8Array([0x1f, 0x8b, 8, 0]), /gzip/],
+    [new Uint8Array([0, 0, 0, 5, 104, 101, 108, 108, 111]), undefined],
+    [te.encode("GETTING"), undefined],
+    [new Uint8Array([0x16, 3]), undefined],
+    [new Uint8Array(), undefined],
+  ];
+  for (const [bytes, expected] of cases) {
+    const found = sniff(bytes);
+    if (expected === undefined) assert.equal(found, undefined, hex(bytes));
+    else assert.match(found?.what ?? "(nothing)", expected);
+  }
+});

@@ -1,0 +1,177 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { FORMAT_NAMES, framingFor } from "../../src/cli/_formats.ts";
+import { run } from "../../src/cli/_run.ts";
+import { captureIo } from "./_capture_io.ts";
+
+const te = new TextEncoder();
+const MESSAGES = ["hello", "", "naïve", "x".repeat(40)].map((m) => te.encode(m));
+
+function capture(format: string, payloads: Uint8Array[] = MESSAGES): Uint8Array {
+  const framing = framingFor(format);
+  const parts = payloads.map((p) => framing.encode(p));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+async function inspectJson(format: string, data: Uint8Array, extra: string[] = []) {
+  const io = captureIo({ stdin: [data] });
+  const code = await run(["inspect", "--format", format, "--json", ...extra], io);
+  const objects = io.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  return { code, frames: objects.slice(0, -1), summary: objects.at(-1), io };
+}
+
+test("inspect finds the offsets of every frame in every format", async () => {
+  for (const format of FORMAT_NAMES) {
+    const framing = framingFor(format);
+    const data = capture(format);
+    const { code, frames, summary } = await inspectJson(format, data);
+    assert.equal(code, 0, format);
+    assert.equal(frames.length, MESSAGES.length, format);
+    let offset = 0;
+    frames.forEach((f, i) => {
+      const wire = framing.encode(MESSAGES[i]!).length;
+      assert.equal(f.frame, i + 1);
+      assert.equal(f.start, offset, `${format} frame ${i + 1} start`);
+      assert.equal(f.end, offset + wire, `${format} frame ${i + 1} end`);
+      assert.equal(f.header + f.length + f.trailer, wire);
+      assert.equal(f.length, MESSAGES[i]!.length);
+      assert.equal(f.text, new TextDecoder().decode(MESSAGES[i]));
+      offset += wire;
+    });
+    assert.deepEqual(summary, {
+      summary: true,
+      frames: 4,
+      bytes: data.length,
+      decodedBytes: data.length,
+      error: null,
+    });
+  }
+});
+
+test("inspect splits header and trailer bytes per format", async () => {
+  const first = async (format: string) => (await inspectJson(format, capture(format))).frames[0];
+  assert.deepEqual(await first("u32be"), {
+    frame: 1,
+    start: 0,
+    end: 9,
+    header: 4,
+    trailer: 0,
+    length: 5,
+    text: "hello",
+  });
+  assert.deepEqual(await first("line"), {
+    frame: 1,
+    start: 0,
+    end: 6,
+    header: 0,
+    trailer: 1,
+    length: 5,
+    text: "hello",
+  });
+  assert.deepEqual(await first("netstring"), {
+    frame: 1,
+    start: 0,
+    end: 8,
+    header: 2,
+    trailer: 1,
+    length: 5,
+    text: "hello",
+  });
+});
+
+test("inspect reports a truncated header with the bytes it got", async () => {
+  const data = new Uint8Array([...capture("u32be", [te.encode("ok")]), 0, 0]);
+  const { code, summary } = await inspectJson("u32be", data);
+  assert.equal(code, 1);
+  assert.equal(summary.frames, 1);
+  assert.equal(summary.decodedBytes, 6);
+  assert.equal(summary.error.code, "TRUNCATED_FRAME");
+  assert.equal(summary.error.offset, 6);
+  assert.match(
+    summary.error.explanation[0],
+    /truncated header: the stream ends after 2 of the 4 header bytes/,
+  );
+});
+
+test("inspect reports a line with no newline at the end", async () => {
+  const io = captureIo({ stdin: ["one\ntwo\nthree"] });
+  assert.equal(await run(["inspect", "--format", "line"], io), 1);
+  assert.match(
+    io.stdout,
+    /error at offset 8: truncated frame: the stream ends with 5 bytes and no delimiter/,
+  );
+});
+
+test("inspect names the likely cause of an oversized length", async () => {
+  // A little-endian length read as big-endian.
+  const io = captureIo({ stdin: [new Uint8Array([5, 0, 0, 0, 104, 101, 108, 108, 111])] });
+  assert.equal(await run(["inspect"], io), 1);
+  assert.match(
+    io.stdout,
+    /oversized frame: the header declares 83886080 bytes, over the limit of 4194304/,
+  );
+  assert.match(io.stdout, /opposite byte order the length would be 5/);
+});
+
+test("inspect says when a stream that decodes looks like HTTP", async () => {
+  const io = captureIo({ stdin: ["GET / HTTP/1.1\r\nHost: example\r\n\r\n"] });
+  assert.equal(await run(["inspect", "--format", "line"], io), 0);
+  assert.match(io.stdout, /note: the stream starts like an HTTP request \("GET \/ HTTP\/1\.1"\)/);
+  assert.match(io.stdout, /ok: 3 frames, all 33 bytes decoded/);
+});
+
+test("inspect explains a malformed header in plain words", async () => {
+  const io = captureIo({ stdin: ["5:hello,03:abc,"] });
+  assert.equal(await run(["inspect", "--format", "netstring"], io), 1);
+  assert.match(io.stdout, /error at offset 8: malformed header: .*\(MALFORMED_HEADER\)/);
+  assert.doesNotMatch(io.stdout, /Cannot decode frame as its header is malformed/);
+});
+
+test("inspect --limit prints fewer rows but checks every frame", async () => {
+  const data = capture("u8", Array.from({ length: 10 }, () => te.encode("ab")));
+  const io = captureIo({ files: { "cap.bin": data } });
+  assert.equal(await run(["inspect", "--format=u8", "--limit", "2", "cap.bin"], io), 0);
+  assert.equal(io.stdout.split("\n").filter((l) => /^\s+\d+\s+\d+/.test(l)).length, 2);
+  assert.match(io.stdout, /… 8 more frames not shown \(--limit 2\)/);
+  assert.match(io.stdout, /ok: 10 frames, all 30 bytes decoded/);
+});
+
+test("inspect --max-frame-length applies to the capture", async () => {
+  const { code, summary } = await inspectJson("u32be", capture("u32be"), [
+    "--max-frame-length",
+    "8",
+  ]);
+  assert.equal(code, 1);
+  assert.equal(summary.frames, 3);
+  assert.equal(summary.error.code, "FRAME_TOO_LARGE");
+});
+
+test("inspect of an empty input succeeds with no frames", async () => {
+  const io = captureIo({ stdin: [] });
+  assert.equal(await run(["inspect", "-"], io), 0);
+  assert.match(io.stdout, /standard input: 0 bytes/);
+  assert.match(io.stdout, /ok: 0 frames/);
+});
+
+test("inspect of a missing file fails in one line", async () => {
+  const io = captureIo();
+  assert.equal(await run(["inspect", "missing.bin"], io), 1);
+  assert.equal(io.stderr, "framewire inspect: cannot read missing.bin: no such file\n");
+  assert.equal(io.stdout, "");
+});
+
+test("inspect rejects a second file and a bad --limit as usage errors", async () => {
+  const io = captureIo();
+  assert.equal(await run(["inspect", "a", "b"], io), 2);
+  assert.equal(await run(["inspect", "--limit", "x"], io), 2);
+  assert.match(io.stderr, /expected at most one FILE/);
+  assert.match(io.stderr, /invalid --limit "x"/);
+});

@@ -1,0 +1,240 @@
+// Copyright 2026 the framewire authors. MIT license.
+// listen, send and demo in-process over real loopback sockets of the current runtime.
+
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
+import { run } from "../../src/cli/_run.ts";
+import { adapter } from "../_util/runtime.ts";
+import { type CaptureIo, captureIo } from "./_capture_io.ts";
+
+const TIMEOUT = { timeout: 30_000 };
+const te = new TextEncoder();
+
+/** Starts `framewire listen ARGS` in-process; resolves once it is bound. */
+async function startListen(
+  args: string[],
+): Promise<{ io: CaptureIo; port: string; done: Promise<number> }> {
+  const io = captureIo();
+  const done = run(["listen", ...args], io);
+  const bound = io.waitForErr(/listening on (?:127\.0\.0\.1:(\d+)|(\/\S+))/);
+  const first = await Promise.race([bound, done]);
+  if (typeof first === "number") throw new Error(`listen exited with ${first}: ${io.stderr}`);
+  return { io, port: first[1] ?? first[2]!, done };
+}
+
+test("send to listen --echo round-trips lines in every format", TIMEOUT, async () => {
+  for (const format of FORMAT_NAMES) {
+    const server = await startListen(["--port", "0", "--echo", "--format", format]);
+    try {
+      const lines = ["hello", "", "two words", "z".repeat(200)];
+      const client = captureIo({ stdin: ["hel", "lo\n\ntwo ", "words\r\n", "z".repeat(200)] });
+      const code = await run(
+        ["send", `127.0.0.1:${server.port}`, "--format", format, "--json"],
+        client,
+      );
+      assert.equal(code, 0, `${format}: ${client.stderr}`);
+      const replies = client.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(replies.map((r) => r.text), lines, format);
+      await server.io.waitForErr(/closed the connection after 4 frames/);
+    } finally {
+      server.io.interrupt();
+    }
+    assert.equal(await server.done, 0, format);
+    assert.match(server.io.stdout, /\[1\] #4 {2}200 B {2}"z{200}"/);
+  }
+});
+
+test("listen serves several connections at once and numbers them", TIMEOUT, async () => {
+  const server = await startListen(["--port", "0", "--json", "--format", "line"]);
+  const { connect } = await adapter();
+  const a = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+  const b = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+  try {
+    const wa = a.writable.getWriter();
+    const wb = b.writable.getWriter();
+    await wa.write(te.encode("from a\n"));
+    await server.io.waitForErr(/\[1\] connection from/);
+    await wb.write(te.encode("from b\n"));
+    await server.io.waitForErr(/\[2\] connection from/);
+    wa.releaseLock();
+    wb.releaseLock();
+    await a.closeWrite();
+    await b.closeWrite();
+    await server.io.waitForErr(/\[1\] .* closed the connection after 1 frame /);
+    await server.io.waitForErr(/\[2\] .* closed the connection after 1 frame /);
+  } finally {
+    a.close();
+    b.close();
+    server.io.interrupt();
+  }
+  assert.equal(await server.done, 0);
+  const frames = server.io.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(
+    frames.map((f) => [f.conn, f.frame, f.text]).sort(),
+    [[1, 1, "from a"], [2, 1, "from b"]],
+  );
+  assert.match(frames[0].remote, /^127\.0\.0\.1:\d+$/);
+});
+
+test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT, async () => {
+  const server = await startListen(["--port", "0", "--once"]);
+  const { connect } = await adapter();
+  const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+  try {
+    const writer = conn.writable.getWriter();
+    await writer.write(te.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    writer.releaseLock();
+    assert.equal(await server.done, 1);
+  } finally {
+    conn.close();
+  }
+  assert.match(server.io.stderr, /\[1\] error: .*look like HTTP/);
+  assert.equal(server.io.stdout, "");
+});
+
+test("listen and send work over a Unix socket", TIMEOUT, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+  try {
+    const path = join(dir, "fw.sock");
+    const server = await startListen(["--unix", path, "--echo", "--once", "--format", "netstring"]);
+    const client = captureIo({ stdin: ["over unix\n"] });
+    assert.equal(
+      await run(["send", `unix:${path}`, "--format", "netstring"], client),
+      0,
+      client.stderr,
+    );
+    assert.equal(client.stdout, '#1  9 B  "over unix"\n');
+    assert.equal(await server.done, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("send prints binary replies as hex and stops when the server closes", TIMEOUT, async () => {
+  const { listen } = await adapter();
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as { port: number }).port;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      // Read the whole request first: closing with unread input would reset the connection.
+      for await (const _ of conn.readable) { /* discard */ }
+      const writer = conn.writable.getWriter();
+      await writer.write(new Uint8Array([0, 0, 0, 3, 0, 1, 255, 0, 0, 0, 2, 111, 107]));
+      writer.releaseLock();
+      conn.close();
+      return;
+    }
+  })();
+  try {
+    const client = captureIo({ stdin: ["ping\n"] });
+    assert.equal(await run(["send", `127.0.0.1:${port}`], client), 0, client.stderr);
+    assert.equal(client.stdout, '#1  3 B  hex 00 01 ff\n#2  2 B  "ok"\n');
+    await serving;
+  } finally {
+    listener.close();
+  }
+});
+
+test("send exits 1 when a reply cannot be decoded", TIMEOUT, async () => {
+  const { listen } = await adapter();
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as { port: number }).port;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      // Read the whole request first: closing with unread input would reset the connection.
+      for await (const _ of conn.readable) { /* discard */ }
+      const writer = conn.writable.getWriter();
+      await writer.write(te.encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+      writer.releaseLock();
+      conn.close();
+      return;
+    }
+  })();
+  try {
+    const client = captureIo({ stdin: ["hello\n"] });
+    assert.equal(await run(["send", `127.0.0.1:${port}`, "--format", "varint"], client), 1);
+    assert.match(client.stderr, /^framewire send: error while receiving: .*\n$/);
+    await serving;
+  } finally {
+    listener.close();
+  }
+});
+
+test("send --wait stops waiting for a server that keeps the connection open", TIMEOUT, async () => {
+  const { listen } = await adapter();
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as { port: number }).port;
+  const accepted: Array<{ close(): void }> = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      accepted.push(conn);
+      return;
+    }
+  })();
+  try {
+    const client = captureIo({ stdin: ["hello\n"] });
+    assert.equal(
+      await run(["send", `127.0.0.1:${port}`, "--wait", "50"], client),
+      0,
+      client.stderr,
+    );
+    assert.match(client.stderr, /stopped waiting for replies after 50 ms/);
+    await serving;
+  } finally {
+    for (const c of accepted) c.close();
+    listener.close();
+  }
+});
+
+test("send refuses a line the format cannot carry", TIMEOUT, async () => {
+  const server = await startListen(["--port", "0", "--format", "u8", "--once"]);
+  const client = captureIo({ stdin: ["short\n", "y".repeat(300) + "\n"] });
+  assert.equal(await run(["send", `127.0.0.1:${server.port}`, "--format", "u8"], client), 1);
+  assert.match(client.stderr, /cannot send line 2 as u8/);
+  assert.equal(await server.done, 0);
+  assert.match(server.io.stdout, /\[1\] #1 {2}5 B {2}"short"/);
+});
+
+test("listen on a port in use fails in one line with exit 1", TIMEOUT, async () => {
+  const { listen } = await adapter();
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const io = captureIo();
+    const port = (listener.addr as { port: number }).port;
+    assert.equal(await run(["listen", "--port", String(port)], io), 1);
+    assert.equal(
+      io.stderr,
+      `framewire listen: cannot listen on 127.0.0.1:${port}: the address is already in use\n`,
+    );
+  } finally {
+    listener.close();
+  }
+});
+
+test(
+  "demo prints the same story for the same seed, and works in every format",
+  TIMEOUT,
+  async () => {
+    const a = captureIo();
+    const b = captureIo();
+    assert.equal(await run(["demo", "--seed", "42"], a), 0, a.stderr);
+    assert.equal(await run(["demo", "--seed", "42"], b), 0, b.stderr);
+    assert.equal(a.stdout, b.stdout);
+    const c = captureIo();
+    assert.equal(await run(["demo", "--seed", "43"], c), 0, c.stderr);
+    assert.notEqual(c.stdout, a.stdout);
+    for (const format of FORMAT_NAMES) {
+      const io = captureIo();
+      assert.equal(
+        await run(["demo", "--format", format, "--max-chunk", "7"], io),
+        0,
+        `${format}: ${io.stderr}`,
+      );
+      assert.match(io.stdout, /The decoder returned all 6 messages intact/, format);
+    }
+  },
+);

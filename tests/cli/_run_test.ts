@@ -1,0 +1,61 @@
+// Copyright 2026 the framewire authors. MIT license.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { run } from "../../src/cli/_run.ts";
+import { captureIo } from "./_capture_io.ts";
+
+test("every command has --help, and help COMMAND prints the same text", async () => {
+  for (const command of ["demo", "listen", "send", "inspect"]) {
+    const a = captureIo();
+    assert.equal(await run([command, "--help"], a), 0);
+    assert.match(a.stdout, new RegExp(`^framewire ${command} — `));
+    assert.match(a.stdout, /Usage:\n {2}framewire /);
+    assert.equal(a.stderr, "");
+    const b = captureIo();
+    assert.equal(await run(["help", command], b), 0);
+    assert.equal(b.stdout, a.stdout);
+    const c = captureIo();
+    assert.equal(await run([command, "-h"], c), 0);
+    assert.equal(c.stdout, a.stdout);
+  }
+});
+
+test("framewire without a command prints the help on stderr and exits 2", async () => {
+  const io = captureIo();
+  assert.equal(await run([], io), 2);
+  assert.match(io.stderr, /Usage:/);
+});
+
+test("usage errors are one line naming the command, exit 2", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["--port", "1"], /^framewire: unknown option --port \(options go after the command\)/],
+    [["help", "nope"], /^framewire: unknown command "nope"/],
+    [["listen"], /^framewire listen: missing --port \(use --port 0 for any free port\)/],
+    [
+      ["listen", "--port", "1", "--unix", "/tmp/x"],
+      /^framewire listen: give --port or --unix, not both/,
+    ],
+    [["listen", "--port", "0", "extra"], /^framewire listen: unexpected argument "extra"/],
+    [["listen", "--port", "0", "--format", "u24"], /^framewire listen: unknown format "u24"/],
+    [["send"], /^framewire send: missing HOST:PORT/],
+    [["send", "a:1", "b:2"], /^framewire send: expected one HOST:PORT/],
+    [["send", "127.0.0.1:0"], /^framewire send: invalid port "0" in "127.0.0.1:0"/],
+    [["send", "127.0.0.1:1", "--wait", "soon"], /^framewire send: invalid --wait "soon"/],
+    [["demo", "--seed", "-1"], /^framewire demo: invalid --seed "-1"/],
+    [["demo", "--max-chunk", "0"], /^framewire demo: invalid --max-chunk "0"/],
+  ];
+  for (const [args, message] of cases) {
+    const io = captureIo();
+    assert.equal(await run(args, io), 2, args.join(" "));
+    assert.equal(io.stderr.split("\n").length, 2, io.stderr); // one line and the final newline
+    assert.match(io.stderr, message);
+    assert.match(io.stderr, /\(see "framewire( \w+)? --help"\)\n$/);
+  }
+});
+
+test("demo --reliable is parsed and reports that it is not available yet", async () => {
+  const io = captureIo();
+  assert.equal(await run(["demo", "--reliable"], io), 1);
+  assert.match(io.stderr, /--reliable is not available yet/);
+});
