@@ -70,6 +70,16 @@ export class ByteQueue {
     return written;
   }
 
+  /** Consumes `n` bytes that lie inside the head chunk. */
+  advanceHead(n: number): void {
+    this.#length -= n;
+    this.#offset += n;
+    if (this.#offset === this.#chunks[this.#head]!.length) this.#dropHead();
+    this.#scanIndex = this.#head;
+    this.#scanPos = this.#offset;
+    this.#scanRel = 0;
+  }
+
   /** Consumes `n` bytes (`n <= length`). */
   skip(n: number): void {
     this.#length -= n;
