@@ -29,7 +29,10 @@ export function backoffDelay(failures: number, backoff: Backoff, random: () => n
   if (failures <= 1) return 0;
   const exponent = failures - 2;
   // Cap the exponent: factor^exponent overflows to Infinity, which min() clamps anyway.
-  const full = Math.min(backoff.cap, backoff.base * Math.pow(backoff.factor, Math.min(exponent, 1024)));
+  const full = Math.min(
+    backoff.cap,
+    backoff.base * Math.pow(backoff.factor, Math.min(exponent, 1024)),
+  );
   const r = random();
   return full * (1 - backoff.jitter * (r >= 0 && r < 1 ? r : 0));
 }

@@ -63,8 +63,11 @@ export function writeU64(target: Uint8Array, at: number, value: number): void {
 
 /** Reads a u64 big-endian; returns -1 when it exceeds 2^53-1. */
 export function readU64(source: Uint8Array, at: number): number {
-  const hi = ((source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!) >>> 0;
-  const lo = ((source[at + 4]! << 24) | (source[at + 5]! << 16) | (source[at + 6]! << 8) | source[at + 7]!) >>>
+  const hi =
+    ((source[at]! << 24) | (source[at + 1]! << 16) | (source[at + 2]! << 8) | source[at + 3]!) >>>
+    0;
+  const lo = ((source[at + 4]! << 24) | (source[at + 5]! << 16) | (source[at + 6]! << 8) |
+    source[at + 7]!) >>>
     0;
   if (hi > 0x1f_ffff) return -1;
   return hi * TWO_32 + lo;

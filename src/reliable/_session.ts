@@ -9,7 +9,12 @@ import { ConnectionError } from "../errors.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
 import { DATA_HEADER, newDataFrame } from "./_protocol.ts";
-import { type Entry, type MachineEvent, type MachineOptions, SessionMachine } from "./_session_machine.ts";
+import {
+  type Entry,
+  type MachineEvent,
+  type MachineOptions,
+  SessionMachine,
+} from "./_session_machine.ts";
 import type {
   Clock,
   CloseDetail,
@@ -43,11 +48,21 @@ export interface ResolvedOptions {
   clock: Clock;
 }
 
-function nonNegative(name: string, value: number | undefined, fallback: number, integer = false): number {
+function nonNegative(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  integer = false,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (integer && !Number.isInteger(value))) {
+  if (
+    typeof value !== "number" || Number.isNaN(value) || value < 0 ||
+    (integer && !Number.isInteger(value))
+  ) {
     throw new RangeError(
-      `Cannot create session as ${name} must be a non-negative ${integer ? "integer" : "number"}: received ${value}`,
+      `Cannot create session as ${name} must be a non-negative ${
+        integer ? "integer" : "number"
+      }: received ${value}`,
     );
   }
   return value;
@@ -55,7 +70,9 @@ function nonNegative(name: string, value: number | undefined, fallback: number, 
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = nonNegative(name, value, fallback);
-  if (v === 0) throw new RangeError(`Cannot create session as ${name} must be positive: received 0`);
+  if (v === 0) {
+    throw new RangeError(`Cannot create session as ${name} must be positive: received 0`);
+  }
   return v;
 }
 
@@ -181,7 +198,9 @@ export class Session extends EventTarget implements ReliableSession {
     else if (payload instanceof Uint8Array) bytes = payload;
     else {
       return Promise.reject(
-        new TypeError(`Cannot send as the payload must be a Uint8Array or a string: received ${typeof payload}`),
+        new TypeError(
+          `Cannot send as the payload must be a Uint8Array or a string: received ${typeof payload}`,
+        ),
       );
     }
     if (bytes.length > this.#o.maxMessageSize) {
@@ -193,7 +212,9 @@ export class Session extends EventTarget implements ReliableSession {
     }
     if (this.#m.closeRequested) {
       return Promise.reject(
-        new ConnectionError("Cannot send as the session is closing or closed", { code: "CONNECTION_CLOSED" }),
+        new ConnectionError("Cannot send as the session is closing or closed", {
+          code: "CONNECTION_CLOSED",
+        }),
       );
     }
     const signal = options?.signal;
@@ -342,7 +363,8 @@ export class Session extends EventTarget implements ReliableSession {
       this.#killLink(link);
       this.#m.disconnected(
         this.#clock.now(),
-        error ?? new ConnectionError("Connection closed by the peer", { code: "CONNECTION_CLOSED" }),
+        error ??
+          new ConnectionError("Connection closed by the peer", { code: "CONNECTION_CLOSED" }),
       );
       this.#pump();
     }
@@ -454,7 +476,10 @@ export class Session extends EventTarget implements ReliableSession {
       }
       case "close": {
         this.#end(event.error);
-        const detail: CloseDetail = { error: event.error, unconfirmed: event.unconfirmed.map(payloadOf) };
+        const detail: CloseDetail = {
+          error: event.error,
+          unconfirmed: event.unconfirmed.map(payloadOf),
+        };
         this.dispatchEvent(new CustomEvent("close", { detail }));
         break;
       }

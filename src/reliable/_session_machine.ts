@@ -214,7 +214,8 @@ export class SessionMachine {
   }
 
   #hasRoom(size: number): boolean {
-    return this.#head === this.#entries.length || this.#cost + size + ENTRY_COST <= this.#o.sendBufferSize;
+    return this.#head === this.#entries.length ||
+      this.#cost + size + ENTRY_COST <= this.#o.sendBufferSize;
   }
 
   /** The earliest time {@linkcode tick} has something to do (Infinity: none). */
@@ -299,7 +300,10 @@ export class SessionMachine {
   /** A connection is up (client: dialed; server: accepted with this session's HELLO). */
   connected(now: number): void {
     if (this.#state === "closed") {
-      this.#closeLink("abort", new ConnectionError("Session closed", { code: "CONNECTION_CLOSED" }));
+      this.#closeLink(
+        "abort",
+        new ConnectionError("Session closed", { code: "CONNECTION_CLOSED" }),
+      );
       return;
     }
     this.#link = "handshaking";
@@ -308,7 +312,8 @@ export class SessionMachine {
     this.#readPaused = false;
     this.#healthy = false;
     if (this.#o.role === "client") {
-      const flags = (this.#established ? FLAG_RESUME : 0) | (this.#closeRequested ? FLAG_CLOSING : 0);
+      const flags = (this.#established ? FLAG_RESUME : 0) |
+        (this.#closeRequested ? FLAG_CLOSING : 0);
       this.writes.push(encodeHandshake(HELLO, flags, this.#o.id, this.#lastReceived));
     } else {
       this.#resumeDeadline = Infinity;
@@ -404,7 +409,8 @@ export class SessionMachine {
     this.#state = "closing";
     this.#closeDeadline = now + timeout;
     if (
-      this.#link !== "up" && this.#head === this.#entries.length && this.#waitHead === this.#waiting.length &&
+      this.#link !== "up" && this.#head === this.#entries.length &&
+      this.#waitHead === this.#waiting.length &&
       (this.#o.role === "server" || !this.#established)
     ) {
       // Nothing in doubt, and nobody to say goodbye to: a server cannot reach
@@ -450,7 +456,9 @@ export class SessionMachine {
       this.#resumeDeadline = Infinity;
       this.#lose();
       this.#finish(
-        new ConnectionError("Session lost as the client did not reconnect in time", { code: "SESSION_LOST" }),
+        new ConnectionError("Session lost as the client did not reconnect in time", {
+          code: "SESSION_LOST",
+        }),
         "SESSION_LOST",
       );
       return;
@@ -483,7 +491,11 @@ export class SessionMachine {
 
   /** Server: the server is shutting down; refuse this HELLO. */
   static reject(reason: "closing" | "version" | "protocol", message: string): Uint8Array {
-    const code = reason === "closing" ? REJECT_CLOSING : reason === "version" ? REJECT_VERSION : REJECT_PROTOCOL;
+    const code = reason === "closing"
+      ? REJECT_CLOSING
+      : reason === "version"
+      ? REJECT_VERSION
+      : REJECT_PROTOCOL;
     return encodeReject(code, message);
   }
 
@@ -622,7 +634,10 @@ export class SessionMachine {
         SessionMachine.reject("version", `unsupported protocol version ${hello.version}`),
       );
       this.#closeLink("graceful", undefined);
-      this.disconnected(now, new ConnectionError("Unsupported protocol version", { code: "PROTOCOL_ERROR" }));
+      this.disconnected(
+        now,
+        new ConnectionError("Unsupported protocol version", { code: "PROTOCOL_ERROR" }),
+      );
       return;
     }
     const lost = !this.#established && (hello.flags & FLAG_RESUME) !== 0;
@@ -633,7 +648,9 @@ export class SessionMachine {
       }
       this.#confirmUpTo(hello.lastReceived, now);
     }
-    this.writes.push(encodeHandshake(WELCOME, lost ? FLAG_LOST : 0, this.#o.id, this.#lastReceived));
+    this.writes.push(
+      encodeHandshake(WELCOME, lost ? FLAG_LOST : 0, this.#o.id, this.#lastReceived),
+    );
     this.#linkUp(now);
   }
 
@@ -652,10 +669,17 @@ export class SessionMachine {
       }
     } else {
       if (welcome.lastReceived >= this.#nextSeq) {
-        this.#protocolError(now, `WELCOME acks ${welcome.lastReceived} but next is ${this.#nextSeq}`);
+        this.#protocolError(
+          now,
+          `WELCOME acks ${welcome.lastReceived} but next is ${this.#nextSeq}`,
+        );
         return;
       }
+      const before = this.#peerAcked;
       this.#confirmUpTo(welcome.lastReceived, now);
+      // The server got messages we never saw confirmed: the previous
+      // connection worked after all (its acks were cut off), so the schedule resets.
+      if (this.#peerAcked > before) this.#failures = 0;
     }
     this.#linkUp(now);
   }
@@ -691,7 +715,9 @@ export class SessionMachine {
       this.failed.push(entry);
     }
     for (const entry of this.#takeWaiting()) {
-      entry.error = new ConnectionError("Message not sent: the peer lost the session", { code: "SESSION_LOST" });
+      entry.error = new ConnectionError("Message not sent: the peer lost the session", {
+        code: "SESSION_LOST",
+      });
       unsent.push(entry);
       this.failed.push(entry);
     }
@@ -765,7 +791,9 @@ export class SessionMachine {
     }
     for (const entry of this.#takeWaiting()) {
       entry.error = new ConnectionError(
-        code === "SESSION_LOST" ? "Message not sent: the session was lost" : "Message not sent: the session closed",
+        code === "SESSION_LOST"
+          ? "Message not sent: the session was lost"
+          : "Message not sent: the session closed",
         { code },
       );
       unconfirmed.push(entry);
@@ -775,7 +803,11 @@ export class SessionMachine {
     this.#head = this.#cursor = 0;
     this.bufferedBytes = 0;
     this.#cost = 0;
-    this.#dialAt = this.#resumeDeadline = this.#closeDeadline = this.#ackDeadline = Infinity;
+    this.#dialAt =
+      this.#resumeDeadline =
+      this.#closeDeadline =
+      this.#ackDeadline =
+        Infinity;
     if (this.#link === "up" || this.#link === "handshaking") {
       this.#closeLink(this.#goodbyeSent ? "graceful" : "abort", error);
     }

@@ -12,16 +12,24 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
   const cap = options?.cap ?? 5000;
   const jitter = options?.jitter ?? 0.5;
   if (typeof base !== "number" || !(base >= 0)) {
-    throw new RangeError(`Cannot create client as reconnect.base must be a non-negative number: received ${base}`);
+    throw new RangeError(
+      `Cannot create client as reconnect.base must be a non-negative number: received ${base}`,
+    );
   }
   if (typeof factor !== "number" || !(factor >= 1)) {
-    throw new RangeError(`Cannot create client as reconnect.factor must be at least 1: received ${factor}`);
+    throw new RangeError(
+      `Cannot create client as reconnect.factor must be at least 1: received ${factor}`,
+    );
   }
   if (typeof cap !== "number" || !(cap >= 0)) {
-    throw new RangeError(`Cannot create client as reconnect.cap must be a non-negative number: received ${cap}`);
+    throw new RangeError(
+      `Cannot create client as reconnect.cap must be a non-negative number: received ${cap}`,
+    );
   }
   if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
-    throw new RangeError(`Cannot create client as reconnect.jitter must be between 0 and 1: received ${jitter}`);
+    throw new RangeError(
+      `Cannot create client as reconnect.jitter must be between 0 and 1: received ${jitter}`,
+    );
   }
   return { base, factor, cap, jitter, random: options?.random ?? Math.random };
 }
@@ -96,7 +104,10 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * await server.close();
  * ```
  */
-export function reliableClient(dial: () => Promise<Conn>, options: ReliableClientOptions = {}): ReliableSession {
+export function reliableClient(
+  dial: () => Promise<Conn>,
+  options: ReliableClientOptions = {},
+): ReliableSession {
   if (typeof dial !== "function") {
     throw new TypeError(`Cannot create client as dial must be a function: received ${typeof dial}`);
   }

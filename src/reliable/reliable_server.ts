@@ -14,7 +14,14 @@ import {
   SESSION_ID_LENGTH,
   WELCOME,
 } from "./_protocol.ts";
-import { type Link, openLink, type ResolvedOptions, resolveOptions, Session, sessionFraming } from "./_session.ts";
+import {
+  type Link,
+  openLink,
+  type ResolvedOptions,
+  resolveOptions,
+  Session,
+  sessionFraming,
+} from "./_session.ts";
 import { SessionMachine } from "./_session_machine.ts";
 import type { ReliableServer, ReliableServerOptions, ReliableSession } from "./types.ts";
 
@@ -74,7 +81,9 @@ class Server implements ReliableServer {
     this.#o = resolveOptions(options);
     const resume = options.resumeTimeout ?? 60000;
     if (typeof resume !== "number" || !(resume >= 0)) {
-      throw new RangeError(`Cannot create server as resumeTimeout must be a non-negative number: received ${resume}`);
+      throw new RangeError(
+        `Cannot create server as resumeTimeout must be a non-negative number: received ${resume}`,
+      );
     }
     this.#resumeTimeout = resume;
     this.#accepting = listener[Symbol.asyncIterator]();
@@ -105,7 +114,8 @@ class Server implements ReliableServer {
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => this.#waiters.push(resolve));
       },
-      return: (): Promise<IteratorResult<ReliableSession>> => Promise.resolve({ value: undefined, done: true }),
+      return: (): Promise<IteratorResult<ReliableSession>> =>
+        Promise.resolve({ value: undefined, done: true }),
     };
   }
 
@@ -149,9 +159,10 @@ class Server implements ReliableServer {
       clock.clearTimeout(timer);
       this.#handshaking.delete(link);
     }
-    const hello = batch !== undefined && batch.length > 0 && batch[0]!.length > 0 && batch[0]![0] === HELLO
-      ? decodeHandshake(batch[0]!)
-      : undefined;
+    const hello =
+      batch !== undefined && batch.length > 0 && batch[0]!.length > 0 && batch[0]![0] === HELLO
+        ? decodeHandshake(batch[0]!)
+        : undefined;
     if (batch === undefined || hello === undefined) {
       link.conn.close();
       return;
@@ -160,7 +171,8 @@ class Server implements ReliableServer {
     let session = this.#sessions.get(key);
     if (session === undefined && hello.version === PROTOCOL_VERSION) {
       const tombstone = this.#tombstone(key);
-      const resumeWhileClosing = (hello.flags & (FLAG_RESUME | FLAG_CLOSING)) === (FLAG_RESUME | FLAG_CLOSING);
+      const resumeWhileClosing =
+        (hello.flags & (FLAG_RESUME | FLAG_CLOSING)) === (FLAG_RESUME | FLAG_CLOSING);
       if (tombstone !== undefined || resumeWhileClosing) {
         // The session ended here (the client missed our GOODBYE), or is unknown
         // and the client only wants to finish closing: answer, create nothing.
@@ -221,7 +233,10 @@ class Server implements ReliableServer {
           if (this.#sessions.get(key) === session) this.#sessions.delete(key);
           if ((error as { code?: string } | undefined)?.code !== "SESSION_LOST") {
             this.#tombstones.delete(key);
-            this.#tombstones.set(key, { ack: lastReceived, expires: o.clock.now() + this.#resumeTimeout });
+            this.#tombstones.set(key, {
+              ack: lastReceived,
+              expires: o.clock.now() + this.#resumeTimeout,
+            });
           }
         },
       },
@@ -239,4 +254,3 @@ function hexOf(id: Uint8Array): string {
   for (let i = 0; i < id.length; i++) out += id[i]!.toString(16).padStart(2, "0");
   return out;
 }
-

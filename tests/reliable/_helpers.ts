@@ -11,7 +11,10 @@ export function once<T = unknown>(target: EventTarget, type: string): Promise<Cu
 }
 
 /** Queues every `type` event of `target`; `next()` takes the oldest, waiting if none. */
-export function events<T = unknown>(target: EventTarget, type: string): { next(): Promise<CustomEvent<T>> } {
+export function events<T = unknown>(
+  target: EventTarget,
+  type: string,
+): { next(): Promise<CustomEvent<T>> } {
   const queue: CustomEvent<T>[] = [];
   const waiters: ((event: CustomEvent<T>) => void)[] = [];
   target.addEventListener(type, (event) => {
@@ -51,7 +54,9 @@ export async function readAll(session: AsyncIterable<Uint8Array>): Promise<strin
 }
 
 /** The next session the server yields. */
-export async function nextSession(server: AsyncIterable<ReliableSession>): Promise<ReliableSession> {
+export async function nextSession(
+  server: AsyncIterable<ReliableSession>,
+): Promise<ReliableSession> {
   const { value, done } = await server[Symbol.asyncIterator]().next();
   if (done) throw new Error("server ended");
   return value;

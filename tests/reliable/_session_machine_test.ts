@@ -32,7 +32,10 @@ import { backoffDelay } from "../../src/reliable/_backoff.ts";
 const ID = new Uint8Array(16).fill(7);
 const T0 = 1000;
 
-function options(role: "client" | "server", overrides: Partial<MachineOptions> = {}): MachineOptions {
+function options(
+  role: "client" | "server",
+  overrides: Partial<MachineOptions> = {},
+): MachineOptions {
   return {
     role,
     id: ID,
@@ -51,7 +54,14 @@ function options(role: "client" | "server", overrides: Partial<MachineOptions> =
 
 function entry(text: string): Entry {
   const payload = new TextEncoder().encode(text);
-  return { seq: 0, frame: newDataFrame(payload), size: payload.length, sent: false, token: text, error: undefined };
+  return {
+    seq: 0,
+    frame: newDataFrame(payload),
+    size: payload.length,
+    sent: false,
+    token: text,
+    error: undefined,
+  };
 }
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
@@ -68,7 +78,9 @@ function take(m: SessionMachine): {
     writes: m.writes.map((w) => w.slice()),
     deliveries: m.deliveries.map(text),
     confirmed: m.confirmed.map((e) => e.token as string),
-    failed: m.failed.map((e) => [e.token as string, (e.error as { code: string }).code] as [string, string]),
+    failed: m.failed.map((e) =>
+      [e.token as string, (e.error as { code: string }).code] as [string, string]
+    ),
     events: m.events,
   };
   m.writes = [];
@@ -104,7 +116,11 @@ function connectedPair(
 }
 
 /** Moves every pending write across, both ways, until quiet. Returns the frames moved. */
-function exchange(c: SessionMachine, s: SessionMachine, now: number): { c2s: Uint8Array[]; s2c: Uint8Array[] } {
+function exchange(
+  c: SessionMachine,
+  s: SessionMachine,
+  now: number,
+): { c2s: Uint8Array[]; s2c: Uint8Array[] } {
   const moved = { c2s: [] as Uint8Array[], s2c: [] as Uint8Array[] };
   for (let i = 0; i < 100; i++) {
     const cw = c.writes.splice(0);
@@ -414,7 +430,10 @@ test("backoffDelay: immediate first attempt and first retry, then growth, cap an
   const random = () => ((rng = (rng * 16807) % 2147483647) - 1) / 2147483646;
   const samples = Array.from({ length: 2000 }, () => backoffDelay(4, b, random));
   assert.ok(samples.every((d) => d >= 200 && d <= 400));
-  assert.ok(Math.min(...samples) < 210 && Math.max(...samples) > 390, "spread over the whole range");
+  assert.ok(
+    Math.min(...samples) < 210 && Math.max(...samples) > 390,
+    "spread over the whole range",
+  );
   // No jitter: exactly the schedule.
   assert.equal(backoffDelay(3, { ...b, jitter: 0 }, () => 0.7), 200);
 });
@@ -534,7 +553,11 @@ test("SessionMachine: close times out with unconfirmed messages and reports them
   const out = take(c);
   assert.deepEqual(types(out.writes), [GOODBYE]);
   assert.deepEqual(out.failed, [["a", "CONNECTION_CLOSED"], ["b", "CONNECTION_CLOSED"]]);
-  const close = out.events.at(-1) as { type: string; error: { code: string }; unconfirmed: Entry[] };
+  const close = out.events.at(-1) as {
+    type: string;
+    error: { code: string };
+    unconfirmed: Entry[];
+  };
   assert.equal(close.type, "close");
   assert.equal(close.error.code, "CONNECTION_TIMEOUT");
   assert.deepEqual(close.unconfirmed.map((e) => e.token), ["a", "b"]);
@@ -612,7 +635,11 @@ test("SessionMachine: WELCOME(LOST) while closing with nothing unconfirmed just 
   take(c);
   c.receive(encodeHandshake(WELCOME, FLAG_LOST, ID, 0), T0);
   const out = take(c);
-  assert.deepEqual(out.events.map((e) => e.type), ["close"], "no sessionlost: nothing was in doubt");
+  assert.deepEqual(
+    out.events.map((e) => e.type),
+    ["close"],
+    "no sessionlost: nothing was in doubt",
+  );
   assert.equal(c.state, "closed");
 });
 

@@ -18,7 +18,9 @@ interface Run {
 }
 
 /** One exchange; the first connection is cut after `offset` bytes in `direction`. */
-async function exchange(cut?: { direction: Direction; offset: number; mode: CutMode }): Promise<Run> {
+async function exchange(
+  cut?: { direction: Direction; offset: number; mode: CutMode },
+): Promise<Run> {
   const net = new MemoryNetwork();
   net.onLink = (link, index) => {
     if (index === 0 && cut !== undefined) link.cutAfter(cut.direction, cut.offset, cut.mode);
@@ -26,7 +28,9 @@ async function exchange(cut?: { direction: Direction; offset: number; mode: CutM
   const listener = net.listen();
   const server = reliableServer(listener);
   const client = reliableClient(net.dialer);
-  const where = cut === undefined ? "clean run" : `cut ${cut.direction} at byte ${cut.offset} (${cut.mode})`;
+  const where = cut === undefined
+    ? "clean run"
+    : `cut ${cut.direction} at byte ${cut.offset} (${cut.mode})`;
   try {
     const clientSends = Promise.all(FROM_CLIENT.map((m) => client.send(m)));
     const session = await nextSession(server);
@@ -49,7 +53,9 @@ async function exchange(cut?: { direction: Direction; offset: number; mode: CutM
   }
 }
 
-test("reliable: a cut at every byte offset, both directions: exactly once, in order", { timeout: 60000 }, async () => {
+test("reliable: a cut at every byte offset, both directions: exactly once, in order", {
+  timeout: 60000,
+}, async () => {
   const clean = await exchange();
   assert.equal(clean.links, 1);
   let reconnected = 0;
@@ -62,5 +68,8 @@ test("reliable: a cut at every byte offset, both directions: exactly once, in or
     }
   }
   // Nearly every offset must have cut something and forced a reconnect.
-  assert.ok(reconnected >= clean.bytes.c2s + clean.bytes.s2c - 4, `reconnected in ${reconnected} runs`);
+  assert.ok(
+    reconnected >= clean.bytes.c2s + clean.bytes.s2c - 4,
+    `reconnected in ${reconnected} runs`,
+  );
 });

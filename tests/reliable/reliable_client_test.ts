@@ -18,11 +18,23 @@ import {
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { FakeClock } from "../_util/fake_clock.ts";
 import { MemoryLink, MemoryNetwork } from "../_util/memory_conn.ts";
-import { drainJobs, events, labels, nextSession, once, outcome, read, readAll, track } from "./_helpers.ts";
+import {
+  drainJobs,
+  events,
+  labels,
+  nextSession,
+  once,
+  outcome,
+  read,
+  readAll,
+  track,
+} from "./_helpers.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-test("reliable: messages flow both ways, in order, and send resolves on confirmation", { timeout: 10000 }, async () => {
+test("reliable: messages flow both ways, in order, and send resolves on confirmation", {
+  timeout: 10000,
+}, async () => {
   const net = new MemoryNetwork();
   const listener = net.listen();
   const server = reliableServer(listener);
@@ -40,7 +52,13 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
     assert.deepEqual(await read(client, 100), labels("s", 100));
     await sent;
     await back;
-    assert.deepEqual(client.stats, { inFlight: 0, bufferedBytes: 0, resent: 0, duplicatesDropped: 0, reconnects: 0 });
+    assert.deepEqual(client.stats, {
+      inFlight: 0,
+      bufferedBytes: 0,
+      resent: 0,
+      duplicatesDropped: 0,
+      reconnects: 0,
+    });
     assert.equal(net.links.length, 1);
   } finally {
     await client.close();
@@ -49,7 +67,9 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
   }
 });
 
-test("reliable: close() waits for confirmations, says goodbye, and ends both iterators", { timeout: 10000 }, async () => {
+test("reliable: close() waits for confirmations, says goodbye, and ends both iterators", {
+  timeout: 10000,
+}, async () => {
   const net = new MemoryNetwork();
   const listener = net.listen();
   const server = reliableServer(listener);
@@ -80,7 +100,9 @@ test("reliable: close() waits for confirmations, says goodbye, and ends both ite
   }
 });
 
-test("reliable: lost acks: the handshake confirms, nothing is resent or duplicated", { timeout: 10000 }, async () => {
+test("reliable: lost acks: the handshake confirms, nothing is resent or duplicated", {
+  timeout: 10000,
+}, async () => {
   const net = new MemoryNetwork();
   const listener = net.listen();
   const server = reliableServer(listener);
@@ -164,40 +186,46 @@ test("reliable: duplicated DATA frames are dropped and acked", { timeout: 10000 
   }
 });
 
-test("reliable: a full send buffer makes send wait; nothing is dropped", { timeout: 10000 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  // 36-byte messages cost 100 bytes each: the buffer holds 2.
-  const client = reliableClient(net.dialer, { sendBufferSize: 250 });
-  try {
-    const [session] = await Promise.all([nextSession(server), once(client, "open")]);
-    net.links[0]!.hold("s2c");
-    const msgs = labels("m", 6).map((m) => m.padEnd(36, "."));
-    const sends = msgs.map((m) => track(client.send(m)));
-    assert.deepEqual(await read(session, 2), msgs.slice(0, 2));
-    await drainJobs();
-    assert.equal(client.stats.inFlight, 2);
-    assert.equal(client.stats.bufferedBytes, 72);
-    assert.equal(sends.some((s) => s.settled()), false);
-    // Abort one waiting send: it is withdrawn and never delivered.
-    const controller = new AbortController();
-    const aborted = client.send("withdrawn", { signal: controller.signal });
-    controller.abort(new Error("changed my mind"));
-    await assert.rejects(aborted, /changed my mind/);
-    net.links[0]!.release();
-    await Promise.all(sends.map((s) => s.promise));
-    assert.deepEqual(await read(session, 4), msgs.slice(2));
-    await client.send("end");
-    assert.deepEqual(await read(session, 1), ["end"], "the withdrawn message never arrives");
-  } finally {
-    await client.close();
-    await server.close();
-    listener.close();
-  }
-});
+test(
+  "reliable: a full send buffer makes send wait; nothing is dropped",
+  { timeout: 10000 },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    // 36-byte messages cost 100 bytes each: the buffer holds 2.
+    const client = reliableClient(net.dialer, { sendBufferSize: 250 });
+    try {
+      const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+      net.links[0]!.hold("s2c");
+      const msgs = labels("m", 6).map((m) => m.padEnd(36, "."));
+      const sends = msgs.map((m) => track(client.send(m)));
+      assert.deepEqual(await read(session, 2), msgs.slice(0, 2));
+      await drainJobs();
+      assert.equal(client.stats.inFlight, 2);
+      assert.equal(client.stats.bufferedBytes, 72);
+      assert.equal(sends.some((s) => s.settled()), false);
+      // Abort one waiting send: it is withdrawn and never delivered.
+      const controller = new AbortController();
+      const aborted = client.send("withdrawn", { signal: controller.signal });
+      controller.abort(new Error("changed my mind"));
+      await assert.rejects(aborted, /changed my mind/);
+      net.links[0]!.release();
+      await Promise.all(sends.map((s) => s.promise));
+      assert.deepEqual(await read(session, 4), msgs.slice(2));
+      await client.send("end");
+      assert.deepEqual(await read(session, 1), ["end"], "the withdrawn message never arrives");
+    } finally {
+      await client.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
 
-test("reliable: a restarted server is detected; unknown and unsent messages are reported", { timeout: 10000 }, async () => {
+test("reliable: a restarted server is detected; unknown and unsent messages are reported", {
+  timeout: 10000,
+}, async () => {
   const net = new MemoryNetwork();
   let listener = net.listen();
   const first = reliableServer(listener);
@@ -237,7 +265,9 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
   }
 });
 
-test("reliable: a server that is down at start: first retry immediate, connects once it is up", { timeout: 10000 }, async () => {
+test("reliable: a server that is down at start: first retry immediate, connects once it is up", {
+  timeout: 10000,
+}, async () => {
   const clock = new FakeClock();
   const t0 = clock.now();
   const net = new MemoryNetwork();
@@ -272,11 +302,15 @@ test("reliable: a server that is down at start: first retry immediate, connects 
   }
 });
 
-test("reliable: backoff schedule with the fake clock: immediate, growth, cap, jitter", { timeout: 10000 }, async () => {
-  for (const [random, expected] of [
-    [() => 0, [0, 0, 100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]],
-    [() => 0.5, [0, 0, 75, 150, 300, 600, 1200, 2400, 3750, 3750, 3750]],
-  ] as const) {
+test("reliable: backoff schedule with the fake clock: immediate, growth, cap, jitter", {
+  timeout: 10000,
+}, async () => {
+  for (
+    const [random, expected] of [
+      [() => 0, [0, 0, 100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]],
+      [() => 0.5, [0, 0, 75, 150, 300, 600, 1200, 2400, 3750, 3750, 3750]],
+    ] as const
+  ) {
     const clock = new FakeClock();
     const net = new MemoryNetwork();
     const times: number[] = [];
@@ -319,7 +353,9 @@ test("reliable: backoff schedule with the fake clock: immediate, growth, cap, ji
   }
 });
 
-test("reliable: a server that accepts and drops at once gets backed-off retries", { timeout: 10000 }, async () => {
+test("reliable: a server that accepts and drops at once gets backed-off retries", {
+  timeout: 10000,
+}, async () => {
   const clock = new FakeClock();
   const net = new MemoryNetwork();
   const listener = net.listen();
@@ -345,7 +381,9 @@ test("reliable: a server that accepts and drops at once gets backed-off retries"
   }
 });
 
-test("reliable: a black-holed connection is detected within deadPeerTimeout and replaced", { timeout: 10000 }, async () => {
+test("reliable: a black-holed connection is detected within deadPeerTimeout and replaced", {
+  timeout: 10000,
+}, async () => {
   const clock = new FakeClock();
   const opts = { clock, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
   const net = new MemoryNetwork();
@@ -381,7 +419,9 @@ test("reliable: a black-holed connection is detected within deadPeerTimeout and 
   }
 });
 
-test("reliable: close with unconfirmed messages times out, rejects them and lists them", { timeout: 10000 }, async () => {
+test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
+  timeout: 10000,
+}, async () => {
   const clock = new FakeClock();
   const net = new MemoryNetwork();
   const listener = net.listen();
@@ -392,7 +432,10 @@ test("reliable: close with unconfirmed messages times out, rejects them and list
     net.links[0]!.blackHole();
     const a = client.send("a");
     const b = client.send("b");
-    const closeEvent = once<{ error: { code: string }; unconfirmed: Uint8Array[] }>(client, "close");
+    const closeEvent = once<{ error: { code: string }; unconfirmed: Uint8Array[] }>(
+      client,
+      "close",
+    );
     const closing = client.close({ timeout: 500 });
     const closingOutcome = outcome(closing);
     clock.advance(499);
@@ -414,7 +457,9 @@ test("reliable: close with unconfirmed messages times out, rejects them and list
   }
 });
 
-test("reliable: the server drops a session whose client never returns (sessionlost, then close)", { timeout: 10000 }, async () => {
+test("reliable: the server drops a session whose client never returns (sessionlost, then close)", {
+  timeout: 10000,
+}, async () => {
   const clock = new FakeClock();
   const net = new MemoryNetwork();
   const listener = net.listen();
@@ -454,7 +499,9 @@ test("reliable: the server drops a session whose client never returns (sessionlo
   }
 });
 
-test("reliable: a reconnecting client's new connection replaces a half-dead one on the server", { timeout: 10000 }, async () => {
+test("reliable: a reconnecting client's new connection replaces a half-dead one on the server", {
+  timeout: 10000,
+}, async () => {
   const net = new MemoryNetwork();
   const listener = net.listen();
   const server = reliableServer(listener);
