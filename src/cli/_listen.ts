@@ -189,8 +189,8 @@ async function serve(conn: Conn, id: number, ctx: Context): Promise<boolean> {
     return true;
   } catch (error) {
     io.err(
-      `[${id}] error: ${describeError(error)}; closing the connection after ${
-        plural(frames, "frame")
+      `[${id}] error after ${plural(frames, "frame")}, closing the connection: ${
+        describeError(error)
       }\n`,
     );
     return false;

@@ -39,12 +39,13 @@ import { run } from "./_run.ts";
  * @returns The exit code: 0 on success, 1 when the work failed (a refused
  * connection, a framing error in the stream), 2 for a usage mistake.
  *
- * @example Printing the help
+ * @example Exit codes
  * ```ts
  * import { main } from "@framewire/framewire/cli";
  * import assert from "node:assert/strict";
  *
- * assert.equal(await main(["--help"]), 0);
+ * // A usage mistake prints one line on standard error and returns 2.
+ * assert.equal(await main(["inspect", "--format", "u24"]), 2);
  * ```
  */
 export async function main(args: string[]): Promise<number> {

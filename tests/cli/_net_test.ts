@@ -92,7 +92,10 @@ test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT
   } finally {
     conn.close();
   }
-  assert.match(server.io.stderr, /\[1\] error: .*look like HTTP/);
+  assert.match(
+    server.io.stderr,
+    /\[1\] error after 0 frames, closing the connection: .*look like HTTP/,
+  );
   assert.equal(server.io.stdout, "");
 });
 
