@@ -4,7 +4,7 @@
 // feeds the sans-IO SessionMachine and carries out what it asks. Private.
 
 import type { Conn } from "../connection/types.ts";
-import { framed, type FramedConnection } from "./_framed_shim.ts";
+import { framed, type FramedConnection } from "../connection/framed.ts";
 import { ConnectionError } from "../errors.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";

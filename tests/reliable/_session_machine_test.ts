@@ -79,7 +79,7 @@ function take(m: SessionMachine): {
     deliveries: m.deliveries.map(text),
     confirmed: m.confirmed.map((e) => e.token as string),
     failed: m.failed.map((e) =>
-      [e.token as string, (e.error as { code: string }).code] as [string, string]
+      [e.token as string, (e.error as unknown as { code: string }).code] as [string, string]
     ),
     events: m.events,
   };

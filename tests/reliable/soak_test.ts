@@ -82,9 +82,6 @@ test(
           `unexpected message ${new TextDecoder().decode(extra)}`,
         );
       }
-      console.log(
-        JSON.stringify({ proxy: proxy.stats, client: client.stats, server: session.stats }),
-      );
       assert.ok(proxy.stats.cut >= 20, `the proxy cut ${proxy.stats.cut} connections`);
       assert.equal(client.stats.reconnects, proxy.stats.accepted - 1);
       assert.equal(server.size, 0);
