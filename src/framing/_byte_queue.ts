@@ -75,9 +75,7 @@ export class ByteQueue {
     this.#length -= n;
     this.#offset += n;
     if (this.#offset === this.#chunks[this.#head]!.length) this.#dropHead();
-    this.#scanIndex = this.#head;
-    this.#scanPos = this.#offset;
-    this.#scanRel = 0;
+    // The scan cursor is not reset: find() is not used by the decoders that call this.
   }
 
   /** Consumes `n` bytes (`n <= length`). */

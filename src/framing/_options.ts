@@ -48,3 +48,13 @@ export function checkPayload(payload: Uint8Array): void {
 export function decimalDigits(n: number): number {
   return String(n).length;
 }
+
+/** Copies `source[from..]` into `target` at `at`; a loop for small sources, where `set` costs more. */
+export function copyBytes(source: Uint8Array, from: number, target: Uint8Array, at: number): void {
+  const n = source.length - from;
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) target[at + i] = source[from + i]!;
+  } else {
+    target.set(from === 0 ? source : source.subarray(from), at);
+  }
+}

@@ -6,6 +6,7 @@ import {
   checkEncodeLength,
   checkPayload,
   checkRoom,
+  copyBytes,
   decimalDigits,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
@@ -94,7 +95,7 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
       const total = check(payload);
       checkRoom(target, offset, total);
       writeHeader(payload.length, target, offset);
-      target.set(payload, offset + width);
+      copyBytes(payload, 0, target, offset + width);
       return total;
     },
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {

@@ -6,6 +6,7 @@ import {
   checkEncodeLength,
   checkPayload,
   checkRoom,
+  copyBytes,
   DEFAULT_MAX_DELIMITED,
   maxFrameLengthOption,
 } from "./_options.ts";
@@ -93,8 +94,8 @@ export function delimited(options: DelimitedOptions = {}): Framing {
     encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
       const total = check(payload);
       checkRoom(target, offset, total);
-      target.set(payload, offset);
-      target.set(delimiter, offset + payload.length);
+      copyBytes(payload, 0, target, offset);
+      copyBytes(delimiter, 0, target, offset + payload.length);
       return total;
     },
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {

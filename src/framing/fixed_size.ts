@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
-import { checkPayload, checkRoom } from "./_options.ts";
+import { checkPayload, checkRoom, copyBytes } from "./_options.ts";
 import type { FrameDecoder, Framing } from "./types.ts";
 
 /**
@@ -49,7 +49,7 @@ export function fixedSize(size: number): Framing {
     encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
       check(payload);
       checkRoom(target, offset, size);
-      target.set(payload, offset);
+      copyBytes(payload, 0, target, offset);
       return size;
     },
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {

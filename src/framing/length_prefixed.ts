@@ -6,6 +6,7 @@ import {
   checkEncodeLength,
   checkPayload,
   checkRoom,
+  copyBytes,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
@@ -151,6 +152,15 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   function writeHeader(payload: Uint8Array, length: number, target: Uint8Array, at: number): void {
     for (let i = 0; i < offset; i++) target[at + i] = payload[i]!;
     let value = length + adjust;
+    const field = at + offset;
+    if (value <= 0xffffffff && width <= 4) {
+      // Shifts instead of division for every length a 1-4 byte field holds.
+      for (let i = 0; i < width; i++) {
+        target[little ? field + i : field + width - 1 - i] = value & 0xff;
+        value >>>= 8;
+      }
+      return;
+    }
     if (little) {
       for (let i = 0; i < width; i++) {
         target[at + offset + i] = value % 256;
@@ -174,7 +184,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       const length = check(payload);
       checkRoom(target, at, length + header);
       writeHeader(payload, length, target, at);
-      target.set(offset === 0 ? payload : payload.subarray(offset), at + header);
+      copyBytes(payload, offset, target, at + header);
       return length + header;
     },
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {

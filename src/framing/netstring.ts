@@ -6,6 +6,7 @@ import {
   checkEncodeLength,
   checkPayload,
   checkRoom,
+  copyBytes,
   decimalDigits,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
@@ -78,7 +79,7 @@ export function netstring(options: NetstringOptions = {}): Framing {
       const total = check(payload);
       checkRoom(target, offset, total);
       const at = writeHeader(payload.length, target, offset);
-      target.set(payload, at);
+      copyBytes(payload, 0, target, at);
       target[at + payload.length] = COMMA;
       return total;
     },

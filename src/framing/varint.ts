@@ -6,6 +6,7 @@ import {
   checkEncodeLength,
   checkPayload,
   checkRoom,
+  copyBytes,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
@@ -65,7 +66,7 @@ export function varint(options: VarintOptions = {}): Framing {
       const total = check(payload);
       checkRoom(target, offset, total);
       const at = writeVarint(payload.length, target, offset);
-      target.set(payload, at);
+      copyBytes(payload, 0, target, at);
       return total;
     },
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {
