@@ -21,18 +21,27 @@ export function printableText(bytes: Uint8Array): string | undefined {
   }
 }
 
+const HEX: readonly string[] = Array.from(
+  { length: 256 },
+  (_, b) => b.toString(16).padStart(2, "0"),
+);
+const ASCII: readonly string[] = Array.from(
+  { length: 256 },
+  (_, b) => b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".",
+);
+
 /** Space-separated lowercase hex of the first `max` bytes, with `…` when cut. */
 export function hex(bytes: Uint8Array, max: number = Infinity): string {
   const n = Math.min(bytes.length, max);
-  const parts = new Array<string>(n);
-  for (let i = 0; i < n; i++) parts[i] = bytes[i]!.toString(16).padStart(2, "0");
-  return parts.join(" ") + (bytes.length > n ? " …" : "");
+  let out = n > 0 ? HEX[bytes[0]!]! : "";
+  for (let i = 1; i < n; i++) out += " " + HEX[bytes[i]!]!;
+  return bytes.length > n ? out + " …" : out;
 }
 
 /** Hex without separators (for JSON output). */
 export function hexCompact(bytes: Uint8Array): string {
   let out = "";
-  for (let i = 0; i < bytes.length; i++) out += bytes[i]!.toString(16).padStart(2, "0");
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!]!;
   return out;
 }
 
@@ -40,10 +49,7 @@ export function hexCompact(bytes: Uint8Array): string {
 export function ascii(bytes: Uint8Array, max: number = Infinity): string {
   const n = Math.min(bytes.length, max);
   let out = "";
-  for (let i = 0; i < n; i++) {
-    const b = bytes[i]!;
-    out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".";
-  }
+  for (let i = 0; i < n; i++) out += ASCII[bytes[i]!]!;
   return out;
 }
 

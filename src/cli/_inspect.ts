@@ -124,94 +124,86 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     return 1;
   }
 
+  // Rows are printed as they are found, through a buffer (captures can hold millions of frames).
+  let pending: string[] = [];
+  let pendingLength = 0;
+  function write(text: string): void {
+    pending.push(text);
+    pendingLength += text.length;
+    if (pendingLength >= 65536) flush();
+  }
+  function flush(): void {
+    if (pending.length > 0) io.out(pending.join(""));
+    pending = [];
+    pendingLength = 0;
+  }
+
+  const width = Math.max(7, String(data.length).length + 1);
+  let headed = false;
+  function head(problemAtStart: boolean, anyRows: boolean): void {
+    headed = true;
+    if (json) return;
+    write(
+      `${source}: ${
+        bytesWord(data.length)
+      }, format ${framing.name} (max frame ${framing.maxFrameLength} bytes)\n`,
+    );
+    const looks = sniff(data);
+    if (looks !== undefined && !problemAtStart) {
+      write(`note: the stream starts like ${looks.what}: ${looks.advice}\n`);
+    }
+    const columns = `${"frame".padStart(6)}${"start".padStart(width)}${"end".padStart(width)}`;
+    if (anyRows) write(`${columns}  framing  payload  preview\n`);
+  }
+
+  function emit(row: FrameRow): void {
+    const header = row.payloadStart - row.start;
+    const trailer = row.end - row.start - header - row.payload.length;
+    if (json) {
+      const fields = { frame: row.index, start: row.start, end: row.end, header, trailer };
+      write(JSON.stringify({ ...fields, ...payloadJson(row.payload) }) + "\n");
+      return;
+    }
+    write(
+      String(row.index).padStart(6) + String(row.start).padStart(width) +
+        String(row.end).padStart(width) +
+        String(header + trailer).padStart(9) + String(row.payload.length).padStart(9) + "  " +
+        previewColumn(row.payload, preview) + "\n",
+    );
+  }
+
   const decoder = framing.decoder();
   if (data.length > 0) decoder.push(data);
-  const rows: FrameRow[] = [];
   let problem: Problem | undefined;
-  let printed = 0;
-  const width = Math.max(7, String(data.length).length + 1);
-
+  let frames = 0;
+  let decoded = 0;
   for (;;) {
     const start = data.length - decoder.bufferedBytes;
     let frame: Uint8Array | undefined;
     try {
       frame = decoder.next();
+      if (frame === undefined) decoder.end();
     } catch (error) {
       if (!(error instanceof FramingError)) throw error;
       problem = explain(error, data, start);
-      break;
     }
-    if (frame === undefined) {
-      try {
-        decoder.end();
-      } catch (error) {
-        if (!(error instanceof FramingError)) throw error;
-        problem = explain(error, data, start);
-      }
-      break;
-    }
+    if (frame === undefined || problem !== undefined) break;
     const end = data.length - decoder.bufferedBytes;
     const inside = frame.buffer === data.buffer && frame.byteOffset >= data.byteOffset &&
       frame.byteOffset + frame.length <= data.byteOffset + data.length;
     const payloadStart = inside ? frame.byteOffset - data.byteOffset : end - frame.length;
-    const row = { index: rows.length + 1, start, end, payloadStart, payload: frame };
-    rows.push(row);
+    frames++;
+    decoded = end;
+    if (!headed) head(false, true);
+    if (frames <= limit) emit({ index: frames, start, end, payloadStart, payload: frame });
   }
+  if (!headed) head(problem?.offset === 0, false);
 
-  function emit(row: FrameRow): void {
-    if (printed >= limit) return;
-    printed++;
-    const header = row.payloadStart - row.start;
-    const trailer = row.end - row.start - header - row.payload.length;
-    if (json) {
-      io.out(
-        JSON.stringify({
-          frame: row.index,
-          start: row.start,
-          end: row.end,
-          header,
-          trailer,
-          ...payloadJson(row.payload),
-        }) + "\n",
-      );
-      return;
-    }
-    const shown = previewColumn(row.payload, preview);
-    io.out(
-      `${String(row.index).padStart(6)}${String(row.start).padStart(width)}${
-        String(row.end).padStart(width)
-      }` +
-        `${String(row.end - row.start - row.payload.length).padStart(9)}${
-          String(row.payload.length).padStart(9)
-        }  ${shown}\n`,
-    );
-  }
-
-  if (!json) {
-    io.out(
-      `${source}: ${
-        bytesWord(data.length)
-      }, format ${framing.name} (max frame ${framing.maxFrameLength} bytes)\n`,
-    );
-    const start = sniff(data);
-    if (start !== undefined && problem?.offset !== 0) {
-      io.out(`note: the stream starts like ${start.what}: ${start.advice}\n`);
-    }
-    io.out(
-      `${"frame".padStart(6)}${"start".padStart(width)}${
-        "end".padStart(width)
-      }  framing  payload  preview\n`,
-    );
-  }
-
-  for (const row of rows) emit(row);
-
-  const decoded = rows.length === 0 ? 0 : rows[rows.length - 1]!.end;
   if (json) {
-    io.out(
+    write(
       JSON.stringify({
         summary: true,
-        frames: rows.length,
+        frames,
         bytes: data.length,
         decodedBytes: decoded,
         error: problem === undefined ? null : {
@@ -223,22 +215,25 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
         },
       }) + "\n",
     );
+    flush();
     return problem === undefined ? 0 : 1;
   }
-  if (rows.length > printed) {
-    io.out(`   … ${plural(rows.length - printed, "more frame")} not shown (--limit ${limit})\n`);
+  if (frames > limit) {
+    write(`   … ${plural(frames - limit, "more frame")} not shown (--limit ${limit})\n`);
   }
   if (problem === undefined) {
-    io.out(`ok: ${plural(rows.length, "frame")}, all ${bytesWord(data.length)} decoded\n`);
+    write(`ok: ${plural(frames, "frame")}, all ${bytesWord(data.length)} decoded\n`);
+    flush();
     return 0;
   }
-  for (const line of problem.lines) io.out(`${line}\n`);
-  io.out(
-    rows.length === 0
+  for (const line of problem.lines) write(`${line}\n`);
+  write(
+    frames === 0
       ? `stopped: no complete frame; none of the ${bytesWord(data.length)} could be decoded\n`
-      : `stopped: ${plural(rows.length, "complete frame")} in the first ${bytesWord(decoded)}; ` +
+      : `stopped: ${plural(frames, "complete frame")} in the first ${bytesWord(decoded)}; ` +
         `${bytesWord(data.length - decoded)} from offset ${decoded} not decoded\n`,
   );
+  flush();
   return 1;
 }
 
