@@ -13,13 +13,18 @@ function drained(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => stream.write("", () => resolve()));
 }
 
+let pipeGuarded = false;
+
 /** The Node (or Bun) implementation of {@linkcode CliIo}. */
 export function nodeIo(runtime: "node" | "bun"): CliIo {
-  // A reader that went away (`framewire inspect big.bin | head`) ends the command quietly.
-  process.stdout.on("error", (error: Error & { code?: string }) => {
-    if (error.code === "EPIPE") process.exit(0);
-    throw error;
-  });
+  if (!pipeGuarded) {
+    pipeGuarded = true;
+    // A reader that went away (`framewire inspect big.bin | head`) ends the command quietly.
+    process.stdout.on("error", (error: Error & { code?: string }) => {
+      if (error.code === "EPIPE") process.exit(0);
+      throw error;
+    });
+  }
   return {
     runtime,
     out(text: string): void {

@@ -99,6 +99,26 @@ test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT
   assert.equal(server.io.stdout, "");
 });
 
+test("listen --once reports a connection closed in the middle of a frame", TIMEOUT, async () => {
+  const server = await startListen(["--port", "0", "--once"]);
+  const { connect } = await adapter();
+  const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+  try {
+    const writer = conn.writable.getWriter();
+    await writer.write(new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 5, 104]));
+    writer.releaseLock();
+    await conn.closeWrite();
+    assert.equal(await server.done, 1);
+  } finally {
+    conn.close();
+  }
+  assert.equal(server.io.stdout, '[1] #1  2 B  "hi"\n');
+  assert.match(
+    server.io.stderr,
+    /\[1\] error after 1 frame, closing the connection: .*inside its payload: received 1 of 5/,
+  );
+});
+
 test("listen and send work over a Unix socket", TIMEOUT, async () => {
   const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
   try {
