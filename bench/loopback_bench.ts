@@ -20,7 +20,8 @@
  *   server socket piped into its decoder (node:net exists on all three);
  * - memory: 1 GiB of 64 KiB messages from a native sender, received by a raw
  *   byte-counting receiver and by `framed()` + `batches()`; peak RSS above
- *   the level before the transfer (`--no-memory` skips it).
+ *   the level before the transfer, each receiver in a fresh process
+ *   (`--no-memory` skips it).
  *
  * MB/s counts payload bytes (raw: all bytes). Several rounds after one
  * warm-up transfer; medians with min–max. Results go to
@@ -29,8 +30,10 @@
  * @module
  */
 
+import { spawnSync } from "node:child_process";
 import * as net from "node:net";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
 import { type Conn, framed, type FramedConnection, lengthPrefixed, type Listener } from "../mod.ts";
@@ -304,10 +307,34 @@ async function memoryCase(receiver: "raw" | "framed"): Promise<number> {
   return peak - base;
 }
 
+/** Runs `memoryCase(kind)` in a child process of the same runtime; MiB. */
+function memoryChild(kind: "raw" | "framed"): number {
+  const script = fileURLToPath(import.meta.url);
+  const extra = ["--memory-child", kind, "--adapter", adapterName, ...(quick ? ["--quick"] : [])];
+  const cmd = runtimeName() === "deno" ? ["run", "-A", script, ...extra] : [script, ...extra];
+  const r = spawnSync(process.execPath, cmd, { encoding: "utf8", timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`memory child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!).peakMiB;
+}
+
 async function main(): Promise<void> {
   console.log(
     `loopback bench on ${runtimeVersion()}, ${adapterName} adapter${quick ? " (quick)" : ""}`,
   );
+  // Memory: each receiver in a fresh process of this runtime, so the peak is its own.
+  const memory: Record<string, number> = {};
+  if (!argv.includes("--no-memory")) {
+    memory.rawPeakMiB = memoryChild("raw");
+    memory.framedPeakMiB = memoryChild("framed");
+    memory.differenceMiB = memory.framedPeakMiB - memory.rawPeakMiB;
+    console.log(
+      `memory, ${quick ? "128 MiB" : "1 GiB"} of 64 KiB messages: peak RSS above start: raw ${
+        memory.rawPeakMiB.toFixed(1)
+      } MiB, framed() ${memory.framedPeakMiB.toFixed(1)} MiB (difference ${
+        memory.differenceMiB.toFixed(1)
+      } MiB)`,
+    );
+  }
   const results: Result[] = [];
   const raw = await measureGroup("raw", [rawCase()], measure);
   results.push(...raw);
@@ -335,20 +362,6 @@ async function main(): Promise<void> {
     "bytes",
   );
 
-  const memory: Record<string, number> = {};
-  if (!argv.includes("--no-memory")) {
-    memory.rawPeakMiB = (await memoryCase("raw")) / MiB;
-    memory.framedPeakMiB = (await memoryCase("framed")) / MiB;
-    memory.differenceMiB = memory.framedPeakMiB - memory.rawPeakMiB;
-    console.log(
-      `memory, ${quick ? "128 MiB" : "1 GiB"} of 64 KiB messages: peak RSS above start: raw ${
-        memory.rawPeakMiB.toFixed(1)
-      } MiB, framed() ${memory.framedPeakMiB.toFixed(1)} MiB (difference ${
-        memory.differenceMiB.toFixed(1)
-      } MiB)`,
-    );
-  }
-
   const suffix = adapterName === runtimeName() ? "" : `-${adapterName}`;
   const file = writeResults(`loopback-${runtimeName()}${suffix}.json`, {
     ...resultHeader("loopback"),
@@ -367,4 +380,9 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${file}`);
 }
 
-await main();
+if (argv.includes("--memory-child")) {
+  const kind = argv[argv.indexOf("--memory-child") + 1] as "raw" | "framed";
+  console.log(JSON.stringify({ peakMiB: (await memoryCase(kind)) / MiB }));
+} else {
+  await main();
+}

@@ -1,0 +1,388 @@
+// Copyright 2026 the framewire authors. MIT license.
+/**
+ * Turns the bench JSON in `bench/results/` into the summary table (issue 5's
+ * targets, per runtime), an SVG bar chart (`bench/results/chart.svg`), and
+ * the results section of `bench/README.md` (between the
+ * `<!-- results:start -->` and `<!-- results:end -->` markers).
+ *
+ *     node scripts/bench_chart.ts        (or deno run -A / bun)
+ *
+ * @module
+ */
+
+import * as fs from "node:fs";
+
+type Runtime = "deno" | "bun" | "node";
+const RUNTIMES: Runtime[] = ["deno", "bun", "node"];
+const ROOT = new URL("../", import.meta.url);
+const RESULTS = new URL("bench/results/", ROOT);
+
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+interface Result {
+  group: string;
+  name: string;
+  framesPerSec: Stat;
+  mbPerSec: Stat;
+}
+interface ResultFile {
+  runtimeVersion: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string };
+  date: string;
+  results: Result[];
+  memory?: { rawPeakMiB?: number; framedPeakMiB?: number; differenceMiB?: number };
+}
+
+function load(name: string): ResultFile | undefined {
+  const url = new URL(name, RESULTS);
+  if (!fs.existsSync(url)) return undefined;
+  return JSON.parse(fs.readFileSync(url, "utf8"));
+}
+
+function find(file: ResultFile | undefined, group: string, name: string): Result | undefined {
+  return file?.results.find((r) => r.group === group && r.name === name);
+}
+
+/** One row of the summary: a measured value per runtime and whether it meets the target. */
+export interface Row {
+  metric: string;
+  target: string;
+  values: Partial<Record<Runtime, { text: string; ok: boolean | undefined; value: number }>>;
+}
+
+const SIZES = ["16 B", "256 B", "4 KiB", "64 KiB", "1 MiB"];
+const SYNC_PEERS = ["it-length-prefixed+subarray", "length-prefixed-stream", "concat-and-slice"];
+const STREAM_PEERS = ["it-length-prefixed async", "length-prefixed-stream"];
+
+function ratioRow(
+  metric: string,
+  target: string,
+  threshold: number,
+  compute: (rt: Runtime) => number | undefined,
+): Row {
+  const row: Row = { metric, target, values: {} };
+  for (const rt of RUNTIMES) {
+    const v = compute(rt);
+    if (v === undefined || !Number.isFinite(v)) continue;
+    row.values[rt] = {
+      text: `${v.toFixed(2)}×`,
+      ok: Number.isNaN(threshold) ? undefined : v >= threshold,
+      value: v,
+    };
+  }
+  return row;
+}
+
+function fps(r: Result | undefined): number | undefined {
+  return r?.framesPerSec.median;
+}
+
+function bestPeer(
+  file: ResultFile | undefined,
+  group: string,
+  peers: string[],
+): number | undefined {
+  const values = peers.map((p) => fps(find(file, group, p))).filter((v): v is number =>
+    v !== undefined
+  );
+  return values.length === 0 ? undefined : Math.max(...values);
+}
+
+/** The summary rows, from whatever result files exist. */
+export function summarize(): {
+  rows: Row[];
+  versions: Partial<Record<Runtime, string>>;
+  machine?: string;
+} {
+  const decode = Object.fromEntries(
+    RUNTIMES.map((rt) => [rt, load(`decode-${rt}.json`)]),
+  ) as Record<
+    Runtime,
+    ResultFile | undefined
+  >;
+  const encode = Object.fromEntries(
+    RUNTIMES.map((rt) => [rt, load(`encode-${rt}.json`)]),
+  ) as Record<
+    Runtime,
+    ResultFile | undefined
+  >;
+  const loop = Object.fromEntries(
+    RUNTIMES.map((rt) => [rt, load(`loopback-${rt}.json`)]),
+  ) as Record<
+    Runtime,
+    ResultFile | undefined
+  >;
+  const rows: Row[] = [];
+  for (const size of SIZES) {
+    rows.push(ratioRow(
+      `decode sync ${size}: framewire / best peer`,
+      size === "16 B" ? "≥ 1.5×" : "> 1×",
+      size === "16 B" ? 1.5 : 1.0001,
+      (rt) => {
+        const f = fps(find(decode[rt], `sync ${size}`, "framewire"));
+        const p = bestPeer(decode[rt], `sync ${size}`, SYNC_PEERS);
+        return f !== undefined && p !== undefined ? f / p : undefined;
+      },
+    ));
+  }
+  rows.push(ratioRow("decode sync 16 B: framewire / it-length-prefixed", "≥ 5×", 5, (rt) => {
+    const f = fps(find(decode[rt], "sync 16 B", "framewire"));
+    const p = fps(find(decode[rt], "sync 16 B", "it-length-prefixed"));
+    return f !== undefined && p !== undefined ? f / p : undefined;
+  }));
+  for (const size of ["64 KiB", "1 MiB"]) {
+    rows.push(
+      ratioRow(`decode sync ${size} (spanning): framewire / copy once`, "≥ 0.65×", 0.65, (rt) => {
+        const f = fps(find(decode[rt], `sync ${size}`, "framewire"));
+        const c = fps(find(decode[rt], `sync ${size}`, "copy once"));
+        return f !== undefined && c !== undefined ? f / c : undefined;
+      }),
+    );
+    rows.push(
+      ratioRow(
+        `decode sync ${size} (spanning): framewire / memcpy`,
+        "(≥ 0.65× if memcpy is meant)",
+        0.65,
+        (rt) => {
+          const f = fps(find(decode[rt], `sync ${size}`, "framewire"));
+          const c = fps(find(decode[rt], `sync ${size}`, "memcpy"));
+          return f !== undefined && c !== undefined ? f / c : undefined;
+        },
+      ),
+    );
+  }
+  for (const front of ["FrameDecoderStream", "framed() for await", "framed() batches()"]) {
+    rows.push(
+      ratioRow(
+        `decode stream: ${front} / best streaming peer, worst size`,
+        "> 1×",
+        1.0001,
+        (rt) => {
+          let worst: number | undefined;
+          for (const size of SIZES) {
+            const f = fps(find(decode[rt], `stream ${size}`, front));
+            const p = bestPeer(decode[rt], `stream ${size}`, STREAM_PEERS);
+            if (f === undefined || p === undefined) return undefined;
+            worst = Math.min(worst ?? Infinity, f / p);
+          }
+          return worst;
+        },
+      ),
+    );
+  }
+  rows.push(ratioRow("encode 16 B: framewire coalesced / best peer", "(no target)", NaN, (rt) => {
+    const f = fps(find(encode[rt], "encode 16 B", "framewire coalesced"));
+    const p = bestPeer(encode[rt], "encode 16 B", [
+      "it-length-prefixed",
+      "length-prefixed-stream",
+      "copy per frame",
+    ]);
+    return f !== undefined && p !== undefined ? f / p : undefined;
+  }));
+  rows.push(ratioRow("encode 16 B: FrameEncoderStream / best peer", "(no target)", NaN, (rt) => {
+    const f = fps(find(encode[rt], "encode 16 B", "FrameEncoderStream"));
+    const p = bestPeer(encode[rt], "encode 16 B", [
+      "it-length-prefixed",
+      "length-prefixed-stream",
+      "copy per frame",
+    ]);
+    return f !== undefined && p !== undefined ? f / p : undefined;
+  }));
+  const rawMB = (rt: Runtime): number | undefined =>
+    find(loop[rt], "raw", "raw native")?.mbPerSec.median;
+  rows.push(
+    ratioRow("loopback 64 KiB owned: framed() / raw native (MB/s)", "≥ 0.75×", 0.75, (rt) => {
+      const f = find(loop[rt], "framed 64 KiB", "framed() batches() 64 KiB")?.mbPerSec.median;
+      const r = rawMB(rt);
+      return f !== undefined && r !== undefined ? f / r : undefined;
+    }),
+  );
+  rows.push(
+    ratioRow("loopback 64 KiB reuseBuffers: framed() / raw native", "≥ 0.90×", 0.9, (rt) => {
+      const f = find(loop[rt], "framed reuseBuffers", "framed() reuseBuffers 64 KiB")?.mbPerSec
+        .median;
+      const r = rawMB(rt);
+      return f !== undefined && r !== undefined ? f / r : undefined;
+    }),
+  );
+  {
+    const row: Row = {
+      metric: "loopback 16 B: frames/s through batches()",
+      target: "≥ 20 M/s",
+      values: {},
+    };
+    for (const rt of RUNTIMES) {
+      const v = fps(find(loop[rt], "framed 16 B", "framed() batches() 16 B"));
+      if (v !== undefined) {
+        row.values[rt] = { text: `${(v / 1e6).toFixed(2)} M/s`, ok: v >= 20e6, value: v };
+      }
+    }
+    rows.push(row);
+  }
+  rows.push(
+    ratioRow("loopback 100 B: framed() / one native write per message", "≥ 10×", 10, (rt) => {
+      const f = fps(find(loop[rt], "framed 100 B", "framed() batches() 100 B"));
+      const p = fps(find(loop[rt], "one write per message", "one write per message 100 B"));
+      return f !== undefined && p !== undefined ? f / p : undefined;
+    }),
+  );
+  {
+    const row: Row = {
+      metric: "memory, 64 KiB messages: framed() peak − raw peak",
+      target: "≤ 64 MiB",
+      values: {},
+    };
+    for (const rt of RUNTIMES) {
+      const v = loop[rt]?.memory?.differenceMiB;
+      if (v !== undefined) row.values[rt] = { text: `${v.toFixed(1)} MiB`, ok: v <= 64, value: v };
+    }
+    rows.push(row);
+  }
+  const versions: Partial<Record<Runtime, string>> = {};
+  let machineText: string | undefined;
+  for (const rt of RUNTIMES) {
+    const f = decode[rt] ?? loop[rt] ?? encode[rt];
+    if (f === undefined) continue;
+    versions[rt] = f.runtimeVersion;
+    machineText ??=
+      `${f.machine.cpu}, ${f.machine.cores} cores, ${f.machine.memoryGiB} GiB, ${f.machine.os}`;
+  }
+  return { rows, versions, machine: machineText };
+}
+
+function mark(v: { text: string; ok: boolean | undefined } | undefined): string {
+  if (v === undefined) return "–";
+  return v.ok === undefined ? v.text : `${v.text} ${v.ok ? "✓" : "✗"}`;
+}
+
+/** The summary as a Markdown table. */
+export function markdownTable(rows: Row[]): string {
+  const lines = ["| metric | target | Deno | Bun | Node |", "|---|---|---|---|---|"];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.metric} | ${r.target} | ${RUNTIMES.map((rt) => mark(r.values[rt])).join(" | ")} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The summary as a plain-text table for the terminal. */
+export function textTable(rows: Row[]): string {
+  const head = ["metric", "target", "deno", "bun", "node"];
+  const body = rows.map((r) => [r.metric, r.target, ...RUNTIMES.map((rt) => mark(r.values[rt]))]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: string[]): string =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [fmt(head), ...body.map(fmt)].join("\n");
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A horizontal bar chart of the sync decode rates (frames/s, log scale) per size and runtime. */
+export function svgChart(): string {
+  const contenders = ["framewire", ...SYNC_PEERS, "it-length-prefixed"];
+  const colors = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#a0aec0"];
+  const bars: { label: string; runtime: Runtime; values: (number | undefined)[] }[] = [];
+  for (const size of SIZES) {
+    for (const rt of RUNTIMES) {
+      const file = load(`decode-${rt}.json`);
+      if (file === undefined) continue;
+      bars.push({
+        label: `${size} ${rt}`,
+        runtime: rt,
+        values: contenders.map((c) => fps(find(file, `sync ${size}`, c))),
+      });
+    }
+  }
+  const all = bars.flatMap((b) => b.values).filter((v): v is number => v !== undefined);
+  const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...all, 1e3))));
+  const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...all, 1e4))));
+  const left = 110, width = 560, barH = 4, groupGap = 8, top = 40;
+  const groupH = contenders.length * barH + groupGap;
+  const height = top + bars.length * groupH + 40;
+  const x = (v: number): number => left + (Math.log10(v / lo) / Math.log10(hi / lo)) * width;
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${
+      left + width + 200
+    }" height="${height}" font-family="sans-serif" font-size="10">`,
+  );
+  out.push(
+    `<text x="${left}" y="16" font-size="13">Synchronous decode, frames/s (log scale), 64 KiB chunks</text>`,
+  );
+  for (let d = lo; d <= hi; d *= 10) {
+    out.push(
+      `<line x1="${x(d)}" y1="${top - 6}" x2="${x(d)}" y2="${height - 30}" stroke="#e2e8f0"/>`,
+    );
+    out.push(
+      `<text x="${x(d)}" y="${top - 10}" text-anchor="middle">${
+        d >= 1e6 ? `${d / 1e6}M` : d >= 1e3 ? `${d / 1e3}k` : d
+      }</text>`,
+    );
+  }
+  bars.forEach((b, i) => {
+    const y0 = top + i * groupH;
+    out.push(
+      `<text x="${left - 6}" y="${y0 + (contenders.length * barH) / 2 + 3}" text-anchor="end">${
+        escapeXml(b.label)
+      }</text>`,
+    );
+    b.values.forEach((v, j) => {
+      if (v === undefined) return;
+      out.push(
+        `<rect x="${left}" y="${y0 + j * barH}" width="${
+          Math.max(1, x(v) - left).toFixed(1)
+        }" height="${barH - 0.5}" fill="${colors[j]}"/>`,
+      );
+    });
+  });
+  contenders.forEach((c, j) => {
+    const y = top + j * 16;
+    out.push(
+      `<rect x="${left + width + 20}" y="${y}" width="10" height="10" fill="${colors[j]}"/>`,
+    );
+    out.push(`<text x="${left + width + 36}" y="${y + 9}">${escapeXml(c)}</text>`);
+  });
+  out.push("</svg>");
+  return out.join("\n") + "\n";
+}
+
+function main(): void {
+  const { rows, versions, machine } = summarize();
+  console.log(textTable(rows));
+  fs.mkdirSync(RESULTS, { recursive: true });
+  fs.writeFileSync(new URL("chart.svg", RESULTS), svgChart());
+  const readmeUrl = new URL("bench/README.md", ROOT);
+  if (fs.existsSync(readmeUrl)) {
+    const readme = fs.readFileSync(readmeUrl, "utf8");
+    const start = "<!-- results:start -->";
+    const end = "<!-- results:end -->";
+    const i = readme.indexOf(start);
+    const j = readme.indexOf(end);
+    if (i >= 0 && j > i) {
+      const section = [
+        start,
+        "",
+        `Machine: ${machine ?? "unknown"}.`,
+        `Runtimes: ${RUNTIMES.filter((rt) => versions[rt]).map((rt) => versions[rt]).join("; ")}.`,
+        `Generated ${
+          new Date().toISOString().slice(0, 10)
+        } by \`scripts/bench_chart.ts\` from \`bench/results/*.json\`.`,
+        "",
+        markdownTable(rows),
+        "",
+        "![Synchronous decode, frames/s](results/chart.svg)",
+        "",
+        end,
+      ].join("\n");
+      fs.writeFileSync(readmeUrl, readme.slice(0, i) + section + readme.slice(j + end.length));
+    }
+  }
+}
+
+if ((import.meta as { main?: boolean }).main) main();
