@@ -21,9 +21,11 @@ export interface FramedOptions {
    */
   highWaterMark?: number;
   /**
-   * Allow frames to be views into buffers framewire reuses, each valid only
-   * until the next frame or batch is requested. Reserved: frames are
-   * currently always owned, whatever this option says.
+   * Let frames be views into buffers framewire reuses: each frame (or batch)
+   * is valid only until the next frame (or batch) is requested. Frames that
+   * span socket reads are then copied into reused buffers instead of fresh
+   * ones, saving an allocation per frame; the application promises to be
+   * done with a frame before asking for the next.
    *
    * @default {false}
    */
@@ -162,7 +164,7 @@ class Framed implements FramedConnection {
     this.conn = conn;
     this.#framing = framing;
     this.#highWaterMark = highWaterMark;
-    this.#decoder = framing.decoder();
+    this.#decoder = framing.decoder({ reuseBuffers: options.reuseBuffers ?? false });
     this.#coalescer = new Coalescer(framing, coalesce, (chunk) => this.#enqueue(chunk));
   }
 

@@ -48,7 +48,13 @@ export class HeaderDecoder implements FrameDecoder {
   // Frames found by end() before it checked for a clean boundary.
   #done: Uint8Array[] = [];
 
-  constructor(parser: HeaderParser) {
+  // With reuseBuffers: two buffers that spanning frames are copied into in turn.
+  #reuse: boolean;
+  #spare: (Uint8Array | undefined)[] = [undefined, undefined];
+  #turn = 0;
+
+  constructor(parser: HeaderParser, reuseBuffers = false) {
+    this.#reuse = reuseBuffers;
     this.#parser = parser;
     this.#prefix = parser.prefix;
     this.#trailerLength = parser.trailerLength;
@@ -103,7 +109,19 @@ export class HeaderDecoder implements FrameDecoder {
   #startPartial(header: number): Uint8Array | undefined {
     const queue = this.#queue;
     const prefix = this.#prefix;
-    const frame = new Uint8Array(prefix + this.#parser.length);
+    const size = prefix + this.#parser.length;
+    let frame: Uint8Array;
+    if (this.#reuse) {
+      // Alternate: the frame completed last may still be in use by the caller.
+      const turn = this.#turn ^= 1;
+      let buffer = this.#spare[turn];
+      if (buffer === undefined || buffer.length < size) {
+        buffer = this.#spare[turn] = new Uint8Array(size);
+      }
+      frame = buffer.subarray(0, size);
+    } else {
+      frame = new Uint8Array(size);
+    }
     if (prefix > 0) queue.readInto(frame, 0, prefix);
     queue.skip(header - prefix);
     this.#partial = frame;

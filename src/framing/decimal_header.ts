@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
-import type { FrameDecoder, Framing } from "./types.ts";
+import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /** Options for {@linkcode decimalHeader}. */
 export interface DecimalHeaderOptions {
@@ -110,8 +110,8 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
       writeHeader(payload.length, head, 0);
       return [head, payload];
     },
-    decoder(): FrameDecoder {
-      return new HeaderDecoder(new DecimalParser(width, limit));
+    decoder(options?: DecoderOptions): FrameDecoder {
+      return new HeaderDecoder(new DecimalParser(width, limit), options?.reuseBuffers);
     },
   };
 }

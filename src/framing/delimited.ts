@@ -10,7 +10,7 @@ import {
   DEFAULT_MAX_DELIMITED,
   maxFrameLengthOption,
 } from "./_options.ts";
-import type { FrameDecoder, Framing } from "./types.ts";
+import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /** Options for {@linkcode delimited}. */
 export interface DelimitedOptions {
@@ -108,7 +108,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
       check(payload);
       return [payload, delimiter.slice()];
     },
-    decoder(): FrameDecoder {
+    decoder(_options?: DecoderOptions): FrameDecoder {
       return new DelimitedDecoder(
         delimiter,
         Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER),

@@ -2,7 +2,7 @@
 
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
 import { checkPayload, checkRoom, copyBytes } from "./_options.ts";
-import type { FrameDecoder, Framing } from "./types.ts";
+import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /**
  * Frames of exactly `size` bytes with no header: fixed-size records such as
@@ -60,8 +60,8 @@ export function fixedSize(size: number): Framing {
       check(payload);
       return [payload];
     },
-    decoder(): FrameDecoder {
-      return new HeaderDecoder(new FixedParser(size));
+    decoder(options?: DecoderOptions): FrameDecoder {
+      return new HeaderDecoder(new FixedParser(size), options?.reuseBuffers);
     },
   };
 }

@@ -10,7 +10,7 @@ import {
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
-import type { FrameDecoder, Framing } from "./types.ts";
+import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /** Options for {@linkcode lengthPrefixed}. */
 export interface LengthPrefixedOptions {
@@ -200,8 +200,11 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       writeHeader(payload, length, head, 0);
       return [head, offset === 0 ? payload : payload.subarray(offset)];
     },
-    decoder(): FrameDecoder {
-      return new HeaderDecoder(new LengthFieldParser(width, little, offset, adjust, limit));
+    decoder(options?: DecoderOptions): FrameDecoder {
+      return new HeaderDecoder(
+        new LengthFieldParser(width, little, offset, adjust, limit),
+        options?.reuseBuffers,
+      );
     },
   };
 }

@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
-import type { FrameDecoder, Framing } from "./types.ts";
+import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /** Options for {@linkcode netstring}. */
 export interface NetstringOptions {
@@ -96,8 +96,8 @@ export function netstring(options: NetstringOptions = {}): Framing {
       writeHeader(payload.length, head, 0);
       return [head, payload, new Uint8Array([COMMA])];
     },
-    decoder(): FrameDecoder {
-      return new HeaderDecoder(new NetstringParser(limit));
+    decoder(options?: DecoderOptions): FrameDecoder {
+      return new HeaderDecoder(new NetstringParser(limit), options?.reuseBuffers);
     },
   };
 }

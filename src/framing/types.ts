@@ -37,6 +37,20 @@ export interface FrameDecoder {
   readonly bufferedBytes: number;
 }
 
+/** Options for {@linkcode Framing.decoder}. */
+export interface DecoderOptions {
+  /**
+   * Copy frames that span chunks into two buffers the decoder reuses (in
+   * turn) instead of a fresh buffer each. A frame is then valid only until
+   * the frame after next is requested: it saves an allocation per spanning
+   * frame for callers that are done with each frame before asking for more.
+   * Frames inside one chunk are views into it either way.
+   *
+   * @default {false}
+   */
+  reuseBuffers?: boolean;
+}
+
 /**
  * A wire format: how a payload is framed on the wire and how frames are read
  * back.
@@ -54,7 +68,7 @@ export interface Framing {
    */
   encode(payload: Uint8Array): Uint8Array<ArrayBuffer>;
   /** Returns a fresh incremental decoder. */
-  decoder(): FrameDecoder;
+  decoder(options?: DecoderOptions): FrameDecoder;
   /**
    * The number of bytes {@linkcode Framing.encode} produces for `payload`.
    *

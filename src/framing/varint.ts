@@ -10,7 +10,7 @@ import {
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
 } from "./_options.ts";
-import type { FrameDecoder, Framing } from "./types.ts";
+import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /** Options for {@linkcode varint}. */
 export interface VarintOptions {
@@ -80,8 +80,11 @@ export function varint(options: VarintOptions = {}): Framing {
       writeVarint(payload.length, head, 0);
       return [head, payload];
     },
-    decoder(): FrameDecoder {
-      return new HeaderDecoder(new VarintParser(Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER)));
+    decoder(options?: DecoderOptions): FrameDecoder {
+      return new HeaderDecoder(
+        new VarintParser(Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER)),
+        options?.reuseBuffers,
+      );
     },
   };
 }

@@ -71,8 +71,13 @@ export function encodeAll(framing: Framing, payloads: Uint8Array[]): Uint8Array 
  * fresh copy, as the decoder owns what it is given), collects every frame
  * after each push, then ends the input.
  */
-export function decodeChunks(framing: Framing, wire: Uint8Array, cuts: number[]): Uint8Array[] {
-  const decoder = framing.decoder();
+export function decodeChunks(
+  framing: Framing,
+  wire: Uint8Array,
+  cuts: number[],
+  reuseBuffers = false,
+): Uint8Array[] {
+  const decoder = framing.decoder({ reuseBuffers });
   const out: Uint8Array[] = [];
   let start = 0;
   for (const cut of [...cuts, wire.length]) {

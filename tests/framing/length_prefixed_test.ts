@@ -222,3 +222,23 @@ test("lengthPrefixed() decodes a 1 MiB frame fed one byte at a time", () => {
   assert.equal(frame?.length, size);
   assert.equal(decoder.bufferedBytes, 0);
 });
+
+test("lengthPrefixed() with reuseBuffers copies spanning frames into two buffers in turn", () => {
+  const framing = lengthPrefixed({ width: 1 });
+  const decoder = framing.decoder({ reuseBuffers: true });
+  const frames: Uint8Array[] = [];
+  // Every frame spans two chunks.
+  for (const chunk of [[3, 1], [2, 3, 3, 4], [5, 6, 3, 7], [8, 9]]) {
+    decoder.push(new Uint8Array(chunk));
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f);
+  }
+  assert.equal(frames.length, 3);
+  assert.equal(
+    frames[0]!.buffer,
+    frames[2]!.buffer,
+    "the first buffer is reused for the third frame",
+  );
+  assert.notEqual(frames[0]!.buffer, frames[1]!.buffer);
+  assert.deepEqual(frames[1], new Uint8Array([4, 5, 6]), "the previous frame is intact");
+  assert.deepEqual(frames[2], new Uint8Array([7, 8, 9]));
+});

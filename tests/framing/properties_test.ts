@@ -23,6 +23,21 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
+  test(`${name}: with reuseBuffers, frames used before the next is requested are the same`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(payload, { maxLength: 12 }).chain((payloads) => {
+          const wire = encodeAll(framing, payloads);
+          return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
+        }),
+        ([payloads, wire, cuts]) => {
+          assert.deepEqual(decodeChunks(framing, wire, cuts, true), payloads);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   test(`${name}: every split point of a small input gives the same frames`, () => {
     fc.assert(
       fc.property(
