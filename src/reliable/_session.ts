@@ -8,7 +8,7 @@ import { framed, type FramedConnection } from "../connection/framed.ts";
 import { ConnectionError } from "../errors.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
-import { DATA_HEADER, newDataFrame } from "./_protocol.ts";
+import { DATA_HEADER, FrameAllocator } from "./_protocol.ts";
 import {
   type Entry,
   type MachineEvent,
@@ -138,6 +138,7 @@ export class Session extends EventTarget implements ReliableSession {
   #pumping = false;
   #again = false;
   #encoder = new TextEncoder();
+  #frames = new FrameAllocator();
 
   // Receive queue: #queue[#qHead..].
   #queue: (Uint8Array | undefined)[] = [];
@@ -222,7 +223,7 @@ export class Session extends EventTarget implements ReliableSession {
     const token: Resolvers = Promise.withResolvers<void>();
     const entry: Entry = {
       seq: 0,
-      frame: newDataFrame(bytes),
+      frame: this.#frames.dataFrame(bytes),
       size: bytes.length,
       sent: false,
       token,
@@ -397,7 +398,16 @@ export class Session extends EventTarget implements ReliableSession {
           const link = this.#link;
           if (link !== undefined && !link.dead) {
             const fc = link.fc;
-            for (const frame of m.writes) fc.send(frame).catch(noop);
+            // framed() shares one promise among the sends coalesced together:
+            // attach one handler per promise, not per frame.
+            let last: Promise<void> | undefined;
+            for (const frame of m.writes) {
+              const sent = fc.send(frame);
+              if (sent !== last) {
+                last = sent;
+                sent.catch(noop);
+              }
+            }
           }
           m.writes.length = 0;
         }

@@ -53,46 +53,18 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * @throws {TypeError} `dial` is not a function.
  * @throws {RangeError} An option is out of range.
  *
- * @example A client and a server over an in-memory connection
+ * @example A client and a server on loopback
  * ```ts
  * import { reliableClient, reliableServer } from "@framewire/framewire";
- * import type { Conn } from "@framewire/framewire";
+ * import { connect, listen } from "@framewire/framewire/deno";
  * import assert from "node:assert/strict";
  *
- * // Two connected in-memory byte streams; a real program dials TCP with
- * // `connect` from "@framewire/framewire/deno" (or /node, /bun).
- * function pipePair(): [Conn, Conn] {
- *   const ab = new TransformStream<Uint8Array, Uint8Array>();
- *   const ba = new TransformStream<Uint8Array, Uint8Array>();
- *   const addr = { transport: "tcp" as const, hostname: "127.0.0.1", port: 1 };
- *   const end = (readable: ReadableStream<Uint8Array>, writable: WritableStream<Uint8Array>): Conn => ({
- *     readable, writable, localAddr: addr, remoteAddr: addr,
- *     closeWrite: () => writable.close().catch(() => {}),
- *     close: () => { writable.close().catch(() => {}); readable.cancel().catch(() => {}); },
- *     closed: Promise.resolve(),
- *   });
- *   return [end(ba.readable, ab.writable), end(ab.readable, ba.writable)];
- * }
- *
- * const accepted: Conn[] = [];
- * let wake = () => {};
- * const listener = {
- *   async *[Symbol.asyncIterator]() {
- *     while (true) {
- *       while (accepted.length > 0) yield accepted.shift()!;
- *       await new Promise<void>((resolve) => (wake = resolve));
- *     }
- *   },
- * };
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as { port: number };
  * const server = reliableServer(listener);
- * const client = reliableClient(async () => {
- *   const [c, s] = pipePair();
- *   accepted.push(s);
- *   wake();
- *   return c;
- * });
+ * const client = reliableClient(() => connect({ hostname: "127.0.0.1", port }));
  *
- * await client.send("hello");          // resolves once the server confirmed it
+ * await client.send("hello"); // resolves once the server confirmed it
  * for await (const session of server) {
  *   for await (const message of session) {
  *     assert.equal(new TextDecoder().decode(message), "hello");
@@ -100,8 +72,9 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  *   }
  *   break;
  * }
- * await client.close();
+ * await client.close(); // waits for confirmations, then says goodbye
  * await server.close();
+ * listener.close();
  * ```
  */
 export function reliableClient(
