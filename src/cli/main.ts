@@ -52,7 +52,23 @@ export async function main(args: string[]): Promise<number> {
   return await run(args, await runtimeIo());
 }
 
-if (import.meta.main) {
+/** Whether this module is the program's entry point (Node before 24.2 has no `import.meta.main`). */
+async function isEntryPoint(): Promise<boolean> {
+  if (typeof import.meta.main === "boolean") return import.meta.main;
+  const [{ realpathSync }, { argv }, { fileURLToPath }] = await Promise.all([
+    import("node:fs"),
+    import("node:process"),
+    import("node:url"),
+  ]);
+  try {
+    return argv[1] !== undefined &&
+      realpathSync(argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (await isEntryPoint()) {
   const io = await runtimeIo();
   const code = await run(processArgs(), io);
   await io.flush();

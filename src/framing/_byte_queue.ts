@@ -101,7 +101,11 @@ export class ByteQueue {
       const chunk = this.#chunks[this.#head]!;
       const left = chunk.length - this.#offset;
       if (n < left) {
-        target.set(chunk.subarray(this.#offset, this.#offset + n), targetOffset);
+        if (n <= 32) {
+          for (let i = 0; i < n; i++) target[targetOffset + i] = chunk[this.#offset + i]!;
+        } else {
+          target.set(chunk.subarray(this.#offset, this.#offset + n), targetOffset);
+        }
         this.#offset += n;
         break;
       }

@@ -4,6 +4,7 @@
 
 import { TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
+import { copyBytes } from "./_options.ts";
 import type { FrameDecoder } from "./types.ts";
 
 /**
@@ -45,6 +46,8 @@ export class HeaderDecoder implements FrameDecoder {
   // A frame that spans chunks, filled as bytes arrive.
   #partial: Uint8Array | undefined;
   #filled = 0;
+  // Header bytes of the partial frame, consumed but not yet part of a returned frame.
+  #headerHeld = 0;
   // Frames found by end() before it checked for a clean boundary.
   #done: Uint8Array[] = [];
 
@@ -62,10 +65,21 @@ export class HeaderDecoder implements FrameDecoder {
   }
 
   get bufferedBytes(): number {
-    return this.#queue.length + this.#filled;
+    return this.#queue.length + this.#filled + this.#headerHeld;
   }
 
   push(chunk: Uint8Array): void {
+    const partial = this.#partial;
+    if (partial !== undefined && this.#queue.length === 0) {
+      // A frame is being filled: copy straight into it, queue only the rest.
+      const n = Math.min(partial.length - this.#filled, chunk.length);
+      if (n > 0) {
+        copyBytes(n === chunk.length ? chunk : chunk.subarray(0, n), 0, partial, this.#filled);
+        this.#filled += n;
+        if (n === chunk.length) return;
+        chunk = chunk.subarray(n);
+      }
+    }
     this.#queue.push(chunk);
   }
 
@@ -124,6 +138,7 @@ export class HeaderDecoder implements FrameDecoder {
     }
     if (prefix > 0) queue.readInto(frame, 0, prefix);
     queue.skip(header - prefix);
+    this.#headerHeld = header - prefix;
     this.#partial = frame;
     this.#filled = prefix;
     return this.#fill();
@@ -171,6 +186,7 @@ export class HeaderDecoder implements FrameDecoder {
     }
     this.#partial = undefined;
     this.#filled = 0;
+    this.#headerHeld = 0;
     return frame;
   }
 }

@@ -125,6 +125,21 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
+  test(`${name}: bufferedBytes counts every byte pushed and not yet returned in a frame`, () => {
+    const payloads = fc.sample(payload.filter((p) => p.length <= 30), { numRuns: 3, seed: 11 });
+    const wire = encodeAll(framing, payloads);
+    const ends: number[] = [];
+    let at = 0;
+    for (const p of payloads) ends.push(at += framing.encodedLength(p));
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const decoder = framing.decoder();
+      decoder.push(wire.slice(0, cut));
+      while (decoder.next() !== undefined) { /* drain */ }
+      const consumed = Math.max(0, ...ends.filter((e) => e <= cut));
+      assert.equal(decoder.bufferedBytes, cut - consumed, `cut at ${cut}`);
+    }
+  });
+
   test(`${name}: zero frames and an empty input end cleanly`, () => {
     const decoder = framing.decoder();
     decoder.push(new Uint8Array(0));
