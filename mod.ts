@@ -28,3 +28,4 @@ export * from "./src/framing/mod.ts";
 export * from "./src/streams/mod.ts";
 export type * from "./src/connection/types.ts";
 export * from "./src/connection/framed.ts";
+export * from "./src/reliable/mod.ts";

@@ -107,11 +107,12 @@ const encoder = new TextEncoder();
  * };
  *
  * const fc = framed(conn, lengthPrefixed());
- * await fc.send("ping");
- * await fc.send("pong");
- * await fc.closeWrite();
+ * fc.send("ping"); // unawaited sends go out in call order, coalesced
+ * fc.send("pong");
+ * const closing = fc.closeWrite(); // flushes, then ends the stream
  * const frames: string[] = [];
  * for await (const frame of fc) frames.push(new TextDecoder().decode(frame));
+ * await closing;
  * assert.deepEqual(frames, ["ping", "pong"]);
  * ```
  */
