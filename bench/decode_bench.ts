@@ -212,7 +212,7 @@ function syncCases(size: number): Case[] {
       frames: count,
       bytes,
       run(): number {
-        let buf = new Uint8Array(0);
+        let buf: Uint8Array = new Uint8Array(0);
         let n = 0;
         for (const c of chunks) {
           buf = concat(buf, c);

@@ -8,7 +8,8 @@ export DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "deno fmt --check"; deno fmt --check && deno run -A scripts/sync_readme.ts --check
+step "deno fmt --check"; deno fmt --check
+step "README in sync with docs/cli.md"; deno run -A scripts/sync_readme.ts --check
 step "deno lint"; deno lint
 step "deno check"; deno check mod.ts src/ tests/ scripts/ bench/
 step "deno doc --lint"; deno doc --lint mod.ts src/adapters/[!_]*.ts src/cli/main.ts
