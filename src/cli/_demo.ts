@@ -5,7 +5,7 @@ import { framed } from "../connection/framed.ts";
 import type { Conn, Listener } from "../connection/types.ts";
 import type { Framing } from "../framing/types.ts";
 import { flag, integerOption, parseArgs, stringOption, UsageError } from "./_args.ts";
-import { demoReliable } from "./_demo_reliable.ts";
+import { DEFAULT_MESSAGES, demoReliable, MAX_MESSAGES, MIN_MESSAGES } from "./_demo_reliable.ts";
 import { ascii, bytesWord, hex, plural, showPayload } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { Adapter, CliIo } from "./_io.ts";
@@ -18,6 +18,7 @@ export const DEMO_HELP: string =
 
 Usage:
   framewire demo [--seed N] [--format F] [--max-chunk N]
+  framewire demo --reliable [--seed N] [--messages N]
 
 Starts a server and a client in this process, on 127.0.0.1, with a proxy
 between them that re-cuts the byte stream at random points, as a network is
@@ -30,8 +31,12 @@ Options:
   --format F      wire format (default u32be), one of:
 ${formatHelp()}
   --max-chunk N   largest chunk the proxy delivers, in bytes (default 16)
-  --reliable      reliable-session mode: the link is killed mid-stream and
-                  nothing is lost (not available yet)
+  --reliable      reliable-session mode: a reliableClient sends numbered
+                  messages to a reliableServer through a proxy that kills the
+                  TCP link mid-stream a few times (seeded); the story shows
+                  each cut, the reconnects and what was resent, and ends with
+                  "lost 0, duplicated 0, order kept" (exit 1 otherwise)
+  --messages N    messages the reliable demo sends (default ${DEFAULT_MESSAGES}, ${MIN_MESSAGES} to ${MAX_MESSAGES})
   -h, --help      show this help
 `;
 
@@ -40,9 +45,10 @@ const SPEC = {
   format: { type: "string", short: "f" },
   "max-chunk": { type: "string" },
   reliable: { type: "boolean" },
+  messages: { type: "string" },
 } as const;
 
-/** The options of `framewire demo`, shared with the reliable mode. */
+/** The options of `framewire demo`. */
 export interface DemoOptions {
   /** Seed of the proxy's cut points. */
   seed: number;
@@ -75,12 +81,28 @@ export async function demo(args: readonly string[], io: CliIo): Promise<number> 
   if (parsed.positionals.length > 0) {
     throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
   }
+  const seed = integerOption(parsed, "seed", { min: 0, max: 2 ** 32 - 1, fallback: 1 })!;
+  if (flag(parsed, "reliable")) {
+    for (const name of ["format", "max-chunk"]) {
+      if (stringOption(parsed, name) !== undefined) {
+        throw new UsageError(`--${name} does not apply to --reliable`);
+      }
+    }
+    const messages = integerOption(parsed, "messages", {
+      min: MIN_MESSAGES,
+      max: MAX_MESSAGES,
+      fallback: DEFAULT_MESSAGES,
+    })!;
+    return await demoReliable({ seed, messages }, io);
+  }
+  if (stringOption(parsed, "messages") !== undefined) {
+    throw new UsageError("--messages applies only to --reliable");
+  }
   const options: DemoOptions = {
-    seed: integerOption(parsed, "seed", { min: 0, max: 2 ** 32 - 1, fallback: 1 })!,
+    seed,
     framing: framingFor(stringOption(parsed, "format")),
     maxChunk: integerOption(parsed, "max-chunk", { min: 1, max: 65536, fallback: 16 })!,
   };
-  if (flag(parsed, "reliable")) return await demoReliable(options, io);
 
   const adapter = await io.adapter();
   const cleanup: Array<Listener | Conn> = [];

@@ -54,8 +54,13 @@ test("usage errors are one line naming the command, exit 2", async () => {
   }
 });
 
-test("demo --reliable is parsed and reports that it is not available yet", async () => {
-  const io = captureIo();
-  assert.equal(await run(["demo", "--reliable"], io), 1);
-  assert.match(io.stderr, /--reliable is not available yet/);
-});
+test(
+  "demo --reliable runs the reliable-session story and exits 0",
+  { timeout: 30_000 },
+  async () => {
+    const io = captureIo();
+    assert.equal(await run(["demo", "--reliable", "--messages", "20"], io), 0, io.stderr);
+    assert.equal(io.stderr, "");
+    assert.match(io.stdout, /lost 0, duplicated 0, order kept/);
+  },
+);

@@ -1,0 +1,148 @@
+// Copyright 2026 the framewire authors. MIT license.
+// `framewire demo --reliable`: in-process over loopback, and as a subprocess of
+// the current runtime (exit code, summary, and a process that ends by itself).
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { test } from "node:test";
+import { pathToFileURL } from "node:url";
+import { run } from "../../src/cli/_run.ts";
+import { binaries, root, runtime } from "../_util/runtime.ts";
+import { captureIo } from "./_capture_io.ts";
+import { runCli } from "./_spawn_cli.ts";
+
+const TIMEOUT = { timeout: 60_000 };
+
+const SUMMARY =
+  /^Summary: sent (\d+), received (\d+), lost (\d+), duplicated (\d+), order (\w+), resent (\d+), reconnects (\d+)\.$/m;
+
+async function demo(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = captureIo();
+  const code = await run(["demo", "--reliable", ...args], io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+test("demo --reliable tells a 20-40 line story that ends in lost 0", TIMEOUT, async () => {
+  const { code, stdout, stderr } = await demo([]);
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
+  const lines = stdout.trimEnd().split("\n");
+  assert.ok(lines.length >= 20 && lines.length <= 40, `${lines.length} lines:\n${stdout}`);
+  const m = stdout.match(SUMMARY);
+  assert.ok(m !== null, stdout);
+  const [, sent, received, lost, duplicated, order] = m;
+  assert.deepEqual([sent, received, lost, duplicated, order], ["200", "200", "0", "0", "kept"]);
+});
+
+test(
+  "demo --reliable: every kill is followed by a reconnect and a resume that adds up",
+  TIMEOUT,
+  async () => {
+    const directions = new Set<string>();
+    for (const seed of ["1", "2", "3", "4", "5"]) {
+      const { code, stdout, stderr } = await demo(["--seed", seed, "--messages", "120"]);
+      assert.equal(code, 0, stderr);
+      const kills = [...stdout.matchAll(/^link (\d+) {2}killed (client→server|server→client)/gm)];
+      const reconnecting = stdout.match(/"reconnecting" event/g) ?? [];
+      const resumed = [
+        ...stdout.matchAll(/^link (\d+) {2}"resumed" \(replayed (\d+)\): .* has 1(?:–(\d+))?,$/gm),
+      ];
+      const [, , received, lost, , , resent, reconnects] = stdout.match(SUMMARY)!;
+      assert.ok(kills.length >= 1, stdout);
+      assert.equal(reconnecting.length, kills.length, stdout);
+      assert.equal(resumed.length, kills.length, stdout);
+      assert.equal(Number(reconnects), kills.length);
+      assert.equal(received, "120");
+      assert.equal(lost, "0");
+      // The resumes replay exactly what the server's WELCOME says it lacks, and add up to "resent".
+      let total = 0;
+      for (const [, link, replayed, has] of resumed) {
+        assert.equal(Number(replayed), 120 - Number(has ?? 1), `link ${link}`);
+        total += Number(replayed);
+      }
+      assert.equal(total, Number(resent));
+      for (const kill of kills) directions.add(kill[2]!);
+    }
+    assert.deepEqual([...directions].sort(), ["client→server", "server→client"]);
+  },
+);
+
+test("demo --reliable prints the same story for the same seed", TIMEOUT, async () => {
+  const a = await demo(["--seed", "7", "--messages", "50"]);
+  const b = await demo(["--seed", "7", "--messages", "50"]);
+  const c = await demo(["--seed", "8", "--messages", "50"]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(a.stdout, b.stdout);
+  assert.notEqual(a.stdout, c.stdout);
+});
+
+test("demo --reliable usage errors", async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [["--reliable", "--format", "line"], /--format does not apply to --reliable/],
+    [["--reliable", "--max-chunk", "4"], /--max-chunk does not apply to --reliable/],
+    [
+      ["--reliable", "--messages", "1"],
+      /invalid --messages "1": expected an integer from 2 to 10000/,
+    ],
+    [["--reliable", "--messages", "10001"], /invalid --messages "10001"/],
+    [["--messages", "5"], /--messages applies only to --reliable/],
+  ];
+  for (const [args, message] of cases) {
+    const io = captureIo();
+    assert.equal(await run(["demo", ...args], io), 2, args.join(" "));
+    assert.match(io.stderr, message);
+  }
+});
+
+test("framewire demo --reliable as a subprocess exits 0 with lost 0", TIMEOUT, async () => {
+  const result = await runCli(["demo", "--reliable"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "");
+  assert.match(result.stdout, /lost 0, duplicated 0, order kept/);
+});
+
+test(
+  "demo --reliable leaves nothing behind: a process that does not call exit ends by itself",
+  TIMEOUT,
+  async () => {
+    // No exitProcess() here, unlike main.ts: an open socket or timer would keep it alive.
+    const url = (path: string): string => pathToFileURL(`${root}/${path}`).href;
+    const code = `
+      import { run } from ${JSON.stringify(url("src/cli/_run.ts"))};
+      import { runtimeIo } from ${JSON.stringify(url("src/cli/_io.ts"))};
+      const io = await runtimeIo();
+      const code = await run(["demo", "--reliable", "--messages", "40"], io);
+      io.out("exit " + code + "\\n");
+      await io.flush();
+    `;
+    const argv = runtime === "deno"
+      ? [binaries.deno, "eval", code]
+      : runtime === "bun"
+      ? [binaries.bun, "-e", code]
+      : [binaries.node, "--input-type=module", "-e", code];
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const exit = await new Promise<number | null>((resolve, reject) => {
+        child.on("error", reject);
+        child.on("close", (status) => resolve(status));
+        timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      });
+      assert.equal(exit, 0, `the process did not end by itself (exit ${exit}); stderr: ${stderr}`);
+      assert.match(stdout, /lost 0, duplicated 0, order kept/);
+      assert.match(stdout, /^exit 0$/m);
+    } finally {
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+  },
+);
