@@ -40,6 +40,8 @@ export class SocketConn implements Conn {
   readonly remoteAddr: NetAddr;
   /** Resolves once the socket is fully closed; never rejects. */
   readonly closed: Promise<void>;
+  /** How frames of this connection are best allocated (see `Conn.allocate`). */
+  readonly allocate: ((length: number) => Uint8Array) | undefined;
   #handle: SocketHandle;
   #reader!: ReadableStreamDefaultController<Uint8Array>;
   #writer!: WritableStreamDefaultController;
@@ -61,8 +63,15 @@ export class SocketConn implements Conn {
    * @param handle The runtime socket operations.
    * @param localAddr This side's address.
    * @param remoteAddr The peer's address.
+   * @param allocate How frames of this connection are best allocated.
    */
-  constructor(handle: SocketHandle, localAddr: NetAddr, remoteAddr: NetAddr) {
+  constructor(
+    handle: SocketHandle,
+    localAddr: NetAddr,
+    remoteAddr: NetAddr,
+    allocate?: (length: number) => Uint8Array,
+  ) {
+    this.allocate = allocate;
     this.#handle = handle;
     this.localAddr = localAddr;
     this.remoteAddr = remoteAddr;
@@ -200,4 +209,18 @@ export class SocketConn implements Conn {
       this.#handle.destroy();
     }
   }
+}
+
+/**
+ * Allocates with `Buffer.allocUnsafe` (Node, Bun): memory that is not
+ * zero-filled, for buffers framewire overwrites completely. Returns a plain
+ * `Uint8Array` view.
+ */
+export function allocUnsafeWith(
+  allocUnsafe: (length: number) => Uint8Array,
+): (length: number) => Uint8Array {
+  return (length) => {
+    const buffer = allocUnsafe(length);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
+  };
 }

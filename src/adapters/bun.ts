@@ -31,6 +31,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type {
   Conn,
   ConnectOptions,
@@ -42,7 +43,10 @@ import type {
 } from "../connection/types.ts";
 import { closedError, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
-import { SocketConn } from "./_socket_conn.ts";
+import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
+
+/** Frames are copied into memory that is not zero-filled first (framewire overwrites it all). */
+const allocate = allocUnsafeWith((length) => Buffer.allocUnsafe(length));
 
 export type * from "../connection/types.ts";
 
@@ -111,6 +115,7 @@ class Link {
       },
       addr(true),
       addr(false),
+      allocate,
     );
   }
 

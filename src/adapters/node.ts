@@ -32,6 +32,7 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { Buffer } from "node:buffer";
 import type {
   Conn,
   ConnectOptions,
@@ -43,7 +44,10 @@ import type {
 } from "../connection/types.ts";
 import { connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
-import { SocketConn } from "./_socket_conn.ts";
+import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
+
+/** Frames are copied into memory that is not zero-filled first (framewire overwrites it all). */
+const allocate = allocUnsafeWith((length) => Buffer.allocUnsafe(length));
 
 export type * from "../connection/types.ts";
 
@@ -67,6 +71,7 @@ function wrap(socket: net.Socket, unixPath?: string): Conn {
     },
     addr(true),
     addr(false),
+    allocate,
   );
   socket.pause();
   socket.on(

@@ -165,7 +165,10 @@ class Framed implements FramedConnection {
     this.conn = conn;
     this.#framing = framing;
     this.#highWaterMark = highWaterMark;
-    this.#decoder = framing.decoder({ reuseBuffers: options.reuseBuffers ?? false });
+    this.#decoder = framing.decoder({
+      reuseBuffers: options.reuseBuffers ?? false,
+      allocate: conn.allocate,
+    });
     this.#coalescer = new Coalescer(framing, coalesce, (chunk) => this.#enqueue(chunk));
   }
 

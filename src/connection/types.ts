@@ -40,6 +40,13 @@ export interface Conn {
   close(): void;
   /** Resolves once the socket is fully closed. */
   readonly closed: Promise<void>;
+  /**
+   * Optional: how to allocate buffers that frames of this connection are
+   * copied into. The Node and Bun adapters provide `Buffer.allocUnsafe`
+   * (memory that is not zero-filled first, since framewire overwrites every
+   * byte); `framed()` uses it when present.
+   */
+  readonly allocate?: (length: number) => Uint8Array;
 }
 
 /** Accepted connections; `close()` (or `await using`) stops listening. */

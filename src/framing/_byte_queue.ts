@@ -118,7 +118,7 @@ export class ByteQueue {
   }
 
   /** Consumes `n` bytes: a view when they lie in the head chunk, else one exact-size copy. */
-  take(n: number): Uint8Array {
+  take(n: number, allocate?: (length: number) => Uint8Array): Uint8Array {
     const chunk = this.#chunks[this.#head];
     if (chunk === undefined) return new Uint8Array(0);
     const start = this.#offset;
@@ -127,7 +127,7 @@ export class ByteQueue {
       this.skip(n);
       return view;
     }
-    const out = new Uint8Array(n);
+    const out = allocate === undefined ? new Uint8Array(n) : allocate(n);
     this.readInto(out, 0, n);
     return out;
   }

@@ -5,7 +5,7 @@
 import { TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
 import { copyBytes } from "./_options.ts";
-import type { FrameDecoder } from "./types.ts";
+import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
 /**
  * Reads one format's header. A parser is stateful only in `length` and
@@ -56,8 +56,11 @@ export class HeaderDecoder implements FrameDecoder {
   #spare: (Uint8Array | undefined)[] = [undefined, undefined];
   #turn = 0;
 
-  constructor(parser: HeaderParser, reuseBuffers = false) {
-    this.#reuse = reuseBuffers;
+  #allocate: ((length: number) => Uint8Array) | undefined;
+
+  constructor(parser: HeaderParser, options?: DecoderOptions) {
+    this.#reuse = options?.reuseBuffers ?? false;
+    this.#allocate = options?.allocate;
     this.#parser = parser;
     this.#prefix = parser.prefix;
     this.#trailerLength = parser.trailerLength;
@@ -134,7 +137,7 @@ export class HeaderDecoder implements FrameDecoder {
       }
       frame = buffer.subarray(0, size);
     } else {
-      frame = new Uint8Array(size);
+      frame = this.#alloc(size);
     }
     if (prefix > 0) queue.readInto(frame, 0, prefix);
     queue.skip(header - prefix);
@@ -166,6 +169,10 @@ export class HeaderDecoder implements FrameDecoder {
   takeBuffered(): Uint8Array[] {
     if (this.#partial !== undefined) return [];
     return this.#queue.drain();
+  }
+
+  #alloc(size: number): Uint8Array {
+    return this.#allocate === undefined ? new Uint8Array(size) : this.#allocate(size);
   }
 
   #fill(): Uint8Array | undefined {

@@ -111,7 +111,7 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
       return [head, payload];
     },
     decoder(options?: DecoderOptions): FrameDecoder {
-      return new HeaderDecoder(new DecimalParser(width, limit), options?.reuseBuffers);
+      return new HeaderDecoder(new DecimalParser(width, limit), options);
     },
   };
 }

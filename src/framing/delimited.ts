@@ -108,11 +108,12 @@ export function delimited(options: DelimitedOptions = {}): Framing {
       check(payload);
       return [payload, delimiter.slice()];
     },
-    decoder(_options?: DecoderOptions): FrameDecoder {
+    decoder(options?: DecoderOptions): FrameDecoder {
       return new DelimitedDecoder(
         delimiter,
         Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER),
         stripCR,
+        options?.allocate,
       );
     },
   };
@@ -139,7 +140,15 @@ class DelimitedDecoder implements FrameDecoder {
   #stripCR: boolean;
   #done: Uint8Array[] = [];
 
-  constructor(delimiter: Uint8Array, limit: number, stripCR: boolean) {
+  #allocate: ((length: number) => Uint8Array) | undefined;
+
+  constructor(
+    delimiter: Uint8Array,
+    limit: number,
+    stripCR: boolean,
+    allocate?: (length: number) => Uint8Array,
+  ) {
+    this.#allocate = allocate;
     this.#delimiter = delimiter;
     this.#limit = limit;
     this.#stripCR = stripCR;
@@ -168,7 +177,7 @@ class DelimitedDecoder implements FrameDecoder {
     if (at > limit || (at === limit && this.#stripCR && queue.byteAt(at - 1) !== CR)) {
       this.#tooLarge(at);
     }
-    const frame = queue.take(at);
+    const frame = queue.take(at, this.#allocate);
     queue.skip(this.#delimiter.length);
     return this.#stripCR && at > 0 && frame[at - 1] === CR ? frame.subarray(0, at - 1) : frame;
   }

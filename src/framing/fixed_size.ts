@@ -61,7 +61,7 @@ export function fixedSize(size: number): Framing {
       return [payload];
     },
     decoder(options?: DecoderOptions): FrameDecoder {
-      return new HeaderDecoder(new FixedParser(size), options?.reuseBuffers);
+      return new HeaderDecoder(new FixedParser(size), options);
     },
   };
 }

@@ -203,7 +203,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(
         new LengthFieldParser(width, little, offset, adjust, limit),
-        options?.reuseBuffers,
+        options,
       );
     },
   };

@@ -97,7 +97,7 @@ export function netstring(options: NetstringOptions = {}): Framing {
       return [head, payload, new Uint8Array([COMMA])];
     },
     decoder(options?: DecoderOptions): FrameDecoder {
-      return new HeaderDecoder(new NetstringParser(limit), options?.reuseBuffers);
+      return new HeaderDecoder(new NetstringParser(limit), options);
     },
   };
 }

@@ -49,6 +49,16 @@ export interface DecoderOptions {
    * @default {false}
    */
   reuseBuffers?: boolean;
+  /**
+   * Allocates the buffer a frame that spans chunks is copied into (every
+   * byte of it is written before the frame is returned). On Node and Bun,
+   * `(n) => Buffer.allocUnsafe(n)` skips zero-filling memory that is
+   * overwritten anyway, which is 25-30% faster for large frames; `framed()`
+   * uses the connection's `allocate` when its adapter provides one.
+   *
+   * @default {(length) => new Uint8Array(length)}
+   */
+  allocate?: (length: number) => Uint8Array;
 }
 
 /**

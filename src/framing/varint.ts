@@ -83,7 +83,7 @@ export function varint(options: VarintOptions = {}): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(
         new VarintParser(Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER)),
-        options?.reuseBuffers,
+        options,
       );
     },
   };

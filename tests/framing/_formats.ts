@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import {
   decimalHeader,
+  type DecoderOptions,
   delimited,
   fixedSize,
   type Framing,
@@ -75,9 +76,9 @@ export function decodeChunks(
   framing: Framing,
   wire: Uint8Array,
   cuts: number[],
-  reuseBuffers = false,
+  options?: DecoderOptions,
 ): Uint8Array[] {
-  const decoder = framing.decoder({ reuseBuffers });
+  const decoder = framing.decoder(options);
   const out: Uint8Array[] = [];
   let start = 0;
   for (const cut of [...cuts, wire.length]) {

@@ -23,7 +23,7 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
-  test(`${name}: with reuseBuffers, frames used before the next is requested are the same`, () => {
+  test(`${name}: with reuseBuffers or a custom allocate, frames used before the next is requested are the same`, () => {
     fc.assert(
       fc.property(
         fc.array(payload, { maxLength: 12 }).chain((payloads) => {
@@ -31,7 +31,14 @@ for (const [i, { framing, payload }] of formats.entries()) {
           return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
         }),
         ([payloads, wire, cuts]) => {
-          assert.deepEqual(decodeChunks(framing, wire, cuts, true), payloads);
+          assert.deepEqual(decodeChunks(framing, wire, cuts, { reuseBuffers: true }), payloads);
+          // Dirty memory from `allocate` is always overwritten.
+          const dirty = (n: number) => new Uint8Array(n).fill(0xaa);
+          assert.deepEqual(decodeChunks(framing, wire, cuts, { allocate: dirty }), payloads);
+          assert.deepEqual(
+            decodeChunks(framing, wire, cuts, { allocate: dirty, reuseBuffers: true }),
+            payloads,
+          );
         },
       ),
       { numRuns: 100 },
