@@ -69,6 +69,8 @@ function waiter(end: number): Waiter {
 
 const encoder = new TextEncoder();
 
+function noop(): void {}
+
 /**
  * Turns a byte-stream connection into a duplex of messages framed with
  * `framing`.
@@ -132,6 +134,10 @@ class Framed implements FramedConnection {
   #decoder: FrameDecoder;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #readDone = false;
+  #readCancelled = false;
+  #readError: unknown;
+  #batchChain: Promise<void> = Promise.resolve();
+  #fetching: Promise<void> | undefined;
   #frames: Uint8Array[] = [];
   #frameIndex = 0;
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -174,11 +180,26 @@ class Framed implements FramedConnection {
 
   // ---- receiving ----
 
-  /** Reads until at least one frame is decoded; `null` at a clean end. */
-  async #nextBatch(): Promise<Uint8Array[] | null> {
+  /**
+   * Reads until at least one frame is decoded; `null` at a clean end. Calls
+   * are serialised, so concurrent callers each get their own batch.
+   */
+  #nextBatch(): Promise<Uint8Array[] | null> {
+    const next = this.#batchChain.then(() => this.#readBatch());
+    this.#batchChain = next.then(noop, noop);
+    return next;
+  }
+
+  async #readBatch(): Promise<Uint8Array[] | null> {
     const decoder = this.#decoder;
     this.#reader ??= this.conn.readable.getReader();
     while (true) {
+      if (this.#readError !== undefined) {
+        // Frames decoded before the error were handed over first.
+        const error = this.#readError;
+        this.#readError = undefined;
+        throw error;
+      }
       if (this.#readDone) return null;
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
@@ -200,6 +221,8 @@ class Framed implements FramedConnection {
           ? error
           : new ConnectionError("Cannot read from connection", { cause: error });
       }
+      // Cancelled by the application: a clean end, whatever was buffered.
+      if (this.#readCancelled) return null;
       const frames: Uint8Array[] = [];
       try {
         if (result.done) {
@@ -216,7 +239,8 @@ class Framed implements FramedConnection {
         this.#readDone = true;
         this.#fail(error);
         this.conn.close();
-        throw error;
+        if (frames.length === 0) throw error;
+        this.#readError = error;
       }
       if (frames.length > 0) return frames;
     }
@@ -240,19 +264,28 @@ class Framed implements FramedConnection {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return {
+    const iterator: AsyncIterator<Uint8Array> = {
       next: (): Promise<IteratorResult<Uint8Array>> => {
         if (this.#frameIndex < this.#frames.length) {
           return Promise.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
         }
-        return this.#nextBatch().then((batch) => {
+        // A call made while a batch is on its way waits for it, then takes from it.
+        if (this.#fetching !== undefined) return this.#fetching.then(() => iterator.next());
+        const fetching = this.#nextBatch().then((batch): IteratorResult<Uint8Array> => {
+          this.#fetching = undefined;
           if (batch === null) return { done: true, value: undefined };
           this.#frames = batch;
           this.#frameIndex = 1;
           return { done: false, value: batch[0]! };
+        }, (error) => {
+          this.#fetching = undefined;
+          throw error;
         });
+        this.#fetching = fetching.then(noop, noop);
+        return fetching;
       },
     };
+    return iterator;
   }
 
   get readable(): ReadableStream<Uint8Array> {
@@ -263,6 +296,8 @@ class Framed implements FramedConnection {
         else for (const frame of batch) controller.enqueue(frame);
       },
       cancel: (reason) => {
+        // Stop reading; the write direction is not affected.
+        this.#readCancelled = true;
         this.#readDone = true;
         return this.#reader?.cancel(reason);
       },
@@ -273,20 +308,23 @@ class Framed implements FramedConnection {
   // ---- sending ----
 
   send(payload: Uint8Array | string): Promise<void> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#closing !== undefined) {
-      return Promise.reject(
-        new ConnectionError("Cannot send as the connection is closing", {
-          code: "CONNECTION_CLOSED",
-        }),
-      );
-    }
-    const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
     try {
-      this.#coalescer.add(bytes, true);
+      return this.#queueSend(payload);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** Queues a frame and returns its promise; throws if it cannot be queued. */
+  #queueSend(payload: Uint8Array | string): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#closing !== undefined) {
+      throw new ConnectionError("Cannot send as the connection is closing", {
+        code: "CONNECTION_CLOSED",
+      });
+    }
+    const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
+    this.#coalescer.add(bytes, true);
     const end = this.#emitted + this.#coalescer.pendingBytes;
     // Sends whose bytes wait in the same slab share one promise.
     const open = this.#open;
@@ -303,15 +341,15 @@ class Framed implements FramedConnection {
   get writable(): WritableStream<Uint8Array> {
     this.#writable ??= new WritableStream<Uint8Array>({
       write: (payload) => {
-        const sent = this.send(payload);
-        sent.catch(() => {});
-        if (this.#failure !== undefined) return sent;
+        // A payload the framing refuses, or a closed connection, errors the writable.
+        this.#queueSend(payload).catch(noop);
         if (this.#emitted + this.#coalescer.pendingBytes - this.#written > this.#highWaterMark) {
           this.#drained ??= waiter(0);
           return this.#drained.promise;
         }
       },
-      close: () => this.#flush(),
+      // Closing the writable half-closes the connection, as closing a Conn's writable does.
+      close: () => this.closeWrite(),
       abort: (reason) => {
         this.#fail(reason);
         this.conn.close();

@@ -68,11 +68,12 @@ export class FrameEncoderStream {
     let readableController!: ReadableStreamDefaultController<Uint8Array>;
     let writableController!: WritableStreamDefaultController;
     let resumeWriter: (() => void) | undefined;
-    const coalescer = new Coalescer(
-      framing,
-      coalesce,
-      (chunk) => readableController.enqueue(chunk),
-    );
+    // Set once the readable is closed, cancelled or errored: a flush that was
+    // scheduled before then has nowhere to go.
+    let done = false;
+    const coalescer = new Coalescer(framing, coalesce, (chunk) => {
+      if (!done) readableController.enqueue(chunk);
+    });
     this.readable = new ReadableStream<Uint8Array>({
       start(controller) {
         readableController = controller;
@@ -83,6 +84,7 @@ export class FrameEncoderStream {
         resumeWriter = undefined;
       },
       cancel(reason) {
+        done = true;
         writableController.error(reason);
         resumeWriter?.();
       },
@@ -95,6 +97,7 @@ export class FrameEncoderStream {
         try {
           coalescer.add(payload, true);
         } catch (error) {
+          done = true;
           readableController.error(error);
           throw error;
         }
@@ -105,9 +108,11 @@ export class FrameEncoderStream {
       },
       close() {
         coalescer.flush();
+        done = true;
         readableController.close();
       },
       abort(reason) {
+        done = true;
         readableController.error(reason);
       },
     });

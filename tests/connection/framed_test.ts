@@ -268,3 +268,63 @@ test("framed() rejects bad options", () => {
   assert.throws(() => framed(conn, lines(), { coalesce: -1 }), RangeError);
   assert.throws(() => framed(conn, lines(), { highWaterMark: 1.5 }), RangeError);
 });
+
+test("framed() writable rejects a payload the framing refuses instead of dropping it", async () => {
+  const { conn, writes } = recordingConn();
+  const writer = framed(conn, lines()).writable.getWriter();
+  await assert.rejects(writer.write(new TextEncoder().encode("a\nb")), RangeError);
+  assert.equal(writes.length, 0);
+});
+
+test("framed() writable close() half-closes: the peer sees the end and can still reply", async () => {
+  const link = new MemoryLink();
+  const client = framed(link.client, lines());
+  const server = framed(link.server, lines());
+  const writer = client.writable.getWriter();
+  writer.write(new TextEncoder().encode("last"));
+  await writer.close();
+  const got: string[] = [];
+  for await (const f of server) got.push(text.decode(f));
+  assert.deepEqual(got, ["last"]);
+  await server.send("reply");
+  await server.close();
+  const replies: string[] = [];
+  for await (const f of client) replies.push(text.decode(f));
+  assert.deepEqual(replies, ["reply"]);
+  await client.close();
+});
+
+test("framed() cancelling readable mid-frame ends reading but keeps sending", async () => {
+  const { conn, feed, writes, closedCalls } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  feed.write(new Uint8Array([0, 0, 0, 9, 1, 2]));
+  const reader = fc.readable.getReader();
+  const pending = reader.read();
+  await reader.cancel("done reading");
+  assert.equal((await pending).done, true);
+  await fc.send("still works");
+  assert.equal(writes.length, 1);
+  assert.equal(closedCalls(), 0);
+});
+
+test("framed() hands over the frames before a bad header, then the error", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }));
+  feed.write(new Uint8Array([0, 0, 0, 2, 65, 66, 0, 0, 1, 0]));
+  const got: string[] = [];
+  await assert.rejects(async () => {
+    for await (const f of fc) got.push(text.decode(f));
+  }, FrameTooLargeError);
+  assert.deepEqual(got, ["AB"]);
+});
+
+test("framed() concurrent next() calls each get their own frame", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ width: 1 }));
+  const it = fc[Symbol.asyncIterator]();
+  const calls = [it.next(), it.next(), it.next(), it.next()];
+  feed.write(new Uint8Array([1, 1, 1, 2]));
+  feed.write(new Uint8Array([1, 3, 1, 4]));
+  const values = (await Promise.all(calls)).map((r) => r.value?.[0]);
+  assert.deepEqual(values, [1, 2, 3, 4]);
+});

@@ -84,3 +84,20 @@ test("FrameEncoderStream applies backpressure when the reader is slow", async ()
   assert.equal(bytes, accepted * 104);
   assert.throws(() => new FrameEncoderStream(lines(), { coalesce: -1 }), RangeError);
 });
+
+test("FrameEncoderStream drops a scheduled flush after cancel or abort instead of throwing", async () => {
+  // A frame's flush runs a few microtasks after its write; after cancel or abort it must not
+  // enqueue into the closed readable (an uncaught TypeError there crashes the process). The
+  // flush runs inside the awaited microtasks below, so a throw surfaces as an uncaught error
+  // and fails this test run.
+  for (const how of ["cancel", "abort"] as const) {
+    const encoder = new FrameEncoderStream(lines());
+    const writer = encoder.writable.getWriter();
+    const reader = encoder.readable.getReader();
+    await writer.write(new TextEncoder().encode("x"));
+    if (how === "cancel") await reader.cancel("stop");
+    else await writer.abort("stop");
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 0));
+});
