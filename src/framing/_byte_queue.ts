@@ -158,9 +158,18 @@ export class ByteQueue {
           this.#scanPos = hit;
           return -1;
         }
+        // Compare the rest of the delimiter walking forward from the candidate
+        // (not from the front: that would make long scans quadratic).
         let match = true;
+        let index = this.#scanIndex;
+        let current = chunk;
+        let at = hit + 1;
         for (let k = 1; k < dlen; k++) {
-          if (this.byteAt(rel + k) !== delimiter[k]) {
+          while (at >= current.length) {
+            current = chunks[++index]!;
+            at = 0;
+          }
+          if (current[at++] !== delimiter[k]) {
             match = false;
             break;
           }

@@ -81,14 +81,14 @@ export function delimited(options: DelimitedOptions = {}): Framing {
   function check(payload: Uint8Array): number {
     checkPayload(payload);
     checkEncodeLength(payload.length, maxFrameLength);
-    if (single >= 0 ? payload.indexOf(single) !== -1 : indexOfSequence(payload, delimiter) !== -1) {
+    if (single >= 0 ? payload.indexOf(single) !== -1 : containsDelimiter(payload, delimiter)) {
       throw new RangeError("Cannot encode frame as the payload contains the delimiter");
     }
     return payload.length + delimiter.length;
   }
 
   return {
-    name: single === 0x0a ? "line" : "delimited",
+    name: single === 0x0a && stripCR ? "line" : "delimited",
     maxFrameLength,
     encodedLength: check,
     encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
@@ -117,6 +117,20 @@ export function delimited(options: DelimitedOptions = {}): Framing {
       );
     },
   };
+}
+
+/**
+ * Whether a decoder would find `delimiter` before the end of `payload` in
+ * `payload + delimiter`: inside the payload, or starting in its last bytes
+ * and running into the appended delimiter (`"hdr\r\n"` + `"\r\n\r\n"`).
+ */
+function containsDelimiter(payload: Uint8Array, delimiter: Uint8Array): boolean {
+  if (indexOfSequence(payload, delimiter) !== -1) return true;
+  const tail = Math.min(delimiter.length - 1, payload.length);
+  const joined = new Uint8Array(tail + delimiter.length);
+  joined.set(payload.subarray(payload.length - tail), 0);
+  joined.set(delimiter, tail);
+  return indexOfSequence(joined, delimiter) < tail;
 }
 
 function indexOfSequence(haystack: Uint8Array, needle: Uint8Array): number {

@@ -48,6 +48,9 @@ export interface LengthPrefixedOptions {
    * decode as soon as the length field is complete and on encode. Pass
    * `Infinity` for no limit.
    *
+   * A limit above what the field can hold is lowered to that (`maxFrameLength`
+   * reports the limit in force).
+   *
    * @default {4194304} (4 MiB, or the largest length the field can hold if smaller)
    */
   maxFrameLength?: number;
@@ -123,9 +126,15 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   const header = offset + width;
   const fieldMax = width >= 7 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * width) - 1;
   const payloadMax = counts === "frame" ? fieldMax - header : fieldMax;
-  const maxFrameLength = maxFrameLengthOption(
-    options.maxFrameLength,
-    Math.min(DEFAULT_MAX_LENGTH_PREFIXED, payloadMax),
+  if (payloadMax < 0) {
+    throw new RangeError(
+      `Cannot create framing as a ${width}-byte field counting the frame cannot hold its ${header}-byte header: received offset ${offset}`,
+    );
+  }
+  // The field bounds the length too: report the limit actually in force.
+  const maxFrameLength = Math.min(
+    maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED),
+    payloadMax,
   );
   const limit = Math.min(maxFrameLength, payloadMax);
   const little = endian === "little";

@@ -76,3 +76,46 @@ test("delimited() decodes a 64 KiB line fed one byte at a time", () => {
   decoder.push(utf8("\n"));
   assert.equal(decoder.next()?.length, 65536);
 });
+
+test("delimited() encode rejects a payload whose end runs into the delimiter", () => {
+  // "hdr\r\n" + "\r\n\r\n" would decode as "hdr" and leave two bytes behind.
+  assert.throws(() => delimited({ delimiter: "\r\n\r\n" }).encode(utf8("hdr\r\n")), RangeError);
+  assert.throws(() => delimited({ delimiter: "abab" }).encode(utf8("xab")), RangeError);
+  assert.throws(() => delimited({ delimiter: "aa" }).encode(utf8("a")), RangeError);
+  assert.deepEqual(delimited({ delimiter: "abab" }).encode(utf8("xb")), utf8("xbabab"));
+  assert.equal(delimited().name, "delimited");
+});
+
+test("delimited() with a self-overlapping delimiter round-trips every payload it accepts", () => {
+  for (const delimiter of ["aa", "abab", "\r\n\r\n", "aab"]) {
+    const framing = delimited({ delimiter });
+    const alphabet = [...new Set(delimiter)].map((c) => c.charCodeAt(0));
+    for (let n = 0; n < 300; n++) {
+      const payload = new Uint8Array(n % 7).map((_, i) =>
+        alphabet[(n * 31 + i * 7) % alphabet.length]!
+      );
+      let wire: Uint8Array;
+      try {
+        wire = framing.encode(payload);
+      } catch {
+        continue;
+      }
+      const decoder = framing.decoder();
+      decoder.push(wire);
+      assert.deepEqual(decoder.next(), payload, `${JSON.stringify(delimiter)} ${payload}`);
+      assert.equal(decoder.bufferedBytes, 0);
+    }
+  }
+});
+
+test("delimited() scans a multi-byte delimiter's near misses fed one byte at a time", () => {
+  // "\r" bytes are all candidates for "\r\n"; each must be checked from where it is.
+  const decoder = delimited({ delimiter: "\r\n", maxFrameLength: 65536 }).decoder();
+  const cr = utf8("\r");
+  for (let i = 0; i < 65536; i++) {
+    decoder.push(cr);
+    assert.equal(decoder.next(), undefined);
+  }
+  decoder.push(utf8("\n"));
+  assert.equal(decoder.next()?.length, 65535);
+});

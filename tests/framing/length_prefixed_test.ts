@@ -242,3 +242,9 @@ test("lengthPrefixed() with reuseBuffers copies spanning frames into two buffers
   assert.deepEqual(frames[1], new Uint8Array([4, 5, 6]), "the previous frame is intact");
   assert.deepEqual(frames[2], new Uint8Array([7, 8, 9]));
 });
+
+test("lengthPrefixed() rejects a header its field cannot count, and reports the limit in force", () => {
+  assert.throws(() => lengthPrefixed({ width: 1, counts: "frame", offset: 255 }), RangeError);
+  assert.equal(lengthPrefixed({ width: 1, maxFrameLength: 1000 }).maxFrameLength, 255);
+  assert.equal(lengthPrefixed({ width: 1, counts: "frame" }).maxFrameLength, 254);
+});
