@@ -163,7 +163,9 @@ async function transmit(
   input: AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const writer = conn.writable.getWriter();
-  let carry: Uint8Array = new Uint8Array(0);
+  // Pieces of the unfinished line, joined once its newline arrives (linear
+  // however long the line and however small the reads).
+  const pending: Uint8Array[] = [];
   let line = 0;
   function frame(bytes: Uint8Array): Uint8Array {
     line++;
@@ -180,18 +182,19 @@ async function transmit(
   }
   try {
     for await (const chunk of input) {
-      const data = carry.length === 0 ? chunk : concat([carry, chunk]);
       const frames: Uint8Array[] = [];
       let start = 0;
-      for (let i = data.indexOf(LF); i !== -1; i = data.indexOf(LF, start)) {
-        frames.push(frame(data.subarray(start, i)));
+      for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, start)) {
+        const piece = chunk.subarray(start, i);
+        frames.push(frame(pending.length === 0 ? piece : concat([...pending, piece])));
+        pending.length = 0;
         start = i + 1;
       }
       // Copy the unfinished line: the runtime may reuse the chunk's memory.
-      carry = data.slice(start);
+      if (start < chunk.length) pending.push(chunk.slice(start));
       if (frames.length > 0) await writer.write(concat(frames));
     }
-    if (carry.length > 0) await writer.write(frame(carry));
+    if (pending.length > 0) await writer.write(frame(concat(pending)));
   } finally {
     writer.releaseLock();
   }

@@ -8,7 +8,7 @@ import { framed, type FramedConnection } from "../connection/framed.ts";
 import { ConnectionError } from "../errors.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
-import { DATA_HEADER, FrameAllocator } from "./_protocol.ts";
+import { DATA_HEADER, FrameAllocator, idToHex } from "./_protocol.ts";
 import {
   type Entry,
   type MachineEvent,
@@ -170,7 +170,7 @@ export class Session extends EventTarget implements ReliableSession {
     this.#clock = options.clock;
     this.#framing = sessionFraming(options.maxMessageSize);
     this.#m = new SessionMachine(machine, this.#clock.now());
-    this.id = idHex(machine.id);
+    this.id = idToHex(machine.id);
     this.#dialFn = hooks.dial;
     this.#onEnd = hooks.onEnd;
   }
@@ -619,10 +619,4 @@ export class Session extends EventTarget implements ReliableSession {
 
 function payloadOf(entry: Entry): Uint8Array {
   return entry.frame.subarray(DATA_HEADER);
-}
-
-function idHex(id: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < id.length; i++) out += id[i]!.toString(16).padStart(2, "0");
-  return out;
 }

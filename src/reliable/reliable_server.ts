@@ -10,6 +10,7 @@ import {
   FLAG_RESUME,
   GOODBYE,
   HELLO,
+  idToHex,
   PROTOCOL_VERSION,
   SESSION_ID_LENGTH,
   WELCOME,
@@ -167,7 +168,7 @@ class Server implements ReliableServer {
       link.conn.close();
       return;
     }
-    const key = hello.version === PROTOCOL_VERSION ? hexOf(hello.id) : "";
+    const key = hello.version === PROTOCOL_VERSION ? idToHex(hello.id) : "";
     let session = this.#sessions.get(key);
     if (session === undefined && hello.version === PROTOCOL_VERSION) {
       const tombstone = this.#tombstone(key);
@@ -212,7 +213,7 @@ class Server implements ReliableServer {
 
   #create(id: Uint8Array): Session {
     const o = this.#o;
-    const key = hexOf(id);
+    const key = idToHex(id);
     const session: Session = new Session(
       {
         role: "server",
@@ -247,10 +248,4 @@ class Server implements ReliableServer {
     else this.#fresh.push(session);
     return session;
   }
-}
-
-function hexOf(id: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < id.length; i++) out += id[i]!.toString(16).padStart(2, "0");
-  return out;
 }
