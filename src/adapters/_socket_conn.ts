@@ -48,7 +48,15 @@ export class SocketConn implements Conn {
   /** open: deliver; cancelled: discard; done: ended, errored or closed. */
   #read: "open" | "cancelled" | "done" = "open";
   #paused = true; // the handle starts paused; the first pull resumes it
-  #inflight: Promise<void> = Promise.resolve();
+  /** Chunks the writable accepted (its size() hook runs once per write()). */
+  #accepted = 0;
+  /** Chunks the sink started writing, and finished (either way). */
+  #started = 0;
+  #settled = 0;
+  /** closeWrite() with a writer: chunks accepted before it are written, later ones refused. */
+  #fence = Infinity;
+  #wake: (() => void) | undefined;
+  #sinkError: Error | undefined;
   #shutdown: Promise<void> | undefined;
   #closeRequest: Promise<void> | undefined;
   #writeError: Error | undefined;
@@ -101,17 +109,28 @@ export class SocketConn implements Conn {
         this.#writer = controller;
       },
       write: (chunk) => {
-        if (this.#closing || this.#shutdown !== undefined) throw closedError(remoteAddr);
-        const p = handle.write(chunk).catch((cause) => {
-          throw this.#closing
+        const index = this.#started++;
+        if (this.#closing || this.#shutdown !== undefined || index >= this.#fence) {
+          this.#settle();
+          throw closedError(remoteAddr);
+        }
+        return handle.write(chunk).then(() => this.#settle(), (cause) => {
+          // The writable errors and drops its queue: closeWrite() stops waiting for it.
+          this.#sinkError = this.#closing
             ? closedError(remoteAddr)
             : connectionError(`write to ${formatAddr(remoteAddr)}`, cause);
+          this.#settle();
+          throw this.#sinkError;
         });
-        this.#inflight = p.catch(() => {});
-        return p;
       },
       close: () => this.#closeWrite(),
       abort: () => this.close(),
+    }, {
+      highWaterMark: 1,
+      size: () => {
+        this.#accepted++;
+        return 1;
+      },
     });
   }
 
@@ -156,11 +175,32 @@ export class SocketConn implements Conn {
   closeWrite(): Promise<void> {
     if (this.#closing) return Promise.resolve();
     // Unlocked: close the writable (flushes its queue, then the sink sends FIN). Locked by a
-    // writer: flush the write in flight, then send FIN.
+    // writer: write every chunk the writable accepted so far, refuse later ones, then send FIN.
     this.#closeRequest ??= this.writable.locked
-      ? this.#inflight.then(() => this.#closeWrite())
+      ? this.#flushAccepted()
       : this.writable.close().catch((error) => this.#shutdown ?? Promise.reject(error));
     return this.#closeRequest;
+  }
+
+  async #flushAccepted(): Promise<void> {
+    this.#fence = this.#accepted;
+    // Wait for the chunks before the fence, unless the writable closes or fails first.
+    while (
+      this.#settled < this.#fence && this.#sinkError === undefined &&
+      this.#shutdown === undefined && !this.#closing && this.#writeError === undefined
+    ) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    if (this.#sinkError !== undefined && this.#shutdown === undefined && !this.#closing) {
+      throw this.#sinkError;
+    }
+    return await this.#closeWrite();
+  }
+
+  /** A sink write finished (either way). */
+  #settle(): void {
+    this.#settled++;
+    this.#wake?.();
   }
 
   /** Closes both directions now; the readable ends cleanly, writes reject. Idempotent. */
@@ -173,6 +213,7 @@ export class SocketConn implements Conn {
     }
     this.#failWrites(closedError(this.remoteAddr));
     this.#handle.destroy();
+    this.#wake?.();
   }
 
   #closeWrite(): Promise<void> {
@@ -188,6 +229,7 @@ export class SocketConn implements Conn {
         throw connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
       },
     );
+    this.#wake?.();
     return this.#shutdown;
   }
 
@@ -195,6 +237,7 @@ export class SocketConn implements Conn {
     if (this.#writeDone) return;
     this.#writeDone = true;
     this.#writeError = error;
+    this.#wake?.();
     try {
       this.#writer.error(error);
     } catch {

@@ -73,6 +73,14 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
   let reading = false;
   let closed = false;
   let shut = false;
+  // The read loop and the socket operation in progress: a pending op keeps the resource (and
+  // the OS socket) alive after raw.close(), so `closed` waits for them to settle.
+  let reads: Promise<void> = Promise.resolve();
+  let op: Promise<unknown> = Promise.resolve();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    op = p.catch(() => {});
+    return p;
+  };
   const destroy = (): void => {
     if (closed) return;
     closed = true;
@@ -81,7 +89,7 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
     } catch {
       // already closed
     }
-    conn.terminated();
+    Promise.all([reads, op]).then(() => conn.terminated());
   };
   // Kept across pauses: a read buffer is replaced only once handed to the reader.
   let buf = new Uint8Array(MIN_READ);
@@ -119,15 +127,21 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
       pause: () => paused = true,
       resume: () => {
         paused = false;
-        if (!reading) loop();
+        if (!reading) reads = loop();
       },
       // The common case (one complete write) settles with the op itself, no extra async frame.
       write: (chunk) =>
-        raw.write(chunk).then((n) => n < chunk.byteLength ? writeRest(raw, chunk, n) : undefined),
-      shutdown: () => {
-        shut = true;
-        return raw.closeWrite();
-      },
+        track(
+          raw.write(chunk).then((n) => n < chunk.byteLength ? writeRest(raw, chunk, n) : undefined),
+        ),
+      // The empty write fails if the peer reset the connection meanwhile (FIN cannot be sent).
+      shutdown: () =>
+        track(
+          raw.write(EMPTY).then(() => {
+            shut = true;
+            return raw.closeWrite();
+          }),
+        ),
       destroy,
     },
     toAddr(addrs.localAddr, unixPath),
@@ -204,17 +218,33 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   const tcp = await dial(target, signal, () => Deno.connect({ hostname, port, signal }));
   tcp.setNoDelay(options.noDelay ?? true);
   const raw = await dial(target, signal, async () => {
-    const tlsConn = await Deno.startTls(tcp, {
-      hostname: options.serverName ?? hostname,
-      caCerts: options.caCerts,
+    let tlsConn: Deno.TlsConn | undefined;
+    // startTls() and handshake() take no signal (and closing the conn does not cancel them):
+    // race them against the abort, and close whatever is open on either failure.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      await tlsConn.handshake();
+      const starting = Deno.startTls(tcp, {
+        hostname: options.serverName ?? hostname,
+        caCerts: options.caCerts,
+      });
+      starting.then((conn) => tlsConn = conn, () => {});
+      tlsConn = await Promise.race([starting, aborted]);
+      await Promise.race([tlsConn.handshake(), aborted]);
+      return tlsConn;
     } catch (error) {
-      tlsConn.close();
+      try {
+        (tlsConn ?? tcp).close();
+      } catch {
+        // already closed
+      }
       throw error;
+    } finally {
+      signal?.removeEventListener("abort", onAbort!);
     }
-    return tlsConn;
   });
   return wrap(raw, undefined, tcp);
 }

@@ -51,6 +51,8 @@ const allocate = allocUnsafeWith((length) => Buffer.allocUnsafe(length));
 
 export type * from "../connection/types.ts";
 
+const EMPTY = new Uint8Array(0);
+
 function wrap(socket: net.Socket, unixPath?: string): Conn {
   const addr = (local: boolean): NetAddr =>
     unixPath !== undefined ? { transport: "unix", path: unixPath } : {
@@ -66,7 +68,13 @@ function wrap(socket: net.Socket, unixPath?: string): Conn {
         new Promise<void>((resolve, reject) => {
           socket.write(chunk, (error) => error ? reject(error) : resolve());
         }),
-      shutdown: () => new Promise<void>((resolve) => socket.end(resolve)),
+      // The empty write fails if the peer reset the connection meanwhile (FIN cannot be sent;
+      // Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
+      shutdown: () =>
+        new Promise<void>((resolve, reject) => {
+          const done = (error?: Error | null): void => error ? reject(error) : resolve();
+          socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
+        }),
       destroy: () => socket.destroy(),
     },
     addr(true),

@@ -204,6 +204,46 @@ export function adapterSuite(name: Runtime): void {
     }
   });
 
+  t("closeWrite while a writer holds queued writes flushes all of them, then FIN", async () => {
+    const [client, server] = await pair(name);
+    try {
+      const data = randomBytes(3000, 9);
+      const writer = client.writable.getWriter();
+      // Three writes queued in the writable (not awaited), then closeWrite.
+      const writes = [0, 1, 2].map((i) => writer.write(data.subarray(i * 1000, (i + 1) * 1000)));
+      const closing = client.closeWrite();
+      const received = readAll(server.readable);
+      await Promise.all([...writes, closing]);
+      assertBytes(await received, data);
+      // Writes after closeWrite are refused.
+      await assert.rejects(writer.write(text("late")), isConnectionError("CONNECTION_CLOSED"));
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  t("closeWrite after the peer reset rejects with ConnectionError", async () => {
+    const [client, server] = await pair(name);
+    try {
+      // The server closes with unread bytes in its receive buffer: the kernel sends RST. The
+      // client does not read, so it learns of the reset only when it tries to send FIN.
+      const writer = client.writable.getWriter();
+      await writer.write(text("unread"));
+      writer.releaseLock();
+      server.close();
+      await server.closed;
+      await assert.rejects(client.closeWrite(), (e) => e instanceof ConnectionError);
+      await client.closed;
+    } finally {
+      client.close();
+      server.close();
+    }
+  }, {
+    skip: name === "bun" &&
+      "Bun's socket.shutdown() reports no error and an empty write does not probe the socket",
+  });
+
   t("close() is idempotent, closed settles once, the streams end cleanly", async () => {
     const [client, server] = await pair(name);
     try {
@@ -297,6 +337,23 @@ export function adapterSuite(name: Runtime): void {
     const connecting = connect({ port: portOf(listener), signal: controller.signal });
     controller.abort(reason);
     await assert.rejects(connecting, (e) => e === reason);
+  });
+
+  t("AbortSignal aborts connectTls during the TLS handshake", async () => {
+    const { connectTls, listen } = await adapter(name);
+    // A plain TCP listener: it accepts and never answers the ClientHello.
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = accept(listener);
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    const connecting = connectTls({ port: portOf(listener), signal: controller.signal });
+    const server = await accepted;
+    try {
+      controller.abort(reason);
+      await assert.rejects(connecting, (e) => e === reason);
+    } finally {
+      server.close();
+    }
   });
 
   t("a reset by the peer errors the reader with ConnectionError CONNECTION_RESET", async () => {
