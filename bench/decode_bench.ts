@@ -137,7 +137,7 @@ function syncCases(size: number): Case[] {
   const itOptions = { lengthDecoder: u32beLength, maxDataLength: 2 * MiB };
   const copyTarget = new Uint8Array(wireLength);
 
-  return [
+  const cases: Case[] = [
     {
       name: "framewire",
       frames: count,
@@ -270,6 +270,39 @@ function syncCases(size: number): Case[] {
       },
     },
   ];
+  // On Node and Bun, framewire's `allocate` option with Buffer.allocUnsafe (what
+  // framed() uses over those runtimes' adapters) skips zero-filling spanning frames.
+  const allocUnsafe = bufferAllocUnsafe();
+  if (allocUnsafe !== undefined) {
+    cases.splice(1, 0, {
+      name: "framewire allocUnsafe",
+      note:
+        "decoder({ allocate: (n) => Buffer.allocUnsafe(n) }), as framed() does over the Node and Bun adapters",
+      frames: count,
+      bytes,
+      run(): number {
+        const decoder = framing.decoder({ allocate: allocUnsafe });
+        let n = 0;
+        for (const c of chunks) {
+          decoder.push(c);
+          for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+            n++;
+            sink += f.length;
+          }
+        }
+        decoder.end();
+        return n;
+      },
+    });
+  }
+  return cases;
+}
+
+/** `Buffer.allocUnsafe` on Node and Bun (where it beats a zero-filled Uint8Array), else undefined. */
+function bufferAllocUnsafe(): ((length: number) => Uint8Array) | undefined {
+  if ("Deno" in globalThis) return undefined;
+  const buffer = (globalThis as { Buffer?: { allocUnsafe(length: number): Uint8Array } }).Buffer;
+  return buffer === undefined ? undefined : (length) => buffer.allocUnsafe(length);
 }
 
 /** A `ReadableStream` of `chunks`, one chunk per pull. */

@@ -54,6 +54,8 @@ export interface Row {
 }
 
 const SIZES = ["16 B", "256 B", "4 KiB", "64 KiB", "1 MiB"];
+/** framewire's synchronous decoder as configured by default, and with `allocate` where offered. */
+const FRAMEWIRE_SYNC = ["framewire", "framewire allocUnsafe"];
 const SYNC_PEERS = ["it-length-prefixed+subarray", "length-prefixed-stream", "concat-and-slice"];
 const STREAM_PEERS = ["it-length-prefixed async", "length-prefixed-stream"];
 
@@ -118,11 +120,11 @@ export function summarize(): {
   const rows: Row[] = [];
   for (const size of SIZES) {
     rows.push(ratioRow(
-      `decode sync ${size}: framewire / best peer`,
+      `decode sync ${size}: framewire (allocUnsafe on Node/Bun) / best peer`,
       size === "16 B" ? "≥ 1.5×" : "> 1×",
       size === "16 B" ? 1.5 : 1.0001,
       (rt) => {
-        const f = fps(find(decode[rt], `sync ${size}`, "framewire"));
+        const f = bestPeer(decode[rt], `sync ${size}`, FRAMEWIRE_SYNC);
         const p = bestPeer(decode[rt], `sync ${size}`, SYNC_PEERS);
         return f !== undefined && p !== undefined ? f / p : undefined;
       },
