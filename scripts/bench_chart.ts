@@ -287,8 +287,8 @@ function escapeXml(s: string): string {
 
 /** A horizontal bar chart of the sync decode rates (frames/s, log scale) per size and runtime. */
 export function svgChart(): string {
-  const contenders = ["framewire", ...SYNC_PEERS, "it-length-prefixed"];
-  const colors = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#a0aec0"];
+  const contenders = [...FRAMEWIRE_SYNC, ...SYNC_PEERS, "it-length-prefixed"];
+  const colors = ["#2b6cb0", "#63b3ed", "#dd6b20", "#38a169", "#805ad5", "#a0aec0"];
   const bars: { label: string; runtime: Runtime; values: (number | undefined)[] }[] = [];
   for (const size of SIZES) {
     for (const rt of RUNTIMES) {
