@@ -18,6 +18,12 @@ export interface HeaderParser {
   readonly fixedHeaderLength: number | undefined;
   /** Bytes after the payload that belong to the frame (netstring: 1). */
   readonly trailerLength: number;
+  /**
+   * Set when headers are a plain 4-byte big-endian payload length (no
+   * prefix, no adjustment, no trailer): the limit. The decoder then parses
+   * them inline.
+   */
+  readonly u32Limit?: number;
   /** Payload length declared by the last complete header. */
   length: number;
   /**
@@ -39,6 +45,13 @@ export interface HeaderParser {
 /** The incremental decoder behind every length-declaring format. */
 export class HeaderDecoder implements FrameDecoder {
   #parser: HeaderParser;
+  // The parser's `u32Limit`, or -1.
+  #u32Limit: number;
+  // The chunk the last view was made of, with its buffer and offset (reading
+  // them per frame is measurable).
+  #viewOf: Uint8Array | undefined;
+  #viewBuffer: ArrayBufferLike = new ArrayBuffer(0);
+  #viewBase = 0;
   #prefix: number;
   #trailerLength: number;
   #queue = new ByteQueue();
@@ -62,6 +75,7 @@ export class HeaderDecoder implements FrameDecoder {
     this.#reuse = options?.reuseBuffers ?? false;
     this.#allocate = options?.allocate;
     this.#parser = parser;
+    this.#u32Limit = parser.u32Limit ?? -1;
     this.#prefix = parser.prefix;
     this.#trailerLength = parser.trailerLength;
     this.#scratch = new Uint8Array(Math.max(parser.maxHeaderLength, parser.trailerLength, 1));
@@ -93,6 +107,23 @@ export class HeaderDecoder implements FrameDecoder {
     if (chunk === undefined) return undefined;
     const parser = this.#parser;
     const pos = queue.headOffset;
+    const u32Limit = this.#u32Limit;
+    if (u32Limit >= 0 && pos + 4 <= chunk.length) {
+      // The common u32be case, parsed inline (a call to parse() per frame costs ~30%).
+      const length = ((chunk[pos]! << 24) | (chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) |
+        chunk[pos + 3]!) >>>
+        0;
+      const end = pos + 4 + length;
+      if (length <= u32Limit && end <= chunk.length) {
+        if (chunk !== this.#viewOf) {
+          this.#viewOf = chunk;
+          this.#viewBuffer = chunk.buffer;
+          this.#viewBase = chunk.byteOffset;
+        }
+        queue.advanceHead(end - pos);
+        return new Uint8Array(this.#viewBuffer, this.#viewBase + pos + 4, length);
+      }
+    }
     const header = parser.parse(chunk, pos, chunk.length);
     if (header >= 0) {
       const length = parser.length;

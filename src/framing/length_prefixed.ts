@@ -229,6 +229,7 @@ class LengthFieldParser implements HeaderParser {
   #adjust: number;
   #limit: number;
   #u32be: boolean;
+  readonly u32Limit: number | undefined;
 
   constructor(width: number, little: boolean, offset: number, adjust: number, limit: number) {
     this.#width = width;
@@ -238,6 +239,7 @@ class LengthFieldParser implements HeaderParser {
     this.#limit = limit;
     this.maxHeaderLength = this.fixedHeaderLength = offset + width;
     this.#u32be = width === 4 && !little;
+    if (this.#u32be && offset === 0 && adjust === 0) this.u32Limit = limit;
   }
 
   parse(buf: Uint8Array, pos: number, end: number): number {
