@@ -262,13 +262,15 @@ function mark(v: { text: string; ok: boolean | undefined } | undefined): string 
 
 /** The summary as a Markdown table. */
 export function markdownTable(rows: Row[]): string {
-  const lines = ["| metric | target | Deno | Bun | Node |", "|---|---|---|---|---|"];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.metric} | ${r.target} | ${RUNTIMES.map((rt) => mark(r.values[rt])).join(" | ")} |`,
-    );
-  }
-  return lines.join("\n");
+  // Padded the way `deno fmt` pads tables, so the generated README passes `deno fmt --check`.
+  const head = ["metric", "target", "Deno", "Bun", "Node"];
+  const body = rows.map((r) => [r.metric, r.target, ...RUNTIMES.map((rt) => mark(r.values[rt]))]);
+  const widths = head.map((h, i) =>
+    Math.max(3, [...h].length, ...body.map((b) => [...b[i]!].length))
+  );
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join(" | ")} |`;
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
 /** The summary as a plain-text table for the terminal. */
@@ -367,8 +369,10 @@ function main(): void {
     const i = readme.indexOf(start);
     const j = readme.indexOf(end);
     if (i >= 0 && j > i) {
+      // Generated text is kept as written: `deno fmt` skips it.
       const section = [
         start,
+        "<!-- deno-fmt-ignore-start -->",
         "",
         `Machine: ${machine ?? "unknown"}.`,
         `Runtimes: ${RUNTIMES.filter((rt) => versions[rt]).map((rt) => versions[rt]).join("; ")}.`,
@@ -380,6 +384,7 @@ function main(): void {
         "",
         "![Synchronous decode, frames/s](results/chart.svg)",
         "",
+        "<!-- deno-fmt-ignore-end -->",
         end,
       ].join("\n");
       fs.writeFileSync(readmeUrl, readme.slice(0, i) + section + readme.slice(j + end.length));
