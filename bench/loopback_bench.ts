@@ -30,7 +30,7 @@
  * @module
  */
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -170,6 +170,47 @@ function framedCase(size: number, receiver: "batches" | "each", reuseBuffers = f
       } finally {
         await tx.close();
         await rx.close();
+        listener.close();
+      }
+    },
+  };
+}
+
+/**
+ * The receiver alone: a Node child process blasts pre-encoded frames in 256
+ * KiB writes, this process receives them through the adapter and `framed()`
+ * `batches()` (in the other cases sender and receiver share one thread).
+ */
+function separateSenderCase(size: number): Case {
+  // Enough frames that starting the child process (~0.1 s, inside the timing) hardly counts.
+  const count = quick ? 2_000_000 : 20_000_000;
+  return {
+    name: `framed() batches() ${sizeLabel(size)}, sender in another process`,
+    note:
+      `${adapterName} adapter receiving; a Node child writes pre-encoded frames in 256 KiB writes`,
+    frames: count,
+    bytes: count * size,
+    async run(): Promise<number> {
+      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as { port: number }).port;
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const child = spawn(
+        fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url)),
+        [
+          fileURLToPath(new URL("./_blast_sender.ts", import.meta.url)),
+          String(port),
+          String(count),
+          String(size),
+        ],
+        { stdio: ["ignore", "ignore", "inherit"] },
+      );
+      try {
+        const rx = framed((await accepted).value as Conn, framing);
+        const n = await receiveBatches(rx, count);
+        await rx.close();
+        return n;
+      } finally {
+        child.kill();
         listener.close();
       }
     },
@@ -344,6 +385,7 @@ async function main(): Promise<void> {
   for (const size of SIZES) {
     groups.push([`framed ${sizeLabel(size)}`, [framedCase(size, "batches")]]);
   }
+  groups.push(["framed 16 B, sender in another process", [separateSenderCase(16)]]);
   groups.push(["framed for await", [framedCase(100, "each"), framedCase(64 * KiB, "each")]]);
   groups.push(["framed reuseBuffers", [framedCase(64 * KiB, "batches", true)]]);
   groups.push(["one write per message", [perMessageWriteCase(100)]]);
