@@ -22,7 +22,6 @@ export interface MemoryLinkOptions {
   highWaterMark?: number;
 }
 
-const noop = (): void => {};
 
 /** One direction of a link. */
 class Pipe {
@@ -276,7 +275,6 @@ export class MemoryLink {
     towards.break(
       new ConnectionError("Connection reset by peer (memory)", { code: "CONNECTION_RESET" }),
     );
-    void noop;
   }
 }
 
