@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import type { FrameDecoder, Framing } from "../framing/types.ts";
+import type { DecoderOptions, FrameDecoder, Framing } from "../framing/types.ts";
 
 /**
  * Bytes in, frames out: decodes a byte stream with `framing`, whatever the
@@ -42,9 +42,12 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Uint8Array> 
    * Constructs a new instance.
    *
    * @param framing The wire format.
+   * @param options Decoder options: `allocate` for frames that span chunks
+   * (e.g. `Buffer.allocUnsafe` on Node and Bun). `reuseBuffers` is not
+   * offered: a stream's consumer may hold many frames at once.
    */
-  constructor(framing: Framing) {
-    const decoder: FrameDecoder = framing.decoder();
+  constructor(framing: Framing, options: Pick<DecoderOptions, "allocate"> = {}) {
+    const decoder: FrameDecoder = framing.decoder({ allocate: options.allocate });
     super({
       transform(chunk, controller) {
         decoder.push(chunk);

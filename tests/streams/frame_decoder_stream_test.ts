@@ -74,3 +74,17 @@ test("FrameDecoderStream errors with FrameTooLargeError and cancels its source",
   );
   assert.equal(cancelled, true);
 });
+
+test("FrameDecoderStream copies spanning frames into memory from options.allocate", async () => {
+  const allocated: number[] = [];
+  const allocate = (n: number) => {
+    allocated.push(n);
+    return new Uint8Array(n).fill(0xee); // dirty: every byte must be overwritten
+  };
+  const wire = lengthPrefixed().encode(new Uint8Array([1, 2, 3, 4, 5]));
+  const stream = streamOf([wire.slice(0, 6), wire.slice(6)]).pipeThrough(
+    new FrameDecoderStream(lengthPrefixed(), { allocate }),
+  );
+  assert.deepEqual(await collect(stream), [new Uint8Array([1, 2, 3, 4, 5])]);
+  assert.deepEqual(allocated, [5]);
+});
