@@ -22,7 +22,6 @@ export interface MemoryLinkOptions {
   highWaterMark?: number;
 }
 
-
 /** One direction of a link. */
 class Pipe {
   readonly readable: ReadableStream<Uint8Array>;
