@@ -13,7 +13,7 @@ step "README in sync with docs/cli.md"; deno run -A scripts/sync_readme.ts --che
 step "deno lint"; deno lint
 step "deno check"; deno check mod.ts src/ tests/ scripts/ bench/
 step "deno doc --lint"; deno doc --lint mod.ts src/adapters/[!_]*.ts src/cli/main.ts
-step "deno test --doc"; deno test -A --doc mod.ts src/
+step "deno test --doc"; deno test -A --doc mod.ts src/ README.md
 step "deno test"; deno test -A tests/
 step "bun test"; bun test ./tests
 step "node --test (Node $(node --version))"; node --test "tests/**/*_test.ts"

@@ -38,8 +38,12 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TcpAddr,
+  TcpListenOptions,
   TlsConnectOptions,
   TlsListenOptions,
+  UnixAddr,
+  UnixListenOptions,
 } from "../connection/types.ts";
 import { closedError, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
@@ -293,6 +297,23 @@ function serve(options: ListenOptions, tls?: { cert: string; key: string }): Pro
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  */
+export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
   return serve(options);
 }
@@ -305,6 +326,11 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  */
-export function listenTls(options: TlsListenOptions): Promise<Listener> {
+export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+  // TLS listens on TCP only, so the address is a TcpAddr.
+  return listenTlsAny(options) as Promise<Listener<TcpAddr>>;
+}
+
+function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   return serve(options, { cert: options.cert, key: options.key });
 }

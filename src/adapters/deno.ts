@@ -36,8 +36,12 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TcpAddr,
+  TcpListenOptions,
   TlsConnectOptions,
   TlsListenOptions,
+  UnixAddr,
+  UnixListenOptions,
 } from "../connection/types.ts";
 import { connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { SocketConn } from "./_socket_conn.ts";
@@ -298,6 +302,23 @@ function bind(target: string, unixPath: string | undefined, open: () => Deno.Lis
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  */
+export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
   return Promise.resolve().then(() => {
     if ("path" in options) {
@@ -321,7 +342,12 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  */
-export function listenTls(options: TlsListenOptions): Promise<Listener> {
+export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+  // TLS listens on TCP only, so the address is a TcpAddr.
+  return listenTlsAny(options) as Promise<Listener<TcpAddr>>;
+}
+
+function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   const { hostname = "0.0.0.0", port, cert, key } = options;
   return Promise.resolve().then(() =>
     bind(

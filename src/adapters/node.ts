@@ -39,8 +39,12 @@ import type {
   Listener,
   ListenOptions,
   NetAddr,
+  TcpAddr,
+  TcpListenOptions,
   TlsConnectOptions,
   TlsListenOptions,
+  UnixAddr,
+  UnixListenOptions,
 } from "../connection/types.ts";
 import { connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
@@ -208,6 +212,23 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  */
+export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
+/**
+ * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
+ *
+ * @param options Where to listen.
+ * @returns The listener, once bound.
+ * @throws {ConnectionError} The address cannot be bound.
+ */
+export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
   return serve(
     net.createServer({ allowHalfOpen: true, pauseOnConnect: true }),
@@ -224,7 +245,12 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  */
-export function listenTls(options: TlsListenOptions): Promise<Listener> {
+export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+  // TLS listens on TCP only, so the address is a TcpAddr.
+  return listenTlsAny(options) as Promise<Listener<TcpAddr>>;
+}
+
+function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   const server = tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true });
   return serve(server, options, "secureConnection");
 }

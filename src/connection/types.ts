@@ -5,10 +5,26 @@
  * @module
  */
 
+/** A TCP address. */
+export interface TcpAddr {
+  /** Always `"tcp"`. */
+  readonly transport: "tcp";
+  /** The host (an IP address for a connected or bound socket). */
+  readonly hostname: string;
+  /** The port. */
+  readonly port: number;
+}
+
+/** A Unix socket address. */
+export interface UnixAddr {
+  /** Always `"unix"`. */
+  readonly transport: "unix";
+  /** The socket path. */
+  readonly path: string;
+}
+
 /** A network address: TCP host and port, or a Unix socket path. */
-export type NetAddr =
-  | { readonly transport: "tcp"; readonly hostname: string; readonly port: number }
-  | { readonly transport: "unix"; readonly path: string };
+export type NetAddr = TcpAddr | UnixAddr;
 
 /**
  * A byte-stream connection, shaped like `Deno.Conn`; what every adapter
@@ -49,10 +65,15 @@ export interface Conn {
   readonly allocate?: (length: number) => Uint8Array;
 }
 
-/** Accepted connections; `close()` (or `await using`) stops listening. */
-export interface Listener extends AsyncIterable<Conn>, AsyncDisposable {
+/**
+ * Accepted connections; `close()` (or `await using`) stops listening. `A` is
+ * the address type: `listen({ port })` gives a `Listener<TcpAddr>`, so
+ * `listener.addr.port` is the bound port.
+ */
+export interface Listener<A extends NetAddr = NetAddr>
+  extends AsyncIterable<Conn>, AsyncDisposable {
   /** The bound address; `port` is the real port when 0 was asked for. */
-  readonly addr: NetAddr;
+  readonly addr: A;
   /** Stops listening (idempotent); open connections stay open. */
   close(): void;
 }
