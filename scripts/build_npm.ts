@@ -184,6 +184,39 @@ console.log("smoke ok on", typeof Bun !== "undefined" ? "bun" : "node " + proces
   );
   if (!/framewire/.test(help)) throw new Error("framewire --help printed no usage");
   console.log("bin ok: framewire --help");
+  // The published types resolve for a TypeScript consumer (nodenext, strict).
+  writeFileSync(
+    join(scratch, "types.ts"),
+    `import { framed, lengthPrefixed, type Conn, type Framing, type FramedConnection } from "@framewire/framewire";
+import { listen } from "@framewire/framewire/node";
+import { reliableClient } from "@framewire/framewire";
+const framing: Framing = lengthPrefixed({ width: 2 });
+const listener = await listen({ port: 0 });
+const port: number = listener.addr.port;
+export function wrap(conn: Conn): FramedConnection {
+  return framed(conn, framing);
+}
+export const session = reliableClient(() => Promise.reject(new Error(String(port))));
+`,
+  );
+  writeFileSync(
+    join(scratch, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "es2022",
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        lib: ["es2023", "dom", "esnext.disposable"],
+        types: [],
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ["types.ts"],
+    }),
+  );
+  run(bin("tsc"), ["-p", join(scratch, "tsconfig.json")], scratch);
+  console.log("types ok: a strict nodenext TypeScript consumer type-checks");
   process.stdout.write(run(bin("publint"), ["--strict", out]));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
