@@ -125,6 +125,30 @@ const u32beLength: LengthDecoderFunction = Object.assign(
   { bytes: 4 },
 );
 
+/** length-prefixed-stream's decoder (a Node stream; the same in the sync and stream groups). */
+function lpsCase(varintChunks: Uint8Array[], count: number, bytes: number): Case {
+  return {
+    name: "length-prefixed-stream",
+    note: "Node stream (readable-stream Transform), write() per chunk, varint headers",
+    frames: count,
+    bytes,
+    run(): Promise<number> {
+      return new Promise((resolve, reject) => {
+        const decoder = lps.decode();
+        let n = 0;
+        decoder.on("data", (f: Uint8Array) => {
+          n++;
+          sink += f.length;
+        });
+        decoder.on("end", () => resolve(n));
+        decoder.on("error", reject);
+        for (const c of varintChunks) decoder.write(c);
+        decoder.end();
+      });
+    },
+  };
+}
+
 /** The synchronous decoders over one payload size. */
 function syncCases(size: number): Case[] {
   const count = Math.max(8, Math.ceil(TOTAL / (size + 4)));
@@ -186,26 +210,7 @@ function syncCases(size: number): Case[] {
         return n;
       },
     },
-    {
-      name: "length-prefixed-stream",
-      note: "Node stream (readable-stream Transform), write() per chunk, varint headers",
-      frames: count,
-      bytes,
-      run(): Promise<number> {
-        return new Promise((resolve, reject) => {
-          const decoder = lps.decode();
-          let n = 0;
-          decoder.on("data", (f: Uint8Array) => {
-            n++;
-            sink += f.length;
-          });
-          decoder.on("end", () => resolve(n));
-          decoder.on("error", reject);
-          for (const c of varintChunks) decoder.write(c);
-          decoder.end();
-        });
-      },
-    },
+    lpsCase(varintChunks, count, bytes),
     {
       name: "concat-and-slice",
       note: "buf = concat(buf, chunk); while (buf.length >= 4) { ... subarray ... }",
@@ -407,26 +412,7 @@ function streamCases(size: number): Case[] {
         return n;
       },
     },
-    {
-      name: "length-prefixed-stream",
-      note: "Node stream (readable-stream Transform), write() per chunk, varint headers",
-      frames: count,
-      bytes,
-      run(): Promise<number> {
-        return new Promise((resolve, reject) => {
-          const decoder = lps.decode();
-          let n = 0;
-          decoder.on("data", (f: Uint8Array) => {
-            n++;
-            sink += f.length;
-          });
-          decoder.on("end", () => resolve(n));
-          decoder.on("error", reject);
-          for (const c of varintChunks) decoder.write(c);
-          decoder.end();
-        });
-      },
-    },
+    lpsCase(varintChunks, count, bytes),
   ];
 }
 
