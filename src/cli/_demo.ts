@@ -9,7 +9,7 @@ import { DEFAULT_MESSAGES, demoReliable, MAX_MESSAGES, MIN_MESSAGES } from "./_d
 import { ascii, bytesWord, hex, plural, showPayload } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { Adapter, CliIo } from "./_io.ts";
-import { describeError } from "./_net.ts";
+import { describeError, withDeadline } from "./_net.ts";
 import { mulberry32 } from "./_prng.ts";
 
 /** `framewire demo --help`. */
@@ -106,20 +106,12 @@ export async function demo(args: readonly string[], io: CliIo): Promise<number> 
 
   const adapter = await io.adapter();
   const cleanup: Array<Listener | Conn> = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const watchdog = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the demo did not finish within ${WATCHDOG_MS} ms`)),
-      WATCHDOG_MS,
-    );
-  });
   try {
-    return await Promise.race([story(adapter, options, io, cleanup), watchdog]);
+    return await withDeadline(story(adapter, options, io, cleanup), WATCHDOG_MS, "the demo");
   } catch (error) {
     io.err(`framewire demo: ${describeError(error)}\n`);
     return 1;
   } finally {
-    clearTimeout(timer);
     for (const c of cleanup) c.close();
   }
 }

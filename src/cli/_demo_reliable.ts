@@ -33,7 +33,7 @@ import type {
 } from "../reliable/types.ts";
 import { showPayload } from "./_display.ts";
 import type { Adapter, CliIo } from "./_io.ts";
-import { describeError } from "./_net.ts";
+import { describeError, withDeadline } from "./_net.ts";
 import { mulberry32 } from "./_prng.ts";
 
 /** The options of `framewire demo --reliable`. */
@@ -90,20 +90,12 @@ interface Cut {
 export async function demoReliable(options: ReliableDemoOptions, io: CliIo): Promise<number> {
   const adapter = await io.adapter();
   const parts: Parts = {};
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const watchdog = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`the demo did not finish within ${WATCHDOG_MS} ms`)),
-      WATCHDOG_MS,
-    );
-  });
   try {
-    return await Promise.race([story(adapter, options, io, parts), watchdog]);
+    return await withDeadline(story(adapter, options, io, parts), WATCHDOG_MS, "the demo");
   } catch (error) {
     io.err(`framewire demo: ${describeError(error)}\n`);
     return 1;
   } finally {
-    clearTimeout(timer);
     await parts.client?.close({ timeout: 0 }).catch(() => {});
     await parts.server?.close().catch(() => {});
     await parts.proxy?.close();
