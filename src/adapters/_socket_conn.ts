@@ -19,6 +19,11 @@ export interface SocketHandle {
   resume(): void;
   /** Resolves once all of `chunk` is handed to the OS; rejects with the runtime error. */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Optional: reads into `buffer` (only while the readable is not reading);
+   * `null` at the peer's FIN or once closed; rejects with the runtime error.
+   */
+  read?(buffer: Uint8Array): Promise<number | null>;
   /** Sends FIN (called once, after the last write resolved). */
   shutdown(): Promise<void>;
   /** Closes the socket now; must end in `SocketConn.terminated()`. Idempotent. */
@@ -30,8 +35,6 @@ export interface SocketHandle {
  * `terminated` from its socket events.
  */
 export class SocketConn implements Conn {
-  /** Bytes from the peer; pauses the socket when its queue is full. */
-  readonly readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer; a write resolves once handed to the OS. */
   readonly writable: WritableStream<Uint8Array>;
   /** This side's address. */
@@ -42,8 +45,14 @@ export class SocketConn implements Conn {
   readonly closed: Promise<void>;
   /** How frames of this connection are best allocated (see `Conn.allocate`). */
   readonly allocate: ((length: number) => Uint8Array) | undefined;
+  /** Reads into a caller's buffer, when the runtime can (see `Conn.read`). */
+  readonly read: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   #handle: SocketHandle;
-  #reader!: ReadableStreamDefaultController<Uint8Array>;
+  // With handle.read, built on first use: a connection read with `read()` never starts the
+  // readable's reads (as `Deno.Conn.readable`).
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #reader: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #readFailure: Error | undefined;
   #writer!: WritableStreamDefaultController;
   /** open: deliver; cancelled: discard; done: ended, errored or closed. */
   #read: "open" | "cancelled" | "done" = "open";
@@ -84,26 +93,10 @@ export class SocketConn implements Conn {
     this.localAddr = localAddr;
     this.remoteAddr = remoteAddr;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#reader = controller;
-      },
-      pull: () => {
-        if (this.#paused) {
-          this.#paused = false;
-          handle.resume();
-        }
-      },
-      cancel: () => {
-        // Stop delivering but keep draining the socket, so the peer is not blocked and the
-        // write direction stays usable.
-        if (this.#read === "open") this.#read = "cancelled";
-        if (this.#paused) {
-          this.#paused = false;
-          handle.resume();
-        }
-      },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: READ_HIGH_WATER_MARK }));
+    const read = handle.read?.bind(handle);
+    this.read = read && ((buffer) => this.#readInto(read, buffer));
+    // Without read(), data may flow from the start (Bun): the readable must be there to queue it.
+    if (read === undefined) void this.readable;
     this.writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writer = controller;
@@ -134,9 +127,61 @@ export class SocketConn implements Conn {
     });
   }
 
+  /** Bytes from the peer; pauses the socket when its queue is full. */
+  get readable(): ReadableStream<Uint8Array> {
+    const handle = this.#handle;
+    return this.#readable ??= new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#reader = controller;
+        // Ended or failed before the readable was first used.
+        if (this.#readFailure !== undefined) controller.error(this.#readFailure);
+        else if (this.#read === "done") controller.close();
+      },
+      pull: () => {
+        if (this.#paused) {
+          this.#paused = false;
+          handle.resume();
+        }
+      },
+      cancel: () => {
+        // Stop delivering but keep draining the socket, so the peer is not blocked and the
+        // write direction stays usable.
+        if (this.#read === "open") this.#read = "cancelled";
+        if (this.#paused) {
+          this.#paused = false;
+          handle.resume();
+        }
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: READ_HIGH_WATER_MARK }));
+  }
+
+  async #readInto(
+    read: (buffer: Uint8Array) => Promise<number | null>,
+    buffer: Uint8Array,
+  ): Promise<number | null> {
+    if (this.#readable !== undefined) {
+      throw new TypeError("Cannot read into a buffer as the connection's readable is in use");
+    }
+    if (this.#read !== "open" || this.#closing) return null;
+    let n: number | null;
+    try {
+      n = await read(buffer);
+    } catch (cause) {
+      if (this.#closing || this.#terminated) return null;
+      const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
+      this.#readFailure = error;
+      this.#read = "done";
+      this.#failWrites(error);
+      this.#handle.destroy();
+      throw error;
+    }
+    if (n === null) this.end();
+    return n;
+  }
+
   /** Data arrived (a fresh buffer the conn now owns). */
   data(chunk: Uint8Array): void {
-    if (this.#read !== "open") return;
+    if (this.#read !== "open" || this.#reader === undefined) return;
     this.#reader.enqueue(chunk);
     if ((this.#reader.desiredSize ?? 0) <= 0 && !this.#paused) {
       this.#paused = true;
@@ -146,7 +191,7 @@ export class SocketConn implements Conn {
 
   /** The peer sent FIN. */
   end(): void {
-    if (this.#read === "open") this.#reader.close();
+    if (this.#read === "open") this.#reader?.close();
     this.#read = "done";
     this.#maybeFinish();
   }
@@ -155,7 +200,10 @@ export class SocketConn implements Conn {
   error(cause: unknown): void {
     if (this.#closing || this.#terminated) return;
     const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
-    if (this.#read === "open") this.#reader.error(error);
+    if (this.#read === "open") {
+      this.#readFailure = error;
+      this.#reader?.error(error);
+    }
     this.#read = "done";
     this.#failWrites(error);
     this.#handle.destroy();
@@ -165,7 +213,7 @@ export class SocketConn implements Conn {
   terminated(): void {
     if (this.#terminated) return;
     this.#terminated = true;
-    if (this.#read === "open") this.#reader.close();
+    if (this.#read === "open") this.#reader?.close();
     this.#read = "done";
     this.#failWrites(closedError(this.remoteAddr));
     this.#resolveClosed();
@@ -208,7 +256,7 @@ export class SocketConn implements Conn {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#read === "open" || this.#read === "cancelled") {
-      if (this.#read === "open") this.#reader.close();
+      if (this.#read === "open") this.#reader?.close();
       this.#read = "done";
     }
     this.#failWrites(closedError(this.remoteAddr));
@@ -226,6 +274,9 @@ export class SocketConn implements Conn {
         this.#maybeFinish();
       },
       (cause) => {
+        // FIN cannot be sent (the peer reset the connection): the socket is broken both ways,
+        // also for a readable nobody reads.
+        this.error(cause);
         throw connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
       },
     );

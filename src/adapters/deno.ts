@@ -80,6 +80,8 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
   // The read loop and the socket operation in progress: a pending op keeps the resource (and
   // the OS socket) alive after raw.close(), so `closed` waits for them to settle.
   let reads: Promise<void> = Promise.resolve();
+  // The last read() into a caller's buffer (the readable's loop waits for it).
+  let direct: Promise<unknown> = Promise.resolve();
   let op: Promise<unknown> = Promise.resolve();
   const track = <T>(p: Promise<T>): Promise<T> => {
     op = p.catch(() => {});
@@ -93,21 +95,24 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
     } catch {
       // already closed
     }
-    Promise.all([reads, op]).then(() => conn.terminated());
+    Promise.all([reads, direct, op]).then(() => conn.terminated());
+  };
+  const readOnce = async (buffer: Uint8Array): Promise<number | null> => {
+    const n = await raw.read(buffer);
+    // Deno reports a reset as EOF; an empty write tells them apart (it fails after RST,
+    // succeeds after FIN). Not possible once this side sent FIN itself.
+    if (n === null && !shut) await raw.write(EMPTY);
+    return n;
   };
   // Kept across pauses: a read buffer is replaced only once handed to the reader.
   let buf = new Uint8Array(MIN_READ);
   const loop = async (): Promise<void> => {
     reading = true;
     try {
+      await direct;
       while (!paused) {
-        const n = await raw.read(buf);
-        if (n === null) {
-          // Deno reports a reset as EOF; an empty write tells them apart (it fails after RST,
-          // succeeds after FIN). Not possible once this side sent FIN itself.
-          if (!shut) await raw.write(EMPTY);
-          return conn.end();
-        }
+        const n = await readOnce(buf);
+        if (n === null) return conn.end();
         const size = buf.length;
         if (n * 4 < size) {
           // Less than a quarter full: copy it out and read into the same buffer again.
@@ -146,6 +151,14 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
             return raw.closeWrite();
           }),
         ),
+      read: (buffer) => {
+        const n = readOnce(buffer).catch((error) => {
+          if (closed || shut) return null;
+          throw error;
+        });
+        direct = n.catch(() => {});
+        return n;
+      },
       destroy,
     },
     toAddr(addrs.localAddr, unixPath),

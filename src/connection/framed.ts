@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
+import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, Framing } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
 import type { Conn } from "./types.ts";
@@ -68,6 +69,15 @@ function waiter(end: number): Waiter {
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+// Reading through `Conn.read`: read buffers of 16 to 256 KiB (x4 after a read that fills the room
+// left, /4 when one was used by reads 16 times smaller), a new one once less than an eighth (at
+// least 2 KiB) is left; the rest of a frame of 16 KiB or more is read straight into its buffer.
+const MIN_READ = 16 * 1024;
+const MAX_READ = 256 * 1024;
+const MIN_ROOM = 2 * 1024;
+const DIRECT_MIN = 16 * 1024;
 
 function noop(): void {}
 
@@ -141,6 +151,14 @@ class Framed implements FramedConnection {
   #frames: Uint8Array[] = [];
   #frameIndex = 0;
   #readable: ReadableStream<Uint8Array> | undefined;
+  // Reading into own buffers (when the conn has `read`): the buffer and how far it is filled.
+  #directRead: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
+  #fill: HeaderDecoder | undefined;
+  #reuse: boolean;
+  #buf: Uint8Array = EMPTY;
+  #pos = 0;
+  #size = MIN_READ;
+  #largestRead = 0;
   // Write side.
   #coalescer: Coalescer;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -171,10 +189,10 @@ class Framed implements FramedConnection {
     this.conn = conn;
     this.#framing = framing;
     this.#highWaterMark = highWaterMark;
-    this.#decoder = framing.decoder({
-      reuseBuffers: options.reuseBuffers ?? false,
-      allocate: conn.allocate,
-    });
+    this.#reuse = options.reuseBuffers ?? false;
+    this.#decoder = framing.decoder({ reuseBuffers: this.#reuse, allocate: conn.allocate });
+    this.#directRead = conn.read;
+    if (this.#decoder instanceof HeaderDecoder) this.#fill = this.#decoder;
     this.#coalescer = new Coalescer(framing, coalesce, (chunk) => this.#enqueue(chunk));
   }
 
@@ -192,7 +210,6 @@ class Framed implements FramedConnection {
 
   async #readBatch(): Promise<Uint8Array[] | null> {
     const decoder = this.#decoder;
-    this.#reader ??= this.conn.readable.getReader();
     while (true) {
       if (this.#readError !== undefined) {
         // Frames decoded before the error were handed over first.
@@ -201,9 +218,9 @@ class Framed implements FramedConnection {
         throw error;
       }
       if (this.#readDone) return null;
-      let result: ReadableStreamReadResult<Uint8Array>;
+      let chunk: Uint8Array | null;
       try {
-        result = await this.#reader.read();
+        chunk = await this.#readChunk();
       } catch (error) {
         this.#readDone = true;
         if (decoder.bufferedBytes > 0) {
@@ -225,11 +242,11 @@ class Framed implements FramedConnection {
       if (this.#readCancelled) return null;
       const frames: Uint8Array[] = [];
       try {
-        if (result.done) {
+        if (chunk === null) {
           this.#readDone = true;
           decoder.end();
-        } else {
-          decoder.push(result.value);
+        } else if (chunk.length > 0) {
+          decoder.push(chunk);
         }
         for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
           frames.push(frame);
@@ -244,6 +261,45 @@ class Framed implements FramedConnection {
       }
       if (frames.length > 0) return frames;
     }
+  }
+
+  /**
+   * The next bytes from the connection; empty after a read straight into the
+   * frame being filled; `null` at the end.
+   */
+  async #readChunk(): Promise<Uint8Array | null> {
+    const read = this.#directRead;
+    if (read === undefined) {
+      this.#reader ??= this.conn.readable.getReader();
+      const result = await this.#reader.read();
+      return result.done ? null : result.value;
+    }
+    const target = this.#fill?.readTarget();
+    if (target !== undefined && target.length >= DIRECT_MIN) {
+      const n = await read(target);
+      if (n === null) return null;
+      this.#fill!.commitRead(n);
+      return EMPTY;
+    }
+    let buf = this.#buf;
+    let pos = this.#pos;
+    // With reuseBuffers, the frames handed out are done with once the next batch is asked for:
+    // read from the start again unless the decoder still holds bytes of the buffer.
+    if (this.#reuse && (target !== undefined || this.#decoder.bufferedBytes === 0)) pos = 0;
+    const room = buf.length - pos;
+    if (room < MIN_ROOM || room < buf.length >> 3 || (pos === 0 && buf.length !== this.#size)) {
+      // Owned frames are views into the buffer, so a full one is never written again.
+      if (this.#largestRead * 16 < this.#size) this.#size = Math.max(MIN_READ, this.#size >> 2);
+      buf = this.#buf = this.conn.allocate?.(this.#size) ?? new Uint8Array(this.#size);
+      pos = 0;
+      this.#largestRead = 0;
+    }
+    const n = await read(pos === 0 ? buf : buf.subarray(pos));
+    if (n === null) return null;
+    if (n > this.#largestRead) this.#largestRead = n;
+    if (n === buf.length - pos) this.#size = Math.min(this.#size * 4, MAX_READ);
+    this.#pos = pos + n;
+    return buf.subarray(pos, pos + n);
   }
 
   batches(): AsyncIterable<Uint8Array[]> {
@@ -299,6 +355,12 @@ class Framed implements FramedConnection {
         // Stop reading; the write direction is not affected.
         this.#readCancelled = true;
         this.#readDone = true;
+        if (this.#directRead !== undefined) {
+          // Keep draining the connection (as cancelling its readable does), once the read in
+          // progress is over.
+          this.#batchChain.then(() => this.conn.readable.cancel(reason)).catch(noop);
+          return;
+        }
         return this.#reader?.cancel(reason);
       },
     }, { highWaterMark: 0 });

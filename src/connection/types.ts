@@ -63,6 +63,17 @@ export interface Conn {
    * byte); `framed()` uses it when present.
    */
   readonly allocate?: (length: number) => Uint8Array;
+  /**
+   * Optional: reads into `buffer` (a "bring your own buffer" read, like
+   * `Deno.Conn.read`), resolving with the number of bytes read, or `null` at
+   * the peer's FIN. Rejects with a `ConnectionError` when the connection is
+   * reset; resolves `null` once closed. Use it instead of `readable`: one
+   * read at a time, and never after `readable` was first used (it then
+   * rejects with a `TypeError`); `readable` may take over after it.
+   * The Deno adapter provides it; `framed()` uses it to read large frames
+   * straight into their own buffers and small ones into buffers it reuses.
+   */
+  readonly read?: (buffer: Uint8Array) => Promise<number | null>;
 }
 
 /**

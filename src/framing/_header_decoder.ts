@@ -196,6 +196,24 @@ export class HeaderDecoder implements FrameDecoder {
     }
   }
 
+  /**
+   * The unfilled rest of the frame being filled, when no other bytes are
+   * queued: a caller that can read into a buffer reads straight into it and
+   * reports the count with {@linkcode HeaderDecoder.commitRead}. Else `undefined`.
+   */
+  readTarget(): Uint8Array | undefined {
+    const partial = this.#partial;
+    if (partial === undefined || this.#queue.length > 0 || this.#filled === partial.length) {
+      return undefined;
+    }
+    return partial.subarray(this.#filled);
+  }
+
+  /** Counts `n` bytes read into the {@linkcode HeaderDecoder.readTarget}. */
+  commitRead(n: number): void {
+    this.#filled += n;
+  }
+
   /** The unread bytes, handed back (used by `ByteReader`); only at a frame boundary. */
   takeBuffered(): Uint8Array[] {
     if (this.#partial !== undefined) return [];

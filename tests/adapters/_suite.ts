@@ -379,6 +379,55 @@ export function adapterSuite(name: Runtime): void {
     }
   });
 
+  t(
+    "read() reads into the caller's buffer (Deno adapter only), then readable carries on",
+    async () => {
+      const [client, server] = await pair(name);
+      try {
+        if (name !== "deno") return assert.equal(server.read, undefined);
+        const writer = client.writable.getWriter();
+        await writer.write(text("hello"));
+        const buf = new Uint8Array(3);
+        let got = "";
+        while (got.length < 5) {
+          const n = await server.read!(buf);
+          assert.ok(n !== null && n > 0);
+          got += decode(buf.subarray(0, n));
+        }
+        assert.equal(got, "hello");
+        await writer.write(text("world"));
+        await writer.close();
+        assert.equal(decode(await readAll(server.readable)), "world");
+        // Once readable was used, read() is refused.
+        await assert.rejects(server.read!(buf), TypeError);
+      } finally {
+        client.close();
+        server.close();
+      }
+    },
+  );
+
+  t("read(): refused once readable is used; a reset rejects with ConnectionError", async () => {
+    const [client, server] = await pair(name);
+    const [client2, server2] = await pair(name);
+    try {
+      if (name !== "deno") return;
+      const reading = server.readable.getReader().read();
+      await assert.rejects(server.read!(new Uint8Array(8)), TypeError);
+      const writer = client.writable.getWriter();
+      await writer.write(text("x"));
+      assert.equal(decode((await reading).value!), "x");
+      // client2 closes with unread bytes in its receive buffer: the kernel sends RST.
+      const pending = server2.read!(new Uint8Array(8));
+      await server2.writable.getWriter().write(text("unread"));
+      client2.close();
+      await assert.rejects(pending, isConnectionError("CONNECTION_RESET"));
+      await server2.closed;
+    } finally {
+      for (const conn of [client, server, client2, server2]) conn.close();
+    }
+  });
+
   t("slow reader: writes stop resolving while nobody reads, then everything arrives", async () => {
     const [client, server] = await pair(name);
     const LIMIT = 64 << 20;

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import {
   type Conn,
@@ -327,4 +328,128 @@ test("framed() concurrent next() calls each get their own frame", async () => {
   feed.write(new Uint8Array([1, 3, 1, 4]));
   const values = (await Promise.all(calls)).map((r) => r.value?.[0]);
   assert.deepEqual(values, [1, 2, 3, 4]);
+});
+
+/**
+ * A Conn with `read()` (like the Deno adapter's) over fixed input: each read
+ * copies at most the next of `sizes` bytes (cycling) into the caller's
+ * buffer. Records the buffers read into.
+ */
+function byobConn(input: Uint8Array, sizes: number[], end: "eof" | Error = "eof"): {
+  conn: Conn;
+  targets: Set<ArrayBufferLike>;
+  reads: () => number;
+  cancelled: () => boolean;
+} {
+  const targets = new Set<ArrayBufferLike>();
+  let at = 0;
+  let reads = 0;
+  let cancelled = false;
+  const conn: Conn = {
+    ...recordingConn().conn,
+    get readable(): ReadableStream<Uint8Array> {
+      return new ReadableStream({
+        cancel() {
+          cancelled = true;
+        },
+      });
+    },
+    read(buffer: Uint8Array): Promise<number | null> {
+      targets.add(buffer.buffer);
+      if (at === input.length) {
+        return end === "eof" ? Promise.resolve(null) : Promise.reject(end);
+      }
+      const n = Math.min(buffer.length, sizes[reads++ % sizes.length]!, input.length - at);
+      buffer.set(input.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+  return { conn, targets, reads: () => reads, cancelled: () => cancelled };
+}
+
+function payloadOf(size: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
+}
+
+test("framed() over a Conn with read(): any read sizes, owned frames stay intact", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 0, max: 70_000 }), { maxLength: 12 }),
+      fc.array(fc.integer({ min: 1, max: 300_000 }), { minLength: 1, maxLength: 8 }),
+      fc.boolean(),
+      async (lengths, sizes, reuseBuffers) => {
+        const framing = lengthPrefixed();
+        const payloads = lengths.map(payloadOf);
+        const wire = concat(payloads.map((p) => framing.encode(p)));
+        const connection = framed(byobConn(wire, sizes).conn, framing, { reuseBuffers });
+        const got: Uint8Array[] = [];
+        for await (const batch of connection.batches()) {
+          // Reused buffers are valid until the next batch: compare them now. Owned frames are
+          // kept and compared at the end, after every later read.
+          for (const frame of batch) got.push(reuseBuffers ? frame.slice() : frame);
+        }
+        assert.deepEqual(got, payloads);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test("framed() over a Conn with read() reads the rest of a large frame straight into it", async () => {
+  const framing = lengthPrefixed({ maxFrameLength: 2 * 1024 * 1024 });
+  const big = payloadOf(1024 * 1024, 7);
+  const { conn, targets } = byobConn(framing.encode(big), [1000, 65536]);
+  const frames: Uint8Array[] = [];
+  for await (const frame of framed(conn, framing)) frames.push(frame);
+  assert.deepEqual(frames, [big]);
+  assert.ok(targets.has(frames[0]!.buffer), "the frame's own buffer was read into");
+});
+
+test("framed() over a Conn with read() and reuseBuffers reads into the same buffers", async () => {
+  const framing = lengthPrefixed();
+  const payloads = Array.from({ length: 20_000 }, (_, i) => payloadOf(i % 300, i));
+  const { conn, targets, reads } = byobConn(
+    concat(payloads.map((p) => framing.encode(p))),
+    [700, 5000, 20000],
+  );
+  let n = 0;
+  for await (const batch of framed(conn, framing, { reuseBuffers: true }).batches()) {
+    for (const frame of batch) assert.deepEqual(frame, payloads[n++]);
+  }
+  assert.equal(n, payloads.length);
+  assert.ok(reads() > 20);
+  assert.ok(targets.size <= 3, `${targets.size} buffers for ${reads()} reads`);
+});
+
+test("framed() over a Conn with read(): truncation, failures and cancel", async () => {
+  const framing = lengthPrefixed();
+  const wire = concat([framing.encode(payloadOf(5, 1)), framing.encode(payloadOf(40_000, 2))]);
+  const cut = wire.subarray(0, wire.length - 10);
+  // The peer ends inside a frame.
+  const frames: Uint8Array[] = [];
+  await assert.rejects(async () => {
+    for await (const frame of framed(byobConn(cut, [30_000]).conn, framing)) frames.push(frame);
+  }, (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.expected, error.received], [40_000, 40_000 - 10]);
+    return true;
+  });
+  assert.deepEqual(frames, [payloadOf(5, 1)]);
+  // A reset inside a frame: TruncatedFrameError caused by it; at a boundary: ConnectionError.
+  const reset = new ConnectionError("Connection reset", { code: "CONNECTION_RESET" });
+  await assert.rejects(async () => {
+    for await (const _ of framed(byobConn(cut, [30_000], reset).conn, framing)) { /* on */ }
+  }, (error) => error instanceof TruncatedFrameError && error.cause === reset);
+  await assert.rejects(async () => {
+    for await (const _ of framed(byobConn(wire, [30_000], reset).conn, framing)) { /* on */ }
+  }, (error) => error === reset);
+  // Cancelling readable hands reading over to the connection's readable (which drains).
+  const byob = byobConn(wire, [3]);
+  const connection = framed(byob.conn, framing);
+  const reader = connection.readable.getReader();
+  assert.deepEqual((await reader.read()).value, payloadOf(5, 1));
+  await reader.cancel();
+  await connection.close();
+  assert.ok(byob.cancelled());
 });
