@@ -29,9 +29,10 @@
  * Then the streaming front ends, over the same chunks:
  *
  * - FrameDecoderStream: a `ReadableStream` of the chunks piped through it,
- *   frames read with a reader;
+ *   frames read with a reader (`allocate: Buffer.allocUnsafe` on Node and Bun);
  * - framed() for await: `framed(conn, lengthPrefixed())` over an in-memory
- *   `Conn` whose readable yields the chunks, frames taken with `for await`;
+ *   `Conn` whose readable yields the chunks, frames taken with `for await`
+ *   (the Conn offers `allocate` on Node and Bun, as the adapters do);
  * - framed() batches(): the same, all frames of one read at a time;
  * - it-length-prefixed async: `decode()` over an async generator of the
  *   chunks, `for await` (u32be `lengthDecoder`, `.subarray()` per frame);
@@ -321,10 +322,15 @@ function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   }, { highWaterMark: 0 });
 }
 
-/** An in-memory `Conn` whose readable yields `chunks` and whose writable discards. */
+/**
+ * An in-memory `Conn` whose readable yields `chunks` and whose writable
+ * discards; on Node and Bun it offers `Buffer.allocUnsafe` as `allocate`, as
+ * the Node and Bun adapters do.
+ */
 function memoryConn(chunks: Uint8Array[]): Conn {
   const addr = { transport: "tcp", hostname: "127.0.0.1", port: 0 } as const;
   return {
+    allocate: bufferAllocUnsafe(),
     readable: streamOf(chunks),
     writable: new WritableStream<Uint8Array>(),
     localAddr: addr,
@@ -352,11 +358,13 @@ function streamCases(size: number): Case[] {
     {
       name: "FrameDecoderStream",
       note:
-        "ReadableStream of the chunks .pipeThrough(new FrameDecoderStream(u32be)), reader.read() loop",
+        "ReadableStream of the chunks .pipeThrough(new FrameDecoderStream(u32be, { allocate })), reader.read() loop; allocate is Buffer.allocUnsafe on Node and Bun",
       frames: count,
       bytes,
       async run(): Promise<number> {
-        const reader = streamOf(chunks).pipeThrough(new FrameDecoderStream(framing)).getReader();
+        const reader = streamOf(chunks).pipeThrough(
+          new FrameDecoderStream(framing, { allocate: bufferAllocUnsafe() }),
+        ).getReader();
         let n = 0;
         for (let r = await reader.read(); !r.done; r = await reader.read()) {
           n++;

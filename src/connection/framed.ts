@@ -24,9 +24,10 @@ export interface FramedOptions {
   /**
    * Let frames be views into buffers framewire reuses: each frame (or batch)
    * is valid only until the next frame (or batch) is requested. Frames that
-   * span socket reads are then copied into reused buffers instead of fresh
-   * ones, saving an allocation per frame; the application promises to be
-   * done with a frame before asking for the next.
+   * span socket reads then go into reused buffers instead of fresh ones, and
+   * over a `Conn` with `read()` (the Deno adapter) the socket is read into
+   * the same buffer again, saving fresh memory per byte received; the
+   * application promises to be done with a frame before asking for the next.
    *
    * @default {false}
    */
@@ -87,7 +88,8 @@ function noop(): void {}
  *
  * Receiving: iterate with `for await`, read `readable`, or take whole
  * batches with `batches()` (the fastest: one hand-over per socket read) —
- * one of them per connection. Frames are owned: they stay valid forever. A
+ * one of them per connection. Over a `Conn` with `read()` (the Deno
+ * adapter), the rest of a large frame is read straight into its own buffer. Frames are owned: they stay valid forever. A
  * peer that disconnects inside a frame surfaces as `TruncatedFrameError`; an
  * oversized or malformed header closes the connection and surfaces as
  * `FrameTooLargeError` or `MalformedHeaderError`.
