@@ -250,8 +250,12 @@ class Framed implements FramedConnection {
         } else if (chunk.length > 0) {
           decoder.push(chunk);
         }
-        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
-          frames.push(frame);
+        if (this.#fill !== undefined) {
+          this.#fill.takeAll(frames);
+        } else {
+          for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+            frames.push(frame);
+          }
         }
       } catch (error) {
         // Out of sync (or truncated): nothing more can be read from this stream.

@@ -148,6 +148,36 @@ export class HeaderDecoder implements FrameDecoder {
     return gathered < 0 ? undefined : this.#startPartial(gathered);
   }
 
+  /**
+   * Appends every complete frame to `out`, as a loop over `next()` would,
+   * with plain u32be headers parsed in one tight loop over the head chunk.
+   *
+   * @throws {FrameTooLargeError | MalformedHeaderError} As `next()`; the frames before are in `out`.
+   */
+  takeAll(out: Uint8Array[]): void {
+    const queue = this.#queue;
+    const limit = this.#u32Limit;
+    const chunk = queue.headChunk;
+    if (
+      limit >= 0 && chunk !== undefined && this.#partial === undefined && this.#done.length === 0
+    ) {
+      const start = queue.headOffset;
+      const end = chunk.length;
+      const buffer = chunk.buffer;
+      const base = chunk.byteOffset;
+      let pos = start;
+      while (pos + 4 <= end) {
+        const length = ((chunk[pos]! << 24) | (chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) |
+          chunk[pos + 3]!) >>> 0;
+        if (length > limit || pos + 4 + length > end) break;
+        out.push(new Uint8Array(buffer, base + pos + 4, length));
+        pos += 4 + length;
+      }
+      if (pos > start) queue.advanceHead(pos - start);
+    }
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) out.push(frame);
+  }
+
   #slowNext(): Uint8Array | undefined {
     if (this.#done.length > 0) return this.#done.shift();
     return this.#fill();

@@ -11,6 +11,7 @@ import {
   TruncatedFrameError,
 } from "../../mod.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
+import { cutsArbitrary, encodeAll, formats, label } from "../framing/_formats.ts";
 
 const text = new TextDecoder();
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
@@ -395,6 +396,33 @@ test("framed() over a Conn with read(): any read sizes, owned frames stay intact
     { numRuns: 150 },
   );
 });
+
+for (const [i, { framing, payload }] of formats.entries()) {
+  test(`framed() over a Conn with read(), ${label(framing, i)}: any read sizes, both modes`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(payload, { maxLength: 30 }).chain((payloads) => {
+          const wire = encodeAll(framing, payloads);
+          return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
+        }),
+        fc.boolean(),
+        async ([payloads, wire, cuts], reuseBuffers) => {
+          // Read sizes from the cuts: the gaps between them (at least 1).
+          const sizes = [...cuts, wire.length].map((c, j, all) =>
+            Math.max(1, c - (all[j - 1] ?? 0))
+          );
+          const connection = framed(byobConn(wire, sizes).conn, framing, { reuseBuffers });
+          const got: Uint8Array[] = [];
+          for await (const batch of connection.batches()) {
+            for (const frame of batch) got.push(reuseBuffers ? frame.slice() : frame);
+          }
+          assert.deepEqual(got, payloads);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+}
 
 test("framed() over a Conn with read() reads the rest of a large frame straight into it", async () => {
   const framing = lengthPrefixed({ maxFrameLength: 2 * 1024 * 1024 });

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { TruncatedFrameError } from "../../mod.ts";
+import { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
 import { cutsArbitrary, decodeChunks, encodeAll, formats, label } from "./_formats.ts";
 
 for (const [i, { framing, payload }] of formats.entries()) {
@@ -39,6 +40,31 @@ for (const [i, { framing, payload }] of formats.entries()) {
             decodeChunks(framing, wire, cuts, { allocate: dirty, reuseBuffers: true }),
             payloads,
           );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  test(`${name}: takeAll() (framed()'s batch loop) returns what a next() loop returns`, (t) => {
+    if (!(framing.decoder() instanceof HeaderDecoder)) return t.skip("not a length-header format");
+    fc.assert(
+      fc.property(
+        fc.array(payload, { maxLength: 12 }).chain((payloads) => {
+          const wire = encodeAll(framing, payloads);
+          return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
+        }),
+        ([payloads, wire, cuts]) => {
+          const decoder = framing.decoder() as HeaderDecoder;
+          const got: Uint8Array[] = [];
+          let start = 0;
+          for (const cut of [...cuts, wire.length]) {
+            decoder.push(wire.slice(start, cut));
+            decoder.takeAll(got);
+            start = cut;
+          }
+          decoder.end();
+          assert.deepEqual(got, payloads);
         },
       ),
       { numRuns: 100 },
