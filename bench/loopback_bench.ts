@@ -13,6 +13,9 @@
  *   64 KiB and 1 MiB messages;
  * - framed() for await: the same receiver taking one frame per promise;
  * - framed() reuseBuffers: 64 KiB messages with `{ reuseBuffers: true }`;
+ * - one side only, 64 KiB: framewire's sender into a raw counting receiver,
+ *   and a raw sender (pre-encoded, four frames per write) into framewire's
+ *   receiver, owned and with `reuseBuffers` (which side costs what);
  * - one write per message: a native client writing each 100 B message as
  *   its own `new Uint8Array(4 + n)` with one native write, received by
  *   `framed()` (the contrast for coalescing);
@@ -256,6 +259,71 @@ function perMessageWriteCase(size: number): Case {
   };
 }
 
+/**
+ * One side alone, against the runtime's raw socket on the other side (the
+ * same thread): framewire's sender into a raw counting receiver, or a raw
+ * sender of pre-encoded frames (four per write) into framewire's receiver.
+ * Shows which side of the end-to-end case costs what.
+ */
+function oneSideCase(size: number, side: "sender" | "owned" | "reuseBuffers"): Case {
+  const count = messages(size);
+  const body = payload(size);
+  const frame = framing.encode(body);
+  const block = new Uint8Array(frame.length * 4);
+  for (let i = 0; i < 4; i++) block.set(frame, i * frame.length);
+  return {
+    name: side === "sender"
+      ? `framed() sender only ${sizeLabel(size)}`
+      : `framed() receiver only ${sizeLabel(size)}${side === "owned" ? "" : " reuseBuffers"}`,
+    note: side === "sender"
+      ? `${adapterName} adapter + framed() send() per message into a raw counting receiver`
+      : `raw native sender (4 frames per write) into ${adapterName} adapter + framed() batches()${
+        side === "owned" ? "" : " with reuseBuffers"
+      }`,
+    frames: count,
+    bytes: count * size,
+    async run(): Promise<number> {
+      if (side === "sender") {
+        const counter = await nativeCounter();
+        try {
+          const received = counter.received(count * frame.length);
+          const tx = framed(
+            await adapter.connect({ hostname: "127.0.0.1", port: counter.port }),
+            framing,
+          );
+          await sendAll(tx, body, count);
+          if (await received !== count * frame.length) throw new Error("sender only: short");
+          await tx.close();
+        } finally {
+          counter.close();
+        }
+        return count;
+      }
+      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as { port: number }).port;
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await nativeConnect(port);
+      const rx = framed((await accepted).value as Conn, framing, {
+        reuseBuffers: side === "reuseBuffers",
+      });
+      try {
+        const blocks = Math.ceil(count / 4);
+        const got = receiveBatches(rx, blocks * 4);
+        for (let i = 0; i < blocks; i++) {
+          const w = client.write(block);
+          if (w !== undefined) await w;
+        }
+        const n = await got;
+        await client.end();
+        return n;
+      } finally {
+        await rx.close();
+        listener.close();
+      }
+    },
+  };
+}
+
 function lpsCase(size: number): Case {
   const count = Math.min(messages(size), quick ? 50_000 : 500_000);
   const body = payload(size);
@@ -388,6 +456,11 @@ async function main(): Promise<void> {
   groups.push(["framed 16 B, sender in another process", [separateSenderCase(16)]]);
   groups.push(["framed for await", [framedCase(100, "each"), framedCase(64 * KiB, "each")]]);
   groups.push(["framed reuseBuffers", [framedCase(64 * KiB, "batches", true)]]);
+  groups.push(["one side 64 KiB", [
+    oneSideCase(64 * KiB, "sender"),
+    oneSideCase(64 * KiB, "owned"),
+    oneSideCase(64 * KiB, "reuseBuffers"),
+  ]]);
   groups.push(["one write per message", [perMessageWriteCase(100)]]);
   groups.push(["length-prefixed-stream", [lpsCase(100), lpsCase(64 * KiB)]]);
   for (const [group, cases] of groups) {

@@ -210,6 +210,26 @@ export function summarize(): {
       return f !== undefined && r !== undefined ? f / r : undefined;
     }),
   );
+  for (
+    const [label, name] of [
+      ["sender only", "framed() sender only 64 KiB"],
+      ["receiver only, owned", "framed() receiver only 64 KiB"],
+      ["receiver only, reuseBuffers", "framed() receiver only 64 KiB reuseBuffers"],
+    ]
+  ) {
+    rows.push(
+      ratioRow(
+        `loopback 64 KiB ${label} (raw other side) / raw native`,
+        "(no target)",
+        NaN,
+        (rt) => {
+          const f = find(loop[rt], "one side 64 KiB", name!)?.mbPerSec.median;
+          const r = rawMB(rt);
+          return f !== undefined && r !== undefined ? f / r : undefined;
+        },
+      ),
+    );
+  }
   {
     const row: Row = {
       metric: "loopback 16 B: frames/s through batches()",
