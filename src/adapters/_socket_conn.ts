@@ -45,8 +45,8 @@ export class SocketConn implements Conn {
   readonly closed: Promise<void>;
   /** How frames of this connection are best allocated (see `Conn.allocate`). */
   readonly allocate: ((length: number) => Uint8Array) | undefined;
-  /** Reads into a caller's buffer, when the runtime can (see `Conn.read`). */
-  readonly read: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
+  /** The handle's read() with the conn's error handling; see `read`. */
+  #byob: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   #handle: SocketHandle;
   // With handle.read, built on first use: a connection read with `read()` never starts the
   // readable's reads (as `Deno.Conn.readable`).
@@ -94,7 +94,7 @@ export class SocketConn implements Conn {
     this.remoteAddr = remoteAddr;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     const read = handle.read?.bind(handle);
-    this.read = read && ((buffer) => this.#readInto(read, buffer));
+    this.#byob = read && ((buffer) => this.#readInto(read, buffer));
     // Without read(), data may flow from the start (Bun): the readable must be there to queue it.
     if (read === undefined) void this.readable;
     this.writable = new WritableStream<Uint8Array>({
@@ -125,6 +125,14 @@ export class SocketConn implements Conn {
         return 1;
       },
     });
+  }
+
+  /**
+   * Reads into a caller's buffer (see `Conn.read`): present when the runtime
+   * can, and only while `readable` has not been used.
+   */
+  get read(): ((buffer: Uint8Array) => Promise<number | null>) | undefined {
+    return this.#readable === undefined ? this.#byob : undefined;
   }
 
   /** Bytes from the peer; pauses the socket when its queue is full. */
@@ -168,12 +176,7 @@ export class SocketConn implements Conn {
       n = await read(buffer);
     } catch (cause) {
       if (this.#closing || this.#terminated) return null;
-      const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
-      this.#readFailure = error;
-      this.#read = "done";
-      this.#failWrites(error);
-      this.#handle.destroy();
-      throw error;
+      throw this.#failRead(cause);
     }
     if (n === null) this.end();
     return n;
@@ -199,6 +202,11 @@ export class SocketConn implements Conn {
   /** The socket failed (reset, timeout, ...). */
   error(cause: unknown): void {
     if (this.#closing || this.#terminated) return;
+    this.#failRead(cause);
+  }
+
+  /** Fails reading (the readable too, if built meanwhile) and writing; returns the error. */
+  #failRead(cause: unknown): Error {
     const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
     if (this.#read === "open") {
       this.#readFailure = error;
@@ -207,6 +215,7 @@ export class SocketConn implements Conn {
     this.#read = "done";
     this.#failWrites(error);
     this.#handle.destroy();
+    return error;
   }
 
   /** The socket is fully closed (the adapter's last event). */

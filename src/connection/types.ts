@@ -68,8 +68,9 @@ export interface Conn {
    * `Deno.Conn.read`), resolving with the number of bytes read, or `null` at
    * the peer's FIN. Rejects with a `ConnectionError` when the connection is
    * reset; resolves `null` once closed. Use it instead of `readable`: one
-   * read at a time, and never after `readable` was first used (it then
-   * rejects with a `TypeError`); `readable` may take over after it.
+   * read at a time. An adapter offers it only while `readable` has not been
+   * used (a `read` kept from before rejects with a `TypeError` after);
+   * `readable` may take over after it.
    * The Deno adapter provides it; `framed()` uses it to read large frames
    * straight into their own buffers and small ones into buffers it reuses.
    */

@@ -9,6 +9,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/errors.ts";
+import { framed } from "../../src/connection/framed.ts";
+import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import type { Conn, Listener } from "../../src/connection/types.ts";
 import { adapter, portOf, root, type Runtime, runtime } from "../_util/runtime.ts";
 import { prng } from "../_util/rechunk_proxy.ts";
@@ -388,9 +390,10 @@ export function adapterSuite(name: Runtime): void {
         const writer = client.writable.getWriter();
         await writer.write(text("hello"));
         const buf = new Uint8Array(3);
+        const read = server.read!;
         let got = "";
         while (got.length < 5) {
-          const n = await server.read!(buf);
+          const n = await read(buf);
           assert.ok(n !== null && n > 0);
           got += decode(buf.subarray(0, n));
         }
@@ -398,8 +401,9 @@ export function adapterSuite(name: Runtime): void {
         await writer.write(text("world"));
         await writer.close();
         assert.equal(decode(await readAll(server.readable)), "world");
-        // Once readable was used, read() is refused.
-        await assert.rejects(server.read!(buf), TypeError);
+        // Once readable was used, read is gone, and a read kept from before is refused.
+        assert.equal(server.read, undefined);
+        await assert.rejects(read(buf), TypeError);
       } finally {
         client.close();
         server.close();
@@ -407,24 +411,36 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
-  t("read(): refused once readable is used; a reset rejects with ConnectionError", async () => {
+  t("read(): a reset rejects it, and a readable built meanwhile errors too", async () => {
     const [client, server] = await pair(name);
-    const [client2, server2] = await pair(name);
     try {
       if (name !== "deno") return;
-      const reading = server.readable.getReader().read();
-      await assert.rejects(server.read!(new Uint8Array(8)), TypeError);
-      const writer = client.writable.getWriter();
-      await writer.write(text("x"));
-      assert.equal(decode((await reading).value!), "x");
-      // client2 closes with unread bytes in its receive buffer: the kernel sends RST.
-      const pending = server2.read!(new Uint8Array(8));
-      await server2.writable.getWriter().write(text("unread"));
-      client2.close();
+      const pending = server.read!(new Uint8Array(8));
+      const viaReadable = server.readable.getReader().read(); // takes over after the read
+      // The client closes with unread bytes in its receive buffer: the kernel sends RST.
+      await server.writable.getWriter().write(text("unread"));
+      client.close();
       await assert.rejects(pending, isConnectionError("CONNECTION_RESET"));
-      await server2.closed;
+      await assert.rejects(viaReadable, isConnectionError("CONNECTION_RESET"));
+      await server.closed;
     } finally {
-      for (const conn of [client, server, client2, server2]) conn.close();
+      client.close();
+      server.close();
+    }
+  });
+
+  t("framed() over a conn whose readable was already touched reads through readable", async () => {
+    const [client, server] = await pair(name);
+    try {
+      assert.equal(server.readable.locked, false); // touching it is enough to rule read() out
+      const rx = framed(server, lengthPrefixed());
+      const tx = framed(client, lengthPrefixed());
+      await tx.send("hello");
+      const { value } = await rx[Symbol.asyncIterator]().next();
+      assert.equal(decode(value!), "hello");
+    } finally {
+      client.close();
+      server.close();
     }
   });
 
