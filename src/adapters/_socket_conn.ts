@@ -35,6 +35,13 @@ export interface SocketHandle {
  * `terminated` from its socket events.
  */
 export class SocketConn implements Conn {
+  /** Bytes from the peer; pauses the socket when its queue is full. */
+  declare readonly readable: ReadableStream<Uint8Array>;
+  /**
+   * Reads into a caller's buffer (see `Conn.read`): present when the runtime
+   * can, and only while `readable` has not been used.
+   */
+  declare readonly read: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   /** Bytes to the peer; a write resolves once handed to the OS. */
   readonly writable: WritableStream<Uint8Array>;
   /** This side's address. */
@@ -95,6 +102,12 @@ export class SocketConn implements Conn {
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     const read = handle.read?.bind(handle);
     this.#byob = read && ((buffer) => this.#readInto(read, buffer));
+    // Own enumerable accessors, readable first: `{ ...conn }` builds the readable and then
+    // copies no read(), as with an own `readable` field.
+    Object.defineProperties(this, {
+      readable: { get: () => this.#getReadable(), enumerable: true },
+      read: { get: () => this.#readable === undefined ? this.#byob : undefined, enumerable: true },
+    });
     // Without read(), data may flow from the start (Bun): the readable must be there to queue it.
     if (read === undefined) void this.readable;
     this.writable = new WritableStream<Uint8Array>({
@@ -113,6 +126,9 @@ export class SocketConn implements Conn {
             ? closedError(remoteAddr)
             : connectionError(`write to ${formatAddr(remoteAddr)}`, cause);
           this.#settle();
+          // A socket that cannot be written to is broken (reset): fail reading too, even when
+          // nothing reads it (a Deno conn read with read() only reads on request).
+          if (!this.#closing && !this.#terminated) this.#failRead(cause, false);
           throw this.#sinkError;
         });
       },
@@ -127,16 +143,8 @@ export class SocketConn implements Conn {
     });
   }
 
-  /**
-   * Reads into a caller's buffer (see `Conn.read`): present when the runtime
-   * can, and only while `readable` has not been used.
-   */
-  get read(): ((buffer: Uint8Array) => Promise<number | null>) | undefined {
-    return this.#readable === undefined ? this.#byob : undefined;
-  }
-
-  /** Bytes from the peer; pauses the socket when its queue is full. */
-  get readable(): ReadableStream<Uint8Array> {
+  /** Builds the readable on first use. */
+  #getReadable(): ReadableStream<Uint8Array> {
     const handle = this.#handle;
     return this.#readable ??= new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -170,14 +178,18 @@ export class SocketConn implements Conn {
     if (this.#readable !== undefined) {
       throw new TypeError("Cannot read into a buffer as the connection's readable is in use");
     }
+    if (this.#readFailure !== undefined) throw this.#readFailure;
     if (this.#read !== "open" || this.#closing) return null;
     let n: number | null;
     try {
       n = await read(buffer);
     } catch (cause) {
+      if (this.#readFailure !== undefined) throw this.#readFailure;
       if (this.#closing || this.#terminated) return null;
       throw this.#failRead(cause);
     }
+    // The connection failed meanwhile (a failed write or FIN), which cut this read short.
+    if (this.#readFailure !== undefined) throw this.#readFailure;
     if (n === null) this.end();
     return n;
   }
@@ -205,15 +217,18 @@ export class SocketConn implements Conn {
     this.#failRead(cause);
   }
 
-  /** Fails reading (the readable too, if built meanwhile) and writing; returns the error. */
-  #failRead(cause: unknown): Error {
+  /**
+   * Fails reading (the readable too, if built meanwhile) and, unless a failed
+   * write does that itself, writing; closes the socket. Returns the error.
+   */
+  #failRead(cause: unknown, writes = true): Error {
     const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
     if (this.#read === "open") {
       this.#readFailure = error;
       this.#reader?.error(error);
     }
     this.#read = "done";
-    this.#failWrites(error);
+    if (writes) this.#failWrites(error);
     this.#handle.destroy();
     return error;
   }

@@ -450,6 +450,28 @@ test("framed() over a Conn with read() and reuseBuffers reads into the same buff
   assert.ok(targets.size <= 3, `${targets.size} buffers for ${reads()} reads`);
 });
 
+test("framed() over a Conn with read(): after a bulk read, a trickle reads into a small buffer", async () => {
+  const framing = lengthPrefixed();
+  const payloads = Array.from({ length: 20_000 }, (_, i) => payloadOf(20, i));
+  // Bulk reads that fill 16, 64 and 256 KiB buffers, then reads of one frame each.
+  const sizes = [16_384, 65_536, 262_144, ...Array(20_000).fill(24)];
+  const reads: number[] = [];
+  const byob = byobConn(concat(payloads.map((p) => framing.encode(p))), sizes);
+  const read = byob.conn.read!;
+  const conn: Conn = {
+    ...byob.conn,
+    read: (buffer) => {
+      reads.push(buffer.buffer.byteLength);
+      return read(buffer);
+    },
+  };
+  let n = 0;
+  for await (const frame of framed(conn, framing)) assert.deepEqual(frame, payloads[n++]);
+  assert.equal(n, payloads.length);
+  assert.ok(reads.some((size) => size >= 256 * 1024), "bulk reads went into a large buffer");
+  assert.ok(reads.at(-1)! <= 16 * 1024, `the trickle reads into ${reads.at(-1)} bytes`);
+});
+
 test("framed() over a Conn with read(): truncation, failures and cancel", async () => {
   const framing = lengthPrefixed();
   const wire = concat([framing.encode(payloadOf(5, 1)), framing.encode(payloadOf(40_000, 2))]);
