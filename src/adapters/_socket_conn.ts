@@ -105,8 +105,12 @@ export class SocketConn implements Conn {
     // Own enumerable accessors, readable first: `{ ...conn }` builds the readable and then
     // copies no read(), as with an own `readable` field.
     Object.defineProperties(this, {
-      readable: { get: () => this.#getReadable(), enumerable: true },
-      read: { get: () => this.#readable === undefined ? this.#byob : undefined, enumerable: true },
+      readable: { get: () => this.#getReadable(), enumerable: true, configurable: true },
+      read: {
+        get: () => this.#readable === undefined ? this.#byob : undefined,
+        enumerable: true,
+        configurable: true,
+      },
     });
     // Without read(), data may flow from the start (Bun): the readable must be there to queue it.
     if (read === undefined) void this.readable;
