@@ -9,6 +9,9 @@
  * boundaries, as a socket would) and decoded by:
  *
  * - framewire: `lengthPrefixed()` (u32be) decoder, `push` + `next` loop;
+ *   also with `reuseBuffers: true` (spanning frames copied into two reused
+ *   buffers: the decoder's own cost against memcpy, without fresh memory)
+ *   and, on Node and Bun, with `allocate: Buffer.allocUnsafe`;
  * - it-length-prefixed: `decode()` over a synchronous iterable of the chunks,
  *   with a 4-byte big-endian `lengthDecoder` (it accepts one). It yields
  *   `Uint8ArrayList`s, which do not copy frames that span chunks, so it is
@@ -276,6 +279,27 @@ function syncCases(size: number): Case[] {
       },
     },
   ];
+  // The same decoder with reuseBuffers: spanning frames are copied into two reused buffers, so
+  // what is left is the decoder's own work plus the copy (against memcpy, without fresh memory).
+  cases.splice(1, 0, {
+    name: "framewire reuseBuffers",
+    note: "decoder({ reuseBuffers: true }): spanning frames copied into two reused buffers",
+    frames: count,
+    bytes,
+    run(): number {
+      const decoder = framing.decoder({ reuseBuffers: true });
+      let n = 0;
+      for (const c of chunks) {
+        decoder.push(c);
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+          n++;
+          sink += f.length;
+        }
+      }
+      decoder.end();
+      return n;
+    },
+  });
   // On Node and Bun, framewire's `allocate` option with Buffer.allocUnsafe (what
   // framed() uses over those runtimes' adapters) skips zero-filling spanning frames.
   const allocUnsafe = bufferAllocUnsafe();

@@ -145,6 +145,18 @@ export function summarize(): {
     );
     rows.push(
       ratioRow(
+        `decode sync ${size} (spanning): framewire reuseBuffers / memcpy`,
+        "≥ 0.65× (memcpy meant)",
+        0.65,
+        (rt) => {
+          const f = fps(find(decode[rt], `sync ${size}`, "framewire reuseBuffers"));
+          const c = fps(find(decode[rt], `sync ${size}`, "memcpy"));
+          return f !== undefined && c !== undefined ? f / c : undefined;
+        },
+      ),
+    );
+    rows.push(
+      ratioRow(
         `decode sync ${size} (spanning): framewire / memcpy`,
         "(≥ 0.65× if memcpy is meant)",
         0.65,
