@@ -130,9 +130,6 @@ export class SocketConn implements Conn {
             ? closedError(remoteAddr)
             : connectionError(`write to ${formatAddr(remoteAddr)}`, cause);
           this.#settle();
-          // A socket that cannot be written to is broken (reset): fail reading too, even when
-          // nothing reads it (a Deno conn read with read() only reads on request).
-          if (!this.#closing && !this.#terminated) this.#failRead(cause, false);
           throw this.#sinkError;
         });
       },
@@ -192,7 +189,7 @@ export class SocketConn implements Conn {
       if (this.#closing || this.#terminated) return null;
       throw this.#failRead(cause);
     }
-    // The connection failed meanwhile (a failed write or FIN), which cut this read short.
+    // The connection failed meanwhile, which cut this read short.
     if (this.#readFailure !== undefined) throw this.#readFailure;
     if (n === null) this.end();
     return n;
@@ -221,18 +218,15 @@ export class SocketConn implements Conn {
     this.#failRead(cause);
   }
 
-  /**
-   * Fails reading (the readable too, if built meanwhile) and, unless a failed
-   * write does that itself, writing; closes the socket. Returns the error.
-   */
-  #failRead(cause: unknown, writes = true): Error {
+  /** Fails reading (the readable too, if built meanwhile) and writing; closes the socket. */
+  #failRead(cause: unknown): Error {
     const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
     if (this.#read === "open") {
       this.#readFailure = error;
       this.#reader?.error(error);
     }
     this.#read = "done";
-    if (writes) this.#failWrites(error);
+    this.#failWrites(error);
     this.#handle.destroy();
     return error;
   }
@@ -302,9 +296,6 @@ export class SocketConn implements Conn {
         this.#maybeFinish();
       },
       (cause) => {
-        // FIN cannot be sent (the peer reset the connection): the socket is broken both ways,
-        // also for a readable nobody reads.
-        this.error(cause);
         throw connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
       },
     );

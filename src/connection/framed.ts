@@ -73,9 +73,8 @@ const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
 // Reading through `Conn.read`: read buffers of 16 to 256 KiB (x4 after a read that fills the room
-// left; owned: back to 16 KiB after a read 16 times smaller than its buffer), a new one once less
-// than an eighth (at least 2 KiB) is left; the rest of a frame of 16 KiB or more is read straight
-// into its own buffer.
+// left, /4 when one was used by reads 16 times smaller), a new one once less than an eighth (at
+// least 2 KiB) is left; the rest of a frame of 16 KiB or more is read straight into its buffer.
 const MIN_READ = 16 * 1024;
 const MAX_READ = 256 * 1024;
 const MIN_ROOM = 2 * 1024;
@@ -164,6 +163,7 @@ class Framed implements FramedConnection {
   #buf: Uint8Array = EMPTY;
   #pos = 0;
   #size = MIN_READ;
+  #largestRead = 0;
   // Write side.
   #coalescer: Coalescer;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -296,20 +296,18 @@ class Framed implements FramedConnection {
     // read from the start again unless the decoder still holds bytes of the buffer.
     if (this.#reuse && (target !== undefined || this.#decoder.bufferedBytes === 0)) pos = 0;
     const room = buf.length - pos;
-    if (
-      room < MIN_ROOM || room < buf.length >> 3 || buf.length > this.#size ||
-      (pos === 0 && buf.length < this.#size)
-    ) {
-      // Owned frames are views into the buffer, so a full one is never written again.
+    if (room < MIN_ROOM || room < buf.length >> 3 || (pos === 0 && buf.length !== this.#size)) {
+      // Owned frames are views into the buffer, so a full one is never written again. A buffer
+      // filled by a trickle is followed by a smaller one.
+      if (this.#largestRead * 16 < this.#size) this.#size = Math.max(MIN_READ, this.#size >> 2);
       buf = this.#buf = this.conn.allocate?.(this.#size) ?? new Uint8Array(this.#size);
       pos = 0;
+      this.#largestRead = 0;
     }
     const n = await read(pos === 0 ? buf : buf.subarray(pos));
     if (n === null) return null;
-    // Grow after a read that filled the room. Owned: after a trickle, read into a small buffer
-    // again (so an idle connection does not wait on a large one); a reused buffer is kept.
+    if (n > this.#largestRead) this.#largestRead = n;
     if (n === buf.length - pos) this.#size = Math.min(this.#size * 4, MAX_READ);
-    else if (!this.#reuse && n * 16 < buf.length) this.#size = MIN_READ;
     this.#pos = pos + n;
     return buf.subarray(pos, pos + n);
   }

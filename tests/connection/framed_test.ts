@@ -450,11 +450,11 @@ test("framed() over a Conn with read() and reuseBuffers reads into the same buff
   assert.ok(targets.size <= 3, `${targets.size} buffers for ${reads()} reads`);
 });
 
-test("framed() over a Conn with read(): after a bulk read, a trickle reads into a small buffer", async () => {
+test("framed() over a Conn with read(): after a bulk read, a trickle moves to small buffers", async () => {
   const framing = lengthPrefixed();
-  const payloads = Array.from({ length: 20_000 }, (_, i) => payloadOf(20, i));
+  const payloads = Array.from({ length: 40_000 }, (_, i) => payloadOf(20, i));
   // Bulk reads that fill 16, 64 and 256 KiB buffers, then reads of one frame each.
-  const sizes = [16_384, 65_536, 262_144, ...Array(20_000).fill(24)];
+  const sizes = [16_384, 65_536, 262_144, ...Array(40_000).fill(24)];
   const reads: number[] = [];
   const byob = byobConn(concat(payloads.map((p) => framing.encode(p))), sizes);
   const read = byob.conn.read!;
