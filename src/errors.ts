@@ -76,7 +76,10 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
 }
 
 /**
- * A frame declared (or reached) a length over the decoder's `maxFrameLength`.
+ * A frame declared (or reached) a length over the decoder's `maxFrameLength`,
+ * or, under a huge (or `Infinity`) limit, a length the runtime cannot
+ * allocate (then `length` is at most `limit` and `cause` is the engine's
+ * `RangeError`).
  *
  * The message names a likely cause when the header bytes look like a TLS
  * record, an HTTP request, gzip data or a byte-swapped length.
@@ -112,7 +115,9 @@ export class FrameTooLargeError extends FramingError {
       ? undefined
       : likelyCause(options.header, limit, options.swappedLength);
     super(
-      `Cannot decode frame as length ${length} exceeds maxFrameLength ${limit}` +
+      (length > limit
+        ? `Cannot decode frame as length ${length} exceeds maxFrameLength ${limit}`
+        : `Cannot decode frame as length ${length} cannot be allocated (maxFrameLength ${limit})`) +
         (hint === undefined ? "" : `: ${hint}`),
       "FRAME_TOO_LARGE",
       options,

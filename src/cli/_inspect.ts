@@ -278,7 +278,9 @@ function explain(error: FramingError, data: Uint8Array, offset: number): Problem
       `error at offset ${offset}: oversized frame: the header declares ${
         bytesWord(error.length)
       }, ` +
-        `over the limit of ${error.limit} (FRAME_TOO_LARGE)`,
+        (error.length > error.limit
+          ? `over the limit of ${error.limit} (FRAME_TOO_LARGE)`
+          : `more than can be allocated (FRAME_TOO_LARGE)`),
     );
   } else if (error instanceof MalformedHeaderError) {
     const reason = error.message.replace(/^Cannot decode frame as its header is malformed: /, "");

@@ -2,7 +2,7 @@
 // The decoder shared by every format whose header declares the frame length
 // (length-prefixed, varint, decimal header, netstring, fixed size). Private.
 
-import { TruncatedFrameError } from "../errors.ts";
+import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
 import { copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
@@ -18,6 +18,8 @@ export interface HeaderParser {
   readonly fixedHeaderLength: number | undefined;
   /** Bytes after the payload that belong to the frame (netstring: 1). */
   readonly trailerLength: number;
+  /** The `maxFrameLength` in force (for errors). */
+  readonly limit: number;
   /**
    * Set when headers are a plain 4-byte big-endian payload length (no
    * prefix, no adjustment, no trailer): the limit. The decoder then parses
@@ -189,16 +191,24 @@ export class HeaderDecoder implements FrameDecoder {
     const prefix = this.#prefix;
     const size = prefix + this.#parser.length;
     let frame: Uint8Array;
-    if (this.#reuse) {
-      // Alternate: the frame completed last may still be in use by the caller.
-      const turn = this.#turn ^= 1;
-      let buffer = this.#spare[turn];
-      if (buffer === undefined || buffer.length < size) {
-        buffer = this.#spare[turn] = new Uint8Array(size);
+    try {
+      if (this.#reuse) {
+        // Alternate: the frame completed last may still be in use by the caller.
+        const turn = this.#turn ^= 1;
+        let buffer = this.#spare[turn];
+        if (buffer === undefined || buffer.length < size) {
+          buffer = this.#spare[turn] = new Uint8Array(size);
+        }
+        frame = buffer.subarray(0, size);
+      } else {
+        frame = this.#alloc(size);
       }
-      frame = buffer.subarray(0, size);
-    } else {
-      frame = this.#alloc(size);
+    } catch (error) {
+      // A length within a huge (or Infinity) maxFrameLength that cannot be allocated.
+      if (error instanceof RangeError) {
+        throw new FrameTooLargeError(size, this.#parser.limit, { cause: error });
+      }
+      throw error;
     }
     if (prefix > 0) queue.readInto(frame, 0, prefix);
     queue.skip(header - prefix);

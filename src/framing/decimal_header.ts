@@ -124,6 +124,11 @@ class DecimalParser implements HeaderParser {
   length = 0;
   #limit: number;
 
+  /** The maxFrameLength in force. */
+  get limit(): number {
+    return this.#limit;
+  }
+
   constructor(width: number, limit: number) {
     this.maxHeaderLength = this.fixedHeaderLength = width;
     this.#limit = limit;

@@ -72,9 +72,10 @@ class FixedParser implements HeaderParser {
   readonly trailerLength = 0;
   readonly prefix = 0;
   length: number;
+  readonly limit: number;
 
   constructor(size: number) {
-    this.length = size;
+    this.length = this.limit = size;
   }
 
   parse(): number {

@@ -228,6 +228,11 @@ class LengthFieldParser implements HeaderParser {
   #little: boolean;
   #adjust: number;
   #limit: number;
+
+  /** The maxFrameLength in force. */
+  get limit(): number {
+    return this.#limit;
+  }
   #u32be: boolean;
   readonly u32Limit: number | undefined;
 

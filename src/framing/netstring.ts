@@ -109,6 +109,11 @@ class NetstringParser implements HeaderParser {
   readonly prefix = 0;
   length = 0;
   #limit: number;
+
+  /** The maxFrameLength in force. */
+  get limit(): number {
+    return this.#limit;
+  }
   #maxDigits: number;
 
   constructor(limit: number) {

@@ -115,6 +115,11 @@ class VarintParser implements HeaderParser {
   length = 0;
   #limit: number;
 
+  /** The maxFrameLength in force. */
+  get limit(): number {
+    return this.#limit;
+  }
+
   constructor(limit: number) {
     this.#limit = limit;
   }

@@ -115,6 +115,24 @@ test("lengthPrefixed() rejects lengths above 2^53-1 and frame counts smaller tha
   });
 });
 
+test("lengthPrefixed() with maxFrameLength Infinity reports a length it cannot allocate as FrameTooLargeError", () => {
+  for (const reuseBuffers of [false, true]) {
+    const decoder = lengthPrefixed({ width: 8, maxFrameLength: Infinity }).decoder({
+      reuseBuffers,
+    });
+    // 2^53 - 1 bytes declared: no runtime can allocate that.
+    decoder.push(new Uint8Array([0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2]));
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof FrameTooLargeError);
+      assert.equal(error.length, 2 ** 53 - 1);
+      assert.equal(error.limit, Number.MAX_SAFE_INTEGER); // Infinity, lowered to what 8 bytes count
+      assert.ok(error.cause instanceof RangeError);
+      assert.match(error.message, /cannot be allocated \(maxFrameLength 9007199254740991\)/);
+      return true;
+    });
+  }
+});
+
 test("lengthPrefixed() delivers zero-length frames", () => {
   const decoder = lengthPrefixed({ width: 2 }).decoder();
   decoder.push(new Uint8Array([0, 0, 0, 0, 0, 1, 7]));
