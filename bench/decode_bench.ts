@@ -55,7 +55,13 @@ import { decode as itDecode, type LengthDecoderFunction } from "it-length-prefix
 import type { Uint8ArrayList } from "uint8arraylist";
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
-import { type Conn, framed, FrameDecoderStream, lengthPrefixed } from "../mod.ts";
+import {
+  type Conn,
+  type DecoderOptions,
+  framed,
+  FrameDecoderStream,
+  lengthPrefixed,
+} from "../mod.ts";
 import {
   args,
   type Case,
@@ -165,25 +171,44 @@ function syncCases(size: number): Case[] {
   const itOptions = { lengthDecoder: u32beLength, maxDataLength: 2 * MiB };
   const copyTarget = new Uint8Array(wireLength);
 
-  const cases: Case[] = [
-    {
-      name: "framewire",
-      frames: count,
-      bytes,
-      run(): number {
-        const decoder = framing.decoder();
-        let n = 0;
-        for (const c of chunks) {
-          decoder.push(c);
-          for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
-            n++;
-            sink += f.length;
-          }
+  const framewire = (name: string, note: string | undefined, options?: DecoderOptions): Case => ({
+    name,
+    note,
+    frames: count,
+    bytes,
+    run(): number {
+      const decoder = framing.decoder(options);
+      let n = 0;
+      for (const c of chunks) {
+        decoder.push(c);
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+          n++;
+          sink += f.length;
         }
-        decoder.end();
-        return n;
-      },
+      }
+      decoder.end();
+      return n;
     },
+  });
+  // On Node and Bun, framewire's `allocate` option with Buffer.allocUnsafe (what framed() uses
+  // over those runtimes' adapters) skips zero-filling spanning frames. With reuseBuffers,
+  // spanning frames are copied into two reused buffers: what is left is the decoder's own work
+  // plus the copy (against memcpy, without fresh memory).
+  const allocUnsafe = bufferAllocUnsafe();
+  const cases: Case[] = [
+    framewire("framewire", undefined),
+    ...(allocUnsafe === undefined ? [] : [
+      framewire(
+        "framewire allocUnsafe",
+        "decoder({ allocate: (n) => Buffer.allocUnsafe(n) }), as framed() does over the Node and Bun adapters",
+        { allocate: allocUnsafe },
+      ),
+    ]),
+    framewire(
+      "framewire reuseBuffers",
+      "decoder({ reuseBuffers: true }): spanning frames copied into two reused buffers",
+      { reuseBuffers: true },
+    ),
     {
       name: "it-length-prefixed",
       note:
@@ -279,52 +304,6 @@ function syncCases(size: number): Case[] {
       },
     },
   ];
-  // The same decoder with reuseBuffers: spanning frames are copied into two reused buffers, so
-  // what is left is the decoder's own work plus the copy (against memcpy, without fresh memory).
-  cases.splice(1, 0, {
-    name: "framewire reuseBuffers",
-    note: "decoder({ reuseBuffers: true }): spanning frames copied into two reused buffers",
-    frames: count,
-    bytes,
-    run(): number {
-      const decoder = framing.decoder({ reuseBuffers: true });
-      let n = 0;
-      for (const c of chunks) {
-        decoder.push(c);
-        for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
-          n++;
-          sink += f.length;
-        }
-      }
-      decoder.end();
-      return n;
-    },
-  });
-  // On Node and Bun, framewire's `allocate` option with Buffer.allocUnsafe (what
-  // framed() uses over those runtimes' adapters) skips zero-filling spanning frames.
-  const allocUnsafe = bufferAllocUnsafe();
-  if (allocUnsafe !== undefined) {
-    cases.splice(1, 0, {
-      name: "framewire allocUnsafe",
-      note:
-        "decoder({ allocate: (n) => Buffer.allocUnsafe(n) }), as framed() does over the Node and Bun adapters",
-      frames: count,
-      bytes,
-      run(): number {
-        const decoder = framing.decoder({ allocate: allocUnsafe });
-        let n = 0;
-        for (const c of chunks) {
-          decoder.push(c);
-          for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
-            n++;
-            sink += f.length;
-          }
-        }
-        decoder.end();
-        return n;
-      },
-    });
-  }
   return cases;
 }
 

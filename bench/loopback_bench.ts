@@ -39,7 +39,14 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
-import { type Conn, framed, type FramedConnection, lengthPrefixed, type Listener } from "../mod.ts";
+import {
+  type Conn,
+  framed,
+  type FramedConnection,
+  type FramedOptions,
+  lengthPrefixed,
+  type Listener,
+} from "../mod.ts";
 import {
   args,
   type Case,
@@ -55,7 +62,7 @@ import {
   sizeLabel,
   writeResults,
 } from "./_common.ts";
-import { nativeConnect, nativeCounter } from "./_native.ts";
+import { type NativeClient, nativeConnect, nativeCounter } from "./_native.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -82,14 +89,54 @@ function messages(size: number): number {
   return Math.max(16, Math.min(MAX_MESSAGES, Math.floor(VOLUME / size)));
 }
 
-/** A connected pair of framewire Conns. */
-async function pair(): Promise<{ client: Conn; server: Conn; listener: Listener }> {
+/** Listens with the adapter on 127.0.0.1; `accepted` is the first connection. */
+async function listenOnce(): Promise<
+  { listener: Listener; port: number; accepted: Promise<Conn> }
+> {
   const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as { port: number }).port;
-  const accepted = listener[Symbol.asyncIterator]().next();
+  const accepted = listener[Symbol.asyncIterator]().next().then((r) => r.value as Conn);
+  return { listener, port, accepted };
+}
+
+/** A connected pair of framewire Conns. */
+async function pair(): Promise<{ client: Conn; server: Conn; listener: Listener }> {
+  const { listener, port, accepted } = await listenOnce();
   const client = await adapter.connect({ hostname: "127.0.0.1", port });
-  const server = (await accepted).value as Conn;
-  return { client, server, listener };
+  return { client, server: await accepted, listener };
+}
+
+/** A native client socket into a `framed()` receiver on the adapter; `close()` ends both. */
+async function nativeIntoFramed(
+  options?: FramedOptions,
+): Promise<{ client: NativeClient; rx: FramedConnection; close(): Promise<void> }> {
+  const { listener, port, accepted } = await listenOnce();
+  const client = await nativeConnect(port);
+  const rx = framed(await accepted, framing, options);
+  return {
+    client,
+    rx,
+    close: async () => {
+      await rx.close();
+      listener.close();
+    },
+  };
+}
+
+/** Four frames of `body`, encoded back to back: what a raw sender writes at once. */
+function fourFrames(body: Uint8Array): Uint8Array {
+  const frame = framing.encode(body);
+  const block = new Uint8Array(frame.length * 4);
+  for (let i = 0; i < 4; i++) block.set(frame, i * frame.length);
+  return block;
+}
+
+/** Writes `block` `times` times with a native client, waiting whenever it asks to. */
+async function writeTimes(client: NativeClient, block: Uint8Array, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    const w = client.write(block);
+    if (w !== undefined) await w;
+  }
 }
 
 async function sendAll(tx: FramedConnection, body: Uint8Array, count: number): Promise<void> {
@@ -194,9 +241,7 @@ function separateSenderCase(size: number): Case {
     frames: count,
     bytes: count * size,
     async run(): Promise<number> {
-      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as { port: number }).port;
-      const accepted = listener[Symbol.asyncIterator]().next();
+      const { listener, port, accepted } = await listenOnce();
       const child = spawn(
         fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url)),
         [
@@ -208,7 +253,7 @@ function separateSenderCase(size: number): Case {
         { stdio: ["ignore", "ignore", "inherit"] },
       );
       try {
-        const rx = framed((await accepted).value as Conn, framing);
+        const rx = framed(await accepted, framing);
         const n = await receiveBatches(rx, count);
         await rx.close();
         return n;
@@ -230,11 +275,7 @@ function perMessageWriteCase(size: number): Case {
     frames: count,
     bytes: count * size,
     async run(): Promise<number> {
-      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as { port: number }).port;
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await nativeConnect(port);
-      const rx = framed((await accepted).value as Conn, framing);
+      const { client, rx, close } = await nativeIntoFramed();
       try {
         const got = receiveBatches(rx, count);
         const n = body.length;
@@ -252,8 +293,7 @@ function perMessageWriteCase(size: number): Case {
         await client.end();
         return result;
       } finally {
-        await rx.close();
-        listener.close();
+        await close();
       }
     },
   };
@@ -268,9 +308,8 @@ function perMessageWriteCase(size: number): Case {
 function oneSideCase(size: number, side: "sender" | "owned" | "reuseBuffers"): Case {
   const count = messages(size);
   const body = payload(size);
-  const frame = framing.encode(body);
-  const block = new Uint8Array(frame.length * 4);
-  for (let i = 0; i < 4; i++) block.set(frame, i * frame.length);
+  const block = fourFrames(body);
+  const wireBytes = count * (block.length / 4);
   return {
     name: side === "sender"
       ? `framed() sender only ${sizeLabel(size)}`
@@ -286,39 +325,31 @@ function oneSideCase(size: number, side: "sender" | "owned" | "reuseBuffers"): C
       if (side === "sender") {
         const counter = await nativeCounter();
         try {
-          const received = counter.received(count * frame.length);
+          const received = counter.received(wireBytes);
           const tx = framed(
             await adapter.connect({ hostname: "127.0.0.1", port: counter.port }),
             framing,
           );
           await sendAll(tx, body, count);
-          if (await received !== count * frame.length) throw new Error("sender only: short");
+          if (await received !== wireBytes) throw new Error("sender only: short");
           await tx.close();
         } finally {
           counter.close();
         }
         return count;
       }
-      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as { port: number }).port;
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await nativeConnect(port);
-      const rx = framed((await accepted).value as Conn, framing, {
+      const { client, rx, close } = await nativeIntoFramed({
         reuseBuffers: side === "reuseBuffers",
       });
       try {
         const blocks = Math.ceil(count / 4);
         const got = receiveBatches(rx, blocks * 4);
-        for (let i = 0; i < blocks; i++) {
-          const w = client.write(block);
-          if (w !== undefined) await w;
-        }
+        await writeTimes(client, block, blocks);
         const n = await got;
         await client.end();
         return n;
       } finally {
-        await rx.close();
-        listener.close();
+        await close();
       }
     },
   };
@@ -370,11 +401,8 @@ function lpsCase(size: number): Case {
 async function memoryCase(receiver: "raw" | "framed"): Promise<number> {
   const total = quick ? 128 * MiB : 1024 * MiB;
   const size = 64 * KiB;
-  const frame = framing.encode(payload(size));
   const count = total / size;
-  // Four frames per native write.
-  const block = new Uint8Array(frame.length * 4);
-  for (let i = 0; i < 4; i++) block.set(frame, i * frame.length);
+  const block = fourFrames(payload(size));
   collectGarbage();
   const base = process.memoryUsage.rss();
   let peak = base;
@@ -385,28 +413,23 @@ async function memoryCase(receiver: "raw" | "framed"): Promise<number> {
     if (receiver === "raw") {
       const counter = await nativeCounter();
       try {
-        const received = counter.received(frame.length * count);
+        const received = counter.received((block.length / 4) * count);
         const client = await nativeConnect(counter.port);
-        for (let i = 0; i < count; i += 4) await client.write(block);
+        await writeTimes(client, block, count / 4);
         await received;
         await client.end();
       } finally {
         counter.close();
       }
     } else {
-      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as { port: number }).port;
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await nativeConnect(port);
-      const rx = framed((await accepted).value as Conn, framing);
+      const { client, rx, close } = await nativeIntoFramed();
       try {
         const got = receiveBatches(rx, count);
-        for (let i = 0; i < count; i += 4) await client.write(block);
+        await writeTimes(client, block, count / 4);
         if (await got !== count) throw new Error("memory: short transfer");
         await client.end();
       } finally {
-        await rx.close();
-        listener.close();
+        await close();
       }
     }
   } finally {

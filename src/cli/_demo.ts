@@ -9,7 +9,7 @@ import { DEFAULT_MESSAGES, demoReliable, MAX_MESSAGES, MIN_MESSAGES } from "./_d
 import { ascii, bytesWord, hex, plural, showPayload } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { Adapter, CliIo } from "./_io.ts";
-import { describeError, withDeadline } from "./_net.ts";
+import { describeError, Progress, withDeadline } from "./_net.ts";
 import { mulberry32 } from "./_prng.ts";
 
 /** `framewire demo --help`. */
@@ -113,26 +113,6 @@ export async function demo(args: readonly string[], io: CliIo): Promise<number> 
     return 1;
   } finally {
     for (const c of cleanup) c.close();
-  }
-}
-
-/** Resolves `waitFor(n)` once `advance` has counted `n` bytes. */
-class Progress {
-  #count = 0;
-  #waiters: { n: number; resolve: () => void }[] = [];
-
-  advance(n: number): void {
-    this.#count += n;
-    this.#waiters = this.#waiters.filter((w) => {
-      if (w.n > this.#count) return true;
-      w.resolve();
-      return false;
-    });
-  }
-
-  waitFor(n: number): Promise<void> {
-    if (n <= this.#count) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ n, resolve }));
   }
 }
 

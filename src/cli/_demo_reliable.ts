@@ -33,7 +33,7 @@ import type {
 } from "../reliable/types.ts";
 import { showPayload } from "./_display.ts";
 import type { Adapter, CliIo } from "./_io.ts";
-import { describeError, withDeadline } from "./_net.ts";
+import { describeError, Progress, withDeadline } from "./_net.ts";
 import { mulberry32 } from "./_prng.ts";
 
 /** The options of `framewire demo --reliable`. */
@@ -150,30 +150,6 @@ function planCuts(sizes: readonly number[], random: () => number): Cut[] {
   return cuts;
 }
 
-/** Resolves `waitFor(n)` once `advance` has counted `n`. */
-class Counter {
-  #count = 0;
-  #waiters: { n: number; resolve: () => void }[] = [];
-
-  get count(): number {
-    return this.#count;
-  }
-
-  advance(): void {
-    this.#count++;
-    this.#waiters = this.#waiters.filter((w) => {
-      if (w.n > this.#count) return true;
-      w.resolve();
-      return false;
-    });
-  }
-
-  waitFor(n: number): Promise<void> {
-    if (n <= this.#count) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ n, resolve }));
-  }
-}
-
 function range(from: number, to: number): string {
   return from === to ? `${from}` : `${from}–${to}`;
 }
@@ -217,7 +193,7 @@ async function story(
   say();
 
   // The server application: records every message it receives.
-  const received = new Counter();
+  const received = new Progress();
   const got: string[] = [];
   const decoder = new TextDecoder();
   parts.listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });

@@ -11,6 +11,7 @@ import { flag, integerOption, parseArgs, stringOption, UsageError } from "./_arg
 import { ascii, bytesWord, hex, hexAscii, payloadJson, plural } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { CliIo } from "./_io.ts";
+import { concat } from "./_net.ts";
 import { sniff } from "./_sniff.ts";
 
 /** `framewire inspect --help`. */
@@ -56,19 +57,8 @@ const SPEC = {
 
 async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of chunks) {
-    parts.push(chunk);
-    total += chunk.length;
-  }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  for await (const chunk of chunks) parts.push(chunk);
+  return concat(parts);
 }
 
 /** A frame found in the stream. */

@@ -80,3 +80,25 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
     clearTimeout(timer);
   }
 }
+
+/** Counts progress (bytes or messages); `waitFor(n)` resolves once `n` were counted. */
+export class Progress {
+  #count = 0;
+  #waiters: { n: number; resolve: () => void }[] = [];
+
+  /** Counts `n` more (default 1) and wakes the waiters it satisfies. */
+  advance(n = 1): void {
+    this.#count += n;
+    this.#waiters = this.#waiters.filter((w) => {
+      if (w.n > this.#count) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once `n` were counted. */
+  waitFor(n: number): Promise<void> {
+    if (n <= this.#count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ n, resolve }));
+  }
+}

@@ -5,20 +5,13 @@ import { test } from "node:test";
 import { FORMAT_NAMES, framingFor } from "../../src/cli/_formats.ts";
 import { run } from "../../src/cli/_run.ts";
 import { captureIo } from "./_capture_io.ts";
+import { encodeAll } from "../framing/_formats.ts";
 
 const te = new TextEncoder();
 const MESSAGES = ["hello", "", "naïve", "x".repeat(40)].map((m) => te.encode(m));
 
 function capture(format: string, payloads: Uint8Array[] = MESSAGES): Uint8Array {
-  const framing = framingFor(format);
-  const parts = payloads.map((p) => framing.encode(p));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return encodeAll(framingFor(format), payloads);
 }
 
 async function inspectJson(format: string, data: Uint8Array, extra: string[] = []) {

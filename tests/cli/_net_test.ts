@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
+import { Progress } from "../../src/cli/_net.ts";
 import { run } from "../../src/cli/_run.ts";
 import { adapter } from "../_util/runtime.ts";
 import { type CaptureIo, captureIo } from "./_capture_io.ts";
@@ -261,3 +262,17 @@ test(
     }
   },
 );
+
+test("Progress resolves each waiter once its count is reached, and at once when already there", async () => {
+  const progress = new Progress();
+  const order: number[] = [];
+  const three = progress.waitFor(3).then(() => order.push(3));
+  const one = progress.waitFor(1).then(() => order.push(1));
+  progress.advance();
+  await one;
+  assert.deepEqual(order, [1]);
+  progress.advance(2);
+  await three;
+  assert.deepEqual(order, [1, 3]);
+  await progress.waitFor(2);
+});

@@ -11,7 +11,7 @@ import {
   TruncatedFrameError,
 } from "../../mod.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
-import { cutsArbitrary, encodeAll, formats, label } from "../framing/_formats.ts";
+import { concat, cutsArbitrary, encodeAll, formats, label } from "../framing/_formats.ts";
 
 const text = new TextDecoder();
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
@@ -51,16 +51,6 @@ function recordingConn(): {
     fail: (error) => failure = error,
     closedCalls: () => closes,
   };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 test("framed() coalesces small frames sent in one tick into one write", async () => {
@@ -382,7 +372,7 @@ test("framed() over a Conn with read(): any read sizes, owned frames stay intact
       async (lengths, sizes, reuseBuffers) => {
         const framing = lengthPrefixed();
         const payloads = lengths.map(payloadOf);
-        const wire = concat(payloads.map((p) => framing.encode(p)));
+        const wire = encodeAll(framing, payloads);
         const connection = framed(byobConn(wire, sizes).conn, framing, { reuseBuffers });
         const got: Uint8Array[] = [];
         for await (const batch of connection.batches()) {
@@ -438,7 +428,7 @@ test("framed() over a Conn with read() and reuseBuffers reads into the same buff
   const framing = lengthPrefixed();
   const payloads = Array.from({ length: 20_000 }, (_, i) => payloadOf(i % 300, i));
   const { conn, targets, reads } = byobConn(
-    concat(payloads.map((p) => framing.encode(p))),
+    encodeAll(framing, payloads),
     [700, 5000, 20000],
   );
   let n = 0;
@@ -456,7 +446,7 @@ test("framed() over a Conn with read(): after a bulk read, a trickle moves to sm
   // Bulk reads that fill 16, 64 and 256 KiB buffers, then reads of one frame each.
   const sizes = [16_384, 65_536, 262_144, ...Array(40_000).fill(24)];
   const reads: number[] = [];
-  const byob = byobConn(concat(payloads.map((p) => framing.encode(p))), sizes);
+  const byob = byobConn(encodeAll(framing, payloads), sizes);
   const read = byob.conn.read!;
   const conn: Conn = {
     ...byob.conn,

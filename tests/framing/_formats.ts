@@ -55,9 +55,8 @@ export function label(framing: Framing, i: number): string {
   return `${framing.name}#${i}`;
 }
 
-/** Encodes payloads back to back into one fresh buffer. */
-export function encodeAll(framing: Framing, payloads: Uint8Array[]): Uint8Array {
-  const parts = payloads.map((p) => framing.encode(p));
+/** Joins byte arrays into one fresh buffer. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -65,6 +64,11 @@ export function encodeAll(framing: Framing, payloads: Uint8Array[]): Uint8Array 
     at += p.length;
   }
   return out;
+}
+
+/** Encodes payloads back to back into one fresh buffer. */
+export function encodeAll(framing: Framing, payloads: Uint8Array[]): Uint8Array {
+  return concat(payloads.map((p) => framing.encode(p)));
 }
 
 /**
