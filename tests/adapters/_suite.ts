@@ -58,6 +58,21 @@ async function pair(name: Runtime, hostname = "127.0.0.1"): Promise<[client: Con
   return [client, await accepted];
 }
 
+/** Runs `body` on a connected pair over TCP loopback, then closes both ends. */
+async function withPair(
+  name: Runtime,
+  body: (client: Conn, server: Conn) => Promise<unknown>,
+  hostname?: string,
+): Promise<void> {
+  const [client, server] = await pair(name, hostname);
+  try {
+    await body(client, server);
+  } finally {
+    client.close();
+    server.close();
+  }
+}
+
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decode = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -155,22 +170,17 @@ export function adapterSuite(name: Runtime): void {
   };
 
   t("round trip of 4 MB of random bytes in random write sizes", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       await echoRoundTrip(client, server, 4 << 20, 1);
       assert.equal(client.localAddr.transport, "tcp");
       assert.deepEqual(client.remoteAddr, server.localAddr);
       assert.deepEqual(client.localAddr, server.remoteAddr);
       await Promise.all([client.closed, server.closed]); // both directions over: released
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t("half-close: client closeWrite, server sees the end and still replies", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       const writer = client.writable.getWriter();
       await writer.write(text("ping"));
       writer.releaseLock();
@@ -183,15 +193,11 @@ export function adapterSuite(name: Runtime): void {
       await reply.close();
       assert.equal(decode(await readAll(client.readable)), "pong!");
       await Promise.all([client.closed, server.closed]);
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t("half-close: server closeWrite, client sees the end and still replies", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       const writer = server.writable.getWriter();
       await writer.write(text("hello"));
       await server.closeWrite(); // while the writer is held: flushes, then FIN
@@ -200,15 +206,11 @@ export function adapterSuite(name: Runtime): void {
       await client.closeWrite();
       assert.equal(decode(await readAll(server.readable)), "bye");
       await Promise.all([client.closed, server.closed]);
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t("closeWrite while a writer holds queued writes flushes all of them, then FIN", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       const data = randomBytes(3000, 9);
       const writer = client.writable.getWriter();
       // Three writes queued in the writable (not awaited), then closeWrite.
@@ -219,15 +221,11 @@ export function adapterSuite(name: Runtime): void {
       assertBytes(await received, data);
       // Writes after closeWrite are refused.
       await assert.rejects(writer.write(text("late")), isConnectionError("CONNECTION_CLOSED"));
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t("closeWrite after the peer reset rejects with ConnectionError", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       // The server closes with unread bytes in its receive buffer: the kernel sends RST. The
       // client does not read, so it learns of the reset only when it tries to send FIN.
       const writer = client.writable.getWriter();
@@ -239,18 +237,14 @@ export function adapterSuite(name: Runtime): void {
       // Reading sees the reset too (a Deno connection is read only on request); then it is over.
       await readAll(client.readable).catch((e) => assert.ok(e instanceof ConnectionError));
       await client.closed;
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   }, {
     skip: name === "bun" &&
       "Bun's socket.shutdown() reports no error and an empty write does not probe the socket",
   });
 
   t("close() is idempotent, closed settles once, the streams end cleanly", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       let settled = 0;
       client.closed.then(() => settled++);
       const reader = client.readable.getReader();
@@ -270,10 +264,7 @@ export function adapterSuite(name: Runtime): void {
       assert.equal((await readAll(server.readable)).byteLength, 0);
       server.close();
       await server.closed;
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t(
@@ -361,8 +352,7 @@ export function adapterSuite(name: Runtime): void {
   });
 
   t("a reset by the peer errors the reader with ConnectionError CONNECTION_RESET", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       // The server reads nothing: once the client's writes stall, the server's kernel buffer
       // holds unread bytes, and closing the server then sends RST.
       const reading = client.readable.getReader().read();
@@ -377,10 +367,7 @@ export function adapterSuite(name: Runtime): void {
       await assert.rejects(reading, isConnectionError("CONNECTION_RESET"));
       await assert.rejects(pending, (e) => e instanceof ConnectionError);
       await client.closed;
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t(
@@ -414,8 +401,7 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t("read(): a reset rejects it, and a readable built meanwhile errors too", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       if (name !== "deno") return;
       const pending = server.read!(new Uint8Array(8));
       const viaReadable = server.readable.getReader().read(); // takes over after the read
@@ -425,10 +411,7 @@ export function adapterSuite(name: Runtime): void {
       await assert.rejects(pending, isConnectionError("CONNECTION_RESET"));
       await assert.rejects(viaReadable, isConnectionError("CONNECTION_RESET"));
       await server.closed;
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t(
@@ -474,18 +457,14 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t("framed() over a conn whose readable was already touched reads through readable", async () => {
-    const [client, server] = await pair(name);
-    try {
+    await withPair(name, async (client, server) => {
       assert.equal(server.readable.locked, false); // touching it is enough to rule read() out
       const rx = framed(server, lengthPrefixed());
       const tx = framed(client, lengthPrefixed());
       await tx.send("hello");
       const { value } = await rx[Symbol.asyncIterator]().next();
       assert.equal(decode(value!), "hello");
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   });
 
   t("slow reader: writes stop resolving while nobody reads, then everything arrives", async () => {
@@ -521,8 +500,7 @@ export function adapterSuite(name: Runtime): void {
   });
 
   t("IPv6 loopback ::1", async () => {
-    const [client, server] = await pair(name, "::1");
-    try {
+    await withPair(name, async (client, server) => {
       assert.deepEqual(
         {
           transport: client.remoteAddr.transport,
@@ -531,10 +509,7 @@ export function adapterSuite(name: Runtime): void {
         { transport: "tcp", hostname: "::1" },
       );
       await echoRoundTrip(client, server, 256 * 1024, 3);
-    } finally {
-      client.close();
-      server.close();
-    }
+    }, "::1");
   }, { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" });
 
   t("Unix socket in a temp dir", async () => {
