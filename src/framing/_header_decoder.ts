@@ -157,27 +157,33 @@ export class HeaderDecoder implements FrameDecoder {
    * @throws {FrameTooLargeError | MalformedHeaderError} As `next()`; the frames before are in `out`.
    */
   takeAll(out: Uint8Array[]): void {
-    const queue = this.#queue;
     const limit = this.#u32Limit;
-    const chunk = queue.headChunk;
-    if (
-      limit >= 0 && chunk !== undefined && this.#partial === undefined && this.#done.length === 0
-    ) {
-      const start = queue.headOffset;
-      const end = chunk.length;
-      const buffer = chunk.buffer;
-      const base = chunk.byteOffset;
-      let pos = start;
-      while (pos + 4 <= end) {
-        const length = ((chunk[pos]! << 24) | (chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) |
-          chunk[pos + 3]!) >>> 0;
-        if (length > limit || pos + 4 + length > end) break;
-        out.push(new Uint8Array(buffer, base + pos + 4, length));
-        pos += 4 + length;
+    const queue = this.#queue;
+    for (;;) {
+      const chunk = queue.headChunk;
+      if (
+        limit >= 0 && chunk !== undefined && this.#partial === undefined && this.#done.length === 0
+      ) {
+        const start = queue.headOffset;
+        const end = chunk.length;
+        const buffer = chunk.buffer;
+        const base = chunk.byteOffset;
+        let pos = start;
+        while (pos + 4 <= end) {
+          const length = ((chunk[pos]! << 24) | (chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) |
+            chunk[pos + 3]!) >>> 0;
+          if (length > limit || pos + 4 + length > end) break;
+          out.push(new Uint8Array(buffer, base + pos + 4, length));
+          pos += 4 + length;
+        }
+        if (pos > start) queue.advanceHead(pos - start);
       }
-      if (pos > start) queue.advanceHead(pos - start);
+      // A frame the tight loop cannot take (it spans chunks, or the format is
+      // not plain u32be); after it, the tight loop goes on with the next chunk.
+      const frame = this.next();
+      if (frame === undefined) return;
+      out.push(frame);
     }
-    for (let frame = this.next(); frame !== undefined; frame = this.next()) out.push(frame);
   }
 
   #slowNext(): Uint8Array | undefined {
