@@ -50,6 +50,8 @@ export class SocketConn implements Conn {
   readonly remoteAddr: NetAddr;
   /** Resolves once the socket is fully closed; never rejects. */
   readonly closed: Promise<void>;
+  /** A write resolves once its bytes are in the OS (see `Conn.releasesChunkOnWrite`). */
+  readonly releasesChunkOnWrite = true;
   /** How frames of this connection are best allocated (see `Conn.allocate`). */
   readonly allocate: ((length: number) => Uint8Array) | undefined;
   /** The handle's read() with the conn's error handling; see `read`. */

@@ -9,10 +9,14 @@ import type { Conn } from "./types.ts";
 /** Options for {@linkcode framed}. */
 export interface FramedOptions {
   /**
-   * Small frames sent in the same tick go out as one write of up to this
-   * many bytes; 0 writes every frame on its own.
+   * Frames sent in the same tick go out as one write of up to this many
+   * bytes; 0 writes every frame on its own. Send buffers start at 16 KiB and
+   * grow to this size while they fill up. Over a `Conn` with
+   * `releasesChunkOnWrite` (every framewire adapter) send buffers are reused
+   * and payloads below this size are copied into them; otherwise payloads of
+   * 16 KiB or more are written as they are, after their header.
    *
-   * @default {65536} (64 KiB)
+   * @default {262144} (256 KiB)
    */
   coalesce?: number;
   /**
@@ -98,9 +102,12 @@ function noop(): void {}
  * `MalformedHeaderError`.
  *
  * Sending: `send()` and `writable` may both be used. Frames go out in call
- * order; small frames sent in the same tick are coalesced into one socket
- * write, a large payload is written without being copied (so it must not
- * change until its `send` resolves). `send` resolves once its frame is handed
+ * order; frames sent in the same tick are coalesced into one socket write of
+ * up to `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
+ * they are copied into send buffers that are reused once written, and only a
+ * payload of `coalesce` bytes or more is written as it is; over other
+ * connections a payload of 16 KiB or more is. Such a payload must not change
+ * until its `send` resolves. `send` resolves once its frame is handed
  * to the socket; when the connection fails every pending `send` rejects with
  * a `ConnectionError` (or the framing error that caused it).
  *
@@ -179,7 +186,7 @@ class Framed implements FramedConnection {
   #closing: Promise<void> | undefined;
 
   constructor(conn: Conn, framing: Framing, options: FramedOptions) {
-    const coalesce = options.coalesce ?? 65536;
+    const coalesce = options.coalesce ?? 262144;
     const highWaterMark = options.highWaterMark ?? 1024 * 1024;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
       throw new RangeError(
@@ -198,7 +205,12 @@ class Framed implements FramedConnection {
     this.#decoder = framing.decoder({ reuseBuffers: this.#reuse, allocate: conn.allocate });
     this.#directRead = conn.read;
     if (this.#decoder instanceof HeaderDecoder) this.#fill = this.#decoder;
-    this.#coalescer = new Coalescer(framing, coalesce, (chunk) => this.#enqueue(chunk));
+    this.#coalescer = new Coalescer(
+      framing,
+      coalesce,
+      (chunk) => this.#enqueue(chunk),
+      conn.releasesChunkOnWrite === true,
+    );
   }
 
   // ---- receiving ----
@@ -450,6 +462,7 @@ class Framed implements FramedConnection {
         }
         await last;
         for (const chunk of chunks) this.#written += chunk.length;
+        this.#coalescer.written(this.#written);
         this.#settle();
       }
     } catch (error) {

@@ -64,6 +64,16 @@ export interface Conn {
    */
   readonly allocate?: (length: number) => Uint8Array;
   /**
+   * Optional: `true` when a write to `writable` no longer reads its chunk
+   * once it resolves (the bytes were copied to the OS), so the writer may
+   * overwrite the chunk then. framewire's adapters set it, and `framed()` then
+   * encodes frames into send buffers it reuses (payloads below `coalesce`
+   * bytes are copied: a copy into reused memory costs less than a second
+   * socket write). Leave it unset for a connection that hands chunks on by
+   * reference, such as a `TransformStream` pair.
+   */
+  readonly releasesChunkOnWrite?: boolean;
+  /**
    * Optional: reads into `buffer` (a "bring your own buffer" read, like
    * `Deno.Conn.read`), resolving with the number of bytes read, or `null` at
    * the peer's FIN. Rejects with a `ConnectionError` when the connection is

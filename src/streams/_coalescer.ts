@@ -3,7 +3,10 @@
 
 import type { Framing } from "../framing/types.ts";
 
-/** Payloads at least this large are written as header + payload view, never copied. */
+/**
+ * Payloads at least this large are emitted as header + payload view, not
+ * copied (without `recycle`; with it, payloads below the capacity are copied).
+ */
 export const COPY_LIMIT = 16 * 1024;
 
 // Microtask turns with no new frame before a scheduled flush runs. A loop of
@@ -11,35 +14,83 @@ export const COPY_LIMIT = 16 * 1024;
 // idle turns mean the current task is done adding frames.
 const IDLE_TURNS = 4;
 
+/** The first slab's size (slabs grow ×4 up to the capacity as they fill up). */
+const FIRST_SLAB = 16 * 1024;
+
+/**
+ * Free slabs of recycling coalescers, by size, shared by every connection
+ * (memory kept for reuse is bounded per process, not per connection).
+ */
+const pool = new Map<number, Uint8Array[]>();
+let pooledBytes = 0;
+/** Bytes of free slabs the pool keeps at most. */
+const POOL_BYTES = 4 * 1024 * 1024;
+
+function takeSlab(size: number): Uint8Array | undefined {
+  const slab = pool.get(size)?.pop();
+  if (slab !== undefined) pooledBytes -= size;
+  return slab;
+}
+
+function giveSlab(slab: Uint8Array): void {
+  if (pooledBytes + slab.length > POOL_BYTES) return;
+  let free = pool.get(slab.length);
+  if (free === undefined) pool.set(slab.length, free = []);
+  free.push(slab);
+  pooledBytes += slab.length;
+}
+
 /**
  * Encodes small frames back to back into a slab and emits the slab as one
  * chunk when flushed; a large payload is emitted as its header and a view of
- * the payload. Slabs are never reused once emitted, so emitted chunks stay
- * valid while the consumer writes them.
+ * the payload. Without `recycle`, slabs are never reused once emitted, so
+ * emitted chunks stay valid while the consumer holds them. With `recycle`
+ * (the consumer is done with a chunk once it is written, and says so through
+ * {@linkcode Coalescer.written}), slabs are reused and payloads below the
+ * capacity are copied too: a copy into a reused slab costs less than a
+ * second socket write.
  */
 export class Coalescer {
   #framing: Framing;
   #capacity: number;
   #copyLimit: number;
   #emit: (chunk: Uint8Array) => void;
-  #slab: Uint8Array;
+  #slab: Uint8Array = new Uint8Array(0);
+  #slabSize: number;
   #start = 0;
   #end = 0;
   #scheduled = false;
   #dirty = false;
   #idle = 0;
+  #recycle: boolean;
+  #emitted = 0;
+  #written = 0;
+  // Slabs replaced while some of their bytes were not written yet, with the
+  // emitted-byte count that makes them free.
+  #retired: { slab: Uint8Array; until: number }[] = [];
 
   /**
    * @param framing The wire format.
    * @param capacity Bytes of small frames gathered into one chunk; 0 emits each frame on its own.
    * @param emit Receives each chunk, in order.
+   * @param recycle The consumer is done with each chunk once {@linkcode written} counts it.
    */
-  constructor(framing: Framing, capacity: number, emit: (chunk: Uint8Array) => void) {
+  constructor(
+    framing: Framing,
+    capacity: number,
+    emit: (chunk: Uint8Array) => void,
+    recycle = false,
+  ) {
     this.#framing = framing;
     this.#capacity = capacity;
-    this.#copyLimit = capacity === 0 ? COPY_LIMIT : Math.min(capacity, COPY_LIMIT);
+    this.#recycle = recycle && capacity > 0;
+    this.#copyLimit = capacity === 0
+      ? COPY_LIMIT
+      : this.#recycle
+      ? Math.max(capacity - 64, Math.min(capacity, COPY_LIMIT))
+      : Math.min(capacity, COPY_LIMIT);
+    this.#slabSize = Math.min(capacity, FIRST_SLAB);
     this.#emit = emit;
-    this.#slab = new Uint8Array(capacity);
   }
 
   /** Bytes encoded but not yet emitted. */
@@ -59,14 +110,16 @@ export class Coalescer {
     if (payload.length >= this.#copyLimit) {
       const parts = framing.encodeParts(payload);
       this.flush();
-      for (const part of parts) this.#emit(part);
+      for (const part of parts) {
+        this.#emitted += part.length;
+        this.#emit(part);
+      }
       return;
     }
     const size = framing.encodedLength(payload);
     if (this.#end + size > this.#slab.length) {
       this.flush();
-      this.#slab = new Uint8Array(Math.max(this.#capacity, size));
-      this.#start = this.#end = 0;
+      this.#replaceSlab(size);
     }
     this.#end += framing.encodeInto(payload, this.#slab, this.#end);
     if (this.#end - this.#start >= this.#capacity) {
@@ -80,10 +133,43 @@ export class Coalescer {
     }
   }
 
+  /**
+   * With `recycle`: the consumer is done with the first `total` bytes emitted
+   * (chunks are written in order), so the slabs they lie in can be reused.
+   */
+  written(total: number): void {
+    this.#written = total;
+    const retired = this.#retired;
+    while (retired.length > 0 && retired[0]!.until <= total) {
+      const slab = retired.shift()!.slab;
+      // Not a slab made for one frame larger than the capacity.
+      if (slab.length <= this.#capacity) giveSlab(slab);
+    }
+  }
+
+  /** Starts a new slab with room for `size` bytes (all emitted bytes are flushed). */
+  #replaceSlab(size: number): void {
+    const old = this.#slab;
+    this.#start = this.#end = 0;
+    if (old.length > 0) {
+      // A slab that filled up is followed by a larger one, up to the capacity.
+      const grow = this.#slabSize < this.#capacity;
+      if (this.#recycle) {
+        // All of it written: fill it again from the start.
+        if (!grow && this.#written >= this.#emitted && old.length >= size) return;
+        this.#retired.push({ slab: old, until: this.#emitted });
+      }
+      if (grow) this.#slabSize = Math.min(this.#capacity, this.#slabSize * 4);
+    }
+    const length = Math.max(this.#slabSize, size);
+    this.#slab = (this.#recycle ? takeSlab(length) : undefined) ?? new Uint8Array(length);
+  }
+
   /** Emits the frames held, as one chunk. */
   flush(): void {
     if (this.#end === this.#start) return;
     const chunk = this.#slab.subarray(this.#start, this.#end);
+    this.#emitted += chunk.length;
     this.#start = this.#end;
     this.#emit(chunk);
   }

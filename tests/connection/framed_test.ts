@@ -92,6 +92,33 @@ test("framed() writes a large payload without copying it, in call order with sma
   assert.equal(text.decode(decoder.next()), "b");
 });
 
+test("framed() reuses its send buffers only over a Conn that releases chunks on write", async () => {
+  const payloads = Array.from({ length: 4000 }, (_, i) => new Uint8Array(1000).fill(i % 251));
+  for (const releases of [false, true]) {
+    // Without the flag the chunks themselves are kept (a reference, as a TransformStream would);
+    // with it their bytes are copied on write, as a socket does.
+    const { conn } = recordingConn();
+    const buffers = new Set<ArrayBufferLike>();
+    const wire: Uint8Array[] = [];
+    const writable = new WritableStream<Uint8Array>({
+      write(chunk) {
+        buffers.add(chunk.buffer);
+        wire.push(releases ? chunk.slice() : chunk);
+      },
+    });
+    const fc = framed({ ...conn, writable, releasesChunkOnWrite: releases }, lengthPrefixed());
+    for (let i = 0; i < payloads.length; i += 100) {
+      await Promise.all(payloads.slice(i, i + 100).map((p) => fc.send(p)));
+    }
+    const decoder = lengthPrefixed().decoder();
+    decoder.push(concat(wire));
+    for (const p of payloads) assert.deepEqual(decoder.next(), p);
+    assert.equal(decoder.next(), undefined);
+    if (releases) assert.ok(buffers.size <= 8, `${buffers.size} send buffers for 4 MB`);
+    else assert.ok(buffers.size >= 16, `${buffers.size} send buffers for 4 MB`);
+  }
+});
+
 test("framed() send() rejects with ConnectionError once the connection fails, and after", async () => {
   const { conn, fail } = recordingConn();
   const fc = framed(conn, lengthPrefixed());
