@@ -264,6 +264,21 @@ export function summarize(): {
     }
     rows.push(row);
   }
+  {
+    const row: Row = {
+      metric: "limit, 16 B: one Uint8Array view per frame and nothing else (decode bench)",
+      target: "(no target)",
+      values: {},
+    };
+    for (const rt of RUNTIMES) {
+      const v = fps(find(decode[rt], "sync 16 B", "one view per frame"));
+      if (v !== undefined) {
+        row.values[rt] = { text: `${(v / 1e6).toFixed(2)} M/s`, ok: undefined, value: v };
+      }
+    }
+    rows.push(row);
+  }
+
   rows.push(
     ratioRow("loopback 100 B: framed() / one native write per message", "≥ 10×", 10, (rt) => {
       const f = fps(find(loop[rt], "framed 100 B", "framed() batches() 100 B"));
