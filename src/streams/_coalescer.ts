@@ -18,6 +18,13 @@ const IDLE_TURNS = 4;
 const FIRST_SLAB = 16 * 1024;
 
 /**
+ * Room beyond the slab size for headers: frames of a power-of-two payload
+ * size then fill a slab exactly (four 64 KiB frames in a 256 KiB slab, not
+ * three), so writes stay as large as `capacity`.
+ */
+const HEADER_ROOM = 1024;
+
+/**
  * Free slabs of recycling coalescers, by size, shared by every connection
  * (memory kept for reuse is bounded per process, not per connection).
  */
@@ -143,7 +150,7 @@ export class Coalescer {
     while (retired.length > 0 && retired[0]!.until <= total) {
       const slab = retired.shift()!.slab;
       // Not a slab made for one frame larger than the capacity.
-      if (slab.length <= this.#capacity) giveSlab(slab);
+      if (slab.length <= this.#capacity + HEADER_ROOM) giveSlab(slab);
     }
   }
 
@@ -161,7 +168,7 @@ export class Coalescer {
       }
       if (grow) this.#slabSize = Math.min(this.#capacity, this.#slabSize * 4);
     }
-    const length = Math.max(this.#slabSize, size);
+    const length = Math.max(this.#slabSize + HEADER_ROOM, size);
     this.#slab = (this.#recycle ? takeSlab(length) : undefined) ?? new Uint8Array(length);
   }
 
