@@ -35,6 +35,15 @@ export interface SocketHandle {
  * `terminated` from its socket events.
  */
 export class SocketConn implements Conn {
+  /**
+   * A write resolves once its bytes are in the OS (see
+   * `Conn.releasesChunkOnWrite`). A getter on the prototype, so that `{
+   * ...conn, writable }` (a wrapped writable that may keep chunks) does not
+   * copy it.
+   */
+  get releasesChunkOnWrite(): boolean {
+    return true;
+  }
   /** Bytes from the peer; pauses the socket when its queue is full. */
   declare readonly readable: ReadableStream<Uint8Array>;
   /**
@@ -50,8 +59,6 @@ export class SocketConn implements Conn {
   readonly remoteAddr: NetAddr;
   /** Resolves once the socket is fully closed; never rejects. */
   readonly closed: Promise<void>;
-  /** A write resolves once its bytes are in the OS (see `Conn.releasesChunkOnWrite`). */
-  readonly releasesChunkOnWrite = true;
   /** How frames of this connection are best allocated (see `Conn.allocate`). */
   readonly allocate: ((length: number) => Uint8Array) | undefined;
   /** The handle's read() with the conn's error handling; see `read`. */

@@ -70,7 +70,9 @@ export interface Conn {
    * encodes frames into send buffers it reuses (payloads below `coalesce`
    * bytes are copied: a copy into reused memory costs less than a second
    * socket write). Leave it unset for a connection that hands chunks on by
-   * reference, such as a `TransformStream` pair.
+   * reference, such as a `TransformStream` pair. The adapters define it on
+   * the prototype, so `{ ...conn, writable }` (a wrapper with a writable of
+   * its own) does not carry it over.
    */
   readonly releasesChunkOnWrite?: boolean;
   /**

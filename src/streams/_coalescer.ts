@@ -149,8 +149,10 @@ export class Coalescer {
     const retired = this.#retired;
     while (retired.length > 0 && retired[0]!.until <= total) {
       const slab = retired.shift()!.slab;
-      // Not a slab made for one frame larger than the capacity.
-      if (slab.length <= this.#capacity + HEADER_ROOM) giveSlab(slab);
+      // Only slabs of the size this coalescer now takes: a smaller one from
+      // before it grew, or one made for a single large frame, would sit in the
+      // pool unused.
+      if (slab.length === this.#slabSize + HEADER_ROOM) giveSlab(slab);
     }
   }
 

@@ -179,6 +179,33 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t("a write is done with its chunk once it resolves (releasesChunkOnWrite)", async () => {
+    await withPair(name, async (client, server) => {
+      assert.equal(client.releasesChunkOnWrite, true);
+      assert.equal(server.releasesChunkOnWrite, true);
+      // Not copied by a spread: `{ ...conn, writable }` may wrap a writable that keeps chunks.
+      assert.equal({ ...client }.releasesChunkOnWrite, undefined);
+      // One buffer, larger than the socket buffers (partial writes on Bun), overwritten as soon
+      // as each write resolves: the peer must see every round's own bytes.
+      const rounds = 8;
+      const buffer = new Uint8Array(1 << 20);
+      const received = readAll(server.readable);
+      const writer = client.writable.getWriter();
+      for (let round = 0; round < rounds; round++) {
+        buffer.fill(round + 1);
+        await writer.write(buffer);
+      }
+      await writer.close();
+      const got = await received;
+      assert.equal(got.length, rounds << 20);
+      for (let round = 0; round < rounds; round++) {
+        const part = got.subarray(round << 20, (round + 1) << 20);
+        const bad = part.findIndex((b) => b !== round + 1);
+        assert.equal(bad, -1, `round ${round}: byte ${bad} is ${part[bad]}`);
+      }
+    });
+  });
+
   t("half-close: client closeWrite, server sees the end and still replies", async () => {
     await withPair(name, async (client, server) => {
       const writer = client.writable.getWriter();
