@@ -9,12 +9,14 @@ import type { Conn } from "./types.ts";
 /** Options for {@linkcode framed}. */
 export interface FramedOptions {
   /**
-   * Frames sent in the same tick go out as one write of up to this many
-   * bytes; 0 writes every frame on its own. Send buffers start at 16 KiB and
-   * grow to this size while they fill up. Over a `Conn` with
-   * `releasesChunkOnWrite` (every framewire adapter) send buffers are reused
-   * and payloads below this size are copied into them; otherwise payloads of
-   * 16 KiB or more are written as they are, after their header.
+   * Frames sent in the same tick are gathered into one write until it holds
+   * this many bytes (it may exceed them by its last frame); 0 writes every
+   * frame on its own. Send buffers start at 16 KiB and grow up to this size
+   * when one tick fills them. Over a `Conn` with `releasesChunkOnWrite`
+   * (every framewire adapter) send buffers are reused once written, and every
+   * frame that fits in this many bytes is copied into them; otherwise a
+   * payload of 16 KiB or more (or of this many bytes, if fewer) is written as
+   * it is, after its header.
    *
    * @default {262144} (256 KiB)
    */
@@ -102,10 +104,10 @@ function noop(): void {}
  * `MalformedHeaderError`.
  *
  * Sending: `send()` and `writable` may both be used. Frames go out in call
- * order; frames sent in the same tick are coalesced into one socket write of
- * up to `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
+ * order; frames sent in the same tick are coalesced into socket writes of
+ * about `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
  * they are copied into send buffers that are reused once written, and only a
- * payload of `coalesce` bytes or more is written as it is; over other
+ * frame larger than `coalesce` is written as header + payload; over other
  * connections a payload of 16 KiB or more is. Such a payload must not change
  * until its `send` resolves. `send` resolves once its frame is handed
  * to the socket; when the connection fails every pending `send` rejects with

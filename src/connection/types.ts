@@ -67,9 +67,9 @@ export interface Conn {
    * Optional: `true` when a write to `writable` no longer reads its chunk
    * once it resolves (the bytes were copied to the OS), so the writer may
    * overwrite the chunk then. framewire's adapters set it, and `framed()` then
-   * encodes frames into send buffers it reuses (payloads below `coalesce`
-   * bytes are copied: a copy into reused memory costs less than a second
-   * socket write). Leave it unset for a connection that hands chunks on by
+   * encodes frames into send buffers it reuses (a frame that fits in
+   * `coalesce` bytes is copied in whole: a copy into reused memory costs less
+   * than a second socket write). Leave it unset for a connection that hands chunks on by
    * reference, such as a `TransformStream` pair. The adapters define it on
    * the prototype, so `{ ...conn, writable }` (a wrapper with a writable of
    * its own) does not carry it over.

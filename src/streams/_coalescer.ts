@@ -24,6 +24,8 @@ const FIRST_SLAB = 16 * 1024;
  */
 const HEADER_ROOM = 1024;
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Free slabs of recycling coalescers, by size, shared by every connection
  * (memory kept for reuse is bounded per process, not per connection).
@@ -62,7 +64,7 @@ export class Coalescer {
   #capacity: number;
   #copyLimit: number;
   #emit: (chunk: Uint8Array) => void;
-  #slab: Uint8Array = new Uint8Array(0);
+  #slab: Uint8Array = EMPTY;
   #slabSize: number;
   #start = 0;
   #end = 0;
@@ -91,11 +93,7 @@ export class Coalescer {
     this.#framing = framing;
     this.#capacity = capacity;
     this.#recycle = recycle && capacity > 0;
-    this.#copyLimit = capacity === 0
-      ? COPY_LIMIT
-      : this.#recycle
-      ? Math.max(capacity - 64, Math.min(capacity, COPY_LIMIT))
-      : Math.min(capacity, COPY_LIMIT);
+    this.#copyLimit = capacity === 0 ? COPY_LIMIT : Math.min(capacity, COPY_LIMIT);
     this.#slabSize = Math.min(capacity, FIRST_SLAB);
     this.#emit = emit;
   }
@@ -114,7 +112,12 @@ export class Coalescer {
    */
   add(payload: Uint8Array, schedule: boolean): void {
     const framing = this.#framing;
-    if (payload.length >= this.#copyLimit) {
+    // With recycle, a frame that fits in the capacity is copied; without, a payload below the
+    // copy limit is.
+    const size = this.#recycle || payload.length < this.#copyLimit
+      ? framing.encodedLength(payload)
+      : Infinity;
+    if (this.#recycle ? size > this.#capacity : size === Infinity) {
       const parts = framing.encodeParts(payload);
       this.flush();
       for (const part of parts) {
@@ -123,10 +126,11 @@ export class Coalescer {
       }
       return;
     }
-    const size = framing.encodedLength(payload);
     if (this.#end + size > this.#slab.length) {
+      // Filled within one tick (nothing flushed from it before): the next slab is larger.
+      const filled = this.#start === 0;
       this.flush();
-      this.#replaceSlab(size);
+      this.#replaceSlab(size, filled);
     }
     this.#end += framing.encodeInto(payload, this.#slab, this.#end);
     if (this.#end - this.#start >= this.#capacity) {
@@ -147,30 +151,45 @@ export class Coalescer {
   written(total: number): void {
     this.#written = total;
     const retired = this.#retired;
-    while (retired.length > 0 && retired[0]!.until <= total) {
-      const slab = retired.shift()!.slab;
-      // Only slabs of the size this coalescer now takes: a smaller one from
-      // before it grew, or one made for a single large frame, would sit in the
-      // pool unused.
-      if (slab.length === this.#slabSize + HEADER_ROOM) giveSlab(slab);
+    while (retired.length > 0 && retired[0]!.until <= total) this.#release(retired.shift()!.slab);
+    if (total >= this.#emitted && this.#end === this.#start && this.#slab.length > 0) {
+      // Everything is written and nothing waits: an idle connection holds no send buffer.
+      this.#release(this.#slab);
+      this.#slab = EMPTY;
+      this.#start = this.#end = 0;
     }
   }
 
-  /** Starts a new slab with room for `size` bytes (all emitted bytes are flushed). */
-  #replaceSlab(size: number): void {
+  #release(slab: Uint8Array): void {
+    // Only slabs of the size this coalescer now takes: a smaller one from before it grew, or
+    // one made for a single large frame, would sit in the pool unused.
+    if (slab.length === this.#slabSize + HEADER_ROOM) giveSlab(slab);
+  }
+
+  /**
+   * Starts a new slab with room for `size` bytes (all emitted bytes are
+   * flushed); `filled`: the old one filled up within one tick.
+   */
+  #replaceSlab(size: number, filled: boolean): void {
     const old = this.#slab;
     this.#start = this.#end = 0;
+    const room = this.#capacity > 0 ? HEADER_ROOM : 0;
+    let grow = false;
     if (old.length > 0) {
-      // A slab that filled up is followed by a larger one, up to the capacity.
-      const grow = this.#slabSize < this.#capacity;
+      grow = filled && this.#slabSize < this.#capacity;
       if (this.#recycle) {
         // All of it written: fill it again from the start.
         if (!grow && this.#written >= this.#emitted && old.length >= size) return;
         this.#retired.push({ slab: old, until: this.#emitted });
       }
-      if (grow) this.#slabSize = Math.min(this.#capacity, this.#slabSize * 4);
     }
-    const length = Math.max(this.#slabSize + HEADER_ROOM, size);
+    // A slab that one tick filled up, or one too small for this frame, is followed by a larger
+    // one, up to the capacity (slab sizes stay few, so free ones can be taken again).
+    while ((grow || this.#slabSize + room < size) && this.#slabSize < this.#capacity) {
+      this.#slabSize = Math.min(this.#capacity, this.#slabSize * 4);
+      grow = false;
+    }
+    const length = Math.max(this.#slabSize + room, size);
     this.#slab = (this.#recycle ? takeSlab(length) : undefined) ?? new Uint8Array(length);
   }
 

@@ -18,9 +18,10 @@ export interface FrameEncoderStreamOptions {
  * Payloads in, wire bytes out: frames each payload with `framing`.
  *
  * Small frames written in the same tick (a loop of unawaited `write` calls,
- * or a `pipeTo` from a stream with queued chunks) come out as one chunk of
- * up to `coalesce` bytes, so the socket behind sees few large writes. A
- * payload of 16 KiB or more is not copied: its header and the payload itself
+ * or a `pipeTo` from a stream with queued chunks) come out as one chunk once
+ * they reach `coalesce` bytes or the tick ends, so the socket behind sees few
+ * large writes. A payload of 16 KiB or more (or of `coalesce` bytes, if
+ * fewer) is not copied: its header and the payload itself
  * come out as two chunks, so the payload must not change after it is
  * written. Output chunks are never reused.
  *

@@ -119,6 +119,48 @@ test("framed() reuses its send buffers only over a Conn that releases chunks on 
   }
 });
 
+test("framed() over a Conn that releases chunks: a send buffer is not reused before its write completes", async () => {
+  // The sink takes a chunk's bytes only when the test completes its write (as a socket may be
+  // slow to), while sends keep coming: a buffer reused too early shows up as corrupt frames.
+  const payloads = Array.from(
+    { length: 3000 },
+    (_, i) => new Uint8Array(1 + (i * 7919) % 3000).fill(i % 251),
+  );
+  const pending: { chunk: Uint8Array; done: () => void }[] = [];
+  const wire: Uint8Array[] = [];
+  const complete = (): void => {
+    const write = pending.shift();
+    if (write === undefined) return;
+    wire.push(write.chunk.slice());
+    write.done();
+  };
+  const turns = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await null; // lets a scheduled flush and the pump run
+  };
+  const { conn } = recordingConn();
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) => new Promise<void>((done) => pending.push({ chunk, done })),
+  });
+  const fc = framed({ ...conn, writable, releasesChunkOnWrite: true }, lengthPrefixed());
+  let settled = false;
+  const sent: Promise<void>[] = [];
+  for (let i = 0; i < payloads.length; i += 300) {
+    sent.push(...payloads.slice(i, i + 300).map((p) => fc.send(p)));
+    await turns();
+    complete(); // one write completes while more frames are being encoded
+  }
+  const all = Promise.all(sent).then(() => settled = true);
+  while (!settled) {
+    complete();
+    await turns();
+  }
+  await all;
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(wire));
+  for (const p of payloads) assert.deepEqual(decoder.next(), p);
+  assert.equal(decoder.next(), undefined);
+});
+
 test("framed() send() rejects with ConnectionError once the connection fails, and after", async () => {
   const { conn, fail } = recordingConn();
   const fc = framed(conn, lengthPrefixed());

@@ -2,9 +2,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { TruncatedFrameError } from "../../mod.ts";
+import { lengthPrefixed, TruncatedFrameError } from "../../mod.ts";
 import { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
-import { cutsArbitrary, decodeChunks, encodeAll, formats, label } from "./_formats.ts";
+import { concat, cutsArbitrary, decodeChunks, encodeAll, formats, label } from "./_formats.ts";
+
+const text = new TextDecoder();
+const utf8 = new TextEncoder();
 
 for (const [i, { framing, payload }] of formats.entries()) {
   const name = label(framing, i);
@@ -187,3 +190,35 @@ for (const [i, { framing, payload }] of formats.entries()) {
     decoder.end();
   });
 }
+
+test("takeAll() hands over the frames before a bad header, then throws what next() throws", () => {
+  const framing = lengthPrefixed({ maxFrameLength: 10 });
+  // "abc", "hello", then a header declaring 100 bytes (over the limit), then "zz".
+  const wire = concat([
+    encodeAll(framing, [utf8.encode("abc"), utf8.encode("hello")]),
+    new Uint8Array([0, 0, 0, 100]),
+    encodeAll(framing, [utf8.encode("zz")]),
+  ]);
+  /** Frames and error of a decoder fed `wire` cut at `cut`, taking with `take`. */
+  const run = (cut: number, take: (d: HeaderDecoder, out: Uint8Array[]) => void) => {
+    const decoder = framing.decoder() as HeaderDecoder;
+    const out: Uint8Array[] = [];
+    try {
+      for (const part of [wire.subarray(0, cut), wire.subarray(cut)]) {
+        decoder.push(part.slice());
+        take(decoder, out);
+      }
+    } catch (error) {
+      return { frames: out.map((f) => text.decode(f)), error: (error as Error).name };
+    }
+    return { frames: out.map((f) => text.decode(f)), error: "none" };
+  };
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const viaTakeAll = run(cut, (d, out) => d.takeAll(out));
+    const viaNext = run(cut, (d, out) => {
+      for (let f = d.next(); f !== undefined; f = d.next()) out.push(f);
+    });
+    assert.deepEqual(viaTakeAll, viaNext, `cut at ${cut}`);
+    assert.deepEqual(viaTakeAll, { frames: ["abc", "hello"], error: "FrameTooLargeError" });
+  }
+});

@@ -18,15 +18,17 @@ function decodeAll(wire: Uint8Array): Uint8Array[] {
 }
 
 type Op =
-  | { kind: "add"; size: number; fill: number }
-  | { kind: "flush" }
-  | { kind: "write"; chunks: number };
+  | { kind: "add"; who: number; size: number; fill: number }
+  | { kind: "flush"; who: number }
+  | { kind: "write"; who: number; chunks: number };
 
+const who = fc.nat(1);
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc.record({
       kind: fc.constant("add" as const),
+      who,
       // Mostly small frames, sometimes one near or above the capacity.
       size: fc.oneof(
         { weight: 4, arbitrary: fc.nat(300) },
@@ -36,61 +38,82 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       fill: fc.nat(255),
     }),
   },
-  { weight: 1, arbitrary: fc.constant({ kind: "flush" as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("flush" as const), who }) },
   {
     weight: 3,
-    arbitrary: fc.record({ kind: fc.constant("write" as const), chunks: fc.nat(4) }),
+    arbitrary: fc.record({ kind: fc.constant("write" as const), who, chunks: fc.nat(4) }),
   },
 );
+
+/** One coalescer under test and what its consumer saw. */
+class Sink {
+  readonly coalescer: Coalescer;
+  // Emitted chunks, each with a copy of its bytes when emitted.
+  readonly emitted: { chunk: Uint8Array; copy: Uint8Array }[] = [];
+  readonly payloads: Uint8Array[] = [];
+  done = 0; // chunks reported written
+  total = 0; // their bytes
+
+  readonly recycle: boolean;
+
+  constructor(capacity: number, recycle: boolean) {
+    this.recycle = recycle;
+    this.coalescer = new Coalescer(
+      framing,
+      capacity,
+      (chunk) => this.emitted.push({ chunk, copy: chunk.slice() }),
+      recycle,
+    );
+  }
+
+  apply(o: Op): void {
+    if (o.kind === "add") {
+      const payload = new Uint8Array(o.size).fill(o.fill);
+      this.payloads.push(payload);
+      this.coalescer.add(payload, false);
+    } else if (o.kind === "flush") {
+      this.coalescer.flush();
+    } else {
+      const upTo = Math.min(this.emitted.length, this.done + o.chunks);
+      for (; this.done < upTo; this.done++) this.total += this.emitted[this.done]!.chunk.length;
+      this.coalescer.written(this.total);
+    }
+  }
+
+  /** Without recycle no chunk may ever change; with it, none that is not written yet. */
+  check(): void {
+    for (let i = this.recycle ? this.done : 0; i < this.emitted.length; i++) {
+      const { chunk, copy } = this.emitted[i]!;
+      assert.deepEqual(chunk, copy, `chunk ${i} was overwritten`);
+    }
+  }
+}
 
 for (const recycle of [false, true]) {
   test(
     `Coalescer${
       recycle ? " with recycle" : ""
-    }: an emitted chunk is never overwritten before written() covers it, and the wire decodes to the payloads`,
+    }: two coalescers sharing the slab pool never overwrite an emitted chunk before written() covers it, and each wire decodes to its payloads`,
     () => {
       fc.assert(
         fc.property(
           fc.constantFrom(0, 1000, 4096, 16 * 1024, 65536, 262144),
+          fc.constantFrom(1000, 65536, 262144),
           fc.array(op, { minLength: 10, maxLength: 300, size: "max" }),
-          (capacity, ops) => {
-            // Emitted chunks, each with a copy of its bytes when emitted.
-            const emitted: { chunk: Uint8Array; copy: Uint8Array }[] = [];
-            const coalescer = new Coalescer(
-              framing,
-              capacity,
-              (chunk) => emitted.push({ chunk, copy: chunk.slice() }),
-              recycle,
-            );
-            const payloads: Uint8Array[] = [];
-            let done = 0; // chunks reported written
-            let total = 0; // their bytes
-            const check = (): void => {
-              // Without recycle, no chunk may ever change; with it, none that is not written yet.
-              for (let i = recycle ? done : 0; i < emitted.length; i++) {
-                assert.deepEqual(emitted[i]!.chunk, emitted[i]!.copy, `chunk ${i} was overwritten`);
-              }
-            };
+          (capacityA, capacityB, ops) => {
+            const sinks = [new Sink(capacityA, recycle), new Sink(capacityB, recycle)];
             for (const o of ops) {
-              if (o.kind === "add") {
-                const payload = new Uint8Array(o.size).fill(o.fill);
-                payloads.push(payload);
-                coalescer.add(payload, false);
-              } else if (o.kind === "flush") {
-                coalescer.flush();
-              } else {
-                const upTo = Math.min(emitted.length, done + o.chunks);
-                for (; done < upTo; done++) total += emitted[done]!.chunk.length;
-                coalescer.written(total);
-              }
-              check();
+              sinks[o.who]!.apply(o);
+              for (const sink of sinks) sink.check();
             }
-            coalescer.flush();
-            check();
-            assert.deepEqual(
-              decodeAll(concat(emitted.map((e) => e.copy))),
-              payloads,
-            );
+            for (const sink of sinks) {
+              sink.coalescer.flush();
+              sink.check();
+              assert.deepEqual(
+                decodeAll(concat(sink.emitted.map((e) => e.copy))),
+                sink.payloads,
+              );
+            }
           },
         ),
         { numRuns: 100 },
@@ -135,4 +158,40 @@ test("Coalescer with recycle copies a payload below the capacity (one chunk), no
   coalescer.add(big, false);
   assert.equal(chunks.length, 2); // header, then the payload itself
   assert.equal(chunks[1], big);
+});
+
+test("Coalescer with recycle copies a frame that fits in the capacity, and only that", () => {
+  for (const capacity of [1000, 65536, 262144]) {
+    for (const delta of [-64, -5, -4, -3, 0]) {
+      const length = capacity + delta; // the frame is length + 4 bytes
+      const chunks: Uint8Array[] = [];
+      const coalescer = new Coalescer(framing, capacity, (chunk) => chunks.push(chunk), true);
+      const payload = new Uint8Array(length).fill(7);
+      coalescer.add(payload, false);
+      coalescer.flush();
+      const copied = length + 4 <= capacity;
+      assert.equal(chunks.length, copied ? 1 : 2, `capacity ${capacity}, payload ${length}`);
+      assert.equal(chunks.some((c) => c === payload), !copied);
+    }
+  }
+});
+
+test("Coalescer: a trickle of one frame per tick keeps a small send buffer; a burst grows it", () => {
+  for (const recycle of [false, true]) {
+    const sizes = new Set<number>();
+    let emitted = 0;
+    const coalescer = new Coalescer(framing, 262144, (chunk) => {
+      sizes.add(chunk.buffer.byteLength);
+      emitted += chunk.length;
+    }, recycle);
+    for (let i = 0; i < 5000; i++) { // 520 KB, one frame per tick
+      coalescer.add(new Uint8Array(100), false);
+      coalescer.flush();
+      coalescer.written(emitted);
+    }
+    assert.deepEqual([...sizes], [16 * 1024 + 1024]);
+    for (let i = 0; i < 5000; i++) coalescer.add(new Uint8Array(100), false); // one burst
+    coalescer.flush();
+    assert.ok(sizes.has(256 * 1024 + 1024), [...sizes].join());
+  }
 });
