@@ -69,10 +69,10 @@ export interface Conn {
    * overwrite the chunk then. framewire's adapters set it, and `framed()` then
    * encodes frames into send buffers it reuses (a frame that fits in
    * `coalesce` bytes is copied in whole: a copy into reused memory costs less
-   * than a second socket write). Leave it unset for a connection that hands chunks on by
-   * reference, such as a `TransformStream` pair. The adapters define it on
-   * the prototype, so `{ ...conn, writable }` (a wrapper with a writable of
-   * its own) does not carry it over.
+   * than a second socket write). Leave it unset for a connection that hands
+   * chunks on by reference, such as a `TransformStream` pair. The adapters
+   * define it on the prototype, so `{ ...conn, writable }` (a wrapper with a
+   * writable of its own) does not carry it over.
    */
   readonly releasesChunkOnWrite?: boolean;
   /**

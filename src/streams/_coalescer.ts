@@ -149,6 +149,8 @@ export class Coalescer {
    * (chunks are written in order), so the slabs they lie in can be reused.
    */
   written(total: number): void {
+    // Without recycle the consumer may hold chunks for ever: no slab is ever given up.
+    if (!this.#recycle) return;
     this.#written = total;
     const retired = this.#retired;
     while (retired.length > 0 && retired[0]!.until <= total) this.#release(retired.shift()!.slab);
