@@ -15,8 +15,8 @@ export interface FramedOptions {
    * when one tick fills them. Over a `Conn` with `releasesChunkOnWrite`
    * (every framewire adapter) send buffers are reused once written, and every
    * frame that fits in this many bytes is copied into them; otherwise a
-   * payload of 16 KiB or more (or of this many bytes, if fewer) is written as
-   * it is, after its header.
+   * payload of 16 KiB or more (or of this many bytes, if fewer and not 0) is
+   * written as it is, after its header.
    *
    * @default {262144} (256 KiB)
    */
@@ -108,8 +108,12 @@ function noop(): void {}
  * about `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
  * they are copied into send buffers that are reused once written, and only a
  * frame larger than `coalesce` is written as header + payload; over other
- * connections a payload of 16 KiB or more is. Such a payload must not change
- * until its `send` resolves. `send` resolves once its frame is handed
+ * connections a payload of 16 KiB or more is. Such a payload is written as
+ * it is, so it must not change until its `send` resolves (over a `Conn`
+ * without `releasesChunkOnWrite`, whose chunks may be held further on: not
+ * at all); a `writable` write resolves once the frame is queued, so a payload
+ * written there must not change until the writable is closed. `send`
+ * resolves once its frame is handed
  * to the socket; when the connection fails every pending `send` rejects with
  * a `ConnectionError` (or the framing error that caused it).
  *

@@ -72,7 +72,9 @@ export interface Conn {
    * than a second socket write). Leave it unset for a connection that hands
    * chunks on by reference, such as a `TransformStream` pair. The adapters
    * define it on the prototype, so `{ ...conn, writable }` (a wrapper with a
-   * writable of its own) does not carry it over.
+   * writable of its own) does not carry it over; a wrapper made with
+   * `Object.create(conn)` or a subclass does, and must set it to `false` if
+   * its writable holds chunks.
    */
   readonly releasesChunkOnWrite?: boolean;
   /**

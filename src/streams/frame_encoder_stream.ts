@@ -21,7 +21,7 @@ export interface FrameEncoderStreamOptions {
  * or a `pipeTo` from a stream with queued chunks) come out as one chunk once
  * they reach `coalesce` bytes or the tick ends, so the socket behind sees few
  * large writes. A payload of 16 KiB or more (or of `coalesce` bytes, if
- * fewer) is not copied: its header and the payload itself
+ * fewer and not 0) is not copied: its header and the payload itself
  * come out as two chunks, so the payload must not change after it is
  * written. Output chunks are never reused.
  *
