@@ -391,6 +391,22 @@ test("framed() concurrent next() calls each get their own frame", async () => {
 });
 
 /**
+ * Every frame of `connection.batches()`. Reused buffers are valid until the next batch, so
+ * with `reuseBuffers` frames are copied on arrival; owned frames are kept as they are and
+ * compared at the end, after every later read.
+ */
+async function collectBatches(
+  connection: { batches(): AsyncIterable<Uint8Array[]> },
+  reuseBuffers: boolean,
+): Promise<Uint8Array[]> {
+  const got: Uint8Array[] = [];
+  for await (const batch of connection.batches()) {
+    for (const frame of batch) got.push(reuseBuffers ? frame.slice() : frame);
+  }
+  return got;
+}
+
+/**
  * A Conn with `read()` (like the Deno adapter's) over fixed input: each read
  * copies at most the next of `sizes` bytes (cycling) into the caller's
  * buffer. Records the buffers read into.
@@ -443,13 +459,7 @@ test("framed() over a Conn with read(): any read sizes, owned frames stay intact
         const payloads = lengths.map(payloadOf);
         const wire = encodeAll(framing, payloads);
         const connection = framed(byobConn(wire, sizes).conn, framing, { reuseBuffers });
-        const got: Uint8Array[] = [];
-        for await (const batch of connection.batches()) {
-          // Reused buffers are valid until the next batch: compare them now. Owned frames are
-          // kept and compared at the end, after every later read.
-          for (const frame of batch) got.push(reuseBuffers ? frame.slice() : frame);
-        }
-        assert.deepEqual(got, payloads);
+        assert.deepEqual(await collectBatches(connection, reuseBuffers), payloads);
       },
     ),
     { numRuns: 150 },
@@ -471,11 +481,7 @@ for (const [i, { framing, payload }] of formats.entries()) {
             Math.max(1, c - (all[j - 1] ?? 0))
           );
           const connection = framed(byobConn(wire, sizes).conn, framing, { reuseBuffers });
-          const got: Uint8Array[] = [];
-          for await (const batch of connection.batches()) {
-            for (const frame of batch) got.push(reuseBuffers ? frame.slice() : frame);
-          }
-          assert.deepEqual(got, payloads);
+          assert.deepEqual(await collectBatches(connection, reuseBuffers), payloads);
         },
       ),
       { numRuns: 40 },
