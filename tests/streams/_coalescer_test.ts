@@ -1,15 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { lengthPrefixed } from "../../mod.ts";
+import { type Framing, lengthPrefixed, netstring, varint } from "../../mod.ts";
 import { Coalescer } from "../../src/streams/_coalescer.ts";
 import { concat } from "../framing/_formats.ts";
 
 const framing = lengthPrefixed({ maxFrameLength: 1 << 20 });
+/** The formats the property runs over: fixed, variable and trailer-carrying headers. */
+const framings: Framing[] = [
+  framing,
+  varint({ maxFrameLength: 1 << 20 }),
+  netstring({ maxFrameLength: 1 << 20 }),
+];
 
 /** Decodes a whole wire image into its payloads. */
-function decodeAll(wire: Uint8Array): Uint8Array[] {
-  const decoder = framing.decoder();
+function decodeAll(wire: Uint8Array, format: Framing = framing): Uint8Array[] {
+  const decoder = format.decoder();
   decoder.push(wire);
   const out: Uint8Array[] = [];
   for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f);
@@ -18,11 +24,12 @@ function decodeAll(wire: Uint8Array): Uint8Array[] {
 }
 
 type Op =
-  | { kind: "add"; who: number; size: number; fill: number }
+  | { kind: "add"; who: number; size: number; seed: number; schedule: boolean }
   | { kind: "flush"; who: number }
-  | { kind: "write"; who: number; chunks: number };
+  | { kind: "write"; who: number; chunks: number }
+  | { kind: "tick"; turns: number };
 
-const who = fc.nat(1);
+const who = fc.nat(2);
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 6,
@@ -35,7 +42,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
         { weight: 2, arbitrary: fc.nat(3000) },
         { weight: 1, arbitrary: fc.integer({ min: 16_000, max: 70_000 }) },
       ),
-      fill: fc.nat(255),
+      seed: fc.nat(255),
+      // A scheduled flush runs once the microtask queue has been idle for a few turns.
+      schedule: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("flush" as const), who }) },
@@ -43,7 +52,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     weight: 3,
     arbitrary: fc.record({ kind: fc.constant("write" as const), who, chunks: fc.nat(4) }),
   },
+  // Lets scheduled flushes run (or not yet: fewer turns than the idle count).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("tick" as const), turns: fc.nat(8) }) },
 );
+
+/** A payload whose every byte depends on its position and `seed`. */
+function payloadOf(size: number, seed: number): Uint8Array {
+  const payload = new Uint8Array(size);
+  for (let i = 0; i < size; i++) payload[i] = (seed + i * 131 + (i >> 8)) & 255;
+  return payload;
+}
 
 /** One coalescer under test and what its consumer saw. */
 class Sink {
@@ -55,11 +73,13 @@ class Sink {
   total = 0; // their bytes
 
   readonly recycle: boolean;
+  readonly framing: Framing;
 
-  constructor(capacity: number, recycle: boolean) {
+  constructor(capacity: number, recycle: boolean, format: Framing) {
     this.recycle = recycle;
+    this.framing = format;
     this.coalescer = new Coalescer(
-      framing,
+      format,
       capacity,
       (chunk) => this.emitted.push({ chunk, copy: chunk.slice() }),
       recycle,
@@ -68,12 +88,12 @@ class Sink {
 
   apply(o: Op): void {
     if (o.kind === "add") {
-      const payload = new Uint8Array(o.size).fill(o.fill);
+      const payload = payloadOf(o.size, o.seed);
       this.payloads.push(payload);
-      this.coalescer.add(payload, false);
+      this.coalescer.add(payload, o.schedule);
     } else if (o.kind === "flush") {
       this.coalescer.flush();
-    } else {
+    } else if (o.kind === "write") {
       const upTo = Math.min(this.emitted.length, this.done + o.chunks);
       for (; this.done < upTo; this.done++) this.total += this.emitted[this.done]!.chunk.length;
       this.coalescer.written(this.total);
@@ -89,33 +109,49 @@ class Sink {
   }
 }
 
+const capacities = [0, 1, 17, 1000, 1023, 4096, 16 * 1024, 16385, 65536, 65537, 262144];
+
 for (const recycle of [false, true]) {
   test(
     `Coalescer${
       recycle ? " with recycle" : ""
-    } next to another: an emitted chunk is never overwritten before written() covers it (without recycle, never), and each wire decodes to its payloads`,
-    () => {
-      fc.assert(
-        fc.property(
-          fc.constantFrom(0, 1000, 4096, 16 * 1024, 65536, 262144),
-          fc.constantFrom(1000, 65536, 262144),
-          fc.boolean(),
+    } next to two others: an emitted chunk is never overwritten before written() covers it (without recycle, never), and each wire decodes to its payloads`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.tuple(
+            fc.constantFrom(...capacities),
+            fc.constantFrom(...capacities),
+            fc.constantFrom(...capacities),
+          ),
+          fc.tuple(fc.boolean(), fc.boolean()),
+          fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2)),
           fc.array(op, { minLength: 10, maxLength: 300, size: "max" }),
-          (capacityA, capacityB, recycleB, ops) => {
-            // The second coalescer recycles or not: neither may get the other's slabs wrong.
-            const sinks = [new Sink(capacityA, recycle), new Sink(capacityB, recycleB)];
+          async (caps, [recycleB, recycleC], formats, ops) => {
+            // The others recycle or not, on the shared pool: none may get another's slabs wrong.
+            const sinks = [
+              new Sink(caps[0], recycle, framings[formats[0]]!),
+              new Sink(caps[1], recycleB, framings[formats[1]]!),
+              new Sink(caps[2], recycleC, framings[formats[2]]!),
+            ];
             for (const o of ops) {
-              sinks[o.who]!.apply(o);
+              if (o.kind === "tick") {
+                for (let i = 0; i < o.turns; i++) await null;
+              } else {
+                sinks[o.who]!.apply(o);
+              }
               for (const sink of sinks) sink.check();
             }
             for (const sink of sinks) {
               sink.coalescer.flush();
               sink.check();
               assert.deepEqual(
-                decodeAll(concat(sink.emitted.map((e) => e.copy))),
+                decodeAll(concat(sink.emitted.map((e) => e.copy)), sink.framing),
                 sink.payloads,
               );
             }
+            // Let scheduled flushes that are still queued run before the next case.
+            for (let i = 0; i < 8; i++) await null;
           },
         ),
         { numRuns: 100 },
