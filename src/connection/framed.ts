@@ -11,8 +11,9 @@ export interface FramedOptions {
   /**
    * Frames sent in the same tick are gathered into one write until it holds
    * this many bytes (it may exceed them by its last frame); 0 writes every
-   * frame on its own. Send buffers start at 16 KiB and grow up to this size
-   * when one tick fills them. Over a `Conn` with `releasesChunkOnWrite`
+   * frame on its own. Send buffers start at 16 KiB, grow ×4 up to this size
+   * when one tick fills them, and shrink back when no tick needs more than a
+   * sixteenth of them (a trickle after a burst). Over a `Conn` with `releasesChunkOnWrite`
    * (every framewire adapter) send buffers are reused once written, and every
    * frame that fits in this many bytes is copied into them; otherwise a
    * payload of 16 KiB or more (or of this many bytes, if fewer and not 0) is

@@ -66,6 +66,10 @@ export class Coalescer {
   #emit: (chunk: Uint8Array) => void;
   #slab: Uint8Array = EMPTY;
   #slabSize: number;
+  /** The first slab size: slabs shrink back to it. */
+  #minSlab: number;
+  /** The largest chunk flushed from the current slab (what one tick needed). */
+  #largest = 0;
   #start = 0;
   #end = 0;
   #scheduled = false;
@@ -94,7 +98,7 @@ export class Coalescer {
     this.#capacity = capacity;
     this.#recycle = recycle && capacity > 0;
     this.#copyLimit = capacity === 0 ? COPY_LIMIT : Math.min(capacity, COPY_LIMIT);
-    this.#slabSize = Math.min(capacity, FIRST_SLAB);
+    this.#slabSize = this.#minSlab = Math.min(capacity, FIRST_SLAB);
     this.#emit = emit;
   }
 
@@ -176,14 +180,23 @@ export class Coalescer {
     const old = this.#slab;
     this.#start = this.#end = 0;
     const room = this.#capacity > 0 ? HEADER_ROOM : 0;
-    let grow = false;
-    if (old.length > 0) {
-      grow = filled && this.#slabSize < this.#capacity;
-      if (this.#recycle) {
-        // All of it written: fill it again from the start.
-        if (!grow && this.#written >= this.#emitted && old.length >= size) return;
-        this.#retired.push({ slab: old, until: this.#emitted });
-      }
+    const largest = this.#largest;
+    this.#largest = 0;
+    let grow = old.length > 0 && filled && this.#slabSize < this.#capacity;
+    // No tick since the last new slab needed more than a sixteenth of it (a burst is over):
+    // the next slab is the size before the last growth, so a trickle after a burst holds a
+    // small send buffer again.
+    const shrink = !grow && largest > 0 && largest * 16 <= this.#slabSize &&
+      this.#slabSize > this.#minSlab;
+    if (old.length > 0 && this.#recycle) {
+      // All of it written: fill it again from the start.
+      if (!grow && !shrink && this.#written >= this.#emitted && old.length >= size) return;
+      this.#retired.push({ slab: old, until: this.#emitted });
+    }
+    if (shrink) {
+      let smaller = this.#minSlab;
+      while (smaller * 4 < this.#slabSize) smaller *= 4;
+      this.#slabSize = smaller;
     }
     // A slab that one tick filled up, or one too small for this frame, is followed by a larger
     // one, up to the capacity (slab sizes stay few, so free ones can be taken again).
@@ -199,6 +212,7 @@ export class Coalescer {
   flush(): void {
     if (this.#end === this.#start) return;
     const chunk = this.#slab.subarray(this.#start, this.#end);
+    if (chunk.length > this.#largest) this.#largest = chunk.length;
     this.#emitted += chunk.length;
     this.#start = this.#end;
     this.#emit(chunk);

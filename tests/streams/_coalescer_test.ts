@@ -214,12 +214,14 @@ test("Coalescer with recycle copies a frame that fits in the capacity, and only 
   }
 });
 
-test("Coalescer: a trickle of one frame per tick keeps a small send buffer; a burst grows it", () => {
+test("Coalescer: a trickle of one frame per tick keeps a small send buffer; a burst grows it, and a trickle after it shrinks it again", () => {
   for (const recycle of [false, true]) {
     const sizes = new Set<number>();
     let emitted = 0;
+    let last = 0;
     const coalescer = new Coalescer(framing, 262144, (chunk) => {
       sizes.add(chunk.buffer.byteLength);
+      last = chunk.buffer.byteLength;
       emitted += chunk.length;
     }, recycle);
     for (let i = 0; i < 5000; i++) { // 520 KB, one frame per tick
@@ -231,5 +233,19 @@ test("Coalescer: a trickle of one frame per tick keeps a small send buffer; a bu
     for (let i = 0; i < 5000; i++) coalescer.add(new Uint8Array(100), false); // one burst
     coalescer.flush();
     assert.ok(sizes.has(256 * 1024 + 1024), [...sizes].join());
+    coalescer.written(emitted);
+    // A trickle again: the send buffer shrinks back to its first size.
+    const after: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      coalescer.add(new Uint8Array(100), false);
+      coalescer.flush();
+      coalescer.written(emitted);
+      after.push(last);
+    }
+    assert.deepEqual(
+      after.slice(-100),
+      new Array(100).fill(16 * 1024 + 1024),
+      `recycle ${recycle}`,
+    );
   }
 });
