@@ -1,6 +1,29 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Argument checks shared by the format factories. Private.
 
+import type { Framing } from "./types.ts";
+
+/**
+ * Formats whose encoded frame is always the payload plus a fixed number of
+ * bytes (for a payload they accept): that number.
+ */
+const fixedOverheads = new WeakMap<Framing, number>();
+
+/** Records that `framing` adds exactly `overhead` bytes to every payload it accepts. */
+export function withFixedOverhead(framing: Framing, overhead: number): Framing {
+  fixedOverheads.set(framing, overhead);
+  return framing;
+}
+
+/**
+ * The bytes `framing` adds to every payload it accepts, when that is fixed
+ * (and the framing is framewire's own): a sender can then size a frame
+ * without `encodedLength`, which checks the payload a second time. -1 otherwise.
+ */
+export function fixedOverhead(framing: Framing): number {
+  return fixedOverheads.get(framing) ?? -1;
+}
+
 /** 4 MiB: the default `maxFrameLength` of length-declaring formats. */
 export const DEFAULT_MAX_LENGTH_PREFIXED = 4 * 1024 * 1024;
 /** 64 KiB: the default `maxFrameLength` of delimiter formats. */

@@ -10,6 +10,7 @@ import {
   decimalDigits,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
@@ -87,7 +88,7 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
     }
   }
 
-  return {
+  return withFixedOverhead({
     name: `decimal${width}`,
     maxFrameLength,
     encodedLength: check,
@@ -113,7 +114,7 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(new DecimalParser(width, limit), options);
     },
-  };
+  }, width);
 }
 
 class DecimalParser implements HeaderParser {

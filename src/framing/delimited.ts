@@ -9,6 +9,7 @@ import {
   copyBytes,
   DEFAULT_MAX_DELIMITED,
   maxFrameLengthOption,
+  withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
@@ -87,7 +88,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
     return payload.length + delimiter.length;
   }
 
-  return {
+  return withFixedOverhead({
     name: single === 0x0a && stripCR ? "line" : "delimited",
     maxFrameLength,
     encodedLength: check,
@@ -116,7 +117,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
         options?.allocate,
       );
     },
-  };
+  }, delimiter.length);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
-import { checkPayload, checkRoom, copyBytes } from "./_options.ts";
+import { checkPayload, checkRoom, copyBytes, withFixedOverhead } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /**
@@ -42,7 +42,7 @@ export function fixedSize(size: number): Framing {
     return size;
   }
 
-  return {
+  return withFixedOverhead({
     name: `fixed${size}`,
     maxFrameLength: size,
     encodedLength: check,
@@ -63,7 +63,7 @@ export function fixedSize(size: number): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(new FixedParser(size), options);
     },
-  };
+  }, 0);
 }
 
 class FixedParser implements HeaderParser {

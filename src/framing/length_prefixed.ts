@@ -9,6 +9,7 @@ import {
   copyBytes,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
@@ -139,6 +140,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   const limit = Math.min(maxFrameLength, payloadMax);
   const little = endian === "little";
   const adjust = counts === "frame" ? header : 0;
+  const plainU32 = width === 4 && !little && offset === 0 && adjust === 0;
   const name = width === 1 ? "u8" : `u${width * 8}${little ? "le" : "be"}`;
 
   function check(payload: Uint8Array): number {
@@ -183,7 +185,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     }
   }
 
-  return {
+  return withFixedOverhead({
     name,
     maxFrameLength,
     encodedLength(payload: Uint8Array): number {
@@ -192,6 +194,15 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     encodeInto(payload: Uint8Array, target: Uint8Array, at: number): number {
       const length = check(payload);
       checkRoom(target, at, length + header);
+      if (plainU32) {
+        // The common u32be header, written inline (the general loop costs more per small frame).
+        target[at] = length >>> 24;
+        target[at + 1] = (length >>> 16) & 0xff;
+        target[at + 2] = (length >>> 8) & 0xff;
+        target[at + 3] = length & 0xff;
+        copyBytes(payload, 0, target, at + 4);
+        return length + 4;
+      }
       writeHeader(payload, length, target, at);
       copyBytes(payload, offset, target, at + header);
       return length + header;
@@ -215,7 +226,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
         options,
       );
     },
-  };
+  }, width);
 }
 
 class LengthFieldParser implements HeaderParser {

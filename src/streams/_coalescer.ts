@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Encodes payloads into shared slabs and hands out large writes. Private.
 
+import { fixedOverhead } from "../framing/_options.ts";
 import type { Framing } from "../framing/types.ts";
 
 /**
@@ -61,6 +62,8 @@ function giveSlab(slab: Uint8Array): void {
  */
 export class Coalescer {
   #framing: Framing;
+  /** What the framing adds to every payload, when fixed; else -1 (see `fixedOverhead`). */
+  #overhead: number;
   #capacity: number;
   #copyLimit: number;
   #emit: (chunk: Uint8Array) => void;
@@ -95,6 +98,7 @@ export class Coalescer {
     recycle = false,
   ) {
     this.#framing = framing;
+    this.#overhead = fixedOverhead(framing);
     this.#capacity = capacity;
     this.#recycle = recycle && capacity > 0;
     this.#copyLimit = capacity === 0 ? COPY_LIMIT : Math.min(capacity, COPY_LIMIT);
@@ -116,10 +120,12 @@ export class Coalescer {
    */
   add(payload: Uint8Array, schedule: boolean): void {
     const framing = this.#framing;
+    const overhead = this.#overhead;
     // With recycle, a frame that fits in the capacity is copied; without, a payload below the
-    // copy limit is.
+    // copy limit is. A fixed overhead gives the size without checking the payload twice
+    // (encodeInto checks it, before it writes anything).
     const size = this.#recycle || payload.length < this.#copyLimit
-      ? framing.encodedLength(payload)
+      ? (overhead >= 0 ? payload.length + overhead : framing.encodedLength(payload))
       : Infinity;
     if (this.#recycle ? size > this.#capacity : size === Infinity) {
       const parts = framing.encodeParts(payload);
@@ -131,6 +137,8 @@ export class Coalescer {
       return;
     }
     if (this.#end + size > this.#slab.length) {
+      // A payload the framing refuses must not flush what is held: check it first.
+      if (overhead >= 0) framing.encodedLength(payload);
       // Filled within one tick (nothing flushed from it before): the next slab is larger.
       const filled = this.#start === 0;
       this.flush();

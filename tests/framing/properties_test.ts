@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { lengthPrefixed, TruncatedFrameError } from "../../mod.ts";
 import { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
+import { fixedOverhead } from "../../src/framing/_options.ts";
 import { concat, cutsArbitrary, decodeChunks, encodeAll, formats, label } from "./_formats.ts";
 
 const text = new TextDecoder();
@@ -24,6 +25,22 @@ for (const [i, { framing, payload }] of formats.entries()) {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  test(`${name}: a fixed overhead recorded for the format is what encodedLength adds and encodeInto writes`, () => {
+    const overhead = fixedOverhead(framing);
+    const variable = ["varint", "netstring"].includes(framing.name);
+    assert.equal(overhead < 0, variable, `overhead ${overhead}`);
+    if (overhead < 0) return;
+    fc.assert(
+      fc.property(payload, (p) => {
+        assert.equal(framing.encodedLength(p), p.length + overhead);
+        const target = new Uint8Array(p.length + overhead + 3);
+        assert.equal(framing.encodeInto(p, target, 3), p.length + overhead);
+        assert.deepEqual(target.subarray(3), framing.encode(p));
+      }),
+      { numRuns: 100 },
     );
   });
 

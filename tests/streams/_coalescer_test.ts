@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type Framing, lengthPrefixed, netstring, varint } from "../../mod.ts";
+import { type Framing, lengthPrefixed, lines, netstring, varint } from "../../mod.ts";
 import { Coalescer } from "../../src/streams/_coalescer.ts";
 import { concat } from "../framing/_formats.ts";
 
@@ -247,5 +247,37 @@ test("Coalescer: a trickle of one frame per tick keeps a small send buffer; a bu
       new Array(100).fill(16 * 1024 + 1024),
       `recycle ${recycle}`,
     );
+  }
+});
+
+test("Coalescer: a payload the framing refuses throws and emits nothing, even when the send buffer is full", () => {
+  for (const recycle of [false, true]) {
+    for (const capacity of [0, 100, 4096, 262144]) {
+      const format = lines({ maxFrameLength: 3000 });
+      const emitted: Uint8Array[] = [];
+      const coalescer = new Coalescer(format, capacity, (chunk) => emitted.push(chunk), recycle);
+      const sent: Uint8Array[] = [];
+      for (let i = 0; i < 400; i++) {
+        const payload = payloadOf(i % 7 === 0 ? 2500 : i % 50, i).map((b) =>
+          b === 10 || b === 13 ? 11 : b
+        );
+        coalescer.add(payload, false);
+        sent.push(payload);
+        const before = emitted.length;
+        // Contains the delimiter; longer than maxFrameLength.
+        assert.throws(
+          () => coalescer.add(new Uint8Array(1 + (i % 40)).fill(10), false),
+          RangeError,
+        );
+        assert.throws(() => coalescer.add(new Uint8Array(3001 + i), false), RangeError);
+        assert.equal(
+          emitted.length,
+          before,
+          `recycle ${recycle}, capacity ${capacity}, frame ${i}`,
+        );
+      }
+      coalescer.flush();
+      assert.deepEqual(decodeAll(concat(emitted.map((c) => c.slice())), format), sent);
+    }
   }
 });
