@@ -96,9 +96,9 @@ export class FrameAllocator {
         this.#slab = new Uint8Array(SLAB_SIZE);
         this.#used = 0;
       }
-      frame = this.#slab.subarray(this.#used, this.#used + n);
+      // A fresh slab is never written twice: the header's seq and ack are still 0.
+      frame = new Uint8Array(this.#slab.buffer, this.#used, n);
       this.#used += n;
-      frame.fill(0, 1, DATA_HEADER);
     }
     frame[0] = DATA;
     frame.set(payload, DATA_HEADER);

@@ -547,7 +547,10 @@ export class SessionMachine {
     if (this.#goodbyeSent) return; // we promised the peer to deliver nothing more
     if (seq === this.#lastReceived + 1) {
       this.#lastReceived = seq;
-      this.deliveries.push(frame.subarray(DATA_HEADER));
+      // A view made with the constructor: cheaper than subarray() per message on V8.
+      this.deliveries.push(
+        new Uint8Array(frame.buffer, frame.byteOffset + DATA_HEADER, frame.length - DATA_HEADER),
+      );
       this.#pendingAcks++;
       this.#pendingAckBytes += frame.length - DATA_HEADER;
     } else if (seq >= 1 && seq <= this.#lastReceived) {
