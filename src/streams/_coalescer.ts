@@ -124,6 +124,8 @@ export class Coalescer {
     // With recycle, a frame that fits in the capacity is copied; without, a payload below the
     // copy limit is. A fixed overhead gives the size without checking the payload twice
     // (encodeInto checks it, before it writes anything).
+    // Not a Uint8Array: encodedLength throws the framing's own TypeError, before anything else.
+    if (!(payload instanceof Uint8Array)) framing.encodedLength(payload);
     const size = this.#recycle || payload.length < this.#copyLimit
       ? (overhead >= 0 ? payload.length + overhead : framing.encodedLength(payload))
       : Infinity;
@@ -189,8 +191,11 @@ export class Coalescer {
     this.#start = this.#end = 0;
     const room = this.#capacity > 0 ? HEADER_ROOM : 0;
     const largest = this.#largest;
-    this.#largest = 0;
     let grow = old.length > 0 && filled && this.#slabSize < this.#capacity;
+    // The tick that filled the old slab goes on in the new one and needed at least the old
+    // slab: it still counts (else a steady tick a little larger than a slab would shrink the
+    // next slab again, and every tick would grow it and write twice).
+    this.#largest = grow ? largest : 0;
     // No tick since the last new slab needed more than a sixteenth of it (a burst is over):
     // the next slab is the size before the last growth, so a trickle after a burst holds a
     // small send buffer again.

@@ -250,6 +250,53 @@ test("Coalescer: a trickle of one frame per tick keeps a small send buffer; a bu
   }
 });
 
+test("Coalescer with recycle: a steady load a little above a send buffer's size settles on one write per tick and two send buffers", () => {
+  // One tick filling a slab grows the next one; that tick must still count when the next
+  // slab is replaced, or the send buffer shrinks and grows again on every tick. (Without
+  // recycle a slab is never given up when idle, so a tick can straddle two slabs.)
+  for (const recycle of [true]) {
+    for (const perTick of [10, 20, 40, 70, 120].map((k) => k * 1024)) {
+      let emitted = 0;
+      let chunks = 0;
+      const buffers = new Set<ArrayBufferLike>();
+      const coalescer = new Coalescer(framing, 262144, (chunk) => {
+        emitted += chunk.length;
+        chunks++;
+        buffers.add(chunk.buffer);
+      }, recycle);
+      const frames = Math.round(perTick / 100);
+      for (let tick = 0; tick < 200; tick++) {
+        if (tick === 100) {
+          chunks = 0;
+          buffers.clear();
+        }
+        for (let i = 0; i < frames; i++) coalescer.add(new Uint8Array(96), false);
+        coalescer.flush();
+        coalescer.written(emitted);
+      }
+      const label = `recycle ${recycle}, ${perTick} B per tick`;
+      assert.equal(chunks, 100, label);
+      assert.ok(buffers.size <= 2, `${label}: ${buffers.size} send buffers`);
+    }
+  }
+});
+
+test("Coalescer: a payload that is not a Uint8Array gets the framing's TypeError and emits nothing", () => {
+  for (const recycle of [false, true]) {
+    const emitted: Uint8Array[] = [];
+    const coalescer = new Coalescer(framing, 65536, (chunk) => emitted.push(chunk), recycle);
+    coalescer.add(new Uint8Array(3), false);
+    for (const bad of [null, undefined, "abc", 5, [1, 2, 3]]) {
+      assert.throws(
+        () => coalescer.add(bad as unknown as Uint8Array, false),
+        (error: unknown) =>
+          error instanceof TypeError && /payload must be a Uint8Array/.test(error.message),
+      );
+    }
+    assert.equal(emitted.length, 0);
+  }
+});
+
 test("Coalescer: a payload the framing refuses throws and emits nothing, even when the send buffer is full", () => {
   for (const recycle of [false, true]) {
     for (const capacity of [0, 100, 4096, 262144]) {
