@@ -10,9 +10,13 @@
  *
  * - framewire encode(): `lengthPrefixed().encode(payload)` per frame (one
  *   new buffer holding header and payload);
- * - framewire coalesced: what `FrameEncoderStream` and `framed()` do:
- *   small frames written with `encodeInto` into 64 KiB batch buffers, a
- *   large payload sent as `encodeParts` (header + the payload, not copied);
+ * - framewire coalesced: what `FrameEncoderStream` does: small frames
+ *   written with `encodeInto` into fresh 64 KiB batch buffers (its consumer
+ *   may keep every chunk), a large payload sent as `encodeParts` (header +
+ *   the payload, not copied);
+ * - framed() send buffers: the coalescer `framed()` uses over the adapters'
+ *   `Conn`s (256 KiB, send buffers reused once written), each chunk reported
+ *   written as soon as it is emitted, as by a socket that takes it at once;
  * - FrameEncoderStream: the Web Streams front end (when it exists), fed
  *   with `writer.write` and drained by a reader in the same run;
  * - it-length-prefixed: `encode()` over a synchronous iterable with a u32be
@@ -30,6 +34,7 @@ import { encode as itEncode, type LengthEncoderFunction } from "it-length-prefix
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
 import * as framewire from "../mod.ts";
+import { Coalescer } from "../src/streams/_coalescer.ts";
 import {
   args,
   type Case,
@@ -109,7 +114,7 @@ function cases(size: number): Case[] {
     {
       name: "framewire coalesced",
       note:
-        "encodeInto 64 KiB batch buffers for small frames, encodeParts (no copy) for large ones",
+        "encodeInto fresh 64 KiB batch buffers for small frames, encodeParts (no copy) for large ones (what FrameEncoderStream does)",
       frames: count,
       bytes,
       run(): number {
@@ -138,6 +143,31 @@ function cases(size: number): Case[] {
         }
         if (used > 0) out.push(batch.subarray(0, used));
         check(sum(out), wireLength);
+        return n;
+      },
+    },
+    {
+      name: "framed() send buffers",
+      note:
+        "framed()'s coalescer over an adapter Conn: 256 KiB, frames up to that copied into send buffers that are reused once written; every chunk reported written as soon as it is emitted",
+      frames: count,
+      bytes,
+      run(): number {
+        let emitted = 0;
+        let chunks = 0;
+        const coalescer = new Coalescer(framing, 256 * KiB, (chunk) => {
+          emitted += chunk.length;
+          chunks++;
+          coalescer.written(emitted);
+        }, true);
+        let n = 0;
+        for (const p of payloads) {
+          coalescer.add(p, false);
+          n++;
+        }
+        coalescer.flush();
+        check(emitted, wireLength);
+        sink += chunks;
         return n;
       },
     },

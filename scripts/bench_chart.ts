@@ -187,8 +187,20 @@ export function summarize(): {
       ),
     );
   }
-  rows.push(ratioRow("encode 16 B: framewire coalesced / best peer", "(no target)", NaN, (rt) => {
-    const f = fps(find(encode[rt], "encode 16 B", "framewire coalesced"));
+  rows.push(
+    ratioRow(
+      "decode stream 16 B: FrameDecoderStream / Web Streams limit (enqueue + read per frame)",
+      "(no target)",
+      NaN,
+      (rt) => {
+        const f = fps(find(decode[rt], "stream 16 B", "FrameDecoderStream"));
+        const l = fps(find(decode[rt], "stream 16 B", "Web Streams limit"));
+        return f !== undefined && l !== undefined ? f / l : undefined;
+      },
+    ),
+  );
+  rows.push(ratioRow("encode 16 B: framed() send buffers / best peer", "(no target)", NaN, (rt) => {
+    const f = fps(find(encode[rt], "encode 16 B", "framed() send buffers"));
     const p = bestPeer(encode[rt], "encode 16 B", [
       "it-length-prefixed",
       "length-prefixed-stream",
