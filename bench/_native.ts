@@ -33,12 +33,18 @@ export function nativeConnect(port: number): Promise<NativeClient> {
   return nodeConnect(port);
 }
 
-/** Listens with the runtime's own API on 127.0.0.1:0 and counts received bytes (reused read buffer). */
-export function nativeCounter(): Promise<NativeCounter> {
+/**
+ * Listens with the runtime's own API on 127.0.0.1:0 and counts received bytes
+ * (Deno: into one reused read buffer). With `onChunk`, every chunk read is
+ * handed to it first (Deno: each read into a fresh buffer, as the runtime's
+ * own API gives on Bun and Node, so that views into it stay valid).
+ */
+export function nativeCounter(onChunk?: (chunk: Uint8Array) => void): Promise<NativeCounter> {
   const rt = runtimeName();
-  if (rt === "deno") return denoCounter();
-  if (rt === "bun") return bunCounter();
-  return nodeCounter();
+  const hook = onChunk ?? ((): void => {});
+  if (rt === "deno") return denoCounter(hook, onChunk !== undefined);
+  if (rt === "bun") return bunCounter(hook);
+  return nodeCounter(hook);
 }
 
 async function denoConnect(port: number): Promise<NativeClient> {
@@ -56,20 +62,22 @@ async function denoConnect(port: number): Promise<NativeClient> {
   };
 }
 
-function denoCounter(): Promise<NativeCounter> {
+function denoCounter(onChunk: (chunk: Uint8Array) => void, fresh: boolean): Promise<NativeCounter> {
   const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
   return Promise.resolve({
     port: listener.addr.port,
     async received(expected: number): Promise<number> {
       const conn = await accepted;
-      const buf = new Uint8Array(256 * 1024);
+      let buf = new Uint8Array(256 * 1024);
       let got = 0;
       try {
         while (got < expected) {
           const n = await conn.read(buf);
           if (n === null) break;
+          onChunk(buf.subarray(0, n));
           got += n;
+          if (fresh) buf = new Uint8Array(256 * 1024);
         }
       } finally {
         conn.close();
@@ -99,7 +107,7 @@ function nodeConnect(port: number): Promise<NativeClient> {
   });
 }
 
-function nodeCounter(): Promise<NativeCounter> {
+function nodeCounter(onChunk: (chunk: Uint8Array) => void): Promise<NativeCounter> {
   return new Promise((resolve) => {
     let onSocket: (s: net.Socket) => void = () => {};
     const server = net.createServer((s) => onSocket(s));
@@ -111,6 +119,7 @@ function nodeCounter(): Promise<NativeCounter> {
             onSocket = (s) => {
               let got = 0;
               s.on("data", (d: Uint8Array) => {
+                onChunk(d);
                 got += d.length;
                 if (got >= expected) {
                   s.destroy();
@@ -168,7 +177,7 @@ async function bunConnect(port: number): Promise<NativeClient> {
   };
 }
 
-function bunCounter(): Promise<NativeCounter> {
+function bunCounter(onChunk: (chunk: Uint8Array) => void): Promise<NativeCounter> {
   let got = 0;
   let expected = Infinity;
   let done: ((n: number) => void) | undefined;
@@ -177,6 +186,7 @@ function bunCounter(): Promise<NativeCounter> {
     port: 0,
     socket: {
       data(s: { end(): void }, d: Uint8Array): void {
+        onChunk(d);
         got += d.length;
         if (got >= expected && done !== undefined) {
           s.end();

@@ -76,6 +76,7 @@ import {
   type Case,
   chunk,
   DEFAULT_MEASURE,
+  frameViews,
   measureGroup,
   type MeasureOptions,
   payload,
@@ -308,24 +309,9 @@ function syncCases(size: number): Case[] {
       frames: count,
       bytes,
       run(): number {
+        const views = frameViews(size);
         let n = 0;
-        let pos = 0; // the next frame's start, relative to the current chunk
-        for (const c of chunks) {
-          const out: Uint8Array[] = [];
-          const buffer = c.buffer;
-          const base = c.byteOffset;
-          for (; pos + 4 + size <= c.length; pos += 4 + size) {
-            out.push(new Uint8Array(buffer, base + pos + 4, size));
-          }
-          n += out.length;
-          sink += out[out.length - 1]?.length ?? 0;
-          // A frame that spans into the next chunk is counted, not viewed (one in ~3,000).
-          if (pos < c.length) {
-            n++;
-            pos += 4 + size;
-          }
-          pos -= c.length;
-        }
+        for (const c of chunks) n += views(c);
         return n;
       },
     }]),

@@ -11,6 +11,10 @@
  *   on both ends, `send()` per message (awaited every 1 MiB), receiver
  *   `for await (const batch of fc.batches())`, for 16 B, 100 B, 4 KiB,
  *   64 KiB and 1 MiB messages;
+ * - framed() batches() 16 B, sender in another process: a Node child writes
+ *   pre-encoded frames in 256 KiB writes to the adapter + `batches()`; next
+ *   to it, its limit: the runtime's own socket API receiving from the same
+ *   child and making one view per frame, nothing else;
  * - framed() for await: the same receiver taking one frame per promise;
  * - framed() reuseBuffers: 64 KiB messages with `{ reuseBuffers: true }`;
  * - one side only, 64 KiB: framewire's sender into a raw counting receiver,
@@ -51,6 +55,7 @@ import {
   args,
   type Case,
   collectGarbage,
+  frameViews,
   measureGroup,
   type MeasureOptions,
   payload,
@@ -242,16 +247,7 @@ function separateSenderCase(size: number): Case {
     bytes: count * size,
     async run(): Promise<number> {
       const { listener, port, accepted } = await listenOnce();
-      const child = spawn(
-        fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url)),
-        [
-          fileURLToPath(new URL("./_blast_sender.ts", import.meta.url)),
-          String(port),
-          String(count),
-          String(size),
-        ],
-        { stdio: ["ignore", "ignore", "inherit"] },
-      );
+      const child = blastSender(port, count, size);
       try {
         const rx = framed(await accepted, framing);
         const n = await receiveBatches(rx, count);
@@ -263,6 +259,47 @@ function separateSenderCase(size: number): Case {
       }
     },
   };
+}
+
+/**
+ * The limit of the case above: the runtime's own socket API receiving from
+ * the same sender, doing nothing per chunk but one view per frame.
+ */
+function separateSenderLimitCase(size: number): Case {
+  const count = quick ? 2_000_000 : 20_000_000;
+  return {
+    name: `native receiver, one view per frame ${sizeLabel(size)}, sender in another process`,
+    note:
+      "the runtime's own socket API (Deno: a fresh 256 KiB buffer per read) and per chunk one new Uint8Array view per frame, kept in an array, nothing else; the same Node child sender (a limit, not a peer)",
+    frames: count,
+    bytes: count * size,
+    async run(): Promise<number> {
+      const views = frameViews(size);
+      const counter = await nativeCounter((chunk) => void views(chunk));
+      const child = blastSender(counter.port, count, size);
+      try {
+        await counter.received(count * (size + 4));
+        return count;
+      } finally {
+        child.kill();
+        counter.close();
+      }
+    },
+  };
+}
+
+/** Starts bench/_blast_sender.ts on Node: `count` frames of `size` bytes to 127.0.0.1:`port`. */
+function blastSender(port: number, count: number, size: number): ReturnType<typeof spawn> {
+  return spawn(
+    fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url)),
+    [
+      fileURLToPath(new URL("./_blast_sender.ts", import.meta.url)),
+      String(port),
+      String(count),
+      String(size),
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
 }
 
 function perMessageWriteCase(size: number): Case {
@@ -476,7 +513,10 @@ async function main(): Promise<void> {
   for (const size of SIZES) {
     groups.push([`framed ${sizeLabel(size)}`, [framedCase(size, "batches")]]);
   }
-  groups.push(["framed 16 B, sender in another process", [separateSenderCase(16)]]);
+  groups.push(["framed 16 B, sender in another process", [
+    separateSenderCase(16),
+    separateSenderLimitCase(16),
+  ]]);
   groups.push(["framed for await", [framedCase(100, "each"), framedCase(64 * KiB, "each")]]);
   groups.push(["framed reuseBuffers", [framedCase(64 * KiB, "batches", true)]]);
   groups.push(["one side 64 KiB", [

@@ -59,6 +59,18 @@ const FRAMEWIRE_SYNC = ["framewire", "framewire allocUnsafe"];
 const SYNC_PEERS = ["it-length-prefixed+subarray", "length-prefixed-stream", "concat-and-slice"];
 const STREAM_PEERS = ["it-length-prefixed async", "length-prefixed-stream"];
 
+/** A row of rates in M frames/s that has no target (a limit). */
+function limitRow(metric: string, value: (rt: Runtime) => number | undefined): Row {
+  const row: Row = { metric, target: "(no target)", values: {} };
+  for (const rt of RUNTIMES) {
+    const v = value(rt);
+    if (v !== undefined) {
+      row.values[rt] = { text: `${(v / 1e6).toFixed(2)} M/s`, ok: undefined, value: v };
+    }
+  }
+  return row;
+}
+
 function ratioRow(
   metric: string,
   target: string,
@@ -276,20 +288,24 @@ export function summarize(): {
     }
     rows.push(row);
   }
-  {
-    const row: Row = {
-      metric: "limit, 16 B: one Uint8Array view per frame and nothing else (decode bench)",
-      target: "(no target)",
-      values: {},
-    };
-    for (const rt of RUNTIMES) {
-      const v = fps(find(decode[rt], "sync 16 B", "one view per frame"));
-      if (v !== undefined) {
-        row.values[rt] = { text: `${(v / 1e6).toFixed(2)} M/s`, ok: undefined, value: v };
-      }
-    }
-    rows.push(row);
-  }
+  rows.push(
+    limitRow(
+      "limit, 16 B: one Uint8Array view per frame and nothing else (decode bench)",
+      (rt) => fps(find(decode[rt], "sync 16 B", "one view per frame")),
+    ),
+  );
+
+  rows.push(
+    limitRow(
+      "limit, 16 B over loopback: native receiver, one view per frame, nothing else",
+      (rt) =>
+        fps(find(
+          loop[rt],
+          "framed 16 B, sender in another process",
+          "native receiver, one view per frame 16 B, sender in another process",
+        )),
+    ),
+  );
 
   rows.push(
     ratioRow("loopback 100 B: framed() / one native write per message", "≥ 10×", 10, (rt) => {
