@@ -142,8 +142,8 @@ export function summarize(): {
       },
     ));
   }
-  // framewire's rate over another case's, in the same sync decode group.
-  const syncRatio = (rt: Runtime, group: string, a: string, b: string): number | undefined => {
+  // One case's rate over another's, in the same decode group.
+  const decodeRatio = (rt: Runtime, group: string, a: string, b: string): number | undefined => {
     const f = fps(find(decode[rt], group, a));
     const c = fps(find(decode[rt], group, b));
     return f !== undefined && c !== undefined ? f / c : undefined;
@@ -153,7 +153,7 @@ export function summarize(): {
       "decode sync 16 B: framewire / it-length-prefixed",
       "≥ 5×",
       5,
-      (rt) => syncRatio(rt, "sync 16 B", "framewire", "it-length-prefixed"),
+      (rt) => decodeRatio(rt, "sync 16 B", "framewire", "it-length-prefixed"),
     ),
   );
   for (const size of ["64 KiB", "1 MiB"]) {
@@ -174,7 +174,7 @@ export function summarize(): {
           `decode sync ${size} (spanning): ${label}`,
           target,
           0.65,
-          (rt) => syncRatio(rt, `sync ${size}`, a, b),
+          (rt) => decodeRatio(rt, `sync ${size}`, a, b),
         ),
       );
     }
@@ -204,11 +204,7 @@ export function summarize(): {
       "decode stream 16 B: FrameDecoderStream / Web Streams limit (enqueue + read per frame)",
       "(no target)",
       NaN,
-      (rt) => {
-        const f = fps(find(decode[rt], "stream 16 B", "FrameDecoderStream"));
-        const l = fps(find(decode[rt], "stream 16 B", "Web Streams limit"));
-        return f !== undefined && l !== undefined ? f / l : undefined;
-      },
+      (rt) => decodeRatio(rt, "stream 16 B", "FrameDecoderStream", "Web Streams limit"),
     ),
   );
   rows.push(ratioRow("encode 16 B: framed() send buffers / best peer", "(no target)", NaN, (rt) => {

@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Encodes payloads into shared slabs and hands out large writes. Private.
 
-import { fixedOverhead } from "../framing/_options.ts";
+import { checkPayload, fixedOverhead } from "../framing/_options.ts";
 import type { Framing } from "../framing/types.ts";
 
 /**
@@ -124,8 +124,8 @@ export class Coalescer {
     // With recycle, a frame that fits in the capacity is copied; without, a payload below the
     // copy limit is. A fixed overhead gives the size without checking the payload twice
     // (encodeInto checks it, before it writes anything).
-    // Not a Uint8Array: encodedLength throws the framing's own TypeError, before anything else.
-    if (!(payload instanceof Uint8Array)) framing.encodedLength(payload);
+    // Not a Uint8Array: the framings' own TypeError, before `payload.length` is read.
+    checkPayload(payload);
     const size = this.#recycle || payload.length < this.#copyLimit
       ? (overhead >= 0 ? payload.length + overhead : framing.encodedLength(payload))
       : Infinity;
