@@ -22,7 +22,10 @@
  * - it-length-prefixed: `encode()` over a synchronous iterable with a u32be
  *   `lengthEncoder` (it yields the header and the payload separately);
  * - length-prefixed-stream: its encoder as a Node stream (varint headers);
- * - copy per frame: `new Uint8Array(4 + n)`, header bytes, `set(payload)`.
+ * - copy per frame: `new Uint8Array(4 + n)`, header bytes, `set(payload)`;
+ * - at 16 B, the Web Streams limit: the same `writer.write` loop into a
+ *   `WritableStream` whose sink only counts (what any `WritableStream` of
+ *   payloads pays per write; a limit, not a peer).
  *
  * MB/s counts payload bytes. Results go to `bench/results/encode-<runtime>.json`.
  * `--quick` runs fewer, shorter rounds.
@@ -190,12 +193,28 @@ function cases(size: number): Case[] {
           }
           return total;
         })();
-        for (const p of payloads) {
-          if (writer.desiredSize !== null && writer.desiredSize <= 0) await writer.ready;
-          writer.write(p);
-        }
-        await writer.close();
+        await writeAll(writer, payloads);
         check(await drained, wireLength);
+        return count;
+      },
+    });
+  }
+  if (size === 16) {
+    list.push({
+      name: "Web Streams limit",
+      note:
+        "the same writer.write loop into a WritableStream whose sink only counts (default strategy, as FrameEncoderStream's writable): the least any WritableStream of payloads pays (a limit, not a peer)",
+      frames: count,
+      bytes,
+      async run(): Promise<number> {
+        let total = 0;
+        const writer = new WritableStream<Uint8Array>({
+          write(p): void {
+            total += 4 + p.length;
+          },
+        }).getWriter();
+        await writeAll(writer, payloads);
+        check(total, wireLength);
         return count;
       },
     });
@@ -264,6 +283,18 @@ function cases(size: number): Case[] {
     },
   );
   return list;
+}
+
+/** Writes each payload without awaiting it (waiting only while the writer asks to), then closes. */
+async function writeAll(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  payloads: Uint8Array[],
+): Promise<void> {
+  for (const p of payloads) {
+    if (writer.desiredSize !== null && writer.desiredSize <= 0) await writer.ready;
+    writer.write(p);
+  }
+  await writer.close();
 }
 
 function sum(parts: Uint8Array[]): number {

@@ -26,13 +26,16 @@
  * - length-prefixed-stream: its encoder piped into a node:net socket and the
  *   server socket piped into its decoder (node:net exists on all three);
  * - memory: 1 GiB of 64 KiB messages from a native sender, received by a raw
- *   byte-counting receiver and by `framed()` + `batches()`; peak RSS above
- *   the level before the transfer, each receiver in a fresh process
+ *   byte-counting receiver and by `framed()` + `batches()`, owned and with
+ *   `reuseBuffers`; peak RSS above the level before the transfer, each
+ *   receiver in a fresh process
  *   (`--no-memory` skips it).
  *
  * MB/s counts payload bytes (raw: all bytes). Several rounds after one
  * warm-up transfer; medians with min–max. Results go to
- * `bench/results/loopback-<runtime>[-<adapter>].json`.
+ * `bench/results/loopback-<runtime>[-<adapter>].json`. `--only <text>` runs
+ * the raw baseline and the groups whose name contains `text`, without the
+ * memory cases, and writes no results (for looking into one case).
  *
  * @module
  */
@@ -75,6 +78,7 @@ const SIZES = [16, 100, 4 * KiB, 64 * KiB, 1 * MiB];
 
 const argv = args();
 const quick = argv.includes("--quick");
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
 const adapterName = argv.includes("--adapter")
   ? argv[argv.indexOf("--adapter") + 1]!
   : runtimeName();
@@ -434,8 +438,11 @@ function lpsCase(size: number): Case {
   };
 }
 
+/** The receivers whose memory is measured: a raw counter, framed() with owned frames or with reuseBuffers. */
+type MemoryReceiver = "raw" | "framed" | "reuseBuffers";
+
 /** Peak RSS above the level before a 1 GiB transfer of 64 KiB messages. */
-async function memoryCase(receiver: "raw" | "framed"): Promise<number> {
+async function memoryCase(receiver: MemoryReceiver): Promise<number> {
   const total = quick ? 128 * MiB : 1024 * MiB;
   const size = 64 * KiB;
   const count = total / size;
@@ -459,7 +466,9 @@ async function memoryCase(receiver: "raw" | "framed"): Promise<number> {
         counter.close();
       }
     } else {
-      const { client, rx, close } = await nativeIntoFramed();
+      const { client, rx, close } = await nativeIntoFramed({
+        reuseBuffers: receiver === "reuseBuffers",
+      });
       try {
         const got = receiveBatches(rx, count);
         await writeTimes(client, block, count / 4);
@@ -477,7 +486,7 @@ async function memoryCase(receiver: "raw" | "framed"): Promise<number> {
 }
 
 /** Runs `memoryCase(kind)` in a child process of the same runtime; MiB. */
-function memoryChild(kind: "raw" | "framed"): number {
+function memoryChild(kind: MemoryReceiver): number {
   const script = fileURLToPath(import.meta.url);
   const extra = ["--memory-child", kind, "--adapter", adapterName, ...(quick ? ["--quick"] : [])];
   const cmd = runtimeName() === "deno" ? ["run", "-A", script, ...extra] : [script, ...extra];
@@ -492,15 +501,19 @@ async function main(): Promise<void> {
   );
   // Memory: each receiver in a fresh process of this runtime, so the peak is its own.
   const memory: Record<string, number> = {};
-  if (!argv.includes("--no-memory")) {
+  if (!argv.includes("--no-memory") && only === undefined) {
     memory.rawPeakMiB = memoryChild("raw");
     memory.framedPeakMiB = memoryChild("framed");
     memory.differenceMiB = memory.framedPeakMiB - memory.rawPeakMiB;
+    memory.reusePeakMiB = memoryChild("reuseBuffers");
+    memory.reuseDifferenceMiB = memory.reusePeakMiB - memory.rawPeakMiB;
     console.log(
       `memory, ${quick ? "128 MiB" : "1 GiB"} of 64 KiB messages: peak RSS above start: raw ${
         memory.rawPeakMiB.toFixed(1)
       } MiB, framed() ${memory.framedPeakMiB.toFixed(1)} MiB (difference ${
         memory.differenceMiB.toFixed(1)
+      } MiB), reuseBuffers ${memory.reusePeakMiB.toFixed(1)} MiB (difference ${
+        memory.reuseDifferenceMiB.toFixed(1)
       } MiB)`,
     );
   }
@@ -527,6 +540,7 @@ async function main(): Promise<void> {
   groups.push(["one write per message", [perMessageWriteCase(100)]]);
   groups.push(["length-prefixed-stream", [lpsCase(100), lpsCase(64 * KiB)]]);
   for (const [group, cases] of groups) {
+    if (only !== undefined && !group.includes(only)) continue;
     try {
       results.push(...await measureGroup(group, cases, measure));
     } catch (error) {
@@ -539,6 +553,7 @@ async function main(): Promise<void> {
     "raw native",
     "bytes",
   );
+  if (only !== undefined) return;
 
   const suffix = adapterName === runtimeName() ? "" : `-${adapterName}`;
   const file = writeResults(`loopback-${runtimeName()}${suffix}.json`, {
@@ -559,7 +574,7 @@ async function main(): Promise<void> {
 }
 
 if (argv.includes("--memory-child")) {
-  const kind = argv[argv.indexOf("--memory-child") + 1] as "raw" | "framed";
+  const kind = argv[argv.indexOf("--memory-child") + 1] as MemoryReceiver;
   console.log(JSON.stringify({ peakMiB: (await memoryCase(kind)) / MiB }));
 } else {
   await main();

@@ -33,7 +33,13 @@ interface ResultFile {
   machine: { cpu: string; cores: number; memoryGiB: number; os: string };
   date: string;
   results: Result[];
-  memory?: { rawPeakMiB?: number; framedPeakMiB?: number; differenceMiB?: number };
+  memory?: {
+    rawPeakMiB?: number;
+    framedPeakMiB?: number;
+    differenceMiB?: number;
+    reusePeakMiB?: number;
+    reuseDifferenceMiB?: number;
+  };
 }
 
 function load(name: string): ResultFile | undefined {
@@ -142,12 +148,19 @@ export function summarize(): {
       },
     ));
   }
-  // One case's rate over another's, in the same decode group.
-  const decodeRatio = (rt: Runtime, group: string, a: string, b: string): number | undefined => {
-    const f = fps(find(decode[rt], group, a));
-    const c = fps(find(decode[rt], group, b));
+  // One case's rate over another's, in the same group of one results file.
+  const caseRatio = (
+    file: ResultFile | undefined,
+    group: string,
+    a: string,
+    b: string,
+  ): number | undefined => {
+    const f = fps(find(file, group, a));
+    const c = fps(find(file, group, b));
     return f !== undefined && c !== undefined ? f / c : undefined;
   };
+  const decodeRatio = (rt: Runtime, group: string, a: string, b: string): number | undefined =>
+    caseRatio(decode[rt], group, a, b);
   rows.push(
     ratioRow(
       "decode sync 16 B: framewire / it-length-prefixed",
@@ -225,6 +238,14 @@ export function summarize(): {
     ]);
     return f !== undefined && p !== undefined ? f / p : undefined;
   }));
+  rows.push(
+    ratioRow(
+      "encode 16 B: FrameEncoderStream / Web Streams limit (write per payload)",
+      "(no target)",
+      NaN,
+      (rt) => caseRatio(encode[rt], "encode 16 B", "FrameEncoderStream", "Web Streams limit"),
+    ),
+  );
   const rawMB = (rt: Runtime): number | undefined =>
     find(loop[rt], "raw", "raw native")?.mbPerSec.median;
   rows.push(
@@ -310,14 +331,15 @@ export function summarize(): {
       return f !== undefined && p !== undefined ? f / p : undefined;
     }),
   );
-  {
-    const row: Row = {
-      metric: "memory, 64 KiB messages: framed() peak − raw peak",
-      target: "≤ 64 MiB",
-      values: {},
-    };
+  for (
+    const [metric, key] of [
+      ["memory, 64 KiB messages: framed() peak − raw peak", "differenceMiB"],
+      ["memory, 64 KiB messages: framed() reuseBuffers peak − raw peak", "reuseDifferenceMiB"],
+    ] as const
+  ) {
+    const row: Row = { metric, target: "≤ 64 MiB", values: {} };
     for (const rt of RUNTIMES) {
-      const v = loop[rt]?.memory?.differenceMiB;
+      const v = loop[rt]?.memory?.[key];
       if (v !== undefined) row.values[rt] = { text: `${v.toFixed(1)} MiB`, ok: v <= 64, value: v };
     }
     rows.push(row);
