@@ -139,6 +139,8 @@ export class Session extends EventTarget implements ReliableSession {
   #again = false;
   #encoder = new TextEncoder();
   #frames = new FrameAllocator();
+  /** The promise of the latest framed() send, which already has a rejection handler. */
+  #lastSent: Promise<void> | undefined;
 
   // Receive queue: #queue[#qHead..].
   #queue: (Uint8Array | undefined)[] = [];
@@ -398,9 +400,10 @@ export class Session extends EventTarget implements ReliableSession {
           const link = this.#link;
           if (link !== undefined && !link.dead) {
             const fc = link.fc;
-            // framed() shares one promise among the sends coalesced together:
-            // attach one handler per promise, not per frame.
-            let last: Promise<void> | undefined;
+            // framed() shares one promise among the sends coalesced together
+            // (across pumps, as one tick's sends each pump once): attach one
+            // handler per promise, not per frame.
+            let last = this.#lastSent;
             for (const frame of m.writes) {
               const sent = fc.send(frame);
               if (sent !== last) {
@@ -408,6 +411,7 @@ export class Session extends EventTarget implements ReliableSession {
                 sent.catch(noop);
               }
             }
+            this.#lastSent = last;
           }
           m.writes.length = 0;
         }
