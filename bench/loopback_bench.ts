@@ -79,6 +79,9 @@ const SIZES = [16, 100, 4 * KiB, 64 * KiB, 1 * MiB];
 const argv = args();
 const quick = argv.includes("--quick");
 const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
+if (argv.includes("--only") && (only === undefined || only.startsWith("--"))) {
+  throw new Error('--only needs the text of a group name after it, e.g. --only "framed 100 B"');
+}
 const adapterName = argv.includes("--adapter")
   ? argv[argv.indexOf("--adapter") + 1]!
   : runtimeName();

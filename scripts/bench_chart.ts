@@ -331,16 +331,23 @@ export function summarize(): {
       return f !== undefined && p !== undefined ? f / p : undefined;
     }),
   );
+  // The target is for the receiver as it comes (owned frames); reuseBuffers is shown next to it.
   for (
-    const [metric, key] of [
-      ["memory, 64 KiB messages: framed() peak − raw peak", "differenceMiB"],
-      ["memory, 64 KiB messages: framed() reuseBuffers peak − raw peak", "reuseDifferenceMiB"],
+    const [metric, key, target] of [
+      ["memory, 64 KiB messages: framed() peak − raw peak", "differenceMiB", "≤ 64 MiB"],
+      [
+        "memory, 64 KiB messages: framed() reuseBuffers peak − raw peak",
+        "reuseDifferenceMiB",
+        "(no target)",
+      ],
     ] as const
   ) {
-    const row: Row = { metric, target: "≤ 64 MiB", values: {} };
+    const row: Row = { metric, target, values: {} };
     for (const rt of RUNTIMES) {
       const v = loop[rt]?.memory?.[key];
-      if (v !== undefined) row.values[rt] = { text: `${v.toFixed(1)} MiB`, ok: v <= 64, value: v };
+      if (v === undefined) continue;
+      const ok = target === "(no target)" ? undefined : v <= 64;
+      row.values[rt] = { text: `${v.toFixed(1)} MiB`, ok, value: v };
     }
     rows.push(row);
   }
