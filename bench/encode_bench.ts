@@ -17,7 +17,7 @@
  * - framed() send buffers: the coalescer `framed()` uses over the adapters'
  *   `Conn`s (256 KiB, send buffers reused once written), each chunk reported
  *   written as soon as it is emitted, as by a socket that takes it at once;
- * - FrameEncoderStream: the Web Streams front end (when it exists), fed
+ * - FrameEncoderStream: the Web Streams front end, fed
  *   with `writer.write` and drained by a reader in the same run;
  * - it-length-prefixed: `encode()` over a synchronous iterable with a u32be
  *   `lengthEncoder` (it yields the header and the payload separately);
@@ -77,15 +77,6 @@ const u32beLength: LengthEncoderFunction = Object.assign(
   },
   { bytes: 4 },
 );
-
-// FrameEncoderStream, once src/streams/ exports it from mod.ts.
-type EncoderStreamCtor = new (
-  framing: framewire.Framing,
-  options?: { coalesce?: number },
-) => TransformStream<Uint8Array, Uint8Array>;
-const FrameEncoderStream = (framewire as Record<string, unknown>).FrameEncoderStream as
-  | EncoderStreamCtor
-  | undefined;
 
 function cases(size: number): Case[] {
   const count = Math.max(8, Math.ceil(TOTAL / size));
@@ -176,29 +167,27 @@ function cases(size: number): Case[] {
     },
   ];
 
-  if (FrameEncoderStream !== undefined) {
-    list.push({
-      name: "FrameEncoderStream",
-      note: "Web Streams: writer.write per payload (not awaited), reader drains concurrently",
-      frames: count,
-      bytes,
-      async run(): Promise<number> {
-        const stream = new FrameEncoderStream(framing);
-        const writer = stream.writable.getWriter();
-        const drained = (async () => {
-          let total = 0;
-          const reader = stream.readable.getReader();
-          for (let r = await reader.read(); !r.done; r = await reader.read()) {
-            total += r.value.length;
-          }
-          return total;
-        })();
-        await writeAll(writer, payloads);
-        check(await drained, wireLength);
-        return count;
-      },
-    });
-  }
+  list.push({
+    name: "FrameEncoderStream",
+    note: "Web Streams: writer.write per payload (not awaited), reader drains concurrently",
+    frames: count,
+    bytes,
+    async run(): Promise<number> {
+      const stream = new framewire.FrameEncoderStream(framing);
+      const writer = stream.writable.getWriter();
+      const drained = (async () => {
+        let total = 0;
+        const reader = stream.readable.getReader();
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          total += r.value.length;
+        }
+        return total;
+      })();
+      await writeAll(writer, payloads);
+      check(await drained, wireLength);
+      return count;
+    },
+  });
   if (size === 16) {
     list.push({
       name: "Web Streams limit",
@@ -310,9 +299,6 @@ function check(total: number, expected: number): void {
 
 async function main(): Promise<void> {
   console.log(`encode bench on ${runtimeVersion()}${quick ? " (quick)" : ""}`);
-  if (FrameEncoderStream === undefined) {
-    console.log("(FrameEncoderStream not in mod.ts yet: skipped)");
-  }
   const results: Result[] = [];
   for (const size of SIZES) {
     const r = await measureGroup(`encode ${sizeLabel(size)}`, cases(size), measure);

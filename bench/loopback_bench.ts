@@ -243,9 +243,14 @@ function framedCase(size: number, receiver: "batches" | "each", reuseBuffers = f
  * KiB writes, this process receives them through the adapter and `framed()`
  * `batches()` (in the other cases sender and receiver share one thread).
  */
+/**
+ * Frames the separate sender writes per round: enough that starting the child
+ * process (~0.1 s, inside the timing) hardly counts.
+ */
+const BLAST_FRAMES = quick ? 2_000_000 : 20_000_000;
+
 function separateSenderCase(size: number): Case {
-  // Enough frames that starting the child process (~0.1 s, inside the timing) hardly counts.
-  const count = quick ? 2_000_000 : 20_000_000;
+  const count = BLAST_FRAMES;
   return {
     name: `framed() batches() ${sizeLabel(size)}, sender in another process`,
     note:
@@ -273,7 +278,7 @@ function separateSenderCase(size: number): Case {
  * the same sender, doing nothing per chunk but one view per frame.
  */
 function separateSenderLimitCase(size: number): Case {
-  const count = quick ? 2_000_000 : 20_000_000;
+  const count = BLAST_FRAMES;
   return {
     name: `native receiver, one view per frame ${sizeLabel(size)}, sender in another process`,
     note:
