@@ -25,6 +25,10 @@
  *   `framed()` (the contrast for coalescing);
  * - length-prefixed-stream: its encoder piped into a node:net socket and the
  *   server socket piped into its decoder (node:net exists on all three);
+ * - it-length-prefixed: its `encode()` over the messages, each chunk it
+ *   yields written to a node:net socket (waiting for `drain`), and its
+ *   `decode()` over the server socket (an async iterable), `.subarray()` per
+ *   message;
  * - memory: 1 GiB of 64 KiB messages from a native sender, received by a raw
  *   byte-counting receiver and by `framed()` + `batches()`, owned and with
  *   `reuseBuffers`; peak RSS above the level before the transfer, each
@@ -46,6 +50,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
+import { decode as itDecode, encode as itEncode } from "it-length-prefixed";
 import {
   type Conn,
   framed,
@@ -446,6 +451,54 @@ function lpsCase(size: number): Case {
   };
 }
 
+function itlpCase(size: number): Case {
+  const count = Math.min(messages(size), quick ? 50_000 : 500_000);
+  const body = payload(size);
+  return {
+    name: `it-length-prefixed ${sizeLabel(size)}`,
+    note:
+      "node:net sockets, every chunk of encode() written to the client socket (awaiting drain), decode() over the server socket, .subarray() per message",
+    frames: count,
+    bytes: count * size,
+    run(): Promise<number> {
+      return new Promise((resolve, reject) => {
+        const server = net.createServer(async (socket) => {
+          socket.on("error", () => {});
+          let n = 0;
+          let bytes = 0;
+          try {
+            for await (const message of itDecode(socket)) {
+              bytes += message.subarray().length;
+              if (++n === count) break;
+            }
+            if (bytes !== count * size) throw new Error(`it-length-prefixed: ${bytes} bytes`);
+            resolve(n);
+          } catch (error) {
+            reject(error);
+          } finally {
+            socket.destroy();
+            server.close();
+          }
+        });
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+          const port = (server.address() as net.AddressInfo).port;
+          const socket = net.connect({ host: "127.0.0.1", port, noDelay: true }, async () => {
+            function* bodies(): Generator<Uint8Array> {
+              for (let i = 0; i < count; i++) yield body;
+            }
+            for (const chunk of itEncode(bodies())) {
+              if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
+            }
+            socket.end();
+          });
+          socket.on("error", () => {});
+        });
+      });
+    },
+  };
+}
+
 /** The receivers whose memory is measured: a raw counter, framed() with owned frames or with reuseBuffers. */
 type MemoryReceiver = "raw" | "framed" | "reuseBuffers";
 
@@ -547,6 +600,7 @@ async function main(): Promise<void> {
   ]]);
   groups.push(["one write per message", [perMessageWriteCase(100)]]);
   groups.push(["length-prefixed-stream", [lpsCase(100), lpsCase(64 * KiB)]]);
+  groups.push(["it-length-prefixed", [itlpCase(100), itlpCase(64 * KiB)]]);
   for (const [group, cases] of groups) {
     if (only !== undefined && !group.includes(only)) continue;
     try {

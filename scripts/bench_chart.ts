@@ -64,6 +64,7 @@ const SIZES = ["16 B", "256 B", "4 KiB", "64 KiB", "1 MiB"];
 const FRAMEWIRE_SYNC = ["framewire", "framewire allocUnsafe"];
 const SYNC_PEERS = ["it-length-prefixed+subarray", "length-prefixed-stream", "concat-and-slice"];
 const STREAM_PEERS = ["it-length-prefixed async", "length-prefixed-stream"];
+const LOOPBACK_PEERS = ["length-prefixed-stream", "it-length-prefixed"];
 
 /** A row of rates in M frames/s that has no target (a limit). */
 function limitRow(metric: string, value: (rt: Runtime) => number | undefined): Row {
@@ -330,6 +331,26 @@ export function summarize(): {
       const p = fps(find(loop[rt], "one write per message", "one write per message 100 B"));
       return f !== undefined && p !== undefined ? f / p : undefined;
     }),
+  );
+  rows.push(
+    ratioRow(
+      "loopback 100 B and 64 KiB: framed() / best peer over node:net, worse size",
+      "(no target)",
+      NaN,
+      (rt) => {
+        let worst: number | undefined;
+        for (const size of ["100 B", "64 KiB"]) {
+          const f = fps(find(loop[rt], `framed ${size}`, `framed() batches() ${size}`));
+          // Each peer's group is named after it.
+          const p = Math.max(
+            ...LOOPBACK_PEERS.map((peer) => fps(find(loop[rt], peer, `${peer} ${size}`)) ?? 0),
+          );
+          if (f === undefined || p === 0) return undefined;
+          worst = Math.min(worst ?? Infinity, f / p);
+        }
+        return worst;
+      },
+    ),
   );
   // The target is for the receiver as it comes (owned frames); reuseBuffers is shown next to it.
   for (
