@@ -126,8 +126,8 @@ const DONE: IteratorResult<Uint8Array> = { value: undefined, done: true };
  * connections arrive (see reliable_client.ts and reliable_server.ts).
  */
 export class Session extends EventTarget implements ReliableSession {
-  /** The session id, hex. */
-  readonly id: string;
+  #id: string;
+  #idBytes: Uint8Array;
   #m: SessionMachine;
   #o: ResolvedOptions;
   #clock: Clock;
@@ -172,9 +172,20 @@ export class Session extends EventTarget implements ReliableSession {
     this.#clock = options.clock;
     this.#framing = sessionFraming(options.maxMessageSize);
     this.#m = new SessionMachine(machine, this.#clock.now());
-    this.id = idToHex(machine.id);
+    this.#idBytes = machine.id;
+    this.#id = idToHex(machine.id);
     this.#dialFn = hooks.dial;
     this.#onEnd = hooks.onEnd;
+  }
+
+  /** The session id, hex (a client's changes when the server lost the session). */
+  get id(): string {
+    const bytes = this.#m.id;
+    if (bytes !== this.#idBytes) {
+      this.#idBytes = bytes;
+      this.#id = idToHex(bytes);
+    }
+    return this.#id;
   }
 
   /** The current state. */
@@ -344,7 +355,8 @@ export class Session extends EventTarget implements ReliableSession {
     try {
       if (first !== undefined && first.length > 0) this.#onBatch(link, first);
       while (!link.dead) {
-        if (this.#queueBytes >= this.#o.receiveBufferSize) {
+        // The handshake is read even then: a new connection must come up to send the replay.
+        if (this.#queueBytes >= this.#o.receiveBufferSize && this.#m.link === "up") {
           this.#m.pauseReading();
           this.#schedule();
           await new Promise<void>((resolve) => {
@@ -371,6 +383,18 @@ export class Session extends EventTarget implements ReliableSession {
       );
       this.#pump();
     }
+  }
+
+  /**
+   * A write failed: the connection is gone. Reading would tell as well, but
+   * not while the receive queue is full and reading waits for the application.
+   */
+  #writeFailed(link: Link, error: unknown): void {
+    if (link !== this.#link) return;
+    this.#link = undefined;
+    this.#killLink(link);
+    this.#m.disconnected(this.#clock.now(), error);
+    this.#pump();
   }
 
   #onBatch(link: Link, batch: Uint8Array[]): void {
@@ -408,7 +432,7 @@ export class Session extends EventTarget implements ReliableSession {
               const sent = fc.send(frame);
               if (sent !== last) {
                 last = sent;
-                sent.catch(noop);
+                sent.catch((error) => this.#writeFailed(link, error));
               }
             }
             this.#lastSent = last;

@@ -134,6 +134,14 @@ export class SessionMachine {
   bufferedBytes = 0;
 
   #o: MachineOptions;
+  /** The session id: the options' id, until a client adopts the one a WELCOME(LOST) carries. */
+  #id: Uint8Array;
+  /**
+   * Server: this session answered a HELLO with WELCOME(LOST) and has not yet
+   * seen that the client got it (a frame after that HELLO, or a HELLO with
+   * the new id). Until then a HELLO with the client's old id gets WELCOME(LOST) again.
+   */
+  #lostPending = false;
   #state: ReliableSessionState = "connecting";
   #link: LinkState = "down";
   #established = false;
@@ -180,7 +188,13 @@ export class SessionMachine {
    */
   constructor(options: MachineOptions, now: number) {
     this.#o = options;
+    this.#id = options.id;
     if (options.role === "client") this.#dialAt = now;
+  }
+
+  /** The session id (16 bytes); a client takes a new one from a WELCOME(LOST). */
+  get id(): Uint8Array {
+    return this.#id;
   }
 
   /** The session state. */
@@ -314,7 +328,7 @@ export class SessionMachine {
     if (this.#o.role === "client") {
       const flags = (this.#established ? FLAG_RESUME : 0) |
         (this.#closeRequested ? FLAG_CLOSING : 0);
-      this.writes.push(encodeHandshake(HELLO, flags, this.#o.id, this.#lastReceived));
+      this.writes.push(encodeHandshake(HELLO, flags, this.#id, this.#lastReceived));
     } else {
       this.#resumeDeadline = Infinity;
     }
@@ -371,6 +385,8 @@ export class SessionMachine {
     const type = frame.length > 0 ? frame[0]! : -1;
     if (link === "up") {
       this.#healthy = true;
+      // The client sends nothing before it has the WELCOME: it has the new id.
+      this.#lostPending = false;
       if (type === DATA) this.#onData(frame, now);
       else if (type === ACK && frame.length === ACK_LENGTH) this.#onAck(readU64(frame, 1), now);
       else if (type === GOODBYE && frame.length === ACK_LENGTH) this.#onGoodbye(frame, now);
@@ -563,9 +579,15 @@ export class SessionMachine {
 
   /** Applies a cumulative ack; false (and the connection dropped) when it is impossible. */
   #onAck(ack: number, now: number): boolean {
-    if (ack <= this.#peerAcked) return true;
+    // -1: at or above 2^53 (readU64), which no sender reaches.
+    if (ack <= this.#peerAcked && ack >= 0) return true;
     if (ack >= this.#nextSeq || ack < 0) {
-      this.#protocolError(now, `ack ${ack} for messages never sent (next is ${this.#nextSeq})`);
+      this.#protocolError(
+        now,
+        ack < 0
+          ? "ack of 2^53 or more"
+          : `ack ${ack} for messages never sent (next is ${this.#nextSeq})`,
+      );
       return false;
     }
     this.#confirmUpTo(ack, now);
@@ -643,7 +665,16 @@ export class SessionMachine {
       );
       return;
     }
-    const lost = !this.#established && (hello.flags & FLAG_RESUME) !== 0;
+    // A HELLO to resume with another id than this session's: the session was started afresh
+    // under a new id for it, and the WELCOME(LOST) saying so may have been cut off.
+    const sameId = equalIds(hello.id, this.#id);
+    const resume = (hello.flags & FLAG_RESUME) !== 0;
+    if (!sameId && !(resume && (this.#lostPending || !this.#established))) {
+      this.#protocolError(now, "HELLO for another session id");
+      return;
+    }
+    const lost = resume && (!sameId || !this.#established);
+    this.#lostPending = lost;
     if (!lost) {
       if (hello.lastReceived >= this.#nextSeq) {
         this.#protocolError(now, `HELLO acks ${hello.lastReceived} but next is ${this.#nextSeq}`);
@@ -652,7 +683,7 @@ export class SessionMachine {
       this.#confirmUpTo(hello.lastReceived, now);
     }
     this.writes.push(
-      encodeHandshake(WELCOME, lost ? FLAG_LOST : 0, this.#o.id, this.#lastReceived),
+      encodeHandshake(WELCOME, lost ? FLAG_LOST : 0, this.#id, this.#lastReceived),
     );
     this.#linkUp(now);
   }
@@ -665,12 +696,18 @@ export class SessionMachine {
     }
     if ((welcome.flags & FLAG_LOST) !== 0 && this.#established) {
       this.#lose();
+      // The server started the session afresh under the id it sends.
+      this.#id = welcome.id;
       if (this.#closeRequested) {
         // Closing, and the server no longer knows the session: nothing to say goodbye to.
         this.#finish(undefined, "CONNECTION_CLOSED");
         return;
       }
     } else {
+      if (!equalIds(welcome.id, this.#id)) {
+        this.#protocolError(now, "WELCOME for another session id");
+        return;
+      }
       if (welcome.lastReceived >= this.#nextSeq) {
         this.#protocolError(
           now,
@@ -817,4 +854,10 @@ export class SessionMachine {
     if (this.#link !== "dialing") this.#link = "down";
     this.events.push({ type: "close", error, unconfirmed });
   }
+}
+
+function equalIds(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

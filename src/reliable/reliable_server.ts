@@ -12,6 +12,7 @@ import {
   HELLO,
   idToHex,
   PROTOCOL_VERSION,
+  randomSessionId,
   SESSION_ID_LENGTH,
   WELCOME,
 } from "./_protocol.ts";
@@ -69,6 +70,8 @@ class Server implements ReliableServer {
   #o: ResolvedOptions;
   #resumeTimeout: number;
   #sessions = new Map<string, Session>();
+  /** Sessions started afresh under a new id, by the id the client asked to resume. */
+  #formerIds = new Map<string, Session>();
   #fresh: Session[] = [];
   #waiters: ((result: IteratorResult<ReliableSession>) => void)[] = [];
   #closed = false;
@@ -169,7 +172,7 @@ class Server implements ReliableServer {
       return;
     }
     const key = hello.version === PROTOCOL_VERSION ? idToHex(hello.id) : "";
-    let session = this.#sessions.get(key);
+    let session = this.#sessions.get(key) ?? this.#formerIds.get(key);
     if (session === undefined && hello.version === PROTOCOL_VERSION) {
       const tombstone = this.#tombstone(key);
       const resumeWhileClosing =
@@ -186,9 +189,9 @@ class Server implements ReliableServer {
       }
     }
     if (hello.version !== PROTOCOL_VERSION || (this.#closed && session === undefined)) {
-      const frame = this.#closed
-        ? SessionMachine.reject("closing", "server is shutting down")
-        : SessionMachine.reject("version", `unsupported protocol version ${hello.version}`);
+      const frame = hello.version !== PROTOCOL_VERSION
+        ? SessionMachine.reject("version", `unsupported protocol version ${hello.version}`)
+        : SessionMachine.reject("closing", "server is shutting down");
       link.fc.send(frame).catch(noop);
       link.fc.close().catch(noop).finally(() => link.conn.close());
       return;
@@ -197,7 +200,11 @@ class Server implements ReliableServer {
       link.conn.close();
       return;
     }
-    session ??= this.#create(hello.id);
+    // Resuming a session unknown here: it starts afresh under a new id, and keeps the client's
+    // old one too, for a HELLO that comes again because the WELCOME(LOST) was cut off.
+    session ??= (hello.flags & FLAG_RESUME) !== 0
+      ? this.#create(randomSessionId(), key)
+      : this.#create(hello.id);
     session.attach(link, batch);
   }
 
@@ -211,7 +218,7 @@ class Server implements ReliableServer {
     return this.#tombstones.get(key);
   }
 
-  #create(id: Uint8Array): Session {
+  #create(id: Uint8Array, oldKey?: string): Session {
     const o = this.#o;
     const key = idToHex(id);
     const session: Session = new Session(
@@ -232,6 +239,9 @@ class Server implements ReliableServer {
       {
         onEnd: (error, lastReceived) => {
           if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+          if (oldKey !== undefined && this.#formerIds.get(oldKey) === session) {
+            this.#formerIds.delete(oldKey);
+          }
           if ((error as { code?: string } | undefined)?.code !== "SESSION_LOST") {
             this.#tombstones.delete(key);
             this.#tombstones.set(key, {
@@ -243,6 +253,7 @@ class Server implements ReliableServer {
       },
     );
     this.#sessions.set(key, session);
+    if (oldKey !== undefined) this.#formerIds.set(oldKey, session);
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) waiter({ value: session, done: false });
     else this.#fresh.push(session);

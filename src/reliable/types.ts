@@ -39,7 +39,11 @@ export interface ReliableStats {
  * - `close`: the session ended ({@linkcode CloseDetail}).
  */
 export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> {
-  /** The session id: 32 hex digits, random, chosen by the client. */
+  /**
+   * The session id: 32 hex digits, random, chosen by the client. When the
+   * server lost the session (`sessionlost` on the client), it starts it
+   * afresh under a new id of its choosing, which both sides use from then on.
+   */
   readonly id: string;
   /** The current state. */
   readonly state: ReliableSessionState;

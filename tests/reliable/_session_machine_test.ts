@@ -688,6 +688,127 @@ test("SessionMachine: a restarted server reports the session lost; the client li
   assert.deepEqual(take(fresh).deliveries, ["again"]);
 });
 
+/** A restarted server's machine for the client's session: afresh, under a new id (as reliableServer does). */
+const NEW_ID = new Uint8Array(16).fill(9);
+
+/** The client dials again (its backoff deadline passed) and both ends see the connection; returns the HELLO. */
+function redial(c: SessionMachine, server: SessionMachine, now: number): Uint8Array[] {
+  c.tick(c.deadline);
+  c.dial = false;
+  c.connected(now);
+  server.connected(now);
+  return take(c).writes;
+}
+
+test("SessionMachine: a WELCOME(LOST) cut off is sent again, and the client's old lastReceived confirms nothing", () => {
+  const { c, s } = connectedPair();
+  for (const m of ["old-1", "old-2", "old-3"]) s.send(entry(m), T0);
+  exchange(c, s, T0);
+  assert.equal(c.lastReceived, 3);
+  c.disconnected(T0 + 1, new Error("the server restarts"));
+  const fresh = new SessionMachine(options("server", { id: NEW_ID }), T0 + 2);
+  const hello = redial(c, fresh, T0 + 2);
+  assert.equal(decodeHandshake(hello[0]!)!.lastReceived, 3);
+  for (const f of hello) fresh.receive(f, T0 + 2);
+  for (const m of ["new-1", "new-2", "new-3", "new-4"]) fresh.send(entry(m), T0 + 2);
+  const first = take(fresh);
+  const welcome = decodeHandshake(first.writes[0]!)!;
+  assert.equal(welcome.flags, FLAG_LOST);
+  assert.deepEqual(welcome.id, NEW_ID);
+  assert.equal(first.writes.length, 5, "WELCOME(LOST), then new-1 to new-4");
+  // That connection dies before the client reads anything: it never heard of LOST, and
+  // asks to resume with its old id and its old lastReceived (3).
+  fresh.disconnected(T0 + 3, new Error("cut"));
+  c.disconnected(T0 + 3, new Error("cut"));
+  for (const f of redial(c, fresh, T0 + 4)) fresh.receive(f, T0 + 4);
+  const again = take(fresh);
+  assert.deepEqual(again.confirmed, [], "the old lastReceived confirms none of the new messages");
+  assert.equal(decodeHandshake(again.writes[0]!)!.flags, FLAG_LOST, "WELCOME(LOST) again");
+  for (const f of again.writes) c.receive(f, T0 + 4);
+  c.flush(T0 + 4);
+  const out = take(c);
+  assert.deepEqual(out.events.map((e) => e.type), ["sessionlost", "resumed"]);
+  assert.deepEqual(out.deliveries, ["new-1", "new-2", "new-3", "new-4"]);
+  assert.deepEqual(c.id, NEW_ID, "the client takes the new id");
+  // The client's acks and messages are in the new numbering.
+  c.send(entry("reply"), T0 + 5);
+  for (const f of take(c).writes) fresh.receive(f, T0 + 5);
+  fresh.flush(T0 + 5);
+  const served = take(fresh);
+  assert.deepEqual(served.deliveries, ["reply"]);
+  assert.deepEqual(served.confirmed, ["new-1", "new-2", "new-3", "new-4"]);
+  assert.equal(fresh.link, "up");
+});
+
+test("SessionMachine: a client that got the WELCOME(LOST) resumes with the new id, even if the server heard nothing after it", () => {
+  const { c, s } = connectedPair();
+  s.send(entry("old-1"), T0);
+  exchange(c, s, T0);
+  c.disconnected(T0 + 1, new Error("the server restarts"));
+  const fresh = new SessionMachine(options("server", { id: NEW_ID }), T0 + 2);
+  for (const f of redial(c, fresh, T0 + 2)) fresh.receive(f, T0 + 2);
+  fresh.send(entry("new-1"), T0 + 2);
+  // The client gets WELCOME(LOST) and new-1; its ack and its own message are cut off.
+  for (const f of take(fresh).writes) c.receive(f, T0 + 2);
+  c.flush(T0 + 2);
+  c.send(entry("reply"), T0 + 2);
+  assert.deepEqual(take(c).deliveries, ["new-1"]);
+  c.disconnected(T0 + 3, new Error("cut"));
+  fresh.disconnected(T0 + 3, new Error("cut"));
+  const hello = redial(c, fresh, T0 + 4);
+  assert.deepEqual(decodeHandshake(hello[0]!)!.id, NEW_ID);
+  for (const f of hello) fresh.receive(f, T0 + 4);
+  const welcome = take(fresh);
+  assert.equal(decodeHandshake(welcome.writes[0]!)!.flags, 0, "a plain resume");
+  assert.deepEqual(welcome.confirmed, ["new-1"]);
+  for (const f of welcome.writes) c.receive(f, T0 + 4);
+  const out = take(c);
+  assert.deepEqual(out.events.map((e) => e.type), ["resumed"]);
+  assert.deepEqual(out.deliveries, [], "new-1 is not delivered twice");
+  for (const f of out.writes) fresh.receive(f, T0 + 4);
+  assert.deepEqual(take(fresh).deliveries, ["reply"]);
+});
+
+test("SessionMachine: handshakes for another session id are protocol errors", () => {
+  const OTHER = new Uint8Array(16).fill(3);
+  // A server session that never lost anything: a HELLO with another id.
+  const { c, s } = connectedPair();
+  s.disconnected(T0 + 1, new Error("cut"));
+  s.connected(T0 + 2);
+  s.receive(encodeHandshake(HELLO, FLAG_RESUME, OTHER, 0), T0 + 2);
+  assert.equal(s.linkClose, "abort");
+  assert.match(String(s.linkError), /another session id/);
+  // A client: a WELCOME (not LOST) with another id.
+  c.disconnected(T0 + 1, new Error("cut"));
+  c.tick(c.deadline);
+  c.dial = false;
+  c.connected(T0 + 2);
+  take(c);
+  c.receive(encodeHandshake(WELCOME, 0, OTHER, 0), T0 + 2);
+  assert.equal(c.linkClose, "abort");
+  assert.match(String(c.linkError), /another session id/);
+});
+
+test("SessionMachine: acks of 2^53 or more are protocol errors", () => {
+  const huge = new Uint8Array(8).fill(0xff); // 2^64 - 1
+  const ack = new Uint8Array(9);
+  ack[0] = ACK;
+  ack.set(huge, 1);
+  const goodbye = ack.slice();
+  goodbye[0] = GOODBYE;
+  const data = newDataFrame(new TextEncoder().encode("x"));
+  setDataSeq(data, 1);
+  data.set(huge, 9);
+  for (const [name, frame] of [["ACK", ack], ["GOODBYE", goodbye], ["DATA", data]] as const) {
+    const { s } = connectedPair();
+    s.receive(frame, T0 + 1);
+    assert.equal(s.linkClose, "abort", name);
+    assert.match(String(s.linkError), /2\^53/, name);
+    assert.deepEqual(take(s).deliveries, [], name);
+    assert.equal(s.state, "reconnecting", name);
+  }
+});
+
 test("SessionMachine: a server session whose client does not return is lost after resumeTimeout", () => {
   const { c, s } = connectedPair();
   s.send(entry("s1"), T0);

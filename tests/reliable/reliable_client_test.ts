@@ -265,6 +265,87 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
   }
 });
 
+test(
+  "reliable: a WELCOME(LOST) that never arrives: the client still hears of the loss, and gets the new session's messages once",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    let listener = net.listen();
+    const first = reliableServer(listener);
+    const client = reliableClient(net.dialer);
+    let second: ReturnType<typeof reliableServer> | undefined;
+    try {
+      const [old] = await Promise.all([nextSession(first), client.send("hello")]);
+      const oldId = client.id;
+      for (const m of ["old-1", "old-2", "old-3"]) await old.send(m);
+      assert.deepEqual(await read(client, 3), ["old-1", "old-2", "old-3"]);
+      // The server restarts; the first connection to the new one carries the client's HELLO, but
+      // nothing back (its WELCOME(LOST) is lost).
+      listener.close();
+      const reconnecting = once(client, "reconnecting");
+      net.links[0]!.cut("reset");
+      await reconnecting;
+      net.onLink = (link, index) => {
+        if (index === 1) link.blackHole("s2c");
+      };
+      const lost = events(client, "sessionlost");
+      listener = net.listen();
+      second = reliableServer(listener);
+      const fresh = await nextSession(second);
+      assert.notEqual(fresh.id, oldId, "started afresh under a new id");
+      const sent = ["new-1", "new-2", "new-3", "new-4"].map((m) => track(fresh.send(m)));
+      // Its messages 1 to 3 must not count as confirmed by the client's old lastReceived (3).
+      net.links[1]!.cut("reset");
+      await lost.next();
+      assert.equal(client.id, fresh.id);
+      assert.deepEqual(await read(client, 4), ["new-1", "new-2", "new-3", "new-4"]);
+      for (const s of sent) assert.equal(await outcome(s.promise), "ok");
+      await client.send("reply");
+      assert.deepEqual(await read(fresh, 1), ["reply"]);
+      assert.equal(fresh.stats.duplicatesDropped, 0);
+      assert.equal(client.stats.duplicatesDropped, 0);
+    } finally {
+      await client.close();
+      await first.close();
+      await second?.close();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: a reset is noticed while the receive queue is full, and what is sent then gets through",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    const client = reliableClient(net.dialer, { receiveBufferSize: 1000 });
+    try {
+      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+      assert.deepEqual(await read(session, 1), ["hello"]);
+      // The client's application reads nothing: its queue fills, and it stops reading.
+      await Promise.all(Array.from({ length: 30 }, () => session.send("y".repeat(100))));
+      const reconnecting = once(client, "reconnecting");
+      net.links[0]!.cut("reset");
+      const late = track(client.send("while full"));
+      await reconnecting; // from the failed write: reading still waits for the application
+      assert.deepEqual(await read(session, 1), ["while full"], "delivered over the new connection");
+      assert.equal(late.settled(), false, "its ack waits in the stream the client does not read");
+      assert.equal((await read(client, 30)).length, 30);
+      assert.equal(await outcome(late.promise), "ok");
+    } finally {
+      await client.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
 test("reliable: a server that is down at start: first retry immediate, connects once it is up", {
   timeout: 10000,
 }, async () => {
