@@ -390,7 +390,8 @@ class Framed implements FramedConnection {
           this.#batchChain.then(() => this.conn.readable.cancel(reason)).catch(noop);
           return;
         }
-        return this.#reader?.cancel(reason);
+        // Cancelled before its first read: the conn's readable is not locked yet.
+        return (this.#reader ?? this.conn.readable).cancel(reason);
       },
     }, { highWaterMark: 0 });
     return this.#readable;

@@ -146,15 +146,18 @@ export class ByteReader {
       return first.subarray(0, n);
     }
     const out = new Uint8Array(n);
+    const chunks = this.#chunks;
     let filled = 0;
+    let used = 0; // whole chunks taken: removed at once (shift() per chunk is quadratic on V8)
     while (filled < n) {
-      const chunk = this.#chunks[0]!;
+      const chunk = chunks[used]!;
       const count = Math.min(chunk.length, n - filled);
-      out.set(chunk.subarray(0, count), filled);
+      out.set(count === chunk.length ? chunk : chunk.subarray(0, count), filled);
       filled += count;
-      if (count === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(count);
+      if (count === chunk.length) used++;
+      else chunks[used] = chunk.subarray(count);
     }
+    chunks.splice(0, used);
     this.#length -= n;
     return out;
   }

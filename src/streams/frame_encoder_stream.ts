@@ -69,6 +69,7 @@ export class FrameEncoderStream {
     let readableController!: ReadableStreamDefaultController<Uint8Array>;
     let writableController!: WritableStreamDefaultController;
     let resumeWriter: (() => void) | undefined;
+    let rejectWriter: ((reason: unknown) => void) | undefined;
     // Set once the readable is closed, cancelled or errored: a flush that was
     // scheduled before then has nowhere to go.
     let done = false;
@@ -93,6 +94,12 @@ export class FrameEncoderStream {
     this.writable = new WritableStream<Uint8Array>({
       start(controller) {
         writableController = controller;
+        // abort() waits for the write in progress: one waiting for the consumer fails now.
+        controller.signal?.addEventListener("abort", () => {
+          const reject = rejectWriter;
+          resumeWriter = rejectWriter = undefined;
+          reject?.(controller.signal.reason);
+        });
       },
       write(payload) {
         try {
@@ -104,7 +111,10 @@ export class FrameEncoderStream {
         }
         // Backpressure: wait while `coalesce` bytes are queued for the consumer.
         if ((readableController.desiredSize ?? 1) <= 0) {
-          return new Promise<void>((resolve) => resumeWriter = resolve);
+          return new Promise<void>((resolve, reject) => {
+            resumeWriter = resolve;
+            rejectWriter = reject;
+          });
         }
       },
       close() {

@@ -101,3 +101,20 @@ test("FrameEncoderStream drops a scheduled flush after cancel or abort instead o
   }
   await new Promise((resolve) => setTimeout(resolve, 0));
 });
+
+test("FrameEncoderStream: abort() ends a write that waits for a consumer that stopped reading", {
+  timeout: 5000,
+}, async () => {
+  const encoder = new FrameEncoderStream(lengthPrefixed());
+  const reader = encoder.readable.getReader();
+  const writer = encoder.writable.getWriter();
+  const first = writer.write(new Uint8Array(200_000)).then(() => "ok", () => "rejected");
+  const second = writer.write(new Uint8Array(200_000)).then(() => "ok", () => "rejected");
+  // The first frame's header: the write is in progress, its 200 KB wait in the queue, and the
+  // consumer stops reading (a stalled peer).
+  assert.equal((await reader.read()).value?.length, 4);
+  await writer.abort(new Error("peer stalled")); // hung before: it waited for the write
+  assert.equal(await first, "rejected");
+  assert.equal(await second, "rejected");
+  await assert.rejects(reader.closed, /peer stalled/);
+});
