@@ -65,6 +65,19 @@ export function formatAddr(addr: NetAddr): string {
     : `${addr.hostname}:${addr.port}`;
 }
 
+/**
+ * Throws a `RangeError` unless `port` is an integer from 1 (0 to listen: any
+ * free port) to 65535, so that every runtime refuses a bad port alike.
+ */
+export function checkPort(port: number, action: "connect" | "listen"): void {
+  const min = action === "connect" ? 1 : 0;
+  if (!Number.isInteger(port) || port < min || port > 65535) {
+    throw new RangeError(
+      `Cannot ${action} as port must be an integer from ${min} to 65535: received ${port}`,
+    );
+  }
+}
+
 /** Rejects with the signal's reason if it is already aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason;

@@ -69,6 +69,9 @@ export class SocketConn implements Conn {
   #readable: ReadableStream<Uint8Array> | undefined;
   #reader: ReadableStreamDefaultController<Uint8Array> | undefined;
   #readFailure: Error | undefined;
+  /** Why the socket failed (reset, ...), once it did: writes it cut short report it too. */
+  #failed = false;
+  #failureCause: unknown;
   #writer!: WritableStreamDefaultController;
   /** open: deliver; cancelled: discard; done: ended, errored or closed. */
   #read: "open" | "cancelled" | "done" = "open";
@@ -135,9 +138,11 @@ export class SocketConn implements Conn {
         }
         return handle.write(chunk).then(() => this.#settle(), (cause) => {
           // The writable errors and drops its queue: closeWrite() stops waiting for it.
-          this.#sinkError = this.#closing
-            ? closedError(remoteAddr)
-            : connectionError(`write to ${formatAddr(remoteAddr)}`, cause);
+          // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
+          this.#sinkError = this.#closing ? closedError(remoteAddr) : connectionError(
+            `write to ${formatAddr(remoteAddr)}`,
+            this.#failed ? this.#failureCause : cause,
+          );
           this.#settle();
           throw this.#sinkError;
         });
@@ -230,6 +235,10 @@ export class SocketConn implements Conn {
   /** Fails reading (the readable too, if built meanwhile) and writing; closes the socket. */
   #failRead(cause: unknown): Error {
     const error = connectionError(`read from ${formatAddr(this.remoteAddr)}`, cause);
+    if (!this.#failed) {
+      this.#failed = true;
+      this.#failureCause = cause;
+    }
     if (this.#read === "open") {
       this.#readFailure = error;
       this.#reader?.error(error);

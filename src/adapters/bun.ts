@@ -45,7 +45,7 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { closedError, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
@@ -94,6 +94,14 @@ interface BunApi {
 }
 const bun = (): BunApi => (globalThis as unknown as { Bun: BunApi }).Bun;
 
+/**
+ * What a write to a socket Bun has closed fails with. A local close() reports
+ * its own `CONNECTION_CLOSED` instead (SocketConn), so this is the peer's reset.
+ */
+function socketGone(): Error {
+  return Object.assign(new Error("socket closed"), { code: "ECONNRESET" });
+}
+
 /** One socket's SocketConn plus the write in progress. */
 class Link {
   readonly conn: SocketConn;
@@ -126,7 +134,7 @@ class Link {
   #write(chunk: Uint8Array): Promise<void> {
     const n = this.#socket.write(chunk);
     if (n === chunk.byteLength) return Promise.resolve();
-    if (n < 0) return Promise.reject(closedError(this.conn.remoteAddr));
+    if (n < 0) return Promise.reject(socketGone());
     // Bun wrote part of it and keeps nothing: the rest goes out on drain.
     this.#rest = chunk.subarray(n);
     return new Promise((resolve, reject) => {
@@ -139,7 +147,7 @@ class Link {
     const rest = this.#rest;
     if (rest === undefined) return;
     const n = this.#socket.write(rest);
-    if (n < 0) return this.close(closedError(this.conn.remoteAddr));
+    if (n < 0) return this.close(socketGone());
     if (n < rest.byteLength) {
       this.#rest = rest.subarray(n);
       return;
@@ -152,7 +160,7 @@ class Link {
   close(error?: Error): void {
     if (error !== undefined) this.conn.error(error);
     this.#rest = undefined;
-    this.#settle?.(error ?? closedError(this.conn.remoteAddr));
+    this.#settle?.(error ?? socketGone());
     this.#settle = undefined;
     this.conn.terminated();
   }
@@ -186,8 +194,10 @@ function dial(
   unixPath: string | undefined,
   open: (socket: BunHandlers) => Promise<BunSocket>,
   tls = false,
+  port?: number,
 ): Promise<Conn> {
   return new Promise((resolve, reject) => {
+    if (port !== undefined) checkPort(port, "connect");
     throwIfAborted(options.signal);
     let done = false;
     const signal = options.signal;
@@ -222,6 +232,7 @@ function dial(
  * @param options Where to connect, `signal`, `noDelay`.
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export function connect(options: ConnectOptions): Promise<Conn> {
   if ("path" in options) {
@@ -240,6 +251,8 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     options,
     undefined,
     (socket) => bun().connect({ hostname, port, socket, allowHalfOpen: true }),
+    false,
+    port,
   );
 }
 
@@ -250,6 +263,7 @@ export function connect(options: ConnectOptions): Promise<Conn> {
  * @param options Where to connect, trust anchors, server name, `signal`, `noDelay`.
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export function connectTls(options: TlsConnectOptions): Promise<Conn> {
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
@@ -261,6 +275,7 @@ export function connectTls(options: TlsConnectOptions): Promise<Conn> {
     (socket) =>
       bun().connect({ hostname, port, socket, allowHalfOpen: true, tls: { ca, serverName } }),
     true,
+    port,
   );
 }
 
@@ -270,6 +285,11 @@ function serve(options: ListenOptions, tls?: { cert: string; key: string }): Pro
   const target = unixPath ??
     formatAddr({ transport: "tcp", hostname: hostname!, port: (options as { port: number }).port });
   let listener: QueueListener | undefined;
+  try {
+    if (unixPath === undefined) checkPort((options as { port: number }).port, "listen");
+  } catch (error) {
+    return Promise.reject(error);
+  }
   try {
     const socket = handlers(tls !== undefined, unixPath, (socket, success) => {
       // Server side: the handshake's authorization error only says that no client cert was sent.
@@ -296,6 +316,7 @@ function serve(options: ListenOptions, tls?: { cert: string; key: string }): Pro
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -304,6 +325,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -312,6 +334,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -325,6 +348,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @param options Where to listen, certificate chain and key.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.

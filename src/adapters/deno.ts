@@ -43,7 +43,7 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { SocketConn } from "./_socket_conn.ts";
 
 export type * from "../connection/types.ts";
@@ -201,6 +201,7 @@ function tcpTarget(options: { hostname?: string; port: number }): string {
  * @param options Where to connect, `signal`, `noDelay`.
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   if ("path" in options) {
@@ -212,6 +213,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
     return wrap(raw, options.path);
   }
   const { hostname = "127.0.0.1", port, signal } = options;
+  checkPort(port, "connect");
   const raw = await dial(
     tcpTarget(options),
     signal,
@@ -228,9 +230,11 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @param options Where to connect, trust anchors, server name, `signal`, `noDelay`.
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   const { hostname = "127.0.0.1", port, signal } = options;
+  checkPort(port, "connect");
   const target = tcpTarget(options);
   const tcp = await dial(target, signal, () => Deno.connect({ hostname, port, signal }));
   tcp.setNoDelay(options.noDelay ?? true);
@@ -277,23 +281,31 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
       // already closed
     }
   };
+  const accept = async (): Promise<IteratorResult<Conn>> => {
+    if (closed) return { value: undefined, done: true };
+    try {
+      const socket = await raw.accept();
+      if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
+      return { value: wrap(socket, unixPath), done: false };
+    } catch (error) {
+      if (closed || error instanceof Deno.errors.BadResource) {
+        return { value: undefined, done: true };
+      }
+      throw connectionError(`accept on ${formatAddr(toAddr(raw.addr, unixPath))}`, error);
+    }
+  };
+  // Deno refuses a second accept() while one is pending: calls of next() (of any iterator)
+  // take turns, as on Node and Bun.
+  let turn: Promise<unknown> = Promise.resolve();
   return {
     addr: toAddr(raw.addr, unixPath),
     close,
     [Symbol.asyncIterator]: () => ({
       // No return(): leaving a for-await loop keeps the listener open.
-      next: async (): Promise<IteratorResult<Conn>> => {
-        if (closed) return { value: undefined, done: true };
-        try {
-          const socket = await raw.accept();
-          if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
-          return { value: wrap(socket, unixPath), done: false };
-        } catch (error) {
-          if (closed || error instanceof Deno.errors.BadResource) {
-            return { value: undefined, done: true };
-          }
-          throw connectionError(`accept on ${formatAddr(toAddr(raw.addr, unixPath))}`, error);
-        }
+      next: (): Promise<IteratorResult<Conn>> => {
+        const next = turn.then(accept);
+        turn = next.catch(() => {});
+        return next;
       },
     }),
     [Symbol.asyncDispose]: () => Promise.resolve(close()),
@@ -314,6 +326,7 @@ function bind(target: string, unixPath: string | undefined, open: () => Deno.Lis
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -322,6 +335,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -330,6 +344,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -342,6 +357,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
       );
     }
     const { hostname = "0.0.0.0", port } = options;
+    checkPort(port, "listen");
     return bind(tcpTarget({ hostname, port }), undefined, () => Deno.listen({ hostname, port }));
   });
 }
@@ -354,6 +370,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @param options Where to listen, certificate chain and key.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
@@ -362,11 +379,12 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   const { hostname = "0.0.0.0", port, cert, key } = options;
-  return Promise.resolve().then(() =>
-    bind(
+  return Promise.resolve().then(() => {
+    checkPort(port, "listen");
+    return bind(
       tcpTarget({ hostname, port }),
       undefined,
       () => Deno.listenTls({ hostname, port, cert, key }),
-    )
-  );
+    );
+  });
 }

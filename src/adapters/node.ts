@@ -46,7 +46,7 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
@@ -128,6 +128,7 @@ function dial(
  * @param options Where to connect, `signal`, `noDelay`.
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   throwIfAborted(options.signal);
@@ -136,6 +137,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
     return await dial(socket, "connect", options.signal, options.path, options.path);
   }
   const host = options.hostname ?? "127.0.0.1";
+  checkPort(options.port, "connect");
   const socket = net.connect({ host, port: options.port, allowHalfOpen: true });
   socket.setNoDelay(options.noDelay ?? true);
   return await dial(
@@ -153,10 +155,12 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @param options Where to connect, trust anchors, server name, `signal`, `noDelay`.
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   throwIfAborted(options.signal);
   const host = options.hostname ?? "127.0.0.1";
+  checkPort(options.port, "connect");
   const name = options.serverName ?? host;
   // A half-open TCP socket underneath: Node's TLSSocket takes its allowHalfOpen.
   const tcp = net.connect({ host, port: options.port, allowHalfOpen: true });
@@ -180,6 +184,11 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
 function serve(server: net.Server, options: ListenOptions, event: string): Promise<Listener> {
   return new Promise((resolve, reject) => {
     const unixPath = "path" in options ? options.path : undefined;
+    const host = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
+    if (!("path" in options)) checkPort(options.port, "listen");
+    const target = "path" in options
+      ? options.path
+      : formatAddr({ transport: "tcp", hostname: host!, port: options.port });
     let listener: QueueListener;
     server.on(event, (socket: net.Socket) => {
       socket.setNoDelay(true);
@@ -187,10 +196,7 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
     });
     server.on(
       "error",
-      (error) =>
-        reject(
-          connectionError(`listen on ${"path" in options ? options.path : options.port}`, error),
-        ),
+      (error) => reject(connectionError(`listen on ${target}`, error)),
     );
     const onListening = (): void => {
       const info = server.address();
@@ -201,7 +207,7 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
       resolve(listener);
     };
     if ("path" in options) server.listen({ path: options.path }, onListening);
-    else server.listen({ host: options.hostname ?? "0.0.0.0", port: options.port }, onListening);
+    else server.listen({ host, port: options.port }, onListening);
   });
 }
 
@@ -211,6 +217,7 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -219,6 +226,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -227,6 +235,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -244,6 +253,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @param options Where to listen, certificate chain and key.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
