@@ -73,6 +73,8 @@ function waiter(end: number): Waiter {
     resolve = res;
     reject = rej;
   });
+  // Unawaited sends are normal: one that fails is no unhandled rejection (later sends fail too).
+  promise.catch(noop);
   return { end, promise, resolve, reject };
 }
 
@@ -116,7 +118,9 @@ function noop(): void {}
  * written there must not change until the writable is closed. `send`
  * resolves once its frame is handed
  * to the socket; when the connection fails every pending `send` rejects with
- * a `ConnectionError` (or the framing error that caused it).
+ * a `ConnectionError` (or the framing error that caused it), and so does
+ * every later one. A `send` left unawaited that fails raises no unhandled
+ * rejection: await a later `send` (or read) to learn of the failure.
  *
  * @param conn The connection (from an adapter's `connect`, `listen`, ...).
  * @param framing The wire format.
@@ -403,7 +407,9 @@ class Framed implements FramedConnection {
     try {
       return this.#queueSend(payload);
     } catch (error) {
-      return Promise.reject(error);
+      const failed = Promise.reject(error);
+      failed.catch(noop);
+      return failed;
     }
   }
 

@@ -174,6 +174,18 @@ test("framed() send() rejects with ConnectionError once the connection fails, an
   await assert.rejects(fc.send("y"), ConnectionError);
 });
 
+test("framed() sends left unawaited that fail raise no unhandled rejection", async () => {
+  const { conn, fail } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  fail(new Error("EPIPE"));
+  fc.send("a"); // fire and forget: the write fails
+  fc.send("b");
+  await fc.close(); // the write failed meanwhile
+  fc.send("after the failure");
+  // An unhandled rejection would fail this test (all three test runners report them).
+  await assert.rejects(fc.send("awaited"), ConnectionError);
+});
+
 test("framed() send() rejects a payload the framing refuses, and the connection goes on", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lines());
