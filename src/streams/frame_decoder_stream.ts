@@ -13,9 +13,11 @@ import type { DecoderOptions, FrameDecoder, Framing } from "../framing/types.ts"
  *
  * An input that ends inside a frame errors the stream with
  * `TruncatedFrameError`; an oversized or malformed header errors it with
- * `FrameTooLargeError` or `MalformedHeaderError`. Cancelling the readable
- * errors the writable, and aborting the writable errors the readable, as for
- * any `TransformStream`.
+ * `FrameTooLargeError` or `MalformedHeaderError`. Every frame decoded before
+ * the error is read first, whichever chunk it came in; the writable errors
+ * at once. Cancelling the readable errors the writable, and aborting the
+ * writable errors the readable, as for any `TransformStream` (whose type it
+ * has: `readable` and `writable`, for `pipeThrough`).
  *
  * @example Decoding lines from a byte stream
  * ```ts
@@ -37,7 +39,12 @@ import type { DecoderOptions, FrameDecoder, Framing } from "../framing/types.ts"
  * assert.deepEqual(frames, ["one", "two", "three"]);
  * ```
  */
-export class FrameDecoderStream extends TransformStream<Uint8Array, Uint8Array> {
+export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Array> {
+  /** Frames. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to decode. */
+  readonly writable: WritableStream<Uint8Array>;
+
   /**
    * Constructs a new instance.
    *
@@ -48,18 +55,74 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Uint8Array> 
    */
   constructor(framing: Framing, options: Pick<DecoderOptions, "allocate"> = {}) {
     const decoder: FrameDecoder = framing.decoder({ allocate: options.allocate });
-    super({
-      transform(chunk, controller) {
-        decoder.push(chunk);
-        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
-          controller.enqueue(frame);
-        }
+    let frames!: ReadableStreamDefaultController<Uint8Array>;
+    let bytes!: WritableStreamDefaultController;
+    // A write waiting for the consumer to take the frames queued before it.
+    let resume: (() => void) | undefined;
+    // A decoding error, held until the consumer has read the frames decoded before it.
+    let failure: { error: unknown } | undefined;
+    const wake = (): void => {
+      const r = resume;
+      resume = undefined;
+      r?.();
+    };
+    const take = (): void => {
+      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+        frames.enqueue(frame);
+      }
+    };
+    const fail = (error: unknown): void => {
+      // With highWaterMark 0, a negative desiredSize means frames are still queued.
+      if ((frames.desiredSize ?? 0) < 0) failure = { error };
+      else frames.error(error);
+    };
+    // highWaterMark 0 on the readable, as a TransformStream's: frames are decoded when asked for.
+    this.readable = new ReadableStream<Uint8Array>({
+      start(controller) {
+        frames = controller;
       },
-      flush(controller) {
-        decoder.end();
-        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
-          controller.enqueue(frame);
+      pull(controller) {
+        if (failure !== undefined) return controller.error(failure.error);
+        wake();
+      },
+      cancel(reason) {
+        bytes.error(reason);
+        wake();
+      },
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Uint8Array>({
+      start(controller) {
+        bytes = controller;
+      },
+      write(chunk) {
+        try {
+          decoder.push(chunk);
+          take();
+        } catch (error) {
+          fail(error);
+          throw error;
         }
+        // Backpressure: wait while frames are queued unread.
+        if ((frames.desiredSize ?? 0) < 0) return new Promise<void>((r) => resume = r);
+      },
+      close() {
+        let error: { error: unknown } | undefined;
+        try {
+          decoder.end();
+        } catch (e) {
+          error = { error: e };
+        }
+        try {
+          take(); // frames completed before a truncation are still delivered
+        } catch (e) {
+          error ??= { error: e };
+        }
+        if (error === undefined) return frames.close();
+        fail(error.error);
+        throw error.error;
+      },
+      abort(reason) {
+        frames.error(reason);
       },
     });
   }

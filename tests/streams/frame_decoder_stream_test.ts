@@ -75,6 +75,47 @@ test("FrameDecoderStream errors with FrameTooLargeError and cancels its source",
   assert.equal(cancelled, true);
 });
 
+test("FrameDecoderStream delivers the frames before a bad header or a truncation, at every split", async () => {
+  const framing = lengthPrefixed({ maxFrameLength: 100 });
+  const good = ["one", "two", "three"].map((t) => framing.encode(new TextEncoder().encode(t)));
+  const cases = [
+    { tail: [0xff, 0xff, 0xff, 0xff], error: FrameTooLargeError },
+    { tail: [0, 0, 0, 9, 1, 2], error: TruncatedFrameError },
+  ];
+  for (const { tail, error } of cases) {
+    const wire = new Uint8Array([...good.flatMap((f) => [...f]), ...tail]);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const chunks = [wire.subarray(0, cut), wire.subarray(cut)].filter((c) => c.length > 0);
+      const got: string[] = [];
+      await assert.rejects(async () => {
+        const frames = streamOf(chunks.map((c) => c.slice())).pipeThrough(
+          new FrameDecoderStream(framing),
+        );
+        for await (const frame of frames) got.push(new TextDecoder().decode(frame));
+      }, error);
+      // Before, frames queued in the same chunk as the error were dropped with the stream.
+      assert.deepEqual(got, ["one", "two", "three"], `${error.name}, cut at ${cut}`);
+    }
+  }
+});
+
+test("FrameDecoderStream applies backpressure: it decodes no further than its reader reads", async () => {
+  const framing = lengthPrefixed();
+  let pulled = 0;
+  const chunk = framing.encode(new Uint8Array(10));
+  const source = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      controller.enqueue(chunk.slice());
+    },
+  }, { highWaterMark: 0 });
+  const reader = source.pipeThrough(new FrameDecoderStream(framing)).getReader();
+  for (let i = 0; i < 5; i++) assert.equal((await reader.read()).value?.length, 10);
+  // A bounded read-ahead (pipeTo's and the writable's queues), not the whole endless source.
+  assert.ok(pulled <= 5 + 4, `pulled ${pulled}`);
+  await reader.cancel();
+});
+
 test("FrameDecoderStream copies spanning frames into memory from options.allocate", async () => {
   const allocated: number[] = [];
   const allocate = (n: number) => {
