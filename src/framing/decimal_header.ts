@@ -25,7 +25,8 @@ export interface DecimalHeaderOptions {
   width?: number;
   /**
    * The largest payload in bytes, checked on decode as soon as the header is
-   * complete and on encode. Pass `Infinity` for no limit.
+   * complete and on encode. Pass `Infinity` for no limit. A limit above what
+   * `width` digits can hold is lowered to that (`maxFrameLength` reports it).
    *
    * @default {4194304} (4 MiB)
    */
@@ -64,20 +65,21 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
     );
   }
   const fieldMax = width >= 16 ? Number.MAX_SAFE_INTEGER : 10 ** width - 1;
-  const maxFrameLength = maxFrameLengthOption(
-    options.maxFrameLength,
-    Math.min(DEFAULT_MAX_LENGTH_PREFIXED, fieldMax),
+  // A limit above what the header can hold is lowered to that, as lengthPrefixed() does.
+  const maxFrameLength = Math.min(
+    maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED),
+    fieldMax,
   );
-  const limit = Math.min(maxFrameLength, fieldMax);
 
   function check(payload: Uint8Array): number {
     checkPayload(payload);
-    checkEncodeLength(payload.length, maxFrameLength);
+    // Before the limit (which is at most what fits): the more telling message.
     if (decimalDigits(payload.length) > width) {
       throw new RangeError(
         `Cannot encode frame as length ${payload.length} does not fit a ${width}-digit header`,
       );
     }
+    checkEncodeLength(payload.length, maxFrameLength);
     return width + payload.length;
   }
 
@@ -112,7 +114,7 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
       return [head, payload];
     },
     decoder(options?: DecoderOptions): FrameDecoder {
-      return new HeaderDecoder(new DecimalParser(width, limit), options);
+      return new HeaderDecoder(new DecimalParser(width, maxFrameLength), options);
     },
   }, width);
 }

@@ -50,9 +50,10 @@ const CR = 0x0d;
  * fails with {@linkcode TruncatedFrameError} at `end()`.
  *
  * @param options The delimiter, the limit and `stripCR`.
- * @returns The framing, named `line` for `"\n"`, otherwise `delimited`.
+ * @returns The framing, named `line` for `"\n"` with `stripCR`, otherwise `delimited`.
+ * @throws {TypeError} The delimiter is neither a string nor a `Uint8Array`.
  * @throws {RangeError} An option is out of range, or `encode` is given a
- * payload that contains the delimiter.
+ * payload that contains the delimiter (or, with `stripCR`, ends with `"\r"`).
  *
  * @example NUL-terminated messages
  * ```ts
@@ -69,8 +70,15 @@ const CR = 0x0d;
  */
 export function delimited(options: DelimitedOptions = {}): Framing {
   const raw = options.delimiter ?? "\n";
+  if (typeof raw !== "string" && !(raw instanceof Uint8Array)) {
+    throw new TypeError(
+      `Cannot create framing as the delimiter must be a string or a Uint8Array: received ${
+        Array.isArray(raw) ? "an array" : typeof raw
+      }`,
+    );
+  }
   const delimiter = typeof raw === "string" ? new TextEncoder().encode(raw) : raw.slice();
-  if (!(delimiter instanceof Uint8Array) || delimiter.length === 0) {
+  if (delimiter.length === 0) {
     throw new RangeError(
       "Cannot create framing as the delimiter must not be empty: received an empty delimiter",
     );
@@ -84,6 +92,12 @@ export function delimited(options: DelimitedOptions = {}): Framing {
     checkEncodeLength(payload.length, maxFrameLength);
     if (single >= 0 ? payload.indexOf(single) !== -1 : containsDelimiter(payload, delimiter)) {
       throw new RangeError("Cannot encode frame as the payload contains the delimiter");
+    }
+    // The decoder would strip it: the payload would not arrive as sent.
+    if (stripCR && payload.length > 0 && payload[payload.length - 1] === CR) {
+      throw new RangeError(
+        'Cannot encode frame as the payload ends with "\\r", which stripCR removes',
+      );
     }
     return payload.length + delimiter.length;
   }

@@ -43,6 +43,12 @@ test("decimalHeader() rejects an oversized length and an unencodable payload", (
   const decoder = decimalHeader({ maxFrameLength: 100 }).decoder();
   decoder.push(utf8("101       "));
   assert.throws(() => decoder.next(), FrameTooLargeError);
-  assert.throws(() => decimalHeader({ width: 2 }).encode(new Uint8Array(100)), RangeError);
+  assert.throws(() => decimalHeader({ width: 2 }).encode(new Uint8Array(100)), /2-digit/);
   assert.throws(() => decimalHeader({ width: 0 }), RangeError);
+});
+
+test("decimalHeader() lowers a limit the header cannot hold, and reports it", () => {
+  assert.equal(decimalHeader({ width: 2, maxFrameLength: 1000 }).maxFrameLength, 99);
+  assert.equal(decimalHeader({ width: 3 }).maxFrameLength, 999);
+  assert.equal(decimalHeader({ width: 10, maxFrameLength: 1000 }).maxFrameLength, 1000);
 });

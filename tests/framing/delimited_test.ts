@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { delimited, FrameTooLargeError, TruncatedFrameError } from "../../mod.ts";
+import { delimited, FrameTooLargeError, lines, TruncatedFrameError } from "../../mod.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = new TextDecoder();
@@ -52,6 +52,20 @@ test("delimited() encode rejects a payload containing the delimiter", () => {
   assert.throws(() => delimited({ delimiter: "--" }).encode(utf8("a--b")), RangeError);
   assert.deepEqual(delimited({ delimiter: "--" }).encode(utf8("a-b")), utf8("a-b--"));
   assert.throws(() => delimited({ delimiter: "" }), RangeError);
+  // @ts-expect-error: an array is not a delimiter
+  assert.throws(() => delimited({ delimiter: [10] }), TypeError);
+});
+
+test("delimited() with stripCR refuses a payload ending in \\r, which would not arrive as sent", () => {
+  const framing = delimited({ stripCR: true });
+  assert.throws(() => framing.encode(utf8("abc\r")), /stripCR/);
+  assert.throws(() => lines().encode(utf8("\r")), /stripCR/);
+  assert.deepEqual(framing.encode(utf8("a\rb")), utf8("a\rb\n"));
+  assert.deepEqual(
+    delimited().encode(utf8("abc\r")),
+    utf8("abc\r\n"),
+    "without stripCR it is data",
+  );
 });
 
 test("delimited() reports a last frame with no delimiter as truncated", () => {
