@@ -53,6 +53,7 @@ function nonNegative(
   value: number | undefined,
   fallback: number,
   integer = false,
+  action = "create session",
 ): number {
   if (value === undefined) return fallback;
   if (
@@ -60,7 +61,7 @@ function nonNegative(
     (integer && !Number.isInteger(value))
   ) {
     throw new RangeError(
-      `Cannot create session as ${name} must be a non-negative ${
+      `Cannot ${action} as ${name} must be a non-negative ${
         integer ? "integer" : "number"
       }: received ${value}`,
     );
@@ -247,7 +248,7 @@ export class Session extends EventTarget implements ReliableSession {
       const onAbort = (): void => {
         // Withdrawn when still waiting for room; otherwise it stays in the
         // buffer and will be delivered: only the waiting stops.
-        this.#m.withdraw(entry);
+        if (this.#m.withdraw(entry, this.#clock.now())) this.#pump();
         token.reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
@@ -260,7 +261,12 @@ export class Session extends EventTarget implements ReliableSession {
 
   /** See {@linkcode ReliableSession.close}. */
   close(options?: { timeout?: number }): Promise<void> {
-    const timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout);
+    let timeout: number;
+    try {
+      timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout, false, "close");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#closeResolvers === undefined) {
       this.#closeResolvers = Promise.withResolvers<void>();
       this.#closeResolvers.promise.catch(noop);

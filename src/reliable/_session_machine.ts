@@ -269,12 +269,14 @@ export class SessionMachine {
 
   /**
    * Withdraws an entry still waiting for buffer space (its `send` was
-   * aborted); false when it is already in the buffer.
+   * aborted); false when it is already in the buffer. The entries behind it
+   * are admitted at once if they fit where it did not.
    */
-  withdraw(entry: Entry): boolean {
+  withdraw(entry: Entry, now: number): boolean {
     const at = this.#waiting.indexOf(entry, this.#waitHead);
     if (at < 0) return false;
     this.#waiting.splice(at, 1);
+    if (at === this.#waitHead && at < this.#waiting.length) this.#admit(now);
     return true;
   }
 

@@ -345,9 +345,22 @@ test("SessionMachine: withdraw removes a waiting message only", () => {
   const b = entry("b");
   c.send(a, T0);
   c.send(b, T0);
-  assert.equal(c.withdraw(a), false);
-  assert.equal(c.withdraw(b), true);
+  assert.equal(c.withdraw(a, T0), false);
+  assert.equal(c.withdraw(b, T0), true);
   assert.equal(c.waiting, 0);
+});
+
+test("SessionMachine: withdrawing the first waiting message admits the ones behind it that fit", () => {
+  const { c } = connectedPair({ sendBufferSize: 200 });
+  c.send(entry("a"), T0); // 1 + 64
+  const big = entry("b".repeat(100)); // does not fit next to "a"
+  c.send(big, T0);
+  c.send(entry("c"), T0); // waits behind it, in call order
+  take(c);
+  assert.equal(c.waiting, 2);
+  assert.equal(c.withdraw(big, T0 + 1), true);
+  assert.equal(c.waiting, 0);
+  assert.deepEqual(take(c).writes.map((f) => text(f.subarray(17))), ["c"]);
 });
 
 test("SessionMachine: heartbeats go out after heartbeatInterval of silence", () => {

@@ -47,6 +47,9 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
     assert.equal(client.state, "open");
     assert.equal(session.id, client.id);
     assert.match(client.id, /^[0-9a-f]{32}$/);
+    // A bad argument rejects (it did throw) and closes nothing.
+    await assert.rejects(client.close({ timeout: -1 }), /Cannot close as timeout must be/);
+    assert.equal(client.state, "open");
     const back = Promise.all(labels("s", 100).map((m) => session.send(enc(m))));
     assert.deepEqual(await read(session, 100), labels("c", 100));
     assert.deepEqual(await read(client, 100), labels("s", 100));
