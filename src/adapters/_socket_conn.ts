@@ -282,6 +282,10 @@ export class SocketConn implements Conn {
     if (this.#sinkError !== undefined && this.#shutdown === undefined && !this.#closing) {
       throw this.#sinkError;
     }
+    // close() came before the accepted chunks were written: they were not, and no FIN went out.
+    if (this.#closing && this.#shutdown === undefined && this.#settled < this.#fence) {
+      throw closedError(this.remoteAddr);
+    }
     return await this.#closeWrite();
   }
 

@@ -29,6 +29,12 @@ import type { ReliableServer, ReliableServerOptions, ReliableSession } from "./t
 
 const noop = (): void => {};
 
+/** Sends `frame` as the only answer on `link`, then closes it. */
+function answerAndClose(link: Link, frame: Uint8Array): void {
+  link.fc.send(frame).catch(noop);
+  link.fc.close().catch(noop).finally(() => link.conn.close());
+}
+
 /**
  * Accepts reliable sessions on the connections of `listener`.
  *
@@ -183,8 +189,7 @@ class Server implements ReliableServer {
         const frame = tombstone !== undefined
           ? encodeAck(GOODBYE, tombstone.ack)
           : encodeHandshake(WELCOME, FLAG_LOST, hello.id, 0);
-        link.fc.send(frame).catch(noop);
-        link.fc.close().catch(noop).finally(() => link.conn.close());
+        answerAndClose(link, frame);
         return;
       }
     }
@@ -192,12 +197,21 @@ class Server implements ReliableServer {
       const frame = hello.version !== PROTOCOL_VERSION
         ? SessionMachine.reject("version", `unsupported protocol version ${hello.version}`)
         : SessionMachine.reject("closing", "server is shutting down");
-      link.fc.send(frame).catch(noop);
-      link.fc.close().catch(noop).finally(() => link.conn.close());
+      answerAndClose(link, frame);
       return;
     }
     if (hello.id.length !== SESSION_ID_LENGTH) {
       link.conn.close();
+      return;
+    }
+    if (session === undefined && (hello.flags & FLAG_RESUME) === 0 && hello.lastReceived > 0) {
+      // A new session cannot have received anything: a protocol error, answered before a
+      // session is created (it would wait for this client for resumeTimeout).
+      const frame = SessionMachine.reject(
+        "protocol",
+        `HELLO for a new session acks ${hello.lastReceived}`,
+      );
+      answerAndClose(link, frame);
       return;
     }
     // Resuming a session unknown here: it starts afresh under a new id, and keeps the client's

@@ -251,6 +251,28 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t(
+    "closeWrite cut short by close() rejects: the writes it waited for never went out",
+    async () => {
+      await withPair(name, async (client) => {
+        // The server reads nothing: the client's writes stall, and closeWrite waits for them.
+        const writer = client.writable.getWriter();
+        const { pending } = await writeUntilStalled(
+          (chunk) => writer.write(chunk),
+          new Uint8Array(256 * 1024),
+          64 << 20,
+          200,
+        );
+        const queued = writer.write(new Uint8Array(1024));
+        const closing = client.closeWrite();
+        client.close();
+        await assert.rejects(closing, isConnectionError("CONNECTION_CLOSED"));
+        await assert.rejects(pending, isConnectionError("CONNECTION_CLOSED"));
+        await assert.rejects(queued, isConnectionError("CONNECTION_CLOSED"));
+      });
+    },
+  );
+
   t("closeWrite after the peer reset rejects with ConnectionError", async () => {
     await withPair(name, async (client, server) => {
       // The server closes with unread bytes in its receive buffer: the kernel sends RST. The

@@ -12,6 +12,8 @@ import {
   HELLO,
   newDataFrame,
   readU64,
+  REJECT,
+  REJECT_PROTOCOL,
   setDataSeq,
   WELCOME,
 } from "../../src/reliable/_protocol.ts";
@@ -182,6 +184,32 @@ test("reliable: duplicated DATA frames are dropped and acked", { timeout: 10000 
     assert.equal(readU64(ack, 1), 2);
     assert.equal(session.stats.duplicatesDropped, 2);
     void DATA;
+  } finally {
+    conn.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: a HELLO for a new session that acks messages is refused, and creates no session", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const framing = lengthPrefixed();
+  const conn = await net.dial();
+  try {
+    const writer = conn.writable.getWriter();
+    await writer.write(framing.encode(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(1), 5)));
+    const decoder = framing.decoder();
+    for await (const chunk of conn.readable) decoder.push(chunk);
+    decoder.end();
+    const reject = decoder.next()!;
+    assert.equal(reject[0], REJECT);
+    assert.equal(reject[1], REJECT_PROTOCOL);
+    assert.equal(decoder.next(), undefined, "then the server closed the connection");
+    assert.equal(server.size, 0, "before, it handed such a session to the application");
   } finally {
     conn.close();
     await server.close();
