@@ -127,6 +127,20 @@ export async function writeUntilStalled(
   }
 }
 
+/** Takes `conn`'s writer and writes 256 KiB chunks until one stalls (the peer reads nothing). */
+async function stallWriter(
+  conn: Conn,
+): Promise<{ writer: WritableStreamDefaultWriter<Uint8Array>; pending: Promise<void> }> {
+  const writer = conn.writable.getWriter();
+  const { pending } = await writeUntilStalled(
+    (chunk) => writer.write(chunk),
+    new Uint8Array(256 * 1024),
+    64 << 20,
+    200,
+  );
+  return { writer, pending };
+}
+
 /** Writes `data` in random-sized writes, then half-closes. */
 async function writeRandomly(conn: Conn, data: Uint8Array, seed: number): Promise<void> {
   const random = prng(seed);
@@ -256,13 +270,7 @@ export function adapterSuite(name: Runtime): void {
     async () => {
       await withPair(name, async (client) => {
         // The server reads nothing: the client's writes stall, and closeWrite waits for them.
-        const writer = client.writable.getWriter();
-        const { pending } = await writeUntilStalled(
-          (chunk) => writer.write(chunk),
-          new Uint8Array(256 * 1024),
-          64 << 20,
-          200,
-        );
+        const { writer, pending } = await stallWriter(client);
         const queued = writer.write(new Uint8Array(1024));
         const closing = client.closeWrite();
         client.close();
@@ -437,13 +445,7 @@ export function adapterSuite(name: Runtime): void {
       // The server reads nothing: once the client's writes stall, the server's kernel buffer
       // holds unread bytes, and closing the server then sends RST.
       const reading = client.readable.getReader().read();
-      const writer = client.writable.getWriter();
-      const { pending } = await writeUntilStalled(
-        (chunk) => writer.write(chunk),
-        new Uint8Array(256 * 1024),
-        64 << 20,
-        200,
-      );
+      const { pending } = await stallWriter(client);
       server.close();
       await assert.rejects(reading, isConnectionError("CONNECTION_RESET"));
       // Not the runtime's cancellation of the write (Node: ECANCELED) or a closed socket (Bun).
