@@ -157,14 +157,17 @@ export class Session extends EventTarget implements ReliableSession {
   #closeResolvers: Resolvers | undefined;
   #onEnd: ((error: Error | undefined, lastReceived: number) => void) | undefined;
   /** Client: opens a connection. */
-  #dialFn: (() => Promise<Conn>) | undefined;
+  #dialFn: ((signal: AbortSignal) => Promise<Conn>) | undefined;
+  /** Client: the dial in progress (a later one replaces it once it timed out), and its timeout. */
+  #dialAttempt: AbortController | undefined;
+  #dialTimer: unknown;
 
   /** @internal Use reliableClient / reliableServer. */
   constructor(
     machine: MachineOptions,
     options: ResolvedOptions,
     hooks: {
-      dial?: () => Promise<Conn>;
+      dial?: (signal: AbortSignal) => Promise<Conn>;
       onEnd?: (error: Error | undefined, lastReceived: number) => void;
     },
   ) {
@@ -534,6 +537,13 @@ export class Session extends EventTarget implements ReliableSession {
     if (this.#ended) return;
     this.#ended = true;
     this.#endError = error;
+    // A dial in progress is no longer wanted (and its timeout must not keep the process alive).
+    const dialing = this.#dialAttempt;
+    if (dialing !== undefined) {
+      this.#dialAttempt = undefined;
+      this.#clock.clearTimeout(this.#dialTimer);
+      dialing.abort(new ConnectionError("Session closed", { code: "CONNECTION_CLOSED" }));
+    }
     if (this.#timer !== undefined) {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -591,18 +601,34 @@ export class Session extends EventTarget implements ReliableSession {
   #startDial(): void {
     const dial = this.#dialFn;
     if (dial === undefined) return;
+    const token = new AbortController();
+    this.#dialAttempt = token;
+    // A dial that takes longer than deadPeerTimeout (a black-holed SYN is retried for minutes)
+    // fails like a refused one: the next attempt follows the backoff schedule.
+    const timer = this.#dialTimer = this.#clock.setTimeout(() => {
+      if (this.#dialAttempt !== token) return;
+      this.#dialAttempt = undefined;
+      const error = new ConnectionError(
+        `Cannot connect as the attempt took longer than deadPeerTimeout (${this.#o.deadPeerTimeout} ms)`,
+        { code: "CONNECTION_TIMEOUT" },
+      );
+      token.abort(error);
+      this.#m.dialFailed(this.#clock.now(), error);
+      this.#pump();
+    }, this.#o.deadPeerTimeout);
     let attempt: Promise<Conn>;
     try {
-      attempt = dial();
+      attempt = dial(token.signal);
     } catch (error) {
       attempt = Promise.reject(error);
     }
     attempt.then(
       (conn) => {
-        if (this.#m.link !== "dialing") {
-          conn.close();
-          return;
-        }
+        // Timed out meanwhile, or the session ended: nobody wants this connection.
+        if (this.#dialAttempt !== token) return conn.close();
+        this.#dialAttempt = undefined;
+        this.#clock.clearTimeout(timer);
+        if (this.#m.link !== "dialing") return conn.close();
         let link: Link;
         try {
           link = openLink(conn, this.#framing);
@@ -615,6 +641,9 @@ export class Session extends EventTarget implements ReliableSession {
         this.attach(link);
       },
       (error) => {
+        if (this.#dialAttempt !== token) return; // timed out already
+        this.#dialAttempt = undefined;
+        this.#clock.clearTimeout(timer);
         this.#m.dialFailed(this.#clock.now(), error);
         this.#pump();
       },

@@ -44,10 +44,12 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * a failure are immediate; further retries back off (see
  * {@linkcode ReconnectOptions}). If the server lost the session (it
  * restarted), a `sessionlost` event lists the messages whose fate is
- * unknown and the session carries on afresh with the same id. The wire
- * protocol is described in docs/protocol.md.
+ * unknown and the session carries on afresh, under a new id the server
+ * chose. The wire protocol is described in docs/protocol.md.
  *
- * @param dial Opens a new connection to the server, e.g. `() => connect({ port })`.
+ * @param dial Opens a new connection to the server, e.g.
+ * `(signal) => connect({ port, signal })`. An attempt that takes longer than
+ * `deadPeerTimeout` counts as failed, and `signal` aborts then.
  * @param options Buffer sizes, ack and heartbeat timing, reconnect schedule, clock.
  * @returns The session; it is connecting when returned.
  * @throws {TypeError} `dial` is not a function.
@@ -62,7 +64,7 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
  * const { port } = listener.addr as { port: number };
  * const server = reliableServer(listener);
- * const client = reliableClient(() => connect({ hostname: "127.0.0.1", port }));
+ * const client = reliableClient((signal) => connect({ hostname: "127.0.0.1", port, signal }));
  *
  * await client.send("hello"); // resolves once the server confirmed it
  * for await (const session of server) {
@@ -78,7 +80,7 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * ```
  */
 export function reliableClient(
-  dial: () => Promise<Conn>,
+  dial: (signal: AbortSignal) => Promise<Conn>,
   options: ReliableClientOptions = {},
 ): ReliableSession {
   if (typeof dial !== "function") {

@@ -189,7 +189,8 @@ export interface ReliableSessionOptions {
    * declared dead and dropped (then the client reconnects). Four heartbeat
    * intervals: a dead or black-holed peer is detected within 10 s, while a
    * peer stalled by a long GC pause or a busy event loop is not.
-   * Also bounds the handshake.
+   * Also bounds the handshake, and a client's `dial` (an attempt that takes
+   * longer fails, and the signal passed to `dial` aborts).
    *
    * @default {10000}
    */

@@ -414,6 +414,44 @@ test("reliable: a server that is down at start: first retry immediate, connects 
   }
 });
 
+test(
+  "reliable: a dial that never settles times out after deadPeerTimeout and the client tries again",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock });
+    const signals: AbortSignal[] = [];
+    const dialTimes: number[] = [];
+    // The first attempt hangs (a black-holed SYN); the next ones connect.
+    const dial = (signal: AbortSignal) => {
+      signals.push(signal);
+      dialTimes.push(clock.now() - t0);
+      return signals.length === 1 ? new Promise<never>(() => {}) : net.dial();
+    };
+    const client = reliableClient(dial, { clock, deadPeerTimeout: 3000 });
+    try {
+      const reconnecting = once<{ error: { code: string } }>(client, "reconnecting");
+      const opened = once(client, "open");
+      clock.advance(3000); // the timeout, then the first retry, which is immediate
+      const { detail } = await reconnecting;
+      assert.equal(detail.error.code, "CONNECTION_TIMEOUT");
+      assert.equal(signals[0]!.aborted, true, "the hung attempt's signal aborts");
+      await opened;
+      assert.deepEqual(dialTimes, [0, 3000]);
+      assert.equal(signals[1]!.aborted, false);
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
 test("reliable: backoff schedule with the fake clock: immediate, growth, cap, jitter", {
   timeout: 10000,
 }, async () => {
