@@ -55,7 +55,13 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   send(payload: Uint8Array | string): Promise<void>;
   /** Flushes queued frames, then half-closes (the peer sees the end; reading goes on). */
   closeWrite(): Promise<void>;
-  /** Flushes queued frames, then closes both directions. */
+  /**
+   * Flushes queued frames, then closes both directions. The flush waits while
+   * the peer reads nothing (`conn.close()` closes at once). Closing with
+   * unread bytes from the peer makes the OS reset the connection, which may
+   * discard what the peer has not read yet: to end cleanly, `closeWrite()`
+   * and read to the end first.
+   */
   close(): Promise<void>;
 }
 
