@@ -134,7 +134,7 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
     for await (const conn of listener) {
       count++;
       open.add(conn);
-      const task = serve(conn, count, ctx);
+      const task = serve(conn, count, ctx, () => stopping);
       running.add(task);
       void task.then((clean) => {
         ok &&= clean;
@@ -152,7 +152,12 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
 }
 
 /** Serves one connection; resolves `false` when it ended with an error. */
-async function serve(conn: Conn, id: number, ctx: Context): Promise<boolean> {
+async function serve(
+  conn: Conn,
+  id: number,
+  ctx: Context,
+  stopping: () => boolean,
+): Promise<boolean> {
   const { io, framing } = ctx;
   const remote = formatAddr(conn.remoteAddr);
   io.err(`[${id}] connection from ${remote}\n`);
@@ -180,12 +185,14 @@ async function serve(conn: Conn, id: number, ctx: Context): Promise<boolean> {
       }
       if (writer !== undefined && replies.length > 0) await writer.write(concat(replies));
     }
+    const summary = `${plural(frames, "frame")} (${bytesWord(bytes)} of payload)`;
+    if (stopping()) {
+      // Ctrl-C closed it, not the peer (a frame it was in the middle of is no error then).
+      io.err(`[${id}] closed the connection to ${remote} after ${summary}\n`);
+      return true;
+    }
     decoder.end();
-    io.err(
-      `[${id}] ${remote} closed the connection after ${plural(frames, "frame")} (${
-        bytesWord(bytes)
-      } of payload)\n`,
-    );
+    io.err(`[${id}] ${remote} closed the connection after ${summary}\n`);
     return true;
   } catch (error) {
     io.err(

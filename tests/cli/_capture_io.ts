@@ -12,6 +12,8 @@ export interface CaptureIo extends CliIo {
   readonly stderr: string;
   /** Resolves with the first match of `pattern` in standard error (now or later). */
   waitForErr(pattern: RegExp): Promise<RegExpMatchArray>;
+  /** Resolves with the first match of `pattern` in standard output (now or later). */
+  waitForOut(pattern: RegExp): Promise<RegExpMatchArray>;
   /** Calls the handlers registered with `onInterrupt` (as a Ctrl-C would). */
   interrupt(): void;
 }
@@ -28,11 +30,15 @@ export interface CaptureIoOptions {
 export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
   let stdout = "";
   let stderr = "";
-  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const waiters: {
+    pattern: RegExp;
+    err: boolean;
+    resolve: (m: RegExpMatchArray) => void;
+  }[] = [];
   const handlers = new Set<() => void>();
   function check(): void {
     for (const w of [...waiters]) {
-      const m = stderr.match(w.pattern);
+      const m = (w.err ? stderr : stdout).match(w.pattern);
       if (m !== null) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(m);
@@ -49,6 +55,7 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
     },
     out(text: string): void {
       stdout += text;
+      check();
     },
     err(text: string): void {
       stderr += text;
@@ -76,7 +83,13 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
     },
     waitForErr(pattern: RegExp): Promise<RegExpMatchArray> {
       return new Promise((resolve) => {
-        waiters.push({ pattern, resolve });
+        waiters.push({ pattern, err: true, resolve });
+        check();
+      });
+    },
+    waitForOut(pattern: RegExp): Promise<RegExpMatchArray> {
+      return new Promise((resolve) => {
+        waiters.push({ pattern, err: false, resolve });
         check();
       });
     },

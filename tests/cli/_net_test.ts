@@ -81,6 +81,32 @@ test("listen serves several connections at once and numbers them", TIMEOUT, asyn
   assert.match(frames[0].remote, /^127\.0\.0\.1:\d+$/);
 });
 
+test(
+  "listen stopped with connections open says it closed them, mid-frame or not",
+  TIMEOUT,
+  async () => {
+    const server = await startListen(["--port", "0", "--format", "u32be"]);
+    const { connect } = await adapter();
+    const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+    try {
+      const writer = conn.writable.getWriter();
+      await writer.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 9, 1])); // one frame, then half
+      await server.io.waitForErr(/\[1\] connection from/);
+      await server.io.waitForOut(/\[1\] #1 /);
+      server.io.interrupt();
+      assert.equal(await server.done, 0);
+      // Not "<peer> closed the connection", and the half frame is no error: the listener closed it.
+      assert.match(
+        server.io.stderr,
+        /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 1 frame /,
+      );
+      assert.doesNotMatch(server.io.stderr, /error after/);
+    } finally {
+      conn.close();
+    }
+  },
+);
+
 test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT, async () => {
   const server = await startListen(["--port", "0", "--once"]);
   const { connect } = await adapter();
