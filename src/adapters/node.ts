@@ -131,13 +131,13 @@ function dial(
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
+  if (!("path" in options)) checkPort(options.port, "connect");
   throwIfAborted(options.signal);
   if ("path" in options) {
     const socket = net.connect({ path: options.path, allowHalfOpen: true });
     return await dial(socket, "connect", options.signal, options.path, options.path);
   }
   const host = options.hostname ?? "127.0.0.1";
-  checkPort(options.port, "connect");
   const socket = net.connect({ host, port: options.port, allowHalfOpen: true });
   socket.setNoDelay(options.noDelay ?? true);
   return await dial(
@@ -158,9 +158,9 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+  checkPort(options.port, "connect");
   throwIfAborted(options.signal);
   const host = options.hostname ?? "127.0.0.1";
-  checkPort(options.port, "connect");
   const name = options.serverName ?? host;
   // A half-open TCP socket underneath: Node's TLSSocket takes its allowHalfOpen.
   const tcp = net.connect({ host, port: options.port, allowHalfOpen: true });

@@ -125,8 +125,10 @@ function noop(): void {}
  * resolves once its frame is handed
  * to the socket; when the connection fails every pending `send` rejects with
  * a `ConnectionError` (or the framing error that caused it), and so does
- * every later one. A `send` left unawaited that fails raises no unhandled
- * rejection: await a later `send` (or read) to learn of the failure.
+ * every later one. A `send` left unawaited that fails because the
+ * connection failed raises no unhandled rejection: await a later `send` (or
+ * read) to learn of the failure. A payload the framing refuses rejects its
+ * own `send` only (the connection goes on), so await it or handle it.
  *
  * @param conn The connection (from an adapter's `connect`, `listen`, ...).
  * @param framing The wire format.
@@ -414,7 +416,9 @@ class Framed implements FramedConnection {
       return this.#queueSend(payload);
     } catch (error) {
       const failed = Promise.reject(error);
-      failed.catch(noop);
+      // Quiet only when the connection failed (every later send says so too); a refused
+      // payload or a send after close() is the caller's mistake, and stays loud.
+      if (error === this.#failure) failed.catch(noop);
       return failed;
     }
   }

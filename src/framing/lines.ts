@@ -17,11 +17,13 @@ export interface LinesOptions {
 /**
  * Newline-delimited frames: `delimited` with `"\n"`, where a `"\r"` before
  * the `"\n"` is removed from decoded lines (so `"\r\n"` endings work too).
- * Encoding appends `"\n"`.
+ * Encoding appends `"\n"`, and refuses a payload that contains `"\n"` or ends
+ * with `"\r"` (which would not arrive as sent).
  *
  * @param options The limit.
  * @returns The framing, named `line`.
- * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`.
+ * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`;
+ * `encode` is given a payload that contains `"\n"` or ends with `"\r"`.
  *
  * @example Reading lines with either ending
  * ```ts

@@ -11,6 +11,7 @@ import type { Framing } from "../framing/types.ts";
 import { DATA_HEADER, FrameAllocator, idToHex } from "./_protocol.ts";
 import {
   type Entry,
+  type LinkState,
   type MachineEvent,
   type MachineOptions,
   SessionMachine,
@@ -361,8 +362,10 @@ export class Session extends EventTarget implements ReliableSession {
 
   async #readLoop(link: Link, first: Uint8Array[] | undefined): Promise<void> {
     let error: unknown;
+    // Frames read with the handshake while the queue was full, taken once there is room.
+    let held: Uint8Array[] | undefined;
     try {
-      if (first !== undefined && first.length > 0) this.#onBatch(link, first);
+      if (first !== undefined && first.length > 0) held = this.#onBatch(link, first);
       while (!link.dead) {
         // The handshake is read even then: a new connection must come up to send the replay.
         if (this.#queueBytes >= this.#o.receiveBufferSize && this.#m.link === "up") {
@@ -375,9 +378,15 @@ export class Session extends EventTarget implements ReliableSession {
           this.#m.resumeReading(this.#clock.now());
           this.#schedule();
         }
+        if (held !== undefined) {
+          const batch = held;
+          held = undefined;
+          this.#onBatch(link, batch);
+          continue;
+        }
         const result = await link.frames.next();
         if (result.done || link.dead) break;
-        this.#onBatch(link, result.value);
+        held = this.#onBatch(link, result.value);
       }
     } catch (e) {
       error = e;
@@ -406,16 +415,30 @@ export class Session extends EventTarget implements ReliableSession {
     this.#pump();
   }
 
-  #onBatch(link: Link, batch: Uint8Array[]): void {
-    if (link !== this.#link) return;
+  /**
+   * Feeds a batch to the machine. With the queue full, a connection's
+   * handshake is taken but not the frames after it: they are returned, to be
+   * taken once the application made room (the queue grows by at most one
+   * batch, however often the connection is replaced).
+   */
+  #onBatch(link: Link, batch: Uint8Array[]): Uint8Array[] | undefined {
+    if (link !== this.#link) return undefined;
     const m = this.#m;
     const now = this.#clock.now();
+    const handshakeOnly = m.link !== "up" && this.#queueBytes >= this.#o.receiveBufferSize;
+    let rest: Uint8Array[] | undefined;
     for (let i = 0; i < batch.length; i++) {
       m.receive(batch[i]!, now);
       if (m.linkClose !== "none") break;
+      // (m.link changes inside receive(): no narrowing from the check above.)
+      if (handshakeOnly && (m.link as LinkState) === "up") {
+        if (i + 1 < batch.length) rest = batch.slice(i + 1);
+        break;
+      }
     }
     m.flush(now);
     this.#pump();
+    return rest;
   }
 
   /** Carries out everything the machine asked for. */

@@ -59,12 +59,19 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
     let bytes!: WritableStreamDefaultController;
     // A write waiting for the consumer to take the frames queued before it.
     let resume: (() => void) | undefined;
+    let refuse: ((reason: unknown) => void) | undefined;
     // A decoding error, held until the consumer has read the frames decoded before it.
     let failure: { error: unknown } | undefined;
     const wake = (): void => {
       const r = resume;
-      resume = undefined;
+      resume = refuse = undefined;
       r?.();
+    };
+    // The frames it waited to hand over will never be read: the write fails, as in a TransformStream.
+    const refuseWrite = (reason: unknown): void => {
+      const r = refuse;
+      resume = refuse = undefined;
+      r?.(reason);
     };
     const take = (): void => {
       for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
@@ -87,12 +94,14 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
       },
       cancel(reason) {
         bytes.error(reason);
-        wake();
+        refuseWrite(reason);
       },
     }, { highWaterMark: 0 });
     this.writable = new WritableStream<Uint8Array>({
       start(controller) {
         bytes = controller;
+        // abort() waits for the write in progress: one waiting for the reader fails now.
+        controller.signal?.addEventListener("abort", () => refuseWrite(controller.signal.reason));
       },
       write(chunk) {
         try {
@@ -103,7 +112,12 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
           throw error;
         }
         // Backpressure: wait while frames are queued unread.
-        if ((frames.desiredSize ?? 0) < 0) return new Promise<void>((r) => resume = r);
+        if ((frames.desiredSize ?? 0) < 0) {
+          return new Promise<void>((resolve, reject) => {
+            resume = resolve;
+            refuse = reject;
+          });
+        }
       },
       close() {
         let error: { error: unknown } | undefined;

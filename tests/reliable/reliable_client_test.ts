@@ -377,6 +377,39 @@ test(
   },
 );
 
+test("reliable: while the application reads nothing, reconnects do not grow its receive queue", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  // Not reading, the client notices a cut when a write fails: its next heartbeat.
+  const client = reliableClient(net.dialer, { receiveBufferSize: 1000, heartbeatInterval: 20 });
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+    // 20 KB for a client that holds 1 KB and reads nothing: it stops reading.
+    for (let i = 0; i < 200; i++) session.send("x".repeat(100)).catch(() => {});
+    const inFlight: number[] = [];
+    for (let flap = 0; flap < 4; flap++) {
+      const resumed = [once(session, "resumed"), once(client, "resumed")];
+      net.links.at(-1)!.cut("reset");
+      // The server took the HELLO (which confirmed what the client had queued), the client the
+      // WELCOME, which came in one read with the messages the server sent again.
+      await Promise.all(resumed);
+      inFlight.push(session.stats.inFlight);
+    }
+    // Each new connection's handshake is read, but not the messages after it: before, every
+    // reconnect queued one more read of them.
+    assert.equal(new Set(inFlight).size, 1, `unconfirmed after each flap: ${inFlight}`);
+    assert.ok(inFlight[0]! > 0, `the client stopped taking messages: ${inFlight}`);
+    assert.equal((await read(client, 200)).length, 200, "then everything arrives");
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
 test("reliable: a server that is down at start: first retry immediate, connects once it is up", {
   timeout: 10000,
 }, async () => {

@@ -116,6 +116,28 @@ test("FrameDecoderStream applies backpressure: it decodes no further than its re
   await reader.cancel();
 });
 
+test("FrameDecoderStream: a write waiting for the reader fails on abort() or cancel()", {
+  timeout: 5000,
+}, async () => {
+  for (const end of ["abort", "cancel"] as const) {
+    const stream = new FrameDecoderStream(lengthPrefixed());
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    const frames = new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 1, 66]);
+    const first = writer.write(frames.slice()); // resolves once both frames are read
+    assert.equal((await reader.read()).value?.length, 1);
+    assert.equal((await reader.read()).value?.length, 1);
+    const next = reader.read(); // asks for more: the first write is done
+    await first;
+    // The pending read takes the first of these, nobody reads the second: the write waits.
+    const waiting = writer.write(frames.slice()).then(() => "ok", (e) => (e as Error).message);
+    assert.equal((await next).value?.length, 1); // then nobody reads the second frame
+    if (end === "abort") await writer.abort(new Error("stop")); // a TransformStream hangs here
+    else await reader.cancel(new Error("stop"));
+    assert.equal(await waiting, "stop", end);
+  }
+});
+
 test("FrameDecoderStream copies spanning frames into memory from options.allocate", async () => {
   const allocated: number[] = [];
   const allocate = (n: number) => {
