@@ -193,6 +193,11 @@ export class Session extends EventTarget implements ReliableSession {
     return this.#id;
   }
 
+  /** @internal Server: whether a HELLO with the id the client had before a loss is still expected. */
+  get expectsFormerId(): boolean {
+    return this.#m.expectsFormerId;
+  }
+
   /** The current state. */
   get state(): ReliableSessionState {
     return this.#m.state;

@@ -197,6 +197,11 @@ export class SessionMachine {
     return this.#id;
   }
 
+  /** Server: whether a HELLO with the client's former id is still expected (see `#lostPending`). */
+  get expectsFormerId(): boolean {
+    return this.#lostPending;
+  }
+
   /** The session state. */
   get state(): ReliableSessionState {
     return this.#state;

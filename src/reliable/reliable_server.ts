@@ -178,7 +178,16 @@ class Server implements ReliableServer {
       return;
     }
     const key = hello.version === PROTOCOL_VERSION ? idToHex(hello.id) : "";
-    let session = this.#sessions.get(key) ?? this.#formerIds.get(key);
+    let session = this.#sessions.get(key);
+    const former = session === undefined ? this.#formerIds.get(key) : undefined;
+    if (former !== undefined && !former.expectsFormerId) {
+      // The client has the session's new id: a HELLO with its old one is stale (refused before
+      // attaching, which would drop the session's live connection).
+      this.#formerIds.delete(key);
+      answerAndClose(link, SessionMachine.reject("protocol", "HELLO for a former session id"));
+      return;
+    }
+    session ??= former;
     if (session === undefined && hello.version === PROTOCOL_VERSION) {
       const tombstone = this.#tombstone(key);
       const resumeWhileClosing =

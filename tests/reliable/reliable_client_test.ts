@@ -8,7 +8,10 @@ import type { ReliableSession } from "../../src/reliable/types.ts";
 import {
   ACK,
   DATA,
+  decodeHandshake,
   encodeHandshake,
+  FLAG_LOST,
+  FLAG_RESUME,
   HELLO,
   newDataFrame,
   readU64,
@@ -216,6 +219,75 @@ test("reliable: a HELLO for a new session that acks messages is refused, and cre
     listener.close();
   }
 });
+
+/** A hand-driven protocol peer over one memory connection: writes frames, reads frames. */
+async function rawPeer(net: MemoryNetwork): Promise<{
+  send(frame: Uint8Array): Promise<void>;
+  next(): Promise<Uint8Array | undefined>;
+  close(): void;
+}> {
+  const framing = lengthPrefixed();
+  const conn = await net.dial();
+  const writer = conn.writable.getWriter();
+  const reader = conn.readable.getReader();
+  const decoder = framing.decoder();
+  return {
+    send: (frame) => writer.write(framing.encode(frame)),
+    async next() {
+      for (;;) {
+        const frame = decoder.next();
+        if (frame !== undefined) return frame;
+        const { value, done } = await reader.read();
+        if (done) return undefined;
+        decoder.push(value);
+      }
+    },
+    close: () => conn.close(),
+  };
+}
+
+test(
+  "reliable: once the client has the new id, a HELLO with its old one is refused without touching the session",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    const oldId = new Uint8Array(16).fill(5);
+    const a = await rawPeer(net);
+    const b = await rawPeer(net);
+    try {
+      // Resuming a session this (restarted) server does not know: WELCOME(LOST) with a new id.
+      await a.send(encodeHandshake(HELLO, FLAG_RESUME, oldId, 3));
+      const welcome = decodeHandshake((await a.next())!)!;
+      assert.equal(welcome.flags, FLAG_LOST);
+      assert.notDeepEqual(welcome.id, oldId);
+      const session = await nextSession(server);
+      const data = (seq: number, text: string): Uint8Array => {
+        const frame = newDataFrame(enc(text));
+        setDataSeq(frame, seq);
+        return frame;
+      };
+      await a.send(data(1, "one")); // a frame after the WELCOME: the client has the new id
+      assert.deepEqual(await read(session, 1), ["one"]);
+      const reconnecting = track(once(session, "reconnecting"));
+      await b.send(encodeHandshake(HELLO, FLAG_RESUME, oldId, 3));
+      const reject = (await b.next())!;
+      assert.deepEqual([reject[0], reject[1]], [REJECT, REJECT_PROTOCOL]);
+      // The session's connection was not dropped for it: it still carries messages.
+      await a.send(data(2, "two"));
+      assert.deepEqual(await read(session, 1), ["two"]);
+      assert.equal(reconnecting.settled(), false);
+    } finally {
+      a.close();
+      b.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
 
 test(
   "reliable: a full send buffer makes send wait; nothing is dropped",
