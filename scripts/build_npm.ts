@@ -106,15 +106,19 @@ const pkg = {
   license: denoJson.license,
   type: "module",
   exports: exportsMap,
-  bin: { framewire: exportsMap["./cli"]!.default },
-  files: ["**/*.js", "**/*.d.ts", "README.md", "LICENSE"],
-  engines: { node: ">=20" },
+  // No leading "./": npm publish warns that it removes such a bin entry.
+  bin: { framewire: exportsMap["./cli"]!.default.replace(/^\.\//, "") },
+  files: ["**/*.js", "**/*.d.ts", "README.md", "LICENSE", "docs/*.md"],
+  // Promise.withResolvers (Node 22); the tests run on Node 24.
+  engines: { node: ">=22" },
   keywords: ["framing", "tcp", "length-prefixed", "varint", "netstring", "streams", "deno", "bun"],
   sideEffects: false,
 };
 writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 cpSync(join(root, "README.md"), join(out, "README.md"));
 cpSync(join(root, "LICENSE"), join(out, "LICENSE"));
+// The README links to them.
+cpSync(join(root, "docs"), join(out, "docs"), { recursive: true });
 const cli = join(out, exportsMap["./cli"]!.default);
 const cliText = readFileSync(cli, "utf8");
 if (!cliText.startsWith("#!")) writeFileSync(cli, "#!/usr/bin/env node\n" + cliText);
