@@ -25,12 +25,7 @@ import {
 } from "../reliable/_protocol.ts";
 import { reliableClient } from "../reliable/reliable_client.ts";
 import { reliableServer } from "../reliable/reliable_server.ts";
-import type {
-  ReconnectingDetail,
-  ReliableServer,
-  ReliableSession,
-  ResumedDetail,
-} from "../reliable/types.ts";
+import type { ReliableServer, ReliableSession } from "../reliable/types.ts";
 import { showPayload } from "./_display.ts";
 import type { Adapter, CliIo } from "./_io.ts";
 import { describeError, Progress, withDeadline } from "./_net.ts";
@@ -231,7 +226,7 @@ async function story(
     say(`link 1  open: HELLO and WELCOME exchanged; the client writes messages ${range(1, total)}`);
   });
   client.addEventListener("reconnecting", (event) => {
-    const { delay } = (event as CustomEvent<ReconnectingDetail>).detail;
+    const { delay } = event.detail;
     say(
       `${INDENT}client: "reconnecting" event, dials again ${
         delay === 0 ? "at once" : `in ${Math.round(delay)} ms (timing-dependent)`
@@ -239,7 +234,7 @@ async function story(
     );
   });
   client.addEventListener("resumed", (event) => {
-    const { replayed } = (event as CustomEvent<ResumedDetail>).detail;
+    const { replayed } = event.detail;
     const proxy = parts.proxy!;
     const has = proxy.welcomed;
     const resend = has === total

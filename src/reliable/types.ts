@@ -71,6 +71,69 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   close(options?: { timeout?: number }): Promise<void>;
   /** Counters. */
   readonly stats: ReliableStats;
+  /**
+   * Listens for a session event, with its `detail` typed (see
+   * {@linkcode ReliableSessionEventMap}).
+   *
+   * @param type The event.
+   * @param listener Called with the event.
+   * @param options As for any `EventTarget`.
+   */
+  addEventListener<K extends keyof ReliableSessionEventMap>(
+    type: K,
+    listener: (event: ReliableSessionEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Listens for any event, as on any `EventTarget`.
+   *
+   * @param type The event.
+   * @param listener Called with the event.
+   * @param options As for any `EventTarget`.
+   */
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Stops listening for a session event.
+   *
+   * @param type The event.
+   * @param listener The listener given to `addEventListener`.
+   * @param options As for any `EventTarget`.
+   */
+  removeEventListener<K extends keyof ReliableSessionEventMap>(
+    type: K,
+    listener: (event: ReliableSessionEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Stops listening, as on any `EventTarget`.
+   *
+   * @param type The event.
+   * @param listener The listener given to `addEventListener`.
+   * @param options As for any `EventTarget`.
+   */
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+/** The events of a {@linkcode ReliableSession}, by name. */
+export interface ReliableSessionEventMap {
+  /** The first handshake completed. */
+  open: CustomEvent<undefined>;
+  /** The connection was lost or an attempt failed. */
+  reconnecting: CustomEvent<ReconnectingDetail>;
+  /** A handshake on a new connection completed. */
+  resumed: CustomEvent<ResumedDetail>;
+  /** The peer lost the session. */
+  sessionlost: CustomEvent<SessionLostDetail>;
+  /** The session ended. */
+  close: CustomEvent<CloseDetail>;
 }
 
 /** `detail` of the `reconnecting` event. */

@@ -350,7 +350,11 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
     listener = net.listen();
     second = reliableServer(listener);
     const lost = once<{ unknown: Uint8Array[]; unsent: Uint8Array[] }>(client, "sessionlost");
+    // The event map types each event's detail (this line does not compile without it).
+    const typed: number[] = [];
+    client.addEventListener("sessionlost", (event) => typed.push(event.detail.unknown.length));
     const { detail } = await lost;
+    assert.deepEqual(typed, [1]);
     assert.deepEqual(detail.unknown.map((b) => new TextDecoder().decode(b)), ["in-flight"]);
     assert.deepEqual(detail.unsent.map((b) => new TextDecoder().decode(b)), ["unsent"]);
     assert.equal(await outcome(inFlight.promise), "SESSION_LOST");
