@@ -78,6 +78,19 @@ export function checkPort(port: number, action: "connect" | "listen"): void {
   }
 }
 
+/**
+ * Throws a `TypeError` naming the adapter to use instead when this runtime
+ * is not `runtime` (e.g. `@framewire/framewire/bun` imported on Node).
+ */
+export function requireRuntime(runtime: "Deno" | "Bun", action: "connect" | "listen"): void {
+  if (!(runtime in globalThis)) {
+    throw new TypeError(
+      `Cannot ${action} as the ${runtime.toLowerCase()} adapter needs ${runtime}: ` +
+        "use @framewire/framewire/node on other runtimes",
+    );
+  }
+}
+
 /** Rejects with the signal's reason if it is already aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason;

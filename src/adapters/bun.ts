@@ -45,7 +45,13 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import {
+  checkPort,
+  connectionError,
+  formatAddr,
+  requireRuntime,
+  throwIfAborted,
+} from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
@@ -198,6 +204,7 @@ function dial(
 ): Promise<Conn> {
   return new Promise((resolve, reject) => {
     if (port !== undefined) checkPort(port, "connect");
+    requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
     let done = false;
     const signal = options.signal;
@@ -287,6 +294,7 @@ function serve(options: ListenOptions, tls?: { cert: string; key: string }): Pro
   let listener: QueueListener | undefined;
   try {
     if (unixPath === undefined) checkPort((options as { port: number }).port, "listen");
+    requireRuntime("Bun", "listen");
   } catch (error) {
     return Promise.reject(error);
   }

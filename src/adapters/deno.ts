@@ -43,7 +43,13 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import {
+  checkPort,
+  connectionError,
+  formatAddr,
+  requireRuntime,
+  throwIfAborted,
+} from "./_errors.ts";
 import { SocketConn } from "./_socket_conn.ts";
 
 export type * from "../connection/types.ts";
@@ -172,6 +178,7 @@ async function dial<T extends Deno.Conn>(
   signal: AbortSignal | undefined,
   open: () => Promise<T>,
 ): Promise<T> {
+  requireRuntime("Deno", "connect");
   throwIfAborted(signal);
   let raw: T;
   try {
@@ -313,6 +320,7 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
 }
 
 function bind(target: string, unixPath: string | undefined, open: () => Deno.Listener): Listener {
+  requireRuntime("Deno", "listen");
   try {
     return listener(open(), unixPath);
   } catch (error) {

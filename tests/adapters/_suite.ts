@@ -183,6 +183,20 @@ export function adapterSuite(name: Runtime): void {
     test(`${name} adapter: ${title}`, { ...NET, skip: skip || options.skip }, fn);
   };
 
+  // The node adapter runs on every runtime (node:net); the others say which runtime they need.
+  test(`${name} adapter on another runtime names the one it needs`, {
+    skip: runtime === name || name === "node",
+  }, async () => {
+    const { connect, connectTls, listen } = await adapter(name);
+    const needs = new RegExp(
+      `needs ${name === "bun" ? "Bun" : "Deno"}: use @framewire/framewire/node`,
+    );
+    await assert.rejects(connect({ port: 1 }), needs);
+    await assert.rejects(connectTls({ port: 1 }), needs);
+    await assert.rejects(connect({ path: "/nonexistent/framewire.sock" }), needs);
+    await assert.rejects(listen({ hostname: "127.0.0.1", port: 0 }), needs);
+  });
+
   t("round trip of 4 MB of random bytes in random write sizes", async () => {
     await withPair(name, async (client, server) => {
       await echoRoundTrip(client, server, 4 << 20, 1);
