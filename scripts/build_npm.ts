@@ -210,8 +210,10 @@ export const session = reliableClient(() => Promise.reject(new Error(String(port
         target: "es2022",
         module: "nodenext",
         moduleResolution: "nodenext",
-        lib: ["es2023", "dom", "esnext.disposable"],
-        types: [],
+        // A Node-only consumer: no DOM lib, Node's own types (the web globals come from there).
+        lib: ["es2023", "esnext.disposable"],
+        types: ["node"],
+        typeRoots: [join(root, "node_modules", "@types")],
         strict: true,
         noEmit: true,
         skipLibCheck: false,

@@ -529,7 +529,7 @@ export class Session extends EventTarget implements ReliableSession {
   #emit(event: MachineEvent): void {
     switch (event.type) {
       case "open":
-        this.dispatchEvent(new CustomEvent("open"));
+        this.dispatchEvent(new CustomEvent("open", { detail: null })); // null on every runtime
         break;
       case "resumed":
         this.dispatchEvent(new CustomEvent("resumed", { detail: { replayed: event.replayed } }));

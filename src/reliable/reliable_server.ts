@@ -182,8 +182,8 @@ class Server implements ReliableServer {
     const former = session === undefined ? this.#formerIds.get(key) : undefined;
     if (former !== undefined && !former.expectsFormerId) {
       // The client has the session's new id: a HELLO with its old one is stale (refused before
-      // attaching, which would drop the session's live connection).
-      this.#formerIds.delete(key);
+      // attaching, which would drop the session's live connection; every time, until the
+      // session ends and takes the old id with it).
       answerAndClose(link, SessionMachine.reject("protocol", "HELLO for a former session id"));
       return;
     }

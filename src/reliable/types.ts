@@ -28,7 +28,7 @@ export interface ReliableStats {
  * exactly once and in order, across any number of reconnects, or reported.
  *
  * Events (each a `CustomEvent` whose `detail` is described below):
- * - `open`: the first handshake completed (`detail` undefined).
+ * - `open`: the first handshake completed (`detail` null).
  * - `reconnecting`: the connection was lost or an attempt failed
  *   ({@linkcode ReconnectingDetail}).
  * - `resumed`: a handshake on a new connection completed and unconfirmed
@@ -71,6 +71,8 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   close(options?: { timeout?: number }): Promise<void>;
   /** Counters. */
   readonly stats: ReliableStats;
+  // The parameter types come from EventTarget, which Node's types (@types/node) have as well as
+  // the DOM's: the DOM-only names (AddEventListenerOptions, ...) break Node-only consumers.
   /**
    * Listens for a session event, with its `detail` typed (see
    * {@linkcode ReliableSessionEventMap}).
@@ -82,7 +84,7 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   addEventListener<K extends keyof ReliableSessionEventMap>(
     type: K,
     listener: (event: ReliableSessionEventMap[K]) => void,
-    options?: boolean | AddEventListenerOptions,
+    options?: Parameters<EventTarget["addEventListener"]>[2],
   ): void;
   /**
    * Listens for any event, as on any `EventTarget`.
@@ -93,8 +95,8 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    */
   addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
+    listener: Parameters<EventTarget["addEventListener"]>[1],
+    options?: Parameters<EventTarget["addEventListener"]>[2],
   ): void;
   /**
    * Stops listening for a session event.
@@ -106,7 +108,7 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   removeEventListener<K extends keyof ReliableSessionEventMap>(
     type: K,
     listener: (event: ReliableSessionEventMap[K]) => void,
-    options?: boolean | EventListenerOptions,
+    options?: Parameters<EventTarget["removeEventListener"]>[2],
   ): void;
   /**
    * Stops listening, as on any `EventTarget`.
@@ -117,15 +119,15 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    */
   removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
+    listener: Parameters<EventTarget["addEventListener"]>[1],
+    options?: Parameters<EventTarget["removeEventListener"]>[2],
   ): void;
 }
 
 /** The events of a {@linkcode ReliableSession}, by name. */
 export interface ReliableSessionEventMap {
   /** The first handshake completed. */
-  open: CustomEvent<undefined>;
+  open: CustomEvent<null>;
   /** The connection was lost or an attempt failed. */
   reconnecting: CustomEvent<ReconnectingDetail>;
   /** A handshake on a new connection completed. */

@@ -48,7 +48,11 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
     const opened = once(client, "open");
     const sent = Promise.all(labels("c", 100).map((m) => client.send(m)));
     const session = await nextSession(server);
-    await opened;
+    assert.equal(
+      (await opened).detail,
+      null,
+      "null on every runtime (CustomEvent's default differs)",
+    );
     assert.equal(client.state, "open");
     assert.equal(session.id, client.id);
     assert.match(client.id, /^[0-9a-f]{32}$/);
@@ -276,6 +280,13 @@ test(
       await b.send(encodeHandshake(HELLO, FLAG_RESUME, oldId, 3));
       const reject = (await b.next())!;
       assert.deepEqual([reject[0], reject[1]], [REJECT, REJECT_PROTOCOL]);
+      // Every time: a second one must not start yet another session under the old id.
+      const c = await rawPeer(net);
+      await c.send(encodeHandshake(HELLO, FLAG_RESUME, oldId, 3));
+      const again = (await c.next())!;
+      c.close();
+      assert.deepEqual([again[0], again[1]], [REJECT, REJECT_PROTOCOL]);
+      assert.equal(server.size, 1);
       // The session's connection was not dropped for it: it still carries messages.
       await a.send(data(2, "two"));
       assert.deepEqual(await read(session, 1), ["two"]);
