@@ -179,7 +179,10 @@ class Server implements ReliableServer {
     }
     const key = hello.version === PROTOCOL_VERSION ? idToHex(hello.id) : "";
     let session = this.#sessions.get(key);
-    const former = session === undefined ? this.#formerIds.get(key) : undefined;
+    // Only a HELLO to resume can mean a former id (a retry after a lost WELCOME(LOST) has RESUME).
+    const former = session === undefined && (hello.flags & FLAG_RESUME) !== 0
+      ? this.#formerIds.get(key)
+      : undefined;
     if (former !== undefined && !former.expectsFormerId) {
       // The client has the session's new id: a HELLO with its old one is stale (refused before
       // attaching, which would drop the session's live connection; every time, until the
