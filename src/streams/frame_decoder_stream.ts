@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import type { DecoderOptions, FrameDecoder, Framing } from "../framing/types.ts";
+import { WaitingWrite } from "./_waiting_write.ts";
 
 /**
  * Bytes in, frames out: decodes a byte stream with `framing`, whatever the
@@ -58,21 +59,9 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
     let frames!: ReadableStreamDefaultController<Uint8Array>;
     let bytes!: WritableStreamDefaultController;
     // A write waiting for the consumer to take the frames queued before it.
-    let resume: (() => void) | undefined;
-    let refuse: ((reason: unknown) => void) | undefined;
+    let waiting!: WaitingWrite;
     // A decoding error, held until the consumer has read the frames decoded before it.
     let failure: { error: unknown } | undefined;
-    const wake = (): void => {
-      const r = resume;
-      resume = refuse = undefined;
-      r?.();
-    };
-    // The frames it waited to hand over will never be read: the write fails, as in a TransformStream.
-    const refuseWrite = (reason: unknown): void => {
-      const r = refuse;
-      resume = refuse = undefined;
-      r?.(reason);
-    };
     const take = (): void => {
       for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
         frames.enqueue(frame);
@@ -90,18 +79,18 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
       },
       pull(controller) {
         if (failure !== undefined) return controller.error(failure.error);
-        wake();
+        waiting.release();
       },
       cancel(reason) {
         bytes.error(reason);
-        refuseWrite(reason);
+        // The frames it waited to hand over will never be read: it fails, as in a TransformStream.
+        waiting.fail(reason);
       },
     }, { highWaterMark: 0 });
     this.writable = new WritableStream<Uint8Array>({
       start(controller) {
         bytes = controller;
-        // abort() waits for the write in progress: one waiting for the reader fails now.
-        controller.signal?.addEventListener("abort", () => refuseWrite(controller.signal.reason));
+        waiting = new WaitingWrite(controller);
       },
       write(chunk) {
         try {
@@ -112,12 +101,7 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
           throw error;
         }
         // Backpressure: wait while frames are queued unread.
-        if ((frames.desiredSize ?? 0) < 0) {
-          return new Promise<void>((resolve, reject) => {
-            resume = resolve;
-            refuse = reject;
-          });
-        }
+        if ((frames.desiredSize ?? 0) < 0) return waiting.wait();
       },
       close() {
         let error: { error: unknown } | undefined;

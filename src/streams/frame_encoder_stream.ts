@@ -2,6 +2,7 @@
 
 import type { Framing } from "../framing/types.ts";
 import { Coalescer } from "./_coalescer.ts";
+import { WaitingWrite } from "./_waiting_write.ts";
 
 /** Options for {@linkcode FrameEncoderStream}. */
 export interface FrameEncoderStreamOptions {
@@ -68,8 +69,7 @@ export class FrameEncoderStream {
     }
     let readableController!: ReadableStreamDefaultController<Uint8Array>;
     let writableController!: WritableStreamDefaultController;
-    let resumeWriter: (() => void) | undefined;
-    let rejectWriter: ((reason: unknown) => void) | undefined;
+    let waiting!: WaitingWrite;
     // Set once the readable is closed, cancelled or errored: a flush that was
     // scheduled before then has nowhere to go.
     let done = false;
@@ -82,24 +82,18 @@ export class FrameEncoderStream {
       },
       pull() {
         // The consumer caught up: release a waiting writer.
-        resumeWriter?.();
-        resumeWriter = undefined;
+        waiting.release();
       },
       cancel(reason) {
         done = true;
         writableController.error(reason);
-        resumeWriter?.();
+        waiting.release();
       },
     }, new ByteLengthQueuingStrategy({ highWaterMark: coalesce }));
     this.writable = new WritableStream<Uint8Array>({
       start(controller) {
         writableController = controller;
-        // abort() waits for the write in progress: one waiting for the consumer fails now.
-        controller.signal?.addEventListener("abort", () => {
-          const reject = rejectWriter;
-          resumeWriter = rejectWriter = undefined;
-          reject?.(controller.signal.reason);
-        });
+        waiting = new WaitingWrite(controller);
       },
       write(payload) {
         try {
@@ -110,12 +104,7 @@ export class FrameEncoderStream {
           throw error;
         }
         // Backpressure: wait while `coalesce` bytes are queued for the consumer.
-        if ((readableController.desiredSize ?? 1) <= 0) {
-          return new Promise<void>((resolve, reject) => {
-            resumeWriter = resolve;
-            rejectWriter = reject;
-          });
-        }
+        if ((readableController.desiredSize ?? 1) <= 0) return waiting.wait();
       },
       close() {
         coalescer.flush();
