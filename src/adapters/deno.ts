@@ -103,11 +103,13 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
     }
     Promise.all([reads, direct, op]).then(() => conn.terminated());
   };
+  // Deno reports a TCP reset as EOF; an empty write tells them apart (it fails after RST,
+  // succeeds after FIN). Not possible once this side sent FIN itself, and not on a Unix socket,
+  // where the empty write fails once the peer has closed, however cleanly.
+  const probe = raw.remoteAddr.transport !== "unix";
   const readOnce = async (buffer: Uint8Array): Promise<number | null> => {
     const n = await raw.read(buffer);
-    // Deno reports a reset as EOF; an empty write tells them apart (it fails after RST,
-    // succeeds after FIN). Not possible once this side sent FIN itself.
-    if (n === null && !shut) await raw.write(EMPTY);
+    if (n === null && probe && !shut) await raw.write(EMPTY);
     return n;
   };
   // Kept across pauses: a read buffer is replaced only once handed to the reader.

@@ -610,29 +610,43 @@ export function adapterSuite(name: Runtime): void {
     }, "::1");
   }, { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" });
 
-  t("Unix socket in a temp dir", async () => {
-    const { connect, listen } = await adapter(name);
-    const dir = await mkdtemp(join(tmpdir(), "framewire-"));
-    const path = join(dir, "s.sock");
-    const conns: Conn[] = [];
-    try {
-      const listener = await listen({ path });
-      try {
-        assert.deepEqual(listener.addr, { transport: "unix", path });
+  t(
+    "Unix socket in a temp dir; a peer that writes and closes ends the reader cleanly",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const path = join(dir, "s.sock");
+      const conns: Conn[] = [];
+      const pairUp = async (listener: Listener): Promise<[client: Conn, server: Conn]> => {
         const accepted = accept(listener);
         conns.push(await connect({ path }));
         conns.push(await accepted);
+        return conns.slice(-2) as [Conn, Conn];
+      };
+      try {
+        const listener = await listen({ path });
+        let closing: Conn, other: Conn;
+        try {
+          assert.deepEqual(listener.addr, { transport: "unix", path });
+          const [client, server] = await pairUp(listener);
+          assert.deepEqual(client.remoteAddr, { transport: "unix", path });
+          await echoRoundTrip(client, server, 1 << 20, 4);
+          [closing, other] = await pairUp(listener);
+        } finally {
+          listener.close();
+        }
+        // Not a half-close: close() with nothing left unread on either side.
+        const bytes = randomBytes(100_000, 7);
+        const writer = closing.writable.getWriter();
+        await writer.write(bytes);
+        closing.close();
+        assert.deepEqual(await readAll(other.readable), bytes);
       } finally {
-        listener.close();
+        for (const conn of conns) conn.close();
+        await rm(dir, { recursive: true, force: true });
       }
-      const [client, server] = conns as [Conn, Conn];
-      assert.deepEqual(client.remoteAddr, { transport: "unix", path });
-      await echoRoundTrip(client, server, 1 << 20, 4);
-    } finally {
-      for (const conn of conns) conn.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   const fixture = (file: string): string =>
     readFileSync(`${root}/tests/fixtures/tls/${file}`, "utf8");
