@@ -86,6 +86,8 @@ function waiter(end: number): Waiter {
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** Stands for the pump while it starts. */
+const STARTING: Promise<void> = Promise.resolve();
 
 // Reading through `Conn.read`: read buffers of 16 to 256 KiB (x4 after a read that fills the room
 // left, /4 when one was used by reads 16 times smaller), a new one once less than an eighth (at
@@ -96,6 +98,30 @@ const MIN_ROOM = 2 * 1024;
 const DIRECT_MIN = 16 * 1024;
 
 function noop(): void {}
+
+/** Errors that reach the application as they are: the caller's mistakes, not the connection's. */
+const usageErrors = new WeakSet<object>();
+
+/** The conn's readable or writable is held by another reader or writer (a second framed()?). */
+function locked(side: "readable" | "writable", cause: unknown): TypeError {
+  const error = new TypeError(
+    `Cannot ${
+      side === "readable" ? "read from" : "send to"
+    } connection as its ${side} is locked: one framed() per direction of a Conn`,
+    { cause },
+  );
+  usageErrors.add(error);
+  return error;
+}
+
+/** Takes a reader or writer of the conn's stream; a stream held elsewhere is a usage error. */
+function lock<T>(side: "readable" | "writable", get: () => T): T {
+  try {
+    return get();
+  } catch (error) {
+    throw locked(side, error);
+  }
+}
 
 /**
  * Turns a byte-stream connection into a duplex of messages framed with
@@ -129,6 +155,12 @@ function noop(): void {}
  * connection failed raises no unhandled rejection: await a later `send` (or
  * read) to learn of the failure. A payload the framing refuses rejects its
  * own `send` only (the connection goes on), so await it or handle it.
+ *
+ * One `framed()` per direction of a `Conn`: two may share one (say, lines
+ * one way and length-prefixed the other, each only sending or only
+ * receiving), but a second that sends, or reads, while the first does fails
+ * with a `TypeError` (its sends reject, its reads throw), as does one over a
+ * stream the application holds a reader or writer of.
  *
  * @param conn The connection (from an adapter's `connect`, `listen`, ...).
  * @param framing The wire format.
@@ -270,7 +302,7 @@ class Framed implements FramedConnection {
             throw truncated;
           }
         }
-        throw error instanceof FramingError
+        throw error instanceof FramingError || usageErrors.has(error as object)
           ? error
           : new ConnectionError("Cannot read from connection", { cause: error });
       }
@@ -310,7 +342,7 @@ class Framed implements FramedConnection {
   async #readChunk(): Promise<Uint8Array | null> {
     const read = this.#directRead;
     if (read === undefined) {
-      this.#reader ??= this.conn.readable.getReader();
+      this.#reader ??= lock("readable", () => this.conn.readable.getReader());
       const result = await this.#reader.read();
       return result.done ? null : result.value;
     }
@@ -433,6 +465,8 @@ class Framed implements FramedConnection {
     }
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
     this.#coalescer.add(bytes, true);
+    // Handing a full slab to the socket can fail at once (the writable is locked).
+    if (this.#failure !== undefined) throw this.#failure;
     const end = this.#emitted + this.#coalescer.pendingBytes;
     // Sends whose bytes wait in the same slab share one promise.
     const open = this.#open;
@@ -470,12 +504,17 @@ class Framed implements FramedConnection {
     this.#queue.push(chunk);
     this.#emitted += chunk.length;
     this.#open = undefined;
-    this.#pumping ??= this.#pump();
+    if (this.#pumping === undefined) {
+      this.#pumping = STARTING;
+      const pumping = this.#pump();
+      // A pump that failed before its first await has already cleared #pumping.
+      if (this.#pumping === STARTING) this.#pumping = pumping;
+    }
   }
 
   async #pump(): Promise<void> {
-    const writer = this.#writer ??= this.conn.writable.getWriter();
     try {
+      const writer = this.#writer ??= lock("writable", () => this.conn.writable.getWriter());
       while (this.#queue.length > 0) {
         const chunks = this.#queue;
         this.#queue = [];
@@ -512,7 +551,7 @@ class Framed implements FramedConnection {
 
   #fail(error: unknown): void {
     if (this.#failure !== undefined) return;
-    this.#failure = error instanceof FramingError
+    this.#failure = error instanceof FramingError || usageErrors.has(error as object)
       ? error
       : new ConnectionError("Cannot send as the connection failed", { cause: error });
     for (const w of this.#waiters) w.reject(this.#failure);

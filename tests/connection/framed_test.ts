@@ -593,3 +593,31 @@ test("framed() over a Conn with read(): truncation, failures and cancel", async 
   await connection.close();
   assert.ok(byob.cancelled());
 });
+
+test("framed(): a second framed() on a Conn may use the direction the first leaves alone; one that sends or reads too fails with a TypeError, no hang", async () => {
+  const { conn, writes, feed } = recordingConn();
+  // Asymmetric framings: lines one way, length-prefixed the other.
+  const sender = framed(conn, lines());
+  const receiver = framed(conn, lengthPrefixed());
+  await sender.send("hi");
+  assert.equal(text.decode(concat(writes)), "hi\n");
+  feed.write(new Uint8Array([0, 0, 0, 1, 33]));
+  const frames = receiver[Symbol.asyncIterator]();
+  assert.deepEqual((await frames.next()).value, new Uint8Array([33]));
+
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < 3; i++) sends.push(receiver.send(new Uint8Array(100_000)));
+  for (const send of sends) {
+    await assert.rejects(
+      send,
+      (e: unknown) => e instanceof TypeError && /writable is locked/.test(e.message),
+    );
+  }
+  await assert.rejects(receiver.send("later"), TypeError);
+  await assert.rejects(
+    sender[Symbol.asyncIterator]().next(),
+    (e: unknown) => e instanceof TypeError && /readable is locked/.test(e.message),
+  );
+  await sender.send("still fine");
+  assert.equal(text.decode(concat(writes)), "hi\nstill fine\n");
+});
