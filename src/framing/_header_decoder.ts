@@ -226,8 +226,17 @@ export class HeaderDecoder implements FrameDecoder {
 
   end(): void {
     const frames: Uint8Array[] = [];
-    for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
-    this.#done = frames;
+    // Decoded ahead of next(), frames may not go into the reused buffers: the frame handed out
+    // last is in one of them, and the next but one would overwrite it.
+    const reuse = this.#reuse;
+    this.#reuse = false;
+    try {
+      for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
+    } finally {
+      this.#reuse = reuse;
+      // The frames before a bad header are still read first.
+      this.#done = frames;
+    }
     const partial = this.#partial;
     if (partial !== undefined) {
       const need = partial.length + this.#parser.trailerLength;

@@ -23,8 +23,10 @@ export interface DelimitedOptions {
   delimiter?: string | Uint8Array;
   /**
    * The largest payload in bytes (without the delimiter). The decoder fails
-   * with {@linkcode FrameTooLargeError} as soon as this many bytes arrive with
-   * no delimiter. Pass `Infinity` for no limit.
+   * with {@linkcode FrameTooLargeError} as soon as no delimiter can end the
+   * frame within it (more bytes than this arrived, and the last ones cannot
+   * begin a delimiter), and at the end of the input when the unterminated
+   * rest is longer. Pass `Infinity` for no limit.
    *
    * @default {65536} (64 KiB)
    */
@@ -199,25 +201,55 @@ class DelimitedDecoder implements FrameDecoder {
     const limit = this.#stripCR ? this.#limit + 1 : this.#limit;
     const at = queue.find(this.#delimiter);
     if (at === -1) {
-      const seen = queue.length - (this.#delimiter.length - 1);
-      if (seen > limit) this.#tooLarge(seen);
+      // The frame is at least as long as the bytes before the first place a delimiter could
+      // still start; checked exactly only near the limit (the last bytes may begin one).
+      if (queue.length >= limit) {
+        const start = this.#earliestStart();
+        if (start > limit || (start === limit && this.#stripCR && queue.byteAt(start - 1) !== CR)) {
+          this.#tooLarge(start);
+        }
+      }
       return undefined;
     }
     if (at > limit || (at === limit && this.#stripCR && queue.byteAt(at - 1) !== CR)) {
       this.#tooLarge(at);
     }
-    const frame = queue.take(at, this.#allocate);
-    queue.skip(this.#delimiter.length);
-    return this.#stripCR && at > 0 && frame[at - 1] === CR ? frame.subarray(0, at - 1) : frame;
+    // A "\r" that stripCR removes is skipped with the delimiter, not copied with the frame.
+    const length = this.#stripCR && at > 0 && queue.byteAt(at - 1) === CR ? at - 1 : at;
+    const frame = queue.take(length, this.#allocate);
+    queue.skip(at - length + this.#delimiter.length);
+    return frame;
   }
 
   end(): void {
     const frames: Uint8Array[] = [];
-    for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
-    this.#done = frames;
-    if (this.#queue.length > 0) {
-      throw new TruncatedFrameError("payload", this.#queue.length);
+    try {
+      for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
+    } finally {
+      // The frames before a bad one are still read first.
+      this.#done = frames;
     }
+    const queue = this.#queue;
+    const left = queue.length;
+    if (left > 0) {
+      // No delimiter can come now: every byte left belongs to the frame (but a final "\r").
+      const length = this.#stripCR && queue.byteAt(left - 1) === CR ? left - 1 : left;
+      if (length > this.#limit) this.#tooLarge(left);
+      throw new TruncatedFrameError("payload", left);
+    }
+  }
+
+  /** Where a delimiter could start at the earliest: the last bytes may be its beginning. */
+  #earliestStart(): number {
+    const queue = this.#queue;
+    const delimiter = this.#delimiter;
+    const n = queue.length;
+    for (let k = Math.min(delimiter.length - 1, n); k > 0; k--) {
+      let i = 0;
+      while (i < k && queue.byteAt(n - k + i) === delimiter[i]) i++;
+      if (i === k) return n - k;
+    }
+    return n;
   }
 
   /** The unread bytes, handed back (used by `ByteReader`). */

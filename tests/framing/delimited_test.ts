@@ -133,3 +133,64 @@ test("delimited() scans a multi-byte delimiter's near misses fed one byte at a t
   decoder.push(utf8("\n"));
   assert.equal(decoder.next()?.length, 65535);
 });
+
+test("delimited() fails at the first byte after which no delimiter can end a frame within the limit", () => {
+  const cases: [ReturnType<typeof delimited>, string, number][] = [
+    // "\r\n\r\n" could still start at byte 4 until "e" arrives.
+    [delimited({ delimiter: "\r\n\r\n", maxFrameLength: 4 }), "abcdef", 5],
+    // ... and at byte 4 while what follows is a start of it.
+    [delimited({ delimiter: "\r\n\r\n", maxFrameLength: 4 }), "abcd\r\nx", 7],
+    // With stripCR a fifth byte may only be the "\r" it removes.
+    [lines({ maxFrameLength: 4 }), "abcde", 5],
+    [lines({ maxFrameLength: 4 }), "abcd\rx", 6],
+    [delimited({ delimiter: "abab", maxFrameLength: 2 }), "xyabax", 6],
+  ];
+  for (const [framing, input, failsAt] of cases) {
+    const decoder = framing.decoder();
+    const bytes = utf8(input);
+    let at = 0;
+    try {
+      while (at < bytes.length) {
+        decoder.push(bytes.subarray(at, ++at));
+        decoder.next();
+      }
+      assert.fail(`${JSON.stringify(input)}: no error`);
+    } catch (error) {
+      assert.ok(error instanceof FrameTooLargeError, `${JSON.stringify(input)}: ${error}`);
+      assert.equal(at, failsAt, JSON.stringify(input));
+    }
+  }
+});
+
+test("delimited() at the end: a frame with no delimiter over the limit is too large, within it truncated", () => {
+  for (
+    const [framing, input, error] of [
+      [
+        delimited({ delimiter: "\r\n\r\n", maxFrameLength: 4 }),
+        "ok\r\n\r\nabcd\r",
+        FrameTooLargeError,
+      ],
+      [
+        delimited({ delimiter: "\r\n\r\n", maxFrameLength: 4 }),
+        "ok\r\n\r\nabcd",
+        TruncatedFrameError,
+      ],
+      [lines({ maxFrameLength: 4 }), "ok\nabcd\r", TruncatedFrameError],
+      [lines({ maxFrameLength: 3 }), "ok\nabcd", FrameTooLargeError],
+    ] as const
+  ) {
+    const decoder = framing.decoder();
+    decoder.push(utf8(input));
+    assert.throws(() => decoder.end(), error, JSON.stringify(input));
+    assert.equal(text.decode(decoder.next()), "ok");
+  }
+});
+
+test("delimited() with stripCR copies a line that spans chunks into a buffer of its exact size", () => {
+  const decoder = lines().decoder();
+  decoder.push(utf8("hel"));
+  decoder.push(utf8("lo\r\n"));
+  const frame = decoder.next()!;
+  assert.equal(text.decode(frame), "hello");
+  assert.equal(frame.buffer.byteLength, 5);
+});

@@ -2,7 +2,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { lengthPrefixed, TruncatedFrameError } from "../../mod.ts";
+import {
+  decimalHeader,
+  fixedSize,
+  type Framing,
+  lengthPrefixed,
+  lines,
+  netstring,
+  TruncatedFrameError,
+  varint,
+} from "../../mod.ts";
 import { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
 import { fixedOverhead } from "../../src/framing/_options.ts";
 import { concat, cutsArbitrary, decodeChunks, encodeAll, formats, label } from "./_formats.ts";
@@ -237,5 +246,48 @@ test("takeAll() hands over the frames before a bad header, then throws what next
     });
     assert.deepEqual(viaTakeAll, viaNext, `cut at ${cut}`);
     assert.deepEqual(viaTakeAll, { frames: ["abc", "hello"], error: "FrameTooLargeError" });
+  }
+});
+
+test("end() called before the frames are read keeps those before a bad header, then throws what next() throws", () => {
+  const cases: [Framing, Uint8Array, string][] = [
+    [
+      lengthPrefixed({ width: 1, maxFrameLength: 10 }),
+      new Uint8Array([2, 104, 105, 200]),
+      "FrameTooLargeError",
+    ],
+    [netstring(), utf8.encode("2:hi,05:"), "MalformedHeaderError"],
+    [decimalHeader({ width: 3 }), utf8.encode("002hix1"), "MalformedHeaderError"],
+    [lines({ maxFrameLength: 4 }), utf8.encode("hi\nxxxxxxxx"), "FrameTooLargeError"],
+  ];
+  for (const [framing, wire, error] of cases) {
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const decoder = framing.decoder();
+      decoder.push(wire.slice(0, cut));
+      decoder.push(wire.slice(cut));
+      assert.throws(() => decoder.end(), { name: error }, `${framing.name}, cut at ${cut}`);
+      assert.equal(text.decode(decoder.next()), "hi", `${framing.name}, cut at ${cut}`);
+      assert.throws(() => decoder.next(), { name: error });
+    }
+  }
+});
+
+test("end() with reuseBuffers leaves the frame read last, and the frames it decodes ahead, intact", () => {
+  for (const framing of [lengthPrefixed(), fixedSize(3), varint()]) {
+    const payloads = ["AAA", "BBB", "CCC", "DDD"].map((s) => utf8.encode(s));
+    const wire = encodeAll(framing, payloads);
+    for (const size of [1, 2, 4, 5]) {
+      const decoder = framing.decoder({ reuseBuffers: true });
+      for (let at = 0; at < wire.length; at += size) decoder.push(wire.slice(at, at + size));
+      const first = decoder.next()!;
+      decoder.end();
+      const frames = [first];
+      for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+        // Valid until the frame after next is requested: the one before this is still intact.
+        assert.equal(text.decode(frames.at(-1)), text.decode(payloads[frames.length - 1]));
+        frames.push(f);
+      }
+      assert.deepEqual(frames.map((f) => text.decode(f)), ["AAA", "BBB", "CCC", "DDD"]);
+    }
   }
 });
