@@ -153,6 +153,9 @@ export class HeaderDecoder implements FrameDecoder {
   /**
    * Appends every complete frame to `out`, as a loop over `next()` would,
    * with plain u32be headers parsed in one tight loop over the head chunk.
+   * With reuseBuffers, call it after every push (as `framed()` does): one
+   * push completes at most one frame that spans chunks, and three in one
+   * batch would share the two reused buffers.
    *
    * @throws {FrameTooLargeError | MalformedHeaderError} As `next()`; the frames before are in `out`.
    */

@@ -131,6 +131,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
         Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER),
         stripCR,
         options?.allocate,
+        options?.reuseBuffers ?? false,
       );
     },
   }, delimiter.length);
@@ -172,14 +173,19 @@ class DelimitedDecoder implements FrameDecoder {
   #done: Uint8Array[] = [];
 
   #allocate: ((length: number) => Uint8Array) | undefined;
+  /** With reuseBuffers: the two buffers spanning frames are copied into, in turn. */
+  #spare: (Uint8Array | undefined)[] | undefined;
+  #turn = 0;
 
   constructor(
     delimiter: Uint8Array,
     limit: number,
     stripCR: boolean,
-    allocate?: (length: number) => Uint8Array,
+    allocate: ((length: number) => Uint8Array) | undefined,
+    reuse: boolean,
   ) {
-    this.#allocate = allocate;
+    this.#allocate = reuse ? this.#reused : allocate;
+    if (reuse) this.#spare = [undefined, undefined];
     this.#delimiter = delimiter;
     this.#limit = limit;
     this.#stripCR = stripCR;
@@ -223,9 +229,14 @@ class DelimitedDecoder implements FrameDecoder {
 
   end(): void {
     const frames: Uint8Array[] = [];
+    // Decoded ahead of next(), frames may not go into the reused buffers: the frame handed out
+    // last is in one of them, and the next but one would overwrite it.
+    const allocate = this.#allocate;
+    if (this.#spare !== undefined) this.#allocate = undefined;
     try {
       for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
     } finally {
+      this.#allocate = allocate;
       // The frames before a bad one are still read first.
       this.#done = frames;
     }
@@ -238,6 +249,17 @@ class DelimitedDecoder implements FrameDecoder {
       throw new TruncatedFrameError("payload", left);
     }
   }
+
+  /** Alternates between two buffers: the frame completed last may still be in use. */
+  #reused = (length: number): Uint8Array => {
+    const spare = this.#spare!;
+    const turn = this.#turn ^= 1;
+    let buffer = spare[turn];
+    if (buffer === undefined || buffer.length < length) {
+      buffer = spare[turn] = new Uint8Array(length);
+    }
+    return buffer.subarray(0, length);
+  };
 
   /** Where a delimiter could start at the earliest: the last bytes may be its beginning. */
   #earliestStart(): number {

@@ -39,7 +39,8 @@ export interface LengthPrefixedOptions {
    * one-byte compressed flag). They are part of the frame: `encode` takes
    * them as the first `offset` bytes of its argument and `decoder()` returns
    * them as the first `offset` bytes of each frame, with the length field
-   * removed in between.
+   * removed in between (a frame inside one pushed chunk stays a view: the
+   * offset bytes are moved up to the payload in that chunk).
    *
    * @default {0}
    */

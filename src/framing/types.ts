@@ -17,7 +17,9 @@
 export interface FrameDecoder {
   /**
    * Adds bytes. The decoder takes ownership of `chunk`: the caller must not
-   * change it afterwards, since returned frames may be views into it.
+   * change it afterwards, since returned frames may be views into it (and
+   * with `lengthPrefixed`'s `offset`, the decoder moves the offset bytes next
+   * to the payload inside it).
    */
   push(chunk: Uint8Array): void;
   /**

@@ -14,7 +14,10 @@ interface HandsBack {
  * Both methods resolve `null` on a clean end at a boundary and reject with
  * `TruncatedFrameError` when the stream ends inside the bytes asked for.
  * Results are views into the stream's chunks when they lie inside one chunk,
- * otherwise fresh buffers. The reader locks the stream until
+ * otherwise fresh buffers: the reader takes ownership of the chunks (do not
+ * change them, or share them with another reader such as a `tee()` branch:
+ * `readFrame` with `lengthPrefixed`'s `offset` moves bytes within them).
+ * The reader locks the stream until
  * {@linkcode ByteReader.releaseLock}.
  *
  * @example Reading a fixed header, then a frame

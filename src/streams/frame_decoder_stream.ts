@@ -10,7 +10,8 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * Every complete frame of an input chunk is emitted, not just the first.
  * Output frames that lie inside one input chunk are views into it (the
  * stream takes ownership of its input chunks: do not change them after
- * writing); frames that span chunks are fresh buffers of their exact size.
+ * writing, and with `lengthPrefixed`'s `offset` it moves bytes within them);
+ * frames that span chunks are fresh buffers of their exact size.
  *
  * An input that ends inside a frame errors the stream with
  * `TruncatedFrameError`; an oversized or malformed header errors it with

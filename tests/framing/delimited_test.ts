@@ -194,3 +194,34 @@ test("delimited() with stripCR copies a line that spans chunks into a buffer of 
   assert.equal(text.decode(frame), "hello");
   assert.equal(frame.buffer.byteLength, 5);
 });
+
+test("lines() with reuseBuffers copies spanning lines into two buffers in turn, and end() into fresh ones", () => {
+  const decoder = lines().decoder({ reuseBuffers: true });
+  const frames: Uint8Array[] = [];
+  // Every line spans two chunks.
+  for (const chunk of ["o", "ne\r\nt", "wo\nth", "ree\nfo", "ur\nfi", "ve\n"]) {
+    decoder.push(utf8(chunk));
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+      if (frames.length > 0) {
+        assert.equal(
+          text.decode(frames.at(-1)),
+          "one two three four".split(" ")[frames.length - 1],
+        );
+      }
+      frames.push(f);
+    }
+  }
+  assert.equal(frames.length, 5);
+  // "three" needs a larger buffer than "one" had; "five" fits in it again.
+  assert.equal(frames[2]!.buffer, frames[4]!.buffer, "the buffer of the third line is reused");
+  assert.notEqual(frames[3]!.buffer, frames[4]!.buffer);
+  assert.deepEqual([3, 4].map((i) => text.decode(frames[i])), ["four", "five"]);
+
+  // end() decodes what is left ahead of next(): not into the two buffers.
+  for (const chunk of ["si", "x\nse", "ven\nei", "ght\n"]) decoder.push(utf8(chunk));
+  decoder.end();
+  const rest: string[] = [];
+  for (let f = decoder.next(); f !== undefined; f = decoder.next()) rest.push(text.decode(f));
+  assert.deepEqual(rest, ["six", "seven", "eight"]);
+  assert.equal(text.decode(frames[4]), "five", "the line read last is intact");
+});
