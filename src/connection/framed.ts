@@ -39,6 +39,13 @@ export interface FramedOptions {
    * @default {false}
    */
   reuseBuffers?: boolean;
+  /**
+   * Bytes already read from `conn` that belong to this framing: what
+   * `ByteReader.releaseLock()` returns after a handshake in another
+   * format. They are decoded before anything read from `conn`, and owned by
+   * the connection from now on (frames may be views into them).
+   */
+  buffered?: Uint8Array;
 }
 
 /** A duplex of messages over a byte-stream {@linkcode Conn}; see {@linkcode framed}. */
@@ -167,6 +174,7 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * @param options Coalescing and buffering.
  * @returns The framed connection.
  * @throws {RangeError} An option is out of range.
+ * @throws {TypeError} `buffered` is not a `Uint8Array`.
  *
  * @example Request and reply over a pair of in-memory streams
  * ```ts
@@ -190,6 +198,35 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * await closing;
  * assert.deepEqual(frames, ["ping", "pong"]);
  * ```
+ *
+ * @example A line-based handshake, then length-prefixed frames
+ * ```ts
+ * import { ByteReader, framed, lengthPrefixed, lines, type Conn } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * // The peer's greeting and its first frames, in one chunk.
+ * const wire = new Uint8Array([...new TextEncoder().encode("HELLO v1\n"), 0, 0, 0, 2, 104, 105]);
+ * const readable = new ReadableStream<Uint8Array>({
+ *   start(controller) {
+ *     controller.enqueue(wire);
+ *     controller.close();
+ *   },
+ * });
+ * const addr = { transport: "tcp", hostname: "127.0.0.1", port: 0 } as const;
+ * const conn: Conn = {
+ *   readable, writable: new WritableStream(), localAddr: addr, remoteAddr: addr,
+ *   closeWrite: () => Promise.resolve(), close() {}, closed: Promise.resolve(),
+ * };
+ *
+ * const reader = new ByteReader(conn.readable);
+ * const greeting = await reader.readFrame(lines());
+ * assert.equal(new TextDecoder().decode(greeting!), "HELLO v1");
+ * // The bytes read past the greeting go on to the next framing.
+ * const fc = framed(conn, lengthPrefixed(), { buffered: reader.releaseLock() });
+ * const frames: string[] = [];
+ * for await (const frame of fc) frames.push(new TextDecoder().decode(frame));
+ * assert.deepEqual(frames, ["hi"]);
+ * ```
  */
 export function framed(
   conn: Conn,
@@ -209,6 +246,8 @@ class Framed implements FramedConnection {
   #readDone = false;
   #readCancelled = false;
   #readError: unknown;
+  /** `options.buffered`, until the first read takes it. */
+  #buffered: Uint8Array | undefined;
   #batchChain: Promise<void> = Promise.resolve();
   #fetching: Promise<void> | undefined;
   #frames: Uint8Array[] = [];
@@ -249,6 +288,11 @@ class Framed implements FramedConnection {
         `Cannot frame connection as highWaterMark must be a non-negative integer: received ${highWaterMark}`,
       );
     }
+    const buffered = options.buffered;
+    if (buffered !== undefined && !(buffered instanceof Uint8Array)) {
+      throw new TypeError("Cannot frame connection as buffered must be a Uint8Array");
+    }
+    if (buffered !== undefined && buffered.length > 0) this.#buffered = buffered;
     this.conn = conn;
     this.#framing = framing;
     this.#highWaterMark = highWaterMark;
@@ -340,6 +384,11 @@ class Framed implements FramedConnection {
    * frame being filled; `null` at the end.
    */
   async #readChunk(): Promise<Uint8Array | null> {
+    const buffered = this.#buffered;
+    if (buffered !== undefined) {
+      this.#buffered = undefined;
+      return buffered;
+    }
     const read = this.#directRead;
     if (read === undefined) {
       this.#reader ??= lock("readable", () => this.conn.readable.getReader());

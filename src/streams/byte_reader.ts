@@ -115,9 +115,26 @@ export class ByteReader {
     }
   }
 
-  /** Releases the stream; bytes buffered here are dropped. */
-  releaseLock(): void {
+  /**
+   * Releases the stream, and returns the bytes read from it but not yet
+   * returned (empty if none): the stream no longer has them, so hand them on
+   * with it, e.g. as `framed()`'s `buffered` option.
+   *
+   * @returns The bytes read ahead.
+   */
+  releaseLock(): Uint8Array {
     this.#reader.releaseLock();
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#length = 0;
+    if (chunks.length === 1) return chunks[0]!;
+    const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
   }
 
   async #read(): Promise<Uint8Array | undefined> {

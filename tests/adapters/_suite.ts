@@ -11,9 +11,12 @@ import { join } from "node:path";
 import { ConnectionError } from "../../src/errors.ts";
 import { framed } from "../../src/connection/framed.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import { lines } from "../../src/framing/lines.ts";
+import { ByteReader } from "../../src/streams/byte_reader.ts";
 import type { Conn, Listener } from "../../src/connection/types.ts";
 import { adapter, portOf, root, type Runtime, runtime } from "../_util/runtime.ts";
 import { prng } from "../_util/rechunk_proxy.ts";
+import { concat } from "../framing/_formats.ts";
 
 const NET = { timeout: 30_000 };
 
@@ -564,6 +567,33 @@ export function adapterSuite(name: Runtime): void {
       assert.equal(decode(value!), "hello");
     });
   });
+
+  t(
+    "a line handshake read with ByteReader, then framed() with the bytes read past it",
+    async () => {
+      await withPair(name, async (client, server) => {
+        const framing = lengthPrefixed();
+        const frames = Array.from({ length: 50 }, (_, i) => randomBytes(i * 997, i));
+        // The greeting and the first frames in one write: the reader gets them in one read.
+        const greeting = concat([text("HELLO v1\r\n"), ...frames.map((f) => framing.encode(f))]);
+        const writer = server.writable.getWriter();
+        const written = writer.write(greeting);
+        const reader = new ByteReader(client.readable);
+        assert.equal(decode((await reader.readFrame(lines()))!), "HELLO v1");
+        const fc = framed(client, framing, { buffered: reader.releaseLock() });
+        await written;
+        await writer.close();
+        const got: Uint8Array[] = [];
+        for await (const frame of fc) got.push(frame);
+        assert.deepEqual(got, frames);
+        // The other direction works as usual.
+        await fc.send("bye");
+        await fc.closeWrite();
+        const rx = framed(server, framing);
+        assert.deepEqual([...await Array.fromAsync(rx)].map(decode), ["bye"]);
+      });
+    },
+  );
 
   t("slow reader: writes stop resolving while nobody reads, then everything arrives", async () => {
     const [client, server] = await pair(name);

@@ -621,3 +621,22 @@ test("framed(): a second framed() on a Conn may use the direction the first leav
   await sender.send("still fine");
   assert.equal(text.decode(concat(writes)), "hi\nstill fine\n");
 });
+
+test("framed(): buffered bytes are decoded before anything read from the conn; a non-Uint8Array is a TypeError", async () => {
+  const framing = lengthPrefixed();
+  const wire = encodeAll(framing, ["one", "two", "three"].map((s) => new TextEncoder().encode(s)));
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const { conn, feed } = recordingConn();
+    const fc = framed(conn, framing, { buffered: wire.slice(0, cut) });
+    feed.write(wire.slice(cut));
+    feed.close();
+    const frames: string[] = [];
+    for await (const frame of fc) frames.push(text.decode(frame));
+    assert.deepEqual(frames, ["one", "two", "three"], `cut at ${cut}`);
+  }
+  const { conn } = recordingConn();
+  assert.throws(
+    () => framed(conn, framing, { buffered: [1, 2] as unknown as Uint8Array }),
+    TypeError,
+  );
+});

@@ -56,3 +56,19 @@ test("ByteReader.releaseLock() hands the stream back", () => {
   reader.releaseLock();
   assert.equal(stream.locked, false);
 });
+
+test("ByteReader.releaseLock() returns the bytes read ahead, and the stream goes on after them", async () => {
+  const bytes = Array.from({ length: 12 }, (_, i) => i);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const mid = Math.max(cut, 9);
+    const stream = streamOf([bytes.slice(0, cut), bytes.slice(cut, mid), bytes.slice(mid)]);
+    const reader = new ByteReader(stream);
+    assert.deepEqual(await reader.readExactly(2), new Uint8Array([0, 1]));
+    const ahead = reader.releaseLock();
+    assert.equal(reader.bufferedBytes, 0);
+    const rest: number[] = [...ahead];
+    for await (const chunk of stream) rest.push(...chunk);
+    assert.deepEqual(rest, bytes.slice(2), `cut at ${cut}`);
+  }
+  assert.deepEqual(new ByteReader(streamOf([])).releaseLock(), new Uint8Array(0));
+});
