@@ -489,6 +489,12 @@ class CuttingProxy {
           `${INDENT}the server got ${range(link.first, link.last)} whole on this link; ${seq} ` +
             `and later never arrived`,
         );
+        // FIN after the cut frame, then the end of the link once the server has read up to it: a
+        // close would reset the connection, and the server would lose what it had not read yet
+        // (and the next link, which waits for the server to hold it all, would wait for ever).
+        link.inbound.close();
+        await link.outbound!.closeWrite().catch(() => {});
+        await Promise.race([this.#o.serverHas(link.last), this.#closing.promise]);
         this.#kill(link);
         return false;
       }

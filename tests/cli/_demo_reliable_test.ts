@@ -68,6 +68,19 @@ test(
   },
 );
 
+test(
+  "demo --reliable with the most messages allowed ends in lost 0 (a cut link loses nothing the server has not read)",
+  TIMEOUT,
+  async () => {
+    for (const seed of ["1", "99"]) {
+      const { code, stdout, stderr } = await demo(["--seed", seed, "--messages", "10000"]);
+      assert.equal(code, 0, `seed ${seed}: ${stderr}`);
+      const [, sent, received, lost] = stdout.match(SUMMARY)!;
+      assert.deepEqual([sent, received, lost], ["10000", "10000", "0"]);
+    }
+  },
+);
+
 test("demo --reliable prints the same story for the same seed", TIMEOUT, async () => {
   const a = await demo(["--seed", "7", "--messages", "50"]);
   const b = await demo(["--seed", "7", "--messages", "50"]);
