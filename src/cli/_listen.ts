@@ -195,6 +195,15 @@ async function serve(
     io.err(`[${id}] ${remote} closed the connection after ${summary}\n`);
     return true;
   } catch (error) {
+    if (stopping()) {
+      // Ctrl-C closed it while an echo waited for a peer that did not read: no error either.
+      io.err(
+        `[${id}] closed the connection to ${remote} after ${plural(frames, "frame")} (${
+          bytesWord(bytes)
+        } of payload)\n`,
+      );
+      return true;
+    }
     io.err(
       `[${id}] error after ${plural(frames, "frame")}, closing the connection: ${
         describeError(error)

@@ -9,6 +9,8 @@ import { test } from "node:test";
 import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
 import { Progress } from "../../src/cli/_net.ts";
 import { run } from "../../src/cli/_run.ts";
+import { ConnectionError } from "../../src/errors.ts";
+import type { Conn, Listener, ListenOptions } from "../../src/connection/types.ts";
 import { adapter } from "../_util/runtime.ts";
 import { type CaptureIo, captureIo } from "./_capture_io.ts";
 
@@ -101,6 +103,71 @@ test(
         /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 1 frame /,
       );
       assert.doesNotMatch(server.io.stderr, /error after/);
+    } finally {
+      conn.close();
+    }
+  },
+);
+
+test(
+  "listen --echo stopped while an echo waits for a peer that does not read says it closed the connection",
+  TIMEOUT,
+  async () => {
+    const io = captureIo();
+    // Accepted connections whose writes never finish until closed, as to a peer that stopped reading.
+    let echoing!: () => void;
+    const stuck = new Promise<void>((resolve) => echoing = resolve);
+    const real = await adapter();
+    const stalled = (conn: Conn): Conn => {
+      let fail: ((error: unknown) => void) | undefined;
+      return {
+        readable: conn.readable,
+        writable: new WritableStream<Uint8Array>({
+          write(): Promise<void> {
+            echoing();
+            return new Promise((_, reject) => fail = reject);
+          },
+        }),
+        localAddr: conn.localAddr,
+        remoteAddr: conn.remoteAddr,
+        closeWrite: () => conn.closeWrite(),
+        close(): void {
+          conn.close();
+          fail?.(
+            new ConnectionError("Cannot write as the connection is closed", {
+              code: "CONNECTION_CLOSED",
+            }),
+          );
+        },
+        closed: conn.closed,
+      };
+    };
+    io.adapter = () =>
+      Promise.resolve({
+        connect: real.connect,
+        async listen(options: ListenOptions): Promise<Listener> {
+          const listener = await real.listen(options);
+          return {
+            addr: listener.addr,
+            close: () => listener.close(),
+            [Symbol.asyncDispose]: () => listener[Symbol.asyncDispose](),
+            async *[Symbol.asyncIterator](): AsyncGenerator<Conn> {
+              for await (const conn of listener) yield stalled(conn);
+            },
+          } as Listener;
+        },
+      });
+    const done = run(["listen", "--port", "0", "--echo", "--format", "line"], io);
+    const [, port] = await io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
+    const conn = await real.connect({ hostname: "127.0.0.1", port: Number(port) });
+    try {
+      const writer = conn.writable.getWriter();
+      await writer.write(te.encode("one\ntwo\n"));
+      await stuck;
+      io.interrupt();
+      assert.equal(await done, 0);
+      assert.match(io.stderr, /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 2 frames /);
+      assert.doesNotMatch(io.stderr, /error after/);
     } finally {
       conn.close();
     }
