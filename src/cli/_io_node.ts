@@ -9,8 +9,32 @@ interface BunStdin {
   stdin: { stream(): ReadableStream<Uint8Array> };
 }
 
-function drained(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => stream.write("", () => resolve()));
+/**
+ * Ends the command when standard output or error fails: quietly (exit 0) when
+ * the reader went away (`framewire inspect big.bin | head`), else with one
+ * line on standard error (if it still works) and exit 1.
+ */
+function outputFailed(name: "output" | "error", error: Error & { code?: string }): never {
+  if (error.code === "EPIPE") process.exit(0);
+  if (name === "output") {
+    try {
+      process.stderr.write(`framewire: cannot write to standard output: ${error.message}\n`);
+    } catch {
+      // standard error is gone too
+    }
+  }
+  process.exit(1);
+}
+
+/** The last write to standard output and error: settles once it was handed to the OS. */
+const lastWrite = { output: Promise.resolve(), error: Promise.resolve() };
+
+function write(stream: NodeJS.WritableStream, name: "output" | "error", text: string): void {
+  // The callback gets the error of a failed write (Bun reports it there before the event, and
+  // may exit before the event comes).
+  lastWrite[name] = new Promise((resolve) =>
+    stream.write(text, (error) => error ? outputFailed(name, error) : resolve())
+  );
 }
 
 let pipeGuarded = false;
@@ -19,22 +43,19 @@ let pipeGuarded = false;
 export function nodeIo(runtime: "node" | "bun"): CliIo {
   if (!pipeGuarded) {
     pipeGuarded = true;
-    // A reader that went away (`framewire inspect big.bin | head`) ends the command quietly.
-    process.stdout.on("error", (error: Error & { code?: string }) => {
-      if (error.code === "EPIPE") process.exit(0);
-      throw error;
-    });
+    process.stdout.on("error", (error: Error) => outputFailed("output", error));
+    process.stderr.on("error", (error: Error) => outputFailed("error", error));
   }
   return {
     runtime,
     out(text: string): void {
-      process.stdout.write(text);
+      write(process.stdout, "output", text);
     },
     err(text: string): void {
-      process.stderr.write(text);
+      write(process.stderr, "error", text);
     },
     async flush(): Promise<void> {
-      await Promise.all([drained(process.stdout), drained(process.stderr)]);
+      await Promise.all([lastWrite.output, lastWrite.error]);
     },
     stdin(): AsyncIterable<Uint8Array> {
       if (runtime === "bun") {

@@ -6,7 +6,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runCli, startCli } from "./_spawn_cli.ts";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
+import process from "node:process";
+import { root, runtime, scriptArgv } from "../_util/runtime.ts";
+import { CLI, runCli, startCli } from "./_spawn_cli.ts";
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -149,5 +153,34 @@ test(
     assert.ok(lines.length >= 30 && lines.length <= 60, `${lines.length} lines`);
     assert.match(result.stdout, /^read 1 /m);
     assert.match(result.stdout, /The decoder returned all 6 messages intact/);
+  },
+);
+
+test(
+  "framewire inspect with standard output on a full disk prints one line and exits 1",
+  { ...TIMEOUT, skip: !existsSync("/dev/full") && "no /dev/full" },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+    const full = openSync("/dev/full", "w");
+    try {
+      const file = join(dir, "capture.bin");
+      await writeFile(file, new Uint8Array([0, 0, 0, 2, 104, 105]));
+      const [command, ...argv] = scriptArgv(runtime, CLI, ["inspect", file]);
+      const child = spawn(command!, argv, {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+        stdio: ["ignore", full, "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.setEncoding("utf8").on("data", (s: string) => stderr += s);
+      const code = await new Promise((resolve) => child.on("close", resolve));
+      assert.equal(code, 1, stderr);
+      const lines = stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, /^framewire.*(space|ENOSPC)/i);
+    } finally {
+      closeSync(full);
+      await rm(dir, { recursive: true, force: true });
+    }
   },
 );
