@@ -65,8 +65,13 @@ export function hexAscii(bytes: Uint8Array, max: number): string {
 export function showPayload(bytes: Uint8Array, max: number): string {
   const text = printableText(bytes);
   if (text !== undefined) {
-    if (text.length <= max) return JSON.stringify(text);
-    return `${JSON.stringify(text.slice(0, max))}…`;
+    // `max` characters: code points, so that a cut never splits a surrogate pair.
+    let end = 0;
+    for (let n = 0; n < max && end < text.length; n++) {
+      end += text.codePointAt(end)! > 0xffff ? 2 : 1;
+    }
+    if (end >= text.length) return JSON.stringify(text);
+    return `${JSON.stringify(text.slice(0, end))}…`;
   }
   return `hex ${hex(bytes, max)}`;
 }

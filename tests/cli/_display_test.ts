@@ -61,3 +61,9 @@ test("sniff() recognises TLS, HTTP, HTTP/2, SSH and gzip, and nothing else", () 
     else assert.match(found?.what ?? "(nothing)", expected);
   }
 });
+
+test("showPayload() cuts after whole characters, never inside a surrogate pair", () => {
+  assert.equal(showPayload(te.encode("a😀bcd"), 2), '"a😀"…');
+  assert.equal(showPayload(te.encode("a😀"), 2), '"a😀"');
+  assert.equal(showPayload(te.encode("😀😀😀"), 1), '"😀"…');
+});
