@@ -10,6 +10,7 @@ import {
 import { flag, integerOption, parseArgs, stringOption, UsageError } from "./_args.ts";
 import { ascii, bytesWord, hex, hexAscii, payloadJson, plural } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
+import type { Framing } from "../framing/types.ts";
 import type { CliIo } from "./_io.ts";
 import { concat } from "./_net.ts";
 import { sniff } from "./_sniff.ts";
@@ -175,7 +176,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
       if (frame === undefined) decoder.end();
     } catch (error) {
       if (!(error instanceof FramingError)) throw error;
-      problem = explain(error, data, start);
+      problem = explain(error, data, start, framing);
     }
     if (frame === undefined || problem !== undefined) break;
     const end = data.length - decoder.bufferedBytes;
@@ -228,8 +229,16 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
 }
 
 /** Describes a decoding failure at `offset` in plain words. */
-function explain(error: FramingError, data: Uint8Array, offset: number): Problem {
+function explain(
+  error: FramingError,
+  data: Uint8Array,
+  offset: number,
+  framing: Framing,
+): Problem {
   const lines: string[] = [];
+  // Lines and delimited frames have no header; a netstring's payload ends with a ",".
+  const delimited = framing.name === "line" || framing.name === "delimited";
+  const trailer = framing.name === "netstring" ? 1 : 0;
   const at = data.subarray(offset);
   const looks = sniff(at);
   if (error instanceof TruncatedFrameError) {
@@ -251,11 +260,13 @@ function explain(error: FramingError, data: Uint8Array, offset: number): Problem
     } else {
       lines.push(
         `error at offset ${offset}: truncated payload: the header declares ${
-          bytesWord(error.expected)
-        } ` +
-          `but only ${error.received} arrived (${
-            error.expected - error.received
-          } missing) (TRUNCATED_FRAME)`,
+          trailer > 0
+            ? `${
+              bytesWord(error.expected - trailer)
+            } and a closing "," but only ${error.received} ` +
+              `of those ${error.expected}`
+            : `${bytesWord(error.expected)} but only ${error.received}`
+        } arrived (${error.expected - error.received} missing) (TRUNCATED_FRAME)`,
       );
     }
     if (looks === undefined) {
@@ -265,8 +276,10 @@ function explain(error: FramingError, data: Uint8Array, offset: number): Problem
     }
   } else if (error instanceof FrameTooLargeError) {
     lines.push(
-      `error at offset ${offset}: oversized frame: the header declares ${
-        bytesWord(error.length)
+      `error at offset ${offset}: oversized frame: ${
+        delimited
+          ? `at least ${bytesWord(error.length)} before a delimiter`
+          : `the header declares ${bytesWord(error.length)}`
       }, ` +
         (error.length > error.limit
           ? `over the limit of ${error.limit} (FRAME_TOO_LARGE)`
@@ -284,6 +297,8 @@ function explain(error: FramingError, data: Uint8Array, offset: number): Problem
     lines.push(
       error.hint !== undefined
         ? `  likely cause: ${error.hint}`
+        : delimited
+        ? "  is the format right? (a longer line than --max-frame-length allows, binary data, or another delimiter)"
         : "  is the format right? (a different header width or byte order, or the stream is out of sync)",
     );
   }

@@ -168,3 +168,21 @@ test("inspect rejects a second file and a bad --limit as usage errors", async ()
   assert.match(io.stderr, /expected at most one FILE/);
   assert.match(io.stderr, /invalid --limit "x"/);
 });
+
+test("inspect words errors for the format: no header for lines, the closing comma of a netstring", async () => {
+  const line = captureIo({ stdin: ["abcdefghij\n"] });
+  assert.equal(await run(["inspect", "--format", "line", "--max-frame-length", "4"], line), 1);
+  assert.match(
+    line.stdout,
+    /oversized frame: at least 10 bytes before a delimiter, over the limit of 4/,
+  );
+  assert.match(line.stdout, /a longer line than --max-frame-length allows/);
+  assert.doesNotMatch(line.stdout, /header/);
+
+  const netstring = captureIo({ stdin: ["5:hello"] });
+  assert.equal(await run(["inspect", "--format", "netstring"], netstring), 1);
+  assert.match(
+    netstring.stdout,
+    /truncated payload: the header declares 5 bytes and a closing "," but only 5 of those 6 arrived \(1 missing\)/,
+  );
+});
