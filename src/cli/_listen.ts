@@ -84,6 +84,9 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
         : "give --port or --unix, not both",
     );
   }
+  if (unix !== undefined && stringOption(parsed, "host") !== undefined) {
+    throw new UsageError("--host goes with --port, not --unix");
+  }
   const options: ListenOptions = unix !== undefined ? { path: unix } : {
     hostname: stringOption(parsed, "host") ?? "127.0.0.1",
     port: parsePort(rawPort!, `--port "${rawPort}"`, true),

@@ -43,6 +43,8 @@ export function describeError(error: unknown): string {
     const phrase = PHRASES[error.code] ?? PHRASES[codeOf(error.cause) ?? ""];
     if (phrase !== undefined) return phrase;
     const cause = error.cause instanceof Error ? error.cause.message : undefined;
+    // Deno's failed lookup has no code, only this message.
+    if (cause?.startsWith("failed to lookup address information")) return PHRASES.ENOTFOUND!;
     return cause ?? error.message;
   }
   if (error instanceof FramingError) return error.message;

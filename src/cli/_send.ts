@@ -26,7 +26,7 @@ of the stream) and waits for the server to close its side.
 Options:
   --format F              wire format (default u32be), one of:
 ${formatHelp()}
-  --max-frame-length N    largest reply accepted, in bytes
+  --max-frame-length N    largest frame sent or reply accepted, in bytes
                           (default 4194304 for length formats, 65536 for line)
   --wait MS               after standard input ends, wait at most MS
                           milliseconds for replies (default: until the server

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
-import { Progress } from "../../src/cli/_net.ts";
+import { describeError, Progress } from "../../src/cli/_net.ts";
 import { run } from "../../src/cli/_run.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import type { Conn, Listener, ListenOptions } from "../../src/connection/types.ts";
@@ -368,4 +368,15 @@ test("Progress resolves each waiter once its count is reached, and at once when 
   await three;
   assert.deepEqual(order, [1, 3]);
   await progress.waitFor(2);
+});
+
+test("describeError() words a failed host lookup the same on every runtime", () => {
+  const failed = (cause: Error) =>
+    describeError(new ConnectionError("Cannot connect", { code: "CONNECTION_FAILED", cause }));
+  const node = Object.assign(new Error("getaddrinfo ENOTFOUND nosuch.invalid"), {
+    code: "ENOTFOUND",
+  });
+  const deno = new Error("failed to lookup address information: Name or service not known");
+  assert.equal(failed(node), "the host name was not found");
+  assert.equal(failed(deno), "the host name was not found");
 });

@@ -36,6 +36,10 @@ test("usage errors are one line naming the command, exit 2", async () => {
       ["listen", "--port", "1", "--unix", "/tmp/x"],
       /^framewire listen: give --port or --unix, not both/,
     ],
+    [
+      ["listen", "--unix", "/tmp/x", "--host", "::"],
+      /^framewire listen: --host goes with --port, not --unix/,
+    ],
     [["listen", "--port", "0", "extra"], /^framewire listen: unexpected argument "extra"/],
     [["listen", "--port", "0", "--format", "u24"], /^framewire listen: unknown format "u24"/],
     [["send"], /^framewire send: missing HOST:PORT/],
