@@ -4,6 +4,7 @@
 import { UsageError } from "./_args.ts";
 import { FORMAT_NAMES } from "./_formats.ts";
 import type { CliIo } from "./_io.ts";
+import { VERSION } from "./_version.ts";
 
 /** `framewire --help`. */
 export const MAIN_HELP: string =
@@ -21,7 +22,8 @@ Commands:
 
 Formats (--format): ${FORMAT_NAMES.join(", ")}; u32be is the default.
 
-Run "framewire <command> --help" for the options of each command.
+Run "framewire <command> --help" for the options of each command, and
+"framewire --version" for the version.
 
 Examples:
   framewire demo
@@ -58,6 +60,10 @@ const COMMANDS: Record<string, () => Promise<{ run: Command; help: string }>> = 
  */
 export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const [name, ...rest] = args;
+  if (name === "--version" || name === "-V") {
+    io.out(`framewire ${VERSION} (${io.runtime})\n`);
+    return 0;
+  }
   if (name === undefined || name === "--help" || name === "-h") {
     (name === undefined ? io.err : io.out)(MAIN_HELP);
     return name === undefined ? 2 : 0;

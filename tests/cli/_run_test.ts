@@ -1,8 +1,10 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { run } from "../../src/cli/_run.ts";
+import { root, runtime } from "../_util/runtime.ts";
 import { captureIo } from "./_capture_io.ts";
 
 test("every command has --help, and help COMMAND prints the same text", async () => {
@@ -68,3 +70,12 @@ test(
     assert.match(io.stdout, /lost 0, duplicated 0, order kept/);
   },
 );
+
+test("framewire --version prints deno.json's version and the runtime", async () => {
+  const { version } = JSON.parse(await readFile(`${root}/deno.json`, "utf8"));
+  for (const flag of ["--version", "-V"]) {
+    const io = captureIo();
+    assert.equal(await run([flag], io), 0);
+    assert.equal(io.stdout, `framewire ${version} (${runtime})\n`);
+  }
+});
