@@ -67,7 +67,9 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * the peer reads nothing (`conn.close()` closes at once). Closing with
    * unread bytes from the peer makes the OS reset the connection, which may
    * discard what the peer has not read yet: to end cleanly, `closeWrite()`
-   * and read to the end first.
+   * and read to the end first. A read waiting meanwhile ends cleanly, even
+   * with part of a frame received (closing `conn` itself instead looks like
+   * the peer's end: part of a frame is then a `TruncatedFrameError`).
    */
   close(): Promise<void>;
 }
@@ -245,6 +247,8 @@ class Framed implements FramedConnection {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #readDone = false;
   #readCancelled = false;
+  /** close() closed the conn: the end of reading is no truncation, whatever was buffered. */
+  #closedHere = false;
   #readError: unknown;
   /** `options.buffered`, until the first read takes it. */
   #buffered: Uint8Array | undefined;
@@ -335,6 +339,7 @@ class Framed implements FramedConnection {
         chunk = await this.#readChunk();
       } catch (error) {
         this.#readDone = true;
+        if (this.#closedHere) return null;
         if (decoder.bufferedBytes > 0) {
           // The connection failed inside a frame.
           try {
@@ -350,8 +355,11 @@ class Framed implements FramedConnection {
           ? error
           : new ConnectionError("Cannot read from connection", { cause: error });
       }
-      // Cancelled by the application: a clean end, whatever was buffered.
-      if (this.#readCancelled) return null;
+      // Cancelled or closed by the application: a clean end, whatever was buffered.
+      if (this.#readCancelled || (chunk === null && this.#closedHere)) {
+        this.#readDone = true;
+        return null;
+      }
       const frames: Uint8Array[] = [];
       try {
         if (chunk === null) {
@@ -633,6 +641,7 @@ class Framed implements FramedConnection {
       // Already failed: closing is all that is left to do.
     } finally {
       this.#closing ??= Promise.resolve();
+      this.#closedHere = true;
       this.conn.close();
     }
   }

@@ -595,6 +595,32 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t(
+    "framed().close() ends a read waiting inside a frame cleanly, not as a truncation",
+    async () => {
+      for (const how of ["for await", "readable", "batches"] as const) {
+        await withPair(name, async (client, server) => {
+          const fc = framed(client, lengthPrefixed());
+          const writer = server.writable.getWriter();
+          // One whole frame, then 3 of the 10 payload bytes of the next, in one write.
+          await writer.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 10, 1, 2, 3]));
+          let next: () => Promise<{ done?: boolean }>;
+          if (how === "readable") {
+            const reader = fc.readable.getReader();
+            next = () => reader.read();
+          } else {
+            const it = (how === "for await" ? fc : fc.batches())[Symbol.asyncIterator]();
+            next = () => it.next();
+          }
+          assert.equal((await next()).done, false);
+          const pending = next();
+          await fc.close();
+          assert.equal((await pending).done, true, how);
+        });
+      }
+    },
+  );
+
   t("slow reader: writes stop resolving while nobody reads, then everything arrives", async () => {
     const [client, server] = await pair(name);
     const LIMIT = 64 << 20;
