@@ -3,6 +3,7 @@
 
 import type { Conn, Listener, ListenOptions } from "../connection/types.ts";
 import type { Framing } from "../framing/types.ts";
+import { ConnectionError } from "../errors.ts";
 import { flag, integerOption, parseArgs, parsePort, stringOption, UsageError } from "./_args.ts";
 import { bytesWord, payloadJson, plural, showPayload } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
@@ -198,7 +199,7 @@ async function serve(
     io.err(`[${id}] ${remote} closed the connection after ${summary}\n`);
     return true;
   } catch (error) {
-    if (stopping()) {
+    if (stopping() && error instanceof ConnectionError && error.code === "CONNECTION_CLOSED") {
       // Ctrl-C closed it while an echo waited for a peer that did not read: no error either.
       io.err(
         `[${id}] closed the connection to ${remote} after ${plural(frames, "frame")} (${

@@ -44,6 +44,8 @@ export interface FramedOptions {
    * `ByteReader.releaseLock()` returns after a handshake in another
    * format. They are decoded before anything read from `conn`, and owned by
    * the connection from now on (frames may be views into them).
+   *
+   * @default {undefined} (none)
    */
   buffered?: Uint8Array;
 }
@@ -123,6 +125,12 @@ function locked(side: "readable" | "writable", cause: unknown): TypeError {
   return error;
 }
 
+/**
+ * Conns read through `read()` by a framed connection: `read()` has no lock, so
+ * a second reader is refused here (it would take every other read).
+ */
+const directReaders = new WeakSet<Conn>();
+
 /** Takes a reader or writer of the conn's stream; a stream held elsewhere is a usage error. */
 function lock<T>(side: "readable" | "writable", get: () => T): T {
   try {
@@ -167,9 +175,10 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  *
  * One `framed()` per direction of a `Conn`: two may share one (say, lines
  * one way and length-prefixed the other, each only sending or only
- * receiving), but a second that sends, or reads, while the first does fails
- * with a `TypeError` (its sends reject, its reads throw), as does one over a
- * stream the application holds a reader or writer of.
+ * receiving; `close()` on either closes the conn for both), but a second
+ * that sends, or reads, while the first does fails with a `TypeError` (its
+ * sends reject, its reads throw), as does one over a stream the application
+ * holds a reader or writer of.
  *
  * @param conn The connection (from an adapter's `connect`, `listen`, ...).
  * @param framing The wire format.
@@ -259,6 +268,8 @@ class Framed implements FramedConnection {
   #readable: ReadableStream<Uint8Array> | undefined;
   // Reading into own buffers (when the conn has `read`): the buffer and how far it is filled.
   #directRead: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
+  /** This connection has claimed the conn's `read()` (see `directReaders`). */
+  #readsDirect = false;
   #fill: HeaderDecoder | undefined;
   #reuse: boolean;
   #buf: Uint8Array = EMPTY;
@@ -398,6 +409,11 @@ class Framed implements FramedConnection {
       return buffered;
     }
     const read = this.#directRead;
+    if (read !== undefined && !this.#readsDirect) {
+      if (directReaders.has(this.conn)) throw locked("readable", undefined);
+      directReaders.add(this.conn);
+      this.#readsDirect = true;
+    }
     if (read === undefined) {
       this.#reader ??= lock("readable", () => this.conn.readable.getReader());
       const result = await this.#reader.read();
@@ -506,8 +522,8 @@ class Framed implements FramedConnection {
     } catch (error) {
       const failed = Promise.reject(error);
       // Quiet only when the connection failed (every later send says so too); a refused
-      // payload or a send after close() is the caller's mistake, and stays loud.
-      if (error === this.#failure) failed.catch(noop);
+      // payload, a send after close() or to a locked conn is the caller's mistake, and stays loud.
+      if (error === this.#failure && !usageErrors.has(error as object)) failed.catch(noop);
       return failed;
     }
   }

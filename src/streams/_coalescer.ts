@@ -15,10 +15,13 @@ export const COPY_LIMIT = 16 * 1024;
 // idle turns mean the current task is done adding frames.
 const IDLE_TURNS = 4;
 
-// Turns in a row that each added a frame before the flush waits for the task to end instead
-// (one `setImmediate` rather than one microtask per turn). A stream of writes takes several
-// turns per write, and following it turn by turn cost up to a third of its time.
-const BUSY_TURNS = 8;
+// Turns that added a frame (with fewer than IDLE_TURNS idle turns between them) before the flush
+// waits for the task to end instead: one `setImmediate` rather than one microtask per turn. A
+// stream of writes takes several turns per write, and following it turn by turn cost up to a
+// third of its time. Frames added over this many turns and then held while the same task goes on
+// with other microtask-only work are sent when that work ends, not after IDLE_TURNS: kept high so
+// that only long runs of writes (which such work would hold up anyway) are affected.
+const BUSY_TURNS = 64;
 
 /** Runs a callback once the current task and its microtasks are done (not in browsers). */
 const afterTask = (globalThis as { setImmediate?: (callback: () => void) => unknown })

@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { TruncatedFrameError } from "../errors.ts";
-import type { Framing } from "../framing/types.ts";
+import type { FrameDecoder, Framing } from "../framing/types.ts";
 
 interface HandsBack {
   takeBuffered(): Uint8Array[];
@@ -95,23 +95,17 @@ export class ByteReader {
         `Cannot read frame as framing "${framing.name}" cannot hand back unread bytes`,
       );
     }
+    // The chunks stay buffered here until a frame is found (releaseLock() meanwhile returns them).
     for (const chunk of this.#chunks) decoder.push(chunk);
-    this.#chunks = [];
-    this.#length = 0;
     while (true) {
       const frame = decoder.next();
-      if (frame !== undefined) {
-        this.#chunks = (decoder as unknown as HandsBack).takeBuffered();
-        for (const chunk of this.#chunks) this.#length += chunk.length;
-        return frame;
-      }
-      const chunk = await this.#read();
-      if (chunk === undefined) {
+      if (frame !== undefined) return this.#keepRest(decoder, frame);
+      if (!(await this.#fill())) {
         if (decoder.bufferedBytes === 0) return null;
-        decoder.end();
-        return decoder.next() ?? null;
+        decoder.end(); // throws, unless the framing ends a frame at the end of the input
+        return this.#keepRest(decoder, decoder.next() ?? null);
       }
-      decoder.push(chunk);
+      decoder.push(this.#chunks[this.#chunks.length - 1]!);
     }
   }
 
@@ -135,6 +129,14 @@ export class ByteReader {
       at += chunk.length;
     }
     return out;
+  }
+
+  /** Buffers what `decoder` has left after `frame`, and returns `frame`. */
+  #keepRest<T>(decoder: FrameDecoder, frame: T): T {
+    this.#chunks = (decoder as unknown as HandsBack).takeBuffered();
+    this.#length = 0;
+    for (const chunk of this.#chunks) this.#length += chunk.length;
+    return frame;
   }
 
   async #read(): Promise<Uint8Array | undefined> {

@@ -595,6 +595,23 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t("a second framed() reading a Conn that another one reads fails with a TypeError", async () => {
+    await withPair(name, async (client, server) => {
+      const first = framed(client, lines())[Symbol.asyncIterator]();
+      const writer = server.writable.getWriter();
+      await writer.write(text("one\n"));
+      assert.equal(decode((await first.next()).value!), "one");
+      // On Deno both would read through conn.read(), which has no lock of its own.
+      const second = framed(client, lines())[Symbol.asyncIterator]();
+      await assert.rejects(
+        second.next(),
+        (e: unknown) => e instanceof TypeError && /readable is locked/.test(e.message),
+      );
+      await writer.write(text("two\n"));
+      assert.equal(decode((await first.next()).value!), "two");
+    });
+  });
+
   t(
     "framed().close() ends a read waiting inside a frame cleanly, not as a truncation",
     async () => {

@@ -337,7 +337,7 @@ test("Coalescer: a lone frame is flushed after a few idle turns; frames added tu
 
   // As a stream of writes: one frame per turn, then a pause within the same task.
   const payloads: Uint8Array[] = [];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 100; i++) {
     payloads.push(payloadOf(10, i));
     coalescer.add(payloads[i]!, true);
     await null;
@@ -347,4 +347,14 @@ test("Coalescer: a lone frame is flushed after a few idle turns; frames added tu
   // Immediates run in order: this one comes after the coalescer's.
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(chunks.map((c) => decodeAll(c)), [[lone], payloads]);
+
+  // A short run of writes (ten requests, say) is not held: flushed after a few idle turns.
+  const few: Uint8Array[] = [];
+  for (let i = 0; i < 10; i++) {
+    few.push(payloadOf(10, i));
+    coalescer.add(few[i]!, true);
+    await null;
+  }
+  for (let i = 0; i < 8; i++) await null;
+  assert.deepEqual(chunks.map((c) => decodeAll(c)), [[lone], payloads, few]);
 });

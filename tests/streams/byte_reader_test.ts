@@ -72,3 +72,15 @@ test("ByteReader.releaseLock() returns the bytes read ahead, and the stream goes
   }
   assert.deepEqual(new ByteReader(streamOf([])).releaseLock(), new Uint8Array(0));
 });
+
+test("ByteReader.releaseLock() while a readFrame() waits returns the bytes that read already took", async () => {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  controller.enqueue(new TextEncoder().encode("HEL"));
+  const reader = new ByteReader(stream);
+  const pending = reader.readFrame(lines());
+  // Once the current task is over, the read has taken "HEL" and waits for more.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(new TextDecoder().decode(reader.releaseLock()), "HEL");
+  await assert.rejects(pending, TypeError);
+});
