@@ -330,31 +330,28 @@ test("Coalescer: a payload the framing refuses throws and emits nothing, even wh
 test("Coalescer: a lone frame is flushed after a few idle turns; frames added turn after turn are held until the task ends, then flushed as one chunk", async () => {
   const chunks: Uint8Array[] = [];
   const coalescer = new Coalescer(framing, 65536, (chunk) => chunks.push(chunk.slice()));
-  const lone = payloadOf(10, 1);
-  coalescer.add(lone, true);
-  for (let i = 0; i < 8; i++) await null;
-  assert.deepEqual(chunks.map((c) => decodeAll(c)), [[lone]]);
+  /** Adds `count` frames, one per microtask turn, then lets 8 turns pass. */
+  const turnByTurn = async (count: number): Promise<Uint8Array[]> => {
+    const payloads: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      payloads.push(payloadOf(10, i));
+      coalescer.add(payloads[i]!, true);
+      await null;
+    }
+    for (let i = 0; i < 8; i++) await null;
+    return payloads;
+  };
+  const lone = await turnByTurn(1);
+  assert.deepEqual(chunks.map((c) => decodeAll(c)), [lone]);
 
   // As a stream of writes: one frame per turn, then a pause within the same task.
-  const payloads: Uint8Array[] = [];
-  for (let i = 0; i < 100; i++) {
-    payloads.push(payloadOf(10, i));
-    coalescer.add(payloads[i]!, true);
-    await null;
-  }
-  for (let i = 0; i < 8; i++) await null;
+  const stream = await turnByTurn(100);
   assert.equal(chunks.length, 1, "held while the task goes on");
   // Immediates run in order: this one comes after the coalescer's.
   await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(chunks.map((c) => decodeAll(c)), [[lone], payloads]);
+  assert.deepEqual(chunks.map((c) => decodeAll(c)), [lone, stream]);
 
   // A short run of writes (ten requests, say) is not held: flushed after a few idle turns.
-  const few: Uint8Array[] = [];
-  for (let i = 0; i < 10; i++) {
-    few.push(payloadOf(10, i));
-    coalescer.add(few[i]!, true);
-    await null;
-  }
-  for (let i = 0; i < 8; i++) await null;
-  assert.deepEqual(chunks.map((c) => decodeAll(c)), [[lone], payloads, few]);
+  const few = await turnByTurn(10);
+  assert.deepEqual(chunks.map((c) => decodeAll(c)), [lone, stream, few]);
 });
