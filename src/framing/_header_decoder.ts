@@ -4,6 +4,7 @@
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
+import { FrameBuffers } from "./_frame_buffers.ts";
 import { copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
@@ -66,16 +67,11 @@ export class HeaderDecoder implements FrameDecoder {
   // Frames found by end() before it checked for a clean boundary.
   #done: Uint8Array[] = [];
 
-  // With reuseBuffers: two buffers that spanning frames are copied into in turn.
-  #reuse: boolean;
-  #spare: (Uint8Array | undefined)[] = [undefined, undefined];
-  #turn = 0;
-
-  #allocate: ((length: number) => Uint8Array) | undefined;
+  // Where frames that span chunks are copied to (fresh or reused buffers).
+  #buffers: FrameBuffers;
 
   constructor(parser: HeaderParser, options?: DecoderOptions) {
-    this.#reuse = options?.reuseBuffers ?? false;
-    this.#allocate = options?.allocate;
+    this.#buffers = new FrameBuffers(options);
     this.#parser = parser;
     this.#u32Limit = parser.u32Limit ?? -1;
     this.#prefix = parser.prefix;
@@ -201,17 +197,7 @@ export class HeaderDecoder implements FrameDecoder {
     const size = prefix + this.#parser.length;
     let frame: Uint8Array;
     try {
-      if (this.#reuse) {
-        // Alternate: the frame completed last may still be in use by the caller.
-        const turn = this.#turn ^= 1;
-        let buffer = this.#spare[turn];
-        if (buffer === undefined || buffer.length < size) {
-          buffer = this.#spare[turn] = new Uint8Array(size);
-        }
-        frame = buffer.subarray(0, size);
-      } else {
-        frame = this.#alloc(size);
-      }
+      frame = this.#buffers.take(size);
     } catch (error) {
       // A length within a huge (or Infinity) maxFrameLength that cannot be allocated.
       if (error instanceof RangeError) {
@@ -228,18 +214,8 @@ export class HeaderDecoder implements FrameDecoder {
   }
 
   end(): void {
-    const frames: Uint8Array[] = [];
-    // Decoded ahead of next(), frames may not go into the reused buffers: the frame handed out
-    // last is in one of them, and the next but one would overwrite it.
-    const reuse = this.#reuse;
-    this.#reuse = false;
-    try {
-      for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
-    } finally {
-      this.#reuse = reuse;
-      // The frames before a bad header are still read first.
-      this.#done = frames;
-    }
+    // The frames before a bad header are still read first.
+    this.#buffers.decodeAhead(() => this.next(), (frames) => this.#done = frames);
     const partial = this.#partial;
     if (partial !== undefined) {
       const need = partial.length + this.#parser.trailerLength;
@@ -276,10 +252,6 @@ export class HeaderDecoder implements FrameDecoder {
   takeBuffered(): Uint8Array[] {
     if (this.#partial !== undefined) return [];
     return this.#queue.drain();
-  }
-
-  #alloc(size: number): Uint8Array {
-    return this.#allocate === undefined ? new Uint8Array(size) : this.#allocate(size);
   }
 
   #fill(): Uint8Array | undefined {

@@ -2,6 +2,7 @@
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
+import { FrameBuffers } from "./_frame_buffers.ts";
 import {
   checkEncodeLength,
   checkPayload,
@@ -130,8 +131,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
         delimiter,
         Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER),
         stripCR,
-        options?.allocate,
-        options?.reuseBuffers ?? false,
+        options,
       );
     },
   }, delimiter.length);
@@ -172,20 +172,16 @@ class DelimitedDecoder implements FrameDecoder {
   #stripCR: boolean;
   #done: Uint8Array[] = [];
 
-  #allocate: ((length: number) => Uint8Array) | undefined;
-  /** With reuseBuffers: the two buffers spanning frames are copied into, in turn. */
-  #spare: (Uint8Array | undefined)[] | undefined;
-  #turn = 0;
+  // Where lines that span chunks are copied to (fresh or reused buffers).
+  #buffers: FrameBuffers;
 
   constructor(
     delimiter: Uint8Array,
     limit: number,
     stripCR: boolean,
-    allocate: ((length: number) => Uint8Array) | undefined,
-    reuse: boolean,
+    options: DecoderOptions | undefined,
   ) {
-    this.#allocate = reuse ? this.#reused : allocate;
-    if (reuse) this.#spare = [undefined, undefined];
+    this.#buffers = new FrameBuffers(options);
     this.#delimiter = delimiter;
     this.#limit = limit;
     this.#stripCR = stripCR;
@@ -222,24 +218,14 @@ class DelimitedDecoder implements FrameDecoder {
     }
     // A "\r" that stripCR removes is skipped with the delimiter, not copied with the frame.
     const length = this.#stripCR && at > 0 && queue.byteAt(at - 1) === CR ? at - 1 : at;
-    const frame = queue.take(length, this.#allocate);
+    const frame = queue.take(length, this.#buffers.take);
     queue.skip(at - length + this.#delimiter.length);
     return frame;
   }
 
   end(): void {
-    const frames: Uint8Array[] = [];
-    // Decoded ahead of next(), frames may not go into the reused buffers: the frame handed out
-    // last is in one of them, and the next but one would overwrite it.
-    const allocate = this.#allocate;
-    if (this.#spare !== undefined) this.#allocate = undefined;
-    try {
-      for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
-    } finally {
-      this.#allocate = allocate;
-      // The frames before a bad one are still read first.
-      this.#done = frames;
-    }
+    // The frames before a bad one are still read first.
+    this.#buffers.decodeAhead(() => this.next(), (frames) => this.#done = frames);
     const queue = this.#queue;
     const left = queue.length;
     if (left > 0) {
@@ -249,17 +235,6 @@ class DelimitedDecoder implements FrameDecoder {
       throw new TruncatedFrameError("payload", left);
     }
   }
-
-  /** Alternates between two buffers: the frame completed last may still be in use. */
-  #reused = (length: number): Uint8Array => {
-    const spare = this.#spare!;
-    const turn = this.#turn ^= 1;
-    let buffer = spare[turn];
-    if (buffer === undefined || buffer.length < length) {
-      buffer = spare[turn] = new Uint8Array(length);
-    }
-    return buffer.subarray(0, length);
-  };
 
   /** Where a delimiter could start at the earliest: the last bytes may be its beginning. */
   #earliestStart(): number {

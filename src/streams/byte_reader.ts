@@ -118,17 +118,7 @@ export class ByteReader {
    */
   releaseLock(): Uint8Array {
     this.#reader.releaseLock();
-    const chunks = this.#chunks;
-    this.#chunks = [];
-    this.#length = 0;
-    if (chunks.length === 1) return chunks[0]!;
-    const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
-    let at = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
+    return this.#take(this.#length);
   }
 
   /** Buffers what `decoder` has left after `frame`, and returns `frame`. */
