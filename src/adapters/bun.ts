@@ -66,6 +66,7 @@ interface BunSocket {
   write(data: Uint8Array): number;
   shutdown(): void;
   end(): void;
+  close(): void;
   pause(): void;
   resume(): void;
   setNoDelay(noDelay: boolean): boolean;
@@ -129,7 +130,9 @@ class Link {
         resume: () => socket.resume(),
         write: (chunk) => this.#write(chunk),
         shutdown: () => Promise.resolve(socket.shutdown()),
-        destroy: () => socket.end(),
+        // Not end(): on a TLS socket it keeps the socket open until the peer closes too (forever
+        // if the socket is paused, oven-sh/bun#42352); close() closes at once.
+        destroy: () => socket.close(),
       },
       addr(true),
       addr(false),
@@ -210,10 +213,10 @@ function dial(
     const signal = options.signal;
     const settle = (socket: BunSocket | undefined, error?: unknown): void => {
       signal?.removeEventListener("abort", onAbort);
-      if (done) return void socket?.end();
+      if (done) return void socket?.close();
       done = true;
       if (error !== undefined || socket === undefined) {
-        socket?.end();
+        socket?.close();
         return reject(
           signal?.aborted ? signal.reason : connectionError(`connect to ${target}`, error),
         );
@@ -301,7 +304,7 @@ function serve(options: ListenOptions, tls?: { cert: string; key: string }): Pro
   try {
     const socket = handlers(tls !== undefined, unixPath, (socket, success) => {
       // Server side: the handshake's authorization error only says that no client cert was sent.
-      if (!success || listener === undefined) socket.end();
+      if (!success || listener === undefined) socket.close();
       else listener.push(socket.data!.conn);
     });
     const base = { socket, allowHalfOpen: true, tls };

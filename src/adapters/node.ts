@@ -57,6 +57,24 @@ export type * from "../connection/types.ts";
 
 const EMPTY = new Uint8Array(0);
 
+/** How long a TLS socket may take to hand its close_notify and FIN to the OS before it is cut. */
+const TLS_CLOSE_LIMIT = 1000;
+
+/**
+ * Closes a TLS socket with close_notify and FIN first when nothing is waiting to be written. A
+ * bare close would make the kernel send RST instead of FIN if the server's TLS 1.3 session
+ * tickets (which the application never reads) are still unread, and the peer would see a reset.
+ */
+function closeTls(socket: tls.TLSSocket): void {
+  if (socket.destroyed) return;
+  if (socket.writableLength > 0 || socket.writableEnded) return void socket.destroy();
+  const timer = setTimeout(() => socket.destroy(), TLS_CLOSE_LIMIT);
+  socket.end(() => {
+    clearTimeout(timer);
+    socket.destroy();
+  });
+}
+
 function wrap(socket: net.Socket, unixPath?: string): Conn {
   const addr = (local: boolean): NetAddr =>
     unixPath !== undefined ? { transport: "unix", path: unixPath } : {
@@ -70,16 +88,21 @@ function wrap(socket: net.Socket, unixPath?: string): Conn {
       resume: () => socket.resume(),
       write: (chunk) =>
         new Promise<void>((resolve, reject) => {
-          socket.write(chunk, (error) => error ? reject(error) : resolve());
+          // A write the socket's failure cancelled (ECANCELED) reports that failure: Deno's node:net
+          // calls back before it emits the error.
+          socket.write(chunk, (error) => error ? reject(socket.errored ?? error) : resolve());
         }),
-      // The empty write fails if the peer reset the connection meanwhile (FIN cannot be sent;
-      // Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
+      // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be
+      // sent; Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
+      // TLS needs no probe (writing close_notify fails then), and Deno's node:tls refuses every
+      // empty write (EPERM).
       shutdown: () =>
         new Promise<void>((resolve, reject) => {
           const done = (error?: Error | null): void => error ? reject(error) : resolve();
-          socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
+          if (socket instanceof tls.TLSSocket) socket.end(done);
+          else socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
         }),
-      destroy: () => socket.destroy(),
+      destroy: () => socket instanceof tls.TLSSocket ? closeTls(socket) : socket.destroy(),
     },
     addr(true),
     addr(false),
