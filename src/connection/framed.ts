@@ -60,6 +60,12 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   readonly conn: Conn;
   /** All frames decoded from one read, handed over at once. */
   batches(): AsyncIterable<Uint8Array[]>;
+  /**
+   * Bytes read from `conn` so far, including those of a frame still being
+   * received (not the `buffered` option's): shows that a large frame is
+   * arriving before it is complete.
+   */
+  readonly bytesRead: number;
   /** Frames and sends `payload` (a string is sent as UTF-8); resolves once handed to the socket. */
   send(payload: Uint8Array | string): Promise<void>;
   /** Flushes queued frames, then half-closes (the peer sees the end; reading goes on). */
@@ -270,6 +276,7 @@ class Framed implements FramedConnection {
   #directRead: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   /** This connection has claimed the conn's `read()` (see `directReaders`). */
   #readsDirect = false;
+  #bytesRead = 0;
   #fill: HeaderDecoder | undefined;
   #reuse: boolean;
   #buf: Uint8Array = EMPTY;
@@ -417,12 +424,15 @@ class Framed implements FramedConnection {
     if (read === undefined) {
       this.#reader ??= lock("readable", () => this.conn.readable.getReader());
       const result = await this.#reader.read();
-      return result.done ? null : result.value;
+      if (result.done) return null;
+      this.#bytesRead += result.value.length;
+      return result.value;
     }
     const target = this.#fill?.readTarget();
     if (target !== undefined && target.length >= DIRECT_MIN) {
       const n = await read(target);
       if (n === null) return null;
+      this.#bytesRead += n;
       this.#fill!.commitRead(n);
       return EMPTY;
     }
@@ -442,10 +452,15 @@ class Framed implements FramedConnection {
     }
     const n = await read(pos === 0 ? buf : buf.subarray(pos));
     if (n === null) return null;
+    this.#bytesRead += n;
     if (n > this.#largestRead) this.#largestRead = n;
     if (n === buf.length - pos) this.#size = Math.min(this.#size * 4, MAX_READ);
     this.#pos = pos + n;
     return buf.subarray(pos, pos + n);
+  }
+
+  get bytesRead(): number {
+    return this.#bytesRead;
   }
 
   batches(): AsyncIterable<Uint8Array[]> {

@@ -105,12 +105,14 @@ export interface Link {
   readonly fc: FramedConnection;
   readonly frames: AsyncIterator<Uint8Array[]>;
   dead: boolean;
+  /** `fc.bytesRead` when the timer last looked. */
+  bytesSeen: number;
 }
 
 /** Wraps `conn` for a session: framed() with the session framing. */
 export function openLink(conn: Conn, framing: Framing): Link {
   const fc = framed(conn, framing);
-  return { conn, fc, frames: fc.batches()[Symbol.asyncIterator](), dead: false };
+  return { conn, fc, frames: fc.batches()[Symbol.asyncIterator](), dead: false, bytesSeen: 0 };
 }
 
 type Resolvers = PromiseWithResolvers<void>;
@@ -430,6 +432,7 @@ export class Session extends EventTarget implements ReliableSession {
     if (link !== this.#link) return undefined;
     const m = this.#m;
     const now = this.#clock.now();
+    link.bytesSeen = link.fc.bytesRead; // heard now, with the frames
     const handshakeOnly = m.link !== "up" && this.#queueBytes >= this.#o.receiveBufferSize;
     let rest: Uint8Array[] | undefined;
     for (let i = 0; i < batch.length; i++) {
@@ -622,7 +625,15 @@ export class Session extends EventTarget implements ReliableSession {
   #onTimer = (): void => {
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    this.#m.tick(this.#clock.now());
+    const now = this.#clock.now();
+    // Bytes of a frame still arriving count as hearing from the peer (at the latest when the
+    // timer looks: heartbeats make that every heartbeatInterval at most).
+    const link = this.#link;
+    if (link !== undefined && link.fc.bytesRead !== link.bytesSeen) {
+      link.bytesSeen = link.fc.bytesRead;
+      this.#m.heard(now);
+    }
+    this.#m.tick(now);
     this.#pump();
   };
 

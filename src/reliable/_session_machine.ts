@@ -412,6 +412,15 @@ export class SessionMachine {
     }
   }
 
+  /**
+   * Bytes arrived on the current connection, though maybe no whole frame:
+   * the peer is alive (a frame that takes longer than deadPeerTimeout to
+   * arrive must not look like silence).
+   */
+  heard(now: number): void {
+    if (this.#link === "up" || this.#link === "handshaking") this.#lastHeard = now;
+  }
+
   /** End of a batch of received frames: decides whether an ACK goes out now. */
   flush(now: number): void {
     if (this.#link !== "up") return;

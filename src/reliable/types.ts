@@ -250,8 +250,9 @@ export interface ReliableSessionOptions {
    */
   heartbeatInterval?: number;
   /**
-   * Ms without hearing anything from the peer after which the connection is
-   * declared dead and dropped (then the client reconnects). Four heartbeat
+   * Ms without hearing anything from the peer (not a byte: part of a large
+   * message counts) after which the connection is declared dead and
+   * dropped (then the client reconnects). Four heartbeat
    * intervals: a dead or black-holed peer is detected within 10 s, while a
    * peer stalled by a long GC pause or a busy event loop is not.
    * Also bounds the handshake, and a client's `dial` (an attempt that takes

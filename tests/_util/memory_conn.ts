@@ -86,6 +86,20 @@ class Pipe {
     }
   }
 
+  /** Delivers up to `n` held bytes, and keeps holding the rest. */
+  releaseSome(n: number): void {
+    const held = this.held;
+    if (held === undefined || this.#state !== "open") return;
+    while (n > 0 && held.length > 0) {
+      const chunk = held[0]!;
+      const part = chunk.subarray(0, n);
+      if (part.length === chunk.length) held.shift();
+      else held[0] = chunk.subarray(n);
+      this.#controller.enqueue(part);
+      n -= part.length;
+    }
+  }
+
   release(): void {
     const held = this.held;
     this.held = undefined;
@@ -258,6 +272,11 @@ export class MemoryLink {
   hold(direction?: Direction): void {
     if (direction !== "s2c") this.#c2s.held ??= [];
     if (direction !== "c2s") this.#s2c.held ??= [];
+  }
+
+  /** Delivers up to `n` held bytes in `direction`; the rest stays held. */
+  releaseSome(direction: Direction, n: number): void {
+    (direction === "c2s" ? this.#c2s : this.#s2c).releaseSome(n);
   }
 
   /** Delivers held bytes. */

@@ -524,6 +524,25 @@ test("framed() over a Conn with read() reads the rest of a large frame straight 
   assert.ok(targets.has(frames[0]!.buffer), "the frame's own buffer was read into");
 });
 
+test("framed() bytesRead counts the bytes read, a frame still arriving included", async () => {
+  const framing = lengthPrefixed();
+  const wire = framing.encode(payloadOf(100, 1));
+  const { conn, feed } = recordingConn();
+  const connection = framed(conn, framing, { buffered: wire.subarray(0, 10) });
+  const next = connection[Symbol.asyncIterator]().next();
+  await feed.write(wire.subarray(10, 60));
+  for (let i = 0; i < 20 && connection.bytesRead < 50; i++) await Promise.resolve();
+  assert.equal(connection.bytesRead, 50, "read from conn; the buffered option's bytes not counted");
+  await feed.write(wire.subarray(60));
+  assert.deepEqual((await next).value, payloadOf(100, 1));
+  assert.equal(connection.bytesRead, 94);
+  // Through read(), the rest of a large frame straight into it too.
+  const bigWire = framing.encode(payloadOf(100_000, 2));
+  const direct = framed(byobConn(bigWire, [1000, 30_000]).conn, framing);
+  assert.deepEqual(await collectBatches(direct, false), [payloadOf(100_000, 2)]);
+  assert.equal(direct.bytesRead, bigWire.length);
+});
+
 test("framed() over a Conn with read() and reuseBuffers reads into the same buffers", async () => {
   const framing = lengthPrefixed();
   const payloads = Array.from({ length: 20_000 }, (_, i) => payloadOf(i % 300, i));

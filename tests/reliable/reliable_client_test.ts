@@ -689,6 +689,42 @@ test("reliable: a black-holed connection is detected within deadPeerTimeout and 
   }
 });
 
+test("reliable: a message that takes longer than deadPeerTimeout to arrive is not a dead peer", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const opts = { clock, ackDelay: 0, heartbeatInterval: 500, deadPeerTimeout: 2000 };
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, opts);
+  const client = reliableClient(net.dialer, opts);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("before")]);
+    assert.deepEqual(await read(session, 1), ["before"]);
+    // 64 KiB at 1 KiB per 500 ms: 32 s on the way, bytes arriving all along.
+    const link = net.links[0]!;
+    link.hold("c2s");
+    const big = new Uint8Array(64 * 1024).fill(7);
+    const sent = client.send(big);
+    const received = session[Symbol.asyncIterator]().next();
+    const arrived = track(received);
+    for (let i = 0; i < 100 && !arrived.settled(); i++) {
+      link.releaseSome("c2s", 1024);
+      clock.advance(500);
+      await drainJobs(20);
+    }
+    assert.ok(arrived.settled(), "the message arrived");
+    assert.deepEqual((await received).value, big);
+    await sent;
+    assert.equal(net.links.length, 1, "no reconnect");
+    assert.equal(client.stats.resent, 0);
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
   timeout: 10000,
 }, async () => {
