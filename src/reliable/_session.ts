@@ -11,6 +11,7 @@ import type { Framing } from "../framing/types.ts";
 import { DATA_HEADER, FrameAllocator, idToHex } from "./_protocol.ts";
 import {
   type Entry,
+  ENTRY_COST,
   type LinkState,
   type MachineEvent,
   type MachineOptions,
@@ -358,7 +359,7 @@ export class Session extends EventTarget implements ReliableSession {
       queue.splice(0, this.#qHead);
       this.#qHead = 0;
     }
-    this.#queueBytes -= value.length;
+    this.#queueBytes -= value.length + ENTRY_COST;
     if (this.#readWake !== undefined && this.#queueBytes < this.#o.receiveBufferSize) {
       const wake = this.#readWake;
       this.#readWake = undefined;
@@ -524,7 +525,7 @@ export class Session extends EventTarget implements ReliableSession {
     for (; i < deliveries.length; i++) {
       const d = deliveries[i]!;
       this.#queue.push(d);
-      this.#queueBytes += d.length;
+      this.#queueBytes += d.length + ENTRY_COST;
     }
     deliveries.length = 0;
   }

@@ -208,7 +208,8 @@ export interface ReliableSessionOptions {
   /**
    * Bytes of received messages queued for the iterator before the session
    * stops reading from the connection (so a slow consumer slows the sender
-   * down instead of growing memory).
+   * down instead of growing memory). Each message counts its payload plus
+   * 64 bytes, so that empty messages are bounded too.
    *
    * @default {1048576}
    */

@@ -497,6 +497,33 @@ test("reliable: while the application reads nothing, reconnects do not grow its 
   }
 });
 
+test(
+  "reliable: empty messages count towards receiveBufferSize: an application that reads nothing stops them",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { receiveBufferSize: 1024 });
+    const client = reliableClient(net.dialer);
+    try {
+      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+      const empty = new Uint8Array(0);
+      let confirmed = 0;
+      for (let i = 0; i < 5000; i++) client.send(empty).then(() => confirmed++, () => {});
+      await drainJobs(2000);
+      // 16 of them fill 1 KiB (64 bytes each); the rest wait unread in the connection.
+      assert.ok(confirmed < 1000, `${confirmed} of 5000 empty messages taken by a full queue`);
+      assert.equal((await read(session, 5001)).length, 5001, "then everything arrives");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
 test("reliable: a server that is down at start: first retry immediate, connects once it is up", {
   timeout: 10000,
 }, async () => {
