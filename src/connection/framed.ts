@@ -68,10 +68,14 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   readonly bytesRead: number;
   /** Frames and sends `payload` (a string is sent as UTF-8); resolves once handed to the socket. */
   send(payload: Uint8Array | string): Promise<void>;
-  /** Flushes queued frames, then half-closes (the peer sees the end; reading goes on). */
+  /**
+   * Flushes queued frames (those sent, and those written to `writable`
+   * before the call), then half-closes (the peer sees the end; reading goes
+   * on). Later sends and writes reject with `CONNECTION_CLOSED`.
+   */
   closeWrite(): Promise<void>;
   /**
-   * Flushes queued frames, then closes both directions. The flush waits while
+   * Flushes queued frames as `closeWrite()` does, then closes both directions. The flush waits while
    * the peer reads nothing (`conn.close()` closes at once). Closing with
    * unread bytes from the peer makes the OS reset the connection, which may
    * discard what the peer has not read yet: to end cleanly, `closeWrite()`
@@ -115,6 +119,12 @@ const MIN_ROOM = 2 * 1024;
 const DIRECT_MIN = 16 * 1024;
 
 function noop(): void {}
+
+function closingError(): ConnectionError {
+  return new ConnectionError("Cannot send as the connection is closing", {
+    code: "CONNECTION_CLOSED",
+  });
+}
 
 /** Errors that reach the application as they are: the caller's mistakes, not the connection's. */
 const usageErrors = new WeakSet<object>();
@@ -162,7 +172,7 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * `MalformedHeaderError`.
  *
  * Sending: `send()` and `writable` may both be used. Frames go out in call
- * order; frames sent in the same tick are coalesced into socket writes of
+ * order, across the two (a send waits for the writes before it); frames sent in the same tick are coalesced into socket writes of
  * about `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
  * they are copied into send buffers that are reused once written, and only a
  * frame larger than `coalesce` is written as header + payload; over other
@@ -296,6 +306,19 @@ class Framed implements FramedConnection {
   #failure: unknown;
   #writable: WritableStream<Uint8Array> | undefined;
   #closing: Promise<void> | undefined;
+  /** Chunks written to `writable` (counted in write() itself), and taken by its sink. */
+  #accepted = 0;
+  #sunk = 0;
+  /** Chunks written before closing began: they still go out. */
+  #fence = Infinity;
+  #sinkWake: (() => void) | undefined;
+  /** Sends made while writes waited in `writable`, each after the `after`-th of them. */
+  #deferred: {
+    after: number;
+    bytes: Uint8Array;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
 
   constructor(conn: Conn, framing: Framing, options: FramedOptions) {
     const coalesce = options.coalesce ?? 262144;
@@ -533,6 +556,8 @@ class Framed implements FramedConnection {
 
   send(payload: Uint8Array | string): Promise<void> {
     try {
+      // Writes the writable has taken but not handed on yet go first (call order).
+      if (this.#accepted !== this.#sunk) return this.#defer(payload);
       return this.#queueSend(payload);
     } catch (error) {
       const failed = Promise.reject(error);
@@ -543,14 +568,13 @@ class Framed implements FramedConnection {
     }
   }
 
-  /** Queues a frame and returns its promise; throws if it cannot be queued. */
-  #queueSend(payload: Uint8Array | string): Promise<void> {
+  /**
+   * Queues a frame and returns its promise; throws if it cannot be queued.
+   * `early`: the frame was sent (or written) before closing began.
+   */
+  #queueSend(payload: Uint8Array | string, early = false): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#closing !== undefined) {
-      throw new ConnectionError("Cannot send as the connection is closing", {
-        code: "CONNECTION_CLOSED",
-      });
-    }
+    if (this.#closing !== undefined && !early) throw closingError();
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
     this.#coalescer.add(bytes, true);
     // Handing a full slab to the socket can fail at once (the writable is locked).
@@ -568,21 +592,77 @@ class Framed implements FramedConnection {
     return w.promise;
   }
 
+  /** A send made while writes wait in the writable: queued after them. */
+  #defer(payload: Uint8Array | string): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#closing !== undefined) throw closingError();
+    // Copied: a small payload may be reused once send() returns.
+    const bytes = typeof payload === "string" ? encoder.encode(payload) : payload.slice();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    promise.catch(noop);
+    this.#deferred.push({ after: this.#accepted, bytes, resolve, reject });
+    return promise;
+  }
+
+  /** The sink took writable chunk number `#sunk`: the sends made after it was written go on. */
+  #releaseDeferred(): void {
+    const deferred = this.#deferred;
+    let i = 0;
+    for (; i < deferred.length && deferred[i]!.after <= this.#sunk; i++) {
+      const { bytes, resolve, reject } = deferred[i]!;
+      try {
+        this.#queueSend(bytes, true).then(resolve, reject);
+      } catch (error) {
+        reject(error);
+      }
+    }
+    if (i > 0) deferred.splice(0, i);
+    const wake = this.#sinkWake;
+    this.#sinkWake = undefined;
+    wake?.();
+  }
+
+  /** The writable takes no more chunks: whatever it counted, nothing more comes. */
+  #writableOver(): void {
+    this.#accepted = this.#sunk;
+    if (this.#fence > this.#sunk) this.#fence = this.#sunk;
+    this.#releaseDeferred();
+  }
+
   get writable(): WritableStream<Uint8Array> {
     this.#writable ??= new WritableStream<Uint8Array>({
       write: (payload) => {
-        // A payload the framing refuses, or a closed connection, errors the writable.
-        this.#queueSend(payload).catch(noop);
+        this.#sunk++;
+        // A payload the framing refuses, or a closed connection, errors the writable. A chunk
+        // written before closing began still goes out.
+        try {
+          this.#queueSend(payload, this.#sunk <= this.#fence).catch(noop);
+        } catch (error) {
+          this.#writableOver();
+          throw error;
+        }
+        this.#releaseDeferred();
         if (this.#emitted + this.#coalescer.pendingBytes - this.#written > this.#highWaterMark) {
           this.#drained ??= waiter(0);
           return this.#drained.promise;
         }
       },
       // Closing the writable half-closes the connection, as closing a Conn's writable does.
-      close: () => this.closeWrite(),
+      close: () => {
+        this.#writableOver();
+        return this.closeWrite();
+      },
       abort: (reason) => {
+        this.#writableOver();
         this.#fail(reason);
         this.conn.close();
+      },
+    }, {
+      highWaterMark: 1,
+      // Runs in write() itself, in call order: counts the chunks the sink has yet to take.
+      size: () => {
+        this.#accepted++;
+        return 1;
       },
     });
     return this.#writable;
@@ -647,10 +727,19 @@ class Framed implements FramedConnection {
     this.#open = undefined;
     this.#drained?.reject(this.#failure);
     this.#drained = undefined;
+    for (const d of this.#deferred) d.reject(this.#failure);
+    this.#deferred = [];
+    const wake = this.#sinkWake;
+    this.#sinkWake = undefined;
+    wake?.();
   }
 
-  /** Writes everything queued; rejects if the connection failed. */
+  /** Writes everything queued, written to `writable` before now too; rejects if the connection failed. */
   async #flush(): Promise<void> {
+    this.#fence = this.#accepted;
+    while (this.#sunk < this.#fence && this.#failure === undefined) {
+      await new Promise<void>((resolve) => this.#sinkWake = resolve);
+    }
     this.#coalescer.flush();
     while (this.#pumping !== undefined) await this.#pumping;
     if (this.#failure !== undefined) throw this.#failure;
@@ -666,12 +755,11 @@ class Framed implements FramedConnection {
 
   async close(): Promise<void> {
     try {
-      if (this.#closing === undefined) await this.#flush();
-      else await this.#closing;
+      // Sends from now on are refused; what was sent or written before goes out first.
+      await (this.#closing ??= this.#flush());
     } catch {
       // Already failed: closing is all that is left to do.
     } finally {
-      this.#closing ??= Promise.resolve();
       this.#closedHere = true;
       this.conn.close();
     }

@@ -336,6 +336,40 @@ test("framed() closeWrite() flushes, sends the end, and reading goes on", async 
   await client.close();
 });
 
+test("framed() writes to writable go out in call order with sends, also those left before close() or closeWrite()", async () => {
+  const enc = new TextEncoder();
+  for (const how of ["close", "closeWrite"] as const) {
+    const link = new MemoryLink();
+    const client = framed(link.client, lines());
+    const writer = client.writable.getWriter();
+    // Unawaited: the writable hands its chunks on later than send() queues its frames.
+    const sent = [
+      writer.write(enc.encode("1")),
+      writer.write(enc.encode("2")),
+      client.send("3"),
+      writer.write(enc.encode("4")),
+      client.send("5"),
+    ];
+    const closing = how === "close" ? client.close() : client.closeWrite();
+    // After closing began: refused, never resolved and dropped.
+    const lateSend = client.send("late");
+    const lateWrite = writer.write(enc.encode("late"));
+    const got: string[] = [];
+    for await (const f of framed(link.server, lines())) got.push(text.decode(f));
+    assert.deepEqual(got, ["1", "2", "3", "4", "5"], how);
+    await Promise.all([...sent, closing]);
+    await assert.rejects(
+      lateSend,
+      (e: unknown) => (e as ConnectionError).code === "CONNECTION_CLOSED",
+    );
+    await assert.rejects(
+      lateWrite,
+      (e: unknown) => (e as ConnectionError).code === "CONNECTION_CLOSED",
+    );
+    await client.close();
+  }
+});
+
 test("framed() rejects bad options", () => {
   const { conn } = recordingConn();
   assert.throws(() => framed(conn, lines(), { coalesce: -1 }), RangeError);
