@@ -28,8 +28,9 @@ export interface Backoff {
 export function backoffDelay(failures: number, backoff: Backoff, random: () => number): number {
   if (failures <= 1) return 0;
   const exponent = failures - 2;
-  // Cap the exponent: factor^exponent overflows to Infinity, which min() clamps anyway.
-  const full = Math.min(
+  // Cap the exponent: factor^exponent overflows to Infinity, which min() clamps anyway (but
+  // 0 * Infinity is NaN: a base of 0 is no delay at all).
+  const full = backoff.base === 0 ? 0 : Math.min(
     backoff.cap,
     backoff.base * Math.pow(backoff.factor, Math.min(exponent, 1024)),
   );

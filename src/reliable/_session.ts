@@ -36,6 +36,22 @@ export const SYSTEM_CLOCK: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** The longest delay timers take (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
+export const MAX_DELAY = 2 ** 31 - 1;
+
+/**
+ * Calls `callback` after `ms` on `clock`; no timer at all for a delay longer
+ * than {@linkcode MAX_DELAY} (`Infinity`: never).
+ */
+export function timeoutAfter(clock: Clock, callback: () => void, ms: number): unknown {
+  return ms > MAX_DELAY ? undefined : clock.setTimeout(callback, ms);
+}
+
+/** Cancels a timer of {@linkcode timeoutAfter} (none: nothing to do). */
+export function cancelTimeout(clock: Clock, handle: unknown): void {
+  if (handle !== undefined) clock.clearTimeout(handle);
+}
+
 /** Options after defaults. */
 export interface ResolvedOptions {
   sendBufferSize: number;
@@ -573,7 +589,7 @@ export class Session extends EventTarget implements ReliableSession {
     const dialing = this.#dialAttempt;
     if (dialing !== undefined) {
       this.#dialAttempt = undefined;
-      this.#clock.clearTimeout(this.#dialTimer);
+      cancelTimeout(this.#clock, this.#dialTimer);
       dialing.abort(new ConnectionError("Session closed", { code: "CONNECTION_CLOSED" }));
     }
     if (this.#timer !== undefined) {
@@ -620,7 +636,9 @@ export class Session extends EventTarget implements ReliableSession {
       this.#clock.clearTimeout(this.#timer);
     }
     this.#timerAt = deadline;
-    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, deadline - this.#clock.now()));
+    // A deadline further away than timers reach: wake up then, and look again.
+    const delay = Math.min(MAX_DELAY, Math.max(0, deadline - this.#clock.now()));
+    this.#timer = this.#clock.setTimeout(this.#onTimer, delay);
   }
 
   #onTimer = (): void => {
@@ -645,7 +663,7 @@ export class Session extends EventTarget implements ReliableSession {
     this.#dialAttempt = token;
     // A dial that takes longer than deadPeerTimeout (a black-holed SYN is retried for minutes)
     // fails like a refused one: the next attempt follows the backoff schedule.
-    const timer = this.#dialTimer = this.#clock.setTimeout(() => {
+    const timer = this.#dialTimer = timeoutAfter(this.#clock, () => {
       if (this.#dialAttempt !== token) return;
       this.#dialAttempt = undefined;
       const error = new ConnectionError(
@@ -667,7 +685,7 @@ export class Session extends EventTarget implements ReliableSession {
         // Timed out meanwhile, or the session ended: nobody wants this connection.
         if (this.#dialAttempt !== token) return conn.close();
         this.#dialAttempt = undefined;
-        this.#clock.clearTimeout(timer);
+        cancelTimeout(this.#clock, timer);
         if (this.#m.link !== "dialing") return conn.close();
         let link: Link;
         try {
@@ -683,7 +701,7 @@ export class Session extends EventTarget implements ReliableSession {
       (error) => {
         if (this.#dialAttempt !== token) return; // timed out already
         this.#dialAttempt = undefined;
-        this.#clock.clearTimeout(timer);
+        cancelTimeout(this.#clock, timer);
         this.#m.dialFailed(this.#clock.now(), error);
         this.#pump();
       },

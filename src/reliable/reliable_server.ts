@@ -17,12 +17,14 @@ import {
   WELCOME,
 } from "./_protocol.ts";
 import {
+  cancelTimeout,
   type Link,
   openLink,
   type ResolvedOptions,
   resolveOptions,
   Session,
   sessionFraming,
+  timeoutAfter,
 } from "./_session.ts";
 import { SessionMachine } from "./_session_machine.ts";
 import type { ReliableServer, ReliableServerOptions, ReliableSession } from "./types.ts";
@@ -157,7 +159,7 @@ class Server implements ReliableServer {
     this.#handshaking.add(link);
     let timer: unknown;
     const timeout = new Promise<undefined>((resolve) => {
-      timer = clock.setTimeout(() => resolve(undefined), this.#o.deadPeerTimeout);
+      timer = timeoutAfter(clock, () => resolve(undefined), this.#o.deadPeerTimeout);
     });
     let batch: Uint8Array[] | undefined;
     try {
@@ -166,7 +168,7 @@ class Server implements ReliableServer {
     } catch {
       batch = undefined;
     } finally {
-      clock.clearTimeout(timer);
+      cancelTimeout(clock, timer);
       this.#handshaking.delete(link);
     }
     const hello =

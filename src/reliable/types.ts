@@ -177,8 +177,9 @@ export interface CloseDetail {
   /** Why the session ended, or `undefined` for a graceful close. */
   readonly error: Error | undefined;
   /**
-   * Messages that were never confirmed (their `send` promises reject); empty
-   * after a graceful close.
+   * Messages that were never confirmed (their `send` promises reject). Empty
+   * after this side's own graceful `close()`; after the peer's (its GOODBYE),
+   * the messages sent meanwhile that it will never take.
    */
   readonly unconfirmed: Uint8Array[];
 }

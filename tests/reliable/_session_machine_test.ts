@@ -422,6 +422,13 @@ test("SessionMachine: the handshake is bounded by deadPeerTimeout", () => {
   assert.equal((event as { delay: number }).delay, 0);
 });
 
+test("backoffDelay: a base of 0 is no delay, however many failures (not NaN)", () => {
+  const b = { base: 0, factor: 2, cap: 30000, jitter: 0.5 };
+  for (const n of [2, 100, 1025, 1026, 5000, 1e9]) assert.equal(backoffDelay(n, b, () => 0.5), 0);
+  // And a huge base stays within the cap.
+  assert.equal(backoffDelay(5000, { ...b, base: 1e300, jitter: 0 }, () => 0), 30000);
+});
+
 test("backoffDelay: immediate first attempt and first retry, then growth, cap and jitter spread", () => {
   const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5 };
   const none = () => 0;

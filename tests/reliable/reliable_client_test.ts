@@ -752,6 +752,56 @@ test("reliable: a message that takes longer than deadPeerTimeout to arrive is no
   }
 });
 
+test("reliable: timeouts beyond what timers take (Infinity, 30 days) mean what they say", {
+  timeout: 10000,
+}, async () => {
+  // setTimeout fires a delay over 2^31 - 1 ms at once: no timer may be asked for one.
+  const clock = new FakeClock();
+  const delays: number[] = [];
+  const recording = {
+    now: () => clock.now(),
+    setTimeout: (callback: () => void, ms: number) => {
+      delays.push(ms);
+      return clock.setTimeout(callback, ms);
+    },
+    clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+  };
+  const day = 24 * 3600 * 1000;
+  const opts = {
+    clock: recording,
+    ackDelay: 0,
+    deadPeerTimeout: Infinity,
+    heartbeatInterval: 30 * day,
+  };
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { ...opts, resumeTimeout: 30 * day });
+  const client = reliableClient(net.dialer, opts);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+    assert.deepEqual(await read(session, 1), ["hello"]);
+    // The client goes away: the server session waits 30 days for it, waking up rarely.
+    net.links[0]!.cut();
+    await drainJobs(50);
+    await client.close({ timeout: 0 }).catch(() => {});
+    const before = delays.length;
+    for (let i = 0; i < 29; i++) {
+      clock.advance(day);
+      await drainJobs(5);
+    }
+    assert.equal(session.state, "reconnecting", "still waiting after 29 days");
+    assert.ok(delays.length - before <= 4, `${delays.length - before} timers in 29 days`);
+    clock.advance(2 * day);
+    await drainJobs(20);
+    assert.equal(session.state, "closed", "lost after 30 days");
+    assert.ok(delays.every((ms) => ms <= 2 ** 31 - 1), `delays asked for: ${delays}`);
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
   timeout: 10000,
 }, async () => {
