@@ -728,12 +728,18 @@ export class Session extends EventTarget implements ReliableSession {
     const wake = this.#readWake;
     this.#readWake = undefined;
     wake?.();
-    link.fc.close().catch(noop).finally(() => {
+    const close = (): void => {
       try {
         link.conn.close();
       } catch {
         // already closed
       }
+    };
+    // The flush waits while the peer reads nothing: not for longer than a dead peer would take.
+    const timer = timeoutAfter(this.#clock, close, this.#o.deadPeerTimeout);
+    link.fc.close().catch(noop).finally(() => {
+      cancelTimeout(this.#clock, timer);
+      close();
     });
   }
 }

@@ -802,6 +802,42 @@ test("reliable: timeouts beyond what timers take (Infinity, 30 days) mean what t
   }
 });
 
+test(
+  "reliable: a session that closes while its peer reads nothing closes its connection within deadPeerTimeout",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork({ highWaterMark: 16384 });
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock, ackDelay: 0, deadPeerTimeout: 4000 });
+    // The client application reads nothing: its queue fills and it stops reading the connection.
+    const client = reliableClient(net.dialer, { clock, ackDelay: 0, receiveBufferSize: 65536 });
+    try {
+      const [session] = await Promise.all([nextSession(server), client.send("hi")]);
+      for (let i = 0; i < 40; i++) session.send(new Uint8Array(32768)).catch(() => {});
+      await drainJobs(200);
+      const closing = outcome(session.close({ timeout: 300 }));
+      clock.advance(300);
+      assert.equal(await closing, "CONNECTION_TIMEOUT");
+      let connClosed = false;
+      void net.links[0]!.server.closed.then(() => (connClosed = true));
+      // The GOODBYE waits behind data nobody reads: the connection goes once a dead peer would.
+      clock.advance(3000);
+      await drainJobs(20);
+      assert.equal(connClosed, false, "not before deadPeerTimeout");
+      clock.advance(1000);
+      await drainJobs(20);
+      assert.equal(connClosed, true, "closed after deadPeerTimeout");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
   timeout: 10000,
 }, async () => {
