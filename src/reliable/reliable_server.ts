@@ -109,13 +109,15 @@ class Server implements ReliableServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#accepting.return?.().catch(noop);
-    for (const link of this.#handshaking) link.conn.close();
-    this.#handshaking.clear();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter({ value: undefined, done: true });
+    // Connections keep being taken while sessions close: a client that lost its connection
+    // comes back to finish (new sessions are refused).
     await Promise.allSettled([...this.#sessions.values()].map((session) => session.close()));
+    this.#accepting.return?.().catch(noop);
+    for (const link of this.#handshaking) link.conn.close();
+    this.#handshaking.clear();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReliableSession> {
@@ -136,7 +138,7 @@ class Server implements ReliableServer {
       for (;;) {
         const result = await this.#accepting.next();
         if (result.done) break;
-        if (this.#closed) {
+        if (this.#closed && this.#sessions.size === 0) {
           result.value.close();
           break;
         }

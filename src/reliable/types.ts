@@ -348,10 +348,12 @@ export interface ReliableServer extends AsyncIterable<ReliableSession> {
   /** Sessions currently held (open or waiting for their client). */
   readonly size: number;
   /**
-   * Stops accepting sessions (new handshakes are rejected and the listener
-   * is no longer iterated; closing the listener stays the caller's job), then
-   * closes every session as `session.close()` does. Resolves once all are
-   * closed, even when some timed out.
+   * Stops accepting sessions (a HELLO for a new one gets REJECT "server
+   * shutting down"), then closes every session as `session.close()` does.
+   * Meanwhile connections are still taken, so that the client of a closing
+   * session that lost its connection can come back to finish; once all are
+   * closed the listener is no longer iterated (closing it stays the caller's
+   * job). Resolves once all are closed, even when some timed out.
    */
   close(): Promise<void>;
 }

@@ -838,6 +838,37 @@ test(
   },
 );
 
+test("reliable: after server.close(), a closing session's client may still come back to finish", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const opts = { clock, ackDelay: 0 };
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, opts);
+  const client = reliableClient(net.dialer, opts);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+    net.links[0]!.hold("s2c"); // the server's next message is on its way...
+    const late = track(outcome(session.send("late")));
+    await drainJobs(20);
+    net.links[0]!.cut(); // ...when the connection drops; the client reconnects at once
+    const closing = track(server.close());
+    for (let i = 0; i < 10; i++) {
+      clock.advance(0); // timers due now: the client's immediate retry
+      await drainJobs(30);
+    }
+    assert.ok(late.settled() && await late.promise === "ok", "the message was confirmed");
+    assert.ok(closing.settled(), "server.close() did not wait for its timeout");
+    assert.deepEqual(await read(client, 1), ["late"]);
+    assert.equal(net.links.length, 2);
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
   timeout: 10000,
 }, async () => {
