@@ -84,6 +84,18 @@ export function readU64(source: Uint8Array, at: number): number {
 export class FrameAllocator {
   #slab: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   #used = 0;
+  #next = MIN_SLAB;
+  #max: number;
+
+  /**
+   * Slabs start at 4 KiB and double up to `maxSlab` (at most 256 KiB), so that
+   * a session that sends little pins little.
+   *
+   * @param maxSlab The largest slab: a session passes its `sendBufferSize`.
+   */
+  constructor(maxSlab: number = SLAB_SIZE) {
+    this.#max = Math.max(MIN_SLAB, Math.min(SLAB_SIZE, maxSlab));
+  }
 
   /** Returns a DATA frame holding a copy of `payload`, seq and ack still 0. */
   dataFrame(payload: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -93,8 +105,9 @@ export class FrameAllocator {
       frame = new Uint8Array(n);
     } else {
       if (this.#used + n > this.#slab.length) {
-        this.#slab = new Uint8Array(SLAB_SIZE);
+        this.#slab = new Uint8Array(Math.max(n, this.#next));
         this.#used = 0;
+        this.#next = Math.min(this.#next * 2, this.#max);
       }
       // A fresh slab is never written twice: the header's seq and ack are still 0.
       frame = new Uint8Array(this.#slab.buffer, this.#used, n);
@@ -106,7 +119,8 @@ export class FrameAllocator {
   }
 }
 
-/** Bytes per slab. */
+/** Bytes per slab: the first, and at most. */
+const MIN_SLAB = 4 * 1024;
 const SLAB_SIZE = 256 * 1024;
 /** Larger frames get their own buffer. */
 const SLAB_MAX_FRAME = 16 * 1024;

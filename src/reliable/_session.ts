@@ -159,7 +159,7 @@ export class Session extends EventTarget implements ReliableSession {
   #pumping = false;
   #again = false;
   #encoder = new TextEncoder();
-  #frames = new FrameAllocator();
+  #frames: FrameAllocator;
   /** The promise of the latest framed() send, which already has a rejection handler. */
   #lastSent: Promise<void> | undefined;
 
@@ -193,6 +193,7 @@ export class Session extends EventTarget implements ReliableSession {
   ) {
     super();
     this.#o = options;
+    this.#frames = new FrameAllocator(options.sendBufferSize);
     this.#clock = options.clock;
     this.#framing = sessionFraming(options.maxMessageSize);
     this.#m = new SessionMachine(machine, this.#clock.now());

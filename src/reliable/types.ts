@@ -28,7 +28,8 @@ export interface ReliableStats {
  * exactly once and in order, across any number of reconnects, or reported.
  *
  * Events (each a `CustomEvent` whose `detail` is described below):
- * - `open`: the first handshake completed (`detail` null).
+ * - `open`: the first handshake completed (`detail` null; client sessions:
+ *   the server hands its sessions over already open).
  * - `reconnecting`: the connection was lost or an attempt failed
  *   ({@linkcode ReconnectingDetail}).
  * - `resumed`: a handshake on a new connection completed and unconfirmed
@@ -126,7 +127,10 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
 
 /** The events of a {@linkcode ReliableSession}, by name. */
 export interface ReliableSessionEventMap {
-  /** The first handshake completed. */
+  /**
+   * The first handshake completed. A client's; a server hands its sessions
+   * over already open (their `open` has fired by then).
+   */
   open: CustomEvent<null>;
   /** The connection was lost or an attempt failed. */
   reconnecting: CustomEvent<ReconnectingDetail>;
