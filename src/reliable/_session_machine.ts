@@ -706,7 +706,18 @@ export class SessionMachine {
 
   #onWelcome(frame: Uint8Array, now: number): void {
     const welcome = decodeHandshake(frame);
-    if (welcome === undefined || welcome.version !== PROTOCOL_VERSION) {
+    if (welcome !== undefined && welcome.version !== PROTOCOL_VERSION) {
+      // As fatal as REJECT "unsupported version": retrying would get the same answer.
+      this.#finish(
+        new ConnectionError(
+          `Server answered with protocol version ${welcome.version}, not ${PROTOCOL_VERSION}`,
+          { code: "PROTOCOL_ERROR" },
+        ),
+        "CONNECTION_CLOSED",
+      );
+      return;
+    }
+    if (welcome === undefined) {
       this.#protocolError(now, "malformed WELCOME");
       return;
     }

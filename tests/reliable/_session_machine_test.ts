@@ -877,6 +877,21 @@ test("SessionMachine: a HELLO with an unknown version is rejected", () => {
   assert.equal(s.linkClose, "graceful");
 });
 
+test("SessionMachine: a WELCOME of another protocol version ends the client session (no retries)", () => {
+  const c = new SessionMachine(options("client"), T0);
+  c.tick(T0);
+  c.connected(T0);
+  take(c);
+  const welcome = encodeHandshake(WELCOME, 0, ID, 0);
+  welcome[1] = 9;
+  c.receive(welcome, T0);
+  assert.equal(c.state, "closed");
+  const close = take(c).events.find((e) => e.type === "close") as
+    | { error?: { code: string } }
+    | undefined;
+  assert.equal(close?.error?.code, "PROTOCOL_ERROR");
+});
+
 /** Deterministic pseudo-random numbers in [0, 1). */
 function prng(seed: number): () => number {
   let x = seed >>> 0 || 1;
