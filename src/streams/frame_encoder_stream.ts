@@ -29,7 +29,8 @@ export interface FrameEncoderStreamOptions {
  * Closing the writable flushes and closes the readable; aborting it errors
  * the readable; cancelling the readable errors the writable. A payload the
  * framing rejects (too long, contains the delimiter) errors both sides with
- * the framing's `RangeError`.
+ * the framing's `RangeError`: the readable once the frames written before it
+ * have been read.
  *
  * @example Framing lines for a socket
  * ```ts
@@ -73,6 +74,8 @@ export class FrameEncoderStream {
     // Set once the readable is closed, cancelled or errored: a flush that was
     // scheduled before then has nowhere to go.
     let done = false;
+    // A refused payload's error, held until the consumer has read the frames accepted before it.
+    let failure: { error: unknown } | undefined;
     const coalescer = new Coalescer(framing, coalesce, (chunk) => {
       if (!done) readableController.enqueue(chunk);
     });
@@ -80,7 +83,8 @@ export class FrameEncoderStream {
       start(controller) {
         readableController = controller;
       },
-      pull() {
+      pull(controller) {
+        if (failure !== undefined) return controller.error(failure.error);
         // The consumer caught up: release a waiting writer.
         waiting.release();
       },
@@ -99,8 +103,10 @@ export class FrameEncoderStream {
         try {
           coalescer.add(payload, true);
         } catch (error) {
+          coalescer.flush(); // the frames accepted before it come out first
           done = true;
-          readableController.error(error);
+          if ((readableController.desiredSize ?? 0) < coalesce) failure = { error };
+          else readableController.error(error);
           throw error;
         }
         // Backpressure: wait while `coalesce` bytes are queued for the consumer.

@@ -63,6 +63,29 @@ test("FrameEncoderStream errors both sides on a payload the framing refuses", as
   await assert.rejects(collect(encoder.readable), RangeError);
 });
 
+test("FrameEncoderStream hands over the frames written before a refused payload, then errors", async () => {
+  for (const coalesce of [65536, 0]) {
+    const encoder = new FrameEncoderStream(lines(), { coalesce });
+    const writer = encoder.writable.getWriter();
+    const enc = new TextEncoder();
+    const accepted = ["a", "b", "c"].map((s) => writer.write(enc.encode(s)));
+    const refused = writer.write(enc.encode("d\ne"));
+    let out = "";
+    const reading = (async () => {
+      const reader = encoder.readable.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+    })();
+    await Promise.all(accepted);
+    await assert.rejects(refused, RangeError);
+    await assert.rejects(reading, RangeError);
+    assert.equal(out, "a\nb\nc\n", `coalesce ${coalesce}`);
+  }
+});
+
 test("FrameEncoderStream applies backpressure when the reader is slow", async () => {
   const encoder = new FrameEncoderStream(lengthPrefixed(), { coalesce: 1024 });
   const writer = encoder.writable.getWriter();
