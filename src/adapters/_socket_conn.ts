@@ -129,6 +129,10 @@ export class SocketConn implements Conn {
     this.writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writer = controller;
+        // abort() waits for the write in progress, which a peer that reads nothing never lets
+        // finish: close at once instead (the write then rejects). After abort() has begun
+        // erroring the stream with its reason, which would otherwise be the close's error.
+        controller.signal?.addEventListener("abort", () => queueMicrotask(() => this.close()));
       },
       write: (chunk) => {
         const index = this.#started++;

@@ -630,7 +630,15 @@ class Framed implements FramedConnection {
   }
 
   get writable(): WritableStream<Uint8Array> {
+    const abort = (reason: unknown): void => {
+      this.#writableOver();
+      this.#fail(reason);
+      this.conn.close();
+    };
     this.#writable ??= new WritableStream<Uint8Array>({
+      // abort() waits for the write in progress, which may wait for a peer that reads nothing.
+      start: (controller) =>
+        controller.signal?.addEventListener("abort", () => abort(controller.signal.reason)),
       write: (payload) => {
         this.#sunk++;
         // A payload the framing refuses, or a closed connection, errors the writable. A chunk
@@ -652,11 +660,7 @@ class Framed implements FramedConnection {
         this.#writableOver();
         return this.closeWrite();
       },
-      abort: (reason) => {
-        this.#writableOver();
-        this.#fail(reason);
-        this.conn.close();
-      },
+      abort,
     }, {
       highWaterMark: 1,
       // Runs in write() itself, in call order: counts the chunks the sink has yet to take.

@@ -641,6 +641,29 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t(
+    "abort() of a writable whose write waits for a peer that reads nothing settles and closes",
+    async () => {
+      for (const via of ["conn", "framed"] as const) {
+        await withPair(name, async (client) => {
+          const writer = via === "conn"
+            ? client.writable.getWriter()
+            : framed(client, lengthPrefixed()).writable.getWriter();
+          const { pending } = await writeUntilStalled(
+            (chunk) => writer.write(chunk),
+            new Uint8Array(256 * 1024),
+            64 << 20,
+            200,
+          );
+          const reason = new Error("give up");
+          await writer.abort(reason); // waited for the stalled write forever before
+          await assert.rejects(pending);
+          await client.closed;
+        });
+      }
+    },
+  );
+
   t("slow reader: writes stop resolving while nobody reads, then everything arrives", async () => {
     const [client, server] = await pair(name);
     const LIMIT = 64 << 20;
