@@ -57,6 +57,17 @@ export function closedError(addr: NetAddr): ConnectionError {
   });
 }
 
+/**
+ * `options` with a bracketed IPv6 `hostname` (`"[::1]"`, as in URLs) unwrapped:
+ * Deno and Bun take both forms, Node only the bare one.
+ */
+export function bareHost<T extends object>(options: T): T {
+  const host = (options as { hostname?: unknown }).hostname;
+  return typeof host === "string" && host.startsWith("[") && host.endsWith("]")
+    ? { ...options, hostname: host.slice(1, -1) }
+    : options;
+}
+
 /** `127.0.0.1:80`, `[::1]:80` or the socket path. */
 export function formatAddr(addr: NetAddr): string {
   if (addr.transport === "unix") return addr.path;

@@ -46,6 +46,7 @@ import type {
   UnixListenOptions,
 } from "../connection/types.ts";
 import {
+  bareHost,
   checkPort,
   connectionError,
   formatAddr,
@@ -245,6 +246,7 @@ function dial(
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export function connect(options: ConnectOptions): Promise<Conn> {
+  options = bareHost(options);
   if ("path" in options) {
     const unix = options.path;
     return dial(
@@ -276,6 +278,7 @@ export function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export function connectTls(options: TlsConnectOptions): Promise<Conn> {
+  options = bareHost(options);
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
   const target = formatAddr({ transport: "tcp", hostname, port });
   return dial(
@@ -290,6 +293,7 @@ export function connectTls(options: TlsConnectOptions): Promise<Conn> {
 }
 
 function serve(options: ListenOptions, tls?: { cert: string; key: string }): Promise<Listener> {
+  options = bareHost(options);
   const unixPath = "path" in options ? options.path : undefined;
   const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
   const target = unixPath ??

@@ -44,6 +44,7 @@ import type {
   UnixListenOptions,
 } from "../connection/types.ts";
 import {
+  bareHost,
   checkPort,
   connectionError,
   formatAddr,
@@ -213,6 +214,7 @@ function tcpTarget(options: { hostname?: string; port: number }): string {
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
+  options = bareHost(options);
   if ("path" in options) {
     const raw = await dial(
       options.path,
@@ -242,6 +244,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+  options = bareHost(options);
   const { hostname = "127.0.0.1", port, signal } = options;
   checkPort(port, "connect");
   const target = tcpTarget(options);
@@ -358,6 +361,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
+  options = bareHost(options);
   return Promise.resolve().then(() => {
     if ("path" in options) {
       return bind(
@@ -388,6 +392,7 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 }
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
+  options = bareHost(options);
   const { hostname = "0.0.0.0", port, cert, key } = options;
   return Promise.resolve().then(() => {
     checkPort(port, "listen");

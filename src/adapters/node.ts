@@ -46,7 +46,7 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { bareHost, checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
@@ -154,6 +154,7 @@ function dial(
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
+  options = bareHost(options);
   if (!("path" in options)) checkPort(options.port, "connect");
   throwIfAborted(options.signal);
   if ("path" in options) {
@@ -181,6 +182,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+  options = bareHost(options);
   checkPort(options.port, "connect");
   throwIfAborted(options.signal);
   const host = options.hostname ?? "127.0.0.1";
@@ -205,6 +207,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
 }
 
 function serve(server: net.Server, options: ListenOptions, event: string): Promise<Listener> {
+  options = bareHost(options);
   return new Promise((resolve, reject) => {
     const unixPath = "path" in options ? options.path : undefined;
     const host = "path" in options ? undefined : options.hostname ?? "0.0.0.0";

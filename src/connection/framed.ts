@@ -24,6 +24,9 @@ export interface FramedOptions {
   coalesce?: number;
   /**
    * Bytes queued for the socket before `writable`'s `writer.ready` waits.
+   * `send()` queues whatever it is given (its promise resolves once the
+   * frame is handed to the socket): await it, or watch `bufferedAmount`, to
+   * bound memory when the peer reads slowly.
    *
    * @default {1048576} (1 MiB)
    */
@@ -68,6 +71,13 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   readonly bytesRead: number;
   /** Frames and sends `payload` (a string is sent as UTF-8); resolves once handed to the socket. */
   send(payload: Uint8Array | string): Promise<void>;
+  /**
+   * Bytes sent or written but not yet handed to the socket (frames included):
+   * what a peer that reads slowly makes pile up. Unawaited sends are not
+   * limited otherwise; a server sending to many clients can skip or drop a
+   * client whose `bufferedAmount` is too large.
+   */
+  readonly bufferedAmount: number;
   /**
    * Flushes queued frames (those sent, and those written to `writable`
    * before the call), then half-closes (the peer sees the end; reading goes
@@ -162,7 +172,11 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  *
  * Receiving: iterate with `for await`, read `readable`, or take whole
  * batches with `batches()` (the fastest: one hand-over per socket read) —
- * one of them per connection. Frames are owned (unless `reuseBuffers`):
+ * one of them per connection. A `break` out of `for await` (or of
+ * `batches()`) only pauses: reading stops, the next loop goes on where it
+ * left off, and a peer that keeps sending blocks once the buffers fill;
+ * cancel `readable` to stop delivery but keep draining, or `close()`.
+ * Frames are owned (unless `reuseBuffers`):
  * they stay valid forever, as views of read buffers of up to 256 KiB (copy
  * a small frame kept for long, so that it does not pin its read buffer).
  * Over a `Conn` with `read()` (the Deno adapter), the rest of a large frame
@@ -484,6 +498,12 @@ class Framed implements FramedConnection {
 
   get bytesRead(): number {
     return this.#bytesRead;
+  }
+
+  get bufferedAmount(): number {
+    let deferred = 0;
+    for (const d of this.#deferred) deferred += d.bytes.length;
+    return this.#emitted + this.#coalescer.pendingBytes - this.#written + deferred;
   }
 
   batches(): AsyncIterable<Uint8Array[]> {

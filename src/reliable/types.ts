@@ -58,9 +58,10 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * `SESSION_LOST` when the peer lost the session (see the `sessionlost`
    * event). Aborting `signal` withdraws a message still waiting for buffer
    * space; a message already in the buffer is still delivered, only the
-   * promise rejects with the signal's reason.
-   *
-   * @throws {RangeError} The payload exceeds `maxMessageSize`.
+   * promise rejects with the signal's reason. A payload longer than
+   * `maxMessageSize` rejects with a `RangeError`, one that is neither a
+   * `Uint8Array` nor a string with a `TypeError` (the promise rejects; `send`
+   * itself never throws).
    */
   send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void>;
   /**

@@ -707,6 +707,11 @@ export function adapterSuite(name: Runtime): void {
       );
       await echoRoundTrip(client, server, 256 * 1024, 3);
     }, "::1");
+    // The bracketed form, as in URLs, on every runtime (Node's own API takes only the bare one).
+    await withPair(name, async (client, server) => {
+      assert.equal((client.remoteAddr as { hostname: string }).hostname, "::1");
+      await echoRoundTrip(client, server, 1024, 4);
+    }, "[::1]");
   }, { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" });
 
   t(

@@ -370,6 +370,22 @@ test("framed() writes to writable go out in call order with sends, also those le
   }
 });
 
+test("framed() bufferedAmount shows what a peer that does not read makes pile up", async () => {
+  const link = new MemoryLink({ highWaterMark: 1024 });
+  const client = framed(link.client, lengthPrefixed());
+  assert.equal(client.bufferedAmount, 0);
+  const sends = Array.from({ length: 100 }, () => client.send(new Uint8Array(1000)));
+  assert.equal(client.bufferedAmount, 100 * 1004, "all of it, before anything was written");
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  // One coalesced write, which the link takes only as the peer reads: still waiting.
+  assert.equal(client.bufferedAmount, 100 * 1004);
+  let frames = 0;
+  for await (const _ of framed(link.server, lengthPrefixed())) if (++frames === 100) break;
+  await Promise.all(sends);
+  assert.equal(client.bufferedAmount, 0);
+  link.cut();
+});
+
 test("framed() rejects bad options", () => {
   const { conn } = recordingConn();
   assert.throws(() => framed(conn, lines(), { coalesce: -1 }), RangeError);
