@@ -180,6 +180,20 @@ console.log("smoke ok on", typeof Bun !== "undefined" ? "bun" : "node " + proces
 `,
   );
   process.stdout.write(run(bin("node"), ["smoke.mjs"], scratch));
+  // require() of ESM (Node 22.12+) loads every entry point: none has a top-level await.
+  writeFileSync(
+    join(scratch, "require.cjs"),
+    `const assert = require("node:assert/strict");
+for (const path of ${
+      JSON.stringify(Object.keys(exportsMap).map((k) => denoJson.name + k.slice(1)))
+    }) {
+  assert.ok(Object.keys(require(path)).length > 0, path);
+}
+assert.equal(typeof require("${denoJson.name}/cli").main, "function");
+console.log("require() ok for every entry point");
+`,
+  );
+  process.stdout.write(run(bin("node"), ["require.cjs"], scratch));
   process.stdout.write(run(bin("bun"), ["smoke.mjs"], scratch));
   const help = run(
     bin("node"),

@@ -12,7 +12,7 @@
  * import assert from "node:assert/strict";
  *
  * await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
- * const { port } = listener.addr as { port: number };
+ * const { port } = listener.addr;
  * const serving = (async () => {
  *   for await (const server of listener) {
  *     await server.readable.pipeTo(server.writable); // echo until the client's FIN

@@ -68,9 +68,11 @@ async function isEntryPoint(): Promise<boolean> {
   }
 }
 
-if (await isEntryPoint()) {
+// Not a top-level await: the module stays loadable with require() (Node 22.12+).
+void isEntryPoint().then(async (entry) => {
+  if (!entry) return;
   const io = await runtimeIo();
   const code = await run(processArgs(), io);
   await io.flush();
   exitProcess(code);
-}
+});

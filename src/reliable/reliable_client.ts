@@ -58,11 +58,11 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * @example A client and a server on loopback
  * ```ts
  * import { reliableClient, reliableServer } from "@framewire/framewire";
- * import { connect, listen } from "@framewire/framewire/deno";
+ * import { connect, listen } from "@framewire/framewire/node";
  * import assert from "node:assert/strict";
  *
  * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
- * const { port } = listener.addr as { port: number };
+ * const { port } = listener.addr;
  * const server = reliableServer(listener);
  * const client = reliableClient((signal) => connect({ hostname: "127.0.0.1", port, signal }));
  *

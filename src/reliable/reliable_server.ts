@@ -56,7 +56,7 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * @example Echo every message back
  * ```ts ignore
  * import { reliableServer } from "@framewire/framewire";
- * import { listen } from "@framewire/framewire/deno";
+ * import { listen } from "@framewire/framewire/node";
  *
  * const listener = await listen({ port: 9000 });
  * const server = reliableServer(listener);
