@@ -85,11 +85,11 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    */
   closeWrite(): Promise<void>;
   /**
-   * Flushes queued frames as `closeWrite()` does, then closes both directions. The flush waits while
-   * the peer reads nothing (`conn.close()` closes at once). Closing with
-   * unread bytes from the peer makes the OS reset the connection, which may
-   * discard what the peer has not read yet: to end cleanly, `closeWrite()`
-   * and read to the end first. A read waiting meanwhile ends cleanly, even
+   * Flushes queued frames as `closeWrite()` does, then closes both
+   * directions. The flush waits while the peer reads nothing (`conn.close()`
+   * closes at once). Closing with unread bytes from the peer makes the OS
+   * reset the connection, which may discard what the peer has not read yet:
+   * to end cleanly, `closeWrite()` and read to the end first. A read waiting meanwhile ends cleanly, even
    * with part of a frame received (closing `conn` itself instead looks like
    * the peer's end: part of a frame is then a `TruncatedFrameError`).
    */
@@ -186,8 +186,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * `MalformedHeaderError`.
  *
  * Sending: `send()` and `writable` may both be used. Frames go out in call
- * order, across the two (a send waits for the writes before it); frames sent in the same tick are coalesced into socket writes of
- * about `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
+ * order, across the two (a send waits for the writes before it); frames
+ * sent in the same tick are coalesced into socket writes of about
+ * `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
  * they are copied into send buffers that are reused once written, and only a
  * frame larger than `coalesce` is written as header + payload; over other
  * connections a payload of 16 KiB or more is. Such a payload is written as
@@ -650,12 +651,16 @@ class Framed implements FramedConnection {
   }
 
   get writable(): WritableStream<Uint8Array> {
+    return this.#writable ??= this.#makeWritable();
+  }
+
+  #makeWritable(): WritableStream<Uint8Array> {
     const abort = (reason: unknown): void => {
       this.#writableOver();
       this.#fail(reason);
       this.conn.close();
     };
-    this.#writable ??= new WritableStream<Uint8Array>({
+    return new WritableStream<Uint8Array>({
       // abort() waits for the write in progress, which may wait for a peer that reads nothing.
       start: (controller) =>
         controller.signal?.addEventListener("abort", () => abort(controller.signal.reason)),
@@ -689,7 +694,6 @@ class Framed implements FramedConnection {
         return 1;
       },
     });
-    return this.#writable;
   }
 
   #enqueue(chunk: Uint8Array): void {
