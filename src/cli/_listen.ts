@@ -164,7 +164,9 @@ async function serve(
 ): Promise<boolean> {
   const { io, framing } = ctx;
   const remote = formatAddr(conn.remoteAddr);
-  io.err(`[${id}] connection from ${remote}\n`);
+  // A Unix socket's peer has no address of its own: its remoteAddr is the listener's path.
+  const peer = conn.remoteAddr.transport === "unix" ? `a peer on ${remote}` : remote;
+  io.err(`[${id}] connection from ${peer}\n`);
   const decoder = framing.decoder();
   const reader = conn.readable.getReader();
   const writer = ctx.echo ? conn.writable.getWriter() : undefined;
@@ -192,17 +194,17 @@ async function serve(
     const summary = `${plural(frames, "frame")} (${bytesWord(bytes)} of payload)`;
     if (stopping()) {
       // Ctrl-C closed it, not the peer (a frame it was in the middle of is no error then).
-      io.err(`[${id}] closed the connection to ${remote} after ${summary}\n`);
+      io.err(`[${id}] closed the connection to ${peer} after ${summary}\n`);
       return true;
     }
     decoder.end();
-    io.err(`[${id}] ${remote} closed the connection after ${summary}\n`);
+    io.err(`[${id}] ${peer} closed the connection after ${summary}\n`);
     return true;
   } catch (error) {
     if (stopping() && error instanceof ConnectionError && error.code === "CONNECTION_CLOSED") {
       // Ctrl-C closed it while an echo waited for a peer that did not read: no error either.
       io.err(
-        `[${id}] closed the connection to ${remote} after ${plural(frames, "frame")} (${
+        `[${id}] closed the connection to ${peer} after ${plural(frames, "frame")} (${
           bytesWord(bytes)
         } of payload)\n`,
       );

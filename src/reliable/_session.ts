@@ -677,7 +677,8 @@ export class Session extends EventTarget implements ReliableSession {
     }, this.#o.deadPeerTimeout);
     let attempt: Promise<Conn>;
     try {
-      attempt = dial(token.signal);
+      // A dial that returns a Conn rather than a promise of one works too.
+      attempt = Promise.resolve(dial(token.signal));
     } catch (error) {
       attempt = Promise.reject(error);
     }

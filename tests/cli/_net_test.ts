@@ -226,6 +226,9 @@ test("listen and send work over a Unix socket", TIMEOUT, async () => {
     );
     assert.equal(client.stdout, '#1  9 B  "over unix"\n');
     assert.equal(await server.done, 0);
+    // The peer of a Unix socket has no address: the listener's path is not passed off as one.
+    assert.match(server.io.stderr, new RegExp(`\\[1\\] connection from a peer on ${path}\n`));
+    assert.match(server.io.stderr, new RegExp(`\\[1\\] a peer on ${path} closed the connection`));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

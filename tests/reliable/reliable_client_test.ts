@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
 import type { ReliableSession } from "../../src/reliable/types.ts";
+import type { Conn } from "../../src/connection/types.ts";
 import {
   ACK,
   DATA,
@@ -523,6 +524,28 @@ test(
     }
   },
 );
+
+test("reliable: a dial that returns a Conn instead of a promise of one works", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const dial = (): Conn => {
+    const link = new MemoryLink();
+    listener.accept(link.server);
+    return link.client;
+  };
+  const client = reliableClient(dial as unknown as () => Promise<Conn>);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("sync")]);
+    assert.deepEqual(await read(session, 1), ["sync"]);
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
 
 test("reliable: a server that is down at start: first retry immediate, connects once it is up", {
   timeout: 10000,
