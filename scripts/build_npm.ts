@@ -105,10 +105,19 @@ const pkg = {
     "delimited, decimal-header, fixed-size and netstring codecs, Web Streams, socket adapters.",
   license: denoJson.license,
   type: "module",
-  exports: exportsMap,
+  // package.json too, for tools that read the version.
+  exports: { ...exportsMap, "./package.json": "./package.json" },
   // No leading "./": npm publish warns that it removes such a bin entry.
   bin: { framewire: exportsMap["./cli"]!.default.replace(/^\.\//, "") },
-  files: ["**/*.js", "**/*.d.ts", "README.md", "LICENSE", "docs/*.md"],
+  files: [
+    "**/*.js",
+    "**/*.d.ts",
+    "README.md",
+    "LICENSE",
+    "docs/*.md",
+    "bench/README.md",
+    "bench/results/chart.svg",
+  ],
   // Promise.withResolvers (Node 22); the tests run on Node 24.
   engines: { node: ">=22" },
   keywords: ["framing", "tcp", "length-prefixed", "varint", "netstring", "streams", "deno", "bun"],
@@ -117,8 +126,11 @@ const pkg = {
 writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 cpSync(join(root, "README.md"), join(out, "README.md"));
 cpSync(join(root, "LICENSE"), join(out, "LICENSE"));
-// The README links to them.
+// The README and docs link to them.
 cpSync(join(root, "docs"), join(out, "docs"), { recursive: true });
+mkdirSync(join(out, "bench", "results"), { recursive: true });
+cpSync(join(root, "bench", "README.md"), join(out, "bench", "README.md"));
+cpSync(join(root, "bench", "results", "chart.svg"), join(out, "bench", "results", "chart.svg"));
 const cli = join(out, exportsMap["./cli"]!.default);
 const cliText = readFileSync(cli, "utf8");
 if (!cliText.startsWith("#!")) writeFileSync(cli, "#!/usr/bin/env node\n" + cliText);
@@ -190,6 +202,7 @@ for (const path of ${
   assert.ok(Object.keys(require(path)).length > 0, path);
 }
 assert.equal(typeof require("${denoJson.name}/cli").main, "function");
+assert.equal(require("${denoJson.name}/package.json").version, "${denoJson.version}");
 console.log("require() ok for every entry point");
 `,
   );

@@ -25,7 +25,7 @@ export function checkExports(jsr: Manifest, npm: Manifest): void {
     problems.push(`version: deno.json ${jsr.version}, npm ${npm.version}`);
   }
   const jsrKeys = Object.keys(jsr.exports).sort();
-  const npmKeys = Object.keys(npm.exports).sort();
+  const npmKeys = Object.keys(npm.exports).filter((key) => key !== "./package.json").sort();
   for (const key of jsrKeys) {
     if (!npmKeys.includes(key)) problems.push(`export ${key} missing from npm`);
   }
