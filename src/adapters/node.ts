@@ -69,6 +69,7 @@ function closeTls(socket: tls.TLSSocket): void {
   if (socket.destroyed) return;
   if (socket.writableLength > 0 || socket.writableEnded) return void socket.destroy();
   const timer = setTimeout(() => socket.destroy(), TLS_CLOSE_LIMIT);
+  timer.unref(); // the socket keeps the process alive meanwhile, not the timer
   socket.end(() => {
     clearTimeout(timer);
     socket.destroy();

@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
+import { checkPayload } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, Framing } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
@@ -72,8 +73,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   /** Frames and sends `payload` (a string is sent as UTF-8); resolves once handed to the socket. */
   send(payload: Uint8Array | string): Promise<void>;
   /**
-   * Bytes sent or written but not yet handed to the socket (frames included):
-   * what a peer that reads slowly makes pile up. Unawaited sends are not
+   * Bytes sent, or taken from `writable`, but not yet handed to the socket
+   * (about the frames' size): what a peer that reads slowly makes pile up. Unawaited sends are not
    * limited otherwise; a server sending to many clients can skip or drop a
    * client whose `bufferedAmount` is too large.
    */
@@ -331,6 +332,7 @@ class Framed implements FramedConnection {
   #deferred: {
     after: number;
     bytes: Uint8Array;
+    promise: Promise<void>;
     resolve: () => void;
     reject: (error: unknown) => void;
   }[] = [];
@@ -617,11 +619,16 @@ class Framed implements FramedConnection {
   #defer(payload: Uint8Array | string): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#closing !== undefined) throw closingError();
-    // Copied: a small payload may be reused once send() returns.
-    const bytes = typeof payload === "string" ? encoder.encode(payload) : payload.slice();
+    let bytes: Uint8Array;
+    if (typeof payload === "string") bytes = encoder.encode(payload);
+    else {
+      checkPayload(payload);
+      // A payload send() would copy may be reused once it returns: copied now. A larger one is
+      // written as it is, unchanged until its send resolves, as on the direct path.
+      bytes = this.#coalescer.copies(payload.length) ? payload.slice() : payload;
+    }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    promise.catch(noop);
-    this.#deferred.push({ after: this.#accepted, bytes, resolve, reject });
+    this.#deferred.push({ after: this.#accepted, bytes, promise, resolve, reject });
     return promise;
   }
 
@@ -630,10 +637,15 @@ class Framed implements FramedConnection {
     const deferred = this.#deferred;
     let i = 0;
     for (; i < deferred.length && deferred[i]!.after <= this.#sunk; i++) {
-      const { bytes, resolve, reject } = deferred[i]!;
+      const { bytes, promise, resolve, reject } = deferred[i]!;
       try {
-        this.#queueSend(bytes, true).then(resolve, reject);
+        this.#queueSend(bytes, true).then(resolve, (error) => {
+          promise.catch(noop); // the connection failed: quiet, as on the direct path
+          reject(error);
+        });
       } catch (error) {
+        // A payload the framing refuses stays loud, as on the direct path.
+        if (error === this.#failure && !usageErrors.has(error as object)) promise.catch(noop);
         reject(error);
       }
     }
@@ -647,6 +659,8 @@ class Framed implements FramedConnection {
   #writableOver(): void {
     this.#accepted = this.#sunk;
     if (this.#fence > this.#sunk) this.#fence = this.#sunk;
+    // Sends held for writes that will never reach the sink go now.
+    for (const d of this.#deferred) if (d.after > this.#sunk) d.after = this.#sunk;
     this.#releaseDeferred();
   }
 
@@ -755,7 +769,11 @@ class Framed implements FramedConnection {
     this.#open = undefined;
     this.#drained?.reject(this.#failure);
     this.#drained = undefined;
-    for (const d of this.#deferred) d.reject(this.#failure);
+    for (const d of this.#deferred) {
+      // Quiet, as a queued send is: later sends and reads report the failure.
+      d.promise.catch(noop);
+      d.reject(this.#failure);
+    }
     this.#deferred = [];
     const wake = this.#sinkWake;
     this.#sinkWake = undefined;

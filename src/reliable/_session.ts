@@ -475,6 +475,7 @@ export class Session extends EventTarget implements ReliableSession {
     }
     this.#pumping = true;
     const m = this.#m;
+    this.#noticeBytes();
     try {
       do {
         this.#again = false;
@@ -642,18 +643,23 @@ export class Session extends EventTarget implements ReliableSession {
     this.#timer = this.#clock.setTimeout(this.#onTimer, delay);
   }
 
-  #onTimer = (): void => {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    const now = this.#clock.now();
-    // Bytes of a frame still arriving count as hearing from the peer (at the latest when the
-    // timer looks: heartbeats make that every heartbeatInterval at most).
+  /**
+   * Bytes of a frame still arriving count as hearing from the peer. Looked at when the timer
+   * fires and whenever the session acts (sends, acks), so at least every heartbeatInterval.
+   */
+  #noticeBytes(): void {
     const link = this.#link;
     if (link !== undefined && link.fc.bytesRead !== link.bytesSeen) {
       link.bytesSeen = link.fc.bytesRead;
-      this.#m.heard(now);
+      this.#m.heard(this.#clock.now());
     }
-    this.#m.tick(now);
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    this.#noticeBytes();
+    this.#m.tick(this.#clock.now());
     this.#pump();
   };
 

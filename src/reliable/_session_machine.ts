@@ -418,7 +418,9 @@ export class SessionMachine {
    * arrive must not look like silence).
    */
   heard(now: number): void {
-    if (this.#link === "up" || this.#link === "handshaking") this.#lastHeard = now;
+    // Not while handshaking: a peer that trickles bytes and never completes its answer must
+    // not hold the handshake open.
+    if (this.#link === "up") this.#lastHeard = now;
   }
 
   /** End of a batch of received frames: decides whether an ACK goes out now. */

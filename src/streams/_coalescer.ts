@@ -132,6 +132,11 @@ export class Coalescer {
    *
    * @throws {RangeError} The framing rejects the payload (nothing is emitted).
    */
+  /** Whether {@linkcode add} copies a payload of `length` bytes (else it keeps the payload). */
+  copies(length: number): boolean {
+    return this.#recycle ? length < this.#capacity : length < this.#copyLimit;
+  }
+
   add(payload: Uint8Array, schedule: boolean): void {
     const framing = this.#framing;
     const overhead = this.#overhead;

@@ -84,7 +84,11 @@ export class FrameEncoderStream {
         readableController = controller;
       },
       pull(controller) {
-        if (failure !== undefined) return controller.error(failure.error);
+        // Once every frame queued before it has been read (the queue is empty).
+        if (failure !== undefined) {
+          if ((controller.desiredSize ?? 0) >= coalesce) controller.error(failure.error);
+          return;
+        }
         // The consumer caught up: release a waiting writer.
         waiting.release();
       },

@@ -386,6 +386,24 @@ test("framed() bufferedAmount shows what a peer that does not read makes pile up
   link.cut();
 });
 
+test("framed() sends made behind writable writes go out even when one of those writes is refused", async () => {
+  const enc = new TextEncoder();
+  const link = new MemoryLink();
+  const client = framed(link.client, lines());
+  const writer = client.writable.getWriter();
+  writer.write(enc.encode("1")).catch(() => {});
+  const refused = writer.write(enc.encode("bad\nline")); // contains the delimiter
+  writer.write(enc.encode("3")).catch(() => {}); // never reaches the sink: the writable errored
+  const x = client.send("x"); // held behind the three writes
+  await assert.rejects(refused, RangeError);
+  await client.send("y");
+  await x; // settled, and before "y"
+  await client.close();
+  const got: string[] = [];
+  for await (const f of framed(link.server, lines())) got.push(text.decode(f));
+  assert.deepEqual(got, ["1", "x", "y"]);
+});
+
 test("framed() rejects bad options", () => {
   const { conn } = recordingConn();
   assert.throws(() => framed(conn, lines(), { coalesce: -1 }), RangeError);

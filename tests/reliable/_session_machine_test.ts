@@ -395,6 +395,15 @@ test("SessionMachine: a silent peer is declared dead after deadPeerTimeout, and 
   assert.equal(c.deadline, T0 + 4010);
 });
 
+test("SessionMachine: once up, bytes of a frame still arriving count as hearing from the peer", () => {
+  const { c } = connectedPair();
+  c.heard(T0 + 3000);
+  c.tick(T0 + 4010);
+  assert.equal(c.linkClose, "none");
+  c.tick(T0 + 7000);
+  assert.equal(c.linkClose, "abort");
+});
+
 test("SessionMachine: reading paused by a full receive queue is not a dead peer", () => {
   const { c } = connectedPair();
   c.pauseReading();
@@ -413,6 +422,8 @@ test("SessionMachine: the handshake is bounded by deadPeerTimeout", () => {
   c.dial = false;
   c.connected(T0);
   take(c);
+  // Bytes that never make a whole answer do not hold the handshake open.
+  for (let t = T0 + 1000; t < T0 + 4000; t += 1000) c.heard(t);
   c.tick(T0 + 4000);
   assert.equal(c.linkClose, "abort");
   const [event] = take(c).events;

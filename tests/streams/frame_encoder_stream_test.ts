@@ -68,7 +68,8 @@ test("FrameEncoderStream hands over the frames written before a refused payload,
     const encoder = new FrameEncoderStream(lines(), { coalesce });
     const writer = encoder.writable.getWriter();
     const enc = new TextEncoder();
-    const accepted = ["a", "b", "c"].map((s) => writer.write(enc.encode(s)));
+    // Small frames, and a large one that comes out as two chunks (header, payload).
+    const accepted = ["a", "b", "c", "d".repeat(20_000)].map((s) => writer.write(enc.encode(s)));
     const refused = writer.write(enc.encode("d\ne"));
     let out = "";
     const reading = (async () => {
@@ -82,7 +83,7 @@ test("FrameEncoderStream hands over the frames written before a refused payload,
     await Promise.all(accepted);
     await assert.rejects(refused, RangeError);
     await assert.rejects(reading, RangeError);
-    assert.equal(out, "a\nb\nc\n", `coalesce ${coalesce}`);
+    assert.equal(out, `a\nb\nc\n${"d".repeat(20_000)}\n`, `coalesce ${coalesce}`);
   }
 });
 
