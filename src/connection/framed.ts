@@ -325,6 +325,7 @@ class Framed implements FramedConnection {
   /** Chunks written to `writable` (counted in write() itself), and taken by its sink. */
   #accepted = 0;
   #sunk = 0;
+  #writableOpen = true;
   /** Chunks written before closing began: they still go out. */
   #fence = Infinity;
   #sinkWake: (() => void) | undefined;
@@ -657,6 +658,7 @@ class Framed implements FramedConnection {
 
   /** The writable takes no more chunks: whatever it counted, nothing more comes. */
   #writableOver(): void {
+    this.#writableOpen = false;
     this.#accepted = this.#sunk;
     if (this.#fence > this.#sunk) this.#fence = this.#sunk;
     // Sends held for writes that will never reach the sink go now.
@@ -704,7 +706,8 @@ class Framed implements FramedConnection {
       highWaterMark: 1,
       // Runs in write() itself, in call order: counts the chunks the sink has yet to take.
       size: () => {
-        this.#accepted++;
+        // Once the sink failed or closed, the stream refuses the chunk: it never comes.
+        if (this.#writableOpen) this.#accepted++;
         return 1;
       },
     });

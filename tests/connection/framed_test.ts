@@ -404,6 +404,58 @@ test("framed() sends made behind writable writes go out even when one of those w
   assert.deepEqual(got, ["1", "x", "y"]);
 });
 
+test("framed() property: any mix of send() and writable writes goes out in call order, and every promise settles", async () => {
+  const enc = new TextEncoder();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.record({
+          via: fc.constantFrom("send", "write"),
+          // Sometimes a payload lines() refuses (it contains the delimiter).
+          text: fc.oneof({ weight: 9, arbitrary: fc.stringMatching(/^[a-z]{0,3}$/) }, {
+            weight: 1,
+            arbitrary: fc.constant("x\ny"),
+          }),
+          awaitIt: fc.boolean(),
+        }),
+        { maxLength: 25 },
+      ),
+      fc.constantFrom("close", "closeWrite"),
+      async (ops, how) => {
+        const link = new MemoryLink();
+        const client = framed(link.client, lines());
+        const writer = client.writable.getWriter();
+        const expected: string[] = [];
+        const outcomes: Promise<string>[] = [];
+        let writableBroken = false;
+        for (const [i, op] of ops.entries()) {
+          const label = `${i}:${op.text}`;
+          const ok = !op.text.includes("\n");
+          if (op.via === "write" && !ok) writableBroken = true;
+          if (ok && (op.via === "send" || !writableBroken)) expected.push(op.text);
+          const p = op.via === "send" ? client.send(op.text) : writer.write(enc.encode(op.text));
+          const settled = p.then(() => `${label} ok`, () => `${label} rejected`);
+          outcomes.push(settled);
+          if (op.awaitIt) await settled;
+        }
+        const closing = how === "close" ? client.close() : client.closeWrite();
+        const got: string[] = [];
+        for await (const f of framed(link.server, lines())) got.push(text.decode(f));
+        await closing.catch(() => {});
+        assert.deepEqual(got, expected);
+        const results = await Promise.all(outcomes);
+        assert.equal(
+          results.filter((r) => r.endsWith(" ok")).length,
+          expected.length,
+          `${results}`,
+        );
+        await client.close();
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
 test("framed() rejects bad options", () => {
   const { conn } = recordingConn();
   assert.throws(() => framed(conn, lines(), { coalesce: -1 }), RangeError);
