@@ -89,8 +89,8 @@ function wrap(socket: net.Socket, unixPath?: string): Conn {
       resume: () => socket.resume(),
       write: (chunk) =>
         new Promise<void>((resolve, reject) => {
-          // A write the socket's failure cancelled (ECANCELED) reports that failure: Deno's node:net
-          // calls back before it emits the error.
+          // A write the socket's failure cancelled (ECANCELED) reports that failure: Deno's
+          // node:net calls back before it emits the error.
           socket.write(chunk, (error) => error ? reject(socket.errored ?? error) : resolve());
         }),
       // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be

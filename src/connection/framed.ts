@@ -74,9 +74,9 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   send(payload: Uint8Array | string): Promise<void>;
   /**
    * Bytes sent, or taken from `writable`, but not yet handed to the socket
-   * (about the frames' size): what a peer that reads slowly makes pile up. Unawaited sends are not
-   * limited otherwise; a server sending to many clients can skip or drop a
-   * client whose `bufferedAmount` is too large.
+   * (about the frames' size): what a peer that reads slowly makes pile up.
+   * Unawaited sends are not limited otherwise; a server sending to many
+   * clients can skip or drop a client whose `bufferedAmount` is too large.
    */
   readonly bufferedAmount: number;
   /**
@@ -90,9 +90,10 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * directions. The flush waits while the peer reads nothing (`conn.close()`
    * closes at once). Closing with unread bytes from the peer makes the OS
    * reset the connection, which may discard what the peer has not read yet:
-   * to end cleanly, `closeWrite()` and read to the end first. A read waiting meanwhile ends cleanly, even
-   * with part of a frame received (closing `conn` itself instead looks like
-   * the peer's end: part of a frame is then a `TruncatedFrameError`).
+   * to end cleanly, `closeWrite()` and read to the end first. A read waiting
+   * meanwhile ends cleanly, even with part of a frame received (closing
+   * `conn` itself instead looks like the peer's end: part of a frame is then
+   * a `TruncatedFrameError`).
    */
   close(): Promise<void>;
 }
@@ -783,7 +784,7 @@ class Framed implements FramedConnection {
     wake?.();
   }
 
-  /** Writes everything queued, written to `writable` before now too; rejects if the connection failed. */
+  /** Writes everything queued (writes to `writable` before now too); rejects if the connection failed. */
   async #flush(): Promise<void> {
     this.#fence = this.#accepted;
     while (this.#sunk < this.#fence && this.#failure === undefined) {
