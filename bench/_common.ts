@@ -191,24 +191,31 @@ function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
 }
 
-/** Prints a group's results as a table with ratios to `reference` (by name). */
+/**
+ * Prints results as a table with ratios to `reference` (by name): to the
+ * reference measured in the same group where there is one (side by side),
+ * else to the first.
+ */
 export function printGroup(
   title: string,
   results: Result[],
   reference = "framewire",
   ratioBy: "frames" | "bytes" = "frames",
 ): void {
-  const ref = results.find((r) => r.name === reference);
-  const ratio = (r: Result): number =>
+  const first = results.find((r) => r.name === reference);
+  const ratio = (r: Result, ref: Result): number =>
     ratioBy === "frames"
-      ? r.framesPerSec.median / ref!.framesPerSec.median
-      : r.mbPerSec.median / ref!.mbPerSec.median;
-  const rows = results.map((r) => [
-    r.name,
-    `${si(r.framesPerSec.median)} (${si(r.framesPerSec.min)}–${si(r.framesPerSec.max)})`,
-    `${r.mbPerSec.median.toFixed(0)} (${r.mbPerSec.min.toFixed(0)}–${r.mbPerSec.max.toFixed(0)})`,
-    ref === undefined ? "" : `${ratio(r).toFixed(2)}×`,
-  ]);
+      ? r.framesPerSec.median / ref.framesPerSec.median
+      : r.mbPerSec.median / ref.mbPerSec.median;
+  const rows = results.map((r) => {
+    const ref = results.find((x) => x.name === reference && x.group === r.group) ?? first;
+    return [
+      results.filter((x) => x.name === r.name).length > 1 ? `${r.name} (${r.group})` : r.name,
+      `${si(r.framesPerSec.median)} (${si(r.framesPerSec.min)}–${si(r.framesPerSec.max)})`,
+      `${r.mbPerSec.median.toFixed(0)} (${r.mbPerSec.min.toFixed(0)}–${r.mbPerSec.max.toFixed(0)})`,
+      ref === undefined ? "" : `${ratio(r, ref).toFixed(2)}×`,
+    ];
+  });
   const head = [
     "",
     "frames/s median (min–max)",
