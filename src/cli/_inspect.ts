@@ -34,6 +34,8 @@ Options:
 ${formatHelp()}
   --max-frame-length N    largest payload accepted, in bytes
                           (default 4194304 for length formats, 65536 for line)
+  --skip N                ignore the first N bytes (a handshake or greeting before
+                          the frames); offsets still count from the start
   --limit N               print at most N frame rows (every frame is still checked)
   --preview N             payload bytes shown per row (default 16)
   --json                  one JSON object per frame, then a summary object
@@ -46,12 +48,14 @@ Examples:
   framewire inspect --format u32be capture.bin
   printf '5:hello,3:abc,' | framewire inspect --format netstring -
   framewire inspect --format line --json session.log
+  framewire inspect --format u16be --skip 12 capture.bin   # after a 12-byte greeting
 `;
 
 const SPEC = {
   format: { type: "string", short: "f" },
   "max-frame-length": { type: "string" },
   limit: { type: "string" },
+  skip: { type: "string" },
   preview: { type: "string" },
   json: { type: "boolean" },
 } as const;
@@ -100,20 +104,34 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     max: Number.MAX_SAFE_INTEGER,
     fallback: Infinity,
   })!;
+  const skip = integerOption(parsed, "skip", {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    fallback: 0,
+  })!;
   const preview = integerOption(parsed, "preview", { min: 0, max: 4096, fallback: 16 })!;
   const json = flag(parsed, "json");
   const file = parsed.positionals[0] ?? "-";
   const source = file === "-" ? "standard input" : file;
 
-  let data: Uint8Array;
+  let all: Uint8Array;
   try {
-    data = file === "-" ? await readAll(io.stdin()) : await io.readFile(file);
+    all = file === "-" ? await readAll(io.stdin()) : await io.readFile(file);
   } catch (error) {
     const e = error as Error & { code?: string };
     const why = e.code === "ENOENT" || e.name === "NotFound" ? "no such file" : e.message;
     io.err(`framewire inspect: cannot read ${source}: ${why}\n`);
     return 1;
   }
+  if (skip > all.length) {
+    io.err(
+      `framewire inspect: cannot skip ${bytesWord(skip)}: ${source} has ${bytesWord(all.length)}\n`,
+    );
+    return 1;
+  }
+  // What is decoded; offsets shown count from the start of the input (`skip` before `data`).
+  const data = all.subarray(skip);
+  const after = skip > 0 ? ` after offset ${skip}` : "";
 
   // Rows are printed as they are found, through a buffer (captures can hold millions of frames).
   let pending: string[] = [];
@@ -129,14 +147,14 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     pendingLength = 0;
   }
 
-  const width = Math.max(7, String(data.length).length + 1);
+  const width = Math.max(7, String(all.length).length + 1);
   let headed = false;
   function head(problemAtStart: boolean, anyRows: boolean): void {
     headed = true;
     if (json) return;
     write(
-      `${source}: ${
-        bytesWord(data.length)
+      `${source}: ${bytesWord(all.length)}${
+        skip > 0 ? ` (the first ${skip} skipped)` : ""
       }, format ${framing.name} (max frame ${framing.maxFrameLength} bytes)\n`,
     );
     const looks = sniff(data);
@@ -167,36 +185,37 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   if (data.length > 0) decoder.push(data);
   let problem: Problem | undefined;
   let frames = 0;
-  let decoded = 0;
+  let decoded = skip; // where decoding stopped
   for (;;) {
-    const start = data.length - decoder.bufferedBytes;
+    const start = all.length - decoder.bufferedBytes;
     let frame: Uint8Array | undefined;
     try {
       frame = decoder.next();
       if (frame === undefined) decoder.end();
     } catch (error) {
       if (!(error instanceof FramingError)) throw error;
-      problem = explain(error, data, start, framing);
+      problem = explain(error, all.subarray(start), start, framing);
     }
     if (frame === undefined || problem !== undefined) break;
-    const end = data.length - decoder.bufferedBytes;
-    const inside = frame.buffer === data.buffer && frame.byteOffset >= data.byteOffset &&
-      frame.byteOffset + frame.length <= data.byteOffset + data.length;
-    const payloadStart = inside ? frame.byteOffset - data.byteOffset : end - frame.length;
+    const end = all.length - decoder.bufferedBytes;
+    const inside = frame.buffer === all.buffer && frame.byteOffset >= all.byteOffset &&
+      frame.byteOffset + frame.length <= all.byteOffset + all.length;
+    const payloadStart = inside ? frame.byteOffset - all.byteOffset : end - frame.length;
     frames++;
     decoded = end;
     if (!headed) head(false, true);
     if (frames <= limit) emit({ index: frames, start, end, payloadStart, payload: frame });
   }
-  if (!headed) head(problem?.offset === 0, false);
+  if (!headed) head(problem?.offset === skip, false);
 
   if (json) {
     write(
       JSON.stringify({
         summary: true,
         frames,
-        bytes: data.length,
-        decodedBytes: decoded,
+        bytes: all.length,
+        skipped: skip,
+        decodedBytes: decoded - skip,
         error: problem === undefined ? null : {
           code: problem.error.code,
           name: problem.error.name,
@@ -213,25 +232,28 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     write(`   … ${plural(frames - limit, "more frame")} not shown (--limit ${limit})\n`);
   }
   if (problem === undefined) {
-    write(`ok: ${plural(frames, "frame")}, all ${bytesWord(data.length)} decoded\n`);
+    write(`ok: ${plural(frames, "frame")}, all ${bytesWord(data.length)}${after} decoded\n`);
     flush();
     return 0;
   }
   for (const line of problem.lines) write(`${line}\n`);
   write(
     frames === 0
-      ? `stopped: no complete frame; none of the ${bytesWord(data.length)} could be decoded\n`
-      : `stopped: ${plural(frames, "complete frame")} in the first ${bytesWord(decoded)}; ` +
-        `${bytesWord(data.length - decoded)} from offset ${decoded} not decoded\n`,
+      ? `stopped: no complete frame; none of the ${
+        bytesWord(data.length)
+      }${after} could be decoded\n`
+      : `stopped: ${plural(frames, "complete frame")} in the first ${
+        bytesWord(decoded - skip)
+      }${after}; ${bytesWord(all.length - decoded)} from offset ${decoded} not decoded\n`,
   );
   flush();
   return 1;
 }
 
-/** Describes a decoding failure at `offset` in plain words. */
+/** Describes a decoding failure at `offset` (where the bytes `at` start) in plain words. */
 function explain(
   error: FramingError,
-  data: Uint8Array,
+  at: Uint8Array,
   offset: number,
   framing: Framing,
 ): Problem {
@@ -239,7 +261,6 @@ function explain(
   // Lines and delimited frames have no header; a netstring's payload ends with a ",".
   const delimited = framing.name === "line" || framing.name === "delimited";
   const trailer = framing.name === "netstring" ? 1 : 0;
-  const at = data.subarray(offset);
   const looks = sniff(at);
   if (error instanceof TruncatedFrameError) {
     if (error.part === "header") {

@@ -43,6 +43,7 @@ test("inspect finds the offsets of every frame in every format", async () => {
       summary: true,
       frames: 4,
       bytes: data.length,
+      skipped: 0,
       decodedBytes: data.length,
       error: null,
     });
@@ -185,4 +186,67 @@ test("inspect words errors for the format: no header for lines, the closing comm
     netstring.stdout,
     /truncated payload: the header declares 5 bytes and a closing "," but only 5 of those 6 arrived \(1 missing\)/,
   );
+});
+
+test("inspect --skip decodes what follows a greeting, with offsets from the start", async () => {
+  const greeting = te.encode("HELLO v1\n");
+  const frames = capture("u32be");
+  const data = new Uint8Array([...greeting, ...frames]);
+  // Without --skip the greeting is read as a length header.
+  assert.equal((await inspectJson("u32be", data)).code, 1);
+
+  const { code, frames: rows, summary } = await inspectJson("u32be", data, ["--skip", "9"]);
+  assert.equal(code, 0);
+  assert.deepEqual(rows.map((r) => [r.start, r.end]), [[9, 18], [18, 22], [22, 32], [32, 76]]);
+  assert.deepEqual(summary, {
+    summary: true,
+    frames: 4,
+    bytes: data.length,
+    skipped: 9,
+    decodedBytes: frames.length,
+    error: null,
+  });
+
+  const io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--skip", "9"], io), 0);
+  assert.match(io.stdout, /^standard input: 76 bytes \(the first 9 skipped\), format u32be/);
+  assert.match(io.stdout, /\n {5}1 {6}9 {5}18 {8}4 {8}5 {2}68 65/);
+  assert.match(io.stdout, /ok: 4 frames, all 67 bytes after offset 9 decoded/);
+});
+
+test("inspect --skip reports errors at their offset in the whole input", async () => {
+  const data = new Uint8Array([
+    ...te.encode("HI"),
+    ...capture("u16be", [te.encode("ok")]),
+    0,
+    9,
+    1,
+  ]);
+  const { code, summary } = await inspectJson("u16be", data, ["--skip", "2"]);
+  assert.equal(code, 1);
+  assert.equal(summary.frames, 1);
+  assert.equal(summary.decodedBytes, 4);
+  assert.equal(summary.error.offset, 6);
+  assert.match(summary.error.explanation[0], /^error at offset 6: truncated payload/);
+
+  const io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--format", "u16be", "--skip", "2"], io), 1);
+  assert.match(
+    io.stdout,
+    /stopped: 1 complete frame in the first 4 bytes after offset 2; 3 bytes from offset 6 not decoded/,
+  );
+});
+
+test("inspect --skip to the end decodes nothing; past the end is an error", async () => {
+  const data = capture("u8", [te.encode("ab")]);
+  const { code, summary } = await inspectJson("u8", data, ["--skip", "3"]);
+  assert.equal(code, 0);
+  assert.equal(summary.frames, 0);
+  assert.equal(summary.decodedBytes, 0);
+
+  const io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--format", "u8", "--skip", "4"], io), 1);
+  assert.equal(io.stderr, "framewire inspect: cannot skip 4 bytes: standard input has 3 bytes\n");
+  assert.equal(io.stdout, "");
+  assert.equal(await run(["inspect", "--skip", "-1"], captureIo()), 2);
 });
