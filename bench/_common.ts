@@ -4,6 +4,7 @@
 // printing and JSON output. Plain TypeScript that Deno, Bun and Node 24 run
 // as is. Private to bench/.
 
+import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as v8 from "node:v8";
@@ -92,9 +93,18 @@ export interface Case {
   /** Payload bytes handled by one call of `run` (MB/s is computed from these). */
   bytes: number;
   /** Processes the input once; returns the number of frames seen (checked). */
-  run: () => number | Promise<number>;
+  run: () => number | Timed | Promise<number | Timed>;
   /** A note for the JSON (e.g. which header the peer decodes). */
   note?: string;
+}
+
+/**
+ * What a case that times itself returns: the frames it processed and the
+ * seconds of the part that counts (e.g. without starting a child process).
+ */
+export interface Timed {
+  frames: number;
+  seconds: number;
 }
 
 /** A measured case. */
@@ -120,25 +130,31 @@ export interface MeasureOptions {
 /** Defaults tuned to keep each bench well under a minute per runtime. */
 export const DEFAULT_MEASURE: MeasureOptions = { warmupMs: 150, rounds: 5, roundMs: 80 };
 
-async function once(c: Case): Promise<void> {
-  const r = c.run();
-  const n = typeof r === "number" ? r : await r;
+/** Runs the case once; returns the seconds it timed itself, if it did. */
+async function once(c: Case): Promise<number | undefined> {
+  const r = await c.run();
+  const n = typeof r === "number" ? r : r.frames;
   if (n !== c.frames) throw new Error(`${c.name}: expected ${c.frames} frames, got ${n}`);
+  return typeof r === "number" ? undefined : r.seconds;
 }
 
-// One round: run the case until `ms` have passed; seconds per call.
+// One round: run the case until `ms` have passed; seconds per call (the
+// case's own timing where it reports one).
 // No forced GC between rounds: measured, a full gc() before each round made
 // V8 shrink its young generation and cut framewire's 16 B rate by up to 2x.
 async function round(c: Case, ms: number): Promise<number> {
   let calls = 0;
+  let seconds = 0;
   const start = performance.now();
   let now = start;
   do {
-    await once(c);
-    calls++;
+    const before = now;
+    const own = await once(c);
     now = performance.now();
+    seconds += own ?? (now - before) / 1000;
+    calls++;
   } while (now - start < ms);
-  return (now - start) / 1000 / calls;
+  return seconds / calls;
 }
 
 /**
@@ -269,6 +285,15 @@ export function payload(n: number, seed = 1): Uint8Array<ArrayBuffer> {
 }
 
 /**
+ * A Buffer over the same bytes (no copy), where the runtime has Buffer: what
+ * a Node stream takes as it is (readable-stream copies a plain Uint8Array
+ * with `Buffer.from` first), and what a node:net socket hands out.
+ */
+export function asBuffer(bytes: Uint8Array): Uint8Array {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/**
  * What any receiver that hands out one `Uint8Array` per frame must do, and
  * nothing else: for every chunk of a u32be stream of `size`-byte frames, one
  * view per frame, kept in a fresh array. Returns a function that takes the
@@ -297,3 +322,8 @@ export function frameViews(size: number): (chunk: Uint8Array) => number {
 
 /** Keeps the views observable, so that making them is not optimised away. */
 let viewSink = 0;
+
+/** What {@linkcode frameViews} summed up: print something that depends on it. */
+export function viewsSeen(): number {
+  return viewSink;
+}

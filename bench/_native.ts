@@ -11,7 +11,11 @@ const g = globalThis as any;
 
 /** A native client socket. */
 export interface NativeClient {
-  /** Writes `bytes` (one native write; waits when the socket asks to). */
+  /**
+   * Writes `bytes` with one native write. On Node and Bun it waits only when
+   * the socket asks to; on Deno every write is awaited (`Deno.Conn.write`
+   * returns a promise, and may write part of the bytes).
+   */
   write(bytes: Uint8Array): Promise<void> | void;
   /** Waits until everything written was handed to the OS, then closes. */
   end(): Promise<void>;

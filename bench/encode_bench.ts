@@ -20,8 +20,10 @@
  * - FrameEncoderStream: the Web Streams front end, fed
  *   with `writer.write` and drained by a reader in the same run;
  * - it-length-prefixed: `encode()` over a synchronous iterable with a u32be
- *   `lengthEncoder` (it yields the header and the payload separately);
- * - length-prefixed-stream: its encoder as a Node stream (varint headers);
+ *   `lengthEncoder` whose header comes from `Buffer.allocUnsafe`, as its own
+ *   default encoder's does (it yields the header and the payload separately);
+ * - length-prefixed-stream: its encoder as a Node stream (varint headers),
+ *   written Buffers (a plain `Uint8Array` it would copy first);
  * - copy per frame: `new Uint8Array(4 + n)`, header bytes, `set(payload)`;
  * - at 16 B, the Web Streams limit: the same `writer.write` loop into a
  *   `WritableStream` whose sink only counts (what any `WritableStream` of
@@ -36,10 +38,12 @@
 import { encode as itEncode, type LengthEncoderFunction } from "it-length-prefixed";
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
+import { Buffer } from "node:buffer";
 import * as framewire from "../mod.ts";
 import { Coalescer } from "../src/streams/_coalescer.ts";
 import {
   args,
+  asBuffer,
   type Case,
   DEFAULT_MEASURE,
   measureGroup,
@@ -65,10 +69,13 @@ const measure: MeasureOptions = quick ? { warmupMs: 40, rounds: 3, roundMs: 30 }
 
 let sink = 0;
 
-// it-length-prefixed's length encoder for a u32be field.
+// it-length-prefixed's length encoder for a u32be field. Its header comes from
+// Buffer.allocUnsafe, as its own default (varint) encoder allocates on every
+// runtime (a pooled slice; `new Uint8Array(4)` per frame made it 10x slower on
+// Deno, where small typed arrays are slow to allocate).
 const u32beLength: LengthEncoderFunction = Object.assign(
   (value: number): Uint8Array<ArrayBuffer> => {
-    const out = new Uint8Array(4);
+    const out = Buffer.allocUnsafe(4) as Uint8Array<ArrayBuffer>;
     out[0] = value >>> 24;
     out[1] = (value >>> 16) & 255;
     out[2] = (value >>> 8) & 255;
@@ -84,6 +91,9 @@ function cases(size: number): Case[] {
   // Distinct payload objects (as an application would have), sharing bytes.
   const body = payload(size);
   for (let i = 0; i < count; i++) payloads.push(body.subarray(0));
+  // The same payloads as Buffers for length-prefixed-stream, which copies a plain Uint8Array
+  // with Buffer.from() before encoding it.
+  const buffers = payloads.map(asBuffer);
   const bytes = size * count;
   const framing = framewire.lengthPrefixed({ maxFrameLength: 2 * MiB });
   const wireLength = (size + 4) * count;
@@ -244,7 +254,7 @@ function cases(size: number): Case[] {
             resolve(count);
           });
           encoder.on("error", reject);
-          for (const p of payloads) encoder.write(p);
+          for (const p of buffers) encoder.write(p);
           encoder.end();
         });
       },
