@@ -92,7 +92,10 @@ export interface Case {
   frames: number;
   /** Payload bytes handled by one call of `run` (MB/s is computed from these). */
   bytes: number;
-  /** Processes the input once; returns the number of frames seen (checked). */
+  /**
+   * Processes the input once; returns the number of frames seen (checked),
+   * or a {@linkcode Timed} with the seconds of the part that counts.
+   */
   run: () => number | Timed | Promise<number | Timed>;
   /** A note for the JSON (e.g. which header the peer decodes). */
   note?: string;

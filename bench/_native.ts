@@ -193,10 +193,20 @@ function bunCounter(onChunk: (chunk: Uint8Array) => void): Promise<NativeCounter
         onChunk(d);
         got += d.length;
         if (got >= expected && done !== undefined) {
+          const finish = done;
+          done = undefined; // end() may call close() at once
           s.end();
-          done(got);
-          done = undefined;
+          finish(got);
         }
+      },
+      // A sender that ends or fails early: settle with what arrived (the caller checks the count).
+      end(): void {
+        done?.(got);
+        done = undefined;
+      },
+      close(): void {
+        done?.(got);
+        done = undefined;
       },
     },
   });

@@ -269,9 +269,11 @@ function separateSenderCase(size: number): Case {
       const { listener, port, accepted } = await listenOnce();
       const sender = blastSender(port, count, size);
       try {
-        const rx = framed(await accepted, framing);
+        // A child that fails before it connects ends the case (not a wait for a connection).
+        const conn = await Promise.race([accepted, sender.failed]);
+        const rx = framed(conn, framing);
         const start = await sender.go();
-        const n = await receiveBatches(rx, count);
+        const n = await Promise.race([receiveBatches(rx, count), sender.failed]);
         const seconds = (performance.now() - start) / 1000;
         await rx.close();
         return { frames: n, seconds };
@@ -299,10 +301,12 @@ function separateSenderLimitCase(size: number): Case {
       const views = frameViews(size);
       const counter = await nativeCounter((chunk) => void views(chunk));
       const received = counter.received(count * (size + 4));
+      received.catch(() => {}); // awaited below, unless the child fails first
       const sender = blastSender(counter.port, count, size);
       try {
         const start = await sender.go();
-        if (await received !== count * (size + 4)) throw new Error("native receiver: short");
+        const got = await Promise.race([received, sender.failed]);
+        if (got !== count * (size + 4)) throw new Error("native receiver: short");
         return { frames: count, seconds: (performance.now() - start) / 1000 };
       } finally {
         sender.child.kill();
@@ -315,13 +319,15 @@ function separateSenderLimitCase(size: number): Case {
 /**
  * Starts bench/_blast_sender.ts on Node to send `count` frames of `size`
  * bytes to 127.0.0.1:`port`. It connects and waits: `go()` resolves once it
- * is connected, tells it to start, and returns the time it did.
+ * is connected, tells it to start, and returns the time it did. `failed`
+ * rejects if the child exits with an error (or before it connected), and
+ * never resolves.
  */
 function blastSender(
   port: number,
   count: number,
   size: number,
-): { child: ReturnType<typeof spawn>; go(): Promise<number> } {
+): { child: ReturnType<typeof spawn>; go(): Promise<number>; failed: Promise<never> } {
   const child = spawn(
     fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url)),
     [
@@ -332,14 +338,27 @@ function blastSender(
     ],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
-  const connected = new Promise<void>((resolve, reject) => {
-    child.stdout!.once("data", () => resolve());
-    child.once("exit", (code) => reject(new Error(`blast sender exited (${code})`)));
+  let isConnected = false;
+  const connected = new Promise<void>((resolve) => {
+    child.stdout!.once("data", () => {
+      isConnected = true;
+      resolve();
+    });
   });
+  const failed = new Promise<never>((_, reject) => {
+    child.once("exit", (code, signal) => {
+      if (code !== 0 && signal !== "SIGTERM" || !isConnected) {
+        reject(new Error(`blast sender exited (${code ?? signal})`));
+      }
+    });
+  });
+  failed.catch(() => {}); // raced against by the cases; unobserved when the child succeeds
+  child.stdin!.on("error", () => {}); // a child gone before "go": reported by `failed`
   return {
     child,
+    failed,
     async go(): Promise<number> {
-      await connected;
+      await Promise.race([connected, failed]);
       const start = performance.now();
       child.stdin!.write("go\n");
       return start;
@@ -638,6 +657,12 @@ async function main(): Promise<void> {
     oneSideCase(64 * KiB, "owned"),
     oneSideCase(64 * KiB, "reuseBuffers"),
   ]]);
+  if (only !== undefined && !groups.some(([group]) => group.includes(only))) {
+    console.log(`--only "${only}": no group's name contains it; the groups are:`);
+    for (const [group, cases] of groups) {
+      console.log(`  ${group}: ${cases.map((c) => c.name).join(", ")}`);
+    }
+  }
   for (const [group, cases] of groups) {
     if (only !== undefined && !group.includes(only)) continue;
     try {

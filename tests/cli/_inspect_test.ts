@@ -250,3 +250,21 @@ test("inspect --skip to the end decodes nothing; past the end is an error", asyn
   assert.equal(io.stdout, "");
   assert.equal(await run(["inspect", "--skip", "-1"], captureIo()), 2);
 });
+
+test("inspect --skip works with --limit, and names what the bytes at the skip offset look like", async () => {
+  const rows = capture("u8", Array.from({ length: 5 }, () => te.encode("ab")));
+  const limited = captureIo({ stdin: [new Uint8Array([7, 7, ...rows])] });
+  assert.equal(await run(["inspect", "--format", "u8", "--skip", "2", "--limit", "1"], limited), 0);
+  assert.match(limited.stdout, /\n {5}1 {6}2 {6}5 /);
+  assert.match(limited.stdout, /… 4 more frames not shown \(--limit 1\)/);
+  assert.match(limited.stdout, /ok: 5 frames, all 15 bytes after offset 2 decoded/);
+
+  // A TLS ClientHello right after a 4-byte preamble: explained once, at offset 4.
+  const hello = [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03];
+  const tls = captureIo({ stdin: [new Uint8Array([0, 0, 0, 0, ...hello])] });
+  assert.equal(await run(["inspect", "--skip", "4"], tls), 1);
+  assert.match(tls.stdout, /error at offset 4: oversized frame/);
+  assert.match(tls.stdout, /the bytes there look like a TLS ClientHello/);
+  assert.doesNotMatch(tls.stdout, /^note:/m);
+  assert.match(tls.stdout, /none of the 11 bytes after offset 4 could be decoded/);
+});
