@@ -284,7 +284,11 @@ export class Session extends EventTarget implements ReliableSession {
       const cleanup = (): void => signal.removeEventListener("abort", onAbort);
       token.promise.then(cleanup, cleanup);
     }
-    this.#pump();
+    // One pump for the sends of a microtask turn, not one per send.
+    if (!this.#pumpQueued) {
+      this.#pumpQueued = true;
+      queueMicrotask(this.#queuedPump);
+    }
     return token.promise;
   }
 
@@ -466,6 +470,12 @@ export class Session extends EventTarget implements ReliableSession {
     this.#pump();
     return rest;
   }
+
+  #pumpQueued = false;
+  #queuedPump = (): void => {
+    this.#pumpQueued = false;
+    this.#pump();
+  };
 
   /** Carries out everything the machine asked for. */
   #pump(): void {

@@ -477,6 +477,9 @@ test("reliable: while the application reads nothing, reconnects do not grow its 
     const [session] = await Promise.all([nextSession(server), client.send("hello")]);
     // 20 KB for a client that holds 1 KB and reads nothing: it stops reading.
     for (let i = 0; i < 200; i++) session.send("x".repeat(100)).catch(() => {});
+    // Sends are written once per microtask turn: let them reach the client, which stops taking
+    // them once its 1 KB is full, before the first cut.
+    await drainJobs(2000);
     const inFlight: number[] = [];
     for (let flap = 0; flap < 4; flap++) {
       const resumed = [once(session, "resumed"), once(client, "resumed")];
