@@ -330,6 +330,9 @@ export class Session extends EventTarget implements ReliableSession {
 
   /** Attaches a new connection; `first` holds frames already read from it (server: the HELLO). */
   attach(link: Link, first?: Uint8Array[]): void {
+    // Frames of this turn's sends wait for one pump (see send()): they belong to the connection
+    // they were sent on, never ahead of the new one's handshake.
+    if (this.#m.writes.length > 0) this.#pump();
     const old = this.#link;
     if (old !== undefined) {
       // A reconnecting client's new connection replaces the old one.

@@ -252,6 +252,48 @@ async function rawPeer(net: MemoryNetwork): Promise<{
 }
 
 test(
+  "reliable: a server session's new connection starts with WELCOME, whatever was sent just before",
+  {
+    timeout: 20000,
+  },
+  async () => {
+    // A resuming client's HELLO arrives on a new connection while the old one still looks up; the
+    // application sends some microtask turns later. Sends wait for one pump per turn, and a DATA
+    // frame on the new connection ahead of the WELCOME is a protocol error for the client.
+    const id = new Uint8Array(16).fill(7);
+    for (let turns = 0; turns < 40; turns++) {
+      const net = new MemoryNetwork();
+      const listener = net.listen();
+      const server = reliableServer(listener);
+      const a = await rawPeer(net);
+      const b = await rawPeer(net);
+      let session: ReliableSession | undefined;
+      try {
+        await a.send(encodeHandshake(HELLO, 0, id, 0));
+        assert.equal(decodeHandshake((await a.next())!)!.type, WELCOME);
+        session = await nextSession(server);
+        await drainJobs();
+        void b.send(encodeHandshake(HELLO, FLAG_RESUME, id, 0));
+        await drainJobs(turns);
+        session.send("x").catch(() => {});
+        const first = await b.next();
+        assert.equal(
+          first?.[0],
+          WELCOME,
+          `after ${turns} turns the first frame is type ${first?.[0]}`,
+        );
+      } finally {
+        a.close();
+        b.close();
+        await session?.close({ timeout: 0 }).catch(() => {});
+        await server.close().catch(() => {});
+        listener.close();
+      }
+    }
+  },
+);
+
+test(
   "reliable: once the client has the new id, a HELLO with its old one is refused without touching the session",
   {
     timeout: 10000,
