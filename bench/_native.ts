@@ -185,6 +185,12 @@ function bunCounter(onChunk: (chunk: Uint8Array) => void): Promise<NativeCounter
   let got = 0;
   let expected = Infinity;
   let done: ((n: number) => void) | undefined;
+  // Settles with what arrived (the caller checks the count); at most once.
+  const settle = (): void => {
+    const finish = done;
+    done = undefined;
+    finish?.(got);
+  };
   const server = g.Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
@@ -193,21 +199,13 @@ function bunCounter(onChunk: (chunk: Uint8Array) => void): Promise<NativeCounter
         onChunk(d);
         got += d.length;
         if (got >= expected && done !== undefined) {
-          const finish = done;
-          done = undefined; // end() may call close() at once
+          settle();
           s.end();
-          finish(got);
         }
       },
-      // A sender that ends or fails early: settle with what arrived (the caller checks the count).
-      end(): void {
-        done?.(got);
-        done = undefined;
-      },
-      close(): void {
-        done?.(got);
-        done = undefined;
-      },
+      // A sender that ends or fails early.
+      end: settle,
+      close: settle,
     },
   });
   return Promise.resolve({

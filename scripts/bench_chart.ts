@@ -256,10 +256,9 @@ export function summarize(): {
       (rt) => caseRatio(encode[rt], "encode 16 B", "FrameEncoderStream", "Web Streams limit"),
     ),
   );
-  // The raw case measured in the same group (side by side), else the one of its own group
-  // (results written before the loopback bench measured it in each group).
+  // The raw case measured in the same group, side by side.
   const rawMB = (rt: Runtime, group: string): number | undefined =>
-    (find(loop[rt], group, "raw native") ?? find(loop[rt], "raw", "raw native"))?.mbPerSec.median;
+    find(loop[rt], group, "raw native")?.mbPerSec.median;
   rows.push(
     ratioRow("loopback 64 KiB owned: framed() / raw native (MB/s)", "≥ 0.75×", 0.75, (rt) => {
       const f = find(loop[rt], "framed 64 KiB", "framed() batches() 64 KiB")?.mbPerSec.median;
@@ -339,11 +338,7 @@ export function summarize(): {
   rows.push(
     ratioRow("loopback 100 B: framed() / one native write per message", "≥ 10×", 10, (rt) => {
       const f = fps(find(loop[rt], "framed 100 B", "framed() batches() 100 B"));
-      // Measured in the same group (older results: a group of its own).
-      const p = fps(
-        find(loop[rt], "framed 100 B", "one write per message 100 B") ??
-          find(loop[rt], "one write per message", "one write per message 100 B"),
-      );
+      const p = fps(find(loop[rt], "framed 100 B", "one write per message 100 B"));
       return f !== undefined && p !== undefined ? f / p : undefined;
     }),
   );
@@ -356,13 +351,10 @@ export function summarize(): {
         let worst: number | undefined;
         for (const size of ["100 B", "64 KiB"]) {
           const f = fps(find(loop[rt], `framed ${size}`, `framed() batches() ${size}`));
-          // The peers are in the same group (older results: a group named after each peer).
+          // The peers are measured in the same group.
           const p = Math.max(
             ...LOOPBACK_PEERS.map((peer) =>
-              fps(
-                find(loop[rt], `framed ${size}`, `${peer} ${size}`) ??
-                  find(loop[rt], peer, `${peer} ${size}`),
-              ) ?? 0
+              fps(find(loop[rt], `framed ${size}`, `${peer} ${size}`)) ?? 0
             ),
           );
           if (f === undefined || p === 0) return undefined;
