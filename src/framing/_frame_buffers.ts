@@ -3,18 +3,39 @@
 
 import type { DecoderOptions } from "./types.ts";
 
+const EMPTY = new Uint8Array(0);
+const newUint8Array = (length: number): Uint8Array => new Uint8Array(length);
+
+/** The largest slab that small spanning frames are carved out of. */
+export const SLAB_SIZE = 64 * 1024;
+/** The largest spanning frame carved out of a slab; larger ones get their own buffer. */
+export const SLAB_MAX_FRAME = 8 * 1024;
+
 /**
- * Buffers for frames that span chunks: a fresh one per frame (from the
- * decoder's `allocate`), or with `reuseBuffers` two that are used in turn, as
- * the frame completed last may still be in use by the caller.
+ * Buffers for frames that span chunks: a fresh one per frame, or with
+ * `reuseBuffers` two that are used in turn, as the frame completed last may
+ * still be in use by the caller.
+ *
+ * Fresh frames of up to {@linkcode SLAB_MAX_FRAME} bytes are carved one after
+ * another out of a slab (from the decoder's `allocate`), as Node's
+ * `Buffer.allocUnsafe` pools small buffers: on V8 a fresh `Uint8Array` of 256
+ * B to 4 KiB costs 1-4 µs (its memory lives outside the heap), a view into a
+ * slab tens of nanoseconds. A slab holds 16 frames of the size that started
+ * it, up to {@linkcode SLAB_SIZE}, so an idle decoder keeps at most that much
+ * unused. No byte of a slab is handed out twice, so an owned frame is never
+ * overwritten; like a view into a read chunk, it keeps its whole slab alive.
+ * Each decoder has its own slabs: frames of one stream share memory with
+ * frames of that stream only.
  */
 export class FrameBuffers {
-  #allocate: ((length: number) => Uint8Array) | undefined;
+  #allocate: (length: number) => Uint8Array;
   #spare: (Uint8Array | undefined)[] | undefined;
   #turn = 0;
+  #slab: Uint8Array = EMPTY;
+  #slabPos = 0;
 
   constructor(options?: DecoderOptions) {
-    this.#allocate = options?.allocate;
+    this.#allocate = options?.allocate ?? newUint8Array;
     if (options?.reuseBuffers) this.#spare = [undefined, undefined];
   }
 
@@ -22,7 +43,15 @@ export class FrameBuffers {
   take = (size: number): Uint8Array => {
     const spare = this.#spare;
     if (spare === undefined) {
-      return this.#allocate === undefined ? new Uint8Array(size) : this.#allocate(size);
+      if (size > SLAB_MAX_FRAME) return this.#allocate(size);
+      let slab = this.#slab;
+      let pos = this.#slabPos;
+      if (slab.length - pos < size) {
+        slab = this.#slab = this.#allocate(Math.min(SLAB_SIZE, size * 16));
+        pos = 0;
+      }
+      this.#slabPos = pos + size;
+      return slab.subarray(pos, pos + size);
     }
     const turn = this.#turn ^= 1;
     let buffer = spare[turn];

@@ -190,7 +190,7 @@ export class HeaderDecoder implements FrameDecoder {
     return this.#fill();
   }
 
-  /** Starts a frame that spans chunks: it is copied once into a buffer of its exact size. */
+  /** Starts a frame that spans chunks: it is copied once into memory of its exact size. */
   #startPartial(header: number): Uint8Array | undefined {
     const queue = this.#queue;
     const prefix = this.#prefix;

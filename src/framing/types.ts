@@ -11,8 +11,11 @@
  * Push chunks as they arrive and call {@linkcode FrameDecoder.next} until it
  * returns `undefined`; every complete frame is returned, whatever the
  * chunking. A frame that lies inside one pushed chunk is a `subarray` view of
- * that chunk (zero-copy); a frame that spans chunks is copied once into a
- * buffer of its exact size.
+ * that chunk (zero-copy); a frame that spans chunks is copied once into
+ * memory of its own: a buffer of its exact size above 8 KiB, or a view of
+ * the frame's exact length into a slab that the decoder carves smaller
+ * frames out of one after another (no byte of a slab is handed out twice).
+ * Either way a frame's `buffer` may hold other frames of the same stream.
  */
 export interface FrameDecoder {
   /**
@@ -52,8 +55,12 @@ export interface DecoderOptions {
    */
   reuseBuffers?: boolean;
   /**
-   * Allocates the buffer a frame that spans chunks is copied into (every
-   * byte of it is written before the frame is returned). On Node and Bun,
+   * Allocates the memory that frames which span chunks are copied into
+   * (every byte of a frame is written before the frame is returned): a
+   * buffer of the frame's length for frames above 8 KiB, and for smaller
+   * ones slabs of up to 64 KiB (16 times the size of the frame that starts
+   * one) that frames are carved out of, since on V8 a fresh small
+   * `Uint8Array` costs microseconds. On Node and Bun,
    * `(n) => Buffer.allocUnsafe(n)` skips zero-filling memory that is
    * overwritten anyway, which is 25-30% faster for large frames; `framed()`
    * uses the connection's `allocate` when its adapter provides one.

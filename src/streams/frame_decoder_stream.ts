@@ -11,7 +11,8 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * Output frames that lie inside one input chunk are views into it (the
  * stream takes ownership of its input chunks: do not change them after
  * writing, and with `lengthPrefixed`'s `offset` it moves bytes within them);
- * frames that span chunks are fresh buffers of their exact size.
+ * frames that span chunks are copied once into fresh memory (see
+ * {@linkcode FrameDecoder}).
  *
  * An input that ends inside a frame errors the stream with
  * `TruncatedFrameError`; an oversized or malformed header errors it with

@@ -141,16 +141,35 @@ test("lengthPrefixed() delivers zero-length frames", () => {
   assert.deepEqual(decoder.next(), new Uint8Array([7]));
 });
 
-test("lengthPrefixed() copies a spanning frame once into a buffer of its exact size", () => {
+test("lengthPrefixed() copies a spanning frame above 8 KiB once into a buffer of its exact size", () => {
   const decoder = lengthPrefixed().decoder();
-  const payload = new Uint8Array(1000).map((_, i) => i);
+  const payload = new Uint8Array(8 * 1024 + 1).map((_, i) => i);
   const wire = lengthPrefixed().encode(payload);
   decoder.push(wire.slice(0, 500));
   assert.equal(decoder.next(), undefined);
   decoder.push(wire.slice(500));
   const frame = decoder.next()!;
   assert.deepEqual(frame, payload);
-  assert.equal(frame.buffer.byteLength, 1000);
+  assert.equal(frame.buffer.byteLength, payload.length);
+});
+
+test("lengthPrefixed() carves smaller spanning frames one after another out of one slab", () => {
+  const decoder = lengthPrefixed().decoder();
+  const payloads = [1000, 10, 3000, 1].map((n, k) => new Uint8Array(n).fill(k + 1));
+  const frames: Uint8Array[] = [];
+  for (const payload of payloads) {
+    const wire = lengthPrefixed().encode(payload);
+    // Every frame spans two chunks, so every frame is copied.
+    decoder.push(wire.slice(0, 3));
+    decoder.push(wire.slice(3));
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f);
+  }
+  // Held without copying: no frame was written over by a later one.
+  assert.deepEqual(frames, payloads);
+  // The first frame's slab holds 16 frames of its size; the others fit after it.
+  assert.equal(frames[0]!.buffer.byteLength, 16 * 1000);
+  assert.ok(frames.every((f) => f.buffer === frames[0]!.buffer));
+  assert.deepEqual(frames.map((f) => f.byteOffset), [0, 1000, 1010, 4010]);
 });
 
 test("lengthPrefixed() reports a cut header and a cut payload with their byte counts", () => {

@@ -139,15 +139,20 @@ test("FrameDecoderStream: a write waiting for the reader fails on abort() or can
 });
 
 test("FrameDecoderStream copies spanning frames into memory from options.allocate", async () => {
-  const allocated: number[] = [];
+  const allocated: Uint8Array[] = [];
   const allocate = (n: number) => {
-    allocated.push(n);
-    return new Uint8Array(n).fill(0xee); // dirty: every byte must be overwritten
+    const buffer = new Uint8Array(n).fill(0xee); // dirty: every byte of a frame must be overwritten
+    allocated.push(buffer);
+    return buffer;
   };
-  const wire = lengthPrefixed().encode(new Uint8Array([1, 2, 3, 4, 5]));
-  const stream = streamOf([wire.slice(0, 6), wire.slice(6)]).pipeThrough(
-    new FrameDecoderStream(lengthPrefixed(), { allocate }),
-  );
-  assert.deepEqual(await collect(stream), [new Uint8Array([1, 2, 3, 4, 5])]);
-  assert.deepEqual(allocated, [5]);
+  const small = lengthPrefixed().encode(new Uint8Array([1, 2, 3, 4, 5]));
+  const large = lengthPrefixed().encode(new Uint8Array(9000).fill(7));
+  const stream = streamOf([small.slice(0, 6), small.slice(6), large.slice(0, 6), large.slice(6)])
+    .pipeThrough(new FrameDecoderStream(lengthPrefixed(), { allocate }));
+  const frames: Uint8Array[] = [];
+  for await (const frame of stream) frames.push(frame); // not copied
+  assert.deepEqual(frames, [new Uint8Array([1, 2, 3, 4, 5]), new Uint8Array(9000).fill(7)]);
+  // The small frame is carved out of a slab for 16 of its size, the large one has its own.
+  assert.deepEqual(allocated.map((b) => b.length), [80, 9000]);
+  assert.deepEqual(frames.map((f) => f.buffer), allocated.map((b) => b.buffer));
 });
