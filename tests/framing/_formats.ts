@@ -74,24 +74,27 @@ export function encodeAll(framing: Framing, payloads: Uint8Array[]): Uint8Array 
 /**
  * Feeds `wire` to a fresh decoder in chunks ending at `cuts` (each chunk a
  * fresh copy, as the decoder owns what it is given), collects every frame
- * after each push, then ends the input.
+ * after each push (a copy of it, unless `copy` is false), then ends the
+ * input.
  */
 export function decodeChunks(
   framing: Framing,
   wire: Uint8Array,
   cuts: number[],
   options?: DecoderOptions,
+  copy = true,
 ): Uint8Array[] {
   const decoder = framing.decoder(options);
   const out: Uint8Array[] = [];
+  const keep = (f: Uint8Array) => out.push(copy ? f.slice() : f);
   let start = 0;
   for (const cut of [...cuts, wire.length]) {
     decoder.push(wire.slice(start, cut));
     start = cut;
-    for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f.slice());
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) keep(f);
   }
   decoder.end();
-  for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f.slice());
+  for (let f = decoder.next(); f !== undefined; f = decoder.next()) keep(f);
   return out;
 }
 
