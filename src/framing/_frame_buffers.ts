@@ -8,6 +8,8 @@ const newUint8Array = (length: number): Uint8Array => new Uint8Array(length);
 
 /** The largest slab that small spanning frames are carved out of. */
 export const SLAB_SIZE = 64 * 1024;
+/** The smallest slab. */
+export const SLAB_MIN_SIZE = 4 * 1024;
 /** The largest spanning frame carved out of a slab; larger ones get their own buffer. */
 export const SLAB_MAX_FRAME = 8 * 1024;
 
@@ -21,8 +23,8 @@ export const SLAB_MAX_FRAME = 8 * 1024;
  * `Buffer.allocUnsafe` pools small buffers: on V8 a fresh `Uint8Array` of 256
  * B to 4 KiB costs 1-4 µs (its memory lives outside the heap), a view into a
  * slab tens of nanoseconds. A slab holds 16 frames of the size that started
- * it, up to {@linkcode SLAB_SIZE}, so an idle decoder keeps at most that much
- * unused. No byte of a slab is handed out twice, so an owned frame is never
+ * it, from {@linkcode SLAB_MIN_SIZE} up to {@linkcode SLAB_SIZE}, so an idle
+ * decoder keeps at most that much unused. No byte of a slab is handed out twice, so an owned frame is never
  * overwritten; like a view into a read chunk, it keeps its whole slab alive.
  * Each decoder has its own slabs: frames of one stream share memory with
  * frames of that stream only.
@@ -47,7 +49,7 @@ export class FrameBuffers {
       let slab = this.#slab;
       let pos = this.#slabPos;
       if (slab.length - pos < size) {
-        slab = this.#slab = this.#allocate(Math.min(SLAB_SIZE, size * 16));
+        slab = this.#slab = this.#allocate(Math.min(SLAB_SIZE, Math.max(SLAB_MIN_SIZE, size * 16)));
         pos = 0;
       }
       this.#slabPos = pos + size;

@@ -58,7 +58,7 @@ export interface DecoderOptions {
    * Allocates the memory that frames which span chunks are copied into
    * (every byte of a frame is written before the frame is returned): a
    * buffer of the frame's length for frames above 8 KiB, and for smaller
-   * ones slabs of up to 64 KiB (16 times the size of the frame that starts
+   * ones slabs of 4 to 64 KiB (16 times the size of the frame that starts
    * one) that frames are carved out of, since on V8 a fresh small
    * `Uint8Array` costs microseconds. On Node and Bun,
    * `(n) => Buffer.allocUnsafe(n)` skips zero-filling memory that is

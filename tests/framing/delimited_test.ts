@@ -197,7 +197,7 @@ test("delimited() with stripCR copies a line that spans chunks once, into a slab
   assert.equal(frame.length, 5);
   assert.notEqual(frame.buffer, first.buffer);
   assert.notEqual(frame.buffer, second.buffer);
-  assert.equal(frame.buffer.byteLength, 16 * 5);
+  assert.equal(frame.buffer.byteLength, 4096); // a slab
 });
 
 test("lines() with reuseBuffers copies spanning lines into two buffers in turn, and end() into fresh ones", () => {

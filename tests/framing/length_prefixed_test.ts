@@ -155,7 +155,7 @@ test("lengthPrefixed() copies a spanning frame above 8 KiB once into a buffer of
 
 test("lengthPrefixed() carves smaller spanning frames one after another out of one slab", () => {
   const decoder = lengthPrefixed().decoder();
-  const payloads = [1000, 10, 3000, 1].map((n, k) => new Uint8Array(n).fill(k + 1));
+  const payloads = [1000, 10, 3000, 1, 8000, 8000].map((n, k) => new Uint8Array(n).fill(k + 1));
   const frames: Uint8Array[] = [];
   for (const payload of payloads) {
     const wire = lengthPrefixed().encode(payload);
@@ -166,10 +166,12 @@ test("lengthPrefixed() carves smaller spanning frames one after another out of o
   }
   // Held without copying: no frame was written over by a later one.
   assert.deepEqual(frames, payloads);
-  // The first frame's slab holds 16 frames of its size; the others fit after it.
+  // The first frame's slab holds 16 frames of its size; the next four fit after it, the last
+  // starts a slab of 64 KiB (16 times 8000, at most 64 KiB).
   assert.equal(frames[0]!.buffer.byteLength, 16 * 1000);
-  assert.ok(frames.every((f) => f.buffer === frames[0]!.buffer));
-  assert.deepEqual(frames.map((f) => f.byteOffset), [0, 1000, 1010, 4010]);
+  assert.ok(frames.slice(0, 5).every((f) => f.buffer === frames[0]!.buffer));
+  assert.equal(frames[5]!.buffer.byteLength, 64 * 1024);
+  assert.deepEqual(frames.map((f) => f.byteOffset), [0, 1000, 1010, 4010, 4011, 0]);
 });
 
 test("lengthPrefixed() reports a cut header and a cut payload with their byte counts", () => {
