@@ -61,6 +61,7 @@ export class HeaderDecoder implements FrameDecoder {
   #scratch: Uint8Array;
   // A frame that spans chunks, filled as bytes arrive.
   #partial: Uint8Array | undefined;
+  #partialLength = 0;
   #filled = 0;
   // Header bytes of the partial frame, consumed but not yet part of a returned frame.
   #headerHeld = 0;
@@ -209,6 +210,7 @@ export class HeaderDecoder implements FrameDecoder {
     queue.skip(header - prefix);
     this.#headerHeld = header - prefix;
     this.#partial = frame;
+    this.#partialLength = size;
     this.#filled = prefix;
     return this.#fill();
   }
@@ -240,6 +242,7 @@ export class HeaderDecoder implements FrameDecoder {
     if (partial === undefined || this.#queue.length > 0 || this.#filled === partial.length) {
       return undefined;
     }
+    if (partial.length !== this.#partialLength) throw detached();
     return partial.subarray(this.#filled);
   }
 
@@ -256,6 +259,7 @@ export class HeaderDecoder implements FrameDecoder {
 
   #fill(): Uint8Array | undefined {
     const frame = this.#partial!;
+    if (frame.length !== this.#partialLength) throw detached();
     const queue = this.#queue;
     const n = Math.min(frame.length - this.#filled, queue.length);
     if (n > 0) {
@@ -275,4 +279,15 @@ export class HeaderDecoder implements FrameDecoder {
     this.#headerHeld = 0;
     return frame;
   }
+}
+
+/**
+ * The memory of the frame being filled was detached: the application
+ * transferred the `buffer` of a frame it had, which a frame that spans
+ * chunks shares with the frames carved out of the same slab before it.
+ */
+function detached(): TypeError {
+  return new TypeError(
+    "Cannot decode the frame being received: its memory was detached (a frame's buffer was transferred; transfer a copy, frame.slice())",
+  );
 }

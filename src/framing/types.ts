@@ -13,9 +13,13 @@
  * chunking. A frame that lies inside one pushed chunk is a `subarray` view of
  * that chunk (zero-copy); a frame that spans chunks is copied once into
  * memory of its own: a buffer of its exact size above 8 KiB, or a view of
- * the frame's exact length into a slab that the decoder carves smaller
- * frames out of one after another (no byte of a slab is handed out twice).
- * Either way a frame's `buffer` may hold other frames of the same stream.
+ * the frame's exact length into a zero-filled slab of 4-64 KiB that the
+ * decoder carves smaller frames out of one after another (no byte of a slab
+ * is handed out twice). Either way a frame's `buffer` may hold other frames
+ * of the same stream, and a frame kept for long keeps its chunk or slab
+ * alive: transfer or keep a copy (`frame.slice()`). Transferring a frame's
+ * buffer can detach a frame still being received, which then fails with a
+ * `TypeError`.
  */
 export interface FrameDecoder {
   /**
@@ -55,15 +59,14 @@ export interface DecoderOptions {
    */
   reuseBuffers?: boolean;
   /**
-   * Allocates the memory that frames which span chunks are copied into
-   * (every byte of a frame is written before the frame is returned): a
-   * buffer of the frame's length for frames above 8 KiB, and for smaller
-   * ones slabs of 4 to 64 KiB (16 times the size of the frame that starts
-   * one) that frames are carved out of, since on V8 a fresh small
-   * `Uint8Array` costs microseconds. On Node and Bun,
-   * `(n) => Buffer.allocUnsafe(n)` skips zero-filling memory that is
-   * overwritten anyway, which is 25-30% faster for large frames; `framed()`
-   * uses the connection's `allocate` when its adapter provides one.
+   * Allocates the buffer a frame above 8 KiB that spans chunks is copied
+   * into (every byte of it is written before the frame is returned).
+   * Smaller frames are carved out of zero-filled slabs that the decoder
+   * allocates itself, since on V8 a fresh small `Uint8Array` costs
+   * microseconds. On Node and Bun, `(n) => Buffer.allocUnsafe(n)` skips
+   * zero-filling memory that is overwritten anyway, which is 25-30% faster
+   * for large frames; `framed()` uses the connection's `allocate` when its
+   * adapter provides one.
    *
    * @default {(length) => new Uint8Array(length)}
    */

@@ -1,11 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   FrameTooLargeError,
   lengthPrefixed,
   MalformedHeaderError,
   TruncatedFrameError,
 } from "../../mod.ts";
+import { concat } from "./_formats.ts";
 
 const text = new TextDecoder();
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -172,6 +174,59 @@ test("lengthPrefixed() carves smaller spanning frames one after another out of o
   assert.ok(frames.slice(0, 5).every((f) => f.buffer === frames[0]!.buffer));
   assert.equal(frames[5]!.buffer.byteLength, 64 * 1024);
   assert.deepEqual(frames.map((f) => f.byteOffset), [0, 1000, 1010, 4010, 4011, 0]);
+});
+
+test("lengthPrefixed(): frames of up to 9 KiB, cut anywhere and kept, stay intact across slabs", () => {
+  // Many frames that span chunks: slabs fill up and new ones start; frames above 8 KiB get their own.
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 9 * 1024 }), { minLength: 1, maxLength: 60 }), // < 255 frames
+      fc.integer({ min: 1, max: 5000 }),
+      (sizes, step) => {
+        const payloads = sizes.map((n, k) => new Uint8Array(n).fill(k + 1));
+        const wire = concat(payloads.map((p) => lengthPrefixed().encode(p)));
+        const decoder = lengthPrefixed().decoder();
+        const frames: Uint8Array[] = [];
+        for (let at = 0; at < wire.length; at += step) {
+          decoder.push(wire.slice(at, at + step));
+          for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f);
+        }
+        decoder.end();
+        // Frame k is all k + 1: compared without deepEqual, whose diff of 60 frames is slow.
+        assert.equal(frames.length, payloads.length);
+        const bad = frames.findIndex((f, k) => f.length !== sizes[k] || f.some((x) => x !== k + 1));
+        assert.equal(bad, -1, `frame ${bad} was overwritten or cut`);
+      },
+    ),
+    { numRuns: 60, endOnFailure: true },
+  );
+});
+
+test("lengthPrefixed() fails with a TypeError, not garbage, when a frame being received was detached", () => {
+  const framing = lengthPrefixed();
+  const decoder = framing.decoder();
+  const [a, b, c] = [10, 10, 3].map((n, k) => framing.encode(new Uint8Array(n).fill(k + 1)));
+  decoder.push(a!.slice(0, 6));
+  decoder.push(concat([a!.slice(6), b!.slice(0, 8)]));
+  const first = decoder.next()!;
+  assert.deepEqual(first, new Uint8Array(10).fill(1));
+  assert.equal(decoder.next(), undefined); // the second frame is being copied into the same slab
+  structuredClone(first, { transfer: [first.buffer] }); // the application transfers the slab
+  decoder.push(concat([b!.slice(8), c!]));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /detached.*frame\.slice\(\)/);
+    return true;
+  });
+  // A decoder whose slab was transferred between frames just starts a new one.
+  const fresh = framing.decoder();
+  fresh.push(a!.slice(0, 6));
+  fresh.push(a!.slice(6));
+  const kept = fresh.next()!;
+  structuredClone(kept, { transfer: [kept.buffer] });
+  fresh.push(b!.slice(0, 6));
+  fresh.push(b!.slice(6));
+  assert.deepEqual(fresh.next(), new Uint8Array(10).fill(2));
 });
 
 test("lengthPrefixed() reports a cut header and a cut payload with their byte counts", () => {
