@@ -46,7 +46,9 @@ export class FrameBuffers {
     const spare = this.#spare;
     if (spare === undefined) {
       if (size > SLAB_MAX_FRAME) {
-        return this.#allocate === undefined ? new Uint8Array(size) : this.#allocate(size);
+        return this.#allocate === undefined
+          ? new Uint8Array(size)
+          : allocated(this.#allocate, size);
       }
       let pos = this.#slabPos;
       // A slab detached by a caller (its buffer transferred) has byteLength 0.
@@ -80,4 +82,15 @@ export class FrameBuffers {
       keep(frames);
     }
   }
+}
+
+/** `allocate(size)`, checked: a shorter buffer would cut the frame, a longer one is trimmed. */
+function allocated(allocate: (length: number) => Uint8Array, size: number): Uint8Array {
+  const buffer = allocate(size);
+  if (buffer.length === size) return buffer;
+  if (buffer.length > size) return buffer.subarray(0, size);
+  // A TypeError: the decoder reports a RangeError from allocate() as a frame too large to allocate.
+  throw new TypeError(
+    `Cannot copy a frame into memory from allocate(): asked for ${size} bytes, received ${buffer.length}`,
+  );
 }

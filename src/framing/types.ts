@@ -60,7 +60,8 @@ export interface DecoderOptions {
   reuseBuffers?: boolean;
   /**
    * Allocates the buffer a frame above 8 KiB that spans chunks is copied
-   * into (every byte of it is written before the frame is returned).
+   * into (every byte of it is written before the frame is returned; a
+   * longer buffer is trimmed to `length`, a shorter one is a `TypeError`).
    * Smaller frames are carved out of zero-filled slabs that the decoder
    * allocates itself, since on V8 a fresh small `Uint8Array` costs
    * microseconds. On Node and Bun, `(n) => Buffer.allocUnsafe(n)` skips

@@ -202,6 +202,22 @@ test("lengthPrefixed(): frames of up to 9 KiB, cut anywhere and kept, stay intac
   );
 });
 
+test("lengthPrefixed() trims a longer buffer from allocate and rejects a shorter one", () => {
+  const wire = lengthPrefixed().encode(new Uint8Array(9000).fill(9));
+  const decode = (extra: number) => {
+    const decoder = lengthPrefixed().decoder({ allocate: (n) => new Uint8Array(n + extra) });
+    decoder.push(wire.slice(0, 100));
+    decoder.push(wire.slice(100));
+    return decoder.next();
+  };
+  assert.deepEqual(decode(3), new Uint8Array(9000).fill(9));
+  assert.throws(() => decode(-1), (error) => {
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /asked for 9000 bytes, received 8999/);
+    return true;
+  });
+});
+
 test("lengthPrefixed() fails with a TypeError, not garbage, when a frame being received was detached", () => {
   const framing = lengthPrefixed();
   const decoder = framing.decoder();
