@@ -12,7 +12,8 @@
  *   also with `reuseBuffers: true` (spanning frames copied into two reused
  *   buffers: the decoder's own cost against memcpy, without fresh memory; one
  *   decoder serves every round, as it would a long-lived connection)
- *   and, on Node and Bun, with `allocate: Buffer.allocUnsafe`;
+ *   and, on Node and Bun, with `allocate: Buffer.allocUnsafeSlow` (the row is
+ *   named "framewire allocUnsafe");
  * - it-length-prefixed: `decode()` over a synchronous iterable of the chunks,
  *   with a 4-byte big-endian `lengthDecoder` (it accepts one; it reads the
  *   four bytes with `get()`, the fastest way found). It yields
@@ -39,7 +40,7 @@
  * Then the streaming front ends, over the same chunks:
  *
  * - FrameDecoderStream: a `ReadableStream` of the chunks piped through it,
- *   frames read with a reader (`allocate: Buffer.allocUnsafe` on Node and Bun);
+ *   frames read with a reader (`allocate: Buffer.allocUnsafeSlow` on Node and Bun);
  * - framed() for await: `framed(conn, lengthPrefixed())` over an in-memory
  *   `Conn` whose readable yields the chunks, frames taken with `for await`
  *   (the Conn offers `allocate` on Node and Bun, as the adapters do);
@@ -236,17 +237,18 @@ function syncCases(size: number): Case[] {
       return n;
     },
   });
-  // On Node and Bun, framewire's `allocate` option with Buffer.allocUnsafe (what framed() uses
-  // over those runtimes' adapters) skips zero-filling spanning frames. With reuseBuffers,
-  // spanning frames are copied into two reused buffers: what is left is the decoder's own work
-  // plus the copy (against memcpy, without fresh memory).
+  // On Node and Bun, framewire's `allocate` option with Buffer.allocUnsafeSlow (what framed()
+  // uses over those runtimes' adapters) skips zero-filling spanning frames; the ones that reach
+  // `allocate` here are 64 KiB and 1 MiB, where Buffer.allocUnsafe does the same. With
+  // reuseBuffers, spanning frames are copied into two reused buffers: what is left is the
+  // decoder's own work plus the copy (against memcpy, without fresh memory).
   const allocUnsafe = bufferAllocUnsafe();
   const cases: Case[] = [
     framewire("framewire", undefined),
     ...(allocUnsafe === undefined ? [] : [
       framewire(
         "framewire allocUnsafe",
-        "decoder({ allocate: (n) => Buffer.allocUnsafe(n) }), as framed() does over the Node and Bun adapters",
+        "decoder({ allocate: (n) => Buffer.allocUnsafeSlow(n) }), as framed() does over the Node and Bun adapters",
         { allocate: allocUnsafe },
       ),
     ]),
@@ -359,11 +361,12 @@ function syncCases(size: number): Case[] {
   return cases;
 }
 
-/** `Buffer.allocUnsafe` on Node and Bun (where it beats a zero-filled Uint8Array), else undefined. */
+/** `Buffer.allocUnsafeSlow` on Node and Bun (where it beats a zero-filled Uint8Array), else undefined. */
 function bufferAllocUnsafe(): ((length: number) => Uint8Array) | undefined {
   if ("Deno" in globalThis) return undefined;
-  const buffer = (globalThis as { Buffer?: { allocUnsafe(length: number): Uint8Array } }).Buffer;
-  return buffer === undefined ? undefined : (length) => buffer.allocUnsafe(length);
+  const buffer = (globalThis as { Buffer?: { allocUnsafeSlow(length: number): Uint8Array } })
+    .Buffer;
+  return buffer === undefined ? undefined : (length) => buffer.allocUnsafeSlow(length);
 }
 
 /** A `ReadableStream` of `chunks`, one chunk per pull. */
@@ -379,7 +382,7 @@ function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
 
 /**
  * An in-memory `Conn` whose readable yields `chunks` and whose writable
- * discards; on Node and Bun it offers `Buffer.allocUnsafe` as `allocate`, as
+ * discards; on Node and Bun it offers `Buffer.allocUnsafeSlow` as `allocate`, as
  * the Node and Bun adapters do.
  */
 function memoryConn(chunks: Uint8Array[]): Conn {
@@ -413,7 +416,7 @@ function streamCases(size: number): Case[] {
     {
       name: "FrameDecoderStream",
       note:
-        "ReadableStream of the chunks .pipeThrough(new FrameDecoderStream(u32be, { allocate })), reader.read() loop; allocate is Buffer.allocUnsafe on Node and Bun",
+        "ReadableStream of the chunks .pipeThrough(new FrameDecoderStream(u32be, { allocate })), reader.read() loop; allocate is Buffer.allocUnsafeSlow on Node and Bun",
       frames: count,
       bytes,
       async run(): Promise<number> {

@@ -351,9 +351,9 @@ export class SocketConn implements Conn {
 }
 
 /**
- * Allocates with `Buffer.allocUnsafe` (Node, Bun): memory that is not
- * zero-filled, for buffers framewire overwrites completely. Returns a plain
- * `Uint8Array` view.
+ * Allocates with `Buffer.allocUnsafeSlow` (Node, Bun): memory that is not
+ * zero-filled, for buffers framewire overwrites completely, and not pooled.
+ * Returns a plain `Uint8Array` view.
  */
 export function allocUnsafeWith(
   allocUnsafe: (length: number) => Uint8Array,

@@ -488,7 +488,9 @@ class Framed implements FramedConnection {
       // Owned frames are views into the buffer, so a full one is never written again. A buffer
       // filled by a trickle is followed by a smaller one.
       if (this.#largestRead * 16 < this.#size) this.#size = Math.max(MIN_READ, this.#size >> 2);
-      buf = this.#buf = this.conn.allocate?.(this.#size) ?? new Uint8Array(this.#size);
+      // Zero-filled, never from conn.allocate: frames are views into it, and its unread rest is
+      // reachable through frame.buffer.
+      buf = this.#buf = new Uint8Array(this.#size);
       pos = 0;
       this.#largestRead = 0;
     }

@@ -58,9 +58,10 @@ export interface Conn {
   readonly closed: Promise<void>;
   /**
    * Optional: how to allocate buffers that frames of this connection are
-   * copied into. The Node and Bun adapters provide `Buffer.allocUnsafe`
+   * copied into. The Node and Bun adapters provide `Buffer.allocUnsafeSlow`
    * (memory that is not zero-filled first, since framewire overwrites every
-   * byte); `framed()` uses it when present.
+   * byte, and not pooled, since `frame.buffer` reaches all of it); `framed()`
+   * uses it when present.
    */
   readonly allocate?: (length: number) => Uint8Array;
   /**

@@ -47,6 +47,7 @@ export class ByteQueue {
     let pos = this.#offset + index;
     let chunk = this.#chunks[i]!;
     while (pos >= chunk.length) {
+      if (chunk.length === 0) throw detachedChunk();
       pos -= chunk.length;
       chunk = this.#chunks[++i]!;
     }
@@ -61,6 +62,7 @@ export class ByteQueue {
     let pos = this.#offset;
     while (want > 0) {
       const chunk = this.#chunks[i++]!;
+      if (chunk.length <= pos) throw detachedChunk();
       const n = Math.min(want, chunk.length - pos);
       target.set(chunk.subarray(pos, pos + n), targetOffset + written);
       written += n;
@@ -84,6 +86,7 @@ export class ByteQueue {
     while (n > 0) {
       const chunk = this.#chunks[this.#head]!;
       const left = chunk.length - this.#offset;
+      if (left <= 0) throw detachedChunk();
       if (n < left) {
         this.#offset += n;
         break;
@@ -100,6 +103,7 @@ export class ByteQueue {
     while (n > 0) {
       const chunk = this.#chunks[this.#head]!;
       const left = chunk.length - this.#offset;
+      if (left <= 0) throw detachedChunk();
       if (n < left) {
         if (n <= 32) {
           for (let i = 0; i < n; i++) target[targetOffset + i] = chunk[this.#offset + i]!;
@@ -143,6 +147,7 @@ export class ByteQueue {
     while (this.#scanIndex < chunks.length) {
       const chunk = chunks[this.#scanIndex]!;
       let pos = this.#scanPos;
+      if (chunk.length <= pos) throw detachedChunk();
       while (pos < chunk.length) {
         const hit = chunk.indexOf(first, pos);
         if (hit === -1) break;
@@ -227,4 +232,15 @@ export class ByteQueue {
     this.#scanPos = this.#offset;
     this.#scanRel = 0;
   }
+}
+
+/**
+ * A chunk the queue holds has no bytes left where it had some: its memory
+ * was detached. Empty chunks are never queued, and a chunk is dropped once
+ * read to its end, so no live chunk looks like this.
+ */
+export function detachedChunk(): TypeError {
+  return new TypeError(
+    "Cannot decode: bytes the decoder holds were detached (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded; transfer a copy, frame.slice())",
+  );
 }

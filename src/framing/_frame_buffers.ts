@@ -43,6 +43,8 @@ export class FrameBuffers {
 
   /** A buffer of exactly `size` bytes for the next frame that spans chunks. */
   take = (size: number): Uint8Array => {
+    // An empty frame shares no memory (a view of a slab or spare the caller detached would throw).
+    if (size === 0) return new Uint8Array(0);
     const spare = this.#spare;
     if (spare === undefined) {
       if (size > SLAB_MAX_FRAME) {

@@ -64,10 +64,13 @@ export interface DecoderOptions {
    * longer buffer is trimmed to `length`, a shorter one is a `TypeError`).
    * Smaller frames are carved out of zero-filled slabs that the decoder
    * allocates itself, since on V8 a fresh small `Uint8Array` costs
-   * microseconds. On Node and Bun, `(n) => Buffer.allocUnsafe(n)` skips
+   * microseconds. On Node and Bun, `(n) => Buffer.allocUnsafeSlow(n)` skips
    * zero-filling memory that is overwritten anyway, which is 25-30% faster
    * for large frames; `framed()` uses the connection's `allocate` when its
-   * adapter provides one.
+   * adapter provides one. The frame's `buffer` is whatever `allocate`
+   * returned the frame in, so return memory that holds the frame alone: not
+   * `Buffer.allocUnsafe`, which hands out slices of a shared pool for sizes
+   * under half `Buffer.poolSize` (32 KiB on Node 24).
    *
    * @default {(length) => new Uint8Array(length)}
    */

@@ -53,7 +53,7 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
    *
    * @param framing The wire format.
    * @param options Decoder options: `allocate` for frames that span chunks
-   * (e.g. `Buffer.allocUnsafe` on Node and Bun). `reuseBuffers` is not
+   * (e.g. `Buffer.allocUnsafeSlow` on Node and Bun). `reuseBuffers` is not
    * offered: a stream's consumer may hold many frames at once.
    */
   constructor(framing: Framing, options: Pick<DecoderOptions, "allocate"> = {}) {

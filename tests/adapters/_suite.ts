@@ -240,6 +240,26 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t(
+    "allocate() gives memory that holds the frame alone (never a slice of a shared pool)",
+    async () => {
+      await withPair(name, (client, server) => {
+        for (const conn of [client, server]) {
+          if (conn.allocate === undefined) continue; // Deno: frames are read into their own buffers
+          // Sizes Node 24's Buffer.allocUnsafe would slice out of its 64 KiB pool (under 32 KiB),
+          // which frame.buffer would expose; and a large one.
+          for (const size of [8193, 10_000, 32_767, 1 << 20]) {
+            const buffer = conn.allocate(size);
+            assert.equal(buffer.length, size);
+            assert.equal(buffer.byteOffset, 0);
+            assert.equal(buffer.buffer.byteLength, size, `allocate(${size}) is a slice of a pool`);
+          }
+        }
+        return Promise.resolve();
+      });
+    },
+  );
+
   t("half-close: client closeWrite, server sees the end and still replies", async () => {
     await withPair(name, async (client, server) => {
       const writer = client.writable.getWriter();

@@ -658,6 +658,24 @@ test("framed() over a Conn with read() reads the rest of a large frame straight 
   assert.ok(targets.has(frames[0]!.buffer), "the frame's own buffer was read into");
 });
 
+test("framed() over a Conn with read() and allocate: frame.buffer shows nothing allocate left there", async () => {
+  // allocate may hand out memory that still holds old bytes (Buffer.allocUnsafeSlow): read
+  // buffers, which frames are views into and are read into only in part, must not come from it.
+  const framing = lengthPrefixed();
+  const small = new Uint8Array([1, 2, 3, 4, 5]);
+  const big = new Uint8Array(20_000).fill(7); // no 0xee on the wire: every 0xee is allocate's
+  const byob = byobConn(encodeAll(framing, [small, big]), [9, 3000, 65536]);
+  const conn: Conn = { ...byob.conn, allocate: (n) => new Uint8Array(n).fill(0xee) };
+  const frames = await collectBatches(framed(conn, framing), false);
+  assert.deepEqual(frames.map((f) => f.length), [5, 20_000]);
+  assert.deepEqual(frames[0], small);
+  // The small frame is a view into a read buffer: nothing of it may be allocate's.
+  const stale = new Uint8Array(frames[0]!.buffer).indexOf(0xee);
+  assert.equal(stale, -1, `frame.buffer holds allocate's bytes at ${stale}`);
+  // The large frame, read into allocate's memory, is overwritten in full.
+  assert.equal(frames[1]!.indexOf(0xee), -1);
+});
+
 test("framed() bytesRead counts the bytes read, a frame still arriving included", async () => {
   const framing = lengthPrefixed();
   const wire = framing.encode(payloadOf(100, 1));

@@ -248,6 +248,34 @@ test("lengthPrefixed() fails with a TypeError, not garbage, when a frame being r
   assert.deepEqual(fresh.next(), new Uint8Array(10).fill(2));
 });
 
+test("lengthPrefixed(): an empty frame that spans chunks shares no memory, so transferring it breaks nothing", () => {
+  for (const reuseBuffers of [false, true]) {
+    const framing = lengthPrefixed();
+    const decoder = framing.decoder({ reuseBuffers });
+    const empty = framing.encode(new Uint8Array(0));
+    const spanning = (): Uint8Array | undefined => {
+      decoder.push(empty.slice(0, 2)); // the header spans chunks: the frame is "copied"
+      assert.equal(decoder.next(), undefined);
+      decoder.push(empty.slice(2));
+      return decoder.next();
+    };
+    // With reuseBuffers, a spare buffer of 5 bytes first: the empty frames come after it.
+    decoder.push(framing.encode(new Uint8Array([1, 2, 3, 4, 5])).slice(0, 6));
+    decoder.next();
+    decoder.push(framing.encode(new Uint8Array([1, 2, 3, 4, 5])).slice(6));
+    const five = decoder.next()!;
+    assert.deepEqual(five, new Uint8Array([1, 2, 3, 4, 5]));
+    structuredClone(five, { transfer: [five.buffer as ArrayBuffer] }); // its slab or spare
+    for (let k = 0; k < 3; k++) {
+      const frame = spanning()!;
+      assert.equal(frame.length, 0);
+      structuredClone(frame, { transfer: [frame.buffer as ArrayBuffer] });
+    }
+    decoder.push(framing.encode(new Uint8Array([7, 8, 9])));
+    assert.deepEqual(decoder.next(), new Uint8Array([7, 8, 9]), `reuseBuffers: ${reuseBuffers}`);
+  }
+});
+
 test("lengthPrefixed() reports a cut header and a cut payload with their byte counts", () => {
   const header = lengthPrefixed().decoder();
   header.push(new Uint8Array([0, 0]));

@@ -228,6 +228,48 @@ for (const [i, { framing, payload }] of formats.entries()) {
     }
   });
 
+  test(`${name}: a transferred frame that shares its chunk with bytes not yet decoded fails with a TypeError`, () => {
+    // The application transfers the buffer of a frame that is a view into a chunk: the bytes of
+    // the next frame in that chunk are gone. The next call says so; it never stalls (a delimiter
+    // search over no bytes) nor decodes garbage.
+    fc.assert(
+      fc.property(
+        fc.array(payload, { minLength: 2, maxLength: 4 }).chain((payloads) => {
+          const first = framing.encode(payloads[0]!).length;
+          const second = framing.encode(payloads[1]!).length;
+          return fc.tuple(
+            fc.constant(payloads),
+            fc.integer({ min: 0, max: second }),
+            fc.constant(first),
+          );
+        }),
+        ([payloads, extra, first]) => {
+          const wire = encodeAll(framing, payloads);
+          const decoder = framing.decoder();
+          decoder.push(wire.slice(0, first + extra)); // a chunk of its own
+          const frame = decoder.next()!;
+          assert.deepEqual(frame, payloads[0]);
+          structuredClone(frame, { transfer: [frame.buffer as ArrayBuffer] });
+          decoder.push(wire.slice(first + extra));
+          if (extra === 0) {
+            // Nothing else lived in that chunk: decoding goes on.
+            const rest: Uint8Array[] = [];
+            for (let f = decoder.next(); f !== undefined; f = decoder.next()) rest.push(f);
+            decoder.end();
+            assert.deepEqual(rest, payloads.slice(1));
+            return;
+          }
+          assert.throws(() => decoder.next(), (error) => {
+            assert.ok(error instanceof TypeError, `${error}`);
+            assert.match(error.message, /detached.*frame\.slice\(\)/);
+            return true;
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   test(`${name}: zero frames and an empty input end cleanly`, () => {
     const decoder = framing.decoder();
     decoder.push(new Uint8Array(0));
