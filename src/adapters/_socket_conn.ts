@@ -140,6 +140,9 @@ export class SocketConn implements Conn {
           this.#settle();
           throw closedError(remoteAddr);
         }
+        // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys the
+        // socket.) A socket that failed still reports it.
+        if (chunk.length === 0 && !this.#failed) return void this.#settle();
         return handle.write(chunk).then(() => this.#settle(), (cause) => {
           // The writable errors and drops its queue: closeWrite() stops waiting for it.
           // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.

@@ -827,6 +827,35 @@ export function adapterSuite(name: Runtime): void {
       "Deno's node:tls never emits 'end' for a FIN that arrives while the socket is paused",
   });
 
+  t("an empty write is a no-op over TCP and TLS: the connection goes on", async () => {
+    const { listener, dial } = await tlsListen();
+    const conns: Conn[] = [];
+    try {
+      for (const transport of ["tcp", "tls"]) {
+        const [client, server] = transport === "tcp" ? await pair(name) : await dial();
+        conns.push(client, server);
+        const writer = client.writable.getWriter();
+        await writer.write(new Uint8Array(0));
+        await writer.write(text("after"));
+        await writer.write(new Uint8Array(0));
+        const reader = server.readable.getReader();
+        let got = "";
+        while (got.length < 5) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          got += decode(value);
+        }
+        assert.equal(got, "after", transport);
+        const reply = server.writable.getWriter();
+        await reply.write(text("!"));
+        assert.equal(decode((await client.readable.getReader().read()).value!), "!", transport);
+      }
+    } finally {
+      listener.close();
+      for (const conn of conns) conn.close();
+    }
+  });
+
   t("TLS: half-close both ways with a few bytes", async () => {
     const { listener, dial } = await tlsListen();
     const [client, server] = await dial();
