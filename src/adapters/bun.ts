@@ -58,8 +58,8 @@ import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
 /**
  * Frames are copied into memory that is not zero-filled first (framewire overwrites it all) and
- * holds that frame alone: not `Buffer.allocUnsafe`, which carves buffers under half
- * `Buffer.poolSize` (64 KiB on Node 24) out of a shared pool that `frame.buffer` would expose.
+ * holds that frame alone: not `Buffer.allocUnsafe`, which carves small buffers out of a shared
+ * pool (as Node does, where the pool is 64 KiB since Node 24) that `frame.buffer` would expose.
  */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
 
