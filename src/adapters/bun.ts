@@ -58,8 +58,9 @@ import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
 /**
  * Frames are copied into memory that is not zero-filled first (framewire overwrites it all) and
- * holds that frame alone: not `Buffer.allocUnsafe`, which carves small buffers out of a shared
- * pool (as Node does, where the pool is 64 KiB since Node 24) that `frame.buffer` would expose.
+ * holds that frame alone. Bun 1.4's `Buffer.allocUnsafe` gives each buffer its own memory too, but
+ * Node's carves small ones out of a shared pool (under 32 KiB since Node 24) that `frame.buffer`
+ * would expose: `allocUnsafeSlow` is unpooled by definition, on both.
  */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
 

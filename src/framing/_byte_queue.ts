@@ -173,6 +173,8 @@ export class ByteQueue {
           while (at >= current.length) {
             current = chunks[++index]!;
             at = 0;
+            // The bytes are counted in #length, so only a detached chunk is empty or missing.
+            if (current === undefined || current.length === 0) throw detachedChunk();
           }
           if (current[at++] !== delimiter[k]) {
             match = false;
@@ -235,12 +237,12 @@ export class ByteQueue {
 }
 
 /**
- * A chunk the queue holds has no bytes left where it had some: its memory
- * was detached. Empty chunks are never queued, and a chunk is dropped once
- * read to its end, so no live chunk looks like this.
+ * A chunk held for decoding has no bytes left where it had some: its memory
+ * was detached. Empty chunks are never queued (here or in `ByteReader`), and
+ * a chunk is dropped once read to its end, so no live chunk looks like this.
  */
 export function detachedChunk(): TypeError {
   return new TypeError(
-    "Cannot decode: bytes the decoder holds were detached (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded; transfer a copy, frame.slice())",
+    "Cannot decode: bytes held for decoding were detached (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded; transfer a copy, frame.slice())",
   );
 }

@@ -19,7 +19,7 @@
  * of the same stream, and a frame kept for long keeps its chunk or slab
  * alive: transfer or keep a copy (`frame.slice()`). Transferring a frame's
  * buffer can detach a frame still being received, or bytes of its chunk not
- * yet decoded: the decoder's next call then fails with a `TypeError`.
+ * yet decoded: `next()` (or `end()`) then fails with a `TypeError`.
  */
 export interface FrameDecoder {
   /**

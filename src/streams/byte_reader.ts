@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { TruncatedFrameError } from "../errors.ts";
+import { detachedChunk } from "../framing/_byte_queue.ts";
 import type { FrameDecoder, Framing } from "../framing/types.ts";
 
 interface HandsBack {
@@ -71,6 +72,7 @@ export class ByteReader {
     if (!Number.isSafeInteger(n) || n < 0) {
       throw new RangeError(`Cannot read bytes as n must be a non-negative integer: received ${n}`);
     }
+    this.#checkKept();
     while (this.#length < n) {
       if (!(await this.#fill())) {
         if (this.#length === 0) return null;
@@ -96,6 +98,7 @@ export class ByteReader {
       );
     }
     // The chunks stay buffered here until a frame is found (releaseLock() meanwhile returns them).
+    this.#checkKept();
     for (const chunk of this.#chunks) decoder.push(chunk);
     while (true) {
       const frame = decoder.next();
@@ -118,7 +121,17 @@ export class ByteReader {
    */
   releaseLock(): Uint8Array {
     this.#reader.releaseLock();
+    this.#checkKept();
     return this.#take(this.#length);
+  }
+
+  /**
+   * The bytes kept between calls are views into the chunks read, as the
+   * frames returned may be: one that became empty was detached (the
+   * application transferred such a frame's buffer), and its bytes are gone.
+   */
+  #checkKept(): void {
+    for (const chunk of this.#chunks) if (chunk.length === 0) throw detachedChunk();
   }
 
   /** Buffers what `decoder` has left after `frame`, and returns `frame`. */

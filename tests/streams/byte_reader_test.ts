@@ -84,3 +84,28 @@ test("ByteReader.releaseLock() while a readFrame() waits returns the bytes that 
   assert.equal(new TextDecoder().decode(reader.releaseLock()), "HEL");
   await assert.rejects(pending, TypeError);
 });
+
+test("ByteReader: a transferred frame that shares its chunk with bytes kept for later is a TypeError", async () => {
+  // One chunk holds two frames: after the first is returned, the second's bytes are kept as a view
+  // of the same chunk. Transferring the first frame's buffer detaches them.
+  const framing = lengthPrefixed();
+  const wire = [0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 4, 4, 5, 6, 7];
+  for (const next of ["readFrame", "readExactly", "releaseLock"] as const) {
+    const reader = new ByteReader(streamOf([wire, [0, 0, 0, 2, 9, 9]]));
+    const first = (await reader.readFrame(framing))!;
+    assert.deepEqual(first, new Uint8Array([1, 2, 3]));
+    structuredClone(first, { transfer: [first.buffer as ArrayBuffer] });
+    const call = next === "readFrame"
+      ? reader.readFrame(framing)
+      : next === "readExactly"
+      ? reader.readExactly(8)
+      : Promise.resolve().then(() => reader.releaseLock());
+    // Before: readFrame skipped the second frame (or returned null at the end), readExactly threw
+    // an engine error.
+    await assert.rejects(call, (error) => {
+      assert.ok(error instanceof TypeError, `${next}: ${error}`);
+      assert.match(error.message, /detached.*frame\.slice\(\)/);
+      return true;
+    });
+  }
+});
