@@ -242,14 +242,14 @@ function syncCases(size: number): Case[] {
   // `allocate` here are 64 KiB and 1 MiB, where Buffer.allocUnsafe does the same. With
   // reuseBuffers, spanning frames are copied into two reused buffers: what is left is the
   // decoder's own work plus the copy (against memcpy, without fresh memory).
-  const allocUnsafe = bufferAllocUnsafe();
+  const allocUnsafeSlow = bufferAllocUnsafeSlow();
   const cases: Case[] = [
     framewire("framewire", undefined),
-    ...(allocUnsafe === undefined ? [] : [
+    ...(allocUnsafeSlow === undefined ? [] : [
       framewire(
         "framewire allocUnsafe",
         "decoder({ allocate: (n) => Buffer.allocUnsafeSlow(n) }), as framed() does over the Node and Bun adapters",
-        { allocate: allocUnsafe },
+        { allocate: allocUnsafeSlow },
       ),
     ]),
     framewire(
@@ -362,7 +362,7 @@ function syncCases(size: number): Case[] {
 }
 
 /** `Buffer.allocUnsafeSlow` on Node and Bun (where it beats a zero-filled Uint8Array), else undefined. */
-function bufferAllocUnsafe(): ((length: number) => Uint8Array) | undefined {
+function bufferAllocUnsafeSlow(): ((length: number) => Uint8Array) | undefined {
   if ("Deno" in globalThis) return undefined;
   const buffer = (globalThis as { Buffer?: { allocUnsafeSlow(length: number): Uint8Array } })
     .Buffer;
@@ -388,7 +388,7 @@ function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
 function memoryConn(chunks: Uint8Array[]): Conn {
   const addr = { transport: "tcp", hostname: "127.0.0.1", port: 0 } as const;
   return {
-    allocate: bufferAllocUnsafe(),
+    allocate: bufferAllocUnsafeSlow(),
     readable: streamOf(chunks),
     writable: new WritableStream<Uint8Array>(),
     localAddr: addr,
@@ -421,7 +421,7 @@ function streamCases(size: number): Case[] {
       bytes,
       async run(): Promise<number> {
         const reader = streamOf(chunks).pipeThrough(
-          new FrameDecoderStream(framing, { allocate: bufferAllocUnsafe() }),
+          new FrameDecoderStream(framing, { allocate: bufferAllocUnsafeSlow() }),
         ).getReader();
         let n = 0;
         for (let r = await reader.read(); !r.done; r = await reader.read()) {

@@ -355,8 +355,11 @@ export class SocketConn implements Conn {
 
 /**
  * Allocates with `Buffer.allocUnsafeSlow` (Node, Bun): memory that is not
- * zero-filled, for buffers framewire overwrites completely, and not pooled.
- * Returns a plain `Uint8Array` view.
+ * zero-filled, for buffers framewire overwrites completely, and that holds
+ * the frame alone. Not `Buffer.allocUnsafe`: Node carves buffers under half
+ * `Buffer.poolSize` (32 KiB since Node 24) out of a shared pool, which
+ * `frame.buffer` would expose (Bun 1.4 does not pool). Returns a plain
+ * `Uint8Array` view.
  */
 export function allocUnsafeWith(
   allocUnsafe: (length: number) => Uint8Array,

@@ -56,12 +56,7 @@ import {
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
-/**
- * Frames are copied into memory that is not zero-filled first (framewire overwrites it all) and
- * holds that frame alone. Bun 1.4's `Buffer.allocUnsafe` gives each buffer its own memory too, but
- * Node's carves small ones out of a shared pool (under 32 KiB since Node 24) that `frame.buffer`
- * would expose: `allocUnsafeSlow` is unpooled by definition, on both.
- */
+/** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
 
 export type * from "../connection/types.ts";

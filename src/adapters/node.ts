@@ -50,11 +50,7 @@ import { bareHost, checkPort, connectionError, formatAddr, throwIfAborted } from
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
-/**
- * Frames are copied into memory that is not zero-filled first (framewire overwrites it all) and
- * holds that frame alone: not `Buffer.allocUnsafe`, which carves buffers under half
- * `Buffer.poolSize` (64 KiB on Node 24) out of a shared pool that `frame.buffer` would expose.
- */
+/** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
 
 export type * from "../connection/types.ts";

@@ -47,7 +47,7 @@ export class ByteQueue {
     let pos = this.#offset + index;
     let chunk = this.#chunks[i]!;
     while (pos >= chunk.length) {
-      if (chunk.length === 0) throw detachedChunk();
+      if (chunk.length === 0) throw detachedBytes();
       pos -= chunk.length;
       chunk = this.#chunks[++i]!;
     }
@@ -62,7 +62,7 @@ export class ByteQueue {
     let pos = this.#offset;
     while (want > 0) {
       const chunk = this.#chunks[i++]!;
-      if (chunk.length <= pos) throw detachedChunk();
+      if (chunk.length <= pos) throw detachedBytes();
       const n = Math.min(want, chunk.length - pos);
       target.set(chunk.subarray(pos, pos + n), targetOffset + written);
       written += n;
@@ -86,7 +86,7 @@ export class ByteQueue {
     while (n > 0) {
       const chunk = this.#chunks[this.#head]!;
       const left = chunk.length - this.#offset;
-      if (left <= 0) throw detachedChunk();
+      if (left <= 0) throw detachedBytes();
       if (n < left) {
         this.#offset += n;
         break;
@@ -103,7 +103,7 @@ export class ByteQueue {
     while (n > 0) {
       const chunk = this.#chunks[this.#head]!;
       const left = chunk.length - this.#offset;
-      if (left <= 0) throw detachedChunk();
+      if (left <= 0) throw detachedBytes();
       if (n < left) {
         if (n <= 32) {
           for (let i = 0; i < n; i++) target[targetOffset + i] = chunk[this.#offset + i]!;
@@ -147,7 +147,7 @@ export class ByteQueue {
     while (this.#scanIndex < chunks.length) {
       const chunk = chunks[this.#scanIndex]!;
       let pos = this.#scanPos;
-      if (chunk.length <= pos) throw detachedChunk();
+      if (chunk.length <= pos) throw detachedBytes();
       while (pos < chunk.length) {
         const hit = chunk.indexOf(first, pos);
         if (hit === -1) break;
@@ -174,7 +174,7 @@ export class ByteQueue {
             current = chunks[++index]!;
             at = 0;
             // The bytes are counted in #length, so only a detached chunk is empty or missing.
-            if (current === undefined || current.length === 0) throw detachedChunk();
+            if (current === undefined || current.length === 0) throw detachedBytes();
           }
           if (current[at++] !== delimiter[k]) {
             match = false;
@@ -237,11 +237,12 @@ export class ByteQueue {
 }
 
 /**
- * A chunk held for decoding has no bytes left where it had some: its memory
- * was detached. Empty chunks are never queued (here or in `ByteReader`), and
- * a chunk is dropped once read to its end, so no live chunk looks like this.
+ * Bytes held for decoding (a queued chunk, or the frame being filled) have
+ * no memory left: the application transferred the `buffer` of a frame that
+ * shares it. Empty chunks are never queued (here or in `ByteReader`), and a
+ * chunk is dropped once read to its end, so no live chunk looks like this.
  */
-export function detachedChunk(): TypeError {
+export function detachedBytes(): TypeError {
   return new TypeError(
     "Cannot decode: bytes held for decoding were detached (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded; transfer a copy, frame.slice())",
   );

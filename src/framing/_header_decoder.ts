@@ -3,7 +3,7 @@
 // (length-prefixed, varint, decimal header, netstring, fixed size). Private.
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
-import { ByteQueue } from "./_byte_queue.ts";
+import { ByteQueue, detachedBytes } from "./_byte_queue.ts";
 import { FrameBuffers } from "./_frame_buffers.ts";
 import { copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
@@ -242,7 +242,7 @@ export class HeaderDecoder implements FrameDecoder {
     if (partial === undefined || this.#queue.length > 0 || this.#filled === partial.length) {
       return undefined;
     }
-    if (partial.length !== this.#partialLength) throw detached();
+    if (partial.length !== this.#partialLength) throw detachedBytes();
     return partial.subarray(this.#filled);
   }
 
@@ -259,7 +259,7 @@ export class HeaderDecoder implements FrameDecoder {
 
   #fill(): Uint8Array | undefined {
     const frame = this.#partial!;
-    if (frame.length !== this.#partialLength) throw detached();
+    if (frame.length !== this.#partialLength) throw detachedBytes();
     const queue = this.#queue;
     const n = Math.min(frame.length - this.#filled, queue.length);
     if (n > 0) {
@@ -279,15 +279,4 @@ export class HeaderDecoder implements FrameDecoder {
     this.#headerHeld = 0;
     return frame;
   }
-}
-
-/**
- * The memory of the frame being filled was detached: the application
- * transferred the `buffer` of a frame it had, which a frame that spans
- * chunks shares with the frames carved out of the same slab before it.
- */
-function detached(): TypeError {
-  return new TypeError(
-    "Cannot decode the frame being received: its memory was detached (a frame's buffer was transferred; transfer a copy, frame.slice())",
-  );
 }

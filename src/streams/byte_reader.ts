@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { TruncatedFrameError } from "../errors.ts";
-import { detachedChunk } from "../framing/_byte_queue.ts";
+import { detachedBytes } from "../framing/_byte_queue.ts";
 import type { FrameDecoder, Framing } from "../framing/types.ts";
 
 interface HandsBack {
@@ -131,7 +131,7 @@ export class ByteReader {
    * application transferred such a frame's buffer), and its bytes are gone.
    */
   #checkKept(): void {
-    for (const chunk of this.#chunks) if (chunk.length === 0) throw detachedChunk();
+    for (const chunk of this.#chunks) if (chunk.length === 0) throw detachedBytes();
   }
 
   /** Buffers what `decoder` has left after `frame`, and returns `frame`. */
