@@ -1,7 +1,8 @@
 // Copyright 2026 the framewire authors. MIT license.
 /**
  * Runs every bench on every runtime (Deno, Bun, Node, one after the other,
- * each as its own process), then the cross-runtime pairs, then prints one
+ * each as its own process; the loopback bench also with framewire's node:net
+ * adapter on Deno and Bun), then the cross-runtime pairs, then prints one
  * summary table against issue 5's targets and regenerates the chart and the
  * results section of `bench/README.md` (`scripts/bench_chart.ts`).
  *
@@ -45,6 +46,10 @@ const benches = ["decode_bench.ts", "encode_bench.ts", "loopback_bench.ts"].filt
 );
 for (const bench of benches) {
   for (const rt of runtimes) run(rt, bench);
+  // framewire's node:net adapter on the other two runtimes (without the memory cases).
+  if (bench === "loopback_bench.ts") {
+    for (const rt of ["deno", "bun"] as const) run(rt, bench, ["--adapter", "node", "--no-memory"]);
+  }
 }
 if (only.length === 0 || only.some((o) => "cross".startsWith(o))) run("node", "cross_bench.ts");
 

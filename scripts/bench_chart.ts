@@ -384,6 +384,52 @@ export function summarize(): {
     }
     rows.push(row);
   }
+  // framewire's node:net adapter on Deno and Bun (on Node it is the runtime's own adapter, above),
+  // each ratio against the runtime's raw native socket in the same group of the same run.
+  const viaNode: Partial<Record<Runtime, ResultFile | undefined>> = {
+    deno: load("loopback-deno-node.json"),
+    bun: load("loopback-bun-node.json"),
+  };
+  const mbRatio = (rt: Runtime, group: string, name: string): number | undefined => {
+    const f = find(viaNode[rt], group, name)?.mbPerSec.median;
+    const r = find(viaNode[rt], group, "raw native")?.mbPerSec.median;
+    return f !== undefined && r !== undefined ? f / r : undefined;
+  };
+  rows.push(
+    ratioRow(
+      "node:net adapter on Deno/Bun: loopback 64 KiB owned / raw native",
+      "(no target)",
+      NaN,
+      (rt) => mbRatio(rt, "framed 64 KiB", "framed() batches() 64 KiB"),
+    ),
+    ratioRow(
+      "node:net adapter on Deno/Bun: loopback 64 KiB reuseBuffers / raw native",
+      "(no target)",
+      NaN,
+      (rt) => mbRatio(rt, "framed reuseBuffers", "framed() reuseBuffers 64 KiB"),
+    ),
+    limitRow(
+      "node:net adapter on Deno/Bun: loopback 16 B, frames/s through batches()",
+      (rt) =>
+        fps(find(
+          viaNode[rt],
+          "framed 16 B, sender in another process",
+          "framed() batches() 16 B, sender in another process",
+        )),
+    ),
+    ratioRow(
+      "node:net adapter on Deno/Bun: loopback 100 B / one native write per message",
+      "(no target)",
+      NaN,
+      (rt) =>
+        caseRatio(
+          viaNode[rt],
+          "framed 100 B",
+          "framed() batches() 100 B",
+          "one write per message 100 B",
+        ),
+    ),
+  );
   const versions: Partial<Record<Runtime, string>> = {};
   let machineText: string | undefined;
   for (const rt of RUNTIMES) {
