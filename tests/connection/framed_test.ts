@@ -793,6 +793,28 @@ test("framed(): a second framed() on a Conn may use the direction the first leav
   assert.equal(text.decode(concat(writes)), "hi\nstill fine\n");
 });
 
+test("framed(): a send of any size to a Conn whose writable is held elsewhere is refused at once, before anything is queued", async () => {
+  for (const payload of [new Uint8Array(1), "x", new Uint8Array(100_000)]) {
+    const { conn, writes } = recordingConn();
+    const holder = conn.writable.getWriter();
+    const fc = framed(conn, lengthPrefixed());
+    const sent = fc.send(payload);
+    // Nothing was queued: the send failed in send(), not later in the pump (where a small one
+    // used to fail quietly, after counting in bufferedAmount).
+    assert.equal(fc.bufferedAmount, 0);
+    await assert.rejects(
+      sent,
+      (e: unknown) => e instanceof TypeError && /writable is locked/.test(e.message),
+    );
+    // Later sends report it too; the holder's writes still go through.
+    await assert.rejects(fc.send("later"), TypeError);
+    await holder.write(new Uint8Array([7]));
+    assert.deepEqual(concat(writes), new Uint8Array([7]));
+    holder.releaseLock();
+    await fc.close();
+  }
+});
+
 test("framed(): buffered bytes are decoded before anything read from the conn; a non-Uint8Array is a TypeError", async () => {
   const framing = lengthPrefixed();
   const wire = encodeAll(framing, ["one", "two", "three"].map((s) => new TextEncoder().encode(s)));
