@@ -163,7 +163,7 @@ async function round(c: Case, ms: number): Promise<number> {
 /**
  * Measures every case of a group in the same run: each case is warmed up,
  * then rounds go round-robin over the cases so that machine noise hits them
- * alike. Returns one result per case.
+ * alike, each round starting at the next case. Returns one result per case.
  */
 export async function measureGroup(
   group: string,
@@ -173,7 +173,12 @@ export async function measureGroup(
   for (const c of cases) await round(c, options.warmupMs);
   const times: number[][] = cases.map(() => []);
   for (let r = 0; r < options.rounds; r++) {
-    for (let i = 0; i < cases.length; i++) times[i]!.push(await round(cases[i]!, options.roundMs));
+    // Each round starts one case further on, so that no case always follows the same one (and
+    // inherits its garbage, or the memory it gave back).
+    for (let k = 0; k < cases.length; k++) {
+      const i = (r + k) % cases.length;
+      times[i]!.push(await round(cases[i]!, options.roundMs));
+    }
   }
   return cases.map((c, i) => {
     const secs = times[i]!;
