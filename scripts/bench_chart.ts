@@ -3,7 +3,8 @@
  * Turns the bench JSON in `bench/results/` into the summary table (issue 5's
  * targets, per runtime), an SVG bar chart (`bench/results/chart.svg`), and
  * the results section of `bench/README.md` (between the
- * `<!-- results:start -->` and `<!-- results:end -->` markers).
+ * `<!-- results:start -->` and `<!-- results:end -->` markers; it ends with a
+ * table of the cross-runtime pairs).
  *
  *     node scripts/bench_chart.ts        (or deno run -A / bun)
  *
@@ -42,7 +43,7 @@ interface ResultFile {
   };
 }
 
-function load(name: string): ResultFile | undefined {
+function load<T = ResultFile>(name: string): T | undefined {
   const url = new URL(name, RESULTS);
   if (!fs.existsSync(url)) return undefined;
   return JSON.parse(fs.readFileSync(url, "utf8"));
@@ -449,9 +450,13 @@ function mark(v: { text: string; ok: boolean | undefined } | undefined): string 
 
 /** The summary as a Markdown table. */
 export function markdownTable(rows: Row[]): string {
-  // Padded the way `deno fmt` pads tables, so the generated README passes `deno fmt --check`.
   const head = ["metric", "target", "Deno", "Bun", "Node"];
   const body = rows.map((r) => [r.metric, r.target, ...RUNTIMES.map((rt) => mark(r.values[rt]))]);
+  return paddedTable(head, body);
+}
+
+/** A Markdown table padded the way `deno fmt` pads tables (the README passes `deno fmt --check`). */
+function paddedTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) =>
     Math.max(3, [...h].length, ...body.map((b) => [...b[i]!].length))
   );
@@ -543,6 +548,33 @@ export function svgChart(): string {
   return out.join("\n") + "\n";
 }
 
+/** `cross.json`: one result per (server, client) pair. */
+interface CrossFile {
+  config?: { size?: number; rounds?: number };
+  results: { server: Runtime; client: Runtime; framesPerSec: Stat }[];
+}
+
+/**
+ * The cross-runtime pairs (`cross.json`) as a Markdown table: one row per
+ * receiving server, one column per sending client, MB/s of 4 KiB messages.
+ */
+export function crossTable(): { table: string; rounds: number } | undefined {
+  const file = load<CrossFile>("cross.json");
+  if (file === undefined) return undefined;
+  const pairs = file.results;
+  const size = file.config?.size ?? 4096;
+  const cell = (server: Runtime, client: Runtime): string => {
+    const p = pairs.find((r) => r.server === server && r.client === client);
+    if (p === undefined) return "–";
+    const mb = (fps: number): string => (fps * size / 1e6).toFixed(0);
+    return `${mb(p.framesPerSec.median)} (${mb(p.framesPerSec.min)}–${mb(p.framesPerSec.max)})`;
+  };
+  const name = (rt: Runtime): string => rt[0]!.toUpperCase() + rt.slice(1);
+  const head = ["server ← client", ...RUNTIMES.map(name)];
+  const body = RUNTIMES.map((server) => [name(server), ...RUNTIMES.map((c) => cell(server, c))]);
+  return { table: paddedTable(head, body), rounds: file.config?.rounds ?? 3 };
+}
+
 function main(): void {
   const { rows, versions, machine } = summarize();
   console.log(textTable(rows));
@@ -556,6 +588,7 @@ function main(): void {
     const i = readme.indexOf(start);
     const j = readme.indexOf(end);
     if (i >= 0 && j > i) {
+      const cross = crossTable();
       // Generated text is kept as written: `deno fmt` skips it.
       const section = [
         start,
@@ -571,6 +604,14 @@ function main(): void {
         "",
         "![Synchronous decode, frames/s](results/chart.svg)",
         "",
+        ...(cross === undefined ? [] : [
+          `Cross-runtime pairs (\`cross_bench.ts\`): a server on one runtime receives 4 KiB messages from a client on another, each through its own adapter and \`framed()\`, in separate processes; MB/s of payload, median (min–max) of ${cross.rounds} round${
+            cross.rounds === 1 ? "" : "s"
+          } per pair. The pairs run one after another, not side by side: compare them with care.`,
+          "",
+          cross.table,
+          "",
+        ]),
         "<!-- deno-fmt-ignore-end -->",
         end,
       ].join("\n");
