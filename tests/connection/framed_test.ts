@@ -815,6 +815,17 @@ test("framed(): a send of any size to a Conn whose writable is held elsewhere is
   }
 });
 
+test("framed(): a payload refused for its size or type leaves the conn's writable free for another framed()", async () => {
+  const { conn, writes } = recordingConn();
+  const receiver = framed(conn, lengthPrefixed({ maxFrameLength: 4 }));
+  await assert.rejects(receiver.send(new Uint8Array(5)), RangeError);
+  await assert.rejects(receiver.send(123 as unknown as string), TypeError);
+  assert.equal(conn.writable.locked, false);
+  const sender = framed(conn, lines());
+  await sender.send("ok");
+  assert.equal(text.decode(concat(writes)), "ok\n");
+});
+
 test("framed(): buffered bytes are decoded before anything read from the conn; a non-Uint8Array is a TypeError", async () => {
   const framing = lengthPrefixed();
   const wire = encodeAll(framing, ["one", "two", "three"].map((s) => new TextEncoder().encode(s)));
