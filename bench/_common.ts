@@ -69,6 +69,24 @@ export function args(): string[] {
   return g.process.argv.slice(2);
 }
 
+/**
+ * `--only <text>`: which groups to run. `text` may list alternatives,
+ * `"a|b"`: the groups whose name contains `a` or `b`. Returns the text (or
+ * `undefined` without `--only`) and the test for a group name.
+ */
+export function onlyGroups(
+  argv: string[],
+  example: string,
+): { only: string | undefined; chosen: (group: string) => boolean } {
+  if (!argv.includes("--only")) return { only: undefined, chosen: () => true };
+  const only = argv[argv.indexOf("--only") + 1];
+  const texts = only?.split("|").filter((t) => t !== "") ?? [];
+  if (only === undefined || only.startsWith("--") || texts.length === 0) {
+    throw new Error(`--only needs the text of a group name after it, e.g. --only "${example}"`);
+  }
+  return { only, chosen: (group) => texts.some((t) => group.includes(t)) };
+}
+
 /** Median, minimum and maximum of a list of numbers. */
 export interface Stat {
   median: number;
@@ -163,7 +181,8 @@ async function round(c: Case, ms: number): Promise<number> {
 /**
  * Measures every case of a group in the same run: each case is warmed up,
  * then rounds go round-robin over the cases so that machine noise hits them
- * alike, each round starting at the next case. Returns one result per case.
+ * alike, each round after the first in a new order. Returns one result per
+ * case.
  */
 export async function measureGroup(
   group: string,
@@ -172,13 +191,14 @@ export async function measureGroup(
 ): Promise<Result[]> {
   for (const c of cases) await round(c, options.warmupMs);
   const times: number[][] = cases.map(() => []);
+  // The first round in the given order, then each in an order shuffled afresh, so that no case
+  // always follows the same one (and inherits its garbage, or the memory it gave back). Seeded:
+  // the same order every run.
+  const random = mulberry32(cases.length * 7919 + options.rounds);
+  const order = cases.map((_, i) => i);
   for (let r = 0; r < options.rounds; r++) {
-    // Each round starts one case further on, so that no case always follows the same one (and
-    // inherits its garbage, or the memory it gave back).
-    for (let k = 0; k < cases.length; k++) {
-      const i = (r + k) % cases.length;
-      times[i]!.push(await round(cases[i]!, options.roundMs));
-    }
+    if (r > 0) shuffle(order, random);
+    for (const i of order) times[i]!.push(await round(cases[i]!, options.roundMs));
   }
   return cases.map((c, i) => {
     const secs = times[i]!;
@@ -194,6 +214,26 @@ export async function measureGroup(
     if (c.note !== undefined) result.note = c.note;
     return result;
   });
+}
+
+/** A small seeded PRNG (mulberry32): numbers in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates, in place. */
+function shuffle(items: number[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
 }
 
 /** Formats a rate with an SI suffix: 12.3M, 456k. */

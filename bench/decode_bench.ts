@@ -58,8 +58,8 @@
  * both (linear decoding). Results go to `bench/results/decode-<runtime>.json`.
  *
  * `--quick` runs fewer, shorter rounds (a smoke test). `--only <text>` runs
- * the groups whose name contains `text` (`"stream 4 KiB"`), with more rounds,
- * and writes no results (for looking into one case).
+ * the groups whose name contains `text` (`"stream 4 KiB"`; `"a|b"`: `a` or
+ * `b`), with more rounds, and writes no results (for looking into one case).
  *
  * @module
  */
@@ -85,6 +85,7 @@ import {
   frameViews,
   measureGroup,
   type MeasureOptions,
+  onlyGroups,
   payload,
   printGroup,
   type Result,
@@ -105,16 +106,12 @@ const TOTAL = 4 * MiB;
 
 const argv = args();
 const quick = argv.includes("--quick");
-const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
-if (argv.includes("--only") && (only === undefined || only.startsWith("--"))) {
-  throw new Error('--only needs the text of a group name after it, e.g. --only "stream 4 KiB"');
-}
+const { only, chosen } = onlyGroups(argv, "stream 4 KiB");
 const measure: MeasureOptions = quick
   ? { warmupMs: 40, rounds: 3, roundMs: 30 }
   : only !== undefined
   ? { ...DEFAULT_MEASURE, rounds: 15 }
   : DEFAULT_MEASURE;
-const selected = (group: string): boolean => only === undefined || group.includes(only);
 
 // Frame lengths are added here so no engine can drop a decoded frame unread.
 let sink = 0;
@@ -541,7 +538,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const size of SIZES) {
     const group = `sync ${sizeLabel(size)}`;
-    if (!selected(group)) continue;
+    if (!chosen(group)) continue;
     const r = await measureGroup(group, syncCases(size), measure);
     printGroup(`synchronous decode, ${sizeLabel(size)} payloads in 64 KiB chunks`, r);
     results.push(...r);
@@ -549,7 +546,7 @@ async function main(): Promise<void> {
 
   for (const size of SIZES) {
     const group = `stream ${sizeLabel(size)}`;
-    if (!selected(group)) continue;
+    if (!chosen(group)) continue;
     const r = await measureGroup(group, streamCases(size), measure);
     printGroup(
       `streaming decode, ${sizeLabel(size)} payloads in 64 KiB chunks`,

@@ -46,7 +46,7 @@ const benches = ["decode_bench.ts", "encode_bench.ts", "loopback_bench.ts"].filt
 );
 for (const bench of benches) {
   for (const rt of runtimes) run(rt, bench);
-  // framewire's node:net adapter on the other two runtimes (without the memory cases).
+  // framewire's node:net adapter on the other two runtimes (peers at 64 KiB only, no memory cases).
   if (bench === "loopback_bench.ts") {
     for (const rt of ["deno", "bun"] as const) run(rt, bench, ["--adapter", "node", "--no-memory"]);
   }
