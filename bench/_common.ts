@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
+import { mulberry32 } from "../src/cli/_prng.ts";
 
 /** The runtime running this script. */
 export type RuntimeName = "deno" | "bun" | "node";
@@ -214,18 +215,6 @@ export async function measureGroup(
     if (c.note !== undefined) result.note = c.note;
     return result;
   });
-}
-
-/** A small seeded PRNG (mulberry32): numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fisher–Yates, in place. */

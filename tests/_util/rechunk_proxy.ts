@@ -3,6 +3,7 @@
 // points (seeded), so that framing code sees every kind of split.
 
 import type { Conn, Listener, NetAddr } from "../../src/connection/types.ts";
+import { mulberry32 } from "../../src/cli/_prng.ts";
 
 /** Options for {@linkcode rechunkProxy}. */
 export interface RechunkProxyOptions {
@@ -38,16 +39,7 @@ export interface RechunkProxy {
 }
 
 /** A small seeded PRNG (mulberry32); returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng: (seed: number) => () => number = mulberry32;
 
 /**
  * Proxies every connection `listener` accepts to a connection made by `dial`,
