@@ -602,17 +602,31 @@ class Framed implements FramedConnection {
   #queueSend(payload: Uint8Array | string, early = false): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#closing !== undefined && !early) throw closingError();
-    // A conn whose writable is held elsewhere refuses the send at once, whatever its size (not
-    // later, in the pump, where a small one would fail quietly). Checked, not taken: a payload
-    // refused below must leave the writable free for another framed().
-    if (this.#writer === undefined && this.conn.writable.locked) {
-      const error = locked("writable", undefined);
-      this.#fail(error);
-      throw error;
+    // The first send takes the conn's writer, so that a conn whose writable is held elsewhere
+    // (by a second framed() too) refuses it at once, whatever its size, not later in the pump,
+    // where a small one would fail quietly. A payload refused below gives back the writer taken
+    // for it: the writable stays free for another framed().
+    let took = false;
+    if (this.#writer === undefined) {
+      try {
+        this.#writer = lock("writable", () => this.conn.writable.getWriter());
+      } catch (error) {
+        this.#fail(error);
+        throw error;
+      }
+      took = true;
     }
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
-    this.#coalescer.add(bytes, true);
-    // A full slab starts the pump, which can fail at once (getWriter() throws).
+    try {
+      this.#coalescer.add(bytes, true);
+    } catch (error) {
+      if (took) {
+        this.#writer!.releaseLock();
+        this.#writer = undefined;
+      }
+      throw error;
+    }
+    // A full slab starts the pump, which can fail at once.
     if (this.#failure !== undefined) throw this.#failure;
     const end = this.#emitted + this.#coalescer.pendingBytes;
     // Sends whose bytes wait in the same slab share one promise.

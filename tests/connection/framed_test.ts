@@ -815,6 +815,24 @@ test("framed(): a send of any size to a Conn whose writable is held elsewhere is
   }
 });
 
+test("framed(): of two framed() that send on one Conn in the same tick, the second is refused at once and the first goes out", async () => {
+  for (const second of ["from b", new Uint8Array(100_000)]) {
+    const { conn, writes } = recordingConn();
+    const a = framed(conn, lines());
+    const b = framed(conn, lines());
+    const first = a.send("from a");
+    const refused = b.send(second);
+    assert.equal(b.bufferedAmount, 0);
+    await assert.rejects(
+      refused,
+      (e: unknown) => e instanceof TypeError && /writable is locked/.test(e.message),
+    );
+    await first;
+    assert.equal(text.decode(concat(writes)), "from a\n");
+    await a.close();
+  }
+});
+
 test("framed(): a payload refused for its size or type leaves the conn's writable free for another framed()", async () => {
   const { conn, writes } = recordingConn();
   const receiver = framed(conn, lengthPrefixed({ maxFrameLength: 4 }));
