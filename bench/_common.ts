@@ -81,9 +81,11 @@ export function onlyGroups(
 ): { only: string | undefined; chosen: (group: string) => boolean } {
   if (!argv.includes("--only")) return { only: undefined, chosen: () => true };
   const only = argv[argv.indexOf("--only") + 1];
-  const texts = only?.split("|").filter((t) => t !== "") ?? [];
-  if (only === undefined || only.startsWith("--") || texts.length === 0) {
-    throw new Error(`--only needs the text of a group name after it, e.g. --only "${example}"`);
+  const texts = only?.split("|") ?? [];
+  if (only === undefined || only.startsWith("--") || texts.includes("")) {
+    throw new Error(
+      `--only needs the text of a group name after it (alternatives separated by |, none empty), e.g. --only "${example}"`,
+    );
   }
   return { only, chosen: (group) => texts.some((t) => group.includes(t)) };
 }
@@ -182,8 +184,8 @@ async function round(c: Case, ms: number): Promise<number> {
 /**
  * Measures every case of a group in the same run: each case is warmed up,
  * then rounds go round-robin over the cases so that machine noise hits them
- * alike, each round after the first in a new order. Returns one result per
- * case.
+ * alike, each round after the first in a new order (see
+ * {@linkcode roundOrders}). Returns one result per case.
  */
 export async function measureGroup(
   group: string,
@@ -192,13 +194,7 @@ export async function measureGroup(
 ): Promise<Result[]> {
   for (const c of cases) await round(c, options.warmupMs);
   const times: number[][] = cases.map(() => []);
-  // The first round in the given order, then each in an order shuffled afresh, so that no case
-  // always follows the same one (and inherits its garbage, or the memory it gave back). Seeded:
-  // the same order every run.
-  const random = mulberry32(cases.length * 7919 + options.rounds);
-  const order = cases.map((_, i) => i);
-  for (let r = 0; r < options.rounds; r++) {
-    if (r > 0) shuffle(order, random);
+  for (const order of roundOrders(cases.length, options.rounds)) {
     for (const i of order) times[i]!.push(await round(cases[i]!, options.roundMs));
   }
   return cases.map((c, i) => {
@@ -215,6 +211,41 @@ export async function measureGroup(
     if (c.note !== undefined) result.note = c.note;
     return result;
   });
+}
+
+/**
+ * The order of the cases in each round: the first round in the given order
+ * (as the warm-up), each later one a seeded shuffle that makes no case follow
+ * a case it has followed before (across round boundaries too) where one can be
+ * found, so that no case always runs right after the same one and inherits
+ * its garbage (or the memory it gave back). The same orders in every run.
+ */
+export function roundOrders(n: number, rounds: number): number[][] {
+  const random = mulberry32(n * 7919 + rounds);
+  const seen = new Set<number>(); // predecessor * n + case
+  const orders: number[][] = [];
+  let last = n - 1; // the warm-up's last case
+  for (let r = 0; r < rounds; r++) {
+    let best: number[] = [];
+    let bestRepeats = Infinity;
+    for (let attempt = 0; attempt < (r === 0 ? 1 : 500) && bestRepeats > 0; attempt++) {
+      const order = Array.from({ length: n }, (_, i) => i);
+      if (r > 0) shuffle(order, random);
+      let repeats = 0;
+      let before = last;
+      for (const i of order) {
+        if (seen.has(before * n + i)) repeats++;
+        before = i;
+      }
+      if (repeats < bestRepeats) [best, bestRepeats] = [order, repeats];
+    }
+    for (const i of best) {
+      seen.add(last * n + i);
+      last = i;
+    }
+    orders.push(best);
+  }
+  return orders;
 }
 
 /** Fisher–Yates, in place. */

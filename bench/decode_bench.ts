@@ -556,7 +556,17 @@ async function main(): Promise<void> {
     results.push(...r);
   }
 
-  if (only !== undefined) return;
+  if (only !== undefined) {
+    if (results.length === 0) {
+      const groups = ["sync", "stream"].flatMap((kind) =>
+        SIZES.map((n) => `${kind} ${sizeLabel(n)}`)
+      );
+      console.log(
+        `--only "${only}": no group's name contains it; the groups are: ${groups.join(", ")}`,
+      );
+    }
+    return;
+  }
   const linear = await measureGroup("byte-at-a-time", [
     byteAtATimeCase(64 * KiB),
     byteAtATimeCase(1 * MiB),

@@ -558,7 +558,7 @@ interface CrossFile {
  * The cross-runtime pairs (`cross.json`) as a Markdown table: one row per
  * receiving server, one column per sending client, MB/s of 4 KiB messages.
  */
-export function crossTable(): { table: string; rounds: number } | undefined {
+export function crossTable(): { table: string; rounds: number; size: number } | undefined {
   const file = load<CrossFile>("cross.json");
   if (file === undefined) return undefined;
   const pairs = file.results;
@@ -572,7 +572,7 @@ export function crossTable(): { table: string; rounds: number } | undefined {
   const name = (rt: Runtime): string => rt[0]!.toUpperCase() + rt.slice(1);
   const head = ["server ← client", ...RUNTIMES.map(name)];
   const body = RUNTIMES.map((server) => [name(server), ...RUNTIMES.map((c) => cell(server, c))]);
-  return { table: paddedTable(head, body), rounds: file.config?.rounds ?? 3 };
+  return { table: paddedTable(head, body), rounds: file.config?.rounds ?? 3, size };
 }
 
 function main(): void {
@@ -605,7 +605,9 @@ function main(): void {
         "![Synchronous decode, frames/s](results/chart.svg)",
         "",
         ...(cross === undefined ? [] : [
-          `Cross-runtime pairs (\`cross_bench.ts\`): a server on one runtime receives 4 KiB messages from a client on another, each through its own adapter and \`framed()\`, in separate processes; MB/s of payload, median (min–max) of ${cross.rounds} round${
+          `Cross-runtime pairs (\`cross_bench.ts\`): a server on each runtime receives ${
+            cross.size / 1024
+          } KiB messages from a client on each runtime (in separate processes), each through its own adapter and \`framed()\`; MB/s of payload, median (min–max) of ${cross.rounds} round${
             cross.rounds === 1 ? "" : "s"
           } per pair. The pairs run one after another, not side by side: compare them with care.`,
           "",

@@ -1,5 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
-// A small seeded PRNG, so that the demo prints the same story for a seed. Private.
+// A small seeded PRNG, so that the demo prints the same story for a seed (the tests and the bench
+// use it too, for seeded chunkings and round orders). Private.
 
 /** mulberry32: returns a function yielding floats in [0, 1) from a 32-bit seed. */
 export function mulberry32(seed: number): () => number {
