@@ -606,21 +606,16 @@ class Framed implements FramedConnection {
     // (by a second framed() too) refuses it at once, whatever its size, not later in the pump,
     // where a small one would fail quietly. A payload refused below gives back the writer taken
     // for it: the writable stays free for another framed().
-    let took = false;
-    if (this.#writer === undefined) {
-      try {
-        this.#writer = lock("writable", () => this.conn.writable.getWriter());
-      } catch (error) {
-        this.#fail(error);
-        throw error;
-      }
-      took = true;
-    }
+    this.#claimWriter();
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
     try {
       this.#coalescer.add(bytes, true);
     } catch (error) {
-      if (took) {
+      // Nothing of this framed() was sent, is queued or waits: the writable stays free.
+      if (
+        this.#emitted === 0 && this.#coalescer.pendingBytes === 0 &&
+        this.#accepted === this.#sunk && this.#deferred.length === 0
+      ) {
         this.#writer!.releaseLock();
         this.#writer = undefined;
       }
@@ -639,6 +634,17 @@ class Framed implements FramedConnection {
     if (this.#coalescer.pendingBytes > 0) this.#open = w;
     this.#waiters.push(w);
     return w.promise;
+  }
+
+  /** Takes the conn's writer unless taken; a writable held elsewhere fails this connection. */
+  #claimWriter(): void {
+    if (this.#writer !== undefined) return;
+    try {
+      this.#writer = lock("writable", () => this.conn.writable.getWriter());
+    } catch (error) {
+      this.#fail(error);
+      throw error;
+    }
   }
 
   /** A send made while writes wait in the writable: queued after them. */
@@ -732,7 +738,19 @@ class Framed implements FramedConnection {
       // Runs in write() itself, in call order: counts the chunks the sink has yet to take.
       size: () => {
         // Once the sink failed or closed, the stream refuses the chunk: it never comes.
-        if (this.#writableOpen) this.#accepted++;
+        if (this.#writableOpen) {
+          this.#accepted++;
+          // The writer is taken in write() itself, in call order with another framed()'s sends
+          // (the sink runs later). Held elsewhere: this connection fails, and the sink refuses
+          // the chunk with that error.
+          if (this.#failure === undefined) {
+            try {
+              this.#claimWriter();
+            } catch {
+              // #failure is set
+            }
+          }
+        }
         return 1;
       },
     });

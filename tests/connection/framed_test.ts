@@ -833,6 +833,22 @@ test("framed(): of two framed() that send on one Conn in the same tick, the seco
   }
 });
 
+test("framed(): a write to one framed()'s writable and a send on another in the same tick: the write goes out, the send is refused", async () => {
+  const { conn, writes } = recordingConn();
+  const a = framed(conn, lines());
+  const b = framed(conn, lines());
+  const writer = a.writable.getWriter();
+  const written = writer.write(new TextEncoder().encode("from a"));
+  const refused = b.send("from b");
+  await assert.rejects(
+    refused,
+    (e: unknown) => e instanceof TypeError && /writable is locked/.test(e.message),
+  );
+  await written;
+  await writer.close();
+  assert.equal(text.decode(concat(writes)), "from a\n");
+});
+
 test("framed(): a payload refused for its size or type leaves the conn's writable free for another framed()", async () => {
   const { conn, writes } = recordingConn();
   const receiver = framed(conn, lengthPrefixed({ maxFrameLength: 4 }));
