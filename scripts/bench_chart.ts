@@ -556,7 +556,7 @@ interface CrossFile {
 
 /**
  * The cross-runtime pairs (`cross.json`) as a Markdown table: one row per
- * receiving server, one column per sending client, MB/s of 4 KiB messages.
+ * receiving server, one column per sending client, MB/s of payload.
  */
 export function crossTable(): { table: string; rounds: number; size: number } | undefined {
   const file = load<CrossFile>("cross.json");
