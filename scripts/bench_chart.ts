@@ -257,23 +257,31 @@ export function summarize(): {
       (rt) => caseRatio(encode[rt], "encode 16 B", "FrameEncoderStream", "Web Streams limit"),
     ),
   );
-  // The raw case measured in the same group, side by side.
-  const rawMB = (rt: Runtime, group: string): number | undefined =>
-    find(loop[rt], group, "raw native")?.mbPerSec.median;
+  // A case's MB/s over the raw case measured in the same group, side by side.
+  const mbVsRaw = (
+    file: ResultFile | undefined,
+    group: string,
+    name: string,
+  ): number | undefined => {
+    const f = find(file, group, name)?.mbPerSec.median;
+    const r = find(file, group, "raw native")?.mbPerSec.median;
+    return f !== undefined && r !== undefined ? f / r : undefined;
+  };
   rows.push(
-    ratioRow("loopback 64 KiB owned: framed() / raw native (MB/s)", "≥ 0.75×", 0.75, (rt) => {
-      const f = find(loop[rt], "framed 64 KiB", "framed() batches() 64 KiB")?.mbPerSec.median;
-      const r = rawMB(rt, "framed 64 KiB");
-      return f !== undefined && r !== undefined ? f / r : undefined;
-    }),
+    ratioRow(
+      "loopback 64 KiB owned: framed() / raw native (MB/s)",
+      "≥ 0.75×",
+      0.75,
+      (rt) => mbVsRaw(loop[rt], "framed 64 KiB", "framed() batches() 64 KiB"),
+    ),
   );
   rows.push(
-    ratioRow("loopback 64 KiB reuseBuffers: framed() / raw native", "≥ 0.90×", 0.9, (rt) => {
-      const f = find(loop[rt], "framed reuseBuffers", "framed() reuseBuffers 64 KiB")?.mbPerSec
-        .median;
-      const r = rawMB(rt, "framed reuseBuffers");
-      return f !== undefined && r !== undefined ? f / r : undefined;
-    }),
+    ratioRow(
+      "loopback 64 KiB reuseBuffers: framed() / raw native",
+      "≥ 0.90×",
+      0.9,
+      (rt) => mbVsRaw(loop[rt], "framed reuseBuffers", "framed() reuseBuffers 64 KiB"),
+    ),
   );
   for (
     const [label, name] of [
@@ -287,11 +295,7 @@ export function summarize(): {
         `loopback 64 KiB ${label} (raw other side) / raw native`,
         "(no target)",
         NaN,
-        (rt) => {
-          const f = find(loop[rt], "one side 64 KiB", name!)?.mbPerSec.median;
-          const r = rawMB(rt, "one side 64 KiB");
-          return f !== undefined && r !== undefined ? f / r : undefined;
-        },
+        (rt) => mbVsRaw(loop[rt], "one side 64 KiB", name!),
       ),
     );
   }
@@ -391,23 +395,18 @@ export function summarize(): {
     deno: load("loopback-deno-node.json"),
     bun: load("loopback-bun-node.json"),
   };
-  const mbRatio = (rt: Runtime, group: string, name: string): number | undefined => {
-    const f = find(viaNode[rt], group, name)?.mbPerSec.median;
-    const r = find(viaNode[rt], group, "raw native")?.mbPerSec.median;
-    return f !== undefined && r !== undefined ? f / r : undefined;
-  };
   rows.push(
     ratioRow(
       "node:net adapter on Deno/Bun: loopback 64 KiB owned / raw native",
       "(no target)",
       NaN,
-      (rt) => mbRatio(rt, "framed 64 KiB", "framed() batches() 64 KiB"),
+      (rt) => mbVsRaw(viaNode[rt], "framed 64 KiB", "framed() batches() 64 KiB"),
     ),
     ratioRow(
       "node:net adapter on Deno/Bun: loopback 64 KiB reuseBuffers / raw native",
       "(no target)",
       NaN,
-      (rt) => mbRatio(rt, "framed reuseBuffers", "framed() reuseBuffers 64 KiB"),
+      (rt) => mbVsRaw(viaNode[rt], "framed reuseBuffers", "framed() reuseBuffers 64 KiB"),
     ),
     limitRow(
       "node:net adapter on Deno/Bun: loopback 16 B, frames/s through batches()",

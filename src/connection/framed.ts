@@ -607,6 +607,7 @@ class Framed implements FramedConnection {
     // where a small one would fail quietly. A payload refused below gives back the writer taken
     // for it: the writable stays free for another framed().
     this.#claimWriter();
+    if (this.#failure !== undefined) throw this.#failure;
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
     try {
       this.#coalescer.add(bytes, true);
@@ -643,7 +644,6 @@ class Framed implements FramedConnection {
       this.#writer = lock("writable", () => this.conn.writable.getWriter());
     } catch (error) {
       this.#fail(error);
-      throw error;
     }
   }
 
@@ -743,13 +743,7 @@ class Framed implements FramedConnection {
           // The writer is taken in write() itself, in call order with another framed()'s sends
           // (the sink runs later). Held elsewhere: this connection fails, and the sink refuses
           // the chunk with that error.
-          if (this.#failure === undefined) {
-            try {
-              this.#claimWriter();
-            } catch {
-              // #failure is set
-            }
-          }
+          if (this.#failure === undefined) this.#claimWriter();
         }
         return 1;
       },
