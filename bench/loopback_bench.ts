@@ -100,6 +100,9 @@ const measure: MeasureOptions = { warmupMs: 0, rounds: quick ? 2 : 3, roundMs: 0
 // Bytes per transfer (payload), and a cap on messages per transfer.
 const VOLUME = quick ? 16 * MiB : 96 * MiB;
 const MAX_MESSAGES = quick ? 200_000 : 2_000_000;
+// The peers run at 0.1–0.2 M messages/s at 100 B: 100,000 messages make a
+// round of about a second (500,000 took over a minute of each runtime's run).
+const PEER_MAX_MESSAGES = quick ? 20_000 : 100_000;
 
 interface Adapter {
   connect(options: { hostname?: string; port: number }): Promise<Conn>;
@@ -457,7 +460,7 @@ function oneSideCase(size: number, side: "sender" | "owned" | "reuseBuffers"): C
 }
 
 function lpsCase(size: number): Case {
-  const count = Math.min(messages(size), quick ? 50_000 : 500_000);
+  const count = Math.min(messages(size), PEER_MAX_MESSAGES);
   // A Buffer (a view of the same bytes): given a plain Uint8Array, its readable-stream copies
   // every chunk with Buffer.from() first.
   const body = asBuffer(payload(size));
@@ -501,7 +504,7 @@ function lpsCase(size: number): Case {
 }
 
 function itlpCase(size: number): Case {
-  const count = Math.min(messages(size), quick ? 50_000 : 500_000);
+  const count = Math.min(messages(size), PEER_MAX_MESSAGES);
   const body = payload(size);
   return {
     name: `it-length-prefixed ${sizeLabel(size)}`,
