@@ -180,6 +180,8 @@ export class SessionMachine {
   #closeRequested = false;
   #goodbyeSent = false;
   #closeDeadline = Infinity;
+  /** The peer lost the session while this side was closing, with messages in doubt. */
+  #closeLoss: ConnectionError | undefined;
 
   /**
    * A client starts by asking for a dial; a server session starts waiting
@@ -797,7 +799,15 @@ export class SessionMachine {
     this.#lastReceived = 0;
     this.bufferedBytes = 0;
     this.#cost = 0;
-    if (unknown.length > 0 || unsent.length > 0 || !this.#closeRequested) {
+    const lost = unknown.length + unsent.length;
+    if (lost > 0 && this.#closeRequested) {
+      // close() was to confirm these: the close that follows is not a clean one.
+      this.#closeLoss ??= new ConnectionError(
+        `Session closed, but ${lost} messages sent before close() were not confirmed: the peer lost the session`,
+        { code: "SESSION_LOST" },
+      );
+    }
+    if (lost > 0 || !this.#closeRequested) {
       this.events.push({ type: "sessionlost", unknown, unsent });
     }
   }
@@ -846,6 +856,7 @@ export class SessionMachine {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#closeRequested = true;
+    error ??= this.#closeLoss;
     const unconfirmed: Entry[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;

@@ -66,9 +66,12 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void>;
   /**
    * Stops accepting messages, waits until everything sent is confirmed, then
-   * says goodbye to the peer (carrying the last ack) and closes. Rejects with
-   * a `ConnectionError` (`CONNECTION_TIMEOUT`) when messages are still
-   * unconfirmed after `timeout` ms (they are listed in the `close` event).
+   * says goodbye to the peer (carrying the last ack) and closes. Resolves
+   * only if every message sent before it was confirmed. Rejects with a
+   * `ConnectionError`: `CONNECTION_TIMEOUT` when messages are still
+   * unconfirmed after `timeout` ms (they are listed in the `close` event),
+   * `SESSION_LOST` when the peer lost the session while this side waited
+   * (a restarted server; the messages are listed in the `sessionlost` event).
    */
   close(options?: { timeout?: number }): Promise<void>;
   /** Counters. */
@@ -179,7 +182,11 @@ export interface SessionLostDetail {
 
 /** `detail` of the `close` event. */
 export interface CloseDetail {
-  /** Why the session ended, or `undefined` for a graceful close. */
+  /**
+   * Why the session ended, or `undefined` for a graceful close. After this
+   * side's `close()`, the error it rejects with (see
+   * {@linkcode ReliableSession.close}).
+   */
   readonly error: Error | undefined;
   /**
    * Messages that were never confirmed (their `send` promises reject). Empty

@@ -654,24 +654,34 @@ test("SessionMachine: a GOODBYE in answer to HELLO (the server ended the session
   assert.equal(c.state, "closed");
 });
 
-test("SessionMachine: WELCOME(LOST) while closing with nothing unconfirmed just closes", () => {
-  const { c } = connectedPair();
-  c.receive(encodeAck(ACK, 0), T0);
-  c.disconnected(T0, new Error("cut"));
-  take(c);
-  c.close(T0, 1000);
-  c.tick(T0);
-  c.dial = false;
-  c.connected(T0);
-  take(c);
-  c.receive(encodeHandshake(WELCOME, FLAG_LOST, ID, 0), T0);
-  const out = take(c);
-  assert.deepEqual(
-    out.events.map((e) => e.type),
-    ["close"],
-    "no sessionlost: nothing was in doubt",
-  );
-  assert.equal(c.state, "closed");
+test("SessionMachine: WELCOME(LOST) while closing closes; messages in doubt are reported and make the close an unclean one", () => {
+  for (const inDoubt of [false, true]) {
+    const { c } = connectedPair();
+    if (inDoubt) c.send(entry("in doubt"), T0);
+    else c.receive(encodeAck(ACK, 0), T0);
+    take(c);
+    c.disconnected(T0, new Error("cut"));
+    take(c);
+    c.close(T0, 1000);
+    c.tick(T0);
+    c.dial = false;
+    c.connected(T0);
+    take(c);
+    c.receive(encodeHandshake(WELCOME, FLAG_LOST, ID, 0), T0);
+    const out = take(c);
+    assert.equal(c.state, "closed");
+    const close = out.events.at(-1) as { type: string; error?: { code: string; message: string } };
+    assert.equal(close.type, "close");
+    if (!inDoubt) {
+      assert.equal(out.events.length, 1, "no sessionlost: nothing was in doubt");
+      assert.equal(close.error, undefined);
+      continue;
+    }
+    assert.deepEqual(out.events.map((e) => e.type), ["sessionlost", "close"]);
+    assert.deepEqual(out.failed, [["in doubt", "SESSION_LOST"]]);
+    assert.equal(close.error?.code, "SESSION_LOST");
+    assert.match(close.error!.message, /1 messages sent before close\(\) were not confirmed/);
+  }
 });
 
 test("SessionMachine: a restarted server reports the session lost; the client lists unknown and unsent messages", () => {

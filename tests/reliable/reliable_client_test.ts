@@ -380,6 +380,29 @@ test(
   },
 );
 
+/**
+ * A client's second message reaches the server but is never confirmed; then the
+ * server process dies (its connection resets, it stops listening). Returns the
+ * send of that message, in doubt.
+ */
+async function serverDiesWithOneInDoubt(
+  net: MemoryNetwork,
+  listener: { close(): void },
+  server: AsyncIterable<ReliableSession>,
+  client: ReliableSession,
+): Promise<{ promise: Promise<void>; settled: () => boolean }> {
+  const [old] = await Promise.all([nextSession(server), client.send("confirmed")]);
+  assert.deepEqual(await read(old, 1), ["confirmed"]);
+  net.links[0]!.blackHole("s2c");
+  const inFlight = track(client.send("in-flight")); // reaches the server, never confirmed
+  assert.deepEqual(await read(old, 1), ["in-flight"]);
+  listener.close();
+  const reconnecting = once(client, "reconnecting");
+  net.links[0]!.cut("reset");
+  await reconnecting;
+  return inFlight;
+}
+
 test("reliable: a restarted server is detected; unknown and unsent messages are reported", {
   timeout: 10000,
 }, async () => {
@@ -389,16 +412,7 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
   const client = reliableClient(net.dialer);
   let second: ReturnType<typeof reliableServer> | undefined;
   try {
-    const [old] = await Promise.all([nextSession(first), client.send("confirmed")]);
-    assert.deepEqual(await read(old, 1), ["confirmed"]);
-    net.links[0]!.blackHole("s2c");
-    const inFlight = track(client.send("in-flight")); // reaches the server, never confirmed
-    assert.deepEqual(await read(old, 1), ["in-flight"]);
-    // The server process dies: its connections drop and it stops listening.
-    listener.close();
-    const reconnecting = once(client, "reconnecting");
-    net.links[0]!.cut("reset");
-    await reconnecting;
+    const inFlight = await serverDiesWithOneInDoubt(net, listener, first, client);
     const unsent = track(client.send("unsent"));
     // A new server process, knowing nothing.
     listener = net.listen();
@@ -420,6 +434,35 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
     assert.deepEqual(await read(fresh, 1), ["again"]);
   } finally {
     await client.close();
+    await first.close();
+    await second?.close();
+    listener.close();
+  }
+});
+
+test("reliable: close() rejects when the server lost the session while close() waited", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  let listener = net.listen();
+  const first = reliableServer(listener);
+  const client = reliableClient(net.dialer);
+  let second: ReturnType<typeof reliableServer> | undefined;
+  try {
+    const inFlight = await serverDiesWithOneInDoubt(net, listener, first, client);
+    // close() waits for "in-flight", which the restarted server never confirms.
+    const closed = client.close().then(() => "resolved", (e) => (e as { code?: string }).code);
+    const lost = once<{ unknown: Uint8Array[] }>(client, "sessionlost");
+    const closeEvent = once<{ error: { code?: string } | undefined }>(client, "close");
+    listener = net.listen();
+    second = reliableServer(listener);
+    assert.equal((await lost).detail.unknown.length, 1);
+    assert.equal(await outcome(inFlight.promise), "SESSION_LOST");
+    assert.equal(await closed, "SESSION_LOST");
+    assert.equal((await closeEvent).detail.error?.code, "SESSION_LOST");
+    assert.equal(client.state, "closed");
+  } finally {
+    await client.close().catch(() => {});
     await first.close();
     await second?.close();
     listener.close();
