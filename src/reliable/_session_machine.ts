@@ -180,6 +180,8 @@ export class SessionMachine {
   #closeRequested = false;
   #goodbyeSent = false;
   #closeDeadline = Infinity;
+  /** This side's close() was called (the peer's GOODBYE sets #closeRequested too). */
+  #closeCalled = false;
   /** The peer lost the session while this side was closing, with messages in doubt. */
   #closeLoss: ConnectionError | undefined;
 
@@ -442,6 +444,7 @@ export class SessionMachine {
   close(now: number, timeout: number): void {
     if (this.#closeRequested || this.#state === "closed") return;
     this.#closeRequested = true;
+    this.#closeCalled = true;
     this.#state = "closing";
     this.#closeDeadline = now + timeout;
     if (
@@ -452,7 +455,10 @@ export class SessionMachine {
       // Nothing in doubt, and nobody to say goodbye to: a server cannot reach
       // its client (it answers the client's return from a tombstone), and a
       // client that never got through has no server session. A client that
-      // did reconnects to say goodbye.
+      // did reconnects to say goodbye. A client whose first HELLO is out may
+      // have a server session already: a GOODBYE behind the HELLO ends it
+      // (it would wait resumeTimeout for this client otherwise).
+      if (this.#o.role === "client" && this.#link === "handshaking") this.#sendGoodbye(now);
       this.#finish(undefined, "CONNECTION_CLOSED");
       return;
     }
@@ -730,7 +736,10 @@ export class SessionMachine {
       // The server started the session afresh under the id it sends.
       this.#id = welcome.id;
       if (this.#closeRequested) {
-        // Closing, and the server no longer knows the session: nothing to say goodbye to.
+        // Closing, and the server no longer knows the session. If the HELLO did not say CLOSING
+        // (close() came after it), the server started a fresh session for this client: a
+        // GOODBYE ends it at once instead of after resumeTimeout.
+        this.#sendGoodbye(now);
         this.#finish(undefined, "CONNECTION_CLOSED");
         return;
       }
@@ -800,7 +809,7 @@ export class SessionMachine {
     this.bufferedBytes = 0;
     this.#cost = 0;
     const lost = unknown.length + unsent.length;
-    if (lost > 0 && this.#closeRequested) {
+    if (lost > 0 && this.#closeCalled) {
       // close() was to confirm these: the close that follows is not a clean one.
       this.#closeLoss ??= new ConnectionError(
         `Session closed, but ${lost} messages sent before close() were not confirmed: the peer lost the session`,
@@ -856,7 +865,6 @@ export class SessionMachine {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#closeRequested = true;
-    error ??= this.#closeLoss;
     const unconfirmed: Entry[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
@@ -878,6 +886,16 @@ export class SessionMachine {
       );
       unconfirmed.push(entry);
       this.failed.push(entry);
+    }
+    // close() resolves only if everything sent before the end was confirmed: the close event
+    // carries the error it rejects with (the iterator ends cleanly all the same).
+    error ??= this.#closeLoss;
+    if (error === undefined && this.#closeCalled && unconfirmed.length > 0) {
+      // The peer closed first (its GOODBYE): it will never take these.
+      error = new ConnectionError(
+        `Session closed by the peer before ${unconfirmed.length} messages were confirmed`,
+        { code: "CONNECTION_CLOSED" },
+      );
     }
     this.#entries = [];
     this.#head = this.#cursor = 0;

@@ -67,11 +67,14 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   /**
    * Stops accepting messages, waits until everything sent is confirmed, then
    * says goodbye to the peer (carrying the last ack) and closes. Resolves
-   * only if every message sent before it was confirmed. Rejects with a
-   * `ConnectionError`: `CONNECTION_TIMEOUT` when messages are still
-   * unconfirmed after `timeout` ms (they are listed in the `close` event),
-   * `SESSION_LOST` when the peer lost the session while this side waited
-   * (a restarted server; the messages are listed in the `sessionlost` event).
+   * only if every message sent before the session ended was confirmed;
+   * otherwise rejects with a `ConnectionError`: `CONNECTION_TIMEOUT` when
+   * messages are still unconfirmed after `timeout` ms (they are listed in the
+   * `close` event), `CONNECTION_CLOSED` when the peer closed first and will
+   * never take some (listed in the `close` event), `SESSION_LOST` when the
+   * session was lost while this side waited (a restarted server, listed in
+   * the `sessionlost` event; on a server, a client that did not come back
+   * within `resumeTimeout`). The `close` event carries the same error.
    */
   close(options?: { timeout?: number }): Promise<void>;
   /** Counters. */
@@ -185,13 +188,14 @@ export interface CloseDetail {
   /**
    * Why the session ended, or `undefined` for a graceful close. After this
    * side's `close()`, the error it rejects with (see
-   * {@linkcode ReliableSession.close}).
+   * {@linkcode ReliableSession.close}); the peer's GOODBYE ends a session
+   * gracefully when this side had not called `close()`.
    */
   readonly error: Error | undefined;
   /**
-   * Messages that were never confirmed (their `send` promises reject). Empty
-   * after this side's own graceful `close()`; after the peer's (its GOODBYE),
-   * the messages sent meanwhile that it will never take.
+   * Messages that were never confirmed (their `send` promises reject): those
+   * left when `close()` timed out, or, when the peer closed first (its
+   * GOODBYE), those it will never take. Empty when everything was confirmed.
    */
   readonly unconfirmed: Uint8Array[];
 }

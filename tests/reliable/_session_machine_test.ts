@@ -609,6 +609,55 @@ test("SessionMachine: a server, or a client that never got through, closes at on
   assert.equal(c.state, "closed");
 });
 
+test("SessionMachine: the peer's GOODBYE with messages it will never take: they fail, and a close() that waited for them is not a clean one", () => {
+  for (const closeCalled of [false, true]) {
+    const { c, s } = connectedPair();
+    c.send(entry("x"), T0);
+    take(c); // the DATA frame never reaches the server
+    if (closeCalled) c.close(T0, 1000);
+    s.close(T0, 1000); // nothing unconfirmed on the server: GOODBYE(0) at once
+    for (const f of take(s).writes) c.receive(f, T0);
+    const out = take(c);
+    assert.equal(c.state, "closed");
+    assert.deepEqual(out.failed, [["x", "CONNECTION_CLOSED"]]);
+    const close = out.events.at(-1) as {
+      type: string;
+      error?: { code: string; message: string };
+      unconfirmed: Entry[];
+    };
+    assert.equal(close.type, "close");
+    assert.deepEqual(close.unconfirmed.map((e) => e.token), ["x"]);
+    if (!closeCalled) {
+      assert.equal(close.error, undefined, "the peer ended the session: a graceful end here");
+      continue;
+    }
+    assert.equal(close.error?.code, "CONNECTION_CLOSED");
+    assert.match(close.error!.message, /closed by the peer before 1 messages were confirmed/);
+  }
+});
+
+test("SessionMachine: a client closing during its first handshake sends GOODBYE behind its HELLO, which ends the server's new session at once", () => {
+  const c = new SessionMachine(options("client"), T0);
+  const s = new SessionMachine(options("server"), T0);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  c.close(T0, 1000);
+  assert.equal(c.state, "closed");
+  assert.equal(c.linkClose, "graceful", "the HELLO and GOODBYE are flushed, not dropped");
+  const out = take(c);
+  assert.deepEqual(types(out.writes), [HELLO, GOODBYE]);
+  assert.deepEqual(out.events.map((e) => e.type), ["close"]);
+  s.connected(T0);
+  for (const f of out.writes) s.receive(f, T0);
+  const answer = take(s);
+  assert.deepEqual(types(answer.writes), [WELCOME, GOODBYE]);
+  assert.deepEqual(answer.events.map((e) => e.type), ["open", "close"]);
+  assert.equal((answer.events[1] as { error: unknown }).error, undefined);
+  assert.equal(s.state, "closed");
+  assert.equal(s.deadline, Infinity, "no resumeTimeout left running");
+});
+
 test("SessionMachine: a client closing while disconnected reconnects to say goodbye", () => {
   const { c, s } = connectedPair();
   c.receive(encodeAck(ACK, 0), T0);
@@ -670,6 +719,9 @@ test("SessionMachine: WELCOME(LOST) while closing closes; messages in doubt are 
     c.receive(encodeHandshake(WELCOME, FLAG_LOST, ID, 0), T0);
     const out = take(c);
     assert.equal(c.state, "closed");
+    // Sent whether or not the HELLO said CLOSING: when it did not, the server started a fresh
+    // session, which the GOODBYE ends.
+    assert.deepEqual(types(out.writes), [GOODBYE]);
     const close = out.events.at(-1) as { type: string; error?: { code: string; message: string } };
     assert.equal(close.type, "close");
     if (!inDoubt) {

@@ -470,6 +470,33 @@ test("reliable: close() rejects when the server lost the session while close() w
 });
 
 test(
+  "reliable: a client closed before its first WELCOME arrived ends the server's new session at once",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    net.onLink = (link) => link.blackHole("s2c"); // the WELCOME never reaches the client
+    const listener = net.listen();
+    // resumeTimeout is a minute: without the client's GOODBYE the session would outlive the test.
+    const server = reliableServer(listener);
+    const client = reliableClient(net.dialer);
+    try {
+      const session = await nextSession(server); // the client's HELLO arrived
+      const ended = once<{ error: Error | undefined }>(session, "close");
+      assert.equal(client.state, "connecting");
+      await client.close();
+      assert.equal((await ended).detail.error, undefined);
+      assert.equal(session.state, "closed");
+    } finally {
+      await client.close().catch(() => {});
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
   "reliable: a WELCOME(LOST) that never arrives: the client still hears of the loss, and gets the new session's messages once",
   {
     timeout: 10000,
