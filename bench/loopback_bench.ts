@@ -100,8 +100,9 @@ const measure: MeasureOptions = { warmupMs: 0, rounds: quick ? 2 : 3, roundMs: 0
 // Bytes per transfer (payload), and a cap on messages per transfer.
 const VOLUME = quick ? 16 * MiB : 96 * MiB;
 const MAX_MESSAGES = quick ? 200_000 : 2_000_000;
-// The peers run at 0.1–0.2 M messages/s at 100 B: 100,000 messages make a
-// round of about a second (500,000 took over a minute of each runtime's run).
+// The peers run at about 0.1–0.16 M messages/s at 100 B: 100,000 messages
+// make a round of about a second (with 500,000, the two peers' 100 B cases took
+// 27–40 s of each runtime's run, about 100 s of npm run bench).
 const PEER_MAX_MESSAGES = quick ? 20_000 : 100_000;
 
 interface Adapter {
