@@ -585,7 +585,9 @@ export class SessionMachine {
     }
     const seq = readU64(frame, 1);
     const ack = readU64(frame, 9);
-    if (!this.#onAck(ack, now)) return;
+    // A GOODBYE this ack makes due waits for the message: it arrived before the GOODBYE went
+    // out, so it is delivered and the GOODBYE's ack confirms it.
+    if (!this.#onAck(ack, now, false)) return;
     if (this.#goodbyeSent) return; // we promised the peer to deliver nothing more
     if (seq === this.#lastReceived + 1) {
       this.#lastReceived = seq;
@@ -600,11 +602,17 @@ export class SessionMachine {
       this.#forceAck = true; // the peer may have missed our ack
     } else {
       this.#protocolError(now, `DATA seq ${seq} after ${this.#lastReceived}`);
+      return;
     }
+    this.#maybeGoodbye(now);
   }
 
-  /** Applies a cumulative ack; false (and the connection dropped) when it is impossible. */
-  #onAck(ack: number, now: number): boolean {
+  /**
+   * Applies a cumulative ack, then says goodbye if that was the last thing a
+   * close waited for (unless `goodbye` is false); false (and the connection
+   * dropped) when the ack is impossible.
+   */
+  #onAck(ack: number, now: number, goodbye = true): boolean {
     // -1: at or above 2^53 (readU64), which no sender reaches.
     if (ack <= this.#peerAcked && ack >= 0) return true;
     if (ack >= this.#nextSeq || ack < 0) {
@@ -617,7 +625,7 @@ export class SessionMachine {
       return false;
     }
     this.#confirmUpTo(ack, now);
-    this.#maybeGoodbye(now);
+    if (goodbye) this.#maybeGoodbye(now);
     return true;
   }
 

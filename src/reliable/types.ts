@@ -10,7 +10,10 @@ export type ReliableSessionState = "connecting" | "open" | "reconnecting" | "clo
 
 /** Counters of a {@linkcode ReliableSession}. */
 export interface ReliableStats {
-  /** Messages accepted by `send` and not yet confirmed by the peer. */
+  /**
+   * Messages in the send buffer that the peer has not confirmed yet. Sends
+   * still waiting for room in the buffer are not counted until they get it.
+   */
   readonly inFlight: number;
   /** Payload bytes of those messages. */
   readonly bufferedBytes: number;
@@ -65,16 +68,19 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    */
   send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void>;
   /**
-   * Stops accepting messages, waits until everything sent is confirmed, then
-   * says goodbye to the peer (carrying the last ack) and closes. Resolves
-   * only if every message sent before the session ended was confirmed;
-   * otherwise rejects with a `ConnectionError`: `CONNECTION_TIMEOUT` when
-   * messages are still unconfirmed after `timeout` ms (they are listed in the
-   * `close` event), `CONNECTION_CLOSED` when the peer closed first and will
-   * never take some (listed in the `close` event), `SESSION_LOST` when the
-   * session was lost while this side waited (a restarted server, listed in
-   * the `sessionlost` event; on a server, a client that did not come back
-   * within `resumeTimeout`). The `close` event carries the same error.
+   * Stops accepting messages, waits until every message not yet confirmed
+   * (sends waiting for room included) is confirmed, then says goodbye to the
+   * peer (carrying the last ack) and closes. Resolves only if all of them
+   * were confirmed; otherwise rejects with a `ConnectionError`:
+   * `CONNECTION_TIMEOUT` when messages are still unconfirmed after `timeout`
+   * ms (they are listed in the `close` event), `CONNECTION_CLOSED` when the
+   * peer closed first and will never take some (listed in the `close`
+   * event), `SESSION_LOST` when the session was lost while this side waited
+   * (a restarted server, listed in the `sessionlost` event; on a server, a
+   * client that did not come back within `resumeTimeout`), or the error that
+   * ended the session (such as `PROTOCOL_ERROR`). The `close` event carries
+   * the same error. Called after the session ended, it resolves: how it
+   * ended is in the `close` event, and in the `send` promises.
    */
   close(options?: { timeout?: number }): Promise<void>;
   /** Counters. */

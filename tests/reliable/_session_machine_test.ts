@@ -609,6 +609,30 @@ test("SessionMachine: a server, or a client that never got through, closes at on
   assert.equal(c.state, "closed");
 });
 
+test("SessionMachine: the DATA frame whose ack completes a close is delivered, and the GOODBYE confirms it", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("req"), T0);
+  c.close(T0, 1000);
+  for (const f of take(c).writes) s.receive(f, T0);
+  assert.deepEqual(take(s).deliveries, ["req"]);
+  s.send(entry("resp"), T0); // its DATA frame acks "req": all the client's close waited for
+  s.close(T0, 1000);
+  for (const f of take(s).writes) c.receive(f, T0);
+  const out = take(c);
+  assert.deepEqual(out.confirmed, ["req"]);
+  assert.deepEqual(out.deliveries, ["resp"], "the response is not dropped");
+  assert.deepEqual(types(out.writes), [GOODBYE]);
+  assert.equal(readU64(out.writes[0]!, 1), 1, "the GOODBYE acks the response");
+  for (const f of out.writes) s.receive(f, T0);
+  const end = take(s);
+  assert.deepEqual(end.confirmed, ["resp"]);
+  assert.deepEqual(end.failed, []);
+  assert.equal(s.state, "closed");
+  const close = end.events.at(-1) as { type: string; error: unknown };
+  assert.equal(close.type, "close");
+  assert.equal(close.error, undefined);
+});
+
 test("SessionMachine: the peer's GOODBYE with messages it will never take: they fail, and a close() that waited for them is not a clean one", () => {
   for (const closeCalled of [false, true]) {
     const { c, s } = connectedPair();
