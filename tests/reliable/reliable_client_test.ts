@@ -113,6 +113,36 @@ test("reliable: close() waits for confirmations, says goodbye, and ends both ite
   }
 });
 
+test("reliable: a reply sent as the client closes arrives, and both close() calls resolve", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const client = reliableClient(net.dialer);
+  try {
+    const session = (await Promise.all([nextSession(server), once(client, "open")]))[0];
+    net.links[0]!.hold("s2c"); // the server's ack of "req" will travel with its reply
+    const request = track(client.send("req"));
+    const clientClosed = track(client.close());
+    assert.deepEqual(await read(session, 1), ["req"]);
+    const reply = track(session.send("resp"));
+    const serverClosed = track(session.close());
+    net.links[0]!.release();
+    await request.promise;
+    assert.deepEqual(await readAll(client), ["resp"]);
+    await reply.promise;
+    await clientClosed.promise;
+    await serverClosed.promise;
+    assert.equal(client.state, "closed");
+    assert.equal(session.state, "closed");
+  } finally {
+    await client.close().catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
 test("reliable: lost acks: the handshake confirms, nothing is resent or duplicated", {
   timeout: 10000,
 }, async () => {
