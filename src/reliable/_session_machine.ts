@@ -895,8 +895,8 @@ export class SessionMachine {
       unconfirmed.push(entry);
       this.failed.push(entry);
     }
-    // close() resolves only if everything sent before the end was confirmed: the close event
-    // carries the error it rejects with (the iterator ends cleanly all the same).
+    // close() resolves only if every message unconfirmed when it was called got confirmed: the
+    // close event carries the error it rejects with (the iterator ends cleanly all the same).
     error ??= this.#closeLoss;
     if (error === undefined && this.#closeCalled && unconfirmed.length > 0) {
       // The peer closed first (its GOODBYE): it will never take these.

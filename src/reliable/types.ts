@@ -200,8 +200,9 @@ export interface CloseDetail {
   readonly error: Error | undefined;
   /**
    * Messages that were never confirmed (their `send` promises reject): those
-   * left when `close()` timed out, or, when the peer closed first (its
-   * GOODBYE), those it will never take. Empty when everything was confirmed.
+   * left when `close()` timed out or an error ended the session, or, when the
+   * peer closed first (its GOODBYE), those it will never take. Messages in
+   * doubt when the session was lost are in the `sessionlost` event instead.
    */
   readonly unconfirmed: Uint8Array[];
 }
