@@ -139,6 +139,12 @@ export interface Result {
   framesPerSec: Stat;
   mbPerSec: Stat;
   rounds: number;
+  /**
+   * Frames/s of each round, in the order of the rounds: the n-th of every
+   * case of a group come from the same pass over the group, so two cases'
+   * rates can be compared round by round.
+   */
+  framesPerSecRounds: number[];
 }
 
 /** Timing parameters. */
@@ -207,6 +213,7 @@ export async function measureGroup(
       framesPerSec: fps,
       mbPerSec: mbps,
       rounds: secs.length,
+      framesPerSecRounds: secs.map((s) => Math.round(c.frames / s * 1000) / 1000),
     };
     if (c.note !== undefined) result.note = c.note;
     return result;

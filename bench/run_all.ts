@@ -15,7 +15,13 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { markdownTable, summarize, svgChart, textTable } from "../scripts/bench_chart.ts";
+import {
+  markdownTable,
+  summarize,
+  svgChart,
+  textTable,
+  UNSETTLED_NOTE,
+} from "../scripts/bench_chart.ts";
 import { args, type RuntimeName } from "./_common.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -66,6 +72,7 @@ console.log(
 console.log(`machine: ${machine}`);
 for (const [rt, v] of Object.entries(versions)) console.log(`${rt}: ${v}`);
 console.log(textTable(rows));
+console.log(UNSETTLED_NOTE);
 console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
 void markdownTable;
 void svgChart;

@@ -28,6 +28,8 @@ interface Result {
   name: string;
   framesPerSec: Stat;
   mbPerSec: Stat;
+  /** Frames/s of each round, in round order (results written before it existed lack it). */
+  framesPerSecRounds?: number[];
 }
 interface ResultFile {
   runtimeVersion: string;
@@ -53,12 +55,66 @@ function find(file: ResultFile | undefined, group: string, name: string): Result
   return file?.results.find((r) => r.group === group && r.name === name);
 }
 
-/** One row of the summary: a measured value per runtime and whether it meets the target. */
+/**
+ * One row of the summary: a measured value per runtime, whether it meets the
+ * target, and whether that verdict is settled (see {@linkcode unsettled}).
+ */
 export interface Row {
   metric: string;
   target: string;
-  values: Partial<Record<Runtime, { text: string; ok: boolean | undefined; value: number }>>;
+  values: Partial<
+    Record<
+      Runtime,
+      { text: string; ok: boolean | undefined; value: number; unsettled?: boolean }
+    >
+  >;
 }
+
+/**
+ * The ratio of two cases' medians, and the lowest and highest ratio of their
+ * rounds taken round by round (each round of a group runs every case once).
+ */
+export interface Ratio {
+  value: number;
+  low: number;
+  high: number;
+}
+
+/**
+ * {@linkcode Ratio} of two measured cases, of frames/s or (`stat`) MB/s.
+ * Results without rounds get the widest band their min and max allow.
+ */
+export function ratioOf(
+  a: Result,
+  b: Result,
+  stat: "framesPerSec" | "mbPerSec" = "framesPerSec",
+): Ratio {
+  const value = a[stat].median / b[stat].median;
+  const ra = a.framesPerSecRounds;
+  const rb = b.framesPerSecRounds;
+  if (ra === undefined || rb === undefined || ra.length !== rb.length || ra.length === 0) {
+    return { value, low: a[stat].min / b[stat].max, high: a[stat].max / b[stat].min };
+  }
+  // MB/s is frames/s times each case's bytes per frame: the same factor in every round.
+  const scale = stat === "framesPerSec"
+    ? 1
+    : (a.mbPerSec.median / a.framesPerSec.median) / (b.mbPerSec.median / b.framesPerSec.median);
+  const ratios = ra.map((x, i) => x / rb[i]! * scale);
+  return { value, low: Math.min(...ratios), high: Math.max(...ratios) };
+}
+
+/**
+ * Whether a verdict against `threshold` is not settled: the band's ends fall
+ * on both sides of it (some round gave the other verdict), so another run
+ * could too. A verdict marked so is noted with a dagger.
+ */
+export function unsettled(band: { low: number; high: number }, threshold: number): boolean {
+  return band.low < threshold && band.high >= threshold;
+}
+
+/** What a dagger in the table means (printed under it). */
+export const UNSETTLED_NOTE =
+  "† not settled: at least one round gave the other verdict (for a ratio, the two cases compared round by round; every round of a group runs each of its cases once), so another run can too.";
 
 const SIZES = ["16 B", "256 B", "4 KiB", "64 KiB", "1 MiB"];
 /** framewire's synchronous decoder as configured by default, and with `allocate` where offered. */
@@ -83,16 +139,19 @@ function ratioRow(
   metric: string,
   target: string,
   threshold: number,
-  compute: (rt: Runtime) => number | undefined,
+  compute: (rt: Runtime) => Ratio | undefined,
 ): Row {
   const row: Row = { metric, target, values: {} };
   for (const rt of RUNTIMES) {
-    const v = compute(rt);
-    if (v === undefined || !Number.isFinite(v)) continue;
+    const r = compute(rt);
+    if (r === undefined || !Number.isFinite(r.value)) continue;
+    const v = r.value;
+    const judged = !Number.isNaN(threshold);
     row.values[rt] = {
       text: `${v.toFixed(2)}×`,
-      ok: Number.isNaN(threshold) ? undefined : v >= threshold,
+      ok: judged ? v >= threshold : undefined,
       value: v,
+      unsettled: judged && unsettled(r, threshold),
     };
   }
   return row;
@@ -102,15 +161,27 @@ function fps(r: Result | undefined): number | undefined {
   return r?.framesPerSec.median;
 }
 
+/** The peer with the highest median frames/s in the group. */
 function bestPeer(
   file: ResultFile | undefined,
   group: string,
   peers: string[],
-): number | undefined {
-  const values = peers.map((p) => fps(find(file, group, p))).filter((v): v is number =>
-    v !== undefined
-  );
-  return values.length === 0 ? undefined : Math.max(...values);
+): Result | undefined {
+  let best: Result | undefined;
+  for (const p of peers) {
+    const r = find(file, group, p);
+    if (
+      r !== undefined && (best === undefined || r.framesPerSec.median > best.framesPerSec.median)
+    ) {
+      best = r;
+    }
+  }
+  return best;
+}
+
+/** {@linkcode Ratio} of two results' frames/s, when both exist. */
+function fpsRatio(a: Result | undefined, b: Result | undefined): Ratio | undefined {
+  return a !== undefined && b !== undefined ? ratioOf(a, b) : undefined;
 }
 
 /** The summary rows, from whatever result files exist. */
@@ -140,19 +211,18 @@ export function summarize(): {
   const rows: Row[] = [];
   // framewire's synchronous decoder in the summary: one row, not the better of two (the
   // allocUnsafe one where the runtime has it, as framed() uses over the Node and Bun adapters).
-  const framewireSync = (rt: Runtime, group: string): number | undefined =>
-    fps(find(decode[rt], group, "framewire allocUnsafe")) ??
-      fps(find(decode[rt], group, "framewire"));
+  const framewireSync = (rt: Runtime, group: string): Result | undefined =>
+    find(decode[rt], group, "framewire allocUnsafe") ?? find(decode[rt], group, "framewire");
   for (const size of SIZES) {
     rows.push(ratioRow(
       `decode sync ${size}: framewire (allocUnsafe on Node/Bun) / best peer`,
       size === "16 B" ? "≥ 1.5×" : "> 1×",
       size === "16 B" ? 1.5 : 1.0001,
-      (rt) => {
-        const f = framewireSync(rt, `sync ${size}`);
-        const p = bestPeer(decode[rt], `sync ${size}`, SYNC_PEERS);
-        return f !== undefined && p !== undefined ? f / p : undefined;
-      },
+      (rt) =>
+        fpsRatio(
+          framewireSync(rt, `sync ${size}`),
+          bestPeer(decode[rt], `sync ${size}`, SYNC_PEERS),
+        ),
     ));
   }
   // One case's rate over another's, in the same group of one results file.
@@ -161,23 +231,19 @@ export function summarize(): {
     group: string,
     a: string,
     b: string,
-  ): number | undefined => {
-    const f = fps(find(file, group, a));
-    const c = fps(find(file, group, b));
-    return f !== undefined && c !== undefined ? f / c : undefined;
-  };
-  const decodeRatio = (rt: Runtime, group: string, a: string, b: string): number | undefined =>
+  ): Ratio | undefined => fpsRatio(find(file, group, a), find(file, group, b));
+  const decodeRatio = (rt: Runtime, group: string, a: string, b: string): Ratio | undefined =>
     caseRatio(decode[rt], group, a, b);
   rows.push(
     ratioRow(
       "decode sync 16 B: framewire (allocUnsafe on Node/Bun) / it-length-prefixed",
       "≥ 5×",
       5,
-      (rt) => {
-        const f = framewireSync(rt, "sync 16 B");
-        const p = fps(find(decode[rt], "sync 16 B", "it-length-prefixed"));
-        return f !== undefined && p !== undefined ? f / p : undefined;
-      },
+      (rt) =>
+        fpsRatio(
+          framewireSync(rt, "sync 16 B"),
+          find(decode[rt], "sync 16 B", "it-length-prefixed"),
+        ),
     ),
   );
   for (const size of ["64 KiB", "1 MiB"]) {
@@ -211,12 +277,14 @@ export function summarize(): {
         "> 1×",
         1.0001,
         (rt) => {
-          let worst: number | undefined;
+          let worst: Ratio | undefined;
           for (const size of SIZES) {
-            const f = fps(find(decode[rt], `stream ${size}`, front));
-            const p = bestPeer(decode[rt], `stream ${size}`, STREAM_PEERS);
-            if (f === undefined || p === undefined) return undefined;
-            worst = Math.min(worst ?? Infinity, f / p);
+            const r = fpsRatio(
+              find(decode[rt], `stream ${size}`, front),
+              bestPeer(decode[rt], `stream ${size}`, STREAM_PEERS),
+            );
+            if (r === undefined) return undefined;
+            if (worst === undefined || r.value < worst.value) worst = r;
           }
           return worst;
         },
@@ -231,24 +299,21 @@ export function summarize(): {
       (rt) => decodeRatio(rt, "stream 16 B", "FrameDecoderStream", "Web Streams limit"),
     ),
   );
-  rows.push(ratioRow("encode 16 B: framed() send buffers / best peer", "(no target)", NaN, (rt) => {
-    const f = fps(find(encode[rt], "encode 16 B", "framed() send buffers"));
-    const p = bestPeer(encode[rt], "encode 16 B", [
-      "it-length-prefixed",
-      "length-prefixed-stream",
-      "copy per frame",
-    ]);
-    return f !== undefined && p !== undefined ? f / p : undefined;
-  }));
-  rows.push(ratioRow("encode 16 B: FrameEncoderStream / best peer", "(no target)", NaN, (rt) => {
-    const f = fps(find(encode[rt], "encode 16 B", "FrameEncoderStream"));
-    const p = bestPeer(encode[rt], "encode 16 B", [
-      "it-length-prefixed",
-      "length-prefixed-stream",
-      "copy per frame",
-    ]);
-    return f !== undefined && p !== undefined ? f / p : undefined;
-  }));
+  const ENCODE_PEERS = ["it-length-prefixed", "length-prefixed-stream", "copy per frame"];
+  for (const name of ["framed() send buffers", "FrameEncoderStream"]) {
+    rows.push(
+      ratioRow(
+        `encode 16 B: ${name} / best peer`,
+        "(no target)",
+        NaN,
+        (rt) =>
+          fpsRatio(
+            find(encode[rt], "encode 16 B", name),
+            bestPeer(encode[rt], "encode 16 B", ENCODE_PEERS),
+          ),
+      ),
+    );
+  }
   rows.push(
     ratioRow(
       "encode 16 B: FrameEncoderStream / Web Streams limit (write per payload)",
@@ -262,10 +327,10 @@ export function summarize(): {
     file: ResultFile | undefined,
     group: string,
     name: string,
-  ): number | undefined => {
-    const f = find(file, group, name)?.mbPerSec.median;
-    const r = find(file, group, "raw native")?.mbPerSec.median;
-    return f !== undefined && r !== undefined ? f / r : undefined;
+  ): Ratio | undefined => {
+    const f = find(file, group, name);
+    const r = find(file, group, "raw native");
+    return f !== undefined && r !== undefined ? ratioOf(f, r, "mbPerSec") : undefined;
   };
   rows.push(
     ratioRow(
@@ -308,15 +373,19 @@ export function summarize(): {
     for (const rt of RUNTIMES) {
       // The receiver's rate: measured with the sender in another process where the
       // bench has that case, else with both on one thread.
-      const v = fps(
-        find(
-          loop[rt],
-          "framed 16 B, sender in another process",
-          "framed() batches() 16 B, sender in another process",
-        ),
-      ) ?? fps(find(loop[rt], "framed 16 B", "framed() batches() 16 B"));
-      if (v !== undefined) {
-        row.values[rt] = { text: `${(v / 1e6).toFixed(2)} M/s`, ok: v >= 20e6, value: v };
+      const r = find(
+        loop[rt],
+        "framed 16 B, sender in another process",
+        "framed() batches() 16 B, sender in another process",
+      ) ?? find(loop[rt], "framed 16 B", "framed() batches() 16 B");
+      if (r !== undefined) {
+        const v = r.framesPerSec.median;
+        row.values[rt] = {
+          text: `${(v / 1e6).toFixed(2)} M/s`,
+          ok: v >= 20e6,
+          value: v,
+          unsettled: unsettled({ low: r.framesPerSec.min, high: r.framesPerSec.max }, 20e6),
+        };
       }
     }
     rows.push(row);
@@ -341,11 +410,18 @@ export function summarize(): {
   );
 
   rows.push(
-    ratioRow("loopback 100 B: framed() / one native write per message", "≥ 10×", 10, (rt) => {
-      const f = fps(find(loop[rt], "framed 100 B", "framed() batches() 100 B"));
-      const p = fps(find(loop[rt], "framed 100 B", "one write per message 100 B"));
-      return f !== undefined && p !== undefined ? f / p : undefined;
-    }),
+    ratioRow(
+      "loopback 100 B: framed() / one native write per message",
+      "≥ 10×",
+      10,
+      (rt) =>
+        caseRatio(
+          loop[rt],
+          "framed 100 B",
+          "framed() batches() 100 B",
+          "one write per message 100 B",
+        ),
+    ),
   );
   rows.push(
     ratioRow(
@@ -353,17 +429,15 @@ export function summarize(): {
       "(no target)",
       NaN,
       (rt) => {
-        let worst: number | undefined;
+        let worst: Ratio | undefined;
         for (const size of ["100 B", "64 KiB"]) {
-          const f = fps(find(loop[rt], `framed ${size}`, `framed() batches() ${size}`));
           // The peers are measured in the same group.
-          const p = Math.max(
-            ...LOOPBACK_PEERS.map((peer) =>
-              fps(find(loop[rt], `framed ${size}`, `${peer} ${size}`)) ?? 0
-            ),
+          const r = fpsRatio(
+            find(loop[rt], `framed ${size}`, `framed() batches() ${size}`),
+            bestPeer(loop[rt], `framed ${size}`, LOOPBACK_PEERS.map((peer) => `${peer} ${size}`)),
           );
-          if (f === undefined || p === 0) return undefined;
-          worst = Math.min(worst ?? Infinity, f / p);
+          if (r === undefined) return undefined;
+          if (worst === undefined || r.value < worst.value) worst = r;
         }
         return worst;
       },
@@ -442,9 +516,12 @@ export function summarize(): {
   return { rows, versions, machine: machineText };
 }
 
-function mark(v: { text: string; ok: boolean | undefined } | undefined): string {
+function mark(
+  v: { text: string; ok: boolean | undefined; unsettled?: boolean } | undefined,
+): string {
   if (v === undefined) return "–";
-  return v.ok === undefined ? v.text : `${v.text} ${v.ok ? "✓" : "✗"}`;
+  if (v.ok === undefined) return v.text;
+  return `${v.text} ${v.ok ? "✓" : "✗"}${v.unsettled === true ? "†" : ""}`;
 }
 
 /** The summary as a Markdown table. */
@@ -600,6 +677,8 @@ function main(): void {
         } by \`scripts/bench_chart.ts\` from \`bench/results/*.json\`.`,
         "",
         markdownTable(rows),
+        "",
+        UNSETTLED_NOTE,
         "",
         "![Synchronous decode, frames/s](results/chart.svg)",
         "",
