@@ -72,35 +72,63 @@ export interface Row {
 
 /**
  * The ratio of two cases' medians, and the lowest and highest ratio of their
- * rounds taken round by round (each round of a group runs every case once).
+ * rounds taken round by round (each round of a group runs every case once);
+ * `rounds` holds those per-round ratios when the results have rounds.
  */
 export interface Ratio {
   value: number;
   low: number;
   high: number;
+  rounds?: number[];
+}
+
+type Rate = "framesPerSec" | "mbPerSec";
+
+/** Each round's rate of a result, or undefined for results written before rounds were kept. */
+function roundsOf(r: Result, stat: Rate): number[] | undefined {
+  const f = r.framesPerSecRounds;
+  if (f === undefined || f.length === 0) return undefined;
+  // MB/s is frames/s times the case's bytes per frame: the same factor in every round.
+  const k = stat === "framesPerSec" ? 1 : r.mbPerSec.median / r.framesPerSec.median;
+  return f.map((x) => x * k);
 }
 
 /**
- * {@linkcode Ratio} of two measured cases, of frames/s or (`stat`) MB/s.
- * Results without rounds get the widest band their min and max allow.
+ * {@linkcode Ratio} of `a` to the best of `others` (by median; one result:
+ * that one), of frames/s or (`stat`) MB/s. Round by round, `a` is compared
+ * with whichever of `others` did best in that round. Results without rounds
+ * get the widest band their min and max allow.
  */
-export function ratioOf(
-  a: Result,
-  b: Result,
-  stat: "framesPerSec" | "mbPerSec" = "framesPerSec",
-): Ratio {
-  const value = a[stat].median / b[stat].median;
-  const ra = a.framesPerSecRounds;
-  const rb = b.framesPerSecRounds;
-  if (ra === undefined || rb === undefined || ra.length !== rb.length || ra.length === 0) {
-    return { value, low: a[stat].min / b[stat].max, high: a[stat].max / b[stat].min };
+export function ratioOf(a: Result, others: Result | Result[], stat: Rate = "framesPerSec"): Ratio {
+  const bs = Array.isArray(others) ? others : [others];
+  let best = bs[0]!;
+  for (const b of bs) if (b[stat].median > best[stat].median) best = b;
+  const value = a[stat].median / best[stat].median;
+  const ra = roundsOf(a, stat);
+  const rbs = bs.map((b) => roundsOf(b, stat));
+  if (ra === undefined || rbs.some((rb) => rb === undefined || rb.length !== ra.length)) {
+    return { value, low: a[stat].min / best[stat].max, high: a[stat].max / best[stat].min };
   }
-  // MB/s is frames/s times each case's bytes per frame: the same factor in every round.
-  const scale = stat === "framesPerSec"
-    ? 1
-    : (a.mbPerSec.median / a.framesPerSec.median) / (b.mbPerSec.median / b.framesPerSec.median);
-  const ratios = ra.map((x, i) => x / rb[i]! * scale);
-  return { value, low: Math.min(...ratios), high: Math.max(...ratios) };
+  const rounds = ra.map((x, i) => x / Math.max(...rbs.map((rb) => rb![i]!)));
+  return { value, low: Math.min(...rounds), high: Math.max(...rounds), rounds };
+}
+
+/**
+ * The worst of several ratios (one per size, say): the lowest value, and per
+ * round the lowest of that round's ratios, so that a round counts as meeting
+ * a target only if it met it at every size. Without rounds, the band of the
+ * lowest ratio.
+ */
+export function worstOf(ratios: Ratio[]): Ratio {
+  let worst = ratios[0]!;
+  for (const r of ratios) if (r.value < worst.value) worst = r;
+  const n = ratios[0]!.rounds?.length;
+  if (n === undefined || ratios.some((r) => r.rounds?.length !== n)) {
+    const { value, low, high } = worst;
+    return { value, low, high };
+  }
+  const rounds = ratios[0]!.rounds!.map((_, i) => Math.min(...ratios.map((r) => r.rounds![i]!)));
+  return { value: worst.value, low: Math.min(...rounds), high: Math.max(...rounds), rounds };
 }
 
 /**
@@ -114,7 +142,7 @@ export function unsettled(band: { low: number; high: number }, threshold: number
 
 /** What a dagger in the table means (printed under it). */
 export const UNSETTLED_NOTE =
-  "† not settled: at least one round gave the other verdict (for a ratio, the two cases compared round by round; every round of a group runs each of its cases once), so another run can too.";
+  "† not settled: at least one round gave the other verdict, so another run can too. A ratio is taken round by round (every round of a group runs each of its cases once), against the best peer of that round and, in a worst-size row, at every size; the memory rows are one measurement each and get no †.";
 
 const SIZES = ["16 B", "256 B", "4 KiB", "64 KiB", "1 MiB"];
 /** framewire's synchronous decoder as configured by default, and with `allocate` where offered. */
@@ -161,27 +189,16 @@ function fps(r: Result | undefined): number | undefined {
   return r?.framesPerSec.median;
 }
 
-/** The peer with the highest median frames/s in the group. */
-function bestPeer(
-  file: ResultFile | undefined,
-  group: string,
-  peers: string[],
-): Result | undefined {
-  let best: Result | undefined;
-  for (const p of peers) {
-    const r = find(file, group, p);
-    if (
-      r !== undefined && (best === undefined || r.framesPerSec.median > best.framesPerSec.median)
-    ) {
-      best = r;
-    }
-  }
-  return best;
+/** The peers of `peers` measured in the group (the best of them is what a row compares with). */
+function peersIn(file: ResultFile | undefined, group: string, peers: string[]): Result[] {
+  return peers.map((p) => find(file, group, p)).filter((r): r is Result => r !== undefined);
 }
 
-/** {@linkcode Ratio} of two results' frames/s, when both exist. */
-function fpsRatio(a: Result | undefined, b: Result | undefined): Ratio | undefined {
-  return a !== undefined && b !== undefined ? ratioOf(a, b) : undefined;
+/** {@linkcode Ratio} of a result's frames/s to the best of others, when they exist. */
+function fpsRatio(a: Result | undefined, others: Result | Result[] | undefined): Ratio | undefined {
+  if (a === undefined || others === undefined) return undefined;
+  if (Array.isArray(others) && others.length === 0) return undefined;
+  return ratioOf(a, others);
 }
 
 /** The summary rows, from whatever result files exist. */
@@ -221,7 +238,7 @@ export function summarize(): {
       (rt) =>
         fpsRatio(
           framewireSync(rt, `sync ${size}`),
-          bestPeer(decode[rt], `sync ${size}`, SYNC_PEERS),
+          peersIn(decode[rt], `sync ${size}`, SYNC_PEERS),
         ),
     ));
   }
@@ -277,16 +294,16 @@ export function summarize(): {
         "> 1×",
         1.0001,
         (rt) => {
-          let worst: Ratio | undefined;
+          const ratios: Ratio[] = [];
           for (const size of SIZES) {
             const r = fpsRatio(
               find(decode[rt], `stream ${size}`, front),
-              bestPeer(decode[rt], `stream ${size}`, STREAM_PEERS),
+              peersIn(decode[rt], `stream ${size}`, STREAM_PEERS),
             );
             if (r === undefined) return undefined;
-            if (worst === undefined || r.value < worst.value) worst = r;
+            ratios.push(r);
           }
-          return worst;
+          return worstOf(ratios);
         },
       ),
     );
@@ -309,7 +326,7 @@ export function summarize(): {
         (rt) =>
           fpsRatio(
             find(encode[rt], "encode 16 B", name),
-            bestPeer(encode[rt], "encode 16 B", ENCODE_PEERS),
+            peersIn(encode[rt], "encode 16 B", ENCODE_PEERS),
           ),
       ),
     );
@@ -429,17 +446,17 @@ export function summarize(): {
       "(no target)",
       NaN,
       (rt) => {
-        let worst: Ratio | undefined;
+        const ratios: Ratio[] = [];
         for (const size of ["100 B", "64 KiB"]) {
           // The peers are measured in the same group.
           const r = fpsRatio(
             find(loop[rt], `framed ${size}`, `framed() batches() ${size}`),
-            bestPeer(loop[rt], `framed ${size}`, LOOPBACK_PEERS.map((peer) => `${peer} ${size}`)),
+            peersIn(loop[rt], `framed ${size}`, LOOPBACK_PEERS.map((peer) => `${peer} ${size}`)),
           );
           if (r === undefined) return undefined;
-          if (worst === undefined || r.value < worst.value) worst = r;
+          ratios.push(r);
         }
-        return worst;
+        return worstOf(ratios);
       },
     ),
   );
