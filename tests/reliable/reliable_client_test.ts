@@ -410,6 +410,37 @@ test(
   },
 );
 
+type ReliableServer = ReturnType<typeof reliableServer>;
+
+/**
+ * A server process that can restart: `first` listens until `stop()` (the
+ * process dies: no more connections), `restart()` starts a new one that knows
+ * nothing, on a new listener; `close()` closes whatever runs.
+ */
+function restartableServer(net: MemoryNetwork): {
+  first: ReliableServer;
+  stop(): void;
+  restart(): ReliableServer;
+  close(): Promise<void>;
+} {
+  let listener = net.listen();
+  const first = reliableServer(listener);
+  let second: ReliableServer | undefined;
+  return {
+    first,
+    stop: () => listener.close(),
+    restart: () => {
+      listener = net.listen();
+      return second = reliableServer(listener);
+    },
+    close: async () => {
+      await first.close();
+      await second?.close();
+      listener.close();
+    },
+  };
+}
+
 /**
  * A client's second message reaches the server but is never confirmed; then the
  * server process dies (its connection resets, it stops listening). Returns the
@@ -417,16 +448,15 @@ test(
  */
 async function serverDiesWithOneInDoubt(
   net: MemoryNetwork,
-  listener: { close(): void },
-  server: AsyncIterable<ReliableSession>,
+  server: ReturnType<typeof restartableServer>,
   client: ReliableSession,
 ): Promise<{ promise: Promise<void>; settled: () => boolean }> {
-  const [old] = await Promise.all([nextSession(server), client.send("confirmed")]);
+  const [old] = await Promise.all([nextSession(server.first), client.send("confirmed")]);
   assert.deepEqual(await read(old, 1), ["confirmed"]);
   net.links[0]!.blackHole("s2c");
   const inFlight = track(client.send("in-flight")); // reaches the server, never confirmed
   assert.deepEqual(await read(old, 1), ["in-flight"]);
-  listener.close();
+  server.stop();
   const reconnecting = once(client, "reconnecting");
   net.links[0]!.cut("reset");
   await reconnecting;
@@ -437,16 +467,13 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
   timeout: 10000,
 }, async () => {
   const net = new MemoryNetwork();
-  let listener = net.listen();
-  const first = reliableServer(listener);
+  const server = restartableServer(net);
   const client = reliableClient(net.dialer);
-  let second: ReturnType<typeof reliableServer> | undefined;
   try {
-    const inFlight = await serverDiesWithOneInDoubt(net, listener, first, client);
+    const inFlight = await serverDiesWithOneInDoubt(net, server, client);
     const unsent = track(client.send("unsent"));
     // A new server process, knowing nothing.
-    listener = net.listen();
-    second = reliableServer(listener);
+    const second = server.restart();
     const lost = once<{ unknown: Uint8Array[]; unsent: Uint8Array[] }>(client, "sessionlost");
     // The event map types each event's detail (this line does not compile without it).
     const typed: number[] = [];
@@ -464,9 +491,7 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
     assert.deepEqual(await read(fresh, 1), ["again"]);
   } finally {
     await client.close();
-    await first.close();
-    await second?.close();
-    listener.close();
+    await server.close();
   }
 });
 
@@ -474,18 +499,15 @@ test("reliable: close() rejects when the server lost the session while close() w
   timeout: 10000,
 }, async () => {
   const net = new MemoryNetwork();
-  let listener = net.listen();
-  const first = reliableServer(listener);
+  const server = restartableServer(net);
   const client = reliableClient(net.dialer);
-  let second: ReturnType<typeof reliableServer> | undefined;
   try {
-    const inFlight = await serverDiesWithOneInDoubt(net, listener, first, client);
+    const inFlight = await serverDiesWithOneInDoubt(net, server, client);
     // close() waits for "in-flight", which the restarted server never confirms.
     const closed = client.close().then(() => "resolved", (e) => (e as { code?: string }).code);
     const lost = once<{ unknown: Uint8Array[] }>(client, "sessionlost");
     const closeEvent = once<{ error: { code?: string } | undefined }>(client, "close");
-    listener = net.listen();
-    second = reliableServer(listener);
+    server.restart();
     assert.equal((await lost).detail.unknown.length, 1);
     assert.equal(await outcome(inFlight.promise), "SESSION_LOST");
     assert.equal(await closed, "SESSION_LOST");
@@ -493,9 +515,7 @@ test("reliable: close() rejects when the server lost the session while close() w
     assert.equal(client.state, "closed");
   } finally {
     await client.close().catch(() => {});
-    await first.close();
-    await second?.close();
-    listener.close();
+    await server.close();
   }
 });
 
@@ -533,18 +553,16 @@ test(
   },
   async () => {
     const net = new MemoryNetwork();
-    let listener = net.listen();
-    const first = reliableServer(listener);
+    const server = restartableServer(net);
     const client = reliableClient(net.dialer);
-    let second: ReturnType<typeof reliableServer> | undefined;
     try {
-      const [old] = await Promise.all([nextSession(first), client.send("hello")]);
+      const [old] = await Promise.all([nextSession(server.first), client.send("hello")]);
       const oldId = client.id;
       for (const m of ["old-1", "old-2", "old-3"]) await old.send(m);
       assert.deepEqual(await read(client, 3), ["old-1", "old-2", "old-3"]);
       // The server restarts; the first connection to the new one carries the client's HELLO, but
       // nothing back (its WELCOME(LOST) is lost).
-      listener.close();
+      server.stop();
       const reconnecting = once(client, "reconnecting");
       net.links[0]!.cut("reset");
       await reconnecting;
@@ -552,9 +570,7 @@ test(
         if (index === 1) link.blackHole("s2c");
       };
       const lost = events(client, "sessionlost");
-      listener = net.listen();
-      second = reliableServer(listener);
-      const fresh = await nextSession(second);
+      const fresh = await nextSession(server.restart());
       assert.notEqual(fresh.id, oldId, "started afresh under a new id");
       const sent = ["new-1", "new-2", "new-3", "new-4"].map((m) => track(fresh.send(m)));
       // Its messages 1 to 3 must not count as confirmed by the client's old lastReceived (3).
@@ -569,9 +585,7 @@ test(
       assert.equal(client.stats.duplicatesDropped, 0);
     } finally {
       await client.close();
-      await first.close();
-      await second?.close();
-      listener.close();
+      await server.close();
     }
   },
 );
