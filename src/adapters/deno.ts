@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 /**
- * Deno adapter: `Deno.connect`, `Deno.listen`, `Deno.connectTls` and
- * `Deno.listenTls` as framewire `Conn`s. Reads use a `conn.read()` loop into
+ * Deno adapter: `Deno.connect`, `Deno.listen` and `Deno.listenTls` as
+ * framewire `Conn`s (`connectTls` is `Deno.connect` then `Deno.startTls`). Reads use a `conn.read()` loop into
  * fresh buffers of 16 to 256 KiB (not `conn.readable`, which closes the resource at EOF
  * and breaks half-close), and `noDelay` is on by default.
  *

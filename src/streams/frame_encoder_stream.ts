@@ -8,7 +8,9 @@ import { WaitingWrite } from "./_waiting_write.ts";
 export interface FrameEncoderStreamOptions {
   /**
    * Small frames written in the same tick are gathered into one output chunk
-   * of up to this many bytes; 0 emits every frame as its own chunk.
+   * of up to this many bytes (it may exceed them by its last frame); 0 emits
+   * every frame as its own chunk. Chunks start at 16 KiB and grow ×4 up to
+   * this size while one tick keeps filling them.
    *
    * @default {65536} (64 KiB)
    */
@@ -20,7 +22,8 @@ export interface FrameEncoderStreamOptions {
  *
  * Small frames written in the same tick (a loop of unawaited `write` calls,
  * or a `pipeTo` from a stream with queued chunks) come out as one chunk once
- * they reach `coalesce` bytes or the tick ends, so the socket behind sees few
+ * they fill it or the tick ends (chunks of 16 KiB, then ×4 up to `coalesce`
+ * bytes while the tick goes on), so the socket behind sees few
  * large writes. A payload of 16 KiB or more (or of `coalesce` bytes, if
  * fewer and not 0) is not copied: its header and the payload itself
  * come out as two chunks, so the payload must not change after it is
