@@ -5,7 +5,7 @@
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes } from "./_byte_queue.ts";
 import { FrameBuffers } from "./_frame_buffers.ts";
-import { copyBytes } from "./_options.ts";
+import { checkChunk, copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
 /**
@@ -85,6 +85,7 @@ export class HeaderDecoder implements FrameDecoder {
   }
 
   push(chunk: Uint8Array): void {
+    checkChunk(chunk, "decode frames");
     const partial = this.#partial;
     if (partial !== undefined && this.#queue.length === 0) {
       // A frame is being filled: copy straight into it, queue only the rest.

@@ -67,6 +67,25 @@ export function checkPayload(payload: Uint8Array): void {
   }
 }
 
+/**
+ * Throws a `TypeError` unless `chunk` is a `Uint8Array` (an `ArrayBuffer`, a
+ * `DataView` or an array would otherwise read as no bytes at all).
+ */
+export function checkChunk(chunk: Uint8Array, action: string): void {
+  if (!(chunk instanceof Uint8Array)) {
+    const kind = chunk === null
+      ? "null"
+      : typeof chunk === "object"
+      ? (chunk as object).constructor?.name ?? "object"
+      : typeof chunk;
+    throw new TypeError(
+      `Cannot ${action} as the chunk must be a Uint8Array: received ${kind}${
+        kind === "ArrayBuffer" ? " (wrap it: new Uint8Array(buffer))" : ""
+      }`,
+    );
+  }
+}
+
 /** Number of decimal digits of a non-negative safe integer. */
 export function decimalDigits(n: number): number {
   return String(n).length;

@@ -4,6 +4,7 @@ import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
 import { FrameBuffers } from "./_frame_buffers.ts";
 import {
+  checkChunk,
   checkEncodeLength,
   checkPayload,
   checkRoom,
@@ -192,6 +193,7 @@ class DelimitedDecoder implements FrameDecoder {
   }
 
   push(chunk: Uint8Array): void {
+    checkChunk(chunk, "decode frames");
     this.#queue.push(chunk);
   }
 
@@ -199,25 +201,20 @@ class DelimitedDecoder implements FrameDecoder {
     if (this.#done.length > 0) return this.#done.shift();
     const queue = this.#queue;
     if (queue.length === 0) return undefined;
-    // A "\r" that stripCR removes does not count against the limit.
-    const limit = this.#stripCR ? this.#limit + 1 : this.#limit;
     const at = queue.find(this.#delimiter);
     if (at === -1) {
       // The frame is at least as long as the bytes before the first place a delimiter could
       // still start; checked exactly only near the limit (the last bytes may begin one).
-      if (queue.length >= limit) {
-        const start = this.#earliestStart();
-        if (start > limit || (start === limit && this.#stripCR && queue.byteAt(start - 1) !== CR)) {
-          this.#tooLarge(start);
-        }
+      if (queue.length > this.#limit) {
+        // A "\r" that stripCR removes does not count against the limit.
+        const length = this.#lengthBefore(this.#earliestStart());
+        if (length > this.#limit) this.#tooLarge(length);
       }
       return undefined;
     }
-    if (at > limit || (at === limit && this.#stripCR && queue.byteAt(at - 1) !== CR)) {
-      this.#tooLarge(at);
-    }
     // A "\r" that stripCR removes is skipped with the delimiter, not copied with the frame.
-    const length = this.#stripCR && at > 0 && queue.byteAt(at - 1) === CR ? at - 1 : at;
+    const length = this.#lengthBefore(at);
+    if (length > this.#limit) this.#tooLarge(length);
     const frame = queue.take(length, this.#buffers.take);
     queue.skip(at - length + this.#delimiter.length);
     return frame;
@@ -230,10 +227,15 @@ class DelimitedDecoder implements FrameDecoder {
     const left = queue.length;
     if (left > 0) {
       // No delimiter can come now: every byte left belongs to the frame (but a final "\r").
-      const length = this.#stripCR && queue.byteAt(left - 1) === CR ? left - 1 : left;
-      if (length > this.#limit) this.#tooLarge(left);
+      const length = this.#lengthBefore(left);
+      if (length > this.#limit) this.#tooLarge(length);
       throw new TruncatedFrameError("payload", left);
     }
+  }
+
+  /** The length of a frame whose bytes end at `end`: without a final "\r" that stripCR removes. */
+  #lengthBefore(end: number): number {
+    return this.#stripCR && end > 0 && this.#queue.byteAt(end - 1) === CR ? end - 1 : end;
   }
 
   /** Where a delimiter could start at the earliest: the last bytes may be its beginning. */

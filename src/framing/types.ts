@@ -27,6 +27,9 @@ export interface FrameDecoder {
    * change it afterwards, since returned frames may be views into it (and
    * with `lengthPrefixed`'s `offset`, the decoder moves the offset bytes next
    * to the payload inside it).
+   *
+   * @throws {TypeError} `chunk` is not a `Uint8Array` (wrap an `ArrayBuffer`:
+   * `new Uint8Array(buffer)`).
    */
   push(chunk: Uint8Array): void;
   /**

@@ -2,6 +2,7 @@
 
 import { TruncatedFrameError } from "../errors.ts";
 import { detachedBytes } from "../framing/_byte_queue.ts";
+import { checkChunk } from "../framing/_options.ts";
 import type { FrameDecoder, Framing } from "../framing/types.ts";
 
 interface HandsBack {
@@ -14,6 +15,8 @@ interface HandsBack {
  *
  * Both methods resolve `null` on a clean end at a boundary and reject with
  * `TruncatedFrameError` when the stream ends inside the bytes asked for.
+ * Calls run one at a time, in call order: one made while another is
+ * pending (unawaited) waits for it, and takes the bytes after its bytes.
  * Results are views into the stream's chunks when they lie inside one chunk,
  * otherwise fresh buffers: the reader takes ownership of the chunks (do not
  * change them, or share them with another reader such as a `tee()` branch:
@@ -45,6 +48,9 @@ export class ByteReader {
   #chunks: Uint8Array[] = [];
   #length = 0;
   #ended = false;
+  /** A call is running; those made meanwhile wait in `#waiting`, in call order. */
+  #busy = false;
+  #waiting: (() => void)[] = [];
 
   /**
    * Constructs a new instance and locks `readable`.
@@ -67,11 +73,16 @@ export class ByteReader {
    * @returns The bytes, or `null` if the stream ended cleanly before any of them.
    * @throws {RangeError} `n` is not a non-negative integer.
    * @throws {TruncatedFrameError} The stream ended after some but not all of them.
+   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`.
    */
   async readExactly(n: number): Promise<Uint8Array | null> {
     if (!Number.isSafeInteger(n) || n < 0) {
       throw new RangeError(`Cannot read bytes as n must be a non-negative integer: received ${n}`);
     }
+    return await this.#oneAtATime(() => this.#readExactly(n));
+  }
+
+  async #readExactly(n: number): Promise<Uint8Array | null> {
     this.#checkKept();
     while (this.#length < n) {
       if (!(await this.#fill())) {
@@ -89,6 +100,7 @@ export class ByteReader {
    * @returns The frame, or `null` on a clean end at a frame boundary.
    * @throws {TruncatedFrameError} The stream ended inside a frame.
    * @throws {FrameTooLargeError | MalformedHeaderError} As the decoder does.
+   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`.
    */
   async readFrame(framing: Framing): Promise<Uint8Array | null> {
     const decoder = framing.decoder();
@@ -97,6 +109,10 @@ export class ByteReader {
         `Cannot read frame as framing "${framing.name}" cannot hand back unread bytes`,
       );
     }
+    return await this.#oneAtATime(() => this.#readFrame(decoder));
+  }
+
+  async #readFrame(decoder: FrameDecoder): Promise<Uint8Array | null> {
     // The chunks stay buffered here until a frame is found (releaseLock() meanwhile returns them).
     this.#checkKept();
     for (const chunk of this.#chunks) decoder.push(chunk);
@@ -125,6 +141,20 @@ export class ByteReader {
     return this.#take(this.#length);
   }
 
+  /** Runs `read` once the calls made before this one are done. */
+  async #oneAtATime<T>(read: () => Promise<T>): Promise<T> {
+    if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#busy = true;
+    try {
+      return await read();
+    } finally {
+      // Hand the turn to the next call waiting (still busy), or end it.
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#busy = false;
+    }
+  }
+
   /**
    * The bytes kept between calls are views into the chunks read, as the
    * frames returned may be: one that became empty was detached (the
@@ -150,6 +180,7 @@ export class ByteReader {
         this.#ended = true;
         return undefined;
       }
+      checkChunk(value, "read bytes");
       if (value.length > 0) return value;
     }
   }

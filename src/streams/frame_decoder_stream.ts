@@ -16,7 +16,8 @@ import { WaitingWrite } from "./_waiting_write.ts";
  *
  * An input that ends inside a frame errors the stream with
  * `TruncatedFrameError`; an oversized or malformed header errors it with
- * `FrameTooLargeError` or `MalformedHeaderError`. Every frame decoded before
+ * `FrameTooLargeError` or `MalformedHeaderError`, and a chunk that is not a
+ * `Uint8Array` (an `ArrayBuffer`, say) with a `TypeError`. Every frame decoded before
  * the error is read first, whichever chunk it came in; the writable errors
  * at once. Cancelling the readable errors the writable, and aborting the
  * writable errors the readable, as for any `TransformStream` (whose type it

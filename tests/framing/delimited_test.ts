@@ -186,6 +186,41 @@ test("delimited() at the end: a frame with no delimiter over the limit is too la
   }
 });
 
+test('delimited() with stripCR: a too-large frame\'s length does not count the "\\r" it removes', () => {
+  // [input, the length reported when the whole input comes in one chunk]
+  const cases: [string, number][] = [
+    ["abcde\n", 5],
+    ["abcde\r\n", 5],
+    ["abcd\rx", 6], // a "\r" inside the frame counts
+    ["abcde\r", 5], // found at the end
+    ["abcd\r", 4],
+  ];
+  for (const [input, length] of cases) {
+    const bytes = utf8(input);
+    // Split anywhere, the error may come before the frame's end is seen: it reports the bytes
+    // seen so far, never a final "\r".
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const decoder = lines({ maxFrameLength: 3 }).decoder();
+      const error = (() => {
+        try {
+          decoder.push(bytes.subarray(0, cut));
+          decoder.next();
+          decoder.push(bytes.subarray(cut));
+          decoder.next();
+          decoder.end();
+        } catch (error) {
+          return error;
+        }
+      })();
+      const where = `${JSON.stringify(input)} cut at ${cut}`;
+      assert.ok(error instanceof FrameTooLargeError, `${where}: ${error}`);
+      assert.equal(error.limit, 3, where);
+      assert.ok(error.length > 3 && error.length <= length, `${where}: ${error.length}`);
+      if (cut === bytes.length) assert.equal(error.length, length, where);
+    }
+  }
+});
+
 test("delimited() with stripCR copies a line that spans chunks once, into a slab of its own", () => {
   const decoder = lines().decoder();
   const first = utf8("hel");

@@ -37,6 +37,32 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
+  test(`${name}: push() refuses a chunk that is not a Uint8Array, and decodes on after it`, () => {
+    const [sample] = fc.sample(payload, { numRuns: 1, seed: 7 });
+    const wire = framing.encode(sample!);
+    const notBytes: unknown[] = [
+      wire.slice().buffer,
+      new DataView(wire.slice().buffer),
+      Array.from(wire),
+      null,
+      undefined,
+      "abc",
+    ];
+    for (const chunk of notBytes) {
+      const decoder = framing.decoder();
+      // Before: read as no bytes (an ArrayBuffer's length is undefined), or as an empty frame.
+      assert.throws(() => decoder.push(chunk as Uint8Array), (error) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(error.message, /must be a Uint8Array/);
+        return true;
+      });
+      assert.equal(decoder.bufferedBytes, 0);
+      decoder.push(wire.slice()); // with an offset, the decoder moves bytes within the chunk
+      assert.deepEqual(decoder.next(), sample);
+      decoder.end();
+    }
+  });
+
   test(`${name}: a fixed overhead recorded for the format is what encodedLength adds and encodeInto writes`, () => {
     const overhead = fixedOverhead(framing);
     const variable = ["varint", "netstring"].includes(framing.name);

@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ByteReader, lengthPrefixed, lines, TruncatedFrameError } from "../../mod.ts";
+import {
+  ByteReader,
+  FrameTooLargeError,
+  lengthPrefixed,
+  lines,
+  TruncatedFrameError,
+} from "../../mod.ts";
 
 function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
   let i = 0;
@@ -105,6 +111,61 @@ test("ByteReader: a transferred frame that shares its chunk with bytes kept for 
     await assert.rejects(call, (error) => {
       assert.ok(error instanceof TypeError, `${next}: ${error}`);
       assert.match(error.message, /detached.*frame\.slice\(\)/);
+      return true;
+    });
+  }
+});
+
+test("ByteReader: calls made while one is pending run after it, in call order", async () => {
+  const framing = lengthPrefixed({ width: 1 });
+  const wire = [1, 2, 3, 4, 5, 6, ...framing.encode(new Uint8Array([7, 8])), 9, 10];
+  for (let cut = 0; cut <= wire.length; cut++) {
+    // Chunks come one per pull: every call but the last has to wait for a read.
+    const chunks = [wire.slice(0, cut), wire.slice(cut)].filter((c) => c.length > 0);
+    const reader = new ByteReader(streamOf(chunks));
+    // Before: the second call could take the first call's bytes, and the first then failed with
+    // a TruncatedFrameError that counted more bytes than it expected.
+    const results = await Promise.all([
+      reader.readExactly(3),
+      reader.readExactly(3),
+      reader.readFrame(framing),
+      reader.readExactly(2),
+      reader.readExactly(1),
+    ]);
+    assert.deepEqual(results, [
+      new Uint8Array([1, 2, 3]),
+      new Uint8Array([4, 5, 6]),
+      new Uint8Array([7, 8]),
+      new Uint8Array([9, 10]),
+      null,
+    ], `cut at ${cut}`);
+  }
+});
+
+test("ByteReader: a call that fails hands the turn on to the next", async () => {
+  const reader = new ByteReader(streamOf([[0, 0, 0, 9, 1], [2]]));
+  const tooLarge = reader.readFrame(lengthPrefixed({ maxFrameLength: 4 }));
+  const next = reader.readExactly(6);
+  await assert.rejects(tooLarge, FrameTooLargeError);
+  assert.deepEqual(await next, new Uint8Array([0, 0, 0, 9, 1, 2]));
+});
+
+test("ByteReader rejects a chunk that is not a Uint8Array with a TypeError", async () => {
+  for (const call of ["readExactly", "readFrame"] as const) {
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([0, 0, 0, 2, 1, 2]).buffer as unknown as Uint8Array);
+        controller.close();
+      },
+    });
+    const reader = new ByteReader(stream);
+    // Before: the chunk read as no bytes, and both calls resolved null (a clean end).
+    const result = call === "readExactly"
+      ? reader.readExactly(2)
+      : reader.readFrame(lengthPrefixed());
+    await assert.rejects(result, (error) => {
+      assert.ok(error instanceof TypeError, `${call}: ${error}`);
+      assert.match(error.message, /must be a Uint8Array: received ArrayBuffer/);
       return true;
     });
   }

@@ -161,3 +161,22 @@ test("FrameDecoderStream copies spanning frames above 8 KiB into memory from opt
   slab.set([1, 2, 3, 4, 5]);
   assert.deepEqual(new Uint8Array(frames[0]!.buffer), slab);
 });
+
+test("FrameDecoderStream errors with a TypeError on a chunk that is not a Uint8Array, after the frames before it", async () => {
+  const wire = lengthPrefixed().encode(new Uint8Array([1, 2]));
+  const input = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(wire);
+      // An ArrayBuffer (a WebSocket's binaryType "arraybuffer"): before, it read as no bytes.
+      controller.enqueue(wire.slice().buffer as unknown as Uint8Array);
+      controller.close();
+    },
+  });
+  const reader = input.pipeThrough(new FrameDecoderStream(lengthPrefixed())).getReader();
+  assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2]));
+  await assert.rejects(reader.read(), (error) => {
+    assert.ok(error instanceof TypeError, String(error));
+    assert.match(error.message, /must be a Uint8Array: received ArrayBuffer \(wrap it/);
+    return true;
+  });
+});
