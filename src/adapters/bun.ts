@@ -32,6 +32,8 @@
  */
 
 import { Buffer } from "node:buffer";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import type {
   Conn,
   ConnectOptions,
@@ -292,18 +294,27 @@ export function connectTls(options: TlsConnectOptions): Promise<Conn> {
   );
 }
 
-function serve(options: ListenOptions, tls?: { cert: string; key: string }): Promise<Listener> {
+async function serve(
+  options: ListenOptions,
+  tls?: { cert: string; key: string },
+): Promise<Listener> {
   options = bareHost(options);
   const unixPath = "path" in options ? options.path : undefined;
   const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
   const target = unixPath ??
     formatAddr({ transport: "tcp", hostname: hostname!, port: (options as { port: number }).port });
   let listener: QueueListener | undefined;
-  try {
-    if (unixPath === undefined) checkPort((options as { port: number }).port, "listen");
-    requireRuntime("Bun", "listen");
-  } catch (error) {
-    return Promise.reject(error);
+  if (unixPath === undefined) checkPort((options as { port: number }).port, "listen");
+  requireRuntime("Bun", "listen");
+  // Bun would bind a host name's address but report the name as the listener's address, and fail
+  // to resolve it without a reason: resolve it first, as Node and Deno do.
+  let address = hostname;
+  if (hostname !== undefined && isIP(hostname) === 0) {
+    try {
+      address = (await lookup(hostname)).address;
+    } catch (error) {
+      throw connectionError(`listen on ${target}`, error);
+    }
   }
   try {
     const socket = handlers(tls !== undefined, unixPath, (socket, success) => {
@@ -314,14 +325,14 @@ function serve(options: ListenOptions, tls?: { cert: string; key: string }): Pro
     const base = { socket, allowHalfOpen: true, tls };
     const server = unixPath !== undefined
       ? bun().listen({ ...base, unix: unixPath })
-      : bun().listen({ ...base, hostname, port: (options as { port: number }).port });
+      : bun().listen({ ...base, hostname: address, port: (options as { port: number }).port });
     const addr: NetAddr = unixPath !== undefined
       ? { transport: "unix", path: unixPath }
       : { transport: "tcp", hostname: server.hostname, port: server.port };
     listener = new QueueListener(addr, () => server.stop(false));
-    return Promise.resolve(listener);
+    return listener;
   } catch (error) {
-    return Promise.reject(connectionError(`listen on ${target}`, error));
+    throw connectionError(`listen on ${target}`, error);
   }
 }
 

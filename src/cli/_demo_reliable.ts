@@ -524,7 +524,9 @@ class CuttingProxy {
             `got ${range(link.first, link.last)},`,
         );
         this.#o.say(
-          `${INDENT}but its ACK confirming them up to ${link.last} is dropped with the link`,
+          `${INDENT}but its ACK confirming ${
+            link.first === link.last ? "it" : `them up to ${link.last}`
+          } is dropped with the link`,
         );
         this.#kill(link);
         return false;

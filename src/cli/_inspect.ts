@@ -239,9 +239,9 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   for (const line of problem.lines) write(`${line}\n`);
   write(
     frames === 0
-      ? `stopped: no complete frame; none of the ${
-        bytesWord(data.length)
-      }${after} could be decoded\n`
+      ? `stopped: no complete frame; ${
+        data.length === 1 ? "the only byte" : `none of the ${bytesWord(data.length)}`
+      }${after} could ${data.length === 1 ? "not " : ""}be decoded\n`
       : `stopped: ${plural(frames, "complete frame")} in the first ${
         bytesWord(decoded - skip)
       }${after}; ${bytesWord(all.length - decoded)} from offset ${decoded} not decoded\n`,

@@ -114,7 +114,11 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
   try {
     listener = await adapter.listen(options);
   } catch (error) {
-    io.err(`framewire listen: cannot listen on ${formatAddr(options)}: ${describeError(error)}\n`);
+    io.err(
+      `framewire listen: cannot listen on ${formatAddr(options)}: ${
+        describeError(error, "path" in options ? "listen" : undefined)
+      }\n`,
+    );
     return 1;
   }
   io.err(

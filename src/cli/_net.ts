@@ -37,8 +37,34 @@ const PHRASES: Record<string, string> = {
   NotFound: "no such socket file (or the host name was not found)",
 };
 
-/** A short, lower-case reason for a socket or framing failure, for one-line messages. */
-export function describeError(error: unknown): string {
+// Where a Unix socket was being listened on or connected to, the port advice and the bare
+// "not found" would mislead.
+const UNIX_PHRASES: Record<"listen" | "connect", Record<string, string>> = {
+  listen: {
+    EACCES: "permission denied, or no such directory",
+    PermissionDenied: "permission denied, or no such directory",
+    ENOENT: "no such directory",
+    NotFound: "no such directory",
+    EADDRINUSE: "the socket file exists (remove it if no server uses it)",
+    AddrInUse: "the socket file exists (remove it if no server uses it)",
+  },
+  connect: {
+    EACCES: "permission denied",
+    PermissionDenied: "permission denied",
+    NotFound: "no such socket file",
+  },
+};
+
+/**
+ * A short, lower-case reason for a socket or framing failure, for one-line
+ * messages; `unix`: what was being done with a Unix socket path.
+ */
+export function describeError(error: unknown, unix?: "listen" | "connect"): string {
+  if (unix !== undefined) {
+    const code = codeOf(error instanceof ConnectionError ? error.cause : error);
+    const phrase = UNIX_PHRASES[unix][code ?? ""];
+    if (phrase !== undefined) return phrase;
+  }
   if (error instanceof ConnectionError) {
     const phrase = PHRASES[error.code] ?? PHRASES[codeOf(error.cause) ?? ""];
     if (phrase !== undefined) return phrase;

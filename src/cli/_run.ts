@@ -70,7 +70,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   }
   if (name === "help") {
     const topic = rest[0];
-    if (topic === undefined) {
+    if (topic === undefined || topic === "help") {
       io.out(MAIN_HELP);
       return 0;
     }

@@ -82,7 +82,11 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
   try {
     conn = await adapter.connect(target);
   } catch (error) {
-    io.err(`framewire send: cannot connect to ${formatAddr(target)}: ${describeError(error)}\n`);
+    io.err(
+      `framewire send: cannot connect to ${formatAddr(target)}: ${
+        describeError(error, "path" in target ? "connect" : undefined)
+      }\n`,
+    );
     return 1;
   }
 
@@ -166,6 +170,10 @@ async function transmit(
   // Pieces of the unfinished line, joined once its newline arrives (linear
   // however long the line and however small the reads).
   const pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  // A line this long cannot be sent, whatever follows (its "\r" may be stripped): refuse it now
+  // rather than holding all of it.
+  const tooLong = framing.maxFrameLength + 1;
   let line = 0;
   function frame(bytes: Uint8Array): Uint8Array {
     line++;
@@ -183,16 +191,28 @@ async function transmit(
   try {
     for await (const chunk of input) {
       const frames: Uint8Array[] = [];
-      let start = 0;
-      for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, start)) {
-        const piece = chunk.subarray(start, i);
-        frames.push(frame(pending.length === 0 ? piece : concat([...pending, piece])));
-        pending.length = 0;
-        start = i + 1;
+      let refused: { error: unknown } | undefined;
+      try {
+        let start = 0;
+        for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, start)) {
+          const piece = chunk.subarray(start, i);
+          frames.push(frame(pending.length === 0 ? piece : concat([...pending, piece])));
+          pending.length = 0;
+          pendingBytes = 0;
+          start = i + 1;
+        }
+        if (start < chunk.length) {
+          // Copy the unfinished line: the runtime may reuse the chunk's memory.
+          pending.push(chunk.slice(start));
+          pendingBytes += chunk.length - start;
+          if (pendingBytes > tooLong) frame(concat(pending)); // throws
+        }
+      } catch (error) {
+        refused = { error };
       }
-      // Copy the unfinished line: the runtime may reuse the chunk's memory.
-      if (start < chunk.length) pending.push(chunk.slice(start));
+      // The lines before a refused one are sent.
       if (frames.length > 0) await writer.write(concat(frames));
+      if (refused !== undefined) throw refused.error;
     }
     if (pending.length > 0) await writer.write(frame(concat(pending)));
   } finally {

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { isIP } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/errors.ts";
@@ -419,6 +420,22 @@ export function adapterSuite(name: Runtime): void {
       return true;
     });
   });
+
+  t(
+    "listening on a host name binds its address and reports the address, not the name",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      await using listener = await listen({ hostname: "localhost", port: 0 });
+      const { hostname } = listener.addr as { hostname: string };
+      // Before, Bun reported "localhost".
+      assert.ok(isIP(hostname) !== 0, `an IP address: ${hostname}`);
+      const accepting = listener[Symbol.asyncIterator]().next();
+      const client = await connect({ hostname, port: portOf(listener) });
+      const server = (await accepting).value as Conn;
+      client.close();
+      server.close();
+    },
+  );
 
   t("bad ports reject with RangeError before any attempt", async () => {
     const { connect, connectTls, listen } = await adapter(name);

@@ -20,8 +20,8 @@ export interface CaptureIo extends CliIo {
 
 /** Options for {@linkcode captureIo}. */
 export interface CaptureIoOptions {
-  /** Standard input, as chunks. */
-  stdin?: Array<Uint8Array | string>;
+  /** Standard input, as chunks (an endless generator too). */
+  stdin?: Iterable<Uint8Array | string>;
   /** Files `readFile` can read, by path. */
   files?: Record<string, Uint8Array>;
 }

@@ -81,6 +81,13 @@ test("inspect splits header and trailer bytes per format", async () => {
   });
 });
 
+test("inspect words a stream of one undecodable byte in the singular", async () => {
+  const io = captureIo({ stdin: [new Uint8Array([0x78])] });
+  assert.equal(await run(["inspect", "--format", "u32be", "-"], io), 1);
+  // Before: "none of the 1 byte could be decoded".
+  assert.match(io.stdout, /\nstopped: no complete frame; the only byte could not be decoded\n$/);
+});
+
 test("inspect reports a truncated header with the bytes it got", async () => {
   const data = new Uint8Array([...capture("u32be", [te.encode("ok")]), 0, 0]);
   const { code, summary } = await inspectJson("u32be", data);

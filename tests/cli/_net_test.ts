@@ -2,7 +2,7 @@
 // listen, send and demo in-process over real loopback sockets of the current runtime.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -234,6 +234,40 @@ test("listen and send work over a Unix socket", TIMEOUT, async () => {
   }
 });
 
+test("listen and send name what is wrong with a Unix socket path", TIMEOUT, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+  try {
+    const missing = join(dir, "no-such-dir", "fw.sock");
+    const listenIo = captureIo();
+    assert.equal(await run(["listen", "--unix", missing], listenIo), 1);
+    // Node reports a missing directory as EACCES; before, the message spoke of ports below 1024.
+    assert.match(
+      listenIo.stderr,
+      new RegExp(
+        `^framewire listen: cannot listen on ${missing}: ` +
+          `(no such directory|permission denied, or no such directory)\n$`,
+      ),
+    );
+    const sendIo = captureIo({ stdin: ["x\n"] });
+    assert.equal(await run(["send", `unix:${missing}`], sendIo), 1);
+    assert.equal(
+      sendIo.stderr,
+      `framewire send: cannot connect to ${missing}: no such socket file\n`,
+    );
+    // A file left behind at the path (as by a server that was killed).
+    const stale = join(dir, "stale.sock");
+    await writeFile(stale, "");
+    const staleIo = captureIo();
+    assert.equal(await run(["listen", "--unix", stale], staleIo), 1);
+    assert.equal(
+      staleIo.stderr,
+      `framewire listen: cannot listen on ${stale}: the socket file exists (remove it if no server uses it)\n`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test("send prints binary replies as hex and stops when the server closes", TIMEOUT, async () => {
   const { listen } = await adapter();
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
@@ -318,6 +352,47 @@ test("send refuses a line the format cannot carry", TIMEOUT, async () => {
   assert.equal(await server.done, 0);
   assert.match(server.io.stdout, /\[1\] #1 {2}5 B {2}"short"/);
 });
+
+test(
+  "send sends the lines before a refused one, even when they come in the same read",
+  TIMEOUT,
+  async () => {
+    const server = await startListen(["--port", "0", "--format", "u8", "--once"]);
+    const client = captureIo({ stdin: ["a\nb\n" + "x".repeat(300) + "\nc\n"] });
+    assert.equal(await run(["send", `127.0.0.1:${server.port}`, "--format", "u8"], client), 1);
+    assert.match(client.stderr, /cannot send line 3 as u8/);
+    assert.equal(await server.done, 0);
+    // Before: nothing of that read was sent ("after 0 frames").
+    assert.match(server.io.stdout, /\[1\] #1 {2}1 B {2}"a"\n\[1\] #2 {2}1 B {2}"b"\n/);
+    assert.match(server.io.stderr, /closed the connection after 2 frames/);
+  },
+);
+
+test(
+  "send refuses a line as soon as it is too long, without reading the rest of it",
+  TIMEOUT,
+  async () => {
+    const server = await startListen(["--port", "0", "--once"]);
+    let chunksRead = 0;
+    // Endless input without a newline: before, send held all of it and never stopped.
+    function* endless(): Generator<Uint8Array> {
+      const chunk = new Uint8Array(1000).fill(0x7a);
+      for (;;) {
+        chunksRead++;
+        yield chunk;
+      }
+    }
+    const client = captureIo({ stdin: endless() });
+    const code = await run(
+      ["send", `127.0.0.1:${server.port}`, "--max-frame-length", "4500"],
+      client,
+    );
+    assert.equal(code, 1);
+    assert.match(client.stderr, /cannot send line 1 as u32be: .*exceeds/);
+    assert.equal(chunksRead, 5); // 5000 bytes > 4500 + a "\r" that could end the line
+    assert.equal(await server.done, 0);
+  },
+);
 
 test("listen on a port in use fails in one line with exit 1", TIMEOUT, async () => {
   const { listen } = await adapter();

@@ -23,6 +23,15 @@ test("every command has --help, and help COMMAND prints the same text", async ()
   }
 });
 
+test("help and help help print the main help", async () => {
+  const a = captureIo();
+  assert.equal(await run(["help"], a), 0);
+  assert.match(a.stdout, /Usage:/);
+  const b = captureIo();
+  assert.equal(await run(["help", "help"], b), 0); // before: unknown command "help", exit 2
+  assert.equal(b.stdout, a.stdout);
+});
+
 test("framewire without a command prints the help on stderr and exits 2", async () => {
   const io = captureIo();
   assert.equal(await run([], io), 2);
