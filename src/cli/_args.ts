@@ -164,6 +164,9 @@ export function parseTarget(raw: string): Target {
     }
     host = raw.slice(0, colon);
     port = raw.slice(colon + 1);
+    if (raw.startsWith("[") && raw.endsWith("]")) {
+      throw new UsageError(`invalid address "${raw}": the port is missing, e.g. ${raw}:9000`);
+    }
     if (host.includes(":")) {
       throw new UsageError(
         `invalid address "${raw}": write IPv6 addresses in brackets, e.g. [::1]:9000`,

@@ -176,8 +176,9 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     write(
       String(row.index).padStart(6) + String(row.start).padStart(width) +
         String(row.end).padStart(width) +
-        String(header + trailer).padStart(9) + String(row.payload.length).padStart(9) + "  " +
-        previewColumn(row.payload, preview) + "\n",
+        (String(header + trailer).padStart(9) + String(row.payload.length).padStart(9) + "  " +
+          previewColumn(row.payload, preview)).trimEnd() +
+        "\n",
     );
   }
 
@@ -203,7 +204,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     const payloadStart = inside ? frame.byteOffset - all.byteOffset : end - frame.length;
     frames++;
     decoded = end;
-    if (!headed) head(false, true);
+    if (!headed) head(false, limit > 0);
     if (frames <= limit) emit({ index: frames, start, end, payloadStart, payload: frame });
   }
   if (!headed) head(problem?.offset === skip, false);
@@ -308,7 +309,11 @@ function explain(
     );
   } else if (error instanceof MalformedHeaderError) {
     const reason = error.message.replace(/^Cannot decode frame as its header is malformed: /, "");
-    lines.push(`error at offset ${offset}: malformed header: ${reason} (MALFORMED_HEADER)`);
+    // A netstring's "," after the payload is checked as part of its framing, not its header.
+    const what = trailer > 0 && /does not end with/.test(reason)
+      ? "malformed frame"
+      : "malformed header";
+    lines.push(`error at offset ${offset}: ${what}: ${reason} (MALFORMED_HEADER)`);
   } else {
     lines.push(`error at offset ${offset}: ${error.message} (${error.code})`);
   }

@@ -85,6 +85,8 @@ test("parseTarget() reads HOST:PORT, [IPv6]:PORT, bare ports and Unix socket pat
   assert.deepEqual(parseTarget("unix:/tmp/x.sock"), { path: "/tmp/x.sock" });
   assert.deepEqual(parseTarget("./x.sock"), { path: "./x.sock" });
   assert.throws(() => parseTarget("::1:9000"), /write IPv6 addresses in brackets/);
+  // Before: "write IPv6 addresses in brackets", for an address in brackets without a port.
+  assert.throws(() => parseTarget("[::1]"), /"\[::1\]": the port is missing, e.g. \[::1\]:9000/);
   assert.throws(() => parseTarget("example.com"), /expected HOST:PORT/);
   assert.throws(() => parseTarget("example.com:http"), /invalid port "http" in "example.com:http"/);
   assert.throws(() => parseTarget("unix:"), /the socket path is empty/);

@@ -81,6 +81,17 @@ test("inspect splits header and trailer bytes per format", async () => {
   });
 });
 
+test("inspect --preview 0 ends rows without trailing spaces, --limit 0 prints no column header", async () => {
+  const data = capture("u32be", [te.encode("hi")]);
+  const a = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--format", "u32be", "--preview", "0", "-"], a), 0);
+  assert.match(a.stdout, /\n {5}1 {6}0 {6}6 {8}4 {8}2\n/); // before: "2  \n"
+  const b = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--format", "u32be", "--limit", "0", "-"], b), 0);
+  assert.doesNotMatch(b.stdout, /frame +start/); // before: a header with no rows under it
+  assert.match(b.stdout, /1 more frame not shown \(--limit 0\)/);
+});
+
 test("inspect words a stream of one undecodable byte in the singular", async () => {
   const io = captureIo({ stdin: [new Uint8Array([0x78])] });
   assert.equal(await run(["inspect", "--format", "u32be", "-"], io), 1);
@@ -193,6 +204,10 @@ test("inspect words errors for the format: no header for lines, the closing comm
     netstring.stdout,
     /truncated payload: the header declares 5 bytes and a closing "," but only 5 of those 6 arrived \(1 missing\)/,
   );
+  // Before: a missing "," was a "malformed header", though the header was fine.
+  const comma = captureIo({ stdin: ["5:hello,3:abcX"] });
+  assert.equal(await run(["inspect", "--format", "netstring"], comma), 1);
+  assert.match(comma.stdout, /error at offset 8: malformed frame: netstring does not end with ','/);
 });
 
 test("inspect --skip decodes what follows a greeting, with offsets from the start", async () => {
