@@ -126,6 +126,15 @@ export interface Link {
   bytesSeen: number;
 }
 
+/** Closes what a dial function resolved with, which may not be a `Conn` at all. */
+function closeQuietly(conn: Conn): void {
+  try {
+    (conn as Partial<Conn> | null | undefined)?.close?.();
+  } catch {
+    // Nothing to close.
+  }
+}
+
 /** Wraps `conn` for a session: framed() with the session framing. */
 export function openLink(conn: Conn, framing: Framing): Link {
   const fc = framed(conn, framing);
@@ -276,8 +285,13 @@ export class Session extends EventTarget implements ReliableSession {
     if (signal !== undefined) {
       const onAbort = (): void => {
         // Withdrawn when still waiting for room; otherwise it stays in the
-        // buffer and will be delivered: only the waiting stops.
-        if (this.#m.withdraw(entry, this.#clock.now())) this.#pump();
+        // buffer and will be delivered: only the waiting stops. The sends
+        // behind it are admitted once the abort is over: the same signal may
+        // withdraw them too, and must not find one admitted meanwhile.
+        if (this.#m.withdraw(entry, this.#clock.now(), false) && !this.#admitQueued) {
+          this.#admitQueued = true;
+          queueMicrotask(this.#queuedAdmit);
+        }
         token.reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
@@ -477,6 +491,13 @@ export class Session extends EventTarget implements ReliableSession {
   #pumpQueued = false;
   #queuedPump = (): void => {
     this.#pumpQueued = false;
+    this.#pump();
+  };
+
+  #admitQueued = false;
+  #queuedAdmit = (): void => {
+    this.#admitQueued = false;
+    this.#m.admitWaiting(this.#clock.now());
     this.#pump();
   };
 
@@ -704,15 +725,16 @@ export class Session extends EventTarget implements ReliableSession {
     attempt.then(
       (conn) => {
         // Timed out meanwhile, or the session ended: nobody wants this connection.
-        if (this.#dialAttempt !== token) return conn.close();
+        if (this.#dialAttempt !== token) return closeQuietly(conn);
         this.#dialAttempt = undefined;
         cancelTimeout(this.#clock, timer);
-        if (this.#m.link !== "dialing") return conn.close();
+        if (this.#m.link !== "dialing") return closeQuietly(conn);
         let link: Link;
         try {
           link = openLink(conn, this.#framing);
         } catch (error) {
-          conn.close();
+          // Not a Conn (a dial function that resolved with something else) fails like a dial.
+          closeQuietly(conn);
           this.#m.dialFailed(this.#clock.now(), error);
           this.#pump();
           return;

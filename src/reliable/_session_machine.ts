@@ -279,14 +279,21 @@ export class SessionMachine {
   /**
    * Withdraws an entry still waiting for buffer space (its `send` was
    * aborted); false when it is already in the buffer. The entries behind it
-   * are admitted at once if they fit where it did not.
+   * are admitted at once if they fit where it did not, unless `admit` is
+   * false: then {@linkcode admitWaiting} does it later (one signal can abort
+   * several sends, and each of them must be withdrawn before any is admitted).
    */
-  withdraw(entry: Entry, now: number): boolean {
+  withdraw(entry: Entry, now: number, admit = true): boolean {
     const at = this.#waiting.indexOf(entry, this.#waitHead);
     if (at < 0) return false;
     this.#waiting.splice(at, 1);
-    if (at === this.#waitHead && at < this.#waiting.length) this.#admit(now);
+    if (admit && at === this.#waitHead && at < this.#waiting.length) this.#admit(now);
     return true;
+  }
+
+  /** Admits the entries waiting for buffer space that fit now. */
+  admitWaiting(now: number): void {
+    if (this.#waitHead < this.#waiting.length) this.#admit(now);
   }
 
   /** Number of entries waiting for buffer space. */

@@ -83,6 +83,7 @@ class Server implements ReliableServer {
   #fresh: Session[] = [];
   #waiters: ((result: IteratorResult<ReliableSession>) => void)[] = [];
   #closed = false;
+  #closing: Promise<void> | undefined;
   #accepting: AsyncIterator<Conn>;
   #handshaking = new Set<Link>();
   // Sessions that ended (other than by expiring), kept for resumeTimeout so
@@ -106,8 +107,13 @@ class Server implements ReliableServer {
     return this.#sessions.size;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    // A second call waits for the sessions as the first does.
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     const waiters = this.#waiters;
     this.#waiters = [];

@@ -69,7 +69,9 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void>;
   /**
    * Stops accepting messages, waits until every message not yet confirmed
-   * (sends waiting for room included) is confirmed, then says goodbye to the
+   * (sends waiting for room included, except those their signal withdraws
+   * meanwhile: their `send` rejected with the abort reason, and they are
+   * never sent) is confirmed, then says goodbye to the
    * peer (carrying the last ack) and closes. Resolves only if all of them
    * were confirmed; otherwise rejects with a `ConnectionError`:
    * `CONNECTION_TIMEOUT` when messages are still unconfirmed after `timeout`
@@ -376,7 +378,8 @@ export interface ReliableServer extends AsyncIterable<ReliableSession> {
    * Meanwhile connections are still taken, so that the client of a closing
    * session that lost its connection can come back to finish; once all are
    * closed the listener is no longer iterated (closing it stays the caller's
-   * job). Resolves once all are closed, even when some timed out.
+   * job). Resolves once all are closed, even when some timed out; a second
+   * call returns the first one's promise.
    */
   close(): Promise<void>;
 }

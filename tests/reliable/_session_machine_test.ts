@@ -363,6 +363,24 @@ test("SessionMachine: withdrawing the first waiting message admits the ones behi
   assert.deepEqual(take(c).writes.map((f) => text(f.subarray(17))), ["c"]);
 });
 
+test("SessionMachine: withdraw without admitting leaves the rest waiting until admitWaiting", () => {
+  const { c } = connectedPair({ sendBufferSize: 200 });
+  c.send(entry("a"), T0);
+  const big = entry("b".repeat(100));
+  c.send(big, T0);
+  const small = entry("c");
+  c.send(small, T0);
+  take(c);
+  assert.equal(c.withdraw(big, T0 + 1, false), true);
+  assert.equal(c.waiting, 1);
+  assert.deepEqual(take(c).writes, []);
+  // The same abort withdraws the one behind it too: it was never admitted.
+  assert.equal(c.withdraw(small, T0 + 1, false), true);
+  c.admitWaiting(T0 + 1);
+  assert.equal(c.waiting, 0);
+  assert.deepEqual(take(c).writes, []);
+});
+
 test("SessionMachine: heartbeats go out after heartbeatInterval of silence", () => {
   const { c } = connectedPair();
   assert.equal(c.deadline, T0 + 1000);

@@ -410,6 +410,46 @@ test(
   },
 );
 
+test(
+  "reliable: one signal aborting several waiting sends withdraws them all",
+  { timeout: 10000 },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    // 36-byte messages cost 100 bytes each: the buffer holds 2, with 70 bytes left.
+    const client = reliableClient(net.dialer, { sendBufferSize: 270 });
+    try {
+      const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+      net.links[0]!.hold("s2c");
+      const msgs = labels("m", 2).map((m) => m.padEnd(36, "."));
+      const sends = msgs.map((m) => track(client.send(m)));
+      assert.deepEqual(await read(session, 2), msgs);
+      // The first waits for room, the second (small enough to fit where the first did not)
+      // behind it, both on one signal. Before, withdrawing the first admitted the second before
+      // the abort reached it: it was delivered, and its send rejected as if withdrawn.
+      const controller = new AbortController();
+      const big = client.send("w1".padEnd(100, "."), { signal: controller.signal });
+      const small = client.send("w2", { signal: controller.signal });
+      await drainJobs();
+      assert.equal(client.stats.inFlight, 2);
+      controller.abort(new Error("batch timed out"));
+      await assert.rejects(big, /batch timed out/);
+      await assert.rejects(small, /batch timed out/);
+      await drainJobs();
+      assert.equal(client.stats.inFlight, 2);
+      net.links[0]!.release();
+      await Promise.all(sends.map((s) => s.promise));
+      await client.send("end");
+      assert.deepEqual(await read(session, 1), ["end"], "neither withdrawn message arrives");
+    } finally {
+      await client.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
 type ReliableServer = ReturnType<typeof reliableServer>;
 
 /**
@@ -857,6 +897,64 @@ test("reliable: a server that accepts and drops at once gets backed-off retries"
     await client.close();
     listener.close();
     await dropping;
+  }
+});
+
+test("reliable: a dial that resolves with something other than a Conn fails like a dial", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  let dials = 0;
+  // Before: closing the non-Conn threw inside a promise callback (an unhandled rejection, which
+  // ends a Node process) and the session stayed "dialing" with no further attempt.
+  const client = reliableClient(async () => {
+    if (++dials === 1) return undefined as unknown as Conn;
+    return await net.dialer();
+  }, { reconnect: { base: 1, cap: 1 } });
+  try {
+    const reconnecting = once<{ error: unknown }>(client, "reconnecting");
+    const [session] = await Promise.all([nextSession(server), client.send("after")]);
+    assert.ok((await reconnecting).detail.error instanceof TypeError);
+    assert.equal(dials, 2);
+    assert.deepEqual(await read(session, 1), ["after"]);
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: a second server.close() waits for the sessions as the first does", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock, ackDelay: 0, closeTimeout: 1000 });
+  const client = reliableClient(net.dialer, { clock, ackDelay: 0 });
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("hi")]);
+    // The server's message is never confirmed: the client's ACKs are held back.
+    net.links[0]!.hold("c2s");
+    const reply = track(session.send("unconfirmed"));
+    const first = track(server.close());
+    const second = track(server.close());
+    await drainJobs();
+    // Before: the second call resolved at once, with the session still closing.
+    assert.equal(second.settled(), false);
+    assert.equal(first.settled(), false);
+    clock.advance(1000);
+    await drainJobs();
+    assert.equal(second.settled(), true);
+    assert.equal(server.size, 0);
+    await first.promise;
+    await assert.rejects(reply.promise, { code: "CONNECTION_CLOSED" });
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
   }
 });
 
