@@ -213,29 +213,50 @@ function dial(
     requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
     let done = false;
+    let connected = false;
+    // The socket once Bun has opened it: an abort during a TLS handshake closes it.
+    let opened: BunSocket | undefined;
     const signal = options.signal;
     const settle = (socket: BunSocket | undefined, error?: unknown): void => {
       signal?.removeEventListener("abort", onAbort);
-      if (done) return void socket?.close();
+      if (done) return void (connected ? undefined : socket?.close());
       done = true;
       if (error !== undefined || socket === undefined) {
-        socket?.close();
+        (socket ?? opened)?.close();
         return reject(
           signal?.aborted ? signal.reason : connectionError(`connect to ${target}`, error),
         );
       }
+      connected = true;
       if (unixPath === undefined && options.noDelay === false) socket.setNoDelay(false);
       resolve(socket.data!.conn);
     };
     const onAbort = (): void => settle(undefined, signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
+    const gotSocket = (socket: BunSocket): void => {
+      opened = socket;
+      if (done && !connected) socket.close(); // given up meanwhile
+    };
     // A TLS client is ready once the handshake succeeded and the server was verified.
     const ready = (socket: BunSocket, success: boolean, error?: Error): void =>
       settle(
         socket,
         success && error === undefined ? undefined : error ?? new Error("TLS handshake failed"),
       );
-    open(handlers(tls, unixPath, ready)).catch((error) => settle(undefined, error));
+    const socketHandlers = handlers(tls, unixPath, ready);
+    const onOpen = socketHandlers.open;
+    socketHandlers.open = (socket) => {
+      gotSocket(socket);
+      onOpen(socket);
+    };
+    let opening: Promise<BunSocket>;
+    try {
+      opening = open(socketHandlers);
+    } catch (error) {
+      // Bun throws at once on some options (a CA it cannot parse).
+      return settle(undefined, error);
+    }
+    opening.then(gotSocket, (error) => settle(undefined, error));
   });
 }
 
@@ -316,12 +337,26 @@ async function serve(
       throw connectionError(`listen on ${target}`, error);
     }
   }
+  // TLS connections still in their handshake belong to no one: closing the listener closes them.
+  const handshaking = new Set<BunSocket>();
   try {
     const socket = handlers(tls !== undefined, unixPath, (socket, success) => {
+      handshaking.delete(socket);
       // Server side: the handshake's authorization error only says that no client cert was sent.
       if (!success || listener === undefined) socket.close();
       else listener.push(socket.data!.conn);
     });
+    if (tls !== undefined) {
+      const { open, close } = socket;
+      socket.open = (s) => {
+        handshaking.add(s);
+        open(s);
+      };
+      socket.close = (s, error) => {
+        handshaking.delete(s);
+        close(s, error);
+      };
+    }
     const base = { socket, allowHalfOpen: true, tls };
     const server = unixPath !== undefined
       ? bun().listen({ ...base, unix: unixPath })
@@ -329,7 +364,11 @@ async function serve(
     const addr: NetAddr = unixPath !== undefined
       ? { transport: "unix", path: unixPath }
       : { transport: "tcp", hostname: server.hostname, port: server.port };
-    listener = new QueueListener(addr, () => server.stop(false));
+    listener = new QueueListener(addr, () => {
+      server.stop(false);
+      for (const s of handshaking) s.close();
+      handshaking.clear();
+    });
     return listener;
   } catch (error) {
     throw connectionError(`listen on ${target}`, error);

@@ -52,6 +52,7 @@ import {
   throwIfAborted,
 } from "./_errors.ts";
 import { SocketConn } from "./_socket_conn.ts";
+import { ConnectionError } from "../errors.ts";
 
 export type * from "../connection/types.ts";
 
@@ -270,9 +271,18 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
       return tlsConn;
     } catch (error) {
       try {
+        // Deno keeps the socket while handshake() is pending (it only interrupts it), until the
+        // server answers or closes.
         (tlsConn ?? tcp).close();
       } catch {
         // already closed
+      }
+      // The server closed during the handshake: a reset, as Node and Bun report it.
+      if ((error as Error | undefined)?.name === "UnexpectedEof" && !signal?.aborted) {
+        throw new ConnectionError(
+          `Cannot connect to ${target} as the connection was reset during the TLS handshake`,
+          { code: "CONNECTION_RESET", cause: error },
+        );
       }
       throw error;
     } finally {

@@ -189,22 +189,26 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   const host = options.hostname ?? "127.0.0.1";
   const name = options.serverName ?? host;
   // A half-open TCP socket underneath: Node's TLSSocket takes its allowHalfOpen.
+  const target = formatAddr({ transport: "tcp", hostname: host, port: options.port });
   const tcp = net.connect({ host, port: options.port, allowHalfOpen: true });
   tcp.setNoDelay(options.noDelay ?? true);
-  const socket = tls.connect({
-    socket: tcp,
-    ca: options.caCerts,
-    // Node refuses IP addresses as SNI; it still verifies them against the certificate.
-    servername: net.isIP(name) === 0 ? name : undefined,
-    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
-  });
+  let socket: tls.TLSSocket;
+  try {
+    socket = tls.connect({
+      socket: tcp,
+      ca: options.caCerts,
+      // Node refuses IP addresses as SNI; it still verifies them against the certificate.
+      servername: net.isIP(name) === 0 ? name : undefined,
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+    });
+  } catch (error) {
+    // Options it cannot use (a CA it cannot parse, on Bun): the TCP socket is no one's.
+    tcp.on("error", () => {});
+    tcp.destroy();
+    throw connectionError(`connect to ${target}`, error);
+  }
   socket.once("close", () => tcp.destroy());
-  return await dial(
-    socket,
-    "secureConnect",
-    options.signal,
-    formatAddr({ transport: "tcp", hostname: host, port: options.port }),
-  );
+  return await dial(socket, "secureConnect", options.signal, target);
 }
 
 function serve(server: net.Server, options: ListenOptions, event: string): Promise<Listener> {
@@ -217,7 +221,19 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
       ? options.path
       : formatAddr({ transport: "tcp", hostname: host!, port: options.port });
     let listener: QueueListener;
+    // TLS connections still in their handshake belong to no one: closing the listener closes
+    // them (a client that never finishes would keep the process alive for handshakeTimeout).
+    const handshaking = new Map<string, net.Socket>();
+    const key = (socket: net.Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+    if (event === "secureConnection") {
+      server.on("connection", (raw: net.Socket) => {
+        const k = key(raw);
+        handshaking.set(k, raw);
+        raw.once("close", () => handshaking.get(k) === raw && handshaking.delete(k));
+      });
+    }
     server.on(event, (socket: net.Socket) => {
+      handshaking.delete(key(socket));
       socket.setNoDelay(true);
       listener.push(wrap(socket, unixPath));
     });
@@ -230,7 +246,11 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
       const addr: NetAddr = info === null || typeof info === "string"
         ? { transport: "unix", path: unixPath ?? String(info) }
         : { transport: "tcp", hostname: info.address, port: info.port };
-      listener = new QueueListener(addr, () => server.close());
+      listener = new QueueListener(addr, () => {
+        server.close();
+        for (const raw of handshaking.values()) raw.destroy();
+        handshaking.clear();
+      });
       resolve(listener);
     };
     if ("path" in options) server.listen({ path: options.path }, onListening);
@@ -288,6 +308,17 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 }
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
-  const server = tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true });
+  let server: tls.Server;
+  try {
+    server = tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true });
+  } catch (error) {
+    // A certificate or key it cannot use: rejected like any other failure to listen.
+    const target = formatAddr({
+      transport: "tcp",
+      hostname: bareHost(options).hostname ?? "0.0.0.0",
+      port: options.port,
+    });
+    return Promise.reject(connectionError(`listen on ${target}`, error));
+  }
   return serve(server, options, "secureConnection");
 }

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { isIP } from "node:net";
+import { connect as netConnect, isIP } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/errors.ts";
@@ -495,6 +495,12 @@ export function adapterSuite(name: Runtime): void {
     try {
       controller.abort(reason);
       await assert.rejects(connecting, (e) => e === reason);
+      // The attempt's socket is closed: the server sees the end. Before, the Bun adapter kept it
+      // open. Deno keeps it while the handshake it cannot cancel is pending (docs/adapters.md).
+      if (name !== "deno") {
+        const reader = server.readable.getReader();
+        while (!(await reader.read()).done);
+      }
     } finally {
       server.close();
     }
@@ -818,6 +824,51 @@ export function adapterSuite(name: Runtime): void {
     };
     return { listener, dial };
   };
+
+  t("TLS: closing the listener closes connections still in their handshake", async () => {
+    const { listener } = await tlsListen();
+    // A TCP client that never sends its ClientHello. Before, the Bun and node adapters left it
+    // connected (Node until its 120 s handshakeTimeout), keeping a closed server's process alive.
+    const raw = netConnect({ host: "127.0.0.1", port: portOf(listener) });
+    raw.on("error", () => {});
+    try {
+      await new Promise((resolve) => raw.once("connect", resolve));
+      const ended = new Promise((resolve) => raw.once("close", resolve));
+      raw.resume();
+      listener.close();
+      await ended;
+    } finally {
+      raw.destroy();
+    }
+  });
+
+  t("TLS: options the runtime cannot use reject with ConnectionError, never throw", async () => {
+    const { connectTls, listenTls } = await adapter(name);
+    const { listener } = await tlsListen();
+    // Deno's TLS listener shakes hands as it accepts.
+    const accepting = accept(listener).then((conn) => conn.close(), () => {});
+    try {
+      // A CA that is no certificate: Bun refused it by throwing its own error at once.
+      await assert.rejects(
+        connectTls({ hostname: "127.0.0.1", port: portOf(listener), caCerts: ["junk"] }),
+        (error) => error instanceof ConnectionError,
+      );
+    } finally {
+      listener.close();
+      await accepting;
+    }
+    // A certificate that is no certificate: the node adapter on Node and Bun threw at once.
+    let listening: Promise<Listener> | undefined;
+    assert.doesNotThrow(() => {
+      listening = listenTls({ hostname: "127.0.0.1", port: 0, cert: "junk", key: "junk" });
+    });
+    if (name === "node" && runtime === "deno") {
+      // Deno's node:tls takes it, and fails each handshake instead.
+      (await listening!).close();
+    } else {
+      await assert.rejects(listening!, (error) => error instanceof ConnectionError);
+    }
+  });
 
   t("TLS: a client that trusts the test CA round-trips and half-closes", async () => {
     const { connectTls } = await adapter(name);
