@@ -224,7 +224,10 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
     // TLS connections still in their handshake belong to no one: closing the listener closes
     // them (a client that never finishes would keep the process alive for handshakeTimeout).
     const handshaking = new Map<string, net.Socket>();
-    const key = (socket: net.Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+    // By both ends' address and port: unique among live connections (the peer's alone is not: a
+    // listener on 0.0.0.0 can take one peer port's connections on two local addresses).
+    const key = (socket: net.Socket): string =>
+      `${socket.localAddress}|${socket.localPort}|${socket.remoteAddress}|${socket.remotePort}`;
     if (event === "secureConnection") {
       server.on("connection", (raw: net.Socket) => {
         const k = key(raw);
@@ -309,6 +312,11 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   let server: tls.Server;
+  try {
+    checkPort(options.port, "listen"); // a bad port is a RangeError, before the certificate
+  } catch (error) {
+    return Promise.reject(error);
+  }
   try {
     server = tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true });
   } catch (error) {

@@ -205,7 +205,12 @@ async function transmit(
           // Copy the unfinished line: the runtime may reuse the chunk's memory.
           pending.push(chunk.slice(start));
           pendingBytes += chunk.length - start;
-          if (pendingBytes > tooLong) frame(concat(pending)); // throws
+          if (pendingBytes > tooLong) {
+            throw new UsageError(
+              `cannot send line ${line + 1} as ${framing.name}: it is longer than the limit of ` +
+                `${framing.maxFrameLength} bytes (${pendingBytes} read so far, no end of line yet)`,
+            );
+          }
         }
       } catch (error) {
         refused = { error };

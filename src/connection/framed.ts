@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
-import { checkPayload } from "../framing/_options.ts";
+import { checkChunk, checkPayload } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, Framing } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
@@ -425,8 +425,10 @@ class Framed implements FramedConnection {
         if (chunk === null) {
           this.#readDone = true;
           decoder.end();
-        } else if (chunk.length > 0) {
-          decoder.push(chunk);
+        } else {
+          // A Conn whose readable gives something else (an ArrayBuffer) fails, not skips it.
+          checkChunk(chunk, "decode frames");
+          if (chunk.length > 0) decoder.push(chunk);
         }
         if (this.#fill !== undefined) {
           this.#fill.takeAll(frames);
@@ -467,7 +469,7 @@ class Framed implements FramedConnection {
       this.#reader ??= lock("readable", () => this.conn.readable.getReader());
       const result = await this.#reader.read();
       if (result.done) return null;
-      this.#bytesRead += result.value.length;
+      if (result.value instanceof Uint8Array) this.#bytesRead += result.value.length;
       return result.value;
     }
     const target = this.#fill?.readTarget();

@@ -126,8 +126,8 @@ export interface Link {
   bytesSeen: number;
 }
 
-/** Closes what a dial function resolved with, which may not be a `Conn` at all. */
-function closeQuietly(conn: Conn): void {
+/** Closes what a dial function or listener gave, which may not be a `Conn` at all. */
+export function closeQuietly(conn: Conn): void {
   try {
     (conn as Partial<Conn> | null | undefined)?.close?.();
   } catch {

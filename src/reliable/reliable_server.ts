@@ -18,6 +18,7 @@ import {
 } from "./_protocol.ts";
 import {
   cancelTimeout,
+  closeQuietly,
   type Link,
   openLink,
   type ResolvedOptions,
@@ -145,7 +146,7 @@ class Server implements ReliableServer {
         const result = await this.#accepting.next();
         if (result.done) break;
         if (this.#closed && this.#sessions.size === 0) {
-          result.value.close();
+          closeQuietly(result.value);
           break;
         }
         void this.#handshake(result.value);
@@ -161,7 +162,8 @@ class Server implements ReliableServer {
     try {
       link = openLink(conn, sessionFraming(this.#o.maxMessageSize));
     } catch {
-      conn.close();
+      // Not a Conn (a listener that yields something else): nothing to serve.
+      closeQuietly(conn);
       return;
     }
     this.#handshaking.add(link);

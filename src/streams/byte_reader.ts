@@ -50,6 +50,8 @@ export class ByteReader {
   #ended = false;
   /** A call is running; those made meanwhile wait in `#waiting`, in call order. */
   #busy = false;
+  /** The stream gave something other than bytes. */
+  #failure: { error: unknown } | undefined;
   #waiting: (() => void)[] = [];
 
   /**
@@ -174,13 +176,20 @@ export class ByteReader {
 
   async #read(): Promise<Uint8Array | undefined> {
     if (this.#ended) return undefined;
+    if (this.#failure !== undefined) throw this.#failure.error;
     while (true) {
       const { done, value } = await this.#reader.read();
       if (done) {
         this.#ended = true;
         return undefined;
       }
-      checkChunk(value, "read bytes");
+      try {
+        checkChunk(value, "read bytes");
+      } catch (error) {
+        // Its bytes are lost: every later read fails too, rather than go on without them.
+        this.#failure = { error };
+        throw error;
+      }
       if (value.length > 0) return value;
     }
   }

@@ -7,7 +7,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect as netConnect, isIP } from "node:net";
+import { connect as netConnect, createServer, isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import process from "node:process";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/errors.ts";
@@ -842,6 +844,47 @@ export function adapterSuite(name: Runtime): void {
     }
   });
 
+  t(
+    "TLS: closing the listener closes a stalled handshake whose peer port another connection shares",
+    async () => {
+      const { listener } = await tlsListen0000();
+      // Two connections from 127.0.0.1 and one source port, to two local addresses: the first
+      // never sends its ClientHello, the second completes its handshake. Before, the node
+      // adapter tracked handshakes by the peer's address and port only: the second took the
+      // first's place, and closing the listener left the first open.
+      const port = portOf(listener);
+      const localPort = await freePort();
+      const stalled = netConnect({ host: "127.0.0.2", port, localAddress: "127.0.0.1", localPort });
+      stalled.on("error", () => {});
+      const accepted = accept(listener);
+      let good: Conn | undefined;
+      try {
+        await new Promise((resolve) => stalled.once("connect", resolve));
+        const ended = new Promise((resolve) => stalled.once("close", resolve));
+        stalled.resume();
+        const tcp = netConnect({ host: "127.0.0.1", port, localAddress: "127.0.0.1", localPort });
+        const secure = tlsConnect({
+          socket: tcp,
+          ca: [fixture("ca.crt")],
+          servername: "localhost",
+        });
+        secure.on("error", () => {});
+        await new Promise((resolve) => secure.once("secureConnect", resolve));
+        good = await accepted;
+        listener.close();
+        await ended;
+        secure.destroy();
+      } finally {
+        stalled.destroy();
+        good?.close();
+        listener.close();
+      }
+    },
+    // The clients share a source port through libuv's SO_REUSEADDR (Node's node:net), and
+    // 127.0.0.2 is a loopback address on Linux only.
+    { skip: runtime !== "node" || process.platform !== "linux" },
+  );
+
   t("TLS: options the runtime cannot use reject with ConnectionError, never throw", async () => {
     const { connectTls, listenTls } = await adapter(name);
     const { listener } = await tlsListen();
@@ -869,6 +912,27 @@ export function adapterSuite(name: Runtime): void {
       await assert.rejects(listening!, (error) => error instanceof ConnectionError);
     }
   });
+
+  /** A TLS listener on 0.0.0.0 with the test certificate. */
+  const tlsListen0000 = async (): Promise<{ listener: Listener }> => {
+    const { listenTls } = await adapter(name);
+    const listener = await listenTls({
+      hostname: "0.0.0.0",
+      port: 0,
+      cert: fixture("localhost.crt"),
+      key: fixture("localhost.key"),
+    });
+    return { listener };
+  };
+
+  /** A TCP port nothing is bound to on 127.0.0.1 just now. */
+  const freePort = async (): Promise<number> => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  };
 
   t("TLS: a client that trusts the test CA round-trips and half-closes", async () => {
     const { connectTls } = await adapter(name);

@@ -878,3 +878,27 @@ test("framed(): buffered bytes are decoded before anything read from the conn; a
     TypeError,
   );
 });
+
+test("framed() fails on a chunk that is not a Uint8Array, after the frames before it", async () => {
+  const { conn, feed, closedCalls } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  const wire = lengthPrefixed().encode(new Uint8Array([9, 9]));
+  void feed.write(wire);
+  // A Conn over a WebSocket with binaryType "arraybuffer", say. Before, the chunk was skipped
+  // (bytesRead became NaN) and the frames in it were lost.
+  void feed.write(wire.slice().buffer as unknown as Uint8Array);
+  const frames: Uint8Array[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const frame of fc) frames.push(frame);
+    })(),
+    (error) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.match(error.message, /must be a Uint8Array: received ArrayBuffer/);
+      return true;
+    },
+  );
+  assert.deepEqual(frames, [new Uint8Array([9, 9])]);
+  assert.equal(fc.bytesRead, wire.length);
+  assert.equal(closedCalls(), 1);
+});

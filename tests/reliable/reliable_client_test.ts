@@ -900,6 +900,32 @@ test("reliable: a server that accepts and drops at once gets backed-off retries"
   }
 });
 
+test("reliable: a listener that yields something other than a Conn is passed over", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const real = net.listen();
+  // Before: closing the non-Conn threw in a promise nobody awaited (an unhandled rejection,
+  // which ends a Node process).
+  const listener = {
+    async *[Symbol.asyncIterator](): AsyncGenerator<Conn> {
+      yield undefined as unknown as Conn;
+      yield null as unknown as Conn;
+      yield* real;
+    },
+  };
+  const server = reliableServer(listener as unknown as typeof real);
+  const client = reliableClient(net.dialer);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("served")]);
+    assert.deepEqual(await read(session, 1), ["served"]);
+  } finally {
+    await client.close();
+    await server.close();
+    real.close();
+  }
+});
+
 test("reliable: a dial that resolves with something other than a Conn fails like a dial", {
   timeout: 10000,
 }, async () => {

@@ -150,6 +150,23 @@ test("ByteReader: a call that fails hands the turn on to the next", async () => 
   assert.deepEqual(await next, new Uint8Array([0, 0, 0, 9, 1, 2]));
 });
 
+test("ByteReader: after a chunk that is not a Uint8Array, later reads fail too", async () => {
+  let i = 0;
+  const chunks = [new Uint8Array([1, 2]), new Uint8Array([3, 4]).buffer, new Uint8Array([5, 6])];
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++] as Uint8Array);
+      else controller.close();
+    },
+  });
+  const reader = new ByteReader(stream);
+  await assert.rejects(reader.readExactly(4), TypeError);
+  // The bytes before the bad chunk are still there; after them, the reader stays failed. Before,
+  // the next read went on past the lost bytes: [1, 2, 5, 6].
+  assert.deepEqual(await reader.readExactly(2), new Uint8Array([1, 2]));
+  await assert.rejects(reader.readExactly(2), TypeError);
+});
+
 test("ByteReader rejects a chunk that is not a Uint8Array with a TypeError", async () => {
   for (const call of ["readExactly", "readFrame"] as const) {
     const stream = new ReadableStream<Uint8Array>({
