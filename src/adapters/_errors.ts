@@ -15,6 +15,8 @@ const BY_CODE: Record<string, FramingErrorCode> = {
   EPIPE: "CONNECTION_RESET",
   ECONNABORTED: "CONNECTION_RESET",
   ETIMEDOUT: "CONNECTION_TIMEOUT",
+  // Bun's node:net, writing to a Unix socket whose peer has closed
+  EBADF: "CONNECTION_RESET",
   // Deno error class names
   ConnectionRefused: "CONNECTION_REFUSED",
   ConnectionReset: "CONNECTION_RESET",

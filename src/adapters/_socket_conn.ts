@@ -4,6 +4,7 @@
 // streams, backpressure and close semantics once for all three runtimes.
 
 import type { Conn, NetAddr } from "../connection/types.ts";
+import { ConnectionError } from "../errors.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
 
 export type { Conn, NetAddr };
@@ -90,6 +91,8 @@ export class SocketConn implements Conn {
   #writeError: Error | undefined;
   #writeDone = false;
   #closing = false;
+  /** close() was called (not only both directions over). */
+  #userClosed = false;
   #terminated = false;
   #resolveClosed!: () => void;
 
@@ -151,6 +154,11 @@ export class SocketConn implements Conn {
             this.#failed ? this.#failureCause : cause,
           );
           this.#settle();
+          // The write direction is over: once reading is too, the socket is released and
+          // `closed` resolves (Deno's socket has no event of its own to get there).
+          this.#writeDone = true;
+          this.#writeError ??= this.#sinkError;
+          this.#maybeFinish();
           throw this.#sinkError;
         });
       },
@@ -262,18 +270,33 @@ export class SocketConn implements Conn {
     this.#terminated = true;
     if (this.#read === "open") this.#reader?.close();
     this.#read = "done";
-    this.#failWrites(closedError(this.remoteAddr));
+    // Gone without a local close() (Bun closes a Unix socket when its peer does): later writes
+    // fail as they do when the peer has gone elsewhere, not as after close().
+    this.#failWrites(
+      this.#closing ? closedError(this.remoteAddr) : new ConnectionError(
+        `Cannot write to ${formatAddr(this.remoteAddr)} as the connection was reset`,
+        { code: "CONNECTION_RESET" },
+      ),
+    );
     this.#resolveClosed();
   }
 
   /** Flushes, then sends FIN; reading goes on. Idempotent. */
   closeWrite(): Promise<void> {
-    if (this.#closing) return Promise.resolve();
+    if (this.#closing) {
+      // After close(), or both directions over: nothing to do, unless a write had failed.
+      return this.#userClosed || this.#writeError === undefined
+        ? Promise.resolve()
+        : Promise.reject(this.#writeError);
+    }
     // Unlocked: close the writable (flushes its queue, then the sink sends FIN). Locked by a
     // writer: write every chunk the writable accepted so far, refuse later ones, then send FIN.
     this.#closeRequest ??= this.writable.locked
       ? this.#flushAccepted()
-      : this.writable.close().catch((error) => this.#shutdown ?? Promise.reject(error));
+      : this.writable.close().catch((error) =>
+        // The writable failed before: say why (a ConnectionError), not that it cannot close.
+        this.#shutdown ?? Promise.reject(this.#sinkError ?? this.#writeError ?? error)
+      );
     return this.#closeRequest;
   }
 
@@ -304,6 +327,7 @@ export class SocketConn implements Conn {
 
   /** Closes both directions now; the readable ends cleanly, writes reject. Idempotent. */
   close(): void {
+    this.#userClosed = true;
     if (this.#closing) return;
     this.#closing = true;
     if (this.#read === "open" || this.#read === "cancelled") {
@@ -325,7 +349,11 @@ export class SocketConn implements Conn {
         this.#maybeFinish();
       },
       (cause) => {
-        throw connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
+        const error = connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
+        this.#writeDone = true;
+        this.#writeError ??= error;
+        this.#maybeFinish();
+        throw error;
       },
     );
     this.#wake?.();

@@ -209,7 +209,7 @@ function dial(
   port?: number,
 ): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    if (port !== undefined) checkPort(port, "connect");
+    if (unixPath === undefined) checkPort(port as number, "connect"); // a missing port too
     requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
     let done = false;
@@ -315,6 +315,11 @@ export function connectTls(options: TlsConnectOptions): Promise<Conn> {
   );
 }
 
+/** An IPv6 address in its shortest form (`::1`), as Node and Deno report it; others as given. */
+function canonicalIp(hostname: string): string {
+  return isIP(hostname) === 6 ? new URL(`http://[${hostname}]/`).hostname.slice(1, -1) : hostname;
+}
+
 async function serve(
   options: ListenOptions,
   tls?: { cert: string; key: string },
@@ -363,7 +368,7 @@ async function serve(
       : bun().listen({ ...base, hostname: address, port: (options as { port: number }).port });
     const addr: NetAddr = unixPath !== undefined
       ? { transport: "unix", path: unixPath }
-      : { transport: "tcp", hostname: server.hostname, port: server.port };
+      : { transport: "tcp", hostname: canonicalIp(server.hostname), port: server.port };
     listener = new QueueListener(addr, () => {
       server.stop(false);
       for (const s of handshaking) s.close();

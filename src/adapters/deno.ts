@@ -75,6 +75,14 @@ function toAddr(addr: Deno.Addr, unixPath?: string): NetAddr {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * A TLS peer that closed without close_notify, as most servers that just close do: an end, as
+ * Node and Bun (and Deno's own node:tls) report it. Frames cut short still fail in framed().
+ */
+function tlsEof(error: unknown): boolean {
+  return (error as Error | undefined)?.name === "UnexpectedEof";
+}
+
 /** Writes the rest of `chunk` after a partial write of `off` bytes. */
 async function writeRest(raw: Deno.Conn, chunk: Uint8Array, off: number): Promise<void> {
   while (off < chunk.byteLength) off += await raw.write(chunk.subarray(off));
@@ -135,7 +143,7 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
         }
       }
     } catch (error) {
-      if (closed || shut) conn.end();
+      if (closed || shut || tlsEof(error)) conn.end();
       else conn.error(error);
     } finally {
       reading = false;
@@ -163,7 +171,7 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
         ),
       read: (buffer) => {
         const n = readOnce(buffer).catch((error) => {
-          if (closed || shut) return null;
+          if (closed || shut || tlsEof(error)) return null;
           throw error;
         });
         direct = n.catch(() => {});

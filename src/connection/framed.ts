@@ -193,7 +193,8 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * `coalesce` bytes. Over framewire's adapters (`releasesChunkOnWrite`)
  * they are copied into send buffers that are reused once written, and only a
  * frame larger than `coalesce` is written as header + payload; over other
- * connections a payload of 16 KiB or more is. Such a payload is written as
+ * connections a payload of 16 KiB or more (or of `coalesce` bytes, if fewer
+ * and not 0) is. Such a payload is written as
  * it is, so it must not change until its `send` resolves (over a `Conn`
  * without `releasesChunkOnWrite`, whose chunks may be held further on: not
  * at all); a `writable` write resolves once the frame is queued, so a payload
@@ -338,6 +339,8 @@ class Framed implements FramedConnection {
     resolve: () => void;
     reject: (error: unknown) => void;
   }[] = [];
+  /** The payload bytes of `#deferred`, kept up to date (`bufferedAmount` is read per send). */
+  #deferredBytes = 0;
 
   constructor(conn: Conn, framing: Framing, options: FramedOptions) {
     const coalesce = options.coalesce ?? 262144;
@@ -510,9 +513,7 @@ class Framed implements FramedConnection {
   }
 
   get bufferedAmount(): number {
-    let deferred = 0;
-    for (const d of this.#deferred) deferred += d.bytes.length;
-    return this.#emitted + this.#coalescer.pendingBytes - this.#written + deferred;
+    return this.#emitted + this.#coalescer.pendingBytes - this.#written + this.#deferredBytes;
   }
 
   batches(): AsyncIterable<Uint8Array[]> {
@@ -663,6 +664,7 @@ class Framed implements FramedConnection {
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#deferred.push({ after: this.#accepted, bytes, promise, resolve, reject });
+    this.#deferredBytes += bytes.length;
     return promise;
   }
 
@@ -672,6 +674,7 @@ class Framed implements FramedConnection {
     let i = 0;
     for (; i < deferred.length && deferred[i]!.after <= this.#sunk; i++) {
       const { bytes, promise, resolve, reject } = deferred[i]!;
+      this.#deferredBytes -= bytes.length;
       try {
         this.#queueSend(bytes, true).then(resolve, (error) => {
           promise.catch(noop); // the connection failed: quiet, as on the direct path
@@ -817,6 +820,7 @@ class Framed implements FramedConnection {
       d.reject(this.#failure);
     }
     this.#deferred = [];
+    this.#deferredBytes = 0;
     const wake = this.#sinkWake;
     this.#sinkWake = undefined;
     wake?.();

@@ -132,9 +132,14 @@ export class Coalescer {
    *
    * @throws {RangeError} The framing rejects the payload (nothing is emitted).
    */
-  /** Whether {@linkcode add} copies a payload of `length` bytes (else it keeps the payload). */
+  /**
+   * Whether {@linkcode add} may copy a payload of `length` bytes (false: it
+   * certainly keeps the payload). With recycle it copies a frame that fits in
+   * the capacity: a payload of exactly the capacity does with no header
+   * (`fixedSize`).
+   */
   copies(length: number): boolean {
-    return this.#recycle ? length < this.#capacity : length < this.#copyLimit;
+    return this.#recycle ? length <= this.#capacity : length < this.#copyLimit;
   }
 
   add(payload: Uint8Array, schedule: boolean): void {

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect as netConnect, createServer, isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import process from "node:process";
+import { spawn } from "node:child_process";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/errors.ts";
@@ -18,7 +19,7 @@ import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { lines } from "../../src/framing/lines.ts";
 import { ByteReader } from "../../src/streams/byte_reader.ts";
 import type { Conn, Listener } from "../../src/connection/types.ts";
-import { adapter, portOf, root, type Runtime, runtime } from "../_util/runtime.ts";
+import { adapter, binaries, portOf, root, type Runtime, runtime } from "../_util/runtime.ts";
 import { prng } from "../_util/rechunk_proxy.ts";
 import { concat } from "../framing/_formats.ts";
 
@@ -431,6 +432,9 @@ export function adapterSuite(name: Runtime): void {
       const { hostname } = listener.addr as { hostname: string };
       // Before, Bun reported "localhost".
       assert.ok(isIP(hostname) !== 0, `an IP address: ${hostname}`);
+      // An IPv6 address in its shortest form, whatever form it was given in (Bun echoed it).
+      await using six = await listen({ hostname: "0:0:0:0:0:0:0:1", port: 0 });
+      assert.equal((six.addr as { hostname: string }).hostname, "::1");
       const accepting = listener[Symbol.asyncIterator]().next();
       const client = await connect({ hostname, port: portOf(listener) });
       const server = (await accepting).value as Conn;
@@ -448,6 +452,11 @@ export function adapterSuite(name: Runtime): void {
     for (const port of [-1, 1.5, 65536]) {
       await assert.rejects(listen({ hostname: "127.0.0.1", port }), RangeError, `listen ${port}`);
     }
+    // No port at all (plain JavaScript): before, the Bun adapter tried and failed with its own
+    // "Missing port" as a ConnectionError.
+    const noPort = { hostname: "127.0.0.1" } as unknown as { port: number };
+    await assert.rejects(connect(noPort), RangeError, "connect without a port");
+    await assert.rejects(connectTls(noPort), RangeError, "connectTls without a port");
   });
 
   t(
@@ -506,6 +515,38 @@ export function adapterSuite(name: Runtime): void {
     } finally {
       server.close();
     }
+  });
+
+  t("closeWrite() after a failed write rejects with that write's ConnectionError", async () => {
+    await withPair(name, async (client, server) => {
+      const { writer, pending } = await stallWriter(client);
+      server.close(); // unread bytes: RST
+      await assert.rejects(pending, ConnectionError);
+      writer.releaseLock();
+      // Before: the runtime's TypeError ("WritableStream is closed"), a different one on each.
+      await assert.rejects(client.closeWrite(), (error) => {
+        assert.ok(error instanceof ConnectionError, String(error));
+        return true;
+      });
+    });
+  });
+
+  t("closed resolves once reading has ended and a write has failed", async () => {
+    await withPair(name, async (client, server) => {
+      const writer = server.writable.getWriter();
+      await writer.write(new TextEncoder().encode("bye"));
+      writer.releaseLock();
+      server.close();
+      const reader = client.readable.getReader();
+      while (!(await reader.read()).done);
+      const out = client.writable.getWriter();
+      // Writes to a peer that has gone fail sooner or later.
+      for (let failed = false; !failed;) {
+        await out.write(new Uint8Array(64 * 1024)).catch(() => failed = true);
+      }
+      // Before, on the Deno adapter, closed stayed pending until close().
+      await client.closed;
+    });
   });
 
   t("a reset by the peer errors the reader with ConnectionError CONNECTION_RESET", async () => {
@@ -884,6 +925,47 @@ export function adapterSuite(name: Runtime): void {
     // 127.0.0.2 is a loopback address on Linux only.
     { skip: runtime !== "node" || process.platform !== "linux" },
   );
+
+  t("TLS: a server that closes without close_notify ends the readable cleanly", async () => {
+    const { connectTls } = await adapter(name);
+    // Node's TLS server sends no close_notify on end(), as many servers do not. Before, the Deno
+    // adapter errored the readable with CONNECTION_FAILED ("peer closed connection without
+    // sending TLS close_notify") after the data. In a Node process of its own: Deno's node:tls
+    // does send close_notify.
+    const script = `
+      const tls = require("node:tls");
+      const fs = require("node:fs");
+      const dir = ${JSON.stringify(`${root}/tests/fixtures/tls/`)};
+      const server = tls.createServer({
+        cert: fs.readFileSync(dir + "localhost.crt"),
+        key: fs.readFileSync(dir + "localhost.key"),
+      }, (socket) => { socket.on("error", () => {}); socket.end("hi"); });
+      server.listen(0, "127.0.0.1", () => console.log(server.address().port));
+      process.stdin.on("end", () => process.exit(0)).resume();`;
+    const child = spawn(binaries.node, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout!.setEncoding("utf8").once("data", (s: string) => resolve(Number(s.trim())));
+        child.once("exit", (code) => reject(new Error(`TLS server exited with ${code}`)));
+      });
+      const conn = await connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts: [fixture("ca.crt")],
+        serverName: "localhost",
+      });
+      try {
+        let text = "";
+        for await (const chunk of conn.readable) text += new TextDecoder().decode(chunk);
+        assert.equal(text, "hi");
+      } finally {
+        conn.close();
+      }
+    } finally {
+      child.stdin!.end();
+      child.kill();
+    }
+  });
 
   t("TLS: options the runtime cannot use reject with ConnectionError, never throw", async () => {
     const { connectTls, listenTls } = await adapter(name);

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   type Conn,
   ConnectionError,
+  fixedSize,
   framed,
   FrameTooLargeError,
   lengthPrefixed,
@@ -901,4 +902,37 @@ test("framed() fails on a chunk that is not a Uint8Array, after the frames befor
   assert.deepEqual(frames, [new Uint8Array([9, 9])]);
   assert.equal(fc.bytesRead, wire.length);
   assert.equal(closedCalls(), 1);
+});
+
+test("framed(): a send queued behind a writable write is copied when send() would copy it (fixedSize at coalesce)", async () => {
+  const wire: number[] = [];
+  const conn: Conn = {
+    readable: new ReadableStream(),
+    writable: new WritableStream({
+      write(chunk) {
+        wire.push(...chunk);
+      },
+    }),
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: () => Promise.resolve(),
+    close() {},
+    closed: Promise.resolve(),
+    releasesChunkOnWrite: true,
+  };
+  // No header: the frame is exactly coalesce bytes, which send() copies into its send buffer.
+  const fc = framed(conn, fixedSize(8), { coalesce: 8 });
+  const writer = fc.writable.getWriter();
+  void writer.write(new Uint8Array(8).fill(1)); // not taken by the sink yet: the send waits
+  const payload = new Uint8Array(8).fill(2);
+  const sent = fc.send(payload);
+  assert.equal(fc.bufferedAmount, 8); // the queued send (the writable's chunk is not taken yet)
+
+  payload.fill(9); // allowed once send() returned: the frame fits in coalesce
+  await sent;
+  writer.releaseLock();
+  await fc.close();
+  // Before: the queued send kept the caller's array, and the changed bytes went out.
+  assert.deepEqual(wire, [...new Array(8).fill(1), ...new Array(8).fill(2)]);
+  assert.equal(fc.bufferedAmount, 0);
 });
