@@ -315,9 +315,17 @@ export function connectTls(options: TlsConnectOptions): Promise<Conn> {
   );
 }
 
-/** An IPv6 address in its shortest form (`::1`), as Node and Deno report it; others as given. */
+/**
+ * An IPv6 address in its shortest form (`::1`), as Node and Deno report it. Others as given, and
+ * so are IPv4-mapped ones (URL would write their IPv4 part in hex) and ones with a zone.
+ */
 function canonicalIp(hostname: string): string {
-  return isIP(hostname) === 6 ? new URL(`http://[${hostname}]/`).hostname.slice(1, -1) : hostname;
+  if (isIP(hostname) !== 6 || hostname.includes(".") || hostname.includes("%")) return hostname;
+  try {
+    return new URL(`http://[${hostname}]/`).hostname.slice(1, -1);
+  } catch {
+    return hostname;
+  }
 }
 
 async function serve(

@@ -76,11 +76,12 @@ function toAddr(addr: Deno.Addr, unixPath?: string): NetAddr {
 const EMPTY = new Uint8Array(0);
 
 /**
- * A TLS peer that closed without close_notify, as most servers that just close do: an end, as
- * Node and Bun (and Deno's own node:tls) report it. Frames cut short still fail in framed().
+ * A TLS peer that closed without close_notify, as many that just close do: an end, as Node and
+ * Bun (and Deno's own node:tls) report it. Only after the handshake: before, it is a client that
+ * gave up, an error as it always was (a server connection's handshake runs on its first read).
  */
-function tlsEof(error: unknown): boolean {
-  return (error as Error | undefined)?.name === "UnexpectedEof";
+function tlsEof(error: unknown, handshaken: boolean): boolean {
+  return handshaken && (error as Error | undefined)?.name === "UnexpectedEof";
 }
 
 /** Writes the rest of `chunk` after a partial write of `off` bytes. */
@@ -88,7 +89,12 @@ async function writeRest(raw: Deno.Conn, chunk: Uint8Array, off: number): Promis
   while (off < chunk.byteLength) off += await raw.write(chunk.subarray(off));
 }
 
-function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
+function wrap(
+  raw: Deno.Conn,
+  unixPath?: string,
+  addrs: Deno.Conn = raw,
+  handshaken = false,
+): Conn {
   let paused = true;
   let reading = false;
   let closed = false;
@@ -120,6 +126,7 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
   const readOnce = async (buffer: Uint8Array): Promise<number | null> => {
     const n = await raw.read(buffer);
     if (n === null && probe && !shut) await raw.write(EMPTY);
+    if (n !== null) handshaken = true; // bytes came through: a TLS handshake is over
     return n;
   };
   // Kept across pauses: a read buffer is replaced only once handed to the reader.
@@ -143,7 +150,7 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
         }
       }
     } catch (error) {
-      if (closed || shut || tlsEof(error)) conn.end();
+      if (closed || shut || tlsEof(error, handshaken)) conn.end();
       else conn.error(error);
     } finally {
       reading = false;
@@ -171,7 +178,7 @@ function wrap(raw: Deno.Conn, unixPath?: string, addrs: Deno.Conn = raw): Conn {
         ),
       read: (buffer) => {
         const n = readOnce(buffer).catch((error) => {
-          if (closed || shut || tlsEof(error)) return null;
+          if (closed || shut || tlsEof(error, handshaken)) return null;
           throw error;
         });
         direct = n.catch(() => {});
@@ -297,7 +304,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
       signal?.removeEventListener("abort", onAbort!);
     }
   });
-  return wrap(raw, undefined, tcp);
+  return wrap(raw, undefined, tcp, true);
 }
 
 function listener(raw: Deno.Listener, unixPath?: string): Listener {

@@ -435,6 +435,9 @@ export function adapterSuite(name: Runtime): void {
       // An IPv6 address in its shortest form, whatever form it was given in (Bun echoed it).
       await using six = await listen({ hostname: "0:0:0:0:0:0:0:1", port: 0 });
       assert.equal((six.addr as { hostname: string }).hostname, "::1");
+      // An IPv4-mapped one keeps its dotted part (URL would have written it in hex).
+      await using mapped = await listen({ hostname: "::ffff:127.0.0.1", port: 0 });
+      assert.equal((mapped.addr as { hostname: string }).hostname, "::ffff:127.0.0.1");
       const accepting = listener[Symbol.asyncIterator]().next();
       const client = await connect({ hostname, port: portOf(listener) });
       const server = (await accepting).value as Conn;
@@ -966,6 +969,38 @@ export function adapterSuite(name: Runtime): void {
       child.kill();
     }
   });
+
+  t(
+    "TLS: a Deno server connection whose client gives up during the handshake errors",
+    async () => {
+      const { listener } = await tlsListen();
+      try {
+        const accepted = accept(listener);
+        // A client that connects and leaves without a ClientHello. Deno hands the connection out
+        // before its handshake (Node and Bun never do); its readable must not look like a TLS peer
+        // that sent nothing and closed cleanly.
+        const raw = netConnect({ host: "127.0.0.1", port: portOf(listener) });
+        raw.on("error", () => {});
+        raw.once("connect", () => raw.end());
+        const server = await accepted;
+        try {
+          const reader = server.readable.getReader();
+          await assert.rejects(
+            (async () => {
+              while (!(await reader.read()).done);
+            })(),
+            (error) => error instanceof ConnectionError,
+          );
+        } finally {
+          server.close();
+          raw.destroy();
+        }
+      } finally {
+        listener.close();
+      }
+    },
+    { skip: name !== "deno" },
+  );
 
   t("TLS: options the runtime cannot use reject with ConnectionError, never throw", async () => {
     const { connectTls, listenTls } = await adapter(name);
