@@ -1,9 +1,10 @@
 // Copyright 2026 the framewire authors. MIT license.
 /**
  * Deno adapter: `Deno.connect`, `Deno.listen` and `Deno.listenTls` as
- * framewire `Conn`s (`connectTls` is `Deno.connect` then `Deno.startTls`). Reads use a `conn.read()` loop into
- * fresh buffers of 16 to 256 KiB (not `conn.readable`, which closes the resource at EOF
- * and breaks half-close), and `noDelay` is on by default.
+ * framewire `Conn`s (`connectTls` is `Deno.connect` then `Deno.startTls`).
+ * Reads use a `conn.read()` loop into fresh buffers of 16 to 256 KiB (not
+ * `conn.readable`, which closes the resource at EOF and breaks half-close),
+ * and `noDelay` is on by default.
  *
  * @example Echo over loopback
  * ```ts
