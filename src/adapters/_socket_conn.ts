@@ -154,11 +154,7 @@ export class SocketConn implements Conn {
             this.#failed ? this.#failureCause : cause,
           );
           this.#settle();
-          // The write direction is over: once reading is too, the socket is released and
-          // `closed` resolves (Deno's socket has no event of its own to get there).
-          this.#writeDone = true;
-          this.#writeError ??= this.#sinkError;
-          this.#maybeFinish();
+          this.#writesFailed(this.#sinkError);
           throw this.#sinkError;
         });
       },
@@ -350,9 +346,7 @@ export class SocketConn implements Conn {
       },
       (cause) => {
         const error = connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
-        this.#writeDone = true;
-        this.#writeError ??= error;
-        this.#maybeFinish();
+        this.#writesFailed(error);
         throw error;
       },
     );
@@ -370,6 +364,16 @@ export class SocketConn implements Conn {
     } catch {
       // already closed or errored
     }
+  }
+
+  /**
+   * A write or the FIN failed: the write direction is over. Once reading is too, the socket is
+   * released and `closed` resolves (Deno's socket has no event of its own to get there).
+   */
+  #writesFailed(error: Error): void {
+    this.#writeDone = true;
+    this.#writeError ??= error;
+    this.#maybeFinish();
   }
 
   #maybeFinish(): void {

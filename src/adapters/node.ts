@@ -211,7 +211,11 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   return await dial(socket, "secureConnect", options.signal, target);
 }
 
-function serve(server: net.Server, options: ListenOptions, event: string): Promise<Listener> {
+function serve(
+  createServer: () => net.Server,
+  options: ListenOptions,
+  event: string,
+): Promise<Listener> {
   options = bareHost(options);
   return new Promise((resolve, reject) => {
     const unixPath = "path" in options ? options.path : undefined;
@@ -220,6 +224,13 @@ function serve(server: net.Server, options: ListenOptions, event: string): Promi
     const target = "path" in options
       ? options.path
       : formatAddr({ transport: "tcp", hostname: host!, port: options.port });
+    let server: net.Server;
+    try {
+      // TLS: a certificate or key it cannot use is a failure to listen, like any other.
+      server = createServer();
+    } catch (error) {
+      return reject(connectionError(`listen on ${target}`, error));
+    }
     let listener: QueueListener;
     // TLS connections still in their handshake belong to no one: closing the listener closes
     // them (a client that never finishes would keep the process alive for handshakeTimeout).
@@ -290,7 +301,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
   return serve(
-    net.createServer({ allowHalfOpen: true, pauseOnConnect: true }),
+    () => net.createServer({ allowHalfOpen: true, pauseOnConnect: true }),
     options,
     "connection",
   );
@@ -311,22 +322,9 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 }
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
-  let server: tls.Server;
-  try {
-    checkPort(options.port, "listen"); // a bad port is a RangeError, before the certificate
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  try {
-    server = tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true });
-  } catch (error) {
-    // A certificate or key it cannot use: rejected like any other failure to listen.
-    const target = formatAddr({
-      transport: "tcp",
-      hostname: bareHost(options).hostname ?? "0.0.0.0",
-      port: options.port,
-    });
-    return Promise.reject(connectionError(`listen on ${target}`, error));
-  }
-  return serve(server, options, "secureConnection");
+  return serve(
+    () => tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true }),
+    options,
+    "secureConnection",
+  );
 }

@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
-import { checkChunk, checkPayload } from "../framing/_options.ts";
+import { checkPayload } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, Framing } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
@@ -428,10 +428,10 @@ class Framed implements FramedConnection {
         if (chunk === null) {
           this.#readDone = true;
           decoder.end();
-        } else {
-          // A Conn whose readable gives something else (an ArrayBuffer) fails, not skips it.
-          checkChunk(chunk, "decode frames");
-          if (chunk.length > 0) decoder.push(chunk);
+        } else if (chunk.length !== 0) {
+          // Not `> 0`: a chunk that is no Uint8Array (an ArrayBuffer from a custom Conn) has no
+          // length, and the decoder refuses it with a TypeError instead of it being skipped.
+          decoder.push(chunk);
         }
         if (this.#fill !== undefined) {
           this.#fill.takeAll(frames);

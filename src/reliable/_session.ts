@@ -288,7 +288,7 @@ export class Session extends EventTarget implements ReliableSession {
         // buffer and will be delivered: only the waiting stops. The sends
         // behind it are admitted once the abort is over: the same signal may
         // withdraw them too, and must not find one admitted meanwhile.
-        if (this.#m.withdraw(entry, this.#clock.now(), false) && !this.#admitQueued) {
+        if (this.#m.withdraw(entry) && !this.#admitQueued) {
           this.#admitQueued = true;
           queueMicrotask(this.#queuedAdmit);
         }

@@ -279,15 +279,14 @@ export class SessionMachine {
   /**
    * Withdraws an entry still waiting for buffer space (its `send` was
    * aborted); false when it is already in the buffer. The entries behind it
-   * are admitted at once if they fit where it did not, unless `admit` is
-   * false: then {@linkcode admitWaiting} does it later (one signal can abort
-   * several sends, and each of them must be withdrawn before any is admitted).
+   * that fit where it did not wait for {@linkcode admitWaiting}: one signal
+   * can abort several sends, and each must be withdrawn before any is
+   * admitted.
    */
-  withdraw(entry: Entry, now: number, admit = true): boolean {
+  withdraw(entry: Entry): boolean {
     const at = this.#waiting.indexOf(entry, this.#waitHead);
     if (at < 0) return false;
     this.#waiting.splice(at, 1);
-    if (admit && at === this.#waitHead && at < this.#waiting.length) this.#admit(now);
     return true;
   }
 

@@ -345,12 +345,12 @@ test("SessionMachine: withdraw removes a waiting message only", () => {
   const b = entry("b");
   c.send(a, T0);
   c.send(b, T0);
-  assert.equal(c.withdraw(a, T0), false);
-  assert.equal(c.withdraw(b, T0), true);
+  assert.equal(c.withdraw(a), false);
+  assert.equal(c.withdraw(b), true);
   assert.equal(c.waiting, 0);
 });
 
-test("SessionMachine: withdrawing the first waiting message admits the ones behind it that fit", () => {
+test("SessionMachine: after withdrawing the first waiting message, admitWaiting admits the ones behind it that fit", () => {
   const { c } = connectedPair({ sendBufferSize: 200 });
   c.send(entry("a"), T0); // 1 + 64
   const big = entry("b".repeat(100)); // does not fit next to "a"
@@ -358,12 +358,13 @@ test("SessionMachine: withdrawing the first waiting message admits the ones behi
   c.send(entry("c"), T0); // waits behind it, in call order
   take(c);
   assert.equal(c.waiting, 2);
-  assert.equal(c.withdraw(big, T0 + 1), true);
+  assert.equal(c.withdraw(big), true);
+  c.admitWaiting(T0 + 1);
   assert.equal(c.waiting, 0);
   assert.deepEqual(take(c).writes.map((f) => text(f.subarray(17))), ["c"]);
 });
 
-test("SessionMachine: withdraw without admitting leaves the rest waiting until admitWaiting", () => {
+test("SessionMachine: withdraw leaves the rest waiting until admitWaiting", () => {
   const { c } = connectedPair({ sendBufferSize: 200 });
   c.send(entry("a"), T0);
   const big = entry("b".repeat(100));
@@ -371,11 +372,11 @@ test("SessionMachine: withdraw without admitting leaves the rest waiting until a
   const small = entry("c");
   c.send(small, T0);
   take(c);
-  assert.equal(c.withdraw(big, T0 + 1, false), true);
+  assert.equal(c.withdraw(big), true);
   assert.equal(c.waiting, 1);
   assert.deepEqual(take(c).writes, []);
   // The same abort withdraws the one behind it too: it was never admitted.
-  assert.equal(c.withdraw(small, T0 + 1, false), true);
+  assert.equal(c.withdraw(small), true);
   c.admitWaiting(T0 + 1);
   assert.equal(c.waiting, 0);
   assert.deepEqual(take(c).writes, []);

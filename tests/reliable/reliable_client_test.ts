@@ -373,18 +373,39 @@ test(
   },
 );
 
+/**
+ * A client and its server session in memory, with the server's ACKs held back (nothing sent is
+ * confirmed until `link.release()`); runs `body`, then closes everything.
+ */
+async function withAcksHeld(
+  sendBufferSize: number,
+  body: (
+    client: ReturnType<typeof reliableClient>,
+    session: ReliableSession,
+    link: MemoryLink,
+  ) => Promise<void>,
+): Promise<void> {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const client = reliableClient(net.dialer, { sendBufferSize });
+  try {
+    const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+    net.links[0]!.hold("s2c");
+    await body(client, session, net.links[0]!);
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+  }
+}
+
 test(
   "reliable: a full send buffer makes send wait; nothing is dropped",
   { timeout: 10000 },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener);
     // 36-byte messages cost 100 bytes each: the buffer holds 2.
-    const client = reliableClient(net.dialer, { sendBufferSize: 250 });
-    try {
-      const [session] = await Promise.all([nextSession(server), once(client, "open")]);
-      net.links[0]!.hold("s2c");
+    await withAcksHeld(250, async (client, session, link) => {
       const msgs = labels("m", 6).map((m) => m.padEnd(36, "."));
       const sends = msgs.map((m) => track(client.send(m)));
       assert.deepEqual(await read(session, 2), msgs.slice(0, 2));
@@ -397,16 +418,12 @@ test(
       const aborted = client.send("withdrawn", { signal: controller.signal });
       controller.abort(new Error("changed my mind"));
       await assert.rejects(aborted, /changed my mind/);
-      net.links[0]!.release();
+      link.release();
       await Promise.all(sends.map((s) => s.promise));
       assert.deepEqual(await read(session, 4), msgs.slice(2));
       await client.send("end");
       assert.deepEqual(await read(session, 1), ["end"], "the withdrawn message never arrives");
-    } finally {
-      await client.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
@@ -414,14 +431,8 @@ test(
   "reliable: one signal aborting several waiting sends withdraws them all",
   { timeout: 10000 },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener);
     // 36-byte messages cost 100 bytes each: the buffer holds 2, with 70 bytes left.
-    const client = reliableClient(net.dialer, { sendBufferSize: 270 });
-    try {
-      const [session] = await Promise.all([nextSession(server), once(client, "open")]);
-      net.links[0]!.hold("s2c");
+    await withAcksHeld(270, async (client, session, link) => {
       const msgs = labels("m", 2).map((m) => m.padEnd(36, "."));
       const sends = msgs.map((m) => track(client.send(m)));
       assert.deepEqual(await read(session, 2), msgs);
@@ -438,15 +449,11 @@ test(
       await assert.rejects(small, /batch timed out/);
       await drainJobs();
       assert.equal(client.stats.inFlight, 2);
-      net.links[0]!.release();
+      link.release();
       await Promise.all(sends.map((s) => s.promise));
       await client.send("end");
       assert.deepEqual(await read(session, 1), ["end"], "neither withdrawn message arrives");
-    } finally {
-      await client.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
