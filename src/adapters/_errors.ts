@@ -92,6 +92,34 @@ export function checkPort(port: number, action: "connect" | "listen"): void {
 }
 
 /**
+ * Throws a `TypeError` for an empty (or non-string) `path` or `hostname`, and
+ * checks `port` as {@linkcode checkPort} does, so that every runtime refuses a
+ * bad target alike (they would otherwise fail in different ways, or dial the
+ * local host). Call it after {@linkcode bareHost}: `"[]"` is empty too.
+ */
+export function checkTarget(
+  options: { hostname?: string; port: number } | { path: string },
+  action: "connect" | "listen",
+): void {
+  if ("path" in options) {
+    const path: unknown = options.path;
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError(
+        `Cannot ${action} as path must be a non-empty string: received ${JSON.stringify(path)}`,
+      );
+    }
+    return;
+  }
+  const host: unknown = options.hostname;
+  if (host !== undefined && (typeof host !== "string" || host === "")) {
+    throw new TypeError(
+      `Cannot ${action} as hostname must be a non-empty string: received ${JSON.stringify(host)}`,
+    );
+  }
+  checkPort(options.port, action);
+}
+
+/**
  * Throws a `TypeError` naming the adapter to use instead when this runtime
  * is not `runtime` (e.g. `@framewire/framewire/bun` imported on Node).
  */

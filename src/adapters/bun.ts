@@ -49,7 +49,7 @@ import type {
 } from "../connection/types.ts";
 import {
   bareHost,
-  checkPort,
+  checkTarget,
   connectionError,
   formatAddr,
   requireRuntime,
@@ -202,14 +202,13 @@ function handlers(
 
 function dial(
   target: string,
-  options: { signal?: AbortSignal; noDelay?: boolean },
+  options: ConnectOptions,
   unixPath: string | undefined,
   open: (socket: BunHandlers) => Promise<BunSocket>,
   tls = false,
-  port?: number,
 ): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    if (unixPath === undefined) checkPort(port as number, "connect"); // a missing port too
+    checkTarget(options, "connect"); // a missing port too
     requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
     let done = false;
@@ -228,7 +227,7 @@ function dial(
         );
       }
       connected = true;
-      if (unixPath === undefined && options.noDelay === false) socket.setNoDelay(false);
+      if (!("path" in options) && options.noDelay === false) socket.setNoDelay(false);
       resolve(socket.data!.conn);
     };
     const onAbort = (): void => settle(undefined, signal!.reason);
@@ -267,6 +266,7 @@ function dial(
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export function connect(options: ConnectOptions): Promise<Conn> {
   options = bareHost(options);
@@ -286,8 +286,6 @@ export function connect(options: ConnectOptions): Promise<Conn> {
     options,
     undefined,
     (socket) => bun().connect({ hostname, port, socket, allowHalfOpen: true }),
-    false,
-    port,
   );
 }
 
@@ -299,6 +297,7 @@ export function connect(options: ConnectOptions): Promise<Conn> {
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = bareHost(options);
@@ -311,7 +310,6 @@ export function connectTls(options: TlsConnectOptions): Promise<Conn> {
     (socket) =>
       bun().connect({ hostname, port, socket, allowHalfOpen: true, tls: { ca, serverName } }),
     true,
-    port,
   );
 }
 
@@ -338,7 +336,7 @@ async function serve(
   const target = unixPath ??
     formatAddr({ transport: "tcp", hostname: hostname!, port: (options as { port: number }).port });
   let listener: QueueListener | undefined;
-  if (unixPath === undefined) checkPort((options as { port: number }).port, "listen");
+  checkTarget(options, "listen");
   requireRuntime("Bun", "listen");
   // Bun would bind a host name's address but report the name as the listener's address, and fail
   // to resolve it without a reason: resolve it first, as Node and Deno do.
@@ -395,6 +393,7 @@ async function serve(
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -403,7 +402,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -413,6 +412,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -427,6 +427,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.

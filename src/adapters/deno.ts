@@ -46,7 +46,7 @@ import type {
 } from "../connection/types.ts";
 import {
   bareHost,
-  checkPort,
+  checkTarget,
   connectionError,
   formatAddr,
   requireRuntime,
@@ -229,9 +229,11 @@ function tcpTarget(options: { hostname?: string; port: number }): string {
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   options = bareHost(options);
+  checkTarget(options, "connect");
   if ("path" in options) {
     const raw = await dial(
       options.path,
@@ -241,7 +243,6 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
     return wrap(raw, options.path);
   }
   const { hostname = "127.0.0.1", port, signal } = options;
-  checkPort(port, "connect");
   const raw = await dial(
     tcpTarget(options),
     signal,
@@ -259,11 +260,12 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = bareHost(options);
+  checkTarget(options, "connect");
   const { hostname = "127.0.0.1", port, signal } = options;
-  checkPort(port, "connect");
   const target = tcpTarget(options);
   const tcp = await dial(target, signal, () => Deno.connect({ hostname, port, signal }));
   tcp.setNoDelay(options.noDelay ?? true);
@@ -366,6 +368,7 @@ function bind(target: string, unixPath: string | undefined, open: () => Deno.Lis
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -374,7 +377,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -384,11 +387,13 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
   options = bareHost(options);
   return Promise.resolve().then(() => {
+    checkTarget(options, "listen");
     if ("path" in options) {
       return bind(
         options.path,
@@ -397,7 +402,6 @@ export function listen(options: ListenOptions): Promise<Listener> {
       );
     }
     const { hostname = "0.0.0.0", port } = options;
-    checkPort(port, "listen");
     return bind(tcpTarget({ hostname, port }), undefined, () => Deno.listen({ hostname, port }));
   });
 }
@@ -411,6 +415,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
@@ -421,7 +426,7 @@ function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   options = bareHost(options);
   const { hostname = "0.0.0.0", port, cert, key } = options;
   return Promise.resolve().then(() => {
-    checkPort(port, "listen");
+    checkTarget(options, "listen");
     return bind(
       tcpTarget({ hostname, port }),
       undefined,

@@ -46,7 +46,7 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { bareHost, checkPort, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { bareHost, checkTarget, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
@@ -153,10 +153,11 @@ function dial(
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   options = bareHost(options);
-  if (!("path" in options)) checkPort(options.port, "connect");
+  checkTarget(options, "connect");
   throwIfAborted(options.signal);
   if ("path" in options) {
     const socket = net.connect({ path: options.path, allowHalfOpen: true });
@@ -181,10 +182,11 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = bareHost(options);
-  checkPort(options.port, "connect");
+  checkTarget(options, "connect");
   throwIfAborted(options.signal);
   const host = options.hostname ?? "127.0.0.1";
   const name = options.serverName ?? host;
@@ -218,9 +220,9 @@ function serve(
 ): Promise<Listener> {
   options = bareHost(options);
   return new Promise((resolve, reject) => {
+    checkTarget(options, "listen");
     const unixPath = "path" in options ? options.path : undefined;
     const host = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
-    if (!("path" in options)) checkPort(options.port, "listen");
     const target = "path" in options
       ? options.path
       : formatAddr({ transport: "tcp", hostname: host!, port: options.port });
@@ -279,6 +281,7 @@ function serve(
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -287,7 +290,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -297,6 +300,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -315,6 +319,7 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {TypeError} `hostname` is an empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.

@@ -167,6 +167,9 @@ export function parseTarget(raw: string): Target {
     if (raw.startsWith("[") && raw.endsWith("]")) {
       throw new UsageError(`invalid address "${raw}": the port is missing, e.g. ${raw}:9000`);
     }
+    if (host === "[]") {
+      throw new UsageError(`invalid address "${raw}": the host is empty, e.g. [::1]:9000`);
+    }
     if (host.includes(":")) {
       throw new UsageError(
         `invalid address "${raw}": write IPv6 addresses in brackets, e.g. [::1]:9000`,

@@ -57,7 +57,9 @@ export function formatHelp(): string {
 
 /**
  * Returns the framing for a format name, or throws a {@linkcode UsageError}
- * listing the accepted names.
+ * listing the accepted names, or saying that the format's length field cannot
+ * carry `maxFrameLength`. Without `maxFrameLength` the format's default limit
+ * applies, lowered to what its field can carry (255 bytes for `u8`).
  */
 export function framingFor(name: string | undefined, maxFrameLength?: number): Framing {
   const wanted = name ?? DEFAULT_FORMAT;
@@ -65,12 +67,21 @@ export function framingFor(name: string | undefined, maxFrameLength?: number): F
   if (entry === undefined) {
     throw new UsageError(`unknown format "${wanted}": expected one of ${FORMAT_NAMES.join(", ")}`);
   }
+  let framing: Framing;
   try {
-    return entry[2](maxFrameLength);
+    framing = entry[2](maxFrameLength);
   } catch (error) {
     if (error instanceof RangeError) {
       throw new UsageError(`invalid --max-frame-length for ${wanted}: ${error.message}`);
     }
     throw error;
   }
+  // The library lowers a limit its length field cannot reach; a limit asked
+  // for on the command line is refused instead of silently lowered.
+  if (maxFrameLength !== undefined && framing.maxFrameLength < maxFrameLength) {
+    throw new UsageError(
+      `--max-frame-length ${maxFrameLength} is more than ${wanted} can carry: at most ${framing.maxFrameLength} bytes`,
+    );
+  }
+  return framing;
 }

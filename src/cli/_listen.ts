@@ -88,6 +88,10 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
   if (unix !== undefined && stringOption(parsed, "host") !== undefined) {
     throw new UsageError("--host goes with --port, not --unix");
   }
+  if (unix === "") throw new UsageError("--unix needs a socket path");
+  if (["", "[]"].includes(stringOption(parsed, "host") ?? "127.0.0.1")) {
+    throw new UsageError("--host needs an address, e.g. 127.0.0.1, 0.0.0.0 or ::");
+  }
   const options: ListenOptions = unix !== undefined ? { path: unix } : {
     hostname: stringOption(parsed, "host") ?? "127.0.0.1",
     port: parsePort(rawPort!, `--port "${rawPort}"`, true),

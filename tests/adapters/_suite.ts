@@ -462,6 +462,24 @@ export function adapterSuite(name: Runtime): void {
     await assert.rejects(connectTls(noPort), RangeError, "connectTls without a port");
   });
 
+  t("an empty host name or socket path rejects with TypeError before any attempt", async () => {
+    // Before, the node adapter dialled the local host (CONNECTION_REFUSED) where Deno's and Bun's
+    // failed with CONNECTION_FAILED, and listening on "" bound every interface on some runtimes.
+    const { connect, connectTls, listen, listenTls } = await adapter(name);
+    const host = /as hostname must be a non-empty string: received ""/;
+    for (const hostname of ["", "[]"]) {
+      await assert.rejects(connect({ hostname, port: 1 }), host, `connect ${hostname}`);
+      await assert.rejects(connectTls({ hostname, port: 1 }), host, `connectTls ${hostname}`);
+      await assert.rejects(listen({ hostname, port: 0 }), host, `listen ${hostname}`);
+      const tls = { hostname, port: 0, cert: "junk", key: "junk" };
+      await assert.rejects(listenTls(tls), host, `listenTls ${hostname}`);
+    }
+    const path = /as path must be a non-empty string: received ""/;
+    await assert.rejects(connect({ path: "" }), path, "connect to path ''");
+    await assert.rejects(listen({ path: "" }), path, "listen on path ''");
+    await assert.rejects(connect({ hostname: "", port: 1 }), TypeError);
+  });
+
   t(
     "two accepts pending at once each get a connection, then end when the listener closes",
     async () => {

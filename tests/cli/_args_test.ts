@@ -90,6 +90,8 @@ test("parseTarget() reads HOST:PORT, [IPv6]:PORT, bare ports and Unix socket pat
   assert.throws(() => parseTarget("example.com"), /expected HOST:PORT/);
   assert.throws(() => parseTarget("example.com:http"), /invalid port "http" in "example.com:http"/);
   assert.throws(() => parseTarget("unix:"), /the socket path is empty/);
+  // Before: "[]" went to the adapter as the host name.
+  assert.throws(() => parseTarget("[]:9000"), /"\[\]:9000": the host is empty, e.g. \[::1\]:9000/);
 });
 
 test("framingFor() maps every format name to the framing of that name", () => {
@@ -108,6 +110,13 @@ test("framingFor() maps every format name to the framing of that name", () => {
   for (const name of FORMAT_NAMES) assert.equal(framingFor(name).name, name);
   assert.equal(framingFor(undefined).name, "u32be");
   assert.equal(framingFor("line", 10).maxFrameLength, 10);
+  assert.equal(framingFor("u8").maxFrameLength, 255);
+  assert.equal(framingFor("u16be", 65535).maxFrameLength, 65535);
+  assert.throws(
+    () => framingFor("u16be", 65536),
+    /--max-frame-length 65536 is more than u16be can carry: at most 65535 bytes/,
+  );
+  assert.throws(() => framingFor("u8", 256), /more than u8 can carry: at most 255 bytes/);
   assert.throws(() => framingFor("u33"), /unknown format "u33": expected one of u32be, u32le/);
 });
 

@@ -52,6 +52,14 @@ test("usage errors are one line naming the command, exit 2", async () => {
       /^framewire listen: --host goes with --port, not --unix/,
     ],
     [["listen", "--port", "0", "extra"], /^framewire listen: unexpected argument "extra"/],
+    // Before: exit 1 with the adapter's TypeError ("cannot listen on :0: …").
+    [["listen", "--port", "0", "--host", ""], /^framewire listen: --host needs an address/],
+    [["listen", "--port", "0", "--host", "[]"], /^framewire listen: --host needs an address/],
+    [["listen", "--unix", ""], /^framewire listen: --unix needs a socket path/],
+    [
+      ["listen", "--port", "0", "--format", "u8", "--max-frame-length", "256"],
+      /^framewire listen: --max-frame-length 256 is more than u8 can carry: at most 255 bytes/,
+    ],
     [["listen", "--port", "0", "--format", "u24"], /^framewire listen: unknown format "u24"/],
     [["send"], /^framewire send: missing HOST:PORT/],
     [["send", "a:1", "b:2"], /^framewire send: expected one HOST:PORT/],
