@@ -68,3 +68,10 @@ test("MalformedHeaderError names TLS and HTTP when a text header meets them", ()
     (error) => error instanceof MalformedHeaderError && /HTTP/.test(error.message),
   );
 });
+
+test("MalformedHeaderError shows up to 32 bytes in full and marks only longer ones as cut", () => {
+  const hex32 = new MalformedHeaderError("bad", new Uint8Array(32).fill(0xab)).bytes;
+  assert.equal(hex32, Array(32).fill("ab").join(" "));
+  const hex33 = new MalformedHeaderError("bad", new Uint8Array(33).fill(0xab)).bytes;
+  assert.equal(hex33, `${hex32} …`);
+});

@@ -52,3 +52,24 @@ test("decimalHeader() lowers a limit the header cannot hold, and reports it", ()
   assert.equal(decimalHeader({ width: 3 }).maxFrameLength, 999);
   assert.equal(decimalHeader({ width: 10, maxFrameLength: 1000 }).maxFrameLength, 1000);
 });
+
+test("decimalHeader() decodes a length of exactly maxFrameLength and rejects one more", () => {
+  const framing = decimalHeader({ maxFrameLength: 100 });
+  const decoder = framing.decoder();
+  decoder.push(framing.encode(new Uint8Array(100).fill(1)));
+  assert.equal(decoder.next()?.length, 100);
+  const over = framing.decoder();
+  over.push(utf8("101       "));
+  assert.throws(
+    () => over.next(),
+    (error) => error instanceof FrameTooLargeError && error.length === 101,
+  );
+});
+
+test("decimalHeader() caps the limit of a 16-digit header at 2^53-1", () => {
+  assert.equal(
+    decimalHeader({ width: 16, maxFrameLength: Infinity }).maxFrameLength,
+    Number.MAX_SAFE_INTEGER,
+  );
+  assert.equal(decimalHeader({ width: 15, maxFrameLength: Infinity }).maxFrameLength, 10 ** 15 - 1);
+});

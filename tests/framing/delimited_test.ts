@@ -265,3 +265,48 @@ test("lines() with reuseBuffers copies spanning lines into two buffers in turn, 
   assert.deepEqual(rest, ["six", "seven", "eight"]);
   assert.equal(text.decode(frames[4]), "five", "the line read last is intact");
 });
+
+test("delimited() encode rejects a payload that starts with a one-byte delimiter", () => {
+  assert.throws(() => delimited().encode(utf8("\nabc")), RangeError);
+  assert.throws(
+    () => delimited({ delimiter: new Uint8Array([0]) }).encode(new Uint8Array([0, 1])),
+    RangeError,
+  );
+  assert.throws(() => lines().encode(utf8("\n")), RangeError);
+});
+
+test("delimited() keeps its own copy of a Uint8Array delimiter and hands out fresh ones", () => {
+  const delimiter = new Uint8Array([0x2c]);
+  const framing = delimited({ delimiter });
+  delimiter[0] = 0x3b; // the caller changes its array afterwards
+  assert.deepEqual(framing.encode(utf8("a;b")), utf8("a;b,"));
+  const decoder = framing.decoder();
+  decoder.push(utf8("x;y,z,"));
+  assert.equal(text.decode(decoder.next()), "x;y");
+  // A part handed out by encodeParts may be changed (or transferred) by the caller.
+  const parts = framing.encodeParts(utf8("p"));
+  assert.deepEqual(parts[1], utf8(","));
+  parts[1]![0] = 0x3b;
+  assert.deepEqual(framing.encodeParts(utf8("q"))[1], utf8(","));
+  assert.deepEqual(framing.encode(utf8("q")), utf8("q,"));
+});
+
+test("delimited(): a frame that ends exactly at the end of a chunk is a view into it", () => {
+  const cases: [ReturnType<typeof delimited>, string][] = [
+    [lines(), "\n"],
+    [lines(), "\r\n"],
+    [delimited({ delimiter: "\r\n" }), "\r\n"],
+    [delimited(), "\n"],
+  ];
+  for (const [framing, ending] of cases) {
+    const decoder = framing.decoder();
+    const first = utf8("abc");
+    decoder.push(first);
+    assert.equal(decoder.next(), undefined);
+    decoder.push(utf8(ending));
+    const frame = decoder.next()!;
+    assert.equal(text.decode(frame), "abc", framing.name);
+    assert.equal(frame.buffer, first.buffer, `${framing.name}: frame is a view into the chunk`);
+    assert.equal(decoder.bufferedBytes, 0);
+  }
+});

@@ -21,3 +21,12 @@ test("fixedSize() rejects bad sizes and payloads of the wrong length", () => {
   assert.throws(() => fixedSize(3).encode(new Uint8Array(2)), RangeError);
   assert.equal(fixedSize(3).name, "fixed3");
 });
+
+test("fixedSize() encode returns a new buffer, not the payload", () => {
+  const payload = new Uint8Array([1, 2, 3]);
+  const wire = fixedSize(3).encode(payload);
+  assert.deepEqual(wire, payload);
+  assert.notEqual(wire.buffer, payload.buffer);
+  payload[0] = 9;
+  assert.deepEqual(wire, new Uint8Array([1, 2, 3]));
+});

@@ -389,3 +389,133 @@ test("lengthPrefixed() rejects a header its field cannot count, and reports the 
   assert.equal(lengthPrefixed({ width: 1, maxFrameLength: 1000 }).maxFrameLength, 255);
   assert.equal(lengthPrefixed({ width: 1, counts: "frame" }).maxFrameLength, 254);
 });
+
+test("lengthPrefixed() rejects an over-limit frame that lies whole inside one chunk", () => {
+  const cases = [
+    [lengthPrefixed({ maxFrameLength: 10 }), [0, 0, 0, 11]], // the inline u32be path
+    [lengthPrefixed({ width: 2, maxFrameLength: 10 }), [0, 11]],
+  ] as const;
+  for (const [framing, header] of cases) {
+    // Header, 11 payload bytes and more: the whole frame is in the chunk.
+    const decoder = framing.decoder();
+    decoder.push(
+      concat([new Uint8Array(header), new Uint8Array(11).fill(7), new Uint8Array([0, 0])]),
+    );
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof FrameTooLargeError, `${framing.name}: ${error}`);
+      assert.deepEqual([error.length, error.limit], [11, 10]);
+      return true;
+    });
+    const ok = framing.decoder();
+    ok.push(framing.encode(new Uint8Array(10).fill(7)));
+    assert.deepEqual(ok.next(), new Uint8Array(10).fill(7), framing.name);
+  }
+});
+
+test("lengthPrefixed() encodes a payload of exactly maxFrameLength", () => {
+  const framing = lengthPrefixed({ maxFrameLength: 4 });
+  const wire = framing.encode(new Uint8Array([1, 2, 3, 4]));
+  assert.deepEqual(wire, new Uint8Array([0, 0, 0, 4, 1, 2, 3, 4]));
+  assert.equal(framing.encodedLength(new Uint8Array(4)), 8);
+  assert.equal(lengthPrefixed({ width: 1 }).encode(new Uint8Array(255))[0], 255);
+});
+
+test("lengthPrefixed() encodeInto writes every header byte over a dirty target, for every width and byte order", () => {
+  for (let width = 1; width <= 8; width++) {
+    for (const endian of ["big", "little"] as const) {
+      for (const counts of ["payload", "frame"] as const) {
+        const framing = lengthPrefixed({ width, endian, counts });
+        for (const length of [0, 5, 255, 256, 0x0102, 0x010203]) {
+          if (length > framing.maxFrameLength) continue;
+          const payload = new Uint8Array(length).fill(3);
+          const wire = framing.encode(payload);
+          const target = new Uint8Array(wire.length + 2).fill(0xee);
+          assert.equal(framing.encodeInto(payload, target, 1), wire.length);
+          const where = `${framing.name} ${counts} length ${length}`;
+          assert.deepEqual(target.subarray(1, 1 + width), wire.subarray(0, width), where);
+          assert.ok(target.subarray(1, wire.length + 1).every((x, i) => x === wire[i]), where);
+          assert.deepEqual([target[0], target[wire.length + 1]], [0xee, 0xee], where);
+          const decoder = framing.decoder();
+          decoder.push(wire);
+          assert.equal(decoder.next()?.length, length, where);
+        }
+      }
+    }
+  }
+});
+
+test("lengthPrefixed() caps the limit of a 7- or 8-byte field at 2^53-1", () => {
+  for (const width of [7, 8]) {
+    for (const endian of ["big", "little"] as const) {
+      const framing = lengthPrefixed({ width, endian, maxFrameLength: Infinity });
+      assert.equal(framing.maxFrameLength, Number.MAX_SAFE_INTEGER, `${framing.name}`);
+      assert.ok(Number.isSafeInteger(framing.maxFrameLength));
+    }
+  }
+  assert.equal(lengthPrefixed({ width: 6, maxFrameLength: Infinity }).maxFrameLength, 2 ** 48 - 1);
+});
+
+test("lengthPrefixed() accepts a frame-counting field that can hold its header and nothing more", () => {
+  // 254 offset bytes and a 1-byte field counting the frame: 255, the most it holds.
+  const framing = lengthPrefixed({ width: 1, counts: "frame", offset: 254 });
+  assert.equal(framing.maxFrameLength, 0);
+  const frame = new Uint8Array(254).fill(9);
+  const wire = framing.encode(frame);
+  assert.equal(wire.length, 255);
+  assert.equal(wire[254], 255);
+  const decoder = framing.decoder();
+  decoder.push(wire);
+  assert.deepEqual(decoder.next(), frame);
+  assert.throws(() => lengthPrefixed({ width: 1, counts: "frame", offset: 255 }), RangeError);
+});
+
+test("FrameTooLargeError names a byte-swapped length only when it is a valid length, and TLS only for 16 03", () => {
+  const hintOf = (framing: ReturnType<typeof lengthPrefixed>, header: number[]) => {
+    const decoder = framing.decoder();
+    decoder.push(new Uint8Array(header));
+    try {
+      decoder.next();
+    } catch (error) {
+      assert.ok(error instanceof FrameTooLargeError);
+      return error.hint;
+    }
+    assert.fail("no error");
+  };
+  // Swapped, the length is exactly the limit: still a length the peer could mean.
+  assert.match(
+    hintOf(lengthPrefixed({ maxFrameLength: 16 }), [0x10, 0, 0, 0]) ?? "",
+    /opposite byte order the length would be 16;/,
+  );
+  // Swapped, a frame-counting field would count less than its own header: no hint.
+  assert.equal(
+    hintOf(lengthPrefixed({ width: 2, counts: "frame", maxFrameLength: 100 }), [0x01, 0x00]),
+    undefined,
+  );
+  // 16 then not 03 is no TLS record (swapped it reads 22).
+  const hint = hintOf(lengthPrefixed({ maxFrameLength: 65536 }), [0x16, 0x00, 0x00, 0x00]) ?? "";
+  assert.doesNotMatch(hint, /TLS/);
+  assert.match(hint, /opposite byte order the length would be 22;/);
+});
+
+test("lengthPrefixed() copies a spanning frame of exactly 8 KiB into a slab, not through allocate", () => {
+  const sizes: number[] = [];
+  const allocate = (n: number) => {
+    sizes.push(n);
+    return new Uint8Array(n);
+  };
+  const framing = lengthPrefixed();
+  for (const [size, slab] of [[8 * 1024, true], [8 * 1024 + 1, false]] as const) {
+    sizes.length = 0;
+    const decoder = framing.decoder({ allocate });
+    const payload = new Uint8Array(size).fill(5);
+    const wire = framing.encode(payload);
+    decoder.push(wire.slice(0, 100));
+    decoder.push(wire.slice(100));
+    const frame = decoder.next()!;
+    assert.equal(frame.length, size);
+    assert.ok(frame.every((x) => x === 5));
+    assert.deepEqual(sizes, slab ? [] : [size], `size ${size}`);
+    // A slab holds more than one such frame; allocate() gave a buffer of the frame's size.
+    assert.equal(frame.buffer.byteLength > size, slab, `size ${size}`);
+  }
+});

@@ -39,3 +39,26 @@ test("netstring() rejects an over-long digit run before the colon arrives", () =
   assert.ok(caught);
   assert.ok(endless.bufferedBytes <= 8);
 });
+
+test("netstring() decodes a length of exactly maxFrameLength and rejects one more", () => {
+  const framing = netstring({ maxFrameLength: 10 });
+  const decoder = framing.decoder();
+  decoder.push(utf8("10:0123456789,"));
+  assert.equal(text.decode(decoder.next()), "0123456789");
+  const over = framing.decoder();
+  over.push(utf8("11:"));
+  assert.throws(
+    () => over.next(),
+    (error) => error instanceof FrameTooLargeError && error.length === 11,
+  );
+});
+
+test("netstring() encodeInto and encodeParts write the colon and the comma", () => {
+  const framing = netstring();
+  const payload = utf8("hello");
+  const target = new Uint8Array(12).fill(0xee);
+  assert.equal(framing.encodeInto(payload, target, 2), 8);
+  assert.equal(text.decode(target.subarray(2, 10)), "5:hello,");
+  assert.deepEqual([target[0], target[1], target[10], target[11]], [0xee, 0xee, 0xee, 0xee]);
+  assert.deepEqual(framing.encodeParts(payload).map((p) => text.decode(p)), ["5:", "hello", ","]);
+});

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import {
   decimalHeader,
   fixedSize,
+  FrameTooLargeError,
   type Framing,
   lengthPrefixed,
   lines,
@@ -77,6 +78,36 @@ for (const [i, { framing, payload }] of formats.entries()) {
       }),
       { numRuns: 100 },
     );
+  });
+
+  test(`${name}: encodeInto writes every byte of the frame over a dirty target, and encodeParts joins to encode`, () => {
+    fc.assert(
+      fc.property(payload, fc.integer({ min: 0, max: 5 }), (p, at) => {
+        const wire = framing.encode(p);
+        const target = new Uint8Array(at + wire.length + 2).fill(0xee);
+        assert.equal(framing.encodeInto(p, target, at), wire.length);
+        assert.deepEqual(target.subarray(at, at + wire.length), wire);
+        assert.ok(target.subarray(0, at).every((x) => x === 0xee), "nothing written before");
+        assert.ok(target.subarray(at + wire.length).every((x) => x === 0xee), "nothing after");
+        assert.deepEqual(concat(framing.encodeParts(p)), wire);
+        assert.equal(framing.encodedLength(p), wire.length);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  test(`${name}: encodeInto refuses an offset outside the target`, () => {
+    const [sample] = fc.sample(payload, { numRuns: 1, seed: 3 });
+    const size = framing.encodedLength(sample!);
+    for (const offset of [-1, 0.5, 1]) {
+      const target = new Uint8Array(size).fill(0xee);
+      assert.throws(
+        () => framing.encodeInto(sample!, target, offset),
+        RangeError,
+        `offset ${offset}`,
+      );
+      assert.ok(target.every((x) => x === 0xee), `offset ${offset}: nothing written`);
+    }
   });
 
   test(`${name}: with reuseBuffers or a custom allocate, frames used before the next is requested are the same`, () => {
@@ -377,4 +408,24 @@ test("end() with reuseBuffers leaves the frame read last, and the frames it deco
       assert.deepEqual(frames.map((f) => text.decode(f)), ["AAA", "BBB", "CCC", "DDD"]);
     }
   }
+});
+
+test("takeAll() rejects an over-limit frame that lies whole inside the head chunk, as next() does", () => {
+  const framing = lengthPrefixed({ maxFrameLength: 10 });
+  // "abc", then a complete frame of 11 bytes (over the limit), then "zz", all in one chunk.
+  const wire = concat([
+    framing.encode(utf8.encode("abc")),
+    new Uint8Array([0, 0, 0, 11]),
+    new Uint8Array(11).fill(0x78),
+    framing.encode(utf8.encode("zz")),
+  ]);
+  const decoder = framing.decoder() as HeaderDecoder;
+  decoder.push(wire);
+  const out: Uint8Array[] = [];
+  assert.throws(() => decoder.takeAll(out), (error) => {
+    assert.ok(error instanceof FrameTooLargeError, String(error));
+    assert.deepEqual([error.length, error.limit], [11, 10]);
+    return true;
+  });
+  assert.deepEqual(out.map((f) => text.decode(f)), ["abc"]);
 });

@@ -82,3 +82,52 @@ test("varint() reports a truncated header without an expected size", () => {
     return true;
   });
 });
+
+test("varint() decodes a length of exactly maxFrameLength, one byte or more, and rejects one more", () => {
+  for (const limit of [100, 300]) {
+    const framing = varint({ maxFrameLength: limit });
+    const decoder = framing.decoder();
+    decoder.push(framing.encode(new Uint8Array(limit).fill(1)));
+    assert.equal(decoder.next()?.length, limit, `limit ${limit}`);
+    const over = framing.decoder();
+    over.push(varint().encode(new Uint8Array(limit + 1)));
+    assert.throws(
+      () => over.next(),
+      (error) => error instanceof FrameTooLargeError && error.length === limit + 1,
+    );
+  }
+});
+
+test("varint() rejects an 8-byte varint above 2^53-1 as malformed, whatever the limit", () => {
+  // 7 continuation bytes and a final 0x7f: 2^56 - 1.
+  const header = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+  for (const maxFrameLength of [Infinity, 100, undefined]) {
+    const decoder = varint({ maxFrameLength }).decoder();
+    decoder.push(header);
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof MalformedHeaderError, `${maxFrameLength}: ${error}`);
+      assert.match(error.message, /exceeds 2\^53-1/);
+      return true;
+    });
+  }
+  // 2^53 - 1 itself is a length (too large to allocate, but not malformed).
+  const max = varint({ maxFrameLength: 1000 }).decoder();
+  max.push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f]));
+  assert.throws(() => max.next(), FrameTooLargeError);
+});
+
+test("varint() names TLS and HTTP from the bytes after a one-byte length", () => {
+  const cases: [Uint8Array, RegExp][] = [
+    [new TextEncoder().encode("GET / HTTP/1.1\r\n"), /HTTP \("GET"\)/],
+    [new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5]), /TLS/],
+  ];
+  for (const [bytes, pattern] of cases) {
+    const decoder = varint({ maxFrameLength: 16 }).decoder();
+    decoder.push(bytes);
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof FrameTooLargeError);
+      assert.match(error.message, pattern);
+      return true;
+    });
+  }
+});
