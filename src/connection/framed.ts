@@ -174,9 +174,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  *
  * Receiving: iterate with `for await`, read `readable`, or take whole
  * batches with `batches()` (the fastest: one hand-over per socket read) —
- * one of them per connection. A `break` out of `for await` (or of
- * `batches()`) only pauses: reading stops, the next loop goes on where it
- * left off, and a peer that keeps sending blocks once the buffers fill;
+ * one of them at a time. A `break` out of `for await` (or of
+ * `batches()`) only pauses: reading stops, the next loop (of any of the
+ * three kinds) goes on where it left off, and a peer that keeps sending blocks once the buffers fill;
  * cancel `readable` to stop delivery but keep draining, or `close()`.
  * Frames are owned (unless `reuseBuffers`):
  * they stay valid forever, as views of read buffers of up to 256 KiB (copy
@@ -561,6 +561,15 @@ class Framed implements FramedConnection {
   get readable(): ReadableStream<Uint8Array> {
     this.#readable ??= new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        if (this.#frameIndex < this.#frames.length) {
+          // Frames a `for await` left in its batch come first (as with batches()).
+          for (let i = this.#frameIndex; i < this.#frames.length; i++) {
+            controller.enqueue(this.#frames[i]!);
+          }
+          this.#frames = [];
+          this.#frameIndex = 0;
+          return;
+        }
         const batch = await this.#nextBatch();
         if (batch === null) controller.close();
         else for (const frame of batch) controller.enqueue(frame);

@@ -6,6 +6,7 @@ import {
   ConnectionError,
   fixedSize,
   framed,
+  type FramedConnection,
   FrameTooLargeError,
   lengthPrefixed,
   lines,
@@ -935,4 +936,225 @@ test("framed(): a send queued behind a writable write is copied when send() woul
   // Before: the queued send kept the caller's array, and the changed bytes went out.
   assert.deepEqual(wire, [...new Array(8).fill(1), ...new Array(8).fill(2)]);
   assert.equal(fc.bufferedAmount, 0);
+});
+
+/**
+ * A Conn whose writes the test completes (or fails) one at a time, as a socket that the peer
+ * drains slowly: `arrived(n)` resolves once the sink has taken `n` chunks.
+ */
+function heldConn(releasesChunkOnWrite = false): {
+  conn: Conn;
+  chunks: Uint8Array[];
+  arrived: (n: number) => Promise<void>;
+  complete: () => void;
+  failNext: (error: Error) => void;
+} {
+  const chunks: Uint8Array[] = [];
+  const held: { done: () => void; fail: (error: Error) => void }[] = [];
+  let waiting: { n: number; resolve: () => void }[] = [];
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) =>
+      new Promise<void>((done, fail) => {
+        chunks.push(releasesChunkOnWrite ? chunk.slice() : chunk);
+        held.push({ done, fail });
+        for (const w of waiting.filter((w) => chunks.length >= w.n)) w.resolve();
+        waiting = waiting.filter((w) => chunks.length < w.n);
+      }),
+  });
+  return {
+    conn: { ...recordingConn().conn, writable, releasesChunkOnWrite },
+    chunks,
+    arrived: (n) =>
+      chunks.length >= n
+        ? Promise.resolve()
+        : new Promise((resolve) => waiting.push({ n, resolve })),
+    complete: () => held.shift()!.done(),
+    failNext: (error) => held.shift()!.fail(error),
+  };
+}
+
+/** Lets a few microtask turns pass (settled promises run their callbacks). */
+async function turns(): Promise<void> {
+  for (let i = 0; i < 20; i++) await null;
+}
+
+test("framed() writable: a write waits once more than highWaterMark bytes are queued, and goes on at highWaterMark", async () => {
+  const { conn, arrived, complete } = heldConn();
+  // coalesce 0: every frame is its own write; one 100-byte payload is 104 bytes queued.
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 104 });
+  const writer = fc.writable.getWriter();
+  const done: string[] = [];
+  const first = writer.write(new Uint8Array(100)).then(() => done.push("first"));
+  await arrived(1);
+  await turns();
+  // Exactly highWaterMark bytes queued: not over it, the write is done.
+  assert.deepEqual(done, ["first"]);
+  const second = writer.write(new Uint8Array(100)).then(() => done.push("second"));
+  await turns();
+  assert.deepEqual(done, ["first"], "208 bytes queued: the second write waits");
+  complete(); // the first frame is written: 104 bytes queued again, no more than highWaterMark
+  await arrived(2);
+  await turns();
+  assert.deepEqual(done, ["first", "second"]);
+  complete();
+  await Promise.all([first, second]);
+  writer.releaseLock();
+  await fc.close();
+});
+
+test(
+  "framed(): when the connection fails, a write waiting on highWaterMark and a send queued behind writable writes reject",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const { conn, arrived, failNext } = heldConn();
+    const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 0 });
+    const writer = fc.writable.getWriter();
+    const outcome = (p: Promise<void>): Promise<unknown> => p.then(() => "ok", (e) => e);
+    const waiting = outcome(writer.write(new Uint8Array(10))); // over highWaterMark: waits
+    await arrived(1);
+    const queued = outcome(writer.write(new Uint8Array(10))); // waits in the writable
+    const sent = outcome(fc.send("after the writes")); // held behind them
+    const cause = new Error("EPIPE");
+    failNext(cause);
+    // Every one settles: none is left waiting for a drain or a write that never comes.
+    for (const result of [await waiting, await sent, await queued]) {
+      assert.ok(result instanceof ConnectionError, String(result));
+      assert.equal(result.cause, cause);
+    }
+    await fc.close();
+  },
+);
+
+test("framed() closeWrite() rejects once the connection failed, and does not half-close", async () => {
+  const { conn, fail } = recordingConn();
+  let halfClosed = false;
+  const fc = framed({
+    ...conn,
+    closeWrite: () => {
+      halfClosed = true;
+      return Promise.resolve();
+    },
+  }, lengthPrefixed());
+  const cause = new Error("EPIPE");
+  fail(cause);
+  fc.send("lost"); // unawaited: the failure shows in closeWrite()
+  await assert.rejects(fc.closeWrite(), (error) => {
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.cause, cause);
+    return true;
+  });
+  assert.equal(halfClosed, false);
+  await fc.close();
+});
+
+test("framed() closeWrite() gives the conn's writable back first, for a Conn whose closeWrite() closes it", async () => {
+  // The loopback Conn of framed()'s own example.
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const conn: Conn = {
+    readable,
+    writable,
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: () => writable.close(),
+    close() {},
+    closed: Promise.resolve(),
+  };
+  const fc = framed(conn, lengthPrefixed());
+  fc.send("ping");
+  const closing = fc.closeWrite();
+  const got: string[] = [];
+  for await (const frame of fc) got.push(text.decode(frame));
+  await closing; // a TypeError if the writable were still locked
+  assert.deepEqual(got, ["ping"]);
+  assert.equal(conn.writable.locked, false);
+});
+
+test("framed() close() ends a read waiting meanwhile cleanly, inside a frame too, whether conn.close() ends or errors its readable", async () => {
+  for (const how of ["end", "error"] as const) {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const readable = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const conn: Conn = {
+      ...recordingConn().conn,
+      readable,
+      close() {
+        if (how === "end") controller.close();
+        else controller.error(new Error("closed"));
+      },
+    };
+    const fc = framed(conn, lengthPrefixed());
+    controller.enqueue(new Uint8Array([0, 0, 0, 9, 1, 2])); // part of a frame
+    const next = fc[Symbol.asyncIterator]().next();
+    await turns(); // the part is read; the read waits for the rest
+    await fc.close();
+    // Not a TruncatedFrameError (or ConnectionError), as if the peer had gone.
+    assert.deepEqual(await next, { done: true, value: undefined }, how);
+  }
+});
+
+/** A framed() whose `for await` took A and stopped inside the batch A, B, C; D comes next. */
+async function leftInBatch(): Promise<FramedConnection> {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ width: 1 }));
+  feed.write(new Uint8Array([1, 65, 1, 66, 1, 67]));
+  for await (const frame of fc) {
+    assert.equal(text.decode(frame), "A");
+    break;
+  }
+  feed.write(new Uint8Array([1, 68]));
+  feed.close();
+  return fc;
+}
+
+test("framed() batches() after a for-await that stopped inside a batch starts with the frames left in it", async () => {
+  const batches: string[][] = [];
+  for await (const batch of (await leftInBatch()).batches()) {
+    batches.push(batch.map((f) => text.decode(f)));
+  }
+  assert.deepEqual(batches, [["B", "C"], ["D"]]);
+});
+
+test("framed() readable after a for-await that stopped inside a batch starts with the frames left in it", async () => {
+  // Before, readable went on with the next read and lost B and C.
+  const frames: string[] = [];
+  for await (const frame of (await leftInBatch()).readable) frames.push(text.decode(frame));
+  assert.deepEqual(frames, ["B", "C", "D"]);
+});
+
+test("framed() closeWrite() goes on when a write to writable made before it is refused", {
+  timeout: 5000,
+}, async () => {
+  const enc = new TextEncoder();
+  const link = new MemoryLink();
+  const client = framed(link.client, lines());
+  const writer = client.writable.getWriter();
+  const outcomes = ["1", "bad\nline", "3"].map((s) =>
+    writer.write(enc.encode(s)).then(() => "ok", (e) => (e as Error).name)
+  );
+  await client.closeWrite(); // does not wait for the writes that the refused one dropped
+  assert.deepEqual(await Promise.all(outcomes), ["ok", "RangeError", "RangeError"]);
+  const got: string[] = [];
+  for await (const f of framed(link.server, lines())) got.push(text.decode(f));
+  assert.deepEqual(got, ["1"]);
+  await client.close();
+});
+
+test("framed() with coalesce 0 over a Conn that releases chunks: one write per frame, and a small payload may change once send() returns", async () => {
+  const { conn, chunks, arrived, complete } = heldConn(true);
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+  const payloads = [1, 2, 3].map((i) => new Uint8Array(5).fill(i));
+  const sent = payloads.map((p) => fc.send(p));
+  for (const p of payloads) p.fill(9); // copied: the wire has the bytes as they were
+  let settled = false;
+  const all = Promise.all(sent).then(() => settled = true);
+  for (let i = 1; !settled; i++) {
+    await Promise.race([arrived(i), all]);
+    if (!settled) complete(); // each write the socket is given, however many there are
+  }
+  assert.deepEqual(
+    chunks,
+    [1, 2, 3].map((i) => lengthPrefixed().encode(new Uint8Array(5).fill(i))),
+  );
+  await fc.close();
 });

@@ -187,3 +187,41 @@ test("ByteReader rejects a chunk that is not a Uint8Array with a TypeError", asy
     });
   }
 });
+
+test("ByteReader.readExactly() refuses a negative count with bytes buffered too", async () => {
+  const reader = new ByteReader(streamOf([[1, 2, 3, 4]]));
+  assert.deepEqual(await reader.readExactly(1), new Uint8Array([1]));
+  await assert.rejects(reader.readExactly(-1), RangeError);
+  assert.deepEqual(await reader.readExactly(3), new Uint8Array([2, 3, 4]));
+});
+
+test("ByteReader skips empty chunks: the bytes before one are kept after a truncation", async () => {
+  const reader = new ByteReader(streamOf([[1, 2], []]));
+  await assert.rejects(reader.readExactly(3), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.deepEqual([error.expected, error.received], [3, 2]);
+    return true;
+  });
+  assert.equal(reader.bufferedBytes, 2);
+  // Not a TypeError: an empty chunk kept would look like one whose buffer was transferred.
+  assert.deepEqual(reader.releaseLock(), new Uint8Array([1, 2]));
+});
+
+test("ByteReader.readExactly() returns a view of the chunk that holds the bytes, a whole chunk too", async () => {
+  const chunks = [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6, 7])];
+  let i = 0;
+  const reader = new ByteReader(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i < chunks.length) controller.enqueue(chunks[i++]!);
+        else controller.close();
+      },
+    }),
+  );
+  const whole = (await reader.readExactly(3))!;
+  assert.deepEqual(whole, new Uint8Array([1, 2, 3]));
+  assert.equal(whole.buffer, chunks[0]!.buffer);
+  const part = (await reader.readExactly(2))!;
+  assert.deepEqual(part, new Uint8Array([4, 5]));
+  assert.equal(part.buffer, chunks[1]!.buffer);
+});

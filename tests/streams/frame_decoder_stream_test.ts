@@ -2,13 +2,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  type FrameDecoder,
   FrameDecoderStream,
   FrameTooLargeError,
+  type Framing,
   lengthPrefixed,
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
-import { cutsArbitrary, encodeAll } from "../framing/_formats.ts";
+import { concat, cutsArbitrary, encodeAll } from "../framing/_formats.ts";
 
 function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   // Bun has no ReadableStream.from.
@@ -179,4 +181,56 @@ test("FrameDecoderStream errors with a TypeError on a chunk that is not a Uint8A
     assert.match(error.message, /must be a Uint8Array: received ArrayBuffer \(wrap it/);
     return true;
   });
+});
+
+test(
+  "FrameDecoderStream: cancelling the readable errors the writable; aborting the writable errors the readable",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const reason = new Error("stop");
+    const cancelled = new FrameDecoderStream(lengthPrefixed());
+    const writer = cancelled.writable.getWriter();
+    await cancelled.readable.cancel(reason);
+    // Part of a frame: nothing to hand over, the write still fails.
+    await assert.rejects(writer.write(new Uint8Array([0, 0, 0, 5])), (error) => error === reason);
+    await assert.rejects(writer.closed, (error) => error === reason);
+
+    const aborted = new FrameDecoderStream(lengthPrefixed());
+    const reader = aborted.readable.getReader();
+    await aborted.writable.abort(reason);
+    await assert.rejects(reader.read(), (error) => error === reason);
+  },
+);
+
+test("FrameDecoderStream delivers a frame that the framing completes at the end of the input", async () => {
+  // A framing of a custom protocol: the whole input is one frame, complete once it ends.
+  const whole: Framing = {
+    ...lengthPrefixed(),
+    name: "whole",
+    decoder(): FrameDecoder {
+      const chunks: Uint8Array[] = [];
+      let ended = false;
+      let taken = false;
+      return {
+        push: (chunk) => void chunks.push(chunk),
+        next: () => {
+          if (!ended || taken) return undefined;
+          taken = true;
+          return concat(chunks);
+        },
+        end: () => void (ended = true),
+        get bufferedBytes() {
+          return taken ? 0 : chunks.reduce((n, c) => n + c.length, 0);
+        },
+      };
+    },
+  };
+  const frames = await collect(
+    streamOf([new Uint8Array([1, 2]), new Uint8Array([3])]).pipeThrough(
+      new FrameDecoderStream(whole),
+    ),
+  );
+  assert.deepEqual(frames, [new Uint8Array([1, 2, 3])]);
 });

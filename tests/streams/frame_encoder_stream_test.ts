@@ -142,3 +142,69 @@ test("FrameEncoderStream: abort() ends a write that waits for a consumer that st
   assert.equal(await second, "rejected");
   await assert.rejects(reader.closed, /peer stalled/);
 });
+
+test("FrameEncoderStream copies a payload below 16 KiB and writes one of 16 KiB as it is", async () => {
+  const encoder = new FrameEncoderStream(lengthPrefixed());
+  const writer = encoder.writable.getWriter();
+  const below = new Uint8Array(16 * 1024 - 1).fill(1);
+  const at = new Uint8Array(16 * 1024).fill(2);
+  writer.write(below);
+  writer.write(at);
+  writer.close();
+  const chunks = await collect(encoder.readable);
+  assert.deepEqual(chunks.map((c) => c.length), [4 + below.length, 4, at.length]);
+  assert.equal(chunks[2], at);
+});
+
+test(
+  "FrameEncoderStream: cancelling the readable errors the writable and ends a write waiting for the reader",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const encoder = new FrameEncoderStream(lengthPrefixed(), { coalesce: 16 });
+    const writer = encoder.writable.getWriter();
+    const reader = encoder.readable.getReader();
+    const reason = new Error("no more");
+    // 24 bytes queued, over coalesce: the write waits for the reader.
+    const waiting = writer.write(new Uint8Array(20)).then(() => "ok", (e) => e);
+    for (let i = 0; i < 20; i++) await null; // the sink takes it, and waits
+    await reader.cancel(reason);
+    await waiting; // settles: not left waiting for a reader that is gone
+    await assert.rejects(writer.write(new Uint8Array(1)), (error) => error === reason);
+    await assert.rejects(writer.closed, (error) => error === reason);
+  },
+);
+
+test("FrameEncoderStream: the frames accepted before a refused payload are read first, those still held too, when reading starts after the refusal", async () => {
+  const enc = new TextEncoder();
+  const encoder = new FrameEncoderStream(lines());
+  const writer = encoder.writable.getWriter();
+  const big = "d".repeat(20_000); // comes out as chunks of its own, after the frames before it
+  for (const s of ["a", "b", big, "c"]) writer.write(enc.encode(s)); // "c" is held, unflushed
+  await assert.rejects(writer.write(enc.encode("x\ny")), RangeError);
+  const reader = encoder.readable.getReader();
+  let out = "";
+  await assert.rejects(async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+  }, RangeError);
+  assert.equal(out, `a\nb\n${big}\nc\n`);
+});
+
+test("FrameEncoderStream: a write that fills the readable's queue to coalesce bytes waits for the reader", async () => {
+  const encoder = new FrameEncoderStream(lengthPrefixed(), { coalesce: 8 });
+  const writer = encoder.writable.getWriter();
+  let written = false;
+  const write = writer.write(new Uint8Array(4)).then(() => written = true); // an 8-byte frame
+  for (let i = 0; i < 20; i++) await null;
+  assert.equal(written, false, "8 of 8 bytes queued: the write waits");
+  const reader = encoder.readable.getReader();
+  assert.equal((await reader.read()).value?.length, 8);
+  await write;
+  writer.close();
+  assert.equal((await reader.read()).done, true);
+});
