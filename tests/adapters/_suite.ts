@@ -515,28 +515,34 @@ export function adapterSuite(name: Runtime): void {
     await assert.rejects(connecting, (e) => e === reason);
   });
 
-  t("AbortSignal aborts connectTls during the TLS handshake", async () => {
-    const { connectTls, listen } = await adapter(name);
-    // A plain TCP listener: it accepts and never answers the ClientHello.
-    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
-    const accepted = accept(listener);
-    const controller = new AbortController();
-    const reason = new Error("stop");
-    const connecting = connectTls({ port: portOf(listener), signal: controller.signal });
-    const server = await accepted;
-    try {
-      controller.abort(reason);
-      await assert.rejects(connecting, (e) => e === reason);
-      // The attempt's socket is closed: the server sees the end. Before, the Bun adapter kept it
-      // open. Deno keeps it while the handshake it cannot cancel is pending (docs/adapters.md).
-      if (name !== "deno") {
-        const reader = server.readable.getReader();
-        while (!(await reader.read()).done);
+  t(
+    "AbortSignal aborts connectTls during the TLS handshake, before and after the ClientHello went out",
+    async () => {
+      const { connectTls, listen } = await adapter(name);
+      for (const afterHello of [false, true]) {
+        // A plain TCP listener: it accepts and never answers the ClientHello.
+        await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+        const accepted = accept(listener);
+        const controller = new AbortController();
+        const reason = new Error("stop");
+        const connecting = connectTls({ port: portOf(listener), signal: controller.signal });
+        const server = await accepted;
+        try {
+          const reader = server.readable.getReader();
+          // The client has opened its socket and started the handshake.
+          if (afterHello) assert.equal((await reader.read()).done, false);
+          controller.abort(reason);
+          await assert.rejects(connecting, (e) => e === reason);
+          // The attempt's socket is closed: the server sees the end. Before, the Bun adapter kept
+          // it open (after the ClientHello: closed it only if it was opened after the abort).
+          // Deno keeps it while the handshake it cannot cancel is pending (docs/adapters.md).
+          if (name !== "deno") { while (!(await reader.read()).done); }
+        } finally {
+          server.close();
+        }
       }
-    } finally {
-      server.close();
-    }
-  });
+    },
+  );
 
   t("closeWrite() after a failed write rejects with that write's ConnectionError", async () => {
     await withPair(name, async (client, server) => {
@@ -669,6 +675,20 @@ export function adapterSuite(name: Runtime): void {
       }
     },
   );
+
+  t("close() during a read() into a buffer: closed waits for that read to settle", async () => {
+    await withPair(name, async (_client, server) => {
+      if (name !== "deno") return assert.equal(server.read, undefined);
+      let settled = false;
+      const pending = server.read!(new Uint8Array(8)).finally(() => settled = true);
+      server.close();
+      await server.closed;
+      // The socket is released only once the read in progress on it is over (Deno keeps the
+      // resource while an op is pending).
+      assert.ok(settled, "the read settled before closed resolved");
+      assert.equal(await pending, null);
+    });
+  });
 
   t("framed() over a conn whose readable was already touched reads through readable", async () => {
     await withPair(name, async (client, server) => {
@@ -857,6 +877,38 @@ export function adapterSuite(name: Runtime): void {
         assert.deepEqual(await readAll(other.readable), bytes);
       } finally {
         for (const conn of conns) conn.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  t(
+    "Unix socket: once the peer has closed, writes fail as after a reset, not as after close()",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const path = join(dir, "s.sock");
+      const listener = await listen({ path });
+      try {
+        const accepted = accept(listener);
+        const client = await connect({ path });
+        (await accepted).close();
+        try {
+          assert.equal((await readAll(client.readable)).byteLength, 0);
+          // Bun closes a Unix socket whose peer has closed: its writes must not say that this side
+          // closed the connection (CONNECTION_CLOSED is for after a local close()).
+          if (name === "bun") await client.closed;
+          const writer = client.writable.getWriter();
+          let error: unknown;
+          for (let i = 0; i < 100 && error === undefined; i++) {
+            await writer.write(new Uint8Array(64 * 1024)).catch((e) => error = e);
+          }
+          assert.ok(isConnectionError("CONNECTION_RESET")(error));
+        } finally {
+          client.close();
+        }
+      } finally {
+        listener.close();
         await rm(dir, { recursive: true, force: true });
       }
     },
@@ -1195,4 +1247,102 @@ export function adapterSuite(name: Runtime): void {
       await draining;
     }
   });
+
+  t("one write far larger than the socket buffers arrives whole", async () => {
+    await withPair(name, async (client, server) => {
+      // 32 MiB in one write: Bun takes part of it, and the rest over several drains.
+      const data = randomBytes(32 << 20, 13);
+      const received = readAll(server.readable);
+      const writer = client.writable.getWriter();
+      await writer.write(data);
+      await writer.close();
+      assertBytes(await received, data);
+    });
+  });
+
+  t("TLS: closing the listener leaves the connections it handed out open", async () => {
+    const { listener, dial } = await tlsListen();
+    const [client, server] = await dial();
+    try {
+      listener.close();
+      await client.writable.getWriter().write(text("still"));
+      await client.closeWrite();
+      assert.equal(decode(await readAll(server.readable)), "still");
+      await server.writable.getWriter().write(text("here"));
+      await server.closeWrite();
+      assert.equal(decode(await readAll(client.readable)), "here");
+    } finally {
+      listener.close();
+      client.close();
+      server.close();
+    }
+  });
+
+  t("TLS: a server that closes during the handshake rejects with CONNECTION_RESET", async () => {
+    const { connectTls, listen } = await adapter(name);
+    // A plain TCP server: it takes the ClientHello and closes (FIN, nothing left unread).
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = accept(listener);
+    const connecting = connectTls({
+      hostname: "127.0.0.1",
+      port: portOf(listener),
+      caCerts: [fixture("ca.crt")],
+      serverName: "localhost",
+    });
+    const server = await accepted;
+    try {
+      assert.equal((await server.readable.getReader().read()).done, false);
+      server.close();
+      await assert.rejects(connecting, isConnectionError("CONNECTION_RESET"));
+    } finally {
+      server.close();
+    }
+  });
+
+  t(
+    "TLS: a client that leaves without close_notify ends the server's reading cleanly",
+    async () => {
+      const { listener } = await tlsListen();
+      // A client that writes, takes the reply and goes without close_notify (destroy()), as many
+      // do. Before the reply it has read the server's session tickets: nothing is left unread, so
+      // its kernel sends FIN, not RST. In a Node process of its own, as a Node client.
+      const script = `
+      const tls = require("node:tls");
+      const fs = require("node:fs");
+      const dir = ${JSON.stringify(`${root}/tests/fixtures/tls/`)};
+      const socket = tls.connect({
+        host: "127.0.0.1",
+        port: ${portOf(listener)},
+        ca: fs.readFileSync(dir + "ca.crt"),
+        servername: "localhost",
+      }, () => socket.write("hi"));
+      socket.on("error", () => {});
+      socket.once("data", () => socket.destroy());`;
+      const accepted = accept(listener);
+      const child = spawn(binaries.node, ["-e", script], {
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+      try {
+        const server = await accepted;
+        try {
+          const reader = server.readable.getReader();
+          let got = "";
+          while (got.length < 2) {
+            const { value, done } = await reader.read();
+            assert.ok(!done, `ended after ${JSON.stringify(got)}`);
+            got += decode(value);
+          }
+          assert.equal(got, "hi");
+          await server.writable.getWriter().write(text("ok"));
+          // Before, the Deno adapter took this end for a client that gave up during the handshake.
+          assert.deepEqual(await reader.read(), { value: undefined, done: true });
+        } finally {
+          server.close();
+        }
+      } finally {
+        listener.close();
+        child.kill();
+      }
+    },
+  );
 }

@@ -1,0 +1,55 @@
+// Copyright 2026 the framewire authors. MIT license.
+// How the adapters turn runtime socket errors into ConnectionError codes and messages, for the
+// errors a loopback test cannot provoke on every runtime (EPIPE, Deno's error classes, IPv6).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConnectionError } from "../../src/errors.ts";
+import { connectionError, errorCode, formatAddr } from "../../src/adapters/_errors.ts";
+
+/** A test that hangs fails instead of blocking the run. */
+const BOUNDED = { timeout: 10_000 };
+
+test("errorCode maps errno codes and Deno error class names", BOUNDED, () => {
+  const cases: [cause: unknown, code: string][] = [
+    [{ code: "ECONNREFUSED" }, "CONNECTION_REFUSED"],
+    [{ code: "ECONNRESET" }, "CONNECTION_RESET"],
+    // Writing after the peer's RST was taken: Node and Bun report EPIPE.
+    [{ code: "EPIPE" }, "CONNECTION_RESET"],
+    [{ code: "ECONNABORTED" }, "CONNECTION_RESET"],
+    [{ code: "EBADF" }, "CONNECTION_RESET"],
+    [{ code: "ETIMEDOUT" }, "CONNECTION_TIMEOUT"],
+    // Deno's error classes, by name (an error built without an errno code).
+    [{ name: "ConnectionRefused" }, "CONNECTION_REFUSED"],
+    [{ name: "ConnectionReset" }, "CONNECTION_RESET"],
+    [{ name: "ConnectionAborted" }, "CONNECTION_RESET"],
+    [{ name: "BrokenPipe" }, "CONNECTION_RESET"],
+    [{ name: "TimedOut" }, "CONNECTION_TIMEOUT"],
+    [{ code: "EWHATEVER", name: "Error" }, "CONNECTION_FAILED"],
+    [undefined, "CONNECTION_FAILED"],
+    ["oops", "CONNECTION_FAILED"],
+  ];
+  for (const [cause, code] of cases) assert.equal(errorCode(cause), code, JSON.stringify(cause));
+});
+
+test("connectionError names the address and the reason, and keeps the cause", BOUNDED, () => {
+  const cause = Object.assign(new Error("connect ECONNREFUSED ::1:1"), { code: "ECONNREFUSED" });
+  const target = formatAddr({ transport: "tcp", hostname: "::1", port: 1 });
+  const error = connectionError(`connect to ${target}`, cause);
+  assert.ok(error instanceof ConnectionError);
+  assert.equal(error.message, "Cannot connect to [::1]:1 as the connection was refused");
+  assert.equal(error.code, "CONNECTION_REFUSED");
+  assert.equal(error.cause, cause);
+  // Unknown failures say what the runtime said.
+  const other = connectionError("connect to 127.0.0.1:1", new Error("no route"));
+  assert.equal(other.message, "Cannot connect to 127.0.0.1:1 as it failed: no route");
+  assert.equal(other.code, "CONNECTION_FAILED");
+  // A ConnectionError goes through unchanged.
+  assert.equal(connectionError("write to 127.0.0.1:1", error), error);
+});
+
+test("formatAddr brackets IPv6 addresses only", BOUNDED, () => {
+  assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 80 }), "[::1]:80");
+  assert.equal(formatAddr({ transport: "tcp", hostname: "127.0.0.1", port: 80 }), "127.0.0.1:80");
+  assert.equal(formatAddr({ transport: "unix", path: "/tmp/s.sock" }), "/tmp/s.sock");
+});

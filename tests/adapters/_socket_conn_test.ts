@@ -1,0 +1,240 @@
+// Copyright 2026 the framewire authors. MIT license.
+// SocketConn over a scripted SocketHandle: the orderings a real socket makes hard to hit (a write
+// cancelled by the socket's failure, a readable first used after the end or a reset, read() at
+// EOF) without sockets, timers or sleeps.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ConnectionError } from "../../src/errors.ts";
+import { SocketConn, type SocketHandle } from "../../src/adapters/_socket_conn.ts";
+import type { NetAddr } from "../../src/connection/types.ts";
+
+/** A test that hangs fails instead of blocking the run. */
+const BOUNDED = { timeout: 10_000 };
+
+const ADDR: NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 7 };
+
+interface PendingWrite {
+  chunk: Uint8Array;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface PendingRead {
+  buffer: Uint8Array;
+  resolve: (n: number | null) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A SocketHandle whose writes and reads settle when the test says so. */
+class ScriptedHandle implements SocketHandle {
+  conn!: SocketConn;
+  paused = true;
+  shutdowns = 0;
+  destroyed = 0;
+  written: Uint8Array[] = [];
+  #writes: PendingWrite[] = [];
+  #writeWaiters: ((write: PendingWrite) => void)[] = [];
+  #reads: PendingRead[] = [];
+  #readWaiters: ((read: PendingRead) => void)[] = [];
+  read?: (buffer: Uint8Array) => Promise<number | null>;
+
+  constructor(withRead: boolean) {
+    if (withRead) {
+      this.read = (buffer) =>
+        new Promise((resolve, reject) =>
+          this.#hand(this.#reads, this.#readWaiters, {
+            buffer,
+            resolve,
+            reject,
+          })
+        );
+    }
+  }
+
+  #hand<T>(queue: T[], waiters: ((item: T) => void)[], item: T): void {
+    const waiter = waiters.shift();
+    if (waiter === undefined) queue.push(item);
+    else waiter(item);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+  write(chunk: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.#hand(this.#writes, this.#writeWaiters, {
+        chunk,
+        resolve: () => {
+          this.written.push(chunk.slice());
+          resolve();
+        },
+        reject,
+      })
+    );
+  }
+  shutdown(): Promise<void> {
+    this.shutdowns++;
+    return Promise.resolve();
+  }
+  destroy(): void {
+    this.destroyed++;
+    if (this.destroyed === 1) queueMicrotask(() => this.conn.terminated());
+  }
+
+  /** The next write the conn hands to the socket. */
+  nextWrite(): Promise<PendingWrite> {
+    const write = this.#writes.shift();
+    return write !== undefined
+      ? Promise.resolve(write)
+      : new Promise((resolve) => this.#writeWaiters.push(resolve));
+  }
+
+  /** The next read() into a buffer the conn asks of the socket. */
+  nextRead(): Promise<PendingRead> {
+    const read = this.#reads.shift();
+    return read !== undefined
+      ? Promise.resolve(read)
+      : new Promise((resolve) => this.#readWaiters.push(resolve));
+  }
+}
+
+function scripted(withRead = false): { conn: SocketConn; handle: ScriptedHandle } {
+  const handle = new ScriptedHandle(withRead);
+  const conn = new SocketConn(handle, ADDR, ADDR);
+  handle.conn = conn;
+  return { conn, handle };
+}
+
+const reset = (): Error => Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+
+function hasCode(code: string): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof ConnectionError, `expected ConnectionError, got ${error}`);
+    assert.equal(error.code, code);
+    return true;
+  };
+}
+
+test(
+  "SocketConn: a write the socket's failure cancelled reports that failure",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const writing = writer.write(new Uint8Array([1, 2, 3]));
+    const pending = await handle.nextWrite();
+    // The socket fails (a reset), and then cancels the write in progress with an error of its
+    // own (Node: ECANCELED, Deno: Interrupted): the write reports the reset.
+    conn.error(reset());
+    pending.reject(Object.assign(new Error("write ECANCELED"), { code: "ECANCELED" }));
+    await assert.rejects(writing, hasCode("CONNECTION_RESET"));
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: a readable first used after the socket failed errors with the failure",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted(true);
+    const reading = conn.read!(new Uint8Array(4));
+    (await handle.nextRead()).reject(reset());
+    await assert.rejects(reading, hasCode("CONNECTION_RESET"));
+    await assert.rejects(conn.readable.getReader().read(), hasCode("CONNECTION_RESET"));
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: read() at EOF ends reading: a readable built then is done, FIN releases",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted(true);
+    const reading = conn.read!(new Uint8Array(4));
+    (await handle.nextRead()).resolve(null);
+    assert.equal(await reading, null);
+    assert.equal(await conn.read!(new Uint8Array(4)), null); // no second read of the socket
+    await conn.closeWrite();
+    assert.equal(handle.shutdowns, 1);
+    await conn.closed; // both directions over: released without close()
+    assert.equal(handle.destroyed, 1);
+  },
+);
+
+test(
+  "SocketConn: a readable first used after the peer's FIN is done at once",
+  BOUNDED,
+  async () => {
+    const { conn } = scripted(true);
+    conn.end();
+    assert.deepEqual(await conn.readable.getReader().read(), { value: undefined, done: true });
+    conn.close();
+  },
+);
+
+test(
+  "SocketConn: a cancelled readable drops what arrives and resumes the socket",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    assert.equal(handle.paused, true);
+    await conn.readable.cancel();
+    assert.equal(handle.paused, false, "the socket is drained, so the peer is not blocked");
+    conn.data(new Uint8Array([1, 2, 3])); // discarded, never enqueued on the cancelled stream
+    // The write direction still works.
+    const writer = conn.writable.getWriter();
+    const writing = writer.write(new Uint8Array([4]));
+    (await handle.nextWrite()).resolve();
+    await writing;
+    conn.close();
+  },
+);
+
+test(
+  "SocketConn: closeWrite() while a writer holds writes refuses a later write, then FIN",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const first = writer.write(new Uint8Array([1]));
+    const queued = writer.write(new Uint8Array([2]));
+    const closing = conn.closeWrite();
+    const late = writer.write(new Uint8Array([3]));
+    (await handle.nextWrite()).resolve();
+    (await handle.nextWrite()).resolve();
+    await Promise.all([first, queued, closing]);
+    await assert.rejects(late, hasCode("CONNECTION_CLOSED"));
+    assert.deepEqual(handle.written, [new Uint8Array([1]), new Uint8Array([2])]);
+    assert.equal(handle.shutdowns, 1);
+    conn.close();
+  },
+);
+
+test("SocketConn: closeWrite() after the writable was closed resolves", BOUNDED, async () => {
+  const { conn, handle } = scripted();
+  const writer = conn.writable.getWriter();
+  await writer.close();
+  writer.releaseLock();
+  await conn.closeWrite();
+  await conn.closeWrite();
+  assert.equal(handle.shutdowns, 1);
+  conn.close();
+});
+
+test(
+  "SocketConn: closeWrite() with a writer held after a reset rejects, and sends no FIN",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    conn.error(reset());
+    await assert.rejects(conn.closeWrite(), hasCode("CONNECTION_RESET"));
+    assert.equal(handle.shutdowns, 0);
+    writer.releaseLock();
+    await conn.closed;
+  },
+);
