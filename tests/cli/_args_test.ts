@@ -42,6 +42,12 @@ test("parseArgs() lets a value start with a dash only when it is a number or -",
   assert.equal(parseArgs(["--format=--x"], SPEC).options.get("format"), "--x");
 });
 
+test("parseArgs() takes a lone - as an option's value", () => {
+  assert.equal(parseArgs(["--format", "-"], SPEC).options.get("format"), "-");
+  assert.equal(parseArgs(["-p", "-", "x"], SPEC).options.get("port"), "-");
+  assert.deepEqual(parseArgs(["-p", "-", "x"], SPEC).positionals, ["x"]);
+});
+
 test("parseArgs() rejects unknown options, missing values and values on flags", () => {
   const cases: Array<[string[], RegExp]> = [
     [["--bogus"], /unknown option --bogus/],
@@ -49,6 +55,8 @@ test("parseArgs() rejects unknown options, missing values and values on flags", 
     [["--port"], /option --port needs a value/],
     [["--port", "--echo"], /option --port needs a value/],
     [["--echo=yes"], /option --echo takes no value/],
+    // A one-letter flag with letters after it is no flag.
+    [["-hx"], /^unknown option -hx$/],
   ];
   for (const [args, message] of cases) {
     assert.throws(

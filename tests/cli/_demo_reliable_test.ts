@@ -3,14 +3,10 @@
 // the current runtime (exit code, summary, and a process that ends by itself).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import process from "node:process";
 import { test } from "node:test";
-import { pathToFileURL } from "node:url";
 import { run } from "../../src/cli/_run.ts";
-import { binaries, root, runtime } from "../_util/runtime.ts";
 import { captureIo } from "./_capture_io.ts";
-import { runCli } from "./_spawn_cli.ts";
+import { importOf, runCli, runUntilIdle } from "./_spawn_cli.ts";
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -131,42 +127,66 @@ test(
   TIMEOUT,
   async () => {
     // No exitProcess() here, unlike main.ts: an open socket or timer would keep it alive.
-    const url = (path: string): string => pathToFileURL(`${root}/${path}`).href;
-    const code = `
-      import { run } from ${JSON.stringify(url("src/cli/_run.ts"))};
-      import { runtimeIo } from ${JSON.stringify(url("src/cli/_io.ts"))};
+    const result = await runUntilIdle(`
+      ${importOf("run", "src/cli/_run.ts")}
+      ${importOf("runtimeIo", "src/cli/_io.ts")}
       const io = await runtimeIo();
       const code = await run(["demo", "--reliable", "--messages", "40"], io);
       io.out("exit " + code + "\\n");
       await io.flush();
-    `;
-    const argv = runtime === "deno"
-      ? [binaries.deno, "eval", code]
-      : runtime === "bun"
-      ? [binaries.bun, "-e", code]
-      : [binaries.node, "--input-type=module", "-e", code];
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const exit = await new Promise<number | null>((resolve, reject) => {
-        child.on("error", reject);
-        child.on("close", (status) => resolve(status));
-        timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      });
-      assert.equal(exit, 0, `the process did not end by itself (exit ${exit}); stderr: ${stderr}`);
-      assert.match(stdout, /lost 0, duplicated 0, order kept/);
-      assert.match(stdout, /^exit 0$/m);
-    } finally {
-      clearTimeout(timer);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    `);
+    const { code, stdout, stderr } = result;
+    assert.equal(code, 0, `the process did not end by itself (exit ${code}); stderr: ${stderr}`);
+    assert.match(stdout, /lost 0, duplicated 0, order kept/);
+    assert.match(stdout, /^exit 0$/m);
+  },
+);
+
+test(
+  "demo --reliable with two kills kills one link each way, and names the ACK a WELCOME stands in for",
+  TIMEOUT,
+  async () => {
+    // With three messages there are two kills; seeds 2 and 7 first drew the same direction twice.
+    for (const seed of ["2", "7"]) {
+      const { code, stdout, stderr } = await demo(["--messages", "3", "--seed", seed]);
+      assert.equal(code, 0, stderr);
+      const kills = [...stdout.matchAll(/^link (\d+) {2}killed (client→server|server→client)/gm)];
+      assert.deepEqual(kills.map((k) => k[2]).sort(), ["client→server", "server→client"], stdout);
+      // The link after a dropped ACK resumes from a WELCOME that confirms what the ACK would have.
+      const dropped = [
+        ...stdout.matchAll(/^link (\d+) {2}killed server→client .*the server got ([\d–]+),$/gm),
+      ];
+      assert.equal(dropped.length, 1, stdout);
+      const [, link, got] = dropped[0]!;
+      assert.match(
+        stdout,
+        new RegExp(
+          `\\nlink ${Number(link) + 1} {2}"resumed" .*\\n {8}so the client resends .* ` +
+            `\\(the WELCOME stands in for the lost ACK of ${got}\\)\\n`,
+        ),
+      );
+      assert.equal(stdout.match(/stands in for the lost ACK/g)?.length, 1, stdout);
     }
+  },
+);
+
+test(
+  "demo --reliable lists up to five messages whole, and elides the middle of more",
+  TIMEOUT,
+  async () => {
+    const five = await demo(["--messages", "5"]);
+    assert.equal(five.code, 0, five.stderr);
+    assert.deepEqual(
+      [...five.stdout.matchAll(/^ {2}(\d) {2}"#\d /gm)].map((m) => m[1]),
+      ["1", "2", "3", "4", "5"],
+    );
+    assert.doesNotMatch(five.stdout, /^ {2}…$/m);
+    const six = await demo(["--messages", "6"]);
+    assert.equal(six.code, 0, six.stderr);
+    assert.deepEqual(
+      [...six.stdout.matchAll(/^ {2}(\d) {2}"#\d /gm)].map((m) => m[1]),
+      ["1", "2", "3", "6"],
+    );
+    assert.match(six.stdout, /^ {2}3 {2}.*\n {2}…\n {2}6 {2}/m);
   },
 );

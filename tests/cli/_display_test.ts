@@ -67,3 +67,35 @@ test("showPayload() cuts after whole characters, never inside a surrogate pair",
   assert.equal(showPayload(te.encode("a😀"), 2), '"a😀"');
   assert.equal(showPayload(te.encode("😀😀😀"), 1), '"😀"…');
 });
+
+test("hexAscii() shows DEL as a dot, and marks a cut only when bytes were left out", () => {
+  assert.equal(hexAscii(new Uint8Array([0x41, 0x7f, 0x20, 0x7e]), 16), "41 7f 20 7e  |A. ~|");
+  assert.equal(hexAscii(te.encode("abcd"), 4), "61 62 63 64  |abcd|");
+  assert.equal(hexAscii(te.encode("abcde"), 4), "61 62 63 64 …  |abcd…|");
+});
+
+test("sniff() takes every TLS version up to 03 04, from a 3-byte record header on", () => {
+  assert.equal(
+    sniff(new Uint8Array([0x17, 3, 4]))?.what,
+    "a TLS application data record, 17 03 04",
+  );
+  assert.equal(sniff(new Uint8Array([0x16, 3, 1]))?.what, "a TLS handshake record, 16 03 01");
+  assert.equal(sniff(new Uint8Array([0x17, 3, 5])), undefined);
+  assert.equal(sniff(new Uint8Array([0x17, 2, 0])), undefined);
+});
+
+test("sniff() gives the ServerHello advice only to a ServerHello", () => {
+  const server = sniff(new Uint8Array([0x16, 3, 3, 0, 0x40, 2]))!;
+  assert.match(server.advice, /^the server answered with TLS/);
+  for (const bytes of [[0x16, 3, 1, 0, 0xa5, 1], [0x15, 3, 3, 0, 2], [0x17, 3, 3, 0, 9]]) {
+    assert.match(sniff(new Uint8Array(bytes))!.advice, /speaking TLS to a plain-TCP port/);
+  }
+});
+
+test("sniff() needs both gzip magic bytes, and quotes at most 80 characters of an HTTP line", () => {
+  assert.equal(sniff(new Uint8Array([0x1f, 0x00, 0x00, 0x05])), undefined);
+  assert.equal(sniff(new Uint8Array([0x1f])), undefined);
+  const path = "/" + "a".repeat(200);
+  const found = sniff(te.encode(`GET ${path} HTTP/1.1\r\n`));
+  assert.equal(found?.what, `an HTTP request (${JSON.stringify(`GET ${path}`.slice(0, 80))})`);
+});

@@ -290,3 +290,85 @@ test("inspect --skip works with --limit, and names what the bytes at the skip of
   assert.doesNotMatch(tls.stdout, /^note:/m);
   assert.match(tls.stdout, /none of the 11 bytes after offset 4 could be decoded/);
 });
+
+test("inspect rows: framing counts header and trailer, previews of 16 bytes, aligned and cut past --preview", async () => {
+  const lines = ["abc\r\n", "0123456789abcdef\n", "0123456789abcdefg\n", "\n"];
+  const io = captureIo({ stdin: [lines.join("")] });
+  assert.equal(await run(["inspect", "--format", "line"], io), 0);
+  const rows = io.stdout.split("\n").filter((l) => /^\s+\d+\s+\d+/.test(l));
+  assert.equal(rows.length, 4);
+  // frame, start, end, framing (the "\r\n" or "\n"), payload length
+  assert.deepEqual(rows.map((r) => r.trim().split(/\s+/).slice(0, 5).map(Number)), [
+    [1, 0, 5, 2, 3],
+    [2, 5, 22, 1, 16],
+    [3, 22, 40, 1, 17],
+    [4, 40, 41, 1, 0],
+  ]);
+  assert.match(rows[0]!, / 61 62 63 +\|abc\|$/);
+  assert.match(rows[1]!, / 30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66 +\|0123456789abcdef\|$/);
+  assert.match(
+    rows[2]!,
+    / 30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66 … \|0123456789abcdef…\|$/,
+  );
+  assert.match(rows[3]!, / \(empty\)$/);
+  // The ASCII column starts at the same place whether the hex was cut or not.
+  const bars = rows.slice(0, 3).map((r) => r.indexOf("|"));
+  assert.deepEqual(bars, [bars[0], bars[0], bars[0]]);
+});
+
+test("inspect words one byte in the singular", async () => {
+  const io = captureIo({ stdin: [new Uint8Array([0])] });
+  assert.equal(await run(["inspect", "--format", "u8"], io), 0);
+  assert.match(io.stdout, /^standard input: 1 byte, format u8/);
+  assert.match(io.stdout, /\nok: 1 frame, all 1 byte decoded\n$/);
+});
+
+test("inspect --limit of exactly the frame count shows every row and hides none", async () => {
+  const data = capture("u8", [te.encode("a"), te.encode("b")]);
+  const io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--format", "u8", "--limit", "2"], io), 0);
+  assert.equal(io.stdout.split("\n").filter((l) => /^\s+\d+\s+\d+/.test(l)).length, 2);
+  assert.doesNotMatch(io.stdout, /not shown/);
+});
+
+test("inspect of a cut TLS record header names TLS instead of a cut capture", async () => {
+  const io = captureIo({ stdin: [new Uint8Array([0x16, 0x03, 0x01])] });
+  assert.equal(await run(["inspect"], io), 1);
+  assert.match(io.stdout, /error at offset 0: truncated header: the stream ends after 3 of the 4/);
+  assert.match(io.stdout, /\n {2}the bytes there look like a TLS handshake record, 16 03 01: /);
+  assert.doesNotMatch(io.stdout, /the capture was cut/);
+  // Without a protocol to name, the cut capture is the explanation.
+  const plain = captureIo({ stdin: [new Uint8Array([0, 0, 1])] });
+  assert.equal(await run(["inspect"], plain), 1);
+  assert.match(plain.stdout, /\n {2}the capture was cut, or the sender closed the connection/);
+});
+
+test("inspect shows the first 16 bytes where decoding stopped", async () => {
+  const data = new Uint8Array(20).map((_, i) => 0x41 + i);
+  const io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect"], io), 1);
+  assert.match(
+    io.stdout,
+    /\n {2}bytes at offset 0: 41 42 43 44 45 46 47 48 49 4a 4b 4c 4d 4e 4f 50 … {2}\|ABCDEFGHIJKLMNOP…\|\n/,
+  );
+});
+
+test("inspect of a missing file says so on Deno too (NotFound has no code)", async () => {
+  const io = captureIo();
+  io.readFile = (path) =>
+    Promise.reject(
+      Object.assign(new Error(`No such file or directory (os error 2): readfile '${path}'`), {
+        name: "NotFound",
+      }),
+    );
+  assert.equal(await run(["inspect", "gone.bin"], io), 1);
+  assert.equal(io.stderr, "framewire inspect: cannot read gone.bin: no such file\n");
+});
+
+test("inspect keeps the offset columns apart in a capture of a million bytes", async () => {
+  const data = capture("u32be", [new Uint8Array(1_000_000)]);
+  const io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect"], io), 0);
+  assert.match(io.stdout, /\n frame {3}start {5}end {2}framing/);
+  assert.match(io.stdout, /\n {5}1 {7}0 1000004 {8}4 {2}1000000 {2}00 00/);
+});

@@ -7,7 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
-import { describeError, Progress } from "../../src/cli/_net.ts";
+import { DEMO_MESSAGES } from "../../src/cli/_demo.ts";
+import { bytesWord, showPayload } from "../../src/cli/_display.ts";
+import { describeError, formatAddr, Progress } from "../../src/cli/_net.ts";
+import { mulberry32 } from "../../src/cli/_prng.ts";
 import { run } from "../../src/cli/_run.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import type { Conn, Listener, ListenOptions } from "../../src/connection/types.ts";
@@ -461,3 +464,264 @@ test("describeError() words a failed host lookup the same on every runtime", () 
   assert.equal(failed(node), "the host name was not found");
   assert.equal(failed(deno), "the host name was not found");
 });
+
+test("formatAddr() puts an IPv6 host in brackets", () => {
+  assert.equal(formatAddr({ hostname: "::1", port: 80 }), "[::1]:80");
+  assert.equal(
+    formatAddr({ transport: "tcp", hostname: "fe80::1", port: 9000 }),
+    "[fe80::1]:9000",
+  );
+  assert.equal(formatAddr({ hostname: "127.0.0.1", port: 80 }), "127.0.0.1:80");
+  assert.equal(formatAddr({ port: 80 }), "127.0.0.1:80");
+  assert.equal(formatAddr({ path: "/tmp/fw.sock" }), "/tmp/fw.sock");
+});
+
+test("describeError() words Deno's errors, which have a name and no code", () => {
+  const named = (name: string) => Object.assign(new Error("os error"), { name });
+  const failed = (cause: Error) =>
+    new ConnectionError("Cannot listen", { code: "CONNECTION_FAILED", cause });
+  assert.equal(describeError(failed(named("AddrInUse"))), "the address is already in use");
+  assert.equal(
+    describeError(named("AddrNotAvailable")),
+    "the address is not available on this machine",
+  );
+  assert.equal(describeError(failed(named("NotFound")), "listen"), "no such directory");
+  assert.equal(describeError(failed(named("NotFound")), "connect"), "no such socket file");
+});
+
+test(
+  "listen without --once exits 0 on Ctrl-C after a connection ended with an error",
+  TIMEOUT,
+  async () => {
+    const server = await startListen(["--port", "0"]);
+    const { connect } = await adapter();
+    const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+    try {
+      const writer = conn.writable.getWriter();
+      await writer.write(te.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      writer.releaseLock();
+      await server.io.waitForErr(/\[1\] error after 0 frames/);
+      server.io.interrupt();
+      assert.equal(await server.done, 0); // only --once reports the error in the exit code
+    } finally {
+      conn.close();
+    }
+  },
+);
+
+test(
+  "listen --once closes its port and removes its Ctrl-C handler when it returns",
+  TIMEOUT,
+  async () => {
+    const server = await startListen(["--port", "0", "--once", "--format", "line"]);
+    const { connect } = await adapter();
+    const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+    try {
+      const writer = conn.writable.getWriter();
+      await writer.write(te.encode("hi\n"));
+      writer.releaseLock();
+      await conn.closeWrite();
+      assert.equal(await server.done, 0);
+    } finally {
+      conn.close();
+    }
+    assert.equal(server.io.stdout, '[1] #1  2 B  "hi"\n');
+    const before = server.io.stderr;
+    server.io.interrupt(); // a Ctrl-C after listen returned is none of its business
+    assert.equal(server.io.stderr, before);
+    await assert.rejects(
+      connect({ hostname: "127.0.0.1", port: Number(server.port) }).then((c) => c.close()),
+    );
+  },
+);
+
+test(
+  "send stops with exit 0 when the server closes before standard input ends",
+  TIMEOUT,
+  async () => {
+    const { listen } = await adapter();
+    const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as { port: number }).port;
+    const serving = (async () => {
+      for await (const conn of listener) {
+        // Read the request's 8 bytes before closing (unread input would reset the connection).
+        const reader = conn.readable.getReader();
+        let got = 0;
+        while (got < 8) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          got += value.length;
+        }
+        reader.releaseLock();
+        const writer = conn.writable.getWriter();
+        await writer.write(new Uint8Array([0, 0, 0, 2, 111, 107]));
+        writer.releaseLock();
+        conn.close();
+        return;
+      }
+    })();
+    const open = Promise.withResolvers<void>();
+    const client = captureIo();
+    client.stdin = async function* () {
+      yield te.encode("ping\n");
+      await open.promise; // standard input stays open
+    };
+    try {
+      assert.equal(await run(["send", `127.0.0.1:${port}`], client), 0, client.stderr);
+      assert.equal(client.stdout, '#1  2 B  "ok"\n');
+      assert.equal(client.stderr, "framewire send: the server closed the connection\n");
+      await serving;
+    } finally {
+      open.resolve();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "send cuts lines at newlines however the reads fall, and copies what a runtime may reuse",
+  TIMEOUT,
+  async () => {
+    const server = await startListen([
+      "--port",
+      "0",
+      "--once",
+      "--json",
+      "--format",
+      "line",
+      "--max-frame-length",
+      "4",
+    ]);
+    function* input(): Generator<Uint8Array | string> {
+      yield "abcd\r"; // a line at the limit, its "\r" before the newline's read
+      yield "\n";
+      for (let i = 0; i < 3; i++) {
+        yield "ab"; // lines in pieces: only each line's own pieces count against the limit
+        yield "c\n";
+      }
+      yield "x\ny"; // one byte of the next line at the end of a read
+      yield "z\n";
+      const reused = new Uint8Array(3);
+      reused.set(te.encode("qrs"));
+      yield reused;
+      reused.set(te.encode("t\nu")); // the same memory, read again
+      yield reused;
+    }
+    const client = captureIo({ stdin: input() });
+    assert.equal(
+      await run(
+        ["send", `127.0.0.1:${server.port}`, "--format", "line", "--max-frame-length", "4"],
+        client,
+      ),
+      0,
+      client.stderr,
+    );
+    assert.equal(await server.done, 0, server.io.stderr);
+    const texts = server.io.stdout.trim().split("\n").map((l) => JSON.parse(l).text);
+    assert.deepEqual(texts, ["abcd", "abc", "abc", "abc", "x", "yz", "qrst", "u"]);
+  },
+);
+
+/** What `framewire demo` must print for the reads it shows: each frame, where it began, what is held. */
+function demoOracle(stdout: string, seed: number, maxChunk: number): void {
+  const wire = [...stdout.matchAll(/^ {2}message \d+ .* -> +(\d+) B on the wire$/gm)].map((m) =>
+    Number(m[1])
+  );
+  assert.equal(wire.length, DEMO_MESSAGES.length);
+  const lines = stdout.split("\n");
+  const first = lines.findIndex((l) => l.startsWith("read 1 "));
+  const summary = lines.findIndex((l) => l.startsWith("Summary: "));
+  const story = lines.slice(first, summary - 1).map((l) => l.replace(/^(read .*? B) .*$/, "$1"));
+  const sizes = story.filter((l) => l.startsWith("read ")).map((l) => Number(l.split(/\s+/)[2]));
+  const total = wire.reduce((a, b) => a + b, 0);
+  assert.equal(sizes.reduce((a, b) => a + b, 0), total);
+  // The proxy cuts pieces of 1 + floor(random() * maxChunk) bytes, the last one what is left.
+  const random = mulberry32(seed);
+  sizes.forEach((size, i) => {
+    const drawn = 1 + Math.floor(random() * maxChunk);
+    if (i < sizes.length - 1) assert.equal(size, drawn, `read ${i + 1}`);
+    else assert.ok(size >= 1 && size <= drawn, `read ${i + 1}`);
+  });
+
+  const ends: number[] = [];
+  for (const w of wire) ends.push((ends.at(-1) ?? 0) + w);
+  const readEnds: number[] = [];
+  for (const s of sizes) readEnds.push((readEnds.at(-1) ?? 0) + s);
+  const expected: string[] = [];
+  let next = 0; // the next frame
+  let frameStart = 0;
+  let [mid, multi, split, exact] = [0, 0, 0, 0];
+  sizes.forEach((size, r) => {
+    const n = r + 1;
+    const readStart = readEnds[r]! - size;
+    expected.push(`read ${String(n).padEnd(2)} ${String(size).padStart(3)} B`);
+    let got = 0;
+    const startedAt = frameStart;
+    while (next < ends.length && ends[next]! <= readEnds[r]!) {
+      const began = readEnds.findIndex((e) => e > frameStart) + 1;
+      if (began < n) split++;
+      const payload = showPayload(new TextEncoder().encode(DEMO_MESSAGES[next]!), 48);
+      expected.push(
+        `          -> frame ${next + 1}: ${payload}${began < n ? `, began in read ${began}` : ""}`,
+      );
+      frameStart = ends[next]!;
+      next++;
+      got++;
+    }
+    const held = readEnds[r]! - frameStart;
+    if (got === 0) expected.push(`          -> no complete frame yet (${bytesWord(held)} held)`);
+    else if (held > 0) expected.push(`             ${bytesWord(held)} held for the next frame`);
+    if (held > 0) mid++;
+    if (got > 1) multi++;
+    if (got === 1 && held === 0 && startedAt === readStart) exact++;
+  });
+  assert.deepEqual(story, expected);
+  const reads = sizes.length;
+  const wrong = reads - exact;
+  assert.deepEqual(lines.slice(summary, summary + 4), [
+    `Summary: 6 messages (${total} bytes) arrived in ${reads} read${reads === 1 ? "" : "s"}.`,
+    `${mid} of the reads ended in the middle of a frame, ${multi} held more than one frame, and ${split} of`,
+    `the 6 frames ${
+      split === 1 ? "was" : "were"
+    } spread over several reads. The decoder returned all 6 messages intact;`,
+    `a receiver that took each read for one message would have got ${wrong} wrong message${
+      wrong === 1 ? "" : "s"
+    } out of ${reads}.`,
+  ]);
+}
+
+test("demo tells what the decoder made of each read, and sums it up right", TIMEOUT, async () => {
+  const runs: Array<[number, number, string]> = [
+    [1, 16, "u32be"],
+    [3, 12, "u32be"],
+    [5, 9, "u8"],
+    [2, 40, "line"],
+    [4, 64, "netstring"],
+    [6, 2, "varint"],
+  ];
+  for (const [seed, maxChunk, format] of runs) {
+    const io = captureIo();
+    const args = ["--seed", String(seed), "--max-chunk", String(maxChunk), "--format", format];
+    assert.equal(await run(["demo", ...args], io), 0, io.stderr);
+    demoOracle(io.stdout, seed, maxChunk);
+  }
+});
+
+test(
+  "demo's default seed is 1, and it names the length width of each format",
+  TIMEOUT,
+  async () => {
+    const plain = captureIo();
+    const seeded = captureIo();
+    assert.equal(await run(["demo"], plain), 0, plain.stderr);
+    assert.equal(await run(["demo", "--seed", "1"], seeded), 0, seeded.stderr);
+    assert.match(plain.stdout, /^framewire demo: .*\(format u32be, seed 1\)\n/);
+    assert.equal(plain.stdout, seeded.stdout);
+    const widths: Record<string, number> = { u32le: 4, u16be: 2, u16le: 2, u8: 1, u64be: 8 };
+    for (const [format, width] of Object.entries(widths)) {
+      const io = captureIo();
+      assert.equal(await run(["demo", "--format", format], io), 0, io.stderr);
+      assert.match(io.stdout, new RegExp(`; ${format} puts a ${width}-byte length before each:\n`));
+    }
+  },
+);

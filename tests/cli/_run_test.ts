@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
+import type { Listener } from "../../src/connection/types.ts";
 import { run } from "../../src/cli/_run.ts";
 import { root, runtime } from "../_util/runtime.ts";
 import { captureIo } from "./_capture_io.ts";
@@ -94,5 +95,70 @@ test("framewire --version prints deno.json's version and the runtime", async () 
     const io = captureIo();
     assert.equal(await run([flag], io), 0);
     assert.equal(io.stdout, `framewire ${version} (${runtime})\n`);
+  }
+});
+
+test("a name every object has is an unknown command too", async () => {
+  for (
+    const args of [["toString"], ["constructor"], ["help", "constructor"], ["help", "valueOf"]]
+  ) {
+    const io = captureIo();
+    assert.equal(await run(args, io), 2, args.join(" "));
+    assert.match(io.stderr, /^framewire: unknown command "\w+"/);
+    assert.equal(io.stdout, "");
+  }
+});
+
+test("a command that fails other than by a usage mistake exits 1 with one line", async () => {
+  const io = captureIo();
+  io.adapter = () =>
+    Promise.resolve({
+      connect: () => Promise.reject(new Error("not used")),
+      listen: () =>
+        Promise.resolve({
+          addr: { transport: "tcp", hostname: "127.0.0.1", port: 4000 },
+          close(): void {},
+          [Symbol.asyncDispose]: () => Promise.resolve(),
+          // deno-lint-ignore require-yield
+          async *[Symbol.asyncIterator](): AsyncGenerator<never> {
+            throw new Error("accept failed: too many open files");
+          },
+        } as unknown as Listener),
+    });
+  assert.equal(await run(["listen", "--port", "4000"], io), 1);
+  assert.match(
+    io.stderr,
+    /\nframewire listen: accept failed: too many open files\n$/,
+  );
+});
+
+test("numeric options accept their bounds and refuse one beyond as usage errors", async () => {
+  // Accepted values get as far as opening sockets, which this io refuses (exit 1).
+  const cases: Array<[string[], number]> = [
+    [["listen", "--port", "0", "--preview", "0"], 2],
+    [["listen", "--port", "0", "--preview", "1"], 1],
+    [["send", "127.0.0.1:1", "--wait", "0"], 1],
+    [["send", "127.0.0.1:1", "--wait", "2147483647"], 1],
+    // setTimeout cannot wait longer (it would fire at once).
+    [["send", "127.0.0.1:1", "--wait", "2147483648"], 2],
+    [["send", "127.0.0.1:1", "--preview", "0"], 2],
+    [["demo", "--seed", "0"], 1],
+    [["demo", "--seed", "4294967295"], 1],
+    [["demo", "--seed", "4294967296"], 2],
+    [["demo", "--max-chunk", "1"], 1],
+    [["demo", "--max-chunk", "65536"], 1],
+    [["demo", "--max-chunk", "65537"], 2],
+    [["demo", "--reliable", "--messages", "2"], 1],
+    [["demo", "--reliable", "--messages", "10000"], 1],
+    [["inspect", "--preview", "4096"], 0],
+    [["inspect", "--preview", "4097"], 2],
+    [["inspect", "--skip", "0"], 0],
+    [["inspect", "--max-frame-length", "0"], 2],
+  ];
+  for (const [args, expected] of cases) {
+    const io = captureIo();
+    io.adapter = () => Promise.reject(new Error("no sockets in this test"));
+    assert.equal(await run(args, io), expected, `${args.join(" ")}: ${io.stderr}`);
+    if (expected === 1) assert.match(io.stderr, /no sockets in this test/, args.join(" "));
   }
 });

@@ -3,7 +3,8 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { root, runtime, scriptArgv } from "../_util/runtime.ts";
+import { pathToFileURL } from "node:url";
+import { binaries, root, runtime, scriptArgv } from "../_util/runtime.ts";
 
 /** The CLI entry point (absolute path). */
 export const CLI: string = `${root}/src/cli/main.ts`;
@@ -114,5 +115,46 @@ export async function runCli(args: string[], options: StartOptions = {}): Promis
     return await proc.done;
   } finally {
     await proc.kill();
+  }
+}
+
+/** `import` of a file of the repository, for a script given to `runUntilIdle`. */
+export function importOf(name: string, path: string): string {
+  return `import { ${name} } from ${JSON.stringify(pathToFileURL(`${root}/${path}`).href)};`;
+}
+
+/**
+ * Runs a module `code` in a subprocess of the current runtime that never
+ * calls exit, so it ends only once nothing (a socket, a timer) keeps it
+ * alive; killed after 20 s, which the caller sees as a `null` exit code.
+ */
+export async function runUntilIdle(code: string, stdin = ""): Promise<CliResult> {
+  const argv = runtime === "deno"
+    ? [binaries.deno, "eval", code]
+    : runtime === "bun"
+    ? [binaries.bun, "-e", code]
+    : [binaries.node, "--input-type=module", "-e", code];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  child.stdin.on("error", () => {});
+  child.stdin.end(stdin);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (status) => resolve(status));
+      timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    });
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 }

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
 import process from "node:process";
 import { root, runtime, scriptArgv } from "../_util/runtime.ts";
-import { CLI, runCli, startCli } from "./_spawn_cli.ts";
+import { CLI, importOf, runCli, runUntilIdle, startCli } from "./_spawn_cli.ts";
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -182,5 +182,43 @@ test(
       closeSync(full);
       await rm(dir, { recursive: true, force: true });
     }
+  },
+);
+
+test(
+  "send --wait and withDeadline leave no timer behind: a process that does not call exit ends by itself",
+  TIMEOUT,
+  async () => {
+    // No exitProcess() here, unlike main.ts: a timer left running would keep the process alive for
+    // the 600 seconds it was set to.
+    const { code, stdout, stderr } = await runUntilIdle(
+      `
+      ${importOf("run", "src/cli/_run.ts")}
+      ${importOf("runtimeIo", "src/cli/_io.ts")}
+      ${importOf("withDeadline", "src/cli/_net.ts")}
+      const io = await runtimeIo();
+      const { listen } = await io.adapter();
+      const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+      const serving = (async () => {
+        for await (const conn of listener) {
+          for await (const _ of conn.readable) { /* the whole request first */ }
+          const writer = conn.writable.getWriter();
+          await writer.write(new Uint8Array([0, 0, 0, 2, 111, 107]));
+          writer.releaseLock();
+          conn.close();
+          return;
+        }
+      })();
+      const sent = await run(["send", "127.0.0.1:" + listener.addr.port, "--wait", "600000"], io);
+      await serving;
+      listener.close();
+      const value = await withDeadline(Promise.resolve(7), 600000, "nothing");
+      io.out("exit " + sent + " " + value + "\\n");
+      await io.flush();
+    `,
+      "hello\n",
+    );
+    assert.equal(code, 0, `the process did not end by itself (exit ${code}); stderr: ${stderr}`);
+    assert.equal(stdout, '#1  2 B  "ok"\nexit 0 7\n');
   },
 );
