@@ -28,12 +28,12 @@ export interface Backoff {
 export function backoffDelay(failures: number, backoff: Backoff, random: () => number): number {
   if (failures <= 1) return 0;
   const exponent = failures - 2;
-  // Cap the exponent: factor^exponent overflows to Infinity, which min() clamps anyway (but
-  // 0 * Infinity is NaN: a base of 0 is no delay at all).
-  const full = backoff.base === 0 ? 0 : Math.min(
-    backoff.cap,
-    backoff.base * Math.pow(backoff.factor, Math.min(exponent, 1024)),
-  );
+  // factor^exponent may overflow to Infinity, which min() clamps to the cap (but 0 * Infinity is
+  // NaN: a base of 0 is no delay at all). The exponent itself is not capped: with a factor just
+  // above 1 the delay keeps growing as documented, however many attempts failed.
+  const full = backoff.base === 0
+    ? 0
+    : Math.min(backoff.cap, backoff.base * Math.pow(backoff.factor, exponent));
   const r = random();
   return full * (1 - backoff.jitter * (r >= 0 && r < 1 ? r : 0));
 }

@@ -459,6 +459,17 @@ test("backoffDelay: a base of 0 is no delay, however many failures (not NaN)", (
   assert.equal(backoffDelay(5000, { ...b, base: 1e300, jitter: 0 }, () => 0), 30000);
 });
 
+test("backoffDelay: base * factor^(n-2) keeps growing towards the cap after a thousand failures", () => {
+  // Before, the exponent stopped at 1024: with a factor of 1.001 the delay stayed at 2.78 ms.
+  const b = { base: 1, factor: 1.001, cap: 1e9, jitter: 0 };
+  assert.equal(backoffDelay(2000, b, () => 0), 1.001 ** 1998);
+  assert.ok(backoffDelay(2000, b, () => 0) > 7);
+  // A factor of 1 or below never overflows; one far above reaches the cap, not Infinity or NaN.
+  assert.equal(backoffDelay(1e6, { ...b, factor: 1 }, () => 0), 1);
+  assert.equal(backoffDelay(1e6, { ...b, factor: 0.5 }, () => 0), 0);
+  assert.equal(backoffDelay(1e6, { ...b, factor: 10 }, () => 0), 1e9);
+});
+
 test("backoffDelay: immediate first attempt and first retry, then growth, cap and jitter spread", () => {
   const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5 };
   const none = () => 0;
@@ -1110,4 +1121,342 @@ test("SessionMachine: exactly once and in order across random connection cuts (m
     assert.deepEqual(confirmed.c, expect("c"), `seed ${seed}: client confirmations`);
     assert.deepEqual(confirmed.s, expect("s"), `seed ${seed}: server confirmations`);
   }
+});
+
+test("SessionMachine: a message that exactly fills the send buffer is admitted", () => {
+  // 36-byte messages cost 100 each: a 200-byte buffer holds two, to the byte.
+  const { c } = connectedPair({ sendBufferSize: 200 });
+  c.send(entry("1".repeat(36)), T0);
+  c.send(entry("2".repeat(36)), T0);
+  assert.equal(c.inFlight, 2);
+  assert.equal(c.waiting, 0);
+  assert.equal(take(c).writes.length, 2);
+  c.send(entry("3"), T0);
+  assert.equal(c.waiting, 1, "one byte more does not fit");
+});
+
+test("SessionMachine: a standalone ack goes out as soon as exactly ackEvery messages arrived", () => {
+  const { c, s } = connectedPair(); // ackEvery 4
+  for (const m of ["a", "b", "c", "d"]) c.send(entry(m), T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  const sOut = take(s);
+  assert.deepEqual(types(sOut.writes), [ACK], "not after ackDelay");
+  assert.equal(readU64(sOut.writes[0]!, 1), 4);
+});
+
+test("SessionMachine: later messages do not push back an ack already due", () => {
+  const { c, s } = connectedPair(); // ackDelay 5
+  c.send(entry("a"), T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  assert.equal(s.deadline, T0 + 5);
+  c.send(entry("b"), T0 + 3);
+  for (const f of take(c).writes) s.receive(f, T0 + 3);
+  s.flush(T0 + 3);
+  assert.equal(s.deadline, T0 + 5, "the ack of a is still due at T0 + 5");
+  s.tick(T0 + 5);
+  const sOut = take(s);
+  assert.deepEqual(types(sOut.writes), [ACK]);
+  assert.equal(readU64(sOut.writes[0]!, 1), 2);
+});
+
+test("SessionMachine: ACK, GOODBYE, HELLO and WELCOME frames of the wrong length are protocol errors", () => {
+  for (const type of [ACK, GOODBYE]) {
+    for (const length of [8, 10]) {
+      const { s } = connectedPair();
+      const frame = new Uint8Array(length);
+      frame[0] = type;
+      s.receive(frame, T0 + 1);
+      assert.equal(s.linkClose, "abort", `type ${type}, ${length} bytes`);
+      assert.equal((s.linkError as { code: string }).code, "PROTOCOL_ERROR");
+      assert.equal(s.state, "reconnecting");
+    }
+  }
+  const long = (type: number): Uint8Array => {
+    const frame = new Uint8Array(28);
+    frame.set(encodeHandshake(type, 0, ID, 0));
+    return frame;
+  };
+  const s = new SessionMachine(options("server"), T0);
+  s.connected(T0);
+  s.receive(long(HELLO), T0);
+  assert.equal(s.linkClose, "abort");
+  assert.match(String(s.linkError), /malformed HELLO/);
+  assert.ok(!take(s).events.some((e) => e.type === "open"), "no session opened");
+  const c = new SessionMachine(options("client"), T0);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  c.receive(long(WELCOME), T0);
+  assert.equal(c.linkClose, "abort");
+  assert.match(String(c.linkError), /malformed WELCOME/);
+  assert.notEqual(c.state, "open");
+});
+
+test("SessionMachine: acks of the next sequence number (never sent) are protocol errors, in any frame", () => {
+  // ACK: nothing sent yet, and one message sent.
+  const { c } = connectedPair();
+  c.receive(encodeAck(ACK, 1), T0);
+  assert.equal(c.linkClose, "abort");
+  assert.match(String(c.linkError), /never sent/);
+  const other = connectedPair().c;
+  other.send(entry("a"), T0);
+  take(other);
+  other.receive(encodeAck(ACK, 2), T0);
+  assert.equal(other.linkClose, "abort");
+  assert.deepEqual(take(other).confirmed, []);
+  // HELLO (server) and WELCOME (client) after a cut.
+  const pair = connectedPair();
+  pair.s.disconnected(T0 + 1, new Error("cut"));
+  pair.s.connected(T0 + 2);
+  pair.s.receive(encodeHandshake(HELLO, FLAG_RESUME, ID, 1), T0 + 2);
+  assert.equal(pair.s.linkClose, "abort");
+  assert.match(String(pair.s.linkError), /HELLO acks 1 but next is 1/);
+  pair.c.disconnected(T0 + 1, new Error("cut"));
+  pair.c.tick(pair.c.deadline);
+  pair.c.dial = false;
+  pair.c.connected(T0 + 2);
+  take(pair.c);
+  pair.c.receive(encodeHandshake(WELCOME, 0, ID, 1), T0 + 2);
+  assert.equal(pair.c.linkClose, "abort");
+  assert.match(String(pair.c.linkError), /WELCOME acks 1 but next is 1/);
+});
+
+test("SessionMachine: a second close() keeps the first one's deadline", () => {
+  const { c } = connectedPair();
+  c.send(entry("a"), T0);
+  take(c);
+  c.close(T0, 500);
+  c.close(T0 + 100, 10_000);
+  assert.equal(c.deadline, T0 + 500);
+  c.tick(T0 + 500);
+  assert.equal(c.state, "closed");
+  const close = take(c).events.at(-1) as { type: string; error?: { code: string } };
+  assert.equal(close.type, "close");
+  assert.equal(close.error?.code, "CONNECTION_TIMEOUT");
+});
+
+test("SessionMachine: close times out with exactly one unconfirmed message: an error", () => {
+  const { c } = connectedPair();
+  c.send(entry("a"), T0);
+  take(c);
+  c.close(T0, 500);
+  c.tick(T0 + 500);
+  const out = take(c);
+  assert.deepEqual(out.failed, [["a", "CONNECTION_CLOSED"]]);
+  const close = out.events.at(-1) as { type: string; error?: { code: string; message: string } };
+  assert.equal(close.error?.code, "CONNECTION_TIMEOUT");
+  assert.match(close.error!.message, /1 messages were not confirmed/);
+});
+
+test("SessionMachine: after its GOODBYE a side delivers nothing more, and the peer fails what crossed it", () => {
+  const { c, s } = connectedPair();
+  c.close(T0, 1000); // nothing unconfirmed: GOODBYE(0) at once
+  const bye = take(c).writes;
+  assert.deepEqual(types(bye), [GOODBYE]);
+  s.send(entry("late"), T0); // crosses the GOODBYE on the wire
+  for (const f of take(s).writes) c.receive(f, T0);
+  c.flush(T0);
+  assert.deepEqual(take(c).deliveries, [], "promised the peer to deliver nothing past ack 0");
+  for (const f of bye) s.receive(f, T0);
+  const sOut = take(s);
+  assert.deepEqual(sOut.failed, [["late", "CONNECTION_CLOSED"]]);
+  assert.equal(s.state, "closed");
+});
+
+test("SessionMachine: a side that said GOODBYE does not say it again on the peer's answer", () => {
+  const { c, s } = connectedPair();
+  c.close(T0, 1000);
+  for (const f of take(c).writes) s.receive(f, T0);
+  const answer = take(s).writes;
+  assert.deepEqual(types(answer), [GOODBYE]);
+  for (const f of answer) c.receive(f, T0);
+  const out = take(c);
+  assert.equal(c.state, "closed");
+  assert.deepEqual(out.writes, [], "one GOODBYE each way");
+});
+
+test("SessionMachine: a client closing while disconnected stays closing once reconnected", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("a"), T0); // lost with the connection: the close waits for it
+  take(c);
+  c.disconnected(T0, new Error("cut"));
+  s.disconnected(T0, new Error("cut"));
+  c.close(T0, 1000);
+  for (const f of redial(c, s, T0 + 1)) s.receive(f, T0 + 1);
+  for (const f of take(s).writes) c.receive(f, T0 + 1);
+  const out = take(c);
+  assert.deepEqual(out.events.map((e) => e.type), ["resumed"]);
+  assert.equal(c.state, "closing", "not open again");
+  assert.deepEqual(types(out.writes), [DATA], "a is replayed; no GOODBYE before it is confirmed");
+});
+
+test("SessionMachine: a server session whose client came back is not lost at the old resumeTimeout", () => {
+  const { c, s } = connectedPair();
+  c.disconnected(T0 + 1, new Error("cut"));
+  s.disconnected(T0 + 1, new Error("cut"));
+  assert.equal(s.deadline, T0 + 1 + 30000);
+  for (const f of redial(c, s, T0 + 2)) s.receive(f, T0 + 2);
+  exchange(c, s, T0 + 2);
+  take(c);
+  take(s);
+  // Heartbeats keep the connection alive well past the first resumeTimeout.
+  for (let t = T0 + 1000; t <= T0 + 32_000; t += 1000) {
+    c.tick(t);
+    s.tick(t);
+    exchange(c, s, t);
+  }
+  const out = take(s);
+  assert.deepEqual(out.events, []);
+  assert.equal(s.state, "open");
+  assert.equal(s.linkClose, "none");
+});
+
+test("SessionMachine: a WELCOME that confirms messages shows the last connection worked: the schedule resets", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("a"), T0);
+  for (const f of take(c).writes) s.receive(f, T0); // s got it; its ack is lost with the connection
+  take(s);
+  // Dropped before the connection carried a frame to the client: counts as failed.
+  c.disconnected(T0 + 1, new Error("cut"));
+  s.disconnected(T0 + 1, new Error("cut"));
+  take(s);
+  let now = T0 + 1;
+  for (let i = 0; i < 2; i++) {
+    c.tick(now);
+    c.dial = false;
+    c.dialFailed(now, new Error("refused"));
+    now = c.deadline;
+  }
+  const failing = take(c).events as { attempt: number; delay: number }[];
+  assert.deepEqual(failing.map((e) => [e.attempt, e.delay]), [[2, 0], [3, 100], [4, 200]]);
+  for (const f of redial(c, s, now)) s.receive(f, now);
+  for (const f of take(s).writes) c.receive(f, now);
+  assert.deepEqual(take(c).confirmed, ["a"]);
+  c.disconnected(now, new Error("cut again"));
+  const [event] = take(c).events as { type: string; attempt: number; delay: number }[];
+  assert.equal(event!.type, "reconnecting");
+  assert.deepEqual([event!.attempt, event!.delay], [2, 0], "as after a first failure");
+});
+
+test("SessionMachine: a REJECT drops the connection with the code of its reason, and the client retries", () => {
+  for (
+    const [reason, code] of [["closing", "CONNECTION_CLOSED"], [
+      "protocol",
+      "PROTOCOL_ERROR",
+    ]] as const
+  ) {
+    const c = new SessionMachine(options("client"), T0);
+    c.tick(T0);
+    c.dial = false;
+    c.connected(T0);
+    take(c);
+    c.receive(SessionMachine.reject(reason, "no"), T0);
+    assert.equal(c.linkClose, "abort", reason);
+    assert.equal((c.linkError as { code: string }).code, code, reason);
+    const [event] = take(c).events as { type: string; error: { code: string; message: string } }[];
+    assert.equal(event!.type, "reconnecting");
+    assert.equal(event!.error.code, code);
+    assert.match(event!.error.message, /rejected the connection: no/);
+    assert.equal(c.state, "connecting");
+  }
+});
+
+test("SessionMachine: the send buffer admits every waiting message in order across many partial acks", () => {
+  // Room for 600 one-byte messages; 3000 wait their turn and are admitted 600 at a time.
+  const { c, s } = connectedPair({ sendBufferSize: 600 * 65 }, { ackEvery: 1 << 20 });
+  for (let i = 1; i <= 3000; i++) c.send(entry(String(i % 10)), T0);
+  assert.equal(c.inFlight, 600);
+  assert.equal(c.waiting, 2400);
+  const seqs: number[] = [];
+  let confirmed = 0;
+  for (let round = 0; round < 10 && confirmed < 3000; round++) {
+    const writes = take(c).writes;
+    for (const f of writes) {
+      seqs.push(readU64(f, 1));
+      s.receive(f, T0);
+    }
+    s.flush(T0);
+    s.tick(T0 + 5); // the ack of everything received
+    for (const f of take(s).writes) c.receive(f, T0 + 5);
+    confirmed += c.confirmed.length;
+    c.confirmed = [];
+  }
+  assert.equal(confirmed, 3000);
+  assert.deepEqual(seqs, Array.from({ length: 3000 }, (_, i) => i + 1));
+  assert.equal(c.waiting, 0);
+  assert.equal(c.inFlight, 0);
+});
+
+test("SessionMachine: after many confirmed messages, new ones are still written at once", () => {
+  const { c } = connectedPair();
+  for (let i = 0; i < 2000; i++) c.send(entry("m"), T0);
+  assert.equal(take(c).writes.length, 2000);
+  c.receive(encodeAck(ACK, 1500), T0);
+  assert.equal(take(c).confirmed.length, 1500);
+  c.send(entry("after"), T0);
+  const writes = take(c).writes;
+  assert.equal(writes.length, 1);
+  assert.equal(readU64(writes[0]!, 1), 2001);
+  c.receive(encodeAck(ACK, 2001), T0);
+  assert.equal(take(c).confirmed.length, 501);
+  assert.equal(c.inFlight, 0);
+});
+
+test("SessionMachine: an error that ends the session without GOODBYE aborts the connection", () => {
+  const c = new SessionMachine(options("client"), T0);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  const welcome = encodeHandshake(WELCOME, 0, ID, 0);
+  welcome[1] = 9;
+  c.receive(welcome, T0);
+  assert.equal(c.state, "closed");
+  assert.equal(c.linkClose, "abort");
+});
+
+test("SessionMachine: a handshake whose lastReceived is 2^53 or more is malformed", () => {
+  const huge = (type: number): Uint8Array => {
+    const frame = encodeHandshake(type, 0, ID, 0);
+    frame.fill(0xff, 19);
+    return frame;
+  };
+  const s = new SessionMachine(options("server"), T0);
+  s.connected(T0);
+  s.receive(huge(HELLO), T0);
+  assert.equal(s.linkClose, "abort");
+  assert.match(String(s.linkError), /malformed HELLO/);
+  const c = new SessionMachine(options("client"), T0);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  c.receive(huge(WELCOME), T0);
+  assert.equal(c.linkClose, "abort");
+  assert.match(String(c.linkError), /malformed WELCOME/);
+  assert.equal(c.state, "connecting");
+});
+
+test("backoffDelay: a random source outside [0, 1) takes nothing off: the delay stays in [d/2, d]", () => {
+  const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5 };
+  for (const r of [1, 1.5, -0.5, NaN, Infinity]) {
+    assert.equal(backoffDelay(4, b, () => r), 400, String(r));
+  }
+});
+
+test("SessionMachine: a client whose GOODBYE was cut off says it again on the next connection", () => {
+  const { c, s } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0); // the connection worked
+  c.close(T0, 1000);
+  assert.deepEqual(types(take(c).writes), [GOODBYE]); // lost with the connection
+  c.disconnected(T0 + 1, new Error("cut"));
+  s.disconnected(T0 + 1, new Error("cut"));
+  for (const f of redial(c, s, T0 + 1)) s.receive(f, T0 + 1);
+  const moved = exchange(c, s, T0 + 1);
+  assert.deepEqual(types(moved.c2s), [GOODBYE]);
+  assert.equal(c.state, "closed");
+  assert.equal(s.state, "closed");
 });

@@ -11,8 +11,10 @@ import {
   DATA,
   decodeHandshake,
   encodeHandshake,
+  FLAG_CLOSING,
   FLAG_LOST,
   FLAG_RESUME,
+  GOODBYE,
   HELLO,
   newDataFrame,
   readU64,
@@ -1293,3 +1295,383 @@ test("reliable: a reconnecting client's new connection replaces a half-dead one 
   }
   void MemoryLink;
 });
+
+test("reliable: out-of-range options throw; the boundary values are accepted", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork(); // nothing listens: dials are refused, which is fine here
+  for (
+    const reconnect of [
+      { base: -1 },
+      { base: NaN },
+      { factor: 0.5 },
+      { factor: NaN },
+      { cap: -1 },
+      { jitter: -0.1 },
+      { jitter: 1.5 },
+      { jitter: NaN },
+    ]
+  ) {
+    assert.throws(
+      () => reliableClient(net.dialer, { clock, reconnect }),
+      RangeError,
+      JSON.stringify(reconnect),
+    );
+  }
+  assert.throws(
+    () => reliableClient("tcp://localhost" as unknown as () => Promise<Conn>, { clock }),
+    TypeError,
+  );
+  const clients = [
+    reliableClient(net.dialer, { clock, reconnect: { base: 0, factor: 1, cap: 0, jitter: 0 } }),
+    reliableClient(net.dialer, { clock, reconnect: { jitter: 1 }, closeTimeout: 0, ackDelay: 0 }),
+  ];
+  for (const client of clients) await client.close();
+  const listener = net.listen();
+  assert.throws(() => reliableServer(listener, { clock, resumeTimeout: -1 }), RangeError);
+  assert.throws(() => reliableServer(listener, { clock, resumeTimeout: NaN }), RangeError);
+  const server = reliableServer(listener, { clock, resumeTimeout: 0 });
+  await server.close();
+  listener.close();
+});
+
+test(
+  "reliable: a message of exactly maxMessageSize goes through both ways; one byte more is refused",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { maxMessageSize: 100 });
+    const client = reliableClient(net.dialer, { maxMessageSize: 100 });
+    try {
+      const full = new Uint8Array(100).fill(7);
+      const [session] = await Promise.all([nextSession(server), client.send(full)]);
+      assert.deepEqual((await session[Symbol.asyncIterator]().next()).value, full);
+      await session.send(full);
+      assert.deepEqual((await client[Symbol.asyncIterator]().next()).value, full);
+      await assert.rejects(client.send(new Uint8Array(101)), RangeError);
+      assert.equal(client.stats.reconnects, 0);
+    } finally {
+      await client.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: a send whose signal is already aborted rejects and sends nothing; a confirmed send stops listening to its signal",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    const client = reliableClient(net.dialer);
+    try {
+      const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+      const aborted = new AbortController();
+      aborted.abort(new Error("gave up before sending"));
+      await assert.rejects(
+        client.send("never", { signal: aborted.signal }),
+        /gave up before sending/,
+      );
+      const live = new AbortController();
+      const removed: string[] = [];
+      const remove = live.signal.removeEventListener.bind(live.signal);
+      Object.defineProperty(live.signal, "removeEventListener", {
+        value: (type: string, listener: () => void) => {
+          removed.push(type);
+          remove(type, listener);
+        },
+      });
+      await client.send("sent", { signal: live.signal });
+      assert.deepEqual(removed, ["abort"], "the abort listener is gone once the send settled");
+      live.abort(new Error("too late to matter"));
+      assert.deepEqual(await read(session, 1), ["sent"], "the aborted message never arrives");
+      assert.equal(client.stats.inFlight, 0);
+    } finally {
+      await client.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test("reliable: a receive queue filled to exactly receiveBufferSize stops reading", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  // A 36-byte message counts 100 bytes: one fills the queue.
+  const server = reliableServer(listener, { receiveBufferSize: 100, ackDelay: 0 });
+  const client = reliableClient(net.dialer);
+  try {
+    const first = "a".repeat(36);
+    const [session] = await Promise.all([nextSession(server), client.send(first)]);
+    const second = track(client.send("b".repeat(36)));
+    await drainJobs(500);
+    assert.equal(second.settled(), false, "not read, so not confirmed, while the queue is full");
+    assert.deepEqual(await read(session, 2), [first, "b".repeat(36)]);
+    await second.promise;
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test("reliable: closing a client while it dials aborts the dial and leaves no timer", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const signals: AbortSignal[] = [];
+  const client = reliableClient((signal) => {
+    signals.push(signal);
+    return new Promise<never>(() => {}); // a dial that never settles
+  }, { clock });
+  assert.equal(signals.length, 1);
+  assert.equal(client.state, "connecting");
+  await client.close(); // it never got through: it closes at once
+  assert.equal(client.state, "closed");
+  assert.equal(signals[0]!.aborted, true);
+  assert.equal((signals[0]!.reason as { code: string }).code, "CONNECTION_CLOSED");
+  assert.equal(clock.pending, 0, "the dial's timeout is cancelled");
+});
+
+test("reliable: bytes arriving just before the dead-peer deadline keep the connection", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const opts = { clock, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, opts);
+  const client = reliableClient(net.dialer, opts);
+  try {
+    const [session] = await Promise.all([nextSession(server), client.send("before")]);
+    assert.deepEqual(await read(session, 1), ["before"]);
+    await drainJobs(20);
+    const link = net.links[0]!;
+    link.hold("c2s"); // nothing from the client reaches the server...
+    const sent = client.send(new Uint8Array(8192));
+    const reconnecting = track(once(session, "reconnecting"));
+    for (let i = 0; i < 7; i++) {
+      clock.advance(500);
+      await drainJobs(20);
+    }
+    // ...until 3.5 s of silence, when part of a frame arrives: the peer is alive after all.
+    link.releaseSome("c2s", 1024);
+    await drainJobs(20);
+    clock.advance(500); // the server's dead-peer deadline
+    await drainJobs(20);
+    assert.equal(reconnecting.settled(), false, "not declared dead");
+    link.release();
+    await sent;
+    assert.equal((await read(session, 1))[0]!.length, 8192);
+    assert.equal(net.links.length, 1);
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    listener.close();
+  }
+});
+
+test(
+  "reliable: server.close() closes connections that have not said HELLO, and stops iterating the listener",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    let returned = 0;
+    const wrapped: AsyncIterable<Conn> = {
+      [Symbol.asyncIterator]() {
+        const it = listener[Symbol.asyncIterator]();
+        return {
+          next: () => it.next(),
+          return: () => {
+            returned++;
+            return it.return!();
+          },
+        };
+      },
+    };
+    const server = reliableServer(wrapped, { clock });
+    const silent = await rawPeer(net);
+    try {
+      await drainJobs(20);
+      const ended = track(silent.next());
+      await server.close();
+      await drainJobs(20);
+      assert.equal(ended.settled(), true, "closed without waiting for deadPeerTimeout");
+      assert.equal(await ended.promise, undefined);
+      assert.equal(returned, 1);
+    } finally {
+      silent.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: the server closes a connection whose first frame is not a HELLO, or that says nothing for deadPeerTimeout",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock, deadPeerTimeout: 3000 });
+    const wrong = await rawPeer(net);
+    const silent = await rawPeer(net);
+    try {
+      await wrong.send(encodeHandshake(WELCOME, 0, new Uint8Array(16).fill(3), 0));
+      assert.equal(await wrong.next(), undefined, "closed without an answer");
+      assert.equal(server.size, 0, "no session made of it");
+      const ended = track(silent.next());
+      clock.advance(2999);
+      await drainJobs(20);
+      assert.equal(ended.settled(), false);
+      clock.advance(1);
+      assert.equal(await ended.promise, undefined);
+      assert.equal(server.size, 0);
+    } finally {
+      wrong.close();
+      silent.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: a closing client resuming a session the server does not know gets WELCOME(LOST) with its own id, and no session is made",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    const peer = await rawPeer(net);
+    const yielded = track(nextSession(server));
+    try {
+      const id = new Uint8Array(16).fill(8);
+      await peer.send(encodeHandshake(HELLO, FLAG_RESUME | FLAG_CLOSING, id, 4));
+      const welcome = decodeHandshake((await peer.next())!)!;
+      assert.equal(welcome.type, WELCOME);
+      assert.equal(welcome.flags, FLAG_LOST);
+      assert.deepEqual(welcome.id, id);
+      assert.equal(await peer.next(), undefined, "then the server closes the connection");
+      await drainJobs(20);
+      assert.equal(server.size, 0);
+      assert.equal(yielded.settled(), false, "the application sees no session");
+    } finally {
+      peer.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+/** Connects a raw peer, sends `hello`, returns the first frame of the answer and closes. */
+async function answerTo(net: MemoryNetwork, hello: Uint8Array): Promise<Uint8Array> {
+  const peer = await rawPeer(net);
+  try {
+    await peer.send(hello);
+    return (await peer.next())!;
+  } finally {
+    peer.close();
+  }
+}
+
+test(
+  "reliable: a client that missed the server's GOODBYE gets it again from a tombstone, for resumeTimeout",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock, ackDelay: 0, resumeTimeout: 5000 });
+    const id = new Uint8Array(16).fill(6);
+    const first = await rawPeer(net);
+    try {
+      await first.send(encodeHandshake(HELLO, 0, id, 0));
+      assert.equal((await first.next())![0], WELCOME);
+      const session = await nextSession(server);
+      const data = newDataFrame(enc("m"));
+      setDataSeq(data, 1);
+      await first.send(data);
+      assert.deepEqual(await read(session, 1), ["m"]);
+      const closing = session.close(); // GOODBYE(1), which the client never answers
+      let frame = await first.next();
+      while (frame![0] !== GOODBYE) frame = await first.next();
+      first.close();
+      await closing;
+      assert.equal(session.state, "closed");
+      clock.advance(4999);
+      const answer = await answerTo(net, encodeHandshake(HELLO, FLAG_RESUME, id, 0));
+      assert.deepEqual([answer[0], readU64(answer, 1)], [GOODBYE, 1]);
+      clock.advance(1); // resumeTimeout since the session ended: the tombstone is gone
+      const late = decodeHandshake(
+        await answerTo(net, encodeHandshake(HELLO, FLAG_RESUME, id, 0)),
+      )!;
+      assert.equal(late.type, WELCOME);
+      assert.equal(late.flags, FLAG_LOST);
+    } finally {
+      first.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: a server session lost for want of its client leaves no tombstone; a pending read rejects, close() resolves",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock, resumeTimeout: 5000 });
+    const id = new Uint8Array(16).fill(4);
+    const first = await rawPeer(net);
+    try {
+      await first.send(encodeHandshake(HELLO, 0, id, 0));
+      assert.equal((await first.next())![0], WELCOME);
+      const session = await nextSession(server);
+      const reading = session[Symbol.asyncIterator]().next();
+      const readOutcome = outcome(reading);
+      const reconnecting = once(session, "reconnecting");
+      first.close();
+      await reconnecting;
+      clock.advance(5000);
+      assert.equal(await readOutcome, "SESSION_LOST", "a read waiting when the session was lost");
+      assert.equal(session.state, "closed");
+      await session.close(); // called after the session ended: it resolves
+      // The client comes back after all: it hears that the session was lost, not a GOODBYE.
+      const answer = decodeHandshake(
+        await answerTo(net, encodeHandshake(HELLO, FLAG_RESUME, id, 0)),
+      )!;
+      assert.equal(answer.type, WELCOME);
+      assert.equal(answer.flags, FLAG_LOST);
+    } finally {
+      first.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
