@@ -208,7 +208,6 @@ function dial(
   tls = false,
 ): Promise<Conn> {
   return new Promise((resolve, reject) => {
-    checkTarget(options, "connect"); // a missing port too
     requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
     let done = false;
@@ -268,11 +267,12 @@ function dial(
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
-export function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn> {
   options = bareHost(options);
+  checkTarget(options, "connect"); // a missing port too, before anything reads the options
   if ("path" in options) {
     const unix = options.path;
-    return dial(
+    return await dial(
       unix,
       options,
       unix,
@@ -281,7 +281,7 @@ export function connect(options: ConnectOptions): Promise<Conn> {
   }
   const { hostname = "127.0.0.1", port } = options;
   const target = formatAddr({ transport: "tcp", hostname, port });
-  return dial(
+  return await dial(
     target,
     options,
     undefined,
@@ -299,11 +299,12 @@ export function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
  * @throws {TypeError} `hostname` is an empty string.
  */
-export function connectTls(options: TlsConnectOptions): Promise<Conn> {
+export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = bareHost(options);
+  checkTarget(options, "connect");
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
   const target = formatAddr({ transport: "tcp", hostname, port });
-  return dial(
+  return await dial(
     target,
     options,
     undefined,
@@ -331,12 +332,12 @@ async function serve(
   tls?: { cert: string; key: string },
 ): Promise<Listener> {
   options = bareHost(options);
+  checkTarget(options, "listen");
   const unixPath = "path" in options ? options.path : undefined;
   const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
   const target = unixPath ??
     formatAddr({ transport: "tcp", hostname: hostname!, port: (options as { port: number }).port });
   let listener: QueueListener | undefined;
-  checkTarget(options, "listen");
   requireRuntime("Bun", "listen");
   // Bun would bind a host name's address but report the name as the listener's address, and fail
   // to resolve it without a reason: resolve it first, as Node and Deno do.

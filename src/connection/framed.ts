@@ -560,19 +560,19 @@ class Framed implements FramedConnection {
 
   get readable(): ReadableStream<Uint8Array> {
     this.#readable ??= new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
+      // One frame per pull (the queue holds none: highWaterMark 0), taken from the batch that
+      // `for await` uses too, so that either can go on where the other stopped.
+      pull: (controller) => {
         if (this.#frameIndex < this.#frames.length) {
-          // Frames a `for await` left in its batch come first (as with batches()).
-          for (let i = this.#frameIndex; i < this.#frames.length; i++) {
-            controller.enqueue(this.#frames[i]!);
-          }
-          this.#frames = [];
-          this.#frameIndex = 0;
+          controller.enqueue(this.#frames[this.#frameIndex++]!);
           return;
         }
-        const batch = await this.#nextBatch();
-        if (batch === null) controller.close();
-        else for (const frame of batch) controller.enqueue(frame);
+        return this.#nextBatch().then((batch) => {
+          if (batch === null) return controller.close();
+          this.#frames = batch;
+          this.#frameIndex = 1;
+          controller.enqueue(batch[0]!);
+        });
       },
       cancel: (reason) => {
         // Stop reading; the write direction is not affected.

@@ -478,6 +478,22 @@ export function adapterSuite(name: Runtime): void {
     await assert.rejects(connect({ path: "" }), path, "connect to path ''");
     await assert.rejects(listen({ path: "" }), path, "listen on path ''");
     await assert.rejects(connect({ hostname: "", port: 1 }), TypeError);
+    // Not strings (plain JavaScript): the same rejection, not a TypeError thrown at once from
+    // inside the adapter (before, Bun's formatted the address first).
+    for (const bad of [null, 123]) {
+      const hostname = bad as unknown as string;
+      const named = new RegExp(`hostname must be a non-empty string: received ${bad}`);
+      await assert.rejects(connect({ hostname, port: 1 }), named, `connect ${bad}`);
+      await assert.rejects(connectTls({ hostname, port: 1 }), named, `connectTls ${bad}`);
+      await assert.rejects(listen({ hostname, port: 0 }), named, `listen ${bad}`);
+      const badPath = bad as unknown as string;
+      await assert.rejects(listen({ path: badPath }), /path must be a non-empty string/);
+      await assert.rejects(connect({ path: badPath }), /path must be a non-empty string/);
+    }
+    // An explicit undefined is no host name given: the default applies.
+    await using listener = await listen({ hostname: undefined, port: 0 });
+    const conn = await connect({ hostname: undefined, port: portOf(listener) });
+    conn.close();
   });
 
   t(
@@ -516,7 +532,7 @@ export function adapterSuite(name: Runtime): void {
   });
 
   t(
-    "AbortSignal aborts connectTls during the TLS handshake, before and after the ClientHello went out",
+    "AbortSignal aborts connectTls during the TLS handshake, once accepted and once the ClientHello arrived",
     async () => {
       const { connectTls, listen } = await adapter(name);
       for (const afterHello of [false, true]) {
@@ -529,7 +545,8 @@ export function adapterSuite(name: Runtime): void {
         const server = await accepted;
         try {
           const reader = server.readable.getReader();
-          // The client has opened its socket and started the handshake.
+          // Once accepted (on Bun the ClientHello is usually there by then, on Node not yet), or
+          // once the ClientHello arrived.
           if (afterHello) assert.equal((await reader.read()).done, false);
           controller.abort(reason);
           await assert.rejects(connecting, (e) => e === reason);
@@ -1016,6 +1033,7 @@ export function adapterSuite(name: Runtime): void {
       server.listen(0, "127.0.0.1", () => console.log(server.address().port));
       process.stdin.on("end", () => process.exit(0)).resume();`;
     const child = spawn(binaries.node, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+    const exited = new Promise((resolve) => child.once("close", resolve));
     try {
       const port = await new Promise<number>((resolve, reject) => {
         child.stdout!.setEncoding("utf8").once("data", (s: string) => resolve(Number(s.trim())));
@@ -1036,7 +1054,8 @@ export function adapterSuite(name: Runtime): void {
       }
     } finally {
       child.stdin!.end();
-      child.kill();
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      await exited;
     }
   });
 
@@ -1322,6 +1341,7 @@ export function adapterSuite(name: Runtime): void {
       const child = spawn(binaries.node, ["-e", script], {
         stdio: ["ignore", "ignore", "inherit"],
       });
+      const exited = new Promise((resolve) => child.once("close", resolve));
       try {
         const server = await accepted;
         try {
@@ -1341,7 +1361,8 @@ export function adapterSuite(name: Runtime): void {
         }
       } finally {
         listener.close();
-        child.kill();
+        if (child.exitCode === null && child.signalCode === null) child.kill();
+        await exited;
       }
     },
   );
