@@ -176,8 +176,10 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * batches with `batches()` (the fastest: one hand-over per socket read) —
  * one of them at a time. A `break` out of `for await` (or of
  * `batches()`) only pauses: reading stops, the next loop (of any of the
- * three kinds) goes on where it left off, and a peer that keeps sending blocks once the buffers fill;
- * cancel `readable` to stop delivery but keep draining, or `close()`.
+ * three kinds) goes on where it left off, and a peer that keeps sending
+ * blocks once the buffers fill; cancel `readable` to stop delivery but keep
+ * draining, or `close()`. Once read, `readable` stays the receiver: it takes
+ * whole batches into its own queue, which the other two cannot reach.
  * Frames are owned (unless `reuseBuffers`):
  * they stay valid forever, as views of read buffers of up to 256 KiB (copy
  * a small frame kept for long, so that it does not pin its read buffer).
@@ -560,19 +562,20 @@ class Framed implements FramedConnection {
 
   get readable(): ReadableStream<Uint8Array> {
     this.#readable ??= new ReadableStream<Uint8Array>({
-      // One frame per pull (the queue holds none: highWaterMark 0), taken from the batch that
-      // `for await` uses too, so that either can go on where the other stopped.
-      pull: (controller) => {
+      // A whole batch per pull, into the stream's own queue (one frame per pull made it 2.5×
+      // slower at 16 B); frames a `for await` left in its batch come first.
+      pull: async (controller) => {
         if (this.#frameIndex < this.#frames.length) {
-          controller.enqueue(this.#frames[this.#frameIndex++]!);
+          for (let i = this.#frameIndex; i < this.#frames.length; i++) {
+            controller.enqueue(this.#frames[i]!);
+          }
+          this.#frames = [];
+          this.#frameIndex = 0;
           return;
         }
-        return this.#nextBatch().then((batch) => {
-          if (batch === null) return controller.close();
-          this.#frames = batch;
-          this.#frameIndex = 1;
-          controller.enqueue(batch[0]!);
-        });
+        const batch = await this.#nextBatch();
+        if (batch === null) controller.close();
+        else for (const frame of batch) controller.enqueue(frame);
       },
       cancel: (reason) => {
         // Stop reading; the write direction is not affected.

@@ -1122,24 +1122,6 @@ test("framed() readable after a for-await that stopped inside a batch starts wit
   assert.deepEqual(frames, ["B", "C", "D"]);
 });
 
-test("framed(): for await and batches() after a read from readable start with the frames left", async () => {
-  // Before, readable took the whole batch into its own queue: B and C were lost to the others.
-  for (const next of ["for await", "batches"] as const) {
-    const { conn, feed } = recordingConn();
-    const fc = framed(conn, lengthPrefixed({ width: 1 }));
-    feed.write(new Uint8Array([1, 65, 1, 66, 1, 67]));
-    const reader = fc.readable.getReader();
-    assert.equal(text.decode((await reader.read()).value!), "A");
-    reader.releaseLock();
-    feed.write(new Uint8Array([1, 68]));
-    feed.close();
-    const frames: string[] = [];
-    if (next === "for await") { for await (const frame of fc) frames.push(text.decode(frame)); }
-    else for await (const batch of fc.batches()) frames.push(...batch.map((f) => text.decode(f)));
-    assert.deepEqual(frames, ["B", "C", "D"], next);
-  }
-});
-
 test("framed() closeWrite() goes on when a write to writable made before it is refused", {
   timeout: 5000,
 }, async () => {
