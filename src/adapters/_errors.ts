@@ -63,7 +63,7 @@ export function closedError(addr: NetAddr): ConnectionError {
  * `options` with a bracketed IPv6 `hostname` (`"[::1]"`, as in URLs) unwrapped:
  * Deno and Bun take both forms, Node only the bare one.
  */
-export function bareHost<T extends object>(options: T): T {
+function bareHost<T extends object>(options: T): T {
   const host = (options as { hostname?: unknown }).hostname;
   return typeof host === "string" && host.startsWith("[") && host.endsWith("]")
     ? { ...options, hostname: host.slice(1, -1) }
@@ -92,15 +92,18 @@ export function checkPort(port: number, action: "connect" | "listen"): void {
 }
 
 /**
- * Throws a `TypeError` for an empty (or non-string) `path` or `hostname`, and
- * checks `port` as {@linkcode checkPort} does, so that every runtime refuses a
- * bad target alike (they would otherwise fail in different ways, or dial the
- * local host). Call it after {@linkcode bareHost}: `"[]"` is empty too.
+ * `options` with a bracketed IPv6 `hostname` unwrapped ({@linkcode bareHost}),
+ * once checked: a `TypeError` for an empty (or non-string) `path` or
+ * `hostname` (`"[]"` too), and `port` as {@linkcode checkPort} checks it, so
+ * that every runtime refuses a bad target alike (they would otherwise fail in
+ * different ways, or dial the local host). Call it before anything reads the
+ * options, where a throw becomes the returned promise's rejection.
  */
-export function checkTarget(
-  options: { hostname?: string; port: number } | { path: string },
+export function checkTarget<T extends { hostname?: string; port: number } | { path: string }>(
+  given: T,
   action: "connect" | "listen",
-): void {
+): T {
+  const options = bareHost(given);
   if ("path" in options) {
     const path: unknown = options.path;
     if (typeof path !== "string" || path === "") {
@@ -108,7 +111,7 @@ export function checkTarget(
         `Cannot ${action} as path must be a non-empty string: received ${JSON.stringify(path)}`,
       );
     }
-    return;
+    return options;
   }
   const host: unknown = options.hostname;
   if (host !== undefined && (typeof host !== "string" || host === "")) {
@@ -117,6 +120,7 @@ export function checkTarget(
     );
   }
   checkPort(options.port, action);
+  return options;
 }
 
 /**

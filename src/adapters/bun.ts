@@ -48,7 +48,6 @@ import type {
   UnixListenOptions,
 } from "../connection/types.ts";
 import {
-  bareHost,
   checkTarget,
   connectionError,
   formatAddr,
@@ -268,8 +267,7 @@ function dial(
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
-  options = bareHost(options);
-  checkTarget(options, "connect"); // a missing port too, before anything reads the options
+  options = checkTarget(options, "connect");
   if ("path" in options) {
     const unix = options.path;
     return await dial(
@@ -300,8 +298,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {TypeError} `hostname` is an empty string.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
-  options = bareHost(options);
-  checkTarget(options, "connect");
+  options = checkTarget(options, "connect");
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
   const target = formatAddr({ transport: "tcp", hostname, port });
   return await dial(
@@ -331,8 +328,7 @@ async function serve(
   options: ListenOptions,
   tls?: { cert: string; key: string },
 ): Promise<Listener> {
-  options = bareHost(options);
-  checkTarget(options, "listen");
+  options = checkTarget(options, "listen");
   const unixPath = "path" in options ? options.path : undefined;
   const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
   const target = unixPath ??

@@ -45,7 +45,6 @@ import type {
   UnixListenOptions,
 } from "../connection/types.ts";
 import {
-  bareHost,
   checkTarget,
   connectionError,
   formatAddr,
@@ -232,8 +231,7 @@ function tcpTarget(options: { hostname?: string; port: number }): string {
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
-  options = bareHost(options);
-  checkTarget(options, "connect");
+  options = checkTarget(options, "connect");
   if ("path" in options) {
     const raw = await dial(
       options.path,
@@ -263,8 +261,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {TypeError} `hostname` is an empty string.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
-  options = bareHost(options);
-  checkTarget(options, "connect");
+  options = checkTarget(options, "connect");
   const { hostname = "127.0.0.1", port, signal } = options;
   const target = tcpTarget(options);
   const tcp = await dial(target, signal, () => Deno.connect({ hostname, port, signal }));
@@ -391,17 +388,13 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
-  options = bareHost(options);
   return Promise.resolve().then(() => {
-    checkTarget(options, "listen");
-    if ("path" in options) {
-      return bind(
-        options.path,
-        options.path,
-        () => Deno.listen({ transport: "unix", path: options.path }),
-      );
+    const target = checkTarget(options, "listen");
+    if ("path" in target) {
+      const { path } = target;
+      return bind(path, path, () => Deno.listen({ transport: "unix", path }));
     }
-    const { hostname = "0.0.0.0", port } = options;
+    const { hostname = "0.0.0.0", port } = target;
     return bind(tcpTarget({ hostname, port }), undefined, () => Deno.listen({ hostname, port }));
   });
 }
@@ -423,10 +416,8 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 }
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
-  options = bareHost(options);
-  const { hostname = "0.0.0.0", port, cert, key } = options;
   return Promise.resolve().then(() => {
-    checkTarget(options, "listen");
+    const { hostname = "0.0.0.0", port, cert, key } = checkTarget(options, "listen");
     return bind(
       tcpTarget({ hostname, port }),
       undefined,

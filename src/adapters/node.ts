@@ -46,7 +46,7 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { bareHost, checkTarget, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import { checkTarget, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
 import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
 
@@ -156,8 +156,7 @@ function dial(
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
-  options = bareHost(options);
-  checkTarget(options, "connect");
+  options = checkTarget(options, "connect");
   throwIfAborted(options.signal);
   if ("path" in options) {
     const socket = net.connect({ path: options.path, allowHalfOpen: true });
@@ -185,8 +184,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {TypeError} `hostname` is an empty string.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
-  options = bareHost(options);
-  checkTarget(options, "connect");
+  options = checkTarget(options, "connect");
   throwIfAborted(options.signal);
   const host = options.hostname ?? "127.0.0.1";
   const name = options.serverName ?? host;
@@ -218,9 +216,8 @@ function serve(
   options: ListenOptions,
   event: string,
 ): Promise<Listener> {
-  options = bareHost(options);
   return new Promise((resolve, reject) => {
-    checkTarget(options, "listen");
+    options = checkTarget(options, "listen");
     const unixPath = "path" in options ? options.path : undefined;
     const host = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
     const target = "path" in options
