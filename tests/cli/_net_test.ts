@@ -21,6 +21,27 @@ const TIMEOUT = { timeout: 30_000 };
 const te = new TextEncoder();
 
 /** Starts `framewire listen ARGS` in-process; resolves once it is bound. */
+/**
+ * Connects to a `listen --once` server, writes `bytes`, half-closes, and
+ * returns the server's exit code (the connection is closed after it exits).
+ */
+async function writeThenEnd(
+  server: { port: string; done: Promise<number> },
+  bytes: Uint8Array,
+): Promise<number> {
+  const { connect } = await adapter();
+  const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+  try {
+    const writer = conn.writable.getWriter();
+    await writer.write(bytes);
+    writer.releaseLock();
+    await conn.closeWrite();
+    return await server.done;
+  } finally {
+    conn.close();
+  }
+}
+
 async function startListen(
   args: string[],
 ): Promise<{ io: CaptureIo; port: string; done: Promise<number> }> {
@@ -198,17 +219,8 @@ test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT
 
 test("listen --once reports a connection closed in the middle of a frame", TIMEOUT, async () => {
   const server = await startListen(["--port", "0", "--once"]);
-  const { connect } = await adapter();
-  const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
-  try {
-    const writer = conn.writable.getWriter();
-    await writer.write(new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 5, 104]));
-    writer.releaseLock();
-    await conn.closeWrite();
-    assert.equal(await server.done, 1);
-  } finally {
-    conn.close();
-  }
+  const bytes = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 5, 104]);
+  assert.equal(await writeThenEnd(server, bytes), 1);
   assert.equal(server.io.stdout, '[1] #1  2 B  "hi"\n');
   assert.match(
     server.io.stderr,
@@ -515,16 +527,7 @@ test(
   async () => {
     const server = await startListen(["--port", "0", "--once", "--format", "line"]);
     const { connect } = await adapter();
-    const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
-    try {
-      const writer = conn.writable.getWriter();
-      await writer.write(te.encode("hi\n"));
-      writer.releaseLock();
-      await conn.closeWrite();
-      assert.equal(await server.done, 0);
-    } finally {
-      conn.close();
-    }
+    assert.equal(await writeThenEnd(server, te.encode("hi\n")), 0);
     assert.equal(server.io.stdout, '[1] #1  2 B  "hi"\n');
     const before = server.io.stderr;
     server.io.interrupt(); // a Ctrl-C after listen returned is none of its business
