@@ -9,6 +9,14 @@ export const SLAB_SIZE = 64 * 1024;
 export const SLAB_MIN_SIZE = 4 * 1024;
 /** The largest spanning frame carved out of a slab; larger ones get their own buffer. */
 export const SLAB_MAX_FRAME = 8 * 1024;
+/**
+ * The largest frame whose buffer is allocated as soon as its header is
+ * complete. A larger one gets its buffer once an eighth of it has arrived
+ * (its bytes wait in the chunks they came in, so they are still copied
+ * once): a peer that sends a header alone makes a decoder hold at most this
+ * much, not `maxFrameLength`.
+ */
+export const EAGER_FRAME = 64 * 1024;
 
 /**
  * Buffers for frames that span chunks: a fresh one per frame, or with
@@ -39,6 +47,14 @@ export class FrameBuffers {
   constructor(options?: DecoderOptions) {
     this.#allocate = options?.allocate;
     if (options?.reuseBuffers) this.#spare = [undefined, undefined];
+  }
+
+  /** Whether {@linkcode FrameBuffers.take} would allocate `size` bytes or more. */
+  allocates(size: number): boolean {
+    const spare = this.#spare;
+    if (spare === undefined) return size > SLAB_MAX_FRAME;
+    const buffer = spare[this.#turn ^ 1];
+    return buffer === undefined || buffer.length < size;
   }
 
   /** A buffer of exactly `size` bytes for the next frame that spans chunks. */

@@ -4,7 +4,7 @@
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes } from "./_byte_queue.ts";
-import { FrameBuffers } from "./_frame_buffers.ts";
+import { EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
 import { checkChunk, copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
@@ -65,6 +65,8 @@ export class HeaderDecoder implements FrameDecoder {
   #filled = 0;
   // Header bytes of the partial frame, consumed but not yet part of a returned frame.
   #headerHeld = 0;
+  // The header length of a large frame that waits in the queue for its buffer, or -1.
+  #waiting = -1;
   // Frames found by end() before it checked for a clean boundary.
   #done: Uint8Array[] = [];
 
@@ -192,11 +194,24 @@ export class HeaderDecoder implements FrameDecoder {
     return this.#fill();
   }
 
-  /** Starts a frame that spans chunks: it is copied once into memory of its exact size. */
+  /**
+   * Starts a frame that spans chunks: it is copied once into memory of its
+   * exact size. A frame above {@linkcode EAGER_FRAME} that needs fresh
+   * memory waits in the queue, header included, until an eighth of it has
+   * arrived (`next()` parses the header again each time).
+   */
   #startPartial(header: number): Uint8Array | undefined {
     const queue = this.#queue;
     const prefix = this.#prefix;
     const size = prefix + this.#parser.length;
+    if (
+      size > EAGER_FRAME && (queue.length - header + prefix) * 8 < size &&
+      this.#buffers.allocates(size)
+    ) {
+      this.#waiting = header;
+      return undefined;
+    }
+    this.#waiting = -1;
     let frame: Uint8Array;
     try {
       frame = this.#buffers.take(size);
@@ -224,6 +239,14 @@ export class HeaderDecoder implements FrameDecoder {
       const need = partial.length + this.#parser.trailerLength;
       throw new TruncatedFrameError("payload", this.#filled + this.#queue.length, {
         expected: need,
+      });
+    }
+    const waiting = this.#waiting;
+    if (waiting >= 0) {
+      // A large frame that never got its buffer: the same error as if it had.
+      const prefix = this.#prefix;
+      throw new TruncatedFrameError("payload", prefix + this.#queue.length - waiting, {
+        expected: prefix + this.#parser.length + this.#parser.trailerLength,
       });
     }
     if (this.#queue.length > 0) {

@@ -15,7 +15,10 @@
  * memory of its own: a buffer of its exact size above 8 KiB, or a view of
  * the frame's exact length into a zero-filled slab of 4-64 KiB that the
  * decoder carves smaller frames out of one after another (no byte of a slab
- * is handed out twice). Either way a frame's `buffer` may hold other frames
+ * is handed out twice). A frame above 64 KiB gets its buffer once an eighth
+ * of it has arrived, not as soon as its header has: until then its bytes wait
+ * in the chunks they came in (still copied once), so a header alone makes the
+ * decoder hold at most 64 KiB, not `maxFrameLength`. Either way a frame's `buffer` may hold other frames
  * of the same stream, and a frame kept for long keeps its chunk or slab
  * alive: transfer or keep a copy (`frame.slice()`). Transferring a frame's
  * buffer can detach a frame still being received, or bytes of its chunk not
@@ -63,7 +66,8 @@ export interface DecoderOptions {
   reuseBuffers?: boolean;
   /**
    * Allocates the buffer a frame above 8 KiB that spans chunks is copied
-   * into (every byte of it is written before the frame is returned; a
+   * into, when its header has arrived (above 64 KiB: when an eighth of the
+   * frame has); every byte of it is written before the frame is returned (a
    * longer buffer is trimmed to `length`, a shorter one is a `TypeError`).
    * Smaller frames are carved out of zero-filled slabs that the decoder
    * allocates itself, since on V8 a fresh small `Uint8Array` costs

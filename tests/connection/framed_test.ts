@@ -660,6 +660,29 @@ test("framed() over a Conn with read() reads the rest of a large frame straight 
   assert.ok(targets.has(frames[0]!.buffer), "the frame's own buffer was read into");
 });
 
+test("framed() asks allocate for a large frame once an eighth of it has come, then reads the rest into it", async () => {
+  const framing = lengthPrefixed();
+  const big = payloadOf(1024 * 1024, 9);
+  const byob = byobConn(framing.encode(big), [4, 1000, 16384]);
+  const asked: [number, number][] = [];
+  const conn: Conn = {
+    ...byob.conn,
+    allocate: (n) => {
+      asked.push([n, connection.bytesRead]);
+      return new Uint8Array(n);
+    },
+  };
+  const connection = framed(conn, framing);
+  const frames = await collectBatches(connection, false);
+  assert.equal(frames.length, 1);
+  assert.ok(frames[0]!.every((byte, i) => byte === big[i]), "the frame as sent");
+  assert.equal(asked.length, 1);
+  const [size, read] = asked[0]!;
+  assert.equal(size, big.length);
+  assert.ok(read >= 4 + big.length / 8, `allocated after ${read} bytes`);
+  assert.ok(byob.targets.has(frames[0]!.buffer), "the rest was read straight into the frame");
+});
+
 test("framed() over a Conn with read() and allocate: frame.buffer shows nothing allocate left there", async () => {
   // allocate may hand out memory that still holds old bytes (Buffer.allocUnsafeSlow): read
   // buffers, which frames are views into and are read into only in part, must not come from it.

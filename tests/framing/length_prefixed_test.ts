@@ -117,22 +117,47 @@ test("lengthPrefixed() rejects lengths above 2^53-1 and frame counts smaller tha
   });
 });
 
-test("lengthPrefixed() with maxFrameLength Infinity reports a length it cannot allocate as FrameTooLargeError", () => {
+test("lengthPrefixed() with maxFrameLength Infinity allocates nothing for a huge length until an eighth of it arrives", () => {
   for (const reuseBuffers of [false, true]) {
+    let asked = 0;
     const decoder = lengthPrefixed({ width: 8, maxFrameLength: Infinity }).decoder({
       reuseBuffers,
+      allocate: (n) => {
+        asked++;
+        return new Uint8Array(n);
+      },
     });
-    // 2^53 - 1 bytes declared: no runtime can allocate that.
+    // 2^53 - 1 bytes declared: no runtime can allocate that, and no peer sends it.
     decoder.push(new Uint8Array([0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2]));
-    assert.throws(() => decoder.next(), (error) => {
-      assert.ok(error instanceof FrameTooLargeError);
-      assert.equal(error.length, 2 ** 53 - 1);
-      assert.equal(error.limit, Number.MAX_SAFE_INTEGER); // Infinity, lowered to what 8 bytes count
-      assert.ok(error.cause instanceof RangeError);
-      assert.match(error.message, /cannot be allocated \(maxFrameLength 9007199254740991\)/);
+    assert.equal(decoder.next(), undefined);
+    assert.equal(asked, 0);
+    assert.equal(decoder.bufferedBytes, 10);
+    assert.throws(() => decoder.end(), (error) => {
+      assert.ok(error instanceof TruncatedFrameError);
+      assert.equal(error.part, "payload");
+      assert.equal(error.received, 2);
+      assert.equal(error.expected, 2 ** 53 - 1);
       return true;
     });
   }
+});
+
+test("lengthPrefixed() reports a length allocate() cannot give as FrameTooLargeError", () => {
+  const length = 100_000;
+  const decoder = lengthPrefixed({ maxFrameLength: Infinity }).decoder({
+    allocate: (n) => {
+      throw new RangeError(`Array buffer allocation failed: ${n}`);
+    },
+  });
+  decoder.push(new Uint8Array([0, 0x01, 0x86, 0xa0, ...new Uint8Array(length / 8)]));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.length, length);
+    assert.equal(error.limit, 2 ** 32 - 1); // Infinity, lowered to what 4 bytes count
+    assert.ok(error.cause instanceof RangeError);
+    assert.match(error.message, /cannot be allocated \(maxFrameLength 4294967295\)/);
+    return true;
+  });
 });
 
 test("lengthPrefixed() delivers zero-length frames", () => {

@@ -1,0 +1,243 @@
+// Frames above 64 KiB: a decoder allocates one only once an eighth of it has
+// arrived, on every format whose header declares the length.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  decimalHeader,
+  fixedSize,
+  type Framing,
+  lengthPrefixed,
+  netstring,
+  TruncatedFrameError,
+  varint,
+} from "../../mod.ts";
+import { EAGER_FRAME } from "../../src/framing/_frame_buffers.ts";
+import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
+import { cutsArbitrary, label } from "./_formats.ts";
+
+/** Formats, with the smallest payload each can carry and its trailer length. */
+const cases: { framing: Framing; min: number; trailer: number }[] = [
+  { framing: lengthPrefixed(), min: 0, trailer: 0 },
+  { framing: lengthPrefixed({ width: 3, counts: "frame" }), min: 0, trailer: 0 },
+  { framing: lengthPrefixed({ width: 4, offset: 2, endian: "little" }), min: 2, trailer: 0 },
+  { framing: lengthPrefixed({ width: 8 }), min: 0, trailer: 0 },
+  { framing: varint(), min: 0, trailer: 0 },
+  { framing: decimalHeader(), min: 0, trailer: 0 },
+  { framing: netstring(), min: 0, trailer: 1 },
+];
+
+/** A payload of `n` bytes that differs from its neighbours. */
+function payloadOf(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+/**
+ * Asserts that `actual` holds the same frames as `expected`, naming the first
+ * difference (a diff of arrays this size takes assert minutes to print).
+ */
+function assertFrames(actual: (Uint8Array | undefined)[], expected: Uint8Array[]): void {
+  assert.equal(actual.length, expected.length, "frame count");
+  for (const [k, frame] of expected.entries()) {
+    const got = actual[k];
+    assert.ok(got !== undefined, `frame ${k} missing`);
+    assert.equal(got.length, frame.length, `frame ${k} length`);
+    const at = frame.findIndex((byte, i) => got[i] !== byte);
+    assert.equal(at, -1, `frame ${k} differs at byte ${at}`);
+  }
+}
+
+/** Small and large payload sizes (around the eager limit too). */
+const sizeArbitrary = (min: number) =>
+  fc.oneof(
+    fc.integer({ min, max: 300 }),
+    fc.integer({ min: EAGER_FRAME - 8, max: EAGER_FRAME + 8 }),
+    fc.integer({ min: EAGER_FRAME + 1, max: 400_000 }),
+  );
+
+for (const [i, { framing, min, trailer }] of cases.entries()) {
+  const name = label(framing, i);
+
+  test(`${name}: a frame above 64 KiB is allocated once an eighth of it has arrived, and decodes as before`, () => {
+    fc.assert(
+      fc.property(
+        // Sizes, not payloads: a counterexample of large arrays would take minutes to print.
+        fc.array(sizeArbitrary(min), { minLength: 1, maxLength: 5 }).chain((sizes) => {
+          const wireLength = sizes.reduce(
+            (n, size) => n + framing.encodedLength(new Uint8Array(size)),
+            0,
+          );
+          return fc.tuple(fc.constant(sizes), cutsArbitrary(wireLength));
+        }),
+        ([sizes, cuts]) => {
+          const payloads = sizes.map((n, k) => payloadOf(n, k));
+          const frames = payloads.map((p) => framing.encode(p));
+          const wire = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+          const starts: number[] = [];
+          let at = 0;
+          for (const f of frames) {
+            starts.push(at);
+            wire.set(f, at);
+            at += f.length;
+          }
+          let pushed = 0;
+          let returned = 0;
+          let consumed = 0;
+          const asked: number[] = [];
+          const decoder = framing.decoder({
+            allocate: (n) => {
+              // The frame being started is the next one to be returned.
+              const k = returned;
+              const header = frames[k]!.length - payloads[k]!.length - trailer;
+              const arrived = pushed - starts[k]! - header;
+              assert.ok(
+                n <= EAGER_FRAME || arrived * 8 >= n,
+                `frame ${k} of ${n} bytes allocated when ${arrived} had arrived`,
+              );
+              asked.push(k);
+              return new Uint8Array(n);
+            },
+          });
+          const out: Uint8Array[] = [];
+          let start = 0;
+          for (const cut of [...cuts, wire.length]) {
+            decoder.push(wire.slice(start, cut));
+            pushed = cut;
+            start = cut;
+            for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+              out.push(f.slice());
+              consumed = starts[returned]! + frames[returned]!.length;
+              returned++;
+            }
+            assert.equal(decoder.bufferedBytes, pushed - consumed);
+          }
+          decoder.end();
+          assertFrames(out, payloads);
+          // One allocation per frame at most, in order.
+          assert.deepEqual(asked, [...new Set(asked)].sort((a, b) => a - b));
+          // The same frames with buffers reused.
+          const reused = framing.decoder({ reuseBuffers: true });
+          const again: Uint8Array[] = [];
+          start = 0;
+          for (const cut of [...cuts, wire.length]) {
+            reused.push(wire.slice(start, cut));
+            start = cut;
+            for (let f = reused.next(); f !== undefined; f = reused.next()) again.push(f.slice());
+          }
+          reused.end();
+          assertFrames(again, payloads);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test(`${name}: input that ends inside a large frame is a truncated payload, whether or not it was allocated`, () => {
+    const size = 200_000;
+    const wire = framing.encode(payloadOf(size, 1));
+    const header = wire.length - size - trailer;
+    // An eighth of the payload is the point where the buffer is allocated.
+    // Counted from the frame's first byte: `offset` bytes travel before the length field.
+    for (
+      const received of [min, min + 1, size / 8 - 1, size / 8, size - 1, size, size + trailer - 1]
+    ) {
+      if (received >= size + trailer) continue;
+      let asked = 0;
+      const decoder = framing.decoder({
+        allocate: (n) => {
+          asked++;
+          return new Uint8Array(n);
+        },
+      });
+      decoder.push(wire.slice(0, header + received));
+      assert.equal(decoder.next(), undefined);
+      assert.equal(asked, received * 8 >= size ? 1 : 0, `after ${received} bytes`);
+      assert.equal(decoder.bufferedBytes, header + received);
+      assert.throws(() => decoder.end(), (error) => {
+        assert.ok(error instanceof TruncatedFrameError);
+        assert.equal(error.part, "payload");
+        assert.equal(error.received, received);
+        assert.equal(error.expected, size + trailer);
+        return true;
+      });
+    }
+  });
+}
+
+test("fixedSize() above 64 KiB allocates a frame once an eighth of it has arrived", () => {
+  const size = 100_000;
+  const sizes: number[] = [];
+  const decoder = fixedSize(size).decoder({
+    allocate: (n) => {
+      sizes.push(n);
+      return new Uint8Array(n);
+    },
+  });
+  const wire = payloadOf(2 * size, 3);
+  decoder.push(wire.slice(0, size / 8 - 1));
+  assert.equal(decoder.next(), undefined);
+  assert.deepEqual(sizes, []);
+  decoder.push(wire.slice(size / 8 - 1, size / 8));
+  assert.equal(decoder.next(), undefined);
+  assert.deepEqual(sizes, [size]);
+  decoder.push(wire.slice(size / 8, size + 10));
+  assertFrames([decoder.next()], [wire.subarray(0, size)]);
+  // The second frame has 10 bytes: it waits.
+  assert.equal(decoder.next(), undefined);
+  assert.deepEqual(sizes, [size]);
+  decoder.push(wire.slice(size + 10));
+  assertFrames([decoder.next()], [wire.subarray(size)]);
+  assert.deepEqual(sizes, [size, size]);
+});
+
+test("a header alone makes a decoder hold nothing more, up to the default maxFrameLength", () => {
+  let asked = 0;
+  const decoder = lengthPrefixed().decoder({
+    allocate: (n) => {
+      asked++;
+      return new Uint8Array(n);
+    },
+  });
+  // 4 MiB declared, the default limit; then the payload a byte at a time up to an eighth.
+  decoder.push(new Uint8Array([0, 0x40, 0, 0]));
+  for (let i = 0; i < 512 * 1024 - 1; i++) {
+    if (i % 4096 === 0) assert.equal(decoder.next(), undefined);
+    decoder.push(new Uint8Array([i & 0xff]));
+  }
+  assert.equal(decoder.next(), undefined);
+  assert.equal(asked, 0);
+  decoder.push(new Uint8Array([0xff]));
+  assert.equal(decoder.next(), undefined);
+  assert.equal(asked, 1);
+  assert.equal(decoder.bufferedBytes, 4 + 512 * 1024);
+});
+
+test("with reuseBuffers, a large frame that fits a reused buffer is read into it at once", () => {
+  const size = 100_000;
+  const framing = lengthPrefixed();
+  const decoder = framing.decoder({ reuseBuffers: true }) as HeaderDecoder;
+  const wire = framing.encode(payloadOf(size, 5));
+  // Two frames fill both reused buffers (each one had to wait for an eighth of it).
+  for (let k = 0; k < 2; k++) {
+    decoder.push(wire.slice(0, 100));
+    assert.equal(decoder.next(), undefined);
+    assert.equal(decoder.readTarget()?.length, undefined);
+    decoder.push(wire.slice(100));
+    assertFrames([decoder.next()], [wire.subarray(4)]);
+  }
+  // The third goes into the first buffer again, which is large enough: no wait.
+  decoder.push(wire.slice(0, 100));
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.readTarget()?.length, size - 96);
+  // A larger frame does not fit: it waits.
+  decoder.push(wire.slice(100));
+  assertFrames([decoder.next()], [wire.subarray(4)]);
+  const larger = framing.encode(payloadOf(size + 1, 6));
+  decoder.push(larger.slice(0, 100));
+  assert.equal(decoder.next(), undefined);
+  assert.equal(decoder.readTarget()?.length, undefined);
+  decoder.push(larger.slice(100));
+  assertFrames([decoder.next()], [larger.subarray(4)]);
+});
