@@ -9,6 +9,9 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { binaries, isNode, root, type Runtime, scriptArgv } from "./_util/runtime.ts";
+import { watchSockets } from "./_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const RUNTIMES: Runtime[] = ["deno", "bun", "node"];
 const PROCESS_TIMEOUT = 60_000;
@@ -98,3 +101,5 @@ for (const serverRuntime of RUNTIMES) {
     },
   );
 }
+
+sockets.check();

@@ -8,6 +8,9 @@ import {
   MalformedHeaderError,
   TruncatedFrameError,
 } from "../mod.ts";
+import { watchSockets } from "./_util/leaks.ts";
+
+const sockets = watchSockets();
 
 test("FramingError subclasses carry stable codes, names and fields", () => {
   const tooLarge = new FrameTooLargeError(70000, 65536);
@@ -75,3 +78,5 @@ test("MalformedHeaderError shows up to 32 bytes in full and marks only longer on
   const hex33 = new MalformedHeaderError("bad", new Uint8Array(33).fill(0xab)).bytes;
   assert.equal(hex33, `${hex32} …`);
 });
+
+sockets.check();

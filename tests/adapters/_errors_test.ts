@@ -6,6 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError } from "../../src/errors.ts";
 import { connectionError, errorCode, formatAddr } from "../../src/adapters/_errors.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 /** A test that hangs fails instead of blocking the run. */
 const BOUNDED = { timeout: 10_000 };
@@ -53,3 +56,5 @@ test("formatAddr brackets IPv6 addresses only", BOUNDED, () => {
   assert.equal(formatAddr({ transport: "tcp", hostname: "127.0.0.1", port: 80 }), "127.0.0.1:80");
   assert.equal(formatAddr({ transport: "unix", path: "/tmp/s.sock" }), "/tmp/s.sock");
 });
+
+sockets.check();

@@ -6,6 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { QueueListener } from "../../src/adapters/_queue_listener.ts";
 import type { Conn } from "../../src/connection/types.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 /** A test that hangs fails instead of blocking the run. */
 const BOUNDED = { timeout: 10_000 };
@@ -82,3 +85,5 @@ test(
     assert.deepEqual([one.closes, two.closes], [0, 0]);
   },
 );
+
+sockets.check();

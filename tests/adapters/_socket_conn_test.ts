@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { ConnectionError } from "../../src/errors.ts";
 import { SocketConn, type SocketHandle } from "../../src/adapters/_socket_conn.ts";
 import type { NetAddr } from "../../src/connection/types.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 /** A test that hangs fails instead of blocking the run. */
 const BOUNDED = { timeout: 10_000 };
@@ -238,3 +241,5 @@ test(
     await conn.closed;
   },
 );
+
+sockets.check();

@@ -10,6 +10,9 @@ import type { Conn } from "../../src/connection/types.ts";
 import { adapter, portOf, runtime } from "../_util/runtime.ts";
 import { prng, rechunkProxy } from "../_util/rechunk_proxy.ts";
 import { accept, assertBytes, writeUntilStalled } from "./_suite.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const NET = { timeout: 60_000 };
 
@@ -172,3 +175,5 @@ test(
     }
   },
 );
+
+sockets.check();

@@ -7,6 +7,9 @@ import type { Conn } from "../../src/connection/types.ts";
 import { adapter, portOf, runtime } from "../_util/runtime.ts";
 import { rechunkProxy } from "../_util/rechunk_proxy.ts";
 import { accept, assertBytes, randomBytes, readAll } from "./_suite.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 test(`rechunkProxy (${runtime}) forwards both directions in random pieces and forwards FIN`, {
   timeout: 30_000,
@@ -46,3 +49,5 @@ test(`rechunkProxy (${runtime}) forwards both directions in random pieces and fo
     upstream.close();
   }
 });
+
+sockets.check();

@@ -7,6 +7,9 @@ import { test } from "node:test";
 import { run } from "../../src/cli/_run.ts";
 import { captureIo } from "./_capture_io.ts";
 import { importOf, runCli, runUntilIdle } from "./_spawn_cli.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -190,3 +193,5 @@ test(
     assert.match(six.stdout, /^ {2}3 {2}.*\n {2}…\n {2}6 {2}/m);
   },
 );
+
+sockets.check();

@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hex, hexAscii, payloadJson, printableText, showPayload } from "../../src/cli/_display.ts";
 import { sniff } from "../../src/cli/_sniff.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const te = new TextEncoder();
 
@@ -99,3 +102,5 @@ test("sniff() needs both gzip magic bytes, and quotes at most 80 characters of a
   const found = sniff(te.encode(`GET ${path} HTTP/1.1\r\n`));
   assert.equal(found?.what, `an HTTP request (${JSON.stringify(`GET ${path}`.slice(0, 80))})`);
 });
+
+sockets.check();

@@ -6,6 +6,9 @@ import { FORMAT_NAMES, framingFor } from "../../src/cli/_formats.ts";
 import { run } from "../../src/cli/_run.ts";
 import { captureIo } from "./_capture_io.ts";
 import { encodeAll } from "../framing/_formats.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const te = new TextEncoder();
 const MESSAGES = ["hello", "", "naïve", "x".repeat(40)].map((m) => te.encode(m));
@@ -372,3 +375,5 @@ test("inspect keeps the offset columns apart in a capture of a million bytes", a
   assert.match(io.stdout, /\n frame {3}start {5}end {2}framing/);
   assert.match(io.stdout, /\n {5}1 {7}0 1000004 {8}4 {2}1000000 {2}00 00/);
 });
+
+sockets.check();

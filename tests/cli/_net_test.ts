@@ -16,6 +16,9 @@ import { ConnectionError } from "../../src/errors.ts";
 import type { Conn, Listener, ListenOptions } from "../../src/connection/types.ts";
 import { adapter } from "../_util/runtime.ts";
 import { type CaptureIo, captureIo } from "./_capture_io.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const TIMEOUT = { timeout: 30_000 };
 const te = new TextEncoder();
@@ -728,3 +731,5 @@ test(
     }
   },
 );
+
+sockets.check();

@@ -7,6 +7,9 @@ import type { Listener } from "../../src/connection/types.ts";
 import { run } from "../../src/cli/_run.ts";
 import { root, runtime } from "../_util/runtime.ts";
 import { captureIo } from "./_capture_io.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 test("every command has --help, and help COMMAND prints the same text", async () => {
   for (const command of ["demo", "listen", "send", "inspect"]) {
@@ -162,3 +165,5 @@ test("numeric options accept their bounds and refuse one beyond as usage errors"
     if (expected === 1) assert.match(io.stderr, /no sockets in this test/, args.join(" "));
   }
 });
+
+sockets.check();

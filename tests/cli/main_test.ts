@@ -11,6 +11,9 @@ import { closeSync, existsSync, openSync } from "node:fs";
 import process from "node:process";
 import { root, runtime, scriptArgv } from "../_util/runtime.ts";
 import { CLI, importOf, runCli, runUntilIdle, startCli } from "./_spawn_cli.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -222,3 +225,5 @@ test(
     assert.equal(stdout, '#1  2 B  "ok"\nexit 0 7\n');
   },
 );
+
+sockets.check();

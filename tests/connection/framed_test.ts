@@ -14,6 +14,9 @@ import {
 } from "../../mod.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
 import { concat, cutsArbitrary, encodeAll, formats, label } from "../framing/_formats.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const text = new TextDecoder();
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
@@ -1181,3 +1184,5 @@ test("framed() with coalesce 0 over a Conn that releases chunks: one write per f
   );
   await fc.close();
 });
+
+sockets.check();

@@ -28,6 +28,9 @@ import {
   SessionMachine,
 } from "../../src/reliable/_session_machine.ts";
 import { backoffDelay } from "../../src/reliable/_backoff.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const ID = new Uint8Array(16).fill(7);
 const T0 = 1000;
@@ -1451,3 +1454,5 @@ test("SessionMachine: a client whose GOODBYE was cut off says it again on the ne
   assert.equal(c.state, "closed");
   assert.equal(s.state, "closed");
 });
+
+sockets.check();

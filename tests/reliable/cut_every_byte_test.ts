@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
 import { type CutMode, type Direction, MemoryNetwork } from "../_util/memory_conn.ts";
 import { nextSession, read, readAll } from "./_helpers.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const FROM_CLIENT = ["a1", "a2", "a3"];
 const FROM_SERVER = ["b1", "b2", "b3"];
@@ -73,3 +76,5 @@ test("reliable: a cut at every byte offset, both directions: exactly once, in or
     `reconnected in ${reconnected} runs`,
   );
 });
+
+sockets.check();

@@ -37,6 +37,9 @@ import {
   readAll,
   track,
 } from "./_helpers.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -1675,3 +1678,5 @@ test(
     }
   },
 );
+
+sockets.check();

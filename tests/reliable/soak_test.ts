@@ -9,6 +9,9 @@ import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
 import { FaultProxy } from "../_util/fault_proxy.ts";
 import { adapter, portOf } from "../_util/runtime.ts";
 import { nextSession } from "./_helpers.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
 
 const COUNT = 20_000;
 
@@ -93,3 +96,5 @@ test(
     }
   },
 );
+
+sockets.check();
