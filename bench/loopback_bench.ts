@@ -25,7 +25,8 @@
  *   receiver, owned and with `reuseBuffers` (which side costs what);
  * - one write per message: a native client writing each 100 B message as
  *   its own `new Uint8Array(4 + n)` with one native write, received by
- *   `framed()` (the contrast for coalescing);
+ *   `framed()` (the contrast for coalescing); and framewire's sender with
+ *   each 100 B `send()` awaited (the loop an application writes first);
  * - length-prefixed-stream: its encoder piped into a node:net socket and the
  *   server socket piped into its decoder (node:net exists on all three);
  * - it-length-prefixed: its `encode()` over the messages, each chunk it
@@ -166,6 +167,15 @@ async function writeTimes(client: NativeClient, block: Uint8Array, times: number
   }
 }
 
+/** One `await send()` per message: the loop an application writes first. */
+async function sendEachAwaited(
+  tx: FramedConnection,
+  body: Uint8Array,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await tx.send(body);
+}
+
 async function sendAll(tx: FramedConnection, body: Uint8Array, count: number): Promise<void> {
   let last: Promise<void> = Promise.resolve();
   let since = 0;
@@ -221,19 +231,29 @@ function rawCase(): Case {
   };
 }
 
-function framedCase(size: number, receiver: "batches" | "each", reuseBuffers = false): Case {
-  const count = messages(size);
+function framedCase(
+  size: number,
+  receiver: "batches" | "each",
+  reuseBuffers = false,
+  awaitEach = false,
+): Case {
+  // Awaiting each send: as many messages as the one-write-per-message contrast.
+  const count = awaitEach ? Math.min(messages(size), quick ? 20_000 : 200_000) : messages(size);
   const body = payload(size);
-  const name = receiver === "batches"
+  const name = awaitEach
+    ? `framed() await each send() ${sizeLabel(size)}`
+    : receiver === "batches"
     ? (reuseBuffers
       ? `framed() reuseBuffers ${sizeLabel(size)}`
       : `framed() batches() ${sizeLabel(size)}`)
     : `framed() for await ${sizeLabel(size)}`;
   return {
     name,
-    note: `${adapterName} adapter both ends, send() per message, receiver ${
-      receiver === "batches" ? "batches()" : "for await"
-    }${reuseBuffers ? ", reuseBuffers: true" : ""}`,
+    note: `${adapterName} adapter both ends, send() per message${
+      awaitEach ? ", each awaited" : ""
+    }, receiver ${receiver === "batches" ? "batches()" : "for await"}${
+      reuseBuffers ? ", reuseBuffers: true" : ""
+    }`,
     frames: count,
     bytes: count * size,
     async run(): Promise<number> {
@@ -242,7 +262,7 @@ function framedCase(size: number, receiver: "batches" | "each", reuseBuffers = f
       const rx = framed(server, framing, { reuseBuffers });
       try {
         const got = receiver === "batches" ? receiveBatches(rx, count) : receiveEach(rx, count);
-        await sendAll(tx, body, count);
+        await (awaitEach ? sendEachAwaited : sendAll)(tx, body, count);
         return await got;
       } finally {
         await tx.close();
@@ -646,7 +666,7 @@ async function main(): Promise<void> {
   const groups: [string, Case[]][] = [];
   for (const size of SIZES) {
     const cases = [framedCase(size, "batches")];
-    if (size === 100) cases.push(perMessageWriteCase(100));
+    if (size === 100) cases.push(perMessageWriteCase(100), framedCase(100, "batches", false, true));
     if (size === 100 && ownAdapter) cases.push(lpsCase(100), itlpCase(100));
     if (size === 64 * KiB) {
       cases.unshift(rawCase());

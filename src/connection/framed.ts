@@ -24,10 +24,15 @@ export interface FramedOptions {
    */
   coalesce?: number;
   /**
-   * Bytes queued for the socket before `writable`'s `writer.ready` waits.
-   * `send()` queues whatever it is given (its promise resolves once the
-   * frame is handed to the socket): await it, or watch `bufferedAmount`, to
-   * bound memory when the peer reads slowly.
+   * Bytes queued for the socket before `send()` and `writable`'s writes (and
+   * `writer.ready`) wait: a send resolves at once while its frame and those
+   * before it leave at most this many bytes waiting for the socket, else
+   * once enough of them are written. So a loop that awaits each `send()`
+   * still has its frames coalesced into large writes, and bounds its memory
+   * when the peer reads slowly. `0`: every send resolves once its frame is
+   * handed to the socket (one socket write per awaited send), and rejects
+   * if that fails. Sends left unawaited are not limited: watch
+   * `bufferedAmount`.
    *
    * @default {1048576} (1 MiB)
    */
@@ -70,7 +75,12 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * arriving before it is complete.
    */
   readonly bytesRead: number;
-  /** Frames and sends `payload` (a string is sent as UTF-8); resolves once handed to the socket. */
+  /**
+   * Frames and sends `payload` (a string is sent as UTF-8). Resolves once at
+   * most `highWaterMark` bytes of it and the frames before it wait for the
+   * socket (at once, mostly); a payload written without a copy (larger than
+   * `coalesce`), once it is written.
+   */
   send(payload: Uint8Array | string): Promise<void>;
   /**
    * Bytes sent, or taken from `writable`, but not yet handed to the socket
@@ -82,13 +92,15 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   /**
    * Flushes queued frames (those sent, and those written to `writable`
    * before the call), then half-closes (the peer sees the end; reading goes
-   * on). Later sends and writes reject with `CONNECTION_CLOSED`.
+   * on). Later sends and writes reject with `CONNECTION_CLOSED`. Rejects
+   * if the connection has failed.
    */
   closeWrite(): Promise<void>;
   /**
    * Flushes queued frames as `closeWrite()` does, then closes both
-   * directions. The flush waits while the peer reads nothing (`conn.close()`
-   * closes at once). Closing with unread bytes from the peer makes the OS
+   * directions. Rejects if the connection failed before frames whose sends
+   * (or `writable` writes) had resolved were written: they are lost. The
+   * flush waits while the peer reads nothing (`conn.close()` closes at once). Closing with unread bytes from the peer makes the OS
    * reset the connection, which may discard what the peer has not read yet:
    * to end cleanly, `closeWrite()` and read to the end first. A read waiting
    * meanwhile ends cleanly, even with part of a frame received (closing
@@ -99,13 +111,16 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
 }
 
 interface Waiter {
+  /** Bytes written (`#written`) that resolve it. */
   end: number;
+  /** The wire position of the last frame it stands for. */
+  wireEnd: number;
   promise: Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
-function waiter(end: number): Waiter {
+function waiter(end: number, wireEnd = end): Waiter {
   let resolve!: () => void;
   let reject!: (error: unknown) => void;
   const promise = new Promise<void>((res, rej) => {
@@ -114,11 +129,13 @@ function waiter(end: number): Waiter {
   });
   // Unawaited sends are normal: one that fails is no unhandled rejection (later sends fail too).
   promise.catch(noop);
-  return { end, promise, resolve, reject };
+  return { end, wireEnd, promise, resolve, reject };
 }
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** What a send that need not wait returns. */
+const RESOLVED: Promise<void> = Promise.resolve();
 /** Stands for the pump while it starts. */
 const STARTING: Promise<void> = Promise.resolve();
 
@@ -197,17 +214,22 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * frame larger than `coalesce` is written as header + payload; over other
  * connections a payload of 16 KiB or more (or of `coalesce` bytes, if fewer
  * and not 0) is. Such a payload is written as
- * it is, so it must not change until its `send` resolves (over a `Conn`
- * without `releasesChunkOnWrite`, whose chunks may be held further on: not
- * at all); a `writable` write resolves once the frame is queued, so a payload
- * written there must not change until the writable is closed. `send`
- * resolves once its frame is handed
- * to the socket; when the connection fails every pending `send` rejects with
- * a `ConnectionError` (or the framing error that caused it), and so does
- * every later one. A `send` left unawaited that fails because the
- * connection failed raises no unhandled rejection: await a later `send` (or
- * read) to learn of the failure. A payload the framing refuses rejects its
- * own `send` only (the connection goes on), so await it or handle it.
+ * it is, so it must not change until its `send` resolves, which waits until
+ * it is written (over a `Conn` without `releasesChunkOnWrite`, whose chunks
+ * may be held further on: not at all); a `writable` write resolves once the
+ * frame is queued, so a payload written there must not change until the
+ * writable is closed. A copied frame's `send` resolves as soon as no more
+ * than `highWaterMark` bytes (1 MiB) wait for the socket, its own and those
+ * before it: at once, mostly, so that awaiting each send costs no socket
+ * write of its own; with `highWaterMark: 0`, once its frame is handed to the
+ * socket. When the connection fails, every pending `send` rejects with a
+ * `ConnectionError` (or the framing error that caused it), and so does every
+ * later one; frames whose sends had resolved and that were not written yet
+ * are lost, and `close()` and `closeWrite()` reject to say so. A `send` left
+ * unawaited that fails because the connection failed raises no unhandled
+ * rejection: await a later `send` (or read, or `close()`) to learn of the
+ * failure. A payload the framing refuses rejects its own `send` only (the
+ * connection goes on), so await it or handle it.
  *
  * One `framed()` per direction of a `Conn`: two may share one (say, lines
  * one way and length-prefixed the other, each only sending or only
@@ -319,6 +341,12 @@ class Framed implements FramedConnection {
   #queue: Uint8Array[] = [];
   #emitted = 0;
   #written = 0;
+  /**
+   * The wire position up to which sends and writes have resolved: frames
+   * beyond `#written` up to it are lost if the connection fails, and close()
+   * says so.
+   */
+  #promised = 0;
   #waiters: Waiter[] = [];
   #open: Waiter | undefined;
   #pumping: Promise<void> | undefined;
@@ -624,8 +652,9 @@ class Framed implements FramedConnection {
     this.#claimWriter();
     if (this.#failure !== undefined) throw this.#failure;
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
+    let copied: boolean;
     try {
-      this.#coalescer.add(bytes, true);
+      copied = this.#coalescer.add(bytes, true);
     } catch (error) {
       // Nothing of this framed() was sent, is queued or waits: the writable stays free.
       if (
@@ -639,14 +668,22 @@ class Framed implements FramedConnection {
     }
     // A full slab starts the pump, which can fail at once.
     if (this.#failure !== undefined) throw this.#failure;
-    const end = this.#emitted + this.#coalescer.pendingBytes;
+    // Resolves once at most highWaterMark bytes of this frame and those before it wait for the
+    // socket; a payload written as it is (not copied), once it is written. In call order.
+    const wireEnd = this.#emitted + this.#coalescer.pendingBytes;
+    const end = wireEnd - (copied ? this.#highWaterMark : 0);
+    if (end <= this.#written && this.#waiters.length === 0) {
+      this.#promised = wireEnd;
+      return RESOLVED;
+    }
     // Sends whose bytes wait in the same slab share one promise.
     const open = this.#open;
     if (open !== undefined) {
-      open.end = end;
+      if (end > open.end) open.end = end;
+      open.wireEnd = wireEnd;
       return open.promise;
     }
-    const w = waiter(end);
+    const w = waiter(end, wireEnd);
     if (this.#coalescer.pendingBytes > 0) this.#open = w;
     this.#waiters.push(w);
     return w.promise;
@@ -739,10 +776,13 @@ class Framed implements FramedConnection {
           throw error;
         }
         this.#releaseDeferred();
-        if (this.#emitted + this.#coalescer.pendingBytes - this.#written > this.#highWaterMark) {
+        const wireEnd = this.#emitted + this.#coalescer.pendingBytes;
+        if (wireEnd - this.#written > this.#highWaterMark) {
           this.#drained ??= waiter(0);
+          this.#drained.wireEnd = wireEnd;
           return this.#drained.promise;
         }
+        this.#promised = wireEnd;
       },
       // Closing the writable half-closes the connection, as closing a Conn's writable does.
       close: () => {
@@ -806,12 +846,15 @@ class Framed implements FramedConnection {
     const waiters = this.#waiters;
     let i = 0;
     while (i < waiters.length && waiters[i]!.end <= this.#written && waiters[i] !== this.#open) {
-      waiters[i++]!.resolve();
+      const w = waiters[i++]!;
+      if (w.wireEnd > this.#promised) this.#promised = w.wireEnd;
+      w.resolve();
     }
     if (i > 0) this.#waiters = waiters.slice(i);
     const drained = this.#drained;
     if (drained !== undefined && this.#emitted - this.#written <= this.#highWaterMark) {
       this.#drained = undefined;
+      if (drained.wireEnd > this.#promised) this.#promised = drained.wireEnd;
       drained.resolve();
     }
   }
@@ -861,8 +904,10 @@ class Framed implements FramedConnection {
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       await (this.#closing ??= this.#flush());
-    } catch {
-      // Already failed: closing is all that is left to do.
+    } catch (error) {
+      // Already failed: closing is all that is left to do, and only frames whose sends (or
+      // writes) had resolved, so that nothing else told of their loss, make it fail.
+      if (this.#promised > this.#written) throw error;
     } finally {
       this.#closedHere = true;
       this.conn.close();

@@ -135,9 +135,12 @@ export function closeQuietly(conn: Conn): void {
   }
 }
 
-/** Wraps `conn` for a session: framed() with the session framing. */
+/**
+ * Wraps `conn` for a session: framed() with the session framing, whose sends
+ * resolve (or reject) once written: a failed write ends the link at once.
+ */
 export function openLink(conn: Conn, framing: Framing): Link {
-  const fc = framed(conn, framing);
+  const fc = framed(conn, framing, { highWaterMark: 0 });
   return { conn, fc, frames: fc.batches()[Symbol.asyncIterator](), dead: false, bytesSeen: 0 };
 }
 

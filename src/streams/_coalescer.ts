@@ -126,13 +126,6 @@ export class Coalescer {
   }
 
   /**
-   * Encodes `payload`. Small frames are held until {@linkcode flush} (or until
-   * the slab is full); with `schedule`, a flush runs once the current task
-   * stops adding frames.
-   *
-   * @throws {RangeError} The framing rejects the payload (nothing is emitted).
-   */
-  /**
    * Whether {@linkcode add} may copy a payload of `length` bytes (false: it
    * certainly keeps the payload). With recycle it copies a frame that fits in
    * the capacity: a payload of exactly the capacity does with no header
@@ -142,7 +135,16 @@ export class Coalescer {
     return this.#recycle ? length <= this.#capacity : length < this.#copyLimit;
   }
 
-  add(payload: Uint8Array, schedule: boolean): void {
+  /**
+   * Encodes `payload`. Small frames are held until {@linkcode flush} (or until
+   * the slab is full); with `schedule`, a flush runs once the current task
+   * stops adding frames.
+   *
+   * @returns Whether the payload was copied (false: it was emitted as a view,
+   * and must not change until the consumer is done with it).
+   * @throws {RangeError} The framing rejects the payload (nothing is emitted).
+   */
+  add(payload: Uint8Array, schedule: boolean): boolean {
     const framing = this.#framing;
     const overhead = this.#overhead;
     // With recycle, a frame that fits in the capacity is copied; without, a payload below the
@@ -160,7 +162,7 @@ export class Coalescer {
         this.#emitted += part.length;
         this.#emit(part);
       }
-      return;
+      return false;
     }
     if (this.#end + size > this.#slab.length) {
       // A payload the framing refuses must not flush what is held: check it first.
@@ -180,6 +182,7 @@ export class Coalescer {
         queueMicrotask(this.#turn);
       }
     }
+    return true;
   }
 
   /**

@@ -58,9 +58,12 @@ function recordingConn(): {
   };
 }
 
+/** Sends resolve once their frames are written (by default, once queued under highWaterMark). */
+const UNTIL_WRITTEN = { highWaterMark: 0 } as const;
+
 test("framed() coalesces small frames sent in one tick into one write", async () => {
   const { conn, writes } = recordingConn();
-  const fc = framed(conn, lengthPrefixed());
+  const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
   const sends: Promise<void>[] = [];
   for (let i = 0; i < 1000; i++) sends.push(fc.send(`message ${i}`));
   await Promise.all(sends);
@@ -73,12 +76,12 @@ test("framed() coalesces small frames sent in one tick into one write", async ()
 
 test("framed() splits coalesced writes at the coalesce limit and coalesce 0 writes each frame", async () => {
   const small = recordingConn();
-  const fc = framed(small.conn, lengthPrefixed(), { coalesce: 1000 });
+  const fc = framed(small.conn, lengthPrefixed(), { ...UNTIL_WRITTEN, coalesce: 1000 });
   await Promise.all(Array.from({ length: 100 }, () => fc.send(new Uint8Array(96))));
   assert.equal(small.writes.length, 10);
   assert.ok(small.writes.every((w) => w.length === 1000));
   const none = recordingConn();
-  const each = framed(none.conn, lengthPrefixed(), { coalesce: 0 });
+  const each = framed(none.conn, lengthPrefixed(), { ...UNTIL_WRITTEN, coalesce: 0 });
   await Promise.all(Array.from({ length: 5 }, () => each.send(new Uint8Array(3))));
   assert.equal(none.writes.length, 5);
 });
@@ -111,7 +114,11 @@ test("framed() reuses its send buffers only over a Conn that releases chunks on 
         wire.push(releases ? chunk.slice() : chunk);
       },
     });
-    const fc = framed({ ...conn, writable, releasesChunkOnWrite: releases }, lengthPrefixed());
+    const fc = framed(
+      { ...conn, writable, releasesChunkOnWrite: releases },
+      lengthPrefixed(),
+      UNTIL_WRITTEN,
+    );
     for (let i = 0; i < payloads.length; i += 100) {
       await Promise.all(payloads.slice(i, i + 100).map((p) => fc.send(p)));
     }
@@ -168,7 +175,7 @@ test("framed() over a Conn that releases chunks: a send buffer is not reused bef
 
 test("framed() send() rejects with ConnectionError once the connection fails, and after", async () => {
   const { conn, fail } = recordingConn();
-  const fc = framed(conn, lengthPrefixed());
+  const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
   const cause = new Error("EPIPE");
   fail(cause);
   await assert.rejects(fc.send("x"), (error) => {
@@ -185,7 +192,9 @@ test("framed() sends left unawaited that fail raise no unhandled rejection", asy
   fail(new Error("EPIPE"));
   fc.send("a"); // fire and forget: the write fails
   fc.send("b");
-  await fc.close(); // the write failed meanwhile
+  // The write failed meanwhile; both sends had resolved (queued under highWaterMark), so close()
+  // tells of the lost frames.
+  await assert.rejects(fc.close(), ConnectionError);
   fc.send("after the failure");
   // An unhandled rejection would fail this test (all three test runners report them).
   await assert.rejects(fc.send("awaited"), ConnectionError);
@@ -193,7 +202,7 @@ test("framed() sends left unawaited that fail raise no unhandled rejection", asy
 
 test("framed() send() rejects a payload the framing refuses, and the connection goes on", async () => {
   const { conn, writes } = recordingConn();
-  const fc = framed(conn, lines());
+  const fc = framed(conn, lines(), UNTIL_WRITTEN);
   await assert.rejects(fc.send("a\nb"), RangeError);
   await fc.send("ok");
   assert.equal(text.decode(concat(writes)), "ok\n");
@@ -451,8 +460,9 @@ test("framed() property: any mix of send() and writable writes goes out in call 
           ? writer.abort(new Error("give up"))
           : Promise.resolve(link.cut("reset"));
         await closing.catch(() => {});
-        // An abort of a writable that a refused payload already errored does nothing.
-        if (how === "abort") await client.close();
+        // An abort of a writable that a refused payload already errored does nothing. Cut short,
+        // close() fails if frames whose sends or writes had resolved were lost.
+        if (how === "abort") await client.close().catch(() => {});
         const got: string[] = [];
         try {
           for await (const f of framed(link.server, lines())) got.push(text.decode(f));
@@ -464,11 +474,12 @@ test("framed() property: any mix of send() and writable writes goes out in call 
           assert.deepEqual(got, expected);
           const ok = results.filter((r) => r.endsWith(" ok")).length;
           assert.equal(ok, expected.length, `${results}`);
+          await client.close(); // nothing was lost
         } else {
           // Cut short: what arrived is a prefix of what was sent, in order.
           assert.deepEqual(got, expected.slice(0, got.length));
+          await client.close().catch(() => {});
         }
-        await client.close();
       },
     ),
     { numRuns: 300 },
@@ -508,7 +519,7 @@ test("framed() writable close() half-closes: the peer sees the end and can still
 
 test("framed() cancelling readable mid-frame ends reading but keeps sending", async () => {
   const { conn, feed, writes, closedCalls } = recordingConn();
-  const fc = framed(conn, lengthPrefixed());
+  const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
   // Fails once the conn's readable is cancelled with fc's (if that comes first).
   feed.write(new Uint8Array([0, 0, 0, 9, 1, 2])).catch(() => {});
   const reader = fc.readable.getReader();
@@ -796,7 +807,7 @@ test("framed() over a Conn with read(): truncation, failures and cancel", async 
 test("framed(): a second framed() on a Conn may use the direction the first leaves alone; one that sends or reads too fails with a TypeError, no hang", async () => {
   const { conn, writes, feed } = recordingConn();
   // Asymmetric framings: lines one way, length-prefixed the other.
-  const sender = framed(conn, lines());
+  const sender = framed(conn, lines(), UNTIL_WRITTEN);
   const receiver = framed(conn, lengthPrefixed());
   await sender.send("hi");
   assert.equal(text.decode(concat(writes)), "hi\n");
@@ -846,7 +857,7 @@ test("framed(): a send of any size to a Conn whose writable is held elsewhere is
 test("framed(): of two framed() that send on one Conn in the same tick, the second is refused at once and the first goes out", async () => {
   for (const second of ["from b", new Uint8Array(100_000)]) {
     const { conn, writes } = recordingConn();
-    const a = framed(conn, lines());
+    const a = framed(conn, lines(), UNTIL_WRITTEN);
     const b = framed(conn, lines());
     const first = a.send("from a");
     const refused = b.send(second);
@@ -883,7 +894,7 @@ test("framed(): a payload refused for its size or type leaves the conn's writabl
   await assert.rejects(receiver.send(new Uint8Array(5)), RangeError);
   await assert.rejects(receiver.send(123 as unknown as string), TypeError);
   assert.equal(conn.writable.locked, false);
-  const sender = framed(conn, lines());
+  const sender = framed(conn, lines(), UNTIL_WRITTEN);
   await sender.send("ok");
   assert.equal(text.decode(concat(writes)), "ok\n");
 });
@@ -1004,6 +1015,96 @@ async function turns(): Promise<void> {
   for (let i = 0; i < 20; i++) await null;
 }
 
+/** The state of `promise`, read after the callbacks ran (see `turns()`). */
+function watch(promise: Promise<unknown>): () => "pending" | "ok" | "rejected" {
+  let state: "pending" | "ok" | "rejected" = "pending";
+  promise.then(() => state = "ok", () => state = "rejected");
+  return () => state;
+}
+
+test("framed() send() resolves at once while at most highWaterMark bytes wait, later ones once written down to it", async () => {
+  const { conn, chunks, arrived, complete } = heldConn(true);
+  // coalesce 0: one write per frame; a 10-byte payload is 14 bytes queued.
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 28 });
+  const sends = [1, 2, 3, 4].map((i) => watch(fc.send(new Uint8Array(10).fill(i))));
+  await turns();
+  // 14 and 28 bytes queued: no more than highWaterMark; the third and fourth are over it.
+  assert.deepEqual(sends.map((s) => s()), ["ok", "ok", "pending", "pending"]);
+  assert.equal(fc.bufferedAmount, 56);
+  await arrived(1);
+  complete(); // 42 bytes wait: the third frame and those before it are down to 28
+  await turns();
+  assert.deepEqual(sends.map((s) => s()), ["ok", "ok", "ok", "pending"]);
+  // The other three frames went to the socket together: written is counted once the last is.
+  for (let i = 2; i <= 4; i++) {
+    await arrived(i);
+    complete();
+  }
+  await turns();
+  assert.deepEqual(sends.map((s) => s()), ["ok", "ok", "ok", "ok"]);
+  await fc.close();
+  assert.deepEqual(chunks.map((c) => c[4]), [1, 2, 3, 4]);
+});
+
+test("framed() send() of a payload written as it is resolves once written, whatever highWaterMark; sends after it wait for it", async () => {
+  const { conn, arrived, complete } = heldConn(true);
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 1024 });
+  const order: string[] = [];
+  const sent = fc.send(new Uint8Array(2000)).then(() => order.push("big")); // over coalesce
+  const after = fc.send("after").then(() => order.push("after"));
+  const [big, small] = [watch(sent), watch(after)];
+  await turns();
+  // 2009 bytes queued, under highWaterMark (1 MiB): the large payload is not copied, so its
+  // send waits for its write, and the send after it for it.
+  assert.deepEqual([big(), small()], ["pending", "pending"]);
+  for (let i = 1; i <= 3; i++) {
+    // The header, the payload itself, the small frame.
+    await arrived(i);
+    if (i <= 2) assert.equal(big(), "pending"); // its bytes are not all written yet
+    complete();
+  }
+  await Promise.all([sent, after]);
+  assert.deepEqual(order, ["big", "after"]);
+  await fc.close();
+});
+
+test("framed(): a loop that awaits each send() still coalesces its frames into few writes", async () => {
+  for (const [options, most] of [[{}, 1], [UNTIL_WRITTEN, 1000]] as const) {
+    const { conn, writes } = recordingConn();
+    const fc = framed(conn, lengthPrefixed(), options);
+    for (let i = 0; i < 1000; i++) await fc.send(`message ${i}`);
+    await fc.close();
+    // By default the sends resolve while queued and go out together; resolved only once
+    // written, each one is a write of its own.
+    assert.equal(writes.length, most, JSON.stringify(options));
+    const decoder = lengthPrefixed().decoder();
+    decoder.push(concat(writes));
+    for (let i = 0; i < 1000; i++) assert.equal(text.decode(decoder.next()), `message ${i}`);
+  }
+});
+
+test("framed() close() rejects when frames whose sends had resolved were lost, not when their sends rejected", async () => {
+  for (const options of [{}, UNTIL_WRITTEN]) {
+    const { conn, fail } = recordingConn();
+    const fc = framed(conn, lengthPrefixed(), options);
+    fail(new Error("EPIPE"));
+    const sent = watch(fc.send("lost"));
+    await turns();
+    if (options === UNTIL_WRITTEN) {
+      // Rejected: the application knows; close() ends quietly.
+      await fc.close();
+      assert.equal(sent(), "rejected");
+    } else {
+      assert.equal(sent(), "ok");
+      await assert.rejects(fc.close(), (error) => {
+        assert.ok(error instanceof ConnectionError);
+        assert.equal((error.cause as Error).message, "EPIPE");
+        return true;
+      });
+    }
+  }
+});
+
 test("framed() writable: a write waits once more than highWaterMark bytes are queued, and goes on at highWaterMark", async () => {
   const { conn, arrived, complete } = heldConn();
   // coalesce 0: every frame is its own write; one 100-byte payload is 104 bytes queued.
@@ -1072,7 +1173,8 @@ test("framed() closeWrite() rejects once the connection failed, and does not hal
     return true;
   });
   assert.equal(halfClosed, false);
-  await fc.close();
+  // The send had resolved: close() tells of the loss too.
+  await assert.rejects(fc.close(), ConnectionError);
 });
 
 test("framed() closeWrite() gives the conn's writable back first, for a Conn whose closeWrite() closes it", async () => {
@@ -1168,7 +1270,7 @@ test("framed() closeWrite() goes on when a write to writable made before it is r
 
 test("framed() with coalesce 0 over a Conn that releases chunks: one write per frame, and a small payload may change once send() returns", async () => {
   const { conn, chunks, arrived, complete } = heldConn(true);
-  const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+  const fc = framed(conn, lengthPrefixed(), { ...UNTIL_WRITTEN, coalesce: 0 });
   const payloads = [1, 2, 3].map((i) => new Uint8Array(5).fill(i));
   const sent = payloads.map((p) => fc.send(p));
   for (const p of payloads) p.fill(9); // copied: the wire has the bytes as they were
