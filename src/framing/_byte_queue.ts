@@ -8,8 +8,17 @@
  * the scan cursor of {@linkcode ByteQueue.find} keeps delimiter searches
  * linear in the input even when it arrives one byte at a time.
  */
+/** The first block {@linkcode ByteQueue.gather} copies small chunks into. */
+const GATHER_MIN = 256;
+/** The largest such block. */
+const GATHER_MAX = 64 * 1024;
+
 export class ByteQueue {
   #chunks: Uint8Array[] = [];
+  // The queue's own block that gather() copies into, and the chunk that is its used part (the
+  // last chunk, while gather() can append to it).
+  #block: Uint8Array | undefined;
+  #gathered: Uint8Array | undefined;
   #head = 0;
   #offset = 0;
   #length = 0;
@@ -39,6 +48,38 @@ export class ByteQueue {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
     this.#length += chunk.length;
+  }
+
+  /**
+   * Appends a copy of `chunk`, in one chunk with the bytes gathered right
+   * before it: into a block of the queue's own, of 256 B to 64 KiB (twice the
+   * bytes gathered before, when they filled the last one). For small chunks
+   * held for long: a chunk object costs hundreds of bytes, more than a
+   * trickle's chunk holds. Bytes of a block are written once, so a view of
+   * them handed out stays as it is.
+   */
+  gather(chunk: Uint8Array): void {
+    const n = chunk.length;
+    if (n === 0) return;
+    const chunks = this.#chunks;
+    const last = chunks.length - 1;
+    const gathered = this.#gathered;
+    const tail = gathered !== undefined && last >= this.#head && chunks[last] === gathered;
+    const block = this.#block!;
+    if (tail && gathered.length + n <= block.length) {
+      const grown = new Uint8Array(block.buffer, 0, gathered.length + n);
+      grown.set(chunk, gathered.length);
+      chunks[last] = this.#gathered = grown;
+    } else {
+      const size = Math.min(
+        GATHER_MAX,
+        Math.max(GATHER_MIN, 2 * n, tail ? 2 * gathered.length : 0),
+      );
+      const fresh = this.#block = new Uint8Array(Math.max(size, n));
+      fresh.set(chunk);
+      chunks.push(this.#gathered = fresh.subarray(0, n));
+    }
+    this.#length += n;
   }
 
   /** Returns the byte `index` positions from the front (no bounds check beyond `length`). */

@@ -5,6 +5,13 @@
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes } from "./_byte_queue.ts";
 import { EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
+
+/**
+ * Chunks below this size that arrive while a large frame waits for its
+ * buffer are copied together ({@linkcode ByteQueue.gather}); larger ones are
+ * held as they are (their object is small next to their bytes).
+ */
+const GATHER_BELOW = 4096;
 import { checkChunk, copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
@@ -98,6 +105,10 @@ export class HeaderDecoder implements FrameDecoder {
         if (n === chunk.length) return;
         chunk = chunk.subarray(n);
       }
+    } else if (this.#waiting >= 0 && chunk.length < GATHER_BELOW) {
+      // A large frame waits for its buffer: small chunks are copied together, not held one by one.
+      this.#queue.gather(chunk);
+      return;
     }
     this.#queue.push(chunk);
   }
@@ -277,7 +288,7 @@ export class HeaderDecoder implements FrameDecoder {
 
   /** The unread bytes, handed back (used by `ByteReader`); only at a frame boundary. */
   takeBuffered(): Uint8Array[] {
-    if (this.#partial !== undefined) return [];
+    if (this.#partial !== undefined || this.#waiting >= 0) return [];
     return this.#queue.drain();
   }
 

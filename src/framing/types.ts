@@ -15,14 +15,19 @@
  * memory of its own: a buffer of its exact size above 8 KiB, or a view of
  * the frame's exact length into a zero-filled slab of 4-64 KiB that the
  * decoder carves smaller frames out of one after another (no byte of a slab
- * is handed out twice). A frame above 64 KiB gets its buffer once an eighth
- * of it has arrived, not as soon as its header has: until then its bytes wait
- * in the chunks they came in (still copied once), so a header alone makes the
- * decoder hold at most 64 KiB, not `maxFrameLength`. Either way a frame's `buffer` may hold other frames
+ * is handed out twice). Either way a frame's `buffer` may hold other frames
  * of the same stream, and a frame kept for long keeps its chunk or slab
  * alive: transfer or keep a copy (`frame.slice()`). Transferring a frame's
  * buffer can detach a frame still being received, or bytes of its chunk not
  * yet decoded: `next()` (or `end()`) then fails with a `TypeError`.
+ *
+ * A frame above 64 KiB that spans chunks gets its buffer once an eighth of
+ * it has arrived, not as soon as its header has: until then its bytes wait
+ * in the chunks they came in (chunks under 4 KiB gathered into blocks of the
+ * decoder's own), and go into the frame when it gets its buffer. So a peer that sends a header alone makes the
+ * decoder hold at most 64 KiB, not `maxFrameLength`; in general, about eight
+ * times what it has sent of the frame. With `maxFrameLength: Infinity` a
+ * decoder waits for any length a header declares.
  */
 export interface FrameDecoder {
   /**

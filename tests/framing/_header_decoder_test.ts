@@ -241,3 +241,38 @@ test("with reuseBuffers, a large frame that fits a reused buffer is read into it
   decoder.push(larger.slice(100));
   assertFrames([decoder.next()], [larger.subarray(4)]);
 });
+
+test("a large frame that trickles in a byte at a time decodes, and the frames after it too", () => {
+  for (const framing of [lengthPrefixed(), netstring(), lengthPrefixed({ offset: 2 })]) {
+    const payloads = [payloadOf(100_000, 7), payloadOf(3, 8), payloadOf(70_000, 9)];
+    const wire = new Uint8Array(payloads.reduce((n, p) => n + framing.encodedLength(p), 0));
+    let at = 0;
+    for (const p of payloads) at += framing.encodeInto(p, wire, at);
+    const decoder = framing.decoder();
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < wire.length; i++) {
+      decoder.push(wire.slice(i, i + 1));
+      for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f.slice());
+      if (i % 10_007 === 0) {
+        assert.equal(
+          decoder.bufferedBytes,
+          i + 1 - out.reduce((n, f) => n + framing.encodedLength(f), 0),
+        );
+      }
+    }
+    decoder.end();
+    assertFrames(out, payloads);
+  }
+});
+
+test("a decoder hands back no bytes while a large frame waits for its buffer, as while one is filled", () => {
+  const framing = lengthPrefixed();
+  const decoder = framing.decoder() as HeaderDecoder;
+  const wire = framing.encode(payloadOf(100_000, 1));
+  decoder.push(wire.slice(0, 14));
+  assert.equal(decoder.next(), undefined);
+  assert.deepEqual(decoder.takeBuffered(), []);
+  assert.equal(decoder.bufferedBytes, 14);
+  decoder.push(wire.slice(14));
+  assertFrames([decoder.next()], [payloadOf(100_000, 1)]);
+});
