@@ -29,7 +29,8 @@ export interface FramedOptions {
    * before it leave at most this many bytes waiting for the socket, else
    * once enough of them are written. So a loop that awaits each `send()`
    * still has its frames coalesced into large writes, and bounds its memory
-   * when the peer reads slowly. `0`: every send resolves once its frame is
+   * when the peer reads slowly. A payload written without a copy (larger
+   * than `coalesce`) is waited for until written, whatever this says. `0`: every send resolves once its frame is
    * handed to the socket (one socket write per awaited send), and rejects
    * if that fails. Sends left unawaited are not limited: watch
    * `bufferedAmount`.
@@ -79,7 +80,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * Frames and sends `payload` (a string is sent as UTF-8). Resolves once at
    * most `highWaterMark` bytes of it and the frames before it wait for the
    * socket (at once, mostly); a payload written without a copy (larger than
-   * `coalesce`), once it is written.
+   * `coalesce`; over a `Conn` without `releasesChunkOnWrite`, from 16 KiB),
+   * once it is written.
    */
   send(payload: Uint8Array | string): Promise<void>;
   /**
@@ -99,8 +101,9 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   /**
    * Flushes queued frames as `closeWrite()` does, then closes both
    * directions. Rejects if the connection failed before frames whose sends
-   * (or `writable` writes) had resolved were written: they are lost. The
-   * flush waits while the peer reads nothing (`conn.close()` closes at once). Closing with unread bytes from the peer makes the OS
+   * (or `writable` writes) had resolved were written (they are lost) and
+   * nothing showed the failure yet: no send, write, read or `closeWrite()`
+   * rejected, and `writable` was not aborted. The flush waits while the peer reads nothing (`conn.close()` closes at once). Closing with unread bytes from the peer makes the OS
    * reset the connection, which may discard what the peer has not read yet:
    * to end cleanly, `closeWrite()` and read to the end first. A read waiting
    * meanwhile ends cleanly, even with part of a frame received (closing
@@ -225,7 +228,8 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * socket. When the connection fails, every pending `send` rejects with a
  * `ConnectionError` (or the framing error that caused it), and so does every
  * later one; frames whose sends had resolved and that were not written yet
- * are lost, and `close()` and `closeWrite()` reject to say so. A `send` left
+ * are lost, and `closeWrite()` rejects, and so does `close()` unless a
+ * send, write or read has already shown the failure. A `send` left
  * unawaited that fails because the connection failed raises no unhandled
  * rejection: await a later `send` (or read, or `close()`) to learn of the
  * failure. A payload the framing refuses rejects its own `send` only (the
@@ -347,6 +351,12 @@ class Framed implements FramedConnection {
    * says so.
    */
   #promised = 0;
+  /**
+   * The application was shown the connection's failure: a send, write,
+   * read or `closeWrite()` rejected with it, or it aborted `writable`
+   * itself. `close()` then ends quietly.
+   */
+  #reported = false;
   #waiters: Waiter[] = [];
   #open: Waiter | undefined;
   #pumping: Promise<void> | undefined;
@@ -413,7 +423,9 @@ class Framed implements FramedConnection {
    */
   #nextBatch(): Promise<Uint8Array[] | null> {
     const next = this.#batchChain.then(() => this.#readBatch());
-    this.#batchChain = next.then(noop, noop);
+    this.#batchChain = next.then(noop, () => {
+      this.#reported = true;
+    });
     return next;
   }
 
@@ -631,6 +643,7 @@ class Framed implements FramedConnection {
       return this.#queueSend(payload);
     } catch (error) {
       const failed = Promise.reject(error);
+      if (error === this.#failure) this.#reported = true;
       // Quiet only when the connection failed (every later send says so too); a refused
       // payload, a send after close() or to a locked conn is the caller's mistake, and stays loud.
       if (error === this.#failure && !usageErrors.has(error as object)) failed.catch(noop);
@@ -640,9 +653,11 @@ class Framed implements FramedConnection {
 
   /**
    * Queues a frame and returns its promise; throws if it cannot be queued.
-   * `early`: the frame was sent (or written) before closing began.
+   * `early`: the frame was sent (or written) before closing began. A write
+   * to `writable` (`sent` false) gets no promise of its own: the writable
+   * waits on highWaterMark by itself.
    */
-  #queueSend(payload: Uint8Array | string, early = false): Promise<void> {
+  #queueSend(payload: Uint8Array | string, early = false, sent = true): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#closing !== undefined && !early) throw closingError();
     // The first send takes the conn's writer, so that a conn whose writable is held elsewhere
@@ -670,6 +685,7 @@ class Framed implements FramedConnection {
     if (this.#failure !== undefined) throw this.#failure;
     // Resolves once at most highWaterMark bytes of this frame and those before it wait for the
     // socket; a payload written as it is (not copied), once it is written. In call order.
+    if (!sent) return RESOLVED;
     const wireEnd = this.#emitted + this.#coalescer.pendingBytes;
     const end = wireEnd - (copied ? this.#highWaterMark : 0);
     if (end <= this.#written && this.#waiters.length === 0) {
@@ -757,6 +773,7 @@ class Framed implements FramedConnection {
 
   #makeWritable(): WritableStream<Uint8Array> {
     const abort = (reason: unknown): void => {
+      this.#reported = true; // the application gave up on what it wrote
       this.#writableOver();
       this.#fail(reason);
       this.conn.close();
@@ -770,8 +787,9 @@ class Framed implements FramedConnection {
         // A payload the framing refuses, or a closed connection, errors the writable. A chunk
         // written before closing began still goes out.
         try {
-          this.#queueSend(payload, this.#sunk <= this.#fence).catch(noop);
+          this.#queueSend(payload, this.#sunk <= this.#fence, false);
         } catch (error) {
+          if (error === this.#failure) this.#reported = true;
           this.#writableOver();
           throw error;
         }
@@ -825,12 +843,22 @@ class Framed implements FramedConnection {
       while (this.#queue.length > 0) {
         const chunks = this.#queue;
         this.#queue = [];
-        let last: Promise<void> = Promise.resolve();
+        const writes: Promise<void>[] = [];
         for (const chunk of chunks) {
-          last = writer.write(chunk);
-          last.catch(() => {});
+          const write = writer.write(chunk);
+          write.catch(() => {});
+          writes.push(write);
         }
-        await last;
+        try {
+          await writes[writes.length - 1];
+        } catch (error) {
+          // The chunks written before the one that failed count: their frames were not lost.
+          const settled = await Promise.allSettled(writes);
+          for (let i = 0; i < chunks.length && settled[i]!.status === "fulfilled"; i++) {
+            this.#written += chunks[i]!.length;
+          }
+          throw error;
+        }
         for (const chunk of chunks) this.#written += chunk.length;
         this.#coalescer.written(this.#written);
         this.#settle();
@@ -864,6 +892,10 @@ class Framed implements FramedConnection {
     this.#failure = error instanceof FramingError || usageErrors.has(error as object)
       ? error
       : new ConnectionError("Cannot send as the connection failed", { cause: error });
+    // Sends and writes still waiting reject with it now.
+    if (this.#waiters.length > 0 || this.#drained !== undefined || this.#deferred.length > 0) {
+      this.#reported = true;
+    }
     for (const w of this.#waiters) w.reject(this.#failure);
     this.#waiters = [];
     this.#open = undefined;
@@ -894,7 +926,12 @@ class Framed implements FramedConnection {
 
   closeWrite(): Promise<void> {
     return this.#closing ??= (async () => {
-      await this.#flush();
+      try {
+        await this.#flush();
+      } catch (error) {
+        this.#reported = true;
+        throw error;
+      }
       this.#writer?.releaseLock();
       await this.conn.closeWrite();
     })();
@@ -905,9 +942,9 @@ class Framed implements FramedConnection {
       // Sends from now on are refused; what was sent or written before goes out first.
       await (this.#closing ??= this.#flush());
     } catch (error) {
-      // Already failed: closing is all that is left to do, and only frames whose sends (or
-      // writes) had resolved, so that nothing else told of their loss, make it fail.
-      if (this.#promised > this.#written) throw error;
+      // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
+      // had resolved and were lost make it fail, unless the application saw the failure already.
+      if (this.#promised > this.#written && !this.#reported) throw error;
     } finally {
       this.#closedHere = true;
       this.conn.close();

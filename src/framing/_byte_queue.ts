@@ -70,6 +70,11 @@ export class ByteQueue {
       const grown = new Uint8Array(block.buffer, 0, gathered.length + n);
       grown.set(chunk, gathered.length);
       chunks[last] = this.#gathered = grown;
+      // A find() that searched to the end goes on with the bytes appended to the last chunk.
+      if (this.#scanIndex === chunks.length) {
+        this.#scanIndex = last;
+        this.#scanPos = gathered.length;
+      }
     } else {
       const size = Math.min(
         GATHER_MAX,

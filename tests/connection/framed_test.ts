@@ -7,6 +7,7 @@ import {
   fixedSize,
   framed,
   type FramedConnection,
+  type FramedOptions,
   FrameTooLargeError,
   lengthPrefixed,
   lines,
@@ -1083,6 +1084,119 @@ test("framed(): a loop that awaits each send() still coalesces its frames into f
   }
 });
 
+test("framed() send() that joins the send buffer of a waiting send still waits while more than highWaterMark bytes wait", async () => {
+  const { conn, arrived, complete } = heldConn(true);
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 1024, highWaterMark: 100 });
+  const first = fc.send(new Uint8Array(300)); // 304 bytes: over highWaterMark, waits
+  await arrived(1);
+  const second = watch(fc.send(new Uint8Array(10))); // behind it, in the next send buffer
+  complete(); // the first frame is written
+  await first;
+  // Joins the send buffer the second one waits in: 318 bytes wait, over highWaterMark.
+  const third = watch(fc.send(new Uint8Array(300)));
+  assert.equal(fc.bufferedAmount, 318);
+  await turns();
+  assert.equal(third(), "pending");
+  assert.equal(second(), "pending");
+  const closing = fc.close();
+  await arrived(2);
+  complete();
+  await closing;
+  assert.deepEqual([second(), third()], ["ok", "ok"]);
+});
+
+test("framed() close() rejects for lost frames on every path a send or write resolves by", async () => {
+  const cases: [
+    string,
+    FramedOptions,
+    (fc: FramedConnection, step: () => Promise<void>) => Promise<void>,
+  ][] = [
+    // A writable write resolves once queued; its frame, written as it is, is lost.
+    ["writable write", { coalesce: 1024 }, async (fc) => {
+      await fc.writable.getWriter().write(new Uint8Array(2000));
+    }],
+    // A send that waited for highWaterMark resolves once the frame before it is written.
+    ["send resolved by a write", { coalesce: 1024, highWaterMark: 100 }, async (fc, step) => {
+      fc.send(new Uint8Array(300));
+      await turns(); // out in a write of its own
+      const sent = fc.send(new Uint8Array(50));
+      await turns();
+      await step(); // the 304 bytes are written: 54 wait, under highWaterMark
+      await sent;
+    }],
+    // A writable write that waited for highWaterMark resolves once the queue drained to it.
+    ["writable write resolved by draining", { coalesce: 1024, highWaterMark: 100 }, async (
+      fc,
+      step,
+    ) => {
+      fc.send(new Uint8Array(300));
+      await turns();
+      const written = fc.writable.getWriter().write(new Uint8Array(50));
+      await turns();
+      await step();
+      await written;
+    }],
+  ];
+  for (const [name, options, run] of cases) {
+    const { conn, arrived, complete, failNext } = heldConn(true);
+    const fc = framed(conn, lengthPrefixed(), options);
+    let n = 0;
+    await run(fc, async () => {
+      await arrived(++n);
+      complete();
+    });
+    // The next write fails: frames whose sends or writes resolved are lost.
+    await arrived(n + 1);
+    failNext(new Error("EPIPE"));
+    await assert.rejects(fc.close(), ConnectionError, name);
+  }
+});
+
+test("framed() close() counts what was written before a write failed: nothing lost, no rejection", async () => {
+  const { conn, arrived, complete, failNext } = heldConn(true);
+  const fc = framed(conn, lengthPrefixed());
+  const first = fc.send("x");
+  await arrived(1);
+  // Queued while "x" is being written: "a" (copied) and a payload written as it is.
+  const a = watch(fc.send("a"));
+  const big = fc.send(new Uint8Array(300_000));
+  big.catch(() => {});
+  complete();
+  await first;
+  await arrived(2); // "a", in the same batch of writes as the large frame
+  complete();
+  await arrived(3);
+  failNext(new Error("ECONNRESET")); // the large frame's header
+  await assert.rejects(big, ConnectionError);
+  assert.equal(a(), "ok");
+  // Every frame whose send resolved reached the socket; the failure was shown by the large
+  // frame's send.
+  await fc.close();
+});
+
+test("framed() close() ends quietly once the application saw the failure or gave up", async () => {
+  const shown: Record<string, (fc: FramedConnection) => Promise<void>> = {
+    "a later send rejected": async (fc) => {
+      await assert.rejects(fc.send("later"), ConnectionError);
+    },
+    "closeWrite() rejected": async (fc) => {
+      await assert.rejects(fc.closeWrite(), ConnectionError);
+    },
+    "the writable was aborted": async (fc) => {
+      await fc.writable.abort(new Error("give up")).catch(() => {});
+    },
+  };
+  for (const [name, show] of Object.entries(shown)) {
+    const { conn, fail } = recordingConn();
+    const fc = framed(conn, lengthPrefixed());
+    fail(new Error("EPIPE"));
+    await fc.send("lost"); // resolves at once: queued under highWaterMark
+    await turns(); // the write fails
+    await show(fc);
+    await fc.close().catch((error) => assert.fail(`${name}: ${error}`));
+  }
+});
+
 test("framed() close() rejects when frames whose sends had resolved were lost, not when their sends rejected", async () => {
   for (const options of [{}, UNTIL_WRITTEN]) {
     const { conn, fail } = recordingConn();
@@ -1173,8 +1287,8 @@ test("framed() closeWrite() rejects once the connection failed, and does not hal
     return true;
   });
   assert.equal(halfClosed, false);
-  // The send had resolved: close() tells of the loss too.
-  await assert.rejects(fc.close(), ConnectionError);
+  // The send had resolved, but closeWrite() told of the failure: close() ends quietly.
+  await fc.close();
 });
 
 test("framed() closeWrite() gives the conn's writable back first, for a Conn whose closeWrite() closes it", async () => {

@@ -56,3 +56,18 @@ test("gather() of a chunk larger than the block left starts a block that holds i
   assert.ok(chunks[1]!.subarray(0, 3000).every((b) => b === 2));
   assert.ok(chunks[1]!.subarray(3000).every((b) => b === 3));
 });
+
+test("find() searches the bytes gather() appends to a chunk it has searched to its end", () => {
+  const delimiter = new Uint8Array([0x0a]);
+  const queue = new ByteQueue();
+  queue.gather(new Uint8Array([1, 2, 3]));
+  assert.equal(queue.find(delimiter), -1); // searched to the end
+  queue.gather(new Uint8Array([0x0a])); // appended to the same chunk
+  assert.equal(queue.find(delimiter), 3);
+  const two = new Uint8Array([0x0d, 0x0a]);
+  const other = new ByteQueue();
+  other.gather(new Uint8Array([1, 0x0d]));
+  assert.equal(other.find(two), -1); // a candidate at the end, waiting for more bytes
+  other.gather(new Uint8Array([0x0a]));
+  assert.equal(other.find(two), 1);
+});

@@ -276,3 +276,22 @@ test("a decoder hands back no bytes while a large frame waits for its buffer, as
   decoder.push(wire.slice(14));
   assertFrames([decoder.next()], [payloadOf(100_000, 1)]);
 });
+
+test("while a large frame waits, a decoder copies the small chunks it is given (it holds no object per chunk)", () => {
+  // Observable from outside: detaching a small chunk's memory after push() does not reach the
+  // decoder (the memory held per chunk object is what the copy is for; see ByteQueue.gather).
+  const framing = lengthPrefixed();
+  const payload = payloadOf(100_000, 4);
+  const wire = framing.encode(payload);
+  const decoder = framing.decoder();
+  decoder.push(wire.slice(0, 1000)); // the header and the start: the frame waits
+  assert.equal(decoder.next(), undefined);
+  for (let at = 1000; at < 20_000; at += 100) {
+    const chunk = wire.slice(at, at + 100);
+    decoder.push(chunk);
+    structuredClone(chunk.buffer, { transfer: [chunk.buffer] }); // detaches `chunk`
+    assert.equal(chunk.length, 0);
+  }
+  decoder.push(wire.slice(20_000));
+  assertFrames([decoder.next()], [payload]);
+});
