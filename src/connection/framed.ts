@@ -30,10 +30,10 @@ export interface FramedOptions {
    * once enough of them are written. So a loop that awaits each `send()`
    * still has its frames coalesced into large writes, and bounds its memory
    * when the peer reads slowly. A payload written without a copy (larger
-   * than `coalesce`) is waited for until written, whatever this says. `0`: every send resolves once its frame is
-   * handed to the socket (one socket write per awaited send), and rejects
-   * if that fails. Sends left unawaited are not limited: watch
-   * `bufferedAmount`.
+   * than `coalesce`) is waited for until written, whatever this says. `0`:
+   * every send resolves once its frame is handed to the socket (one socket
+   * write per awaited send), and rejects if that fails. Sends left unawaited
+   * are not limited: watch `bufferedAmount`.
    *
    * @default {1048576} (1 MiB)
    */
@@ -103,12 +103,13 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * directions. Rejects if the connection failed before frames whose sends
    * (or `writable` writes) had resolved were written (they are lost) and
    * nothing showed the failure yet: no send, write, read or `closeWrite()`
-   * rejected, and `writable` was not aborted. The flush waits while the peer reads nothing (`conn.close()` closes at once). Closing with unread bytes from the peer makes the OS
-   * reset the connection, which may discard what the peer has not read yet:
-   * to end cleanly, `closeWrite()` and read to the end first. A read waiting
-   * meanwhile ends cleanly, even with part of a frame received (closing
-   * `conn` itself instead looks like the peer's end: part of a frame is then
-   * a `TruncatedFrameError`).
+   * rejected, and `writable` was not aborted. The flush waits while the
+   * peer reads nothing (`conn.close()` closes at once). Closing with unread
+   * bytes from the peer makes the OS reset the connection, which may discard
+   * what the peer has not read yet: to end cleanly, `closeWrite()` and read
+   * to the end first. A read waiting meanwhile ends cleanly, even with part
+   * of a frame received (closing `conn` itself instead looks like the peer's
+   * end: part of a frame is then a `TruncatedFrameError`).
    */
   close(): Promise<void>;
 }

@@ -1,6 +1,11 @@
 // Copyright 2026 the framewire authors. MIT license.
 // A queue of pushed chunks read from the front without copying. Private.
 
+/** The first block {@linkcode ByteQueue.gather} copies small chunks into. */
+const GATHER_MIN = 256;
+/** The largest such block. */
+const GATHER_MAX = 64 * 1024;
+
 /**
  * Holds pushed chunks and reads from the front. Reads that lie inside the
  * head chunk are views; reads that span chunks are copied once into a buffer
@@ -8,11 +13,6 @@
  * the scan cursor of {@linkcode ByteQueue.find} keeps delimiter searches
  * linear in the input even when it arrives one byte at a time.
  */
-/** The first block {@linkcode ByteQueue.gather} copies small chunks into. */
-const GATHER_MIN = 256;
-/** The largest such block. */
-const GATHER_MAX = 64 * 1024;
-
 export class ByteQueue {
   #chunks: Uint8Array[] = [];
   // The queue's own block that gather() copies into, and the chunk that is its used part (the

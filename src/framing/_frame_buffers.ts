@@ -12,9 +12,9 @@ export const SLAB_MAX_FRAME = 8 * 1024;
 /**
  * The largest frame whose buffer is allocated as soon as its header is
  * complete. A larger one gets its buffer once an eighth of it has arrived
- * (its bytes wait in the chunks they came in, so they are still copied
- * once): a peer that sends a header alone makes a decoder hold at most this
- * much, not `maxFrameLength`.
+ * (its bytes wait in the chunks they came in, small ones gathered into
+ * blocks of the decoder's own): a peer that sends a header alone makes a
+ * decoder hold at most this much, not `maxFrameLength`.
  */
 export const EAGER_FRAME = 64 * 1024;
 

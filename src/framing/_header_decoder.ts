@@ -5,6 +5,8 @@
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes } from "./_byte_queue.ts";
 import { EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
+import { checkChunk, copyBytes } from "./_options.ts";
+import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
 /**
  * Chunks below this size that arrive while a large frame waits for its
@@ -12,8 +14,6 @@ import { EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
  * held as they are (their object is small next to their bytes).
  */
 const GATHER_BELOW = 4096;
-import { checkChunk, copyBytes } from "./_options.ts";
-import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
 /**
  * Reads one format's header. A parser is stateful only in `length` and

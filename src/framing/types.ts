@@ -24,9 +24,10 @@
  * A frame above 64 KiB that spans chunks gets its buffer once an eighth of
  * it has arrived, not as soon as its header has: until then its bytes wait
  * in the chunks they came in (chunks under 4 KiB gathered into blocks of the
- * decoder's own), and go into the frame when it gets its buffer. So a peer that sends a header alone makes the
- * decoder hold at most 64 KiB, not `maxFrameLength`; in general, about eight
- * times what it has sent of the frame. With `maxFrameLength: Infinity` a
+ * decoder's own), and go into the frame when it gets its buffer. So a peer
+ * that sends a header alone makes the decoder hold at most 64 KiB, not
+ * `maxFrameLength`; in general, about eight times what it has sent of the
+ * frame. With `maxFrameLength: Infinity` a
  * decoder waits for any length a header declares.
  */
 export interface FrameDecoder {
