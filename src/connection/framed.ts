@@ -102,14 +102,16 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * Flushes queued frames as `closeWrite()` does, then closes both
    * directions. Rejects if the connection failed before frames whose sends
    * (or `writable` writes) had resolved were written (they are lost) and
-   * nothing showed the failure yet: no send, write, read or `closeWrite()`
-   * rejected, and `writable` was not aborted. The flush waits while the
-   * peer reads nothing (`conn.close()` closes at once). Closing with unread
-   * bytes from the peer makes the OS reset the connection, which may discard
-   * what the peer has not read yet: to end cleanly, `closeWrite()` and read
-   * to the end first. A read waiting meanwhile ends cleanly, even with part
-   * of a frame received (closing `conn` itself instead looks like the peer's
-   * end: part of a frame is then a `TruncatedFrameError`).
+   * the application has not seen the failure: no send or `closeWrite()`
+   * promise it waited on rejected with it, no `writable` write or earlier
+   * `close()` did, it did not abort `writable`, and no read failed after
+   * those sends resolved. The flush waits while the peer reads nothing
+   * (`conn.close()` closes at once). Closing with unread bytes from the peer
+   * makes the OS reset the connection, which may discard what the peer has
+   * not read yet: to end cleanly, `closeWrite()` and read to the end first.
+   * A read waiting meanwhile ends cleanly, even with part of a frame
+   * received (closing `conn` itself instead looks like the peer's end: part
+   * of a frame is then a `TruncatedFrameError`).
    */
   close(): Promise<void>;
 }
@@ -119,20 +121,55 @@ interface Waiter {
   end: number;
   /** The wire position of the last frame it stands for. */
   wireEnd: number;
-  promise: Promise<void>;
+  promise: Watched<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
-function waiter(end: number, wireEnd = end): Waiter {
+/**
+ * A promise that notes whether the application waits on it (`await`,
+ * `then`, `catch`), so that a failure it rejects with counts as seen.
+ * framewire's own handlers go through {@linkcode follow} and do not count.
+ */
+class Watched<T> extends Promise<T> {
+  // Promises derived from it (by then) are plain ones.
+  static override get [Symbol.species](): PromiseConstructor {
+    return Promise;
+  }
+  seen = false;
+  override then<A = T, B = never>(
+    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    this.seen = true;
+    return super.then(onfulfilled, onrejected);
+  }
+}
+
+/** `promise.then(...)` that a {@linkcode Watched} promise does not count as the application's. */
+function follow<T>(
+  promise: Promise<T>,
+  onfulfilled?: (value: T) => void,
+  onrejected?: (reason: unknown) => void,
+): void {
+  Promise.prototype.then.call(promise, onfulfilled, onrejected);
+}
+
+/** A watched promise with its resolvers. */
+function watched(): { promise: Watched<void>; resolve: () => void; reject: (e: unknown) => void } {
   let resolve!: () => void;
   let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
+  const promise = new Watched<void>((res, rej) => {
     resolve = res;
     reject = rej;
   });
+  return { promise, resolve, reject };
+}
+
+function waiter(end: number, wireEnd = end): Waiter {
+  const { promise, resolve, reject } = watched();
   // Unawaited sends are normal: one that fails is no unhandled rejection (later sends fail too).
-  promise.catch(noop);
+  follow(promise, undefined, noop);
   return { end, wireEnd, promise, resolve, reject };
 }
 
@@ -229,8 +266,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * socket. When the connection fails, every pending `send` rejects with a
  * `ConnectionError` (or the framing error that caused it), and so does every
  * later one; frames whose sends had resolved and that were not written yet
- * are lost, and `closeWrite()` rejects, and so does `close()` unless a
- * send, write or read has already shown the failure. A `send` left
+ * are lost, and `closeWrite()` rejects, and so does `close()` unless the
+ * application has already seen the failure (a send it awaited, a write, a
+ * read). A `send` left
  * unawaited that fails because the connection failed raises no unhandled
  * rejection: await a later `send` (or read, or `close()`) to learn of the
  * failure. A payload the framing refuses rejects its own `send` only (the
@@ -353,11 +391,18 @@ class Framed implements FramedConnection {
    */
   #promised = 0;
   /**
-   * The application was shown the connection's failure: a send, write,
-   * read or `closeWrite()` rejected with it, or it aborted `writable`
-   * itself. `close()` then ends quietly.
+   * Promises handed to the application that rejected with the failure
+   * (sends, `closeWrite()`): once it waited on one, it has seen the failure,
+   * and `close()` ends quietly.
    */
-  #reported = false;
+  #carriers: Watched<void>[] = [];
+  /**
+   * The application saw the failure otherwise: a `close()` or a `writable`
+   * write rejected with it, or it aborted `writable` itself.
+   */
+  #shown = false;
+  /** `#promised` when a read failed: frames promised up to there were lost knowingly. */
+  #readFailedAt = 0;
   #waiters: Waiter[] = [];
   #open: Waiter | undefined;
   #pumping: Promise<void> | undefined;
@@ -376,10 +421,12 @@ class Framed implements FramedConnection {
   #deferred: {
     after: number;
     bytes: Uint8Array;
-    promise: Promise<void>;
+    promise: Watched<void>;
     resolve: () => void;
     reject: (error: unknown) => void;
   }[] = [];
+  /** The promises `closeWrite()` handed out (close() handles them, as it awaits the same flush). */
+  #closeWrites: Watched<void>[] = [];
   /** The payload bytes of `#deferred`, kept up to date (`bufferedAmount` is read per send). */
   #deferredBytes = 0;
 
@@ -424,8 +471,8 @@ class Framed implements FramedConnection {
    */
   #nextBatch(): Promise<Uint8Array[] | null> {
     const next = this.#batchChain.then(() => this.#readBatch());
-    this.#batchChain = next.then(noop, () => {
-      this.#reported = true;
+    this.#batchChain = next.then(noop, (error) => {
+      if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
     });
     return next;
   }
@@ -643,12 +690,14 @@ class Framed implements FramedConnection {
       if (this.#accepted !== this.#sunk) return this.#defer(payload);
       return this.#queueSend(payload);
     } catch (error) {
-      const failed = Promise.reject(error);
-      if (error === this.#failure) this.#reported = true;
       // Quiet only when the connection failed (every later send says so too); a refused
       // payload, a send after close() or to a locked conn is the caller's mistake, and stays loud.
-      if (error === this.#failure && !usageErrors.has(error as object)) failed.catch(noop);
-      return failed;
+      if (error !== this.#failure || usageErrors.has(error as object)) return Promise.reject(error);
+      const { promise, reject } = watched();
+      follow(promise, undefined, noop);
+      reject(error);
+      this.#carriers.push(promise);
+      return promise;
     }
   }
 
@@ -728,7 +777,7 @@ class Framed implements FramedConnection {
       // written as it is, unchanged until its send resolves, as on the direct path.
       bytes = this.#coalescer.copies(payload.length) ? payload.slice() : payload;
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const { promise, resolve, reject } = watched();
     this.#deferred.push({ after: this.#accepted, bytes, promise, resolve, reject });
     this.#deferredBytes += bytes.length;
     return promise;
@@ -742,13 +791,17 @@ class Framed implements FramedConnection {
       const { bytes, promise, resolve, reject } = deferred[i]!;
       this.#deferredBytes -= bytes.length;
       try {
-        this.#queueSend(bytes, true).then(resolve, (error) => {
-          promise.catch(noop); // the connection failed: quiet, as on the direct path
+        follow(this.#queueSend(bytes, true), resolve, (error) => {
+          follow(promise, undefined, noop); // the connection failed: quiet, as on the direct path
+          this.#carriers.push(promise);
           reject(error);
         });
       } catch (error) {
         // A payload the framing refuses stays loud, as on the direct path.
-        if (error === this.#failure && !usageErrors.has(error as object)) promise.catch(noop);
+        if (error === this.#failure && !usageErrors.has(error as object)) {
+          follow(promise, undefined, noop);
+          this.#carriers.push(promise);
+        }
         reject(error);
       }
     }
@@ -774,7 +827,7 @@ class Framed implements FramedConnection {
 
   #makeWritable(): WritableStream<Uint8Array> {
     const abort = (reason: unknown): void => {
-      this.#reported = true; // the application gave up on what it wrote
+      this.#shown = true; // the application gave up on what it wrote
       this.#writableOver();
       this.#fail(reason);
       this.conn.close();
@@ -790,7 +843,7 @@ class Framed implements FramedConnection {
         try {
           this.#queueSend(payload, this.#sunk <= this.#fence, false);
         } catch (error) {
-          if (error === this.#failure) this.#reported = true;
+          if (error === this.#failure) this.#shown = true;
           this.#writableOver();
           throw error;
         }
@@ -858,6 +911,7 @@ class Framed implements FramedConnection {
           for (let i = 0; i < chunks.length && settled[i]!.status === "fulfilled"; i++) {
             this.#written += chunks[i]!.length;
           }
+          this.#settle(); // sends whose frames were written resolve
           throw error;
         }
         for (const chunk of chunks) this.#written += chunk.length;
@@ -893,18 +947,20 @@ class Framed implements FramedConnection {
     this.#failure = error instanceof FramingError || usageErrors.has(error as object)
       ? error
       : new ConnectionError("Cannot send as the connection failed", { cause: error });
-    // Sends and writes still waiting reject with it now.
-    if (this.#waiters.length > 0 || this.#drained !== undefined || this.#deferred.length > 0) {
-      this.#reported = true;
+    // A writable write waiting for the queue to drain fails the writable's write with it.
+    if (this.#drained !== undefined) this.#shown = true;
+    for (const w of this.#waiters) {
+      this.#carriers.push(w.promise);
+      w.reject(this.#failure);
     }
-    for (const w of this.#waiters) w.reject(this.#failure);
     this.#waiters = [];
     this.#open = undefined;
     this.#drained?.reject(this.#failure);
     this.#drained = undefined;
     for (const d of this.#deferred) {
       // Quiet, as a queued send is: later sends and reads report the failure.
-      d.promise.catch(noop);
+      follow(d.promise, undefined, noop);
+      this.#carriers.push(d.promise);
       d.reject(this.#failure);
     }
     this.#deferred = [];
@@ -926,26 +982,37 @@ class Framed implements FramedConnection {
   }
 
   closeWrite(): Promise<void> {
-    return this.#closing ??= (async () => {
-      try {
-        await this.#flush();
-      } catch (error) {
-        this.#reported = true;
-        throw error;
-      }
+    const closing = this.#closing ??= (async () => {
+      await this.#flush();
       this.#writer?.releaseLock();
       await this.conn.closeWrite();
     })();
+    // The application's own promise: one it waits on shows it the failure.
+    const { promise, resolve, reject } = watched();
+    this.#closeWrites.push(promise);
+    follow(closing, resolve, (error) => {
+      if (error === this.#failure) this.#carriers.push(promise);
+      reject(error);
+    });
+    return promise;
   }
 
   async close(): Promise<void> {
+    // A closeWrite() left unawaited fails no louder than this close() does.
+    for (const p of this.#closeWrites) follow(p, undefined, noop);
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       await (this.#closing ??= this.#flush());
     } catch (error) {
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
-      // had resolved and were lost make it fail, unless the application saw the failure already.
-      if (this.#promised > this.#written && !this.#reported) throw error;
+      // had resolved and were lost make it fail, unless the application saw the failure: a
+      // promise of its own rejected with it and it waited on that, or `#shown`, or a read
+      // failed after they were promised.
+      const seen = this.#shown || this.#carriers.some((p) => p.seen);
+      if (!seen && this.#promised > Math.max(this.#written, this.#readFailedAt)) {
+        this.#shown = true; // a second close() (as `await using` makes) ends quietly
+        throw error;
+      }
     } finally {
       this.#closedHere = true;
       this.conn.close();
