@@ -136,13 +136,23 @@ class Watched<T> extends Promise<T> {
   static override get [Symbol.species](): PromiseConstructor {
     return Promise;
   }
-  seen = false;
+  #seen = false;
+  /** Set by {@linkcode Watched.carry}: called once the application waits on it. */
+  #onSeen: (() => void) | undefined;
   override then<A = T, B = never>(
     onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    this.seen = true;
+    if (!this.#seen) {
+      this.#seen = true;
+      this.#onSeen?.();
+    }
     return super.then(onfulfilled, onrejected);
+  }
+  /** It rejects with the connection's failure: `seen` runs once the application waits on it. */
+  carry(seen: () => void): void {
+    if (this.#seen) seen();
+    else this.#onSeen = seen;
   }
 }
 
@@ -391,16 +401,14 @@ class Framed implements FramedConnection {
    */
   #promised = 0;
   /**
-   * Promises handed to the application that rejected with the failure
-   * (sends, `closeWrite()`): once it waited on one, it has seen the failure,
-   * and `close()` ends quietly.
-   */
-  #carriers: Watched<void>[] = [];
-  /**
-   * The application saw the failure otherwise: a `close()` or a `writable`
-   * write rejected with it, or it aborted `writable` itself.
+   * The application saw the failure: it waited on a send or `closeWrite()`
+   * promise that rejected with it, a `close()` or a `writable` write
+   * rejected with it, or it aborted `writable` itself.
    */
   #shown = false;
+  #seeFailure = (): void => {
+    this.#shown = true;
+  };
   /** `#promised` when a read failed: frames promised up to there were lost knowingly. */
   #readFailedAt = 0;
   #waiters: Waiter[] = [];
@@ -696,7 +704,7 @@ class Framed implements FramedConnection {
       const { promise, reject } = watched();
       follow(promise, undefined, noop);
       reject(error);
-      this.#carriers.push(promise);
+      promise.carry(this.#seeFailure);
       return promise;
     }
   }
@@ -793,14 +801,14 @@ class Framed implements FramedConnection {
       try {
         follow(this.#queueSend(bytes, true), resolve, (error) => {
           follow(promise, undefined, noop); // the connection failed: quiet, as on the direct path
-          this.#carriers.push(promise);
+          promise.carry(this.#seeFailure);
           reject(error);
         });
       } catch (error) {
         // A payload the framing refuses stays loud, as on the direct path.
         if (error === this.#failure && !usageErrors.has(error as object)) {
           follow(promise, undefined, noop);
-          this.#carriers.push(promise);
+          promise.carry(this.#seeFailure);
         }
         reject(error);
       }
@@ -950,7 +958,7 @@ class Framed implements FramedConnection {
     // A writable write waiting for the queue to drain fails the writable's write with it.
     if (this.#drained !== undefined) this.#shown = true;
     for (const w of this.#waiters) {
-      this.#carriers.push(w.promise);
+      w.promise.carry(this.#seeFailure);
       w.reject(this.#failure);
     }
     this.#waiters = [];
@@ -960,7 +968,7 @@ class Framed implements FramedConnection {
     for (const d of this.#deferred) {
       // Quiet, as a queued send is: later sends and reads report the failure.
       follow(d.promise, undefined, noop);
-      this.#carriers.push(d.promise);
+      d.promise.carry(this.#seeFailure);
       d.reject(this.#failure);
     }
     this.#deferred = [];
@@ -991,7 +999,7 @@ class Framed implements FramedConnection {
     const { promise, resolve, reject } = watched();
     this.#closeWrites.push(promise);
     follow(closing, resolve, (error) => {
-      if (error === this.#failure) this.#carriers.push(promise);
+      if (error === this.#failure) promise.carry(this.#seeFailure);
       reject(error);
     });
     return promise;
@@ -1000,6 +1008,7 @@ class Framed implements FramedConnection {
   async close(): Promise<void> {
     // A closeWrite() left unawaited fails no louder than this close() does.
     for (const p of this.#closeWrites) follow(p, undefined, noop);
+    this.#closeWrites = [];
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       await (this.#closing ??= this.#flush());
@@ -1008,8 +1017,7 @@ class Framed implements FramedConnection {
       // had resolved and were lost make it fail, unless the application saw the failure: a
       // promise of its own rejected with it and it waited on that, or `#shown`, or a read
       // failed after they were promised.
-      const seen = this.#shown || this.#carriers.some((p) => p.seen);
-      if (!seen && this.#promised > Math.max(this.#written, this.#readFailedAt)) {
+      if (!this.#shown && this.#promised > Math.max(this.#written, this.#readFailedAt)) {
         this.#shown = true; // a second close() (as `await using` makes) ends quietly
         throw error;
       }
