@@ -105,7 +105,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * the application has not seen the failure: no send or `closeWrite()`
    * promise it waited on rejected with it, no `writable` write or earlier
    * `close()` did, it did not abort `writable`, and no read failed after
-   * those sends resolved. The flush waits while the peer reads nothing
+   * those sends resolved (any handler on such a promise counts, even
+   * `.catch(() => {})`). The flush waits while the peer reads nothing
    * (`conn.close()` closes at once). Closing with unread bytes from the peer
    * makes the OS reset the connection, which may discard what the peer has
    * not read yet: to end cleanly, `closeWrite()` and read to the end first.
@@ -433,8 +434,6 @@ class Framed implements FramedConnection {
     resolve: () => void;
     reject: (error: unknown) => void;
   }[] = [];
-  /** The promises `closeWrite()` handed out (close() handles them, as it awaits the same flush). */
-  #closeWrites: Watched<void>[] = [];
   /** The payload bytes of `#deferred`, kept up to date (`bufferedAmount` is read per send). */
   #deferredBytes = 0;
 
@@ -995,9 +994,10 @@ class Framed implements FramedConnection {
       this.#writer?.releaseLock();
       await this.conn.closeWrite();
     })();
-    // The application's own promise: one it waits on shows it the failure.
+    // The application's own promise, one per call: one it waits on shows it the failure. Not
+    // an unhandled rejection when left unawaited: close() reports the loss then.
     const { promise, resolve, reject } = watched();
-    this.#closeWrites.push(promise);
+    follow(promise, undefined, noop);
     follow(closing, resolve, (error) => {
       if (error === this.#failure) promise.carry(this.#seeFailure);
       reject(error);
@@ -1006,9 +1006,6 @@ class Framed implements FramedConnection {
   }
 
   async close(): Promise<void> {
-    // A closeWrite() left unawaited fails no louder than this close() does.
-    for (const p of this.#closeWrites) follow(p, undefined, noop);
-    this.#closeWrites = [];
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       await (this.#closing ??= this.#flush());

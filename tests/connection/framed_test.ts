@@ -1237,6 +1237,21 @@ test("framed() close() after a failed read rejects for frames promised after it,
   }
 });
 
+test("framed() closeWrite() promises left unawaited raise no unhandled rejection, however many and whenever", async () => {
+  const { conn, fail } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  fail(new Error("EPIPE"));
+  await fc.send("a");
+  fc.closeWrite(); // left unawaited
+  await assert.rejects(fc.closeWrite(), ConnectionError); // a second call, awaited
+  const closing = fc.close(); // quiet: the awaited closeWrite() showed the failure
+  fc.closeWrite(); // during close(), left unawaited
+  await closing;
+  fc.closeWrite(); // after it
+  await turns();
+  // An unhandled rejection would fail this test (all three test runners report them).
+});
+
 test("framed() close() that rejected once ends quietly the next time (as await using calls it again)", async () => {
   const { conn, fail } = recordingConn();
   const fc = framed(conn, lengthPrefixed());
