@@ -24,8 +24,7 @@ export const EAGER_FRAME = 64 * 1024;
  * still be in use by the caller.
  *
  * Fresh frames of up to {@linkcode SLAB_MAX_FRAME} bytes are carved one after
- * another out of a zero-filled slab, as Node's `Buffer.allocUnsafe` pools
- * small buffers: on V8 a fresh `Uint8Array` of 256 B to 4 KiB costs 1-4 µs
+ * another out of a zero-filled slab, as Node pools its small buffers: on V8 a fresh `Uint8Array` of 256 B to 4 KiB costs 1-4 µs
  * (its memory lives outside the heap), a view into a slab tens of
  * nanoseconds. A slab is 16 times the frame that starts it, from
  * {@linkcode SLAB_MIN_SIZE} to {@linkcode SLAB_SIZE}, so an idle decoder
@@ -33,8 +32,8 @@ export const EAGER_FRAME = 64 * 1024;
  * an owned frame is never overwritten; like a view into a read chunk, it
  * keeps its whole slab alive. Each decoder has its own slabs: frames of one
  * stream share memory with frames of that stream only. Slabs do not come
- * from the decoder's `allocate` (which larger frames do): memory that
- * `Buffer.allocUnsafe` gives is not zeroed, and the unused rest of a slab is
+ * from the decoder's `allocate` (which larger frames do): memory that an
+ * `allocate` gives need not be zeroed, and the unused rest of a slab is
  * reachable through `frame.buffer`. Measured, zeroed slabs are as fast.
  */
 export class FrameBuffers {

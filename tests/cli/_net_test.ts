@@ -25,25 +25,40 @@ const te = new TextEncoder();
 
 /** Starts `framewire listen ARGS` in-process; resolves once it is bound. */
 /**
- * Connects to a `listen --once` server, writes `bytes`, half-closes, and
- * returns the server's exit code (the connection is closed after it exits).
+ * Connects to a `listen` server, writes `bytes` (and half-closes, with
+ * `end`), and returns what `then` gives; the connection is closed after.
  */
-async function writeThenEnd(
-  server: { port: string; done: Promise<number> },
+async function writeThen<T>(
+  server: { port: string },
   bytes: Uint8Array,
-): Promise<number> {
+  then: () => Promise<T>,
+  end = false,
+): Promise<T> {
   const { connect } = await adapter();
   const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
   try {
     const writer = conn.writable.getWriter();
     await writer.write(bytes);
     writer.releaseLock();
-    await conn.closeWrite();
-    return await server.done;
+    if (end) await conn.closeWrite();
+    return await then();
   } finally {
     conn.close();
   }
 }
+
+/**
+ * Connects to a `listen --once` server, writes `bytes`, half-closes, and
+ * returns the server's exit code (the connection is closed after it exits).
+ */
+function writeThenEnd(
+  server: { port: string; done: Promise<number> },
+  bytes: Uint8Array,
+): Promise<number> {
+  return writeThen(server, bytes, () => server.done, true);
+}
+
+const HTTP_GET = te.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
 async function startListen(
   args: string[],
@@ -203,16 +218,7 @@ test(
 
 test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT, async () => {
   const server = await startListen(["--port", "0", "--once"]);
-  const { connect } = await adapter();
-  const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
-  try {
-    const writer = conn.writable.getWriter();
-    await writer.write(te.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    writer.releaseLock();
-    assert.equal(await server.done, 1);
-  } finally {
-    conn.close();
-  }
+  assert.equal(await writeThen(server, HTTP_GET, () => server.done), 1);
   assert.match(
     server.io.stderr,
     /\[1\] error after 0 frames, closing the connection: .*look like HTTP/,
@@ -509,18 +515,11 @@ test(
   TIMEOUT,
   async () => {
     const server = await startListen(["--port", "0"]);
-    const { connect } = await adapter();
-    const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
-    try {
-      const writer = conn.writable.getWriter();
-      await writer.write(te.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-      writer.releaseLock();
+    await writeThen(server, HTTP_GET, async () => {
       await server.io.waitForErr(/\[1\] error after 0 frames/);
       server.io.interrupt();
       assert.equal(await server.done, 0); // only --once reports the error in the exit code
-    } finally {
-      conn.close();
-    }
+    });
   },
 );
 

@@ -14,7 +14,14 @@ import {
   TruncatedFrameError,
 } from "../../mod.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
-import { concat, cutsArbitrary, encodeAll, formats, label } from "../framing/_formats.ts";
+import {
+  concat,
+  cutsArbitrary,
+  encodeAll,
+  formats,
+  label,
+  payloadOf,
+} from "../framing/_formats.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
 const sockets = watchSockets();
@@ -618,10 +625,6 @@ function byobConn(input: Uint8Array, sizes: number[], end: "eof" | Error = "eof"
     },
   };
   return { conn, targets, reads: () => reads, cancelled: () => cancelled };
-}
-
-function payloadOf(size: number, seed: number): Uint8Array {
-  return Uint8Array.from({ length: size }, (_, i) => (i * 31 + seed) & 0xff);
 }
 
 test("framed() over a Conn with read(): any read sizes, owned frames stay intact", async () => {

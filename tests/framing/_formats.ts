@@ -55,6 +55,13 @@ export function label(framing: Framing, i: number): string {
   return `${framing.name}#${i}`;
 }
 
+/** A payload of `n` bytes, each depending on its position and `seed`. */
+export function payloadOf(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
 /** Joins byte arrays into one fresh buffer. */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -14,7 +14,7 @@ import {
 } from "../../mod.ts";
 import { EAGER_FRAME } from "../../src/framing/_frame_buffers.ts";
 import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
-import { cutsArbitrary, label } from "./_formats.ts";
+import { cutsArbitrary, label, payloadOf } from "./_formats.ts";
 
 /** Formats, with the smallest payload each can carry and its trailer length. */
 const cases: { framing: Framing; min: number; trailer: number }[] = [
@@ -26,13 +26,6 @@ const cases: { framing: Framing; min: number; trailer: number }[] = [
   { framing: decimalHeader(), min: 0, trailer: 0 },
   { framing: netstring(), min: 0, trailer: 1 },
 ];
-
-/** A payload of `n` bytes that differs from its neighbours. */
-function payloadOf(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
-  return out;
-}
 
 /**
  * Asserts that `actual` holds the same frames as `expected`, naming the first

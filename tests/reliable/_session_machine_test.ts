@@ -96,6 +96,16 @@ function take(m: SessionMachine): {
 
 const types = (frames: Uint8Array[]): number[] => frames.map((f) => f[0]!);
 
+/** A client machine that dialled, connected at T0 and sent its HELLO (taken). */
+function helloSent(): SessionMachine {
+  const c = new SessionMachine(options("client"), T0);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  return c;
+}
+
 /** A client and a server machine joined by hand. */
 function connectedPair(
   clientOverrides: Partial<MachineOptions> = {},
@@ -439,11 +449,7 @@ test("SessionMachine: reading paused by a full receive queue is not a dead peer"
 });
 
 test("SessionMachine: the handshake is bounded by deadPeerTimeout", () => {
-  const c = new SessionMachine(options("client"), T0);
-  c.tick(T0);
-  c.dial = false;
-  c.connected(T0);
-  take(c);
+  const c = helloSent();
   // Bytes that never make a whole answer do not hold the handshake open.
   for (let t = T0 + 1000; t < T0 + 4000; t += 1000) c.heard(t);
   c.tick(T0 + 4000);
@@ -1191,11 +1197,7 @@ function refusesHandshakes(mangled: (type: number) => Uint8Array): void {
   assert.equal(s.linkClose, "abort");
   assert.match(String(s.linkError), /malformed HELLO/);
   assert.ok(!take(s).events.some((e) => e.type === "open"), "no session opened");
-  const c = new SessionMachine(options("client"), T0);
-  c.tick(T0);
-  c.dial = false;
-  c.connected(T0);
-  take(c);
+  const c = helloSent();
   c.receive(mangled(WELCOME), T0);
   assert.equal(c.linkClose, "abort");
   assert.match(String(c.linkError), /malformed WELCOME/);
@@ -1355,11 +1357,7 @@ test("SessionMachine: a REJECT drops the connection with the code of its reason,
       "PROTOCOL_ERROR",
     ]] as const
   ) {
-    const c = new SessionMachine(options("client"), T0);
-    c.tick(T0);
-    c.dial = false;
-    c.connected(T0);
-    take(c);
+    const c = helloSent();
     c.receive(SessionMachine.reject(reason, "no"), T0);
     assert.equal(c.linkClose, "abort", reason);
     assert.equal((c.linkError as { code: string }).code, code, reason);
@@ -1413,11 +1411,7 @@ test("SessionMachine: after many confirmed messages, new ones are still written 
 });
 
 test("SessionMachine: an error that ends the session without GOODBYE aborts the connection", () => {
-  const c = new SessionMachine(options("client"), T0);
-  c.tick(T0);
-  c.dial = false;
-  c.connected(T0);
-  take(c);
+  const c = helloSent();
   const welcome = encodeHandshake(WELCOME, 0, ID, 0);
   welcome[1] = 9;
   c.receive(welcome, T0);
