@@ -43,14 +43,44 @@ const sockets = watchSockets();
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+/**
+ * A reliable server listening on `network` (a new one by default) and a client dialing it; runs
+ * `body`, then closes the client (`closeClient`: "await" its close, "quiet" ignores a rejection,
+ * "now" closes with timeout 0 and ignores a rejection), the server and the listener.
+ */
+async function withPair(
+  options: {
+    network?: MemoryNetwork;
+    server?: Parameters<typeof reliableServer>[1];
+    client?: Parameters<typeof reliableClient>[1];
+    closeClient?: "await" | "quiet" | "now";
+  },
+  body: (pair: {
+    net: MemoryNetwork;
+    listener: ReturnType<MemoryNetwork["listen"]>;
+    server: ReturnType<typeof reliableServer>;
+    client: ReturnType<typeof reliableClient>;
+  }) => Promise<void>,
+): Promise<void> {
+  const net = options.network ?? new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, options.server);
+  const client = reliableClient(net.dialer, options.client);
+  try {
+    await body({ net, listener, server, client });
+  } finally {
+    if (options.closeClient === "quiet") await client.close().catch(() => {});
+    else if (options.closeClient === "now") await client.close({ timeout: 0 }).catch(() => {});
+    else await client.close();
+    await server.close();
+    listener.close();
+  }
+}
+
 test("reliable: messages flow both ways, in order, and send resolves on confirmation", {
   timeout: 10000,
 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  const client = reliableClient(net.dialer);
-  try {
+  await withPair({}, async ({ net, server, client }) => {
     const opened = once(client, "open");
     const sent = Promise.all(labels("c", 100).map((m) => client.send(m)));
     const session = await nextSession(server);
@@ -78,21 +108,13 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
       reconnects: 0,
     });
     assert.equal(net.links.length, 1);
-  } finally {
-    await client.close();
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: close() waits for confirmations, says goodbye, and ends both iterators", {
   timeout: 10000,
 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  const client = reliableClient(net.dialer);
-  try {
+  await withPair({}, async ({ net, server, client }) => {
     const session = (await Promise.all([nextSession(server), client.send("first")]))[0];
     net.links[0]!.hold("s2c"); // acks are held back
     const last = track(client.send("last"));
@@ -111,21 +133,13 @@ test("reliable: close() waits for confirmations, says goodbye, and ends both ite
     assert.equal(session.state, "closed");
     assert.deepEqual(await readAll(client), []);
     assert.equal(server.size, 0);
-  } finally {
-    await client.close();
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: a reply sent as the client closes arrives, and both close() calls resolve", {
   timeout: 10000,
 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  const client = reliableClient(net.dialer);
-  try {
+  await withPair({ closeClient: "quiet" }, async ({ net, server, client }) => {
     const session = (await Promise.all([nextSession(server), once(client, "open")]))[0];
     net.links[0]!.hold("s2c"); // the server's ack of "req" will travel with its reply
     const request = track(client.send("req"));
@@ -141,21 +155,13 @@ test("reliable: a reply sent as the client closes arrives, and both close() call
     await serverClosed.promise;
     assert.equal(client.state, "closed");
     assert.equal(session.state, "closed");
-  } finally {
-    await client.close().catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: lost acks: the handshake confirms, nothing is resent or duplicated", {
   timeout: 10000,
 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  const client = reliableClient(net.dialer);
-  try {
+  await withPair({}, async ({ net, server, client }) => {
     const [session] = await Promise.all([nextSession(server), client.send("warm-up")]);
     assert.deepEqual(await read(session, 1), ["warm-up"]);
     net.links[0]!.blackHole("s2c"); // every ack from now on is lost
@@ -175,11 +181,7 @@ test("reliable: lost acks: the handshake confirms, nothing is resent or duplicat
     assert.equal(client.stats.reconnects, 1);
     await client.send("after");
     assert.deepEqual(await read(session, 1), ["after"]);
-  } finally {
-    await client.close();
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: duplicated DATA frames are dropped and acked", { timeout: 10000 }, async () => {
@@ -390,19 +392,11 @@ async function withAcksHeld(
     link: MemoryLink,
   ) => Promise<void>,
 ): Promise<void> {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  const client = reliableClient(net.dialer, { sendBufferSize });
-  try {
+  await withPair({ client: { sendBufferSize } }, async ({ net, server, client }) => {
     const [session] = await Promise.all([nextSession(server), once(client, "open")]);
     net.links[0]!.hold("s2c");
     await body(client, session, net.links[0]!);
-  } finally {
-    await client.close();
-    await server.close();
-    listener.close();
-  }
+  });
 }
 
 test(
@@ -579,22 +573,15 @@ test(
   async () => {
     const net = new MemoryNetwork();
     net.onLink = (link) => link.blackHole("s2c"); // the WELCOME never reaches the client
-    const listener = net.listen();
     // resumeTimeout is a minute: without the client's GOODBYE the session would outlive the test.
-    const server = reliableServer(listener);
-    const client = reliableClient(net.dialer);
-    try {
+    await withPair({ network: net, closeClient: "quiet" }, async ({ server, client }) => {
       const session = await nextSession(server); // the client's HELLO arrived
       const ended = once<{ error: Error | undefined }>(session, "close");
       assert.equal(client.state, "connecting");
       await client.close();
       assert.equal((await ended).detail.error, undefined);
       assert.equal(session.state, "closed");
-    } finally {
-      await client.close().catch(() => {});
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
@@ -648,11 +635,7 @@ test(
     timeout: 10000,
   },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener);
-    const client = reliableClient(net.dialer, { receiveBufferSize: 1000 });
-    try {
+    await withPair({ client: { receiveBufferSize: 1000 } }, async ({ net, server, client }) => {
       const [session] = await Promise.all([nextSession(server), client.send("hello")]);
       assert.deepEqual(await read(session, 1), ["hello"]);
       // The client's application reads nothing: its queue fills, and it stops reading.
@@ -665,48 +648,39 @@ test(
       assert.equal(late.settled(), false, "its ack waits in the stream the client does not read");
       assert.equal((await read(client, 30)).length, 30);
       assert.equal(await outcome(late.promise), "ok");
-    } finally {
-      await client.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
 test("reliable: while the application reads nothing, reconnects do not grow its receive queue", {
   timeout: 10000,
 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
   // Not reading, the client notices a cut when a write fails: its next heartbeat.
-  const client = reliableClient(net.dialer, { receiveBufferSize: 1000, heartbeatInterval: 20 });
-  try {
-    const [session] = await Promise.all([nextSession(server), client.send("hello")]);
-    // 20 KB for a client that holds 1 KB and reads nothing: it stops reading.
-    for (let i = 0; i < 200; i++) session.send("x".repeat(100)).catch(() => {});
-    // Sends are written once per microtask turn: let them reach the client, which stops taking
-    // them once its 1 KB is full, before the first cut.
-    await drainJobs(2000);
-    const inFlight: number[] = [];
-    for (let flap = 0; flap < 4; flap++) {
-      const resumed = [once(session, "resumed"), once(client, "resumed")];
-      net.links.at(-1)!.cut("reset");
-      // The server took the HELLO (which confirmed what the client had queued), the client the
-      // WELCOME, which came in one read with the messages the server sent again.
-      await Promise.all(resumed);
-      inFlight.push(session.stats.inFlight);
-    }
-    // Each new connection's handshake is read, but not the messages after it: before, every
-    // reconnect queued one more read of them.
-    assert.equal(new Set(inFlight).size, 1, `unconfirmed after each flap: ${inFlight}`);
-    assert.ok(inFlight[0]! > 0, `the client stopped taking messages: ${inFlight}`);
-    assert.equal((await read(client, 200)).length, 200, "then everything arrives");
-  } finally {
-    await client.close({ timeout: 0 }).catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  await withPair(
+    { client: { receiveBufferSize: 1000, heartbeatInterval: 20 }, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+      // 20 KB for a client that holds 1 KB and reads nothing: it stops reading.
+      for (let i = 0; i < 200; i++) session.send("x".repeat(100)).catch(() => {});
+      // Sends are written once per microtask turn: let them reach the client, which stops taking
+      // them once its 1 KB is full, before the first cut.
+      await drainJobs(2000);
+      const inFlight: number[] = [];
+      for (let flap = 0; flap < 4; flap++) {
+        const resumed = [once(session, "resumed"), once(client, "resumed")];
+        net.links.at(-1)!.cut("reset");
+        // The server took the HELLO (which confirmed what the client had queued), the client the
+        // WELCOME, which came in one read with the messages the server sent again.
+        await Promise.all(resumed);
+        inFlight.push(session.stats.inFlight);
+      }
+      // Each new connection's handshake is read, but not the messages after it: before, every
+      // reconnect queued one more read of them.
+      assert.equal(new Set(inFlight).size, 1, `unconfirmed after each flap: ${inFlight}`);
+      assert.ok(inFlight[0]! > 0, `the client stopped taking messages: ${inFlight}`);
+      assert.equal((await read(client, 200)).length, 200, "then everything arrives");
+    },
+  );
 });
 
 test(
@@ -715,24 +689,19 @@ test(
     timeout: 10000,
   },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { receiveBufferSize: 1024 });
-    const client = reliableClient(net.dialer);
-    try {
-      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
-      const empty = new Uint8Array(0);
-      let confirmed = 0;
-      for (let i = 0; i < 5000; i++) client.send(empty).then(() => confirmed++, () => {});
-      await drainJobs(2000);
-      // 16 of them fill 1 KiB (64 bytes each); the rest wait unread in the connection.
-      assert.ok(confirmed < 1000, `${confirmed} of 5000 empty messages taken by a full queue`);
-      assert.equal((await read(session, 5001)).length, 5001, "then everything arrives");
-    } finally {
-      await client.close({ timeout: 0 }).catch(() => {});
-      await server.close();
-      listener.close();
-    }
+    await withPair(
+      { server: { receiveBufferSize: 1024 }, closeClient: "now" },
+      async ({ server, client }) => {
+        const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+        const empty = new Uint8Array(0);
+        let confirmed = 0;
+        for (let i = 0; i < 5000; i++) client.send(empty).then(() => confirmed++, () => {});
+        await drainJobs(2000);
+        // 16 of them fill 1 KiB (64 bytes each); the rest wait unread in the connection.
+        assert.ok(confirmed < 1000, `${confirmed} of 5000 empty messages taken by a full queue`);
+        assert.equal((await read(session, 5001)).length, 5001, "then everything arrives");
+      },
+    );
   },
 );
 
@@ -968,11 +937,11 @@ test("reliable: a second server.close() waits for the sessions as the first does
   timeout: 10000,
 }, async () => {
   const clock = new FakeClock();
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, { clock, ackDelay: 0, closeTimeout: 1000 });
-  const client = reliableClient(net.dialer, { clock, ackDelay: 0 });
-  try {
+  await withPair({
+    server: { clock, ackDelay: 0, closeTimeout: 1000 },
+    client: { clock, ackDelay: 0 },
+    closeClient: "now",
+  }, async ({ net, server, client }) => {
     const [session] = await Promise.all([nextSession(server), client.send("hi")]);
     // The server's message is never confirmed: the client's ACKs are held back.
     net.links[0]!.hold("c2s");
@@ -989,11 +958,7 @@ test("reliable: a second server.close() waits for the sessions as the first does
     assert.equal(server.size, 0);
     await first.promise;
     await assert.rejects(reply.promise, { code: "CONNECTION_CLOSED" });
-  } finally {
-    await client.close({ timeout: 0 }).catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: a black-holed connection is detected within deadPeerTimeout and replaced", {
@@ -1001,37 +966,32 @@ test("reliable: a black-holed connection is detected within deadPeerTimeout and 
 }, async () => {
   const clock = new FakeClock();
   const opts = { clock, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, opts);
-  const client = reliableClient(net.dialer, opts);
-  try {
-    const [session] = await Promise.all([nextSession(server), client.send("before")]);
-    assert.deepEqual(await read(session, 1), ["before"]);
-    net.links[0]!.blackHole();
-    const t = clock.now();
-    const during = track(client.send("during"));
-    const reconnecting = once<{ error: { code: string } }>(client, "reconnecting");
-    let detectedAt = 0;
-    void reconnecting.then(() => (detectedAt = clock.now() - t));
-    const resumed = once<{ replayed: number }>(client, "resumed");
-    for (let i = 0; i < 5 && detectedAt === 0; i++) {
-      clock.advance(1000);
-      await drainJobs(10);
-    }
-    assert.equal(detectedAt, 4000, "heartbeats at 1 s did not arrive; dead at 4 s");
-    assert.equal((await reconnecting).detail.error.code, "CONNECTION_TIMEOUT");
-    assert.deepEqual((await resumed).detail, { replayed: 1 });
-    assert.deepEqual(await read(session, 1), ["during"]);
-    await during.promise;
-    assert.equal(client.stats.resent, 1);
-    assert.equal(net.links.length, 2);
-    assert.equal(session.stats.duplicatesDropped, 0);
-  } finally {
-    await client.close({ timeout: 0 }).catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  await withPair(
+    { server: opts, client: opts, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("before")]);
+      assert.deepEqual(await read(session, 1), ["before"]);
+      net.links[0]!.blackHole();
+      const t = clock.now();
+      const during = track(client.send("during"));
+      const reconnecting = once<{ error: { code: string } }>(client, "reconnecting");
+      let detectedAt = 0;
+      void reconnecting.then(() => (detectedAt = clock.now() - t));
+      const resumed = once<{ replayed: number }>(client, "resumed");
+      for (let i = 0; i < 5 && detectedAt === 0; i++) {
+        clock.advance(1000);
+        await drainJobs(10);
+      }
+      assert.equal(detectedAt, 4000, "heartbeats at 1 s did not arrive; dead at 4 s");
+      assert.equal((await reconnecting).detail.error.code, "CONNECTION_TIMEOUT");
+      assert.deepEqual((await resumed).detail, { replayed: 1 });
+      assert.deepEqual(await read(session, 1), ["during"]);
+      await during.promise;
+      assert.equal(client.stats.resent, 1);
+      assert.equal(net.links.length, 2);
+      assert.equal(session.stats.duplicatesDropped, 0);
+    },
+  );
 });
 
 test("reliable: a message that takes longer than deadPeerTimeout to arrive is not a dead peer", {
@@ -1039,35 +999,30 @@ test("reliable: a message that takes longer than deadPeerTimeout to arrive is no
 }, async () => {
   const clock = new FakeClock();
   const opts = { clock, ackDelay: 0, heartbeatInterval: 500, deadPeerTimeout: 2000 };
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, opts);
-  const client = reliableClient(net.dialer, opts);
-  try {
-    const [session] = await Promise.all([nextSession(server), client.send("before")]);
-    assert.deepEqual(await read(session, 1), ["before"]);
-    // 64 KiB at 1 KiB per 500 ms: 32 s on the way, bytes arriving all along.
-    const link = net.links[0]!;
-    link.hold("c2s");
-    const big = new Uint8Array(64 * 1024).fill(7);
-    const sent = client.send(big);
-    const received = session[Symbol.asyncIterator]().next();
-    const arrived = track(received);
-    for (let i = 0; i < 100 && !arrived.settled(); i++) {
-      link.releaseSome("c2s", 1024);
-      clock.advance(500);
-      await drainJobs(20);
-    }
-    assert.ok(arrived.settled(), "the message arrived");
-    assert.deepEqual((await received).value, big);
-    await sent;
-    assert.equal(net.links.length, 1, "no reconnect");
-    assert.equal(client.stats.resent, 0);
-  } finally {
-    await client.close({ timeout: 0 }).catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  await withPair(
+    { server: opts, client: opts, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("before")]);
+      assert.deepEqual(await read(session, 1), ["before"]);
+      // 64 KiB at 1 KiB per 500 ms: 32 s on the way, bytes arriving all along.
+      const link = net.links[0]!;
+      link.hold("c2s");
+      const big = new Uint8Array(64 * 1024).fill(7);
+      const sent = client.send(big);
+      const received = session[Symbol.asyncIterator]().next();
+      const arrived = track(received);
+      for (let i = 0; i < 100 && !arrived.settled(); i++) {
+        link.releaseSome("c2s", 1024);
+        clock.advance(500);
+        await drainJobs(20);
+      }
+      assert.ok(arrived.settled(), "the message arrived");
+      assert.deepEqual((await received).value, big);
+      await sent;
+      assert.equal(net.links.length, 1, "no reconnect");
+      assert.equal(client.stats.resent, 0);
+    },
+  );
 });
 
 test("reliable: timeouts beyond what timers take (Infinity, 30 days) mean what they say", {
@@ -1091,33 +1046,28 @@ test("reliable: timeouts beyond what timers take (Infinity, 30 days) mean what t
     deadPeerTimeout: Infinity,
     heartbeatInterval: 30 * day,
   };
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, { ...opts, resumeTimeout: 30 * day });
-  const client = reliableClient(net.dialer, opts);
-  try {
-    const [session] = await Promise.all([nextSession(server), client.send("hello")]);
-    assert.deepEqual(await read(session, 1), ["hello"]);
-    // The client goes away: the server session waits 30 days for it, waking up rarely.
-    net.links[0]!.cut();
-    await drainJobs(50);
-    await client.close({ timeout: 0 }).catch(() => {});
-    const before = delays.length;
-    for (let i = 0; i < 29; i++) {
-      clock.advance(day);
-      await drainJobs(5);
-    }
-    assert.equal(session.state, "reconnecting", "still waiting after 29 days");
-    assert.ok(delays.length - before <= 4, `${delays.length - before} timers in 29 days`);
-    clock.advance(2 * day);
-    await drainJobs(20);
-    assert.equal(session.state, "closed", "lost after 30 days");
-    assert.ok(delays.every((ms) => ms <= 2 ** 31 - 1), `delays asked for: ${delays}`);
-  } finally {
-    await client.close({ timeout: 0 }).catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  await withPair(
+    { server: { ...opts, resumeTimeout: 30 * day }, client: opts, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+      assert.deepEqual(await read(session, 1), ["hello"]);
+      // The client goes away: the server session waits 30 days for it, waking up rarely.
+      net.links[0]!.cut();
+      await drainJobs(50);
+      await client.close({ timeout: 0 }).catch(() => {});
+      const before = delays.length;
+      for (let i = 0; i < 29; i++) {
+        clock.advance(day);
+        await drainJobs(5);
+      }
+      assert.equal(session.state, "reconnecting", "still waiting after 29 days");
+      assert.ok(delays.length - before <= 4, `${delays.length - before} timers in 29 days`);
+      clock.advance(2 * day);
+      await drainJobs(20);
+      assert.equal(session.state, "closed", "lost after 30 days");
+      assert.ok(delays.every((ms) => ms <= 2 ** 31 - 1), `delays asked for: ${delays}`);
+    },
+  );
 });
 
 test(
@@ -1127,12 +1077,13 @@ test(
   },
   async () => {
     const clock = new FakeClock();
-    const net = new MemoryNetwork({ highWaterMark: 16384 });
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock, ackDelay: 0, deadPeerTimeout: 4000 });
     // The client application reads nothing: its queue fills and it stops reading the connection.
-    const client = reliableClient(net.dialer, { clock, ackDelay: 0, receiveBufferSize: 65536 });
-    try {
+    await withPair({
+      network: new MemoryNetwork({ highWaterMark: 16384 }),
+      server: { clock, ackDelay: 0, deadPeerTimeout: 4000 },
+      client: { clock, ackDelay: 0, receiveBufferSize: 65536 },
+      closeClient: "now",
+    }, async ({ net, server, client }) => {
       const [session] = await Promise.all([nextSession(server), client.send("hi")]);
       for (let i = 0; i < 40; i++) session.send(new Uint8Array(32768)).catch(() => {});
       await drainJobs(200);
@@ -1148,11 +1099,7 @@ test(
       clock.advance(1000);
       await drainJobs(20);
       assert.equal(connClosed, true, "closed after deadPeerTimeout");
-    } finally {
-      await client.close({ timeout: 0 }).catch(() => {});
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
@@ -1161,30 +1108,25 @@ test("reliable: after server.close(), a closing session's client may still come 
 }, async () => {
   const clock = new FakeClock();
   const opts = { clock, ackDelay: 0 };
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, opts);
-  const client = reliableClient(net.dialer, opts);
-  try {
-    const [session] = await Promise.all([nextSession(server), client.send("hello")]);
-    net.links[0]!.hold("s2c"); // the server's next message is on its way...
-    const late = track(outcome(session.send("late")));
-    await drainJobs(20);
-    net.links[0]!.cut(); // ...when the connection drops; the client reconnects at once
-    const closing = track(server.close());
-    for (let i = 0; i < 10; i++) {
-      clock.advance(0); // timers due now: the client's immediate retry
-      await drainJobs(30);
-    }
-    assert.ok(late.settled() && await late.promise === "ok", "the message was confirmed");
-    assert.ok(closing.settled(), "server.close() did not wait for its timeout");
-    assert.deepEqual(await read(client, 1), ["late"]);
-    assert.equal(net.links.length, 2);
-  } finally {
-    await client.close({ timeout: 0 }).catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  await withPair(
+    { server: opts, client: opts, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+      net.links[0]!.hold("s2c"); // the server's next message is on its way...
+      const late = track(outcome(session.send("late")));
+      await drainJobs(20);
+      net.links[0]!.cut(); // ...when the connection drops; the client reconnects at once
+      const closing = track(server.close());
+      for (let i = 0; i < 10; i++) {
+        clock.advance(0); // timers due now: the client's immediate retry
+        await drainJobs(30);
+      }
+      assert.ok(late.settled() && await late.promise === "ok", "the message was confirmed");
+      assert.ok(closing.settled(), "server.close() did not wait for its timeout");
+      assert.deepEqual(await read(client, 1), ["late"]);
+      assert.equal(net.links.length, 2);
+    },
+  );
 });
 
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
@@ -1229,11 +1171,11 @@ test("reliable: the server drops a session whose client never returns (sessionlo
   timeout: 10000,
 }, async () => {
   const clock = new FakeClock();
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, { clock, ackDelay: 0, resumeTimeout: 5000 });
-  const client = reliableClient(net.dialer, { clock, ackDelay: 0 });
-  try {
+  await withPair({
+    server: { clock, ackDelay: 0, resumeTimeout: 5000 },
+    client: { clock, ackDelay: 0 },
+    closeClient: "quiet",
+  }, async ({ net, server, client }) => {
     const [session] = await Promise.all([nextSession(server), client.send("hi")]);
     await client.close(); // graceful: the server session ends too
     assert.equal(session.state, "closed");
@@ -1260,11 +1202,7 @@ test("reliable: the server drops a session whose client never returns (sessionlo
     assert.equal(await outcome(pending), "SESSION_LOST");
     await assert.rejects(readAll(s2), (e: { code: string }) => e.code === "SESSION_LOST");
     assert.equal(server.size, 0);
-  } finally {
-    await client.close().catch(() => {});
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: a reconnecting client's new connection replaces a half-dead one on the server", {
@@ -1345,23 +1283,18 @@ test(
     timeout: 10000,
   },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { maxMessageSize: 100 });
-    const client = reliableClient(net.dialer, { maxMessageSize: 100 });
-    try {
-      const full = new Uint8Array(100).fill(7);
-      const [session] = await Promise.all([nextSession(server), client.send(full)]);
-      assert.deepEqual((await session[Symbol.asyncIterator]().next()).value, full);
-      await session.send(full);
-      assert.deepEqual((await client[Symbol.asyncIterator]().next()).value, full);
-      await assert.rejects(client.send(new Uint8Array(101)), RangeError);
-      assert.equal(client.stats.reconnects, 0);
-    } finally {
-      await client.close();
-      await server.close();
-      listener.close();
-    }
+    await withPair(
+      { server: { maxMessageSize: 100 }, client: { maxMessageSize: 100 } },
+      async ({ server, client }) => {
+        const full = new Uint8Array(100).fill(7);
+        const [session] = await Promise.all([nextSession(server), client.send(full)]);
+        assert.deepEqual((await session[Symbol.asyncIterator]().next()).value, full);
+        await session.send(full);
+        assert.deepEqual((await client[Symbol.asyncIterator]().next()).value, full);
+        await assert.rejects(client.send(new Uint8Array(101)), RangeError);
+        assert.equal(client.stats.reconnects, 0);
+      },
+    );
   },
 );
 
@@ -1371,11 +1304,7 @@ test(
     timeout: 10000,
   },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener);
-    const client = reliableClient(net.dialer);
-    try {
+    await withPair({}, async ({ server, client }) => {
       const [session] = await Promise.all([nextSession(server), once(client, "open")]);
       const aborted = new AbortController();
       aborted.abort(new Error("gave up before sending"));
@@ -1397,35 +1326,26 @@ test(
       live.abort(new Error("too late to matter"));
       assert.deepEqual(await read(session, 1), ["sent"], "the aborted message never arrives");
       assert.equal(client.stats.inFlight, 0);
-    } finally {
-      await client.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
 test("reliable: a receive queue filled to exactly receiveBufferSize stops reading", {
   timeout: 10000,
 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
   // A 36-byte message counts 100 bytes: one fills the queue.
-  const server = reliableServer(listener, { receiveBufferSize: 100, ackDelay: 0 });
-  const client = reliableClient(net.dialer);
-  try {
-    const first = "a".repeat(36);
-    const [session] = await Promise.all([nextSession(server), client.send(first)]);
-    const second = track(client.send("b".repeat(36)));
-    await drainJobs(500);
-    assert.equal(second.settled(), false, "not read, so not confirmed, while the queue is full");
-    assert.deepEqual(await read(session, 2), [first, "b".repeat(36)]);
-    await second.promise;
-  } finally {
-    await client.close();
-    await server.close();
-    listener.close();
-  }
+  await withPair(
+    { server: { receiveBufferSize: 100, ackDelay: 0 } },
+    async ({ server, client }) => {
+      const first = "a".repeat(36);
+      const [session] = await Promise.all([nextSession(server), client.send(first)]);
+      const second = track(client.send("b".repeat(36)));
+      await drainJobs(500);
+      assert.equal(second.settled(), false, "not read, so not confirmed, while the queue is full");
+      assert.deepEqual(await read(session, 2), [first, "b".repeat(36)]);
+      await second.promise;
+    },
+  );
 });
 
 test("reliable: closing a client while it dials aborts the dial and leaves no timer", {
@@ -1451,37 +1371,32 @@ test("reliable: bytes arriving just before the dead-peer deadline keep the conne
 }, async () => {
   const clock = new FakeClock();
   const opts = { clock, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, opts);
-  const client = reliableClient(net.dialer, opts);
-  try {
-    const [session] = await Promise.all([nextSession(server), client.send("before")]);
-    assert.deepEqual(await read(session, 1), ["before"]);
-    await drainJobs(20);
-    const link = net.links[0]!;
-    link.hold("c2s"); // nothing from the client reaches the server...
-    const sent = client.send(new Uint8Array(8192));
-    const reconnecting = track(once(session, "reconnecting"));
-    for (let i = 0; i < 7; i++) {
-      clock.advance(500);
+  await withPair(
+    { server: opts, client: opts, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("before")]);
+      assert.deepEqual(await read(session, 1), ["before"]);
       await drainJobs(20);
-    }
-    // ...until 3.5 s of silence, when part of a frame arrives: the peer is alive after all.
-    link.releaseSome("c2s", 1024);
-    await drainJobs(20);
-    clock.advance(500); // the server's dead-peer deadline
-    await drainJobs(20);
-    assert.equal(reconnecting.settled(), false, "not declared dead");
-    link.release();
-    await sent;
-    assert.equal((await read(session, 1))[0]!.length, 8192);
-    assert.equal(net.links.length, 1);
-  } finally {
-    await client.close({ timeout: 0 }).catch(() => {});
-    await server.close();
-    listener.close();
-  }
+      const link = net.links[0]!;
+      link.hold("c2s"); // nothing from the client reaches the server...
+      const sent = client.send(new Uint8Array(8192));
+      const reconnecting = track(once(session, "reconnecting"));
+      for (let i = 0; i < 7; i++) {
+        clock.advance(500);
+        await drainJobs(20);
+      }
+      // ...until 3.5 s of silence, when part of a frame arrives: the peer is alive after all.
+      link.releaseSome("c2s", 1024);
+      await drainJobs(20);
+      clock.advance(500); // the server's dead-peer deadline
+      await drainJobs(20);
+      assert.equal(reconnecting.settled(), false, "not declared dead");
+      link.release();
+      await sent;
+      assert.equal((await read(session, 1))[0]!.length, 8192);
+      assert.equal(net.links.length, 1);
+    },
+  );
 });
 
 test(
