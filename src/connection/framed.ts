@@ -81,7 +81,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * most `highWaterMark` bytes of it and the frames before it wait for the
    * socket (at once, mostly); a payload written without a copy (larger than
    * `coalesce`; over a `Conn` without `releasesChunkOnWrite`, from 16 KiB),
-   * once it is written.
+   * once it is written. Sends resolve in call order, and their callbacks run
+   * in that order.
    */
   send(payload: Uint8Array | string): Promise<void>;
   /**
@@ -125,6 +126,13 @@ interface Waiter {
   promise: Watched<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+/** A send made while writes wait in `writable`, held until they are taken. */
+interface Deferred extends Waiter {
+  /** It goes on once the sink took this many writable chunks. */
+  after: number;
+  bytes: Uint8Array;
 }
 
 /**
@@ -427,13 +435,7 @@ class Framed implements FramedConnection {
   #fence = Infinity;
   #sinkWake: (() => void) | undefined;
   /** Sends made while writes waited in `writable`, each after the `after`-th of them. */
-  #deferred: {
-    after: number;
-    bytes: Uint8Array;
-    promise: Watched<void>;
-    resolve: () => void;
-    reject: (error: unknown) => void;
-  }[] = [];
+  #deferred: Deferred[] = [];
   /** The payload bytes of `#deferred`, kept up to date (`bufferedAmount` is read per send). */
   #deferredBytes = 0;
 
@@ -712,9 +714,16 @@ class Framed implements FramedConnection {
    * Queues a frame and returns its promise; throws if it cannot be queued.
    * `early`: the frame was sent (or written) before closing began. A write
    * to `writable` (`sent` false) gets no promise of its own: the writable
-   * waits on highWaterMark by itself.
+   * waits on highWaterMark by itself. `own`: the promise of a send made
+   * behind `writable` writes, which waits here in its place among the others
+   * (its callbacks run in call order with theirs).
    */
-  #queueSend(payload: Uint8Array | string, early = false, sent = true): Promise<void> {
+  #queueSend(
+    payload: Uint8Array | string,
+    early = false,
+    sent = true,
+    own?: Waiter,
+  ): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#closing !== undefined && !early) throw closingError();
     // The first send takes the conn's writer, so that a conn whose writable is held elsewhere
@@ -751,13 +760,21 @@ class Framed implements FramedConnection {
     }
     // Sends whose bytes wait in the same slab share one promise.
     const open = this.#open;
-    if (open !== undefined) {
+    if (open !== undefined && own === undefined) {
       if (end > open.end) open.end = end;
       open.wireEnd = wireEnd;
       return open.promise;
     }
-    const w = waiter(end, wireEnd);
-    if (this.#coalescer.pendingBytes > 0) this.#open = w;
+    let w: Waiter;
+    if (own === undefined) w = waiter(end, wireEnd);
+    else {
+      // Quiet, as a waiter is (see waiter()).
+      follow(own.promise, undefined, noop);
+      w = own;
+      w.end = end;
+      w.wireEnd = wireEnd;
+    }
+    this.#open = this.#coalescer.pendingBytes > 0 ? w : undefined;
     this.#waiters.push(w);
     return w.promise;
   }
@@ -785,7 +802,16 @@ class Framed implements FramedConnection {
       bytes = this.#coalescer.copies(payload.length) ? payload.slice() : payload;
     }
     const { promise, resolve, reject } = watched();
-    this.#deferred.push({ after: this.#accepted, bytes, promise, resolve, reject });
+    // end and wireEnd are set once it is queued.
+    this.#deferred.push({
+      after: this.#accepted,
+      bytes,
+      end: 0,
+      wireEnd: 0,
+      promise,
+      resolve,
+      reject,
+    });
     this.#deferredBytes += bytes.length;
     return promise;
   }
@@ -795,14 +821,12 @@ class Framed implements FramedConnection {
     const deferred = this.#deferred;
     let i = 0;
     for (; i < deferred.length && deferred[i]!.after <= this.#sunk; i++) {
-      const { bytes, promise, resolve, reject } = deferred[i]!;
+      const d = deferred[i]!;
+      const { bytes, promise, reject } = d;
       this.#deferredBytes -= bytes.length;
       try {
-        follow(this.#queueSend(bytes, true), resolve, (error) => {
-          follow(promise, undefined, noop); // the connection failed: quiet, as on the direct path
-          promise.carry(this.#seeFailure);
-          reject(error);
-        });
+        // Resolved now, or waits as a direct send does, with its own promise.
+        if (this.#queueSend(bytes, true, true, d) === RESOLVED) d.resolve();
       } catch (error) {
         // A payload the framing refuses stays loud, as on the direct path.
         if (error === this.#failure && !usageErrors.has(error as object)) {

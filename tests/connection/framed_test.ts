@@ -426,6 +426,28 @@ test("framed() sends made behind writable writes go out even when one of those w
   assert.deepEqual(got, ["1", "x", "y"]);
 });
 
+test("framed() send() callbacks run in call order, also those of sends made behind writable writes", async () => {
+  const enc = new TextEncoder();
+  for (const options of [{}, UNTIL_WRITTEN]) {
+    const link = new MemoryLink();
+    const client = framed(link.client, lines(), options);
+    const writer = client.writable.getWriter();
+    void writer.write(enc.encode("w"));
+    // The first sends wait behind the write; one made a turn later may find them just let go.
+    const order: string[] = [];
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      sends.push(client.send(`${i}`).then(() => order.push(`${i}`)));
+      await null;
+    }
+    const reading = Array.fromAsync(framed(link.server, lines()));
+    await Promise.all(sends);
+    await client.close();
+    assert.equal((await reading).length, 31);
+    assert.deepEqual(order, Array.from({ length: 30 }, (_, i) => `${i}`), JSON.stringify(options));
+  }
+});
+
 test("framed() property: any mix of send() and writable writes goes out in call order, and every promise settles", async () => {
   const enc = new TextEncoder();
   await fc.assert(
@@ -438,7 +460,8 @@ test("framed() property: any mix of send() and writable writes goes out in call 
             weight: 1,
             arbitrary: fc.constant("x\ny"),
           }),
-          awaitIt: fc.boolean(),
+          // Then wait for it to settle, or for one microtask turn, or go on at once.
+          then: fc.constantFrom("settled", "turn", "go on"),
         }),
         { maxLength: 25 },
       ),
@@ -449,6 +472,7 @@ test("framed() property: any mix of send() and writable writes goes out in call 
         const writer = client.writable.getWriter();
         const expected: string[] = [];
         const outcomes: Promise<string>[] = [];
+        const resolvedSends: number[] = []; // in the order their callbacks ran
         let writableBroken = false;
         for (const [i, op] of ops.entries()) {
           const label = `${i}:${op.text}`;
@@ -456,9 +480,13 @@ test("framed() property: any mix of send() and writable writes goes out in call 
           if (op.via === "write" && !ok) writableBroken = true;
           if (ok && (op.via === "send" || !writableBroken)) expected.push(op.text);
           const p = op.via === "send" ? client.send(op.text) : writer.write(enc.encode(op.text));
-          const settled = p.then(() => `${label} ok`, () => `${label} rejected`);
+          const settled = p.then(() => {
+            if (op.via === "send") resolvedSends.push(i);
+            return `${label} ok`;
+          }, () => `${label} rejected`);
           outcomes.push(settled);
-          if (op.awaitIt) await settled;
+          if (op.then === "settled") await settled;
+          else if (op.then === "turn") await null;
         }
         const closing = how === "close"
           ? client.close()
@@ -478,6 +506,7 @@ test("framed() property: any mix of send() and writable writes goes out in call 
           // cut: the peer saw a reset
         }
         const results = await Promise.all(outcomes); // every one settles, whatever the end
+        assert.deepEqual(resolvedSends, resolvedSends.toSorted((a, b) => a - b));
         if (how === "close" || how === "closeWrite") {
           assert.deepEqual(got, expected);
           const ok = results.filter((r) => r.endsWith(" ok")).length;
