@@ -652,6 +652,37 @@ test(
   },
 );
 
+test("reliable: a write that fails ends the connection at once, with no timer", {
+  timeout: 10000,
+}, async () => {
+  // The client's timers never fire (heartbeats would find the cut too), and it reads nothing.
+  const clock = new FakeClock();
+  await withPair(
+    { client: { clock, receiveBufferSize: 1000 }, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+      for (let i = 0; i < 30; i++) session.send("y".repeat(100)).catch(() => {});
+      await drainJobs(2000); // they arrive; the client's queue fills and it stops reading
+      const reconnecting = once(client, "reconnecting");
+      net.links[0]!.cut("reset");
+      client.send("after the cut").catch(() => {});
+      const noticed = await Promise.race([
+        reconnecting.then(() => "at once"),
+        drainJobs(2000).then(() => "not noticed"),
+      ]);
+      // Not noticed: a heartbeat finds it, so that the test ends and says so.
+      if (noticed !== "at once") clock.advance(60_000);
+      await reconnecting;
+      // It comes back (its first retry is due at once), and the session goes on.
+      const resumed = once(client, "resumed");
+      clock.runNext();
+      await resumed;
+      assert.deepEqual(await read(session, 2), ["hello", "after the cut"]);
+      assert.equal(noticed, "at once");
+    },
+  );
+});
+
 test("reliable: while the application reads nothing, reconnects do not grow its receive queue", {
   timeout: 10000,
 }, async () => {
