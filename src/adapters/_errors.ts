@@ -32,6 +32,22 @@ const REASONS: Partial<Record<FramingErrorCode, string>> = {
   CONNECTION_CLOSED: "the connection is closed",
 };
 
+/**
+ * Reasons for failures that keep the code `CONNECTION_FAILED`, by errno name
+ * (Deno's errors carry it in `code` too), so that the message reads the same
+ * on every runtime: Bun's listen errors all say "Failed to listen at …".
+ */
+const DETAILS: Record<string, string> = {
+  EADDRINUSE: "the address is already in use",
+  EADDRNOTAVAIL: "the address is not available on this machine",
+  EACCES: "permission was denied",
+  ENOENT: "there is no such file or directory",
+  ENOTFOUND: "the host name could not be resolved",
+  EAI_AGAIN: "the host name could not be resolved",
+  EHOSTUNREACH: "the host is unreachable",
+  ENETUNREACH: "the network is unreachable",
+};
+
 /** The framewire code for a runtime socket error. */
 export function errorCode(cause: unknown): FramingErrorCode {
   if (cause instanceof ConnectionError) return cause.code;
@@ -48,7 +64,11 @@ export function connectionError(action: string, cause: unknown): ConnectionError
   if (cause instanceof ConnectionError) return cause;
   const code = errorCode(cause);
   const detail = cause instanceof Error ? cause.message : String(cause);
-  const reason = REASONS[code] ?? `it failed: ${detail}`;
+  const errno = (cause as { code?: unknown } | null | undefined)?.code;
+  const reason = REASONS[code] ?? (typeof errno === "string" ? DETAILS[errno] : undefined) ??
+    // Deno's failed lookup has no code, only this message.
+    (detail.startsWith("failed to lookup address information") ? DETAILS.ENOTFOUND : undefined) ??
+    `it failed: ${detail}`;
   return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
 }
 

@@ -47,9 +47,38 @@ test("connectionError names the address and the reason, and keeps the cause", BO
   const other = connectionError("connect to 127.0.0.1:1", new Error("no route"));
   assert.equal(other.message, "Cannot connect to 127.0.0.1:1 as it failed: no route");
   assert.equal(other.code, "CONNECTION_FAILED");
+  // Failures with an errno name read the same on every runtime (Bun's listen errors all said
+  // "Failed to listen at 127.0.0.1"); Deno's failed lookup has only a message.
+  const reasons: [cause: Error, reason: string][] = [
+    [errno("Failed to listen at 127.0.0.1", "EADDRINUSE"), "the address is already in use"],
+    [
+      errno("Cannot assign requested address", "EADDRNOTAVAIL"),
+      "the address is not available on this machine",
+    ],
+    [errno("listen EACCES: permission denied", "EACCES"), "permission was denied"],
+    [errno("Failed to connect", "ENOENT"), "there is no such file or directory"],
+    [errno("getaddrinfo ENOTFOUND x.invalid", "ENOTFOUND"), "the host name could not be resolved"],
+    [errno("getaddrinfo EAI_AGAIN x.example", "EAI_AGAIN"), "the host name could not be resolved"],
+    [
+      new Error("failed to lookup address information: Name or service not known"),
+      "the host name could not be resolved",
+    ],
+    [errno("connect EHOSTUNREACH", "EHOSTUNREACH"), "the host is unreachable"],
+    [errno("connect ENETUNREACH", "ENETUNREACH"), "the network is unreachable"],
+  ];
+  for (const [cause, reason] of reasons) {
+    const failed = connectionError("listen on 127.0.0.1:1", cause);
+    assert.equal(failed.message, `Cannot listen on 127.0.0.1:1 as ${reason}`);
+    assert.equal(failed.code, "CONNECTION_FAILED");
+    assert.equal(failed.cause, cause);
+  }
   // A ConnectionError goes through unchanged.
   assert.equal(connectionError("write to 127.0.0.1:1", error), error);
 });
+
+function errno(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
 
 test("formatAddr brackets IPv6 addresses only", BOUNDED, () => {
   assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 80 }), "[::1]:80");

@@ -417,9 +417,16 @@ export function adapterSuite(name: Runtime): void {
   t("listening on a port in use rejects with ConnectionError", async () => {
     const { listen } = await adapter(name);
     await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
-    await assert.rejects(listen({ hostname: "127.0.0.1", port: portOf(listener) }), (error) => {
+    const port = portOf(listener);
+    await assert.rejects(listen({ hostname: "127.0.0.1", port }), (error) => {
       assert.ok(error instanceof ConnectionError);
       assert.ok(error.cause !== undefined);
+      // The same words on every runtime (Bun said "Failed to listen at 127.0.0.1").
+      assert.equal(
+        error.message,
+        `Cannot listen on 127.0.0.1:${port} as the address is already in use`,
+      );
+      assert.equal(error.code, "CONNECTION_FAILED");
       return true;
     });
   });
@@ -892,6 +899,11 @@ export function adapterSuite(name: Runtime): void {
         await writer.write(bytes);
         closing.close();
         assert.deepEqual(await readAll(other.readable), bytes);
+        // No socket file there (any more): the same words on every runtime.
+        await assert.rejects(connect({ path }), {
+          name: "ConnectionError",
+          message: `Cannot connect to ${path} as there is no such file or directory`,
+        });
       } finally {
         for (const conn of conns) conn.close();
         await rm(dir, { recursive: true, force: true });
