@@ -82,7 +82,8 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
  * `RangeError`).
  *
  * The message names a likely cause when the header bytes look like a TLS
- * record, an HTTP request, gzip data or a byte-swapped length.
+ * record, an HTTP request or response, gzip data, a byte-swapped length, or
+ * text where a binary length field was expected.
  *
  * @example Reading the length and the limit
  * ```ts
@@ -183,8 +184,13 @@ export class TruncatedFrameError extends FramingError {
   ) {
     const expected = options?.expected;
     super(
-      `Cannot decode frame as the input ended inside its ${part}: received ${received} of ` +
-        (expected === undefined ? "an unknown number of" : `${expected}`) + " bytes",
+      part === "payload" && expected === undefined
+        // A delimiter format's frame: its length is known only once its delimiter arrives.
+        ? `Cannot decode frame as the input ended with ${received} ${
+          received === 1 ? "byte" : "bytes"
+        } and no delimiter after them`
+        : `Cannot decode frame as the input ended inside its ${part}: received ${received} of ` +
+          (expected === undefined ? "an unknown number of" : `${expected}`) + " bytes",
       "TRUNCATED_FRAME",
       options,
     );
@@ -289,12 +295,23 @@ const HTTP_METHODS = [
   "PUT ",
   "HEAD",
   "PRI ",
-  "HTTP",
   "DELE",
   "OPTI",
   "PATC",
   "CONN",
 ];
+
+/** Printable ASCII, tab, CR and LF. */
+function isText(bytes: Uint8Array): boolean {
+  for (const b of bytes) {
+    if ((b < 0x20 || b > 0x7e) && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+  }
+  return true;
+}
+
+function quoted(bytes: Uint8Array): string {
+  return JSON.stringify(String.fromCharCode(...bytes));
+}
 
 function likelyCause(
   header: Uint8Array,
@@ -309,11 +326,20 @@ function likelyCause(
       return `the bytes look like HTTP ("${method.trim()}"); is an HTTP client talking to this port?`;
     }
   }
+  if (startsWithAscii(header, "HTTP")) {
+    return 'the bytes look like an HTTP response ("HTTP"); is the other side an HTTP server?';
+  }
   if (header.length >= 2 && header[0] === 0x1f && header[1] === 0x8b) {
     return "the bytes look like gzip data (1f 8b); is the stream compressed?";
   }
   if (swapped !== undefined && swapped >= 0 && swapped <= limit) {
     return `read in the opposite byte order the length would be ${swapped}; do both sides agree on the endianness?`;
+  }
+  // A binary length field (its swapped reading is known) made of text.
+  if (swapped !== undefined && isText(header.subarray(0, 32))) {
+    return `the bytes look like text (${
+      quoted(header.subarray(0, 32))
+    }); is the peer sending lines or other text, not length-prefixed frames?`;
   }
   return undefined;
 }

@@ -72,6 +72,18 @@ test("MalformedHeaderError names TLS and HTTP when a text header meets them", ()
   );
 });
 
+test("FrameTooLargeError names text only where a binary length field was expected", () => {
+  // A decimal header is text itself: "9999" over the limit is no sign of the wrong format.
+  const decimal = decimalHeader({ width: 4, maxFrameLength: 100 }).decoder();
+  decimal.push(new TextEncoder().encode("9999"));
+  assert.throws(() => decimal.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.message, "Cannot decode frame as length 9999 exceeds maxFrameLength 100");
+    assert.equal(error.hint, undefined);
+    return true;
+  });
+});
+
 test("MalformedHeaderError shows up to 32 bytes in full and marks only longer ones as cut", () => {
   const hex32 = new MalformedHeaderError("bad", new Uint8Array(32).fill(0xab)).bytes;
   assert.equal(hex32, Array(32).fill("ab").join(" "));

@@ -74,7 +74,12 @@ test("delimited() reports a last frame with no delimiter as truncated", () => {
   assert.equal(text.decode(decoder.next()), "one");
   assert.throws(() => decoder.end(), (error) => {
     assert.ok(error instanceof TruncatedFrameError);
-    assert.deepEqual([error.part, error.received], ["payload", 3]);
+    assert.deepEqual([error.part, error.received, error.expected], ["payload", 3, undefined]);
+    // Its length is not known: the message says what is missing instead.
+    assert.equal(
+      error.message,
+      "Cannot decode frame as the input ended with 3 bytes and no delimiter after them",
+    );
     return true;
   });
 });

@@ -80,14 +80,19 @@ test("lengthPrefixed() checks the length against maxFrameLength as soon as the h
   assert.equal(ok.next()?.length, 10);
 });
 
-test("FrameTooLargeError names TLS, HTTP, gzip and a byte-swapped length", () => {
+test("FrameTooLargeError names TLS, HTTP, gzip, a byte-swapped length and text", () => {
   const cases: [number[], RegExp][] = [
     [[0x16, 0x03, 0x01, 0x02], /TLS/],
-    [[...utf8("GET ")], /HTTP/],
+    [[...utf8("GET ")], /HTTP \("GET"\); is an HTTP client talking to this port\?$/],
     [[...utf8("POST")], /HTTP/],
     [[...utf8("PRI ")], /HTTP/],
+    // An HTTP server's answer, not a client.
+    [[...utf8("HTTP")], /an HTTP response \("HTTP"\); is the other side an HTTP server\?$/],
     [[0x1f, 0x8b, 0x08, 0x00], /gzip/],
     [[0x10, 0x00, 0x00, 0x00], /opposite byte order the length would be 16/],
+    // A line where a length was expected.
+    [[...utf8("hell")], /text \("hell"\); is the peer sending lines or other text, not length-/],
+    [[...utf8("ok\r\n")], /text \("ok\\r\\n"\)/],
   ];
   for (const [header, pattern] of cases) {
     const decoder = lengthPrefixed({ maxFrameLength: 65536 }).decoder();
