@@ -103,15 +103,18 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
       sending.then(() => "sent" as const, (error) => ({ error, when: "sending" })),
       replies.then(() => "closed" as const, (error) => ({ error, when: "receiving" })),
     ]);
+    let status = 0;
     if (typeof first === "object") {
       io.err(`framewire send: error while ${first.when}: ${describeError(first.error)}\n`);
-      return 1;
-    }
-    if (first === "closed") {
+      // A line refused here: the lines before it were sent, and their replies still count.
+      if (!(first.error instanceof UsageError)) return 1;
+      status = 1;
+    } else if (first === "closed") {
       io.err("framewire send: the server closed the connection\n");
       return 0;
     }
-    // Standard input is over and the connection half-closed: wait for the rest of the replies.
+    // Standard input is over (or a line was refused) and the connection half-closed: wait for
+    // the rest of the replies.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = wait === undefined ? undefined : new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), wait);
@@ -127,7 +130,7 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
     } finally {
       clearTimeout(timer);
     }
-    return 0;
+    return status;
   } finally {
     conn.close();
   }
@@ -160,7 +163,11 @@ async function receive(
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** Sends each line of `input` as one frame, then half-closes. */
+/**
+ * Sends each line of `input` as one frame, then half-closes. A line it
+ * cannot send ends it too: the lines before it are sent, the connection
+ * half-closed, then it rejects with a `UsageError`.
+ */
 async function transmit(
   conn: Conn,
   framing: Framing,
@@ -180,6 +187,8 @@ async function transmit(
     const payload = bytes.length > 0 && bytes[bytes.length - 1] === CR
       ? bytes.subarray(0, -1)
       : bytes;
+    // The same words as a line refused before its end arrived.
+    if (payload.length > framing.maxFrameLength) throw lineTooLong(line, payload.length, true);
     try {
       return framing.encode(payload);
     } catch (error) {
@@ -188,10 +197,10 @@ async function transmit(
       );
     }
   }
+  let refused: { error: unknown } | undefined;
   try {
     for await (const chunk of input) {
       const frames: Uint8Array[] = [];
-      let refused: { error: unknown } | undefined;
       try {
         let start = 0;
         for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, start)) {
@@ -205,23 +214,36 @@ async function transmit(
           // Copy the unfinished line: the runtime may reuse the chunk's memory.
           pending.push(chunk.slice(start));
           pendingBytes += chunk.length - start;
-          if (pendingBytes > tooLong) {
-            throw new UsageError(
-              `cannot send line ${line + 1} as ${framing.name}: it is longer than the limit of ` +
-                `${framing.maxFrameLength} bytes (${pendingBytes} read so far, no end of line yet)`,
-            );
-          }
+          if (pendingBytes > tooLong) throw lineTooLong(line + 1, pendingBytes, false);
         }
       } catch (error) {
         refused = { error };
       }
       // The lines before a refused one are sent.
       if (frames.length > 0) await writer.write(concat(frames));
-      if (refused !== undefined) throw refused.error;
+      if (refused !== undefined) break;
     }
-    if (pending.length > 0) await writer.write(frame(concat(pending)));
+    if (refused === undefined && pending.length > 0) {
+      let last: Uint8Array | undefined;
+      try {
+        last = frame(concat(pending));
+      } catch (error) {
+        refused = { error };
+      }
+      if (last !== undefined) await writer.write(last);
+    }
   } finally {
     writer.releaseLock();
   }
   await conn.closeWrite();
+  if (refused !== undefined) throw refused.error;
+
+  function lineTooLong(n: number, length: number, whole: boolean): UsageError {
+    return new UsageError(
+      `cannot send line ${n} as ${framing.name}: it is longer than the limit of ` +
+        `${framing.maxFrameLength} bytes (${length} ${
+          whole ? "bytes" : "read so far, no end of line yet"
+        })`,
+    );
+  }
 }

@@ -378,6 +378,25 @@ test("send refuses a line the format cannot carry", TIMEOUT, async () => {
 });
 
 test(
+  "send prints the replies to the lines before a refused one, then exits 1",
+  TIMEOUT,
+  async () => {
+    const server = await startListen(["--port", "0", "--format", "u8", "--echo", "--once"]);
+    // Both lines in one read: the reply to the first cannot have arrived when the second is refused.
+    const client = captureIo({ stdin: ["ab\n" + "x".repeat(300) + "\n"] });
+    assert.equal(await run(["send", `127.0.0.1:${server.port}`, "--format", "u8"], client), 1);
+    assert.match(
+      client.stderr,
+      /cannot send line 2 as u8: it is longer than the limit of 255 bytes \(300 bytes\)\n$/,
+    );
+    assert.equal(client.stdout, '#1  2 B  "ab"\n');
+    // The server saw the end of the stream, not a reset.
+    assert.equal(await server.done, 0);
+    assert.match(server.io.stderr, /closed the connection after 1 frame/);
+  },
+);
+
+test(
   "send sends the lines before a refused one, even when they come in the same read",
   TIMEOUT,
   async () => {
