@@ -212,7 +212,7 @@ async function transmit(
         }
         if (start < chunk.length) {
           // Copy the unfinished line: the runtime may reuse the chunk's memory.
-          pending.push(chunk.slice(start));
+          pending.push(new Uint8Array(chunk.subarray(start))); // (a Buffer's slice() is a view)
           pendingBytes += chunk.length - start;
           if (pendingBytes > tooLong) throw lineTooLong(line + 1, pendingBytes, false);
         }

@@ -382,7 +382,12 @@ class Framed implements FramedConnection {
   /** `options.buffered`, until the first read takes it. */
   #buffered: Uint8Array | undefined;
   #batchChain: Promise<void> = Promise.resolve();
-  #fetching: Promise<void> | undefined;
+  /** Calls to the async iterator's `next()` not answered yet, in call order. */
+  #nextCalls: {
+    resolve: (result: IteratorResult<Uint8Array>) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  #answering = false;
   #frames: Uint8Array[] = [];
   #frameIndex = 0;
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -633,28 +638,46 @@ class Framed implements FramedConnection {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    const iterator: AsyncIterator<Uint8Array> = {
+    return {
       next: (): Promise<IteratorResult<Uint8Array>> => {
-        if (this.#frameIndex < this.#frames.length) {
+        if (this.#nextCalls.length === 0 && this.#frameIndex < this.#frames.length) {
           return Promise.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
         }
-        // A call made while a batch is on its way waits for it, then takes from it.
-        if (this.#fetching !== undefined) return this.#fetching.then(() => iterator.next());
-        const fetching = this.#nextBatch().then((batch): IteratorResult<Uint8Array> => {
-          this.#fetching = undefined;
-          if (batch === null) return { done: true, value: undefined };
-          this.#frames = batch;
-          this.#frameIndex = 1;
-          return { done: false, value: batch[0]! };
-        }, (error) => {
-          this.#fetching = undefined;
-          throw error;
+        // Calls made while a batch is on its way are answered in call order, once it is here.
+        return new Promise((resolve, reject) => {
+          this.#nextCalls.push({ resolve, reject });
+          if (!this.#answering) this.#answer();
         });
-        this.#fetching = fetching.then(noop, noop);
-        return fetching;
       },
     };
-    return iterator;
+  }
+
+  /** Answers the waiting `next()` calls in order, reading batches as needed. */
+  async #answer(): Promise<void> {
+    this.#answering = true;
+    const calls = this.#nextCalls;
+    try {
+      while (calls.length > 0) {
+        if (this.#frameIndex < this.#frames.length) {
+          calls.shift()!.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
+          continue;
+        }
+        let batch: Uint8Array[] | null;
+        try {
+          batch = await this.#nextBatch();
+        } catch (error) {
+          calls.shift()!.reject(error);
+          continue;
+        }
+        if (batch === null) calls.shift()!.resolve({ done: true, value: undefined });
+        else {
+          this.#frames = batch;
+          this.#frameIndex = 0;
+        }
+      }
+    } finally {
+      this.#answering = false;
+    }
   }
 
   get readable(): ReadableStream<Uint8Array> {
@@ -798,8 +821,9 @@ class Framed implements FramedConnection {
     else {
       checkPayload(payload);
       // A payload send() would copy may be reused once it returns: copied now. A larger one is
-      // written as it is, unchanged until its send resolves, as on the direct path.
-      bytes = this.#coalescer.copies(payload.length) ? payload.slice() : payload;
+      // written as it is, unchanged until its send resolves, as on the direct path. (Not
+      // slice(): a Buffer's is a view.)
+      bytes = this.#coalescer.copies(payload.length) ? new Uint8Array(payload) : payload;
     }
     const { promise, resolve, reject } = watched();
     // end and wireEnd are set once it is queued.

@@ -81,7 +81,8 @@ export function delimited(options: DelimitedOptions = {}): Framing {
       }`,
     );
   }
-  const delimiter = typeof raw === "string" ? new TextEncoder().encode(raw) : raw.slice();
+  // A copy (a Buffer's slice() would be a view).
+  const delimiter = typeof raw === "string" ? new TextEncoder().encode(raw) : new Uint8Array(raw);
   if (delimiter.length === 0) {
     throw new RangeError(
       "Cannot create framing as the delimiter must not be empty: received an empty delimiter",

@@ -54,7 +54,7 @@ export function fixedSize(size: number): Framing {
     },
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {
       check(payload);
-      return payload.slice();
+      return new Uint8Array(payload); // a copy (a Buffer's slice() is a view)
     },
     encodeParts(payload: Uint8Array): Uint8Array[] {
       check(payload);

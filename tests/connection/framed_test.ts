@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { Buffer } from "node:buffer";
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import {
@@ -426,6 +427,22 @@ test("framed() sends made behind writable writes go out even when one of those w
   assert.deepEqual(got, ["1", "x", "y"]);
 });
 
+test("framed() copies a small payload sent behind writable writes, also a Buffer", async () => {
+  const enc = new TextEncoder();
+  for (const payload of [enc.encode("hello"), Buffer.from("hello")]) {
+    const link = new MemoryLink();
+    const client = framed(link.client, lines());
+    const writer = client.writable.getWriter();
+    void writer.write(enc.encode("w"));
+    const sent = client.send(payload); // held behind the write
+    payload.fill(0x58); // the application reuses it once send() returned
+    const reading = Array.fromAsync(framed(link.server, lines()), (f) => text.decode(f));
+    await sent;
+    await client.close();
+    assert.deepEqual(await reading, ["w", "hello"], payload.constructor.name);
+  }
+});
+
 test("framed() send() callbacks run in call order, also those of sends made behind writable writes", async () => {
   const enc = new TextEncoder();
   for (const options of [{}, UNTIL_WRITTEN]) {
@@ -521,6 +538,39 @@ test("framed() property: any mix of send() and writable writes goes out in call 
     ),
     { numRuns: 300 },
   );
+});
+
+test("framed() async iterator answers next() calls in call order, also several at once", async () => {
+  for (const highWaterMark of [0, 1 << 20]) {
+    const link = new MemoryLink();
+    const client = framed(link.client, lines(), { highWaterMark });
+    const server = framed(link.server, lines());
+    const sending = (async () => {
+      for (let i = 0; i < 20; i++) {
+        await client.send(`${i}`);
+        await turns(); // one frame per read
+      }
+      await client.closeWrite();
+    })();
+    // A consumer that keeps three calls outstanding, and makes one more per answer.
+    const it = server[Symbol.asyncIterator]();
+    const calls = [it.next(), it.next(), it.next()];
+    const got: string[] = [];
+    const results: string[] = [];
+    while (calls.length > 0) {
+      const result = await calls.shift()!;
+      results.push(result.done ? "done" : "frame");
+      if (!result.done) {
+        got.push(text.decode(result.value));
+        calls.push(it.next());
+      }
+    }
+    await sending;
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `${i}`));
+    assert.deepEqual(results, [...Array(20).fill("frame"), "done", "done", "done"]);
+    await client.close();
+    await server.close();
+  }
 });
 
 test("framed() rejects bad options", () => {

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { Buffer } from "node:buffer";
 import assert from "node:assert/strict";
 import { delimited, FrameTooLargeError, lines, TruncatedFrameError } from "../../mod.ts";
 
@@ -45,6 +46,17 @@ test("delimited() stripCR does not count the \\r against the limit", () => {
   const over = delimited({ maxFrameLength: 3, stripCR: true }).decoder();
   over.push(utf8("abcd\n"));
   assert.throws(() => over.next(), FrameTooLargeError);
+});
+
+test("delimited() keeps a copy of a delimiter given as bytes, also as a Buffer", () => {
+  for (const given of [utf8("--"), Buffer.from("--")]) {
+    const framing = delimited({ delimiter: given });
+    given.fill(0x21); // "!!": the framing still splits on "--"
+    const decoder = framing.decoder();
+    decoder.push(utf8("a--b!!--"));
+    assert.deepEqual([decoder.next(), decoder.next()].map((f) => text.decode(f)), ["a", "b!!"]);
+    assert.deepEqual(framing.encode(utf8("c")), utf8("c--"));
+  }
 });
 
 test("delimited() encode rejects a payload containing the delimiter", () => {

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { Buffer } from "node:buffer";
 import assert from "node:assert/strict";
 import { fixedSize, TruncatedFrameError } from "../../mod.ts";
 
@@ -22,11 +23,13 @@ test("fixedSize() rejects bad sizes and payloads of the wrong length", () => {
   assert.equal(fixedSize(3).name, "fixed3");
 });
 
-test("fixedSize() encode returns a new buffer, not the payload", () => {
-  const payload = new Uint8Array([1, 2, 3]);
-  const wire = fixedSize(3).encode(payload);
-  assert.deepEqual(wire, payload);
-  assert.notEqual(wire.buffer, payload.buffer);
-  payload[0] = 9;
-  assert.deepEqual(wire, new Uint8Array([1, 2, 3]));
+test("fixedSize() encode returns a new buffer, not the payload, also for a Buffer", () => {
+  // A Buffer's slice() is a view: encode() made one of it.
+  for (const payload of [new Uint8Array([1, 2, 3]), Buffer.from([1, 2, 3])]) {
+    const wire = fixedSize(3).encode(payload);
+    assert.deepEqual([...wire], [1, 2, 3]);
+    assert.notEqual(wire.buffer, payload.buffer);
+    payload[0] = 9;
+    assert.deepEqual([...wire], [1, 2, 3]);
+  }
 });
