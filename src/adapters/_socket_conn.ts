@@ -277,8 +277,16 @@ export class SocketConn implements Conn {
     this.#resolveClosed();
   }
 
-  /** Flushes, then sends FIN; reading goes on. Idempotent. */
-  closeWrite(): Promise<void> {
+  /**
+   * Flushes, then sends FIN; reading goes on. Idempotent. An own property,
+   * as `close`, so that a wrapper made with `{ ...conn }` or
+   * `Object.create(conn)` has it and closes this conn.
+   */
+  readonly closeWrite: () => Promise<void> = () => this.#requestCloseWrite();
+  /** Closes both directions now; the readable ends cleanly, writes reject. Idempotent. */
+  readonly close: () => void = () => this.#close();
+
+  #requestCloseWrite(): Promise<void> {
     if (this.#closing) {
       // After close(), or both directions over: nothing to do, unless a write had failed.
       return this.#userClosed || this.#writeError === undefined
@@ -321,8 +329,7 @@ export class SocketConn implements Conn {
     this.#wake?.();
   }
 
-  /** Closes both directions now; the readable ends cleanly, writes reject. Idempotent. */
-  close(): void {
+  #close(): void {
     this.#userClosed = true;
     if (this.#closing) return;
     this.#closing = true;

@@ -75,7 +75,8 @@ export interface Conn {
    * define it on the prototype, so `{ ...conn, writable }` (a wrapper with a
    * writable of its own) does not carry it over; a wrapper made with
    * `Object.create(conn)` or a subclass does, and must set it to `false` if
-   * its writable holds chunks.
+   * its writable holds chunks. (The adapters' `close` and `closeWrite` are
+   * own properties bound to their conn: both kinds of wrapper have them.)
    */
   readonly releasesChunkOnWrite?: boolean;
   /**

@@ -714,6 +714,26 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t(
+    "a conn wrapped with { ...conn } or Object.create(conn) sends, half-closes and closes",
+    async () => {
+      for (const how of ["spread", "Object.create"] as const) {
+        await withPair(name, async (client, server) => {
+          // Before, close() and closeWrite() were prototype methods over private fields: a spread
+          // copy had none, an Object.create() wrapper threw a TypeError and left the socket open.
+          const wrapped: Conn = how === "spread" ? { ...client } : Object.create(client);
+          const fc = framed(wrapped, lengthPrefixed());
+          await fc.send("hello");
+          await fc.closeWrite();
+          const rx = framed(server, lengthPrefixed());
+          assert.deepEqual((await Array.fromAsync(rx)).map(decode), ["hello"], how);
+          await fc.close();
+          await client.closed; // the socket itself was closed
+        });
+      }
+    },
+  );
+
   t("framed() over a conn whose readable was already touched reads through readable", async () => {
     await withPair(name, async (client, server) => {
       assert.equal(server.readable.locked, false); // touching it is enough to rule read() out
