@@ -114,13 +114,18 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   const file = parsed.positionals[0] ?? "-";
   const source = file === "-" ? "standard input" : file;
 
+  if (file === "-" && io.stdinIsTerminal()) {
+    // Else it looks like a hang: the capture would have to be typed.
+    io.err(
+      "framewire inspect: reading the capture from standard input, a terminal: end it with " +
+        "Ctrl-D, or give a FILE (framewire inspect --help)\n",
+    );
+  }
   let all: Uint8Array;
   try {
     all = file === "-" ? await readAll(io.stdin()) : await io.readFile(file);
   } catch (error) {
-    const e = error as Error & { code?: string };
-    const why = e.code === "ENOENT" || e.name === "NotFound" ? "no such file" : e.message;
-    io.err(`framewire inspect: cannot read ${source}: ${why}\n`);
+    io.err(`framewire inspect: cannot read ${source}: ${readError(error)}\n`);
     return 1;
   }
   if (skip > all.length) {
@@ -249,6 +254,21 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   );
   flush();
   return 1;
+}
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: "no such file",
+  NotFound: "no such file",
+  EISDIR: "it is a directory",
+  IsADirectory: "it is a directory",
+  EACCES: "permission denied",
+  PermissionDenied: "permission denied",
+};
+
+/** Why a file could not be read, the same on every runtime when the error is a common one. */
+function readError(error: unknown): string {
+  const e = error as Error & { code?: string };
+  return READ_ERRORS[e.code ?? ""] ?? READ_ERRORS[e.name] ?? e.message;
 }
 
 /** Describes a decoding failure at `offset` (where the bytes `at` start) in plain words. */

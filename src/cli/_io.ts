@@ -27,6 +27,8 @@ export interface CliIo {
   flush(): Promise<void>;
   /** Standard input as byte chunks. */
   stdin(): AsyncIterable<Uint8Array>;
+  /** Whether standard input is a terminal (someone would have to type the input). */
+  stdinIsTerminal(): boolean;
   /** Reads a whole file. */
   readFile(path: string): Promise<Uint8Array>;
   /** The socket adapter of this runtime. */

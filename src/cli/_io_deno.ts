@@ -32,6 +32,9 @@ export function denoIo(): CliIo {
     stdin(): AsyncIterable<Uint8Array> {
       return Deno.stdin.readable;
     },
+    stdinIsTerminal(): boolean {
+      return Deno.stdin.isTerminal();
+    },
     readFile(path: string): Promise<Uint8Array> {
       return Deno.readFile(path);
     },

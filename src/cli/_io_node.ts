@@ -66,6 +66,9 @@ export function nodeIo(runtime: "node" | "bun"): CliIo {
       }
       return process.stdin;
     },
+    stdinIsTerminal(): boolean {
+      return process.stdin.isTTY === true;
+    },
     async readFile(path: string): Promise<Uint8Array> {
       const buf = await readFile(path);
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

@@ -24,6 +24,8 @@ export interface CaptureIoOptions {
   stdin?: Iterable<Uint8Array | string>;
   /** Files `readFile` can read, by path. */
   files?: Record<string, Uint8Array>;
+  /** What `stdinIsTerminal()` says (default false). */
+  terminal?: boolean;
 }
 
 /** Returns a new {@linkcode CaptureIo}. */
@@ -68,6 +70,9 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
       for (const chunk of options.stdin ?? []) {
         yield typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
       }
+    },
+    stdinIsTerminal(): boolean {
+      return options.terminal ?? false;
     },
     readFile(path: string): Promise<Uint8Array> {
       const data = options.files?.[path];

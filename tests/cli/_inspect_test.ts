@@ -7,6 +7,9 @@ import { run } from "../../src/cli/_run.ts";
 import { captureIo } from "./_capture_io.ts";
 import { encodeAll } from "../framing/_formats.ts";
 import { watchSockets } from "../_util/leaks.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { root } from "../_util/runtime.ts";
 
 const sockets = watchSockets();
 
@@ -23,6 +26,58 @@ async function inspectJson(format: string, data: Uint8Array, extra: string[] = [
   const objects = io.stdout.trim().split("\n").map((l) => JSON.parse(l));
   return { code, frames: objects.slice(0, -1), summary: objects.at(-1), io };
 }
+
+test("the inspect examples of docs/cli.md (and the README) print what they show", async () => {
+  const doc = readFileSync(join(root, "docs/cli.md"), "utf8");
+  const block = doc.slice(doc.indexOf("$ framewire inspect capture.bin"));
+  const session = block.slice(0, block.indexOf("```")).trimEnd().split("\n");
+  // Commands and the lines they print, as shown.
+  const runs: { command: string; shown: string[] }[] = [];
+  for (const line of session) {
+    if (line.startsWith("$ ")) runs.push({ command: line.slice(2), shown: [] });
+    else runs.at(-1)!.shown.push(line);
+  }
+  assert.equal(runs.length, 3);
+  for (const { command, shown } of runs) {
+    const piped = command.match(/^printf '(.*)' \| framewire inspect$/);
+    const file = command.match(/^framewire inspect (\S+)$/)?.[1];
+    assert.ok(piped !== null || file !== undefined, command);
+    const io = piped === null
+      ? captureIo({ files: { [file!]: readFileSync(join(root, "docs/examples", file!)) } })
+      : captureIo({ stdin: [printfBytes(piped[1]!)] });
+    await run(piped === null ? ["inspect", file!] : ["inspect"], io);
+    assert.equal(io.stdout, shown.join("\n") + "\n", command);
+  }
+});
+
+/** What printf makes of `\xNN` and `\n` escapes (the ones the docs use). */
+function printfBytes(format: string): Uint8Array {
+  const bytes: number[] = [];
+  for (let i = 0; i < format.length; i++) {
+    if (format[i] === "\\" && format[i + 1] === "x") {
+      bytes.push(parseInt(format.slice(i + 2, i + 4), 16));
+      i += 3;
+    } else if (format[i] === "\\" && format[i + 1] === "n") {
+      bytes.push(10);
+      i++;
+    } else bytes.push(format.charCodeAt(i));
+  }
+  return new Uint8Array(bytes);
+}
+
+test("inspect says it reads standard input when that is a terminal, and only then", async () => {
+  for (const terminal of [true, false]) {
+    const io = captureIo({ terminal, stdin: [capture("u32be")] });
+    assert.equal(await run(["inspect"], io), 0);
+    assert.match(io.stdout, /ok: 4 frames/);
+    assert.equal(
+      io.stderr,
+      terminal
+        ? "framewire inspect: reading the capture from standard input, a terminal: end it with Ctrl-D, or give a FILE (framewire inspect --help)\n"
+        : "",
+    );
+  }
+});
 
 test("inspect finds the offsets of every frame in every format", async () => {
   for (const format of FORMAT_NAMES) {

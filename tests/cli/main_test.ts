@@ -120,6 +120,25 @@ test("framewire inspect reads a capture file and shows every frame", TIMEOUT, as
   }
 });
 
+test(
+  "framewire inspect says why it cannot read a file, in the same words on every runtime",
+  TIMEOUT,
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+    try {
+      for (
+        const [path, why] of [[dir, "it is a directory"], [join(dir, "none.bin"), "no such file"]]
+      ) {
+        const result = await runCli(["inspect", path!]);
+        assert.equal(result.code, 1);
+        assert.equal(result.stderr, `framewire inspect: cannot read ${path}: ${why}\n`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test("framewire inspect explains a truncated capture and exits 1", TIMEOUT, async () => {
   const capture = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 10, 97, 98, 99]);
   const result = await runCli(["inspect", "-"], { stdin: capture });
