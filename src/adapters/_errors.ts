@@ -111,9 +111,14 @@ export function checkPort(port: number, action: "connect" | "listen"): void {
   }
 }
 
+/** The longest Unix socket path Linux takes (`sun_path` holds 108 bytes with the final NUL). */
+const MAX_UNIX_PATH = 107;
+
 /**
  * `options` with a bracketed IPv6 `hostname` unwrapped ({@linkcode bareHost}),
- * once checked: a `TypeError` for an empty (or non-string) `path` or
+ * once checked: a `RangeError` for a Unix socket `path` over 107 bytes (macOS
+ * allows 103: longer ones fail there as the runtime says), a `TypeError` for
+ * an empty (or non-string) `path` or
  * `hostname` (`"[]"` too), and `port` as {@linkcode checkPort} checks it, so
  * that every runtime refuses a bad target alike (they would otherwise fail in
  * different ways, or dial the local host). Call it before anything reads the
@@ -129,6 +134,14 @@ export function checkTarget<T extends { hostname?: string; port: number } | { pa
     if (typeof path !== "string" || path === "") {
       throw new TypeError(
         `Cannot ${action} as path must be a non-empty string: received ${JSON.stringify(path)}`,
+      );
+    }
+    // Longer paths fail in every runtime, each in its own words (Node "EINVAL: invalid
+    // argument", Bun "Failed to listen at", Deno "path must be shorter than SUN_LEN").
+    const bytes = new TextEncoder().encode(path).length;
+    if (bytes > MAX_UNIX_PATH) {
+      throw new RangeError(
+        `Cannot ${action} as a Unix socket path must be at most ${MAX_UNIX_PATH} bytes: received ${bytes} bytes`,
       );
     }
     return options;

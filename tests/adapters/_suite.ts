@@ -497,6 +497,12 @@ export function adapterSuite(name: Runtime): void {
       await assert.rejects(listen({ path: badPath }), /path must be a non-empty string/);
       await assert.rejects(connect({ path: badPath }), /path must be a non-empty string/);
     }
+    // A Unix socket path longer than Linux takes: one RangeError on every runtime (they failed
+    // each in its own words).
+    const long = join(tmpdir(), "x".repeat(107 - tmpdir().length)); // 108 bytes with the "/"
+    const tooLong = /as a Unix socket path must be at most 107 bytes: received 108 bytes/;
+    await assert.rejects(listen({ path: long }), tooLong);
+    await assert.rejects(connect({ path: long }), tooLong);
     // An explicit undefined is no host name given: the default applies.
     await using listener = await listen({ hostname: undefined, port: 0 });
     const conn = await connect({ hostname: undefined, port: portOf(listener) });
@@ -919,6 +925,13 @@ export function adapterSuite(name: Runtime): void {
         await writer.write(bytes);
         closing.close();
         assert.deepEqual(await readAll(other.readable), bytes);
+        // The longest path Linux takes works (107 bytes).
+        if (process.platform === "linux") {
+          const longest = join(dir, "s".repeat(107 - dir.length - 1));
+          await using long = await listen({ path: longest });
+          const accepted = accept(long);
+          conns.push(await connect({ path: longest }), await accepted);
+        }
         // No socket file there (any more): the same words on every runtime.
         await assert.rejects(connect({ path }), {
           name: "ConnectionError",
