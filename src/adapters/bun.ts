@@ -118,13 +118,16 @@ class Link {
   #rest: Uint8Array | undefined;
   #settle: ((error?: unknown) => void) | undefined;
 
-  constructor(socket: BunSocket, unixPath: string | undefined) {
+  constructor(socket: BunSocket, unixPath: string | undefined, target?: TcpAddr) {
     this.#socket = socket;
+    // A socket the peer reset before it opened has no remote address (Bun gives undefined):
+    // a client's is the one it dialled.
     const addr = (local: boolean): NetAddr =>
       unixPath !== undefined ? { transport: "unix", path: unixPath } : {
         transport: "tcp",
-        hostname: local ? socket.localAddress : socket.remoteAddress,
-        port: local ? socket.localPort : socket.remotePort,
+        hostname: (local ? socket.localAddress : socket.remoteAddress) ??
+          (local ? "" : target?.hostname ?? ""),
+        port: (local ? socket.localPort : socket.remotePort) ?? (local ? 0 : target?.port ?? 0),
       };
     this.conn = new SocketConn(
       {
@@ -181,10 +184,11 @@ function handlers(
   tls: boolean,
   unixPath: string | undefined,
   ready: (socket: BunSocket, success: boolean, error?: Error) => void,
+  target?: TcpAddr,
 ): BunHandlers {
   return {
     open: (socket) => {
-      socket.data = new Link(socket, unixPath);
+      socket.data = new Link(socket, unixPath, target);
       if (unixPath === undefined) socket.setNoDelay(true);
       if (!tls) ready(socket, true);
     },
@@ -206,6 +210,9 @@ function dial(
   open: (socket: BunHandlers) => Promise<BunSocket>,
   tls = false,
 ): Promise<Conn> {
+  const tcp = "path" in options
+    ? undefined
+    : { transport: "tcp" as const, hostname: options.hostname ?? "127.0.0.1", port: options.port };
   return new Promise((resolve, reject) => {
     requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
@@ -240,7 +247,7 @@ function dial(
         socket,
         success && error === undefined ? undefined : error ?? new Error("TLS handshake failed"),
       );
-    const socketHandlers = handlers(tls, unixPath, ready);
+    const socketHandlers = handlers(tls, unixPath, ready, tcp);
     const onOpen = socketHandlers.open;
     socketHandlers.open = (socket) => {
       gotSocket(socket);

@@ -76,12 +76,15 @@ function closeTls(socket: tls.TLSSocket): void {
   });
 }
 
-function wrap(socket: net.Socket, unixPath?: string): Conn {
+function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
+  // A socket the peer reset as it opened has no remote address (Bun's node:net): a client's is
+  // the one it dialled.
   const addr = (local: boolean): NetAddr =>
     unixPath !== undefined ? { transport: "unix", path: unixPath } : {
       transport: "tcp",
-      hostname: (local ? socket.localAddress : socket.remoteAddress) ?? "",
-      port: (local ? socket.localPort : socket.remotePort) ?? 0,
+      hostname: (local ? socket.localAddress : socket.remoteAddress) ??
+        (local ? "" : dialled?.hostname ?? ""),
+      port: (local ? socket.localPort : socket.remotePort) ?? (local ? 0 : dialled?.port ?? 0),
     };
   const conn = new SocketConn(
     {
@@ -124,9 +127,9 @@ function dial(
   socket: net.Socket,
   ready: string,
   signal: AbortSignal | undefined,
-  target: string,
-  unixPath?: string,
+  to: NetAddr,
 ): Promise<Conn> {
+  const target = formatAddr(to);
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       socket.destroy();
@@ -141,7 +144,7 @@ function dial(
     socket.once(ready, () => {
       signal?.removeEventListener("abort", onAbort);
       socket.off("error", onError);
-      resolve(wrap(socket, unixPath));
+      resolve(to.transport === "unix" ? wrap(socket, to.path) : wrap(socket, undefined, to));
     });
   });
 }
@@ -160,17 +163,16 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
   throwIfAborted(options.signal);
   if ("path" in options) {
     const socket = net.connect({ path: options.path, allowHalfOpen: true });
-    return await dial(socket, "connect", options.signal, options.path, options.path);
+    return await dial(socket, "connect", options.signal, { transport: "unix", path: options.path });
   }
   const host = options.hostname ?? "127.0.0.1";
   const socket = net.connect({ host, port: options.port, allowHalfOpen: true });
   socket.setNoDelay(options.noDelay ?? true);
-  return await dial(
-    socket,
-    "connect",
-    options.signal,
-    formatAddr({ transport: "tcp", hostname: host, port: options.port }),
-  );
+  return await dial(socket, "connect", options.signal, {
+    transport: "tcp",
+    hostname: host,
+    port: options.port,
+  });
 }
 
 /**
@@ -189,7 +191,8 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   const host = options.hostname ?? "127.0.0.1";
   const name = options.serverName ?? host;
   // A half-open TCP socket underneath: Node's TLSSocket takes its allowHalfOpen.
-  const target = formatAddr({ transport: "tcp", hostname: host, port: options.port });
+  const to: TcpAddr = { transport: "tcp", hostname: host, port: options.port };
+  const target = formatAddr(to);
   const tcp = net.connect({ host, port: options.port, allowHalfOpen: true });
   tcp.setNoDelay(options.noDelay ?? true);
   let socket: tls.TLSSocket;
@@ -208,7 +211,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
     throw connectionError(`connect to ${target}`, error);
   }
   socket.once("close", () => tcp.destroy());
-  return await dial(socket, "secureConnect", options.signal, target);
+  return await dial(socket, "secureConnect", options.signal, to);
 }
 
 function serve(

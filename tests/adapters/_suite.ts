@@ -606,6 +606,43 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t(
+    "a peer that resets the connection as it accepts it: connect or the first read says so",
+    async () => {
+      const { connect } = await adapter(name);
+      const server = createServer((socket) => {
+        socket.on("error", () => {});
+        socket.resetAndDestroy();
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const port = (server.address() as { port: number }).port;
+        for (let i = 0; i < 5; i++) {
+          // Node and Deno learn of it while connecting, Bun once connected. Before, a Bun conn had
+          // no remote hostname, and its read hung on a TypeError from formatting the address.
+          let conn: Conn;
+          try {
+            conn = await connect({ port });
+          } catch (error) {
+            assert.ok(isConnectionError("CONNECTION_RESET")(error));
+            continue;
+          }
+          try {
+            assert.deepEqual(conn.remoteAddr, { transport: "tcp", hostname: "127.0.0.1", port });
+            await assert.rejects(
+              conn.readable.getReader().read(),
+              isConnectionError("CONNECTION_RESET"),
+            );
+          } finally {
+            conn.close();
+          }
+        }
+      } finally {
+        server.close();
+      }
+    },
+  );
+
   t("a reset by the peer errors the reader with ConnectionError CONNECTION_RESET", async () => {
     await withPair(name, async (client, server) => {
       // The server reads nothing: once the client's writes stall, the server's kernel buffer
