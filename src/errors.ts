@@ -186,9 +186,11 @@ export class TruncatedFrameError extends FramingError {
     super(
       part === "payload" && expected === undefined
         // A delimiter format's frame: its length is known only once its delimiter arrives.
-        ? `Cannot decode frame as the input ended with ${received} ${
-          received === 1 ? "byte" : "bytes"
-        } and no delimiter after them`
+        ? `Cannot decode frame as the input ended with ${
+          received === 1
+            ? "1 byte and no delimiter after it"
+            : `${received} bytes and no delimiter after them`
+        }`
         : `Cannot decode frame as the input ended inside its ${part}: received ${received} of ` +
           (expected === undefined ? "an unknown number of" : `${expected}`) + " bytes",
       "TRUNCATED_FRAME",
@@ -335,8 +337,9 @@ function likelyCause(
   if (swapped !== undefined && swapped >= 0 && swapped <= limit) {
     return `read in the opposite byte order the length would be ${swapped}; do both sides agree on the endianness?`;
   }
-  // A binary length field (its swapped reading is known) made of text.
-  if (swapped !== undefined && isText(header.subarray(0, 32))) {
+  // A binary length field (its swapped reading is known) of 4 bytes or more made of text: in a
+  // 2- or 3-byte field, printable bytes are common in real lengths over a small limit.
+  if (swapped !== undefined && header.length >= 4 && isText(header.subarray(0, 32))) {
     return `the bytes look like text (${
       quoted(header.subarray(0, 32))
     }); is the peer sending lines or other text, not length-prefixed frames?`;

@@ -209,6 +209,20 @@ test("framed() sends left unawaited that fail raise no unhandled rejection", asy
   await assert.rejects(fc.send("awaited"), ConnectionError);
 });
 
+test("framed() a send made behind writable writes, left unawaited, fails quietly too", async () => {
+  const { conn, arrived, failNext } = heldConn();
+  const fc = framed(conn, lines(), UNTIL_WRITTEN);
+  const writer = fc.writable.getWriter();
+  writer.write(new TextEncoder().encode("w")).catch(() => {});
+  fc.send("held"); // fire and forget: held behind the write, then waiting with its own promise
+  await arrived(1);
+  failNext(new Error("EPIPE"));
+  await turns();
+  // An unhandled rejection would fail this test; later sends report the failure.
+  await assert.rejects(fc.send("awaited"), ConnectionError);
+  await fc.close().catch(() => {});
+});
+
 test("framed() send() rejects a payload the framing refuses, and the connection goes on", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lines(), UNTIL_WRITTEN);

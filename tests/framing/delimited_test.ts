@@ -94,6 +94,12 @@ test("delimited() reports a last frame with no delimiter as truncated", () => {
     );
     return true;
   });
+  const one = delimited().decoder();
+  one.push(utf8("x"));
+  assert.equal(one.next(), undefined);
+  assert.throws(() => one.end(), {
+    message: "Cannot decode frame as the input ended with 1 byte and no delimiter after it",
+  });
 });
 
 test("delimited() decodes a 64 KiB line fed one byte at a time", () => {

@@ -94,6 +94,16 @@ test("FrameTooLargeError names TLS, HTTP, gzip, a byte-swapped length and text",
     [[...utf8("hell")], /text \("hell"\); is the peer sending lines or other text, not length-/],
     [[...utf8("ok\r\n")], /text \("ok\\r\\n"\)/],
   ];
+  // In a 2- or 3-byte field printable bytes are common in real lengths: no text hint there.
+  for (const width of [2, 3] as const) {
+    const decoder = lengthPrefixed({ width, maxFrameLength: 4096 }).decoder();
+    decoder.push(utf8(" A!BC".slice(0, width)));
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof FrameTooLargeError);
+      assert.doesNotMatch(error.message, /text/);
+      return true;
+    });
+  }
   for (const [header, pattern] of cases) {
     const decoder = lengthPrefixed({ maxFrameLength: 65536 }).decoder();
     decoder.push(new Uint8Array(header));
