@@ -33,6 +33,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { Buffer } from "node:buffer";
+import { setImmediate } from "node:timers";
 import type {
   Conn,
   ConnectOptions,
@@ -100,10 +101,13 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
       // sent; Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
       // TLS needs no probe (writing close_notify fails then), and Deno's node:tls refuses every
       // empty write (EPERM).
+      // TLS: end() a turn later. Node drops bytes still being read when end() comes during the
+      // read that finished the handshake (a server's closeWrite() as soon as it accepts): later
+      // bytes arrive, with a gap before them.
       shutdown: () =>
         new Promise<void>((resolve, reject) => {
           const done = (error?: Error | null): void => error ? reject(error) : resolve();
-          if (socket instanceof tls.TLSSocket) socket.end(done);
+          if (socket instanceof tls.TLSSocket) setImmediate(() => socket.end(done));
           else socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
         }),
       destroy: () => socket instanceof tls.TLSSocket ? closeTls(socket) : socket.destroy(),
