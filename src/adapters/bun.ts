@@ -111,14 +111,18 @@ function socketGone(): Error {
   return Object.assign(new Error("socket closed"), { code: "ECONNRESET" });
 }
 
+/** How long a TLS socket may take to flush its close_notify and FIN before it is cut. */
+const TLS_CLOSE_LIMIT = 1000;
+
 /** One socket's SocketConn plus the write in progress. */
 class Link {
   readonly conn: SocketConn;
   #socket: BunSocket;
   #rest: Uint8Array | undefined;
   #settle: ((error?: unknown) => void) | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: BunSocket, unixPath: string | undefined, target?: TcpAddr) {
+  constructor(socket: BunSocket, unixPath: string | undefined, tls: boolean, target?: TcpAddr) {
     this.#socket = socket;
     // A socket the peer reset before it opened has no remote address (Bun gives undefined):
     // a client's is the one it dialled.
@@ -135,9 +139,7 @@ class Link {
         resume: () => socket.resume(),
         write: (chunk) => this.#write(chunk),
         shutdown: () => Promise.resolve(socket.shutdown()),
-        // Not end(): on a TLS socket it keeps the socket open until the peer closes too (forever
-        // if the socket is paused, oven-sh/bun#42352); close() closes at once.
-        destroy: () => socket.close(),
+        destroy: () => tls ? this.#closeTls() : socket.close(),
       },
       addr(true),
       addr(false),
@@ -170,8 +172,25 @@ class Link {
     this.#settle?.();
   }
 
+  /**
+   * A TLS write counts as done once Bun has taken the bytes, but Bun may still hold some of them
+   * (up to megabytes when the peer reads slowly), and `socket.close()` drops those. So shutdown()
+   * first, which flushes them and sends close_notify and FIN, and close once the peer has closed
+   * too, or after TLS_CLOSE_LIMIT. Not end(): it keeps the socket open until the peer closes,
+   * forever if the socket is paused (oven-sh/bun#42352); resume() lets the peer's close in.
+   */
+  #closeTls(): void {
+    if (this.#closeTimer !== undefined) return;
+    const socket = this.#socket;
+    this.#closeTimer = setTimeout(() => socket.close(), TLS_CLOSE_LIMIT);
+    this.#closeTimer.unref?.(); // the socket keeps the process alive meanwhile, not the timer
+    socket.shutdown();
+    socket.resume();
+  }
+
   /** The socket closed: fail the write in progress, then end the conn. */
   close(error?: Error): void {
+    clearTimeout(this.#closeTimer);
     if (error !== undefined) this.conn.error(error);
     this.#rest = undefined;
     this.#settle?.(error ?? socketGone());
@@ -188,7 +207,7 @@ function handlers(
 ): BunHandlers {
   return {
     open: (socket) => {
-      socket.data = new Link(socket, unixPath, target);
+      socket.data = new Link(socket, unixPath, tls, target);
       if (unixPath === undefined) socket.setNoDelay(true);
       if (!tls) ready(socket, true);
     },

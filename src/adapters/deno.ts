@@ -65,6 +65,9 @@ export type * from "../connection/types.ts";
 const MIN_READ = 16 * 1024;
 const MAX_READ = 256 * 1024;
 
+/** How long closing a TLS connection may wait for its last bytes and the peer's end. */
+const TLS_CLOSE_LIMIT = 1000;
+
 function toAddr(addr: Deno.Addr, unixPath?: string): NetAddr {
   if (addr.transport === "tcp") {
     return { transport: "tcp", hostname: addr.hostname, port: addr.port };
@@ -109,15 +112,37 @@ function wrap(
     op = p.catch(() => {});
     return p;
   };
-  const destroy = (): void => {
-    if (closed) return;
-    closed = true;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
     try {
       raw.close();
     } catch {
       // already closed
     }
     Promise.all([reads, direct, op]).then(() => conn.terminated());
+  };
+  const destroy = (): void => {
+    if (closed) return;
+    closed = true;
+    if (!("handshake" in raw)) return release();
+    // TLS: bytes of writes that resolved can still wait in rustls or the kernel, and closing the
+    // socket with the peer's bytes (a TLS 1.3 server's session tickets) unread makes the kernel
+    // send RST, which drops them. So close_notify and FIN first, read to the peer's end
+    // (discarding), then close; at most TLS_CLOSE_LIMIT.
+    const limit = setTimeout(release, TLS_CLOSE_LIMIT);
+    Deno.unrefTimer(limit);
+    const ending = shut ? Promise.resolve() : track(raw.closeWrite());
+    shut = true;
+    ending.then(() => {
+      paused = false;
+      if (!reading) reads = loop();
+      return reads;
+    }).catch(() => {}).finally(() => {
+      clearTimeout(limit);
+      release();
+    });
   };
   // Deno reports a TCP reset as EOF; an empty write tells them apart (it fails after RST,
   // succeeds after FIN). Not possible once this side sent FIN itself, and not on a Unix socket,

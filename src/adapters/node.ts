@@ -68,13 +68,15 @@ const TLS_CLOSE_LIMIT = 1000;
  */
 function closeTls(socket: tls.TLSSocket): void {
   if (socket.destroyed) return;
-  if (socket.writableLength > 0 || socket.writableEnded) return void socket.destroy();
+  if (socket.writableLength > 0) return void socket.destroy();
+  // Not destroy() once end() is done: the bytes of writes that resolved can still wait below the
+  // TLS layer (the peer reads slowly), and destroy() drops them. The socket closes by itself once
+  // the peer has ended too; resume() lets that end in.
   const timer = setTimeout(() => socket.destroy(), TLS_CLOSE_LIMIT);
   timer.unref(); // the socket keeps the process alive meanwhile, not the timer
-  socket.end(() => {
-    clearTimeout(timer);
-    socket.destroy();
-  });
+  socket.once("close", () => clearTimeout(timer));
+  if (!socket.writableEnded) socket.end();
+  socket.resume();
 }
 
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
