@@ -62,6 +62,9 @@ export class SocketConn implements Conn {
   readonly closed: Promise<void>;
   /** How frames of this connection are best allocated (see `Conn.allocate`). */
   readonly allocate: ((length: number) => Uint8Array) | undefined;
+  /** Resolves (with null) once close() is called, ending a read() in progress. */
+  #readsEnded: Promise<null> | undefined;
+  #endReads: (() => void) | undefined;
   /** The handle's read() with the conn's error handling; see `read`. */
   #byob: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   #handle: SocketHandle;
@@ -208,12 +211,22 @@ export class SocketConn implements Conn {
     if (this.#read !== "open" || this.#closing) return null;
     let n: number | null;
     try {
-      n = await read(buffer);
+      // close() ends a read in progress at once (the socket may stay open a while to finish a
+      // TLS close; what it reads then is dropped).
+      const reading = read(buffer);
+      reading.catch(() => {});
+      n = await Promise.race([
+        reading,
+        this.#readsEnded ??= new Promise((resolve) => {
+          this.#endReads = () => resolve(null);
+        }),
+      ]);
     } catch (cause) {
       if (this.#readFailure !== undefined) throw this.#readFailure;
       if (this.#closing || this.#terminated) return null;
       throw this.#failRead(cause);
     }
+    if (this.#closing) return null;
     // The connection failed meanwhile, which cut this read short.
     if (this.#readFailure !== undefined) throw this.#readFailure;
     if (n === null) this.end();
@@ -333,6 +346,7 @@ export class SocketConn implements Conn {
     this.#userClosed = true;
     if (this.#closing) return;
     this.#closing = true;
+    this.#endReads?.();
     if (this.#read === "open" || this.#read === "cancelled") {
       if (this.#read === "open") this.#reader?.close();
       this.#read = "done";

@@ -109,8 +109,10 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
       shutdown: () =>
         new Promise<void>((resolve, reject) => {
           const done = (error?: Error | null): void => error ? reject(error) : resolve();
-          if (socket instanceof tls.TLSSocket) setImmediate(() => socket.end(done));
-          else socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
+          // A close() meanwhile ended it already (closeTls).
+          if (socket instanceof tls.TLSSocket) {
+            setImmediate(() => socket.writableEnded ? done() : socket.end(done));
+          } else socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
         }),
       destroy: () => socket instanceof tls.TLSSocket ? closeTls(socket) : socket.destroy(),
     },

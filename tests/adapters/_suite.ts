@@ -1135,6 +1135,27 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  /** Runs `body` on `times` TLS connections in turn (tlsListen), each closed after it. */
+  const withTlsPair = async (
+    body: (client: Conn, server: Conn) => Promise<unknown>,
+    times = 1,
+  ): Promise<void> => {
+    const { listener, dial } = await tlsListen();
+    try {
+      for (let i = 0; i < times; i++) {
+        const [client, server] = await dial();
+        try {
+          await body(client, server);
+        } finally {
+          client.close();
+          server.close();
+        }
+      }
+    } finally {
+      listener.close();
+    }
+  };
+
   t("TLS: closing the listener closes connections still in their handshake", async () => {
     const { listener } = await tlsListen();
     // A TCP client that never sends its ClientHello. Before, the Bun and node adapters left it
@@ -1396,6 +1417,33 @@ export function adapterSuite(name: Runtime): void {
       });
     },
   );
+
+  t(
+    "TLS: closeWrite() then close() in the same turn: both settle quietly, the peer gets it all",
+    async () => {
+      await withTlsPair(async (client, server) => {
+        await client.writable.getWriter().write(text("all of it"));
+        // Before, with the node adapter, closeWrite() rejected (the socket destroyed, or ended
+        // twice) although FIN went out.
+        const closing = client.closeWrite();
+        client.close();
+        await closing;
+        assert.equal(decode(await readAll(server.readable)), "all of it");
+      }, 5);
+    },
+  );
+
+  t("TLS: close() ends a read() in progress at once, whatever the peer sends after", async () => {
+    await withTlsPair(async (client, server) => {
+      if (name !== "deno") return assert.equal(client.read, undefined);
+      const pending = client.read!(new Uint8Array(64));
+      client.close();
+      // Before, the read stayed in flight while the TLS close waited for the peer's end, and
+      // returned what the peer sent meanwhile.
+      await server.writable.getWriter().write(text("late"));
+      assert.equal(await pending, null);
+    });
+  });
 
   t("TLS: a client that sends and closes at once ends the server's reading cleanly", async () => {
     const { listener, dial } = await tlsListen();
