@@ -62,9 +62,8 @@ export class SocketConn implements Conn {
   readonly closed: Promise<void>;
   /** How frames of this connection are best allocated (see `Conn.allocate`). */
   readonly allocate: ((length: number) => Uint8Array) | undefined;
-  /** Resolves (with null) once close() is called, ending a read() in progress. */
-  #readsEnded: Promise<null> | undefined;
-  #endReads: (() => void) | undefined;
+  /** Ends the read() in progress with null (close() calls it). */
+  #endRead: (() => void) | undefined;
   /** The handle's read() with the conn's error handling; see `read`. */
   #byob: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   #handle: SocketHandle;
@@ -212,15 +211,13 @@ export class SocketConn implements Conn {
     let n: number | null;
     try {
       // close() ends a read in progress at once (the socket may stay open a while to finish a
-      // TLS close; what it reads then is dropped).
+      // TLS close; what it reads then is dropped). Not Promise.race() with one promise of the
+      // conn's: each race would leave a reaction on it until close().
       const reading = read(buffer);
-      reading.catch(() => {});
-      n = await Promise.race([
-        reading,
-        this.#readsEnded ??= new Promise((resolve) => {
-          this.#endReads = () => resolve(null);
-        }),
-      ]);
+      n = await new Promise<number | null>((resolve, reject) => {
+        this.#endRead = () => resolve(null);
+        reading.then(resolve, reject);
+      });
     } catch (cause) {
       if (this.#readFailure !== undefined) throw this.#readFailure;
       if (this.#closing || this.#terminated) return null;
@@ -346,7 +343,7 @@ export class SocketConn implements Conn {
     this.#userClosed = true;
     if (this.#closing) return;
     this.#closing = true;
-    this.#endReads?.();
+    this.#endRead?.();
     if (this.#read === "open" || this.#read === "cancelled") {
       if (this.#read === "open") this.#reader?.close();
       this.#read = "done";
