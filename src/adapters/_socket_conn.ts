@@ -223,7 +223,6 @@ export class SocketConn implements Conn {
       if (this.#closing || this.#terminated) return null;
       throw this.#failRead(cause);
     }
-    if (this.#closing) return null;
     // The connection failed meanwhile, which cut this read short.
     if (this.#readFailure !== undefined) throw this.#readFailure;
     if (n === null) this.end();

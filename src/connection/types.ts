@@ -86,7 +86,9 @@ export interface Conn {
    * reset; resolves `null` once closed. Use it instead of `readable`: one
    * read at a time. An adapter offers it only while `readable` has not been
    * used (a `read` kept from before rejects with a `TypeError` after);
-   * `readable` may take over after it.
+   * `readable` may take over after it. `close()` ends a read in progress
+   * with `null` at once; over TLS the runtime may still write into its
+   * buffer until the socket is released (up to a second): do not reuse it.
    * The Deno adapter provides it; `framed()` uses it to read large frames
    * straight into their own buffers and small ones into buffers it reuses.
    */
