@@ -3,14 +3,46 @@
 // small SocketHandle and feeds socket events into a SocketConn, which builds the Conn's web
 // streams, backpressure and close semantics once for all three runtimes.
 
-import type { Conn, NetAddr } from "../connection/types.ts";
+import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
 
-export type { Conn, NetAddr };
+export type { Conn, NetAddr, TcpAddr };
 
 /** Bytes the readable queues before the socket is paused. */
 export const READ_HIGH_WATER_MARK: number = 128 * 1024;
+
+/**
+ * One end of a socket as a `NetAddr`: `unixPath` for a Unix socket, else the
+ * socket's own address. A socket the peer reset as it opened has no remote
+ * address (Bun): a client's is then `dialled`, the one it connected to.
+ */
+export function socketAddr(
+  socket: {
+    localAddress?: string;
+    localPort?: number;
+    remoteAddress?: string;
+    remotePort?: number;
+  },
+  local: boolean,
+  unixPath: string | undefined,
+  dialled?: TcpAddr,
+): NetAddr {
+  if (unixPath !== undefined) return { transport: "unix", path: unixPath };
+  return local
+    ? { transport: "tcp", hostname: socket.localAddress ?? "", port: socket.localPort ?? 0 }
+    : {
+      transport: "tcp",
+      hostname: socket.remoteAddress ?? dialled?.hostname ?? "",
+      port: socket.remotePort ?? dialled?.port ?? 0,
+    };
+}
+
+/**
+ * How long closing a TLS connection may wait, after close_notify and FIN,
+ * for the last bytes to go out and the peer's end, before the socket is cut.
+ */
+export const TLS_CLOSE_LIMIT: number = 1000;
 
 /** The runtime operations a SocketConn drives. */
 export interface SocketHandle {

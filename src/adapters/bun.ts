@@ -55,7 +55,7 @@ import {
   throwIfAborted,
 } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
-import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
+import { allocUnsafeWith, socketAddr, SocketConn, TLS_CLOSE_LIMIT } from "./_socket_conn.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
@@ -111,9 +111,6 @@ function socketGone(): Error {
   return Object.assign(new Error("socket closed"), { code: "ECONNRESET" });
 }
 
-/** How long a TLS socket may take to flush its close_notify and FIN before it is cut. */
-const TLS_CLOSE_LIMIT = 1000;
-
 /** One socket's SocketConn plus the write in progress. */
 class Link {
   readonly conn: SocketConn;
@@ -124,15 +121,6 @@ class Link {
 
   constructor(socket: BunSocket, unixPath: string | undefined, tls: boolean, target?: TcpAddr) {
     this.#socket = socket;
-    // A socket the peer reset before it opened has no remote address (Bun gives undefined):
-    // a client's is the one it dialled.
-    const addr = (local: boolean): NetAddr =>
-      unixPath !== undefined ? { transport: "unix", path: unixPath } : {
-        transport: "tcp",
-        hostname: (local ? socket.localAddress : socket.remoteAddress) ??
-          (local ? "" : target?.hostname ?? ""),
-        port: (local ? socket.localPort : socket.remotePort) ?? (local ? 0 : target?.port ?? 0),
-      };
     this.conn = new SocketConn(
       {
         pause: () => socket.pause(),
@@ -141,8 +129,8 @@ class Link {
         shutdown: () => Promise.resolve(socket.shutdown()),
         destroy: () => tls ? this.#closeTls() : socket.close(),
       },
-      addr(true),
-      addr(false),
+      socketAddr(socket, true, unixPath),
+      socketAddr(socket, false, unixPath, target),
       allocate,
     );
   }

@@ -51,7 +51,7 @@ import {
   requireRuntime,
   throwIfAborted,
 } from "./_errors.ts";
-import { SocketConn } from "./_socket_conn.ts";
+import { SocketConn, TLS_CLOSE_LIMIT } from "./_socket_conn.ts";
 import { ConnectionError } from "../errors.ts";
 
 export type * from "../connection/types.ts";
@@ -64,9 +64,6 @@ export type * from "../connection/types.ts";
 // a small buffer.
 const MIN_READ = 16 * 1024;
 const MAX_READ = 256 * 1024;
-
-/** How long closing a TLS connection may wait for its last bytes and the peer's end. */
-const TLS_CLOSE_LIMIT = 1000;
 
 function toAddr(addr: Deno.Addr, unixPath?: string): NetAddr {
   if (addr.transport === "tcp") {
@@ -136,8 +133,7 @@ function wrap(
     const ending = shut ? Promise.resolve() : track(raw.closeWrite());
     shut = true;
     ending.then(() => {
-      paused = false;
-      if (!reading) reads = loop();
+      resume();
       return reads;
     }).catch(() => {}).finally(() => {
       clearTimeout(limit);
@@ -181,13 +177,14 @@ function wrap(
       reading = false;
     }
   };
+  const resume = (): void => {
+    paused = false;
+    if (!reading) reads = loop();
+  };
   const conn: SocketConn = new SocketConn(
     {
       pause: () => paused = true,
-      resume: () => {
-        paused = false;
-        if (!reading) reads = loop();
-      },
+      resume,
       // The common case (one complete write) settles with the op itself, no extra async frame.
       write: (chunk) =>
         track(

@@ -49,7 +49,7 @@ import type {
 } from "../connection/types.ts";
 import { checkTarget, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
-import { allocUnsafeWith, SocketConn } from "./_socket_conn.ts";
+import { allocUnsafeWith, socketAddr, SocketConn, TLS_CLOSE_LIMIT } from "./_socket_conn.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
@@ -57,9 +57,6 @@ const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
 export type * from "../connection/types.ts";
 
 const EMPTY = new Uint8Array(0);
-
-/** How long a TLS socket may take to hand its close_notify and FIN to the OS before it is cut. */
-const TLS_CLOSE_LIMIT = 1000;
 
 /**
  * Closes a TLS socket with close_notify and FIN first when nothing is waiting to be written. A
@@ -80,15 +77,6 @@ function closeTls(socket: tls.TLSSocket): void {
 }
 
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
-  // A socket the peer reset as it opened has no remote address (Bun's node:net): a client's is
-  // the one it dialled.
-  const addr = (local: boolean): NetAddr =>
-    unixPath !== undefined ? { transport: "unix", path: unixPath } : {
-      transport: "tcp",
-      hostname: (local ? socket.localAddress : socket.remoteAddress) ??
-        (local ? "" : dialled?.hostname ?? ""),
-      port: (local ? socket.localPort : socket.remotePort) ?? (local ? 0 : dialled?.port ?? 0),
-    };
   const conn = new SocketConn(
     {
       pause: () => socket.pause(),
@@ -116,8 +104,8 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
         }),
       destroy: () => socket instanceof tls.TLSSocket ? closeTls(socket) : socket.destroy(),
     },
-    addr(true),
-    addr(false),
+    socketAddr(socket, true, unixPath),
+    socketAddr(socket, false, unixPath, dialled),
     allocate,
   );
   socket.pause();

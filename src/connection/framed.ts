@@ -185,11 +185,16 @@ function watched(): { promise: Watched<void>; resolve: () => void; reject: (e: u
   return { promise, resolve, reject };
 }
 
-function waiter(end: number, wireEnd = end): Waiter {
-  const { promise, resolve, reject } = watched();
+/** {@linkcode watched}, raising no unhandled rejection when left unawaited. */
+function quiet(): { promise: Watched<void>; resolve: () => void; reject: (e: unknown) => void } {
+  const w = watched();
+  follow(w.promise, undefined, noop);
+  return w;
+}
+
+function waiter(end: number, wireEnd: number): Waiter {
   // Unawaited sends are normal: one that fails is no unhandled rejection (later sends fail too).
-  follow(promise, undefined, noop);
-  return { end, wireEnd, promise, resolve, reject };
+  return { end, wireEnd, ...quiet() };
 }
 
 const encoder = new TextEncoder();
@@ -387,7 +392,6 @@ class Framed implements FramedConnection {
     resolve: (result: IteratorResult<Uint8Array>) => void;
     reject: (e: unknown) => void;
   }[] = [];
-  #answering = false;
   #frames: Uint8Array[] = [];
   #frameIndex = 0;
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -644,39 +648,38 @@ class Framed implements FramedConnection {
           return Promise.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
         }
         // Calls made while a batch is on its way are answered in call order, once it is here.
+        // The first call to wait starts #answer(), which runs until none is left.
         return new Promise((resolve, reject) => {
-          this.#nextCalls.push({ resolve, reject });
-          if (!this.#answering) this.#answer();
+          if (this.#nextCalls.push({ resolve, reject }) === 1) void this.#answer();
         });
       },
     };
   }
 
-  /** Answers the waiting `next()` calls in order, reading batches as needed. */
+  /**
+   * Answers the waiting `next()` calls in order, reading batches as needed.
+   * Returns once none is left; while it waits for a batch, the call that
+   * batch is for stays queued (so a later call does not start another).
+   */
   async #answer(): Promise<void> {
-    this.#answering = true;
     const calls = this.#nextCalls;
-    try {
-      while (calls.length > 0) {
-        if (this.#frameIndex < this.#frames.length) {
-          calls.shift()!.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
-          continue;
-        }
-        let batch: Uint8Array[] | null;
-        try {
-          batch = await this.#nextBatch();
-        } catch (error) {
-          calls.shift()!.reject(error);
-          continue;
-        }
-        if (batch === null) calls.shift()!.resolve({ done: true, value: undefined });
-        else {
-          this.#frames = batch;
-          this.#frameIndex = 0;
-        }
+    while (calls.length > 0) {
+      if (this.#frameIndex < this.#frames.length) {
+        calls.shift()!.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
+        continue;
       }
-    } finally {
-      this.#answering = false;
+      let batch: Uint8Array[] | null;
+      try {
+        batch = await this.#nextBatch();
+      } catch (error) {
+        calls.shift()!.reject(error);
+        continue;
+      }
+      if (batch === null) calls.shift()!.resolve({ done: true, value: undefined });
+      else {
+        this.#frames = batch;
+        this.#frameIndex = 0;
+      }
     }
   }
 
@@ -725,8 +728,7 @@ class Framed implements FramedConnection {
       // Quiet only when the connection failed (every later send says so too); a refused
       // payload, a send after close() or to a locked conn is the caller's mistake, and stays loud.
       if (error !== this.#failure || usageErrors.has(error as object)) return Promise.reject(error);
-      const { promise, reject } = watched();
-      follow(promise, undefined, noop);
+      const { promise, reject } = quiet();
       reject(error);
       promise.carry(this.#seeFailure);
       return promise;
@@ -905,7 +907,7 @@ class Framed implements FramedConnection {
         this.#releaseDeferred();
         const wireEnd = this.#emitted + this.#coalescer.pendingBytes;
         if (wireEnd - this.#written > this.#highWaterMark) {
-          this.#drained ??= waiter(0);
+          this.#drained ??= waiter(0, wireEnd);
           this.#drained.wireEnd = wireEnd;
           return this.#drained.promise;
         }
@@ -1044,8 +1046,7 @@ class Framed implements FramedConnection {
     })();
     // The application's own promise, one per call: one it waits on shows it the failure. Not
     // an unhandled rejection when left unawaited: close() reports the loss then.
-    const { promise, resolve, reject } = watched();
-    follow(promise, undefined, noop);
+    const { promise, resolve, reject } = quiet();
     follow(closing, resolve, (error) => {
       if (error === this.#failure) promise.carry(this.#seeFailure);
       reject(error);

@@ -246,18 +246,16 @@ export class HeaderDecoder implements FrameDecoder {
     // The frames before a bad header are still read first.
     this.#buffers.decodeAhead(() => this.next(), (frames) => this.#done = frames);
     const partial = this.#partial;
-    if (partial !== undefined) {
-      const need = partial.length + this.#parser.trailerLength;
-      throw new TruncatedFrameError("payload", this.#filled + this.#queue.length, {
-        expected: need,
-      });
-    }
     const waiting = this.#waiting;
-    if (waiting >= 0) {
-      // A large frame that never got its buffer: the same error as if it had.
+    if (partial !== undefined || waiting >= 0) {
+      // A large frame that never got its buffer (waiting) gets the same error as if it had.
       const prefix = this.#prefix;
-      throw new TruncatedFrameError("payload", prefix + this.#queue.length - waiting, {
-        expected: prefix + this.#parser.length + this.#parser.trailerLength,
+      const received = partial !== undefined
+        ? this.#filled + this.#queue.length
+        : prefix + this.#queue.length - waiting;
+      const size = partial !== undefined ? partial.length : prefix + this.#parser.length;
+      throw new TruncatedFrameError("payload", received, {
+        expected: size + this.#parser.trailerLength,
       });
     }
     if (this.#queue.length > 0) {
