@@ -48,6 +48,18 @@ const DETAILS: Record<string, string> = {
   ENETUNREACH: "the network is unreachable",
 };
 
+/**
+ * The errno name of a runtime socket error (`code`), or `ENOTFOUND` for
+ * Deno's failed host lookup, which has no code, only its message.
+ */
+export function errnoOf(cause: unknown): string | undefined {
+  const code = (cause as { code?: unknown } | null | undefined)?.code;
+  if (typeof code === "string") return code;
+  return cause instanceof Error && cause.message.startsWith("failed to lookup address information")
+    ? "ENOTFOUND"
+    : undefined;
+}
+
 /** The framewire code for a runtime socket error. */
 export function errorCode(cause: unknown): FramingErrorCode {
   if (cause instanceof ConnectionError) return cause.code;
@@ -64,11 +76,7 @@ export function connectionError(action: string, cause: unknown): ConnectionError
   if (cause instanceof ConnectionError) return cause;
   const code = errorCode(cause);
   const detail = cause instanceof Error ? cause.message : String(cause);
-  const errno = (cause as { code?: unknown } | null | undefined)?.code;
-  const reason = REASONS[code] ?? (typeof errno === "string" ? DETAILS[errno] : undefined) ??
-    // Deno's failed lookup has no code, only this message.
-    (detail.startsWith("failed to lookup address information") ? DETAILS.ENOTFOUND : undefined) ??
-    `it failed: ${detail}`;
+  const reason = REASONS[code] ?? DETAILS[errnoOf(cause) ?? ""] ?? `it failed: ${detail}`;
   return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
 }
 

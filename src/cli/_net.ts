@@ -2,6 +2,7 @@
 // Socket helpers of the framewire command: addresses and one-line error reasons. Private.
 
 import type { NetAddr } from "../connection/types.ts";
+import { errnoOf } from "../adapters/_errors.ts";
 import { ConnectionError, FramingError } from "../errors.ts";
 
 /** `127.0.0.1:80`, `[::1]:80`, or the socket path. */
@@ -14,10 +15,9 @@ export function formatAddr(
 }
 
 function codeOf(error: unknown): string | undefined {
-  const e = error as { code?: unknown; name?: unknown } | undefined;
-  if (typeof e?.code === "string" && !(error instanceof FramingError)) return e.code;
-  if (typeof e?.name === "string" && e.name !== "Error") return e.name;
-  return undefined;
+  if (error instanceof FramingError) return undefined;
+  const name = (error as { name?: unknown } | undefined)?.name;
+  return errnoOf(error) ?? (typeof name === "string" && name !== "Error" ? name : undefined);
 }
 
 const PHRASES: Record<string, string> = {
@@ -68,10 +68,7 @@ export function describeError(error: unknown, unix?: "listen" | "connect"): stri
   if (error instanceof ConnectionError) {
     const phrase = PHRASES[error.code] ?? PHRASES[codeOf(error.cause) ?? ""];
     if (phrase !== undefined) return phrase;
-    const cause = error.cause instanceof Error ? error.cause.message : undefined;
-    // Deno's failed lookup has no code, only this message.
-    if (cause?.startsWith("failed to lookup address information")) return PHRASES.ENOTFOUND!;
-    return cause ?? error.message;
+    return error.cause instanceof Error ? error.cause.message : error.message;
   }
   if (error instanceof FramingError) return error.message;
   const phrase = PHRASES[codeOf(error) ?? ""];

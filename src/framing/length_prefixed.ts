@@ -138,7 +138,6 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED),
     payloadMax,
   );
-  const limit = Math.min(maxFrameLength, payloadMax);
   const little = endian === "little";
   const adjust = counts === "frame" ? header : 0;
   const plainU32 = width === 4 && !little && offset === 0 && adjust === 0;
@@ -152,12 +151,13 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       );
     }
     const length = payload.length - offset;
-    checkEncodeLength(length, maxFrameLength);
+    // Before the limit (which is at most what fits): the more telling message.
     if (length > payloadMax) {
       throw new RangeError(
         `Cannot encode frame as length ${length} does not fit a ${width}-byte length field`,
       );
     }
+    checkEncodeLength(length, maxFrameLength);
     return length;
   }
 
@@ -223,7 +223,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     },
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(
-        new LengthFieldParser(width, little, offset, adjust, limit),
+        new LengthFieldParser(width, little, offset, adjust, maxFrameLength),
         options,
       );
     },

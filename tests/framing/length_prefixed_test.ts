@@ -372,9 +372,24 @@ test("lengthPrefixed() rejects bad options and oversized payloads with built-in 
     name: "RangeError",
     message: "Cannot encode frame as length 5 exceeds maxFrameLength 4",
   });
+  // A payload the field cannot hold says so (the limit was lowered to what fits).
   assert.throws(
     () => lengthPrefixed({ width: 1, maxFrameLength: Infinity }).encode(new Uint8Array(256)),
-    RangeError,
+    {
+      name: "RangeError",
+      message: "Cannot encode frame as length 256 does not fit a 1-byte length field",
+    },
+  );
+  assert.throws(
+    () => lengthPrefixed({ width: 2, counts: "frame" }).encode(new Uint8Array(65534)),
+    {
+      name: "RangeError",
+      message: "Cannot encode frame as length 65534 does not fit a 2-byte length field",
+    },
+  );
+  assert.equal(
+    lengthPrefixed({ width: 2, counts: "frame" }).encode(new Uint8Array(65533)).length,
+    65535,
   );
   assert.throws(() => lengthPrefixed().encode("text" as unknown as Uint8Array), TypeError);
 });
