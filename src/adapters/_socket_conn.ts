@@ -61,6 +61,13 @@ export interface SocketHandle {
   shutdown(): Promise<void>;
   /** Closes the socket now; must end in `SocketConn.terminated()`. Idempotent. */
   destroy(): void;
+  /**
+   * Optional (TLS): closes gracefully instead of `destroy()`. Sends close_notify and FIN after
+   * what the TLS layer still holds of resolved writes, reads (discarding) to the peer's end, then
+   * closes (ending in `terminated()`). Called once; `destroy()` follows after TLS_CLOSE_LIMIT if
+   * the socket is still open then.
+   */
+  finish?(): void;
 }
 
 /**
@@ -128,6 +135,8 @@ export class SocketConn implements Conn {
   /** close() was called (not only both directions over). */
   #userClosed = false;
   #terminated = false;
+  /** A graceful close (handle.finish) is under way; destroy() when it fires. */
+  #finishTimer: ReturnType<typeof setTimeout> | undefined;
   #resolveClosed!: () => void;
 
   /**
@@ -297,12 +306,24 @@ export class SocketConn implements Conn {
     }
     this.#read = "done";
     this.#failWrites(error);
-    this.#handle.destroy();
+    this.#release();
     return error;
+  }
+
+  /** Closes the socket: gracefully within TLS_CLOSE_LIMIT with handle.finish, else now. */
+  #release(): void {
+    const handle = this.#handle;
+    if (handle.finish === undefined) return handle.destroy();
+    if (this.#finishTimer !== undefined || this.#terminated) return;
+    this.#finishTimer = setTimeout(() => handle.destroy(), TLS_CLOSE_LIMIT);
+    // Node, Bun: the socket keeps the process alive meanwhile, not the timer.
+    (this.#finishTimer as { unref?: () => void }).unref?.();
+    handle.finish();
   }
 
   /** The socket is fully closed (the adapter's last event). */
   terminated(): void {
+    clearTimeout(this.#finishTimer);
     if (this.#terminated) return;
     this.#terminated = true;
     if (this.#read === "open") this.#reader?.close();
@@ -380,7 +401,7 @@ export class SocketConn implements Conn {
       this.#read = "done";
     }
     this.#failWrites(closedError(this.remoteAddr));
-    this.#handle.destroy();
+    this.#release();
     this.#wake?.();
   }
 
@@ -429,7 +450,7 @@ export class SocketConn implements Conn {
     // Both directions are over: release the socket (Node would do so itself).
     if (this.#read === "done" && this.#writeDone && !this.#closing) {
       this.#closing = true;
-      this.#handle.destroy();
+      this.#release();
     }
   }
 }

@@ -55,7 +55,7 @@ import {
   throwIfAborted,
 } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
-import { allocUnsafeWith, socketAddr, SocketConn, TLS_CLOSE_LIMIT } from "./_socket_conn.ts";
+import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
@@ -117,7 +117,6 @@ class Link {
   #socket: BunSocket;
   #rest: Uint8Array | undefined;
   #settle: ((error?: unknown) => void) | undefined;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: BunSocket, unixPath: string | undefined, tls: boolean, target?: TcpAddr) {
     this.#socket = socket;
@@ -127,7 +126,18 @@ class Link {
         resume: () => socket.resume(),
         write: (chunk) => this.#write(chunk),
         shutdown: () => Promise.resolve(socket.shutdown()),
-        destroy: () => tls ? this.#closeTls() : socket.close(),
+        destroy: () => socket.close(),
+        // A TLS write counts as done once Bun has taken the bytes, but Bun may still hold some
+        // (up to megabytes when the peer reads slowly), and close() drops those: shutdown()
+        // flushes them and sends close_notify and FIN. Not end(): it keeps the socket open until
+        // the peer closes, forever if the socket is paused (oven-sh/bun#42352); resume() lets
+        // the peer's close in.
+        finish: tls
+          ? () => {
+            socket.shutdown();
+            socket.resume();
+          }
+          : undefined,
       },
       socketAddr(socket, true, unixPath),
       socketAddr(socket, false, unixPath, target),
@@ -160,25 +170,8 @@ class Link {
     this.#settle?.();
   }
 
-  /**
-   * A TLS write counts as done once Bun has taken the bytes, but Bun may still hold some of them
-   * (up to megabytes when the peer reads slowly), and `socket.close()` drops those. So shutdown()
-   * first, which flushes them and sends close_notify and FIN, and close once the peer has closed
-   * too, or after TLS_CLOSE_LIMIT. Not end(): it keeps the socket open until the peer closes,
-   * forever if the socket is paused (oven-sh/bun#42352); resume() lets the peer's close in.
-   */
-  #closeTls(): void {
-    if (this.#closeTimer !== undefined) return;
-    const socket = this.#socket;
-    this.#closeTimer = setTimeout(() => socket.close(), TLS_CLOSE_LIMIT);
-    this.#closeTimer.unref?.(); // the socket keeps the process alive meanwhile, not the timer
-    socket.shutdown();
-    socket.resume();
-  }
-
   /** The socket closed: fail the write in progress, then end the conn. */
   close(error?: Error): void {
-    clearTimeout(this.#closeTimer);
     if (error !== undefined) this.conn.error(error);
     this.#rest = undefined;
     this.#settle?.(error ?? socketGone());

@@ -51,7 +51,7 @@ import {
   requireRuntime,
   throwIfAborted,
 } from "./_errors.ts";
-import { SocketConn, TLS_CLOSE_LIMIT } from "./_socket_conn.ts";
+import { SocketConn } from "./_socket_conn.ts";
 import { ConnectionError } from "../errors.ts";
 
 export type * from "../connection/types.ts";
@@ -121,24 +121,21 @@ function wrap(
     Promise.all([reads, direct, op]).then(() => conn.terminated());
   };
   const destroy = (): void => {
-    if (closed) return;
     closed = true;
-    if (!("handshake" in raw)) return release();
-    // TLS: bytes of writes that resolved can still wait in rustls or the kernel, and closing the
-    // socket with the peer's bytes (a TLS 1.3 server's session tickets) unread makes the kernel
-    // send RST, which drops them. So close_notify and FIN first, read to the peer's end
-    // (discarding), then close; at most TLS_CLOSE_LIMIT.
-    const limit = setTimeout(release, TLS_CLOSE_LIMIT);
-    Deno.unrefTimer(limit);
+    release();
+  };
+  // TLS: bytes of writes that resolved can still wait in rustls or the kernel, and closing the
+  // socket with the peer's bytes (a TLS 1.3 server's session tickets) unread makes the kernel
+  // send RST, which drops them. So close_notify and FIN first, read to the peer's end
+  // (discarding), then close.
+  const finish = (): void => {
+    closed = true;
     const ending = shut ? Promise.resolve() : track(raw.closeWrite());
     shut = true;
     ending.then(() => {
       resume();
       return reads;
-    }).catch(() => {}).finally(() => {
-      clearTimeout(limit);
-      release();
-    });
+    }).catch(() => {}).finally(release);
   };
   // Deno reports a TCP reset as EOF; an empty write tells them apart (it fails after RST,
   // succeeds after FIN). Not possible once this side sent FIN itself, and not on a Unix socket,
@@ -207,6 +204,7 @@ function wrap(
         return n;
       },
       destroy,
+      finish: "handshake" in raw ? finish : undefined,
     },
     toAddr(addrs.localAddr, unixPath),
     toAddr(addrs.remoteAddr, unixPath),

@@ -49,7 +49,7 @@ import type {
 } from "../connection/types.ts";
 import { checkTarget, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
 import { QueueListener } from "./_queue_listener.ts";
-import { allocUnsafeWith, socketAddr, SocketConn, TLS_CLOSE_LIMIT } from "./_socket_conn.ts";
+import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
@@ -62,16 +62,13 @@ const EMPTY = new Uint8Array(0);
  * Closes a TLS socket with close_notify and FIN first when nothing is waiting to be written. A
  * bare close would make the kernel send RST instead of FIN if the server's TLS 1.3 session
  * tickets (which the application never reads) are still unread, and the peer would see a reset.
+ * Not destroy() once end() is done: the bytes of writes that resolved can still wait below the
+ * TLS layer (the peer reads slowly), and destroy() drops them. The socket closes by itself once
+ * the peer has ended too; resume() lets that end in.
  */
-function closeTls(socket: tls.TLSSocket): void {
+function finishTls(socket: tls.TLSSocket): void {
   if (socket.destroyed) return;
   if (socket.writableLength > 0) return void socket.destroy();
-  // Not destroy() once end() is done: the bytes of writes that resolved can still wait below the
-  // TLS layer (the peer reads slowly), and destroy() drops them. The socket closes by itself once
-  // the peer has ended too; resume() lets that end in.
-  const timer = setTimeout(() => socket.destroy(), TLS_CLOSE_LIMIT);
-  timer.unref(); // the socket keeps the process alive meanwhile, not the timer
-  socket.once("close", () => clearTimeout(timer));
   if (!socket.writableEnded) socket.end();
   socket.resume();
 }
@@ -97,12 +94,13 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
       shutdown: () =>
         new Promise<void>((resolve, reject) => {
           const done = (error?: Error | null): void => error ? reject(error) : resolve();
-          // A close() meanwhile ended it already (closeTls).
+          // A close() meanwhile ended it already (finishTls).
           if (socket instanceof tls.TLSSocket) {
             setImmediate(() => socket.writableEnded ? done() : socket.end(done));
           } else socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
         }),
-      destroy: () => socket instanceof tls.TLSSocket ? closeTls(socket) : socket.destroy(),
+      destroy: () => socket.destroy(),
+      finish: socket instanceof tls.TLSSocket ? () => finishTls(socket) : undefined,
     },
     socketAddr(socket, true, unixPath),
     socketAddr(socket, false, unixPath, dialled),

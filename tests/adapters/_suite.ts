@@ -1418,6 +1418,20 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t("TLS: close() against a peer that neither reads nor ends: closed still resolves", async () => {
+    // The graceful TLS close waits for the peer's end at most TLS_CLOSE_LIMIT, then cuts.
+    await withNodeTlsServer(`socket.pause(); console.log("open");`, async (dial, line) => {
+      const conn = await dial();
+      try {
+        await conn.writable.getWriter().write(new Uint8Array(100));
+        assert.equal(await line(), "open");
+      } finally {
+        conn.close();
+      }
+      await conn.closed;
+    });
+  });
+
   t(
     "TLS: closeWrite() then close() in the same turn: both settle quietly, the peer gets it all",
     async () => {
