@@ -204,15 +204,12 @@ function handlers(
 }
 
 function dial(
-  target: string,
+  to: NetAddr,
   options: ConnectOptions,
-  unixPath: string | undefined,
   open: (socket: BunHandlers) => Promise<BunSocket>,
   tls = false,
 ): Promise<Conn> {
-  const tcp = "path" in options
-    ? undefined
-    : { transport: "tcp" as const, hostname: options.hostname ?? "127.0.0.1", port: options.port };
+  const target = formatAddr(to);
   return new Promise((resolve, reject) => {
     requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
@@ -247,7 +244,9 @@ function dial(
         socket,
         success && error === undefined ? undefined : error ?? new Error("TLS handshake failed"),
       );
-    const socketHandlers = handlers(tls, unixPath, ready, tcp);
+    const socketHandlers = to.transport === "unix"
+      ? handlers(tls, to.path, ready)
+      : handlers(tls, undefined, ready, to);
     const onOpen = socketHandlers.open;
     socketHandlers.open = (socket) => {
       gotSocket(socket);
@@ -278,18 +277,15 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
   if ("path" in options) {
     const unix = options.path;
     return await dial(
-      unix,
+      { transport: "unix", path: unix },
       options,
-      unix,
       (socket) => bun().connect({ unix, socket, allowHalfOpen: true }),
     );
   }
   const { hostname = "127.0.0.1", port } = options;
-  const target = formatAddr({ transport: "tcp", hostname, port });
   return await dial(
-    target,
+    { transport: "tcp", hostname, port },
     options,
-    undefined,
     (socket) => bun().connect({ hostname, port, socket, allowHalfOpen: true }),
   );
 }
@@ -307,11 +303,9 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect");
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
-  const target = formatAddr({ transport: "tcp", hostname, port });
   return await dial(
-    target,
+    { transport: "tcp", hostname, port },
     options,
-    undefined,
     (socket) =>
       bun().connect({ hostname, port, socket, allowHalfOpen: true, tls: { ca, serverName } }),
     true,

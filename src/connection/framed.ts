@@ -723,7 +723,7 @@ class Framed implements FramedConnection {
     try {
       // Writes the writable has taken but not handed on yet go first (call order).
       if (this.#accepted !== this.#sunk) return this.#defer(payload);
-      return this.#queueSend(payload);
+      return this.#promiseFor(this.#add(payload, false));
     } catch (error) {
       // Quiet only when the connection failed (every later send says so too); a refused
       // payload, a send after close() or to a locked conn is the caller's mistake, and stays loud.
@@ -736,19 +736,11 @@ class Framed implements FramedConnection {
   }
 
   /**
-   * Queues a frame and returns its promise; throws if it cannot be queued.
-   * `early`: the frame was sent (or written) before closing began. A write
-   * to `writable` (`sent` false) gets no promise of its own: the writable
-   * waits on highWaterMark by itself. `own`: the promise of a send made
-   * behind `writable` writes, which waits here in its place among the others
-   * (its callbacks run in call order with theirs).
+   * Queues a frame; throws if it cannot be queued. `early`: the frame was
+   * sent (or written) before closing began. Returns whether the coalescer
+   * copied it.
    */
-  #queueSend(
-    payload: Uint8Array | string,
-    early = false,
-    sent = true,
-    own?: Waiter,
-  ): Promise<void> {
+  #add(payload: Uint8Array | string, early: boolean): boolean {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#closing !== undefined && !early) throw closingError();
     // The first send takes the conn's writer, so that a conn whose writable is held elsewhere
@@ -774,9 +766,18 @@ class Framed implements FramedConnection {
     }
     // A full slab starts the pump, which can fail at once.
     if (this.#failure !== undefined) throw this.#failure;
-    // Resolves once at most highWaterMark bytes of this frame and those before it wait for the
-    // socket; a payload written as it is (not copied), once it is written. In call order.
-    if (!sent) return RESOLVED;
+    return copied;
+  }
+
+  /**
+   * The promise of the frame just queued: resolves once at most
+   * highWaterMark bytes of it and those before it wait for the socket; a
+   * payload written as it is (not `copied`), once it is written. In call
+   * order. `own`: the promise of a send made behind `writable` writes, which
+   * waits here in its place among the others (its callbacks run in call
+   * order with theirs).
+   */
+  #promiseFor(copied: boolean, own?: Waiter): Promise<void> {
     const wireEnd = this.#emitted + this.#coalescer.pendingBytes;
     const end = wireEnd - (copied ? this.#highWaterMark : 0);
     if (end <= this.#written && this.#waiters.length === 0) {
@@ -852,7 +853,7 @@ class Framed implements FramedConnection {
       this.#deferredBytes -= bytes.length;
       try {
         // Resolved now, or waits as a direct send does, with its own promise.
-        if (this.#queueSend(bytes, true, true, d) === RESOLVED) d.resolve();
+        if (this.#promiseFor(this.#add(bytes, true), d) === RESOLVED) d.resolve();
       } catch (error) {
         // A payload the framing refuses stays loud, as on the direct path.
         if (error === this.#failure && !usageErrors.has(error as object)) {
@@ -898,7 +899,8 @@ class Framed implements FramedConnection {
         // A payload the framing refuses, or a closed connection, errors the writable. A chunk
         // written before closing began still goes out.
         try {
-          this.#queueSend(payload, this.#sunk <= this.#fence, false);
+          // No promise: the writable waits on highWaterMark by itself.
+          this.#add(payload, this.#sunk <= this.#fence);
         } catch (error) {
           if (error === this.#failure) this.#shown = true;
           this.#writableOver();
