@@ -15,8 +15,10 @@ const BY_CODE: Record<string, FramingErrorCode> = {
   EPIPE: "CONNECTION_RESET",
   ECONNABORTED: "CONNECTION_RESET",
   ETIMEDOUT: "CONNECTION_TIMEOUT",
-  // Bun's node:net, writing to a Unix socket whose peer has closed
+  // Bun's node:net, writing to a Unix socket whose peer has closed (EBADF; after a half-close
+  // of its own, ERR_SOCKET_CLOSED)
   EBADF: "CONNECTION_RESET",
+  ERR_SOCKET_CLOSED: "CONNECTION_RESET",
   // Deno error class names
   ConnectionRefused: "CONNECTION_REFUSED",
   ConnectionReset: "CONNECTION_RESET",

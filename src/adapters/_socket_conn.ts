@@ -5,6 +5,7 @@
 
 import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
+import { checkChunk } from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
 
 export type { Conn, NetAddr, TcpAddr };
@@ -186,16 +187,29 @@ export class SocketConn implements Conn {
           this.#settle();
           throw closedError(remoteAddr);
         }
-        // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys the
-        // socket.) A socket that failed still reports it.
-        if (chunk.length === 0 && !this.#failed) return void this.#settle();
-        return handle.write(chunk).then(() => this.#settle(), (cause) => {
+        let writing: Promise<void>;
+        try {
+          // Not bytes: refused in the same words everywhere (each runtime's socket takes other
+          // types, or fails at once; Bun sent a string and failed its write).
+          checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
+          // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys
+          // the socket.) A socket that failed still reports it.
+          if (chunk.length === 0 && !this.#failed) return void this.#settle();
+          writing = handle.write(chunk);
+        } catch (error) {
+          writing = Promise.reject(error);
+        }
+        return writing.then(() => this.#settle(), (cause) => {
           // The writable errors and drops its queue: closeWrite() stops waiting for it.
           // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
-          this.#sinkError = this.#closing ? closedError(remoteAddr) : connectionError(
-            `write to ${formatAddr(remoteAddr)}`,
-            this.#failed ? this.#failureCause : cause,
-          );
+          this.#sinkError = cause instanceof TypeError
+            ? cause
+            : this.#closing
+            ? closedError(remoteAddr)
+            : connectionError(
+              `write to ${formatAddr(remoteAddr)}`,
+              this.#failed ? this.#failureCause : cause,
+            );
           this.#settle();
           this.#writesFailed(this.#sinkError);
           throw this.#sinkError;
@@ -305,7 +319,8 @@ export class SocketConn implements Conn {
       this.#reader?.error(error);
     }
     this.#read = "done";
-    this.#failWrites(error);
+    // In a write's words: "Cannot write to … as the connection was reset".
+    this.#failWrites(connectionError(`write to ${formatAddr(this.remoteAddr)}`, cause));
     this.#release();
     return error;
   }
@@ -415,6 +430,9 @@ export class SocketConn implements Conn {
         this.#maybeFinish();
       },
       (cause) => {
+        // close() came meanwhile: it closed the socket, which ends this direction too (the
+        // runtime then fails the FIN it was about to send).
+        if (this.#userClosed) return;
         const error = connectionError(`close ${formatAddr(this.remoteAddr)} for writing`, cause);
         this.#writesFailed(error);
         throw error;

@@ -315,7 +315,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
       // The server closed during the handshake: a reset, as Node and Bun report it.
       if ((error as Error | undefined)?.name === "UnexpectedEof" && !signal?.aborted) {
         throw new ConnectionError(
-          `Cannot connect to ${target} as the connection was reset during the TLS handshake`,
+          `Cannot connect to ${target} as the connection was reset`,
           { code: "CONNECTION_RESET", cause: error },
         );
       }

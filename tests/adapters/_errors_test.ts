@@ -21,6 +21,7 @@ test("errorCode maps errno codes and Deno error class names", BOUNDED, () => {
     [{ code: "EPIPE" }, "CONNECTION_RESET"],
     [{ code: "ECONNABORTED" }, "CONNECTION_RESET"],
     [{ code: "EBADF" }, "CONNECTION_RESET"],
+    [{ code: "ERR_SOCKET_CLOSED" }, "CONNECTION_RESET"],
     [{ code: "ETIMEDOUT" }, "CONNECTION_TIMEOUT"],
     // Deno's error classes, by name (an error built without an errno code).
     [{ name: "ConnectionRefused" }, "CONNECTION_REFUSED"],

@@ -312,6 +312,42 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t("closeWrite() then close() in the same turn settle quietly over TCP", async () => {
+    for (const held of [false, true, "microtask"]) {
+      await withPair(name, async (client, server) => {
+        if (held === true) client.writable.getWriter();
+        const closing = client.closeWrite();
+        if (held === "microtask") await Promise.resolve();
+        // Before, on Deno and with the node adapter, closeWrite() rejected with the runtime's
+        // failure to send the FIN that close() had made moot ("Bad resource ID", "Cannot call end
+        // after a stream was destroyed").
+        client.close();
+        await closing;
+        assert.equal((await readAll(server.readable)).byteLength, 0);
+      });
+    }
+  });
+
+  t(
+    "a chunk that is not a Uint8Array: TypeError in the same words, closeWrite() says so",
+    async () => {
+      for (const chunk of [[1, 2], "text", new ArrayBuffer(2), new DataView(new ArrayBuffer(2))]) {
+        await withPair(name, async (client) => {
+          const writer = client.writable.getWriter();
+          // Before, each runtime took other types (Bun sent a string and failed the write, the
+          // node adapter sent it), and wrapped the refusals as ConnectionError; on Bun a refused
+          // write left closeWrite() pending for ever.
+          await assert.rejects(writer.write(chunk as unknown as Uint8Array), {
+            name: "TypeError",
+            message:
+              /^Cannot write to 127\.0\.0\.1:\d+ as the chunk must be a Uint8Array: received /,
+          });
+          await assert.rejects(client.closeWrite(), TypeError);
+        });
+      }
+    },
+  );
+
   t(
     "closeWrite cut short by close() rejects: the writes it waited for never went out",
     async () => {
@@ -648,11 +684,17 @@ export function adapterSuite(name: Runtime): void {
       // The server reads nothing: once the client's writes stall, the server's kernel buffer
       // holds unread bytes, and closing the server then sends RST.
       const reading = client.readable.getReader().read();
-      const { pending } = await stallWriter(client);
+      const { writer, pending } = await stallWriter(client);
       server.close();
       await assert.rejects(reading, isConnectionError("CONNECTION_RESET"));
       // Not the runtime's cancellation of the write (Node: ECANCELED) or a closed socket (Bun).
       await assert.rejects(pending, isConnectionError("CONNECTION_RESET"));
+      // Later writes and closeWrite() too, in a write's words (before, on Node and Bun: "Cannot
+      // read from …").
+      const wrote = /^Cannot write to .* as the connection was reset$/;
+      await assert.rejects(pending, { message: wrote });
+      await assert.rejects(writer.write(text("later")), { message: wrote });
+      await assert.rejects(client.closeWrite(), { message: wrote });
       await client.closed;
     });
   });
@@ -989,22 +1031,39 @@ export function adapterSuite(name: Runtime): void {
       const path = join(dir, "s.sock");
       const listener = await listen({ path });
       try {
-        const accepted = accept(listener);
-        const client = await connect({ path });
-        (await accepted).close();
-        try {
-          assert.equal((await readAll(client.readable)).byteLength, 0);
-          // Bun closes a Unix socket whose peer has closed: its writes must not say that this side
-          // closed the connection (CONNECTION_CLOSED is for after a local close()).
-          if (name === "bun") await client.closed;
-          const writer = client.writable.getWriter();
-          let error: unknown;
-          for (let i = 0; i < 100 && error === undefined; i++) {
-            await writer.write(new Uint8Array(64 * 1024)).catch((e) => error = e);
+        // The peer closes at once, or half-closes first, reads what this side still sends, and
+        // then closes (before, on Bun's node:net this side's writes then failed with
+        // ERR_SOCKET_CLOSED, CONNECTION_FAILED).
+        for (const halfFirst of [false, true]) {
+          const accepted = accept(listener);
+          const dialled = await connect({ path });
+          const taken = await accepted;
+          // The writing side is the connecting one, then the accepted one.
+          const [self, peer] = halfFirst ? [taken, dialled] : [dialled, taken];
+          if (halfFirst) {
+            await peer.closeWrite();
+            assert.equal((await readAll(self.readable)).byteLength, 0);
+            const writing = self.writable.getWriter();
+            await writing.write(text("while half-open"));
+            writing.releaseLock();
+            const got = await peer.readable.getReader().read();
+            assert.equal(decode(got.value!), "while half-open");
           }
-          assert.ok(isConnectionError("CONNECTION_RESET")(error));
-        } finally {
-          client.close();
+          peer.close();
+          try {
+            if (!halfFirst) assert.equal((await readAll(self.readable)).byteLength, 0);
+            // Bun closes a Unix socket whose peer has closed: its writes must not say that this
+            // side closed the connection (CONNECTION_CLOSED is for after a local close()).
+            if (name === "bun") await self.closed;
+            const writer = self.writable.getWriter();
+            let error: unknown;
+            for (let i = 0; i < 100 && error === undefined; i++) {
+              await writer.write(new Uint8Array(64 * 1024)).catch((e) => error = e);
+            }
+            assert.ok(isConnectionError("CONNECTION_RESET")(error));
+          } finally {
+            self.close();
+          }
         }
       } finally {
         listener.close();
