@@ -55,7 +55,10 @@
  * MB/s counts payload bytes, so that MB/s ratios equal frames/s ratios. Then
  * it feeds one 64 KiB frame and one 1 MiB frame one byte at a time to the
  * framewire decoder and prints the cost per byte, which must be the same for
- * both (linear decoding). Results go to `bench/results/decode-<runtime>.json`.
+ * both (linear decoding), and the same for a `delimited()` decoder whose
+ * delimiter is 16 B and 4 KiB long, given its worst input (1 MiB of the
+ * delimiter's first byte, `"a"`, the delimiter `"a…ab"`, in 64 KiB chunks).
+ * Results go to `bench/results/decode-<runtime>.json`.
  *
  * `--quick` runs fewer, shorter rounds (a smoke test). `--only <text>` runs
  * the groups whose name contains `text` (`"stream 4 KiB"`; `"a|b"`: `a` or
@@ -71,6 +74,7 @@ import lps from "length-prefixed-stream";
 import {
   type Conn,
   type DecoderOptions,
+  delimited,
   framed,
   type FrameDecoder,
   FrameDecoderStream,
@@ -533,6 +537,48 @@ function byteAtATimeCase(size: number): Case {
   };
 }
 
+/**
+ * 1 MiB of "a" then the delimiter "a…ab" of `length` bytes, in 64 KiB chunks: every byte may
+ * begin the delimiter, the worst input for a delimiter search.
+ */
+function longDelimiterCase(length: number): Case {
+  const delimiter = new Uint8Array(length).fill(0x61);
+  delimiter[length - 1] = 0x62;
+  const bytes = concat(new Uint8Array(MiB).fill(0x61), delimiter);
+  const framing = delimited({ delimiter, maxFrameLength: 2 * MiB });
+  return {
+    name: `delimiter ${sizeLabel(length)}`,
+    frames: 1,
+    bytes: MiB,
+    run(): number {
+      const decoder = framing.decoder();
+      let n = 0;
+      for (let i = 0; i < bytes.length; i += CHUNK) {
+        decoder.push(bytes.subarray(i, i + CHUNK));
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+          n++;
+          sink += f.length;
+        }
+      }
+      decoder.end();
+      return n;
+    },
+  };
+}
+
+/** Prints each result's cost per payload byte. */
+function printPerByte(title: string, results: Result[]): void {
+  console.log(`\n${title}: cost per byte, median (min–max)`);
+  const ns = (x: number): string => (1e3 / x).toFixed(1);
+  for (const r of results) {
+    console.log(
+      `  ${r.name.padEnd(26)} ${ns(r.mbPerSec.median)} ns/byte (${ns(r.mbPerSec.max)}–${
+        ns(r.mbPerSec.min)
+      })`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`decode bench on ${runtimeVersion()}${quick ? " (quick)" : ""}`);
   const results: Result[] = [];
@@ -575,17 +621,18 @@ async function main(): Promise<void> {
     rounds: Math.min(measure.rounds, 5),
   });
   results.push(...linear);
-  console.log("\none frame fed one byte at a time (framewire): cost per byte, median (min–max)");
-  for (const r of linear) {
-    const ns = (x: number): string => (1e3 / x).toFixed(1);
-    console.log(
-      `  ${r.name.padEnd(26)} ${ns(r.mbPerSec.median)} ns/byte (${ns(r.mbPerSec.max)}–${
-        ns(r.mbPerSec.min)
-      })`,
-    );
-  }
+  printPerByte("one frame fed one byte at a time (framewire)", linear);
   const ratio = linear[0]!.mbPerSec.median / linear[1]!.mbPerSec.median;
   console.log(`  per-byte cost 1 MiB / 64 KiB: ${ratio.toFixed(2)} (1.00 = linear)`);
+
+  const delimiters = await measureGroup("long delimiter", [
+    longDelimiterCase(16),
+    longDelimiterCase(4 * KiB),
+  ], { ...measure, rounds: Math.min(measure.rounds, 5) });
+  results.push(...delimiters);
+  printPerByte("delimited(), worst input (1 MiB of the delimiter's first byte)", delimiters);
+  const longer = delimiters[0]!.mbPerSec.median / delimiters[1]!.mbPerSec.median;
+  console.log(`  per-byte cost 4 KiB / 16 B delimiter: ${longer.toFixed(2)} (1.00 = independent)`);
 
   const file = writeResults(`decode-${runtimeName()}.json`, {
     ...resultHeader("decode"),

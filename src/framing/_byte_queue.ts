@@ -1,6 +1,8 @@
 // Copyright 2026 the framewire authors. MIT license.
 // A queue of pushed chunks read from the front without copying. Private.
 
+import { scan } from "./_search.ts";
+
 /** The first block {@linkcode ByteQueue.gather} copies small chunks into. */
 const GATHER_MIN = 256;
 /** The largest such block. */
@@ -27,6 +29,9 @@ export class ByteQueue {
   #scanIndex = 0;
   #scanPos = 0;
   #scanRel = 0;
+  // Delimiter bytes matched right before the cursor, and the match found (-1: none yet).
+  #matched = 0;
+  #found = -1;
 
   /** Unread bytes. */
   get length(): number {
@@ -183,67 +188,39 @@ export class ByteQueue {
   }
 
   /**
-   * Finds `delimiter` and returns its distance from the front, or -1. Bytes
-   * already searched are not searched again until bytes are consumed.
+   * Finds `delimiter` (`table`: its {@linkcode prefixTable}) and returns its
+   * distance from the front, or -1. Bytes already searched are not searched
+   * again until bytes are consumed, and each byte is read once, however long
+   * the delimiter: linear time.
    */
-  find(delimiter: Uint8Array): number {
-    const first = delimiter[0]!;
-    const dlen = delimiter.length;
+  find(delimiter: Uint8Array, table: Int32Array): number {
+    if (this.#found >= 0) return this.#found;
     const chunks = this.#chunks;
+    const single = delimiter.length === 1;
+    let m = this.#matched;
     while (this.#scanIndex < chunks.length) {
       const chunk = chunks[this.#scanIndex]!;
-      let pos = this.#scanPos;
+      const pos = this.#scanPos;
       if (chunk.length <= pos) throw detachedBytes();
-      while (pos < chunk.length) {
-        const hit = chunk.indexOf(first, pos);
-        if (hit === -1) break;
-        const rel = this.#scanRel + (hit - this.#scanPos);
-        if (dlen === 1) {
-          this.#scanRel = rel;
-          this.#scanPos = hit;
-          return rel;
-        }
-        if (rel + dlen > this.#length) {
-          // Not enough bytes yet to tell; resume at this candidate later.
-          this.#scanRel = rel;
-          this.#scanPos = hit;
-          return -1;
-        }
-        // Compare the rest of the delimiter walking forward from the candidate
-        // (not from the front: that would make long scans quadratic).
-        let match = true;
-        let index = this.#scanIndex;
-        let current = chunk;
-        let at = hit + 1;
-        for (let k = 1; k < dlen; k++) {
-          while (at >= current.length) {
-            current = chunks[++index]!;
-            at = 0;
-            // The bytes are counted in #length, so only a detached chunk is empty or missing.
-            if (current === undefined || current.length === 0) throw detachedBytes();
-          }
-          if (current[at++] !== delimiter[k]) {
-            match = false;
-            break;
-          }
-        }
-        if (match) {
-          this.#scanRel = rel;
-          this.#scanPos = hit;
-          return rel;
-        }
-        pos = hit + 1;
-      }
-      this.#scanRel += chunk.length - this.#scanPos;
+      const end = single
+        ? chunk.indexOf(delimiter[0]!, pos) + 1 || -1
+        : scan(chunk, pos, chunk.length, delimiter, table, m);
+      if (end >= 0) return this.#found = this.#scanRel + (end - pos) - delimiter.length;
+      m = -1 - end;
+      this.#scanRel += chunk.length - pos;
       this.#scanIndex++;
       this.#scanPos = 0;
     }
+    this.#matched = m;
     return -1;
   }
 
-  /** Bytes of the front that {@linkcode find} has already searched. */
-  get scanned(): number {
-    return this.#scanRel;
+  /**
+   * After a {@linkcode find} that found nothing: how many of the last bytes
+   * are the delimiter's first bytes (where one could still start).
+   */
+  get matchedAtEnd(): number {
+    return this.#matched;
   }
 
   /** Removes and returns every unread byte as a list of views. */
@@ -279,6 +256,8 @@ export class ByteQueue {
     this.#scanIndex = this.#head;
     this.#scanPos = this.#offset;
     this.#scanRel = 0;
+    this.#matched = 0;
+    this.#found = -1;
   }
 }
 

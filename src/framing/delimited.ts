@@ -3,6 +3,7 @@
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue } from "./_byte_queue.ts";
 import { FrameBuffers } from "./_frame_buffers.ts";
+import { prefixTable, scan } from "./_search.ts";
 import {
   checkChunk,
   checkEncodeLength,
@@ -48,8 +49,9 @@ const CR = 0x0d;
  * Frames each payload by appending a delimiter (`"\n"` by default), like
  * Netty's `DelimiterBasedFrameDecoder` and tokio-util's `LinesCodec`.
  *
- * The decoder searches each byte once, however the input is chunked, so a
- * long frame arriving one byte at a time still costs linear time. Frames
+ * The decoder reads each byte once, however the input is chunked and however
+ * long the delimiter, so a long frame arriving one byte at a time still
+ * costs linear time. Frames
  * exclude the delimiter. A stream that ends after bytes with no delimiter
  * fails with {@linkcode TruncatedFrameError} at `end()`.
  *
@@ -91,11 +93,14 @@ export function delimited(options: DelimitedOptions = {}): Framing {
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_DELIMITED);
   const stripCR = options.stripCR ?? false;
   const single = delimiter.length === 1 ? delimiter[0]! : -1;
+  const table = prefixTable(delimiter);
 
   function check(payload: Uint8Array): number {
     checkPayload(payload);
     checkEncodeLength(payload.length, maxFrameLength);
-    if (single >= 0 ? payload.indexOf(single) !== -1 : containsDelimiter(payload, delimiter)) {
+    if (
+      single >= 0 ? payload.indexOf(single) !== -1 : containsDelimiter(payload, delimiter, table)
+    ) {
       throw new RangeError("Cannot encode frame as the payload contains the delimiter");
     }
     // The decoder would strip it: the payload would not arrive as sent.
@@ -131,6 +136,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new DelimitedDecoder(
         delimiter,
+        table,
         Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER),
         stripCR,
         options,
@@ -144,32 +150,22 @@ export function delimited(options: DelimitedOptions = {}): Framing {
  * `payload + delimiter`: inside the payload, or starting in its last bytes
  * and running into the appended delimiter (`"hdr\r\n"` + `"\r\n\r\n"`).
  */
-function containsDelimiter(payload: Uint8Array, delimiter: Uint8Array): boolean {
-  if (indexOfSequence(payload, delimiter) !== -1) return true;
-  const tail = Math.min(delimiter.length - 1, payload.length);
-  const joined = new Uint8Array(tail + delimiter.length);
-  joined.set(payload.subarray(payload.length - tail), 0);
-  joined.set(delimiter, tail);
-  return indexOfSequence(joined, delimiter) < tail;
-}
-
-function indexOfSequence(haystack: Uint8Array, needle: Uint8Array): number {
-  const first = needle[0]!;
-  for (
-    let i = haystack.indexOf(first);
-    i !== -1 && i + needle.length <= haystack.length;
-    i = haystack.indexOf(first, i + 1)
-  ) {
-    let k = 1;
-    while (k < needle.length && haystack[i + k] === needle[k]) k++;
-    if (k === needle.length) return i;
-  }
-  return -1;
+function containsDelimiter(
+  payload: Uint8Array,
+  delimiter: Uint8Array,
+  table: Int32Array,
+): boolean {
+  const inside = scan(payload, 0, payload.length, delimiter, table, 0);
+  if (inside >= 0) return true;
+  // Go on into the appended delimiter: the first match must be that delimiter itself (ending at
+  // its end), not one that starts in the payload's last bytes.
+  return scan(delimiter, 0, delimiter.length, delimiter, table, -1 - inside) < delimiter.length;
 }
 
 class DelimitedDecoder implements FrameDecoder {
   #queue = new ByteQueue();
   #delimiter: Uint8Array;
+  #table: Int32Array;
   #limit: number;
   #stripCR: boolean;
   #done: Uint8Array[] = [];
@@ -179,12 +175,14 @@ class DelimitedDecoder implements FrameDecoder {
 
   constructor(
     delimiter: Uint8Array,
+    table: Int32Array,
     limit: number,
     stripCR: boolean,
     options: DecoderOptions | undefined,
   ) {
     this.#buffers = new FrameBuffers(options);
     this.#delimiter = delimiter;
+    this.#table = table;
     this.#limit = limit;
     this.#stripCR = stripCR;
   }
@@ -202,13 +200,13 @@ class DelimitedDecoder implements FrameDecoder {
     if (this.#done.length > 0) return this.#done.shift();
     const queue = this.#queue;
     if (queue.length === 0) return undefined;
-    const at = queue.find(this.#delimiter);
+    const at = queue.find(this.#delimiter, this.#table);
     if (at === -1) {
       // The frame is at least as long as the bytes before the first place a delimiter could
       // still start; checked exactly only near the limit (the last bytes may begin one).
       if (queue.length > this.#limit) {
         // A "\r" that stripCR removes does not count against the limit.
-        const length = this.#lengthBefore(this.#earliestStart());
+        const length = this.#lengthBefore(queue.length - queue.matchedAtEnd);
         if (length > this.#limit) this.#tooLarge(length);
       }
       return undefined;
@@ -237,19 +235,6 @@ class DelimitedDecoder implements FrameDecoder {
   /** The length of a frame whose bytes end at `end`: without a final "\r" that stripCR removes. */
   #lengthBefore(end: number): number {
     return this.#stripCR && end > 0 && this.#queue.byteAt(end - 1) === CR ? end - 1 : end;
-  }
-
-  /** Where a delimiter could start at the earliest: the last bytes may be its beginning. */
-  #earliestStart(): number {
-    const queue = this.#queue;
-    const delimiter = this.#delimiter;
-    const n = queue.length;
-    for (let k = Math.min(delimiter.length - 1, n); k > 0; k--) {
-      let i = 0;
-      while (i < k && queue.byteAt(n - k + i) === delimiter[i]) i++;
-      if (i === k) return n - k;
-    }
-    return n;
   }
 
   /** The unread bytes, handed back (used by `ByteReader`). */

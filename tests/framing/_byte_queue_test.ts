@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ByteQueue } from "../../src/framing/_byte_queue.ts";
+import { prefixTable } from "../../src/framing/_search.ts";
 
 test("gather() copies a trickle of one-byte chunks into a few blocks, in order", () => {
   const queue = new ByteQueue();
@@ -61,13 +62,13 @@ test("find() searches the bytes gather() appends to a chunk it has searched to i
   const delimiter = new Uint8Array([0x0a]);
   const queue = new ByteQueue();
   queue.gather(new Uint8Array([1, 2, 3]));
-  assert.equal(queue.find(delimiter), -1); // searched to the end
+  assert.equal(queue.find(delimiter, prefixTable(delimiter)), -1); // searched to the end
   queue.gather(new Uint8Array([0x0a])); // appended to the same chunk
-  assert.equal(queue.find(delimiter), 3);
+  assert.equal(queue.find(delimiter, prefixTable(delimiter)), 3);
   const two = new Uint8Array([0x0d, 0x0a]);
   const other = new ByteQueue();
   other.gather(new Uint8Array([1, 0x0d]));
-  assert.equal(other.find(two), -1); // a candidate at the end, waiting for more bytes
+  assert.equal(other.find(two, prefixTable(two)), -1); // a candidate at the end, waiting for more bytes
   other.gather(new Uint8Array([0x0a]));
-  assert.equal(other.find(two), 1);
+  assert.equal(other.find(two, prefixTable(two)), 1);
 });
