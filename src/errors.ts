@@ -273,7 +273,7 @@ export class ConnectionError extends FramingError {
 }
 
 /** Formats bytes as space-separated lowercase hex (at most 32 bytes shown). */
-export function toHex(bytes: Uint8Array): string {
+function toHex(bytes: Uint8Array): string {
   const shown = bytes.length > 32 ? bytes.subarray(0, 32) : bytes;
   let out = "";
   for (let i = 0; i < shown.length; i++) {
