@@ -3,7 +3,7 @@
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
 import { checkPayload } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
-import type { FrameDecoder, Framing } from "../framing/types.ts";
+import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
 import type { Conn } from "./types.ts";
 
@@ -366,7 +366,7 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  */
 export function framed(
   conn: Conn,
-  framing: Framing,
+  framing: FramingLike,
   options: FramedOptions = {},
 ): FramedConnection {
   return new Framed(conn, framing, options);
@@ -374,7 +374,7 @@ export function framed(
 
 class Framed implements FramedConnection {
   readonly conn: Conn;
-  #framing: Framing;
+  #framing: FramingLike;
   #highWaterMark: number;
   // Read side.
   #decoder: FrameDecoder;
@@ -448,7 +448,7 @@ class Framed implements FramedConnection {
   /** The payload bytes of `#deferred`, kept up to date (`bufferedAmount` is read per send). */
   #deferredBytes = 0;
 
-  constructor(conn: Conn, framing: Framing, options: FramedOptions) {
+  constructor(conn: Conn, framing: FramingLike, options: FramedOptions) {
     const coalesce = options.coalesce ?? 262144;
     const highWaterMark = options.highWaterMark ?? 1024 * 1024;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {

@@ -1,13 +1,13 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Argument checks shared by the format factories. Private.
 
-import type { Framing } from "./types.ts";
+import type { Framing, FramingLike } from "./types.ts";
 
 /**
  * Formats whose encoded frame is always the payload plus a fixed number of
  * bytes (for a payload they accept): that number.
  */
-const fixedOverheads = new WeakMap<Framing, number>();
+const fixedOverheads = new WeakMap<FramingLike, number>();
 
 /** Records that `framing` adds exactly `overhead` bytes to every payload it accepts. */
 export function withFixedOverhead(framing: Framing, overhead: number): Framing {
@@ -20,7 +20,7 @@ export function withFixedOverhead(framing: Framing, overhead: number): Framing {
  * (and the framing is framewire's own): a sender can then size a frame
  * without `encodedLength`, which checks the payload a second time. -1 otherwise.
  */
-export function fixedOverhead(framing: Framing): number {
+export function fixedOverhead(framing: FramingLike): number {
   return fixedOverheads.get(framing) ?? -1;
 }
 

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 /**
- * The two interfaces every wire format implements.
+ * The interfaces every wire format implements.
  *
  * @module
  */
@@ -91,10 +91,56 @@ export interface DecoderOptions {
 }
 
 /**
- * A wire format: how a payload is framed on the wire and how frames are read
- * back.
+ * What `framed()`, `FrameEncoderStream`, `FrameDecoderStream` and
+ * `ByteReader.readFrame` need of a wire format: every {@linkcode Framing},
+ * or a format of your own with only `name`, `maxFrameLength`, `encode` and
+ * `decoder` (whose decoders need `push`, `next`, `end` and an exact
+ * `bufferedBytes`). Without `encodedLength`, `encodeInto` and `encodeParts`,
+ * the frame `encode()` returns is copied once more, into the batch it is
+ * sent in.
+ *
+ * @example A format of your own: a one-byte length
+ * ```ts
+ * import { type FrameDecoder, FrameEncoderStream, type FramingLike } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * class U8Decoder implements FrameDecoder {
+ *   #bytes = new Uint8Array(0);
+ *   get bufferedBytes(): number {
+ *     return this.#bytes.length;
+ *   }
+ *   push(chunk: Uint8Array): void {
+ *     const joined = new Uint8Array(this.#bytes.length + chunk.length);
+ *     joined.set(this.#bytes);
+ *     joined.set(chunk, this.#bytes.length);
+ *     this.#bytes = joined;
+ *   }
+ *   next(): Uint8Array | undefined {
+ *     const n = this.#bytes[0];
+ *     if (n === undefined || this.#bytes.length < 1 + n) return undefined;
+ *     const frame = this.#bytes.subarray(1, 1 + n);
+ *     this.#bytes = this.#bytes.subarray(1 + n);
+ *     return frame;
+ *   }
+ *   end(): void {
+ *     if (this.#bytes.length > 0) throw new Error("truncated");
+ *   }
+ * }
+ * const u8: FramingLike = {
+ *   name: "my-u8",
+ *   maxFrameLength: 255,
+ *   encode: (payload) => Uint8Array.of(payload.length, ...payload),
+ *   decoder: () => new U8Decoder(),
+ * };
+ * const encoder = new FrameEncoderStream(u8);
+ * const writer = encoder.writable.getWriter();
+ * void writer.write(Uint8Array.of(7, 8));
+ * void writer.close();
+ * const wire = new Uint8Array(await new Response(encoder.readable).arrayBuffer());
+ * assert.deepEqual(wire, Uint8Array.of(2, 7, 8));
+ * ```
  */
-export interface Framing {
+export interface FramingLike {
   /** A short name, e.g. `"u32be"`, `"varint"`, `"decimal10"`, `"line"`. */
   readonly name: string;
   /** The largest payload in bytes; enforced on decode and on encode. */
@@ -105,9 +151,28 @@ export interface Framing {
    * @throws {RangeError} The payload is longer than `maxFrameLength` or the
    * format cannot carry it.
    */
-  encode(payload: Uint8Array): Uint8Array<ArrayBuffer>;
+  encode(payload: Uint8Array): Uint8Array;
   /** Returns a fresh incremental decoder. */
   decoder(options?: DecoderOptions): FrameDecoder;
+  /** See {@linkcode Framing.encodedLength}. */
+  encodedLength?(payload: Uint8Array): number;
+  /** See {@linkcode Framing.encodeInto}. */
+  encodeInto?(payload: Uint8Array, target: Uint8Array, offset: number): number;
+  /** See {@linkcode Framing.encodeParts}. */
+  encodeParts?(payload: Uint8Array): Uint8Array[];
+}
+
+/**
+ * A wire format: how a payload is framed on the wire and how frames are read
+ * back. Every built-in format is one.
+ */
+export interface Framing extends FramingLike {
+  /**
+   * As {@linkcode FramingLike.encode}: one new buffer, backed by an `ArrayBuffer`.
+   *
+   * @throws {RangeError} As for {@linkcode FramingLike.encode}.
+   */
+  encode(payload: Uint8Array): Uint8Array<ArrayBuffer>;
   /**
    * The number of bytes {@linkcode Framing.encode} produces for `payload`.
    *

@@ -1,8 +1,8 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Encodes payloads into shared slabs and hands out large writes. Private.
 
-import { checkPayload, fixedOverhead } from "../framing/_options.ts";
-import type { Framing } from "../framing/types.ts";
+import { checkPayload, checkRoom, fixedOverhead } from "../framing/_options.ts";
+import type { Framing, FramingLike } from "../framing/types.ts";
 
 /**
  * Payloads at least this large are emitted as header + payload view, not
@@ -63,6 +63,50 @@ function giveSlab(slab: Uint8Array): void {
 }
 
 /**
+ * `framing`, with `encodedLength`, `encodeInto` and `encodeParts` made from
+ * `encode()` when it lacks them (a format of one's own). `encodedLength()`
+ * then `encodeInto()` or `encodeParts()` of the same payload, as `add()`
+ * calls them, encode it once.
+ */
+function complete(framing: FramingLike): Framing {
+  if (
+    typeof framing.encodedLength === "function" && typeof framing.encodeInto === "function" &&
+    typeof framing.encodeParts === "function"
+  ) return framing as Framing;
+  let last: Uint8Array | undefined;
+  let frame: Uint8Array | undefined;
+  const encode = (payload: Uint8Array): Uint8Array => {
+    if (payload !== last || frame === undefined) {
+      frame = framing.encode(payload);
+      last = payload;
+    }
+    return frame;
+  };
+  const take = (payload: Uint8Array): Uint8Array => {
+    const out = encode(payload);
+    last = frame = undefined;
+    return out;
+  };
+  return {
+    name: framing.name,
+    maxFrameLength: framing.maxFrameLength,
+    encode: (payload) => new Uint8Array(framing.encode(payload)),
+    decoder: (options) => framing.decoder(options),
+    encodedLength: (payload) => {
+      last = frame = undefined; // a payload changed since its last encode() is encoded again
+      return encode(payload).length;
+    },
+    encodeInto(payload, target, offset) {
+      const bytes = take(payload);
+      checkRoom(target, offset, bytes.length);
+      target.set(bytes, offset);
+      return bytes.length;
+    },
+    encodeParts: (payload) => [take(payload)],
+  };
+}
+
+/**
  * Encodes small frames back to back into a slab and emits the slab as one
  * chunk when flushed; a large payload is emitted as its header and a view of
  * the payload. Without `recycle`, slabs are never reused once emitted, so
@@ -106,12 +150,12 @@ export class Coalescer {
    * @param recycle The consumer is done with each chunk once {@linkcode written} counts it.
    */
   constructor(
-    framing: Framing,
+    framing: FramingLike,
     capacity: number,
     emit: (chunk: Uint8Array) => void,
     recycle = false,
   ) {
-    this.#framing = framing;
+    this.#framing = complete(framing);
     this.#overhead = fixedOverhead(framing);
     this.#capacity = capacity;
     this.#recycle = recycle && capacity > 0;

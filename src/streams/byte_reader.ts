@@ -3,7 +3,7 @@
 import { TruncatedFrameError } from "../errors.ts";
 import { detachedBytes } from "../framing/_byte_queue.ts";
 import { checkChunk } from "../framing/_options.ts";
-import type { FrameDecoder, Framing } from "../framing/types.ts";
+import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 
 interface HandsBack {
   takeBuffered(): Uint8Array[];
@@ -104,13 +104,8 @@ export class ByteReader {
    * @throws {FrameTooLargeError | MalformedHeaderError} As the decoder does.
    * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`.
    */
-  async readFrame(framing: Framing): Promise<Uint8Array | null> {
+  async readFrame(framing: FramingLike): Promise<Uint8Array | null> {
     const decoder = framing.decoder();
-    if (typeof (decoder as unknown as Partial<HandsBack>).takeBuffered !== "function") {
-      throw new TypeError(
-        `Cannot read frame as framing "${framing.name}" cannot hand back unread bytes`,
-      );
-    }
     return await this.#oneAtATime(() => this.#readFrame(decoder));
   }
 
@@ -168,7 +163,21 @@ export class ByteReader {
 
   /** Buffers what `decoder` has left after `frame`, and returns `frame`. */
   #keepRest<T>(decoder: FrameDecoder, frame: T): T {
-    this.#chunks = (decoder as unknown as HandsBack).takeBuffered();
+    const handBack = (decoder as Partial<HandsBack>).takeBuffered;
+    if (typeof handBack === "function") this.#chunks = handBack.call(decoder);
+    else {
+      // A decoder of a format of one's own: the bytes it still holds are the last ones it was
+      // given (all of this.#chunks).
+      const kept: Uint8Array[] = [];
+      let rest = decoder.bufferedBytes;
+      for (let i = this.#chunks.length - 1; i >= 0 && rest > 0; i--) {
+        const chunk = this.#chunks[i]!;
+        const part = rest >= chunk.length ? chunk : chunk.subarray(chunk.length - rest);
+        kept.unshift(part);
+        rest -= part.length;
+      }
+      this.#chunks = kept;
+    }
     this.#length = 0;
     for (const chunk of this.#chunks) this.#length += chunk.length;
     return frame;

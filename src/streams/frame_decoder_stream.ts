@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import type { DecoderOptions, FrameDecoder, Framing } from "../framing/types.ts";
+import type { DecoderOptions, FrameDecoder, FramingLike } from "../framing/types.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
 
 /**
@@ -57,7 +57,7 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
    * (e.g. `Buffer.allocUnsafeSlow` on Node and Bun). `reuseBuffers` is not
    * offered: a stream's consumer may hold many frames at once.
    */
-  constructor(framing: Framing, options: Pick<DecoderOptions, "allocate"> = {}) {
+  constructor(framing: FramingLike, options: Pick<DecoderOptions, "allocate"> = {}) {
     const decoder: FrameDecoder = framing.decoder({ allocate: options.allocate });
     let frames!: ReadableStreamDefaultController<Uint8Array>;
     let bytes!: WritableStreamDefaultController;

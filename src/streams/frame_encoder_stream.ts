@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import type { Framing } from "../framing/types.ts";
+import type { FramingLike } from "../framing/types.ts";
 import { Coalescer } from "./_coalescer.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
 
@@ -64,7 +64,7 @@ export class FrameEncoderStream {
    * @param options The coalescing limit.
    * @throws {RangeError} `coalesce` is negative or not an integer.
    */
-  constructor(framing: Framing, options: FrameEncoderStreamOptions = {}) {
+  constructor(framing: FramingLike, options: FrameEncoderStreamOptions = {}) {
     const coalesce = options.coalesce ?? 65536;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
       throw new RangeError(

@@ -111,3 +111,14 @@ export function cutsArbitrary(length: number): fc.Arbitrary<number[]> {
     a.sort((x, y) => x - y)
   );
 }
+
+/** A stream of `chunks`, pulled one at a time (Bun has no `ReadableStream.from`). */
+export function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++]!);
+      else controller.close();
+    },
+  });
+}

@@ -10,18 +10,7 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
-import { concat, cutsArbitrary, encodeAll } from "../framing/_formats.ts";
-
-function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
-  // Bun has no ReadableStream.from.
-  let i = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (i < chunks.length) controller.enqueue(chunks[i++]!);
-      else controller.close();
-    },
-  });
-}
+import { concat, cutsArbitrary, encodeAll, streamOf } from "../framing/_formats.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
