@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
-import { checkPayload } from "../framing/_options.ts";
+import { checkFraming, checkOptions, checkPayload } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
@@ -310,7 +310,8 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * @param options Coalescing and buffering.
  * @returns The framed connection.
  * @throws {RangeError} An option is out of range.
- * @throws {TypeError} `buffered` is not a `Uint8Array`.
+ * @throws {TypeError} `buffered` is not a `Uint8Array`, `framing` has no
+ * `encode()` and `decoder()`, or `options` is not an object.
  *
  * @example Request and reply over a pair of in-memory streams
  * ```ts
@@ -369,6 +370,8 @@ export function framed(
   framing: FramingLike,
   options: FramedOptions = {},
 ): FramedConnection {
+  checkFraming(framing, "frame connection");
+  checkOptions(options, "frame connection");
   return new Framed(conn, framing, options);
 }
 

@@ -100,3 +100,29 @@ export function copyBytes(source: Uint8Array, from: number, target: Uint8Array, 
     target.set(from === 0 ? source : source.subarray(from), at);
   }
 }
+
+/** What `value` is, for "received …" in a message. */
+function kind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value;
+}
+
+/** Throws a `TypeError` unless `options` is an object or `undefined` (no options). */
+export function checkOptions(options: unknown, action: string): void {
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new TypeError(`Cannot ${action} as options must be an object: received ${kind(options)}`);
+  }
+}
+
+/** Throws a `TypeError` unless `framing` has `encode()` and `decoder()` (a `FramingLike`). */
+export function checkFraming(framing: unknown, action: string): void {
+  const f = framing as Partial<FramingLike> | null | undefined;
+  if (typeof f?.encode !== "function" || typeof f.decoder !== "function") {
+    throw new TypeError(
+      `Cannot ${action} as framing must be a Framing, with encode() and decoder(): received ${
+        kind(framing)
+      }`,
+    );
+  }
+}

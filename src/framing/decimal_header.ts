@@ -4,6 +4,7 @@ import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkOptions,
   checkPayload,
   checkRoom,
   copyBytes,
@@ -47,6 +48,7 @@ const SPACE = 0x20;
  * @param options The header width and the limit.
  * @returns The framing, named like `decimal10`.
  * @throws {RangeError} An option is out of range.
+ * @throws {TypeError} `options` is not an object.
  *
  * @example Python's `f"{len(msg):<10}" + msg`
  * ```ts
@@ -58,6 +60,7 @@ const SPACE = 0x20;
  * ```
  */
 export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
+  checkOptions(options, "create framing");
   const width = options.width ?? 10;
   if (!Number.isInteger(width) || width < 1 || width > 16) {
     throw new RangeError(

@@ -7,6 +7,7 @@ import { prefixTable, scan } from "./_search.ts";
 import {
   checkChunk,
   checkEncodeLength,
+  checkOptions,
   checkPayload,
   checkRoom,
   copyBytes,
@@ -57,7 +58,8 @@ const CR = 0x0d;
  *
  * @param options The delimiter, the limit and `stripCR`.
  * @returns The framing, named `line` for `"\n"` with `stripCR`, otherwise `delimited`.
- * @throws {TypeError} The delimiter is neither a string nor a `Uint8Array`.
+ * @throws {TypeError} The delimiter is neither a string nor a `Uint8Array`,
+ * or `options` is not an object.
  * @throws {RangeError} An option is out of range, or `encode` is given a
  * payload that contains the delimiter (or, with `stripCR`, ends with `"\r"`).
  *
@@ -75,6 +77,7 @@ const CR = 0x0d;
  * ```
  */
 export function delimited(options: DelimitedOptions = {}): Framing {
+  checkOptions(options, "create framing");
   const raw = options.delimiter ?? "\n";
   if (typeof raw !== "string" && !(raw instanceof Uint8Array)) {
     throw new TypeError(

@@ -4,6 +4,7 @@ import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkOptions,
   checkPayload,
   checkRoom,
   copyBytes,
@@ -70,6 +71,7 @@ export interface LengthPrefixedOptions {
  * @param options Field size, byte order, what the length counts, `offset`, limit.
  * @returns The framing, named like `u32be`, `u16le`, `u8`.
  * @throws {RangeError} An option is out of range.
+ * @throws {TypeError} `options` is not an object.
  *
  * @example Round trip
  * ```ts
@@ -101,6 +103,7 @@ export interface LengthPrefixedOptions {
  * ```
  */
 export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
+  checkOptions(options, "create framing");
   const width = options.width ?? 4;
   if (!Number.isInteger(width) || width < 1 || width > 8) {
     throw new RangeError(

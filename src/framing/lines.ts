@@ -1,5 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
+import { checkOptions } from "./_options.ts";
 import { delimited } from "./delimited.ts";
 import type { Framing } from "./types.ts";
 
@@ -24,6 +25,7 @@ export interface LinesOptions {
  * @returns The framing, named `line`.
  * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`;
  * `encode` is given a payload that contains `"\n"` or ends with `"\r"`.
+ * @throws {TypeError} `options` is not an object.
  *
  * @example Reading lines with either ending
  * ```ts
@@ -38,5 +40,6 @@ export interface LinesOptions {
  * ```
  */
 export function lines(options: LinesOptions = {}): Framing {
+  checkOptions(options, "create framing");
   return delimited({ delimiter: "\n", maxFrameLength: options.maxFrameLength, stripCR: true });
 }

@@ -4,6 +4,7 @@ import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkOptions,
   checkPayload,
   checkRoom,
   copyBytes,
@@ -39,6 +40,7 @@ const COMMA = 0x2c;
  * @param options The limit.
  * @returns The framing, named `netstring`.
  * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`.
+ * @throws {TypeError} `options` is not an object.
  *
  * @example Encoding and decoding
  * ```ts
@@ -55,6 +57,7 @@ const COMMA = 0x2c;
  * ```
  */
 export function netstring(options: NetstringOptions = {}): Framing {
+  checkOptions(options, "create framing");
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED);
   const limit = Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER);
 

@@ -4,6 +4,7 @@ import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkOptions,
   checkPayload,
   checkRoom,
   copyBytes,
@@ -38,6 +39,7 @@ const MAX_VARINT_BYTES = 8;
  * @param options The limit.
  * @returns The framing, named `varint`.
  * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`.
+ * @throws {TypeError} `options` is not an object.
  *
  * @example Protobuf-style delimiting
  * ```ts
@@ -50,6 +52,7 @@ const MAX_VARINT_BYTES = 8;
  * ```
  */
 export function varint(options: VarintOptions = {}): Framing {
+  checkOptions(options, "create framing");
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED);
 
   function check(payload: Uint8Array): number {

@@ -1,5 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
+import { checkOptions } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import type { Backoff } from "./_backoff.ts";
 import { randomSessionId } from "./_protocol.ts";
@@ -52,7 +53,7 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * `deadPeerTimeout` counts as failed, and `signal` aborts then.
  * @param options Buffer sizes, ack and heartbeat timing, reconnect schedule, clock.
  * @returns The session; it is connecting when returned.
- * @throws {TypeError} `dial` is not a function.
+ * @throws {TypeError} `dial` is not a function, or `options` is not an object.
  * @throws {RangeError} An option is out of range.
  *
  * @example A client and a server on loopback
@@ -86,6 +87,7 @@ export function reliableClient(
   if (typeof dial !== "function") {
     throw new TypeError(`Cannot create client as dial must be a function: received ${typeof dial}`);
   }
+  checkOptions(options, "create client");
   const resolved = resolveOptions(options);
   const { random, ...backoff } = resolveBackoff(options.reconnect);
   const session = new Session(

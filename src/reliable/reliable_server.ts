@@ -1,5 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
+import { checkOptions } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import {
   decodeHandshake,
@@ -53,6 +54,7 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * @param options Buffer sizes, ack and heartbeat timing, `resumeTimeout`, clock.
  * @returns The new sessions, as an async iterable, and `close()`.
  * @throws {RangeError} An option is out of range.
+ * @throws {TypeError} `options` is not an object.
  *
  * @example Echo every message back
  * ```ts ignore
@@ -72,6 +74,7 @@ export function reliableServer(
   listener: AsyncIterable<Conn>,
   options: ReliableServerOptions = {},
 ): ReliableServer {
+  checkOptions(options, "create server");
   return new Server(listener, options);
 }
 

@@ -2,7 +2,7 @@
 
 import { TruncatedFrameError } from "../errors.ts";
 import { detachedBytes } from "../framing/_byte_queue.ts";
-import { checkChunk } from "../framing/_options.ts";
+import { checkChunk, checkFraming } from "../framing/_options.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 
 interface HandsBack {
@@ -102,9 +102,11 @@ export class ByteReader {
    * @returns The frame, or `null` on a clean end at a frame boundary.
    * @throws {TruncatedFrameError} The stream ended inside a frame.
    * @throws {FrameTooLargeError | MalformedHeaderError} As the decoder does.
-   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`.
+   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`, or
+   * `framing` has no `encode()` and `decoder()`.
    */
   async readFrame(framing: FramingLike): Promise<Uint8Array | null> {
+    checkFraming(framing, "read frame");
     const decoder = framing.decoder();
     return await this.#oneAtATime(() => this.#readFrame(decoder));
   }

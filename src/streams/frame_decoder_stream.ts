@@ -1,5 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
+import { checkFraming, checkOptions } from "../framing/_options.ts";
 import type { DecoderOptions, FrameDecoder, FramingLike } from "../framing/types.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
 
@@ -56,8 +57,12 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
    * @param options Decoder options: `allocate` for frames that span chunks
    * (e.g. `Buffer.allocUnsafeSlow` on Node and Bun). `reuseBuffers` is not
    * offered: a stream's consumer may hold many frames at once.
+   * @throws {TypeError} `framing` has no `encode()` and `decoder()`, or
+   * `options` is not an object.
    */
   constructor(framing: FramingLike, options: Pick<DecoderOptions, "allocate"> = {}) {
+    checkFraming(framing, "create FrameDecoderStream");
+    checkOptions(options, "create FrameDecoderStream");
     const decoder: FrameDecoder = framing.decoder({ allocate: options.allocate });
     let frames!: ReadableStreamDefaultController<Uint8Array>;
     let bytes!: WritableStreamDefaultController;

@@ -1,5 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
+import { checkFraming, checkOptions } from "../framing/_options.ts";
 import type { FramingLike } from "../framing/types.ts";
 import { Coalescer } from "./_coalescer.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
@@ -63,8 +64,12 @@ export class FrameEncoderStream {
    * @param framing The wire format.
    * @param options The coalescing limit.
    * @throws {RangeError} `coalesce` is negative or not an integer.
+   * @throws {TypeError} `framing` has no `encode()` and `decoder()`, or
+   * `options` is not an object.
    */
   constructor(framing: FramingLike, options: FrameEncoderStreamOptions = {}) {
+    checkFraming(framing, "create FrameEncoderStream");
+    checkOptions(options, "create FrameEncoderStream");
     const coalesce = options.coalesce ?? 65536;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
       throw new RangeError(

@@ -1,0 +1,83 @@
+// Every entry point that takes options or a framing refuses other values with one TypeError.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ByteReader,
+  decimalHeader,
+  delimited,
+  framed,
+  FrameDecoderStream,
+  FrameEncoderStream,
+  lengthPrefixed,
+  lines,
+  netstring,
+  reliableClient,
+  reliableServer,
+  varint,
+} from "../../mod.ts";
+import { MemoryLink } from "../_util/memory_conn.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+test("null or a primitive as options: a TypeError in framewire's words, not the engine's", () => {
+  const link = new MemoryLink();
+  const entries: [string, (options: Any) => unknown][] = [
+    ["create framing", (o) => lengthPrefixed(o)],
+    ["create framing", (o) => varint(o)],
+    ["create framing", (o) => decimalHeader(o)],
+    ["create framing", (o) => delimited(o)],
+    ["create framing", (o) => lines(o)],
+    ["create framing", (o) => netstring(o)],
+    ["frame connection", (o) => framed(link.client, lengthPrefixed(), o)],
+    ["create FrameEncoderStream", (o) => new FrameEncoderStream(lengthPrefixed(), o)],
+    ["create FrameDecoderStream", (o) => new FrameDecoderStream(lengthPrefixed(), o)],
+    ["create server", (o) => reliableServer((async function* () {})(), o)],
+    ["create client", (o) => reliableClient(() => Promise.resolve(link.client), o)],
+  ];
+  for (const [action, make] of entries) {
+    for (
+      const [value, received] of [[null, "null"], [5, "number"], ["u32be", "string"]] as [
+        unknown,
+        string,
+      ][]
+    ) {
+      // Before, null read as "Cannot read properties of null (reading 'width')", or worse.
+      assert.throws(() => make(value), {
+        name: "TypeError",
+        message: `Cannot ${action} as options must be an object: received ${received}`,
+      });
+    }
+  }
+  link.cut();
+});
+
+test("something other than a framing: a TypeError naming what is missing", async () => {
+  const link = new MemoryLink();
+  const expected = (action: string, received: string) => ({
+    name: "TypeError",
+    message:
+      `Cannot ${action} as framing must be a Framing, with encode() and decoder(): received ${received}`,
+  });
+  for (
+    const [value, received] of [[undefined, "undefined"], [{}, "object"], ["u32be", "string"]] as [
+      unknown,
+      string,
+    ][]
+  ) {
+    const framing = value as Any;
+    assert.throws(() => framed(link.client, framing), expected("frame connection", received));
+    assert.throws(
+      () => new FrameEncoderStream(framing),
+      expected("create FrameEncoderStream", received),
+    );
+    assert.throws(
+      () => new FrameDecoderStream(framing),
+      expected("create FrameDecoderStream", received),
+    );
+    const reader = new ByteReader(new ReadableStream());
+    await assert.rejects(reader.readFrame(framing), expected("read frame", received));
+    reader.releaseLock();
+  }
+  link.cut();
+});
