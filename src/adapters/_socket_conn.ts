@@ -187,11 +187,12 @@ export class SocketConn implements Conn {
           this.#settle();
           throw closedError(remoteAddr);
         }
+        // Not bytes: refused in the same words everywhere (each runtime's socket takes other
+        // types, or fails at once; Bun sent a string and failed its write).
+        const refused = !(chunk instanceof Uint8Array);
         let writing: Promise<void>;
         try {
-          // Not bytes: refused in the same words everywhere (each runtime's socket takes other
-          // types, or fails at once; Bun sent a string and failed its write).
-          checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
+          if (refused) checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
           // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys
           // the socket.) A socket that failed still reports it.
           if (chunk.length === 0 && !this.#failed) return void this.#settle();
@@ -202,8 +203,8 @@ export class SocketConn implements Conn {
         return writing.then(() => this.#settle(), (cause) => {
           // The writable errors and drops its queue: closeWrite() stops waiting for it.
           // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
-          this.#sinkError = cause instanceof TypeError
-            ? cause
+          this.#sinkError = refused
+            ? cause as TypeError
             : this.#closing
             ? closedError(remoteAddr)
             : connectionError(
