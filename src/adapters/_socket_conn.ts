@@ -124,7 +124,7 @@ export class SocketConn implements Conn {
   /** Chunks the sink started writing, and finished (either way). */
   #started = 0;
   #settled = 0;
-  /** closeWrite() with a writer: chunks accepted before it are written, later ones refused. */
+  /** closeWrite(): chunks accepted before it are written, later ones refused. */
   #fence = Infinity;
   #wake: (() => void) | undefined;
   #sinkError: Error | undefined;
@@ -371,14 +371,10 @@ export class SocketConn implements Conn {
         ? Promise.resolve()
         : Promise.reject(this.#writeError);
     }
-    // Unlocked: close the writable (flushes its queue, then the sink sends FIN). Locked by a
-    // writer: write every chunk the writable accepted so far, refuse later ones, then send FIN.
-    this.#closeRequest ??= this.writable.locked
-      ? this.#flushAccepted()
-      : this.writable.close().catch((error) =>
-        // The writable failed before: say why (a ConnectionError), not that it cannot close.
-        this.#shutdown ?? Promise.reject(this.#sinkError ?? this.#writeError ?? error)
-      );
+    // Write every chunk the writable accepted so far, refuse later ones, then send FIN. The
+    // writable stays open (a writer may hold it): later writes reject with CONNECTION_CLOSED, on
+    // every runtime (a closed WritableStream would refuse them with each runtime's own error).
+    this.#closeRequest ??= this.#flushAccepted();
     return this.#closeRequest;
   }
 
@@ -391,12 +387,13 @@ export class SocketConn implements Conn {
     ) {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
-    if (this.#sinkError !== undefined && this.#shutdown === undefined && !this.#closing) {
-      throw this.#sinkError;
-    }
-    // close() came before the accepted chunks were written: they were not, and no FIN went out.
-    if (this.#closing && this.#shutdown === undefined && this.#settled < this.#fence) {
-      throw closedError(this.remoteAddr);
+    if (this.#shutdown === undefined) {
+      // A write failed (or the connection did) before FIN could go out: say so, unless close()
+      // came, which makes it moot. (Both directions over through failure is not close().)
+      const failure = this.#sinkError ?? this.#writeError;
+      if (failure !== undefined && !this.#userClosed) throw failure;
+      // close() came before the accepted chunks were written: they were not, and no FIN went out.
+      if (this.#userClosed && this.#settled < this.#fence) throw closedError(this.remoteAddr);
     }
     return await this.#closeWrite();
   }
@@ -423,8 +420,9 @@ export class SocketConn implements Conn {
 
   #closeWrite(): Promise<void> {
     if (this.#shutdown !== undefined) return this.#shutdown;
-    if (this.#closing) return Promise.resolve();
+    if (this.#userClosed) return Promise.resolve();
     if (this.#writeError !== undefined) return Promise.reject(this.#writeError);
+    if (this.#closing) return Promise.resolve();
     this.#shutdown = this.#handle.shutdown().then(
       () => {
         this.#writeDone = true;

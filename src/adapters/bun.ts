@@ -117,6 +117,8 @@ class Link {
   #socket: BunSocket;
   #rest: Uint8Array | undefined;
   #settle: ((error?: unknown) => void) | undefined;
+  /** A write found the socket gone (reset): Bun then reports a plain end, which is not one. */
+  #gone = false;
 
   constructor(socket: BunSocket, unixPath: string | undefined, tls: boolean, target?: TcpAddr) {
     this.#socket = socket;
@@ -148,7 +150,10 @@ class Link {
   #write(chunk: Uint8Array): Promise<void> {
     const n = this.#socket.write(chunk);
     if (n === chunk.byteLength) return Promise.resolve();
-    if (n < 0) return Promise.reject(socketGone());
+    if (n < 0) {
+      this.#gone = true;
+      return Promise.reject(socketGone());
+    }
     // Bun wrote part of it and keeps nothing: the rest goes out on drain.
     this.#rest = chunk.subarray(n);
     return new Promise((resolve, reject) => {
@@ -170,9 +175,16 @@ class Link {
     this.#settle?.();
   }
 
+  /** The peer's FIN, or (after a write found the socket gone) its reset. */
+  end(): void {
+    if (this.#gone) this.conn.error(socketGone());
+    else this.conn.end();
+  }
+
   /** The socket closed: fail the write in progress, then end the conn. */
   close(error?: Error): void {
-    if (error !== undefined) this.conn.error(error);
+    const failure = error ?? (this.#gone ? socketGone() : undefined);
+    if (failure !== undefined) this.conn.error(failure);
     this.#rest = undefined;
     this.#settle?.(error ?? socketGone());
     this.#settle = undefined;
@@ -196,7 +208,7 @@ function handlers(
     data: (socket, data) =>
       socket.data?.conn.data(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
     drain: (socket) => socket.data?.drain(),
-    end: (socket) => socket.data?.conn.end(),
+    end: (socket) => socket.data?.end(),
     error: (socket, error) => socket.data?.conn.error(error),
     close: (socket, error) => socket.data?.close(error),
     connectError: () => {}, // Bun.connect rejects too

@@ -93,11 +93,13 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
       // bytes arrive, with a gap before them.
       shutdown: () =>
         new Promise<void>((resolve, reject) => {
-          const done = (error?: Error | null): void => error ? reject(error) : resolve();
+          // A reset that destroyed the socket meanwhile is reported, not the refusal of end().
+          const done = (error?: Error | null): void =>
+            error ? reject(socket.errored ?? error) : resolve();
           // A close() meanwhile ended it already (finishTls).
           if (socket instanceof tls.TLSSocket) {
             setImmediate(() => socket.writableEnded ? done() : socket.end(done));
-          } else socket.write(EMPTY, (error) => error ? reject(error) : socket.end(done));
+          } else socket.write(EMPTY, (error) => error ? done(error) : socket.end(done));
         }),
       destroy: () => socket.destroy(),
       finish: socket instanceof tls.TLSSocket ? () => finishTls(socket) : undefined,

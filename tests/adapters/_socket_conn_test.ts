@@ -243,3 +243,43 @@ test(
 );
 
 sockets.check();
+
+test(
+  "SocketConn: closeWrite() waiting for a write that fails rejects, however the socket ends",
+  BOUNDED,
+  async () => {
+    for (const then of ["error", "end", "error first"] as const) {
+      const { conn, handle } = scripted();
+      conn.readable.getReader().read().catch(() => {});
+      const writer = conn.writable.getWriter();
+      writer.write(new Uint8Array(10)).catch(() => {});
+      const pending = await handle.nextWrite();
+      const closing = conn.closeWrite();
+      // Before, once the write had failed and reading had ended too (both directions over),
+      // closeWrite() resolved as if close() had been called: no FIN went out, nothing said so.
+      if (then === "error first") conn.error(reset());
+      pending.reject(Object.assign(new Error("write ECONNRESET"), { code: "ECONNRESET" }));
+      if (then === "error") conn.error(reset());
+      if (then === "end") conn.end();
+      await assert.rejects(closing, hasCode("CONNECTION_RESET"), then);
+      assert.equal(handle.shutdowns, 0);
+      await conn.closed;
+    }
+  },
+);
+
+test(
+  "SocketConn: after closeWrite() without a writer, later writes reject with CONNECTION_CLOSED",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    await conn.closeWrite();
+    assert.equal(handle.shutdowns, 1);
+    // Before, closeWrite() closed the writable, and a write then failed with each runtime's own
+    // error for a closed WritableStream (Node 24: ERR_INTERNAL_ASSERTION while it was closing).
+    const writer = conn.writable.getWriter();
+    await assert.rejects(writer.write(new Uint8Array(1)), hasCode("CONNECTION_CLOSED"));
+    // writable.close() after closeWrite() is the same FIN: it does not fail.
+    conn.close();
+  },
+);

@@ -679,6 +679,36 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t("a reset never reads as a clean end with the peer's bytes missing", async () => {
+    for (let i = 0; i < 3; i++) {
+      await withPair(name, async (client, server) => {
+        // The client sends more than the server reads; the server sends 992,934 bytes, then
+        // closes with the client's bytes unread: its kernel answers with RST.
+        const sent = 992_934;
+        let got = 0;
+        const reading = (async () => {
+          for await (const chunk of client.readable) got += chunk.length;
+        })();
+        const writer = client.writable.getWriter();
+        const writing = (async () => {
+          await writer.write(new Uint8Array(890_821));
+          await writer.write(new Uint8Array(777_590));
+        })().catch(() => {});
+        server.writable.getWriter().write(new Uint8Array(sent)).catch(() => {});
+        server.closeWrite().catch(() => {});
+        await Promise.resolve();
+        server.close();
+        // Before, on Bun a write found the socket gone, Bun then reported a plain end, and the
+        // readable ended cleanly after a fifth of the bytes.
+        await reading.then(
+          () => assert.equal(got, sent, "a clean end comes after every byte"),
+          (error) => assert.ok(isConnectionError("CONNECTION_RESET")(error)),
+        );
+        await writing;
+      });
+    }
+  });
+
   t("a reset by the peer errors the reader with ConnectionError CONNECTION_RESET", async () => {
     await withPair(name, async (client, server) => {
       // The server reads nothing: once the client's writes stall, the server's kernel buffer
