@@ -124,6 +124,8 @@ export class SocketConn implements Conn {
   /** Chunks the sink started writing, and finished (either way). */
   #started = 0;
   #settled = 0;
+  /** Chunks the sink wrote (in order: the first failure ends writing). */
+  #written = 0;
   /** closeWrite(): chunks accepted before it are written, later ones refused. */
   #fence = Infinity;
   #wake: (() => void) | undefined;
@@ -184,7 +186,7 @@ export class SocketConn implements Conn {
       write: (chunk) => {
         const index = this.#started++;
         if (this.#closing || this.#shutdown !== undefined || index >= this.#fence) {
-          this.#settle();
+          this.#settle(false);
           throw closedError(remoteAddr);
         }
         // Not bytes: refused in the same words everywhere (each runtime's socket takes other
@@ -195,12 +197,12 @@ export class SocketConn implements Conn {
           if (refused) checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
           // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys
           // the socket.) A socket that failed still reports it.
-          if (chunk.length === 0 && !this.#failed) return void this.#settle();
+          if (chunk.length === 0 && !this.#failed) return void this.#settle(true);
           writing = handle.write(chunk);
         } catch (error) {
           writing = Promise.reject(error);
         }
-        return writing.then(() => this.#settle(), (cause) => {
+        return writing.then(() => this.#settle(true), (cause) => {
           // The writable errors and drops its queue: closeWrite() stops waiting for it.
           // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
           this.#sinkError = refused
@@ -211,7 +213,7 @@ export class SocketConn implements Conn {
               `write to ${formatAddr(remoteAddr)}`,
               this.#failed ? this.#failureCause : cause,
             );
-          this.#settle();
+          this.#settle(false);
           this.#writesFailed(this.#sinkError);
           throw this.#sinkError;
         });
@@ -393,14 +395,15 @@ export class SocketConn implements Conn {
       const failure = this.#sinkError ?? this.#writeError;
       if (failure !== undefined && !this.#userClosed) throw failure;
       // close() came before the accepted chunks were written: they were not, and no FIN went out.
-      if (this.#userClosed && this.#settled < this.#fence) throw closedError(this.remoteAddr);
+      if (this.#userClosed && this.#written < this.#fence) throw closedError(this.remoteAddr);
     }
     return await this.#closeWrite();
   }
 
   /** A sink write finished (either way). */
-  #settle(): void {
+  #settle(written: boolean): void {
     this.#settled++;
+    if (written) this.#written++;
     this.#wake?.();
   }
 

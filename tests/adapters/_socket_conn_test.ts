@@ -283,3 +283,23 @@ test(
     conn.close();
   },
 );
+
+test(
+  "SocketConn: closeWrite() that close() cuts short rejects even once the cut write settles",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const writing = writer.write(new Uint8Array(1));
+    const pending = await handle.nextWrite(); // in the socket, not written yet
+    const closing = conn.closeWrite();
+    conn.close();
+    // The socket closes and fails the write it held (Bun does): the write settled, but it never
+    // went out, and neither did FIN.
+    pending.reject(Object.assign(new Error("socket closed"), { code: "ECONNRESET" }));
+    await assert.rejects(closing, hasCode("CONNECTION_CLOSED"));
+    await assert.rejects(writing, hasCode("CONNECTION_CLOSED"));
+    assert.equal(handle.shutdowns, 0);
+    await conn.closed;
+  },
+);
