@@ -112,6 +112,8 @@ export class SocketConn implements Conn {
   #readable: ReadableStream<Uint8Array> | undefined;
   #reader: ReadableStreamDefaultController<Uint8Array> | undefined;
   #readFailure: Error | undefined;
+  /** The readable errors with #readFailure once the bytes queued before it are read. */
+  #errorWhenDrained = false;
   /** Why the socket failed (reset, ...), once it did: writes it cut short report it too. */
   #failed = false;
   #failureCause: unknown;
@@ -239,7 +241,14 @@ export class SocketConn implements Conn {
         if (this.#readFailure !== undefined) controller.error(this.#readFailure);
         else if (this.#read === "done") controller.close();
       },
-      pull: () => {
+      pull: (controller) => {
+        if (this.#errorWhenDrained) {
+          // Called after each read; the queue is empty once it is at the high-water mark.
+          if ((controller.desiredSize ?? 0) >= READ_HIGH_WATER_MARK) {
+            controller.error(this.#readFailure);
+          }
+          return;
+        }
         if (this.#paused) {
           this.#paused = false;
           handle.resume();
@@ -319,7 +328,12 @@ export class SocketConn implements Conn {
     }
     if (this.#read === "open") {
       this.#readFailure = error;
-      this.#reader?.error(error);
+      // Bytes that came before the failure are read first (as the kernel, too, returns what it
+      // holds before the reset): the readable errors once its queue is empty (see pull).
+      const reader = this.#reader;
+      if (reader !== undefined && (reader.desiredSize ?? 0) < READ_HIGH_WATER_MARK) {
+        this.#errorWhenDrained = true;
+      } else reader?.error(error);
     }
     this.#read = "done";
     // In a write's words: "Cannot write to … as the connection was reset".
@@ -354,6 +368,13 @@ export class SocketConn implements Conn {
         { code: "CONNECTION_RESET" },
       ),
     );
+    // A writable that FIN ended but left open (closeWrite() fences it) ends now, so that a
+    // writer's `closed` settles (a no-op if it is errored or closed already).
+    try {
+      this.#writer.error(closedError(this.remoteAddr));
+    } catch {
+      // not started
+    }
     this.#resolveClosed();
   }
 

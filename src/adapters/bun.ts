@@ -119,9 +119,11 @@ class Link {
   #settle: ((error?: unknown) => void) | undefined;
   /** A write found the socket gone (reset): Bun then reports a plain end, which is not one. */
   #gone = false;
+  #tcp: boolean;
 
   constructor(socket: BunSocket, unixPath: string | undefined, tls: boolean, target?: TcpAddr) {
     this.#socket = socket;
+    this.#tcp = unixPath === undefined;
     this.conn = new SocketConn(
       {
         pause: () => socket.pause(),
@@ -151,7 +153,8 @@ class Link {
     const n = this.#socket.write(chunk);
     if (n === chunk.byteLength) return Promise.resolve();
     if (n < 0) {
-      this.#gone = true;
+      // Over TCP the peer's kernel answered with RST; a Unix socket has none, its peer closed.
+      this.#gone = this.#tcp;
       return Promise.reject(socketGone());
     }
     // Bun wrote part of it and keeps nothing: the rest goes out on drain.

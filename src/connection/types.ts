@@ -32,7 +32,8 @@ export type NetAddr = TcpAddr | UnixAddr;
  *
  * - `readable` yields fresh buffers (never a buffer the runtime reuses), and a
  *   slow reader pauses the socket. It closes at the peer's FIN and errors with
- *   a `ConnectionError` when the connection is reset.
+ *   a `ConnectionError` when the connection is reset (after the bytes it
+ *   already held).
  * - A `writable` write resolves once the bytes are handed to the OS (Bun's
  *   partial writes are retried on `drain`).
  * - `closeWrite()` sends FIN and keeps reading; `close()` closes both

@@ -21,6 +21,8 @@ interface PendingWrite {
   chunk: Uint8Array;
   resolve: () => void;
   reject: (error: unknown) => void;
+  /** The promise the conn got from write(). */
+  promise: Promise<void>;
 }
 
 interface PendingRead {
@@ -68,16 +70,21 @@ class ScriptedHandle implements SocketHandle {
     this.paused = false;
   }
   write(chunk: Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.#hand(this.#writes, this.#writeWaiters, {
+    let write!: PendingWrite;
+    const promise = new Promise<void>((resolve, reject) => {
+      write = {
         chunk,
         resolve: () => {
           this.written.push(chunk.slice());
           resolve();
         },
         reject,
-      })
-    );
+        promise: undefined as unknown as Promise<void>,
+      };
+    });
+    write.promise = promise;
+    this.#hand(this.#writes, this.#writeWaiters, write);
+    return promise;
   }
   shutdown(): Promise<void> {
     this.shutdowns++;
@@ -293,13 +300,48 @@ test(
     const writing = writer.write(new Uint8Array(1));
     const pending = await handle.nextWrite(); // in the socket, not written yet
     const closing = conn.closeWrite();
-    conn.close();
-    // The socket closes and fails the write it held (Bun does): the write settled, but it never
-    // went out, and neither did FIN.
+    // close() comes after the sink has seen the write fail, before closeWrite() wakes up (a
+    // handler on the socket's write promise runs right after the sink's). The write settled,
+    // but it never went out, and neither did FIN: before, closeWrite() counted it and resolved.
+    pending.promise.catch(() => conn.close());
     pending.reject(Object.assign(new Error("socket closed"), { code: "ECONNRESET" }));
     await assert.rejects(closing, hasCode("CONNECTION_CLOSED"));
-    await assert.rejects(writing, hasCode("CONNECTION_CLOSED"));
+    await assert.rejects(writing, hasCode("CONNECTION_RESET"));
     assert.equal(handle.shutdowns, 0);
     await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: bytes that came before a reset are read before the readable errors",
+  BOUNDED,
+  async () => {
+    const { conn } = scripted();
+    const reader = conn.readable.getReader();
+    conn.data(new Uint8Array([1, 2]));
+    conn.data(new Uint8Array([3]));
+    // Before, the readable errored at once and dropped what it held (up to 128 KiB).
+    conn.error(reset());
+    assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2]));
+    assert.deepEqual((await reader.read()).value, new Uint8Array([3]));
+    await assert.rejects(reader.read(), hasCode("CONNECTION_RESET"));
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: a writer's closed settles once the conn is closed after closeWrite()",
+  BOUNDED,
+  async () => {
+    for (const locked of [false, true]) {
+      const { conn } = scripted();
+      const held = locked ? conn.writable.getWriter() : undefined;
+      await conn.closeWrite();
+      conn.close();
+      await conn.closed;
+      // Before, FIN left the writable open and nothing ever ended it: `closed` never settled.
+      const writer = held ?? conn.writable.getWriter();
+      await assert.rejects(writer.closed, hasCode("CONNECTION_CLOSED"));
+    }
   },
 );
