@@ -114,6 +114,7 @@ export class SocketConn implements Conn {
   #readFailure: Error | undefined;
   /** The readable errors with #readFailure once the bytes queued before it are read. */
   #errorWhenDrained = false;
+  #errorScheduled = false;
   /** Why the socket failed (reset, ...), once it did: writes it cut short report it too. */
   #failed = false;
   #failureCause: unknown;
@@ -243,9 +244,12 @@ export class SocketConn implements Conn {
       },
       pull: (controller) => {
         if (this.#errorWhenDrained) {
-          // Called after each read; the queue is empty once it is at the high-water mark.
-          if ((controller.desiredSize ?? 0) >= READ_HIGH_WATER_MARK) {
-            controller.error(this.#readFailure);
+          // Called after each read; the queue is empty once it is at the high-water mark. Error
+          // after this task, not now: the last chunk is still on its way to the read that took
+          // it (a tee() hands it to its branches a microtask later, and would drop it).
+          if ((controller.desiredSize ?? 0) >= READ_HIGH_WATER_MARK && !this.#errorScheduled) {
+            this.#errorScheduled = true;
+            setTimeout(() => controller.error(this.#readFailure), 0);
           }
           return;
         }
@@ -256,8 +260,9 @@ export class SocketConn implements Conn {
       },
       cancel: () => {
         // Stop delivering but keep draining the socket, so the peer is not blocked and the
-        // write direction stays usable.
-        if (this.#read === "open") this.#read = "cancelled";
+        // write direction stays usable. (Ended, failed or closed: nothing to drain.)
+        if (this.#read !== "open") return;
+        this.#read = "cancelled";
         if (this.#paused) {
           this.#paused = false;
           handle.resume();

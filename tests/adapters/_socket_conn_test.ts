@@ -345,3 +345,45 @@ test(
     }
   },
 );
+
+test(
+  "SocketConn: a tee() of a readable that fails gets every byte it held, then the error",
+  BOUNDED,
+  async () => {
+    const { conn } = scripted();
+    const [a, b] = conn.readable.tee();
+    for (let i = 0; i < 3; i++) conn.data(new Uint8Array(1000).fill(i));
+    conn.error(reset());
+    // Before, erroring as the last chunk was dequeued dropped it on its way to the branches.
+    const count = async (stream: ReadableStream<Uint8Array>): Promise<number> => {
+      let n = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const chunk of stream) n += chunk.length;
+        })(),
+        hasCode("CONNECTION_RESET"),
+      );
+      return n;
+    };
+    assert.deepEqual(await Promise.all([count(a), count(b)]), [3000, 3000]);
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: cancelling a readable that failed does not resume the closed socket",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const reader = conn.readable.getReader();
+    const pulled = reader.read(); // the first pull resumes the socket
+    conn.data(new Uint8Array(1));
+    await pulled;
+    conn.data(new Uint8Array(256 * 1024)); // a full queue pauses it
+    assert.equal(handle.paused, true);
+    conn.error(reset());
+    await reader.cancel();
+    assert.equal(handle.paused, true, "resume() after destroy()");
+    await conn.closed;
+  },
+);
