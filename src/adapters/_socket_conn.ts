@@ -112,8 +112,7 @@ export class SocketConn implements Conn {
   #readable: ReadableStream<Uint8Array> | undefined;
   #reader: ReadableStreamDefaultController<Uint8Array> | undefined;
   #readFailure: Error | undefined;
-  /** The readable errors with #readFailure once the bytes queued before it are read. */
-  #errorWhenDrained = false;
+  /** A failed readable's error is on its way (see pull). */
   #errorScheduled = false;
   /** Why the socket failed (reset, ...), once it did: writes it cut short report it too. */
   #failed = false;
@@ -124,10 +123,10 @@ export class SocketConn implements Conn {
   #paused = true; // the handle starts paused; the first pull resumes it
   /** Chunks the writable accepted (its size() hook runs once per write()). */
   #accepted = 0;
-  /** Chunks the sink started writing, and finished (either way). */
-  #started = 0;
-  #settled = 0;
-  /** Chunks the sink wrote (in order: the first failure ends writing). */
+  /**
+   * Chunks the sink wrote. The writable hands the sink one chunk at a time,
+   * and the first failure ends writing, so this is also the next chunk's index.
+   */
   #written = 0;
   /** closeWrite(): chunks accepted before it are written, later ones refused. */
   #fence = Infinity;
@@ -187,8 +186,7 @@ export class SocketConn implements Conn {
         controller.signal?.addEventListener("abort", () => queueMicrotask(() => this.close()));
       },
       write: (chunk) => {
-        const index = this.#started++;
-        if (this.#closing || this.#shutdown !== undefined || index >= this.#fence) {
+        if (this.#closing || this.#shutdown !== undefined || this.#written >= this.#fence) {
           this.#settle(false);
           throw closedError(remoteAddr);
         }
@@ -243,7 +241,8 @@ export class SocketConn implements Conn {
         else if (this.#read === "done") controller.close();
       },
       pull: (controller) => {
-        if (this.#errorWhenDrained) {
+        // Failed with bytes queued (else errored at once, and never pulled again).
+        if (this.#readFailure !== undefined) {
           // Called after each read; the queue is empty once it is at the high-water mark. Error
           // after this task, not now: the last chunk is still on its way to the read that took
           // it (a tee() hands it to its branches a microtask later, and would drop it).
@@ -336,9 +335,7 @@ export class SocketConn implements Conn {
       // Bytes that came before the failure are read first (as the kernel, too, returns what it
       // holds before the reset): the readable errors once its queue is empty (see pull).
       const reader = this.#reader;
-      if (reader !== undefined && (reader.desiredSize ?? 0) < READ_HIGH_WATER_MARK) {
-        this.#errorWhenDrained = true;
-      } else reader?.error(error);
+      if ((reader?.desiredSize ?? 0) >= READ_HIGH_WATER_MARK) reader!.error(error);
     }
     this.#read = "done";
     // In a write's words: "Cannot write to … as the connection was reset".
@@ -375,11 +372,7 @@ export class SocketConn implements Conn {
     );
     // A writable that FIN ended but left open (closeWrite() fences it) ends now, so that a
     // writer's `closed` settles (a no-op if it is errored or closed already).
-    try {
-      this.#writer.error(closedError(this.remoteAddr));
-    } catch {
-      // not started
-    }
+    this.#writer.error(closedError(this.remoteAddr));
     this.#resolveClosed();
   }
 
@@ -410,7 +403,7 @@ export class SocketConn implements Conn {
     this.#fence = this.#accepted;
     // Wait for the chunks before the fence, unless the writable closes or fails first.
     while (
-      this.#settled < this.#fence && this.#sinkError === undefined &&
+      this.#written < this.#fence && this.#sinkError === undefined &&
       this.#shutdown === undefined && !this.#closing && this.#writeError === undefined
     ) {
       await new Promise<void>((resolve) => this.#wake = resolve);
@@ -428,7 +421,6 @@ export class SocketConn implements Conn {
 
   /** A sink write finished (either way). */
   #settle(written: boolean): void {
-    this.#settled++;
     if (written) this.#written++;
     this.#wake?.();
   }

@@ -119,11 +119,9 @@ class Link {
   #settle: ((error?: unknown) => void) | undefined;
   /** A write found the socket gone (reset): Bun then reports a plain end, which is not one. */
   #gone = false;
-  #tcp: boolean;
 
   constructor(socket: BunSocket, unixPath: string | undefined, tls: boolean, target?: TcpAddr) {
     this.#socket = socket;
-    this.#tcp = unixPath === undefined;
     this.conn = new SocketConn(
       {
         pause: () => socket.pause(),
@@ -154,7 +152,7 @@ class Link {
     if (n === chunk.byteLength) return Promise.resolve();
     if (n < 0) {
       // Over TCP the peer's kernel answered with RST; a Unix socket has none, its peer closed.
-      this.#gone = this.#tcp;
+      this.#gone = this.conn.remoteAddr.transport === "tcp";
       return Promise.reject(socketGone());
     }
     // Bun wrote part of it and keeps nothing: the rest goes out on drain.

@@ -377,7 +377,6 @@ export function framed(
 
 class Framed implements FramedConnection {
   readonly conn: Conn;
-  #framing: FramingLike;
   #highWaterMark: number;
   // Read side.
   #decoder: FrameDecoder;
@@ -470,7 +469,6 @@ class Framed implements FramedConnection {
     }
     if (buffered !== undefined && buffered.length > 0) this.#buffered = buffered;
     this.conn = conn;
-    this.#framing = framing;
     this.#highWaterMark = highWaterMark;
     this.#reuse = options.reuseBuffers ?? false;
     this.#decoder = framing.decoder({ reuseBuffers: this.#reuse, allocate: conn.allocate });
@@ -912,8 +910,8 @@ class Framed implements FramedConnection {
         this.#releaseDeferred();
         const wireEnd = this.#emitted + this.#coalescer.pendingBytes;
         if (wireEnd - this.#written > this.#highWaterMark) {
-          this.#drained ??= waiter(0, wireEnd);
-          this.#drained.wireEnd = wireEnd;
+          if (this.#drained === undefined) this.#drained = waiter(0, wireEnd);
+          else this.#drained.wireEnd = wireEnd;
           return this.#drained.promise;
         }
         this.#promised = wireEnd;

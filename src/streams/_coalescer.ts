@@ -62,17 +62,20 @@ function giveSlab(slab: Uint8Array): void {
   pooledBytes += slab.length;
 }
 
+/** What the coalescer calls of a framing. */
+type Encoding = Pick<Framing, "encodedLength" | "encodeInto" | "encodeParts">;
+
 /**
- * `framing`, with `encodedLength`, `encodeInto` and `encodeParts` made from
+ * `framing`'s `encodedLength`, `encodeInto` and `encodeParts`, made from
  * `encode()` when it lacks them (a format of one's own). `encodedLength()`
  * then `encodeInto()` or `encodeParts()` of the same payload, as `add()`
  * calls them, encode it once.
  */
-function complete(framing: FramingLike): Framing {
+function complete(framing: FramingLike): Encoding {
   if (
     typeof framing.encodedLength === "function" && typeof framing.encodeInto === "function" &&
     typeof framing.encodeParts === "function"
-  ) return framing as Framing;
+  ) return framing as Encoding;
   let last: Uint8Array | undefined;
   let frame: Uint8Array | undefined;
   const encode = (payload: Uint8Array): Uint8Array => {
@@ -88,10 +91,6 @@ function complete(framing: FramingLike): Framing {
     return out;
   };
   return {
-    name: framing.name,
-    maxFrameLength: framing.maxFrameLength,
-    encode: (payload) => new Uint8Array(framing.encode(payload)),
-    decoder: (options) => framing.decoder(options),
     encodedLength: (payload) => {
       last = frame = undefined; // a payload changed since its last encode() is encoded again
       return encode(payload).length;
@@ -117,7 +116,7 @@ function complete(framing: FramingLike): Framing {
  * second socket write.
  */
 export class Coalescer {
-  #framing: Framing;
+  #framing: Encoding;
   /** What the framing adds to every payload, when fixed; else -1 (see `fixedOverhead`). */
   #overhead: number;
   #capacity: number;

@@ -249,8 +249,6 @@ test(
   },
 );
 
-sockets.check();
-
 test(
   "SocketConn: closeWrite() waiting for a write that fails rejects, however the socket ends",
   BOUNDED,
@@ -387,3 +385,5 @@ test(
     await conn.closed;
   },
 );
+
+sockets.check();

@@ -1203,7 +1203,8 @@ export function adapterSuite(name: Runtime): void {
             } as ConnectionOptions,
             () => {
               raw.write(new Uint8Array(100).fill(1));
-              setTimeout(() => raw.end(new Uint8Array(50).fill(2)), 20);
+              // The rest once the server's FIN is here (it half-closes as soon as it accepts).
+              raw.once("end", () => raw.end(new Uint8Array(50).fill(2)));
             },
           );
           raw.on("error", () => {});

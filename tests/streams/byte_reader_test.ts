@@ -7,15 +7,11 @@ import {
   lines,
   TruncatedFrameError,
 } from "../../mod.ts";
+import { streamOf as streamOfChunks } from "../framing/_formats.ts";
 
+/** A stream of the given byte arrays. */
 function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (i < chunks.length) controller.enqueue(new Uint8Array(chunks[i++]!));
-      else controller.close();
-    },
-  });
+  return streamOfChunks(chunks.map((c) => new Uint8Array(c)));
 }
 
 test("ByteReader.readExactly() keeps leftovers between calls across every split", async () => {
