@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
-import { checkFraming, checkOptions, checkPayload } from "../framing/_options.ts";
+import { checkFraming, checkOptions, checkPayload, describeValue } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
@@ -465,7 +465,11 @@ class Framed implements FramedConnection {
     }
     const buffered = options.buffered;
     if (buffered !== undefined && !(buffered instanceof Uint8Array)) {
-      throw new TypeError("Cannot frame connection as buffered must be a Uint8Array");
+      throw new TypeError(
+        `Cannot frame connection as buffered must be a Uint8Array: received ${
+          describeValue(buffered)
+        }`,
+      );
     }
     if (buffered !== undefined && buffered.length > 0) this.#buffered = buffered;
     this.conn = conn;

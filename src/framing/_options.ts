@@ -62,7 +62,7 @@ export function checkRoom(target: Uint8Array, offset: number, needed: number): v
 export function checkPayload(payload: Uint8Array): void {
   if (!(payload instanceof Uint8Array)) {
     throw new TypeError(
-      `Cannot encode frame as the payload must be a Uint8Array: received ${typeof payload}`,
+      `Cannot encode frame as the payload must be a Uint8Array: received ${bytesHint(payload)}`,
     );
   }
 }
@@ -73,17 +73,26 @@ export function checkPayload(payload: Uint8Array): void {
  */
 export function checkChunk(chunk: Uint8Array, action: string): void {
   if (!(chunk instanceof Uint8Array)) {
-    const kind = chunk === null
-      ? "null"
-      : typeof chunk === "object"
-      ? (chunk as object).constructor?.name ?? "object"
-      : typeof chunk;
     throw new TypeError(
-      `Cannot ${action} as the chunk must be a Uint8Array: received ${kind}${
-        kind === "ArrayBuffer" ? " (wrap it: new Uint8Array(buffer))" : ""
-      }`,
+      `Cannot ${action} as the chunk must be a Uint8Array: received ${bytesHint(chunk)}`,
     );
   }
+}
+
+/**
+ * What `value` is, for "received …" in a message: `null`, its `typeof`, or
+ * the class of an object ("Array", "ArrayBuffer", "Object").
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return (value as object).constructor?.name || "object";
+}
+
+/** {@linkcode describeValue}, with how to turn an `ArrayBuffer` into the `Uint8Array` wanted. */
+function bytesHint(value: unknown): string {
+  const kind = describeValue(value);
+  return kind === "ArrayBuffer" ? `${kind} (wrap it: new Uint8Array(buffer))` : kind;
 }
 
 /** Number of decimal digits of a non-negative safe integer. */
@@ -101,17 +110,12 @@ export function copyBytes(source: Uint8Array, from: number, target: Uint8Array, 
   }
 }
 
-/** What `value` is, for "received …" in a message. */
-function kind(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value;
-}
-
 /** Throws a `TypeError` unless `options` is an object or `undefined` (no options). */
 export function checkOptions(options: unknown, action: string): void {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
-    throw new TypeError(`Cannot ${action} as options must be an object: received ${kind(options)}`);
+    throw new TypeError(
+      `Cannot ${action} as options must be an object: received ${describeValue(options)}`,
+    );
   }
 }
 
@@ -121,7 +125,7 @@ export function checkFraming(framing: unknown, action: string): void {
   if (typeof f?.encode !== "function" || typeof f.decoder !== "function") {
     throw new TypeError(
       `Cannot ${action} as framing must be a Framing, with encode() and decoder(): received ${
-        kind(framing)
+        describeValue(framing)
       }`,
     );
   }

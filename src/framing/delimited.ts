@@ -12,6 +12,7 @@ import {
   checkRoom,
   copyBytes,
   DEFAULT_MAX_DELIMITED,
+  describeValue,
   maxFrameLengthOption,
   withFixedOverhead,
 } from "./_options.ts";
@@ -82,7 +83,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
   if (typeof raw !== "string" && !(raw instanceof Uint8Array)) {
     throw new TypeError(
       `Cannot create framing as the delimiter must be a string or a Uint8Array: received ${
-        Array.isArray(raw) ? "an array" : typeof raw
+        describeValue(raw)
       }`,
     );
   }

@@ -6,6 +6,7 @@
 import type { Conn } from "../connection/types.ts";
 import { framed, type FramedConnection } from "../connection/framed.ts";
 import { ConnectionError } from "../errors.ts";
+import { describeValue } from "../framing/_options.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
 import { DATA_HEADER, FrameAllocator, idToHex } from "./_protocol.ts";
@@ -255,7 +256,9 @@ export class Session extends EventTarget implements ReliableSession {
     else {
       return Promise.reject(
         new TypeError(
-          `Cannot send as the payload must be a Uint8Array or a string: received ${typeof payload}`,
+          `Cannot send as the payload must be a Uint8Array or a string: received ${
+            describeValue(payload)
+          }`,
         ),
       );
     }

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions } from "../framing/_options.ts";
+import { checkOptions, describeValue } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import type { Backoff } from "./_backoff.ts";
 import { randomSessionId } from "./_protocol.ts";
@@ -85,7 +85,9 @@ export function reliableClient(
   options: ReliableClientOptions = {},
 ): ReliableSession {
   if (typeof dial !== "function") {
-    throw new TypeError(`Cannot create client as dial must be a function: received ${typeof dial}`);
+    throw new TypeError(
+      `Cannot create client as dial must be a function: received ${describeValue(dial)}`,
+    );
   }
   checkOptions(options, "create client");
   const resolved = resolveOptions(options);

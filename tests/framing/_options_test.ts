@@ -49,6 +49,12 @@ test("null or a primitive as options: a TypeError in framewire's words, not the 
       });
     }
   }
+  for (const [dial, received] of [[undefined, "undefined"], [{}, "Object"]] as [Any, string][]) {
+    assert.throws(() => reliableClient(dial), {
+      name: "TypeError",
+      message: `Cannot create client as dial must be a function: received ${received}`,
+    });
+  }
   link.cut();
 });
 
@@ -60,10 +66,13 @@ test("something other than a framing: a TypeError naming what is missing", async
       `Cannot ${action} as framing must be a Framing, with encode() and decoder(): received ${received}`,
   });
   for (
-    const [value, received] of [[undefined, "undefined"], [{}, "object"], ["u32be", "string"]] as [
-      unknown,
-      string,
-    ][]
+    const [value, received] of [
+      [undefined, "undefined"],
+      [{}, "Object"],
+      [Object.create(null), "object"],
+      [[], "Array"],
+      ["u32be", "string"],
+    ] as [unknown, string][]
   ) {
     const framing = value as Any;
     assert.throws(() => framed(link.client, framing), expected("frame connection", received));
@@ -78,6 +87,42 @@ test("something other than a framing: a TypeError naming what is missing", async
     const reader = new ByteReader(new ReadableStream());
     await assert.rejects(reader.readFrame(framing), expected("read frame", received));
     reader.releaseLock();
+  }
+  link.cut();
+});
+
+test("something other than bytes: the message names what it got, in one way everywhere", async () => {
+  const link = new MemoryLink();
+  const cases: [unknown, string][] = [
+    [null, "null"],
+    [7, "number"],
+    [[1, 2], "Array"],
+    [new DataView(new ArrayBuffer(2)), "DataView"],
+    [new ArrayBuffer(2), "ArrayBuffer (wrap it: new Uint8Array(buffer))"],
+  ];
+  for (const [value, received] of cases) {
+    const bytes = value as Any;
+    assert.throws(() => lengthPrefixed().encode(bytes), {
+      name: "TypeError",
+      message: `Cannot encode frame as the payload must be a Uint8Array: received ${received}`,
+    });
+    assert.throws(() => varint().decoder().push(bytes), {
+      name: "TypeError",
+      message: `Cannot decode frames as the chunk must be a Uint8Array: received ${received}`,
+    });
+    const plain = received.replace(/ \(wrap.*/, "");
+    assert.throws(() => framed(link.client, lengthPrefixed(), { buffered: bytes }), {
+      name: "TypeError",
+      message: `Cannot frame connection as buffered must be a Uint8Array: received ${plain}`,
+    });
+    if (value !== null) {
+      // (null is no delimiter: the default applies.)
+      assert.throws(() => delimited({ delimiter: bytes }), {
+        name: "TypeError",
+        message:
+          `Cannot create framing as the delimiter must be a string or a Uint8Array: received ${plain}`,
+      });
+    }
   }
   link.cut();
 });

@@ -1323,6 +1323,12 @@ test(
         await session.send(full);
         assert.deepEqual((await client[Symbol.asyncIterator]().next()).value, full);
         await assert.rejects(client.send(new Uint8Array(101)), RangeError);
+        const notBytes = new ArrayBuffer(4) as unknown as Uint8Array;
+        await assert.rejects(client.send(notBytes), {
+          name: "TypeError",
+          message:
+            "Cannot send as the payload must be a Uint8Array or a string: received ArrayBuffer",
+        });
         assert.equal(client.stats.reconnects, 0);
       },
     );
