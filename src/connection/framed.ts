@@ -267,9 +267,11 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * a small frame kept for long, so that it does not pin its read buffer).
  * Over a `Conn` with `read()` (the Deno adapter), the rest of a large frame
  * is read straight into its own buffer. A peer that disconnects inside a
- * frame surfaces as `TruncatedFrameError`; an oversized or malformed header
- * closes the connection and surfaces as `FrameTooLargeError` or
- * `MalformedHeaderError`.
+ * frame surfaces as `TruncatedFrameError`, an oversized or malformed header
+ * as `FrameTooLargeError` or `MalformedHeaderError`: each after the frames
+ * before it, and it ends reading. What was sent until the application got
+ * the error (replies to those frames) still goes out, as at `close()`; then
+ * the connection closes, and sends fail with the error.
  *
  * Sending: `send()` and `writable` may both be used. Frames go out in call
  * order, across the two (a send waits for the writes before it); frames
@@ -288,8 +290,7 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * before it: at once, mostly, so that awaiting each send costs no socket
  * write of its own; with `highWaterMark: 0`, once its frame is handed to the
  * socket. When the connection fails, every pending `send` rejects with a
- * `ConnectionError` (or the framing error that caused it), and so does every
- * later one; frames whose sends had resolved and that were not written yet
+ * `ConnectionError`, and so does every later one; frames whose sends had resolved and that were not written yet
  * are lost, and `closeWrite()` rejects, and so does `close()` unless the
  * application has already seen the failure (a send it awaited, a write, a
  * read). A `send` left
@@ -438,6 +439,12 @@ class Framed implements FramedConnection {
   #failure: unknown;
   #writable: WritableStream<Uint8Array> | undefined;
   #closing: Promise<void> | undefined;
+  /**
+   * The framing error that ended reading, once the application was given it:
+   * the connection closes after what was sent before goes out, and sends fail
+   * with it meanwhile (`#failure` once closed).
+   */
+  #endedBy: unknown;
   /** Chunks written to `writable` (counted in write() itself), and taken by its sink. */
   #accepted = 0;
   #sunk = 0;
@@ -507,6 +514,7 @@ class Framed implements FramedConnection {
         // Frames decoded before the error were handed over first.
         const error = this.#readError;
         this.#readError = undefined;
+        this.#endAfter(error);
         throw error;
       }
       if (this.#readDone) return null;
@@ -554,12 +562,15 @@ class Framed implements FramedConnection {
           }
         }
       } catch (error) {
-        // Out of sync (or truncated): nothing more can be read from this stream.
+        // Out of sync (or truncated): nothing more can be read from this stream. The frames
+        // before the error come first, and the connection stays up for the replies to them:
+        // whether they shared a read with the error is chance.
         this.#readDone = true;
-        this.#fail(error);
-        this.conn.close();
-        if (frames.length === 0) throw error;
-        this.#readError = error;
+        if (frames.length > 0) this.#readError = error;
+        else {
+          this.#endAfter(error);
+          throw error;
+        }
       }
       if (frames.length > 0) return frames;
     }
@@ -732,7 +743,8 @@ class Framed implements FramedConnection {
     } catch (error) {
       // Quiet only when the connection failed (every later send says so too); a refused
       // payload, a send after close() or to a locked conn is the caller's mistake, and stays loud.
-      if (error !== this.#failure || usageErrors.has(error as object)) return Promise.reject(error);
+      const failed = error === this.#failure || error === this.#endedBy;
+      if (!failed || usageErrors.has(error as object)) return Promise.reject(error);
       const { promise, reject } = quiet();
       reject(error);
       promise.carry(this.#seeFailure);
@@ -747,7 +759,7 @@ class Framed implements FramedConnection {
    */
   #add(payload: Uint8Array | string, early: boolean): boolean {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#closing !== undefined && !early) throw closingError();
+    if (this.#closing !== undefined && !early) throw this.#endedBy ?? closingError();
     // The first send takes the conn's writer, so that a conn whose writable is held elsewhere
     // (by a second framed() too) refuses it at once, whatever its size, not later in the pump,
     // where a small one would fail quietly. A payload refused below gives back the writer taken
@@ -823,7 +835,7 @@ class Framed implements FramedConnection {
   /** A send made while writes wait in the writable: queued after them. */
   #defer(payload: Uint8Array | string): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#closing !== undefined) throw closingError();
+    if (this.#closing !== undefined) throw this.#endedBy ?? closingError();
     let bytes: Uint8Array;
     if (typeof payload === "string") bytes = encoder.encode(payload);
     else {
@@ -907,7 +919,7 @@ class Framed implements FramedConnection {
           // No promise: the writable waits on highWaterMark by itself.
           this.#add(payload, this.#sunk <= this.#fence);
         } catch (error) {
-          if (error === this.#failure) this.#shown = true;
+          if (error === this.#failure || error === this.#endedBy) this.#shown = true;
           this.#writableOver();
           throw error;
         }
@@ -1004,6 +1016,17 @@ class Framed implements FramedConnection {
       if (drained.wireEnd > this.#promised) this.#promised = drained.wireEnd;
       drained.resolve();
     }
+  }
+
+  /**
+   * A framing error ended reading and the application has it: what it sent
+   * before goes out (as at `close()`), then the connection closes.
+   */
+  #endAfter(error: unknown): void {
+    this.#endedBy = error;
+    (this.#closing ??= this.#flush())
+      .then(() => this.#fail(error), noop)
+      .finally(() => this.conn.close());
   }
 
   #fail(error: unknown): void {

@@ -5,7 +5,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { framed } from "../../src/connection/framed.ts";
-import { type Framing, lengthPrefixed, TruncatedFrameError, varint } from "../../mod.ts";
+import {
+  FrameTooLargeError,
+  type Framing,
+  lengthPrefixed,
+  lines,
+  TruncatedFrameError,
+  varint,
+} from "../../mod.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import { adapter, portOf, runtime } from "../_util/runtime.ts";
 import { prng, rechunkProxy } from "../_util/rechunk_proxy.ts";
@@ -131,6 +138,36 @@ test(
       } finally {
         await cleanup();
       }
+    }
+  },
+);
+
+test(
+  `framed() on ${runtime}: the replies to the lines before one too long reach the peer, then FIN`,
+  NET,
+  async () => {
+    const { connect, listen } = await adapter();
+    const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = accept(listener);
+    const client = await connect({ port: portOf(listener) });
+    const server = framed(await accepted, lines({ maxFrameLength: 16 }));
+    try {
+      const text = new TextEncoder();
+      // One write, so that the good lines and the bad one come in one read: before, the
+      // connection closed when the bad line was decoded, and both replies were lost.
+      const writer = client.writable.getWriter();
+      await writer.write(text.encode(`a\nb\n${"x".repeat(40)}\n`));
+      const serving = (async () => {
+        for await (const line of server) {
+          void server.send(`reply to ${new TextDecoder().decode(line)}`);
+        }
+      })();
+      await assert.rejects(serving, FrameTooLargeError);
+      assert.equal(await new Response(client.readable).text(), "reply to a\nreply to b\n");
+    } finally {
+      client.close();
+      await server.close();
+      listener.close();
     }
   },
 );

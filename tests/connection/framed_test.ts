@@ -67,6 +67,17 @@ function recordingConn(): {
   };
 }
 
+/** Resolves when `conn.close()` is called. */
+function closeCalled(conn: Conn): Promise<void> {
+  return new Promise((resolve) => {
+    const close = conn.close.bind(conn);
+    conn.close = () => {
+      close();
+      resolve();
+    };
+  });
+}
+
 /** Sends resolve once their frames are written (by default, once queued under highWaterMark). */
 const UNTIL_WRITTEN = { highWaterMark: 0 } as const;
 
@@ -315,7 +326,7 @@ test("framed() reports a reset at a frame boundary as ConnectionError", async ()
   }, ConnectionError);
 });
 
-test("framed() closes the connection on an oversized header and rejects pending sends", async () => {
+test("framed() closes the connection on an oversized header and rejects later sends", async () => {
   const { conn, feed, closedCalls } = recordingConn();
   const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }));
   feed.write(new Uint8Array([0, 0, 1, 0]));
@@ -654,6 +665,50 @@ test("framed() hands over the frames before a bad header, then the error", async
   }, FrameTooLargeError);
   assert.deepEqual(got, ["AB"]);
 });
+
+test(
+  "framed(): replies to the frames before a bad header go out, then the connection closes",
+  { timeout: 10_000 },
+  async () => {
+    const { conn, feed, writes } = recordingConn();
+    const closing = closeCalled(conn);
+    const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }), UNTIL_WRITTEN);
+    // Two frames and an oversized header in one chunk, as one read may bring them. Before, the
+    // connection closed as the header was decoded, and the replies to both frames were lost.
+    feed.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 1, 66, 0, 0, 1, 0]));
+    const replies: Promise<void>[] = [];
+    await assert.rejects(async () => {
+      for await (const f of fc) replies.push(fc.send(`re ${text.decode(f)}`));
+    }, FrameTooLargeError);
+    await Promise.all(replies);
+    await closing; // by framed() itself, once the replies were written
+    const decoder = lengthPrefixed().decoder();
+    for (const chunk of writes) decoder.push(chunk);
+    assert.deepEqual([decoder.next(), decoder.next()].map((f) => text.decode(f)), ["re A", "re B"]);
+    await assert.rejects(fc.send("late"), FrameTooLargeError);
+    await fc.close(); // quiet: nothing was lost
+  },
+);
+
+test(
+  "framed(): a send made before a bad header arrives still goes out; the error is not its own",
+  { timeout: 10_000 },
+  async () => {
+    const { conn, feed, writes } = recordingConn();
+    const closing = closeCalled(conn);
+    const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }), UNTIL_WRITTEN);
+    const early = fc.send("early"); // queued until the coalescer's flush
+    feed.write(new Uint8Array([0, 0, 1, 0]));
+    await assert.rejects(async () => {
+      for await (const _ of fc) { /* none */ }
+    }, FrameTooLargeError);
+    await early; // before, it rejected with the FrameTooLargeError
+    await closing;
+    const decoder = lengthPrefixed().decoder();
+    decoder.push(writes[0]!);
+    assert.equal(text.decode(decoder.next()), "early");
+  },
+);
 
 test("framed() concurrent next() calls each get their own frame", async () => {
   const { conn, feed } = recordingConn();
