@@ -270,8 +270,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * frame surfaces as `TruncatedFrameError`, an oversized or malformed header
  * as `FrameTooLargeError` or `MalformedHeaderError`: each after the frames
  * before it, and it ends reading. What was sent until the application got
- * the error (replies to those frames) still goes out, as at `close()`; then
- * the connection closes, and sends fail with the error.
+ * the error (replies to those frames) still goes out, as at `close()` (so
+ * it waits while the peer reads nothing; `conn.close()` closes at once);
+ * then the connection closes, and sends fail with the error.
  *
  * Sending: `send()` and `writable` may both be used. Frames go out in call
  * order, across the two (a send waits for the writes before it); frames
