@@ -76,6 +76,7 @@ const tsconfig = {
   files: [
     join(root, "mod.ts"),
     ...Object.values(denoJson.exports as Record<string, string>).map((p) => join(root, p)),
+    join(root, "src", "cli", "bin.ts"),
   ],
 };
 const tsconfigPath = join(out, "tsconfig.build.json");
@@ -107,21 +108,24 @@ const pkg = {
   type: "module",
   // package.json too, for tools that read the version.
   exports: { ...exportsMap, "./package.json": "./package.json" },
+  // The executable, not the ./cli export: importing `main` from there runs nothing, even bundled.
   // No leading "./": npm publish warns that it removes such a bin entry.
-  bin: { framewire: exportsMap["./cli"]!.default.replace(/^\.\//, "") },
+  bin: { framewire: "src/cli/bin.js" },
   files: [
     "**/*.js",
     "**/*.d.ts",
     "README.md",
     "LICENSE",
     "docs/*.md",
+    "docs/examples/*.bin",
     "bench/README.md",
     "bench/results/chart.svg",
   ],
   // Promise.withResolvers (Node 22); the tests run on Node 24.
   engines: { node: ">=22" },
   keywords: ["framing", "tcp", "length-prefixed", "varint", "netstring", "streams", "deno", "bun"],
-  sideEffects: false,
+  // Only the executable does something when loaded.
+  sideEffects: ["./src/cli/bin.js"],
 };
 writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 cpSync(join(root, "README.md"), join(out, "README.md"));
@@ -131,7 +135,7 @@ cpSync(join(root, "docs"), join(out, "docs"), { recursive: true });
 mkdirSync(join(out, "bench", "results"), { recursive: true });
 cpSync(join(root, "bench", "README.md"), join(out, "bench", "README.md"));
 cpSync(join(root, "bench", "results", "chart.svg"), join(out, "bench", "results", "chart.svg"));
-const cli = join(out, exportsMap["./cli"]!.default);
+const cli = join(out, pkg.bin.framewire);
 const cliText = readFileSync(cli, "utf8");
 if (!cliText.startsWith("#!")) writeFileSync(cli, "#!/usr/bin/env node\n" + cliText);
 
@@ -214,7 +218,15 @@ console.log("require() ok for every entry point");
     scratch,
   );
   if (!/framewire/.test(help)) throw new Error("framewire --help printed no usage");
-  console.log("bin ok: framewire --help");
+  // ./cli run as the program's own module (as in an application bundled into one file that
+  // imports `main`) runs no command on Node: only the bin does.
+  const cliEntry = join(scratch, "node_modules", denoJson.name, exportsMap["./cli"]!.default);
+  const quiet = run(bin("node"), [cliEntry, "--version"], scratch);
+  if (quiet !== "") throw new Error(`running ./cli as a program printed ${JSON.stringify(quiet)}`);
+  for (const example of ["capture.bin", "clienthello.bin"]) {
+    statSync(join(scratch, "node_modules", denoJson.name, "docs", "examples", example));
+  }
+  console.log("bin ok: framewire --help; ./cli alone runs nothing; docs/examples are in");
   // The published types resolve for a TypeScript consumer (nodenext, strict).
   writeFileSync(
     join(scratch, "types.ts"),
@@ -249,7 +261,35 @@ export const session = reliableClient(() => Promise.reject(new Error(String(port
     }),
   );
   run(bin("tsc"), ["-p", join(scratch, "tsconfig.json")], scratch);
-  console.log("types ok: a strict nodenext TypeScript consumer type-checks");
+  // A browser-style consumer: DOM lib (the web streams), no @types/node, no esnext lib. The types
+  // bring esnext.disposable (AsyncDisposable) themselves; the node adapter needs @types/node.
+  writeFileSync(
+    join(scratch, "web.ts"),
+    `import { framed, lengthPrefixed, type Conn, type FramedConnection } from "@framewire/framewire";
+export function wrap(conn: Conn, options?: { highWaterMark?: number | undefined }): FramedConnection {
+  return framed(conn, lengthPrefixed({ maxFrameLength: undefined }), options);
+}
+`,
+  );
+  writeFileSync(
+    join(scratch, "tsconfig.web.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "es2022",
+        module: "esnext",
+        moduleResolution: "bundler",
+        lib: ["es2022", "dom"],
+        types: [],
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ["web.ts"],
+    }),
+  );
+  run(bin("tsc"), ["-p", join(scratch, "tsconfig.web.json")], scratch);
+  console.log("types ok: a strict nodenext TypeScript consumer type-checks, and a DOM-only one");
   process.stdout.write(run(bin("publint"), ["--strict", out]));
 } finally {
   rmSync(scratch, { recursive: true, force: true });

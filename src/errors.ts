@@ -65,14 +65,14 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
    *
    * @default {undefined}
    */
-  header?: Uint8Array;
+  header?: Uint8Array | undefined;
   /**
    * The length the header would declare read in the opposite byte order, for
    * binary length fields (used to spot an endianness mix-up).
    *
    * @default {undefined}
    */
-  swappedLength?: number;
+  swappedLength?: number | undefined;
 }
 
 /**
@@ -136,7 +136,7 @@ export interface TruncatedFrameErrorOptions extends ErrorOptions {
    *
    * @default {undefined}
    */
-  expected?: number;
+  expected?: number | undefined;
 }
 
 /**
@@ -267,7 +267,7 @@ export class ConnectionError extends FramingError {
    * @param message The error message.
    * @param options The code (default `CONNECTION_FAILED`) and the `cause`.
    */
-  constructor(message: string, options?: ErrorOptions & { code?: FramingErrorCode }) {
+  constructor(message: string, options?: ErrorOptions & { code?: FramingErrorCode | undefined }) {
     super(message, options?.code ?? "CONNECTION_FAILED", options);
   }
 }

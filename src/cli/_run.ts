@@ -1,9 +1,10 @@
 // Copyright 2026 the framewire authors. MIT license.
-// Dispatches the framewire subcommands. Private: `main.ts` is the entry point.
+// Dispatches the framewire subcommands. Private: `main.ts` exports `main()`, `bin.ts` is the
+// executable.
 
 import { UsageError } from "./_args.ts";
 import { FORMAT_NAMES } from "./_formats.ts";
-import type { CliIo } from "./_io.ts";
+import { type CliIo, exitProcess, processArgs, runtimeIo } from "./_io.ts";
 import { VERSION } from "./_version.ts";
 
 /** `framewire --help`. */
@@ -102,4 +103,12 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
 function usage(io: CliIo, prefix: string, message: string): number {
   io.err(`${prefix}: ${message} (see "${prefix} --help")\n`);
   return 2;
+}
+
+/** Runs the command with the process's arguments, flushes the output and exits with its code. */
+export async function runProcess(): Promise<never> {
+  const io = await runtimeIo();
+  const code = await run(processArgs(), io);
+  await io.flush();
+  exitProcess(code);
 }

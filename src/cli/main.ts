@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Copyright 2026 the framewire authors. MIT license.
 /**
  * The `framewire` command: watch, send and decode framed messages on Deno,
@@ -11,8 +10,9 @@
  * framewire inspect --format varint capture.bin   # where each frame starts and ends
  * ```
  *
- * Run it with `deno run -A jsr:@framewire/framewire/cli`, `npx framewire`,
- * `bun src/cli/main.ts` or `node src/cli/main.ts`.
+ * Run it with `deno run -A jsr:@framewire/framewire/cli` or `npx framewire`
+ * (in a clone: `deno run -A src/cli/bin.ts`, `bun src/cli/bin.ts` or
+ * `node src/cli/bin.ts`). Importing this module runs nothing.
  *
  * @example Running a subcommand from code
  * ```ts ignore
@@ -25,8 +25,8 @@
  * @module
  */
 
-import { exitProcess, processArgs, runtimeIo } from "./_io.ts";
-import { run } from "./_run.ts";
+import { runtimeIo } from "./_io.ts";
+import { run, runProcess } from "./_run.ts";
 
 /**
  * Runs the `framewire` command with `args` (the arguments after the command
@@ -52,27 +52,8 @@ export async function main(args: string[]): Promise<number> {
   return await run(args, await runtimeIo());
 }
 
-/** Whether this module is the program's entry point (Node before 24.2 has no `import.meta.main`). */
-async function isEntryPoint(): Promise<boolean> {
-  if (typeof import.meta.main === "boolean") return import.meta.main;
-  const [{ realpathSync }, { argv }, { fileURLToPath }] = await Promise.all([
-    import("node:fs"),
-    import("node:process"),
-    import("node:url"),
-  ]);
-  try {
-    return argv[1] !== undefined &&
-      realpathSync(argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-// Not a top-level await: the module stays loadable with require() (Node 22.12+).
-void isEntryPoint().then(async (entry) => {
-  if (!entry) return;
-  const io = await runtimeIo();
-  const code = await run(processArgs(), io);
-  await io.flush();
-  exitProcess(code);
-});
+// `deno run jsr:@framewire/framewire/cli` runs this module. Node and Bun run bin.ts (the npm
+// package's `bin`), never this: an application bundled into one ES module that imports `main`
+// would otherwise run the command on its own arguments (in the bundle, `import.meta.main` is the
+// application's). Not a top-level await: the module stays loadable with require() (Node 22.12+).
+if ((globalThis as { Deno?: unknown }).Deno !== undefined && import.meta.main) void runProcess();

@@ -1,4 +1,5 @@
 // Copyright 2026 the framewire authors. MIT license.
+/// <reference lib="esnext.disposable" preserve="true" />
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
 import { checkFraming, checkOptions, checkPayload, describeValue } from "../framing/_options.ts";
@@ -22,7 +23,7 @@ export interface FramedOptions {
    *
    * @default {262144} (256 KiB)
    */
-  coalesce?: number;
+  coalesce?: number | undefined;
   /**
    * Bytes queued for the socket before `send()` and `writable`'s writes (and
    * `writer.ready`) wait: a send resolves at once while its frame and those
@@ -37,7 +38,7 @@ export interface FramedOptions {
    *
    * @default {1048576} (1 MiB)
    */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /**
    * Let frames be views into buffers framewire reuses: each frame (or batch)
    * is valid only until the next frame (or batch) is requested. Frames that
@@ -48,7 +49,7 @@ export interface FramedOptions {
    *
    * @default {false}
    */
-  reuseBuffers?: boolean;
+  reuseBuffers?: boolean | undefined;
   /**
    * Bytes already read from `conn` that belong to this framing: what
    * `ByteReader.releaseLock()` returns after a handshake in another
@@ -57,7 +58,7 @@ export interface FramedOptions {
    *
    * @default {undefined} (none)
    */
-  buffered?: Uint8Array;
+  buffered?: Uint8Array | undefined;
 }
 
 /** A duplex of messages over a byte-stream {@linkcode Conn}; see {@linkcode framed}. */

@@ -1,4 +1,5 @@
 // Copyright 2026 the framewire authors. MIT license.
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * The connection shapes every runtime adapter returns.
  *
@@ -116,7 +117,7 @@ export interface TcpConnectOptions {
    *
    * @default {"127.0.0.1"}
    */
-  hostname?: string;
+  hostname?: string | undefined;
   /** The port to connect to. */
   port: number;
   /**
@@ -124,13 +125,13 @@ export interface TcpConnectOptions {
    *
    * @default {undefined}
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Disable Nagle's algorithm (framewire coalesces small frames itself).
    *
    * @default {true}
    */
-  noDelay?: boolean;
+  noDelay?: boolean | undefined;
 }
 
 /** Options to connect to a Unix socket. */
@@ -142,7 +143,7 @@ export interface UnixConnectOptions {
    *
    * @default {undefined}
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options for `connect`. */
@@ -155,7 +156,7 @@ export interface TcpListenOptions {
    *
    * @default {"0.0.0.0"}
    */
-  hostname?: string;
+  hostname?: string | undefined;
   /** The port to bind; 0 picks a free port. */
   port: number;
 }
@@ -176,13 +177,13 @@ export interface TlsConnectOptions extends TcpConnectOptions {
    *
    * @default {undefined}
    */
-  caCerts?: string[];
+  caCerts?: string[] | undefined;
   /**
    * The name to verify the server certificate against (and send as SNI).
    *
    * @default {hostname}
    */
-  serverName?: string;
+  serverName?: string | undefined;
 }
 
 /** Options for `listenTls`. */

@@ -23,7 +23,7 @@ export interface DecimalHeaderOptions {
    *
    * @default {10}
    */
-  width?: number;
+  width?: number | undefined;
   /**
    * The largest payload in bytes, checked on decode as soon as the header is
    * complete and on encode. Pass `Infinity` for no limit. A limit above what
@@ -31,7 +31,7 @@ export interface DecimalHeaderOptions {
    *
    * @default {4194304} (4 MiB)
    */
-  maxFrameLength?: number;
+  maxFrameLength?: number | undefined;
 }
 
 const SPACE = 0x20;

@@ -25,7 +25,7 @@ export interface DelimitedOptions {
    *
    * @default {"\n"}
    */
-  delimiter?: string | Uint8Array;
+  delimiter?: string | Uint8Array | undefined;
   /**
    * The largest payload in bytes (without the delimiter). The decoder fails
    * with {@linkcode FrameTooLargeError} as soon as no delimiter can end the
@@ -35,14 +35,14 @@ export interface DelimitedOptions {
    *
    * @default {65536} (64 KiB)
    */
-  maxFrameLength?: number;
+  maxFrameLength?: number | undefined;
   /**
    * Remove one `"\r"` before the delimiter from each decoded frame (for
    * `"\r\n"` line endings). The `"\r"` does not count against the limit.
    *
    * @default {false}
    */
-  stripCR?: boolean;
+  stripCR?: boolean | undefined;
 }
 
 const CR = 0x0d;

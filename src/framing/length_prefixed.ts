@@ -21,20 +21,20 @@ export interface LengthPrefixedOptions {
    *
    * @default {4}
    */
-  width?: number;
+  width?: number | undefined;
   /**
    * Byte order of the length field: `"big"` (network order) or `"little"`.
    *
    * @default {"big"}
    */
-  endian?: "big" | "little";
+  endian?: "big" | "little" | undefined;
   /**
    * What the length counts: `"payload"` (the bytes after the length field) or
    * `"frame"` (the whole frame, `offset` and length field included).
    *
    * @default {"payload"}
    */
-  counts?: "payload" | "frame";
+  counts?: "payload" | "frame" | undefined;
   /**
    * Bytes of the frame that travel before the length field (e.g. gRPC's
    * one-byte compressed flag). They are part of the frame: `encode` takes
@@ -45,7 +45,7 @@ export interface LengthPrefixedOptions {
    *
    * @default {0}
    */
-  offset?: number;
+  offset?: number | undefined;
   /**
    * The largest payload in bytes (not counting `offset` bytes), checked on
    * decode as soon as the length field is complete and on encode. Pass
@@ -56,7 +56,7 @@ export interface LengthPrefixedOptions {
    *
    * @default {4194304} (4 MiB, or the largest length the field can hold if smaller)
    */
-  maxFrameLength?: number;
+  maxFrameLength?: number | undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ export interface LinesOptions {
    *
    * @default {65536} (64 KiB)
    */
-  maxFrameLength?: number;
+  maxFrameLength?: number | undefined;
 }
 
 /**

@@ -23,7 +23,7 @@ export interface NetstringOptions {
    *
    * @default {4194304} (4 MiB)
    */
-  maxFrameLength?: number;
+  maxFrameLength?: number | undefined;
 }
 
 const COLON = 0x3a;

@@ -69,7 +69,7 @@ export interface DecoderOptions {
    *
    * @default {false}
    */
-  reuseBuffers?: boolean;
+  reuseBuffers?: boolean | undefined;
   /**
    * Allocates the buffer a frame above 8 KiB that spans chunks is copied
    * into, when its header has arrived (above 64 KiB: when an eighth of the
@@ -87,7 +87,7 @@ export interface DecoderOptions {
    *
    * @default {(length) => new Uint8Array(length)}
    */
-  allocate?: (length: number) => Uint8Array;
+  allocate?: ((length: number) => Uint8Array) | undefined;
 }
 
 /**

@@ -22,7 +22,7 @@ export interface VarintOptions {
    *
    * @default {4194304} (4 MiB)
    */
-  maxFrameLength?: number;
+  maxFrameLength?: number | undefined;
 }
 
 // A canonical varint of a length up to 2^53-1 has at most 8 bytes.

@@ -249,7 +249,10 @@ export class Session extends EventTarget implements ReliableSession {
   }
 
   /** See {@linkcode ReliableSession.send}. */
-  send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void> {
+  send(
+    payload: Uint8Array | string,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<void> {
     let bytes: Uint8Array;
     if (typeof payload === "string") bytes = this.#encoder.encode(payload);
     else if (payload instanceof Uint8Array) bytes = payload;
@@ -313,7 +316,7 @@ export class Session extends EventTarget implements ReliableSession {
   }
 
   /** See {@linkcode ReliableSession.close}. */
-  close(options?: { timeout?: number }): Promise<void> {
+  close(options?: { timeout?: number | undefined }): Promise<void> {
     let timeout: number;
     try {
       timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout, false, "close");

@@ -66,7 +66,7 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * `Uint8Array` nor a string with a `TypeError` (the promise rejects; `send`
    * itself never throws).
    */
-  send(payload: Uint8Array | string, options?: { signal?: AbortSignal }): Promise<void>;
+  send(payload: Uint8Array | string, options?: { signal?: AbortSignal | undefined }): Promise<void>;
   /**
    * Stops accepting messages, waits until every message not yet confirmed
    * (sends waiting for room included, except those their signal withdraws
@@ -84,7 +84,7 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * the same error. Called after the session ended, it resolves: how it
    * ended is in the `close` event, and in the `send` promises.
    */
-  close(options?: { timeout?: number }): Promise<void>;
+  close(options?: { timeout?: number | undefined }): Promise<void>;
   /** Counters. */
   readonly stats: ReliableStats;
   // The parameter types come from EventTarget, which Node's types (@types/node) have as well as
@@ -230,7 +230,7 @@ export interface ReliableSessionOptions {
    *
    * @default {1048576}
    */
-  sendBufferSize?: number;
+  sendBufferSize?: number | undefined;
   /**
    * Bytes of received messages queued for the iterator before the session
    * stops reading from the connection (so a slow consumer slows the sender
@@ -239,13 +239,13 @@ export interface ReliableSessionOptions {
    *
    * @default {1048576}
    */
-  receiveBufferSize?: number;
+  receiveBufferSize?: number | undefined;
   /**
    * The largest payload in bytes; both sides must agree.
    *
    * @default {4194304}
    */
-  maxMessageSize?: number;
+  maxMessageSize?: number | undefined;
   /**
    * Ms a received message may wait for its confirmation when nothing is sent
    * the other way to carry it. Short, because `send` resolves on
@@ -254,13 +254,13 @@ export interface ReliableSessionOptions {
    *
    * @default {2}
    */
-  ackDelay?: number;
+  ackDelay?: number | undefined;
   /**
    * Received messages after which a confirmation goes out at once.
    *
    * @default {32}
    */
-  ackEvery?: number;
+  ackEvery?: number | undefined;
   /**
    * Received payload bytes after which a confirmation goes out at once.
    * Well under `sendBufferSize`, so the sender never stalls on a full
@@ -268,14 +268,14 @@ export interface ReliableSessionOptions {
    *
    * @default {65536}
    */
-  ackBytes?: number;
+  ackBytes?: number | undefined;
   /**
    * Ms of silence after which a heartbeat (an ACK frame) is sent, so the
    * peer hears from this side at least this often.
    *
    * @default {2500}
    */
-  heartbeatInterval?: number;
+  heartbeatInterval?: number | undefined;
   /**
    * Ms without hearing anything from the peer (not a byte: part of a large
    * message counts) after which the connection is declared dead and
@@ -287,19 +287,19 @@ export interface ReliableSessionOptions {
    *
    * @default {10000}
    */
-  deadPeerTimeout?: number;
+  deadPeerTimeout?: number | undefined;
   /**
    * Default `timeout` of `close()` in ms.
    *
    * @default {30000}
    */
-  closeTimeout?: number;
+  closeTimeout?: number | undefined;
   /**
    * The clock used for every timer.
    *
    * @default {globalThis's Date.now, setTimeout and clearTimeout}
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /**
@@ -316,20 +316,20 @@ export interface ReconnectOptions {
    *
    * @default {100}
    */
-  base?: number;
+  base?: number | undefined;
   /**
    * Growth per further failed attempt.
    *
    * @default {2}
    */
-  factor?: number;
+  factor?: number | undefined;
   /**
    * Largest delay, ms: a client notices a returning server within 5 s, and
    * a down server sees at most one attempt per 2.5–5 s from each client.
    *
    * @default {5000}
    */
-  cap?: number;
+  cap?: number | undefined;
   /**
    * Fraction of each delay taken off at random (0 to 1), so that clients
    * dropped together do not reconnect in lockstep. Half, not all: the delay
@@ -337,13 +337,13 @@ export interface ReconnectOptions {
    *
    * @default {0.5}
    */
-  jitter?: number;
+  jitter?: number | undefined;
   /**
    * The random source for the jitter, returning numbers in [0, 1).
    *
    * @default {Math.random}
    */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 /** Options for {@linkcode reliableClient}. */
@@ -353,7 +353,7 @@ export interface ReliableClientOptions extends ReliableSessionOptions {
    *
    * @default {{ base: 100, factor: 2, cap: 5000, jitter: 0.5 }}
    */
-  reconnect?: ReconnectOptions;
+  reconnect?: ReconnectOptions | undefined;
 }
 
 /** Options for {@linkcode reliableServer}. */
@@ -365,7 +365,7 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    *
    * @default {60000}
    */
-  resumeTimeout?: number;
+  resumeTimeout?: number | undefined;
 }
 
 /** The sessions accepted by {@linkcode reliableServer}. */

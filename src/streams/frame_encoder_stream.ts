@@ -15,7 +15,7 @@ export interface FrameEncoderStreamOptions {
    *
    * @default {65536} (64 KiB)
    */
-  coalesce?: number;
+  coalesce?: number | undefined;
 }
 
 /**

@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { binaries, root, runtime, scriptArgv } from "../_util/runtime.ts";
 
 /** The CLI entry point (absolute path). */
-export const CLI: string = `${root}/src/cli/main.ts`;
+export const CLI: string = `${root}/src/cli/bin.ts`;
 
 /** How a subprocess ended. */
 export interface CliResult {
@@ -39,11 +39,13 @@ export interface StartOptions {
   stdin?: string | Uint8Array;
   /** Kill the process after this many milliseconds. */
   timeoutMs?: number;
+  /** The module to run; default {@linkcode CLI}. */
+  script?: string;
 }
 
 /** Starts `framewire ARGS` on the current runtime. */
 export function startCli(args: string[], options: StartOptions = {}): CliProcess {
-  const [command, ...argv] = scriptArgv(runtime, CLI, args);
+  const [command, ...argv] = scriptArgv(runtime, options.script ?? CLI, args);
   const child = spawn(command!, argv, {
     cwd: root,
     env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },

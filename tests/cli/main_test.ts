@@ -33,6 +33,21 @@ test("framewire --help and help exit 0 and list the commands", TIMEOUT, async ()
   }
 });
 
+test(
+  "main.ts as the program: the command on Deno (as from JSR), nothing on Node or Bun (as in a bundle)",
+  TIMEOUT,
+  async () => {
+    // An application bundled into one module that imports `main` is the program itself; before,
+    // main.ts then ran the command on the application's arguments, and exited.
+    const { code, stdout, stderr } = await runCli(["--version"], {
+      script: `${root}/src/cli/main.ts`,
+    });
+    assert.equal(code, 0, stderr);
+    if (runtime === "deno") assert.match(stdout, /^framewire \d/);
+    else assert.equal(stdout, "");
+  },
+);
+
 test("framewire with an unknown command prints one line and exits 2", TIMEOUT, async () => {
   const result = await runCli(["lisen"]);
   assert.equal(result.code, 2);

@@ -91,7 +91,7 @@ test("something other than a framing: a TypeError naming what is missing", async
   link.cut();
 });
 
-test("something other than bytes: the message names what it got, in one way everywhere", async () => {
+test("something other than bytes: the message names what it got, in one way everywhere", () => {
   const link = new MemoryLink();
   const cases: [unknown, string][] = [
     [null, "null"],
