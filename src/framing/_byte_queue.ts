@@ -3,6 +3,13 @@
 
 import { scan } from "./_search.ts";
 
+/**
+ * Chunks below this size that arrive while a decoder holds bytes of a frame
+ * not yet complete are copied together ({@linkcode ByteQueue.gather}); larger
+ * ones are held as they are (their object is small next to their bytes).
+ */
+export const GATHER_BELOW = 4096;
+
 /** The first block {@linkcode ByteQueue.gather} copies small chunks into. */
 const GATHER_MIN = 256;
 /** The largest such block. */

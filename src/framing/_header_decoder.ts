@@ -3,17 +3,11 @@
 // (length-prefixed, varint, decimal header, netstring, fixed size). Private.
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
-import { ByteQueue, detachedBytes } from "./_byte_queue.ts";
+import { ByteQueue, detachedBytes, GATHER_BELOW } from "./_byte_queue.ts";
 import { EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
 import { checkChunk, copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
-/**
- * Chunks below this size that arrive while a large frame waits for its
- * buffer are copied together ({@linkcode ByteQueue.gather}); larger ones are
- * held as they are (their object is small next to their bytes).
- */
-const GATHER_BELOW = 4096;
 
 /**
  * Reads one format's header. A parser is stateful only in `length` and

@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
-import { ByteQueue } from "./_byte_queue.ts";
+import { ByteQueue, GATHER_BELOW } from "./_byte_queue.ts";
 import { FrameBuffers } from "./_frame_buffers.ts";
 import { prefixTable, scan } from "./_search.ts";
 import {
@@ -197,7 +197,10 @@ class DelimitedDecoder implements FrameDecoder {
 
   push(chunk: Uint8Array): void {
     checkChunk(chunk, "decode frames");
-    this.#queue.push(chunk);
+    // Small chunks after bytes held for a frame not yet complete (a trickle) are copied
+    // together: held one by one, each would cost more than the bytes it holds.
+    if (this.#queue.length > 0 && chunk.length < GATHER_BELOW) this.#queue.gather(chunk);
+    else this.#queue.push(chunk);
   }
 
   next(): Uint8Array | undefined {

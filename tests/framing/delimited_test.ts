@@ -261,15 +261,21 @@ test("delimited() with stripCR copies a line that spans chunks once, into a slab
 test("lines() with reuseBuffers copies spanning lines into two buffers in turn, and end() into fresh ones", () => {
   const decoder = lines().decoder({ reuseBuffers: true });
   const frames: Uint8Array[] = [];
-  // Every line spans two chunks.
-  for (const chunk of ["o", "ne\r\nt", "wo\nth", "ree\nfo", "ur\nfi", "ve\n"]) {
-    decoder.push(utf8(chunk));
+  const words = "one two three four five".split(" ");
+  // Lines of 5000 bytes or more ("three" longer), cut 4500 bytes into each: every line spans two
+  // chunks, and no chunk is small enough to be gathered into the queue's own blocks.
+  const lineOf = (word: string): string => word + ".".repeat(word === "three" ? 6000 : 5000);
+  const all = words.map((w) => lineOf(w) + "\n").join("");
+  const cuts = [0];
+  for (let i = 0, start = 0; i < words.length; start += lineOf(words[i]!).length + 1, i++) {
+    cuts.push(start + 4500);
+  }
+  cuts.push(all.length);
+  for (let c = 1; c < cuts.length; c++) {
+    decoder.push(utf8(all.slice(cuts[c - 1], cuts[c])));
     for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
       if (frames.length > 0) {
-        assert.equal(
-          text.decode(frames.at(-1)),
-          "one two three four".split(" ")[frames.length - 1],
-        );
+        assert.equal(text.decode(frames.at(-1)), lineOf(words[frames.length - 1]!));
       }
       frames.push(f);
     }
@@ -278,7 +284,7 @@ test("lines() with reuseBuffers copies spanning lines into two buffers in turn, 
   // "three" needs a larger buffer than "one" had; "five" fits in it again.
   assert.equal(frames[2]!.buffer, frames[4]!.buffer, "the buffer of the third line is reused");
   assert.notEqual(frames[3]!.buffer, frames[4]!.buffer);
-  assert.deepEqual([3, 4].map((i) => text.decode(frames[i])), ["four", "five"]);
+  assert.deepEqual([3, 4].map((i) => text.decode(frames[i])), ["four", "five"].map(lineOf));
 
   // end() decodes what is left ahead of next(): not into the two buffers.
   for (const chunk of ["si", "x\nse", "ven\nei", "ght\n"]) decoder.push(utf8(chunk));
@@ -286,7 +292,26 @@ test("lines() with reuseBuffers copies spanning lines into two buffers in turn, 
   const rest: string[] = [];
   for (let f = decoder.next(); f !== undefined; f = decoder.next()) rest.push(text.decode(f));
   assert.deepEqual(rest, ["six", "seven", "eight"]);
-  assert.equal(text.decode(frames[4]), "five", "the line read last is intact");
+  assert.equal(text.decode(frames[4]), lineOf("five"), "the line read last is intact");
+});
+
+test("lines(): a line trickled in byte by byte is copied together as it comes, not held chunk by chunk", () => {
+  // A peer sending one byte per write: before, each byte stayed a chunk object of its own (some
+  // hundred bytes each) until the line was complete; 600 KB of a line without its newline held
+  // about 100 MB. Now the small chunks after the first are copied into blocks of the queue's own
+  // as they come, which shows: changing them afterwards changes nothing.
+  const decoder = lines().decoder();
+  const pushed: Uint8Array[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const chunk = new Uint8Array([120]); // "x"
+    decoder.push(chunk);
+    pushed.push(chunk);
+  }
+  for (const chunk of pushed) chunk[0] = 121; // "y"
+  decoder.push(utf8("\n"));
+  const line = text.decode(decoder.next());
+  assert.equal(line.length, 3000);
+  assert.equal(line.slice(1), "x".repeat(2999), "held as pushed: the bytes changed");
 });
 
 test("delimited() encode rejects a payload that starts with a one-byte delimiter", () => {
