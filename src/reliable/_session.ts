@@ -9,7 +9,14 @@ import { ConnectionError } from "../errors.ts";
 import { describeValue } from "../framing/_options.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
-import { DATA_HEADER, FrameAllocator, idToHex } from "./_protocol.ts";
+import {
+  ACK,
+  ACK_LENGTH,
+  DATA_HEADER,
+  encodeAck,
+  FrameAllocator,
+  idToHex,
+} from "./_protocol.ts";
 import {
   type Entry,
   ENTRY_COST,
@@ -125,6 +132,10 @@ export interface Link {
   dead: boolean;
   /** `fc.bytesRead` when the timer last looked. */
   bytesSeen: number;
+  /** A standalone ACK handed to `fc` and not written yet. */
+  ackPending: boolean;
+  /** An ACK came due meanwhile: the latest goes out once that one is written. */
+  ackDue: boolean;
 }
 
 /** Closes what a dial function or listener gave, which may not be a `Conn` at all. */
@@ -142,7 +153,15 @@ export function closeQuietly(conn: Conn): void {
  */
 export function openLink(conn: Conn, framing: Framing): Link {
   const fc = framed(conn, framing, { highWaterMark: 0 });
-  return { conn, fc, frames: fc.batches()[Symbol.asyncIterator](), dead: false, bytesSeen: 0 };
+  return {
+    conn,
+    fc,
+    frames: fc.batches()[Symbol.asyncIterator](),
+    dead: false,
+    bytesSeen: 0,
+    ackPending: false,
+    ackDue: false,
+  };
 }
 
 type Resolvers = PromiseWithResolvers<void>;
@@ -458,6 +477,15 @@ export class Session extends EventTarget implements ReliableSession {
     }
   }
 
+  /** An ACK was written; the latest goes out if another came due meanwhile. */
+  #ackDone(link: Link): void {
+    link.ackPending = false;
+    if (!link.ackDue || link.dead || link !== this.#link) return;
+    link.ackDue = false;
+    this.#m.writes.push(encodeAck(ACK, this.#m.lastReceived));
+    this.#pump();
+  }
+
   /**
    * A write failed: the connection is gone. Reading would tell as well, but
    * not while the receive queue is full and reading waits for the application.
@@ -531,10 +559,21 @@ export class Session extends EventTarget implements ReliableSession {
             // handler per promise, not per frame.
             let last = this.#lastSent;
             for (const frame of m.writes) {
+              // ACKs are cumulative: one at a time, so that a peer that sends and never reads
+              // (duplicates make an ACK each) cannot pile them up here without end.
+              const ack = frame[0] === ACK && frame.length === ACK_LENGTH;
+              if (ack && link.ackPending) {
+                link.ackDue = true;
+                continue;
+              }
               const sent = fc.send(frame);
               if (sent !== last) {
                 last = sent;
                 sent.catch((error) => this.#writeFailed(link, error));
+              }
+              if (ack) {
+                link.ackPending = true;
+                sent.then(() => this.#ackDone(link), noop);
               }
             }
             this.#lastSent = last;
