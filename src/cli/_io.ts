@@ -25,6 +25,12 @@ export interface CliIo {
   err(text: string): void;
   /** Resolves once everything written so far has been handed to the OS. */
   flush(): Promise<void>;
+  /**
+   * Resolves once standard output has room again (at most about 1 MiB
+   * waiting), so that a reader slower than the peer holds the peer back;
+   * absent where a write blocks until the OS took it.
+   */
+  outputRoom?(): Promise<void>;
   /** Standard input as byte chunks. */
   stdin(): AsyncIterable<Uint8Array>;
   /** Whether standard input is a terminal (someone would have to type the input). */

@@ -26,6 +26,9 @@ function outputFailed(name: "output" | "error", error: Error & { code?: string }
   process.exit(1);
 }
 
+/** Bytes that may wait for standard output before reading from the network waits too. */
+const OUTPUT_ROOM = 1024 * 1024;
+
 /** The last write to standard output and error: settles once it was handed to the OS. */
 const lastWrite = { output: Promise.resolve(), error: Promise.resolve() };
 
@@ -56,6 +59,10 @@ export function nodeIo(runtime: "node" | "bun"): CliIo {
     },
     async flush(): Promise<void> {
       await Promise.all([lastWrite.output, lastWrite.error]);
+    },
+    outputRoom(): Promise<void> {
+      // Once over, until all of it is written: a pipe to a slow reader fills in bursts.
+      return process.stdout.writableLength > OUTPUT_ROOM ? lastWrite.output : Promise.resolve();
     },
     stdin(): AsyncIterable<Uint8Array> {
       if (runtime === "bun") {

@@ -198,6 +198,9 @@ async function serve(
         if (writer !== undefined) replies.push(framing.encode(frame));
       }
       if (writer !== undefined && replies.length > 0) await writer.write(concat(replies));
+      // Printing is slower than the network (a pipe into a pager, a terminal): read on once the
+      // output has room, so that the socket holds the peer back, not an ever larger buffer here.
+      await io.outputRoom?.();
     }
     const summary = `${plural(frames, "frame")} (${bytesWord(bytes)} of payload)`;
     if (stopping()) {

@@ -91,7 +91,7 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
   }
 
   try {
-    const replies = receive(conn, framing, (n, frame) => {
+    const replies = receive(conn, framing, io, (n, frame) => {
       io.out(
         json
           ? JSON.stringify({ reply: n, ...payloadJson(frame) }) + "\n"
@@ -140,6 +140,7 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
 async function receive(
   conn: Conn,
   framing: Framing,
+  io: CliIo,
   onFrame: (n: number, frame: Uint8Array) => void,
 ): Promise<void> {
   const decoder = framing.decoder();
@@ -153,6 +154,7 @@ async function receive(
       for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
         onFrame(++n, frame);
       }
+      await io.outputRoom?.(); // as in listen
     }
     decoder.end();
   } finally {

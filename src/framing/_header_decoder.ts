@@ -8,7 +8,6 @@ import { EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
 import { checkChunk, copyBytes } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
-
 /**
  * Reads one format's header. A parser is stateful only in `length` and
  * `prefix`, which {@linkcode HeaderParser.parse} sets.

@@ -9,14 +9,7 @@ import { ConnectionError } from "../errors.ts";
 import { describeValue } from "../framing/_options.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
-import {
-  ACK,
-  ACK_LENGTH,
-  DATA_HEADER,
-  encodeAck,
-  FrameAllocator,
-  idToHex,
-} from "./_protocol.ts";
+import { ACK, ACK_LENGTH, DATA_HEADER, encodeAck, FrameAllocator, idToHex } from "./_protocol.ts";
 import {
   type Entry,
   ENTRY_COST,
