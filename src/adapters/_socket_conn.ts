@@ -14,6 +14,13 @@ export type { Conn, NetAddr, TcpAddr };
 export const READ_HIGH_WATER_MARK: number = 128 * 1024;
 
 /**
+ * What each queued chunk counts for beyond its bytes: about what its objects
+ * cost, so that a peer sending one byte per segment pauses the socket after a
+ * few hundred chunks, not 128 K of them (some hundred bytes each).
+ */
+const CHUNK_COST = 512;
+
+/**
  * One end of a socket as a `NetAddr`: `unixPath` for a Unix socket, else the
  * socket's own address. A socket the peer reset as it opened has no remote
  * address (Bun): a client's is then `dialled`, the one it connected to.
@@ -267,7 +274,10 @@ export class SocketConn implements Conn {
           handle.resume();
         }
       },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: READ_HIGH_WATER_MARK }));
+    }, {
+      highWaterMark: READ_HIGH_WATER_MARK,
+      size: (chunk) => (chunk as Uint8Array).byteLength + CHUNK_COST,
+    });
   }
 
   async #readInto(

@@ -386,4 +386,27 @@ test(
   },
 );
 
+test(
+  "SocketConn: a peer sending one byte per segment pauses the socket after a few hundred chunks",
+  BOUNDED,
+  async () => {
+    // The queue counted bytes only: 128 K one-byte chunks (some hundred bytes of objects each)
+    // before the socket paused. Each chunk now counts for what it costs.
+    const { conn, handle } = scripted();
+    const reader = conn.readable.getReader();
+    const pulled = reader.read(); // the first pull resumes the socket
+    conn.data(new Uint8Array(1));
+    await pulled;
+    let chunks = 0;
+    while (!handle.paused) {
+      conn.data(new Uint8Array(1));
+      chunks++;
+      assert.ok(chunks <= 1024, "still not paused after 1024 one-byte chunks");
+    }
+    reader.releaseLock();
+    conn.close();
+    await conn.closed;
+  },
+);
+
 sockets.check();
