@@ -51,7 +51,7 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * wire protocol.
  *
  * @param listener The accepted connections, e.g. a `Listener` from `listen`.
- * @param options Buffer sizes, ack and heartbeat timing, `resumeTimeout`, clock.
+ * @param options Buffer sizes, ack and heartbeat timing, `resumeTimeout`, `maxSessions`, clock.
  * @returns The new sessions, as an async iterable, and `close()`.
  * @throws {RangeError} An option is out of range.
  * @throws {TypeError} `options` is not an object.
@@ -81,6 +81,7 @@ export function reliableServer(
 class Server implements ReliableServer {
   #o: ResolvedOptions;
   #resumeTimeout: number;
+  #maxSessions: number;
   #sessions = new Map<string, Session>();
   /** Sessions started afresh under a new id, by the id the client asked to resume. */
   #formerIds = new Map<string, Session>();
@@ -103,6 +104,13 @@ class Server implements ReliableServer {
       );
     }
     this.#resumeTimeout = resume;
+    const max = options.maxSessions ?? Infinity;
+    if (typeof max !== "number" || !(max >= 1) || (max !== Infinity && !Number.isInteger(max))) {
+      throw new RangeError(
+        `Cannot create server as maxSessions must be a positive integer or Infinity: received ${max}`,
+      );
+    }
+    this.#maxSessions = max;
     this.#accepting = listener[Symbol.asyncIterator]();
     void this.#accept();
   }
@@ -237,6 +245,15 @@ class Server implements ReliableServer {
       const frame = SessionMachine.reject(
         "protocol",
         `HELLO for a new session acks ${hello.lastReceived}`,
+      );
+      answerAndClose(link, frame);
+      return;
+    }
+    if (session === undefined && this.#sessions.size >= this.#maxSessions) {
+      // As at shutdown: the client tries again after its backoff.
+      const frame = SessionMachine.reject(
+        "closing",
+        `server holds its limit of ${this.#maxSessions} sessions`,
       );
       answerAndClose(link, frame);
       return;

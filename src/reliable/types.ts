@@ -366,6 +366,18 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    * @default {60000}
    */
   resumeTimeout?: number | undefined;
+  /**
+   * Sessions held at most (open or waiting for their client, as `size`
+   * counts them). A HELLO for a new session beyond that is refused as at
+   * shutdown (REJECT "server shutting down"): the client counts the attempt
+   * as failed and tries again after its backoff. Each session a client
+   * opened and dropped stays for `resumeTimeout`, so a server open to
+   * clients it does not trust sets this (and perhaps a shorter
+   * `resumeTimeout`): any peer can open sessions faster than they expire.
+   *
+   * @default {Infinity}
+   */
+  maxSessions?: number | undefined;
 }
 
 /** The sessions accepted by {@linkcode reliableServer}. */

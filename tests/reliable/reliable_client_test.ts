@@ -318,6 +318,41 @@ test(
   },
 );
 
+test(
+  "reliable: a server at maxSessions refuses a new session as at shutdown; the client gets in once one ends",
+  { timeout: 10000 },
+  async () => {
+    const clock = new FakeClock();
+    await withPair({ server: { maxSessions: 1 } }, async ({ net, server, client }) => {
+      const [first] = await Promise.all([nextSession(server), client.send("first")]);
+      assert.deepEqual(await read(first, 1), ["first"]);
+      const second = reliableClient(net.dialer, { clock, reconnect: { jitter: 0 } });
+      try {
+        const refused = once(second, "reconnecting");
+        const sent = second.send("second");
+        const { detail } = (await refused) as CustomEvent<{ error: Error }>;
+        assert.match(detail.error.message, /server holds its limit of 1 sessions/);
+        assert.equal(server.size, 1);
+        await client.close(); // the first session ends: room for one
+        const opened = once(second, "open");
+        clock.runNext(); // the retry after its backoff
+        await opened;
+        const [next] = await Promise.all([nextSession(server), sent]);
+        assert.deepEqual(await read(next, 1), ["second"]);
+      } finally {
+        await second.close().catch(() => {});
+      }
+    });
+    assert.throws(() => reliableServer(net0(), { maxSessions: 0 }), RangeError);
+    assert.throws(() => reliableServer(net0(), { maxSessions: 1.5 }), RangeError);
+  },
+);
+
+/** A listener nobody dials. */
+function net0(): ReturnType<MemoryNetwork["listen"]> {
+  return new MemoryNetwork().listen();
+}
+
 async function rawPeer(net: MemoryNetwork): Promise<{
   send(frame: Uint8Array): Promise<void>;
   next(): Promise<Uint8Array | undefined>;
