@@ -4,6 +4,7 @@
 
 import { ConnectionError, type FramingError, type FramingErrorCode } from "../errors.ts";
 import type { NetAddr } from "../connection/types.ts";
+import { describeValue } from "../framing/_options.ts";
 
 // Re-exported so that `deno doc --lint` on this private file sees the types it references.
 export type { ConnectionError, FramingError, FramingErrorCode, NetAddr };
@@ -115,8 +116,14 @@ export function formatAddr(addr: NetAddr): string {
 export function checkPort(port: number, action: "connect" | "listen"): void {
   const min = action === "connect" ? 1 : 0;
   if (!Number.isInteger(port) || port < min || port > 65535) {
+    // "received 80" for the string "80" would read as if 80 were out of range.
+    const received = typeof port === "number"
+      ? String(port)
+      : typeof port === "string"
+      ? `the string ${JSON.stringify(port)}`
+      : describeValue(port);
     throw new RangeError(
-      `Cannot ${action} as port must be an integer from ${min} to 65535: received ${port}`,
+      `Cannot ${action} as port must be an integer from ${min} to 65535: received ${received}`,
     );
   }
 }

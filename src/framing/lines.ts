@@ -19,7 +19,9 @@ export interface LinesOptions {
  * Newline-delimited frames: `delimited` with `"\n"`, where a `"\r"` before
  * the `"\n"` is removed from decoded lines (so `"\r\n"` endings work too).
  * Encoding appends `"\n"`, and refuses a payload that contains `"\n"` or ends
- * with `"\r"` (which would not arrive as sent).
+ * with `"\r"` (which would not arrive as sent). A last line without its
+ * `"\n"` is a `TruncatedFrameError` at `end()`, as with `delimited`:
+ * a peer must end every line, the last one too.
  *
  * @param options The limit.
  * @returns The framing, named `line`.

@@ -65,7 +65,10 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * const server = reliableServer(listener);
  * for await (const session of server) {
  *   (async () => {
- *     for await (const message of session) await session.send(message);
+ *     // Not `await session.send()`: a send resolves once the client confirmed it, an ack delay
+ *     // (2 ms) later, so awaiting each would echo a few hundred messages a second. If the
+ *     // session fails, the loop ends with its error: a send's own rejection can be ignored.
+ *     for await (const message of session) session.send(message).catch(() => {});
  *   })();
  * }
  * ```

@@ -503,6 +503,13 @@ export function adapterSuite(name: Runtime): void {
     const noPort = { hostname: "127.0.0.1" } as unknown as { port: number };
     await assert.rejects(connect(noPort), RangeError, "connect without a port");
     await assert.rejects(connectTls(noPort), RangeError, "connectTls without a port");
+    const text = { port: "80" } as unknown as { port: number };
+    await assert.rejects(connect(text), {
+      name: "RangeError",
+      message:
+        'Cannot connect as port must be an integer from 1 to 65535: received the string "80"',
+    });
+    await assert.rejects(connect(noPort), /received undefined$/);
   });
 
   t("an empty host name or socket path rejects with TypeError before any attempt", async () => {
