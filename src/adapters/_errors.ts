@@ -35,6 +35,18 @@ const REASONS: Partial<Record<FramingErrorCode, string>> = {
   CONNECTION_CLOSED: "the connection is closed",
 };
 
+/** A TLS server whose certificate chain does not lead to a trusted certificate. */
+const UNTRUSTED =
+  "the server's certificate could not be verified against the trusted CAs (caCerts)";
+
+/** Deno's (rustls's) certificate failures, by the start of their message after "invalid peer certificate: ". */
+const RUSTLS: [prefix: string, errno: string][] = [
+  ["certificate not valid for name", "ERR_TLS_CERT_ALTNAME_INVALID"],
+  ["Expired", "CERT_HAS_EXPIRED"],
+  ["NotValidYet", "CERT_NOT_YET_VALID"],
+  ["", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
+];
+
 /**
  * Reasons for failures that keep the code `CONNECTION_FAILED`, by errno name
  * (Deno's errors carry it in `code` too), so that the message reads the same
@@ -49,18 +61,34 @@ const DETAILS: Record<string, string> = {
   EAI_AGAIN: "the host name could not be resolved",
   EHOSTUNREACH: "the host is unreachable",
   ENETUNREACH: "the network is unreachable",
+  // TLS (OpenSSL's names, which Node and Bun use; errnoOf() gives Deno's rustls failures them):
+  // the runtimes' own words differ, and Node's advise a command-line flag of its own.
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNTRUSTED,
+  UNABLE_TO_GET_ISSUER_CERT: UNTRUSTED,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED,
+  SELF_SIGNED_CERT_IN_CHAIN: UNTRUSTED,
+  DEPTH_ZERO_SELF_SIGNED_CERT: UNTRUSTED,
+  CERT_UNTRUSTED: UNTRUSTED,
+  CERT_SIGNATURE_FAILURE: UNTRUSTED,
+  CERT_HAS_EXPIRED: "the server's certificate has expired",
+  CERT_NOT_YET_VALID: "the server's certificate is not valid yet",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate is not valid for the server name",
 };
 
 /**
- * The errno name of a runtime socket error (`code`), or `ENOTFOUND` for
- * Deno's failed host lookup, which has no code, only its message.
+ * The errno name of a runtime socket error (`code`); for Deno's errors that
+ * have only a message, the name Node would give: `ENOTFOUND` for a failed
+ * host lookup, OpenSSL's for a server certificate rustls refused.
  */
 export function errnoOf(cause: unknown): string | undefined {
   const code = (cause as { code?: unknown } | null | undefined)?.code;
   if (typeof code === "string") return code;
-  return cause instanceof Error && cause.message.startsWith("failed to lookup address information")
-    ? "ENOTFOUND"
-    : undefined;
+  if (!(cause instanceof Error)) return undefined;
+  if (cause.message.startsWith("failed to lookup address information")) return "ENOTFOUND";
+  const peer = "invalid peer certificate: ";
+  if (!cause.message.startsWith(peer)) return undefined;
+  const rest = cause.message.slice(peer.length);
+  return RUSTLS.find(([prefix]) => rest.startsWith(prefix))![1];
 }
 
 /** The framewire code for a runtime socket error. */

@@ -66,6 +66,28 @@ test("connectionError names the address and the reason, and keeps the cause", BO
     ],
     [errno("connect EHOSTUNREACH", "EHOSTUNREACH"), "the host is unreachable"],
     [errno("connect ENETUNREACH", "ENETUNREACH"), "the network is unreachable"],
+    // TLS: Node's words advised a Node command-line flag, Deno's named rustls's error kinds.
+    [
+      errno(
+        "unable to verify the first certificate; if the root CA is installed locally, try running Node.js with --use-system-ca",
+        "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      ),
+      "the server's certificate could not be verified against the trusted CAs (caCerts)",
+    ],
+    [
+      rustls("invalid peer certificate: UnknownIssuer"),
+      "the server's certificate could not be verified against the trusted CAs (caCerts)",
+    ],
+    [
+      errno("Hostname/IP does not match certificate's altnames", "ERR_TLS_CERT_ALTNAME_INVALID"),
+      "the server's certificate is not valid for the server name",
+    ],
+    [
+      rustls('invalid peer certificate: certificate not valid for name "example.com"; …'),
+      "the server's certificate is not valid for the server name",
+    ],
+    [errno("certificate has expired", "CERT_HAS_EXPIRED"), "the server's certificate has expired"],
+    [rustls("invalid peer certificate: Expired"), "the server's certificate has expired"],
   ];
   for (const [cause, reason] of reasons) {
     const failed = connectionError("listen on 127.0.0.1:1", cause);
@@ -76,6 +98,10 @@ test("connectionError names the address and the reason, and keeps the cause", BO
   // A ConnectionError goes through unchanged.
   assert.equal(connectionError("write to 127.0.0.1:1", error), error);
 });
+
+function rustls(message: string): Error {
+  return Object.assign(new Error(message), { name: "InvalidData" });
+}
 
 function errno(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });

@@ -1360,6 +1360,37 @@ export function adapterSuite(name: Runtime): void {
     { skip: name !== "deno" },
   );
 
+  t(
+    "TLS: a server certificate that cannot be verified is refused in the same words everywhere",
+    async () => {
+      const { connectTls } = await adapter(name);
+      const { listener } = await tlsListen();
+      const ca = fixture("ca.crt");
+      // Deno's TLS listener shakes hands as it accepts.
+      const accepting = (async () => {
+        for await (const conn of listener) conn.close();
+      })().catch(() => {});
+      const port = portOf(listener);
+      const cannot = `Cannot connect to 127.0.0.1:${port} as the server's certificate`;
+      try {
+        // Before: "unable to verify the first certificate; if the root CA is installed locally, try
+        // running Node.js with --use-system-ca" (Node), "invalid peer certificate: UnknownIssuer"
+        // (Deno).
+        await assert.rejects(connectTls({ hostname: "127.0.0.1", port }), {
+          name: "ConnectionError",
+          message: `${cannot} could not be verified against the trusted CAs (caCerts)`,
+        });
+        await assert.rejects(
+          connectTls({ hostname: "127.0.0.1", port, caCerts: [ca], serverName: "example.com" }),
+          { name: "ConnectionError", message: `${cannot} is not valid for the server name` },
+        );
+      } finally {
+        listener.close();
+        await accepting;
+      }
+    },
+  );
+
   t("TLS: options the runtime cannot use reject with ConnectionError, never throw", async () => {
     const { connectTls, listenTls } = await adapter(name);
     const { listener } = await tlsListen();
