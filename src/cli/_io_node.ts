@@ -31,12 +31,20 @@ const OUTPUT_ROOM = 1024 * 1024;
 
 /** The last write to standard output and error: settles once it was handed to the OS. */
 const lastWrite = { output: Promise.resolve(), error: Promise.resolve() };
+/** Characters written to standard output whose write has not called back yet. */
+let outputWaiting = 0;
 
 function write(stream: NodeJS.WritableStream, name: "output" | "error", text: string): void {
+  // Counted here, not with writableLength: Bun's process.stdout keeps that at 0.
+  if (name === "output") outputWaiting += text.length;
   // The callback gets the error of a failed write (Bun reports it there before the event, and
   // may exit before the event comes).
   lastWrite[name] = new Promise((resolve) =>
-    stream.write(text, (error) => error ? outputFailed(name, error) : resolve())
+    stream.write(text, (error) => {
+      if (name === "output") outputWaiting -= text.length;
+      if (error) outputFailed(name, error);
+      else resolve();
+    })
   );
 }
 
@@ -62,7 +70,7 @@ export function nodeIo(runtime: "node" | "bun"): CliIo {
     },
     outputRoom(): Promise<void> {
       // Once over, until all of it is written: a pipe to a slow reader fills in bursts.
-      return process.stdout.writableLength > OUTPUT_ROOM ? lastWrite.output : Promise.resolve();
+      return outputWaiting > OUTPUT_ROOM ? lastWrite.output : Promise.resolve();
     },
     stdin(): AsyncIterable<Uint8Array> {
       if (runtime === "bun") {

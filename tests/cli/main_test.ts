@@ -7,9 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync } from "node:fs";
 import process from "node:process";
-import { root, runtime, scriptArgv } from "../_util/runtime.ts";
+import { adapter, root, runtime, scriptArgv } from "../_util/runtime.ts";
+import { writeUntilStalled } from "../adapters/_suite.ts";
+import type { Conn } from "../../src/connection/types.ts";
 import { CLI, importOf, runCli, runUntilIdle, startCli } from "./_spawn_cli.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
@@ -261,3 +263,57 @@ test(
 );
 
 sockets.check();
+
+test(
+  "framewire listen whose output pipe nobody reads holds the sender back instead of buffering",
+  { ...TIMEOUT, skip: process.platform === "win32" && "no mkfifo" },
+  async () => {
+    // Printing is slower than the network: before, on Node and Bun, listen read on and buffered
+    // its output without end (`listen | sleep` went to 1.7 GB in 6 s). A FIFO is a real pipe,
+    // as a shell's is (Node's own stdio pipes are socket pairs, which it writes synchronously).
+    const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+    const fifo = join(dir, "out");
+    await new Promise((resolve, reject) =>
+      spawn("mkfifo", [fifo]).on("error", reject).on("close", resolve)
+    );
+    const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // never read
+    const writeEnd = openSync(fifo, constants.O_WRONLY);
+    const [command, ...argv] = scriptArgv(runtime, CLI, ["listen", "--port", "0"]);
+    const child = spawn(command!, argv, {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdio: ["ignore", writeEnd, "pipe"],
+    });
+    const exited = new Promise((resolve) => child.on("close", resolve));
+    let stderr = "";
+    const bound = new Promise<string>((resolve, reject) => {
+      child.stderr!.setEncoding("utf8").on("data", (s: string) => {
+        stderr += s;
+        const m = stderr.match(/listening on 127\.0\.0\.1:(\d+)/);
+        if (m !== null) resolve(m[1]!);
+      });
+      child.on("close", () => reject(new Error(`listen exited: ${stderr}`)));
+    });
+    let conn: Conn | undefined;
+    try {
+      const { connect } = await adapter();
+      conn = await connect({ port: Number(await bound) });
+      // Frames of 400 bytes print as lines of about 220. The sender stalls after about 6 MB (1 MiB
+      // of output waiting, the pipe's and the sockets' buffers); before, it got 37 MB through in
+      // 4 s on Node, 92 MB on Bun.
+      const chunk = new Uint8Array(404 * 162);
+      for (let at = 0; at < chunk.length; at += 404) chunk[at + 2] = 1; // u32be length 400
+      const writer = conn.writable.getWriter();
+      const limit = 16 * 1024 * 1024;
+      const { pending } = await writeUntilStalled((c) => writer.write(c), chunk, limit, 1000);
+      pending.catch(() => {});
+    } finally {
+      conn?.close();
+      child.kill("SIGKILL");
+      await exited;
+      closeSync(writeEnd);
+      closeSync(readEnd);
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
