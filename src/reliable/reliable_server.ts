@@ -89,6 +89,9 @@ class Server implements ReliableServer {
   /** Sessions started afresh under a new id, by the id the client asked to resume. */
   #formerIds = new Map<string, Session>();
   #fresh: Session[] = [];
+  /** Sessions in `#fresh`, and those of them that have ended (they still count: not taken yet). */
+  #freshSet = new Set<Session>();
+  #freshEnded = new Set<Session>();
   #waiters: ((result: IteratorResult<ReliableSession>) => void)[] = [];
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -145,7 +148,11 @@ class Server implements ReliableServer {
     return {
       next: (): Promise<IteratorResult<ReliableSession>> => {
         const session = this.#fresh.shift();
-        if (session !== undefined) return Promise.resolve({ value: session, done: false });
+        if (session !== undefined) {
+          this.#freshSet.delete(session);
+          this.#freshEnded.delete(session);
+          return Promise.resolve({ value: session, done: false });
+        }
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => this.#waiters.push(resolve));
       },
@@ -252,7 +259,9 @@ class Server implements ReliableServer {
       answerAndClose(link, frame);
       return;
     }
-    if (session === undefined && this.#sessions.size >= this.#maxSessions) {
+    // Sessions that ended before the application took them count too: they are held until then.
+    const held = this.#sessions.size + this.#freshEnded.size;
+    if (session === undefined && held >= this.#maxSessions) {
       // As at shutdown: the client tries again after its backoff.
       const frame = SessionMachine.reject(
         "closing",
@@ -300,6 +309,7 @@ class Server implements ReliableServer {
       {
         onEnd: (error, lastReceived) => {
           if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+          if (this.#freshSet.has(session)) this.#freshEnded.add(session);
           if (oldKey !== undefined && this.#formerIds.get(oldKey) === session) {
             this.#formerIds.delete(oldKey);
           }
@@ -317,7 +327,10 @@ class Server implements ReliableServer {
     if (oldKey !== undefined) this.#formerIds.set(oldKey, session);
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) waiter({ value: session, done: false });
-    else this.#fresh.push(session);
+    else {
+      this.#fresh.push(session);
+      this.#freshSet.add(session);
+    }
     return session;
   }
 }

@@ -367,8 +367,8 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    */
   resumeTimeout?: number | undefined;
   /**
-   * Sessions held at most (open or waiting for their client, as `size`
-   * counts them). A HELLO for a new session beyond that is refused as at
+   * Sessions held at most: open, waiting for their client (as `size`
+   * counts them), or ended but not yet taken from the server. A HELLO for a new session beyond that is refused as at
    * shutdown (REJECT "server shutting down"): the client counts the attempt
    * as failed and tries again after its backoff. Each session a client
    * opened and dropped stays for `resumeTimeout`, so a server open to

@@ -262,7 +262,6 @@ test("reliable: a HELLO for a new session that acks messages is refused, and cre
   }
 });
 
-/** A hand-driven protocol peer over one memory connection: writes frames, reads frames. */
 test(
   "reliable: a peer that floods duplicates and reads nothing gets one ACK at a time, not one per batch",
   { timeout: 10000 },
@@ -348,11 +347,52 @@ test(
   },
 );
 
+test(
+  "reliable: sessions that ended before the application took them count against maxSessions",
+  { timeout: 10000 },
+  async () => {
+    // Before, a peer could open and end sessions (HELLO, then GOODBYE) without limit while the
+    // application was busy: ended sessions left the count but waited to be taken.
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { maxSessions: 2 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const client = reliableClient(net.dialer, { clock });
+        await client.send(`ended ${i}`);
+        await client.close();
+      }
+      assert.equal(server.size, 0); // both ended; neither was taken
+      const third = reliableClient(net.dialer, { clock, reconnect: { jitter: 0 } });
+      try {
+        const refused = once(third, "reconnecting");
+        const sent = third.send("third");
+        const { detail } = (await refused) as CustomEvent<{ error: Error }>;
+        assert.match(detail.error.message, /server holds its limit of 2 sessions/);
+        const sessions = server[Symbol.asyncIterator]();
+        const first = (await sessions.next()).value as ReliableSession;
+        assert.deepEqual(await read(first, 1), ["ended 0"]); // what it got is still there
+        const opened = once(third, "open");
+        clock.runNext(); // the retry after its backoff: one was taken, so there is room
+        await opened;
+        await sent;
+      } finally {
+        await third.close().catch(() => {});
+      }
+    } finally {
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
 /** A listener nobody dials. */
 function net0(): ReturnType<MemoryNetwork["listen"]> {
   return new MemoryNetwork().listen();
 }
 
+/** A hand-driven protocol peer over one memory connection: writes frames, reads frames. */
 async function rawPeer(net: MemoryNetwork): Promise<{
   send(frame: Uint8Array): Promise<void>;
   next(): Promise<Uint8Array | undefined>;
