@@ -108,15 +108,28 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * promise it waited on rejected with it, no `writable` write or earlier
    * `close()` did, it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
-   * `.catch(() => {})`). The flush waits while the peer reads nothing
-   * (`conn.close()` closes at once). Closing with unread bytes from the peer
+   * `.catch(() => {})`). The flush waits while the peer reads nothing, for
+   * ever unless `timeout` says how long: then the connection closes at once,
+   * and frames not written yet are lost (reported as above). Closing with unread bytes from the peer
    * makes the OS reset the connection, which may discard what the peer has
    * not read yet: to end cleanly, `closeWrite()` and read to the end first.
    * A read waiting meanwhile ends cleanly, even with part of a frame
    * received (closing `conn` itself instead looks like the peer's end: part
    * of a frame is then a `TruncatedFrameError`).
    */
-  close(): Promise<void>;
+  close(options?: FramedCloseOptions): Promise<void>;
+}
+
+/** Options for {@linkcode FramedConnection.close}. */
+export interface FramedCloseOptions {
+  /**
+   * Ms to wait for queued frames to be written; then the connection closes
+   * at once (a peer that reads nothing, say one that sent garbage, cannot
+   * hold it open). Non-negative; `Infinity` waits for ever.
+   *
+   * @default {Infinity}
+   */
+  timeout?: number | undefined;
 }
 
 interface Waiter {
@@ -272,7 +285,7 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * as `FrameTooLargeError` or `MalformedHeaderError`: each after the frames
  * before it, and it ends reading. What was sent until the application got
  * the error (replies to those frames) still goes out, as at `close()` (so
- * it waits while the peer reads nothing; `conn.close()` closes at once);
+ * it waits while the peer reads nothing: `close({ timeout })` bounds that);
  * then the connection closes, and sends fail with the error.
  *
  * Sending: `send()` and `writable` may both be used. Frames go out in call
@@ -1086,10 +1099,22 @@ class Framed implements FramedConnection {
     return promise;
   }
 
-  async close(): Promise<void> {
+  async close(options?: FramedCloseOptions): Promise<void> {
+    const timeout = options?.timeout ?? Infinity;
+    if (typeof timeout !== "number" || !(timeout >= 0)) {
+      throw new RangeError(
+        `Cannot close connection as timeout must be a non-negative number: received ${timeout}`,
+      );
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
-      await (this.#closing ??= this.#flush());
+      const closing = this.#closing ??= this.#flush();
+      if (timeout !== Infinity) {
+        // Closing the conn fails the writes in progress, which ends the flush.
+        timer = setTimeout(() => this.conn.close(), timeout);
+      }
+      await closing;
     } catch (error) {
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a
@@ -1100,6 +1125,7 @@ class Framed implements FramedConnection {
         throw error;
       }
     } finally {
+      clearTimeout(timer);
       this.#closedHere = true;
       this.conn.close();
     }

@@ -710,6 +710,42 @@ test(
   },
 );
 
+test(
+  "framed() close({ timeout }) closes at once after the timeout when the peer reads nothing",
+  { timeout: 10_000 },
+  async () => {
+    // 1 KiB of room and a peer that never reads: close() alone would wait for ever.
+    const link = new MemoryLink({ highWaterMark: 1024 });
+    const fc = framed(link.client, lengthPrefixed());
+    for (let i = 0; i < 64; i++) fc.send(new Uint8Array(1024)).catch(() => {});
+    // Sends that had resolved were lost, and nothing showed the failure: close() says so.
+    await assert.rejects(fc.close({ timeout: 20 }), ConnectionError);
+    await fc.close(); // once is enough
+    await assert.rejects(fc.close({ timeout: -1 }), RangeError);
+    link.cut();
+  },
+);
+
+test(
+  "framed() close({ timeout }) after a framing error from a peer that reads nothing",
+  { timeout: 10_000 },
+  async () => {
+    const link = new MemoryLink({ highWaterMark: 1024 });
+    const fc = framed(link.client, lengthPrefixed({ maxFrameLength: 10 }));
+    const peer = link.server.writable.getWriter();
+    void peer.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 1, 0])); // a frame, then too large
+    await assert.rejects(async () => {
+      for await (const _ of fc) {
+        // Replies that cannot all go out: the peer reads nothing.
+        for (let i = 0; i < 64; i++) fc.send(new Uint8Array(1024)).catch(() => {});
+      }
+    }, FrameTooLargeError);
+    // The application saw the error (a read failed), so the lost replies are no news to it.
+    await fc.close({ timeout: 20 });
+    link.cut();
+  },
+);
+
 test("framed() concurrent next() calls each get their own frame", async () => {
   const { conn, feed } = recordingConn();
   const fc = framed(conn, lengthPrefixed({ width: 1 }));
