@@ -109,10 +109,11 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * `close()` did, it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
    * `.catch(() => {})`). The flush waits while the peer reads nothing, for
-   * ever unless `timeout` says how long: then the connection closes at once,
-   * and frames not written yet are lost (reported as above). Closing with unread bytes from the peer
-   * makes the OS reset the connection, which may discard what the peer has
-   * not read yet: to end cleanly, `closeWrite()` and read to the end first.
+   * ever unless `timeout` says how long: then the connection closes at
+   * once, and frames not written yet are lost (reported as above). Closing
+   * with unread bytes from the peer makes the OS reset the connection, which
+   * may discard what the peer has not read yet: to end cleanly,
+   * `closeWrite()` and read to the end first.
    * A read waiting meanwhile ends cleanly, even with part of a frame
    * received (closing `conn` itself instead looks like the peer's end: part
    * of a frame is then a `TruncatedFrameError`).
@@ -305,8 +306,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * before it: at once, mostly, so that awaiting each send costs no socket
  * write of its own; with `highWaterMark: 0`, once its frame is handed to the
  * socket. When the connection fails, every pending `send` rejects with a
- * `ConnectionError`, and so does every later one; frames whose sends had resolved and that were not written yet
- * are lost, and `closeWrite()` rejects, and so does `close()` unless the
+ * `ConnectionError`, and so does every later one; frames whose sends had
+ * resolved and that were not written yet are lost, and `closeWrite()`
+ * rejects, and so does `close()` unless the
  * application has already seen the failure (a send it awaited, a write, a
  * read). A `send` left
  * unawaited that fails because the connection failed raises no unhandled
@@ -1103,7 +1105,9 @@ class Framed implements FramedConnection {
     const timeout = options?.timeout ?? Infinity;
     if (typeof timeout !== "number" || !(timeout >= 0)) {
       throw new RangeError(
-        `Cannot close connection as timeout must be a non-negative number: received ${timeout}`,
+        `Cannot close connection as timeout must be a non-negative number: received ${
+          typeof timeout === "number" ? timeout : describeValue(timeout)
+        }`,
       );
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
