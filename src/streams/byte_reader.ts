@@ -2,7 +2,7 @@
 
 import { TruncatedFrameError } from "../errors.ts";
 import { detachedBytes } from "../framing/_byte_queue.ts";
-import { checkChunk, checkFraming } from "../framing/_options.ts";
+import { checkChunk, checkFraming, describeValue } from "../framing/_options.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 
 interface HandsBack {
@@ -53,13 +53,28 @@ export class ByteReader {
   /** The stream gave something other than bytes. */
   #failure: { error: unknown } | undefined;
   #waiting: (() => void)[] = [];
+  #released = false;
 
   /**
    * Constructs a new instance and locks `readable`.
    *
    * @param readable The byte stream.
+   * @throws {TypeError} `readable` is not a `ReadableStream`, or is locked.
    */
   constructor(readable: ReadableStream<Uint8Array>) {
+    // The engines' own words differ ("Cannot read properties of null", "ReadableStream is
+    // locked", "Invalid state: ReadableStream is locked").
+    const stream = readable as Partial<ReadableStream<Uint8Array>> | null | undefined;
+    if (typeof stream?.getReader !== "function") {
+      throw new TypeError(
+        `Cannot create ByteReader as readable must be a ReadableStream: received ${
+          describeValue(readable)
+        }`,
+      );
+    }
+    if (stream.locked === true) {
+      throw new TypeError("Cannot create ByteReader as the stream is locked to another reader");
+    }
     this.#reader = readable.getReader();
   }
 
@@ -79,7 +94,11 @@ export class ByteReader {
    */
   async readExactly(n: number): Promise<Uint8Array | null> {
     if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(`Cannot read bytes as n must be a non-negative integer: received ${n}`);
+      throw new RangeError(
+        `Cannot read bytes as n must be a non-negative integer: received ${
+          typeof n === "number" ? n : describeValue(n)
+        }`,
+      );
     }
     return await this.#oneAtATime(() => this.#readExactly(n));
   }
@@ -135,6 +154,7 @@ export class ByteReader {
    * @returns The bytes read ahead.
    */
   releaseLock(): Uint8Array {
+    this.#released = true;
     this.#reader.releaseLock();
     this.#checkKept();
     return this.#take(this.#length);
@@ -188,8 +208,16 @@ export class ByteReader {
   async #read(): Promise<Uint8Array | undefined> {
     if (this.#ended) return undefined;
     if (this.#failure !== undefined) throw this.#failure.error;
+    if (this.#released) throw releasedError();
     while (true) {
-      const { done, value } = await this.#reader.read();
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await this.#reader.read();
+      } catch (error) {
+        // A read that releaseLock() cut short, in the same words on every runtime.
+        throw this.#released ? releasedError() : error;
+      }
+      const { done, value } = result;
       if (done) {
         this.#ended = true;
         return undefined;
@@ -237,4 +265,8 @@ export class ByteReader {
     this.#length -= n;
     return out;
   }
+}
+
+function releasedError(): TypeError {
+  return new TypeError("Cannot read bytes as the reader was released");
 }

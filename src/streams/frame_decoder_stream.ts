@@ -13,7 +13,11 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * stream takes ownership of its input chunks: do not change them after
  * writing, and with `lengthPrefixed`'s `offset` it moves bytes within them);
  * frames that span chunks are copied once into fresh memory (see
- * {@linkcode FrameDecoder}).
+ * {@linkcode FrameDecoder}). A view keeps its whole chunk alive: copy a small
+ * frame you keep (`frame.slice()`). The writable queues writes, so a buffer
+ * reused for unawaited writes is decoded with its last contents. One chunk
+ * full of small frames (a 64 KiB chunk of empty lines) queues all of them at
+ * once: backpressure counts chunks in, not frames out.
  *
  * An input that ends inside a frame errors the stream with
  * `TruncatedFrameError`; an oversized or malformed header errors it with

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkFraming, checkOptions } from "../framing/_options.ts";
+import { checkFraming, checkOptions, describeValue } from "../framing/_options.ts";
 import type { FramingLike } from "../framing/types.ts";
 import { Coalescer } from "./_coalescer.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
@@ -27,8 +27,11 @@ export interface FrameEncoderStreamOptions {
  * bytes while the tick goes on), so the socket behind sees few
  * large writes. A payload of 16 KiB or more (or of `coalesce` bytes, if
  * fewer and not 0) is not copied: its header and the payload itself
- * come out as two chunks, so the payload must not change after it is
- * written. Output chunks are never reused.
+ * come out as two chunks. A payload must not change until its `write()`
+ * resolves (the writable queues writes, and frames each when its turn
+ * comes: a buffer reused by a loop of unawaited writes goes out with its
+ * last contents), and one that is not copied not until the consumer is done
+ * with the output chunk. Output chunks are never reused.
  *
  * Closing the writable flushes and closes the readable; aborting it errors
  * the readable; cancelling the readable errors the writable. A payload the
@@ -73,7 +76,9 @@ export class FrameEncoderStream {
     const coalesce = options.coalesce ?? 65536;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
       throw new RangeError(
-        `Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received ${coalesce}`,
+        `Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received ${
+          typeof coalesce === "number" ? coalesce : describeValue(coalesce)
+        }`,
       );
     }
     let readableController!: ReadableStreamDefaultController<Uint8Array>;
@@ -103,7 +108,8 @@ export class FrameEncoderStream {
       cancel(reason) {
         done = true;
         writableController.error(reason);
-        waiting.release();
+        // What the waiting write framed will never be read: it fails, as in a TransformStream.
+        waiting.fail(reason);
       },
     }, new ByteLengthQueuingStrategy({ highWaterMark: coalesce }));
     this.writable = new WritableStream<Uint8Array>({

@@ -84,7 +84,33 @@ test("ByteReader.releaseLock() while a readFrame() waits returns the bytes that 
   // Once the current task is over, the read has taken "HEL" and waits for more.
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(new TextDecoder().decode(reader.releaseLock()), "HEL");
-  await assert.rejects(pending, TypeError);
+  // In framewire's words on every runtime ("The reader was released." on Deno, "Invalid state:
+  // Releasing reader" on Bun and Node before), and so is any later read.
+  const released = { name: "TypeError", message: "Cannot read bytes as the reader was released" };
+  await assert.rejects(pending, released);
+  await assert.rejects(reader.readExactly(1), released);
+});
+
+test("ByteReader refuses what is not a ReadableStream, or one that is locked, in its own words", () => {
+  // deno-lint-ignore no-explicit-any
+  const make = (value: any) => () => new ByteReader(value);
+  assert.throws(make(null), {
+    name: "TypeError",
+    message: "Cannot create ByteReader as readable must be a ReadableStream: received null",
+  });
+  assert.throws(make(new Uint8Array(1)), /must be a ReadableStream: received Uint8Array$/);
+  const stream = new ReadableStream<Uint8Array>();
+  stream.getReader();
+  assert.throws(make(stream), {
+    name: "TypeError",
+    message: "Cannot create ByteReader as the stream is locked to another reader",
+  });
+  // deno-lint-ignore no-explicit-any
+  const n = "2" as any;
+  return assert.rejects(new ByteReader(new ReadableStream()).readExactly(n), {
+    name: "RangeError",
+    message: "Cannot read bytes as n must be a non-negative integer: received string",
+  });
 });
 
 test("ByteReader: a transferred frame that shares its chunk with bytes kept for later is a TypeError", async () => {

@@ -107,6 +107,12 @@ test("FrameEncoderStream applies backpressure when the reader is slow", async ()
   for (let r = await reader.read(); !r.done; r = await reader.read()) bytes += r.value.length;
   assert.equal(bytes, accepted * 104);
   assert.throws(() => new FrameEncoderStream(lines(), { coalesce: -1 }), RangeError);
+  // "received 10" for the string "10" read as if 10 were out of range.
+  assert.throws(() => new FrameEncoderStream(lines(), { coalesce: "10" as unknown as number }), {
+    name: "RangeError",
+    message:
+      "Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received string",
+  });
 });
 
 test("FrameEncoderStream drops a scheduled flush after cancel or abort instead of throwing", async () => {
@@ -170,7 +176,9 @@ test(
     const waiting = writer.write(new Uint8Array(20)).then(() => "ok", (e) => e);
     for (let i = 0; i < 20; i++) await null; // the sink takes it, and waits
     await reader.cancel(reason);
-    await waiting; // settles: not left waiting for a reader that is gone
+    // Settles, not left waiting for a reader that is gone, and fails: its frame will never be
+    // read (it resolved before, where FrameDecoderStream and a TransformStream reject).
+    assert.equal(await waiting, reason);
     await assert.rejects(writer.write(new Uint8Array(1)), (error) => error === reason);
     await assert.rejects(writer.closed, (error) => error === reason);
   },
