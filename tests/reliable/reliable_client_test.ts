@@ -272,37 +272,24 @@ test(
     const net = new MemoryNetwork({ highWaterMark: 64 });
     const listener = net.listen();
     const server = reliableServer(listener, { ackDelay: 0 });
-    const framing = lengthPrefixed();
-    const conn = await net.dial();
-    const writer = conn.writable.getWriter();
-    const reader = conn.readable.getReader();
-    const decoder = framing.decoder();
-    const frame = async (): Promise<Uint8Array> => {
-      for (;;) {
-        const f = decoder.next();
-        if (f !== undefined) return f;
-        const { value, done } = await reader.read();
-        if (done) throw new Error("closed");
-        decoder.push(value);
-      }
-    };
+    const peer = await rawPeer(net);
     const data = (seq: number): Uint8Array => {
       const f = newDataFrame(enc(`m${seq}`));
       setDataSeq(f, seq);
-      return framing.encode(f);
+      return f;
     };
     try {
-      await writer.write(framing.encode(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(7), 0)));
-      assert.equal((await frame())[0], WELCOME);
+      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(7), 0));
+      assert.equal((await peer.next())?.[0], WELCOME);
       const session = await nextSession(server);
       const reading = read(session, 2);
-      await writer.write(data(1));
-      for (let i = 0; i < 300; i++) await writer.write(data(1)); // one batch each, mostly
-      await writer.write(data(2));
+      await peer.send(data(1));
+      for (let i = 0; i < 300; i++) await peer.send(data(1)); // one batch each, mostly
+      await peer.send(data(2));
       assert.deepEqual(await reading, ["m1", "m2"]);
       let acks = 0;
       for (let ack = 0; ack < 2;) {
-        const f = await frame();
+        const f = (await peer.next())!;
         assert.equal(f[0], ACK);
         acks++;
         ack = readU64(f, 1);
@@ -310,7 +297,7 @@ test(
       assert.ok(session.stats.duplicatesDropped >= 300);
       assert.ok(acks <= 8, `${acks} ACKs for ${session.stats.duplicatesDropped} duplicates`);
     } finally {
-      conn.close();
+      peer.close();
       await server.close();
       listener.close();
     }
