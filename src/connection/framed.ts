@@ -126,7 +126,8 @@ export interface FramedCloseOptions {
   /**
    * Ms to wait for queued frames to be written; then the connection closes
    * at once (a peer that reads nothing, say one that sent garbage, cannot
-   * hold it open). Non-negative; `Infinity` waits for ever.
+   * hold it open). From 0 to 2^31 − 1 (timers take no more), or `Infinity`
+   * to wait for ever.
    *
    * @default {Infinity}
    */
@@ -228,6 +229,9 @@ const MIN_ROOM = 2 * 1024;
 const DIRECT_MIN = 16 * 1024;
 
 function noop(): void {}
+
+/** The longest timer delay (ms) the runtimes take. */
+const MAX_TIMER = 2 ** 31 - 1;
 
 function closingError(): ConnectionError {
   return new ConnectionError("Cannot send as the connection is closing", {
@@ -1103,9 +1107,13 @@ class Framed implements FramedConnection {
 
   async close(options?: FramedCloseOptions): Promise<void> {
     const timeout = options?.timeout ?? Infinity;
-    if (typeof timeout !== "number" || !(timeout >= 0)) {
+    // Timers take at most 2^31 - 1 ms: every runtime fires a longer one after 1 ms.
+    if (
+      typeof timeout !== "number" ||
+      !(timeout >= 0 && (timeout <= MAX_TIMER || timeout === Infinity))
+    ) {
       throw new RangeError(
-        `Cannot close connection as timeout must be a non-negative number: received ${
+        `Cannot close connection as timeout must be from 0 to ${MAX_TIMER} ms or Infinity: received ${
           typeof timeout === "number" ? timeout : describeValue(timeout)
         }`,
       );

@@ -100,10 +100,12 @@ export class ByteReader {
         }`,
       );
     }
+    if (this.#released) throw releasedError();
     return await this.#oneAtATime(() => this.#readExactly(n));
   }
 
   async #readExactly(n: number): Promise<Uint8Array | null> {
+    if (this.#released) throw releasedError(); // waited for a call that released it
     this.#checkKept();
     while (this.#length < n) {
       if (!(await this.#fill())) {
@@ -126,11 +128,13 @@ export class ByteReader {
    */
   async readFrame(framing: FramingLike): Promise<Uint8Array | null> {
     checkFraming(framing, "read frame");
+    if (this.#released) throw releasedError();
     const decoder = framing.decoder();
     return await this.#oneAtATime(() => this.#readFrame(decoder));
   }
 
   async #readFrame(decoder: FrameDecoder): Promise<Uint8Array | null> {
+    if (this.#released) throw releasedError(); // waited for a call that released it
     // The chunks stay buffered here until a frame is found (releaseLock() meanwhile returns them).
     this.#checkKept();
     for (const chunk of this.#chunks) decoder.push(chunk);
@@ -149,7 +153,10 @@ export class ByteReader {
   /**
    * Releases the stream, and returns the bytes read from it but not yet
    * returned (empty if none): the stream no longer has them, so hand them on
-   * with it, e.g. as `framed()`'s `buffered` option.
+   * with it, e.g. as `framed()`'s `buffered` option. Reads after it fail,
+   * and so does one in progress. Release between reads: a chunk that a read
+   * in progress had already taken from the stream when it was released is
+   * kept here, for a second `releaseLock()` to return.
    *
    * @returns The bytes read ahead.
    */

@@ -91,6 +91,27 @@ test("ByteReader.releaseLock() while a readFrame() waits returns the bytes that 
   await assert.rejects(reader.readExactly(1), released);
 });
 
+test("ByteReader: no read succeeds after releaseLock(), even from bytes that came in late", async () => {
+  // A chunk the read in progress had taken as the lock was released: kept, and served to the
+  // next reads before (a review's reproducer: readExactly(3) resolved after release).
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const reader = new ByteReader(stream);
+  const pending = reader.readExactly(10);
+  const released = { name: "TypeError", message: "Cannot read bytes as the reader was released" };
+  controller.enqueue(new Uint8Array([1, 2, 3, 4, 5]));
+  // The stream hands the chunk to the read now; release (on Node, Bun and Deno) before the read's
+  // continuation has taken it.
+  let first: Uint8Array | undefined;
+  queueMicrotask(() => first = reader.releaseLock());
+  await assert.rejects(pending, released);
+  await assert.rejects(reader.readExactly(3), released);
+  await assert.rejects(reader.readExactly(0), released);
+  await assert.rejects(reader.readFrame(lines()), released);
+  // Nothing lost: what the first releaseLock() could not return, a second one does.
+  assert.deepEqual([...first!, ...reader.releaseLock()], [1, 2, 3, 4, 5]);
+});
+
 test("ByteReader refuses what is not a ReadableStream, or one that is locked, in its own words", () => {
   // deno-lint-ignore no-explicit-any
   const make = (value: any) => () => new ByteReader(value);
