@@ -100,12 +100,11 @@ export class ByteReader {
         }`,
       );
     }
-    if (this.#released) throw releasedError();
     return await this.#oneAtATime(() => this.#readExactly(n));
   }
 
   async #readExactly(n: number): Promise<Uint8Array | null> {
-    if (this.#released) throw releasedError(); // waited for a call that released it
+    if (this.#released) throw releasedError(); // also one that waited for a call released meanwhile
     this.#checkKept();
     while (this.#length < n) {
       if (!(await this.#fill())) {
@@ -128,13 +127,12 @@ export class ByteReader {
    */
   async readFrame(framing: FramingLike): Promise<Uint8Array | null> {
     checkFraming(framing, "read frame");
-    if (this.#released) throw releasedError();
     const decoder = framing.decoder();
     return await this.#oneAtATime(() => this.#readFrame(decoder));
   }
 
   async #readFrame(decoder: FrameDecoder): Promise<Uint8Array | null> {
-    if (this.#released) throw releasedError(); // waited for a call that released it
+    if (this.#released) throw releasedError(); // as in #readExactly
     // The chunks stay buffered here until a frame is found (releaseLock() meanwhile returns them).
     this.#checkKept();
     for (const chunk of this.#chunks) decoder.push(chunk);

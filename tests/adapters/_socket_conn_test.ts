@@ -119,6 +119,18 @@ function scripted(withRead = false): { conn: SocketConn; handle: ScriptedHandle 
   return { conn, handle };
 }
 
+/** A scripted conn whose readable has a reader that took one byte: the socket was resumed. */
+async function reading(): Promise<
+  { conn: SocketConn; handle: ScriptedHandle; reader: ReadableStreamDefaultReader<Uint8Array> }
+> {
+  const { conn, handle } = scripted();
+  const reader = conn.readable.getReader();
+  const pulled = reader.read(); // the first pull resumes the socket
+  conn.data(new Uint8Array(1));
+  await pulled;
+  return { conn, handle, reader };
+}
+
 const reset = (): Error => Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
 
 function hasCode(code: string): (error: unknown) => boolean {
@@ -372,11 +384,7 @@ test(
   "SocketConn: cancelling a readable that failed does not resume the closed socket",
   BOUNDED,
   async () => {
-    const { conn, handle } = scripted();
-    const reader = conn.readable.getReader();
-    const pulled = reader.read(); // the first pull resumes the socket
-    conn.data(new Uint8Array(1));
-    await pulled;
+    const { conn, handle, reader } = await reading();
     conn.data(new Uint8Array(256 * 1024)); // a full queue pauses it
     assert.equal(handle.paused, true);
     conn.error(reset());
@@ -392,11 +400,7 @@ test(
   async () => {
     // The queue counted bytes only: 128 K one-byte chunks (some hundred bytes of objects each)
     // before the socket paused. Each chunk now counts for what it costs.
-    const { conn, handle } = scripted();
-    const reader = conn.readable.getReader();
-    const pulled = reader.read(); // the first pull resumes the socket
-    conn.data(new Uint8Array(1));
-    await pulled;
+    const { conn, handle, reader } = await reading();
     let chunks = 0;
     while (!handle.paused) {
       conn.data(new Uint8Array(1));

@@ -41,6 +41,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** The module to run; default {@linkcode CLI}. */
   script?: string;
+  /** A file descriptor for standard output (then not captured); default a pipe. */
+  stdout?: number;
 }
 
 /** Starts `framewire ARGS` on the current runtime. */
@@ -49,7 +51,7 @@ export function startCli(args: string[], options: StartOptions = {}): CliProcess
   const child = spawn(command!, argv, {
     cwd: root,
     env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: ["pipe", options.stdout ?? "pipe", "pipe"],
   });
   let stdout = "";
   let stderr = "";
@@ -58,7 +60,7 @@ export function startCli(args: string[], options: StartOptions = {}): CliProcess
     resolve: (m: RegExpMatchArray) => void;
     reject: (e: Error) => void;
   }[] = [];
-  child.stdout!.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+  child.stdout?.setEncoding("utf8").on("data", (s: string) => (stdout += s));
   child.stderr!.setEncoding("utf8").on("data", (s: string) => {
     stderr += s;
     for (const w of [...waiters]) {

@@ -278,26 +278,12 @@ test(
     );
     const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // never read
     const writeEnd = openSync(fifo, constants.O_WRONLY);
-    const [command, ...argv] = scriptArgv(runtime, CLI, ["listen", "--port", "0"]);
-    const child = spawn(command!, argv, {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdio: ["ignore", writeEnd, "pipe"],
-    });
-    const exited = new Promise((resolve) => child.on("close", resolve));
-    let stderr = "";
-    const bound = new Promise<string>((resolve, reject) => {
-      child.stderr!.setEncoding("utf8").on("data", (s: string) => {
-        stderr += s;
-        const m = stderr.match(/listening on 127\.0\.0\.1:(\d+)/);
-        if (m !== null) resolve(m[1]!);
-      });
-      child.on("close", () => reject(new Error(`listen exited: ${stderr}`)));
-    });
+    const proc = startCli(["listen", "--port", "0"], { stdout: writeEnd });
     let conn: Conn | undefined;
     try {
+      const [, port] = await proc.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
       const { connect } = await adapter();
-      conn = await connect({ port: Number(await bound) });
+      conn = await connect({ port: Number(port) });
       // Frames of 400 bytes print as lines of about 220. The sender stalls after about 6 MB (1 MiB
       // of output waiting, the pipe's and the sockets' buffers); before, it got 37 MB through in
       // 4 s on Node, 92 MB on Bun.
@@ -309,8 +295,7 @@ test(
       pending.catch(() => {});
     } finally {
       conn?.close();
-      child.kill("SIGKILL");
-      await exited;
+      await proc.kill();
       closeSync(writeEnd);
       closeSync(readEnd);
       await rm(dir, { recursive: true, force: true });
