@@ -282,7 +282,8 @@ function dial(
  * @param options Where to connect, `signal`, `noDelay`.
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
- * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535, or `path`
+ * is longer than 107 bytes.
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
@@ -413,6 +414,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `path` is longer than 107 bytes.
  * @throws {TypeError} `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
@@ -422,7 +424,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535, or `path`
+ * is longer than 107 bytes.
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;

@@ -247,7 +247,8 @@ function tcpTarget(options: { hostname?: string; port: number }): string {
  * @param options Where to connect, `signal`, `noDelay`.
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
- * @throws {RangeError} `port` is not an integer from 1 to 65535.
+ * @throws {RangeError} `port` is not an integer from 1 to 65535, or `path`
+ * is longer than 107 bytes.
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
@@ -394,6 +395,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
+ * @throws {RangeError} `path` is longer than 107 bytes.
  * @throws {TypeError} `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
@@ -403,7 +405,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535.
+ * @throws {RangeError} `port` is not an integer from 0 to 65535, or `path`
+ * is longer than 107 bytes.
  * @throws {TypeError} `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;

@@ -33,7 +33,8 @@ Options:
   --format F              wire format (default u32be), one of:
 ${formatHelp()}
   --max-frame-length N    largest payload accepted, in bytes
-                          (default 4194304 for length formats, 65536 for line)
+                          (default 4194304 for length formats, or 255 for u8 and
+                          65535 for u16; 65536 for line)
   --skip N                ignore the first N bytes (a handshake or greeting before
                           the frames); offsets still count from the start
   --limit N               print at most N frame rows (every frame is still checked)

@@ -30,7 +30,8 @@ Options:
   --format F              wire format (default u32be), one of:
 ${formatHelp()}
   --max-frame-length N    largest payload accepted, in bytes
-                          (default 4194304 for length formats, 65536 for line)
+                          (default 4194304 for length formats, or 255 for u8 and
+                          65535 for u16; 65536 for line)
   --echo                  send every frame back to its sender
   --json                  one JSON object per frame:
                           {"conn":1,"remote":"…","frame":1,"length":5,"text":"hello"}

@@ -27,7 +27,8 @@ Options:
   --format F              wire format (default u32be), one of:
 ${formatHelp()}
   --max-frame-length N    largest frame sent or reply accepted, in bytes
-                          (default 4194304 for length formats, 65536 for line)
+                          (default 4194304 for length formats, or 255 for u8 and
+                          65535 for u16; 65536 for line)
   --wait MS               after standard input ends, wait at most MS
                           milliseconds for replies (default: until the server
                           closes the connection)

@@ -110,10 +110,11 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * those sends resolved (any handler on such a promise counts, even
    * `.catch(() => {})`). The flush waits while the peer reads nothing, for
    * ever unless `timeout` says how long: then the connection closes at
-   * once, and frames not written yet are lost (reported as above). Closing
-   * with unread bytes from the peer makes the OS reset the connection, which
-   * may discard what the peer has not read yet: to end cleanly,
-   * `closeWrite()` and read to the end first.
+   * once, and frames not written yet are lost (reported as above, with a
+   * `CONNECTION_CLOSED` error that says close() timed out; waiting sends
+   * reject with it). Closing with unread bytes from the peer makes the OS
+   * reset the connection, which may discard what the peer has not read yet:
+   * to end cleanly, `closeWrite()` and read to the end first.
    * A read waiting meanwhile ends cleanly, even with part of a frame
    * received (closing `conn` itself instead looks like the peer's end: part
    * of a frame is then a `TruncatedFrameError`).
@@ -282,8 +283,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * draining, or `close()`. Once read, `readable` stays the receiver: it takes
  * whole batches into its own queue, which the other two cannot reach.
  * Frames are owned (unless `reuseBuffers`):
- * they stay valid forever, as views of read buffers of up to 256 KiB (copy
- * a small frame kept for long, so that it does not pin its read buffer).
+ * they stay valid forever, as views of read buffers (up to 256 KiB; 512 KiB
+ * on Bun: copy a small frame kept for long, so that it does not pin its read
+ * buffer).
  * Over a `Conn` with `read()` (the Deno adapter), the rest of a large frame
  * is read straight into its own buffer. A peer that disconnects inside a
  * frame surfaces as `TruncatedFrameError`, an oversized or malformed header
@@ -1122,11 +1124,27 @@ class Framed implements FramedConnection {
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       const closing = this.#closing ??= this.#flush();
-      if (timeout !== Infinity) {
-        // Closing the conn fails the writes in progress, which ends the flush.
-        timer = setTimeout(() => this.conn.close(), timeout);
+      if (timeout === Infinity) await closing;
+      else {
+        // The frames not written yet are lost, for this reason (a failure before it stays the
+        // one reported). Closing the conn fails the writes in progress, but a Conn of one's own
+        // may leave them pending: close() does not wait for them.
+        await Promise.race([
+          closing,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              this.#fail(
+                new ConnectionError(
+                  `Cannot send as close() timed out after ${timeout} ms with frames not yet written`,
+                  { code: "CONNECTION_CLOSED" },
+                ),
+              );
+              this.conn.close();
+              reject(this.#failure);
+            }, timeout);
+          }),
+        ]);
       }
-      await closing;
     } catch (error) {
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a

@@ -70,8 +70,9 @@ export interface LengthPrefixedOptions {
  *
  * @param options Field size, byte order, what the length counts, `offset`, limit.
  * @returns The framing, named like `u32be`, `u16le`, `u8`.
- * @throws {RangeError} An option is out of range.
- * @throws {TypeError} `options` is not an object.
+ * @throws {RangeError} A number is out of range.
+ * @throws {TypeError} `options` is not an object, or `endian` or `counts` is
+ * not one of its values.
  *
  * @example Round trip
  * ```ts

@@ -368,9 +368,10 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
   resumeTimeout?: number | undefined;
   /**
    * Sessions held at most: open, waiting for their client (as `size`
-   * counts them), or ended but not yet taken from the server. A HELLO for a new session beyond that is refused as at
-   * shutdown (REJECT "server shutting down"): the client counts the attempt
-   * as failed and tries again after its backoff. Each session a client
+   * counts them), or ended but not yet taken from the server. A HELLO for a
+   * new session beyond that is refused with the reason code of a shutdown
+   * (REJECT 2, "server holds its limit of N sessions"): the client counts
+   * the attempt as failed and tries again after its backoff. Each session a client
    * opened and dropped stays for `resumeTimeout`, so a server open to
    * clients it does not trust sets this (and perhaps a shorter
    * `resumeTimeout`): any peer can open sessions faster than they expire.
@@ -385,8 +386,8 @@ export interface ReliableServer extends AsyncIterable<ReliableSession> {
   /** Sessions currently held (open or waiting for their client). */
   readonly size: number;
   /**
-   * Stops accepting sessions (a HELLO for a new one gets REJECT "server
-   * shutting down"), then closes every session as `session.close()` does.
+   * Stops accepting sessions (a HELLO for a new one gets REJECT 2, "server
+   * is shutting down"), then closes every session as `session.close()` does.
    * Meanwhile connections are still taken, so that the client of a closing
    * session that lost its connection can come back to finish; once all are
    * closed the listener is no longer iterated (closing it stays the caller's

@@ -719,7 +719,10 @@ test(
     const fc = framed(link.client, lengthPrefixed());
     for (let i = 0; i < 64; i++) fc.send(new Uint8Array(1024)).catch(() => {});
     // Sends that had resolved were lost, and nothing showed the failure: close() says so.
-    await assert.rejects(fc.close({ timeout: 20 }), ConnectionError);
+    await assert.rejects(fc.close({ timeout: 20 }), {
+      name: "ConnectionError",
+      message: "Cannot send as close() timed out after 20 ms with frames not yet written",
+    });
     await fc.close(); // once is enough
     await assert.rejects(fc.close({ timeout: -1 }), RangeError);
     // Every runtime fires a longer timer after 1 ms: refused, not a close after 1 ms.
@@ -731,6 +734,27 @@ test(
     link.cut();
   },
 );
+
+test("framed() close({ timeout }) returns even if the Conn's close() leaves its writes pending", {
+  timeout: 10_000,
+}, async () => {
+  // A Conn of one's own whose close() does nothing and whose writes never settle.
+  const { conn, arrived } = heldConn();
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+  const sent = fc.send("kept");
+  await sent; // under highWaterMark: resolved, not written
+  const waiting = fc.send(new Uint8Array(2 * 1024 * 1024)); // over it: waits
+  await arrived(1);
+  const timedOut = {
+    name: "ConnectionError",
+    code: "CONNECTION_CLOSED",
+    message: "Cannot send as close() timed out after 20 ms with frames not yet written",
+  };
+  // The resolved send's frame was lost: close() says so, and the waiting send gets the reason.
+  await assert.rejects(fc.close({ timeout: 20 }), timedOut);
+  await assert.rejects(waiting, timedOut);
+  await assert.rejects(fc.send("late"), { code: "CONNECTION_CLOSED" });
+});
 
 test(
   "framed() close({ timeout }) after a framing error from a peer that reads nothing",
