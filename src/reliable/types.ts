@@ -46,7 +46,9 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
   /**
    * The session id: 32 hex digits, random, chosen by the client. When the
    * server lost the session (`sessionlost` on the client), it starts it
-   * afresh under a new id of its choosing, which both sides use from then on.
+   * afresh under a new id of its choosing, which both sides use from then on
+   * (unless the client was closing: then the id stays, and the session
+   * closes).
    */
   readonly id: string;
   /** The current state. */
