@@ -1140,6 +1140,10 @@ class Framed implements FramedConnection {
                 ),
               );
               this.conn.close();
+              // A later closeWrite() reports it rather than wait on the writes left pending.
+              const failed = Promise.reject(this.#failure);
+              failed.catch(noop);
+              this.#closing = failed;
               reject(this.#failure);
             }, timeout);
           }),

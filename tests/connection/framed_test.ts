@@ -754,6 +754,7 @@ test("framed() close({ timeout }) returns even if the Conn's close() leaves its 
   await assert.rejects(fc.close({ timeout: 20 }), timedOut);
   await assert.rejects(waiting, timedOut);
   await assert.rejects(fc.send("late"), { code: "CONNECTION_CLOSED" });
+  await assert.rejects(fc.closeWrite(), timedOut);
 });
 
 test(
