@@ -7,6 +7,13 @@ import type { Conn, Listener, NetAddr } from "../connection/types.ts";
 export type { Conn, Listener, NetAddr };
 
 /**
+ * How long a TLS server connection may spend in its handshake before the
+ * listener closes it (ms): 120 s, Node's own `handshakeTimeout`, on Node and
+ * Bun (where such a connection belongs to no one yet). Tests shorten it.
+ */
+export const tlsHandshake = { timeout: 120_000 };
+
+/**
  * Queues accepted connections until someone iterates. Breaking out of a
  * `for await` does not close it; `close()` does, and closes the connections
  * that were accepted but never handed out.

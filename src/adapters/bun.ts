@@ -54,7 +54,7 @@ import {
   requireRuntime,
   throwIfAborted,
 } from "./_errors.ts";
-import { QueueListener } from "./_queue_listener.ts";
+import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
 import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
@@ -360,11 +360,17 @@ async function serve(
       throw connectionError(`listen on ${target}`, error);
     }
   }
-  // TLS connections still in their handshake belong to no one: closing the listener closes them.
-  const handshaking = new Set<BunSocket>();
+  // TLS connections still in their handshake belong to no one: closing the listener closes them,
+  // and so does their deadline (Bun has none: a client that sends nothing would stay).
+  const handshaking = new Map<BunSocket, ReturnType<typeof setTimeout>>();
+  const timeout = tlsHandshake.timeout;
+  const handshaken = (s: BunSocket): void => {
+    clearTimeout(handshaking.get(s));
+    handshaking.delete(s);
+  };
   try {
     const socket = handlers(tls !== undefined, unixPath, (socket, success) => {
-      handshaking.delete(socket);
+      handshaken(socket);
       // Server side: the handshake's authorization error only says that no client cert was sent.
       if (!success || listener === undefined) socket.close();
       else listener.push(socket.data!.conn);
@@ -372,11 +378,13 @@ async function serve(
     if (tls !== undefined) {
       const { open, close } = socket;
       socket.open = (s) => {
-        handshaking.add(s);
+        const deadline = setTimeout(() => handshaking.has(s) && s.close(), timeout);
+        (deadline as { unref?: () => void }).unref?.();
+        handshaking.set(s, deadline);
         open(s);
       };
       socket.close = (s, error) => {
-        handshaking.delete(s);
+        handshaken(s);
         close(s, error);
       };
     }
@@ -389,7 +397,10 @@ async function serve(
       : { transport: "tcp", hostname: canonicalIp(server.hostname), port: server.port };
     listener = new QueueListener(addr, () => {
       server.stop(false);
-      for (const s of handshaking) s.close();
+      for (const [s, deadline] of handshaking) {
+        clearTimeout(deadline);
+        s.close();
+      }
       handshaking.clear();
     });
     return listener;
@@ -435,7 +446,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
 
 /**
  * Listens for TLS connections with `cert` and `key` (PEM); connections are
- * yielded once their handshake completed.
+ * yielded once their handshake completed (one still in it after 120 s is
+ * closed).
  *
  * @param options Where to listen, certificate chain and key.
  * @returns The listener, once bound.

@@ -48,7 +48,7 @@ import type {
   UnixListenOptions,
 } from "../connection/types.ts";
 import { checkTarget, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
-import { QueueListener } from "./_queue_listener.ts";
+import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
 import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
@@ -244,9 +244,15 @@ function serve(
         handshaking.set(k, raw);
         raw.once("close", () => handshaking.get(k) === raw && handshaking.delete(k));
       });
+      // A failed handshake, and the handshakeTimeout, only report: close the socket.
+      server.on("tlsClientError", (_error: Error, socket: tls.TLSSocket) => socket.destroy());
     }
     server.on(event, (socket: net.Socket) => {
       handshaking.delete(key(socket));
+      // Half-open only once the handshake is over: before, a client's FIN must end the socket
+      // (one that closes mid-handshake, a port scanner, a health check), or it stays in
+      // CLOSE_WAIT until the listener closes.
+      socket.allowHalfOpen = true;
       socket.setNoDelay(true);
       listener.push(wrap(socket, unixPath));
     });
@@ -312,7 +318,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
 
 /**
  * Listens for TLS connections with `cert` and `key` (PEM); connections are
- * yielded once their handshake completed.
+ * yielded once their handshake completed (one still in it after 120 s is
+ * closed).
  *
  * @param options Where to listen, certificate chain and key.
  * @returns The listener, once bound.
@@ -327,7 +334,12 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   return serve(
-    () => tls.createServer({ cert: options.cert, key: options.key, allowHalfOpen: true }),
+    () =>
+      tls.createServer({
+        cert: options.cert,
+        key: options.key,
+        handshakeTimeout: tlsHandshake.timeout,
+      }),
     options,
     "secureConnection",
   );

@@ -14,6 +14,7 @@ import { spawn } from "node:child_process";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConnectionError } from "../../src/errors.ts";
+import { tlsHandshake } from "../../src/adapters/_queue_listener.ts";
 import { framed } from "../../src/connection/framed.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { lines } from "../../src/framing/lines.ts";
@@ -1269,6 +1270,51 @@ export function adapterSuite(name: Runtime): void {
       raw.destroy();
     }
   });
+
+  t(
+    "TLS: a client that ends during its handshake is closed at once, not held until the listener closes",
+    async () => {
+      const { listener } = await tlsListen();
+      // Part of a ClientHello, then FIN, as a port scanner or an aborted connectTls may send.
+      // Before, the node adapter kept the server's socket (CLOSE_WAIT) until the listener
+      // closed: the client never saw the server's end.
+      const raw = netConnect({ host: "127.0.0.1", port: portOf(listener) });
+      raw.on("error", () => {});
+      try {
+        await new Promise((resolve) => raw.once("connect", resolve));
+        const ended = new Promise((resolve) => raw.once("close", resolve));
+        raw.resume();
+        raw.end(new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01]));
+        await ended;
+      } finally {
+        raw.destroy();
+        listener.close();
+      }
+    },
+    { skip: name === "deno" && "the Deno adapter hands connections out before their handshake" },
+  );
+
+  t(
+    "TLS: a client that sends nothing is closed after the handshake timeout",
+    async () => {
+      // 120 s unless shortened. Before, the Bun adapter kept such a client until the listener
+      // closed, and so did the node adapter on Node (its handshakeTimeout only reported it).
+      const before = tlsHandshake.timeout;
+      tlsHandshake.timeout = 100;
+      const { listener } = await tlsListen().finally(() => tlsHandshake.timeout = before);
+      const raw = netConnect({ host: "127.0.0.1", port: portOf(listener) });
+      raw.on("error", () => {});
+      try {
+        const ended = new Promise((resolve) => raw.once("close", resolve));
+        raw.resume();
+        await ended;
+      } finally {
+        raw.destroy();
+        listener.close();
+      }
+    },
+    { skip: name === "deno" && "the Deno adapter hands connections out before their handshake" },
+  );
 
   t(
     "TLS: closing the listener closes a stalled handshake whose peer port another connection shares",
