@@ -1254,67 +1254,59 @@ export function adapterSuite(name: Runtime): void {
     }
   };
 
-  t("TLS: closing the listener closes connections still in their handshake", async () => {
-    const { listener } = await tlsListen();
-    // A TCP client that never sends its ClientHello. Before, the Bun and node adapters left it
-    // connected (Node until its 120 s handshakeTimeout), keeping a closed server's process alive.
+  /**
+   * A TCP client of `listener` that sends no ClientHello: runs `act` once connected, resolves once
+   * the server closed it (and closes the listener).
+   */
+  const closedByServer = async (
+    listener: Listener,
+    act: (raw: ReturnType<typeof netConnect>) => void,
+  ): Promise<void> => {
     const raw = netConnect({ host: "127.0.0.1", port: portOf(listener) });
     raw.on("error", () => {});
     try {
       await new Promise((resolve) => raw.once("connect", resolve));
       const ended = new Promise((resolve) => raw.once("close", resolve));
       raw.resume();
-      listener.close();
+      act(raw);
       await ended;
     } finally {
       raw.destroy();
+      listener.close();
     }
+  };
+
+  t("TLS: closing the listener closes connections still in their handshake", async () => {
+    const { listener } = await tlsListen();
+    // Before, the Bun and node adapters left it connected (Node until its 120 s
+    // handshakeTimeout), keeping a closed server's process alive.
+    await closedByServer(listener, () => listener.close());
   });
+
+  const notDeno = {
+    skip: name === "deno" && "the Deno adapter hands connections out before their handshake",
+  };
 
   t(
     "TLS: a client that ends during its handshake is closed at once, not held until the listener closes",
     async () => {
-      const { listener } = await tlsListen();
       // Part of a ClientHello, then FIN, as a port scanner or an aborted connectTls may send.
       // Before, the node adapter kept the server's socket (CLOSE_WAIT) until the listener
       // closed: the client never saw the server's end.
-      const raw = netConnect({ host: "127.0.0.1", port: portOf(listener) });
-      raw.on("error", () => {});
-      try {
-        await new Promise((resolve) => raw.once("connect", resolve));
-        const ended = new Promise((resolve) => raw.once("close", resolve));
-        raw.resume();
-        raw.end(new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01]));
-        await ended;
-      } finally {
-        raw.destroy();
-        listener.close();
-      }
+      const { listener } = await tlsListen();
+      await closedByServer(listener, (raw) => raw.end(new Uint8Array([22, 3, 1, 0, 0xa5, 1])));
     },
-    { skip: name === "deno" && "the Deno adapter hands connections out before their handshake" },
+    notDeno,
   );
 
-  t(
-    "TLS: a client that sends nothing is closed after the handshake timeout",
-    async () => {
-      // 120 s unless shortened. Before, the Bun adapter kept such a client until the listener
-      // closed, and so did the node adapter on Node (its handshakeTimeout only reported it).
-      const before = tlsHandshake.timeout;
-      tlsHandshake.timeout = 100;
-      const { listener } = await tlsListen().finally(() => tlsHandshake.timeout = before);
-      const raw = netConnect({ host: "127.0.0.1", port: portOf(listener) });
-      raw.on("error", () => {});
-      try {
-        const ended = new Promise((resolve) => raw.once("close", resolve));
-        raw.resume();
-        await ended;
-      } finally {
-        raw.destroy();
-        listener.close();
-      }
-    },
-    { skip: name === "deno" && "the Deno adapter hands connections out before their handshake" },
-  );
+  t("TLS: a client that sends nothing is closed after the handshake timeout", async () => {
+    // 120 s unless shortened. Before, the Bun adapter kept such a client until the listener
+    // closed, and so did the node adapter on Node (its handshakeTimeout only reported it).
+    const before = tlsHandshake.timeout;
+    tlsHandshake.timeout = 100;
+    const { listener } = await tlsListen().finally(() => tlsHandshake.timeout = before);
+    await closedByServer(listener, () => {});
+  }, notDeno);
 
   t(
     "TLS: closing the listener closes a stalled handshake whose peer port another connection shares",
