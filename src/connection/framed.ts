@@ -462,6 +462,8 @@ class Framed implements FramedConnection {
   #failure: unknown;
   #writable: WritableStream<Uint8Array> | undefined;
   #closing: Promise<void> | undefined;
+  /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
+  #cut: { promise: Promise<never>; reject: (error: unknown) => void } | undefined;
   /**
    * The framing error that ended reading, once the application was given it:
    * the connection closes after what was sent before goes out, and sends fail
@@ -999,21 +1001,20 @@ class Framed implements FramedConnection {
         const writes: Promise<void>[] = [];
         for (const chunk of chunks) {
           const write = writer.write(chunk);
-          write.catch(() => {});
+          // Counted as each write completes (in order), so that #written is current when a
+          // close() times out mid-batch.
+          const length = chunk.length;
+          write.then(() => this.#written += length, noop);
           writes.push(write);
         }
         try {
           await writes[writes.length - 1];
         } catch (error) {
-          // The chunks written before the one that failed count: their frames were not lost.
-          const settled = await Promise.allSettled(writes);
-          for (let i = 0; i < chunks.length && settled[i]!.status === "fulfilled"; i++) {
-            this.#written += chunks[i]!.length;
-          }
+          // The chunks written before the one that failed were counted: their frames were not lost.
+          await Promise.allSettled(writes);
           this.#settle(); // sends whose frames were written resolve
           throw error;
         }
-        for (const chunk of chunks) this.#written += chunk.length;
         this.#coalescer.written(this.#written);
         this.#settle();
       }
@@ -1124,31 +1125,9 @@ class Framed implements FramedConnection {
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       const closing = this.#closing ??= this.#flush();
-      if (timeout === Infinity) await closing;
-      else {
-        // The frames not written yet are lost, for this reason (a failure before it stays the
-        // one reported). Closing the conn fails the writes in progress, but a Conn of one's own
-        // may leave them pending: close() does not wait for them.
-        await Promise.race([
-          closing,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
-              this.#fail(
-                new ConnectionError(
-                  `Cannot send as close() timed out after ${timeout} ms with frames not yet written`,
-                  { code: "CONNECTION_CLOSED" },
-                ),
-              );
-              this.conn.close();
-              // A later closeWrite() reports it rather than wait on the writes left pending.
-              const failed = Promise.reject(this.#failure);
-              failed.catch(noop);
-              this.#closing = failed;
-              reject(this.#failure);
-            }, timeout);
-          }),
-        ]);
-      }
+      const cut = this.#cut ??= cutShort();
+      if (timeout !== Infinity) timer = setTimeout(() => this.#timedOut(timeout), timeout);
+      await Promise.race([closing, cut.promise]);
     } catch (error) {
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a
@@ -1165,7 +1144,36 @@ class Framed implements FramedConnection {
     }
   }
 
+  /**
+   * A `close({ timeout })` timed out: the frames not written yet are lost, for this reason (a
+   * failure before it stays the one reported), and the connection closes. Closing the conn
+   * fails the writes in progress, but a Conn of one's own may leave them pending: no close()
+   * waits for them.
+   */
+  #timedOut(timeout: number): void {
+    this.#settle(); // sends whose frames were written resolve first
+    const unwritten = this.bufferedAmount > 0 ? " with frames not yet written" : "";
+    this.#fail(
+      new ConnectionError(`Cannot send as close() timed out after ${timeout} ms${unwritten}`, {
+        code: "CONNECTION_CLOSED",
+      }),
+    );
+    this.conn.close();
+    // A later closeWrite() reports it rather than wait on the writes left pending.
+    const failed = Promise.reject(this.#failure);
+    failed.catch(noop);
+    this.#closing = failed;
+    this.#cut!.reject(this.#failure);
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function cutShort(): { promise: Promise<never>; reject: (error: unknown) => void } {
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<never>((_, no) => reject = no);
+  promise.catch(noop);
+  return { promise, reject };
 }

@@ -757,6 +757,31 @@ test("framed() close({ timeout }) returns even if the Conn's close() leaves its 
   await assert.rejects(fc.closeWrite(), timedOut);
 });
 
+test("framed() close({ timeout }) resolves the sends whose frames were written before it", {
+  timeout: 10_000,
+}, async () => {
+  // highWaterMark 0: each send resolves once its frame is written. The second and third frames
+  // go to the conn in one batch; the sink completes the second and holds the third.
+  const { conn, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 0 });
+  const sends = ["a", "b", "c"].map((p) => fc.send(p));
+  await arrived(1);
+  complete();
+  await sends[0];
+  await arrived(2);
+  complete();
+  await arrived(3);
+  const closing = fc.close(); // no timeout: it would wait for ever on the third
+  // Before, the second send rejected too: written frames counted only once a whole batch was.
+  await fc.close({ timeout: 20 }); // nothing that was promised is lost
+  await sends[1];
+  await assert.rejects(sends[2]!, {
+    code: "CONNECTION_CLOSED",
+    message: "Cannot send as close() timed out after 20 ms with frames not yet written",
+  });
+  await closing; // stops waiting too
+});
+
 test(
   "framed() close({ timeout }) after a framing error from a peer that reads nothing",
   { timeout: 10_000 },
