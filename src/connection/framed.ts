@@ -112,9 +112,10 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * ever unless `timeout` says how long: then the connection closes at
    * once, and frames not written yet are lost (reported as above, with a
    * `CONNECTION_CLOSED` error that says close() timed out; waiting sends
-   * reject with it). Closing with unread bytes from the peer makes the OS
-   * reset the connection, which may discard what the peer has not read yet:
-   * to end cleanly, `closeWrite()` and read to the end first.
+   * reject with it, and a `close()` or `closeWrite()` in progress ends).
+   * Closing with unread bytes from the peer makes the OS reset the
+   * connection, which may discard what the peer has not read yet: to end
+   * cleanly, `closeWrite()` and read to the end first.
    * A read waiting meanwhile ends cleanly, even with part of a frame
    * received (closing `conn` itself instead looks like the peer's end: part
    * of a frame is then a `TruncatedFrameError`).
@@ -1025,17 +1026,26 @@ class Framed implements FramedConnection {
     }
   }
 
-  #settle(): void {
+  /**
+   * Resolves the sends (and the writable's write) that may resolve now. `final`: the connection
+   * is about to close, so only those whose frames were written.
+   */
+  #settle(final = false): void {
     const waiters = this.#waiters;
     let i = 0;
-    while (i < waiters.length && waiters[i]!.end <= this.#written && waiters[i] !== this.#open) {
+    while (
+      i < waiters.length && (final ? waiters[i]!.wireEnd : waiters[i]!.end) <= this.#written &&
+      waiters[i] !== this.#open
+    ) {
       const w = waiters[i++]!;
       if (w.wireEnd > this.#promised) this.#promised = w.wireEnd;
       w.resolve();
     }
     if (i > 0) this.#waiters = waiters.slice(i);
     const drained = this.#drained;
-    if (drained !== undefined && this.#emitted - this.#written <= this.#highWaterMark) {
+    if (
+      drained !== undefined && this.#emitted - this.#written <= (final ? 0 : this.#highWaterMark)
+    ) {
       this.#drained = undefined;
       if (drained.wireEnd > this.#promised) this.#promised = drained.wireEnd;
       drained.resolve();
@@ -1101,7 +1111,8 @@ class Framed implements FramedConnection {
     // The application's own promise, one per call: one it waits on shows it the failure. Not
     // an unhandled rejection when left unawaited: close() reports the loss then.
     const { promise, resolve, reject } = quiet();
-    follow(closing, resolve, (error) => {
+    // Also ends when a close({ timeout }) timed out (a Conn may leave its writes pending).
+    follow(Promise.race([closing, (this.#cut ??= cutShort()).promise]), resolve, (error) => {
       if (error === this.#failure) promise.carry(this.#seeFailure);
       reject(error);
     });
@@ -1126,8 +1137,16 @@ class Framed implements FramedConnection {
       // Sends from now on are refused; what was sent or written before goes out first.
       const closing = this.#closing ??= this.#flush();
       const cut = this.#cut ??= cutShort();
-      if (timeout !== Infinity) timer = setTimeout(() => this.#timedOut(timeout), timeout);
-      await Promise.race([closing, cut.promise]);
+      // The close() that timed out ends first, so that it is the one that reports a loss.
+      const own = cutShort();
+      if (timeout !== Infinity) {
+        timer = setTimeout(() => {
+          this.#timedOut(timeout);
+          own.reject(this.#failure);
+          cut.reject(this.#failure);
+        }, timeout);
+      }
+      await Promise.race([closing, own.promise, cut.promise]);
     } catch (error) {
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a
@@ -1151,7 +1170,7 @@ class Framed implements FramedConnection {
    * waits for them.
    */
   #timedOut(timeout: number): void {
-    this.#settle(); // sends whose frames were written resolve first
+    this.#settle(true); // sends whose frames were written resolve first
     const unwritten = this.bufferedAmount > 0 ? " with frames not yet written" : "";
     this.#fail(
       new ConnectionError(`Cannot send as close() timed out after ${timeout} ms${unwritten}`, {
@@ -1163,7 +1182,6 @@ class Framed implements FramedConnection {
     const failed = Promise.reject(this.#failure);
     failed.catch(noop);
     this.#closing = failed;
-    this.#cut!.reject(this.#failure);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

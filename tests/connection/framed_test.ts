@@ -782,6 +782,47 @@ test("framed() close({ timeout }) resolves the sends whose frames were written b
   await closing; // stops waiting too
 });
 
+test("framed() close({ timeout }) that times out reports the loss, not a close() made before it", {
+  timeout: 10_000,
+}, async () => {
+  const { conn, arrived } = heldConn();
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("lost"); // under highWaterMark: resolved, never written
+  await arrived(1);
+  // A closeWrite() and a close() without timeout in progress (unawaited, as an error handler may
+  // leave them): they end with the timeout. Before, the close() got the loss (an unhandled
+  // rejection when nobody awaits it) and the close({ timeout }) resolved; the closeWrite() never
+  // settled.
+  const closingWrite = watch(fc.closeWrite());
+  const closing = watch(fc.close());
+  await assert.rejects(fc.close({ timeout: 20 }), {
+    message: "Cannot send as close() timed out after 20 ms with frames not yet written",
+  });
+  await turns();
+  assert.equal(closing(), "ok");
+  assert.equal(closingWrite(), "rejected");
+});
+
+test("framed() close({ timeout }) resolves no send whose frame it then drops", {
+  timeout: 10_000,
+}, async () => {
+  // 20-byte payloads are 24 bytes on the wire; with highWaterMark 30 the third send may resolve
+  // once 42 bytes are written, but its frame ends at byte 72.
+  const { conn, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 30 });
+  const sends = [1, 2, 3].map((i) => fc.send(new Uint8Array(20).fill(i)));
+  await sends[0]; // at once
+  await arrived(1);
+  complete();
+  await sends[1]; // once the first frame is written
+  await arrived(2);
+  complete(); // the second frame is written too; the third is held
+  await arrived(3);
+  // Before, the timeout resolved the third send and then dropped its frame: close() rejected.
+  await fc.close({ timeout: 20 });
+  await assert.rejects(sends[2]!, { code: "CONNECTION_CLOSED" });
+});
+
 test(
   "framed() close({ timeout }) after a framing error from a peer that reads nothing",
   { timeout: 10_000 },
