@@ -108,7 +108,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * promise it waited on rejected with it, no `writable` write or earlier
    * `close()` did, it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
-   * `.catch(() => {})`). The flush waits while the peer reads nothing, for
+   * `.catch(() => {})`); every `close()` in progress then rejects, those
+   * made later do not. The flush waits while the peer reads nothing, for
    * ever unless `timeout` says how long: then the connection closes at
    * once, and frames not written yet are lost (reported as above, with a
    * `CONNECTION_CLOSED` error that says close() timed out; waiting sends
@@ -463,6 +464,8 @@ class Framed implements FramedConnection {
   #failure: unknown;
   #writable: WritableStream<Uint8Array> | undefined;
   #closing: Promise<void> | undefined;
+  /** The loss `close()` reported (every `close()` in progress reports it). */
+  #lossReported: { error: unknown } | undefined;
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
   #cut: { promise: Promise<never>; reject: (error: unknown) => void } | undefined;
   /**
@@ -1044,7 +1047,10 @@ class Framed implements FramedConnection {
     if (i > 0) this.#waiters = waiters.slice(i);
     const drained = this.#drained;
     if (
-      drained !== undefined && this.#emitted - this.#written <= (final ? 0 : this.#highWaterMark)
+      drained !== undefined &&
+      (final
+        ? drained.wireEnd <= this.#written
+        : this.#emitted - this.#written <= this.#highWaterMark)
     ) {
       this.#drained = undefined;
       if (drained.wireEnd > this.#promised) this.#promised = drained.wireEnd;
@@ -1060,7 +1066,7 @@ class Framed implements FramedConnection {
     this.#endedBy = error;
     (this.#closing ??= this.#flush())
       .then(() => this.#fail(error), noop)
-      .finally(() => this.conn.close());
+      .finally(() => closeQuietly(this.conn));
   }
 
   #fail(error: unknown): void {
@@ -1132,30 +1138,30 @@ class Framed implements FramedConnection {
         }`,
       );
     }
+    // A close() made once a loss was reported ends quietly; all those in progress then report it.
+    const reportedBefore = this.#lossReported !== undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       const closing = this.#closing ??= this.#flush();
       const cut = this.#cut ??= cutShort();
-      // The close() that timed out ends first, so that it is the one that reports a loss.
-      const own = cutShort();
       if (timeout !== Infinity) {
         timer = setTimeout(() => {
           this.#timedOut(timeout);
-          own.reject(this.#failure);
           cut.reject(this.#failure);
         }, timeout);
       }
-      await Promise.race([closing, own.promise, cut.promise]);
+      await Promise.race([closing, cut.promise]);
     } catch (error) {
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a
       // promise of its own rejected with it and it waited on that, or `#shown`, or a read
       // failed after they were promised.
       if (!this.#shown && this.#promised > Math.max(this.#written, this.#readFailedAt)) {
-        this.#shown = true; // a second close() (as `await using` makes) ends quietly
-        throw error;
+        this.#shown = true; // a close() made after this one (as `await using` makes) ends quietly
+        this.#lossReported = { error };
       }
+      if (this.#lossReported !== undefined && !reportedBefore) throw this.#lossReported.error;
     } finally {
       clearTimeout(timer);
       this.#closedHere = true;
@@ -1177,7 +1183,7 @@ class Framed implements FramedConnection {
         code: "CONNECTION_CLOSED",
       }),
     );
-    this.conn.close();
+    closeQuietly(this.conn);
     // A later closeWrite() reports it rather than wait on the writes left pending.
     const failed = Promise.reject(this.#failure);
     failed.catch(noop);
@@ -1186,6 +1192,15 @@ class Framed implements FramedConnection {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** `conn.close()` where nobody waits for the outcome (a Conn of one's own may throw). */
+function closeQuietly(conn: Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // close() reports it when it closes the conn itself
   }
 }
 

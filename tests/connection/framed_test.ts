@@ -782,25 +782,66 @@ test("framed() close({ timeout }) resolves the sends whose frames were written b
   await closing; // stops waiting too
 });
 
-test("framed() close({ timeout }) that times out reports the loss, not a close() made before it", {
+test(
+  "framed() close({ timeout }): every close() in progress reports the loss, a closeWrite() ends",
+  { timeout: 10_000 },
+  async () => {
+    const { conn, arrived } = heldConn();
+    const fc = framed(conn, lengthPrefixed());
+    await fc.send("lost"); // under highWaterMark: resolved, never written
+    await arrived(1);
+    // A closeWrite() and a close() without timeout in progress (as an error handler may leave
+    // them), and a watchdog's close({ timeout: 0 }) nobody waits on: they all end with the timeout
+    // that fires first. Before, the loss went to one close() only (the watchdog's: an unhandled
+    // rejection) and the one awaited resolved; the closeWrite() never settled.
+    const closingWrite = fc.closeWrite(); // waited on at the end (waiting shows the failure)
+    const closing = watch(fc.close());
+    const watchdog = watch(fc.close({ timeout: 0 }));
+    const timedOut = {
+      message: "Cannot send as close() timed out after 0 ms with frames not yet written",
+    };
+    await assert.rejects(fc.close({ timeout: 20 }), timedOut);
+    await turns();
+    assert.deepEqual([closing(), watchdog()], ["rejected", "rejected"]);
+    await fc.close(); // made after the report: quiet
+    await assert.rejects(closingWrite, timedOut);
+  },
+);
+
+test("framed() close({ timeout }) resolves a writable write whose frame was written", {
+  timeout: 10_000,
+}, async () => {
+  // highWaterMark 0: the write waits until its frame is written; a send after it is held.
+  const { conn, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 0 });
+  const writer = fc.writable.getWriter();
+  const written = writer.write(new Uint8Array(100));
+  await turns();
+  const held = fc.send(new Uint8Array(10));
+  await turns();
+  await arrived(1);
+  complete();
+  await arrived(2);
+  // Before, the write rejected too (all bytes emitted had to be written), and with it the
+  // application counted as having seen the loss.
+  await fc.close({ timeout: 20 });
+  await written;
+  await assert.rejects(held, { code: "CONNECTION_CLOSED" });
+});
+
+test("framed() close({ timeout }) settles when the Conn's close() throws", {
   timeout: 10_000,
 }, async () => {
   const { conn, arrived } = heldConn();
-  const fc = framed(conn, lengthPrefixed());
-  await fc.send("lost"); // under highWaterMark: resolved, never written
+  conn.close = () => {
+    throw new Error("close failed");
+  };
+  const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
+  const held = fc.send("held");
   await arrived(1);
-  // A closeWrite() and a close() without timeout in progress (unawaited, as an error handler may
-  // leave them): they end with the timeout. Before, the close() got the loss (an unhandled
-  // rejection when nobody awaits it) and the close({ timeout }) resolved; the closeWrite() never
-  // settled.
-  const closingWrite = watch(fc.closeWrite());
-  const closing = watch(fc.close());
-  await assert.rejects(fc.close({ timeout: 20 }), {
-    message: "Cannot send as close() timed out after 20 ms with frames not yet written",
-  });
-  await turns();
-  assert.equal(closing(), "ok");
-  assert.equal(closingWrite(), "rejected");
+  // Before, the throw escaped the timer and the close() never settled.
+  await assert.rejects(fc.close({ timeout: 20 }), { message: "close failed" });
+  await assert.rejects(held, { code: "CONNECTION_CLOSED" });
 });
 
 test("framed() close({ timeout }) resolves no send whose frame it then drops", {
