@@ -106,7 +106,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * (or `writable` writes) had resolved were written (they are lost) and
    * the application has not seen the failure: no send or `closeWrite()`
    * promise it waited on rejected with it, no `writable` write or earlier
-   * `close()` did, it did not abort `writable`, and no read failed after
+   * `close()` did (nor `writable.close()`, even unawaited: the stream itself
+   * waits on it), it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
    * `.catch(() => {})`); every `close()` in progress then rejects, those
    * made later do not. The flush waits while the peer reads nothing, for
