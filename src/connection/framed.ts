@@ -109,10 +109,11 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * `close()` did (nor `writable.close()`, even unawaited: the stream itself
    * waits on it), it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
-   * `.catch(() => {})`); every `close()` in progress then rejects, those
-   * made later do not. The flush waits while the peer reads nothing, for
-   * ever unless `timeout` says how long: then the connection closes at
-   * once, and frames not written yet are lost (reported as above, with a
+   * `.catch(() => {})`); every `close()` in progress then rejects (those
+   * nobody waits on quietly, if one is waited on), those made later do not.
+   * The flush waits while the peer reads nothing, for ever unless `timeout`
+   * says how long: then the connection closes at once, and frames not
+   * written yet are lost (reported as above, with a
    * `CONNECTION_CLOSED` error that says close() timed out; waiting sends
    * reject with it, and a `close()` or `closeWrite()` in progress ends).
    * Closing with unread bytes from the peer makes the OS reset the
@@ -177,6 +178,10 @@ class Watched<T> extends Promise<T> {
       this.#onSeen?.();
     }
     return super.then(onfulfilled, onrejected);
+  }
+  /** Whether the application waits on it (has called `then`). */
+  get seen(): boolean {
+    return this.#seen;
   }
   /** It rejects with the connection's failure: `seen` runs once the application waits on it. */
   carry(seen: () => void): void {
@@ -467,6 +472,8 @@ class Framed implements FramedConnection {
   #closing: Promise<void> | undefined;
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
+  /** The promises of the `close()` calls in progress. */
+  #closes = new Set<Watched<void>>();
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
   #cut: { promise: Promise<never>; reject: (error: unknown) => void } | undefined;
   /**
@@ -935,7 +942,7 @@ class Framed implements FramedConnection {
       this.#shown = true; // the application gave up on what it wrote
       this.#writableOver();
       this.#fail(reason);
-      this.conn.close();
+      closeQuietly(this.conn);
     };
     return new WritableStream<Uint8Array>({
       // abort() waits for the write in progress, which may wait for a peer that reads nothing.
@@ -953,8 +960,9 @@ class Framed implements FramedConnection {
           this.#writableOver();
           throw error;
         }
-        this.#releaseDeferred();
+        // Its own frame's end: sends deferred behind it (released now) wait on their own.
         const wireEnd = this.#emitted + this.#coalescer.pendingBytes;
+        this.#releaseDeferred();
         if (wireEnd - this.#written > this.#highWaterMark) {
           if (this.#drained === undefined) this.#drained = waiter(0, wireEnd);
           else this.#drained.wireEnd = wireEnd;
@@ -1126,7 +1134,14 @@ class Framed implements FramedConnection {
     return promise;
   }
 
-  async close(options?: FramedCloseOptions): Promise<void> {
+  close(options?: FramedCloseOptions): Promise<void> {
+    const { promise, resolve, reject } = watched();
+    this.#closes.add(promise);
+    this.#close(options).then(resolve, reject).finally(() => this.#closes.delete(promise));
+    return promise;
+  }
+
+  async #close(options?: FramedCloseOptions): Promise<void> {
     const timeout = options?.timeout ?? Infinity;
     // Timers take at most 2^31 - 1 ms: every runtime fires a longer one after 1 ms.
     if (
@@ -1161,6 +1176,13 @@ class Framed implements FramedConnection {
       if (!this.#shown && this.#promised > Math.max(this.#written, this.#readFailedAt)) {
         this.#shown = true; // a close() made after this one (as `await using` makes) ends quietly
         this.#lossReported = { error };
+        // Every close() in progress rejects with it: those the application waits on report it,
+        // the others stay quiet (one stays loud if it waits on none: the loss is not dropped).
+        const closes = [...this.#closes];
+        const waited = closes.some((c) => c.seen);
+        closes.forEach((c, i) => {
+          if (!c.seen && (waited || i > 0)) follow(c, undefined, noop);
+        });
       }
       if (this.#lossReported !== undefined && !reportedBefore) throw this.#lossReported.error;
     } finally {

@@ -808,6 +808,77 @@ test(
   },
 );
 
+test("framed() close({ timeout }): a close() in progress that nobody waits on stays quiet", {
+  timeout: 10_000,
+}, async () => {
+  const { conn, arrived } = heldConn();
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("lost"); // under highWaterMark: resolved, never written
+  await arrived(1);
+  // As an error handler may leave it. Before, it rejected with the loss too: an unhandled
+  // rejection, which ends the process on Node, Deno and Bun (and fails this test).
+  void fc.close();
+  await assert.rejects(fc.close({ timeout: 20 }), { code: "CONNECTION_CLOSED" });
+  // One task later: the runtimes report an unhandled rejection by then.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+});
+
+test(
+  "framed() close({ timeout }) judges a writable write by its own frame, not sends made with it",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    // highWaterMark 50: a 100-byte write waits until its frame is written. Sends made in the same
+    // turn go out after it: the first (10 B) resolves once the write's frame is written, the second
+    // waits; only the write's frame is ever written.
+    const { conn, arrived, complete } = heldConn();
+    const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 50 });
+    const writer = fc.writable.getWriter();
+    const written = writer.write(new Uint8Array(100));
+    const lost = fc.send(new Uint8Array(10));
+    const held = fc.send(new Uint8Array(200));
+    await arrived(1);
+    complete();
+    await lost; // resolved; its frame is never written
+    // Before, the write rejected (its end counted the sends), which counted as the application
+    // seeing the failure: close() resolved and the resolved send's loss went unreported.
+    await assert.rejects(fc.close({ timeout: 20 }), { code: "CONNECTION_CLOSED" });
+    await written;
+    await assert.rejects(held, { code: "CONNECTION_CLOSED" });
+  },
+);
+
+test("framed() close() counts no send that never resolved as promised", {
+  timeout: 10_000,
+}, async () => {
+  // A small writable write (resolves at once) and, in the same turn, a large send (written
+  // without a copy: it resolves once written). Only the write's frame is written.
+  const { conn, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed());
+  const writer = fc.writable.getWriter();
+  const small = writer.write(new Uint8Array(10));
+  const large = fc.send(new Uint8Array(300 * 1024));
+  await arrived(1);
+  complete();
+  await small;
+  // Before, the write's promise counted the send's frame: close() reported a loss.
+  await fc.close({ timeout: 20 });
+  await assert.rejects(large, { code: "CONNECTION_CLOSED" });
+});
+
+test("framed() writable.abort() over a Conn whose close() throws raises nothing", async () => {
+  const { conn } = heldConn();
+  conn.close = () => {
+    throw new Error("close failed");
+  };
+  const fc = framed(conn, lengthPrefixed());
+  const writer = fc.writable.getWriter();
+  // Before, the throw escaped the abort signal's listener: an uncaught exception.
+  await writer.abort(new Error("gave up"));
+  await new Promise((resolve) => setTimeout(resolve, 0)); // as above
+});
+
 test("framed() close({ timeout }) resolves a writable write whose frame was written", {
   timeout: 10_000,
 }, async () => {
