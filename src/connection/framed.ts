@@ -109,8 +109,9 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * `close()` did (nor `writable.close()`, even unawaited: the stream itself
    * waits on it), it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
-   * `.catch(() => {})`); every `close()` in progress then rejects (those
-   * nobody waits on quietly, if one is waited on), those made later do not.
+   * `.catch(() => {})`); every `close()` in progress then rejects, those
+   * made later do not, and one nobody waits on raises no unhandled
+   * rejection (as a send's): wait on a `close()` to learn of a loss.
    * The flush waits while the peer reads nothing, for ever unless `timeout`
    * says how long: then the connection closes at once, and frames not
    * written yet are lost (reported as above, with a
@@ -178,10 +179,6 @@ class Watched<T> extends Promise<T> {
       this.#onSeen?.();
     }
     return super.then(onfulfilled, onrejected);
-  }
-  /** Whether the application waits on it (has called `then`). */
-  get seen(): boolean {
-    return this.#seen;
   }
   /** It rejects with the connection's failure: `seen` runs once the application waits on it. */
   carry(seen: () => void): void {
@@ -472,8 +469,6 @@ class Framed implements FramedConnection {
   #closing: Promise<void> | undefined;
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
-  /** The promises of the `close()` calls in progress. */
-  #closes = new Set<Watched<void>>();
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
   #cut: { promise: Promise<never>; reject: (error: unknown) => void } | undefined;
   /**
@@ -1135,9 +1130,10 @@ class Framed implements FramedConnection {
   }
 
   close(options?: FramedCloseOptions): Promise<void> {
-    const { promise, resolve, reject } = watched();
-    this.#closes.add(promise);
-    this.#close(options).then(resolve, reject).finally(() => this.#closes.delete(promise));
+    // Like a send's: one nobody waits on raises no unhandled rejection (an error handler's
+    // `void fc.close()` must not end the process when shutdown's close() reports the loss).
+    const { promise, resolve, reject } = quiet();
+    this.#close(options).then(resolve, reject);
     return promise;
   }
 
@@ -1176,13 +1172,6 @@ class Framed implements FramedConnection {
       if (!this.#shown && this.#promised > Math.max(this.#written, this.#readFailedAt)) {
         this.#shown = true; // a close() made after this one (as `await using` makes) ends quietly
         this.#lossReported = { error };
-        // Every close() in progress rejects with it: those the application waits on report it,
-        // the others stay quiet (one stays loud if it waits on none: the loss is not dropped).
-        const closes = [...this.#closes];
-        const waited = closes.some((c) => c.seen);
-        closes.forEach((c, i) => {
-          if (!c.seen && (waited || i > 0)) follow(c, undefined, noop);
-        });
       }
       if (this.#lossReported !== undefined && !reportedBefore) throw this.#lossReported.error;
     } finally {

@@ -824,6 +824,25 @@ test("framed() close({ timeout }): a close() in progress that nobody waits on st
 });
 
 test(
+  "framed() close() waited on only after it rejected still reports the loss, and raised nothing",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const { conn, arrived } = heldConn();
+    const closed = closeCalled(conn);
+    const fc = framed(conn, lengthPrefixed());
+    await fc.send("lost"); // under highWaterMark: resolved, never written
+    await arrived(1);
+    const closing = fc.close({ timeout: 20 });
+    await closed; // the timeout closed the conn
+    // A task later: an unhandled rejection is reported by then (before, on all three runtimes).
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await assert.rejects(closing, { code: "CONNECTION_CLOSED" });
+  },
+);
+
+test(
   "framed() close({ timeout }) judges a writable write by its own frame, not sends made with it",
   {
     timeout: 10_000,
