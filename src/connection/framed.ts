@@ -104,14 +104,14 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * Flushes queued frames as `closeWrite()` does, then closes both
    * directions. Rejects if the connection failed before frames whose sends
    * (or `writable` writes) had resolved were written (they are lost) and
-   * the application has not seen the failure: no send or `closeWrite()`
-   * promise it waited on rejected with it, no `writable` write or earlier
-   * `close()` did (nor `writable.close()`, even unawaited: the stream itself
-   * waits on it), it did not abort `writable`, and no read failed after
+   * the application has not seen the failure: no send, `closeWrite()`
+   * or earlier `close()` promise it waited on rejected with it, no
+   * `writable` write did (nor `writable.close()`, even unawaited: the stream
+   * itself waits on it), it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
-   * `.catch(() => {})`); every `close()` in progress then rejects, those
-   * made later do not, and one nobody waits on raises no unhandled
-   * rejection (as a send's): wait on a `close()` to learn of a loss.
+   * `.catch(() => {})`); every `close()` in progress then rejects, and so
+   * do those made later until the application waits on one that did. One
+   * nobody waits on raises no unhandled rejection for the loss.
    * The flush waits while the peer reads nothing, for ever unless `timeout`
    * says how long: then the connection closes at once, and frames not
    * written yet are lost (reported as above, with a
@@ -469,6 +469,12 @@ class Framed implements FramedConnection {
   #closing: Promise<void> | undefined;
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
+  /** A `close()` that rejected with `#lossReported` was waited on. */
+  #lossSeen = false;
+  #seeLoss = (): void => {
+    this.#lossSeen = true;
+    this.#shown = true;
+  };
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
   #cut: { promise: Promise<never>; reject: (error: unknown) => void } | undefined;
   /**
@@ -1132,8 +1138,17 @@ class Framed implements FramedConnection {
   close(options?: FramedCloseOptions): Promise<void> {
     // Like a send's: one nobody waits on raises no unhandled rejection (an error handler's
     // `void fc.close()` must not end the process when shutdown's close() reports the loss).
-    const { promise, resolve, reject } = quiet();
-    this.#close(options).then(resolve, reject);
+    // The loss is no unhandled rejection when nobody waits on this close() (an error handler's
+    // `void fc.close()`): later close() calls report it until one that did is waited on. Other
+    // errors (the caller's mistakes) stay loud.
+    const { promise, resolve, reject } = watched();
+    follow(this.#close(options), resolve, (error) => {
+      if (this.#lossReported !== undefined && error === this.#lossReported.error) {
+        follow(promise, undefined, noop);
+        promise.carry(this.#seeLoss);
+      }
+      reject(error);
+    });
     return promise;
   }
 
@@ -1150,7 +1165,8 @@ class Framed implements FramedConnection {
         }`,
       );
     }
-    // A close() made once a loss was reported ends quietly; all those in progress then report it.
+    // All close() calls in progress when a loss is found report it; one made after reports it
+    // only if the application has not waited on one that did.
     const reportedBefore = this.#lossReported !== undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -1169,11 +1185,15 @@ class Framed implements FramedConnection {
       // had resolved and were lost make it fail, unless the application saw the failure: a
       // promise of its own rejected with it and it waited on that, or `#shown`, or a read
       // failed after they were promised.
-      if (!this.#shown && this.#promised > Math.max(this.#written, this.#readFailedAt)) {
-        this.#shown = true; // a close() made after this one (as `await using` makes) ends quietly
+      if (
+        this.#lossReported === undefined && !this.#shown &&
+        this.#promised > Math.max(this.#written, this.#readFailedAt)
+      ) {
         this.#lossReported = { error };
       }
-      if (this.#lossReported !== undefined && !reportedBefore) throw this.#lossReported.error;
+      if (this.#lossReported !== undefined && (!reportedBefore || !this.#lossSeen)) {
+        throw this.#lossReported.error;
+      }
     } finally {
       clearTimeout(timer);
       this.#closedHere = true;

@@ -842,6 +842,22 @@ test(
   },
 );
 
+test("framed() close() reports a loss that a close() nobody waited on found", {
+  timeout: 10_000,
+}, async () => {
+  const { conn, arrived } = heldConn();
+  const closed = closeCalled(conn);
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("lost"); // under highWaterMark: resolved, never written
+  await arrived(1);
+  void fc.close({ timeout: 10 }); // a watchdog's
+  await closed;
+  await turns();
+  // Before, the watchdog's close() took the report and nobody saw it: this one resolved.
+  await assert.rejects(fc.close(), { code: "CONNECTION_CLOSED" });
+  await fc.close(); // the application has seen it now
+});
+
 test(
   "framed() close({ timeout }) judges a writable write by its own frame, not sends made with it",
   {
