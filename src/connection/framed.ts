@@ -470,9 +470,7 @@ class Framed implements FramedConnection {
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
   /** A `close()` that rejected with `#lossReported` was waited on. */
-  #lossSeen = false;
   #seeLoss = (): void => {
-    this.#lossSeen = true;
     this.#shown = true;
   };
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
@@ -1191,7 +1189,8 @@ class Framed implements FramedConnection {
       ) {
         this.#lossReported = { error };
       }
-      if (this.#lossReported !== undefined && (!reportedBefore || !this.#lossSeen)) {
+      // Seen: a close() that rejected with it, or a send, write or closeWrite() that failed.
+      if (this.#lossReported !== undefined && (!reportedBefore || !this.#shown)) {
         throw this.#lossReported.error;
       }
     } finally {

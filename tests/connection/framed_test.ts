@@ -858,6 +858,24 @@ test("framed() close() reports a loss that a close() nobody waited on found", {
   await fc.close(); // the application has seen it now
 });
 
+test("framed() close() after the application saw the failure elsewhere resolves", {
+  timeout: 10_000,
+}, async () => {
+  // 10-byte payloads are 14 bytes on the wire: the first send resolves at once, the second waits.
+  const { conn, arrived } = heldConn();
+  const closed = closeCalled(conn);
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 20 });
+  await fc.send(new Uint8Array(10)); // resolved, never written
+  const waiting = fc.send(new Uint8Array(10));
+  await arrived(1);
+  void fc.close({ timeout: 10 }); // a watchdog's: finds the loss, nobody waits on it
+  await closed;
+  await turns(); // the watchdog's close() has settled
+  await assert.rejects(waiting, { code: "CONNECTION_CLOSED" }); // the application sees it here
+  // Before, this close() reported it again.
+  await fc.close();
+});
+
 test(
   "framed() close({ timeout }) judges a writable write by its own frame, not sends made with it",
   {
