@@ -469,7 +469,7 @@ class Framed implements FramedConnection {
   #closing: Promise<void> | undefined;
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
-  /** A `close()` that rejected with `#lossReported` was waited on. */
+  /** Called once the application waits on a `close()` that rejected with `#lossReported`. */
   #seeLoss = (): void => {
     this.#shown = true;
   };
@@ -1134,11 +1134,9 @@ class Framed implements FramedConnection {
   }
 
   close(options?: FramedCloseOptions): Promise<void> {
-    // Like a send's: one nobody waits on raises no unhandled rejection (an error handler's
-    // `void fc.close()` must not end the process when shutdown's close() reports the loss).
     // The loss is no unhandled rejection when nobody waits on this close() (an error handler's
-    // `void fc.close()`): later close() calls report it until one that did is waited on. Other
-    // errors (the caller's mistakes) stay loud.
+    // `void fc.close()` must not end the process): later close() calls report it until the
+    // application has seen it. Other errors (the caller's mistakes) stay loud.
     const { promise, resolve, reject } = watched();
     follow(this.#close(options), resolve, (error) => {
       if (this.#lossReported !== undefined && error === this.#lossReported.error) {
@@ -1164,7 +1162,7 @@ class Framed implements FramedConnection {
       );
     }
     // All close() calls in progress when a loss is found report it; one made after reports it
-    // only if the application has not waited on one that did.
+    // only while the application has not seen it.
     const reportedBefore = this.#lossReported !== undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
