@@ -469,12 +469,8 @@ class Framed implements FramedConnection {
   #closing: Promise<void> | undefined;
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
-  /** Called once the application waits on a `close()` that rejected with `#lossReported`. */
-  #seeLoss = (): void => {
-    this.#shown = true;
-  };
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
-  #cut: { promise: Promise<never>; reject: (error: unknown) => void } | undefined;
+  #cut: { promise: Promise<void>; reject: (error: unknown) => void } | undefined;
   /**
    * The framing error that ended reading, once the application was given it:
    * the connection closes after what was sent before goes out, and sends fail
@@ -1126,7 +1122,7 @@ class Framed implements FramedConnection {
     // an unhandled rejection when left unawaited: close() reports the loss then.
     const { promise, resolve, reject } = quiet();
     // Also ends when a close({ timeout }) timed out (a Conn may leave its writes pending).
-    follow(Promise.race([closing, (this.#cut ??= cutShort()).promise]), resolve, (error) => {
+    follow(Promise.race([closing, (this.#cut ??= quiet()).promise]), resolve, (error) => {
       if (error === this.#failure) promise.carry(this.#seeFailure);
       reject(error);
     });
@@ -1141,7 +1137,7 @@ class Framed implements FramedConnection {
     follow(this.#close(options), resolve, (error) => {
       if (this.#lossReported !== undefined && error === this.#lossReported.error) {
         follow(promise, undefined, noop);
-        promise.carry(this.#seeLoss);
+        promise.carry(this.#seeFailure); // waiting on it shows the loss
       }
       reject(error);
     });
@@ -1168,7 +1164,7 @@ class Framed implements FramedConnection {
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       const closing = this.#closing ??= this.#flush();
-      const cut = this.#cut ??= cutShort();
+      const cut = this.#cut ??= quiet();
       if (timeout !== Infinity) {
         timer = setTimeout(() => {
           this.#timedOut(timeout);
@@ -1231,11 +1227,4 @@ function closeQuietly(conn: Conn): void {
   } catch {
     // close() reports it when it closes the conn itself
   }
-}
-
-function cutShort(): { promise: Promise<never>; reject: (error: unknown) => void } {
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<never>((_, no) => reject = no);
-  promise.catch(noop);
-  return { promise, reject };
 }

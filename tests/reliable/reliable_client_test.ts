@@ -304,6 +304,22 @@ test(
   },
 );
 
+/**
+ * Has `client` send `payload`, and waits for the server to refuse the session at its limit of
+ * `limit` sessions; `sent` is the send, still waiting.
+ */
+async function refusedAtLimit(
+  client: ReliableSession,
+  payload: string,
+  limit: number,
+): Promise<{ sent: Promise<void> }> {
+  const refused = once(client, "reconnecting");
+  const sent = client.send(payload);
+  const { detail } = (await refused) as CustomEvent<{ error: Error }>;
+  assert.match(detail.error.message, new RegExp(`server holds its limit of ${limit} sessions`));
+  return { sent };
+}
+
 test(
   "reliable: a server at maxSessions refuses a new session as at shutdown; the client gets in once one ends",
   { timeout: 10000 },
@@ -314,10 +330,7 @@ test(
       assert.deepEqual(await read(first, 1), ["first"]);
       const second = reliableClient(net.dialer, { clock, reconnect: { jitter: 0 } });
       try {
-        const refused = once(second, "reconnecting");
-        const sent = second.send("second");
-        const { detail } = (await refused) as CustomEvent<{ error: Error }>;
-        assert.match(detail.error.message, /server holds its limit of 1 sessions/);
+        const { sent } = await refusedAtLimit(second, "second", 1);
         assert.equal(server.size, 1);
         await client.close(); // the first session ends: room for one
         const opened = once(second, "open");
@@ -353,10 +366,7 @@ test(
       assert.equal(server.size, 0); // both ended; neither was taken
       const third = reliableClient(net.dialer, { clock, reconnect: { jitter: 0 } });
       try {
-        const refused = once(third, "reconnecting");
-        const sent = third.send("third");
-        const { detail } = (await refused) as CustomEvent<{ error: Error }>;
-        assert.match(detail.error.message, /server holds its limit of 2 sessions/);
+        const { sent } = await refusedAtLimit(third, "third", 2);
         const sessions = server[Symbol.asyncIterator]();
         const first = (await sessions.next()).value as ReliableSession;
         assert.deepEqual(await read(first, 1), ["ended 0"]); // what it got is still there
