@@ -78,13 +78,18 @@ const DETAILS: Record<string, string> = {
 /**
  * The errno name of a runtime socket error (`code`); for Deno's errors that
  * have only a message, the name Node would give: `ENOTFOUND` for a failed
- * host lookup, OpenSSL's for a server certificate rustls refused.
+ * host lookup or a name refused as invalid, OpenSSL's for a server certificate rustls refused.
  */
 export function errnoOf(cause: unknown): string | undefined {
   const code = (cause as { code?: unknown } | null | undefined)?.code;
   if (typeof code === "string") return code;
   if (!(cause instanceof Error)) return undefined;
-  if (cause.message.startsWith("failed to lookup address information")) return "ENOTFOUND";
+  // Deno's failed lookup, and its refusal of a name no lookup could find ("invalid char found in
+  // FQDN"), which Node and Bun report as ENOTFOUND.
+  if (
+    cause.message.startsWith("failed to lookup address information") ||
+    cause.message.startsWith("invalid host ")
+  ) return "ENOTFOUND";
   const peer = "invalid peer certificate: ";
   if (!cause.message.startsWith(peer)) return undefined;
   const rest = cause.message.slice(peer.length);

@@ -33,6 +33,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { Buffer } from "node:buffer";
+import { lookup } from "node:dns/promises";
 import { setImmediate } from "node:timers";
 import type {
   Conn,
@@ -272,8 +273,15 @@ function serve(
       });
       resolve(listener);
     };
-    if ("path" in options) server.listen({ path: options.path }, onListening);
-    else server.listen({ host, port: options.port }, onListening);
+    if ("path" in options) return void server.listen({ path: options.path }, onListening);
+    const port = options.port;
+    if (net.isIP(host!) !== 0) return void server.listen({ host, port }, onListening);
+    // A host name is resolved first, as Node's listen() does itself: Bun's fails on some names
+    // that do not resolve without saying why.
+    lookup(host!).then(
+      ({ address }) => server.listen({ host: address, port }, onListening),
+      (error) => reject(connectionError(`listen on ${target}`, error)),
+    );
   });
 }
 

@@ -64,6 +64,10 @@ test("connectionError names the address and the reason, and keeps the cause", BO
       new Error("failed to lookup address information: Name or service not known"),
       "the host name could not be resolved",
     ],
+    [
+      new Error("invalid host 'no such host': invalid char found in FQDN"),
+      "the host name could not be resolved",
+    ],
     [errno("connect EHOSTUNREACH", "EHOSTUNREACH"), "the host is unreachable"],
     [errno("connect ENETUNREACH", "ENETUNREACH"), "the network is unreachable"],
     // TLS: Node's words advised a Node command-line flag, Deno's named rustls's error kinds.

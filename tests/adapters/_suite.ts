@@ -490,6 +490,28 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t("a host name that does not resolve rejects in the same words everywhere", async () => {
+    const { connect, connectTls, listen } = await adapter(name);
+    // Names the C library refuses without asking a DNS server. Before, Deno refused the first
+    // in its own words ("invalid char found in FQDN"), and Bun's node:net failed to listen on the
+    // second without a reason ("Failed to listen at -bad-").
+    for (const hostname of ["no such host", "-bad-"]) {
+      const unresolved = (action: string) => (error: unknown): boolean => {
+        assert.ok(error instanceof ConnectionError, `${action}: ${error}`);
+        assert.equal(error.code, "CONNECTION_FAILED");
+        assert.equal(error.message, `Cannot ${action} as the host name could not be resolved`);
+        assert.ok(error.cause !== undefined, "has the runtime error as cause");
+        return true;
+      };
+      await assert.rejects(listen({ hostname, port: 0 }), unresolved(`listen on ${hostname}:0`));
+      await assert.rejects(connect({ hostname, port: 9 }), unresolved(`connect to ${hostname}:9`));
+      await assert.rejects(
+        connectTls({ hostname, port: 9 }),
+        unresolved(`connect to ${hostname}:9`),
+      );
+    }
+  });
+
   t("bad ports reject with RangeError before any attempt", async () => {
     const { connect, connectTls, listen } = await adapter(name);
     for (const port of [0, -1, 1.5, 65536, Number.NaN]) {
