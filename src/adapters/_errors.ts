@@ -73,17 +73,32 @@ const DETAILS: Record<string, string> = {
   CERT_HAS_EXPIRED: "the server's certificate has expired",
   CERT_NOT_YET_VALID: "the server's certificate is not valid yet",
   ERR_TLS_CERT_ALTNAME_INVALID: "the server's certificate is not valid for the server name",
+  // A server that does not speak TLS (its first bytes are no TLS record). Each runtime said it
+  // in other words, Node's with OpenSSL's source path.
+  ERR_SSL_WRONG_VERSION_NUMBER: "the server did not answer in TLS",
 };
 
 /**
  * The errno name of a runtime socket error (`code`); for Deno's errors that
  * have only a message, the name Node would give: `ENOTFOUND` for a failed
- * host lookup or a name refused as invalid, OpenSSL's for a server certificate rustls refused.
+ * host lookup or a name refused as invalid, OpenSSL's for a server
+ * certificate rustls refused and for a reply that is not TLS (which Bun's
+ * own TLS names only in its message).
  */
 export function errnoOf(cause: unknown): string | undefined {
   const code = (cause as { code?: unknown } | null | undefined)?.code;
+  // Bun's own TLS gives the OpenSSL reason only in its message.
+  if (
+    code === "EPROTO" && cause instanceof Error && cause.message.includes("WRONG_VERSION_NUMBER")
+  ) {
+    return "ERR_SSL_WRONG_VERSION_NUMBER";
+  }
   if (typeof code === "string") return code;
   if (!(cause instanceof Error)) return undefined;
+  // rustls (Deno), for a reply that is no TLS record.
+  if (cause.message.startsWith("received corrupt message of type InvalidContentType")) {
+    return "ERR_SSL_WRONG_VERSION_NUMBER";
+  }
   // Deno's failed lookup, and its refusal of a name no lookup could find ("invalid char found in
   // FQDN"), which Node and Bun report as ENOTFOUND.
   if (

@@ -69,6 +69,22 @@ test("connectionError names the address and the reason, and keeps the cause", BO
       "the host name could not be resolved",
     ],
     [errno("connect EHOSTUNREACH", "EHOSTUNREACH"), "the host is unreachable"],
+    // A reply that is not TLS: Node (and node:tls on Deno and Bun), Bun's own TLS, Deno (rustls).
+    [
+      errno(
+        "error:0A00010B:SSL routines:tls_validate_record_header:wrong version number",
+        "ERR_SSL_WRONG_VERSION_NUMBER",
+      ),
+      "the server did not answer in TLS",
+    ],
+    [
+      errno("error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER", "EPROTO"),
+      "the server did not answer in TLS",
+    ],
+    [
+      new Error("received corrupt message of type InvalidContentType"),
+      "the server did not answer in TLS",
+    ],
     [errno("connect ENETUNREACH", "ENETUNREACH"), "the network is unreachable"],
     // TLS: Node's words advised a Node command-line flag, Deno's named rustls's error kinds.
     [

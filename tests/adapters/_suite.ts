@@ -1750,6 +1750,34 @@ export function adapterSuite(name: Runtime): void {
     }
   });
 
+  t("TLS: a server that does not speak TLS rejects in the same words everywhere", async () => {
+    const { connectTls, listen } = await adapter(name);
+    // A plain TCP server that answers the ClientHello as an HTTP server would.
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = accept(listener);
+    const port = portOf(listener);
+    const connecting = connectTls({ hostname: "127.0.0.1", port, caCerts: [fixture("ca.crt")] });
+    const server = await accepted;
+    try {
+      assert.equal((await server.readable.getReader().read()).done, false);
+      const writer = server.writable.getWriter();
+      await writer.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+      // Before, each runtime said it in its own words (Node's with OpenSSL's source path).
+      await assert.rejects(connecting, (error) => {
+        assert.ok(error instanceof ConnectionError, String(error));
+        assert.equal(error.code, "CONNECTION_FAILED");
+        assert.equal(
+          error.message,
+          `Cannot connect to 127.0.0.1:${port} as the server did not answer in TLS`,
+        );
+        assert.ok(error.cause !== undefined);
+        return true;
+      });
+    } finally {
+      server.close();
+    }
+  });
+
   t(
     "TLS: a client that leaves without close_notify ends the server's reading cleanly",
     async () => {
