@@ -779,7 +779,9 @@ class Framed implements FramedConnection {
       if (!failed || usageErrors.has(error as object)) return Promise.reject(error);
       const { promise, reject } = quiet();
       reject(error);
-      promise.carry(this.#seeFailure);
+      // Only the connection's failure shows a loss: the framing error that ended reading says
+      // nothing of frames whose sends resolve after it (#readFailedAt counts those before).
+      if (error === this.#failure) promise.carry(this.#seeFailure);
       return promise;
     }
   }
@@ -937,7 +939,7 @@ class Framed implements FramedConnection {
       this.#shown = true; // the application gave up on what it wrote
       this.#writableOver();
       this.#fail(reason);
-      closeQuietly(this.conn);
+      this.#closeNow();
     };
     return new WritableStream<Uint8Array>({
       // abort() waits for the write in progress, which may wait for a peer that reads nothing.
@@ -951,7 +953,7 @@ class Framed implements FramedConnection {
           // No promise: the writable waits on highWaterMark by itself.
           this.#add(payload, this.#sunk <= this.#fence);
         } catch (error) {
-          if (error === this.#failure || error === this.#endedBy) this.#shown = true;
+          if (error === this.#failure) this.#shown = true; // as in send()
           this.#writableOver();
           throw error;
         }
@@ -963,7 +965,8 @@ class Framed implements FramedConnection {
           else this.#drained.wireEnd = wireEnd;
           return this.#drained.promise;
         }
-        this.#promised = wireEnd;
+        // Not lowered: a send released above may have resolved beyond this write's frame.
+        if (wireEnd > this.#promised) this.#promised = wireEnd;
       },
       // Closing the writable half-closes the connection, as closing a Conn's writable does.
       close: () => {
@@ -1054,7 +1057,7 @@ class Framed implements FramedConnection {
       drained !== undefined &&
       (final
         ? drained.wireEnd <= this.#written
-        : this.#emitted - this.#written <= this.#highWaterMark)
+        : Math.max(this.#emitted, drained.wireEnd) - this.#written <= this.#highWaterMark)
     ) {
       this.#drained = undefined;
       if (drained.wireEnd > this.#promised) this.#promised = drained.wireEnd;
@@ -1166,10 +1169,7 @@ class Framed implements FramedConnection {
       const closing = this.#closing ??= this.#flush();
       const cut = this.#cut ??= quiet();
       if (timeout !== Infinity) {
-        timer = setTimeout(() => {
-          this.#timedOut(timeout);
-          cut.reject(this.#failure);
-        }, timeout);
+        timer = setTimeout(() => this.#timedOut(timeout), timeout); // rejects cut
       }
       await Promise.race([closing, cut.promise]);
     } catch (error) {
@@ -1208,11 +1208,21 @@ class Framed implements FramedConnection {
         code: "CONNECTION_CLOSED",
       }),
     );
+    this.#closeNow();
+  }
+
+  /**
+   * After a failure of the application's making (a timed-out `close()`, an aborted `writable`):
+   * closes the conn, whose writes in progress a Conn of one's own may leave pending, so no
+   * `close()` or `closeWrite()`, in progress or later, waits for them (they report the failure).
+   */
+  #closeNow(): void {
+    this.#closedHere = true; // a read waiting ends cleanly, as at close()
     closeQuietly(this.conn);
-    // A later closeWrite() reports it rather than wait on the writes left pending.
     const failed = Promise.reject(this.#failure);
     failed.catch(noop);
     this.#closing = failed;
+    (this.#cut ??= quiet()).reject(this.#failure);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -989,6 +989,138 @@ test("framed() close({ timeout }) resolves no send whose frame it then drops", {
 });
 
 test(
+  "framed() close() reports the loss of a send released behind writable writes that resolved at once",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    // coalesce 0, highWaterMark 20: a 30-byte write waits; a second write and a send queue
+    // behind it. Once the sink takes the second write, the send is released and resolves at once
+    // (its frame is within highWaterMark of what was written) but is never written.
+    const { conn, arrived, complete } = heldConn();
+    const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 20 });
+    const writer = fc.writable.getWriter();
+    await writer.ready;
+    void writer.write(new Uint8Array(30));
+    void writer.write(new Uint8Array([2]));
+    const sent = fc.send(new Uint8Array([3]));
+    await arrived(1);
+    complete();
+    await arrived(2);
+    complete();
+    await arrived(3);
+    await sent;
+    // Before, the second write's sink lowered the promised position to its own frame's end after
+    // the send had raised it: close() resolved, the send's loss unreported.
+    await assert.rejects(fc.close({ timeout: 20 }), { code: "CONNECTION_CLOSED" });
+  },
+);
+
+test(
+  "framed() with highWaterMark 0: a writable write waits while its frame is still being coalesced",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const { conn, arrived, complete } = heldConn();
+    const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
+    const writer = fc.writable.getWriter();
+    await writer.ready;
+    const first = fc.send("a");
+    await arrived(1); // "a" is the conn's, not written yet
+    const written = watch(writer.write(new Uint8Array([42]))); // its frame waits in the send buffer
+    complete(); // "a" is written; the write's frame is not handed to the conn yet
+    await first;
+    // Before, the write resolved here (every byte emitted was written, not its own frame).
+    assert.equal(written(), "pending");
+    await arrived(2);
+    assert.equal(written(), "pending");
+    await fc.close({ timeout: 20 }); // nothing that resolved is lost
+    assert.equal(written(), "rejected");
+  },
+);
+
+test(
+  "framed() a send refused with the framing error that ended reading does not hide a later loss",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const readable = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
+    const held = heldConn();
+    const conn: Conn = { ...held.conn, readable };
+    const fc = framed(conn, lengthPrefixed({ maxFrameLength: 100 }), {
+      coalesce: 0,
+      highWaterMark: 20,
+    });
+    const waiting = [fc.send(new Uint8Array(30)), fc.send(new Uint8Array(10))]; // both wait
+    await held.arrived(1);
+    feed.enqueue(new Uint8Array([0, 0, 3, 232])); // a 1000-byte frame: too large
+    await assert.rejects(fc[Symbol.asyncIterator]().next(), FrameTooLargeError);
+    // A reply the application waits on, refused with the read's error.
+    await assert.rejects(fc.send("reply"), FrameTooLargeError);
+    held.complete(); // the first frame is written, and the second send resolves: its frame is not
+    await held.arrived(2);
+    await Promise.all(waiting);
+    // Before, the refused reply counted as having seen this loss: close() resolved.
+    await assert.rejects(fc.close({ timeout: 20 }), { code: "CONNECTION_CLOSED" });
+  },
+);
+
+test("framed() close({ timeout }) and writable.abort() end a read waiting meanwhile cleanly", {
+  timeout: 10_000,
+}, async () => {
+  for (const how of ["timeout", "abort"] as const) {
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const readable = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
+    const held = heldConn();
+    const conn: Conn = {
+      ...held.conn,
+      readable,
+      close: () => {
+        try {
+          feed.close();
+        } catch {
+          // closed already (close() is idempotent)
+        }
+      },
+    };
+    const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
+    const sent = fc.send("held"); // never written: close() waits on it
+    await held.arrived(1);
+    feed.enqueue(new Uint8Array([0, 0, 0, 9, 1, 2])); // part of a frame
+    const next = fc[Symbol.asyncIterator]().next();
+    await turns(); // the part is read; the read waits for the rest
+    if (how === "timeout") await fc.close({ timeout: 20 });
+    else await fc.writable.getWriter().abort(new Error("gave up"));
+    // Before, a TruncatedFrameError, as if the peer had gone (close() without a timeout: done).
+    assert.deepEqual(await next, { done: true, value: undefined }, how);
+    await assert.rejects(sent);
+  }
+});
+
+test(
+  "framed() after writable.abort(), close() and closeWrite() settle over a Conn that leaves its writes pending",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const { conn, arrived } = heldConn(); // its close() leaves the write in progress pending
+    const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
+    const sent = fc.send("held");
+    await arrived(1);
+    const before = fc.close(); // waits for the held write
+    await fc.writable.getWriter().abort(new Error("gave up"));
+    // Before, all three waited for ever on the write the Conn left pending.
+    await before; // the application gave up on what it sent: no loss to report
+    await fc.close();
+    await assert.rejects(fc.closeWrite(), { message: "Cannot send as the connection failed" });
+    await assert.rejects(sent);
+  },
+);
+
+test(
   "framed() close({ timeout }) after a framing error from a peer that reads nothing",
   { timeout: 10_000 },
   async () => {
