@@ -220,3 +220,133 @@ function bunCounter(onChunk: (chunk: Uint8Array) => void): Promise<NativeCounter
     },
   });
 }
+
+/**
+ * Ping-pong over the runtime's own socket API (Nagle off at both ends): an
+ * echo server, and a client that writes `size` bytes and waits for them to
+ * come back, `count` times. Returns the seconds of the round trips
+ * (listening and connecting not counted).
+ */
+export function nativePingPong(count: number, size: number): Promise<number> {
+  const rt = runtimeName();
+  if (rt === "deno") return denoPingPong(count, size);
+  if (rt === "bun") return bunPingPong(count, size);
+  return nodePingPong(count, size);
+}
+
+async function denoPingPong(count: number, size: number): Promise<number> {
+  const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const echo = (async () => {
+    const conn = await listener.accept();
+    conn.setNoDelay(true);
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (let n; (n = await conn.read(buf)) !== null;) {
+        for (let at = 0; at < n;) at += await conn.write(buf.subarray(at, n));
+      }
+    } finally {
+      conn.close();
+    }
+  })();
+  const conn = await g.Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  conn.setNoDelay(true);
+  const message = new Uint8Array(size);
+  const buf = new Uint8Array(64 * 1024);
+  const start = performance.now();
+  try {
+    for (let i = 0; i < count; i++) {
+      for (let at = 0; at < size;) at += await conn.write(message.subarray(at));
+      for (let got = 0; got < size;) {
+        const n = await conn.read(buf);
+        if (n === null) throw new Error("ping-pong: the echo server closed");
+        got += n;
+      }
+    }
+    return (performance.now() - start) / 1000;
+  } finally {
+    conn.close();
+    await echo.catch(() => {});
+    listener.close();
+  }
+}
+
+async function nodePingPong(count: number, size: number): Promise<number> {
+  const server = net.createServer((s) => {
+    s.setNoDelay(true);
+    s.on("data", (d) => s.write(d));
+    s.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const socket = await new Promise<net.Socket>((resolve, reject) => {
+    const port = (server.address() as net.AddressInfo).port;
+    const s = net.connect({ host: "127.0.0.1", port, noDelay: true }, () => resolve(s));
+    s.once("error", reject);
+  });
+  let got = 0;
+  let back: () => void = () => {};
+  socket.on("data", (d: Uint8Array) => {
+    got += d.length;
+    if (got >= size) {
+      got -= size;
+      back();
+    }
+  });
+  const message = new Uint8Array(size);
+  const start = performance.now();
+  try {
+    for (let i = 0; i < count; i++) {
+      const echoed = new Promise<void>((resolve) => back = resolve);
+      socket.write(message);
+      await echoed;
+    }
+    return (performance.now() - start) / 1000;
+  } finally {
+    socket.destroy();
+    server.close();
+  }
+}
+
+async function bunPingPong(count: number, size: number): Promise<number> {
+  // The echo writes are at most `size` bytes into an empty socket buffer: never partial here.
+  const server = g.Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(s: { setNoDelay?(on: boolean): void }): void {
+        s.setNoDelay?.(true);
+      },
+      data(s: { write(b: Uint8Array): number }, d: Uint8Array): void {
+        if (s.write(d) !== d.length) throw new Error("ping-pong: partial echo write");
+      },
+    },
+  });
+  let got = 0;
+  let back: () => void = () => {};
+  const socket = await g.Bun.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+    socket: {
+      data(_s: unknown, d: Uint8Array): void {
+        got += d.length;
+        if (got >= size) {
+          got -= size;
+          back();
+        }
+      },
+    },
+  });
+  socket.setNoDelay?.(true);
+  const message = new Uint8Array(size);
+  const start = performance.now();
+  try {
+    for (let i = 0; i < count; i++) {
+      const echoed = new Promise<void>((resolve) => back = resolve);
+      if (socket.write(message) !== size) throw new Error("ping-pong: partial write");
+      await echoed;
+    }
+    return (performance.now() - start) / 1000;
+  } finally {
+    socket.end();
+    server.stop(true);
+  }
+}

@@ -27,6 +27,9 @@
  *   its own `new Uint8Array(4 + n)` with one native write, received by
  *   `framed()` (the contrast for coalescing); and framewire's sender with
  *   each 100 B `send()` awaited (the loop an application writes first);
+ * - ping-pong 16 B (latency): one 16 B message echoed at a time, round
+ *   trips/s over the runtime's own socket API ("raw native" in that group)
+ *   and over the adapter + `framed()` at both ends;
  * - length-prefixed-stream: its encoder piped into a node:net socket and the
  *   server socket piped into its decoder (node:net exists on all three);
  * - it-length-prefixed: its `encode()` over the messages, each chunk it
@@ -85,7 +88,7 @@ import {
   viewsSeen,
   writeResults,
 } from "./_common.ts";
-import { type NativeClient, nativeConnect, nativeCounter } from "./_native.ts";
+import { type NativeClient, nativeConnect, nativeCounter, nativePingPong } from "./_native.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -424,6 +427,54 @@ function perMessageWriteCase(size: number): Case {
   };
 }
 
+/** Round trips per ping-pong case. */
+const PING_PONGS = quick ? 2_000 : 20_000;
+
+/**
+ * Latency: 16 B messages echoed one at a time (the next is sent when the
+ * last came back), over the runtime's own socket API (named "raw native", the
+ * reference of its group) or framewire's adapter and `framed()` at both ends.
+ * A frame is a round trip; both ends share one thread, so the time per round
+ * trip is both ends' work for two messages plus the kernel's.
+ */
+function pingPongCase(kind: "native" | "framed"): Case {
+  const size = 16;
+  const count = PING_PONGS;
+  return {
+    name: kind === "native" ? "raw native" : `framed() ping-pong ${sizeLabel(size)}`,
+    note: kind === "native"
+      ? "runtime socket API at both ends, an echo server; one 16 B write, then wait for the 16 B echo"
+      : `${adapterName} adapter + framed() at both ends; client: send() then the iterator's next(); server: for await, send() each frame back`,
+    frames: count,
+    bytes: count * size,
+    async run(): Promise<Timed> {
+      if (kind === "native") return { frames: count, seconds: await nativePingPong(count, size) };
+      const { client, server, listener } = await pair();
+      const tx = framed(client, framing);
+      const echo = framed(server, framing);
+      const echoing = (async () => {
+        for await (const frame of echo) echo.send(frame);
+      })();
+      try {
+        const replies = tx[Symbol.asyncIterator]();
+        const message = payload(size);
+        const start = performance.now();
+        for (let i = 0; i < count; i++) {
+          tx.send(message);
+          if ((await replies.next()).done) throw new Error("ping-pong: the echo ended");
+        }
+        const seconds = (performance.now() - start) / 1000;
+        return { frames: count, seconds };
+      } finally {
+        await tx.close();
+        await echoing;
+        await echo.close();
+        listener.close();
+      }
+    },
+  };
+}
+
 /**
  * One side alone, against the runtime's raw socket on the other side (the
  * same thread): framewire's sender into a raw counting receiver, or a raw
@@ -678,6 +729,7 @@ async function main(): Promise<void> {
     separateSenderCase(16),
     separateSenderLimitCase(16),
   ]]);
+  groups.push(["ping-pong 16 B", [pingPongCase("native"), pingPongCase("framed")]]);
   groups.push(["framed for await", [framedCase(100, "each"), framedCase(64 * KiB, "each")]]);
   groups.push(["framed reuseBuffers", [rawCase(), framedCase(64 * KiB, "batches", true)]]);
   groups.push(["one side 64 KiB", [

@@ -442,6 +442,33 @@ export function summarize(): {
   );
   rows.push(
     ratioRow(
+      "loopback 16 B ping-pong (latency): framed() / raw native, round trips/s",
+      "(no target)",
+      NaN,
+      (rt) => caseRatio(loop[rt], "ping-pong 16 B", "framed() ping-pong 16 B", "raw native"),
+    ),
+  );
+  {
+    // The same as time per round trip, framewire's and (in brackets) the raw socket's.
+    const row: Row = {
+      metric: "loopback 16 B ping-pong: µs per round trip, framed() (raw native)",
+      target: "(no target)",
+      values: {},
+    };
+    for (const rt of RUNTIMES) {
+      const f = fps(find(loop[rt], "ping-pong 16 B", "framed() ping-pong 16 B"));
+      const r = fps(find(loop[rt], "ping-pong 16 B", "raw native"));
+      if (f === undefined || r === undefined) continue;
+      row.values[rt] = {
+        text: `${(1e6 / f).toFixed(1)} µs (${(1e6 / r).toFixed(1)})`,
+        ok: undefined,
+        value: 1e6 / f,
+      };
+    }
+    rows.push(row);
+  }
+  rows.push(
+    ratioRow(
       "loopback 100 B and 64 KiB: framed() / best peer over node:net, worse size",
       "(no target)",
       NaN,
@@ -507,6 +534,12 @@ export function summarize(): {
           "framed 16 B, sender in another process",
           "framed() batches() 16 B, sender in another process",
         )),
+    ),
+    ratioRow(
+      "node:net adapter on Deno/Bun: loopback 16 B ping-pong / raw native, round trips/s",
+      "(no target)",
+      NaN,
+      (rt) => caseRatio(viaNode[rt], "ping-pong 16 B", "framed() ping-pong 16 B", "raw native"),
     ),
     ratioRow(
       "node:net adapter on Deno/Bun: loopback 100 B / one native write per message",
