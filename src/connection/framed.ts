@@ -180,6 +180,10 @@ class Watched<T> extends Promise<T> {
     }
     return super.then(onfulfilled, onrejected);
   }
+  /** Whether the application waits on it. */
+  get seen(): boolean {
+    return this.#seen;
+  }
   /** It rejects with the connection's failure: `seen` runs once the application waits on it. */
   carry(seen: () => void): void {
     if (this.#seen) seen();
@@ -467,6 +471,8 @@ class Framed implements FramedConnection {
   #failure: unknown;
   #writable: WritableStream<Uint8Array> | undefined;
   #closing: Promise<void> | undefined;
+  /** The promises of `closeWrite()` calls in progress. */
+  #closeWrites = new Set<Watched<void>>();
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
@@ -1124,8 +1130,13 @@ class Framed implements FramedConnection {
     // The application's own promise, one per call: one it waits on shows it the failure. Not
     // an unhandled rejection when left unawaited: close() reports the loss then.
     const { promise, resolve, reject } = quiet();
+    this.#closeWrites.add(promise);
     // Also ends when a close({ timeout }) timed out (a Conn may leave its writes pending).
-    follow(Promise.race([closing, (this.#cut ??= quiet()).promise]), resolve, (error) => {
+    follow(Promise.race([closing, (this.#cut ??= quiet()).promise]), () => {
+      this.#closeWrites.delete(promise);
+      resolve();
+    }, (error) => {
+      this.#closeWrites.delete(promise);
       if (error === this.#failure) promise.carry(this.#seeFailure);
       reject(error);
     });
@@ -1173,6 +1184,11 @@ class Framed implements FramedConnection {
       }
       await Promise.race([closing, cut.promise]);
     } catch (error) {
+      // A closeWrite() in progress that the application waits on reports the failure, whether
+      // its handler runs before this one or after (it follows the same promises).
+      if (error === this.#failure) {
+        for (const p of this.#closeWrites) if (p.seen) this.#shown = true;
+      }
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a
       // promise of its own rejected with it and it waited on that, or `#shown`, or a read

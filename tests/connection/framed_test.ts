@@ -808,6 +808,33 @@ test(
   },
 );
 
+test(
+  "framed() close() with a closeWrite() in progress that the application waits on: the same outcome in either call order",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    for (const closeFirst of [false, true]) {
+      const { conn, arrived } = heldConn();
+      const fc = framed(conn, lengthPrefixed());
+      await fc.send("lost"); // under highWaterMark: resolved, never written
+      await arrived(1);
+      const outcome = (p: Promise<void>): Promise<string> => p.then(() => "ok", () => "rejected");
+      let closing: Promise<string>;
+      let closingWrite: Promise<string>;
+      if (closeFirst) {
+        closing = outcome(fc.close({ timeout: 10 }));
+        closingWrite = outcome(fc.closeWrite());
+      } else {
+        closingWrite = outcome(fc.closeWrite());
+        closing = outcome(fc.close({ timeout: 10 }));
+      }
+      // The closeWrite() reports the failure; close() made first rejected too (reported twice).
+      assert.deepEqual([await closingWrite, await closing], ["rejected", "ok"], `${closeFirst}`);
+    }
+  },
+);
+
 test("framed() close({ timeout }): a close() in progress that nobody waits on stays quiet", {
   timeout: 10_000,
 }, async () => {
