@@ -65,7 +65,11 @@ export interface FramedOptions {
 export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDisposable {
   /** Frames from the peer. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** Payloads to the peer. */
+  /**
+   * Payloads to the peer. Aborting it closes the connection at once, as a
+   * timed-out `close()` does: frames not written yet are dropped, a read
+   * waiting meanwhile ends cleanly, and reading ends there.
+   */
   readonly writable: WritableStream<Uint8Array>;
   /** The underlying connection. */
   readonly conn: Conn;
@@ -490,6 +494,8 @@ class Framed implements FramedConnection {
   /** Chunks written before closing began: they still go out. */
   #fence = Infinity;
   #sinkWake: (() => void) | undefined;
+  /** A flush completed: everything queued was written (a later failure loses nothing of it). */
+  #flushed = false;
   /** Sends made while writes waited in `writable`, each after the `after`-th of them. */
   #deferred: Deferred[] = [];
   /** The payload bytes of `#deferred`, kept up to date (`bufferedAmount` is read per send). */
@@ -1119,6 +1125,7 @@ class Framed implements FramedConnection {
     this.#coalescer.flush();
     while (this.#pumping !== undefined) await this.#pumping;
     if (this.#failure !== undefined) throw this.#failure;
+    this.#flushed = true;
   }
 
   closeWrite(): Promise<void> {
@@ -1230,14 +1237,18 @@ class Framed implements FramedConnection {
   /**
    * After a failure of the application's making (a timed-out `close()`, an aborted `writable`):
    * closes the conn, whose writes in progress a Conn of one's own may leave pending, so no
-   * `close()` or `closeWrite()`, in progress or later, waits for them (they report the failure).
+   * `close()` or `closeWrite()`, in progress or later, waits for them (they end with the failure,
+   * a `close()` reporting a loss as it does after any failure).
    */
   #closeNow(): void {
     this.#closedHere = true; // a read waiting ends cleanly, as at close()
     closeQuietly(this.conn);
-    const failed = Promise.reject(this.#failure);
-    failed.catch(noop);
-    this.#closing = failed;
+    // A close or half-close whose flush completed keeps its outcome (nothing of it was lost).
+    if (!this.#flushed) {
+      const failed = Promise.reject(this.#failure);
+      failed.catch(noop);
+      this.#closing = failed;
+    }
     (this.#cut ??= quiet()).reject(this.#failure);
   }
 

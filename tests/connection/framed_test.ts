@@ -1127,6 +1127,19 @@ test("framed() close({ timeout }) and writable.abort() end a read waiting meanwh
   }
 });
 
+test("framed() writable.abort() after a clean close() or closeWrite() changes neither", async () => {
+  for (const first of ["close", "closeWrite"] as const) {
+    const { conn } = recordingConn();
+    const fc = framed(conn, lengthPrefixed());
+    await fc.send("sent");
+    await (first === "close" ? fc.close() : fc.closeWrite());
+    await fc.writable.getWriter().abort(new Error("late"));
+    // Before, the abort made a later closeWrite() reject, though nothing was lost.
+    await fc.closeWrite();
+    await fc.close();
+  }
+});
+
 test(
   "framed() after writable.abort(), close() and closeWrite() settle over a Conn that leaves its writes pending",
   {
