@@ -67,8 +67,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   readonly readable: ReadableStream<Uint8Array>;
   /**
    * Payloads to the peer. Aborting it closes the connection at once, as a
-   * timed-out `close()` does: frames not written yet are dropped, a read
-   * waiting meanwhile ends cleanly, and reading ends there.
+   * timed-out `close()` does: frames not written yet are dropped, and
+   * reading ends as at `close()`.
    */
   readonly writable: WritableStream<Uint8Array>;
   /** The underlying connection. */
@@ -124,9 +124,10 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * Closing with unread bytes from the peer makes the OS reset the
    * connection, which may discard what the peer has not read yet: to end
    * cleanly, `closeWrite()` and read to the end first.
-   * A read waiting meanwhile ends cleanly, even with part of a frame
-   * received (closing `conn` itself instead looks like the peer's end: part
-   * of a frame is then a `TruncatedFrameError`).
+   * Reading ends: a read waiting meanwhile ends cleanly, even with part of
+   * a frame received, and bytes the conn had read ahead are dropped (on
+   * every runtime alike; closing `conn` itself instead looks like the peer's
+   * end: part of a frame is then a `TruncatedFrameError`).
    */
   close(options?: FramedCloseOptions): Promise<void>;
 }
@@ -561,7 +562,12 @@ class Framed implements FramedConnection {
         this.#endAfter(error);
         throw error;
       }
-      if (this.#readDone) return null;
+      // Closed by the application: what the conn had read ahead is dropped (the Node and Bun
+      // adapters read ahead, the Deno adapter's read() ends at once), so reading ends alike.
+      if (this.#readDone || this.#closedHere) {
+        this.#readDone = true;
+        return null;
+      }
       let chunk: Uint8Array | null;
       try {
         chunk = await this.#readChunk();
@@ -584,7 +590,7 @@ class Framed implements FramedConnection {
           : new ConnectionError("Cannot read from connection", { cause: error });
       }
       // Cancelled or closed by the application: a clean end, whatever was buffered.
-      if (this.#readCancelled || (chunk === null && this.#closedHere)) {
+      if (this.#readCancelled || this.#closedHere) {
         this.#readDone = true;
         return null;
       }

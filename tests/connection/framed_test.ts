@@ -2041,6 +2041,26 @@ test("framed() close() ends a read waiting meanwhile cleanly, inside a frame too
   }
 });
 
+test("framed() after close() or writable.abort(), frames the conn had read ahead are not read", {
+  timeout: 10_000,
+}, async () => {
+  for (const how of ["close", "timeout", "abort"] as const) {
+    // As the Node and Bun adapters do: bytes that arrived before the close wait in the readable.
+    const { conn, feed } = recordingConn();
+    conn.close = () => void feed.close().catch(() => {}); // the readable ends after what it holds
+    const fc = framed(conn, lengthPrefixed());
+    void feed.write(lengthPrefixed().encode(new TextEncoder().encode("early")));
+    await turns();
+    if (how === "close") await fc.close();
+    else if (how === "timeout") await fc.close({ timeout: 0 });
+    else await fc.writable.getWriter().abort(new Error("gave up"));
+    const frames: string[] = [];
+    for await (const frame of fc) frames.push(text.decode(frame));
+    // Before, "early" was read (the Deno adapter's read() ended at once: reading differed).
+    assert.deepEqual(frames, [], how);
+  }
+});
+
 /** A framed() whose `for await` took A and stopped inside the batch A, B, C; D comes next. */
 async function leftInBatch(): Promise<FramedConnection> {
   const { conn, feed } = recordingConn();
