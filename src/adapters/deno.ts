@@ -147,12 +147,14 @@ function wrap(
     if (n !== null) handshaken = true; // bytes came through: a TLS handshake is over
     return n;
   };
-  // Kept across pauses: a read buffer is replaced only once handed to the reader.
-  let buf = new Uint8Array(MIN_READ);
+  // Kept across pauses: a read buffer is replaced only once handed to the reader. Made on the
+  // readable's first read: framed() reads through read() and never needs one.
+  let buf = EMPTY;
   const loop = async (): Promise<void> => {
     reading = true;
     try {
       await direct;
+      if (buf.length === 0) buf = new Uint8Array(MIN_READ);
       while (!paused) {
         const n = await readOnce(buf);
         if (n === null) return conn.end();
