@@ -235,10 +235,10 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Stands for the pump while it starts. */
 const STARTING: Promise<void> = Promise.resolve();
 
-// Reading through `Conn.read`: read buffers of 16 to 256 KiB (x4 after a read that fills the room
+// Reading through `Conn.read`: read buffers of 4 to 256 KiB (x4 after a read that fills the room
 // left, /4 when one was used by reads 16 times smaller), a new one once less than an eighth (at
 // least 2 KiB) is left; the rest of a frame of 16 KiB or more is read straight into its buffer.
-const MIN_READ = 16 * 1024;
+const MIN_READ = 4 * 1024;
 const MAX_READ = 256 * 1024;
 const MIN_ROOM = 2 * 1024;
 const DIRECT_MIN = 16 * 1024;
