@@ -248,25 +248,26 @@ async function denoPingPong(count: number, size: number): Promise<number> {
       conn.close();
     }
   })();
-  const conn = await g.Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  conn.setNoDelay(true);
-  const message = new Uint8Array(size);
-  const buf = new Uint8Array(64 * 1024);
-  const start = performance.now();
+  let conn: { close(): void } | undefined;
   try {
+    const c = conn = await g.Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    c.setNoDelay(true);
+    const message = new Uint8Array(size);
+    const buf = new Uint8Array(64 * 1024);
+    const start = performance.now();
     for (let i = 0; i < count; i++) {
-      for (let at = 0; at < size;) at += await conn.write(message.subarray(at));
+      for (let at = 0; at < size;) at += await c.write(message.subarray(at));
       for (let got = 0; got < size;) {
-        const n = await conn.read(buf);
+        const n = await c.read(buf);
         if (n === null) throw new Error("ping-pong: the echo server closed");
         got += n;
       }
     }
     return (performance.now() - start) / 1000;
   } finally {
-    conn.close();
+    conn?.close();
+    listener.close(); // ends an accept still waiting
     await echo.catch(() => {});
-    listener.close();
   }
 }
 
@@ -284,6 +285,7 @@ async function nodePingPong(count: number, size: number): Promise<number> {
   });
   let got = 0;
   let back: () => void = () => {};
+  let fail: (error: Error) => void = () => {};
   socket.on("data", (d: Uint8Array) => {
     got += d.length;
     if (got >= size) {
@@ -291,11 +293,17 @@ async function nodePingPong(count: number, size: number): Promise<number> {
       back();
     }
   });
+  // The echo gone: the round trip waiting fails (not a hang).
+  socket.on("error", (error) => fail(error));
+  socket.on("close", () => fail(new Error("ping-pong: the connection closed")));
   const message = new Uint8Array(size);
   const start = performance.now();
   try {
     for (let i = 0; i < count; i++) {
-      const echoed = new Promise<void>((resolve) => back = resolve);
+      const echoed = new Promise<void>((resolve, reject) => {
+        back = resolve;
+        fail = reject;
+      });
       socket.write(message);
       await echoed;
     }
@@ -315,13 +323,14 @@ async function bunPingPong(count: number, size: number): Promise<number> {
       open(s: { setNoDelay?(on: boolean): void }): void {
         s.setNoDelay?.(true);
       },
-      data(s: { write(b: Uint8Array): number }, d: Uint8Array): void {
-        if (s.write(d) !== d.length) throw new Error("ping-pong: partial echo write");
+      data(s: { write(b: Uint8Array): number; end(): void }, d: Uint8Array): void {
+        if (s.write(d) !== d.length) s.end(); // the client's round trip fails (never here)
       },
     },
   });
   let got = 0;
   let back: () => void = () => {};
+  let fail: (error: Error) => void = () => {};
   const socket = await g.Bun.connect({
     hostname: "127.0.0.1",
     port: server.port,
@@ -333,6 +342,10 @@ async function bunPingPong(count: number, size: number): Promise<number> {
           back();
         }
       },
+      // The echo gone: the round trip waiting fails (not a hang).
+      end: () => fail(new Error("ping-pong: the echo server ended")),
+      close: () => fail(new Error("ping-pong: the connection closed")),
+      error: (_s: unknown, error: Error) => fail(error),
     },
   });
   socket.setNoDelay?.(true);
@@ -340,7 +353,10 @@ async function bunPingPong(count: number, size: number): Promise<number> {
   const start = performance.now();
   try {
     for (let i = 0; i < count; i++) {
-      const echoed = new Promise<void>((resolve) => back = resolve);
+      const echoed = new Promise<void>((resolve, reject) => {
+        back = resolve;
+        fail = reject;
+      });
       if (socket.write(message) !== size) throw new Error("ping-pong: partial write");
       await echoed;
     }

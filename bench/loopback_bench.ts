@@ -466,10 +466,10 @@ function pingPongCase(kind: "native" | "framed"): Case {
         const seconds = (performance.now() - start) / 1000;
         return { frames: count, seconds };
       } finally {
+        listener.close();
         await tx.close();
         await echoing;
         await echo.close();
-        listener.close();
       }
     },
   };

@@ -78,6 +78,11 @@ const DETAILS: Record<string, string> = {
   ERR_SSL_WRONG_VERSION_NUMBER: "the server did not answer in TLS",
 };
 
+/** Bytes that are no TLS record, by OpenSSL's name (errnoOf() gives Bun's and Deno's it too). */
+const NOT_TLS = "ERR_SSL_WRONG_VERSION_NUMBER";
+/** The same after connecting: not the server's answer. */
+const NOT_TLS_LATER = "the peer sent data that is not TLS";
+
 /**
  * The errno name of a runtime socket error (`code`); for Deno's errors that
  * have only a message, the name Node would give: `ENOTFOUND` for a failed
@@ -127,7 +132,13 @@ export function connectionError(action: string, cause: unknown): ConnectionError
   if (cause instanceof ConnectionError) return cause;
   const code = errorCode(cause);
   const detail = cause instanceof Error ? cause.message : String(cause);
-  const reason = REASONS[code] ?? DETAILS[errnoOf(cause) ?? ""] ?? `it failed: ${detail}`;
+  const errno = errnoOf(cause) ?? "";
+  // Bytes that are no TLS record: the server's answer when connecting, else whoever sent them
+  // (a record corrupted later, or a plain-text client of a Deno TLS server, whose handshake runs
+  // on the first read).
+  const reason = REASONS[code] ??
+    (errno === NOT_TLS && !action.startsWith("connect ") ? NOT_TLS_LATER : DETAILS[errno]) ??
+    `it failed: ${detail}`;
   return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
 }
 

@@ -69,22 +69,6 @@ test("connectionError names the address and the reason, and keeps the cause", BO
       "the host name could not be resolved",
     ],
     [errno("connect EHOSTUNREACH", "EHOSTUNREACH"), "the host is unreachable"],
-    // A reply that is not TLS: Node (and node:tls on Deno and Bun), Bun's own TLS, Deno (rustls).
-    [
-      errno(
-        "error:0A00010B:SSL routines:tls_validate_record_header:wrong version number",
-        "ERR_SSL_WRONG_VERSION_NUMBER",
-      ),
-      "the server did not answer in TLS",
-    ],
-    [
-      errno("error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER", "EPROTO"),
-      "the server did not answer in TLS",
-    ],
-    [
-      new Error("received corrupt message of type InvalidContentType"),
-      "the server did not answer in TLS",
-    ],
     [errno("connect ENETUNREACH", "ENETUNREACH"), "the network is unreachable"],
     // TLS: Node's words advised a Node command-line flag, Deno's named rustls's error kinds.
     [
@@ -114,6 +98,30 @@ test("connectionError names the address and the reason, and keeps the cause", BO
     assert.equal(failed.message, `Cannot listen on 127.0.0.1:1 as ${reason}`);
     assert.equal(failed.code, "CONNECTION_FAILED");
     assert.equal(failed.cause, cause);
+  }
+  // Bytes that are no TLS record: Node (and node:tls on Deno and Bun), Bun's own TLS, Deno
+  // (rustls). The server's answer when connecting; later (a corrupt record, or a plain-text
+  // client of a Deno TLS server, which shakes hands on the first read), whoever sent them.
+  for (
+    const cause of [
+      errno(
+        "error:0A00010B:SSL routines:tls_validate_record_header:wrong version number",
+        "ERR_SSL_WRONG_VERSION_NUMBER",
+      ),
+      errno("error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER", "EPROTO"),
+      rustls("received corrupt message of type InvalidContentType"),
+    ]
+  ) {
+    assert.equal(
+      connectionError("connect to 127.0.0.1:1", cause).message,
+      "Cannot connect to 127.0.0.1:1 as the server did not answer in TLS",
+    );
+    for (const action of ["read from 127.0.0.1:1", "write to 127.0.0.1:1"]) {
+      assert.equal(
+        connectionError(action, cause).message,
+        `Cannot ${action} as the peer sent data that is not TLS`,
+      );
+    }
   }
   // A ConnectionError goes through unchanged.
   assert.equal(connectionError("write to 127.0.0.1:1", error), error);

@@ -1375,7 +1375,7 @@ test("framed() over a Conn with read() and reuseBuffers reads into the same buff
 test("framed() over a Conn with read(): after a bulk read, a trickle moves to small buffers", async () => {
   const framing = lengthPrefixed();
   const payloads = Array.from({ length: 40_000 }, (_, i) => payloadOf(20, i));
-  // Bulk reads that fill 16, 64 and 256 KiB buffers, then reads of one frame each.
+  // Bulk reads (the buffers grow to 256 KiB), then reads of one frame each.
   const sizes = [16_384, 65_536, 262_144, ...Array(40_000).fill(24)];
   const reads: number[] = [];
   const byob = byobConn(encodeAll(framing, payloads), sizes);
