@@ -271,6 +271,36 @@ async function denoPingPong(count: number, size: number): Promise<number> {
   }
 }
 
+/**
+ * The client side of a ping-pong over event callbacks (Node, Bun): `data`
+ * counts echoed bytes, `next()` waits for the next `size` of them, and
+ * `fail` ends that wait with an error (the echo gone: not a hang).
+ */
+function echoes(size: number): {
+  data(chunk: Uint8Array): void;
+  fail(error: Error): void;
+  next(): Promise<void>;
+} {
+  let got = 0;
+  let back: () => void = () => {};
+  let fail: (error: Error) => void = () => {};
+  return {
+    data(chunk: Uint8Array): void {
+      got += chunk.length;
+      if (got >= size) {
+        got -= size;
+        back();
+      }
+    },
+    fail: (error) => fail(error),
+    next: () =>
+      new Promise<void>((resolve, reject) => {
+        back = resolve;
+        fail = reject;
+      }),
+  };
+}
+
 async function nodePingPong(count: number, size: number): Promise<number> {
   const server = net.createServer((s) => {
     s.setNoDelay(true);
@@ -283,27 +313,15 @@ async function nodePingPong(count: number, size: number): Promise<number> {
     const s = net.connect({ host: "127.0.0.1", port, noDelay: true }, () => resolve(s));
     s.once("error", reject);
   });
-  let got = 0;
-  let back: () => void = () => {};
-  let fail: (error: Error) => void = () => {};
-  socket.on("data", (d: Uint8Array) => {
-    got += d.length;
-    if (got >= size) {
-      got -= size;
-      back();
-    }
-  });
-  // The echo gone: the round trip waiting fails (not a hang).
-  socket.on("error", (error) => fail(error));
-  socket.on("close", () => fail(new Error("ping-pong: the connection closed")));
+  const echo = echoes(size);
+  socket.on("data", echo.data);
+  socket.on("error", echo.fail);
+  socket.on("close", () => echo.fail(new Error("ping-pong: the connection closed")));
   const message = new Uint8Array(size);
   const start = performance.now();
   try {
     for (let i = 0; i < count; i++) {
-      const echoed = new Promise<void>((resolve, reject) => {
-        back = resolve;
-        fail = reject;
-      });
+      const echoed = echo.next();
       socket.write(message);
       await echoed;
     }
@@ -328,24 +346,15 @@ async function bunPingPong(count: number, size: number): Promise<number> {
       },
     },
   });
-  let got = 0;
-  let back: () => void = () => {};
-  let fail: (error: Error) => void = () => {};
+  const echo = echoes(size);
   const socket = await g.Bun.connect({
     hostname: "127.0.0.1",
     port: server.port,
     socket: {
-      data(_s: unknown, d: Uint8Array): void {
-        got += d.length;
-        if (got >= size) {
-          got -= size;
-          back();
-        }
-      },
-      // The echo gone: the round trip waiting fails (not a hang).
-      end: () => fail(new Error("ping-pong: the echo server ended")),
-      close: () => fail(new Error("ping-pong: the connection closed")),
-      error: (_s: unknown, error: Error) => fail(error),
+      data: (_s: unknown, d: Uint8Array) => echo.data(d),
+      end: () => echo.fail(new Error("ping-pong: the echo server ended")),
+      close: () => echo.fail(new Error("ping-pong: the connection closed")),
+      error: (_s: unknown, error: Error) => echo.fail(error),
     },
   });
   socket.setNoDelay?.(true);
@@ -353,10 +362,7 @@ async function bunPingPong(count: number, size: number): Promise<number> {
   const start = performance.now();
   try {
     for (let i = 0; i < count; i++) {
-      const echoed = new Promise<void>((resolve, reject) => {
-        back = resolve;
-        fail = reject;
-      });
+      const echoed = echo.next();
       if (socket.write(message) !== size) throw new Error("ping-pong: partial write");
       await echoed;
     }
