@@ -7,6 +7,7 @@ import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
 import { checkChunk } from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
+import { readDirect, writeDirect } from "../connection/_direct.ts";
 
 export type { Conn, NetAddr, TcpAddr };
 
@@ -130,6 +131,12 @@ export class SocketConn implements Conn {
   #paused = true; // the handle starts paused; the first pull resumes it
   /** Chunks the writable accepted (its size() hook runs once per write()). */
   #accepted = 0;
+  /** A read through `readDirect` waiting for data (the readable's queue is empty meanwhile). */
+  #direct:
+    | { resolve: (chunk: Uint8Array | null) => void; reject: (error: Error) => void }
+    | undefined;
+  /** A write through `writeDirect` is in progress. */
+  #directWriting = false;
   /**
    * Chunks the sink wrote. The writable hands the sink one chunk at a time,
    * and the first failure ends writing, so this is also the next chunk's index.
@@ -210,20 +217,9 @@ export class SocketConn implements Conn {
         } catch (error) {
           writing = Promise.reject(error);
         }
+        // The writable errors and drops its queue: closeWrite() stops waiting for it.
         return writing.then(() => this.#settle(true), (cause) => {
-          // The writable errors and drops its queue: closeWrite() stops waiting for it.
-          // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
-          this.#sinkError = refused
-            ? cause as TypeError
-            : this.#closing
-            ? closedError(remoteAddr)
-            : connectionError(
-              `write to ${formatAddr(remoteAddr)}`,
-              this.#failed ? this.#failureCause : cause,
-            );
-          this.#settle(false);
-          this.#writesFailed(this.#sinkError);
-          throw this.#sinkError;
+          throw this.#writeFailed(refused ? cause as TypeError : undefined, cause);
         });
       },
       close: () => this.#closeWrite(),
@@ -235,6 +231,86 @@ export class SocketConn implements Conn {
         return 1;
       },
     });
+  }
+
+  /**
+   * A write without the writable's machinery (see `writeDirect`): only while
+   * no write to the writable is queued or in progress and writing is open;
+   * else `undefined`. What the sink's write() does, in the same order.
+   */
+  [writeDirect](chunk: Uint8Array): Promise<void> | undefined {
+    // Not a SocketConn itself (Object.create() of one, with a writable of its own): no.
+    if (
+      !(#accepted in this) || this.#accepted !== this.#written || this.#directWriting ||
+      this.#closing ||
+      this.#shutdown !== undefined || this.#written >= this.#fence || this.#writeDone ||
+      this.#failed || !(chunk instanceof Uint8Array) || chunk.length === 0
+    ) return undefined;
+    this.#accepted++; // as the writable's size() does
+    this.#directWriting = true;
+    let writing: Promise<void>;
+    try {
+      writing = this.#handle.write(chunk);
+    } catch (error) {
+      writing = Promise.reject(error);
+    }
+    return writing.then(() => {
+      this.#directWriting = false;
+      this.#settle(true);
+    }, (cause) => {
+      this.#directWriting = false;
+      const error = this.#writeFailed(undefined, cause);
+      // As after a sink write that rejected: the writable is errored with it.
+      try {
+        this.#writer.error(error);
+      } catch {
+        // already errored
+      }
+      throw error;
+    });
+  }
+
+  /**
+   * A write failed: what it rejects with (`refused`, or else the reason in
+   * a write's words); writing is over.
+   */
+  #writeFailed(refused: TypeError | undefined, cause: unknown): Error {
+    // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
+    this.#sinkError = refused ?? (this.#closing ? closedError(this.remoteAddr) : connectionError(
+      `write to ${formatAddr(this.remoteAddr)}`,
+      this.#failed ? this.#failureCause : cause,
+    ));
+    this.#settle(false);
+    this.#writesFailed(this.#sinkError);
+    return this.#sinkError;
+  }
+
+  /**
+   * The next chunk without the readable's machinery (see `readDirect`): only
+   * while the readable is open, holds nothing queued and no such read waits;
+   * else `undefined`.
+   */
+  [readDirect](): Promise<Uint8Array | null> | undefined {
+    if (
+      !(#accepted in this) || this.#direct !== undefined || this.#read !== "open" ||
+      this.#readFailure !== undefined || this.#reader === undefined ||
+      this.#reader.desiredSize !== READ_HIGH_WATER_MARK
+    ) return undefined;
+    // As the readable's pull.
+    if (this.#paused) {
+      this.#paused = false;
+      this.#handle.resume();
+    }
+    return new Promise((resolve, reject) => this.#direct = { resolve, reject });
+  }
+
+  /** Ends a direct read in progress: with a chunk, done (`null`), or an error. */
+  #endDirect(chunk: Uint8Array | null, error?: Error): void {
+    const direct = this.#direct;
+    if (direct === undefined) return;
+    this.#direct = undefined;
+    if (error !== undefined) direct.reject(error);
+    else direct.resolve(chunk);
   }
 
   /** Builds the readable on first use. */
@@ -269,6 +345,7 @@ export class SocketConn implements Conn {
         // write direction stays usable. (Ended, failed or closed: nothing to drain.)
         if (this.#read !== "open") return;
         this.#read = "cancelled";
+        this.#endDirect(null);
         if (this.#paused) {
           this.#paused = false;
           handle.resume();
@@ -313,6 +390,7 @@ export class SocketConn implements Conn {
   /** Data arrived (a fresh buffer the conn now owns). */
   data(chunk: Uint8Array): void {
     if (this.#read !== "open" || this.#reader === undefined) return;
+    if (this.#direct !== undefined) return this.#endDirect(chunk);
     this.#reader.enqueue(chunk);
     if ((this.#reader.desiredSize ?? 0) <= 0 && !this.#paused) {
       this.#paused = true;
@@ -323,6 +401,7 @@ export class SocketConn implements Conn {
   /** The peer sent FIN. */
   end(): void {
     if (this.#read === "open") this.#reader?.close();
+    this.#endDirect(null);
     this.#read = "done";
     this.#maybeFinish();
   }
@@ -346,6 +425,7 @@ export class SocketConn implements Conn {
       // holds before the reset): the readable errors once its queue is empty (see pull).
       const reader = this.#reader;
       if ((reader?.desiredSize ?? 0) >= READ_HIGH_WATER_MARK) reader!.error(error);
+      this.#endDirect(null, error);
     }
     this.#read = "done";
     // In a write's words: "Cannot write to … as the connection was reset".
@@ -371,6 +451,7 @@ export class SocketConn implements Conn {
     if (this.#terminated) return;
     this.#terminated = true;
     if (this.#read === "open") this.#reader?.close();
+    this.#endDirect(null);
     this.#read = "done";
     // Gone without a local close() (Bun closes a Unix socket when its peer does): later writes
     // fail as they do when the peer has gone elsewhere, not as after close().
@@ -442,6 +523,7 @@ export class SocketConn implements Conn {
     this.#endRead?.();
     if (this.#read === "open" || this.#read === "cancelled") {
       if (this.#read === "open") this.#reader?.close();
+      this.#endDirect(null);
       this.#read = "done";
     }
     this.#failWrites(closedError(this.remoteAddr));

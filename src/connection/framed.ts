@@ -7,6 +7,7 @@ import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
 import type { Conn } from "./types.ts";
+import { type DirectReader, type DirectWriter, readDirect, writeDirect } from "./_direct.ts";
 
 /** Options for {@linkcode framed}. */
 export interface FramedOptions {
@@ -427,6 +428,15 @@ class Framed implements FramedConnection {
   /** `options.buffered`, until the first read takes it. */
   #buffered: Uint8Array | undefined;
   #batchChain: Promise<void> = Promise.resolve();
+  /** Batches asked for and not settled yet. */
+  #batchesOut = 0;
+  #batchDone = (): void => {
+    this.#batchesOut--;
+  };
+  #batchFailed = (error: unknown): void => {
+    this.#batchesOut--;
+    if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
+  };
   /** Calls to the async iterator's `next()` not answered yet, in call order. */
   #nextCalls: {
     resolve: (result: IteratorResult<Uint8Array>) => void;
@@ -545,10 +555,10 @@ class Framed implements FramedConnection {
    * are serialised, so concurrent callers each get their own batch.
    */
   #nextBatch(): Promise<Uint8Array[] | null> {
-    const next = this.#batchChain.then(() => this.#readBatch());
-    this.#batchChain = next.then(noop, (error) => {
-      if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
-    });
+    // No batch on its way: read now, not a turn later.
+    const first = this.#batchesOut++ === 0;
+    const next = first ? this.#readBatch() : this.#batchChain.then(() => this.#readBatch());
+    this.#batchChain = next.then(this.#batchDone, this.#batchFailed);
     return next;
   }
 
@@ -644,6 +654,15 @@ class Framed implements FramedConnection {
     }
     if (read === undefined) {
       this.#reader ??= lock("readable", () => this.conn.readable.getReader());
+      // A framewire adapter's data, handed over without the readable's promises when it holds
+      // nothing queued.
+      const direct = (this.conn as Partial<DirectReader>)[readDirect]?.call(this.conn);
+      if (direct !== undefined) {
+        const value = await direct;
+        if (value === null) return null;
+        this.#bytesRead += value.length;
+        return value;
+      }
       const result = await this.#reader.read();
       if (result.done) return null;
       if (result.value instanceof Uint8Array) this.#bytesRead += result.value.length;
@@ -1027,6 +1046,22 @@ class Framed implements FramedConnection {
       while (this.#queue.length > 0) {
         const chunks = this.#queue;
         this.#queue = [];
+        if (chunks.length === 1) {
+          // One chunk (a lone flush, as in request and reply): straight to a framewire adapter's
+          // socket when its writable holds nothing, without the stream's promises.
+          const chunk = chunks[0]!;
+          const direct = (this.conn as Partial<DirectWriter>)[writeDirect];
+          try {
+            await (direct?.call(this.conn, chunk) ?? writer.write(chunk));
+          } catch (error) {
+            this.#settle(); // sends whose frames were written resolve
+            throw error;
+          }
+          this.#written += chunk.length;
+          this.#coalescer.written(this.#written);
+          this.#settle();
+          continue;
+        }
         const writes: Promise<void>[] = [];
         for (const chunk of chunks) {
           const write = writer.write(chunk);

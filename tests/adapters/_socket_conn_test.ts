@@ -7,6 +7,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError } from "../../src/errors.ts";
 import { SocketConn, type SocketHandle } from "../../src/adapters/_socket_conn.ts";
+import { readDirect, writeDirect } from "../../src/connection/_direct.ts";
+import { framed } from "../../src/connection/framed.ts";
+import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import type { NetAddr } from "../../src/connection/types.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
@@ -409,6 +412,169 @@ test(
     }
     reader.releaseLock();
     conn.close();
+    await conn.closed;
+  },
+);
+
+// ---- the direct paths framed() takes past the web streams (src/connection/_direct.ts) ----
+
+test(
+  "SocketConn: a direct write counts as the writable's: closeWrite() waits for it, then FIN",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const writing = conn[writeDirect](new Uint8Array([1]))!;
+    assert.ok(writing !== undefined, "nothing queued: the write goes straight to the socket");
+    const pending = await handle.nextWrite();
+    // A second one while it is in progress, or one through the writable meanwhile, would race it
+    // in the socket: refused.
+    assert.equal(conn[writeDirect](new Uint8Array([2])), undefined);
+    const closing = conn.closeWrite();
+    await Promise.resolve();
+    assert.equal(handle.shutdowns, 0, "FIN before the write was done");
+    pending.resolve();
+    await writing;
+    await closing;
+    assert.equal(handle.shutdowns, 1);
+    // After closeWrite() a direct write is refused; the writable says why, as before.
+    assert.equal(conn[writeDirect](new Uint8Array([3])), undefined);
+    await assert.rejects(writer.write(new Uint8Array([3])), hasCode("CONNECTION_CLOSED"));
+    assert.deepEqual(handle.written, [new Uint8Array([1])]);
+    conn.close();
+  },
+);
+
+test(
+  "SocketConn: no direct write while the writable holds one, nor on a conn made from it",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const first = writer.write(new Uint8Array([1]));
+    const queued = writer.write(new Uint8Array([2]));
+    assert.equal(conn[writeDirect](new Uint8Array([3])), undefined, "ahead of queued writes");
+    (await handle.nextWrite()).resolve();
+    (await handle.nextWrite()).resolve();
+    await Promise.all([first, queued]);
+    // Object.create(conn) with a writable of its own: writes go there, not to this socket.
+    assert.equal(conn[writeDirect].call(Object.create(conn), new Uint8Array([3])), undefined);
+    assert.equal(conn[writeDirect](new Uint8Array(0)), undefined, "empty: the writable's rules");
+    const direct = conn[writeDirect](new Uint8Array([3]))!;
+    (await handle.nextWrite()).resolve();
+    await direct;
+    assert.deepEqual(handle.written, [1, 2, 3].map((b) => new Uint8Array([b])));
+    conn.close();
+  },
+);
+
+test(
+  "SocketConn: a direct write that fails errors the writable with its error, as a sink write",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const writing = conn[writeDirect](new Uint8Array([1]))!;
+    (await handle.nextWrite()).reject(
+      Object.assign(new Error("write EPIPE"), { code: "EPIPE" }),
+    );
+    const error = await writing.then(() => assert.fail("resolved"), (e: unknown) => e);
+    assert.ok(error instanceof ConnectionError);
+    await assert.rejects(writer.write(new Uint8Array([2])), (e) => e === error);
+    await assert.rejects(writer.closed, (e) => e === error);
+    await assert.rejects(conn.closeWrite(), (e) => e === error);
+    assert.equal(handle.shutdowns, 0);
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: a direct read takes data only while the readable holds none, in order",
+  BOUNDED,
+  async () => {
+    const { conn, handle, reader } = await reading(); // took [0]
+    conn.data(new Uint8Array([1])); // queued: no direct read waits
+    assert.equal(conn[readDirect](), undefined, "the queued chunk comes first");
+    assert.deepEqual((await reader.read()).value, new Uint8Array([1]));
+    const direct = conn[readDirect]()!;
+    assert.ok(direct !== undefined);
+    assert.equal(conn[readDirect](), undefined, "one at a time");
+    assert.equal(handle.paused, false);
+    conn.data(new Uint8Array([2]));
+    assert.deepEqual(await direct, new Uint8Array([2]));
+    conn.data(new Uint8Array([3])); // no direct read waits: queued again
+    assert.deepEqual((await reader.read()).value, new Uint8Array([3]));
+    const last = conn[readDirect]()!;
+    conn.end();
+    assert.equal(await last, null);
+    assert.equal(conn[readDirect](), undefined, "ended");
+    assert.deepEqual(await reader.read(), { value: undefined, done: true });
+    conn.close();
+  },
+);
+
+test(
+  "SocketConn: a direct read waiting ends as a read of the readable would",
+  BOUNDED,
+  async () => {
+    for (const how of ["close", "cancel", "reset", "terminated"] as const) {
+      const { conn, reader } = await reading();
+      const direct = conn[readDirect]()!;
+      if (how === "close") conn.close();
+      if (how === "cancel") await reader.cancel();
+      if (how === "terminated") conn.terminated();
+      if (how === "reset") {
+        conn.error(reset());
+        await assert.rejects(direct, hasCode("CONNECTION_RESET"), how);
+        await assert.rejects(reader.read(), hasCode("CONNECTION_RESET"), how);
+      } else {
+        // A waiting direct read that nothing ends would hang here.
+        assert.equal(await direct, null, how);
+        if (how !== "cancel") assert.equal((await reader.read()).done, true, how);
+      }
+      conn.close();
+      await conn.closed;
+    }
+  },
+);
+
+test(
+  "SocketConn: framed() over it sends and receives through the direct paths",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    // Counts the direct reads and writes that went ahead.
+    const taken = { reads: 0, writes: 0 };
+    const write = conn[writeDirect];
+    const read = conn[readDirect];
+    Object.assign(conn, {
+      [writeDirect](this: SocketConn, chunk: Uint8Array) {
+        const writing = write.call(this, chunk);
+        if (writing !== undefined) taken.writes++;
+        return writing;
+      },
+      [readDirect](this: SocketConn) {
+        const reading = read.call(this);
+        if (reading !== undefined) taken.reads++;
+        return reading;
+      },
+    });
+    const fc = framed(conn, lengthPrefixed({ width: 1 }));
+    const frames = fc[Symbol.asyncIterator]();
+    for (let i = 0; i < 3; i++) {
+      const next = frames.next();
+      conn.data(new Uint8Array([1, i]));
+      assert.deepEqual((await next).value, new Uint8Array([i]));
+      const sending = fc.send(new Uint8Array([i, i]));
+      (await handle.nextWrite()).resolve();
+      await sending;
+    }
+    const closing = fc.close();
+    await closing;
+    assert.deepEqual(handle.written, [0, 1, 2].map((i) => new Uint8Array([2, i, i])));
+    assert.equal((await frames.next()).done, true);
+    assert.deepEqual(taken, { reads: 3, writes: 3 }, "each read and send went direct");
     await conn.closed;
   },
 );

@@ -1,0 +1,33 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Private: a way for framed() to skip a framewire Conn's web streams when nothing else is in them.
+
+/**
+ * A framewire adapter's Conn (SocketConn) writes `chunk` as a write to its
+ * writable would, without the stream's machinery, when no write to the
+ * writable is queued or in progress: same counting, same errors (the writable
+ * errors with a failed write's error). Returns `undefined` when it cannot
+ * (use the writable then). The caller holds the writable's writer, and makes
+ * no other write, and does not close the writable, until the returned promise
+ * settles.
+ */
+export const writeDirect: unique symbol = Symbol("framewire.writeDirect");
+
+/** A Conn that may take writes directly (see {@linkcode writeDirect}). */
+export interface DirectWriter {
+  [writeDirect](chunk: Uint8Array): Promise<void> | undefined;
+}
+
+/**
+ * A framewire adapter's Conn (SocketConn) hands its next chunk of data
+ * straight to the caller, as a read of its readable would, when nothing is
+ * queued in the readable: `null` where that read would be done, a rejection
+ * where it would reject. Returns `undefined` when it cannot (read the
+ * readable then). The caller holds the readable's reader, and makes no other
+ * read and keeps the lock until the returned promise settles.
+ */
+export const readDirect: unique symbol = Symbol("framewire.readDirect");
+
+/** A Conn that may hand over data directly (see {@linkcode readDirect}). */
+export interface DirectReader {
+  [readDirect](): Promise<Uint8Array | null> | undefined;
+}
