@@ -108,6 +108,9 @@ const pkg = {
   type: "module",
   // package.json too, for tools that read the version.
   exports: { ...exportsMap, "./package.json": "./package.json" },
+  // For tools that predate `exports` (TypeScript's `moduleResolution: node10`): the root only.
+  main: "./mod.js",
+  types: "./mod.d.ts",
   // The executable, not the ./cli export: importing `main` from there runs nothing, even bundled.
   // No leading "./": npm publish warns that it removes such a bin entry.
   bin: { framewire: "src/cli/bin.js" },
@@ -126,6 +129,8 @@ const pkg = {
   keywords: ["framing", "tcp", "length-prefixed", "varint", "netstring", "streams", "deno", "bun"],
   // Only the executable does something when loaded.
   sideEffects: ["./src/cli/bin.js"],
+  // A scoped package is private unless published otherwise.
+  publishConfig: { access: "public" },
 };
 writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
 cpSync(join(root, "README.md"), join(out, "README.md"));
@@ -135,6 +140,19 @@ cpSync(join(root, "docs"), join(out, "docs"), { recursive: true });
 mkdirSync(join(out, "bench", "results"), { recursive: true });
 cpSync(join(root, "bench", "README.md"), join(out, "bench", "README.md"));
 cpSync(join(root, "bench", "results", "chart.svg"), join(out, "bench", "results", "chart.svg"));
+// `deno run jsr:@framewire/framewire/cli` runs src/cli/main.ts as the main module; from npm the
+// command is the bin on every runtime (`deno run -A npm:@framewire/framewire`). Bundled into an
+// application, that check would see the application's `import.meta.main` and run the command on
+// its arguments under Deno: removed here.
+const cliMain = join(out, "src", "cli", "main.js");
+const mainText = readFileSync(cliMain, "utf8");
+// The comment above the check goes with it.
+const guard =
+  /^\/\/ `deno run jsr:[^]*?^if \(globalThis\.Deno !== undefined && import\.meta\.main\)\s*void runProcess\(\);\n/m;
+if (!guard.test(mainText)) {
+  throw new Error(`build_npm: the Deno main-module check is not in ${cliMain}`);
+}
+writeFileSync(cliMain, mainText.replace(guard, ""));
 const cli = join(out, pkg.bin.framewire);
 const cliText = readFileSync(cli, "utf8");
 if (!cliText.startsWith("#!")) writeFileSync(cli, "#!/usr/bin/env node\n" + cliText);

@@ -55,5 +55,7 @@ export async function main(args: string[]): Promise<number> {
 // `deno run jsr:@framewire/framewire/cli` runs this module. Node and Bun run bin.ts (the npm
 // package's `bin`), never this: an application bundled into one ES module that imports `main`
 // would otherwise run the command on its own arguments (in the bundle, `import.meta.main` is the
-// application's). Not a top-level await: the module stays loadable with require() (Node 22.12+).
+// application's). The npm package has no such check (scripts/build_npm.ts removes it): from npm,
+// Deno too runs the bin. Not a top-level await: the module stays loadable with require() (Node
+// 22.12+).
 if ((globalThis as { Deno?: unknown }).Deno !== undefined && import.meta.main) void runProcess();
