@@ -129,6 +129,8 @@ export class SocketConn implements Conn {
   /** open: deliver; cancelled: discard; done: ended, errored or closed. */
   #read: "open" | "cancelled" | "done" = "open";
   #paused = true; // the handle starts paused; the first pull resumes it
+  /** `writable` as made (see `writeDirect`). */
+  #writable: WritableStream<Uint8Array>;
   /** Chunks the writable accepted (its size() hook runs once per write()). */
   #accepted = 0;
   /** A read through `readDirect` waiting for data (the readable's queue is empty meanwhile). */
@@ -191,7 +193,7 @@ export class SocketConn implements Conn {
     });
     // Without read(), data may flow from the start (Bun): the readable must be there to queue it.
     if (read === undefined) void this.readable;
-    this.writable = new WritableStream<Uint8Array>({
+    this.writable = this.#writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writer = controller;
         // abort() waits for the write in progress, which a peer that reads nothing never lets
@@ -239,9 +241,11 @@ export class SocketConn implements Conn {
    * else `undefined`. What the sink's write() does, in the same order.
    */
   [writeDirect](chunk: Uint8Array): Promise<void> | undefined {
-    // Not a SocketConn itself (Object.create() of one, with a writable of its own): no.
+    // Not a SocketConn itself (Object.create() of one), or one whose writable was replaced (a
+    // layer of the application's): no.
     if (
-      !(#accepted in this) || this.#accepted !== this.#written || this.#directWriting ||
+      !(#accepted in this) || this.writable !== this.#writable ||
+      this.#accepted !== this.#written || this.#directWriting ||
       this.#closing ||
       this.#shutdown !== undefined || this.#written >= this.#fence || this.#writeDone ||
       this.#failed || !(chunk instanceof Uint8Array) || chunk.length === 0
@@ -291,9 +295,10 @@ export class SocketConn implements Conn {
    * else `undefined`.
    */
   [readDirect](): Promise<Uint8Array | null> | undefined {
+    // As for writeDirect: this SocketConn's own readable only.
     if (
-      !(#accepted in this) || this.#direct !== undefined || this.#read !== "open" ||
-      this.#readFailure !== undefined || this.#reader === undefined ||
+      !(#accepted in this) || this.#direct !== undefined || this.readable !== this.#readable ||
+      this.#read !== "open" || this.#readFailure !== undefined || this.#reader === undefined ||
       this.#reader.desiredSize !== READ_HIGH_WATER_MARK
     ) return undefined;
     // As the readable's pull.

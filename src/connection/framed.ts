@@ -428,15 +428,6 @@ class Framed implements FramedConnection {
   /** `options.buffered`, until the first read takes it. */
   #buffered: Uint8Array | undefined;
   #batchChain: Promise<void> = Promise.resolve();
-  /** Batches asked for and not settled yet. */
-  #batchesOut = 0;
-  #batchDone = (): void => {
-    this.#batchesOut--;
-  };
-  #batchFailed = (error: unknown): void => {
-    this.#batchesOut--;
-    if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
-  };
   /** Calls to the async iterator's `next()` not answered yet, in call order. */
   #nextCalls: {
     resolve: (result: IteratorResult<Uint8Array>) => void;
@@ -555,10 +546,13 @@ class Framed implements FramedConnection {
    * are serialised, so concurrent callers each get their own batch.
    */
   #nextBatch(): Promise<Uint8Array[] | null> {
-    // No batch on its way: read now, not a turn later.
-    const first = this.#batchesOut++ === 0;
-    const next = first ? this.#readBatch() : this.#batchChain.then(() => this.#readBatch());
-    this.#batchChain = next.then(this.#batchDone, this.#batchFailed);
+    // Not at once when no batch is on its way (a turn sooner): a read that ends reading with a
+    // framing error held back from the last batch must not refuse the replies the caller makes in
+    // the same turn to the frames before it; nor may it beat a cancel() made in that turn.
+    const next = this.#batchChain.then(() => this.#readBatch());
+    this.#batchChain = next.then(noop, (error) => {
+      if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
+    });
     return next;
   }
 

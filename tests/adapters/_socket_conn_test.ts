@@ -469,6 +469,24 @@ test(
 );
 
 test(
+  "SocketConn: no direct write or read once the application replaced its writable or readable",
+  BOUNDED,
+  async () => {
+    // A layer of the application's in place of the conn's own streams (an XOR, say): the bytes
+    // must go through it.
+    const { conn, reader } = await reading();
+    const layer = new TransformStream<Uint8Array, Uint8Array>();
+    Object.defineProperty(conn, "writable", { value: layer.writable, configurable: true });
+    assert.equal(conn[writeDirect](new Uint8Array([1])), undefined);
+    Object.defineProperty(conn, "readable", { value: layer.readable, configurable: true });
+    assert.equal(conn[readDirect](), undefined);
+    reader.releaseLock();
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
   "SocketConn: a direct write that fails errors the writable with its error, as a sink write",
   BOUNDED,
   async () => {
@@ -564,6 +582,8 @@ test(
     const frames = fc[Symbol.asyncIterator]();
     for (let i = 0; i < 3; i++) {
       const next = frames.next();
+      // Data comes in a later task than the read that waits for it (every microtask has run).
+      await new Promise((resolve) => setTimeout(resolve, 0));
       conn.data(new Uint8Array([1, i]));
       assert.deepEqual((await next).value, new Uint8Array([i]));
       const sending = fc.send(new Uint8Array([i, i]));

@@ -691,6 +691,46 @@ test(
 );
 
 test(
+  "framed(): a reply sent in the turn the next frame is asked for goes out before a bad header",
+  { timeout: 10_000 },
+  async () => {
+    for (const front of ["iterator", "batches"] as const) {
+      const { conn, feed, writes } = recordingConn();
+      const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }), UNTIL_WRITTEN);
+      feed.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 1, 0])); // a frame, then a bad header
+      const it = front === "iterator"
+        ? fc[Symbol.asyncIterator]()
+        : fc.batches()[Symbol.asyncIterator]();
+      assert.equal((await it.next()).done, false);
+      // Reading ahead, then replying in the same turn (a request loop that overlaps the next
+      // read with the reply). A read started at once refused the reply with the framing error.
+      const ahead = it.next();
+      await fc.send("re A");
+      await assert.rejects(ahead, FrameTooLargeError, front);
+      const decoder = lengthPrefixed().decoder();
+      decoder.push(writes[0]!);
+      assert.equal(text.decode(decoder.next()), "re A", front);
+      await fc.close();
+    }
+  },
+);
+
+test(
+  "framed(): a next() and a cancel() in one turn on a failed conn: the next() is done",
+  { timeout: 10_000 },
+  async () => {
+    const { conn, feed } = recordingConn();
+    const fc = framed(conn, lengthPrefixed());
+    await feed.abort(new Error("reset")).catch(() => {});
+    const next = fc[Symbol.asyncIterator]().next();
+    await fc.readable.cancel("stop").catch(() => {}); // as the failed conn's readable answers
+    // The cancel() comes first: a read started at once saw the failure instead.
+    assert.deepEqual(await next, { value: undefined, done: true });
+    await fc.close();
+  },
+);
+
+test(
   "framed(): a send made before a bad header arrives still goes out; the error is not its own",
   { timeout: 10_000 },
   async () => {
