@@ -295,10 +295,12 @@ export class SocketConn implements Conn {
    * else `undefined`.
    */
   [readDirect](): Promise<Uint8Array | null> | undefined {
-    // As for writeDirect: this SocketConn's own readable only.
+    // As for writeDirect: this SocketConn's own readable only (once built: reading `readable`
+    // builds it, which ends `read()`).
     if (
-      !(#accepted in this) || this.#direct !== undefined || this.readable !== this.#readable ||
-      this.#read !== "open" || this.#readFailure !== undefined || this.#reader === undefined ||
+      !(#accepted in this) || this.#direct !== undefined || this.#reader === undefined ||
+      this.readable !== this.#readable || this.#read !== "open" ||
+      this.#readFailure !== undefined ||
       this.#reader.desiredSize !== READ_HIGH_WATER_MARK
     ) return undefined;
     // As the readable's pull.
