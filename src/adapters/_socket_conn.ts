@@ -240,11 +240,14 @@ export class SocketConn implements Conn {
    * no write to the writable is queued or in progress and writing is open;
    * else `undefined`. What the sink's write() does, in the same order.
    */
-  [writeDirect](chunk: Uint8Array): Promise<void> | undefined {
-    // Not a SocketConn itself (Object.create() of one), or one whose writable was replaced (a
-    // layer of the application's): no.
+  [writeDirect](
+    chunk: Uint8Array,
+    writable: WritableStream<Uint8Array>,
+  ): Promise<void> | undefined {
+    // Not a SocketConn itself (Object.create() of one), or the caller writes to a stream that is
+    // not this conn's own (replaced in place, or a wrapper's, as a Proxy's): no.
     if (
-      !(#accepted in this) || this.writable !== this.#writable ||
+      !(#accepted in this) || writable !== this.#writable ||
       this.#accepted !== this.#written || this.#directWriting ||
       this.#closing ||
       this.#shutdown !== undefined || this.#written >= this.#fence || this.#writeDone ||
@@ -294,12 +297,11 @@ export class SocketConn implements Conn {
    * while the readable is open, holds nothing queued and no such read waits;
    * else `undefined`.
    */
-  [readDirect](): Promise<Uint8Array | null> | undefined {
-    // As for writeDirect: this SocketConn's own readable only (once built: reading `readable`
-    // builds it, which ends `read()`).
+  [readDirect](readable: ReadableStream<Uint8Array>): Promise<Uint8Array | null> | undefined {
+    // As for writeDirect: for this SocketConn's own readable only.
     if (
       !(#accepted in this) || this.#direct !== undefined || this.#reader === undefined ||
-      this.readable !== this.#readable || this.#read !== "open" ||
+      readable !== this.#readable || this.#read !== "open" ||
       this.#readFailure !== undefined ||
       this.#reader.desiredSize !== READ_HIGH_WATER_MARK
     ) return undefined;

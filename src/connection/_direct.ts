@@ -6,15 +6,16 @@
  * writable would, without the stream's machinery, when no write to the
  * writable is queued or in progress: same counting, same errors (the writable
  * errors with a failed write's error). Returns `undefined` when it cannot
- * (use the writable then). The caller holds the writable's writer, and makes
- * no other write, and does not close the writable, until the returned promise
- * settles.
+ * (use the writable then), also when `writable`, the stream the caller's
+ * writer locks, is not the conn's own (a wrapper's layer, a Proxy's stream:
+ * its bytes must go through it). The caller makes no other write, and does
+ * not close the writable, until the returned promise settles.
  */
 export const writeDirect: unique symbol = Symbol("framewire.writeDirect");
 
 /** A Conn that may take writes directly (see {@linkcode writeDirect}). */
 export interface DirectWriter {
-  [writeDirect](chunk: Uint8Array): Promise<void> | undefined;
+  [writeDirect](chunk: Uint8Array, writable: WritableStream<Uint8Array>): Promise<void> | undefined;
 }
 
 /**
@@ -22,12 +23,13 @@ export interface DirectWriter {
  * straight to the caller, as a read of its readable would, when nothing is
  * queued in the readable: `null` where that read would be done, a rejection
  * where it would reject. Returns `undefined` when it cannot (read the
- * readable then). The caller holds the readable's reader, and makes no other
- * read and keeps the lock until the returned promise settles.
+ * readable then), also when `readable`, the stream the caller's reader locks,
+ * is not the conn's own. The caller makes no other read and keeps the lock
+ * until the returned promise settles.
  */
 export const readDirect: unique symbol = Symbol("framewire.readDirect");
 
 /** A Conn that may hand over data directly (see {@linkcode readDirect}). */
 export interface DirectReader {
-  [readDirect](): Promise<Uint8Array | null> | undefined;
+  [readDirect](readable: ReadableStream<Uint8Array>): Promise<Uint8Array | null> | undefined;
 }

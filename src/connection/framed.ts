@@ -420,6 +420,9 @@ class Framed implements FramedConnection {
   // Read side.
   #decoder: FrameDecoder;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The streams #reader and #writer lock (the direct paths apply only to a SocketConn's own). */
+  #connReadable: ReadableStream<Uint8Array> | undefined;
+  #connWritable: WritableStream<Uint8Array> | undefined;
   #readDone = false;
   #readCancelled = false;
   /** close() closed the conn: the end of reading is no truncation, whatever was buffered. */
@@ -647,10 +650,16 @@ class Framed implements FramedConnection {
       this.#readsDirect = true;
     }
     if (read === undefined) {
-      this.#reader ??= lock("readable", () => this.conn.readable.getReader());
+      this.#reader ??= lock(
+        "readable",
+        () => (this.#connReadable = this.conn.readable).getReader(),
+      );
       // A framewire adapter's data, handed over without the readable's promises when it holds
       // nothing queued.
-      const direct = (this.conn as Partial<DirectReader>)[readDirect]?.call(this.conn);
+      const direct = (this.conn as Partial<DirectReader>)[readDirect]?.call(
+        this.conn,
+        this.#connReadable!,
+      );
       if (direct !== undefined) {
         const value = await direct;
         if (value === null) return null;
@@ -887,11 +896,16 @@ class Framed implements FramedConnection {
     return w.promise;
   }
 
+  /** Locks the conn's writable, keeping which stream it was (see `writeDirect`). */
+  #lockWritable(): WritableStreamDefaultWriter<Uint8Array> {
+    return lock("writable", () => (this.#connWritable = this.conn.writable).getWriter());
+  }
+
   /** Takes the conn's writer unless taken; a writable held elsewhere fails this connection. */
   #claimWriter(): void {
     if (this.#writer !== undefined) return;
     try {
-      this.#writer = lock("writable", () => this.conn.writable.getWriter());
+      this.#writer = this.#lockWritable();
     } catch (error) {
       this.#fail(error);
     }
@@ -1036,7 +1050,7 @@ class Framed implements FramedConnection {
 
   async #pump(): Promise<void> {
     try {
-      const writer = this.#writer ??= lock("writable", () => this.conn.writable.getWriter());
+      const writer = this.#writer ??= this.#lockWritable();
       while (this.#queue.length > 0) {
         const chunks = this.#queue;
         this.#queue = [];
@@ -1046,7 +1060,7 @@ class Framed implements FramedConnection {
           const chunk = chunks[0]!;
           const direct = (this.conn as Partial<DirectWriter>)[writeDirect];
           try {
-            await (direct?.call(this.conn, chunk) ?? writer.write(chunk));
+            await (direct?.call(this.conn, chunk, this.#connWritable!) ?? writer.write(chunk));
           } catch (error) {
             this.#settle(); // sends whose frames were written resolve
             throw error;

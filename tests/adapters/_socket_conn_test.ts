@@ -424,12 +424,12 @@ test(
   async () => {
     const { conn, handle } = scripted();
     const writer = conn.writable.getWriter();
-    const writing = conn[writeDirect](new Uint8Array([1]))!;
+    const writing = conn[writeDirect](new Uint8Array([1]), conn.writable)!;
     assert.ok(writing !== undefined, "nothing queued: the write goes straight to the socket");
     const pending = await handle.nextWrite();
     // A second one while it is in progress, or one through the writable meanwhile, would race it
     // in the socket: refused.
-    assert.equal(conn[writeDirect](new Uint8Array([2])), undefined);
+    assert.equal(conn[writeDirect](new Uint8Array([2]), conn.writable), undefined);
     const closing = conn.closeWrite();
     await Promise.resolve();
     assert.equal(handle.shutdowns, 0, "FIN before the write was done");
@@ -438,7 +438,7 @@ test(
     await closing;
     assert.equal(handle.shutdowns, 1);
     // After closeWrite() a direct write is refused; the writable says why, as before.
-    assert.equal(conn[writeDirect](new Uint8Array([3])), undefined);
+    assert.equal(conn[writeDirect](new Uint8Array([3]), conn.writable), undefined);
     await assert.rejects(writer.write(new Uint8Array([3])), hasCode("CONNECTION_CLOSED"));
     assert.deepEqual(handle.written, [new Uint8Array([1])]);
     conn.close();
@@ -453,14 +453,25 @@ test(
     const writer = conn.writable.getWriter();
     const first = writer.write(new Uint8Array([1]));
     const queued = writer.write(new Uint8Array([2]));
-    assert.equal(conn[writeDirect](new Uint8Array([3])), undefined, "ahead of queued writes");
+    assert.equal(
+      conn[writeDirect](new Uint8Array([3]), conn.writable),
+      undefined,
+      "ahead of queued writes",
+    );
     (await handle.nextWrite()).resolve();
     (await handle.nextWrite()).resolve();
     await Promise.all([first, queued]);
     // Object.create(conn) with a writable of its own: writes go there, not to this socket.
-    assert.equal(conn[writeDirect].call(Object.create(conn), new Uint8Array([3])), undefined);
-    assert.equal(conn[writeDirect](new Uint8Array(0)), undefined, "empty: the writable's rules");
-    const direct = conn[writeDirect](new Uint8Array([3]))!;
+    assert.equal(
+      conn[writeDirect].call(Object.create(conn), new Uint8Array([3]), conn.writable),
+      undefined,
+    );
+    assert.equal(
+      conn[writeDirect](new Uint8Array(0), conn.writable),
+      undefined,
+      "empty: the writable's rules",
+    );
+    const direct = conn[writeDirect](new Uint8Array([3]), conn.writable)!;
     (await handle.nextWrite()).resolve();
     await direct;
     assert.deepEqual(handle.written, [1, 2, 3].map((b) => new Uint8Array([b])));
@@ -476,12 +487,52 @@ test(
     // must go through it.
     const { conn, reader } = await reading();
     const layer = new TransformStream<Uint8Array, Uint8Array>();
+    // A Proxy that binds methods to the conn (as one must, for its private fields): the direct
+    // paths see the conn, the streams framed() holds are the layer's.
+    const proxy = new Proxy(conn, {
+      get(target, key) {
+        if (key === "writable") return layer.writable;
+        if (key === "readable") return layer.readable;
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    assert.equal(proxy[writeDirect](new Uint8Array([1]), proxy.writable), undefined);
+    assert.equal(proxy[readDirect](proxy.readable), undefined);
     Object.defineProperty(conn, "writable", { value: layer.writable, configurable: true });
-    assert.equal(conn[writeDirect](new Uint8Array([1])), undefined);
+    assert.equal(conn[writeDirect](new Uint8Array([1]), conn.writable), undefined);
     Object.defineProperty(conn, "readable", { value: layer.readable, configurable: true });
-    assert.equal(conn[readDirect](), undefined);
+    assert.equal(conn[readDirect](conn.readable), undefined);
     reader.releaseLock();
     conn.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: framed() over a Proxy of it with a layer of its own writes through the layer",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const xor = new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => controller.enqueue(chunk.map((b) => b ^ 1)),
+    });
+    const piping = xor.readable.pipeTo(conn.writable).catch(() => {});
+    const proxy = new Proxy(conn, {
+      get(target, key) {
+        if (key === "writable") return xor.writable;
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const fc = framed(proxy, lengthPrefixed({ width: 1 }));
+    const sending = fc.send(new Uint8Array([6, 6]));
+    (await handle.nextWrite()).resolve();
+    await sending;
+    // Before, the bound [writeDirect] wrote the frame to the socket past the layer: [2, 6, 6].
+    assert.deepEqual(handle.written, [new Uint8Array([3, 7, 7])]);
+    conn.close();
+    await piping;
     await conn.closed;
   },
 );
@@ -492,7 +543,7 @@ test(
   async () => {
     const { conn, handle } = scripted();
     const writer = conn.writable.getWriter();
-    const writing = conn[writeDirect](new Uint8Array([1]))!;
+    const writing = conn[writeDirect](new Uint8Array([1]), conn.writable)!;
     (await handle.nextWrite()).reject(
       Object.assign(new Error("write EPIPE"), { code: "EPIPE" }),
     );
@@ -513,20 +564,20 @@ test(
   async () => {
     const { conn, handle, reader } = await reading(); // took [0]
     conn.data(new Uint8Array([1])); // queued: no direct read waits
-    assert.equal(conn[readDirect](), undefined, "the queued chunk comes first");
+    assert.equal(conn[readDirect](conn.readable), undefined, "the queued chunk comes first");
     assert.deepEqual((await reader.read()).value, new Uint8Array([1]));
-    const direct = conn[readDirect]()!;
+    const direct = conn[readDirect](conn.readable)!;
     assert.ok(direct !== undefined);
-    assert.equal(conn[readDirect](), undefined, "one at a time");
+    assert.equal(conn[readDirect](conn.readable), undefined, "one at a time");
     assert.equal(handle.paused, false);
     conn.data(new Uint8Array([2]));
     assert.deepEqual(await direct, new Uint8Array([2]));
     conn.data(new Uint8Array([3])); // no direct read waits: queued again
     assert.deepEqual((await reader.read()).value, new Uint8Array([3]));
-    const last = conn[readDirect]()!;
+    const last = conn[readDirect](conn.readable)!;
     conn.end();
     assert.equal(await last, null);
-    assert.equal(conn[readDirect](), undefined, "ended");
+    assert.equal(conn[readDirect](conn.readable), undefined, "ended");
     assert.deepEqual(await reader.read(), { value: undefined, done: true });
     conn.close();
   },
@@ -538,7 +589,7 @@ test(
   async () => {
     for (const how of ["close", "cancel", "reset", "terminated"] as const) {
       const { conn, reader } = await reading();
-      const direct = conn[readDirect]()!;
+      const direct = conn[readDirect](conn.readable)!;
       if (how === "close") conn.close();
       if (how === "cancel") await reader.cancel();
       if (how === "terminated") conn.terminated();
@@ -567,13 +618,13 @@ test(
     const write = conn[writeDirect];
     const read = conn[readDirect];
     Object.assign(conn, {
-      [writeDirect](this: SocketConn, chunk: Uint8Array) {
-        const writing = write.call(this, chunk);
+      [writeDirect](this: SocketConn, chunk: Uint8Array, writable: WritableStream<Uint8Array>) {
+        const writing = write.call(this, chunk, writable);
         if (writing !== undefined) taken.writes++;
         return writing;
       },
-      [readDirect](this: SocketConn) {
-        const reading = read.call(this);
+      [readDirect](this: SocketConn, readable: ReadableStream<Uint8Array>) {
+        const reading = read.call(this, readable);
         if (reading !== undefined) taken.reads++;
         return reading;
       },
