@@ -46,6 +46,8 @@ class ScriptedHandle implements SocketHandle {
   #reads: PendingRead[] = [];
   #readWaiters: ((read: PendingRead) => void)[] = [];
   read?: (buffer: Uint8Array) => Promise<number | null>;
+  /** Set by a test: a graceful (TLS) close, whose socket ends in `terminated()` later. */
+  finish?: () => void;
 
   constructor(withRead: boolean) {
     if (withRead) {
@@ -605,6 +607,25 @@ test(
       conn.close();
       await conn.closed;
     }
+  },
+);
+
+test(
+  "SocketConn: a direct read waiting ends at close() while a TLS close keeps the socket a while",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = await reading();
+    let finishing = 0;
+    handle.finish = () => finishing++;
+    const direct = conn[readDirect](conn.readable)!;
+    conn.close();
+    assert.equal(finishing, 1, "closing gracefully: terminated() comes later");
+    // As a read of the readable, which close() ends at once: before any timer (the socket's
+    // destroy() comes after TLS_CLOSE_LIMIT, which would end it too, a second later).
+    const turn = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 0));
+    assert.equal(await Promise.race([direct, turn]), null);
+    conn.terminated();
+    await conn.closed;
   },
 );
 
