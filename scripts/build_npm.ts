@@ -237,10 +237,14 @@ console.log("require() ok for every entry point");
   );
   if (!/framewire/.test(help)) throw new Error("framewire --help printed no usage");
   // ./cli run as the program's own module (as in an application bundled into one file that
-  // imports `main`) runs no command on Node: only the bin does.
+  // imports `main`) runs no command, on Node nor on Deno: only the bin does.
   const cliEntry = join(scratch, "node_modules", denoJson.name, exportsMap["./cli"]!.default);
-  const quiet = run(bin("node"), [cliEntry, "--version"], scratch);
-  if (quiet !== "") throw new Error(`running ./cli as a program printed ${JSON.stringify(quiet)}`);
+  for (const [runtime, args] of [["node", []], ["deno", ["run", "-A"]]] as const) {
+    const quiet = run(bin(runtime), [...args, cliEntry, "--version"], scratch);
+    if (quiet !== "") {
+      throw new Error(`running ./cli as a program on ${runtime} printed ${JSON.stringify(quiet)}`);
+    }
+  }
   for (const example of ["capture.bin", "clienthello.bin"]) {
     statSync(join(scratch, "node_modules", denoJson.name, "docs", "examples", example));
   }

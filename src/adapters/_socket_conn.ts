@@ -305,12 +305,16 @@ export class SocketConn implements Conn {
       this.#readFailure !== undefined ||
       this.#reader.desiredSize !== READ_HIGH_WATER_MARK
     ) return undefined;
-    // As the readable's pull.
+    // Waiting before the socket resumes (as the readable's pull does), in case a handle
+    // delivered data at once.
+    const waiting = new Promise<Uint8Array | null>((resolve, reject) =>
+      this.#direct = { resolve, reject }
+    );
     if (this.#paused) {
       this.#paused = false;
       this.#handle.resume();
     }
-    return new Promise((resolve, reject) => this.#direct = { resolve, reject });
+    return waiting;
   }
 
   /** Ends a direct read in progress: with a chunk, done (`null`), or an error. */
