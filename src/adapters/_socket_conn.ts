@@ -7,7 +7,7 @@ import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
 import { checkChunk } from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
-import { readDirect, writeDirect } from "../connection/_direct.ts";
+import { cancelReading, readDirect, writeDirect } from "../connection/_direct.ts";
 
 export type { Conn, NetAddr, TcpAddr };
 
@@ -317,6 +317,22 @@ export class SocketConn implements Conn {
     return waiting;
   }
 
+  /**
+   * Cancels the readable now (see `cancelReading`); a `read()` in progress
+   * ends with `null`. Only for this conn's own readable, and with `read()`.
+   */
+  [cancelReading](
+    readable: ReadableStream<Uint8Array>,
+    reason: unknown,
+  ): Promise<void> | undefined {
+    if (!(#accepted in this) || this.#byob === undefined || readable !== this.#readable) {
+      return undefined;
+    }
+    const cancelled = readable.cancel(reason);
+    this.#endRead?.();
+    return cancelled;
+  }
+
   /** Ends a direct read in progress: with a chunk, done (`null`), or an error. */
   #endDirect(chunk: Uint8Array | null, error?: Error): void {
     const direct = this.#direct;
@@ -396,7 +412,9 @@ export class SocketConn implements Conn {
     }
     // The connection failed meanwhile, which cut this read short.
     if (this.#readFailure !== undefined) throw this.#readFailure;
-    if (n === null) this.end();
+    // The end, unless close() or a cancel (see cancelReading) ended this read: reading goes on
+    // draining the socket after a cancel, until its own end.
+    if (n === null && this.#read === "open") this.end();
     return n;
   }
 

@@ -33,3 +33,17 @@ export const readDirect: unique symbol = Symbol("framewire.readDirect");
 export interface DirectReader {
   [readDirect](readable: ReadableStream<Uint8Array>): Promise<Uint8Array | null> | undefined;
 }
+
+/**
+ * A framewire adapter's Conn (SocketConn) with `read()` cancels its readable
+ * now, even while a `read()` is in progress, which then ends with `null`; the
+ * socket goes on being drained, as after any cancel of the readable. Returns
+ * `undefined` when it cannot (wait for the read, then cancel the readable),
+ * also when `readable` is not the conn's own.
+ */
+export const cancelReading: unique symbol = Symbol("framewire.cancelReading");
+
+/** A Conn whose reading can be cancelled during a `read()` (see {@linkcode cancelReading}). */
+export interface ReadingCanceller {
+  [cancelReading](readable: ReadableStream<Uint8Array>, reason: unknown): Promise<void> | undefined;
+}

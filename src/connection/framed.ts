@@ -7,7 +7,14 @@ import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
 import type { Conn } from "./types.ts";
-import { type DirectReader, type DirectWriter, readDirect, writeDirect } from "./_direct.ts";
+import {
+  cancelReading,
+  type DirectReader,
+  type DirectWriter,
+  readDirect,
+  type ReadingCanceller,
+  writeDirect,
+} from "./_direct.ts";
 
 /** Options for {@linkcode framed}. */
 export interface FramedOptions {
@@ -793,9 +800,13 @@ class Framed implements FramedConnection {
         this.#readCancelled = true;
         this.#readDone = true;
         if (this.#directRead !== undefined) {
-          // Keep draining the connection (as cancelling its readable does), once the read in
-          // progress is over.
-          this.#batchChain.then(() => this.conn.readable.cancel(reason)).catch(noop);
+          // Keep draining the connection (as cancelling its readable does). A framewire adapter
+          // cancels at once and ends the read in progress (a call of another front end waiting
+          // for it ends too); another Conn once that read is over.
+          const conn = this.conn as Partial<ReadingCanceller>;
+          const cancelled = conn[cancelReading]?.call(this.conn, this.conn.readable, reason);
+          if (cancelled !== undefined) cancelled.catch(noop);
+          else this.#batchChain.then(() => this.conn.readable.cancel(reason)).catch(noop);
           return;
         }
         // Cancelled before its first read: the conn's readable is not locked yet.

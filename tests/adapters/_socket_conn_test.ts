@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError } from "../../src/errors.ts";
 import { SocketConn, type SocketHandle } from "../../src/adapters/_socket_conn.ts";
-import { readDirect, writeDirect } from "../../src/connection/_direct.ts";
+import { cancelReading, readDirect, writeDirect } from "../../src/connection/_direct.ts";
 import { framed } from "../../src/connection/framed.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import type { NetAddr } from "../../src/connection/types.ts";
@@ -626,6 +626,55 @@ test(
     assert.equal(await Promise.race([direct, turn]), null);
     conn.terminated();
     await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: cancelReading ends a read() in progress and goes on draining the socket",
+  BOUNDED,
+  async () => {
+    const plain = scripted().conn;
+    assert.equal(plain[cancelReading](plain.readable, "x"), undefined, "no read()");
+    plain.close();
+    const { conn, handle } = scripted(true);
+    const reading = conn.read!(new Uint8Array(4));
+    const pending = await handle.nextRead();
+    assert.equal(conn[cancelReading](new ReadableStream(), "x"), undefined, "not its readable");
+    await conn[cancelReading](conn.readable, "stop");
+    assert.equal(await reading, null);
+    assert.equal(handle.paused, false, "drained, so the peer is not blocked");
+    pending.resolve(2); // the socket's read completes later: dropped
+    // Reading was cancelled, not ended: FIN alone does not release the socket (both directions
+    // over), and the write direction still works.
+    const writer = conn.writable.getWriter();
+    const writing = writer.write(new Uint8Array([1]));
+    (await handle.nextWrite()).resolve();
+    await writing;
+    writer.releaseLock();
+    await conn.closeWrite();
+    assert.equal(handle.destroyed, 0);
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: framed() over it with read(): a cancel() ends a next() waiting on a quiet peer",
+  BOUNDED,
+  async () => {
+    for (const front of ["iterator", "batches"] as const) {
+      const { conn, handle } = scripted(true);
+      const fc = framed(conn, lengthPrefixed());
+      const next = front === "iterator"
+        ? fc[Symbol.asyncIterator]().next()
+        : fc.batches()[Symbol.asyncIterator]().next();
+      await handle.nextRead(); // framed() reads into its buffer; the peer sends nothing
+      // Before, the cancel waited for that read, which nothing ended: next() hung.
+      await fc.readable.cancel("stop");
+      assert.deepEqual(await next, { value: undefined, done: true }, front);
+      await fc.close();
+      await conn.closed;
+    }
   },
 );
 

@@ -890,6 +890,21 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t("framed(): cancelling its readable ends a next() that waits on a quiet peer", async () => {
+    await withPair(name, async (client, server) => {
+      const fc = framed(client, lengthPrefixed());
+      const next = fc[Symbol.asyncIterator]().next();
+      // A task later: the read next() waits for is in progress (it starts within microtasks).
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      // Before, on Deno the cancel waited for that read, which the quiet peer never ended.
+      await fc.readable.cancel("stop");
+      assert.deepEqual(await next, { value: undefined, done: true });
+      await fc.send("still sending"); // the write direction is not affected
+      const { value } = await framed(server, lengthPrefixed())[Symbol.asyncIterator]().next();
+      assert.equal(decode(value!), "still sending");
+    });
+  });
+
   t(
     "a line handshake read with ByteReader, then framed() with the bytes read past it",
     async () => {
