@@ -317,22 +317,6 @@ export class SocketConn implements Conn {
     return waiting;
   }
 
-  /**
-   * Cancels the readable now (see `cancelReading`); a `read()` in progress
-   * ends with `null`. Only for this conn's own readable, and with `read()`.
-   */
-  [cancelReading](
-    readable: ReadableStream<Uint8Array>,
-    reason: unknown,
-  ): Promise<void> | undefined {
-    if (!(#accepted in this) || this.#byob === undefined || readable !== this.#readable) {
-      return undefined;
-    }
-    const cancelled = readable.cancel(reason);
-    this.#endRead?.();
-    return cancelled;
-  }
-
   /** Ends a direct read in progress: with a chunk, done (`null`), or an error. */
   #endDirect(chunk: Uint8Array | null, error?: Error): void {
     const direct = this.#direct;
@@ -506,6 +490,21 @@ export class SocketConn implements Conn {
   readonly closeWrite: () => Promise<void> = () => this.#requestCloseWrite();
   /** Closes both directions now; the readable ends cleanly, writes reject. Idempotent. */
   readonly close: () => void = () => this.#close();
+  /**
+   * Cancels the readable now (see `cancelReading`); a `read()` in progress
+   * ends with `null`. Only for this conn's own readable, and with `read()`. An
+   * own property, as `close`, so that `Object.create(conn)` (which keeps
+   * `read()`) has it too.
+   */
+  readonly [cancelReading]: (
+    readable: ReadableStream<Uint8Array>,
+    reason: unknown,
+  ) => Promise<void> | undefined = (readable, reason) => {
+    if (this.#byob === undefined || readable !== this.#readable) return undefined;
+    const cancelled = readable.cancel(reason);
+    this.#endRead?.();
+    return cancelled;
+  };
 
   #requestCloseWrite(): Promise<void> {
     if (this.#closing) {

@@ -662,16 +662,22 @@ test(
   "SocketConn: framed() over it with read(): a cancel() ends a next() waiting on a quiet peer",
   BOUNDED,
   async () => {
-    for (const front of ["iterator", "batches"] as const) {
+    for (
+      const [front, wrap] of [
+        ["iterator", false],
+        ["batches", false],
+        ["iterator", true], // Object.create(conn), which keeps read()
+      ] as const
+    ) {
       const { conn, handle } = scripted(true);
-      const fc = framed(conn, lengthPrefixed());
+      const fc = framed(wrap ? Object.create(conn) as SocketConn : conn, lengthPrefixed());
       const next = front === "iterator"
         ? fc[Symbol.asyncIterator]().next()
         : fc.batches()[Symbol.asyncIterator]().next();
       await handle.nextRead(); // framed() reads into its buffer; the peer sends nothing
       // Before, the cancel waited for that read, which nothing ended: next() hung.
       await fc.readable.cancel("stop");
-      assert.deepEqual(await next, { value: undefined, done: true }, front);
+      assert.deepEqual(await next, { value: undefined, done: true }, `${front} ${wrap}`);
       await fc.close();
       await conn.closed;
     }
