@@ -137,8 +137,6 @@ export class SocketConn implements Conn {
   #direct:
     | { resolve: (chunk: Uint8Array | null) => void; reject: (error: Error) => void }
     | undefined;
-  /** A write through `writeDirect` is in progress. */
-  #directWriting = false;
   /**
    * Chunks the sink wrote. The writable hands the sink one chunk at a time,
    * and the first failure ends writing, so this is also the next chunk's index.
@@ -245,27 +243,23 @@ export class SocketConn implements Conn {
     writable: WritableStream<Uint8Array>,
   ): Promise<void> | undefined {
     // Not a SocketConn itself (Object.create() of one), or the caller writes to a stream that is
-    // not this conn's own (replaced in place, or a wrapper's, as a Proxy's): no.
+    // not this conn's own (replaced in place, or a wrapper's, as a Proxy's): no. A write queued or
+    // in progress, a direct one too, leaves #accepted above #written.
     if (
       !(#accepted in this) || writable !== this.#writable ||
-      this.#accepted !== this.#written || this.#directWriting ||
+      this.#accepted !== this.#written ||
       this.#closing ||
       this.#shutdown !== undefined || this.#written >= this.#fence || this.#writeDone ||
       this.#failed || !(chunk instanceof Uint8Array) || chunk.length === 0
     ) return undefined;
     this.#accepted++; // as the writable's size() does
-    this.#directWriting = true;
     let writing: Promise<void>;
     try {
       writing = this.#handle.write(chunk);
     } catch (error) {
       writing = Promise.reject(error);
     }
-    return writing.then(() => {
-      this.#directWriting = false;
-      this.#settle(true);
-    }, (cause) => {
-      this.#directWriting = false;
+    return writing.then(() => this.#settle(true), (cause) => {
       const error = this.#writeFailed(undefined, cause);
       // As after a sink write that rejected: the writable is errored with it.
       try {

@@ -1065,25 +1065,18 @@ class Framed implements FramedConnection {
       while (this.#queue.length > 0) {
         const chunks = this.#queue;
         this.#queue = [];
-        if (chunks.length === 1) {
-          // One chunk (a lone flush, as in request and reply): straight to a framewire adapter's
-          // socket when its writable holds nothing, without the stream's promises.
-          const chunk = chunks[0]!;
-          const direct = (this.conn as Partial<DirectWriter>)[writeDirect];
-          try {
-            await (direct?.call(this.conn, chunk, this.#connWritable!) ?? writer.write(chunk));
-          } catch (error) {
-            this.#settle(); // sends whose frames were written resolve
-            throw error;
-          }
-          this.#written += chunk.length;
-          this.#coalescer.written(this.#written);
-          this.#settle();
-          continue;
-        }
+        // One chunk (a lone flush, as in request and reply): straight to a framewire adapter's
+        // socket when its writable holds nothing, without the stream's promises.
+        const direct = chunks.length === 1
+          ? (this.conn as Partial<DirectWriter>)[writeDirect]?.call(
+            this.conn,
+            chunks[0]!,
+            this.#connWritable!,
+          )
+          : undefined;
         const writes: Promise<void>[] = [];
         for (const chunk of chunks) {
-          const write = writer.write(chunk);
+          const write = direct ?? writer.write(chunk);
           // Counted as each write completes (in order), so that #written is current when a
           // close() times out mid-batch.
           const length = chunk.length;
