@@ -11,7 +11,9 @@
  * 3. The export maps are checked against each other (scripts/check_exports.ts).
  * 4. The package is packed, installed into a scratch project, and imported
  *    from Node and Bun: a round trip through the codec, a loopback echo
- *    through the Node adapter, and `framewire --help`; publint lints it.
+ *    through the Node adapter, a reliable session, and `framewire --help`
+ *    (and the same on an older Node found on `PATH`, such as the machine's
+ *    own Node 20, if there is one); publint lints it.
  *
  * This is the job dnt usually does; dnt and `@std/*` are on JSR only, which
  * this project's machines cannot reach.
@@ -38,6 +40,23 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "npm");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
 const denoJson = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
+
+/** A `node` on `PATH` (not the pinned one) of major version 20 up to the pinned one's, exclusive. */
+function olderNode(): string | undefined {
+  const pinned = Number(run(bin("node"), ["-p", "process.versions.node"]).split(".")[0]);
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir === "" || dir === join(root, "node_modules", ".bin")) continue;
+    const candidate = join(dir, "node");
+    try {
+      statSync(candidate);
+      const major = Number(run(candidate, ["-p", "process.versions.node"]).split(".")[0]);
+      if (major >= 20 && major < pinned) return candidate;
+    } catch {
+      // Not there or not runnable: try the next directory.
+    }
+  }
+  return undefined;
+}
 
 function run(cmd: string, args: string[], cwd = root): string {
   return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
@@ -124,8 +143,8 @@ const pkg = {
     "bench/README.md",
     "bench/results/chart.svg",
   ],
-  // Promise.withResolvers (Node 22); the tests run on Node 24.
-  engines: { node: ">=22" },
+  // The tests run on Node 24; the smoke test also on an older Node on PATH (the machine's 20).
+  engines: { node: ">=20" },
   keywords: ["framing", "tcp", "length-prefixed", "varint", "netstring", "streams", "deno", "bun"],
   // Only the executable does something when loaded.
   sideEffects: ["./src/cli/bin.js"],
@@ -181,7 +200,7 @@ try {
   writeFileSync(
     join(scratch, "smoke.mjs"),
     `import assert from "node:assert/strict";
-import { framed, lengthPrefixed, varint, FrameDecoderStream, TruncatedFrameError } from "@framewire/framewire";
+import { framed, lengthPrefixed, varint, FrameDecoderStream, TruncatedFrameError, reliableClient, reliableServer } from "@framewire/framewire";
 import { connect, listen } from "@framewire/framewire/node";
 
 const framing = lengthPrefixed();
@@ -210,6 +229,24 @@ assert.equal(n, 100);
 await client.close();
 await serving;
 listener.close();
+
+// A reliable session: a message sent, confirmed and received.
+const reliableListener = await listen({ hostname: "127.0.0.1", port: 0 });
+const server = reliableServer(reliableListener);
+const session = reliableClient((signal) =>
+  connect({ hostname: "127.0.0.1", port: reliableListener.addr.port, signal })
+);
+await session.send("order #1");
+for await (const peer of server) {
+  for await (const message of peer) {
+    assert.equal(new TextDecoder().decode(message), "order #1");
+    break;
+  }
+  break;
+}
+await session.close();
+await server.close();
+reliableListener.close();
 console.log("smoke ok on", typeof Bun !== "undefined" ? "bun" : "node " + process.version);
 `,
   );
@@ -230,6 +267,9 @@ console.log("require() ok for every entry point");
   );
   process.stdout.write(run(bin("node"), ["require.cjs"], scratch));
   process.stdout.write(run(bin("bun"), ["smoke.mjs"], scratch));
+  // The machine's own Node, if older than the pinned one (Node 20 lacks Promise.withResolvers).
+  const older = olderNode();
+  if (older !== undefined) process.stdout.write(run(older, ["smoke.mjs"], scratch));
   const help = run(
     bin("node"),
     [join(scratch, "node_modules", ".bin", "framewire"), "--help"],

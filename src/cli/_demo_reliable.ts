@@ -24,6 +24,7 @@ import {
   WELCOME,
 } from "../reliable/_protocol.ts";
 import { reliableClient } from "../reliable/reliable_client.ts";
+import { resolvers } from "../reliable/_resolvers.ts";
 import { reliableServer } from "../reliable/reliable_server.ts";
 import type { ReliableServer, ReliableSession } from "../reliable/types.ts";
 import { showPayload } from "./_display.ts";
@@ -353,7 +354,7 @@ class CuttingProxy {
   #tasks = new Set<Promise<void>>();
   /** Messages the server has for sure once the links so far are gone. */
   #serverHas = 0;
-  #closing = Promise.withResolvers<void>();
+  #closing = resolvers<void>();
   #closed = false;
 
   private constructor(adapter: Adapter, listener: Listener, options: ProxyOptions) {

@@ -10,6 +10,7 @@ import { describeValue } from "../framing/_options.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
 import { ACK, ACK_LENGTH, DATA_HEADER, encodeAck, FrameAllocator, idToHex } from "./_protocol.ts";
+import { type Resolvers, resolvers } from "./_resolvers.ts";
 import {
   type Entry,
   ENTRY_COST,
@@ -157,7 +158,7 @@ export function openLink(conn: Conn, framing: Framing): Link {
   };
 }
 
-type Resolvers = PromiseWithResolvers<void>;
+type VoidResolvers = Resolvers<void>;
 
 interface Reader {
   resolve(result: IteratorResult<Uint8Array>): void;
@@ -199,7 +200,7 @@ export class Session extends EventTarget implements ReliableSession {
   #ended = false;
   #endError: Error | undefined;
   #localClose = false;
-  #closeResolvers: Resolvers | undefined;
+  #closeResolvers: VoidResolvers | undefined;
   #onEnd: ((error: Error | undefined, lastReceived: number) => void) | undefined;
   /** Client: opens a connection. */
   #dialFn: ((signal: AbortSignal) => Promise<Conn>) | undefined;
@@ -293,7 +294,7 @@ export class Session extends EventTarget implements ReliableSession {
     }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const token: Resolvers = Promise.withResolvers<void>();
+    const token: VoidResolvers = resolvers<void>();
     const entry: Entry = {
       seq: 0,
       frame: this.#frames.dataFrame(bytes),
@@ -336,7 +337,7 @@ export class Session extends EventTarget implements ReliableSession {
       return Promise.reject(error);
     }
     if (this.#closeResolvers === undefined) {
-      this.#closeResolvers = Promise.withResolvers<void>();
+      this.#closeResolvers = resolvers<void>();
       this.#closeResolvers.promise.catch(noop);
       if (this.#ended) this.#settleClose();
     }
@@ -574,11 +575,11 @@ export class Session extends EventTarget implements ReliableSession {
           m.writes.length = 0;
         }
         if (m.confirmed.length > 0) {
-          for (const entry of m.confirmed) (entry.token as Resolvers).resolve();
+          for (const entry of m.confirmed) (entry.token as VoidResolvers).resolve();
           m.confirmed.length = 0;
         }
         if (m.failed.length > 0) {
-          for (const entry of m.failed) (entry.token as Resolvers).reject(entry.error);
+          for (const entry of m.failed) (entry.token as VoidResolvers).reject(entry.error);
           m.failed.length = 0;
         }
         if (m.deliveries.length > 0) this.#deliver(m.deliveries);
@@ -691,10 +692,10 @@ export class Session extends EventTarget implements ReliableSession {
   }
 
   #settleClose(): void {
-    const resolvers = this.#closeResolvers;
-    if (resolvers === undefined) return;
-    if (this.#endError !== undefined && this.#localClose) resolvers.reject(this.#endError);
-    else resolvers.resolve();
+    const closing = this.#closeResolvers;
+    if (closing === undefined) return;
+    if (this.#endError !== undefined && this.#localClose) closing.reject(this.#endError);
+    else closing.resolve();
   }
 
   #schedule(): void {
