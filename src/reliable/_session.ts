@@ -255,6 +255,7 @@ export class Session extends EventTarget implements ReliableSession {
     return {
       inFlight: m.inFlight,
       bufferedBytes: m.bufferedBytes,
+      waiting: m.waiting,
       resent: m.resent,
       duplicatesDropped: m.duplicatesDropped,
       reconnects: m.reconnects,

@@ -65,10 +65,15 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * const server = reliableServer(listener);
  * for await (const session of server) {
  *   (async () => {
- *     // Not `await session.send()`: a send resolves once the client confirmed it, an ack delay
- *     // (2 ms) later, so awaiting each would echo a few hundred messages a second. If the
- *     // session fails, the loop ends with its error: a send's own rejection can be ignored.
- *     for await (const message of session) session.send(message).catch(() => {});
+ *     // Not `await` every send: a send resolves once the client confirmed it, an ack delay
+ *     // (2 ms) later, so awaiting each would echo a few hundred messages a second. But once the
+ *     // send buffer is full, wait: else a client that sends and never confirms (or never reads)
+ *     // makes this loop queue replies without end. If the session fails, the loop ends with its
+ *     // error: a send's own rejection can be ignored.
+ *     for await (const message of session) {
+ *       const sent = session.send(message).catch(() => {});
+ *       if (session.stats.waiting > 0) await sent;
+ *     }
  *   })();
  * }
  * ```

@@ -17,6 +17,12 @@ export interface ReliableStats {
   readonly inFlight: number;
   /** Payload bytes of those messages. */
   readonly bufferedBytes: number;
+  /**
+   * Sends waiting for room in the send buffer (each holds a copy of its
+   * payload). They are not limited: an application that sends without
+   * awaiting bounds them itself, by awaiting a send once this is above 0.
+   */
+  readonly waiting: number;
   /** DATA frames sent again after a reconnect (replays). */
   readonly resent: number;
   /** DATA frames received again and dropped (duplicates). */

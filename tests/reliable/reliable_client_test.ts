@@ -103,6 +103,7 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
     assert.deepEqual(client.stats, {
       inFlight: 0,
       bufferedBytes: 0,
+      waiting: 0,
       resent: 0,
       duplicatesDropped: 0,
       reconnects: 0,
@@ -538,12 +539,14 @@ test(
       await drainJobs();
       assert.equal(client.stats.inFlight, 2);
       assert.equal(client.stats.bufferedBytes, 72);
+      assert.equal(client.stats.waiting, 4);
       assert.equal(sends.some((s) => s.settled()), false);
       // Abort one waiting send: it is withdrawn and never delivered.
       const controller = new AbortController();
       const aborted = client.send("withdrawn", { signal: controller.signal });
       controller.abort(new Error("changed my mind"));
       await assert.rejects(aborted, /changed my mind/);
+      assert.equal(client.stats.waiting, 4);
       link.release();
       await Promise.all(sends.map((s) => s.promise));
       assert.deepEqual(await read(session, 4), msgs.slice(2));
