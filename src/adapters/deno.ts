@@ -330,11 +330,33 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   return wrap(raw, undefined, tcp, true);
 }
 
+/**
+ * Errors of `accept()` that say nothing about the listener: out of file
+ * descriptors or memory (which a flood of connections causes, and which
+ * passes once some close), or a connection that failed before it was taken.
+ * Node (libuv) and Bun go on accepting after them; so does this adapter.
+ */
+const TRANSIENT_ACCEPT = new Set([
+  "EMFILE",
+  "ENFILE",
+  "ENOBUFS",
+  "ENOMEM",
+  "ECONNABORTED",
+  "ECONNRESET",
+  "EPROTO",
+]);
+/** The first wait after a transient accept() failure, doubled up to {@linkcode ACCEPT_RETRY_MAX}. */
+const ACCEPT_RETRY_MIN = 5;
+const ACCEPT_RETRY_MAX = 1000;
+
 function listener(raw: Deno.Listener, unixPath?: string): Listener {
   let closed = false;
+  /** Ends the wait before an accept() is tried again (close() calls it). */
+  let stopWaiting: (() => void) | undefined;
   const close = (): void => {
     if (closed) return;
     closed = true;
+    stopWaiting?.();
     try {
       raw.close();
     } catch {
@@ -342,16 +364,29 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
     }
   };
   const accept = async (): Promise<IteratorResult<Conn>> => {
-    if (closed) return { value: undefined, done: true };
-    try {
-      const socket = await raw.accept();
-      if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
-      return { value: wrap(socket, unixPath), done: false };
-    } catch (error) {
-      if (closed || error instanceof Deno.errors.BadResource) {
-        return { value: undefined, done: true };
+    for (let wait = ACCEPT_RETRY_MIN;; wait = Math.min(wait * 2, ACCEPT_RETRY_MAX)) {
+      if (closed) return { value: undefined, done: true };
+      try {
+        const socket = await raw.accept();
+        if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
+        return { value: wrap(socket, unixPath), done: false };
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource) {
+          return { value: undefined, done: true };
+        }
+        if (!TRANSIENT_ACCEPT.has((error as { code?: unknown } | undefined)?.code as string)) {
+          throw connectionError(`accept on ${formatAddr(toAddr(raw.addr, unixPath))}`, error);
+        }
       }
-      throw connectionError(`accept on ${formatAddr(toAddr(raw.addr, unixPath))}`, error);
+      // Out of descriptors, say: the connection waits in the backlog until some close.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        stopWaiting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      stopWaiting = undefined;
     }
   };
   // Deno refuses a second accept() while one is pending: calls of next() (of any iterator)

@@ -20,7 +20,15 @@ import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { lines } from "../../src/framing/lines.ts";
 import { ByteReader } from "../../src/streams/byte_reader.ts";
 import type { Conn, Listener } from "../../src/connection/types.ts";
-import { adapter, binaries, portOf, root, type Runtime, runtime } from "../_util/runtime.ts";
+import {
+  adapter,
+  binaries,
+  portOf,
+  root,
+  type Runtime,
+  runtime,
+  scriptArgv,
+} from "../_util/runtime.ts";
 import { prng } from "../_util/rechunk_proxy.ts";
 import { concat } from "../framing/_formats.ts";
 
@@ -1792,6 +1800,31 @@ export function adapterSuite(name: Runtime): void {
       server.close();
     }
   });
+
+  t(
+    "out of file descriptors, the listener waits and takes connections again once some close",
+    async () => {
+      // A flood of connections (or a leak elsewhere) that uses up the process's descriptors makes
+      // accept() fail with EMFILE. Node (libuv) and Bun go on accepting once descriptors are free;
+      // the Deno adapter's listener ended with that error, for good. In a child process of this
+      // runtime under `ulimit -n 64`.
+      const argv = scriptArgv(runtime, `${root}/tests/adapters/_fd_flood_child.ts`, [name]);
+      const command = `ulimit -n 64 && exec ${argv.map((a) => `'${a}'`).join(" ")}`;
+      const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      child.stdout!.setEncoding("utf8").on("data", (s: string) => out += s);
+      const timer = setTimeout(() => child.kill(), 25_000);
+      try {
+        await new Promise((resolve) => child.once("close", resolve));
+      } finally {
+        clearTimeout(timer);
+      }
+      const { full, result } = JSON.parse(out.trim().split("\n").at(-1) ?? "{}");
+      assert.notEqual(full, "", "the connections never used up the descriptors");
+      assert.equal(result, "accepted");
+    },
+    { skip: process.platform !== "linux" },
+  );
 
   t(
     "TLS: a client that leaves without close_notify ends the server's reading cleanly",

@@ -1,0 +1,40 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Child of the adapter suite's descriptor test, run under a low `ulimit -n`: fills the descriptor
+// table with connections to its own listener (the last connect fails), frees a few, connects once
+// more, and takes a connection from the listener. Prints one JSON line and exits.
+import process from "node:process";
+import { adapter, type Runtime } from "../_util/runtime.ts";
+import type { Conn } from "../../src/connection/types.ts";
+
+const { connect, listen } = await adapter(process.argv[2] as Runtime);
+const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+const port = (listener.addr as { port: number }).port;
+const clients: Conn[] = [];
+let full = "";
+try {
+  // Each connection costs two descriptors (both ends) once accepted; none is accepted here.
+  for (let i = 0; i < 10_000; i++) clients.push(await connect({ port }));
+} catch (error) {
+  full = String((error as { cause?: unknown }).cause ?? error);
+}
+const next = listener[Symbol.asyncIterator]().next();
+let result: string;
+try {
+  // The listener tries to take the first connection with no descriptor left. Not a wait this
+  // test needs to pass: one in which a listener that gives up at that (as the Deno adapter's did)
+  // has done so.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Descriptors free again (the peer ends of these connections wait in the backlog, or were
+  // dropped by the runtime), and one more connection that the listener can take.
+  for (const client of clients.splice(0, 10)) client.close();
+  clients.push(await connect({ port }));
+  const taken = await next;
+  result = taken.done ? "ended" : "accepted";
+  if (!taken.done) taken.value.close();
+} catch (error) {
+  result = `failed: ${String(error)}`;
+}
+for (const client of clients) client.close();
+listener.close();
+console.log(JSON.stringify({ full, result }));
+process.exit(0);
