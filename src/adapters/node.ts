@@ -74,6 +74,20 @@ function finishTls(socket: tls.TLSSocket): void {
   socket.resume();
 }
 
+/**
+ * After `pause()` a Node socket goes on reading into a buffer of its own
+ * until that holds `readableHighWaterMark` bytes (64 KiB), one `Buffer` per
+ * read: from a peer that sends a byte at a time, about 20 MB per connection.
+ * A high-water mark of 1 stops it after one more read (framewire's queue,
+ * which counts what each chunk costs, does the buffering). Set on the
+ * stream's state: a TLS server's sockets take no option for it, nor do those
+ * of Deno's `node:net` server.
+ */
+function limitReadAhead(socket: net.Socket): void {
+  const state = (socket as { _readableState?: { highWaterMark?: unknown } })._readableState;
+  if (typeof state?.highWaterMark === "number") state.highWaterMark = 1;
+}
+
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
   const conn = new SocketConn(
     {
@@ -110,6 +124,7 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
     allocate,
   );
   socket.pause();
+  limitReadAhead(socket);
   socket.on(
     "data",
     (buf: Buffer) => conn.data(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)),

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect as netConnect, createServer, isIP } from "node:net";
+import { connect as netConnect, createServer, isIP, Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import process from "node:process";
 import { spawn } from "node:child_process";
@@ -1550,6 +1550,34 @@ export function adapterSuite(name: Runtime): void {
     skip: name === "node" && runtime === "deno" &&
       "Deno's node:tls never emits 'end' for a FIN that arrives while the socket is paused",
   });
+
+  t(
+    "a paused socket reads ahead at most one more chunk into Node's own buffer",
+    async () => {
+      // After pause() Node reads on until its own buffer holds readableHighWaterMark bytes (64
+      // KiB), a Buffer per read: a peer sending a byte at a time made that about 20 MB per
+      // connection. Every socket the adapter pauses (client and server, TCP and TLS) has a
+      // high-water mark of 1.
+      const paused = new Set<Socket>();
+      const pause = Socket.prototype.pause;
+      Socket.prototype.pause = function (this: Socket) {
+        paused.add(this);
+        return pause.call(this);
+      };
+      const { listener, dial } = await tlsListen();
+      const conns: Conn[] = [];
+      try {
+        conns.push(...await pair(name), ...await dial());
+      } finally {
+        Socket.prototype.pause = pause;
+        listener.close();
+        for (const conn of conns) conn.close();
+      }
+      assert.ok(paused.size >= 4, `${paused.size} sockets paused`);
+      for (const socket of paused) assert.equal(socket.readableHighWaterMark, 1);
+    },
+    { skip: name !== "node" },
+  );
 
   t("an empty write is a no-op over TCP and TLS: the connection goes on", async () => {
     const { listener, dial } = await tlsListen();
