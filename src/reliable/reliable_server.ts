@@ -101,6 +101,8 @@ class Server implements ReliableServer {
   #closed = false;
   #closing: Promise<void> | undefined;
   #accepting: AsyncIterator<Conn>;
+  /** The listener ended (no new session can come): with `error` if it failed, until reported. */
+  #listenerEnded: { error?: unknown } | undefined;
   #handshaking = new Set<Link>();
   // Sessions that ended (other than by expiring), kept for resumeTimeout so
   // that a client that missed the final GOODBYE gets it again: id -> ack.
@@ -159,27 +161,61 @@ class Server implements ReliableServer {
           return Promise.resolve({ value: session, done: false });
         }
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.#waiters.push(resolve));
+        const ended = this.#listenerEnded;
+        if (ended !== undefined) return this.#endOfSessions(ended);
+        return new Promise((resolve, reject) =>
+          this.#waiters.push((result) => {
+            const ended = this.#listenerEnded;
+            if (result.done && ended !== undefined && !this.#closed) {
+              this.#endOfSessions(ended).then(resolve, reject);
+            } else resolve(result);
+          })
+        );
       },
       return: (): Promise<IteratorResult<ReliableSession>> =>
         Promise.resolve({ value: undefined, done: true }),
     };
   }
 
+  /**
+   * The end of the iteration once the listener ended: its error once (the
+   * first call to get there), then done.
+   */
+  #endOfSessions(ended: { error?: unknown }): Promise<IteratorResult<ReliableSession>> {
+    if (!("error" in ended)) return Promise.resolve({ value: undefined, done: true });
+    const error = ended.error;
+    delete ended.error;
+    return Promise.reject(error);
+  }
+
   async #accept(): Promise<void> {
+    let ended: { error?: unknown } = {};
+    const handshakes = new Set<Promise<void>>();
     try {
       for (;;) {
         const result = await this.#accepting.next();
         if (result.done) break;
         if (this.#closed && this.#sessions.size === 0) {
           closeQuietly(result.value);
-          break;
+          return;
         }
-        void this.#handshake(result.value);
+        const handshake = this.#handshake(result.value);
+        handshakes.add(handshake);
+        const drop = (): void => void handshakes.delete(handshake);
+        handshake.then(drop, drop);
       }
-    } catch {
-      // The listener failed: existing sessions carry on; new ones cannot come.
+    } catch (error) {
+      ended = { error };
     }
+    // The listener ended or failed: sessions held carry on (their clients cannot come back
+    // through it, though), and no new one can come once the handshakes under way are done: the
+    // iteration ends then, with the failure.
+    await Promise.allSettled(handshakes);
+    if (this.#closed) return;
+    this.#listenerEnded = ended;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter({ value: undefined, done: true });
   }
 
   async #handshake(conn: Conn): Promise<void> {

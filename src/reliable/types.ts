@@ -392,7 +392,12 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
   maxSessions?: number | undefined;
 }
 
-/** The sessions accepted by {@linkcode reliableServer}. */
+/**
+ * The sessions accepted by {@linkcode reliableServer}. The iteration ends at
+ * `close()`, or once the listener has ended and the handshakes under way are
+ * done (no new session can come); if the listener failed, the first `next()`
+ * to get there rejects with its error. Sessions held carry on either way.
+ */
 export interface ReliableServer extends AsyncIterable<ReliableSession> {
   /** Sessions currently held (open or waiting for their client). */
   readonly size: number;

@@ -1762,3 +1762,50 @@ test(
 );
 
 sockets.check();
+
+test(
+  "reliable: the server's iteration ends when its listener ends, with the error if it failed",
+  { timeout: 10000 },
+  async () => {
+    // Before, a listener that ended or failed left `for await (const s of server)` waiting for
+    // sessions that could never come. Sessions held carry on.
+    await withPair({}, async ({ listener, server, client }) => {
+      const session = await nextSession(server);
+      listener.close();
+      assert.deepEqual(await server[Symbol.asyncIterator]().next(), {
+        value: undefined,
+        done: true,
+      });
+      await client.send("after");
+      assert.deepEqual(await read(session, 1), ["after"]);
+    });
+    const net = new MemoryNetwork();
+    const inner = net.listen();
+    let fail!: (error: Error) => void;
+    const failure = new Promise<never>((_, reject) => fail = reject);
+    const failing: AsyncIterable<Conn> = {
+      [Symbol.asyncIterator]: () => {
+        const accepting = inner[Symbol.asyncIterator]();
+        return { next: () => Promise.race([accepting.next(), failure]) };
+      },
+    };
+    const server = reliableServer(failing);
+    const client = reliableClient(net.dialer);
+    try {
+      const session = await nextSession(server);
+      const sessions = server[Symbol.asyncIterator]();
+      const first = sessions.next();
+      const second = sessions.next();
+      fail(new Error("accept failed for good"));
+      await assert.rejects(first, /accept failed for good/);
+      assert.deepEqual(await second, { value: undefined, done: true });
+      assert.deepEqual(await sessions.next(), { value: undefined, done: true });
+      await client.send("still here");
+      assert.deepEqual(await read(session, 1), ["still here"]);
+    } finally {
+      await client.close();
+      await server.close();
+      inner.close();
+    }
+  },
+);
