@@ -270,6 +270,7 @@ console.log("require() ok for every entry point");
   // The machine's own Node, if older than the pinned one (Node 20 lacks Promise.withResolvers).
   const older = olderNode();
   if (older !== undefined) process.stdout.write(run(older, ["smoke.mjs"], scratch));
+  else console.log("no Node from 20 up to the pinned one's major on PATH: no smoke test on it");
   const help = run(
     bin("node"),
     [join(scratch, "node_modules", ".bin", "framewire"), "--help"],

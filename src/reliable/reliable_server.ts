@@ -68,13 +68,14 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  *     // Not `await` every send: a send resolves once the client confirmed it, an ack delay
  *     // (2 ms) later, so awaiting each would echo a few hundred messages a second. But once the
  *     // send buffer is full, wait: else a client that sends and never confirms (or never reads)
- *     // makes this loop queue replies without end. If the session fails, the loop ends with its
- *     // error: a send's own rejection can be ignored.
+ *     // makes this loop queue replies without end. If the session fails (say its client does not
+ *     // come back within resumeTimeout), the loop throws its error, which the catch below takes;
+ *     // a send's own rejection can be ignored.
  *     for await (const message of session) {
  *       const sent = session.send(message).catch(() => {});
  *       if (session.stats.waiting > 0) await sent;
  *     }
- *   })();
+ *   })().catch((error) => console.error(`session ${session.id} failed:`, error.message));
  * }
  * ```
  */
@@ -201,8 +202,8 @@ class Server implements ReliableServer {
         }
         const handshake = this.#handshake(result.value);
         handshakes.add(handshake);
-        const drop = (): void => void handshakes.delete(handshake);
-        handshake.then(drop, drop);
+        // Not quiet: #handshake handles its failures; one that escapes is a bug to see.
+        void handshake.finally(() => handshakes.delete(handshake));
       }
     } catch (error) {
       ended = { error };

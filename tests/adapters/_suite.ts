@@ -1838,18 +1838,24 @@ export function adapterSuite(name: Runtime): void {
       // runtime under `ulimit -n 64`.
       const argv = scriptArgv(runtime, `${root}/tests/adapters/_fd_flood_child.ts`, [name]);
       const command = `ulimit -n 64 && exec ${argv.map((a) => `'${a}'`).join(" ")}`;
-      const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
+      let err = "";
       child.stdout!.setEncoding("utf8").on("data", (s: string) => out += s);
+      child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
       const timer = setTimeout(() => child.kill(), 25_000);
+      let code: unknown;
       try {
-        await new Promise((resolve) => child.once("close", resolve));
+        code = await new Promise((resolve) => child.once("close", resolve));
       } finally {
         clearTimeout(timer);
       }
-      const { full, result } = JSON.parse(out.trim().split("\n").at(-1) ?? "{}");
+      const last = out.trim().split("\n").at(-1) ?? "";
+      assert.ok(last.startsWith("{"), `the child exited with ${code}, printing ${out}${err}`);
+      const { full, result, failedAccepts } = JSON.parse(last);
       assert.notEqual(full, "", "the connections never used up the descriptors");
       assert.equal(result, "accepted");
+      if (name === "deno") assert.ok(failedAccepts > 0, "accept() never failed");
     },
     { skip: process.platform !== "linux" },
   );

@@ -1761,8 +1761,6 @@ test(
   },
 );
 
-sockets.check();
-
 test(
   "reliable: the server's iteration ends when its listener ends, with the error if it failed",
   { timeout: 10000 },
@@ -1809,3 +1807,5 @@ test(
     }
   },
 );
+
+sockets.check();
