@@ -321,13 +321,17 @@ class Server implements ReliableServer {
   }
 
   #tombstone(key: string): { ack: number; expires: number } | undefined {
+    this.#dropExpiredTombstones();
+    return this.#tombstones.get(key);
+  }
+
+  #dropExpiredTombstones(): void {
     const now = this.#o.clock.now();
     // Map order is expiry order (one timeout for all): drop the expired ones.
     for (const [k, t] of this.#tombstones) {
       if (t.expires > now) break;
       this.#tombstones.delete(k);
     }
-    return this.#tombstones.get(key);
   }
 
   #create(id: Uint8Array, oldKey?: string): Session {
@@ -356,8 +360,15 @@ class Server implements ReliableServer {
             this.#formerIds.delete(oldKey);
           }
           if ((error as { code?: string } | undefined)?.code !== "SESSION_LOST") {
-            this.#tombstones.delete(key);
-            this.#tombstones.set(key, {
+            const tombstones = this.#tombstones;
+            tombstones.delete(key);
+            this.#dropExpiredTombstones();
+            // At most maxSessions of them, the oldest dropped first: any peer can end sessions
+            // faster than they expire (a client that missed its GOODBYE then gets WELCOME(LOST)).
+            if (tombstones.size >= this.#maxSessions) {
+              tombstones.delete(tombstones.keys().next().value!);
+            }
+            tombstones.set(key, {
               ack: lastReceived,
               expires: o.clock.now() + this.#resumeTimeout,
             });

@@ -386,6 +386,10 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    * opened and dropped stays for `resumeTimeout`, so a server open to
    * clients it does not trust sets this (and perhaps a shorter
    * `resumeTimeout`): any peer can open sessions faster than they expire.
+   * It also bounds the sessions that ended here and are remembered (for
+   * `resumeTimeout`) to answer a client that missed the final GOODBYE: the
+   * oldest is forgotten first, and its client, if it comes back, is told
+   * its session was lost.
    *
    * @default {Infinity}
    */
