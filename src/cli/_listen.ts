@@ -10,6 +10,9 @@ import { formatHelp, framingFor } from "./_formats.ts";
 import { type CliIo, exitProcess } from "./_io.ts";
 import { concat, describeError, formatAddr } from "./_net.ts";
 
+/** Frames printed (and echoed) between two waits for room in the output. */
+const LINES_PER_BATCH = 1024;
+
 /** `framewire listen --help`. */
 export const LISTEN_HELP: string =
   `framewire listen — accept connections and print each frame as it arrives
@@ -186,22 +189,29 @@ async function serve(
       const { value, done } = await reader.read();
       if (done) break;
       decoder.push(value);
-      const replies: Uint8Array[] = [];
-      // Drain every complete frame of this read, not just the first.
-      for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
-        frames++;
-        bytes += frame.length;
-        if (ctx.json) {
-          io.out(JSON.stringify({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n");
-        } else {
-          io.out(`[${id}] #${frames}  ${frame.length} B  ${showPayload(frame, ctx.preview)}\n`);
+      // Drain every complete frame of this read, not just the first, in batches: printing is
+      // slower than the network (a pipe into a pager, a terminal), so after each batch the loop
+      // waits until the output has room, and the socket holds the peer back, not an ever larger
+      // buffer here. (One read of empty frames is up to 131,072 lines: waiting only once per
+      // read let 50 peers grow the command to 1 GB while a pager sat on its first page.)
+      let frame = decoder.next();
+      while (frame !== undefined) {
+        const lines: string[] = [];
+        const replies: Uint8Array[] = [];
+        for (; frame !== undefined && lines.length < LINES_PER_BATCH; frame = decoder.next()) {
+          frames++;
+          bytes += frame.length;
+          lines.push(
+            ctx.json
+              ? JSON.stringify({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n"
+              : `[${id}] #${frames}  ${frame.length} B  ${showPayload(frame, ctx.preview)}\n`,
+          );
+          if (writer !== undefined) replies.push(framing.encode(frame));
         }
-        if (writer !== undefined) replies.push(framing.encode(frame));
+        io.out(lines.join(""));
+        if (writer !== undefined && replies.length > 0) await writer.write(concat(replies));
+        await io.outputRoom?.();
       }
-      if (writer !== undefined && replies.length > 0) await writer.write(concat(replies));
-      // Printing is slower than the network (a pipe into a pager, a terminal): read on once the
-      // output has room, so that the socket holds the peer back, not an ever larger buffer here.
-      await io.outputRoom?.();
     }
     const summary = `${plural(frames, "frame")} (${bytesWord(bytes)} of payload)`;
     if (stopping()) {

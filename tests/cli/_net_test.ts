@@ -216,6 +216,38 @@ test(
   },
 );
 
+test(
+  "listen waits for room in its output within a read, not only after it",
+  TIMEOUT,
+  async () => {
+    // One read of empty frames is thousands of lines. Before, all of them were printed (each a
+    // write of its own) before listen waited for its output: 50 peers grew it to 1 GB while a
+    // pager sat on its first page. The output here has no room until the test gives it some.
+    const io = captureIo();
+    let giveRoom!: () => void;
+    const room = new Promise<void>((resolve) => giveRoom = resolve);
+    (io as { outputRoom?: () => Promise<void> }).outputRoom = () => room;
+    const done = run(["listen", "--port", "0"], io);
+    const [, port] = await io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
+    const conn = await (await adapter()).connect({ hostname: "127.0.0.1", port: Number(port) });
+    try {
+      const writer = conn.writable.getWriter();
+      await writer.write(new Uint8Array(4 * 10_000)); // 10,000 empty u32be frames
+      await io.waitForOut(/#1 /);
+      const printed = io.stdout.split("\n").length - 1;
+      assert.ok(printed <= 1024, `${printed} lines printed before waiting for room`);
+      giveRoom();
+      await io.waitForOut(/#10000 /);
+      await writer.close();
+      await io.waitForErr(/closed the connection after 10000 frames/);
+    } finally {
+      conn.close();
+      io.interrupt();
+    }
+    assert.equal(await done, 0);
+  },
+);
+
 test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT, async () => {
   const server = await startListen(["--port", "0", "--once"]);
   assert.equal(await writeThen(server, HTTP_GET, () => server.done), 1);
