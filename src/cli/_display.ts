@@ -5,7 +5,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Returns the payload as text when it is valid UTF-8 without control
- * characters (tab, CR and LF allowed), otherwise `undefined`.
+ * characters (tab, CR and LF allowed) or invisible format characters,
+ * otherwise `undefined`.
  */
 export function printableText(bytes: Uint8Array): string | undefined {
   for (let i = 0; i < bytes.length; i++) {
@@ -14,8 +15,10 @@ export function printableText(bytes: Uint8Array): string | undefined {
   }
   try {
     const text = utf8.decode(bytes);
-    // C1 controls and the replacement character are not "printable" either.
-    return /[\u0080-\u009f\ufffd]/.test(text) ? undefined : text;
+    // Nor are C1 controls, the replacement character, or the format characters and separators
+    // a peer could use to make a line look other than it is on a terminal (bidi overrides such
+    // as U+202E, zero-width ones, tag characters, U+2028 and U+2029): those payloads show as hex.
+    return /[\u0080-\u009f\ufffd\p{Cf}\p{Zl}\p{Zp}]/u.test(text) ? undefined : text;
   } catch {
     return undefined;
   }

@@ -17,6 +17,18 @@ test("printableText() accepts UTF-8 text with tabs and line breaks, nothing with
   assert.equal(printableText(new Uint8Array([0x7f])), undefined);
   assert.equal(printableText(new Uint8Array([0xc3])), undefined); // cut UTF-8 sequence
   assert.equal(printableText(te.encode("\u0085")), undefined); // C1 control
+  // Characters that change how a line looks without showing: bidi override, zero-width, BOM, tag
+  // characters, line and paragraph separators (before, they went to the terminal as they were).
+  for (
+    const invisible of ["\u202e", "\u200b", "\u200d", "\ufeff", "\u{e0041}", "\u2028", "\u2029"]
+  ) {
+    assert.equal(
+      printableText(te.encode(`ok${invisible}ko`)),
+      undefined,
+      JSON.stringify(invisible),
+    );
+  }
+  assert.equal(printableText(te.encode("naïve café ✓")), "naïve café ✓");
 });
 
 test("showPayload() quotes text, shows binary as hex, and cuts long payloads", () => {
