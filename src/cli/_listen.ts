@@ -198,17 +198,21 @@ async function serve(
       while (frame !== undefined) {
         const lines: string[] = [];
         const replies: Uint8Array[] = [];
-        for (; frame !== undefined && lines.length < LINES_PER_BATCH; frame = decoder.next()) {
-          frames++;
-          bytes += frame.length;
-          lines.push(
-            ctx.json
-              ? JSON.stringify({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n"
-              : `[${id}] #${frames}  ${frame.length} B  ${showPayload(frame, ctx.preview)}\n`,
-          );
-          if (writer !== undefined) replies.push(framing.encode(frame));
+        try {
+          for (; frame !== undefined && lines.length < LINES_PER_BATCH; frame = decoder.next()) {
+            frames++;
+            bytes += frame.length;
+            lines.push(
+              ctx.json
+                ? JSON.stringify({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n"
+                : `[${id}] #${frames}  ${frame.length} B  ${showPayload(frame, ctx.preview)}\n`,
+            );
+            if (writer !== undefined) replies.push(framing.encode(frame));
+          }
+        } finally {
+          // The frames before a framing error in the same read are shown before the error.
+          io.out(lines.join(""));
         }
-        io.out(lines.join(""));
         if (writer !== undefined && replies.length > 0) await writer.write(concat(replies));
         await io.outputRoom?.();
       }

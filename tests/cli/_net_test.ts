@@ -248,6 +248,19 @@ test(
   },
 );
 
+test(
+  "listen shows the frames before a framing error that came in the same read",
+  TIMEOUT,
+  async () => {
+    const server = await startListen(["--port", "0", "--once", "--max-frame-length", "10"]);
+    // Two frames, then a header of 100 bytes, over the limit: all in one write (one read).
+    const bytes = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 2, 111, 107, 0, 0, 0, 100]);
+    assert.equal(await writeThen(server, bytes, () => server.done), 1);
+    assert.match(server.io.stdout, /\[1\] #1 {2}2 B {2}"hi"\n\[1\] #2 {2}2 B {2}"ok"\n/);
+    assert.match(server.io.stderr, /\[1\] error after 2 frames/);
+  },
+);
+
 test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT, async () => {
   const server = await startListen(["--port", "0", "--once"]);
   assert.equal(await writeThen(server, HTTP_GET, () => server.done), 1);
