@@ -142,6 +142,8 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   // Rows are printed as they are found, through a buffer (captures can hold millions of frames).
   let pending: string[] = [];
   let pendingLength = 0;
+  /** A buffer's worth was written since the loop last waited for room in the output. */
+  let written = false;
   function write(text: string): void {
     pending.push(text);
     pendingLength += text.length;
@@ -151,6 +153,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     if (pending.length > 0) io.out(pending.join(""));
     pending = [];
     pendingLength = 0;
+    written = true;
   }
 
   const width = Math.max(7, String(all.length).length + 1);
@@ -212,6 +215,11 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     decoded = end;
     if (!headed) head(false, limit > 0);
     if (frames <= limit) emit({ index: frames, start, end, payloadStart, payload: frame });
+    if (written) {
+      // Output paces the rows, as in listen: into a pipe to a pager, what waits stays bounded.
+      written = false;
+      await io.outputRoom?.();
+    }
   }
   if (!headed) head(problem?.offset === skip, false);
 

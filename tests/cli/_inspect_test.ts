@@ -214,6 +214,22 @@ test("inspect --limit prints fewer rows but checks every frame", async () => {
   assert.match(io.stdout, /ok: 10 frames, all 30 bytes decoded/);
 });
 
+test("inspect waits for room in its output as it prints rows", async () => {
+  // Before, it printed every row in one synchronous run: into a pipe to a pager, all of its
+  // output waited in memory. The output here has no room until the test gives it some.
+  const io = captureIo({ files: { "cap.bin": new Uint8Array(4 * 20_000) } }); // 20,000 empty frames
+  let giveRoom!: () => void;
+  const room = new Promise<void>((resolve) => giveRoom = resolve);
+  (io as { outputRoom?: () => Promise<void> }).outputRoom = () => room;
+  const done = run(["inspect", "cap.bin"], io);
+  await io.waitForOut(/\n\s+1\s/);
+  const rows = io.stdout.split("\n").length;
+  assert.ok(rows < 4000, `${rows} lines printed before waiting for room`);
+  giveRoom();
+  assert.equal(await done, 0);
+  assert.match(io.stdout, /ok: 20000 frames, all 80000 bytes decoded/);
+});
+
 test("inspect --max-frame-length applies to the capture", async () => {
   const { code, summary } = await inspectJson("u32be", capture("u32be"), [
     "--max-frame-length",
