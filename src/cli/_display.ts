@@ -1,12 +1,32 @@
 // Copyright 2026 the framewire authors. MIT license.
 // How the framewire command shows bytes: text when printable, hex otherwise. Private.
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a payload that starts with U+FEFF keeps it (its text is the payload's bytes).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Characters that change how a line looks without showing (bidi overrides
+ * such as U+202E, zero-width ones, tag characters, U+2028 and U+2029): a peer
+ * could use them to make a printed line look other than it is.
+ */
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * `JSON.stringify(value)` with every invisible format character or separator
+ * written as a `\u` escape: the same JSON, and the same text once parsed, but
+ * nothing a terminal would act on or hide.
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(INVISIBLE, (c) => {
+    let out = "";
+    for (let i = 0; i < c.length; i++) out += "\\u" + c.charCodeAt(i).toString(16).padStart(4, "0");
+    return out;
+  });
+}
 
 /**
  * Returns the payload as text when it is valid UTF-8 without control
- * characters (tab, CR and LF allowed) or invisible format characters,
- * otherwise `undefined`.
+ * characters (tab, CR and LF allowed), otherwise `undefined`.
  */
 export function printableText(bytes: Uint8Array): string | undefined {
   for (let i = 0; i < bytes.length; i++) {
@@ -15,10 +35,9 @@ export function printableText(bytes: Uint8Array): string | undefined {
   }
   try {
     const text = utf8.decode(bytes);
-    // Nor are C1 controls, the replacement character, or the format characters and separators
-    // a peer could use to make a line look other than it is on a terminal (bidi overrides such
-    // as U+202E, zero-width ones, tag characters, U+2028 and U+2029): those payloads show as hex.
-    return /[\u0080-\u009f\ufffd\p{Cf}\p{Zl}\p{Zp}]/u.test(text) ? undefined : text;
+    // C1 controls and the replacement character are not "printable" either. (Invisible format
+    // characters are: shown escaped, see jsonLine.)
+    return /[\u0080-\u009f\ufffd]/.test(text) ? undefined : text;
   } catch {
     return undefined;
   }
@@ -73,8 +92,8 @@ export function showPayload(bytes: Uint8Array, max: number): string {
     for (let n = 0; n < max && end < text.length; n++) {
       end += text.codePointAt(end)! > 0xffff ? 2 : 1;
     }
-    if (end >= text.length) return JSON.stringify(text);
-    return `${JSON.stringify(text.slice(0, end))}…`;
+    if (end >= text.length) return jsonLine(text);
+    return `${jsonLine(text.slice(0, end))}…`;
   }
   return `hex ${hex(bytes, max)}`;
 }

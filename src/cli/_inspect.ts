@@ -8,7 +8,7 @@ import {
   TruncatedFrameError,
 } from "../errors.ts";
 import { flag, integerOption, parseArgs, stringOption, UsageError } from "./_args.ts";
-import { ascii, bytesWord, hex, hexAscii, payloadJson, plural } from "./_display.ts";
+import { ascii, bytesWord, hex, hexAscii, jsonLine, payloadJson, plural } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { Framing } from "../framing/types.ts";
 import type { CliIo } from "./_io.ts";
@@ -179,7 +179,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     const trailer = row.end - row.start - header - row.payload.length;
     if (json) {
       const fields = { frame: row.index, start: row.start, end: row.end, header, trailer };
-      write(JSON.stringify({ ...fields, ...payloadJson(row.payload) }) + "\n");
+      write(jsonLine({ ...fields, ...payloadJson(row.payload) }) + "\n");
       return;
     }
     write(
@@ -225,7 +225,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
 
   if (json) {
     write(
-      JSON.stringify({
+      jsonLine({
         summary: true,
         frames,
         bytes: all.length,

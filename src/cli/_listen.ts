@@ -5,7 +5,7 @@ import type { Conn, Listener, ListenOptions } from "../connection/types.ts";
 import type { Framing } from "../framing/types.ts";
 import { ConnectionError } from "../errors.ts";
 import { flag, integerOption, parseArgs, parsePort, stringOption, UsageError } from "./_args.ts";
-import { bytesWord, payloadJson, plural, showPayload } from "./_display.ts";
+import { bytesWord, jsonLine, payloadJson, plural, showPayload } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import { type CliIo, exitProcess } from "./_io.ts";
 import { concat, describeError, formatAddr } from "./_net.ts";
@@ -198,22 +198,28 @@ async function serve(
       while (frame !== undefined) {
         const lines: string[] = [];
         const replies: Uint8Array[] = [];
+        let failure: { error: unknown } | undefined;
         try {
           for (; frame !== undefined && lines.length < LINES_PER_BATCH; frame = decoder.next()) {
             frames++;
             bytes += frame.length;
             lines.push(
               ctx.json
-                ? JSON.stringify({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n"
+                ? jsonLine({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n"
                 : `[${id}] #${frames}  ${frame.length} B  ${showPayload(frame, ctx.preview)}\n`,
             );
             if (writer !== undefined) replies.push(framing.encode(frame));
           }
-        } finally {
-          // The frames before a framing error in the same read are shown before the error.
-          io.out(lines.join(""));
+        } catch (error) {
+          failure = { error };
         }
-        if (writer !== undefined && replies.length > 0) await writer.write(concat(replies));
+        // The frames before a framing error in the same read are shown, and echoed, before it.
+        io.out(lines.join(""));
+        if (writer !== undefined && replies.length > 0) {
+          const writing = writer.write(concat(replies));
+          await (failure === undefined ? writing : writing.catch(() => {}));
+        }
+        if (failure !== undefined) throw failure.error;
         await io.outputRoom?.();
       }
     }

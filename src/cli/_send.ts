@@ -4,7 +4,7 @@
 import type { Conn } from "../connection/types.ts";
 import type { Framing } from "../framing/types.ts";
 import { flag, integerOption, parseArgs, parseTarget, stringOption, UsageError } from "./_args.ts";
-import { payloadJson, showPayload } from "./_display.ts";
+import { jsonLine, payloadJson, showPayload } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { CliIo } from "./_io.ts";
 import { concat, describeError, formatAddr } from "./_net.ts";
@@ -95,7 +95,7 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
     const replies = receive(conn, framing, io, (n, frame) => {
       io.out(
         json
-          ? JSON.stringify({ reply: n, ...payloadJson(frame) }) + "\n"
+          ? jsonLine({ reply: n, ...payloadJson(frame) }) + "\n"
           : `#${n}  ${frame.length} B  ${showPayload(frame, preview)}\n`,
       );
     });

@@ -249,13 +249,31 @@ test(
 );
 
 test(
-  "listen shows the frames before a framing error that came in the same read",
+  "listen shows and echoes the frames before a framing error that came in the same read",
   TIMEOUT,
   async () => {
-    const server = await startListen(["--port", "0", "--once", "--max-frame-length", "10"]);
+    const server = await startListen([
+      "--port",
+      "0",
+      "--once",
+      "--echo",
+      "--max-frame-length",
+      "10",
+    ]);
     // Two frames, then a header of 100 bytes, over the limit: all in one write (one read).
-    const bytes = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 2, 111, 107, 0, 0, 0, 100]);
-    assert.equal(await writeThen(server, bytes, () => server.done), 1);
+    const frames = [0, 0, 0, 2, 104, 105, 0, 0, 0, 2, 111, 107];
+    const { connect } = await adapter();
+    const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+    try {
+      const writer = conn.writable.getWriter();
+      await writer.write(new Uint8Array([...frames, 0, 0, 0, 100]));
+      const echoed: number[] = [];
+      for await (const chunk of conn.readable) echoed.push(...chunk);
+      assert.deepEqual(echoed, frames);
+    } finally {
+      conn.close();
+    }
+    assert.equal(await server.done, 1);
     assert.match(server.io.stdout, /\[1\] #1 {2}2 B {2}"hi"\n\[1\] #2 {2}2 B {2}"ok"\n/);
     assert.match(server.io.stderr, /\[1\] error after 2 frames/);
   },

@@ -290,6 +290,35 @@ test(
   },
 );
 
+test(
+  "the CLI's output on Node keeps no text it has written while its callbacks wait",
+  { ...TIMEOUT, skip: runtime !== "node" && "a Node heap limit" },
+  async () => {
+    // A write's callback shared a closure context with its text, and a file's callbacks come a
+    // tick later: 3,000 synchronous writes of 64 KiB kept 196 MB, beyond a 32 MB heap.
+    const dir = await mkdtemp(join(tmpdir(), "framewire-io-"));
+    const out = openSync(join(dir, "out.txt"), "w");
+    const script = `import { nodeIo } from ${JSON.stringify(`${root}/src/cli/_io_node.ts`)};
+      const io = nodeIo("node");
+      for (let i = 0; i < 3000; i++) io.out(String(i).padEnd(65536, "x"));
+      await io.flush();`;
+    try {
+      const child = spawn(
+        process.execPath,
+        ["--max-old-space-size=32", "--input-type=module", "-e", script],
+        { stdio: ["ignore", out, "pipe"] },
+      );
+      let err = "";
+      child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
+      const code = await new Promise((resolve) => child.once("close", resolve));
+      assert.equal(code, 0, err.slice(0, 500));
+    } finally {
+      closeSync(out);
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 sockets.check();
 
 test(
