@@ -152,10 +152,13 @@ async function receive(
       const { value, done } = await reader.read();
       if (done) break;
       decoder.push(value);
+      // As in listen: the output has room again after every 1,024 replies, not only after a
+      // read (one read of empty frames is up to 131,072 of them).
       for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
         onFrame(++n, frame);
+        if (n % 1024 === 0) await io.outputRoom?.();
       }
-      await io.outputRoom?.(); // as in listen
+      await io.outputRoom?.();
     }
     decoder.end();
   } finally {

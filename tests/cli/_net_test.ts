@@ -355,28 +355,58 @@ test("listen and send name what is wrong with a Unix socket path", TIMEOUT, asyn
   }
 });
 
-test("send prints binary replies as hex and stops when the server closes", TIMEOUT, async () => {
+/**
+ * A server for one `send`: reads the whole request (closing with unread input would reset the
+ * connection), answers `reply` and closes. Returns its port, the serving task and `close`.
+ */
+async function replyOnce(
+  reply: Uint8Array,
+): Promise<{ port: number; serving: Promise<void>; close: () => void }> {
   const { listen } = await adapter();
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as { port: number }).port;
   const serving = (async () => {
     for await (const conn of listener) {
-      // Read the whole request first: closing with unread input would reset the connection.
       for await (const _ of conn.readable) { /* discard */ }
       const writer = conn.writable.getWriter();
-      await writer.write(new Uint8Array([0, 0, 0, 3, 0, 1, 255, 0, 0, 0, 2, 111, 107]));
+      await writer.write(reply);
       writer.releaseLock();
       conn.close();
       return;
     }
   })();
+  return { port: (listener.addr as { port: number }).port, serving, close: () => listener.close() };
+}
+
+test("send prints binary replies as hex and stops when the server closes", TIMEOUT, async () => {
+  const server = await replyOnce(new Uint8Array([0, 0, 0, 3, 0, 1, 255, 0, 0, 0, 2, 111, 107]));
   try {
     const client = captureIo({ stdin: ["ping\n"] });
-    assert.equal(await run(["send", `127.0.0.1:${port}`], client), 0, client.stderr);
+    assert.equal(await run(["send", `127.0.0.1:${server.port}`], client), 0, client.stderr);
     assert.equal(client.stdout, '#1  3 B  hex 00 01 ff\n#2  2 B  "ok"\n');
-    await serving;
+    await server.serving;
   } finally {
-    listener.close();
+    server.close();
+  }
+});
+
+test("send waits for room in its output within a read of replies", TIMEOUT, async () => {
+  // As listen: before, a read's replies were all printed before send waited for its output.
+  const server = await replyOnce(new Uint8Array(4 * 10_000)); // 10,000 empty replies
+  try {
+    const client = captureIo({ stdin: ["ping\n"] });
+    let giveRoom!: () => void;
+    const room = new Promise<void>((resolve) => giveRoom = resolve);
+    (client as { outputRoom?: () => Promise<void> }).outputRoom = () => room;
+    const done = run(["send", `127.0.0.1:${server.port}`], client);
+    await client.waitForOut(/#1 /);
+    const printed = client.stdout.split("\n").length - 1;
+    assert.ok(printed <= 1024, `${printed} replies printed before waiting for room`);
+    giveRoom();
+    assert.equal(await done, 0, client.stderr);
+    assert.match(client.stdout, /#10000 {2}0 B/);
+    await server.serving;
+  } finally {
+    server.close();
   }
 });
 
