@@ -16,6 +16,11 @@ export interface CaptureIo extends CliIo {
   waitForOut(pattern: RegExp): Promise<RegExpMatchArray>;
   /** Calls the handlers registered with `onInterrupt` (as a Ctrl-C would). */
   interrupt(): void;
+  /**
+   * Gives the output no room: `outputRoom()` waits until the returned
+   * function is called (as a pipe whose reader has stopped, until it reads).
+   */
+  holdOutput(): () => void;
 }
 
 /** Options for {@linkcode captureIo}. */
@@ -38,6 +43,7 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
     resolve: (m: RegExpMatchArray) => void;
   }[] = [];
   const handlers = new Set<() => void>();
+  let room: Promise<void> | undefined;
   function check(): void {
     for (const w of [...waiters]) {
       const m = (w.err ? stderr : stdout).match(w.pattern);
@@ -97,6 +103,17 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
         waiters.push({ pattern, err: false, resolve });
         check();
       });
+    },
+    outputRoom(): Promise<void> {
+      return room ?? Promise.resolve();
+    },
+    holdOutput(): () => void {
+      let release!: () => void;
+      room = new Promise((resolve) => release = resolve);
+      return () => {
+        room = undefined;
+        release();
+      };
     },
     interrupt(): void {
       for (const h of [...handlers]) h();

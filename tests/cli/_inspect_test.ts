@@ -218,9 +218,7 @@ test("inspect waits for room in its output as it prints rows", async () => {
   // Before, it printed every row in one synchronous run: into a pipe to a pager, all of its
   // output waited in memory. The output here has no room until the test gives it some.
   const io = captureIo({ files: { "cap.bin": new Uint8Array(4 * 20_000) } }); // 20,000 empty frames
-  let giveRoom!: () => void;
-  const room = new Promise<void>((resolve) => giveRoom = resolve);
-  (io as { outputRoom?: () => Promise<void> }).outputRoom = () => room;
+  const giveRoom = io.holdOutput();
   const done = run(["inspect", "cap.bin"], io);
   await io.waitForOut(/\n\s+1\s/);
   const rows = io.stdout.split("\n").length;

@@ -223,12 +223,8 @@ test(
     // One read of empty frames is thousands of lines. Before, all of them were printed (each a
     // write of its own) before listen waited for its output: 50 peers grew it to 1 GB while a
     // pager sat on its first page. The output here has no room until the test gives it some.
-    const io = captureIo();
-    let giveRoom!: () => void;
-    const room = new Promise<void>((resolve) => giveRoom = resolve);
-    (io as { outputRoom?: () => Promise<void> }).outputRoom = () => room;
-    const done = run(["listen", "--port", "0"], io);
-    const [, port] = await io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
+    const { io, port, done } = await startListen(["--port", "0"]);
+    const giveRoom = io.holdOutput();
     const conn = await (await adapter()).connect({ hostname: "127.0.0.1", port: Number(port) });
     try {
       const writer = conn.writable.getWriter();
@@ -394,9 +390,7 @@ test("send waits for room in its output within a read of replies", TIMEOUT, asyn
   const server = await replyOnce(new Uint8Array(4 * 10_000)); // 10,000 empty replies
   try {
     const client = captureIo({ stdin: ["ping\n"] });
-    let giveRoom!: () => void;
-    const room = new Promise<void>((resolve) => giveRoom = resolve);
-    (client as { outputRoom?: () => Promise<void> }).outputRoom = () => room;
+    const giveRoom = client.holdOutput();
     const done = run(["send", `127.0.0.1:${server.port}`], client);
     await client.waitForOut(/#1 /);
     const printed = client.stdout.split("\n").length - 1;

@@ -262,6 +262,25 @@ test(
   },
 );
 
+/**
+ * Runs Node with `args` under a heap of `heapMiB` (the old space), standard output into a file
+ * in `dir`; asserts it exits 0 (running out of memory is exit 134).
+ */
+async function exitsUnderHeapLimit(dir: string, heapMiB: number, args: string[]): Promise<void> {
+  const out = openSync(join(dir, "out.txt"), "w");
+  try {
+    const child = spawn(process.execPath, [`--max-old-space-size=${heapMiB}`, ...args], {
+      stdio: ["ignore", out, "pipe"],
+    });
+    let err = "";
+    child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
+    const code = await new Promise((resolve) => child.once("close", resolve));
+    assert.equal(code, 0, err.slice(0, 500));
+  } finally {
+    closeSync(out);
+  }
+}
+
 test(
   "inspect of a large capture into a file keeps no output it has written (Node)",
   { ...TIMEOUT, skip: runtime !== "node" && "a Node heap limit" },
@@ -270,21 +289,11 @@ test(
     // callback's closure kept its text until the run ended (517 MB for these 5 M empty frames,
     // 97 MB of it live in the JavaScript heap). Under a 64 MB heap that ran out of memory.
     const dir = await mkdtemp(join(tmpdir(), "framewire-inspect-"));
-    const capture = join(dir, "zeros.bin");
-    await writeFile(capture, new Uint8Array(20_000_000));
-    const out = openSync(join(dir, "out.txt"), "w");
     try {
-      const child = spawn(
-        process.execPath,
-        ["--max-old-space-size=64", `${root}/src/cli/bin.ts`, "inspect", capture],
-        { stdio: ["ignore", out, "pipe"] },
-      );
-      let err = "";
-      child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
-      const code = await new Promise((resolve) => child.once("close", resolve));
-      assert.equal(code, 0, err.slice(0, 500));
+      const capture = join(dir, "zeros.bin");
+      await writeFile(capture, new Uint8Array(20_000_000));
+      await exitsUnderHeapLimit(dir, 64, [`${root}/src/cli/bin.ts`, "inspect", capture]);
     } finally {
-      closeSync(out);
       await rm(dir, { recursive: true, force: true });
     }
   },
@@ -297,29 +306,17 @@ test(
     // A write's callback shared a closure context with its text, and a file's callbacks come a
     // tick later: 3,000 synchronous writes of 64 KiB kept 196 MB, beyond a 32 MB heap.
     const dir = await mkdtemp(join(tmpdir(), "framewire-io-"));
-    const out = openSync(join(dir, "out.txt"), "w");
     const script = `import { nodeIo } from ${JSON.stringify(`${root}/src/cli/_io_node.ts`)};
       const io = nodeIo("node");
       for (let i = 0; i < 3000; i++) io.out(String(i).padEnd(65536, "x"));
       await io.flush();`;
     try {
-      const child = spawn(
-        process.execPath,
-        ["--max-old-space-size=32", "--input-type=module", "-e", script],
-        { stdio: ["ignore", out, "pipe"] },
-      );
-      let err = "";
-      child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
-      const code = await new Promise((resolve) => child.once("close", resolve));
-      assert.equal(code, 0, err.slice(0, 500));
+      await exitsUnderHeapLimit(dir, 32, ["--input-type=module", "-e", script]);
     } finally {
-      closeSync(out);
       await rm(dir, { recursive: true, force: true });
     }
   },
 );
-
-sockets.check();
 
 test(
   "framewire listen whose output pipe nobody reads holds the sender back instead of buffering",
@@ -359,3 +356,5 @@ test(
     }
   },
 );
+
+sockets.check();
