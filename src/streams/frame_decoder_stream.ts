@@ -17,7 +17,9 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * frame you keep (`frame.slice()`). The writable queues writes, so a buffer
  * reused for unawaited writes is decoded with its last contents. One chunk
  * full of small frames (a 64 KiB chunk of empty lines) queues all of them at
- * once: backpressure counts chunks in, not frames out.
+ * once: backpressure counts chunks in, not frames out. A `write()` resolves
+ * once its chunk is decoded; the next one waits until the frames queued are
+ * read, as a `TransformStream`'s writes do.
  *
  * An input that ends inside a frame errors the stream with
  * `TruncatedFrameError`; an oversized or malformed header errors it with
@@ -70,13 +72,22 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
     const decoder: FrameDecoder = framing.decoder({ allocate: options.allocate });
     let frames!: ReadableStreamDefaultController<Uint8Array>;
     let bytes!: WritableStreamDefaultController;
-    // A write waiting for the consumer to take the frames queued before it.
+    // A write waiting for the consumer to take the frames the writes before it queued.
     let waiting!: WaitingWrite;
     // A decoding error, held until the consumer has read the frames decoded before it.
     let failure: { error: unknown } | undefined;
     const take = (): void => {
       for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
         frames.enqueue(frame);
+      }
+    };
+    const decode = (chunk: Uint8Array): void => {
+      try {
+        decoder.push(chunk);
+        take();
+      } catch (error) {
+        fail(error);
+        throw error;
       }
     };
     const fail = (error: unknown): void => {
@@ -95,7 +106,7 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
       },
       cancel(reason) {
         bytes.error(reason);
-        // The frames it waited to hand over will never be read: it fails, as in a TransformStream.
+        // A write waiting for room fails, as in a TransformStream: nothing will read its frames.
         waiting.fail(reason);
       },
     }, { highWaterMark: 0 });
@@ -105,15 +116,11 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
         waiting = new WaitingWrite(controller);
       },
       write(chunk) {
-        try {
-          decoder.push(chunk);
-          take();
-        } catch (error) {
-          fail(error);
-          throw error;
-        }
-        // Backpressure: wait while frames are queued unread.
-        if ((frames.desiredSize ?? 0) < 0) return waiting.wait();
+        // Backpressure, as in a TransformStream: the next write waits while frames are queued
+        // unread, not the write that queued them (a consumer that reads just the frames it
+        // expects and then awaits that write would wait for ever).
+        if ((frames.desiredSize ?? 0) < 0) return waiting.wait().then(() => decode(chunk));
+        decode(chunk);
       },
       close() {
         let error: { error: unknown } | undefined;

@@ -31,7 +31,9 @@ export interface FrameEncoderStreamOptions {
  * resolves (the writable queues writes, and frames each when its turn
  * comes: a buffer reused by a loop of unawaited writes goes out with its
  * last contents), and one that is not copied not until the consumer is done
- * with the output chunk. Output chunks are never reused.
+ * with the output chunk. Output chunks are never reused. A `write()`
+ * resolves once its payload is framed; the next one waits while `coalesce`
+ * bytes (with 0, any) are queued unread, as a `TransformStream`'s writes do.
  *
  * Closing the writable flushes and closes the readable; aborting it errors
  * the readable; cancelling the readable errors the writable. A payload the
@@ -92,6 +94,17 @@ export class FrameEncoderStream {
     const coalescer = new Coalescer(framing, coalesce, (chunk) => {
       if (!done) readableController.enqueue(chunk);
     });
+    const encode = (payload: Uint8Array): void => {
+      try {
+        coalescer.add(payload, true);
+      } catch (error) {
+        coalescer.flush(); // the frames accepted before it come out first
+        done = true;
+        if ((readableController.desiredSize ?? 0) < coalesce) failure = { error };
+        else readableController.error(error);
+        throw error;
+      }
+    };
     this.readable = new ReadableStream<Uint8Array>({
       start(controller) {
         readableController = controller;
@@ -108,7 +121,7 @@ export class FrameEncoderStream {
       cancel(reason) {
         done = true;
         writableController.error(reason);
-        // What the waiting write framed will never be read: it fails, as in a TransformStream.
+        // A write waiting for room fails, as in a TransformStream: nothing will read its frames.
         waiting.fail(reason);
       },
     }, new ByteLengthQueuingStrategy({ highWaterMark: coalesce }));
@@ -118,17 +131,12 @@ export class FrameEncoderStream {
         waiting = new WaitingWrite(controller);
       },
       write(payload) {
-        try {
-          coalescer.add(payload, true);
-        } catch (error) {
-          coalescer.flush(); // the frames accepted before it come out first
-          done = true;
-          if ((readableController.desiredSize ?? 0) < coalesce) failure = { error };
-          else readableController.error(error);
-          throw error;
-        }
-        // Backpressure: wait while `coalesce` bytes are queued for the consumer.
-        if ((readableController.desiredSize ?? 1) <= 0) return waiting.wait();
+        // Backpressure, as in a TransformStream: the next write waits while `coalesce` bytes
+        // (with 0: any) are queued unread, not the write that queued them (a consumer that
+        // reads just the frames it expects and then awaits that write would wait for ever).
+        const room = readableController.desiredSize ?? 1;
+        if (coalesce > 0 ? room <= 0 : room < 0) return waiting.wait().then(() => encode(payload));
+        encode(payload);
       },
       close() {
         coalescer.flush();
