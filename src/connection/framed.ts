@@ -2,7 +2,13 @@
 /// <reference lib="esnext.disposable" preserve="true" />
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
-import { checkFraming, checkOptions, checkPayload, describeValue } from "../framing/_options.ts";
+import {
+  checkFraming,
+  checkOptions,
+  checkPayload,
+  describeValue,
+  receivedValue,
+} from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
@@ -518,12 +524,16 @@ class Framed implements FramedConnection {
     const highWaterMark = options.highWaterMark ?? 1024 * 1024;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
       throw new RangeError(
-        `Cannot frame connection as coalesce must be a non-negative integer: received ${coalesce}`,
+        `Cannot frame connection as coalesce must be a non-negative integer: received ${
+          receivedValue(coalesce)
+        }`,
       );
     }
     if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0) {
       throw new RangeError(
-        `Cannot frame connection as highWaterMark must be a non-negative integer: received ${highWaterMark}`,
+        `Cannot frame connection as highWaterMark must be a non-negative integer: received ${
+          receivedValue(highWaterMark)
+        }`,
       );
     }
     const buffered = options.buffered;
@@ -1227,7 +1237,7 @@ class Framed implements FramedConnection {
     ) {
       throw new RangeError(
         `Cannot close connection as timeout must be from 0 to ${MAX_TIMER} ms or Infinity: received ${
-          typeof timeout === "number" ? timeout : describeValue(timeout)
+          receivedValue(timeout)
         }`,
       );
     }

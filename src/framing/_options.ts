@@ -36,7 +36,9 @@ export function maxFrameLengthOption(value: number | undefined, fallback: number
     typeof value !== "number" || !(value === Infinity || (Number.isSafeInteger(value) && value > 0))
   ) {
     throw new RangeError(
-      `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received ${value}`,
+      `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received ${
+        receivedValue(value)
+      }`,
     );
   }
   return value;
@@ -110,11 +112,47 @@ export function copyBytes(source: Uint8Array, from: number, target: Uint8Array, 
   }
 }
 
-/** Throws a `TypeError` unless `options` is an object or `undefined` (no options). */
-export function checkOptions(options: unknown, action: string): void {
+/**
+ * A value as an error message names what it received: numbers as they are,
+ * a string quoted (`"80"` would read as if 80 were out of range), other
+ * values by their kind.
+ */
+export function receivedValue(value: unknown): string {
+  switch (typeof value) {
+    case "number":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "bigint":
+      return `${value}n`;
+    case "string":
+      return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+    case "symbol":
+      return "a symbol";
+    default:
+      return describeValue(value);
+  }
+}
+
+/**
+ * A `TypeError` if `signal` is neither an `AbortSignal` nor `undefined` or
+ * `null` (none), else `undefined`.
+ */
+export function signalError(signal: unknown, action: string): TypeError | undefined {
+  if (signal === undefined || signal === null || signal instanceof AbortSignal) return undefined;
+  return new TypeError(
+    `Cannot ${action} as signal must be an AbortSignal: received ${receivedValue(signal)}`,
+  );
+}
+
+/**
+ * Throws a `TypeError` unless `options` is an object or `undefined` (no
+ * options); `name`: what the message calls it.
+ */
+export function checkOptions(options: unknown, action: string, name = "options"): void {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw new TypeError(
-      `Cannot ${action} as options must be an object: received ${describeValue(options)}`,
+      `Cannot ${action} as ${name} must be an object: received ${receivedValue(options)}`,
     );
   }
 }

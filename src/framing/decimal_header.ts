@@ -11,6 +11,7 @@ import {
   decimalDigits,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
@@ -64,7 +65,9 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
   const width = options.width ?? 10;
   if (!Number.isInteger(width) || width < 1 || width > 16) {
     throw new RangeError(
-      `Cannot create framing as width must be an integer from 1 to 16: received ${width}`,
+      `Cannot create framing as width must be an integer from 1 to 16: received ${
+        receivedValue(width)
+      }`,
     );
   }
   const fieldMax = width >= 16 ? Number.MAX_SAFE_INTEGER : 10 ** width - 1;

@@ -1,7 +1,13 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
-import { checkPayload, checkRoom, copyBytes, withFixedOverhead } from "./_options.ts";
+import {
+  checkPayload,
+  checkRoom,
+  copyBytes,
+  receivedValue,
+  withFixedOverhead,
+} from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /**
@@ -28,7 +34,7 @@ import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 export function fixedSize(size: number): Framing {
   if (!Number.isSafeInteger(size) || size < 1) {
     throw new RangeError(
-      `Cannot create framing as size must be a positive integer: received ${size}`,
+      `Cannot create framing as size must be a positive integer: received ${receivedValue(size)}`,
     );
   }
 

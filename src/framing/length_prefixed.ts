@@ -10,6 +10,7 @@ import {
   copyBytes,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
@@ -108,25 +109,33 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   const width = options.width ?? 4;
   if (!Number.isInteger(width) || width < 1 || width > 8) {
     throw new RangeError(
-      `Cannot create framing as width must be an integer from 1 to 8: received ${width}`,
+      `Cannot create framing as width must be an integer from 1 to 8: received ${
+        receivedValue(width)
+      }`,
     );
   }
   const endian = options.endian ?? "big";
   if (endian !== "big" && endian !== "little") {
     throw new TypeError(
-      `Cannot create framing as endian must be "big" or "little": received ${endian}`,
+      `Cannot create framing as endian must be "big" or "little": received ${
+        receivedValue(endian)
+      }`,
     );
   }
   const counts = options.counts ?? "payload";
   if (counts !== "payload" && counts !== "frame") {
     throw new TypeError(
-      `Cannot create framing as counts must be "payload" or "frame": received ${counts}`,
+      `Cannot create framing as counts must be "payload" or "frame": received ${
+        receivedValue(counts)
+      }`,
     );
   }
   const offset = options.offset ?? 0;
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new RangeError(
-      `Cannot create framing as offset must be a non-negative integer: received ${offset}`,
+      `Cannot create framing as offset must be a non-negative integer: received ${
+        receivedValue(offset)
+      }`,
     );
   }
   const header = offset + width;

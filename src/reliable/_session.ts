@@ -6,7 +6,7 @@
 import type { Conn } from "../connection/types.ts";
 import { framed, type FramedConnection } from "../connection/framed.ts";
 import { ConnectionError } from "../errors.ts";
-import { describeValue } from "../framing/_options.ts";
+import { describeValue, receivedValue, signalError } from "../framing/_options.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
 import { ACK, ACK_LENGTH, DATA_HEADER, encodeAck, FrameAllocator, idToHex } from "./_protocol.ts";
@@ -83,7 +83,7 @@ function nonNegative(
     throw new RangeError(
       `Cannot ${action} as ${name} must be a non-negative ${
         integer ? "integer" : "number"
-      }: received ${value}`,
+      }: received ${receivedValue(value)}`,
     );
   }
   return value;
@@ -97,19 +97,58 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return v;
 }
 
+/** The largest message a u32 frame carries with its DATA header. */
+export const MAX_MESSAGE_SIZE: number = 2 ** 32 - 1 - DATA_HEADER;
+
 /** Applies defaults and checks option ranges. */
 export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions {
+  const maxMessageSize = options.maxMessageSize ?? 4 * 1024 * 1024;
+  if (
+    maxMessageSize !== Infinity &&
+    !(Number.isInteger(maxMessageSize) && maxMessageSize >= 1 &&
+      maxMessageSize <= MAX_MESSAGE_SIZE)
+  ) {
+    throw new RangeError(
+      `Cannot create session as maxMessageSize must be an integer from 1 to ${MAX_MESSAGE_SIZE} or Infinity: received ${
+        receivedValue(maxMessageSize)
+      }`,
+    );
+  }
+  const ackDelay = nonNegative("ackDelay", options.ackDelay, 2);
+  const heartbeatInterval = positive("heartbeatInterval", options.heartbeatInterval, 2500);
+  const deadPeerTimeout = positive("deadPeerTimeout", options.deadPeerTimeout, 10000);
+  if (ackDelay === Infinity && heartbeatInterval === Infinity) {
+    throw new RangeError(
+      "Cannot create session as ackDelay and heartbeatInterval are both Infinity: a message sent alone would never be confirmed",
+    );
+  }
+  if (deadPeerTimeout !== Infinity && deadPeerTimeout <= heartbeatInterval) {
+    throw new RangeError(
+      `Cannot create session as deadPeerTimeout must be longer than heartbeatInterval (${heartbeatInterval}): received ${deadPeerTimeout}`,
+    );
+  }
+  const clock = options.clock ?? SYSTEM_CLOCK;
+  if (
+    typeof clock?.now !== "function" || typeof clock.setTimeout !== "function" ||
+    typeof clock.clearTimeout !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot create session as clock must have now(), setTimeout() and clearTimeout(): received ${
+        receivedValue(clock)
+      }`,
+    );
+  }
   return {
     sendBufferSize: positive("sendBufferSize", options.sendBufferSize, 1024 * 1024),
     receiveBufferSize: positive("receiveBufferSize", options.receiveBufferSize, 1024 * 1024),
-    maxMessageSize: positive("maxMessageSize", options.maxMessageSize, 4 * 1024 * 1024),
-    ackDelay: nonNegative("ackDelay", options.ackDelay, 2),
+    maxMessageSize: Math.min(maxMessageSize, MAX_MESSAGE_SIZE),
+    ackDelay,
     ackEvery: positive("ackEvery", options.ackEvery, 32),
     ackBytes: positive("ackBytes", options.ackBytes, 65536),
-    heartbeatInterval: positive("heartbeatInterval", options.heartbeatInterval, 2500),
-    deadPeerTimeout: positive("deadPeerTimeout", options.deadPeerTimeout, 10000),
+    heartbeatInterval,
+    deadPeerTimeout,
     closeTimeout: nonNegative("closeTimeout", options.closeTimeout, 30000),
-    clock: options.clock ?? SYSTEM_CLOCK,
+    clock,
   };
 }
 
@@ -293,7 +332,9 @@ export class Session extends EventTarget implements ReliableSession {
         }),
       );
     }
-    const signal = options?.signal;
+    const signal = options?.signal ?? undefined;
+    const badSignal = signalError(signal, "send");
+    if (badSignal !== undefined) return Promise.reject(badSignal);
     if (signal?.aborted) return Promise.reject(signal.reason);
     const token: VoidResolvers = resolvers<void>();
     const entry: Entry = {

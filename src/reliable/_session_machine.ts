@@ -448,7 +448,16 @@ export class SessionMachine {
 
   /** Stops waiting for confirmations after `timeout` ms; see ReliableSession.close. */
   close(now: number, timeout: number): void {
-    if (this.#closeRequested || this.#state === "closed") return;
+    if (this.#state === "closed") return;
+    if (this.#closeRequested) {
+      // A later close() may shorten the wait (close({ timeout: 0 }) after a close() that waits),
+      // never lengthen it.
+      if (now + timeout < this.#closeDeadline) {
+        this.#closeDeadline = now + timeout;
+        if (timeout <= 0) this.tick(now);
+      }
+      return;
+    }
     this.#closeRequested = true;
     this.#closeCalled = true;
     this.#state = "closing";

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions, describeValue } from "../framing/_options.ts";
+import { checkOptions, describeValue, receivedValue } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import type { Backoff } from "./_backoff.ts";
 import { randomSessionId } from "./_protocol.ts";
@@ -8,31 +8,36 @@ import { resolveOptions, Session } from "./_session.ts";
 import type { ReconnectOptions, ReliableClientOptions, ReliableSession } from "./types.ts";
 
 function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { random: () => number } {
-  const base = options?.base ?? 100;
-  const factor = options?.factor ?? 2;
-  const cap = options?.cap ?? 5000;
-  const jitter = options?.jitter ?? 0.5;
-  if (typeof base !== "number" || !(base >= 0)) {
-    throw new RangeError(
-      `Cannot create client as reconnect.base must be a non-negative number: received ${base}`,
+  if (options !== null) checkOptions(options, "create client", "reconnect");
+  const at = (
+    name: keyof ReconnectOptions,
+    fallback: number,
+    ok: (v: number) => boolean,
+    must: string,
+  ) => {
+    const value = options?.[name] ?? fallback;
+    if (typeof value !== "number" || !ok(value)) {
+      throw new RangeError(
+        `Cannot create client as reconnect.${name} must be ${must}: received ${
+          receivedValue(value)
+        }`,
+      );
+    }
+    return value;
+  };
+  const base = at("base", 100, (v) => v >= 0, "a non-negative number");
+  const factor = at("factor", 2, (v) => v >= 1, "at least 1");
+  const cap = at("cap", 5000, (v) => v >= 0, "a non-negative number");
+  const jitter = at("jitter", 0.5, (v) => v >= 0 && v <= 1, "between 0 and 1");
+  const random = options?.random ?? Math.random;
+  if (typeof random !== "function") {
+    throw new TypeError(
+      `Cannot create client as reconnect.random must be a function: received ${
+        receivedValue(random)
+      }`,
     );
   }
-  if (typeof factor !== "number" || !(factor >= 1)) {
-    throw new RangeError(
-      `Cannot create client as reconnect.factor must be at least 1: received ${factor}`,
-    );
-  }
-  if (typeof cap !== "number" || !(cap >= 0)) {
-    throw new RangeError(
-      `Cannot create client as reconnect.cap must be a non-negative number: received ${cap}`,
-    );
-  }
-  if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
-    throw new RangeError(
-      `Cannot create client as reconnect.jitter must be between 0 and 1: received ${jitter}`,
-    );
-  }
-  return { base, factor, cap, jitter, random: options?.random ?? Math.random };
+  return { base, factor, cap, jitter, random };
 }
 
 /**
@@ -53,7 +58,8 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * `deadPeerTimeout` counts as failed, and `signal` aborts then.
  * @param options Buffer sizes, ack and heartbeat timing, reconnect schedule, clock.
  * @returns The session; it is connecting when returned.
- * @throws {TypeError} `dial` is not a function, or `options` is not an object.
+ * @throws {TypeError} `dial` or `reconnect.random` is not a function, `options`
+ * or `reconnect` is not an object, or `clock` lacks a method.
  * @throws {RangeError} An option is out of range.
  *
  * @example A client and a server on loopback

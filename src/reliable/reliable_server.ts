@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions } from "../framing/_options.ts";
+import { checkOptions, receivedValue } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import {
   decodeHandshake,
@@ -54,7 +54,8 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * @param options Buffer sizes, ack and heartbeat timing, `resumeTimeout`, `maxSessions`, clock.
  * @returns The new sessions, as an async iterable, and `close()`.
  * @throws {RangeError} An option is out of range.
- * @throws {TypeError} `options` is not an object.
+ * @throws {TypeError} `listener` is not an async iterable, `options` is not an
+ * object, or `clock` lacks a method.
  *
  * @example Echo every message back
  * ```ts ignore
@@ -83,6 +84,15 @@ export function reliableServer(
   listener: AsyncIterable<Conn>,
   options: ReliableServerOptions = {},
 ): ReliableServer {
+  if (
+    typeof (listener as Partial<AsyncIterable<Conn>> | null)?.[Symbol.asyncIterator] !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot create server as listener must be an async iterable of connections: received ${
+        receivedValue(listener)
+      }`,
+    );
+  }
   checkOptions(options, "create server");
   return new Server(listener, options);
 }
@@ -114,14 +124,18 @@ class Server implements ReliableServer {
     const resume = options.resumeTimeout ?? 60000;
     if (typeof resume !== "number" || !(resume >= 0)) {
       throw new RangeError(
-        `Cannot create server as resumeTimeout must be a non-negative number: received ${resume}`,
+        `Cannot create server as resumeTimeout must be a non-negative number: received ${
+          receivedValue(resume)
+        }`,
       );
     }
     this.#resumeTimeout = resume;
     const max = options.maxSessions ?? Infinity;
     if (typeof max !== "number" || !(max >= 1) || (max !== Infinity && !Number.isInteger(max))) {
       throw new RangeError(
-        `Cannot create server as maxSessions must be a positive integer or Infinity: received ${max}`,
+        `Cannot create server as maxSessions must be a positive integer or Infinity: received ${
+          receivedValue(max)
+        }`,
       );
     }
     this.#maxSessions = max;

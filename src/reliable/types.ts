@@ -71,8 +71,9 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * space; a message already in the buffer is still delivered, only the
    * promise rejects with the signal's reason. A payload longer than
    * `maxMessageSize` rejects with a `RangeError`, one that is neither a
-   * `Uint8Array` nor a string with a `TypeError` (the promise rejects; `send`
-   * itself never throws).
+   * `Uint8Array` nor a string, or a `signal` that is no `AbortSignal`, with a
+   * `TypeError` (the promise rejects and nothing is sent; `send` itself never
+   * throws).
    */
   send(payload: Uint8Array | string, options?: { signal?: AbortSignal | undefined }): Promise<void>;
   /**
@@ -90,7 +91,9 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * client that did not come back within `resumeTimeout`), or the error that
    * ended the session (such as `PROTOCOL_ERROR`). The `close` event carries
    * the same error. Called after the session ended, it resolves: how it
-   * ended is in the `close` event, and in the `send` promises.
+   * ended is in the `close` event, and in the `send` promises. Called again
+   * while closing, it may shorten the wait (`close({ timeout: 0 })` gives up
+   * at once), never lengthen it, and settles with the first.
    */
   close(options?: { timeout?: number | undefined }): Promise<void>;
   /** Counters. */
@@ -249,7 +252,8 @@ export interface ReliableSessionOptions {
    */
   receiveBufferSize?: number | undefined;
   /**
-   * The largest payload in bytes; both sides must agree.
+   * The largest payload in bytes; both sides must agree. An integer; at most
+   * 4 GiB − 18 (what a frame's 32-bit length holds), which `Infinity` means.
    *
    * @default {4194304}
    */
@@ -258,7 +262,8 @@ export interface ReliableSessionOptions {
    * Ms a received message may wait for its confirmation when nothing is sent
    * the other way to carry it. Short, because `send` resolves on
    * confirmation and the buffer frees on it; long enough to confirm a burst
-   * with one ACK.
+   * with one ACK. `Infinity` leaves confirmations to `ackEvery`, `ackBytes`
+   * and heartbeats (so not with `heartbeatInterval` `Infinity` too).
    *
    * @default {2}
    */
@@ -294,7 +299,8 @@ export interface ReliableSessionOptions {
    * intervals: a dead or black-holed peer is detected within 10 s, while a
    * peer stalled by a long GC pause or a busy event loop is not.
    * Also bounds the handshake, and a client's `dial` (an attempt that takes
-   * longer fails, and the signal passed to `dial` aborts).
+   * longer fails, and the signal passed to `dial` aborts). Longer than
+   * `heartbeatInterval` (else an idle link would be dropped), or `Infinity`.
    *
    * @default {10000}
    */
@@ -323,7 +329,9 @@ export interface ReliableSessionOptions {
 export interface ReconnectOptions {
   /**
    * Delay before the second retry, ms: long enough that a server refusing
-   * connections is not hammered, short enough to be unnoticeable.
+   * connections is not hammered, short enough to be unnoticeable. 0 retries
+   * at once, for ever (hundreds of attempts a second against a refusing
+   * server).
    *
    * @default {100}
    */

@@ -2,7 +2,7 @@
 
 import { TruncatedFrameError } from "../errors.ts";
 import { detachedBytes } from "../framing/_byte_queue.ts";
-import { checkChunk, checkFraming, describeValue } from "../framing/_options.ts";
+import { checkChunk, checkFraming, describeValue, receivedValue } from "../framing/_options.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 
 interface HandsBack {
@@ -95,9 +95,7 @@ export class ByteReader {
   async readExactly(n: number): Promise<Uint8Array | null> {
     if (!Number.isSafeInteger(n) || n < 0) {
       throw new RangeError(
-        `Cannot read bytes as n must be a non-negative integer: received ${
-          typeof n === "number" ? n : describeValue(n)
-        }`,
+        `Cannot read bytes as n must be a non-negative integer: received ${receivedValue(n)}`,
       );
     }
     return await this.#oneAtATime(() => this.#readExactly(n));

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkFraming, checkOptions, describeValue } from "../framing/_options.ts";
+import { checkFraming, checkOptions, receivedValue } from "../framing/_options.ts";
 import type { FramingLike } from "../framing/types.ts";
 import { Coalescer } from "./_coalescer.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
@@ -79,7 +79,7 @@ export class FrameEncoderStream {
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
       throw new RangeError(
         `Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received ${
-          typeof coalesce === "number" ? coalesce : describeValue(coalesce)
+          receivedValue(coalesce)
         }`,
       );
     }

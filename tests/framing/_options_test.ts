@@ -37,7 +37,7 @@ test("null or a primitive as options: a TypeError in framewire's words, not the 
   ];
   for (const [action, make] of entries) {
     for (
-      const [value, received] of [[null, "null"], [5, "number"], ["u32be", "string"]] as [
+      const [value, received] of [[null, "null"], [5, "5"], ["u32be", 'the string "u32be"']] as [
         unknown,
         string,
       ][]

@@ -1290,6 +1290,41 @@ test("reliable: after server.close(), a closing session's client may still come 
   );
 });
 
+test(
+  "reliable: a later close({ timeout: 0 }) gives up a close() that waits; a longer one does not extend it",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock, ackDelay: 0 });
+    const client = reliableClient(net.dialer, { clock, ackDelay: 0 });
+    try {
+      await Promise.all([nextSession(server), client.send("ok")]);
+      net.links[0]!.blackHole();
+      const a = outcome(client.send("a"));
+      const waiting = outcome(client.close({ timeout: 1000 }));
+      const longer = outcome(client.close({ timeout: Infinity }));
+      clock.advance(10);
+      await drainJobs();
+      assert.equal(client.state, "closing");
+      // Before: the first close's deadline held, and this one waited for it too.
+      const now = outcome(client.close({ timeout: 0 }));
+      await drainJobs();
+      assert.equal(client.state, "closed");
+      assert.deepEqual(
+        [await waiting, await longer, await now, await a],
+        ["CONNECTION_TIMEOUT", "CONNECTION_TIMEOUT", "CONNECTION_TIMEOUT", "CONNECTION_CLOSED"],
+      );
+    } finally {
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
   timeout: 10000,
 }, async () => {
@@ -1437,6 +1472,102 @@ test("reliable: out-of-range options throw; the boundary values are accepted", {
   await server.close();
   listener.close();
 });
+
+test(
+  "reliable: options that would fail later, or never, are refused at the call, in framewire's words",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const refused: [string, unknown, RegExp][] = [
+      // Before: an uncaught "random is not a function" on the second failed dial.
+      [
+        "reconnect.random",
+        { reconnect: { random: "x" } },
+        /reconnect.random must be a function: received the string "x"$/,
+      ],
+      ["reconnect", { reconnect: 5 }, /reconnect must be an object: received 5$/],
+      // Before: a server took 1.5 and dropped every connection without a word.
+      [
+        "maxMessageSize",
+        { maxMessageSize: 1.5 },
+        /maxMessageSize must be an integer from 1 to 4294967278 or Infinity: received 1.5$/,
+      ],
+      ["maxMessageSize", { maxMessageSize: 2 ** 33 }, /maxMessageSize must be an integer/],
+      // Before: accepted, and a message sent alone was never confirmed.
+      ["ackDelay", { ackDelay: Infinity, heartbeatInterval: Infinity }, /both Infinity/],
+      // Before: accepted, and an idle link was dropped every deadPeerTimeout.
+      [
+        "deadPeerTimeout",
+        { deadPeerTimeout: 500 },
+        /deadPeerTimeout must be longer than heartbeatInterval \(2500\): received 500$/,
+      ],
+      [
+        "clock",
+        { clock: {} },
+        /clock must have now\(\), setTimeout\(\) and clearTimeout\(\): received Object$/,
+      ],
+    ];
+    for (const [name, options, message] of refused) {
+      const isType = name === "clock" || name.startsWith("reconnect") && name !== "reconnect.base";
+      const error = { name: isType ? "TypeError" : "RangeError", message };
+      assert.throws(() => reliableClient(net.dialer, { clock, ...options as object }), error, name);
+      if (!name.startsWith("reconnect")) {
+        const listener = net.listen();
+        assert.throws(() => reliableServer(listener, { clock, ...options as object }), error, name);
+        listener.close();
+      }
+    }
+    assert.throws(() => reliableServer(null as unknown as AsyncIterable<Conn>), {
+      name: "TypeError",
+      message:
+        "Cannot create server as listener must be an async iterable of connections: received null",
+    });
+    // The boundaries: the largest size a frame holds, Infinity for it, no liveness at all.
+    for (
+      const options of [
+        { maxMessageSize: 2 ** 32 - 18 },
+        { maxMessageSize: Infinity },
+        { heartbeatInterval: Infinity, deadPeerTimeout: Infinity },
+        { ackDelay: Infinity },
+        { reconnect: null as unknown as undefined },
+      ]
+    ) {
+      await reliableClient(net.dialer, { clock, closeTimeout: 0, ...options }).close();
+    }
+  },
+);
+
+test(
+  "reliable: a send with a signal that is no AbortSignal rejects with a TypeError and queues nothing",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    await withPair({}, async ({ server, client }) => {
+      const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+      for (const signal of ["x", {}, 5]) {
+        // Before: send() threw (it never throws) after queuing the message, whose rejection at
+        // close then went unhandled and ended the process.
+        await assert.rejects(
+          client.send("never", { signal: signal as unknown as AbortSignal }),
+          {
+            name: "TypeError",
+            message: /^Cannot send as signal must be an AbortSignal: received /,
+          },
+        );
+      }
+      assert.equal(client.stats.inFlight + client.stats.waiting, 0);
+      await client.send("after", { signal: null as unknown as undefined }); // null: no signal
+      assert.equal(
+        new TextDecoder().decode((await session[Symbol.asyncIterator]().next()).value),
+        "after",
+      );
+    });
+  },
+);
 
 test(
   "reliable: a message of exactly maxMessageSize goes through both ways; one byte more is refused",

@@ -130,7 +130,7 @@ test("ByteReader refuses what is not a ReadableStream, or one that is locked, in
   const n = "2" as any;
   return assert.rejects(new ByteReader(new ReadableStream()).readExactly(n), {
     name: "RangeError",
-    message: "Cannot read bytes as n must be a non-negative integer: received string",
+    message: 'Cannot read bytes as n must be a non-negative integer: received the string "2"',
   });
 });
 

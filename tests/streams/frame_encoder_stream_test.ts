@@ -111,7 +111,7 @@ test("FrameEncoderStream applies backpressure when the reader is slow", async ()
   assert.throws(() => new FrameEncoderStream(lines(), { coalesce: "10" as unknown as number }), {
     name: "RangeError",
     message:
-      "Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received string",
+      'Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received the string "10"',
   });
 });
 
