@@ -4,7 +4,7 @@
 
 import { ConnectionError, type FramingError, type FramingErrorCode } from "../errors.ts";
 import type { NetAddr } from "../connection/types.ts";
-import { describeValue } from "../framing/_options.ts";
+import { checkOptions, describeValue, receivedValue, signalError } from "../framing/_options.ts";
 
 // Re-exported so that `deno doc --lint` on this private file sees the types it references.
 export type { ConnectionError, FramingError, FramingErrorCode, NetAddr };
@@ -187,6 +187,45 @@ export function checkPort(port: number, action: "connect" | "listen"): void {
   }
 }
 
+/**
+ * Throws a `TypeError` for a `signal` that is no `AbortSignal`, a `noDelay`
+ * that is no boolean, and TLS settings of the wrong type (`caCerts` not an
+ * array of strings, `serverName` not a non-empty string, `cert` or `key` not
+ * a non-empty string): each runtime would refuse them in its own words, take
+ * them (Node takes a string for `caCerts`), or fail later.
+ */
+function checkSettings(
+  options: object,
+  action: string,
+  tls: "client" | "server" | undefined,
+): void {
+  const o = options as Record<string, unknown>;
+  const badSignal = signalError(o.signal, action);
+  if (badSignal !== undefined) throw badSignal;
+  const refuse = (name: string, must: string): never => {
+    throw new TypeError(
+      `Cannot ${action} as ${name} must be ${must}: received ${receivedValue(o[name])}`,
+    );
+  };
+  if (o.noDelay !== undefined && typeof o.noDelay !== "boolean") refuse("noDelay", "a boolean");
+  const text = (name: string, required: boolean): void => {
+    const value = o[name];
+    if ((value !== undefined || required) && (typeof value !== "string" || value === "")) {
+      refuse(name, "a non-empty string");
+    }
+  };
+  if (tls === "client") {
+    const ca = o.caCerts;
+    if (ca !== undefined && !(Array.isArray(ca) && ca.every((c) => typeof c === "string"))) {
+      refuse("caCerts", "an array of PEM strings");
+    }
+    text("serverName", false);
+  } else if (tls === "server") {
+    text("cert", true);
+    text("key", true);
+  }
+}
+
 /** The longest Unix socket path Linux takes (`sun_path` holds 108 bytes with the final NUL). */
 const MAX_UNIX_PATH = 107;
 
@@ -203,8 +242,18 @@ const MAX_UNIX_PATH = 107;
 export function checkTarget<T extends { hostname?: string; port: number } | { path: string }>(
   given: T,
   action: "connect" | "listen",
+  tls?: "client" | "server",
 ): T {
-  const options = bareHost(given);
+  checkOptions(given, action);
+  if (given === undefined) {
+    throw new TypeError(`Cannot ${action} as options must be an object: received undefined`);
+  }
+  checkSettings(given, action, tls);
+  let options = bareHost(given);
+  // null: no signal, as for fetch() (the runtimes would refuse it, each in its own words).
+  if ((options as { signal?: unknown }).signal === null) {
+    options = { ...options, signal: undefined };
+  }
   if ("path" in options) {
     const path: unknown = options.path;
     if (typeof path !== "string" || path === "") {

@@ -284,7 +284,8 @@ function dial(
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `hostname` or `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` or `path` is an
+ * empty string, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect");
@@ -312,10 +313,12 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` or `serverName`
+ * is an empty string, `caCerts` is not an array of strings, `signal` is no
+ * `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
-  options = checkTarget(options, "connect");
+  options = checkTarget(options, "connect", "client");
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
   return await dial(
     { transport: "tcp", hostname, port },
@@ -343,7 +346,7 @@ async function serve(
   options: ListenOptions,
   tls?: { cert: string; key: string },
 ): Promise<Listener> {
-  options = checkTarget(options, "listen");
+  options = checkTarget(options, "listen", tls === undefined ? undefined : "server");
   const unixPath = "path" in options ? options.path : undefined;
   const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
   const target = unixPath ??
@@ -416,7 +419,7 @@ async function serve(
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `hostname` is an empty string.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -426,7 +429,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `path` is longer than 107 bytes.
- * @throws {TypeError} `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -437,7 +440,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `hostname` or `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -453,7 +456,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` is an empty
+ * string, or `cert` or `key` is not a non-empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.

@@ -251,7 +251,8 @@ function tcpTarget(options: { hostname?: string; port: number }): string {
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `hostname` or `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` or `path` is an
+ * empty string, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect");
@@ -281,10 +282,12 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` or `serverName`
+ * is an empty string, `caCerts` is not an array of strings, `signal` is no
+ * `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
-  options = checkTarget(options, "connect");
+  options = checkTarget(options, "connect", "client");
   const { hostname = "127.0.0.1", port, signal } = options;
   const target = tcpTarget(options);
   const tcp = await dial(target, signal, () => Deno.connect({ hostname, port, signal }));
@@ -423,7 +426,7 @@ function bind(target: string, unixPath: string | undefined, open: () => Deno.Lis
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `hostname` is an empty string.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -433,7 +436,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `path` is longer than 107 bytes.
- * @throws {TypeError} `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -444,7 +447,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `hostname` or `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -468,7 +471,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` is an empty
+ * string, or `cert` or `key` is not a non-empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
@@ -477,7 +481,11 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   return Promise.resolve().then(() => {
-    const { hostname = "0.0.0.0", port, cert, key } = checkTarget(options, "listen");
+    const { hostname = "0.0.0.0", port, cert, key } = checkTarget(
+      options,
+      "listen",
+      "server",
+    );
     return bind(
       tcpTarget({ hostname, port }),
       undefined,

@@ -169,7 +169,8 @@ function dial(
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `hostname` or `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` or `path` is an
+ * empty string, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect");
@@ -196,10 +197,12 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
  * @throws {RangeError} `port` is not an integer from 1 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` or `serverName`
+ * is an empty string, `caCerts` is not an array of strings, `signal` is no
+ * `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
-  options = checkTarget(options, "connect");
+  options = checkTarget(options, "connect", "client");
   throwIfAborted(options.signal);
   const host = options.hostname ?? "127.0.0.1";
   const name = options.serverName ?? host;
@@ -233,7 +236,7 @@ function serve(
   event: string,
 ): Promise<Listener> {
   return new Promise((resolve, reject) => {
-    options = checkTarget(options, "listen");
+    options = checkTarget(options, "listen", event === "secureConnection" ? "server" : undefined);
     const unixPath = "path" in options ? options.path : undefined;
     const host = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
     const target = "path" in options
@@ -307,7 +310,7 @@ function serve(
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `hostname` is an empty string.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -317,7 +320,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `path` is longer than 107 bytes.
- * @throws {TypeError} `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `path` is an empty string.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -328,7 +331,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `hostname` or `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, or `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -348,7 +351,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `hostname` is an empty string.
+ * @throws {TypeError} `options` is not an object, `hostname` is an empty
+ * string, or `cert` or `key` is not a non-empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.

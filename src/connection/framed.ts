@@ -3,6 +3,7 @@
 
 import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
 import {
+  booleanOption,
   checkFraming,
   checkOptions,
   checkPayload,
@@ -547,7 +548,7 @@ class Framed implements FramedConnection {
     if (buffered !== undefined && buffered.length > 0) this.#buffered = buffered;
     this.conn = conn;
     this.#highWaterMark = highWaterMark;
-    this.#reuse = options.reuseBuffers ?? false;
+    this.#reuse = booleanOption(options.reuseBuffers, false, "reuseBuffers", "frame connection");
     this.#decoder = framing.decoder({ reuseBuffers: this.#reuse, allocate: conn.allocate });
     this.#directRead = conn.read;
     if (this.#decoder instanceof HeaderDecoder) this.#fill = this.#decoder;

@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Where the decoders put frames that span chunks. Private.
 
+import { booleanOption, checkOptions, receivedValue } from "./_options.ts";
 import type { DecoderOptions } from "./types.ts";
 
 /** The largest slab that small spanning frames are carved out of. */
@@ -44,8 +45,17 @@ export class FrameBuffers {
   #slabPos = 0;
 
   constructor(options?: DecoderOptions) {
-    this.#allocate = options?.allocate;
-    if (options?.reuseBuffers) this.#spare = [undefined, undefined];
+    checkOptions(options, "create decoder");
+    const allocate = options?.allocate;
+    if (allocate !== undefined && typeof allocate !== "function") {
+      throw new TypeError(
+        `Cannot create decoder as allocate must be a function: received ${receivedValue(allocate)}`,
+      );
+    }
+    this.#allocate = allocate;
+    if (booleanOption(options?.reuseBuffers, false, "reuseBuffers", "create decoder")) {
+      this.#spare = [undefined, undefined];
+    }
   }
 
   /** Whether {@linkcode FrameBuffers.take} would allocate `size` bytes or more. */

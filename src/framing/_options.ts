@@ -135,6 +135,25 @@ export function receivedValue(value: unknown): string {
 }
 
 /**
+ * `value`, or `fallback` when it is `undefined`; a `TypeError` unless a
+ * boolean (`"false"` would read as true).
+ */
+export function booleanOption(
+  value: unknown,
+  fallback: boolean,
+  name: string,
+  action: string,
+): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new TypeError(
+      `Cannot ${action} as ${name} must be a boolean: received ${receivedValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
  * A `TypeError` if `signal` is neither an `AbortSignal` nor `undefined` or
  * `null` (none), else `undefined`.
  */

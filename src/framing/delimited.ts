@@ -5,6 +5,7 @@ import { ByteQueue, GATHER_BELOW } from "./_byte_queue.ts";
 import { FrameBuffers } from "./_frame_buffers.ts";
 import { prefixTable, scan } from "./_search.ts";
 import {
+  booleanOption,
   checkChunk,
   checkEncodeLength,
   checkOptions,
@@ -95,7 +96,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
     );
   }
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_DELIMITED);
-  const stripCR = options.stripCR ?? false;
+  const stripCR = booleanOption(options.stripCR, false, "stripCR", "create framing");
   const single = delimiter.length === 1 ? delimiter[0]! : -1;
   const table = prefixTable(delimiter);
 

@@ -42,7 +42,7 @@ export interface LengthPrefixedOptions {
    * them as the first `offset` bytes of its argument and `decoder()` returns
    * them as the first `offset` bytes of each frame, with the length field
    * removed in between (a frame inside one pushed chunk stays a view: the
-   * offset bytes are moved up to the payload in that chunk).
+   * offset bytes are moved up to the payload in that chunk). At most 65535.
    *
    * @default {0}
    */
@@ -59,6 +59,9 @@ export interface LengthPrefixedOptions {
    */
   maxFrameLength?: number | undefined;
 }
+
+/** The most bytes `offset` puts before the length field. */
+const MAX_OFFSET = 65535;
 
 /**
  * Frames each payload with an unsigned binary length field: `u32be` by
@@ -131,9 +134,10 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     );
   }
   const offset = options.offset ?? 0;
-  if (!Number.isSafeInteger(offset) || offset < 0) {
+  // Bounded: the decoder holds the offset bytes of a frame before its length is known.
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_OFFSET) {
     throw new RangeError(
-      `Cannot create framing as offset must be a non-negative integer: received ${
+      `Cannot create framing as offset must be an integer from 0 to ${MAX_OFFSET}: received ${
         receivedValue(offset)
       }`,
     );

@@ -584,6 +584,72 @@ export function adapterSuite(name: Runtime): void {
   });
 
   t(
+    "options of the wrong type reject with one TypeError, in framewire's words, before any attempt",
+    async () => {
+      // Before, each runtime refused these in its own words (Deno as a ConnectionError), took them
+      // (Node: a string for caCerts; Bun and Node: listenTls without cert and key), or read a
+      // falsy noDelay as false on Deno and Node only.
+      const { connect, connectTls, listen, listenTls } = await adapter(name);
+      // deno-lint-ignore no-explicit-any
+      const any = (o: unknown): any => o;
+      const refused: [string, () => Promise<unknown>, string][] = [
+        [
+          "connect()",
+          () => connect(any(undefined)),
+          "Cannot connect as options must be an object: received undefined",
+        ],
+        [
+          "listen(null)",
+          () => listen(any(null)),
+          "Cannot listen as options must be an object: received null",
+        ],
+        [
+          "signal",
+          () => connect(any({ port: 1, signal: "x" })),
+          'Cannot connect as signal must be an AbortSignal: received the string "x"',
+        ],
+        [
+          "signal (TLS)",
+          () => connectTls(any({ port: 1, signal: {} })),
+          "Cannot connect as signal must be an AbortSignal: received Object",
+        ],
+        [
+          "noDelay",
+          () => connect(any({ port: 1, noDelay: 0 })),
+          "Cannot connect as noDelay must be a boolean: received 0",
+        ],
+        [
+          "caCerts",
+          () => connectTls(any({ port: 1, caCerts: "junk" })),
+          'Cannot connect as caCerts must be an array of PEM strings: received the string "junk"',
+        ],
+        [
+          "serverName",
+          () => connectTls(any({ port: 1, serverName: 5 })),
+          "Cannot connect as serverName must be a non-empty string: received 5",
+        ],
+        [
+          "no cert",
+          () => listenTls(any({ port: 0 })),
+          "Cannot listen as cert must be a non-empty string: received undefined",
+        ],
+        [
+          "key",
+          () => listenTls(any({ port: 0, cert: "x", key: 5 })),
+          "Cannot listen as key must be a non-empty string: received 5",
+        ],
+      ];
+      for (const [what, call, message] of refused) {
+        await assert.rejects(call(), { name: "TypeError", message }, what);
+      }
+      // null is no signal, as for fetch().
+      await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+      const conn = await connect(any({ port: portOf(listener), signal: null, noDelay: true }));
+      conn.close();
+    },
+  );
+
+  t(
     "two accepts pending at once each get a connection, then end when the listener closes",
     async () => {
       const { connect, listen } = await adapter(name);

@@ -126,3 +126,49 @@ test("something other than bytes: the message names what it got, in one way ever
   }
   link.cut();
 });
+
+test("options that would be misread or fail later are refused at the call: booleans, allocate, offset", () => {
+  const link = new MemoryLink();
+  const refused: [string, () => unknown, RegExp][] = [
+    // Before: "false" read as true (stripCR on, buffers reused).
+    [
+      "stripCR",
+      () => delimited({ stripCR: "false" as Any }),
+      /^Cannot create framing as stripCR must be a boolean: received the string "false"$/,
+    ],
+    [
+      "reuseBuffers",
+      () => framed(link.client, lengthPrefixed(), { reuseBuffers: "false" as Any }),
+      /^Cannot frame connection as reuseBuffers must be a boolean: received the string "false"$/,
+    ],
+    [
+      "decoder reuseBuffers",
+      () => lines().decoder({ reuseBuffers: 1 as Any }),
+      /^Cannot create decoder as reuseBuffers must be a boolean: received 1$/,
+    ],
+    [
+      "decoder options",
+      () => lengthPrefixed().decoder(5 as Any),
+      /^Cannot create decoder as options must be an object: received 5$/,
+    ],
+    // Before: accepted, and "allocate is not a function" at the first frame over 8 KiB that spans chunks.
+    [
+      "allocate",
+      () => new FrameDecoderStream(lengthPrefixed(), { allocate: 5 as Any }),
+      /^Cannot create decoder as allocate must be a function: received 5$/,
+    ],
+    // Before: accepted, and decoder() allocated offset bytes (8 GiB for 2 ** 33).
+    [
+      "offset",
+      () => lengthPrefixed({ offset: 65536 }),
+      /^Cannot create framing as offset must be an integer from 0 to 65535: received 65536$/,
+    ],
+  ];
+  for (const [what, make, message] of refused) {
+    const name = what === "offset" ? "RangeError" : "TypeError";
+    assert.throws(make, { name, message }, what);
+  }
+  assert.equal(lengthPrefixed({ offset: 65535 }).decoder().bufferedBytes, 0);
+  assert.equal(delimited({ stripCR: false }).name, "delimited");
+  link.cut();
+});
