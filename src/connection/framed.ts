@@ -61,6 +61,9 @@ export interface FramedOptions {
    * over a `Conn` with `read()` (the Deno adapter) the socket is read into
    * the same buffer again, saving fresh memory per byte received; the
    * application promises to be done with a frame before asking for the next.
+   * So `readable` must then not be teed, collected, or piped through a stream
+   * that queues frames: a frame held past the next read is overwritten,
+   * without an error (copy what you keep: `frame.slice()`).
    *
    * @default {false}
    */
@@ -78,12 +81,19 @@ export interface FramedOptions {
 
 /** A duplex of messages over a byte-stream {@linkcode Conn}; see {@linkcode framed}. */
 export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDisposable {
-  /** Frames from the peer. */
+  /**
+   * Frames from the peer. Frames of one socket read may share its buffer:
+   * to transfer a frame to a worker, transfer a copy (`frame.slice()`), as
+   * transferring the shared buffer empties the other frames.
+   */
   readonly readable: ReadableStream<Uint8Array>;
   /**
    * Payloads to the peer. Aborting it closes the connection at once, as a
    * timed-out `close()` does: frames not written yet are dropped, and
-   * reading ends as at `close()`.
+   * reading ends as at `close()`. A `pipeTo(fc.writable, { signal })`
+   * aborted while a write waits for a peer that reads nothing does not get
+   * that far (`pipeTo` waits for that write before it aborts): call
+   * `fc.close({ timeout: 0 })` too.
    */
   readonly writable: WritableStream<Uint8Array>;
   /** The underlying connection. */
