@@ -31,9 +31,9 @@ export interface FrameEncoderStreamOptions {
  * resolves (the writable queues writes, and frames each when its turn
  * comes: a buffer reused by a loop of unawaited writes goes out with its
  * last contents), and one that is not copied not until the consumer is done
- * with the output chunk. Output chunks are never reused. A `write()`
- * resolves once its payload is framed; the next one waits while `coalesce`
- * bytes (with 0, any) are queued unread, as a `TransformStream`'s writes do.
+ * with the output chunk. Output chunks are never reused. A `write()` waits
+ * while `coalesce` bytes (with 0, any) are queued unread, until the
+ * consumer reads below that.
  *
  * Closing the writable flushes and closes the readable; aborting it errors
  * the readable; cancelling the readable errors the writable. A payload the
@@ -83,6 +83,8 @@ export class FrameEncoderStream {
         }`,
       );
     }
+    // The readable's highWaterMark, in bytes (see its strategy below).
+    const room = Math.max(coalesce, 1);
     let readableController!: ReadableStreamDefaultController<Uint8Array>;
     let writableController!: WritableStreamDefaultController;
     let waiting!: WaitingWrite;
@@ -94,17 +96,6 @@ export class FrameEncoderStream {
     const coalescer = new Coalescer(framing, coalesce, (chunk) => {
       if (!done) readableController.enqueue(chunk);
     });
-    const encode = (payload: Uint8Array): void => {
-      try {
-        coalescer.add(payload, true);
-      } catch (error) {
-        coalescer.flush(); // the frames accepted before it come out first
-        done = true;
-        if ((readableController.desiredSize ?? 0) < coalesce) failure = { error };
-        else readableController.error(error);
-        throw error;
-      }
-    };
     this.readable = new ReadableStream<Uint8Array>({
       start(controller) {
         readableController = controller;
@@ -112,7 +103,7 @@ export class FrameEncoderStream {
       pull(controller) {
         // Once every frame queued before it has been read (the queue is empty).
         if (failure !== undefined) {
-          if ((controller.desiredSize ?? 0) >= coalesce) controller.error(failure.error);
+          if ((controller.desiredSize ?? 0) >= room) controller.error(failure.error);
           return;
         }
         // The consumer caught up: release a waiting writer.
@@ -121,22 +112,31 @@ export class FrameEncoderStream {
       cancel(reason) {
         done = true;
         writableController.error(reason);
-        // A write waiting for room fails, as in a TransformStream: nothing will read its frames.
+        // What the waiting write framed will never be read: it fails, as in a TransformStream.
         waiting.fail(reason);
       },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: coalesce }));
+      // At least 1: with coalesce 0, pull() then runs once the consumer has read every chunk
+      // queued, which releases the write that queued them (with 0 it ran only when the consumer
+      // asked for one more, so a consumer that read just the chunks it expected and then awaited
+      // the write waited for ever).
+    }, new ByteLengthQueuingStrategy({ highWaterMark: room }));
     this.writable = new WritableStream<Uint8Array>({
       start(controller) {
         writableController = controller;
         waiting = new WaitingWrite(controller);
       },
       write(payload) {
-        // Backpressure, as in a TransformStream: the next write waits while `coalesce` bytes
-        // (with 0: any) are queued unread, not the write that queued them (a consumer that
-        // reads just the frames it expects and then awaits that write would wait for ever).
-        const room = readableController.desiredSize ?? 1;
-        if (coalesce > 0 ? room <= 0 : room < 0) return waiting.wait().then(() => encode(payload));
-        encode(payload);
+        try {
+          coalescer.add(payload, true);
+        } catch (error) {
+          coalescer.flush(); // the frames accepted before it come out first
+          done = true;
+          if ((readableController.desiredSize ?? 0) < room) failure = { error };
+          else readableController.error(error);
+          throw error;
+        }
+        // Backpressure: wait while `coalesce` bytes (with 0: any) are queued for the consumer.
+        if ((readableController.desiredSize ?? 1) <= 0) return waiting.wait();
       },
       close() {
         coalescer.flush();

@@ -140,11 +140,11 @@ test("FrameEncoderStream: abort() ends a write that waits for a consumer that st
   const writer = encoder.writable.getWriter();
   const first = writer.write(new Uint8Array(200_000)).then(() => "ok", () => "rejected");
   const second = writer.write(new Uint8Array(200_000)).then(() => "ok", () => "rejected");
-  // The first frame's header: its 200 KB wait in the queue, the second write waits for room, and
-  // the consumer stops reading (a stalled peer).
+  // The first frame's header: the write is in progress, its 200 KB wait in the queue, and the
+  // consumer stops reading (a stalled peer).
   assert.equal((await reader.read()).value?.length, 4);
   await writer.abort(new Error("peer stalled")); // hung before: it waited for the write
-  assert.equal(await first, "ok"); // its frame was queued for the consumer
+  assert.equal(await first, "rejected");
   assert.equal(await second, "rejected");
   await assert.rejects(reader.closed, /peer stalled/);
 });
@@ -172,13 +172,12 @@ test(
     const writer = encoder.writable.getWriter();
     const reader = encoder.readable.getReader();
     const reason = new Error("no more");
-    // 24 bytes queued, over coalesce: the next write waits for the reader.
-    await writer.write(new Uint8Array(20));
+    // 24 bytes queued, over coalesce: the write waits for the reader.
     const waiting = writer.write(new Uint8Array(20)).then(() => "ok", (e) => e);
     for (let i = 0; i < 20; i++) await null; // the sink takes it, and waits
     await reader.cancel(reason);
     // Settles, not left waiting for a reader that is gone, and fails: its frame will never be
-    // read, as in a TransformStream.
+    // read (it resolved before, where FrameDecoderStream and a TransformStream reject).
     assert.equal(await waiting, reason);
     await assert.rejects(writer.write(new Uint8Array(1)), (error) => error === reason);
     await assert.rejects(writer.closed, (error) => error === reason);
@@ -204,17 +203,15 @@ test("FrameEncoderStream: the frames accepted before a refused payload are read 
   assert.equal(out, `a\nb\n${big}\nc\n`);
 });
 
-test("FrameEncoderStream: once the readable's queue holds coalesce bytes (with 0: any), the next write waits for the reader", async () => {
+test("FrameEncoderStream: a write that fills the readable's queue to coalesce bytes (with 0: any) waits for the reader", async () => {
   for (const coalesce of [8, 0]) {
     const encoder = new FrameEncoderStream(lengthPrefixed(), { coalesce });
     const writer = encoder.writable.getWriter();
-    await writer.write(new Uint8Array(4)); // an 8-byte frame: done once queued
     let written = false;
-    const write = writer.write(new Uint8Array(4)).then(() => written = true);
+    const write = writer.write(new Uint8Array(4)).then(() => written = true); // an 8-byte frame
     for (let i = 0; i < 20; i++) await null;
-    assert.equal(written, false, `coalesce ${coalesce}: 8 bytes queued, the next write waits`);
+    assert.equal(written, false, `coalesce ${coalesce}: 8 bytes queued, the write waits`);
     const reader = encoder.readable.getReader();
-    assert.equal((await reader.read()).value?.length, 8);
     assert.equal((await reader.read()).value?.length, 8);
     await write;
     writer.close();
@@ -223,12 +220,12 @@ test("FrameEncoderStream: once the readable's queue holds coalesce bytes (with 0
 });
 
 test(
-  "FrameEncoderStream: a consumer that reads just the frames it expects, then awaits the write, is not left waiting",
+  "FrameEncoderStream: a consumer that reads just the chunks it expects, then awaits the write, is not left waiting",
   {
     timeout: 5000,
   },
   async () => {
-    // Hung before: a write waited until the consumer asked for a frame beyond its own.
+    // Hung with coalesce 0: the write waited until the consumer asked for a chunk beyond its own.
     for (const coalesce of [0, 8, 65536]) {
       const encoder = new FrameEncoderStream(lengthPrefixed(), { coalesce });
       const writer = encoder.writable.getWriter();
