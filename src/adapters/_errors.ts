@@ -4,7 +4,7 @@
 
 import { ConnectionError, type FramingError, type FramingErrorCode } from "../errors.ts";
 import type { NetAddr } from "../connection/types.ts";
-import { checkOptions, describeValue, receivedValue, signalError } from "../framing/_options.ts";
+import { checkOptions, receivedValue, signalError } from "../framing/_options.ts";
 
 // Re-exported so that `deno doc --lint` on this private file sees the types it references.
 export type { ConnectionError, FramingError, FramingErrorCode, NetAddr };
@@ -175,14 +175,10 @@ export function formatAddr(addr: NetAddr): string {
 export function checkPort(port: number, action: "connect" | "listen"): void {
   const min = action === "connect" ? 1 : 0;
   if (!Number.isInteger(port) || port < min || port > 65535) {
-    // "received 80" for the string "80" would read as if 80 were out of range.
-    const received = typeof port === "number"
-      ? String(port)
-      : typeof port === "string"
-      ? `the string ${JSON.stringify(port)}`
-      : describeValue(port);
     throw new RangeError(
-      `Cannot ${action} as port must be an integer from ${min} to 65535: received ${received}`,
+      `Cannot ${action} as port must be an integer from ${min} to 65535: received ${
+        receivedValue(port)
+      }`,
     );
   }
 }
@@ -216,14 +212,37 @@ function checkSettings(
   };
   if (tls === "client") {
     const ca = o.caCerts;
-    if (ca !== undefined && !(Array.isArray(ca) && ca.every((c) => typeof c === "string"))) {
-      refuse("caCerts", "an array of PEM strings");
-    }
+    if (ca !== undefined && !Array.isArray(ca)) refuse("caCerts", "an array of PEM strings");
+    (ca as unknown[] | undefined)?.forEach((pem, i) => {
+      if (typeof pem !== "string") {
+        throw new TypeError(
+          `Cannot ${action} as caCerts[${i}] must be a PEM string: received ${receivedValue(pem)}`,
+        );
+      }
+    });
     text("serverName", false);
   } else if (tls === "server") {
     text("cert", true);
     text("key", true);
   }
+}
+
+/**
+ * `options` with PEM given as bytes (`readFileSync(file)`, as plain
+ * JavaScript often passes it; every runtime took it) turned into the text
+ * the types ask for.
+ */
+function pemText<T extends object>(options: T): T {
+  const o = options as Record<string, unknown>;
+  const text = (value: unknown): unknown =>
+    value instanceof Uint8Array ? new TextDecoder().decode(value) : value;
+  const bytes = o.cert instanceof Uint8Array || o.key instanceof Uint8Array ||
+    (Array.isArray(o.caCerts) && o.caCerts.some((pem) => pem instanceof Uint8Array));
+  if (!bytes) return options;
+  const copy: Record<string, unknown> = { ...o };
+  for (const name of ["cert", "key"]) if (name in copy) copy[name] = text(copy[name]);
+  if (Array.isArray(o.caCerts)) copy.caCerts = o.caCerts.map(text);
+  return copy as T;
 }
 
 /** The longest Unix socket path Linux takes (`sun_path` holds 108 bytes with the final NUL). */
@@ -248,17 +267,26 @@ export function checkTarget<T extends { hostname?: string; port: number } | { pa
   if (given === undefined) {
     throw new TypeError(`Cannot ${action} as options must be an object: received undefined`);
   }
+  if (tls !== undefined) given = pemText(given);
   checkSettings(given, action, tls);
   let options = bareHost(given);
-  // null: no signal, as for fetch() (the runtimes would refuse it, each in its own words).
-  if ((options as { signal?: unknown }).signal === null) {
-    options = { ...options, signal: undefined };
+  // null: no signal, as for fetch() (the runtimes would refuse it, each in its own words); a
+  // look-alike (a polyfill's): a runtime one that follows it (Deno's connect() takes no other).
+  const signal =
+    (options as { signal?: Pick<AbortSignal, "aborted" | "reason" | "addEventListener"> | null })
+      .signal;
+  if (signal === null) options = { ...options, signal: undefined };
+  else if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    const follower = new AbortController();
+    if (signal.aborted) follower.abort(signal.reason);
+    else signal.addEventListener("abort", () => follower.abort(signal.reason), { once: true });
+    options = { ...options, signal: follower.signal };
   }
   if ("path" in options) {
     const path: unknown = options.path;
     if (typeof path !== "string" || path === "") {
       throw new TypeError(
-        `Cannot ${action} as path must be a non-empty string: received ${JSON.stringify(path)}`,
+        `Cannot ${action} as path must be a non-empty string: received ${receivedValue(path)}`,
       );
     }
     // Longer paths fail in every runtime, each in its own words (Node "EINVAL: invalid
@@ -274,7 +302,7 @@ export function checkTarget<T extends { hostname?: string; port: number } | { pa
   const host: unknown = options.hostname;
   if (host !== undefined && (typeof host !== "string" || host === "")) {
     throw new TypeError(
-      `Cannot ${action} as hostname must be a non-empty string: received ${JSON.stringify(host)}`,
+      `Cannot ${action} as hostname must be a non-empty string: received ${receivedValue(host)}`,
     );
   }
   checkPort(options.port, action);

@@ -154,11 +154,17 @@ export function booleanOption(
 }
 
 /**
- * A `TypeError` if `signal` is neither an `AbortSignal` nor `undefined` or
- * `null` (none), else `undefined`.
+ * A `TypeError` if `signal` is neither shaped like an `AbortSignal` (a
+ * polyfill's or another realm's passes) nor `undefined` or `null` (none),
+ * else `undefined`.
  */
 export function signalError(signal: unknown, action: string): TypeError | undefined {
-  if (signal === undefined || signal === null || signal instanceof AbortSignal) return undefined;
+  if (signal === undefined || signal === null) return undefined;
+  const s = signal as Partial<AbortSignal>;
+  if (
+    typeof s === "object" && typeof s.aborted === "boolean" &&
+    typeof s.addEventListener === "function" && typeof s.removeEventListener === "function"
+  ) return undefined;
   return new TypeError(
     `Cannot ${action} as signal must be an AbortSignal: received ${receivedValue(signal)}`,
   );

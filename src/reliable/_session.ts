@@ -122,11 +122,6 @@ export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions
       "Cannot create session as ackDelay and heartbeatInterval are both Infinity: a message sent alone would never be confirmed",
     );
   }
-  if (deadPeerTimeout !== Infinity && deadPeerTimeout <= heartbeatInterval) {
-    throw new RangeError(
-      `Cannot create session as deadPeerTimeout must be longer than heartbeatInterval (${heartbeatInterval}): received ${deadPeerTimeout}`,
-    );
-  }
   const clock = options.clock ?? SYSTEM_CLOCK;
   if (
     typeof clock?.now !== "function" || typeof clock.setTimeout !== "function" ||

@@ -299,8 +299,9 @@ export interface ReliableSessionOptions {
    * intervals: a dead or black-holed peer is detected within 10 s, while a
    * peer stalled by a long GC pause or a busy event loop is not.
    * Also bounds the handshake, and a client's `dial` (an attempt that takes
-   * longer fails, and the signal passed to `dial` aborts). Longer than
-   * `heartbeatInterval` (else an idle link would be dropped), or `Infinity`.
+   * longer fails, and the signal passed to `dial` aborts). Make it longer
+   * than the peer's `heartbeatInterval`, or an idle link is dropped and
+   * reconnected every `deadPeerTimeout`.
    *
    * @default {10000}
    */
