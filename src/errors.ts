@@ -73,6 +73,13 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
    * @default {undefined}
    */
   swappedLength?: number | undefined;
+  /**
+   * A delimiter format's: `length` bytes arrived without a delimiter (how
+   * many depends on how the input was chunked), which the message says.
+   *
+   * @default {false}
+   */
+  noDelimiter?: boolean | undefined;
 }
 
 /**
@@ -116,7 +123,9 @@ export class FrameTooLargeError extends FramingError {
       ? undefined
       : likelyCause(options.header, limit, options.swappedLength);
     super(
-      (length > limit
+      (options?.noDelimiter === true
+        ? `Cannot decode frame as no delimiter came within maxFrameLength ${limit} bytes (${length} read)`
+        : length > limit
         ? `Cannot decode frame as length ${length} exceeds maxFrameLength ${limit}`
         : `Cannot decode frame as length ${length} cannot be allocated (maxFrameLength ${limit})`) +
         (hint === undefined ? "" : `: ${hint}`),

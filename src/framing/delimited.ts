@@ -254,6 +254,6 @@ class DelimitedDecoder implements FrameDecoder {
     const queue = this.#queue;
     const header = new Uint8Array(Math.min(8, queue.length));
     queue.peekInto(header, 0, header.length);
-    throw new FrameTooLargeError(length, this.#limit, { header });
+    throw new FrameTooLargeError(length, this.#limit, { header, noDelimiter: true });
   }
 }
