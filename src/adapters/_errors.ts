@@ -270,17 +270,9 @@ export function checkTarget<T extends { hostname?: string; port: number } | { pa
   if (tls !== undefined) given = pemText(given);
   checkSettings(given, action, tls);
   let options = bareHost(given);
-  // null: no signal, as for fetch() (the runtimes would refuse it, each in its own words); a
-  // look-alike (a polyfill's): a runtime one that follows it (Deno's connect() takes no other).
-  const signal =
-    (options as { signal?: Pick<AbortSignal, "aborted" | "reason" | "addEventListener"> | null })
-      .signal;
-  if (signal === null) options = { ...options, signal: undefined };
-  else if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    const follower = new AbortController();
-    if (signal.aborted) follower.abort(signal.reason);
-    else signal.addEventListener("abort", () => follower.abort(signal.reason), { once: true });
-    options = { ...options, signal: follower.signal };
+  // null: no signal, as for fetch() (the runtimes would refuse it, each in its own words).
+  if ((options as { signal?: unknown }).signal === null) {
+    options = { ...options, signal: undefined };
   }
   if ("path" in options) {
     const path: unknown = options.path;

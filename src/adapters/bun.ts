@@ -342,11 +342,12 @@ function canonicalIp(hostname: string): string {
   }
 }
 
-async function serve(
-  options: ListenOptions,
-  tls?: { cert: string; key: string },
-): Promise<Listener> {
-  options = checkTarget(options, "listen", tls === undefined ? undefined : "server");
+async function serve(options: ListenOptions, secure = false): Promise<Listener> {
+  options = checkTarget(options, "listen", secure ? "server" : undefined);
+  // From the checked options: PEM given as bytes is text there.
+  const tls = secure
+    ? { cert: (options as TlsListenOptions).cert, key: (options as TlsListenOptions).key }
+    : undefined;
   const unixPath = "path" in options ? options.path : undefined;
   const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
   const target = unixPath ??
@@ -465,5 +466,5 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 }
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
-  return serve(options, { cert: options.cert, key: options.key });
+  return serve(options, true);
 }

@@ -235,6 +235,30 @@ async function dial<T extends Deno.Conn>(
   return raw;
 }
 
+/**
+ * Runs `use` with `signal` as `Deno.connect` takes it: a look-alike (a
+ * polyfill's `AbortSignal`) is followed by a native one while `use` runs.
+ */
+async function withNativeSignal<T>(
+  signal: AbortSignal | undefined,
+  use: (native: AbortSignal | undefined) => Promise<T>,
+): Promise<T> {
+  if (signal === undefined || signal instanceof AbortSignal) return await use(signal);
+  const alike: Pick<
+    AbortSignal,
+    "aborted" | "reason" | "addEventListener" | "removeEventListener"
+  > = signal;
+  const follower = new AbortController();
+  const follow = (): void => follower.abort(alike.reason);
+  if (alike.aborted) follow();
+  else alike.addEventListener("abort", follow, { once: true });
+  try {
+    return await use(follower.signal);
+  } finally {
+    alike.removeEventListener("abort", follow);
+  }
+}
+
 function tcpTarget(options: { hostname?: string; port: number }): string {
   return formatAddr({
     transport: "tcp",
@@ -268,7 +292,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
   const raw = await dial(
     tcpTarget(options),
     signal,
-    () => Deno.connect({ hostname, port, signal }),
+    () => withNativeSignal(signal, (native) => Deno.connect({ hostname, port, signal: native })),
   );
   raw.setNoDelay(options.noDelay ?? true);
   return wrap(raw);
@@ -290,7 +314,11 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect", "client");
   const { hostname = "127.0.0.1", port, signal } = options;
   const target = tcpTarget(options);
-  const tcp = await dial(target, signal, () => Deno.connect({ hostname, port, signal }));
+  const tcp = await dial(
+    target,
+    signal,
+    () => withNativeSignal(signal, (native) => Deno.connect({ hostname, port, signal: native })),
+  );
   tcp.setNoDelay(options.noDelay ?? true);
   const raw = await dial(target, signal, async () => {
     let tlsConn: Deno.TlsConn | undefined;

@@ -231,7 +231,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
 }
 
 function serve(
-  createServer: () => net.Server,
+  createServer: (options: ListenOptions) => net.Server,
   options: ListenOptions,
   event: string,
 ): Promise<Listener> {
@@ -245,7 +245,7 @@ function serve(
     let server: net.Server;
     try {
       // TLS: a certificate or key it cannot use is a failure to listen, like any other.
-      server = createServer();
+      server = createServer(options);
     } catch (error) {
       return reject(connectionError(`listen on ${target}`, error));
     }
@@ -361,10 +361,11 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   return serve(
-    () =>
+    // The checked options: PEM given as bytes is text there.
+    (checked) =>
       tls.createServer({
-        cert: options.cert,
-        key: options.key,
+        cert: (checked as TlsListenOptions).cert,
+        key: (checked as TlsListenOptions).key,
         handshakeTimeout: tlsHandshake.timeout,
       }),
     options,

@@ -9,22 +9,18 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * chunking. Named like `TextDecoderStream`.
  *
  * Every complete frame of an input chunk is emitted, not just the first.
- * Output frames that lie inside one input chunk are views into it (with
- * `lengthPrefixed`'s `offset` the stream moves bytes within it); frames that
- * span chunks are copied once into fresh memory (see
- * {@linkcode FrameDecoder}). A view keeps its whole chunk alive: copy a small
- * frame you keep (`frame.slice()`). One chunk full of small frames (a 64 KiB
- * chunk of empty lines) queues all of them at once: backpressure counts
- * chunks in, not frames out.
- *
- * A `write()` resolves once the consumer has asked for a frame after that
- * chunk's frames: a consumer reading one frame at a time is done with them
- * then, so the chunk may change (a buffer read into again). So, unlike a
- * `TransformStream`'s, a write (and a `pipeTo` into the writable, and
- * `close()`) waits for ever if the consumer stops asking before the end:
- * read on until `done`, or cancel the readable. The writable queues writes,
- * so a buffer reused for unawaited writes is decoded with its last
- * contents.
+ * Output frames that lie inside one input chunk are views into it, and the
+ * start of a frame that the chunk does not complete is held as a view of it
+ * too: the stream takes ownership of its input chunks, so do not change one
+ * after writing it, even once its `write()` resolved (write a fresh buffer
+ * per socket read, or a copy); with `lengthPrefixed`'s `offset` the stream
+ * moves bytes within them. Frames that span chunks are copied once into
+ * fresh memory (see {@linkcode FrameDecoder}). A view keeps its whole chunk
+ * alive: copy a small frame you keep (`frame.slice()`). One chunk full of
+ * small frames (a 64 KiB chunk of empty lines) queues all of them at once:
+ * backpressure counts chunks in, not frames out. A `write()` resolves once
+ * its chunk is decoded; the next one waits until the frames queued are
+ * read, as a `TransformStream`'s writes do.
  *
  * An input that ends inside a frame errors the stream with
  * `TruncatedFrameError`; an oversized or malformed header errors it with
@@ -77,13 +73,24 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
     const decoder: FrameDecoder = framing.decoder({ allocate: options.allocate });
     let frames!: ReadableStreamDefaultController<Uint8Array>;
     let bytes!: WritableStreamDefaultController;
-    // A write waiting for the consumer to take the frames queued before it.
+    // A write waiting for the consumer to take the frames the writes before it queued.
     let waiting!: WaitingWrite;
     // A decoding error, held until the consumer has read the frames decoded before it.
     let failure: { error: unknown } | undefined;
+    // Why the readable was cancelled: a write waiting for room then decodes nothing.
+    let cancelled: { reason: unknown } | undefined;
     const take = (): void => {
       for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
         frames.enqueue(frame);
+      }
+    };
+    const decode = (chunk: Uint8Array): void => {
+      try {
+        decoder.push(chunk);
+        take();
+      } catch (error) {
+        fail(error);
+        throw error;
       }
     };
     const fail = (error: unknown): void => {
@@ -101,8 +108,9 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
         waiting.release();
       },
       cancel(reason) {
+        cancelled = { reason };
         bytes.error(reason);
-        // The frames it waited to hand over will never be read: it fails, as in a TransformStream.
+        // A write waiting for room fails, as in a TransformStream: nothing will read its frames.
         waiting.fail(reason);
       },
     }, { highWaterMark: 0 });
@@ -112,15 +120,17 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
         waiting = new WaitingWrite(controller);
       },
       write(chunk) {
-        try {
-          decoder.push(chunk);
-          take();
-        } catch (error) {
-          fail(error);
-          throw error;
+        // Backpressure, as in a TransformStream: the next write waits while frames are queued
+        // unread, not the write that queued them (a consumer that reads just the frames it
+        // expects and then awaits that write would wait for ever).
+        if ((frames.desiredSize ?? 0) < 0) {
+          return waiting.wait().then(() => {
+            // Released by a read, then cancelled in the same turn: the readable is closed.
+            if (cancelled !== undefined) throw cancelled.reason;
+            decode(chunk);
+          });
         }
-        // Backpressure: wait while frames are queued unread.
-        if ((frames.desiredSize ?? 0) < 0) return waiting.wait();
+        decode(chunk);
       },
       close() {
         let error: { error: unknown } | undefined;

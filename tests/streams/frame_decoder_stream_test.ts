@@ -115,14 +115,10 @@ test("FrameDecoderStream: a write waiting for the reader fails on abort() or can
     const writer = stream.writable.getWriter();
     const reader = stream.readable.getReader();
     const frames = new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 1, 66]);
-    const first = writer.write(frames.slice()); // resolves once both frames are read
-    assert.equal((await reader.read()).value?.length, 1);
-    assert.equal((await reader.read()).value?.length, 1);
-    const next = reader.read(); // asks for more: the first write is done
-    await first;
-    // The pending read takes the first of these, nobody reads the second: the write waits.
+    await writer.write(frames.slice()); // two frames queued: the write is done
+    // Nobody reads them: the next write waits for room.
     const waiting = writer.write(frames.slice()).then(() => "ok", (e) => (e as Error).message);
-    assert.equal((await next).value?.length, 1); // then nobody reads the second frame
+    for (let i = 0; i < 20; i++) await null;
     if (end === "abort") await writer.abort(new Error("stop")); // a TransformStream hangs here
     else await reader.cancel(new Error("stop"));
     assert.equal(await waiting, "stop", end);
@@ -225,30 +221,47 @@ test("FrameDecoderStream delivers a frame that the framing completes at the end 
 });
 
 test(
-  "FrameDecoderStream: a write resolves once the consumer asks for a frame after its frames, so a producer may reuse its buffer",
+  "FrameDecoderStream: a consumer that reads just the frames it expects, then awaits the pipe, is not left waiting",
   {
     timeout: 5000,
   },
   async () => {
-    // A producer that reuses one buffer and awaits each write, a consumer that does async work with
-    // each frame: frames stay intact (with a TransformStream's timing the write resolves once its
-    // chunk is decoded, and the frames still queued change under the consumer).
+    // Hung before: a write waited until the consumer asked for a frame beyond its own.
     const decoder = new FrameDecoderStream(lengthPrefixed({ width: 1 }));
-    const buffer = new Uint8Array(4);
-    const producer = (async () => {
-      const writer = decoder.writable.getWriter();
-      for (const pair of ["AB", "CD", "EF"]) {
-        buffer.set([1, pair.charCodeAt(0), 1, pair.charCodeAt(1)]);
-        await writer.write(buffer);
-      }
-      await writer.close();
-    })();
-    let got = "";
-    for await (const frame of decoder.readable) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      got += String.fromCharCode(frame[0]!);
-    }
-    await producer; // read until done: the last write resolved, and close() with it
-    assert.equal(got, "ABCDEF");
+    const piped = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([1, 65, 1, 66, 1, 67]));
+        controller.close();
+      },
+    }).pipeTo(decoder.writable);
+    const reader = decoder.readable.getReader();
+    const got: number[] = [];
+    for (let i = 0; i < 3; i++) got.push((await reader.read()).value![0]!);
+    assert.deepEqual(got, [65, 66, 67]);
+    await piped; // the pipe closed the decoder: its write was done once its frames were queued
+    assert.equal((await reader.read()).done, true);
+  },
+);
+
+test(
+  "FrameDecoderStream: a write released by a read and cancelled in the same turn rejects with the cancel's reason",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    // Before (the diff review): it went on to decode into the closed readable and rejected with the
+    // runtime's own "controller is already closed" error.
+    const stream = new FrameDecoderStream(lengthPrefixed({ width: 1 }));
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    await writer.write(new Uint8Array([1, 65])); // one frame queued
+    const waiting = writer.write(new Uint8Array([1, 66])).then(() => "ok", (e) => e);
+    for (let i = 0; i < 20; i++) await null;
+    assert.equal((await reader.read()).value?.[0], 65);
+    const pending = reader.read(); // asks for more: releases the waiting write
+    const reason = new Error("stop");
+    await reader.cancel(reason);
+    assert.equal((await pending).done, true);
+    assert.equal(await waiting, reason);
   },
 );
