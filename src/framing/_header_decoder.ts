@@ -43,6 +43,8 @@ export interface HeaderParser {
   parse(buf: Uint8Array, pos: number, end: number): number;
   /** Checks the trailer at `buf[pos]`. @throws {MalformedHeaderError} */
   checkTrailer(buf: Uint8Array, pos: number): void;
+  /** Optional: changes the limit (and `u32Limit` with it) for the headers parsed from now on. */
+  setLimit?(limit: number): void;
 }
 
 /** The incremental decoder behind every length-declaring format. */
@@ -80,6 +82,18 @@ export class HeaderDecoder implements FrameDecoder {
     this.#prefix = parser.prefix;
     this.#trailerLength = parser.trailerLength;
     this.#scratch = new Uint8Array(Math.max(parser.maxHeaderLength, parser.trailerLength, 1));
+  }
+
+  /**
+   * Private to framewire (reliable sessions): the limit for headers parsed
+   * from now on, when the parser can change it; a header already parsed
+   * keeps its check.
+   */
+  setLimit(limit: number): void {
+    const parser = this.#parser;
+    if (parser.setLimit === undefined) throw new TypeError("Cannot change this framing's limit");
+    parser.setLimit(limit);
+    this.#u32Limit = parser.u32Limit ?? -1;
   }
 
   get bufferedBytes(): number {

@@ -263,7 +263,7 @@ class LengthFieldParser implements HeaderParser {
     return this.#limit;
   }
   #u32be: boolean;
-  readonly u32Limit: number | undefined;
+  u32Limit: number | undefined;
 
   constructor(width: number, little: boolean, offset: number, adjust: number, limit: number) {
     this.#width = width;
@@ -274,6 +274,11 @@ class LengthFieldParser implements HeaderParser {
     this.maxHeaderLength = this.fixedHeaderLength = offset + width;
     this.#u32be = width === 4 && !little;
     if (this.#u32be && offset === 0 && adjust === 0) this.u32Limit = limit;
+  }
+
+  setLimit(limit: number): void {
+    this.#limit = limit;
+    if (this.u32Limit !== undefined) this.u32Limit = limit;
   }
 
   parse(buf: Uint8Array, pos: number, end: number): number {

@@ -6,7 +6,14 @@
 import type { Conn } from "../connection/types.ts";
 import { framed, type FramedConnection } from "../connection/framed.ts";
 import { ConnectionError } from "../errors.ts";
-import { describeValue, receivedValue, signalError } from "../framing/_options.ts";
+import {
+  describeValue,
+  fixedOverhead,
+  receivedValue,
+  signalError,
+  withFixedOverhead,
+} from "../framing/_options.ts";
+import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
 import { ACK, ACK_LENGTH, DATA_HEADER, encodeAck, FrameAllocator, idToHex } from "./_protocol.ts";
@@ -150,6 +157,33 @@ export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions
 /** The framing reliable sessions use: u32be, room for the largest message plus the DATA header. */
 export function sessionFraming(maxMessageSize: number): Framing {
   return lengthPrefixed({ maxFrameLength: maxMessageSize + DATA_HEADER });
+}
+
+/**
+ * The most bytes a frame may have before the handshake: a HELLO (27 bytes
+ * in this version, with room for later ones) or the GOODBYE behind it.
+ */
+export const HANDSHAKE_LIMIT = 1024;
+
+/**
+ * The session framing as a server reads a connection's first frames: at most
+ * {@linkcode HANDSHAKE_LIMIT} bytes each, so that a peer that sends a large
+ * header first gets no `maxMessageSize` buffer for it. `open()` lifts the
+ * limit to the session's once the HELLO is in (the client sends nothing else
+ * before the WELCOME); encoding is the session framing's throughout.
+ */
+export function handshakeFraming(maxMessageSize: number): { framing: Framing; open(): void } {
+  const full = sessionFraming(maxMessageSize);
+  const small = lengthPrefixed({ maxFrameLength: HANDSHAKE_LIMIT });
+  let decoder: HeaderDecoder | undefined;
+  const framing = withFixedOverhead({
+    ...full,
+    decoder(options) {
+      decoder = small.decoder(options) as HeaderDecoder;
+      return decoder;
+    },
+  }, fixedOverhead(full));
+  return { framing, open: () => decoder?.setLimit(full.maxFrameLength) };
 }
 
 /** One connection attached to a session. */

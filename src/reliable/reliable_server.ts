@@ -20,12 +20,12 @@ import {
 import {
   cancelTimeout,
   closeQuietly,
+  handshakeFraming,
   type Link,
   openLink,
   type ResolvedOptions,
   resolveOptions,
   Session,
-  sessionFraming,
   timeoutAfter,
 } from "./_session.ts";
 import { SessionMachine } from "./_session_machine.ts";
@@ -236,8 +236,11 @@ class Server implements ReliableServer {
   async #handshake(conn: Conn): Promise<void> {
     const clock = this.#o.clock;
     let link: Link;
+    // The first frames with a small limit: a peer that sends a large header first gets no
+    // maxMessageSize buffer for it (it would hold one until deadPeerTimeout).
+    const handshake = handshakeFraming(this.#o.maxMessageSize);
     try {
-      link = openLink(conn, sessionFraming(this.#o.maxMessageSize));
+      link = openLink(conn, handshake.framing);
     } catch {
       // Not a Conn (a listener that yields something else): nothing to serve.
       closeQuietly(conn);
@@ -266,6 +269,7 @@ class Server implements ReliableServer {
       link.conn.close();
       return;
     }
+    handshake.open();
     const key = hello.version === PROTOCOL_VERSION ? idToHex(hello.id) : "";
     let session = this.#sessions.get(key);
     // Only a HELLO to resume can mean a former id (a retry after a lost WELCOME(LOST) has RESUME).

@@ -417,6 +417,43 @@ async function rawPeer(net: MemoryNetwork): Promise<{
 }
 
 test(
+  "reliable: a server reads a connection's first frame with a small limit, so a large header first gets no buffer",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Before, the first frame was read with maxMessageSize (4 MiB + 17): a peer sending a 4 MiB
+    // header and half a MiB made the server hold a 4 MiB buffer until deadPeerTimeout (never, on
+    // this clock); 100 such peers held 418-803 MB.
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock });
+    const client = reliableClient(net.dialer, { clock });
+    try {
+      const conn = await net.dial();
+      const writer = conn.writable.getWriter();
+      const reader = conn.readable.getReader();
+      const header = new Uint8Array([0x00, 0x40, 0x00, 0x00]); // 4 MiB
+      void writer.write(header).catch(() => {});
+      void writer.write(new Uint8Array(2048)).catch(() => {});
+      const end = track(reader.read().then((r) => r.done, () => true));
+      await drainJobs(50);
+      assert.ok(end.settled(), "the server closed the connection at the header");
+      conn.close();
+      // After the handshake the session's own limit holds: a 100 KiB message goes through.
+      const big = new Uint8Array(100 * 1024).fill(9);
+      const [session] = await Promise.all([nextSession(server), client.send(big)]);
+      assert.deepEqual((await session[Symbol.asyncIterator]().next()).value, big);
+    } finally {
+      await client.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
   "reliable: a server session's new connection starts with WELCOME, whatever was sent just before",
   {
     timeout: 20000,
