@@ -29,9 +29,12 @@ export const DEFAULT_MAX_LENGTH_PREFIXED = 4 * 1024 * 1024;
 /** 64 KiB: the default `maxFrameLength` of delimiter formats. */
 export const DEFAULT_MAX_DELIMITED = 64 * 1024;
 
-/** Returns `value` (or `fallback`) after checking it is a positive integer or `Infinity`. */
+/**
+ * Returns `value` (or `fallback` for `undefined` or `null`, as every option
+ * takes them) after checking it is a positive integer or `Infinity`.
+ */
 export function maxFrameLengthOption(value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
+  if (value === undefined || value === null) return fallback;
   if (
     typeof value !== "number" || !(value === Infinity || (Number.isSafeInteger(value) && value > 0))
   ) {
@@ -135,8 +138,8 @@ export function receivedValue(value: unknown): string {
 }
 
 /**
- * `value`, or `fallback` when it is `undefined`; a `TypeError` unless a
- * boolean (`"false"` would read as true).
+ * `value`, or `fallback` when it is `undefined` or `null`; a `TypeError`
+ * unless a boolean (`"false"` would read as true).
  */
 export function booleanOption(
   value: unknown,
@@ -144,7 +147,7 @@ export function booleanOption(
   name: string,
   action: string,
 ): boolean {
-  if (value === undefined) return fallback;
+  if (value === undefined || value === null) return fallback;
   if (typeof value !== "boolean") {
     throw new TypeError(
       `Cannot ${action} as ${name} must be a boolean: received ${receivedValue(value)}`,

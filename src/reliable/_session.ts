@@ -82,7 +82,7 @@ function nonNegative(
   integer = false,
   action = "create session",
 ): number {
-  if (value === undefined) return fallback;
+  if (value === undefined || value === null) return fallback;
   if (
     typeof value !== "number" || Number.isNaN(value) || value < 0 ||
     (integer && !Number.isInteger(value))

@@ -169,6 +169,13 @@ test("options that would be misread or fail later are refused at the call: boole
     assert.throws(make, { name, message }, what);
   }
   assert.equal(lengthPrefixed({ offset: 65535 }).decoder().bufferedBytes, 0);
+  // null is the default, as for every other option (maxFrameLength and the booleans refused it).
+  assert.equal(lengthPrefixed({ maxFrameLength: null as Any }).maxFrameLength, 4 * 1024 * 1024);
+  assert.equal(
+    delimited({ stripCR: null as Any, maxFrameLength: null as Any }).maxFrameLength,
+    65536,
+  );
+  assert.equal(lines().decoder({ reuseBuffers: null as Any }).bufferedBytes, 0);
   assert.equal(delimited({ stripCR: false }).name, "delimited");
   link.cut();
 });

@@ -1568,6 +1568,8 @@ test(
         { deadPeerTimeout: 1000 },
         { ackDelay: Infinity },
         { reconnect: null as unknown as undefined },
+        // null is the default, as for every other option (the session options refused it).
+        { ackDelay: null as unknown as undefined, maxMessageSize: null as unknown as undefined },
       ]
     ) {
       await reliableClient(net.dialer, { clock, closeTimeout: 0, ...options }).close();
