@@ -609,6 +609,12 @@ class Framed implements FramedConnection {
       } catch (error) {
         this.#readDone = true;
         if (this.#closedHere) return null;
+        const failure = error instanceof FramingError || usageErrors.has(error as object)
+          ? error
+          : new ConnectionError("Cannot read from connection", { cause: error });
+        // The connection failed (a reset, say): later sends fail with it at once. Before, the
+        // first send after the application saw the reset resolved, and its frame was lost.
+        if (!usageErrors.has(error as object)) this.#fail(failure);
         if (decoder.bufferedBytes > 0) {
           // The connection failed inside a frame.
           try {
@@ -620,9 +626,7 @@ class Framed implements FramedConnection {
             throw truncated;
           }
         }
-        throw error instanceof FramingError || usageErrors.has(error as object)
-          ? error
-          : new ConnectionError("Cannot read from connection", { cause: error });
+        throw failure;
       }
       // Cancelled or closed by the application: a clean end, whatever was buffered.
       if (this.#readCancelled || this.#closedHere) {

@@ -838,6 +838,40 @@ export function adapterSuite(name: Runtime): void {
     }
   });
 
+  t(
+    "framed(): after a reset the application has seen, a send rejects with it, not resolves",
+    async () => {
+      // Before (the error-contract review): the first such send resolved below highWaterMark, its
+      // write failed later, and the frame was lost; only the send after it rejected.
+      const { connect } = await adapter(name);
+      // Reset once the client has sent (Node's connect() itself fails on an earlier reset).
+      const server = createServer((socket) => {
+        socket.on("error", () => {});
+        socket.once("data", () => {
+          socket.write(new Uint8Array([0, 0, 0, 1, 7]), () => socket.resetAndDestroy());
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const conn = await connect({ port: (server.address() as { port: number }).port });
+        const fc = framed(conn, lengthPrefixed());
+        await fc.send("hello");
+        let frames = 0;
+        await assert.rejects(
+          (async () => {
+            for await (const _ of fc) frames++;
+          })(),
+          isConnectionError("CONNECTION_RESET"),
+        );
+        assert.ok(frames <= 1); // the reset may overtake the frame
+        await assert.rejects(fc.send("after the reset"), isConnectionError("CONNECTION_RESET"));
+        await fc.close();
+      } finally {
+        server.close();
+      }
+    },
+  );
+
   t("a reset by the peer errors the reader with ConnectionError CONNECTION_RESET", async () => {
     await withPair(name, async (client, server) => {
       // The server reads nothing: once the client's writes stall, the server's kernel buffer
