@@ -32,6 +32,7 @@
 
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { lookup } from "node:dns/promises";
 import { setImmediate } from "node:timers";
@@ -362,12 +363,16 @@ export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>>
 function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
   return serve(
     // The checked options: PEM given as bytes is text there.
-    (checked) =>
-      tls.createServer({
-        cert: (checked as TlsListenOptions).cert,
-        key: (checked as TlsListenOptions).key,
-        handshakeTimeout: tlsHandshake.timeout,
-      }),
+    (checked) => {
+      const { cert, key } = checked as TlsListenOptions;
+      if ("Deno" in globalThis) {
+        // Deno's node:tls takes a certificate or key it cannot parse, and then fails every
+        // handshake; Node's and Bun's refuse them here, as a failure to listen.
+        new X509Certificate(cert);
+        createPrivateKey(key);
+      }
+      return tls.createServer({ cert, key, handshakeTimeout: tlsHandshake.timeout });
+    },
     options,
     "secureConnection",
   );

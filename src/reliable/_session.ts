@@ -13,7 +13,7 @@ import {
   signalError,
   withFixedOverhead,
 } from "../framing/_options.ts";
-import { HeaderDecoder } from "../framing/_header_decoder.ts";
+import type { HeaderDecoder } from "../framing/_header_decoder.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
 import { ACK, ACK_LENGTH, DATA_HEADER, encodeAck, FrameAllocator, idToHex } from "./_protocol.ts";
