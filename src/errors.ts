@@ -23,7 +23,11 @@ export type FramingErrorCode =
   | "PROTOCOL_ERROR";
 
 /**
- * The base class of every error a peer or a stream can cause.
+ * The base class of every error a peer or a stream can cause. Where two
+ * copies of framewire meet (an npm and a JSR copy, or two versions, one
+ * making the `Conn` and the other framing it), `instanceof` is false for the
+ * other copy's errors: check `code` (and `name`), which framewire itself
+ * does, passing such errors on unchanged.
  *
  * @example Telling framing errors apart by code
  * ```ts

@@ -2,7 +2,7 @@
 // Private: turns the runtimes' socket errors into ConnectionError. Runtime-agnostic (it
 // only reads `code` and `name` from the error objects).
 
-import { ConnectionError, type FramingError, type FramingErrorCode } from "../errors.ts";
+import { ConnectionError, FramingError, type FramingErrorCode } from "../errors.ts";
 import type { NetAddr } from "../connection/types.ts";
 import { checkOptions, receivedValue, signalError } from "../framing/_options.ts";
 
@@ -116,9 +116,41 @@ export function errnoOf(cause: unknown): string | undefined {
   return RUSTLS.find(([prefix]) => rest.startsWith(prefix))![1];
 }
 
+/** Every framewire error code. */
+const CODES: ReadonlySet<string> = new Set<FramingErrorCode>([
+  "FRAME_TOO_LARGE",
+  "TRUNCATED_FRAME",
+  "MALFORMED_HEADER",
+  "CONNECTION_FAILED",
+  "CONNECTION_REFUSED",
+  "CONNECTION_RESET",
+  "CONNECTION_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "SESSION_LOST",
+  "PROTOCOL_ERROR",
+]);
+
+/**
+ * Whether `error` is a framewire error, also one from another copy of the
+ * module (where `instanceof` fails): a `FramingError`, or an `Error` named
+ * `…Error` with a framewire `code`.
+ */
+export function isFramewireError(error: unknown): error is FramingError {
+  if (error instanceof FramingError) return true;
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return error.name.endsWith("Error") && typeof code === "string" && CODES.has(code);
+}
+
+/** `error` is a framewire `ConnectionError`, of this copy of the module or another. */
+function isConnectionError(error: unknown): error is ConnectionError {
+  return error instanceof ConnectionError ||
+    (isFramewireError(error) && error.name === "ConnectionError");
+}
+
 /** The framewire code for a runtime socket error. */
 export function errorCode(cause: unknown): FramingErrorCode {
-  if (cause instanceof ConnectionError) return cause.code;
+  if (isConnectionError(cause)) return cause.code;
   const { code, name } = (cause ?? {}) as { code?: unknown; name?: unknown };
   return (typeof code === "string" ? BY_CODE[code] : undefined) ??
     (typeof name === "string" ? BY_CODE[name] : undefined) ?? "CONNECTION_FAILED";
@@ -129,7 +161,7 @@ export function errorCode(cause: unknown): FramingErrorCode {
  * e.g. "Cannot connect to 127.0.0.1:1 as the connection was refused".
  */
 export function connectionError(action: string, cause: unknown): ConnectionError {
-  if (cause instanceof ConnectionError) return cause;
+  if (isConnectionError(cause)) return cause;
   const code = errorCode(cause);
   const detail = cause instanceof Error ? cause.message : String(cause);
   const errno = errnoOf(cause) ?? "";

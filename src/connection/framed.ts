@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 /// <reference lib="esnext.disposable" preserve="true" />
 
-import { ConnectionError, FramingError, TruncatedFrameError } from "../errors.ts";
+import { ConnectionError, TruncatedFrameError } from "../errors.ts";
 import {
   booleanOption,
   checkFraming,
@@ -11,6 +11,7 @@ import {
   receivedValue,
 } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
+import { connectionError, isFramewireError } from "../adapters/_errors.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
 import type { Conn } from "./types.ts";
@@ -609,9 +610,11 @@ class Framed implements FramedConnection {
       } catch (error) {
         this.#readDone = true;
         if (this.#closedHere) return null;
-        const failure = error instanceof FramingError || usageErrors.has(error as object)
+        // A framewire error (also from another copy of the module, as a Conn of one may throw)
+        // as it is; another is worded and coded as the adapters word a runtime's errors.
+        const failure = isFramewireError(error) || usageErrors.has(error as object)
           ? error
-          : new ConnectionError("Cannot read from connection", { cause: error });
+          : connectionError("read from connection", error);
         // The connection failed (a reset, say): later sends fail with it at once. Before, the
         // first send after the application saw the reset resolved, and its frame was lost.
         if (!usageErrors.has(error as object)) this.#fail(failure);
@@ -1168,9 +1171,9 @@ class Framed implements FramedConnection {
 
   #fail(error: unknown): void {
     if (this.#failure !== undefined) return;
-    this.#failure = error instanceof FramingError || usageErrors.has(error as object)
+    this.#failure = isFramewireError(error) || usageErrors.has(error as object)
       ? error
-      : new ConnectionError("Cannot send as the connection failed", { cause: error });
+      : connectionError("send", error);
     // A writable write waiting for the queue to drain fails the writable's write with it.
     if (this.#drained !== undefined) this.#shown = true;
     for (const w of this.#waiters) {

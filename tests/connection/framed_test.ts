@@ -1195,7 +1195,8 @@ test(
     // Before, all three waited for ever on the write the Conn left pending.
     await before; // the application gave up on what it sent: no loss to report
     await fc.close();
-    await assert.rejects(fc.closeWrite(), { message: "Cannot send as the connection failed" });
+    // The abort's reason, worded as the adapters word a runtime's error (its cause).
+    await assert.rejects(fc.closeWrite(), { message: "Cannot send as it failed: gave up" });
     await assert.rejects(sent);
   },
 );
@@ -2176,3 +2177,35 @@ test("framed() with coalesce 0 over a Conn that releases chunks: one write per f
 });
 
 sockets.check();
+
+test("framed() keeps another copy's framewire errors as they are, and codes a custom Conn's errno errors as the adapters do", async () => {
+  // Before (the error-contract review): both became CONNECTION_FAILED "Cannot read from
+  // connection" (instanceof fails across two copies of the module, as when a Conn comes from one
+  // and framed() from the other).
+  class OtherCopyConnectionError extends Error {
+    override name = "ConnectionError";
+    code = "CONNECTION_RESET";
+  }
+  const foreign = new OtherCopyConnectionError(
+    "Cannot read from 127.0.0.1:1 as the connection was reset",
+  );
+  const errno = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+  for (
+    const [error, check] of [
+      [foreign, (e: unknown) => e === foreign],
+      [
+        errno,
+        (e: unknown) =>
+          e instanceof ConnectionError && e.code === "CONNECTION_RESET" && e.cause === errno &&
+          e.message === "Cannot read from connection as the connection was reset",
+      ],
+    ] as const
+  ) {
+    const { conn, feed } = recordingConn();
+    const fc = framed(conn, lengthPrefixed());
+    feed.abort(error);
+    await assert.rejects(fc[Symbol.asyncIterator]().next(), check);
+    await assert.rejects(fc.send("after"), check); // later sends fail with the same error
+    await fc.close();
+  }
+});
