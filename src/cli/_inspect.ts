@@ -156,6 +156,11 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     written = true;
   }
 
+  /** The one line on standard error every failed command writes (the analysis is on stdout). */
+  function failed(problem: Problem): void {
+    io.err(`framewire inspect: ${problem.error.message} (at offset ${problem.offset})\n`);
+  }
+
   const width = Math.max(7, String(all.length).length + 1);
   let headed = false;
   function head(problemAtStart: boolean, anyRows: boolean): void {
@@ -241,7 +246,9 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
       }) + "\n",
     );
     flush();
-    return problem === undefined ? 0 : 1;
+    if (problem === undefined) return 0;
+    failed(problem);
+    return 1;
   }
   if (frames > limit) {
     write(`   … ${plural(frames - limit, "more frame")} not shown (--limit ${limit})\n`);
@@ -262,6 +269,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
       }${after}; ${bytesWord(all.length - decoded)} from offset ${decoded} not decoded\n`,
   );
   flush();
+  failed(problem);
   return 1;
 }
 

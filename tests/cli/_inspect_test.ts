@@ -172,12 +172,18 @@ test("inspect reports a truncated header with the bytes it got", async () => {
 });
 
 test("inspect reports a line with no newline at the end", async () => {
-  const io = captureIo({ stdin: ["one\ntwo\nthree"] });
-  assert.equal(await run(["inspect", "--format", "line"], io), 1);
-  assert.match(
-    io.stdout,
-    /error at offset 8: truncated frame: the stream ends with 5 bytes and no delimiter/,
-  );
+  for (const json of [false, true]) {
+    const io = captureIo({ stdin: ["one\ntwo\nthree"] });
+    assert.equal(await run(["inspect", "--format", "line", ...(json ? ["--json"] : [])], io), 1);
+    if (!json) {
+      assert.match(
+        io.stdout,
+        /error at offset 8: truncated frame: the stream ends with 5 bytes and no delimiter/,
+      );
+    }
+    // The one line on standard error every failure writes (docs/cli.md); before, none.
+    assert.match(io.stderr, /^framewire inspect: Cannot decode frame as .* \(at offset 8\)\n$/);
+  }
 });
 
 test("inspect names the likely cause of an oversized length", async () => {
