@@ -150,9 +150,16 @@ export interface FramingLike {
    *
    * @throws {RangeError} The payload is longer than `maxFrameLength` or the
    * format cannot carry it.
+   * @throws {TypeError} The payload is not a `Uint8Array` (the built-in
+   * framings).
    */
   encode(payload: Uint8Array): Uint8Array;
-  /** Returns a fresh incremental decoder. */
+  /**
+   * Returns a fresh incremental decoder.
+   *
+   * @throws {TypeError} `options` is not an object, `reuseBuffers` not a
+   * boolean, or `allocate` not a function (the built-in framings).
+   */
   decoder(options?: DecoderOptions): FrameDecoder;
   /** See {@linkcode Framing.encodedLength}. */
   encodedLength?(payload: Uint8Array): number;
