@@ -90,9 +90,14 @@ function limitReadAhead(socket: net.Socket): void {
 }
 
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
+  const denoTls = "Deno" in globalThis && socket instanceof tls.TLSSocket;
   const conn = new SocketConn(
     {
-      pause: () => socket.pause(),
+      // Deno's node:tls ignores pause() (data keeps coming), and a FIN that arrives while paused
+      // never ends the socket: there, pausing would only lose the end.
+      pause: () => {
+        if (!denoTls) socket.pause();
+      },
       resume: () => socket.resume(),
       write: (chunk) =>
         new Promise<void>((resolve, reject) => {
@@ -124,7 +129,7 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
     socketAddr(socket, false, unixPath, dialled),
     allocate,
   );
-  socket.pause();
+  if (!denoTls) socket.pause();
   limitReadAhead(socket);
   socket.on(
     "data",
