@@ -45,7 +45,9 @@ export interface ReliableStats {
  *   messages were replayed ({@linkcode ResumedDetail}).
  * - `sessionlost`: the peer lost the session (restart, or it gave up waiting
  *   for this side); lists the messages whose fate is unknown
- *   ({@linkcode SessionLostDetail}).
+ *   ({@linkcode SessionLostDetail}). On a client a `resumed` follows at once,
+ *   with `replayed` 0: the session goes on afresh under the server's new id,
+ *   not the old one resumed.
  * - `close`: the session ended ({@linkcode CloseDetail}).
  */
 export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> {
