@@ -139,7 +139,9 @@ export function isFramewireError(error: unknown): error is FramingError {
   if (error instanceof FramingError) return true;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  return error.name.endsWith("Error") && typeof code === "string" && CODES.has(code);
+  const name: unknown = error.name;
+  return typeof name === "string" && name.endsWith("Error") && typeof code === "string" &&
+    CODES.has(code);
 }
 
 /** `error` is a framewire `ConnectionError`, of this copy of the module or another. */
