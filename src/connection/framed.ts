@@ -281,6 +281,13 @@ function closingError(): ConnectionError {
 }
 
 /** Errors that reach the application as they are: the caller's mistakes, not the connection's. */
+/** Codes of a read failure after which nothing can be sent. */
+const GONE: ReadonlySet<string> = new Set([
+  "CONNECTION_RESET",
+  "CONNECTION_TIMEOUT",
+  "CONNECTION_CLOSED",
+]);
+
 const usageErrors = new WeakSet<object>();
 
 /** The conn's readable or writable is held by another reader or writer (a second framed()?). */
@@ -503,6 +510,8 @@ class Framed implements FramedConnection {
   #pumping: Promise<void> | undefined;
   #drained: Waiter | undefined;
   #failure: unknown;
+  /** The error a read failed with when the connection is gone: new sends fail with it. */
+  #readFailure: unknown;
   #writable: WritableStream<Uint8Array> | undefined;
   #closing: Promise<void> | undefined;
   /** The promises of `closeWrite()` calls in progress. */
@@ -615,9 +624,11 @@ class Framed implements FramedConnection {
         const failure = isFramewireError(error) || usageErrors.has(error as object)
           ? error
           : connectionError("read from connection", error);
-        // The connection failed (a reset, say): later sends fail with it at once. Before, the
-        // first send after the application saw the reset resolved, and its frame was lost.
-        if (!usageErrors.has(error as object)) this.#fail(failure);
+        // The connection is gone (reset, timed out, closed): later sends fail with it at once.
+        // Before, the first send after the application saw the reset resolved, and its frame was
+        // lost. Sends already on their way settle as their writes do, and a Conn whose reading
+        // failed otherwise (CONNECTION_FAILED: its own error) may still send.
+        if (isFramewireError(failure) && GONE.has(failure.code)) this.#readFailure = failure;
         if (decoder.bufferedBytes > 0) {
           // The connection failed inside a frame.
           try {
@@ -854,7 +865,8 @@ class Framed implements FramedConnection {
     } catch (error) {
       // Quiet only when the connection failed (every later send says so too); a refused
       // payload, a send after close() or to a locked conn is the caller's mistake, and stays loud.
-      const failed = error === this.#failure || error === this.#endedBy;
+      const failed = error === this.#failure || error === this.#endedBy ||
+        error === this.#readFailure;
       if (!failed || usageErrors.has(error as object)) return Promise.reject(error);
       const { promise, reject } = quiet();
       reject(error);
@@ -872,6 +884,7 @@ class Framed implements FramedConnection {
    */
   #add(payload: Uint8Array | string, early: boolean): boolean {
     if (this.#failure !== undefined) throw this.#failure;
+    if (this.#readFailure !== undefined) throw this.#readFailure;
     if (this.#closing !== undefined && !early) throw this.#endedBy ?? closingError();
     // The first send takes the conn's writer, so that a conn whose writable is held elsewhere
     // (by a second framed() too) refuses it at once, whatever its size, not later in the pump,

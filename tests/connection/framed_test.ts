@@ -1889,7 +1889,7 @@ test("framed() after a failed read: later sends reject with its error; close() i
     const { conn, fail, feed } = recordingConn();
     const fc = framed(conn, lengthPrefixed());
     if (!sendAfterRead) await fc.send("before"); // promised before the read failed
-    const reset = new Error("read side reset");
+    const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
     feed.abort(reset);
     await assert.rejects(fc[Symbol.asyncIterator]().next(), ConnectionError);
     fail(new Error("EPIPE"));
@@ -1905,6 +1905,34 @@ test("framed() after a failed read: later sends reject with its error; close() i
     await turns();
     await fc.close();
   }
+});
+
+test("framed() after a failed read: a send on its way settles as its write does, and a Conn whose reading failed otherwise still sends", async () => {
+  // The diff review of the change above: it rejected a send whose frame was being written (and
+  // went out: an application resending on rejection would send it twice), and took the write
+  // side of a Conn whose readable failed with an error of its own.
+  const held = heldConn();
+  let reads!: ReadableStreamDefaultController<Uint8Array>;
+  const readable = new ReadableStream<Uint8Array>({ start: (c) => void (reads = c) });
+  const fc = framed({ ...held.conn, readable }, lengthPrefixed(), { highWaterMark: 0 });
+  const sending = watch(fc.send("on its way"));
+  await held.arrived(1);
+  reads.error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+  await assert.rejects(fc[Symbol.asyncIterator]().next(), { code: "CONNECTION_RESET" });
+  await turns();
+  assert.equal(sending(), "pending", "its write is still in progress");
+  held.complete();
+  await turns();
+  assert.equal(sending(), "ok");
+  await assert.rejects(fc.send("after"), { code: "CONNECTION_RESET" }); // a new one fails at once
+  assert.equal(held.chunks.length, 1);
+  const other = recordingConn();
+  const fc2 = framed(other.conn, lengthPrefixed());
+  other.feed.abort(new Error("a reader of its own gave up"));
+  await assert.rejects(fc2[Symbol.asyncIterator]().next(), { code: "CONNECTION_FAILED" });
+  await fc2.send("still goes out");
+  await fc2.close();
+  assert.ok(other.writes.length > 0);
 });
 
 test("framed() closeWrite() promises left unawaited raise no unhandled rejection, however many and whenever", async () => {
