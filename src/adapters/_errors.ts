@@ -237,16 +237,16 @@ function checkSettings(
       `Cannot ${action} as ${name} must be ${must}: received ${receivedValue(o[name])}`,
     );
   };
-  if (o.noDelay !== undefined && typeof o.noDelay !== "boolean") refuse("noDelay", "a boolean");
+  if (o.noDelay != null && typeof o.noDelay !== "boolean") refuse("noDelay", "a boolean");
   const text = (name: string, required: boolean): void => {
     const value = o[name];
-    if ((value !== undefined || required) && (typeof value !== "string" || value === "")) {
+    if ((value != null || required) && (typeof value !== "string" || value === "")) {
       refuse(name, "a non-empty string");
     }
   };
   if (tls === "client") {
     const ca = o.caCerts;
-    if (ca !== undefined && !Array.isArray(ca)) refuse("caCerts", "an array of PEM strings");
+    if (ca != null && !Array.isArray(ca)) refuse("caCerts", "an array of PEM strings");
     (ca as unknown[] | undefined)?.forEach((pem, i) => {
       if (typeof pem !== "string") {
         throw new TypeError(
@@ -304,9 +304,14 @@ export function checkTarget<T extends { hostname?: string; port: number } | { pa
   if (tls !== undefined) given = pemText(given);
   checkSettings(given, action, tls);
   let options = bareHost(given);
-  // null: no signal, as for fetch() (the runtimes would refuse it, each in its own words).
-  if ((options as { signal?: unknown }).signal === null) {
-    options = { ...options, signal: undefined };
+  // null: the default (no signal, as for fetch()), as for every option; the runtimes would refuse
+  // it, each in its own words. A host name or path is no option: it names the target.
+  const nulls = ["signal", "noDelay", "caCerts", "serverName"].filter((name) =>
+    (options as Record<string, unknown>)[name] === null
+  );
+  if (nulls.length > 0) {
+    options = { ...options };
+    for (const name of nulls) (options as Record<string, unknown>)[name] = undefined;
   }
   if ("path" in options) {
     const path: unknown = options.path;

@@ -1035,7 +1035,13 @@ class Framed implements FramedConnection {
     const abort = (reason: unknown): void => {
       this.#shown = true; // the application gave up on what it wrote
       this.#writableOver();
-      this.#fail(reason);
+      // The application's own reason, not a runtime's error: not worded as one (isFramewireError
+      // keeps a framewire error the application aborted with).
+      this.#fail(
+        isFramewireError(reason)
+          ? reason
+          : new ConnectionError("Cannot send as the writable was aborted", { cause: reason }),
+      );
       this.#closeNow();
     };
     return new WritableStream<Uint8Array>({

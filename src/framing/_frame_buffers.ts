@@ -46,7 +46,7 @@ export class FrameBuffers {
 
   constructor(options?: DecoderOptions) {
     checkOptions(options, "create decoder");
-    const allocate = options?.allocate;
+    const allocate = options?.allocate ?? undefined;
     if (allocate !== undefined && typeof allocate !== "function") {
       throw new TypeError(
         `Cannot create decoder as allocate must be a function: received ${receivedValue(allocate)}`,

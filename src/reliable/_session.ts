@@ -174,7 +174,9 @@ export const HANDSHAKE_LIMIT = 1024;
  */
 export function handshakeFraming(maxMessageSize: number): { framing: Framing; open(): void } {
   const full = sessionFraming(maxMessageSize);
-  const small = lengthPrefixed({ maxFrameLength: HANDSHAKE_LIMIT });
+  const small = lengthPrefixed({
+    maxFrameLength: Math.min(HANDSHAKE_LIMIT, full.maxFrameLength),
+  });
   let decoder: HeaderDecoder | undefined;
   const framing = withFixedOverhead({
     ...full,

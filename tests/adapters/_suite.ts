@@ -646,6 +646,8 @@ export function adapterSuite(name: Runtime): void {
       await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
       const conn = await connect(any({ port: portOf(listener), signal: null, noDelay: true }));
       conn.close();
+      // null is the default for every option (the review of 99fddf2: noDelay refused it).
+      (await connect(any({ port: portOf(listener), noDelay: null }))).close();
       // A look-alike signal (a polyfill's) is taken, and aborting it aborts (Deno's connect() took
       // no other: "n[J.remove] is not a function", as a ConnectionError).
       class LookAlike extends EventTarget {
@@ -1423,7 +1425,8 @@ export function adapterSuite(name: Runtime): void {
           hostname: "127.0.0.1",
           port: portOf(listener),
           caCerts: [bytes("ca.crt") as unknown as string],
-          serverName: "localhost",
+          // null: the default (the host name), as for every option.
+          serverName: null as unknown as string,
         });
         const server = await accepted;
         const writer = client.writable.getWriter();

@@ -175,7 +175,10 @@ test("options that would be misread or fail later are refused at the call: boole
     delimited({ stripCR: null as Any, maxFrameLength: null as Any }).maxFrameLength,
     65536,
   );
-  assert.equal(lines().decoder({ reuseBuffers: null as Any }).bufferedBytes, 0);
+  assert.equal(
+    lines().decoder({ reuseBuffers: null as Any, allocate: null as Any }).bufferedBytes,
+    0,
+  );
   assert.equal(delimited({ stripCR: false }).name, "delimited");
   link.cut();
 });
