@@ -280,7 +280,6 @@ function closingError(): ConnectionError {
   });
 }
 
-/** Errors that reach the application as they are: the caller's mistakes, not the connection's. */
 /** Codes of a read failure after which nothing can be sent. */
 const GONE: ReadonlySet<string> = new Set([
   "CONNECTION_RESET",
@@ -288,6 +287,7 @@ const GONE: ReadonlySet<string> = new Set([
   "CONNECTION_CLOSED",
 ]);
 
+/** Errors that reach the application as they are: the caller's mistakes, not the connection's. */
 const usageErrors = new WeakSet<object>();
 
 /** The conn's readable or writable is held by another reader or writer (a second framed()?). */
