@@ -966,6 +966,7 @@ class Framed implements FramedConnection {
   /** A send made while writes wait in the writable: queued after them. */
   #defer(payload: Uint8Array | string): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
+    if (this.#readFailure !== undefined) throw this.#readFailure;
     if (this.#closing !== undefined) throw this.#endedBy ?? closingError();
     let bytes: Uint8Array;
     if (typeof payload === "string") bytes = encoder.encode(payload);
@@ -1004,6 +1005,7 @@ class Framed implements FramedConnection {
         if (this.#promiseFor(this.#add(bytes, true), d) === RESOLVED) d.resolve();
       } catch (error) {
         // A payload the framing refuses stays loud, as on the direct path.
+        if (error === this.#readFailure) follow(promise, undefined, noop);
         if (error === this.#failure && !usageErrors.has(error as object)) {
           follow(promise, undefined, noop);
           promise.carry(this.#seeFailure);
@@ -1153,6 +1155,7 @@ class Framed implements FramedConnection {
    * is about to close, so only those whose frames were written.
    */
   #settle(final = false): void {
+    if (this.#readFailure !== undefined) final = true;
     const waiters = this.#waiters;
     let i = 0;
     while (

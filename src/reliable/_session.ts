@@ -154,9 +154,15 @@ export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions
   };
 }
 
-/** The framing reliable sessions use: u32be, room for the largest message plus the DATA header. */
+/**
+ * The framing reliable sessions use: u32be, room for the largest message plus
+ * the DATA header, and at least {@linkcode HANDSHAKE_LIMIT} (a HELLO or a
+ * REJECT with its reason must fit, whatever `maxMessageSize`).
+ */
 export function sessionFraming(maxMessageSize: number): Framing {
-  return lengthPrefixed({ maxFrameLength: maxMessageSize + DATA_HEADER });
+  return lengthPrefixed({
+    maxFrameLength: Math.max(maxMessageSize + DATA_HEADER, HANDSHAKE_LIMIT),
+  });
 }
 
 /**
@@ -174,9 +180,7 @@ export const HANDSHAKE_LIMIT = 1024;
  */
 export function handshakeFraming(maxMessageSize: number): { framing: Framing; open(): void } {
   const full = sessionFraming(maxMessageSize);
-  const small = lengthPrefixed({
-    maxFrameLength: Math.min(HANDSHAKE_LIMIT, full.maxFrameLength),
-  });
+  const small = lengthPrefixed({ maxFrameLength: HANDSHAKE_LIMIT });
   let decoder: HeaderDecoder | undefined;
   const framing = withFixedOverhead({
     ...full,

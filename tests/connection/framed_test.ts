@@ -1935,6 +1935,51 @@ test("framed() after a failed read: a send on its way settles as its write does,
   assert.ok(other.writes.length > 0);
 });
 
+test("framed() after a failed read: a send waiting on highWaterMark resolves only if its frame is written; a queued one rejects quietly", async () => {
+  // The last diff review of bfff316: the waiting send resolved by the highWaterMark rule after the
+  // application had seen the reset, and its frame was then lost; and a send queued behind writable
+  // writes rejected loudly (an unhandled rejection, which ends a Deno or Node process).
+  const held = heldConn();
+  let reads!: ReadableStreamDefaultController<Uint8Array>;
+  const readable = new ReadableStream<Uint8Array>({ start: (c) => void (reads = c) });
+  const fc = framed({ ...held.conn, readable }, lengthPrefixed(), {
+    coalesce: 0,
+    highWaterMark: 20,
+  });
+  const a = watch(fc.send(new Uint8Array(10)));
+  const b = watch(fc.send(new Uint8Array(10)));
+  await held.arrived(1);
+  reads.error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+  await assert.rejects(fc[Symbol.asyncIterator]().next(), { code: "CONNECTION_RESET" });
+  held.complete(); // a's frame written
+  await turns();
+  assert.deepEqual([a(), b()], ["ok", "pending"], "b waits for its own write now");
+  held.failNext(Object.assign(new Error("write EPIPE"), { code: "EPIPE" })); // b's frame lost
+  await turns();
+  assert.equal(b(), "rejected");
+  await fc.close();
+
+  const other = heldConn();
+  let otherReads!: ReadableStreamDefaultController<Uint8Array>;
+  const otherReadable = new ReadableStream<Uint8Array>({ start: (c) => void (otherReads = c) });
+  const fc2 = framed({ ...other.conn, readable: otherReadable }, lengthPrefixed());
+  const writer = fc2.writable.getWriter();
+  void writer.write(new Uint8Array(1)).catch(() => {}); // held: later sends queue behind it
+  const queued = fc2.send("queued before the reset"); // left unawaited below
+  otherReads.error(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+  await assert.rejects(fc2[Symbol.asyncIterator]().next(), { code: "CONNECTION_RESET" });
+  const after = fc2.send("queued after the reset"); // left unawaited too
+  await turns();
+  other.complete();
+  await turns();
+  void queued;
+  void after;
+  writer.releaseLock();
+  await fc2.close().catch(() => {});
+  await turns();
+  // An unhandled rejection would fail this test (all three test runners report them).
+});
+
 test("framed() closeWrite() promises left unawaited raise no unhandled rejection, however many and whenever", async () => {
   const { conn, fail } = recordingConn();
   const fc = framed(conn, lengthPrefixed());

@@ -441,6 +441,17 @@ test(
       await drainJobs(50);
       assert.ok(end.settled(), "the server closed the connection at the header");
       conn.close();
+      // A session whose own limit is below a HELLO still takes one (the last diff review: with
+      // maxMessageSize 1-9 the handshake limit was below the HELLO's 27 bytes).
+      const tinyNet = new MemoryNetwork();
+      const tinyListener = tinyNet.listen();
+      const tinyServer = reliableServer(tinyListener, { clock, maxMessageSize: 1, ackDelay: 0 });
+      const tinyClient = reliableClient(tinyNet.dialer, { clock, maxMessageSize: 1, ackDelay: 0 });
+      const [tiny] = await Promise.all([nextSession(tinyServer), tinyClient.send("x")]);
+      assert.deepEqual(await read(tiny, 1), ["x"]);
+      await tinyClient.close();
+      await tinyServer.close();
+      tinyListener.close();
       // After the handshake the session's own limit holds: a 100 KiB message goes through.
       const big = new Uint8Array(100 * 1024).fill(9);
       const [session] = await Promise.all([nextSession(server), client.send(big)]);
