@@ -60,6 +60,9 @@ export type * from "../connection/types.ts";
 
 const EMPTY = new Uint8Array(0);
 
+/** Running on Deno's `node:net` and `node:tls`, whose gaps two places work around. */
+const ON_DENO = "Deno" in globalThis;
+
 /**
  * Closes a TLS socket with close_notify and FIN first when nothing is waiting to be written. A
  * bare close would make the kernel send RST instead of FIN if the server's TLS 1.3 session
@@ -90,7 +93,7 @@ function limitReadAhead(socket: net.Socket): void {
 }
 
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
-  const denoTls = "Deno" in globalThis && socket instanceof tls.TLSSocket;
+  const denoTls = ON_DENO && socket instanceof tls.TLSSocket;
   const conn = new SocketConn(
     {
       // Deno's node:tls ignores pause() (data keeps coming), and a FIN that arrives while paused
@@ -370,7 +373,7 @@ function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
     // The checked options: PEM given as bytes is text there.
     (checked) => {
       const { cert, key } = checked as TlsListenOptions;
-      if ("Deno" in globalThis) {
+      if (ON_DENO) {
         // Deno's node:tls takes a certificate or key it cannot parse, and then fails every
         // handshake; Node's and Bun's refuse them here, as a failure to listen.
         new X509Certificate(cert);

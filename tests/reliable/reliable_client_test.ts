@@ -426,11 +426,7 @@ test(
     // header and half a MiB made the server hold a 4 MiB buffer until deadPeerTimeout (never, on
     // this clock); 100 such peers held 418-803 MB.
     const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock });
-    const client = reliableClient(net.dialer, { clock });
-    try {
+    await withPair({ server: { clock }, client: { clock } }, async ({ net, server, client }) => {
       const conn = await net.dial();
       const writer = conn.writable.getWriter();
       const reader = conn.readable.getReader();
@@ -441,26 +437,18 @@ test(
       await drainJobs(50);
       assert.ok(end.settled(), "the server closed the connection at the header");
       conn.close();
-      // A session whose own limit is below a HELLO still takes one (the last diff review: with
-      // maxMessageSize 1-9 the handshake limit was below the HELLO's 27 bytes).
-      const tinyNet = new MemoryNetwork();
-      const tinyListener = tinyNet.listen();
-      const tinyServer = reliableServer(tinyListener, { clock, maxMessageSize: 1, ackDelay: 0 });
-      const tinyClient = reliableClient(tinyNet.dialer, { clock, maxMessageSize: 1, ackDelay: 0 });
-      const [tiny] = await Promise.all([nextSession(tinyServer), tinyClient.send("x")]);
-      assert.deepEqual(await read(tiny, 1), ["x"]);
-      await tinyClient.close();
-      await tinyServer.close();
-      tinyListener.close();
       // After the handshake the session's own limit holds: a 100 KiB message goes through.
       const big = new Uint8Array(100 * 1024).fill(9);
       const [session] = await Promise.all([nextSession(server), client.send(big)]);
       assert.deepEqual((await session[Symbol.asyncIterator]().next()).value, big);
-    } finally {
-      await client.close();
-      await server.close();
-      listener.close();
-    }
+    });
+    // A session whose own limit is below a HELLO still takes one (the last diff review: with
+    // maxMessageSize 1-9 the handshake limit was below the HELLO's 27 bytes).
+    const tiny = { clock, maxMessageSize: 1, ackDelay: 0 };
+    await withPair({ server: tiny, client: tiny }, async ({ server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("x")]);
+      assert.deepEqual(await read(session, 1), ["x"]);
+    });
   },
 );
 
@@ -1345,31 +1333,28 @@ test(
   },
   async () => {
     const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock, ackDelay: 0 });
-    const client = reliableClient(net.dialer, { clock, ackDelay: 0 });
-    try {
-      await Promise.all([nextSession(server), client.send("ok")]);
-      net.links[0]!.blackHole();
-      const a = outcome(client.send("a"));
-      const waiting = outcome(client.close({ timeout: 1000 }));
-      const longer = outcome(client.close({ timeout: Infinity }));
-      clock.advance(10);
-      await drainJobs();
-      assert.equal(client.state, "closing");
-      // Before: the first close's deadline held, and this one waited for it too.
-      const now = outcome(client.close({ timeout: 0 }));
-      await drainJobs();
-      assert.equal(client.state, "closed");
-      assert.deepEqual(
-        [await waiting, await longer, await now, await a],
-        ["CONNECTION_TIMEOUT", "CONNECTION_TIMEOUT", "CONNECTION_TIMEOUT", "CONNECTION_CLOSED"],
-      );
-    } finally {
-      await server.close();
-      listener.close();
-    }
+    const opts = { clock, ackDelay: 0 };
+    await withPair(
+      { server: opts, client: opts, closeClient: "quiet" },
+      async ({ net, server, client }) => {
+        await Promise.all([nextSession(server), client.send("ok")]);
+        net.links[0]!.blackHole();
+        const a = outcome(client.send("a"));
+        const waiting = outcome(client.close({ timeout: 1000 }));
+        const longer = outcome(client.close({ timeout: Infinity }));
+        clock.advance(10);
+        await drainJobs();
+        assert.equal(client.state, "closing");
+        // Before: the first close's deadline held, and this one waited for it too.
+        const now = outcome(client.close({ timeout: 0 }));
+        await drainJobs();
+        assert.equal(client.state, "closed");
+        assert.deepEqual(
+          [await waiting, await longer, await now, await a],
+          ["CONNECTION_TIMEOUT", "CONNECTION_TIMEOUT", "CONNECTION_TIMEOUT", "CONNECTION_CLOSED"],
+        );
+      },
+    );
   },
 );
 
