@@ -5,7 +5,7 @@
 
 import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
-import { checkChunk } from "../framing/_options.ts";
+import { checkChunk, detachedPayload, isDetached } from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
 import { cancelReading, readDirect, writeDirect } from "../connection/_direct.ts";
 
@@ -206,10 +206,15 @@ export class SocketConn implements Conn {
         }
         // Not bytes: refused in the same words everywhere (each runtime's socket takes other
         // types, or fails at once; Bun sent a string and failed its write).
-        const refused = !(chunk instanceof Uint8Array);
+        // A chunk whose buffer was detached (transferred) since its write() reads as empty: its
+        // bytes would be lost without a word.
+        const refused = !(chunk instanceof Uint8Array) || (chunk.length === 0 && isDetached(chunk));
         let writing: Promise<void>;
         try {
-          if (refused) checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
+          if (refused) {
+            checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
+            throw detachedPayload(`write to ${formatAddr(remoteAddr)}`, "chunk");
+          }
           // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys
           // the socket.) A socket that failed still reports it.
           if (chunk.length === 0 && !this.#failed) return void this.#settle(true);

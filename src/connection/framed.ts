@@ -8,6 +8,8 @@ import {
   checkOptions,
   checkPayload,
   describeValue,
+  detachedPayload,
+  isDetached,
   receivedValue,
 } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
@@ -113,7 +115,12 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * socket (at once, mostly); a payload written without a copy (larger than
    * `coalesce`; over a `Conn` without `releasesChunkOnWrite`, from 16 KiB),
    * once it is written. Sends resolve in call order, and their callbacks run
-   * in that order.
+   * in that order. Rejects (never throws) with the framing's error for a
+   * payload it refuses, and with a `TypeError` for one whose buffer is
+   * detached (transferred) at the send; one detached after it and before its
+   * send resolves fails the connection with that `TypeError` instead of
+   * going out as a header with no bytes (transfer a payload once its send
+   * resolved, or a copy).
    */
   send(payload: Uint8Array | string): Promise<void>;
   /**
@@ -1097,6 +1104,9 @@ class Framed implements FramedConnection {
   }
 
   #enqueue(chunk: Uint8Array): void {
+    // Sending failed (a failed write errors the writer too; a payload detached before its write
+    // does not): what was framed after it is not written.
+    if (this.#failure !== undefined) return;
     this.#queue.push(chunk);
     this.#emitted += chunk.length;
     this.#open = undefined;
@@ -1114,6 +1124,15 @@ class Framed implements FramedConnection {
       while (this.#queue.length > 0) {
         const chunks = this.#queue;
         this.#queue = [];
+        // A large payload goes out as a view, after its header: detached since its send, it
+        // reads as empty, and the peer would take the frames after it for its bytes.
+        for (const chunk of chunks) {
+          if (chunk.length === 0 && isDetached(chunk)) {
+            const error = detachedPayload("send");
+            usageErrors.add(error);
+            throw error;
+          }
+        }
         // One chunk (a lone flush, as in request and reply): straight to a framewire adapter's
         // socket when its writable holds nothing, without the stream's promises.
         const direct = chunks.length === 1

@@ -70,6 +70,20 @@ export function checkPayload(payload: Uint8Array): void {
       `Cannot encode frame as the payload must be a Uint8Array: received ${bytesHint(payload)}`,
     );
   }
+  // A detached payload reads as empty: it would go out as an empty frame, silently.
+  if (payload.length === 0 && isDetached(payload)) throw detachedPayload("encode frame");
+}
+
+/** Whether `bytes` is a view of an `ArrayBuffer` that was detached (transferred); it then reads as empty. */
+export function isDetached(bytes: Uint8Array): boolean {
+  return (bytes.buffer as { detached?: boolean }).detached === true;
+}
+
+/** The `TypeError` for a payload whose buffer was transferred before framewire could read it. */
+export function detachedPayload(action: string, what = "payload"): TypeError {
+  return new TypeError(
+    `Cannot ${action} as the ${what}'s buffer was detached (transferred): transfer it only once its send or write has resolved, or send a copy`,
+  );
 }
 
 /**

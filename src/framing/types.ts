@@ -150,8 +150,9 @@ export interface FramingLike {
    *
    * @throws {RangeError} The payload is longer than `maxFrameLength` or the
    * format cannot carry it.
-   * @throws {TypeError} The payload is not a `Uint8Array` (the built-in
-   * framings).
+   * @throws {TypeError} The payload is not a `Uint8Array`, or its buffer
+   * was detached (transferred), which would read as an empty payload (the
+   * built-in framings).
    */
   encode(payload: Uint8Array): Uint8Array;
   /**

@@ -30,8 +30,9 @@ export interface FrameEncoderStreamOptions {
  * come out as two chunks. A payload must not change until its `write()`
  * resolves (the writable queues writes, and frames each when its turn
  * comes: a buffer reused by a loop of unawaited writes goes out with its
- * last contents), and one that is not copied not until the consumer is done
- * with the output chunk. Output chunks are never reused. A `write()` waits
+ * last contents; one transferred before then is refused with a `TypeError`,
+ * not framed as empty), and one that is not copied not until the consumer
+ * is done with the output chunk. Output chunks are never reused. A `write()` waits
  * while `coalesce` bytes (with 0, any) are queued unread, until the
  * consumer reads below that.
  *

@@ -727,3 +727,31 @@ test(
 );
 
 sockets.check();
+
+test(
+  "SocketConn: a chunk detached while its write waits is refused, not written as nothing",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const first = writer.write(new Uint8Array([1]));
+    const chunk = new Uint8Array([2, 3, 4]);
+    const second = writer.write(chunk);
+    chunk.buffer.transfer(); // while the first write is in progress: the second waits in the queue
+    (await handle.nextWrite()).resolve();
+    await first;
+    await assert.rejects(second, (error) => {
+      assert.ok(error instanceof TypeError, `expected TypeError, got ${error}`);
+      assert.match(
+        error.message,
+        /^Cannot write to 127\.0\.0\.1:7 as the chunk's buffer was detached/,
+      );
+      return true;
+    });
+    // Writing is over: the bytes after it would read as part of the lost chunk.
+    await assert.rejects(writer.write(new Uint8Array([5])), TypeError);
+    assert.deepEqual(handle.written, [new Uint8Array([1])]);
+    conn.close();
+    await conn.closed;
+  },
+);

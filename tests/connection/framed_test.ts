@@ -234,6 +234,40 @@ test("framed() a send made behind writable writes, left unawaited, fails quietly
   await fc.close().catch(() => {});
 });
 
+test("framed() send() rejects a payload whose buffer was detached: not sent as an empty frame", async () => {
+  const { conn, writes } = recordingConn();
+  const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
+  const payload = new TextEncoder().encode("lost");
+  payload.buffer.transfer();
+  await assert.rejects(fc.send(payload), /as the payload's buffer was detached/);
+  await fc.send("ok");
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(writes));
+  assert.equal(text.decode(decoder.next()), "ok");
+  assert.equal(decoder.next(), undefined);
+});
+
+test("framed() a large payload detached before its send resolves fails the connection before its header goes out", async () => {
+  const { conn, chunks, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("a");
+  await arrived(1); // its write is in progress: what is sent next waits in framed()'s queue
+  const big = new Uint8Array(100_000).fill(7);
+  const sending = fc.send(big); // not copied: resolves once written
+  big.buffer.transfer(); // misuse, but not to be written as its header and then nothing
+  const after = fc.send("b");
+  complete();
+  for (const send of [sending, after, fc.send("c")]) {
+    await assert.rejects(send, (error) => {
+      assert.ok(error instanceof TypeError, `expected TypeError, got ${error}`);
+      assert.match(error.message, /^Cannot send as the payload's buffer was detached/);
+      return true;
+    });
+  }
+  assert.equal(chunks.length, 1); // nor what was sent after it
+  await fc.close(); // the application has seen the failure
+});
+
 test("framed() send() rejects a payload the framing refuses, and the connection goes on", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lines(), UNTIL_WRITTEN);

@@ -96,6 +96,22 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
+  test(`${name}: every encoder refuses a payload whose buffer was detached (it reads as empty)`, () => {
+    const [sample] = fc.sample(payload, { numRuns: 1, seed: 5 });
+    const target = new Uint8Array(framing.encodedLength(sample!) + 16);
+    const encoders: [string, (p: Uint8Array) => unknown][] = [
+      ["encode", (p) => framing.encode(p)],
+      ["encodedLength", (p) => framing.encodedLength(p)],
+      ["encodeInto", (p) => framing.encodeInto(p, target, 0)],
+      ["encodeParts", (p) => framing.encodeParts(p)],
+    ];
+    for (const [method, encode] of encoders) {
+      const detached = sample!.slice();
+      detached.buffer.transfer();
+      assert.throws(() => encode(detached), /as the payload's buffer was detached/, method);
+    }
+  });
+
   test(`${name}: encodeInto refuses an offset outside the target`, () => {
     const [sample] = fc.sample(payload, { numRuns: 1, seed: 3 });
     const size = framing.encodedLength(sample!);

@@ -63,6 +63,19 @@ test("FrameEncoderStream errors both sides on a payload the framing refuses", as
   await assert.rejects(collect(encoder.readable), RangeError);
 });
 
+test("FrameEncoderStream refuses a payload detached before its write is taken: not an empty frame", async () => {
+  const encoder = new FrameEncoderStream(lengthPrefixed());
+  const writer = encoder.writable.getWriter();
+  const payload = new TextEncoder().encode("lost");
+  const writing = writer.write(payload);
+  payload.buffer.transfer(); // before the sink takes it (a microtask later)
+  await assert.rejects(
+    writing,
+    /^TypeError: Cannot encode frame as the payload's buffer was detached/,
+  );
+  await assert.rejects(collect(encoder.readable), TypeError);
+});
+
 test("FrameEncoderStream hands over the frames written before a refused payload, then errors", async () => {
   for (const coalesce of [65536, 0]) {
     const encoder = new FrameEncoderStream(lines(), { coalesce });
