@@ -453,7 +453,9 @@ export class Session extends EventTarget implements ReliableSession {
       this.#killLink(old);
       this.#m.disconnected(
         this.#clock.now(),
-        new ConnectionError("Connection replaced by a newer one", { code: "CONNECTION_CLOSED" }),
+        new ConnectionError("Cannot go on with connection as a newer one took over the session", {
+          code: "CONNECTION_CLOSED",
+        }),
       );
     }
     this.#link = link;
@@ -542,7 +544,9 @@ export class Session extends EventTarget implements ReliableSession {
       this.#m.disconnected(
         this.#clock.now(),
         error ??
-          new ConnectionError("Connection closed by the peer", { code: "CONNECTION_CLOSED" }),
+          new ConnectionError("Cannot read from connection as the peer closed it", {
+            code: "CONNECTION_CLOSED",
+          }),
       );
       this.#pump();
     }
@@ -745,7 +749,9 @@ export class Session extends EventTarget implements ReliableSession {
     if (dialing !== undefined) {
       this.#dialAttempt = undefined;
       cancelTimeout(this.#clock, this.#dialTimer);
-      dialing.abort(new ConnectionError("Session closed", { code: "CONNECTION_CLOSED" }));
+      dialing.abort(
+        new ConnectionError("Cannot connect as the session closed", { code: "CONNECTION_CLOSED" }),
+      );
     }
     if (this.#timer !== undefined) {
       this.#clock.clearTimeout(this.#timer);

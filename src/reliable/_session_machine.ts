@@ -64,6 +64,8 @@ export interface MachineOptions {
   id: Uint8Array;
   /** See ReliableSessionOptions. */
   sendBufferSize: number;
+  /** See ReliableSessionOptions (at most MAX_MESSAGE_SIZE). */
+  maxMessageSize: number;
   /** See ReliableSessionOptions. */
   ackDelay: number;
   /** See ReliableSessionOptions. */
@@ -80,6 +82,11 @@ export interface MachineOptions {
   backoff: Backoff;
   /** Client: the jitter's random source. */
   random: () => number;
+}
+
+/** "1 message", "2 messages". */
+function messages(n: number): string {
+  return n === 1 ? "1 message" : `${n} messages`;
 }
 
 /** What each message costs against the send buffer on top of its payload. */
@@ -333,7 +340,9 @@ export class SessionMachine {
     if (this.#state === "closed") {
       this.#closeLink(
         "abort",
-        new ConnectionError("Session closed", { code: "CONNECTION_CLOSED" }),
+        new ConnectionError("Cannot go on with connection as the session is closed", {
+          code: "CONNECTION_CLOSED",
+        }),
       );
       return;
     }
@@ -502,7 +511,9 @@ export class SessionMachine {
       if (this.#link === "up" && !this.#goodbyeSent) this.#sendGoodbye(now);
       this.#finish(
         n === 0 ? undefined : new ConnectionError(
-          `Cannot close session as ${n} messages were not confirmed in time`,
+          `Cannot close session as ${messages(n)} ${
+            n === 1 ? "was" : "were"
+          } not confirmed in time`,
           { code: "CONNECTION_TIMEOUT" },
         ),
         "CONNECTION_CLOSED",
@@ -513,9 +524,10 @@ export class SessionMachine {
       this.#resumeDeadline = Infinity;
       this.#lose();
       this.#finish(
-        new ConnectionError("Session lost as the client did not reconnect in time", {
-          code: "SESSION_LOST",
-        }),
+        new ConnectionError(
+          `Cannot resume session as the client did not reconnect within resumeTimeout (${this.#o.resumeTimeout} ms)`,
+          { code: "SESSION_LOST" },
+        ),
         "SESSION_LOST",
       );
       return;
@@ -530,8 +542,12 @@ export class SessionMachine {
       if (now - this.#lastHeard >= this.#o.deadPeerTimeout) {
         const error = new ConnectionError(
           link === "up"
-            ? `Connection dead: nothing heard from the peer for ${now - this.#lastHeard} ms`
-            : `Handshake timed out after ${now - this.#lastHeard} ms`,
+            ? `Cannot read from connection as nothing was heard from the peer for ${
+              now - this.#lastHeard
+            } ms (deadPeerTimeout ${this.#o.deadPeerTimeout} ms)`
+            : `Cannot open session as the handshake took ${
+              now - this.#lastHeard
+            } ms (deadPeerTimeout ${this.#o.deadPeerTimeout} ms)`,
           { code: "CONNECTION_TIMEOUT" },
         );
         this.#closeLink("abort", error);
@@ -596,6 +612,16 @@ export class SessionMachine {
   #onData(frame: Uint8Array, now: number): void {
     if (frame.length < DATA_HEADER) {
       this.#protocolError(now, `DATA frame of ${frame.length} bytes`);
+      return;
+    }
+    // The framing's limit is at least 1 KiB (a HELLO fits): a smaller maxMessageSize is this.
+    if (frame.length - DATA_HEADER > this.#o.maxMessageSize) {
+      this.#protocolError(
+        now,
+        `DATA payload of ${
+          frame.length - DATA_HEADER
+        } bytes exceeds maxMessageSize ${this.#o.maxMessageSize} (both sides must agree on it)`,
+      );
       return;
     }
     const seq = readU64(frame, 1);
@@ -710,7 +736,10 @@ export class SessionMachine {
       this.#closeLink("graceful", undefined);
       this.disconnected(
         now,
-        new ConnectionError("Unsupported protocol version", { code: "PROTOCOL_ERROR" }),
+        new ConnectionError(
+          `Cannot accept session as the client speaks protocol version ${hello.version}, not ${PROTOCOL_VERSION}`,
+          { code: "PROTOCOL_ERROR" },
+        ),
       );
       return;
     }
@@ -743,7 +772,7 @@ export class SessionMachine {
       // As fatal as REJECT "unsupported version": retrying would get the same answer.
       this.#finish(
         new ConnectionError(
-          `Server answered with protocol version ${welcome.version}, not ${PROTOCOL_VERSION}`,
+          `Cannot open session as the server speaks protocol version ${welcome.version}, not ${PROTOCOL_VERSION}`,
           { code: "PROTOCOL_ERROR" },
         ),
         "CONNECTION_CLOSED",
@@ -792,14 +821,19 @@ export class SessionMachine {
     const message = new TextDecoder().decode(frame.subarray(2));
     if (reason === REJECT_VERSION) {
       this.#finish(
-        new ConnectionError(`Server rejected the session: ${message}`, { code: "PROTOCOL_ERROR" }),
+        new ConnectionError(`Cannot open session as the server rejected it: ${message}`, {
+          code: "PROTOCOL_ERROR",
+        }),
         "CONNECTION_CLOSED",
       );
       return;
     }
-    const error = new ConnectionError(`Server rejected the connection: ${message}`, {
-      code: reason === REJECT_CLOSING ? "CONNECTION_CLOSED" : "PROTOCOL_ERROR",
-    });
+    const error = new ConnectionError(
+      `Cannot connect as the server rejected the connection: ${message}`,
+      {
+        code: reason === REJECT_CLOSING ? "CONNECTION_CLOSED" : "PROTOCOL_ERROR",
+      },
+    );
     this.#closeLink("abort", error);
     this.disconnected(now, error);
   }
@@ -811,14 +845,14 @@ export class SessionMachine {
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
       entry.error = new ConnectionError(
-        `Message ${entry.seq} may or may not have been delivered: the peer lost the session`,
+        `Cannot confirm message ${entry.seq} as the peer lost the session: it may or may not have been delivered`,
         { code: "SESSION_LOST" },
       );
       (entry.sent ? unknown : unsent).push(entry);
       this.failed.push(entry);
     }
     for (const entry of this.#takeWaiting()) {
-      entry.error = new ConnectionError("Message not sent: the peer lost the session", {
+      entry.error = new ConnectionError("Cannot send message as the peer lost the session", {
         code: "SESSION_LOST",
       });
       unsent.push(entry);
@@ -835,7 +869,9 @@ export class SessionMachine {
     if (lost > 0 && this.#closeCalled) {
       // close() was to confirm these: the close that follows is not a clean one.
       this.#closeLoss ??= new ConnectionError(
-        `Session closed, but ${lost} messages sent before close() were not confirmed: the peer lost the session`,
+        `Cannot close session cleanly as the peer lost it: ${messages(lost)} sent before close() ${
+          lost === 1 ? "was" : "were"
+        } not confirmed`,
         { code: "SESSION_LOST" },
       );
     }
@@ -872,7 +908,12 @@ export class SessionMachine {
   }
 
   #protocolError(now: number, message: string): void {
-    const error = new ConnectionError(`Protocol error: ${message}`, { code: "PROTOCOL_ERROR" });
+    const error = new ConnectionError(
+      `Cannot read from connection as the peer broke the protocol: ${message}`,
+      {
+        code: "PROTOCOL_ERROR",
+      },
+    );
     this.#closeLink("abort", error);
     this.disconnected(now, error);
   }
@@ -893,8 +934,8 @@ export class SessionMachine {
       const entry = this.#entries[i]!;
       entry.error = new ConnectionError(
         code === "SESSION_LOST"
-          ? `Message ${entry.seq} may or may not have been delivered: the session was lost`
-          : `Message ${entry.seq} was not confirmed before the session closed`,
+          ? `Cannot confirm message ${entry.seq} as the session was lost: it may or may not have been delivered`
+          : `Cannot confirm message ${entry.seq} as the session closed before the peer confirmed it`,
         { code },
       );
       unconfirmed.push(entry);
@@ -903,8 +944,8 @@ export class SessionMachine {
     for (const entry of this.#takeWaiting()) {
       entry.error = new ConnectionError(
         code === "SESSION_LOST"
-          ? "Message not sent: the session was lost"
-          : "Message not sent: the session closed",
+          ? "Cannot send message as the session was lost"
+          : "Cannot send message as the session closed",
         { code },
       );
       unconfirmed.push(entry);
@@ -916,7 +957,7 @@ export class SessionMachine {
     if (error === undefined && this.#closeCalled && unconfirmed.length > 0) {
       // The peer closed first (its GOODBYE): it will never take these.
       error = new ConnectionError(
-        `Session closed by the peer before ${unconfirmed.length} messages were confirmed`,
+        `Cannot confirm ${messages(unconfirmed.length)} as the peer closed the session first`,
         { code: "CONNECTION_CLOSED" },
       );
     }

@@ -103,6 +103,7 @@ export function reliableClient(
       role: "client",
       id: randomSessionId(),
       sendBufferSize: resolved.sendBufferSize,
+      maxMessageSize: resolved.maxMessageSize,
       ackDelay: resolved.ackDelay,
       ackEvery: resolved.ackEvery,
       ackBytes: resolved.ackBytes,

@@ -360,6 +360,7 @@ class Server implements ReliableServer {
         role: "server",
         id,
         sendBufferSize: o.sendBufferSize,
+        maxMessageSize: o.maxMessageSize,
         ackDelay: o.ackDelay,
         ackEvery: o.ackEvery,
         ackBytes: o.ackBytes,

@@ -43,6 +43,7 @@ function options(
     role,
     id: ID,
     sendBufferSize: 1 << 20,
+    maxMessageSize: 1 << 22,
     ackDelay: 5,
     ackEvery: 4,
     ackBytes: 1 << 16,
@@ -694,7 +695,10 @@ test("SessionMachine: the peer's GOODBYE with messages it will never take: they 
       continue;
     }
     assert.equal(close.error?.code, "CONNECTION_CLOSED");
-    assert.match(close.error!.message, /closed by the peer before 1 messages were confirmed/);
+    assert.match(
+      close.error!.message,
+      /^Cannot confirm 1 message as the peer closed the session first$/,
+    );
   }
 });
 
@@ -794,7 +798,7 @@ test("SessionMachine: WELCOME(LOST) while closing closes; messages in doubt are 
     assert.deepEqual(out.events.map((e) => e.type), ["sessionlost", "close"]);
     assert.deepEqual(out.failed, [["in doubt", "SESSION_LOST"]]);
     assert.equal(close.error?.code, "SESSION_LOST");
-    assert.match(close.error!.message, /1 messages sent before close\(\) were not confirmed/);
+    assert.match(close.error!.message, /1 message sent before close\(\) was not confirmed/);
   }
 });
 
@@ -981,6 +985,22 @@ test("SessionMachine: a server session whose client does not return is lost afte
   assert.equal((out.events[1] as { error: { code: string } }).error.code, "SESSION_LOST");
   assert.equal(s.state, "closed");
   void c;
+});
+
+test("SessionMachine: a DATA payload above maxMessageSize drops the connection, undelivered", () => {
+  // Below the framing's 1 KiB floor, which lets such a frame through.
+  const { s } = connectedPair({}, { maxMessageSize: 10 });
+  const fits = newDataFrame(new Uint8Array(10));
+  setDataSeq(fits, 1);
+  s.receive(fits, T0);
+  const big = newDataFrame(new Uint8Array(11));
+  setDataSeq(big, 2);
+  s.receive(big, T0);
+  assert.equal(take(s).deliveries.length, 1);
+  assert.equal(s.linkClose, "abort");
+  const error = s.linkError as Error & { code: string };
+  assert.equal(error.code, "PROTOCOL_ERROR");
+  assert.match(error.message, /DATA payload of 11 bytes exceeds maxMessageSize 10/);
 });
 
 test("SessionMachine: impossible sequence numbers and acks drop the connection", () => {
@@ -1257,7 +1277,7 @@ test("SessionMachine: close times out with exactly one unconfirmed message: an e
   assert.deepEqual(out.failed, [["a", "CONNECTION_CLOSED"]]);
   const close = out.events.at(-1) as { type: string; error?: { code: string; message: string } };
   assert.equal(close.error?.code, "CONNECTION_TIMEOUT");
-  assert.match(close.error!.message, /1 messages were not confirmed/);
+  assert.match(close.error!.message, /1 message was not confirmed/);
 });
 
 test("SessionMachine: after its GOODBYE a side delivers nothing more, and the peer fails what crossed it", () => {
