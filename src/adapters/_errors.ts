@@ -4,7 +4,7 @@
 
 import { ConnectionError, FramingError, type FramingErrorCode } from "../errors.ts";
 import type { NetAddr } from "../connection/types.ts";
-import { checkOptions, receivedValue, signalError } from "../framing/_options.ts";
+import { checkOptions, numberError, receivedValue, signalError } from "../framing/_options.ts";
 
 // Re-exported so that `deno doc --lint` on this private file sees the types it references.
 export type { ConnectionError, FramingError, FramingErrorCode, NetAddr };
@@ -209,7 +209,8 @@ export function formatAddr(addr: NetAddr): string {
 export function checkPort(port: number, action: "connect" | "listen"): void {
   const min = action === "connect" ? 1 : 0;
   if (!Number.isInteger(port) || port < min || port > 65535) {
-    throw new RangeError(
+    throw numberError(
+      port,
       `Cannot ${action} as port must be an integer from ${min} to 65535: received ${
         receivedValue(port)
       }`,

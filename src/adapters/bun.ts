@@ -282,10 +282,11 @@ function dial(
  * @param options Where to connect, `signal`, `noDelay`.
  * @returns The connection, once established.
  * @throws {ConnectionError} Refused (`CONNECTION_REFUSED`), timed out, or failed.
- * @throws {RangeError} `port` is not an integer from 1 to 65535, or `path`
+ * @throws {RangeError} `port` is a number but not an integer from 1 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `options` is not an object, `hostname` or `path` is an
- * empty string, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
+ * @throws {TypeError} `port` is not a number, `options` is not an object,
+ * `hostname` or `path` is an empty string, `signal` is no `AbortSignal`, or
+ * `noDelay` is no boolean.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect");
@@ -312,10 +313,10 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @param options Where to connect, trust anchors, server name, `signal`, `noDelay`.
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
- * @throws {RangeError} `port` is not an integer from 1 to 65535.
- * @throws {TypeError} `options` is not an object, `hostname` or `serverName`
- * is an empty string, `caCerts` is not an array of strings, `signal` is no
- * `AbortSignal`, or `noDelay` is no boolean.
+ * @throws {RangeError} `port` is a number but not an integer from 1 to 65535.
+ * @throws {TypeError} `port` is not a number, `options` is not an object,
+ * `hostname` or `serverName` is an empty string, `caCerts` is not an array of
+ * strings, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect", "client");
@@ -419,8 +420,9 @@ async function serve(options: ListenOptions, secure = false): Promise<Listener> 
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `options` is not an object, or `hostname` is an empty string.
+ * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
+ * @throws {TypeError} `port` is not a number, `options` is not an object, or
+ * `hostname` is an empty string.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -439,9 +441,10 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @param options Where to listen.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535, or `path`
+ * @throws {RangeError} `port` is a number but not an integer from 0 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `options` is not an object, or `hostname` or `path` is an empty string.
+ * @throws {TypeError} `port` is not a number, `options` is not an object, or
+ * `hostname` or `path` is an empty string.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -456,8 +459,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @param options Where to listen, certificate chain and key.
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
- * @throws {RangeError} `port` is not an integer from 0 to 65535.
- * @throws {TypeError} `options` is not an object, `hostname` is an empty
+ * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
+ * @throws {TypeError} `port` is not a number, `options` is not an object, `hostname` is an empty
  * string, or `cert` or `key` is not a non-empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {

@@ -10,6 +10,7 @@ import {
   describeValue,
   detachedPayload,
   isDetached,
+  numberError,
   receivedValue,
 } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
@@ -387,7 +388,8 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * @param framing The wire format.
  * @param options Coalescing and buffering.
  * @returns The framed connection.
- * @throws {RangeError} An option is out of range.
+ * @throws {RangeError} A numeric option is out of range (one that is no
+ * number at all is a `TypeError`).
  * @throws {TypeError} `buffered` is not a `Uint8Array`, `framing` has no
  * `encode()` and `decoder()`, or `options` is not an object.
  *
@@ -551,14 +553,16 @@ class Framed implements FramedConnection {
     const coalesce = options.coalesce ?? 262144;
     const highWaterMark = options.highWaterMark ?? 1024 * 1024;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
-      throw new RangeError(
+      throw numberError(
+        coalesce,
         `Cannot frame connection as coalesce must be a non-negative integer: received ${
           receivedValue(coalesce)
         }`,
       );
     }
     if (!Number.isSafeInteger(highWaterMark) || highWaterMark < 0) {
-      throw new RangeError(
+      throw numberError(
+        highWaterMark,
         `Cannot frame connection as highWaterMark must be a non-negative integer: received ${
           receivedValue(highWaterMark)
         }`,
@@ -1294,7 +1298,8 @@ class Framed implements FramedConnection {
       typeof timeout !== "number" ||
       !(timeout >= 0 && (timeout <= MAX_TIMER || timeout === Infinity))
     ) {
-      throw new RangeError(
+      throw numberError(
+        timeout,
         `Cannot close connection as timeout must be from 0 to ${MAX_TIMER} ms or Infinity: received ${
           receivedValue(timeout)
         }`,

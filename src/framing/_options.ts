@@ -38,13 +38,23 @@ export function maxFrameLengthOption(value: number | undefined, fallback: number
   if (
     typeof value !== "number" || !(value === Infinity || (Number.isSafeInteger(value) && value > 0))
   ) {
-    throw new RangeError(
+    throw numberError(
+      value,
       `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received ${
         receivedValue(value)
       }`,
     );
   }
   return value;
+}
+
+/**
+ * The error for a numeric option or argument refused with `message`: a
+ * `TypeError` when `value` is no number at all (a string, `true`), a
+ * `RangeError` when it is one out of range.
+ */
+export function numberError(value: unknown, message: string): TypeError | RangeError {
+  return typeof value === "number" ? new RangeError(message) : new TypeError(message);
 }
 
 /** Throws a `RangeError` when a payload of `length` bytes may not be encoded. */

@@ -11,6 +11,7 @@ import {
   decimalDigits,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  numberError,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -48,7 +49,8 @@ const SPACE = 0x20;
  *
  * @param options The header width and the limit.
  * @returns The framing, named like `decimal10`.
- * @throws {RangeError} An option is out of range.
+ * @throws {RangeError} A numeric option is out of range (one that is no
+ * number at all is a `TypeError`).
  * @throws {TypeError} `options` is not an object.
  *
  * @example Python's `f"{len(msg):<10}" + msg`
@@ -64,7 +66,8 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
   checkOptions(options, "create framing");
   const width = options.width ?? 10;
   if (!Number.isInteger(width) || width < 1 || width > 16) {
-    throw new RangeError(
+    throw numberError(
+      width,
       `Cannot create framing as width must be an integer from 1 to 16: received ${
         receivedValue(width)
       }`,

@@ -5,6 +5,7 @@ import {
   checkPayload,
   checkRoom,
   copyBytes,
+  numberError,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -16,7 +17,8 @@ import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
  *
  * @param size The frame size in bytes; also the `maxFrameLength`.
  * @returns The framing, named like `fixed16`.
- * @throws {RangeError} `size` is not a positive integer.
+ * @throws {RangeError} `size` is not a positive integer (a `TypeError` if no
+ * number at all).
  *
  * @example Splitting a stream into 4-byte records
  * ```ts
@@ -33,7 +35,8 @@ import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
  */
 export function fixedSize(size: number): Framing {
   if (!Number.isSafeInteger(size) || size < 1) {
-    throw new RangeError(
+    throw numberError(
+      size,
       `Cannot create framing as size must be a positive integer: received ${receivedValue(size)}`,
     );
   }

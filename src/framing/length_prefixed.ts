@@ -10,6 +10,7 @@ import {
   copyBytes,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  numberError,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -74,7 +75,8 @@ const MAX_OFFSET = 65535;
  *
  * @param options Field size, byte order, what the length counts, `offset`, limit.
  * @returns The framing, named like `u32be`, `u16le`, `u8`.
- * @throws {RangeError} A number is out of range.
+ * @throws {RangeError} A number is out of range (one that is no number at
+ * all is a `TypeError`).
  * @throws {TypeError} `options` is not an object, or `endian` or `counts` is
  * not one of its values.
  *
@@ -111,7 +113,8 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   checkOptions(options, "create framing");
   const width = options.width ?? 4;
   if (!Number.isInteger(width) || width < 1 || width > 8) {
-    throw new RangeError(
+    throw numberError(
+      width,
       `Cannot create framing as width must be an integer from 1 to 8: received ${
         receivedValue(width)
       }`,
@@ -136,7 +139,8 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   const offset = options.offset ?? 0;
   // Bounded: the decoder holds the offset bytes of a frame before its length is known.
   if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_OFFSET) {
-    throw new RangeError(
+    throw numberError(
+      offset,
       `Cannot create framing as offset must be an integer from 0 to ${MAX_OFFSET}: received ${
         receivedValue(offset)
       }`,

@@ -25,7 +25,8 @@ export interface LinesOptions {
  *
  * @param options The limit.
  * @returns The framing, named `line`.
- * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`;
+ * @throws {RangeError} `maxFrameLength` is not a positive integer or
+ * `Infinity` (a `TypeError` if no number at all);
  * `encode` is given a payload that contains `"\n"` or ends with `"\r"`.
  * @throws {TypeError} `options` is not an object.
  *

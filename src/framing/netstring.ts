@@ -39,7 +39,8 @@ const COMMA = 0x2c;
  *
  * @param options The limit.
  * @returns The framing, named `netstring`.
- * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`.
+ * @throws {RangeError} `maxFrameLength` is not a positive integer or
+ * `Infinity` (a `TypeError` if no number at all).
  * @throws {TypeError} `options` is not an object.
  *
  * @example Encoding and decoding

@@ -38,7 +38,8 @@ const MAX_VARINT_BYTES = 8;
  *
  * @param options The limit.
  * @returns The framing, named `varint`.
- * @throws {RangeError} `maxFrameLength` is not a positive integer or `Infinity`.
+ * @throws {RangeError} `maxFrameLength` is not a positive integer or
+ * `Infinity` (a `TypeError` if no number at all).
  * @throws {TypeError} `options` is not an object.
  *
  * @example Protobuf-style delimiting

@@ -9,6 +9,7 @@ import { ConnectionError } from "../errors.ts";
 import {
   describeValue,
   fixedOverhead,
+  numberError,
   receivedValue,
   signalError,
   withFixedOverhead,
@@ -87,7 +88,8 @@ function nonNegative(
     typeof value !== "number" || Number.isNaN(value) || value < 0 ||
     (integer && !Number.isInteger(value))
   ) {
-    throw new RangeError(
+    throw numberError(
+      value,
       `Cannot ${action} as ${name} must be a non-negative ${
         integer ? "integer" : "number"
       }: received ${receivedValue(value)}`,
@@ -115,7 +117,8 @@ export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions
     !(Number.isInteger(maxMessageSize) && maxMessageSize >= 1 &&
       maxMessageSize <= MAX_MESSAGE_SIZE)
   ) {
-    throw new RangeError(
+    throw numberError(
+      maxMessageSize,
       `Cannot create session as maxMessageSize must be an integer from 1 to ${MAX_MESSAGE_SIZE} or Infinity: received ${
         receivedValue(maxMessageSize)
       }`,

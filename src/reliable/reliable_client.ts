@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions, describeValue, receivedValue } from "../framing/_options.ts";
+import { checkOptions, describeValue, numberError, receivedValue } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import type { Backoff } from "./_backoff.ts";
 import { randomSessionId } from "./_protocol.ts";
@@ -17,7 +17,8 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
   ) => {
     const value = options?.[name] ?? fallback;
     if (typeof value !== "number" || !ok(value)) {
-      throw new RangeError(
+      throw numberError(
+        value,
         `Cannot create client as reconnect.${name} must be ${must}: received ${
           receivedValue(value)
         }`,
@@ -60,7 +61,8 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * @returns The session; it is connecting when returned.
  * @throws {TypeError} `dial` or `reconnect.random` is not a function, `options`
  * or `reconnect` is not an object, or `clock` lacks a method.
- * @throws {RangeError} An option is out of range.
+ * @throws {RangeError} A numeric option is out of range (one that is no
+ * number at all is a `TypeError`).
  *
  * @example A client and a server on loopback
  * ```ts

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions, receivedValue } from "../framing/_options.ts";
+import { checkOptions, numberError, receivedValue } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import {
   decodeHandshake,
@@ -53,7 +53,8 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * @param listener The accepted connections, e.g. a `Listener` from `listen`.
  * @param options Buffer sizes, ack and heartbeat timing, `resumeTimeout`, `maxSessions`, clock.
  * @returns The new sessions, as an async iterable, and `close()`.
- * @throws {RangeError} An option is out of range.
+ * @throws {RangeError} A numeric option is out of range (one that is no
+ * number at all is a `TypeError`).
  * @throws {TypeError} `listener` is not an async iterable, `options` is not an
  * object, or `clock` lacks a method.
  *
@@ -123,7 +124,8 @@ class Server implements ReliableServer {
     this.#o = resolveOptions(options);
     const resume = options.resumeTimeout ?? 60000;
     if (typeof resume !== "number" || !(resume >= 0)) {
-      throw new RangeError(
+      throw numberError(
+        resume,
         `Cannot create server as resumeTimeout must be a non-negative number: received ${
           receivedValue(resume)
         }`,
@@ -132,7 +134,8 @@ class Server implements ReliableServer {
     this.#resumeTimeout = resume;
     const max = options.maxSessions ?? Infinity;
     if (typeof max !== "number" || !(max >= 1) || (max !== Infinity && !Number.isInteger(max))) {
-      throw new RangeError(
+      throw numberError(
+        max,
         `Cannot create server as maxSessions must be a positive integer or Infinity: received ${
           receivedValue(max)
         }`,

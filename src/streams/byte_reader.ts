@@ -2,7 +2,13 @@
 
 import { TruncatedFrameError } from "../errors.ts";
 import { detachedBytes } from "../framing/_byte_queue.ts";
-import { checkChunk, checkFraming, describeValue, receivedValue } from "../framing/_options.ts";
+import {
+  checkChunk,
+  checkFraming,
+  describeValue,
+  numberError,
+  receivedValue,
+} from "../framing/_options.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 
 interface HandsBack {
@@ -88,13 +94,15 @@ export class ByteReader {
    *
    * @param n The number of bytes.
    * @returns The bytes, or `null` if the stream ended cleanly before any of them.
-   * @throws {RangeError} `n` is not a non-negative integer.
+   * @throws {RangeError} `n` is not a non-negative integer (a `TypeError` if
+   * no number at all).
    * @throws {TruncatedFrameError} The stream ended after some but not all of them.
    * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`.
    */
   async readExactly(n: number): Promise<Uint8Array | null> {
     if (!Number.isSafeInteger(n) || n < 0) {
-      throw new RangeError(
+      throw numberError(
+        n,
         `Cannot read bytes as n must be a non-negative integer: received ${receivedValue(n)}`,
       );
     }

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkFraming, checkOptions, receivedValue } from "../framing/_options.ts";
+import { checkFraming, checkOptions, numberError, receivedValue } from "../framing/_options.ts";
 import type { FramingLike } from "../framing/types.ts";
 import { Coalescer } from "./_coalescer.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
@@ -69,7 +69,8 @@ export class FrameEncoderStream {
    *
    * @param framing The wire format.
    * @param options The coalescing limit.
-   * @throws {RangeError} `coalesce` is negative or not an integer.
+   * @throws {RangeError} `coalesce` is negative or not an integer (a
+   * `TypeError` if no number at all).
    * @throws {TypeError} `framing` has no `encode()` and `decoder()`, or
    * `options` is not an object.
    */
@@ -78,7 +79,8 @@ export class FrameEncoderStream {
     checkOptions(options, "create FrameEncoderStream");
     const coalesce = options.coalesce ?? 65536;
     if (!Number.isSafeInteger(coalesce) || coalesce < 0) {
-      throw new RangeError(
+      throw numberError(
+        coalesce,
         `Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received ${
           receivedValue(coalesce)
         }`,

@@ -5,6 +5,7 @@ import {
   ByteReader,
   decimalHeader,
   delimited,
+  fixedSize,
   framed,
   FrameDecoderStream,
   FrameEncoderStream,
@@ -181,4 +182,41 @@ test("options that would be misread or fail later are refused at the call: boole
   );
   assert.equal(delimited({ stripCR: false }).name, "delimited");
   link.cut();
+});
+
+test("a numeric option given no number is a TypeError, a number out of range a RangeError", async () => {
+  const none = (async function* () {})();
+  const client = (o: Any) => reliableClient(() => Promise.resolve(new MemoryLink().client), o);
+  const entries: [string, (value: Any) => unknown][] = [
+    ["maxFrameLength", (v) => lengthPrefixed({ maxFrameLength: v })],
+    ["size", (v) => fixedSize(v)],
+    ["width", (v) => lengthPrefixed({ width: v })],
+    ["offset", (v) => lengthPrefixed({ offset: v })],
+    ["width", (v) => decimalHeader({ width: v })],
+    ["coalesce", (v) => new FrameEncoderStream(lines(), { coalesce: v })],
+    ["coalesce", (v) => framed(new MemoryLink().client, lines(), { coalesce: v })],
+    ["highWaterMark", (v) => framed(new MemoryLink().client, lines(), { highWaterMark: v })],
+    ["timeout", (v) => framed(new MemoryLink().client, lines()).close({ timeout: v })],
+    ["n", (v) => new ByteReader(new ReadableStream()).readExactly(v)],
+    ["resumeTimeout", (v) => reliableServer(none, { resumeTimeout: v })],
+    ["maxSessions", (v) => reliableServer(none, { maxSessions: v })],
+    ["maxMessageSize", (v) => reliableServer(none, { maxMessageSize: v })],
+    ["sendBufferSize", (v) => client({ sendBufferSize: v })],
+    ["ackDelay", (v) => client({ ackDelay: v })],
+    ["closeTimeout", (v) => client({ closeTimeout: v })],
+    ["reconnect.base", (v) => client({ reconnect: { base: v } })],
+    ["reconnect.jitter", (v) => client({ reconnect: { jitter: v } })],
+  ];
+  for (const [name, make] of entries) {
+    // Before: a RangeError for both, "received the string" read as if it were out of range.
+    await assert.rejects(async () => await make("5"), {
+      name: "TypeError",
+      message: new RegExp(` as ${name.replace(".", "\\.")} must .*: received the string "5"$`),
+    }, `${name} "5"`);
+    await assert.rejects(async () => await make(true), TypeError, `${name} true`);
+    await assert.rejects(async () => await make(-2), {
+      name: "RangeError",
+      message: new RegExp(` as ${name.replace(".", "\\.")} must .*: received -2$`),
+    }, `${name} -2`);
+  }
 });

@@ -122,7 +122,7 @@ test("FrameEncoderStream applies backpressure when the reader is slow", async ()
   assert.throws(() => new FrameEncoderStream(lines(), { coalesce: -1 }), RangeError);
   // "received 10" for the string "10" read as if 10 were out of range.
   assert.throws(() => new FrameEncoderStream(lines(), { coalesce: "10" as unknown as number }), {
-    name: "RangeError",
+    name: "TypeError", // not a number at all: no RangeError
     message:
       'Cannot create FrameEncoderStream as coalesce must be a non-negative integer: received the string "10"',
   });
