@@ -193,7 +193,9 @@ export interface ResumedDetail {
 export interface SessionLostDetail {
   /**
    * Messages that were sent and never confirmed: the peer may or may not have
-   * received them. Their `send` promises reject with `SESSION_LOST`.
+   * received them. Their `send` promises reject with `SESSION_LOST` (one
+   * whose signal aborted after the message was buffered has rejected with
+   * the abort reason already, and is listed all the same).
    */
   readonly unknown: Uint8Array[];
   /**
@@ -214,7 +216,8 @@ export interface CloseDetail {
    */
   readonly error: Error | undefined;
   /**
-   * Messages that were never confirmed (their `send` promises reject): those
+   * Messages that were never confirmed (their `send` promises reject, unless
+   * one already did with its signal's abort reason): those
    * left when `close()` timed out or an error ended the session, or, when the
    * peer closed first (its GOODBYE), those it will never take. Messages in
    * doubt when the session was lost are in the `sessionlost` event instead.
