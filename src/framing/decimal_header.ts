@@ -43,9 +43,11 @@ const SPACE = 0x20;
  * and padded with spaces: the header of Python's `f"{len(msg):<10}"` socket
  * tutorials.
  *
- * The decoder accepts space padding on either side of the digits and
- * rejects every other byte (including a space between digits) with
- * {@linkcode MalformedHeaderError} as soon as it arrives.
+ * The decoder accepts space padding on either side of the digits, and
+ * leading zeros (`f"{n:010}"`, C's `%010d`: zeros are digits), and rejects
+ * every other byte (including a space between digits) with
+ * {@linkcode MalformedHeaderError} as soon as it arrives. The encoder pads
+ * with spaces.
  *
  * @param options The header width and the limit.
  * @returns The framing, named like `decimal10`.
@@ -155,7 +157,7 @@ class DecimalParser implements HeaderParser {
     for (let i = pos; i < stop; i++) {
       const byte = buf[i]!;
       if (byte >= 0x30 && byte <= 0x39) {
-        if (state === 2) this.#malformed("space between digits", buf, pos, stop);
+        if (state === 2) this.#malformed("space between digits", buf, pos, i + 1);
         state = 1;
         value = value * 10 + (byte - 0x30);
       } else if (byte === SPACE) {
@@ -165,7 +167,7 @@ class DecimalParser implements HeaderParser {
           `byte 0x${byte.toString(16).padStart(2, "0")} is not a digit or a space`,
           buf,
           pos,
-          stop,
+          i + 1,
         );
       }
     }
@@ -178,6 +180,7 @@ class DecimalParser implements HeaderParser {
     return width;
   }
 
+  /** The bytes reported end at the one that showed the header malformed: the same for any chunking. */
   #malformed(reason: string, buf: Uint8Array, pos: number, end: number): never {
     throw new MalformedHeaderError(`${reason} in decimal header`, buf.subarray(pos, end));
   }

@@ -144,7 +144,7 @@ class NetstringParser implements HeaderParser {
       if (byte < 0x30 || byte > 0x39) {
         throw new MalformedHeaderError(
           `netstring length has byte 0x${byte.toString(16).padStart(2, "0")}`,
-          buf.subarray(pos, stop),
+          buf.subarray(pos, i + 1), // up to it: the same for any chunking
         );
       }
       if (i === pos + 1 && buf[pos] === 0x30) {

@@ -574,3 +574,40 @@ test("lengthPrefixed() copies a spanning frame of exactly 8 KiB into a slab, not
     assert.equal(frame.buffer.byteLength > size, slab, `size ${size}`);
   }
 });
+
+test("lengthPrefixed() reads Netty's LengthFieldBasedFrameDecoder examples as the README says", () => {
+  const hello = new TextEncoder().encode("HELLO, WORLD");
+  const wire = (...parts: (number[] | Uint8Array)[]) =>
+    Uint8Array.from(parts.flatMap((p) => Array.from(p)));
+  const decode = (framing: ReturnType<typeof lengthPrefixed>, bytes: Uint8Array) => {
+    const decoder = framing.decoder();
+    decoder.push(bytes);
+    const frame = decoder.next();
+    assert.equal(decoder.next(), undefined);
+    decoder.end();
+    return frame;
+  };
+  // Length 2, stripped (and not stripped: the same wire).
+  assert.deepEqual(decode(lengthPrefixed({ width: 2 }), wire([0x00, 0x0c], hello)), hello);
+  // The length counts its own field (adjustment -2).
+  const counting = lengthPrefixed({ width: 2, counts: "frame" });
+  assert.deepEqual(decode(counting, wire([0x00, 0x0e], hello)), hello);
+  // Two header bytes before a 3-byte length: the frame starts with them.
+  assert.deepEqual(
+    decode(lengthPrefixed({ width: 3, offset: 2 }), wire([0xca, 0xfe, 0x00, 0x00, 0x0c], hello)),
+    wire([0xca, 0xfe], hello),
+  );
+  // HDR1, a length of the whole message (16), HDR2: Netty strips 3 and hands over HDR2 + content.
+  const seventh = lengthPrefixed({ width: 2, offset: 1, counts: "frame" });
+  const frame = decode(seventh, wire([0xca, 0x00, 0x10, 0xfe], hello))!;
+  assert.deepEqual(frame.subarray(1), wire([0xfe], hello));
+  // gRPC's length-prefixed message: a flag byte, then a u32be length.
+  assert.deepEqual(
+    decode(lengthPrefixed({ offset: 1 }), wire([0x00, 0x00, 0x00, 0x00, 0x0c], hello)),
+    wire([0x00], hello),
+  );
+  assert.deepEqual(
+    lengthPrefixed({ offset: 1 }).encode(wire([0x00], hello)).subarray(0, 5),
+    wire([0, 0, 0, 0, 12]),
+  );
+});

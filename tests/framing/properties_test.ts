@@ -445,3 +445,49 @@ test("takeAll() rejects an over-limit frame that lies whole inside the head chun
   });
   assert.deepEqual(out.map((f) => text.decode(f)), ["abc"]);
 });
+
+test("a malformed or oversized header is reported alike (message, bytes) however the input is split", () => {
+  const bytes = (...parts: (string | number[])[]) =>
+    concat(parts.map((p) => typeof p === "string" ? utf8.encode(p) : new Uint8Array(p)));
+  const cases: [Framing, Uint8Array][] = [
+    [decimalHeader(), bytes("1 2       xx")],
+    [decimalHeader(), bytes("5x        hello")],
+    [decimalHeader(), bytes("          ")],
+    [decimalHeader({ maxFrameLength: 10 }), bytes("11        ")],
+    [netstring(), bytes("+5:hello,")],
+    [netstring(), bytes("5x:hello,")],
+    [netstring(), bytes("05:hello,")],
+    [netstring(), bytes(":hello,")],
+    [netstring(), bytes("5:hello!")],
+    [netstring({ maxFrameLength: 100 }), bytes("1000:")],
+    [varint(), bytes([0x85, 0x00], "hello")],
+    [varint(), bytes([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])],
+    [lengthPrefixed({ width: 8 }), bytes([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])],
+    [lengthPrefixed(), bytes("GET / HTTP/1.1\r\n")],
+  ];
+  const report = (framing: Framing, chunks: Uint8Array[]): string => {
+    const decoder = framing.decoder();
+    try {
+      for (const chunk of chunks) {
+        decoder.push(chunk);
+        while (decoder.next() !== undefined);
+      }
+      decoder.end();
+    } catch (error) {
+      const e = error as Error & { code?: string; bytes?: string };
+      return `${e.name} ${e.code}: ${e.message} [${e.bytes ?? ""}]`;
+    }
+    return "no error";
+  };
+  for (const [framing, input] of cases) {
+    const whole = report(framing, [input]);
+    const name = `${framing.name} ${JSON.stringify(text.decode(input))}`;
+    assert.match(whole, /^(MalformedHeaderError|FrameTooLargeError) /, name);
+    for (let cut = 1; cut < input.length; cut++) {
+      const split = report(framing, [input.slice(0, cut), input.slice(cut)]);
+      assert.equal(split, whole, `${name} split at ${cut}`);
+    }
+    const oneByOne = report(framing, Array.from(input, (b) => Uint8Array.of(b)));
+    assert.equal(oneByOne, whole, `${name} byte by byte`);
+  }
+});
