@@ -227,7 +227,7 @@ export class TruncatedFrameError extends FramingError {
  * decoder.push(new TextEncoder().encode("1x  "));
  * assert.throws(() => decoder.next(), (error) => {
  *   assert.ok(error instanceof MalformedHeaderError);
- *   assert.equal(error.bytes, "31 78 20 20");
+ *   assert.equal(error.bytes, "31 78"); // up to the byte that is wrong
  *   return true;
  * });
  * ```
@@ -241,11 +241,17 @@ export class MalformedHeaderError extends FramingError {
    *
    * @param reason What is wrong, e.g. "non-digit in decimal header".
    * @param bytes The offending bytes.
-   * @param options The standard error options.
+   * @param options The standard error options, and `header`: the header
+   * bytes that arrived, which may go on past the offending ones (the likely
+   * cause is read from them; default `bytes`).
    */
-  constructor(reason: string, bytes: Uint8Array, options?: ErrorOptions) {
+  constructor(
+    reason: string,
+    bytes: Uint8Array,
+    options?: ErrorOptions & { header?: Uint8Array | undefined },
+  ) {
     const hex = toHex(bytes);
-    const hint = likelyCause(bytes, 0, undefined);
+    const hint = likelyCause(options?.header ?? bytes, 0, undefined);
     super(
       `Cannot decode frame as its header is malformed: ${reason} (bytes ${hex})` +
         (hint === undefined ? "" : `: ${hint}`),

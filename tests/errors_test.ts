@@ -6,6 +6,7 @@ import {
   FrameTooLargeError,
   FramingError,
   MalformedHeaderError,
+  netstring,
   TruncatedFrameError,
 } from "../mod.ts";
 import { watchSockets } from "./_util/leaks.ts";
@@ -70,6 +71,14 @@ test("MalformedHeaderError names TLS and HTTP when a text header meets them", ()
     () => http.next(),
     (error) => error instanceof MalformedHeaderError && /HTTP/.test(error.message),
   );
+  // The bytes shown end at the one that is wrong; the cause is read from all that arrived.
+  const ns = netstring().decoder();
+  ns.push(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
+  assert.throws(() => ns.next(), {
+    name: "MalformedHeaderError",
+    message:
+      'Cannot decode frame as its header is malformed: netstring length has byte 0x47 (bytes 47): the bytes look like HTTP ("GET"); is an HTTP client talking to this port?',
+  });
 });
 
 test("FrameTooLargeError names text only where a binary length field was expected", () => {

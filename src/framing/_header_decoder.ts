@@ -5,7 +5,7 @@
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes, GATHER_BELOW } from "./_byte_queue.ts";
 import { EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
-import { checkChunk, copyBytes } from "./_options.ts";
+import { checkChunk, copyBytes, pushAfterEnd } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
 /**
@@ -60,6 +60,8 @@ export class HeaderDecoder implements FrameDecoder {
   #prefix: number;
   #trailerLength: number;
   #queue = new ByteQueue();
+  /** end() was called: the input is over. */
+  #ended = false;
   #scratch: Uint8Array;
   // A frame that spans chunks, filled as bytes arrive.
   #partial: Uint8Array | undefined;
@@ -102,6 +104,7 @@ export class HeaderDecoder implements FrameDecoder {
 
   push(chunk: Uint8Array): void {
     checkChunk(chunk, "decode frames");
+    if (this.#ended) throw pushAfterEnd();
     const partial = this.#partial;
     if (partial !== undefined && this.#queue.length === 0) {
       // A frame is being filled: copy straight into it, queue only the rest.
@@ -250,6 +253,7 @@ export class HeaderDecoder implements FrameDecoder {
   }
 
   end(): void {
+    this.#ended = true;
     // The frames before a bad header are still read first.
     this.#buffers.decodeAhead(() => this.next(), (frames) => this.#done = frames);
     const partial = this.#partial;

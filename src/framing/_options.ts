@@ -66,7 +66,15 @@ export function checkEncodeLength(length: number, limit: number): void {
 
 /** Throws a `RangeError` when `target` lacks room for `needed` bytes at `offset`. */
 export function checkRoom(target: Uint8Array, offset: number, needed: number): void {
-  if (!Number.isInteger(offset) || offset < 0 || offset + needed > target.length) {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw numberError(
+      offset,
+      `Cannot encode frame into target as offset must be a non-negative integer: received ${
+        receivedValue(offset)
+      }`,
+    );
+  }
+  if (offset + needed > target.length) {
     throw new RangeError(
       `Cannot encode frame into target as it needs ${needed} bytes at offset ${offset}: received a buffer of ${target.length} bytes`,
     );
@@ -94,6 +102,15 @@ export function detachedPayload(action: string, what = "payload"): TypeError {
   return new TypeError(
     `Cannot ${action} as the ${what}'s buffer was detached (transferred): transfer it only once its send or write has resolved, or send a copy`,
   );
+}
+
+/**
+ * The `TypeError` for bytes pushed into a decoder after its `end()`: the
+ * input was declared over (a later push would have been decoded, or taken
+ * for the rest of the frame `end()` reported truncated).
+ */
+export function pushAfterEnd(): TypeError {
+  return new TypeError("Cannot decode frames as the input has ended: end() was called");
 }
 
 /**

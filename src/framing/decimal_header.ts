@@ -157,7 +157,7 @@ class DecimalParser implements HeaderParser {
     for (let i = pos; i < stop; i++) {
       const byte = buf[i]!;
       if (byte >= 0x30 && byte <= 0x39) {
-        if (state === 2) this.#malformed("space between digits", buf, pos, i + 1);
+        if (state === 2) this.#malformed("space between digits", buf, pos, i + 1, stop);
         state = 1;
         value = value * 10 + (byte - 0x30);
       } else if (byte === SPACE) {
@@ -168,11 +168,12 @@ class DecimalParser implements HeaderParser {
           buf,
           pos,
           i + 1,
+          stop,
         );
       }
     }
     if (stop - pos < width) return -1;
-    if (state === 0) this.#malformed("no digits", buf, pos, stop);
+    if (state === 0) this.#malformed("no digits", buf, pos, stop, stop);
     if (value > this.#limit) {
       throw new FrameTooLargeError(value, this.#limit, { header: buf.subarray(pos, stop) });
     }
@@ -180,9 +181,15 @@ class DecimalParser implements HeaderParser {
     return width;
   }
 
-  /** The bytes reported end at the one that showed the header malformed: the same for any chunking. */
-  #malformed(reason: string, buf: Uint8Array, pos: number, end: number): never {
-    throw new MalformedHeaderError(`${reason} in decimal header`, buf.subarray(pos, end));
+  /**
+   * The bytes reported end at `end`, the one that showed the header malformed (the same for any
+   * chunking); those up to `stop` (all that arrived of it) show the likely cause.
+   */
+  #malformed(reason: string, buf: Uint8Array, pos: number, end: number, stop: number): never {
+    // The likely cause (TLS, HTTP) is read from all that arrived of the header.
+    throw new MalformedHeaderError(`${reason} in decimal header`, buf.subarray(pos, end), {
+      header: buf.subarray(pos, stop),
+    });
   }
 
   checkTrailer(): void {}

@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_DELIMITED,
   describeValue,
   maxFrameLengthOption,
+  pushAfterEnd,
   withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
@@ -169,6 +170,8 @@ function containsDelimiter(
 
 class DelimitedDecoder implements FrameDecoder {
   #queue = new ByteQueue();
+  /** end() was called: the input is over. */
+  #ended = false;
   #delimiter: Uint8Array;
   #table: Int32Array;
   #limit: number;
@@ -198,6 +201,7 @@ class DelimitedDecoder implements FrameDecoder {
 
   push(chunk: Uint8Array): void {
     checkChunk(chunk, "decode frames");
+    if (this.#ended) throw pushAfterEnd();
     // Small chunks after bytes held for a frame not yet complete (a trickle) are copied
     // together: held one by one, each would cost more than the bytes it holds.
     if (this.#queue.length > 0 && chunk.length < GATHER_BELOW) this.#queue.gather(chunk);
@@ -228,6 +232,7 @@ class DelimitedDecoder implements FrameDecoder {
   }
 
   end(): void {
+    this.#ended = true;
     // The frames before a bad one are still read first.
     this.#buffers.decodeAhead(() => this.next(), (frames) => this.#done = frames);
     const queue = this.#queue;

@@ -145,6 +145,7 @@ class NetstringParser implements HeaderParser {
         throw new MalformedHeaderError(
           `netstring length has byte 0x${byte.toString(16).padStart(2, "0")}`,
           buf.subarray(pos, i + 1), // up to it: the same for any chunking
+          { header: buf.subarray(pos, stop) }, // all that arrived: the likely cause (HTTP)
         );
       }
       if (i === pos + 1 && buf[pos] === 0x30) {

@@ -49,7 +49,9 @@ export interface FrameDecoder {
    */
   next(): Uint8Array | undefined;
   /**
-   * Declares the input over.
+   * Declares the input over. Frames decoded before it can still be taken
+   * with `next()`; a later `push()` throws a `TypeError` (the built-in
+   * framings).
    *
    * @throws {TruncatedFrameError} The input ended inside a frame.
    */

@@ -96,6 +96,31 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
+  test(`${name}: after end(), frames decoded are still taken and a push is refused`, () => {
+    const [sample] = fc.sample(payload, { numRuns: 1, seed: 7 });
+    const wire = framing.encode(sample!);
+    const decoder = framing.decoder();
+    // Copies: the decoder may move bytes within a chunk (lengthPrefixed's offset).
+    decoder.push(wire.slice());
+    decoder.push(wire.slice());
+    decoder.end();
+    assert.deepEqual(decoder.next(), sample);
+    assert.deepEqual(decoder.next(), sample);
+    assert.equal(decoder.next(), undefined);
+    // Before: taken, and decoded as if the input went on.
+    assert.throws(() => decoder.push(wire.slice()), {
+      name: "TypeError",
+      message: "Cannot decode frames as the input has ended: end() was called",
+    });
+    // One that end() found truncated: not completed by a later push either.
+    const truncated = framing.decoder();
+    truncated.push(wire.slice(0, wire.length - 1));
+    while (truncated.next() !== undefined);
+    assert.throws(() => truncated.end(), TruncatedFrameError);
+    assert.throws(() => truncated.push(wire.slice(wire.length - 1)), TypeError);
+    assert.throws(() => truncated.end(), TruncatedFrameError); // the same report again
+  });
+
   test(`${name}: every encoder refuses a payload whose buffer was detached (it reads as empty)`, () => {
     const [sample] = fc.sample(payload, { numRuns: 1, seed: 5 });
     const target = new Uint8Array(framing.encodedLength(sample!) + 16);
@@ -119,11 +144,18 @@ for (const [i, { framing, payload }] of formats.entries()) {
       const target = new Uint8Array(size).fill(0xee);
       assert.throws(
         () => framing.encodeInto(sample!, target, offset),
-        RangeError,
+        {
+          name: "RangeError",
+          // Before, for -1: "needs 5 bytes at offset -1", as if the target were too small.
+          message: offset === 1
+            ? `Cannot encode frame into target as it needs ${size} bytes at offset 1: received a buffer of ${size} bytes`
+            : `Cannot encode frame into target as offset must be a non-negative integer: received ${offset}`,
+        },
         `offset ${offset}`,
       );
       assert.ok(target.every((x) => x === 0xee), `offset ${offset}: nothing written`);
     }
+    assert.throws(() => framing.encodeInto(sample!, new Uint8Array(size), "0" as never), TypeError);
   });
 
   test(`${name}: with reuseBuffers or a custom allocate, frames used before the next is requested are the same`, () => {
