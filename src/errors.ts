@@ -84,6 +84,13 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
    * @default {false}
    */
   noDelimiter?: boolean | undefined;
+  /**
+   * The length is what the digits read so far make, and more digits may
+   * follow (a netstring's, refused before its `:` arrives): at least `length`.
+   *
+   * @default {false}
+   */
+  atLeast?: boolean | undefined;
 }
 
 /**
@@ -108,7 +115,10 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
  * ```
  */
 export class FrameTooLargeError extends FramingError {
-  /** The declared (or, for delimiter formats, the reached) frame length. */
+  /**
+   * The declared (or, for delimiter formats, the reached) frame length; with
+   * `atLeast` (a netstring's), what its digits read so far declare.
+   */
   readonly length: number;
   /** The `maxFrameLength` in force. */
   readonly limit: number;
@@ -130,7 +140,9 @@ export class FrameTooLargeError extends FramingError {
       (options?.noDelimiter === true
         ? `Cannot decode frame as no delimiter came within maxFrameLength ${limit} bytes (${length} read)`
         : length > limit
-        ? `Cannot decode frame as length ${length} exceeds maxFrameLength ${limit}`
+        ? `Cannot decode frame as ${
+          options?.atLeast === true ? `a length of at least ${length}` : `length ${length}`
+        } exceeds maxFrameLength ${limit}`
         : `Cannot decode frame as length ${length} cannot be allocated (maxFrameLength ${limit})`) +
         (hint === undefined ? "" : `: ${hint}`),
       "FRAME_TOO_LARGE",

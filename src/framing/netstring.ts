@@ -156,7 +156,12 @@ class NetstringParser implements HeaderParser {
       }
       value = value * 10 + (byte - 0x30);
       if (value > this.#limit) {
-        throw new FrameTooLargeError(value, this.#limit, { header: buf.subarray(pos, i + 1) });
+        // Refused as soon as the digits say so, whether more follow or not (that depends on
+        // the chunking): "at least".
+        throw new FrameTooLargeError(value, this.#limit, {
+          header: buf.subarray(pos, i + 1),
+          atLeast: true,
+        });
       }
     }
     // More bytes needed: maxHeaderLength bytes always end in ':' or exceed the limit (above).

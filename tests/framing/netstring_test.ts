@@ -20,10 +20,16 @@ test("netstring() rejects leading zeros, bad digits and a missing comma", () => 
 
 test("netstring() rejects an over-long digit run before the colon arrives", () => {
   const decoder = netstring({ maxFrameLength: 65536 }).decoder();
-  decoder.push(utf8("999999"));
+  decoder.push(utf8("9999999999:"));
   assert.throws(() => decoder.next(), (error) => {
     assert.ok(error instanceof FrameTooLargeError);
     assert.equal(error.limit, 65536);
+    // What the digits read when it was refused: not the length declared (9999999999).
+    assert.equal(error.length, 99999);
+    assert.equal(
+      error.message,
+      "Cannot decode frame as a length of at least 99999 exceeds maxFrameLength 65536",
+    );
     return true;
   });
   const endless = netstring().decoder();
