@@ -44,6 +44,9 @@ const RUSTLS: [prefix: string, errno: string][] = [
   ["certificate not valid for name", "ERR_TLS_CERT_ALTNAME_INVALID"],
   ["Expired", "CERT_HAS_EXPIRED"],
   ["NotValidYet", "CERT_NOT_YET_VALID"],
+  // Deno 2.9's rustls: "certificate expired: verification time …, but certificate is not valid after …".
+  ["certificate expired", "CERT_HAS_EXPIRED"],
+  ["certificate not valid yet", "CERT_NOT_YET_VALID"],
   ["", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
 ];
 
@@ -76,6 +79,8 @@ const DETAILS: Record<string, string> = {
   // A server that does not speak TLS (its first bytes are no TLS record). Each runtime said it
   // in other words, Node's with OpenSSL's source path.
   ERR_SSL_WRONG_VERSION_NUMBER: "the server did not answer in TLS",
+  // listenTls() with a key that is not the certificate's (errnoOf() gives Deno's rustls failure it).
+  ERR_OSSL_X509_KEY_VALUES_MISMATCH: "the certificate and the key do not match",
 };
 
 /** Bytes that are no TLS record, by OpenSSL's name (errnoOf() gives Bun's and Deno's it too). */
@@ -110,6 +115,7 @@ export function errnoOf(cause: unknown): string | undefined {
     cause.message.startsWith("failed to lookup address information") ||
     cause.message.startsWith("invalid host ")
   ) return "ENOTFOUND";
+  if (cause.message.endsWith("KeyMismatch")) return "ERR_OSSL_X509_KEY_VALUES_MISMATCH";
   const peer = "invalid peer certificate: ";
   if (!cause.message.startsWith(peer)) return undefined;
   const rest = cause.message.slice(peer.length);
@@ -282,6 +288,28 @@ function pemText<T extends object>(options: T): T {
 
 /** The longest Unix socket path Linux takes (`sun_path` holds 108 bytes with the final NUL). */
 const MAX_UNIX_PATH = 107;
+
+/**
+ * The path to bind a Unix socket listener to: a relative `path` made
+ * absolute against `cwd()`, when that fits in 107 bytes. Every runtime
+ * removes the socket file on `close()` by the path it was bound to, relative
+ * to the working directory of the moment: after a `chdir()`, a relative one
+ * left the listener's own file and removed another one of that name. An
+ * absolute path, an abstract (`"\0"`) name, one whose absolute form is too
+ * long, or a working directory that cannot be read (Deno without read
+ * permission) keeps `path` as given.
+ */
+export function unixBindPath(path: string, cwd: () => string): string {
+  if (path.startsWith("/") || path.startsWith("\0") || path.startsWith("\\")) return path;
+  let dir: string;
+  try {
+    dir = cwd();
+  } catch {
+    return path;
+  }
+  const absolute = `${dir.endsWith("/") ? dir.slice(0, -1) : dir}/${path}`;
+  return new TextEncoder().encode(absolute).length <= MAX_UNIX_PATH ? absolute : path;
+}
 
 /**
  * `options` with a bracketed IPv6 `hostname` unwrapped ({@linkcode bareHost}),

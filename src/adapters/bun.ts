@@ -32,6 +32,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type {
@@ -53,6 +54,7 @@ import {
   formatAddr,
   requireRuntime,
   throwIfAborted,
+  unixBindPath,
 } from "./_errors.ts";
 import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
 import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
@@ -395,7 +397,7 @@ async function serve(options: ListenOptions, secure = false): Promise<Listener> 
     }
     const base = { socket, allowHalfOpen: true, tls };
     const server = unixPath !== undefined
-      ? bun().listen({ ...base, unix: unixPath })
+      ? bun().listen({ ...base, unix: unixBindPath(unixPath, process.cwd) })
       : bun().listen({ ...base, hostname: address, port: (options as { port: number }).port });
     const addr: NetAddr = unixPath !== undefined
       ? { transport: "unix", path: unixPath }

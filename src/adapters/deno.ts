@@ -50,6 +50,7 @@ import {
   formatAddr,
   requireRuntime,
   throwIfAborted,
+  unixBindPath,
 } from "./_errors.ts";
 import { SocketConn } from "./_socket_conn.ts";
 import { ConnectionError } from "../errors.ts";
@@ -69,7 +70,8 @@ function toAddr(addr: Deno.Addr, unixPath?: string): NetAddr {
   if (addr.transport === "tcp") {
     return { transport: "tcp", hostname: addr.hostname, port: addr.port };
   }
-  if (addr.transport === "unix") return { transport: "unix", path: addr.path || (unixPath ?? "") };
+  // The path as given (a listener binds a relative one by its absolute form).
+  if (addr.transport === "unix") return { transport: "unix", path: unixPath ?? addr.path };
   throw new TypeError(`Cannot use address as transport ${addr.transport} is not supported`);
 }
 
@@ -82,6 +84,18 @@ const EMPTY = new Uint8Array(0);
  */
 function tlsEof(error: unknown, handshaken: boolean): boolean {
   return handshaken && (error as Error | undefined)?.name === "UnexpectedEof";
+}
+
+/**
+ * A read's failure as reported: a TLS client that gave up during the handshake (which a server
+ * connection runs on its first read) is a reset, as the client side reports a server that
+ * closed then (it read as "it failed: unexpected end of file").
+ */
+function readFailure(error: unknown, handshaken: boolean): unknown {
+  if (handshaken || (error as Error | undefined)?.name !== "UnexpectedEof") return error;
+  return Object.assign(new Error("the peer closed during the TLS handshake", { cause: error }), {
+    code: "ECONNRESET",
+  });
 }
 
 /** Writes the rest of `chunk` after a partial write of `off` bytes. */
@@ -171,7 +185,7 @@ function wrap(
       }
     } catch (error) {
       if (closed || shut || tlsEof(error, handshaken)) conn.end();
-      else conn.error(error);
+      else conn.error(readFailure(error, handshaken));
     } finally {
       reading = false;
     }
@@ -200,7 +214,7 @@ function wrap(
       read: (buffer) => {
         const n = readOnce(buffer).catch((error) => {
           if (closed || shut || tlsEof(error, handshaken)) return null;
-          throw error;
+          throw readFailure(error, handshaken);
         });
         direct = n.catch(() => {});
         return n;
@@ -486,7 +500,11 @@ export function listen(options: ListenOptions): Promise<Listener> {
     const target = checkTarget(options, "listen");
     if ("path" in target) {
       const { path } = target;
-      return bind(path, path, () => Deno.listen({ transport: "unix", path }));
+      return bind(
+        path,
+        path,
+        () => Deno.listen({ transport: "unix", path: unixBindPath(path, Deno.cwd) }),
+      );
     }
     const { hostname = "0.0.0.0", port } = target;
     return bind(tcpTarget({ hostname, port }), undefined, () => Deno.listen({ hostname, port }));

@@ -34,6 +34,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { lookup } from "node:dns/promises";
 import { setImmediate } from "node:timers";
 import type {
@@ -49,7 +50,13 @@ import type {
   UnixAddr,
   UnixListenOptions,
 } from "../connection/types.ts";
-import { checkTarget, connectionError, formatAddr, throwIfAborted } from "./_errors.ts";
+import {
+  checkTarget,
+  connectionError,
+  formatAddr,
+  throwIfAborted,
+  unixBindPath,
+} from "./_errors.ts";
 import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
 import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
 
@@ -301,7 +308,9 @@ function serve(
       });
       resolve(listener);
     };
-    if ("path" in options) return void server.listen({ path: options.path }, onListening);
+    if ("path" in options) {
+      return void server.listen({ path: unixBindPath(options.path, process.cwd) }, onListening);
+    }
     const port = options.port;
     if (net.isIP(host!) !== 0) return void server.listen({ host, port }, onListening);
     // A host name is resolved first, as Node's listen() does itself: Bun's fails on some names
@@ -377,10 +386,14 @@ function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
     (checked) => {
       const { cert, key } = checked as TlsListenOptions;
       if (ON_DENO) {
-        // Deno's node:tls takes a certificate or key it cannot parse, and then fails every
-        // handshake; Node's and Bun's refuse them here, as a failure to listen.
-        new X509Certificate(cert);
-        createPrivateKey(key);
+        // Deno's node:tls takes a certificate or key it cannot parse, or a key that is not the
+        // certificate's, and then fails every handshake; Node's and Bun's refuse them here, as a
+        // failure to listen, in the same words.
+        if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+          throw Object.assign(new Error("the certificate and the key do not match"), {
+            code: "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
+          });
+        }
       }
       return tls.createServer({ cert, key, handshakeTimeout: tlsHandshake.timeout });
     },

@@ -92,6 +92,27 @@ test("connectionError names the address and the reason, and keeps the cause", BO
     ],
     [errno("certificate has expired", "CERT_HAS_EXPIRED"), "the server's certificate has expired"],
     [rustls("invalid peer certificate: Expired"), "the server's certificate has expired"],
+    // Deno 2.9's own words (the two above are older rustls'): before, "could not be verified".
+    [
+      rustls(
+        "invalid peer certificate: certificate expired: verification time 1796499022 (UNIX), but certificate is not valid after 1609459200 (187039822 seconds ago)",
+      ),
+      "the server's certificate has expired",
+    ],
+    [
+      rustls(
+        "invalid peer certificate: certificate not valid yet: verification time 1796499022 (UNIX), but certificate is not valid before 2208988800 (412489778 seconds in future)",
+      ),
+      "the server's certificate is not valid yet",
+    ],
+    [rustls("keys may not be consistent: KeyMismatch"), "the certificate and the key do not match"],
+    [
+      errno(
+        "error:05800074:x509 certificate routines::key values mismatch",
+        "ERR_OSSL_X509_KEY_VALUES_MISMATCH",
+      ),
+      "the certificate and the key do not match",
+    ],
   ];
   for (const [cause, reason] of reasons) {
     const failed = connectionError("listen on 127.0.0.1:1", cause);
