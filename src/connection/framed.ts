@@ -601,14 +601,17 @@ class Framed implements FramedConnection {
     // Not at once when no batch is on its way (a turn sooner): a read that ends reading with a
     // framing error held back from the last batch must not refuse the replies the caller makes in
     // the same turn to the frames before it; nor may it beat a cancel() made in that turn.
-    const next = this.#batchChain.then(() => this.#readBatch());
+    // #readBatch waits for the chain itself: no promise adopting its result (two turns more).
+    const next = this.#readBatch(this.#batchChain);
     this.#batchChain = next.then(noop, (error) => {
       if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
     });
     return next;
   }
 
-  async #readBatch(): Promise<Uint8Array[] | null> {
+  /** Reads a batch once `after` (the batch before it) has settled. */
+  async #readBatch(after: Promise<void>): Promise<Uint8Array[] | null> {
+    await after;
     const decoder = this.#decoder;
     while (true) {
       if (this.#readError !== undefined) {
@@ -626,7 +629,13 @@ class Framed implements FramedConnection {
       }
       let chunk: Uint8Array | null;
       try {
-        chunk = await this.#readChunk();
+        // A framewire adapter's data, handed over without the readable's promises when it holds
+        // nothing queued (see #readChunk): awaited here, one async call fewer per read.
+        const direct = this.#readDirect();
+        if (direct !== undefined) {
+          chunk = await direct;
+          if (chunk !== null) this.#bytesRead += chunk.length;
+        } else chunk = await this.#readChunk();
       } catch (error) {
         this.#readDone = true;
         if (this.#closedHere) return null;
@@ -691,6 +700,20 @@ class Framed implements FramedConnection {
   }
 
   /**
+   * A framewire adapter's next chunk of data (see `readDirect`), when the
+   * conn is read through its readable, nothing else is buffered, and the
+   * adapter can hand it over directly; else `undefined` (use #readChunk).
+   */
+  #readDirect(): Promise<Uint8Array | null> | undefined {
+    if (this.#buffered !== undefined || this.#directRead !== undefined) return undefined;
+    this.#reader ??= lock(
+      "readable",
+      () => (this.#connReadable = this.conn.readable).getReader(),
+    );
+    return (this.conn as Partial<DirectReader>)[readDirect]?.call(this.conn, this.#connReadable!);
+  }
+
+  /**
    * The next bytes from the connection; empty after a read straight into the
    * frame being filled; `null` at the end.
    */
@@ -711,18 +734,6 @@ class Framed implements FramedConnection {
         "readable",
         () => (this.#connReadable = this.conn.readable).getReader(),
       );
-      // A framewire adapter's data, handed over without the readable's promises when it holds
-      // nothing queued.
-      const direct = (this.conn as Partial<DirectReader>)[readDirect]?.call(
-        this.conn,
-        this.#connReadable!,
-      );
-      if (direct !== undefined) {
-        const value = await direct;
-        if (value === null) return null;
-        this.#bytesRead += value.length;
-        return value;
-      }
       const result = await this.#reader.read();
       if (result.done) return null;
       if (result.value instanceof Uint8Array) this.#bytesRead += result.value.length;
@@ -795,7 +806,7 @@ class Framed implements FramedConnection {
         // Calls made while a batch is on its way are answered in call order, once it is here.
         // The first call to wait starts #answer(), which runs until none is left.
         return new Promise((resolve, reject) => {
-          if (this.#nextCalls.push({ resolve, reject }) === 1) void this.#answer();
+          if (this.#nextCalls.push({ resolve, reject }) === 1) this.#answer();
         });
       },
     };
@@ -806,25 +817,27 @@ class Framed implements FramedConnection {
    * Returns once none is left; while it waits for a batch, the call that
    * batch is for stays queued (so a later call does not start another).
    */
-  async #answer(): Promise<void> {
+  #answer(): void {
     const calls = this.#nextCalls;
     while (calls.length > 0) {
       if (this.#frameIndex < this.#frames.length) {
         calls.shift()!.resolve({ done: false, value: this.#frames[this.#frameIndex++]! });
         continue;
       }
-      let batch: Uint8Array[] | null;
-      try {
-        batch = await this.#nextBatch();
-      } catch (error) {
+      // Not an async function: one reaction per batch, as an await would be, and no frame of its
+      // own to resume.
+      follow(this.#nextBatch(), (batch) => {
+        if (batch === null) calls.shift()!.resolve({ done: true, value: undefined });
+        else {
+          this.#frames = batch;
+          this.#frameIndex = 0;
+        }
+        this.#answer();
+      }, (error) => {
         calls.shift()!.reject(error);
-        continue;
-      }
-      if (batch === null) calls.shift()!.resolve({ done: true, value: undefined });
-      else {
-        this.#frames = batch;
-        this.#frameIndex = 0;
-      }
+        this.#answer();
+      });
+      return;
     }
   }
 
@@ -1114,12 +1127,42 @@ class Framed implements FramedConnection {
     this.#queue.push(chunk);
     this.#emitted += chunk.length;
     this.#open = undefined;
-    if (this.#pumping === undefined) {
-      this.#pumping = STARTING;
-      const pumping = this.#pump();
-      // A pump that failed before its first await has already cleared #pumping.
-      if (this.#pumping === STARTING) this.#pumping = pumping;
+    if (this.#pumping === undefined) this.#startPump();
+  }
+
+  /** Writes what is queued, unless writes are in progress (they go on with it). */
+  #startPump(): void {
+    // One chunk (a lone flush, as in request and reply) and the writer taken: straight to a
+    // framewire adapter's socket when its writable holds nothing, without the stream's promises,
+    // and followed with one reaction instead of the async pump's (as the pump would, in order).
+    if (this.#queue.length === 1 && this.#writer !== undefined) {
+      const chunk = this.#queue[0]!;
+      const direct = (this.conn as Partial<DirectWriter>)[writeDirect]?.call(
+        this.conn,
+        chunk,
+        this.#connWritable!,
+      );
+      if (direct !== undefined) {
+        this.#queue = [];
+        const length = chunk.length;
+        this.#pumping = direct.then(() => {
+          this.#written += length;
+          this.#coalescer.written(this.#written);
+          this.#settle();
+          this.#pumping = undefined;
+          if (this.#queue.length > 0) this.#startPump();
+        }, (error) => {
+          this.#settle(); // sends whose frames were written resolve
+          this.#fail(error);
+          this.#pumping = undefined;
+        });
+        return;
+      }
     }
+    this.#pumping = STARTING;
+    const pumping = this.#pump();
+    // A pump that failed before its first await has already cleared #pumping.
+    if (this.#pumping === STARTING) this.#pumping = pumping;
   }
 
   async #pump(): Promise<void> {
