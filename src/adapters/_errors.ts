@@ -210,7 +210,8 @@ export function formatAddr(addr: NetAddr): string {
 
 /**
  * Throws a `RangeError` unless `port` is an integer from 1 (0 to listen: any
- * free port) to 65535, so that every runtime refuses a bad port alike.
+ * free port) to 65535 (a `TypeError` if it is no number at all), so that
+ * every runtime refuses a bad port alike.
  */
 export function checkPort(port: number, action: "connect" | "listen"): void {
   const min = action === "connect" ? 1 : 0;

@@ -8,8 +8,6 @@ import {
   checkOptions,
   checkPayload,
   describeValue,
-  detachedPayload,
-  isDetached,
   numberError,
   receivedValue,
 } from "../framing/_options.ts";
@@ -118,10 +116,12 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * once it is written. Sends resolve in call order, and their callbacks run
    * in that order. Rejects (never throws) with the framing's error for a
    * payload it refuses, and with a `TypeError` for one whose buffer is
-   * detached (transferred) at the send; one detached after it and before its
-   * send resolves fails the connection with that `TypeError` instead of
-   * going out as a header with no bytes (transfer a payload once its send
-   * resolved, or a copy).
+   * detached (transferred) at the send. One sent without a copy and detached
+   * (or, resizable, shrunk) before its send resolves fails the connection
+   * with a `CONNECTION_FAILED` error: the frames before it go out, writing
+   * ends there (its header may have gone out: the peer reads a truncated
+   * frame, never the frames after it as its bytes), and reading goes on.
+   * Transfer a payload once its send resolved, or send a copy.
    */
   send(payload: Uint8Array | string): Promise<void>;
   /**
@@ -297,6 +297,16 @@ const GONE: ReadonlySet<string> = new Set([
 
 /** Errors that reach the application as they are: the caller's mistakes, not the connection's. */
 const usageErrors = new WeakSet<object>();
+
+/**
+ * A payload sent without a copy changed its length before it was written: its buffer was
+ * detached (transferred) or, resizable, shrunk. The connection's sending failure.
+ */
+function payloadChanged(): ConnectionError {
+  return new ConnectionError(
+    "Cannot send as a payload's buffer was detached (transferred) or shrunk before it was written: writing ended, and the peer reads a truncated frame (transfer a payload once its send resolved, or send a copy)",
+  );
+}
 
 /** The conn's readable or writable is held by another reader or writer (a second framed()?). */
 function locked(side: "readable" | "writable", cause: unknown): TypeError {
@@ -495,6 +505,13 @@ class Framed implements FramedConnection {
   #coalescer: Coalescer;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #queue: Uint8Array[] = [];
+  /** The length of each chunk of #queue when it was queued. */
+  #queueLengths: number[] = [];
+  /**
+   * A chunk's length changed between #enqueue and its write: a payload written without a copy
+   * whose buffer was detached (transferred) or shrunk (resizable) before its send resolved.
+   */
+  #payloadChanged = false;
   #emitted = 0;
   #written = 0;
   /**
@@ -1121,10 +1138,11 @@ class Framed implements FramedConnection {
   }
 
   #enqueue(chunk: Uint8Array): void {
-    // Sending failed (a failed write errors the writer too; a payload detached before its write
+    // Sending failed (a failed write errors the writer too; a payload changed before its write
     // does not): what was framed after it is not written.
     if (this.#failure !== undefined) return;
     this.#queue.push(chunk);
+    this.#queueLengths.push(chunk.length);
     this.#emitted += chunk.length;
     this.#open = undefined;
     if (this.#pumping === undefined) this.#startPump();
@@ -1135,7 +1153,10 @@ class Framed implements FramedConnection {
     // One chunk (a lone flush, as in request and reply) and the writer taken: straight to a
     // framewire adapter's socket when its writable holds nothing, without the stream's promises,
     // and followed with one reaction instead of the async pump's (as the pump would, in order).
-    if (this.#queue.length === 1 && this.#writer !== undefined) {
+    if (
+      this.#queue.length === 1 && this.#writer !== undefined &&
+      this.#queue[0]!.length === this.#queueLengths[0]
+    ) {
       const chunk = this.#queue[0]!;
       const direct = (this.conn as Partial<DirectWriter>)[writeDirect]?.call(
         this.conn,
@@ -1144,6 +1165,7 @@ class Framed implements FramedConnection {
       );
       if (direct !== undefined) {
         this.#queue = [];
+        this.#queueLengths = [];
         const length = chunk.length;
         this.#pumping = direct.then(() => {
           this.#written += length;
@@ -1169,17 +1191,8 @@ class Framed implements FramedConnection {
     try {
       const writer = this.#writer ??= this.#lockWritable();
       while (this.#queue.length > 0) {
-        const chunks = this.#queue;
-        this.#queue = [];
-        // A large payload goes out as a view, after its header: detached since its send, it
-        // reads as empty, and the peer would take the frames after it for its bytes.
-        for (const chunk of chunks) {
-          if (chunk.length === 0 && isDetached(chunk)) {
-            const error = detachedPayload("send");
-            usageErrors.add(error);
-            throw error;
-          }
-        }
+        const chunks = this.#takeQueue();
+        if (chunks.length === 0) break; // its first chunk changed
         // One chunk (a lone flush, as in request and reply): straight to a framewire adapter's
         // socket when its writable holds nothing, without the stream's promises.
         const direct = chunks.length === 1
@@ -1208,12 +1221,39 @@ class Framed implements FramedConnection {
         }
         this.#coalescer.written(this.#written);
         this.#settle();
+        if (this.#payloadChanged) break;
+      }
+      if (this.#payloadChanged) {
+        // Its header may have gone out (in an earlier write, or with the frames before it): the
+        // connection cannot go on, and the peer must not take the frames after it for its bytes.
+        // The end of writing shows it a truncated frame; reading goes on.
+        this.#fail(payloadChanged());
+        writer.close().catch(noop);
       }
     } catch (error) {
       this.#fail(error);
     } finally {
       this.#pumping = undefined;
     }
+  }
+
+  /**
+   * Takes the queued chunks: those before the first whose length changed since it was queued
+   * (then sets #payloadChanged and drops the rest).
+   */
+  #takeQueue(): Uint8Array[] {
+    const chunks = this.#queue;
+    const lengths = this.#queueLengths;
+    this.#queue = [];
+    this.#queueLengths = [];
+    for (let i = 0; i < chunks.length; i++) {
+      if (chunks[i]!.length !== lengths[i]) {
+        this.#payloadChanged = true;
+        chunks.length = i;
+        break;
+      }
+    }
+    return chunks;
   }
 
   /**

@@ -92,15 +92,26 @@ export function checkPayload(payload: Uint8Array): void {
   if (payload.length === 0 && isDetached(payload)) throw detachedPayload("encode frame");
 }
 
-/** Whether `bytes` is a view of an `ArrayBuffer` that was detached (transferred); it then reads as empty. */
+/**
+ * Whether `bytes`, of length 0, is a view that cannot be read: its buffer
+ * was detached (transferred), or shrunk (resizable) below a fixed-length
+ * view. It then reads as empty. (A length-tracking view of a buffer shrunk
+ * to 0 is empty, and readable.) Not `buffer.detached`: reading `buffer`
+ * makes an engine create the `ArrayBuffer` of a small array.
+ */
 export function isDetached(bytes: Uint8Array): boolean {
-  return (bytes.buffer as { detached?: boolean }).detached === true;
+  try {
+    bytes.at(0);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** The `TypeError` for a payload whose buffer was transferred before framewire could read it. */
 export function detachedPayload(action: string, what = "payload"): TypeError {
   return new TypeError(
-    `Cannot ${action} as the ${what}'s buffer was detached (transferred): transfer it only once its send or write has resolved, or send a copy`,
+    `Cannot ${action} as the ${what}'s buffer was detached (transferred) or shrunk below it: transfer it only once its send or write has resolved, or send a copy`,
   );
 }
 

@@ -63,8 +63,9 @@ const CR = 0x0d;
  * @returns The framing, named `line` for `"\n"` with `stripCR`, otherwise `delimited`.
  * @throws {TypeError} The delimiter is neither a string nor a `Uint8Array`,
  * or `options` is not an object.
- * @throws {RangeError} An option is out of range, or `encode` is given a
- * payload that contains the delimiter (or, with `stripCR`, ends with `"\r"`).
+ * @throws {RangeError} An option is out of range (a `TypeError` if no
+ * number at all), or `encode` is given a payload that contains the delimiter
+ * (or, with `stripCR`, ends with `"\r"`).
  *
  * @example NUL-terminated messages
  * ```ts

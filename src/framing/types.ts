@@ -38,7 +38,7 @@ export interface FrameDecoder {
    * to the payload inside it).
    *
    * @throws {TypeError} `chunk` is not a `Uint8Array` (wrap an `ArrayBuffer`:
-   * `new Uint8Array(buffer)`).
+   * `new Uint8Array(buffer)`), or `end()` was called (the built-in framings).
    */
   push(chunk: Uint8Array): void;
   /**
@@ -153,8 +153,8 @@ export interface FramingLike {
    * @throws {RangeError} The payload is longer than `maxFrameLength` or the
    * format cannot carry it.
    * @throws {TypeError} The payload is not a `Uint8Array`, or its buffer
-   * was detached (transferred), which would read as an empty payload (the
-   * built-in framings).
+   * was detached (transferred) or shrunk below it, which would read as an
+   * empty payload (the built-in framings).
    */
   encode(payload: Uint8Array): Uint8Array;
   /**
@@ -181,12 +181,14 @@ export interface Framing extends FramingLike {
    * As {@linkcode FramingLike.encode}: one new buffer, backed by an `ArrayBuffer`.
    *
    * @throws {RangeError} As for {@linkcode FramingLike.encode}.
+   * @throws {TypeError} As for {@linkcode FramingLike.encode}.
    */
   encode(payload: Uint8Array): Uint8Array<ArrayBuffer>;
   /**
    * The number of bytes {@linkcode Framing.encode} produces for `payload`.
    *
    * @throws {RangeError} As for {@linkcode Framing.encode}.
+   * @throws {TypeError} As for {@linkcode Framing.encode}.
    */
   encodedLength(payload: Uint8Array): number;
   /**
@@ -194,7 +196,10 @@ export interface Framing extends FramingLike {
    * returns the number of bytes written; `target` must have
    * {@linkcode Framing.encodedLength} bytes of room.
    *
-   * @throws {RangeError} As for {@linkcode Framing.encode}, or `target` is too small.
+   * @throws {RangeError} As for {@linkcode Framing.encode}, `target` is too
+   * small, or `offset` is negative or not an integer.
+   * @throws {TypeError} As for {@linkcode Framing.encode}, or `offset` is no
+   * number.
    */
   encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number;
   /**
@@ -202,6 +207,7 @@ export interface Framing extends FramingLike {
    * buffers in which the payload appears as a view (for large payloads).
    *
    * @throws {RangeError} As for {@linkcode Framing.encode}.
+   * @throws {TypeError} As for {@linkcode Framing.encode}.
    */
   encodeParts(payload: Uint8Array): Uint8Array[];
 }

@@ -8,7 +8,9 @@ import { framed, type FramedConnection } from "../connection/framed.ts";
 import { ConnectionError } from "../errors.ts";
 import {
   describeValue,
+  detachedPayload,
   fixedOverhead,
+  isDetached,
   numberError,
   receivedValue,
   signalError,
@@ -355,6 +357,10 @@ export class Session extends EventTarget implements ReliableSession {
           }`,
         ),
       );
+    }
+    // A detached payload reads as empty (its copy below would be the engine's own TypeError).
+    if (bytes.length === 0 && isDetached(bytes)) {
+      return Promise.reject(detachedPayload("send message"));
     }
     if (bytes.length > this.#o.maxMessageSize) {
       return Promise.reject(

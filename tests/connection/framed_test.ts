@@ -37,17 +37,22 @@ function recordingConn(): {
   feed: WritableStreamDefaultWriter<Uint8Array>;
   fail: (error: Error) => void;
   closedCalls: () => number;
+  writableClosed: () => boolean;
 } {
   const writes: Uint8Array[] = [];
   const input = new TransformStream<Uint8Array, Uint8Array>();
   let failure: Error | undefined;
   let closes = 0;
+  let writableClosed = false;
   const conn: Conn = {
     readable: input.readable,
     writable: new WritableStream({
       write(chunk) {
         if (failure) throw failure;
         writes.push(chunk);
+      },
+      close() {
+        writableClosed = true;
       },
     }),
     localAddr: addr,
@@ -64,6 +69,7 @@ function recordingConn(): {
     feed: input.writable.getWriter(),
     fail: (error) => failure = error,
     closedCalls: () => closes,
+    writableClosed: () => writableClosed,
   };
 }
 
@@ -247,25 +253,65 @@ test("framed() send() rejects a payload whose buffer was detached: not sent as a
   assert.equal(decoder.next(), undefined);
 });
 
-test("framed() a large payload detached before its send resolves fails the connection before its header goes out", async () => {
+/** The error of a connection whose payload changed before it was written. */
+const changed = {
+  name: "ConnectionError",
+  code: "CONNECTION_FAILED",
+  message:
+    /^Cannot send as a payload's buffer was detached \(transferred\) or shrunk before it was written/,
+};
+
+test("framed() a large payload detached or shrunk before its send resolves ends writing: the peer reads a truncated frame, never the frames after it as its bytes", async () => {
+  const changes: [string, (payload: Uint8Array) => void][] = [
+    ["transferred", (payload) => (payload.buffer as ArrayBuffer).transfer()],
+    ["shrunk", (payload) => (payload.buffer as ArrayBuffer).resize(10)],
+  ];
+  for (const [how, change] of changes) {
+    // An idle connection: the header is written at once, the payload after it.
+    const { conn, writes, writableClosed } = recordingConn();
+    const fc = framed(conn, lengthPrefixed());
+    const big = new Uint8Array(new ArrayBuffer(100_000, { maxByteLength: 100_000 })).fill(7);
+    const sending = fc.send(big); // not copied: resolves once written
+    change(big); // misuse
+    const after = fc.send("after");
+    for (const send of [sending, after, fc.send("later")]) await assert.rejects(send, changed, how);
+    // Before: the header, then "after" and "later" (read as the payload's first bytes); or
+    // nothing at all and an empty frame (shrunk to 0 bytes).
+    const decoder = lengthPrefixed().decoder();
+    decoder.push(concat(writes));
+    assert.equal(decoder.next(), undefined, how);
+    assert.throws(() => decoder.end(), TruncatedFrameError, how);
+    assert.ok(writableClosed(), `${how}: the end of writing was sent`);
+    await fc.close(); // the application has seen the failure
+  }
+});
+
+test("framed() a payload detached while the socket is busy: the frames before it go out, then writing ends", async () => {
   const { conn, chunks, arrived, complete } = heldConn();
   const fc = framed(conn, lengthPrefixed());
   await fc.send("a");
   await arrived(1); // its write is in progress: what is sent next waits in framed()'s queue
+  await fc.send("important"); // copied: resolves at once, and must go out
   const big = new Uint8Array(100_000).fill(7);
-  const sending = fc.send(big); // not copied: resolves once written
-  big.buffer.transfer(); // misuse, but not to be written as its header and then nothing
+  const sending = fc.send(big);
+  big.buffer.transfer();
   const after = fc.send("b");
   complete();
-  for (const send of [sending, after, fc.send("c")]) {
-    await assert.rejects(send, (error) => {
-      assert.ok(error instanceof TypeError, `expected TypeError, got ${error}`);
-      assert.match(error.message, /^Cannot send as the payload's buffer was detached/);
-      return true;
-    });
-  }
-  assert.equal(chunks.length, 1); // nor what was sent after it
-  await fc.close(); // the application has seen the failure
+  // The next batch: "important", then the big payload's header (written), then the payload
+  // (changed: not written, nor anything after it).
+  await arrived(2);
+  complete();
+  await arrived(3);
+  complete();
+  for (const send of [sending, after, fc.send("c")]) await assert.rejects(send, changed);
+  assert.equal(chunks.length, 3);
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(chunks));
+  assert.equal(text.decode(decoder.next()), "a");
+  assert.equal(text.decode(decoder.next()), "important"); // before: dropped with the batch
+  assert.equal(decoder.next(), undefined);
+  assert.throws(() => decoder.end(), TruncatedFrameError); // its header, and no "b"
+  await fc.close();
 });
 
 test("framed() send() rejects a payload the framing refuses, and the connection goes on", async () => {

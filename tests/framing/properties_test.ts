@@ -134,7 +134,29 @@ for (const [i, { framing, payload }] of formats.entries()) {
       const detached = sample!.slice();
       detached.buffer.transfer();
       assert.throws(() => encode(detached), /as the payload's buffer was detached/, method);
+      // A fixed-length view of a resizable buffer shrunk below it reads as empty too.
+      const buffer = new ArrayBuffer(sample!.length + 1, { maxByteLength: sample!.length + 1 });
+      const outside = new Uint8Array(buffer, 1, sample!.length);
+      outside.set(sample!);
+      buffer.resize(0);
+      assert.throws(() => encode(outside), {
+        name: "TypeError",
+        message:
+          /^Cannot encode frame as the payload's buffer was detached \(transferred\) or shrunk below it/,
+      }, `${method}, shrunk`);
     }
+    // A length-tracking view of a buffer shrunk to 0 is empty, and readable: an empty payload.
+    const tracking = new ArrayBuffer(4, { maxByteLength: 4 });
+    const empty = new Uint8Array(tracking);
+    tracking.resize(0);
+    const takesEmpty = (() => {
+      try {
+        return framing.encodedLength(new Uint8Array(0)) >= 0;
+      } catch {
+        return false; // offset bytes, a fixed size
+      }
+    })();
+    if (takesEmpty) assert.doesNotThrow(() => framing.encode(empty));
   });
 
   test(`${name}: encodeInto refuses an offset outside the target`, () => {
@@ -478,6 +500,8 @@ test("takeAll() rejects an over-limit frame that lies whole inside the head chun
   assert.deepEqual(out.map((f) => text.decode(f)), ["abc"]);
 });
 
+// The likely cause a message names (TLS, HTTP) is read from what has arrived of the header, so it
+// may need more than the first bytes: no case here has one.
 test("a malformed or oversized header is reported alike (message, bytes) however the input is split", () => {
   const bytes = (...parts: (string | number[])[]) =>
     concat(parts.map((p) => typeof p === "string" ? utf8.encode(p) : new Uint8Array(p)));

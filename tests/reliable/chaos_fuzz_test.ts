@@ -13,7 +13,11 @@ function seeds(): number[] {
   const one = process.env.CHAOS_SEED;
   if (one !== undefined && one !== "") return [Number(one)];
   const range = process.env.CHAOS_SEEDS ?? "1..200";
-  const [a, b] = range.split("..").map(Number) as [number, number];
+  const [a, b = a] = range.split("..").map(Number) as [number, number?];
+  // A range that runs no seed would pass without testing anything.
+  if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || b < a) {
+    throw new RangeError(`CHAOS_SEEDS must be "a..b" with a <= b, or one seed: received ${range}`);
+  }
   return Array.from({ length: b - a + 1 }, (_, i) => a + i);
 }
 

@@ -1626,6 +1626,16 @@ test(
           message:
             "Cannot send as the payload must be a Uint8Array or a string: received ArrayBuffer",
         });
+        // A detached payload: a rejection in framewire's words (before: the engine's TypeError,
+        // thrown by send(), which never throws).
+        const detached = new Uint8Array(10);
+        detached.buffer.transfer();
+        let sending: Promise<void> | undefined;
+        assert.doesNotThrow(() => sending = client.send(detached));
+        await assert.rejects(sending!, {
+          name: "TypeError",
+          message: /^Cannot send message as the payload's buffer was detached/,
+        });
         assert.equal(client.stats.reconnects, 0);
       },
     );
