@@ -5,7 +5,7 @@
 
 import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
-import { checkChunk, detachedPayload, isDetached } from "../framing/_options.ts";
+import { checkChunk, detachedPayload, isDetached, isDetachedError } from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
 import { cancelReading, readDirect, writeDirect } from "../connection/_direct.ts";
 
@@ -281,6 +281,8 @@ export class SocketConn implements Conn {
    * a write's words); writing is over.
    */
   #writeFailed(refused: TypeError | undefined, cause: unknown): Error {
+    // A chunk detached or shrunk while the handle wrote it in parts: refused as it is.
+    if (refused === undefined && isDetachedError(cause)) refused = cause as TypeError;
     // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
     this.#sinkError = refused ?? (this.#closing ? closedError(this.remoteAddr) : connectionError(
       `write to ${formatAddr(this.remoteAddr)}`,

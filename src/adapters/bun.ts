@@ -58,6 +58,7 @@ import {
 } from "./_errors.ts";
 import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
 import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
+import { detachedPayload } from "../framing/_options.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
@@ -118,6 +119,8 @@ class Link {
   readonly conn: SocketConn;
   #socket: BunSocket;
   #rest: Uint8Array | undefined;
+  /** The length #rest had when set: a buffer detached or shrunk meanwhile changes it. */
+  #restLength = 0;
   #settle: ((error?: unknown) => void) | undefined;
   /** A write found the socket gone (reset): Bun then reports a plain end, which is not one. */
   #gone = false;
@@ -159,6 +162,7 @@ class Link {
     }
     // Bun wrote part of it and keeps nothing: the rest goes out on drain.
     this.#rest = chunk.subarray(n);
+    this.#restLength = this.#rest.byteLength;
     return new Promise((resolve, reject) => {
       this.#settle = (error) => error === undefined ? resolve() : reject(error);
     });
@@ -168,10 +172,18 @@ class Link {
   drain(): void {
     const rest = this.#rest;
     if (rest === undefined) return;
+    // Detached or shrunk since: writing what is left would resolve with bytes never sent.
+    if (rest.byteLength !== this.#restLength) {
+      this.#rest = undefined;
+      this.#settle?.(detachedPayload("write", "chunk"));
+      this.#settle = undefined;
+      return;
+    }
     const n = this.#socket.write(rest);
     if (n < 0) return this.close(socketGone());
     if (n < rest.byteLength) {
       this.#rest = rest.subarray(n);
+      this.#restLength = this.#rest.byteLength;
       return;
     }
     this.#rest = undefined;

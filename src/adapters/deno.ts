@@ -53,6 +53,7 @@ import {
   unixBindPath,
 } from "./_errors.ts";
 import { SocketConn } from "./_socket_conn.ts";
+import { detachedPayload } from "../framing/_options.ts";
 import { ConnectionError } from "../errors.ts";
 
 export type * from "../connection/types.ts";
@@ -98,9 +99,21 @@ function readFailure(error: unknown, handshaken: boolean): unknown {
   });
 }
 
-/** Writes the rest of `chunk` after a partial write of `off` bytes. */
-async function writeRest(raw: Deno.Conn, chunk: Uint8Array, off: number): Promise<void> {
-  while (off < chunk.byteLength) off += await raw.write(chunk.subarray(off));
+/**
+ * Writes the rest of `chunk`, of `length` bytes when its write began, after a partial write of
+ * `off` bytes. A chunk whose buffer was detached or shrunk meanwhile fails the write (it ended
+ * the loop early: the write resolved with bytes never sent).
+ */
+async function writeRest(
+  raw: Deno.Conn,
+  chunk: Uint8Array,
+  off: number,
+  length: number,
+): Promise<void> {
+  while (off < length) {
+    if (chunk.byteLength !== length) throw detachedPayload("write", "chunk");
+    off += await raw.write(chunk.subarray(off));
+  }
 }
 
 function wrap(
@@ -204,10 +217,12 @@ function wrap(
       pause: () => paused = true,
       resume,
       // The common case (one complete write) settles with the op itself, no extra async frame.
-      write: (chunk) =>
-        track(
-          raw.write(chunk).then((n) => n < chunk.byteLength ? writeRest(raw, chunk, n) : undefined),
-        ),
+      write: (chunk) => {
+        const length = chunk.byteLength;
+        return track(
+          raw.write(chunk).then((n) => n < length ? writeRest(raw, chunk, n, length) : undefined),
+        );
+      },
       // The empty write fails if the peer reset the connection meanwhile (FIN cannot be sent).
       shutdown: () =>
         track(

@@ -8,6 +8,7 @@ import {
   checkOptions,
   checkPayload,
   describeValue,
+  isDetachedError,
   numberError,
   receivedValue,
 } from "../framing/_options.ts";
@@ -116,12 +117,15 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * once it is written. Sends resolve in call order, and their callbacks run
    * in that order. Rejects (never throws) with the framing's error for a
    * payload it refuses, and with a `TypeError` for one whose buffer is
-   * detached (transferred) at the send. One sent without a copy and detached
-   * (or, resizable, shrunk) before its send resolves fails the connection
-   * with a `CONNECTION_FAILED` error: the frames before it go out, writing
-   * ends there (its header may have gone out: the peer reads a truncated
-   * frame, never the frames after it as its bytes), and reading goes on.
-   * Transfer a payload once its send resolved, or send a copy.
+   * detached (transferred) at the send. Changing a payload sent without a
+   * copy before its send resolves is misuse: detached (or, resizable,
+   * shrunk) while framed() holds it, it fails the connection with a
+   * `CONNECTION_FAILED` error (the frames before it go out, then writing
+   * ends: the peer reads a truncated frame, never the frames after it as its
+   * bytes; reading goes on); detached once handed to a framewire adapter,
+   * behind other writes or while written in parts, its write fails with the
+   * same error, and the connection must be closed; shrunk there, it goes out
+   * short. Transfer a payload once its send resolved, or send a copy.
    */
   send(payload: Uint8Array | string): Promise<void>;
   /**
@@ -1299,7 +1303,11 @@ class Framed implements FramedConnection {
 
   #fail(error: unknown): void {
     if (this.#failure !== undefined) return;
-    this.#failure = isFramewireError(error) || usageErrors.has(error as object)
+    // A chunk an adapter refused as detached or shrunk (before or while writing it): one error
+    // for a payload changed before it was written, whoever saw it.
+    this.#failure = isDetachedError(error)
+      ? payloadChanged()
+      : isFramewireError(error) || usageErrors.has(error as object)
       ? error
       : connectionError("send", error);
     // A writable write waiting for the queue to drain fails the writable's write with it.

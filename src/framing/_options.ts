@@ -108,11 +108,26 @@ export function isDetached(bytes: Uint8Array): boolean {
   }
 }
 
+/** The errors made by {@linkcode detachedPayload}. */
+const detachedErrors = new WeakSet<object>();
+
+/** Whether `error` is one made by {@linkcode detachedPayload} (of any action). */
+export function isDetachedError(error: unknown): boolean {
+  return typeof error === "object" && error !== null && detachedErrors.has(error);
+}
+
 /** The `TypeError` for a payload whose buffer was transferred before framewire could read it. */
 export function detachedPayload(action: string, what = "payload"): TypeError {
-  return new TypeError(
-    `Cannot ${action} as the ${what}'s buffer was detached (transferred) or shrunk below it: transfer it only once its send or write has resolved, or send a copy`,
+  return remember(
+    new TypeError(
+      `Cannot ${action} as the ${what}'s buffer was detached (transferred) or shrunk below it: transfer it only once its send or write has resolved, or send a copy`,
+    ),
   );
+}
+
+function remember(error: TypeError): TypeError {
+  detachedErrors.add(error);
+  return error;
 }
 
 /**

@@ -755,3 +755,32 @@ test(
     await conn.closed;
   },
 );
+
+test(
+  "SocketConn: framed() over it, a payload detached while queued in the writable fails the connection as one changed in framed()",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const fc = framed(conn, lengthPrefixed());
+    void fc.send("a");
+    const a = await handle.nextWrite(); // in progress: what is sent next waits in framed()
+    void fc.send("b");
+    const big = new Uint8Array(2_000_000).fill(7); // above the send buffers: written as a view
+    const sending = fc.send(big);
+    a.resolve();
+    // framed() checked the batch ("b", the header, the payload) and wrote it: "b" is being
+    // written, the header and the payload wait behind it in the conn's writable.
+    const b = await handle.nextWrite();
+    big.buffer.transfer();
+    b.resolve();
+    (await handle.nextWrite()).resolve(); // the header
+    // Before: "Cannot send as it failed: Cannot write to … as the chunk's buffer was detached …".
+    await assert.rejects(sending, {
+      name: "ConnectionError",
+      code: "CONNECTION_FAILED",
+      message: /^Cannot send as a payload's buffer was detached \(transferred\) or shrunk/,
+    });
+    conn.close();
+    await conn.closed;
+  },
+);
