@@ -118,14 +118,15 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * in that order. Rejects (never throws) with the framing's error for a
    * payload it refuses, and with a `TypeError` for one whose buffer is
    * detached (transferred) at the send. Changing a payload sent without a
-   * copy before its send resolves is misuse: detached (or, resizable,
-   * shrunk) while framed() holds it, it fails the connection with a
-   * `CONNECTION_FAILED` error (the frames before it go out, then writing
-   * ends: the peer reads a truncated frame, never the frames after it as its
-   * bytes; reading goes on); detached once handed to a framewire adapter,
-   * behind other writes or while written in parts, its write fails with the
-   * same error, and the connection must be closed; shrunk there, it goes out
-   * short. Transfer a payload once its send resolved, or send a copy.
+   * copy before its send resolves is misuse, but it does not go out short:
+   * detached (or, resizable, shrunk) while framed() holds it, it fails the
+   * connection with a `CONNECTION_FAILED` error (the frames before it go
+   * out, then writing ends: the peer reads a truncated frame, never the
+   * frames after it as its bytes; reading goes on). framed() hands such a
+   * payload to the conn only once its writable holds nothing; changed while
+   * a framewire adapter's socket writes it, the write fails (with the same
+   * error, or Node's and Deno's `EFAULT`), and the connection must be
+   * closed. Transfer a payload once its send resolved, or send a copy.
    */
   send(payload: Uint8Array | string): Promise<void>;
   /**
@@ -516,6 +517,12 @@ class Framed implements FramedConnection {
    * whose buffer was detached (transferred) or shrunk (resizable) before its send resolved.
    */
   #payloadChanged = false;
+  /**
+   * Queued chunks that are views of payloads (not copied): each is written only when the conn's
+   * writable holds nothing, so that it is checked (#takeQueue) just before the socket takes it,
+   * not left to wait in the writable's queue, where a change would go unseen.
+   */
+  #views = new WeakSet<Uint8Array>();
   #emitted = 0;
   #written = 0;
   /**
@@ -607,7 +614,7 @@ class Framed implements FramedConnection {
     this.#coalescer = new Coalescer(
       framing,
       coalesce,
-      (chunk) => this.#enqueue(chunk),
+      (chunk, view) => this.#enqueue(chunk, view),
       conn.releasesChunkOnWrite === true,
     );
   }
@@ -1141,12 +1148,13 @@ class Framed implements FramedConnection {
     });
   }
 
-  #enqueue(chunk: Uint8Array): void {
+  #enqueue(chunk: Uint8Array, view = false): void {
     // Sending failed (a failed write errors the writer too; a payload changed before its write
     // does not): what was framed after it is not written.
     if (this.#failure !== undefined) return;
     this.#queue.push(chunk);
     this.#queueLengths.push(chunk.length);
+    if (view) this.#views.add(chunk);
     this.#emitted += chunk.length;
     this.#open = undefined;
     if (this.#pumping === undefined) this.#startPump();
@@ -1242,8 +1250,9 @@ class Framed implements FramedConnection {
   }
 
   /**
-   * Takes the queued chunks: those before the first whose length changed since it was queued
-   * (then sets #payloadChanged and drops the rest).
+   * Takes the queued chunks to write as one batch: those before the first whose length changed
+   * since it was queued (then sets #payloadChanged and drops the rest), and before the first view
+   * of a payload that is not first (left queued, for the next batch).
    */
   #takeQueue(): Uint8Array[] {
     const chunks = this.#queue;
@@ -1253,6 +1262,12 @@ class Framed implements FramedConnection {
     for (let i = 0; i < chunks.length; i++) {
       if (chunks[i]!.length !== lengths[i]) {
         this.#payloadChanged = true;
+        chunks.length = i;
+        break;
+      }
+      if (i > 0 && this.#views.has(chunks[i]!)) {
+        this.#queue = chunks.slice(i);
+        this.#queueLengths = lengths.slice(i);
         chunks.length = i;
         break;
       }

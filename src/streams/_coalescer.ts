@@ -121,7 +121,7 @@ export class Coalescer {
   #overhead: number;
   #capacity: number;
   #copyLimit: number;
-  #emit: (chunk: Uint8Array) => void;
+  #emit: (chunk: Uint8Array, view: boolean) => void;
   #slab: Uint8Array = EMPTY;
   #slabSize: number;
   /** The first slab size: slabs shrink back to it. */
@@ -145,13 +145,14 @@ export class Coalescer {
   /**
    * @param framing The wire format.
    * @param capacity Bytes of small frames gathered into one chunk; 0 emits each frame on its own.
-   * @param emit Receives each chunk, in order.
+   * @param emit Receives each chunk, in order, and whether it is a view of a
+   * payload (not copied: the caller's, which may change it against the rules).
    * @param recycle The consumer is done with each chunk once {@linkcode written} counts it.
    */
   constructor(
     framing: FramingLike,
     capacity: number,
-    emit: (chunk: Uint8Array) => void,
+    emit: (chunk: Uint8Array, view: boolean) => void,
     recycle = false,
   ) {
     this.#framing = complete(framing);
@@ -203,7 +204,7 @@ export class Coalescer {
       this.flush();
       for (const part of parts) {
         this.#emitted += part.length;
-        this.#emit(part);
+        this.#emit(part, part.buffer === payload.buffer);
       }
       return false;
     }
@@ -298,7 +299,7 @@ export class Coalescer {
     if (chunk.length > this.#largest) this.#largest = chunk.length;
     this.#emitted += chunk.length;
     this.#start = this.#end;
-    this.#emit(chunk);
+    this.#emit(chunk, false);
   }
 
   #turn = (): void => {

@@ -286,6 +286,33 @@ test("framed() a large payload detached or shrunk before its send resolves ends 
   }
 });
 
+test("framed() a payload is handed to the conn's writable only once it holds nothing: one shrunk while earlier writes wait is caught, not written short", async () => {
+  const { conn, chunks, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("a");
+  await arrived(1); // in progress: what is sent next waits in framed()'s queue
+  await fc.send("b");
+  const big = new Uint8Array(new ArrayBuffer(100_000, { maxByteLength: 100_000 })).fill(7);
+  const sending = fc.send(big);
+  complete();
+  // The next batch is "b" and the big payload's header; the payload waits in framed() (before:
+  // it went into the conn's writable behind them, where its change went unseen).
+  await arrived(2);
+  (big.buffer as ArrayBuffer).resize(10); // misuse, before its send resolved
+  complete();
+  await arrived(3);
+  complete();
+  await assert.rejects(sending, changed);
+  assert.equal(chunks.length, 3); // before: the payload, written with 10 of its 100,000 bytes
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(chunks));
+  assert.equal(text.decode(decoder.next()), "a");
+  assert.equal(text.decode(decoder.next()), "b");
+  assert.equal(decoder.next(), undefined);
+  assert.throws(() => decoder.end(), TruncatedFrameError);
+  await fc.close();
+});
+
 test("framed() a payload detached while the socket is busy: the frames before it go out, then writing ends", async () => {
   const { conn, chunks, arrived, complete } = heldConn();
   const fc = framed(conn, lengthPrefixed());
