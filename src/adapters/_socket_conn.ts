@@ -281,8 +281,12 @@ export class SocketConn implements Conn {
    * a write's words); writing is over.
    */
   #writeFailed(refused: TypeError | undefined, cause: unknown): Error {
-    // A chunk detached or shrunk while the handle wrote it in parts: refused as it is.
-    if (refused === undefined && isDetachedError(cause)) refused = cause as TypeError;
+    // A chunk detached or shrunk before or while the handle wrote it (in parts): refused, in
+    // this conn's words.
+    const detached = isDetachedError(refused ?? cause);
+    if (refused === undefined && detached) {
+      refused = detachedPayload(`write to ${formatAddr(this.remoteAddr)}`, "chunk");
+    }
     // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
     this.#sinkError = refused ?? (this.#closing ? closedError(this.remoteAddr) : connectionError(
       `write to ${formatAddr(this.remoteAddr)}`,
@@ -290,6 +294,11 @@ export class SocketConn implements Conn {
     ));
     this.#settle(false);
     this.#writesFailed(this.#sinkError);
+    // What went out before it (a frame's header, part of the chunk) must not leave the peer
+    // waiting for the rest: the end of writing shows it a truncated frame.
+    if (detached && !this.#closing && this.#shutdown === undefined) {
+      this.#handle.shutdown().catch(() => {});
+    }
     return this.#sinkError;
   }
 

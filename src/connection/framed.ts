@@ -1325,6 +1325,9 @@ class Framed implements FramedConnection {
       : isFramewireError(error) || usageErrors.has(error as object)
       ? error
       : connectionError("send", error);
+    // Nothing more is written: the chunks still queued (payload views among them) are let go.
+    this.#queue = [];
+    this.#queueLengths = [];
     // A writable write waiting for the queue to drain fails the writable's write with it.
     if (this.#drained !== undefined) this.#shown = true;
     for (const w of this.#waiters) {
