@@ -168,16 +168,18 @@ function wrap(
   // succeeds after FIN). Not possible once this side sent FIN itself, and not on a Unix socket,
   // where the empty write fails once the peer has closed, however cleanly.
   const probe = raw.remoteAddr.transport !== "unix";
-  const readOnce = async (buffer: Uint8Array): Promise<number | null> => {
-    const n = await raw.read(buffer);
-    if (n === null && probe && !shut) await raw.write(EMPTY);
-    if (n !== null) handshaken = true; // bytes came through: a TLS handshake is over
-    return n;
-  };
-  /** How a read() into a caller's buffer fails: the end, once closing or at a TLS EOF. */
+  /** How a read fails: the end, once closing or at a TLS EOF. */
   const readFailed = (error: unknown): null => {
     if (closed || shut || tlsEof(error, handshaken)) return null;
     throw readFailure(error, handshaken);
+  };
+  /** A read's count, once the end is told from a reset (the probe). */
+  const afterRead = (n: number | null): number | null | Promise<null> => {
+    if (n !== null) {
+      handshaken = true; // bytes came through: a TLS handshake is over
+      return n;
+    }
+    return probe && !shut ? raw.write(EMPTY).then(() => null, readFailed) : null;
   };
   // Kept across pauses: a read buffer is replaced only once handed to the reader. Made on the
   // readable's first read: framed() reads through read() and never needs one.
@@ -188,7 +190,7 @@ function wrap(
       await direct;
       if (buf.length === 0) buf = new Uint8Array(MIN_READ);
       while (!paused) {
-        const n = await readOnce(buf);
+        const n = await raw.read(buf).then(afterRead);
         if (n === null) return conn.end();
         const size = buf.length;
         if (n * 4 < size) {
@@ -231,16 +233,9 @@ function wrap(
             return raw.closeWrite();
           }),
         ),
-      // readOnce() and its error handling in one reaction (no async call): what framed() reads
-      // through, one promise and one microtask turn fewer per read.
+      // The read and its failure in one reaction (no async call): what framed() reads through.
       read: (buffer) => {
-        const n = raw.read(buffer).then((n) => {
-          if (n !== null) {
-            handshaken = true; // bytes came through: a TLS handshake is over
-            return n;
-          }
-          return probe && !shut ? raw.write(EMPTY).then(() => null, readFailed) : null;
-        }, readFailed);
+        const n = raw.read(buffer).then(afterRead, readFailed);
         direct = n.catch(() => {});
         return n;
       },

@@ -734,11 +734,16 @@ class Framed implements FramedConnection {
    */
   #readDirect(): Promise<Uint8Array | null> | undefined {
     if (this.#buffered !== undefined || this.#directRead !== undefined) return undefined;
-    this.#reader ??= lock(
+    this.#lockReadable();
+    return (this.conn as Partial<DirectReader>)[readDirect]?.call(this.conn, this.#connReadable!);
+  }
+
+  /** The conn's readable's reader, taken on first use. */
+  #lockReadable(): ReadableStreamDefaultReader<Uint8Array> {
+    return this.#reader ??= lock(
       "readable",
       () => (this.#connReadable = this.conn.readable).getReader(),
     );
-    return (this.conn as Partial<DirectReader>)[readDirect]?.call(this.conn, this.#connReadable!);
   }
 
   /**
@@ -758,11 +763,7 @@ class Framed implements FramedConnection {
       this.#readsDirect = true;
     }
     if (read === undefined) {
-      this.#reader ??= lock(
-        "readable",
-        () => (this.#connReadable = this.conn.readable).getReader(),
-      );
-      const result = await this.#reader.read();
+      const result = await this.#lockReadable().read();
       if (result.done) return null;
       if (result.value instanceof Uint8Array) this.#bytesRead += result.value.length;
       return result.value;

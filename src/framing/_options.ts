@@ -118,14 +118,9 @@ export function isDetachedError(error: unknown): boolean {
 
 /** The `TypeError` for a payload whose buffer was transferred before framewire could read it. */
 export function detachedPayload(action: string, what = "payload"): TypeError {
-  return remember(
-    new TypeError(
-      `Cannot ${action} as the ${what}'s buffer was detached (transferred) or shrunk below it: transfer it only once its send or write has resolved, or send a copy`,
-    ),
+  const error = new TypeError(
+    `Cannot ${action} as the ${what}'s buffer was detached (transferred) or shrunk below it: transfer it only once its send or write has resolved, or send a copy`,
   );
-}
-
-function remember(error: TypeError): TypeError {
   detachedErrors.add(error);
   return error;
 }
