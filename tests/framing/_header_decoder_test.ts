@@ -259,32 +259,92 @@ test("a large frame that trickles in a byte at a time decodes, and the frames af
 });
 
 test("a decoder hands back no bytes while a large frame waits for its buffer, as while one is filled", () => {
-  const framing = lengthPrefixed();
-  const decoder = framing.decoder() as HeaderDecoder;
-  const wire = framing.encode(payloadOf(100_000, 1));
-  decoder.push(wire.slice(0, 14));
-  assert.equal(decoder.next(), undefined);
-  assert.deepEqual(decoder.takeBuffered(), []);
-  assert.equal(decoder.bufferedBytes, 14);
-  decoder.push(wire.slice(14));
-  assertFrames([decoder.next()], [payloadOf(100_000, 1)]);
+  // fixedSize: a header of 0 bytes.
+  for (const framing of [lengthPrefixed(), fixedSize(100_000)]) {
+    const decoder = framing.decoder() as HeaderDecoder;
+    const wire = framing.encode(payloadOf(100_000, 1));
+    decoder.push(wire.slice(0, 14));
+    assert.equal(decoder.next(), undefined);
+    assert.deepEqual(decoder.takeBuffered(), [], framing.name);
+    assert.equal(decoder.bufferedBytes, 14);
+    decoder.push(wire.slice(14));
+    assertFrames([decoder.next()], [payloadOf(100_000, 1)]);
+  }
 });
 
 test("while a large frame waits, a decoder copies the small chunks it is given (it holds no object per chunk)", () => {
   // Observable from outside: detaching a small chunk's memory after push() does not reach the
   // decoder (the memory held per chunk object is what the copy is for; see ByteQueue.gather).
-  const framing = lengthPrefixed();
-  const payload = payloadOf(100_000, 4);
-  const wire = framing.encode(payload);
-  const decoder = framing.decoder();
-  decoder.push(wire.slice(0, 1000)); // the header and the start: the frame waits
-  assert.equal(decoder.next(), undefined);
-  for (let at = 1000; at < 20_000; at += 100) {
-    const chunk = wire.slice(at, at + 100);
-    decoder.push(chunk);
-    structuredClone(chunk.buffer, { transfer: [chunk.buffer] }); // detaches `chunk`
-    assert.equal(chunk.length, 0);
+  // fixedSize: a header of 0 bytes.
+  for (const framing of [lengthPrefixed(), fixedSize(100_000)]) {
+    const payload = payloadOf(100_000, 4);
+    const wire = framing.encode(payload);
+    const decoder = framing.decoder();
+    decoder.push(wire.slice(0, 1000)); // the header and the start: the frame waits
+    assert.equal(decoder.next(), undefined);
+    for (let at = 1000; at < 20_000; at += 100) {
+      const chunk = wire.slice(at, at + 100);
+      decoder.push(chunk);
+      structuredClone(chunk.buffer, { transfer: [chunk.buffer] }); // detaches `chunk`
+      assert.equal(chunk.length, 0);
+    }
+    decoder.push(wire.slice(20_000));
+    assertFrames([decoder.next()], [payload]);
   }
-  decoder.push(wire.slice(20_000));
-  assertFrames([decoder.next()], [payload]);
+});
+
+test("a frame of exactly 64 KiB gets its buffer with its header; one byte more waits for an eighth", () => {
+  for (const [size, asked] of [[EAGER_FRAME, 1], [EAGER_FRAME + 1, 0]] as const) {
+    const framing = lengthPrefixed();
+    let count = 0;
+    const decoder = framing.decoder({
+      allocate: (n) => {
+        count++;
+        return new Uint8Array(n);
+      },
+    });
+    const wire = framing.encode(payloadOf(size, 2));
+    decoder.push(wire.slice(0, 5));
+    assert.equal(decoder.next(), undefined);
+    assert.equal(count, asked, `${size} bytes`);
+    decoder.push(wire.slice(5));
+    assertFrames([decoder.next()], [payloadOf(size, 2)]);
+    assert.equal(count, 1);
+  }
+});
+
+test("fixedSize() input that ends inside a large frame is a truncated payload, whether or not it was allocated", () => {
+  const size = 200_000;
+  // fixedSize has no header: a frame waiting for its buffer has a header length of 0.
+  for (const received of [1, size / 8 - 1, size / 8, size - 1]) {
+    const decoder = fixedSize(size).decoder();
+    decoder.push(payloadOf(received, 1));
+    assert.equal(decoder.next(), undefined);
+    assert.throws(() => decoder.end(), (error) => {
+      assert.ok(error instanceof TruncatedFrameError, String(error));
+      assert.equal(error.part, "payload", `after ${received} bytes`);
+      assert.equal(error.received, received);
+      assert.equal(error.expected, size);
+      return true;
+    });
+  }
+});
+
+test("readTarget() of a frame whose memory was transferred with an earlier frame's says so", () => {
+  // Frames that span chunks share a slab: transferring one detaches the one being filled.
+  const framing = lengthPrefixed();
+  const decoder = framing.decoder() as HeaderDecoder;
+  const first = framing.encode(payloadOf(100, 1));
+  decoder.push(first.slice(0, 50));
+  assert.equal(decoder.next(), undefined);
+  decoder.push(first.slice(50));
+  const frame = decoder.next()!;
+  decoder.push(framing.encode(payloadOf(100, 2)).slice(0, 50));
+  assert.equal(decoder.next(), undefined);
+  structuredClone(frame.buffer, { transfer: [frame.buffer] });
+  assert.throws(() => decoder.readTarget(), (error) => {
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /bytes held for decoding were detached/);
+    return true;
+  });
 });

@@ -7,6 +7,7 @@ import {
   MalformedHeaderError,
   TruncatedFrameError,
 } from "../../mod.ts";
+import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
 import { concat } from "./_formats.ts";
 
 const text = new TextDecoder();
@@ -464,6 +465,35 @@ test("lengthPrefixed() rejects an over-limit frame that lies whole inside one ch
     const ok = framing.decoder();
     ok.push(framing.encode(new Uint8Array(10).fill(7)));
     assert.deepEqual(ok.next(), new Uint8Array(10).fill(7), framing.name);
+  }
+});
+
+test("lengthPrefixed() reads all 32 bits of a u32be length when what it would be read as fits the chunk", () => {
+  // The inline u32be path (next() and takeAll()) assembles the length with shifts: a top byte read
+  // one bit off is 0 (0x80 << 25 overflows) or half its worth, and the bytes after the header
+  // would then make a complete frame, returned instead of the error or the wait.
+  const take = (decoder: HeaderDecoder, batch: boolean) => {
+    if (!batch) return decoder.next();
+    const out: Uint8Array[] = [];
+    decoder.takeAll(out);
+    assert.ok(out.length <= 1);
+    return out[0];
+  };
+  for (const batch of [false, true]) {
+    const decoder = lengthPrefixed().decoder() as HeaderDecoder;
+    decoder.push(new Uint8Array([0x80, 0, 0, 5, 1, 2, 3, 4, 5]));
+    assert.throws(() => take(decoder, batch), (error) => {
+      assert.ok(error instanceof FrameTooLargeError, String(error));
+      assert.equal(error.length, 2 ** 31 + 5);
+      return true;
+    });
+    // 16 MiB declared and 8 MiB in the chunk: the frame is not complete.
+    const unlimited = lengthPrefixed({ maxFrameLength: Infinity }).decoder() as HeaderDecoder;
+    const chunk = new Uint8Array(4 + 8 * 1024 * 1024 + 8);
+    chunk[0] = 0x01;
+    unlimited.push(chunk);
+    assert.equal(take(unlimited, batch), undefined);
+    assert.equal(unlimited.bufferedBytes, chunk.length);
   }
 });
 

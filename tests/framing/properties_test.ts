@@ -437,6 +437,34 @@ test("takeAll() hands over the frames before a bad header, then throws what next
   }
 });
 
+test("takeAll() and next() read every byte of a u32be length, for frames in one chunk with room after them", () => {
+  // Lengths with the second, third and fourth header bytes all in use, each frame ending in two
+  // 0x01 bytes (the bytes right before the next header), and a large last frame: a length read
+  // from a wrong byte or with a wrong shift would fit the chunk and cut a wrong frame, not only
+  // fall back to the general path. Small frames cannot show this: their wrong lengths overrun.
+  const framing = lengthPrefixed();
+  const sizes = [3, 0x0102, 0x0001_0005, 5, 0x0102, 300_000];
+  const payloads = sizes.map((n, k) => {
+    const p = new Uint8Array(n).fill(k + 2);
+    p.fill(1, Math.max(0, n - 2));
+    return p;
+  });
+  const wire = encodeAll(framing, payloads);
+  const batch = framing.decoder() as HeaderDecoder;
+  batch.push(wire.slice());
+  const out: Uint8Array[] = [];
+  batch.takeAll(out);
+  const one = framing.decoder();
+  one.push(wire.slice());
+  const each: Uint8Array[] = [];
+  for (let f = one.next(); f !== undefined; f = one.next()) each.push(f);
+  for (const [how, frames] of [["takeAll", out], ["next", each]] as const) {
+    assert.deepEqual(frames.map((f) => f.length), sizes, how);
+    const bad = frames.findIndex((f, k) => f.some((x, i) => x !== payloads[k]![i]));
+    assert.equal(bad, -1, `${how}: frame ${bad} differs`);
+  }
+});
+
 test("end() called before the frames are read keeps those before a bad header, then throws what next() throws", () => {
   const cases: [Framing, Uint8Array, string][] = [
     [
