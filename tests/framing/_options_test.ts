@@ -158,6 +158,12 @@ test("options that would be misread or fail later are refused at the call: boole
       () => new FrameDecoderStream(lengthPrefixed(), { allocate: 5 as Any }),
       /^Cannot create decoder as allocate must be a function: received 5$/,
     ],
+    // A falsy non-function too (only undefined and null mean none).
+    [
+      "allocate false",
+      () => lengthPrefixed().decoder({ allocate: false as Any }),
+      /^Cannot create decoder as allocate must be a function: received false$/,
+    ],
     // Before: accepted, and decoder() allocated offset bytes (8 GiB for 2 ** 33).
     [
       "offset",
