@@ -575,3 +575,31 @@ test("a malformed or oversized header is reported alike (message, bytes) however
     assert.equal(oneByOne, whole, `${name} byte by byte`);
   }
 });
+
+test("every encoder of a length-declaring format refuses a payload over maxFrameLength, and takes one of exactly it", () => {
+  const limited = [
+    lengthPrefixed({ maxFrameLength: 4 }),
+    lengthPrefixed({ width: 2, maxFrameLength: 4 }),
+    varint({ maxFrameLength: 4 }),
+    netstring({ maxFrameLength: 4 }),
+    decimalHeader({ maxFrameLength: 4 }),
+  ];
+  for (const framing of limited) {
+    const over = new Uint8Array(5);
+    const encoders: [string, () => unknown][] = [
+      ["encode", () => framing.encode(over)],
+      ["encodeInto", () => framing.encodeInto(over, new Uint8Array(64), 0)],
+      ["encodeParts", () => framing.encodeParts!(over)],
+      ["encodedLength", () => framing.encodedLength(over)],
+    ];
+    for (const [how, encode] of encoders) {
+      assert.throws(encode, {
+        name: "RangeError",
+        message: "Cannot encode frame as length 5 exceeds maxFrameLength 4",
+      }, `${framing.name} ${how}`);
+    }
+    const decoder = framing.decoder();
+    decoder.push(framing.encode(new Uint8Array(4).fill(9)));
+    assert.deepEqual(decoder.next(), new Uint8Array(4).fill(9), framing.name);
+  }
+});
