@@ -131,3 +131,25 @@ test("varint() names TLS and HTTP from the bytes after a one-byte length", () =>
     });
   }
 });
+
+test("varint() names the bytes of a malformed varint, up to the one that shows it, and no others", () => {
+  const cases: [number[], RegExp, string][] = [
+    [[0x85, 0x00, 0x41], /non-minimal/, "85 00"],
+    [[0x81, 0x80, 0x00, 0x41], /non-minimal/, "81 80 00"],
+    [
+      [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x41],
+      /exceeds 2\^53-1/,
+      "ff ff ff ff ff ff ff 7f",
+    ],
+  ];
+  for (const [input, reason, bytes] of cases) {
+    const decoder = varint({ maxFrameLength: Infinity }).decoder();
+    decoder.push(new Uint8Array(input));
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof MalformedHeaderError, String(error));
+      assert.match(error.message, reason);
+      assert.equal(error.bytes, bytes);
+      return true;
+    });
+  }
+});
