@@ -73,3 +73,16 @@ test("decimalHeader() caps the limit of a 16-digit header at 2^53-1", () => {
   );
   assert.equal(decimalHeader({ width: 15, maxFrameLength: Infinity }).maxFrameLength, 10 ** 15 - 1);
 });
+
+test("decimalHeader() takes a width from 1 to 16 and refuses 17", () => {
+  const one = decimalHeader({ width: 1 });
+  assert.equal(text.decode(one.encode(utf8("hello"))), "5hello");
+  const decoder = one.decoder();
+  decoder.push(utf8("5hello9"));
+  assert.equal(text.decode(decoder.next()), "hello");
+  assert.equal(decimalHeader({ width: 16 }).name, "decimal16");
+  assert.throws(() => decimalHeader({ width: 17 }), {
+    name: "RangeError",
+    message: "Cannot create framing as width must be an integer from 1 to 16: received 17",
+  });
+});

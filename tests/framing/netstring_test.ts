@@ -68,3 +68,23 @@ test("netstring() encodeInto and encodeParts write the colon and the comma", () 
   assert.deepEqual([target[0], target[1], target[10], target[11]], [0xee, 0xee, 0xee, 0xee]);
   assert.deepEqual(framing.encodeParts(payload).map((p) => text.decode(p)), ["5:", "hello", ","]);
 });
+
+test("netstring() refuses the bytes right outside the digits, and names the bytes of a leading zero", () => {
+  for (const [input, byte] of [["1/:a,", "2f"], ["1;:a,", "3b"]]) {
+    const decoder = netstring().decoder();
+    decoder.push(utf8(input));
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof MalformedHeaderError, String(error));
+      assert.match(error.message, new RegExp(`has byte 0x${byte}`));
+      return true;
+    });
+  }
+  const decoder = netstring().decoder();
+  decoder.push(utf8("05:hello,"));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError, String(error));
+    assert.match(error.message, /leading zero/);
+    assert.equal(error.bytes, "30 35");
+    return true;
+  });
+});
