@@ -86,3 +86,23 @@ test("decimalHeader() takes a width from 1 to 16 and refuses 17", () => {
     message: "Cannot create framing as width must be an integer from 1 to 16: received 17",
   });
 });
+
+test("decimalHeader() refuses the bytes either side of the digits, and names the bytes up to a space between digits", () => {
+  for (const [input, byte] of [["1/        ", "2f"], ["1:        ", "3a"]]) {
+    const decoder = decimalHeader().decoder();
+    decoder.push(utf8(input));
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof MalformedHeaderError, String(error));
+      assert.match(error.message, new RegExp(`byte 0x${byte} is not a digit or a space`));
+      return true;
+    });
+  }
+  const decoder = decimalHeader().decoder();
+  decoder.push(utf8("1 2       xx"));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError, String(error));
+    assert.match(error.message, /space between digits/);
+    assert.equal(error.bytes, "31 20 32");
+    return true;
+  });
+});
