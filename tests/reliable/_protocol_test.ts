@@ -4,12 +4,27 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  ACK,
   DATA,
   DATA_HEADER,
+  decodeHandshake,
+  encodeAck,
+  encodeHandshake,
+  FLAG_CLOSING,
+  FLAG_LOST,
+  FLAG_RESUME,
   FrameAllocator,
+  GOODBYE,
+  HELLO,
+  idToHex,
+  newDataFrame,
   readU64,
+  setDataAck,
+  setDataSeq,
+  WELCOME,
   writeU64,
 } from "../../src/reliable/_protocol.ts";
+import { SessionMachine } from "../../src/reliable/_session_machine.ts";
 
 test("FrameAllocator: slabs start at 4 KiB and double up to the session's send buffer size", () => {
   const payload = new Uint8Array(100).fill(9);
@@ -43,6 +58,19 @@ test("FrameAllocator: slabs start at 4 KiB and double up to the session's send b
   // A frame larger than the slab still fits in one of its own size (up to 16 KiB).
   const big = new FrameAllocator(4096).dataFrame(new Uint8Array(10_000));
   assert.equal(big.length, DATA_HEADER + 10_000);
+  // Above 16 KiB a frame gets a buffer of its own, of its size.
+  const huge = new FrameAllocator().dataFrame(new Uint8Array(20_000).fill(5));
+  assert.equal(huge.buffer.byteLength, DATA_HEADER + 20_000);
+  assert.equal(huge[0], DATA);
+  assert.equal(huge[DATA_HEADER + 19_999], 5);
+  // A slab is used up to its last byte: 32 frames of 128 bytes fill the first 4 KiB slab.
+  const exact = new FrameAllocator();
+  const frames = Array.from(
+    { length: 33 },
+    () => exact.dataFrame(new Uint8Array(128 - DATA_HEADER)),
+  );
+  assert.equal(new Set(frames.slice(0, 32).map((f) => f.buffer)).size, 1);
+  assert.notEqual(frames[32]!.buffer, frames[0]!.buffer);
 });
 
 test("writeU64/readU64: big-endian round trip up to 2^53 - 1, at any offset; -1 from 2^53 on", () => {
@@ -70,9 +98,68 @@ test("writeU64/readU64: big-endian round trip up to 2^53 - 1, at any offset; -1 
       assert.equal(readU64(buf, at), value, `${value} at ${at}`);
     }
   }
-  for (const big of [2n ** 53n, 2n ** 54n, 2n ** 64n - 1n]) {
+  for (const big of [2n ** 53n, 2n ** 54n, 2n ** 56n, 2n ** 63n, 2n ** 64n - 1n]) {
     const buf = new Uint8Array(8);
     new DataView(buf.buffer).setBigUint64(0, big);
     assert.equal(readU64(buf, 0), -1, String(big));
+  }
+});
+
+const hex = (bytes: Uint8Array): string =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const fromHex = (text: string): Uint8Array =>
+  Uint8Array.from(text.replace(/ /g, "").match(/../g)!, (pair) => parseInt(pair, 16));
+
+test("wire bytes: every frame type is laid out byte by byte as docs/protocol.md says", () => {
+  // Literal bytes, not the module's constants: a changed type, flag, version or reason code
+  // would otherwise encode and decode consistently on both sides and pass.
+  const payload = new TextEncoder().encode("hi");
+  for (const frame of [newDataFrame(payload), new FrameAllocator().dataFrame(payload)]) {
+    setDataSeq(frame, 0x0102_0304_0506);
+    setDataAck(frame, Number.MAX_SAFE_INTEGER);
+    assert.equal(hex(frame), "01 0000010203040506 001fffffffffffff 6869".replace(/ /g, ""));
+  }
+  assert.equal(hex(encodeAck(ACK, 0x8000_0000)), "020000000080000000");
+  assert.equal(hex(encodeAck(GOODBYE, 5)), "050000000000000005");
+  const id = Uint8Array.from({ length: 16 }, (_, i) => 0xf0 + i);
+  const idHex = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+  assert.equal(
+    hex(encodeHandshake(HELLO, FLAG_RESUME | FLAG_CLOSING, id, 7)),
+    `03 01 03 ${idHex} 0000000000000007`.replace(/ /g, ""),
+  );
+  assert.equal(hex(encodeHandshake(HELLO, FLAG_RESUME, id, 0)).slice(0, 6), "030101");
+  assert.equal(hex(encodeHandshake(HELLO, FLAG_CLOSING, id, 0)).slice(0, 6), "030102");
+  assert.equal(
+    hex(encodeHandshake(WELCOME, FLAG_LOST, id, 2 ** 32)),
+    `04 01 01 ${idHex} 0000000100000000`.replace(/ /g, ""),
+  );
+  assert.equal(hex(SessionMachine.reject("version", "v")), "060176");
+  assert.equal(hex(SessionMachine.reject("closing", "")), "0602");
+  assert.equal(hex(SessionMachine.reject("protocol", "é")), "0603c3a9");
+  // And the other way: literal bytes decode to what they say.
+  assert.deepEqual(decodeHandshake(fromHex(`03 01 03 ${idHex} 0000000000000007`)), {
+    type: 3,
+    version: 1,
+    flags: 3,
+    id,
+    lastReceived: 7,
+  });
+  assert.equal(idToHex(id), idHex);
+  assert.equal(idToHex(Uint8Array.of(0, 1, 0xab)), "0001ab");
+});
+
+test("decodeHandshake: another version is reported from 3 bytes on, whatever its length", () => {
+  // Too short to hold a version and flags: malformed.
+  assert.equal(decodeHandshake(Uint8Array.of(3)), undefined);
+  assert.equal(decodeHandshake(Uint8Array.of(3, 2)), undefined);
+  // Version 1 must be exactly 27 bytes.
+  assert.equal(decodeHandshake(new Uint8Array(26).fill(1, 1, 2)), undefined);
+  assert.equal(decodeHandshake(new Uint8Array(28).fill(1, 1, 2)), undefined);
+  // Another version: only the version is read (its layout may differ), at any length.
+  for (const length of [3, 4, 27, 40]) {
+    const frame = new Uint8Array(length);
+    frame[0] = 3;
+    frame[1] = 2;
+    assert.equal(decodeHandshake(frame)?.version, 2, `${length} bytes`);
   }
 });

@@ -1470,3 +1470,372 @@ test("SessionMachine: a client whose GOODBYE was cut off says it again on the ne
 });
 
 sockets.check();
+
+// ------------------------------------------------------------------------------------------------
+// Behaviour that mutation testing found unpinned (each test kills mutants that survived the rest).
+
+type ErrorEvent = {
+  type: string;
+  attempt?: number;
+  delay?: number;
+  error?: { code: string; message: string };
+};
+
+test("SessionMachine: an empty message is delivered; a DATA frame shorter than its 17-byte header is a protocol error", () => {
+  const { c, s } = connectedPair();
+  c.send(entry(""), T0);
+  const [frame] = take(c).writes;
+  assert.equal(frame!.length, 17);
+  s.receive(frame!, T0);
+  assert.deepEqual(take(s).deliveries, [""]);
+  assert.equal(s.linkClose, "none");
+  const s2 = connectedPair().s;
+  s2.receive(frame!.slice(0, 16), T0);
+  assert.equal(s2.linkClose, "abort");
+  assert.match(String(s2.linkError), /DATA frame of 16 bytes/);
+  assert.deepEqual(take(s2).deliveries, []);
+});
+
+test("SessionMachine: DATA with seq 0 is a protocol error, not a duplicate", () => {
+  const { s } = connectedPair();
+  const frame = newDataFrame(new Uint8Array([1]));
+  setDataSeq(frame, 0);
+  s.receive(frame, T0);
+  assert.equal(s.linkClose, "abort");
+  assert.match(String(s.linkError), /DATA seq 0 after 0/);
+  assert.equal(s.duplicatesDropped, 0);
+});
+
+test("SessionMachine: with ackDelay 0 a batch with messages is acked at once, a batch without none", () => {
+  const { c, s } = connectedPair({}, { ackDelay: 0 });
+  c.send(entry("a"), T0);
+  for (const f of take(c).writes) s.receive(f, T0);
+  s.flush(T0);
+  const out = take(s);
+  assert.deepEqual(types(out.writes), [ACK]);
+  assert.equal(readU64(out.writes[0]!, 1), 1);
+  // An ACK alone is not answered: two sides with ackDelay 0 would bounce ACKs forever.
+  s.receive(encodeAck(ACK, 0), T0 + 1);
+  s.flush(T0 + 1);
+  assert.deepEqual(take(s).writes, []);
+  // ackDelay 1 is a delay, however short.
+  const pair = connectedPair({}, { ackDelay: 1 });
+  pair.c.send(entry("a"), T0);
+  for (const f of take(pair.c).writes) pair.s.receive(f, T0);
+  pair.s.flush(T0);
+  assert.deepEqual(take(pair.s).writes, []);
+  assert.equal(pair.s.deadline, T0 + 1);
+});
+
+test("SessionMachine: ackBytes counts payload bytes only, afresh after each ack", () => {
+  const { c, s } = connectedPair({}, { ackBytes: 10 });
+  const deliver = (text: string): number[] => {
+    c.send(entry(text), T0);
+    for (const f of take(c).writes) s.receive(f, T0);
+    s.flush(T0);
+    return types(take(s).writes);
+  };
+  assert.deepEqual(deliver("123456789"), [], "9 bytes");
+  assert.deepEqual(deliver("0"), [ACK], "10 bytes");
+  assert.deepEqual(deliver("123456789"), [], "9 bytes since the ack");
+});
+
+test("SessionMachine: a client takes REJECT for the version as final; a REJECT of any length is a REJECT", () => {
+  let c = helloSent();
+  c.receive(SessionMachine.reject("version", "version 9 only"), T0);
+  assert.equal(c.state, "closed");
+  const out = take(c);
+  assert.deepEqual(out.events.map((e) => e.type), ["close"]);
+  assert.equal((out.events[0] as ErrorEvent).error?.code, "PROTOCOL_ERROR");
+  assert.equal(c.deadline, Infinity, "no retry");
+  // No text (2 bytes), and 9 bytes (as long as a GOODBYE): still a REJECT.
+  for (const text of ["", "1234567"]) {
+    c = helloSent();
+    c.receive(SessionMachine.reject("closing", text), T0);
+    const [event] = take(c).events as ErrorEvent[];
+    assert.equal(event!.type, "reconnecting", `${text.length + 2} bytes`);
+    assert.equal(event!.error?.code, "CONNECTION_CLOSED");
+    assert.match(event!.error!.message, /rejected the connection/);
+    assert.equal(c.state, "connecting");
+  }
+});
+
+test("SessionMachine: before the handshake, a client takes only WELCOME, GOODBYE or REJECT, a server only HELLO", () => {
+  const c = helloSent();
+  const data = newDataFrame(new Uint8Array([1]));
+  setDataSeq(data, 1);
+  c.receive(data, T0);
+  assert.equal(c.linkClose, "abort");
+  assert.match(String(c.linkError), /expected WELCOME, received frame type 1/);
+  assert.deepEqual(take(c).deliveries, []);
+  // A frame laid out like a HELLO, but a WELCOME.
+  const s = new SessionMachine(options("server"), T0);
+  s.connected(T0);
+  s.receive(encodeHandshake(WELCOME, 0, ID, 0), T0);
+  assert.equal(s.linkClose, "abort");
+  assert.match(String(s.linkError), /expected HELLO, received frame type 4/);
+  assert.deepEqual(types(take(s).writes), []);
+});
+
+test("SessionMachine: frames and disconnects are ignored while no connection is up", () => {
+  const { c } = connectedPair();
+  c.disconnected(T0 + 1, new Error("cut"));
+  take(c);
+  c.disconnected(T0 + 1, new Error("again"));
+  c.receive(encodeAck(ACK, 0), T0 + 1);
+  assert.deepEqual(take(c).events, []);
+  c.tick(c.deadline);
+  assert.equal(c.link, "dialing");
+  c.disconnected(T0 + 2, new Error("an old connection"));
+  c.receive(encodeHandshake(WELCOME, 0, ID, 0), T0 + 2);
+  assert.deepEqual(take(c).events, []);
+  assert.equal(c.link, "dialing");
+  assert.equal(c.linkClose, "none");
+  // A dial failure while connected, or after the session closed, schedules nothing.
+  const up = connectedPair().c;
+  up.dialFailed(T0 + 1, new Error("stale"));
+  assert.deepEqual(take(up).events, []);
+  assert.equal(up.link, "up");
+  const never = new SessionMachine(options("client"), T0);
+  never.tick(T0);
+  assert.equal(never.link, "dialing");
+  never.close(T0 + 3, 1000); // never got through, nothing in flight: closes at once
+  assert.equal(never.state, "closed");
+  take(never);
+  never.dialFailed(T0 + 4, new Error("refused"));
+  assert.deepEqual(take(never).events, []);
+  assert.equal(never.deadline, Infinity);
+});
+
+test("SessionMachine: close with timeout 0 ends at once, and a later close() shortens the wait", () => {
+  for (const second of [0, 2000]) {
+    const { c } = connectedPair();
+    c.send(entry("a"), T0);
+    take(c);
+    c.close(T0, 10_000);
+    c.close(T0 + 100, second);
+    if (second > 0) {
+      c.tick(T0 + 2099);
+      assert.equal(c.state, "closing");
+      c.tick(T0 + 2100);
+    }
+    // timeout 0: closed within the call, with no tick.
+    assert.equal(c.state, "closed", `second close(${second})`);
+    const close = take(c).events.at(-1) as ErrorEvent;
+    assert.equal(close.error?.code, "CONNECTION_TIMEOUT");
+  }
+  const { c } = connectedPair();
+  c.send(entry("a"), T0);
+  take(c);
+  c.close(T0, 0);
+  assert.equal(c.state, "closed", "first close(0)");
+});
+
+test("SessionMachine: a close that times out counts messages in flight and waiting alike", () => {
+  const { c } = connectedPair({ sendBufferSize: 70 });
+  c.send(entry("a"), T0);
+  c.send(entry("b"), T0);
+  assert.equal(c.inFlight, 1);
+  assert.equal(c.waiting, 1);
+  take(c);
+  c.close(T0, 500);
+  c.tick(T0 + 500);
+  const out = take(c);
+  assert.deepEqual(out.failed, [["a", "CONNECTION_CLOSED"], ["b", "CONNECTION_CLOSED"]]);
+  const close = out.events.at(-1) as ErrorEvent & { unconfirmed: Entry[] };
+  assert.deepEqual(close.unconfirmed.map((e) => e.token), ["a", "b"]);
+  assert.equal(close.error?.code, "CONNECTION_TIMEOUT");
+  assert.match(close.error!.message, /2 messages were not confirmed/);
+});
+
+test("SessionMachine: inFlight and bufferedBytes count what is still unconfirmed", () => {
+  const { c } = connectedPair();
+  for (const word of ["a", "bb", "ccc"]) c.send(entry(word), T0);
+  take(c);
+  assert.equal(c.inFlight, 3);
+  assert.equal(c.bufferedBytes, 6);
+  c.receive(encodeAck(ACK, 2), T0);
+  assert.deepEqual(take(c).confirmed, ["a", "bb"]);
+  assert.equal(c.inFlight, 1);
+  assert.equal(c.bufferedBytes, 3);
+  c.close(T0, 0);
+  assert.deepEqual(take(c).failed, [["ccc", "CONNECTION_CLOSED"]]);
+  assert.equal(c.inFlight, 0);
+  assert.equal(c.bufferedBytes, 0);
+});
+
+test("SessionMachine: after the session was lost, the fresh session sends and confirms from seq 1", () => {
+  // Room for two messages: a and b go out, c and d wait; ack 1 admits c, d still waits.
+  const { c } = connectedPair({ sendBufferSize: 140 });
+  for (const word of ["a", "b", "c", "d"]) c.send(entry(word), T0);
+  c.receive(encodeAck(ACK, 1), T0);
+  assert.deepEqual(take(c).confirmed, ["a"]);
+  assert.equal(c.inFlight, 2);
+  assert.equal(c.waiting, 1);
+  c.disconnected(T0 + 7, new Error("the server restarts"));
+  const fresh = new SessionMachine(options("server", { id: NEW_ID }), T0 + 8);
+  for (const f of redial(c, fresh, T0 + 8)) fresh.receive(f, T0 + 8);
+  for (const f of take(fresh).writes) c.receive(f, T0 + 8);
+  assert.deepEqual(take(c).failed, [["b", "SESSION_LOST"], ["c", "SESSION_LOST"], [
+    "d",
+    "SESSION_LOST",
+  ]]);
+  assert.equal(c.inFlight, 0);
+  assert.equal(c.waiting, 0);
+  assert.equal(c.bufferedBytes, 0);
+  // The whole send buffer is free again: two messages go out at once.
+  c.send(entry("x"), T0 + 9);
+  c.send(entry("y"), T0 + 9);
+  const writes = take(c).writes;
+  assert.deepEqual(writes.map((f) => readU64(f, 1)), [1, 2]);
+  for (const f of writes) fresh.receive(f, T0 + 9);
+  fresh.flush(T0 + 9);
+  assert.deepEqual(take(fresh).deliveries, ["x", "y"]);
+  fresh.tick(T0 + 14); // ackDelay
+  for (const f of take(fresh).writes) c.receive(f, T0 + 14);
+  assert.deepEqual(take(c).confirmed, ["x", "y"]);
+  assert.equal(c.inFlight, 0);
+  assert.equal(c.bufferedBytes, 0);
+});
+
+test("SessionMachine: once the client showed it has the new id, a HELLO with its old id is a protocol error", () => {
+  const { c, s } = connectedPair();
+  s.send(entry("old-1"), T0);
+  exchange(c, s, T0);
+  c.disconnected(T0 + 1, new Error("the server restarts"));
+  const fresh = new SessionMachine(options("server", { id: NEW_ID }), T0 + 2);
+  for (const f of redial(c, fresh, T0 + 2)) fresh.receive(f, T0 + 2);
+  assert.equal(fresh.expectsFormerId, true);
+  for (const f of take(fresh).writes) c.receive(f, T0 + 2);
+  // The client's first frame after the WELCOME(LOST): it has the new id.
+  c.send(entry("reply"), T0 + 2);
+  for (const f of take(c).writes) fresh.receive(f, T0 + 2);
+  assert.equal(fresh.expectsFormerId, false);
+  fresh.disconnected(T0 + 3, new Error("cut"));
+  fresh.connected(T0 + 4);
+  take(fresh);
+  fresh.receive(encodeHandshake(HELLO, FLAG_RESUME, ID, 0), T0 + 4);
+  assert.equal(fresh.linkClose, "abort");
+  assert.match(String(fresh.linkError), /another session id/);
+});
+
+test("SessionMachine: a handshake's deadPeerTimeout counts from its connection, not from the last one's frames", () => {
+  const { c } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0 + 10);
+  c.disconnected(T0 + 20, new Error("cut"));
+  c.tick(c.deadline);
+  c.dial = false;
+  c.connected(T0 + 60_000); // a dial that took long
+  take(c);
+  c.tick(T0 + 60_001);
+  assert.equal(c.linkClose, "none");
+  assert.equal(c.deadline, T0 + 64_000);
+});
+
+test("SessionMachine: after a working connection, one that drops right after its handshake counts as failed", () => {
+  const { c, s } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0 + 1); // this one worked
+  c.disconnected(T0 + 2, new Error("cut"));
+  s.disconnected(T0 + 2, new Error("cut"));
+  assert.deepEqual((take(c).events as ErrorEvent[]).map((e) => e.attempt), [1]);
+  const attempts: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const now = c.deadline;
+    for (const f of redial(c, s, now)) s.receive(f, now);
+    for (const f of take(s).writes) c.receive(f, now);
+    take(c);
+    c.disconnected(now, new Error("dropped after WELCOME"));
+    s.disconnected(now, new Error("dropped after WELCOME"));
+    take(s);
+    const [event] = take(c).events as ErrorEvent[];
+    attempts.push(event!.attempt!);
+    assert.equal(c.deadline, now + event!.delay!);
+  }
+  assert.deepEqual(attempts, [2, 3]);
+});
+
+test("SessionMachine: with heartbeats off, the deadline still includes the dead-peer timeout (unless reading is paused)", () => {
+  const { c } = connectedPair({ heartbeatInterval: Infinity });
+  c.receive(encodeAck(ACK, 0), T0 + 10);
+  assert.equal(c.deadline, T0 + 4010);
+  c.resumeReading(T0 + 3000); // not paused: no effect
+  assert.equal(c.deadline, T0 + 4010);
+  c.pauseReading();
+  assert.equal(c.deadline, Infinity);
+  c.resumeReading(T0 + 5000);
+  assert.equal(c.deadline, T0 + 9000);
+  c.tick(T0 + 9000);
+  assert.equal((c.linkError as { code: string }).code, "CONNECTION_TIMEOUT");
+});
+
+test("SessionMachine: a tick with nothing due writes nothing", () => {
+  const { c } = connectedPair();
+  c.tick(T0 + 1);
+  c.tick(T0 + 999);
+  assert.deepEqual(take(c).writes, []);
+});
+
+test("SessionMachine: a server session whose client left says so once (attempt 0), and refuses sends once lost", () => {
+  const { s } = connectedPair();
+  s.disconnected(T0 + 1, new Error("reset"));
+  const [event] = take(s).events as ErrorEvent[];
+  assert.deepEqual({ ...event, error: undefined }, {
+    type: "reconnecting",
+    attempt: 0,
+    delay: 30000,
+    error: undefined,
+  });
+  s.tick(T0 + 30001);
+  assert.equal(s.state, "closed");
+  assert.throws(() => s.send(entry("late"), T0 + 30002), TypeError);
+});
+
+test("SessionMachine: the ACK forced by a duplicate goes out once", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("a"), T0);
+  const [frame] = take(c).writes;
+  s.receive(frame!, T0);
+  s.receive(frame!, T0);
+  s.flush(T0);
+  assert.deepEqual(types(take(s).writes), [ACK]);
+  s.receive(encodeAck(ACK, 0), T0 + 1);
+  s.flush(T0 + 1);
+  assert.deepEqual(take(s).writes, []);
+});
+
+test("SessionMachine: WELCOME(LOST) while closing with one message in doubt and one unsent: an unclean close", () => {
+  const { c } = connectedPair({ sendBufferSize: 70 });
+  c.send(entry("in doubt"), T0);
+  c.send(entry("unsent"), T0);
+  take(c);
+  c.disconnected(T0, new Error("cut"));
+  take(c);
+  c.close(T0, 1000);
+  c.tick(T0);
+  c.dial = false;
+  c.connected(T0);
+  take(c);
+  c.receive(encodeHandshake(WELCOME, FLAG_LOST, NEW_ID, 0), T0);
+  const out = take(c);
+  assert.deepEqual(out.events.map((e) => e.type), ["sessionlost", "close"]);
+  const close = out.events.at(-1) as ErrorEvent;
+  assert.equal(close.error?.code, "SESSION_LOST");
+  assert.match(close.error!.message, /2 messages sent before close\(\) were not confirmed/);
+});
+
+test("SessionMachine: a message sent after the last waiting one was withdrawn goes out at once", () => {
+  // Room for two messages: a and b go out, c and d wait; ack 1 admits c, d still waits.
+  const { c } = connectedPair({ sendBufferSize: 140 });
+  const d = entry("d");
+  for (const e of [entry("a"), entry("b"), entry("c"), d]) c.send(e, T0);
+  c.receive(encodeAck(ACK, 1), T0);
+  assert.equal(c.waiting, 1);
+  assert.equal(c.withdraw(d), true); // its send was aborted
+  c.admitWaiting(T0);
+  c.receive(encodeAck(ACK, 3), T0); // nothing in flight any more: no ack will come
+  take(c);
+  c.send(entry("e"), T0 + 1);
+  const { writes } = take(c);
+  assert.deepEqual(writes.map((f) => readU64(f, 1)), [4]);
+  assert.equal(c.waiting, 0);
+});
