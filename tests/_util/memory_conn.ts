@@ -20,6 +20,23 @@ export interface MemoryLinkOptions {
    * @default {65536}
    */
   highWaterMark?: number;
+  /**
+   * Splits each write into pieces the reader receives one by one: called
+   * with the bytes left of a write, returns the next piece's size (clamped
+   * to 1 .. left). Default: the whole write at once.
+   */
+  split?: ((left: number) => number) | undefined;
+  /**
+   * Cancelling an end's readable keeps draining (as framewire's adapters
+   * do): the peer's writes go on and their bytes vanish. Default: the
+   * peer's writes fail after a cancel.
+   */
+  drainOnCancel?: boolean | undefined;
+  /**
+   * Sets `releasesChunkOnWrite` on both ends (honestly: a write copies its
+   * chunk before it waits for room).
+   */
+  releasesChunkOnWrite?: boolean | undefined;
 }
 
 /** One direction of a link. */
@@ -31,13 +48,19 @@ class Pipe {
   cutMode: CutMode = "eof";
   blackHoled = false;
   held: Uint8Array[] | undefined;
+  /** The readable was cancelled with `drainOnCancel`: bytes vanish. */
+  draining = false;
+  #split: ((left: number) => number) | undefined;
+  #drainOnCancel: boolean;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #state: "open" | "ended" | "broken" = "open";
   #pullWaiters: (() => void)[] = [];
   #link: MemoryLink;
 
-  constructor(link: MemoryLink, highWaterMark: number) {
+  constructor(link: MemoryLink, highWaterMark: number, options: MemoryLinkOptions = {}) {
     this.#link = link;
+    this.#split = options.split;
+    this.#drainOnCancel = options.drainOnCancel === true;
     this.readable = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
@@ -46,6 +69,12 @@ class Pipe {
         this.#wake();
       },
       cancel: () => {
+        if (this.#drainOnCancel && this.#state === "open") {
+          this.draining = true;
+          this.held = undefined;
+          this.#wake();
+          return;
+        }
         this.#state = "ended";
         this.#wake();
       },
@@ -63,26 +92,42 @@ class Pipe {
       });
     }
     if (chunk.byteLength === 0) return;
-    let data = chunk.slice();
+    // A copy (a Buffer's slice() would be a view of it).
+    let data = new Uint8Array(chunk);
     let cutAfter = false;
     if (this.passed + data.length >= this.cutAt) {
       data = data.subarray(0, this.cutAt - this.passed);
       cutAfter = true;
     }
     this.passed += data.length;
-    if (this.blackHoled) {
+    if (this.blackHoled || this.draining) {
       // vanish
     } else if (this.held !== undefined) {
       if (data.length > 0) this.held.push(data);
     } else if (data.length > 0) {
-      this.#controller.enqueue(data);
+      this.#enqueue(data);
     }
     if (cutAfter) {
       this.#link.cut(this.cutMode);
       throw new ConnectionError("Memory connection cut", { code: "CONNECTION_RESET" });
     }
-    while (this.#state === "open" && (this.#controller.desiredSize ?? 1) <= 0) {
+    while (this.#state === "open" && !this.draining && (this.#controller.desiredSize ?? 1) <= 0) {
       await new Promise<void>((resolve) => this.#pullWaiters.push(resolve));
+    }
+  }
+
+  /** Enqueues `data`, in the pieces `split` says. */
+  #enqueue(data: Uint8Array): void {
+    const split = this.#split;
+    if (split === undefined) {
+      this.#controller.enqueue(data);
+      return;
+    }
+    for (let at = 0; at < data.length;) {
+      const left = data.length - at;
+      const n = Math.min(left, Math.max(1, Math.floor(split(left))));
+      this.#controller.enqueue(data.subarray(at, at + n));
+      at += n;
     }
   }
 
@@ -95,7 +140,7 @@ class Pipe {
       const part = chunk.subarray(0, n);
       if (part.length === chunk.length) held.shift();
       else held[0] = chunk.subarray(n);
-      this.#controller.enqueue(part);
+      this.#enqueue(part);
       n -= part.length;
     }
   }
@@ -104,7 +149,7 @@ class Pipe {
     const held = this.held;
     this.held = undefined;
     if (held === undefined || this.#state !== "open") return;
-    for (const chunk of held) this.#controller.enqueue(chunk);
+    for (const chunk of held) this.#enqueue(chunk);
   }
 
   /** FIN: the reader sees the end after what is queued. */
@@ -152,14 +197,23 @@ class MemoryConn implements Conn {
   readonly localAddr: NetAddr;
   readonly remoteAddr: NetAddr;
   readonly closed: Promise<void>;
+  readonly releasesChunkOnWrite: boolean;
   #in: Pipe;
   #out: Pipe;
   #closed = false;
   #resolveClosed!: () => void;
   #link: MemoryLink;
 
-  constructor(link: MemoryLink, incoming: Pipe, outgoing: Pipe, local: NetAddr, remote: NetAddr) {
+  constructor(
+    link: MemoryLink,
+    incoming: Pipe,
+    outgoing: Pipe,
+    local: NetAddr,
+    remote: NetAddr,
+    releasesChunkOnWrite: boolean,
+  ) {
     this.#link = link;
+    this.releasesChunkOnWrite = releasesChunkOnWrite;
     this.#in = incoming;
     this.#out = outgoing;
     this.localAddr = local;
@@ -216,13 +270,14 @@ export class MemoryLink {
   /** Creates a linked pair. */
   constructor(options: MemoryLinkOptions = {}) {
     const hwm = options.highWaterMark ?? 65536;
-    this.#c2s = new Pipe(this, hwm);
-    this.#s2c = new Pipe(this, hwm);
+    this.#c2s = new Pipe(this, hwm, options);
+    this.#s2c = new Pipe(this, hwm, options);
+    const releases = options.releasesChunkOnWrite === true;
     const port = nextPort++;
     const clientAddr: NetAddr = { transport: "tcp", hostname: "127.0.0.1", port };
     const serverAddr: NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
-    this.client = new MemoryConn(this, this.#s2c, this.#c2s, clientAddr, serverAddr);
-    this.server = new MemoryConn(this, this.#c2s, this.#s2c, serverAddr, clientAddr);
+    this.client = new MemoryConn(this, this.#s2c, this.#c2s, clientAddr, serverAddr, releases);
+    this.server = new MemoryConn(this, this.#c2s, this.#s2c, serverAddr, clientAddr, releases);
   }
 
   /** Bytes that went through each direction so far. */
