@@ -563,6 +563,12 @@ class Framed implements FramedConnection {
    * with it meanwhile (`#failure` once closed).
    */
   #endedBy: unknown;
+  /**
+   * The framing error that ended reading, thrown by #readBatch but not handed to the
+   * application yet: the front end that hands it over calls #handOver. One that does not (a
+   * `readable` cancelled meanwhile ends cleanly) leaves the connection as a cancel does.
+   */
+  #unseenEnd: unknown;
   /** Chunks written to `writable` (counted in write() itself), and taken by its sink. */
   #accepted = 0;
   #sunk = 0;
@@ -646,7 +652,7 @@ class Framed implements FramedConnection {
         // Frames decoded before the error were handed over first.
         const error = this.#readError;
         this.#readError = undefined;
-        this.#endAfter(error);
+        this.#unseenEnd = error;
         throw error;
       }
       // Closed by the application: what the conn had read ahead is dropped (the Node and Bun
@@ -719,7 +725,7 @@ class Framed implements FramedConnection {
         this.#readDone = true;
         if (frames.length > 0) this.#readError = error;
         else {
-          this.#endAfter(error);
+          this.#unseenEnd = error;
           throw error;
         }
       }
@@ -819,7 +825,13 @@ class Framed implements FramedConnection {
             this.#frameIndex = 0;
             return { done: false, value: rest };
           }
-          const batch = await this.#nextBatch();
+          let batch: Uint8Array[] | null;
+          try {
+            batch = await this.#nextBatch();
+          } catch (error) {
+            this.#handOver(error);
+            throw error;
+          }
           return batch === null ? { done: true, value: undefined } : { done: false, value: batch };
         },
       }),
@@ -863,6 +875,7 @@ class Framed implements FramedConnection {
         }
         this.#answer();
       }, (error) => {
+        this.#handOver(error);
         calls.shift()!.reject(error);
         this.#answer();
       });
@@ -883,7 +896,19 @@ class Framed implements FramedConnection {
           this.#frameIndex = 0;
           return;
         }
-        const batch = await this.#nextBatch();
+        let batch: Uint8Array[] | null;
+        try {
+          batch = await this.#nextBatch();
+        } catch (error) {
+          // Cancelled meanwhile: the stream drops the error, and reading ended as a cancel ends it
+          // (the write direction goes on). Else the stream errors now, not once the pull's
+          // rejection reaches it: a cancel in between would end the read cleanly after the error
+          // was taken as handed over.
+          if (this.#readCancelled) return;
+          this.#handOver(error);
+          controller.error(error);
+          return;
+        }
         if (batch === null) controller.close();
         else for (const frame of batch) controller.enqueue(frame);
       },
@@ -1304,6 +1329,13 @@ class Framed implements FramedConnection {
       if (drained.wireEnd > this.#promised) this.#promised = drained.wireEnd;
       drained.resolve();
     }
+  }
+
+  /** A front end hands `error` from #nextBatch to the application. */
+  #handOver(error: unknown): void {
+    if (error === undefined || error !== this.#unseenEnd) return;
+    this.#unseenEnd = undefined;
+    this.#endAfter(error);
   }
 
   /**

@@ -750,6 +750,40 @@ test("framed() cancelling readable mid-frame ends reading but keeps sending", as
   assert.equal(closedCalls(), 0);
 });
 
+test("framed() cancelling readable while a truncation is on its way ends reading cleanly and keeps sending", async () => {
+  // Found by the lifecycle fuzz (framed_fuzz_test.ts): the peer ends inside a frame, and the
+  // application cancels its read a few turns later, before the error reaches it. Before, framed()
+  // took the TruncatedFrameError as handed over once it was thrown, not once the application got
+  // it: the cancelled read ended cleanly, yet sends rejected with that error, and the connection
+  // closed itself. Every number of turns up to where the error reaches the read first.
+  let cancelWon = 0;
+  for (let turns = 0; turns < 16; turns++) {
+    const { conn, feed, writes, closedCalls } = recordingConn();
+    const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
+    const reader = fc.readable.getReader();
+    const pending = reader.read();
+    pending.catch(() => {});
+    await feed.write(new Uint8Array([0, 0, 0, 9, 1, 2]));
+    await feed.close(); // the peer's end, inside the frame
+    for (let i = 0; i < turns; i++) await null;
+    const cancelled = reader.cancel("done reading");
+    cancelled.catch(() => {});
+    const read = await pending.then((r) => r, (error: unknown) => error);
+    if (read instanceof TruncatedFrameError) {
+      // The error reached the application first: sends fail with it (documented).
+      await assert.rejects(fc.send("reply"), TruncatedFrameError);
+      continue;
+    }
+    cancelWon++;
+    assert.deepEqual(read, { done: true, value: undefined }, `after ${turns} turns`);
+    await fc.send("still works");
+    assert.equal(writes.length, 1, `after ${turns} turns`);
+    assert.equal(closedCalls(), 0, `after ${turns} turns`);
+    await fc.close();
+  }
+  assert.ok(cancelWon > 0);
+});
+
 test("framed() cancelling readable before any read cancels the connection's readable", {
   timeout: 5000,
 }, async () => {
