@@ -37,6 +37,11 @@ export interface MemoryLinkOptions {
    * chunk before it waits for room).
    */
   releasesChunkOnWrite?: boolean | undefined;
+  /**
+   * Gives both ends a `read(buffer)` (a "bring your own buffer" read, as the
+   * Deno adapter's), which `framed()` then uses instead of `readable`.
+   */
+  read?: boolean | undefined;
 }
 
 /** One direction of a link. */
@@ -198,6 +203,9 @@ class MemoryConn implements Conn {
   readonly remoteAddr: NetAddr;
   readonly closed: Promise<void>;
   readonly releasesChunkOnWrite: boolean;
+  readonly read?: (buffer: Uint8Array) => Promise<number | null>;
+  /** What a `read()` took from the readable beyond its buffer. */
+  #leftover: Uint8Array | undefined;
   #in: Pipe;
   #out: Pipe;
   #closed = false;
@@ -211,9 +219,11 @@ class MemoryConn implements Conn {
     local: NetAddr,
     remote: NetAddr,
     releasesChunkOnWrite: boolean,
+    read: boolean,
   ) {
     this.#link = link;
     this.releasesChunkOnWrite = releasesChunkOnWrite;
+    if (read) this.read = (buffer) => this.#readInto(buffer);
     this.#in = incoming;
     this.#out = outgoing;
     this.localAddr = local;
@@ -227,6 +237,31 @@ class MemoryConn implements Conn {
       close: () => outgoing.end(),
       abort: () => outgoing.end(),
     });
+  }
+
+  /**
+   * One read at a time, through a reader taken for it and let go after (so that `readable` may
+   * take over, as the Deno adapter allows): `null` at the end and once closed, a rejection at a
+   * reset.
+   */
+  async #readInto(buffer: Uint8Array): Promise<number | null> {
+    if (this.#closed) return null;
+    let chunk = this.#leftover;
+    this.#leftover = undefined;
+    if (chunk === undefined) {
+      const reader = this.readable.getReader();
+      try {
+        const result = await reader.read();
+        if (result.done || this.#closed) return null;
+        chunk = result.value;
+      } finally {
+        reader.releaseLock();
+      }
+    }
+    const n = Math.min(chunk.length, buffer.length);
+    buffer.set(chunk.subarray(0, n));
+    if (n < chunk.length) this.#leftover = chunk.subarray(n);
+    return n;
   }
 
   closeWrite(): Promise<void> {
@@ -273,11 +308,28 @@ export class MemoryLink {
     this.#c2s = new Pipe(this, hwm, options);
     this.#s2c = new Pipe(this, hwm, options);
     const releases = options.releasesChunkOnWrite === true;
+    const read = options.read === true;
     const port = nextPort++;
     const clientAddr: NetAddr = { transport: "tcp", hostname: "127.0.0.1", port };
     const serverAddr: NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
-    this.client = new MemoryConn(this, this.#s2c, this.#c2s, clientAddr, serverAddr, releases);
-    this.server = new MemoryConn(this, this.#c2s, this.#s2c, serverAddr, clientAddr, releases);
+    this.client = new MemoryConn(
+      this,
+      this.#s2c,
+      this.#c2s,
+      clientAddr,
+      serverAddr,
+      releases,
+      read,
+    );
+    this.server = new MemoryConn(
+      this,
+      this.#c2s,
+      this.#s2c,
+      serverAddr,
+      clientAddr,
+      releases,
+      read,
+    );
   }
 
   /** Bytes that went through each direction so far. */

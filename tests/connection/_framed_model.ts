@@ -243,7 +243,10 @@ export async function runFramedFuzz(
     ? ((n: number) => (chance(0.3) ? int(1, 8) : int(1, Math.max(1, n))))
     : undefined;
   const releases = chance(0.5);
+  // A read(buffer) as the Deno adapter's: framed() reads into its own buffers then.
+  const byob = chance(0.4);
   const link = new MemoryLink({
+    read: byob,
     highWaterMark: linkHwm,
     split,
     drainOnCancel: true,
@@ -274,7 +277,7 @@ export async function runFramedFuzz(
   log(
     `seed ${seed}: ${fA.name} maxA=${maxA} maxB=${maxB} linkHwm=${linkHwm} split=${
       split !== undefined
-    } releases=${releases} A=${JSON.stringify(optsA)} B=${JSON.stringify(optsB)}`,
+    } releases=${releases} read=${byob} A=${JSON.stringify(optsA)} B=${JSON.stringify(optsB)}`,
   );
   const sides = [A, B];
   const peer = (s: Side) => (s === A ? B : A);
@@ -660,10 +663,17 @@ export async function runFramedFuzz(
 
   // ---- the schedule ----
   const steps = options.steps ?? int(10, 60);
+  // A third of the seeds only send, write, read (pausing) and wait, which leaves every frame due;
+  // the others close, cancel, abort and cut too, after a first part of traffic alone.
+  const traffic = chance(0.35);
+  const calm = traffic ? steps : int(0, steps >> 1);
+  log(traffic ? "traffic only" : `traffic only for ${calm} steps`);
   let faults = 0;
   for (let step = 0; step < steps; step++) {
     const side = pick(sides);
-    const r = rnd();
+    let r = rnd();
+    // Lifecycle operations and faults (0.62 .. 0.75) become waits.
+    if (step < calm && r >= 0.62 && r < 0.75) r = 0.9;
     try {
       if (r < 0.35) send(side);
       else if (r < 0.45) write(side);
