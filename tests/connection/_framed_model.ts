@@ -95,7 +95,7 @@ type Outcome = "pending" | "resolved" | "rejected";
 /** A frame offered for sending (send() or a writable write), in call order. */
 interface Item {
   id: number;
-  kind: "send" | "write";
+  kind: "send" | "write" | "pipe";
   /** What the peer must receive: a copy taken before the call. */
   expected: Uint8Array;
   encodedLength: number;
@@ -107,6 +107,8 @@ interface Item {
   late: boolean;
   /** Sent after writer.close(): goes out if the half-close has not begun yet, else rejects. */
   maybeLate: boolean;
+  /** Piped, and the pipe failed: whether it was written is not known. */
+  unknown?: boolean;
   /** Written after the writable had refused a chunk: rejects with that. */
   doomed: boolean;
   awaited: boolean;
@@ -170,6 +172,16 @@ class Side {
   #wake: (() => void) | undefined;
   readerLock: ReadableStreamDefaultReader<Uint8Array> | undefined;
   writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** This end writes only through `source.pipeTo(fc.writable, { signal })` (no sends). */
+  pipeMode = false;
+  pipe:
+    | {
+      ctrl: ReadableStreamDefaultController<Uint8Array>;
+      ac: AbortController;
+      items: Item[];
+      open: boolean;
+    }
+    | undefined;
   writerRefused = false;
   // What the application did.
   closing = false;
@@ -281,6 +293,10 @@ export async function runFramedFuzz(
   );
   const sides = [A, B];
   const peer = (s: Side) => (s === A ? B : A);
+  for (const s of sides) {
+    s.pipeMode = chance(0.15);
+    if (s.pipeMode) log(`${s.name} writes through a pipe only`);
+  }
 
   const timers = new Timers();
   const realSetTimeout = globalThis.setTimeout;
@@ -400,7 +416,7 @@ export async function runFramedFuzz(
     return length < (coalesce === 0 ? 16384 : Math.min(coalesce, 16384));
   };
 
-  const newItem = (side: Side, kind: "send" | "write", bytes: Uint8Array, refused: boolean) => {
+  const newItem = (side: Side, kind: Item["kind"], bytes: Uint8Array, refused: boolean) => {
     const expected = new Uint8Array(bytes); // a copy (a Buffer's slice() is a view)
     const enc = encodedLength(side, expected);
     const item: Item = {
@@ -424,6 +440,7 @@ export async function runFramedFuzz(
 
   // ---- operations ----
   const send = (side: Side) => {
+    if (side.pipeMode) return pipeWrite(side);
     const { bytes, refused } = makePayload(side);
     const raw = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
     const item = newItem(side, "send", raw, refused);
@@ -462,6 +479,7 @@ export async function runFramedFuzz(
   };
 
   const write = (side: Side) => {
+    if (side.pipeMode) return pipeWrite(side);
     // Node's WritableStream throws an internal assertion (ERR_INTERNAL_ASSERTION) from write()
     // while a close() is in flight (Deno and Bun reject the write with a TypeError): no write
     // through a new writer once the writable was closed.
@@ -494,6 +512,67 @@ export async function runFramedFuzz(
       side.sawFailure = true;
       if (!(error instanceof ConnectionError)) side.writerRefused = true;
     });
+  };
+
+  /**
+   * A chunk into the source piped to `fc.writable`: written when pipeTo() gets to it (call order
+   * among this end's frames; it sends nothing else), its outcome known only from pipeTo()'s.
+   */
+  const pipeWrite = (side: Side) => {
+    if (side.writableClosed || side.pipe?.open === false) return;
+    if (side.pipe === undefined) {
+      let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+      const source = new ReadableStream<Uint8Array>({
+        start: (c) => {
+          ctrl = c;
+        },
+      });
+      const pipe = { ctrl, ac: new AbortController(), items: [] as Item[], open: true };
+      side.pipe = pipe;
+      log(`${side.name} pipeTo(fc.writable, { signal })`);
+      const done = source.pipeTo(side.fc.writable, { signal: pipe.ac.signal });
+      track(side, "pipeTo()", done, true);
+      done.then(() => {
+        pipe.open = false;
+        for (const i of pipe.items) if (i.outcome === "pending") i.outcome = "resolved";
+      }, (error) => {
+        pipe.open = false;
+        let refusedBefore = false;
+        for (const i of pipe.items) {
+          if (i.outcome !== "pending") continue;
+          i.outcome = "rejected";
+          if (i.refused) {
+            refusedBefore = true;
+            i.error = error instanceof ConnectionError ? new RangeError("refused (piped)") : error;
+            continue;
+          }
+          if (refusedBefore) i.doomed = true;
+          i.unknown = true;
+          i.error = new ConnectionError(`pipeTo() failed: ${describe(error)}`);
+        }
+      });
+    }
+    const { bytes, refused } = makePayload(side);
+    const raw = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    const item = newItem(side, "pipe", raw, refused);
+    nextId++;
+    item.awaited = true;
+    log(`${side.name} pipe #${item.id} [${raw.length}]${refused ? " (refused)" : ""}`);
+    try {
+      side.pipe.ctrl.enqueue(raw);
+      side.pipe.items.push(item);
+    } catch {
+      // pipeTo() failed and cancelled the source: never sent.
+      side.pipe.open = false;
+      item.outcome = "rejected";
+      item.error = new ConnectionError("the pipe had ended");
+      item.late = true;
+    }
+  };
+
+  /** Closing began: chunks still in the pipe may reach the writable after it (then refused). */
+  const pipeClosing = (side: Side) => {
+    for (const i of side.pipe?.items ?? []) if (i.outcome === "pending") i.maybeLate = true;
   };
 
   const readLoop = async (side: Side) => {
@@ -570,6 +649,7 @@ export async function runFramedFuzz(
   const closeWrite = (side: Side, awaited: boolean) => {
     log(`${side.name} closeWrite()${awaited ? " awaited" : ""}`);
     side.closing = true;
+    pipeClosing(side);
     track(side, "closeWrite()", side.fc.closeWrite(), awaited);
   };
 
@@ -580,6 +660,7 @@ export async function runFramedFuzz(
       }`,
     );
     side.closing = true;
+    pipeClosing(side);
     side.closedHere = true;
     if (!ending) side.closedHereEarly = true;
     let promise: Promise<void>;
@@ -599,6 +680,14 @@ export async function runFramedFuzz(
   };
 
   const writerClose = (side: Side) => {
+    if (side.pipe !== undefined) {
+      if (!side.pipe.open) return;
+      log(`${side.name} closes the piped source`);
+      side.pipe.open = false;
+      side.writableClosed = true;
+      closeSource(side.pipe.ctrl);
+      return;
+    }
     if (side.writer === undefined) return;
     log(`${side.name} writer.close()`);
     // Not closing for send(): the half-close waits for the writes before it, and sends made
@@ -610,6 +699,18 @@ export async function runFramedFuzz(
   };
 
   const abort = (side: Side) => {
+    if (side.pipeMode) {
+      if (side.pipe === undefined || !side.pipe.open) return;
+      // pipeTo() aborts the writable once the write in progress is done (documented: it may
+      // never get that far while a write waits for a peer that reads nothing).
+      log(`${side.name} aborts the pipe's signal`);
+      side.pipe.open = false;
+      side.aborted = true;
+      side.maybeClosing = true;
+      pipeClosing(side);
+      side.pipe.ac.abort(new Error("aborted by the fuzz"));
+      return;
+    }
     const writer = side.writer ?? side.fc.writable.getWriter();
     // Aborting an errored writable (one that refused a payload) does nothing, by the streams'
     // rules; one whose close() is in flight or done may or may not close the connection.
@@ -722,6 +823,14 @@ export async function runFramedFuzz(
   log("-- end: read to the end, closeWrite, close");
   ending = true;
   for (const s of sides) if (s.readEnd === undefined) s.give(Infinity);
+  for (const s of sides) {
+    if (s.pipe?.open) {
+      log(`${s.name} closes the piped source`);
+      s.pipe.open = false;
+      s.writableClosed = true;
+      closeSource(s.pipe.ctrl);
+    }
+  }
   if (!(await quiesce())) violation("no quiescence while reading to the end");
   for (const s of sides) if (!s.closing) closeWrite(s, true);
   if (!(await quiesce())) violation("no quiescence after closeWrite()");
@@ -810,7 +919,7 @@ export async function runFramedFuzz(
       if (t.outcome === "pending") violation(`${s.name} ${t.label} never settled`);
       if (
         t.outcome === "rejected" && !(t.error instanceof FramingError) &&
-        !t.label.startsWith("writer.")
+        !t.label.startsWith("writer.") && !t.label.startsWith("pipeTo")
       ) {
         violation(
           `${s.name} ${t.label} rejected with ${describe(t.error)} (not a framewire error)`,
@@ -921,11 +1030,13 @@ export async function runFramedFuzz(
       const due = offered.filter((i) =>
         !i.late && !i.doomed && !(i.maybeLate && i.outcome === "rejected")
       );
-      if (got.length !== due.length) {
-        violation(`${dir} (undisturbed): received ${got.length} frames of ${due.length}`);
+      // Frames that may or may not have gone out (piped, or sent after writer.close()) may follow.
+      const needed = due.length === 0 ? 0 : offered.indexOf(due[due.length - 1]!) + 1;
+      if (got.length < needed || (due.length === offered.length && got.length !== needed)) {
+        violation(`${dir} (undisturbed): received ${got.length} frames of ${needed} due`);
       }
       for (const i of due) {
-        if (i.outcome !== "resolved") {
+        if (i.outcome !== "resolved" && !i.unknown) {
           violation(`${dir} (undisturbed): ${i.kind} #${i.id} ${i.outcome} ${describe(i.error)}`);
         }
       }
@@ -956,6 +1067,15 @@ export async function runFramedFuzz(
   }
 
   return { violations, trace };
+}
+
+/** Closes a piped source (pipeTo() cancels it when it fails). */
+function closeSource(ctrl: ReadableStreamDefaultController<Uint8Array>): void {
+  try {
+    ctrl.close();
+  } catch {
+    // cancelled
+  }
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
