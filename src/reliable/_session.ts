@@ -5,7 +5,12 @@
 
 import type { Conn } from "../connection/types.ts";
 import { framed, type FramedConnection } from "../connection/framed.ts";
-import { ConnectionError } from "../errors.ts";
+import {
+  ConnectionError,
+  FrameTooLargeError,
+  FramingError,
+  TruncatedFrameError,
+} from "../errors.ts";
 import {
   describeValue,
   detachedPayload,
@@ -545,7 +550,7 @@ export class Session extends EventTarget implements ReliableSession {
         held = this.#onBatch(link, result.value);
       }
     } catch (e) {
-      error = e;
+      error = readError(e, this.#o.maxMessageSize);
     }
     if (link === this.#link) {
       this.#link = undefined;
@@ -919,6 +924,43 @@ export class Session extends EventTarget implements ReliableSession {
       close();
     });
   }
+}
+
+/**
+ * What reading a link failed with, as the session reports it: a
+ * `ConnectionError` (docs/protocol.md, "Errors"), with the decoder's error as
+ * its `cause`. A frame over the session framing's limit breaks the protocol
+ * (said in the session's terms, `maxMessageSize`, with the decoder's hint: an
+ * HTTP server, TLS, ...); a frame cut by the end of the stream is a
+ * connection the peer closed.
+ */
+function readError(error: unknown, maxMessageSize: number): unknown {
+  if (error instanceof FrameTooLargeError) {
+    return new ConnectionError(
+      `Cannot read from connection as the peer broke the protocol: it announced a frame of ${error.length} bytes where a session frame has at most ${error.limit} (maxMessageSize ${maxMessageSize} + ${DATA_HEADER}, at least ${HANDSHAKE_LIMIT})${
+        error.hint === undefined ? "" : `: ${error.hint}`
+      }`,
+      { code: "PROTOCOL_ERROR", cause: error },
+    );
+  }
+  if (error instanceof TruncatedFrameError) {
+    return new ConnectionError(
+      `Cannot read from connection as the peer closed it inside a frame (${error.received} of ${
+        error.expected ?? "more"
+      } bytes of its ${error.part})`,
+      { code: "CONNECTION_CLOSED", cause: error },
+    );
+  }
+  if (error instanceof FramingError && !(error instanceof ConnectionError)) {
+    return new ConnectionError(
+      `Cannot read from connection as the peer broke the protocol: ${error.message}`,
+      {
+        code: "PROTOCOL_ERROR",
+        cause: error,
+      },
+    );
+  }
+  return error;
 }
 
 function payloadOf(entry: Entry): Uint8Array {

@@ -24,6 +24,7 @@ import {
   WELCOME,
 } from "../../src/reliable/_protocol.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import { ConnectionError, FrameTooLargeError, TruncatedFrameError } from "../../src/errors.ts";
 import { FakeClock } from "../_util/fake_clock.ts";
 import { MemoryLink, MemoryNetwork } from "../_util/memory_conn.ts";
 import {
@@ -2029,3 +2030,49 @@ test(
 );
 
 sockets.check();
+
+test("reliable: a peer's oversized or cut frame is reported as a ConnectionError, with its cause", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  // Not a framewire server: an HTTP server's answer, then a frame cut by the end of the stream.
+  const answers = [
+    enc("HTTP/1.1 400 Bad Request\r\n\r\n"),
+    new Uint8Array([0, 0, 0, 27, WELCOME]),
+  ];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      const answer = answers.shift() ?? new Uint8Array(0);
+      const writer = conn.writable.getWriter();
+      await writer.write(answer);
+      await writer.close();
+    }
+  })();
+  const client = reliableClient(net.dialer, { maxMessageSize: 1000, reconnect: { base: 1 } });
+  const reconnects = events<{ error: unknown }>(client, "reconnecting");
+  try {
+    const tooLarge = (await reconnects.next()).detail.error;
+    assert.ok(tooLarge instanceof ConnectionError);
+    assert.equal(tooLarge.code, "PROTOCOL_ERROR");
+    assert.ok(tooLarge.cause instanceof FrameTooLargeError);
+    assert.equal(
+      tooLarge.message,
+      "Cannot read from connection as the peer broke the protocol: it announced a frame of " +
+        "1213486160 bytes where a session frame has at most 1024 (maxMessageSize 1000 + 17, at " +
+        'least 1024): the bytes look like an HTTP response ("HTTP"); is the other side an HTTP server?',
+    );
+    const cut = (await reconnects.next()).detail.error;
+    assert.ok(cut instanceof ConnectionError);
+    assert.equal(cut.code, "CONNECTION_CLOSED");
+    assert.ok(cut.cause instanceof TruncatedFrameError);
+    assert.equal(
+      cut.message,
+      "Cannot read from connection as the peer closed it inside a frame (1 of 27 bytes of its payload)",
+    );
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    listener.close();
+    await serving;
+  }
+});
