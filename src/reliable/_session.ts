@@ -5,6 +5,7 @@
 
 import type { Conn } from "../connection/types.ts";
 import { framed, type FramedConnection } from "../connection/framed.ts";
+import { connectionError } from "../adapters/_errors.ts";
 import {
   ConnectionError,
   FrameTooLargeError,
@@ -931,23 +932,39 @@ export class Session extends EventTarget implements ReliableSession {
  * `ConnectionError` (docs/protocol.md, "Errors"), with the decoder's error as
  * its `cause`. A frame over the session framing's limit breaks the protocol
  * (said in the session's terms, `maxMessageSize`, with the decoder's hint: an
- * HTTP server, TLS, ...); a frame cut by the end of the stream is a
- * connection the peer closed.
+ * HTTP server, TLS, ...), or, read with the HELLO (before the server lifts
+ * the limit), in the handshake's; a frame cut by the end of the stream is a
+ * connection the peer closed, and one cut by a failed read (a reset, a
+ * timeout) is that failure, with its code.
  */
 function readError(error: unknown, maxMessageSize: number): unknown {
   if (error instanceof FrameTooLargeError) {
+    // The server reads the HELLO with HANDSHAKE_LIMIT: a header that came with it was checked
+    // against that limit, not the session's.
+    const limit = error.limit < Math.max(maxMessageSize + DATA_HEADER, HANDSHAKE_LIMIT)
+      ? `a frame before the handshake has at most ${error.limit}`
+      : `a session frame has at most ${error.limit} (maxMessageSize ${maxMessageSize} + ${DATA_HEADER}, at least ${HANDSHAKE_LIMIT})`;
     return new ConnectionError(
-      `Cannot read from connection as the peer broke the protocol: it announced a frame of ${error.length} bytes where a session frame has at most ${error.limit} (maxMessageSize ${maxMessageSize} + ${DATA_HEADER}, at least ${HANDSHAKE_LIMIT})${
+      `Cannot read from connection as the peer broke the protocol: it announced a frame of ${error.length} bytes where ${limit}${
         error.hint === undefined ? "" : `: ${error.hint}`
       }`,
       { code: "PROTOCOL_ERROR", cause: error },
     );
   }
   if (error instanceof TruncatedFrameError) {
+    const where = `inside a frame (${error.received} of ${
+      error.expected ?? "more"
+    } bytes of its ${error.part})`;
+    // framed() gives a frame cut by a failed read (a reset, a timeout) that failure as its cause.
+    if (error.cause !== undefined) {
+      const failure = connectionError("read from connection", error.cause);
+      return new ConnectionError(
+        `Cannot read from connection as it failed ${where}: ${failure.message}`,
+        { code: failure.code, cause: error },
+      );
+    }
     return new ConnectionError(
-      `Cannot read from connection as the peer closed it inside a frame (${error.received} of ${
-        error.expected ?? "more"
-      } bytes of its ${error.part})`,
+      `Cannot read from connection as the peer closed it ${where}`,
       { code: "CONNECTION_CLOSED", cause: error },
     );
   }

@@ -2076,3 +2076,71 @@ test("reliable: a peer's oversized or cut frame is reported as a ConnectionError
     await serving;
   }
 });
+
+test("reliable: a frame cut by a reset is reported with the reset's code, not as a peer's close", {
+  timeout: 10000,
+}, async () => {
+  // A link buffer of one byte: the server's write resolves once the client has read its bytes.
+  const net = new MemoryNetwork({ highWaterMark: 1 });
+  const listener = net.listen();
+  const serving = (async () => {
+    for await (const conn of listener) {
+      // A WELCOME's header and 4 of its 27 bytes, then a reset.
+      const writer = conn.writable.getWriter();
+      await writer.write(new Uint8Array([0, 0, 0, 27, WELCOME, 1, 2, 3])).catch(() => {});
+      net.links.at(-1)!.cut("reset");
+    }
+  })();
+  const client = reliableClient(net.dialer, { reconnect: { base: 1 } });
+  const reconnects = events<{ error: unknown }>(client, "reconnecting");
+  try {
+    const error = (await reconnects.next()).detail.error;
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.code, "CONNECTION_RESET");
+    assert.equal(
+      error.message,
+      "Cannot read from connection as it failed inside a frame (4 of 27 bytes of its payload): " +
+        "Connection reset (memory link cut)",
+    );
+    assert.ok(error.cause instanceof TruncatedFrameError);
+    assert.ok(error.cause.cause instanceof ConnectionError);
+    assert.equal(error.cause.cause.code, "CONNECTION_RESET");
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    listener.close();
+    await serving;
+  }
+});
+
+test("reliable: a header read with the HELLO is reported against the handshake's limit", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { maxMessageSize: 4096 });
+  const conn = await net.dial();
+  try {
+    // A HELLO and, in the same write, the header of a frame of 2000 bytes: within the session's
+    // limit, but the client sends nothing after its HELLO until the WELCOME.
+    const hello = lengthPrefixed().encode(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(3), 0));
+    const wire = new Uint8Array(hello.length + 4);
+    wire.set(hello);
+    wire.set([0, 0, 0x07, 0xd0], hello.length);
+    await conn.writable.getWriter().write(wire);
+    const session = await nextSession(server);
+    const error = (await events<{ error: unknown }>(session, "reconnecting").next()).detail.error;
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.code, "PROTOCOL_ERROR");
+    assert.ok(error.cause instanceof FrameTooLargeError);
+    assert.equal(
+      error.message,
+      "Cannot read from connection as the peer broke the protocol: it announced a frame of 2000 " +
+        "bytes where a frame before the handshake has at most 1024",
+    );
+    await session.close({ timeout: 0 }).catch(() => {});
+  } finally {
+    conn.close();
+    await server.close();
+    listener.close();
+  }
+});
