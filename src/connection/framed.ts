@@ -652,8 +652,12 @@ class Framed implements FramedConnection {
         // Frames decoded before the error were handed over first.
         const error = this.#readError;
         this.#readError = undefined;
-        this.#unseenEnd = error;
-        throw error;
+        // Unless reading was cancelled or closed meanwhile: then it ends cleanly (below), as when
+        // the error comes with a later read; whether it shared a read with those frames is chance.
+        if (!this.#readCancelled && !this.#closedHere) {
+          this.#unseenEnd = error;
+          throw error;
+        }
       }
       // Closed by the application: what the conn had read ahead is dropped (the Node and Bun
       // adapters read ahead, the Deno adapter's read() ends at once), so reading ends alike.

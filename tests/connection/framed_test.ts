@@ -2304,6 +2304,48 @@ test("framed() close() ends a read waiting meanwhile cleanly, inside a frame too
   }
 });
 
+test("framed() close() or a cancelled readable ends reading cleanly when a framing error came in the same read as the frames before it", async () => {
+  // A frame and an oversized header in one read: the error is held back until the frame was
+  // handed over. Before, a read after close() (or after the readable was cancelled) still threw
+  // it, and sends then rejected with it (the connection closed itself after a cancel), whereas
+  // the same error in a later read ended reading cleanly: which it was is chance.
+  for (const how of ["close", "cancel"] as const) {
+    // The same readable after close(); a cancelled one has ended.
+    const frontEnds = how === "close"
+      ? ["batches", "for-await", "readable"] as const
+      : ["batches", "for-await"] as const;
+    for (const frontEnd of frontEnds) {
+      const label = `${how}, ${frontEnd}`;
+      const { conn, feed, writes, closedCalls } = recordingConn();
+      const fc = framed(conn, lengthPrefixed({ maxFrameLength: 100 }), UNTIL_WRITTEN);
+      void feed.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 1, 0])); // "A", then 256 bytes
+      const reader = fc.readable.getReader();
+      const first = await reader.read(); // the readable takes the batch: "A"
+      assert.deepEqual(first, { done: false, value: new Uint8Array([65]) }, label);
+      if (how === "close") await fc.close();
+      else await reader.cancel("done reading");
+      let end: unknown;
+      try {
+        if (frontEnd === "batches") end = await fc.batches()[Symbol.asyncIterator]().next();
+        else if (frontEnd === "for-await") end = await fc[Symbol.asyncIterator]().next();
+        else end = await reader.read();
+      } catch (error) {
+        end = error;
+      }
+      assert.deepEqual(end, { done: true, value: undefined }, label);
+      if (how === "close") {
+        await assert.rejects(fc.send("late"), { code: "CONNECTION_CLOSED" }, label);
+      } else {
+        // Cancelling keeps the write direction.
+        await fc.send("reply");
+        assert.equal(writes.length, 1, label);
+        assert.equal(closedCalls(), 0, label);
+        await fc.close();
+      }
+    }
+  }
+});
+
 test("framed() after close() or writable.abort(), frames the conn had read ahead are not read", {
   timeout: 10_000,
 }, async () => {
