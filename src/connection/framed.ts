@@ -540,7 +540,7 @@ class Framed implements FramedConnection {
   #seeFailure = (): void => {
     this.#shown = true;
   };
-  /** `#promised` when a read failed: frames promised up to there were lost knowingly. */
+  /** `#promised` when a read failure reached the application: frames promised up to there were lost knowingly. */
   #readFailedAt = 0;
   #waiters: Waiter[] = [];
   #open: Waiter | undefined;
@@ -637,9 +637,7 @@ class Framed implements FramedConnection {
     // the same turn to the frames before it; nor may it beat a cancel() made in that turn.
     // #readBatch waits for the chain itself: no promise adopting its result (two turns more).
     const next = this.#readBatch(this.#batchChain);
-    this.#batchChain = next.then(noop, (error) => {
-      if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
-    });
+    this.#batchChain = next.then(noop, noop);
     return next;
   }
 
@@ -1337,6 +1335,9 @@ class Framed implements FramedConnection {
 
   /** A front end hands `error` from #nextBatch to the application. */
   #handOver(error: unknown): void {
+    // The application saw a read fail: frames promised up to now are lost knowingly (close()).
+    // Not when the read failed: a `readable` cancelled meanwhile drops the error unseen.
+    if (!usageErrors.has(error as object)) this.#readFailedAt = this.#promised;
     if (error === undefined || error !== this.#unseenEnd) return;
     this.#unseenEnd = undefined;
     this.#endAfter(error);

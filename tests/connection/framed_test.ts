@@ -784,6 +784,43 @@ test("framed() cancelling readable while a truncation is on its way ends reading
   assert.ok(cancelWon > 0);
 });
 
+test("framed() close() reports frames lost after a truncation that a cancelled readable dropped", async () => {
+  // A read that failed counts as the application having seen the failure (close() then says
+  // nothing of the frames promised before it) only once a front end handed it over: a readable
+  // cancelled meanwhile ends cleanly, and the application saw nothing. Before, such a dropped
+  // TruncatedFrameError still counted, and close() resolved though resolved sends were lost.
+  let cancelWon = 0;
+  for (let turns = 0; turns < 16; turns++) {
+    const { conn, feed } = recordingConn();
+    const held: ((error: Error) => void)[] = [];
+    const writable = new WritableStream<Uint8Array>({
+      write: () => new Promise<void>((_, fail) => held.push(fail)),
+    });
+    const fc = framed({ ...conn, writable }, lengthPrefixed(), { coalesce: 0 });
+    await fc.send("a"); // resolves at once (under highWaterMark); its write waits
+    await fc.send("b");
+    const reader = fc.readable.getReader();
+    const pending = reader.read();
+    pending.catch(() => {});
+    await feed.write(new Uint8Array([0, 0, 0, 9, 1, 2]));
+    await feed.close(); // the peer's end, inside the frame
+    for (let i = 0; i < turns; i++) await null;
+    reader.cancel("done reading").catch(() => {});
+    const read = await pending.then((r) => r, (error: unknown) => error);
+    if (read instanceof TruncatedFrameError) continue; // the application has the error
+    cancelWon++;
+    assert.deepEqual(read, { done: true, value: undefined }, `after ${turns} turns`);
+    while (held.length === 0) await null;
+    held.shift()!(new Error("reset")); // the frames of both resolved sends are lost
+    await assert.rejects(
+      fc.close(),
+      { message: "Cannot send as it failed: reset" },
+      `after ${turns} turns`,
+    );
+  }
+  assert.ok(cancelWon > 0);
+});
+
 test("framed() cancelling readable before any read cancels the connection's readable", {
   timeout: 5000,
 }, async () => {
