@@ -2119,7 +2119,14 @@ test("reliable: a header read with the HELLO is reported against the handshake's
   const listener = net.listen();
   const server = reliableServer(listener, { maxMessageSize: 4096 });
   const conn = await net.dial();
+  let session: ReliableSession | undefined;
   try {
+    // Asked for before the HELLO is written: the listener is on the session a turn after it is
+    // made, before its first read ends.
+    const reconnecting = server[Symbol.asyncIterator]().next().then(({ value }) => {
+      session = value!;
+      return events<{ error: unknown }>(value!, "reconnecting").next();
+    });
     // A HELLO and, in the same write, the header of a frame of 2000 bytes: within the session's
     // limit, but the client sends nothing after its HELLO until the WELCOME.
     const hello = lengthPrefixed().encode(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(3), 0));
@@ -2127,8 +2134,7 @@ test("reliable: a header read with the HELLO is reported against the handshake's
     wire.set(hello);
     wire.set([0, 0, 0x07, 0xd0], hello.length);
     await conn.writable.getWriter().write(wire);
-    const session = await nextSession(server);
-    const error = (await events<{ error: unknown }>(session, "reconnecting").next()).detail.error;
+    const error = (await reconnecting).detail.error;
     assert.ok(error instanceof ConnectionError);
     assert.equal(error.code, "PROTOCOL_ERROR");
     assert.ok(error.cause instanceof FrameTooLargeError);
@@ -2137,8 +2143,8 @@ test("reliable: a header read with the HELLO is reported against the handshake's
       "Cannot read from connection as the peer broke the protocol: it announced a frame of 2000 " +
         "bytes where a frame before the handshake has at most 1024",
     );
-    await session.close({ timeout: 0 }).catch(() => {});
   } finally {
+    await session?.close({ timeout: 0 }).catch(() => {});
     conn.close();
     await server.close();
     listener.close();
