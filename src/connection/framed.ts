@@ -540,7 +540,10 @@ class Framed implements FramedConnection {
   #seeFailure = (): void => {
     this.#shown = true;
   };
-  /** `#promised` when a read failure reached the application: frames promised up to there were lost knowingly. */
+  /**
+   * `#promised` when a read failure reached the application: frames promised up to there were
+   * lost knowingly.
+   */
   #readFailedAt = 0;
   #waiters: Waiter[] = [];
   #open: Waiter | undefined;
