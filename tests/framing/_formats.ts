@@ -109,9 +109,9 @@ export function decodeChunks(
 
 /** Sorted, de-duplicated cut points inside `length`. */
 export function cutsArbitrary(length: number): fc.Arbitrary<number[]> {
-  return fc.uniqueArray(fc.integer({ min: 0, max: length }), { maxLength: 12 }).map((a) =>
-    a.sort((x, y) => x - y)
-  );
+  return fc.uniqueArray(fc.integer({ min: 0, max: length }), { maxLength: 12, size: "max" }).map((
+    a,
+  ) => a.sort((x, y) => x - y));
 }
 
 /** A stream of `chunks`, pulled one at a time (Bun has no `ReadableStream.from`). */

@@ -26,7 +26,7 @@ for (const [i, { framing, payload }] of formats.entries()) {
   test(`${name}: random payloads split at random points decode to the same payloads`, () => {
     fc.assert(
       fc.property(
-        fc.array(payload, { maxLength: 12 }).chain((payloads) => {
+        fc.array(payload, { maxLength: 12, size: "max" }).chain((payloads) => {
           const wire = encodeAll(framing, payloads);
           return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
         }),
@@ -183,7 +183,7 @@ for (const [i, { framing, payload }] of formats.entries()) {
   test(`${name}: with reuseBuffers or a custom allocate, frames used before the next is requested are the same`, () => {
     fc.assert(
       fc.property(
-        fc.array(payload, { maxLength: 12 }).chain((payloads) => {
+        fc.array(payload, { maxLength: 12, size: "max" }).chain((payloads) => {
           const wire = encodeAll(framing, payloads);
           return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
         }),
@@ -207,7 +207,7 @@ for (const [i, { framing, payload }] of formats.entries()) {
     const dirty = (n: number) => new Uint8Array(n).fill(0xaa);
     fc.assert(
       fc.property(
-        fc.array(payload, { maxLength: 24 }).chain((payloads) => {
+        fc.array(payload, { maxLength: 24, size: "max" }).chain((payloads) => {
           const wire = encodeAll(framing, payloads);
           return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
         }),
@@ -225,7 +225,7 @@ for (const [i, { framing, payload }] of formats.entries()) {
     if (!(framing.decoder() instanceof HeaderDecoder)) return t.skip("not a length-header format");
     fc.assert(
       fc.property(
-        fc.array(payload, { maxLength: 12 }).chain((payloads) => {
+        fc.array(payload, { maxLength: 12, size: "max" }).chain((payloads) => {
           const wire = encodeAll(framing, payloads);
           return fc.tuple(
             fc.constant(payloads),
@@ -270,7 +270,7 @@ for (const [i, { framing, payload }] of formats.entries()) {
 
   test(`${name}: one byte at a time and everything in one chunk give the same frames`, () => {
     fc.assert(
-      fc.property(fc.array(payload, { maxLength: 8 }), (payloads) => {
+      fc.property(fc.array(payload, { maxLength: 8, size: "max" }), (payloads) => {
         const wire = encodeAll(framing, payloads);
         const everyByte = Array.from({ length: wire.length }, (_, k) => k);
         assert.deepEqual(decodeChunks(framing, wire, everyByte), payloads);
@@ -328,14 +328,18 @@ for (const [i, { framing, payload }] of formats.entries()) {
 
   test(`${name}: garbage never hangs or throws anything but a FramingError`, () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), cutsArbitrary(200), (garbage, cuts) => {
-        try {
-          decodeChunks(framing, garbage, cuts.filter((c) => c <= garbage.length));
-        } catch (error) {
-          assert.equal((error as Error).constructor.name.endsWith("Error"), true);
-          assert.ok("code" in (error as object), String(error));
-        }
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 200, size: "max" }),
+        cutsArbitrary(200),
+        (garbage, cuts) => {
+          try {
+            decodeChunks(framing, garbage, cuts.filter((c) => c <= garbage.length));
+          } catch (error) {
+            assert.equal((error as Error).constructor.name.endsWith("Error"), true);
+            assert.ok("code" in (error as object), String(error));
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });
