@@ -958,8 +958,10 @@ function readError(error: unknown, maxMessageSize: number): unknown {
     // framed() gives a frame cut by a failed read (a reset, a timeout) that failure as its cause.
     if (error.cause !== undefined) {
       const failure = connectionError("read from connection", error.cause);
+      // Its reason only: an adapter's error says "Cannot read from <address> as <reason>".
+      const reason = /^Cannot .+? as (.+)$/s.exec(failure.message)?.[1] ?? failure.message;
       return new ConnectionError(
-        `Cannot read from connection as it failed ${where}: ${failure.message}`,
+        `Cannot read from connection as it failed ${where}: ${reason}`,
         { code: failure.code, cause: error },
       );
     }

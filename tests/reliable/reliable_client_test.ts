@@ -39,6 +39,8 @@ import {
   track,
 } from "./_helpers.ts";
 import { watchSockets } from "../_util/leaks.ts";
+import { adapter } from "../_util/runtime.ts";
+import { createServer } from "node:net";
 
 const sockets = watchSockets();
 
@@ -2111,6 +2113,57 @@ test("reliable: a frame cut by a reset is reported with the reset's code, not as
     await serving;
   }
 });
+
+test(
+  "reliable: a frame cut by a real reset reads as one sentence, not 'Cannot ... as Cannot ...'",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // This runtime's own adapter against a loopback server that answers the HELLO with a WELCOME's
+    // header and 4 of its 27 bytes, then resets. Before, the adapter's whole message followed:
+    // "... (4 of 27 bytes of its payload): Cannot read from 127.0.0.1:<port> as the connection was
+    // reset".
+    const { connect } = await adapter();
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => {
+        socket.write(
+          new Uint8Array([0, 0, 0, 27, WELCOME, 1, 2, 3]),
+          () => socket.resetAndDestroy(),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const client = reliableClient((signal) => connect({ hostname: "127.0.0.1", port, signal }), {
+      reconnect: { base: 1, cap: 1 },
+    });
+    const reconnects = events<{ error: unknown }>(client, "reconnecting");
+    try {
+      // The reset may overtake the bytes before it: then it is no cut frame, and the client retries.
+      let error: unknown;
+      for (
+        let i = 0;
+        i < 50 && !(error instanceof ConnectionError && error.cause instanceof TruncatedFrameError);
+        i++
+      ) {
+        error = (await reconnects.next()).detail.error;
+      }
+      assert.ok(error instanceof ConnectionError);
+      assert.ok(error.cause instanceof TruncatedFrameError, "a frame cut by the reset");
+      assert.equal(error.code, "CONNECTION_RESET");
+      assert.equal(
+        error.message,
+        "Cannot read from connection as it failed inside a frame (4 of 27 bytes of its payload): " +
+          "the connection was reset",
+      );
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await new Promise((resolve) => server.close(resolve));
+    }
+  },
+);
 
 test("reliable: a header read with the HELLO is reported against the handshake's limit", {
   timeout: 10000,
