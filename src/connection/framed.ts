@@ -545,6 +545,10 @@ class Framed implements FramedConnection {
    * lost knowingly.
    */
   #readFailedAt = 0;
+  /** A send or write rejected with the read's failure reached the application: as a read would. */
+  #seeReadFailure = (): void => {
+    this.#readFailedAt = this.#promised;
+  };
   #waiters: Waiter[] = [];
   #open: Waiter | undefined;
   #pumping: Promise<void> | undefined;
@@ -956,6 +960,8 @@ class Framed implements FramedConnection {
       // Only the connection's failure shows a loss: the framing error that ended reading says
       // nothing of frames whose sends resolve after it (#readFailedAt counts those before).
       if (error === this.#failure) promise.carry(this.#seeFailure);
+      // The read's failure (a reset a cancelled `readable` dropped) reaches the application here.
+      else if (error === this.#readFailure) promise.carry(this.#seeReadFailure);
       return promise;
     }
   }
@@ -1088,7 +1094,10 @@ class Framed implements FramedConnection {
         if (this.#promiseFor(this.#add(bytes, true), d) === RESOLVED) d.resolve();
       } catch (error) {
         // A payload the framing refuses stays loud, as on the direct path.
-        if (error === this.#readFailure) follow(promise, undefined, noop);
+        if (error === this.#readFailure) {
+          follow(promise, undefined, noop);
+          promise.carry(this.#seeReadFailure); // as in send()
+        }
         if (error === this.#failure && !usageErrors.has(error as object)) {
           follow(promise, undefined, noop);
           promise.carry(this.#seeFailure);
@@ -1142,6 +1151,7 @@ class Framed implements FramedConnection {
           this.#add(payload, this.#sunk <= this.#fence);
         } catch (error) {
           if (error === this.#failure) this.#shown = true; // as in send()
+          else if (error === this.#readFailure) this.#seeReadFailure();
           this.#writableOver();
           throw error;
         }
