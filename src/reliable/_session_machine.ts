@@ -508,7 +508,11 @@ export class SessionMachine {
     if (this.#closeDeadline <= now) {
       this.#closeDeadline = Infinity;
       const n = this.inFlight + this.waiting;
-      if (this.#link === "up" && !this.#goodbyeSent) this.#sendGoodbye(now);
+      // A client whose HELLO is out says GOODBYE behind it, as at close() in a first handshake:
+      // the server ends the session at once instead of waiting resumeTimeout for it.
+      const linked = this.#link === "up" ||
+        (this.#link === "handshaking" && this.#o.role === "client");
+      if (linked && !this.#goodbyeSent) this.#sendGoodbye(now);
       this.#finish(
         n === 0 ? undefined : new ConnectionError(
           `Cannot close session as ${messages(n)} ${

@@ -1842,3 +1842,42 @@ test("SessionMachine: a message sent after the last waiting one was withdrawn go
   assert.deepEqual(writes.map((f) => readU64(f, 1)), [4]);
   assert.equal(c.waiting, 0);
 });
+
+test("SessionMachine: a client whose close() times out in a reconnect handshake sends GOODBYE behind its HELLO, which ends the server's session at once", () => {
+  const { c, s } = connectedPair();
+  c.send(entry("never confirmed"), T0);
+  s.send(entry("never read"), T0);
+  take(c);
+  take(s);
+  c.disconnected(T0, new Error("cut"));
+  s.disconnected(T0, new Error("cut"));
+  take(c);
+  take(s);
+  c.close(T0, 1000);
+  c.tick(T0);
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.connected(T0 + 1);
+  const hello = take(c).writes;
+  assert.deepEqual(types(hello), [HELLO]);
+  c.tick(T0 + 1000); // the close timeout, the WELCOME not in yet
+  assert.equal(c.state, "closed");
+  assert.equal(c.linkClose, "graceful", "the GOODBYE is flushed, not dropped");
+  const out = take(c);
+  assert.deepEqual(types(out.writes), [GOODBYE]);
+  const closed = out.events.find((e) => e.type === "close") as { error?: { code?: string } };
+  assert.equal(closed.error?.code, "CONNECTION_TIMEOUT");
+  // The server gets the HELLO (sent before) and the GOODBYE: the session ends now, not after
+  // resumeTimeout, and its unconfirmed message fails as closed, not as lost.
+  s.connected(T0 + 1);
+  for (const f of [...hello, ...out.writes]) s.receive(f, T0 + 1);
+  const answer = take(s);
+  assert.equal(s.state, "closed");
+  assert.equal(s.deadline, Infinity, "no resumeTimeout left running");
+  assert.deepEqual(
+    answer.events.map((e) => e.type).filter((t) => t === "close" || t === "sessionlost"),
+    ["close"],
+  );
+  assert.deepEqual(answer.failed, [["never read", "CONNECTION_CLOSED"]]);
+  assert.deepEqual(out.failed, [["never confirmed", "CONNECTION_CLOSED"]]);
+});
