@@ -96,7 +96,10 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * reading ends as at `close()`. A `pipeTo(fc.writable, { signal })`
    * aborted while a write waits for a peer that reads nothing does not get
    * that far (`pipeTo` waits for that write before it aborts): call
-   * `fc.close({ timeout: 0 })` too.
+   * `fc.close({ timeout: 0 })` too. Closing it half-closes as `closeWrite()`
+   * does, once the writes before it are taken: a `send()` made meanwhile
+   * may go out before the end or reject with `CONNECTION_CLOSED`, so send
+   * nothing after closing it.
    */
   readonly writable: WritableStream<Uint8Array>;
   /** The underlying connection. */
