@@ -2203,3 +2203,30 @@ test("reliable: a header read with the HELLO is reported against the handshake's
     listener.close();
   }
 });
+
+test(
+  "reliable: a client whose close() runs out in a reconnect's handshake ends the server's session at once",
+  { timeout: 10000 },
+  async () => {
+    const net = new MemoryNetwork();
+    net.onLink = (link, index) => {
+      if (index === 1) link.blackHole("s2c"); // the second connection's WELCOME never arrives
+    };
+    // Without the client's GOODBYE the server session would wait out resumeTimeout (15 s), past
+    // the test's timeout.
+    const server = { resumeTimeout: 15000 };
+    await withPair({ network: net, server, closeClient: "quiet" }, async ({ server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+      net.links[0]!.hold("s2c");
+      const unread = track(session.send("never reaches the client"));
+      const resumed = once(session, "resumed");
+      const ended = once<{ error: Error | undefined }>(session, "close");
+      net.links[0]!.cut("reset");
+      await resumed; // the client's HELLO on the new connection arrived; its WELCOME is lost
+      assert.equal(client.state, "reconnecting");
+      await client.close({ timeout: 0 }); // nothing of its own unconfirmed: it resolves
+      assert.equal((await ended).detail.error, undefined, "the client said GOODBYE");
+      assert.equal(await outcome(unread.promise), "CONNECTION_CLOSED");
+    });
+  },
+);
