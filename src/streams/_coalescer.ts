@@ -169,6 +169,11 @@ export class Coalescer {
     return this.#end - this.#start;
   }
 
+  /** Slabs given up while some of their bytes were not written yet (kept until they are). */
+  get retiredSlabs(): number {
+    return this.#retired.length;
+  }
+
   /**
    * Whether {@linkcode add} may copy a payload of `length` bytes (false: it
    * certainly keeps the payload). With recycle it copies a frame that fits in

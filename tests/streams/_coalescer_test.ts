@@ -1,7 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type Framing, lengthPrefixed, lines, netstring, varint } from "../../mod.ts";
+import {
+  fixedSize,
+  type Framing,
+  type FramingLike,
+  lengthPrefixed,
+  lines,
+  netstring,
+  varint,
+} from "../../mod.ts";
 import { Coalescer } from "../../src/streams/_coalescer.ts";
 import { concat } from "../framing/_formats.ts";
 
@@ -354,4 +362,139 @@ test("Coalescer: a lone frame is flushed after a few idle turns; frames added tu
   // A short run of writes (ten requests, say) is not held: flushed after a few idle turns.
   const few = await turnByTurn(10);
   assert.deepEqual(chunks.map((c) => decodeAll(c)), [lone, stream, few]);
+});
+
+test("Coalescer with a format of one's own (encode() and decoder() only): each frame is what encode() returns, encoded once", () => {
+  for (const recycle of [false, true]) {
+    for (const capacity of [0, 100, 65536]) {
+      let calls = 0;
+      // Length-prefixed by hand: a format that only has encode().
+      const own: FramingLike = {
+        name: "own",
+        maxFrameLength: Infinity,
+        encode(payload: Uint8Array): Uint8Array {
+          calls++;
+          const frame = new Uint8Array(payload.length + 4);
+          new DataView(frame.buffer).setUint32(0, payload.length);
+          frame.set(payload, 4);
+          return frame;
+        },
+        decoder: () => framing.decoder(),
+      };
+      const chunks: Uint8Array[] = [];
+      const coalescer = new Coalescer(
+        own,
+        capacity,
+        (chunk) => chunks.push(chunk.slice()),
+        recycle,
+      );
+      const payloads = [0, 1, 7, 50, 99, 300, 20_000, 3].map((size, i) => payloadOf(size, i));
+      for (const payload of payloads) coalescer.add(payload, false);
+      coalescer.flush();
+      const label = `recycle ${recycle}, capacity ${capacity}`;
+      assert.deepEqual(decodeAll(concat(chunks)), payloads, label);
+      assert.equal(calls, payloads.length, label);
+    }
+  }
+});
+
+test("Coalescer with recycle never reuses a slab holding a chunk not yet written, even a first chunk of one byte", () => {
+  // varint's empty frame is one byte; the next frame (17,408 bytes) fills the first slab
+  // (16 KiB + 1 KiB) exactly, so it needs a new one: the old one still holds the unwritten byte.
+  const format = varint({ maxFrameLength: 1 << 20 });
+  const chunks: { chunk: Uint8Array; copy: Uint8Array }[] = [];
+  const coalescer = new Coalescer(
+    format,
+    65536,
+    (chunk) => chunks.push({ chunk, copy: chunk.slice() }),
+    true,
+  );
+  coalescer.add(new Uint8Array(0), false);
+  coalescer.flush();
+  const big = payloadOf(17_405, 1);
+  assert.equal(format.encodedLength(big), 16 * 1024 + 1024);
+  coalescer.add(big, false);
+  coalescer.flush();
+  for (const { chunk, copy } of chunks) assert.deepEqual(chunk, copy);
+  assert.deepEqual(decodeAll(concat(chunks.map((c) => c.copy)), format), [new Uint8Array(0), big]);
+});
+
+test("Coalescer with recycle: the free send buffers kept for reuse, shared by all connections, are bounded (4 MiB)", () => {
+  // Capacity 16 KiB: every slab is 16 KiB + 1 KiB of header room. 4 MiB hold 240 of them.
+  const slabBytes = 16 * 1024 + 1024;
+  const count = 300;
+  /** A coalescer that takes a slab (from the pool, if it has one), and the slab's buffer. */
+  const open = () => {
+    const buffers: ArrayBufferLike[] = [];
+    let emitted = 0;
+    const coalescer = new Coalescer(framing, 16 * 1024, (chunk) => {
+      buffers.push(chunk.buffer);
+      emitted += chunk.length;
+    }, true);
+    coalescer.add(new Uint8Array(10), false);
+    coalescer.flush();
+    assert.equal(buffers[0]!.byteLength, slabBytes);
+    return { buffer: buffers[0]!, done: () => coalescer.written(emitted) };
+  };
+  // Take every free slab of this size there may be from earlier tests, and keep them.
+  const held = Array.from({ length: count }, open);
+  // Idle connections give their slabs to the pool: it keeps at most 4 MiB of them.
+  const given = Array.from({ length: count }, open);
+  for (const c of given) c.done();
+  const ours = new Set(given.map((c) => c.buffer));
+  const reused = Array.from({ length: count }, open).filter((c) => ours.has(c.buffer)).length;
+  // (Slabs of other sizes that earlier tests left in the pool count too: it may keep fewer.)
+  assert.ok(reused <= Math.floor((4 * 1024 * 1024) / slabBytes), `${reused} slabs kept`);
+  assert.equal(held.length, count);
+});
+
+test("Coalescer with recycle: slabs given up before they were written are let go once written() covers them", () => {
+  // A consumer one chunk behind: every new slab starts while the old one's last chunk is unwritten.
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const coalescer = new Coalescer(framing, 65536, (chunk) => chunks.push(chunk), true);
+  let most = 0;
+  for (let tick = 0; tick < 500; tick++) {
+    for (let i = 0; i < 100; i++) coalescer.add(new Uint8Array(96), false); // 10 KB per tick
+    coalescer.flush();
+    while (chunks.length > 1) total += chunks.shift()!.length;
+    coalescer.written(total);
+    most = Math.max(most, coalescer.retiredSlabs);
+  }
+  assert.ok(most <= 2, `${most} slabs retired at once`);
+  total += chunks.shift()!.length;
+  coalescer.written(total);
+  assert.equal(coalescer.retiredSlabs, 0);
+  // Written up to exactly where a slab was given up (its frames all out, the next slab's held):
+  // let go at once.
+  for (let i = 0; i < 100_000 && coalescer.retiredSlabs === 0; i++) {
+    coalescer.add(new Uint8Array(96), false);
+  }
+  assert.equal(coalescer.retiredSlabs, 1);
+  assert.ok(coalescer.pendingBytes > 0);
+  for (const chunk of chunks.splice(0)) total += chunk.length;
+  coalescer.written(total);
+  assert.equal(coalescer.retiredSlabs, 0);
+});
+
+test("Coalescer: a payload fixedSize refuses throws and emits nothing, even when the send buffer is full", () => {
+  // fixedSize adds nothing to a payload (a fixed overhead of 0): the size check must still run
+  // before a full slab is flushed.
+  for (const recycle of [false, true]) {
+    const emitted: Uint8Array[] = [];
+    const coalescer = new Coalescer(fixedSize(4), 262144, (chunk) => emitted.push(chunk), recycle);
+    for (let i = 0; i < 10_000; i++) {
+      coalescer.add(payloadOf(4, i), false);
+      const before = emitted.length;
+      for (const bad of [3, 5]) {
+        assert.throws(() => coalescer.add(new Uint8Array(bad), false), RangeError);
+        assert.equal(emitted.length, before, `recycle ${recycle}, frame ${i}, payload of ${bad}`);
+      }
+    }
+    coalescer.flush();
+    assert.deepEqual(
+      decodeAll(concat(emitted.map((c) => c.slice())), fixedSize(4)),
+      Array.from({ length: 10_000 }, (_, i) => payloadOf(4, i)),
+    );
+  }
 });
