@@ -25,6 +25,10 @@ class U8Decoder implements FrameDecoder {
     joined.set(chunk, this.#bytes.length);
     this.#bytes = joined;
   }
+  /** The first byte held (a frame's length), if any. */
+  peek(): number | undefined {
+    return this.#bytes[0];
+  }
   next(): Uint8Array | undefined {
     const n = this.#bytes[0];
     if (n === undefined || this.#bytes.length < 1 + n) return undefined;
@@ -90,6 +94,24 @@ test("ByteReader.readFrame keeps what a decoder of one's own holds after its fra
     assert.deepEqual(await reader.readExactly(3), bytes(0xaa, 0xbb, 0xcc), `split ${split}`);
     assert.equal(await reader.readFrame(u8), null);
   }
+});
+
+test("ByteReader.readFrame keeps what a decoder of one's own holds after its frame, when it held the frame back over several chunks", async () => {
+  // A decoder that gives a frame only once two more bytes have come (a look-ahead): with
+  // one-byte chunks, what it holds after the frame spans two chunks.
+  class LookAhead extends U8Decoder {
+    override next(): Uint8Array | undefined {
+      return this.bufferedBytes >= 3 + (this.peek() ?? Infinity) ? super.next() : undefined;
+    }
+  }
+  const lookAhead: FramingLike = { ...u8, decoder: () => new LookAhead() };
+  const all = bytes(2, 7, 8, 1, 5, 0xaa, 0xbb);
+  const reader = new ByteReader(streamOf([...all].map((b) => bytes(b))));
+  assert.deepEqual(await reader.readFrame(lookAhead), bytes(7, 8));
+  assert.equal(reader.bufferedBytes, 2);
+  assert.deepEqual(await reader.readFrame(lookAhead), bytes(5));
+  assert.deepEqual(await reader.readExactly(2), bytes(0xaa, 0xbb));
+  assert.equal(await reader.readFrame(lookAhead), null);
 });
 
 test("framed() sends and receives a format of one's own", async () => {

@@ -48,6 +48,11 @@ test("ByteReader reports a stream that ends mid-read as TruncatedFrameError", as
   });
   const frame = new ByteReader(streamOf([[0, 0, 0, 4, 1]]));
   await assert.rejects(frame.readFrame(lengthPrefixed()), TruncatedFrameError);
+  // Down to one byte of a header: not taken for a clean end (null).
+  for (const [framing, bytes] of [[lengthPrefixed(), [0]], [lines(), [104]]] as const) {
+    const reader = new ByteReader(streamOf([[...bytes]]));
+    await assert.rejects(reader.readFrame(framing), TruncatedFrameError, framing.name);
+  }
   await assert.rejects(new ByteReader(streamOf([])).readExactly(-1), RangeError);
 });
 
@@ -108,6 +113,8 @@ test("ByteReader: no read succeeds after releaseLock(), even from bytes that cam
   await assert.rejects(reader.readExactly(3), released);
   await assert.rejects(reader.readExactly(0), released);
   await assert.rejects(reader.readFrame(lines()), released);
+  // Nor a frame those bytes hold (as a one-byte length, [1, 2, 3, 4, 5] starts with one: [2]).
+  await assert.rejects(reader.readFrame(lengthPrefixed({ width: 1 })), released);
   // Nothing lost: what the first releaseLock() could not return, a second one does.
   assert.deepEqual([...first!, ...reader.releaseLock()], [1, 2, 3, 4, 5]);
 });
