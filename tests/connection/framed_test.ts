@@ -14,6 +14,7 @@ import {
   lines,
   TruncatedFrameError,
 } from "../../mod.ts";
+import { detachedPayload } from "../../src/framing/_options.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
 import {
   concat,
@@ -260,6 +261,26 @@ const changed = {
   message:
     /^Cannot send as a payload's buffer was detached \(transferred\) or shrunk before it was written/,
 };
+
+test("framed() a write the conn refuses as detached (its adapter's check) fails the sends with the same error as framed()'s own", async () => {
+  // An adapter that finds a chunk detached or shrunk as it writes it refuses it with this error
+  // (before: reported as a connection failure of that cause, "Cannot send as the connection
+  // failed").
+  const { conn, fail } = recordingConn();
+  const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
+  fail(detachedPayload("write to 127.0.0.1:1", "chunk"));
+  await assert.rejects(fc.send("x"), changed);
+  await assert.rejects(fc.send("y"), changed);
+  // Any other TypeError is a connection failure of that cause.
+  const other = recordingConn();
+  const fc2 = framed(other.conn, lengthPrefixed(), UNTIL_WRITTEN);
+  other.fail(new TypeError("Cannot write to 127.0.0.1:1 as the chunk's buffer was detached"));
+  await assert.rejects(fc2.send("x"), (error) => {
+    assert.ok(error instanceof ConnectionError);
+    assert.doesNotMatch(error.message, /payload's buffer was detached/);
+    return true;
+  });
+});
 
 test("framed() a large payload detached or shrunk before its send resolves ends writing: the peer reads a truncated frame, never the frames after it as its bytes", async () => {
   const changes: [string, (payload: Uint8Array) => void][] = [

@@ -16,6 +16,7 @@ import {
   reliableServer,
   varint,
 } from "../../mod.ts";
+import { signalError } from "../../src/framing/_options.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -224,5 +225,62 @@ test("a numeric option given no number is a TypeError, a number out of range a R
       name: "RangeError",
       message: new RegExp(` as ${name.replace(".", "\\.")} must .*: received -2$`),
     }, `${name} -2`);
+  }
+});
+
+test("maxFrameLength: 1 is the smallest limit every format takes (0 a RangeError), and holds", () => {
+  const makers: [string, (maxFrameLength: number) => Any][] = [
+    ["lengthPrefixed", (m) => lengthPrefixed({ maxFrameLength: m })],
+    ["varint", (m) => varint({ maxFrameLength: m })],
+    ["decimalHeader", (m) => decimalHeader({ maxFrameLength: m })],
+    ["netstring", (m) => netstring({ maxFrameLength: m })],
+    ["delimited", (m) => delimited({ delimiter: new Uint8Array([0]), maxFrameLength: m })],
+    ["lines", (m) => lines({ maxFrameLength: m })],
+  ];
+  for (const [name, make] of makers) {
+    assert.throws(() => make(0), RangeError, name);
+    const framing = make(1);
+    assert.equal(framing.maxFrameLength, 1, name);
+    const decoder = framing.decoder();
+    decoder.push(framing.encode(new Uint8Array([65])));
+    assert.deepEqual(decoder.next(), new Uint8Array([65]), name);
+    assert.throws(() => framing.encode(new Uint8Array([65, 66])), RangeError, name);
+  }
+});
+
+test("a long string is named by its first 40 characters in a message, a string of 40 in full", () => {
+  const message = (value: string) =>
+    `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received the string ${value}`;
+  const forty = "0123456789".repeat(4);
+  assert.throws(() => lengthPrefixed({ maxFrameLength: forty as Any }), {
+    name: "TypeError",
+    message: message(`"${forty}"`),
+  });
+  assert.throws(() => lengthPrefixed({ maxFrameLength: (forty + "x") as Any }), {
+    name: "TypeError",
+    message: message(`"${forty}…"`),
+  });
+});
+
+test("a signal must have aborted, addEventListener() and removeEventListener() (a look-alike passes)", () => {
+  const fn = () => {};
+  const alike = { aborted: false, addEventListener: fn, removeEventListener: fn };
+  assert.equal(signalError(alike, "connect"), undefined);
+  assert.equal(signalError(undefined, "connect"), undefined);
+  assert.equal(signalError(null, "connect"), undefined);
+  for (
+    const half of [
+      { aborted: false, addEventListener: fn },
+      { aborted: false, removeEventListener: fn },
+      { addEventListener: fn, removeEventListener: fn },
+      { aborted: "no", addEventListener: fn, removeEventListener: fn },
+    ]
+  ) {
+    const error = signalError(half, "connect");
+    assert.ok(error instanceof TypeError, JSON.stringify(Object.keys(half)));
+    assert.equal(
+      error.message,
+      "Cannot connect as signal must be an AbortSignal: received Object",
+    );
   }
 });
