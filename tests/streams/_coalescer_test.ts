@@ -190,6 +190,8 @@ test("Coalescer without recycle never writes into an emitted slab again", () => 
   for (let i = 0; i < 100_000; i++) coalescer.add(payload, false);
   coalescer.flush();
   assert.ok(slabs.size > 150, `${slabs.size} slabs for 100,000 frames`);
+  // Nor keeps one: without recycle, a slab given up is the consumer's alone.
+  assert.equal(coalescer.retiredSlabs, 0);
 });
 
 test("Coalescer with recycle copies a payload below the capacity (one chunk), not a larger one", () => {
@@ -496,5 +498,58 @@ test("Coalescer: a payload fixedSize refuses throws and emits nothing, even when
       decodeAll(concat(emitted.map((c) => c.slice())), fixedSize(4)),
       Array.from({ length: 10_000 }, (_, i) => payloadOf(4, i)),
     );
+  }
+});
+
+test("Coalescer: copies() tells what add() does, a payload emitted as it is is flagged a view, and frames added without schedule wait for flush()", async () => {
+  for (const recycle of [false, true]) {
+    for (const capacity of [0, 1000, 16 * 1024, 65536]) {
+      const label = `recycle ${recycle}, capacity ${capacity}`;
+      const emitted: { chunk: Uint8Array; view: boolean }[] = [];
+      const coalescer = new Coalescer(
+        framing,
+        capacity,
+        (chunk, view) => emitted.push({ chunk, view }),
+        recycle,
+      );
+      for (const base of [1000, 16 * 1024, 65536]) {
+        for (const length of [base - 5, base - 4, base - 1, base, base + 1]) {
+          const payload = payloadOf(length, length);
+          const copies = coalescer.copies(length);
+          emitted.length = 0;
+          const copied = coalescer.add(payload, false);
+          // With recycle, a frame that fits in the capacity; without, a payload below the copy
+          // limit. copies() may say true for a payload whose header then does not fit.
+          const limit = capacity === 0 ? 16 * 1024 : Math.min(capacity, 16 * 1024);
+          const recycling = recycle && capacity > 0; // capacity 0 keeps nothing to reuse
+          assert.equal(copied, recycling ? length + 4 <= capacity : length < limit, label);
+          assert.ok(copies || !copied, `${label}, payload ${length}`);
+          if (!recycling) assert.equal(copies, copied, `${label}, payload ${length}`);
+          coalescer.flush();
+          assert.deepEqual(
+            emitted.map((e) => e.view),
+            emitted.map((e) => e.chunk === payload),
+            `${label}, payload ${length}`,
+          );
+          assert.equal(emitted.some((e) => e.chunk === payload), !copied, `${label}, ${length}`);
+          assert.equal(coalescer.pendingBytes, 0);
+        }
+      }
+      if (capacity === 0) continue;
+      if (recycle) {
+        // A payload of exactly the capacity, with no header: copied, and copies() says so.
+        const fixed = new Coalescer(fixedSize(capacity), capacity, () => {}, true);
+        assert.equal(fixed.copies(capacity), true, label);
+        assert.equal(fixed.add(new Uint8Array(capacity), false), true, label);
+      }
+      emitted.length = 0;
+      coalescer.add(payloadOf(10, 1), false);
+      assert.equal(coalescer.pendingBytes, 14);
+      for (let i = 0; i < 10; i++) await null;
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(emitted.length, 0, `${label}: flushed unasked`);
+      coalescer.flush();
+      assert.equal(emitted.length, 1);
+    }
   }
 });
