@@ -482,7 +482,9 @@ export class SessionMachine {
       // did reconnects to say goodbye. A client whose first HELLO is out may
       // have a server session already: a GOODBYE behind the HELLO ends it
       // (it would wait resumeTimeout for this client otherwise).
-      if (this.#o.role === "client" && this.#link === "handshaking") this.#sendGoodbye(now);
+      if (this.#o.role === "client" && this.#link === "handshaking") {
+        this.#sendGoodbyeBehindHello(now);
+      }
       this.#finish(undefined, "CONNECTION_CLOSED");
       return;
     }
@@ -510,9 +512,12 @@ export class SessionMachine {
       const n = this.inFlight + this.waiting;
       // A client whose HELLO is out says GOODBYE behind it, as at close() in a first handshake:
       // the server ends the session at once instead of waiting resumeTimeout for it.
-      const linked = this.#link === "up" ||
-        (this.#link === "handshaking" && this.#o.role === "client");
-      if (linked && !this.#goodbyeSent) this.#sendGoodbye(now);
+      if (!this.#goodbyeSent) {
+        if (this.#link === "up") this.#sendGoodbye(now);
+        else if (this.#link === "handshaking" && this.#o.role === "client") {
+          this.#sendGoodbyeBehindHello(now);
+        }
+      }
       this.#finish(
         n === 0 ? undefined : new ConnectionError(
           `Cannot close session as ${messages(n)} ${
@@ -714,6 +719,18 @@ export class SessionMachine {
   #sendGoodbye(now: number): void {
     this.#goodbyeSent = true;
     this.#sendAck(GOODBYE, now);
+  }
+
+  /**
+   * A client's GOODBYE behind its HELLO, not yet answered. It acks 0: the HELLO carried our
+   * lastReceived, and a server that does not know the session answers it with a fresh one (under
+   * a new id, WELCOME(LOST)) that has sent nothing, where our old ack would be a protocol error
+   * and leave that session waiting resumeTimeout. 0 is an ack either answer takes.
+   */
+  #sendGoodbyeBehindHello(now: number): void {
+    this.#goodbyeSent = true;
+    this.writes.push(encodeAck(GOODBYE, 0));
+    this.#ackWritten(now);
   }
 
   #onGoodbye(frame: Uint8Array, now: number): void {

@@ -1881,3 +1881,28 @@ test("SessionMachine: a client whose close() times out in a reconnect handshake 
   assert.deepEqual(answer.failed, [["never read", "CONNECTION_CLOSED"]]);
   assert.deepEqual(out.failed, [["never confirmed", "CONNECTION_CLOSED"]]);
 });
+
+test("SessionMachine: a client whose close() times out in a reconnect handshake to a server that lost the session ends the fresh server session at once, with no protocol error", () => {
+  const { c, s } = connectedPair();
+  s.send(entry("old-1"), T0);
+  exchange(c, s, T0);
+  assert.equal(c.lastReceived, 1);
+  c.disconnected(T0 + 1, new Error("the server restarts"));
+  take(c);
+  // The restarted server makes a fresh session (under a new id) of the client's RESUME.
+  const fresh = new SessionMachine(options("server", { id: NEW_ID }), T0 + 2);
+  const hello = redial(c, fresh, T0 + 2);
+  assert.equal(decodeHandshake(hello[0]!)!.flags, FLAG_RESUME, "close() comes after the HELLO");
+  c.close(T0 + 2, 1000);
+  c.tick(T0 + 1002); // the close timeout, the WELCOME(LOST) not in yet
+  assert.equal(c.state, "closed");
+  const out = take(c);
+  assert.deepEqual(types(out.writes), [GOODBYE]);
+  for (const f of [...hello, ...out.writes]) fresh.receive(f, T0 + 2);
+  const answer = take(fresh);
+  assert.equal(fresh.linkError, undefined, "the GOODBYE is no protocol error");
+  assert.equal(fresh.state, "closed", "the fresh session ends now, not after resumeTimeout");
+  assert.equal(fresh.deadline, Infinity);
+  const close = answer.events.find((e) => e.type === "close") as { error?: unknown };
+  assert.equal(close.error, undefined);
+});

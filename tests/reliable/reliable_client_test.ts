@@ -2230,3 +2230,47 @@ test(
     });
   },
 );
+
+test(
+  "reliable: a client whose close() runs out in a reconnect's handshake to a restarted server ends the fresh session the server made of its HELLO at once",
+  { timeout: 10000 },
+  async () => {
+    const net = new MemoryNetwork();
+    net.onLink = (link, index) => {
+      if (index === 1) link.blackHole("s2c"); // the WELCOME(LOST) never arrives
+    };
+    const first = net.listen();
+    const before = reliableServer(first);
+    const client = reliableClient(net.dialer);
+    // Without the client's GOODBYE (or with one the fresh session cannot take) the session the
+    // restarted server makes would wait out resumeTimeout (15 s), past the test's timeout.
+    let after: ReturnType<typeof reliableServer> | undefined;
+    let second: ReturnType<MemoryNetwork["listen"]> | undefined;
+    try {
+      const [old] = await Promise.all([nextSession(before), client.send("hello")]);
+      await old.send("received"); // the client's lastReceived is 1
+      // The server restarts: the client's RESUME reaches one that does not know the session.
+      first.close();
+      second = net.listen();
+      after = reliableServer(second, { resumeTimeout: 15000 });
+      net.links[0]!.cut("reset");
+      const fresh = await nextSession(after); // made of the client's HELLO
+      const ended = once<{ error: Error | undefined }>(fresh, "close");
+      const reconnecting: unknown[] = [];
+      fresh.addEventListener("reconnecting", (e) => {
+        reconnecting.push((e as CustomEvent<{ error?: { code?: string } }>).detail.error?.code);
+      });
+      assert.equal(client.state, "reconnecting");
+      await client.close({ timeout: 0 }); // nothing of its own unconfirmed: it resolves
+      assert.equal((await ended).detail.error, undefined, "the client said GOODBYE");
+      assert.deepEqual(reconnecting, [], "no protocol error on the fresh session");
+      await old.close({ timeout: 0 });
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await before.close();
+      await after?.close();
+      first.close();
+      second?.close();
+    }
+  },
+);
