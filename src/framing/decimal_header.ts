@@ -186,7 +186,6 @@ class DecimalParser implements HeaderParser {
    * chunking); those up to `stop` (all that arrived of it) show the likely cause.
    */
   #malformed(reason: string, buf: Uint8Array, pos: number, end: number, stop: number): never {
-    // The likely cause (TLS, HTTP) is read from all that arrived of the header.
     throw new MalformedHeaderError(`${reason} in decimal header`, buf.subarray(pos, end), {
       header: buf.subarray(pos, stop),
     });

@@ -7,37 +7,16 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
 import { runFramedFuzz } from "./_framed_model.ts";
-
-function seeds(): number[] {
-  const one = process.env.FRAMED_FUZZ_SEED;
-  if (one !== undefined && one !== "") return [Number(one)];
-  const range = process.env.FRAMED_FUZZ_SEEDS ?? "1..500";
-  const [a, b = a] = range.split("..").map(Number) as [number, number?];
-  // A range that runs no seed would pass without testing anything.
-  if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || b < a) {
-    throw new RangeError(
-      `FRAMED_FUZZ_SEEDS must be "a..b" with a <= b, or one seed: received ${range}`,
-    );
-  }
-  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-}
+import { seedFailures, seedsFromEnv } from "../_util/seeds.ts";
 
 test("framed() lifecycle fuzz: seeded schedules keep every documented invariant", {
   timeout: 600_000,
 }, async () => {
-  const list = seeds();
-  const verbose = list.length === 1;
-  const failures: string[] = [];
-  for (const seed of list) {
-    const result = await runFramedFuzz(seed, { log: verbose });
-    if (result.violations.length > 0) {
-      failures.push(
-        `seed ${seed} (FRAMED_FUZZ_SEED=${seed} for its trace):\n  ` +
-          result.violations.slice(0, 8).join("\n  "),
-      );
-    }
-  }
+  const failures = await seedFailures(
+    "FRAMED_FUZZ",
+    seedsFromEnv("FRAMED_FUZZ", "1..500"),
+    runFramedFuzz,
+  );
   assert.deepEqual(failures, [], failures.join("\n"));
 });

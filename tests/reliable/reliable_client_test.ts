@@ -80,6 +80,19 @@ async function withPair(
   }
 }
 
+/** Asserts that a session reported `error` as a `ConnectionError` of `code` caused by a `cause`. */
+function assertLinkError(
+  error: unknown,
+  code: string,
+  cause: abstract new (...args: never[]) => Error,
+  message: string,
+): asserts error is ConnectionError {
+  assert.ok(error instanceof ConnectionError);
+  assert.equal(error.code, code);
+  assert.ok(error.cause instanceof cause);
+  assert.equal(error.message, message);
+}
+
 test("reliable: messages flow both ways, in order, and send resolves on confirmation", {
   timeout: 10000,
 }, async () => {
@@ -2055,21 +2068,19 @@ test("reliable: a peer's oversized or cut frame is reported as a ConnectionError
   const reconnects = events<{ error: unknown }>(client, "reconnecting");
   try {
     const tooLarge = (await reconnects.next()).detail.error;
-    assert.ok(tooLarge instanceof ConnectionError);
-    assert.equal(tooLarge.code, "PROTOCOL_ERROR");
-    assert.ok(tooLarge.cause instanceof FrameTooLargeError);
-    assert.equal(
-      tooLarge.message,
+    assertLinkError(
+      tooLarge,
+      "PROTOCOL_ERROR",
+      FrameTooLargeError,
       "Cannot read from connection as the peer broke the protocol: it announced a frame of " +
         "1213486160 bytes where a session frame has at most 1024 (maxMessageSize 1000 + 17, at " +
         'least 1024): the bytes look like an HTTP response ("HTTP"); is the other side an HTTP server?',
     );
     const cut = (await reconnects.next()).detail.error;
-    assert.ok(cut instanceof ConnectionError);
-    assert.equal(cut.code, "CONNECTION_CLOSED");
-    assert.ok(cut.cause instanceof TruncatedFrameError);
-    assert.equal(
-      cut.message,
+    assertLinkError(
+      cut,
+      "CONNECTION_CLOSED",
+      TruncatedFrameError,
       "Cannot read from connection as the peer closed it inside a frame (1 of 27 bytes of its payload)",
     );
   } finally {
@@ -2097,14 +2108,14 @@ test("reliable: a frame cut by a reset is reported with the reset's code, not as
   const reconnects = events<{ error: unknown }>(client, "reconnecting");
   try {
     const error = (await reconnects.next()).detail.error;
-    assert.ok(error instanceof ConnectionError);
-    assert.equal(error.code, "CONNECTION_RESET");
-    assert.equal(
-      error.message,
+    assertLinkError(
+      error,
+      "CONNECTION_RESET",
+      TruncatedFrameError,
       "Cannot read from connection as it failed inside a frame (4 of 27 bytes of its payload): " +
         "Connection reset (memory link cut)",
     );
-    assert.ok(error.cause instanceof TruncatedFrameError);
+    assert.ok(error.cause instanceof TruncatedFrameError); // for the type
     assert.ok(error.cause.cause instanceof ConnectionError);
     assert.equal(error.cause.cause.code, "CONNECTION_RESET");
   } finally {
@@ -2150,11 +2161,10 @@ test(
       ) {
         error = (await reconnects.next()).detail.error;
       }
-      assert.ok(error instanceof ConnectionError);
-      assert.ok(error.cause instanceof TruncatedFrameError, "a frame cut by the reset");
-      assert.equal(error.code, "CONNECTION_RESET");
-      assert.equal(
-        error.message,
+      assertLinkError(
+        error,
+        "CONNECTION_RESET",
+        TruncatedFrameError,
         "Cannot read from connection as it failed inside a frame (4 of 27 bytes of its payload): " +
           "the connection was reset",
       );
@@ -2188,11 +2198,10 @@ test("reliable: a header read with the HELLO is reported against the handshake's
     wire.set([0, 0, 0x07, 0xd0], hello.length);
     await conn.writable.getWriter().write(wire);
     const error = (await reconnecting).detail.error;
-    assert.ok(error instanceof ConnectionError);
-    assert.equal(error.code, "PROTOCOL_ERROR");
-    assert.ok(error.cause instanceof FrameTooLargeError);
-    assert.equal(
-      error.message,
+    assertLinkError(
+      error,
+      "PROTOCOL_ERROR",
+      FrameTooLargeError,
       "Cannot read from connection as the peer broke the protocol: it announced a frame of 2000 " +
         "bytes where a frame before the handshake has at most 1024",
     );
