@@ -182,6 +182,27 @@ export function connectionError(action: string, cause: unknown): ConnectionError
   return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
 }
 
+/** Every reason connectionError() words without the runtime's own message. */
+const KNOWN_REASONS: readonly string[] = [
+  ...new Set([...Object.values(REASONS), ...Object.values(DETAILS), NOT_TLS_LATER]),
+];
+
+/**
+ * The reason of an error worded `Cannot <action> as <reason>` (as
+ * connectionError() words them): the action names an address, and a socket
+ * path may itself contain " as ", so a known reason is looked for at the end
+ * first, then "it failed: …", and only then the first " as ".
+ */
+export function reasonOf(error: Error): string {
+  const message = error.message;
+  for (const reason of KNOWN_REASONS) {
+    if (message.startsWith("Cannot ") && message.endsWith(` as ${reason}`)) return reason;
+  }
+  const failed = message.indexOf(" as it failed: ");
+  if (message.startsWith("Cannot ") && failed >= 0) return message.slice(failed + 4);
+  return /^Cannot .+? as (.+)$/s.exec(message)?.[1] ?? message;
+}
+
 /** The error that pending and later writes get once `close()` was called. */
 export function closedError(addr: NetAddr): ConnectionError {
   return new ConnectionError(`Cannot write to ${formatAddr(addr)} as the connection is closed`, {

@@ -5,7 +5,7 @@
 
 import type { Conn } from "../connection/types.ts";
 import { framed, type FramedConnection } from "../connection/framed.ts";
-import { connectionError } from "../adapters/_errors.ts";
+import { connectionError, reasonOf } from "../adapters/_errors.ts";
 import {
   ConnectionError,
   FrameTooLargeError,
@@ -959,7 +959,7 @@ function readError(error: unknown, maxMessageSize: number): unknown {
     if (error.cause !== undefined) {
       const failure = connectionError("read from connection", error.cause);
       // Its reason only: an adapter's error says "Cannot read from <address> as <reason>".
-      const reason = /^Cannot .+? as (.+)$/s.exec(failure.message)?.[1] ?? failure.message;
+      const reason = reasonOf(failure);
       return new ConnectionError(
         `Cannot read from connection as it failed ${where}: ${reason}`,
         { code: failure.code, cause: error },

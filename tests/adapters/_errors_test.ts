@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError } from "../../src/errors.ts";
-import { connectionError, errorCode, formatAddr } from "../../src/adapters/_errors.ts";
+import { connectionError, errorCode, formatAddr, reasonOf } from "../../src/adapters/_errors.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
 const sockets = watchSockets();
@@ -163,3 +163,28 @@ test("formatAddr brackets IPv6 addresses only", BOUNDED, () => {
 });
 
 sockets.check();
+
+test(
+  "reasonOf takes the reason after the address, even a path that contains ' as '",
+  BOUNDED,
+  () => {
+    const path = "/tmp/saved as backup.sock";
+    const unix = { transport: "unix" as const, path };
+    const reset = connectionError(
+      `read from ${formatAddr(unix)}`,
+      errno("read ECONNRESET", "ECONNRESET"),
+    );
+    assert.equal(reset.message, `Cannot read from ${path} as the connection was reset`);
+    assert.equal(reasonOf(reset), "the connection was reset");
+    const denied = connectionError(`connect to ${path}`, errno("connect EACCES", "EACCES"));
+    assert.equal(reasonOf(denied), "permission was denied");
+    const other = connectionError(`read from ${path}`, new Error("odd as it gets"));
+    assert.equal(reasonOf(other), "it failed: odd as it gets");
+    // Worded elsewhere: from the first " as ", or the whole message.
+    assert.equal(reasonOf(new Error("Cannot read from x as y as z")), "y as z");
+    assert.equal(
+      reasonOf(new Error("Connection reset (memory link cut)")),
+      "Connection reset (memory link cut)",
+    );
+  },
+);
