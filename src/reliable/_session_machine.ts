@@ -307,6 +307,15 @@ export class SessionMachine {
     return this.#waiting.length - this.#waitHead;
   }
 
+  /**
+   * Slots the send buffer and the waiting queue hold, the taken ones at
+   * their heads included (for tests: a session never fully confirmed must
+   * not grow them).
+   */
+  get slotsHeld(): number {
+    return this.#entries.length + this.#waiting.length;
+  }
+
   #admit(now: number): void {
     const waiting = this.#waiting;
     let i = this.#waitHead;

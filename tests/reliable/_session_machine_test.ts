@@ -1901,3 +1901,21 @@ test("SessionMachine: a client whose close() times out in a reconnect handshake 
   const close = answer.events.find((e) => e.type === "close") as { error?: unknown };
   assert.equal(close.error, undefined);
 });
+
+test("SessionMachine: a session never fully confirmed does not grow its send buffer or waiting queue", () => {
+  // Three messages fit (100 each); three more wait. Every ack confirms all but the last message
+  // sent, which admits two waiting ones, and two more are sent: the slots taken at the heads of
+  // both queues must be given back, not kept for the life of the session.
+  const { c } = connectedPair({ sendBufferSize: 300 });
+  const big = (n: number): Entry => entry(String(n % 10).repeat(36));
+  let sent = 0;
+  for (let i = 0; i < 6; i++) c.send(big(sent++), T0);
+  for (let round = 0; round < 5000; round++) {
+    c.receive(encodeAck(ACK, c.nextSeq - 2), T0);
+    for (let i = 0; i < 2; i++) c.send(big(sent++), T0);
+    take(c);
+    assert.equal(c.inFlight, 3);
+    assert.equal(c.waiting, 3);
+  }
+  assert.ok(c.slotsHeld <= 2 * 1024 + 64, `slots held: ${c.slotsHeld}`);
+});
