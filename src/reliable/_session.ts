@@ -686,8 +686,11 @@ export class Session extends EventTarget implements ReliableSession {
           const link = this.#link;
           this.#link = undefined;
           if (link !== undefined) {
-            if (how === "graceful") this.#closeLinkGracefully(link);
-            else this.#killLink(link);
+            if (how === "abort") this.#killLink(link);
+            // After a close that timed out, what the connection takes at once (the GOODBYE,
+            // unless data the peer does not read holds it up): not deadPeerTimeout more, with
+            // close() settled and the process kept alive by the connection meanwhile.
+            else this.#closeLinkGracefully(link, how === "brief" ? 0 : this.#o.deadPeerTimeout);
           }
         }
         if (m.dial) {
@@ -905,7 +908,7 @@ export class Session extends EventTarget implements ReliableSession {
     wake?.();
   }
 
-  #closeLinkGracefully(link: Link): void {
+  #closeLinkGracefully(link: Link, within: number): void {
     if (link.dead) return;
     link.dead = true;
     const wake = this.#readWake;
@@ -919,7 +922,7 @@ export class Session extends EventTarget implements ReliableSession {
       }
     };
     // The flush waits while the peer reads nothing: not for longer than a dead peer would take.
-    const timer = timeoutAfter(this.#clock, close, this.#o.deadPeerTimeout);
+    const timer = timeoutAfter(this.#clock, close, within);
     link.fc.close().catch(noop).finally(() => {
       cancelTimeout(this.#clock, timer);
       close();

@@ -95,8 +95,14 @@ export const ENTRY_COST = 64;
 /** The state of the current connection, if any. */
 export type LinkState = "down" | "dialing" | "handshaking" | "up";
 
-/** How the driver should end the current connection. */
-export type LinkClose = "none" | "graceful" | "abort";
+/**
+ * How the driver should end the current connection: `graceful` once what
+ * was written goes out (the GOODBYE last), within `deadPeerTimeout`;
+ * `brief` after what the connection takes at once (a close that timed out:
+ * the GOODBYE goes out unless data the peer does not read holds it up);
+ * `abort` now.
+ */
+export type LinkClose = "none" | "graceful" | "brief" | "abort";
 
 /**
  * One end of a reliable session.
@@ -189,6 +195,8 @@ export class SessionMachine {
   #closeDeadline = Infinity;
   /** This side's close() was called (the peer's GOODBYE sets #closeRequested too). */
   #closeCalled = false;
+  /** close()'s timeout ran out: the connection gets no more time to say goodbye. */
+  #closeTimedOut = false;
   /** The peer lost the session while this side was closing, with messages in doubt. */
   #closeLoss: ConnectionError | undefined;
 
@@ -518,6 +526,7 @@ export class SessionMachine {
     if (this.#state === "closed") return;
     if (this.#closeDeadline <= now) {
       this.#closeDeadline = Infinity;
+      this.#closeTimedOut = true;
       const n = this.inFlight + this.waiting;
       // A client whose HELLO is out says GOODBYE behind it, as at close() in a first handshake:
       // the server ends the session at once instead of waiting resumeTimeout for it.
@@ -1001,7 +1010,10 @@ export class SessionMachine {
       this.#ackDeadline =
         Infinity;
     if (this.#link === "up" || this.#link === "handshaking") {
-      this.#closeLink(this.#goodbyeSent ? "graceful" : "abort", error);
+      this.#closeLink(
+        !this.#goodbyeSent ? "abort" : this.#closeTimedOut ? "brief" : "graceful",
+        error,
+      );
     }
     if (this.#link !== "dialing") this.#link = "down";
     this.events.push({ type: "close", error, unconfirmed });

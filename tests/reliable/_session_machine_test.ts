@@ -1858,7 +1858,8 @@ test("SessionMachine: a client whose close() times out in a reconnect handshake 
   assert.deepEqual(types(hello), [HELLO]);
   c.tick(T0 + 1000); // the close timeout, the WELCOME not in yet
   assert.equal(c.state, "closed");
-  assert.equal(c.linkClose, "graceful", "the GOODBYE is flushed, not dropped");
+  // The GOODBYE goes out with what the connection takes at once (close() has timed out).
+  assert.equal(c.linkClose, "brief");
   const out = take(c);
   assert.deepEqual(types(out.writes), [GOODBYE]);
   const closed = out.events.find((e) => e.type === "close") as { error?: { code?: string } };

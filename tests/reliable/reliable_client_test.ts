@@ -1283,35 +1283,74 @@ test("reliable: timeouts beyond what timers take (Infinity, 30 days) mean what t
   );
 });
 
+/**
+ * A server session with 40 × 32 KiB sent to a client whose application reads nothing (its
+ * queue fills and it stops reading the connection); `body` gets the session, the client and
+ * whether the server's end of the connection has closed.
+ */
+async function withUnreadBacklog(
+  body: (pair: {
+    clock: FakeClock;
+    session: ReliableSession;
+    client: ReturnType<typeof reliableClient>;
+    connClosed: () => boolean;
+  }) => Promise<void>,
+): Promise<void> {
+  const clock = new FakeClock();
+  await withPair({
+    network: new MemoryNetwork({ highWaterMark: 16384 }),
+    server: { clock, ackDelay: 0, deadPeerTimeout: 4000 },
+    client: { clock, ackDelay: 0, receiveBufferSize: 65536 },
+    closeClient: "now",
+  }, async ({ net, server, client }) => {
+    const [session] = await Promise.all([nextSession(server), client.send("hi")]);
+    for (let i = 0; i < 40; i++) session.send(new Uint8Array(32768)).catch(() => {});
+    await drainJobs(200);
+    let closed = false;
+    void net.links[0]!.server.closed.then(() => (closed = true));
+    await body({ clock, session, client, connClosed: () => closed });
+  });
+}
+
 test(
-  "reliable: a session that closes while its peer reads nothing closes its connection within deadPeerTimeout",
+  "reliable: a session whose close() times out while its peer reads nothing closes its connection at once",
   {
     timeout: 10000,
   },
   async () => {
-    const clock = new FakeClock();
-    // The client application reads nothing: its queue fills and it stops reading the connection.
-    await withPair({
-      network: new MemoryNetwork({ highWaterMark: 16384 }),
-      server: { clock, ackDelay: 0, deadPeerTimeout: 4000 },
-      client: { clock, ackDelay: 0, receiveBufferSize: 65536 },
-      closeClient: "now",
-    }, async ({ net, server, client }) => {
-      const [session] = await Promise.all([nextSession(server), client.send("hi")]);
-      for (let i = 0; i < 40; i++) session.send(new Uint8Array(32768)).catch(() => {});
-      await drainJobs(200);
+    await withUnreadBacklog(async ({ clock, session, connClosed }) => {
       const closing = outcome(session.close({ timeout: 300 }));
       clock.advance(300);
       assert.equal(await closing, "CONNECTION_TIMEOUT");
-      let connClosed = false;
-      void net.links[0]!.server.closed.then(() => (connClosed = true));
-      // The GOODBYE waits behind data nobody reads: the connection goes once a dead peer would.
+      await drainJobs(20);
+      // The GOODBYE waits behind data nobody reads: the connection goes once the writes in
+      // progress were given what the connection takes at once, not deadPeerTimeout later (close()
+      // has settled, and the connection would keep the process alive). Before: 4000 ms more.
+      clock.advance(0);
+      await drainJobs(20);
+      assert.equal(connClosed(), true, "closed once close() timed out");
+    });
+  },
+);
+
+test(
+  "reliable: a session that ends while its peer reads nothing, its close() not timed out, closes its connection within deadPeerTimeout",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    await withUnreadBacklog(async ({ clock, session, client, connClosed }) => {
+      // The client says goodbye, with no timeout: the server answers with its GOODBYE behind the
+      // data the client does not read, and its session ends.
+      const ended = once(session, "close");
+      void client.close().catch(() => {});
+      await ended;
       clock.advance(3000);
       await drainJobs(20);
-      assert.equal(connClosed, false, "not before deadPeerTimeout");
+      assert.equal(connClosed(), false, "not before deadPeerTimeout");
       clock.advance(1000);
       await drainJobs(20);
-      assert.equal(connClosed, true, "closed after deadPeerTimeout");
+      assert.equal(connClosed(), true, "closed after deadPeerTimeout");
     });
   },
 );
@@ -1411,6 +1450,38 @@ test("reliable: close with unconfirmed messages times out, rejects them and list
     listener.close();
   }
 });
+
+test(
+  "reliable: a close that times out still says goodbye when the connection takes it: the server session ends at once",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    await withPair({
+      server: { clock, ackDelay: 0 },
+      client: { clock, ackDelay: 0 },
+      closeClient: "now",
+    }, async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("ok")]);
+      net.links[0]!.hold("s2c"); // the server's acks are held back: "a" stays unconfirmed
+      const a = client.send("a");
+      const ended = once<{ error?: { code: string } }>(session, "close");
+      const closing = outcome(client.close({ timeout: 500 }));
+      await drainJobs();
+      clock.advance(500);
+      assert.equal(await closing, "CONNECTION_TIMEOUT");
+      assert.equal(await outcome(a), "CONNECTION_CLOSED");
+      await drainJobs();
+      clock.advance(0); // the connection closes once what it took at once went out
+      // The GOODBYE reached the server: its session ends now, not after resumeTimeout (60 s).
+      const { detail } = await ended;
+      assert.equal(detail.error, undefined);
+      assert.equal(session.state, "closed");
+      assert.deepEqual(await read(session, 2), ["ok", "a"]);
+    });
+  },
+);
 
 test("reliable: the server drops a session whose client never returns (sessionlost, then close)", {
   timeout: 10000,
