@@ -146,6 +146,9 @@ test("wire bytes: every frame type is laid out byte by byte as docs/protocol.md 
   });
   assert.equal(idToHex(id), idHex);
   assert.equal(idToHex(Uint8Array.of(0, 1, 0xab)), "0001ab");
+  // Every byte value, as two lowercase digits (idToHex joins them from a table).
+  const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+  assert.equal(idToHex(all), [...all].map((b) => (b < 16 ? "0" : "") + b.toString(16)).join(""));
 });
 
 test("decodeHandshake: another version is reported from 3 bytes on, whatever its length", () => {
