@@ -433,7 +433,9 @@ export class Session extends EventTarget implements ReliableSession {
       this.#closeResolvers.promise.catch(noop);
       if (this.#ended) this.#settleClose();
     }
-    if (!this.#ended) {
+    // The machine may have ended the session before its close event is dispatched (a listener of
+    // the events before it, such as sessionlost, calls this): called after the end, as documented.
+    if (!this.#ended && this.#m.state !== "closed") {
       this.#localClose = true;
       this.#m.close(this.#clock.now(), timeout);
       this.#pump();

@@ -2030,6 +2030,48 @@ test(
 );
 
 test(
+  "reliable: close() called from a listener of the session's last events resolves, and the iterator still rejects with the loss",
+  { timeout: 10000 },
+  async () => {
+    // The machine has ended the session when its sessionlost event is dispatched (state
+    // "closed"), but the close event comes after it: a close() in between is one called after
+    // the session ended, as in a close listener. Before: it rejected with SESSION_LOST and made
+    // the iterator end cleanly, hiding the loss from the loop reading it.
+    for (const type of ["sessionlost", "close"]) {
+      const clock = new FakeClock();
+      const net = new MemoryNetwork();
+      const listener = net.listen();
+      const server = reliableServer(listener, { clock, resumeTimeout: 5000 });
+      const peer = await rawPeer(net);
+      try {
+        await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(5), 0));
+        assert.equal((await peer.next())![0], WELCOME);
+        const session = await nextSession(server);
+        const reading = outcome(session[Symbol.asyncIterator]().next());
+        let closed: Promise<string> | undefined;
+        let state: string | undefined;
+        session.addEventListener(type, () => {
+          state = session.state;
+          closed = outcome(session.close());
+        });
+        const reconnecting = once(session, "reconnecting");
+        peer.close();
+        await reconnecting;
+        clock.advance(5000);
+        assert.equal(state, "closed", type);
+        assert.equal(await closed, "ok", `close() from a ${type} listener`);
+        assert.equal(await reading, "SESSION_LOST", `the read, close() from a ${type} listener`);
+        assert.equal(await outcome(session[Symbol.asyncIterator]().next()), "SESSION_LOST");
+      } finally {
+        peer.close();
+        await server.close();
+        listener.close();
+      }
+    }
+  },
+);
+
+test(
   "reliable: a server session lost for want of its client leaves no tombstone; a pending read rejects, close() resolves",
   {
     timeout: 10000,
