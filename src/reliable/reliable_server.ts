@@ -28,6 +28,7 @@ import {
   Session,
   timeoutAfter,
 } from "./_session.ts";
+import { resolvers } from "./_resolvers.ts";
 import { SessionMachine } from "./_session_machine.ts";
 import type { ReliableServer, ReliableServerOptions, ReliableSession } from "./types.ts";
 
@@ -151,8 +152,14 @@ class Server implements ReliableServer {
   }
 
   close(): Promise<void> {
-    // A second call waits for the sessions as the first does.
-    this.#closing ??= this.#close();
+    // A second call waits for the sessions as the first does, and gets the same promise: also one
+    // made while the first closes them (a session's close listener: one whose client is away
+    // ends inside that call), before #close() has returned its promise.
+    if (this.#closing === undefined) {
+      const { promise, resolve, reject } = resolvers<void>();
+      this.#closing = promise;
+      this.#close().then(resolve, reject);
+    }
     return this.#closing;
   }
 

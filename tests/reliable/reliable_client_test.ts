@@ -2072,6 +2072,43 @@ test(
 );
 
 test(
+  "reliable: server.close() called again from a session's close listener while it closes the sessions returns the first call's promise",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // A session whose client is away ends at once in server.close(): its close event is dispatched
+    // inside that call. Before, a server.close() from its listener found no close under way yet
+    // and ran a second one, with a promise of its own.
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock, resumeTimeout: 5000 });
+    const peer = await rawPeer(net);
+    try {
+      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(6), 0));
+      assert.equal((await peer.next())![0], WELCOME);
+      const session = await nextSession(server);
+      const reconnecting = once(session, "reconnecting");
+      peer.close();
+      await reconnecting;
+      const inner: Promise<void>[] = [];
+      session.addEventListener("close", () => inner.push(server.close()));
+      const outer = server.close();
+      assert.equal(inner.length, 1);
+      assert.equal(inner[0], outer, "the same promise");
+      assert.equal(server.close(), outer);
+      await outer;
+      assert.equal(server.size, 0);
+    } finally {
+      peer.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
   "reliable: a server session lost for want of its client leaves no tombstone; a pending read rejects, close() resolves",
   {
     timeout: 10000,
