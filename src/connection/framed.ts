@@ -167,9 +167,11 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * connection, which may discard what the peer has not read yet: to end
    * cleanly, `closeWrite()` and read to the end first.
    * Reading ends: a read waiting meanwhile ends cleanly, even with part of
-   * a frame received, and bytes the conn had read ahead are dropped (on
-   * every runtime alike; closing `conn` itself instead looks like the peer's
-   * end: part of a frame is then a `TruncatedFrameError`).
+   * a frame received, and bytes the conn had read ahead are dropped, with
+   * the frames of the last batch that `for await` had not handed over yet
+   * (on every runtime alike; closing `conn` itself instead looks like the
+   * peer's end: part of a frame is then a `TruncatedFrameError`). Frames
+   * already in `readable`'s queue stay there.
    */
   close(options?: FramedCloseOptions): Promise<void>;
 }
@@ -1502,7 +1504,7 @@ class Framed implements FramedConnection {
       }
     } finally {
       clearTimeout(timer);
-      this.#closedHere = true;
+      this.#endReading();
       this.conn.close();
     }
   }
@@ -1531,7 +1533,7 @@ class Framed implements FramedConnection {
    * a `close()` reporting a loss as it does after any failure).
    */
   #closeNow(): void {
-    this.#closedHere = true; // a read waiting ends cleanly, as at close()
+    this.#endReading(); // a read waiting ends cleanly, as at close()
     closeQuietly(this.conn);
     // A close or half-close whose flush completed keeps its outcome (nothing of it was lost).
     if (!this.#flushed) {
@@ -1540,6 +1542,18 @@ class Framed implements FramedConnection {
       this.#closing = failed;
     }
     (this.#cut ??= quiet()).reject(this.#failure);
+  }
+
+  /**
+   * Closed here: reading ends. The frames of a batch not handed over yet go
+   * with the bytes the conn read ahead, so that what a `for await` or
+   * `batches()` gets after close() does not depend on how the bytes were
+   * read (one read of three frames, or three reads of one).
+   */
+  #endReading(): void {
+    this.#closedHere = true;
+    this.#frames = [];
+    this.#frameIndex = 0;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
