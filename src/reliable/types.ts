@@ -49,6 +49,14 @@ export interface ReliableStats {
  *   with `replayed` 0: the session goes on afresh under the server's new id,
  *   not the old one resumed.
  * - `close`: the session ended ({@linkcode CloseDetail}).
+ *
+ * Listeners run synchronously inside the session and may call its methods
+ * (`close()` from a `sessionlost` listener counts as called after the end).
+ * A listener that throws does not stop the session, but its error goes
+ * where each runtime sends an `EventTarget` listener's: Deno's global
+ * `error` event and Node's `uncaughtException` end the process unless
+ * handled; Bun prints it and exits with code 1 at the end. Catch inside
+ * listeners.
  */
 export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> {
   /**
