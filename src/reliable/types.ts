@@ -51,7 +51,8 @@ export interface ReliableStats {
  * - `close`: the session ended ({@linkcode CloseDetail}).
  *
  * Listeners run synchronously inside the session and may call its methods
- * (`close()` from a `sessionlost` listener counts as called after the end).
+ * (`close()` from a listener of an event that comes with the session's end,
+ * such as a server's `sessionlost`, counts as called after the end).
  * A listener that throws does not stop the session, but its error goes
  * where each runtime sends an `EventTarget` listener's: Deno's global
  * `error` event and Node's `uncaughtException` end the process unless
