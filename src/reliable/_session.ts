@@ -924,8 +924,11 @@ export class Session extends EventTarget implements ReliableSession {
       }
     };
     // The flush waits while the peer reads nothing: not for longer than a dead peer would take.
+    // Armed after fc.close() has handed the queued frames on (the GOODBYE last): a Clock may run a
+    // 0 ms timer before its setTimeout returns.
+    const flushed = link.fc.close().catch(noop);
     const timer = timeoutAfter(this.#clock, close, within);
-    link.fc.close().catch(noop).finally(() => {
+    flushed.finally(() => {
       cancelTimeout(this.#clock, timer);
       close();
     });

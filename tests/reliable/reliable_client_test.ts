@@ -1483,6 +1483,42 @@ test(
   },
 );
 
+test(
+  "reliable: a close that times out says goodbye first with a clock that runs 0 ms timers at once",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    // A Clock may call back a 0 ms timer before setTimeout returns: the connection must not close
+    // before the GOODBYE was handed to it.
+    const eager = {
+      now: () => clock.now(),
+      setTimeout: (callback: () => void, ms: number): unknown =>
+        ms <= 0 ? void callback() : clock.setTimeout(callback, ms),
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+    };
+    await withPair({
+      server: { clock, ackDelay: 0 },
+      client: { clock: eager, ackDelay: 0 },
+      closeClient: "now",
+    }, async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("ok")]);
+      net.links[0]!.hold("s2c"); // the server's acks are held back: "a" stays unconfirmed
+      const a = client.send("a");
+      const closing = outcome(client.close({ timeout: 500 }));
+      await drainJobs();
+      clock.advance(500);
+      assert.equal(await closing, "CONNECTION_TIMEOUT");
+      assert.equal(await outcome(a), "CONNECTION_CLOSED");
+      await drainJobs();
+      // The GOODBYE reached the server: its session ended, it does not wait for the client.
+      assert.equal(session.state, "closed");
+      assert.deepEqual(await read(session, 2), ["ok", "a"]);
+    });
+  },
+);
+
 test("reliable: the server drops a session whose client never returns (sessionlost, then close)", {
   timeout: 10000,
 }, async () => {
