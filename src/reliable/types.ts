@@ -106,8 +106,8 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * while closing, it may shorten the wait (`close({ timeout: 0 })` gives up
    * at once), never lengthen it, and settles with the first. Once `timeout`
    * ran out, the connection does not outlive the session: it closes once
-   * what it takes at once is written (a GOODBYE held up behind data the peer
-   * does not read is lost; docs/protocol.md, "Closing").
+   * what it takes at once is written (a GOODBYE behind more than the socket
+   * buffers take at once may be lost; docs/protocol.md, "Closing").
    */
   close(options?: { timeout?: number | undefined }): Promise<void>;
   /** Counters. */
