@@ -883,7 +883,12 @@ class Framed implements FramedConnection {
       // own to resume.
       follow(this.#nextBatch(), (batch) => {
         if (batch === null) calls.shift()!.resolve({ done: true, value: undefined });
-        else {
+        else if (this.#closedHere) {
+          // Read before close() and handed over after it ended reading: the waiting call gets
+          // its frame, the rest goes as #endReading() drops a batch (three reads of one would
+          // have left them unread).
+          calls.shift()!.resolve({ done: false, value: batch[0]! });
+        } else {
           this.#frames = batch;
           this.#frameIndex = 0;
         }

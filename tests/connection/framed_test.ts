@@ -2524,6 +2524,39 @@ test(
   },
 );
 
+test(
+  "framed() a next() waiting at close() gets the frame of a batch that arrives as close() ends reading, not the rest",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    // A, B and C written just before close(), with a next() waiting: the batch is read before
+    // close() and handed over once close() has ended reading. The waiting next() gets A; after
+    // close() the loop gets no more, whether the frames came in one read or in three. Before,
+    // the single read put B and C in the batch after close() had cleared it, and the loop got
+    // them after close() had resolved.
+    for (const reads of [[[1, 65, 1, 66, 1, 67]], [[1, 65], [1, 66], [1, 67]]]) {
+      const { conn, feed } = recordingConn();
+      conn.close = () => void feed.close().catch(() => {}); // the readable ends after what it holds
+      const fc = framed(conn, lengthPrefixed({ width: 1 }));
+      const iterator = fc[Symbol.asyncIterator]();
+      const first = iterator.next();
+      await turns();
+      for (const bytes of reads) void feed.write(new Uint8Array(bytes));
+      const closing = fc.close();
+      const got = await first;
+      assert.equal(got.done, false, `${reads.length} reads`);
+      assert.equal(text.decode(got.value as Uint8Array), "A", `${reads.length} reads`);
+      await closing;
+      const after: string[] = [];
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+        after.push(text.decode(r.value));
+      }
+      assert.deepEqual(after, [], `${reads.length} reads: frames after close()`);
+    }
+  },
+);
+
 test("framed() readable after a for-await that stopped inside a batch starts with the frames left in it", async () => {
   // Before, readable went on with the next read and lost B and C.
   const frames: string[] = [];
