@@ -54,10 +54,10 @@ export interface ReliableStats {
  * (`close()` from a listener of an event that comes with the session's end,
  * such as a server's `sessionlost`, counts as called after the end).
  * A listener that throws does not stop the session, but its error goes
- * where each runtime sends an `EventTarget` listener's: Deno's global
- * `error` event and Node's `uncaughtException` end the process unless
- * handled; Bun prints it and exits with code 1 at the end. Catch inside
- * listeners.
+ * where each runtime sends an `EventTarget` listener's: it ends a Deno,
+ * Node or Bun process at once unless handled (by an `uncaughtException`
+ * listener of `process` on all three, or Deno's global `error` event).
+ * Catch inside listeners.
  */
 export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> {
   /**
