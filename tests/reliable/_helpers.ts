@@ -2,6 +2,8 @@
 // Shared helpers of the reliable-session tests.
 
 import type { ReliableSession } from "../../src/reliable/types.ts";
+import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import type { MemoryNetwork } from "../_util/memory_conn.ts";
 
 /** Resolves with the next `type` event of `target`. */
 export function once<T = unknown>(target: EventTarget, type: string): Promise<CustomEvent<T>> {
@@ -85,4 +87,41 @@ export async function drainJobs(rounds = 50): Promise<void> {
 /** Strings "p1".."pn". */
 export function labels(prefix: string, n: number, from = 1): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${i + from}`);
+}
+
+/** A raw peer on `network`: sends and reads session frames (u32be), nothing more. */
+export async function rawPeer(network: MemoryNetwork): Promise<{
+  send(frame: Uint8Array): Promise<void>;
+  next(): Promise<Uint8Array | undefined>;
+  close(): void;
+}> {
+  const framing = lengthPrefixed();
+  const conn = await network.dial();
+  const writer = conn.writable.getWriter();
+  const reader = conn.readable.getReader();
+  const decoder = framing.decoder();
+  return {
+    send: (frame) => writer.write(framing.encode(frame)),
+    async next() {
+      for (;;) {
+        const frame = decoder.next();
+        if (frame !== undefined) return frame;
+        const { value, done } = await reader.read();
+        if (done) return undefined;
+        decoder.push(value);
+      }
+    },
+    close: () => conn.close(),
+  };
+}
+
+/** Connects a raw peer, sends `hello`, returns the first frame of the answer and closes. */
+export async function answerTo(network: MemoryNetwork, hello: Uint8Array): Promise<Uint8Array> {
+  const peer = await rawPeer(network);
+  try {
+    await peer.send(hello);
+    return (await peer.next())!;
+  } finally {
+    peer.close();
+  }
 }

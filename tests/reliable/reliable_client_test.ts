@@ -28,12 +28,14 @@ import { ConnectionError, FrameTooLargeError, TruncatedFrameError } from "../../
 import { FakeClock } from "../_util/fake_clock.ts";
 import { MemoryLink, MemoryNetwork } from "../_util/memory_conn.ts";
 import {
+  answerTo,
   drainJobs,
   events,
   labels,
   nextSession,
   once,
   outcome,
+  rawPeer,
   read,
   readAll,
   track,
@@ -128,6 +130,24 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
   });
 });
 
+test("reliable: reads waiting together take one message each, in order", {
+  timeout: 10000,
+}, async () => {
+  await withPair({}, async ({ server, client }) => {
+    const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+    const iterator = session[Symbol.asyncIterator]();
+    const first = track(iterator.next());
+    const second = track(iterator.next());
+    await client.send("one");
+    await drainJobs();
+    assert.equal(first.settled(), true);
+    assert.deepEqual(await first.promise, { value: enc("one"), done: false });
+    assert.equal(second.settled(), false, "the second read waits for a second message");
+    await client.send("two");
+    assert.deepEqual(await second.promise, { value: enc("two"), done: false });
+  });
+});
+
 test("reliable: close() waits for confirmations, says goodbye, and ends both iterators", {
   timeout: 10000,
 }, async () => {
@@ -150,6 +170,69 @@ test("reliable: close() waits for confirmations, says goodbye, and ends both ite
     assert.equal(session.state, "closed");
     assert.deepEqual(await readAll(client), []);
     assert.equal(server.size, 0);
+  });
+});
+
+test("reliable: a client whose connection drops while it closes resumes the session and finishes", {
+  timeout: 10000,
+}, async () => {
+  await withPair({}, async ({ net, server, client }) => {
+    const session = (await Promise.all([nextSession(server), client.send("first")]))[0];
+    net.links[0]!.hold("s2c"); // acks are held back
+    const last = track(client.send("last"));
+    const closing = track(client.close());
+    const serverEnd = readAll(session);
+    await drainJobs();
+    assert.equal(closing.settled(), false);
+    // The client comes back with HELLO(RESUME|CLOSING): the server still holds the session, so
+    // it resumes it (it answers WELCOME(LOST) only to a session it does not know).
+    net.links[0]!.cut();
+    await last.promise;
+    await closing.promise;
+    assert.equal(net.links.length, 2);
+    assert.deepEqual(await serverEnd, ["first", "last"]);
+    assert.equal(session.state, "closed");
+    assert.equal(server.size, 0);
+  });
+});
+
+test(
+  "reliable: disposing a session closes it, and waits for the close; breaking out of reading does not",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    await withPair({}, async ({ server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("one")]);
+      for await (const message of session) {
+        assert.deepEqual(message, enc("one"));
+        break;
+      }
+      assert.equal(session.state, "open");
+      await client.send("two");
+      assert.deepEqual(await read(session, 1), ["two"], "the iterator goes on");
+      await (client as unknown as AsyncDisposable)[Symbol.asyncDispose]();
+      assert.equal(client.state, "closed");
+      assert.deepEqual(await readAll(session), []);
+      assert.equal(session.state, "closed");
+    });
+  },
+);
+
+test("reliable: close() called in an event listener goes out at once, with no timer", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock(); // never advanced: only the calls themselves act
+  await withPair({ server: { clock }, client: { clock } }, async ({ server, client }) => {
+    const closing: ReturnType<typeof track<void>>[] = [];
+    client.addEventListener("open", () => closing.push(track(client.close())), { once: true });
+    const session = await nextSession(server);
+    await drainJobs(200);
+    assert.equal(closing.length, 1);
+    assert.ok(closing[0]!.settled(), "the GOODBYE waited for something else to happen");
+    await closing[0]!.promise;
+    assert.deepEqual(await readAll(session), []);
+    assert.equal(session.state, "closed");
   });
 });
 
@@ -263,7 +346,8 @@ test("reliable: a HELLO for a new session that acks messages is refused, and cre
   const conn = await net.dial();
   try {
     const writer = conn.writable.getWriter();
-    await writer.write(framing.encode(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(1), 5)));
+    // 1: the least a new session cannot have received.
+    await writer.write(framing.encode(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(1), 1)));
     const decoder = framing.decoder();
     for await (const chunk of conn.readable) decoder.push(chunk);
     decoder.end();
@@ -288,7 +372,8 @@ test(
     // on Node in 22 s); ACKs are cumulative, so one waiting is enough.
     const net = new MemoryNetwork({ highWaterMark: 64 });
     const listener = net.listen();
-    const server = reliableServer(listener, { ackDelay: 0 });
+    // No timer fires: the latest ACK goes out once the one before it is written, not at a tick.
+    const server = reliableServer(listener, { ackDelay: 0, clock: new FakeClock() });
     const peer = await rawPeer(net);
     const data = (seq: number): Uint8Array => {
       const f = newDataFrame(enc(`m${seq}`));
@@ -313,6 +398,10 @@ test(
       }
       assert.ok(session.stats.duplicatesDropped >= 300);
       assert.ok(acks <= 8, `${acks} ACKs for ${session.stats.duplicatesDropped} duplicates`);
+      // And the latest went out once: nothing more is due.
+      const more = track(peer.next());
+      await drainJobs(200);
+      assert.equal(more.settled(), false, "another frame after the latest ACK");
     } finally {
       peer.close();
       await server.close();
@@ -404,32 +493,6 @@ test(
 /** A listener nobody dials. */
 function net0(): ReturnType<MemoryNetwork["listen"]> {
   return new MemoryNetwork().listen();
-}
-
-/** A hand-driven protocol peer over one memory connection: writes frames, reads frames. */
-async function rawPeer(net: MemoryNetwork): Promise<{
-  send(frame: Uint8Array): Promise<void>;
-  next(): Promise<Uint8Array | undefined>;
-  close(): void;
-}> {
-  const framing = lengthPrefixed();
-  const conn = await net.dial();
-  const writer = conn.writable.getWriter();
-  const reader = conn.readable.getReader();
-  const decoder = framing.decoder();
-  return {
-    send: (frame) => writer.write(framing.encode(frame)),
-    async next() {
-      for (;;) {
-        const frame = decoder.next();
-        if (frame !== undefined) return frame;
-        const { value, done } = await reader.read();
-        if (done) return undefined;
-        decoder.push(value);
-      }
-    },
-    close: () => conn.close(),
-  };
 }
 
 test(
@@ -635,6 +698,47 @@ test(
       await client.send("end");
       assert.deepEqual(await read(session, 1), ["end"], "neither withdrawn message arrives");
     });
+  },
+);
+
+test(
+  "reliable: a send withdrawn while waiting lets the smaller one behind it in at once, every time",
+  { timeout: 10000 },
+  async () => {
+    // 36-byte messages cost 100 bytes each: two in flight leave 140 bytes, room for one 2-byte
+    // message (66) and then another, not for a 100-byte one (164).
+    // No timer fires: what the withdrawal lets in goes out at once, not at a heartbeat.
+    const clock = new FakeClock();
+    await withPair(
+      { client: { sendBufferSize: 340, clock }, server: { clock, ackDelay: 0 } },
+      async ({
+        net,
+        server,
+        client,
+      }) => {
+        const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+        const link = net.links[0]!;
+        link.hold("s2c"); // no ACK arrives
+        const msgs = labels("m", 2).map((m) => m.padEnd(36, "."));
+        const sends = msgs.map((m) => track(client.send(m)));
+        assert.deepEqual(await read(session, 2), msgs);
+        for (const small of ["w1", "w2"]) {
+          const controller = new AbortController();
+          const big = client.send("big".padEnd(100, "."), { signal: controller.signal });
+          const behind = track(client.send(small));
+          await drainJobs();
+          assert.equal(client.stats.waiting, 2);
+          controller.abort(new Error("no longer wanted"));
+          await assert.rejects(big, /no longer wanted/);
+          // No ACK came (they are held): the withdrawal alone made room for it.
+          assert.deepEqual(await read(session, 1), [small]);
+          assert.equal(client.stats.waiting, 0);
+          sends.push(behind);
+        }
+        link.release();
+        await Promise.all(sends.map((s) => s.promise));
+      },
+    );
   },
 );
 
@@ -978,6 +1082,37 @@ test("reliable: a server that is down at start: first retry immediate, connects 
 });
 
 test(
+  "reliable: a timed-out dial that then rejects (at its signal's abort) counts as one failure",
+  { timeout: 10000 },
+  async () => {
+    const clock = new FakeClock();
+    let dials = 0;
+    // Every attempt hangs until its signal aborts, then rejects, as connect() does.
+    const dial = (signal: AbortSignal) => {
+      dials++;
+      return new Promise<never>((_, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      });
+    };
+    const client = reliableClient(dial, { clock, deadPeerTimeout: 3000 });
+    const reconnects: number[] = [];
+    client.addEventListener("reconnecting", (event) => {
+      reconnects.push((event as CustomEvent<{ attempt: number }>).detail.attempt);
+    });
+    try {
+      clock.advance(3000); // the timeout, then the first retry, which is immediate
+      await drainJobs();
+      clock.advance(2999); // the second attempt still under way
+      await drainJobs();
+      assert.deepEqual(reconnects, [2], "one failure, one event (for the second attempt)");
+      assert.equal(dials, 2, "one attempt at a time");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+    }
+  },
+);
+
+test(
   "reliable: a dial that never settles times out after deadPeerTimeout and the client tries again",
   {
     timeout: 10000,
@@ -1101,10 +1236,13 @@ test("reliable: a listener that yields something other than a Conn is passed ove
   const real = net.listen();
   // Before: closing the non-Conn threw in a promise nobody awaited (an unhandled rejection,
   // which ends a Node process).
+  let closed = 0;
   const listener = {
     async *[Symbol.asyncIterator](): AsyncGenerator<Conn> {
       yield undefined as unknown as Conn;
       yield null as unknown as Conn;
+      // Something that can be closed, though no Conn: closed (it may hold a socket).
+      yield { close: () => closed++ } as unknown as Conn;
       yield* real;
     },
   };
@@ -1113,10 +1251,36 @@ test("reliable: a listener that yields something other than a Conn is passed ove
   try {
     const [session] = await Promise.all([nextSession(server), client.send("served")]);
     assert.deepEqual(await read(session, 1), ["served"]);
+    assert.equal(closed, 1);
   } finally {
     await client.close();
     await server.close();
     real.close();
+  }
+});
+
+test("reliable: a dial function that throws fails like a dial", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  let dials = 0;
+  const client = reliableClient(() => {
+    if (++dials === 1) throw new TypeError("no address");
+    return net.dial();
+  }, { reconnect: { base: 1, cap: 1 } });
+  try {
+    const { detail } = await once<{ error: unknown }>(client, "reconnecting");
+    assert.ok(detail.error instanceof TypeError);
+    assert.equal(detail.error.message, "no address");
+    const [session] = await Promise.all([nextSession(server), client.send("after")]);
+    assert.deepEqual(await read(session, 1), ["after"]);
+    assert.equal(dials, 2);
+  } finally {
+    await client.close();
+    await server.close();
+    listener.close();
   }
 });
 
@@ -1127,17 +1291,23 @@ test("reliable: a dial that resolves with something other than a Conn fails like
   const listener = net.listen();
   const server = reliableServer(listener);
   let dials = 0;
+  let closed = 0;
   // Before: closing the non-Conn threw inside a promise callback (an unhandled rejection, which
   // ends a Node process) and the session stayed "dialing" with no further attempt.
   const client = reliableClient(async () => {
     if (++dials === 1) return undefined as unknown as Conn;
+    // Something that can be closed, though no Conn: closed (it may hold a socket).
+    if (dials === 2) return { close: () => closed++ } as unknown as Conn;
     return await net.dialer();
   }, { reconnect: { base: 1, cap: 1 } });
   try {
-    const reconnecting = once<{ error: unknown }>(client, "reconnecting");
+    // Nothing else makes the client act: the failure alone must schedule the next attempt.
+    assert.ok(
+      (await once<{ error: unknown }>(client, "reconnecting")).detail.error instanceof TypeError,
+    );
     const [session] = await Promise.all([nextSession(server), client.send("after")]);
-    assert.ok((await reconnecting).detail.error instanceof TypeError);
-    assert.equal(dials, 2);
+    assert.equal(dials, 3);
+    assert.equal(closed, 1);
     assert.deepEqual(await read(session, 1), ["after"]);
   } finally {
     await client.close();
@@ -1236,6 +1406,27 @@ test("reliable: a message that takes longer than deadPeerTimeout to arrive is no
       assert.equal(client.stats.resent, 0);
     },
   );
+});
+
+test("reliable: with no heartbeat and no dead-peer timeout, a timer only while an ACK is due", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const opts = { clock, ackDelay: 10, heartbeatInterval: Infinity, deadPeerTimeout: Infinity };
+  await withPair({ server: opts, client: opts }, async ({ server, client }) => {
+    const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+    const hello = client.send("hello");
+    assert.deepEqual(await read(session, 1), ["hello"]); // the server's ACK is due in 10 ms...
+    const back = session.send("back"); // ...and goes with this instead: nothing left to wait for
+    await hello;
+    assert.deepEqual(await read(client, 1), ["back"]);
+    await drainJobs();
+    assert.equal(clock.pending, 1, "the client's ACK of back, and no timer for nothing");
+    clock.advance(10);
+    await back;
+    await drainJobs();
+    assert.equal(clock.pending, 0, "idle: no timer (one would keep a process alive)");
+  });
 });
 
 test("reliable: timeouts beyond what timers take (Infinity, 30 days) mean what they say", {
@@ -1413,6 +1604,28 @@ test(
   },
 );
 
+test("reliable: a close() that fails and that nobody waits for is no unhandled rejection", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock });
+  const client = reliableClient(net.dialer, { clock });
+  try {
+    await Promise.all([nextSession(server), once(client, "open")]);
+    net.links[0]!.hold("s2c"); // never confirmed
+    const sent = outcome(client.send("x"));
+    const closed = once<{ error: { code: string } }>(client, "close");
+    void client.close({ timeout: 0 }); // fails (CONNECTION_TIMEOUT), and nobody hears of it
+    assert.equal((await closed).detail.error.code, "CONNECTION_TIMEOUT");
+    assert.equal(await sent, "CONNECTION_CLOSED");
+  } finally {
+    await server.close();
+    listener.close();
+  }
+});
+
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
   timeout: 10000,
 }, async () => {
@@ -1589,6 +1802,36 @@ test("reliable: a reconnecting client's new connection replaces a half-dead one 
   void MemoryLink;
 });
 
+test("reliable: the server closes the connection a reconnecting client's new one replaced", {
+  timeout: 10000,
+}, async () => {
+  // The old connection says nothing (no end, no reset: a client that gave up on it first).
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const id = new Uint8Array(16).fill(8);
+  const a = await rawPeer(net);
+  const b = await rawPeer(net);
+  try {
+    await a.send(encodeHandshake(HELLO, 0, id, 0));
+    assert.equal((await a.next())![0], WELCOME);
+    const session = await nextSession(server);
+    const resumed = once(session, "resumed");
+    await b.send(encodeHandshake(HELLO, FLAG_RESUME, id, 0));
+    assert.equal((await b.next())![0], WELCOME);
+    await resumed;
+    const end = track(a.next());
+    await drainJobs();
+    assert.equal(end.settled(), true, "the old connection was left open");
+    assert.equal(await end.promise, undefined);
+  } finally {
+    a.close();
+    b.close();
+    await server.close();
+    listener.close();
+  }
+});
+
 test("reliable: out-of-range options throw; the boundary values are accepted", {
   timeout: 10000,
 }, async () => {
@@ -1644,6 +1887,12 @@ test(
         { reconnect: { random: "x" } },
         /reconnect.random must be a function: received the string "x"$/,
       ],
+      // A falsy value too: null alone means the default.
+      [
+        "reconnect.random",
+        { reconnect: { random: 0 } },
+        /reconnect.random must be a function: received 0$/,
+      ],
       ["reconnect", { reconnect: 5 }, /reconnect must be an object: received 5$/],
       // Before: a server took 1.5 and dropped every connection without a word.
       [
@@ -1652,12 +1901,28 @@ test(
         /maxMessageSize must be an integer from 1 to 4294967278 or Infinity: received 1.5$/,
       ],
       ["maxMessageSize", { maxMessageSize: 2 ** 33 }, /maxMessageSize must be an integer/],
+      ["sendBufferSize", { sendBufferSize: 0 }, /sendBufferSize must be positive: received 0$/],
+      // 0 is no default (null is).
+      ["maxMessageSize", { maxMessageSize: 0 }, /maxMessageSize must be an integer.*received 0$/],
       // Before: accepted, and a message sent alone was never confirmed.
       ["ackDelay", { ackDelay: Infinity, heartbeatInterval: Infinity }, /both Infinity/],
       [
         "clock",
         { clock: {} },
         /clock must have now\(\), setTimeout\(\) and clearTimeout\(\): received Object$/,
+      ],
+      // Every method: one missing is refused too.
+      ...[{ now: () => 0, setTimeout: () => 0 }, { now: () => 0, clearTimeout: () => {} }].map((
+        clock,
+      ): [string, unknown, RegExp] => [
+        "clock",
+        { clock },
+        /clock must have now\(\),.*: received Object$/,
+      ]),
+      [
+        "clock",
+        { clock: 0 },
+        /clock must have now\(\), setTimeout\(\) and clearTimeout\(\): received 0$/,
       ],
     ];
     for (const [name, options, message] of refused) {
@@ -1670,6 +1935,11 @@ test(
         listener.close();
       }
     }
+    // A number option given as a string: a TypeError, not the number it spells.
+    assert.throws(() => reliableClient(net.dialer, { clock, ackDelay: "5" as unknown as number }), {
+      name: "TypeError",
+      message: /ackDelay must be a non-negative number: received the string "5"$/,
+    });
     assert.throws(() => reliableServer(null as unknown as AsyncIterable<Conn>), {
       name: "TypeError",
       message:
@@ -1685,6 +1955,7 @@ test(
         // heartbeatInterval says nothing of the peer's (a first check compared the two).
         { heartbeatInterval: Infinity },
         { deadPeerTimeout: 1000 },
+        { sendBufferSize: 1, ackEvery: 1 }, // the least positive values
         { ackDelay: Infinity },
         { reconnect: null as unknown as undefined },
         // null is the default, as for every other option (the session options refused it).
@@ -1704,7 +1975,7 @@ test(
   async () => {
     await withPair({}, async ({ server, client }) => {
       const [session] = await Promise.all([nextSession(server), once(client, "open")]);
-      for (const signal of ["x", {}, 5]) {
+      for (const signal of ["x", {}, 5, 0]) {
         // Before: send() threw (it never throws) after queuing the message, whose rejection at
         // close then went unhandled and ended the process.
         await assert.rejects(
@@ -1797,13 +2068,70 @@ test(
   },
 );
 
+test(
+  "reliable: a session that stops reading for a full queue is no dead peer; reading again, it watches again",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    // The server sends nothing on its own (no heartbeats): its timers are its own dead-peer check.
+    const server = {
+      clock,
+      receiveBufferSize: 100,
+      ackDelay: 0,
+      heartbeatInterval: Infinity,
+      deadPeerTimeout: 4000,
+    };
+    const client = { clock, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: Infinity };
+    await withPair({ server, client, closeClient: "now" }, async ({ net, server, client }) => {
+      const first = "a".repeat(36); // counts 100 bytes: it fills the queue
+      const [session] = await Promise.all([nextSession(server), client.send(first)]);
+      const second = track(client.send("b".repeat(36)));
+      const reconnecting = track(once(session, "reconnecting"));
+      // The client's heartbeats wait unread, like the message: not hearing them is no death.
+      for (let i = 0; i < 30; i++) {
+        clock.advance(1000);
+        await drainJobs(10);
+      }
+      assert.equal(reconnecting.settled(), false, "dropped while the application did not read");
+      assert.equal(second.settled(), false);
+      assert.deepEqual(await read(session, 2), [first, "b".repeat(36)]);
+      await second.promise;
+      // Reading again, the server notices a connection that went silent within deadPeerTimeout.
+      await drainJobs(2000); // the heartbeats that waited are read now
+      net.links[0]!.blackHole();
+      for (let i = 0; i < 4; i++) {
+        clock.advance(1000);
+        await drainJobs(10);
+      }
+      assert.equal(reconnecting.settled(), true, "a dead connection went unnoticed for 4 s");
+    });
+  },
+);
+
+test("reliable: a receive queue one byte short of receiveBufferSize goes on reading", {
+  timeout: 10000,
+}, async () => {
+  // A 35-byte message counts 99 bytes.
+  await withPair(
+    { server: { receiveBufferSize: 100, ackDelay: 0 } },
+    async ({ server, client }) => {
+      const first = "a".repeat(35);
+      const [session] = await Promise.all([nextSession(server), client.send(first)]);
+      await client.send("b"); // confirmed, so taken, with nothing read
+      assert.deepEqual(await read(session, 2), [first, "b"]);
+    },
+  );
+});
+
 test("reliable: a receive queue filled to exactly receiveBufferSize stops reading", {
   timeout: 10000,
 }, async () => {
   // A 36-byte message counts 100 bytes: one fills the queue.
   await withPair(
     { server: { receiveBufferSize: 100, ackDelay: 0 } },
-    async ({ server, client }) => {
+    async ({ net, server, client }) => {
       const first = "a".repeat(36);
       const [session] = await Promise.all([nextSession(server), client.send(first)]);
       const second = track(client.send("b".repeat(36)));
@@ -1811,9 +2139,56 @@ test("reliable: a receive queue filled to exactly receiveBufferSize stops readin
       assert.equal(second.settled(), false, "not read, so not confirmed, while the queue is full");
       assert.deepEqual(await read(session, 2), [first, "b".repeat(36)]);
       await second.promise;
+      assert.equal(net.links.length, 1, "reading resumed on the same connection");
     },
   );
 });
+
+test(
+  "reliable: a receive queue exactly full takes a new connection's handshake, not the replay behind it",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // One message sent again behind the WELCOME, and three.
+    for (const more of [["b"], ["b", "c", "d"]].map((ms) => ms.map((m) => m.repeat(36)))) {
+      // A 36-byte message counts 100 bytes: one fills the client's queue.
+      await withPair(
+        // Not reading, the client notices the cut when a write fails: its next heartbeat.
+        {
+          client: { receiveBufferSize: 100, ackDelay: 0, heartbeatInterval: 20 },
+          closeClient: "now",
+        },
+        async ({ net, server, client }) => {
+          const first = "a".repeat(36);
+          const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+          await session.send(first);
+          const sent = more.map((m) => track(session.send(m)));
+          await drainJobs(500);
+          assert.equal(
+            sent[0]!.settled(),
+            false,
+            "not read, so not confirmed, with the queue full",
+          );
+          // The WELCOME comes in one read with the messages sent again: only the WELCOME is taken.
+          const resumed = once(client, "resumed");
+          net.links[0]!.cut();
+          await resumed;
+          await drainJobs(500);
+          assert.equal(
+            sent[0]!.settled(),
+            false,
+            "taken on the new connection with the queue full",
+          );
+          // Then the rest, in order, once the application reads, on that connection.
+          assert.deepEqual(await read(client, 1 + more.length), [first, ...more]);
+          await Promise.all(sent.map((s) => s.promise));
+          assert.equal(net.links.length, 2);
+        },
+      );
+    }
+  },
+);
 
 test("reliable: closing a client while it dials aborts the dial and leaves no timer", {
   timeout: 10000,
@@ -1865,6 +2240,45 @@ test("reliable: bytes arriving just before the dead-peer deadline keep the conne
     },
   );
 });
+
+test(
+  "reliable: part of a frame, then silence: those bytes keep the peer alive for deadPeerTimeout from when they were seen, no longer",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const opts = { clock, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
+    await withPair(
+      { server: opts, client: opts, closeClient: "now" },
+      async ({ net, server, client }) => {
+        const [session] = await Promise.all([nextSession(server), client.send("before")]);
+        assert.deepEqual(await read(session, 1), ["before"]);
+        await drainJobs(20);
+        const link = net.links[0]!;
+        link.hold("c2s"); // nothing from the client reaches the server...
+        client.send(new Uint8Array(8192)).catch(() => {});
+        const reconnecting = track(once(session, "reconnecting"));
+        clock.advance(1000);
+        await drainJobs(20);
+        link.releaseSome("c2s", 1024); // ...but part of a frame, at 1 s; then nothing more
+        await drainJobs(20);
+        for (let i = 0; i < 7; i++) {
+          clock.advance(500);
+          await drainJobs(20);
+        }
+        assert.equal(reconnecting.settled(), false, "dead before 4 s of silence");
+        // Bytes are looked at when the session wakes up (at least every heartbeatInterval): the
+        // deadline is 4 s after they were seen, by 5 s after they came.
+        for (let i = 0; i < 3 && !reconnecting.settled(); i++) {
+          clock.advance(500);
+          await drainJobs(20);
+        }
+        assert.equal(reconnecting.settled(), true, "bytes seen once kept it alive for good");
+      },
+    );
+  },
+);
 
 test(
   "reliable: server.close() closes connections that have not said HELLO, and stops iterating the listener",
@@ -1956,6 +2370,7 @@ test(
       assert.equal(welcome.type, WELCOME);
       assert.equal(welcome.flags, FLAG_LOST);
       assert.deepEqual(welcome.id, id);
+      assert.equal(welcome.lastReceived, 0, "it received nothing of the session");
       assert.equal(await peer.next(), undefined, "then the server closes the connection");
       await drainJobs(20);
       assert.equal(server.size, 0);
@@ -1967,17 +2382,6 @@ test(
     }
   },
 );
-
-/** Connects a raw peer, sends `hello`, returns the first frame of the answer and closes. */
-async function answerTo(net: MemoryNetwork, hello: Uint8Array): Promise<Uint8Array> {
-  const peer = await rawPeer(net);
-  try {
-    await peer.send(hello);
-    return (await peer.next())!;
-  } finally {
-    peer.close();
-  }
-}
 
 test(
   "reliable: a client that missed the server's GOODBYE gets it again from a tombstone, for resumeTimeout",
@@ -2169,6 +2573,11 @@ test(
       assert.equal(await readOutcome, "SESSION_LOST", "a read waiting when the session was lost");
       assert.equal(session.state, "closed");
       await session.close(); // called after the session ended: it resolves
+      assert.equal(
+        await outcome(session[Symbol.asyncIterator]().next()),
+        "SESSION_LOST",
+        "and changes nothing: reading still tells why the session ended",
+      );
       // The client comes back after all: it hears that the session was lost, not a GOODBYE.
       const answer = decodeHandshake(
         await answerTo(net, encodeHandshake(HELLO, FLAG_RESUME, id, 0)),
@@ -2308,6 +2717,39 @@ test("reliable: a frame cut by a reset is reported with the reset's code, not as
     await client.close({ timeout: 0 }).catch(() => {});
     listener.close();
     await serving;
+  }
+});
+
+test("reliable: a connection that ends or resets between frames is reported as such", {
+  timeout: 10000,
+}, async () => {
+  for (
+    const [end, code, message] of [
+      ["close", "CONNECTION_CLOSED", "Cannot read from connection as the peer closed it"],
+      // The connection's own error, as it came.
+      ["reset", "CONNECTION_RESET", "Connection reset (memory link cut)"],
+    ] as const
+  ) {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const serving = (async () => {
+      for await (const conn of listener) {
+        if (end === "close") conn.close();
+        else net.links.at(-1)!.cut("reset");
+      }
+    })();
+    const client = reliableClient(net.dialer, { reconnect: { base: 1 } });
+    const reconnects = events<{ error: unknown }>(client, "reconnecting");
+    try {
+      const error = (await reconnects.next()).detail.error;
+      assert.ok(error instanceof ConnectionError, end);
+      assert.equal(error.code, code);
+      assert.equal(error.message, message);
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      listener.close();
+      await serving;
+    }
   }
 });
 

@@ -1,0 +1,276 @@
+// Copyright 2026 the framewire authors. MIT license.
+// reliableServer's handshake answers and its iteration, seen by raw peers on the memory network.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { reliableServer } from "../../src/reliable/mod.ts";
+import {
+  ACK,
+  decodeHandshake,
+  encodeHandshake,
+  FLAG_LOST,
+  FLAG_RESUME,
+  GOODBYE,
+  HELLO,
+  newDataFrame,
+  REJECT,
+  REJECT_CLOSING,
+  REJECT_VERSION,
+  setDataSeq,
+  WELCOME,
+} from "../../src/reliable/_protocol.ts";
+import { FakeClock } from "../_util/fake_clock.ts";
+import { MemoryNetwork } from "../_util/memory_conn.ts";
+import {
+  answerTo,
+  drainJobs,
+  nextSession,
+  once,
+  outcome,
+  rawPeer,
+  read,
+  track,
+} from "./_helpers.ts";
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+test("reliable server: a HELLO of another protocol version gets REJECT(version) and no session", {
+  timeout: 10000,
+}, async () => {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener);
+  const yielded = track(nextSession(server));
+  try {
+    const hello = encodeHandshake(HELLO, 0, new Uint8Array(16).fill(1), 0);
+    hello[1] = 2;
+    const reject = await answerTo(net, hello);
+    assert.deepEqual([reject[0], reject[1]], [REJECT, REJECT_VERSION]);
+    assert.equal(dec(reject.subarray(2)), "unsupported protocol version 2");
+    await drainJobs(20);
+    assert.equal(server.size, 0);
+    assert.equal(yielded.settled(), false);
+  } finally {
+    await server.close();
+    listener.close();
+  }
+});
+
+test(
+  "reliable server: close() ends a waiting iteration and later ones, and refuses new sessions with REJECT(closing) while its sessions finish",
+  { timeout: 10000 },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock, closeTimeout: 1000 });
+    const a = await rawPeer(net);
+    try {
+      await a.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(1), 0));
+      assert.equal((await a.next())![0], WELCOME);
+      const iterator = server[Symbol.asyncIterator]();
+      const session = (await iterator.next()).value!;
+      const waiting = iterator.next();
+      // Never confirmed (the raw peer acks nothing): the session's close waits for closeTimeout.
+      const unconfirmed = outcome(session.send("x"));
+      const closing = track(server.close());
+      assert.deepEqual(await waiting, { value: undefined, done: true });
+      assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+      assert.deepEqual(await iterator.return!(), { value: undefined, done: true });
+      // A new session while one still closes: refused as at shutdown (the client retries).
+      const reject = await answerTo(net, encodeHandshake(HELLO, 0, new Uint8Array(16).fill(2), 0));
+      assert.deepEqual([reject[0], reject[1]], [REJECT, REJECT_CLOSING]);
+      assert.equal(dec(reject.subarray(2)), "server is shutting down");
+      assert.equal(server.size, 1);
+      assert.equal(closing.settled(), false);
+      clock.advance(1000);
+      await closing.promise;
+      assert.equal(await unconfirmed, "CONNECTION_CLOSED");
+      assert.equal(server.size, 0);
+    } finally {
+      a.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable server: the id a session was resumed under is forgotten with the session",
+  { timeout: 10000 },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    const oldId = new Uint8Array(16).fill(5);
+    const a = await rawPeer(net);
+    try {
+      // Resuming a session this (restarted) server does not know: WELCOME(LOST) with a new id.
+      await a.send(encodeHandshake(HELLO, FLAG_RESUME, oldId, 3));
+      const welcome = decodeHandshake((await a.next())!)!;
+      assert.deepEqual([welcome.flags, welcome.lastReceived], [FLAG_LOST, 0]);
+      const session = await nextSession(server);
+      const data = newDataFrame(enc("one"));
+      setDataSeq(data, 1);
+      await a.send(data);
+      assert.deepEqual(await read(session, 1), ["one"]);
+      const closing = session.close(); // GOODBYE(1), which the client never answers
+      let frame = await a.next();
+      while (frame![0] !== GOODBYE) frame = await a.next();
+      a.close();
+      await closing;
+      assert.equal(server.size, 0);
+      // The old id now means nothing here: a client resuming it (one that never heard of the
+      // new session) starts afresh again, as the first time; before, it was refused as stale.
+      const again = decodeHandshake(
+        await answerTo(net, encodeHandshake(HELLO, FLAG_RESUME, oldId, 3)),
+      )!;
+      assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST]);
+      assert.notDeepEqual(again.id, welcome.id);
+      assert.equal(server.size, 1);
+    } finally {
+      a.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable server: a connection that comes once close() is done is closed at once, unanswered",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    try {
+      await server.close();
+      // The listener is the application's: it still accepts, and the server closes what comes.
+      const peer = await rawPeer(net);
+      const answer = track(peer.next());
+      await drainJobs();
+      assert.equal(answer.settled(), true, "the connection was left open");
+      assert.equal(await answer.promise, undefined);
+      peer.close();
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable server: the session of a handshake under way when the listener ends is yielded before the end",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    const peer = await rawPeer(net);
+    try {
+      await drainJobs(); // the server took the connection and waits for its HELLO
+      listener.close();
+      const sessions: string[] = [];
+      const iterating = (async () => {
+        for await (const session of server) sessions.push(session.id);
+      })();
+      await drainJobs();
+      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(3), 0));
+      assert.equal((await peer.next())![0], WELCOME);
+      await iterating;
+      assert.deepEqual(sessions, ["03".repeat(16)]);
+    } finally {
+      peer.close();
+      await server.close();
+    }
+  },
+);
+
+test("reliable server: a session waits 60 s (the default resumeTimeout) for its client to return", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock });
+  const peer = await rawPeer(net);
+  try {
+    await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(7), 0));
+    assert.equal((await peer.next())![0], WELCOME);
+    const session = await nextSession(server);
+    const reconnecting = once(session, "reconnecting");
+    peer.close();
+    await reconnecting;
+    const lost = track(once(session, "sessionlost"));
+    clock.advance(59_999);
+    await drainJobs();
+    assert.equal(lost.settled(), false);
+    clock.advance(1);
+    await lost.promise;
+    assert.equal(session.state, "closed");
+  } finally {
+    peer.close();
+    await server.close();
+    listener.close();
+  }
+});
+
+test(
+  "reliable server: the documented defaults: ackDelay 2 ms, heartbeatInterval 2500 ms, deadPeerTimeout 10 s, maxMessageSize 4 MiB",
+  { timeout: 10000 },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock });
+    const peer = await rawPeer(net);
+    try {
+      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(2), 0));
+      assert.equal((await peer.next())![0], WELCOME);
+      const session = await nextSession(server);
+      await assert.rejects(session.send(new Uint8Array(4 * 1024 * 1024 + 1)), {
+        name: "RangeError",
+        message: "Cannot send message as its length 4194305 exceeds maxMessageSize 4194304",
+      });
+      // The types of the frames the server sends, as they come.
+      const frames: (number | "closed")[] = [];
+      const reading = (async () => {
+        for (;;) {
+          const frame = await peer.next();
+          frames.push(frame === undefined ? "closed" : frame[0]!);
+          if (frame === undefined) break;
+        }
+      })();
+      const seen = async (): Promise<(number | "closed")[]> => {
+        await drainJobs();
+        return frames.splice(0);
+      };
+      const data = newDataFrame(enc("m"));
+      setDataSeq(data, 1);
+      await peer.send(data); // the last the server hears: at t0
+      assert.deepEqual(await read(session, 1), ["m"]);
+      assert.deepEqual(await seen(), []);
+      clock.advance(1);
+      assert.deepEqual(await seen(), [], "no ACK after 1 ms");
+      clock.advance(1);
+      assert.deepEqual(await seen(), [ACK], "the ACK after ackDelay");
+      clock.advance(2499);
+      assert.deepEqual(await seen(), [], "no heartbeat 2499 ms after the last write");
+      clock.advance(1);
+      assert.deepEqual(await seen(), [ACK], "a heartbeat after heartbeatInterval");
+      clock.advance(7497); // t0 + 9999 ms
+      assert.deepEqual(await seen(), [ACK, ACK], "two more heartbeats, the connection kept");
+      clock.advance(1);
+      assert.deepEqual(await seen(), ["closed"], "dropped after deadPeerTimeout of silence");
+      await reading;
+    } finally {
+      peer.close();
+      await server.close();
+      listener.close();
+    }
+  },
+);
