@@ -690,8 +690,8 @@ export class Session extends EventTarget implements ReliableSession {
           if (link !== undefined) {
             if (how === "abort") this.#killLink(link);
             // After a close that timed out, what the connection takes at once (the GOODBYE,
-            // unless data the peer does not read holds it up): not deadPeerTimeout more, with
-            // close() settled and the process kept alive by the connection meanwhile.
+            // unless more than the socket buffers take is ahead of it): not deadPeerTimeout
+            // more, with close() settled and the process kept alive by the connection meanwhile.
             else this.#closeLinkGracefully(link, how === "brief" ? 0 : this.#o.deadPeerTimeout);
           }
         }

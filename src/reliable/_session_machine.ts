@@ -99,7 +99,8 @@ export type LinkState = "down" | "dialing" | "handshaking" | "up";
  * How the driver should end the current connection: `graceful` once what
  * was written goes out (the GOODBYE last), within `deadPeerTimeout`;
  * `brief` after what the connection takes at once (a close that timed out:
- * the GOODBYE goes out unless data the peer does not read holds it up);
+ * the GOODBYE goes out unless more than the socket buffers take is ahead of
+ * it);
  * `abort` now.
  */
 export type LinkClose = "none" | "graceful" | "brief" | "abort";
