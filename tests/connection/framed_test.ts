@@ -2454,13 +2454,24 @@ test("framed() close() or a cancelled readable ends reading cleanly when a frami
   }
 });
 
+/**
+ * A recording conn whose close() ends its readable after the chunks it holds, as the Node and Bun
+ * adapters read ahead: bytes fed before a close are there to be dropped.
+ */
+function readAheadConn(): ReturnType<typeof recordingConn> {
+  const recorded = recordingConn();
+  recorded.conn.close = () => void recorded.feed.close().catch(() => {});
+  return recorded;
+}
+
+/** Frames A, B and C (one-byte lengths) in one read, as the Deno adapter reads, or in three. */
+const ABC_READS = [[[1, 65, 1, 66, 1, 67]], [[1, 65], [1, 66], [1, 67]]];
+
 test("framed() after close() or writable.abort(), frames the conn had read ahead are not read", {
   timeout: 10_000,
 }, async () => {
   for (const how of ["close", "timeout", "abort"] as const) {
-    // As the Node and Bun adapters do: bytes that arrived before the close wait in the readable.
-    const { conn, feed } = recordingConn();
-    conn.close = () => void feed.close().catch(() => {}); // the readable ends after what it holds
+    const { conn, feed } = readAheadConn();
     const fc = framed(conn, lengthPrefixed());
     void feed.write(lengthPrefixed().encode(new TextEncoder().encode("early")));
     await turns();
@@ -2505,9 +2516,8 @@ test(
     // A, B and C in one read (as the Deno adapter reads what has arrived) or in three (as the
     // Node and Bun adapters read them as they arrive): after close(), the loop gets no more. Before,
     // B and C of the single read were still handed over, and the outcome depended on the reads.
-    for (const reads of [[[1, 65, 1, 66, 1, 67]], [[1, 65], [1, 66], [1, 67]]]) {
-      const { conn, feed } = recordingConn();
-      conn.close = () => void feed.close().catch(() => {}); // the readable ends after what it holds
+    for (const reads of ABC_READS) {
+      const { conn, feed } = readAheadConn();
       const fc = framed(conn, lengthPrefixed({ width: 1 }));
       for (const bytes of reads) void feed.write(new Uint8Array(bytes));
       await turns();
@@ -2535,9 +2545,8 @@ test(
     // close() the loop gets no more, whether the frames came in one read or in three. Before,
     // the single read put B and C in the batch after close() had cleared it, and the loop got
     // them after close() had resolved.
-    for (const reads of [[[1, 65, 1, 66, 1, 67]], [[1, 65], [1, 66], [1, 67]]]) {
-      const { conn, feed } = recordingConn();
-      conn.close = () => void feed.close().catch(() => {}); // the readable ends after what it holds
+    for (const reads of ABC_READS) {
+      const { conn, feed } = readAheadConn();
       const fc = framed(conn, lengthPrefixed({ width: 1 }));
       const iterator = fc[Symbol.asyncIterator]();
       const first = iterator.next();

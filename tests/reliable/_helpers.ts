@@ -1,9 +1,16 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Shared helpers of the reliable-session tests.
 
-import type { ReliableSession } from "../../src/reliable/types.ts";
+import assert from "node:assert/strict";
+import type {
+  ReliableServer,
+  ReliableServerOptions,
+  ReliableSession,
+} from "../../src/reliable/types.ts";
+import { reliableServer } from "../../src/reliable/reliable_server.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
-import type { MemoryNetwork } from "../_util/memory_conn.ts";
+import { encodeHandshake, HELLO, WELCOME } from "../../src/reliable/_protocol.ts";
+import { type MemoryListener, MemoryNetwork } from "../_util/memory_conn.ts";
 
 /** Resolves with the next `type` event of `target`. */
 export function once<T = unknown>(target: EventTarget, type: string): Promise<CustomEvent<T>> {
@@ -113,6 +120,49 @@ export async function rawPeer(network: MemoryNetwork): Promise<{
     },
     close: () => conn.close(),
   };
+}
+
+/**
+ * Runs `body` with a reliable server on a new memory network and a `dial()`
+ * for raw peers; then closes the peers, the server and the listener.
+ */
+export async function withRawServer(
+  options: ReliableServerOptions | undefined,
+  body: (env: {
+    net: MemoryNetwork;
+    listener: MemoryListener;
+    server: ReliableServer;
+    dial: () => ReturnType<typeof rawPeer>;
+  }) => Promise<void>,
+): Promise<void> {
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, options);
+  const peers: Awaited<ReturnType<typeof rawPeer>>[] = [];
+  const dial = async (): ReturnType<typeof rawPeer> => {
+    const peer = await rawPeer(net);
+    peers.push(peer);
+    return peer;
+  };
+  try {
+    await body({ net, listener, server, dial });
+  } finally {
+    for (const peer of peers) peer.close();
+    await server.close();
+    listener.close();
+  }
+}
+
+/**
+ * Says HELLO for a new session (its id 16 bytes of `fill`) as `peer`, and
+ * checks that the server answers WELCOME.
+ */
+export async function sayHello(
+  peer: Awaited<ReturnType<typeof rawPeer>>,
+  fill: number,
+): Promise<void> {
+  await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(fill), 0));
+  assert.equal((await peer.next())?.[0], WELCOME);
 }
 
 /** Connects a raw peer, sends `hello`, returns the first frame of the answer and closes. */

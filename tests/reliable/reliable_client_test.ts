@@ -38,7 +38,9 @@ import {
   rawPeer,
   read,
   readAll,
+  sayHello,
   track,
+  withRawServer,
 } from "./_helpers.ts";
 import { watchSockets } from "../_util/leaks.ts";
 import { adapter } from "../_util/runtime.ts";
@@ -381,8 +383,7 @@ test(
       return f;
     };
     try {
-      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(7), 0));
-      assert.equal((await peer.next())?.[0], WELCOME);
+      await sayHello(peer, 7);
       const session = await nextSession(server);
       const reading = read(session, 2);
       await peer.send(data(1));
@@ -1608,11 +1609,8 @@ test("reliable: a close() that fails and that nobody waits for is no unhandled r
   timeout: 10000,
 }, async () => {
   const clock = new FakeClock();
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, { clock });
-  const client = reliableClient(net.dialer, { clock });
-  try {
+  await withRawServer({ clock }, async ({ net, server }) => {
+    const client = reliableClient(net.dialer, { clock });
     await Promise.all([nextSession(server), once(client, "open")]);
     net.links[0]!.hold("s2c"); // never confirmed
     const sent = outcome(client.send("x"));
@@ -1620,10 +1618,7 @@ test("reliable: a close() that fails and that nobody waits for is no unhandled r
     void client.close({ timeout: 0 }); // fails (CONNECTION_TIMEOUT), and nobody hears of it
     assert.equal((await closed).detail.error.code, "CONNECTION_TIMEOUT");
     assert.equal(await sent, "CONNECTION_CLOSED");
-  } finally {
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: close with unconfirmed messages times out, rejects them and lists them", {
@@ -1806,13 +1801,10 @@ test("reliable: the server closes the connection a reconnecting client's new one
   timeout: 10000,
 }, async () => {
   // The old connection says nothing (no end, no reset: a client that gave up on it first).
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  const id = new Uint8Array(16).fill(8);
-  const a = await rawPeer(net);
-  const b = await rawPeer(net);
-  try {
+  await withRawServer(undefined, async ({ server, dial }) => {
+    const id = new Uint8Array(16).fill(8);
+    const a = await dial();
+    const b = await dial();
     await a.send(encodeHandshake(HELLO, 0, id, 0));
     assert.equal((await a.next())![0], WELCOME);
     const session = await nextSession(server);
@@ -1824,12 +1816,7 @@ test("reliable: the server closes the connection a reconnecting client's new one
     await drainJobs();
     assert.equal(end.settled(), true, "the old connection was left open");
     assert.equal(await end.promise, undefined);
-  } finally {
-    a.close();
-    b.close();
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test("reliable: out-of-range options throw; the boundary values are accepted", {
@@ -2479,13 +2466,9 @@ test(
     // the iterator end cleanly, hiding the loss from the loop reading it.
     for (const type of ["sessionlost", "close"]) {
       const clock = new FakeClock();
-      const net = new MemoryNetwork();
-      const listener = net.listen();
-      const server = reliableServer(listener, { clock, resumeTimeout: 5000 });
-      const peer = await rawPeer(net);
-      try {
-        await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(5), 0));
-        assert.equal((await peer.next())![0], WELCOME);
+      await withRawServer({ clock, resumeTimeout: 5000 }, async ({ server, dial }) => {
+        const peer = await dial();
+        await sayHello(peer, 5);
         const session = await nextSession(server);
         const reading = outcome(session[Symbol.asyncIterator]().next());
         let closed: Promise<string> | undefined;
@@ -2502,11 +2485,7 @@ test(
         assert.equal(await closed, "ok", `close() from a ${type} listener`);
         assert.equal(await reading, "SESSION_LOST", `the read, close() from a ${type} listener`);
         assert.equal(await outcome(session[Symbol.asyncIterator]().next()), "SESSION_LOST");
-      } finally {
-        peer.close();
-        await server.close();
-        listener.close();
-      }
+      });
     }
   },
 );
@@ -2521,13 +2500,9 @@ test(
     // inside that call. Before, a server.close() from its listener found no close under way yet
     // and ran a second one, with a promise of its own.
     const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock, resumeTimeout: 5000 });
-    const peer = await rawPeer(net);
-    try {
-      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(6), 0));
-      assert.equal((await peer.next())![0], WELCOME);
+    await withRawServer({ clock, resumeTimeout: 5000 }, async ({ server, dial }) => {
+      const peer = await dial();
+      await sayHello(peer, 6);
       const session = await nextSession(server);
       const reconnecting = once(session, "reconnecting");
       peer.close();
@@ -2540,11 +2515,7 @@ test(
       assert.equal(server.close(), outer);
       await outer;
       assert.equal(server.size, 0);
-    } finally {
-      peer.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 

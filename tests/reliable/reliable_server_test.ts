@@ -3,7 +3,6 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { reliableServer } from "../../src/reliable/mod.ts";
 import {
   ACK,
   decodeHandshake,
@@ -20,16 +19,16 @@ import {
   WELCOME,
 } from "../../src/reliable/_protocol.ts";
 import { FakeClock } from "../_util/fake_clock.ts";
-import { MemoryNetwork } from "../_util/memory_conn.ts";
 import {
   answerTo,
   drainJobs,
   nextSession,
   once,
   outcome,
-  rawPeer,
   read,
+  sayHello,
   track,
+  withRawServer,
 } from "./_helpers.ts";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -38,11 +37,8 @@ const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 test("reliable server: a HELLO of another protocol version gets REJECT(version) and no session", {
   timeout: 10000,
 }, async () => {
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener);
-  const yielded = track(nextSession(server));
-  try {
+  await withRawServer(undefined, async ({ net, server }) => {
+    const yielded = track(nextSession(server));
     const hello = encodeHandshake(HELLO, 0, new Uint8Array(16).fill(1), 0);
     hello[1] = 2;
     const reject = await answerTo(net, hello);
@@ -51,10 +47,7 @@ test("reliable server: a HELLO of another protocol version gets REJECT(version) 
     await drainJobs(20);
     assert.equal(server.size, 0);
     assert.equal(yielded.settled(), false);
-  } finally {
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test(
@@ -62,13 +55,9 @@ test(
   { timeout: 10000 },
   async () => {
     const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock, closeTimeout: 1000 });
-    const a = await rawPeer(net);
-    try {
-      await a.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(1), 0));
-      assert.equal((await a.next())![0], WELCOME);
+    await withRawServer({ clock, closeTimeout: 1000 }, async ({ net, server, dial }) => {
+      const a = await dial();
+      await sayHello(a, 1);
       const iterator = server[Symbol.asyncIterator]();
       const session = (await iterator.next()).value!;
       const waiting = iterator.next();
@@ -88,11 +77,7 @@ test(
       await closing.promise;
       assert.equal(await unconfirmed, "CONNECTION_CLOSED");
       assert.equal(server.size, 0);
-    } finally {
-      a.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
@@ -100,12 +85,9 @@ test(
   "reliable server: the id a session was resumed under is forgotten with the session",
   { timeout: 10000 },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener);
-    const oldId = new Uint8Array(16).fill(5);
-    const a = await rawPeer(net);
-    try {
+    await withRawServer(undefined, async ({ net, server, dial }) => {
+      const oldId = new Uint8Array(16).fill(5);
+      const a = await dial();
       // Resuming a session this (restarted) server does not know: WELCOME(LOST) with a new id.
       await a.send(encodeHandshake(HELLO, FLAG_RESUME, oldId, 3));
       const welcome = decodeHandshake((await a.next())!)!;
@@ -129,11 +111,7 @@ test(
       assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST]);
       assert.notDeepEqual(again.id, welcome.id);
       assert.equal(server.size, 1);
-    } finally {
-      a.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
 
@@ -143,21 +121,16 @@ test(
     timeout: 10000,
   },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener);
-    try {
+    await withRawServer(undefined, async ({ server, dial }) => {
       await server.close();
       // The listener is the application's: it still accepts, and the server closes what comes.
-      const peer = await rawPeer(net);
+      const peer = await dial();
       const answer = track(peer.next());
       await drainJobs();
       assert.equal(answer.settled(), true, "the connection was left open");
       assert.equal(await answer.promise, undefined);
       peer.close();
-    } finally {
-      listener.close();
-    }
+    });
   },
 );
 
@@ -167,11 +140,8 @@ test(
     timeout: 10000,
   },
   async () => {
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener);
-    const peer = await rawPeer(net);
-    try {
+    await withRawServer(undefined, async ({ listener, server, dial }) => {
+      const peer = await dial();
       await drainJobs(); // the server took the connection and waits for its HELLO
       listener.close();
       const sessions: string[] = [];
@@ -179,14 +149,10 @@ test(
         for await (const session of server) sessions.push(session.id);
       })();
       await drainJobs();
-      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(3), 0));
-      assert.equal((await peer.next())![0], WELCOME);
+      await sayHello(peer, 3);
       await iterating;
       assert.deepEqual(sessions, ["03".repeat(16)]);
-    } finally {
-      peer.close();
-      await server.close();
-    }
+    });
   },
 );
 
@@ -194,13 +160,9 @@ test("reliable server: a session waits 60 s (the default resumeTimeout) for its 
   timeout: 10000,
 }, async () => {
   const clock = new FakeClock();
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, { clock });
-  const peer = await rawPeer(net);
-  try {
-    await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(7), 0));
-    assert.equal((await peer.next())![0], WELCOME);
+  await withRawServer({ clock }, async ({ server, dial }) => {
+    const peer = await dial();
+    await sayHello(peer, 7);
     const session = await nextSession(server);
     const reconnecting = once(session, "reconnecting");
     peer.close();
@@ -212,11 +174,7 @@ test("reliable server: a session waits 60 s (the default resumeTimeout) for its 
     clock.advance(1);
     await lost.promise;
     assert.equal(session.state, "closed");
-  } finally {
-    peer.close();
-    await server.close();
-    listener.close();
-  }
+  });
 });
 
 test(
@@ -224,13 +182,9 @@ test(
   { timeout: 10000 },
   async () => {
     const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock });
-    const peer = await rawPeer(net);
-    try {
-      await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(2), 0));
-      assert.equal((await peer.next())![0], WELCOME);
+    await withRawServer({ clock }, async ({ server, dial }) => {
+      const peer = await dial();
+      await sayHello(peer, 2);
       const session = await nextSession(server);
       await assert.rejects(session.send(new Uint8Array(4 * 1024 * 1024 + 1)), {
         name: "RangeError",
@@ -267,10 +221,6 @@ test(
       clock.advance(1);
       assert.deepEqual(await seen(), ["closed"], "dropped after deadPeerTimeout of silence");
       await reading;
-    } finally {
-      peer.close();
-      await server.close();
-      listener.close();
-    }
+    });
   },
 );
