@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { connect as netConnect, createServer, isIP, Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import {
+  connect as tlsConnect,
+  type ConnectionOptions,
+  createServer as createTlsServer,
+  type TLSSocket,
+} from "node:tls";
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
@@ -228,6 +233,26 @@ export function adapterSuite(name: Runtime): void {
     });
   });
 
+  t(
+    "a spread of a conn ({ ...conn }) reads through the conn's readable and closes it",
+    async () => {
+      await withPair(name, async (client, server) => {
+        const copy: Conn = { ...client };
+        // Before (mutation review), nothing pinned that the spread copies the readable (and then no
+        // read(), which would bypass it).
+        assert.equal(copy.readable, client.readable);
+        assert.equal(copy.read, undefined);
+        const fc = framed(copy, lines());
+        await fc.send("ping");
+        assert.equal(decode((await new ByteReader(server.readable).readExactly(5))!), "ping\n");
+        await server.writable.getWriter().write(text("pong\n"));
+        assert.equal(decode((await fc[Symbol.asyncIterator]().next()).value), "pong");
+        await fc.close();
+        await client.closed;
+      });
+    },
+  );
+
   t("a write is done with its chunk once it resolves (releasesChunkOnWrite)", async () => {
     await withPair(name, async (client, server) => {
       assert.equal(client.releasesChunkOnWrite, true);
@@ -292,6 +317,10 @@ export function adapterSuite(name: Runtime): void {
       await reply.close();
       assert.equal(decode(await readAll(client.readable)), "pong!");
       await Promise.all([client.closed, server.closed]);
+      // Still idempotent once both directions are over and the socket is closed. Before
+      // (mutation review), nothing pinned it: the socket's closing could make it reject.
+      await client.closeWrite();
+      await server.closeWrite();
     });
   });
 
@@ -320,6 +349,21 @@ export function adapterSuite(name: Runtime): void {
       assertBytes(await received, data);
       // Writes after closeWrite are refused.
       await assert.rejects(writer.write(text("late")), isConnectionError("CONNECTION_CLOSED"));
+    });
+  });
+
+  t("a second closeWrite() does not let through a write made after the first", async () => {
+    await withPair(name, async (client, server) => {
+      const writer = client.writable.getWriter();
+      const first = writer.write(text("before")); // not written yet: closeWrite() waits for it
+      const closing = client.closeWrite();
+      const late = writer.write(text("late"));
+      // Before (mutation review), nothing pinned that closeWrite() is one request: a second call
+      // that moved the fence let "late" through, before the FIN.
+      const again = client.closeWrite();
+      await assert.rejects(late, isConnectionError("CONNECTION_CLOSED"));
+      await Promise.all([first, closing, again]);
+      assert.equal(decode(await readAll(server.readable)), "before");
     });
   });
 
@@ -700,11 +744,17 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t("AbortSignal aborts connect", async () => {
-    const { connect, listen } = await adapter(name);
+    const { connect, connectTls, listen } = await adapter(name);
     await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
     const reason = new Error("stop");
     await assert.rejects(
       connect({ port: portOf(listener), signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
+    // connectTls() too, before any attempt (port 1: nothing listens there, an attempt would be
+    // refused). Before (mutation review), nothing pinned it for TLS.
+    await assert.rejects(
+      connectTls({ port: 1, signal: AbortSignal.abort(reason) }),
       (e) => e === reason,
     );
     const controller = new AbortController();
@@ -811,6 +861,52 @@ export function adapterSuite(name: Runtime): void {
       }
     },
   );
+
+  t("bytes that came before a reset reach a reader that takes one chunk per task", async () => {
+    const { connect } = await adapter(name);
+    // Less than the readable's high-water mark, so that it all fits in its queue (a paused socket
+    // would not learn of the reset), and more than one read of the socket on every runtime.
+    const sent = randomBytes(100_000, 11);
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      // Once the client has sent (Node's connect() itself fails on an earlier reset).
+      socket.once("data", () => socket.write(sent, () => socket.resetAndDestroy()));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const conn = await connect({ port: (server.address() as { port: number }).port });
+      try {
+        const reader = conn.readable.getReader(); // its first pull resumes the socket
+        const writer = conn.writable.getWriter();
+        await writer.write(text("go"));
+        // The reset closed the socket: the bytes before it wait in the readable's queue.
+        await conn.closed;
+        // With no write in flight, the writable says so too. Before (mutation review), nothing
+        // pinned it: it could wait for a write to fail, or end as if close() had been called.
+        await assert.rejects(writer.closed, isConnectionError("CONNECTION_RESET"));
+        const chunks: Uint8Array[] = [];
+        await assert.rejects(
+          (async () => {
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              chunks.push(value);
+              // A consumer that does something with each chunk before the next read. Before
+              // (mutation review), nothing pinned when the readable errors: erroring while it
+              // still held chunks dropped them, and not erroring once it was empty hung.
+              await new Promise((resolve) => setTimeout(resolve, 0));
+            }
+          })(),
+          isConnectionError("CONNECTION_RESET"),
+        );
+        assertBytes(concat(chunks), sent);
+      } finally {
+        conn.close();
+      }
+    } finally {
+      server.close();
+    }
+  });
 
   t("a reset never reads as a clean end with the peer's bytes missing", async () => {
     for (let i = 0; i < 3; i++) {
@@ -939,6 +1035,21 @@ export function adapterSuite(name: Runtime): void {
       await server.closed;
     });
   });
+
+  t("read(): every read() after a reset rejects with it, none reads as the end", async () => {
+    await withPair(name, async (client, server) => {
+      const read = server.read!;
+      const pending = read(new Uint8Array(8));
+      // The client closes with unread bytes in its receive buffer: the kernel sends RST.
+      await server.writable.getWriter().write(text("unread"));
+      client.close();
+      await assert.rejects(pending, isConnectionError("CONNECTION_RESET"));
+      await server.closed;
+      // Before (mutation review), nothing pinned it: a later read() could return null, a clean
+      // end after a reset.
+      await assert.rejects(read(new Uint8Array(8)), isConnectionError("CONNECTION_RESET"));
+    });
+  }, { skip: name !== "deno" && "read() is the Deno adapter's" });
 
   t(
     "after a write or FIN fails on a reset, what arrived is still read, then the reset",
@@ -1167,6 +1278,31 @@ export function adapterSuite(name: Runtime): void {
     }
   });
 
+  t(
+    "slow reader: writer.ready (as pipeTo() waits on) stops resolving while nobody reads",
+    async () => {
+      await withPair(name, async (client) => {
+        const writer = client.writable.getWriter();
+        const writes: Promise<void>[] = [];
+        // Writes not awaited, only `ready`. Before (mutation review), nothing pinned that a queued
+        // chunk counts against the writable's high-water mark: `ready` could resolve for ever and
+        // the writable queue everything the application had.
+        const { pending } = await writeUntilStalled(
+          (chunk) => {
+            writes.push(writer.write(chunk).catch(() => {}));
+            return writer.ready;
+          },
+          new Uint8Array(256 * 1024),
+          64 << 20,
+          200,
+        );
+        client.close();
+        await pending.catch(() => {});
+        await Promise.all(writes);
+      });
+    },
+  );
+
   t("IPv6 loopback ::1", async () => {
     await withPair(name, async (client, server) => {
       assert.deepEqual(
@@ -1184,6 +1320,37 @@ export function adapterSuite(name: Runtime): void {
       await echoRoundTrip(client, server, 1024, 4);
     }, "[::1]");
   }, { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" });
+
+  t(
+    "Unix socket: half-close, server closeWrite, client sees the end and still replies",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const path = join(dir, "s.sock");
+      try {
+        await using listener = await listen({ path });
+        const accepted = accept(listener);
+        const client = await connect({ path });
+        const server = await accepted;
+        try {
+          await server.writable.getWriter().write(text("hello"));
+          await server.closeWrite();
+          assert.equal(decode(await readAll(client.readable)), "hello");
+          // Before (mutation review), nothing pinned that a Unix client socket is half-open: one
+          // that ended its side at the server's FIN passed every test.
+          await client.writable.getWriter().write(text("bye"));
+          await client.closeWrite();
+          assert.equal(decode(await readAll(server.readable)), "bye");
+          await Promise.all([client.closed, server.closed]);
+        } finally {
+          client.close();
+          server.close();
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   t(
     "Unix socket in a temp dir; a peer that writes and closes ends the reader cleanly",
@@ -1790,6 +1957,44 @@ export function adapterSuite(name: Runtime): void {
     return port;
   };
 
+  t(
+    "TLS: the client sends serverName as SNI (the node adapter none for an IP address)",
+    async () => {
+      const { connectTls } = await adapter(name);
+      const seen: (string | false | null | undefined)[] = [];
+      const server = createTlsServer(
+        { cert: fixture("localhost.crt"), key: fixture("localhost.key") },
+        (socket: TLSSocket) => {
+          seen.push(socket.servername);
+          socket.on("error", () => {});
+          socket.end();
+        },
+      );
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const port = (server.address() as { port: number }).port;
+        // Before (mutation review), nothing pinned that the adapter sends the name (a server with
+        // several certificates picks one by it), and the node adapter never an IP address (RFC 6066
+        // forbids it; Bun's connect() sends the host's, which the bun adapter leaves as it is).
+        for (const serverName of ["localhost", undefined]) {
+          const conn = await connectTls({
+            hostname: "127.0.0.1",
+            port,
+            caCerts: [fixture("ca.crt")],
+            serverName,
+          });
+          await readAll(conn.readable);
+          conn.close();
+          await conn.closed;
+        }
+        assert.equal(seen[0], "localhost");
+        if (name === "node") assert.ok(!seen[1], `SNI ${seen[1]} for an IP address`);
+      } finally {
+        server.close();
+      }
+    },
+  );
+
   t("TLS: a client that trusts the test CA round-trips and half-closes", async () => {
     const { connectTls } = await adapter(name);
     const { listener } = await tlsListen();
@@ -1844,6 +2049,53 @@ export function adapterSuite(name: Runtime): void {
     { skip: name !== "node" },
   );
 
+  t(
+    "noDelay: on by default on both ends, off on a client socket that asks (TCP and TLS)",
+    async () => {
+      // Before (mutation review), nothing pinned the option: `noDelay: false` could be dropped,
+      // or Nagle's algorithm left on by default, with every test still passing.
+      const calls: [socket: Socket, noDelay: boolean | undefined][] = [];
+      const setNoDelay = Socket.prototype.setNoDelay;
+      Socket.prototype.setNoDelay = function (this: Socket, noDelay?: boolean) {
+        calls.push([this, noDelay]);
+        return setNoDelay.call(this, noDelay);
+      };
+      const { connect, connectTls, listen } = await adapter(name);
+      const { listener: tlsListener } = await tlsListen();
+      const conns: Conn[] = [];
+      const noDelay = (): (boolean | undefined)[] => calls.splice(0).map(([, on]) => on);
+      try {
+        await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+        for (const option of [undefined, false, true]) {
+          const accepted = accept(listener);
+          conns.push(await connect({ port: portOf(listener), noDelay: option }));
+          conns.push(await accepted);
+          assert.deepEqual(noDelay(), [option ?? true, true], `TCP, noDelay ${option}`);
+        }
+        for (const option of [undefined, false]) {
+          const accepted = accept(tlsListener);
+          conns.push(
+            await connectTls({
+              hostname: "127.0.0.1",
+              port: portOf(tlsListener),
+              caCerts: [fixture("ca.crt")],
+              serverName: "localhost",
+              noDelay: option,
+            }),
+          );
+          conns.push(await accepted);
+          // The client's TCP socket first, then the server's.
+          assert.deepEqual(noDelay()[0], option ?? true, `TLS client, noDelay ${option}`);
+        }
+      } finally {
+        Socket.prototype.setNoDelay = setNoDelay;
+        tlsListener.close();
+        for (const conn of conns) conn.close();
+      }
+    },
+    { skip: name !== "node" },
+  );
+
   t("an empty write is a no-op over TCP and TLS: the connection goes on", async () => {
     const { listener, dial } = await tlsListen();
     const conns: Conn[] = [];
@@ -1870,6 +2122,26 @@ export function adapterSuite(name: Runtime): void {
     } finally {
       listener.close();
       for (const conn of conns) conn.close();
+    }
+  });
+
+  t("TLS: half-close, server closeWrite first, client sees the end and still replies", async () => {
+    const { listener, dial } = await tlsListen();
+    const [client, server] = await dial();
+    try {
+      await server.writable.getWriter().write(text("hello"));
+      await server.closeWrite();
+      assert.equal(decode(await readAll(client.readable)), "hello");
+      // Before (mutation review), nothing pinned that a TLS client's TCP socket is half-open:
+      // one that ended at the server's FIN passed every test.
+      await client.writable.getWriter().write(text("bye"));
+      await client.closeWrite();
+      assert.equal(decode(await readAll(server.readable)), "bye");
+      await Promise.all([client.closed, server.closed]);
+    } finally {
+      listener.close();
+      client.close();
+      server.close();
     }
   });
 
