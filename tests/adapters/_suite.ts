@@ -2118,6 +2118,11 @@ export function adapterSuite(name: Runtime): void {
         const reply = server.writable.getWriter();
         await reply.write(text("!"));
         assert.equal(decode((await client.readable.getReader().read()).value!), "!", transport);
+        // closeWrite() after them: an empty write counts as written. Before (mutation review),
+        // nothing pinned it: closeWrite() could wait for it for ever.
+        writer.releaseLock();
+        await client.closeWrite();
+        assert.equal((await reader.read()).done, true, transport);
       }
     } finally {
       listener.close();
