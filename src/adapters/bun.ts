@@ -339,7 +339,15 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
     { transport: "tcp", hostname, port },
     options,
     (socket) =>
-      bun().connect({ hostname, port, socket, allowHalfOpen: true, tls: { ca, serverName } }),
+      bun().connect({
+        hostname,
+        port,
+        socket,
+        allowHalfOpen: true,
+        // Bun sends an IP address as SNI, which RFC 6066 forbids (Deno and Node send none). An
+        // empty serverName sends none and verifies against hostname, the same address here.
+        tls: { ca, serverName: serverName === hostname && isIP(hostname) !== 0 ? "" : serverName },
+      }),
     true,
   );
 }

@@ -179,7 +179,9 @@ export interface TlsConnectOptions extends TcpConnectOptions {
    */
   caCerts?: string[] | undefined;
   /**
-   * The name to verify the server certificate against (and send as SNI).
+   * The name to verify the server certificate against (and send as SNI; an
+   * IP address is not sent, unless on the bun adapter it is not `hostname`:
+   * Bun verifies against the name it sends).
    *
    * @default {hostname}
    */
