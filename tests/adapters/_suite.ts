@@ -1989,6 +1989,32 @@ export function adapterSuite(name: Runtime): void {
         }
         assert.equal(seen[0], "localhost");
         assert.ok(!seen[1], `SNI ${seen[1]} for an IP address`);
+        // Sending none still verifies the address: the certificate is not valid for 127.0.0.2
+        // (bound where the whole of 127/8 is loopback, as on Linux).
+        const other = createTlsServer(
+          { cert: fixture("localhost.crt"), key: fixture("localhost.key") },
+          (socket: TLSSocket) => socket.on("error", () => {}).end(),
+        );
+        other.on("error", () => {});
+        const bound = await new Promise<boolean>((resolve) => {
+          other.once("error", () => resolve(false));
+          other.listen(0, "127.0.0.2", () => resolve(true));
+        });
+        try {
+          if (bound) {
+            const port2 = (other.address() as { port: number }).port;
+            await assert.rejects(
+              connectTls({ hostname: "127.0.0.2", port: port2, caCerts: [fixture("ca.crt")] }),
+              {
+                name: "ConnectionError",
+                message:
+                  `Cannot connect to 127.0.0.2:${port2} as the server's certificate is not valid for the server name`,
+              },
+            );
+          }
+        } finally {
+          other.close();
+        }
       } finally {
         server.close();
       }
