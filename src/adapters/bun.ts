@@ -35,6 +35,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type {
   Conn,
   ConnectOptions,
@@ -75,6 +76,7 @@ interface BunSocket {
   pause(): void;
   resume(): void;
   setNoDelay(noDelay: boolean): boolean;
+  getPeerCertificate(): PeerCertificate;
   readonly localAddress: string;
   readonly localPort: number;
   readonly remoteAddress: string;
@@ -235,6 +237,7 @@ function dial(
   options: ConnectOptions,
   open: (socket: BunHandlers) => Promise<BunSocket>,
   tls = false,
+  serverName?: string,
 ): Promise<Conn> {
   const target = formatAddr(to);
   return new Promise((resolve, reject) => {
@@ -265,11 +268,14 @@ function dial(
       opened = socket;
       if (done && !connected) socket.close(); // given up meanwhile
     };
-    // A TLS client is ready once the handshake succeeded and the server was verified.
+    // A TLS client is ready once the handshake succeeded and the server was verified: its
+    // certificate against the name too (Bun before 1.4 verified the chain only).
     const ready = (socket: BunSocket, success: boolean, error?: Error): void =>
       settle(
         socket,
-        success && error === undefined ? undefined : error ?? new Error("TLS handshake failed"),
+        success && error === undefined
+          ? serverName === undefined ? undefined : identityError(socket, serverName)
+          : error ?? new Error("TLS handshake failed"),
       );
     const socketHandlers = to.transport === "unix"
       ? handlers(tls, to.path, ready)
@@ -349,7 +355,17 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
         tls: { ca, serverName: serverName === hostname && isIP(hostname) !== 0 ? "" : serverName },
       }),
     true,
+    serverName,
   );
+}
+
+/** Why the server's certificate is not valid for `name`, if it is not. */
+function identityError(socket: BunSocket, name: string): Error | undefined {
+  try {
+    return checkServerIdentity(name, socket.getPeerCertificate());
+  } catch (error) {
+    return error as Error;
+  }
 }
 
 /**
