@@ -221,37 +221,45 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
-  test(`${name}: takeAll() (framed()'s batch loop) returns what a next() loop returns, over any number of queued chunks`, (t) => {
-    if (!(framing.decoder() instanceof HeaderDecoder)) return t.skip("not a length-header format");
-    fc.assert(
-      fc.property(
-        fc.array(payload, { maxLength: 12, size: "max" }).chain((payloads) => {
-          const wire = encodeAll(framing, payloads);
-          return fc.tuple(
-            fc.constant(payloads),
-            fc.constant(wire),
-            cutsArbitrary(wire.length),
-            fc.array(fc.boolean(), { minLength: 13, maxLength: 13 }),
-          );
-        }),
-        ([payloads, wire, cuts, take]) => {
-          const decoder = framing.decoder() as HeaderDecoder;
-          const got: Uint8Array[] = [];
-          let start = 0;
-          for (const [i, cut] of [...cuts, wire.length].entries()) {
-            decoder.push(wire.slice(start, cut));
-            // Sometimes several chunks are queued before frames are taken.
-            if (take[i]) decoder.takeAll(got);
-            start = cut;
-          }
-          decoder.takeAll(got);
-          decoder.end();
-          assert.deepEqual(got, payloads);
-        },
-      ),
-      { numRuns: 100 },
-    );
-  });
+  // Skipped by the option, not t.skip() in the body: Bun's node:test has no t.skip() up to 1.3,
+  // whose throw there failed every test file run after this one.
+  const headersOnly = {
+    skip: !(framing.decoder() instanceof HeaderDecoder) && "not a length-header format",
+  };
+  test(
+    `${name}: takeAll() (framed()'s batch loop) returns what a next() loop returns, over any number of queued chunks`,
+    headersOnly,
+    () => {
+      fc.assert(
+        fc.property(
+          fc.array(payload, { maxLength: 12, size: "max" }).chain((payloads) => {
+            const wire = encodeAll(framing, payloads);
+            return fc.tuple(
+              fc.constant(payloads),
+              fc.constant(wire),
+              cutsArbitrary(wire.length),
+              fc.array(fc.boolean(), { minLength: 13, maxLength: 13 }),
+            );
+          }),
+          ([payloads, wire, cuts, take]) => {
+            const decoder = framing.decoder() as HeaderDecoder;
+            const got: Uint8Array[] = [];
+            let start = 0;
+            for (const [i, cut] of [...cuts, wire.length].entries()) {
+              decoder.push(wire.slice(start, cut));
+              // Sometimes several chunks are queued before frames are taken.
+              if (take[i]) decoder.takeAll(got);
+              start = cut;
+            }
+            decoder.takeAll(got);
+            decoder.end();
+            assert.deepEqual(got, payloads);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    },
+  );
 
   test(`${name}: every split point of a small input gives the same frames`, () => {
     fc.assert(
