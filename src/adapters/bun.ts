@@ -352,11 +352,16 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
         allowHalfOpen: true,
         // Bun sends an IP address as SNI, which RFC 6066 forbids (Deno and Node send none). An
         // empty serverName sends none and verifies against hostname, the same address here.
-        tls: { ca, serverName: serverName === hostname && isIP(hostname) !== 0 ? "" : serverName },
+        tls: { ca, serverName: sameAddress(serverName, hostname) ? "" : serverName },
       }),
     true,
     serverName,
   );
+}
+
+/** Whether `name` is an IP address, the same as `hostname` however either is written. */
+function sameAddress(name: string, hostname: string): boolean {
+  return isIP(name) !== 0 && canonicalIp(name) === canonicalIp(hostname);
 }
 
 /** Why the server's certificate is not valid for `name`, if it is not. */

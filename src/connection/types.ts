@@ -180,8 +180,8 @@ export interface TlsConnectOptions extends TcpConnectOptions {
   caCerts?: string[] | undefined;
   /**
    * The name to verify the server certificate against (and send as SNI; an
-   * IP address is not sent, unless on the bun adapter it is not `hostname`:
-   * Bun verifies against the name it sends).
+   * IP address is not sent, unless on the bun adapter it is another address
+   * than `hostname`: Bun verifies against the name it sends).
    *
    * @default {hostname}
    */
