@@ -366,6 +366,12 @@ export function checkTarget<T extends { hostname?: string; port: number } | { pa
   }
   if ("path" in options) {
     const path: unknown = options.path;
+    // TLS is over TCP only (Deno's connectTls() has no path; the others failed in their words).
+    if (tls !== undefined) {
+      throw new TypeError(
+        `Cannot ${action} as TLS takes a hostname and port, not a Unix socket path`,
+      );
+    }
     if (typeof path !== "string" || path === "") {
       throw new TypeError(
         `Cannot ${action} as path must be a non-empty string: received ${receivedValue(path)}`,

@@ -675,6 +675,16 @@ export function adapterSuite(name: Runtime): void {
           "Cannot connect as serverName must be a non-empty string: received 5",
         ],
         [
+          "a path (TLS)",
+          () => connectTls(any({ path: "/tmp/x.sock" })),
+          "Cannot connect as TLS takes a hostname and port, not a Unix socket path",
+        ],
+        [
+          "a path (TLS listener)",
+          () => listenTls(any({ path: "/tmp/x.sock", cert: "x", key: "y" })),
+          "Cannot listen as TLS takes a hostname and port, not a Unix socket path",
+        ],
+        [
           "no cert",
           () => listenTls(any({ port: 0 })),
           "Cannot listen as cert must be a non-empty string: received undefined",
