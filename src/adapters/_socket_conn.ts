@@ -48,10 +48,11 @@ export function socketAddr(
 }
 
 /**
- * How long closing a TLS connection may wait, after close_notify and FIN,
+ * How long (ms) closing a TLS connection may wait, after close_notify and FIN,
  * for the last bytes to go out and the peer's end, before the socket is cut.
+ * An object so that tests can lengthen it (a graceful close must not need the cut).
  */
-export const TLS_CLOSE_LIMIT: number = 1000;
+export const tlsClose = { limit: 1000 };
 
 /** The runtime operations a SocketConn drives. */
 export interface SocketHandle {
@@ -73,7 +74,7 @@ export interface SocketHandle {
   /**
    * Optional (TLS): closes gracefully instead of `destroy()`. Sends close_notify and FIN after
    * what the TLS layer still holds of resolved writes, reads (discarding) to the peer's end, then
-   * closes (ending in `terminated()`). Called once; `destroy()` follows after TLS_CLOSE_LIMIT if
+   * closes (ending in `terminated()`). Called once; `destroy()` follows after tlsClose.limit if
    * the socket is still open then.
    */
   finish?(): void;
@@ -459,12 +460,12 @@ export class SocketConn implements Conn {
     return error;
   }
 
-  /** Closes the socket: gracefully within TLS_CLOSE_LIMIT with handle.finish, else now. */
+  /** Closes the socket: gracefully within tlsClose.limit with handle.finish, else now. */
   #release(): void {
     const handle = this.#handle;
     if (handle.finish === undefined) return handle.destroy();
     if (this.#finishTimer !== undefined || this.#terminated) return;
-    this.#finishTimer = setTimeout(() => handle.destroy(), TLS_CLOSE_LIMIT);
+    this.#finishTimer = setTimeout(() => handle.destroy(), tlsClose.limit);
     // Node, Bun: the socket keeps the process alive meanwhile, not the timer.
     (this.#finishTimer as { unref?: () => void }).unref?.();
     handle.finish();

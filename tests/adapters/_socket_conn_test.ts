@@ -621,7 +621,7 @@ test(
     conn.close();
     assert.equal(finishing, 1, "closing gracefully: terminated() comes later");
     // As a read of the readable, which close() ends at once: before any timer (the socket's
-    // destroy() comes after TLS_CLOSE_LIMIT, which would end it too, a second later).
+    // destroy() comes after tlsClose.limit, which would end it too, a second later).
     const turn = new Promise((resolve) => setTimeout(() => resolve("still waiting"), 0));
     assert.equal(await Promise.race([direct, turn]), null);
     conn.terminated();
