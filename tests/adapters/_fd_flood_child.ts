@@ -13,6 +13,8 @@ const deno = (globalThis as { Deno?: typeof Deno }).Deno;
 if (deno !== undefined) await new Promise((resolve) => setTimeout(resolve, 1000));
 // The Deno adapter: count the accept() calls that failed, to show the listener met the error.
 let failedAccepts = 0;
+let acceptFailed: () => void = () => {};
+const firstFailure = new Promise<void>((resolve) => acceptFailed = resolve);
 if (name === "deno") {
   const probe = deno!.listen({ hostname: "127.0.0.1", port: 0 });
   const proto = Object.getPrototypeOf(probe) as { accept: () => Promise<unknown> };
@@ -21,6 +23,7 @@ if (name === "deno") {
   proto.accept = function (this: unknown) {
     return accept.call(this).catch((error: unknown) => {
       failedAccepts++;
+      acceptFailed();
       throw error;
     });
   };
@@ -38,6 +41,17 @@ try {
 }
 const next = listener[Symbol.asyncIterator]().next();
 let result: string;
+if (process.argv[3] === "close") {
+  // close() while the listener waits to try accept() again (Deno adapter): next() ends. Once the
+  // failed accept's handlers have run (a timer comes after them), the wait has begun.
+  await firstFailure;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  listener.close();
+  result = (await next).done ? "ended" : "accepted";
+  for (const client of clients) client.close();
+  console.log(JSON.stringify({ full, result, failedAccepts }));
+  process.exit(0);
+}
 try {
   // The listener tries to take the first connection with no descriptor left. Not a wait this
   // test needs to pass: one in which a listener that gives up at that (as the Deno adapter's did)

@@ -236,6 +236,31 @@ async function nativeTcpPrototype(): Promise<{ setNoDelay(noDelay?: boolean): un
   }
 }
 
+/** Runs _fd_flood_child.ts for `name`'s adapter under `ulimit -n 64`; its JSON line. */
+async function fdFloodChild(
+  name: Runtime,
+  mode?: string,
+): Promise<{ full: string; result: string; failedAccepts: number }> {
+  const args = mode === undefined ? [name] : [name, mode];
+  const argv = scriptArgv(runtime, `${root}/tests/adapters/_fd_flood_child.ts`, args);
+  const command = `ulimit -n 64 && exec ${argv.map((a) => `'${a}'`).join(" ")}`;
+  const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => out += s);
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
+  const timer = setTimeout(() => child.kill(), 25_000);
+  let code: unknown;
+  try {
+    code = await new Promise((resolve) => child.once("close", resolve));
+  } finally {
+    clearTimeout(timer);
+  }
+  const last = out.trim().split("\n").at(-1) ?? "";
+  assert.ok(last.startsWith("{"), `the child exited with ${code}, printing ${out}${err}`);
+  return JSON.parse(last);
+}
+
 /** Registers the suite for `name`'s adapter; the tests skip on other runtimes. */
 export function adapterSuite(name: Runtime): void {
   const skip = runtime !== name && name !== "node";
@@ -2718,28 +2743,25 @@ export function adapterSuite(name: Runtime): void {
       // accept() fail with EMFILE. Node (libuv) and Bun go on accepting once descriptors are free;
       // the Deno adapter's listener ended with that error, for good. In a child process of this
       // runtime under `ulimit -n 64`.
-      const argv = scriptArgv(runtime, `${root}/tests/adapters/_fd_flood_child.ts`, [name]);
-      const command = `ulimit -n 64 && exec ${argv.map((a) => `'${a}'`).join(" ")}`;
-      const child = spawn("sh", ["-c", command], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stdout!.setEncoding("utf8").on("data", (s: string) => out += s);
-      child.stderr!.setEncoding("utf8").on("data", (s: string) => err += s);
-      const timer = setTimeout(() => child.kill(), 25_000);
-      let code: unknown;
-      try {
-        code = await new Promise((resolve) => child.once("close", resolve));
-      } finally {
-        clearTimeout(timer);
-      }
-      const last = out.trim().split("\n").at(-1) ?? "";
-      assert.ok(last.startsWith("{"), `the child exited with ${code}, printing ${out}${err}`);
-      const { full, result, failedAccepts } = JSON.parse(last);
+      const { full, result, failedAccepts } = await fdFloodChild(name);
       assert.notEqual(full, "", "the connections never used up the descriptors");
       assert.equal(result, "accepted");
       if (name === "deno") assert.ok(failedAccepts > 0, "accept() never failed");
     },
     { skip: process.platform !== "linux" },
+  );
+
+  t(
+    "out of file descriptors, close() ends a next() that waits to try accept() again",
+    async () => {
+      // Before (mutation review), a close() that stopped the Deno listener's retry timer without
+      // ending its wait left next() pending for ever, with every test passing.
+      const { full, result, failedAccepts } = await fdFloodChild(name, "close");
+      assert.notEqual(full, "", "the connections never used up the descriptors");
+      assert.ok(failedAccepts > 0, "accept() never failed");
+      assert.equal(result, "ended");
+    },
+    { skip: (process.platform !== "linux" || name !== "deno") && "the Deno adapter's retry wait" },
   );
 
   t(
