@@ -214,7 +214,8 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @returns The connection, once the handshake completed.
  * @throws {ConnectionError} Refused, timed out, or the handshake failed.
  * @throws {RangeError} `port` is a number but not an integer from 1 to 65535.
- * @throws {TypeError} `port` is not a number, `options` is not an object,
+ * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over
+ * TCP), `options` is not an object,
  * `hostname` or `serverName` is an empty string, `caCerts` is not an array of
  * strings, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
  */
@@ -372,8 +373,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
- * @throws {TypeError} `port` is not a number, `options` is not an object, `hostname` is an empty
- * string, or `cert` or `key` is not a non-empty string.
+ * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over TCP), `options`
+ * is not an object, `hostname` is an empty string, or `cert` or `key` is not a non-empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
