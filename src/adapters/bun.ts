@@ -232,14 +232,15 @@ function handlers(
   };
 }
 
+/** Connects with `open`; over TLS when a `serverName` to verify the server against is given. */
 function dial(
   to: NetAddr,
   options: ConnectOptions,
   open: (socket: BunHandlers) => Promise<BunSocket>,
-  tls = false,
   serverName?: string,
 ): Promise<Conn> {
   const target = formatAddr(to);
+  const tls = serverName !== undefined;
   return new Promise((resolve, reject) => {
     requireRuntime("Bun", "connect");
     throwIfAborted(options.signal);
@@ -355,7 +356,6 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
         // empty serverName sends none and verifies against hostname, the same address here.
         tls: { ca, serverName: sameAddress(serverName, hostname) ? "" : serverName },
       }),
-    true,
     serverName,
   );
 }

@@ -1456,42 +1456,12 @@ export function adapterSuite(name: Runtime): void {
   }, { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" });
 
   t(
-    "Unix socket: half-close, server closeWrite, client sees the end and still replies",
-    async () => {
-      const { connect, listen } = await adapter(name);
-      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
-      const path = join(dir, "s.sock");
-      try {
-        await using listener = await listen({ path });
-        const accepted = accept(listener);
-        const client = await connect({ path });
-        const server = await accepted;
-        try {
-          await server.writable.getWriter().write(text("hello"));
-          await server.closeWrite();
-          assert.equal(decode(await readAll(client.readable)), "hello");
-          // Before (mutation review), nothing pinned that a Unix client socket is half-open: one
-          // that ended its side at the server's FIN passed every test.
-          await client.writable.getWriter().write(text("bye"));
-          await client.closeWrite();
-          assert.equal(decode(await readAll(server.readable)), "bye");
-          await Promise.all([client.closed, server.closed]);
-        } finally {
-          client.close();
-          server.close();
-        }
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
-    },
-  );
-
-  t(
     "half-close over TCP and Unix, either side first: the side that got FIN still sends megabytes",
     async () => {
       // Before (mutation review), nothing pinned that Bun's sockets are half-open (client and
       // server, TCP and Unix): Bun closes one that is not on the turn after its FIN, and the short
-      // replies of the tests above went out before that. 8 MiB takes many turns.
+      // replies of the tests above went out before that. 8 MiB takes many turns. Nor that a node
+      // adapter Unix client stays half-open after the server's FIN.
       const { connect, listen } = await adapter(name);
       const dir = await mkdtemp(join(tmpdir(), "framewire-"));
       const reply = randomBytes(8 << 20, 17);
@@ -1511,8 +1481,9 @@ export function adapterSuite(name: Runtime): void {
             const server = await accepted;
             const [first, second] = serverFirst ? [server, client] : [client, server];
             try {
+              await first.writable.getWriter().write(text("hello"));
               await first.closeWrite();
-              assert.equal((await readAll(second.readable)).byteLength, 0);
+              assert.equal(decode(await readAll(second.readable)), "hello");
               const received = readAll(first.readable);
               const writer = second.writable.getWriter();
               await writer.write(reply);
