@@ -47,6 +47,19 @@ import type {
 
 const noop = (): void => {};
 
+/**
+ * Ms a link whose session's `close()` timed out may take to write what is
+ * queued (the GOODBYE last) and see the peer's end (see
+ * `#closeLinkGracefully`): not `deadPeerTimeout`, with `close()` settled and
+ * the connection keeping the process alive meanwhile.
+ */
+export const LINGER_LIMIT = 1000;
+
+/** Reads `frames` to their end (or failure), dropping them. */
+async function drain(frames: AsyncIterator<Uint8Array[]>): Promise<void> {
+  while (!(await frames.next()).done);
+}
+
 /** The web-standard timers. */
 export const SYSTEM_CLOCK: Clock = {
   now: () => Date.now(),
@@ -689,10 +702,7 @@ export class Session extends EventTarget implements ReliableSession {
           this.#link = undefined;
           if (link !== undefined) {
             if (how === "abort") this.#killLink(link);
-            // After a close that timed out, what the connection takes at once (the GOODBYE,
-            // unless more than the socket buffers take is ahead of it): not deadPeerTimeout
-            // more, with close() settled and the process kept alive by the connection meanwhile.
-            else this.#closeLinkGracefully(link, how === "brief" ? 0 : this.#o.deadPeerTimeout);
+            else this.#closeLinkGracefully(link, how === "brief");
           }
         }
         if (m.dial) {
@@ -910,7 +920,17 @@ export class Session extends EventTarget implements ReliableSession {
     wake?.();
   }
 
-  #closeLinkGracefully(link: Link, within: number): void {
+  /**
+   * Ends a link whose session ended without losing what was written to it:
+   * the queued frames (the GOODBYE last), then the FIN; then it reads to the
+   * peer's end, dropping what comes, and closes. Closing with bytes of the
+   * peer's unread (its acks, its GOODBYE), or with more of them on their way,
+   * makes the OS reset the connection, and the reset drops what the kernel
+   * still held for the peer: a GOODBYE behind a few hundred KiB in flight was
+   * lost so. All of it within `deadPeerTimeout` (a peer that reads nothing),
+   * or {@linkcode LINGER_LIMIT} after a close that timed out (`brief`).
+   */
+  #closeLinkGracefully(link: Link, brief: boolean): void {
     if (link.dead) return;
     link.dead = true;
     const wake = this.#readWake;
@@ -923,15 +943,20 @@ export class Session extends EventTarget implements ReliableSession {
         // already closed
       }
     };
-    // The flush waits while the peer reads nothing: not for longer than a dead peer would take.
-    // Armed after fc.close() has handed the queued frames on (the GOODBYE last): a Clock may run a
-    // 0 ms timer before its setTimeout returns.
-    const flushed = link.fc.close().catch(noop);
-    const timer = timeoutAfter(this.#clock, close, within);
-    flushed.finally(() => {
+    // Armed after closeWrite() has handed the queued frames on (the GOODBYE last): a Clock may run
+    // a 0 ms timer before its setTimeout returns.
+    const flushed = link.fc.closeWrite();
+    const { deadPeerTimeout } = this.#o;
+    const timer = timeoutAfter(
+      this.#clock,
+      close,
+      brief ? Math.min(LINGER_LIMIT, deadPeerTimeout) : deadPeerTimeout,
+    );
+    const done = (): void => {
       cancelTimeout(this.#clock, timer);
       close();
-    });
+    };
+    flushed.then(() => drain(link.frames).then(done, done), done);
   }
 }
 

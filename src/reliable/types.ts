@@ -104,10 +104,11 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * the same error. Called after the session ended, it resolves: how it
    * ended is in the `close` event, and in the `send` promises. Called again
    * while closing, it may shorten the wait (`close({ timeout: 0 })` gives up
-   * at once), never lengthen it, and settles with the first. Once `timeout`
-   * ran out, the connection does not outlive the session: it closes once
-   * what it takes at once is written (a GOODBYE behind more than the socket
-   * buffers take at once may be lost; docs/protocol.md, "Closing").
+   * at once), never lengthen it, and settles with the first. The connection
+   * ends cleanly: the GOODBYE, then the peer's end, not a reset that would
+   * drop what the peer had not read yet. Once `timeout` ran out, it outlives
+   * the session by at most 1 s (a GOODBYE the peer has not read by then is
+   * lost; docs/protocol.md, "Closing").
    */
   close(options?: { timeout?: number | undefined }): Promise<void>;
   /** Counters. */

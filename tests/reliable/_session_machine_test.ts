@@ -1858,7 +1858,7 @@ test("SessionMachine: a client whose close() times out in a reconnect handshake 
   assert.deepEqual(types(hello), [HELLO]);
   c.tick(T0 + 1000); // the close timeout, the WELCOME not in yet
   assert.equal(c.state, "closed");
-  // The GOODBYE goes out with what the connection takes at once (close() has timed out).
+  // The GOODBYE goes out, and the connection ends within a second (close() has timed out).
   assert.equal(c.linkClose, "brief");
   const out = take(c);
   assert.deepEqual(types(out.writes), [GOODBYE]);

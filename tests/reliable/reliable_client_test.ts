@@ -24,6 +24,7 @@ import {
   WELCOME,
 } from "../../src/reliable/_protocol.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import { LINGER_LIMIT } from "../../src/reliable/_session.ts";
 import { ConnectionError, FrameTooLargeError, TruncatedFrameError } from "../../src/errors.ts";
 import { FakeClock } from "../_util/fake_clock.ts";
 import { MemoryLink, MemoryNetwork } from "../_util/memory_conn.ts";
@@ -1505,7 +1506,7 @@ async function withUnreadBacklog(
 }
 
 test(
-  "reliable: a session whose close() times out while its peer reads nothing closes its connection at once",
+  "reliable: a session whose close() times out while its peer reads nothing closes its connection a second later",
   {
     timeout: 10000,
   },
@@ -1515,12 +1516,15 @@ test(
       clock.advance(300);
       assert.equal(await closing, "CONNECTION_TIMEOUT");
       await drainJobs(20);
-      // The GOODBYE waits behind data nobody reads: the connection goes once the writes in
-      // progress were given what the connection takes at once, not deadPeerTimeout later (close()
-      // has settled, and the connection would keep the process alive). Before: 4000 ms more.
-      clock.advance(0);
+      // The GOODBYE waits behind data nobody reads: the connection goes LINGER_LIMIT (1 s) later,
+      // not deadPeerTimeout (close() has settled, and the connection would keep the process
+      // alive). Before the leak review: 4000 ms more; until the lingering close: at once.
+      clock.advance(LINGER_LIMIT - 1);
       await drainJobs(20);
-      assert.equal(connClosed(), true, "closed once close() timed out");
+      assert.equal(connClosed(), false, "not before LINGER_LIMIT");
+      clock.advance(1);
+      await drainJobs(20);
+      assert.equal(connClosed(), true, "closed LINGER_LIMIT after close() timed out");
     });
   },
 );
@@ -1544,6 +1548,61 @@ test(
       await drainJobs(20);
       assert.equal(connClosed(), true, "closed after deadPeerTimeout");
     });
+  },
+);
+
+test(
+  "reliable: a GOODBYE behind data in flight reaches a peer that reads it after the close timed out (the connection is not reset)",
+  {
+    timeout: 20000,
+  },
+  async () => {
+    // Real sockets of this runtime's adapter; the client's timers on a clock of the test's. The
+    // server's application reads nothing until the client's close() has timed out (the server
+    // session stops reading at 64 KiB queued, the rest waits in the kernel), then reads it all.
+    // Before, the client closed its connection with the server's acks on their way, and the
+    // reset that answered them dropped the 256 KiB and the GOODBYE the server had not read yet:
+    // the server lost the link (CONNECTION_RESET) and would have waited resumeTimeout.
+    const { connect, listen } = await adapter();
+    const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as { port: number };
+    const server = reliableServer(listener, { receiveBufferSize: 65536 });
+    const clock = new FakeClock();
+    const client = reliableClient((signal) => connect({ hostname: "127.0.0.1", port, signal }), {
+      clock,
+      sendBufferSize: 1 << 20,
+    });
+    try {
+      const [session] = await Promise.all([nextSession(server), client.send(new Uint8Array([0]))]);
+      const ended = new Promise<string>((resolve) => {
+        session.addEventListener("close", (event) => {
+          const { error } = (event as CustomEvent<{ error?: { code?: string } }>).detail;
+          resolve(error === undefined ? "closed by GOODBYE" : `closed with ${error.code}`);
+        });
+        session.addEventListener("reconnecting", (event) => {
+          const { error } = (event as CustomEvent<{ error: { code?: string } }>).detail;
+          resolve(`link lost: ${error.code}`);
+        });
+      });
+      for (let i = 1; i <= 16; i++) client.send(new Uint8Array(16384).fill(i)).catch(() => {});
+      const closing = outcome(client.close({ timeout: 100 }));
+      clock.advance(100);
+      assert.equal(await closing, "CONNECTION_TIMEOUT");
+      let next = 0;
+      const reading = (async () => {
+        for await (const message of session) {
+          assert.equal(message[0], next++, "in order, none missing");
+        }
+      })();
+      reading.catch(() => {}); // awaited below, unless the assertion before it fails
+      assert.equal(await ended, "closed by GOODBYE");
+      await reading;
+      assert.ok(next > 1, `the server read ${next} messages`);
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close().catch(() => {});
+      listener.close();
+    }
   },
 );
 
