@@ -100,6 +100,8 @@ export function labels(prefix: string, n: number, from = 1): string[] {
 export async function rawPeer(network: MemoryNetwork): Promise<{
   send(frame: Uint8Array): Promise<void>;
   next(): Promise<Uint8Array | undefined>;
+  /** Half-closes: the peer sees the end; reading goes on. */
+  closeWrite(): Promise<void>;
   close(): void;
 }> {
   const framing = lengthPrefixed();
@@ -118,6 +120,7 @@ export async function rawPeer(network: MemoryNetwork): Promise<{
         decoder.push(value);
       }
     },
+    closeWrite: () => writer.close(),
     close: () => conn.close(),
   };
 }

@@ -10,6 +10,7 @@ import {
   ACK,
   DATA,
   decodeHandshake,
+  encodeAck,
   encodeHandshake,
   FLAG_CLOSING,
   FLAG_LOST,
@@ -1603,6 +1604,39 @@ test(
       await server.close().catch(() => {});
       listener.close();
     }
+  },
+);
+
+test(
+  "reliable: a session that ended closes its connection once the peer ended it too, not before, and not deadPeerTimeout later",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // A raw client says goodbye; the server session answers with its GOODBYE, half-closes, and
+    // reads on to the client's end. Closing at once (as before the lingering close) resets a TCP
+    // connection whose peer's bytes are unread or on their way; never closing after that end
+    // leaves the socket to deadPeerTimeout (a Deno.Conn, or a TLS one, is not closed by the FINs).
+    const clock = new FakeClock();
+    await withRawServer({ clock }, async ({ net, server, dial }) => {
+      const peer = await dial();
+      await sayHello(peer, 7);
+      const session = await nextSession(server);
+      let closed = false;
+      void net.links[0]!.server.closed.then(() => (closed = true));
+      const ended = once(session, "close");
+      await peer.send(encodeAck(GOODBYE, 0));
+      await ended;
+      let frame: Uint8Array | undefined;
+      do frame = await peer.next(); while (frame !== undefined && frame[0] !== GOODBYE);
+      assert.equal(frame?.[0], GOODBYE, "the server's GOODBYE");
+      assert.equal(await peer.next(), undefined, "then its end");
+      await drainJobs(20);
+      assert.equal(closed, false, "open until the client ends it too");
+      await peer.closeWrite();
+      await drainJobs(20);
+      assert.equal(closed, true, "closed at the client's end, no timer needed");
+    });
   },
 );
 
