@@ -106,9 +106,11 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * while closing, it may shorten the wait (`close({ timeout: 0 })` gives up
    * at once), never lengthen it, and settles with the first. The connection
    * ends cleanly: the GOODBYE, then the peer's end, not a reset that would
-   * drop what the peer had not read yet. Once `timeout` ran out, it outlives
-   * the session by at most 1 s (a GOODBYE the peer has not read by then is
-   * lost; docs/protocol.md, "Closing").
+   * drop what the peer had not read yet. It outlives the session by at most
+   * `deadPeerTimeout` (a peer that reads nothing or never ends its side),
+   * and by at most 1 s once `timeout` ran out (a GOODBYE the peer has not
+   * read by then is lost); over TLS the adapter's close may wait a second
+   * more (docs/protocol.md, "Closing").
    */
   close(options?: { timeout?: number | undefined }): Promise<void>;
   /** Counters. */
