@@ -1601,6 +1601,8 @@ test(
       assert.ok(next > 1, `the server read ${next} messages`);
     } finally {
       await client.close({ timeout: 0 }).catch(() => {});
+      // The client's connection lingers on the test's clock: ends it should the server not.
+      clock.advance(LINGER_LIMIT);
       await server.close().catch(() => {});
       listener.close();
     }
