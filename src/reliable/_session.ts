@@ -48,10 +48,11 @@ import type {
 const noop = (): void => {};
 
 /**
- * Ms a link whose session's `close()` timed out may take to write what is
- * queued (the GOODBYE last) and see the peer's end (see
- * `#closeLinkGracefully`): not `deadPeerTimeout`, with `close()` settled and
- * the connection keeping the process alive meanwhile.
+ * Ms a link whose session ended waits for the peer's end once its last
+ * frames are written, and a link whose session's `close()` timed out takes
+ * at most to write them and see that end (see `#closeLinkGracefully`): not
+ * `deadPeerTimeout`, with `close()` settled and the connection keeping the
+ * process alive meanwhile.
  */
 export const LINGER_LIMIT = 1000;
 
@@ -927,8 +928,9 @@ export class Session extends EventTarget implements ReliableSession {
    * peer's unread (its acks, its GOODBYE), or with more of them on their way,
    * makes the OS reset the connection, and the reset drops what the kernel
    * still held for the peer: a GOODBYE behind a few hundred KiB in flight was
-   * lost so. All of it within `deadPeerTimeout` (a peer that reads nothing),
-   * or {@linkcode LINGER_LIMIT} after a close that timed out (`brief`).
+   * lost so. The frames within `deadPeerTimeout` (a peer that reads
+   * nothing), the peer's end within {@linkcode LINGER_LIMIT} more; all of it
+   * within `LINGER_LIMIT` after a close that timed out (`brief`).
    */
   #closeLinkGracefully(link: Link, brief: boolean): void {
     if (link.dead) return;
@@ -946,17 +948,21 @@ export class Session extends EventTarget implements ReliableSession {
     // Armed after closeWrite() has handed the queued frames on (the GOODBYE last): a Clock may run
     // a 0 ms timer before its setTimeout returns.
     const flushed = link.fc.closeWrite();
-    const { deadPeerTimeout } = this.#o;
-    const timer = timeoutAfter(
-      this.#clock,
-      close,
-      brief ? Math.min(LINGER_LIMIT, deadPeerTimeout) : deadPeerTimeout,
-    );
+    const linger = Math.min(LINGER_LIMIT, this.#o.deadPeerTimeout);
+    let timer = timeoutAfter(this.#clock, close, brief ? linger : this.#o.deadPeerTimeout);
     const done = (): void => {
       cancelTimeout(this.#clock, timer);
       close();
     };
-    flushed.then(() => drain(link.frames).then(done, done), done);
+    flushed.then(() => {
+      // Written: the peer's end is due at once from a live framewire peer (it ends on the
+      // GOODBYE), and one that never ends its side must not hold the connection for long.
+      if (!brief) {
+        cancelTimeout(this.#clock, timer);
+        timer = timeoutAfter(this.#clock, close, linger);
+      }
+      drain(link.frames).then(done, done);
+    }, done);
   }
 }
 

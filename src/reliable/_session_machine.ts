@@ -97,10 +97,10 @@ export type LinkState = "down" | "dialing" | "handshaking" | "up";
 
 /**
  * How the driver should end the current connection: `graceful` once what
- * was written goes out (the GOODBYE last) and the peer ended it, within
- * `deadPeerTimeout`; `brief` the same within a second (a close that timed
- * out: the connection must not keep the process alive long after it);
- * `abort` now.
+ * was written goes out (the GOODBYE last; within `deadPeerTimeout`) and the
+ * peer ended it (within a second more); `brief` the same, all within a
+ * second (a close that timed out: the connection must not keep the process
+ * alive long after it); `abort` now.
  */
 export type LinkClose = "none" | "graceful" | "brief" | "abort";
 

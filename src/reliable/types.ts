@@ -107,10 +107,10 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * at once), never lengthen it, and settles with the first. The connection
    * ends cleanly: the GOODBYE, then the peer's end, not a reset that would
    * drop what the peer had not read yet. It outlives the session by at most
-   * `deadPeerTimeout` (a peer that reads nothing or never ends its side),
-   * and by at most 1 s once `timeout` ran out (a GOODBYE the peer has not
-   * read by then is lost); over TLS the adapter's close may wait a second
-   * more (docs/protocol.md, "Closing").
+   * `deadPeerTimeout` (a peer that reads nothing) plus a second (for the
+   * peer's end), and by at most 1 s once `timeout` ran out (a GOODBYE the
+   * peer has not read by then is lost); over TLS the adapter's close may
+   * wait a second more (docs/protocol.md, "Closing").
    */
   close(options?: { timeout?: number | undefined }): Promise<void>;
   /** Counters. */

@@ -1609,35 +1609,69 @@ test(
   },
 );
 
+/**
+ * A raw client says goodbye; the server session answers with its GOODBYE,
+ * half-closes, and reads on to the client's end. `body` gets the client and
+ * whether the server's connection is closed, once the server's end is out.
+ */
+async function afterServerGoodbye(
+  body: (
+    env: { clock: FakeClock; peer: Awaited<ReturnType<typeof rawPeer>>; closed: () => boolean },
+  ) => Promise<void>,
+): Promise<void> {
+  const clock = new FakeClock();
+  await withRawServer({ clock }, async ({ net, server, dial }) => {
+    const peer = await dial();
+    await sayHello(peer, 7);
+    const session = await nextSession(server);
+    let closed = false;
+    void net.links[0]!.server.closed.then(() => (closed = true));
+    const ended = once(session, "close");
+    await peer.send(encodeAck(GOODBYE, 0));
+    await ended;
+    let frame: Uint8Array | undefined;
+    do frame = await peer.next(); while (frame !== undefined && frame[0] !== GOODBYE);
+    assert.equal(frame?.[0], GOODBYE, "the server's GOODBYE");
+    assert.equal(await peer.next(), undefined, "then its end");
+    await drainJobs(20); // closeWrite() resolves
+    await body({ clock, peer, closed: () => closed });
+  });
+}
+
 test(
   "reliable: a session that ended closes its connection once the peer ended it too, not before, and not deadPeerTimeout later",
   {
     timeout: 10000,
   },
   async () => {
-    // A raw client says goodbye; the server session answers with its GOODBYE, half-closes, and
-    // reads on to the client's end. Closing at once (as before the lingering close) resets a TCP
-    // connection whose peer's bytes are unread or on their way; never closing after that end
-    // leaves the socket to deadPeerTimeout (a Deno.Conn, or a TLS one, is not closed by the FINs).
-    const clock = new FakeClock();
-    await withRawServer({ clock }, async ({ net, server, dial }) => {
-      const peer = await dial();
-      await sayHello(peer, 7);
-      const session = await nextSession(server);
-      let closed = false;
-      void net.links[0]!.server.closed.then(() => (closed = true));
-      const ended = once(session, "close");
-      await peer.send(encodeAck(GOODBYE, 0));
-      await ended;
-      let frame: Uint8Array | undefined;
-      do frame = await peer.next(); while (frame !== undefined && frame[0] !== GOODBYE);
-      assert.equal(frame?.[0], GOODBYE, "the server's GOODBYE");
-      assert.equal(await peer.next(), undefined, "then its end");
-      await drainJobs(20);
-      assert.equal(closed, false, "open until the client ends it too");
+    // Closing at once (as before the lingering close) resets a TCP connection whose peer's bytes
+    // are unread or on their way; never closing after that end leaves the socket to the timer (a
+    // Deno.Conn, or a TLS one, is not closed by the FINs).
+    await afterServerGoodbye(async ({ peer, closed }) => {
+      assert.equal(closed(), false, "open until the client ends it too");
       await peer.closeWrite();
       await drainJobs(20);
-      assert.equal(closed, true, "closed at the client's end, no timer needed");
+      assert.equal(closed(), true, "closed at the client's end, no timer needed");
+    });
+  },
+);
+
+test(
+  "reliable: a session that ended closes its connection LINGER_LIMIT after its last frames went out when the peer never ends it",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // The raw client reads on and never ends its side (a peer that is no framewire session, say):
+    // the server waits a second for that end, not deadPeerTimeout (10 s), with its session over
+    // and the connection keeping the process alive.
+    await afterServerGoodbye(async ({ clock, closed }) => {
+      clock.advance(LINGER_LIMIT - 1);
+      await drainJobs(20);
+      assert.equal(closed(), false, "not before LINGER_LIMIT");
+      clock.advance(1);
+      await drainJobs(20);
+      assert.equal(closed(), true, "closed LINGER_LIMIT after its frames went out");
     });
   },
 );
