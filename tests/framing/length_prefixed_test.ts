@@ -4,6 +4,7 @@ import fc from "fast-check";
 import {
   FrameTooLargeError,
   lengthPrefixed,
+  type LengthPrefixedOptions,
   MalformedHeaderError,
   TruncatedFrameError,
 } from "../../mod.ts";
@@ -393,6 +394,42 @@ test("lengthPrefixed() rejects bad options and oversized payloads with built-in 
     65535,
   );
   assert.throws(() => lengthPrefixed().encode("text" as unknown as Uint8Array), TypeError);
+});
+
+test("lengthPrefixed() refuses each option outside its values with its own error and message", () => {
+  // The mutation review: counts was never checked by a test (any string read as "payload"), nor
+  // an empty endian or counts (read as the default), nor the largest offset.
+  const refused: [unknown, string, string][] = [
+    [{ endian: "" }, "TypeError", 'endian must be "big" or "little": received the string ""'],
+    [
+      { counts: "bytes" },
+      "TypeError",
+      'counts must be "payload" or "frame": received the string "bytes"',
+    ],
+    [{ counts: "" }, "TypeError", 'counts must be "payload" or "frame": received the string ""'],
+    [{ offset: 65536 }, "RangeError", "offset must be an integer from 0 to 65535: received 65536"],
+    [
+      { offset: "1" },
+      "TypeError",
+      'offset must be an integer from 0 to 65535: received the string "1"',
+    ],
+    [{ width: 4.5 }, "RangeError", "width must be an integer from 1 to 8: received 4.5"],
+  ];
+  for (const [options, name, message] of refused) {
+    assert.throws(() => lengthPrefixed(options as LengthPrefixedOptions), {
+      name,
+      message: `Cannot create framing as ${message}`,
+    });
+  }
+  // The largest offset is accepted, and its bytes travel before the field.
+  const wide = lengthPrefixed({ width: 1, offset: 65535 });
+  const payload = new Uint8Array(65536).fill(7);
+  const wire = wide.encode(payload);
+  assert.equal(wire.length, 65537);
+  assert.equal(wire[65535], 1);
+  const decoder = wide.decoder();
+  decoder.push(wire);
+  assert.deepEqual(decoder.next(), payload);
 });
 
 test("lengthPrefixed() encodeInto and encodeParts match encode", () => {
