@@ -221,6 +221,41 @@ test("FrameDecoderStream delivers a frame that the framing completes at the end 
   assert.deepEqual(frames, [new Uint8Array([1, 2, 3])]);
 });
 
+test("FrameDecoderStream errors when a framing's next() throws after its end() returned, after the frames before it", async () => {
+  // A custom framing whose decoder finds a bad frame only when asked for it once the input is
+  // over. The mutation review: closing then ignored that error and closed the readable cleanly.
+  const bad = new Error("bad last frame");
+  const lazy: Framing = {
+    ...lengthPrefixed(),
+    name: "lazy",
+    decoder(): FrameDecoder {
+      const chunks: Uint8Array[] = [];
+      let ended = false;
+      let taken = 0;
+      return {
+        push: (chunk) => void chunks.push(chunk),
+        next: () => {
+          if (!ended) return undefined;
+          if (taken++ === 0) return concat(chunks);
+          throw bad;
+        },
+        end: () => void (ended = true),
+        get bufferedBytes() {
+          return 0;
+        },
+      };
+    },
+  };
+  const stream = new FrameDecoderStream(lazy);
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  await writer.write(new Uint8Array([1, 2]));
+  const closed = writer.close().then(() => "closed", (e) => e);
+  assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2]));
+  await assert.rejects(reader.read(), (error) => error === bad);
+  assert.equal(await closed, bad);
+});
+
 test(
   "FrameDecoderStream: a consumer that reads just the frames it expects, then awaits the pipe, is not left waiting",
   {
