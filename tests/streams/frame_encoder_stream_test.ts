@@ -250,3 +250,61 @@ test(
     }
   },
 );
+
+test(
+  "FrameEncoderStream: by default a write waits once 65536 bytes are queued unread, not before; with coalesce 0 once one byte is",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    // The mutation review: the default (65536, documented) and the wait's bounds were not pinned.
+    const settledAfterTurns = async (write: Promise<void>): Promise<boolean> => {
+      let settled = false;
+      write.then(() => settled = true, () => settled = true);
+      for (let i = 0; i < 20; i++) await null;
+      return settled;
+    };
+    // 65531 bytes of payload (written as it is) and a 4-byte header: 65535 bytes queued.
+    const under = new FrameEncoderStream(lengthPrefixed());
+    await under.writable.getWriter().write(new Uint8Array(65531)); // does not wait
+    const at = new FrameEncoderStream(lengthPrefixed());
+    const atWrite = at.writable.getWriter().write(new Uint8Array(65532)); // 65536 bytes queued
+    assert.equal(await settledAfterTurns(atWrite), false);
+    const atReader = at.readable.getReader();
+    assert.equal((await atReader.read()).value?.length, 4);
+    assert.equal((await atReader.read()).value?.length, 65532);
+    await atWrite;
+    // coalesce 0: a frame of a single byte is enough.
+    const none = new FrameEncoderStream(lengthPrefixed({ width: 1 }), { coalesce: 0 });
+    const oneByte = none.writable.getWriter().write(new Uint8Array(0));
+    assert.equal(await settledAfterTurns(oneByte), false);
+    assert.deepEqual((await none.readable.getReader().read()).value, new Uint8Array([0]));
+    await oneByte;
+  },
+);
+
+test("FrameEncoderStream: cancelling the readable with no write waiting errors the writable", {
+  timeout: 5000,
+}, async () => {
+  // The mutation review: with the writable left open, later writes were taken and dropped.
+  const encoder = new FrameEncoderStream(lengthPrefixed());
+  const writer = encoder.writable.getWriter();
+  const reason = new Error("gone");
+  await encoder.readable.cancel(reason);
+  await assert.rejects(writer.write(new Uint8Array(1)), (error) => error === reason);
+  await assert.rejects(writer.closed, (error) => error === reason);
+});
+
+test("FrameEncoderStream: a read waiting on an empty queue fails when a payload is refused", {
+  timeout: 5000,
+}, async () => {
+  for (const coalesce of [65536, 0]) {
+    const encoder = new FrameEncoderStream(lines(), { coalesce });
+    const writer = encoder.writable.getWriter();
+    const reader = encoder.readable.getReader();
+    const reading = reader.read();
+    await assert.rejects(writer.write(new TextEncoder().encode("a\nb")), RangeError);
+    await assert.rejects(reading, RangeError, `coalesce ${coalesce}`);
+    await assert.rejects(reader.closed, RangeError);
+  }
+});
