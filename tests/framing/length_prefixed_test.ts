@@ -534,6 +534,41 @@ test("lengthPrefixed() reads all 32 bits of a u32be length when what it would be
   }
 });
 
+test("lengthPrefixed() writes a 5- to 8-byte field after its offset bytes, and lengths of 4 GiB and more in full", () => {
+  // The mutation review: fields wider than 4 bytes take their own path (arithmetic, not shifts),
+  // which no test ran with an offset or with a length above 32 bits.
+  for (
+    const [endian, field] of [["big", [0, 0, 0, 0, 0, 0, 0, 3]], ["little", [
+      3,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]]] as const
+  ) {
+    const framing = lengthPrefixed({ width: 8, endian, offset: 2 });
+    const payload = new Uint8Array([9, 8, 1, 2, 3]);
+    const wire = new Uint8Array([9, 8, ...field, 1, 2, 3]);
+    assert.deepEqual(framing.encode(payload), wire, endian);
+    const target = new Uint8Array(wire.length + 2).fill(0xee);
+    assert.equal(framing.encodeInto(payload, target, 1), wire.length);
+    assert.deepEqual(target, new Uint8Array([0xee, ...wire, 0xee]), endian);
+    assert.deepEqual(concat(framing.encodeParts(payload)), wire, endian);
+  }
+  // A payload that claims 2^32 + 258 bytes (nothing is read from it past the offset, none here):
+  // the header is all encodeParts() writes.
+  const huge = new Uint8Array(0);
+  Object.defineProperty(huge, "length", { value: 2 ** 32 + 258 });
+  const expected = { big: [0, 0, 1, 0, 0, 1, 2], little: [2, 1, 0, 0, 1, 0, 0] };
+  for (const endian of ["big", "little"] as const) {
+    const framing = lengthPrefixed({ width: 7, endian, maxFrameLength: Infinity });
+    assert.deepEqual(framing.encodeParts(huge)[0], new Uint8Array(expected[endian]), endian);
+  }
+});
+
 test("lengthPrefixed() encodes a payload of exactly maxFrameLength", () => {
   const framing = lengthPrefixed({ maxFrameLength: 4 });
   const wire = framing.encode(new Uint8Array([1, 2, 3, 4]));
