@@ -363,3 +363,23 @@ test("delimited(): a frame that ends exactly at the end of a chunk is a view int
     assert.equal(decoder.bufferedBytes, 0);
   }
 });
+
+test("delimited() encode: a multi-byte delimiter at the payload's start is refused, its first byte alone is data, and maxFrameLength holds", () => {
+  // The mutation review: none of these was pinned by a test.
+  assert.throws(() => delimited({ delimiter: "--" }).encode(utf8("--a")), {
+    name: "RangeError",
+    message: "Cannot encode frame as the payload contains the delimiter",
+  });
+  const crlf = delimited({ delimiter: "\r\n" });
+  assert.deepEqual(crlf.encode(utf8("a\rb\nc")), utf8("a\rb\nc\r\n"));
+  assert.equal(lines().name, "line");
+  for (const framing of [delimited({ maxFrameLength: 4 }), lines({ maxFrameLength: 4 })]) {
+    assert.deepEqual(framing.encode(utf8("abcd")), utf8("abcd\n"));
+    for (const encode of [framing.encode, framing.encodedLength, framing.encodeParts]) {
+      assert.throws(() => encode(utf8("abcde")), {
+        name: "RangeError",
+        message: "Cannot encode frame as length 5 exceeds maxFrameLength 4",
+      });
+    }
+  }
+});
