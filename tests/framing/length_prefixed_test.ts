@@ -124,7 +124,11 @@ test("FrameTooLargeError names TLS, HTTP, gzip, a byte-swapped length and text",
 test("lengthPrefixed() rejects lengths above 2^53-1 and frame counts smaller than the header", () => {
   const wide = lengthPrefixed({ width: 8, maxFrameLength: Infinity }).decoder();
   wide.push(new Uint8Array([0x00, 0x20, 0, 0, 0, 0, 0, 0]));
-  assert.throws(() => wide.next(), MalformedHeaderError);
+  assert.throws(() => wide.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError);
+    assert.equal(error.bytes, "00 20 00 00 00 00 00 00"); // the mutation review: not checked
+    return true;
+  });
   const counts = lengthPrefixed({ counts: "frame" }).decoder();
   counts.push(new Uint8Array([0, 0, 0, 3]));
   assert.throws(() => counts.next(), (error) => {
@@ -360,6 +364,58 @@ test("lengthPrefixed() with offset keeps the prefix bytes in the frame (gRPC-sty
     assert.deepEqual(first ?? decoder.next(), new Uint8Array([1, ...message]));
   }
   assert.throws(() => grpc.encode(new Uint8Array(0)), RangeError);
+});
+
+test("lengthPrefixed() with offset reads the length after the offset bytes also when they are 0 (gRPC's uncompressed flag)", () => {
+  // The mutation review: with the inline u32be path taken for a u32be field after an offset, the
+  // test above still passed (flag 1 read as a 16 MiB length, over the limit, goes the slow way);
+  // flag 0 reads as a length of 0 and came out as an empty frame.
+  for (const counts of ["payload", "frame"] as const) {
+    // Without an offset too: a u32be field that counts the frame is not the inline path's either.
+    const plain = lengthPrefixed({ counts });
+    const decoded = plain.decoder();
+    decoded.push(concat([plain.encode(new Uint8Array([7])), plain.encode(new Uint8Array(0))]));
+    assert.deepEqual([decoded.next(), decoded.next()], [new Uint8Array([7]), new Uint8Array(0)]);
+    const grpc = lengthPrefixed({ offset: 1, counts });
+    const frames = [new Uint8Array([0, 7, 8]), new Uint8Array([0]), new Uint8Array([1, 9])];
+    const decoder = grpc.decoder();
+    decoder.push(concat(frames.map((f) => grpc.encode(f))));
+    assert.deepEqual([decoder.next(), decoder.next(), decoder.next()], frames, counts);
+    assert.equal(decoder.next(), undefined);
+  }
+});
+
+test("lengthPrefixed(): a decoder's limit changed by setLimit() (reliable sessions) holds for the headers after", () => {
+  // The mutation review: no test called setLimit(); it is how a reliable server lifts its
+  // handshake limit. A plain u32be field keeps a copy of the limit for the decoder's inline path,
+  // which no other field may take (it reads 4 bytes at the frame's start as the length).
+  for (const options of [{}, { width: 2 }, { endian: "little" as const }, { offset: 1 }]) {
+    const framing = lengthPrefixed(options);
+    const offset = "offset" in options ? 1 : 0;
+    const payload = new Uint8Array(9 + offset).fill(5);
+    const wire = framing.encode(payload); // a length of 9 (the offset bytes are not counted)
+    const where = JSON.stringify(options);
+    const decoderWith = (limit: number) =>
+      lengthPrefixed({ ...options, maxFrameLength: limit }).decoder() as HeaderDecoder;
+    const raised = decoderWith(4);
+    raised.setLimit(9);
+    raised.push(wire.slice()); // a copy: the decoder owns a chunk, and moves offset bytes in it
+    assert.deepEqual(raised.next(), payload, where);
+    const lowered = decoderWith(16);
+    lowered.setLimit(8);
+    lowered.push(wire.slice());
+    assert.throws(() => lowered.next(), (error) => {
+      assert.ok(error instanceof FrameTooLargeError, `${where}: ${error}`);
+      assert.deepEqual([error.length, error.limit], [9, 8], where);
+      return true;
+    });
+    // Two empty frames in one chunk: two frames, whatever 4 bytes read as a u32be would say.
+    const empty = new Uint8Array(offset).fill(6);
+    const two = decoderWith(4);
+    two.setLimit(9);
+    two.push(concat([framing.encode(empty), framing.encode(empty)]));
+    assert.deepEqual([two.next(), two.next(), two.next()], [empty, empty, undefined], where);
+  }
 });
 
 test("lengthPrefixed() rejects bad options and oversized payloads with built-in errors", () => {
