@@ -383,3 +383,24 @@ test("delimited() encode: a multi-byte delimiter at the payload's start is refus
     }
   }
 });
+
+test("delimited(): FrameTooLargeError names TLS when a TLS client talks to a line protocol", () => {
+  // The mutation review: the first bytes the error looks at were never read (left zero), and every
+  // test passed.
+  const hello = new Uint8Array(40).fill(0x41);
+  hello.set([0x16, 0x03, 0x01, 0x00, 0x23]);
+  for (
+    const framing of [
+      lines({ maxFrameLength: 16 }),
+      delimited({ delimiter: "\r\n", maxFrameLength: 16 }),
+    ]
+  ) {
+    const decoder = framing.decoder();
+    decoder.push(hello);
+    assert.throws(() => decoder.next(), (error) => {
+      assert.ok(error instanceof FrameTooLargeError, String(error));
+      assert.match(error.hint ?? "", /look like a TLS handshake record/);
+      return true;
+    });
+  }
+});

@@ -17,3 +17,27 @@ test("lines() strips \\r\\n and \\n, keeps empty lines, and encodes with \\n", (
   assert.equal(lines().name, "line");
   assert.equal(lines().maxFrameLength, 65536);
 });
+
+test("lines() returns an empty line that is all the decoder holds: \\n or \\r\\n alone, as a chunk or after the line before", () => {
+  // The mutation review: an empty CRLF line at the head of the queue (the blank line that ends
+  // HTTP headers) came out as "\r" with the \r check one byte off, and a lone "\n" was not looked
+  // at with the empty check one byte off; no test saw either.
+  const utf8 = (s: string) => new TextEncoder().encode(s);
+  const read = (chunks: string[]) => {
+    const decoder = lines().decoder();
+    const out: string[] = [];
+    for (const chunk of chunks) {
+      decoder.push(utf8(chunk));
+      for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+        out.push(new TextDecoder().decode(f));
+      }
+    }
+    decoder.end();
+    return out;
+  };
+  assert.deepEqual(read(["\n"]), [""]);
+  assert.deepEqual(read(["\r\n"]), [""]);
+  assert.deepEqual(read(["\r", "\n"]), [""]);
+  assert.deepEqual(read(["Host: x\r\n\r\n"]), ["Host: x", ""]);
+  assert.deepEqual(read(["Host: x\r\n", "\r\n", "\n"]), ["Host: x", "", ""]);
+});
