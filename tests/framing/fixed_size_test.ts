@@ -33,3 +33,22 @@ test("fixedSize() encode returns a new buffer, not the payload, also for a Buffe
     assert.deepEqual([...wire], [1, 2, 3]);
   }
 });
+
+test("fixedSize(1) is the smallest size: one-byte records, each its own frame", () => {
+  // The mutation review: no test made a fixedSize(1), the boundary of the size check.
+  const framing = fixedSize(1);
+  assert.deepEqual(framing.encode(new Uint8Array([7])), new Uint8Array([7]));
+  const decoder = framing.decoder();
+  decoder.push(new Uint8Array([1, 2]));
+  decoder.push(new Uint8Array([3]));
+  assert.deepEqual(
+    [decoder.next(), decoder.next(), decoder.next()],
+    [1, 2, 3].map((b) => new Uint8Array([b])),
+  );
+  assert.equal(decoder.next(), undefined);
+  decoder.end();
+  assert.throws(() => fixedSize(0), {
+    name: "RangeError",
+    message: "Cannot create framing as size must be a positive integer: received 0",
+  });
+});
