@@ -464,6 +464,7 @@ test("lengthPrefixed() refuses each option outside its values with its own error
     ],
     [{ counts: "" }, "TypeError", 'counts must be "payload" or "frame": received the string ""'],
     [{ offset: 65536 }, "RangeError", "offset must be an integer from 0 to 65535: received 65536"],
+    [{ offset: NaN }, "RangeError", "offset must be an integer from 0 to 65535: received NaN"],
     [
       { offset: "1" },
       "TypeError",
