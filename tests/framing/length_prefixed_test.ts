@@ -709,6 +709,12 @@ test("FrameTooLargeError names a byte-swapped length only when it is a valid len
   const hint = hintOf(lengthPrefixed({ maxFrameLength: 65536 }), [0x16, 0x00, 0x00, 0x00]) ?? "";
   assert.doesNotMatch(hint, /TLS/);
   assert.match(hint, /opposite byte order the length would be 22;/);
+  // A 2-byte field has a byte order too (the mutation review: only 4-byte fields were tried).
+  assert.match(
+    hintOf(lengthPrefixed({ width: 2, endian: "little", maxFrameLength: 1000 }), [0x03, 0xe8]) ??
+      "",
+    /opposite byte order the length would be 1000;/,
+  );
 });
 
 test("lengthPrefixed() copies a spanning frame of exactly 8 KiB into a slab, not through allocate", () => {
