@@ -1,8 +1,9 @@
-// ByteQueue.gather(): small chunks copied together into blocks of the queue's own.
+// ByteQueue: gather() (small chunks copied together into blocks of the queue's own), and more.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ByteQueue } from "../../src/framing/_byte_queue.ts";
 import { prefixTable } from "../../src/framing/_search.ts";
+import { lengthPrefixed } from "../../mod.ts";
 
 test("gather() copies a trickle of one-byte chunks into a few blocks, in order", () => {
   const queue = new ByteQueue();
@@ -71,4 +72,74 @@ test("find() searches the bytes gather() appends to a chunk it has searched to i
   assert.equal(other.find(two, prefixTable(two)), -1); // a candidate at the end, waiting for more bytes
   other.gather(new Uint8Array([0x0a]));
   assert.equal(other.find(two, prefixTable(two)), 1);
+});
+
+// The mutation review of ByteQueue: the tests below pin what no test reached.
+
+test("a queue that has held more than 1024 chunks at once hands out every byte in order", () => {
+  // Past 1024 chunks read, the array of chunks is compacted: with its slice or its head reset
+  // left out, bytes were lost or read from dropped chunks, and every test passed.
+  const queue = new ByteQueue();
+  const n = 3000;
+  for (let i = 0; i < n; i++) queue.push(new Uint8Array([i & 0xff, (i >> 8) & 0xff]));
+  const out = new Uint8Array(2);
+  for (let i = 0; i < n; i++) {
+    assert.equal(queue.byteAt(1), (i >> 8) & 0xff, `chunk ${i}`);
+    queue.readInto(out, 0, 2);
+    assert.deepEqual([...out], [i & 0xff, (i >> 8) & 0xff], `chunk ${i}`);
+    if (i % 7 === 0) queue.push(new Uint8Array(0)); // ignored
+  }
+  assert.equal(queue.length, 0);
+  // So through a decoder: 3000 one-frame chunks pushed before any is read.
+  const framing = lengthPrefixed({ width: 1 });
+  const decoder = framing.decoder();
+  for (let i = 0; i < n; i++) decoder.push(framing.encode(new Uint8Array([i & 0xff])));
+  for (let i = 0; i < n; i++) assert.deepEqual(decoder.next(), new Uint8Array([i & 0xff]));
+  assert.equal(decoder.next(), undefined);
+});
+
+test("drain() hands back the unread part of the head chunk and the chunks after it whole", () => {
+  const queue = new ByteQueue();
+  queue.push(new Uint8Array([1, 2, 3]));
+  queue.push(new Uint8Array([4, 5]));
+  queue.push(new Uint8Array([6]));
+  queue.push(new Uint8Array([7, 8]));
+  queue.skip(4); // the first chunk read, and one byte of the second
+  assert.deepEqual(queue.drain().map((c) => [...c]), [[5], [6], [7, 8]]);
+  assert.equal(queue.length, 0);
+  // Emptied: it starts over with the next bytes (a search too).
+  const delimiter = new Uint8Array([0x0a]);
+  queue.push(new Uint8Array([7, 0x0a]));
+  assert.equal(queue.find(delimiter, prefixTable(delimiter)), 1);
+  const out = new Uint8Array(2);
+  queue.readInto(out, 0, 2);
+  assert.deepEqual([...out], [7, 0x0a]);
+});
+
+test("every read of a held chunk whose memory was transferred away says so: no engine error, no skipped bytes", () => {
+  const detachedHead = () => {
+    const queue = new ByteQueue();
+    const chunk = new Uint8Array([1, 2, 3, 0x0a]);
+    queue.push(chunk);
+    queue.push(new Uint8Array([4, 5, 6, 0x0a]));
+    structuredClone(chunk.buffer, { transfer: [chunk.buffer] }); // detaches `chunk`
+    return queue;
+  };
+  const delimiter = new Uint8Array([0x0a]);
+  const twoBytes = new Uint8Array([0x0d, 0x0a]);
+  const reads: [string, (queue: ByteQueue) => unknown][] = [
+    ["byteAt", (q) => q.byteAt(0)],
+    ["peekInto", (q) => q.peekInto(new Uint8Array(4), 0, 4)],
+    ["skip", (q) => q.skip(2)],
+    ["readInto", (q) => q.readInto(new Uint8Array(4), 0, 4)],
+    ["find", (q) => q.find(delimiter, prefixTable(delimiter))],
+    ["find (2 bytes)", (q) => q.find(twoBytes, prefixTable(twoBytes))],
+  ];
+  for (const [name, read] of reads) {
+    assert.throws(() => read(detachedHead()), (error) => {
+      assert.ok(error instanceof TypeError, `${name}: ${error}`);
+      assert.match(error.message, /^Cannot decode: bytes held for decoding were detached/, name);
+      return true;
+    });
+  }
 });
