@@ -1561,9 +1561,11 @@ test(
     // Real sockets of this runtime's adapter; the client's timers on a clock of the test's. The
     // server's application reads nothing until the client's close() has timed out (the server
     // session stops reading at 64 KiB queued, the rest waits in the kernel), then reads it all.
-    // Before, the client closed its connection with the server's acks on their way, and the
-    // reset that answered them dropped the 256 KiB and the GOODBYE the server had not read yet:
-    // the server lost the link (CONNECTION_RESET) and would have waited resumeTimeout.
+    // Before, the client closed its connection once what the socket took at once was written
+    // (here before the writes were done: this clock runs the 0 ms timer inside advance(), and the
+    // server saw CONNECTION_CLOSED); in real time, with the server's acks on their way, and the
+    // reset that answered them dropped what the server had not read yet, the GOODBYE among it
+    // (CONNECTION_RESET). Either way the server lost the link and would have waited resumeTimeout.
     const { connect, listen } = await adapter();
     const listener = await listen({ hostname: "127.0.0.1", port: 0 });
     const { port } = listener.addr as { port: number };
