@@ -52,7 +52,8 @@ const noop = (): void => {};
  * frames are written, and a link whose session's `close()` timed out takes
  * at most to write them and see that end (see `#closeLinkGracefully`): not
  * `deadPeerTimeout`, with `close()` settled and the connection keeping the
- * process alive meanwhile.
+ * process alive meanwhile (a `deadPeerTimeout` shorter than this bounds
+ * both instead).
  */
 export const LINGER_LIMIT = 1000;
 

@@ -1620,9 +1620,10 @@ async function afterServerGoodbye(
   body: (
     env: { clock: FakeClock; peer: Awaited<ReturnType<typeof rawPeer>>; closed: () => boolean },
   ) => Promise<void>,
+  options: { deadPeerTimeout?: number } = {},
 ): Promise<void> {
   const clock = new FakeClock();
-  await withRawServer({ clock }, async ({ net, server, dial }) => {
+  await withRawServer({ clock, ...options }, async ({ net, server, dial }) => {
     const peer = await dial();
     await sayHello(peer, 7);
     const session = await nextSession(server);
@@ -1674,6 +1675,63 @@ test(
       clock.advance(1);
       await drainJobs(20);
       assert.equal(closed(), true, "closed LINGER_LIMIT after its frames went out");
+    });
+  },
+);
+
+test(
+  "reliable: with deadPeerTimeout under LINGER_LIMIT, a session that ended waits deadPeerTimeout for the peer's end",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // The peer's end is not waited for longer than a dead peer takes to detect.
+    await afterServerGoodbye(async ({ clock, closed }) => {
+      clock.advance(299);
+      await drainJobs(20);
+      assert.equal(closed(), false, "not before deadPeerTimeout");
+      clock.advance(1);
+      await drainJobs(20);
+      assert.equal(closed(), true, "closed deadPeerTimeout after its frames went out");
+    }, { deadPeerTimeout: 300 });
+  },
+);
+
+test(
+  "reliable: a session whose close() timed out closes its connection LINGER_LIMIT after the timeout, also when its frames go out meanwhile and the peer never ends it",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // The raw client reads nothing for 500 ms after the server's close() timed out, then reads
+    // everything, the GOODBYE and the end among it, and never ends its side: the 1 s counts from
+    // the timeout, not from when the frames went out.
+    const clock = new FakeClock();
+    await withRawServer({ clock }, async ({ net, server, dial }) => {
+      const peer = await dial();
+      await sayHello(peer, 7);
+      const session = await nextSession(server);
+      let closed = false;
+      void net.links[0]!.server.closed.then(() => (closed = true));
+      for (let i = 0; i < 40; i++) session.send(new Uint8Array(16384)).catch(() => {});
+      await drainJobs(50);
+      const closing = outcome(session.close({ timeout: 100 }));
+      clock.advance(100);
+      assert.equal(await closing, "CONNECTION_TIMEOUT");
+      clock.advance(500);
+      await drainJobs(20);
+      let frame: Uint8Array | undefined;
+      do frame = await peer.next(); while (frame !== undefined && frame[0] !== GOODBYE);
+      assert.equal(frame?.[0], GOODBYE, "the server's GOODBYE");
+      assert.equal(await peer.next(), undefined, "then its end");
+      await drainJobs(20);
+      assert.equal(closed, false, "open while the peer may still end it");
+      clock.advance(LINGER_LIMIT - 501);
+      await drainJobs(20);
+      assert.equal(closed, false, "not before LINGER_LIMIT");
+      clock.advance(1);
+      await drainJobs(20);
+      assert.equal(closed, true, "closed LINGER_LIMIT after close() timed out");
     });
   },
 );
