@@ -616,9 +616,10 @@ test("lengthPrefixed() writes a 5- to 8-byte field after its offset bytes, and l
     assert.deepEqual(concat(framing.encodeParts(payload)), wire, endian);
   }
   // A payload that claims 2^32 + 258 bytes (nothing is read from it past the offset, none here):
-  // the header is all encodeParts() writes.
+  // the header is all encodeParts() writes. Both sizes claim it: reading either is legitimate.
   const huge = new Uint8Array(0);
   Object.defineProperty(huge, "length", { value: 2 ** 32 + 258 });
+  Object.defineProperty(huge, "byteLength", { value: 2 ** 32 + 258 });
   const expected = { big: [0, 0, 1, 0, 0, 1, 2], little: [2, 1, 0, 0, 1, 0, 0] };
   for (const endian of ["big", "little"] as const) {
     const framing = lengthPrefixed({ width: 7, endian, maxFrameLength: Infinity });

@@ -264,12 +264,14 @@ test(
       for (let i = 0; i < 20; i++) await null;
       return settled;
     };
-    // 65531 bytes of payload (written as it is) and a 4-byte header: 65535 bytes queued.
+    // 65531 bytes of payload (written as it is) and a 4-byte header: 65535 bytes queued. Settled
+    // within the turns given: so the waits below are waits, not writes slower to settle.
     const under = new FrameEncoderStream(lengthPrefixed());
-    await under.writable.getWriter().write(new Uint8Array(65531)); // does not wait
+    const underWrite = under.writable.getWriter().write(new Uint8Array(65531));
+    assert.equal(await settledAfterTurns(underWrite), true, "65535 bytes queued: no wait");
     const at = new FrameEncoderStream(lengthPrefixed());
     const atWrite = at.writable.getWriter().write(new Uint8Array(65532)); // 65536 bytes queued
-    assert.equal(await settledAfterTurns(atWrite), false);
+    assert.equal(await settledAfterTurns(atWrite), false, "65536 bytes queued: waits");
     const atReader = at.readable.getReader();
     assert.equal((await atReader.read()).value?.length, 4);
     assert.equal((await atReader.read()).value?.length, 65532);
