@@ -372,7 +372,6 @@ test("delimited() encode: a multi-byte delimiter at the payload's start is refus
   });
   const crlf = delimited({ delimiter: "\r\n" });
   assert.deepEqual(crlf.encode(utf8("a\rb\nc")), utf8("a\rb\nc\r\n"));
-  assert.equal(lines().name, "line");
   for (const framing of [delimited({ maxFrameLength: 4 }), lines({ maxFrameLength: 4 })]) {
     assert.deepEqual(framing.encode(utf8("abcd")), utf8("abcd\n"));
     for (const encode of [framing.encode, framing.encodedLength, framing.encodeParts]) {

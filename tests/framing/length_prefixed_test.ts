@@ -594,26 +594,19 @@ test("lengthPrefixed() reads all 32 bits of a u32be length when what it would be
 test("lengthPrefixed() writes a 5- to 8-byte field after its offset bytes, and lengths of 4 GiB and more in full", () => {
   // The mutation review: fields wider than 4 bytes take their own path (arithmetic, not shifts),
   // which no test ran with an offset or with a length above 32 bits.
-  for (
-    const [endian, field] of [["big", [0, 0, 0, 0, 0, 0, 0, 3]], ["little", [
-      3,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-    ]]] as const
-  ) {
-    const framing = lengthPrefixed({ width: 8, endian, offset: 2 });
-    const payload = new Uint8Array([9, 8, 1, 2, 3]);
-    const wire = new Uint8Array([9, 8, ...field, 1, 2, 3]);
-    assert.deepEqual(framing.encode(payload), wire, endian);
-    const target = new Uint8Array(wire.length + 2).fill(0xee);
-    assert.equal(framing.encodeInto(payload, target, 1), wire.length);
-    assert.deepEqual(target, new Uint8Array([0xee, ...wire, 0xee]), endian);
-    assert.deepEqual(concat(framing.encodeParts(payload)), wire, endian);
+  for (const width of [5, 6, 7, 8]) {
+    const zeros = new Array<number>(width - 1).fill(0);
+    for (const [endian, field] of [["big", [...zeros, 3]], ["little", [3, ...zeros]]] as const) {
+      const where = `${width} bytes, ${endian}`;
+      const framing = lengthPrefixed({ width, endian, offset: 2 });
+      const payload = new Uint8Array([9, 8, 1, 2, 3]);
+      const wire = new Uint8Array([9, 8, ...field, 1, 2, 3]);
+      assert.deepEqual(framing.encode(payload), wire, where);
+      const target = new Uint8Array(wire.length + 2).fill(0xee);
+      assert.equal(framing.encodeInto(payload, target, 1), wire.length);
+      assert.deepEqual(target, new Uint8Array([0xee, ...wire, 0xee]), where);
+      assert.deepEqual(concat(framing.encodeParts(payload)), wire, where);
+    }
   }
   // A payload that claims 2^32 + 258 bytes (nothing is read from it past the offset, none here):
   // the header is all encodeParts() writes. Both sizes claim it: reading either is legitimate.
