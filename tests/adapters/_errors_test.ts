@@ -4,8 +4,15 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionError } from "../../src/errors.ts";
-import { connectionError, errorCode, formatAddr, reasonOf } from "../../src/adapters/_errors.ts";
+import { ConnectionError, FrameTooLargeError, FramingError } from "../../src/errors.ts";
+import {
+  closedError,
+  connectionError,
+  errorCode,
+  formatAddr,
+  isFramewireError,
+  reasonOf,
+} from "../../src/adapters/_errors.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
 const sockets = watchSockets();
@@ -188,3 +195,122 @@ test(
     );
   },
 );
+
+test("connectionError words timeouts, and a closed connection keeps its code", BOUNDED, () => {
+  for (const cause of [errno("connect ETIMEDOUT 10.0.0.1:80", "ETIMEDOUT"), named("TimedOut")]) {
+    const error = connectionError("connect to 10.0.0.1:80", cause);
+    assert.equal(error.message, "Cannot connect to 10.0.0.1:80 as the connection timed out");
+    assert.equal(error.code, "CONNECTION_TIMEOUT");
+    assert.equal(error.cause, cause);
+  }
+  const path = "/tmp/saved as backup.sock";
+  const closed = closedError({ transport: "unix", path });
+  assert.equal(closed.message, `Cannot write to ${path} as the connection is closed`);
+  assert.equal(closed.code, "CONNECTION_CLOSED");
+  assert.equal(errorCode(closed), "CONNECTION_CLOSED");
+  assert.equal(reasonOf(closed), "the connection is closed");
+  assert.equal(
+    closedError({ transport: "tcp", hostname: "::1", port: 9 }).message,
+    "Cannot write to [::1]:9 as the connection is closed",
+  );
+});
+
+test("connectionError words every untrusted-certificate errno alike", BOUNDED, () => {
+  const untrusted =
+    "the server's certificate could not be verified against the trusted CAs (caCerts)";
+  for (
+    const code of [
+      "UNABLE_TO_GET_ISSUER_CERT",
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+      "CERT_UNTRUSTED",
+      "CERT_SIGNATURE_FAILURE",
+    ]
+  ) {
+    const error = connectionError("connect to 127.0.0.1:1", errno("self-signed certificate", code));
+    assert.equal(error.message, `Cannot connect to 127.0.0.1:1 as ${untrusted}`, code);
+    assert.equal(error.code, "CONNECTION_FAILED");
+  }
+  // Older rustls' word for a certificate not valid yet.
+  assert.equal(
+    connectionError("connect to 127.0.0.1:1", rustls("invalid peer certificate: NotValidYet"))
+      .message,
+    "Cannot connect to 127.0.0.1:1 as the server's certificate is not valid yet",
+  );
+});
+
+test(
+  "connectionError takes causes that are no Error, and EPROTO that is not about TLS",
+  BOUNDED,
+  () => {
+    for (const [cause, words] of [["oops", "oops"], [undefined, "undefined"], [null, "null"]]) {
+      const error = connectionError("read from 127.0.0.1:1", cause);
+      assert.equal(error.message, `Cannot read from 127.0.0.1:1 as it failed: ${words}`);
+      assert.equal(error.code, "CONNECTION_FAILED");
+      assert.equal(error.cause, cause);
+    }
+    // EPROTO names the TLS reply only when its message does.
+    const proto = errno("write EPROTO: unsupported protocol", "EPROTO");
+    assert.equal(
+      connectionError("connect to 127.0.0.1:1", proto).message,
+      "Cannot connect to 127.0.0.1:1 as it failed: write EPROTO: unsupported protocol",
+    );
+  },
+);
+
+test("isFramewireError knows another copy's errors by name and code", BOUNDED, () => {
+  // As another copy of framewire would make them: instanceof fails.
+  const copy = (name: string, code: unknown): Error =>
+    Object.assign(new Error("Cannot read from 127.0.0.1:1 as the connection was reset"), {
+      name,
+      code,
+    });
+  for (
+    const code of [
+      "FRAME_TOO_LARGE",
+      "TRUNCATED_FRAME",
+      "MALFORMED_HEADER",
+      "CONNECTION_FAILED",
+      "CONNECTION_REFUSED",
+      "CONNECTION_RESET",
+      "CONNECTION_TIMEOUT",
+      "CONNECTION_CLOSED",
+      "SESSION_LOST",
+      "PROTOCOL_ERROR",
+    ]
+  ) assert.equal(isFramewireError(copy("SomeError", code)), true, code);
+  assert.equal(isFramewireError(copy("ConnectionError", "ECONNRESET")), false);
+  assert.equal(isFramewireError(copy("ConnectionError", 7)), false);
+  assert.equal(isFramewireError(copy("Connection", "CONNECTION_RESET")), false);
+  assert.equal(isFramewireError({ name: "ConnectionError", code: "CONNECTION_RESET" }), false);
+  // A FramingError of this copy, whatever its name.
+  class Odd extends FramingError {}
+  assert.equal(isFramewireError(new Odd("odd", "PROTOCOL_ERROR")), true);
+  // Another copy's ConnectionError goes through unchanged, with its code; its other errors
+  // (and this copy's) are wrapped.
+  const reset = copy("ConnectionError", "CONNECTION_RESET");
+  assert.equal(connectionError("read from 127.0.0.1:1", reset), reset);
+  assert.equal(errorCode(reset), "CONNECTION_RESET");
+  for (
+    const other of [copy("FrameTooLargeError", "FRAME_TOO_LARGE"), new FrameTooLargeError(9, 1)]
+  ) {
+    const wrapped = connectionError("read from 127.0.0.1:1", other);
+    assert.notEqual(wrapped, other);
+    assert.equal(wrapped.code, "CONNECTION_FAILED");
+    assert.equal(wrapped.cause, other);
+  }
+});
+
+test("reasonOf reads only messages worded as connectionError words them", BOUNDED, () => {
+  for (
+    const message of [
+      "Peer gone as the connection was reset",
+      "Peer gone as it failed: boom",
+    ]
+  ) assert.equal(reasonOf(new Error(message)), message);
+});
+
+function named(name: string): Error {
+  return Object.assign(new Error(name), { name });
+}
