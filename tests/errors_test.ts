@@ -101,3 +101,70 @@ test("MalformedHeaderError shows up to 32 bytes in full and marks only longer on
 });
 
 sockets.check();
+
+test("FramingError messages tell an unallocatable length and an unknown header size", () => {
+  // Under a huge limit, a length the runtime cannot allocate is at most the limit.
+  const cause = new RangeError("Array buffer allocation failed");
+  const huge = new FrameTooLargeError(16, 16, { cause });
+  assert.equal(
+    huge.message,
+    "Cannot decode frame as length 16 cannot be allocated (maxFrameLength 16)",
+  );
+  assert.equal(huge.cause, cause);
+  // A cut header of unknown size is not worded as a delimiter format's payload.
+  const header = new TruncatedFrameError("header", 2, { cause });
+  assert.equal(
+    header.message,
+    "Cannot decode frame as the input ended inside its header: received 2 of an unknown number of bytes",
+  );
+  assert.equal(header.cause, cause);
+  const malformed = new MalformedHeaderError("bad", new Uint8Array([0xde, 0xad]), { cause });
+  assert.equal(
+    malformed.message,
+    "Cannot decode frame as its header is malformed: bad (bytes de ad)",
+  );
+  assert.equal(malformed.cause, cause);
+});
+
+test("The hints name every HTTP method, and fire on their bytes only", () => {
+  const hintOf = (text: string): string | undefined =>
+    new FrameTooLargeError(1e9, 100, { header: new TextEncoder().encode(text) }).hint;
+  for (
+    const method of ["GET", "POST", "PUT", "HEAD", "PRI", "DELETE", "OPTIONS", "PATCH", "CONNECT"]
+  ) {
+    assert.equal(
+      hintOf(`${method} / HTTP/1.1`),
+      `the bytes look like HTTP ("${
+        method.slice(0, 4).trim()
+      }"); is an HTTP client talking to this port?`,
+    );
+  }
+  // One letter off is no HTTP (a Redis "SET", say).
+  assert.equal(hintOf("SET k"), undefined);
+  assert.equal(hintOf("XTTP/1.1 200"), undefined);
+  // TLS and gzip in a 2-byte length field; one of the two bytes alone is neither.
+  const hint2 = (a: number, b: number) =>
+    new FrameTooLargeError(1e9, 100, { header: new Uint8Array([a, b]) }).hint;
+  assert.match(hint2(0x16, 0x03) ?? "", /TLS handshake record/);
+  assert.match(hint2(0x1f, 0x8b) ?? "", /gzip/);
+  assert.equal(hint2(0x1f, 0x00), undefined);
+  assert.equal(hint2(0x00, 0x8b), undefined);
+  // A malformed header has no swapped length to name.
+  assert.equal(
+    new MalformedHeaderError("bad", new Uint8Array([0, 0, 0, 0])).message,
+    "Cannot decode frame as its header is malformed: bad (bytes 00 00 00 00)",
+  );
+});
+
+test("The text hint takes printable ASCII, tab, CR and LF, from the first byte on", () => {
+  const hintOf = (bytes: number[]): string | undefined =>
+    new FrameTooLargeError(1e9, 100, { header: new Uint8Array(bytes), swappedLength: 1e9 }).hint;
+  assert.equal(
+    hintOf([0x20, 0x7e, 0x09, 0x0a, 0x0d]),
+    'the bytes look like text (" ~\\t\\n\\r"); is the peer sending lines or other text, not length-prefixed frames?',
+  );
+  for (const odd of [0x00, 0x08, 0x0b, 0x1f, 0x7f, 0x80]) {
+    assert.equal(hintOf([0x41, 0x42, 0x43, odd]), undefined, `byte ${odd}`);
+    assert.equal(hintOf([odd, 0x41, 0x42, 0x43]), undefined, `byte ${odd} first`);
+  }
+});
