@@ -6,12 +6,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConnectionError, FrameTooLargeError, FramingError } from "../../src/errors.ts";
 import {
+  checkTarget,
   closedError,
   connectionError,
   errorCode,
   formatAddr,
   isFramewireError,
   reasonOf,
+  requireRuntime,
+  unixBindPath,
 } from "../../src/adapters/_errors.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
@@ -314,3 +317,57 @@ test("reasonOf reads only messages worded as connectionError words them", BOUNDE
 function named(name: string): Error {
   return Object.assign(new Error(name), { name });
 }
+
+test(
+  "checkTarget unwraps [IPv6], takes port 65535, turns null options into defaults",
+  BOUNDED,
+  () => {
+    assert.equal(checkTarget({ hostname: "[::1]", port: 1 }, "connect").hostname, "::1");
+    assert.equal(checkTarget({ hostname: "127.0.0.1", port: 65535 }, "connect").port, 65535);
+    assert.throws(() => checkTarget({ hostname: "127.0.0.1", port: 65536 }, "connect"), {
+      name: "RangeError",
+      message: "Cannot connect as port must be an integer from 1 to 65535: received 65536",
+    });
+    for (const name of ["signal", "noDelay", "caCerts", "serverName"]) {
+      const checked = checkTarget({ hostname: "h", port: 1, [name]: null }, "connect", "client");
+      assert.equal((checked as Record<string, unknown>)[name], undefined, name);
+    }
+  },
+);
+
+test("checkTarget asks a TLS server for its key, and decodes a key given as bytes", BOUNDED, () => {
+  assert.throws(() => checkTarget({ port: 0, cert: "CERT" }, "listen", "server"), {
+    name: "TypeError",
+    message: "Cannot listen as key must be a non-empty string: received undefined",
+  });
+  const options = { port: 0, cert: "CERT", key: new TextEncoder().encode("KEY") };
+  const checked = checkTarget(options, "listen", "server") as Record<string, unknown>;
+  assert.equal(checked.key, "KEY");
+  assert.equal(checked.cert, "CERT");
+});
+
+test("unixBindPath makes relative paths absolute, within 107 bytes", BOUNDED, () => {
+  const cwd = () => "/work";
+  assert.equal(unixBindPath("/tmp/s.sock", cwd), "/tmp/s.sock");
+  assert.equal(unixBindPath("\0abstract", cwd), "\0abstract");
+  assert.equal(unixBindPath("s.sock", cwd), "/work/s.sock");
+  assert.equal(unixBindPath("s.sock", () => "/"), "/s.sock");
+  assert.equal(unixBindPath("s.sock", () => "/work/"), "/work/s.sock");
+  // "/work/" and a name of 101 bytes make 107; one more keeps the path as given.
+  assert.equal(unixBindPath("a".repeat(101), cwd), `/work/${"a".repeat(101)}`);
+  assert.equal(unixBindPath("a".repeat(102), cwd), "a".repeat(102));
+});
+
+test("requireRuntime names the adapter that fits this runtime", BOUNDED, () => {
+  for (const runtime of ["Deno", "Bun"] as const) {
+    if (runtime in globalThis) {
+      requireRuntime(runtime, "connect");
+      continue;
+    }
+    assert.throws(() => requireRuntime(runtime, "listen"), {
+      name: "TypeError",
+      message: `Cannot listen as the ${runtime.toLowerCase()} adapter needs ${runtime}: ` +
+        "use @framewire/framewire/node on other runtimes",
+    });
+  }
+});
