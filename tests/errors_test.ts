@@ -168,3 +168,17 @@ test("The text hint takes printable ASCII, tab, CR and LF, from the first byte o
     assert.equal(hintOf([odd, 0x41, 0x42, 0x43]), undefined, `byte ${odd} first`);
   }
 });
+
+test("The text hint reads and quotes the first 32 bytes only", () => {
+  const text = "abcdefghijklmnopqrstuvwxyz012345"; // 32 bytes
+  const hintOf = (bytes: Uint8Array): string | undefined =>
+    new FrameTooLargeError(1e9, 100, { header: bytes, swappedLength: 1e9 }).hint;
+  const tail = new Uint8Array([...new TextEncoder().encode(text), 0x00, 0x41]);
+  assert.equal(
+    hintOf(tail),
+    `the bytes look like text ("${text}"); is the peer sending lines or other text, not length-prefixed frames?`,
+  );
+  const last = new TextEncoder().encode(text);
+  last[31] = 0x00;
+  assert.equal(hintOf(last), undefined);
+});
