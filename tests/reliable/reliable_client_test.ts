@@ -1520,12 +1520,7 @@ test(
       // The GOODBYE waits behind data nobody reads: the connection goes LINGER_LIMIT (1 s) later,
       // not deadPeerTimeout (close() has settled, and the connection would keep the process
       // alive). Before the leak review: 4000 ms more; until the lingering close: at once.
-      clock.advance(LINGER_LIMIT - 1);
-      await drainJobs(20);
-      assert.equal(connClosed(), false, "not before LINGER_LIMIT");
-      clock.advance(1);
-      await drainJobs(20);
-      assert.equal(connClosed(), true, "closed LINGER_LIMIT after close() timed out");
+      await assertClosedAfter(clock, connClosed, LINGER_LIMIT, "LINGER_LIMIT from the timeout");
     });
   },
 );
@@ -1611,33 +1606,64 @@ test(
   },
 );
 
+type Peer = Awaited<ReturnType<typeof rawPeer>>;
+
+/**
+ * A raw client's session on a server of `withRawServer`: the client, the
+ * server's session, and whether the server's connection is closed.
+ */
+async function rawSession(
+  { net, server, dial }: Parameters<Parameters<typeof withRawServer>[1]>[0],
+): Promise<{ peer: Peer; session: ReliableSession; closed: () => boolean }> {
+  const peer = await dial();
+  await sayHello(peer, 7);
+  const session = await nextSession(server);
+  let closed = false;
+  void net.links[0]!.server.closed.then(() => (closed = true));
+  return { peer, session, closed: () => closed };
+}
+
+/** Reads what the server sends up to its GOODBYE, then its end. */
+async function readToGoodbyeAndEnd(peer: Peer): Promise<void> {
+  let frame: Uint8Array | undefined;
+  do frame = await peer.next(); while (frame !== undefined && frame[0] !== GOODBYE);
+  assert.equal(frame?.[0], GOODBYE, "the server's GOODBYE");
+  assert.equal(await peer.next(), undefined, "then its end");
+}
+
+/** Checks that `closed()` turns true `ms` of `clock` from now, not a millisecond sooner. */
+async function assertClosedAfter(
+  clock: FakeClock,
+  closed: () => boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  clock.advance(ms - 1);
+  await drainJobs(20);
+  assert.equal(closed(), false, `not before ${what}`);
+  clock.advance(1);
+  await drainJobs(20);
+  assert.equal(closed(), true, `closed ${what} after`);
+}
+
 /**
  * A raw client says goodbye; the server session answers with its GOODBYE,
  * half-closes, and reads on to the client's end. `body` gets the client and
  * whether the server's connection is closed, once the server's end is out.
  */
 async function afterServerGoodbye(
-  body: (
-    env: { clock: FakeClock; peer: Awaited<ReturnType<typeof rawPeer>>; closed: () => boolean },
-  ) => Promise<void>,
+  body: (env: { clock: FakeClock; peer: Peer; closed: () => boolean }) => Promise<void>,
   options: { deadPeerTimeout?: number } = {},
 ): Promise<void> {
   const clock = new FakeClock();
-  await withRawServer({ clock, ...options }, async ({ net, server, dial }) => {
-    const peer = await dial();
-    await sayHello(peer, 7);
-    const session = await nextSession(server);
-    let closed = false;
-    void net.links[0]!.server.closed.then(() => (closed = true));
+  await withRawServer({ clock, ...options }, async (env) => {
+    const { peer, session, closed } = await rawSession(env);
     const ended = once(session, "close");
     await peer.send(encodeAck(GOODBYE, 0));
     await ended;
-    let frame: Uint8Array | undefined;
-    do frame = await peer.next(); while (frame !== undefined && frame[0] !== GOODBYE);
-    assert.equal(frame?.[0], GOODBYE, "the server's GOODBYE");
-    assert.equal(await peer.next(), undefined, "then its end");
+    await readToGoodbyeAndEnd(peer);
     await drainJobs(20); // closeWrite() resolves
-    await body({ clock, peer, closed: () => closed });
+    await body({ clock, peer, closed });
   });
 }
 
@@ -1669,12 +1695,7 @@ test(
     // the server waits a second for that end, not deadPeerTimeout (10 s), with its session over
     // and the connection keeping the process alive.
     await afterServerGoodbye(async ({ clock, closed }) => {
-      clock.advance(LINGER_LIMIT - 1);
-      await drainJobs(20);
-      assert.equal(closed(), false, "not before LINGER_LIMIT");
-      clock.advance(1);
-      await drainJobs(20);
-      assert.equal(closed(), true, "closed LINGER_LIMIT after its frames went out");
+      await assertClosedAfter(clock, closed, LINGER_LIMIT, "LINGER_LIMIT");
     });
   },
 );
@@ -1687,12 +1708,7 @@ test(
   async () => {
     // The peer's end is not waited for longer than a dead peer takes to detect.
     await afterServerGoodbye(async ({ clock, closed }) => {
-      clock.advance(299);
-      await drainJobs(20);
-      assert.equal(closed(), false, "not before deadPeerTimeout");
-      clock.advance(1);
-      await drainJobs(20);
-      assert.equal(closed(), true, "closed deadPeerTimeout after its frames went out");
+      await assertClosedAfter(clock, closed, 300, "deadPeerTimeout");
     }, { deadPeerTimeout: 300 });
   },
 );
@@ -1707,12 +1723,8 @@ test(
     // everything, the GOODBYE and the end among it, and never ends its side: the 1 s counts from
     // the timeout, not from when the frames went out.
     const clock = new FakeClock();
-    await withRawServer({ clock }, async ({ net, server, dial }) => {
-      const peer = await dial();
-      await sayHello(peer, 7);
-      const session = await nextSession(server);
-      let closed = false;
-      void net.links[0]!.server.closed.then(() => (closed = true));
+    await withRawServer({ clock }, async (env) => {
+      const { peer, session, closed } = await rawSession(env);
       for (let i = 0; i < 40; i++) session.send(new Uint8Array(16384)).catch(() => {});
       await drainJobs(50);
       const closing = outcome(session.close({ timeout: 100 }));
@@ -1720,18 +1732,10 @@ test(
       assert.equal(await closing, "CONNECTION_TIMEOUT");
       clock.advance(500);
       await drainJobs(20);
-      let frame: Uint8Array | undefined;
-      do frame = await peer.next(); while (frame !== undefined && frame[0] !== GOODBYE);
-      assert.equal(frame?.[0], GOODBYE, "the server's GOODBYE");
-      assert.equal(await peer.next(), undefined, "then its end");
+      await readToGoodbyeAndEnd(peer);
       await drainJobs(20);
-      assert.equal(closed, false, "open while the peer may still end it");
-      clock.advance(LINGER_LIMIT - 501);
-      await drainJobs(20);
-      assert.equal(closed, false, "not before LINGER_LIMIT");
-      clock.advance(1);
-      await drainJobs(20);
-      assert.equal(closed, true, "closed LINGER_LIMIT after close() timed out");
+      assert.equal(closed(), false, "open while the peer may still end it");
+      await assertClosedAfter(clock, closed, LINGER_LIMIT - 500, "LINGER_LIMIT from the timeout");
     });
   },
 );
