@@ -59,7 +59,14 @@ function olderNode(): string | undefined {
 }
 
 function run(cmd: string, args: string[], cwd = root): string {
-  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  } catch (error) {
+    // What a failed command printed (tsc prints its errors on standard output).
+    const stdout = (error as { stdout?: unknown }).stdout;
+    if (typeof stdout === "string") process.stderr.write(stdout);
+    throw error;
+  }
 }
 
 function walk(dir: string, files: string[] = []): string[] {
@@ -290,19 +297,36 @@ console.log("require() ok for every entry point");
     statSync(join(scratch, "node_modules", denoJson.name, "docs", "examples", example));
   }
   console.log("bin ok: framewire --help; ./cli alone runs nothing; docs/examples are in");
-  // The published types resolve for a TypeScript consumer (nodenext, strict).
+  // The published types resolve for a TypeScript consumer (nodenext, strict, and the stricter
+  // settings a consumer may add: a wrapper passing on a Conn's or a FramingLike's optional
+  // members, which may be undefined, type-checks under exactOptionalPropertyTypes).
   writeFileSync(
     join(scratch, "types.ts"),
     `import { framed, lengthPrefixed, type Conn, type Framing, type FramedConnection } from "@framewire/framewire";
+import type { FramingLike, ReliableSession } from "@framewire/framewire";
 import { listen } from "@framewire/framewire/node";
 import { reliableClient } from "@framewire/framewire";
 const framing: Framing = lengthPrefixed({ width: 2 });
 const listener = await listen({ port: 0 });
 const port: number = listener.addr.port;
 export function wrap(conn: Conn): FramedConnection {
-  return framed(conn, framing);
+  const wrapper: Conn = { ...conn, allocate: conn.allocate, read: conn.read };
+  const inner: FramingLike = framing;
+  return framed(wrapper, { ...inner, encodeInto: inner.encodeInto, encodeParts: undefined });
 }
-export const session = reliableClient(() => Promise.reject(new Error(String(port))));
+export const session: ReliableSession = reliableClient(() => Promise.reject(new Error(String(port))));
+`,
+  );
+  // A CommonJS consumer: require() of the ESM package (TypeScript 5.8+ under nodenext).
+  writeFileSync(
+    join(scratch, "require.cts"),
+    `import framewire = require("@framewire/framewire");
+import node = require("@framewire/framewire/node");
+function isReset(error: unknown): boolean {
+  return error instanceof framewire.ConnectionError && error.code === "CONNECTION_RESET";
+}
+const api: { connect: typeof node.connect; isReset: typeof isReset } = { connect: node.connect, isReset };
+export = api;
 `,
   );
   writeFileSync(
@@ -317,10 +341,16 @@ export const session = reliableClient(() => Promise.reject(new Error(String(port
         types: ["node"],
         typeRoots: [join(root, "node_modules", "@types")],
         strict: true,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+        noPropertyAccessFromIndexSignature: true,
+        verbatimModuleSyntax: true,
+        isolatedDeclarations: true,
+        declaration: true,
         noEmit: true,
         skipLibCheck: false,
       },
-      files: ["types.ts"],
+      files: ["types.ts", "require.cts"],
     }),
   );
   run(bin("tsc"), ["-p", join(scratch, "tsconfig.json")], scratch);
@@ -352,7 +382,9 @@ export function wrap(conn: Conn, options?: { highWaterMark?: number | undefined 
     }),
   );
   run(bin("tsc"), ["-p", join(scratch, "tsconfig.web.json")], scratch);
-  console.log("types ok: a strict nodenext TypeScript consumer type-checks, and a DOM-only one");
+  console.log(
+    "types ok: a strict nodenext TypeScript consumer (ESM and require()) type-checks, and a DOM-only one",
+  );
   process.stdout.write(run(bin("publint"), ["--strict", out]));
 } finally {
   rmSync(scratch, { recursive: true, force: true });

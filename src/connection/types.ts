@@ -65,7 +65,7 @@ export interface Conn {
    * byte, and not pooled, since `frame.buffer` reaches all of it); `framed()`
    * uses it when present.
    */
-  readonly allocate?: (length: number) => Uint8Array;
+  readonly allocate?: ((length: number) => Uint8Array) | undefined;
   /**
    * Optional: `true` when a write to `writable` no longer reads its chunk
    * once it resolves (the bytes were copied to the OS), so the writer may
@@ -80,7 +80,7 @@ export interface Conn {
    * its writable holds chunks. (The adapters' `close` and `closeWrite` are
    * own properties bound to their conn: both kinds of wrapper have them.)
    */
-  readonly releasesChunkOnWrite?: boolean;
+  readonly releasesChunkOnWrite?: boolean | undefined;
   /**
    * Optional: reads into `buffer` (a "bring your own buffer" read, like
    * `Deno.Conn.read`), resolving with the number of bytes read, or `null` at
@@ -94,7 +94,7 @@ export interface Conn {
    * The Deno adapter provides it; `framed()` uses it to read large frames
    * straight into their own buffers and small ones into buffers it reuses.
    */
-  readonly read?: (buffer: Uint8Array) => Promise<number | null>;
+  readonly read?: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ByteReader,
+  type Conn,
   framed,
   type FrameDecoder,
   FrameDecoderStream,
@@ -125,4 +126,49 @@ test("framed() sends and receives a format of one's own", async () => {
   assert.deepEqual(got, [[1, 2], [104, 105], []]);
   await client.close();
   await server.close();
+});
+
+test("framed() and FrameEncoderStream take optional members given as undefined (a wrapper passing them on) as left out", async () => {
+  // The types allow it (exactOptionalPropertyTypes: tests/connection/types_test.ts).
+  const wrapped: FramingLike = {
+    ...u8,
+    encodedLength: undefined,
+    encodeInto: undefined,
+    encodeParts: undefined,
+  };
+  const encoder = new FrameEncoderStream(wrapped);
+  const writer = encoder.writable.getWriter();
+  void writer.write(bytes(1, 2));
+  void writer.write(new Uint8Array(200).fill(9));
+  void writer.close();
+  const wire = new Uint8Array(await new Response(encoder.readable).arrayBuffer());
+  assert.deepEqual(wire, bytes(2, 1, 2, 200, ...new Uint8Array(200).fill(9)));
+
+  const link = new MemoryLink();
+  const inner = link.client;
+  const conn: Conn = {
+    readable: inner.readable,
+    writable: inner.writable,
+    localAddr: inner.localAddr,
+    remoteAddr: inner.remoteAddr,
+    closeWrite: () => inner.closeWrite(),
+    close: () => inner.close(),
+    closed: inner.closed,
+    allocate: undefined,
+    read: undefined,
+    releasesChunkOnWrite: undefined,
+  };
+  const client = framed(conn, wrapped);
+  const server = framed(link.server, wrapped);
+  await Promise.all([client.send(bytes(1, 2)), client.send("hi"), client.send(bytes())]);
+  await client.closeWrite();
+  const got: number[][] = [];
+  for await (const frame of server) got.push([...frame]);
+  assert.deepEqual(got, [[1, 2], [104, 105], []]);
+  await server.send(bytes(7));
+  await server.close();
+  const replies: number[][] = [];
+  for await (const frame of client) replies.push([...frame]);
+  assert.deepEqual(replies, [[7]]);
+  await client.close();
 });
