@@ -125,6 +125,11 @@ for (const [key, path] of Object.entries(denoJson.exports as Record<string, stri
   const js = path.replace(/^\.\//, "./").replace(/\.ts$/, ".js");
   exportsMap[key] = { types: js.replace(/\.js$/, ".d.ts"), default: js };
 }
+// "deno" -> ["./src/adapters/deno.d.ts"], and so on for every subpath export.
+const subpathTypes: Record<string, string[]> = {};
+for (const [key, { types }] of Object.entries(exportsMap)) {
+  if (key !== ".") subpathTypes[key.slice("./".length)] = [types];
+}
 const pkg = {
   name: denoJson.name,
   version: denoJson.version,
@@ -134,9 +139,12 @@ const pkg = {
   type: "module",
   // package.json too, for tools that read the version.
   exports: { ...exportsMap, "./package.json": "./package.json" },
-  // For tools that predate `exports` (TypeScript's `moduleResolution: node10`): the root only.
+  // For tools that predate `exports`: the root, and TypeScript's `moduleResolution: node10`
+  // (what `"module": "commonjs"` implies) finds the subpaths' types through typesVersions (the
+  // code loads with require() on Node 22.12+); resolutions that read `exports` ignore it.
   main: "./mod.js",
   types: "./mod.d.ts",
+  typesVersions: { "*": subpathTypes },
   // The executable, not the ./cli export: importing `main` from there runs nothing, even bundled.
   // No leading "./": npm publish warns that it removes such a bin entry.
   bin: { framewire: "src/cli/bin.js" },
@@ -354,6 +362,41 @@ export = api;
     }),
   );
   run(bin("tsc"), ["-p", join(scratch, "tsconfig.json")], scratch);
+  // A CommonJS project of the older kind: "module": "commonjs" (moduleResolution node10, which
+  // ignores `exports`), its imports compiled to require().
+  mkdirSync(join(scratch, "legacy"));
+  writeFileSync(
+    join(scratch, "legacy", "legacy.ts"),
+    `import { framed, lengthPrefixed, type Conn, type FramedConnection } from "@framewire/framewire";
+import { connect } from "@framewire/framewire/node";
+import type { Listener } from "@framewire/framewire/deno";
+import type { Conn as BunConn } from "@framewire/framewire/bun";
+import { main } from "@framewire/framewire/cli";
+export async function dial(port: number): Promise<FramedConnection> {
+  const conn: Conn | BunConn = await connect({ port });
+  return framed(conn, lengthPrefixed());
+}
+export type L = Listener;
+export const run: (args: string[]) => Promise<number> = main;
+`,
+  );
+  writeFileSync(
+    join(scratch, "legacy", "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "es2022",
+        module: "commonjs",
+        lib: ["es2023"],
+        types: ["node"],
+        typeRoots: [join(root, "node_modules", "@types")],
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ["legacy.ts"],
+    }),
+  );
+  run(bin("tsc"), ["-p", join(scratch, "legacy", "tsconfig.json")], scratch);
   // A browser-style consumer: DOM lib (the web streams), no @types/node, no esnext lib. The types
   // bring esnext.disposable (AsyncDisposable) themselves; the node adapter needs @types/node.
   writeFileSync(
@@ -383,7 +426,8 @@ export function wrap(conn: Conn, options?: { highWaterMark?: number | undefined 
   );
   run(bin("tsc"), ["-p", join(scratch, "tsconfig.web.json")], scratch);
   console.log(
-    "types ok: a strict nodenext TypeScript consumer (ESM and require()) type-checks, and a DOM-only one",
+    "types ok: a strict nodenext TypeScript consumer (ESM and require()) type-checks, " +
+      "a module: commonjs one (node10), and a DOM-only one",
   );
   process.stdout.write(run(bin("publint"), ["--strict", out]));
 } finally {
