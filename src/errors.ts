@@ -1,4 +1,5 @@
 // Copyright 2026 the framewire authors. MIT license.
+/// <reference lib="es2022.error" preserve="true" />
 /**
  * Errors raised by framewire for peer and stream conditions.
  *
