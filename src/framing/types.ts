@@ -165,11 +165,11 @@ export interface FramingLike {
    */
   decoder(options?: DecoderOptions): FrameDecoder;
   /** See {@linkcode Framing.encodedLength}. */
-  encodedLength?: ((payload: Uint8Array) => number) | undefined;
+  encodedLength?: Framing["encodedLength"] | undefined;
   /** See {@linkcode Framing.encodeInto}. */
-  encodeInto?: ((payload: Uint8Array, target: Uint8Array, offset: number) => number) | undefined;
+  encodeInto?: Framing["encodeInto"] | undefined;
   /** See {@linkcode Framing.encodeParts}. */
-  encodeParts?: ((payload: Uint8Array) => Uint8Array[]) | undefined;
+  encodeParts?: Framing["encodeParts"] | undefined;
 }
 
 /**
