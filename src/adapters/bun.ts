@@ -96,7 +96,7 @@ interface BunTarget {
   hostname?: string;
   port?: number;
   unix?: string;
-  tls?: { ca?: string[]; serverName?: string; cert?: string; key?: string };
+  tls?: { ca?: readonly string[]; serverName?: string; cert?: string; key?: string };
   allowHalfOpen: boolean;
   socket: BunHandlers;
 }

@@ -368,7 +368,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
     try {
       const starting = Deno.startTls(tcp, {
         hostname: options.serverName ?? hostname,
-        caCerts: options.caCerts,
+        caCerts: options.caCerts?.slice(),
       });
       starting.then((conn) => tlsConn = conn, () => {});
       tlsConn = await Promise.race([starting, aborted]);

@@ -233,7 +233,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   try {
     socket = tls.connect({
       socket: tcp,
-      ca: options.caCerts,
+      ca: options.caCerts?.slice(),
       // Node refuses IP addresses as SNI; it still verifies them against the certificate.
       servername: net.isIP(name) === 0 ? name : undefined,
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),

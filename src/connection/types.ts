@@ -177,7 +177,7 @@ export interface TlsConnectOptions extends TcpConnectOptions {
    *
    * @default {undefined}
    */
-  caCerts?: string[] | undefined;
+  caCerts?: readonly string[] | undefined;
   /**
    * The name to verify the server certificate against (and send as SNI; an
    * IP address is not sent, unless on the bun adapter it is another address

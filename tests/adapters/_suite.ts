@@ -2244,7 +2244,8 @@ export function adapterSuite(name: Runtime): void {
     const { listener } = await tlsListen();
     const conns: Conn[] = [];
     try {
-      const caCerts = [fixture("ca.crt")];
+      // Read-only (a frozen config, `as const`): the options take one.
+      const caCerts: readonly string[] = Object.freeze([fixture("ca.crt")]);
       for (const serverName of ["localhost", undefined]) { // by name, then by IP address
         const accepted = accept(listener);
         const client = await connectTls({
