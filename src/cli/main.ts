@@ -46,9 +46,12 @@ import { run, runProcess } from "./_run.ts";
  *
  * // A usage mistake prints one line on standard error and returns 2.
  * assert.equal(await main(["inspect", "--format", "u24"]), 2);
+ * // The arguments may be a read-only array (a frozen config, `as const`).
+ * const args = ["inspect", "--skip", "-1"] as const;
+ * assert.equal(await main(args), 2);
  * ```
  */
-export async function main(args: string[]): Promise<number> {
+export async function main(args: readonly string[]): Promise<number> {
   return await run(args, await runtimeIo());
 }
 
