@@ -892,6 +892,52 @@ test("framed() close() reports no loss once a send the application awaited rejec
   assert.ok(seenBySend > 0);
 });
 
+test("framed() close() reports no loss once a writable write rejected with the read's reset", async () => {
+  // As the test above, with the reset reaching the application through a `writable` write instead
+  // of a send: the write rejects with it, and the frames promised before then are lost knowingly.
+  let seenByWrite = 0;
+  for (let turns = 0; turns < 16; turns++) {
+    const input = new TransformStream<Uint8Array, Uint8Array>();
+    const feed = input.writable.getWriter();
+    const held: ((error: Error) => void)[] = [];
+    const conn: Conn = {
+      ...recordingConn().conn,
+      readable: input.readable,
+      writable: new WritableStream<Uint8Array>({
+        write: () => new Promise<void>((_, fail) => held.push(fail)),
+      }),
+    };
+    const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+    await fc.send("a"); // resolves at once (under highWaterMark); its write waits
+    await fc.send("b");
+    const reader = fc.readable.getReader();
+    const pending = reader.read();
+    pending.catch(() => {});
+    await feed.write(new Uint8Array([0, 0, 0, 9, 1, 2]));
+    const reset = new ConnectionError("Connection reset (test)", { code: "CONNECTION_RESET" });
+    feed.abort(reset).catch(() => {});
+    for (let i = 0; i < turns; i++) await null;
+    reader.cancel("done reading").catch(() => {});
+    const read = await pending.then((r) => r, (error: unknown) => error);
+    if (!(read as { done?: boolean }).done) continue; // the read handed the failure over
+    const writer = fc.writable.getWriter();
+    const written = await writer.write(new Uint8Array([1])).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    writer.releaseLock();
+    while (held.length === 0) await null;
+    held.shift()!(new Error("reset")); // the frames of both resolved sends are lost
+    if (written !== reset) {
+      await fc.close().catch(() => {});
+      continue;
+    }
+    seenByWrite++;
+    await fc.close(); // the application saw the reset
+  }
+  assert.ok(seenByWrite > 0);
+});
+
 test("framed() cancelling readable before any read cancels the connection's readable", {
   timeout: 5000,
 }, async () => {
