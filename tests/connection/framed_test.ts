@@ -1762,6 +1762,80 @@ test("framed() over a Conn with read(): truncation, failures and cancel", async 
   assert.ok(byob.cancelled());
 });
 
+test("framed() over a Conn with read(): the buffers read into shrink ×4 at a time after a bulk read", async () => {
+  // Read buffers grow ×4 after a read that fills them, up to 256 KiB, and shrink ÷4 (down to
+  // 4 KiB) when one was used by reads 16 times smaller than it.
+  const framing = lengthPrefixed();
+  const payloads = Array.from({ length: 20_000 }, (_, i) => payloadOf(20, i));
+  const byob = byobConn(encodeAll(framing, payloads), [
+    16_384,
+    65_536,
+    262_144,
+    ...Array(20_000).fill(24),
+  ]);
+  const read = byob.conn.read!;
+  const sizes: number[] = [];
+  const conn: Conn = {
+    ...byob.conn,
+    read: (buffer) => {
+      const size = buffer.buffer.byteLength;
+      if (sizes.at(-1) !== size) sizes.push(size);
+      return read(buffer);
+    },
+  };
+  let n = 0;
+  for await (const frame of framed(conn, framing)) assert.deepEqual(frame, payloads[n++]);
+  assert.equal(n, payloads.length);
+  const KiB = 1024;
+  assert.deepEqual(sizes, [4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, 64 * KiB, 16 * KiB, 4 * KiB]);
+});
+
+test("framed() over a Conn with read(): the rest of a frame is read straight into it from 16 KiB on", async () => {
+  // The first read brings the header and all but `rest` bytes of a 20,000-byte frame (over an
+  // eighth: its buffer is allocated); the rest is read into the frame itself only from 16 KiB.
+  const framing = lengthPrefixed();
+  const payload = payloadOf(20_000, 3);
+  for (const rest of [16 * 1024, 16 * 1024 - 1]) {
+    const { conn, targets } = byobConn(framing.encode(payload), [
+      4 + payload.length - rest,
+      65_536,
+    ]);
+    const frames = await collectBatches(framed(conn, framing), false);
+    assert.deepEqual(frames, [payload]);
+    assert.equal(targets.has(frames[0]!.buffer), rest >= 16 * 1024, `rest ${rest}`);
+  }
+});
+
+test("framed(): a second framed() reading a Conn with read() while the first does fails with a TypeError", async () => {
+  const framing = lengthPrefixed({ width: 1 });
+  const { conn } = byobConn(new Uint8Array([1, 65, 1, 66]), [2]);
+  const first = framed(conn, framing);
+  const second = framed(conn, framing);
+  assert.deepEqual((await first[Symbol.asyncIterator]().next()).value, new Uint8Array([65]));
+  await assert.rejects(
+    second[Symbol.asyncIterator]().next(),
+    (e: unknown) => e instanceof TypeError && /readable is locked/.test(e.message),
+  );
+  // The first reads on: the second took nothing.
+  assert.deepEqual((await first[Symbol.asyncIterator]().next()).value, new Uint8Array([66]));
+  await first.close();
+});
+
+test("framed() after a framing error: reading is over, a later next() is done and reads nothing more", async () => {
+  // With and without a frame before the oversized header in the same read.
+  for (const before of [[], [0, 0, 0, 1, 65]]) {
+    const { conn, feed } = recordingConn();
+    const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }));
+    const frames = fc[Symbol.asyncIterator]();
+    void feed.write(new Uint8Array([...before, 0, 0, 1, 0]));
+    if (before.length > 0) assert.deepEqual((await frames.next()).value, new Uint8Array([65]));
+    await assert.rejects(frames.next(), FrameTooLargeError);
+    void feed.write(new Uint8Array([0, 0, 0, 1, 66])); // bytes after the error are not read
+    assert.deepEqual(await frames.next(), { done: true, value: undefined });
+    await fc.close();
+  }
+});
+
 test("framed(): a second framed() on a Conn may use the direction the first leaves alone; one that sends or reads too fails with a TypeError, no hang", async () => {
   const { conn, writes, feed } = recordingConn();
   // Asymmetric framings: lines one way, length-prefixed the other.
