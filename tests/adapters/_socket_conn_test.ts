@@ -729,6 +729,26 @@ test(
 sockets.check();
 
 test(
+  "SocketConn: framed() over it, close() waits for a direct write in progress",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const fc = framed(conn, lengthPrefixed({ width: 1 }));
+    void fc.send(new Uint8Array([1]));
+    const write = await handle.nextWrite(); // the send's direct write, in progress
+    let closed = false;
+    const closing = fc.close().then(() => closed = true);
+    for (let i = 0; i < 20; i++) await null;
+    assert.equal(closed, false, "close() flushes: it waits for the write");
+    assert.equal(handle.destroyed, 0);
+    write.resolve();
+    await closing;
+    assert.deepEqual(handle.written, [new Uint8Array([1, 1])]);
+    await conn.closed;
+  },
+);
+
+test(
   "SocketConn: a chunk detached while its write waits is refused, not written as nothing",
   BOUNDED,
   async () => {
