@@ -25,6 +25,9 @@ import {
   payloadOf,
 } from "../framing/_formats.ts";
 import { watchSockets } from "../_util/leaks.ts";
+import { runtime, scriptArgv } from "../_util/runtime.ts";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 const sockets = watchSockets();
 
@@ -2373,6 +2376,45 @@ test("framed() close() that rejected once ends quietly the next time (as await u
   await assert.rejects(fc.close(), ConnectionError);
   await fc.close();
 });
+
+test("framed() [Symbol.asyncDispose]() is close(): it flushes, closes the conn, and reports a loss", async () => {
+  const { conn, writes, closedCalls } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ width: 1 }));
+  void fc.send("a");
+  await fc[Symbol.asyncDispose]();
+  assert.deepEqual(concat(writes), new Uint8Array([1, 97]));
+  assert.equal(closedCalls(), 1);
+  const other = recordingConn();
+  const lossy = framed(other.conn, lengthPrefixed());
+  other.fail(new Error("EPIPE"));
+  await lossy.send("lost");
+  await turns();
+  await assert.rejects(async () => await lossy[Symbol.asyncDispose](), ConnectionError);
+});
+
+test(
+  "framed() send() left unawaited: a refused payload is an unhandled rejection, a send after a failure is not",
+  {
+    timeout: 30_000,
+  },
+  async () => {
+    // In a child process: an unhandled rejection would fail this test itself.
+    const script = fileURLToPath(new URL("./_unawaited_send_child.ts", import.meta.url));
+    for (const mode of ["refused", "failed"]) {
+      const [command, ...args] = scriptArgv(runtime, script, [mode]);
+      const child = spawn(command!, args, { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout!.setEncoding("utf8").on("data", (s: string) => out += s);
+      child.stderr!.setEncoding("utf8").on("data", (s: string) => out += s);
+      const code = await new Promise((resolve) => child.once("close", resolve));
+      assert.match(out, /sent/, out);
+      if (mode === "refused") {
+        assert.notEqual(code, 0, `a refused payload's rejection was quiet: ${out}`);
+        assert.match(out, /FrameTooLargeError|exceeds maxFrameLength/, out);
+      } else assert.equal(code, 0, out);
+    }
+  },
+);
 
 test("framed() with highWaterMark 0: a send whose frame was written before a later write failed resolves", async () => {
   const { conn, arrived, complete, failNext } = heldConn(true);
