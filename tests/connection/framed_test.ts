@@ -2410,11 +2410,94 @@ test(
       assert.match(out, /sent/, out);
       if (mode === "refused") {
         assert.notEqual(code, 0, `a refused payload's rejection was quiet: ${out}`);
-        assert.match(out, /FrameTooLargeError|exceeds maxFrameLength/, out);
+        assert.match(out, /exceeds maxFrameLength/, out);
       } else assert.equal(code, 0, out);
     }
   },
 );
+
+test("framed() keeps its first failure: a later abort of writable does not replace the error sends reject with", async () => {
+  const { conn, fail } = recordingConn();
+  const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
+  fail(new Error("EPIPE"));
+  const first = await fc.send("lost").then(() => undefined, (error: unknown) => error);
+  assert.ok(first instanceof ConnectionError, `${first}`);
+  await fc.writable.abort(new Error("gave up")).catch(() => {});
+  await assert.rejects(fc.send("later"), (error: unknown) => error === first);
+  await assert.rejects(fc.closeWrite(), (error: unknown) => error === first);
+  await fc.close();
+});
+
+test("framed() sends that share a send buffer resolve once the last of them is within highWaterMark", async () => {
+  const { conn, arrived, complete } = heldConn(true);
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 100, highWaterMark: 20 });
+  const a = watch(fc.send(new Uint8Array(60))); // 64 bytes: waits until 44 are written
+  await arrived(1);
+  // One write of 48 bytes behind the first: b alone could go once 58 bytes are written, c once
+  // 92 are. They share a promise, which waits for c.
+  const b = watch(fc.send(new Uint8Array(10)));
+  const c = watch(fc.send(new Uint8Array(30)));
+  await turns();
+  assert.deepEqual([a(), b(), c()], ["pending", "pending", "pending"]);
+  complete(); // 64 bytes written: 48 wait, more than highWaterMark
+  await turns();
+  assert.deepEqual([a(), b(), c()], ["ok", "pending", "pending"]);
+  await arrived(2);
+  complete();
+  await turns();
+  assert.deepEqual([a(), b(), c()], ["ok", "ok", "ok"]);
+  await fc.close();
+});
+
+test("framed() a payload refused behind writable writes does not count as seeing the connection's failure", async () => {
+  // Its send rejects with the framing's error, not the connection's: close() still reports the
+  // frames lost when the write failed.
+  const { conn, fail } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }));
+  fail(new Error("EPIPE"));
+  const writer = fc.writable.getWriter();
+  const written = writer.write(new Uint8Array(5)); // resolves: its frame is lost below
+  const refused = fc.send(new Uint8Array(11)); // behind the write, refused once it goes on
+  await assert.rejects(refused, RangeError);
+  await written;
+  await turns(); // the write fails
+  writer.releaseLock();
+  await assert.rejects(fc.close(), ConnectionError);
+});
+
+test("framed() after a failed read: reading is over, a later next() is done and reads nothing more", async () => {
+  const { conn, feed } = recordingConn();
+  let reads = 0;
+  const source = conn.readable.getReader();
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      reads++;
+      const { done, value } = await source.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+  }, { highWaterMark: 0 });
+  const fc = framed({ ...conn, readable }, lengthPrefixed());
+  const frames = fc[Symbol.asyncIterator]();
+  void feed.abort(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+  await assert.rejects(frames.next(), { code: "CONNECTION_RESET" });
+  const before = reads;
+  assert.deepEqual(await frames.next(), { done: true, value: undefined });
+  assert.equal(reads, before, "the conn was not read again");
+  await fc.close();
+});
+
+test("framed() readable after a for-await that stopped inside a batch hands over the frames left before reading on", async () => {
+  const fc = await leftInBatch();
+  const reader = fc.readable.getReader();
+  assert.equal(text.decode((await reader.read()).value), "B");
+  await turns();
+  assert.equal(fc.bytesRead, 6, "D was not read: the frames left came first, in their own pull");
+  assert.equal(text.decode((await reader.read()).value), "C");
+  assert.equal(text.decode((await reader.read()).value), "D");
+  assert.equal((await reader.read()).done, true);
+  assert.equal(fc.bytesRead, 8);
+});
 
 test("framed() with highWaterMark 0: a send whose frame was written before a later write failed resolves", async () => {
   const { conn, arrived, complete, failNext } = heldConn(true);
