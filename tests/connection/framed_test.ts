@@ -1793,6 +1793,25 @@ test("framed() over a Conn with read(): the buffers read into shrink ×4 at a ti
   assert.deepEqual(sizes, [4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, 64 * KiB, 16 * KiB, 4 * KiB]);
 });
 
+test("framed() over a Conn with read(): a read that fills the room left in a buffer grows the next ×4", async () => {
+  // Each buffer is first read into in part (100 bytes), then to its end.
+  const framing = lengthPrefixed();
+  const payloads = Array.from({ length: 5_000 }, (_, i) => payloadOf(20, i));
+  const byob = byobConn(encodeAll(framing, payloads), [100, 1 << 20]);
+  const read = byob.conn.read!;
+  const sizes: number[] = [];
+  const conn: Conn = {
+    ...byob.conn,
+    read: (buffer) => {
+      const size = buffer.buffer.byteLength;
+      if (sizes.at(-1) !== size) sizes.push(size);
+      return read(buffer);
+    },
+  };
+  assert.deepEqual(await collectBatches(framed(conn, framing), false), payloads);
+  assert.deepEqual(sizes.slice(0, 4), [4 * 1024, 16 * 1024, 64 * 1024, 256 * 1024]);
+});
+
 test("framed() over a Conn with read(): the rest of a frame is read straight into it from 16 KiB on", async () => {
   // The first read brings the header and all but `rest` bytes of a 20,000-byte frame (over an
   // eighth: its buffer is allocated); the rest is read into the frame itself only from 16 KiB.
@@ -2561,6 +2580,14 @@ test("framed() writable: a write waits once more than highWaterMark bytes are qu
   assert.deepEqual(done, ["first", "second"]);
   complete();
   await Promise.all([first, second]);
+  await turns();
+  // Both written: a third write is within highWaterMark again, done while its frame waits.
+  const third = writer.write(new Uint8Array(100)).then(() => done.push("third"));
+  await arrived(3);
+  await turns();
+  assert.deepEqual(done, ["first", "second", "third"]);
+  complete();
+  await third;
   writer.releaseLock();
   await fc.close();
 });
