@@ -749,6 +749,22 @@ test(
 );
 
 test(
+  "SocketConn: framed() over it, close() after a direct write failed ends with the failure",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const fc = framed(conn, lengthPrefixed({ width: 1 }), { highWaterMark: 0 });
+    const sending = fc.send(new Uint8Array([1]));
+    (await handle.nextWrite()).reject(Object.assign(new Error("write EPIPE"), { code: "EPIPE" }));
+    await assert.rejects(sending, ConnectionError);
+    // The application saw the failure: close() has no loss to report, and does not hang.
+    await fc.close();
+    await assert.rejects(fc.closeWrite(), ConnectionError);
+    await conn.closed;
+  },
+);
+
+test(
   "SocketConn: a chunk detached while its write waits is refused, not written as nothing",
   BOUNDED,
   async () => {

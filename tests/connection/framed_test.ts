@@ -2518,6 +2518,48 @@ test("framed() readable after a for-await that stopped inside a batch hands over
   assert.equal(fc.bytesRead, 8);
 });
 
+test("framed() close() waiting for writes still in writable ends when the connection fails", {
+  timeout: 5000,
+}, async () => {
+  const { conn, arrived, failNext } = heldConn();
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 0 });
+  const writer = fc.writable.getWriter();
+  const waiting = writer.write(new Uint8Array(10)); // its frame is being written
+  waiting.catch(() => {});
+  await arrived(1);
+  const queued = writer.write(new Uint8Array(10)); // waits in the writable
+  queued.catch(() => {});
+  const closing = fc.close(); // flushes: waits for the writable to hand `queued` on
+  await turns();
+  failNext(new Error("EPIPE"));
+  await assert.rejects(waiting, ConnectionError);
+  await closing; // the application saw the failure (its write rejected): nothing to report
+});
+
+test("framed() send() behind writable writes refuses what a direct send refuses: no Uint8Array, a detached buffer", async () => {
+  const detached = new Uint8Array(4);
+  detached.buffer.transfer();
+  const cases: [unknown, RegExp][] = [
+    [[1, 2], /the payload must be a Uint8Array/],
+    [detached, /buffer was detached \(transferred\)/],
+  ];
+  for (const [payload, message] of cases) {
+    const { conn, writes } = recordingConn();
+    const fc = framed(conn, lengthPrefixed({ width: 1 }));
+    const writer = fc.writable.getWriter();
+    const written = writer.write(new Uint8Array([7])); // not taken yet: the send waits behind it
+    await assert.rejects(fc.send(payload as Uint8Array), (e: unknown) => {
+      assert.ok(e instanceof TypeError, `${e}`);
+      assert.match(e.message, message);
+      return true;
+    });
+    await written;
+    writer.releaseLock();
+    await fc.close();
+    assert.deepEqual(concat(writes), new Uint8Array([1, 7]));
+  }
+});
+
 test("framed() with highWaterMark 0: a send whose frame was written before a later write failed resolves", async () => {
   const { conn, arrived, complete, failNext } = heldConn(true);
   const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
