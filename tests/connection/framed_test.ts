@@ -1812,6 +1812,29 @@ test("framed() over a Conn with read(): a read that fills the room left in a buf
   assert.deepEqual(sizes.slice(0, 4), [4 * 1024, 16 * 1024, 64 * 1024, 256 * 1024]);
 });
 
+test("framed() batches(): concurrent next() calls each get their own batch, also over a Conn with read()", async () => {
+  const wire = new Uint8Array([1, 65, 1, 66, 1, 67]);
+  const framing = lengthPrefixed({ width: 1 });
+  for (const withRead of [false, true]) {
+    let conn: Conn;
+    if (withRead) conn = byobConn(wire, [2]).conn;
+    else {
+      const recorded = recordingConn();
+      conn = recorded.conn;
+      for (let i = 0; i < wire.length; i += 2) void recorded.feed.write(wire.subarray(i, i + 2));
+    }
+    const fc = framed(conn, framing);
+    const batches = fc.batches()[Symbol.asyncIterator]();
+    const got = await Promise.all([batches.next(), batches.next(), batches.next()]);
+    assert.deepEqual(
+      got.map((r) => r.done ? undefined : r.value.map((frame) => text.decode(frame))),
+      [["A"], ["B"], ["C"]],
+      withRead ? "read()" : "readable",
+    );
+    await fc.close();
+  }
+});
+
 test("framed() over a Conn with read(): the rest of a frame is read straight into it from 16 KiB on", async () => {
   // The first read brings the header and all but `rest` bytes of a 20,000-byte frame (over an
   // eighth: its buffer is allocated); the rest is read into the frame itself only from 16 KiB.
