@@ -2583,6 +2583,36 @@ test("framed() send() behind writable writes refuses what a direct send refuses:
   }
 });
 
+test("framed() a read that fails one byte into a frame is a TruncatedFrameError caused by the failure", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  const next = fc[Symbol.asyncIterator]().next();
+  await feed.write(new Uint8Array([0])); // read: one byte of a length prefix
+  await turns();
+  const reset = new ConnectionError("Connection reset", { code: "CONNECTION_RESET" });
+  void feed.abort(reset);
+  await assert.rejects(next, (e: unknown) => {
+    assert.ok(e instanceof TruncatedFrameError, `${e}`);
+    assert.equal(e.cause, reset);
+    return true;
+  });
+  await fc.close();
+});
+
+test("framed() close() reports no loss once a writable write waiting on highWaterMark rejected with the failure", async () => {
+  const { conn, arrived, failNext } = heldConn();
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 20 });
+  await fc.send("lost"); // 8 bytes: resolves at once, its write is held
+  await arrived(1);
+  const writer = fc.writable.getWriter();
+  const waiting = writer.write(new Uint8Array(30)); // over highWaterMark: waits
+  await turns();
+  failNext(new Error("EPIPE")); // "lost" is lost
+  await assert.rejects(waiting, ConnectionError);
+  writer.releaseLock();
+  await fc.close(); // the write showed the failure
+});
+
 test("framed() with highWaterMark 0: a send whose frame was written before a later write failed resolves", async () => {
   const { conn, arrived, complete, failNext } = heldConn(true);
   const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
