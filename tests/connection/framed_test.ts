@@ -2613,6 +2613,51 @@ test("framed() close() reports no loss once a writable write waiting on highWate
   await fc.close(); // the write showed the failure
 });
 
+test("framed() close({ timeout }) that flushed in time clears its timer", async () => {
+  const { conn } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("a");
+  const realSetTimeout = globalThis.setTimeout;
+  const realClearTimeout = globalThis.clearTimeout;
+  const pending = new Set<unknown>();
+  (globalThis as { setTimeout: unknown }).setTimeout = (...args: Parameters<typeof setTimeout>) => {
+    const handle = realSetTimeout(...args);
+    pending.add(handle);
+    return handle;
+  };
+  (globalThis as { clearTimeout: unknown }).clearTimeout = (handle: unknown) => {
+    pending.delete(handle);
+    realClearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  };
+  let left: number;
+  try {
+    await fc.close({ timeout: 60_000 });
+    left = pending.size;
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
+    for (const handle of pending) realClearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  }
+  assert.equal(left, 0, "the timer outlived close()");
+});
+
+test("framed() writable: writer.ready waits while a write waits on highWaterMark", async () => {
+  const { conn, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed(), { coalesce: 0, highWaterMark: 10 });
+  const writer = fc.writable.getWriter();
+  const written = writer.write(new Uint8Array(20)); // over highWaterMark: waits until written
+  await arrived(1);
+  await turns();
+  const ready = watch(writer.ready);
+  await turns();
+  assert.equal(ready(), "pending");
+  complete();
+  await written;
+  await writer.ready;
+  writer.releaseLock();
+  await fc.close();
+});
+
 test("framed() with highWaterMark 0: a send whose frame was written before a later write failed resolves", async () => {
   const { conn, arrived, complete, failNext } = heldConn(true);
   const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
