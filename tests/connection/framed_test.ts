@@ -2658,6 +2658,24 @@ test("framed() writable: writer.ready waits while a write waits on highWaterMark
   await fc.close();
 });
 
+test("framed() closeWrite() resolves once the conn's closeWrite() has", async () => {
+  let halfClosed: (() => void) | undefined;
+  const { conn } = recordingConn();
+  const fc = framed({
+    ...conn,
+    closeWrite: () => new Promise<void>((resolve) => halfClosed = resolve),
+  }, lengthPrefixed());
+  await fc.send("a");
+  const closing = watch(fc.closeWrite());
+  await turns();
+  assert.ok(halfClosed !== undefined, "the conn's closeWrite() was called");
+  assert.equal(closing(), "pending");
+  halfClosed();
+  await turns();
+  assert.equal(closing(), "ok");
+  await fc.close();
+});
+
 test("framed() with highWaterMark 0: a send whose frame was written before a later write failed resolves", async () => {
   const { conn, arrived, complete, failNext } = heldConn(true);
   const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
