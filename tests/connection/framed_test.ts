@@ -1836,6 +1836,35 @@ test("framed() batches(): concurrent next() calls each get their own batch, also
   }
 });
 
+test(
+  "framed() over a Conn with read(): a large frame read straight into it is handed over without waiting for more data",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const framing = lengthPrefixed();
+    const payload = payloadOf(100_000, 4);
+    const wire = framing.encode(payload);
+    let at = 0;
+    let ended!: (end: null) => void;
+    const quiet = new Promise<null>((resolve) => ended = resolve);
+    const conn: Conn = {
+      ...recordingConn().conn,
+      read(buffer: Uint8Array): Promise<number | null> {
+        if (at === wire.length) return quiet; // the peer waits for a reply
+        const n = Math.min(buffer.length, wire.length - at);
+        buffer.set(wire.subarray(at, at + n));
+        at += n;
+        return Promise.resolve(n);
+      },
+    };
+    const fc = framed(conn, framing);
+    assert.deepEqual((await fc[Symbol.asyncIterator]().next()).value, payload);
+    ended(null);
+    await fc.close();
+  },
+);
+
 test("framed() over a Conn with read(): the rest of a frame is read straight into it from 16 KiB on", async () => {
   // The first read brings the header and all but `rest` bytes of a 20,000-byte frame (over an
   // eighth: its buffer is allocated); the rest is read into the frame itself only from 16 KiB.
