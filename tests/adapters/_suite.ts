@@ -1575,14 +1575,25 @@ export function adapterSuite(name: Runtime): void {
         chunk.buffer.transfer();
         const draining = readUntil(Infinity);
         // Before, on Deno and Bun: resolved, the rest never sent (the peer took the next bytes
-        // for it). Node's socket fails the write itself (EFAULT).
-        await assert.rejects(writing, (error) => {
-          if (name !== "node") {
-            assert.ok(error instanceof TypeError, `expected TypeError, got ${error}`);
-            assert.match(error.message, /as the chunk's buffer was detached/);
-          }
-          return true;
-        });
+        // for it).
+        const failure = await writing.then(() => undefined, (error: unknown) => ({ error }));
+        if (failure === undefined) {
+          // Only Node's own socket, which writes from the chunk's memory itself: the transfer
+          // left that memory where it was, and until it is collected every byte goes out and
+          // the write resolves (13 of 30 runs of a script alone; with gc() after the transfer,
+          // none). Then the peer gets all of it.
+          assert.equal(name, "node", "the write resolved");
+          await client.closeWrite();
+          await draining;
+          assert.equal(received, 64 << 20);
+          return;
+        }
+        // Node's socket fails the write itself once that memory is gone (EFAULT).
+        if (name !== "node") {
+          const { error } = failure;
+          assert.ok(error instanceof TypeError, `expected TypeError, got ${error}`);
+          assert.match(error.message, /as the chunk's buffer was detached/);
+        }
         // The end of writing (Node: its socket's end): before, on Deno and Bun, the peer waited.
         await draining;
         assert.ok(received < 64 << 20, `received ${received}`);
