@@ -127,4 +127,23 @@ test("sniff() needs both gzip magic bytes, and quotes at most 80 characters of a
   assert.equal(found?.what, `an HTTP request (${JSON.stringify(`GET ${path}`.slice(0, 80))})`);
 });
 
+test("sniff() compares the first byte of a signature too: a Redis SET is no HTTP request", () => {
+  // "SET " differs from "GET " in its first byte only, as "XSH-" from "SSH-".
+  assert.equal(sniff(te.encode("SET key value\r\n")), undefined);
+  assert.equal(sniff(te.encode("XSH-2.0-OpenSSH_9.6\r\n")), undefined);
+  assert.equal(sniff(te.encode("xTTP/1.1 200 OK\r\n")), undefined);
+  assert.equal(sniff(te.encode("XRI * HTTP/2.0\r\n")), undefined);
+});
+
+test("sniff() recognises a stream that holds just the signature", () => {
+  assert.match(sniff(te.encode("SSH-"))?.what ?? "(nothing)", /^an SSH banner$/);
+  assert.match(sniff(te.encode("GET "))?.what ?? "(nothing)", /^an HTTP request \("GET "\)$/);
+  assert.match(sniff(te.encode("HTTP/1."))?.what ?? "(nothing)", /^an HTTP response/);
+});
+
+test("hexAscii() shows every byte from 80 to ff as a dot, and hex() of no bytes is empty", () => {
+  assert.equal(hexAscii(new Uint8Array([0x80, 0xa0, 0xfe, 0xff]), 16), "80 a0 fe ff  |....|");
+  assert.equal(hex(new Uint8Array()), "");
+});
+
 sockets.check();
