@@ -837,4 +837,48 @@ test(
   },
 );
 
+test("send shows 200 characters of a reply by default, as its help says", TIMEOUT, async () => {
+  const payload = te.encode("y".repeat(201));
+  const server = await replyOnce(new Uint8Array([0, 0, 0, payload.length, ...payload]));
+  try {
+    const client = captureIo({ stdin: ["ping\n"] });
+    assert.equal(await run(["send", `127.0.0.1:${server.port}`], client), 0, client.stderr);
+    assert.equal(client.stdout, `#1  201 B  "${"y".repeat(200)}"…\n`);
+    await server.serving;
+  } finally {
+    server.close();
+  }
+});
+
+test(
+  "send waits for room in its output after each read, not only every 1,024 replies",
+  TIMEOUT,
+  async () => {
+    // A read of a few replies into a slow pipe must hold the server back too.
+    const server = await replyOnce(new Uint8Array([0, 0, 0, 2, 111, 107]));
+    try {
+      const client = captureIo({ stdin: ["ping\n"] });
+      let waits = 0;
+      const io: CaptureIo = Object.create(client);
+      io.outputRoom = () => {
+        waits++;
+        return client.outputRoom!();
+      };
+      assert.equal(await run(["send", `127.0.0.1:${server.port}`], io), 0, client.stderr);
+      assert.equal(client.stdout, '#1  2 B  "ok"\n');
+      assert.ok(waits >= 1, "send never asked whether its output had room");
+      await server.serving;
+    } finally {
+      server.close();
+    }
+  },
+);
+
+test("listen says on standard error that it is stopping when interrupted", TIMEOUT, async () => {
+  const server = await startListen(["--port", "0"]);
+  server.io.interrupt();
+  assert.equal(await server.done, 0);
+  assert.match(server.io.stderr, /\nframewire listen: stopping\n/);
+});
+
 sockets.check();
