@@ -194,4 +194,18 @@ test(
   },
 );
 
+test(
+  "demo --reliable kills the link three or four times, as docs/cli.md says",
+  TIMEOUT,
+  async () => {
+    for (let seed = 1; seed <= 8; seed++) {
+      const { code, stdout, stderr } = await demo(["--seed", String(seed)]);
+      assert.equal(code, 0, stderr);
+      const kills = stdout.match(/^link \d+ {2}killed /gm) ?? [];
+      assert.ok(kills.length === 3 || kills.length === 4, `seed ${seed}: ${kills.length} kills`);
+      assert.match(stdout, new RegExp(`kills the TCP connection ${kills.length} times`));
+    }
+  },
+);
+
 sockets.check();
