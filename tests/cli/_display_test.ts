@@ -146,4 +146,18 @@ test("hexAscii() shows every byte from 80 to ff as a dot, and hex() of no bytes 
   assert.equal(hex(new Uint8Array()), "");
 });
 
+test("hex() and showPayload() show a payload of one byte", () => {
+  assert.equal(hex(new Uint8Array([0xab])), "ab");
+  assert.equal(showPayload(new Uint8Array([0]), 100), "hex 00");
+});
+
+test("showPayload() counts U+FFFF as one character, like any other below U+10000", () => {
+  assert.equal(showPayload(te.encode("\uffffab"), 1), '"\uffff"…');
+});
+
+test("sniff() quotes an HTTP request line with a dot for each byte that is not printable ASCII", () => {
+  const bytes = new Uint8Array([...te.encode("GET /a"), 0x7f, 0xff, 0x01, ...te.encode("b\r\n")]);
+  assert.equal(sniff(bytes)?.what, 'an HTTP request ("GET /a...b")');
+});
+
 sockets.check();
