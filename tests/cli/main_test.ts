@@ -357,4 +357,32 @@ test(
   },
 );
 
+test(
+  "framewire inspect whose output reader went away (| head) exits 0 quietly",
+  { ...TIMEOUT, skip: process.platform === "win32" && "no mkfifo" },
+  async () => {
+    // `framewire inspect big.bin | head`: once head exits, the next write fails with EPIPE
+    // (BrokenPipe on Deno). That is no error of the command: no message, exit 0.
+    const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+    try {
+      const capture = join(dir, "zeros.bin");
+      await writeFile(capture, new Uint8Array(4 * 5000)); // 5,000 empty u32be frames
+      const fifo = join(dir, "out");
+      await new Promise((resolve, reject) =>
+        spawn("mkfifo", [fifo]).on("error", reject).on("close", resolve)
+      );
+      const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writeEnd = openSync(fifo, constants.O_WRONLY);
+      const proc = startCli(["inspect", capture], { stdout: writeEnd });
+      closeSync(writeEnd);
+      closeSync(readEnd); // the reader is gone: every write of the command fails
+      const result = await proc.done;
+      assert.equal(result.stderr, "");
+      assert.equal(result.code, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 sockets.check();
