@@ -385,4 +385,22 @@ test(
   },
 );
 
+test(
+  "main() called from code runs the command on the runtime's I/O and returns its exit code",
+  TIMEOUT,
+  async () => {
+    // The public API of the cli subpath: before this test, only `deno test --doc` called it.
+    const { code, stdout, stderr } = await runUntilIdle(`
+      ${importOf("main", "src/cli/main.ts")}
+      const usage = await main(["inspect", "--format", "u24"]);
+      const version = await main(["--version"]);
+      console.log("codes " + usage + " " + version);
+    `);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^framewire \d\S* \((?:deno|bun|node)\)$/m);
+    assert.match(stdout, /^codes 2 0$/m);
+    assert.match(stderr, /^framewire inspect: unknown format "u24"/);
+  },
+);
+
 sockets.check();
