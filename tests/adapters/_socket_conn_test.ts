@@ -726,8 +726,6 @@ test(
   },
 );
 
-sockets.check();
-
 test(
   "SocketConn: framed() over it, close() waits for a direct write in progress",
   BOUNDED,
@@ -820,3 +818,5 @@ test(
     await conn.closed;
   },
 );
+
+sockets.check();
