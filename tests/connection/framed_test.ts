@@ -844,28 +844,21 @@ test("framed() close() reports frames lost after a truncation that a cancelled r
   assert.ok(cancelWon > 0);
 });
 
-test("framed() close() reports no loss once a send the application awaited rejected with the read's reset", async () => {
-  // A reset that a readable cancelled meanwhile dropped reaches the application through a send
-  // instead: the send rejects with it, and the application knows the connection failed. Frames
-  // promised before then are lost knowingly, as when a read hands it over. Before, close() still
-  // rejected for them with the write's failure.
-  let seenBySend = 0;
+/**
+ * A reset that a readable cancelled meanwhile dropped reaches the application through `via` (a
+ * send, or a `writable` write) instead: it rejects with the reset, and the application knows the
+ * connection failed, so the frames promised before then are lost knowingly, as when a read hands
+ * it over (before, close() still rejected for them with the write's failure). Whether the cancel
+ * comes before the read fails depends on microtask turns: resolves with how many of 16 runs went
+ * that way, each ending in a close() that reports no loss.
+ */
+async function resetSeenThrough(via: (fc: FramedConnection) => Promise<void>): Promise<number> {
+  let seen = 0;
   for (let turns = 0; turns < 16; turns++) {
     const input = new TransformStream<Uint8Array, Uint8Array>();
     const feed = input.writable.getWriter();
-    const held: ((error: Error) => void)[] = [];
-    const conn: Conn = {
-      readable: input.readable,
-      writable: new WritableStream<Uint8Array>({
-        write: () => new Promise<void>((_, fail) => held.push(fail)),
-      }),
-      localAddr: addr,
-      remoteAddr: addr,
-      closeWrite: () => Promise.resolve(),
-      close() {},
-      closed: Promise.resolve(),
-    };
-    const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+    const { conn, arrived, failNext } = heldConn();
+    const fc = framed({ ...conn, readable: input.readable }, lengthPrefixed(), { coalesce: 0 });
     await fc.send("a"); // resolves at once (under highWaterMark); its write waits
     await fc.send("b");
     const reader = fc.readable.getReader();
@@ -877,67 +870,37 @@ test("framed() close() reports no loss once a send the application awaited rejec
     for (let i = 0; i < turns; i++) await null;
     reader.cancel("done reading").catch(() => {});
     const read = await pending.then((r) => r, (error: unknown) => error);
-    if (!(read as { done?: boolean }).done) continue; // the read handed the failure over
-    const sent = await fc.send("c").then(() => undefined, (error: unknown) => error);
-    if (sent !== reset) {
-      // The cancel came before the read failed: the application saw nothing, and close() says so.
-      while (held.length === 0) await null;
-      held.shift()!(new Error("reset"));
+    // Done: the cancel came first, and the reset is left for `via`; else the read handed it over.
+    const error = (read as { done?: boolean }).done
+      ? await via(fc).then(() => undefined, (error: unknown) => error)
+      : undefined;
+    await arrived(1);
+    failNext(new Error("reset")); // the frames of both resolved sends are lost
+    if (error !== reset) {
+      // The application saw nothing through `via` (or the read showed it the reset).
       await fc.close().catch(() => {});
       continue;
     }
-    seenBySend++;
-    while (held.length === 0) await null;
-    held.shift()!(new Error("reset")); // the frames of both resolved sends are lost
+    seen++;
     await fc.close(); // the application saw the reset
   }
-  assert.ok(seenBySend > 0);
+  return seen;
+}
+
+test("framed() close() reports no loss once a send the application awaited rejected with the read's reset", async () => {
+  assert.ok(await resetSeenThrough((fc) => fc.send("c")) > 0);
 });
 
 test("framed() close() reports no loss once a writable write rejected with the read's reset", async () => {
-  // As the test above, with the reset reaching the application through a `writable` write instead
-  // of a send: the write rejects with it, and the frames promised before then are lost knowingly.
-  let seenByWrite = 0;
-  for (let turns = 0; turns < 16; turns++) {
-    const input = new TransformStream<Uint8Array, Uint8Array>();
-    const feed = input.writable.getWriter();
-    const held: ((error: Error) => void)[] = [];
-    const conn: Conn = {
-      ...recordingConn().conn,
-      readable: input.readable,
-      writable: new WritableStream<Uint8Array>({
-        write: () => new Promise<void>((_, fail) => held.push(fail)),
-      }),
-    };
-    const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
-    await fc.send("a"); // resolves at once (under highWaterMark); its write waits
-    await fc.send("b");
-    const reader = fc.readable.getReader();
-    const pending = reader.read();
-    pending.catch(() => {});
-    await feed.write(new Uint8Array([0, 0, 0, 9, 1, 2]));
-    const reset = new ConnectionError("Connection reset (test)", { code: "CONNECTION_RESET" });
-    feed.abort(reset).catch(() => {});
-    for (let i = 0; i < turns; i++) await null;
-    reader.cancel("done reading").catch(() => {});
-    const read = await pending.then((r) => r, (error: unknown) => error);
-    if (!(read as { done?: boolean }).done) continue; // the read handed the failure over
+  const seen = await resetSeenThrough(async (fc) => {
     const writer = fc.writable.getWriter();
-    const written = await writer.write(new Uint8Array([1])).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    writer.releaseLock();
-    while (held.length === 0) await null;
-    held.shift()!(new Error("reset")); // the frames of both resolved sends are lost
-    if (written !== reset) {
-      await fc.close().catch(() => {});
-      continue;
+    try {
+      await writer.write(new Uint8Array([1]));
+    } finally {
+      writer.releaseLock();
     }
-    seenByWrite++;
-    await fc.close(); // the application saw the reset
-  }
-  assert.ok(seenByWrite > 0);
+  });
+  assert.ok(seen > 0);
 });
 
 test("framed() cancelling readable before any read cancels the connection's readable", {
