@@ -1727,6 +1727,21 @@ test("framed() over a Conn with read(): truncation, failures and cancel", async 
   assert.ok(byob.cancelled());
 });
 
+/** `inner` with its read() recording the size of each read buffer in turn (one entry per run). */
+function readBufferSizes(inner: Conn): { conn: Conn; sizes: number[] } {
+  const read = inner.read!;
+  const sizes: number[] = [];
+  const conn: Conn = {
+    ...inner,
+    read: (buffer) => {
+      const size = buffer.buffer.byteLength;
+      if (sizes.at(-1) !== size) sizes.push(size);
+      return read(buffer);
+    },
+  };
+  return { conn, sizes };
+}
+
 test("framed() over a Conn with read(): the buffers read into shrink ×4 at a time after a bulk read", async () => {
   // Read buffers grow ×4 after a read that fills them, up to 256 KiB, and shrink ÷4 (down to
   // 4 KiB) when one was used by reads 16 times smaller than it.
@@ -1738,16 +1753,7 @@ test("framed() over a Conn with read(): the buffers read into shrink ×4 at a ti
     262_144,
     ...Array(20_000).fill(24),
   ]);
-  const read = byob.conn.read!;
-  const sizes: number[] = [];
-  const conn: Conn = {
-    ...byob.conn,
-    read: (buffer) => {
-      const size = buffer.buffer.byteLength;
-      if (sizes.at(-1) !== size) sizes.push(size);
-      return read(buffer);
-    },
-  };
+  const { conn, sizes } = readBufferSizes(byob.conn);
   let n = 0;
   for await (const frame of framed(conn, framing)) assert.deepEqual(frame, payloads[n++]);
   assert.equal(n, payloads.length);
@@ -1760,16 +1766,7 @@ test("framed() over a Conn with read(): a read that fills the room left in a buf
   const framing = lengthPrefixed();
   const payloads = Array.from({ length: 30_000 }, (_, i) => payloadOf(20, i));
   const byob = byobConn(encodeAll(framing, payloads), [100, 1 << 20]);
-  const read = byob.conn.read!;
-  const sizes: number[] = [];
-  const conn: Conn = {
-    ...byob.conn,
-    read: (buffer) => {
-      const size = buffer.buffer.byteLength;
-      if (sizes.at(-1) !== size) sizes.push(size);
-      return read(buffer);
-    },
-  };
+  const { conn, sizes } = readBufferSizes(byob.conn);
   assert.deepEqual(await collectBatches(framed(conn, framing), false), payloads);
   // Up to 256 KiB: a 256 KiB buffer filled is followed by another.
   assert.deepEqual(sizes, [4 * 1024, 16 * 1024, 64 * 1024, 256 * 1024]);
