@@ -1742,26 +1742,42 @@ function readBufferSizes(inner: Conn): { conn: Conn; sizes: number[] } {
   return { conn, sizes };
 }
 
-test("framed() over a Conn with read(): the buffers read into shrink ×4 at a time after a bulk read", async () => {
-  // Read buffers grow ×4 after a read that fills them, up to 256 KiB, and shrink ÷4 (down to
-  // 4 KiB) when one was used by reads 16 times smaller than it.
+/**
+ * `sizes` (from {@linkcode readBufferSizes}) start at 4 KiB and rise step by step to 256 KiB, the
+ * range docs/adapters.md gives, then, when `fall`, fall step by step back to 4 KiB. The factors
+ * (×4 and ÷4 in framed.ts) are tuning, not pinned.
+ */
+function assertRiseAndFall(sizes: number[], fall: boolean): void {
+  const KiB = 1024;
+  const peak = sizes.indexOf(256 * KiB);
+  assert.ok(peak > 0, `never reached 256 KiB: ${sizes}`);
+  assert.equal(sizes[0], 4 * KiB, `${sizes}`);
+  for (let i = 1; i < sizes.length; i++) {
+    assert.ok(i <= peak ? sizes[i]! > sizes[i - 1]! : sizes[i]! < sizes[i - 1]!, `${sizes}`);
+  }
+  assert.equal(sizes.at(-1), fall ? 4 * KiB : 256 * KiB, `${sizes}`);
+}
+
+test("framed() over a Conn with read(): the buffers read into shrink back to 4 KiB after a bulk read", async () => {
+  // Read buffers grow after a read that fills them, up to 256 KiB, and shrink (down to 4 KiB)
+  // when one was used by much smaller reads (16 times smaller, in framed.ts).
   const framing = lengthPrefixed();
-  const payloads = Array.from({ length: 20_000 }, (_, i) => payloadOf(20, i));
+  // 1.92 MB: eight reads as large as the buffer (enough to reach 256 KiB growing ×2 or more),
+  // then reads of one 24-byte frame each (at least 560 KB of them, enough to fill a buffer of
+  // each size on the way back down).
+  const payloads = Array.from({ length: 80_000 }, (_, i) => payloadOf(20, i));
   const byob = byobConn(encodeAll(framing, payloads), [
-    16_384,
-    65_536,
-    262_144,
-    ...Array(20_000).fill(24),
+    ...Array(8).fill(262_144),
+    ...Array(80_000).fill(24),
   ]);
   const { conn, sizes } = readBufferSizes(byob.conn);
   let n = 0;
   for await (const frame of framed(conn, framing)) assert.deepEqual(frame, payloads[n++]);
   assert.equal(n, payloads.length);
-  const KiB = 1024;
-  assert.deepEqual(sizes, [4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, 64 * KiB, 16 * KiB, 4 * KiB]);
+  assertRiseAndFall(sizes, true);
 });
 
-test("framed() over a Conn with read(): a read that fills the room left in a buffer grows the next ×4", async () => {
+test("framed() over a Conn with read(): a read that fills the room left in a buffer grows the next, to 256 KiB", async () => {
   // Each buffer is first read into in part (100 bytes), then to its end (720,000 bytes in all).
   const framing = lengthPrefixed();
   const payloads = Array.from({ length: 30_000 }, (_, i) => payloadOf(20, i));
@@ -1769,7 +1785,7 @@ test("framed() over a Conn with read(): a read that fills the room left in a buf
   const { conn, sizes } = readBufferSizes(byob.conn);
   assert.deepEqual(await collectBatches(framed(conn, framing), false), payloads);
   // Up to 256 KiB: a 256 KiB buffer filled is followed by another.
-  assert.deepEqual(sizes, [4 * 1024, 16 * 1024, 64 * 1024, 256 * 1024]);
+  assertRiseAndFall(sizes, false);
 });
 
 test("framed() batches(): concurrent next() calls each get their own batch, also over a Conn with read()", async () => {
