@@ -12,9 +12,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { binaries, root } from "../_util/runtime.ts";
-import { watchSockets } from "../_util/leaks.ts";
-
-const sockets = watchSockets();
 
 /** Runs the pinned Node's tsc with `tsconfig`; resolves with its exit code and output. */
 function tsc(tsconfig: string): Promise<{ code: number; output: string }> {
@@ -66,5 +63,3 @@ test("types: a Conn or FramingLike wrapper passing on undefined members type-che
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-sockets.check();
