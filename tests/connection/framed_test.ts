@@ -815,10 +815,7 @@ test("framed() close() reports frames lost after a truncation that a cancelled r
   let cancelWon = 0;
   for (let turns = 0; turns < 16; turns++) {
     const { conn, feed } = recordingConn();
-    const held: ((error: Error) => void)[] = [];
-    const writable = new WritableStream<Uint8Array>({
-      write: () => new Promise<void>((_, fail) => held.push(fail)),
-    });
+    const { conn: { writable }, arrived, failNext } = heldConn();
     const fc = framed({ ...conn, writable }, lengthPrefixed(), { coalesce: 0 });
     await fc.send("a"); // resolves at once (under highWaterMark); its write waits
     await fc.send("b");
@@ -833,8 +830,8 @@ test("framed() close() reports frames lost after a truncation that a cancelled r
     if (read instanceof TruncatedFrameError) continue; // the application has the error
     cancelWon++;
     assert.deepEqual(read, { done: true, value: undefined }, `after ${turns} turns`);
-    while (held.length === 0) await null;
-    held.shift()!(new Error("reset")); // the frames of both resolved sends are lost
+    await arrived(1);
+    failNext(new Error("reset")); // the frames of both resolved sends are lost
     await assert.rejects(
       fc.close(),
       { message: "Cannot send as it failed: reset" },
