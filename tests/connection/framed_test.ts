@@ -229,6 +229,16 @@ test("framed() sends left unawaited that fail raise no unhandled rejection", asy
   await assert.rejects(fc.send("awaited"), ConnectionError);
 });
 
+test("framed() close() reports a lost frame of a single byte: an empty line whose send had resolved", async () => {
+  // The loss is counted in wire bytes: the one-byte frame of "" is lost as any other is.
+  const { conn, arrived, failNext } = heldConn();
+  const fc = framed(conn, lines(), { coalesce: 0 });
+  await fc.send(""); // "\n": under highWaterMark, resolved before it is written
+  await arrived(1);
+  failNext(new Error("reset"));
+  await assert.rejects(fc.close(), { message: "Cannot send as it failed: reset" });
+});
+
 test("framed() a send made behind writable writes, left unawaited, fails quietly too", async () => {
   const { conn, arrived, failNext } = heldConn();
   const fc = framed(conn, lines(), UNTIL_WRITTEN);
