@@ -253,6 +253,28 @@ test("framed() a send made behind writable writes, left unawaited, fails quietly
   await fc.close().catch(() => {});
 });
 
+test(
+  "framed() a send made behind writable writes fails at once after a read's reset, not once they are written",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const input = new TransformStream<Uint8Array, Uint8Array>();
+    const { conn, arrived } = heldConn();
+    const fc = framed({ ...conn, readable: input.readable }, lines(), UNTIL_WRITTEN);
+    const writer = fc.writable.getWriter();
+    const enc = new TextEncoder();
+    writer.write(enc.encode("1")).catch(() => {});
+    writer.write(enc.encode("2")).catch(() => {}); // waits in writable: "1" is never written here
+    await arrived(1);
+    const reset = new ConnectionError("Connection reset (test)", { code: "CONNECTION_RESET" });
+    input.writable.abort(reset).catch(() => {});
+    await assert.rejects(fc[Symbol.asyncIterator]().next(), reset);
+    // The connection is gone: a later send fails with the reset, however long "2" waits.
+    await assert.rejects(fc.send("3"), reset);
+  },
+);
+
 test("framed() send() rejects a payload whose buffer was detached: not sent as an empty frame", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
