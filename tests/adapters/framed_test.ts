@@ -135,6 +135,8 @@ test(
           },
         );
         assert.deepEqual(frames, [new Uint8Array([1, 2, 3])]);
+        // Every byte read is counted (the adapter hands its data to framed() directly).
+        assert.equal(fc.bytesRead, 7 + 40, `${how}: bytesRead`);
       } finally {
         await cleanup();
       }
