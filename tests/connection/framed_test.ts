@@ -368,6 +368,33 @@ test("framed() a payload is handed to the conn's writable only once it holds not
   await fc.close();
 });
 
+test(
+  "framed() a large payload right behind its header waits in framed() while an earlier write does: one shrunk meanwhile is caught, not written short",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const { conn, chunks, arrived, complete } = heldConn();
+    const fc = framed(conn, lengthPrefixed());
+    await fc.send("a");
+    await arrived(1); // in progress: what is sent next waits in framed()'s queue
+    const big = new Uint8Array(new ArrayBuffer(100_000, { maxByteLength: 100_000 })).fill(7);
+    const sending = fc.send(big); // its header, then the payload itself, queued
+    complete();
+    await arrived(2); // the header alone: the payload is not in the conn's writable yet
+    (big.buffer as ArrayBuffer).resize(10); // misuse, before its send resolved
+    complete();
+    await assert.rejects(sending, changed);
+    assert.equal(chunks.length, 2);
+    const decoder = lengthPrefixed().decoder();
+    decoder.push(concat(chunks));
+    assert.equal(text.decode(decoder.next()), "a");
+    assert.equal(decoder.next(), undefined);
+    assert.throws(() => decoder.end(), TruncatedFrameError);
+    await fc.close();
+  },
+);
+
 test("framed() a payload detached while the socket is busy: the frames before it go out, then writing ends", async () => {
   const { conn, chunks, arrived, complete } = heldConn();
   const fc = framed(conn, lengthPrefixed());
@@ -915,6 +942,20 @@ async function resetSeenThrough(via: (fc: FramedConnection) => Promise<void>): P
   }
   return seen;
 }
+
+test("framed() close() reports no loss of frames promised before a read handed the application a reset", async () => {
+  const input = new TransformStream<Uint8Array, Uint8Array>();
+  const { conn, arrived, failNext } = heldConn();
+  const fc = framed({ ...conn, readable: input.readable }, lengthPrefixed(), { coalesce: 0 });
+  await fc.send("a"); // resolves at once (under highWaterMark); its write waits
+  await fc.send("b");
+  const reset = new ConnectionError("Connection reset (test)", { code: "CONNECTION_RESET" });
+  input.writable.abort(reset).catch(() => {});
+  await assert.rejects(fc[Symbol.asyncIterator]().next(), reset); // the application has it
+  await arrived(1);
+  failNext(new Error("reset")); // the frames of both resolved sends are lost, knowingly
+  await fc.close();
+});
 
 test("framed() close() reports no loss once a send the application awaited rejected with the read's reset", async () => {
   assert.ok(await resetSeenThrough((fc) => fc.send("c")) > 0);
