@@ -275,6 +275,23 @@ test(
   },
 );
 
+test("framed() bufferedAmount stops counting a send made behind writable writes once a failure rejects it", async () => {
+  const { conn, arrived, failNext } = heldConn();
+  const fc = framed(conn, lines(), UNTIL_WRITTEN);
+  const writer = fc.writable.getWriter();
+  const enc = new TextEncoder();
+  writer.write(enc.encode("1")).catch(() => {});
+  writer.write(enc.encode("2")).catch(() => {}); // waits in writable while "1" is held
+  await arrived(1);
+  const before = fc.bufferedAmount;
+  const sent = fc.send("deferred"); // held behind "2"
+  assert.equal(fc.bufferedAmount, before + 8);
+  failNext(new Error("reset"));
+  await assert.rejects(sent, ConnectionError);
+  assert.equal(fc.bufferedAmount, before, "the rejected send's bytes are not waiting any more");
+  await fc.close().catch(() => {});
+});
+
 test("framed() send() rejects a payload whose buffer was detached: not sent as an empty frame", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lengthPrefixed(), UNTIL_WRITTEN);
