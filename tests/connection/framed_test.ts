@@ -3111,6 +3111,23 @@ test("framed() closeWrite() goes on when a write to writable made before it is r
   await client.close();
 });
 
+test("framed() writable close() goes on when a write made after it is refused", {
+  timeout: 5000,
+}, async () => {
+  const { conn, writes } = recordingConn();
+  const fc = framed(conn, lines());
+  const writer = fc.writable.getWriter();
+  const enc = new TextEncoder();
+  const wrote = writer.write(enc.encode("1"));
+  const closed = writer.close();
+  // Refused by the stream, never given to framed(): the half-close does not wait for it.
+  await assert.rejects(writer.write(enc.encode("2")), TypeError);
+  await wrote;
+  await closed;
+  assert.equal(text.decode(concat(writes)), "1\n");
+  await fc.close();
+});
+
 test("framed() with coalesce 0 over a Conn that releases chunks: one write per frame, and a small payload may change once send() returns", async () => {
   const { conn, chunks, arrived, complete } = heldConn(true);
   const fc = framed(conn, lengthPrefixed(), { ...UNTIL_WRITTEN, coalesce: 0 });
