@@ -1123,6 +1123,22 @@ test(
   },
 );
 
+test(
+  "framed() close({ timeout }) that cuts off a frame of one byte says frames were not yet written",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    const { conn, arrived } = heldConn();
+    const fc = framed(conn, lines(), { coalesce: 0 });
+    await fc.send(""); // "\n": resolved, its write held for ever
+    await arrived(1);
+    await assert.rejects(fc.close({ timeout: 20 }), {
+      message: "Cannot send as close() timed out after 20 ms with frames not yet written",
+    });
+  },
+);
+
 test("framed() close({ timeout }) returns even if the Conn's close() leaves its writes pending", {
   timeout: 10_000,
 }, async () => {
