@@ -35,6 +35,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkExports } from "./check_exports.ts";
+import { STRICT_CONSUMER } from "./strict_consumer.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "npm");
@@ -348,15 +349,7 @@ export = api;
         lib: ["es2023", "esnext.disposable"],
         types: ["node"],
         typeRoots: [join(root, "node_modules", "@types")],
-        strict: true,
-        exactOptionalPropertyTypes: true,
-        noUncheckedIndexedAccess: true,
-        noPropertyAccessFromIndexSignature: true,
-        verbatimModuleSyntax: true,
-        isolatedDeclarations: true,
-        declaration: true,
-        noEmit: true,
-        skipLibCheck: false,
+        ...STRICT_CONSUMER,
       },
       files: ["types.ts", "require.cts"],
     }),

@@ -3,7 +3,7 @@
 // consumer's strictest tsc settings: tests/fixtures/types/optional_members.ts passes on their
 // optional members, which may be undefined (exactOptionalPropertyTypes), and its @ts-expect-error
 // lines keep the members' types from growing too loose. The built package's types get the same
-// settings in scripts/build_npm.ts.
+// settings (scripts/strict_consumer.ts) in scripts/build_npm.ts.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { binaries, root } from "../_util/runtime.ts";
+import { STRICT_CONSUMER } from "../../scripts/strict_consumer.ts";
 
 /** Runs the pinned Node's tsc with `tsconfig`; resolves with its exit code and output. */
 function tsc(tsconfig: string): Promise<{ code: number; output: string }> {
@@ -42,16 +43,8 @@ test("types: a Conn or FramingLike wrapper passing on undefined members type-che
           moduleResolution: "nodenext",
           lib: ["es2022", "dom"],
           types: [],
-          strict: true,
-          exactOptionalPropertyTypes: true,
-          noUncheckedIndexedAccess: true,
-          noPropertyAccessFromIndexSignature: true,
-          verbatimModuleSyntax: true,
-          isolatedDeclarations: true,
-          declaration: true,
+          ...STRICT_CONSUMER,
           allowImportingTsExtensions: true,
-          noEmit: true,
-          skipLibCheck: false,
         },
         files: [join(root, "tests", "fixtures", "types", "optional_members.ts")],
       }),
