@@ -12,6 +12,7 @@ step "deno fmt --check"; deno fmt --check
 step "README in sync with docs/cli.md"; deno run -A scripts/sync_readme.ts --check
 step "deno lint"; deno lint
 step "deno check"; deno check mod.ts src/ tests/ scripts/ bench/
+step "deno check (a consumer's strictest settings)"; deno run -A scripts/check_strict.ts
 step "deno doc --lint"; deno doc --lint mod.ts src/adapters/[!_]*.ts src/cli/main.ts
 step "deno test --doc"; deno test -A --doc mod.ts src/ README.md
 step "deno test"; deno test -A tests/

@@ -246,6 +246,16 @@ export function checkPort(port: number, action: "connect" | "listen"): void {
   }
 }
 
+/** Connect or listen options as plain JavaScript may pass them: anything goes. */
+interface LooseOptions {
+  signal?: unknown;
+  noDelay?: unknown;
+  caCerts?: unknown;
+  cert?: unknown;
+  key?: unknown;
+  [name: string]: unknown;
+}
+
 /**
  * Throws a `TypeError` for a `signal` that is no `AbortSignal`, a `noDelay`
  * that is no boolean, and TLS settings of the wrong type (`caCerts` not an
@@ -258,7 +268,7 @@ function checkSettings(
   action: string,
   tls: "client" | "server" | undefined,
 ): void {
-  const o = options as Record<string, unknown>;
+  const o = options as LooseOptions;
   const badSignal = signalError(o.signal, action);
   if (badSignal !== undefined) throw badSignal;
   const refuse = (name: string, must: string): never => {
@@ -296,13 +306,13 @@ function checkSettings(
  * the types ask for.
  */
 function pemText<T extends object>(options: T): T {
-  const o = options as Record<string, unknown>;
+  const o = options as LooseOptions;
   const text = (value: unknown): unknown =>
     value instanceof Uint8Array ? new TextDecoder().decode(value) : value;
   const bytes = o.cert instanceof Uint8Array || o.key instanceof Uint8Array ||
     (Array.isArray(o.caCerts) && o.caCerts.some((pem) => pem instanceof Uint8Array));
   if (!bytes) return options;
-  const copy: Record<string, unknown> = { ...o };
+  const copy: LooseOptions = { ...o };
   for (const name of ["cert", "key"]) if (name in copy) copy[name] = text(copy[name]);
   if (Array.isArray(o.caCerts)) copy.caCerts = o.caCerts.map(text);
   return copy as T;
@@ -343,7 +353,9 @@ export function unixBindPath(path: string, cwd: () => string): string {
  * different ways, or dial the local host). Call it before anything reads the
  * options, where a throw becomes the returned promise's rejection.
  */
-export function checkTarget<T extends { hostname?: string; port: number } | { path: string }>(
+export function checkTarget<
+  T extends { hostname?: string | undefined; port: number } | { path: string },
+>(
   given: T,
   action: "connect" | "listen",
   tls?: "client" | "server",

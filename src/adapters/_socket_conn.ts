@@ -28,10 +28,10 @@ const CHUNK_COST = 512;
  */
 export function socketAddr(
   socket: {
-    localAddress?: string;
-    localPort?: number;
-    remoteAddress?: string;
-    remotePort?: number;
+    localAddress?: string | undefined;
+    localPort?: number | undefined;
+    remoteAddress?: string | undefined;
+    remotePort?: number | undefined;
   },
   local: boolean,
   unixPath: string | undefined,
@@ -77,7 +77,7 @@ export interface SocketHandle {
    * closes (ending in `terminated()`). Called once; `destroy()` follows after tlsClose.limit if
    * the socket is still open then.
    */
-  finish?(): void;
+  finish?: (() => void) | undefined;
 }
 
 /**

@@ -93,10 +93,15 @@ interface BunHandlers {
   connectError(socket: BunSocket, error: Error): void;
 }
 interface BunTarget {
-  hostname?: string;
-  port?: number;
-  unix?: string;
-  tls?: { ca?: readonly string[]; serverName?: string; cert?: string; key?: string };
+  hostname?: string | undefined;
+  port?: number | undefined;
+  unix?: string | undefined;
+  tls?: {
+    ca?: readonly string[] | undefined;
+    serverName?: string | undefined;
+    cert?: string | undefined;
+    key?: string | undefined;
+  } | undefined;
   allowHalfOpen: boolean;
   socket: BunHandlers;
 }

@@ -270,14 +270,16 @@ async function dial<T extends Deno.Conn>(
 }
 
 /**
- * Runs `use` with `signal` as `Deno.connect` takes it: a look-alike (a
- * polyfill's `AbortSignal`) is followed by a native one while `use` runs.
+ * Runs `use` with `signal` as `Deno.connect` takes it (an option, absent for
+ * none): a look-alike (a polyfill's `AbortSignal`) is followed by a native one
+ * while `use` runs.
  */
 async function withNativeSignal<T>(
   signal: AbortSignal | undefined,
-  use: (native: AbortSignal | undefined) => Promise<T>,
+  use: (native: { signal?: AbortSignal }) => Promise<T>,
 ): Promise<T> {
-  if (signal === undefined || signal instanceof AbortSignal) return await use(signal);
+  if (signal === undefined) return await use({});
+  if (signal instanceof AbortSignal) return await use({ signal });
   const alike: Pick<
     AbortSignal,
     "aborted" | "reason" | "addEventListener" | "removeEventListener"
@@ -287,13 +289,13 @@ async function withNativeSignal<T>(
   if (alike.aborted) follow();
   else alike.addEventListener("abort", follow, { once: true });
   try {
-    return await use(follower.signal);
+    return await use({ signal: follower.signal });
   } finally {
     alike.removeEventListener("abort", follow);
   }
 }
 
-function tcpTarget(options: { hostname?: string; port: number }): string {
+function tcpTarget(options: { hostname?: string | undefined; port: number }): string {
   return formatAddr({
     transport: "tcp",
     hostname: options.hostname ?? "127.0.0.1",
@@ -327,7 +329,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
   const raw = await dial(
     tcpTarget(options),
     signal,
-    () => withNativeSignal(signal, (native) => Deno.connect({ hostname, port, signal: native })),
+    () => withNativeSignal(signal, (native) => Deno.connect({ hostname, port, ...native })),
   );
   raw.setNoDelay(options.noDelay ?? true);
   return wrap(raw);
@@ -353,7 +355,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   const tcp = await dial(
     target,
     signal,
-    () => withNativeSignal(signal, (native) => Deno.connect({ hostname, port, signal: native })),
+    () => withNativeSignal(signal, (native) => Deno.connect({ hostname, port, ...native })),
   );
   tcp.setNoDelay(options.noDelay ?? true);
   const raw = await dial(target, signal, async () => {
@@ -368,7 +370,7 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
     try {
       const starting = Deno.startTls(tcp, {
         hostname: options.serverName ?? hostname,
-        caCerts: options.caCerts?.slice(),
+        ...(options.caCerts === undefined ? {} : { caCerts: options.caCerts.slice() }),
       });
       starting.then((conn) => tlsConn = conn, () => {});
       tlsConn = await Promise.race([starting, aborted]);

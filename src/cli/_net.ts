@@ -7,7 +7,7 @@ import { ConnectionError, FramingError } from "../errors.ts";
 
 /** `127.0.0.1:80`, `[::1]:80`, or the socket path. */
 export function formatAddr(
-  addr: NetAddr | { hostname?: string; port: number } | { path: string },
+  addr: NetAddr | { hostname?: string | undefined; port: number } | { path: string },
 ): string {
   if ("path" in addr) return addr.path;
   const host = addr.hostname ?? "127.0.0.1";

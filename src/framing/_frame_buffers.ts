@@ -5,11 +5,11 @@ import { booleanOption, checkOptions, receivedValue } from "./_options.ts";
 import type { DecoderOptions } from "./types.ts";
 
 /** The largest slab that small spanning frames are carved out of. */
-export const SLAB_SIZE = 64 * 1024;
+export const SLAB_SIZE: number = 64 * 1024;
 /** The smallest slab. */
-export const SLAB_MIN_SIZE = 4 * 1024;
+export const SLAB_MIN_SIZE: number = 4 * 1024;
 /** The largest spanning frame carved out of a slab; larger ones get their own buffer. */
-export const SLAB_MAX_FRAME = 8 * 1024;
+export const SLAB_MAX_FRAME: number = 8 * 1024;
 /**
  * The largest frame whose buffer is allocated as soon as its header is
  * complete. A larger one gets its buffer once an eighth of it has arrived
@@ -17,7 +17,7 @@ export const SLAB_MAX_FRAME = 8 * 1024;
  * blocks of the decoder's own): a peer that sends a header alone makes a
  * decoder hold at most this much, not `maxFrameLength`.
  */
-export const EAGER_FRAME = 64 * 1024;
+export const EAGER_FRAME: number = 64 * 1024;
 
 /**
  * Buffers for frames that span chunks: a fresh one per frame, or with

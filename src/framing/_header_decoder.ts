@@ -26,7 +26,7 @@ export interface HeaderParser {
    * prefix, no adjustment, no trailer): the limit. The decoder then parses
    * them inline.
    */
-  readonly u32Limit?: number;
+  readonly u32Limit?: number | undefined;
   /** Payload length declared by the last complete header. */
   length: number;
   /**

@@ -25,9 +25,9 @@ export function fixedOverhead(framing: FramingLike): number {
 }
 
 /** 4 MiB: the default `maxFrameLength` of length-declaring formats. */
-export const DEFAULT_MAX_LENGTH_PREFIXED = 4 * 1024 * 1024;
+export const DEFAULT_MAX_LENGTH_PREFIXED: number = 4 * 1024 * 1024;
 /** 64 KiB: the default `maxFrameLength` of delimiter formats. */
-export const DEFAULT_MAX_DELIMITED = 64 * 1024;
+export const DEFAULT_MAX_DELIMITED: number = 64 * 1024;
 
 /**
  * Returns `value` (or `fallback` for `undefined` or `null`, as every option

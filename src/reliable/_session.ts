@@ -38,6 +38,8 @@ import {
 import type {
   Clock,
   CloseDetail,
+  ReliableCloseOptions,
+  ReliableSendOptions,
   ReliableSession,
   ReliableSessionOptions,
   ReliableSessionState,
@@ -70,7 +72,7 @@ export const SYSTEM_CLOCK: Clock = {
 };
 
 /** The longest delay timers take (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
-export const MAX_DELAY = 2 ** 31 - 1;
+export const MAX_DELAY: number = 2 ** 31 - 1;
 
 /**
  * Calls `callback` after `ms` on `clock`; no timer at all for a delay longer
@@ -365,7 +367,7 @@ export class Session extends EventTarget implements ReliableSession {
   /** See {@linkcode ReliableSession.send}. */
   send(
     payload: Uint8Array | string,
-    options?: { signal?: AbortSignal | undefined },
+    options?: ReliableSendOptions,
   ): Promise<void> {
     let bytes: Uint8Array;
     if (typeof payload === "string") bytes = this.#encoder.encode(payload);
@@ -436,7 +438,7 @@ export class Session extends EventTarget implements ReliableSession {
   }
 
   /** See {@linkcode ReliableSession.close}. */
-  close(options?: { timeout?: number | undefined }): Promise<void> {
+  close(options?: ReliableCloseOptions): Promise<void> {
     let timeout: number;
     try {
       timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout, false, "close");

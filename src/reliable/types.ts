@@ -86,7 +86,7 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * `TypeError` (the promise rejects and nothing is sent; `send` itself never
    * throws).
    */
-  send(payload: Uint8Array | string, options?: { signal?: AbortSignal | undefined }): Promise<void>;
+  send(payload: Uint8Array | string, options?: ReliableSendOptions): Promise<void>;
   /**
    * Stops accepting messages, waits until every message not yet confirmed
    * (sends waiting for room included, except those their signal withdraws
@@ -112,7 +112,7 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * peer has not read by then is lost); over TLS the adapter's close may
    * wait a second more (docs/protocol.md, "Closing").
    */
-  close(options?: { timeout?: number | undefined }): Promise<void>;
+  close(options?: ReliableCloseOptions): Promise<void>;
   /** Counters. */
   readonly stats: ReliableStats;
   // The parameter types come from EventTarget, which Node's types (@types/node) have as well as
@@ -166,6 +166,32 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
     listener: Parameters<EventTarget["addEventListener"]>[1],
     options?: Parameters<EventTarget["removeEventListener"]>[2],
   ): void;
+}
+
+/** Options for {@linkcode ReliableSession.send}. */
+export interface ReliableSendOptions {
+  /**
+   * Withdraws the message while it waits for room in the send buffer (the
+   * promise rejects with the signal's reason and nothing is sent); once the
+   * message is in the buffer it is still delivered, and only the promise
+   * rejects with the reason.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options for {@linkcode ReliableSession.close}. */
+export interface ReliableCloseOptions {
+  /**
+   * Ms to wait for every message to be confirmed before giving up with a
+   * `CONNECTION_TIMEOUT` error: 0 gives up at once, `Infinity` (or more than
+   * 2^31 − 1) waits for ever. A `close()` called again while closing may
+   * shorten the wait, never lengthen it.
+   *
+   * @default {the session's `closeTimeout` option}
+   */
+  timeout?: number | undefined;
 }
 
 /** The events of a {@linkcode ReliableSession}, by name. */

@@ -8,7 +8,7 @@ import type { Framing, FramingLike } from "../framing/types.ts";
  * Payloads at least this large are emitted as header + payload view, not
  * copied (without `recycle`; with it, payloads below the capacity are copied).
  */
-export const COPY_LIMIT = 16 * 1024;
+export const COPY_LIMIT: number = 16 * 1024;
 
 // Microtask turns with no new frame before a scheduled flush runs. A loop of
 // unawaited writes to a WritableStream delivers one write per turn, so a few
