@@ -1,10 +1,74 @@
 // Copyright 2026 the framewire authors. MIT license.
 // The deno adapter against real loopback sockets; skips on other runtimes.
-import { adapterSuite } from "./_suite.ts";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { accept, adapterSuite, assertBytes, randomBytes } from "./_suite.ts";
 import { watchSockets } from "../_util/leaks.ts";
+import { isDeno, portOf } from "../_util/runtime.ts";
 
 const sockets = watchSockets();
 
 adapterSuite("deno");
+
+test(
+  "deno adapter: the readable reads into 16 KiB buffers, x4 after a read that fills one (up to 256 KiB), back to 16 KiB after a small read",
+  { skip: !isDeno && "the Deno adapter's read buffers", timeout: 30_000 },
+  async () => {
+    const { connect, listen } = await import("../../src/adapters/deno.ts");
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = accept(listener);
+    const client = await connect({ port: portOf(listener) });
+    const server = await accepted;
+    try {
+      const writer = client.writable.getWriter();
+      const reader = server.readable.getReader();
+      const sizes = [16 * 1024, 64 * 1024, 256 * 1024];
+      // A chunk is a read buffer handed over (at least a quarter of it used) or a copy of a read
+      // that used less than a quarter of one (its own buffer, then).
+      const check = (chunk: Uint8Array, what: string): void => {
+        const { byteLength } = chunk.buffer;
+        if (byteLength === chunk.byteLength && !sizes.includes(byteLength)) {
+          assert.ok(byteLength * 4 < 256 * 1024, `${what}: a copy of ${byteLength} bytes`);
+        } else {
+          assert.ok(sizes.includes(byteLength), `${what}: a read buffer of ${byteLength} bytes`);
+          assert.equal(chunk.byteOffset, 0, what);
+          assert.ok(chunk.byteLength * 4 >= byteLength, `${what}: ${chunk.byteLength} handed over`);
+        }
+      };
+      const read = async (what: string): Promise<Uint8Array> => {
+        const { value, done } = await reader.read();
+        assert.ok(!done, `${what}: ended`);
+        check(value, what);
+        return value;
+      };
+      // 4 MiB in one write: the reads fill buffers, which grow.
+      const data = randomBytes(4 * 1024 * 1024, 70);
+      const writing = writer.write(data);
+      const got = new Uint8Array(data.byteLength);
+      let off = 0;
+      while (off < data.byteLength) {
+        const chunk = await read(`at ${off}`);
+        if (off === 0) assert.ok(chunk.byteLength <= 16 * 1024, "the first read buffer");
+        got.set(chunk, off);
+        off += chunk.byteLength;
+      }
+      await writing;
+      assertBytes(got, data);
+      // A small read (under 1/16 of a grown buffer) brings the buffer back to 16 KiB: the read
+      // after it takes 16 KiB at most, however much came.
+      await writer.write(new Uint8Array(100).fill(1));
+      assert.equal((await read("the small write")).byteLength, 100);
+      const more = randomBytes(64 * 1024, 71);
+      const writingMore = writer.write(more);
+      const first = await read("after the small write");
+      assert.ok(first.byteLength <= 16 * 1024, `${first.byteLength} bytes after a small read`);
+      assertBytes(first, more.subarray(0, first.byteLength));
+      await writingMore;
+    } finally {
+      client.close();
+      server.close();
+    }
+  },
+);
 
 sockets.check();
