@@ -794,6 +794,16 @@ export function adapterSuite(name: Runtime): void {
       alike.aborted = true;
       alike.reason = new Error("gave up");
       await assert.rejects(connect(any({ port: portOf(listener), signal: alike })), /gave up/);
+      // Aborted while connect() is pending: followed until connect() settles (the Deno adapter's
+      // follower stopped following as soon as Deno.connect() was called; with connecting on
+      // loopback as quick as it is, its own check after the connect rejected as well).
+      const late = new LookAlike();
+      const connecting = connect(any({ port: portOf(listener), signal: late }));
+      assert.equal(late.listeners, 1, "the signal is not followed while connect() is pending");
+      late.aborted = true;
+      late.reason = new Error("gave up while connecting");
+      late.dispatchEvent(new Event("abort"));
+      await assert.rejects(connecting, /gave up while connecting/);
     },
   );
 
