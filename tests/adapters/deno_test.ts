@@ -2,8 +2,8 @@
 // The deno adapter against real loopback sockets; skips on other runtimes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { accept, adapterSuite, assertBytes, randomBytes } from "./_suite.ts";
-import { watchSockets } from "../_util/leaks.ts";
+import { accept, adapterSuite, assertBytes, randomBytes, writeUntilStalled } from "./_suite.ts";
+import { openSockets, watchSockets } from "../_util/leaks.ts";
 import { isDeno, portOf } from "../_util/runtime.ts";
 
 const sockets = watchSockets();
@@ -68,6 +68,43 @@ test(
       client.close();
       server.close();
     }
+  },
+);
+
+test(
+  "deno adapter: closed resolves once the socket is gone, with a write pending when close() came",
+  {
+    skip: (!isDeno || openSockets() === undefined) && "the Deno adapter, on Linux",
+    timeout: 30_000,
+  },
+  async () => {
+    const { connect, listen } = await import("../../src/adapters/deno.ts");
+    const before = openSockets()!;
+    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const accepted = accept(listener);
+    const client = await connect({ port: portOf(listener) });
+    const server = await accepted;
+    try {
+      // The client reads nothing: a write of the server's waits until the socket is closed. A
+      // pending write keeps Deno's resource, and the OS socket, open after conn.close().
+      const writer = server.writable.getWriter();
+      const { pending } = await writeUntilStalled(
+        (chunk) => writer.write(chunk),
+        new Uint8Array(256 * 1024),
+        256 * 1024 * 1024,
+      );
+      const failed = assert.rejects(pending);
+      server.close();
+      await server.closed;
+      // Open now: the listener's socket and the client's, not the server's.
+      const opened = [...openSockets()!].filter(([fd, target]) => before.get(fd) !== target);
+      assert.equal(opened.length, 2, `open: ${opened.map(([fd, target]) => `${fd} ${target}`)}`);
+      await failed;
+    } finally {
+      client.close();
+      server.close();
+    }
+    await client.closed;
   },
 );
 
