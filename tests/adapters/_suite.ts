@@ -240,7 +240,9 @@ async function nativeTcpPrototype(): Promise<{ setNoDelay(noDelay?: boolean): un
 async function fdFloodChild(
   name: Runtime,
   mode?: string,
-): Promise<{ full: string; result: string; failedAccepts: number }> {
+): Promise<
+  { full: string; result: string; failedAccepts: number; waits: number[]; cleared: number }
+> {
   const args = mode === undefined ? [name] : [name, mode];
   const argv = scriptArgv(runtime, `${root}/tests/adapters/_fd_flood_child.ts`, args);
   const command = `ulimit -n 64 && exec ${argv.map((a) => `'${a}'`).join(" ")}`;
@@ -2723,10 +2725,15 @@ export function adapterSuite(name: Runtime): void {
       // accept() fail with EMFILE. Node (libuv) and Bun go on accepting once descriptors are free;
       // the Deno adapter's listener ended with that error, for good. In a child process of this
       // runtime under `ulimit -n 64`.
-      const { full, result, failedAccepts } = await fdFloodChild(name);
+      const { full, result, failedAccepts, waits } = await fdFloodChild(name);
       assert.notEqual(full, "", "the connections never used up the descriptors");
       assert.equal(result, "accepted");
-      if (name === "deno") assert.ok(failedAccepts > 0, "accept() never failed");
+      if (name === "deno") {
+        assert.ok(failedAccepts > 0, "accept() never failed");
+        // Its waits before trying again: 5 ms, doubled each time, up to 1 s.
+        const expected = waits.map((_, i) => Math.min(5 * 2 ** i, 1000));
+        assert.deepEqual(waits, expected);
+      }
     },
     { skip: process.platform !== "linux" },
   );
@@ -2736,10 +2743,15 @@ export function adapterSuite(name: Runtime): void {
     async () => {
       // Before (mutation review), a close() that stopped the Deno listener's retry timer without
       // ending its wait left next() pending for ever, with every test passing.
-      const { full, result, failedAccepts } = await fdFloodChild(name, "close");
+      const { full, result, failedAccepts, waits, cleared } = await fdFloodChild(name, "close");
       assert.notEqual(full, "", "the connections never used up the descriptors");
       assert.ok(failedAccepts > 0, "accept() never failed");
       assert.equal(result, "ended");
+      // The child holds the retry timer (it never fires): one wait, which close() ended, its
+      // timer cleared. (With the wait not awaited, the listener tried again at once, over and
+      // over; with the timer left set, it kept the process alive for up to a second.)
+      assert.deepEqual(waits, [5]);
+      assert.equal(cleared, 1);
     },
     { skip: (process.platform !== "linux" || name !== "deno") && "the Deno adapter's retry wait" },
   );
