@@ -58,6 +58,11 @@ test(
       // after it takes 16 KiB at most, however much came.
       await writer.write(new Uint8Array(100).fill(1));
       assert.equal((await read("the small write")).byteLength, 100);
+      // A quarter of the 16 KiB buffer is handed over (one segment on loopback, one read).
+      await writer.write(new Uint8Array(4096).fill(2));
+      const quarter = await read("a quarter");
+      assert.equal(quarter.byteLength, 4096);
+      assert.equal(quarter.buffer.byteLength, 16 * 1024, "a quarter of the buffer was copied");
       const more = randomBytes(64 * 1024, 71);
       const writingMore = writer.write(more);
       const first = await read("after the small write");
