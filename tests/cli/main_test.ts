@@ -386,6 +386,38 @@ test(
 );
 
 test(
+  "framewire listen stops on SIGINT or SIGTERM: it says so and exits 0",
+  { ...TIMEOUT, skip: process.platform === "win32" && "POSIX signals" },
+  async () => {
+    // Ctrl-C, or a service manager's stop: a clean stop, not the runtime's default (killed by
+    // the signal). Before (mutation review), no test sent a signal to the command: with the Deno
+    // I/O's signal listeners never added, every test passed.
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const server = startCli(["listen", "--port", "0"], { timeoutMs: 30_000 });
+      let client: Conn | undefined;
+      try {
+        const port = (await server.waitForErr(/listening on 127\.0\.0\.1:(\d+)/))[1]!;
+        // A connection it took: it is past setting up its signal handling.
+        const { connect } = await adapter();
+        client = await connect({ port: Number(port) });
+        await server.waitForErr(/\[1\] connection from/);
+        // Not child.kill(): Deno's node:child_process then reports the exit as by that signal,
+        // whatever the exit code.
+        process.kill(server.child.pid!, signal);
+        const result = await server.done;
+        assert.equal(result.code, 0, `${signal}: ${result.stderr}`);
+        assert.match(result.stderr, /^framewire listen: stopping$/m, signal);
+        // It closed the connection it served.
+        assert.equal((await client.readable.getReader().read()).done, true);
+      } finally {
+        client?.close();
+        await server.kill();
+      }
+    }
+  },
+);
+
+test(
   "main() called from code runs the command on the runtime's I/O and returns its exit code",
   TIMEOUT,
   async () => {
