@@ -418,6 +418,44 @@ test(
 );
 
 test(
+  "the runtime I/O's onInterrupt() handler runs on SIGINT and SIGTERM, and no more once removed",
+  { ...TIMEOUT, skip: process.platform === "win32" && "POSIX signals" },
+  async () => {
+    // With the Deno I/O's remover a no-op, every test passed: the command exits once it is done,
+    // but main() called from code returns and leaves the handler on the process.
+    const { code, stdout, stderr } = await runUntilIdle(`
+      ${importOf("runtimeIo", "src/cli/_io.ts")}
+      import process from "node:process";
+      const io = await runtimeIo();
+      const calls = [];
+      const remove = io.onInterrupt(() => calls.push("handler"));
+      // The signal to this process, with a listener of its own that takes it too (so that it
+      // does not end the process), gone once it ran.
+      const raise = (signal) => new Promise((resolve) => {
+        const own = () => {
+          process.off(signal, own);
+          resolve();
+        };
+        process.on(signal, own);
+        process.kill(process.pid, signal);
+      });
+      const alive = setInterval(() => {}, 1000); // Node: a pending signal keeps no process alive
+      await raise("SIGINT");
+      await raise("SIGTERM");
+      io.out("before " + calls.length + "\\n");
+      remove();
+      await raise("SIGINT");
+      await raise("SIGTERM");
+      io.out("after " + calls.length + "\\n");
+      clearInterval(alive);
+      await io.flush();
+    `);
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, "before 2\nafter 2\n");
+  },
+);
+
+test(
   "main() called from code runs the command on the runtime's I/O and returns its exit code",
   TIMEOUT,
   async () => {
