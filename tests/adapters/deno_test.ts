@@ -55,7 +55,7 @@ test(
       await writing;
       assertBytes(got, data);
       // A small read (under 1/16 of a grown buffer) brings the buffer back to 16 KiB: the read
-      // after it takes 16 KiB at most, however much came.
+      // after it takes 16 KiB at most, however much came (here and after the 4000 bytes below).
       await writer.write(new Uint8Array(100).fill(1));
       assert.equal((await read("the small write")).byteLength, 100);
       // A quarter of the 16 KiB buffer is handed over (one segment on loopback, one read).
@@ -63,6 +63,14 @@ test(
       const quarter = await read("a quarter");
       assert.equal(quarter.byteLength, 4096);
       assert.equal(quarter.buffer.byteLength, 16 * 1024, "a quarter of the buffer was copied");
+      // A read that fills the 16 KiB buffer makes the next one 64 KiB; a read of 4000 bytes into
+      // that (just under 1/16) makes it 16 KiB again.
+      await writer.write(new Uint8Array(16 * 1024).fill(3));
+      const full = await read("a full buffer");
+      assert.equal(full.byteLength, 16 * 1024);
+      assert.equal(full.buffer.byteLength, 16 * 1024, "the buffer after a quarter of one");
+      await writer.write(new Uint8Array(4000).fill(4));
+      assert.equal((await read("under 1/16")).byteLength, 4000);
       const more = randomBytes(64 * 1024, 71);
       const writingMore = writer.write(more);
       const first = await read("after the small write");
