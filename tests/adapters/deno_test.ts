@@ -71,6 +71,19 @@ test(
       assert.equal(full.buffer.byteLength, 16 * 1024, "the buffer after a quarter of one");
       await writer.write(new Uint8Array(4000).fill(4));
       assert.equal((await read("under 1/16")).byteLength, 4000);
+      // Exactly 1/16 of the 64 KiB buffer keeps it: 16 KiB then is a quarter of it, handed over.
+      await writer.write(new Uint8Array(16 * 1024).fill(5));
+      const again = await read("a full buffer again");
+      assert.equal(again.byteLength, 16 * 1024);
+      assert.equal(again.buffer.byteLength, 16 * 1024, "the buffer after a read under 1/16");
+      await writer.write(new Uint8Array(4096).fill(6));
+      assert.equal((await read("1/16")).byteLength, 4096);
+      await writer.write(new Uint8Array(16 * 1024).fill(7));
+      const kept = await read("after 1/16");
+      assert.equal(kept.byteLength, 16 * 1024);
+      assert.equal(kept.buffer.byteLength, 64 * 1024, "the buffer after a read of 1/16 of it");
+      await writer.write(new Uint8Array(100).fill(8));
+      assert.equal((await read("small again")).byteLength, 100);
       const more = randomBytes(64 * 1024, 71);
       const writingMore = writer.write(more);
       const first = await read("after the small write");
