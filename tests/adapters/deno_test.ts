@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { accept, adapterSuite, assertBytes, randomBytes, writeUntilStalled } from "./_suite.ts";
 import { openSockets, watchSockets } from "../_util/leaks.ts";
 import { isDeno, portOf } from "../_util/runtime.ts";
+import type { Conn } from "../../src/connection/types.ts";
 
 const sockets = watchSockets();
 
@@ -98,7 +99,7 @@ test(
 );
 
 test(
-  "deno adapter: closed resolves once the socket is gone, with a write pending when close() came",
+  "deno adapter: closed resolves once the socket is gone, with a write or a read() pending when close() came",
   {
     skip: (!isDeno || openSockets() === undefined) && "the Deno adapter, on Linux",
     timeout: 30_000,
@@ -107,30 +108,46 @@ test(
     const { connect, listen } = await import("../../src/adapters/deno.ts");
     const before = openSockets()!;
     await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
-    const accepted = accept(listener);
-    const client = await connect({ port: portOf(listener) });
-    const server = await accepted;
-    try {
-      // The client reads nothing: a write of the server's waits until the socket is closed. A
-      // pending write keeps Deno's resource, and the OS socket, open after conn.close().
-      const writer = server.writable.getWriter();
-      const { pending } = await writeUntilStalled(
-        (chunk) => writer.write(chunk),
-        new Uint8Array(256 * 1024),
-        256 * 1024 * 1024,
-      );
-      const failed = assert.rejects(pending);
-      server.close();
-      await server.closed;
-      // Open now: the listener's socket and the client's, not the server's.
-      const opened = [...openSockets()!].filter(([fd, target]) => before.get(fd) !== target);
-      assert.equal(opened.length, 2, `open: ${opened.map(([fd, target]) => `${fd} ${target}`)}`);
-      await failed;
-    } finally {
-      client.close();
-      server.close();
+    // A pending op keeps Deno's resource, and the OS socket, open after conn.close().
+    const pendings: [string, (server: Conn) => Promise<{ settled: Promise<unknown> }>][] = [
+      ["a write", async (server) => {
+        // The client reads nothing: a write of the server's waits until the socket is closed.
+        const writer = server.writable.getWriter();
+        const { pending } = await writeUntilStalled(
+          (chunk) => writer.write(chunk),
+          new Uint8Array(256 * 1024),
+          256 * 1024 * 1024,
+        );
+        return { settled: assert.rejects(pending) };
+      }],
+      ["a read()", (server) => {
+        // The client sends nothing: close() ends the read() at once, the runtime's read later.
+        const reading = server.read!(new Uint8Array(8));
+        return Promise.resolve({ settled: reading.then((n) => assert.equal(n, null)) });
+      }],
+    ];
+    for (const [what, start] of pendings) {
+      const accepted = accept(listener);
+      const client = await connect({ port: portOf(listener) });
+      const server = await accepted;
+      try {
+        const { settled } = await start(server);
+        server.close();
+        await server.closed;
+        // Open now: the listener's socket and the client's, not the server's.
+        const opened = [...openSockets()!].filter(([fd, target]) => before.get(fd) !== target);
+        assert.equal(
+          opened.length,
+          2,
+          `${what}: ${opened.map(([fd, target]) => `${fd} ${target}`)}`,
+        );
+        await settled;
+      } finally {
+        client.close();
+        server.close();
+      }
+      await client.closed;
     }
-    await client.closed;
   },
 );
 
