@@ -2551,6 +2551,41 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t(
+    "TLS: close() reads the peer's bytes to its end: a peer still writing after the close is not reset",
+    async () => {
+      // After close_notify and FIN the close reads (discarding) until the peer's end, then
+      // closes: closed with the peer's bytes unread, the kernel would reset the peer. Before
+      // (mutation review of deno.ts on Deno), with the Deno close not waiting for those reads,
+      // every test passed. The peer writes 32 MiB once it has the client's end (more than the
+      // socket buffers hold), then ends.
+      const onSocket = `
+      socket.on("data", () => {});
+      socket.on("end", () => {
+        socket.end(Buffer.alloc(32 << 20), (e) => console.log(e ? "failed: " + e.code : "sent"));
+      });
+      socket.on("error", () => {});`;
+      await withNodeTlsServer(onSocket, async (dial, line) => {
+        const conn = await dial();
+        try {
+          await conn.writable.getWriter().write(text("bye"));
+          // The cut lengthened for this close() only (as in the test above).
+          const before = tlsClose.limit;
+          tlsClose.limit = 3_600_000;
+          try {
+            conn.close();
+          } finally {
+            tlsClose.limit = before;
+          }
+          assert.equal(await line(), "sent");
+        } finally {
+          conn.close();
+        }
+        await conn.closed;
+      });
+    },
+  );
+
   t("TLS: close() against a peer that neither reads nor ends: closed still resolves", async () => {
     // The graceful TLS close waits for the peer's end at most tlsClose.limit, then cuts.
     await withNodeTlsServer(`socket.pause(); console.log("open");`, async (dial, line) => {
