@@ -1021,25 +1021,57 @@ test(
   "framed(): replies to the frames before a bad header go out, then the connection closes",
   { timeout: 10_000 },
   async () => {
-    const { conn, feed, writes } = recordingConn();
-    const closing = closeCalled(conn);
-    const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }), UNTIL_WRITTEN);
-    // Two frames and an oversized header in one chunk, as one read may bring them. Before, the
-    // connection closed as the header was decoded, and the replies to both frames were lost.
-    feed.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 1, 66, 0, 0, 1, 0]));
-    const replies: Promise<void>[] = [];
-    await assert.rejects(async () => {
-      for await (const f of fc) replies.push(fc.send(`re ${text.decode(f)}`));
-    }, FrameTooLargeError);
-    await Promise.all(replies);
-    await closing; // by framed() itself, once the replies were written
-    const decoder = lengthPrefixed().decoder();
-    for (const chunk of writes) decoder.push(chunk);
-    assert.deepEqual([decoder.next(), decoder.next()].map((f) => text.decode(f)), ["re A", "re B"]);
-    await assert.rejects(fc.send("late"), FrameTooLargeError);
-    await fc.close(); // quiet: nothing was lost
+    // Whichever front end hands the error over (batches() did not count as one: the connection
+    // stayed open, and later sends were still written).
+    for (const front of ["for-await", "batches", "readable"] as const) {
+      const { conn, feed, writes } = recordingConn();
+      const closing = closeCalled(conn);
+      const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }), UNTIL_WRITTEN);
+      // Two frames and an oversized header in one chunk, as one read may bring them. Before, the
+      // connection closed as the header was decoded, and the replies to both frames were lost.
+      feed.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 1, 66, 0, 0, 1, 0]));
+      const replies: Promise<void>[] = [];
+      const reply = (f: Uint8Array) => replies.push(fc.send(`re ${text.decode(f)}`));
+      await assert.rejects(
+        async () => {
+          if (front === "for-await") { for await (const f of fc) reply(f); }
+          else if (front === "batches") {
+            for await (const batch of fc.batches()) batch.forEach(reply);
+          } else {
+            const reader = fc.readable.getReader();
+            for (let r = await reader.read(); !r.done; r = await reader.read()) reply(r.value);
+          }
+        },
+        FrameTooLargeError,
+        front,
+      );
+      await Promise.all(replies);
+      await closing; // by framed() itself, once the replies were written
+      const decoder = lengthPrefixed().decoder();
+      for (const chunk of writes) decoder.push(chunk);
+      assert.deepEqual(
+        [decoder.next(), decoder.next()].map((f) => text.decode(f)),
+        ["re A", "re B"],
+        front,
+      );
+      await assert.rejects(fc.send("late"), FrameTooLargeError, front);
+      await fc.close(); // quiet: nothing was lost
+    }
   },
 );
+
+test("framed(): next() calls waiting together when a read fails: the first gets the error, the next ones are done", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed());
+  const it = fc[Symbol.asyncIterator]();
+  const first = it.next();
+  const second = it.next(); // waits behind the first, for the same read
+  await feed.abort(new Error("reset")).catch(() => {});
+  await assert.rejects(first, ConnectionError);
+  // Before, the second was never answered: nothing read for it after the first was rejected.
+  assert.deepEqual(await second, { done: true, value: undefined });
+  await fc.close();
+});
 
 test(
   "framed(): a reply sent in the turn the next frame is asked for goes out before a bad header",
@@ -1140,6 +1172,27 @@ test(
     await assert.rejects(fc.close({ timeout: 20 }), {
       message: "Cannot send as close() timed out after 20 ms with frames not yet written",
     });
+  },
+);
+
+test(
+  "framed() close({ timeout }) that cuts off only the Conn's half-close does not say frames were not yet written",
+  { timeout: 10_000 },
+  async () => {
+    // Every frame written; the Conn's closeWrite() never ends (a Conn of one's own).
+    const { conn: recording, writes } = recordingConn();
+    const conn: Conn = { ...recording, closeWrite: () => new Promise<void>(() => {}) };
+    const fc = framed(conn, lines(), { coalesce: 0, highWaterMark: 0 });
+    await fc.send("a"); // highWaterMark 0: resolved once written
+    const closingWrite = fc.closeWrite();
+    assert.equal(fc.bufferedAmount, 0);
+    await fc.close({ timeout: 20 }); // nothing that was promised is lost
+    await assert.rejects(closingWrite, {
+      name: "ConnectionError",
+      code: "CONNECTION_CLOSED",
+      message: "Cannot send as close() timed out after 20 ms",
+    });
+    assert.deepEqual(writes.map((w) => text.decode(w)), ["a\n"]);
   },
 );
 
