@@ -143,3 +143,40 @@ test("every read of a held chunk whose memory was transferred away says so: no e
     });
   }
 });
+
+// The second mutation review of ByteQueue (every mutant run, with a time limit for those that hang).
+
+test("gather() fills each block to its end, then starts one twice as large, up to 64 KiB", () => {
+  const queue = new ByteQueue();
+  for (let i = 0; i < 256 + 512 + 1; i++) queue.gather(new Uint8Array([i & 0xff]));
+  assert.deepEqual(queue.drain().map((c) => c.length), [256, 512, 1]);
+  // Blocks of 256 B doubling to 32 KiB (65280 B in all), then 64 KiB ones.
+  for (let i = 0; i < 200_000; i++) queue.gather(new Uint8Array([i & 0xff]));
+  assert.deepEqual(
+    queue.drain().map((c) => c.length),
+    [256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 65536, 3648],
+  );
+  // A first chunk larger than 128 B: a block of twice its size.
+  queue.gather(new Uint8Array(200));
+  queue.gather(new Uint8Array(200));
+  queue.gather(new Uint8Array(1));
+  assert.deepEqual(queue.drain().map((c) => c.length), [400, 1]);
+});
+
+test("readInto() writes the n bytes asked for and no more, also a few inside one chunk", () => {
+  const queue = new ByteQueue();
+  queue.push(new Uint8Array([1, 2, 3, 4, 5, 6]));
+  const out = new Uint8Array(6).fill(9);
+  queue.readInto(out, 1, 2);
+  assert.deepEqual([...out], [9, 1, 2, 9, 9, 9]);
+  queue.readInto(out, 3, 2); // from inside the chunk
+  assert.deepEqual([...out], [9, 1, 2, 3, 4, 9]);
+  assert.equal(queue.length, 2);
+});
+
+test("drain() hands back a head chunk not read into as it is, not a view of it", () => {
+  const queue = new ByteQueue();
+  const pushed = new Uint8Array([1, 2, 3]);
+  queue.push(pushed);
+  assert.equal(queue.drain()[0], pushed);
+});
