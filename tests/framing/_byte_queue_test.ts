@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ByteQueue } from "../../src/framing/_byte_queue.ts";
 import { prefixTable } from "../../src/framing/_search.ts";
-import { lengthPrefixed } from "../../mod.ts";
+import { delimited, lengthPrefixed } from "../../mod.ts";
 
 test("gather() copies a trickle of one-byte chunks into a few blocks, in order", () => {
   const queue = new ByteQueue();
@@ -179,4 +179,62 @@ test("drain() hands back a head chunk not read into as it is, not a view of it",
   const pushed = new Uint8Array([1, 2, 3]);
   queue.push(pushed);
   assert.equal(queue.drain()[0], pushed);
+});
+
+test("find() after bytes were consumed starts with nothing matched: a frame may start with the delimiter's last byte", () => {
+  const crlf = new Uint8Array([0x0d, 0x0a]);
+  const queue = new ByteQueue();
+  queue.push(new Uint8Array([65, 0x0d, 0x0a, 0x0a, 66, 0x0d, 0x0a])); // "A\r\n\nB\r\n"
+  assert.equal(queue.find(crlf, prefixTable(crlf)), 1);
+  assert.deepEqual([...queue.take(1)], [65]);
+  queue.skip(2);
+  assert.equal(queue.find(crlf, prefixTable(crlf)), 2); // "\nB", then the delimiter
+  // So through a decoder.
+  const decoder = delimited({ delimiter: "\r\n" }).decoder();
+  decoder.push(new TextEncoder().encode("A\r\n\nB\r\n"));
+  const frames = [decoder.next(), decoder.next()].map((f) => f && new TextDecoder().decode(f));
+  assert.deepEqual(frames, ["A", "\nB"]);
+});
+
+test("take(0) of an empty queue is an empty array", () => {
+  assert.equal(new ByteQueue().take(0).length, 0);
+});
+
+test("find() after readInto() or skip() counts from the new front", () => {
+  const delimiter = new Uint8Array([0x0a]);
+  const table = prefixTable(delimiter);
+  const queue = new ByteQueue();
+  queue.push(new Uint8Array([1, 2, 3, 0x0a, 4, 0x0a]));
+  assert.equal(queue.find(delimiter, table), 3);
+  queue.readInto(new Uint8Array(2), 0, 2);
+  assert.equal(queue.find(delimiter, table), 1);
+  queue.skip(1);
+  assert.equal(queue.find(delimiter, table), 0);
+});
+
+test("find() again before bytes are consumed finds the same delimiter, also one split across chunks", () => {
+  const crlf = new Uint8Array([0x0d, 0x0a]);
+  const queue = new ByteQueue();
+  queue.push(new Uint8Array([1, 0x0d]));
+  queue.push(new Uint8Array([0x0a, 2]));
+  assert.equal(queue.find(crlf, prefixTable(crlf)), 1);
+  assert.equal(queue.find(crlf, prefixTable(crlf)), 1);
+  // At the front.
+  queue.skip(1);
+  assert.equal(queue.find(crlf, prefixTable(crlf)), 0);
+  assert.equal(queue.find(crlf, prefixTable(crlf)), 0);
+});
+
+test("find() after a search that ended inside a delimiter and a consume of those bytes starts with nothing matched", () => {
+  const crlf = new Uint8Array([0x0d, 0x0a]);
+  for (const consume of ["skip", "drain"] as const) {
+    const queue = new ByteQueue();
+    queue.push(new Uint8Array([65, 0x0d]));
+    assert.equal(queue.find(crlf, prefixTable(crlf)), -1);
+    assert.equal(queue.matchedAtEnd, 1, consume);
+    if (consume === "skip") queue.skip(2);
+    else queue.drain();
+    queue.push(new Uint8Array([0x0a, 66, 0x0d, 0x0a])); // "\nB", then the delimiter
+    assert.equal(queue.find(crlf, prefixTable(crlf)), 2, consume);
+  }
 });
