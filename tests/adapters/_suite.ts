@@ -850,6 +850,41 @@ export function adapterSuite(name: Runtime): void {
     await assert.rejects(connecting, (e) => e === reason);
   });
 
+  t(
+    "a signal aborted before connect() makes no attempt: a Unix listener takes nothing",
+    async () => {
+      // Before (mutation review of deno.ts on Deno), with the Deno adapter's check before the
+      // attempt left out, every test passed: a Unix connect (which takes no signal) connected, and
+      // the check after it closed the connection and rejected, as it should have at once.
+      const { connect, listen } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const path = join(dir, "s.sock");
+      try {
+        await using listener = await listen({ path });
+        const reason = new Error("stop");
+        await assert.rejects(
+          connect({ path, signal: AbortSignal.abort(reason) }),
+          (e) => e === reason,
+        );
+        // The first connection the listener takes is the next client's.
+        const accepted = accept(listener);
+        const client = await connect({ path });
+        const server = await accepted;
+        try {
+          await client.writable.getWriter().write(text("next"));
+          const { value, done } = await server.readable.getReader().read();
+          assert.equal(done, false, "the listener took a connection of the aborted connect()");
+          assert.equal(decode(value), "next");
+        } finally {
+          client.close();
+          server.close();
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   t("AbortSignal aborts a Unix socket connect in progress: the connection is closed", async () => {
     // Before (mutation review), only TCP was tried, where Deno.connect takes the signal itself: a
     // Unix connect (which takes none) that the Deno adapter let resolve after the abort passed.
