@@ -417,6 +417,23 @@ test(
   },
 );
 
+test("the runtime I/O's out() and err() write every text, one byte long too", TIMEOUT, async () => {
+  // Before (mutation review of _io_deno.ts on Deno), with its write loop stopping at one byte
+  // left, every test passed.
+  const { code, stdout, stderr } = await runUntilIdle(`
+    ${importOf("runtimeIo", "src/cli/_io.ts")}
+    const io = await runtimeIo();
+    io.out("a");
+    io.err("b");
+    io.out("cd");
+    io.out("\\n");
+    await io.flush();
+  `);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, "acd\n");
+  assert.equal(stderr, "b");
+});
+
 test(
   "the runtime I/O's onInterrupt() handler runs on SIGINT and SIGTERM, and no more once removed",
   { ...TIMEOUT, skip: process.platform === "win32" && "POSIX signals" },
