@@ -561,6 +561,72 @@ test(
 );
 
 test(
+  "SocketConn: no direct write where the writable's own write would be refused",
+  BOUNDED,
+  async () => {
+    // Mutation review: each of these four guards of [writeDirect] could go and no test noticed.
+    // The writable closed (not closeWrite(), so no fence): its sink's close() asked for FIN,
+    // which is under way. (Only #shutdown says so: writing is done once FIN went out.)
+    {
+      const { conn, handle } = scripted();
+      const writer = conn.writable.getWriter();
+      await writer.ready; // the writable has started: its close() reaches the sink at once
+      const closing = writer.close();
+      assert.equal(handle.shutdowns, 1, "FIN asked for");
+      assert.equal(conn[writeDirect](new Uint8Array([1]), conn.writable), undefined, "FIN");
+      await closing;
+      conn.close();
+      await conn.closed;
+      assert.deepEqual(handle.written, []);
+    }
+    // closeWrite() with a write in progress: in the turn that write is done, before FIN goes
+    // out, a direct write is past the fence (only #fence says so then).
+    {
+      const { conn, handle } = scripted();
+      const writer = conn.writable.getWriter();
+      const first = writer.write(new Uint8Array([1]));
+      const pending = await handle.nextWrite();
+      const closing = conn.closeWrite();
+      let direct: Promise<void> | undefined | null = null;
+      // A reaction after the conn's own to the socket's write: it saw [1] written.
+      void pending.promise.then(() => {
+        direct = conn[writeDirect](new Uint8Array([2]), conn.writable);
+      });
+      pending.resolve();
+      await first;
+      await closing;
+      assert.equal(direct, undefined, "past the fence");
+      assert.equal(handle.shutdowns, 1);
+      assert.deepEqual(handle.written, [new Uint8Array([1])]);
+      conn.close();
+      await conn.closed;
+    }
+    // The socket went without close() (Bun closes a Unix socket when its peer does): writes fail
+    // as the connection was reset (only #writeDone says so).
+    {
+      const { conn, handle } = scripted();
+      const writer = conn.writable.getWriter();
+      conn.terminated();
+      assert.equal(conn[writeDirect](new Uint8Array([1]), conn.writable), undefined, "gone");
+      await assert.rejects(writer.write(new Uint8Array([1])), hasCode("CONNECTION_RESET"));
+      await conn.closed;
+      assert.deepEqual(handle.written, []);
+    }
+    // Not bytes: the writable refuses it with a TypeError; the socket never sees it.
+    {
+      const { conn, handle } = scripted();
+      const writer = conn.writable.getWriter();
+      const notBytes = new ArrayBuffer(1) as unknown as Uint8Array;
+      assert.equal(conn[writeDirect](notBytes, conn.writable), undefined, "not a Uint8Array");
+      await assert.rejects(writer.write(notBytes), TypeError);
+      conn.close();
+      await conn.closed;
+      assert.deepEqual(handle.written, []);
+    }
+  },
+);
+
+test(
   "SocketConn: a direct read takes data only while the readable holds none, in order",
   BOUNDED,
   async () => {
