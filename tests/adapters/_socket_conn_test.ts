@@ -627,6 +627,45 @@ test(
 );
 
 test(
+  "SocketConn: terminated() clears the timer of a graceful close that ended in time",
+  BOUNDED,
+  async () => {
+    // Mutation review: without the clearTimeout() in terminated(), the timer stayed, to call
+    // destroy() on the closed socket tlsClose.limit later (and, where a timer has no unref(), as
+    // under Deno, to keep the process alive until then), and no test noticed.
+    const { conn, handle } = scripted();
+    handle.finish = () => {};
+    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+    const made: unknown[] = [];
+    const cleared: unknown[] = [];
+    try {
+      globalThis.setTimeout = ((...args: Parameters<typeof realSet>) => {
+        const timer = realSet(...args);
+        made.push(timer);
+        return timer;
+      }) as typeof realSet;
+      conn.close(); // a graceful close: handle.finish(), and the timer that cuts it short
+    } finally {
+      globalThis.setTimeout = realSet;
+    }
+    assert.equal(made.length, 1, "the cut's timer");
+    assert.equal(handle.destroyed, 0);
+    try {
+      globalThis.clearTimeout = ((timer: Parameters<typeof realClear>[0]) => {
+        cleared.push(timer);
+        realClear(timer);
+      }) as typeof realClear;
+      conn.terminated(); // the socket closed gracefully, in time
+    } finally {
+      globalThis.clearTimeout = realClear;
+      realClear(made[0] as Parameters<typeof realClear>[0]);
+    }
+    assert.ok(cleared.includes(made[0]), "the timer is cleared");
+    await conn.closed;
+  },
+);
+
+test(
   "SocketConn: a direct read takes data only while the readable holds none, in order",
   BOUNDED,
   async () => {
