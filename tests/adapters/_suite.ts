@@ -851,6 +851,65 @@ export function adapterSuite(name: Runtime): void {
   });
 
   t(
+    "a signal aborted while a TCP connect waits for the peer's answer ends it at once",
+    async () => {
+      // Before (review of the session's change), no test needed the signal handed to the
+      // runtime's connect: on loopback a connect completes before the abort, and the check after
+      // it rejected as well. So the Deno adapter passing no signal to Deno.connect(), for an
+      // AbortSignal or for a look-alike's follower, passed every test, while such a connect to a
+      // host that does not answer went on until the OS gave up. Here the peer does not answer:
+      // a listener with a backlog of 1 that never accepts (its process blocks once listening), so
+      // Linux drops the SYNs that come once its accept queue is full.
+      const { connect } = await adapter(name);
+      const script = `
+        const server = require("node:net").createServer();
+        server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+          console.log(server.address().port);
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+        });`;
+      const child = spawn(binaries.node, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+      const exited = new Promise((resolve) => child.once("close", resolve));
+      const opened: Conn[] = [];
+      try {
+        const port = await new Promise<number>((resolve, reject) => {
+          let out = "";
+          child.stdout!.setEncoding("utf8").on("data", (s: string) => {
+            out += s;
+            if (out.includes("\n")) resolve(Number(out));
+          });
+          child.once("exit", (code) => reject(new Error(`the listener exited with ${code}`)));
+        });
+        // One connection fills the accept queue, or leaves one place in it.
+        opened.push(await connect({ port }));
+        const aborts = [new AbortController(), new AbortController()];
+        const alikes = [new EventTarget(), new EventTarget()].map((target) =>
+          Object.assign(target, { aborted: false, reason: undefined as unknown })
+        );
+        const connecting = [
+          ...aborts.map((controller) => connect({ port, signal: controller.signal })),
+          ...alikes.map((alike) => connect({ port, signal: alike as unknown as AbortSignal })),
+        ].map((pending) => {
+          pending.then((conn) => opened.push(conn), () => {});
+          return pending;
+        });
+        const reason = new Error("gave up");
+        for (const controller of aborts) controller.abort(reason);
+        for (const alike of alikes) {
+          alike.aborted = true;
+          alike.reason = reason;
+          alike.dispatchEvent(new Event("abort"));
+        }
+        for (const pending of connecting) await assert.rejects(pending, (e) => e === reason);
+      } finally {
+        for (const conn of opened) conn.close();
+        child.kill();
+        await exited;
+      }
+    },
+    { skip: process.platform !== "linux" && "Linux drops SYNs to a full accept queue" },
+  );
+
+  t(
     "a signal aborted before connect() makes no attempt: a Unix listener takes nothing",
     async () => {
       // Before (mutation review of deno.ts on Deno), with the Deno adapter's check before the
