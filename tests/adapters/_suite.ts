@@ -860,7 +860,7 @@ export function adapterSuite(name: Runtime): void {
       // host that does not answer went on until the OS gave up. Here the peer does not answer:
       // a listener with a backlog of 1 that never accepts (its process blocks once listening), so
       // Linux drops the SYNs that come once its accept queue is full.
-      const { connect } = await adapter(name);
+      const { connect, connectTls } = await adapter(name);
       const script = `
         const server = require("node:net").createServer();
         server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
@@ -881,13 +881,15 @@ export function adapterSuite(name: Runtime): void {
         });
         // One connection fills the accept queue, or leaves one place in it.
         opened.push(await connect({ port }));
-        const aborts = [new AbortController(), new AbortController()];
+        const aborts = [new AbortController(), new AbortController(), new AbortController()];
         const alikes = [new EventTarget(), new EventTarget()].map((target) =>
           Object.assign(target, { aborted: false, reason: undefined as unknown })
         );
         const connecting = [
-          ...aborts.map((controller) => connect({ port, signal: controller.signal })),
+          ...aborts.slice(1).map((controller) => connect({ port, signal: controller.signal })),
           ...alikes.map((alike) => connect({ port, signal: alike as unknown as AbortSignal })),
+          // connectTls() too, whose TCP connect comes first.
+          connectTls({ port, signal: aborts[0]!.signal }),
         ].map((pending) => {
           pending.then((conn) => opened.push(conn), () => {});
           return pending;
