@@ -865,7 +865,9 @@ export function adapterSuite(name: Runtime): void {
         const server = require("node:net").createServer();
         server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
           console.log(server.address().port);
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+          // Blocked, but for a minute at most: a test that failed leaves it behind no longer.
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+          process.exit(0);
         });`;
       const child = spawn(binaries.node, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
       const exited = new Promise((resolve) => child.once("close", resolve));
