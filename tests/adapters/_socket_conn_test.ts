@@ -12,6 +12,7 @@ import { framed } from "../../src/connection/framed.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import type { NetAddr } from "../../src/connection/types.ts";
 import { watchSockets } from "../_util/leaks.ts";
+import { spyTimers } from "../_util/timer_spy.ts";
 
 const sockets = watchSockets();
 
@@ -635,32 +636,19 @@ test(
     // under Deno, to keep the process alive until then), and no test noticed.
     const { conn, handle } = scripted();
     handle.finish = () => {};
-    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-    const made: unknown[] = [];
-    const cleared: unknown[] = [];
+    const timers = spyTimers();
+    let clearedBefore: boolean;
     try {
-      globalThis.setTimeout = ((...args: Parameters<typeof realSet>) => {
-        const timer = realSet(...args);
-        made.push(timer);
-        return timer;
-      }) as typeof realSet;
       conn.close(); // a graceful close: handle.finish(), and the timer that cuts it short
-    } finally {
-      globalThis.setTimeout = realSet;
-    }
-    assert.equal(made.length, 1, "the cut's timer");
-    assert.equal(handle.destroyed, 0);
-    try {
-      globalThis.clearTimeout = ((timer: Parameters<typeof realClear>[0]) => {
-        cleared.push(timer);
-        realClear(timer);
-      }) as typeof realClear;
+      assert.equal(timers.made.length, 1, "the cut's timer");
+      assert.equal(handle.destroyed, 0);
+      clearedBefore = timers.cleared.includes(timers.made[0]);
       conn.terminated(); // the socket closed gracefully, in time
     } finally {
-      globalThis.clearTimeout = realClear;
-      realClear(made[0] as Parameters<typeof realClear>[0]);
+      timers.restore();
     }
-    assert.ok(cleared.includes(made[0]), "the timer is cleared");
+    assert.ok(!clearedBefore, "the timer was cleared before terminated()");
+    assert.ok(timers.cleared.includes(timers.made[0]), "the timer is cleared");
     await conn.closed;
   },
 );

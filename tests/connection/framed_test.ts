@@ -27,6 +27,7 @@ import {
 import { watchSockets } from "../_util/leaks.ts";
 import { runCli } from "../cli/_spawn_cli.ts";
 import { fileURLToPath } from "node:url";
+import { spyTimers } from "../_util/timer_spy.ts";
 
 const sockets = watchSockets();
 
@@ -2781,26 +2782,13 @@ test("framed() close({ timeout }) that flushed in time clears its timer", async 
   const { conn } = recordingConn();
   const fc = framed(conn, lengthPrefixed());
   await fc.send("a");
-  const realSetTimeout = globalThis.setTimeout;
-  const realClearTimeout = globalThis.clearTimeout;
-  const pending = new Set<unknown>();
-  (globalThis as { setTimeout: unknown }).setTimeout = (...args: Parameters<typeof setTimeout>) => {
-    const handle = realSetTimeout(...args);
-    pending.add(handle);
-    return handle;
-  };
-  (globalThis as { clearTimeout: unknown }).clearTimeout = (handle: unknown) => {
-    pending.delete(handle);
-    realClearTimeout(handle as Parameters<typeof clearTimeout>[0]);
-  };
+  const timers = spyTimers();
   let left: number;
   try {
     await fc.close({ timeout: 60_000 });
-    left = pending.size;
+    left = timers.pending.size;
   } finally {
-    globalThis.setTimeout = realSetTimeout;
-    globalThis.clearTimeout = realClearTimeout;
-    for (const handle of pending) realClearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+    timers.restore();
   }
   assert.equal(left, 0, "the timer outlived close()");
 });
