@@ -64,9 +64,13 @@ async function drain(frames: AsyncIterator<Uint8Array[]>): Promise<void> {
   while (!(await frames.next()).done);
 }
 
-/** The web-standard timers. */
+/**
+ * The web-standard timers, and a monotonic `now`: the wall clock (`Date.now()`)
+ * jumps when it is set (NTP at boot, a user, a VM resumed), which would
+ * declare a live peer dead at once or hold heartbeats back until it caught up.
+ */
 export const SYSTEM_CLOCK: Clock = {
-  now: () => Date.now(),
+  now: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
@@ -284,6 +288,10 @@ export class Session extends EventTarget implements ReliableSession {
   #link: Link | undefined;
   #timer: unknown = undefined;
   #timerAt = Infinity;
+  /** When the pending timer is due: the clock's time when it was set, plus its delay. */
+  #timerDue = -Infinity;
+  /** The latest time handed to the machine (see #now). */
+  #lastNow = -Infinity;
   #pumping = false;
   #again = false;
   #encoder = new TextEncoder();
@@ -324,7 +332,7 @@ export class Session extends EventTarget implements ReliableSession {
     this.#frames = new FrameAllocator(options.sendBufferSize);
     this.#clock = options.clock;
     this.#framing = sessionFraming(options.maxMessageSize);
-    this.#m = new SessionMachine(machine, this.#clock.now());
+    this.#m = new SessionMachine(machine, this.#now());
     this.#idBytes = machine.id;
     this.#id = idToHex(machine.id);
     this.#dialFn = hooks.dial;
@@ -412,7 +420,7 @@ export class Session extends EventTarget implements ReliableSession {
       token,
       error: undefined,
     };
-    this.#m.send(entry, this.#clock.now());
+    this.#m.send(entry, this.#now());
     if (signal !== undefined) {
       const onAbort = (): void => {
         // Withdrawn when still waiting for room; otherwise it stays in the
@@ -454,7 +462,7 @@ export class Session extends EventTarget implements ReliableSession {
     // the events before it, such as sessionlost, calls this): called after the end, as documented.
     if (!this.#ended && this.#m.state !== "closed") {
       this.#localClose = true;
-      this.#m.close(this.#clock.now(), timeout);
+      this.#m.close(this.#now(), timeout);
       this.#pump();
     }
     return this.#closeResolvers.promise;
@@ -486,21 +494,21 @@ export class Session extends EventTarget implements ReliableSession {
       this.#link = undefined;
       this.#killLink(old);
       this.#m.disconnected(
-        this.#clock.now(),
+        this.#now(),
         new ConnectionError("Cannot go on with connection as a newer one took over the session", {
           code: "CONNECTION_CLOSED",
         }),
       );
     }
     this.#link = link;
-    this.#m.connected(this.#clock.now());
+    this.#m.connected(this.#now());
     this.#pump();
     void this.#readLoop(link, first);
   }
 
   /** Client: makes the first connection attempt (immediately). */
   start(): void {
-    this.#m.tick(this.#clock.now());
+    this.#m.tick(this.#now());
     this.#pump();
   }
 
@@ -556,7 +564,7 @@ export class Session extends EventTarget implements ReliableSession {
             this.#readWake = resolve;
           });
           if (link.dead) break;
-          this.#m.resumeReading(this.#clock.now());
+          this.#m.resumeReading(this.#now());
           this.#schedule();
         }
         if (held !== undefined) {
@@ -576,7 +584,7 @@ export class Session extends EventTarget implements ReliableSession {
       this.#link = undefined;
       this.#killLink(link);
       this.#m.disconnected(
-        this.#clock.now(),
+        this.#now(),
         error ??
           new ConnectionError("Cannot read from connection as the peer closed it", {
             code: "CONNECTION_CLOSED",
@@ -603,7 +611,7 @@ export class Session extends EventTarget implements ReliableSession {
     if (link !== this.#link) return;
     this.#link = undefined;
     this.#killLink(link);
-    this.#m.disconnected(this.#clock.now(), error);
+    this.#m.disconnected(this.#now(), error);
     this.#pump();
   }
 
@@ -616,7 +624,7 @@ export class Session extends EventTarget implements ReliableSession {
   #onBatch(link: Link, batch: Uint8Array[]): Uint8Array[] | undefined {
     if (link !== this.#link) return undefined;
     const m = this.#m;
-    const now = this.#clock.now();
+    const now = this.#now();
     link.bytesSeen = link.fc.bytesRead; // heard now, with the frames
     const handshakeOnly = m.link !== "up" && this.#queueBytes >= this.#o.receiveBufferSize;
     let rest: Uint8Array[] | undefined;
@@ -643,7 +651,7 @@ export class Session extends EventTarget implements ReliableSession {
   #admitQueued = false;
   #queuedAdmit = (): void => {
     this.#admitQueued = false;
-    this.#m.admitWaiting(this.#clock.now());
+    this.#m.admitWaiting(this.#now());
     this.#pump();
   };
 
@@ -815,6 +823,15 @@ export class Session extends EventTarget implements ReliableSession {
     else closing.resolve();
   }
 
+  /**
+   * The clock's time, never behind the time handed to the machine before
+   * (see #onTimer).
+   */
+  #now(): number {
+    const now = this.#clock.now();
+    return now > this.#lastNow ? (this.#lastNow = now) : this.#lastNow;
+  }
+
   #schedule(): void {
     if (this.#ended) return;
     const deadline = this.#m.deadline;
@@ -832,7 +849,9 @@ export class Session extends EventTarget implements ReliableSession {
     }
     this.#timerAt = deadline;
     // A deadline further away than timers reach: wake up then, and look again.
-    const delay = Math.min(MAX_DELAY, Math.max(0, deadline - this.#clock.now()));
+    const now = this.#now();
+    const delay = Math.min(MAX_DELAY, Math.max(0, deadline - now));
+    this.#timerDue = now + delay;
     this.#timer = this.#clock.setTimeout(this.#onTimer, delay);
   }
 
@@ -844,15 +863,19 @@ export class Session extends EventTarget implements ReliableSession {
     const link = this.#link;
     if (link !== undefined && link.fc.bytesRead !== link.bytesSeen) {
       link.bytesSeen = link.fc.bytesRead;
-      this.#m.heard(this.#clock.now());
+      this.#m.heard(this.#now());
     }
   }
 
   #onTimer = (): void => {
     this.#timer = undefined;
     this.#timerAt = Infinity;
+    // A runtime's timers keep time by their own clock (whole ms on Node), so one can fire a
+    // fraction of a ms before the clock reaches its due time. Due is due: else the machine finds
+    // nothing to do yet and asks for the same deadline again, a second wake-up per heartbeat.
+    if (this.#timerDue > this.#lastNow) this.#lastNow = this.#timerDue;
     this.#noticeBytes();
-    this.#m.tick(this.#clock.now());
+    this.#m.tick(this.#now());
     this.#pump();
   };
 
@@ -871,7 +894,7 @@ export class Session extends EventTarget implements ReliableSession {
         { code: "CONNECTION_TIMEOUT" },
       );
       token.abort(error);
-      this.#m.dialFailed(this.#clock.now(), error);
+      this.#m.dialFailed(this.#now(), error);
       this.#pump();
     }, this.#o.deadPeerTimeout);
     let attempt: Promise<Conn>;
@@ -894,7 +917,7 @@ export class Session extends EventTarget implements ReliableSession {
         } catch (error) {
           // Not a Conn (a dial function that resolved with something else) fails like a dial.
           closeQuietly(conn);
-          this.#m.dialFailed(this.#clock.now(), error);
+          this.#m.dialFailed(this.#now(), error);
           this.#pump();
           return;
         }
@@ -904,7 +927,7 @@ export class Session extends EventTarget implements ReliableSession {
         if (this.#dialAttempt !== token) return; // timed out already
         this.#dialAttempt = undefined;
         cancelTimeout(this.#clock, timer);
-        this.#m.dialFailed(this.#clock.now(), error);
+        this.#m.dialFailed(this.#now(), error);
         this.#pump();
       },
     );

@@ -268,7 +268,10 @@ export interface CloseDetail {
 
 /** The timers a session uses; pass a fake one to test with virtual time. */
 export interface Clock {
-  /** The current time in ms. */
+  /**
+   * The current time in ms, on a clock that never goes back: only
+   * differences between two readings are used.
+   */
   now(): number;
   /** Calls `callback` after `ms` ms; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
@@ -361,7 +364,10 @@ export interface ReliableSessionOptions {
   /**
    * The clock used for every timer.
    *
-   * @default {globalThis's Date.now, setTimeout and clearTimeout}
+   * The default reads `performance.now()`, which, unlike `Date.now()`, does
+   * not jump when the system's wall clock is set.
+   *
+   * @default {globalThis's performance.now, setTimeout and clearTimeout}
    */
   clock?: Clock | undefined;
 }

@@ -1477,6 +1477,94 @@ test("reliable: timeouts beyond what timers take (Infinity, 30 days) mean what t
   );
 });
 
+test(
+  "reliable: a timer that fires a little before its time counts as due: one wake-up per heartbeat",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // A runtime's timers keep time by their own clock (whole ms on Node), so one can fire a
+    // fraction of a ms before the session's clock says it is due. Before, the session then found
+    // nothing to do and set the same deadline again: two timers per heartbeat, at each end.
+    const clock = new FakeClock();
+    let timers = 0;
+    const early = {
+      now: () => clock.now(),
+      setTimeout: (callback: () => void, ms: number) => {
+        timers++;
+        return clock.setTimeout(callback, ms >= 1 ? ms - 0.5 : ms);
+      },
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+    };
+    const opts = { clock: early, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
+    await withPair(
+      { server: opts, client: opts, closeClient: "now" },
+      async ({ net, server, client }) => {
+        const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+        assert.deepEqual(await read(session, 1), ["hello"]);
+        await drainJobs();
+        const before = timers;
+        const bytes = net.links[0]!.bytes;
+        for (let i = 0; i < 10; i++) {
+          clock.advance(1000);
+          await drainJobs(10);
+        }
+        const after = net.links[0]!.bytes;
+        assert.ok(after.c2s > bytes.c2s && after.s2c > bytes.s2c, "heartbeats went both ways");
+        assert.equal(net.links.length, 1);
+        // One timer per heartbeat at each end: 10 s of 1 s heartbeats.
+        assert.ok(timers - before <= 22, `${timers - before} timers in 10 heartbeat intervals`);
+      },
+    );
+  },
+);
+
+test("reliable: the default clock does not follow the wall clock when it is set", {
+  timeout: 20000,
+}, async () => {
+  // Date.now() jumps when the system's clock is set (NTP at boot, a user, a VM resumed). Before,
+  // the sessions timed by it: a jump forward declared the live peer dead at once (a reconnect),
+  // and a jump back held every heartbeat back until the wall clock caught up (the peer, with its
+  // own clock, then declared this side dead).
+  const wallClock = Date.now;
+  const day = 24 * 3600 * 1000;
+  const opts = { ackDelay: 0, heartbeatInterval: 10, deadPeerTimeout: 200 };
+  try {
+    await withPair(
+      { server: opts, client: opts, closeClient: "now" },
+      async ({ net, server, client }) => {
+        const [session] = await Promise.all([nextSession(server), client.send("hello")]);
+        assert.deepEqual(await read(session, 1), ["hello"]);
+        const link = net.links[0]!;
+        /** Waits until the client has written `n` times more (its heartbeats), or fails. */
+        const heartbeats = async (n: number, when: string): Promise<void> => {
+          let seen = link.bytes.c2s;
+          const deadline = performance.now() + 5000;
+          for (let writes = 0; writes < n;) {
+            if (performance.now() > deadline) {
+              assert.fail(`${writes} of ${n} heartbeats went out after the wall clock ${when}`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            if (link.bytes.c2s > seen) {
+              seen = link.bytes.c2s;
+              writes++;
+            }
+          }
+        };
+        Date.now = () => wallClock() + 365 * day;
+        await heartbeats(5, "went forward");
+        Date.now = () => wallClock() - 365 * day;
+        await heartbeats(5, "went back");
+        assert.equal(net.links.length, 1, "the link was never dropped");
+        assert.equal(client.stats.reconnects, 0);
+        assert.equal(session.state, "open");
+      },
+    );
+  } finally {
+    Date.now = wallClock;
+  }
+});
+
 /**
  * A server session with 40 × 32 KiB sent to a client whose application reads nothing (its
  * queue fills and it stops reading the connection); `body` gets the session, the client and
