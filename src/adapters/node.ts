@@ -67,8 +67,31 @@ export type * from "../connection/types.ts";
 
 const EMPTY = new Uint8Array(0);
 
-/** Running on Deno's `node:net` and `node:tls`, whose gaps two places work around. */
+/** Running on Deno's `node:net` and `node:tls`, whose gaps three places work around. */
 const ON_DENO = "Deno" in globalThis;
+
+/** What {@linkcode askDenoNet} uses of Deno's globals (typed here: the npm build has no Deno). */
+interface DenoPermissions {
+  permissions?: { requestSync?(descriptor: { name: "net"; host: string }): { state: string } };
+  errors?: { NotCapable?: new (message: string) => Error };
+}
+
+/**
+ * On Deno, asks for the permission to listen on `host` and `port` as
+ * `Deno.listen()` would (a prompt, unless `--no-prompt`), and throws Deno's
+ * `NotCapable` error, in its words, when it is not granted: Deno's
+ * `node:net` throws a denied permission from a later tick of `listen()`,
+ * where nothing can catch it (the process died, the promise never settled).
+ */
+function askDenoNet(host: string, port: number): void {
+  if (!ON_DENO) return;
+  const deno = (globalThis as unknown as { Deno: DenoPermissions }).Deno;
+  const target = formatAddr({ transport: "tcp", hostname: host, port });
+  const state = deno.permissions?.requestSync?.({ name: "net", host: target }).state;
+  if (state === undefined || state === "granted") return;
+  const NotCapable = deno.errors?.NotCapable ?? Error;
+  throw new NotCapable(`Requires net access to "${target}", run again with the --allow-net flag`);
+}
 
 /**
  * Closes a TLS socket with close_notify and FIN first when nothing is waiting to be written. A
@@ -193,7 +216,13 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect");
   throwIfAborted(options.signal);
   if ("path" in options) {
-    const socket = net.connect({ path: options.path, allowHalfOpen: true });
+    let socket: net.Socket;
+    try {
+      socket = net.connect({ path: options.path, allowHalfOpen: true });
+    } catch (error) {
+      // Deno's node:net throws a denied permission here (the others report it as an error).
+      throw connectionError(`connect to ${options.path}`, error);
+    }
     return await dial(socket, "connect", options.signal, { transport: "unix", path: options.path });
   }
   const host = options.hostname ?? "127.0.0.1";
@@ -309,15 +338,23 @@ function serve(
       });
       resolve(listener);
     };
-    if ("path" in options) {
-      return void server.listen({ path: unixBindPath(options.path, process.cwd) }, onListening);
-    }
+    // Deno's node:net throws a denied permission for a Unix socket here, and for TCP from a later
+    // tick unless askDenoNet() refused it first.
+    const bind = (to: { path: string } | { host: string; port: number }): void => {
+      try {
+        if ("host" in to) askDenoNet(to.host, to.port);
+        server.listen(to, onListening);
+      } catch (error) {
+        reject(connectionError(`listen on ${target}`, error));
+      }
+    };
+    if ("path" in options) return bind({ path: unixBindPath(options.path, process.cwd) });
     const port = options.port;
-    if (net.isIP(host!) !== 0) return void server.listen({ host, port }, onListening);
+    if (net.isIP(host!) !== 0) return bind({ host: host!, port });
     // A host name is resolved first, as Node's listen() does itself: Bun's fails on some names
     // that do not resolve without saying why.
     lookup(host!).then(
-      ({ address }) => server.listen({ host: address, port }, onListening),
+      ({ address }) => bind({ host: address, port }),
       (error) => reject(connectionError(`listen on ${target}`, error)),
     );
   });
