@@ -35,13 +35,14 @@ async function denoRun(
   script: string,
   args: string[],
   stdin = "",
+  cwd = root,
 ): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), "framewire-perm-"));
   const audit = join(dir, "audit.jsonl");
   try {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-prompt", ...flags, script, ...args],
-      cwd: root,
+      cwd,
       env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_AUDIT_PERMISSIONS: audit },
       stdin: "piped",
       stdout: "piped",
@@ -225,6 +226,18 @@ for (const name of ["deno", "node"]) {
           [...new Set(ok.checks)].sort(),
           [`net unix:${path}`, `read ${path}`, `write ${path}`],
         );
+        // A relative path, from the directory: binding it by its absolute form (Deno.cwd()) needs
+        // no read permission of the working directory.
+        const relative = await denoRun(
+          [...files, `--allow-net=unix:${path}`],
+          CHILD,
+          ["unix", name, "s.sock"],
+          "",
+          dir,
+        );
+        assert.deepEqual(steps(relative)["unix framed"], { ok: true, reply: "hello" });
+        // The socket's path (absolute, or as given), never the directory.
+        assert.ok(relative.checks.every((check) => check.endsWith("s.sock")), `${relative.checks}`);
         const noNet = await denoRun(files, CHILD, ["unix", name, path]);
         assertDenied(steps(noNet)["unix framed"], `listen on ${path}`, "--allow-net", "no net");
         const noWrite = await denoRun([files[0]!], CHILD, ["unix", name, path]);
