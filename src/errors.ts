@@ -58,7 +58,9 @@ export class FramingError extends Error {
    */
   constructor(message: string, code: FramingErrorCode, options?: ErrorOptions) {
     super(message, options);
-    this.name = new.target.name;
+    // Literal names: minifiers rename classes (esbuild --minify, bun build --minify), and each
+    // subclass names itself the same way. An application's own subclass keeps its class name.
+    this.name = new.target === FramingError ? "FramingError" : new.target.name;
     this.code = code;
   }
 }
@@ -152,6 +154,7 @@ export class FrameTooLargeError extends FramingError {
     this.length = length;
     this.limit = limit;
     this.hint = hint;
+    if (new.target === FrameTooLargeError) this.name = "FrameTooLargeError";
   }
 }
 
@@ -225,6 +228,7 @@ export class TruncatedFrameError extends FramingError {
     this.part = part;
     this.expected = expected;
     this.received = received;
+    if (new.target === TruncatedFrameError) this.name = "TruncatedFrameError";
   }
 }
 
@@ -272,6 +276,7 @@ export class MalformedHeaderError extends FramingError {
       options,
     );
     this.bytes = hex;
+    if (new.target === MalformedHeaderError) this.name = "MalformedHeaderError";
   }
 }
 
@@ -301,6 +306,7 @@ export class ConnectionError extends FramingError {
    */
   constructor(message: string, options?: ErrorOptions & { code?: FramingErrorCode | undefined }) {
     super(message, options?.code ?? "CONNECTION_FAILED", options);
+    if (new.target === ConnectionError) this.name = "ConnectionError";
   }
 }
 
