@@ -100,3 +100,34 @@ console.log(JSON.stringify({
     }
   },
 );
+
+test(
+  "bun build: the ./cli module bundled as the entry runs the command on Deno; imported, none",
+  TIMEOUT,
+  async () => {
+    // main.ts runs the command on Deno when it is the program (deno run jsr:…/cli), which a
+    // bundler that knows import.meta.main keeps apart from an application that imports `main`
+    // (bun build and deno bundle make it false outside the entry; esbuild does not). A check of
+    // main.ts's URL tried for esbuild would have broken the first bundle: a bundle's URL is its own.
+    const dir = await mkdtemp(join(tmpdir(), "framewire-bundle-"));
+    try {
+      const app = join(dir, "app.ts");
+      await writeFile(
+        app,
+        `import { main } from ${JSON.stringify(`${root}/src/cli/main.ts`)};
+console.log("app " + typeof main);
+`,
+      );
+      const results: string[] = [];
+      for (const [entry, name] of [[`${root}/src/cli/main.ts`, "cli.mjs"], [app, "app.mjs"]]) {
+        const bundle = join(dir, name!);
+        await output(binaries.bun, ["build", entry!, "--target=node", `--outfile=${bundle}`]);
+        results.push(await output(binaries.deno, ["run", "-A", bundle, "--version"]));
+      }
+      assert.match(results[0]!, /^framewire \d\S* \(deno\)\n$/);
+      assert.equal(results[1], "app function\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
