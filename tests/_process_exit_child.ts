@@ -436,6 +436,20 @@ const cases: Record<string, () => Promise<void>> = {
     if (await writing !== "rejected") throw new Error("the blocked write did not reject");
     await conn.closed;
   },
+  // The same over TLS: the write rejects and `closed` resolves once the adapter gives up the
+  // graceful close, whose close_notify cannot get past the write's bytes (at once with the Node
+  // adapter, after tlsClose.limit, a second, with the Deno and Bun adapters).
+  async "ext-tls-blocked-write"(): Promise<void> {
+    const conn = await connectTls({ hostname: LOOPBACK, port: Number(peerPort), caCerts: [ca] });
+    const writer = conn.writable.getWriter();
+    const writing = writer.write(new Uint8Array(64 * 1024 * 1024)).then(
+      () => "written",
+      () => "rejected",
+    );
+    conn.close();
+    if (await writing !== "rejected") throw new Error("the blocked write did not reject");
+    await conn.closed;
+  },
   // A TLS peer in another process that never answers close_notify: closed resolves once the
   // adapter gives up waiting for the peer's end.
   async "ext-tls-close"(): Promise<void> {

@@ -208,6 +208,20 @@ for (const on of adapters) {
   );
 
   test(
+    `process exit: TLS closed during a write blocked on a peer of another process (${on} adapter)`,
+    TIMEOUT,
+    async (t) => {
+      const { listenTls } = await adapter();
+      const peer = await silentPeer(listenTls({ hostname: "127.0.0.1", port: 0, cert, key }));
+      try {
+        await assertExits(t, start(["ext-tls-blocked-write", on, String(peer.port)], ""));
+      } finally {
+        await peer.close();
+      }
+    },
+  );
+
+  test(
     `process exit: TLS closed while the peer of another process never closes (${on} adapter)`,
     TIMEOUT,
     async (t) => {
