@@ -123,7 +123,8 @@ function limitReadAhead(socket: net.Socket): void {
 }
 
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
-  const denoTls = ON_DENO && socket instanceof tls.TLSSocket;
+  const isTls = socket instanceof tls.TLSSocket;
+  const denoTls = ON_DENO && isTls;
   const conn = new SocketConn(
     {
       // Deno's node:tls ignores pause() (data keeps coming), and a FIN that arrives while paused
@@ -136,7 +137,13 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
         new Promise<void>((resolve, reject) => {
           // A write the socket's failure cancelled (ECANCELED) reports that failure: Deno's
           // node:net calls back before it emits the error.
-          socket.write(chunk, (error) => error ? reject(socket.errored ?? error) : resolve());
+          // A TLS write that destroy() cut short (close() while it was under way: finishTls) is
+          // called back without an error, though the bytes not yet written are dropped: it failed.
+          socket.write(chunk, (error) => {
+            if (error) reject(socket.errored ?? error);
+            else if (isTls && socket.destroyed) reject(new Error("the socket was closed first"));
+            else resolve();
+          });
         }),
       // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be
       // sent; Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
