@@ -104,6 +104,18 @@ async function roundTrip(kind: "tcp" | "unix" | "tls"): Promise<void> {
   cleanup();
 }
 
+/** Closes `conn` while a 64 MiB write to a peer that reads nothing is under way: it must reject. */
+async function closeDuringBlockedWrite(conn: Conn): Promise<void> {
+  const writer = conn.writable.getWriter();
+  const writing = writer.write(new Uint8Array(64 * 1024 * 1024)).then(
+    () => "written",
+    () => "rejected",
+  );
+  conn.close();
+  if (await writing !== "rejected") throw new Error("the blocked write did not reject");
+  await conn.closed;
+}
+
 const cases: Record<string, () => Promise<void>> = {
   tcp: () => roundTrip("tcp"),
   unix: () => roundTrip("unix"),
@@ -426,29 +438,15 @@ const cases: Record<string, () => Promise<void>> = {
   // A peer in another process (the test's), which reads nothing and never closes: a write that
   // cannot finish is pending at close().
   async "ext-blocked-write"(): Promise<void> {
-    const conn = await connect({ hostname: LOOPBACK, port: Number(peerPort) });
-    const writer = conn.writable.getWriter();
-    const writing = writer.write(new Uint8Array(64 * 1024 * 1024)).then(
-      () => "written",
-      () => "rejected",
-    );
-    conn.close();
-    if (await writing !== "rejected") throw new Error("the blocked write did not reject");
-    await conn.closed;
+    await closeDuringBlockedWrite(await connect({ hostname: LOOPBACK, port: Number(peerPort) }));
   },
   // The same over TLS: the write rejects and `closed` resolves once the adapter gives up the
   // graceful close, whose close_notify cannot get past the write's bytes (at once with the Node
   // adapter, after tlsClose.limit, a second, with the Deno and Bun adapters).
   async "ext-tls-blocked-write"(): Promise<void> {
-    const conn = await connectTls({ hostname: LOOPBACK, port: Number(peerPort), caCerts: [ca] });
-    const writer = conn.writable.getWriter();
-    const writing = writer.write(new Uint8Array(64 * 1024 * 1024)).then(
-      () => "written",
-      () => "rejected",
+    await closeDuringBlockedWrite(
+      await connectTls({ hostname: LOOPBACK, port: Number(peerPort), caCerts: [ca] }),
     );
-    conn.close();
-    if (await writing !== "rejected") throw new Error("the blocked write did not reject");
-    await conn.closed;
   },
   // A TLS peer in another process that never answers close_notify: closed resolves once the
   // adapter gives up waiting for the peer's end.
