@@ -105,7 +105,7 @@ export interface ResolvedOptions {
   clock: Clock;
 }
 
-function nonNegative(
+export function nonNegative(
   name: string,
   value: number | undefined,
   fallback: number,

@@ -22,6 +22,7 @@ import {
   closeQuietly,
   handshakeFraming,
   type Link,
+  nonNegative,
   openLink,
   type ResolvedOptions,
   resolveOptions,
@@ -30,7 +31,12 @@ import {
 } from "./_session.ts";
 import { resolvers } from "./_resolvers.ts";
 import { SessionMachine } from "./_session_machine.ts";
-import type { ReliableServer, ReliableServerOptions, ReliableSession } from "./types.ts";
+import type {
+  ReliableCloseOptions,
+  ReliableServer,
+  ReliableServerOptions,
+  ReliableSession,
+} from "./types.ts";
 
 const noop = (): void => {};
 
@@ -151,26 +157,37 @@ class Server implements ReliableServer {
     return this.#sessions.size;
   }
 
-  close(): Promise<void> {
+  close(options?: ReliableCloseOptions): Promise<void> {
+    const timeout = options?.timeout;
+    try {
+      nonNegative("timeout", timeout, 0, false, "close server");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // A second call waits for the sessions as the first does, and gets the same promise: also one
     // made while the first closes them (a session's close listener: one whose client is away
-    // ends inside that call), before #close() has returned its promise.
+    // ends inside that call), before #close() has returned its promise. Its timeout may shorten
+    // the sessions' waits (as a second session.close() does).
     if (this.#closing === undefined) {
       const { promise, resolve, reject } = resolvers<void>();
       this.#closing = promise;
-      this.#close().then(resolve, reject);
+      this.#close(timeout).then(resolve, reject);
+    } else if (timeout !== undefined && timeout !== null) {
+      for (const session of this.#sessions.values()) session.close({ timeout }).catch(noop);
     }
     return this.#closing;
   }
 
-  async #close(): Promise<void> {
+  async #close(timeout: number | undefined): Promise<void> {
     this.#closed = true;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter({ value: undefined, done: true });
     // Connections keep being taken while sessions close: a client that lost its connection
     // comes back to finish (new sessions are refused).
-    await Promise.allSettled([...this.#sessions.values()].map((session) => session.close()));
+    await Promise.allSettled(
+      [...this.#sessions.values()].map((session) => session.close({ timeout })),
+    );
     this.#accepting.return?.().catch(noop);
     for (const link of this.#handshaking) link.conn.close();
     this.#handshaking.clear();

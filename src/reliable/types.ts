@@ -474,6 +474,20 @@ export interface ReliableServer extends AsyncIterable<ReliableSession> {
    * closed the listener is no longer iterated (closing it stays the caller's
    * job). Resolves once all are closed, even when some timed out; a second
    * call returns the first one's promise.
+   *
+   * `timeout` bounds each session's wait for its messages to be confirmed,
+   * as `session.close({ timeout })` does (default: the sessions'
+   * `closeTimeout`, 30 s); a second call with a shorter one shortens the
+   * waits still running (`close({ timeout: 0 })` gives up at once).
+   *
+   * @example Shutting down within a deadline
+   * ```ts ignore
+   * const server = reliableServer(listener);
+   * Deno.addSignalListener("SIGTERM", async () => {
+   *   await server.close({ timeout: 5000 }); // unconfirmed messages: in each session's close event
+   *   listener.close();
+   * });
+   * ```
    */
-  close(): Promise<void>;
+  close(options?: ReliableCloseOptions): Promise<void>;
 }

@@ -82,6 +82,62 @@ test(
 );
 
 test(
+  "reliable server: close({ timeout }) bounds each session's wait for confirmations; a second call may shorten it",
+  { timeout: 10000 },
+  async () => {
+    // A server shutting down within a deadline (SIGTERM, then a grace period). Before, close()
+    // took no timeout: each session waited for its closeTimeout (30 s by default).
+    const clock = new FakeClock();
+    await withRawServer({ clock, closeTimeout: 30_000 }, async ({ server, dial }) => {
+      const peers = [await dial(), await dial()];
+      const sessions: Awaited<ReturnType<typeof nextSession>>[] = [];
+      for (const [i, peer] of peers.entries()) {
+        await sayHello(peer, i + 1);
+        sessions.push(await nextSession(server));
+      }
+      // Never confirmed (the raw peers ack nothing).
+      const unconfirmed = sessions.map((session, i) => outcome(session.send(`m${i}`)));
+      const ended = sessions.map((session) =>
+        once<{ error: { code: string }; unconfirmed: Uint8Array[] }>(session, "close")
+      );
+      const closing = track(server.close({ timeout: 1000 }));
+      await drainJobs(20);
+      clock.advance(999);
+      await drainJobs(20);
+      assert.equal(closing.settled(), false, "before the timeout");
+      clock.advance(1);
+      await closing.promise;
+      for (const [i, end] of ended.entries()) {
+        const { detail } = await end;
+        assert.equal(detail.error.code, "CONNECTION_TIMEOUT");
+        assert.deepEqual(detail.unconfirmed.map(dec), [`m${i}`]);
+        assert.equal(await unconfirmed[i], "CONNECTION_CLOSED");
+      }
+      assert.equal(server.size, 0);
+    });
+    // A second call shortens the wait of the first (never lengthens it); bad values are refused.
+    const clock2 = new FakeClock();
+    await withRawServer({ clock: clock2, closeTimeout: 30_000 }, async ({ server, dial }) => {
+      const peer = await dial();
+      await sayHello(peer, 1);
+      const session = await nextSession(server);
+      const unconfirmed = outcome(session.send("x"));
+      const first = track(server.close());
+      await drainJobs(20);
+      await assert.rejects(server.close({ timeout: -1 }), {
+        name: "RangeError",
+        message: "Cannot close server as timeout must be a non-negative number: received -1",
+      });
+      assert.equal(server.close({ timeout: 60_000 }), first.promise);
+      assert.equal(server.close({ timeout: 0 }), first.promise);
+      await first.promise; // no time passed
+      assert.equal(await unconfirmed, "CONNECTION_CLOSED");
+      assert.equal(server.size, 0);
+    });
+  },
+);
+
+test(
   "reliable server: the id a session was resumed under is forgotten with the session",
   { timeout: 10000 },
   async () => {
