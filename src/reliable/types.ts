@@ -481,12 +481,16 @@ export interface ReliableServer extends AsyncIterable<ReliableSession> {
    * waits still running (`close({ timeout: 0 })` gives up at once).
    *
    * @example Shutting down within a deadline
-   * ```ts ignore
+   * ```ts
+   * import { reliableServer } from "@framewire/framewire";
+   * import { listen } from "@framewire/framewire/node";
+   *
+   * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
    * const server = reliableServer(listener);
-   * Deno.addSignalListener("SIGTERM", async () => {
-   *   await server.close({ timeout: 5000 }); // unconfirmed messages: in each session's close event
-   *   listener.close();
-   * });
+   * // ... then, on SIGTERM: at most 5 s for the sessions' messages to be confirmed
+   * // (those that were not are listed in each session's close event).
+   * await server.close({ timeout: 5000 });
+   * listener.close();
    * ```
    */
   close(options?: ReliableCloseOptions): Promise<void>;
