@@ -848,8 +848,10 @@ export class Session extends EventTarget implements ReliableSession {
       this.#clock.clearTimeout(this.#timer);
     }
     this.#timerAt = deadline;
-    // A deadline further away than timers reach: wake up then, and look again.
-    const now = this.#now();
+    // A deadline further away than timers reach: wake up then, and look again. The delay runs
+    // from the clock's own time, not from one #onTimer moved ahead (an early timer's due time):
+    // else each early timer would bring the next one that much earlier, adding up.
+    const now = this.#clock.now();
     const delay = Math.min(MAX_DELAY, Math.max(0, deadline - now));
     this.#timerDue = now + delay;
     this.#timer = this.#clock.setTimeout(this.#onTimer, delay);

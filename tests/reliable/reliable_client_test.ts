@@ -1519,6 +1519,41 @@ test(
   },
 );
 
+test(
+  "reliable: timers that fire a little early do not add up: a silent peer is dead after deadPeerTimeout, not sooner",
+  { timeout: 10000 },
+  async () => {
+    // An early timer counts as due (above); the next delay must still run from the clock's time,
+    // not from that due time: else each heartbeat's timer came 0.5 ms sooner than the last, and
+    // the session's time ran ahead of the clock (100 heartbeats: a peer dead after 950 ms).
+    const clock = new FakeClock();
+    const early = {
+      now: () => clock.now(),
+      setTimeout: (callback: () => void, ms: number) =>
+        clock.setTimeout(callback, ms >= 1 ? ms - 0.5 : ms),
+      clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+    };
+    const opts = { clock: early, ackDelay: 0, heartbeatInterval: 10, deadPeerTimeout: 1000 };
+    await withRawServer(opts, async ({ server, dial }) => {
+      const peer = await dial();
+      await sayHello(peer, 1);
+      const session = await nextSession(server);
+      await drainJobs();
+      // The raw peer says nothing more: the session heartbeats alone until it gives the peer up.
+      const silentFrom = clock.now();
+      let lostAt: number | undefined;
+      session.addEventListener("reconnecting", () => lostAt ??= clock.now());
+      for (let ms = 0; ms < 1100 && lostAt === undefined; ms++) {
+        clock.advance(1);
+        await drainJobs(10);
+      }
+      assert.notEqual(lostAt, undefined, "the silent peer was given up");
+      const silent = lostAt! - silentFrom;
+      assert.ok(silent >= 999 && silent <= 1001, `given up after ${silent} ms of silence`);
+    });
+  },
+);
+
 test("reliable: the default clock does not follow the wall clock when it is set", {
   timeout: 20000,
 }, async () => {
