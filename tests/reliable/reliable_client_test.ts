@@ -1563,7 +1563,10 @@ test("reliable: the default clock does not follow the wall clock when it is set"
   // own clock, then declared this side dead).
   const wallClock = Date.now;
   const day = 24 * 3600 * 1000;
-  const opts = { ackDelay: 0, heartbeatInterval: 10, deadPeerTimeout: 200 };
+  // deadPeerTimeout far above a pause of a loaded machine (real timers here: 200 ms dropped the
+  // link after a 300 ms stall of the event loop, failing as if the wall clock were followed); a
+  // jump of a year exceeds it all the same.
+  const opts = { ackDelay: 0, heartbeatInterval: 10, deadPeerTimeout: 10_000 };
   try {
     await withPair(
       { server: opts, client: opts, closeClient: "now" },
