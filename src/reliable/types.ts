@@ -273,7 +273,10 @@ export interface Clock {
    * differences between two readings are used.
    */
   now(): number;
-  /** Calls `callback` after `ms` ms; returns a handle for `clearTimeout`. */
+  /**
+   * Calls `callback` after `ms` ms, never from within this call (as the
+   * global `setTimeout` does, also for 0); returns a handle for `clearTimeout`.
+   */
   setTimeout(callback: () => void, ms: number): unknown;
   /** Cancels a pending `setTimeout`. */
   clearTimeout(handle: unknown): void;
