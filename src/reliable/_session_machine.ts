@@ -567,14 +567,12 @@ export class SessionMachine {
     const link = this.#link;
     if ((link === "up" || link === "handshaking") && !this.#readPaused) {
       if (now - this.#lastHeard >= this.#o.deadPeerTimeout) {
+        // Whole ms: the default clock's readings have fractions (performance.now()).
+        const silent = Math.round(now - this.#lastHeard);
         const error = new ConnectionError(
           link === "up"
-            ? `Cannot read from connection as nothing was heard from the peer for ${
-              now - this.#lastHeard
-            } ms (deadPeerTimeout ${this.#o.deadPeerTimeout} ms)`
-            : `Cannot open session as the handshake took ${
-              now - this.#lastHeard
-            } ms (deadPeerTimeout ${this.#o.deadPeerTimeout} ms)`,
+            ? `Cannot read from connection as nothing was heard from the peer for ${silent} ms (deadPeerTimeout ${this.#o.deadPeerTimeout} ms)`
+            : `Cannot open session as the handshake took ${silent} ms (deadPeerTimeout ${this.#o.deadPeerTimeout} ms)`,
           { code: "CONNECTION_TIMEOUT" },
         );
         this.#closeLink("abort", error);

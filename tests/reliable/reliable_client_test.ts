@@ -1380,6 +1380,40 @@ test("reliable: a black-holed connection is detected within deadPeerTimeout and 
   );
 });
 
+test("reliable: a dead peer's error gives whole milliseconds, whatever the clock's fractions", {
+  timeout: 10000,
+}, async () => {
+  // The default clock (performance.now()) has fractions: before, the message read "nothing was
+  // heard from the peer for 4001.4800000000105 ms", which logs cannot group.
+  const clock = new FakeClock();
+  // Timers a fraction of a ms late, as real ones are.
+  const late = {
+    now: () => clock.now(),
+    setTimeout: (callback: () => void, ms: number) => clock.setTimeout(callback, ms + 0.37),
+    clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+  };
+  const opts = { clock: late, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
+  await withPair(
+    { server: opts, client: opts, closeClient: "now" },
+    async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("before")]);
+      assert.deepEqual(await read(session, 1), ["before"]);
+      net.links[0]!.blackHole();
+      const reconnecting = once<{ error: Error }>(client, "reconnecting");
+      let seen = false;
+      void reconnecting.then(() => (seen = true));
+      for (let i = 0; i < 10 && !seen; i++) {
+        clock.advance(1000);
+        await drainJobs(10);
+      }
+      assert.match(
+        (await reconnecting).detail.error.message,
+        /^Cannot read from connection as nothing was heard from the peer for \d+ ms \(deadPeerTimeout 4000 ms\)$/,
+      );
+    },
+  );
+});
+
 test("reliable: a message that takes longer than deadPeerTimeout to arrive is not a dead peer", {
   timeout: 10000,
 }, async () => {
