@@ -279,13 +279,17 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Stands for the pump while it starts. */
 const STARTING: Promise<void> = Promise.resolve();
 
-// Reading through `Conn.read`: read buffers of 4 to 256 KiB (x4 after a read that fills the room
-// left, /4 when one was used by reads 16 times smaller), a new one once less than an eighth (at
-// least 2 KiB) is left; the rest of a frame of 16 KiB or more is read straight into its buffer.
+// Reading through `Conn.read`: read buffers of 4 to 256 KiB and READ_ROOM (x4 after a read that
+// fills the room left, /4 when one was used by reads 16 times smaller), a new one once less than
+// an eighth (at least 2 KiB) is left; the rest of a frame of 16 KiB or more is read straight into
+// its buffer.
 const MIN_READ = 4 * 1024;
 const MAX_READ = 256 * 1024;
 const MIN_ROOM = 2 * 1024;
 const DIRECT_MIN = 16 * 1024;
+// Room beyond a read buffer's size for frame headers: frames of a power-of-two size then fit it
+// whole (four 64 KiB frames in a 256 KiB buffer, not three and most of a fourth, to be copied).
+const READ_ROOM = 1024;
 
 function noop(): void {}
 
@@ -802,13 +806,16 @@ class Framed implements FramedConnection {
     // read from the start again unless the decoder still holds bytes of the buffer.
     if (this.#reuse && (target !== undefined || this.#decoder.bufferedBytes === 0)) pos = 0;
     const room = buf.length - pos;
-    if (room < MIN_ROOM || room < buf.length >> 3 || (pos === 0 && buf.length !== this.#size)) {
+    if (
+      room < MIN_ROOM || room < buf.length >> 3 ||
+      (pos === 0 && buf.length !== this.#size + READ_ROOM)
+    ) {
       // Owned frames are views into the buffer, so a full one is never written again. A buffer
       // filled by a trickle is followed by a smaller one.
       if (this.#largestRead * 16 < this.#size) this.#size = Math.max(MIN_READ, this.#size >> 2);
       // Zero-filled, never from conn.allocate: frames are views into it, and its unread rest is
       // reachable through frame.buffer.
-      buf = this.#buf = new Uint8Array(this.#size);
+      buf = this.#buf = new Uint8Array(this.#size + READ_ROOM);
       pos = 0;
       this.#largestRead = 0;
     }
