@@ -37,7 +37,7 @@ interface ServerLog {
   server: ReliableServer;
   listener: MemoryListener;
   clock: FakeClock;
-  /** Sessions the server yielded, per client index. */
+  /** Sessions the server yielded that carried messages, per client index (their first's). */
   sessions: Map<number, number>;
   received: Map<number, string[]>;
 }
@@ -50,11 +50,14 @@ function startServer(net: MemoryNetwork, clock: FakeClock): ServerLog {
   (async () => {
     for await (const session of server) {
       (async () => {
+        let first = true;
         for await (const message of session) {
           const text = decoder.decode(message);
           const index = Number(text.split(":")[0]);
+          // Counted per session, not per client: a second session of the same client counts.
+          if (first) log.sessions.set(index, (log.sessions.get(index) ?? 0) + 1);
+          first = false;
           const list = log.received.get(index) ?? [];
-          if (list.length === 0) log.sessions.set(index, (log.sessions.get(index) ?? 0) + 1);
           list.push(text);
           log.received.set(index, list);
           session.send(message).catch(() => {});
