@@ -362,9 +362,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * draining, or `close()`. Once read, `readable` stays the receiver: it takes
  * whole batches into its own queue, which the other two cannot reach.
  * Frames are owned (unless `reuseBuffers`):
- * they stay valid forever, as views of read buffers (up to 256 KiB; 512 KiB
- * on Bun: copy a small frame kept for long, so that it does not pin its read
- * buffer).
+ * they stay valid forever, as views of read buffers (up to 257 KiB on Deno,
+ * 64 KiB on Node, 512 KiB on Bun: copy a small frame kept for long, so that
+ * it does not pin its read buffer).
  * Over a `Conn` with `read()` (the Deno adapter), the rest of a large frame
  * is read straight into its own buffer. A peer that disconnects inside a
  * frame surfaces as `TruncatedFrameError`, an oversized or malformed header
