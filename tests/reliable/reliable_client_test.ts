@@ -1414,6 +1414,37 @@ test("reliable: a dead peer's error gives whole milliseconds, whatever the clock
   );
 });
 
+test("reliable: a handshake that times out says so in whole milliseconds", {
+  timeout: 10000,
+}, async () => {
+  // As the dead-peer error above: timers a fraction of a ms late, as real ones are.
+  const clock = new FakeClock();
+  const late = {
+    now: () => clock.now(),
+    setTimeout: (callback: () => void, ms: number) => clock.setTimeout(callback, ms + 0.37),
+    clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
+  };
+  const net = new MemoryNetwork();
+  const listener = net.listen(); // nobody answers the HELLO
+  const client = reliableClient(() => net.dial(), { clock: late, deadPeerTimeout: 3000 });
+  try {
+    const reconnecting = once<{ error: Error }>(client, "reconnecting");
+    let seen = false;
+    void reconnecting.then(() => (seen = true));
+    for (let i = 0; i < 10 && !seen; i++) {
+      clock.advance(1000);
+      await drainJobs(10);
+    }
+    assert.match(
+      (await reconnecting).detail.error.message,
+      /^Cannot open session as the handshake took \d+ ms \(deadPeerTimeout 3000 ms\)$/,
+    );
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    listener.close();
+  }
+});
+
 test("reliable: a message that takes longer than deadPeerTimeout to arrive is not a dead peer", {
   timeout: 10000,
 }, async () => {
