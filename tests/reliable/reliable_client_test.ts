@@ -1004,6 +1004,63 @@ test("reliable: while the application reads nothing, reconnects do not grow its 
 });
 
 test(
+  "reliable: an application that reads nothing for many deadPeerTimeouts keeps its link; acks flow, then sends resume",
+  { timeout: 10000 },
+  async () => {
+    // A slow consumer: the client's queue fills and its session stops reading the connection, for
+    // six times deadPeerTimeout. Neither side may take that for a dead peer (the client is not
+    // reading, the server still hears the client's heartbeats), the messages in the client's
+    // queue are confirmed meanwhile, and once the application reads, the sends waiting for room
+    // go out and everything arrives in order.
+    const clock = new FakeClock();
+    await withPair({
+      network: new MemoryNetwork({ highWaterMark: 16384 }),
+      server: { clock, ackDelay: 0 },
+      client: { clock, ackDelay: 0, receiveBufferSize: 65536 },
+      closeClient: "now",
+    }, async ({ net, server, client }) => {
+      const [session] = await Promise.all([nextSession(server), client.send("hi")]);
+      assert.deepEqual(await read(session, 1), ["hi"]);
+      const lost: string[] = [];
+      for (const side of [session, client]) {
+        side.addEventListener("reconnecting", (event) => {
+          lost.push(String((event as CustomEvent<{ error: unknown }>).detail.error));
+        });
+      }
+      // 40 × 32 KiB: more than the server's send buffer (1 MiB) holds, so some wait for room.
+      const sent = Array.from(
+        { length: 40 },
+        (_, i) => track(session.send(new Uint8Array(32768).fill(i))),
+      );
+      await drainJobs(200);
+      assert.ok(session.stats.waiting > 0, "sends wait for room in the send buffer");
+      const heartbeat = 2500; // the default heartbeatInterval; deadPeerTimeout is 10000
+      for (let ms = 0; ms < 60_000; ms += heartbeat / 5) {
+        clock.advance(heartbeat / 5);
+        await drainJobs(20);
+      }
+      assert.deepEqual(lost, [], "no side took the paused reader for a dead peer");
+      assert.equal(net.links.length, 1, "the link was never dropped");
+      assert.equal(session.state, "open");
+      assert.equal(client.state, "open");
+      // What the client queued (64 KiB: 2 messages) is confirmed although it reads nothing more.
+      const confirmed = sent.filter((s) => s.settled()).length;
+      assert.ok(confirmed >= 2 && confirmed < 40, `confirmed while paused: ${confirmed}`);
+      assert.ok(session.stats.waiting > 0, "the rest still wait for the reader");
+      let next = 0;
+      for await (const message of client) {
+        assert.equal(message.length, 32768);
+        assert.equal(message[0], next++, "in order, none missing");
+        if (next === 40) break;
+      }
+      for (const s of sent) assert.equal(await outcome(s.promise), "ok");
+      assert.equal(session.stats.waiting, 0);
+      assert.equal(client.stats.reconnects, 0);
+    });
+  },
+);
+
+test(
   "reliable: empty messages count towards receiveBufferSize: an application that reads nothing stops them",
   {
     timeout: 10000,
