@@ -3,6 +3,9 @@
 
 import type { Clock } from "../../src/reliable/types.ts";
 
+/** Timers one {@linkcode FakeClock.advance} call fires at most. */
+export const MAX_FIRES = 100_000;
+
 interface Timer {
   at: number;
   order: number;
@@ -61,12 +64,20 @@ export class FakeClock implements Clock {
     return next?.[1].at;
   }
 
-  /** Moves time forward by `ms`, firing every timer due on the way, in order. */
+  /**
+   * Moves time forward by `ms`, firing every timer due on the way, in order.
+   * Throws after {@linkcode MAX_FIRES} timers in one call: code that keeps
+   * setting a timer already due would otherwise spin here for ever, where no
+   * test timeout can end it.
+   */
   advance(ms: number): void {
     const target = this.#now + ms;
-    for (;;) {
+    for (let fired = 0;; fired++) {
       const next = this.#next();
       if (next === undefined || next[1].at > target) break;
+      if (fired === MAX_FIRES) {
+        throw new Error(`FakeClock.advance(${ms}) fired ${MAX_FIRES} timers: a timer loop?`);
+      }
       this.#fire(next);
     }
     this.#now = target;
