@@ -116,3 +116,21 @@ export class FakeClock implements Clock {
     timer.callback();
   }
 }
+
+/**
+ * A clock reading `clock`'s time whose timers fire `skew` ms off their
+ * delay: late when positive, as real timers are by a fraction of a ms; early
+ * when negative, as Node's whole-ms timers can be against a fractional clock
+ * (only a delay of 1 ms or more, so that a timer set again for what is left
+ * does come due). `onSet` sees each timer set.
+ */
+export function skewedClock(clock: FakeClock, skew: number, onSet?: () => void): Clock {
+  return {
+    now: () => clock.now(),
+    setTimeout: (callback, ms) => {
+      onSet?.();
+      return clock.setTimeout(callback, skew >= 0 || ms >= 1 ? ms + skew : ms);
+    },
+    clearTimeout: (handle) => clock.clearTimeout(handle),
+  };
+}

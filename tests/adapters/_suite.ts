@@ -1862,6 +1862,16 @@ export function adapterSuite(name: Runtime): void {
     }
   };
 
+  /**
+   * Server-side JavaScript for {@linkcode withNodeTlsServer}: counts the bytes of a connection
+   * and prints "<count> end" at its end, or "<count> <error code>".
+   */
+  const REPORT_BYTES = `
+      let got = 0;
+      socket.on("data", (b) => got += b.length);
+      socket.on("end", () => { console.log(got + " end"); socket.destroy(); });
+      socket.on("error", (e) => console.log(got + " " + e.code));`;
+
   /** A TLS listener with the test certificate, and a client connection to it trusting the CA. */
   const tlsListen = async (): Promise<
     { listener: Listener; dial: () => Promise<[client: Conn, server: Conn]> }
@@ -2586,12 +2596,8 @@ export function adapterSuite(name: Runtime): void {
       // The server starts reading 100 ms after it accepts, and prints what it got and how the
       // stream ended.
       const onSocket = `
-      let got = 0;
       socket.pause();
-      setTimeout(() => socket.resume(), 100);
-      socket.on("data", (b) => got += b.length);
-      socket.on("end", () => { console.log(got + " end"); socket.destroy(); });
-      socket.on("error", (e) => console.log(got + " " + e.code));`;
+      setTimeout(() => socket.resume(), 100);${REPORT_BYTES}`;
       await withNodeTlsServer(onSocket, async (dial, line) => {
         for (const size of [100, 400_000, 4 << 20]) {
           const conn = await dial();
@@ -2619,12 +2625,7 @@ export function adapterSuite(name: Runtime): void {
       // A change that cut the socket at once at close() during a write (so that a peer that does
       // not read would not hold the close for tlsClose.limit) passed every other test, while on
       // Bun the write of 1 MiB resolved and the peer got 114,688 bytes and a reset.
-      const onSocket = `
-      let got = 0;
-      socket.on("data", (b) => got += b.length);
-      socket.on("end", () => { console.log(got + " end"); socket.destroy(); });
-      socket.on("error", (e) => console.log(got + " " + e.code));`;
-      await withNodeTlsServer(onSocket, async (dial, line) => {
+      await withNodeTlsServer(REPORT_BYTES, async (dial, line) => {
         for (const size of [100, 400_000, 1 << 20]) {
           const conn = await dial();
           try {
@@ -2650,11 +2651,7 @@ export function adapterSuite(name: Runtime): void {
       // passed, a second late. With the cut an hour away, only the graceful close ends.
       // The server also sends 64 KiB the client never reads (a close with bytes unread sends RST).
       const onSocket = `
-      let got = 0;
-      socket.write(Buffer.alloc(65536));
-      socket.on("data", (b) => got += b.length);
-      socket.on("end", () => { console.log(got + " end"); socket.destroy(); });
-      socket.on("error", (e) => console.log(got + " " + e.code));`;
+      socket.write(Buffer.alloc(65536));${REPORT_BYTES}`;
       await withNodeTlsServer(onSocket, async (dial, line) => {
         for (const size of [100, 4 << 20]) {
           const conn = await dial();

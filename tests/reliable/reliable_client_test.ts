@@ -27,7 +27,7 @@ import {
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { LINGER_LIMIT } from "../../src/reliable/_session.ts";
 import { ConnectionError, FrameTooLargeError, TruncatedFrameError } from "../../src/errors.ts";
-import { FakeClock } from "../_util/fake_clock.ts";
+import { FakeClock, skewedClock } from "../_util/fake_clock.ts";
 import { MemoryLink, MemoryNetwork } from "../_util/memory_conn.ts";
 import {
   answerTo,
@@ -1443,12 +1443,7 @@ test("reliable: a dead peer's error gives whole milliseconds, whatever the clock
   // The default clock (performance.now()) has fractions: before, the message read "nothing was
   // heard from the peer for 4001.4800000000105 ms", which logs cannot group.
   const clock = new FakeClock();
-  // Timers a fraction of a ms late, as real ones are.
-  const late = {
-    now: () => clock.now(),
-    setTimeout: (callback: () => void, ms: number) => clock.setTimeout(callback, ms + 0.37),
-    clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
-  };
+  const late = skewedClock(clock, 0.37); // timers a fraction of a ms late, as real ones are
   const opts = { clock: late, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
   await withPair(
     { server: opts, client: opts, closeClient: "now" },
@@ -1476,11 +1471,7 @@ test("reliable: a handshake that times out says so in whole milliseconds", {
 }, async () => {
   // As the dead-peer error above: timers a fraction of a ms late, as real ones are.
   const clock = new FakeClock();
-  const late = {
-    now: () => clock.now(),
-    setTimeout: (callback: () => void, ms: number) => clock.setTimeout(callback, ms + 0.37),
-    clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
-  };
+  const late = skewedClock(clock, 0.37);
   const net = new MemoryNetwork();
   const listener = net.listen(); // nobody answers the HELLO
   const client = reliableClient(() => net.dial(), { clock: late, deadPeerTimeout: 3000 });
@@ -1610,14 +1601,7 @@ test(
     // nothing to do and set the same deadline again: two timers per heartbeat, at each end.
     const clock = new FakeClock();
     let timers = 0;
-    const early = {
-      now: () => clock.now(),
-      setTimeout: (callback: () => void, ms: number) => {
-        timers++;
-        return clock.setTimeout(callback, ms >= 1 ? ms - 0.5 : ms);
-      },
-      clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
-    };
+    const early = skewedClock(clock, -0.5, () => timers++);
     const opts = { clock: early, ackDelay: 0, heartbeatInterval: 1000, deadPeerTimeout: 4000 };
     await withPair(
       { server: opts, client: opts, closeClient: "now" },
@@ -1649,12 +1633,7 @@ test(
     // not from that due time: else each heartbeat's timer came 0.5 ms sooner than the last, and
     // the session's time ran ahead of the clock (100 heartbeats: a peer dead after 950 ms).
     const clock = new FakeClock();
-    const early = {
-      now: () => clock.now(),
-      setTimeout: (callback: () => void, ms: number) =>
-        clock.setTimeout(callback, ms >= 1 ? ms - 0.5 : ms),
-      clearTimeout: (handle: unknown) => clock.clearTimeout(handle),
-    };
+    const early = skewedClock(clock, -0.5);
     const opts = { clock: early, ackDelay: 0, heartbeatInterval: 10, deadPeerTimeout: 1000 };
     await withRawServer(opts, async ({ server, dial }) => {
       const peer = await dial();
