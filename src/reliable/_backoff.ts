@@ -11,6 +11,8 @@ export interface Backoff {
   cap: number;
   /** Fraction of the delay taken off at random, 0 to 1. */
   jitter: number;
+  /** Failed attempts in a row after which the client gives up (Infinity: never). */
+  maxAttempts: number;
 }
 
 /**

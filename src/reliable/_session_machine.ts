@@ -4,7 +4,7 @@
 // outputs accumulate in public arrays and fields that the driver drains after
 // every input (see docs/protocol.md for the protocol it implements).
 
-import { ConnectionError } from "../errors.ts";
+import { ConnectionError, type FramingErrorCode } from "../errors.ts";
 import { type Backoff, backoffDelay } from "./_backoff.ts";
 import {
   ACK,
@@ -82,6 +82,24 @@ export interface MachineOptions {
   backoff: Backoff;
   /** Client: the jitter's random source. */
   random: () => number;
+}
+
+/** A connection code of `error`'s (a framewire error's, or one of another copy's) to keep. */
+const KEPT_CODES = new Set(["CONNECTION_REFUSED", "CONNECTION_RESET", "CONNECTION_TIMEOUT"]);
+
+/** The error a client ends its session with once `max` attempts in a row failed. */
+function gaveUp(last: unknown, max: number, established: boolean): ConnectionError {
+  const code = (last as { code?: unknown } | null | undefined)?.code;
+  const reason = last instanceof Error ? last.message : String(last);
+  return new ConnectionError(
+    `Cannot ${established ? "reconnect" : "connect"} as ${
+      max === 1 ? "the attempt" : `${max} attempts in a row`
+    } failed (reconnect.maxAttempts: ${max}): ${reason}`,
+    {
+      code: KEPT_CODES.has(code as string) ? code as FramingErrorCode : "CONNECTION_FAILED",
+      cause: last,
+    },
+  );
 }
 
 /** "1 message", "2 messages". */
@@ -600,6 +618,11 @@ export class SessionMachine {
   // ------------------------------------------------------------- internals
 
   #scheduleDial(now: number, error: unknown): void {
+    const max = this.#o.backoff.maxAttempts;
+    if (this.#failures >= max) {
+      this.#finish(gaveUp(error, max, this.#established), "CONNECTION_CLOSED");
+      return;
+    }
     const delay = backoffDelay(this.#failures, this.#o.backoff, this.#o.random);
     this.#dialAt = now + delay;
     this.events.push({ type: "reconnecting", attempt: this.#failures + 1, delay, error });

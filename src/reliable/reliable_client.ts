@@ -30,6 +30,12 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
   const factor = at("factor", 2, (v) => v >= 1, "at least 1");
   const cap = at("cap", 5000, (v) => v >= 0, "a non-negative number");
   const jitter = at("jitter", 0.5, (v) => v >= 0 && v <= 1, "between 0 and 1");
+  const maxAttempts = at(
+    "maxAttempts",
+    Infinity,
+    (v) => v >= 1 && (Number.isSafeInteger(v) || v === Infinity),
+    "a positive integer or Infinity",
+  );
   const random = options?.random ?? Math.random;
   if (typeof random !== "function") {
     throw new TypeError(
@@ -38,7 +44,7 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
       }`,
     );
   }
-  return { base, factor, cap, jitter, random };
+  return { base, factor, cap, jitter, maxAttempts, random };
 }
 
 /**
@@ -86,6 +92,23 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * await client.close(); // waits for confirmations, then says goodbye
  * await server.close();
  * listener.close();
+ * ```
+ *
+ * @example Giving up after a number of failed attempts
+ * ```ts
+ * import { ConnectionError, reliableClient } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * // A server that is down: every attempt fails.
+ * const dial = () => Promise.reject(new Error("connection refused"));
+ * const client = reliableClient(dial, { reconnect: { maxAttempts: 2 } });
+ * const closed = new Promise<CustomEvent>((resolve) => client.addEventListener("close", resolve));
+ * await assert.rejects(client.send("hello"), ConnectionError); // never confirmed
+ * const { error } = (await closed).detail;
+ * assert.equal(
+ *   error.message,
+ *   "Cannot connect as 2 attempts in a row failed (reconnect.maxAttempts: 2): connection refused",
+ * );
  * ```
  */
 export function reliableClient(

@@ -394,7 +394,7 @@ class Server implements ReliableServer {
         heartbeatInterval: o.heartbeatInterval,
         deadPeerTimeout: o.deadPeerTimeout,
         resumeTimeout: this.#resumeTimeout,
-        backoff: { base: 0, factor: 1, cap: 0, jitter: 0 },
+        backoff: { base: 0, factor: 1, cap: 0, jitter: 0, maxAttempts: Infinity },
         random: Math.random,
       },
       o,

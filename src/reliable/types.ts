@@ -380,7 +380,8 @@ export interface ReliableSessionOptions {
  * refused connection, or one dropped before it carried a frame after its
  * handshake): attempt 1 is immediate, the first retry is immediate, then
  * `base * factor^(n-2)` ms capped at `cap`, minus up to `jitter` of it at
- * random. A connection that worked resets the schedule.
+ * random. A connection that worked resets the schedule. The client tries
+ * for ever unless `maxAttempts` says otherwise.
  */
 export interface ReconnectOptions {
   /**
@@ -419,6 +420,26 @@ export interface ReconnectOptions {
    * @default {Math.random}
    */
   random?: (() => number) | undefined;
+  /**
+   * Failed attempts in a row after which the client gives up: the session
+   * ends with a `ConnectionError` (the `close` event's `error`; `send`
+   * promises reject, the iterator throws, a `close()` under way rejects)
+   * whose `cause` is the last attempt's error and whose `code` is its code
+   * when that is `CONNECTION_REFUSED`, `CONNECTION_RESET` or
+   * `CONNECTION_TIMEOUT` (else `CONNECTION_FAILED`). Attempts count as in
+   * the `reconnecting` event: after a working connection was lost, the
+   * immediate retry is attempt 1, and that event reports attempts up to
+   * this number. Messages not yet confirmed are in the `close` event's
+   * `unconfirmed`: the server may have received them, and keeps the session
+   * for its `resumeTimeout`. `1` fails at the first refusal, e.g. for a
+   * command-line tool; a service whose server is expected back keeps the
+   * default. An error no retry can mend (a denied permission, a
+   * certificate the client does not trust) is retried too: to stop on one,
+   * call `close({ timeout: 0 })` from a `reconnecting` listener that sees it.
+   *
+   * @default {Infinity}
+   */
+  maxAttempts?: number | undefined;
 }
 
 /** Options for {@linkcode reliableClient}. */
@@ -426,7 +447,7 @@ export interface ReliableClientOptions extends ReliableSessionOptions {
   /**
    * The reconnect schedule.
    *
-   * @default {{ base: 100, factor: 2, cap: 5000, jitter: 0.5 }}
+   * @default {{ base: 100, factor: 2, cap: 5000, jitter: 0.5, maxAttempts: Infinity }}
    */
   reconnect?: ReconnectOptions | undefined;
 }

@@ -213,6 +213,7 @@ test("a numeric option given no number is a TypeError, a number out of range a R
     ["closeTimeout", (v) => client({ closeTimeout: v })],
     ["reconnect.base", (v) => client({ reconnect: { base: v } })],
     ["reconnect.jitter", (v) => client({ reconnect: { jitter: v } })],
+    ["reconnect.maxAttempts", (v) => client({ reconnect: { maxAttempts: v } })],
   ];
   for (const [name, make] of entries) {
     // Before: a RangeError for both, "received the string" read as if it were out of range.

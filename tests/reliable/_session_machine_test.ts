@@ -50,7 +50,7 @@ function options(
     heartbeatInterval: 1000,
     deadPeerTimeout: 4000,
     resumeTimeout: 30000,
-    backoff: { base: 100, factor: 2, cap: 1000, jitter: 0.5 },
+    backoff: { base: 100, factor: 2, cap: 1000, jitter: 0.5, maxAttempts: Infinity },
     random: () => 0,
     ...overrides,
   };
@@ -463,7 +463,7 @@ test("SessionMachine: the handshake is bounded by deadPeerTimeout", () => {
 });
 
 test("backoffDelay: a base of 0 is no delay, however many failures (not NaN)", () => {
-  const b = { base: 0, factor: 2, cap: 30000, jitter: 0.5 };
+  const b = { base: 0, factor: 2, cap: 30000, jitter: 0.5, maxAttempts: Infinity };
   for (const n of [2, 100, 1025, 1026, 5000, 1e9]) assert.equal(backoffDelay(n, b, () => 0.5), 0);
   // And a huge base stays within the cap.
   assert.equal(backoffDelay(5000, { ...b, base: 1e300, jitter: 0 }, () => 0), 30000);
@@ -471,7 +471,7 @@ test("backoffDelay: a base of 0 is no delay, however many failures (not NaN)", (
 
 test("backoffDelay: base * factor^(n-2) keeps growing towards the cap after a thousand failures", () => {
   // Before, the exponent stopped at 1024: with a factor of 1.001 the delay stayed at 2.78 ms.
-  const b = { base: 1, factor: 1.001, cap: 1e9, jitter: 0 };
+  const b = { base: 1, factor: 1.001, cap: 1e9, jitter: 0, maxAttempts: Infinity };
   const delay = backoffDelay(2000, b, () => 0);
   assert.ok(Math.abs(delay - Math.pow(1.001, 1998)) < 1e-9, String(delay)); // 7.37
   // A factor of 1 never grows; one far above 1 reaches the cap, not Infinity or NaN.
@@ -480,7 +480,7 @@ test("backoffDelay: base * factor^(n-2) keeps growing towards the cap after a th
 });
 
 test("backoffDelay: immediate first attempt and first retry, then growth, cap and jitter spread", () => {
-  const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5 };
+  const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5, maxAttempts: Infinity };
   const none = () => 0;
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 50].map((n) => backoffDelay(n, b, none)), [
     0,
@@ -1449,7 +1449,7 @@ test("SessionMachine: a handshake whose lastReceived is 2^53 or more is malforme
 });
 
 test("backoffDelay: a random source outside [0, 1) takes nothing off: the delay stays in [d/2, d]", () => {
-  const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5 };
+  const b = { base: 100, factor: 2, cap: 1000, jitter: 0.5, maxAttempts: Infinity };
   for (const r of [1, 1.5, -0.5, NaN, Infinity]) {
     assert.equal(backoffDelay(4, b, () => r), 400, String(r));
   }

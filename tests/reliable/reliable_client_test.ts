@@ -1261,6 +1261,104 @@ test("reliable: backoff schedule with the fake clock: immediate, growth, cap, ji
   }
 });
 
+test(
+  "reliable: reconnect.maxAttempts: a client that cannot connect gives up after that many attempts",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const times: number[] = [];
+    net.onDial = () => times.push(clock.now());
+    const errors: unknown[] = [];
+    const dialer = () =>
+      net.dial().catch((error) => Promise.reject(errors[errors.push(error) - 1]));
+    const client = reliableClient(dialer, {
+      clock,
+      reconnect: { maxAttempts: 3, random: () => 0 },
+    });
+    const attempts: number[] = [];
+    client.addEventListener(
+      "reconnecting",
+      (e) => attempts.push((e as CustomEvent).detail.attempt),
+    );
+    const closed = once<{ error: unknown; unconfirmed: Uint8Array[] }>(client, "close");
+    const sent = outcome(client.send("never"));
+    const reading = (async () => {
+      for await (const _ of client) throw new Error("nothing arrives");
+    })().then(() => "ended", (error: unknown) => error);
+    for (let i = 0; i < 20 && client.state !== "closed"; i++) {
+      await drainJobs();
+      clock.runNext();
+    }
+    assert.equal(client.state, "closed", "gave up");
+    const { detail } = await closed;
+    // Attempts at 0 and 0 (the first retry is immediate), the third after the backoff's 100 ms.
+    assert.deepEqual(times.map((t) => t - times[0]!), [0, 0, 100]);
+    assert.deepEqual(attempts, [2, 3]);
+    assertLinkError(
+      detail.error,
+      "CONNECTION_REFUSED",
+      ConnectionError,
+      "Cannot connect as 3 attempts in a row failed (reconnect.maxAttempts: 3): " +
+        "Cannot connect to memory listener: refused",
+    );
+    assert.equal(detail.error.cause, errors[2]);
+    assert.deepEqual(detail.unconfirmed.map((m) => new TextDecoder().decode(m)), ["never"]);
+    assert.equal(await sent, "CONNECTION_CLOSED");
+    assert.equal(await reading, detail.error, "the iterator throws the same error");
+    assert.equal(clock.pending, 0, "no timer left");
+    await client.close();
+  },
+);
+
+test(
+  "reliable: reconnect.maxAttempts counts from a lost connection; 1 gives up at the first failed retry",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Real timers: the retry after a lost connection is immediate, and nothing else is waited for.
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    // A dial function that throws something other than an Error: the code falls back.
+    const client = reliableClient(
+      () => net.dial().catch(() => Promise.reject("down")),
+      { reconnect: { maxAttempts: 1 } },
+    );
+    try {
+      await client.send("confirmed");
+      const session = await nextSession(server);
+      assert.deepEqual(await read(session, 1), ["confirmed"]);
+      const closed = once<{ error: unknown; unconfirmed: Uint8Array[] }>(client, "close");
+      const reconnects = events<{ attempt: number }>(client, "reconnecting");
+      listener.close();
+      net.cutAll("reset");
+      const inDoubt = outcome(client.send("in doubt"));
+      assert.equal((await reconnects.next()).detail.attempt, 1);
+      // The session ends, rather than reporting a second attempt.
+      const ended = await Promise.race([closed, reconnects.next().then(() => undefined)]);
+      assert.ok(ended !== undefined, "gave up after one attempt");
+      const { detail } = ended;
+      assert.ok(detail.error instanceof ConnectionError);
+      assert.equal(detail.error.code, "CONNECTION_FAILED");
+      assert.equal(detail.error.cause, "down");
+      assert.equal(
+        detail.error.message,
+        "Cannot reconnect as the attempt failed (reconnect.maxAttempts: 1): down",
+      );
+      assert.equal(net.dials, 2, "the first connection and one retry");
+      assert.deepEqual(detail.unconfirmed.map((m) => new TextDecoder().decode(m)), ["in doubt"]);
+      assert.equal(await inDoubt, "CONNECTION_CLOSED");
+    } finally {
+      await client.close().catch(() => {});
+      await server.close({ timeout: 0 });
+    }
+  },
+);
+
 test("reliable: a server that accepts and drops at once gets backed-off retries", {
   timeout: 10000,
 }, async () => {
@@ -2302,6 +2400,13 @@ test(
         /reconnect.random must be a function: received 0$/,
       ],
       ["reconnect", { reconnect: 5 }, /reconnect must be an object: received 5$/],
+      ...[0, 1.5, -1, NaN].map((maxAttempts): [string, unknown, RegExp] => [
+        "reconnect.maxAttempts",
+        { reconnect: { maxAttempts } },
+        new RegExp(
+          `reconnect.maxAttempts must be a positive integer or Infinity: received ${maxAttempts}$`,
+        ),
+      ]),
       // Before: a server took 1.5 and dropped every connection without a word.
       [
         "maxMessageSize",
@@ -2334,7 +2439,9 @@ test(
       ],
     ];
     for (const [name, options, message] of refused) {
-      const isType = name === "clock" || name.startsWith("reconnect") && name !== "reconnect.base";
+      const isType = name === "clock" ||
+        name.startsWith("reconnect") && name !== "reconnect.base" &&
+          name !== "reconnect.maxAttempts";
       const error = { name: isType ? "TypeError" : "RangeError", message };
       assert.throws(() => reliableClient(net.dialer, { clock, ...options as object }), error, name);
       if (!name.startsWith("reconnect")) {
