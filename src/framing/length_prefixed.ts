@@ -38,6 +38,21 @@ export interface LengthPrefixedOptions {
    */
   counts?: "payload" | "frame" | undefined;
   /**
+   * Added to the length field's value to get the number of bytes after the
+   * field, as Netty's `lengthAdjustment` is: for protocols whose length
+   * counts something else. `-4` for a 4-byte length that counts itself too
+   * (PostgreSQL, after a one-byte type as `offset`); `6` where header bytes
+   * after the field are not counted (HTTP/2's type, flags and stream id
+   * after its 3-byte length: they come first in each frame, and `encode`
+   * takes them as the first 6 bytes after the `offset` bytes); `1` for
+   * MySQL's sequence byte. With `counts: "frame"` it adds to that. A length
+   * that leaves fewer than 0 bytes is a `MalformedHeaderError`; `encode`
+   * refuses a payload whose length the field cannot then hold.
+   *
+   * @default {0}
+   */
+  lengthAdjustment?: number | undefined;
+  /**
    * Bytes of the frame that travel before the length field (e.g. gRPC's
    * one-byte compressed flag). They are part of the frame: `encode` takes
    * them as the first `offset` bytes of its argument and `decoder()` returns
@@ -49,7 +64,8 @@ export interface LengthPrefixedOptions {
    */
   offset?: number | undefined;
   /**
-   * The largest payload in bytes (not counting `offset` bytes), checked on
+   * The largest payload in bytes (the bytes after the length field, not
+   * counting `offset` bytes), checked on
    * decode as soon as the length field is complete and on encode. Pass
    * `Infinity` for no limit.
    *
@@ -108,6 +124,18 @@ const MAX_OFFSET = 65535;
  * decoder.push(wire);
  * assert.deepEqual(decoder.next(), new Uint8Array([0, 7, 8]));
  * ```
+ *
+ * @example PostgreSQL messages: a type byte, then a length that counts itself
+ * ```ts
+ * import { lengthPrefixed } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const postgres = lengthPrefixed({ offset: 1, lengthAdjustment: -4 });
+ * const decoder = postgres.decoder();
+ * decoder.push(new Uint8Array([0x5a, 0, 0, 0, 5, 0x49])); // ReadyForQuery, idle
+ * assert.deepEqual(decoder.next(), new Uint8Array([0x5a, 0x49])); // type, then the body
+ * assert.deepEqual(postgres.encode(new Uint8Array([0x5a, 0x49])), new Uint8Array([0x5a, 0, 0, 0, 5, 0x49]));
+ * ```
  */
 export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   checkOptions(options, "create framing");
@@ -146,21 +174,35 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       }`,
     );
   }
-  const header = offset + width;
-  const fieldMax = width >= 7 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * width) - 1;
-  const payloadMax = counts === "frame" ? fieldMax - header : fieldMax;
-  if (payloadMax < 0) {
-    throw new RangeError(
-      `Cannot create framing as a ${width}-byte field counting the frame cannot hold its ${header}-byte header: received offset ${offset}`,
+  const lengthAdjustment = options.lengthAdjustment ?? 0;
+  if (!Number.isSafeInteger(lengthAdjustment)) {
+    throw numberError(
+      lengthAdjustment,
+      `Cannot create framing as lengthAdjustment must be an integer: received ${
+        receivedValue(lengthAdjustment)
+      }`,
     );
   }
+  const header = offset + width;
+  const fieldMax = width >= 7 ? Number.MAX_SAFE_INTEGER : 2 ** (8 * width) - 1;
+  // What the field's value counts besides the bytes after it (negative: bytes after it that it
+  // does not count, the least a payload can have).
+  const adjust = (counts === "frame" ? header : 0) - lengthAdjustment;
+  const payloadMax = Math.min(fieldMax - adjust, Number.MAX_SAFE_INTEGER);
+  if (payloadMax < 0) {
+    throw new RangeError(
+      lengthAdjustment === 0
+        ? `Cannot create framing as a ${width}-byte field counting the frame cannot hold its ${header}-byte header: received offset ${offset}`
+        : `Cannot create framing as a ${width}-byte field cannot hold the ${adjust} bytes it counts besides the payload: received lengthAdjustment ${lengthAdjustment}`,
+    );
+  }
+  const payloadMin = Math.max(0, -adjust);
   // The field bounds the length too: report the limit actually in force.
   const maxFrameLength = Math.min(
     maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED),
     payloadMax,
   );
   const little = endian === "little";
-  const adjust = counts === "frame" ? header : 0;
   const plainU32 = width === 4 && !little && offset === 0 && adjust === 0;
   const name = width === 1 ? "u8" : `u${width * 8}${little ? "le" : "be"}`;
 
@@ -179,6 +221,11 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       );
     }
     checkEncodeLength(length, maxFrameLength);
+    if (length < payloadMin) {
+      throw new RangeError(
+        `Cannot encode frame as the length field does not count its first ${payloadMin} bytes after the ${offset} offset bytes (lengthAdjustment ${lengthAdjustment}): received ${length} bytes after them`,
+      );
+    }
     return length;
   }
 
@@ -244,7 +291,16 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     },
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(
-        new LengthFieldParser(width, little, offset, adjust, maxFrameLength),
+        new LengthFieldParser(
+          width,
+          little,
+          offset,
+          adjust,
+          maxFrameLength,
+          counts === "frame" && lengthAdjustment === 0
+            ? `counts the whole frame but is smaller than the ${adjust}-byte header`
+            : `is smaller than the ${adjust} bytes it counts besides the payload (lengthAdjustment ${lengthAdjustment})`,
+        ),
         options,
       );
     },
@@ -261,6 +317,8 @@ class LengthFieldParser implements HeaderParser {
   #little: boolean;
   #adjust: number;
   #limit: number;
+  /** What a length smaller than #adjust is, after "length N ". */
+  #tooSmall: string;
 
   /** The maxFrameLength in force. */
   get limit(): number {
@@ -269,7 +327,15 @@ class LengthFieldParser implements HeaderParser {
   #u32be: boolean;
   u32Limit: number | undefined;
 
-  constructor(width: number, little: boolean, offset: number, adjust: number, limit: number) {
+  constructor(
+    width: number,
+    little: boolean,
+    offset: number,
+    adjust: number,
+    limit: number,
+    tooSmall: string,
+  ) {
+    this.#tooSmall = tooSmall;
     this.#width = width;
     this.#little = little;
     this.prefix = offset;
@@ -299,10 +365,10 @@ class LengthFieldParser implements HeaderParser {
       }
     }
     let length = value;
-    if (this.#adjust > 0) {
+    if (this.#adjust !== 0) {
       if (value < this.#adjust) {
         throw new MalformedHeaderError(
-          `length ${value} counts the whole frame but is smaller than the ${this.#adjust}-byte header`,
+          `length ${value} ${this.#tooSmall}`,
           buf.subarray(pos, pos + header),
         );
       }

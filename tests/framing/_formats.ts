@@ -41,6 +41,16 @@ export const formats: FormatCase[] = [
     framing: lengthPrefixed({ width: 2, offset: 3, counts: "frame", endian: "little" }),
     payload: fc.uint8Array({ minLength: 3, maxLength: 300, size: "max" }),
   },
+  {
+    // PostgreSQL: a type byte, then a length that counts itself.
+    framing: lengthPrefixed({ offset: 1, lengthAdjustment: -4 }),
+    payload: fc.uint8Array({ minLength: 1, maxLength: 300, size: "max" }),
+  },
+  {
+    // HTTP/2: a length that does not count the 6 header bytes after it.
+    framing: lengthPrefixed({ width: 3, lengthAdjustment: 6 }),
+    payload: fc.uint8Array({ minLength: 6, maxLength: 300, size: "max" }),
+  },
   { framing: varint(), payload: bytes(400) },
   { framing: decimalHeader(), payload: bytes(300) },
   { framing: decimalHeader({ width: 3 }), payload: bytes(300) },

@@ -770,3 +770,99 @@ test("lengthPrefixed() reads Netty's LengthFieldBasedFrameDecoder examples as th
     wire([0, 0, 0, 0, 12]),
   );
 });
+
+test("lengthPrefixed({ lengthAdjustment }): PostgreSQL, HTTP/2 and MySQL frames, split at every offset", () => {
+  const cases: {
+    name: string;
+    options: LengthPrefixedOptions;
+    wire: number[];
+    frames: number[][];
+  }[] = [
+    {
+      // A type byte, then a u32be length that counts itself: ReadyForQuery, CommandComplete.
+      name: "PostgreSQL",
+      options: { offset: 1, lengthAdjustment: -4 },
+      wire: [0x5a, 0, 0, 0, 5, 0x49, 0x43, 0, 0, 0, 13, ...utf8("SELECT 1\0")],
+      frames: [[0x5a, 0x49], [0x43, ...utf8("SELECT 1\0")]],
+    },
+    {
+      // A u24be length of what follows the 9-byte header: an empty SETTINGS, a 5-byte DATA.
+      name: "HTTP/2",
+      options: { width: 3, lengthAdjustment: 6 },
+      wire: [0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 1, 0, 0, 0, 1, ...utf8("hello")],
+      frames: [[4, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 1, ...utf8("hello")]],
+    },
+    {
+      // A u24le length of the payload, then a sequence byte it does not count.
+      name: "MySQL",
+      options: { width: 3, endian: "little", lengthAdjustment: 1 },
+      wire: [1, 0, 0, 0, 0x0e, 0, 0, 0, 1],
+      frames: [[0, 0x0e], [1]],
+    },
+  ];
+  for (const { name, options, wire, frames } of cases) {
+    const framing = lengthPrefixed(options);
+    const bytes = new Uint8Array(wire);
+    assert.deepEqual(concat(frames.map((f) => framing.encode(new Uint8Array(f)))), bytes, name);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const decoder = framing.decoder();
+      const out: number[][] = [];
+      // Copies: a decoder owns what is pushed (it moves offset bytes up to the payload).
+      for (const part of [bytes.slice(0, cut), bytes.slice(cut)]) {
+        decoder.push(part);
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push([...f]);
+      }
+      decoder.end();
+      assert.deepEqual(out, frames, `${name}, cut at ${cut}`);
+    }
+  }
+});
+
+test("lengthPrefixed({ lengthAdjustment }): lengths that leave no bytes are malformed; payloads too short or too long for the field are refused", () => {
+  const postgres = lengthPrefixed({ offset: 1, lengthAdjustment: -4 });
+  const decoder = postgres.decoder();
+  decoder.push(new Uint8Array([0x5a, 0, 0, 0, 3]));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError);
+    assert.equal(
+      error.message,
+      "Cannot decode frame as its header is malformed: length 3 is smaller than the 4 bytes it counts besides the payload (lengthAdjustment -4) (bytes 5a 00 00 00 03)",
+    );
+    return true;
+  });
+  // The smallest length is fine: a frame with the type byte only.
+  const smallest = postgres.decoder();
+  smallest.push(new Uint8Array([0x5a, 0, 0, 0, 4]));
+  assert.deepEqual(smallest.next(), new Uint8Array([0x5a]));
+  // HTTP/2: the length does not count the 6 bytes of header after it, which every frame has.
+  const http2 = lengthPrefixed({ width: 3, lengthAdjustment: 6 });
+  assert.throws(() => http2.encode(new Uint8Array(5)), {
+    name: "RangeError",
+    message:
+      "Cannot encode frame as the length field does not count its first 6 bytes after the 0 offset bytes (lengthAdjustment 6): received 5 bytes after them",
+  });
+  // The most the field holds: 2^24 - 1 bytes it counts, plus the 6 it does not.
+  assert.equal(
+    lengthPrefixed({ width: 3, lengthAdjustment: 6, maxFrameLength: Infinity }).maxFrameLength,
+    2 ** 24 + 5,
+  );
+  assert.equal(lengthPrefixed({ width: 1, lengthAdjustment: -4 }).maxFrameLength, 251);
+  assert.throws(() => lengthPrefixed({ width: 1, lengthAdjustment: -300 }), {
+    name: "RangeError",
+    message:
+      "Cannot create framing as a 1-byte field cannot hold the 300 bytes it counts besides the payload: received lengthAdjustment -300",
+  });
+  for (const bad of [1.5, NaN, Infinity, 2 ** 53]) {
+    assert.throws(() => lengthPrefixed({ lengthAdjustment: bad }), {
+      name: "RangeError",
+      message: new RegExp(`lengthAdjustment must be an integer: received ${bad}`),
+    });
+  }
+  assert.throws(
+    () => lengthPrefixed({ lengthAdjustment: "1" as unknown as number }),
+    { name: "TypeError", message: /lengthAdjustment must be an integer: received the string "1"$/ },
+  );
+  // With counts: "frame" the adjustment adds to the header the length counts.
+  const both = lengthPrefixed({ width: 2, counts: "frame", lengthAdjustment: 2 });
+  assert.deepEqual(both.encode(utf8("ab")), new Uint8Array([0, 2, ...utf8("ab")]));
+});
