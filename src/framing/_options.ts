@@ -29,6 +29,27 @@ export const DEFAULT_MAX_LENGTH_PREFIXED: number = 4 * 1024 * 1024;
 /** 64 KiB: the default `maxFrameLength` of delimiter formats. */
 export const DEFAULT_MAX_DELIMITED: number = 64 * 1024;
 
+/** The most bytes an `offset` option puts before a length. */
+export const MAX_OFFSET = 65535;
+
+/**
+ * Returns an `offset` option (0 for `undefined` or `null`) after checking it
+ * is an integer from 0 to {@linkcode MAX_OFFSET}: bounded, since a decoder
+ * holds the offset bytes of a frame before its length is known.
+ */
+export function offsetOption(value: number | undefined): number {
+  const offset = value ?? 0;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_OFFSET) {
+    throw numberError(
+      offset,
+      `Cannot create framing as offset must be an integer from 0 to ${MAX_OFFSET}: received ${
+        receivedValue(offset)
+      }`,
+    );
+  }
+  return offset;
+}
+
 /**
  * Returns `value` (or `fallback` for `undefined` or `null`, as every option
  * takes them) after checking it is a positive integer or `Infinity`.

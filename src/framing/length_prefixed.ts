@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
   numberError,
+  offsetOption,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -76,9 +77,6 @@ export interface LengthPrefixedOptions {
    */
   maxFrameLength?: number | undefined;
 }
-
-/** The most bytes `offset` puts before the length field. */
-const MAX_OFFSET = 65535;
 
 /**
  * Frames each payload with an unsigned binary length field: `u32be` by
@@ -164,16 +162,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       }`,
     );
   }
-  const offset = options.offset ?? 0;
-  // Bounded: the decoder holds the offset bytes of a frame before its length is known.
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset > MAX_OFFSET) {
-    throw numberError(
-      offset,
-      `Cannot create framing as offset must be an integer from 0 to ${MAX_OFFSET}: received ${
-        receivedValue(offset)
-      }`,
-    );
-  }
+  const offset = offsetOption(options.offset);
   const lengthAdjustment = options.lengthAdjustment ?? 0;
   if (!Number.isSafeInteger(lengthAdjustment)) {
     throw numberError(

@@ -10,13 +10,25 @@ import {
   copyBytes,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  offsetOption,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
 /** Options for {@linkcode varint}. */
 export interface VarintOptions {
   /**
-   * The largest payload in bytes, checked on decode as soon as the varint is
+   * Bytes of the frame that travel before the varint (MQTT's fixed-header
+   * byte, the packet type and flags). They are part of the frame, as with
+   * `lengthPrefixed()`'s `offset`: `encode` takes them as the first
+   * `offset` bytes of its argument and `decoder()` returns them as the first
+   * `offset` bytes of each frame, with the varint removed in between. At
+   * most 65535.
+   *
+   * @default {0}
+   */
+  offset?: number | undefined;
+  /**
+   * The largest payload in bytes (not counting `offset` bytes), checked on decode as soon as the varint is
    * complete and on encode. Pass `Infinity` for no limit (lengths are still
    * capped at 2^53-1).
    *
@@ -36,10 +48,11 @@ const MAX_VARINT_BYTES = 8;
  * `0x00` byte) or one longer than a 2^53-1 length needs is rejected with
  * {@linkcode MalformedHeaderError} as soon as its bytes are seen.
  *
- * @param options The limit.
+ * @param options The limit, and `offset`.
  * @returns The framing, named `varint`.
  * @throws {RangeError} `maxFrameLength` is not a positive integer or
- * `Infinity` (a `TypeError` if no number at all).
+ * `Infinity`, or `offset` not an integer from 0 to 65535 (a `TypeError` if
+ * no number at all).
  * @throws {TypeError} `options` is not an object.
  *
  * @example Protobuf-style delimiting
@@ -51,42 +64,78 @@ const MAX_VARINT_BYTES = 8;
  * assert.deepEqual(wire.subarray(0, 2), new Uint8Array([0xac, 0x02]));
  * assert.equal(wire.length, 302);
  * ```
+ *
+ * @example MQTT packets: a type-and-flags byte, then the remaining length
+ * ```ts
+ * import { varint } from "@framewire/framewire";
+ * import assert from "node:assert/strict";
+ *
+ * const mqtt = varint({ offset: 1 });
+ * const decoder = mqtt.decoder();
+ * decoder.push(new Uint8Array([0xc0, 0x00, 0x20, 0x02, 0x00, 0x00])); // PINGREQ, CONNACK
+ * assert.deepEqual(decoder.next(), new Uint8Array([0xc0]));
+ * assert.deepEqual(decoder.next(), new Uint8Array([0x20, 0x00, 0x00]));
+ * assert.deepEqual(mqtt.encode(new Uint8Array([0xd0])), new Uint8Array([0xd0, 0x00])); // PINGRESP
+ * ```
  */
 export function varint(options: VarintOptions = {}): Framing {
   checkOptions(options, "create framing");
+  const offset = offsetOption(options.offset);
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED);
 
+  /** Checks `payload`; returns the bytes after its offset bytes. */
   function check(payload: Uint8Array): number {
     checkPayload(payload);
-    checkEncodeLength(payload.length, maxFrameLength);
-    return varintLength(payload.length) + payload.length;
+    if (payload.length < offset) {
+      throw new RangeError(
+        `Cannot encode frame as it must start with the ${offset} offset bytes: received ${payload.length} bytes`,
+      );
+    }
+    const length = payload.length - offset;
+    checkEncodeLength(length, maxFrameLength);
+    return length;
+  }
+
+  /** Writes the offset bytes and the varint of `length`; returns where the rest goes. */
+  function writeHeader(
+    payload: Uint8Array,
+    length: number,
+    target: Uint8Array,
+    at: number,
+  ): number {
+    for (let i = 0; i < offset; i++) target[at + i] = payload[i]!;
+    return writeVarint(length, target, at + offset);
   }
 
   return {
     name: "varint",
     maxFrameLength,
-    encodedLength: check,
-    encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
-      const total = check(payload);
-      checkRoom(target, offset, total);
-      const at = writeVarint(payload.length, target, offset);
-      copyBytes(payload, 0, target, at);
+    encodedLength(payload: Uint8Array): number {
+      return payload.length + varintLength(check(payload));
+    },
+    encodeInto(payload: Uint8Array, target: Uint8Array, at: number): number {
+      const length = check(payload);
+      const total = payload.length + varintLength(length);
+      checkRoom(target, at, total);
+      copyBytes(payload, offset, target, writeHeader(payload, length, target, at));
       return total;
     },
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {
-      const out = new Uint8Array(check(payload));
-      out.set(payload, writeVarint(payload.length, out, 0));
+      const length = check(payload);
+      const out = new Uint8Array(payload.length + varintLength(length));
+      const at = writeHeader(payload, length, out, 0);
+      out.set(offset === 0 ? payload : payload.subarray(offset), at);
       return out;
     },
     encodeParts(payload: Uint8Array): Uint8Array[] {
-      check(payload);
-      const head = new Uint8Array(varintLength(payload.length));
-      writeVarint(payload.length, head, 0);
-      return [head, payload];
+      const length = check(payload);
+      const head = new Uint8Array(offset + varintLength(length));
+      writeHeader(payload, length, head, 0);
+      return [head, offset === 0 ? payload : payload.subarray(offset)];
     },
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(
-        new VarintParser(Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER)),
+        new VarintParser(Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER), offset),
         options,
       );
     },
@@ -112,10 +161,10 @@ function writeVarint(n: number, target: Uint8Array, at: number): number {
 }
 
 class VarintParser implements HeaderParser {
-  readonly maxHeaderLength = MAX_VARINT_BYTES;
+  readonly maxHeaderLength: number;
   readonly fixedHeaderLength = undefined;
   readonly trailerLength = 0;
-  readonly prefix = 0;
+  readonly prefix: number;
   length = 0;
   #limit: number;
 
@@ -124,17 +173,22 @@ class VarintParser implements HeaderParser {
     return this.#limit;
   }
 
-  constructor(limit: number) {
+  constructor(limit: number, offset: number) {
     this.#limit = limit;
+    this.prefix = offset;
+    this.maxHeaderLength = offset + MAX_VARINT_BYTES;
   }
 
-  parse(buf: Uint8Array, pos: number, end: number): number {
+  parse(buf: Uint8Array, start: number, end: number): number {
+    const offset = this.prefix;
+    const pos = start + offset;
+    if (pos >= end) return -1;
     const first = buf[pos]!;
     if (first < 0x80) {
       // One-byte varint: the common case for small frames.
-      if (first > this.#limit) this.#tooLarge(first, buf, pos, 1);
+      if (first > this.#limit) this.#tooLarge(first, buf, start, offset + 1);
       this.length = first;
-      return 1;
+      return offset + 1;
     }
     let value = 0;
     let scale = 1;
@@ -146,24 +200,24 @@ class VarintParser implements HeaderParser {
         if (byte === 0) {
           throw new MalformedHeaderError(
             "non-minimal varint (ends in a 0x00 byte)",
-            buf.subarray(pos, pos + i + 1),
+            buf.subarray(start, pos + i + 1),
           );
         }
         if (value > Number.MAX_SAFE_INTEGER) {
           throw new MalformedHeaderError(
             "varint length exceeds 2^53-1",
-            buf.subarray(pos, pos + i + 1),
+            buf.subarray(start, pos + i + 1),
           );
         }
-        if (value > this.#limit) this.#tooLarge(value, buf, pos, i + 1);
+        if (value > this.#limit) this.#tooLarge(value, buf, start, offset + i + 1);
         this.length = value;
-        return i + 1;
+        return offset + i + 1;
       }
       scale *= 128;
     }
     throw new MalformedHeaderError(
       `varint longer than ${MAX_VARINT_BYTES} bytes (no length up to 2^53-1 needs more)`,
-      buf.subarray(pos, pos + MAX_VARINT_BYTES),
+      buf.subarray(start, pos + MAX_VARINT_BYTES),
     );
   }
 

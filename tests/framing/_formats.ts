@@ -52,6 +52,11 @@ export const formats: FormatCase[] = [
     payload: fc.uint8Array({ minLength: 6, maxLength: 300, size: "max" }),
   },
   { framing: varint(), payload: bytes(400) },
+  {
+    // MQTT: a type-and-flags byte, then the remaining length.
+    framing: varint({ offset: 1 }),
+    payload: fc.uint8Array({ minLength: 1, maxLength: 400, size: "max" }),
+  },
   { framing: decimalHeader(), payload: bytes(300) },
   { framing: decimalHeader({ width: 3 }), payload: bytes(300) },
   { framing: netstring(), payload: bytes(300) },

@@ -153,3 +153,84 @@ test("varint() names the bytes of a malformed varint, up to the one that shows i
     });
   }
 });
+
+test("varint({ offset }): MQTT packets (type byte, remaining length), split at every offset", () => {
+  const mqtt = varint({ offset: 1 });
+  const publish = new Uint8Array(200).fill(7); // its remaining length takes two varint bytes
+  publish[0] = 0x30;
+  const packets = [
+    [0xc0], // PINGREQ: remaining length 0
+    [0x20, 0x00, 0x00], // CONNACK
+    [...publish],
+  ];
+  const wire = new Uint8Array([0xc0, 0, 0x20, 2, 0, 0, 0x30, 0xc7, 0x01, ...publish.subarray(1)]);
+  const encoded = packets.map((p) => mqtt.encode(new Uint8Array(p)));
+  assert.deepEqual(new Uint8Array(encoded.flatMap((e) => [...e])), wire);
+  assert.deepEqual(
+    encoded.map((e, i) => e.length - mqtt.encodedLength(new Uint8Array(packets[i]!))),
+    [0, 0, 0],
+  );
+  const parts = mqtt.encodeParts(publish);
+  assert.deepEqual(parts[0], new Uint8Array([0x30, 0xc7, 0x01]));
+  assert.deepEqual(parts[1], publish.subarray(1));
+  const into = new Uint8Array(wire.length + 2);
+  assert.equal(mqtt.encodeInto(publish, into, 2), 202);
+  assert.deepEqual(into.subarray(2, 204), wire.subarray(6));
+  for (let cut = 0; cut <= wire.length; cut++) {
+    for (const cut2 of [cut, Math.min(wire.length, cut + 1), Math.min(wire.length, cut + 2)]) {
+      const decoder = mqtt.decoder();
+      const out: number[][] = [];
+      // Copies: a decoder owns what is pushed (it moves offset bytes up to the payload).
+      for (const part of [wire.slice(0, cut), wire.slice(cut, cut2), wire.slice(cut2)]) {
+        decoder.push(part);
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push([...f]);
+      }
+      decoder.end();
+      assert.deepEqual(out, packets, `cut at ${cut} and ${cut2}`);
+    }
+  }
+});
+
+test("varint({ offset }): errors name the offset bytes too; a cut offset is a truncated header", () => {
+  const mqtt = varint({ offset: 1, maxFrameLength: 100 });
+  const tooLarge = mqtt.decoder();
+  tooLarge.push(new Uint8Array([0x30, 0xc7, 0x01]));
+  assert.throws(() => tooLarge.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.length, 199);
+    return true;
+  });
+  const malformed = mqtt.decoder();
+  malformed.push(new Uint8Array([0x30, 0x80, 0x00]));
+  assert.throws(() => malformed.next(), (error) => {
+    assert.ok(error instanceof MalformedHeaderError);
+    assert.equal(error.bytes, "30 80 00");
+    return true;
+  });
+  const cut = mqtt.decoder();
+  cut.push(new Uint8Array([0x30]));
+  assert.equal(cut.next(), undefined);
+  assert.throws(() => cut.end(), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.equal(error.part, "header");
+    return true;
+  });
+  assert.throws(() => mqtt.encode(new Uint8Array(0)), {
+    name: "RangeError",
+    message: "Cannot encode frame as it must start with the 1 offset bytes: received 0 bytes",
+  });
+  // The limit counts what follows the varint: 100 bytes after the type byte pass, 101 do not.
+  assert.equal(mqtt.encode(new Uint8Array(101)).length, 102);
+  assert.throws(() => mqtt.encode(new Uint8Array(102)), RangeError);
+  for (
+    const [offset, type] of [[-1, "RangeError"], [65536, "RangeError"], [1.5, "RangeError"], [
+      "1",
+      "TypeError",
+    ]] as const
+  ) {
+    assert.throws(() => varint({ offset: offset as number }), {
+      name: type,
+      message: /^Cannot create framing as offset must be an integer from 0 to 65535: received/,
+    });
+  }
+});
