@@ -1359,6 +1359,48 @@ test(
   },
 );
 
+test(
+  "reliable: reconnect.maxAttempts gives up on a dial that fails with a value String() cannot convert",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Before: the give-up message called String() on the failure, which throws for an object
+    // with no prototype; the throw escaped the dial's promise handler, and the session stayed
+    // "connecting" for ever with no timer, its send never settled.
+    const clock = new FakeClock();
+    const values = [Object.create(null), { code: "CONNECTION_RESET", message: "reset elsewhere" }];
+    const expected = [
+      ["CONNECTION_FAILED", "[object Object]"],
+      ["CONNECTION_RESET", "reset elsewhere"],
+    ];
+    for (const [i, value] of values.entries()) {
+      const client = reliableClient(() => Promise.reject(value), {
+        clock,
+        reconnect: { maxAttempts: 1 },
+      });
+      const closed = once<{ error: ConnectionError }>(client, "close");
+      const sent = outcome(client.send("never"));
+      for (let turn = 0; turn < 20 && client.state !== "closed"; turn++) {
+        await drainJobs();
+        clock.runNext();
+      }
+      assert.equal(client.state, "closed", `gave up (${i})`);
+      const { error } = (await closed).detail;
+      assert.ok(error instanceof ConnectionError);
+      assert.equal(error.code, expected[i]![0]);
+      assert.equal(error.cause, value);
+      assert.equal(
+        error.message,
+        `Cannot connect as the attempt failed (reconnect.maxAttempts: 1): ${expected[i]![1]}`,
+      );
+      assert.equal(await sent, "CONNECTION_CLOSED");
+      assert.equal(clock.pending, 0, "no timer left");
+      await client.close().catch(() => {});
+    }
+  },
+);
+
 test("reliable: a server that accepts and drops at once gets backed-off retries", {
   timeout: 10000,
 }, async () => {
