@@ -1401,6 +1401,150 @@ test(
   },
 );
 
+test(
+  "reliable: reconnect.maxAttempts ends a close() that reconnects to say goodbye: close() rejects with the give-up error",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Pins the documented rule ("a close() under way rejects"), even with nothing in doubt (a
+    // close timeout in the same state would resolve), and that nothing dials after it.
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock: new FakeClock() });
+    const client = reliableClient(net.dialer, {
+      clock,
+      reconnect: { maxAttempts: 3, random: () => 0 },
+    });
+    try {
+      const opened = once(client, "open");
+      for (let i = 0; i < 20 && client.state !== "open"; i++) await drainJobs();
+      await opened;
+      const attempts: number[] = [];
+      client.addEventListener(
+        "reconnecting",
+        (e) => attempts.push((e as CustomEvent).detail.attempt),
+      );
+      listener.close();
+      net.cutAll("reset");
+      await drainJobs();
+      // The connection carried no frame after its handshake: it counts as a failed attempt (the
+      // documented backoff rule), so the retry is attempt 2.
+      assert.deepEqual(attempts, [2]);
+      const closed = once<{ error: ConnectionError; unconfirmed: Uint8Array[] }>(client, "close");
+      const closing = client.close().then(() => undefined, (error: unknown) => error);
+      for (let i = 0; i < 20 && client.state !== "closed"; i++) {
+        await drainJobs();
+        clock.runNext();
+      }
+      assert.equal(client.state, "closed");
+      const { detail } = await closed;
+      assert.deepEqual(attempts, [2, 3]);
+      assert.equal(net.dials, 3, "the first connection and 2 retries");
+      assertLinkError(
+        detail.error,
+        "CONNECTION_REFUSED",
+        ConnectionError,
+        "Cannot reconnect as 3 attempts in a row failed (reconnect.maxAttempts: 3): " +
+          "Cannot connect to memory listener: refused",
+      );
+      assert.deepEqual(detail.unconfirmed, []);
+      assert.equal(await closing, detail.error, "close() rejects with the give-up error");
+      assert.equal(clock.pending, 0, "no timer left");
+      await drainJobs();
+      assert.equal(net.dials, 3, "no dial after giving up");
+    } finally {
+      await server.close({ timeout: 0 });
+    }
+  },
+);
+
+test(
+  "reliable: close({ timeout: 0 }) from a reconnecting listener ends the session at once, before maxAttempts",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // The documented way to stop on an error no retry mends.
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock: new FakeClock() });
+    const client = reliableClient(net.dialer, {
+      clock,
+      reconnect: { maxAttempts: 5, random: () => 0 },
+    });
+    try {
+      const opened = once(client, "open");
+      for (let i = 0; i < 20 && client.state !== "open"; i++) await drainJobs();
+      await opened;
+      listener.close();
+      let closing: Promise<unknown> | undefined;
+      let stateAfter = "";
+      client.addEventListener("reconnecting", () => {
+        closing ??= client.close({ timeout: 0 }).then(() => undefined, (error: unknown) => error);
+        stateAfter = client.state;
+      });
+      const closed = once<{ error: ConnectionError; unconfirmed: Uint8Array[] }>(client, "close");
+      const inDoubt = outcome(client.send("in doubt"));
+      await drainJobs();
+      net.cutAll("reset");
+      const { detail } = await closed;
+      assert.equal(stateAfter, "closed", "ended within the listener");
+      assert.ok(detail.error instanceof ConnectionError);
+      assert.equal(detail.error.code, "CONNECTION_TIMEOUT");
+      assert.equal(
+        detail.error.message,
+        "Cannot close session as 1 message was not confirmed in time",
+      );
+      assert.deepEqual(detail.unconfirmed.map((m) => new TextDecoder().decode(m)), ["in doubt"]);
+      assert.equal(await closing, detail.error);
+      assert.equal(await inDoubt, "CONNECTION_CLOSED");
+      await drainJobs();
+      assert.equal(net.dials, 1, "no retry");
+      assert.equal(clock.pending, 0, "no timer left");
+    } finally {
+      await server.close({ timeout: 0 });
+    }
+  },
+);
+
+test(
+  "reliable: reconnect.maxAttempts counts dials that take longer than deadPeerTimeout, and keeps their code",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const signals: AbortSignal[] = [];
+    const client = reliableClient((signal) => {
+      signals.push(signal);
+      return new Promise<never>(() => {});
+    }, { clock, deadPeerTimeout: 1000, reconnect: { maxAttempts: 2, random: () => 0 } });
+    const start = clock.now();
+    const closed = once<{ error: ConnectionError }>(client, "close");
+    for (let i = 0; i < 20 && client.state !== "closed"; i++) {
+      await drainJobs();
+      clock.runNext();
+    }
+    assert.equal(client.state, "closed");
+    const { error } = (await closed).detail;
+    assertLinkError(
+      error,
+      "CONNECTION_TIMEOUT",
+      ConnectionError,
+      "Cannot connect as 2 attempts in a row failed (reconnect.maxAttempts: 2): " +
+        "Cannot connect as the attempt took longer than deadPeerTimeout (1000 ms)",
+    );
+    // The retry after the first timeout is immediate.
+    assert.equal(clock.now() - start, 2000);
+    assert.deepEqual(signals.map((s) => s.aborted), [true, true]);
+    assert.equal(clock.pending, 0, "no timer left");
+    await client.close();
+  },
+);
+
 test("reliable: a server that accepts and drops at once gets backed-off retries", {
   timeout: 10000,
 }, async () => {
