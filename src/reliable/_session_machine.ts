@@ -626,7 +626,13 @@ export class SessionMachine {
   #scheduleDial(now: number, error: unknown): void {
     const max = this.#o.backoff.maxAttempts;
     if (this.#failures >= max) {
-      this.#finish(gaveUp(error, max, this.#established), "CONNECTION_CLOSED");
+      // As when close()'s timeout runs out: a close() with everything confirmed resolves (the
+      // server never got the GOODBYE, and holds the session for its resumeTimeout).
+      const confirmed = this.#closeCalled && this.inFlight + this.waiting === 0;
+      this.#finish(
+        confirmed ? undefined : gaveUp(error, max, this.#established),
+        "CONNECTION_CLOSED",
+      );
       return;
     }
     const delay = backoffDelay(this.#failures, this.#o.backoff, this.#o.random);
