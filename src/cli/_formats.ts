@@ -43,16 +43,42 @@ const FORMATS: ReadonlyArray<readonly [string, string, (max: number | undefined)
   ["netstring", "5:hello,", (m) => netstring({ maxFrameLength: m })],
 ];
 
-/** Every accepted format name. */
+/**
+ * Protocols whose frames start with bytes of their own (a type byte): for
+ * `inspect` only, since `send` and `listen` frame lines of text.
+ */
+const PROTOCOLS: ReadonlyArray<readonly [string, string, (max: number | undefined) => Framing]> = [
+  [
+    "mqtt",
+    "MQTT: a type byte, then the remaining length (varint)",
+    (m) => varint({ offset: 1, maxFrameLength: m }),
+  ],
+  [
+    "postgres",
+    "PostgreSQL: a type byte, then a u32be length counting itself",
+    (m) => lengthPrefixed({ offset: 1, lengthAdjustment: -4, maxFrameLength: m }),
+  ],
+  [
+    "http2",
+    "HTTP/2: a u24be length, then 6 header bytes it does not count",
+    (m) => lengthPrefixed({ width: 3, lengthAdjustment: 6, maxFrameLength: m }),
+  ],
+];
+
+/** Every format name `send`, `listen` and `demo` accept. */
 export const FORMAT_NAMES: readonly string[] = FORMATS.map((f) => f[0]);
+
+/** The names `inspect` accepts besides {@linkcode FORMAT_NAMES}. */
+export const PROTOCOL_NAMES: readonly string[] = PROTOCOLS.map((f) => f[0]);
 
 /** The default format. */
 export const DEFAULT_FORMAT = "u32be";
 
-/** The `--format` help text: one line per format. */
-export function formatHelp(): string {
-  const width = Math.max(...FORMAT_NAMES.map((n) => n.length));
-  return FORMATS.map(([name, text]) => `    ${name.padEnd(width)}  ${text}`).join("\n");
+/** The `--format` help text: one line per format (`protocols`: inspect's too). */
+export function formatHelp(protocols = false): string {
+  const all = protocols ? [...FORMATS, ...PROTOCOLS] : FORMATS;
+  const width = Math.max(...all.map((f) => f[0].length));
+  return all.map(([name, text]) => `    ${name.padEnd(width)}  ${text}`).join("\n");
 }
 
 /**
@@ -60,12 +86,22 @@ export function formatHelp(): string {
  * listing the accepted names, or saying that the format's length field cannot
  * carry `maxFrameLength`. Without `maxFrameLength` the format's default limit
  * applies, lowered to what its field can carry (255 bytes for `u8`).
+ * `protocols`: the protocol formats are accepted too (`inspect`).
  */
-export function framingFor(name: string | undefined, maxFrameLength?: number): Framing {
+export function framingFor(
+  name: string | undefined,
+  maxFrameLength?: number,
+  protocols = false,
+): Framing {
   const wanted = name ?? DEFAULT_FORMAT;
-  const entry = FORMATS.find((f) => f[0] === wanted);
+  const entry = FORMATS.find((f) => f[0] === wanted) ??
+    (protocols ? PROTOCOLS.find((f) => f[0] === wanted) : undefined);
   if (entry === undefined) {
-    throw new UsageError(`unknown format "${wanted}": expected one of ${FORMAT_NAMES.join(", ")}`);
+    const names = protocols ? [...FORMAT_NAMES, ...PROTOCOL_NAMES] : FORMAT_NAMES;
+    const only = !protocols && PROTOCOL_NAMES.includes(wanted)
+      ? ` (${wanted} is for inspect only: its frames start with a type byte, not a line of text)`
+      : "";
+    throw new UsageError(`unknown format "${wanted}": expected one of ${names.join(", ")}${only}`);
   }
   let framing: Framing;
   try {

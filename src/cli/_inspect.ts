@@ -31,7 +31,7 @@ rather than framed messages. Exits 1 when the stream has an error.
 
 Options:
   --format F              wire format (default u32be), one of:
-${formatHelp()}
+${formatHelp(true)}
   --max-frame-length N    largest payload accepted, in bytes
                           (default 4194304 for length formats, or 255 for u8 and
                           65535 for u16; 65536 for line)
@@ -43,11 +43,15 @@ ${formatHelp()}
   -h, --help              show this help
 
 Columns: start and end are byte offsets in the stream (end exclusive),
-framing counts header and trailer bytes, payload the message bytes.
+framing counts header and trailer bytes, payload the message bytes (for mqtt,
+postgres and http2 with the type byte first; http2's with all 6 bytes after
+its length). Skip what comes before the frames: http2's 24-byte preface,
+postgres's startup message (a length without a type byte) and handshake.
 
 Examples:
   framewire inspect --format u32be capture.bin
   printf '5:hello,3:abc,' | framewire inspect --format netstring -
+  framewire inspect --format http2 --skip 24 h2c.bin
   framewire inspect --format line --json session.log
   framewire inspect --format u16be --skip 12 capture.bin   # after a 12-byte greeting
 `;
@@ -99,7 +103,10 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     min: 1,
     max: Number.MAX_SAFE_INTEGER,
   });
-  const framing = framingFor(stringOption(parsed, "format"), maxFrameLength);
+  const format = stringOption(parsed, "format");
+  const framing = framingFor(format, maxFrameLength, true);
+  // The name asked for: a protocol's framing is named by its length field (postgres: u32be).
+  const formatName = format ?? framing.name;
   const limit = integerOption(parsed, "limit", {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
@@ -169,7 +176,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     write(
       `${source}: ${bytesWord(all.length)}${
         skip > 0 ? ` (the first ${skip} skipped)` : ""
-      }, format ${framing.name} (max frame ${framing.maxFrameLength} bytes)\n`,
+      }, format ${formatName} (max frame ${framing.maxFrameLength} bytes)\n`,
     );
     const looks = sniff(data);
     if (looks !== undefined && !problemAtStart) {

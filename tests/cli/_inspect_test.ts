@@ -452,3 +452,46 @@ test("inspect keeps the offset columns apart in a capture of a million bytes", a
 });
 
 sockets.check();
+
+test("inspect --format http2, mqtt and postgres: protocol captures, type bytes in the payload", async () => {
+  // HTTP/2: the client preface, an empty SETTINGS, a HEADERS on stream 1 (3 HPACK bytes).
+  const preface = te.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  const h2 = new Uint8Array([
+    ...preface,
+    ...[0, 0, 0, 4, 0, 0, 0, 0, 0],
+    ...[0, 0, 3, 1, 5, 0, 0, 0, 1, 0x82, 0x86, 0x84],
+  ]);
+  const http2 = await inspectJson("http2", h2, ["--skip", "24"]);
+  assert.equal(http2.code, 0);
+  assert.deepEqual(
+    http2.frames.map((f) => [f.start, f.end, f.header, f.length]),
+    [[24, 33, 3, 6], [33, 45, 3, 9]],
+  );
+  // MQTT: PINGREQ, then CONNACK.
+  const mqtt = await inspectJson("mqtt", new Uint8Array([0xc0, 0, 0x20, 2, 0, 0]));
+  assert.equal(mqtt.code, 0);
+  assert.deepEqual(mqtt.frames.map((f) => [f.start, f.end, f.header, f.length]), [
+    [0, 2, 1, 1],
+    [2, 6, 1, 3],
+  ]);
+  // PostgreSQL: ReadyForQuery ('Z', idle); then a length smaller than itself is malformed.
+  const pg = await inspectJson(
+    "postgres",
+    new Uint8Array([0x5a, 0, 0, 0, 5, 0x49, 0x5a, 0, 0, 0, 3]),
+  );
+  assert.equal(pg.code, 1);
+  assert.deepEqual(pg.frames.map((f) => [f.start, f.end, f.text]), [[0, 6, "ZI"]]);
+  assert.match(pg.summary.error.message, /length 3 is smaller than the 4 bytes it counts/);
+  // Named as asked for, not by the length field (postgres is a u32be field).
+  const text = captureIo({ stdin: [new Uint8Array([0x5a, 0, 0, 0, 5, 0x49])] });
+  assert.equal(await run(["inspect", "--format", "postgres"], text), 0);
+  assert.match(
+    text.stdout,
+    /^standard input: 6 bytes, format postgres \(max frame 4194304 bytes\)\n/,
+  );
+  assert.match(text.stdout, /\n {5}1 {6}0 {6}6 {8}4 {8}2  5a 49 /);
+  // The other commands frame lines of text: these formats are for inspect only.
+  const io = captureIo();
+  assert.equal(await run(["send", "127.0.0.1:1", "--format", "mqtt"], io), 2);
+  assert.match(io.stderr, /unknown format "mqtt": .*\(mqtt is for inspect only/);
+});
