@@ -489,7 +489,7 @@ test("inspect --format http2, mqtt and postgres: protocol captures, type bytes i
     text.stdout,
     /^standard input: 6 bytes, format postgres \(max frame 4194304 bytes\)\n/,
   );
-  assert.match(text.stdout, /\n {5}1 {6}0 {6}6 {8}4 {8}2  5a 49 /);
+  assert.match(text.stdout, /\n {5}1 {6}0 {6}6 {8}4 {8}2 {2}5a 49 /);
   // The other commands frame lines of text: these formats are for inspect only.
   const io = captureIo();
   assert.equal(await run(["send", "127.0.0.1:1", "--format", "mqtt"], io), 2);
