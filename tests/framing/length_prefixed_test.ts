@@ -865,4 +865,14 @@ test("lengthPrefixed({ lengthAdjustment }): lengths that leave no bytes are malf
   // With counts: "frame" the adjustment adds to the header the length counts.
   const both = lengthPrefixed({ width: 2, counts: "frame", lengthAdjustment: 2 });
   assert.deepEqual(both.encode(utf8("ab")), new Uint8Array([0, 2, ...utf8("ab")]));
+  // ... and a length too small for both is named with the adjustment, not as a frame count.
+  const frameAndSelf = lengthPrefixed({ width: 2, counts: "frame", lengthAdjustment: -1 });
+  assert.deepEqual(frameAndSelf.encode(new Uint8Array([7])), new Uint8Array([0, 4, 7]));
+  const small = frameAndSelf.decoder();
+  small.push(new Uint8Array([0, 2, 1, 2, 3]));
+  assert.throws(() => small.next(), {
+    name: "MalformedHeaderError",
+    message:
+      "Cannot decode frame as its header is malformed: length 2 is smaller than the 3 bytes it counts besides the payload (lengthAdjustment -1) (bytes 00 02)",
+  });
 });

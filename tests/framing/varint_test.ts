@@ -6,6 +6,7 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
+import { concat } from "./_formats.ts";
 
 test("varint() encodes lengths like protobuf writeDelimitedTo", () => {
   const vectors: [number, number[]][] = [
@@ -233,4 +234,82 @@ test("varint({ offset }): errors name the offset bytes too; a cut offset is a tr
       message: /^Cannot create framing as offset must be an integer from 0 to 65535: received/,
     });
   }
+});
+
+test("varint({ offset }): the varint is of the bytes after the offset, in every encode method, at each edge of a varint byte count", () => {
+  const mqtt = varint({ offset: 1, maxFrameLength: Infinity });
+  // [bytes after the type byte, varint bytes]: the whole argument is one byte longer, and at
+  // these lengths a varint of it would take one byte more.
+  for (const [after, varintBytes] of [[127, 1], [16383, 2], [2097151, 3]] as const) {
+    const packet = new Uint8Array(1 + after).fill(0x5a);
+    packet[0] = 0x30;
+    const size = 1 + varintBytes + after;
+    assert.equal(mqtt.encodedLength(packet), size, `encodedLength, ${after} bytes`);
+    const wire = mqtt.encode(packet);
+    assert.equal(wire.length, size, `encode, ${after} bytes`);
+    // An exact-size target: encodeInto must neither ask for more room nor write past the frame.
+    const into = new Uint8Array(size);
+    assert.equal(mqtt.encodeInto(packet, into, 0), size, `encodeInto, ${after} bytes`);
+    assert.deepEqual(into, wire);
+    const parts = mqtt.encodeParts(packet);
+    assert.equal(parts[0]!.length, 1 + varintBytes, `encodeParts, ${after} bytes`);
+    assert.deepEqual(concat(parts), wire);
+    const decoder = mqtt.decoder();
+    decoder.push(wire);
+    assert.deepEqual(decoder.next(), packet);
+  }
+});
+
+test("varint({ offset }): an offset longer than any varint, split at every offset; an over-long varint after an offset, byte at a time", () => {
+  // 12 bytes before a 2-byte varint: a header spanning chunks is gathered whole.
+  const framing = varint({ offset: 12 });
+  const frames = [new Uint8Array(212).map((_, i) => i), new Uint8Array(12).fill(9)];
+  const wire = concat(frames.map((f) => framing.encode(f)));
+  for (let cut = 0; cut <= wire.length; cut++) {
+    const decoder = framing.decoder();
+    const out: Uint8Array[] = [];
+    for (const part of [wire.slice(0, cut), wire.slice(cut)]) {
+      decoder.push(part);
+      for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f.slice());
+    }
+    decoder.end();
+    assert.deepEqual(out, frames, `cut at ${cut}`);
+  }
+  // A type byte, then 9 varint bytes with the continuation bit: rejected on the 8th varint byte.
+  const longer = new Uint8Array([0x30, ...new Array(9).fill(0x80), 0x01]);
+  const slow = varint({ offset: 1, maxFrameLength: Infinity }).decoder();
+  let thrownAt = -1;
+  for (let i = 0; i < longer.length && thrownAt < 0; i++) {
+    slow.push(longer.slice(i, i + 1));
+    try {
+      slow.next();
+    } catch (error) {
+      assert.ok(error instanceof MalformedHeaderError);
+      assert.match(error.message, /longer than 8 bytes/);
+      assert.equal(error.bytes, "30 80 80 80 80 80 80 80 80");
+      thrownAt = i;
+    }
+  }
+  assert.equal(thrownAt, 8);
+});
+
+test("varint({ offset }): a too-large length names HTTP or gzip from the bytes from the frame's start, offset bytes included", () => {
+  // An HTTP client on an MQTT port: "G" is the type byte, "E" (69) the remaining length.
+  const decoder = varint({ offset: 1, maxFrameLength: 16 }).decoder();
+  decoder.push(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
+  assert.throws(() => decoder.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.length, 69);
+    assert.match(error.message, /HTTP \("GET"\)/);
+    return true;
+  });
+  // gzip data: 1f the offset byte, 8b 08 a two-byte varint (1035).
+  const gzip = varint({ offset: 1, maxFrameLength: 16 }).decoder();
+  gzip.push(new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00]));
+  assert.throws(() => gzip.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.length, 1035);
+    assert.match(error.message, /gzip/);
+    return true;
+  });
 });
