@@ -34,8 +34,8 @@ export interface FrameDecoder {
   /**
    * Adds bytes. The decoder takes ownership of `chunk`: the caller must not
    * change it afterwards, since returned frames may be views into it (and
-   * with `lengthPrefixed`'s `offset`, the decoder moves the offset bytes next
-   * to the payload inside it).
+   * with an `offset` (`lengthPrefixed`'s or `varint`'s), the decoder moves the
+   * offset bytes next to the payload inside it).
    *
    * @throws {TypeError} `chunk` is not a `Uint8Array` (wrap an `ArrayBuffer`:
    * `new Uint8Array(buffer)`), or `end()` was called (the built-in framings).
