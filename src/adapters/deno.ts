@@ -225,10 +225,11 @@ function wrap(
           raw.write(chunk).then((n) => n < length ? writeRest(raw, chunk, n, length) : undefined),
         );
       },
-      // The empty write fails if the peer reset the connection meanwhile (FIN cannot be sent).
+      // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be
+      // sent). Not on a Unix socket, where it fails once the peer has closed, however cleanly.
       shutdown: () =>
         track(
-          raw.write(EMPTY).then(() => {
+          (probe ? raw.write(EMPTY) : Promise.resolve(0)).then(() => {
             shut = true;
             return raw.closeWrite();
           }),

@@ -147,6 +147,8 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
         }),
       // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be
       // sent; Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
+      // Not on a Unix socket: there the empty write fails with EPIPE once the peer has closed,
+      // however cleanly, and Node then destroys the socket, dropping what was not read yet.
       // TLS needs no probe (writing close_notify fails then), and Deno's node:tls refuses every
       // empty write (EPERM).
       // TLS: end() a turn later. Node drops bytes still being read when end() comes during the
@@ -160,7 +162,8 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
           // A close() meanwhile ended it already (finishTls).
           if (socket instanceof tls.TLSSocket) {
             setImmediate(() => socket.writableEnded ? done() : socket.end(done));
-          } else socket.write(EMPTY, (error) => error ? done(error) : socket.end(done));
+          } else if (unixPath !== undefined) socket.end(done); // the probe fails after any close
+          else socket.write(EMPTY, (error) => error ? done(error) : socket.end(done));
         }),
       destroy: () => socket.destroy(),
       finish: socket instanceof tls.TLSSocket ? () => finishTls(socket) : undefined,

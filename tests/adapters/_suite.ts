@@ -1668,6 +1668,42 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t(
+    "Unix socket: closeWrite() after the peer closed cleanly resolves, and its bytes are read",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const path = join(dir, "s.sock");
+      try {
+        for (const readFirst of [false, true]) {
+          await using listener = await listen({ path });
+          const accepted = accept(listener);
+          const client = await connect({ path });
+          const server = await accepted;
+          try {
+            // The server replies, ends its side and closes, with nothing left unread: a clean
+            // close (as over TCP, where closeWrite() then resolves on every runtime).
+            await server.writable.getWriter().write(text("bye"));
+            await server.closeWrite();
+            server.close();
+            await server.closed;
+            const received = readFirst ? await readAll(client.readable) : undefined;
+            // Before, the Deno and node adapters probed with an empty write before FIN, which
+            // fails on a Unix socket once the peer has closed: closeWrite() rejected with
+            // CONNECTION_RESET, and on Node the failed probe destroyed the socket, so the reply
+            // still unread was lost (the reader got CONNECTION_RESET). Bun resolved.
+            await client.closeWrite();
+            assert.equal(decode(received ?? await readAll(client.readable)), "bye");
+          } finally {
+            client.close();
+            server.close();
+          }
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+  t(
     "a chunk transferred while the socket writes it in parts: the write never resolves with bytes unsent",
     async () => {
       await withPair(name, async (client, server) => {
