@@ -173,7 +173,12 @@ export type ListenOptions = TcpListenOptions | UnixListenOptions;
 /** Options for `connectTls`. */
 export interface TlsConnectOptions extends TcpConnectOptions {
   /**
-   * Certificate authorities to trust, as PEM strings (instead of the system's).
+   * Certificate authorities to trust, as PEM strings: instead of the system's
+   * on Node and Bun, added to them on the Deno adapter. A self-signed server
+   * certificate can be its own CA here, except on Deno when it is marked as a
+   * CA, as `openssl req -x509` marks it by default (the handshake then fails
+   * with "could not be verified against the trusted CAs"): make it with
+   * `-addext basicConstraints=critical,CA:FALSE`, or sign it with a CA.
    *
    * @default {undefined}
    */
