@@ -168,9 +168,13 @@ function wrap(
   // succeeds after FIN). Not possible once this side sent FIN itself, and not on a Unix socket,
   // where the empty write fails once the peer has closed, however cleanly.
   const probe = raw.remoteAddr.transport !== "unix";
-  /** How a read fails: the end, once closing or at a TLS EOF. */
+  /**
+   * How a read fails: the end, once closing or at a TLS EOF, or once this side sent FIN over TCP.
+   * A Unix socket's read fails only on the peer's close with bytes unread: a reset, reported
+   * (closeWrite() no longer probes there, so the reader is where it shows).
+   */
   const readFailed = (error: unknown): null => {
-    if (closed || shut || tlsEof(error, handshaken)) return null;
+    if (closed || (shut && probe) || tlsEof(error, handshaken)) return null;
     throw readFailure(error, handshaken);
   };
   /** A read's count, once the end is told from a reset (the probe). */
@@ -204,7 +208,7 @@ function wrap(
         }
       }
     } catch (error) {
-      if (closed || shut || tlsEof(error, handshaken)) conn.end();
+      if (closed || (shut && probe) || tlsEof(error, handshaken)) conn.end();
       else conn.error(readFailure(error, handshaken));
     } finally {
       reading = false;

@@ -1668,7 +1668,7 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t(
-    "Unix socket: closeWrite() after the peer closed cleanly resolves, and its bytes are read",
+    "Unix socket: closeWrite() after the peer closed resolves; its bytes are read, a reset reported",
     async () => {
       const { connect, listen } = await adapter(name);
       const dir = await mkdtemp(join(tmpdir(), "framewire-"));
@@ -1697,6 +1697,32 @@ export function adapterSuite(name: Runtime): void {
             client.close();
             server.close();
           }
+        }
+        // A reset (the peer closed with this side's bytes unread): closeWrite() resolves there
+        // too, and the reader reports the reset (Deno's node:net, under the node adapter,
+        // sometimes ends it cleanly instead). Before, once closeWrite() no longer probed, the Deno
+        // adapter took a read's failure after its own FIN for the end, as it must over TCP: the
+        // reset showed nowhere.
+        await using listener = await listen({ path });
+        const accepted = accept(listener);
+        const client = await connect({ path });
+        const server = await accepted;
+        try {
+          const writer = client.writable.getWriter();
+          await writer.write(text("unread"));
+          writer.releaseLock();
+          server.close();
+          await server.closed;
+          await client.closeWrite();
+          if (name === "node" && runtime === "deno") {
+            await readAll(client.readable).catch((e) => {
+              assert.ok(isConnectionError("CONNECTION_RESET")(e), String(e));
+            });
+          } else {
+            await assert.rejects(readAll(client.readable), isConnectionError("CONNECTION_RESET"));
+          }
+        } finally {
+          client.close();
         }
       } finally {
         await rm(dir, { recursive: true, force: true });
