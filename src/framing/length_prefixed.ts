@@ -49,6 +49,9 @@ export interface LengthPrefixedOptions {
    * MySQL's sequence byte. With `counts: "frame"` it adds to that. A length
    * that leaves fewer than 0 bytes is a `MalformedHeaderError`; `encode`
    * refuses a payload whose length the field cannot then hold.
+   * `maxFrameLength` counts every byte after the field, those the length
+   * does not count too: for HTTP/2, the peer's `SETTINGS_MAX_FRAME_SIZE`
+   * plus 6.
    *
    * @default {0}
    */
