@@ -272,6 +272,8 @@ interface Reader {
 }
 
 const DONE: IteratorResult<Uint8Array> = { value: undefined, done: true };
+/** `ready` when no send waits. */
+const READY: Promise<void> = Promise.resolve();
 
 /**
  * A reliable session: implements {@linkcode ReliableSession} on top of a
@@ -311,6 +313,8 @@ export class Session extends EventTarget implements ReliableSession {
   #endError: Error | undefined;
   #localClose = false;
   #closeResolvers: VoidResolvers | undefined;
+  /** The pending `ready` promise, while sends wait for room. */
+  #ready: VoidResolvers | undefined;
   #onEnd: ((error: Error | undefined, lastReceived: number) => void) | undefined;
   /** Client: opens a connection. */
   #dialFn: ((signal: AbortSignal) => Promise<Conn>) | undefined;
@@ -370,6 +374,21 @@ export class Session extends EventTarget implements ReliableSession {
       duplicatesDropped: m.duplicatesDropped,
       reconnects: m.reconnects,
     };
+  }
+
+  /** See {@linkcode ReliableSession.ready}. */
+  get ready(): Promise<void> {
+    if (this.#m.waiting === 0 || this.#ended) return READY;
+    return (this.#ready ??= resolvers<void>()).promise;
+  }
+
+  /** Resolves a pending `ready` once no send waits for room, or the session ended. */
+  #checkReady(): void {
+    const ready = this.#ready;
+    if (ready !== undefined && (this.#m.waiting === 0 || this.#ended)) {
+      this.#ready = undefined;
+      ready.resolve();
+    }
   }
 
   /** See {@linkcode ReliableSession.send}. */
@@ -731,6 +750,7 @@ export class Session extends EventTarget implements ReliableSession {
     } finally {
       this.#pumping = false;
     }
+    this.#checkReady();
   }
 
   #deliver(deliveries: Uint8Array[]): void {
@@ -786,6 +806,7 @@ export class Session extends EventTarget implements ReliableSession {
     if (this.#ended) return;
     this.#ended = true;
     this.#endError = error;
+    this.#checkReady();
     // A dial in progress is no longer wanted (and its timeout must not keep the process alive).
     const dialing = this.#dialAttempt;
     if (dialing !== undefined) {

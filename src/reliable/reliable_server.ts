@@ -75,14 +75,14 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
  * for await (const session of server) {
  *   (async () => {
  *     // Not `await` every send: a send resolves once the client confirmed it, an ack delay
- *     // (2 ms) later, so awaiting each would echo a few hundred messages a second. But once the
- *     // send buffer is full, wait: else a client that sends and never confirms (or never reads)
+ *     // (2 ms) later, so awaiting each would echo a few hundred messages a second. But wait for
+ *     // room in the send buffer: else a client that sends and never confirms (or never reads)
  *     // makes this loop queue replies without end. If the session fails (say its client does not
  *     // come back within resumeTimeout), the loop throws its error, which the catch below takes;
  *     // a send's own rejection can be ignored.
  *     for await (const message of session) {
- *       const sent = session.send(message).catch(() => {});
- *       if (session.stats.waiting > 0) await sent;
+ *       await session.ready;
+ *       session.send(message).catch(() => {});
  *     }
  *   })().catch((error) => console.error(`session ${session.id} failed:`, error.message));
  * }

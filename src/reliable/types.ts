@@ -20,7 +20,8 @@ export interface ReliableStats {
   /**
    * Sends waiting for room in the send buffer (each holds a copy of its
    * payload). They are not limited: an application that sends without
-   * awaiting bounds them itself, by awaiting a send once this is above 0.
+   * awaiting bounds them itself, by awaiting {@linkcode ReliableSession.ready}
+   * before each send.
    */
   readonly waiting: number;
   /** DATA frames sent again after a reconnect (replays). */
@@ -87,6 +88,41 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * throws).
    */
   send(payload: Uint8Array | string, options?: ReliableSendOptions): Promise<void>;
+  /**
+   * Resolves once no send waits for room in the send buffer (`stats.waiting`
+   * is 0): at once when none does, and once the session has ended. A sender
+   * that awaits it before each send keeps the buffer full and at most one
+   * send waiting, without awaiting any confirmation (as `writer.ready` does
+   * for a `WritableStream`); catch the sends' rejections, which say what
+   * was lost. Awaiting a send instead waits for that message's
+   * confirmation, which a slow reader delays: the sender then moves in
+   * bursts.
+   *
+   * @example A steady sender
+   * ```ts
+   * import { reliableClient, reliableServer } from "@framewire/framewire";
+   * import { connect, listen } from "@framewire/framewire/node";
+   *
+   * await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+   * const server = reliableServer(listener);
+   * const client = reliableClient((signal) => connect({ port: listener.addr.port, signal }), {
+   *   sendBufferSize: 4096,
+   * });
+   * const failed: unknown[] = [];
+   * for (let i = 0; i < 1000; i++) {
+   *   await client.ready; // room in the send buffer: memory stays bounded
+   *   client.send(`line ${i}`).catch((error) => failed.push(error));
+   * }
+   * for await (const session of server) {
+   *   let n = 0;
+   *   for await (const _ of session) if (++n === 1000) break;
+   *   break;
+   * }
+   * await client.close(); // every line confirmed
+   * await server.close();
+   * ```
+   */
+  readonly ready: Promise<void>;
   /**
    * Stops accepting messages, waits until every message not yet confirmed
    * (sends waiting for room included, except those their signal withdraws

@@ -745,6 +745,71 @@ test(
   },
 );
 
+test(
+  "reliable: ready resolves once no send waits for room, before the message let in is confirmed",
+  { timeout: 10000 },
+  async () => {
+    // 36-byte messages cost 100 bytes: three fill the client's buffer (340) and the server's
+    // receive queue (300), which then stops reading: the fourth gets into the buffer once the
+    // first three are confirmed, and is not confirmed itself until the server's application reads.
+    const clock = new FakeClock();
+    await withPair(
+      {
+        client: { sendBufferSize: 340, clock },
+        server: { clock, ackDelay: 0, receiveBufferSize: 300 },
+        closeClient: "now",
+      },
+      async ({ server, client }) => {
+        const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+        assert.equal(await Promise.race([client.ready.then(() => "ready"), drainJobs()]), "ready");
+        const msgs = labels("m", 7).map((m) => m.padEnd(36, "."));
+        const sends = msgs.slice(0, 4).map((m) => track(client.send(m)));
+        assert.equal(client.stats.waiting, 1, "the fourth waits for room");
+        await client.ready;
+        assert.equal(client.stats.waiting, 0);
+        await drainJobs();
+        assert.deepEqual(sends.map((s) => s.settled()), [true, true, true, false]);
+        // Two more fit beside the fourth, a seventh waits: ready is pending until the server's
+        // application reads and so makes room.
+        sends.push(...msgs.slice(4).map((m) => track(client.send(m))));
+        await drainJobs();
+        assert.equal(client.stats.waiting, 1);
+        const again = track(client.ready);
+        await drainJobs();
+        assert.equal(again.settled(), false);
+        assert.deepEqual(await read(session, 7), msgs);
+        await again.promise;
+        await Promise.all(sends.map((s) => s.promise));
+      },
+    );
+  },
+);
+
+test("reliable: ready resolves when the send waiting is withdrawn, and when the session ends", {
+  timeout: 10000,
+}, async () => {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork(); // nothing listens: nothing is ever confirmed
+  const client = reliableClient(net.dialer, { clock, sendBufferSize: 100 });
+  const first = outcome(client.send("x".repeat(36))); // fills the buffer
+  const controller = new AbortController();
+  const waiting = outcome(client.send("y", { signal: controller.signal }));
+  const ready = track(client.ready);
+  await drainJobs();
+  assert.equal(ready.settled(), false);
+  controller.abort(new Error("withdrawn"));
+  await ready.promise;
+  assert.equal(await waiting, "Error");
+  const third = outcome(client.send("z"));
+  const end = track(client.ready);
+  await drainJobs();
+  assert.equal(end.settled(), false);
+  await client.close({ timeout: 0 }).catch(() => {});
+  await end.promise;
+  assert.deepEqual([await first, await third], ["CONNECTION_CLOSED", "CONNECTION_CLOSED"]);
+  await client.ready; // after the end: at once
+});
+
 type ReliableServer = ReturnType<typeof reliableServer>;
 
 /**
