@@ -94,9 +94,8 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * that awaits it before each send keeps the buffer full and at most one
    * send waiting, without awaiting any confirmation (as `writer.ready` does
    * for a `WritableStream`); catch the sends' rejections, which say what
-   * was lost. Awaiting a send instead waits for that message's
-   * confirmation, which a slow reader delays: the sender then moves in
-   * bursts.
+   * was lost. Awaiting the newest send instead waits until every message
+   * before it is confirmed: the buffer empties before it fills again.
    *
    * @example A steady sender
    * ```ts
