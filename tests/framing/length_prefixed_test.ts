@@ -756,6 +756,21 @@ test("lengthPrefixed() reads Netty's LengthFieldBasedFrameDecoder examples as th
     decode(lengthPrefixed({ width: 3, offset: 2 }), wire([0xca, 0xfe, 0x00, 0x00, 0x0c], hello)),
     wire([0xca, 0xfe], hello),
   );
+  // A 3-byte length, then two header bytes it does not count (adjustment 2, nothing stripped):
+  // the frame starts with those two.
+  assert.deepEqual(
+    decode(
+      lengthPrefixed({ width: 3, lengthAdjustment: 2 }),
+      wire([0x00, 0x00, 0x0c, 0xca, 0xfe], hello),
+    ),
+    wire([0xca, 0xfe], hello),
+  );
+  // HDR1, a length of the content (12), HDR2 (adjustment 1): Netty strips 3 and hands over
+  // HDR2 + content; framewire's frame starts with HDR1 too.
+  const sixth = lengthPrefixed({ width: 2, offset: 1, lengthAdjustment: 1 });
+  const sixthFrame = decode(sixth, wire([0xca, 0x00, 0x0c, 0xfe], hello))!;
+  assert.deepEqual(sixthFrame, wire([0xca, 0xfe], hello));
+  assert.deepEqual(sixthFrame.subarray(1), wire([0xfe], hello));
   // HDR1, a length of the whole message (16), HDR2: Netty strips 3 and hands over HDR2 + content.
   const seventh = lengthPrefixed({ width: 2, offset: 1, counts: "frame" });
   const frame = decode(seventh, wire([0xca, 0x00, 0x10, 0xfe], hello))!;
