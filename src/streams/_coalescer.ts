@@ -38,7 +38,8 @@ const FIRST_SLAB = 16 * 1024;
 const HEADER_ROOM = 1024;
 
 /**
- * Where a slab's bytes start in its buffer: half a page in. On AMD Zen CPUs,
+ * Where a slab's bytes start in its buffer (from {@linkcode OFFSET_FROM} bytes):
+ * half a page in. On AMD Zen CPUs,
  * glibc's `memcpy` (`rep movsb`, glibc bug 30994) copies 10–20× slower when
  * the destination lies 1–15 bytes after the source modulo 4 KiB (and up to
  * 1.4× slower at 16–63 bytes), which is
@@ -49,6 +50,15 @@ const HEADER_ROOM = 1024;
  * the start of its buffer, 45 GB/s from one 2 KiB in.
  */
 export const SLAB_OFFSET = 2048;
+
+/**
+ * Slabs shorter than this start at their buffer's start: they take only
+ * copies shorter than those glibc's `memcpy` does with `rep movsb` on AMD
+ * Zen by default (from 2112 bytes with FSRM, 8 KiB without), and a slab of
+ * one small frame (`coalesce: 0`) would otherwise keep 2 KiB more alive per
+ * frame.
+ */
+const OFFSET_FROM = 2048;
 
 const EMPTY = new Uint8Array(0);
 
@@ -63,12 +73,12 @@ const POOL_BYTES = 4 * 1024 * 1024;
 
 function takeSlab(size: number): Uint8Array | undefined {
   const slab = pool.get(size)?.pop();
-  if (slab !== undefined) pooledBytes -= SLAB_OFFSET + size;
+  if (slab !== undefined) pooledBytes -= slab.byteOffset + size;
   return slab;
 }
 
 function giveSlab(slab: Uint8Array): void {
-  const bytes = SLAB_OFFSET + slab.length;
+  const bytes = slab.byteOffset + slab.length;
   if (pooledBytes + bytes > POOL_BYTES) return;
   let free = pool.get(slab.length);
   if (free === undefined) pool.set(slab.length, free = []);
@@ -308,8 +318,9 @@ export class Coalescer {
       grow = false;
     }
     const length = Math.max(this.#slabSize + room, size);
+    const offset = length >= OFFSET_FROM ? SLAB_OFFSET : 0;
     this.#slab = (this.#recycle ? takeSlab(length) : undefined) ??
-      new Uint8Array(new ArrayBuffer(SLAB_OFFSET + length), SLAB_OFFSET, length);
+      new Uint8Array(new ArrayBuffer(offset + length), offset, length);
   }
 
   /** Emits the frames held, as one chunk. */

@@ -583,3 +583,25 @@ test("Coalescer: a payload that starts a page is copied to at least 64 bytes aft
     }
   }
 });
+
+test("Coalescer with capacity 0: a small frame's chunk holds no more memory than the frame; a large one is still copied clear of glibc bug 30994", () => {
+  // coalesce: 0 gives each frame a send buffer of its own: one half a page into its memory
+  // would hold 2 KiB more per frame (a 9-byte frame kept 2,057 bytes alive, and framed()'s
+  // highWaterMark, which counts frame bytes, bounded 228 times less memory than it says).
+  const chunks: Uint8Array[] = [];
+  const coalescer = new Coalescer(framing, 0, (chunk) => chunks.push(chunk));
+  for (const size of [5, 100, 2000]) {
+    coalescer.add(new Uint8Array(size), false);
+    const chunk = chunks.pop()!;
+    assert.equal(chunk.length, 4 + size);
+    assert.equal(chunk.buffer.byteLength, chunk.length, `${size} B payload`);
+  }
+  // A copy this long can take glibc's rep movsb path: its slab still starts half a page in.
+  for (const size of [4096, 8192]) {
+    coalescer.add(new Uint8Array(size), false);
+    const chunk = chunks.pop()!;
+    assert.equal(chunk.length, 4 + size);
+    const distance = (chunk.byteOffset + 4) % 4096;
+    assert.ok(distance === 0 || distance >= 64, `${size} B payload copied ${distance} B after`);
+  }
+});
