@@ -214,8 +214,13 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     }
     checkEncodeLength(length, maxFrameLength);
     if (length < payloadMin) {
+      const after = offset > 0 ? ` after its ${bytes(offset, "offset byte")}` : "";
       throw new RangeError(
-        `Cannot encode frame as the length field does not count its first ${payloadMin} bytes after the ${offset} offset bytes (lengthAdjustment ${lengthAdjustment}): received ${length} bytes after them`,
+        `Cannot encode frame as it must have at least ${
+          bytes(payloadMin)
+        }${after}, which the length field does not count (lengthAdjustment ${lengthAdjustment}): received ${
+          bytes(length)
+        }${offset === 0 ? "" : offset === 1 ? " after it" : " after them"}`,
       );
     }
     return length;
@@ -291,7 +296,9 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
           maxFrameLength,
           counts === "frame" && lengthAdjustment === 0
             ? `counts the whole frame but is smaller than the ${adjust}-byte header`
-            : `is smaller than the ${adjust} bytes it counts besides the payload (lengthAdjustment ${lengthAdjustment})`,
+            : `is smaller than the ${
+              bytes(adjust)
+            } it counts besides the payload (lengthAdjustment ${lengthAdjustment})`,
         ),
         options,
       );
@@ -378,6 +385,11 @@ class LengthFieldParser implements HeaderParser {
   }
 
   checkTrailer(): void {}
+}
+
+/** "1 byte", "6 bytes" (or another `word`). */
+function bytes(n: number, word = "byte"): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function readUint(buf: Uint8Array, at: number, width: number, little: boolean): number {

@@ -854,7 +854,32 @@ test("lengthPrefixed({ lengthAdjustment }): lengths that leave no bytes are malf
   assert.throws(() => http2.encode(new Uint8Array(5)), {
     name: "RangeError",
     message:
-      "Cannot encode frame as the length field does not count its first 6 bytes after the 0 offset bytes (lengthAdjustment 6): received 5 bytes after them",
+      "Cannot encode frame as it must have at least 6 bytes, which the length field does not count (lengthAdjustment 6): received 5 bytes",
+  });
+  // MySQL: an empty payload has no sequence byte; one byte, and after offset bytes, in words.
+  assert.throws(
+    () => lengthPrefixed({ width: 3, endian: "little", lengthAdjustment: 1 }).encode(utf8("")),
+    {
+      name: "RangeError",
+      message:
+        "Cannot encode frame as it must have at least 1 byte, which the length field does not count (lengthAdjustment 1): received 0 bytes",
+    },
+  );
+  assert.throws(
+    () => lengthPrefixed({ width: 2, offset: 1, lengthAdjustment: 2 }).encode(utf8("ab")),
+    {
+      name: "RangeError",
+      message:
+        "Cannot encode frame as it must have at least 2 bytes after its 1 offset byte, which the length field does not count (lengthAdjustment 2): received 1 byte after it",
+    },
+  );
+  // A length that must count one byte besides the payload says "1 byte".
+  const selfByte = lengthPrefixed({ width: 1, lengthAdjustment: -1 }).decoder();
+  selfByte.push(new Uint8Array([0]));
+  assert.throws(() => selfByte.next(), {
+    name: "MalformedHeaderError",
+    message:
+      "Cannot decode frame as its header is malformed: length 0 is smaller than the 1 byte it counts besides the payload (lengthAdjustment -1) (bytes 00)",
   });
   // The most the field holds: 2^24 - 1 bytes it counts, plus the 6 it does not.
   assert.equal(
