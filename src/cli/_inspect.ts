@@ -45,8 +45,10 @@ ${formatHelp(true)}
 Columns: start and end are byte offsets in the stream (end exclusive),
 framing counts header and trailer bytes, payload the message bytes (for mqtt,
 postgres and http2 with the type byte first; http2's with all 6 bytes after
-its length). Skip what comes before the frames: http2's 24-byte preface,
-postgres's startup message (a length without a type byte) and handshake.
+its length; --max-frame-length counts the bytes after the length field, not
+mqtt's and postgres's type byte). Skip what comes before the frames: http2's
+24-byte preface, postgres's startup message (a length without a type byte)
+and handshake.
 
 Examples:
   framewire inspect --format u32be capture.bin

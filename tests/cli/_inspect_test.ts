@@ -495,3 +495,32 @@ test("inspect --format http2, mqtt and postgres: protocol captures, type bytes i
   assert.equal(await run(["send", "127.0.0.1:1", "--format", "mqtt"], io), 2);
   assert.match(io.stderr, /unknown format "mqtt": .*\(mqtt is for inspect only/);
 });
+
+test("inspect --max-frame-length counts the bytes after the length field: not mqtt's and postgres's type byte, http2's 6 header bytes", async () => {
+  // An MQTT PUBLISH with a remaining length of 2: the payload column says 3, the limit 2 takes it.
+  const mqtt = await inspectJson("mqtt", new Uint8Array([0x30, 2, 0x61, 0x62]), [
+    "--max-frame-length",
+    "2",
+  ]);
+  assert.equal(mqtt.code, 0);
+  assert.deepEqual(mqtt.frames.map((f) => f.length), [3]);
+  const over = await inspectJson("mqtt", new Uint8Array([0x30, 3, 0x61, 0x62, 0x63]), [
+    "--max-frame-length",
+    "2",
+  ]);
+  assert.equal(over.code, 1);
+  assert.equal(over.summary.error.code, "FRAME_TOO_LARGE");
+  // PostgreSQL ReadyForQuery: length 5, one byte after the field (the type byte not counted).
+  const pg = await inspectJson("postgres", new Uint8Array([0x5a, 0, 0, 0, 5, 0x49]), [
+    "--max-frame-length",
+    "1",
+  ]);
+  assert.equal(pg.code, 0);
+  assert.deepEqual(pg.frames.map((f) => f.length), [2]);
+  // An empty HTTP/2 SETTINGS: length 0, yet 6 bytes after the field, over a limit of 5.
+  const settings = new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+  assert.equal((await inspectJson("http2", settings, ["--max-frame-length", "6"])).code, 0);
+  const h2 = await inspectJson("http2", settings, ["--max-frame-length", "5"]);
+  assert.equal(h2.code, 1);
+  assert.equal(h2.summary.error.code, "FRAME_TOO_LARGE");
+});
