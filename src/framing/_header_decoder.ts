@@ -125,6 +125,9 @@ export class HeaderDecoder implements FrameDecoder {
 
   next(): Uint8Array | undefined {
     if (this.#partial !== undefined || this.#done.length > 0) return this.#slowNext();
+    // A large frame waits for its buffer: its header is parsed already (parsing it again would
+    // gather a large offset's bytes again per chunk).
+    if (this.#waiting >= 0) return this.#startPartial(this.#waiting);
     const queue = this.#queue;
     const chunk = queue.headChunk;
     if (chunk === undefined) return undefined;
@@ -165,6 +168,9 @@ export class HeaderDecoder implements FrameDecoder {
       return this.#startPartial(header);
     }
     if (queue.length === chunk.length - pos) return undefined;
+    // Offset bytes alone complete no header: gathered per chunk as they trickle in, a large
+    // offset's would be copied again for every chunk (quadratic).
+    if (queue.length <= this.#prefix) return undefined;
     // The header spans chunks: parse a gathered copy of its bytes.
     const n = queue.peekInto(this.#scratch, 0, parser.maxHeaderLength);
     const gathered = parser.parse(this.#scratch, 0, n);
@@ -219,7 +225,7 @@ export class HeaderDecoder implements FrameDecoder {
    * Starts a frame that spans chunks: it is copied once into memory of its
    * exact size. A frame above {@linkcode EAGER_FRAME} that needs fresh
    * memory waits in the queue, header included, until an eighth of it has
-   * arrived (`next()` parses the header again each time).
+   * arrived (`next()` checks again each time, with the header parsed then).
    */
   #startPartial(header: number): Uint8Array | undefined {
     const queue = this.#queue;

@@ -12,6 +12,7 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
+import { ByteQueue } from "../../src/framing/_byte_queue.ts";
 import { EAGER_FRAME } from "../../src/framing/_frame_buffers.ts";
 import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
 import { cutsArbitrary, label, payloadOf } from "./_formats.ts";
@@ -347,4 +348,43 @@ test("readTarget() of a frame whose memory was transferred with an earlier frame
     assert.match(error.message, /bytes held for decoding were detached/);
     return true;
   });
+});
+
+test("a header with a large offset that arrives a byte per chunk is gathered a bounded number of times, also while its large frame waits for its buffer", () => {
+  // Gathered again per chunk, the offset bytes were copied quadratically often: with offset 65535,
+  // one 64 KiB frame pushed a byte at a time took 80 s of CPU, one of 1 MiB 190 s (the header was
+  // gathered again on every next() while the frame waited for an eighth of itself).
+  const offset = 4096;
+  const peekInto = ByteQueue.prototype.peekInto;
+  let peeked = 0;
+  ByteQueue.prototype.peekInto = function (target, targetOffset, max) {
+    const n = peekInto.call(this, target, targetOffset, max);
+    peeked += n;
+    return n;
+  };
+  try {
+    for (const framing of [lengthPrefixed({ offset }), varint({ offset })]) {
+      // A small frame, and one above EAGER_FRAME that waits for an eighth of itself.
+      for (const size of [100, EAGER_FRAME * 3]) {
+        const payload = payloadOf(offset + size, size);
+        const wire = framing.encode(payload);
+        const decoder = framing.decoder();
+        const frames: Uint8Array[] = [];
+        peeked = 0;
+        for (let i = 0; i < wire.length; i++) {
+          decoder.push(wire.slice(i, i + 1));
+          for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f);
+        }
+        decoder.end();
+        assert.deepEqual(frames, [payload], `${framing.name}, ${size} B`);
+        // A few gathers of the offset bytes and the length (at most 8 bytes of it).
+        assert.ok(
+          peeked <= 16 * (offset + 8),
+          `${framing.name}, ${size} B: ${peeked} bytes gathered`,
+        );
+      }
+    }
+  } finally {
+    ByteQueue.prototype.peekInto = peekInto;
+  }
 });
