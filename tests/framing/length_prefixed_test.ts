@@ -916,3 +916,38 @@ test("lengthPrefixed({ lengthAdjustment }): lengths that leave no bytes are malf
       "Cannot decode frame as its header is malformed: length 2 is smaller than the 3 bytes it counts besides the payload (lengthAdjustment -1) (bytes 00 02)",
   });
 });
+
+test("lengthPrefixed({ width: 8, lengthAdjustment }): limits stay within 2^53-1, and lengths past it are refused either way", () => {
+  const max = Number.MAX_SAFE_INTEGER;
+  // The field counts 4 bytes besides the payload: the largest payload is 4 less.
+  const counting = lengthPrefixed({ width: 8, lengthAdjustment: -4, maxFrameLength: Infinity });
+  assert.equal(counting.maxFrameLength, max - 4);
+  // 6 bytes the field does not count: the field holds more than 2^53-1 bytes, the limit does not.
+  const uncounted = lengthPrefixed({ width: 8, lengthAdjustment: 6, maxFrameLength: Infinity });
+  assert.equal(uncounted.maxFrameLength, max);
+  const field = (value: bigint) => {
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, value);
+    return bytes;
+  };
+  // A field of 2^53-1 with 6 uncounted bytes after it: more than 2^53-1 bytes, too large.
+  const large = uncounted.decoder();
+  large.push(field(BigInt(max)));
+  assert.throws(() => large.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.limit, max);
+    assert.ok(error.length > max);
+    return true;
+  });
+  // A field of 2^53 is malformed whatever the adjustment; one below what it counts too.
+  const malformed: [typeof counting, bigint][] = [
+    [counting, 2n ** 53n],
+    [uncounted, 2n ** 53n],
+    [counting, 3n],
+  ];
+  for (const [framing, value] of malformed) {
+    const decoder = framing.decoder();
+    decoder.push(field(value));
+    assert.throws(() => decoder.next(), { name: "MalformedHeaderError" }, String(value));
+  }
+});
