@@ -451,8 +451,6 @@ test("inspect keeps the offset columns apart in a capture of a million bytes", a
   assert.match(io.stdout, /\n {5}1 {7}0 1000004 {8}4 {2}1000000 {2}00 00/);
 });
 
-sockets.check();
-
 test("inspect --format http2, mqtt and postgres: protocol captures, type bytes in the payload", async () => {
   // HTTP/2: the client preface, an empty SETTINGS, a HEADERS on stream 1 (3 HPACK bytes).
   const preface = te.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
@@ -524,3 +522,5 @@ test("inspect --max-frame-length counts the bytes after the length field: not mq
   assert.equal(h2.code, 1);
   assert.equal(h2.summary.error.code, "FRAME_TOO_LARGE");
 });
+
+sockets.check();
