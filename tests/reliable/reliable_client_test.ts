@@ -3408,8 +3408,6 @@ test(
   },
 );
 
-sockets.check();
-
 test("reliable: a peer's oversized or cut frame is reported as a ConnectionError, with its cause", {
   timeout: 10000,
 }, async () => {
@@ -3680,3 +3678,5 @@ test(
     }
   },
 );
+
+sockets.check();
