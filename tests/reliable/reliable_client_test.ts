@@ -99,6 +99,31 @@ function assertLinkError(
   assert.equal(error.message, message);
 }
 
+/** Fires the fake clock's timers one at a time until `client` has closed (at most 20). */
+async function runUntilClosed(client: ReliableSession, clock: FakeClock): Promise<void> {
+  for (let i = 0; i < 20 && client.state !== "closed"; i++) {
+    await drainJobs();
+    clock.runNext();
+  }
+  assert.equal(client.state, "closed", "gave up");
+}
+
+/** A server and a client (fake clocks, `reconnect.maxAttempts`) over `net`, once the client is open. */
+async function openWithMaxAttempts(maxAttempts: number) {
+  const clock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock: new FakeClock() });
+  const client = reliableClient(net.dialer, {
+    clock,
+    reconnect: { maxAttempts, random: () => 0 },
+  });
+  const opened = once(client, "open");
+  for (let i = 0; i < 20 && client.state !== "open"; i++) await drainJobs();
+  await opened;
+  return { clock, net, listener, server, client };
+}
+
 test("reliable: messages flow both ways, in order, and send resolves on confirmation", {
   timeout: 10000,
 }, async () => {
@@ -1353,11 +1378,7 @@ test(
     const reading = (async () => {
       for await (const _ of client) throw new Error("nothing arrives");
     })().then(() => "ended", (error: unknown) => error);
-    for (let i = 0; i < 20 && client.state !== "closed"; i++) {
-      await drainJobs();
-      clock.runNext();
-    }
-    assert.equal(client.state, "closed", "gave up");
+    await runUntilClosed(client, clock);
     const { detail } = await closed;
     // Attempts at 0 and 0 (the first retry is immediate), the third after the backoff's 100 ms.
     assert.deepEqual(times.map((t) => t - times[0]!), [0, 0, 100]);
@@ -1389,11 +1410,7 @@ test(
     const client = reliableClient(net.dialer, { clock, reconnect: { maxAttempts: 2 } });
     const sent = outcome(client.send("in doubt"));
     const closing = client.close().then(() => undefined, (error: unknown) => error);
-    for (let i = 0; i < 20 && client.state !== "closed"; i++) {
-      await drainJobs();
-      clock.runNext();
-    }
-    assert.equal(client.state, "closed");
+    await runUntilClosed(client, clock);
     const error = await closing;
     assert.ok(error instanceof ConnectionError);
     assert.equal(error.code, "CONNECTION_REFUSED");
@@ -1499,18 +1516,8 @@ test(
   async () => {
     // Pins the documented rule: with nothing in doubt close() resolves, as when its timeout runs
     // out in the same state (before, it rejected with the give-up error); nothing dials after it.
-    const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock: new FakeClock() });
-    const client = reliableClient(net.dialer, {
-      clock,
-      reconnect: { maxAttempts: 3, random: () => 0 },
-    });
+    const { clock, net, listener, server, client } = await openWithMaxAttempts(3);
     try {
-      const opened = once(client, "open");
-      for (let i = 0; i < 20 && client.state !== "open"; i++) await drainJobs();
-      await opened;
       const attempts: number[] = [];
       client.addEventListener(
         "reconnecting",
@@ -1524,11 +1531,7 @@ test(
       assert.deepEqual(attempts, [2]);
       const closed = once<{ error: ConnectionError; unconfirmed: Uint8Array[] }>(client, "close");
       const closing = client.close().then(() => undefined, (error: unknown) => error);
-      for (let i = 0; i < 20 && client.state !== "closed"; i++) {
-        await drainJobs();
-        clock.runNext();
-      }
-      assert.equal(client.state, "closed");
+      await runUntilClosed(client, clock);
       const { detail } = await closed;
       assert.deepEqual(attempts, [2, 3]);
       assert.equal(net.dials, 3, "the first connection and 2 retries");
@@ -1551,18 +1554,8 @@ test(
   },
   async () => {
     // The documented way to stop on an error no retry mends.
-    const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock: new FakeClock() });
-    const client = reliableClient(net.dialer, {
-      clock,
-      reconnect: { maxAttempts: 5, random: () => 0 },
-    });
+    const { clock, net, listener, server, client } = await openWithMaxAttempts(5);
     try {
-      const opened = once(client, "open");
-      for (let i = 0; i < 20 && client.state !== "open"; i++) await drainJobs();
-      await opened;
       listener.close();
       let closing: Promise<unknown> | undefined;
       let stateAfter = "";
@@ -1608,11 +1601,7 @@ test(
     }, { clock, deadPeerTimeout: 1000, reconnect: { maxAttempts: 2, random: () => 0 } });
     const start = clock.now();
     const closed = once<{ error: ConnectionError }>(client, "close");
-    for (let i = 0; i < 20 && client.state !== "closed"; i++) {
-      await drainJobs();
-      clock.runNext();
-    }
-    assert.equal(client.state, "closed");
+    await runUntilClosed(client, clock);
     const { error } = (await closed).detail;
     assertLinkError(
       error,
