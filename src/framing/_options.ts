@@ -30,7 +30,7 @@ export const DEFAULT_MAX_LENGTH_PREFIXED: number = 4 * 1024 * 1024;
 export const DEFAULT_MAX_DELIMITED: number = 64 * 1024;
 
 /** The most bytes an `offset` option puts before a length. */
-export const MAX_OFFSET = 65535;
+export const MAX_OFFSET: number = 65535;
 
 /**
  * Returns an `offset` option (0 for `undefined` or `null`) after checking it

@@ -51,7 +51,7 @@ export interface LengthPrefixedOptions {
    * refuses a payload whose length the field cannot then hold.
    * `maxFrameLength` counts every byte after the field, those the length
    * does not count too: for HTTP/2, the peer's `SETTINGS_MAX_FRAME_SIZE`
-   * plus 6.
+   * plus 6 (a limit below those bytes, which every frame has, is refused).
    *
    * @default {0}
    */
@@ -194,6 +194,12 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED),
     payloadMax,
   );
+  // Every frame has the bytes the length does not count: a smaller limit refuses them all.
+  if (maxFrameLength < payloadMin) {
+    throw new RangeError(
+      `Cannot create framing as maxFrameLength must be at least the ${payloadMin} bytes after the length field that it does not count (lengthAdjustment ${lengthAdjustment}): received ${maxFrameLength}`,
+    );
+  }
   const little = endian === "little";
   const plainU32 = width === 4 && !little && offset === 0 && adjust === 0;
   const name = width === 1 ? "u8" : `u${width * 8}${little ? "le" : "be"}`;

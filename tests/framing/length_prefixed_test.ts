@@ -902,6 +902,16 @@ test("lengthPrefixed({ lengthAdjustment }): lengths that leave no bytes are malf
     () => lengthPrefixed({ lengthAdjustment: "1" as unknown as number }),
     { name: "TypeError", message: /lengthAdjustment must be an integer: received the string "1"$/ },
   );
+  // Every HTTP/2 frame has 6 bytes after the field: a limit below that would refuse them all.
+  assert.throws(() => lengthPrefixed({ width: 3, lengthAdjustment: 6, maxFrameLength: 5 }), {
+    name: "RangeError",
+    message:
+      "Cannot create framing as maxFrameLength must be at least the 6 bytes after the length field that it does not count (lengthAdjustment 6): received 5",
+  });
+  assert.equal(
+    lengthPrefixed({ width: 3, lengthAdjustment: 6, maxFrameLength: 6 }).maxFrameLength,
+    6,
+  );
   // With counts: "frame" the adjustment adds to the header the length counts.
   const both = lengthPrefixed({ width: 2, counts: "frame", lengthAdjustment: 2 });
   assert.deepEqual(both.encode(utf8("ab")), new Uint8Array([0, 2, ...utf8("ab")]));
