@@ -1488,11 +1488,7 @@ test(
       });
       const closed = once<{ error: ConnectionError }>(client, "close");
       const sent = outcome(client.send("never"));
-      for (let turn = 0; turn < 20 && client.state !== "closed"; turn++) {
-        await drainJobs();
-        clock.runNext();
-      }
-      assert.equal(client.state, "closed", `gave up (${i})`);
+      await runUntilClosed(client, clock);
       const { error } = (await closed).detail;
       assert.ok(error instanceof ConnectionError);
       assert.equal(error.code, expected[i]![0]);
