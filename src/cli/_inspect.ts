@@ -206,6 +206,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   }
 
   const decoder = framing.decoder();
+  const delimiterLast = framing.name === "line" || framing.name === "delimited";
   if (data.length > 0) decoder.push(data);
   let problem: Problem | undefined;
   let frames = 0;
@@ -224,7 +225,13 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     const end = all.length - decoder.bufferedBytes;
     const inside = frame.buffer === all.buffer && frame.byteOffset >= all.byteOffset &&
       frame.byteOffset + frame.length <= all.byteOffset + all.length;
-    const payloadStart = inside ? frame.byteOffset - all.byteOffset : end - frame.length;
+    // A frame that is not a view into the input (on Bun small frames are copies): where its
+    // payload starts follows from the format.
+    const payloadStart = inside
+      ? frame.byteOffset - all.byteOffset
+      : delimiterLast
+      ? start
+      : end - frame.length - (framing.name === "netstring" ? 1 : 0);
     frames++;
     decoded = end;
     if (!headed) head(false, limit > 0);

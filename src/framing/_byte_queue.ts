@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // A queue of pushed chunks read from the front without copying. Private.
 
+import { COPY_BELOW, copySmall } from "./_frame_buffers.ts";
 import { scan } from "./_search.ts";
 
 /**
@@ -179,13 +180,16 @@ export class ByteQueue {
     this.#resetScan();
   }
 
-  /** Consumes `n` bytes: a view when they lie in the head chunk, else one exact-size copy. */
+  /**
+   * Consumes `n` bytes: a view when they lie in the head chunk (a copy of
+   * their own below {@linkcode COPY_BELOW}), else one exact-size copy.
+   */
   take(n: number, allocate?: (length: number) => Uint8Array): Uint8Array {
     const chunk = this.#chunks[this.#head];
     if (chunk === undefined) return new Uint8Array(0);
     const start = this.#offset;
     if (start + n <= chunk.length) {
-      const view = chunk.subarray(start, start + n);
+      const view = n < COPY_BELOW ? copySmall(chunk, start, n) : chunk.subarray(start, start + n);
       this.skip(n);
       return view;
     }

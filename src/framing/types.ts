@@ -11,7 +11,8 @@
  * Push chunks as they arrive and call {@linkcode FrameDecoder.next} until it
  * returns `undefined`; every complete frame is returned, whatever the
  * chunking. A frame that lies inside one pushed chunk is a `subarray` view of
- * that chunk (zero-copy); a frame that spans chunks is copied once into
+ * that chunk (zero-copy; on Bun a frame under 33 bytes is a copy of its own
+ * instead, which costs a third of a view there); a frame that spans chunks is copied once into
  * memory of its own: a buffer of its exact size above 8 KiB, or a view of
  * the frame's exact length into a zero-filled slab of 4-64 KiB that the
  * decoder carves smaller frames out of one after another (no byte of a slab
@@ -67,7 +68,8 @@ export interface DecoderOptions {
    * turn) instead of a fresh buffer each. A frame is then valid only until
    * the frame after next is requested: it saves an allocation per spanning
    * frame for callers that are done with each frame before asking for more.
-   * Frames inside one chunk are views into it either way.
+   * Frames inside one chunk are views into it either way (on Bun, those
+   * under 33 bytes copies of their own).
    *
    * @default {false}
    */

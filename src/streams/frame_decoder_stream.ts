@@ -15,7 +15,8 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * after writing it, even once its `write()` resolved (write a fresh buffer
  * per socket read, or a copy); with an `offset` (`lengthPrefixed`'s or
  * `varint`'s) the stream moves bytes within them. Frames that span chunks
- * are copied once into fresh memory (see {@linkcode FrameDecoder}). A view keeps its whole chunk
+ * are copied once into fresh memory, and on Bun frames under 33 bytes are
+ * copies (see {@linkcode FrameDecoder}). A view keeps its whole chunk
  * alive: copy a small frame you keep (`frame.slice()`). One chunk full of
  * small frames (a 64 KiB chunk of empty lines) queues all of them at once:
  * backpressure counts chunks in, not frames out. A `write()` resolves once

@@ -353,12 +353,13 @@ test("delimited(): a frame that ends exactly at the end of a chunk is a view int
   ];
   for (const [framing, ending] of cases) {
     const decoder = framing.decoder();
-    const first = utf8("abc");
+    // 36 bytes: on Bun frames under 33 B are copies of their own.
+    const first = utf8("abc".repeat(12));
     decoder.push(first);
     assert.equal(decoder.next(), undefined);
     decoder.push(utf8(ending));
     const frame = decoder.next()!;
-    assert.equal(text.decode(frame), "abc", framing.name);
+    assert.equal(text.decode(frame), "abc".repeat(12), framing.name);
     assert.equal(frame.buffer, first.buffer, `${framing.name}: frame is a view into the chunk`);
     assert.equal(decoder.bufferedBytes, 0);
   }

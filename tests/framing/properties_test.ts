@@ -15,7 +15,11 @@ import {
 } from "../../mod.ts";
 import { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
 import { fixedOverhead } from "../../src/framing/_options.ts";
+import { isBun } from "../_util/runtime.ts";
 import { concat, cutsArbitrary, decodeChunks, encodeAll, formats, label } from "./_formats.ts";
+
+// Frames shorter than this inside one chunk are copies of their own (Bun: cheaper than views there).
+const copyBelow = isBun ? 33 : 0;
 
 const text = new TextDecoder();
 const utf8 = new TextEncoder();
@@ -288,16 +292,25 @@ for (const [i, { framing, payload }] of formats.entries()) {
     );
   });
 
-  test(`${name}: all complete frames in one chunk are returned, as views into it`, () => {
+  test(`${name}: all complete frames in one chunk are returned, as views into it (copies of their own under 33 B on Bun)`, () => {
     const payloads = fc.sample(payload, { numRuns: 20, seed: 42 });
     const wire = encodeAll(framing, payloads);
     const decoder = framing.decoder();
     decoder.push(wire);
     let count = 0;
+    let copies = 0;
     for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
-      assert.equal(f.buffer, wire.buffer, "frame is a view into the pushed chunk");
+      if (f.length < copyBelow) {
+        assert.notEqual(f.buffer, wire.buffer, `a ${f.length} B frame is a copy`);
+        assert.equal(f.buffer.byteLength, f.length, "a copy has a buffer of its own");
+        copies++;
+      } else {
+        assert.equal(f.buffer, wire.buffer, "frame is a view into the pushed chunk");
+      }
       count++;
     }
+    // The sample has small frames (on V8 every frame is a view).
+    if (isBun) assert.ok(copies > 0, `${copies} of ${count} copied`);
     assert.equal(count, payloads.length);
     assert.equal(decoder.bufferedBytes, 0);
     decoder.end();
@@ -388,10 +401,12 @@ for (const [i, { framing, payload }] of formats.entries()) {
           decoder.push(wire.slice(0, first + extra)); // a chunk of its own
           const frame = decoder.next()!;
           assert.deepEqual(frame, payloads[0]);
+          const copy = frame.length < copyBelow;
           structuredClone(frame, { transfer: [frame.buffer as ArrayBuffer] });
           decoder.push(wire.slice(first + extra));
-          if (extra === 0) {
-            // Nothing else lived in that chunk: decoding goes on.
+          if (extra === 0 || copy) {
+            // Nothing else lived in that chunk, or the frame was a copy of its own (a small one on
+            // Bun): decoding goes on.
             const rest: Uint8Array[] = [];
             for (let f = decoder.next(); f !== undefined; f = decoder.next()) rest.push(f);
             decoder.end();
