@@ -412,6 +412,10 @@ export function summarize(): {
       "limit, 16 B: one Uint8Array view per frame and nothing else (decode bench)",
       (rt) => fps(find(decode[rt], "sync 16 B", "one view per frame")),
     ),
+    limitRow(
+      "limit, 16 B: one Uint8Array of its own per frame, filled by a loop (framewire on Bun)",
+      (rt) => fps(find(decode[rt], "sync 16 B", "one small copy per frame")),
+    ),
   );
 
   rows.push(
