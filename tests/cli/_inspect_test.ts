@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FORMAT_NAMES, framingFor } from "../../src/cli/_formats.ts";
+import { FORMAT_NAMES, framingFor, PROTOCOL_NAMES } from "../../src/cli/_formats.ts";
 import { run } from "../../src/cli/_run.ts";
 import { captureIo } from "./_capture_io.ts";
 import { encodeAll } from "../framing/_formats.ts";
@@ -126,6 +126,34 @@ test("inspect splits header and trailer bytes per format, for frames that are vi
     });
     const crlf = await inspectJson("line", te.encode(`${text}\r\nnext\n`));
     assert.deepEqual(crlf.frames[0], { ...row, end: n + 2, header: 0, trailer: 2 });
+  }
+});
+
+test("inspect places the payload of 32- and 33-byte frames in every format (on Bun the first are copies, the second views)", async () => {
+  for (const format of [...FORMAT_NAMES, ...PROTOCOL_NAMES]) {
+    const framing = framingFor(format, undefined, true);
+    const trailer = format === "netstring" || format === "line" ? 1 : 0;
+    for (const n of [32, 33]) {
+      // The payload counts the type byte of mqtt and postgres, and http2's 6 header bytes.
+      const payload = te.encode("0123456789abcdefghijklmnopqrstuvwxyz".slice(0, n));
+      const first = framing.encode(payload).length;
+      const data = new Uint8Array([
+        ...framing.encode(payload),
+        ...framing.encode(te.encode("next...")),
+      ]);
+      const { code, frames } = await inspectJson(format, data);
+      assert.equal(code, 0, format);
+      assert.deepEqual(frames[0], {
+        frame: 1,
+        start: 0,
+        end: first,
+        header: first - n - trailer,
+        trailer,
+        length: n,
+        text: new TextDecoder().decode(payload),
+      }, `${format} ${n} B`);
+      assert.equal(frames[1].start, first, format);
+    }
   }
 });
 

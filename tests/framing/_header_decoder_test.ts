@@ -15,6 +15,7 @@ import {
 import { ByteQueue } from "../../src/framing/_byte_queue.ts";
 import { EAGER_FRAME } from "../../src/framing/_frame_buffers.ts";
 import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
+import { isBun } from "../_util/runtime.ts";
 import { cutsArbitrary, label, payloadOf } from "./_formats.ts";
 
 /** Formats, with the smallest payload each can carry and its trailer length. */
@@ -386,5 +387,54 @@ test("a header with a large offset that arrives a byte per chunk is gathered a b
     }
   } finally {
     ByteQueue.prototype.peekInto = peekInto;
+  }
+});
+
+test("frames of 32 bytes inside one chunk are copies of their own on Bun, 33 bytes views (V8: both views), from every return path", () => {
+  // COPY_BELOW: 33 on Bun, 0 on V8.
+  const te = new TextEncoder();
+  // A frame is its payload, offset bytes (a type byte) included: 32 bytes, then 33.
+  const formats: Framing[] = [
+    lengthPrefixed(), // the inline u32be path of next(), and takeAll()'s loop
+    lengthPrefixed({ offset: 1 }), // parse(); the offset byte moved next to the payload
+    lengthPrefixed({ offset: 1, lengthAdjustment: -4 }), // postgres
+    lengthPrefixed({ width: 3, lengthAdjustment: 6 }), // http2
+    varint({ offset: 1 }), // mqtt
+    decimalHeader(),
+    netstring(), // a trailer
+    fixedSize(32),
+    fixedSize(33),
+  ];
+  for (const framing of formats) {
+    const fixed = framing.name.startsWith("fixed");
+    for (const n of fixed ? [framing.maxFrameLength] : [32, 33]) {
+      const payload = te.encode("abcdefghijklmnopqrstuvwxyz0123456789".slice(0, n));
+      // A frame after it: the first does not end its chunk (8 bytes: http2's header needs 6).
+      const next = te.encode("z".repeat(fixed ? n : 8));
+      for (const batch of [false, true]) {
+        const wire = new Uint8Array([...framing.encode(payload), ...framing.encode(next)]);
+        const expected = [...payload];
+        const decoder = framing.decoder() as HeaderDecoder;
+        decoder.push(wire);
+        const frames: Uint8Array[] = [];
+        if (batch) decoder.takeAll(frames);
+        else for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f);
+        const where = `${framing.name} ${payload.length} B payload, ${
+          batch ? "takeAll()" : "next()"
+        }`;
+        assert.equal(frames.length, 2, where);
+        const frame = frames[0]!;
+        // The whole frame, offset bytes included, and nothing else.
+        assert.deepEqual([...frame], expected, where);
+        if (isBun && n < 33) {
+          assert.notEqual(frame.buffer, wire.buffer, `${where}: a copy`);
+          assert.equal(frame.buffer.byteLength, frame.length, `${where}: a buffer of its own`);
+          wire.fill(0x21); // the chunk changes: a copy does not
+          assert.deepEqual([...frame], expected, where);
+        } else {
+          assert.equal(frame.buffer, wire.buffer, `${where}: a view into the chunk`);
+        }
+      }
+    }
   }
 });

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import { Buffer } from "node:buffer";
 import assert from "node:assert/strict";
 import { delimited, FrameTooLargeError, lines, TruncatedFrameError } from "../../mod.ts";
+import { isBun } from "../_util/runtime.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const text = new TextDecoder();
@@ -362,6 +363,36 @@ test("delimited(): a frame that ends exactly at the end of a chunk is a view int
     assert.equal(text.decode(frame), "abc".repeat(12), framing.name);
     assert.equal(frame.buffer, first.buffer, `${framing.name}: frame is a view into the chunk`);
     assert.equal(decoder.bufferedBytes, 0);
+  }
+});
+
+test("delimited(): frames of 32 bytes inside one chunk are copies of their own on Bun, 33 bytes views (V8: both views), without the delimiter or a stripped \\r", () => {
+  // COPY_BELOW: 33 on Bun, 0 on V8.
+  const cases: [ReturnType<typeof delimited>, string][] = [
+    [lines(), "\n"],
+    [lines(), "\r\n"],
+    [delimited({ delimiter: "\r\n" }), "\r\n"],
+    [delimited({ delimiter: "ab|ab" }), "ab|ab"],
+  ];
+  for (const [framing, ending] of cases) {
+    for (const n of [0, 32, 33]) {
+      const payload = "0123456789abcdefghijklmnopqrstuvwxyz".slice(0, n);
+      const wire = utf8(`${payload}${ending}next${ending}`);
+      const decoder = framing.decoder();
+      decoder.push(wire);
+      const frame = decoder.next()!;
+      const where = `${framing.name} ${JSON.stringify(ending)}, ${n} B`;
+      assert.equal(text.decode(frame), payload, where);
+      if (isBun && n < 33) {
+        assert.notEqual(frame.buffer, wire.buffer, `${where}: a copy`);
+        assert.equal(frame.buffer.byteLength, n, `${where}: a buffer of its own`);
+        wire.fill(0x21); // the chunk changes: a copy does not
+        assert.equal(text.decode(frame), payload, where);
+      } else {
+        assert.equal(frame.buffer, wire.buffer, `${where}: a view into the chunk`);
+        assert.equal(text.decode(decoder.next()), "next", where);
+      }
+    }
   }
 });
 
