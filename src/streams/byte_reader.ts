@@ -23,7 +23,8 @@ interface HandsBack {
  * `TruncatedFrameError` when the stream ends inside the bytes asked for.
  * Calls run one at a time, in call order: one made while another is
  * pending (unawaited) waits for it, and takes the bytes after its bytes.
- * Results are views into the stream's chunks when they lie inside one chunk,
+ * Results are views into the stream's chunks when they lie inside one chunk
+ * (frames under 33 bytes are copies on Bun, as from every decoder),
  * otherwise fresh buffers: the reader takes ownership of the chunks (do not
  * change them, or share them with another reader such as a `tee()` branch:
  * `readFrame` with `lengthPrefixed`'s `offset` moves bytes within them).
