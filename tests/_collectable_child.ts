@@ -1,0 +1,128 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Child of collectable_test.ts, run with a forced GC available (Node `--expose-gc`, Deno
+// `--v8-flags=--expose-gc`, Bun's own `Bun.gc`): `<case> <count>` opens and closes `count`
+// connections or sessions with the runtime's own adapter, holding only WeakRefs to them, then
+// forces a GC and prints one JSON line: how many were made and how many are still reachable.
+// The `framed` cases: `framed` (TCP), `framed-unix`, `framed-tls`.
+
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { framed } from "../src/connection/framed.ts";
+import { lengthPrefixed } from "../src/framing/length_prefixed.ts";
+import { reliableClient } from "../src/reliable/reliable_client.ts";
+import { reliableServer } from "../src/reliable/reliable_server.ts";
+import { adapter, portOf } from "./_util/runtime.ts";
+
+const [name = "", countArg = "100"] = process.argv.slice(2);
+const count = Number(countArg);
+const net = await adapter();
+const refs: WeakRef<object>[] = [];
+const LOOPBACK = "127.0.0.1";
+const tlsDir = new URL("./fixtures/tls/", import.meta.url);
+const cert = readFileSync(new URL("localhost.crt", tlsDir), "utf8");
+const key = readFileSync(new URL("localhost.key", tlsDir), "utf8");
+const ca = readFileSync(new URL("ca.crt", tlsDir), "utf8");
+const dir = mkdtempSync(join(tmpdir(), "framewire-collectable-"));
+const path = join(dir, "s.sock");
+
+function collect(): void {
+  const g = globalThis as { Bun?: { gc(full: boolean): void }; gc?: () => void };
+  if (g.Bun !== undefined) g.Bun.gc(true);
+  else if (g.gc !== undefined) g.gc();
+  else throw new Error("no forced GC: run with --expose-gc");
+}
+
+/** A macrotask turn: V8 keeps a WeakRef's target alive until the job that made or read it ends. */
+const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Listens, connects, sends one frame each way through `framed()`, closes both ends. */
+async function framedCycle(transport: string): Promise<void> {
+  const format = lengthPrefixed();
+  const listener = transport === "tls"
+    ? await net.listenTls({ hostname: LOOPBACK, port: 0, cert, key })
+    : transport === "unix"
+    ? await net.listen({ path })
+    : await net.listen({ hostname: LOOPBACK, port: 0 });
+  const server = (async () => {
+    for await (const conn of listener) {
+      const fc = framed(conn, format);
+      refs.push(new WeakRef(conn), new WeakRef(fc));
+      for await (const message of fc) await fc.send(message);
+      await fc.close();
+      return;
+    }
+  })();
+  const conn = transport === "tls"
+    ? await net.connectTls({
+      hostname: LOOPBACK,
+      port: portOf(listener),
+      caCerts: [ca],
+      serverName: "localhost",
+    })
+    : transport === "unix"
+    ? await net.connect({ path })
+    : await net.connect({ hostname: LOOPBACK, port: portOf(listener) });
+  const fc = framed(conn, format);
+  refs.push(new WeakRef(conn), new WeakRef(fc));
+  await fc.send("ping");
+  for await (const _ of fc) break;
+  await fc.close();
+  await server;
+  listener.close();
+  await conn.closed;
+}
+
+if (name.startsWith("framed")) {
+  const transport = name.slice("framed-".length) || "tcp";
+  for (let i = 0; i < count; i++) await framedCycle(transport);
+} else if (name === "reliable-sessions") {
+  // One server that stays open while sessions come and go: it must let go of those that ended.
+  const listener = await net.listen({ hostname: LOOPBACK, port: 0 });
+  const server = reliableServer(listener);
+  const serving = (async () => {
+    for await (const session of server) {
+      refs.push(new WeakRef(session));
+      void (async () => {
+        for await (const message of session) await session.send(message);
+      })();
+    }
+  })();
+  for (let i = 0; i < count; i++) {
+    const client = reliableClient((signal) =>
+      net.connect({ hostname: LOOPBACK, port: portOf(listener), signal })
+    );
+    refs.push(new WeakRef(client));
+    await client.send("ping");
+    for await (const _ of client) break;
+    await client.close();
+  }
+  // Every server-side session has ended (it says so before the client's close() resolves).
+  for (let i = 0; i < 100 && server.size > 0; i++) await turn();
+  await turn();
+  collect();
+  await turn();
+  collect();
+  await turn();
+  const open = server.size;
+  const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+  await server.close();
+  listener.close();
+  await serving;
+  console.log(JSON.stringify({ made: refs.length, alive, open }));
+} else {
+  throw new Error(`unknown case ${name}`);
+}
+
+rmSync(dir, { recursive: true, force: true });
+
+if (name.startsWith("framed")) {
+  await turn();
+  collect();
+  await turn();
+  collect();
+  await turn();
+  const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+  console.log(JSON.stringify({ made: refs.length, alive }));
+}
