@@ -542,7 +542,10 @@ export function listen(options: ListenOptions): Promise<Listener> {
 /**
  * Listens for TLS connections with `cert` and `key` (PEM). The handshake runs
  * on first use, so a failed handshake surfaces as a `ConnectionError` on the
- * accepted connection's streams.
+ * accepted connection's streams. Accepted connections keep Nagle's algorithm
+ * on (Deno has no `setNoDelay` for them): the first small reply after the
+ * handshake can wait about 40 ms; the node adapter's `listenTls` does not
+ * (docs/adapters.md, "TLS").
  *
  * @param options Where to listen, certificate chain and key.
  * @returns The listener, once bound.
