@@ -23,12 +23,12 @@ export const EAGER_FRAME: number = 64 * 1024;
  * Frames shorter than this that lie inside one chunk are copied into a
  * `Uint8Array` of their own instead of returned as views into the chunk. On
  * JavaScriptCore (Bun) a small typed array filled by a loop costs half of a
- * view into a large buffer (the decode bench's 16 B limits: 44-51 M/s
- * against 22-24 M/s; through the decoder copies stay ahead up to about 40
- * B and views from about 48 B, so 33 errs on the safe side), and such a
- * frame keeps no chunk alive. On V8
- * (Deno, Node) a small typed array costs more than a view (on Deno about
- * 0.5 µs: its memory lives outside the heap), so there it is 0.
+ * view into a large buffer (the decode bench's 16 B limits: 43-51 M/s
+ * against 22-24 M/s; through the decoder copies stay ahead up to about 40 B
+ * and views from about 48 B, so 33 errs on the safe side), and such a frame
+ * keeps no chunk alive. On V8 (Deno, Node) a small typed array costs more
+ * than a view (on Deno about 0.5 µs: its memory lives outside the heap), so
+ * there it is 0.
  */
 export const COPY_BELOW: number = "Bun" in globalThis ? 33 : 0;
 

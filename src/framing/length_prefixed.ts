@@ -87,9 +87,9 @@ export interface LengthPrefixedOptions {
  * Netty's `LengthFieldBasedFrameDecoder` and most binary protocols.
  *
  * Decoded frames that lie inside one pushed chunk are views into it (on Bun,
- * those under 33 bytes copies: cheaper there); when
- * `offset` is not 0 the decoder moves the `offset` bytes next to the payload
- * inside the chunk it owns, so that frames stay zero-copy.
+ * those under 33 bytes copies: cheaper there); when `offset` is not 0 the
+ * decoder moves the `offset` bytes next to the payload inside the chunk it
+ * owns, so that frames stay zero-copy.
  *
  * @param options Field size, byte order, what the length counts, `offset`, limit.
  * @returns The framing, named like `u32be`, `u16le`, `u8`.

@@ -12,11 +12,11 @@
  * returns `undefined`; every complete frame is returned, whatever the
  * chunking. A frame that lies inside one pushed chunk is a `subarray` view of
  * that chunk (zero-copy; on Bun a frame under 33 bytes is a copy of its own
- * instead, which costs half a view there); a frame that spans chunks is copied once into
- * memory of its own: a buffer of its exact size above 8 KiB, or a view of
- * the frame's exact length into a zero-filled slab of 4-64 KiB that the
- * decoder carves smaller frames out of one after another (no byte of a slab
- * is handed out twice). Either way a frame's `buffer` may hold other frames
+ * instead, which costs half a view there); a frame that spans chunks is
+ * copied once into memory of its own: a buffer of its exact size above 8
+ * KiB, or a view of the frame's exact length into a zero-filled slab of 4-64
+ * KiB that the decoder carves smaller frames out of one after another (no
+ * byte of a slab is handed out twice). Either way a frame's `buffer` may hold other frames
  * of the same stream, and a frame kept for long keeps its chunk or slab
  * alive: transfer or keep a copy (`frame.slice()`). Transferring a frame's
  * buffer can detach a frame still being received, or bytes of its chunk not
