@@ -4,7 +4,8 @@
  * framewire `Conn`s (`connectTls` is `Deno.connect` then `Deno.startTls`).
  * Reads use a `conn.read()` loop into fresh buffers of 16 to 256 KiB (not
  * `conn.readable`, which closes the resource at EOF and breaks half-close),
- * and `noDelay` is on by default.
+ * and `noDelay` is on by default (not on connections `listenTls` accepts:
+ * Deno has no `setNoDelay` for them).
  *
  * @example Echo over loopback
  * ```ts
