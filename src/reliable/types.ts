@@ -458,8 +458,9 @@ export interface ReconnectOptions {
   /**
    * Failed attempts in a row after which the client gives up: the session
    * ends with a `ConnectionError` (the `close` event's `error`; `send`
-   * promises reject, the iterator throws, and a `close()` under way rejects
-   * unless everything sent was confirmed, as when its timeout runs out)
+   * promises reject with `CONNECTION_CLOSED`, the iterator throws, and a
+   * `close()` under way rejects unless everything sent was confirmed, as
+   * when its timeout runs out)
    * whose `cause` is the last attempt's error and whose `code` is its code
    * when that is `CONNECTION_REFUSED`, `CONNECTION_RESET` or
    * `CONNECTION_TIMEOUT` (else `CONNECTION_FAILED`). Attempts count as in
