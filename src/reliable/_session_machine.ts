@@ -1002,13 +1002,17 @@ export class SessionMachine {
     this.#state = "closed";
     this.#closeRequested = true;
     const unconfirmed: Entry[] = [];
+    // Each message's error says why the session ended (a give-up, a close timeout, a version
+    // mismatch) through its cause; its code stays the message's own.
+    const why = error ?? this.#closeLoss;
+    const options = why === undefined ? { code } : { code, cause: why };
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
       entry.error = new ConnectionError(
         code === "SESSION_LOST"
           ? `Cannot confirm message ${entry.seq} as the session was lost: it may or may not have been delivered`
           : `Cannot confirm message ${entry.seq} as the session closed before the peer confirmed it`,
-        { code },
+        options,
       );
       unconfirmed.push(entry);
       this.failed.push(entry);
@@ -1018,7 +1022,7 @@ export class SessionMachine {
         code === "SESSION_LOST"
           ? "Cannot send message as the session was lost"
           : "Cannot send message as the session closed",
-        { code },
+        options,
       );
       unconfirmed.push(entry);
       this.failed.push(entry);

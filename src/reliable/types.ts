@@ -79,7 +79,9 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * Rejects with a `ConnectionError`: `CONNECTION_CLOSED` when the session is
    * closing or closed (or closed before the message was confirmed),
    * `SESSION_LOST` when the peer lost the session (see the `sessionlost`
-   * event). Aborting `signal` withdraws a message still waiting for buffer
+   * event); when the session ended with an error (`reconnect.maxAttempts`
+   * ran out, a `close()` timed out, the peer speaks another version), that
+   * error is the `cause`. Aborting `signal` withdraws a message still waiting for buffer
    * space; a message already in the buffer is still delivered, only the
    * promise rejects with the signal's reason. A payload longer than
    * `maxMessageSize` rejects with a `RangeError`, one that is neither a
@@ -458,10 +460,10 @@ export interface ReconnectOptions {
   /**
    * Failed attempts in a row after which the client gives up: the session
    * ends with a `ConnectionError` (the `close` event's `error`; `send`
-   * promises reject with `CONNECTION_CLOSED`, the iterator throws, and a
-   * `close()` under way rejects unless everything sent was confirmed, as
-   * when its timeout runs out)
-   * whose `cause` is the last attempt's error and whose `code` is its code
+   * promises reject with `CONNECTION_CLOSED` and this error as `cause`, the
+   * iterator throws, and a `close()` under way rejects unless everything
+   * sent was confirmed, as when its timeout runs out) whose `cause` is the
+   * last attempt's error and whose `code` is its code
    * when that is `CONNECTION_REFUSED`, `CONNECTION_RESET` or
    * `CONNECTION_TIMEOUT` (else `CONNECTION_FAILED`). Attempts count as in
    * the `reconnecting` event: after a working connection was lost, the

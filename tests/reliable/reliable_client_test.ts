@@ -1374,7 +1374,7 @@ test(
       (e) => attempts.push((e as CustomEvent).detail.attempt),
     );
     const closed = once<{ error: unknown; unconfirmed: Uint8Array[] }>(client, "close");
-    const sent = outcome(client.send("never"));
+    const sent = client.send("never").then(() => undefined, (error: unknown) => error);
     const reading = (async () => {
       for await (const _ of client) throw new Error("nothing arrives");
     })().then(() => "ended", (error: unknown) => error);
@@ -1392,7 +1392,11 @@ test(
     );
     assert.equal(detail.error.cause, errors[2]);
     assert.deepEqual(detail.unconfirmed.map((m) => new TextDecoder().decode(m)), ["never"]);
-    assert.equal(await sent, "CONNECTION_CLOSED");
+    // The send's own error says the session closed, and why through its cause (before: no cause).
+    const sendError = await sent as ConnectionError;
+    assert.ok(sendError instanceof ConnectionError);
+    assert.equal(sendError.code, "CONNECTION_CLOSED");
+    assert.equal(sendError.cause, detail.error, "the send's cause is the give-up");
     assert.equal(await reading, detail.error, "the iterator throws the same error");
     assert.equal(clock.pending, 0, "no timer left");
     await client.close();
@@ -2387,11 +2391,14 @@ test("reliable: a close() that fails and that nobody waits for is no unhandled r
     const client = reliableClient(net.dialer, { clock });
     await Promise.all([nextSession(server), once(client, "open")]);
     net.links[0]!.hold("s2c"); // never confirmed
-    const sent = outcome(client.send("x"));
+    const sent = client.send("x").then(() => undefined, (error: unknown) => error);
     const closed = once<{ error: { code: string } }>(client, "close");
     void client.close({ timeout: 0 }); // fails (CONNECTION_TIMEOUT), and nobody hears of it
-    assert.equal((await closed).detail.error.code, "CONNECTION_TIMEOUT");
-    assert.equal(await sent, "CONNECTION_CLOSED");
+    const { error } = (await closed).detail;
+    assert.equal(error.code, "CONNECTION_TIMEOUT");
+    const sendError = await sent as ConnectionError;
+    assert.equal(sendError.code, "CONNECTION_CLOSED");
+    assert.equal(sendError.cause, error, "the send's cause is the close's timeout");
   });
 });
 
