@@ -94,7 +94,9 @@ export class ByteReader {
    * Reads exactly `n` bytes.
    *
    * @param n The number of bytes.
-   * @returns The bytes, or `null` if the stream ended cleanly before any of them.
+   * @returns The bytes, or `null` if the stream ended cleanly before any of
+   * them (`readExactly(0)` resolves an empty array without reading, at the
+   * end too).
    * @throws {RangeError} `n` is not a non-negative integer (a `TypeError` if
    * no number at all).
    * @throws {TruncatedFrameError} The stream ended after some but not all of them.

@@ -21,6 +21,8 @@ test("ByteReader.readExactly() keeps leftovers between calls across every split"
     assert.deepEqual(await reader.readExactly(5), new Uint8Array(bytes.slice(0, 5)));
     assert.deepEqual(await reader.readExactly(0), new Uint8Array(0));
     assert.deepEqual(await reader.readExactly(7), new Uint8Array(bytes.slice(5)));
+    // Zero bytes at the end are an empty array, as documented (the end shows to a read of 1 or more).
+    assert.deepEqual(await reader.readExactly(0), new Uint8Array(0));
     assert.equal(await reader.readExactly(1), null);
   }
 });
