@@ -79,15 +79,16 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * Rejects with a `ConnectionError`: `CONNECTION_CLOSED` when the session is
    * closing or closed (or closed before the message was confirmed),
    * `SESSION_LOST` when the peer lost the session (see the `sessionlost`
-   * event); when the session ended with an error (`reconnect.maxAttempts`
-   * ran out, a `close()` timed out, the peer speaks another version), that
-   * error is the `cause`. Aborting `signal` withdraws a message still waiting for buffer
-   * space; a message already in the buffer is still delivered, only the
-   * promise rejects with the signal's reason. A payload longer than
-   * `maxMessageSize` rejects with a `RangeError`, one that is neither a
-   * `Uint8Array` nor a string, or a `signal` that is no `AbortSignal`, with a
-   * `TypeError` (the promise rejects and nothing is sent; `send` itself never
-   * throws).
+   * event). When `reconnect.maxAttempts` ran out, a `close()` timed out or
+   * the peer speaks another version, the messages that ended unconfirmed
+   * have the `close` event's error as `cause`; other ends (the peer's
+   * GOODBYE, a lost session) give none. Aborting `signal` withdraws a
+   * message still waiting for buffer space; a message already in the buffer
+   * is still delivered, only the promise rejects with the signal's reason. A
+   * payload longer than `maxMessageSize` rejects with a `RangeError`, one
+   * that is neither a `Uint8Array` nor a string, or a `signal` that is no
+   * `AbortSignal`, with a `TypeError` (the promise rejects and nothing is
+   * sent; `send` itself never throws).
    */
   send(payload: Uint8Array | string, options?: ReliableSendOptions): Promise<void>;
   /**

@@ -690,6 +690,8 @@ test("SessionMachine: the peer's GOODBYE with messages it will never take: they 
     };
     assert.equal(close.type, "close");
     assert.deepEqual(close.unconfirmed.map((e) => e.token), ["x"]);
+    // As send()'s doc says: the peer's GOODBYE gives the message's error no cause.
+    assert.equal((close.unconfirmed[0]!.error as Error).cause, undefined);
     if (!closeCalled) {
       assert.equal(close.error, undefined, "the peer ended the session: a graceful end here");
       continue;
