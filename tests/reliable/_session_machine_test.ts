@@ -1038,15 +1038,20 @@ test("SessionMachine: a WELCOME of another protocol version ends the client sess
   const c = new SessionMachine(options("client"), T0);
   c.tick(T0);
   c.connected(T0);
+  c.send(entry("x"), T0); // queued behind the HELLO
   take(c);
   const welcome = encodeHandshake(WELCOME, 0, ID, 0);
   welcome[1] = 9;
   c.receive(welcome, T0);
   assert.equal(c.state, "closed");
   const close = take(c).events.find((e) => e.type === "close") as
-    | { error?: { code: string } }
+    | { error?: { code: string }; unconfirmed: Entry[] }
     | undefined;
   assert.equal(close?.error?.code, "PROTOCOL_ERROR");
+  // The message's own error keeps CONNECTION_CLOSED and says why through its cause.
+  const failed = close!.unconfirmed[0]!.error as unknown as { code: string; cause?: unknown };
+  assert.equal(failed.code, "CONNECTION_CLOSED");
+  assert.equal(failed.cause, close!.error);
 });
 
 /** Deterministic pseudo-random numbers in [0, 1). */
