@@ -24,6 +24,7 @@ test("ByteReader.readExactly() keeps leftovers between calls across every split"
     // Zero bytes at the end are an empty array, as documented (the end shows to a read of 1 or more).
     assert.deepEqual(await reader.readExactly(0), new Uint8Array(0));
     assert.equal(await reader.readExactly(1), null);
+    assert.deepEqual(await reader.readExactly(0), new Uint8Array(0), "and once the end was seen");
   }
 });
 
