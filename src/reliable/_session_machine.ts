@@ -573,7 +573,7 @@ export class SessionMachine {
     }
     if (this.#resumeDeadline <= now) {
       this.#resumeDeadline = Infinity;
-      this.#lose();
+      this.#lose("the client did not reconnect within resumeTimeout");
       this.#finish(
         new ConnectionError(
           `Cannot resume session as the client did not reconnect within resumeTimeout (${this.#o.resumeTimeout} ms)`,
@@ -910,21 +910,27 @@ export class SessionMachine {
     this.disconnected(now, error);
   }
 
-  /** The peer lost the session: report every unconfirmed entry, start afresh. */
-  #lose(): void {
+  /**
+   * The session is lost (`why`: the peer lost it, or on a server its client
+   * did not come back in time): report every unconfirmed entry, start afresh.
+   */
+  #lose(why = "the peer lost the session"): void {
     const unknown: Entry[] = [];
     const unsent: Entry[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
+      // A message never sent was certainly not delivered: its error says so.
       entry.error = new ConnectionError(
-        `Cannot confirm message ${entry.seq} as the peer lost the session: it may or may not have been delivered`,
+        entry.sent
+          ? `Cannot confirm message ${entry.seq} as ${why}: it may or may not have been delivered`
+          : `Cannot send message ${entry.seq} as ${why}`,
         { code: "SESSION_LOST" },
       );
       (entry.sent ? unknown : unsent).push(entry);
       this.failed.push(entry);
     }
     for (const entry of this.#takeWaiting()) {
-      entry.error = new ConnectionError("Cannot send message as the peer lost the session", {
+      entry.error = new ConnectionError(`Cannot send message as ${why}`, {
         code: "SESSION_LOST",
       });
       unsent.push(entry);
@@ -1009,7 +1015,11 @@ export class SessionMachine {
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
       entry.error = new ConnectionError(
-        code === "SESSION_LOST"
+        !entry.sent
+          ? `Cannot send message ${entry.seq} as the session ${
+            code === "SESSION_LOST" ? "was lost" : "closed"
+          }`
+          : code === "SESSION_LOST"
           ? `Cannot confirm message ${entry.seq} as the session was lost: it may or may not have been delivered`
           : `Cannot confirm message ${entry.seq} as the session closed before the peer confirmed it`,
         options,

@@ -1396,6 +1396,8 @@ test(
     const sendError = await sent as ConnectionError;
     assert.ok(sendError instanceof ConnectionError);
     assert.equal(sendError.code, "CONNECTION_CLOSED");
+    // Never written (no connection ever opened): not "Cannot confirm … before the peer confirmed it".
+    assert.equal(sendError.message, "Cannot send message 1 as the session closed");
     assert.equal(sendError.cause, detail.error, "the send's cause is the give-up");
     assert.equal(await reading, detail.error, "the iterator throws the same error");
     assert.equal(clock.pending, 0, "no timer left");

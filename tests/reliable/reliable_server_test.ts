@@ -220,9 +220,13 @@ test("reliable server: a session waits 60 s (the default resumeTimeout) for its 
     const peer = await dial();
     await sayHello(peer, 7);
     const session = await nextSession(server);
+    const failure = (p: Promise<void>) => p.then(() => undefined, (error: Error) => error);
+    const sent = failure(session.send("sent")); // written to the peer, never confirmed
+    await drainJobs();
     const reconnecting = once(session, "reconnecting");
     peer.close();
     await reconnecting;
+    const unsent = failure(session.send("unsent")); // no connection to write it to
     const lost = track(once(session, "sessionlost"));
     clock.advance(59_999);
     await drainJobs();
@@ -230,6 +234,21 @@ test("reliable server: a session waits 60 s (the default resumeTimeout) for its 
     clock.advance(1);
     await lost.promise;
     assert.equal(session.state, "closed");
+    // This side gave the session up, and a message never written was certainly not delivered.
+    // Before: both said "as the peer lost the session: it may or may not have been delivered".
+    assert.deepEqual(
+      [await sent, await unsent].map((e) => [e?.message, (e as { code?: string })?.code]),
+      [
+        [
+          "Cannot confirm message 1 as the client did not reconnect within resumeTimeout: it may or may not have been delivered",
+          "SESSION_LOST",
+        ],
+        [
+          "Cannot send message 2 as the client did not reconnect within resumeTimeout",
+          "SESSION_LOST",
+        ],
+      ],
+    );
   });
 });
 
