@@ -45,7 +45,8 @@ export interface ReliableStats {
  * - `resumed`: a handshake on a new connection completed and unconfirmed
  *   messages were replayed ({@linkcode ResumedDetail}).
  * - `sessionlost`: the peer lost the session (restart, or it gave up waiting
- *   for this side); lists the messages whose fate is unknown
+ *   for this side), or on a server the client did not come back within
+ *   `resumeTimeout`; lists the messages whose fate is unknown
  *   ({@linkcode SessionLostDetail}). On a client a `resumed` follows at once,
  *   with `replayed` 0: the session goes on afresh under the server's new id,
  *   not the old one resumed.
@@ -78,7 +79,7 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    *
    * Rejects with a `ConnectionError`: `CONNECTION_CLOSED` when the session is
    * closing or closed (or closed before the message was confirmed),
-   * `SESSION_LOST` when the peer lost the session (see the `sessionlost`
+   * `SESSION_LOST` when the session was lost (see the `sessionlost`
    * event). When `reconnect.maxAttempts` ran out, a `close()` timed out or
    * the peer speaks another version, the messages that ended unconfirmed
    * have the `close` event's error as `cause`; other ends (the peer's
