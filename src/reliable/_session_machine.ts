@@ -425,7 +425,7 @@ export class SessionMachine {
       if (this.#o.role === "server") {
         // Everything we sent is confirmed; if the client missed our GOODBYE
         // the server answers its next HELLO with one (see reliable_server.ts).
-        this.#finish(undefined, "CONNECTION_CLOSED");
+        this.#finish(undefined);
         return;
       }
       // The client reconnects to finish the goodbye (within the close timeout).
@@ -526,7 +526,7 @@ export class SessionMachine {
       if (this.#o.role === "client" && this.#link === "handshaking") {
         this.#sendGoodbyeBehindHello(now);
       }
-      this.#finish(undefined, "CONNECTION_CLOSED");
+      this.#finish(undefined);
       return;
     }
     this.#maybeGoodbye(now);
@@ -567,7 +567,6 @@ export class SessionMachine {
           } not confirmed in time`,
           { code: "CONNECTION_TIMEOUT" },
         ),
-        "CONNECTION_CLOSED",
       );
       return;
     }
@@ -579,7 +578,6 @@ export class SessionMachine {
           `Cannot resume session as the client did not reconnect within resumeTimeout (${this.#o.resumeTimeout} ms)`,
           { code: "SESSION_LOST" },
         ),
-        "SESSION_LOST",
       );
       return;
     }
@@ -631,7 +629,6 @@ export class SessionMachine {
       const confirmed = this.#closeCalled && this.inFlight + this.waiting === 0;
       this.#finish(
         confirmed ? undefined : gaveUp(error, max, this.#established),
-        "CONNECTION_CLOSED",
       );
       return;
     }
@@ -792,7 +789,7 @@ export class SessionMachine {
       this.#closeRequested = true;
       this.#sendGoodbye(now);
     }
-    this.#finish(undefined, "CONNECTION_CLOSED");
+    this.#finish(undefined);
   }
 
   #onHello(frame: Uint8Array, now: number): void {
@@ -847,7 +844,6 @@ export class SessionMachine {
           `Cannot open session as the server speaks protocol version ${welcome.version}, not ${PROTOCOL_VERSION}`,
           { code: "PROTOCOL_ERROR" },
         ),
-        "CONNECTION_CLOSED",
       );
       return;
     }
@@ -864,7 +860,7 @@ export class SessionMachine {
         // (close() came after it), the server started a fresh session for this client: a
         // GOODBYE ends it at once instead of after resumeTimeout.
         this.#sendGoodbye(now);
-        this.#finish(undefined, "CONNECTION_CLOSED");
+        this.#finish(undefined);
         return;
       }
     } else {
@@ -896,7 +892,6 @@ export class SessionMachine {
         new ConnectionError(`Cannot open session as the server rejected it: ${message}`, {
           code: "PROTOCOL_ERROR",
         }),
-        "CONNECTION_CLOSED",
       );
       return;
     }
@@ -1003,43 +998,40 @@ export class SessionMachine {
     }
   }
 
-  #finish(error: Error | undefined, code: "CONNECTION_CLOSED" | "SESSION_LOST"): void {
+  /**
+   * Ends the session with `error` (the `close` event's). A lost session's
+   * messages were failed by {@linkcode #lose} first: those left here fail with
+   * `CONNECTION_CLOSED`.
+   */
+  #finish(error: Error | undefined): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#closeRequested = true;
     const unconfirmed: Entry[] = [];
+    // close() resolves only if every message unconfirmed when it was called got confirmed: the
+    // close event carries the error it rejects with (the iterator ends cleanly all the same).
+    error ??= this.#closeLoss;
     // Each message's error says why the session ended (a give-up, a close timeout, a version
     // mismatch) through its cause; its code stays the message's own.
-    const why = error ?? this.#closeLoss;
-    const options = why === undefined ? { code } : { code, cause: why };
+    const options = error === undefined
+      ? { code: "CONNECTION_CLOSED" as const }
+      : { code: "CONNECTION_CLOSED" as const, cause: error };
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i]!;
       entry.error = new ConnectionError(
-        !entry.sent
-          ? `Cannot send message ${entry.seq} as the session ${
-            code === "SESSION_LOST" ? "was lost" : "closed"
-          }`
-          : code === "SESSION_LOST"
-          ? `Cannot confirm message ${entry.seq} as the session was lost: it may or may not have been delivered`
-          : `Cannot confirm message ${entry.seq} as the session closed before the peer confirmed it`,
+        entry.sent
+          ? `Cannot confirm message ${entry.seq} as the session closed before the peer confirmed it`
+          : `Cannot send message ${entry.seq} as the session closed`,
         options,
       );
       unconfirmed.push(entry);
       this.failed.push(entry);
     }
     for (const entry of this.#takeWaiting()) {
-      entry.error = new ConnectionError(
-        code === "SESSION_LOST"
-          ? "Cannot send message as the session was lost"
-          : "Cannot send message as the session closed",
-        options,
-      );
+      entry.error = new ConnectionError("Cannot send message as the session closed", options);
       unconfirmed.push(entry);
       this.failed.push(entry);
     }
-    // close() resolves only if every message unconfirmed when it was called got confirmed: the
-    // close event carries the error it rejects with (the iterator ends cleanly all the same).
-    error ??= this.#closeLoss;
     if (error === undefined && this.#closeCalled && unconfirmed.length > 0) {
       // The peer closed first (its GOODBYE): it will never take these.
       error = new ConnectionError(
