@@ -126,6 +126,10 @@ class Server implements ReliableServer {
   // Sessions that ended (other than by expiring), kept for resumeTimeout so
   // that a client that missed the final GOODBYE gets it again: id -> ack.
   #tombstones = new Map<string, { ack: number; expires: number }>();
+  /** The timer that forgets expired tombstones, while there are any. */
+  #pruneTimer: unknown;
+  /** No client can come back (the listener ended, or close() is done): no tombstones are kept. */
+  #tombstonesOver = false;
 
   constructor(listener: AsyncIterable<Conn>, options: ReliableServerOptions) {
     this.#o = resolveOptions(options);
@@ -191,6 +195,7 @@ class Server implements ReliableServer {
     this.#accepting.return?.().catch(noop);
     for (const link of this.#handshaking) link.conn.close();
     this.#handshaking.clear();
+    this.#forgetTombstones();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReliableSession> {
@@ -253,6 +258,8 @@ class Server implements ReliableServer {
     // through it, though), and no new one can come once the handshakes under way are done: the
     // iteration ends then, with the failure.
     await Promise.allSettled(handshakes);
+    // No client can come back to read a tombstone now.
+    this.#forgetTombstones();
     if (this.#closed) return;
     this.#listenerEnded = ended;
     const waiters = this.#waiters;
@@ -379,6 +386,35 @@ class Server implements ReliableServer {
     }
   }
 
+  /**
+   * Keeps one timer, due when the oldest tombstone expires (but no sooner
+   * than an eighth of resumeTimeout from now, so that a steady stream of
+   * ending sessions wakes it a few times per resumeTimeout, not once per
+   * session): an idle server lets expired tombstones go too. A tombstone
+   * past its time is never answered from, whenever it is dropped.
+   */
+  #schedulePrune(): void {
+    if (this.#pruneTimer !== undefined) return;
+    const oldest = this.#tombstones.values().next();
+    if (oldest.done) return;
+    const clock = this.#o.clock;
+    const delay = Math.max(oldest.value.expires - clock.now(), this.#resumeTimeout / 8);
+    this.#pruneTimer = timeoutAfter(clock, this.#prune, delay);
+  }
+
+  #prune = (): void => {
+    this.#pruneTimer = undefined;
+    this.#dropExpiredTombstones();
+    this.#schedulePrune();
+  };
+
+  #forgetTombstones(): void {
+    this.#tombstonesOver = true;
+    this.#tombstones.clear();
+    cancelTimeout(this.#o.clock, this.#pruneTimer);
+    this.#pruneTimer = undefined;
+  }
+
   #create(id: Uint8Array, oldKey?: string): Session {
     const o = this.#o;
     const key = idToHex(id);
@@ -405,7 +441,10 @@ class Server implements ReliableServer {
           if (oldKey !== undefined && this.#formerIds.get(oldKey) === session) {
             this.#formerIds.delete(oldKey);
           }
-          if ((error as { code?: string } | undefined)?.code !== "SESSION_LOST") {
+          if (
+            (error as { code?: string } | undefined)?.code !== "SESSION_LOST" &&
+            !this.#tombstonesOver
+          ) {
             const tombstones = this.#tombstones;
             tombstones.delete(key);
             this.#dropExpiredTombstones();
@@ -418,6 +457,7 @@ class Server implements ReliableServer {
               ack: lastReceived,
               expires: o.clock.now() + this.#resumeTimeout,
             });
+            this.#schedulePrune();
           }
         },
       },

@@ -515,7 +515,8 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    * It also bounds the sessions that ended here and are remembered (for
    * `resumeTimeout`) to answer a client that missed the final GOODBYE: the
    * oldest is forgotten first, and its client, if it comes back, is told
-   * its session was lost.
+   * its session was lost. (All of them are forgotten once the listener has
+   * ended or `close()` is done.)
    *
    * @default {Infinity}
    */

@@ -18,6 +18,7 @@ import {
   setDataSeq,
   WELCOME,
 } from "../../src/reliable/_protocol.ts";
+import type { ReliableServer, ReliableSession } from "../../src/reliable/types.ts";
 import { FakeClock } from "../_util/fake_clock.ts";
 import {
   answerTo,
@@ -25,6 +26,7 @@ import {
   nextSession,
   once,
   outcome,
+  type rawPeer,
   read,
   sayHello,
   track,
@@ -297,5 +299,89 @@ test(
       assert.deepEqual(await seen(), ["closed"], "dropped after deadPeerTimeout of silence");
       await reading;
     });
+  },
+);
+
+type RawPeer = Awaited<ReturnType<typeof rawPeer>>;
+
+/** Ends the session of a raw peer that said HELLO with id `fill`: the server's GOODBYE, then the peer goes. */
+async function endSession(
+  server: ReliableServer,
+  dial: () => Promise<RawPeer>,
+  fill: number,
+): Promise<void> {
+  const peer = await dial();
+  await sayHello(peer, fill);
+  await closeUnanswered(await nextSession(server), peer);
+}
+
+/** Closes `session`: its GOODBYE, which `peer` reads and does not answer, then the peer goes. */
+async function closeUnanswered(
+  session: ReliableSession,
+  peer: RawPeer,
+): Promise<void> {
+  const closing = session.close();
+  let frame = await peer.next();
+  while (frame![0] !== GOODBYE) frame = await peer.next();
+  peer.close();
+  await closing;
+}
+
+test(
+  "reliable server: an ended session's tombstone answers GOODBYE within resumeTimeout, and a timer of its own forgets it after, with nothing else going on",
+  { timeout: 10000 },
+  async () => {
+    const clock = new FakeClock();
+    await withRawServer({ clock, resumeTimeout: 8000 }, async ({ net, server, dial }) => {
+      await endSession(server, dial, 7);
+      assert.equal(server.size, 0);
+      const start = clock.now();
+      // The one timer left is the tombstone's, due when it expires.
+      assert.deepEqual([clock.pending, clock.nextAt()], [1, start + 8000]);
+      const resume = encodeHandshake(HELLO, FLAG_RESUME, new Uint8Array(16).fill(7), 0);
+      assert.equal((await answerTo(net, resume))[0], GOODBYE, "the tombstone answers");
+      // A second session ends 500 ms later: its tombstone expires 500 ms after the first, but
+      // the timer waits at least resumeTimeout / 8 after firing (a stream of ending sessions
+      // wakes it a few times per resumeTimeout, not once per session).
+      clock.advance(500);
+      await endSession(server, dial, 8);
+      assert.deepEqual([clock.pending, clock.nextAt()], [1, start + 8000]);
+      clock.advance(7500); // the first expires: dropped; the second is looked at 1000 ms on
+      await drainJobs();
+      assert.deepEqual([clock.pending, clock.nextAt()], [1, start + 9000]);
+      clock.advance(1000);
+      await drainJobs();
+      assert.equal(clock.pending, 0, "no tombstone left, no timer left");
+      // Forgotten: a client coming back now is told its session was lost.
+      const again = decodeHandshake(await answerTo(net, resume))!;
+      assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST]);
+    });
+  },
+);
+
+test(
+  "reliable server: close() and the end of its listener forget the tombstones and their timer",
+  { timeout: 10000 },
+  async () => {
+    for (const how of ["close()", "listener end"]) {
+      const clock = new FakeClock();
+      await withRawServer({ clock }, async ({ listener, server, dial }) => {
+        await endSession(server, dial, 7);
+        assert.equal(clock.pending, 1, "the tombstone's timer");
+        if (how === "close()") await server.close();
+        else {
+          // A session still open when the listener ends: no client can come back to read its
+          // tombstone either, so it leaves none when it ends.
+          const peer = await dial();
+          await sayHello(peer, 8);
+          const session = await nextSession(server);
+          listener.close();
+          for await (const _ of server) assert.fail("no session");
+          await closeUnanswered(session, peer);
+        }
+        await drainJobs();
+        assert.equal(clock.pending, 0, `${how}: a timer left`);
+      });
+    }
   },
 );
