@@ -401,8 +401,11 @@ export function checkTarget<
   }
   const host: unknown = options.hostname;
   if (host !== undefined && (typeof host !== "string" || host === "")) {
+    // "[]" reads as "" once its brackets are taken off: named as given.
+    const named = (given as { hostname?: unknown }).hostname;
+    const rule = named === host ? "be a non-empty string" : "name a host inside its brackets";
     throw new TypeError(
-      `Cannot ${action} as hostname must be a non-empty string: received ${receivedValue(host)}`,
+      `Cannot ${action} as hostname must ${rule}: received ${receivedValue(named)}`,
     );
   }
   checkPort(options.port, action);
