@@ -22,6 +22,7 @@ import {
   closeQuietly,
   handshakeFraming,
   type Link,
+  MAX_DELAY,
   nonNegative,
   openLink,
   type ResolvedOptions,
@@ -399,7 +400,10 @@ class Server implements ReliableServer {
     if (oldest.done) return;
     const clock = this.#o.clock;
     const delay = Math.max(oldest.value.expires - clock.now(), this.#resumeTimeout / 8);
-    this.#pruneTimer = timeoutAfter(clock, this.#prune, delay);
+    // One that never expires (resumeTimeout Infinity) needs none; one further away than timers
+    // reach: wake up then, and look again (timeoutAfter() would set no timer at all).
+    if (delay === Infinity) return;
+    this.#pruneTimer = clock.setTimeout(this.#prune, Math.min(MAX_DELAY, delay));
   }
 
   #prune = (): void => {

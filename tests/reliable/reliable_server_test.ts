@@ -385,3 +385,33 @@ test(
     }
   },
 );
+
+test(
+  "reliable server: a tombstone further away than timers reach (resumeTimeout over 2^31-1 ms) is forgotten on an idle server too, and one that never expires sets no timer",
+  { timeout: 10000 },
+  async () => {
+    // 2^32 ms: the timer wakes at 2^31-1 ms (as far as timers reach), looks, and waits again.
+    // Before, timeoutAfter() set none for it, and the idle server held the tombstone for ever.
+    const clock = new FakeClock();
+    await withRawServer({ clock, resumeTimeout: 2 ** 32 }, async ({ net, server, dial }) => {
+      await endSession(server, dial, 7);
+      const start = clock.now();
+      assert.deepEqual([clock.pending, clock.nextAt()], [1, start + (2 ** 31 - 1)]);
+      const resume = encodeHandshake(HELLO, FLAG_RESUME, new Uint8Array(16).fill(7), 0);
+      clock.advance(2 ** 32 - 1);
+      await drainJobs();
+      assert.equal((await answerTo(net, resume))[0], GOODBYE, "not expired yet: it answers");
+      assert.equal(clock.pending, 1, "still looked after");
+      clock.advance(2 ** 30);
+      await drainJobs();
+      assert.equal(clock.pending, 0, "expired and forgotten: no timer left");
+      const again = decodeHandshake(await answerTo(net, resume))!;
+      assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST]);
+    });
+    const never = new FakeClock();
+    await withRawServer({ clock: never, resumeTimeout: Infinity }, async ({ server, dial }) => {
+      await endSession(server, dial, 7);
+      assert.equal(never.pending, 0, "a tombstone that never expires needs no timer");
+    });
+  },
+);
