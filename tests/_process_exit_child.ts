@@ -322,6 +322,26 @@ const cases: Record<string, () => Promise<void>> = {
     listener.close();
     await client.close().catch(() => {});
   },
+  // A session ends (its client closed it: the server keeps its tombstone, and a timer to
+  // forget it, for resumeTimeout: 60 s), then the listener is closed; the server is never closed.
+  async "reliable-server-listener-end"(): Promise<void> {
+    const listener = await listen({ hostname: LOOPBACK, port: 0 });
+    const server = reliableServer(listener, LONG);
+    const client = reliableClient(
+      (signal) => connect({ hostname: LOOPBACK, port: portOf(listener), signal }),
+      LONG,
+    );
+    await client.send("hello");
+    let session: AsyncIterable<Uint8Array> | undefined;
+    for await (const s of server) {
+      session = s;
+      break;
+    }
+    await client.close();
+    for await (const _ of session!) { /* to the client's GOODBYE */ }
+    listener.close();
+    for await (const _ of server) throw new Error("a session after the listener closed");
+  },
   // The server's connection and listener go away (no GOODBYE): the client reconnects, is
   // refused and backs off; then it is closed, then the server.
   async "reliable-server-gone"(): Promise<void> {

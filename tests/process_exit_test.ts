@@ -158,6 +158,7 @@ const ALONE = [
   "reliable-close-timeout",
   "reliable-server-close",
   "reliable-server-gone",
+  "reliable-server-listener-end",
   "reliable-first-dial",
 ];
 
