@@ -193,10 +193,14 @@ class Server implements ReliableServer {
     await Promise.allSettled(
       [...this.#sessions.values()].map((session) => session.close({ timeout })),
     );
-    this.#accepting.return?.().catch(noop);
-    for (const link of this.#handshaking) link.conn.close();
-    this.#handshaking.clear();
-    this.#forgetTombstones();
+    try {
+      this.#accepting.return?.().catch(noop);
+    } finally {
+      // Also when the listener's return() throws (close() rejects with that).
+      for (const link of this.#handshaking) link.conn.close();
+      this.#handshaking.clear();
+      this.#forgetTombstones();
+    }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReliableSession> {

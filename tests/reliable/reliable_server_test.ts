@@ -20,13 +20,16 @@ import {
 } from "../../src/reliable/_protocol.ts";
 import type { ReliableServer, ReliableSession } from "../../src/reliable/types.ts";
 import { FakeClock } from "../_util/fake_clock.ts";
+import { MemoryNetwork } from "../_util/memory_conn.ts";
+import { reliableServer } from "../../src/reliable/reliable_server.ts";
+import type { Conn } from "../../src/connection/types.ts";
 import {
   answerTo,
   drainJobs,
   nextSession,
   once,
   outcome,
-  type rawPeer,
+  rawPeer,
   read,
   sayHello,
   track,
@@ -413,5 +416,54 @@ test(
       await endSession(server, dial, 7);
       assert.equal(never.pending, 0, "a tombstone that never expires needs no timer");
     });
+  },
+);
+
+test(
+  "reliable server: close() forgets the tombstones and closes the handshakes also when the listener's return() throws, or never settles a pending next()",
+  { timeout: 10000 },
+  async () => {
+    for (const how of ["throws", "never settles"]) {
+      const clock = new FakeClock();
+      const net = new MemoryNetwork();
+      const listener = net.listen();
+      const thrown = new Error("return() failed");
+      const wrapped: AsyncIterable<Conn> = {
+        [Symbol.asyncIterator]() {
+          const it = listener[Symbol.asyncIterator]();
+          let over = false;
+          return {
+            // "never settles": once return() was called, next() waits for ever.
+            next: () => over ? new Promise<never>(() => {}) : it.next(),
+            return: (): Promise<IteratorResult<Conn>> => {
+              if (how === "throws") throw thrown;
+              over = true;
+              return new Promise<never>(() => {});
+            },
+          };
+        },
+      };
+      const server = reliableServer(wrapped, { clock });
+      const peers: RawPeer[] = [];
+      const dial = async () => {
+        const peer = await rawPeer(net);
+        peers.push(peer);
+        return peer;
+      };
+      try {
+        await endSession(server, dial, 7);
+        const silent = await dial(); // says no HELLO
+        await drainJobs(20);
+        const ended = track(silent.next());
+        const closing = await server.close().then(() => "resolved", (error) => error);
+        assert.equal(closing, how === "throws" ? thrown : "resolved", how);
+        await drainJobs(20);
+        assert.equal(ended.settled(), true, `${how}: the handshake's connection closed`);
+        assert.equal(clock.pending, 0, `${how}: a timer left`);
+      } finally {
+        for (const peer of peers) peer.close();
+        listener.close();
+      }
+    }
   },
 );
