@@ -347,8 +347,8 @@ export function unixBindPath(path: string, cwd: () => string): string {
  * `options` with a bracketed IPv6 `hostname` unwrapped ({@linkcode bareHost}),
  * once checked: a `RangeError` for a Unix socket `path` over 107 bytes (macOS
  * allows 103: longer ones fail there as the runtime says), a `TypeError` for
- * an empty (or non-string) `path` or
- * `hostname` (`"[]"` too), and `port` as {@linkcode checkPort} checks it, so
+ * an empty (or non-string) `path` or `hostname` (`"[]"` too), a `hostname`
+ * with a NUL character, and `port` as {@linkcode checkPort} checks it, so
  * that every runtime refuses a bad target alike (they would otherwise fail in
  * different ways, or dial the local host). Call it before anything reads the
  * options, where a throw becomes the returned promise's rejection.
@@ -406,6 +406,14 @@ export function checkTarget<
     const rule = named === host ? "be a non-empty string" : "name a host inside its brackets";
     throw new TypeError(
       `Cannot ${action} as hostname must ${rule}: received ${receivedValue(named)}`,
+    );
+  }
+  // No host has one; the runtimes failed each in its own way (Node with a TypeError of its own).
+  if (typeof host === "string" && host.includes("\0")) {
+    throw new TypeError(
+      `Cannot ${action} as hostname must not contain a NUL character: received ${
+        receivedValue((given as { hostname?: unknown }).hostname)
+      }`,
     );
   }
   checkPort(options.port, action);

@@ -671,6 +671,18 @@ export function adapterSuite(name: Runtime): void {
       const tls = { hostname, port: 0, cert: "junk", key: "junk" };
       await assert.rejects(listenTls(tls), host, `listenTls ${hostname}`);
     }
+    // A NUL in a host name: before, the node adapter threw Node's own TypeError
+    // (ERR_INVALID_ARG_VALUE) to connect, Bun's a ConnectionError "as it failed: ...", Deno's
+    // could not resolve it; no host has one.
+    const nul =
+      /as hostname must not contain a NUL character: received the string "\[?local\\u0000host\]?"$/;
+    for (const hostname of ["local\0host", "[local\0host]"]) {
+      await assert.rejects(connect({ hostname, port: 1 }), nul, `connect ${hostname}`);
+      await assert.rejects(connectTls({ hostname, port: 1 }), nul, `connectTls ${hostname}`);
+      await assert.rejects(listen({ hostname, port: 0 }), nul, `listen ${hostname}`);
+      const tls = { hostname, port: 0, cert: "junk", key: "junk" };
+      await assert.rejects(listenTls(tls), nul, `listenTls ${hostname}`);
+    }
     const path = /as path must be a non-empty string: received the string ""/;
     await assert.rejects(connect({ path: "" }), path, "connect to path ''");
     await assert.rejects(listen({ path: "" }), path, "listen on path ''");
