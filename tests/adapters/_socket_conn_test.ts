@@ -944,3 +944,43 @@ test(
     await Promise.all([a.closed, b.closed]);
   },
 );
+
+test(
+  "SocketConn: the shared getters reach the conn through a Proxy whose get trap forwards its receiver, and leave no trace in keys, a spread copy or JSON",
+  BOUNDED,
+  async () => {
+    const { conn } = scripted(true);
+    const seen: PropertyKey[] = [];
+    const proxy = new Proxy(conn, {
+      get(target, key, receiver) {
+        seen.push(key);
+        return Reflect.get(target, key, receiver);
+      },
+    });
+    // The getter runs with the proxy as `this`: it finds the conn through the trap, once.
+    assert.equal(typeof proxy.read, "function");
+    assert.equal(seen.filter((key) => typeof key === "symbol").length, 1);
+    assert.equal(proxy.readable, conn.readable);
+    assert.equal(proxy.read, undefined, "no read() once the readable is built");
+    // The conn's link to itself is a symbol, not enumerable: keys, a copy and JSON do not show
+    // it (as a string key it would make JSON.stringify() throw on the cycle).
+    assert.deepEqual(Object.keys(conn).filter((key) => key.startsWith("read")), [
+      "readable",
+      "read",
+    ]);
+    const hidden = Object.getOwnPropertySymbols(conn).filter((key) =>
+      !Object.getOwnPropertyDescriptor(conn, key)!.enumerable
+    );
+    assert.equal(hidden.length, 1, "the link to itself");
+    const copy = { ...conn };
+    assert.equal(hidden[0]! in copy, false, "not copied");
+    assert.equal(copy.readable, conn.readable);
+    assert.equal(copy.read, undefined);
+    assert.doesNotThrow(() => JSON.stringify(conn));
+    // After close(), as before: the same readable, and still no read().
+    conn.close();
+    await conn.closed;
+    assert.equal(proxy.readable, conn.readable);
+    assert.equal(conn.read, undefined);
+  },
+);
