@@ -318,7 +318,8 @@ function tcpTarget(options: { hostname?: string | undefined; port: number }): st
  * @throws {RangeError} `port` is a number but not an integer from 1 to 65535, or `path`
  * is longer than 107 bytes.
  * @throws {TypeError} `port` is not a number, `options` is not an object,
- * `hostname` or `path` is an empty string, `signal` is no `AbortSignal`, or
+ * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
+ * `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
@@ -351,7 +352,8 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * @throws {RangeError} `port` is a number but not an integer from 1 to 65535.
  * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over
  * TCP), `options` is not an object,
- * `hostname` or `serverName` is an empty string, `caCerts` is not an array of
+ * `hostname` or `serverName` is an empty string (`hostname` also `"[]"` or with a
+ * NUL character), `caCerts` is not an array of
  * strings, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
@@ -499,7 +501,7 @@ function bind(target: string, unixPath: string | undefined, open: () => Deno.Lis
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
  * @throws {TypeError} `port` is not a number, `options` is not an object, or
- * `hostname` is an empty string.
+ * `hostname` is empty (also `"[]"`) or has a NUL character.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
 /**
@@ -521,7 +523,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535, or `path`
  * is longer than 107 bytes.
  * @throws {TypeError} `port` is not a number, `options` is not an object, or
- * `hostname` or `path` is an empty string.
+ * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character).
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -553,7 +555,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
  * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over TCP), `options`
- * is not an object, `hostname` is an empty string, or `cert` or `key` is not a non-empty string.
+ * is not an object, `hostname` is empty (also `"[]"`) or has a NUL character, or `cert` or
+ * `key` is not a non-empty string.
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
