@@ -192,10 +192,20 @@ export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions
  * REJECT with its reason must fit, whatever `maxMessageSize`).
  */
 export function sessionFraming(maxMessageSize: number): Framing {
-  return lengthPrefixed({
-    maxFrameLength: Math.max(maxMessageSize + DATA_HEADER, HANDSHAKE_LIMIT),
-  });
+  // Framings hold no state of a connection: the sessions of a server (and its handshakes) share
+  // the last one made (about 1 KB of closures and objects each: a server made three per session).
+  if (lastFraming?.maxMessageSize !== maxMessageSize) {
+    lastFraming = {
+      maxMessageSize,
+      framing: lengthPrefixed({
+        maxFrameLength: Math.max(maxMessageSize + DATA_HEADER, HANDSHAKE_LIMIT),
+      }),
+    };
+  }
+  return lastFraming.framing;
 }
+
+let lastFraming: { maxMessageSize: number; framing: Framing } | undefined;
 
 /**
  * The most bytes a frame may have before the handshake: a HELLO (27 bytes
@@ -212,7 +222,7 @@ export const HANDSHAKE_LIMIT = 1024;
  */
 export function handshakeFraming(maxMessageSize: number): { framing: Framing; open(): void } {
   const full = sessionFraming(maxMessageSize);
-  const small = lengthPrefixed({ maxFrameLength: HANDSHAKE_LIMIT });
+  const small = handshakeLimited ??= lengthPrefixed({ maxFrameLength: HANDSHAKE_LIMIT });
   let decoder: HeaderDecoder | undefined;
   const framing = withFixedOverhead({
     ...full,
@@ -223,6 +233,9 @@ export function handshakeFraming(maxMessageSize: number): { framing: Framing; op
   }, fixedOverhead(full));
   return { framing, open: () => decoder?.setLimit(full.maxFrameLength) };
 }
+
+/** The framing of a handshake's first frames (shared, as the session framing is). */
+let handshakeLimited: Framing | undefined;
 
 /** One connection attached to a session. */
 export interface Link {
