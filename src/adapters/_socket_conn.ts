@@ -104,8 +104,8 @@ export class SocketConn implements Conn {
    * can, and only while `readable` has not been used.
    */
   declare readonly read: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
-  /** Bytes to the peer; a write resolves once handed to the OS. */
-  readonly writable: WritableStream<Uint8Array>;
+  /** Bytes to the peer; a write resolves once handed to the OS. Built on first use. */
+  declare readonly writable: WritableStream<Uint8Array>;
   /** This side's address. */
   readonly localAddr: NetAddr;
   /** The peer's address. */
@@ -129,12 +129,14 @@ export class SocketConn implements Conn {
   /** Why the socket failed (reset, ...), once it did: writes it cut short report it too. */
   #failed = false;
   #failureCause: unknown;
-  #writer!: WritableStreamDefaultController;
+  #writer: WritableStreamDefaultController | undefined;
+  /** What the writable is errored with (or starts with, if built later). */
+  #writableError: Error | undefined;
   /** open: deliver; cancelled: discard; done: ended, errored or closed. */
   #read: "open" | "cancelled" | "done" = "open";
   #paused = true; // the handle starts paused; the first pull resumes it
-  /** `writable` as made (see `writeDirect`). */
-  #writable: WritableStream<Uint8Array>;
+  /** `writable` as made, once it is (see `writeDirect`). */
+  #writable: WritableStream<Uint8Array> | undefined;
   /** Chunks the writable accepted (its size() hook runs once per write()). */
   #accepted = 0;
   /** A read through `readDirect` waiting for data (the readable's queue is empty meanwhile). */
@@ -184,57 +186,13 @@ export class SocketConn implements Conn {
     const read = handle.read?.bind(handle);
     this.#byob = read && ((buffer) => this.#readInto(read, buffer));
     // Own enumerable accessors, readable first: `{ ...conn }` builds the readable and then
-    // copies no read(), as with an own `readable` field. The same getters for every conn (a
-    // closure per conn gave each its own hidden class: 1.5 KB more per connection on V8).
+    // copies no read(), as with an own `readable` field; then the writable, built on first use
+    // too. The same getters for every conn (a closure per conn gave each its own hidden class:
+    // 1.5 KB more per connection on V8).
     Object.defineProperty(this, SELF, { value: this });
     Object.defineProperties(this, SocketConn.#accessors);
     // Without read(), data may flow from the start (Bun): the readable must be there to queue it.
     if (read === undefined) void this.readable;
-    this.writable = this.#writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writer = controller;
-        // abort() waits for the write in progress, which a peer that reads nothing never lets
-        // finish: close at once instead (the write then rejects). After abort() has begun
-        // erroring the stream with its reason, which would otherwise be the close's error.
-        controller.signal?.addEventListener("abort", () => queueMicrotask(() => this.close()));
-      },
-      write: (chunk) => {
-        if (this.#closing || this.#shutdown !== undefined || this.#written >= this.#fence) {
-          this.#settle(false);
-          throw closedError(remoteAddr);
-        }
-        // Not bytes: refused in the same words everywhere (each runtime's socket takes other
-        // types, or fails at once; Bun sent a string and failed its write).
-        // A chunk whose buffer was detached (transferred) since its write() reads as empty: its
-        // bytes would be lost without a word.
-        const refused = !(chunk instanceof Uint8Array) || (chunk.length === 0 && isDetached(chunk));
-        let writing: Promise<void>;
-        try {
-          if (refused) {
-            checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
-            throw detachedPayload(`write to ${formatAddr(remoteAddr)}`, "chunk");
-          }
-          // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys
-          // the socket.) A socket that failed still reports it.
-          if (chunk.length === 0 && !this.#failed) return void this.#settle(true);
-          writing = handle.write(chunk);
-        } catch (error) {
-          writing = Promise.reject(error);
-        }
-        // The writable errors and drops its queue: closeWrite() stops waiting for it.
-        return writing.then(() => this.#settle(true), (cause) => {
-          throw this.#writeFailed(refused ? cause as TypeError : undefined, cause);
-        });
-      },
-      close: () => this.#closeWrite(),
-      abort: () => this.close(),
-    }, {
-      highWaterMark: 1,
-      size: () => {
-        this.#accepted++;
-        return 1;
-      },
-    });
   }
 
   /**
@@ -266,11 +224,7 @@ export class SocketConn implements Conn {
     return writing.then(() => this.#settle(true), (cause) => {
       const error = this.#writeFailed(undefined, cause);
       // As after a sink write that rejected: the writable is errored with it.
-      try {
-        this.#writer.error(error);
-      } catch {
-        // already errored
-      }
+      this.#errorWritable(error);
       throw error;
     });
   }
@@ -356,7 +310,80 @@ export class SocketConn implements Conn {
       enumerable: true,
       configurable: true,
     },
+    writable: {
+      get(this: { [SELF]: SocketConn }): WritableStream<Uint8Array> {
+        return this[SELF].#getWritable();
+      },
+      enumerable: true,
+      configurable: true,
+    },
   };
+
+  /**
+   * Builds the writable on first use (a connection that never writes holds
+   * none: about 2 KB less on V8). Errored from the start if writing has
+   * already failed or the socket is gone.
+   */
+  #getWritable(): WritableStream<Uint8Array> {
+    const handle = this.#handle;
+    const remoteAddr = this.remoteAddr;
+    return this.#writable ??= new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writer = controller;
+        if (this.#writableError !== undefined) controller.error(this.#writableError);
+        // abort() waits for the write in progress, which a peer that reads nothing never lets
+        // finish: close at once instead (the write then rejects). After abort() has begun
+        // erroring the stream with its reason, which would otherwise be the close's error.
+        controller.signal?.addEventListener("abort", () => queueMicrotask(() => this.close()));
+      },
+      write: (chunk) => {
+        if (this.#closing || this.#shutdown !== undefined || this.#written >= this.#fence) {
+          this.#settle(false);
+          throw closedError(remoteAddr);
+        }
+        // Not bytes: refused in the same words everywhere (each runtime's socket takes other
+        // types, or fails at once; Bun sent a string and failed its write).
+        // A chunk whose buffer was detached (transferred) since its write() reads as empty: its
+        // bytes would be lost without a word.
+        const refused = !(chunk instanceof Uint8Array) || (chunk.length === 0 && isDetached(chunk));
+        let writing: Promise<void>;
+        try {
+          if (refused) {
+            checkChunk(chunk, `write to ${formatAddr(remoteAddr)}`);
+            throw detachedPayload(`write to ${formatAddr(remoteAddr)}`, "chunk");
+          }
+          // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys
+          // the socket.) A socket that failed still reports it.
+          if (chunk.length === 0 && !this.#failed) return void this.#settle(true);
+          writing = handle.write(chunk);
+        } catch (error) {
+          writing = Promise.reject(error);
+        }
+        // The writable errors and drops its queue: closeWrite() stops waiting for it.
+        return writing.then(() => this.#settle(true), (cause) => {
+          throw this.#writeFailed(refused ? cause as TypeError : undefined, cause);
+        });
+      },
+      close: () => this.#closeWrite(),
+      abort: () => this.close(),
+    }, {
+      highWaterMark: 1,
+      size: () => {
+        this.#accepted++;
+        return 1;
+      },
+    });
+  }
+
+  /** Errors the writable (at once, or as it is built): the first error holds, as in the stream. */
+  #errorWritable(error: Error): void {
+    this.#writableError ??= error;
+    try {
+      this.#writer?.error(error);
+    } catch {
+      // already closed or errored
+    }
+  }
 
   /** Builds the readable on first use. */
   #getReadable(): ReadableStream<Uint8Array> {
@@ -510,7 +537,7 @@ export class SocketConn implements Conn {
     );
     // A writable that FIN ended but left open (closeWrite() fences it) ends now, so that a
     // writer's `closed` settles (a no-op if it is errored or closed already).
-    this.#writer.error(closedError(this.remoteAddr));
+    this.#errorWritable(closedError(this.remoteAddr));
     this.#resolveClosed();
   }
 
@@ -621,11 +648,7 @@ export class SocketConn implements Conn {
     this.#writeDone = true;
     this.#writeError = error;
     this.#wake?.();
-    try {
-      this.#writer.error(error);
-    } catch {
-      // already closed or errored
-    }
+    this.#errorWritable(error);
   }
 
   /**

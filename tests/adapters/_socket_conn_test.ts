@@ -984,3 +984,68 @@ test(
     assert.equal(conn.read, undefined);
   },
 );
+
+test(
+  "SocketConn: the writable is built on first use, and one built after the end of writing is in the state an early one would be",
+  BOUNDED,
+  async () => {
+    // Built on first use: a conn that never writes holds no WritableStream (about 2 KB on V8).
+    const Original = globalThis.WritableStream;
+    let built = 0;
+    globalThis.WritableStream = class extends Original<unknown> {
+      constructor(...args: ConstructorParameters<typeof WritableStream>) {
+        super(...args);
+        built++;
+      }
+    } as typeof WritableStream;
+    let lazy: SocketConn;
+    try {
+      lazy = scripted().conn;
+      assert.equal(built, 0, "built with the conn");
+      const writable = lazy.writable;
+      assert.equal(built, 1);
+      assert.equal(lazy.writable, writable, "one writable");
+      assert.equal({ ...lazy }.writable, writable, "a spread copies it");
+    } finally {
+      globalThis.WritableStream = Original;
+    }
+    lazy.close();
+    await lazy.closed;
+    // The end of writing, with the writable built before it and after it: the same outcome.
+    const ends: [string, (conn: SocketConn, handle: ScriptedHandle) => Promise<void> | void][] = [
+      ["close()", (conn) => conn.close()],
+      ["a reset", (conn) => {
+        conn.error(reset());
+        conn.terminated();
+      }],
+      ["closeWrite()", (conn) => conn.closeWrite()],
+      ["the peer gone", (conn) => conn.terminated()],
+    ];
+    const outcome = async (conn: SocketConn): Promise<string[]> => {
+      const writer = conn.writable.getWriter();
+      // What each promise says once the microtasks queued so far have run ("pending": not yet).
+      const said = async (p: Promise<unknown>): Promise<string> => {
+        let result = "pending";
+        p.then(() => result = "resolved", (e: Error & { code?: string }) => {
+          result = `${e.code}: ${e.message}`;
+        });
+        for (let i = 0; i < 50; i++) await Promise.resolve();
+        return result;
+      };
+      return [await said(writer.write(new Uint8Array(1))), await said(writer.closed)];
+    };
+    for (const [name, end] of ends) {
+      const seen: string[][] = [];
+      for (const early of [true, false]) {
+        const { conn, handle } = scripted();
+        if (early) void conn.writable;
+        await end(conn, handle);
+        if (name === "closeWrite()") conn.terminated(); // the socket then goes
+        seen.push(await outcome(conn));
+        conn.close();
+        await conn.closed;
+      }
+      assert.deepEqual(seen[1], seen[0], name);
+    }
+  },
+);
