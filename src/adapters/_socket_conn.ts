@@ -333,8 +333,13 @@ export class SocketConn implements Conn {
         if (this.#writableError !== undefined) controller.error(this.#writableError);
         // abort() waits for the write in progress, which a peer that reads nothing never lets
         // finish: close at once instead (the write then rejects). After abort() has begun
-        // erroring the stream with its reason, which would otherwise be the close's error.
-        controller.signal?.addEventListener("abort", () => queueMicrotask(() => this.close()));
+        // erroring the stream with its reason, which would otherwise be the close's error. Not
+        // if the conn had errored it already (abort() of an errored stream does nothing), as a
+        // writable built after writing ended is until its start() completes: a close() would
+        // make a reset moot (closeWrite() would resolve).
+        controller.signal?.addEventListener("abort", () => {
+          if (this.#writableError === undefined) queueMicrotask(() => this.close());
+        });
       },
       write: (chunk) => {
         if (this.#closing || this.#shutdown !== undefined || this.#written >= this.#fence) {

@@ -1049,3 +1049,36 @@ test(
     }
   },
 );
+
+test(
+  "SocketConn: aborting a writable first read after a reset or the peer's going does not close() the conn, as with one built early: closeWrite() still reports it",
+  BOUNDED,
+  async () => {
+    // A writable built after writing ended is erroring until its start() completes: abort() then
+    // still signals its controller, whose listener closes the conn. One built early is errored
+    // already, and abort() does nothing. A close() would turn the failed closeWrite() into a
+    // success (close() makes a write failure moot).
+    const ends: [string, (conn: SocketConn) => void][] = [
+      ["a reset", (conn) => conn.error(reset())],
+      ["the peer gone", (conn) => conn.terminated()],
+    ];
+    for (const [name, end] of ends) {
+      for (const early of [true, false]) {
+        const { conn } = scripted();
+        if (early) {
+          void conn.writable;
+          for (let i = 0; i < 10; i++) await Promise.resolve(); // its start() completes
+        }
+        end(conn);
+        await conn.writable.abort(new Error("the application's")).catch(() => {});
+        await assert.rejects(
+          conn.closeWrite(),
+          hasCode("CONNECTION_RESET"),
+          `${name}, built ${early ? "early" : "late"}`,
+        );
+        conn.close();
+        await conn.closed;
+      }
+    }
+  },
+);
