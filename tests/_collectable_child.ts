@@ -3,7 +3,8 @@
 // `--v8-flags=--expose-gc`, Bun's own `Bun.gc`): `<case> <count>` opens and closes `count`
 // connections or sessions with the runtime's own adapter, holding only WeakRefs to them, then
 // forces a GC and prints one JSON line: how many were made and how many are still reachable.
-// The `framed` cases: `framed` (TCP), `framed-unix`, `framed-tls`.
+// The `framed` cases: `framed` (TCP), `framed-unix`, `framed-tls`, and `framed-receive` (TCP, the
+// server's end only reads).
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,8 +38,11 @@ function collect(): void {
 /** A macrotask turn: V8 keeps a WeakRef's target alive until the job that made or read it ends. */
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Listens, connects, sends one frame each way through `framed()`, closes both ends. */
-async function framedCycle(transport: string): Promise<void> {
+/**
+ * Listens, connects, sends one frame each way through `framed()`, closes both ends. With
+ * `receiveOnly`, the server's end only reads its frame, then closes: its conn builds no writable.
+ */
+async function framedCycle(transport: string, receiveOnly = false): Promise<void> {
   const format = lengthPrefixed();
   const listener = transport === "tls"
     ? await net.listenTls({ hostname: LOOPBACK, port: 0, cert, key })
@@ -49,7 +53,10 @@ async function framedCycle(transport: string): Promise<void> {
     for await (const conn of listener) {
       const fc = framed(conn, format);
       refs.push(new WeakRef(conn), new WeakRef(fc));
-      for await (const message of fc) await fc.send(message);
+      for await (const message of fc) {
+        if (receiveOnly) break;
+        await fc.send(message);
+      }
       await fc.close();
       return;
     }
@@ -74,7 +81,9 @@ async function framedCycle(transport: string): Promise<void> {
   await conn.closed;
 }
 
-if (name.startsWith("framed")) {
+if (name === "framed-receive") {
+  for (let i = 0; i < count; i++) await framedCycle("tcp", true);
+} else if (name.startsWith("framed")) {
   const transport = name.slice("framed-".length) || "tcp";
   for (let i = 0; i < count; i++) await framedCycle(transport);
 } else if (name === "reliable-sessions") {

@@ -67,6 +67,16 @@ for (const [transport, count] of [["tcp", COUNT], ["unix", COUNT], ["tls", 40]] 
 }
 
 test(
+  `collectable: ${COUNT} framed() connections over tcp whose server end only reads (its conn builds no writable) can be garbage-collected`,
+  { timeout: 90_000 },
+  async () => {
+    const { made, alive } = await run("framed-receive");
+    assert.equal(made, COUNT * 4);
+    assert.ok(alive <= made / 4, `${alive} of ${made} connections and Conns still reachable`);
+  },
+);
+
+test(
   `collectable: a reliable server that stays open lets go of ${COUNT} sessions that ended (and their clients)`,
   { timeout: 90_000 },
   async () => {
