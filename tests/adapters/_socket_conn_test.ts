@@ -1038,7 +1038,10 @@ test(
       const seen: string[][] = [];
       for (const early of [true, false]) {
         const { conn, handle } = scripted();
-        if (early) void conn.writable;
+        if (early) {
+          void conn.writable;
+          for (let i = 0; i < 10; i++) await Promise.resolve(); // its start() has run
+        }
         await end(conn, handle);
         if (name === "closeWrite()") conn.terminated(); // the socket then goes
         seen.push(await outcome(conn));
