@@ -290,9 +290,9 @@ export class SocketConn implements Conn {
   }
 
   /**
-   * `readable` and `read`, shared by every conn. They find theirs through
-   * `SELF`, which an `Object.create(conn)` or a `Proxy` of the conn (the
-   * getter's `this`) reaches too.
+   * `readable`, `read` and `writable`, shared by every conn. They find
+   * theirs through `SELF`, which an `Object.create(conn)` or a `Proxy` of the
+   * conn (the getter's `this`) reaches too.
    */
   static #accessors: PropertyDescriptorMap = {
     readable: {
