@@ -37,6 +37,23 @@ function portOf(listener: Listener): number {
   return listener.addr.port;
 }
 
+/** A reliable server on a fresh loopback listener, and a client of it (`LONG` timeouts). */
+async function reliablePair(
+  serverOptions: Parameters<typeof reliableServer>[1] = LONG,
+): Promise<{
+  listener: Listener;
+  server: ReturnType<typeof reliableServer>;
+  client: ReturnType<typeof reliableClient>;
+}> {
+  const listener = await listen({ hostname: LOOPBACK, port: 0 });
+  const server = reliableServer(listener, serverOptions);
+  const client = reliableClient(
+    (signal) => connect({ hostname: LOOPBACK, port: portOf(listener), signal }),
+    LONG,
+  );
+  return { listener, server, client };
+}
+
 async function accept(listener: Listener): Promise<Conn> {
   for await (const conn of listener) return conn;
   throw new Error("the listener ended");
@@ -271,12 +288,7 @@ const cases: Record<string, () => Promise<void>> = {
   },
   // A reliable client and server: a message, then both closed.
   async "reliable-close"(): Promise<void> {
-    const listener = await listen({ hostname: LOOPBACK, port: 0 });
-    const server = reliableServer(listener, LONG);
-    const client = reliableClient(
-      (signal) => connect({ hostname: LOOPBACK, port: portOf(listener), signal }),
-      LONG,
-    );
+    const { listener, server, client } = await reliablePair();
     await client.send("order");
     for await (const session of server) {
       for await (const _ of session) break;
@@ -289,12 +301,7 @@ const cases: Record<string, () => Promise<void>> = {
   // A client with messages its server never confirms (it does not read them and its receive
   // buffer is full): close({ timeout }) gives up on them.
   async "reliable-close-timeout"(): Promise<void> {
-    const listener = await listen({ hostname: LOOPBACK, port: 0 });
-    const server = reliableServer(listener, { ...LONG, receiveBufferSize: 4096 });
-    const client = reliableClient(
-      (signal) => connect({ hostname: LOOPBACK, port: portOf(listener), signal }),
-      LONG,
-    );
+    const { listener, server, client } = await reliablePair({ ...LONG, receiveBufferSize: 4096 });
     for (let i = 0; i < 32; i++) client.send(new Uint8Array(65536)).catch(() => {});
     let session: AsyncIterable<Uint8Array> | undefined;
     for await (const s of server) {
@@ -310,12 +317,7 @@ const cases: Record<string, () => Promise<void>> = {
   },
   // The server is closed while its client is connected; then the client is closed.
   async "reliable-server-close"(): Promise<void> {
-    const listener = await listen({ hostname: LOOPBACK, port: 0 });
-    const server = reliableServer(listener, LONG);
-    const client = reliableClient(
-      (signal) => connect({ hostname: LOOPBACK, port: portOf(listener), signal }),
-      LONG,
-    );
+    const { listener, server, client } = await reliablePair();
     await client.send("hello");
     for await (const _ of server) break;
     await server.close();
@@ -325,12 +327,7 @@ const cases: Record<string, () => Promise<void>> = {
   // A session ends (its client closed it: the server keeps its tombstone, and a timer to
   // forget it, for resumeTimeout: 60 s), then the listener is closed; the server is never closed.
   async "reliable-server-listener-end"(): Promise<void> {
-    const listener = await listen({ hostname: LOOPBACK, port: 0 });
-    const server = reliableServer(listener, LONG);
-    const client = reliableClient(
-      (signal) => connect({ hostname: LOOPBACK, port: portOf(listener), signal }),
-      LONG,
-    );
+    const { listener, server, client } = await reliablePair();
     await client.send("hello");
     let session: AsyncIterable<Uint8Array> | undefined;
     for await (const s of server) {

@@ -400,9 +400,9 @@ export function checkTarget<
     return options;
   }
   const host: unknown = options.hostname;
+  // Named as given: "[]" reads as "" once its brackets are taken off.
+  const named = (given as { hostname?: unknown }).hostname;
   if (host !== undefined && (typeof host !== "string" || host === "")) {
-    // "[]" reads as "" once its brackets are taken off: named as given.
-    const named = (given as { hostname?: unknown }).hostname;
     const rule = named === host ? "be a non-empty string" : "name a host inside its brackets";
     throw new TypeError(
       `Cannot ${action} as hostname must ${rule}: received ${receivedValue(named)}`,
@@ -412,7 +412,7 @@ export function checkTarget<
   if (typeof host === "string" && host.includes("\0")) {
     throw new TypeError(
       `Cannot ${action} as hostname must not contain a NUL character: received ${
-        receivedValue((given as { hostname?: unknown }).hostname)
+        receivedValue(named)
       }`,
     );
   }

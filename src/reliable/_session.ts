@@ -213,6 +213,9 @@ let lastFraming: { maxMessageSize: number; framing: Framing } | undefined;
  */
 export const HANDSHAKE_LIMIT = 1024;
 
+/** The framing of a handshake's first frames (shared, as the session framing is). */
+const HANDSHAKE_FRAMING: Framing = lengthPrefixed({ maxFrameLength: HANDSHAKE_LIMIT });
+
 /**
  * The session framing as a server reads a connection's first frames: at most
  * {@linkcode HANDSHAKE_LIMIT} bytes each, so that a peer that sends a large
@@ -222,20 +225,16 @@ export const HANDSHAKE_LIMIT = 1024;
  */
 export function handshakeFraming(maxMessageSize: number): { framing: Framing; open(): void } {
   const full = sessionFraming(maxMessageSize);
-  const small = handshakeLimited ??= lengthPrefixed({ maxFrameLength: HANDSHAKE_LIMIT });
   let decoder: HeaderDecoder | undefined;
   const framing = withFixedOverhead({
     ...full,
     decoder(options) {
-      decoder = small.decoder(options) as HeaderDecoder;
+      decoder = HANDSHAKE_FRAMING.decoder(options) as HeaderDecoder;
       return decoder;
     },
   }, fixedOverhead(full));
   return { framing, open: () => decoder?.setLimit(full.maxFrameLength) };
 }
-
-/** The framing of a handshake's first frames (shared, as the session framing is). */
-let handshakeLimited: Framing | undefined;
 
 /** One connection attached to a session. */
 export interface Link {
