@@ -7,7 +7,14 @@ import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
 import { checkChunk, detachedPayload, isDetached, isDetachedError } from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
-import { cancelReading, readDirect, writeDirect } from "../connection/_direct.ts";
+import {
+  cancelReading,
+  claimedWriter,
+  claimWriting,
+  readDirect,
+  releaseWriting,
+  writeDirect,
+} from "../connection/_direct.ts";
 
 export type { Conn, NetAddr, TcpAddr };
 
@@ -137,6 +144,11 @@ export class SocketConn implements Conn {
   #paused = true; // the handle starts paused; the first pull resumes it
   /** `writable` as made, once it is (see `writeDirect`). */
   #writable: WritableStream<Uint8Array> | undefined;
+  /**
+   * A claim on writing (see `claimWriting`): `null` while the writable is not
+   * built, then the writer that locks it.
+   */
+  #claim: WritableStreamDefaultWriter<Uint8Array> | null | undefined;
   /** Chunks the writable accepted (its size() hook runs once per write()). */
   #accepted = 0;
   /** A read through `readDirect` waiting for data (the readable's queue is empty meanwhile). */
@@ -202,13 +214,15 @@ export class SocketConn implements Conn {
    */
   [writeDirect](
     chunk: Uint8Array,
-    writable: WritableStream<Uint8Array>,
+    writable: WritableStream<Uint8Array> | undefined,
   ): Promise<void> | undefined {
     // Not a SocketConn itself (Object.create() of one), or the caller writes to a stream that is
-    // not this conn's own (replaced in place, or a wrapper's, as a Proxy's): no. A write queued or
-    // in progress, a direct one too, leaves #accepted above #written.
+    // not this conn's own (replaced in place, or a wrapper's, as a Proxy's), or (`undefined`)
+    // holds no claim: no. A write queued or in progress, a direct one too, leaves #accepted above
+    // #written.
     if (
-      !(#accepted in this) || writable !== this.#writable ||
+      !(#accepted in this) ||
+      (writable === undefined ? this.#claim === undefined : writable !== this.#writable) ||
       this.#accepted !== this.#written ||
       this.#closing ||
       this.#shutdown !== undefined || this.#written >= this.#fence || this.#writeDone ||
@@ -227,6 +241,37 @@ export class SocketConn implements Conn {
       this.#errorWritable(error);
       throw error;
     });
+  }
+
+  /**
+   * Takes writing without building the writable (see `claimWriting`): only
+   * for this SocketConn itself, with its own `writable` accessor, before the
+   * writable is built.
+   */
+  [claimWriting](): boolean {
+    if (
+      !(#accepted in this) || this.#writable !== undefined || this.#claim !== undefined ||
+      Object.getOwnPropertyDescriptor(this, "writable")?.get !==
+        SocketConn.#accessors["writable"]!.get
+    ) return false;
+    this.#claim = null;
+    return true;
+  }
+
+  /** The claim's writer, building the writable (see `claimWriting`). */
+  [claimedWriter](): WritableStreamDefaultWriter<Uint8Array> {
+    if (this.#claim === undefined) {
+      throw new TypeError("Cannot take a writer as writing is not claimed");
+    }
+    this.#getWritable();
+    return this.#claim!;
+  }
+
+  /** Ends the claim on writing (see `claimWriting`). */
+  [releaseWriting](): void {
+    const writer = this.#claim;
+    this.#claim = undefined;
+    writer?.releaseLock();
   }
 
   /**
@@ -321,13 +366,22 @@ export class SocketConn implements Conn {
 
   /**
    * Builds the writable on first use (a connection that never writes holds
-   * none: about 2 KB less on V8). Errored from the start if writing has
-   * already failed or the socket is gone.
+   * none: about 2 KB less on V8), locked by the claim's writer if writing is
+   * claimed. Errored from the start if writing has already failed or the
+   * socket is gone.
    */
   #getWritable(): WritableStream<Uint8Array> {
+    if (this.#writable !== undefined) return this.#writable;
+    const writable = this.#newWritable();
+    this.#writable = writable;
+    if (this.#claim === null) this.#claim = writable.getWriter();
+    return writable;
+  }
+
+  #newWritable(): WritableStream<Uint8Array> {
     const handle = this.#handle;
     const remoteAddr = this.remoteAddr;
-    return this.#writable ??= new WritableStream<Uint8Array>({
+    return new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writer = controller;
         if (this.#writableError !== undefined) controller.error(this.#writableError);

@@ -19,11 +19,15 @@ import { Coalescer } from "../streams/_coalescer.ts";
 import type { Conn } from "./types.ts";
 import {
   cancelReading,
+  claimedWriter,
+  claimWriting,
   type DirectReader,
   type DirectWriter,
   readDirect,
   type ReadingCanceller,
+  releaseWriting,
   writeDirect,
+  type WritingClaimer,
 } from "./_direct.ts";
 
 /** Options for {@linkcode framed}. */
@@ -518,6 +522,11 @@ class Framed implements FramedConnection {
   // Write side.
   #coalescer: Coalescer;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /**
+   * Writing claimed from a framewire adapter's conn without its writable (see
+   * `claimWriting`): #writer is taken only for a write the direct path refuses.
+   */
+  #claimed = false;
   #queue: Uint8Array[] = [];
   /** The length of each chunk of #queue when it was queued. */
   #queueLengths: number[] = [];
@@ -992,10 +1001,10 @@ class Framed implements FramedConnection {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#readFailure !== undefined) throw this.#readFailure;
     if (this.#closing !== undefined && !early) throw this.#endedBy ?? closingError();
-    // The first send takes the conn's writer, so that a conn whose writable is held elsewhere
-    // (by a second framed() too) refuses it at once, whatever its size, not later in the pump,
-    // where a small one would fail quietly. A payload refused below gives back the writer taken
-    // for it: the writable stays free for another framed().
+    // The first send takes writing (the conn's writer, or a framewire adapter's claim), so that a
+    // conn whose writable is held elsewhere (by a second framed() too) refuses it at once,
+    // whatever its size, not later in the pump, where a small one would fail quietly. A payload
+    // refused below gives writing back: the writable stays free for another framed().
     this.#claimWriter();
     if (this.#failure !== undefined) throw this.#failure;
     const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
@@ -1007,10 +1016,7 @@ class Framed implements FramedConnection {
       if (
         this.#emitted === 0 && this.#coalescer.pendingBytes === 0 &&
         this.#accepted === this.#sunk && this.#deferred.length === 0
-      ) {
-        this.#writer!.releaseLock();
-        this.#writer = undefined;
-      }
+      ) this.#releaseWriter(true);
       throw error;
     }
     // A full slab starts the pump, which can fail at once.
@@ -1054,18 +1060,44 @@ class Framed implements FramedConnection {
     return w.promise;
   }
 
-  /** Locks the conn's writable, keeping which stream it was (see `writeDirect`). */
+  /**
+   * Locks the conn's writable, keeping which stream it was (see `writeDirect`);
+   * the claim's writer when writing is claimed.
+   */
   #lockWritable(): WritableStreamDefaultWriter<Uint8Array> {
+    if (this.#claimed) return (this.conn as unknown as WritingClaimer)[claimedWriter]();
     return lock("writable", () => (this.#connWritable = this.conn.writable).getWriter());
   }
 
-  /** Takes the conn's writer unless taken; a writable held elsewhere fails this connection. */
+  /**
+   * Takes writing unless taken: claimed from a framewire adapter's conn before
+   * its writable is built (none is built for it), else the conn's writer; a
+   * writable held elsewhere fails this connection.
+   */
   #claimWriter(): void {
-    if (this.#writer !== undefined) return;
+    if (this.#writer !== undefined || this.#claimed) return;
+    if ((this.conn as Partial<WritingClaimer>)[claimWriting]?.call(this.conn) === true) {
+      this.#claimed = true;
+      return;
+    }
     try {
       this.#writer = this.#lockWritable();
     } catch (error) {
       this.#fail(error);
+    }
+  }
+
+  /**
+   * Gives writing back: the conn's writable is free for another writer.
+   * `retake`: this connection may take it again (after a refused first send;
+   * not after closeWrite()).
+   */
+  #releaseWriter(retake: boolean): void {
+    if (this.#claimed) (this.conn as unknown as WritingClaimer)[releaseWriting]();
+    else this.#writer?.releaseLock();
+    if (retake) {
+      this.#claimed = false;
+      this.#writer = undefined;
     }
   }
 
@@ -1224,14 +1256,14 @@ class Framed implements FramedConnection {
     // framewire adapter's socket when its writable holds nothing, without the stream's promises,
     // and followed with one reaction instead of the async pump's (as the pump would, in order).
     if (
-      this.#queue.length === 1 && this.#writer !== undefined &&
+      this.#queue.length === 1 && (this.#writer !== undefined || this.#claimed) &&
       this.#queue[0]!.length === this.#queueLengths[0]
     ) {
       const chunk = this.#queue[0]!;
       const direct = (this.conn as Partial<DirectWriter>)[writeDirect]?.call(
         this.conn,
         chunk,
-        this.#connWritable!,
+        this.#connWritable,
       );
       if (direct !== undefined) {
         this.#queue = [];
@@ -1259,7 +1291,9 @@ class Framed implements FramedConnection {
 
   async #pump(): Promise<void> {
     try {
-      const writer = this.#writer ??= this.#lockWritable();
+      // Taken for the first write that does not go straight to the socket (when writing is
+      // claimed, only then is the conn's writable built).
+      if (!this.#claimed) this.#writer ??= this.#lockWritable();
       while (this.#queue.length > 0) {
         const chunks = this.#takeQueue();
         if (chunks.length === 0) break; // its first chunk changed
@@ -1269,12 +1303,12 @@ class Framed implements FramedConnection {
           ? (this.conn as Partial<DirectWriter>)[writeDirect]?.call(
             this.conn,
             chunks[0]!,
-            this.#connWritable!,
+            this.#connWritable,
           )
           : undefined;
         const writes: Promise<void>[] = [];
         for (const chunk of chunks) {
-          const write = direct ?? writer.write(chunk);
+          const write = direct ?? (this.#writer ??= this.#lockWritable()).write(chunk);
           // Counted as each write completes (in order), so that #written is current when a
           // close() times out mid-batch.
           const length = chunk.length;
@@ -1298,7 +1332,7 @@ class Framed implements FramedConnection {
         // connection cannot go on, and the peer must not take the frames after it for its bytes.
         // The end of writing shows it a truncated frame; reading goes on.
         this.#fail(payloadChanged());
-        writer.close().catch(noop);
+        (this.#writer ??= this.#lockWritable()).close().catch(noop);
       }
     } catch (error) {
       this.#fail(error);
@@ -1434,7 +1468,7 @@ class Framed implements FramedConnection {
   closeWrite(): Promise<void> {
     const closing = this.#closing ??= (async () => {
       await this.#flush();
-      this.#writer?.releaseLock();
+      this.#releaseWriter(false);
       await this.conn.closeWrite();
     })();
     // The application's own promise, one per call: one it waits on shows it the failure. Not

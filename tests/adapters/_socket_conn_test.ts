@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { ConnectionError } from "../../src/errors.ts";
 import { SocketConn, type SocketHandle } from "../../src/adapters/_socket_conn.ts";
 import { cancelReading, readDirect, writeDirect } from "../../src/connection/_direct.ts";
-import { framed } from "../../src/connection/framed.ts";
+import { framed, type FramedConnection } from "../../src/connection/framed.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import { lines } from "../../src/framing/lines.ts";
 import type { NetAddr } from "../../src/connection/types.ts";
 import { watchSockets } from "../_util/leaks.ts";
 import { spyTimers } from "../_util/timer_spy.ts";
@@ -1083,5 +1084,158 @@ test(
         await conn.closed;
       }
     }
+  },
+);
+
+/** Counts the `WritableStream`s made while `body` runs (the global replaced meanwhile). */
+async function countWritables(body: () => Promise<void>): Promise<number> {
+  const Original = globalThis.WritableStream;
+  let built = 0;
+  globalThis.WritableStream = class extends Original<unknown> {
+    constructor(...args: ConstructorParameters<typeof WritableStream>) {
+      super(...args);
+      built++;
+    }
+  } as typeof WritableStream;
+  try {
+    await body();
+  } finally {
+    globalThis.WritableStream = Original;
+  }
+  return built;
+}
+
+/**
+ * Sends one-byte payloads `bytes` in one tick over `fc` (made with `coalesce: 0`: a frame a
+ * chunk, the first written straight, the rest queued behind it) and lets the socket take each.
+ */
+async function queuedSends(
+  fc: FramedConnection,
+  handle: ScriptedHandle,
+  bytes: number[],
+): Promise<void> {
+  const sends = bytes.map((b) => fc.send(new Uint8Array([b])));
+  for (let i = 0; i < bytes.length; i++) (await handle.nextWrite()).resolve();
+  await Promise.all(sends);
+}
+
+/** The frames of one-byte payloads `bytes` through `lengthPrefixed()`. */
+const framesOf = (bytes: number[]): Uint8Array[] =>
+  bytes.map((b) => new Uint8Array([0, 0, 0, 1, b]));
+
+test(
+  "SocketConn: framed() sends without building the conn's writable; once looked at, it is locked by framed() until closeWrite()",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+    // A lone frame goes straight to the socket: no WritableStream (about 2 KB per connection).
+    assert.equal(await countWritables(() => queuedSends(fc, handle, [1])), 0);
+    assert.equal(await countWritables(() => queuedSends(fc, handle, [2])), 0);
+    // Looked at now, the writable is framed()'s, as if framed() had locked it at its first send.
+    const writable = conn.writable;
+    assert.equal(writable.locked, true);
+    assert.throws(() => writable.getWriter(), TypeError);
+    const other = framed(conn, lengthPrefixed());
+    await assert.rejects(
+      other.send(new Uint8Array([9])),
+      (e: unknown) => e instanceof TypeError && /writable is locked/.test(e.message),
+    );
+    // Sends go on: a lone one straight, writes queued behind another through the writable.
+    await queuedSends(fc, handle, [3]);
+    await queuedSends(fc, handle, [4, 5, 6]);
+    assert.deepEqual(handle.written, framesOf([1, 2, 3, 4, 5, 6]));
+    // closeWrite() gives the writable back, as a framed() that locked it does.
+    await fc.closeWrite();
+    assert.equal(writable.locked, false);
+    assert.equal(handle.shutdowns, 1);
+    await other.close();
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: writes queued behind another build the writable, locked by framed(), though nothing looked at it",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+    assert.equal(await countWritables(() => queuedSends(fc, handle, [1, 2, 3])), 1);
+    assert.equal(conn.writable.locked, true);
+    assert.deepEqual(handle.written, framesOf([1, 2, 3]));
+    await fc.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: a first send framed() refuses gives writing back: the writable is free for another writer",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const refused = framed(conn, lines());
+    await assert.rejects(refused.send("two\nlines"), RangeError);
+    // Not claimed any more: looked at, the writable is free.
+    const writable = conn.writable;
+    assert.equal(writable.locked, false);
+    const writer = writable.getWriter();
+    const writing = writer.write(new Uint8Array([7]));
+    (await handle.nextWrite()).resolve();
+    await writing;
+    writer.releaseLock();
+    // So is the socket, for another framed().
+    const fc = framed(conn, lines());
+    const sending = fc.send("ok");
+    (await handle.nextWrite()).resolve();
+    await sending;
+    assert.deepEqual(handle.written, [new Uint8Array([7]), new TextEncoder().encode("ok\n")]);
+    await refused.close();
+    await fc.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: framed() over it with a writable set in its place writes through that writable",
+  BOUNDED,
+  async () => {
+    // A layer of the application's set on the conn itself (not through a Proxy), before the
+    // conn's own writable was ever built: the bytes must go through it, not straight to the
+    // socket.
+    const { conn, handle } = scripted();
+    const layered: Uint8Array[] = [];
+    const layer = new WritableStream<Uint8Array>({ write: (chunk) => void layered.push(chunk) });
+    Object.defineProperty(conn, "writable", { value: layer, configurable: true });
+    // Sends resolve once written.
+    const fc = framed(conn, lengthPrefixed({ width: 1 }), { highWaterMark: 0 });
+    const sending = fc.send(new Uint8Array([6, 6]));
+    const first = await Promise.race([
+      sending.then(() => "the layer"),
+      handle.nextWrite().then(() => "the socket"),
+    ]);
+    assert.equal(first, "the layer");
+    assert.deepEqual(layered, [new Uint8Array([2, 6, 6])]);
+    assert.deepEqual(handle.written, []);
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: after framed()'s closeWrite(), a write to its writable leaves the conn's writable free",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
+    await queuedSends(fc, handle, [1]);
+    await fc.closeWrite();
+    const writer = fc.writable.getWriter();
+    await assert.rejects(writer.write(new Uint8Array([2])));
+    await assert.rejects(fc.send(new Uint8Array([3])));
+    assert.equal(conn.writable.locked, false);
+    assert.deepEqual(handle.written, framesOf([1]));
+    await fc.close();
+    await conn.closed;
   },
 );
