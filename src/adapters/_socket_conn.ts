@@ -9,7 +9,9 @@ import { checkChunk, detachedPayload, isDetached, isDetachedError } from "../fra
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
 import {
   cancelReading,
+  claimedReader,
   claimedWriter,
+  claimReading,
   claimWriting,
   readDirect,
   releaseWriting,
@@ -130,6 +132,11 @@ export class SocketConn implements Conn {
   // readable's reads (as `Deno.Conn.readable`).
   #readable: ReadableStream<Uint8Array> | undefined;
   #reader: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /**
+   * A claim on reading (see `claimReading`): `null` while the readable is not
+   * built, then the reader that locks it.
+   */
+  #readClaim: ReadableStreamDefaultReader<Uint8Array> | null | undefined;
   #readFailure: Error | undefined;
   /** A failed readable's error is on its way (see pull). */
   #errorScheduled = false;
@@ -203,8 +210,17 @@ export class SocketConn implements Conn {
     // 1.5 KB more per connection on V8).
     Object.defineProperty(this, SELF, { value: this });
     Object.defineProperties(this, SocketConn.#accessors);
-    // Without read(), data may flow from the start (Bun): the readable must be there to queue it.
-    if (read === undefined) void this.readable;
+    // Without read(), data flows from the start, into the readable once built (on first use, or
+    // when data comes that no direct read waits for): resumed a microtask later, as a readable
+    // built here would have been by its first pull.
+    if (read === undefined) {
+      queueMicrotask(() => {
+        if (this.#paused && this.#read === "open") {
+          this.#paused = false;
+          handle.resume();
+        }
+      });
+    }
   }
 
   /**
@@ -267,6 +283,31 @@ export class SocketConn implements Conn {
     return this.#claim!;
   }
 
+  /**
+   * Takes reading without building the readable (see `claimReading`): only
+   * for this SocketConn itself, without `read()`, with its own `readable`
+   * accessor, before the readable is built.
+   */
+  [claimReading](): boolean {
+    if (
+      !(#accepted in this) || this.#byob !== undefined || this.#readable !== undefined ||
+      this.#readClaim !== undefined ||
+      Object.getOwnPropertyDescriptor(this, "readable")?.get !==
+        SocketConn.#accessors["readable"]!.get
+    ) return false;
+    this.#readClaim = null;
+    return true;
+  }
+
+  /** The claim's reader, building the readable (see `claimReading`). */
+  [claimedReader](): ReadableStreamDefaultReader<Uint8Array> {
+    if (this.#readClaim === undefined) {
+      throw new TypeError("Cannot take a reader as reading is not claimed");
+    }
+    this.#getReadable();
+    return this.#readClaim!;
+  }
+
   /** Ends the claim on writing (see `claimWriting`). */
   [releaseWriting](): void {
     const writer = this.#claim;
@@ -305,13 +346,19 @@ export class SocketConn implements Conn {
    * while the readable is open, holds nothing queued and no such read waits;
    * else `undefined`.
    */
-  [readDirect](readable: ReadableStream<Uint8Array>): Promise<Uint8Array | null> | undefined {
-    // As for writeDirect: for this SocketConn's own readable only.
+  [readDirect](
+    readable: ReadableStream<Uint8Array> | undefined,
+  ): Promise<Uint8Array | null> | undefined {
+    // As for writeDirect: for this SocketConn's own readable only, or (`undefined`) its claim
+    // on reading, with the readable not built yet or empty.
+    const reader = this.#reader;
     if (
-      !(#accepted in this) || this.#direct !== undefined || this.#reader === undefined ||
-      readable !== this.#readable || this.#read !== "open" ||
-      this.#readFailure !== undefined ||
-      this.#reader.desiredSize !== READ_HIGH_WATER_MARK
+      !(#accepted in this) || this.#direct !== undefined ||
+      (readable === undefined
+        ? this.#readClaim === undefined
+        : reader === undefined || readable !== this.#readable) ||
+      this.#read !== "open" || this.#readFailure !== undefined ||
+      (reader !== undefined && reader.desiredSize !== READ_HIGH_WATER_MARK)
     ) return undefined;
     // Waiting before the socket resumes (as the readable's pull does), in case a handle
     // delivered data at once.
@@ -444,10 +491,21 @@ export class SocketConn implements Conn {
     }
   }
 
-  /** Builds the readable on first use. */
+  /**
+   * Builds the readable on first use (or when data comes that no direct read
+   * waits for), locked by the claim's reader if reading is claimed.
+   */
   #getReadable(): ReadableStream<Uint8Array> {
+    if (this.#readable !== undefined) return this.#readable;
+    const readable = this.#newReadable();
+    this.#readable = readable;
+    if (this.#readClaim === null) this.#readClaim = readable.getReader();
+    return readable;
+  }
+
+  #newReadable(): ReadableStream<Uint8Array> {
     const handle = this.#handle;
-    return this.#readable ??= new ReadableStream<Uint8Array>({
+    return new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#reader = controller;
         // Ended or failed before the readable was first used.
@@ -522,10 +580,13 @@ export class SocketConn implements Conn {
 
   /** Data arrived (a fresh buffer the conn now owns). */
   data(chunk: Uint8Array): void {
-    if (this.#read !== "open" || this.#reader === undefined) return;
+    if (this.#read !== "open") return;
     if (this.#direct !== undefined) return this.#endDirect(chunk);
-    this.#reader.enqueue(chunk);
-    if ((this.#reader.desiredSize ?? 0) <= 0 && !this.#paused) {
+    // Not built yet (a claim's direct reads had no need of it, or data flows from the start, as
+    // on Bun): built now to queue the data.
+    const reader = this.#reader ?? (this.#getReadable(), this.#reader!);
+    reader.enqueue(chunk);
+    if ((reader.desiredSize ?? 0) <= 0 && !this.#paused) {
       this.#paused = true;
       this.#handle.pause();
     }

@@ -57,7 +57,30 @@ export const readDirect: unique symbol = Symbol("framewire.readDirect");
 
 /** A Conn that may hand over data directly (see {@linkcode readDirect}). */
 export interface DirectReader {
-  [readDirect](readable: ReadableStream<Uint8Array>): Promise<Uint8Array | null> | undefined;
+  [readDirect](
+    readable: ReadableStream<Uint8Array> | undefined,
+  ): Promise<Uint8Array | null> | undefined;
+}
+
+/**
+ * A framewire adapter's Conn (SocketConn) without `read()` takes reading for
+ * the caller as a reader of its readable would, without building the readable
+ * until it must hold data (data comes while no `readDirect` read waits; about
+ * 1.4 KB per connection on Node): `true` once claimed; `false` when the readable
+ * is built (the caller locks it then) or the conn is not a SocketConn itself.
+ * While claimed, the readable, once built, is locked by the claim's reader,
+ * which {@linkcode claimedReader} hands the caller for what `readDirect`
+ * refuses (queued data, the end, a failure) and to cancel; `readDirect` takes
+ * `undefined` for the readable. The claim holds for the conn's life.
+ */
+export const claimReading: unique symbol = Symbol("framewire.claimReading");
+/** The claim's reader, the readable built for it if it was not (see {@linkcode claimReading}). */
+export const claimedReader: unique symbol = Symbol("framewire.claimedReader");
+
+/** A Conn that may be read without its readable (see {@linkcode claimReading}). */
+export interface ReadingClaimer extends DirectReader {
+  [claimReading](): boolean;
+  [claimedReader](): ReadableStreamDefaultReader<Uint8Array>;
 }
 
 /**

@@ -19,12 +19,15 @@ import { Coalescer } from "../streams/_coalescer.ts";
 import type { Conn } from "./types.ts";
 import {
   cancelReading,
+  claimedReader,
   claimedWriter,
+  claimReading,
   claimWriting,
   type DirectReader,
   type DirectWriter,
   readDirect,
   type ReadingCanceller,
+  type ReadingClaimer,
   releaseWriting,
   writeDirect,
   type WritingClaimer,
@@ -489,6 +492,11 @@ class Framed implements FramedConnection {
   // Read side.
   #decoder: FrameDecoder;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /**
+   * Reading claimed from a framewire adapter's conn without its readable (see
+   * `claimReading`): #reader is taken only for what the direct path refuses.
+   */
+  #readClaimed = false;
   /** The streams #reader and #writer lock (the direct paths apply only to a SocketConn's own). */
   #connReadable: ReadableStream<Uint8Array> | undefined;
   #connWritable: WritableStream<Uint8Array> | undefined;
@@ -767,16 +775,23 @@ class Framed implements FramedConnection {
    */
   #readDirect(): Promise<Uint8Array | null> | undefined {
     if (this.#buffered !== undefined || this.#directRead !== undefined) return undefined;
-    this.#lockReadable();
-    return (this.conn as Partial<DirectReader>)[readDirect]?.call(this.conn, this.#connReadable!);
+    if (this.#reader === undefined && !this.#readClaimed) {
+      // A framewire adapter's conn is read without building its readable while it can be.
+      const conn = this.conn as Partial<ReadingClaimer>;
+      if (conn[claimReading]?.call(this.conn) === true) this.#readClaimed = true;
+      else this.#lockReadable();
+    }
+    return (this.conn as Partial<DirectReader>)[readDirect]?.call(
+      this.conn,
+      this.#readClaimed ? undefined : this.#connReadable!,
+    );
   }
 
-  /** The conn's readable's reader, taken on first use. */
+  /** The conn's readable's reader, taken on first use (the claim's, when reading is claimed). */
   #lockReadable(): ReadableStreamDefaultReader<Uint8Array> {
-    return this.#reader ??= lock(
-      "readable",
-      () => (this.#connReadable = this.conn.readable).getReader(),
-    );
+    return this.#reader ??= this.#readClaimed
+      ? (this.conn as unknown as ReadingClaimer)[claimedReader]()
+      : lock("readable", () => (this.#connReadable = this.conn.readable).getReader());
   }
 
   /**
@@ -962,6 +977,7 @@ class Framed implements FramedConnection {
           return;
         }
         // Cancelled before its first read: the conn's readable is not locked yet.
+        if (this.#readClaimed) return this.#lockReadable().cancel(reason);
         return (this.#reader ?? this.conn.readable).cancel(reason);
       },
     }, { highWaterMark: 0 });

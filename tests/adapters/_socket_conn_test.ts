@@ -1239,3 +1239,197 @@ test(
     await conn.closed;
   },
 );
+
+/** Counts the `ReadableStream`s made while `body` runs (the global replaced meanwhile). */
+async function countReadables(body: () => Promise<void>): Promise<number> {
+  const Original = globalThis.ReadableStream;
+  let built = 0;
+  globalThis.ReadableStream = class extends Original<unknown> {
+    constructor(...args: ConstructorParameters<typeof ReadableStream>) {
+      super(...args);
+      built++;
+    }
+  } as typeof ReadableStream;
+  try {
+    await body();
+  } finally {
+    globalThis.ReadableStream = Original;
+  }
+  return built;
+}
+
+/** Lets every microtask queued so far (and those they queue, a few deep) run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+test(
+  "SocketConn: a conn without read() takes data from the start, into a readable built for it",
+  BOUNDED,
+  async () => {
+    // Resumed a microtask after it is made (as the first pull of a readable built with it did):
+    // the peer is not blocked, and its end or reset is seen, though nobody reads yet.
+    let conn!: SocketConn;
+    let handle!: ScriptedHandle;
+    const built = await countReadables(async () => {
+      ({ conn, handle } = scripted());
+      assert.equal(handle.paused, true);
+      await settle();
+      assert.equal(handle.paused, false);
+    });
+    assert.equal(built, 0, "no readable until data comes or it is used");
+    conn.data(new Uint8Array([1, 2]));
+    conn.end();
+    const reader = conn.readable.getReader();
+    assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2]));
+    assert.equal((await reader.read()).done, true);
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: framed() receives without building the conn's readable while a read waits for each chunk",
+  BOUNDED,
+  async () => {
+    let conn!: SocketConn;
+    let frames!: AsyncIterator<Uint8Array>;
+    let fc!: FramedConnection;
+    const built = await countReadables(async () => {
+      conn = scripted().conn;
+      await settle();
+      fc = framed(conn, lengthPrefixed({ width: 1 }));
+      frames = fc[Symbol.asyncIterator]();
+      for (let i = 0; i < 3; i++) {
+        const next = frames.next();
+        await settle(); // the read waits
+        conn.data(new Uint8Array([1, i]));
+        assert.deepEqual((await next).value, new Uint8Array([i]));
+      }
+    });
+    assert.equal(built, 0);
+    // Looked at now, the readable is framed()'s: locked, as if framed() had taken a reader.
+    const readable = conn.readable;
+    assert.equal(readable.locked, true);
+    assert.throws(() => readable.getReader(), TypeError);
+    await assert.rejects(
+      framed(conn, lengthPrefixed())[Symbol.asyncIterator]().next(),
+      (e: unknown) => e instanceof TypeError && /readable is locked/.test(e.message),
+    );
+    // Reading goes on, through the readable's reader or straight.
+    const next = frames.next();
+    await settle();
+    conn.data(new Uint8Array([1, 7]));
+    assert.deepEqual((await next).value, new Uint8Array([7]));
+    conn.end();
+    assert.equal((await frames.next()).done, true);
+    await fc.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: under framed(), data that comes while no read waits is queued in a readable framed() holds, in order",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    await settle();
+    const fc = framed(conn, lengthPrefixed({ width: 1 }));
+    const frames = fc[Symbol.asyncIterator]();
+    const first = frames.next();
+    await settle();
+    conn.data(new Uint8Array([1, 0]));
+    assert.deepEqual((await first).value, new Uint8Array([0]));
+    // Nobody reads: the chunks are queued (and the socket paused once the queue is full).
+    let sent = 0;
+    while (!handle.paused) {
+      conn.data(new Uint8Array([1, ++sent & 255]));
+      assert.ok(sent <= 4096, "never paused");
+    }
+    assert.equal(conn.readable.locked, true);
+    for (let i = 1; i <= sent; i++) {
+      assert.deepEqual((await frames.next()).value, new Uint8Array([i & 255]));
+    }
+    assert.equal(handle.paused, false, "resumed once read");
+    // The queue is empty again: the next chunk goes straight to the read waiting for it.
+    const next = frames.next();
+    await settle();
+    conn.data(new Uint8Array([1, 99]));
+    assert.deepEqual((await next).value, new Uint8Array([99]));
+    await fc.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: under framed() with no readable built, the end, a reset and a cancel are as with one",
+  BOUNDED,
+  async () => {
+    const cases: [string, (conn: SocketConn) => void, (next: Promise<unknown>) => Promise<void>][] =
+      [
+        ["the end", (conn) => conn.end(), async (next) => {
+          assert.deepEqual(await next, { value: undefined, done: true });
+        }],
+        ["a reset", (conn) => conn.error(reset()), async (next) => {
+          await assert.rejects(next, hasCode("CONNECTION_RESET"));
+        }],
+        ["close()", (conn) => conn.close(), async (next) => {
+          assert.deepEqual(await next, { value: undefined, done: true });
+        }],
+      ];
+    for (const [name, end, check] of cases) {
+      const { conn } = scripted();
+      await settle();
+      const fc = framed(conn, lengthPrefixed({ width: 1 }));
+      const next = fc[Symbol.asyncIterator]().next();
+      await settle(); // a direct read waits
+      end(conn);
+      await check(next);
+      assert.equal(conn.readable.locked, true, name);
+      await fc.close();
+      conn.close();
+      await conn.closed;
+    }
+    // Cancelling framed()'s readable cancels the conn's (which keeps draining the socket), and
+    // writing goes on.
+    const { conn, handle } = scripted();
+    await settle();
+    const fc = framed(conn, lengthPrefixed({ width: 1 }));
+    const reader = fc.readable.getReader();
+    const read = reader.read();
+    await settle();
+    conn.data(new Uint8Array([1, 5]));
+    assert.deepEqual((await read).value, new Uint8Array([5]));
+    await reader.cancel();
+    assert.equal(handle.paused, false);
+    conn.data(new Uint8Array([1, 6])); // dropped
+    const sending = fc.send(new Uint8Array([8]));
+    (await handle.nextWrite()).resolve();
+    await sending;
+    assert.deepEqual(handle.written, [new Uint8Array([1, 8])]);
+    await fc.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: framed() over it with a readable set in its place reads from that readable",
+  BOUNDED,
+  async () => {
+    // A layer of the application's set on the conn itself, before the conn's own readable was
+    // built: frames come from it, not straight from the socket.
+    const { conn } = scripted();
+    await settle();
+    const layer = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new Uint8Array([1, 42])),
+    });
+    Object.defineProperty(conn, "readable", { value: layer, configurable: true });
+    const fc = framed(conn, lengthPrefixed({ width: 1 }));
+    const next = fc[Symbol.asyncIterator]().next();
+    await settle(); // framed() reads: from the layer, not with a read of the socket's waiting
+    conn.data(new Uint8Array([1, 13])); // the socket's, past the layer
+    assert.deepEqual((await next).value, new Uint8Array([42]));
+    conn.close();
+    await conn.closed;
+  },
+);
