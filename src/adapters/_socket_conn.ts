@@ -261,12 +261,14 @@ export class SocketConn implements Conn {
 
   /**
    * Takes writing without building the writable (see `claimWriting`): only
-   * for this SocketConn itself, with its own `writable` accessor, before the
+   * for this SocketConn itself, as the caller holds it (not through a Proxy
+   * that binds this method), with its own `writable` accessor, before the
    * writable is built.
    */
-  [claimWriting](): boolean {
+  [claimWriting](conn: object): boolean {
     if (
-      !(#accepted in this) || this.#writable !== undefined || this.#claim !== undefined ||
+      conn !== this || !(#accepted in this) || this.#writable !== undefined ||
+      this.#claim !== undefined ||
       Object.getOwnPropertyDescriptor(this, "writable")?.get !==
         SocketConn.#accessors["writable"]!.get
     ) return false;

@@ -25,7 +25,9 @@ export interface DirectWriter {
  * A framewire adapter's Conn (SocketConn) takes writing for the caller as a
  * writer of its writable would, without building the writable (about 2 KB per
  * connection on V8): `true` once claimed; `false` when the writable is built
- * (the caller locks it then) or the conn is not a SocketConn itself. While
+ * (the caller locks it then) or the conn is not a SocketConn itself, nor the
+ * object the caller writes through (`conn`: a Proxy whose methods are bound
+ * to the SocketConn may have a writable of its own). While
  * claimed, the writable, if anyone builds it, starts locked by the claim's
  * writer, which {@linkcode claimedWriter} hands the caller for what
  * `writeDirect` refuses; `writeDirect` takes `undefined` for the writable.
@@ -39,7 +41,7 @@ export const releaseWriting: unique symbol = Symbol("framewire.releaseWriting");
 
 /** A Conn that may be written to without its writable (see {@linkcode claimWriting}). */
 export interface WritingClaimer extends DirectWriter {
-  [claimWriting](): boolean;
+  [claimWriting](conn: object): boolean;
   [claimedWriter](): WritableStreamDefaultWriter<Uint8Array>;
   [releaseWriting](): void;
 }

@@ -1092,7 +1092,7 @@ class Framed implements FramedConnection {
    */
   #claimWriter(): void {
     if (this.#writer !== undefined || this.#claimed) return;
-    if ((this.conn as Partial<WritingClaimer>)[claimWriting]?.call(this.conn) === true) {
+    if ((this.conn as Partial<WritingClaimer>)[claimWriting]?.call(this.conn, this.conn) === true) {
       this.#claimed = true;
       return;
     }

@@ -542,6 +542,35 @@ test(
 );
 
 test(
+  "SocketConn: framed() over a Proxy of it with a layer that takes the conn's writable at its first write writes through the layer",
+  BOUNDED,
+  async () => {
+    // The conn's own writable is not built yet when framed() first sends: the bound
+    // [claimWriting] must not hand framed() the conn's writing past the layer.
+    const { conn, handle } = scripted();
+    let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+    const layer = new WritableStream<Uint8Array>({
+      write: (chunk) => (writer ??= conn.writable.getWriter()).write(chunk.map((b) => b ^ 1)),
+    });
+    const proxy = new Proxy(conn, {
+      get(target, key) {
+        if (key === "writable") return layer;
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const fc = framed(proxy, lengthPrefixed({ width: 1 }));
+    const sending = fc.send(new Uint8Array([6, 6]));
+    (await handle.nextWrite()).resolve();
+    await sending;
+    // Before, the frame went straight to the socket past the layer: [2, 6, 6].
+    assert.deepEqual(handle.written, [new Uint8Array([3, 7, 7])]);
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
   "SocketConn: a direct write that fails errors the writable with its error, as a sink write",
   BOUNDED,
   async () => {
