@@ -1462,3 +1462,66 @@ test(
     await conn.closed;
   },
 );
+
+test(
+  "SocketConn: framed()'s writable first looked at after a reset is framed()'s still, and the reset is reported as with one locked at the first send",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
+    const sending = fc.send(new Uint8Array([1]));
+    (await handle.nextWrite()).resolve();
+    await sending;
+    conn.error(reset());
+    // Built only now, errored: locked by framed()'s claim, so the application cannot abort it
+    // (which would close() the conn and turn the failed closeWrite() below into a success).
+    const writable = conn.writable;
+    assert.equal(writable.locked, true);
+    await assert.rejects(writable.abort(new Error("the application's")), TypeError);
+    await assert.rejects(conn.closeWrite(), hasCode("CONNECTION_RESET"));
+    // framed() writes through the writable built errored: its send fails with the reset.
+    await assert.rejects(fc.send(new Uint8Array([2])), hasCode("CONNECTION_RESET"));
+    assert.deepEqual(handle.written, framesOf([1]));
+    await fc.close();
+    await conn.closed;
+  },
+);
+
+test(
+  "SocketConn: framed() over it, a payload changed before its write ends writing with FIN though writing was claimed and no writable built",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    // Resolves once FIN goes out (the test times out if it never does).
+    const fin = new Promise<void>((resolve) => {
+      const shutdown = handle.shutdown.bind(handle);
+      handle.shutdown = () => {
+        resolve();
+        return shutdown();
+      };
+    });
+    const fc = framed(conn, lengthPrefixed());
+    void fc.send("a");
+    const a = await handle.nextWrite(); // a direct write in progress: the next send waits
+    const big = new Uint8Array(2_000_000).fill(7); // above the send buffers: queued as a view
+    const sending = fc.send(big);
+    big.buffer.transfer();
+    a.resolve();
+    (await handle.nextWrite()).resolve(); // the header, written before the change was seen
+    await assert.rejects(sending, {
+      name: "ConnectionError",
+      code: "CONNECTION_FAILED",
+      message: /^Cannot send as a payload's buffer was detached \(transferred\) or shrunk/,
+    });
+    // The peer sees a truncated frame and the end of writing, not a wait for the rest.
+    await fin;
+    assert.equal(handle.shutdowns, 1);
+    assert.deepEqual(handle.written, [
+      new Uint8Array([0, 0, 0, 1, 97]),
+      new Uint8Array([0, 0x1e, 0x84, 0x80]),
+    ]);
+    assert.equal(conn.writable.locked, true);
+    await fc.close();
+    await conn.closed;
+  },
+);
