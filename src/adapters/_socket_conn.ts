@@ -128,8 +128,9 @@ export class SocketConn implements Conn {
   /** The handle's read() with the conn's error handling; see `read`. */
   #byob: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   #handle: SocketHandle;
-  // With handle.read, built on first use: a connection read with `read()` never starts the
-  // readable's reads (as `Deno.Conn.readable`).
+  // Built on first use. With handle.read, a connection read with `read()` never starts the
+  // readable's reads (as `Deno.Conn.readable`); without, data flows from the start, and builds
+  // the readable when it comes with no direct read waiting (see data()).
   #readable: ReadableStream<Uint8Array> | undefined;
   #reader: ReadableStreamDefaultController<Uint8Array> | undefined;
   /**
@@ -287,13 +288,14 @@ export class SocketConn implements Conn {
 
   /**
    * Takes reading without building the readable (see `claimReading`): only
-   * for this SocketConn itself, without `read()`, with its own `readable`
+   * for this SocketConn itself, as the caller holds it (not through a Proxy
+   * that binds this method), without `read()`, with its own `readable`
    * accessor, before the readable is built.
    */
-  [claimReading](): boolean {
+  [claimReading](conn: object): boolean {
     if (
-      !(#accepted in this) || this.#byob !== undefined || this.#readable !== undefined ||
-      this.#readClaim !== undefined ||
+      conn !== this || !(#accepted in this) || this.#byob !== undefined ||
+      this.#readable !== undefined || this.#readClaim !== undefined ||
       Object.getOwnPropertyDescriptor(this, "readable")?.get !==
         SocketConn.#accessors["readable"]!.get
     ) return false;

@@ -69,7 +69,8 @@ export interface DirectReader {
  * the caller as a reader of its readable would, without building the readable
  * until it must hold data (data comes while no `readDirect` read waits; about
  * 1.4 KB per connection on Node): `true` once claimed; `false` when the readable
- * is built (the caller locks it then) or the conn is not a SocketConn itself.
+ * is built (the caller locks it then) or the conn is not a SocketConn itself,
+ * nor the object the caller reads through (`conn`, as for `claimWriting`).
  * While claimed, the readable, once built, is locked by the claim's reader,
  * which {@linkcode claimedReader} hands the caller for what `readDirect`
  * refuses (queued data, the end, a failure) and to cancel; `readDirect` takes
@@ -81,7 +82,7 @@ export const claimedReader: unique symbol = Symbol("framewire.claimedReader");
 
 /** A Conn that may be read without its readable (see {@linkcode claimReading}). */
 export interface ReadingClaimer extends DirectReader {
-  [claimReading](): boolean;
+  [claimReading](conn: object): boolean;
   [claimedReader](): ReadableStreamDefaultReader<Uint8Array>;
 }
 

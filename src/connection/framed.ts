@@ -778,7 +778,7 @@ class Framed implements FramedConnection {
     if (this.#reader === undefined && !this.#readClaimed) {
       // A framewire adapter's conn is read without building its readable while it can be.
       const conn = this.conn as Partial<ReadingClaimer>;
-      if (conn[claimReading]?.call(this.conn) === true) this.#readClaimed = true;
+      if (conn[claimReading]?.call(this.conn, this.conn) === true) this.#readClaimed = true;
       else this.#lockReadable();
     }
     return (this.conn as Partial<DirectReader>)[readDirect]?.call(

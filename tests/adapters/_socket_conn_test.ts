@@ -942,8 +942,6 @@ test(
   },
 );
 
-sockets.check();
-
 test(
   "SocketConn: every conn shares its readable and read getters, which find the conn from an Object.create() or a Proxy of it",
   BOUNDED,
@@ -1525,3 +1523,33 @@ test(
     await conn.closed;
   },
 );
+
+test(
+  "SocketConn: framed() over a Proxy of it that binds its methods and has a readable of its own reads from that readable",
+  BOUNDED,
+  async () => {
+    // As for writing: [claimReading] runs with the conn as `this`, and must not claim the conn's
+    // reading for a caller that reads through the Proxy's own readable.
+    const { conn } = scripted();
+    await settle();
+    const layer = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new Uint8Array([1, 42])),
+    });
+    const proxy = new Proxy(conn, {
+      get(target, key) {
+        if (key === "readable") return layer;
+        const value = Reflect.get(target, key);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const fc = framed(proxy, lengthPrefixed({ width: 1 }));
+    const next = fc[Symbol.asyncIterator]().next();
+    await settle();
+    conn.data(new Uint8Array([1, 13])); // the socket's, past the layer
+    assert.deepEqual((await next).value, new Uint8Array([42]));
+    conn.close();
+    await conn.closed;
+  },
+);
+
+sockets.check();
