@@ -1440,24 +1440,38 @@ test(
 );
 
 test(
-  "SocketConn: framed() over it with a readable set in its place reads from that readable",
+  "SocketConn: framed() over it with a readable set in its place, or over a Proxy of it that binds its methods and has a readable of its own, reads from that readable",
   BOUNDED,
   async () => {
-    // A layer of the application's set on the conn itself, before the conn's own readable was
-    // built: frames come from it, not straight from the socket.
-    const { conn } = scripted();
-    await settle();
-    const layer = new ReadableStream<Uint8Array>({
-      start: (controller) => controller.enqueue(new Uint8Array([1, 42])),
-    });
-    Object.defineProperty(conn, "readable", { value: layer, configurable: true });
-    const fc = framed(conn, lengthPrefixed({ width: 1 }));
-    const next = fc[Symbol.asyncIterator]().next();
-    await settle(); // framed() reads: from the layer, not with a read of the socket's waiting
-    conn.data(new Uint8Array([1, 13])); // the socket's, past the layer
-    assert.deepEqual((await next).value, new Uint8Array([42]));
-    conn.close();
-    await conn.closed;
+    // A layer of the application's, set before the conn's own readable was built: frames come
+    // from it, not straight from the socket. Through the Proxy, [claimReading] runs with the conn
+    // as `this`, and must not claim the conn's reading for a caller that reads the Proxy's.
+    for (const how of ["in place", "Proxy"]) {
+      const { conn } = scripted();
+      await settle();
+      const layer = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new Uint8Array([1, 42])),
+      });
+      let target: SocketConn = conn;
+      if (how === "in place") {
+        Object.defineProperty(conn, "readable", { value: layer, configurable: true });
+      } else {
+        target = new Proxy(conn, {
+          get(target, key) {
+            if (key === "readable") return layer;
+            const value = Reflect.get(target, key);
+            return typeof value === "function" ? value.bind(target) : value;
+          },
+        });
+      }
+      const fc = framed(target, lengthPrefixed({ width: 1 }));
+      const next = fc[Symbol.asyncIterator]().next();
+      await settle(); // framed() reads: from the layer, not with a read of the socket's waiting
+      conn.data(new Uint8Array([1, 13])); // the socket's, past the layer
+      assert.deepEqual((await next).value, new Uint8Array([42]), how);
+      conn.close();
+      await conn.closed;
+    }
   },
 );
 
@@ -1520,34 +1534,6 @@ test(
     ]);
     assert.equal(conn.writable.locked, true);
     await fc.close();
-    await conn.closed;
-  },
-);
-
-test(
-  "SocketConn: framed() over a Proxy of it that binds its methods and has a readable of its own reads from that readable",
-  BOUNDED,
-  async () => {
-    // As for writing: [claimReading] runs with the conn as `this`, and must not claim the conn's
-    // reading for a caller that reads through the Proxy's own readable.
-    const { conn } = scripted();
-    await settle();
-    const layer = new ReadableStream<Uint8Array>({
-      start: (controller) => controller.enqueue(new Uint8Array([1, 42])),
-    });
-    const proxy = new Proxy(conn, {
-      get(target, key) {
-        if (key === "readable") return layer;
-        const value = Reflect.get(target, key);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    const fc = framed(proxy, lengthPrefixed({ width: 1 }));
-    const next = fc[Symbol.asyncIterator]().next();
-    await settle();
-    conn.data(new Uint8Array([1, 13])); // the socket's, past the layer
-    assert.deepEqual((await next).value, new Uint8Array([42]));
-    conn.close();
     await conn.closed;
   },
 );
