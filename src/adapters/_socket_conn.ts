@@ -149,7 +149,11 @@ export class SocketConn implements Conn {
   #writableError: Error | undefined;
   /** open: deliver; cancelled: discard; done: ended, errored or closed. */
   #read: "open" | "cancelled" | "done" = "open";
-  #paused = true; // the handle starts paused; the first pull resumes it
+  /**
+   * The handle starts paused: resumed by the readable's first pull, a direct
+   * read, or (without read()) a microtask after the conn is made.
+   */
+  #paused = true;
   /** `writable` as made, once it is (see `writeDirect`). */
   #writable: WritableStream<Uint8Array> | undefined;
   /**
