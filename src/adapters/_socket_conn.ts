@@ -220,10 +220,12 @@ export class SocketConn implements Conn {
     // built here would have been by its first pull.
     if (read === undefined) {
       queueMicrotask(() => {
-        if (this.#paused && this.#read === "open") {
-          this.#paused = false;
-          handle.resume();
-        }
+        if (!this.#paused || this.#read !== "open") return;
+        // Unless data filled the readable meanwhile: then paused (as a pull would have left it),
+        // also a handle that was delivering from the start (Bun's), which data() took for paused.
+        if ((this.#reader?.desiredSize ?? 1) <= 0) return handle.pause();
+        this.#paused = false;
+        handle.resume();
       });
     }
   }

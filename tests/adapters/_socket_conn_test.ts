@@ -1538,4 +1538,66 @@ test(
   },
 );
 
+test(
+  "SocketConn: data that fills the readable before the conn's first microtask leaves the socket paused, also one that was delivering from the start",
+  BOUNDED,
+  async () => {
+    // As when the readable was built with the conn and its first pull never came (its queue was
+    // full): the microtask that resumes the socket must not resume it then. A handle delivering
+    // from the start (Bun's) looked paused to data(), which therefore never paused it.
+    for (const delivering of [false, true]) {
+      const { conn, handle } = scripted();
+      if (delivering) handle.paused = false;
+      conn.data(new Uint8Array(200 * 1024));
+      await settle();
+      assert.equal(handle.paused, true, `delivering from the start: ${delivering}`);
+      // Read: resumed (by the readable's pull), and paused again once full.
+      const reader = conn.readable.getReader();
+      assert.equal((await reader.read()).value?.length, 200 * 1024);
+      await settle();
+      assert.equal(handle.paused, false);
+      conn.data(new Uint8Array(200 * 1024));
+      assert.equal(handle.paused, true);
+      conn.close();
+      await conn.closed;
+    }
+  },
+);
+
+test(
+  "SocketConn: under framed(), data queued in the readable built for it comes before the end or a reset that follows it",
+  BOUNDED,
+  async () => {
+    const cases: [string, (conn: SocketConn) => void, (next: Promise<unknown>) => Promise<void>][] =
+      [
+        ["the end", (conn) => conn.end(), async (next) => {
+          assert.deepEqual(await next, { value: undefined, done: true });
+        }],
+        ["a reset", (conn) => conn.error(reset()), async (next) => {
+          await assert.rejects(next, hasCode("CONNECTION_RESET"));
+        }],
+      ];
+    for (const [name, end, check] of cases) {
+      const { conn } = scripted();
+      await settle();
+      const fc = framed(conn, lengthPrefixed({ width: 1 }));
+      const frames = fc[Symbol.asyncIterator]();
+      const first = frames.next();
+      await settle(); // a direct read waits, no readable built
+      conn.data(new Uint8Array([1, 0]));
+      assert.deepEqual((await first).value, new Uint8Array([0]), name);
+      // Nobody reads now: queued in the readable that data() builds, locked by framed()'s claim.
+      conn.data(new Uint8Array([1, 1, 1]));
+      conn.data(new Uint8Array([2]));
+      end(conn);
+      assert.equal(conn.readable.locked, true, name);
+      assert.deepEqual((await frames.next()).value, new Uint8Array([1]), name);
+      assert.deepEqual((await frames.next()).value, new Uint8Array([2]), name);
+      await check(frames.next());
+      await fc.close().catch(() => {});
+      await conn.closed;
+    }
+  },
+);
+
 sockets.check();
