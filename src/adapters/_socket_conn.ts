@@ -360,10 +360,12 @@ export class SocketConn implements Conn {
     readable: ReadableStream<Uint8Array> | undefined,
   ): Promise<Uint8Array | null> | undefined {
     // As for writeDirect: for this SocketConn's own readable only, or (`undefined`) its claim
-    // on reading, with the readable not built yet or empty.
+    // on reading, with the readable not built yet or empty. (Not a SocketConn itself: its private
+    // fields cannot be read.)
+    if (!(#accepted in this)) return undefined;
     const reader = this.#reader;
     if (
-      !(#accepted in this) || this.#direct !== undefined ||
+      this.#direct !== undefined ||
       (readable === undefined
         ? this.#readClaim === undefined
         : reader === undefined || readable !== this.#readable) ||

@@ -1600,4 +1600,39 @@ test(
   },
 );
 
+test(
+  "SocketConn: framed() over an Object.create() of it, a Proxy of it and one that forwards the receiver reads through its readable",
+  BOUNDED,
+  async () => {
+    // [readDirect] runs with the wrapper as `this`: it must refuse (the wrapper is no SocketConn),
+    // not throw reading a private field (which failed the read with CONNECTION_FAILED).
+    const wraps: [string, (conn: SocketConn) => SocketConn][] = [
+      ["Object.create()", (conn) => Object.create(conn)],
+      ["Proxy", (conn) => new Proxy(conn, {})],
+      ["receiver Proxy", (conn) => new Proxy(conn, { get: (t, k, r) => Reflect.get(t, k, r) })],
+    ];
+    for (const [name, wrap] of wraps) {
+      const { conn, handle } = scripted();
+      await settle();
+      const fc = framed(wrap(conn), lengthPrefixed({ width: 1 }));
+      const frames = fc[Symbol.asyncIterator]();
+      const first = frames.next();
+      await settle();
+      conn.data(new Uint8Array([1, 4, 1]));
+      conn.data(new Uint8Array([5]));
+      assert.deepEqual((await first).value, new Uint8Array([4]), name);
+      assert.deepEqual((await frames.next()).value, new Uint8Array([5]), name);
+      conn.end();
+      assert.equal((await frames.next()).done, true, name);
+      assert.equal(conn.readable.locked, true, name);
+      const sending = fc.send(new Uint8Array([6]));
+      (await handle.nextWrite()).resolve();
+      await sending;
+      assert.deepEqual(handle.written, [new Uint8Array([1, 6])], name);
+      await fc.close();
+      await conn.closed;
+    }
+  },
+);
+
 sockets.check();
