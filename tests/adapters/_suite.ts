@@ -1356,6 +1356,38 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t(
+    "framed() over an Object.create() or a Proxy of a conn reads and replies, as over the conn",
+    async () => {
+      for (const how of ["Object.create", "Proxy", "forwarding Proxy"] as const) {
+        await withPair(name, async (client, server) => {
+          // A request and its reply through the wrapper, which reads and writes the socket
+          // through the conn's own streams (framewire's private paths are for the conn itself).
+          // Before cd47010, on the node and Bun adapters the wrapper's first read failed
+          // (CONNECTION_FAILED: a private field read through it).
+          const wrapped: Conn = how === "Object.create"
+            ? Object.create(server)
+            : how === "Proxy"
+            ? new Proxy(server, {})
+            : new Proxy(server, {
+              get: (target, key, receiver) => Reflect.get(target, key, receiver),
+            });
+          const rx = framed(wrapped, lengthPrefixed());
+          const tx = framed(client, lengthPrefixed());
+          await tx.send("ping");
+          const frames = rx[Symbol.asyncIterator]();
+          assert.equal(decode((await frames.next()).value!), "ping", how);
+          await rx.send("pong");
+          assert.equal(decode((await tx[Symbol.asyncIterator]().next()).value!), "pong", how);
+          await tx.closeWrite();
+          assert.equal((await frames.next()).done, true, how);
+          await rx.close();
+          await tx.close();
+        });
+      }
+    },
+  );
+
   t("framed() over a conn whose readable was already touched reads through readable", async () => {
     await withPair(name, async (client, server) => {
       assert.equal(server.readable.locked, false); // touching it is enough to rule read() out
