@@ -546,9 +546,10 @@ class Framed implements FramedConnection {
   /**
    * Queued chunks that are views of payloads (not copied): each is written only when the conn's
    * writable holds nothing, so that it is checked (#takeQueue) just before the socket takes it,
-   * not left to wait in the writable's queue, where a change would go unseen.
+   * not left to wait in the writable's queue, where a change would go unseen. Made for the first
+   * (a connection that sends only small frames holds none).
    */
-  #views = new WeakSet<Uint8Array>();
+  #views: WeakSet<Uint8Array> | undefined;
   #emitted = 0;
   #written = 0;
   /**
@@ -584,8 +585,8 @@ class Framed implements FramedConnection {
   #readFailure: unknown;
   #writable: WritableStream<Uint8Array> | undefined;
   #closing: Promise<void> | undefined;
-  /** The promises of `closeWrite()` calls in progress. */
-  #closeWrites = new Set<Watched<void>>();
+  /** The promises of `closeWrite()` calls in progress (made by the first). */
+  #closeWrites: Set<Watched<void>> | undefined;
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
@@ -1260,7 +1261,7 @@ class Framed implements FramedConnection {
     if (this.#failure !== undefined) return;
     this.#queue.push(chunk);
     this.#queueLengths.push(chunk.length);
-    if (view) this.#views.add(chunk);
+    if (view) (this.#views ??= new WeakSet()).add(chunk);
     this.#emitted += chunk.length;
     this.#open = undefined;
     if (this.#pumping === undefined) this.#startPump();
@@ -1373,7 +1374,7 @@ class Framed implements FramedConnection {
         chunks.length = i;
         break;
       }
-      if (i > 0 && this.#views.has(chunks[i]!)) {
+      if (i > 0 && this.#views?.has(chunks[i]!)) {
         this.#queue = chunks.slice(i);
         this.#queueLengths = lengths.slice(i);
         chunks.length = i;
@@ -1490,13 +1491,14 @@ class Framed implements FramedConnection {
     // The application's own promise, one per call: one it waits on shows it the failure. Not
     // an unhandled rejection when left unawaited: close() reports the loss then.
     const { promise, resolve, reject } = quiet();
-    this.#closeWrites.add(promise);
+    const closeWrites = this.#closeWrites ??= new Set();
+    closeWrites.add(promise);
     // Also ends when a close({ timeout }) timed out (a Conn may leave its writes pending).
     follow(Promise.race([closing, (this.#cut ??= quiet()).promise]), () => {
-      this.#closeWrites.delete(promise);
+      closeWrites.delete(promise);
       resolve();
     }, (error) => {
-      this.#closeWrites.delete(promise);
+      closeWrites.delete(promise);
       if (error === this.#failure) promise.carry(this.#seeFailure);
       reject(error);
     });
@@ -1548,7 +1550,7 @@ class Framed implements FramedConnection {
       // A closeWrite() in progress that the application waits on reports the failure, whether
       // its handler runs before this one or after (it follows the same promises).
       if (error === this.#failure) {
-        for (const p of this.#closeWrites) if (p.seen) this.#shown = true;
+        for (const p of this.#closeWrites ?? []) if (p.seen) this.#shown = true;
       }
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a
