@@ -1349,7 +1349,10 @@ class Framed implements FramedConnection {
         // connection cannot go on, and the peer must not take the frames after it for its bytes.
         // The end of writing shows it a truncated frame; reading goes on.
         this.#fail(payloadChanged());
-        (this.#writer ??= this.#lockWritable()).close().catch(noop);
+        // Writing claimed and no writer taken: the conn's own closeWrite(), at once (FIN before
+        // the sends' rejections are seen), as the close() of a writable started long ago would.
+        if (this.#claimed && this.#writer === undefined) this.conn.closeWrite().catch(noop);
+        else (this.#writer ??= this.#lockWritable()).close().catch(noop);
       }
     } catch (error) {
       this.#fail(error);

@@ -1518,6 +1518,10 @@ test(
     const big = new Uint8Array(2_000_000).fill(7); // above the send buffers: queued as a view
     const sending = fc.send(big);
     big.buffer.transfer();
+    // FIN goes out before the send's rejection is seen (as when framed() had taken a writer at
+    // its first send): a conn.close() in its handler must not cut it.
+    let finSeen: number | undefined;
+    sending.catch(() => finSeen = handle.shutdowns);
     a.resolve();
     (await handle.nextWrite()).resolve(); // the header, written before the change was seen
     await assert.rejects(sending, {
@@ -1528,6 +1532,7 @@ test(
     // The peer sees a truncated frame and the end of writing, not a wait for the rest.
     await fin;
     assert.equal(handle.shutdowns, 1);
+    assert.equal(finSeen, 1, "FIN had gone out when the rejection was seen");
     assert.deepEqual(handle.written, [
       new Uint8Array([0, 0, 0, 1, 97]),
       new Uint8Array([0, 0x1e, 0x84, 0x80]),
