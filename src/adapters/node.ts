@@ -58,7 +58,7 @@ import {
   unixBindPath,
 } from "./_errors.ts";
 import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
-import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
+import { allocUnsafeWith, socketAddr, SocketConn, type SocketHandle } from "./_socket_conn.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
 const allocate = allocUnsafeWith((length) => Buffer.allocUnsafeSlow(length));
@@ -122,52 +122,79 @@ function limitReadAhead(socket: net.Socket): void {
   if (typeof state?.highWaterMark === "number") state.highWaterMark = 1;
 }
 
+/** A node:net socket's operations for its SocketConn (methods, not a closure each: less heap). */
+class NodeHandle implements SocketHandle {
+  readonly #socket: net.Socket;
+  readonly #unixPath: string | undefined;
+  readonly #isTls: boolean;
+  // Deno's node:tls ignores pause() (data keeps coming), and a FIN that arrives while paused
+  // never ends the socket: there, pausing would only lose the end.
+  readonly #denoTls: boolean;
+  readonly finish: (() => void) | undefined;
+
+  constructor(socket: net.Socket, unixPath: string | undefined) {
+    this.#socket = socket;
+    this.#unixPath = unixPath;
+    this.#isTls = socket instanceof tls.TLSSocket;
+    this.#denoTls = ON_DENO && this.#isTls;
+    this.finish = socket instanceof tls.TLSSocket ? () => finishTls(socket) : undefined;
+  }
+
+  pause(): void {
+    if (!this.#denoTls) this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    return new Promise<void>((resolve, reject) => {
+      // A write the socket's failure cancelled (ECANCELED) reports that failure: Deno's
+      // node:net calls back before it emits the error.
+      // A TLS write that destroy() cut short (close() while it was under way: finishTls) is
+      // called back without an error, though the bytes not yet written are dropped: it failed.
+      socket.write(chunk, (error) => {
+        if (error) reject(socket.errored ?? error);
+        else if (this.#isTls && socket.destroyed) reject(new Error("the socket was closed first"));
+        else resolve();
+      });
+    });
+  }
+
+  // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be
+  // sent; Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
+  // Not on a Unix socket: there the empty write fails with EPIPE once the peer has closed,
+  // however cleanly, and Node then destroys the socket, dropping what was not read yet.
+  // TLS needs no probe (writing close_notify fails then), and Deno's node:tls refuses every
+  // empty write (EPERM).
+  // TLS: end() a turn later. Node drops bytes still being read when end() comes during the
+  // read that finished the handshake (a server's closeWrite() as soon as it accepts): later
+  // bytes arrive, with a gap before them.
+  shutdown(): Promise<void> {
+    const socket = this.#socket;
+    return new Promise<void>((resolve, reject) => {
+      // A reset that destroyed the socket meanwhile is reported, not the refusal of end().
+      const done = (error?: Error | null): void =>
+        error ? reject(socket.errored ?? error) : resolve();
+      // A close() meanwhile ended it already (finishTls).
+      if (socket instanceof tls.TLSSocket) {
+        setImmediate(() => socket.writableEnded ? done() : socket.end(done));
+      } else if (this.#unixPath !== undefined) socket.end(done); // the probe fails after any close
+      else socket.write(EMPTY, (error) => error ? done(error) : socket.end(done));
+    });
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
+
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
-  const isTls = socket instanceof tls.TLSSocket;
-  const denoTls = ON_DENO && isTls;
+  const denoTls = ON_DENO && socket instanceof tls.TLSSocket;
   const conn = new SocketConn(
-    {
-      // Deno's node:tls ignores pause() (data keeps coming), and a FIN that arrives while paused
-      // never ends the socket: there, pausing would only lose the end.
-      pause: () => {
-        if (!denoTls) socket.pause();
-      },
-      resume: () => socket.resume(),
-      write: (chunk) =>
-        new Promise<void>((resolve, reject) => {
-          // A write the socket's failure cancelled (ECANCELED) reports that failure: Deno's
-          // node:net calls back before it emits the error.
-          // A TLS write that destroy() cut short (close() while it was under way: finishTls) is
-          // called back without an error, though the bytes not yet written are dropped: it failed.
-          socket.write(chunk, (error) => {
-            if (error) reject(socket.errored ?? error);
-            else if (isTls && socket.destroyed) reject(new Error("the socket was closed first"));
-            else resolve();
-          });
-        }),
-      // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be
-      // sent; Node's end() ignores the ENOTCONN of shutdown(2)); end() reports a destroyed socket.
-      // Not on a Unix socket: there the empty write fails with EPIPE once the peer has closed,
-      // however cleanly, and Node then destroys the socket, dropping what was not read yet.
-      // TLS needs no probe (writing close_notify fails then), and Deno's node:tls refuses every
-      // empty write (EPERM).
-      // TLS: end() a turn later. Node drops bytes still being read when end() comes during the
-      // read that finished the handshake (a server's closeWrite() as soon as it accepts): later
-      // bytes arrive, with a gap before them.
-      shutdown: () =>
-        new Promise<void>((resolve, reject) => {
-          // A reset that destroyed the socket meanwhile is reported, not the refusal of end().
-          const done = (error?: Error | null): void =>
-            error ? reject(socket.errored ?? error) : resolve();
-          // A close() meanwhile ended it already (finishTls).
-          if (socket instanceof tls.TLSSocket) {
-            setImmediate(() => socket.writableEnded ? done() : socket.end(done));
-          } else if (unixPath !== undefined) socket.end(done); // the probe fails after any close
-          else socket.write(EMPTY, (error) => error ? done(error) : socket.end(done));
-        }),
-      destroy: () => socket.destroy(),
-      finish: socket instanceof tls.TLSSocket ? () => finishTls(socket) : undefined,
-    },
+    new NodeHandle(socket, unixPath),
     socketAddr(socket, true, unixPath),
     socketAddr(socket, false, unixPath, dialled),
     allocate,

@@ -564,18 +564,28 @@ class Framed implements FramedConnection {
    * rejected with it, or it aborted `writable` itself.
    */
   #shown = false;
-  #seeFailure = (): void => {
-    this.#shown = true;
-  };
+  /** Sets #shown (made on first use: only a failure needs it). */
+  get #seeFailure(): () => void {
+    return this.#seeFailureFn ??= () => {
+      this.#shown = true;
+    };
+  }
+  #seeFailureFn: (() => void) | undefined;
   /**
    * `#promised` when a read failure reached the application: frames promised up to there were
    * lost knowingly.
    */
   #readFailedAt = 0;
-  /** A send or write rejected with the read's failure reached the application: as a read would. */
-  #seeReadFailure = (): void => {
-    this.#readFailedAt = this.#promised;
-  };
+  /**
+   * A send or write rejected with the read's failure reached the application: as a read would
+   * (made on first use).
+   */
+  get #seeReadFailure(): () => void {
+    return this.#seeReadFailureFn ??= () => {
+      this.#readFailedAt = this.#promised;
+    };
+  }
+  #seeReadFailureFn: (() => void) | undefined;
   #waiters: Waiter[] = [];
   #open: Waiter | undefined;
   #pumping: Promise<void> | undefined;
