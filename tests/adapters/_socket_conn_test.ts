@@ -1544,6 +1544,49 @@ test(
 );
 
 test(
+  "SocketConn: framed() over it, a payload changed before its write under a writing claim, FIN failing: the conn keeps the reset, close() succeeds, no unhandled rejection",
+  BOUNDED,
+  async () => {
+    // The FIN that ends writing there (the conn's own closeWrite()) fails as the peer had reset:
+    // framewire handles it, and the conn reports it to a later closeWrite() of its own.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const { conn, handle } = scripted();
+      handle.shutdown = () => {
+        handle.shutdowns++;
+        return Promise.reject(reset());
+      };
+      const fc = framed(conn, lengthPrefixed());
+      void fc.send("a");
+      const a = await handle.nextWrite();
+      const big = new Uint8Array(2_000_000).fill(7); // queued as a view
+      const sending = fc.send(big);
+      big.buffer.transfer();
+      a.resolve();
+      (await handle.nextWrite()).resolve(); // the header
+      await assert.rejects(sending, hasCode("CONNECTION_FAILED"));
+      assert.equal(handle.shutdowns, 1);
+      // Unhandled rejections are reported once the microtasks drain: two turns of the loop,
+      // before anything here waits on the conn's closeWrite().
+      for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+      await assert.rejects(conn.closeWrite(), hasCode("CONNECTION_RESET"));
+      await assert.rejects(fc.closeWrite(), hasCode("CONNECTION_FAILED"));
+      assert.equal(handle.shutdowns, 1, "no second FIN");
+      await fc.close(); // the failure was seen (the send's rejection): no loss to report
+      await conn.closed;
+      assert.equal(handle.destroyed, 1);
+      for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  },
+);
+
+test(
   "SocketConn: data that fills the readable before the conn's first microtask leaves the socket paused, also one that was delivering from the start",
   BOUNDED,
   async () => {
