@@ -1297,6 +1297,25 @@ test(
   },
 );
 
+test(
+  "framed() close() with two closeWrite() calls in progress, only the later waited on: it reports the failure, close() does not",
+  { timeout: 10_000 },
+  async () => {
+    const { conn, arrived } = heldConn();
+    const fc = framed(conn, lengthPrefixed());
+    await fc.send("lost"); // under highWaterMark: resolved, never written
+    await arrived(1);
+    const outcome = (p: Promise<void>): Promise<string> => p.then(() => "ok", () => "rejected");
+    // close() first: its handler runs before the closeWrite() calls' own, so it must find the
+    // one waited on among those in progress.
+    const closing = outcome(fc.close({ timeout: 10 }));
+    void fc.closeWrite(); // nobody waits on it (quiet)
+    const closingWrite = outcome(fc.closeWrite());
+    // Every closeWrite() in progress counts, not only the first: the later one showed the loss.
+    assert.deepEqual([await closingWrite, await closing], ["rejected", "ok"]);
+  },
+);
+
 test("framed() close({ timeout }): a close() in progress that nobody waits on stays quiet", {
   timeout: 10_000,
 }, async () => {
