@@ -275,9 +275,7 @@ export class SocketConn implements Conn {
   [claimWriting](conn: object): boolean {
     if (
       conn !== this || !(#accepted in this) || this.#writable !== undefined ||
-      this.#claim !== undefined ||
-      Object.getOwnPropertyDescriptor(this, "writable")?.get !==
-        SocketConn.#accessors["writable"]!.get
+      this.#claim !== undefined || !this.#ownAccessor("writable")
     ) return false;
     this.#claim = null;
     return true;
@@ -302,11 +300,15 @@ export class SocketConn implements Conn {
     if (
       conn !== this || !(#accepted in this) || this.#byob !== undefined ||
       this.#readable !== undefined || this.#readClaim !== undefined ||
-      Object.getOwnPropertyDescriptor(this, "readable")?.get !==
-        SocketConn.#accessors["readable"]!.get
+      !this.#ownAccessor("readable")
     ) return false;
     this.#readClaim = null;
     return true;
+  }
+
+  /** `key` is still this conn's shared accessor (not a stream set in its place). */
+  #ownAccessor(key: "readable" | "writable"): boolean {
+    return Object.getOwnPropertyDescriptor(this, key)?.get === SocketConn.#accessors[key]!.get;
   }
 
   /** The claim's reader, building the readable (see `claimReading`). */

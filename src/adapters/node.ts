@@ -192,14 +192,14 @@ class NodeHandle implements SocketHandle {
 }
 
 function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
-  const denoTls = ON_DENO && socket instanceof tls.TLSSocket;
+  const handle = new NodeHandle(socket, unixPath);
   const conn = new SocketConn(
-    new NodeHandle(socket, unixPath),
+    handle,
     socketAddr(socket, true, unixPath),
     socketAddr(socket, false, unixPath, dialled),
     allocate,
   );
-  if (!denoTls) socket.pause();
+  handle.pause();
   limitReadAhead(socket);
   socket.on(
     "data",

@@ -1018,25 +1018,18 @@ test(
   BOUNDED,
   async () => {
     // Built on first use: a conn that never writes holds no WritableStream (about 2 KB on V8).
-    const Original = globalThis.WritableStream;
-    let built = 0;
-    globalThis.WritableStream = class extends Original<unknown> {
-      constructor(...args: ConstructorParameters<typeof WritableStream>) {
-        super(...args);
-        built++;
-      }
-    } as typeof WritableStream;
-    let lazy: SocketConn;
-    try {
+    let lazy!: SocketConn;
+    let writable!: WritableStream<Uint8Array>;
+    const atMaking = await countBuilt("WritableStream", () => {
       lazy = scripted().conn;
-      assert.equal(built, 0, "built with the conn");
-      const writable = lazy.writable;
-      assert.equal(built, 1);
+    });
+    assert.equal(atMaking, 0, "built with the conn");
+    const atFirstUse = await countBuilt("WritableStream", () => {
+      writable = lazy.writable;
       assert.equal(lazy.writable, writable, "one writable");
       assert.equal({ ...lazy }.writable, writable, "a spread copies it");
-    } finally {
-      globalThis.WritableStream = Original;
-    }
+    });
+    assert.equal(atFirstUse, 1);
     lazy.close();
     await lazy.closed;
     // The end of writing, with the writable built before it and after it: the same outcome.
@@ -1114,20 +1107,26 @@ test(
   },
 );
 
-/** Counts the `WritableStream`s made while `body` runs (the global replaced meanwhile). */
-async function countWritables(body: () => Promise<void>): Promise<number> {
-  const Original = globalThis.WritableStream;
+/**
+ * Counts the streams of the kind `name` made while `body` runs (the global replaced meanwhile).
+ */
+async function countBuilt(
+  name: "ReadableStream" | "WritableStream",
+  body: () => Promise<void> | void,
+): Promise<number> {
+  const globals = globalThis as unknown as Record<string, new (...args: never[]) => object>;
+  const Original = globals[name]!;
   let built = 0;
-  globalThis.WritableStream = class extends Original<unknown> {
-    constructor(...args: ConstructorParameters<typeof WritableStream>) {
+  globals[name] = class extends Original {
+    constructor(...args: never[]) {
       super(...args);
       built++;
     }
-  } as typeof WritableStream;
+  };
   try {
     await body();
   } finally {
-    globalThis.WritableStream = Original;
+    globals[name] = Original;
   }
   return built;
 }
@@ -1157,8 +1156,8 @@ test(
     const { conn, handle } = scripted();
     const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
     // A lone frame goes straight to the socket: no WritableStream (about 2 KB per connection).
-    assert.equal(await countWritables(() => queuedSends(fc, handle, [1])), 0);
-    assert.equal(await countWritables(() => queuedSends(fc, handle, [2])), 0);
+    assert.equal(await countBuilt("WritableStream", () => queuedSends(fc, handle, [1])), 0);
+    assert.equal(await countBuilt("WritableStream", () => queuedSends(fc, handle, [2])), 0);
     // Looked at now, the writable is framed()'s, as if framed() had locked it at its first send.
     const writable = conn.writable;
     assert.equal(writable.locked, true);
@@ -1188,7 +1187,7 @@ test(
   async () => {
     const { conn, handle } = scripted();
     const fc = framed(conn, lengthPrefixed(), { coalesce: 0 });
-    assert.equal(await countWritables(() => queuedSends(fc, handle, [1, 2, 3])), 1);
+    assert.equal(await countBuilt("WritableStream", () => queuedSends(fc, handle, [1, 2, 3])), 1);
     assert.equal(conn.writable.locked, true);
     assert.deepEqual(handle.written, framesOf([1, 2, 3]));
     await fc.close();
@@ -1267,24 +1266,6 @@ test(
   },
 );
 
-/** Counts the `ReadableStream`s made while `body` runs (the global replaced meanwhile). */
-async function countReadables(body: () => Promise<void>): Promise<number> {
-  const Original = globalThis.ReadableStream;
-  let built = 0;
-  globalThis.ReadableStream = class extends Original<unknown> {
-    constructor(...args: ConstructorParameters<typeof ReadableStream>) {
-      super(...args);
-      built++;
-    }
-  } as typeof ReadableStream;
-  try {
-    await body();
-  } finally {
-    globalThis.ReadableStream = Original;
-  }
-  return built;
-}
-
 /** Lets every microtask queued so far (and those they queue, a few deep) run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
@@ -1298,7 +1279,7 @@ test(
     // the peer is not blocked, and its end or reset is seen, though nobody reads yet.
     let conn!: SocketConn;
     let handle!: ScriptedHandle;
-    const built = await countReadables(async () => {
+    const built = await countBuilt("ReadableStream", async () => {
       ({ conn, handle } = scripted());
       assert.equal(handle.paused, true);
       await settle();
@@ -1322,7 +1303,7 @@ test(
     let conn!: SocketConn;
     let frames!: AsyncIterator<Uint8Array>;
     let fc!: FramedConnection;
-    const built = await countReadables(async () => {
+    const built = await countBuilt("ReadableStream", async () => {
       conn = scripted().conn;
       await settle();
       fc = framed(conn, lengthPrefixed({ width: 1 }));

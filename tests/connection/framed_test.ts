@@ -1248,10 +1248,7 @@ test(
   "framed() close({ timeout }): every close() in progress reports the loss, a closeWrite() ends",
   { timeout: 10_000 },
   async () => {
-    const { conn, arrived } = heldConn();
-    const fc = framed(conn, lengthPrefixed());
-    await fc.send("lost"); // under highWaterMark: resolved, never written
-    await arrived(1);
+    const fc = await withLostFrame();
     // A closeWrite() and a close() without timeout in progress (as an error handler may leave
     // them), and a watchdog's close({ timeout: 0 }) nobody waits on: they all end with the timeout
     // that fires first. Before, the loss went to one close() only (the watchdog's: an unhandled
@@ -1277,19 +1274,15 @@ test(
   },
   async () => {
     for (const closeFirst of [false, true]) {
-      const { conn, arrived } = heldConn();
-      const fc = framed(conn, lengthPrefixed());
-      await fc.send("lost"); // under highWaterMark: resolved, never written
-      await arrived(1);
-      const outcome = (p: Promise<void>): Promise<string> => p.then(() => "ok", () => "rejected");
+      const fc = await withLostFrame();
       let closing: Promise<string>;
       let closingWrite: Promise<string>;
       if (closeFirst) {
-        closing = outcome(fc.close({ timeout: 10 }));
-        closingWrite = outcome(fc.closeWrite());
+        closing = settledAs(fc.close({ timeout: 10 }));
+        closingWrite = settledAs(fc.closeWrite());
       } else {
-        closingWrite = outcome(fc.closeWrite());
-        closing = outcome(fc.close({ timeout: 10 }));
+        closingWrite = settledAs(fc.closeWrite());
+        closing = settledAs(fc.close({ timeout: 10 }));
       }
       // The closeWrite() reports the failure; close() made first rejected too (reported twice).
       assert.deepEqual([await closingWrite, await closing], ["rejected", "ok"], `${closeFirst}`);
@@ -1301,16 +1294,12 @@ test(
   "framed() close() with two closeWrite() calls in progress, only the later waited on: it reports the failure, close() does not",
   { timeout: 10_000 },
   async () => {
-    const { conn, arrived } = heldConn();
-    const fc = framed(conn, lengthPrefixed());
-    await fc.send("lost"); // under highWaterMark: resolved, never written
-    await arrived(1);
-    const outcome = (p: Promise<void>): Promise<string> => p.then(() => "ok", () => "rejected");
+    const fc = await withLostFrame();
     // close() first: its handler runs before the closeWrite() calls' own, so it must find the
     // one waited on among those in progress.
-    const closing = outcome(fc.close({ timeout: 10 }));
+    const closing = settledAs(fc.close({ timeout: 10 }));
     void fc.closeWrite(); // nobody waits on it (quiet)
-    const closingWrite = outcome(fc.closeWrite());
+    const closingWrite = settledAs(fc.closeWrite());
     // Every closeWrite() in progress counts, not only the first: the later one showed the loss.
     assert.deepEqual([await closingWrite, await closing], ["rejected", "ok"]);
   },
@@ -1319,10 +1308,7 @@ test(
 test("framed() close({ timeout }): a close() in progress that nobody waits on stays quiet", {
   timeout: 10_000,
 }, async () => {
-  const { conn, arrived } = heldConn();
-  const fc = framed(conn, lengthPrefixed());
-  await fc.send("lost"); // under highWaterMark: resolved, never written
-  await arrived(1);
+  const fc = await withLostFrame();
   // As an error handler may leave it. Before, it rejected with the loss too: an unhandled
   // rejection, which ends the process on Node, Deno and Bun (and fails this test).
   void fc.close();
@@ -2257,6 +2243,21 @@ test("framed(): a send queued behind a writable write is copied when send() woul
   assert.deepEqual(wire, [...new Array(8).fill(1), ...new Array(8).fill(2)]);
   assert.equal(fc.bufferedAmount, 0);
 });
+
+/**
+ * A framed() over a {@linkcode heldConn} with one frame sent (under highWaterMark: resolved) that
+ * the conn took and never writes: a close() that times out loses it.
+ */
+async function withLostFrame(): Promise<FramedConnection> {
+  const { conn, arrived } = heldConn();
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("lost");
+  await arrived(1);
+  return fc;
+}
+
+/** "ok" or "rejected", as `p` settles. */
+const settledAs = (p: Promise<void>): Promise<string> => p.then(() => "ok", () => "rejected");
 
 /**
  * A Conn whose writes the test completes (or fails) one at a time, as a socket that the peer
