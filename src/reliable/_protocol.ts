@@ -117,7 +117,44 @@ export class FrameAllocator {
     frame.set(payload, DATA_HEADER);
     return frame;
   }
+
+  /**
+   * {@linkcode dataFrame} of `text` as UTF-8, encoded straight into a slab
+   * (V8): `TextEncoder.encode()` would first allocate an array of its own,
+   * which costs V8 0.3–0.7 µs whatever the length.
+   */
+  textFrame(text: string): Uint8Array<ArrayBuffer> {
+    const most = text.length * 3; // UTF-8 bytes per UTF-16 code unit, at most
+    if (!IN_PLACE || DATA_HEADER + most > SLAB_MAX_FRAME) {
+      return this.dataFrame(encoder.encode(text));
+    }
+    const buffer = this.#slab.buffer;
+    const room = this.#slab.length - this.#used - DATA_HEADER;
+    let n = -1;
+    if (room >= text.length) {
+      // Into the rest of this slab, if it fits (what did not is never written again).
+      const done = encoder.encodeInto(text, new Uint8Array(buffer, this.#used + DATA_HEADER, room));
+      if (done.read === text.length) n = done.written;
+    }
+    if (n < 0) {
+      this.#slab = new Uint8Array(Math.max(DATA_HEADER + most, this.#next));
+      this.#used = 0;
+      this.#next = Math.min(this.#next * 2, this.#max);
+      n = encoder.encodeInto(text, new Uint8Array(this.#slab.buffer, DATA_HEADER, most)).written;
+    }
+    const frame = new Uint8Array(this.#slab.buffer, this.#used, DATA_HEADER + n);
+    this.#used += DATA_HEADER + n;
+    frame[0] = DATA;
+    return frame;
+  }
 }
+
+const encoder = new TextEncoder();
+/**
+ * Whether {@linkcode FrameAllocator.textFrame} encodes in place: not on
+ * JavaScriptCore (Bun), where `encode()` costs 35–60 ns and each view about 40.
+ */
+const IN_PLACE = !("Bun" in globalThis);
 
 /** Bytes per slab: the first, and at most. */
 const MIN_SLAB = 4 * 1024;

@@ -308,7 +308,6 @@ export class Session extends EventTarget implements ReliableSession {
   #lastNow = -Infinity;
   #pumping = false;
   #again = false;
-  #encoder = new TextEncoder();
   #frames: FrameAllocator;
   /** The promise of the latest framed() send, which already has a rejection handler. */
   #lastSent: Promise<void> | undefined;
@@ -408,10 +407,18 @@ export class Session extends EventTarget implements ReliableSession {
     payload: Uint8Array | string,
     options?: ReliableSendOptions,
   ): Promise<void> {
-    let bytes: Uint8Array;
-    if (typeof payload === "string") bytes = this.#encoder.encode(payload);
-    else if (payload instanceof Uint8Array) bytes = payload;
-    else {
+    // A string is encoded straight into its DATA frame (a send refused below leaves those slab
+    // bytes unused); bytes are copied into theirs once the send is taken.
+    let bytes: Uint8Array | undefined;
+    let frame: Uint8Array | undefined;
+    let size: number;
+    if (typeof payload === "string") {
+      frame = this.#frames.textFrame(payload);
+      size = frame.length - DATA_HEADER;
+    } else if (payload instanceof Uint8Array) {
+      bytes = payload;
+      size = bytes.length;
+    } else {
       return Promise.reject(
         new TypeError(
           `Cannot send as the payload must be a Uint8Array or a string: received ${
@@ -421,13 +428,13 @@ export class Session extends EventTarget implements ReliableSession {
       );
     }
     // A detached payload reads as empty (its copy below would be the engine's own TypeError).
-    if (bytes.length === 0 && isDetached(bytes)) {
+    if (size === 0 && bytes !== undefined && isDetached(bytes)) {
       return Promise.reject(detachedPayload("send message"));
     }
-    if (bytes.length > this.#o.maxMessageSize) {
+    if (size > this.#o.maxMessageSize) {
       return Promise.reject(
         new RangeError(
-          `Cannot send message as its length ${bytes.length} exceeds maxMessageSize ${this.#o.maxMessageSize}`,
+          `Cannot send message as its length ${size} exceeds maxMessageSize ${this.#o.maxMessageSize}`,
         ),
       );
     }
@@ -445,8 +452,8 @@ export class Session extends EventTarget implements ReliableSession {
     const token: VoidResolvers = resolvers<void>();
     const entry: Entry = {
       seq: 0,
-      frame: this.#frames.dataFrame(bytes),
-      size: bytes.length,
+      frame: frame ?? this.#frames.dataFrame(bytes!),
+      size,
       sent: false,
       token,
       error: undefined,

@@ -213,11 +213,13 @@ export class Coalescer {
    * the slab is full); with `schedule`, a flush runs once the current task
    * stops adding frames.
    *
+   * @param transient The payload is reused once this returns: a frame not
+   * copied into a slab is emitted as a view of a copy of it.
    * @returns Whether the payload was copied (false: it was emitted as a view,
    * and must not change until the consumer is done with it).
    * @throws {RangeError} The framing rejects the payload (nothing is emitted).
    */
-  add(payload: Uint8Array, schedule: boolean): boolean {
+  add(payload: Uint8Array, schedule: boolean, transient = false): boolean {
     const framing = this.#framing;
     const overhead = this.#overhead;
     // With recycle, a frame that fits in the capacity is copied; without, a payload below the
@@ -229,11 +231,12 @@ export class Coalescer {
       ? (overhead >= 0 ? payload.length + overhead : framing.encodedLength(payload))
       : Infinity;
     if (this.#recycle ? size > this.#capacity : size === Infinity) {
-      const parts = framing.encodeParts(payload);
+      const kept = transient ? payload.slice() : payload;
+      const parts = framing.encodeParts(kept);
       this.flush();
       for (const part of parts) {
         this.#emitted += part.length;
-        this.#emit(part, part.buffer === payload.buffer);
+        this.#emit(part, part.buffer === kept.buffer);
       }
       return false;
     }

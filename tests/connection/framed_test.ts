@@ -116,6 +116,43 @@ test("framed() splits coalesced writes at the coalesce limit and coalesce 0 writ
   assert.equal(none.writes.length, 5);
 });
 
+test("framed() sends strings as UTF-8, each intact, many in one tick, of every size", async () => {
+  const strings = [
+    "",
+    "a",
+    "hello",
+    "h\u00e9llo",
+    "\u20acuro",
+    "\u{1F600} grin",
+    "\uD800 lone surrogate",
+    "x".repeat(100),
+    "y".repeat(100), // the same encoded length as the one before
+    "\u00fc".repeat(9000), // 18,000 bytes: over the 16 KiB that are copied
+    "z".repeat(16 * 1024 + 1),
+  ];
+  const utf8 = new TextEncoder();
+  // Default send buffers; 8 bytes (each frame here but the first two goes out as a view of its
+  // payload); none. Over a Conn that keeps the chunks it is given, so a view of bytes reused
+  // later would show.
+  for (const coalesce of [undefined, 8, 0]) {
+    const { conn, writes } = recordingConn();
+    const fc = framed(conn, lengthPrefixed(), { ...UNTIL_WRITTEN, coalesce });
+    const sent = [...strings, ...strings.slice().reverse()];
+    await Promise.all(sent.map((s) => fc.send(s)));
+    const decoder = lengthPrefixed({ maxFrameLength: 1 << 20 }).decoder();
+    decoder.push(concat(writes));
+    for (const s of sent) {
+      assert.deepEqual(
+        decoder.next(),
+        utf8.encode(s),
+        `${JSON.stringify(s.slice(0, 12))}, ${coalesce}`,
+      );
+    }
+    assert.equal(decoder.next(), undefined);
+    await fc.close();
+  }
+});
+
 test("framed() writes a large payload without copying it, in call order with small ones", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lengthPrefixed());

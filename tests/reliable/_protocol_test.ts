@@ -73,6 +73,48 @@ test("FrameAllocator: slabs start at 4 KiB and double up to the session's send b
   assert.notEqual(frames[32]!.buffer, frames[0]!.buffer);
 });
 
+test("FrameAllocator.textFrame: a DATA frame of the string's UTF-8, seq and ack 0, next to byte frames; one that does not fit the rest of a slab goes into the next", () => {
+  const utf8 = new TextEncoder();
+  const allocator = new FrameAllocator();
+  const texts = [
+    "",
+    "a",
+    "h\u00e9llo \u20ac \u{1F600}",
+    "\uD800 lone surrogate",
+    "x".repeat(300),
+    "\u00e9".repeat(5000), // 10,000 bytes: a slab of its own size
+    "\u00fc".repeat(6000), // 12,000 bytes, but up to 18,000 for its length: a buffer of its own
+  ];
+  const made: [Uint8Array, Uint8Array][] = [];
+  for (let round = 0; round < 40; round++) {
+    for (const text of texts) made.push([allocator.textFrame(text), utf8.encode(text)]);
+    const bytes = new Uint8Array(round * 37).fill(round);
+    made.push([allocator.dataFrame(bytes), bytes]);
+  }
+  // The room left in a 4 KiB slab is exactly 100 bytes: 60 characters of 2 bytes do not fit
+  // (though 60 of 1 byte would), so they go into the next slab.
+  const exact = new FrameAllocator();
+  const first = exact.textFrame("a");
+  const filler = exact.dataFrame(
+    new Uint8Array(4096 - first.length - DATA_HEADER - 100 - DATA_HEADER),
+  );
+  assert.equal(filler.buffer, first.buffer);
+  const next = exact.textFrame("\u00e9".repeat(60));
+  assert.notEqual(next.buffer, first.buffer);
+  const fits = exact.textFrame("b".repeat(60));
+  assert.equal(fits.buffer, next.buffer);
+  made.push([first, utf8.encode("a")], [next, utf8.encode("\u00e9".repeat(60))], [
+    fits,
+    utf8.encode("b".repeat(60)),
+  ]);
+  // Checked once all are made: none was written over by a later one.
+  for (const [frame, payload] of made) {
+    assert.equal(frame[0], DATA);
+    assert.deepEqual(frame.subarray(1, DATA_HEADER), new Uint8Array(DATA_HEADER - 1));
+    assert.deepEqual(frame.subarray(DATA_HEADER), payload);
+  }
+});
+
 test("writeU64/readU64: big-endian round trip up to 2^53 - 1, at any offset; -1 from 2^53 on", () => {
   const values = [
     0,

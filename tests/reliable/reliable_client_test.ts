@@ -159,6 +159,30 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
   });
 });
 
+test("reliable: strings go as UTF-8, maxMessageSize counting their bytes", {
+  timeout: 10000,
+}, async () => {
+  const texts = [
+    "",
+    "plain",
+    "h\u00e9llo \u20ac \u{1F600}",
+    "\u00e9".repeat(2000),
+    "z".repeat(7000),
+  ];
+  await withPair({ client: { maxMessageSize: 8000 } }, async ({ server, client }) => {
+    const session = await nextSession(server);
+    // 4,002 characters but 8,002 bytes: over the limit; 8,000 bytes (4,000 characters) are not.
+    await assert.rejects(client.send("\u00e9".repeat(4001)), {
+      name: "RangeError",
+      message: "Cannot send message as its length 8002 exceeds maxMessageSize 8000",
+    });
+    const sent = Promise.all([...texts, "\u00e9".repeat(4000)].map((t) => client.send(t)));
+    assert.deepEqual(await read(session, 6), [...texts, "\u00e9".repeat(4000)]);
+    await sent;
+    assert.deepEqual(client.stats.bufferedBytes, 0);
+  });
+});
+
 test("reliable: reads waiting together take one message each, in order", {
   timeout: 10000,
 }, async () => {
