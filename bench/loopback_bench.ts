@@ -26,7 +26,8 @@
  * - one write per message: a native client writing each 100 B message as
  *   its own `new Uint8Array(4 + n)` with one native write, received by
  *   `framed()` (the contrast for coalescing); and framewire's sender with
- *   each 100 B `send()` awaited (the loop an application writes first);
+ *   each 100 B `send()` awaited (the loop an application writes first),
+ *   and with 100-character strings as payloads (`send(string)`);
  * - ping-pong 16 B (latency): one 16 B message echoed at a time, round
  *   trips/s over the runtime's own socket API ("raw native" in that group)
  *   and over the adapter + `framed()` at both ends;
@@ -179,7 +180,11 @@ async function sendEachAwaited(
   for (let i = 0; i < count; i++) await tx.send(body);
 }
 
-async function sendAll(tx: FramedConnection, body: Uint8Array, count: number): Promise<void> {
+async function sendAll(
+  tx: FramedConnection,
+  body: Uint8Array | string,
+  count: number,
+): Promise<void> {
   let last: Promise<void> = Promise.resolve();
   let since = 0;
   for (let i = 0; i < count; i++) {
@@ -234,17 +239,29 @@ function rawCase(): Case {
   };
 }
 
+/**
+ * `reuseBuffers` on the receiver; `awaitEach` send; `strings`: the payloads are strings of
+ * `size` ASCII characters (sent as UTF-8), not bytes.
+ */
+interface FramedCaseOptions {
+  reuseBuffers?: boolean;
+  awaitEach?: boolean;
+  strings?: boolean;
+}
+
 function framedCase(
   size: number,
   receiver: "batches" | "each",
-  reuseBuffers = false,
-  awaitEach = false,
+  { reuseBuffers = false, awaitEach = false, strings = false }: FramedCaseOptions = {},
 ): Case {
   // Awaiting each send: as many messages as the one-write-per-message contrast.
   const count = awaitEach ? Math.min(messages(size), quick ? 20_000 : 200_000) : messages(size);
-  const body = payload(size);
+  const bytes = payload(size);
+  const body = strings ? String.fromCharCode(...bytes.map((b) => 32 + b % 95)) : bytes;
   const name = awaitEach
     ? `framed() await each send() ${sizeLabel(size)}`
+    : strings
+    ? `framed() send(string) ${sizeLabel(size)}`
     : receiver === "batches"
     ? (reuseBuffers
       ? `framed() reuseBuffers ${sizeLabel(size)}`
@@ -253,10 +270,10 @@ function framedCase(
   return {
     name,
     note: `${adapterName} adapter both ends, send() per message${
-      awaitEach ? ", each awaited" : ""
-    }, receiver ${receiver === "batches" ? "batches()" : "for await"}${
-      reuseBuffers ? ", reuseBuffers: true" : ""
-    }`,
+      strings ? ` (a string of ${size} ASCII characters)` : ""
+    }${awaitEach ? ", each awaited" : ""}, receiver ${
+      receiver === "batches" ? "batches()" : "for await"
+    }${reuseBuffers ? ", reuseBuffers: true" : ""}`,
     frames: count,
     bytes: count * size,
     async run(): Promise<number> {
@@ -265,7 +282,8 @@ function framedCase(
       const rx = framed(server, framing, { reuseBuffers });
       try {
         const got = receiver === "batches" ? receiveBatches(rx, count) : receiveEach(rx, count);
-        await (awaitEach ? sendEachAwaited : sendAll)(tx, body, count);
+        if (awaitEach) await sendEachAwaited(tx, bytes, count);
+        else await sendAll(tx, body, count);
         return await got;
       } finally {
         await tx.close();
@@ -717,7 +735,13 @@ async function main(): Promise<void> {
   const groups: [string, Case[]][] = [];
   for (const size of SIZES) {
     const cases = [framedCase(size, "batches")];
-    if (size === 100) cases.push(perMessageWriteCase(100), framedCase(100, "batches", false, true));
+    if (size === 100) {
+      cases.push(
+        perMessageWriteCase(100),
+        framedCase(100, "batches", { awaitEach: true }),
+        framedCase(100, "batches", { strings: true }),
+      );
+    }
     if (size === 100 && ownAdapter) cases.push(lpsCase(100), itlpCase(100));
     if (size === 64 * KiB) {
       cases.unshift(rawCase());
@@ -731,7 +755,10 @@ async function main(): Promise<void> {
   ]]);
   groups.push(["ping-pong 16 B", [pingPongCase("native"), pingPongCase("framed")]]);
   groups.push(["framed for await", [framedCase(100, "each"), framedCase(64 * KiB, "each")]]);
-  groups.push(["framed reuseBuffers", [rawCase(), framedCase(64 * KiB, "batches", true)]]);
+  groups.push(["framed reuseBuffers", [
+    rawCase(),
+    framedCase(64 * KiB, "batches", { reuseBuffers: true }),
+  ]]);
   groups.push(["one side 64 KiB", [
     rawCase(),
     oneSideCase(64 * KiB, "sender"),

@@ -448,6 +448,20 @@ export function summarize(): {
   );
   rows.push(
     ratioRow(
+      "loopback 100 B: framed() send(string) / send(bytes), messages/s",
+      "(no target)",
+      NaN,
+      (rt) =>
+        caseRatio(
+          loop[rt],
+          "framed 100 B",
+          "framed() send(string) 100 B",
+          "framed() batches() 100 B",
+        ),
+    ),
+  );
+  rows.push(
+    ratioRow(
       "loopback 16 B ping-pong (latency): framed() / raw native, round trips/s",
       "(no target)",
       NaN,
