@@ -13,6 +13,7 @@ import {
   receivedValue,
 } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
+import { DelimitedDecoder } from "../framing/_delimited_decoder.ts";
 import { connectionError, isFramewireError } from "../adapters/_errors.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
@@ -543,6 +544,8 @@ class Framed implements FramedConnection {
   #readsDirect = false;
   #bytesRead = 0;
   #fill: HeaderDecoder | undefined;
+  /** The decoder, when it takes a batch of frames faster than a loop over next() does. */
+  #batcher: HeaderDecoder | DelimitedDecoder | undefined;
   #reuse: boolean;
   #buf: Uint8Array = EMPTY;
   #pos = 0;
@@ -681,7 +684,8 @@ class Framed implements FramedConnection {
     this.#reuse = booleanOption(options.reuseBuffers, false, "reuseBuffers", "frame connection");
     this.#decoder = framing.decoder({ reuseBuffers: this.#reuse, allocate: conn.allocate });
     this.#directRead = conn.read;
-    if (this.#decoder instanceof HeaderDecoder) this.#fill = this.#decoder;
+    if (this.#decoder instanceof HeaderDecoder) this.#batcher = this.#fill = this.#decoder;
+    else if (this.#decoder instanceof DelimitedDecoder) this.#batcher = this.#decoder;
     this.#coalescer = new Coalescer(
       framing,
       coalesce,
@@ -778,8 +782,8 @@ class Framed implements FramedConnection {
           // length, and the decoder refuses it with a TypeError instead of it being skipped.
           decoder.push(chunk);
         }
-        if (this.#fill !== undefined) {
-          this.#fill.takeAll(frames);
+        if (this.#batcher !== undefined) {
+          this.#batcher.takeAll(frames);
         } else {
           for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
             frames.push(frame);

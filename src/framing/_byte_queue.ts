@@ -227,6 +227,27 @@ export class ByteQueue {
   }
 
   /**
+   * Whether {@linkcode find} has searched no byte since bytes were last
+   * consumed: a caller may search the head chunk itself (and say so with
+   * {@linkcode searchedHead} if it finds nothing there).
+   */
+  get unsearched(): boolean {
+    return this.#found < 0 && this.#scanRel === 0 && this.#scanIndex === this.#head &&
+      this.#scanPos === this.#offset;
+  }
+
+  /**
+   * The rest of the head chunk was searched for a one-byte delimiter, which
+   * it does not hold (only when {@linkcode unsearched}): {@linkcode find}
+   * goes on after it.
+   */
+  searchedHead(): void {
+    this.#scanRel = this.#chunks[this.#head]!.length - this.#offset;
+    this.#scanIndex = this.#head + 1;
+    this.#scanPos = 0;
+  }
+
+  /**
    * After a {@linkcode find} that found nothing: how many of the last bytes
    * are the delimiter's first bytes (where one could still start).
    */

@@ -1,12 +1,9 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
-import { ByteQueue, GATHER_BELOW } from "./_byte_queue.ts";
-import { FrameBuffers } from "./_frame_buffers.ts";
+import { CR, DelimitedDecoder } from "./_delimited_decoder.ts";
 import { prefixTable, scan } from "./_search.ts";
 import {
   booleanOption,
-  checkChunk,
   checkEncodeLength,
   checkOptions,
   checkPayload,
@@ -15,7 +12,6 @@ import {
   DEFAULT_MAX_DELIMITED,
   describeValue,
   maxFrameLengthOption,
-  pushAfterEnd,
   withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
@@ -46,8 +42,6 @@ export interface DelimitedOptions {
    */
   stripCR?: boolean | undefined;
 }
-
-const CR = 0x0d;
 
 /**
  * Frames each payload by appending a delimiter (`"\n"` by default), like
@@ -167,99 +161,4 @@ function containsDelimiter(
   // Go on into the appended delimiter: the first match must be that delimiter itself (ending at
   // its end), not one that starts in the payload's last bytes.
   return scan(delimiter, 0, delimiter.length, delimiter, table, -1 - inside) < delimiter.length;
-}
-
-class DelimitedDecoder implements FrameDecoder {
-  #queue = new ByteQueue();
-  /** end() was called: the input is over. */
-  #ended = false;
-  #delimiter: Uint8Array;
-  #table: Int32Array;
-  #limit: number;
-  #stripCR: boolean;
-  #done: Uint8Array[] = [];
-
-  // Where lines that span chunks are copied to (fresh or reused buffers).
-  #buffers: FrameBuffers;
-
-  constructor(
-    delimiter: Uint8Array,
-    table: Int32Array,
-    limit: number,
-    stripCR: boolean,
-    options: DecoderOptions | undefined,
-  ) {
-    this.#buffers = new FrameBuffers(options);
-    this.#delimiter = delimiter;
-    this.#table = table;
-    this.#limit = limit;
-    this.#stripCR = stripCR;
-  }
-
-  get bufferedBytes(): number {
-    return this.#queue.length;
-  }
-
-  push(chunk: Uint8Array): void {
-    checkChunk(chunk, "decode frames");
-    if (this.#ended) throw pushAfterEnd();
-    // Small chunks after bytes held for a frame not yet complete (a trickle) are copied
-    // together: held one by one, each would cost more than the bytes it holds.
-    if (this.#queue.length > 0 && chunk.length < GATHER_BELOW) this.#queue.gather(chunk);
-    else this.#queue.push(chunk);
-  }
-
-  next(): Uint8Array | undefined {
-    if (this.#done.length > 0) return this.#done.shift();
-    const queue = this.#queue;
-    if (queue.length === 0) return undefined;
-    const at = queue.find(this.#delimiter, this.#table);
-    if (at === -1) {
-      // The frame is at least as long as the bytes before the first place a delimiter could
-      // still start; checked exactly only near the limit (the last bytes may begin one).
-      if (queue.length > this.#limit) {
-        // A "\r" that stripCR removes does not count against the limit.
-        const length = this.#lengthBefore(queue.length - queue.matchedAtEnd);
-        if (length > this.#limit) this.#tooLarge(length);
-      }
-      return undefined;
-    }
-    // A "\r" that stripCR removes is skipped with the delimiter, not copied with the frame.
-    const length = this.#lengthBefore(at);
-    if (length > this.#limit) this.#tooLarge(length);
-    const frame = queue.take(length, this.#buffers.take);
-    queue.skip(at - length + this.#delimiter.length);
-    return frame;
-  }
-
-  end(): void {
-    this.#ended = true;
-    // The frames before a bad one are still read first.
-    this.#buffers.decodeAhead(() => this.next(), (frames) => this.#done = frames);
-    const queue = this.#queue;
-    const left = queue.length;
-    if (left > 0) {
-      // No delimiter can come now: every byte left belongs to the frame (but a final "\r").
-      const length = this.#lengthBefore(left);
-      if (length > this.#limit) this.#tooLarge(length);
-      throw new TruncatedFrameError("payload", left);
-    }
-  }
-
-  /** The length of a frame whose bytes end at `end`: without a final "\r" that stripCR removes. */
-  #lengthBefore(end: number): number {
-    return this.#stripCR && end > 0 && this.#queue.byteAt(end - 1) === CR ? end - 1 : end;
-  }
-
-  /** The unread bytes, handed back (used by `ByteReader`). */
-  takeBuffered(): Uint8Array[] {
-    return this.#queue.drain();
-  }
-
-  #tooLarge(length: number): never {
-    const queue = this.#queue;
-    const header = new Uint8Array(Math.min(8, queue.length));
-    queue.peekInto(header, 0, header.length);
-    throw new FrameTooLargeError(length, this.#limit, { header, noDelimiter: true });
-  }
 }
