@@ -56,6 +56,10 @@
  *   per frame at offsets known in advance, read with a reader: what any
  *   `TransformStream` of frames pays per frame (a limit, not a peer).
  *
+ * - lines 80-100 B: log lines in 64 KiB chunks through `lines()` with
+ *   `next()` and with the batch `framed()` takes per read, against a bare
+ *   splitter (`indexOf` and a view per line: a limit, not a peer).
+ *
  * MB/s counts payload bytes, so that MB/s ratios equal frames/s ratios. Then
  * it feeds one 256 KiB frame and one 4 MiB frame one byte at a time to the
  * framewire decoder and prints the cost per byte, which must be the same for
@@ -86,7 +90,9 @@ import {
   type FrameDecoder,
   FrameDecoderStream,
   lengthPrefixed,
+  lines,
 } from "../mod.ts";
+import type { DelimitedDecoder } from "../src/framing/_delimited_decoder.ts";
 import {
   args,
   asBuffer,
@@ -598,6 +604,108 @@ function printPerByte(title: string, results: Result[]): void {
   }
 }
 
+/**
+ * Log lines of 80-100 bytes (a timestamp, a level, fields), "\n" after each, in 64 KiB chunks:
+ * `lines()` taking them with `next()`, with the batch `framed()` takes after each read, and the
+ * bare limit of a line splitter that hands out views (`indexOf` and one view per line).
+ */
+function lineCases(): Case[] {
+  const text: string[] = [];
+  let length = 0;
+  for (let i = 0; length < TOTAL; i++) {
+    const line = `2026-12-06T21:24:${
+      String(i % 60).padStart(2, "0")
+    }Z INFO id=${i} path=/api/v1/items/${i % 997} status=200 ms=${i % 97}${"x".repeat(i % 13)}`;
+    text.push(line);
+    length += line.length + 1;
+  }
+  const wire = new TextEncoder().encode(text.join("\n") + "\n");
+  const chunks = chunk(wire, CHUNK);
+  const count = text.length;
+  const bytes = wire.length - count;
+  const framing = lines();
+  return [{
+    name: "framewire lines() next()",
+    note: "push() each chunk, next() until undefined",
+    frames: count,
+    bytes,
+    run(): number {
+      const decoder = framing.decoder();
+      let n = 0;
+      for (const c of chunks) {
+        decoder.push(c);
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+          n++;
+          sink += f.length;
+        }
+      }
+      decoder.end();
+      return n;
+    },
+  }, {
+    name: "framewire lines(), framed()'s batch",
+    note:
+      "push() each chunk, then the frames of all complete lines at once (what framed() takes per read)",
+    frames: count,
+    bytes,
+    run(): number {
+      const decoder = framing.decoder() as DelimitedDecoder;
+      let n = 0;
+      const out: Uint8Array[] = [];
+      for (const c of chunks) {
+        decoder.push(c);
+        out.length = 0;
+        decoder.takeAll(out);
+        n += out.length;
+        for (const f of out) sink += f.length;
+      }
+      decoder.end();
+      return n;
+    },
+  }, {
+    name: "indexOf and a view per line",
+    note:
+      "chunk.indexOf(10) from line to line, one new Uint8Array(buffer, offset, length) per line, a line that spans chunks copied once; no limit, no \\r (the limit of a line splitter that hands out views; not a peer)",
+    frames: count,
+    bytes,
+    run(): number {
+      let n = 0;
+      let rest: Uint8Array | undefined;
+      for (const c of chunks) {
+        let start = 0;
+        let at = c.indexOf(10);
+        if (rest !== undefined && at >= 0) {
+          const line = new Uint8Array(rest.length + at);
+          line.set(rest);
+          line.set(c.subarray(0, at), rest.length);
+          n++;
+          sink += line.length;
+          rest = undefined;
+          start = at + 1;
+          at = c.indexOf(10, start);
+        }
+        for (; at >= 0; at = c.indexOf(10, start)) {
+          const line = new Uint8Array(c.buffer, c.byteOffset + start, at - start);
+          n++;
+          sink += line.length;
+          start = at + 1;
+        }
+        if (start < c.length) {
+          const tail = c.subarray(start);
+          if (rest === undefined) rest = tail.slice();
+          else {
+            const joined = new Uint8Array(rest.length + tail.length);
+            joined.set(rest);
+            joined.set(tail, rest.length);
+            rest = joined;
+          }
+        }
+      }
+      return n;
+    },
+  }];
+}
+
 async function main(): Promise<void> {
   console.log(`decode bench on ${runtimeVersion()}${quick ? " (quick)" : ""}`);
   const results: Result[] = [];
@@ -621,11 +729,21 @@ async function main(): Promise<void> {
     results.push(...r);
   }
 
+  if (chosen("lines 80-100 B")) {
+    const r = await measureGroup("lines 80-100 B", lineCases(), measure);
+    printGroup(
+      "lines() decode, 80-100 B log lines in 64 KiB chunks",
+      r,
+      "indexOf and a view per line",
+    );
+    results.push(...r);
+  }
+
   if (only !== undefined) {
     if (results.length === 0) {
       const groups = ["sync", "stream"].flatMap((kind) =>
         SIZES.map((n) => `${kind} ${sizeLabel(n)}`)
-      );
+      ).concat("lines 80-100 B");
       console.log(
         `--only "${only}": no group's name contains it; the groups are: ${groups.join(", ")}`,
       );

@@ -448,6 +448,20 @@ export function summarize(): {
   );
   rows.push(
     ratioRow(
+      "decode lines() 80-100 B: framed()'s batch / indexOf and a view per line (limit)",
+      "(no target)",
+      NaN,
+      (rt) =>
+        decodeRatio(
+          rt,
+          "lines 80-100 B",
+          "framewire lines(), framed()'s batch",
+          "indexOf and a view per line",
+        ),
+    ),
+  );
+  rows.push(
+    ratioRow(
       "loopback 100 B: framed() send(string) / send(bytes), messages/s",
       "(no target)",
       NaN,
