@@ -182,14 +182,19 @@ export class ByteQueue {
 
   /**
    * Consumes `n` bytes: a view when they lie in the head chunk (a copy of
-   * their own below {@linkcode COPY_BELOW}), else one exact-size copy.
+   * their own below {@linkcode COPY_BELOW}), else one exact-size copy. The
+   * view is a plain `Uint8Array` whatever the chunk (a Node `Buffer`'s
+   * `subarray` is a `Buffer`, whose `slice()` does not copy), as the other
+   * decoders' frames are.
    */
   take(n: number, allocate?: (length: number) => Uint8Array): Uint8Array {
     const chunk = this.#chunks[this.#head];
     if (chunk === undefined) return new Uint8Array(0);
     const start = this.#offset;
     if (start + n <= chunk.length) {
-      const view = n < COPY_BELOW ? copySmall(chunk, start, n) : chunk.subarray(start, start + n);
+      const view = n < COPY_BELOW
+        ? copySmall(chunk, start, n)
+        : new Uint8Array(chunk.buffer, chunk.byteOffset + start, n);
       this.skip(n);
       return view;
     }

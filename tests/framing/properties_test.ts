@@ -1,6 +1,7 @@
 // Properties every format must have, checked on every format.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import fc from "fast-check";
 import {
   decimalHeader,
@@ -21,6 +22,14 @@ import { concat, cutsArbitrary, decodeChunks, encodeAll, formats, label } from "
 // Frames shorter than this inside one chunk are copies of their own (Bun: cheaper than views there).
 const copyBelow = isBun ? 33 : 0;
 
+/** The [from, to) spans of a wire of `length` bytes cut at `cuts` (sorted), empty ones left out. */
+function spans(cuts: number[], length: number): [number, number][] {
+  const at = [0, ...cuts, length];
+  const out: [number, number][] = [];
+  for (let i = 1; i < at.length; i++) if (at[i]! > at[i - 1]!) out.push([at[i - 1]!, at[i]!]);
+  return out;
+}
+
 const text = new TextDecoder();
 const utf8 = new TextEncoder();
 
@@ -39,6 +48,32 @@ for (const [i, { framing, payload }] of formats.entries()) {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  test(`${name}: frames decoded from Node Buffer chunks are plain Uint8Arrays (a Buffer's slice() would not copy)`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(payload, { minLength: 1, maxLength: 8, size: "max" }).chain((payloads) => {
+          const wire = encodeAll(framing, payloads);
+          return fc.tuple(fc.constant(payloads), fc.constant(wire), cutsArbitrary(wire.length));
+        }),
+        ([payloads, wire, cuts]) => {
+          const decoder = framing.decoder();
+          const frames: Uint8Array[] = [];
+          for (const [from, to] of spans(cuts, wire.length)) {
+            decoder.push(Buffer.from(wire.subarray(from, to)));
+            for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f);
+          }
+          decoder.end();
+          assert.deepEqual(
+            frames.map((f) => Object.getPrototypeOf(f)),
+            payloads.map(() => Uint8Array.prototype),
+          );
+          assert.deepEqual(frames, payloads);
+        },
+      ),
+      { numRuns: 50 },
     );
   });
 
