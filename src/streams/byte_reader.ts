@@ -261,7 +261,9 @@ export class ByteReader {
       this.#length -= n;
       if (first.length === n) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
+      // A plain view, as frames are (a Node Buffer's subarray() is a Buffer, whose slice() does
+      // not copy).
+      return new Uint8Array(first.buffer, first.byteOffset, n);
     }
     const out = new Uint8Array(n);
     const chunks = this.#chunks;

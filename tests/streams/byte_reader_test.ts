@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   ByteReader,
   FrameTooLargeError,
@@ -7,7 +8,7 @@ import {
   lines,
   TruncatedFrameError,
 } from "../../mod.ts";
-import { streamOf as streamOfChunks } from "../framing/_formats.ts";
+import { concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
 
 /** A stream of the given byte arrays. */
 function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
@@ -26,6 +27,26 @@ test("ByteReader.readExactly() keeps leftovers between calls across every split"
     assert.equal(await reader.readExactly(1), null);
     assert.deepEqual(await reader.readExactly(0), new Uint8Array(0), "and once the end was seen");
   }
+});
+
+test("ByteReader: bytes and frames read from Node Buffer chunks are plain Uint8Arrays (a Buffer's slice() would not copy)", async () => {
+  const wire = concat([
+    new Uint8Array([1, 2, 3, 4, 5, 6]),
+    lengthPrefixed().encode(new Uint8Array(40).fill(7)),
+    lines().encode(new Uint8Array(40).fill(8)),
+  ]);
+  const reader = new ByteReader(streamOfChunks([Buffer.from(wire)]));
+  const got = [
+    await reader.readExactly(2),
+    await reader.readExactly(4),
+    await reader.readFrame(lengthPrefixed()),
+    await reader.readFrame(lines()),
+  ];
+  assert.deepEqual(
+    got.map((bytes) => Object.getPrototypeOf(bytes)),
+    got.map(() => Uint8Array.prototype),
+  );
+  assert.deepEqual(got[3], new Uint8Array(40).fill(8));
 });
 
 test("ByteReader.readFrame() mixes formats and raw reads on one stream", async () => {
