@@ -93,6 +93,15 @@ export interface SocketHandle {
 }
 
 /**
+ * Errors a conn makes only once something shows them (a write after close() rejects with it, a
+ * writable built or errored then): an Error takes a stack trace, microseconds each, and closing
+ * made up to three nobody saw.
+ */
+const CLOSED: unique symbol = Symbol("closed");
+const RESET: unique symbol = Symbol("reset");
+type LazyError = typeof CLOSED | typeof RESET;
+
+/**
  * A Conn over a SocketHandle. The adapter calls `data`, `end`, `error` and
  * `terminated` from its socket events.
  */
@@ -145,8 +154,8 @@ export class SocketConn implements Conn {
   #failed = false;
   #failureCause: unknown;
   #writer: WritableStreamDefaultController | undefined;
-  /** What the writable is errored with (or starts with, if built later). */
-  #writableError: Error | undefined;
+  /** What the writable is errored with (or starts with, if built later); made when shown. */
+  #writableError: Error | LazyError | undefined;
   /** open: deliver; cancelled: discard; done: ended, errored or closed. */
   #read: "open" | "cancelled" | "done" = "open";
   /**
@@ -178,7 +187,10 @@ export class SocketConn implements Conn {
   #sinkError: Error | undefined;
   #shutdown: Promise<void> | undefined;
   #closeRequest: Promise<void> | undefined;
-  #writeError: Error | undefined;
+  /** Why writing is over, once it is; made when shown. */
+  #writeError: Error | LazyError | undefined;
+  #closedMade: ConnectionError | undefined;
+  #resetMade: ConnectionError | undefined;
   #writeDone = false;
   #closing = false;
   /** close() was called (not only both directions over). */
@@ -445,7 +457,7 @@ export class SocketConn implements Conn {
     return new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writer = controller;
-        if (this.#writableError !== undefined) controller.error(this.#writableError);
+        if (this.#writableError !== undefined) controller.error(this.#shownWritableError());
         // abort() waits for the write in progress, which a peer that reads nothing never lets
         // finish: close at once instead (the write then rejects). After abort() has begun
         // erroring the stream with its reason, which would otherwise be the close's error. Not
@@ -495,14 +507,39 @@ export class SocketConn implements Conn {
     });
   }
 
-  /** Errors the writable (at once, or as it is built): the first error holds, as in the stream. */
-  #errorWritable(error: Error): void {
-    this.#writableError ??= error;
+  /**
+   * Errors the writable (at once, or as it is built): the first error holds, as in the stream
+   * (a writable errored, or built, since is errored with it already).
+   */
+  #errorWritable(error: Error | LazyError): void {
+    if (this.#writableError !== undefined) return;
+    this.#writableError = error;
+    if (this.#writer === undefined) return;
     try {
-      this.#writer?.error(error);
+      this.#writer.error(this.#shownWritableError());
     } catch {
       // already closed or errored
     }
+  }
+
+  #shownWritableError(): Error {
+    return this.#writableError = this.#made(this.#writableError!);
+  }
+
+  #shownWriteError(): Error {
+    return this.#writeError = this.#made(this.#writeError!);
+  }
+
+  /** The error `error` stands for, made once (writes and the writable report the same one). */
+  #made(error: Error | LazyError): Error {
+    if (error === CLOSED) return this.#closedMade ??= closedError(this.remoteAddr);
+    if (error === RESET) {
+      return this.#resetMade ??= new ConnectionError(
+        `Cannot write to ${formatAddr(this.remoteAddr)} as the connection was reset`,
+        { code: "CONNECTION_RESET" },
+      );
+    }
+    return error;
   }
 
   /**
@@ -663,15 +700,10 @@ export class SocketConn implements Conn {
     this.#read = "done";
     // Gone without a local close() (Bun closes a Unix socket when its peer does): later writes
     // fail as they do when the peer has gone elsewhere, not as after close().
-    this.#failWrites(
-      this.#closing ? closedError(this.remoteAddr) : new ConnectionError(
-        `Cannot write to ${formatAddr(this.remoteAddr)} as the connection was reset`,
-        { code: "CONNECTION_RESET" },
-      ),
-    );
+    this.#failWrites(this.#closing ? CLOSED : RESET);
     // A writable that FIN ended but left open (closeWrite() fences it) ends now, so that a
     // writer's `closed` settles (a no-op if it is errored or closed already).
-    this.#errorWritable(closedError(this.remoteAddr));
+    this.#errorWritable(CLOSED);
     this.#resolveClosed();
   }
 
@@ -704,7 +736,7 @@ export class SocketConn implements Conn {
       // After close(), or both directions over: nothing to do, unless a write had failed.
       return this.#userClosed || this.#writeError === undefined
         ? Promise.resolve()
-        : Promise.reject(this.#writeError);
+        : Promise.reject(this.#shownWriteError());
     }
     // Write every chunk the writable accepted so far, refuse later ones, then send FIN. The
     // writable stays open (a writer may hold it): later writes reject with CONNECTION_CLOSED, on
@@ -726,7 +758,9 @@ export class SocketConn implements Conn {
       // A write failed (or the connection did) before FIN could go out: say so, unless close()
       // came, which makes it moot. (Both directions over through failure is not close().)
       const failure = this.#sinkError ?? this.#writeError;
-      if (failure !== undefined && !this.#userClosed) throw failure;
+      if (failure !== undefined && !this.#userClosed) {
+        throw this.#sinkError ?? this.#shownWriteError();
+      }
       // close() came before the accepted chunks were written: they were not, and no FIN went out.
       if (this.#userClosed && this.#written < this.#fence) throw closedError(this.remoteAddr);
     }
@@ -749,7 +783,7 @@ export class SocketConn implements Conn {
       this.#endDirect(null);
       this.#read = "done";
     }
-    this.#failWrites(closedError(this.remoteAddr));
+    this.#failWrites(CLOSED);
     this.#release();
     this.#wake?.();
   }
@@ -757,7 +791,7 @@ export class SocketConn implements Conn {
   #closeWrite(): Promise<void> {
     if (this.#shutdown !== undefined) return this.#shutdown;
     if (this.#userClosed) return Promise.resolve();
-    if (this.#writeError !== undefined) return Promise.reject(this.#writeError);
+    if (this.#writeError !== undefined) return Promise.reject(this.#shownWriteError());
     if (this.#closing) return Promise.resolve();
     this.#shutdown = this.#handle.shutdown().then(
       () => {
@@ -777,7 +811,7 @@ export class SocketConn implements Conn {
     return this.#shutdown;
   }
 
-  #failWrites(error: Error): void {
+  #failWrites(error: Error | LazyError): void {
     if (this.#writeDone) return;
     this.#writeDone = true;
     this.#writeError = error;

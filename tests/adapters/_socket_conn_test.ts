@@ -1665,3 +1665,36 @@ test(
 );
 
 sockets.check();
+
+// Named, so that a stack trace shows which of them made an error.
+function closeItHere(conn: SocketConn): void {
+  conn.close();
+}
+function lookAtTheWritableHere(conn: SocketConn): WritableStreamDefaultWriter<Uint8Array> {
+  return conn.writable.getWriter();
+}
+
+test(
+  "SocketConn: close() makes no error until something shows one: the writable built later rejects with one made then, a write and the writable the same",
+  BOUNDED,
+  async () => {
+    // An Error takes a stack trace (microseconds): closing made up to three that nobody saw. The
+    // stack says where it was made: where the writable was looked at, not close().
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 50;
+    try {
+      const { conn } = scripted();
+      closeItHere(conn);
+      await conn.closed;
+      const writer = lookAtTheWritableHere(conn);
+      const error = await writer.write(new Uint8Array(1)).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof ConnectionError);
+      assert.equal(error.code, "CONNECTION_CLOSED");
+      assert.match(error.stack ?? "", /lookAtTheWritableHere/);
+      assert.doesNotMatch(error.stack ?? "", /closeItHere/);
+      assert.equal(await writer.closed.then(() => undefined, (e: unknown) => e), error);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  },
+);
