@@ -4,10 +4,19 @@
 // node:net). Private to bench/.
 
 import * as net from "node:net";
+import { Buffer } from "node:buffer";
 import { runtimeName } from "./_common.ts";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
+
+/** What the churn bench uses of a `Deno.Conn` (this module does not need Deno's types). */
+interface DenoConn {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  setNoDelay(on: boolean): void;
+  close(): void;
+}
 
 /** A native client socket. */
 export interface NativeClient {
@@ -369,6 +378,176 @@ async function bunPingPong(count: number, size: number): Promise<number> {
     return (performance.now() - start) / 1000;
   } finally {
     socket.end();
+    server.stop(true);
+  }
+}
+
+/**
+ * Connection churn over the runtime's own socket API (Nagle off): `parallel`
+ * clients at a time, `count` connections in all, each connecting, writing
+ * one frame of `size` bytes behind a 4-byte header, reading the server's
+ * echo of it, and closing; the server echoes one frame per connection and
+ * closes. Returns the seconds from the first connect to the last close
+ * (listening not counted).
+ */
+export function nativeChurn(count: number, size: number, parallel: number): Promise<number> {
+  const rt = runtimeName();
+  if (rt === "deno") return denoChurn(count, size, parallel);
+  if (rt === "bun") return bunChurn(count, size, parallel);
+  return nodeChurn(count, size, parallel);
+}
+
+/** Runs `connect` `count` times, `parallel` at a time; the seconds it took. */
+async function timedConnections(
+  count: number,
+  parallel: number,
+  connect: () => Promise<void>,
+): Promise<number> {
+  let started = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (started < count) {
+      started++;
+      await connect();
+    }
+  }));
+  return (performance.now() - start) / 1000;
+}
+
+function churnFrame(size: number): Uint8Array {
+  const frame = new Uint8Array(4 + size);
+  new DataView(frame.buffer).setUint32(0, size);
+  return frame;
+}
+
+async function denoChurn(count: number, size: number, parallel: number): Promise<number> {
+  const frame = churnFrame(size);
+  const listener = g.Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const readAll = async (conn: DenoConn, into: Uint8Array): Promise<boolean> => {
+    for (let got = 0; got < into.length;) {
+      const n = await conn.read(into.subarray(got));
+      if (n === null) return false;
+      got += n;
+    }
+    return true;
+  };
+  const serving = (async () => {
+    for (;;) {
+      let conn: DenoConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // the listener closed
+      }
+      (async () => {
+        try {
+          const got = new Uint8Array(frame.length);
+          if (await readAll(conn, got)) {
+            for (let at = 0; at < got.length;) at += await conn.write(got.subarray(at));
+          }
+        } catch {
+          // the client went first
+        } finally {
+          conn.close();
+        }
+      })();
+    }
+  })();
+  try {
+    return await timedConnections(count, parallel, async () => {
+      const conn = await g.Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      try {
+        conn.setNoDelay(true);
+        for (let at = 0; at < frame.length;) at += await conn.write(frame.subarray(at));
+        if (!await readAll(conn, new Uint8Array(frame.length))) throw new Error("churn: no echo");
+      } finally {
+        conn.close();
+      }
+    });
+  } finally {
+    listener.close();
+    await serving;
+  }
+}
+
+function nodeChurn(count: number, size: number, parallel: number): Promise<number> {
+  const frame = churnFrame(size);
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    let got = 0;
+    const parts: Uint8Array[] = [];
+    socket.on("data", (data: Uint8Array) => {
+      parts.push(data);
+      got += data.length;
+      if (got >= frame.length) socket.end(Buffer.concat(parts));
+    });
+    socket.on("error", () => {});
+  });
+  return new Promise((resolve, reject) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      timedConnections(count, parallel, () =>
+        new Promise<void>((done, fail) => {
+          let got = 0;
+          const socket = net.connect({ host: "127.0.0.1", port, noDelay: true }, () => {
+            socket.write(frame);
+          });
+          socket.on("data", (data: Uint8Array) => {
+            got += data.length;
+            if (got >= frame.length) socket.end();
+          });
+          socket.on(
+            "close",
+            () => got >= frame.length ? done() : fail(new Error("churn: no echo")),
+          );
+          socket.on("error", fail);
+        })).then(resolve, reject).finally(() => server.close());
+    });
+  });
+}
+
+async function bunChurn(count: number, size: number, parallel: number): Promise<number> {
+  const frame = churnFrame(size);
+  // Writes of a few bytes into an empty socket buffer: never partial here.
+  const server = g.Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(s: { setNoDelay?(on: boolean): void; data: unknown }): void {
+        s.setNoDelay?.(true);
+        s.data = [];
+      },
+      data(s: { data: Uint8Array[]; write(b: Uint8Array): number; end(): void }, d: Uint8Array) {
+        s.data.push(d.slice());
+        const got = s.data.reduce((n, part) => n + part.length, 0);
+        if (got >= frame.length) {
+          s.write(Buffer.concat(s.data));
+          s.end();
+        }
+      },
+    },
+  });
+  try {
+    return await timedConnections(count, parallel, () =>
+      new Promise<void>((done, fail) => {
+        let got = 0;
+        g.Bun.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          socket: {
+            open(s: { setNoDelay?(on: boolean): void; write(b: Uint8Array): number }): void {
+              s.setNoDelay?.(true);
+              s.write(frame);
+            },
+            data(s: { end(): void }, d: Uint8Array): void {
+              got += d.length;
+              if (got >= frame.length) s.end();
+            },
+            close: () => got >= frame.length ? done() : fail(new Error("churn: no echo")),
+            error: (_s: unknown, error: Error) => fail(error),
+          },
+        }).catch(fail);
+      }));
+  } finally {
     server.stop(true);
   }
 }

@@ -31,6 +31,9 @@
  * - ping-pong 16 B (latency): one 16 B message echoed at a time, round
  *   trips/s over the runtime's own socket API ("raw native" in that group)
  *   and over the adapter + `framed()` at both ends;
+ * - churn 16 B: short connections, eight at a time, each connecting, sending
+ *   one 16 B frame, reading its echo and closing; connections/s over the
+ *   runtime's own socket API and over the adapter + `framed()`;
  * - length-prefixed-stream: its encoder piped into a node:net socket and the
  *   server socket piped into its decoder (node:net exists on all three);
  * - it-length-prefixed: its `encode()` over the messages, each chunk it
@@ -89,7 +92,13 @@ import {
   viewsSeen,
   writeResults,
 } from "./_common.ts";
-import { type NativeClient, nativeConnect, nativeCounter, nativePingPong } from "./_native.ts";
+import {
+  nativeChurn,
+  type NativeClient,
+  nativeConnect,
+  nativeCounter,
+  nativePingPong,
+} from "./_native.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -493,6 +502,73 @@ function pingPongCase(kind: "native" | "framed"): Case {
   };
 }
 
+/** Connections a churn round makes, and how many at a time. */
+const CHURN = quick ? 400 : 3000;
+const CHURN_PARALLEL = 8;
+
+/**
+ * Connection churn: short connections, `CHURN_PARALLEL` at a time, each
+ * connecting, sending one 16 B frame, reading its echo and closing, over the
+ * runtime's own socket API or the adapter + `framed()` at both ends (what a
+ * client that opens a connection per request pays). Connections per second.
+ */
+function churnCase(kind: "native" | "framed"): Case {
+  const size = 16;
+  return {
+    name: kind === "native" ? "raw native" : `framed() churn ${sizeLabel(size)}`,
+    note: kind === "native"
+      ? `runtime socket API at both ends, ${CHURN_PARALLEL} clients at a time: connect, one 16 B frame, its echo, close`
+      : `${adapterName} adapter + framed() at both ends, ${CHURN_PARALLEL} at a time: connect, send(), the echo through for await, close(); server: for await, send() it back, close()`,
+    frames: CHURN,
+    bytes: CHURN * size,
+    async run(): Promise<Timed> {
+      if (kind === "native") {
+        return { frames: CHURN, seconds: await nativeChurn(CHURN, size, CHURN_PARALLEL) };
+      }
+      const listener = await adapter.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (listener.addr as { port: number }).port;
+      const serving = (async () => {
+        for await (const conn of listener) {
+          (async () => {
+            const fc = framed(conn, framing);
+            for await (const frame of fc) {
+              await fc.send(frame);
+              break;
+            }
+            await fc.close();
+          })().catch(() => {});
+        }
+      })();
+      const message = payload(size);
+      let started = 0;
+      const start = performance.now();
+      try {
+        await Promise.all(Array.from({ length: CHURN_PARALLEL }, async () => {
+          while (started < CHURN) {
+            started++;
+            const fc = framed(await adapter.connect({ hostname: "127.0.0.1", port }), framing);
+            try {
+              await fc.send(message);
+              let echoed = false;
+              for await (const _ of fc) {
+                echoed = true;
+                break;
+              }
+              if (!echoed) throw new Error("churn: no echo");
+            } finally {
+              await fc.close();
+            }
+          }
+        }));
+        return { frames: CHURN, seconds: (performance.now() - start) / 1000 };
+      } finally {
+        listener.close();
+        await serving;
+      }
+    },
+  };
+}
+
 /**
  * One side alone, against the runtime's raw socket on the other side (the
  * same thread): framewire's sender into a raw counting receiver, or a raw
@@ -754,6 +830,7 @@ async function main(): Promise<void> {
     separateSenderLimitCase(16),
   ]]);
   groups.push(["ping-pong 16 B", [pingPongCase("native"), pingPongCase("framed")]]);
+  groups.push(["churn 16 B", [churnCase("native"), churnCase("framed")]]);
   groups.push(["framed for await", [framedCase(100, "each"), framedCase(64 * KiB, "each")]]);
   groups.push(["framed reuseBuffers", [
     rawCase(),

@@ -482,6 +482,14 @@ export function summarize(): {
       (rt) => caseRatio(loop[rt], "ping-pong 16 B", "framed() ping-pong 16 B", "raw native"),
     ),
   );
+  rows.push(
+    ratioRow(
+      "loopback 16 B churn (connect, one request and reply, close): framed() / raw native, connections/s",
+      "(no target)",
+      NaN,
+      (rt) => caseRatio(loop[rt], "churn 16 B", "framed() churn 16 B", "raw native"),
+    ),
+  );
   {
     // The same as time per round trip, framewire's and (in brackets) the raw socket's.
     const row: Row = {
