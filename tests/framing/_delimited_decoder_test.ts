@@ -169,3 +169,36 @@ test("delimited decoder: next() and takeAll() say so when a frame's transferred 
     );
   }
 });
+
+test("delimited decoder: lines trickled in small chunks (gathered into blocks) are searched once, byte by byte, with next() and takeAll()", () => {
+  // Each 7-byte push is gathered into the block that holds the line so far (the head chunk, read
+  // from an offset once the first line is taken): the search must go on after the bytes searched
+  // before each push, not start again at the head (quadratic in the line's length).
+  const lengths = [20_000, 0, 30_000, 5];
+  const wire = utf8(lengths.map((n, i) => String.fromCharCode(0x61 + i).repeat(n) + "\n").join(""));
+  const indexOf = Uint8Array.prototype.indexOf;
+  for (const way of ["next", "takeAll"] as const) {
+    let scanned = 0;
+    Uint8Array.prototype.indexOf = function (this: Uint8Array, value: number, from = 0): number {
+      const at = indexOf.call(this, value, from);
+      scanned += (at < 0 ? this.length : at + 1) - from;
+      return at;
+    };
+    const out: Uint8Array[] = [];
+    try {
+      const decoder: FrameDecoder = lines({ maxFrameLength: 100_000 }).decoder();
+      for (let at = 0; at < wire.length; at += 7) {
+        decoder.push(wire.slice(at, at + 7));
+        if (way === "next") {
+          for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f);
+        } else (decoder as DelimitedDecoder).takeAll(out);
+      }
+      decoder.end();
+    } finally {
+      Uint8Array.prototype.indexOf = indexOf;
+    }
+    assert.deepEqual(out.map((f) => f.length), lengths, way);
+    assert.deepEqual(out[2], utf8("c".repeat(30_000)), way);
+    assert.ok(scanned <= wire.length, `${way}: ${scanned} bytes searched of ${wire.length}`);
+  }
+});
