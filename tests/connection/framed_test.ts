@@ -153,6 +153,81 @@ test("framed() sends strings as UTF-8, each intact, many in one tick, of every s
   }
 });
 
+test("framed() sends strings at the scratch's bounds intact: 16 K code units of 3 bytes each, astral pairs, a lone surrogate last, one unit more", async () => {
+  const k = 16 * 1024;
+  const strings = [
+    "\u20ac".repeat(k), // 49,152 bytes: 3 per code unit, the most
+    "\u{1F600}".repeat(k / 2), // 4 bytes per pair
+    "a".repeat(k - 1) + "\uD800", // a lone surrogate at the end: 3 bytes (U+FFFD)
+    "\uDC00" + "b".repeat(k - 1),
+    "\u20ac".repeat(k + 1), // one unit more: encoded on its own
+    "\u20ac".repeat(k), // the same again, after one that did not use the scratch
+  ];
+  const utf8 = new TextEncoder();
+  for (const coalesce of [undefined, 0]) {
+    const { conn, writes } = recordingConn();
+    const fc = framed(conn, lengthPrefixed(), { coalesce });
+    await Promise.all(strings.map((s) => fc.send(s)));
+    await fc.close();
+    const decoder = lengthPrefixed().decoder();
+    decoder.push(concat(writes));
+    for (const [i, s] of strings.entries()) {
+      assert.deepEqual(decoder.next(), utf8.encode(s), `string ${i}, coalesce ${coalesce}`);
+    }
+    assert.equal(decoder.next(), undefined);
+  }
+});
+
+test("framed(): a string sent by another framed() from within a conn's sink leaves the string being sent intact", async () => {
+  // A send that fills the send buffer flushes it before it copies its string in: the flush
+  // writes to the conn, whose sink here sends a string of the same length on another framed().
+  // That one must not encode into the memory the first string waits in (a shared scratch).
+  const other = recordingConn();
+  const fcOther = framed(other.conn, lengthPrefixed());
+  const otherSends: Promise<void>[] = [];
+  const writes: Uint8Array[] = [];
+  let sending = false;
+  let reentered = 0;
+  const input = new TransformStream<Uint8Array, Uint8Array>();
+  const conn: Conn = {
+    readable: input.readable,
+    writable: new WritableStream({
+      write(chunk) {
+        writes.push(chunk);
+        if (sending) reentered++;
+        otherSends.push(fcOther.send("#".repeat(3000)));
+      },
+    }),
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: () => Promise.resolve(),
+    close() {},
+    closed: Promise.resolve(),
+  };
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("warm-up"); // the writable has started: a write reaches the sink at once
+  const sent = Array.from({ length: 12 }, (_, i) => String.fromCharCode(0x41 + i).repeat(3000));
+  sending = true;
+  const sends = sent.map((s) => fc.send(s));
+  sending = false;
+  await Promise.all(sends);
+  await fc.close(); // writes what is queued
+  await Promise.all(otherSends);
+  await fcOther.close();
+  assert.ok(reentered > 0, "no write reached the sink during a send");
+  const utf8 = new TextEncoder();
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(writes));
+  for (const s of ["warm-up", ...sent]) assert.deepEqual(decoder.next(), utf8.encode(s));
+  assert.equal(decoder.next(), undefined);
+  const otherDecoder = lengthPrefixed().decoder();
+  otherDecoder.push(concat(other.writes));
+  for (let i = 0; i < otherSends.length; i++) {
+    assert.deepEqual(otherDecoder.next(), utf8.encode("#".repeat(3000)));
+  }
+  assert.equal(otherDecoder.next(), undefined);
+});
+
 test("framed() writes a large payload without copying it, in call order with small ones", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lengthPrefixed());
