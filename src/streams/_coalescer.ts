@@ -246,6 +246,9 @@ export class Coalescer {
       // Filled within one tick (nothing flushed from it before): the next slab is larger.
       const filled = this.#start === 0;
       this.flush();
+      // A frame the consumer added from within emit (a conn's sink that sends) is held in this
+      // slab: flushed too, not dropped with it.
+      while (this.#end !== this.#start) this.flush();
       this.#replaceSlab(size, filled);
     }
     this.#end += framing.encodeInto(payload, this.#slab, this.#end);

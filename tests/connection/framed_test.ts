@@ -228,6 +228,49 @@ test("framed(): a string sent by another framed() from within a conn's sink leav
   assert.equal(otherDecoder.next(), undefined);
 });
 
+test("framed(): a send made by the conn's own sink, while a send flushes a full send buffer, is written (it resolved, and was dropped)", async () => {
+  const writes: Uint8Array[] = [];
+  let sending = false;
+  let inner: Promise<void> | undefined;
+  const input = new TransformStream<Uint8Array, Uint8Array>();
+  const conn: Conn = {
+    readable: input.readable,
+    writable: new WritableStream({
+      write(chunk) {
+        writes.push(chunk);
+        if (sending && inner === undefined) inner = fc.send(new Uint8Array(10).fill(0x7a));
+      },
+    }),
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: () => Promise.resolve(),
+    close() {},
+    closed: Promise.resolve(),
+  };
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send(new Uint8Array(1)); // the writable has started: a write reaches the sink at once
+  // The first send buffer holds 16 KiB: the sixth frame flushes the five before it.
+  const sent = Array.from({ length: 12 }, (_, i) => new Uint8Array(3000).fill(0x41 + i));
+  sending = true;
+  const sends = sent.map((payload) => fc.send(payload));
+  sending = false;
+  assert.ok(inner !== undefined, "no write reached the sink during a send");
+  await Promise.all([...sends, inner]);
+  await fc.close();
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(writes));
+  const got: string[] = [];
+  for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+    got.push(`${f.length}:${String.fromCharCode(f[0]!)}`);
+  }
+  assert.deepEqual(got, [
+    "1:\0",
+    ...["A", "B", "C", "D", "E"].map((l) => `3000:${l}`),
+    "10:z", // sent from within the flush before F's frame was encoded
+    ...["F", "G", "H", "I", "J", "K", "L"].map((l) => `3000:${l}`),
+  ]);
+});
+
 test("framed() writes a large payload without copying it, in call order with small ones", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lengthPrefixed());

@@ -605,3 +605,28 @@ test("Coalescer with capacity 0: a small frame's chunk holds no more memory than
     assert.ok(distance === 0 || distance >= 64, `${size} B payload copied ${distance} B after`);
   }
 });
+
+test("Coalescer: a frame added from within emit, while a full send buffer is flushed for the next frame, is emitted, not dropped with that buffer", () => {
+  // A conn's sink runs on framed()'s flush, and may send on the same connection.
+  for (const recycle of [false, true]) {
+    const chunks: Uint8Array[] = [];
+    let inner = 0;
+    const c = new Coalescer(framing, 64 * 1024, (chunk) => {
+      chunks.push(chunk.slice());
+      if (inner++ === 0) c.add(new Uint8Array(10).fill(0x7a), false);
+    }, recycle);
+    const sent = Array.from({ length: 12 }, (_, i) => new Uint8Array(3000).fill(0x41 + i));
+    // The first send buffer holds 16 KiB: the sixth frame flushes the five before it.
+    for (const payload of sent) c.add(payload, false);
+    c.flush();
+    const got = decodeAll(concat(chunks));
+    assert.equal(inner, 3, `recycle ${recycle}`);
+    assert.deepEqual(
+      got.map((f) => `${f.length}:${String.fromCharCode(f[0]!)}`),
+      ["A", "B", "C", "D", "E", "z", "F", "G", "H", "I", "J", "K", "L"].map((l) =>
+        `${l === "z" ? 10 : 3000}:${l}`
+      ),
+      `recycle ${recycle}`,
+    );
+  }
+});
