@@ -613,9 +613,10 @@ function lineCases(): Case[] {
   const text: string[] = [];
   let length = 0;
   for (let i = 0; length < TOTAL; i++) {
-    const line = `2026-12-06T21:24:${
-      String(i % 60).padStart(2, "0")
-    }Z INFO id=${i} path=/api/v1/items/${i % 997} status=200 ms=${i % 97}${"x".repeat(i % 13)}`;
+    // 80 to 100 bytes: the fields, padded.
+    const time = `2026-12-06T21:24:${String(i % 60).padStart(2, "0")}Z`;
+    const line = `${time} INFO id=${i} path=/api/v1/items/${i % 997} status=200 ms=${i % 97} `
+      .padEnd(80 + i % 21, "x");
     text.push(line);
     length += line.length + 1;
   }
