@@ -1698,3 +1698,32 @@ test(
     }
   },
 );
+
+test(
+  "SocketConn: after the peer's going, closeWrite() and the writable report one CONNECTION_RESET, whichever shows it first, the writable built before or after",
+  BOUNDED,
+  async () => {
+    // The write error is made when first shown, once per conn: closeWrite()'s rejection, a
+    // write's and the writer's closed are the same object, as when it was made at the end.
+    const caught = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e) => e);
+    for (const order of ["writer first", "closeWrite() first", "writer built early"] as const) {
+      const { conn } = scripted();
+      let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+      if (order === "writer built early") writer = conn.writable.getWriter();
+      conn.terminated(); // gone without a local close() (Bun's Unix socket, its peer closing)
+      await conn.closed;
+      let fromCloseWrite: unknown;
+      if (order === "closeWrite() first") fromCloseWrite = await caught(conn.closeWrite());
+      writer ??= conn.writable.getWriter();
+      const fromWrite = await caught(writer.write(new Uint8Array(1)));
+      fromCloseWrite ??= await caught(conn.closeWrite());
+      const fromClosed = await caught(writer.closed);
+      assert.ok(fromWrite instanceof ConnectionError, order);
+      assert.equal(fromWrite.code, "CONNECTION_RESET", order);
+      assert.equal(fromWrite.message, "Cannot write to 127.0.0.1:7 as the connection was reset");
+      assert.equal(fromCloseWrite, fromWrite, `${order}: closeWrite()`);
+      assert.equal(fromClosed, fromWrite, `${order}: the writer's closed`);
+      assert.equal(await caught(conn.closeWrite()), fromWrite, `${order}: closeWrite() again`);
+    }
+  },
+);
