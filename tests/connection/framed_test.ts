@@ -271,6 +271,69 @@ test("framed(): a send made by the conn's own sink, while a send flushes a full 
   ]);
 });
 
+test(
+  "framed(): a conn's sink that sends on every write it takes: each send buffer flush reaches the sink once, every frame is written once",
+  {
+    timeout: 10_000,
+  },
+  async () => {
+    // add() flushes until nothing is held before it replaces a full send buffer: a sink that sends
+    // from each write must not keep that loop going (the writable takes no write while one is in
+    // progress, and framed() queues behind its pump), nor lose a frame.
+    const writes: Uint8Array[] = [];
+    let budget = 0;
+    let inSend = 0;
+    let maxInSend = 0;
+    const inner: Promise<void>[] = [];
+    let spent!: () => void;
+    const allSent = new Promise<void>((resolve) => spent = resolve);
+    const input = new TransformStream<Uint8Array, Uint8Array>();
+    const conn: Conn = {
+      readable: input.readable,
+      writable: new WritableStream({
+        write(chunk) {
+          writes.push(chunk);
+          if (inSend > 0) maxInSend = Math.max(maxInSend, ++inSend - 1);
+          if (budget === 0) return;
+          inner.push(fc.send(new Uint8Array([0x30 + --budget % 10])));
+          if (budget === 0) spent();
+        },
+      }),
+      localAddr: addr,
+      remoteAddr: addr,
+      closeWrite: () => Promise.resolve(),
+      close() {},
+      closed: Promise.resolve(),
+    };
+    const fc = framed(conn, lengthPrefixed());
+    await fc.send(new Uint8Array(1)); // the writable has started: a write reaches the sink at once
+    budget = 40;
+    const sent = Array.from({ length: 30 }, (_, i) => new Uint8Array(3000).fill(0x41 + i));
+    const sends = sent.map((payload) => {
+      inSend = 1;
+      const sending = fc.send(payload);
+      inSend = 0;
+      return sending;
+    });
+    await Promise.all(sends);
+    await allSent;
+    await Promise.all(inner);
+    await fc.close();
+    assert.ok(maxInSend >= 1, "no write reached the sink during a send");
+    assert.equal(maxInSend, 1, "writes the sink took within one send");
+    const decoder = lengthPrefixed().decoder();
+    decoder.push(concat(writes));
+    let big = "";
+    let small = "";
+    for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+      if (f.length === 3000) big += String.fromCharCode(f[0]!);
+      else if (f.length === 1 && f[0] !== 0) small += String.fromCharCode(f[0]!);
+    }
+    assert.equal(big, sent.map((p) => String.fromCharCode(p[0]!)).join(""));
+    assert.equal(small, Array.from({ length: 40 }, (_, i) => String((39 - i) % 10)).join(""));
+  },
+);
+
 test("framed() writes a large payload without copying it, in call order with small ones", async () => {
   const { conn, writes } = recordingConn();
   const fc = framed(conn, lengthPrefixed());
