@@ -500,7 +500,10 @@ function nodeChurn(count: number, size: number, parallel: number): Promise<numbe
             () => got >= frame.length ? done() : fail(new Error("churn: no echo")),
           );
           socket.on("error", fail);
-        })).then(resolve, reject).finally(() => server.close());
+        })).then(
+          (seconds) => server.close(() => resolve(seconds)),
+          (error) => server.close(() => reject(error)),
+        );
     });
   });
 }

@@ -351,7 +351,7 @@ export class SocketConn implements Conn {
       refused = detachedPayload(`write to ${formatAddr(this.remoteAddr)}`, "chunk");
     }
     // A write that the socket's failure cancelled (Node: ECANCELED) reports that failure.
-    this.#sinkError = refused ?? (this.#closing ? closedError(this.remoteAddr) : connectionError(
+    this.#sinkError = refused ?? (this.#closing ? this.#made(CLOSED) : connectionError(
       `write to ${formatAddr(this.remoteAddr)}`,
       this.#failed ? this.#failureCause : cause,
     ));
@@ -762,7 +762,7 @@ export class SocketConn implements Conn {
         throw this.#sinkError ?? this.#shownWriteError();
       }
       // close() came before the accepted chunks were written: they were not, and no FIN went out.
-      if (this.#userClosed && this.#written < this.#fence) throw closedError(this.remoteAddr);
+      if (this.#userClosed && this.#written < this.#fence) throw this.#made(CLOSED);
     }
     return await this.#closeWrite();
   }

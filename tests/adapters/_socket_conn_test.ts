@@ -1727,3 +1727,25 @@ test(
     }
   },
 );
+
+test(
+  "SocketConn: a write in progress when close() comes rejects with the conn's one CONNECTION_CLOSED error, the writer's closed too",
+  BOUNDED,
+  async () => {
+    const { conn, handle } = scripted();
+    const writer = conn.writable.getWriter();
+    const writing = writer.write(new Uint8Array([1, 2, 3])).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const pending = await handle.nextWrite();
+    conn.close();
+    // The socket's close cancels the write in progress (Node: ECANCELED).
+    pending.reject(Object.assign(new Error("write ECANCELED"), { code: "ECANCELED" }));
+    const error = await writing;
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.code, "CONNECTION_CLOSED");
+    assert.equal(await writer.closed.then(() => undefined, (e: unknown) => e), error);
+    await conn.closed;
+  },
+);
