@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // A queue of pushed chunks read from the front without copying. Private.
 
-import { COPY_BELOW, copySmall } from "./_frame_buffers.ts";
+import { frameIn } from "./_frame_buffers.ts";
 import { scan } from "./_search.ts";
 
 /**
@@ -181,20 +181,16 @@ export class ByteQueue {
   }
 
   /**
-   * Consumes `n` bytes: a view when they lie in the head chunk (a copy of
-   * their own below {@linkcode COPY_BELOW}), else one exact-size copy. The
-   * view is a plain `Uint8Array` whatever the chunk (a Node `Buffer`'s
-   * `subarray` is a `Buffer`, whose `slice()` does not copy), as the other
-   * decoders' frames are.
+   * Consumes `n` bytes: when they lie in the head chunk, {@linkcode frameIn}
+   * (a view, or a copy of its own below `COPY_BELOW`), else one
+   * exact-size copy.
    */
   take(n: number, allocate?: (length: number) => Uint8Array): Uint8Array {
     const chunk = this.#chunks[this.#head];
     if (chunk === undefined) return new Uint8Array(0);
     const start = this.#offset;
     if (start + n <= chunk.length) {
-      const view = n < COPY_BELOW
-        ? copySmall(chunk, start, n)
-        : new Uint8Array(chunk.buffer, chunk.byteOffset + start, n);
+      const view = frameIn(chunk, start, n);
       this.skip(n);
       return view;
     }

@@ -3,7 +3,7 @@
 
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes, GATHER_BELOW } from "./_byte_queue.ts";
-import { COPY_BELOW, copySmall, FrameBuffers } from "./_frame_buffers.ts";
+import { COPY_BELOW, copySmall, FrameBuffers, frameIn } from "./_frame_buffers.ts";
 import { checkChunk, pushAfterEnd } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
@@ -72,9 +72,7 @@ export class DelimitedDecoder implements FrameDecoder {
         const end = this.#stripCR && at > pos && chunk[at - 1] === CR ? at - 1 : at;
         const length = end - pos;
         if (length <= this.#limit) {
-          const frame = length < COPY_BELOW
-            ? copySmall(chunk, pos, length)
-            : new Uint8Array(chunk.buffer, chunk.byteOffset + pos, length);
+          const frame = frameIn(chunk, pos, length);
           queue.skip(at + 1 - pos);
           return frame;
         }
@@ -127,6 +125,7 @@ export class DelimitedDecoder implements FrameDecoder {
             const end = stripCR && at > pos && chunk[at - 1] === CR ? at - 1 : at;
             const length = end - pos;
             if (length > limit) break; // next() says so
+            // frameIn() inline, with the chunk's buffer read once: calling it here cost 10 %.
             out.push(
               length < COPY_BELOW
                 ? copySmall(chunk, pos, length)

@@ -44,6 +44,18 @@ export function copySmall(chunk: Uint8Array, start: number, length: number): Uin
 }
 
 /**
+ * The frame `chunk[start, start + length)`: a copy of its own below
+ * {@linkcode COPY_BELOW}, else a view made with the constructor (cheaper than
+ * `subarray` on V8, and a plain `Uint8Array` whatever the chunk: a Node
+ * `Buffer`'s `subarray` is a `Buffer`, whose `slice()` does not copy).
+ */
+export function frameIn(chunk: Uint8Array, start: number, length: number): Uint8Array {
+  return length < COPY_BELOW
+    ? copySmall(chunk, start, length)
+    : new Uint8Array(chunk.buffer, chunk.byteOffset + start, length);
+}
+
+/**
  * Buffers for frames that span chunks: a fresh one per frame, or with
  * `reuseBuffers` two that are used in turn, as the frame completed last may
  * still be in use by the caller.

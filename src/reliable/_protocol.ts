@@ -104,11 +104,7 @@ export class FrameAllocator {
     if (n > SLAB_MAX_FRAME) {
       frame = new Uint8Array(n);
     } else {
-      if (this.#used + n > this.#slab.length) {
-        this.#slab = new Uint8Array(Math.max(n, this.#next));
-        this.#used = 0;
-        this.#next = Math.min(this.#next * 2, this.#max);
-      }
+      if (this.#used + n > this.#slab.length) this.#newSlab(n);
       // A fresh slab is never written twice: the header's seq and ack are still 0.
       frame = new Uint8Array(this.#slab.buffer, this.#used, n);
       this.#used += n;
@@ -116,6 +112,13 @@ export class FrameAllocator {
     frame[0] = DATA;
     frame.set(payload, DATA_HEADER);
     return frame;
+  }
+
+  /** Starts a slab of at least `size` bytes (the next size up to the largest). */
+  #newSlab(size: number): void {
+    this.#slab = new Uint8Array(Math.max(size, this.#next));
+    this.#used = 0;
+    this.#next = Math.min(this.#next * 2, this.#max);
   }
 
   /**
@@ -128,18 +131,16 @@ export class FrameAllocator {
     if (!IN_PLACE || DATA_HEADER + most > SLAB_MAX_FRAME) {
       return this.dataFrame(encoder.encode(text));
     }
-    const buffer = this.#slab.buffer;
     const room = this.#slab.length - this.#used - DATA_HEADER;
     let n = -1;
     if (room >= text.length) {
       // Into the rest of this slab, if it fits (what did not is never written again).
-      const done = encoder.encodeInto(text, new Uint8Array(buffer, this.#used + DATA_HEADER, room));
+      const rest = new Uint8Array(this.#slab.buffer, this.#used + DATA_HEADER, room);
+      const done = encoder.encodeInto(text, rest);
       if (done.read === text.length) n = done.written;
     }
     if (n < 0) {
-      this.#slab = new Uint8Array(Math.max(DATA_HEADER + most, this.#next));
-      this.#used = 0;
-      this.#next = Math.min(this.#next * 2, this.#max);
+      this.#newSlab(DATA_HEADER + most);
       n = encoder.encodeInto(text, new Uint8Array(this.#slab.buffer, DATA_HEADER, most)).written;
     }
     const frame = new Uint8Array(this.#slab.buffer, this.#used, DATA_HEADER + n);

@@ -245,10 +245,9 @@ export class Coalescer {
       if (overhead >= 0) framing.encodedLength(payload);
       // Filled within one tick (nothing flushed from it before): the next slab is larger.
       const filled = this.#start === 0;
-      this.flush();
-      // A frame the consumer added from within emit (a conn's sink that sends) is held in this
-      // slab: flushed too, not dropped with it.
-      while (this.#end !== this.#start) this.flush();
+      // Until nothing is held: a frame the consumer added from within emit (a conn's sink that
+      // sends) is in this slab too, and must not be dropped with it.
+      do this.flush(); while (this.#end !== this.#start);
       this.#replaceSlab(size, filled);
     }
     this.#end += framing.encodeInto(payload, this.#slab, this.#end);

@@ -148,6 +148,22 @@ function hasCode(code: string): (error: unknown) => boolean {
   };
 }
 
+/** A way reading ends, named, and the check of what a read waiting then gets. */
+type Ending = [string, (conn: SocketConn) => void, (next: Promise<unknown>) => Promise<void>];
+
+/** A read waiting got the clean end. */
+async function ended(next: Promise<unknown>): Promise<void> {
+  assert.deepEqual(await next, { value: undefined, done: true });
+}
+
+/** The peer's end and a reset, as a framed() reading the conn sees them. */
+const ENDINGS: Ending[] = [
+  ["the end", (conn) => conn.end(), ended],
+  ["a reset", (conn) => conn.error(reset()), async (next) => {
+    await assert.rejects(next, hasCode("CONNECTION_RESET"));
+  }],
+];
+
 test(
   "SocketConn: a write the socket's failure cancelled reports that failure",
   BOUNDED,
@@ -1373,18 +1389,7 @@ test(
   "SocketConn: under framed() with no readable built, the end, a reset and a cancel are as with one",
   BOUNDED,
   async () => {
-    const cases: [string, (conn: SocketConn) => void, (next: Promise<unknown>) => Promise<void>][] =
-      [
-        ["the end", (conn) => conn.end(), async (next) => {
-          assert.deepEqual(await next, { value: undefined, done: true });
-        }],
-        ["a reset", (conn) => conn.error(reset()), async (next) => {
-          await assert.rejects(next, hasCode("CONNECTION_RESET"));
-        }],
-        ["close()", (conn) => conn.close(), async (next) => {
-          assert.deepEqual(await next, { value: undefined, done: true });
-        }],
-      ];
+    const cases: Ending[] = [...ENDINGS, ["close()", (conn) => conn.close(), ended]];
     for (const [name, end, check] of cases) {
       const { conn } = scripted();
       await settle();
@@ -1597,16 +1602,7 @@ test(
   "SocketConn: under framed(), data queued in the readable built for it comes before the end or a reset that follows it",
   BOUNDED,
   async () => {
-    const cases: [string, (conn: SocketConn) => void, (next: Promise<unknown>) => Promise<void>][] =
-      [
-        ["the end", (conn) => conn.end(), async (next) => {
-          assert.deepEqual(await next, { value: undefined, done: true });
-        }],
-        ["a reset", (conn) => conn.error(reset()), async (next) => {
-          await assert.rejects(next, hasCode("CONNECTION_RESET"));
-        }],
-      ];
-    for (const [name, end, check] of cases) {
+    for (const [name, end, check] of ENDINGS) {
       const { conn } = scripted();
       await settle();
       const fc = framed(conn, lengthPrefixed({ width: 1 }));

@@ -77,6 +77,22 @@ function recordingConn(): {
   };
 }
 
+/**
+ * A Conn whose sink calls `write` with each chunk as the writable hands it over (at once while no
+ * write is in progress): it may send on a framed() from there.
+ */
+function sinkConn(write: (chunk: Uint8Array) => void): Conn {
+  return {
+    readable: new TransformStream<Uint8Array, Uint8Array>().readable,
+    writable: new WritableStream({ write }),
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: () => Promise.resolve(),
+    close() {},
+    closed: Promise.resolve(),
+  };
+}
+
 /** Resolves when `conn.close()` is called. */
 function closeCalled(conn: Conn): Promise<void> {
   return new Promise((resolve) => {
@@ -188,22 +204,11 @@ test("framed(): a string sent by another framed() from within a conn's sink leav
   const writes: Uint8Array[] = [];
   let sending = false;
   let reentered = 0;
-  const input = new TransformStream<Uint8Array, Uint8Array>();
-  const conn: Conn = {
-    readable: input.readable,
-    writable: new WritableStream({
-      write(chunk) {
-        writes.push(chunk);
-        if (sending) reentered++;
-        otherSends.push(fcOther.send("#".repeat(3000)));
-      },
-    }),
-    localAddr: addr,
-    remoteAddr: addr,
-    closeWrite: () => Promise.resolve(),
-    close() {},
-    closed: Promise.resolve(),
-  };
+  const conn = sinkConn((chunk) => {
+    writes.push(chunk);
+    if (sending) reentered++;
+    otherSends.push(fcOther.send("#".repeat(3000)));
+  });
   const fc = framed(conn, lengthPrefixed());
   await fc.send("warm-up"); // the writable has started: a write reaches the sink at once
   const sent = Array.from({ length: 12 }, (_, i) => String.fromCharCode(0x41 + i).repeat(3000));
@@ -232,21 +237,10 @@ test("framed(): a send made by the conn's own sink, while a send flushes a full 
   const writes: Uint8Array[] = [];
   let sending = false;
   let inner: Promise<void> | undefined;
-  const input = new TransformStream<Uint8Array, Uint8Array>();
-  const conn: Conn = {
-    readable: input.readable,
-    writable: new WritableStream({
-      write(chunk) {
-        writes.push(chunk);
-        if (sending && inner === undefined) inner = fc.send(new Uint8Array(10).fill(0x7a));
-      },
-    }),
-    localAddr: addr,
-    remoteAddr: addr,
-    closeWrite: () => Promise.resolve(),
-    close() {},
-    closed: Promise.resolve(),
-  };
+  const conn = sinkConn((chunk) => {
+    writes.push(chunk);
+    if (sending && inner === undefined) inner = fc.send(new Uint8Array(10).fill(0x7a));
+  });
   const fc = framed(conn, lengthPrefixed());
   await fc.send(new Uint8Array(1)); // the writable has started: a write reaches the sink at once
   // The first send buffer holds 16 KiB: the sixth frame flushes the five before it.
@@ -287,24 +281,13 @@ test(
     const inner: Promise<void>[] = [];
     let spent!: () => void;
     const allSent = new Promise<void>((resolve) => spent = resolve);
-    const input = new TransformStream<Uint8Array, Uint8Array>();
-    const conn: Conn = {
-      readable: input.readable,
-      writable: new WritableStream({
-        write(chunk) {
-          writes.push(chunk);
-          if (inSend > 0) maxInSend = Math.max(maxInSend, ++inSend - 1);
-          if (budget === 0) return;
-          inner.push(fc.send(new Uint8Array([0x30 + --budget % 10])));
-          if (budget === 0) spent();
-        },
-      }),
-      localAddr: addr,
-      remoteAddr: addr,
-      closeWrite: () => Promise.resolve(),
-      close() {},
-      closed: Promise.resolve(),
-    };
+    const conn = sinkConn((chunk) => {
+      writes.push(chunk);
+      if (inSend > 0) maxInSend = Math.max(maxInSend, ++inSend - 1);
+      if (budget === 0) return;
+      inner.push(fc.send(new Uint8Array([0x30 + --budget % 10])));
+      if (budget === 0) spent();
+    });
     const fc = framed(conn, lengthPrefixed());
     await fc.send(new Uint8Array(1)); // the writable has started: a write reaches the sink at once
     budget = 40;
