@@ -60,6 +60,12 @@
  *   `next()` and with the batch `framed()` takes per read, against a bare
  *   splitter (`indexOf` and a view per line: a limit, not a peer).
  *
+ * - varint 16 B: the same 16 B payloads behind one-byte varint headers
+ *   (protobuf's delimited messages, libp2p's), each decoder with its own
+ *   varint parser: framewire's `varint()` with `next()` and with the batch
+ *   `framed()` takes per read, it-length-prefixed with its default length
+ *   decoder, length-prefixed-stream.
+ *
  * MB/s counts payload bytes, so that MB/s ratios equal frames/s ratios. Then
  * it feeds one 256 KiB frame and one 4 MiB frame one byte at a time to the
  * framewire decoder and prints the cost per byte, which must be the same for
@@ -91,8 +97,10 @@ import {
   FrameDecoderStream,
   lengthPrefixed,
   lines,
+  varint as varintFraming,
 } from "../mod.ts";
 import type { DelimitedDecoder } from "../src/framing/_delimited_decoder.ts";
+import type { HeaderDecoder } from "../src/framing/_header_decoder.ts";
 import {
   args,
   asBuffer,
@@ -625,6 +633,8 @@ function lineCases(): Case[] {
   const count = text.length;
   const bytes = wire.length - count;
   const framing = lines();
+  // Not a helper shared with varintCases(): one function for both decoders' loops shares their
+  // type feedback, which made the group measured second 20-30 % slower.
   return [{
     name: "framewire lines() next()",
     note: "push() each chunk, next() until undefined",
@@ -707,6 +717,69 @@ function lineCases(): Case[] {
   }];
 }
 
+/** 16 B payloads behind varint headers, each decoder with its own varint parser. */
+function varintCases(): Case[] {
+  const size = 16;
+  const count = Math.ceil(TOTAL / (size + 1));
+  const body = payload(size);
+  const chunks = chunk(wire(body, count, "varint"), CHUNK);
+  const buffers = chunks.map(asBuffer);
+  const bytes = size * count;
+  const framing = varintFraming({ maxFrameLength: 2 * MiB });
+  return [{
+    name: "framewire varint() next()",
+    note: "push() each chunk, next() until undefined",
+    frames: count,
+    bytes,
+    run(): number {
+      const decoder = framing.decoder();
+      let n = 0;
+      for (const c of chunks) {
+        decoder.push(c);
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
+          n++;
+          sink += f.length;
+        }
+      }
+      decoder.end();
+      return n;
+    },
+  }, {
+    name: "framewire varint(), framed()'s batch",
+    note: "push() each chunk, then all its complete frames at once (what framed() takes per read)",
+    frames: count,
+    bytes,
+    run(): number {
+      const decoder = framing.decoder() as HeaderDecoder;
+      let n = 0;
+      const out: Uint8Array[] = [];
+      for (const c of chunks) {
+        decoder.push(c);
+        out.length = 0;
+        decoder.takeAll(out);
+        n += out.length;
+        for (const f of out) sink += f.length;
+      }
+      decoder.end();
+      return n;
+    },
+  }, {
+    name: "it-length-prefixed+subarray",
+    note:
+      "decode() over a sync iterable with its default (varint) length decoder, .subarray() per frame",
+    frames: count,
+    bytes,
+    run(): number {
+      let n = 0;
+      for (const f of itDecode(chunks, { maxDataLength: 2 * MiB })) {
+        n++;
+        sink += f.subarray().length;
+      }
+      return n;
+    },
+  }, lpsCase(buffers, count, bytes)];
+}
+
 async function main(): Promise<void> {
   console.log(`decode bench on ${runtimeVersion()}${quick ? " (quick)" : ""}`);
   const results: Result[] = [];
@@ -740,11 +813,17 @@ async function main(): Promise<void> {
     results.push(...r);
   }
 
+  if (chosen("varint 16 B")) {
+    const r = await measureGroup("varint 16 B", varintCases(), measure);
+    printGroup("varint decode, 16 B payloads in 64 KiB chunks", r, "framewire varint() next()");
+    results.push(...r);
+  }
+
   if (only !== undefined) {
     if (results.length === 0) {
       const groups = ["sync", "stream"].flatMap((kind) =>
         SIZES.map((n) => `${kind} ${sizeLabel(n)}`)
-      ).concat("lines 80-100 B");
+      ).concat("lines 80-100 B", "varint 16 B");
       console.log(
         `--only "${only}": no group's name contains it; the groups are: ${groups.join(", ")}`,
       );

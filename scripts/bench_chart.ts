@@ -263,6 +263,21 @@ export function summarize(): {
         ),
     ),
   );
+  rows.push(
+    ratioRow(
+      "decode varint 16 B: framewire varint(), framed()'s batch / best peer (each with its own varint parser)",
+      "(no target)",
+      NaN,
+      (rt) =>
+        fpsRatio(
+          find(decode[rt], "varint 16 B", "framewire varint(), framed()'s batch"),
+          peersIn(decode[rt], "varint 16 B", [
+            "it-length-prefixed+subarray",
+            "length-prefixed-stream",
+          ]),
+        ),
+    ),
+  );
   for (const size of ["64 KiB", "1 MiB"]) {
     for (
       const [label, a, b, target] of [

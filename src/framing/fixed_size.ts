@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
+import { HeaderDecoder, type HeaderParser, PLAIN_FIXED } from "./_header_decoder.ts";
 import {
   checkPayload,
   checkRoom,
@@ -80,6 +80,7 @@ class FixedParser implements HeaderParser {
   readonly fixedHeaderLength = 0;
   readonly trailerLength = 0;
   readonly prefix = 0;
+  readonly plainKind = PLAIN_FIXED;
   length: number;
   readonly limit: number;
 

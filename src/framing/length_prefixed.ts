@@ -1,7 +1,14 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
-import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
+import {
+  HeaderDecoder,
+  type HeaderParser,
+  PLAIN_U16BE,
+  PLAIN_U16LE,
+  PLAIN_U32LE,
+  PLAIN_U8,
+} from "./_header_decoder.ts";
 import {
   checkEncodeLength,
   checkOptions,
@@ -203,6 +210,8 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   }
   const little = endian === "little";
   const plainU32 = width === 4 && !little && offset === 0 && adjust === 0;
+  // Other fields of 1, 2 or 4 bytes with nothing before them and no adjustment: written inline.
+  const plain = offset === 0 && adjust === 0 && width !== 3 && width <= 4;
   const name = width === 1 ? "u8" : `u${width * 8}${little ? "le" : "be"}`;
 
   function check(payload: Uint8Array): number {
@@ -258,28 +267,52 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     }
   }
 
+  // One encodeInto per kind of field: one with every branch is too large for JavaScriptCore
+  // to inline in a sender's loop (u32be at 16 B: 90 M/s alone, 55 M/s with the others).
+  const encodeInto = plainU32
+    ? (payload: Uint8Array, target: Uint8Array, at: number): number => {
+      const length = check(payload);
+      checkRoom(target, at, length + 4);
+      // The common u32be header, written inline (the general loop costs more per small frame).
+      target[at] = length >>> 24;
+      target[at + 1] = (length >>> 16) & 0xff;
+      target[at + 2] = (length >>> 8) & 0xff;
+      target[at + 3] = length & 0xff;
+      copyBytes(payload, 0, target, at + 4);
+      return length + 4;
+    }
+    : plain
+    ? (payload: Uint8Array, target: Uint8Array, at: number): number => {
+      const length = check(payload);
+      checkRoom(target, at, length + width);
+      if (width === 1) target[at] = length;
+      else if (width === 2) {
+        target[at + (little ? 1 : 0)] = length >>> 8;
+        target[at + (little ? 0 : 1)] = length & 0xff;
+      } else {
+        target[at] = length & 0xff;
+        target[at + 1] = (length >>> 8) & 0xff;
+        target[at + 2] = (length >>> 16) & 0xff;
+        target[at + 3] = length >>> 24;
+      }
+      copyBytes(payload, 0, target, at + width);
+      return length + width;
+    }
+    : (payload: Uint8Array, target: Uint8Array, at: number): number => {
+      const length = check(payload);
+      checkRoom(target, at, length + header);
+      writeHeader(payload, length, target, at);
+      copyBytes(payload, offset, target, at + header);
+      return length + header;
+    };
+
   return withFixedOverhead({
     name,
     maxFrameLength,
     encodedLength(payload: Uint8Array): number {
       return check(payload) + header;
     },
-    encodeInto(payload: Uint8Array, target: Uint8Array, at: number): number {
-      const length = check(payload);
-      checkRoom(target, at, length + header);
-      if (plainU32) {
-        // The common u32be header, written inline (the general loop costs more per small frame).
-        target[at] = length >>> 24;
-        target[at + 1] = (length >>> 16) & 0xff;
-        target[at + 2] = (length >>> 8) & 0xff;
-        target[at + 3] = length & 0xff;
-        copyBytes(payload, 0, target, at + 4);
-        return length + 4;
-      }
-      writeHeader(payload, length, target, at);
-      copyBytes(payload, offset, target, at + header);
-      return length + header;
-    },
+    encodeInto,
     encode(payload: Uint8Array): Uint8Array<ArrayBuffer> {
       const length = check(payload);
       const out = new Uint8Array(length + header);
@@ -332,6 +365,7 @@ class LengthFieldParser implements HeaderParser {
   }
   #u32be: boolean;
   u32Limit: number | undefined;
+  readonly plainKind: number | undefined;
 
   constructor(
     width: number,
@@ -349,7 +383,12 @@ class LengthFieldParser implements HeaderParser {
     this.#limit = limit;
     this.maxHeaderLength = this.fixedHeaderLength = offset + width;
     this.#u32be = width === 4 && !little;
-    if (this.#u32be && offset === 0 && adjust === 0) this.u32Limit = limit;
+    if (offset === 0 && adjust === 0) {
+      if (this.#u32be) this.u32Limit = limit;
+      else if (width === 1) this.plainKind = PLAIN_U8;
+      else if (width === 2) this.plainKind = little ? PLAIN_U16LE : PLAIN_U16BE;
+      else if (width === 4) this.plainKind = PLAIN_U32LE;
+    }
   }
 
   setLimit(limit: number): void {

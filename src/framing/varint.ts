@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
-import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
+import { HeaderDecoder, type HeaderParser, PLAIN_VARINT } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
   checkOptions,
@@ -165,6 +165,7 @@ class VarintParser implements HeaderParser {
   readonly fixedHeaderLength = undefined;
   readonly trailerLength = 0;
   readonly prefix: number;
+  readonly plainKind: number | undefined;
   length = 0;
   #limit: number;
 
@@ -176,6 +177,7 @@ class VarintParser implements HeaderParser {
   constructor(limit: number, offset: number) {
     this.#limit = limit;
     this.prefix = offset;
+    this.plainKind = offset === 0 ? PLAIN_VARINT : undefined;
     this.maxHeaderLength = offset + MAX_VARINT_BYTES;
   }
 

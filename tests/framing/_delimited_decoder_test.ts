@@ -5,51 +5,10 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { delimited, type FrameDecoder, type Framing, lines } from "../../mod.ts";
 import type { DelimitedDecoder } from "../../src/framing/_delimited_decoder.ts";
-import { cutsArbitrary } from "./_formats.ts";
+import { cutsArbitrary, decodeWays } from "./_formats.ts";
 import { isBun } from "../_util/runtime.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
-
-/** Cuts `wire` at `cuts` (sorted offsets) into chunks of their own. */
-function split(wire: Uint8Array, cuts: number[]): Uint8Array[] {
-  const at = [0, ...cuts, wire.length];
-  const out: Uint8Array[] = [];
-  for (let i = 1; i < at.length; i++) {
-    if (at[i]! > at[i - 1]!) out.push(wire.slice(at[i - 1], at[i]));
-  }
-  return out;
-}
-
-/** Frames (as text) and the error, decoding `chunks` with next() or takeAll() after each push. */
-function decode(framing: Framing, chunks: Uint8Array[], way: "next" | "takeAll"): string[] {
-  const decoder = framing.decoder();
-  const got: string[] = [];
-  const take = (): void => {
-    if (way === "takeAll") {
-      const out: Uint8Array[] = [];
-      try {
-        (decoder as DelimitedDecoder).takeAll(out);
-      } finally {
-        for (const frame of out) got.push(new TextDecoder().decode(frame));
-      }
-    } else {
-      for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
-        got.push(new TextDecoder().decode(f));
-      }
-    }
-  };
-  try {
-    for (const chunk of chunks) {
-      decoder.push(chunk);
-      take();
-    }
-    decoder.end();
-    take();
-  } catch (error) {
-    got.push(`${(error as Error).name}: ${(error as Error).message}`);
-  }
-  return got;
-}
 
 /** One-byte delimiters (the fast paths) and a two-byte one (the general search). */
 const FRAMINGS: [string, Framing, string][] = [
@@ -76,16 +35,20 @@ test("delimited decoder: next() and takeAll() give the same frames and error for
   ];
   for (const [name, framing, delimiter] of FRAMINGS) {
     const wire = utf8(frames.join(delimiter) + delimiter);
-    const whole = decode(framing, [wire], "next");
+    const whole = decodeWays(framing, wire, [], "next");
     assert.ok(
       whole.length > 3 && whole.at(-1)!.startsWith("FrameTooLargeError"),
       `${name}: ${whole}`,
     );
     for (let a = 0; a <= wire.length; a++) {
       for (let b = a; b <= wire.length; b += 5) {
-        const chunks = split(wire, [a, b]);
-        assert.deepEqual(decode(framing, chunks, "next"), whole, `${name} next ${a} ${b}`);
-        assert.deepEqual(decode(framing, chunks, "takeAll"), whole, `${name} takeAll ${a} ${b}`);
+        for (const way of ["next", "takeAll"] as const) {
+          assert.deepEqual(
+            decodeWays(framing, wire, [a, b], way),
+            whole,
+            `${name} ${way} ${a} ${b}`,
+          );
+        }
       }
     }
   }
@@ -100,9 +63,11 @@ test("delimited decoder: takeAll() matches next() on random lines in random chun
         return fc.tuple(fc.constant(wire), cutsArbitrary(wire.length));
       }),
       ([wire, cuts]) => {
-        const chunks = split(wire, cuts);
         const framing = lines({ maxFrameLength: 16 });
-        assert.deepEqual(decode(framing, chunks, "takeAll"), decode(framing, chunks, "next"));
+        assert.deepEqual(
+          decodeWays(framing, wire, cuts, "takeAll"),
+          decodeWays(framing, wire, cuts, "next"),
+        );
       },
     ),
     { numRuns: 300 },

@@ -6,12 +6,14 @@ import {
   type DecoderOptions,
   delimited,
   fixedSize,
+  type FrameDecoder,
   type Framing,
   lengthPrefixed,
   lines,
   netstring,
   varint,
 } from "../../mod.ts";
+import assert from "node:assert/strict";
 
 export interface FormatCase {
   framing: Framing;
@@ -120,6 +122,89 @@ export function decodeChunks(
   decoder.end();
   for (let f = decoder.next(); f !== undefined; f = decoder.next()) keep(f);
   return out;
+}
+
+/**
+ * What decoding `wire` cut at `cuts` gives, with next() or the takeAll() of
+ * framewire's decoders (what framed() calls) after each push: each frame as
+ * its length and a digest of its bytes, then the error's name and message,
+ * if any.
+ */
+export function decodeWays(
+  framing: Framing,
+  wire: Uint8Array,
+  cuts: number[],
+  way: "next" | "takeAll",
+): string[] {
+  const decoder = framing.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
+  const got: string[] = [];
+  const keep = (f: Uint8Array): void => {
+    let digest = 0;
+    for (const byte of f) digest = (digest * 31 + byte) >>> 0;
+    got.push(`${f.length}:${digest}`);
+  };
+  const take = (): void => {
+    if (way === "next") {
+      for (let f = decoder.next(); f !== undefined; f = decoder.next()) keep(f);
+      return;
+    }
+    const out: Uint8Array[] = [];
+    try {
+      decoder.takeAll(out);
+    } finally {
+      out.forEach(keep);
+    }
+  };
+  try {
+    let start = 0;
+    for (const cut of [...cuts, wire.length]) {
+      if (cut > start) decoder.push(wire.slice(start, cut));
+      start = cut;
+      take();
+    }
+    decoder.end();
+    take();
+  } catch (error) {
+    got.push(`${(error as Error).name}: ${(error as Error).message}`);
+  }
+  return got;
+}
+
+/**
+ * Asserts that `lengths` payloads (made by {@linkcode payloadOf}) and then
+ * each tail's bytes decode alike with next() and takeAll(), whole and cut at
+ * every offset, as they do a byte per chunk: every frame, then the tail's
+ * error (its name; "" for none).
+ */
+export function assertSplitsAlike(
+  framing: Framing,
+  lengths: number[],
+  tails: [what: string, bytes: number[], error: string][],
+): void {
+  const frames = concat(lengths.map((n, i) => framing.encode(payloadOf(n, i))));
+  for (const [what, tail, error] of tails) {
+    const where = `${framing.name}, ${what}`;
+    const wire = concat([frames, new Uint8Array(tail)]);
+    // The reference: a byte per chunk leaves the header of every frame with a payload to parse().
+    const reference = decodeWays(framing, wire, [...wire.keys()], "next");
+    assert.deepEqual(
+      reference.slice(0, lengths.length).map((f) => Number(f.split(":")[0])),
+      lengths,
+      where,
+    );
+    assert.equal(reference.length, lengths.length + (error === "" ? 0 : 1), where);
+    if (error !== "") assert.ok(reference.at(-1)!.startsWith(`${error}: `), reference.at(-1));
+    for (const way of ["next", "takeAll"] as const) {
+      assert.deepEqual(decodeWays(framing, wire, [], way), reference, `${where}, ${way}, whole`);
+      for (let cut = 0; cut <= wire.length; cut++) {
+        assert.deepEqual(
+          decodeWays(framing, wire, [cut], way),
+          reference,
+          `${where}, ${way}, cut at ${cut}`,
+        );
+      }
+    }
+  }
 }
 
 /** Sorted, de-duplicated cut points inside `length`. */

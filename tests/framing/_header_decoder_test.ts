@@ -16,7 +16,7 @@ import { ByteQueue } from "../../src/framing/_byte_queue.ts";
 import { EAGER_FRAME } from "../../src/framing/_frame_buffers.ts";
 import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
 import { isBun } from "../_util/runtime.ts";
-import { cutsArbitrary, label, payloadOf } from "./_formats.ts";
+import { assertSplitsAlike, cutsArbitrary, label, payloadOf } from "./_formats.ts";
 
 /** Formats, with the smallest payload each can carry and its trailer length. */
 const cases: { framing: Framing; min: number; trailer: number }[] = [
@@ -396,9 +396,11 @@ test("frames of 32 bytes inside one chunk are copies of their own on Bun, 33 byt
   // A frame is its payload, offset bytes (a type byte) included: 32 bytes, then 33.
   const formats: Framing[] = [
     lengthPrefixed(), // the inline u32be path of next(), and takeAll()'s loop
+    lengthPrefixed({ width: 2, endian: "little" }), // the inline path of other plain headers
     lengthPrefixed({ offset: 1 }), // parse(); the offset byte moved next to the payload
     lengthPrefixed({ offset: 1, lengthAdjustment: -4 }), // postgres
     lengthPrefixed({ width: 3, lengthAdjustment: 6 }), // http2
+    varint(), // the inline varint path of next(), and takeAll()'s loop
     varint({ offset: 1 }), // mqtt
     decimalHeader(),
     netstring(), // a trailer
@@ -436,5 +438,58 @@ test("frames of 32 bytes inside one chunk are copies of their own on Bun, 33 byt
         }
       }
     }
+  }
+});
+
+test("plain headers (parsed inline by next() and takeAll()) decode as parse() does, with the same errors, at every split", () => {
+  const limit = 300;
+  // Each format, the lengths it carries (the limit among them), and headers over the limit
+  // (none where every header is within it), with the top bit set too.
+  const formats: [Framing, number[], number[][]][] = [
+    [lengthPrefixed({ width: 1, maxFrameLength: 200 }), [0, 1, 5, 200, 199, 0, 2], [[201], [255]]],
+    [lengthPrefixed({ width: 2, maxFrameLength: limit }), [0, 1, 5, 255, 256, 300, 3], [[1, 45], [
+      255,
+      255,
+    ]]],
+    [
+      lengthPrefixed({ width: 2, endian: "little", maxFrameLength: limit }),
+      [0, 1, 5, 255, 256, 300, 3],
+      [[45, 1], [255, 255]],
+    ],
+    [
+      lengthPrefixed({ width: 4, endian: "little", maxFrameLength: limit }),
+      [0, 1, 5, 255, 256, 300, 3],
+      [[45, 1, 0, 0], [1, 0, 0, 0x80], [255, 255, 255, 255]],
+    ],
+    [lengthPrefixed({ maxFrameLength: limit }), [0, 1, 5, 255, 256, 300, 3], [[0, 0, 1, 45], [
+      0x80,
+      0,
+      0,
+      1,
+    ]]],
+    [varint({ maxFrameLength: limit }), [0, 1, 5, 127, 128, 300, 3], [[0xad, 0x02], [0xff, 0x7f]]],
+    [fixedSize(5), [5, 5, 5], []],
+  ];
+  for (const [framing, lengths, over] of formats) {
+    const tails: [string, number[], string][] = [
+      ["the end", [], ""],
+      [
+        "a payload cut short",
+        [...framing.encode(payloadOf(5, 9)).subarray(0, -1)],
+        "TruncatedFrameError",
+      ],
+    ];
+    // fixedSize(): any tail is a payload cut short.
+    if (!framing.name.startsWith("fixed")) {
+      tails.push(["a header cut short", [0x81], "TruncatedFrameError"]);
+    }
+    for (const header of over) {
+      tails.push([
+        `a length over the limit (${header})`,
+        [...header, 7, 7, 7],
+        "FrameTooLargeError",
+      ]);
+    }
+    assertSplitsAlike(framing, lengths, tails);
   }
 });

@@ -387,8 +387,9 @@ test("lengthPrefixed() with offset reads the length after the offset bytes also 
 
 test("lengthPrefixed(): a decoder's limit changed by setLimit() (reliable sessions) holds for the headers after", () => {
   // The mutation review: no test called setLimit(); it is how a reliable server lifts its
-  // handshake limit. A plain u32be field keeps a copy of the limit for the decoder's inline path,
-  // which no other field may take (it reads 4 bytes at the frame's start as the length).
+  // handshake limit. A plain field (no offset, no adjustment) keeps a copy of the limit for the
+  // decoder's inline path, which no other field may take (it reads 4 bytes at the frame's start
+  // as the length).
   for (const options of [{}, { width: 2 }, { endian: "little" as const }, { offset: 1 }]) {
     const framing = lengthPrefixed(options);
     const offset = "offset" in options ? 1 : 0;

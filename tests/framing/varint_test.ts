@@ -1,12 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   FrameTooLargeError,
   MalformedHeaderError,
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
-import { concat } from "./_formats.ts";
+import { assertSplitsAlike, concat, cutsArbitrary, decodeWays, payloadOf } from "./_formats.ts";
 
 test("varint() encodes lengths like protobuf writeDelimitedTo", () => {
   const vectors: [number, number[]][] = [
@@ -312,4 +313,51 @@ test("varint({ offset }): a too-large length names HTTP or gzip from the bytes f
     assert.match(error.message, /gzip/);
     return true;
   });
+});
+
+test("varint(): one- and two-byte lengths (parsed inline by next() and takeAll()) decode as longer ones do, with the same errors, at every split", () => {
+  const lengths = [0, 1, 5, 127, 128, 129, 255, 256, 300, 0, 2];
+  assertSplitsAlike(varint({ maxFrameLength: 300 }), lengths, [
+    ["the end", [], ""],
+    ["a non-minimal two-byte varint", [0x85, 0x00, 1, 2, 3, 4, 5], "MalformedHeaderError"],
+    ["a two-byte length over the limit", [0xad, 0x02, 7, 7], "FrameTooLargeError"],
+    ["a three-byte varint (within the limit)", [0x81, 0x80, 0x00], "MalformedHeaderError"],
+    ["a header cut short", [0x81], "TruncatedFrameError"],
+    ["a payload cut short", [0x81, 0x01, 1, 2], "TruncatedFrameError"],
+  ]);
+  assertSplitsAlike(varint({ maxFrameLength: 100 }), [100, 0, 99], [
+    ["a one-byte length over the limit", [101, 7, 7], "FrameTooLargeError"],
+  ]);
+});
+
+test("varint(): lengths around 16384 (two bytes, then three) decode alike in random chunks, with next() and takeAll()", () => {
+  const framing = varint();
+  const lengths = [16383, 3, 16384, 128, 16385, 127];
+  const wire = concat(lengths.map((n, i) => framing.encode(payloadOf(n, i))));
+  const reference = decodeWays(framing, wire, [], "next");
+  assert.deepEqual(reference.map((f) => Number(f.split(":")[0])), lengths);
+  // Cuts inside or next to every header, then random ones.
+  const headers: number[] = [];
+  for (let i = 0, at = 0; i < lengths.length; i++) {
+    headers.push(at);
+    at += framing.encodedLength(new Uint8Array(lengths[i]!));
+  }
+  const near = headers.flatMap((h) => [h - 1, h, h + 1, h + 2, h + 3]).filter((c) => c >= 0);
+  for (const way of ["next", "takeAll"] as const) {
+    for (const a of near) {
+      for (const b of near) {
+        if (a >= b) continue;
+        assert.deepEqual(decodeWays(framing, wire, [a, b], way), reference, `${way} ${a} ${b}`);
+      }
+    }
+    fc.assert(
+      fc.property(
+        cutsArbitrary(wire.length),
+        (cuts) => {
+          assert.deepEqual(decodeWays(framing, wire, cuts, way), reference);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  }
 });
