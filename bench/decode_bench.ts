@@ -66,6 +66,10 @@
  *   `framed()` takes per read, it-length-prefixed with its default length
  *   decoder, length-prefixed-stream.
  *
+ * - formats 16 B: the same 16 B payloads (letters) in each format, through
+ *   framewire's batch `framed()` takes per read: what a choice of format
+ *   costs in decoding alone (framewire only, no peers).
+ *
  * MB/s counts payload bytes, so that MB/s ratios equal frames/s ratios. Then
  * it feeds one 256 KiB frame and one 4 MiB frame one byte at a time to the
  * framewire decoder and prints the cost per byte, which must be the same for
@@ -90,13 +94,17 @@ import type { Uint8ArrayList } from "uint8arraylist";
 import lps from "length-prefixed-stream";
 import {
   type Conn,
+  decimalHeader,
   type DecoderOptions,
   delimited,
+  fixedSize,
   framed,
   type FrameDecoder,
   FrameDecoderStream,
+  type Framing,
   lengthPrefixed,
   lines,
+  netstring,
   varint as varintFraming,
 } from "../mod.ts";
 import type { DelimitedDecoder } from "../src/framing/_delimited_decoder.ts";
@@ -780,6 +788,59 @@ function varintCases(): Case[] {
   }, lpsCase(buffers, count, bytes)];
 }
 
+/**
+ * 16 B payloads in each format, decoded with the batch framed() takes per
+ * read. One loop for every format (not lineCases()'s own): each case runs
+ * with the type feedback of the others, as in a process that uses several,
+ * which costs the fastest formats 10-30 %.
+ */
+function formatCases(): Case[] {
+  const body = new Uint8Array(16).fill(0x61);
+  const formats: [string, Framing][] = [
+    ["u32be", lengthPrefixed()],
+    ["u16le", lengthPrefixed({ width: 2, endian: "little" })],
+    ["varint", varintFraming()],
+    ["fixedSize(16)", fixedSize(16)],
+    ["u32be counting the frame", lengthPrefixed({ counts: "frame" })],
+    ["postgres", lengthPrefixed({ offset: 1, lengthAdjustment: -4 })],
+    ["decimalHeader", decimalHeader()],
+    ["netstring", netstring()],
+    ["lines", lines()],
+  ];
+  return formats.map(([name, framing]): Case => {
+    // PostgreSQL's type byte goes before the length and is moved next to the payload in the
+    // chunk (the decoder owns its chunks), over the length's last byte: the same byte (19, the
+    // length of the 15 bytes after it plus its own 4), so every round decodes the same input.
+    const frame = framing.encode(
+      name === "postgres" ? Uint8Array.of(19, ...body.subarray(1)) : body,
+    );
+    const count = Math.ceil(TOTAL / frame.length);
+    const all = new Uint8Array(frame.length * count);
+    for (let i = 0; i < count; i++) all.set(frame, i * frame.length);
+    const chunks = chunk(all, CHUNK);
+    return {
+      name,
+      note: `${framing.name}: push() each chunk, then all its complete frames at once`,
+      frames: count,
+      bytes: body.length * count,
+      run(): number {
+        const decoder = framing.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
+        let n = 0;
+        const out: Uint8Array[] = [];
+        for (const c of chunks) {
+          decoder.push(c);
+          out.length = 0;
+          decoder.takeAll(out);
+          n += out.length;
+          for (const f of out) sink += f.length;
+        }
+        decoder.end();
+        return n;
+      },
+    };
+  });
+}
+
 async function main(): Promise<void> {
   console.log(`decode bench on ${runtimeVersion()}${quick ? " (quick)" : ""}`);
   const results: Result[] = [];
@@ -819,11 +880,17 @@ async function main(): Promise<void> {
     results.push(...r);
   }
 
+  if (chosen("formats 16 B")) {
+    const r = await measureGroup("formats 16 B", formatCases(), measure);
+    printGroup("decode by format, 16 B payloads in 64 KiB chunks, framed()'s batch", r, "u32be");
+    results.push(...r);
+  }
+
   if (only !== undefined) {
     if (results.length === 0) {
       const groups = ["sync", "stream"].flatMap((kind) =>
         SIZES.map((n) => `${kind} ${sizeLabel(n)}`)
-      ).concat("lines 80-100 B", "varint 16 B");
+      ).concat("lines 80-100 B", "varint 16 B", "formats 16 B");
       console.log(
         `--only "${only}": no group's name contains it; the groups are: ${groups.join(", ")}`,
       );
