@@ -493,3 +493,28 @@ test("plain headers (parsed inline by next() and takeAll()) decode as parse() do
     assertSplitsAlike(framing, lengths, tails);
   }
 });
+
+test("offset bytes longer than the length field (moved next to the payload over the field's bytes, by a loop up to 8, copyWithin() above) decode as a byte per chunk does, at every split", () => {
+  // The review of 95f67c1: the backward byte loop for offsets up to 8 overlaps its source when
+  // the field is shorter than the offset; 9 and 10 take copyWithin().
+  for (let offset = 1; offset <= 10; offset++) {
+    // Frames of the offset bytes alone, then with payloads: each one moved inside the chunk.
+    const lengths = [offset, offset + 1, offset + 40, offset, offset + 2];
+    for (const framing of [lengthPrefixed({ width: 1, offset }), varint({ offset })]) {
+      assertSplitsAlike(framing, lengths, [
+        ["the end", [], ""],
+        ["a payload cut short", [...new Array(offset).fill(9), 3, 1], "TruncatedFrameError"],
+      ]);
+    }
+  }
+});
+
+test("u32le with no limit: lengths of 2^31 and more (the inline path's length * 8 and >>> 0) wait for their payload as a byte per chunk does", () => {
+  const framing = lengthPrefixed({ width: 4, endian: "little", maxFrameLength: Infinity });
+  assert.equal(framing.maxFrameLength, 2 ** 32 - 1);
+  assertSplitsAlike(framing, [0, 3, 40], [
+    ["2^31", [0, 0, 0, 0x80, 7, 7], "TruncatedFrameError"],
+    ["2^31 + 1", [1, 0, 0, 0x80, 7], "TruncatedFrameError"],
+    ["2^32 - 1", [0xff, 0xff, 0xff, 0xff, 7, 7, 7], "TruncatedFrameError"],
+  ]);
+});
