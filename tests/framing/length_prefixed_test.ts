@@ -419,6 +419,38 @@ test("lengthPrefixed(): a decoder's limit changed by setLimit() (reliable sessio
   }
 });
 
+test("lengthPrefixed(): setLimit() between takeAll() batches holds for every plain field (the inline loop's copy of the limit), frames before the error first", () => {
+  // The review of ac85223: the test above reads with next() only; framed() reads with takeAll(),
+  // whose tight loop takes the limit for u8, u16 and u32le fields too.
+  const options = [{ width: 1 }, { width: 2 }, { width: 2, endian: "little" as const }, {
+    endian: "little" as const,
+  }, {}];
+  for (const option of options) {
+    const framing = lengthPrefixed(option);
+    const where = JSON.stringify(option);
+    const wire = (...lengths: number[]) =>
+      concat(lengths.map((n) => framing.encode(new Uint8Array(n).fill(n))));
+    // Raised (a copy left lower only sends headers to parse()), then lowered (a copy left higher
+    // would let the 9 through).
+    const decoder = lengthPrefixed({ ...option, maxFrameLength: 16 }).decoder() as HeaderDecoder;
+    decoder.setLimit(4);
+    decoder.setLimit(16);
+    const out: Uint8Array[] = [];
+    decoder.push(wire(3, 9, 9));
+    decoder.takeAll(out);
+    assert.deepEqual(out.map((f) => f.length), [3, 9, 9], where);
+    decoder.setLimit(8); // lowered: the 9 after a 3 is over it
+    out.length = 0;
+    decoder.push(wire(3, 8, 9, 3));
+    assert.throws(() => decoder.takeAll(out), (error) => {
+      assert.ok(error instanceof FrameTooLargeError, `${where}: ${error}`);
+      assert.deepEqual([error.length, error.limit], [9, 8], where);
+      return true;
+    });
+    assert.deepEqual(out.map((f) => f.length), [3, 8], where);
+  }
+});
+
 test("lengthPrefixed() rejects bad options and oversized payloads with built-in errors", () => {
   assert.throws(() => lengthPrefixed({ width: 0 }), RangeError);
   assert.throws(() => lengthPrefixed({ width: 9 }), RangeError);
