@@ -4,7 +4,8 @@
 // connections or sessions with the runtime's own adapter, holding only WeakRefs to them, then
 // forces a GC and prints one JSON line: how many were made and how many are still reachable.
 // The `framed` cases: `framed` (TCP), `framed-unix`, `framed-tls`, and `framed-receive` (TCP, the
-// server's end only reads).
+// server's end only reads). `decoder-chunks`: decoders kept alive (as idle connections keep
+// theirs) after every frame of the chunk they were given was taken and dropped.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { framed } from "../src/connection/framed.ts";
 import { lengthPrefixed } from "../src/framing/length_prefixed.ts";
+import type { FrameDecoder } from "../src/framing/types.ts";
+import { varint } from "../src/framing/varint.ts";
 import { reliableClient } from "../src/reliable/reliable_client.ts";
 import { reliableServer } from "../src/reliable/reliable_server.ts";
 import { adapter, portOf } from "./_util/runtime.ts";
@@ -37,6 +40,16 @@ function collect(): void {
 
 /** A macrotask turn: V8 keeps a WeakRef's target alive until the job that made or read it ends. */
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Forces a GC twice, each between turns; returns how many of `refs` are still reachable. */
+async function reachable(): Promise<number> {
+  await turn();
+  collect();
+  await turn();
+  collect();
+  await turn();
+  return refs.filter((ref) => ref.deref() !== undefined).length;
+}
 
 /**
  * Listens, connects, sends one frame each way through `framed()`, closes both ends. With
@@ -109,17 +122,37 @@ if (name === "framed-receive") {
   }
   // Every server-side session has ended (it says so before the client's close() resolves).
   for (let i = 0; i < 100 && server.size > 0; i++) await turn();
-  await turn();
-  collect();
-  await turn();
-  collect();
-  await turn();
+  const alive = await reachable();
   const open = server.size;
-  const alive = refs.filter((ref) => ref.deref() !== undefined).length;
   await server.close();
   listener.close();
   await serving;
   console.log(JSON.stringify({ made: refs.length, alive, open }));
+} else if (name === "decoder-chunks") {
+  // Each decoder is given one chunk of four 100 B frames (views of it, on every runtime), which
+  // are taken with next() and dropped; the decoders stay reachable. (takeAll() makes its views
+  // in a loop of its own, which keeps nothing.)
+  const formats = [
+    lengthPrefixed(),
+    lengthPrefixed({ width: 2 }),
+    varint(),
+    lengthPrefixed({ offset: 1 }),
+  ];
+  const decoders: FrameDecoder[] = [];
+  const payload = new Uint8Array(100).fill(0x61);
+  for (let i = 0; i < count; i++) {
+    const format = formats[i % formats.length]!;
+    const decoder = format.decoder();
+    const frame = format.encode(payload);
+    const chunk = new Uint8Array(frame.length * 4);
+    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
+    decoder.push(chunk);
+    while (decoder.next() !== undefined);
+    refs.push(new WeakRef(chunk.buffer));
+    decoders.push(decoder);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
 } else {
   throw new Error(`unknown case ${name}`);
 }
@@ -127,11 +160,6 @@ if (name === "framed-receive") {
 rmSync(dir, { recursive: true, force: true });
 
 if (name.startsWith("framed")) {
-  await turn();
-  collect();
-  await turn();
-  collect();
-  await turn();
-  const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+  const alive = await reachable();
   console.log(JSON.stringify({ made: refs.length, alive }));
 }

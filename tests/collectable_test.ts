@@ -6,7 +6,8 @@
 // A module-level Map, Set or listener that kept each connection or session (a leak that grows
 // with every one) leaves at least half of them reachable; a few survive a forced GC anyway (the
 // last of each kind, still in a suspended frame, and, on Bun, what its conservative stack scan
-// finds: 2 to 36 of 400 in runs), so the bound is a quarter.
+// finds: 2 to 36 of 400 in runs), so the bound is a quarter. And decoders that stay reachable,
+// as an idle connection's does, let go of the chunks whose frames were all taken.
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -84,5 +85,18 @@ test(
     assert.equal(made, COUNT * 2);
     assert.equal(open, 0, "the server holds no session");
     assert.ok(alive <= made / 4, `${alive} of ${made} sessions still reachable`);
+  },
+);
+
+test(
+  `collectable: ${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken and dropped`,
+  { timeout: 90_000 },
+  async () => {
+    // A decoder that kept its last chunk (a view's cache of its buffer) made every idle
+    // connection hold its last read buffer, up to 256 KiB on Deno.
+    const { made, alive, open } = await run("decoder-chunks");
+    assert.equal(made, COUNT);
+    assert.equal(open, COUNT);
+    assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
   },
 );

@@ -173,6 +173,8 @@ function takePlain(
   return pos;
 }
 
+const NO_BUFFER = new ArrayBuffer(0);
+
 /** The incremental decoder behind every length-declaring format. */
 export class HeaderDecoder implements FrameDecoder {
   #parser: HeaderParser;
@@ -184,7 +186,7 @@ export class HeaderDecoder implements FrameDecoder {
   // The chunk the last view was made of, with its buffer and offset (reading
   // them per frame is measurable).
   #viewOf: Uint8Array | undefined;
-  #viewBuffer: ArrayBufferLike = new ArrayBuffer(0);
+  #viewBuffer: ArrayBufferLike = NO_BUFFER;
   #viewBase = 0;
   #prefix: number;
   #trailerLength: number;
@@ -262,7 +264,11 @@ export class HeaderDecoder implements FrameDecoder {
     if (this.#waiting >= 0) return this.#startPartial(this.#waiting);
     const queue = this.#queue;
     const chunk = queue.headChunk;
-    if (chunk === undefined) return undefined;
+    if (chunk === undefined) {
+      // Every byte is taken: let the last chunk go (an idle connection holds no read buffer).
+      if (this.#viewOf !== undefined) this.#forgetView();
+      return undefined;
+    }
     const parser = this.#parser;
     const pos = queue.headOffset;
     const u32Limit = this.#u32Limit;
@@ -336,16 +342,15 @@ export class HeaderDecoder implements FrameDecoder {
     const queue = this.#queue;
     for (;;) {
       const chunk = queue.headChunk;
-      if (
-        plainKind !== 0 && chunk !== undefined && this.#partial === undefined &&
-        this.#done.length === 0
-      ) {
+      // Not while a frame fills or waits for its buffer (its bytes are the head chunk's), nor
+      // while end() holds frames.
+      const free = chunk !== undefined && this.#partial === undefined && this.#waiting < 0 &&
+        this.#done.length === 0;
+      if (plainKind !== 0 && free) {
         const start = queue.headOffset;
         const pos = takePlain(chunk, start, plainKind, this.#plainLimit, out);
         if (pos > start) queue.advanceHead(pos - start);
-      } else if (
-        limit >= 0 && chunk !== undefined && this.#partial === undefined && this.#done.length === 0
-      ) {
+      } else if (limit >= 0 && free) {
         const start = queue.headOffset;
         const end = chunk.length;
         const buffer = chunk.buffer;
@@ -386,6 +391,11 @@ export class HeaderDecoder implements FrameDecoder {
     return new Uint8Array(this.#viewBuffer, this.#viewBase + start, length);
   }
 
+  #forgetView(): void {
+    this.#viewOf = undefined;
+    this.#viewBuffer = NO_BUFFER;
+  }
+
   #slowNext(): Uint8Array | undefined {
     if (this.#done.length > 0) return this.#done.shift();
     return this.#fill();
@@ -409,6 +419,8 @@ export class HeaderDecoder implements FrameDecoder {
       return undefined;
     }
     this.#waiting = -1;
+    // The chunk of the last view is done with: it is not kept while this frame fills.
+    if (this.#viewOf !== undefined) this.#forgetView();
     let frame: Uint8Array;
     try {
       frame = this.#buffers.take(size);
