@@ -368,9 +368,9 @@ export class HeaderDecoder implements FrameDecoder {
           }
         }
         if (pos > start) queue.advanceHead(pos - start);
-      }
-      // A frame the tight loop cannot take (it spans chunks, or the format is
-      // not plain); after it, the tight loop goes on with the next chunk.
+      } else if (free) this.#takeParsed(chunk, out);
+      // A frame the tight loops cannot take (it spans chunks); after it, they
+      // go on with the next chunk.
       const frame = this.next();
       if (frame === undefined) return;
       out.push(frame);
@@ -389,6 +389,41 @@ export class HeaderDecoder implements FrameDecoder {
       this.#viewBase = chunk.byteOffset;
     }
     return new Uint8Array(this.#viewBuffer, this.#viewBase + start, length);
+  }
+
+  /**
+   * The tight loop of {@linkcode HeaderDecoder.takeAll} for headers that are
+   * not plain: appends the frames that lie whole in the head `chunk` to
+   * `out`, each header parsed by `parse()`, and consumes them (also when
+   * `parse()` throws at a header after them).
+   */
+  #takeParsed(chunk: Uint8Array, out: Uint8Array[]): void {
+    const queue = this.#queue;
+    const parser = this.#parser;
+    const trailer = this.#trailerLength;
+    const prefix = this.#prefix;
+    const end = chunk.length;
+    const first = queue.headOffset;
+    let pos = first;
+    try {
+      while (pos < end) {
+        const header = parser.parse(chunk, pos, end);
+        if (header < 0) break;
+        const length = prefix + parser.length;
+        const frameEnd = pos + header - prefix + length + trailer;
+        if (frameEnd > end) break;
+        if (trailer > 0) parser.checkTrailer(chunk, frameEnd - trailer);
+        const start = pos + header - prefix;
+        if (prefix > 8) chunk.copyWithin(start, pos, pos + prefix);
+        else for (let i = prefix - 1; i >= 0; i--) chunk[start + i] = chunk[pos + i]!;
+        out.push(
+          length < COPY_BELOW ? copySmall(chunk, start, length) : this.#view(chunk, start, length),
+        );
+        pos = frameEnd;
+      }
+    } finally {
+      if (pos > first) queue.advanceHead(pos - first);
+    }
   }
 
   #forgetView(): void {

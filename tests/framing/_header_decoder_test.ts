@@ -518,3 +518,82 @@ test("u32le with no limit: lengths of 2^31 and more (the inline path's length * 
     ["2^32 - 1", [0xff, 0xff, 0xff, 0xff, 7, 7, 7], "TruncatedFrameError"],
   ]);
 });
+
+test("headers that are not plain (taken by takeAll()'s parse() loop) decode as next() does a byte at a time, with the same errors, at every split", () => {
+  const limit = 300;
+  const te = new TextEncoder();
+  // Each format with a limit of 300, and a way to make it with a larger one (for a header over
+  // the limit); the lengths count the frame's offset bytes.
+  const formats: [(maxFrameLength: number) => Framing, number[]][] = [
+    [(m) => lengthPrefixed({ offset: 1, lengthAdjustment: -4, maxFrameLength: m }), [
+      1,
+      2,
+      5,
+      301,
+      1,
+    ]],
+    [(m) => varint({ offset: 1, maxFrameLength: m }), [1, 2, 129, 301, 1]],
+    [(m) => lengthPrefixed({ width: 4, offset: 2, endian: "little", maxFrameLength: m }), [
+      2,
+      3,
+      302,
+      2,
+    ]],
+    [(m) => lengthPrefixed({ width: 3, counts: "frame", maxFrameLength: m }), [0, 1, 300, 0]],
+    [(m) => lengthPrefixed({ width: 8, maxFrameLength: m }), [0, 1, 300, 0]],
+    [(m) => decimalHeader({ maxFrameLength: m }), [0, 1, 300, 0]],
+    [(m) => netstring({ maxFrameLength: m }), [0, 1, 300, 0]],
+  ];
+  for (const [make, lengths] of formats) {
+    const framing = make(limit);
+    const over = make(10 * limit).encode(payloadOf(limit + 3, 1)).subarray(0, 14);
+    const tails: [string, number[], string][] = [
+      ["the end", [], ""],
+      [
+        "a payload cut short",
+        [...framing.encode(payloadOf(5, 9)).subarray(0, -1)],
+        "TruncatedFrameError",
+      ],
+      ["a length over the limit", [...over], "FrameTooLargeError"],
+    ];
+    if (framing.name === "netstring") {
+      tails.push(["a frame without its comma", [...te.encode("3:abc;")], "MalformedHeaderError"]);
+    }
+    if (framing.name.startsWith("decimal")) {
+      tails.push([
+        "a header that is no number",
+        [...te.encode("12x       abc")],
+        "MalformedHeaderError",
+      ]);
+    }
+    assertSplitsAlike(framing, lengths, tails);
+  }
+});
+
+test("takeAll() that throws at a header has consumed the frames before it, as next() has: called again, it gives no frame twice", () => {
+  for (
+    const framing of [
+      lengthPrefixed({ offset: 1, lengthAdjustment: -4, maxFrameLength: 300 }),
+      netstring({ maxFrameLength: 300 }),
+      lengthPrefixed({ width: 2, maxFrameLength: 300 }),
+      lengthPrefixed({ maxFrameLength: 300 }),
+    ]
+  ) {
+    const good = [payloadOf(5, 1), payloadOf(6, 2)].map((p) => framing.encode(p));
+    const bad = lengthPrefixed({ width: 8 }).encode(new Uint8Array(0)).fill(0xff); // over any limit
+    const wire = Uint8Array.from([...good[0]!, ...good[1]!, ...bad]);
+    const byNext = framing.decoder();
+    byNext.push(wire.slice());
+    assert.ok(byNext.next() !== undefined && byNext.next() !== undefined, framing.name);
+    assert.throws(() => byNext.next(), framing.name);
+    const batch = framing.decoder() as HeaderDecoder;
+    batch.push(wire.slice());
+    const out: Uint8Array[] = [];
+    assert.throws(() => batch.takeAll(out), framing.name);
+    assert.equal(out.length, 2, framing.name);
+    assert.equal(batch.bufferedBytes, byNext.bufferedBytes, framing.name);
+    const again: Uint8Array[] = [];
+    assert.throws(() => batch.takeAll(again), framing.name);
+    assert.deepEqual(again, [], framing.name);
+  }
+});
