@@ -5,14 +5,19 @@
 // forces a GC and prints one JSON line: how many were made and how many are still reachable.
 // The `framed` cases: `framed` (TCP), `framed-unix`, `framed-tls`, and `framed-receive` (TCP, the
 // server's end only reads). `decoder-chunks`: decoders kept alive (as idle connections keep
-// theirs) after every frame of the chunk they were given was taken and dropped.
+// theirs) after every frame of the chunk they were given was taken and dropped; `queue-blocks`:
+// decoders and byte queues kept alive after the frames in a block they copied small chunks into
+// were dropped.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import assert from "node:assert/strict";
 import { framed } from "../src/connection/framed.ts";
+import { ByteQueue } from "../src/framing/_byte_queue.ts";
 import { lengthPrefixed } from "../src/framing/length_prefixed.ts";
+import { lines } from "../src/framing/lines.ts";
 import type { FrameDecoder } from "../src/framing/types.ts";
 import { varint } from "../src/framing/varint.ts";
 import { reliableClient } from "../src/reliable/reliable_client.ts";
@@ -150,6 +155,36 @@ if (name === "framed-receive") {
     while (decoder.next() !== undefined);
     refs.push(new WeakRef(chunk.buffer));
     decoders.push(decoder);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+} else if (name === "queue-blocks") {
+  // Small chunks that arrive while bytes are held are copied into a block of the queue's own: a
+  // frame inside one is a view of it. Each lines() decoder is given a line in two chunks (the
+  // second copied) and a line inside the second, each ByteQueue a gathered chunk read whole;
+  // the frames are dropped, the decoders and queues stay reachable.
+  const decoders: object[] = [];
+  const text = new TextEncoder();
+  for (let i = 0; i < count; i++) {
+    let view: Uint8Array;
+    if (i % 2 === 0) {
+      const decoder = lines().decoder();
+      decoder.push(text.encode("0123456789"));
+      decoder.push(text.encode(`0123\n${"a".repeat(100)}\n`));
+      assert.equal(decoder.next()?.length, 14);
+      view = decoder.next()!;
+      assert.equal(view.length, 100);
+      assert.equal(decoder.next(), undefined);
+      decoders.push(decoder);
+    } else {
+      const queue = new ByteQueue();
+      queue.gather(new Uint8Array(100));
+      view = queue.take(100);
+      assert.equal(queue.length, 0);
+      decoders.push(queue);
+    }
+    assert.ok(view.buffer.byteLength > view.length, "a view of a block");
+    refs.push(new WeakRef(view.buffer));
   }
   const alive = await reachable();
   console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));

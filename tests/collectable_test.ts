@@ -100,3 +100,16 @@ test(
     assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
   },
 );
+
+test(
+  `collectable: ${COUNT} decoders and byte queues that stay reachable let go of the block small chunks were copied into once its bytes are read`,
+  { timeout: 90_000 },
+  async () => {
+    // The queue kept its last block (up to 64 KiB) for good, though it never appends to a block
+    // whose bytes were all read.
+    const { made, alive, open } = await run("queue-blocks");
+    assert.equal(made, COUNT);
+    assert.equal(open, COUNT);
+    assert.ok(alive <= made / 4, `${alive} of ${made} blocks still reachable`);
+  },
+);

@@ -264,6 +264,7 @@ export class ByteQueue {
       out.push(i === this.#head && this.#offset > 0 ? chunk.subarray(this.#offset) : chunk);
     }
     this.#chunks = [];
+    this.#gathered = this.#block = undefined;
     this.#head = 0;
     this.#offset = 0;
     this.#length = 0;
@@ -273,6 +274,8 @@ export class ByteQueue {
 
   #dropHead(): void {
     const chunks = this.#chunks;
+    // A block whose used part is read is never appended to again: it is not kept either.
+    if (chunks[this.#head] === this.#gathered) this.#gathered = this.#block = undefined;
     chunks[this.#head] = undefined as unknown as Uint8Array;
     this.#head++;
     this.#offset = 0;
