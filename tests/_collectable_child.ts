@@ -5,9 +5,9 @@
 // forces a GC and prints one JSON line: how many were made and how many are still reachable.
 // The `framed` cases: `framed` (TCP), `framed-unix`, `framed-tls`, and `framed-receive` (TCP, the
 // server's end only reads). `decoder-chunks`: decoders kept alive (as idle connections keep
-// theirs) after every frame of the chunk they were given was taken and dropped; `queue-blocks`:
-// decoders and byte queues kept alive after the frames in a block they copied small chunks into
-// were dropped.
+// theirs) after every frame of the chunk they were given was taken and dropped; `decoder-waiting`
+// likewise, with a large frame after them that waits for its buffer; `queue-blocks`: decoders and
+// byte queues kept alive after the frames in a block they copied small chunks into were dropped.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -135,8 +135,8 @@ if (name === "framed-receive") {
   console.log(JSON.stringify({ made: refs.length, alive, open }));
 } else if (name === "decoder-chunks") {
   // Each decoder is given one chunk of four 100 B frames (views of it, on every runtime), which
-  // are taken with next() and dropped; the decoders stay reachable. (takeAll() makes its views
-  // in a loop of its own, which keeps nothing.)
+  // are taken with next() and dropped; the decoders stay reachable. (takeAll() ends with a
+  // next() that finds every byte taken: decoder-waiting has takeAll() cases.)
   const formats = [
     lengthPrefixed(),
     lengthPrefixed({ width: 2 }),
@@ -153,6 +153,28 @@ if (name === "framed-receive") {
     for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
     decoder.push(chunk);
     while (decoder.next() !== undefined);
+    refs.push(new WeakRef(chunk.buffer));
+    decoders.push(decoder);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+} else if (name === "decoder-waiting") {
+  // Each decoder is given a chunk of four 100 B frames and, before they are taken (with next()
+  // or takeAll()) and dropped, the start of a 200 KB frame, which waits for more of its bytes
+  // before it gets its buffer; the decoders stay reachable.
+  const formats = [lengthPrefixed({ maxFrameLength: 1 << 20 }), varint({ offset: 1 })];
+  const decoders: FrameDecoder[] = [];
+  const payload = new Uint8Array(100).fill(0x61);
+  for (let i = 0; i < count; i++) {
+    const format = formats[i % formats.length]!;
+    const decoder = format.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
+    const frame = format.encode(payload);
+    const chunk = new Uint8Array(frame.length * 4);
+    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
+    decoder.push(chunk);
+    decoder.push(format.encode(new Uint8Array(200_000)).slice(0, 100));
+    if (i % 4 < 2) { while (decoder.next() !== undefined); }
+    else decoder.takeAll([]);
     refs.push(new WeakRef(chunk.buffer));
     decoders.push(decoder);
   }

@@ -102,6 +102,19 @@ test(
 );
 
 test(
+  `collectable: ${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken while a large frame after them waits for its buffer`,
+  { timeout: 90_000 },
+  async () => {
+    // The view cache was let go only when a frame started filling, not while it waited (a stalled
+    // peer: for as long as the connection stays open).
+    const { made, alive, open } = await run("decoder-waiting");
+    assert.equal(made, COUNT);
+    assert.equal(open, COUNT);
+    assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
+  },
+);
+
+test(
   `collectable: ${COUNT} decoders and byte queues that stay reachable let go of the block small chunks were copied into once its bytes are read`,
   { timeout: 90_000 },
   async () => {

@@ -446,6 +446,8 @@ export class HeaderDecoder implements FrameDecoder {
     const queue = this.#queue;
     const prefix = this.#prefix;
     const size = prefix + this.#parser.length;
+    // The chunk of the last view is done with: it is not kept while this frame waits or fills.
+    if (this.#viewOf !== undefined) this.#forgetView();
     if (
       size > EAGER_FRAME && (queue.length - header + prefix) * 8 < size &&
       this.#buffers.allocates(size)
@@ -454,8 +456,6 @@ export class HeaderDecoder implements FrameDecoder {
       return undefined;
     }
     this.#waiting = -1;
-    // The chunk of the last view is done with: it is not kept while this frame fills.
-    if (this.#viewOf !== undefined) this.#forgetView();
     let frame: Uint8Array;
     try {
       frame = this.#buffers.take(size);
