@@ -2,6 +2,7 @@
 // arrived, on every format whose header declares the length.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import fc from "fast-check";
 import {
   decimalHeader,
@@ -596,4 +597,117 @@ test("takeAll() that throws at a header has consumed the frames before it, as ne
     assert.throws(() => batch.takeAll(again), framing.name);
     assert.deepEqual(again, [], framing.name);
   }
+});
+
+test("takeAll() after every push gives what a next() loop gives, with the same bufferedBytes after each push, for chunks that are views at an offset (Node Buffers from the pool too), with reuseBuffers, frames over 64 KiB and a bad header (taken again after it throws)", () => {
+  const limit = 200_000;
+  // Offsets longer than the length field (a backward copy of up to 8 bytes, or copyWithin()), and
+  // headers of every kind parse() reads; u32be and a plain varint for their loops' hand-over.
+  // The smallest and largest payload each can carry.
+  const framings: [Framing, min: number, max: number][] = [
+    [lengthPrefixed({ offset: 1, lengthAdjustment: -4, maxFrameLength: limit }), 1, limit],
+    [varint({ offset: 3, maxFrameLength: limit }), 3, limit],
+    [lengthPrefixed({ width: 2, offset: 12, maxFrameLength: 60_000 }), 12, 60_000],
+    [lengthPrefixed({ width: 3, lengthAdjustment: 6, maxFrameLength: limit }), 6, limit],
+    [lengthPrefixed({ width: 8, endian: "little", maxFrameLength: limit }), 0, limit],
+    [decimalHeader({ width: 7, maxFrameLength: limit }), 0, limit],
+    [netstring({ maxFrameLength: limit }), 0, limit],
+    [lengthPrefixed({ maxFrameLength: limit }), 0, limit],
+    [varint({ maxFrameLength: limit }), 0, limit],
+  ];
+  const digest = (f: Uint8Array): string => {
+    let d = 0;
+    for (const byte of f) d = (d * 31 + byte) >>> 0;
+    return `${f.length}:${d}`;
+  };
+  const run = (
+    framing: Framing,
+    wire: Uint8Array,
+    cuts: number[],
+    chunkOf: (bytes: Uint8Array) => Uint8Array,
+    reuseBuffers: boolean,
+    way: "next" | "takeAll",
+  ): string[] => {
+    const decoder = framing.decoder({ reuseBuffers }) as HeaderDecoder;
+    const got: string[] = [];
+    const take = (): void => {
+      const out: Uint8Array[] = [];
+      try {
+        if (way === "takeAll") decoder.takeAll(out);
+        else for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f);
+      } finally {
+        // Digested now: reused buffers are written again by later pushes.
+        for (const f of out) got.push(digest(f));
+        got.push(`buffered ${decoder.bufferedBytes}`);
+      }
+    };
+    try {
+      let start = 0;
+      for (const cut of [...cuts, wire.length]) {
+        if (cut > start) decoder.push(chunkOf(wire.subarray(start, cut)));
+        start = cut;
+        take();
+      }
+      decoder.end();
+      take();
+    } catch (error) {
+      got.push(`${(error as Error).name}: ${(error as Error).message}`);
+      try {
+        take();
+        got.push("again: none");
+      } catch (again) {
+        got.push(`again: ${(again as Error).message}`);
+      }
+    }
+    return got;
+  };
+  const chunkers: ((bytes: Uint8Array) => Uint8Array)[] = [
+    (bytes) => bytes.slice(),
+    (bytes) => Buffer.from(bytes), // small ones from Node's pool, at a nonzero byteOffset
+    (bytes) => {
+      const room = new Uint8Array(bytes.length + 11);
+      room.set(bytes, 5);
+      return room.subarray(5, 5 + bytes.length);
+    },
+  ];
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: framings.length - 1 }),
+      fc.array(
+        fc.oneof(
+          { weight: 20, arbitrary: fc.integer({ min: 0, max: 300 }) },
+          { weight: 1, arbitrary: fc.integer({ min: 65_000, max: 140_000 }) },
+        ),
+        { minLength: 1, maxLength: 6 },
+      ),
+      fc.uint8Array({ maxLength: 10 }),
+      fc.integer({ min: 0, max: chunkers.length - 1 }),
+      fc.boolean(),
+      fc.integer({ min: 1, max: 1 << 20 }),
+      (which, lengths, tail, chunker, reuseBuffers, cutSeed) => {
+        const [framing, min, max] = framings[which]!;
+        const frames = lengths.map((n, i) =>
+          framing.encode(payloadOf(min + Math.min(n, max - min), i))
+        );
+        const wire = Uint8Array.from([...frames.flatMap((f) => [...f]), ...tail]);
+        // Cuts from a seed: a few anywhere, and some right around the frames' edges.
+        const cuts = new Set<number>();
+        let s = cutSeed;
+        let edge = 0;
+        for (const f of frames) {
+          edge += f.length;
+          s = (s * 1103515245 + 12345) & 0x7fffffff;
+          cuts.add(Math.max(0, Math.min(wire.length, edge + (s % 7) - 3)));
+          cuts.add(s % (wire.length + 1));
+        }
+        const sorted = [...cuts].sort((a, b) => a - b);
+        const chunkOf = chunkers[chunker]!;
+        assert.deepEqual(
+          run(framing, wire, sorted, chunkOf, reuseBuffers, "takeAll"),
+          run(framing, wire, sorted, chunkOf, reuseBuffers, "next"),
+        );
+      },
+    ),
+    { numRuns: 150 },
+  );
 });
