@@ -6,7 +6,8 @@
 // The `framed` cases: `framed` (TCP), `framed-unix`, `framed-tls`, and `framed-receive` (TCP, the
 // server's end only reads). `decoder-chunks`: decoders kept alive (as idle connections keep
 // theirs) after every frame of the chunk they were given was taken and dropped; `decoder-waiting`
-// likewise, with a large frame after them that waits for its buffer; `queue-blocks`: decoders and
+// likewise, with a large frame after them that waits for its buffer; `decoder-header` likewise,
+// with the start of a header after them; `queue-blocks`: decoders and
 // byte queues kept alive after the frames in a block they copied small chunks into were dropped.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -174,6 +175,28 @@ if (name === "framed-receive") {
     decoder.push(chunk);
     decoder.push(format.encode(new Uint8Array(200_000)).slice(0, 100));
     if (i % 4 < 2) { while (decoder.next() !== undefined); }
+    else decoder.takeAll([]);
+    refs.push(new WeakRef(chunk.buffer));
+    decoders.push(decoder);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+} else if (name === "decoder-header") {
+  // Each decoder is given a chunk of four 100 B frames and, before they are taken (with next()
+  // or takeAll()) and dropped, a chunk with the first two bytes of the next header (a peer that
+  // stopped mid-header); the decoders stay reachable.
+  const formats = [lengthPrefixed(), varint({ offset: 1 }), lengthPrefixed({ width: 2 })];
+  const decoders: FrameDecoder[] = [];
+  const payload = new Uint8Array(200).fill(0x61);
+  for (let i = 0; i < count; i++) {
+    const format = formats[i % formats.length]!;
+    const decoder = format.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
+    const frame = format.encode(payload);
+    const chunk = new Uint8Array(frame.length * 4);
+    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
+    decoder.push(chunk);
+    decoder.push(format.encode(payload).slice(0, format === formats[2] ? 1 : 2));
+    if (i % 2 === 0) { while (decoder.next() !== undefined); }
     else decoder.takeAll([]);
     refs.push(new WeakRef(chunk.buffer));
     decoders.push(decoder);

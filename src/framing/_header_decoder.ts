@@ -316,6 +316,8 @@ export class HeaderDecoder implements FrameDecoder {
       }
       return this.#startPartial(header);
     }
+    // The header is not complete: a chunk of the last view before this one is done with.
+    if (this.#viewOf !== chunk && this.#viewOf !== undefined) this.#forgetView();
     if (queue.length === chunk.length - pos) return undefined;
     // Offset bytes alone complete no header: gathered per chunk as they trickle in, a large
     // offset's would be copied again for every chunk (quadratic).
