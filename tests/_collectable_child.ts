@@ -134,6 +134,43 @@ if (name === "framed-receive") {
   listener.close();
   await serving;
   console.log(JSON.stringify({ made: refs.length, alive, open }));
+} else if (name === "idle-after-burst") {
+  // Connections that each received a burst of 200 frames of 1,000 B, read them all, dropped them,
+  // and wait for more (an idle server's loop): the read buffers those frames were views of (the
+  // ones larger than 65 KiB: framed()'s own, on Deno) must not stay reachable.
+  const listener = await net.listen({ hostname: LOOPBACK, port: 0 });
+  const accepted = listener[Symbol.asyncIterator]();
+  const held: unknown[] = [];
+  const seen = new WeakSet<ArrayBufferLike>();
+  for (let i = 0; i < count; i++) {
+    const next = accepted.next();
+    const tx = framed(
+      await net.connect({ hostname: LOOPBACK, port: portOf(listener) }),
+      lengthPrefixed(),
+    );
+    const rx = framed((await next).value, lengthPrefixed());
+    for (let k = 0; k < 200; k++) void tx.send(new Uint8Array(1000).fill(k));
+    const batches = rx.batches()[Symbol.asyncIterator]();
+    for (let got = 0; got < 200;) {
+      const { value } = await batches.next();
+      for (const frame of value!) {
+        got++;
+        const buffer = frame.buffer;
+        if (buffer.byteLength > 65 * 1024 && !seen.has(buffer)) {
+          seen.add(buffer);
+          refs.push(new WeakRef(buffer));
+        }
+      }
+    }
+    held.push(tx, rx, batches, batches.next());
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: held.length / 4 }));
+  for (let i = 0; i < held.length; i += 4) {
+    await (held[i] as { close(): Promise<void> }).close();
+    await (held[i + 1] as { close(): Promise<void> }).close();
+  }
+  listener.close();
 } else if (name === "decoder-chunks") {
   // Each decoder is given one chunk of four 100 B frames (views of it, on every runtime), which
   // are taken with next() and dropped; the decoders stay reachable. (takeAll() ends with a

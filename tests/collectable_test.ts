@@ -139,3 +139,19 @@ test(
     assert.ok(alive <= made / 4, `${alive} of ${made} blocks still reachable`);
   },
 );
+
+test(
+  "collectable: on Deno, framed() connections that received a burst and wait for more hold no read buffer of it",
+  {
+    timeout: 90_000,
+    skip: runtime !== "deno" && "framed() reads into buffers of its own only over the Deno adapter",
+  },
+  async () => {
+    // framed() read on into the rest of its last read buffer (up to 257 KiB) once the socket was
+    // drained, so the read an idle connection waits on kept that buffer reachable.
+    const { made, alive, open } = await run("idle-after-burst", 20);
+    assert.equal(open, 20);
+    assert.ok(made >= 10, `${made} large read buffers seen`);
+    assert.ok(alive <= made / 4, `${alive} of ${made} read buffers still reachable`);
+  },
+);

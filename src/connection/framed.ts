@@ -316,6 +316,9 @@ const MIN_READ = 4 * 1024;
 const MAX_READ = 256 * 1024;
 const MIN_ROOM = 2 * 1024;
 const DIRECT_MIN = 16 * 1024;
+// The largest read buffer a read that may wait long (the socket drained, every byte decoded) goes
+// into: what an idle connection holds (Deno's own conn.readable reads 64 KiB at a time).
+const IDLE_READ = 64 * 1024;
 // Room beyond a read buffer's size for frame headers: frames of a power-of-two size then fit it
 // whole (four 64 KiB frames in a 256 KiB buffer, not three and most of a fourth, to be copied).
 const READ_ROOM = 1024;
@@ -551,6 +554,8 @@ class Framed implements FramedConnection {
   #pos = 0;
   #size = MIN_READ;
   #largestRead = 0;
+  // The last read took less than the room it had: the socket held no more then.
+  #readAll = false;
   // Write side.
   #coalescer: Coalescer;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -866,13 +871,20 @@ class Framed implements FramedConnection {
     // read from the start again unless the decoder still holds bytes of the buffer.
     if (this.#reuse && (target !== undefined || this.#decoder.bufferedBytes === 0)) pos = 0;
     const room = buf.length - pos;
+    // The socket was drained and every byte decoded: the next read may wait long (an idle
+    // connection), and the buffer it reads into stays reachable meanwhile. A large one is not
+    // read into then (owned frames only: reused buffers are kept by design).
+    const idle = this.#readAll && buf.length > IDLE_READ + READ_ROOM && !this.#reuse &&
+      this.#decoder.bufferedBytes === 0;
     if (
-      room < MIN_ROOM || room < buf.length >> 3 ||
+      room < MIN_ROOM || room < buf.length >> 3 || idle ||
       (pos === 0 && buf.length !== this.#size + READ_ROOM)
     ) {
       // Owned frames are views into the buffer, so a full one is never written again. A buffer
       // filled by a trickle is followed by a smaller one.
       if (this.#largestRead * 16 < this.#size) this.#size = Math.max(MIN_READ, this.#size >> 2);
+      // After an idle read, reads grow again from IDLE_READ as they fill their buffers.
+      if (idle && this.#size > IDLE_READ) this.#size = IDLE_READ;
       // Zero-filled, never from conn.allocate: frames are views into it, and its unread rest is
       // reachable through frame.buffer.
       buf = this.#buf = new Uint8Array(this.#size + READ_ROOM);
@@ -884,6 +896,8 @@ class Framed implements FramedConnection {
     this.#bytesRead += n;
     if (n > this.#largestRead) this.#largestRead = n;
     if (n === buf.length - pos) this.#size = Math.min(this.#size * 4, MAX_READ);
+    // Not counting the room kept for headers: a read of the buffer's size did not drain it.
+    this.#readAll = n < buf.length - pos - READ_ROOM;
     this.#pos = pos + n;
     return buf.subarray(pos, pos + n);
   }

@@ -2095,16 +2095,21 @@ test("framed() over a Conn with read(): truncation, failures and cancel", async 
   assert.ok(byob.cancelled());
 });
 
-/** `inner` with its read() recording the size of each read buffer in turn (one entry per run). */
+/**
+ * `inner` with its read() recording the size of each read buffer that received bytes, in turn
+ * (one entry per run).
+ */
 function readBufferSizes(inner: Conn): { conn: Conn; sizes: number[] } {
   const read = inner.read!;
   const sizes: number[] = [];
   const conn: Conn = {
     ...inner,
-    read: (buffer) => {
+    read: async (buffer) => {
       const size = buffer.buffer.byteLength;
-      if (sizes.at(-1) !== size) sizes.push(size);
-      return read(buffer);
+      const n = await read(buffer);
+      // Buffers that received bytes (not the one the end of the input was found with).
+      if (n !== null && sizes.at(-1) !== size) sizes.push(size);
+      return n;
     },
   };
   return { conn, sizes };
@@ -2174,6 +2179,23 @@ test("framed() over a Conn with read(): a read that fills the room left in a buf
   assert.deepEqual(await collectBatches(framed(conn, framing), false), payloads);
   // Up to 256 KiB: a 256 KiB buffer filled is followed by another.
   assertRiseAndFall(sizes, false);
+});
+
+test("framed() over a Conn with read(): after a read that drained the socket at a frame boundary, the next read goes into a buffer of at most 64 KiB", async () => {
+  // The read an idle connection waits on keeps its buffer reachable: not the rest of a 256 KiB
+  // one. Reads fill 4, 16 and 64 KiB buffers (and their room for headers: 89,088 bytes, a whole
+  // number of 24-byte frames), then 100 frames arrive, then the rest fills buffers again.
+  const framing = lengthPrefixed();
+  const payloads = Array.from({ length: 12_000 }, (_, i) => payloadOf(20, i));
+  const byob = byobConn(encodeAll(framing, payloads), [5_120, 17_408, 66_560, 2_400, 1 << 20]);
+  const { conn, sizes } = readBufferSizes(byob.conn);
+  assert.deepEqual(await collectBatches(framed(conn, framing), false), payloads);
+  const KiB = 1024;
+  assert.deepEqual(
+    sizes.slice(0, 5),
+    [4, 16, 64, 256, 64].map((n) => n * KiB + READ_ROOM),
+    `${sizes}`,
+  );
 });
 
 test("framed() batches(): concurrent next() calls each get their own batch, also over a Conn with read()", async () => {
