@@ -554,8 +554,8 @@ class Framed implements FramedConnection {
   #pos = 0;
   #size = MIN_READ;
   #largestRead = 0;
-  // The last read took less than the room it had: the socket held no more then.
-  #readAll = false;
+  // The last read left more than READ_ROOM of its room unfilled: the socket held no more then.
+  #readDrained = false;
   // Write side.
   #coalescer: Coalescer;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
@@ -874,7 +874,7 @@ class Framed implements FramedConnection {
     // The socket was drained and every byte decoded: the next read may wait long (an idle
     // connection), and the buffer it reads into stays reachable meanwhile. A large one is not
     // read into then (owned frames only: reused buffers are kept by design).
-    const idle = this.#readAll && buf.length > IDLE_READ + READ_ROOM && !this.#reuse &&
+    const idle = this.#readDrained && buf.length > IDLE_READ + READ_ROOM && !this.#reuse &&
       this.#decoder.bufferedBytes === 0;
     if (
       room < MIN_ROOM || room < buf.length >> 3 || idle ||
@@ -883,7 +883,7 @@ class Framed implements FramedConnection {
       // Owned frames are views into the buffer, so a full one is never written again. A buffer
       // filled by a trickle is followed by a smaller one.
       if (this.#largestRead * 16 < this.#size) this.#size = Math.max(MIN_READ, this.#size >> 2);
-      // After an idle read, reads grow again from IDLE_READ as they fill their buffers.
+      // Before a read that may wait long; reads grow again from IDLE_READ as they fill buffers.
       if (idle && this.#size > IDLE_READ) this.#size = IDLE_READ;
       // Zero-filled, never from conn.allocate: frames are views into it, and its unread rest is
       // reachable through frame.buffer.
@@ -897,7 +897,7 @@ class Framed implements FramedConnection {
     if (n > this.#largestRead) this.#largestRead = n;
     if (n === buf.length - pos) this.#size = Math.min(this.#size * 4, MAX_READ);
     // Not counting the room kept for headers: a read of the buffer's size did not drain it.
-    this.#readAll = n < buf.length - pos - READ_ROOM;
+    this.#readDrained = n < buf.length - pos - READ_ROOM;
     this.#pos = pos + n;
     return buf.subarray(pos, pos + n);
   }
