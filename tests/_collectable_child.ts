@@ -19,7 +19,7 @@ import { framed } from "../src/connection/framed.ts";
 import { ByteQueue } from "../src/framing/_byte_queue.ts";
 import { lengthPrefixed } from "../src/framing/length_prefixed.ts";
 import { lines } from "../src/framing/lines.ts";
-import type { FrameDecoder } from "../src/framing/types.ts";
+import type { FrameDecoder, Framing } from "../src/framing/types.ts";
 import { varint } from "../src/framing/varint.ts";
 import { reliableClient } from "../src/reliable/reliable_client.ts";
 import { reliableServer } from "../src/reliable/reliable_server.ts";
@@ -55,6 +55,37 @@ async function reachable(): Promise<number> {
   collect();
   await turn();
   return refs.filter((ref) => ref.deref() !== undefined).length;
+}
+
+/**
+ * Gives each of `count` decoders (of `formats` in turn) one chunk of four frames of `size` bytes
+ * and then, if `after` gives them, more bytes; takes the frames (with takeAll() where `batch(i)`,
+ * else next()) and drops them, keeps the decoders reachable, and prints how many of the chunks
+ * still are.
+ */
+async function decodersKeepNoChunk(
+  formats: Framing[],
+  size: number,
+  after: ((format: Framing) => Uint8Array) | undefined,
+  batch: (i: number) => boolean,
+): Promise<void> {
+  const decoders: FrameDecoder[] = [];
+  const payload = new Uint8Array(size).fill(0x61);
+  for (let i = 0; i < count; i++) {
+    const format = formats[i % formats.length]!;
+    const decoder = format.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
+    const frame = format.encode(payload);
+    const chunk = new Uint8Array(frame.length * 4);
+    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
+    decoder.push(chunk);
+    if (after !== undefined) decoder.push(after(format));
+    if (batch(i)) decoder.takeAll([]);
+    else while (decoder.next() !== undefined);
+    refs.push(new WeakRef(chunk.buffer));
+    decoders.push(decoder);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
 }
 
 /**
@@ -172,74 +203,36 @@ if (name === "framed-receive") {
   }
   listener.close();
 } else if (name === "decoder-chunks") {
-  // Each decoder is given one chunk of four 100 B frames (views of it, on every runtime), which
-  // are taken with next() and dropped; the decoders stay reachable. (takeAll() ends with a
-  // next() that finds every byte taken: decoder-waiting has takeAll() cases.)
+  // Views of the chunk on every runtime, taken with next(). (takeAll() ends with a next() that
+  // finds every byte taken: decoder-waiting has takeAll() cases.)
   const formats = [
     lengthPrefixed(),
     lengthPrefixed({ width: 2 }),
     varint(),
     lengthPrefixed({ offset: 1 }),
   ];
-  const decoders: FrameDecoder[] = [];
-  const payload = new Uint8Array(100).fill(0x61);
-  for (let i = 0; i < count; i++) {
-    const format = formats[i % formats.length]!;
-    const decoder = format.decoder();
-    const frame = format.encode(payload);
-    const chunk = new Uint8Array(frame.length * 4);
-    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
-    decoder.push(chunk);
-    while (decoder.next() !== undefined);
-    refs.push(new WeakRef(chunk.buffer));
-    decoders.push(decoder);
-  }
-  const alive = await reachable();
-  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+  await decodersKeepNoChunk(formats, 100, undefined, () => false);
 } else if (name === "decoder-waiting") {
-  // Each decoder is given a chunk of four 100 B frames and, before they are taken (with next()
-  // or takeAll()) and dropped, the start of a 200 KB frame, which waits for more of its bytes
-  // before it gets its buffer; the decoders stay reachable.
+  // Before the frames are taken, the start of a 200 KB frame, which waits for more of its bytes
+  // before it gets its buffer.
   const formats = [lengthPrefixed({ maxFrameLength: 1 << 20 }), varint({ offset: 1 })];
-  const decoders: FrameDecoder[] = [];
-  const payload = new Uint8Array(100).fill(0x61);
-  for (let i = 0; i < count; i++) {
-    const format = formats[i % formats.length]!;
-    const decoder = format.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
-    const frame = format.encode(payload);
-    const chunk = new Uint8Array(frame.length * 4);
-    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
-    decoder.push(chunk);
-    decoder.push(format.encode(new Uint8Array(200_000)).slice(0, 100));
-    if (i % 4 < 2) { while (decoder.next() !== undefined); }
-    else decoder.takeAll([]);
-    refs.push(new WeakRef(chunk.buffer));
-    decoders.push(decoder);
-  }
-  const alive = await reachable();
-  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+  await decodersKeepNoChunk(
+    formats,
+    100,
+    (format) => format.encode(new Uint8Array(200_000)).slice(0, 100),
+    (i) => i % 4 >= 2,
+  );
 } else if (name === "decoder-header") {
-  // Each decoder is given a chunk of four 100 B frames and, before they are taken (with next()
-  // or takeAll()) and dropped, a chunk with the first two bytes of the next header (a peer that
-  // stopped mid-header); the decoders stay reachable.
+  // Before the frames are taken, a chunk with the first bytes of the next header (a peer that
+  // stopped mid-header).
   const formats = [lengthPrefixed(), varint({ offset: 1 }), lengthPrefixed({ width: 2 })];
-  const decoders: FrameDecoder[] = [];
   const payload = new Uint8Array(200).fill(0x61);
-  for (let i = 0; i < count; i++) {
-    const format = formats[i % formats.length]!;
-    const decoder = format.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
-    const frame = format.encode(payload);
-    const chunk = new Uint8Array(frame.length * 4);
-    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
-    decoder.push(chunk);
-    decoder.push(format.encode(payload).slice(0, format === formats[2] ? 1 : 2));
-    if (i % 2 === 0) { while (decoder.next() !== undefined); }
-    else decoder.takeAll([]);
-    refs.push(new WeakRef(chunk.buffer));
-    decoders.push(decoder);
-  }
-  const alive = await reachable();
-  console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+  await decodersKeepNoChunk(
+    formats,
+    200,
+    (format) => format.encode(payload).slice(0, format === formats[2] ? 1 : 2),
+    (i) => i % 2 === 1,
+  );
 } else if (name === "queue-blocks") {
   // Small chunks that arrive while bytes are held are copied into a block of the queue's own: a
   // frame inside one is a view of it. Each lines() decoder is given a line in two chunks (the

@@ -88,44 +88,38 @@ test(
   },
 );
 
-test(
-  `collectable: ${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken and dropped`,
-  { timeout: 90_000 },
-  async () => {
-    // A decoder that kept its last chunk (a view's cache of its buffer) made every idle
-    // connection hold its last read buffer, up to 256 KiB on Deno.
-    const { made, alive, open } = await run("decoder-chunks");
-    assert.equal(made, COUNT);
-    assert.equal(open, COUNT);
-    assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
-  },
-);
-
-test(
-  `collectable: ${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken while a large frame after them waits for its buffer`,
-  { timeout: 90_000 },
-  async () => {
-    // The view cache was let go only when a frame started filling, not while it waited (a stalled
-    // peer: for as long as the connection stays open).
-    const { made, alive, open } = await run("decoder-waiting");
-    assert.equal(made, COUNT);
-    assert.equal(open, COUNT);
-    assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
-  },
-);
-
-test(
-  `collectable: ${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken while the next header is not complete`,
-  { timeout: 90_000 },
-  async () => {
-    // The view cache was let go only when every byte was taken or a frame started: a peer that
-    // stopped mid-header kept the chunk before (when both were pushed before taking).
-    const { made, alive, open } = await run("decoder-header");
-    assert.equal(made, COUNT);
-    assert.equal(open, COUNT);
-    assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
-  },
-);
+// Decoders that stay reachable (an idle connection's) after the frames of a chunk were all taken
+// and dropped, and why each case was kept before.
+for (
+  const [name, when, why] of [
+    [
+      "decoder-chunks",
+      " and dropped",
+      "a decoder that kept its last chunk (a view's cache of its buffer) made every idle connection hold its last read buffer, up to 256 KiB on Deno",
+    ],
+    [
+      "decoder-waiting",
+      " while a large frame after them waits for its buffer",
+      "the view cache was let go only when a frame started filling, not while it waited (a stalled peer: for as long as the connection stays open)",
+    ],
+    [
+      "decoder-header",
+      " while the next header is not complete",
+      "the view cache was let go only when every byte was taken or a frame started: a peer that stopped mid-header kept the chunk before (when both were pushed before taking)",
+    ],
+  ] as const
+) {
+  test(
+    `collectable: ${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken${when}`,
+    { timeout: 90_000 },
+    async () => {
+      const { made, alive, open } = await run(name);
+      assert.equal(made, COUNT);
+      assert.equal(open, COUNT);
+      assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable (${why})`);
+    },
+  );
+}
 
 test(
   `collectable: ${COUNT} decoders and byte queues that stay reachable let go of the block small chunks were copied into once its bytes are read`,

@@ -173,6 +173,16 @@ function takePlain(
   return pos;
 }
 
+/**
+ * Moves `n` offset bytes at `chunk[from]` to `chunk[to]` (`to > from`, the
+ * ranges may overlap), next to their payload: a backward loop for a few
+ * bytes, which costs less than `copyWithin()`.
+ */
+function movePrefix(chunk: Uint8Array, from: number, to: number, n: number): void {
+  if (n > 8) chunk.copyWithin(to, from, from + n);
+  else for (let i = n - 1; i >= 0; i--) chunk[to + i] = chunk[from + i]!;
+}
+
 const NO_BUFFER = new ArrayBuffer(0);
 
 /** The incremental decoder behind every length-declaring format. */
@@ -306,10 +316,8 @@ export class HeaderDecoder implements FrameDecoder {
         if (this.#trailerLength > 0) parser.checkTrailer(chunk, end - this.#trailerLength);
         const prefix = this.#prefix;
         const start = pos + header - prefix;
-        // Move the prefix bytes next to the payload (the decoder owns the chunk); a loop for a
-        // few bytes costs less than copyWithin().
-        if (prefix > 8) chunk.copyWithin(start, pos, pos + prefix);
-        else for (let i = prefix - 1; i >= 0; i--) chunk[start + i] = chunk[pos + i]!;
+        // Move the prefix bytes next to the payload (the decoder owns the chunk).
+        if (prefix > 0) movePrefix(chunk, pos, start, prefix);
         queue.advanceHead(end - pos);
         if (prefix + length < COPY_BELOW) return copySmall(chunk, start, prefix + length);
         return this.#view(chunk, start, prefix + length);
@@ -416,8 +424,7 @@ export class HeaderDecoder implements FrameDecoder {
         if (frameEnd > end) break;
         if (trailer > 0) parser.checkTrailer(chunk, frameEnd - trailer);
         const start = pos + header - prefix;
-        if (prefix > 8) chunk.copyWithin(start, pos, pos + prefix);
-        else for (let i = prefix - 1; i >= 0; i--) chunk[start + i] = chunk[pos + i]!;
+        if (prefix > 0) movePrefix(chunk, pos, start, prefix);
         out.push(
           length < COPY_BELOW ? copySmall(chunk, start, length) : this.#view(chunk, start, length),
         );

@@ -124,19 +124,35 @@ export function decodeChunks(
   return out;
 }
 
+/** What {@linkcode decodeWays} records and how it makes its decoder and chunks. */
+export interface DecodeWaysOptions {
+  /** The chunk pushed for bytes of the wire (default: a copy of them). */
+  chunkOf?: (bytes: Uint8Array) => Uint8Array;
+  /** The decoder's options. */
+  decoder?: DecoderOptions;
+  /** Records `bufferedBytes` after each take too. */
+  buffered?: boolean;
+  /** Takes once more after an error, and records what that gives. */
+  again?: boolean;
+}
+
 /**
  * What decoding `wire` cut at `cuts` gives, with next() or the takeAll() of
  * framewire's decoders (what framed() calls) after each push: each frame as
- * its length and a digest of its bytes, then the error's name and message,
- * if any.
+ * its length and a digest of its bytes (made at once: reused buffers are
+ * written again by later pushes), then the error's name and message, if any.
  */
 export function decodeWays(
   framing: Framing,
   wire: Uint8Array,
   cuts: number[],
   way: "next" | "takeAll",
+  options: DecodeWaysOptions = {},
 ): string[] {
-  const decoder = framing.decoder() as FrameDecoder & { takeAll(out: Uint8Array[]): void };
+  const { chunkOf = (bytes) => bytes.slice(), buffered = false, again = false } = options;
+  const decoder = framing.decoder(options.decoder) as FrameDecoder & {
+    takeAll(out: Uint8Array[]): void;
+  };
   const got: string[] = [];
   const keep = (f: Uint8Array): void => {
     let digest = 0;
@@ -144,21 +160,19 @@ export function decodeWays(
     got.push(`${f.length}:${digest}`);
   };
   const take = (): void => {
-    if (way === "next") {
-      for (let f = decoder.next(); f !== undefined; f = decoder.next()) keep(f);
-      return;
-    }
     const out: Uint8Array[] = [];
     try {
-      decoder.takeAll(out);
+      if (way === "takeAll") decoder.takeAll(out);
+      else for (let f = decoder.next(); f !== undefined; f = decoder.next()) keep(f);
     } finally {
       out.forEach(keep);
+      if (buffered) got.push(`buffered ${decoder.bufferedBytes}`);
     }
   };
   try {
     let start = 0;
     for (const cut of [...cuts, wire.length]) {
-      if (cut > start) decoder.push(wire.slice(start, cut));
+      if (cut > start) decoder.push(chunkOf(wire.subarray(start, cut)));
       start = cut;
       take();
     }
@@ -166,6 +180,14 @@ export function decodeWays(
     take();
   } catch (error) {
     got.push(`${(error as Error).name}: ${(error as Error).message}`);
+    if (again) {
+      try {
+        take();
+        got.push("again: none");
+      } catch (second) {
+        got.push(`again: ${(second as Error).message}`);
+      }
+    }
   }
   return got;
 }

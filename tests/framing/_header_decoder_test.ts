@@ -17,7 +17,7 @@ import { ByteQueue } from "../../src/framing/_byte_queue.ts";
 import { EAGER_FRAME } from "../../src/framing/_frame_buffers.ts";
 import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
 import { isBun } from "../_util/runtime.ts";
-import { assertSplitsAlike, cutsArbitrary, label, payloadOf } from "./_formats.ts";
+import { assertSplitsAlike, cutsArbitrary, decodeWays, label, payloadOf } from "./_formats.ts";
 
 /** Formats, with the smallest payload each can carry and its trailer length. */
 const cases: { framing: Framing; min: number; trailer: number }[] = [
@@ -615,52 +615,6 @@ test("takeAll() after every push gives what a next() loop gives, with the same b
     [lengthPrefixed({ maxFrameLength: limit }), 0, limit],
     [varint({ maxFrameLength: limit }), 0, limit],
   ];
-  const digest = (f: Uint8Array): string => {
-    let d = 0;
-    for (const byte of f) d = (d * 31 + byte) >>> 0;
-    return `${f.length}:${d}`;
-  };
-  const run = (
-    framing: Framing,
-    wire: Uint8Array,
-    cuts: number[],
-    chunkOf: (bytes: Uint8Array) => Uint8Array,
-    reuseBuffers: boolean,
-    way: "next" | "takeAll",
-  ): string[] => {
-    const decoder = framing.decoder({ reuseBuffers }) as HeaderDecoder;
-    const got: string[] = [];
-    const take = (): void => {
-      const out: Uint8Array[] = [];
-      try {
-        if (way === "takeAll") decoder.takeAll(out);
-        else for (let f = decoder.next(); f !== undefined; f = decoder.next()) out.push(f);
-      } finally {
-        // Digested now: reused buffers are written again by later pushes.
-        for (const f of out) got.push(digest(f));
-        got.push(`buffered ${decoder.bufferedBytes}`);
-      }
-    };
-    try {
-      let start = 0;
-      for (const cut of [...cuts, wire.length]) {
-        if (cut > start) decoder.push(chunkOf(wire.subarray(start, cut)));
-        start = cut;
-        take();
-      }
-      decoder.end();
-      take();
-    } catch (error) {
-      got.push(`${(error as Error).name}: ${(error as Error).message}`);
-      try {
-        take();
-        got.push("again: none");
-      } catch (again) {
-        got.push(`again: ${(again as Error).message}`);
-      }
-    }
-    return got;
-  };
   const chunkers: ((bytes: Uint8Array) => Uint8Array)[] = [
     (bytes) => bytes.slice(),
     (bytes) => Buffer.from(bytes), // small ones from Node's pool, at a nonzero byteOffset
@@ -701,10 +655,15 @@ test("takeAll() after every push gives what a next() loop gives, with the same b
           cuts.add(s % (wire.length + 1));
         }
         const sorted = [...cuts].sort((a, b) => a - b);
-        const chunkOf = chunkers[chunker]!;
+        const options = {
+          chunkOf: chunkers[chunker]!,
+          decoder: { reuseBuffers },
+          buffered: true,
+          again: true,
+        };
         assert.deepEqual(
-          run(framing, wire, sorted, chunkOf, reuseBuffers, "takeAll"),
-          run(framing, wire, sorted, chunkOf, reuseBuffers, "next"),
+          decodeWays(framing, wire, sorted, "takeAll", options),
+          decodeWays(framing, wire, sorted, "next", options),
         );
       },
     ),
