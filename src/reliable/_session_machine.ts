@@ -530,6 +530,16 @@ export class SessionMachine {
       return;
     }
     this.#maybeGoodbye(now);
+    if (
+      this.#o.role === "client" && this.#link === "down" && this.#dialAt > now &&
+      this.#head === this.#entries.length && this.#waitHead === this.#waiting.length
+    ) {
+      // Nothing in doubt: the reconnect is only to say goodbye, so it is not kept waiting for the
+      // rest of a backoff delay (and a failed one ends the session: #scheduleDial).
+      this.#dialAt = now;
+      this.tick(now);
+      return;
+    }
     if (timeout <= 0) this.tick(now);
   }
 
@@ -623,10 +633,13 @@ export class SessionMachine {
 
   #scheduleDial(now: number, error: unknown): void {
     const max = this.#o.backoff.maxAttempts;
-    if (this.#failures >= max) {
-      // As when close()'s timeout runs out: a close() with everything confirmed resolves (the
-      // server never got the GOODBYE, and holds the session for its resumeTimeout).
-      const confirmed = this.#closeCalled && this.inFlight + this.waiting === 0;
+    // After a close() with everything confirmed a reconnect is only to say goodbye, a courtesy:
+    // the first attempt that fails ends the session, as running out of attempts or of close()'s
+    // timeout does, and close() resolves (a server that never got the GOODBYE holds the session
+    // for its resumeTimeout). Else a client whose server is gone took closeTimeout to close. A
+    // connection that worked and then dropped (#failures reset) is followed by one more attempt.
+    const confirmed = this.#closeCalled && this.inFlight + this.waiting === 0;
+    if (this.#failures >= max || (confirmed && this.#failures > 0)) {
       this.#finish(
         confirmed ? undefined : gaveUp(error, max, this.#established),
       );

@@ -141,7 +141,10 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * client that did not come back within `resumeTimeout`), or the error that
    * ended the session (such as `PROTOCOL_ERROR`). The `close` event carries
    * the same error. Called after the session ended, it resolves: how it
-   * ended is in the `close` event, and in the `send` promises. Called again
+   * ended is in the `close` event, and in the `send` promises. A client with
+   * nothing unconfirmed whose connection is down reconnects at once to say
+   * goodbye, and only once: if that attempt fails (its server is gone), the
+   * session ends there and `close()` resolves. Called again
    * while closing, it may shorten the wait (`close({ timeout: 0 })` gives up
    * at once), never lengthen it, and settles with the first. The connection
    * ends cleanly: the GOODBYE, then the peer's end, not a reset that would

@@ -752,6 +752,43 @@ test("SessionMachine: a client closing while disconnected reconnects to say good
   assert.equal(c.state, "closed");
 });
 
+test("SessionMachine: a closing client with everything confirmed retries a connection that worked once; a failed retry ends the session cleanly", () => {
+  const { c } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0); // the connection carried a frame: it worked
+  take(c);
+  c.close(T0, 30000);
+  assert.deepEqual(types(take(c).writes), [GOODBYE]);
+  c.disconnected(T0, new Error("cut")); // before the server's GOODBYE came back
+  assert.deepEqual(take(c).events.map((e) => e.type), ["reconnecting"]);
+  c.tick(T0);
+  assert.equal(c.dial, true, "retried at once");
+  c.dial = false;
+  c.dialFailed(T0 + 1, new Error("refused"));
+  assert.equal(c.state, "closed", "not retried until closeTimeout");
+  const events = take(c).events as { type: string; error?: unknown }[];
+  assert.deepEqual(events.map((e) => e.type), ["close"]);
+  assert.equal(events[0]!.error, undefined, "a clean close: everything was confirmed");
+  assert.equal(c.deadline, Infinity, "no timer left");
+});
+
+test("SessionMachine: a closing client with a message unconfirmed keeps retrying on its backoff schedule", () => {
+  const { c } = connectedPair();
+  c.send(entry("unconfirmed"), T0);
+  take(c);
+  c.disconnected(T0, new Error("cut"));
+  c.close(T0, 30000);
+  c.tick(T0);
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.dialFailed(T0, new Error("refused"));
+  assert.equal(c.state, "closing");
+  assert.equal(c.deadline, T0 + 100, "the next retry after the backoff delay");
+  c.tick(T0 + 99);
+  assert.equal(c.dial, false, "not at once");
+  c.tick(T0 + 100);
+  assert.equal(c.dial, true);
+});
+
 test("SessionMachine: a GOODBYE in answer to HELLO (the server ended the session) closes the client", () => {
   const { c } = connectedPair();
   c.send(entry("delivered"), T0);

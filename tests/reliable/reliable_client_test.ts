@@ -1535,13 +1535,14 @@ test(
 );
 
 test(
-  "reliable: reconnect.maxAttempts ends a close() that reconnects to say goodbye: with everything confirmed, close() resolves",
+  "reliable: a close() with everything confirmed ends at the first failed attempt to say goodbye, and resolves",
   {
     timeout: 10000,
   },
   async () => {
-    // Pins the documented rule: with nothing in doubt close() resolves, as when its timeout runs
-    // out in the same state (before, it rejected with the give-up error); nothing dials after it.
+    // With nothing in doubt the reconnect is only for the GOODBYE: the attempt after close()
+    // fails, and the session ends there (close() resolves) instead of retrying until
+    // reconnect.maxAttempts (3 here) or closeTimeout (30 s) ran out.
     const { clock, net, listener, server, client } = await openWithMaxAttempts(3);
     try {
       const attempts: number[] = [];
@@ -1559,14 +1560,47 @@ test(
       const closing = client.close().then(() => undefined, (error: unknown) => error);
       await runUntilClosed(client, clock);
       const { detail } = await closed;
-      assert.deepEqual(attempts, [2, 3]);
-      assert.equal(net.dials, 3, "the first connection and 2 retries");
+      assert.deepEqual(attempts, [2]);
+      assert.equal(net.dials, 2, "the first connection and the retry that was to say goodbye");
       assert.equal(detail.error, undefined);
       assert.deepEqual(detail.unconfirmed, []);
       assert.equal(await closing, undefined, "close() resolves");
       assert.equal(clock.pending, 0, "no timer left");
       await drainJobs();
-      assert.equal(net.dials, 3, "no dial after giving up");
+      assert.equal(net.dials, 2, "no dial after giving up");
+    } finally {
+      await server.close({ timeout: 0 });
+    }
+  },
+);
+
+test(
+  "reliable: a close() with everything confirmed while a retry waits out its backoff dials at once; its failure ends the session",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // The server is gone: a client in the middle of its backoff used to wait out the delay and
+    // retry until closeTimeout to say goodbye. No timer runs in this test after close().
+    const { clock, net, listener, server, client } = await openWithMaxAttempts(Infinity);
+    try {
+      const reconnects = events<{ attempt: number; delay: number }>(client, "reconnecting");
+      listener.close();
+      net.cutAll("reset");
+      assert.equal((await reconnects.next()).detail.delay, 0, "the first retry is immediate");
+      clock.runNext();
+      const waiting = await reconnects.next(); // refused: the next retry waits
+      assert.deepEqual([waiting.detail.attempt, waiting.detail.delay], [3, 100]);
+      assert.equal(net.dials, 2);
+      const closed = once<{ error: ConnectionError | undefined }>(client, "close");
+      const closing = track(client.close());
+      for (let i = 0; i < 20 && !closing.settled(); i++) await drainJobs();
+      assert.equal(net.dials, 3, "dialled at once, not after the 100 ms");
+      assert.equal(closing.settled(), true, "the refused dial ended the session");
+      await closing.promise;
+      assert.equal((await closed).detail.error, undefined);
+      assert.equal(client.state, "closed");
+      assert.equal(clock.pending, 0, "no timer left");
     } finally {
       await server.close({ timeout: 0 });
     }
