@@ -49,6 +49,8 @@
  *   `Conn` whose readable yields the chunks, frames taken with `for await`
  *   (the Conn offers `allocate` on Node and Bun, as the adapters do);
  * - framed() batches(): the same, all frames of one read at a time;
+ * - ByteReader readFrame(): a `ByteReader` over a `ReadableStream` of the
+ *   chunks, `await readFrame()` per frame (the pull reader);
  * - it-length-prefixed async: `decode()` over an async generator of the
  *   chunks, `for await` (u32be `lengthDecoder`, `.subarray()` per frame);
  * - length-prefixed-stream: as above (it is a Node stream either way);
@@ -93,6 +95,7 @@ import type { Uint8ArrayList } from "uint8arraylist";
 // @ts-types="./_length_prefixed_stream.d.ts"
 import lps from "length-prefixed-stream";
 import {
+  ByteReader,
   type Conn,
   decimalHeader,
   type DecoderOptions,
@@ -501,6 +504,25 @@ function streamCases(size: number): Case[] {
             n++;
             sink += f.length;
           }
+        }
+        return n;
+      },
+    },
+    {
+      name: "ByteReader readFrame()",
+      note: "new ByteReader(ReadableStream of the chunks), await readFrame(u32be) until null",
+      frames: count,
+      bytes,
+      async run(): Promise<number> {
+        const reader = new ByteReader(streamOf(chunks));
+        let n = 0;
+        for (
+          let f = await reader.readFrame(framing);
+          f !== null;
+          f = await reader.readFrame(framing)
+        ) {
+          n++;
+          sink += f.length;
         }
         return n;
       },

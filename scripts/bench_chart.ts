@@ -325,6 +325,25 @@ export function summarize(): {
   }
   rows.push(
     ratioRow(
+      "decode stream: ByteReader readFrame() (pull reader) / best streaming peer, worst size",
+      "(no target)",
+      NaN,
+      (rt) => {
+        const ratios: Ratio[] = [];
+        for (const size of SIZES) {
+          const r = fpsRatio(
+            find(decode[rt], `stream ${size}`, "ByteReader readFrame()"),
+            peersIn(decode[rt], `stream ${size}`, STREAM_PEERS),
+          );
+          if (r === undefined) return undefined;
+          ratios.push(r);
+        }
+        return worstOf(ratios);
+      },
+    ),
+  );
+  rows.push(
+    ratioRow(
       "decode stream 16 B: FrameDecoderStream / Web Streams limit (enqueue + read per frame)",
       "(no target)",
       NaN,

@@ -61,6 +61,15 @@ export class ByteReader {
   #failure: { error: unknown } | undefined;
   #waiting: (() => void)[] = [];
   #released = false;
+  /**
+   * The decoder of the last `readFrame()` that found a frame, and its
+   * framing: a framewire decoder that handed its bytes back at a frame
+   * boundary is in a fresh one's state, and is used again for the same
+   * framing (taken out while a call uses it, so one that failed or saw the
+   * end is never used again).
+   */
+  #kept: FrameDecoder | undefined;
+  #keptFraming: FramingLike | undefined;
 
   /**
    * Constructs a new instance and locks `readable`.
@@ -102,14 +111,24 @@ export class ByteReader {
    * @throws {TruncatedFrameError} The stream ended after some but not all of them.
    * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`.
    */
-  async readExactly(n: number): Promise<Uint8Array | null> {
+  readExactly(n: number): Promise<Uint8Array | null> {
     if (!Number.isSafeInteger(n) || n < 0) {
-      throw numberError(
+      return Promise.reject(numberError(
         n,
         `Cannot read bytes as n must be a non-negative integer: received ${receivedValue(n)}`,
-      );
+      ));
     }
-    return await this.#oneAtATime(() => this.#readExactly(n));
+    // Nothing pending and the bytes buffered: taken at once, without a call's turn (an async
+    // call or two per read cost more than the rest of it).
+    if (!this.#busy && this.#length >= n && !this.#released) {
+      try {
+        this.#checkKept();
+        return Promise.resolve(this.#take(n));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#oneAtATime(() => this.#readExactly(n));
   }
 
   async #readExactly(n: number): Promise<Uint8Array | null> {
@@ -134,24 +153,69 @@ export class ByteReader {
    * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`, or
    * `framing` has no `encode()` and `decoder()`.
    */
-  async readFrame(framing: FramingLike): Promise<Uint8Array | null> {
-    checkFraming(framing, "read frame");
-    const decoder = framing.decoder();
-    return await this.#oneAtATime(() => this.#readFrame(decoder));
+  readFrame(framing: FramingLike): Promise<Uint8Array | null> {
+    let decoder: FrameDecoder;
+    try {
+      decoder = this.#decoderOf(framing);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#busy) return this.#oneAtATime(() => this.#readFrame(framing, decoder, false));
+    // Nothing pending: the call takes its turn at once, and a frame the buffered bytes hold is
+    // returned without an async call (they cost more than decoding it).
+    this.#busy = true;
+    let frame: Uint8Array | undefined;
+    try {
+      this.#startFrame(decoder);
+      frame = decoder.next();
+      if (frame !== undefined) this.#keepRest(framing, decoder, frame);
+    } catch (error) {
+      this.#endTurn();
+      return Promise.reject(error);
+    }
+    if (frame !== undefined) {
+      this.#endTurn();
+      return Promise.resolve(frame);
+    }
+    return this.#inTurn(() => this.#readFrame(framing, decoder, true));
   }
 
-  async #readFrame(decoder: FrameDecoder): Promise<Uint8Array | null> {
+  /** A decoder of `framing`: the one kept from the last frame found, or a new one. */
+  #decoderOf(framing: FramingLike): FrameDecoder {
+    const kept = this.#kept;
+    if (kept !== undefined && framing === this.#keptFraming) {
+      this.#kept = undefined;
+      return kept;
+    }
+    checkFraming(framing, "read frame");
+    return framing.decoder();
+  }
+
+  /** Gives `decoder` the bytes buffered. */
+  #startFrame(decoder: FrameDecoder): void {
     if (this.#released) throw releasedError(); // as in #readExactly
     // The chunks stay buffered here until a frame is found (releaseLock() meanwhile returns them).
     this.#checkKept();
     for (const chunk of this.#chunks) decoder.push(chunk);
+  }
+
+  /** `started`: the bytes buffered were given to `decoder` already, and found no frame. */
+  async #readFrame(
+    framing: FramingLike,
+    decoder: FrameDecoder,
+    started: boolean,
+  ): Promise<Uint8Array | null> {
+    if (!started) this.#startFrame(decoder);
     while (true) {
-      const frame = decoder.next();
-      if (frame !== undefined) return this.#keepRest(decoder, frame);
+      if (started) started = false;
+      else {
+        const frame = decoder.next();
+        if (frame !== undefined) return this.#keepRest(framing, decoder, frame);
+      }
       if (!(await this.#fill())) {
         if (decoder.bufferedBytes === 0) return null;
         decoder.end(); // throws, unless the framing ends a frame at the end of the input
-        return this.#keepRest(decoder, decoder.next() ?? null);
+        return this.#keepRest(undefined, decoder, decoder.next() ?? null);
       }
       decoder.push(this.#chunks[this.#chunks.length - 1]!);
     }
@@ -178,14 +242,23 @@ export class ByteReader {
   async #oneAtATime<T>(read: () => Promise<T>): Promise<T> {
     if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push(resolve));
     else this.#busy = true;
+    return await this.#inTurn(read);
+  }
+
+  /** Runs `read`, whose turn it is, and then ends the turn. */
+  async #inTurn<T>(read: () => Promise<T>): Promise<T> {
     try {
       return await read();
     } finally {
-      // Hand the turn to the next call waiting (still busy), or end it.
-      const next = this.#waiting.shift();
-      if (next !== undefined) next();
-      else this.#busy = false;
+      this.#endTurn();
     }
+  }
+
+  /** Hands the turn to the next call waiting (still busy), or ends it. */
+  #endTurn(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next();
+    else this.#busy = false;
   }
 
   /**
@@ -197,11 +270,20 @@ export class ByteReader {
     for (const chunk of this.#chunks) if (chunk.length === 0) throw detachedBytes();
   }
 
-  /** Buffers what `decoder` has left after `frame`, and returns `frame`. */
-  #keepRest<T>(decoder: FrameDecoder, frame: T): T {
+  /**
+   * Buffers what `decoder` has left after `frame`, and returns `frame`;
+   * keeps `decoder` for the next frame of `framing` when it hands its bytes
+   * back (`framing` undefined: it saw the end).
+   */
+  #keepRest<T>(framing: FramingLike | undefined, decoder: FrameDecoder, frame: T): T {
     const handBack = (decoder as Partial<HandsBack>).takeBuffered;
-    if (typeof handBack === "function") this.#chunks = handBack.call(decoder);
-    else {
+    if (typeof handBack === "function") {
+      this.#chunks = handBack.call(decoder);
+      if (framing !== undefined) {
+        this.#kept = decoder;
+        this.#keptFraming = framing;
+      }
+    } else {
       // A decoder of a format of one's own: the bytes it still holds are the last ones it was
       // given (all of this.#chunks).
       const kept: Uint8Array[] = [];

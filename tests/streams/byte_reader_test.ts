@@ -301,3 +301,70 @@ test("ByteReader.readExactly() returns a view of the chunk that holds the bytes,
   assert.deepEqual(part, new Uint8Array([4, 5]));
   assert.equal(part.buffer, chunks[1]!.buffer);
 });
+
+/** The bytes of `wire` cut at `a` and `b` (`a <= b`) into three chunks, empty ones dropped. */
+function threeChunks(wire: Uint8Array, a: number, b: number): ReadableStream<Uint8Array> {
+  const parts = [wire.slice(0, a), wire.slice(a, b), wire.slice(b)];
+  return streamOfChunks(parts.filter((part) => part.length > 0));
+}
+
+test("ByteReader: one framing read again and again, between raw reads and another framing, across every two cuts", async () => {
+  // readFrame() keeps its decoder for the next call with the same framing: each call must still
+  // take exactly the bytes after the last one, whatever was read in between.
+  const lp = lengthPrefixed({ width: 2 });
+  const line = lines();
+  const text = (bytes: Uint8Array | null): string | null =>
+    bytes === null ? null : new TextDecoder().decode(bytes);
+  const wire = concat([
+    lp.encode(new TextEncoder().encode("one")),
+    lp.encode(new TextEncoder().encode("two, a little longer")),
+    new TextEncoder().encode("RAW"),
+    lp.encode(new TextEncoder().encode("three")),
+    line.encode(new TextEncoder().encode("a line")),
+    lp.encode(new TextEncoder().encode("four")),
+    lp.encode(new Uint8Array(0)),
+  ]);
+  const expected = ["one", "two, a little longer", "RAW", "three", "a line", "four", "", null];
+  for (let a = 0; a <= wire.length; a++) {
+    for (let b = a; b <= wire.length; b++) {
+      for (const together of [false, true]) {
+        const reader = new ByteReader(threeChunks(wire, a, b));
+        const calls = [
+          () => reader.readFrame(lp),
+          () => reader.readFrame(lp),
+          () => reader.readExactly(3),
+          () => reader.readFrame(lp),
+          () => reader.readFrame(line),
+          () => reader.readFrame(lp),
+          () => reader.readFrame(lp),
+          () => reader.readFrame(lp),
+        ];
+        // One at a time, or all made at once (each waits for the one before).
+        const got = together
+          ? await Promise.all(calls.map((call) => call()))
+          : await calls.reduce<Promise<(Uint8Array | null)[]>>(
+            async (done, call) => [...await done, await call()],
+            Promise.resolve([]),
+          );
+        assert.deepEqual(got.map(text), expected, `cuts at ${a} and ${b}, together: ${together}`);
+      }
+    }
+  }
+});
+
+test("ByteReader: a readFrame() that fails leaves its bytes for the next read, also with the framing's decoder kept", async () => {
+  const framing = lengthPrefixed({ width: 1, maxFrameLength: 3 });
+  const wire = new Uint8Array([2, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 6]);
+  for (let a = 0; a <= wire.length; a++) {
+    for (let b = a; b <= wire.length; b++) {
+      const reader = new ByteReader(threeChunks(wire, a, b));
+      assert.deepEqual(await reader.readFrame(framing), new Uint8Array([7, 8]));
+      await assert.rejects(reader.readFrame(framing), FrameTooLargeError);
+      await assert.rejects(reader.readFrame(framing), FrameTooLargeError, "again, the same bytes");
+      // The application skips the bad frame by hand, and goes on with the framing.
+      assert.deepEqual(await reader.readExactly(10), wire.subarray(3, 13));
+      assert.deepEqual(await reader.readFrame(framing), new Uint8Array([6]), `cuts ${a}, ${b}`);
+      assert.equal(await reader.readFrame(framing), null);
+    }
+  }
+});
