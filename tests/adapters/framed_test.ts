@@ -4,6 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { framed } from "../../src/connection/framed.ts";
 import {
   FrameTooLargeError,
@@ -14,7 +15,8 @@ import {
   varint,
 } from "../../mod.ts";
 import type { Conn } from "../../src/connection/types.ts";
-import { adapter, portOf, runtime } from "../_util/runtime.ts";
+import { adapter, binaries, portOf, runtime } from "../_util/runtime.ts";
+import { ConnectionError } from "../../src/errors.ts";
 import { prng, rechunkProxy } from "../_util/rechunk_proxy.ts";
 import { accept, assertBytes, writeUntilStalled } from "./_suite.ts";
 import { watchSockets } from "../_util/leaks.ts";
@@ -214,5 +216,78 @@ test(
     }
   },
 );
+
+for (const name of new Set([runtime, "node"] as const)) {
+  test(
+    `framed() on ${runtime}, ${name} adapter: a peer process killed while send(), closeWrite() and close() wait for it to read settles each`,
+    NET,
+    async () => {
+      // The hang hunt: a peer that reads nothing fills the kernel buffers, so the flush of
+      // closeWrite() and close() waits for it (close() without a timeout for ever, as documented).
+      // Once the peer's process dies with our bytes unread, its kernel resets the connection: every
+      // promise waiting on the peer must settle, none may wait for a reader that will never come.
+      const { listen } = await adapter(name);
+      const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+      const script = `const s = require("node:net").connect(${
+        portOf(listener)
+      }, "127.0.0.1", () => {
+          s.pause(); // reads nothing
+          s.write("\\0\\0\\0\\2hi\\0\\0"); // a frame, then half of the next one's header
+          console.log("connected");
+        });
+        s.on("error", () => {});
+        setInterval(() => {}, 60_000);`;
+      const child = spawn(binaries.node, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      let conn: Conn | undefined;
+      try {
+        conn = await accept(listener);
+        await new Promise((resolve) => child.stdout!.once("data", resolve));
+        const fc = framed(conn, lengthPrefixed());
+        const reader = fc[Symbol.asyncIterator]();
+        assert.deepEqual(await reader.next(), {
+          done: false,
+          value: new TextEncoder().encode("hi"),
+        });
+        const reading = reader.next(); // waits inside the next frame's header
+        const { pending } = await writeUntilStalled(
+          (p) => fc.send(p),
+          new Uint8Array(1 << 20),
+          64 << 20,
+        );
+        const events: string[] = [];
+        const settled = (what: string, promise: Promise<unknown>): Promise<unknown> =>
+          promise.then(
+            () => events.push(`${what} resolved`),
+            (error) =>
+              events.push(`${what} rejected${error instanceof ConnectionError ? "" : ` ${error}`}`),
+          );
+        const waits = [
+          settled("send", pending),
+          settled("closeWrite", fc.closeWrite()),
+          settled("close", fc.close()),
+          settled("read", reading),
+        ];
+        events.push("killed");
+        child.kill("SIGKILL");
+        await Promise.all(waits);
+        // Nothing settled before the kill; the send and closeWrite() fail with a ConnectionError
+        // (the reset); close() ends (it may report the loss) and reading ends (cleanly, as
+        // close() had begun, or with the reset or the truncated header).
+        assert.equal(events[0], "killed", events.join(", "));
+        assert.ok(events.includes("send rejected"), events.join(", "));
+        assert.ok(events.includes("closeWrite rejected"), events.join(", "));
+        assert.ok(events.some((e) => e.startsWith("close ")), events.join(", "));
+        assert.ok(events.some((e) => /^read (resolved|rejected)/.test(e)), events.join(", "));
+        await conn.closed;
+      } finally {
+        child.kill("SIGKILL");
+        await exited;
+        conn?.close();
+        listener.close();
+      }
+    },
+  );
+}
 
 sockets.check();
