@@ -789,6 +789,51 @@ test("SessionMachine: a closing client with a message unconfirmed keeps retrying
   assert.equal(c.dial, true);
 });
 
+test("SessionMachine: a closing client with a message unconfirmed waits out the backoff delay it is in: close() does not dial at once", () => {
+  const { c } = connectedPair();
+  c.send(entry("unconfirmed"), T0);
+  take(c);
+  c.disconnected(T0, new Error("cut")); // no frame on that connection: a failure
+  c.tick(T0);
+  c.dial = false;
+  take(c);
+  c.dialFailed(T0, new Error("refused")); // the second failure in a row: the next retry waits
+  const [waiting] = take(c).events as { type: string; delay: number }[];
+  assert.deepEqual([waiting!.type, waiting!.delay], ["reconnecting", 100]);
+  assert.equal(c.deadline, T0 + 100);
+  c.close(T0 + 10, 30000);
+  assert.equal(c.dial, false, "the message is in doubt: the backoff schedule is kept");
+  assert.equal(c.deadline, T0 + 100);
+  c.tick(T0 + 99);
+  assert.equal(c.dial, false);
+  c.tick(T0 + 100);
+  assert.equal(c.dial, true);
+  assert.equal(c.state, "closing");
+});
+
+test("SessionMachine: a closing client with everything confirmed whose one more attempt connects but drops before the WELCOME ends the session there", () => {
+  const { c } = connectedPair();
+  c.receive(encodeAck(ACK, 0), T0); // the connection carried a frame: it worked
+  c.close(T0, 30000);
+  assert.deepEqual(types(take(c).writes), [GOODBYE]);
+  c.disconnected(T0, new Error("cut")); // before the server's GOODBYE came back
+  assert.deepEqual(take(c).events.map((e) => e.type), ["reconnecting"]);
+  c.tick(T0);
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.connected(T0 + 1);
+  const [hello] = take(c).writes;
+  assert.equal(decodeHandshake(hello!)!.flags, FLAG_RESUME | FLAG_CLOSING);
+  c.disconnected(T0 + 2, new Error("dropped before the WELCOME"));
+  assert.equal(c.state, "closed", "no further attempt");
+  const { events } = take(c);
+  assert.deepEqual(events.map((e) => e.type), ["close"]);
+  assert.equal((events[0] as { error: unknown }).error, undefined);
+  assert.equal(c.dial, false);
+  assert.equal(c.deadline, Infinity, "no timer left");
+  assert.equal(c.reconnects, 0, "the handshake never completed");
+});
+
 test("SessionMachine: a GOODBYE in answer to HELLO (the server ended the session) closes the client", () => {
   const { c } = connectedPair();
   c.send(entry("delivered"), T0);

@@ -1607,6 +1607,125 @@ test(
   },
 );
 
+/**
+ * A client (fake clock, no jitter) that sent "m" to a server session (`resumeTimeout` 5 s on its
+ * own fake clock), then lost its connection and had a retry refused: its next retry waits out a
+ * backoff delay. `state.refuse` decides whether later dials are refused (`state.dials` counts
+ * them); the server session's events are recorded in `serverEvents`.
+ */
+async function closingInBackoff() {
+  const clock = new FakeClock();
+  const serverClock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock: serverClock, ackDelay: 0, resumeTimeout: 5000 });
+  const state = { refuse: false, dials: 0 };
+  const client = reliableClient(
+    () => (state.dials++, state.refuse ? Promise.reject(new Error("refused")) : net.dial()),
+    { clock, reconnect: { random: () => 0 } },
+  );
+  const [session] = await Promise.all([nextSession(server), client.send("m")]);
+  assert.deepEqual(await read(session, 1), ["m"]);
+  const serverEvents: string[] = [];
+  for (const type of ["sessionlost", "reconnecting", "resumed", "close"]) {
+    session.addEventListener(type, () => serverEvents.push(type));
+  }
+  const serverClosed = once<{ error: ConnectionError | undefined }>(session, "close");
+  const reconnects = events<{ attempt: number; delay: number }>(client, "reconnecting");
+  state.refuse = true;
+  net.cutAll("reset");
+  // The connection worked: attempt 1 and the first retry are immediate, then retries wait.
+  const delays = [(await reconnects.next()).detail.delay];
+  for (let i = 0; i < 10 && delays.at(-1) === 0; i++) {
+    clock.runNext();
+    delays.push((await reconnects.next()).detail.delay);
+  }
+  assert.deepEqual(delays, [0, 0, 100]);
+  const dials = state.dials;
+  return {
+    clock,
+    serverClock,
+    listener,
+    server,
+    client,
+    session,
+    serverEvents,
+    serverClosed,
+    state,
+    dials,
+  };
+}
+
+test(
+  "reliable: a close() with everything confirmed while a retry waits out its backoff says goodbye at once to a server that is back: its session ends cleanly",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const { clock, listener, server, client, session, serverEvents, serverClosed, state, dials } =
+      await closingInBackoff();
+    try {
+      state.refuse = false;
+      const closing = track(client.close());
+      for (let i = 0; i < 50 && !closing.settled(); i++) await drainJobs();
+      assert.equal(closing.settled(), true, "not kept waiting for the 100 ms");
+      await closing.promise;
+      assert.equal(state.dials, dials + 1);
+      assert.equal(client.stats.reconnects, 1, "the goodbye connection resumed the session");
+      assert.equal((await serverClosed).detail.error, undefined, "the GOODBYE ended it");
+      assert.deepEqual(serverEvents, ["reconnecting", "resumed", "close"]);
+      assert.equal(session.state, "closed");
+      assert.equal(server.size, 0);
+      await drainJobs(20);
+      assert.equal(clock.pending, 0, "no timer left");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: a close() with everything confirmed whose goodbye attempt fails resolves at once; the server session it could not reach ends after resumeTimeout with sessionlost",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const {
+      clock,
+      serverClock,
+      listener,
+      server,
+      client,
+      serverEvents,
+      serverClosed,
+      state,
+      dials,
+    } = await closingInBackoff();
+    try {
+      const closing = track(client.close()); // the goodbye dial is refused too
+      for (let i = 0; i < 50 && !closing.settled(); i++) await drainJobs();
+      assert.equal(closing.settled(), true);
+      await closing.promise;
+      assert.equal(state.dials, dials + 1, "one attempt");
+      assert.equal(clock.pending, 0, "no timer left");
+      assert.deepEqual(serverEvents, ["reconnecting"], "the server still waits for the client");
+      serverClock.advance(4999);
+      await drainJobs();
+      assert.deepEqual(serverEvents, ["reconnecting"]);
+      serverClock.advance(1);
+      const { error } = (await serverClosed).detail;
+      assert.deepEqual(serverEvents, ["reconnecting", "sessionlost", "close"]);
+      assert.equal(error?.code, "SESSION_LOST");
+      assert.equal(server.size, 0);
+    } finally {
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
 test(
   "reliable: close({ timeout: 0 }) from a reconnecting listener ends the session at once, before maxAttempts",
   {
