@@ -1610,8 +1610,9 @@ test(
 /**
  * A client (fake clock, no jitter) that sent "m" to a server session (`resumeTimeout` 5 s on its
  * own fake clock), then lost its connection and had a retry refused: its next retry waits out a
- * backoff delay. `state.refuse` decides whether later dials are refused (`state.dials` counts
- * them); the server session's events are recorded in `serverEvents`.
+ * backoff delay. `state.refuse` decides whether later dials are refused, `state.hang` whether
+ * they never settle (`state.dials` counts them, `state.signals` has their signals); the server
+ * session's events are recorded in `serverEvents`.
  */
 async function closingInBackoff() {
   const clock = new FakeClock();
@@ -1619,11 +1620,13 @@ async function closingInBackoff() {
   const net = new MemoryNetwork();
   const listener = net.listen();
   const server = reliableServer(listener, { clock: serverClock, ackDelay: 0, resumeTimeout: 5000 });
-  const state = { refuse: false, dials: 0 };
-  const client = reliableClient(
-    () => (state.dials++, state.refuse ? Promise.reject(new Error("refused")) : net.dial()),
-    { clock, reconnect: { random: () => 0 } },
-  );
+  const state = { refuse: false, hang: false, dials: 0, signals: [] as AbortSignal[] };
+  const client = reliableClient((signal) => {
+    state.dials++;
+    state.signals.push(signal);
+    if (state.hang) return new Promise<never>(() => {}); // a dial that never settles
+    return state.refuse ? Promise.reject(new Error("refused")) : net.dial();
+  }, { clock, reconnect: { random: () => 0 } });
   const [session] = await Promise.all([nextSession(server), client.send("m")]);
   assert.deepEqual(await read(session, 1), ["m"]);
   const serverEvents: string[] = [];
@@ -1719,6 +1722,65 @@ test(
       assert.deepEqual(serverEvents, ["reconnecting", "sessionlost", "close"]);
       assert.equal(error?.code, "SESSION_LOST");
       assert.equal(server.size, 0);
+    } finally {
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: close({ timeout: 0 }) with everything confirmed while a retry waits out its backoff ends the session without dialing",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const { clock, listener, server, client, serverEvents, state, dials } =
+      await closingInBackoff();
+    try {
+      state.refuse = false; // a server that is back: the goodbye would reach it, given time
+      const closed = once<{ error: ConnectionError | undefined }>(client, "close");
+      const closing = track(client.close({ timeout: 0 }));
+      assert.equal(client.state, "closed", "ended within close()");
+      assert.equal(state.dials, dials, "no dial for a goodbye there is no time for");
+      await closing.promise;
+      assert.equal((await closed).detail.error, undefined);
+      await drainJobs(20);
+      assert.equal(state.dials, dials);
+      assert.equal(clock.pending, 0, "no timer left");
+      assert.deepEqual(serverEvents, ["reconnecting"], "the server session waits for its client");
+    } finally {
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: a second close({ timeout: 0 }) while the goodbye dial hangs ends the session at once, aborts the dial, and the first close() resolves",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const { clock, listener, server, client, state, dials } = await closingInBackoff();
+    try {
+      state.hang = true;
+      const closed = once<{ error: ConnectionError | undefined }>(client, "close");
+      const first = track(client.close());
+      await drainJobs();
+      assert.equal(state.dials, dials + 1, "dialled at once");
+      assert.equal(first.settled(), false, "the dial hangs");
+      const goodbyeDial = state.signals.at(-1)!;
+      assert.equal(goodbyeDial.aborted, false);
+      const second = track(client.close({ timeout: 0 }));
+      assert.equal(client.state, "closed");
+      await second.promise;
+      await first.promise;
+      assert.equal((await closed).detail.error, undefined);
+      assert.equal(goodbyeDial.aborted, true);
+      assert.equal((goodbyeDial.reason as { code: string }).code, "CONNECTION_CLOSED");
+      assert.equal(clock.pending, 0, "the dial's timeout and the close timeout are cancelled");
+      assert.equal(state.dials, dials + 1);
     } finally {
       await server.close({ timeout: 0 });
       listener.close();
