@@ -428,7 +428,8 @@ export class SessionMachine {
         this.#finish(undefined);
         return;
       }
-      // The client reconnects to finish the goodbye (within the close timeout).
+      // The client reconnects to finish the goodbye if this connection worked (within the close
+      // timeout); else this drop is the failed attempt that ends the session (#scheduleDial).
       this.#goodbyeSent = false;
     }
     if (this.#state === "open") this.#state = "reconnecting";

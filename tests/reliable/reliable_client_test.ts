@@ -1789,6 +1789,50 @@ test(
 );
 
 test(
+  "reliable: a closing client with nothing unconfirmed that missed the server's GOODBYE ends at its first failed attempt once the server closed",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // docs/protocol.md, Closing, step 5: after server.close() nobody answers; a closing client
+    // with something unconfirmed waits out its close timeout, one with nothing ends at once.
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock: new FakeClock(), ackDelay: 0 });
+    const client = reliableClient(net.dialer, { clock, reconnect: { random: () => 0 } });
+    try {
+      const [session] = await Promise.all([nextSession(server), client.send("m")]);
+      assert.deepEqual(await read(session, 1), ["m"]);
+      net.links[0]!.hold("s2c"); // the server's GOODBYE never reaches the client
+      const serverClosing = session.close();
+      await drainJobs();
+      net.links[0]!.cut("reset");
+      await serverClosing;
+      await server.close();
+      listener.close();
+      const start = clock.now();
+      const closed = once<{ error: ConnectionError | undefined }>(client, "close");
+      const closing = track(client.close());
+      for (let i = 0; i < 5 && !closing.settled(); i++) {
+        await drainJobs();
+        clock.runNext();
+      }
+      assert.equal(closing.settled(), true);
+      await closing.promise;
+      assert.equal((await closed).detail.error, undefined);
+      assert.equal(net.dials, 2, "the first connection and one refused attempt");
+      assert.equal(clock.now(), start, "no backoff delay waited out");
+      assert.equal(clock.pending, 0, "no timer left");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
+test(
   "reliable: close({ timeout: 0 }) from a reconnecting listener ends the session at once, before maxAttempts",
   {
     timeout: 10000,
