@@ -1833,6 +1833,51 @@ test(
 );
 
 test(
+  "reliable: a closing client whose connection worked and dropped before the server's GOODBYE came back gets one more attempt, which the server's tombstone answers",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock: new FakeClock(), ackDelay: 0 });
+    const client = reliableClient(net.dialer, { clock, reconnect: { random: () => 0 } });
+    try {
+      const [session] = await Promise.all([nextSession(server), client.send("m")]);
+      assert.deepEqual(await read(session, 1), ["m"]); // its ACK came back: the connection worked
+      const serverClosed = once<{ error: ConnectionError | undefined }>(session, "close");
+      const reconnects = events<{ attempt: number; delay: number }>(client, "reconnecting");
+      net.links[0]!.hold("s2c"); // the server's GOODBYE will not reach the client
+      const closing = track(client.close());
+      assert.equal((await serverClosed).detail.error, undefined, "the client's GOODBYE came");
+      net.links[0]!.cut("reset");
+      const retry = (await reconnects.next()).detail;
+      assert.deepEqual([retry.attempt, retry.delay], [1, 0]);
+      for (let i = 0; i < 5 && !closing.settled(); i++) {
+        await drainJobs();
+        clock.runNext();
+      }
+      await closing.promise;
+      assert.equal(net.dials, 2, "one more attempt");
+      assert.equal(
+        net.links[1]!.bytes.s2c,
+        4 + encodeAck(GOODBYE, 1).length,
+        "answered with the tombstone's GOODBYE (and its length prefix), not a WELCOME(LOST)",
+      );
+      assert.equal(client.stats.reconnects, 0, "the tombstone's GOODBYE is no handshake");
+      assert.equal(server.size, 0, "no session made for it");
+      await drainJobs(20);
+      assert.equal(clock.pending, 0, "no timer left");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
+test(
   "reliable: close({ timeout: 0 }) from a reconnecting listener ends the session at once, before maxAttempts",
   {
     timeout: 10000,
