@@ -143,8 +143,10 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * the same error. Called after the session ended, it resolves: how it
    * ended is in the `close` event, and in the `send` promises. A client with
    * nothing unconfirmed whose connection is down reconnects at once to say
-   * goodbye, and only once: if that attempt fails (its server is gone), the
-   * session ends there and `close()` resolves. Called again
+   * goodbye; if that attempt fails (its server is gone), the session ends
+   * there and `close()` resolves, with no retry (only a connection that
+   * carried a frame, then dropped before the goodbye, is followed by one
+   * more attempt). Called again
    * while closing, it may shorten the wait (`close({ timeout: 0 })` gives up
    * at once), never lengthen it, and settles with the first. The connection
    * ends cleanly: the GOODBYE, then the peer's end, not a reset that would

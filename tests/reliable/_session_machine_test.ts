@@ -834,6 +834,33 @@ test("SessionMachine: a closing client with everything confirmed whose one more 
   assert.equal(c.reconnects, 0, "the handshake never completed");
 });
 
+test("SessionMachine: a closing client's goodbye connection that carried a frame and dropped before the GOODBYE exchange is followed by one more attempt", () => {
+  const { c } = connectedPair();
+  c.disconnected(T0, new Error("cut"));
+  c.tick(T0);
+  c.dial = false;
+  c.dialFailed(T0, new Error("refused"));
+  take(c);
+  c.close(T0 + 10, 30000); // in a backoff delay: dials at once
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.connected(T0 + 10);
+  take(c);
+  c.receive(encodeHandshake(WELCOME, 0, ID, 0), T0 + 10);
+  assert.deepEqual(types(take(c).writes), [GOODBYE]);
+  c.receive(encodeAck(ACK, 0), T0 + 11); // a heartbeat: this connection worked
+  c.disconnected(T0 + 12, new Error("cut before the server's GOODBYE"));
+  assert.equal(c.state, "closing");
+  const [retry] = take(c).events as { type: string; attempt: number; delay: number }[];
+  assert.deepEqual([retry!.type, retry!.attempt, retry!.delay], ["reconnecting", 1, 0]);
+  c.tick(T0 + 12);
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.dialFailed(T0 + 12, new Error("refused"));
+  assert.equal(c.state, "closed");
+  assert.equal(c.reconnects, 1, "the goodbye connection's handshake");
+});
+
 test("SessionMachine: a GOODBYE in answer to HELLO (the server ended the session) closes the client", () => {
   const { c } = connectedPair();
   c.send(entry("delivered"), T0);
