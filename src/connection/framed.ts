@@ -151,7 +151,9 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * Flushes queued frames (those sent, and those written to `writable`
    * before the call), then half-closes (the peer sees the end; reading goes
    * on). Later sends and writes reject with `CONNECTION_CLOSED`. Rejects
-   * if the connection has failed.
+   * if the connection has failed. The flush waits while the peer reads
+   * nothing, for ever: a `close({ timeout })` meanwhile bounds it (the
+   * connection then closes, and this rejects).
    */
   closeWrite(): Promise<void>;
   /**

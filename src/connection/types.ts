@@ -46,13 +46,21 @@ export type NetAddr = TcpAddr | UnixAddr;
 export interface Conn {
   /** Bytes from the peer. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer; a write resolves once the bytes are handed to the OS. */
+  /**
+   * Bytes to the peer; a write resolves once the bytes are handed to the OS
+   * (it waits while the peer reads nothing and the OS buffers are full, until
+   * `close()`, which rejects it with `CONNECTION_CLOSED`).
+   */
   readonly writable: WritableStream<Uint8Array>;
   /** This side's address. */
   readonly localAddr: NetAddr;
   /** The peer's address. */
   readonly remoteAddr: NetAddr;
-  /** Half-close: flushes queued writes, sends FIN and keeps reading. */
+  /**
+   * Half-close: flushes queued writes, sends FIN and keeps reading. The flush
+   * waits while the peer reads nothing; `close()` ends the wait, rejecting
+   * with `CONNECTION_CLOSED`.
+   */
   closeWrite(): Promise<void>;
   /** Closes both directions; idempotent. */
   close(): void;
