@@ -361,6 +361,10 @@ function likelyCause(
   if (header.length >= 2 && header[0] === 0x16 && header[1] === 0x03) {
     return "the bytes look like a TLS handshake record (16 03 ...); is the peer speaking TLS to a plain-TCP port?";
   }
+  // What a TLS server answers a plain-TCP client with (Deno's and Bun's; Node's sends nothing).
+  if (header.length >= 2 && header[0] === 0x15 && header[1] === 0x03) {
+    return "the bytes look like a TLS alert record (15 03 ...); is the peer a TLS server refusing plain TCP?";
+  }
   for (const method of HTTP_METHODS) {
     if (startsWithAscii(header, method)) {
       return `the bytes look like HTTP ("${method.trim()}"); is an HTTP client talking to this port?`;

@@ -146,6 +146,12 @@ test("The hints name every HTTP method, and fire on their bytes only", () => {
   const hint2 = (a: number, b: number) =>
     new FrameTooLargeError(1e9, 100, { header: new Uint8Array([a, b]) }).hint;
   assert.match(hint2(0x16, 0x03) ?? "", /TLS handshake record/);
+  // A TLS server's answer to a plain-TCP client (before, no hint, or a byte-order one).
+  assert.match(
+    hint2(0x15, 0x03) ?? "",
+    /TLS alert record \(15 03 \.\.\.\); is the peer a TLS server/,
+  );
+  assert.equal(hint2(0x15, 0x00), undefined);
   assert.match(hint2(0x1f, 0x8b) ?? "", /gzip/);
   assert.equal(hint2(0x1f, 0x00), undefined);
   assert.equal(hint2(0x00, 0x8b), undefined);
