@@ -11,8 +11,9 @@ import { connect as netConnect, createServer, isIP, Socket } from "node:net";
 import {
   connect as tlsConnect,
   type ConnectionOptions,
+  createSecureContext,
   createServer as createTlsServer,
-  type TLSSocket,
+  TLSSocket,
 } from "node:tls";
 import process from "node:process";
 import { spawn } from "node:child_process";
@@ -2284,6 +2285,53 @@ export function adapterSuite(name: Runtime): void {
     // The clients share a source port through libuv's SO_REUSEADDR (Node's node:net), and
     // 127.0.0.2 is a loopback address on Linux only.
     { skip: runtime !== "node" || process.platform !== "linux" },
+  );
+
+  t(
+    "TLS: a reset by the peer errors the reader (the node adapter on Deno: a clean end)",
+    async () => {
+      // Before, no test reset an established TLS connection. A TLS server over a raw TCP socket,
+      // so that it can reset it once its reply went out.
+      const { connectTls } = await adapter(name);
+      const secureContext = createSecureContext({
+        cert: fixture("localhost.crt"),
+        key: fixture("localhost.key"),
+      });
+      const server = createServer((raw) => {
+        raw.on("error", () => {});
+        const socket = new TLSSocket(raw, { isServer: true, secureContext });
+        socket.on("error", () => {});
+        socket.once("data", () => socket.write("hello", () => raw.resetAndDestroy()));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const conn = await connectTls({
+          hostname: "127.0.0.1",
+          port: (server.address() as { port: number }).port,
+          caCerts: [fixture("ca.crt")],
+          serverName: "localhost",
+        });
+        try {
+          const writer = conn.writable.getWriter();
+          await writer.write(text("go"));
+          const reading = readAll(conn.readable);
+          if (name === "node" && runtime === "deno") {
+            // Deno's node:tls (2.9.5) ends the stream at a reset: ECONNRESET never reaches it.
+            await reading;
+          } else {
+            await assert.rejects(reading, isConnectionError("CONNECTION_RESET"));
+          }
+          // A write knows, on all of them (there with EPIPE; closeWrite() alone would resolve).
+          await assert.rejects(writer.write(text("x")), isConnectionError("CONNECTION_RESET"));
+          await assert.rejects(conn.closeWrite(), isConnectionError("CONNECTION_RESET"));
+          await conn.closed;
+        } finally {
+          conn.close();
+        }
+      } finally {
+        server.close();
+      }
+    },
   );
 
   t("TLS: a server that closes without close_notify ends the readable cleanly", async () => {
