@@ -166,13 +166,17 @@ export function errorCode(cause: unknown): FramingErrorCode {
 
 /**
  * Wraps a runtime error as a `ConnectionError` (unchanged if it already is one),
- * e.g. "Cannot connect to 127.0.0.1:1 as the connection was refused".
+ * e.g. "Cannot connect to 127.0.0.1:1 as the connection was refused";
+ * `errno`, when given, is the errno name to word it by instead of the cause's.
  */
-export function connectionError(action: string, cause: unknown): ConnectionError {
+export function connectionError(
+  action: string,
+  cause: unknown,
+  errno: string = errnoOf(cause) ?? "",
+): ConnectionError {
   if (isConnectionError(cause)) return cause;
   const code = errorCode(cause);
   const detail = cause instanceof Error ? cause.message : String(cause);
-  const errno = errnoOf(cause) ?? "";
   // Bytes that are no TLS record: the server's answer when connecting, else whoever sent them
   // (a record corrupted later, or a plain-text client of a Deno TLS server, whose handshake runs
   // on the first read).

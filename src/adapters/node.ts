@@ -35,6 +35,8 @@ import * as tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Buffer } from "node:buffer";
 import process from "node:process";
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { lookup } from "node:dns/promises";
 import { setImmediate } from "node:timers";
 import type {
@@ -361,10 +363,15 @@ function serve(
       socket.setNoDelay(true);
       listener.push(wrap(socket, unixPath));
     });
-    server.on(
-      "error",
-      (error) => reject(connectionError(`listen on ${target}`, error)),
-    );
+    // A relative path is bound by its absolute form when that fits (see unixBindPath()).
+    const bound = unixPath === undefined ? undefined : unixBindPath(unixPath, process.cwd);
+    server.on("error", (error: Error & { code?: unknown }) => {
+      // libuv reports a Unix socket path in a missing directory as EACCES (as on Windows); Deno's
+      // and Bun's node:net, and their adapters, as ENOENT: worded alike (the cause stays).
+      const missing = bound !== undefined && error.code === "EACCES" &&
+        !existsSync(dirname(bound));
+      reject(connectionError(`listen on ${target}`, error, missing ? "ENOENT" : undefined));
+    });
     const onListening = (): void => {
       const info = server.address();
       const addr: NetAddr = info === null || typeof info === "string"
@@ -387,7 +394,7 @@ function serve(
         reject(connectionError(`listen on ${target}`, error));
       }
     };
-    if ("path" in options) return bind({ path: unixBindPath(options.path, process.cwd) });
+    if ("path" in options) return bind({ path: bound! });
     const port = options.port;
     if (net.isIP(host!) !== 0) return bind({ host: host!, port });
     // A host name is resolved first, as Node's listen() does itself: Bun's fails on some names

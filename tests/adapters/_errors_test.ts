@@ -188,6 +188,12 @@ test(
     assert.equal(reasonOf(reset), "the connection was reset");
     const denied = connectionError(`connect to ${path}`, errno("connect EACCES", "EACCES"));
     assert.equal(reasonOf(denied), "permission was denied");
+    // Worded by another errno name when told (Node's EACCES for a missing directory), the
+    // runtime's error kept as the cause.
+    const cause = errno("listen EACCES", "EACCES");
+    const missing = connectionError(`listen on ${path}`, cause, "ENOENT");
+    assert.equal(reasonOf(missing), "there is no such file or directory");
+    assert.deepEqual([missing.code, missing.cause], ["CONNECTION_FAILED", cause]);
     const other = connectionError(`read from ${path}`, new Error("odd as it gets"));
     assert.equal(reasonOf(other), "it failed: odd as it gets");
     // Worded elsewhere: from the first " as ", or the whole message.

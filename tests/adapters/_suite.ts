@@ -1719,52 +1719,68 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
-  t("Unix socket paths in use, stale or a regular file: the same errors everywhere", async () => {
-    // Before, only the missing path was pinned; docs/adapters.md promises the stale file's words.
-    const { connect, listen } = await adapter(name);
-    const dir = await mkdtemp(join(tmpdir(), "framewire-"));
-    // A listener or conn made where it should not be is closed, so that the test fails, not hangs.
-    const listenFails = (path: string) =>
-      assert.rejects(listen({ path }).then((l) => l.close()), {
-        name: "ConnectionError",
-        code: "CONNECTION_FAILED",
-        message: `Cannot listen on ${path} as the address is already in use`,
-      });
-    const connectFails = (path: string) =>
-      assert.rejects(connect({ path }).then((c) => c.close()), {
-        name: "ConnectionError",
-        code: "CONNECTION_REFUSED",
-        message: `Cannot connect to ${path} as the connection was refused`,
-      });
-    try {
-      const live = join(dir, "live.sock");
-      {
-        await using _listener = await listen({ path: live });
-        await listenFails(live);
+  t(
+    "Unix socket paths missing, in use, stale or a regular file: the same errors everywhere",
+    async () => {
+      // Before, only the missing path was pinned; docs/adapters.md promises the stale file's words.
+      const { connect, listen } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      // A listener or conn made where it should not be is closed, so that the test fails, not hangs.
+      const listenFails = (path: string) =>
+        assert.rejects(listen({ path }).then((l) => l.close()), {
+          name: "ConnectionError",
+          code: "CONNECTION_FAILED",
+          message: `Cannot listen on ${path} as the address is already in use`,
+        });
+      const connectFails = (path: string) =>
+        assert.rejects(connect({ path }).then((c) => c.close()), {
+          name: "ConnectionError",
+          code: "CONNECTION_REFUSED",
+          message: `Cannot connect to ${path} as the connection was refused`,
+        });
+      try {
+        // In a directory that does not exist. Before, the node adapter on Node said "permission was
+        // denied" to listen (libuv's EACCES), the others "no such file or directory".
+        const missing = join(dir, "no-such-dir", "s.sock");
+        await assert.rejects(listen({ path: missing }).then((l) => l.close()), {
+          name: "ConnectionError",
+          code: "CONNECTION_FAILED",
+          message: `Cannot listen on ${missing} as there is no such file or directory`,
+        });
+        await assert.rejects(connect({ path: missing }).then((c) => c.close()), {
+          name: "ConnectionError",
+          code: "CONNECTION_FAILED",
+          message: `Cannot connect to ${missing} as there is no such file or directory`,
+        });
+        const live = join(dir, "live.sock");
+        {
+          await using _listener = await listen({ path: live });
+          await listenFails(live);
+        }
+        // Left behind by a process that exited without closing its listener.
+        const stale = join(dir, "stale.sock");
+        const script = `require("node:net").createServer().listen(${
+          JSON.stringify(stale)
+        }, () => process.exit(0))`;
+        await new Promise((resolve, reject) => {
+          const child = spawn(binaries.node, ["-e", script], { stdio: "ignore" });
+          child.on("error", reject);
+          child.on("exit", resolve);
+        });
+        assert.ok((await stat(stale)).isSocket());
+        await connectFails(stale);
+        await listenFails(stale);
+        assert.ok((await stat(stale)).isSocket(), "the failed listen() left the file alone");
+        const file = join(dir, "file");
+        await writeFile(file, "x");
+        await connectFails(file);
+        await listenFails(file);
+        assert.equal(await readFile(file, "utf8"), "x");
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
-      // Left behind by a process that exited without closing its listener.
-      const stale = join(dir, "stale.sock");
-      const script = `require("node:net").createServer().listen(${
-        JSON.stringify(stale)
-      }, () => process.exit(0))`;
-      await new Promise((resolve, reject) => {
-        const child = spawn(binaries.node, ["-e", script], { stdio: "ignore" });
-        child.on("error", reject);
-        child.on("exit", resolve);
-      });
-      assert.ok((await stat(stale)).isSocket());
-      await connectFails(stale);
-      await listenFails(stale);
-      assert.ok((await stat(stale)).isSocket(), "the failed listen() left the file alone");
-      const file = join(dir, "file");
-      await writeFile(file, "x");
-      await connectFails(file);
-      await listenFails(file);
-      assert.equal(await readFile(file, "utf8"), "x");
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   t(
     "Unix socket: closeWrite() after the peer closed resolves; its bytes are read, a reset reported",
