@@ -138,6 +138,10 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * a framewire adapter's socket writes it, the write fails (with the same
    * error, or Node's and Deno's `EFAULT`), and the connection must be
    * closed. Transfer a payload once its send resolved, or send a copy.
+   * Once a framing error ended reading and the application was given it
+   * (the peer's bytes are not frames of this format), what was sent before
+   * goes out, the connection then closes, and later sends reject with that
+   * error.
    */
   send(payload: Uint8Array | string): Promise<void>;
   /**
@@ -151,7 +155,10 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * Flushes queued frames (those sent, and those written to `writable`
    * before the call), then half-closes (the peer sees the end; reading goes
    * on). Later sends and writes reject with `CONNECTION_CLOSED`. Rejects
-   * if the connection has failed. The flush waits while the peer reads
+   * if the connection has failed (not for a framing error that ended
+   * reading and that the application was given: the connection ends once
+   * what was sent before went out, and this resolves then, as `close()`
+   * does). The flush waits while the peer reads
    * nothing, for ever: a `close({ timeout })` meanwhile bounds it (the
    * connection then closes, and this rejects).
    */

@@ -747,6 +747,10 @@ test("framed() closes the connection on an oversized header and rejects later se
   }, FrameTooLargeError);
   assert.equal(closedCalls(), 1);
   await assert.rejects(fc.send("x"), FrameTooLargeError);
+  // The application has the error: ending the connection is not a failure of its own (as
+  // closeWrite()'s and close()'s docs say).
+  await fc.closeWrite();
+  await fc.close();
 });
 
 test("framed() writable coalesces, applies backpressure at highWaterMark, and close flushes", async () => {
