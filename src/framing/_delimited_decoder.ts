@@ -167,6 +167,7 @@ export class DelimitedDecoder implements FrameDecoder {
 
   /** The unread bytes, handed back (used by `ByteReader`). */
   takeBuffered(): Uint8Array[] {
+    this.#buffers.forgetSlab();
     return this.#queue.drain();
   }
 

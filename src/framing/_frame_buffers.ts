@@ -55,6 +55,9 @@ export function frameIn(chunk: Uint8Array, start: number, length: number): Uint8
     : new Uint8Array(chunk.buffer, chunk.byteOffset + start, length);
 }
 
+/** No slab: the next frame carved starts one (an empty frame is a buffer of its own). */
+const NO_SLAB = new ArrayBuffer(0);
+
 /**
  * Buffers for frames that span chunks: a fresh one per frame, or with
  * `reuseBuffers` two that are used in turn, as the frame completed last may
@@ -92,6 +95,17 @@ export class FrameBuffers {
     if (booleanOption(options?.reuseBuffers, false, "reuseBuffers", "create decoder")) {
       this.#spare = [undefined, undefined];
     }
+  }
+
+  /**
+   * The next frame carved out of a slab starts a slab of its own, as in a
+   * fresh decoder's: for `takeBuffered()` (a `ByteReader` keeps a decoder
+   * from frame to frame, and its frames that span chunks are fresh buffers,
+   * sharing memory with no frame returned before).
+   */
+  forgetSlab(): void {
+    this.#slab = NO_SLAB;
+    this.#slabPos = 0;
   }
 
   /** Whether {@linkcode FrameBuffers.take} would allocate `size` bytes or more. */

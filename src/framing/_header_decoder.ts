@@ -530,6 +530,7 @@ export class HeaderDecoder implements FrameDecoder {
   /** The unread bytes, handed back (used by `ByteReader`); only at a frame boundary. */
   takeBuffered(): Uint8Array[] {
     if (this.#partial !== undefined || this.#waiting >= 0) return [];
+    this.#buffers.forgetSlab();
     return this.#queue.drain();
   }
 

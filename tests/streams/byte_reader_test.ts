@@ -368,3 +368,27 @@ test("ByteReader: a readFrame() that fails leaves its bytes for the next read, a
     }
   }
 });
+
+test("ByteReader: frames that span chunks are buffers of their own, also one after another with one framing", async () => {
+  // readFrame() keeps its decoder for the next frame of the framing; frames that span chunks are
+  // still copied into memory no other frame shares (the kept decoder once carved them out of one
+  // slab): transferring one leaves the others as they are.
+  const a = new Uint8Array(40).fill(1);
+  const b = new Uint8Array(40).fill(2);
+  for (const framing of [lengthPrefixed({ width: 1 }), lines()]) {
+    const one = framing.encode(a);
+    const two = framing.encode(b);
+    // Each frame spans two chunks.
+    const reader = new ByteReader(streamOfChunks([
+      one.slice(0, 10),
+      concat([one.slice(10), two.slice(0, 10)]),
+      two.slice(10),
+    ]));
+    const first = (await reader.readFrame(framing))!;
+    const second = (await reader.readFrame(framing))!;
+    assert.notEqual(first.buffer, second.buffer, framing.name);
+    structuredClone(second, { transfer: [second.buffer as ArrayBuffer] });
+    assert.deepEqual(first, a, framing.name);
+    assert.equal(await reader.readFrame(framing), null);
+  }
+});
