@@ -4,6 +4,7 @@ import { Buffer } from "node:buffer";
 import {
   ByteReader,
   FrameTooLargeError,
+  type FramingLike,
   lengthPrefixed,
   lines,
   TruncatedFrameError,
@@ -390,5 +391,82 @@ test("ByteReader: frames that span chunks are buffers of their own, also one aft
     structuredClone(second, { transfer: [second.buffer as ArrayBuffer] });
     assert.deepEqual(first, a, framing.name);
     assert.equal(await reader.readFrame(framing), null);
+  }
+});
+
+test("ByteReader: a readExactly() made while a readFrame() waits for bytes waits for it, even with its own bytes buffered", async () => {
+  // A call with nothing pending takes buffered bytes at once; one made while another is pending
+  // must not, or it takes that call's bytes.
+  const framing = lengthPrefixed({ width: 1 });
+  for (let cut = 3; cut <= 6; cut++) {
+    const wire = [0, 3, 7, 8, 9, 1, 2];
+    const reader = new ByteReader(streamOf([wire.slice(0, cut), wire.slice(cut)]));
+    assert.deepEqual(await reader.readExactly(1), new Uint8Array([0]));
+    // Buffered now: the frame's header and some of its payload, not all of it.
+    const frame = reader.readFrame(framing);
+    const after = reader.readExactly(2);
+    assert.deepEqual(await frame, new Uint8Array([7, 8, 9]), `cut at ${cut}`);
+    assert.deepEqual(await after, new Uint8Array([1, 2]), `cut at ${cut}`);
+  }
+});
+
+test("ByteReader: a call made once the first of two pending calls resolved waits for the second", async () => {
+  // The turn goes from the first call to the second: the reader stays busy in between, so a call
+  // made meanwhile (here, after awaiting the first) takes the bytes after the second call's.
+  const wire = Array.from({ length: 12 }, (_, i) => i);
+  for (let cut = 1; cut < wire.length; cut++) {
+    // One chunk per pull: the second call needs both.
+    const reader = new ByteReader(streamOf([wire.slice(0, cut), wire.slice(cut)]));
+    const first = reader.readExactly(1);
+    const second = reader.readExactly(10);
+    assert.deepEqual(await first, new Uint8Array([0]), `cut at ${cut}`);
+    const third = reader.readExactly(1);
+    assert.deepEqual(await second, new Uint8Array(wire.slice(1, 11)), `cut at ${cut}`);
+    assert.deepEqual(await third, new Uint8Array([11]), `cut at ${cut}`);
+  }
+});
+
+test("ByteReader: calls a decoder makes into its reader while decoding run after its frame", async () => {
+  // A format of one's own (a one-byte length) whose decoder, given its first bytes, calls the
+  // reader again: those calls wait for the readFrame() that decodes, and take the bytes after it.
+  const made: Promise<Uint8Array | null>[] = [];
+  let reader: ByteReader;
+  const framing: FramingLike = {
+    name: "calls-back",
+    maxFrameLength: 255,
+    encode: (payload) => Uint8Array.of(payload.length, ...payload),
+    decoder: () => {
+      let bytes: Uint8Array = new Uint8Array(0);
+      return {
+        get bufferedBytes() {
+          return bytes.length;
+        },
+        push(chunk: Uint8Array) {
+          if (made.length === 0) made.push(reader.readExactly(1), reader.readFrame(framing));
+          bytes = concat([bytes, chunk]);
+        },
+        next() {
+          const n = bytes[0];
+          if (n === undefined || bytes.length < 1 + n) return undefined;
+          const frame = bytes.slice(1, 1 + n);
+          bytes = bytes.subarray(1 + n);
+          return frame;
+        },
+        end() {
+          if (bytes.length > 0) throw new Error("truncated");
+        },
+      };
+    },
+  };
+  const wire = [0, 2, 7, 8, 9, 1, 6];
+  for (let cut = 1; cut <= wire.length; cut++) {
+    made.length = 0;
+    reader = new ByteReader(streamOf([wire.slice(0, cut), wire.slice(cut)]));
+    // Reads the first chunk: from a cut at 4 on, the frame is buffered when readFrame() is called.
+    assert.deepEqual(await reader.readExactly(1), new Uint8Array([0]));
+    assert.deepEqual(await reader.readFrame(framing), new Uint8Array([7, 8]), `cut at ${cut}`);
+    assert.equal(made.length, 2);
+    assert.deepEqual(await made[0], new Uint8Array([9]), `cut at ${cut}`);
+    assert.deepEqual(await made[1], new Uint8Array([6]), `cut at ${cut}`);
   }
 });
