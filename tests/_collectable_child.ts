@@ -8,7 +8,9 @@
 // theirs) after every frame of the chunk they were given was taken and dropped; `decoder-waiting`
 // likewise, with a large frame after them that waits for its buffer; `decoder-header` likewise,
 // with the start of a header after them; `queue-blocks`: decoders and
-// byte queues kept alive after the frames in a block they copied small chunks into were dropped.
+// byte queues kept alive after the frames in a block they copied small chunks into were dropped;
+// `byte-reader-chunks`: ByteReaders kept alive after every frame of the chunk they read was taken
+// with readFrame() and dropped.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +19,7 @@ import process from "node:process";
 import assert from "node:assert/strict";
 import { framed } from "../src/connection/framed.ts";
 import { ByteQueue } from "../src/framing/_byte_queue.ts";
+import { ByteReader } from "../src/streams/byte_reader.ts";
 import { lengthPrefixed } from "../src/framing/length_prefixed.ts";
 import { lines } from "../src/framing/lines.ts";
 import type { FrameDecoder, Framing } from "../src/framing/types.ts";
@@ -86,6 +89,14 @@ async function decodersKeepNoChunk(
   }
   const alive = await reachable();
   console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+}
+
+/** A stream that gives `chunk` and stays open (no function of its source refers to `chunk`). */
+function openStreamOf(chunk: Uint8Array): ReadableStream<Uint8Array> {
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  controller!.enqueue(chunk);
+  return stream;
 }
 
 /**
@@ -263,6 +274,26 @@ if (name === "framed-receive") {
   }
   const alive = await reachable();
   console.log(JSON.stringify({ made: refs.length, alive, open: decoders.length }));
+} else if (name === "byte-reader-chunks") {
+  // Each reader is given one chunk of four frames (views of it on every runtime) by a stream that
+  // stays open, and reads them with one framing object; the frames are dropped, the readers (idle,
+  // as one between reads) stay reachable.
+  const formats = [lengthPrefixed(), varint({ offset: 1 }), lines()];
+  const payload = new Uint8Array(100).fill(0x61);
+  const readers: ByteReader[] = [];
+  for (let i = 0; i < count; i++) {
+    const format = formats[i % formats.length]!;
+    const frame = format.encode(payload);
+    const chunk = new Uint8Array(frame.length * 4);
+    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
+    const reader = new ByteReader(openStreamOf(chunk));
+    for (let k = 0; k < 4; k++) assert.equal((await reader.readFrame(format))?.length, 100);
+    assert.equal(reader.bufferedBytes, 0);
+    refs.push(new WeakRef(chunk.buffer));
+    readers.push(reader);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: readers.length }));
 } else {
   throw new Error(`unknown case ${name}`);
 }

@@ -135,6 +135,19 @@ test(
 );
 
 test(
+  `collectable: ${COUNT} ByteReaders that stay reachable let go of the chunk whose frames readFrame() all took`,
+  { timeout: 90_000 },
+  async () => {
+    // Since readFrame() keeps its decoder for the next frame of the framing (fe65f34), the
+    // decoder's view cache kept the last chunk it made a frame of, for as long as the reader lived.
+    const { made, alive, open } = await run("byte-reader-chunks");
+    assert.equal(made, COUNT);
+    assert.equal(open, COUNT);
+    assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
+  },
+);
+
+test(
   "collectable: on Deno, framed() connections that received a burst and wait for more hold no read buffer of it",
   {
     timeout: 90_000,

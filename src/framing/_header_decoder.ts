@@ -530,6 +530,8 @@ export class HeaderDecoder implements FrameDecoder {
   /** The unread bytes, handed back (used by `ByteReader`); only at a frame boundary. */
   takeBuffered(): Uint8Array[] {
     if (this.#partial !== undefined || this.#waiting >= 0) return [];
+    // As a fresh decoder: no memory of frames before (the reader may keep this one, idle).
+    if (this.#viewOf !== undefined) this.#forgetView();
     this.#buffers.forgetSlab();
     return this.#queue.drain();
   }
