@@ -12,7 +12,25 @@ const fixedOverheads = new WeakMap<FramingLike, number>();
 /** Records that `framing` adds exactly `overhead` bytes to every payload it accepts. */
 export function withFixedOverhead(framing: Framing, overhead: number): Framing {
   fixedOverheads.set(framing, overhead);
+  return ownFraming(framing);
+}
+
+/** The framings framewire's factories made. */
+const ownFramings = new WeakSet<FramingLike>();
+
+/** Records that `framing` is one of framewire's own (each factory's result passes here). */
+export function ownFraming(framing: Framing): Framing {
+  ownFramings.add(framing);
   return framing;
+}
+
+/**
+ * Whether `framing` is one of framewire's own: its `decoder()` makes a fresh
+ * decoder of the same configuration every time (a framing of one's own may
+ * not: it may make them differently as a protocol goes on).
+ */
+export function isOwnFraming(framing: FramingLike): boolean {
+  return ownFramings.has(framing);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   decimalDigits,
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
+  ownFraming,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
@@ -75,7 +76,7 @@ export function netstring(options: NetstringOptions = {}): Framing {
     return at + digits.length + 1;
   }
 
-  return {
+  return ownFraming({
     name: "netstring",
     maxFrameLength,
     encodedLength: check,
@@ -103,7 +104,7 @@ export function netstring(options: NetstringOptions = {}): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(new NetstringParser(limit), options);
     },
-  };
+  });
 }
 
 class NetstringParser implements HeaderParser {

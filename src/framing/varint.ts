@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
   offsetOption,
+  ownFraming,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
@@ -107,7 +108,7 @@ export function varint(options: VarintOptions = {}): Framing {
     return writeVarint(length, target, at + offset);
   }
 
-  return {
+  return ownFraming({
     name: "varint",
     maxFrameLength,
     encodedLength(payload: Uint8Array): number {
@@ -139,7 +140,7 @@ export function varint(options: VarintOptions = {}): Framing {
         options,
       );
     },
-  };
+  });
 }
 
 function varintLength(n: number): number {

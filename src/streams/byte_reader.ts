@@ -6,6 +6,7 @@ import {
   checkChunk,
   checkFraming,
   describeValue,
+  isOwnFraming,
   numberError,
   receivedValue,
 } from "../framing/_options.ts";
@@ -23,6 +24,9 @@ interface HandsBack {
  * `TruncatedFrameError` when the stream ends inside the bytes asked for.
  * Calls run one at a time, in call order: one made while another is
  * pending (unawaited) waits for it, and takes the bytes after its bytes.
+ * A call made with none pending whose bytes are buffered already is done
+ * when it returns (its promise is settled): a `releaseLock()` after it
+ * does not return those bytes.
  * Results are views into the stream's chunks when they lie inside one chunk
  * (frames under 33 bytes are copies on Bun, as from every decoder),
  * otherwise fresh buffers: the reader takes ownership of the chunks (do not
@@ -65,8 +69,9 @@ export class ByteReader {
    * The decoder of the last `readFrame()` that found a frame, and its
    * framing: a framewire decoder that handed its bytes back at a frame
    * boundary is in a fresh one's state, and is used again for the same
-   * framing (taken out while a call uses it, so one that failed or saw the
-   * end is never used again).
+   * framing, when that is framewire's own (a framing of one's own may make
+   * its decoders differently as a protocol goes on). Taken out while a call
+   * uses it, so one that failed or saw the end is never used again.
    */
   #kept: FrameDecoder | undefined;
   #keptFraming: FramingLike | undefined;
@@ -279,7 +284,7 @@ export class ByteReader {
     const handBack = (decoder as Partial<HandsBack>).takeBuffered;
     if (typeof handBack === "function") {
       this.#chunks = handBack.call(decoder);
-      if (framing !== undefined) {
+      if (framing !== undefined && isOwnFraming(framing)) {
         this.#kept = decoder;
         this.#keptFraming = framing;
       }
@@ -331,10 +336,14 @@ export class ByteReader {
 
   async #fill(): Promise<boolean> {
     const chunk = await this.#read();
-    if (chunk === undefined) return false;
-    this.#chunks.push(chunk);
-    this.#length += chunk.length;
-    return true;
+    if (chunk !== undefined) {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
+    }
+    // Released while the read was under way (also at the end of the stream, where the read
+    // returns at once): the read in progress fails, its chunk kept for releaseLock().
+    if (this.#released) throw releasedError();
+    return chunk !== undefined;
   }
 
   #take(n: number): Uint8Array {

@@ -470,3 +470,36 @@ test("ByteReader: calls a decoder makes into its reader while decoding run after
     assert.deepEqual(await made[1], new Uint8Array([6]), `cut at ${cut}`);
   }
 });
+
+test("ByteReader: a framing of one's own gets a decoder of its own per readFrame(), as it may change them", async () => {
+  // A protocol that raises its limit after a handshake, through a framing whose decoder() reads
+  // the limit in force: the reader must not go on with the decoder of the call before.
+  let limit = 4;
+  const growing = {
+    name: "growing",
+    maxFrameLength: 255,
+    encode: (payload: Uint8Array) => lengthPrefixed({ width: 1 }).encode(payload),
+    decoder: () => lengthPrefixed({ width: 1, maxFrameLength: limit }).decoder(),
+  };
+  const wire = new Uint8Array([2, 1, 2, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+  const reader = new ByteReader(streamOfChunks([wire]));
+  assert.deepEqual(await reader.readFrame(growing), new Uint8Array([1, 2]));
+  limit = 8;
+  assert.deepEqual(await reader.readFrame(growing), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+  assert.equal(await reader.readFrame(growing), null);
+});
+
+test("ByteReader.releaseLock() fails a read in progress at the end of the stream too", async () => {
+  const released = { name: "TypeError", message: "Cannot read bytes as the reader was released" };
+  for (const seenEnd of [false, true]) {
+    for (const read of ["readExactly", "readFrame"] as const) {
+      const reader = new ByteReader(streamOf([[1, 2]]));
+      assert.deepEqual(await reader.readExactly(2), new Uint8Array([1, 2]));
+      if (seenEnd) assert.equal(await reader.readExactly(1), null);
+      // The stream has ended: the read learns it at once, but not before the release.
+      const pending = read === "readExactly" ? reader.readExactly(1) : reader.readFrame(lines());
+      assert.deepEqual(reader.releaseLock(), new Uint8Array(0));
+      await assert.rejects(pending, released, `${read}, end seen before: ${seenEnd}`);
+    }
+  }
+});
