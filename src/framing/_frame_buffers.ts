@@ -98,10 +98,11 @@ export class FrameBuffers {
   }
 
   /**
-   * The next frame carved out of a slab starts a slab of its own, as in a
-   * fresh decoder's: for `takeBuffered()` (a `ByteReader` keeps a decoder
-   * from frame to frame, and its frames that span chunks are fresh buffers,
-   * sharing memory with no frame returned before).
+   * The next frame that would be carved out of a slab gets a buffer of its
+   * own instead, of its size: for `takeBuffered()` (a `ByteReader` keeps a
+   * decoder from frame to frame, and its frames that span chunks are fresh
+   * buffers, sharing memory with no frame returned before and holding no
+   * unused slab).
    */
   forgetSlab(): void {
     this.#slab = NO_SLAB;
@@ -130,7 +131,11 @@ export class FrameBuffers {
       let pos = this.#slabPos;
       // A slab detached by a caller (its buffer transferred) has byteLength 0.
       if (this.#slab.byteLength - pos < size) {
-        this.#slab = new ArrayBuffer(Math.min(SLAB_SIZE, Math.max(SLAB_MIN_SIZE, size * 16)));
+        // After forgetSlab() (a ByteReader's decoder, between frames) a frame gets a buffer of
+        // its own size: a slab would hold the rest of it for nothing.
+        this.#slab = new ArrayBuffer(
+          this.#slab === NO_SLAB ? size : Math.min(SLAB_SIZE, Math.max(SLAB_MIN_SIZE, size * 16)),
+        );
         pos = 0;
       }
       this.#slabPos = pos + size;

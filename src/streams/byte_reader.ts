@@ -193,7 +193,11 @@ export class ByteReader {
       return kept;
     }
     checkFraming(framing, "read frame");
-    return framing.decoder();
+    const decoder = framing.decoder();
+    // Handing back the (no) bytes of a fresh framewire decoder makes it copy frames that span
+    // chunks into buffers of their own size, not slabs, as it does after each frame (#keepRest).
+    if (isOwnFraming(framing)) (decoder as Partial<HandsBack>).takeBuffered?.call(decoder);
+    return decoder;
   }
 
   /** Gives `decoder` the bytes buffered. */

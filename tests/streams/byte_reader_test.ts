@@ -388,6 +388,8 @@ test("ByteReader: frames that span chunks are buffers of their own, also one aft
     const first = (await reader.readFrame(framing))!;
     const second = (await reader.readFrame(framing))!;
     assert.notEqual(first.buffer, second.buffer, framing.name);
+    // Each of its own size: no slab 16 times as large held for nothing.
+    assert.deepEqual([first.buffer.byteLength, second.buffer.byteLength], [40, 40], framing.name);
     structuredClone(second, { transfer: [second.buffer as ArrayBuffer] });
     assert.deepEqual(first, a, framing.name);
     assert.equal(await reader.readFrame(framing), null);
