@@ -3,11 +3,16 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
   ByteReader,
+  decimalHeader,
+  delimited,
+  fixedSize,
   FrameTooLargeError,
   type FramingLike,
   lengthPrefixed,
   lines,
+  netstring,
   TruncatedFrameError,
+  varint,
 } from "../../mod.ts";
 import { concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
 
@@ -376,7 +381,20 @@ test("ByteReader: frames that span chunks are buffers of their own, also one aft
   // slab): transferring one leaves the others as they are.
   const a = new Uint8Array(40).fill(1);
   const b = new Uint8Array(40).fill(2);
-  for (const framing of [lengthPrefixed({ width: 1 }), lines()]) {
+  // Every factory's framing: the reader keeps only framewire's own decoders (ownFraming()), and a
+  // framing left unmarked would get a fresh decoder per frame, its slab 4 KiB.
+  for (
+    const framing of [
+      lengthPrefixed({ width: 1 }),
+      lengthPrefixed(),
+      varint(),
+      decimalHeader(),
+      netstring(),
+      fixedSize(40),
+      delimited({ delimiter: "\r\n" }),
+      lines(),
+    ]
+  ) {
     const one = framing.encode(a);
     const two = framing.encode(b);
     // Each frame spans two chunks.
