@@ -322,6 +322,28 @@ function pemText<T extends object>(options: T): T {
   return copy as T;
 }
 
+/**
+ * The errno name to word a failed Unix socket `listen()` on Node by, when not
+ * its own: libuv reports a path in a missing directory as EACCES (as on
+ * Windows), Deno's and Bun's node:net, and their adapters, as ENOENT.
+ * "ENOENT" when `error` is EACCES and `stat(dir)` (the path's directory)
+ * fails with ENOENT; a directory that exists but cannot be searched (`stat`
+ * fails with EACCES) is a real EACCES, as the Deno and Bun adapters say.
+ */
+export function unixListenErrno(
+  error: unknown,
+  dir: string,
+  stat: (path: string) => unknown,
+): string | undefined {
+  if (errnoOf(error) !== "EACCES") return undefined;
+  try {
+    stat(dir);
+  } catch (cause) {
+    if (errnoOf(cause) === "ENOENT") return "ENOENT";
+  }
+  return undefined;
+}
+
 /** The longest Unix socket path Linux takes (`sun_path` holds 108 bytes with the final NUL). */
 const MAX_UNIX_PATH = 107;
 

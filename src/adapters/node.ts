@@ -35,7 +35,7 @@ import * as tls from "node:tls";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import { lookup } from "node:dns/promises";
 import { setImmediate } from "node:timers";
@@ -58,6 +58,7 @@ import {
   formatAddr,
   throwIfAborted,
   unixBindPath,
+  unixListenErrno,
 } from "./_errors.ts";
 import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
 import { allocUnsafeWith, socketAddr, SocketConn, type SocketHandle } from "./_socket_conn.ts";
@@ -367,10 +368,12 @@ function serve(
     const bound = unixPath === undefined ? undefined : unixBindPath(unixPath, process.cwd);
     server.on("error", (error: Error & { code?: unknown }) => {
       // libuv reports a Unix socket path in a missing directory as EACCES (as on Windows); Deno's
-      // and Bun's node:net, and their adapters, as ENOENT: worded alike (the cause stays).
-      const missing = bound !== undefined && error.code === "EACCES" &&
-        !existsSync(dirname(bound));
-      reject(connectionError(`listen on ${target}`, error, missing ? "ENOENT" : undefined));
+      // and Bun's node:net, and their adapters, as ENOENT: worded alike (the cause stays). One
+      // that exists but cannot be searched keeps its EACCES (unixListenErrno()).
+      const errno = bound === undefined
+        ? undefined
+        : unixListenErrno(error, dirname(bound), statSync);
+      reject(connectionError(`listen on ${target}`, error, errno));
     });
     const onListening = (): void => {
       const info = server.address();

@@ -15,6 +15,7 @@ import {
   reasonOf,
   requireRuntime,
   unixBindPath,
+  unixListenErrno,
 } from "../../src/adapters/_errors.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
@@ -165,6 +166,26 @@ function rustls(message: string): Error {
 function errno(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
+
+test(
+  "unixListenErrno reads Node's EACCES as ENOENT only for a directory that is missing",
+  BOUNDED,
+  () => {
+    const denied = errno("listen EACCES", "EACCES");
+    // Node's EACCES is read as ENOENT only when the directory's stat says ENOENT: one that exists
+    // but cannot be searched (stat fails with EACCES, as for a non-root user under a directory
+    // of mode 000) is a real EACCES, as the Deno and Bun adapters say.
+    const stat = (code: string | undefined) => (dir: string) => {
+      assert.equal(dir, "/tmp/gone");
+      if (code !== undefined) throw errno(`stat ${code}`, code);
+    };
+    assert.equal(unixListenErrno(denied, "/tmp/gone", stat("ENOENT")), "ENOENT");
+    assert.equal(unixListenErrno(denied, "/tmp/gone", stat("EACCES")), undefined);
+    assert.equal(unixListenErrno(denied, "/tmp/gone", stat(undefined)), undefined);
+    const inUse = errno("listen EADDRINUSE", "EADDRINUSE");
+    assert.equal(unixListenErrno(inUse, "/tmp/gone", stat("ENOENT")), undefined);
+  },
+);
 
 test("formatAddr brackets IPv6 addresses only", BOUNDED, () => {
   assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 80 }), "[::1]:80");
