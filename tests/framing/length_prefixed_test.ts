@@ -732,6 +732,17 @@ test("FrameTooLargeError names a byte-swapped length only when it is a valid len
     hintOf(lengthPrefixed({ width: 2, counts: "frame", maxFrameLength: 100 }), [0x01, 0x00]),
     undefined,
   );
+  // A TLS server's alert to a plain-TCP client (Deno's and Bun's, 7 bytes): its u32be length is
+  // 352518912, and swapped (197397) it is within the limit, but the record is named, not the byte
+  // order (f00c0b8: checked before the swapped length).
+  const alert = hintOf(lengthPrefixed(), [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]) ?? "";
+  assert.match(alert, /TLS alert record \(15 03 \.\.\.\); is the peer a TLS server refusing/);
+  assert.doesNotMatch(alert, /byte order/);
+  // 15 then not 03 is no TLS record: the byte order is named (swapped it reads 21).
+  assert.match(
+    hintOf(lengthPrefixed({ maxFrameLength: 65536 }), [0x15, 0x00, 0x00, 0x00]) ?? "",
+    /opposite byte order the length would be 21;/,
+  );
   // 16 then not 03 is no TLS record (swapped it reads 22).
   const hint = hintOf(lengthPrefixed({ maxFrameLength: 65536 }), [0x16, 0x00, 0x00, 0x00]) ?? "";
   assert.doesNotMatch(hint, /TLS/);
