@@ -2533,6 +2533,45 @@ function watch(promise: Promise<unknown>): () => "pending" | "ok" | "rejected" {
   return () => state;
 }
 
+test(
+  "framed() closeWrite() with a framing error handed over resolves once the frames sent before it are written, called before the error or after",
+  { timeout: 10_000 },
+  async () => {
+    // As its doc says (fcf9f88): not a failure of the application's own; the connection ends once
+    // what was sent before went out. Before, only a closeWrite() with nothing left to write was
+    // tried.
+    for (const callFirst of [true, false]) {
+      const { conn: recording, feed } = recordingConn();
+      const held = heldConn();
+      const conn: Conn = { ...recording, writable: held.conn.writable };
+      const events: string[] = [];
+      const closed = closeCalled(conn).then(() => events.push("closed"));
+      const fc = framed(conn, lengthPrefixed({ maxFrameLength: 10 }), UNTIL_WRITTEN);
+      const early = fc.send("early").then(() => events.push("sent"));
+      await held.arrived(1); // its write is under way, held
+      let closingWrite = callFirst ? fc.closeWrite() : undefined;
+      feed.write(new Uint8Array([0, 0, 1, 0]));
+      await assert.rejects(async () => {
+        for await (const _ of fc) { /* none */ }
+      }, FrameTooLargeError);
+      closingWrite ??= fc.closeWrite();
+      const wrote = closingWrite.then(() => events.push("closeWrite"));
+      await turns();
+      assert.deepEqual(events, [], `called first: ${callFirst}`);
+      held.complete();
+      await Promise.all([early, wrote, closed]);
+      assert.deepEqual(events.slice(0, 1), ["sent"], `called first: ${callFirst}`);
+      assert.deepEqual(
+        events.slice(1).sort(),
+        ["closeWrite", "closed"],
+        `called first: ${callFirst}`,
+      );
+      await assert.rejects(fc.send("late"), FrameTooLargeError);
+      await fc.close();
+    }
+  },
+);
+
 test("framed() send() resolves at once while at most highWaterMark bytes wait, later ones once written down to it", async () => {
   const { conn, chunks, arrived, complete } = heldConn(true);
   // coalesce 0: one write per frame; a 10-byte payload is 14 bytes queued.
