@@ -126,6 +126,25 @@ test("ByteReader.releaseLock() while a readFrame() waits returns the bytes that 
   await assert.rejects(reader.readExactly(1), released);
 });
 
+test("ByteReader: a call with none pending whose bytes are buffered is done when it returns, before a releaseLock() right after", async () => {
+  // As documented (468df41): its promise is settled, so the release returns only the bytes after
+  // it. A call that went through a turn of its own instead failed as released, and the release
+  // returned its bytes too.
+  for (const read of ["readExactly", "readFrame"] as const) {
+    const reader = new ByteReader(streamOf([[9, 2, 7, 8, 5, 6]]));
+    assert.deepEqual(await reader.readExactly(1), new Uint8Array([9])); // the rest is buffered
+    const call = read === "readExactly"
+      ? reader.readExactly(3)
+      : reader.readFrame(lengthPrefixed({ width: 1 }));
+    assert.deepEqual(reader.releaseLock(), new Uint8Array([5, 6]), read);
+    assert.deepEqual(
+      await call,
+      new Uint8Array(read === "readExactly" ? [2, 7, 8] : [7, 8]),
+      read,
+    );
+  }
+});
+
 test("ByteReader: no read succeeds after releaseLock(), even from bytes that came in late", async () => {
   // A chunk the read in progress had taken as the lock was released: kept, and served to the
   // next reads before (a review's reproducer: readExactly(3) resolved after release).
