@@ -65,6 +65,16 @@ test("MalformedHeaderError names TLS and HTTP when a text header meets them", ()
     () => tls.next(),
     (error) => error instanceof MalformedHeaderError && /TLS/.test(error.message),
   );
+  // A TLS server's alert to a plain-TCP client (Deno's and Bun's), as a text header reads it.
+  for (const framing of [decimalHeader(), netstring()]) {
+    const alert = framing.decoder();
+    alert.push(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]));
+    assert.throws(() => alert.next(), {
+      name: "MalformedHeaderError",
+      message:
+        /: the bytes look like a TLS alert record \(15 03 \.\.\.\); is the peer a TLS server/,
+    }, framing.name);
+  }
   const http = decimalHeader().decoder();
   http.push(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
   assert.throws(
