@@ -12,7 +12,7 @@ const fixedOverheads = new WeakMap<FramingLike, number>();
 /** Records that `framing` adds exactly `overhead` bytes to every payload it accepts. */
 export function withFixedOverhead(framing: Framing, overhead: number): Framing {
   fixedOverheads.set(framing, overhead);
-  return ownFraming(framing);
+  return framing;
 }
 
 /** The framings framewire's factories made. */

@@ -12,6 +12,7 @@ import {
   DEFAULT_MAX_LENGTH_PREFIXED,
   maxFrameLengthOption,
   numberError,
+  ownFraming,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -101,7 +102,7 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
     }
   }
 
-  return withFixedOverhead({
+  return ownFraming(withFixedOverhead({
     name: `decimal${width}`,
     maxFrameLength,
     encodedLength: check,
@@ -127,7 +128,7 @@ export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(new DecimalParser(width, maxFrameLength), options);
     },
-  }, width);
+  }, width));
 }
 
 class DecimalParser implements HeaderParser {

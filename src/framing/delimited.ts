@@ -12,6 +12,7 @@ import {
   DEFAULT_MAX_DELIMITED,
   describeValue,
   maxFrameLengthOption,
+  ownFraming,
   withFixedOverhead,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
@@ -113,7 +114,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
     return payload.length + delimiter.length;
   }
 
-  return withFixedOverhead({
+  return ownFraming(withFixedOverhead({
     name: single === 0x0a && stripCR ? "line" : "delimited",
     maxFrameLength,
     encodedLength: check,
@@ -143,7 +144,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
         options,
       );
     },
-  }, delimiter.length);
+  }, delimiter.length));
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   checkRoom,
   copyBytes,
   numberError,
+  ownFraming,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -51,7 +52,7 @@ export function fixedSize(size: number): Framing {
     return size;
   }
 
-  return withFixedOverhead({
+  return ownFraming(withFixedOverhead({
     name: `fixed${size}`,
     maxFrameLength: size,
     encodedLength: check,
@@ -72,7 +73,7 @@ export function fixedSize(size: number): Framing {
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(new FixedParser(size), options);
     },
-  }, 0);
+  }, 0));
 }
 
 class FixedParser implements HeaderParser {

@@ -19,6 +19,7 @@ import {
   maxFrameLengthOption,
   numberError,
   offsetOption,
+  ownFraming,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -306,7 +307,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       return length + header;
     };
 
-  return withFixedOverhead({
+  return ownFraming(withFixedOverhead({
     name,
     maxFrameLength,
     encodedLength(payload: Uint8Array): number {
@@ -343,7 +344,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
         options,
       );
     },
-  }, width);
+  }, width));
 }
 
 class LengthFieldParser implements HeaderParser {

@@ -16,7 +16,7 @@ import {
   reliableServer,
   varint,
 } from "../../mod.ts";
-import { signalError } from "../../src/framing/_options.ts";
+import { isOwnFraming, signalError, withFixedOverhead } from "../../src/framing/_options.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -284,4 +284,26 @@ test("a signal must have aborted, addEventListener() and removeEventListener() (
       "Cannot connect as signal must be an AbortSignal: received Object",
     );
   }
+});
+
+test("isOwnFraming(): every factory's framing, and nothing that only states a fixed overhead", () => {
+  for (
+    const framing of [
+      lengthPrefixed(),
+      varint(),
+      decimalHeader(),
+      netstring(),
+      fixedSize(4),
+      delimited({ delimiter: "\r\n" }),
+      lines(),
+    ]
+  ) {
+    assert.equal(isOwnFraming(framing), true, framing.name);
+  }
+  // A framing made elsewhere from a framewire decoder (as the reliable handshake's is: its
+  // decoders' limit changes) is not one whose decoder() always makes the same decoder.
+  const inner = lengthPrefixed();
+  const made = withFixedOverhead({ ...inner, decoder: () => inner.decoder() }, 4);
+  assert.equal(isOwnFraming(made), false);
+  assert.equal(isOwnFraming({ ...inner }), false);
 });
