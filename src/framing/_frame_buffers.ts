@@ -55,7 +55,7 @@ export function frameIn(chunk: Uint8Array, start: number, length: number): Uint8
     : new Uint8Array(chunk.buffer, chunk.byteOffset + start, length);
 }
 
-/** No slab: the next frame carved starts one (an empty frame is a buffer of its own). */
+/** No slab, after forgetSlab(): the next frame gets a buffer of its own size, the one after a slab. */
 const NO_SLAB = new ArrayBuffer(0);
 
 /**
