@@ -40,7 +40,10 @@ export interface FrameEncoderStreamOptions {
  * the readable; cancelling the readable errors the writable. A payload the
  * framing rejects (too long, contains the delimiter) errors both sides with
  * the framing's `RangeError`: the readable once the frames written before it
- * have been read.
+ * have been read. Piped into a connection's writable whose peer reads
+ * nothing, the readable's `pipeTo()` waits for its pending write even after
+ * the writable side here is aborted (the Web Streams rule): close the
+ * connection to end it.
  *
  * @example Framing lines for a socket
  * ```ts
