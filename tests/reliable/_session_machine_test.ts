@@ -861,6 +861,30 @@ test("SessionMachine: a closing client's goodbye connection that carried a frame
   assert.equal(c.reconnects, 1, "the goodbye connection's handshake");
 });
 
+test("SessionMachine: a closing client with everything confirmed whose goodbye connection gets its WELCOME but ends before any frame after it ends the session there", () => {
+  const { c } = connectedPair();
+  c.disconnected(T0, new Error("cut"));
+  c.tick(T0);
+  c.dial = false;
+  c.dialFailed(T0, new Error("refused"));
+  take(c);
+  c.close(T0 + 10, 30000); // in a backoff delay: dials at once
+  assert.equal(c.dial, true);
+  c.dial = false;
+  c.connected(T0 + 10);
+  take(c);
+  c.receive(encodeHandshake(WELCOME, 0, ID, 0), T0 + 10);
+  assert.deepEqual(types(take(c).writes), [GOODBYE]);
+  c.disconnected(T0 + 12, new Error("cut before any frame after the WELCOME"));
+  assert.equal(c.state, "closed", "a connection that carried no frame is a failed attempt");
+  const { events } = take(c);
+  assert.deepEqual(events.map((e) => e.type), ["close"]);
+  assert.equal((events[0] as { error: unknown }).error, undefined);
+  assert.equal(c.dial, false);
+  assert.equal(c.deadline, Infinity, "no timer left");
+  assert.equal(c.reconnects, 1, "the handshake completed");
+});
+
 test("SessionMachine: a GOODBYE in answer to HELLO (the server ended the session) closes the client", () => {
   const { c } = connectedPair();
   c.send(entry("delivered"), T0);
