@@ -143,7 +143,8 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * the same error. Called after the session ended, it resolves: how it
    * ended is in the `close` event, and in the `send` promises. A client with
    * nothing unconfirmed whose connection is down reconnects at once to say
-   * goodbye; if that attempt fails (its server is gone), the session ends
+   * goodbye (one that never completed a handshake has no server session,
+   * and ends at once); if that attempt fails (its server is gone), the session ends
    * there and `close()` resolves, with no retry (only a connection that
    * carried a frame, then dropped before the goodbye, is followed by one
    * more attempt). Called again
