@@ -1,12 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import fc from "fast-check";
 import {
   ByteReader,
   decimalHeader,
   delimited,
   fixedSize,
   FrameTooLargeError,
+  type Framing,
   type FramingLike,
   lengthPrefixed,
   lines,
@@ -541,4 +543,65 @@ test("ByteReader.releaseLock() fails a read in progress at the end of the stream
       await assert.rejects(pending, released, `${read}, end seen before: ${seenEnd}`);
     }
   }
+});
+
+test("ByteReader: random reads of raw bytes and four formats, one at a time or in bursts, over random chunkings (fast-check)", async () => {
+  // What each call returns is known from how the wire was built; the framings are shared (kept
+  // decoders) or made per call, and calls are made in bursts of unawaited ones or one by one.
+  const formats = {
+    u32be: () => lengthPrefixed(),
+    u8: () => lengthPrefixed({ width: 1 }),
+    varint: () => varint(),
+    line: () => lines(),
+  };
+  type Name = keyof typeof formats;
+  const names = Object.keys(formats) as Name[];
+  const shared = Object.fromEntries(names.map((n) => [n, formats[n]()])) as Record<Name, Framing>;
+  // Lowercase letters: no delimiter and no final "\r" in a line.
+  const bytes = fc.uint8Array({ minLength: 0, maxLength: 70 }).map((b) =>
+    b.map((x) => 0x61 + (x % 26))
+  );
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant("exact" as const), payload: bytes }),
+    fc.record({
+      kind: fc.constant("frame" as const),
+      format: fc.constantFrom(...names),
+      fresh: fc.boolean(),
+      payload: bytes,
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(op, { minLength: 1, maxLength: 12 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 12 }),
+      async (ops, cutSeeds, bursts) => {
+        const wire = concat(
+          ops.map((o) => o.kind === "exact" ? o.payload : shared[o.format].encode(o.payload)),
+        );
+        const cuts = [...new Set(cutSeeds.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+        const chunks: Uint8Array[] = [];
+        let at = 0;
+        for (const cut of [...cuts, wire.length]) {
+          if (cut > at) chunks.push(wire.slice(at, cut));
+          at = cut;
+        }
+        const reader = new ByteReader(streamOfChunks(chunks));
+        const call = (o: (typeof ops)[number]): Promise<Uint8Array | null> =>
+          o.kind === "exact"
+            ? reader.readExactly(o.payload.length)
+            : reader.readFrame(o.fresh ? formats[o.format]() : shared[o.format]);
+        const got: (Uint8Array | null)[] = [];
+        for (let i = 0, b = 0; i < ops.length; b++) {
+          const size = bursts[b % bursts.length]!;
+          got.push(...await Promise.all(ops.slice(i, i + size).map(call)));
+          i += size;
+        }
+        assert.deepEqual(got, ops.map((o) => o.payload));
+        assert.equal(reader.bufferedBytes, 0);
+        assert.equal(await reader.readFrame(shared.u32be), null);
+      },
+    ),
+    { numRuns: 200 },
+  );
 });
