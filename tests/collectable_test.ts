@@ -88,29 +88,36 @@ test(
   },
 );
 
-// Decoders that stay reachable (an idle connection's) after the frames of a chunk were all taken
-// and dropped, and why each case was kept before.
+// Decoders, and ByteReaders with theirs, that stay reachable (an idle connection's) after the
+// frames of a chunk were all taken and dropped, and why each case was kept before.
+const decoders =
+  `${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken`;
 for (
-  const [name, when, why] of [
+  const [name, title, why] of [
     [
       "decoder-chunks",
-      " and dropped",
+      `${decoders} and dropped`,
       "a decoder that kept its last chunk (a view's cache of its buffer) made every idle connection hold its last read buffer, up to 256 KiB on Deno",
     ],
     [
       "decoder-waiting",
-      " while a large frame after them waits for its buffer",
+      `${decoders} while a large frame after them waits for its buffer`,
       "the view cache was let go only when a frame started filling, not while it waited (a stalled peer: for as long as the connection stays open)",
     ],
     [
       "decoder-header",
-      " while the next header is not complete",
+      `${decoders} while the next header is not complete`,
       "the view cache was let go only when every byte was taken or a frame started: a peer that stopped mid-header kept the chunk before (when both were pushed before taking)",
+    ],
+    [
+      "byte-reader-chunks",
+      `${COUNT} ByteReaders that stay reachable let go of the chunk whose frames readFrame() all took`,
+      "since readFrame() keeps its decoder for the next frame of the framing (fe65f34), the decoder's view cache kept the last chunk it made a frame of, for as long as the reader lived",
     ],
   ] as const
 ) {
   test(
-    `collectable: ${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken${when}`,
+    `collectable: ${title}`,
     { timeout: 90_000 },
     async () => {
       const { made, alive, open } = await run(name);
@@ -131,19 +138,6 @@ test(
     assert.equal(made, COUNT);
     assert.equal(open, COUNT);
     assert.ok(alive <= made / 4, `${alive} of ${made} blocks still reachable`);
-  },
-);
-
-test(
-  `collectable: ${COUNT} ByteReaders that stay reachable let go of the chunk whose frames readFrame() all took`,
-  { timeout: 90_000 },
-  async () => {
-    // Since readFrame() keeps its decoder for the next frame of the framing (fe65f34), the
-    // decoder's view cache kept the last chunk it made a frame of, for as long as the reader lived.
-    const { made, alive, open } = await run("byte-reader-chunks");
-    assert.equal(made, COUNT);
-    assert.equal(open, COUNT);
-    assert.ok(alive <= made / 4, `${alive} of ${made} chunks still reachable`);
   },
 );
 

@@ -215,19 +215,17 @@ export class ByteReader {
     started: boolean,
   ): Promise<Uint8Array | null> {
     if (!started) this.#startFrame(decoder);
-    while (true) {
-      if (started) started = false;
-      else {
-        const frame = decoder.next();
-        if (frame !== undefined) return this.#keepRest(framing, decoder, frame);
-      }
+    let frame = started ? undefined : decoder.next();
+    while (frame === undefined) {
       if (!(await this.#fill())) {
         if (decoder.bufferedBytes === 0) return null;
         decoder.end(); // throws, unless the framing ends a frame at the end of the input
         return this.#keepRest(undefined, decoder, decoder.next() ?? null);
       }
       decoder.push(this.#chunks[this.#chunks.length - 1]!);
+      frame = decoder.next();
     }
+    return this.#keepRest(framing, decoder, frame);
   }
 
   /**

@@ -834,7 +834,11 @@ test("SessionMachine: a closing client with everything confirmed whose one more 
   assert.equal(c.reconnects, 0, "the handshake never completed");
 });
 
-test("SessionMachine: a closing client's goodbye connection that carried a frame and dropped before the GOODBYE exchange is followed by one more attempt", () => {
+/**
+ * A client with everything confirmed, closed during a backoff delay: it dialled at once, got its
+ * WELCOME at T0 + 10 and sent its GOODBYE (taken).
+ */
+function goodbyeConnection(): SessionMachine {
   const { c } = connectedPair();
   c.disconnected(T0, new Error("cut"));
   c.tick(T0);
@@ -848,6 +852,11 @@ test("SessionMachine: a closing client's goodbye connection that carried a frame
   take(c);
   c.receive(encodeHandshake(WELCOME, 0, ID, 0), T0 + 10);
   assert.deepEqual(types(take(c).writes), [GOODBYE]);
+  return c;
+}
+
+test("SessionMachine: a closing client's goodbye connection that carried a frame and dropped before the GOODBYE exchange is followed by one more attempt", () => {
+  const c = goodbyeConnection();
   c.receive(encodeAck(ACK, 0), T0 + 11); // a heartbeat: this connection worked
   c.disconnected(T0 + 12, new Error("cut before the server's GOODBYE"));
   assert.equal(c.state, "closing");
@@ -862,19 +871,7 @@ test("SessionMachine: a closing client's goodbye connection that carried a frame
 });
 
 test("SessionMachine: a closing client with everything confirmed whose goodbye connection gets its WELCOME but ends before any frame after it ends the session there", () => {
-  const { c } = connectedPair();
-  c.disconnected(T0, new Error("cut"));
-  c.tick(T0);
-  c.dial = false;
-  c.dialFailed(T0, new Error("refused"));
-  take(c);
-  c.close(T0 + 10, 30000); // in a backoff delay: dials at once
-  assert.equal(c.dial, true);
-  c.dial = false;
-  c.connected(T0 + 10);
-  take(c);
-  c.receive(encodeHandshake(WELCOME, 0, ID, 0), T0 + 10);
-  assert.deepEqual(types(take(c).writes), [GOODBYE]);
+  const c = goodbyeConnection();
   c.disconnected(T0 + 12, new Error("cut before any frame after the WELCOME"));
   assert.equal(c.state, "closed", "a connection that carried no frame is a failed attempt");
   const { events } = take(c);

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
-import type { ReliableSession } from "../../src/reliable/types.ts";
+import type { ReliableServerOptions, ReliableSession } from "../../src/reliable/types.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import {
   ACK,
@@ -1574,38 +1574,28 @@ test(
   },
 );
 
-test(
-  "reliable: a close() with everything confirmed while a retry waits out its backoff dials at once; its failure ends the session",
-  {
-    timeout: 10000,
-  },
-  async () => {
-    // The server is gone: a client in the middle of its backoff used to wait out the delay and
-    // retry until closeTimeout to say goodbye. No timer runs in this test after close().
-    const { clock, net, listener, server, client } = await openWithMaxAttempts(Infinity);
-    try {
-      const reconnects = events<{ attempt: number; delay: number }>(client, "reconnecting");
-      listener.close();
-      net.cutAll("reset");
-      assert.equal((await reconnects.next()).detail.delay, 0, "the first retry is immediate");
-      clock.runNext();
-      const waiting = await reconnects.next(); // refused: the next retry waits
-      assert.deepEqual([waiting.detail.attempt, waiting.detail.delay], [3, 100]);
-      assert.equal(net.dials, 2);
-      const closed = once<{ error: ConnectionError | undefined }>(client, "close");
-      const closing = track(client.close());
-      for (let i = 0; i < 20 && !closing.settled(); i++) await drainJobs();
-      assert.equal(net.dials, 3, "dialled at once, not after the 100 ms");
-      assert.equal(closing.settled(), true, "the refused dial ended the session");
-      await closing.promise;
-      assert.equal((await closed).detail.error, undefined);
-      assert.equal(client.state, "closed");
-      assert.equal(clock.pending, 0, "no timer left");
-    } finally {
-      await server.close({ timeout: 0 });
-    }
-  },
-);
+/**
+ * A server (its own fake clock, `ackDelay` 0, `serverOptions`) and a client (fake clock, no
+ * jitter, dialling with `dial(net)` or the network's dialer) whose message "m" the server session
+ * has read.
+ */
+async function messageRead(
+  dial?: (net: MemoryNetwork) => (signal: AbortSignal) => Promise<Conn>,
+  serverOptions: ReliableServerOptions = {},
+) {
+  const clock = new FakeClock();
+  const serverClock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock: serverClock, ackDelay: 0, ...serverOptions });
+  const client = reliableClient(dial?.(net) ?? net.dialer, {
+    clock,
+    reconnect: { random: () => 0 },
+  });
+  const [session] = await Promise.all([nextSession(server), client.send("m")]);
+  assert.deepEqual(await read(session, 1), ["m"]);
+  return { clock, serverClock, net, listener, server, client, session };
+}
 
 /**
  * A client (fake clock, no jitter) that sent "m" to a server session (`resumeTimeout` 5 s on its
@@ -1615,20 +1605,16 @@ test(
  * session's events are recorded in `serverEvents`.
  */
 async function closingInBackoff() {
-  const clock = new FakeClock();
-  const serverClock = new FakeClock();
-  const net = new MemoryNetwork();
-  const listener = net.listen();
-  const server = reliableServer(listener, { clock: serverClock, ackDelay: 0, resumeTimeout: 5000 });
   const state = { refuse: false, hang: false, dials: 0, signals: [] as AbortSignal[] };
-  const client = reliableClient((signal) => {
-    state.dials++;
-    state.signals.push(signal);
-    if (state.hang) return new Promise<never>(() => {}); // a dial that never settles
-    return state.refuse ? Promise.reject(new Error("refused")) : net.dial();
-  }, { clock, reconnect: { random: () => 0 } });
-  const [session] = await Promise.all([nextSession(server), client.send("m")]);
-  assert.deepEqual(await read(session, 1), ["m"]);
+  const { clock, serverClock, net, listener, server, client, session } = await messageRead(
+    (net) => (signal) => {
+      state.dials++;
+      state.signals.push(signal);
+      if (state.hang) return new Promise<never>(() => {}); // a dial that never settles
+      return state.refuse ? Promise.reject(new Error("refused")) : net.dial();
+    },
+    { resumeTimeout: 5000 },
+  );
   const serverEvents: string[] = [];
   for (const type of ["sessionlost", "reconnecting", "resumed", "close"]) {
     session.addEventListener(type, () => serverEvents.push(type));
@@ -1707,10 +1693,14 @@ test(
       dials,
     } = await closingInBackoff();
     try {
+      // The server is gone: this client used to wait out its 100 ms and retry until closeTimeout.
+      const closed = once<{ error: ConnectionError | undefined }>(client, "close");
       const closing = track(client.close()); // the goodbye dial is refused too
       for (let i = 0; i < 50 && !closing.settled(); i++) await drainJobs();
-      assert.equal(closing.settled(), true);
+      assert.equal(closing.settled(), true, "no timer ran: dialled at once, and that ended it");
       await closing.promise;
+      assert.equal((await closed).detail.error, undefined);
+      assert.equal(client.state, "closed");
       assert.equal(state.dials, dials + 1, "one attempt");
       assert.equal(clock.pending, 0, "no timer left");
       assert.deepEqual(serverEvents, ["reconnecting"], "the server still waits for the client");
@@ -1796,14 +1786,8 @@ test(
   async () => {
     // docs/protocol.md, Closing, step 5: after server.close() nobody answers; a closing client
     // with something unconfirmed waits out its close timeout, one with nothing ends at once.
-    const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock: new FakeClock(), ackDelay: 0 });
-    const client = reliableClient(net.dialer, { clock, reconnect: { random: () => 0 } });
+    const { clock, net, listener, server, client, session } = await messageRead();
     try {
-      const [session] = await Promise.all([nextSession(server), client.send("m")]);
-      assert.deepEqual(await read(session, 1), ["m"]);
       net.links[0]!.hold("s2c"); // the server's GOODBYE never reaches the client
       const serverClosing = session.close();
       await drainJobs();
@@ -1838,14 +1822,9 @@ test(
     timeout: 10000,
   },
   async () => {
-    const clock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock: new FakeClock(), ackDelay: 0 });
-    const client = reliableClient(net.dialer, { clock, reconnect: { random: () => 0 } });
+    // "m"'s ACK came back: the connection worked.
+    const { clock, net, listener, server, client, session } = await messageRead();
     try {
-      const [session] = await Promise.all([nextSession(server), client.send("m")]);
-      assert.deepEqual(await read(session, 1), ["m"]); // its ACK came back: the connection worked
       const serverClosed = once<{ error: ConnectionError | undefined }>(session, "close");
       const reconnects = events<{ attempt: number; delay: number }>(client, "reconnecting");
       net.links[0]!.hold("s2c"); // the server's GOODBYE will not reach the client
