@@ -180,11 +180,21 @@ export function connectionError(
   // Bytes that are no TLS record: the server's answer when connecting, else whoever sent them
   // (a record corrupted later, or a plain-text client of a Deno TLS server, whose handshake runs
   // on the first read).
+  // A listener has no server's certificate to verify: Deno's listenTls() words a certificate
+  // it cannot read as a peer's ("invalid peer certificate: BadEncoding").
+  const about = action.startsWith("listen ") && SERVER_CERTIFICATE.has(errno)
+    ? undefined
+    : DETAILS[errno];
   const reason = REASONS[code] ??
-    (errno === NOT_TLS && !action.startsWith("connect ") ? NOT_TLS_LATER : DETAILS[errno]) ??
+    (errno === NOT_TLS && !action.startsWith("connect ") ? NOT_TLS_LATER : about) ??
     `it failed: ${detail}`;
   return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
 }
+
+/** The errno names whose reason is about the certificate of the server connected to. */
+const SERVER_CERTIFICATE: ReadonlySet<string> = new Set(
+  Object.keys(DETAILS).filter((errno) => DETAILS[errno]!.startsWith("the server's certificate")),
+);
 
 /** Every reason connectionError() words without the runtime's own message. */
 const KNOWN_REASONS: readonly string[] = [
@@ -415,6 +425,17 @@ export function checkTarget<
         `Cannot ${action} as path must be a non-empty string: received ${receivedValue(path)}`,
       );
     }
+    // Every runtime took the path and ignored the rest (a port of 70000 too).
+    const tcp = (["hostname", "port"] as const).filter((name) =>
+      (options as Record<string, unknown>)[name] !== undefined
+    );
+    if (tcp.length > 0) {
+      throw new TypeError(
+        `Cannot ${action} as the options name a Unix socket (path) and a TCP address (${
+          tcp.join(" and ")
+        }): pass one or the other`,
+      );
+    }
     // Longer paths fail in every runtime, each in its own words (Node "EINVAL: invalid
     // argument", Bun "Failed to listen at", Deno "path must be shorter than SUN_LEN").
     const bytes = new TextEncoder().encode(path).length;
@@ -443,7 +464,44 @@ export function checkTarget<
     );
   }
   checkPort(options.port, action);
+  if (tls !== undefined) checkPem(options, action, tls);
   return options;
+}
+
+/** The PEM block each TLS setting must hold, by its label. */
+const PEM_LABELS = {
+  caCerts: /^CERTIFICATE$/,
+  cert: /^CERTIFICATE$/,
+  // PKCS #8, PKCS #1 (RSA) or SEC 1 (EC): what every runtime reads. An encrypted one needs a
+  // passphrase, which no adapter takes.
+  key: /^(?:RSA |EC )?PRIVATE KEY$/,
+} as const;
+
+/**
+ * Throws a `TypeError` for TLS settings whose text holds no PEM block of the
+ * kind they must: a certificate (`caCerts`, `cert`) or an unencrypted private
+ * key (`key`). The runtimes refused such text in their own words ("no start
+ * line", "No certificates found", "nom error: Eof", "Invalid CA"), or, for a
+ * CA, ignored it and then failed to verify the server, which read as a fault
+ * of the server's certificate.
+ */
+function checkPem(options: object, action: string, tls: "client" | "server"): void {
+  const o = options as LooseOptions;
+  const check = (name: keyof typeof PEM_LABELS, text: string, shown: string): void => {
+    const labels = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1]!);
+    if (labels.some((label) => PEM_LABELS[name].test(label))) return;
+    const want = name === "key" ? "an unencrypted PEM private key" : "a PEM certificate";
+    const got = labels.length > 0 ? `a PEM block "${labels[0]}"` : receivedValue(text);
+    throw new TypeError(`Cannot ${action} as ${shown} must be ${want}: received ${got}`);
+  };
+  if (tls === "client") {
+    (o.caCerts as string[] | undefined)?.forEach((pem, i) =>
+      check("caCerts", pem, `caCerts[${i}]`)
+    );
+  } else {
+    check("cert", o.cert as string, "cert");
+    check("key", o.key as string, "key");
+  }
 }
 
 /**

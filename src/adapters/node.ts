@@ -250,7 +250,7 @@ function dial(
  * is longer than 107 bytes.
  * @throws {TypeError} `port` is not a number, `options` is not an object,
  * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
- * `signal` is no `AbortSignal`, or
+ * a `path` comes with a `hostname` or `port`, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
 export async function connect(options: ConnectOptions): Promise<Conn> {
@@ -288,7 +288,8 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * TCP), `options` is not an object,
  * `hostname` or `serverName` is an empty string (`hostname` also `"[]"` or with a
  * NUL character), `caCerts` is not an array of
- * strings, `signal` is no `AbortSignal`, or `noDelay` is no boolean.
+ * strings that each hold a PEM certificate, `signal` is no `AbortSignal`, or
+ * `noDelay` is no boolean.
  */
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect", "client");
@@ -427,7 +428,8 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @returns The listener, once bound.
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `path` is longer than 107 bytes.
- * @throws {TypeError} `options` is not an object, or `path` is an empty string.
+ * @throws {TypeError} `options` is not an object, `path` is an empty string, or
+ * comes with a `hostname` or `port`.
  */
 export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
 /**
@@ -438,8 +440,9 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535, or `path`
  * is longer than 107 bytes.
- * @throws {TypeError} `port` is not a number, `options` is not an object, or
- * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character).
+ * @throws {TypeError} `port` is not a number, `options` is not an object,
+ * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
+ * or a `path` comes with a `hostname` or `port`.
  */
 export function listen(options: ListenOptions): Promise<Listener>;
 export function listen(options: ListenOptions): Promise<Listener> {
@@ -460,8 +463,8 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
  * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over TCP), `options`
- * is not an object, `hostname` is empty (also `"[]"`) or has a NUL character, or `cert` or
- * `key` is not a non-empty string.
+ * is not an object, `hostname` is empty (also `"[]"`) or has a NUL character, `cert` is no
+ * PEM certificate, or `key` no unencrypted PEM private key (`RSA`, `EC` or PKCS #8).
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
   // TLS listens on TCP only, so the address is a TcpAddr.

@@ -126,11 +126,24 @@ test("connectionError names the address and the reason, and keeps the cause", BO
     ],
   ];
   for (const [cause, reason] of reasons) {
-    const failed = connectionError("listen on 127.0.0.1:1", cause);
-    assert.equal(failed.message, `Cannot listen on 127.0.0.1:1 as ${reason}`);
+    const failed = connectionError("connect to 127.0.0.1:1", cause);
+    assert.equal(failed.message, `Cannot connect to 127.0.0.1:1 as ${reason}`);
     assert.equal(failed.code, "CONNECTION_FAILED");
     assert.equal(failed.cause, cause);
+    // A listener has no server's certificate to verify: what it is told of one is the runtime's
+    // (Deno's listenTls() says "invalid peer certificate: BadEncoding" of a certificate it
+    // cannot read; before, that read as the server's certificate not verified against caCerts).
+    const listening = connectionError("listen on 127.0.0.1:1", cause);
+    const own = reason.startsWith("the server's certificate")
+      ? `it failed: ${cause.message}`
+      : reason;
+    assert.equal(listening.message, `Cannot listen on 127.0.0.1:1 as ${own}`);
   }
+  assert.equal(
+    connectionError("listen on 127.0.0.1:0", rustls("invalid peer certificate: BadEncoding"))
+      .message,
+    "Cannot listen on 127.0.0.1:0 as it failed: invalid peer certificate: BadEncoding",
+  );
   // Bytes that are no TLS record: Node (and node:tls on Deno and Bun), Bun's own TLS, Deno
   // (rustls). The server's answer when connecting; later (a corrupt record, or a plain-text
   // client of a Deno TLS server, which shakes hands on the first read), whoever sent them.
@@ -363,14 +376,50 @@ test(
 );
 
 test("checkTarget asks a TLS server for its key, and decodes a key given as bytes", BOUNDED, () => {
-  assert.throws(() => checkTarget({ port: 0, cert: "CERT" }, "listen", "server"), {
+  const cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  const key = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+  assert.throws(() => checkTarget({ port: 0, cert }, "listen", "server"), {
     name: "TypeError",
     message: "Cannot listen as key must be a non-empty string: received undefined",
   });
-  const options = { port: 0, cert: "CERT", key: new TextEncoder().encode("KEY") };
+  const options = { port: 0, cert, key: new TextEncoder().encode(key) };
   const checked = checkTarget(options, "listen", "server") as Record<string, unknown>;
-  assert.equal(checked.key, "KEY");
-  assert.equal(checked.cert, "CERT");
+  assert.equal(checked.key, key);
+  assert.equal(checked.cert, cert);
+  // Checked once decoded: bytes with no PEM block are refused as text would be.
+  assert.throws(
+    () => checkTarget({ port: 0, cert: new TextEncoder().encode("CERT"), key }, "listen", "server"),
+    {
+      name: "TypeError",
+      message: 'Cannot listen as cert must be a PEM certificate: received the string "CERT"',
+    },
+  );
+});
+
+test("checkTarget finds the PEM block wherever it is, and checks every CA", BOUNDED, () => {
+  const block = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
+  // Text before the block (openssl's "Bag Attributes", a comment) and a chain of blocks are PEM.
+  const cert = `subject=CN = localhost\r\n${block("CERTIFICATE")}${block("CERTIFICATE")}`;
+  for (const key of [block("PRIVATE KEY"), block("RSA PRIVATE KEY"), block("EC PRIVATE KEY")]) {
+    checkTarget({ port: 0, cert, key }, "listen", "server");
+  }
+  // A key file with its parameters first: any block of the right kind is enough.
+  checkTarget(
+    { port: 0, cert, key: block("EC PARAMETERS") + block("EC PRIVATE KEY") },
+    "listen",
+    "server",
+  );
+  checkTarget({ port: 1, caCerts: [cert, block("CERTIFICATE")] }, "connect", "client");
+  assert.throws(
+    () => checkTarget({ port: 1, caCerts: [cert, "-----BEGIN CERTIFICATE"] }, "connect", "client"),
+    {
+      name: "TypeError",
+      message:
+        'Cannot connect as caCerts[1] must be a PEM certificate: received the string "-----BEGIN CERTIFICATE"',
+    },
+  );
+  // A plain TCP target is not checked for PEM (no TLS).
+  checkTarget({ port: 0, cert: "junk" } as { port: number }, "listen");
 });
 
 test("unixBindPath makes relative paths absolute, within 107 bytes", BOUNDED, () => {

@@ -101,6 +101,9 @@ async function withPair(
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decode = (b: Uint8Array): string => new TextDecoder().decode(b);
+/** PEM blocks in shape only: their bodies are no DER (the runtimes fail to parse them). */
+const PEM_CERT = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+const PEM_KEY = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
 
 function hasIPv6Loopback(): boolean {
   return Object.values(networkInterfaces()).some((list) =>
@@ -710,6 +713,26 @@ export function adapterSuite(name: Runtime): void {
     const tooLong = /as a Unix socket path must be at most 107 bytes: received 108 bytes/;
     await assert.rejects(listen({ path: long }), tooLong);
     await assert.rejects(connect({ path: long }), tooLong);
+    // A path and a TCP address at once: every runtime took the path and ignored the rest.
+    const both = (names: string) =>
+      new RegExp(
+        `as the options name a Unix socket \\(path\\) and a TCP address \\(${names}\\): ` +
+          "pass one or the other$",
+      );
+    const sock = join(tmpdir(), "framewire-both.sock");
+    // deno-lint-ignore no-explicit-any
+    const loose = (o: unknown): any => o;
+    // A listener made anyway is closed, so that the test fails rather than hangs.
+    const closed = (listener: Listener): Listener => (listener.close(), listener);
+    await assert.rejects(listen(loose({ path: sock, port: 70000 })).then(closed), both("port"));
+    await assert.rejects(
+      listen(loose({ path: sock, hostname: "127.0.0.1" })).then(closed),
+      both("hostname"),
+    );
+    await assert.rejects(connect(loose({ path: sock, hostname: "h", port: 1 })), {
+      name: "TypeError",
+      message: /as the options name a Unix socket \(path\) and a TCP address \(hostname and port\)/,
+    });
     // An explicit undefined is no host name given: the default applies.
     await using listener = await listen({ hostname: undefined, port: 0 });
     const conn = await connect({ hostname: undefined, port: portOf(listener) });
@@ -755,6 +778,42 @@ export function adapterSuite(name: Runtime): void {
           "caCerts",
           () => connectTls(any({ port: 1, caCerts: "junk" })),
           'Cannot connect as caCerts must be an array of PEM strings: received the string "junk"',
+        ],
+        // Text that holds no PEM block of the right kind: Node and Deno ignored such a CA (and
+        // then could not verify the server), Bun said "Invalid CA"; a cert or key that is not one
+        // was refused in five runtimes' words ("no start line", "No certificates found in
+        // certificate data", "nom error: Eof", …).
+        [
+          "caCerts[0] junk",
+          () => connectTls({ port: 1, caCerts: ["junk"] }),
+          'Cannot connect as caCerts[0] must be a PEM certificate: received the string "junk"',
+        ],
+        [
+          "caCerts[1] a key",
+          () => connectTls({ port: 1, caCerts: [PEM_CERT, PEM_KEY] }),
+          'Cannot connect as caCerts[1] must be a PEM certificate: received a PEM block "PRIVATE KEY"',
+        ],
+        [
+          "cert and key swapped",
+          () => listenTls({ port: 0, cert: PEM_KEY, key: PEM_CERT }),
+          'Cannot listen as cert must be a PEM certificate: received a PEM block "PRIVATE KEY"',
+        ],
+        [
+          "key junk",
+          () => listenTls({ port: 0, cert: PEM_CERT, key: "junk" }),
+          'Cannot listen as key must be an unencrypted PEM private key: received the string "junk"',
+        ],
+        [
+          "key encrypted",
+          () =>
+            listenTls({
+              port: 0,
+              cert: PEM_CERT,
+              key:
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            }),
+          "Cannot listen as key must be an unencrypted PEM private key: " +
+          'received a PEM block "ENCRYPTED PRIVATE KEY"',
         ],
         [
           "serverName",
@@ -2467,9 +2526,10 @@ export function adapterSuite(name: Runtime): void {
     // Deno's TLS listener shakes hands as it accepts.
     const accepting = accept(listener).then((conn) => conn.close(), () => {});
     try {
-      // A CA that is no certificate: Bun refused it by throwing its own error at once.
+      // A CA that is no certificate: Bun refused it by throwing its own error at once. (Text with
+      // no PEM block at all is a TypeError before any attempt: above.)
       await assert.rejects(
-        connectTls({ hostname: "127.0.0.1", port: portOf(listener), caCerts: ["junk"] }),
+        connectTls({ hostname: "127.0.0.1", port: portOf(listener), caCerts: [PEM_CERT] }),
         (error) => error instanceof ConnectionError,
       );
     } finally {
@@ -2479,11 +2539,22 @@ export function adapterSuite(name: Runtime): void {
     // A certificate that is no certificate: the node adapter on Node and Bun threw at once.
     let listening: Promise<Listener> | undefined;
     assert.doesNotThrow(() => {
-      listening = listenTls({ hostname: "127.0.0.1", port: 0, cert: "junk", key: "junk" });
+      listening = listenTls({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: PEM_CERT,
+        key: fixture("localhost.key"),
+      });
     });
     // Deno's node:tls takes it, and fails each handshake instead: the node adapter checks it there
-    // (before, its listenTls on Deno resolved).
-    await assert.rejects(listening!, (error) => error instanceof ConnectionError);
+    // (before, its listenTls on Deno resolved). Deno's own listenTls() words it as a peer's
+    // certificate ("invalid peer certificate: BadEncoding"), which read as the server's
+    // certificate not verified against caCerts: a listener has no such thing.
+    await assert.rejects(listening!, (error) => {
+      assert.ok(error instanceof ConnectionError);
+      assert.match(error.message, /^Cannot listen on 127\.0\.0\.1:0 as it failed: /);
+      return true;
+    });
     // A key that is not the certificate's: refused alike (before, the node adapter on Deno
     // listened and reset every handshake; each runtime refused it in its own words).
     const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
