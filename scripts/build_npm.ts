@@ -14,6 +14,10 @@
  *    through the Node adapter, a reliable session, and `framewire --help`
  *    (and the same on an older Node found on `PATH`, such as the machine's
  *    own Node 20, if there is one); publint lints it.
+ * 5. Every code example of the docs (README.md, docs/*.md, the JSDoc of mod.ts
+ *    and src/: scripts/doc_examples.ts says which and where) runs from that
+ *    project on Node 24 and on Bun, one line each, and type-checks against the
+ *    published types with the strict nodenext consumer's settings.
  *
  * This is the job dnt usually does; dnt and `@std/*` are on JSR only, which
  * this project's machines cannot reach.
@@ -35,6 +39,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { checkExports } from "./check_exports.ts";
+import { runDocExamples } from "./doc_examples.ts";
 import { STRICT_CONSUMER } from "./strict_consumer.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -287,6 +292,11 @@ console.log("require() ok for every entry point");
   const older = olderNode();
   if (older !== undefined) process.stdout.write(run(older, ["smoke.mjs"], scratch));
   else console.log("no Node from 20 up to the pinned one's major on PATH: no smoke test on it");
+  // 5. The docs' examples, as a user would run them (a TypeScript file each, Node's type
+  // stripping): written into examples/, type-checked with types.ts below.
+  const examples = join(scratch, "examples");
+  const failed = runDocExamples(root, examples, { node: bin("node"), bun: bin("bun") });
+  if (failed.length > 0) throw new Error(`build_npm: doc examples failed:\n${failed.join("\n")}`);
   const help = run(
     bin("node"),
     [join(scratch, "node_modules", ".bin", "framewire"), "--help"],
@@ -351,7 +361,14 @@ export = api;
         typeRoots: [join(root, "node_modules", "@types")],
         ...STRICT_CONSUMER,
       },
-      files: ["types.ts", "require.cts"],
+      files: [
+        "types.ts",
+        "require.cts",
+        // Each example once: its Node version, or its Bun one if Node does not run it.
+        ...readdirSync(examples).filter((name, _, names) =>
+          name.endsWith("_node.ts") || !names.includes(name.replace(/_bun\.ts$/, "_node.ts"))
+        ).map((name) => join("examples", name)),
+      ],
     }),
   );
   run(bin("tsc"), ["-p", join(scratch, "tsconfig.json")], scratch);
@@ -420,7 +437,8 @@ export function wrap(conn: Conn, options?: { highWaterMark?: number | undefined 
   );
   run(bin("tsc"), ["-p", join(scratch, "tsconfig.web.json")], scratch);
   console.log(
-    "types ok: a strict nodenext TypeScript consumer (ESM and require()) type-checks, " +
+    "types ok: a strict nodenext TypeScript consumer (ESM, require() and the docs' examples) " +
+      "type-checks, " +
       "a module: commonjs one (node10), and a DOM-only one",
   );
   process.stdout.write(run(bin("publint"), ["--strict", out]));
