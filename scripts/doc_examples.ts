@@ -119,14 +119,15 @@ function loose(text: string): string {
 }
 
 /**
- * What a block says it prints: the comments after its `console.log(...);` lines, as in
- * `console.log(await counting); // 10000`; undefined if it has a `console.log` without one.
+ * Whether `stdout` is what a block says it prints: the comments after its `console.log(...);`
+ * lines, as in `console.log(await counting); // 10000`, spacing, quotes and trailing commas aside.
+ * Undefined if the block prints nothing, or has a `console.log` without such a comment.
  */
-function printed(code: string): string | undefined {
+export function printsAsDocumented(code: string, stdout: string): boolean | undefined {
   const calls = code.split("\n").filter((line) => line.includes("console.log("));
   const said = calls.map((line) => /console\.log\(.*\);\s*\/\/\s*(.+)$/.exec(line)?.[1]);
   if (said.length === 0 || said.includes(undefined)) return undefined;
-  return loose(said.join(""));
+  return loose(stdout) === loose(said.join(""));
 }
 
 /**
@@ -167,10 +168,10 @@ export function runDocExamples(
         verdict = `hang (killed after ${timeoutMs / 1000} s)`;
       } else if (result.error !== undefined) verdict = `fail (${result.error.message})`;
       else if (result.status !== 0) verdict = `fail (exit ${result.status ?? result.signal})`;
-      else if (printed(code) !== undefined) {
-        verdict = loose(result.stdout) === printed(code)
-          ? "pass (printed what its comments say)"
-          : `fail (printed ${JSON.stringify(result.stdout)}, not ${printed(code)})`;
+      else if (printsAsDocumented(code, result.stdout) === true) {
+        verdict = "pass (printed what its comments say)";
+      } else if (printsAsDocumented(code, result.stdout) === false) {
+        verdict = `fail (printed ${JSON.stringify(result.stdout)}, not what its comments say)`;
       }
       console.log(`example ${label}: ${verdict}, ${ms} ms`);
       if (!verdict.startsWith("pass")) {
