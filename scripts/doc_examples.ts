@@ -7,7 +7,8 @@
  *
  * Extraction: every fenced block whose info string starts with `ts` in
  * README.md and docs/*.md, and in the JSDoc comments (the ` * ` prefix
- * removed) of mod.ts and src/**\/*.ts. Which runtime runs which block:
+ * removed) of mod.ts and src/**\/*.ts: the files scripts/test.sh gives `deno test --doc`.
+ * Which runtime runs which block:
  *
  * - `ts ignore` blocks are skipped, as `deno test --doc` skips them (fragments,
  *   or programs that need files or a fixed port), except the `/bun` adapter's

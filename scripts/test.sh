@@ -14,7 +14,7 @@ step "deno lint"; deno lint
 step "deno check"; deno check mod.ts src/ tests/ scripts/ bench/
 step "deno check (a consumer's strictest settings)"; deno run -A scripts/check_strict.ts
 step "deno doc --lint"; deno doc --lint mod.ts src/adapters/[!_]*.ts src/cli/main.ts
-step "deno test --doc"; deno test -A --doc mod.ts src/ README.md docs/performance.md
+step "deno test --doc"; deno test -A --doc mod.ts src/ README.md docs/*.md
 step "deno test"; deno test -A tests/
 step "bun test"; bun test ./tests
 step "node --test (Node $(node --version))"; node --test "tests/**/*_test.ts"
