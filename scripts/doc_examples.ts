@@ -62,9 +62,10 @@ function blocks(
   const found: { info: string; line: number; code: string }[] = [];
   const lines = text.split("\n").map((line) => jsdoc ? line.replace(/^\s*\* ?/, "") : line);
   for (let i = 0; i < lines.length; i++) {
-    const open = /^```(\S*)(.*)$/.exec(lines[i]!);
+    // A fence may be indented (a block in a list item): the code keeps its own indentation.
+    const open = /^\s*```(\S*)(.*)$/.exec(lines[i]!);
     if (open === null) continue;
-    const end = lines.findIndex((line, j) => j > i && /^```\s*$/.test(line));
+    const end = lines.findIndex((line, j) => j > i && /^\s*```\s*$/.test(line));
     if (end === -1) throw new Error(`an unclosed code block at line ${i + 1}`);
     if (open[1] === "ts") {
       found.push({

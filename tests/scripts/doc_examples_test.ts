@@ -40,8 +40,9 @@ test("doc_examples: Markdown ts blocks; /deno is the runtime's own adapter, igno
     fence,
     "",
   ].join("\n");
+  const list = `- a step:\n\n  ${fence}ts\n  Deno.exit(0);\n  ${fence}\n`; // in a list item
   withTree(
-    { "README.md": readme, "docs/b.md": `${fence}ts\nDeno.exit(0);\n${fence}\n` },
+    { "README.md": readme, "docs/b.md": list },
     (root) => {
       assert.deepEqual(docExamples(root), [
         {
@@ -57,7 +58,7 @@ test("doc_examples: Markdown ts blocks; /deno is the runtime's own adapter, igno
           code: {},
           skipped: { node: "marked ignore", bun: "marked ignore" },
         },
-        { where: "docs/b.md:1", code: {}, skipped: { node: "uses Deno.*", bun: "uses Deno.*" } },
+        { where: "docs/b.md:3", code: {}, skipped: { node: "uses Deno.*", bun: "uses Deno.*" } },
       ]);
     },
   );
