@@ -11,6 +11,7 @@
 // byte queues kept alive after the frames in a block they copied small chunks into were dropped;
 // `byte-reader-chunks`: ByteReaders kept alive after every frame of the chunk they read was taken
 // with readFrame() and dropped.
+// `byte-reader-spanning`: a ByteReader kept alive after reading frames that each span two chunks.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -294,6 +295,25 @@ if (name === "framed-receive") {
   }
   const alive = await reachable();
   console.log(JSON.stringify({ made: refs.length, alive, open: readers.length }));
+} else if (name === "byte-reader-spanning") {
+  // One reader, kept reachable, reads frames that each span two chunks from a stream that stays
+  // open, up to the last frame, which never completes: the chunks of the frames it returned go.
+  const format = lengthPrefixed();
+  const frame = format.encode(new Uint8Array(100).fill(0x61));
+  const wire = new Uint8Array(frame.length * count);
+  for (let k = 0; k < count; k++) wire.set(frame, k * frame.length);
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const reader = new ByteReader(new ReadableStream({ start: (c) => void (controller = c) }));
+  // Cut in the middle of each frame; each chunk a buffer of its own.
+  for (let k = 0; k < count; k++) {
+    const chunk = wire.slice(k === 0 ? 0 : (k - 1) * frame.length + 50, k * frame.length + 50);
+    controller!.enqueue(chunk);
+    refs.push(new WeakRef(chunk.buffer));
+  }
+  for (let k = 0; k < count - 1; k++) assert.equal((await reader.readFrame(format))?.length, 100);
+  assert.equal(reader.bufferedBytes, 50);
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: reader.bufferedBytes > 0 ? 1 : 0 }));
 } else {
   throw new Error(`unknown case ${name}`);
 }

@@ -129,6 +129,20 @@ for (
 }
 
 test(
+  `collectable: a ByteReader that stays reachable lets go of the ${COUNT} chunks of the frames that span them it read`,
+  { timeout: 90_000 },
+  async () => {
+    // Its decoder keeps the bytes after a frame for the next one, while the reader keeps the
+    // chunks read (their bytes are its own until a frame is found): the chunks of frames returned
+    // are dropped as it reads (at first they were kept for as long as the reader lived).
+    const { made, alive, open } = await run("byte-reader-spanning");
+    assert.equal(made, COUNT);
+    assert.equal(open, 1);
+    assert.ok(alive <= 4, `${alive} of ${made} chunks still reachable`);
+  },
+);
+
+test(
   `collectable: ${COUNT} decoders and byte queues that stay reachable let go of the block small chunks were copied into once its bytes are read`,
   { timeout: 90_000 },
   async () => {

@@ -165,6 +165,11 @@ export class DelimitedDecoder implements FrameDecoder {
     return this.#stripCR && end > 0 && this.#queue.byteAt(end - 1) === CR ? end - 1 : end;
   }
 
+  /** See `HeaderDecoder.keepAsFresh()` (this decoder has no view cache). */
+  keepAsFresh(): void {
+    this.#buffers.forgetSlab();
+  }
+
   /** The unread bytes, handed back (used by `ByteReader`). */
   takeBuffered(): Uint8Array[] {
     this.#buffers.forgetSlab();

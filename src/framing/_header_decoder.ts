@@ -527,6 +527,17 @@ export class HeaderDecoder implements FrameDecoder {
     this.#filled += n;
   }
 
+  /**
+   * At a frame boundary, for a `ByteReader` that keeps this decoder and its
+   * bytes for the next frame: its next frame that spans chunks gets a
+   * buffer of its own size (as after {@linkcode takeBuffered}), and it keeps
+   * no chunk it has no bytes of.
+   */
+  keepAsFresh(): void {
+    this.#buffers.forgetSlab();
+    if (this.#viewOf !== undefined && this.#viewOf !== this.#queue.headChunk) this.#forgetView();
+  }
+
   /** The unread bytes, handed back (used by `ByteReader`); only at a frame boundary. */
   takeBuffered(): Uint8Array[] {
     if (this.#partial !== undefined || this.#waiting >= 0) return [];

@@ -12,8 +12,10 @@ import {
 } from "../framing/_options.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 
+/** What framewire's own decoders do for a reader that keeps them from frame to frame. */
 interface HandsBack {
   takeBuffered(): Uint8Array[];
+  keepAsFresh(): void;
 }
 
 /**
@@ -56,6 +58,10 @@ interface HandsBack {
  */
 export class ByteReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
+  /**
+   * The chunks read: the bytes buffered are the last `#length` bytes of them
+   * (those before were returned, and are dropped from time to time).
+   */
   #chunks: Uint8Array[] = [];
   #length = 0;
   #ended = false;
@@ -75,6 +81,12 @@ export class ByteReader {
    */
   #kept: FrameDecoder | undefined;
   #keptFraming: FramingLike | undefined;
+  /**
+   * `#kept` holds the bytes buffered (those after the frame it found), as
+   * given to it: the next `readFrame()` of its framing goes on with them, and
+   * anything else makes it hand them back first ({@linkcode ByteReader.#own}).
+   */
+  #holding = false;
 
   /**
    * Constructs a new instance and locks `readable`.
@@ -128,6 +140,7 @@ export class ByteReader {
     if (!this.#busy && this.#length >= n && !this.#released) {
       try {
         this.#checkKept();
+        this.#own();
         return Promise.resolve(this.#take(n));
       } catch (error) {
         return Promise.reject(error);
@@ -139,6 +152,7 @@ export class ByteReader {
   async #readExactly(n: number): Promise<Uint8Array | null> {
     if (this.#released) throw releasedError(); // also one that waited for a call released meanwhile
     this.#checkKept();
+    this.#own();
     while (this.#length < n) {
       if (!(await this.#fill())) {
         if (this.#length === 0) return null;
@@ -159,11 +173,19 @@ export class ByteReader {
    * `framing` has no `encode()` and `decoder()`.
    */
   readFrame(framing: FramingLike): Promise<Uint8Array | null> {
+    // The kept decoder, with the bytes after the last frame still in it: nothing to give it.
+    const holding = this.#holding && !this.#busy && framing === this.#keptFraming;
     let decoder: FrameDecoder;
-    try {
-      decoder = this.#decoderOf(framing);
-    } catch (error) {
-      return Promise.reject(error);
+    if (holding) {
+      decoder = this.#kept!;
+      this.#kept = undefined;
+      this.#holding = false;
+    } else {
+      try {
+        decoder = this.#decoderOf(framing);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     if (this.#busy) return this.#oneAtATime(() => this.#readFrame(framing, decoder, false));
     // Nothing pending: the call takes its turn at once, and a frame the buffered bytes hold is
@@ -171,7 +193,9 @@ export class ByteReader {
     this.#busy = true;
     let frame: Uint8Array | undefined;
     try {
-      this.#startFrame(decoder);
+      if (!holding) this.#startFrame(decoder);
+      else if (this.#released) throw releasedError(); // a releaseLock() that failed (#checkKept())
+      else this.#checkKept();
       frame = decoder.next();
       if (frame !== undefined) this.#keepRest(framing, decoder, frame);
     } catch (error) {
@@ -182,11 +206,14 @@ export class ByteReader {
       this.#endTurn();
       return Promise.resolve(frame);
     }
+    // The chunks read from here on are added to those of the frames returned before.
+    if (holding) this.#dropReturned();
     return this.#inTurn(() => this.#readFrame(framing, decoder, true));
   }
 
-  /** A decoder of `framing`: the one kept from the last frame found, or a new one. */
+  /** A decoder of `framing`, given no bytes: the one kept from the last frame found, or a new one. */
   #decoderOf(framing: FramingLike): FrameDecoder {
+    this.#unhold();
     const kept = this.#kept;
     if (kept !== undefined && framing === this.#keptFraming) {
       this.#kept = undefined;
@@ -205,7 +232,45 @@ export class ByteReader {
     if (this.#released) throw releasedError(); // as in #readExactly
     // The chunks stay buffered here until a frame is found (releaseLock() meanwhile returns them).
     this.#checkKept();
+    this.#own();
     for (const chunk of this.#chunks) decoder.push(chunk);
+  }
+
+  /**
+   * Takes the bytes buffered back from the kept decoder that holds them (it
+   * stays kept, as a fresh one), and drops the chunks' bytes returned
+   * before: `#chunks` are then exactly the bytes buffered.
+   */
+  #own(): void {
+    this.#unhold();
+    const extra = this.#dropReturned();
+    if (extra > 0) this.#chunks[0] = this.#chunks[0]!.subarray(extra);
+  }
+
+  /** The kept decoder forgets the bytes buffered, and stays kept as a fresh one. */
+  #unhold(): void {
+    if (this.#holding) {
+      this.#holding = false;
+      try {
+        (this.#kept as unknown as HandsBack).takeBuffered();
+      } catch {
+        // A chunk it holds was detached (see #checkKept(), which reports it): it is let go.
+        this.#kept = undefined;
+      }
+    }
+  }
+
+  /**
+   * Drops the chunks whose bytes were all returned, and returns how many
+   * bytes of the first chunk left were returned.
+   */
+  #dropReturned(): number {
+    const chunks = this.#chunks;
+    let rest = this.#length;
+    let i = chunks.length;
+    while (rest > 0 && i > 0) rest -= chunks[--i]!.length;
+    if (i > 0) chunks.splice(0, i);
+    return -rest;
   }
 
   /** `started`: the bytes buffered were given to `decoder` already, and found no frame. */
@@ -242,6 +307,7 @@ export class ByteReader {
     this.#released = true;
     this.#reader.releaseLock();
     this.#checkKept();
+    this.#own();
     return this.#take(this.#length);
   }
 
@@ -269,42 +335,35 @@ export class ByteReader {
   }
 
   /**
-   * The bytes kept between calls are views into the chunks read, as the
-   * frames returned may be: one that became empty was detached (the
-   * application transferred such a frame's buffer), and its bytes are gone.
+   * The bytes kept between calls are in the chunks read, as the frames
+   * returned may be: a chunk that became empty was detached (the application
+   * transferred such a frame's buffer), and its bytes are gone.
    */
   #checkKept(): void {
-    for (const chunk of this.#chunks) if (chunk.length === 0) throw detachedBytes();
+    const chunks = this.#chunks;
+    for (let i = chunks.length - 1, rest = this.#length; rest > 0 && i >= 0; i--) {
+      const n = chunks[i]!.length;
+      if (n === 0) throw detachedBytes();
+      rest -= n;
+    }
   }
 
   /**
    * Buffers what `decoder` has left after `frame`, and returns `frame`;
-   * keeps `decoder` for the next frame of `framing` when it hands its bytes
-   * back (`framing` undefined: it saw the end).
+   * keeps `decoder`, with those bytes, for the next frame of `framing` when
+   * that is framewire's own (`framing` undefined: it saw the end).
    */
   #keepRest<T>(framing: FramingLike | undefined, decoder: FrameDecoder, frame: T): T {
-    const handBack = (decoder as Partial<HandsBack>).takeBuffered;
-    if (typeof handBack === "function") {
-      this.#chunks = handBack.call(decoder);
-      if (framing !== undefined && isOwnFraming(framing)) {
-        this.#kept = decoder;
-        this.#keptFraming = framing;
-      }
-    } else {
-      // A decoder of a format of one's own: the bytes it still holds are the last ones it was
-      // given (all of this.#chunks).
-      const kept: Uint8Array[] = [];
-      let rest = decoder.bufferedBytes;
-      for (let i = this.#chunks.length - 1; i >= 0 && rest > 0; i--) {
-        const chunk = this.#chunks[i]!;
-        const part = rest >= chunk.length ? chunk : chunk.subarray(chunk.length - rest);
-        kept.unshift(part);
-        rest -= part.length;
-      }
-      this.#chunks = kept;
+    // The bytes a decoder still holds are the last ones it was given (those of this.#chunks).
+    const rest = decoder.bufferedBytes;
+    this.#length = rest;
+    if (rest === 0) this.#chunks.length = 0; // nothing of them is kept
+    if (framing !== undefined && isOwnFraming(framing)) {
+      (decoder as unknown as HandsBack).keepAsFresh();
+      this.#kept = decoder;
+      this.#keptFraming = framing;
+      this.#holding = true;
     }
-    this.#length = 0;
-    for (const chunk of this.#chunks) this.#length += chunk.length;
     return frame;
   }
 
