@@ -470,8 +470,10 @@ export function checkTarget<
 
 /** The PEM block each TLS setting must hold, by its label. */
 const PEM_LABELS = {
-  caCerts: /^CERTIFICATE$/,
-  cert: /^CERTIFICATE$/,
+  // OpenSSL's other names for one too, "TRUSTED CERTIFICATE" (`openssl x509 -trustout`, Fedora's
+  // ca-bundle.trust.crt) and the old "X509 CERTIFICATE": Node and Bun use them, Deno does not.
+  caCerts: /^(?:TRUSTED |X509 )?CERTIFICATE$/,
+  cert: /^(?:TRUSTED |X509 )?CERTIFICATE$/,
   // PKCS #8, PKCS #1 (RSA) or SEC 1 (EC): what every runtime reads. An encrypted one needs a
   // passphrase, which no adapter takes.
   key: /^(?:RSA |EC )?PRIVATE KEY$/,

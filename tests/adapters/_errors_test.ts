@@ -422,6 +422,26 @@ test("checkTarget finds the PEM block wherever it is, and checks every CA", BOUN
   checkTarget({ port: 0, cert: "junk" } as { port: number }, "listen");
 });
 
+test("checkTarget takes OpenSSL's other names for a certificate", BOUNDED, () => {
+  // "TRUSTED CERTIFICATE" (openssl x509 -trustout, Fedora's ca-bundle.trust.crt) and the old
+  // "X509 CERTIFICATE": a handshake with either as cert or CA worked with the node adapter on
+  // Node and Bun (and Deno for a CA) and the bun adapter on Bun; only Deno's own TLS refused them.
+  const block = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
+  const key = block("PRIVATE KEY");
+  for (const label of ["TRUSTED CERTIFICATE", "X509 CERTIFICATE"]) {
+    checkTarget({ port: 0, cert: block(label), key }, "listen", "server");
+    checkTarget({ port: 1, caCerts: [block(label)] }, "connect", "client");
+  }
+  // Not a certificate by any name.
+  for (const label of ["CERTIFICATE REQUEST", "X509 CRL", "PKCS7"]) {
+    assert.throws(() => checkTarget({ port: 1, caCerts: [block(label)] }, "connect", "client"), {
+      name: "TypeError",
+      message:
+        `Cannot connect as caCerts[0] must be a PEM certificate: received a PEM block "${label}"`,
+    });
+  }
+});
+
 test("unixBindPath makes relative paths absolute, within 107 bytes", BOUNDED, () => {
   const cwd = () => "/work";
   assert.equal(unixBindPath("/tmp/s.sock", cwd), "/tmp/s.sock");
