@@ -422,6 +422,45 @@ test("checkTarget finds the PEM block wherever it is, and checks every CA", BOUN
   checkTarget({ port: 0, cert: "junk" } as { port: number }, "listen");
 });
 
+test(
+  "checkTarget: a path with an undefined host or port is a path; a null one is given",
+  BOUNDED,
+  () => {
+    const path = "/tmp/framewire-s.sock";
+    assert.deepEqual(checkTarget({ path, hostname: undefined, port: undefined }, "listen"), {
+      path,
+      hostname: undefined,
+      port: undefined,
+    });
+    // null is no default for a host name or port (refused without a path too).
+    for (const name of ["hostname", "port"]) {
+      assert.throws(() => checkTarget({ path, [name]: null }, "connect"), {
+        name: "TypeError",
+        message:
+          `Cannot connect as the options name a Unix socket (path) and a TCP address (${name}): ` +
+          "pass one or the other",
+      });
+    }
+  },
+);
+
+test("checkTarget names the first PEM block when none is of the right kind", BOUNDED, () => {
+  const block = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
+  assert.throws(
+    () =>
+      checkTarget(
+        { port: 0, cert: block("CERTIFICATE"), key: block("EC PARAMETERS") + block("PUBLIC KEY") },
+        "listen",
+        "server",
+      ),
+    {
+      name: "TypeError",
+      message: "Cannot listen as key must be an unencrypted PEM private key: " +
+        'received a PEM block "EC PARAMETERS"',
+    },
+  );
+});
+
 test("checkTarget takes OpenSSL's other names for a certificate", BOUNDED, () => {
   // "TRUSTED CERTIFICATE" (openssl x509 -trustout, Fedora's ca-bundle.trust.crt) and the old
   // "X509 CERTIFICATE": a handshake with either as cert or CA worked with the node adapter on
