@@ -317,14 +317,22 @@ function checkSettings(
 /**
  * `options` with PEM given as bytes (`readFileSync(file)`, as plain
  * JavaScript often passes it; every runtime took it) turned into the text
- * the types ask for.
+ * the types ask for, and text without the byte order mark that decoding
+ * drops (`readFileSync(file, "utf8")` of a file saved with one keeps it:
+ * Node read past it, Bun and Deno found no PEM, ignoring such a CA).
  */
 function pemText<T extends object>(options: T): T {
   const o = options as LooseOptions;
+  const bom = (value: unknown): boolean => typeof value === "string" && value.startsWith("\uFEFF");
   const text = (value: unknown): unknown =>
-    value instanceof Uint8Array ? new TextDecoder().decode(value) : value;
-  const bytes = o.cert instanceof Uint8Array || o.key instanceof Uint8Array ||
-    (Array.isArray(o.caCerts) && o.caCerts.some((pem) => pem instanceof Uint8Array));
+    value instanceof Uint8Array
+      ? new TextDecoder().decode(value)
+      : bom(value)
+      ? (value as string).slice(1)
+      : value;
+  const changes = (value: unknown): boolean => value instanceof Uint8Array || bom(value);
+  const bytes = changes(o.cert) || changes(o.key) ||
+    (Array.isArray(o.caCerts) && o.caCerts.some(changes));
   if (!bytes) return options;
   const copy: LooseOptions = { ...o };
   for (const name of ["cert", "key"]) if (name in copy) copy[name] = text(copy[name]);

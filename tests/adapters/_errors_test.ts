@@ -396,6 +396,19 @@ test("checkTarget asks a TLS server for its key, and decodes a key given as byte
   );
 });
 
+test("checkTarget drops a byte order mark from PEM text, as decoding bytes does", BOUNDED, () => {
+  const cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  const key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+  const server = checkTarget(
+    { port: 0, cert: `\uFEFF${cert}`, key: `\uFEFF${key}` },
+    "listen",
+    "server",
+  );
+  assert.deepEqual([server.cert, server.key], [cert, key]);
+  const client = checkTarget({ port: 1, caCerts: [cert, `\uFEFF${cert}`] }, "connect", "client");
+  assert.deepEqual(client.caCerts, [cert, cert]);
+});
+
 test("checkTarget finds the PEM block wherever it is, and checks every CA", BOUNDED, () => {
   const block = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
   // Text before the block (openssl's "Bag Attributes", a comment) and a chain of blocks are PEM.

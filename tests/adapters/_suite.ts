@@ -2217,6 +2217,41 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  t(
+    'TLS: PEM text that starts with a byte order mark (readFileSync(file, "utf8")) is taken',
+    async () => {
+      // A file saved with one (Windows tools do) keeps it as text: Node read past it; Bun and Deno
+      // refused such a cert or key in their words and ignored such a CA, then said the server's
+      // certificate could not be verified.
+      const { connectTls, listenTls } = await adapter(name);
+      const text = (file: string): string =>
+        "\uFEFF" + readFileSync(`${root}/tests/fixtures/tls/${file}`, "utf8");
+      const listener = await listenTls({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: text("localhost.crt"),
+        key: text("localhost.key"),
+      });
+      try {
+        const accepted = accept(listener);
+        const client = await connectTls({
+          hostname: "127.0.0.1",
+          port: portOf(listener),
+          caCerts: [text("ca.crt")],
+        });
+        const server = await accepted;
+        const writer = client.writable.getWriter();
+        await writer.write(new TextEncoder().encode("hi"));
+        await writer.close();
+        assert.equal(new TextDecoder().decode(await readAll(server.readable)), "hi");
+        client.close();
+        server.close();
+      } finally {
+        listener.close();
+      }
+    },
+  );
+
   /** Runs `body` on `times` TLS connections in turn (tlsListen), each closed after it. */
   const withTlsPair = async (
     body: (client: Conn, server: Conn) => Promise<unknown>,
