@@ -498,10 +498,19 @@ const PEM_LABELS = {
 function checkPem(options: object, action: string, tls: "client" | "server"): void {
   const o = options as LooseOptions;
   const check = (name: keyof typeof PEM_LABELS, text: string, shown: string): void => {
-    const labels = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1]!);
-    if (labels.some((label) => PEM_LABELS[name].test(label))) return;
+    // At the start of a line, as every runtime reads it (an indented one was refused, and such a
+    // CA ignored, everywhere). A legacy encrypted key ("Proc-Type: 4,ENCRYPTED" after the BEGIN
+    // line) needs a passphrase no adapter takes: every runtime refused it in its own words.
+    const blocks = [
+      ...text.matchAll(/^-----BEGIN ([A-Z0-9 ]+)-----\r?\n(Proc-Type: *4, *ENCRYPTED\b)?/gm),
+    ]
+      .map((m) => ({ label: m[1]!, encrypted: m[2] !== undefined }));
+    if (blocks.some((b) => !b.encrypted && PEM_LABELS[name].test(b.label))) return;
     const want = name === "key" ? "an unencrypted PEM private key" : "a PEM certificate";
-    const got = labels.length > 0 ? `a PEM block "${labels[0]}"` : receivedValue(text);
+    const first = blocks[0];
+    const got = first === undefined
+      ? receivedValue(text)
+      : `${first.encrypted ? "an encrypted" : "a"} PEM block "${first.label}"`;
     throw new TypeError(`Cannot ${action} as ${shown} must be ${want}: received ${got}`);
   };
   if (tls === "client") {

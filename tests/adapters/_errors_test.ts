@@ -474,6 +474,46 @@ test("checkTarget names the first PEM block when none is of the right kind", BOU
   );
 });
 
+test(
+  "checkTarget wants a PEM block at the start of a line, and a key that is not encrypted",
+  BOUNDED,
+  () => {
+    const block = (label: string, indent = "", headers = "") =>
+      `${indent}-----BEGIN ${label}-----\n${headers}${indent}AAAA\n${indent}-----END ${label}-----\n`;
+    const cert = block("CERTIFICATE");
+    // Indented (as in a template literal): every runtime refused such a cert or key, each in its
+    // own words, and ignored such a CA (then reported the server's certificate as unverified).
+    assert.throws(
+      () => checkTarget({ port: 1, caCerts: [block("CERTIFICATE", "  ")] }, "connect", "client"),
+      {
+        name: "TypeError",
+        message:
+          'Cannot connect as caCerts[0] must be a PEM certificate: received the string "  -----BEGIN CERTIFICATE-----\\n  AAAA\\n  -…"',
+      },
+    );
+    // openssl rsa -aes128 (PKCS #1 with a Proc-Type header): every runtime failed it ("bad
+    // decrypt", "Unable to decode key", ...).
+    const legacy = block(
+      "RSA PRIVATE KEY",
+      "",
+      "Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n",
+    );
+    for (const text of [legacy, legacy.replaceAll("\n", "\r\n")]) {
+      assert.throws(() => checkTarget({ port: 0, cert, key: text }, "listen", "server"), {
+        name: "TypeError",
+        message: "Cannot listen as key must be an unencrypted PEM private key: " +
+          'received an encrypted PEM block "RSA PRIVATE KEY"',
+      });
+    }
+    // The same block without the header, and one after a line of text, are taken.
+    checkTarget(
+      { port: 0, cert: `Bag Attributes\r\n${cert}`, key: block("RSA PRIVATE KEY") },
+      "listen",
+      "server",
+    );
+  },
+);
+
 test("checkTarget takes OpenSSL's other names for a certificate", BOUNDED, () => {
   // "TRUSTED CERTIFICATE" (openssl x509 -trustout, Fedora's ca-bundle.trust.crt) and the old
   // "X509 CERTIFICATE": a handshake with either as cert or CA worked with the node adapter on
