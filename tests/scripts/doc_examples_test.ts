@@ -125,49 +125,56 @@ test("doc_examples: printsAsDocumented compares with the comments, as Node or Bu
   assert.equal(printsAsDocumented(code + "console.log(n);\n", "anything"), undefined);
 });
 
-test("doc_examples: runDocExamples fails a block that throws, exits non-zero, prints other than its comments say or never ends", () => {
-  // Each block runs on Node and Bun, as build_npm runs them (no package import: none is installed).
-  const readme = (codes: string[]) =>
-    codes.map((code) => `${fence}ts\n${code}\n${fence}\n`).join("\n");
-  const runtimes = { node: binaries.node, bun: binaries.bun };
-  const run = (codes: string[], timeoutMs?: number) => {
-    let problems: string[] = [];
-    withTree({ "README.md": readme(codes) }, (root) => {
-      const dir = join(root, "run");
-      mkdirSync(dir);
-      writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
-      problems = runDocExamples(root, dir, runtimes, timeoutMs);
-    });
-    return problems;
-  };
-  const problems = run([
-    "console.log(1 + 1); // 2", // README.md:1, passes
-    "console.log(3); // 2", // :5
-    'throw new Error("wrong");', // :9
-    "process.exitCode = 3;", // :13
-    "await Promise.resolve();\nconsole.log([1, 2]); // [ 1, 2 ]", // :17, passes
-    'process.kill(process.pid, "SIGKILL");', // :22, ended by a signal: no exit code
-    'if ("Bun" in globalThis) process.exit(4);', // :26, fails on Bun only
-  ]);
-  const verdicts: [number, string][] = [
-    [5, 'fail (printed "3\\n", not what its comments say)'],
-    [9, "fail (exit 1)"],
-    [13, "fail (exit 3)"],
-  ];
-  assert.deepEqual(problems, [
-    ...verdicts.flatMap(([line, verdict]) =>
-      ["node", "bun"].map((on) => `README.md:${line} on ${on}: ${verdict}`)
-    ),
-    "README.md:22 on node: fail (exit SIGKILL)",
-    "README.md:22 on bun: fail (exit SIGKILL)",
-    "README.md:26 on bun: fail (exit 4)",
-  ]);
-  // Never ends: a timer that keeps it alive, and a promise that never settles (Node exits with
-  // 13 and a warning, Bun keeps running): neither may pass. Killed at the limit given.
-  const hung = run(["setInterval(() => {}, 1000);", "await new Promise(() => {});"], 1000);
-  assert.equal(hung.length, 4, hung.join("\n"));
-  assert.match(hung[0]!, /^README\.md:1 on node: hang \(killed after 1 s\)$/);
-  assert.match(hung[1]!, /^README\.md:1 on bun: hang \(killed after 1 s\)$/);
-  assert.match(hung[2]!, /^README\.md:5 on node: fail \(exit 13\)$/);
-  assert.match(hung[3]!, /^README\.md:5 on bun: (?:hang|fail)/);
-});
+// About 4 s of child processes (a hang waits for its limit): past bun test's default of 5 s under load.
+test(
+  "doc_examples: runDocExamples fails a block that throws, exits non-zero, prints other than its comments say or never ends",
+  {
+    timeout: 60_000,
+  },
+  () => {
+    // Each block runs on Node and Bun, as build_npm runs them (no package import: none is installed).
+    const readme = (codes: string[]) =>
+      codes.map((code) => `${fence}ts\n${code}\n${fence}\n`).join("\n");
+    const runtimes = { node: binaries.node, bun: binaries.bun };
+    const run = (codes: string[], timeoutMs?: number) => {
+      let problems: string[] = [];
+      withTree({ "README.md": readme(codes) }, (root) => {
+        const dir = join(root, "run");
+        mkdirSync(dir);
+        writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+        problems = runDocExamples(root, dir, runtimes, timeoutMs);
+      });
+      return problems;
+    };
+    const problems = run([
+      "console.log(1 + 1); // 2", // README.md:1, passes
+      "console.log(3); // 2", // :5
+      'throw new Error("wrong");', // :9
+      "process.exitCode = 3;", // :13
+      "await Promise.resolve();\nconsole.log([1, 2]); // [ 1, 2 ]", // :17, passes
+      'process.kill(process.pid, "SIGKILL");', // :22, ended by a signal: no exit code
+      'if ("Bun" in globalThis) process.exit(4);', // :26, fails on Bun only
+    ]);
+    const verdicts: [number, string][] = [
+      [5, 'fail (printed "3\\n", not what its comments say)'],
+      [9, "fail (exit 1)"],
+      [13, "fail (exit 3)"],
+    ];
+    assert.deepEqual(problems, [
+      ...verdicts.flatMap(([line, verdict]) =>
+        ["node", "bun"].map((on) => `README.md:${line} on ${on}: ${verdict}`)
+      ),
+      "README.md:22 on node: fail (exit SIGKILL)",
+      "README.md:22 on bun: fail (exit SIGKILL)",
+      "README.md:26 on bun: fail (exit 4)",
+    ]);
+    // Never ends: a timer that keeps it alive, and a promise that never settles (Node exits with
+    // 13 and a warning, Bun keeps running): neither may pass. Killed at the limit given.
+    const hung = run(["setInterval(() => {}, 1000);", "await new Promise(() => {});"], 1000);
+    assert.equal(hung.length, 4, hung.join("\n"));
+    assert.match(hung[0]!, /^README\.md:1 on node: hang \(killed after 1 s\)$/);
+    assert.match(hung[1]!, /^README\.md:1 on bun: hang \(killed after 1 s\)$/);
+    assert.match(hung[2]!, /^README\.md:5 on node: fail \(exit 13\)$/);
+    assert.match(hung[3]!, /^README\.md:5 on bun: (?:hang|fail)/);
+  },
+);
