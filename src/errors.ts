@@ -37,12 +37,13 @@ export type FramingErrorCode =
  *
  * const decoder = lengthPrefixed({ maxFrameLength: 16 }).decoder();
  * decoder.push(new Uint8Array([0, 0, 1, 0]));
+ * let code: string | undefined;
  * try {
  *   decoder.next();
  * } catch (error) {
- *   assert.ok(error instanceof FramingError);
- *   assert.equal(error.code, "FRAME_TOO_LARGE");
+ *   if (error instanceof FramingError) code = error.code;
  * }
+ * assert.equal(code, "FRAME_TOO_LARGE");
  * ```
  */
 export class FramingError extends Error {
