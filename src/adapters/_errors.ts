@@ -420,6 +420,14 @@ export function checkTarget<
     options = { ...options };
     for (const name of nulls) (options as Record<string, unknown>)[name] = undefined;
   }
+  // An undefined path next to a port is no path (options take undefined), as for Node's net.
+  if (
+    "path" in options && options.path === undefined &&
+    (options as { port?: unknown }).port !== undefined
+  ) {
+    const { path: _, ...tcp } = options as Record<string, unknown>;
+    options = tcp as T;
+  }
   if ("path" in options) {
     const path: unknown = options.path;
     // TLS is over TCP only (Deno's connectTls() has no path; the others failed in their words).

@@ -445,6 +445,17 @@ test(
       hostname: undefined,
       port: undefined,
     });
+    // An undefined path is none, next to a port (a TCP target, without the key: the adapters
+    // pick a Unix socket by "path" in options); alone it is a path missing.
+    const tcp = checkTarget({ path: undefined, port: 1 } as { port: number }, "connect");
+    assert.deepEqual(tcp, { port: 1 });
+    assert.throws(
+      () => checkTarget({ path: undefined } as unknown as { path: string }, "connect"),
+      {
+        name: "TypeError",
+        message: "Cannot connect as path must be a non-empty string: received undefined",
+      },
+    );
     // null is no default for a host name or port (refused without a path too).
     for (const name of ["hostname", "port"]) {
       assert.throws(() => checkTarget({ path, [name]: null }, "connect"), {

@@ -737,6 +737,12 @@ export function adapterSuite(name: Runtime): void {
     await using listener = await listen({ hostname: undefined, port: 0 });
     const conn = await connect({ hostname: undefined, port: portOf(listener) });
     conn.close();
+    // Nor is an undefined path next to a port (the error said "path must be a non-empty string").
+    const viaTcp = await connect(
+      loose({ path: undefined, hostname: "127.0.0.1", port: portOf(listener) }),
+    );
+    assert.equal(viaTcp.remoteAddr.transport, "tcp");
+    viaTcp.close();
   });
 
   t(
