@@ -56,6 +56,22 @@ test("showPayload() and jsonLine() escape characters that change how a line look
   assert.deepEqual(JSON.parse(line), { frame: 1, length: te.encode(tricky).length, text: tricky });
 });
 
+test("jsonLine() writes an invisible character as a \\u escape of four hex digits", () => {
+  // U+00AD (soft hyphen) is a format character with a code under 0x1000.
+  assert.equal(jsonLine("a\u00adb\u202e"), '"a\\u00adb\\u202e"');
+  assert.equal(jsonLine({ t: "\u{e0041}" }), '{"t":"\\udb40\\udc41"}');
+});
+
+test("printableText() and hexAscii() draw the line between 1f and 20", () => {
+  assert.equal(printableText(new Uint8Array([0x41, 0x1f])), undefined);
+  assert.equal(printableText(new Uint8Array([0x41, 0x20])), "A ");
+  assert.equal(hexAscii(new Uint8Array([0x1f, 0x20]), 16), "1f 20  |. |");
+});
+
+test("showPayload() counts U+10000, the first character past U+FFFF, as one", () => {
+  assert.equal(showPayload(te.encode("\u{10000}ab"), 1), '"\u{10000}"…');
+});
+
 test("payloadJson() gives text for printable payloads and compact hex otherwise", () => {
   assert.deepEqual(payloadJson(te.encode("ok")), { length: 2, text: "ok" });
   assert.deepEqual(payloadJson(new Uint8Array([0, 171])), { length: 2, hex: "00ab" });
@@ -139,6 +155,18 @@ test("sniff() recognises a stream that holds just the signature", () => {
   assert.match(sniff(te.encode("SSH-"))?.what ?? "(nothing)", /^an SSH banner$/);
   assert.match(sniff(te.encode("GET "))?.what ?? "(nothing)", /^an HTTP request \("GET "\)$/);
   assert.match(sniff(te.encode("HTTP/1."))?.what ?? "(nothing)", /^an HTTP response/);
+  assert.equal(sniff(new Uint8Array([0x1f, 0x8b]))?.what, "gzip data (1f 8b)");
+});
+
+test("sniff() reads a hello type only in a handshake record: a whole alert is no ServerHello", () => {
+  // An alert record with its body: level 2 (fatal) in byte 5, where a handshake has its type.
+  const alert = sniff(new Uint8Array([0x15, 3, 3, 0, 2, 2, 0x28]))!;
+  assert.equal(alert.what, "a TLS alert record, 15 03 03");
+  assert.match(alert.advice, /speaking TLS to a plain-TCP port/);
+  assert.equal(
+    sniff(new Uint8Array([0x17, 3, 3, 0, 9, 1, 0]))?.what,
+    "a TLS application data record, 17 03 03",
+  );
 });
 
 test("hexAscii() shows every byte from 80 to ff as a dot, and hex() of no bytes is empty", () => {
@@ -158,6 +186,28 @@ test("showPayload() counts U+FFFF as one character, like any other below U+10000
 test("sniff() quotes an HTTP request line with a dot for each byte that is not printable ASCII", () => {
   const bytes = new Uint8Array([...te.encode("GET /a"), 0x7f, 0xff, 0x01, ...te.encode("b\r\n")]);
   assert.equal(sniff(bytes)?.what, 'an HTTP request ("GET /a...b")');
+});
+
+test("sniff() ends a quoted HTTP line at a bare LF, and keeps ~ but not 1f as a character", () => {
+  const bytes = new Uint8Array([
+    ...te.encode("GET /~a"),
+    0x1f,
+    ...te.encode("b HTTP/1.0\nHost: x\n"),
+  ]);
+  assert.equal(sniff(bytes)?.what, 'an HTTP request ("GET /~a.b HTTP/1.0")');
+  assert.equal(
+    sniff(te.encode("HTTP/1.0 200 OK\n\n"))?.what,
+    'an HTTP response ("HTTP/1.0 200 OK")',
+  );
+});
+
+test("sniff() names a TLS ChangeCipherSpec record", () => {
+  assert.equal(
+    sniff(new Uint8Array([0x14, 3, 3, 0, 1, 1]))?.what,
+    "a TLS ChangeCipherSpec record, 14 03 03",
+  );
+  assert.equal(sniff(new Uint8Array([0x13, 3, 3, 0, 1, 1])), undefined);
+  assert.equal(sniff(new Uint8Array([0x18, 3, 3, 0, 1, 1])), undefined);
 });
 
 sockets.check();
