@@ -9,7 +9,7 @@ import {
   parseTarget,
   UsageError,
 } from "../../src/cli/_args.ts";
-import { FORMAT_NAMES, framingFor } from "../../src/cli/_formats.ts";
+import { FORMAT_NAMES, formatHelp, framingFor, PROTOCOL_NAMES } from "../../src/cli/_formats.ts";
 
 const SPEC = {
   port: { type: "string", short: "p" },
@@ -23,6 +23,12 @@ test("parseArgs() accepts --opt value, --opt=value, -p value and -pvalue", () =>
     assert.equal(parsed.options.get("port"), "9000", args.join(" "));
     assert.deepEqual(parsed.positionals, []);
   }
+});
+
+test("parseArgs() takes the value of -pVALUE from one character on", () => {
+  const parsed = parseArgs(["-p9", "x"], SPEC);
+  assert.equal(parsed.options.get("port"), "9");
+  assert.deepEqual(parsed.positionals, ["x"]);
 });
 
 test("parseArgs() keeps positionals, a lone - and everything after --", () => {
@@ -126,6 +132,39 @@ test("framingFor() maps every format name to the framing of that name", () => {
   );
   assert.throws(() => framingFor("u8", 256), /more than u8 can carry: at most 255 bytes/);
   assert.throws(() => framingFor("u33"), /unknown format "u33": expected one of u32be, u32le/);
+});
+
+test("framingFor() calls a protocol name inspect-only only where it is refused for being one", () => {
+  const formats = FORMAT_NAMES.join(", ");
+  assert.throws(() => framingFor("u33"), {
+    message: `unknown format "u33": expected one of ${formats}`,
+  });
+  assert.throws(() => framingFor("u33", undefined, true), {
+    message: `unknown format "u33": expected one of ${
+      [...FORMAT_NAMES, ...PROTOCOL_NAMES].join(", ")
+    }`,
+  });
+  // An empty --format= is a mistake too, not the default format.
+  assert.throws(() => framingFor(""), /^UsageError: unknown format "": expected one of u32be/);
+  assert.throws(() => framingFor("postgres"), {
+    message: `unknown format "postgres": expected one of ${formats} (postgres is for inspect ` +
+      "only: its frames start with a type byte, not a line of text)",
+  });
+});
+
+test("formatHelp() lists every name, one a line, each description at the same column", () => {
+  for (
+    const [protocols, names] of [[false, FORMAT_NAMES], [true, [
+      ...FORMAT_NAMES,
+      ...PROTOCOL_NAMES,
+    ]]] as const
+  ) {
+    const lines = formatHelp(protocols).split("\n");
+    assert.deepEqual(lines.map((l) => l.trim().split(" ")[0]), names);
+    // Four spaces, the longest name, two spaces, the description.
+    const column = 4 + Math.max(...names.map((n) => n.length)) + 2;
+    for (const line of lines) assert.match(line.slice(column - 2), /^ {2}\S/, line);
+  }
 });
 
 test("framingFor() wires the byte order and width of each length format", () => {
