@@ -129,6 +129,18 @@ test("inspect splits header and trailer bytes per format, for frames that are vi
   }
 });
 
+test("inspect counts offsets from the input's start when it is a view into a larger buffer", async () => {
+  const wire = capture("u32be", [te.encode("x".repeat(40)), te.encode("hi")]);
+  const buffer = new Uint8Array(7 + wire.length);
+  buffer.set(wire, 7);
+  const { code, frames } = await inspectJson("u32be", buffer.subarray(7));
+  assert.equal(code, 0);
+  assert.deepEqual(frames.map((f) => [f.start, f.end, f.header, f.trailer]), [
+    [0, 44, 4, 0],
+    [44, 50, 4, 0],
+  ]);
+});
+
 test("inspect places the payload of 32- and 33-byte frames in every format (on Bun the first are copies, the second views)", async () => {
   for (const format of [...FORMAT_NAMES, ...PROTOCOL_NAMES]) {
     const framing = framingFor(format, undefined, true);
@@ -166,12 +178,17 @@ test("inspect --preview 0 ends rows without trailing spaces, --limit 0 prints no
   assert.equal(await run(["inspect", "--format", "u32be", "--limit", "0", "-"], b), 0);
   assert.doesNotMatch(b.stdout, /frame +start/); // before: a header with no rows under it
   assert.match(b.stdout, /1 more frame not shown \(--limit 0\)/);
+  const c = captureIo({ stdin: [data, data] });
+  assert.equal(await run(["inspect", "--format", "u32be", "--limit", "1", "-"], c), 0);
+  assert.match(c.stdout, /\n frame {2}start {4}end {2}framing {2}payload {2}preview\n {5}1 /);
+  assert.match(c.stdout, /1 more frame not shown \(--limit 1\)/);
 });
 
 test("inspect words a stream of one undecodable byte in the singular", async () => {
   const io = captureIo({ stdin: [new Uint8Array([0x78])] });
   assert.equal(await run(["inspect", "--format", "u32be", "-"], io), 1);
   // Before: "none of the 1 byte could be decoded".
+  assert.match(io.stdout, /\n {2}bytes at offset 0: 78 {2}\|x\|\n/);
   assert.match(io.stdout, /\nstopped: no complete frame; the only byte could not be decoded\n$/);
 });
 
@@ -276,6 +293,13 @@ test("inspect of a missing file fails in one line", async () => {
   assert.equal(io.stdout, "");
 });
 
+test("inspect of an empty FILE argument reads no file and not standard input either", async () => {
+  const io = captureIo({ stdin: [capture("u32be")] });
+  assert.equal(await run(["inspect", ""], io), 1);
+  assert.equal(io.stderr, "framewire inspect: cannot read : no such file\n");
+  assert.equal(io.stdout, "");
+});
+
 test("inspect rejects a second file and a bad --limit as usage errors", async () => {
   const io = captureIo();
   assert.equal(await run(["inspect", "a", "b"], io), 2);
@@ -330,6 +354,23 @@ test("inspect --skip decodes what follows a greeting, with offsets from the star
   assert.match(io.stdout, /^standard input: 76 bytes \(the first 9 skipped\), format u32be/);
   assert.match(io.stdout, /\n {5}1 {6}9 {5}18 {8}4 {8}5 {2}68 65/);
   assert.match(io.stdout, /ok: 4 frames, all 67 bytes after offset 9 decoded/);
+});
+
+test("inspect --skip 1 says that one byte was skipped, in the header and the verdict", async () => {
+  const data = new Uint8Array([0x2a, ...capture("u8", [te.encode("hi")])]);
+  const io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--format", "u8", "--skip", "1"], io), 0);
+  assert.match(io.stdout, /^standard input: 4 bytes \(the first 1 skipped\), format u8/);
+  assert.match(io.stdout, /\nok: 1 frame, all 3 bytes after offset 1 decoded\n$/);
+});
+
+test("inspect --max-frame-length 0 is refused for its range, before any format sees it", async () => {
+  const io = captureIo({ stdin: [] });
+  assert.equal(await run(["inspect", "--max-frame-length", "0"], io), 2);
+  assert.match(
+    io.stderr,
+    /^framewire inspect: invalid --max-frame-length "0": expected an integer from 1 to /,
+  );
 });
 
 test("inspect --skip reports errors at their offset in the whole input", async () => {
