@@ -122,6 +122,10 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   const preview = integerOption(parsed, "preview", { min: 0, max: 4096, fallback: 16 })!;
   const json = flag(parsed, "json");
   const file = parsed.positionals[0] ?? "-";
+  // (An empty one read "cannot read : no such file", a script's unset variable most likely.)
+  if (file === "") {
+    throw new UsageError("FILE must not be empty: give a file name, or - for standard input");
+  }
   const source = file === "-" ? "standard input" : file;
 
   if (file === "-" && io.stdinIsTerminal()) {

@@ -293,10 +293,13 @@ test("inspect of a missing file fails in one line", async () => {
   assert.equal(io.stdout, "");
 });
 
-test("inspect of an empty FILE argument reads no file and not standard input either", async () => {
+test("inspect of an empty FILE argument is a usage error: it reads no file and not standard input either", async () => {
   const io = captureIo({ stdin: [capture("u32be")] });
-  assert.equal(await run(["inspect", ""], io), 1);
-  assert.equal(io.stderr, "framewire inspect: cannot read : no such file\n");
+  assert.equal(await run(["inspect", ""], io), 2);
+  assert.match(
+    io.stderr,
+    /^framewire inspect: FILE must not be empty: give a file name, or - for standard input /,
+  );
   assert.equal(io.stdout, "");
 });
 
