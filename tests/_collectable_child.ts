@@ -12,6 +12,7 @@
 // `byte-reader-chunks`: ByteReaders kept alive after every frame of the chunk they read was taken
 // with readFrame() and dropped.
 // `byte-reader-spanning`: a ByteReader kept alive after reading frames that each span two chunks.
+// `byte-reader-large`: a ByteReader kept alive after reading one frame that spans `count` chunks.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -312,6 +313,26 @@ if (name === "framed-receive") {
   }
   for (let k = 0; k < count - 1; k++) assert.equal((await reader.readFrame(format))?.length, 100);
   assert.equal(reader.bufferedBytes, 50);
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: reader.bufferedBytes > 0 ? 1 : 0 }));
+} else if (name === "byte-reader-large") {
+  // One reader, kept reachable, reads one frame that spans `count` chunks from a stream that
+  // stays open; the last chunk holds the start of the next frame too, which never completes.
+  const format = lengthPrefixed();
+  const frame = format.encode(new Uint8Array(count * 600).fill(0x61));
+  const wire = new Uint8Array(frame.length + 2);
+  wire.set(frame);
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const reader = new ByteReader(new ReadableStream({ start: (c) => void (controller = c) }));
+  // Each chunk a buffer of its own.
+  const size = Math.ceil(wire.length / count);
+  for (let at = 0; at < wire.length; at += size) {
+    const chunk = wire.slice(at, at + size);
+    controller!.enqueue(chunk);
+    refs.push(new WeakRef(chunk.buffer));
+  }
+  assert.equal((await reader.readFrame(format))?.length, count * 600);
+  assert.equal(reader.bufferedBytes, 2);
   const alive = await reachable();
   console.log(JSON.stringify({ made: refs.length, alive, open: reader.bufferedBytes > 0 ? 1 : 0 }));
 } else {

@@ -143,6 +143,20 @@ test(
 );
 
 test(
+  `collectable: a ByteReader that stays reachable lets go of the ${COUNT} chunks of the one frame that spans them it returned`,
+  { timeout: 90_000 },
+  async () => {
+    // The frame is a copy; the bytes after it, the start of the next frame, lie in the last chunk.
+    // The reader kept every chunk of the frame until its next call (a reader left idle after a
+    // large frame held it twice: 100 of 100 chunks reachable before).
+    const { made, alive, open } = await run("byte-reader-large");
+    assert.equal(made, COUNT);
+    assert.equal(open, 1);
+    assert.ok(alive <= 4, `${alive} of ${made} chunks still reachable`);
+  },
+);
+
+test(
   `collectable: ${COUNT} decoders and byte queues that stay reachable let go of the block small chunks were copied into once its bytes are read`,
   { timeout: 90_000 },
   async () => {

@@ -358,6 +358,7 @@ export class ByteReader {
     const rest = decoder.bufferedBytes;
     this.#length = rest;
     if (rest === 0) this.#chunks.length = 0; // nothing of them is kept
+    else this.#dropReturned(); // nor the chunks of the frame (an idle reader would hold them)
     if (framing !== undefined && isOwnFraming(framing)) {
       (decoder as unknown as HandsBack).keepAsFresh();
       this.#kept = decoder;
