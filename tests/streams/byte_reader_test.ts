@@ -231,6 +231,50 @@ test("ByteReader: a transferred frame that shares its chunk with bytes kept for 
   }
 });
 
+test("ByteReader: a transferred frame that shares its chunk with a few offset bytes kept for later is a TypeError, at the end of the stream too", async () => {
+  // lengthPrefixed's offset bytes alone complete no header, so the decoder kept with them waits
+  // for more bytes without reading them: the reader checks its chunks before it goes on.
+  const framing = lengthPrefixed({ offset: 4 });
+  const body = Array.from({ length: 44 }, (_, i) => i);
+  for (const more of [[], [[9, 9, 0, 0, 0, 1, 5]]]) {
+    const wire = [...framing.encode(new Uint8Array(body)), 9, 9];
+    const reader = new ByteReader(streamOf([wire, ...more]));
+    const first = (await reader.readFrame(framing))!;
+    assert.deepEqual(first, new Uint8Array(body));
+    assert.equal(reader.bufferedBytes, 2);
+    structuredClone(first, { transfer: [first.buffer as ArrayBuffer] });
+    await assert.rejects(reader.readFrame(framing), (error) => {
+      assert.ok(error instanceof TypeError, `${more.length} more: ${error}`);
+      assert.match(error.message, /detached/);
+      return true;
+    });
+  }
+});
+
+test("ByteReader: a transferred frame that was a view of the block a decoder copied small chunks into leaves the reader's bytes as they are", async () => {
+  // The delimited decoder copies small chunks that come while it holds bytes into a block of its
+  // own; a frame inside it is a view of the block. The reader keeps its own chunks: the bytes after
+  // the frame are still there once the block is detached, and the framing's next decoder is one
+  // that holds no byte of the block.
+  const framing = lines();
+  const line = new Uint8Array(40).fill(0x78); // on Bun, frames under 33 B are copies
+  const encoder = new TextEncoder();
+  const reader = new ByteReader(streamOfChunks([
+    encoder.encode("ab"),
+    concat([encoder.encode("cd\n"), line, encoder.encode("\nyz")]),
+    encoder.encode("w\n"),
+  ]));
+  assert.deepEqual(await reader.readFrame(framing), encoder.encode("abcd"));
+  const second = (await reader.readFrame(framing))!;
+  assert.deepEqual(second, line);
+  assert.ok(second.buffer.byteLength > 46, "a view of the decoder's block");
+  structuredClone(second, { transfer: [second.buffer as ArrayBuffer] });
+  assert.deepEqual(await reader.readExactly(2), encoder.encode("yz"));
+  // Before: the kept decoder, whose block was detached, was used again, and said so.
+  assert.deepEqual(await reader.readFrame(framing), encoder.encode("w"));
+  assert.equal(await reader.readFrame(framing), null);
+});
+
 test("ByteReader: calls made while one is pending run after it, in call order", async () => {
   const framing = lengthPrefixed({ width: 1 });
   const wire = [1, 2, 3, 4, 5, 6, ...framing.encode(new Uint8Array([7, 8])), 9, 10];
@@ -408,6 +452,24 @@ test("ByteReader: a readFrame() that fails leaves its bytes for the next read, a
   }
 });
 
+test("ByteReader: a readFrame() that fails on the bytes after a frame leaves the framing's decoder with none of them", async () => {
+  // The decoder kept with the bytes after a frame is taken out while a call uses it: one that
+  // failed is not used again (kept, it still held the bad frame's bytes, and the next readFrame()
+  // of the framing gave it the bytes after them too, to fail on the bad frame again).
+  const framing = lengthPrefixed({ width: 1, maxFrameLength: 3 });
+  const wire = new Uint8Array([2, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 6]);
+  for (let a = 0; a <= wire.length; a++) {
+    for (let b = a; b <= wire.length; b++) {
+      const reader = new ByteReader(threeChunks(wire, a, b));
+      assert.deepEqual(await reader.readFrame(framing), new Uint8Array([7, 8]));
+      await assert.rejects(reader.readFrame(framing), FrameTooLargeError);
+      assert.deepEqual(await reader.readExactly(10), wire.subarray(3, 13));
+      assert.deepEqual(await reader.readFrame(framing), new Uint8Array([6]), `cuts ${a}, ${b}`);
+      assert.equal(await reader.readFrame(framing), null);
+    }
+  }
+});
+
 test("ByteReader: frames that span chunks are buffers of their own, also one after another with one framing", async () => {
   // readFrame() keeps its decoder for the next frame of the framing; frames that span chunks are
   // still copied into memory no other frame shares (the kept decoder once carved them out of one
@@ -496,6 +558,31 @@ test("ByteReader: a call made once the first of two pending calls resolved waits
     const third = reader.readExactly(1);
     assert.deepEqual(await second, new Uint8Array(wire.slice(1, 11)), `cut at ${cut}`);
     assert.deepEqual(await third, new Uint8Array([11]), `cut at ${cut}`);
+  }
+});
+
+test("ByteReader: a readFrame() made at any turn of the microtask queue while another one ends takes the frame after it", async () => {
+  // Between a pending readFrame() finding its frame and the end of its turn, the reader is busy
+  // and its decoder, kept, holds the bytes after the frame: a call made then (by code that runs
+  // meanwhile, e.g. another task that reads too) waits for the turn, and must not go on with them
+  // as they are in the decoder and be given them again.
+  const framing = lengthPrefixed({ width: 1 });
+  const frames = [[1, 1, 1], [2, 2], [3]].map((p) => new Uint8Array(p));
+  const wire = concat(frames.map((frame) => framing.encode(frame)));
+  for (let turns = 0; turns < 30; turns++) {
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const reader = new ByteReader(new ReadableStream({ start: (c) => void (controller = c) }));
+    const first = reader.readFrame(framing);
+    controller!.enqueue(wire.slice());
+    controller!.close();
+    let later = Promise.resolve();
+    for (let i = 0; i < turns; i++) later = later.then();
+    const second = later.then(() => reader.readFrame(framing));
+    assert.deepEqual(await first, frames[0], `${turns} turns`);
+    assert.deepEqual(await second, frames[1], `${turns} turns`);
+    assert.equal(reader.bufferedBytes, 2, `${turns} turns`);
+    assert.deepEqual(await reader.readFrame(framing), frames[2], `${turns} turns`);
+    assert.equal(await reader.readFrame(framing), null, `${turns} turns`);
   }
 });
 
