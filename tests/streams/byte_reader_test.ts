@@ -385,6 +385,22 @@ test("ByteReader.readExactly() returns a view of the chunk that holds the bytes,
   assert.equal(part.buffer, chunks[1]!.buffer);
 });
 
+test("ByteReader.readExactly() returns a view of the chunk that holds the bytes after a frame that ended a chunk before it", async () => {
+  // A readFrame() that failed left two chunks buffered; the next frame is the whole first chunk,
+  // and the bytes after it the whole second one: the reader drops the first (it counts the bytes
+  // not yet returned from the end of its chunks), and returns the second's bytes as a view of it.
+  const first = new TextEncoder().encode("abcd");
+  const second = new TextEncoder().encode("efgh\nxy");
+  const reader = new ByteReader(streamOfChunks([first, second]));
+  await assert.rejects(reader.readFrame(lines({ maxFrameLength: 6 })), FrameTooLargeError);
+  assert.deepEqual(await reader.readFrame(fixedSize(4)), first);
+  assert.equal(reader.bufferedBytes, 7);
+  const bytes = (await reader.readExactly(3))!;
+  assert.deepEqual(bytes, second.subarray(0, 3));
+  assert.equal(bytes.buffer, second.buffer, "a view of the second chunk");
+  assert.deepEqual(await reader.readFrame(lines()), new TextEncoder().encode("h"));
+});
+
 /** The bytes of `wire` cut at `a` and `b` (`a <= b`) into three chunks, empty ones dropped. */
 function threeChunks(wire: Uint8Array, a: number, b: number): ReadableStream<Uint8Array> {
   const parts = [wire.slice(0, a), wire.slice(a, b), wire.slice(b)];
