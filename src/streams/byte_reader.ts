@@ -359,8 +359,10 @@ export class ByteReader {
     this.#length = rest;
     if (rest === 0) this.#chunks.length = 0; // nothing of them is kept
     else this.#dropReturned(); // nor the chunks of the frame (an idle reader would hold them)
-    if (framing !== undefined && isOwnFraming(framing)) {
-      (decoder as unknown as HandsBack).keepAsFresh();
+    // (Not one whose decoder() an application replaced on framewire's framing object.)
+    const hooks = decoder as Partial<HandsBack>;
+    if (framing !== undefined && isOwnFraming(framing) && typeof hooks.keepAsFresh === "function") {
+      hooks.keepAsFresh();
       this.#kept = decoder;
       this.#keptFraming = framing;
       this.#holding = true;

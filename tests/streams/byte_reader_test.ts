@@ -7,6 +7,7 @@ import {
   decimalHeader,
   delimited,
   fixedSize,
+  type FrameDecoder,
   FrameTooLargeError,
   type Framing,
   type FramingLike,
@@ -663,6 +664,34 @@ test("ByteReader: a framing of one's own gets a decoder of its own per readFrame
   limit = 8;
   assert.deepEqual(await reader.readFrame(growing), new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
   assert.equal(await reader.readFrame(growing), null);
+});
+
+test("ByteReader: a framewire framing whose decoder() was replaced in place is read as a framing of one's own", async () => {
+  // The reader keeps framewire's own decoders from frame to frame; a framing object of framewire's
+  // whose decoder() an application wrapped (here, to count them) gives decoders without the
+  // reader's hooks. Before: the frame each call found was lost to a TypeError
+  // (keepAsFresh is not a function).
+  const framing = lengthPrefixed({ width: 1 });
+  const make = framing.decoder.bind(framing);
+  let made = 0;
+  (framing as { decoder: () => FrameDecoder }).decoder = () => {
+    made++;
+    const inner = make();
+    return {
+      get bufferedBytes() {
+        return inner.bufferedBytes;
+      },
+      push: (chunk: Uint8Array) => inner.push(chunk),
+      next: () => inner.next(),
+      end: () => inner.end(),
+    };
+  };
+  const reader = new ByteReader(streamOf([[1, 7, 2, 8, 9, 1], [6]]));
+  assert.deepEqual(await reader.readFrame(framing), new Uint8Array([7]));
+  assert.deepEqual(await reader.readFrame(framing), new Uint8Array([8, 9]));
+  assert.deepEqual(await reader.readFrame(framing), new Uint8Array([6]));
+  assert.equal(await reader.readFrame(framing), null);
+  assert.equal(made, 4, "a decoder per call");
 });
 
 test("ByteReader.releaseLock() fails a read in progress at the end of the stream too", async () => {
