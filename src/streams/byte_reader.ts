@@ -206,8 +206,6 @@ export class ByteReader {
       this.#endTurn();
       return Promise.resolve(frame);
     }
-    // The chunks read from here on are added to those of the frames returned before.
-    if (holding) this.#dropReturned();
     return this.#inTurn(() => this.#readFrame(framing, decoder, true));
   }
 
