@@ -10,10 +10,14 @@ export interface CaptureIo extends CliIo {
   readonly stdout: string;
   /** Everything written to standard error. */
   readonly stderr: string;
-  /** Resolves with the first match of `pattern` in standard error (now or later). */
-  waitForErr(pattern: RegExp): Promise<RegExpMatchArray>;
-  /** Resolves with the first match of `pattern` in standard output (now or later). */
-  waitForOut(pattern: RegExp): Promise<RegExpMatchArray>;
+  /**
+   * Resolves with the first match of `pattern` in standard error (now or later);
+   * rejects, quoting the output so far, if none comes within `deadlineMs` (a bound
+   * for a wrong output, which would otherwise leave the test waiting forever).
+   */
+  waitForErr(pattern: RegExp, deadlineMs?: number): Promise<RegExpMatchArray>;
+  /** As `waitForErr`, for standard output. */
+  waitForOut(pattern: RegExp, deadlineMs?: number): Promise<RegExpMatchArray>;
   /** Calls the handlers registered with `onInterrupt` (as a Ctrl-C would). */
   interrupt(): void;
   /**
@@ -33,6 +37,9 @@ export interface CaptureIoOptions {
   terminal?: boolean;
 }
 
+/** How long `waitForErr` and `waitForOut` wait by default: output comes in milliseconds. */
+export const WAIT_DEADLINE_MS = 5000;
+
 /** Returns a new {@linkcode CaptureIo}. */
 export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
   let stdout = "";
@@ -44,6 +51,29 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
   }[] = [];
   const handlers = new Set<() => void>();
   let room: Promise<void> | undefined;
+  function wait(pattern: RegExp, err: boolean, deadlineMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(
+          new Error(
+            `${pattern} did not appear in standard ${err ? "error" : "output"} within ` +
+              `${deadlineMs} ms; it was:\n${err ? stderr : stdout}`,
+          ),
+        );
+      }, deadlineMs);
+      const waiter = {
+        pattern,
+        err,
+        resolve: (m: RegExpMatchArray) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
+      waiters.push(waiter);
+      check();
+    });
+  }
   function check(): void {
     for (const w of [...waiters]) {
       const m = (w.err ? stderr : stdout).match(w.pattern);
@@ -92,17 +122,11 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
       handlers.add(handler);
       return () => handlers.delete(handler);
     },
-    waitForErr(pattern: RegExp): Promise<RegExpMatchArray> {
-      return new Promise((resolve) => {
-        waiters.push({ pattern, err: true, resolve });
-        check();
-      });
+    waitForErr(pattern: RegExp, deadlineMs = WAIT_DEADLINE_MS): Promise<RegExpMatchArray> {
+      return wait(pattern, true, deadlineMs);
     },
-    waitForOut(pattern: RegExp): Promise<RegExpMatchArray> {
-      return new Promise((resolve) => {
-        waiters.push({ pattern, err: false, resolve });
-        check();
-      });
+    waitForOut(pattern: RegExp, deadlineMs = WAIT_DEADLINE_MS): Promise<RegExpMatchArray> {
+      return wait(pattern, false, deadlineMs);
     },
     outputRoom(): Promise<void> {
       return room ?? Promise.resolve();

@@ -15,7 +15,7 @@ import { run } from "../../src/cli/_run.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import type { Conn, Listener, ListenOptions } from "../../src/connection/types.ts";
 import { adapter } from "../_util/runtime.ts";
-import { type CaptureIo, captureIo } from "./_capture_io.ts";
+import { type CaptureIo, captureIo, WAIT_DEADLINE_MS } from "./_capture_io.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
 const sockets = watchSockets();
@@ -60,20 +60,58 @@ function writeThenEnd(
 
 const HTTP_GET = te.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
-async function startListen(
-  args: string[],
-): Promise<{ io: CaptureIo; port: string; done: Promise<number> }> {
+/**
+ * Rejects if `promise` has not settled within `ms`: for a command's exit, which a
+ * wrong command may never reach (the test then fails instead of waiting forever).
+ */
+function settles<T>(promise: Promise<T>, what: string, ms = WAIT_DEADLINE_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A `listen` started in-process. `done` is its exit code, bounded by a deadline.
+ * Disposing it (`await using`) interrupts it and waits for it to end, so a test that
+ * fails before it stops the server does not leave it listening (the file then hung).
+ */
+interface Server extends AsyncDisposable {
+  io: CaptureIo;
+  port: string;
+  done: Promise<number>;
+}
+
+async function startListen(args: string[]): Promise<Server> {
   const io = captureIo();
-  const done = run(["listen", ...args], io);
+  const running = run(["listen", ...args], io);
+  const stop = async () => {
+    io.interrupt();
+    await settles(running, "listen, interrupted").catch(() => {});
+  };
   const bound = io.waitForErr(/listening on (?:127\.0\.0\.1:(\d+)|(\/\S+))/);
-  const first = await Promise.race([bound, done]);
+  let first: RegExpMatchArray | number;
+  try {
+    first = await Promise.race([bound, running]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   if (typeof first === "number") throw new Error(`listen exited with ${first}: ${io.stderr}`);
-  return { io, port: first[1] ?? first[2]!, done };
+  return {
+    io,
+    port: first[1] ?? first[2]!,
+    get done(): Promise<number> {
+      return settles(running, "listen");
+    },
+    [Symbol.asyncDispose]: stop,
+  };
 }
 
 test("send to listen --echo round-trips lines in every format", TIMEOUT, async () => {
   for (const format of FORMAT_NAMES) {
-    const server = await startListen(["--port", "0", "--echo", "--format", format]);
+    await using server = await startListen(["--port", "0", "--echo", "--format", format]);
     try {
       const lines = ["hello", "", "two words", "z".repeat(200)];
       const client = captureIo({ stdin: ["hel", "lo\n\ntwo ", "words\r\n", "z".repeat(200)] });
@@ -94,7 +132,7 @@ test("send to listen --echo round-trips lines in every format", TIMEOUT, async (
 });
 
 test("listen serves several connections at once and numbers them", TIMEOUT, async () => {
-  const server = await startListen(["--port", "0", "--json", "--format", "line"]);
+  await using server = await startListen(["--port", "0", "--json", "--format", "line"]);
   const { connect } = await adapter();
   const a = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
   const b = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
@@ -129,7 +167,7 @@ test(
   "listen stopped with connections open says it closed them, mid-frame or not",
   TIMEOUT,
   async () => {
-    const server = await startListen(["--port", "0", "--format", "u32be"]);
+    await using server = await startListen(["--port", "0", "--format", "u32be"]);
     const { connect } = await adapter();
     const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
     try {
@@ -200,18 +238,23 @@ test(
         },
       });
     const done = run(["listen", "--port", "0", "--echo", "--format", "line"], io);
-    const [, port] = await io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
-    const conn = await real.connect({ hostname: "127.0.0.1", port: Number(port) });
     try {
-      const writer = conn.writable.getWriter();
-      await writer.write(te.encode("one\ntwo\n"));
-      await stuck;
-      io.interrupt();
-      assert.equal(await done, 0);
-      assert.match(io.stderr, /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 2 frames /);
-      assert.doesNotMatch(io.stderr, /error after/);
+      const [, port] = await io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
+      const conn = await real.connect({ hostname: "127.0.0.1", port: Number(port) });
+      try {
+        const writer = conn.writable.getWriter();
+        await writer.write(te.encode("one\ntwo\n"));
+        await settles(stuck, "the wait for the echo");
+        io.interrupt();
+        assert.equal(await settles(done, "listen"), 0);
+        assert.match(io.stderr, /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 2 frames /);
+        assert.doesNotMatch(io.stderr, /error after/);
+      } finally {
+        conn.close();
+      }
     } finally {
-      conn.close();
+      io.interrupt();
+      await settles(done, "listen").catch(() => {});
     }
   },
 );
@@ -223,7 +266,8 @@ test(
     // One read of empty frames is thousands of lines. Before, all of them were printed (each a
     // write of its own) before listen waited for its output: 50 peers grew it to 1 GB while a
     // pager sat on its first page. The output here has no room until the test gives it some.
-    const { io, port, done } = await startListen(["--port", "0"]);
+    await using server = await startListen(["--port", "0"]);
+    const { io, port } = server;
     const giveRoom = io.holdOutput();
     const conn = await (await adapter()).connect({ hostname: "127.0.0.1", port: Number(port) });
     try {
@@ -237,10 +281,11 @@ test(
       await writer.close();
       await io.waitForErr(/closed the connection after 10000 frames/);
     } finally {
+      giveRoom(); // idempotent: listen must not stop waiting for room it never gets
       conn.close();
       io.interrupt();
     }
-    assert.equal(await done, 0);
+    assert.equal(await server.done, 0);
   },
 );
 
@@ -248,7 +293,7 @@ test(
   "listen shows and echoes the frames before a framing error that came in the same read",
   TIMEOUT,
   async () => {
-    const server = await startListen([
+    await using server = await startListen([
       "--port",
       "0",
       "--once",
@@ -264,7 +309,12 @@ test(
       const writer = conn.writable.getWriter();
       await writer.write(new Uint8Array([...frames, 0, 0, 0, 100]));
       const echoed: number[] = [];
-      for await (const chunk of conn.readable) echoed.push(...chunk);
+      await settles(
+        (async () => {
+          for await (const chunk of conn.readable) echoed.push(...chunk);
+        })(),
+        "the echo (until listen closes the connection)",
+      );
       assert.deepEqual(echoed, frames);
     } finally {
       conn.close();
@@ -276,7 +326,7 @@ test(
 );
 
 test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT, async () => {
-  const server = await startListen(["--port", "0", "--once"]);
+  await using server = await startListen(["--port", "0", "--once"]);
   assert.equal(await writeThen(server, HTTP_GET, () => server.done), 1);
   assert.match(
     server.io.stderr,
@@ -286,7 +336,7 @@ test("listen --once reports an HTTP client on a u32be port and exits 1", TIMEOUT
 });
 
 test("listen --once reports a connection closed in the middle of a frame", TIMEOUT, async () => {
-  const server = await startListen(["--port", "0", "--once"]);
+  await using server = await startListen(["--port", "0", "--once"]);
   const bytes = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 5, 104]);
   assert.equal(await writeThenEnd(server, bytes), 1);
   assert.equal(server.io.stdout, '[1] #1  2 B  "hi"\n');
@@ -300,7 +350,14 @@ test("listen and send work over a Unix socket", TIMEOUT, async () => {
   const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
   try {
     const path = join(dir, "fw.sock");
-    const server = await startListen(["--unix", path, "--echo", "--once", "--format", "netstring"]);
+    await using server = await startListen([
+      "--unix",
+      path,
+      "--echo",
+      "--once",
+      "--format",
+      "netstring",
+    ]);
     const client = captureIo({ stdin: ["over unix\n"] });
     assert.equal(
       await run(["send", `unix:${path}`, "--format", "netstring"], client),
@@ -360,8 +417,10 @@ async function replyOnce(
 ): Promise<{ port: number; serving: Promise<void>; close: () => void }> {
   const { listen } = await adapter();
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  let accepted: Conn | undefined;
   const serving = (async () => {
     for await (const conn of listener) {
+      accepted = conn;
       for await (const _ of conn.readable) { /* discard */ }
       const writer = conn.writable.getWriter();
       await writer.write(reply);
@@ -370,7 +429,17 @@ async function replyOnce(
       return;
     }
   })();
-  return { port: (listener.addr as { port: number }).port, serving, close: () => listener.close() };
+  return {
+    port: (listener.addr as { port: number }).port,
+    // Bounded: a send that never ends its request would leave it waiting forever.
+    get serving(): Promise<void> {
+      return settles(serving, "the server's reply");
+    },
+    close(): void {
+      accepted?.close(); // as when a test failed before the request ended
+      listener.close();
+    },
+  };
 }
 
 test("send prints binary replies as hex and stops when the server closes", TIMEOUT, async () => {
@@ -456,7 +525,7 @@ test("send --wait stops waiting for a server that keeps the connection open", TI
 });
 
 test("send refuses a line the format cannot carry", TIMEOUT, async () => {
-  const server = await startListen(["--port", "0", "--format", "u8", "--once"]);
+  await using server = await startListen(["--port", "0", "--format", "u8", "--once"]);
   const client = captureIo({ stdin: ["short\n", "y".repeat(300) + "\n"] });
   assert.equal(await run(["send", `127.0.0.1:${server.port}`, "--format", "u8"], client), 1);
   assert.match(client.stderr, /cannot send line 2 as u8/);
@@ -468,7 +537,7 @@ test(
   "send prints the replies to the lines before a refused one, then exits 1",
   TIMEOUT,
   async () => {
-    const server = await startListen(["--port", "0", "--format", "u8", "--echo", "--once"]);
+    await using server = await startListen(["--port", "0", "--format", "u8", "--echo", "--once"]);
     // Both lines in one read: the reply to the first cannot have arrived when the second is refused.
     const client = captureIo({ stdin: ["ab\n" + "x".repeat(300) + "\n"] });
     assert.equal(await run(["send", `127.0.0.1:${server.port}`, "--format", "u8"], client), 1);
@@ -487,7 +556,7 @@ test(
   "send sends the lines before a refused one, even when they come in the same read",
   TIMEOUT,
   async () => {
-    const server = await startListen(["--port", "0", "--format", "u8", "--once"]);
+    await using server = await startListen(["--port", "0", "--format", "u8", "--once"]);
     const client = captureIo({ stdin: ["a\nb\n" + "x".repeat(300) + "\nc\n"] });
     assert.equal(await run(["send", `127.0.0.1:${server.port}`, "--format", "u8"], client), 1);
     assert.match(client.stderr, /cannot send line 3 as u8/);
@@ -502,7 +571,7 @@ test(
   "send refuses a line as soon as it is too long, without reading the rest of it",
   TIMEOUT,
   async () => {
-    const server = await startListen(["--port", "0", "--once"]);
+    await using server = await startListen(["--port", "0", "--once"]);
     let chunksRead = 0;
     // Endless input without a newline: before, send held all of it and never stopped.
     function* endless(): Generator<Uint8Array> {
@@ -620,7 +689,7 @@ test(
   "listen without --once exits 0 on Ctrl-C after a connection ended with an error",
   TIMEOUT,
   async () => {
-    const server = await startListen(["--port", "0"]);
+    await using server = await startListen(["--port", "0"]);
     await writeThen(server, HTTP_GET, async () => {
       await server.io.waitForErr(/\[1\] error after 0 frames/);
       server.io.interrupt();
@@ -633,7 +702,7 @@ test(
   "listen --once closes its port and removes its Ctrl-C handler when it returns",
   TIMEOUT,
   async () => {
-    const server = await startListen(["--port", "0", "--once", "--format", "line"]);
+    await using server = await startListen(["--port", "0", "--once", "--format", "line"]);
     const { connect } = await adapter();
     assert.equal(await writeThenEnd(server, te.encode("hi\n")), 0);
     assert.equal(server.io.stdout, '[1] #1  2 B  "hi"\n');
@@ -693,7 +762,7 @@ test(
   "send cuts lines at newlines however the reads fall, and copies what a runtime may reuse",
   TIMEOUT,
   async () => {
-    const server = await startListen([
+    await using server = await startListen([
       "--port",
       "0",
       "--once",
@@ -875,7 +944,7 @@ test(
 );
 
 test("listen says on standard error that it is stopping when interrupted", TIMEOUT, async () => {
-  const server = await startListen(["--port", "0"]);
+  await using server = await startListen(["--port", "0"]);
   server.io.interrupt();
   assert.equal(await server.done, 0);
   assert.match(server.io.stderr, /\nframewire listen: stopping\n/);
