@@ -142,11 +142,16 @@ test("numeric options accept their bounds and refuse one beyond as usage errors"
   const cases: Array<[string[], number]> = [
     [["listen", "--port", "0", "--preview", "0"], 2],
     [["listen", "--port", "0", "--preview", "1"], 1],
+    [["listen", "--port", "0", "--max-frame-length", "0"], 2],
+    [["listen", "--port", "0", "--max-frame-length", "1"], 1],
     [["send", "127.0.0.1:1", "--wait", "0"], 1],
     [["send", "127.0.0.1:1", "--wait", "2147483647"], 1],
     // setTimeout cannot wait longer (it would fire at once).
     [["send", "127.0.0.1:1", "--wait", "2147483648"], 2],
     [["send", "127.0.0.1:1", "--preview", "0"], 2],
+    [["send", "127.0.0.1:1", "--preview", "1"], 1],
+    [["send", "127.0.0.1:1", "--max-frame-length", "0"], 2],
+    [["send", "127.0.0.1:1", "--max-frame-length", "1"], 1],
     [["demo", "--seed", "0"], 1],
     [["demo", "--seed", "4294967295"], 1],
     [["demo", "--seed", "4294967296"], 2],
@@ -165,6 +170,14 @@ test("numeric options accept their bounds and refuse one beyond as usage errors"
     io.adapter = () => Promise.reject(new Error("no sockets in this test"));
     assert.equal(await run(args, io), expected, `${args.join(" ")}: ${io.stderr}`);
     if (expected === 1) assert.match(io.stderr, /no sockets in this test/, args.join(" "));
+  }
+  // --max-frame-length 0 is refused by the option's range, not left to the format (whose words
+  // differ): before (mutation run), a range from 0 passed every test.
+  for (const command of [["send", "127.0.0.1:1"], ["listen", "--port", "0"]]) {
+    const io = captureIo();
+    io.adapter = () => Promise.reject(new Error("no sockets in this test"));
+    assert.equal(await run([...command, "--max-frame-length", "0"], io), 2, io.stderr);
+    assert.match(io.stderr, /invalid --max-frame-length "0": expected an integer from 1 to /);
   }
 });
 
