@@ -37,8 +37,8 @@ export interface CaptureIoOptions {
   terminal?: boolean;
 }
 
-/** How long `waitForErr` and `waitForOut` wait by default: output comes in milliseconds. */
-export const WAIT_DEADLINE_MS = 5000;
+/** How long `waitForErr` and `waitForOut` wait by default: output comes in milliseconds (a margin for a loaded machine). */
+export const WAIT_DEADLINE_MS = 10_000;
 
 /** Returns a new {@linkcode CaptureIo}. */
 export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
