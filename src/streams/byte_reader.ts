@@ -59,8 +59,8 @@ interface HandsBack {
 export class ByteReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   /**
-   * The chunks read: the bytes buffered are the last `#length` bytes of them
-   * (those before were returned, and are dropped from time to time).
+   * The chunks read that still hold bytes buffered: those are the last
+   * `#length` bytes of them (the first may start with bytes returned).
    */
   #chunks: Uint8Array[] = [];
   #length = 0;
