@@ -2180,6 +2180,23 @@ export function adapterSuite(name: Runtime): void {
     },
   );
 
+  /** Connects with `connect()`, says "hi", checks that `listener`'s side read it; closes all. */
+  const sayHi = async (listener: Listener, connect: () => Promise<Conn>): Promise<void> => {
+    try {
+      const accepted = accept(listener);
+      const client = await connect();
+      const server = await accepted;
+      const writer = client.writable.getWriter();
+      await writer.write(new TextEncoder().encode("hi"));
+      await writer.close();
+      assert.equal(new TextDecoder().decode(await readAll(server.readable)), "hi");
+      client.close();
+      server.close();
+    } finally {
+      listener.close();
+    }
+  };
+
   t(
     "TLS: PEM given as bytes (readFileSync without an encoding) is taken, as every runtime took it",
     async () => {
@@ -2194,25 +2211,15 @@ export function adapterSuite(name: Runtime): void {
         cert: bytes("localhost.crt") as unknown as string,
         key: bytes("localhost.key") as unknown as string,
       });
-      try {
-        const accepted = accept(listener);
-        const client = await connectTls({
+      // null: the default (the host name), as for every option.
+      const serverName = null as unknown as string;
+      await sayHi(listener, () =>
+        connectTls({
           hostname: "127.0.0.1",
           port: portOf(listener),
           caCerts: [bytes("ca.crt") as unknown as string],
-          // null: the default (the host name), as for every option.
-          serverName: null as unknown as string,
-        });
-        const server = await accepted;
-        const writer = client.writable.getWriter();
-        await writer.write(new TextEncoder().encode("hi"));
-        await writer.close();
-        assert.equal(new TextDecoder().decode(await readAll(server.readable)), "hi");
-        client.close();
-        server.close();
-      } finally {
-        listener.close();
-      }
+          serverName,
+        }));
       await assert.rejects(
         connectTls({ port: 1, caCerts: [5 as unknown as string] }),
         {
@@ -2238,23 +2245,11 @@ export function adapterSuite(name: Runtime): void {
         cert: text("localhost.crt"),
         key: text("localhost.key"),
       });
-      try {
-        const accepted = accept(listener);
-        const client = await connectTls({
-          hostname: "127.0.0.1",
-          port: portOf(listener),
-          caCerts: [text("ca.crt")],
-        });
-        const server = await accepted;
-        const writer = client.writable.getWriter();
-        await writer.write(new TextEncoder().encode("hi"));
-        await writer.close();
-        assert.equal(new TextDecoder().decode(await readAll(server.readable)), "hi");
-        client.close();
-        server.close();
-      } finally {
-        listener.close();
-      }
+      await sayHi(
+        listener,
+        () =>
+          connectTls({ hostname: "127.0.0.1", port: portOf(listener), caCerts: [text("ca.crt")] }),
+      );
     },
   );
 

@@ -72,6 +72,17 @@ function settles<T>(promise: Promise<T>, what: string, ms = WAIT_DEADLINE_MS): P
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+/** A captured IO whose standard input gives `input`, then stays open until `end()`. */
+function stdinLeftOpen(input: string): { io: CaptureIo; end: () => void } {
+  const open = Promise.withResolvers<void>();
+  const io = captureIo();
+  io.stdin = async function* () {
+    yield te.encode(input);
+    await open.promise;
+  };
+  return { io, end: () => open.resolve() };
+}
+
 /**
  * A `listen` started in-process. `done` is its exit code, bounded by a deadline.
  * Disposing it (`await using`) interrupts it and waits for it to end, so a test that
@@ -770,12 +781,7 @@ test(
         return;
       }
     })();
-    const open = Promise.withResolvers<void>();
-    const client = captureIo();
-    client.stdin = async function* () {
-      yield te.encode("ping\n");
-      await open.promise; // standard input stays open
-    };
+    const { io: client, end: endStdin } = stdinLeftOpen("ping\n");
     try {
       assert.equal(
         await settles(run(["send", `127.0.0.1:${port}`], client), "send"),
@@ -786,7 +792,7 @@ test(
       assert.equal(client.stderr, "framewire send: the server closed the connection\n");
       await serving;
     } finally {
-      open.resolve();
+      endStdin();
       listener.close();
     }
   },
@@ -1014,12 +1020,7 @@ test(
         return;
       }
     })();
-    const open = Promise.withResolvers<void>();
-    const client = captureIo();
-    client.stdin = async function* () {
-      yield te.encode("ping\n");
-      await open.promise; // standard input stays open
-    };
+    const { io: client, end: endStdin } = stdinLeftOpen("ping\n");
     try {
       const code = await settles(run(["send", `127.0.0.1:${port}`], client), "send");
       assert.equal(code, 1, client.stderr);
@@ -1027,7 +1028,7 @@ test(
       assert.equal(client.stdout, "");
       await settles(serving, "the server");
     } finally {
-      open.resolve();
+      endStdin();
       for (const conn of accepted) conn.close();
       listener.close();
     }
