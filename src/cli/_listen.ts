@@ -129,10 +129,16 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
     );
     return 1;
   }
-  io.err(
-    `framewire listen: listening on ${formatAddr(listener.addr)} (format ${ctx.framing.name}` +
-      `${ctx.echo ? ", echo" : ""}); ${once ? "exits after one connection" : "Ctrl-C to stop"}\n`,
-  );
+  try {
+    io.err(
+      `framewire listen: listening on ${formatAddr(listener.addr)} (format ${ctx.framing.name}` +
+        `${ctx.echo ? ", echo" : ""}); ${once ? "exits after one connection" : "Ctrl-C to stop"}\n`,
+    );
+  } catch (error) {
+    // Standard error gone (a closed pipe): the listener is not left open behind the failure.
+    listener.close();
+    throw error;
+  }
 
   const open = new Set<Conn>();
   const running = new Set<Promise<boolean>>();

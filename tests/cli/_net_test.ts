@@ -392,6 +392,44 @@ test("listen and send work over a Unix socket", TIMEOUT, async () => {
   }
 });
 
+test(
+  "listen closes its listener when standard error fails as it says where it listens",
+  TIMEOUT,
+  async () => {
+    // Standard error gone (a closed pipe: writing throws): before, the listener stayed open behind
+    // the failure (the h111 mutation run's note).
+    const real = await adapter();
+    const made: Listener[] = [];
+    const io = captureIo();
+    const err = io.err.bind(io);
+    io.err = (text: string): void => {
+      if (text.includes("listening on")) throw new Error("write EPIPE");
+      err(text);
+    };
+    io.adapter = () =>
+      Promise.resolve({
+        ...real,
+        listen: async (options: ListenOptions): Promise<Listener> => {
+          const listener = await real.listen(options);
+          made.push(listener);
+          return listener;
+        },
+      });
+    try {
+      await run(["listen", "--port", "0"], io).catch(() => {});
+      assert.equal(made.length, 1);
+      const port = (made[0]!.addr as { port: number }).port;
+      // Closed: a connect is refused (one that got through is closed at once).
+      await assert.rejects(
+        real.connect({ hostname: "127.0.0.1", port }).then((conn) => conn.close()),
+        ConnectionError,
+      );
+    } finally {
+      for (const listener of made) listener.close();
+    }
+  },
+);
+
 test("listen and send name what is wrong with a Unix socket path", TIMEOUT, async () => {
   const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
   try {
