@@ -338,12 +338,8 @@ export class ByteReader {
    * transferred such a frame's buffer), and its bytes are gone.
    */
   #checkKept(): void {
-    const chunks = this.#chunks;
-    for (let i = chunks.length - 1, rest = this.#length; rest > 0 && i >= 0; i--) {
-      const n = chunks[i]!.length;
-      if (n === 0) throw detachedBytes();
-      rest -= n;
-    }
+    // (#chunks hold no chunk whose bytes were all returned: #keepRest() drops them.)
+    for (const chunk of this.#chunks) if (chunk.length === 0) throw detachedBytes();
   }
 
   /**
