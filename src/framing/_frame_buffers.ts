@@ -99,10 +99,10 @@ export class FrameBuffers {
 
   /**
    * The next frame that would be carved out of a slab gets a buffer of its
-   * own instead, of its size: for `takeBuffered()` (a `ByteReader` keeps a
-   * decoder from frame to frame, and its frames that span chunks are fresh
-   * buffers, sharing memory with no frame returned before and holding no
-   * unused slab).
+   * own instead, of its size: for the decoders' `takeBuffered()` and
+   * `keepAsFresh()` (a `ByteReader` keeps a decoder from frame to frame, and
+   * its frames that span chunks are fresh buffers, sharing memory with no
+   * frame returned before and holding no unused slab).
    */
   forgetSlab(): void {
     this.#slab = NO_SLAB;
