@@ -18,6 +18,12 @@ export interface CaptureIo extends CliIo {
   waitForErr(pattern: RegExp, deadlineMs?: number): Promise<RegExpMatchArray>;
   /** As `waitForErr`, for standard output. */
   waitForOut(pattern: RegExp, deadlineMs?: number): Promise<RegExpMatchArray>;
+  /**
+   * Ends every wait still under way (its promise rejects, its deadline timer
+   * stops): for a caller that got its answer another way, such as the command
+   * exiting first, so that no timer keeps the test file's process alive.
+   */
+  stopWaiting(): void;
   /** Calls the handlers registered with `onInterrupt` (as a Ctrl-C would). */
   interrupt(): void;
   /**
@@ -48,6 +54,7 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
     pattern: RegExp;
     err: boolean;
     resolve: (m: RegExpMatchArray) => void;
+    stop: () => void;
   }[] = [];
   const handlers = new Set<() => void>();
   let room: Promise<void> | undefined;
@@ -68,6 +75,12 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
         resolve: (m: RegExpMatchArray) => {
           clearTimeout(timer);
           resolve(m);
+        },
+        stop: () => {
+          clearTimeout(timer);
+          reject(
+            new Error(`stopped waiting for ${pattern} in standard ${err ? "error" : "output"}`),
+          );
         },
       };
       waiters.push(waiter);
@@ -141,6 +154,9 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
     },
     interrupt(): void {
       for (const h of [...handlers]) h();
+    },
+    stopWaiting(): void {
+      for (const w of waiters.splice(0)) w.stop();
     },
   };
 }

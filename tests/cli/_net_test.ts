@@ -109,7 +109,12 @@ async function startListen(args: string[]): Promise<Server> {
     await stop();
     throw error;
   }
-  if (typeof first === "number") throw new Error(`listen exited with ${first}: ${io.stderr}`);
+  if (typeof first === "number") {
+    // Its wait for "listening on" would hold the process for its whole deadline.
+    bound.catch(() => {});
+    io.stopWaiting();
+    throw new Error(`listen exited with ${first}: ${io.stderr}`);
+  }
   return {
     io,
     port: first[1] ?? first[2]!,
