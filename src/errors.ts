@@ -75,6 +75,14 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
    */
   header?: Uint8Array | undefined;
   /**
+   * Bytes that arrived after the header, if any (the first few are read):
+   * with a header of fewer than 4 bytes, they let the message name a cause
+   * that a 1–3-byte field alone cannot show, such as an HTTP request.
+   *
+   * @default {undefined}
+   */
+  following?: Uint8Array | undefined;
+  /**
    * The length the header would declare read in the opposite byte order, for
    * binary length fields (used to spot an endianness mix-up).
    *
@@ -139,7 +147,7 @@ export class FrameTooLargeError extends FramingError {
   constructor(length: number, limit: number, options?: FrameTooLargeErrorOptions) {
     const hint = options?.header === undefined
       ? undefined
-      : likelyCause(options.header, limit, options.swappedLength);
+      : likelyCause(options.header, limit, options.swappedLength, options.following);
     super(
       (options?.noDelimiter === true
         ? `Cannot decode frame as no delimiter came within maxFrameLength ${limit} bytes (${length} read)`
@@ -358,23 +366,32 @@ function likelyCause(
   header: Uint8Array,
   limit: number,
   swapped: number | undefined,
+  following?: Uint8Array,
 ): string | undefined {
-  if (header.length >= 2 && header[0] === 0x16 && header[1] === 0x03) {
+  // The signatures below need up to 4 bytes: a shorter field is read on into what followed it
+  // (the endianness and text checks stay with the field's own bytes).
+  let start = header;
+  if (header.length < 4 && following !== undefined && following.length > 0) {
+    start = new Uint8Array(Math.min(header.length + following.length, 4));
+    start.set(header);
+    start.set(following.subarray(0, start.length - header.length), header.length);
+  }
+  if (start.length >= 2 && start[0] === 0x16 && start[1] === 0x03) {
     return "the bytes look like a TLS handshake record (16 03 ...); is the peer speaking TLS to a plain-TCP port?";
   }
   // What a TLS server answers a plain-TCP client with (Deno's and Bun's; Node's sends nothing).
-  if (header.length >= 2 && header[0] === 0x15 && header[1] === 0x03) {
+  if (start.length >= 2 && start[0] === 0x15 && start[1] === 0x03) {
     return "the bytes look like a TLS alert record (15 03 ...); is the peer a TLS server refusing plain TCP?";
   }
   for (const method of HTTP_METHODS) {
-    if (startsWithAscii(header, method)) {
+    if (startsWithAscii(start, method)) {
       return `the bytes look like HTTP ("${method.trim()}"); is an HTTP client talking to this port?`;
     }
   }
-  if (startsWithAscii(header, "HTTP")) {
+  if (startsWithAscii(start, "HTTP")) {
     return 'the bytes look like an HTTP response ("HTTP"); is the other side an HTTP server?';
   }
-  if (header.length >= 2 && header[0] === 0x1f && header[1] === 0x8b) {
+  if (start.length >= 2 && start[0] === 0x1f && start[1] === 0x8b) {
     return "the bytes look like gzip data (1f 8b); is the stream compressed?";
   }
   if (swapped !== undefined && swapped >= 0 && swapped <= limit) {

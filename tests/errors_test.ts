@@ -5,6 +5,7 @@ import {
   decimalHeader,
   FrameTooLargeError,
   FramingError,
+  lengthPrefixed,
   MalformedHeaderError,
   netstring,
   TruncatedFrameError,
@@ -101,6 +102,60 @@ test("FrameTooLargeError names text only where a binary length field was expecte
     assert.equal(error.hint, undefined);
     return true;
   });
+});
+
+test("A length field of 1-3 bytes is read on into the bytes after it to name HTTP", () => {
+  const request = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  const hint = 'the bytes look like HTTP ("GET"); is an HTTP client talking to this port?';
+  // A u16 field reads "GE" as 18245: over a 1 KiB limit, an HTTP request once its bytes are there.
+  for (
+    const [framing, length] of [
+      [lengthPrefixed({ width: 2, maxFrameLength: 1024 }), 0x4745],
+      [lengthPrefixed({ width: 2, endian: "little", maxFrameLength: 1024 }), 0x4547],
+      [lengthPrefixed({ width: 3, maxFrameLength: 1024 }), 0x474554],
+      [lengthPrefixed({ width: 1, maxFrameLength: 64 }), 0x47],
+    ] as const
+  ) {
+    // Split at every offset: the hint needs the first 4 bytes in the chunk that completes the
+    // header (a header gathered from two chunks is checked alone, and says nothing of HTTP).
+    for (let cut = 1; cut <= request.length; cut++) {
+      const decoder = framing.decoder();
+      decoder.push(request.subarray(0, cut));
+      let error: unknown;
+      try {
+        decoder.next();
+        decoder.push(request.subarray(cut));
+        decoder.next();
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof FrameTooLargeError, `${framing.name}, cut ${cut}`);
+      assert.equal(error.length, length);
+      assert.equal(error.hint, cut >= 4 ? hint : undefined, `${framing.name}, cut ${cut}`);
+    }
+  }
+  // The bytes after a field join only the signature checks: a u16 field of text followed by
+  // more text is no sign of the wrong format (printable lengths are common in 2-byte fields).
+  const text = new FrameTooLargeError(0x4142, 100, {
+    header: new Uint8Array([0x41, 0x42]),
+    following: new TextEncoder().encode("CDEF"),
+    swappedLength: 0x4241,
+  });
+  assert.equal(text.hint, undefined);
+  // No bytes after it, or a header of 4 bytes already: as before.
+  const short = (following?: Uint8Array) =>
+    new FrameTooLargeError(1e9, 100, { header: new TextEncoder().encode("GE"), following }).hint;
+  assert.equal(short(), undefined);
+  assert.equal(short(new Uint8Array(0)), undefined);
+  assert.equal(short(new TextEncoder().encode("T")), undefined);
+  assert.equal(short(new TextEncoder().encode("T ")), hint);
+  assert.equal(
+    new FrameTooLargeError(1e9, 100, {
+      header: new TextEncoder().encode("XGET"),
+      following: new TextEncoder().encode("GET "),
+    }).hint,
+    undefined,
+  );
 });
 
 test("MalformedHeaderError shows up to 32 bytes in full and marks only longer ones as cut", () => {

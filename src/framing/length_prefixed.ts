@@ -424,6 +424,7 @@ class LengthFieldParser implements HeaderParser {
       const swapped = readUint(buf, at, this.#width, !this.#little) - this.#adjust;
       throw new FrameTooLargeError(length, this.#limit, {
         header: buf.subarray(pos, pos + header),
+        following: buf.subarray(pos + header, Math.min(end, pos + header + 4)),
         swappedLength: this.#width > 1 ? swapped : undefined,
       });
     }
