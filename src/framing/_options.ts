@@ -286,6 +286,83 @@ export function checkOptions(options: unknown, action: string, name = "options")
   }
 }
 
+/**
+ * Option names of other framing libraries (Netty's `LengthFieldBasedFrameDecoder`, tokio-util's
+ * `LengthDelimitedCodec`, it-length-prefixed) and common guesses, with what framewire calls them
+ * (keyed in lower case without underscores: `length_field_length` is `lengthFieldLength`).
+ */
+const OTHER_NAMES: Record<string, string> = {
+  lengthfieldlength: "width",
+  lengthfieldsize: "width",
+  lengthsize: "width",
+  headerlength: "width",
+  headersize: "width",
+  digits: "width",
+  lengthfieldoffset: "offset",
+  byteorder: "endian",
+  endianness: "endian",
+  littleendian: 'endian: "little"',
+  bigendian: 'endian: "big"',
+  maxlength: "maxFrameLength",
+  maxsize: "maxFrameLength",
+  maxframesize: "maxFrameLength",
+  maxdatalength: "maxFrameLength",
+  maxmessagesize: "maxFrameLength",
+  delimiters: "delimiter",
+  separator: "delimiter",
+};
+
+/** The number of single-character edits that turn `a` into `b` (both short). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        row[j]! + 1,
+        next[j - 1]! + 1,
+        row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Throws a `TypeError` when `options` has a key with a value that is not one of
+ * `known` (a framing factory's options), naming the option meant where it can
+ * tell. Other options objects ignore unknown keys, as Web IDL dictionaries do;
+ * a framing's describe the wire format, and a misspelt one would silently give
+ * another format (`lengthPrefixed({ lengthFieldLength: 2 })`, Netty's name,
+ * would read 4-byte lengths).
+ */
+export function checkFramingOptions(
+  options: object,
+  factory: string,
+  known: readonly string[],
+): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
+    const plain = key.replace(/_/g, "").toLowerCase();
+    const other = OTHER_NAMES[plain];
+    // A misspelling, another case, or the start of a name ("maxFrameLen").
+    const near = known.find((name) =>
+      editDistance(name.toLowerCase(), plain) <= 2 ||
+      (plain.length >= 3 && name.toLowerCase().startsWith(plain))
+    );
+    throw new TypeError(
+      `Cannot create framing as ${factory}() has no option ${JSON.stringify(key)}` +
+        (other !== undefined && known.includes(other.split(":")[0]!)
+          ? ` (in framewire: ${other})`
+          : near !== undefined
+          ? ` (did you mean ${near}?)`
+          : "") +
+        `: its options are ${known.join(", ")}`,
+    );
+  }
+}
+
 /** Throws a `TypeError` unless `framing` has `encode()` and `decoder()` (a `FramingLike`). */
 export function checkFraming(framing: unknown, action: string): void {
   const f = framing as Partial<FramingLike> | null | undefined;

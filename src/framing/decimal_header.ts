@@ -4,6 +4,7 @@ import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkFramingOptions,
   checkOptions,
   checkPayload,
   checkRoom,
@@ -39,6 +40,9 @@ export interface DecimalHeaderOptions {
 
 const SPACE = 0x20;
 
+/** The options decimalHeader() takes. */
+const OPTION_NAMES = ["width", "maxFrameLength"] as const;
+
 /**
  * Frames each payload with a fixed-width ASCII decimal length, left-aligned
  * and padded with spaces: the header of Python's `f"{len(msg):<10}"` socket
@@ -54,7 +58,8 @@ const SPACE = 0x20;
  * @returns The framing, named like `decimal10`.
  * @throws {RangeError} A numeric option is out of range (one that is no
  * number at all is a `TypeError`).
- * @throws {TypeError} `options` is not an object.
+ * @throws {TypeError} `options` is not an object, or names an option this
+ * framing does not take.
  *
  * @example Python's `f"{len(msg):<10}" + msg`
  * ```ts
@@ -67,6 +72,7 @@ const SPACE = 0x20;
  */
 export function decimalHeader(options: DecimalHeaderOptions = {}): Framing {
   checkOptions(options, "create framing");
+  checkFramingOptions(options, "decimalHeader", OPTION_NAMES);
   const width = options.width ?? 10;
   if (!Number.isInteger(width) || width < 1 || width > 16) {
     throw numberError(

@@ -5,6 +5,7 @@ import { prefixTable, scan } from "./_search.ts";
 import {
   booleanOption,
   checkEncodeLength,
+  checkFramingOptions,
   checkOptions,
   checkPayload,
   checkRoom,
@@ -44,6 +45,9 @@ export interface DelimitedOptions {
   stripCR?: boolean | undefined;
 }
 
+/** The options delimited() takes. */
+const OPTION_NAMES = ["delimiter", "maxFrameLength", "stripCR"] as const;
+
 /**
  * Frames each payload by appending a delimiter (`"\n"` by default), like
  * Netty's `DelimiterBasedFrameDecoder` and tokio-util's `LinesCodec`.
@@ -57,7 +61,7 @@ export interface DelimitedOptions {
  * @param options The delimiter, the limit and `stripCR`.
  * @returns The framing, named `line` for `"\n"` with `stripCR`, otherwise `delimited`.
  * @throws {TypeError} The delimiter is neither a string nor a `Uint8Array`,
- * or `options` is not an object.
+ * or `options` is not an object or names an option this framing does not take.
  * @throws {RangeError} An option is out of range (a `TypeError` if no
  * number at all), or `encode` is given a payload that contains the delimiter
  * (or, with `stripCR`, ends with `"\r"`).
@@ -77,6 +81,7 @@ export interface DelimitedOptions {
  */
 export function delimited(options: DelimitedOptions = {}): Framing {
   checkOptions(options, "create framing");
+  checkFramingOptions(options, "delimited", OPTION_NAMES);
   const raw = options.delimiter ?? "\n";
   if (typeof raw !== "string" && !(raw instanceof Uint8Array)) {
     throw new TypeError(

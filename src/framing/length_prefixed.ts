@@ -11,6 +11,7 @@ import {
 } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkFramingOptions,
   checkOptions,
   checkPayload,
   checkRoom,
@@ -89,6 +90,16 @@ export interface LengthPrefixedOptions {
   maxFrameLength?: number | undefined;
 }
 
+/** The options lengthPrefixed() takes. */
+const OPTION_NAMES = [
+  "width",
+  "endian",
+  "counts",
+  "lengthAdjustment",
+  "offset",
+  "maxFrameLength",
+] as const;
+
 /**
  * Frames each payload with an unsigned binary length field: `u32be` by
  * default, the framing of Python's `struct.pack(">I", len(msg)) + msg`,
@@ -103,8 +114,8 @@ export interface LengthPrefixedOptions {
  * @returns The framing, named like `u32be`, `u16le`, `u8`.
  * @throws {RangeError} A number is out of range (one that is no number at
  * all is a `TypeError`).
- * @throws {TypeError} `options` is not an object, or `endian` or `counts` is
- * not one of its values.
+ * @throws {TypeError} `options` is not an object or names an option this
+ * framing does not take, or `endian` or `counts` is not one of its values.
  *
  * @example Round trip
  * ```ts
@@ -149,6 +160,7 @@ export interface LengthPrefixedOptions {
  */
 export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
   checkOptions(options, "create framing");
+  checkFramingOptions(options, "lengthPrefixed", OPTION_NAMES);
   const width = options.width ?? 4;
   if (!Number.isInteger(width) || width < 1 || width > 8) {
     throw numberError(

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions } from "./_options.ts";
+import { checkFramingOptions, checkOptions } from "./_options.ts";
 import { delimited } from "./delimited.ts";
 import type { Framing } from "./types.ts";
 
@@ -15,6 +15,9 @@ export interface LinesOptions {
   maxFrameLength?: number | undefined;
 }
 
+/** The options lines() takes. */
+const OPTION_NAMES = ["maxFrameLength"] as const;
+
 /**
  * Newline-delimited frames: `delimited` with `"\n"`, where a `"\r"` before
  * the `"\n"` is removed from decoded lines (so `"\r\n"` endings work too).
@@ -28,7 +31,8 @@ export interface LinesOptions {
  * @throws {RangeError} `maxFrameLength` is not a positive integer or
  * `Infinity` (a `TypeError` if no number at all);
  * `encode` is given a payload that contains `"\n"` or ends with `"\r"`.
- * @throws {TypeError} `options` is not an object.
+ * @throws {TypeError} `options` is not an object, or names an option this
+ * framing does not take.
  *
  * @example Reading lines with either ending
  * ```ts
@@ -44,5 +48,6 @@ export interface LinesOptions {
  */
 export function lines(options: LinesOptions = {}): Framing {
   checkOptions(options, "create framing");
+  checkFramingOptions(options, "lines", OPTION_NAMES);
   return delimited({ delimiter: "\n", maxFrameLength: options.maxFrameLength, stripCR: true });
 }

@@ -4,6 +4,7 @@ import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkFramingOptions,
   checkOptions,
   checkPayload,
   checkRoom,
@@ -30,6 +31,9 @@ export interface NetstringOptions {
 const COLON = 0x3a;
 const COMMA = 0x2c;
 
+/** The options netstring() takes. */
+const OPTION_NAMES = ["maxFrameLength"] as const;
+
 /**
  * Frames each payload as a netstring (D. J. Bernstein): `5:hello,`.
  *
@@ -42,7 +46,8 @@ const COMMA = 0x2c;
  * @returns The framing, named `netstring`.
  * @throws {RangeError} `maxFrameLength` is not a positive integer or
  * `Infinity` (a `TypeError` if no number at all).
- * @throws {TypeError} `options` is not an object.
+ * @throws {TypeError} `options` is not an object, or names an option this
+ * framing does not take.
  *
  * @example Encoding and decoding
  * ```ts
@@ -60,6 +65,7 @@ const COMMA = 0x2c;
  */
 export function netstring(options: NetstringOptions = {}): Framing {
   checkOptions(options, "create framing");
+  checkFramingOptions(options, "netstring", OPTION_NAMES);
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED);
   const limit = Math.min(maxFrameLength, Number.MAX_SAFE_INTEGER);
 

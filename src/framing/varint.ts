@@ -4,6 +4,7 @@ import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser, PLAIN_VARINT } from "./_header_decoder.ts";
 import {
   checkEncodeLength,
+  checkFramingOptions,
   checkOptions,
   checkPayload,
   checkRoom,
@@ -41,6 +42,9 @@ export interface VarintOptions {
 // A canonical varint of a length up to 2^53-1 has at most 8 bytes.
 const MAX_VARINT_BYTES = 8;
 
+/** The options varint() takes. */
+const OPTION_NAMES = ["offset", "maxFrameLength"] as const;
+
 /**
  * Frames each payload with an unsigned LEB128 varint length: protobuf's
  * `writeDelimitedTo`, libp2p's and it-length-prefixed's framing.
@@ -54,7 +58,8 @@ const MAX_VARINT_BYTES = 8;
  * @throws {RangeError} `maxFrameLength` is not a positive integer or
  * `Infinity`, or `offset` not an integer from 0 to 65535 (a `TypeError` if
  * no number at all).
- * @throws {TypeError} `options` is not an object.
+ * @throws {TypeError} `options` is not an object, or names an option this
+ * framing does not take.
  *
  * @example Protobuf-style delimiting
  * ```ts
@@ -81,6 +86,7 @@ const MAX_VARINT_BYTES = 8;
  */
 export function varint(options: VarintOptions = {}): Framing {
   checkOptions(options, "create framing");
+  checkFramingOptions(options, "varint", OPTION_NAMES);
   const offset = offsetOption(options.offset);
   const maxFrameLength = maxFrameLengthOption(options.maxFrameLength, DEFAULT_MAX_LENGTH_PREFIXED);
 

@@ -16,6 +16,14 @@ import {
   reliableServer,
   varint,
 } from "../../mod.ts";
+import type {
+  DecimalHeaderOptions,
+  DelimitedOptions,
+  LengthPrefixedOptions,
+  LinesOptions,
+  NetstringOptions,
+  VarintOptions,
+} from "../../mod.ts";
 import { isOwnFraming, signalError, withFixedOverhead } from "../../src/framing/_options.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
 
@@ -58,6 +66,112 @@ test("null or a primitive as options: a TypeError in framewire's words, not the 
     });
   }
   link.cut();
+});
+
+test("a framing factory refuses an option it does not take, naming the one meant", () => {
+  // Every option each factory documents, as a Required<> literal: an option added to an
+  // interface must be added here (the type check says so) and to the factory's list (or this
+  // test fails), so that a known option is never refused.
+  const every: [string, (o: Any) => unknown, object][] = [
+    [
+      "lengthPrefixed",
+      (o) => lengthPrefixed(o),
+      {
+        width: 2,
+        endian: "little",
+        counts: "frame",
+        lengthAdjustment: 0,
+        offset: 1,
+        maxFrameLength: 100,
+      } satisfies Required<LengthPrefixedOptions>,
+    ],
+    [
+      "varint",
+      (o) => varint(o),
+      { offset: 1, maxFrameLength: 100 } satisfies Required<VarintOptions>,
+    ],
+    [
+      "decimalHeader",
+      (o) => decimalHeader(o),
+      {
+        width: 4,
+        maxFrameLength: 100,
+      } satisfies Required<DecimalHeaderOptions>,
+    ],
+    [
+      "delimited",
+      (o) => delimited(o),
+      {
+        delimiter: "\0",
+        maxFrameLength: 100,
+        stripCR: false,
+      } satisfies Required<DelimitedOptions>,
+    ],
+    ["lines", (o) => lines(o), { maxFrameLength: 100 } satisfies Required<LinesOptions>],
+    [
+      "netstring",
+      (o) => netstring(o),
+      { maxFrameLength: 100 } satisfies Required<NetstringOptions>,
+    ],
+  ];
+  for (const [name, make, options] of every) {
+    assert.doesNotThrow(() => make(options), name);
+    // A key whose value is undefined means nothing either way (a spread of optional settings).
+    assert.doesNotThrow(() => make({ ...options, other: undefined }), name);
+    assert.throws(() => make({ ...options, other: 0 }), {
+      name: "TypeError",
+      message: `Cannot create framing as ${name}() has no option "other": its options are ${
+        Object.keys(options).join(", ")
+      }`,
+    }, name);
+  }
+  // Other libraries' names (Netty's LengthFieldBasedFrameDecoder, tokio-util, it-length-prefixed),
+  // in any case and with underscores, and misspellings: before, each was ignored, and
+  // lengthPrefixed({ lengthFieldLength: 2 }) read 4-byte lengths.
+  const refused: [() => unknown, string][] = [
+    [
+      () => lengthPrefixed({ lengthFieldLength: 2 } as Any),
+      '"lengthFieldLength" (in framewire: width)',
+    ],
+    [
+      () => lengthPrefixed({ length_field_length: 2 } as Any),
+      '"length_field_length" (in framewire: width)',
+    ],
+    [
+      () => lengthPrefixed({ lengthFieldOffset: 1 } as Any),
+      '"lengthFieldOffset" (in framewire: offset)',
+    ],
+    [
+      () => lengthPrefixed({ littleEndian: true } as Any),
+      '"littleEndian" (in framewire: endian: "little")',
+    ],
+    [() => lengthPrefixed({ byteOrder: "LE" } as Any), '"byteOrder" (in framewire: endian)'],
+    [() => lengthPrefixed({ widht: 2 } as Any), '"widht" (did you mean width?)'],
+    [() => lengthPrefixed({ Width: 2 } as Any), '"Width" (did you mean width?)'],
+    [
+      () => lengthPrefixed({ lengthadjustment: -4 } as Any),
+      '"lengthadjustment" (did you mean lengthAdjustment?)',
+    ],
+    [() => varint({ maxDataLength: 9 } as Any), '"maxDataLength" (in framewire: maxFrameLength)'],
+    [() => netstring({ maxFrameLen: 9 } as Any), '"maxFrameLen" (did you mean maxFrameLength?)'],
+    [() => decimalHeader({ digits: 8 } as Any), '"digits" (in framewire: width)'],
+    [() => delimited({ delimiters: "\n" } as Any), '"delimiters" (in framewire: delimiter)'],
+    [() => lines({ maxLength: 80 } as Any), '"maxLength" (in framewire: maxFrameLength)'],
+    // A name another factory takes is no suggestion here: lines() always strips "\r".
+    [() => lines({ stripCR: false } as Any), '"stripCR"'],
+    // Netty's alias for an option this factory lacks: no suggestion.
+    [() => netstring({ lengthFieldLength: 2 } as Any), '"lengthFieldLength"'],
+  ];
+  for (const [make, what] of refused) {
+    assert.throws(make, (error: Error) => {
+      assert.ok(error instanceof TypeError);
+      assert.ok(
+        error.message.includes(`() has no option ${what}: its options are `),
+        error.message,
+      );
+      return true;
+    }, what);
+  }
 });
 
 test("something other than a framing: a TypeError naming what is missing", async () => {
