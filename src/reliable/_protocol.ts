@@ -225,9 +225,10 @@ export function encodeHandshake(
 
 /** Decodes a HELLO or WELCOME frame; `undefined` when it is malformed. */
 export function decodeHandshake(frame: Uint8Array): Handshake | undefined {
-  if (frame.length < 3) return undefined;
+  if (frame.length < 2) return undefined;
   const version = frame[1]!;
-  // A newer version may lay out the rest differently: report only the version.
+  // A newer version may lay out the rest differently, flags included: report only the version
+  // (docs/protocol.md: a receiver must not read past the version byte).
   if (version !== PROTOCOL_VERSION) {
     return { type: frame[0]!, version, flags: 0, id: new Uint8Array(0), lastReceived: 0 };
   }

@@ -193,10 +193,12 @@ test("wire bytes: every frame type is laid out byte by byte as docs/protocol.md 
   assert.equal(idToHex(all), [...all].map((b) => (b < 16 ? "0" : "") + b.toString(16)).join(""));
 });
 
-test("decodeHandshake: another version is reported from 3 bytes on, whatever its length", () => {
-  // Too short to hold a version and flags: malformed.
+test("decodeHandshake: another version is reported from 2 bytes on, whatever its length", () => {
+  // Too short to hold a version: malformed.
   assert.equal(decodeHandshake(Uint8Array.of(3)), undefined);
-  assert.equal(decodeHandshake(Uint8Array.of(3, 2)), undefined);
+  // Nothing past the version byte is read, flags included (docs/protocol.md, "version").
+  assert.equal(decodeHandshake(Uint8Array.of(3, 2))?.version, 2);
+  assert.equal(decodeHandshake(Uint8Array.of(3, 1)), undefined);
   // Version 1 must be exactly 27 bytes.
   assert.equal(decodeHandshake(new Uint8Array(26).fill(1, 1, 2)), undefined);
   assert.equal(decodeHandshake(new Uint8Array(28).fill(1, 1, 2)), undefined);

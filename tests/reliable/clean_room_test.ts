@@ -306,6 +306,7 @@ test(
       for (
         const bytes of [
           frame.hello(randomId(), { version: 2 }),
+          Uint8Array.of(3, 2),
           Uint8Array.of(3, 0, 0, 0),
         ]
       ) {
@@ -1034,6 +1035,8 @@ test(
       const answer of [
         frame.welcome(randomId(), { version: 2 }),
         Uint8Array.of(4, 2, 0),
+        // Nothing past the version byte counts, not even flags.
+        Uint8Array.of(4, 2),
         frame.reject(1, "v2 only"),
       ]
     ) {
