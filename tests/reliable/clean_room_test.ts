@@ -769,6 +769,23 @@ test(
   },
 );
 
+test(
+  "clean room: the server ignores HELLO flag bits it does not know",
+  NET,
+  async () => {
+    await withServer({}, async (side) => {
+      const id = randomId();
+      const peer = await side.dial();
+      await peer.send(frame.hello(id, { flags: 0b1111_1100 }));
+      const welcome = await peer.expect("WELCOME");
+      assert.deepEqual([welcome.flags, welcome.id], [0, id]);
+      const session = await side.nextSession();
+      await peer.send(frame.data(1, 0, "a"));
+      assert.equal(dec((await session[Symbol.asyncIterator]().next()).value!), "a");
+    });
+  },
+);
+
 // ---------------------------------------------------------------------------------------------
 // framewire's client, a clean-room server
 
@@ -1229,6 +1246,30 @@ test(
       await second.close();
       assert.equal(await closing, "resolved");
       assert.equal(side.client.state, "closed");
+    });
+  },
+);
+
+test(
+  "clean room: the client ignores WELCOME flag bits it does not know, and takes an unknown REJECT reason for 3",
+  NET,
+  async () => {
+    await withClient({}, async (side) => {
+      const a = outcome(side.client.send("a"));
+      const first = await side.accept();
+      const hello = await first.expect("HELLO");
+      const reconnecting = once<{ error: unknown }>(side.client, "reconnecting");
+      await first.send(frame.reject(200, "a reason of a later version"));
+      await first.rest();
+      assert.equal(codeOf((await reconnecting).error), "PROTOCOL_ERROR");
+      const second = await side.accept();
+      assert.equal((await second.expect("HELLO")).id, hello.id);
+      await second.send(frame.welcome(hello.id, { flags: 0b1111_1110 }));
+      const data = await second.expect("DATA");
+      assert.deepEqual([data.seq, dec(data.payload)], [1, "a"]);
+      await second.send(frame.ack(1));
+      assert.equal(await a, "resolved");
+      assert.equal(side.client.stats.reconnects, 0);
     });
   },
 );
