@@ -104,6 +104,21 @@ async function handshake(
   return [peer, await side.nextSession(), id];
 }
 
+/**
+ * `session` sends a message and closes; the peer's GOODBYE confirms nothing: the message and the
+ * `close()` waiting for it reject with CONNECTION_CLOSED, and the session answers GOODBYE.
+ */
+async function goodbyeWhileClosing(peer: Peer, session: ReliableSession): Promise<void> {
+  const x = outcome(session.send("x"));
+  await peer.expectPastAcks("DATA");
+  const closing = outcome(session.close());
+  await peer.send(frame.goodbye(0));
+  const answer = (await peer.rest()).filter((f) => f.type !== "ACK");
+  assert.deepEqual(answer.map((f) => f.type), ["GOODBYE"]);
+  assert.equal(await x, "CONNECTION_CLOSED");
+  assert.equal(await closing, "CONNECTION_CLOSED");
+}
+
 // ---------------------------------------------------------------------------------------------
 // framewire's server, a clean-room client
 
@@ -255,10 +270,13 @@ test(
       for (let seq = 1; seq <= 3; seq++) {
         assert.equal((await peer.expectPastAcks("DATA")).seq, seq);
       }
+      // z went out with ack 2; after c, the server's ack is 3.
+      await peer.send(frame.data(3, 0, "c"));
+      assert.equal(dec((await it.next()).value!), "c");
       const reconnecting = once(session, "reconnecting");
       await peer.close();
       await reconnecting;
-      // This client got x and y, and lost the ack of b on the way: it resends b.
+      // This client got x and y, and lost the ack of b and c on the way: it resends them.
       const again = await side.dial();
       await again.send(frame.hello(id, { flags: RESUME, lastReceived: 2 }));
       const welcome = await again.expect("WELCOME");
@@ -266,19 +284,20 @@ test(
         1,
         0,
         id,
-        2,
+        3,
       ]);
+      // A replayed DATA carries the current ack, not the one it first went out with.
       const replay = await again.expect("DATA");
-      assert.deepEqual([replay.seq, dec(replay.payload)], [3, "z"]);
+      assert.deepEqual([replay.seq, replay.ack, dec(replay.payload)], [3, 3, "z"]);
       assert.equal(await sends[0], "resolved");
       assert.equal(await sends[1], "resolved");
       assert.equal(session.stats.resent, 1);
-      await again.send(frame.data(2, 3, "b"));
-      assert.equal((await again.expect("ACK")).ack, 2);
-      assert.equal(session.stats.duplicatesDropped, 1);
+      await again.send(frame.data(2, 3, "b"), frame.data(3, 3, "c"));
+      assert.equal((await again.expect("ACK")).ack, 3);
+      assert.equal(session.stats.duplicatesDropped, 2);
       assert.equal(await sends[2], "resolved");
-      await again.send(frame.data(3, 3, "c"));
-      assert.equal(dec((await it.next()).value!), "c");
+      await again.send(frame.data(4, 3, "d"));
+      assert.equal(dec((await it.next()).value!), "d");
     });
   },
 );
@@ -431,6 +450,14 @@ test(
       // and its lastReceived, counted in the old session, confirms nothing.
       const sent = outcome(session.send("x"));
       await a.close();
+      // Not even when it happens to cover a message of the new session.
+      const b1 = await side.dial();
+      await b1.send(frame.hello(old, { flags: RESUME, lastReceived: 1 }));
+      assert.deepEqual([(await b1.expect("WELCOME")).id, (await b1.expect("DATA")).seq], [
+        lost.id,
+        1,
+      ]);
+      await b1.close();
       const b = await side.dial();
       await b.send(frame.hello(old, { flags: RESUME, lastReceived: 5 }));
       const again = await b.expect("WELCOME");
@@ -646,9 +673,10 @@ test(
       const [a, session, id] = await handshake(side);
       const x = outcome(session.send("x"));
       await a.expect("DATA");
-      const reconnecting = once(session, "reconnecting");
+      const reconnecting = once<{ attempt: number; delay: number }>(session, "reconnecting");
       await a.close();
-      await reconnecting;
+      const waiting = await reconnecting;
+      assert.deepEqual([waiting.attempt, waiting.delay], [0, 1000]);
       const lost = once<{ unknown: Uint8Array[] }>(session, "sessionlost");
       clock.advance(1000);
       assert.deepEqual((await lost).unknown.map(dec), ["x"]);
@@ -782,6 +810,44 @@ test(
       const session = await side.nextSession();
       await peer.send(frame.data(1, 0, "a"));
       assert.equal(dec((await session[Symbol.asyncIterator]().next()).value!), "a");
+    });
+  },
+);
+
+test(
+  "clean room: a GOODBYE that leaves a closing server's messages unconfirmed rejects its close() with CONNECTION_CLOSED",
+  NET,
+  async () => {
+    await withServer({}, async (side) => {
+      const [peer, session] = await handshake(side);
+      await goodbyeWhileClosing(peer, session);
+    });
+  },
+);
+
+test(
+  "clean room: a closing server still takes back the client of a session it is closing, and says GOODBYE once confirmed",
+  NET,
+  async () => {
+    await withServer({}, async (side) => {
+      const [a, session, id] = await handshake(side);
+      const x = outcome(session.send("x"));
+      await a.expectPastAcks("DATA");
+      const reconnecting = once(session, "reconnecting");
+      await a.close();
+      await reconnecting;
+      const closing = outcome(side.server.close());
+      const b = await side.dial();
+      await b.send(frame.hello(id, { flags: RESUME }));
+      assert.equal((await b.expect("WELCOME")).flags, 0);
+      assert.equal((await b.expect("DATA")).seq, 1);
+      await b.send(frame.ack(1));
+      assert.equal((await b.expectPastAcks("GOODBYE")).ack, 0);
+      await b.send(frame.goodbye(0));
+      await b.closeWrite();
+      await b.expect("end");
+      assert.equal(await x, "resolved");
+      assert.equal(await closing, "resolved");
     });
   },
 );
@@ -925,8 +991,9 @@ test(
       ]);
       // This server got a and b, and never received the client's ack of s2.
       await second.send(frame.welcome(hello.id, { lastReceived: 2 }));
+      // c first went out with ack 0; its replay carries the current ack.
       const replay = await second.expect("DATA");
-      assert.deepEqual([replay.seq, dec(replay.payload)], [3, "c"]);
+      assert.deepEqual([replay.seq, replay.ack, dec(replay.payload)], [3, 2, "c"]);
       assert.deepEqual(await resumed, { replayed: 1 });
       assert.equal(await sends[0], "resolved");
       assert.equal(await sends[1], "resolved");
@@ -946,29 +1013,38 @@ test(
   async () => {
     await withClient({}, async (side) => {
       const { hello, a } = await sentThenDropped(side);
+      // Accepted while no connection is up: never written.
+      const b = outcome(side.client.send("b"));
       const second = await side.accept();
       assert.equal((await second.expect("HELLO")).flags, RESUME);
       const lost = once<{ unknown: Uint8Array[]; unsent: Uint8Array[] }>(
         side.client,
         "sessionlost",
       );
+      const resumed = once<{ replayed: number }>(side.client, "resumed");
       const fresh = randomId();
       await second.send(frame.welcome(fresh, { flags: LOST }));
       const detail = await lost;
       assert.deepEqual(detail.unknown.map(dec), ["a"]);
-      assert.deepEqual(detail.unsent.map(dec), []);
+      assert.deepEqual(detail.unsent.map(dec), ["b"]);
+      assert.deepEqual(await resumed, { replayed: 0 });
       assert.equal(await a, "SESSION_LOST");
+      assert.equal(await b, "SESSION_LOST");
       assert.equal(side.client.id, fresh);
       assert.notEqual(fresh, hello.id);
-      const b = outcome(side.client.send("b"));
+      // Both directions count from 1 again.
+      await second.send(frame.data(1, 0, "s1"));
+      const it = side.client[Symbol.asyncIterator]();
+      assert.equal(dec((await it.next()).value!), "s1");
+      const c = outcome(side.client.send("c"));
       const d = await second.expectPastAcks("DATA");
-      assert.deepEqual([d.seq, d.ack, dec(d.payload)], [1, 0, "b"]);
+      assert.deepEqual([d.seq, d.ack, dec(d.payload)], [1, 1, "c"]);
       await second.close();
       const third = await side.accept();
       const next = await third.expect("HELLO");
-      assert.deepEqual([next.flags, next.id, next.lastReceived], [RESUME, fresh, 0]);
+      assert.deepEqual([next.flags, next.id, next.lastReceived], [RESUME, fresh, 1]);
       await third.send(frame.welcome(fresh, { lastReceived: 1 }));
-      assert.equal(await b, "resolved");
+      assert.equal(await c, "resolved");
     });
   },
 );
@@ -1271,6 +1347,42 @@ test(
       assert.equal(await a, "resolved");
       assert.equal(side.client.stats.reconnects, 0);
     });
+  },
+);
+
+test(
+  "clean room: a GOODBYE that leaves a closing client's messages unconfirmed rejects its close() with CONNECTION_CLOSED",
+  NET,
+  async () => {
+    await withClient({}, async (side) => {
+      const [peer] = await welcomeClient(side);
+      await goodbyeWhileClosing(peer, side.client);
+    });
+  },
+);
+
+test(
+  "clean room: the client's standalone ACK goes out at ackEvery messages and at once for a duplicate, and an idle client sends heartbeats",
+  NET,
+  async () => {
+    const clock = new FakeClock();
+    await withClient(
+      { clock, ackDelay: Infinity, ackEvery: 4, heartbeatInterval: 100, deadPeerTimeout: 1e6 },
+      async (side) => {
+        const [peer] = await welcomeClient(side);
+        await peer.send(frame.data(1, 0, "1"), frame.data(2, 0, "2"), frame.data(3, 0, "3"));
+        await peer.send(frame.data(4, 0, "4"));
+        assert.equal((await peer.expect("ACK")).ack, 4);
+        await peer.send(frame.data(4, 0, "4"));
+        assert.equal((await peer.expect("ACK")).ack, 4);
+        assert.equal(side.client.stats.duplicatesDropped, 1);
+        await peer.send(frame.data(5, 0, "5"));
+        const it = side.client[Symbol.asyncIterator]();
+        for (let n = 1; n <= 5; n++) assert.equal(dec((await it.next()).value!), `${n}`);
+        clock.advance(100);
+        assert.equal((await peer.expect("ACK")).ack, 5);
+      },
+    );
   },
 );
 
