@@ -569,7 +569,7 @@ test("clean room: a server at maxSessions answers a new HELLO with REJECT 2", NE
 });
 
 test(
-  "clean room: the newest connection wins: a HELLO to resume closes the session's old connection",
+  "clean room: the newest connection wins: a HELLO for a known session, with RESUME or without (its WELCOME was lost), closes the session's old connection",
   NET,
   async () => {
     await withServer({}, async (side) => {
@@ -577,13 +577,18 @@ test(
       await a.send(frame.data(1, 0, "a"));
       const it = session[Symbol.asyncIterator]();
       await it.next();
-      const b = await side.dial();
-      await b.send(frame.hello(id, { flags: RESUME }));
-      const welcome = await b.expect("WELCOME");
-      assert.deepEqual([welcome.flags, welcome.lastReceived], [0, 1]);
-      await a.rest();
-      await b.send(frame.data(2, 0, "b"));
-      assert.equal(dec((await it.next()).value!), "b");
+      let old = a;
+      for (const [seq, flags] of [[2, RESUME], [3, 0]] as const) {
+        const peer = await side.dial();
+        await peer.send(frame.hello(id, { flags }));
+        const welcome = await peer.expect("WELCOME");
+        assert.deepEqual([welcome.flags, welcome.id, welcome.lastReceived], [0, id, seq - 1]);
+        await old.rest();
+        await peer.send(frame.data(seq, 0, `${seq}`));
+        assert.equal(dec((await it.next()).value!), `${seq}`);
+        old = peer;
+      }
+      assert.equal(side.server.size, 1);
     });
   },
 );
@@ -848,6 +853,44 @@ test(
       await b.expect("end");
       assert.equal(await x, "resolved");
       assert.equal(await closing, "resolved");
+    });
+  },
+);
+
+test(
+  "clean room: the server remembers at most maxSessions ended sessions, forgetting the oldest first",
+  NET,
+  async () => {
+    await withServer({ maxSessions: 1 }, async (side) => {
+      const [a, , first] = await handshake(side);
+      await a.send(frame.goodbye(0));
+      await a.rest();
+      const [b, , second] = await handshake(side);
+      await b.send(frame.goodbye(0));
+      await b.rest();
+      const forgotten = await side.dial();
+      await forgotten.send(frame.hello(first, { flags: RESUME | CLOSING }));
+      assert.equal((await forgotten.expect("WELCOME")).flags, LOST);
+      const remembered = await side.dial();
+      await remembered.send(frame.hello(second, { flags: RESUME | CLOSING }));
+      assert.equal((await remembered.expect("GOODBYE")).ack, 0);
+    });
+  },
+);
+
+test(
+  "clean room: a u64 of 2^53 - 1 is a value and 2^53 a protocol error (a resuming HELLO's lastReceived)",
+  NET,
+  async () => {
+    await withServer({}, async (side) => {
+      // Unknown with RESUME: the lastReceived is counted in the lost session and confirms nothing.
+      const largest = await side.dial();
+      await largest.send(frame.hello(randomId(), { flags: RESUME, lastReceived: 2n ** 53n - 1n }));
+      assert.equal((await largest.expect("WELCOME")).flags, LOST);
+      const beyond = await side.dial();
+      await beyond.send(frame.hello(randomId(), { flags: RESUME, lastReceived: 2n ** 53n }));
+      assert.deepEqual(await beyond.rest(), []);
+      assert.equal(side.server.size, 1);
     });
   },
 );
@@ -1383,6 +1426,22 @@ test(
         assert.equal((await peer.expect("ACK")).ack, 5);
       },
     );
+  },
+);
+
+test(
+  "clean room: the client drops a connection whose WELCOME is not complete within deadPeerTimeout",
+  NET,
+  async () => {
+    // Real timers: the test only waits for their effect, however late they fire.
+    await withClient({ deadPeerTimeout: 200 }, async (side) => {
+      const reconnecting = once<{ error: unknown }>(side.client, "reconnecting");
+      const peer = await side.accept();
+      const hello = await peer.expect("HELLO");
+      await peer.sendRaw(withLength(frame.welcome(hello.id)).subarray(0, 20));
+      assert.equal(codeOf((await reconnecting).error), "CONNECTION_TIMEOUT");
+      assert.deepEqual(await peer.rest(), []);
+    });
   },
 );
 
