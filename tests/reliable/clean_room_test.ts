@@ -105,6 +105,22 @@ async function handshake(
 }
 
 /**
+ * A new session whose message "x" went out unconfirmed on a connection that then dropped (the
+ * server has noticed): the session, its id, and `send("x")`'s outcome.
+ */
+async function droppedWithX(
+  side: ServerSide,
+): Promise<{ session: ReliableSession; id: string; x: Promise<string> }> {
+  const [a, session, id] = await handshake(side);
+  const x = outcome(session.send("x"));
+  await a.expectPastAcks("DATA");
+  const reconnecting = once(session, "reconnecting");
+  await a.close();
+  await reconnecting;
+  return { session, id, x };
+}
+
+/**
  * `session` sends a message and closes; the peer's GOODBYE confirms nothing: the message and the
  * `close()` waiting for it reject with CONNECTION_CLOSED, and the session answers GOODBYE.
  */
@@ -645,12 +661,7 @@ test(
 
 test("clean room: after a reconnect the server replays before anything new", NET, async () => {
   await withServer({}, async (side) => {
-    const [a, session, id] = await handshake(side);
-    const x = outcome(session.send("x"));
-    await a.expect("DATA");
-    const reconnecting = once(session, "reconnecting");
-    await a.close();
-    await reconnecting;
+    const { session, id, x } = await droppedWithX(side);
     const y = outcome(session.send("y"));
     const b = await side.dial();
     await b.send(frame.hello(id, { flags: RESUME }));
@@ -835,12 +846,7 @@ test(
   NET,
   async () => {
     await withServer({}, async (side) => {
-      const [a, session, id] = await handshake(side);
-      const x = outcome(session.send("x"));
-      await a.expectPastAcks("DATA");
-      const reconnecting = once(session, "reconnecting");
-      await a.close();
-      await reconnecting;
+      const { id, x } = await droppedWithX(side);
       const closing = outcome(side.server.close());
       const b = await side.dial();
       await b.send(frame.hello(id, { flags: RESUME }));
@@ -891,6 +897,42 @@ test(
       await beyond.send(frame.hello(randomId(), { flags: RESUME, lastReceived: 2n ** 53n }));
       assert.deepEqual(await beyond.rest(), []);
       assert.equal(side.server.size, 1);
+    });
+  },
+);
+
+test(
+  "clean room: a GOODBYE(0) behind a resuming HELLO ends the session, with the HELLO's lastReceived confirming first",
+  NET,
+  async () => {
+    await withServer({}, async (side) => {
+      const { session, id, x } = await droppedWithX(side);
+      const closed = once<{ error: unknown; unconfirmed: Uint8Array[] }>(session, "close");
+      const b = await side.dial();
+      await b.send(frame.hello(id, { flags: RESUME, lastReceived: 1 }), frame.goodbye(0));
+      assert.deepEqual((await b.rest()).map((f) => f.type), ["WELCOME", "GOODBYE"]);
+      assert.equal(await x, "resolved");
+      assert.deepEqual(await closed, { error: undefined, unconfirmed: [] });
+    });
+  },
+);
+
+test(
+  "clean room: a GOODBYE(0) behind a HELLO that resumes a lost session ends the fresh one at once",
+  NET,
+  async () => {
+    await withServer({}, async (side) => {
+      const peer = await side.dial();
+      await peer.send(
+        frame.hello(randomId(), { flags: RESUME, lastReceived: 4 }),
+        frame.goodbye(0),
+      );
+      const frames = await peer.rest();
+      assert.deepEqual(frames.map((f) => f.type), ["WELCOME", "GOODBYE"]);
+      assert.equal(frames[0]!.type === "WELCOME" && frames[0]!.flags, LOST);
+      const session = await side.nextSession();
+      assert.equal(session.state, "closed");
+      assert.equal(side.server.size, 0);
     });
   },
 );
