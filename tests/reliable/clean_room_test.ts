@@ -937,6 +937,29 @@ test(
   },
 );
 
+test(
+  "clean room: an ack carried by a DATA counts: ackEvery counts only the messages received after it",
+  NET,
+  async () => {
+    await withServer(
+      { ackDelay: Infinity, ackEvery: 4, heartbeatInterval: 1e6, deadPeerTimeout: 2e6 },
+      async (side) => {
+        const [peer, session] = await handshake(side);
+        const it = session[Symbol.asyncIterator]();
+        await peer.send(frame.data(1, 0, "1"), frame.data(2, 0, "2"), frame.data(3, 0, "3"));
+        for (let n = 1; n <= 3; n++) await it.next();
+        const x = outcome(session.send("x"));
+        assert.deepEqual((await peer.expect("DATA")).ack, 3);
+        await peer.send(frame.data(4, 1, "4"));
+        await peer.send(frame.data(5, 1, "5"), frame.data(6, 1, "6"));
+        await peer.send(frame.data(7, 1, "7"));
+        assert.equal((await peer.expect("ACK")).ack, 7);
+        assert.equal(await x, "resolved");
+      },
+    );
+  },
+);
+
 // ---------------------------------------------------------------------------------------------
 // framewire's client, a clean-room server
 
