@@ -997,16 +997,10 @@ async function withClient(
     listener.close();
     await outcome(client.close({ timeout: 0 }));
     for (const peer of peers) await peer.close();
-    // Connections the client made that the test never accepted.
-    for (;;) {
-      const next = await Promise.race([
-        accepted.next(),
-        client.state === "closed"
-          ? Promise.resolve({ done: true, value: undefined })
-          : new Promise<never>(() => {}),
-      ]);
-      if (next.done) break;
-      (next.value as Conn).close();
+    // Connections the client made that the test never accepted (the closed listener ends the
+    // iteration once they are handed over).
+    for (let next = await accepted.next(); !next.done; next = await accepted.next()) {
+      next.value.close();
     }
   }
 }
