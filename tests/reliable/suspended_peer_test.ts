@@ -1,0 +1,362 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Reliable sessions with a peer process that is stopped (SIGSTOP) and resumed (SIGCONT), as when a
+// laptop sleeps, a VM is paused or a debugger holds a process: its sockets stay open, the live side
+// hears nothing, and the stopped side wakes with every timer overdue at once. One end runs in
+// tests/reliable/_suspend_child.ts on each runtime, the other here. The assertions are about
+// delivery (exactly once, in order, before, during and after the stop), settlement of every send,
+// and the events and stats of both sides; how long anything took is not asserted.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { reliableClient } from "../../src/reliable/reliable_client.ts";
+import { reliableServer } from "../../src/reliable/reliable_server.ts";
+import type {
+  ReliableServer,
+  ReliableServerOptions,
+  ReliableSession,
+} from "../../src/reliable/types.ts";
+import { watchSockets } from "../_util/leaks.ts";
+import { adapter, portOf, type Runtime, runtime } from "../_util/runtime.ts";
+import { startSuspendable, type Suspendable } from "../_util/suspendable.ts";
+import { nextSession, once } from "./_helpers.ts";
+
+const sockets = watchSockets();
+
+const CHILD = fileURLToPath(new URL("./_suspend_child.ts", import.meta.url));
+const RUNTIMES: Runtime[] = ["deno", "bun", "node"];
+const OPTIONS = {
+  skip: process.platform === "win32" && "POSIX signals (SIGSTOP, SIGCONT)",
+  timeout: 60_000,
+};
+/** Small timings, so that a stop of a second or two outlasts deadPeerTimeout. */
+const TIMING = { heartbeatInterval: 100, deadPeerTimeout: 400 };
+
+/** What one side saw: its events (type and error code) and the messages it received. */
+interface Watched {
+  events: string[];
+  received: string[];
+}
+
+function watch(session: ReliableSession): Watched {
+  const seen: Watched = { events: [], received: [] };
+  for (const type of ["open", "reconnecting", "resumed", "sessionlost", "close"]) {
+    session.addEventListener(type, (event) => {
+      const code = (event as CustomEvent).detail?.error?.code;
+      seen.events.push(code === undefined ? type : `${type} ${code}`);
+    });
+  }
+  (async () => {
+    const decoder = new TextDecoder();
+    for await (const message of session) seen.received.push(decoder.decode(message));
+  })().catch((error) => seen.events.push(`iterator ${error?.code ?? error}`));
+  return seen;
+}
+
+/** Sends "<prefix><from>".."<prefix><to>" unawaited; each outcome: "ok" or the error's code. */
+function sendRange(
+  session: ReliableSession,
+  prefix: string,
+  from: number,
+  to: number,
+): Promise<string>[] {
+  const outcomes: Promise<string>[] = [];
+  for (let i = from; i <= to; i++) {
+    outcomes.push(session.send(`${prefix}${i}`).then(() => "ok", (error) => String(error.code)));
+  }
+  return outcomes;
+}
+
+function range(prefix: string, from: number, to: number): string[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
+}
+
+/** The summary the child prints after `close`. */
+interface ChildDone extends Watched {
+  outcomes: Record<string, number>;
+  stats: ReliableSession["stats"];
+  state: string;
+  closed: string;
+  dials: number;
+}
+
+async function closeChild(child: Suspendable): Promise<ChildDone> {
+  child.end("close");
+  const done: ChildDone = JSON.parse((await child.waitFor(/^DONE (.*)$/m))[1]!);
+  assert.equal(await child.exited, 0, child.stderr);
+  return done;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * One exchange across a stop: the child hands c101..c300 to its session and is stopped, until
+ * the live side (`session`) declared it dead and `extraMs` more; the live side sends s1..s100
+ * before the stop, s101..s150 during it, and both send more after it. Returns the outcomes of
+ * the live side's sends and what it saw while the child was stopped.
+ */
+async function exchangeAcrossStop(
+  child: Suspendable,
+  session: ReliableSession,
+  extraMs: number,
+): Promise<{ sent: Promise<string>[]; liveEvents: string[] }> {
+  const sent = sendRange(session, "s", 1, 50);
+  child.command("send 1 100");
+  await child.waitFor(/^SENT 100$/m);
+  child.command("send 101 300");
+  await child.waitFor(/^SENDING 300$/m);
+  sent.push(...sendRange(session, "s", 51, 100));
+  const liveEvents: string[] = [];
+  const declaredDead = once<{ error: { code: string } }>(session, "reconnecting");
+  child.stop();
+  try {
+    const { detail } = await declaredDead;
+    liveEvents.push(`reconnecting ${detail.error.code}`);
+    sent.push(...sendRange(session, "s", 101, 150)); // nobody to send them to yet
+    await delay(extraMs); // the stop goes on: the child's timers fall due meanwhile
+    liveEvents.push(`state ${session.state} when resumed`);
+  } finally {
+    child.resume();
+  }
+  await child.waitFor(/^SENT 300$|^SEND-FAILED 300 .*$/m);
+  child.command("send 301 400");
+  sent.push(...sendRange(session, "s", 151, 200));
+  await child.waitFor(/^SENT 400$|^SEND-FAILED 400 .*$/m);
+  return { sent, liveEvents };
+}
+
+/** The checks common to both directions: nothing lost, duplicated or out of order, all settled. */
+function checkExchange(
+  live: Watched,
+  liveOutcomes: string[],
+  liveSession: ReliableSession,
+  liveEvents: string[],
+  done: ChildDone,
+): void {
+  assert.deepEqual(live.received, range("c", 1, 400));
+  assert.deepEqual(done.received, range("s", 1, 200));
+  assert.deepEqual(liveOutcomes, liveOutcomes.map(() => "ok"));
+  assert.deepEqual(done.outcomes, { ok: 400 });
+  assert.equal(done.closed, "ok");
+  // The live side declared the stopped one dead for its silence, then waited for it.
+  assert.deepEqual(liveEvents, [
+    "reconnecting CONNECTION_TIMEOUT",
+    "state reconnecting when resumed",
+  ]);
+  for (const events of [live.events, done.events]) {
+    assert.ok(!events.some((e) => /sessionlost|iterator/.test(e)), events.join(", "));
+    assert.ok(events.includes("resumed"), events.join(", "));
+    assert.equal(events.at(-1), "close", events.join(", "));
+  }
+  for (const stats of [liveSession.stats, done.stats]) {
+    assert.equal(stats.inFlight, 0);
+    assert.equal(stats.bufferedBytes, 0);
+    assert.equal(stats.waiting, 0);
+    assert.ok(stats.reconnects >= 1, JSON.stringify(stats));
+  }
+  assert.equal(liveSession.state, "closed");
+  assert.equal(done.state, "closed");
+}
+
+/**
+ * Runs `body` with a reliable server here (`options`) and a client of it in a child on `on`
+ * (`timing`: its heartbeatInterval and deadPeerTimeout); cleans both up.
+ */
+async function withChildClient(
+  on: Runtime,
+  options: ReliableServerOptions,
+  timing: [number, number],
+  body: (server: ReliableServer, child: Suspendable) => Promise<void>,
+): Promise<void> {
+  const { listen } = await adapter();
+  const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const server = reliableServer(listener, options);
+  const child = startSuspendable(on, CHILD, [
+    "client",
+    String(portOf(listener)),
+    ...timing.map(String),
+  ]);
+  try {
+    await body(server, child);
+  } finally {
+    await child.kill();
+    await server.close();
+    listener.close();
+  }
+}
+
+for (const on of RUNTIMES) {
+  test(
+    `reliable: a ${on} client stopped for longer than deadPeerTimeout resumes its session with a ${runtime} server`,
+    OPTIONS,
+    () =>
+      withChildClient(
+        on,
+        { ...TIMING, resumeTimeout: 60_000 },
+        [100, 400],
+        async (server, child) => {
+          const session = await nextSession(server);
+          const live = watch(session);
+          const { sent, liveEvents } = await exchangeAcrossStop(child, session, 1000);
+          const liveOutcomes = await Promise.all(sent);
+          const closed = once(session, "close"); // on the client's GOODBYE
+          const done = await closeChild(child);
+          await closed;
+          checkExchange(live, liveOutcomes, session, liveEvents, done);
+          // Woken with its timers overdue, the client dialed again once or twice (a
+          // connection it found dead, a retry), not in a burst.
+          assert.ok(done.dials >= 2 && done.dials <= 3, `dials: ${done.dials}`);
+        },
+      ),
+  );
+}
+
+for (const on of RUNTIMES) {
+  test(
+    `reliable: a ${on} server stopped for longer than deadPeerTimeout resumes its session with a ${runtime} client`,
+    OPTIONS,
+    async () => {
+      const { connect } = await adapter();
+      const child = startSuspendable(on, CHILD, ["server", "0", "100", "400"]);
+      let session: ReliableSession | undefined;
+      try {
+        const port = Number((await child.waitFor(/^PORT (\d+)$/m))[1]);
+        let dials = 0;
+        session = reliableClient((signal) => {
+          dials++;
+          return connect({ hostname: "127.0.0.1", port, signal });
+        }, TIMING);
+        const attempts: number[] = [];
+        session.addEventListener("reconnecting", (event) => {
+          attempts.push((event as CustomEvent<{ attempt: number }>).detail.attempt);
+        });
+        const live = watch(session);
+        await child.waitFor(/^ACCEPTED$/m);
+        const { sent, liveEvents } = await exchangeAcrossStop(child, session, 1000);
+        const liveOutcomes = await Promise.all(sent);
+        const closing = session.close();
+        const done = await closeChild(child);
+        await closing;
+        checkExchange(live, liveOutcomes, session, liveEvents, done);
+        // While the server was stopped its kernel still accepted connections (into the backlog),
+        // where each handshake timed out: the attempts backed off as after any failure, one dial
+        // per reported attempt, counted 1, 2, 3, ... and none after the session resumed.
+        assert.equal(dials, attempts.length + 1, `dials: ${dials}, attempts: ${attempts}`);
+        assert.deepEqual(attempts, attempts.map((_, i) => i + 1));
+      } finally {
+        await child.kill();
+        await session?.close({ timeout: 0 }).catch(() => {});
+      }
+    },
+  );
+}
+
+test(
+  `reliable: a ${runtime} client stopped for less than deadPeerTimeout goes on as if nothing happened`,
+  OPTIONS,
+  // A stop of 300 ms against 5 s: neither side may take the other for dead.
+  () =>
+    withChildClient(runtime, { heartbeatInterval: 100, deadPeerTimeout: 5000 }, [100, 5000], async (
+      server,
+      child,
+    ) => {
+      const session = await nextSession(server);
+      const live = watch(session);
+      const sent = sendRange(session, "s", 1, 50);
+      child.command("send 1 100");
+      await child.waitFor(/^SENDING 100$/m);
+      child.stop();
+      try {
+        sent.push(...sendRange(session, "s", 51, 100));
+        await delay(300);
+      } finally {
+        child.resume();
+      }
+      await child.waitFor(/^SENT 100$|^SEND-FAILED 100 .*$/m);
+      const liveOutcomes = await Promise.all(sent);
+      const closed = once(session, "close");
+      const done = await closeChild(child);
+      await closed;
+      assert.deepEqual(live.received, range("c", 1, 100));
+      assert.deepEqual(done.received, range("s", 1, 100));
+      assert.deepEqual(liveOutcomes, liveOutcomes.map(() => "ok"));
+      assert.deepEqual(done.outcomes, { ok: 100 });
+      assert.deepEqual(live.events, ["close"]);
+      assert.deepEqual(done.events, ["open", "close"]);
+      for (const stats of [session.stats, done.stats]) {
+        // Nothing in flight, resent, dropped or reconnected: every counter is 0.
+        assert.ok(Object.values(stats).every((n) => n === 0), JSON.stringify(stats));
+      }
+      assert.equal(done.dials, 1);
+    }),
+);
+
+test(
+  `reliable: a ${runtime} client stopped for longer than the server's resumeTimeout finds its session lost and carries on afresh`,
+  OPTIONS,
+  () =>
+    withChildClient(
+      runtime,
+      { ...TIMING, resumeTimeout: 600 },
+      [100, 400],
+      async (server, child) => {
+        const first = await nextSession(server);
+        const live = watch(first);
+        const sent = sendRange(first, "s", 1, 50);
+        child.command("send 1 100");
+        await child.waitFor(/^SENT 100$/m);
+        child.command("send 101 200");
+        await child.waitFor(/^SENDING 200$/m);
+        const ended = once<{ error: { code: string } }>(first, "close");
+        child.stop();
+        let endedWith: string;
+        try {
+          await once(first, "reconnecting");
+          sent.push(...sendRange(first, "s", 51, 100)); // never sent: the client is gone
+          endedWith = (await ended).detail.error.code; // resumeTimeout ran out
+        } finally {
+          child.resume();
+        }
+        assert.equal(endedWith, "SESSION_LOST");
+        // The client learns at its next handshake, and the server starts a session for it.
+        const second = await nextSession(server);
+        const afresh = watch(second);
+        await child.waitFor(/^EVENT sessionlost$/m); // sends made before would be lost too
+        child.command("send 201 300");
+        assert.equal((await child.waitFor(/^SENT 300$|^SEND-FAILED 300 .*$/m))[0], "SENT 300");
+        const outcomes = await Promise.all(sent);
+        const closed = once(second, "close");
+        const done = await closeChild(child);
+        await closed;
+        // The first session took c1..cK in order (K >= 100: those sent and confirmed before the
+        // stop, and maybe some that were not), the second exactly what was sent after the loss.
+        const k = live.received.length;
+        assert.ok(k >= 100 && k <= 200, `${k}`);
+        assert.deepEqual(live.received, range("c", 1, k));
+        assert.deepEqual(afresh.received, range("c", 201, 300));
+        // Every send settled: confirmed, or reported lost with its session.
+        assert.equal((done.outcomes.ok ?? 0) + (done.outcomes.SESSION_LOST ?? 0), 300);
+        assert.ok((done.outcomes.ok ?? 0) >= 200, JSON.stringify(done.outcomes));
+        assert.deepEqual(outcomes.slice(50), outcomes.slice(50).map(() => "SESSION_LOST"));
+        assert.ok(done.received.every((m, i) => m === `s${i + 1}`), done.received.join());
+        assert.deepEqual(live.events, [
+          "reconnecting CONNECTION_TIMEOUT",
+          "sessionlost",
+          "close SESSION_LOST",
+          "iterator SESSION_LOST", // its iterator ends with the error, after the messages
+        ]);
+        assert.deepEqual(
+          done.events.filter((e) => !e.startsWith("reconnecting")),
+          ["open", "sessionlost", "resumed", "close"],
+        );
+        assert.deepEqual(afresh.events, ["close"]);
+        assert.equal(done.state, "closed");
+        assert.equal(done.closed, "ok");
+      },
+    ),
+);
+
+sockets.check();
