@@ -7,6 +7,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { root, type Runtime, scriptArgv } from "./runtime.ts";
 
+/** Options of a test that stops a child: skipped where there are no POSIX signals, bounded. */
+export const SUSPEND_TEST: { skip: string | false; timeout: number } = {
+  skip: process.platform === "win32" && "POSIX signals (SIGSTOP, SIGCONT)",
+  timeout: 60_000,
+};
+
 /** A child is killed this long after it started, whatever it is doing. */
 const KILL_AFTER_MS = 60_000;
 

@@ -8,7 +8,6 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { reliableClient } from "../../src/reliable/reliable_client.ts";
 import { reliableServer } from "../../src/reliable/reliable_server.ts";
@@ -19,17 +18,17 @@ import type {
 } from "../../src/reliable/types.ts";
 import { watchSockets } from "../_util/leaks.ts";
 import { adapter, portOf, type Runtime, runtime } from "../_util/runtime.ts";
-import { startSuspendable, type Suspendable } from "../_util/suspendable.ts";
+import {
+  startSuspendable,
+  SUSPEND_TEST as OPTIONS,
+  type Suspendable,
+} from "../_util/suspendable.ts";
 import { nextSession, once } from "./_helpers.ts";
 
 const sockets = watchSockets();
 
 const CHILD = fileURLToPath(new URL("./_suspend_child.ts", import.meta.url));
 const RUNTIMES: Runtime[] = ["deno", "bun", "node"];
-const OPTIONS = {
-  skip: process.platform === "win32" && "POSIX signals (SIGSTOP, SIGCONT)",
-  timeout: 60_000,
-};
 /** Small timings, so that a stop of a second or two outlasts deadPeerTimeout. */
 const TIMING = { heartbeatInterval: 100, deadPeerTimeout: 400 };
 
