@@ -15,9 +15,13 @@ import { reliableServer } from "../../src/reliable/reliable_server.ts";
 import type { ReliableSession } from "../../src/reliable/types.ts";
 import { adapter } from "../_util/runtime.ts";
 
-const [role, port = "0", heartbeatInterval = "100", deadPeerTimeout = "400"] = process.argv.slice(
-  2,
-);
+const [
+  role,
+  port = "0",
+  heartbeatInterval = "100",
+  deadPeerTimeout = "400",
+  resumeTimeout = "60000",
+] = process.argv.slice(2);
 const timing = {
   heartbeatInterval: Number(heartbeatInterval),
   deadPeerTimeout: Number(deadPeerTimeout),
@@ -53,7 +57,7 @@ if (role === "client") {
   watch(session);
 } else {
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
-  const server = reliableServer(listener, { ...timing, resumeTimeout: 60_000 });
+  const server = reliableServer(listener, { ...timing, resumeTimeout: Number(resumeTimeout) });
   closeServer = async () => {
     await server.close();
     listener.close();

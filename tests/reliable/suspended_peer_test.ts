@@ -358,4 +358,155 @@ test(
     ),
 );
 
+/**
+ * Stops `child`, calls `send` and closes `session` with `timeout`; resumes the child once the
+ * close and those sends settled, and returns what they settled with ("ok" or the code).
+ */
+async function closeWhileStopped(
+  child: Suspendable,
+  session: ReliableSession,
+  send: () => Promise<string>[],
+  timeout: number,
+): Promise<{ closed: string; sent: string[] }> {
+  child.stop();
+  try {
+    const sending = send();
+    const closed = await session.close({ timeout }).then(() => "ok", (error) => error.code);
+    return { closed, sent: await Promise.all(sending) };
+  } finally {
+    child.resume();
+  }
+}
+
+test(
+  `reliable: a ${runtime} server session closed with a timeout while its client is stopped tells the client how it ended once it resumes`,
+  OPTIONS,
+  () =>
+    withChildClient(runtime, { ...TIMING, resumeTimeout: 60_000 }, [100, 400], async (
+      server,
+      child,
+    ) => {
+      const session = await nextSession(server);
+      const live = watch(session);
+      child.command("send 1 10");
+      await child.waitFor(/^SENT 10$/m);
+      child.command("send 11 50");
+      await child.waitFor(/^SENDING 50$/m);
+      // The stopped client confirms none of these.
+      const { closed, sent } = await closeWhileStopped(
+        child,
+        session,
+        () => sendRange(session, "s", 1, 20),
+        600,
+      );
+      assert.equal(closed, "CONNECTION_TIMEOUT");
+      assert.deepEqual(sent, sent.map(() => "CONNECTION_CLOSED"));
+      // Its next HELLO gets the GOODBYE the server's tombstone keeps, with the server's last ack:
+      // the messages it covers are confirmed, the others were never delivered.
+      await child.waitFor(/^EVENT close$/m);
+      child.command("send 51 60"); // after the end
+      await child.waitFor(/^SENT 60$|^SEND-FAILED 60 .*$/m);
+      const done = await closeChild(child);
+      const k = live.received.length;
+      assert.ok(k >= 10 && k <= 50, `${k}`);
+      assert.deepEqual(live.received, range("c", 1, k));
+      assert.deepEqual(done.outcomes, { ok: k, CONNECTION_CLOSED: 60 - k });
+      assert.deepEqual(done.received, []);
+      assert.equal(done.events.at(-1), "close"); // the server's GOODBYE: no error
+      assert.ok(!done.events.includes("sessionlost"), done.events.join(", "));
+      assert.equal(done.state, "closed");
+      assert.equal(done.closed, "ok"); // close() after the end resolves
+    }),
+);
+
+/** Runs `body` with a reliable server in a child (`args` after its port) and a client of it here. */
+async function withChildServer(
+  args: string[],
+  body: (session: ReliableSession, child: Suspendable) => Promise<void>,
+): Promise<void> {
+  const { connect } = await adapter();
+  const child = startSuspendable(runtime, CHILD, ["server", "0", ...args]);
+  let session: ReliableSession | undefined;
+  try {
+    const port = Number((await child.waitFor(/^PORT (\d+)$/m))[1]);
+    session = reliableClient((signal) => connect({ hostname: "127.0.0.1", port, signal }), TIMING);
+    await body(session, child);
+  } finally {
+    await child.kill();
+    await session?.close({ timeout: 0 }).catch(() => {});
+  }
+}
+
+test(
+  `reliable: a ${runtime} client closing while its server is stopped, which resumes within the close timeout, closes cleanly`,
+  OPTIONS,
+  () =>
+    withChildServer(["100", "400"], async (session, child) => {
+      await session.send("c1");
+      await child.waitFor(/^ACCEPTED$/m);
+      child.stop();
+      let closing: Promise<string>;
+      let sending: Promise<string>[];
+      try {
+        sending = sendRange(session, "c", 2, 51);
+        closing = session.close({ timeout: 30_000 }).then(() => "ok", (error) => error.code);
+        await once(session, "reconnecting");
+        await delay(1000); // the stop goes on, the client retrying, its close waiting
+      } finally {
+        child.resume();
+      }
+      assert.equal(await closing, "ok");
+      const sent = await Promise.all(sending);
+      assert.deepEqual(sent, sent.map(() => "ok"));
+      await child.waitFor(/^EVENT close$/m);
+      const done = await closeChild(child);
+      assert.deepEqual(done.received, range("c", 1, 51));
+      assert.ok(!done.events.includes("sessionlost"), done.events.join(", "));
+      assert.equal(done.events.at(-1), "close");
+      assert.equal(session.state, "closed");
+    }),
+);
+
+test(
+  `reliable: a ${runtime} client whose close timeout runs out while its server is stopped ends in time, and so does the server session once it resumes`,
+  OPTIONS,
+  () =>
+    withChildServer(["100", "400", "1000"], async (session, child) => {
+      const closeEvent = once<{ error: { code: string }; unconfirmed: Uint8Array[] }>(
+        session,
+        "close",
+      );
+      await session.send("c1");
+      await child.waitFor(/^ACCEPTED$/m);
+      const { closed, sent } = await closeWhileStopped(
+        child,
+        session,
+        () => sendRange(session, "c", 2, 51),
+        1000,
+      );
+      assert.equal(closed, "CONNECTION_TIMEOUT");
+      assert.deepEqual(sent, sent.map(() => "CONNECTION_CLOSED"));
+      const { detail } = await closeEvent;
+      assert.equal(detail.error.code, "CONNECTION_TIMEOUT");
+      assert.deepEqual(
+        detail.unconfirmed.map((m) => new TextDecoder().decode(m)),
+        range("c", 2, 51),
+      );
+      // The server, resumed, takes what reached its socket (all, some or none of c2..c51: its
+      // overdue timer may drop that connection before it reads it). Its session then ends on the
+      // GOODBYE that the client sent behind a HELLO left in the backlog, if the timeout found
+      // the client handshaking, or else after resumeTimeout (1 s), as lost.
+      await child.waitFor(/^EVENT close$/m);
+      const done = await closeChild(child);
+      assert.deepEqual(done.received, range("c", 1, done.received.length));
+      const end = done.events.slice(done.events.indexOf("reconnecting CONNECTION_TIMEOUT") + 1)
+        .filter((e) => !/^(reconnecting|resumed)/.test(e));
+      assert.ok(
+        ["close", "sessionlost,close SESSION_LOST"].includes(end.join()),
+        done.events.join(", "),
+      );
+      assert.equal(done.state, "closed");
+    }),
+);
+
 sockets.check();
