@@ -326,10 +326,10 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
     );
   }
   const { hostname = "127.0.0.1", port } = options;
-  return await dial(
+  return await dialHost(
     { transport: "tcp", hostname, port },
     options,
-    (socket) => bun().connect({ hostname, port, socket, allowHalfOpen: true }),
+    (address, socket) => bun().connect({ hostname: address, port, socket, allowHalfOpen: true }),
   );
 }
 
@@ -351,21 +351,79 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
 export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
   options = checkTarget(options, "connect", "client");
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
-  return await dial(
+  return await dialHost(
     { transport: "tcp", hostname, port },
     options,
-    (socket) =>
+    (address, socket) =>
       bun().connect({
-        hostname,
+        hostname: address,
         port,
         socket,
         allowHalfOpen: true,
         // Bun sends an IP address as SNI, which RFC 6066 forbids (Deno and Node send none). An
         // empty serverName sends none and verifies against hostname, the same address here.
-        tls: { ca, serverName: sameAddress(serverName, hostname) ? "" : serverName },
+        tls: { ca, serverName: sameAddress(serverName, address) ? "" : serverName },
       }),
     serverName,
   );
+}
+
+/**
+ * Dials the addresses `to.hostname` names, one after the other in the system resolver's order
+ * (as Node and Deno do), until a socket opens. Bun, given a name, would connect to every address
+ * it finds at once and reset the connections that lose the race, which a listener on both
+ * families has already accepted (an extra connection that fails at once), and would find `::1`
+ * for `localhost` whatever /etc/hosts says.
+ */
+async function dialHost(
+  to: TcpAddr,
+  options: ConnectOptions,
+  open: (address: string, socket: BunHandlers) => Promise<BunSocket>,
+  serverName?: string,
+): Promise<Conn> {
+  requireRuntime("Bun", "connect");
+  throwIfAborted(options.signal);
+  let addresses = [to.hostname];
+  if (isIP(to.hostname) === 0) {
+    try {
+      addresses = (await abortable(lookup(to.hostname, { all: true }), options.signal))
+        .map(({ address }) => address);
+    } catch (error) {
+      throw options.signal?.aborted
+        ? error
+        : connectionError(`connect to ${formatAddr(to)}`, error);
+    }
+  }
+  let failure: unknown;
+  for (const address of addresses) {
+    let opened = false;
+    try {
+      return await dial(to, options, (socket) => {
+        const onOpen = socket.open;
+        socket.open = (s) => {
+          opened = true;
+          onOpen(s);
+        };
+        return open(address, socket);
+      }, serverName);
+    } catch (error) {
+      // A connection made (a TLS handshake that failed) or given up is the answer; the next
+      // address is tried only when this one could not be reached.
+      if (opened || options.signal?.aborted) throw error;
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+/** `promise`, or the signal's reason once it aborts first (a lookup cannot be cancelled). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** Whether `name` is an IP address, the same as `hostname` however either is written. */

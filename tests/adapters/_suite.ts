@@ -17,6 +17,7 @@ import {
 } from "node:tls";
 import process from "node:process";
 import { spawn } from "node:child_process";
+import { lookup } from "node:dns/promises";
 import { generateKeyPairSync } from "node:crypto";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -1686,6 +1687,51 @@ export function adapterSuite(name: Runtime): void {
       await echoRoundTrip(client, server, 1024, 4);
     }, "[::1]");
   }, { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" });
+
+  t(
+    "connect() by host name makes one connection, to an address the system resolver gives",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      const resolved = (await lookup("localhost", { all: true })).map(({ address }) => address);
+      // On both families, so that every address of the name reaches it.
+      await using listener = await listen({ hostname: "::", port: 0 });
+      const port = portOf(listener);
+      const accepted = listener[Symbol.asyncIterator]();
+      const conns: Conn[] = [];
+      try {
+        const client = await connect({ hostname: "localhost", port });
+        conns.push(client);
+        conns.push((await accepted.next()).value as Conn);
+        // Before, Bun connected to ::1 as well as 127.0.0.1 at once (whatever /etc/hosts says) and
+        // reset the loser, which this listener had accepted: the next connection it handed out
+        // was that one, not the next client's.
+        const next = await connect({ hostname: "127.0.0.1", port });
+        conns.push(next);
+        conns.push((await accepted.next()).value as Conn);
+        const hostname = (client.remoteAddr as { hostname: string }).hostname;
+        assert.ok(resolved.includes(hostname), `${hostname} is one of ${resolved}`);
+        const portAt = (conn: Conn): number => (conn.remoteAddr as { port: number }).port;
+        assert.equal(portAt(conns[1]!), (client.localAddr as { port: number }).port);
+        assert.equal(portAt(conns[3]!), (next.localAddr as { port: number }).port);
+      } finally {
+        for (const conn of conns) conn.close();
+      }
+      // A listener on one family only: reached by name when the resolver gives its address.
+      for (const only of ["127.0.0.1", "::1"]) {
+        await using one = await listen({ hostname: only, port: 0 });
+        const connecting = connect({ hostname: "localhost", port: portOf(one) });
+        if (!resolved.includes(only)) {
+          await assert.rejects(connecting, isConnectionError("CONNECTION_REFUSED"));
+          continue;
+        }
+        const client = await connecting;
+        const server = (await one[Symbol.asyncIterator]().next()).value as Conn;
+        client.close();
+        server.close();
+      }
+    },
+    { skip: !hasIPv6Loopback() && "no IPv6 loopback on this machine" },
+  );
 
   t(
     "half-close over TCP and Unix, either side first: the side that got FIN still sends megabytes",
