@@ -441,16 +441,23 @@ function identityError(socket: BunSocket, name: string): Error | undefined {
 }
 
 /**
- * An IPv6 address in its shortest form (`::1`), as Node and Deno report it. Others as given, and
- * so are IPv4-mapped ones (URL would write their IPv4 part in hex) and ones with a zone.
+ * An IPv6 address as Node and Deno report it: in its shortest form and lower case (`::1`), an
+ * IPv4-mapped one with its IPv4 part dotted (`::ffff:127.0.0.1`), without a zone (`%1`), which
+ * neither reports. Others as given.
  */
 function canonicalIp(hostname: string): string {
-  if (isIP(hostname) !== 6 || hostname.includes(".") || hostname.includes("%")) return hostname;
+  if (isIP(hostname) !== 6) return hostname;
+  let short: string;
   try {
-    return new URL(`http://[${hostname}]/`).hostname.slice(1, -1);
+    short = new URL(`http://[${hostname.replace(/%.*$/, "")}]/`).hostname.slice(1, -1);
   } catch {
     return hostname;
   }
+  // URL writes the IPv4 part of a mapped address in hex (::ffff:7f00:1).
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(short);
+  if (mapped === null) return short;
+  const [high, low] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+  return `::ffff:${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 async function serve(options: ListenOptions, secure = false): Promise<Listener> {

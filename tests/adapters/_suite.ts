@@ -29,7 +29,7 @@ import { framed } from "../../src/connection/framed.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { lines } from "../../src/framing/lines.ts";
 import { ByteReader } from "../../src/streams/byte_reader.ts";
-import type { Conn, Listener } from "../../src/connection/types.ts";
+import type { Conn, Listener, NetAddr } from "../../src/connection/types.ts";
 import {
   adapter,
   binaries,
@@ -612,6 +612,15 @@ export function adapterSuite(name: Runtime): void {
       // An IPv4-mapped one keeps its dotted part (URL would have written it in hex).
       await using mapped = await listen({ hostname: "::ffff:127.0.0.1", port: 0 });
       assert.equal((mapped.addr as { hostname: string }).hostname, "::ffff:127.0.0.1");
+      // Other forms of the same: before, Bun echoed these three as given.
+      const forms = ["::FFFF:127.0.0.1", "::ffff:7f00:1", "0:0:0:0:0:ffff:7f00:1"];
+      // And a zone, which Node and Deno do not report (interface 1 is lo on Linux).
+      if (process.platform === "linux") forms.push("::1%1");
+      for (const hostname of forms) {
+        await using other = await listen({ hostname, port: 0 });
+        const expected = hostname === "::1%1" ? "::1" : "::ffff:127.0.0.1";
+        assert.equal((other.addr as { hostname: string }).hostname, expected, hostname);
+      }
       const accepting = listener[Symbol.asyncIterator]().next();
       const client = await connect({ hostname, port: portOf(listener) });
       const server = (await accepting).value as Conn;
@@ -1713,6 +1722,12 @@ export function adapterSuite(name: Runtime): void {
         const portAt = (conn: Conn): number => (conn.remoteAddr as { port: number }).port;
         assert.equal(portAt(conns[1]!), (client.localAddr as { port: number }).port);
         assert.equal(portAt(conns[3]!), (next.localAddr as { port: number }).port);
+        // An IPv4 client of a listener on both families: mapped on the server's side only.
+        const host = (addr: NetAddr): string => (addr as { hostname: string }).hostname;
+        assert.deepEqual(
+          [host(conns[3]!.remoteAddr), host(conns[3]!.localAddr), host(next.remoteAddr)],
+          ["::ffff:127.0.0.1", "::ffff:127.0.0.1", "127.0.0.1"],
+        );
       } finally {
         for (const conn of conns) conn.close();
       }
