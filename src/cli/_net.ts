@@ -11,7 +11,10 @@ export function formatAddr(
 ): string {
   if ("path" in addr) return addr.path;
   const host = addr.hostname ?? "127.0.0.1";
-  return host.includes(":") ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
+  // `--host [::1]` arrives with its brackets (the adapters take both forms).
+  return host.includes(":") && !host.startsWith("[")
+    ? `[${host}]:${addr.port}`
+    : `${host}:${addr.port}`;
 }
 
 function codeOf(error: unknown): string | undefined {

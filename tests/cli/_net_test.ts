@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
@@ -695,6 +695,33 @@ test("listen on a port in use fails in one line with exit 1", TIMEOUT, async () 
 });
 
 test(
+  "listen --host with an IPv6 address in brackets names it once when it fails",
+  {
+    ...TIMEOUT,
+    skip: !Object.values(networkInterfaces()).flat().some((i) => i?.address === "::1") &&
+      "no IPv6 loopback on this machine",
+  },
+  async () => {
+    const { listen } = await adapter();
+    const listener = await listen({ hostname: "::1", port: 0 });
+    try {
+      const port = (listener.addr as { port: number }).port;
+      for (const host of ["::1", "[::1]"]) {
+        const io = captureIo();
+        assert.equal(await run(["listen", "--port", String(port), "--host", host], io), 1);
+        // Before, "cannot listen on [[::1]]:…" for "[::1]".
+        assert.equal(
+          io.stderr,
+          `framewire listen: cannot listen on [::1]:${port}: the address is already in use\n`,
+        );
+      }
+    } finally {
+      listener.close();
+    }
+  },
+);
+
+test(
   "demo prints the same story for the same seed, and works in every format",
   TIMEOUT,
   async () => {
@@ -753,6 +780,8 @@ test("formatAddr() puts an IPv6 host in brackets", () => {
   assert.equal(formatAddr({ hostname: "127.0.0.1", port: 80 }), "127.0.0.1:80");
   assert.equal(formatAddr({ port: 80 }), "127.0.0.1:80");
   assert.equal(formatAddr({ path: "/tmp/fw.sock" }), "/tmp/fw.sock");
+  // Already in brackets (`listen --host [::1]`): before, "[[::1]]:80".
+  assert.equal(formatAddr({ hostname: "[::1]", port: 80 }), "[::1]:80");
 });
 
 test("describeError() words Deno's errors, which have a name and no code", () => {
