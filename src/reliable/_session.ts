@@ -59,6 +59,15 @@ const noop = (): void => {};
  */
 export const LINGER_LIMIT = 1000;
 
+/**
+ * Ms after its deadline from which the session's timer counts as overdue: the
+ * process did not run meanwhile (suspended: a laptop asleep, a VM paused, a
+ * debugger) or its event loop was blocked (runtimes fire timers a few ms late
+ * at most otherwise). An overdue timer waits this long again, for the I/O that
+ * waited with it (see `#onTimer`).
+ */
+export const OVERDUE_MS = 50;
+
 /** Reads `frames` to their end (or failure), dropping them. */
 async function drain(frames: AsyncIterator<Uint8Array[]>): Promise<void> {
   while (!(await frames.next()).done);
@@ -304,6 +313,8 @@ export class Session extends EventTarget implements ReliableSession {
   #timerAt = Infinity;
   /** When the pending timer is due: the clock's time when it was set, plus its delay. */
   #timerDue = -Infinity;
+  /** The pending timer gives I/O a turn after an overdue one (see #onTimer). */
+  #timerGrace = false;
   /** The latest time handed to the machine (see #now). */
   #lastNow = -Infinity;
   #pumping = false;
@@ -887,6 +898,7 @@ export class Session extends EventTarget implements ReliableSession {
       if (this.#timerAt <= deadline) return;
       this.#clock.clearTimeout(this.#timer);
     }
+    this.#timerGrace = false;
     this.#timerAt = deadline;
     // A deadline further away than timers reach: wake up then, and look again. The delay runs
     // from the clock's own time, not from one #onTimer moved ahead (an early timer's due time):
@@ -910,8 +922,28 @@ export class Session extends EventTarget implements ReliableSession {
   }
 
   #onTimer = (): void => {
+    const deadline = this.#timerAt;
     this.#timer = undefined;
     this.#timerAt = Infinity;
+    const grace = this.#timerGrace;
+    this.#timerGrace = false;
+    const now = this.#clock.now();
+    if (!grace && now - deadline >= OVERDUE_MS) {
+      // Overdue (also when it was set after the deadline had passed: by whatever ran first once
+      // the process went on): the process did not run for a while, and what the peer sent
+      // meanwhile (its heartbeats, acks) waits unread in the socket, read only after this timer.
+      // Judged now, the peer's silence would be this process's own: first the I/O that is ready
+      // gets its turn, then the machine looks, OVERDUE_MS later (a 0 ms timer came after that
+      // I/O on Node and Bun, but Deno fired one first about once in fifty wake-ups). Once: a loop
+      // blocked turn after turn still gets its heartbeats and dead-peer checks.
+      this.#timerGrace = true;
+      // Kept whatever deadline comes meanwhile: replaced by a timer for the overdue one, it would
+      // be overdue again, and sends coming faster than OVERDUE_MS would put the check off for ever.
+      this.#timerAt = -Infinity;
+      this.#timerDue = now + OVERDUE_MS;
+      this.#timer = this.#clock.setTimeout(this.#onTimer, OVERDUE_MS);
+      return;
+    }
     // A runtime's timers keep time by their own clock (whole ms on Node), so one can fire a
     // fraction of a ms before the clock reaches its due time. Due is due: else the machine finds
     // nothing to do yet and asks for the same deadline again, a second wake-up per heartbeat.
