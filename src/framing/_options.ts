@@ -345,7 +345,8 @@ export function checkFramingOptions(
   for (const key of Object.keys(options)) {
     if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
     const plain = key.replace(/_/g, "").toLowerCase();
-    const other = OTHER_NAMES[plain];
+    // Own keys only: `constructor` (any case) would find Object's.
+    const other = Object.hasOwn(OTHER_NAMES, plain) ? OTHER_NAMES[plain] : undefined;
     // A misspelling, another case, or the start of a name ("maxFrameLen").
     const near = known.find((name) =>
       editDistance(name.toLowerCase(), plain) <= 2 ||

@@ -161,6 +161,11 @@ test("a framing factory refuses an option it does not take, naming the one meant
     [() => lines({ stripCR: false } as Any), '"stripCR"'],
     // Netty's alias for an option this factory lacks: no suggestion.
     [() => netstring({ lengthFieldLength: 2 } as Any), '"lengthFieldLength"'],
+    // Names an Object.prototype member has are no alias: before, "constructor" (any case) found
+    // Object as its framewire name and threw "other.split is not a function".
+    [() => lengthPrefixed({ constructor: 2 } as Any), '"constructor"'],
+    [() => varint({ Constructor: 2 } as Any), '"Constructor"'],
+    [() => lines(JSON.parse('{"__proto__": 80}')), '"__proto__"'],
   ];
   for (const [make, what] of refused) {
     assert.throws(make, (error: Error) => {
