@@ -960,8 +960,17 @@ export class Session extends EventTarget implements ReliableSession {
     this.#dialAttempt = token;
     // A dial that takes longer than deadPeerTimeout (a black-holed SYN is retried for minutes)
     // fails like a refused one: the next attempt follows the backoff schedule.
-    const timer = this.#dialTimer = timeoutAfter(this.#clock, () => {
+    const due = this.#clock.now() + this.#o.deadPeerTimeout;
+    let grace = false;
+    const onTimeout = (): void => {
       if (this.#dialAttempt !== token) return;
+      if (!grace && this.#clock.now() - due >= OVERDUE_MS) {
+        // Overdue: the process did not run (see #onTimer), and a connection made meanwhile is
+        // taken only after this timer. It gets OVERDUE_MS first, once.
+        grace = true;
+        this.#dialTimer = this.#clock.setTimeout(onTimeout, OVERDUE_MS);
+        return;
+      }
       this.#dialAttempt = undefined;
       const error = new ConnectionError(
         `Cannot connect as the attempt took longer than deadPeerTimeout (${this.#o.deadPeerTimeout} ms)`,
@@ -970,7 +979,8 @@ export class Session extends EventTarget implements ReliableSession {
       token.abort(error);
       this.#m.dialFailed(this.#now(), error);
       this.#pump();
-    }, this.#o.deadPeerTimeout);
+    };
+    this.#dialTimer = timeoutAfter(this.#clock, onTimeout, this.#o.deadPeerTimeout);
     let attempt: Promise<Conn>;
     try {
       // A dial that returns a Conn rather than a promise of one works too.
@@ -983,7 +993,7 @@ export class Session extends EventTarget implements ReliableSession {
         // Timed out meanwhile, or the session ended: nobody wants this connection.
         if (this.#dialAttempt !== token) return closeQuietly(conn);
         this.#dialAttempt = undefined;
-        cancelTimeout(this.#clock, timer);
+        cancelTimeout(this.#clock, this.#dialTimer); // this attempt's (see onTimeout)
         if (this.#m.link !== "dialing") return closeQuietly(conn);
         let link: Link;
         try {
@@ -1000,7 +1010,7 @@ export class Session extends EventTarget implements ReliableSession {
       (error) => {
         if (this.#dialAttempt !== token) return; // timed out already
         this.#dialAttempt = undefined;
-        cancelTimeout(this.#clock, timer);
+        cancelTimeout(this.#clock, this.#dialTimer);
         this.#m.dialFailed(this.#now(), error);
         this.#pump();
       },

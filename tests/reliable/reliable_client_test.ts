@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
-import type { ReliableServerOptions, ReliableSession } from "../../src/reliable/types.ts";
+import type { Clock, ReliableServerOptions, ReliableSession } from "../../src/reliable/types.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import {
   ACK,
@@ -3981,3 +3981,82 @@ test(
 );
 
 sockets.check();
+
+/** A fake clock whose time also moves by `stop(ms)`, with no timer firing (a process stopped). */
+function stoppableClock(): { fake: FakeClock; clock: Clock; stop(ms: number): void } {
+  const fake = new FakeClock();
+  let stopped = 0;
+  return {
+    fake,
+    clock: {
+      now: () => fake.now() + stopped,
+      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
+      clearTimeout: (handle) => fake.clearTimeout(handle),
+    },
+    stop: (ms) => void (stopped += ms),
+  };
+}
+
+test(
+  "reliable: a dial that completed while the process was stopped is taken, not timed out by its overdue timer",
+  { timeout: 10000 },
+  async () => {
+    // A process stopped (SIGSTOP, a debugger, a paused VM) while it dials wakes with the dial's
+    // deadPeerTimeout long past and its connection made meanwhile, but the runtime fires the
+    // overdue timer before it polls the socket: before, the session gave up on a dial that had
+    // worked ("took longer than deadPeerTimeout"), as #onTimer did with a live peer.
+    const { fake, clock, stop } = stoppableClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock: new FakeClock() });
+    const releases: (() => void)[] = [];
+    const client = reliableClient(
+      () => new Promise<Conn>((resolve) => releases.push(() => resolve(net.dial()))),
+      { clock, deadPeerTimeout: 1000, reconnect: { random: () => 0 } },
+    );
+    const seen: string[] = [];
+    for (const type of ["open", "reconnecting"]) {
+      client.addEventListener(type, () => seen.push(type));
+    }
+    try {
+      await drainJobs();
+      assert.equal(releases.length, 1);
+      stop(3000);
+      releases[0]!(); // the connection was made while stopped...
+      assert.ok(fake.runNext()); // ...and the overdue timer comes first
+      await drainJobs();
+      fake.advance(50);
+      await drainJobs();
+      assert.deepEqual(seen, ["open"]);
+      assert.equal(releases.length, 1, "no second dial");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
+test(
+  "reliable: a dial still pending when the process wakes past its deadPeerTimeout times out 50 ms later",
+  { timeout: 10000 },
+  async () => {
+    const { fake, clock, stop } = stoppableClock();
+    const client = reliableClient(() => new Promise<Conn>(() => {}), {
+      clock,
+      deadPeerTimeout: 1000,
+      reconnect: { random: () => 0, maxAttempts: 1 },
+    });
+    const closed = once<{ error: ConnectionError }>(client, "close");
+    await drainJobs();
+    stop(3000);
+    assert.ok(fake.runNext()); // the dial's timeout, overdue: waits OVERDUE_MS
+    await drainJobs();
+    fake.advance(49);
+    await drainJobs();
+    assert.equal(client.state, "connecting");
+    fake.advance(1);
+    assert.match((await closed).detail.error.message, /took longer than deadPeerTimeout/);
+    assert.equal(fake.pending, 0, "no timer left");
+  },
+);
