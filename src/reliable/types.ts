@@ -321,6 +321,10 @@ export interface Clock {
   /**
    * Calls `callback` after `ms` ms, never from within this call (as the
    * global `setTimeout` does, also for 0); returns a handle for `clearTimeout`.
+   * A timer whose callback finds `now()` 50 ms or more past its time is taken
+   * for a process that did not run: the session sets another of 50 ms and acts
+   * then. A fake clock should fire each timer with `now()` at its time, not
+   * move `now()` to the end of an advance first.
    */
   setTimeout(callback: () => void, ms: number): unknown;
   /** Cancels a pending `setTimeout`. */
