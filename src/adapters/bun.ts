@@ -57,6 +57,7 @@ import {
   throwIfAborted,
   unixBindPath,
 } from "./_errors.ts";
+import { dialAddresses } from "./_dial_addresses.ts";
 import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
 import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
 import { detachedPayload } from "../framing/_options.ts";
@@ -369,11 +370,11 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
 }
 
 /**
- * Dials the addresses `to.hostname` names, one after the other in the system resolver's order
- * (as Node and Deno do), until a socket opens. Bun, given a name, would connect to every address
- * it finds at once and reset the connections that lose the race, which a listener on both
- * families has already accepted (an extra connection that fails at once), and would find `::1`
- * for `localhost` whatever /etc/hosts says.
+ * Dials the addresses `to.hostname` names, one after the other in the system resolver's order,
+ * each but the last given up after a while (see dialAddresses()), as Node and Deno do. Bun,
+ * given a name, would connect to every address it finds at once and reset the connections that
+ * lose the race, which a listener on both families has already accepted (an extra connection
+ * that fails at once), and would find `::1` for `localhost` whatever /etc/hosts says.
  */
 async function dialHost(
   to: TcpAddr,
@@ -394,26 +395,26 @@ async function dialHost(
         : connectionError(`connect to ${formatAddr(to)}`, error);
     }
   }
-  let failure: unknown;
-  for (const address of addresses) {
-    let opened = false;
-    try {
-      return await dial(to, options, (socket) => {
+  if (addresses.length === 0) {
+    // (getaddrinfo() fails instead; a resolver that answers with no address is not found either.)
+    const notFound = Object.assign(new Error(`no address for ${to.hostname}`), {
+      code: "ENOTFOUND",
+    });
+    throw connectionError(`connect to ${formatAddr(to)}`, notFound);
+  }
+  return await dialAddresses(
+    addresses,
+    options.signal,
+    (address, signal, opened) =>
+      dial(to, { ...options, signal }, (socket) => {
         const onOpen = socket.open;
         socket.open = (s) => {
-          opened = true;
+          opened();
           onOpen(s);
         };
         return open(address, socket);
-      }, serverName);
-    } catch (error) {
-      // A connection made (a TLS handshake that failed) or given up is the answer; the next
-      // address is tried only when this one could not be reached.
-      if (opened || options.signal?.aborted) throw error;
-      failure = error;
-    }
-  }
-  throw failure;
+      }, serverName),
+  );
 }
 
 /** `promise`, or the signal's reason once it aborts first (a lookup cannot be cancelled). */

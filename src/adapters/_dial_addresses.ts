@@ -1,0 +1,61 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Private: dials a host name's addresses one after the other, as Node's and Deno's connect do
+// (the Bun adapter's connect; Bun alone would dial them all at once). Runtime-agnostic.
+
+/**
+ * Ms an attempt to reach one of a name's addresses may take before the next
+ * is tried (the last one has no limit): Node's `autoSelectFamilyAttemptTimeout`,
+ * and the delay after which Deno tries the next address too.
+ */
+export const ATTEMPT_TIMEOUT = 250;
+
+/**
+ * One attempt: connects to `address`, aborting when `signal` does (rejecting
+ * with its reason), and calls `opened` once a TCP connection is made (what
+ * follows, such as a TLS handshake, is no longer timed by this module).
+ */
+export type Attempt<T> = (
+  address: string,
+  signal: AbortSignal | undefined,
+  opened: () => void,
+) => Promise<T>;
+
+/**
+ * Tries `addresses` in order until one connects; each but the last is given
+ * up after {@linkcode ATTEMPT_TIMEOUT} without a TCP connection (an address
+ * that drops SYNs would otherwise hold the dial until the kernel gives up,
+ * minutes). An attempt that made a connection and then failed (a TLS handshake)
+ * is the answer, and so is `signal`'s abort; otherwise the last failure.
+ */
+export async function dialAddresses<T>(
+  addresses: readonly string[],
+  signal: AbortSignal | undefined,
+  attempt: Attempt<T>,
+): Promise<T> {
+  let failure: unknown;
+  for (let i = 0; i < addresses.length; i++) {
+    let opened = false;
+    const limit = i < addresses.length - 1 ? new AbortController() : undefined;
+    const timer = limit === undefined ? undefined : setTimeout(
+      () => limit.abort(new Error(`no answer within ${ATTEMPT_TIMEOUT} ms`)),
+      ATTEMPT_TIMEOUT,
+    );
+    const attemptSignal = limit === undefined
+      ? signal
+      : signal === undefined
+      ? limit.signal
+      : AbortSignal.any([signal, limit.signal]);
+    try {
+      return await attempt(addresses[i]!, attemptSignal, () => {
+        opened = true;
+        clearTimeout(timer);
+      });
+    } catch (error) {
+      if (opened || signal?.aborted) throw error;
+      failure = error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw failure;
+}
