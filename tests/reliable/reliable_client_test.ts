@@ -4060,3 +4060,49 @@ test(
     assert.equal(fake.pending, 0, "no timer left");
   },
 );
+
+test(
+  "reliable: after an overdue wake, sends made during the grace do not put the dead-peer check off",
+  { timeout: 10000 },
+  async () => {
+    // The session's overdue timer waits OVERDUE_MS (50 ms) for I/O, once. Sends made meanwhile
+    // ask for the (overdue) dead-peer deadline again: were the grace timer replaced, each would
+    // start another grace, and a client sending every 30 ms would never see its dead server.
+    const { fake, clock, stop } = stoppableClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    // The server's clock never moves: after the WELCOME it sends nothing (no heartbeat, no ack).
+    const server = reliableServer(listener, { clock: new FakeClock() });
+    const client = reliableClient(() => net.dial(), {
+      clock,
+      deadPeerTimeout: 1000,
+      reconnect: { random: () => 0 },
+    });
+    const seen: string[] = [];
+    client.addEventListener("open", () => seen.push("open"));
+    client.addEventListener("reconnecting", (event) => {
+      seen.push(`reconnecting ${(event as CustomEvent).detail.error.code} at ${fake.now()}`);
+    });
+    const sends: Promise<unknown>[] = [];
+    try {
+      await drainJobs();
+      assert.deepEqual(seen, ["open"]);
+      stop(3000);
+      assert.ok(fake.runNext()); // the overdue timer: waits OVERDUE_MS
+      const woke = fake.now();
+      await drainJobs();
+      for (let i = 0; i < 6; i++) {
+        sends.push(client.send(`m${i}`).catch(() => {}));
+        await drainJobs();
+        fake.advance(30);
+        await drainJobs();
+      }
+      assert.deepEqual(seen, ["open", `reconnecting CONNECTION_TIMEOUT at ${woke + 50}`]);
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await Promise.all(sends);
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
