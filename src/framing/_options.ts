@@ -346,7 +346,11 @@ export function checkFramingOptions(
     if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
     const plain = key.replace(/_/g, "").toLowerCase();
     // Own keys only: `constructor` (any case) would find Object's.
-    const other = Object.hasOwn(OTHER_NAMES, plain) ? OTHER_NAMES[plain] : undefined;
+    let other = Object.hasOwn(OTHER_NAMES, plain) ? OTHER_NAMES[plain] : undefined;
+    // `littleEndian: false` means big-endian (and `bigEndian: false` little).
+    if (other?.startsWith("endian: ") && (options as Record<string, unknown>)[key] === false) {
+      other = other.includes("little") ? 'endian: "big"' : 'endian: "little"';
+    }
     // A misspelling, another case, or the start of a name ("maxFrameLen").
     const near = known.find((name) =>
       editDistance(name.toLowerCase(), plain) <= 2 ||

@@ -145,6 +145,19 @@ test("a framing factory refuses an option it does not take, naming the one meant
       () => lengthPrefixed({ littleEndian: true } as Any),
       '"littleEndian" (in framewire: endian: "little")',
     ],
+    // The value counts: false is the other order.
+    [
+      () => lengthPrefixed({ littleEndian: false } as Any),
+      '"littleEndian" (in framewire: endian: "big")',
+    ],
+    [
+      () => lengthPrefixed({ big_endian: false } as Any),
+      '"big_endian" (in framewire: endian: "little")',
+    ],
+    [
+      () => lengthPrefixed({ bigEndian: 1 } as Any),
+      '"bigEndian" (in framewire: endian: "big")',
+    ],
     [() => lengthPrefixed({ byteOrder: "LE" } as Any), '"byteOrder" (in framewire: endian)'],
     [() => lengthPrefixed({ widht: 2 } as Any), '"widht" (did you mean width?)'],
     [() => lengthPrefixed({ Width: 2 } as Any), '"Width" (did you mean width?)'],
