@@ -16,6 +16,7 @@ import type {
   ReliableServerOptions,
   ReliableSession,
 } from "../../src/reliable/types.ts";
+import { FaultProxy } from "../_util/fault_proxy.ts";
 import { watchSockets } from "../_util/leaks.ts";
 import { adapter, portOf, type Runtime, runtime } from "../_util/runtime.ts";
 import {
@@ -543,5 +544,84 @@ test(
       assert.equal(done.state, "closed");
     }),
 );
+
+for (const on of RUNTIMES) {
+  test(
+    `reliable: a ${on} server stopped past its resumeTimeout while it waited for its client resumes the session the client came back for meanwhile`,
+    OPTIONS,
+    // The link drops (a proxy between them cuts it), the server notices and waits up to its
+    // resumeTimeout (600 ms) for the client; then it is stopped for 1.8 s while the client, here,
+    // keeps reconnecting: its connections reach the stopped server's backlog, with their HELLOs,
+    // and time out unanswered. The server wakes with its resumeTimeout long past and a HELLO
+    // waiting: the client came back in time (the server's stop is not the client's absence).
+    async () => {
+      const net = await adapter();
+      const child = startSuspendable(on, CHILD, ["server", "0", "100", "400", "600"]);
+      let proxy: FaultProxy | undefined;
+      let session: ReliableSession | undefined;
+      try {
+        const port = Number((await child.waitFor(/^PORT (\d+)$/m))[1]);
+        proxy = await FaultProxy.start(net, port);
+        const through = proxy.port;
+        session = reliableClient(
+          (signal) => net.connect({ hostname: "127.0.0.1", port: through, signal }),
+          // A retry every 100 ms, each attempt bounded by deadPeerTimeout (400 ms): the client's
+          // own schedule never keeps it away for as long as the server's resumeTimeout.
+          { ...TIMING, reconnect: { base: 100, factor: 1, cap: 100, jitter: 0 } },
+        );
+        const live = watch(session);
+        await child.waitFor(/^ACCEPTED$/m);
+        // Before: both ways, confirmed.
+        const sent = sendRange(session, "s", 1, 50);
+        child.command("send 1 100");
+        await child.waitFor(/^SENT 100$/m);
+        assert.deepEqual(await Promise.all(sent), sent.map(() => "ok"));
+        // The cut: new connections are accepted and closed by the proxy until the server stops.
+        proxy.refuse(true);
+        proxy.killAll();
+        await child.waitFor(/^EVENT reconnecting$/m); // its resumeTimeout runs
+        child.command("send 101 150"); // the server sends while its link is down
+        await child.waitFor(/^SENDING 150$/m);
+        child.stop();
+        try {
+          sent.push(...sendRange(session, "s", 51, 100)); // during
+          proxy.refuse(false);
+          await delay(1800);
+        } finally {
+          child.resume();
+        }
+        await child.waitFor(/^SENT 150$|^SEND-FAILED 150 .*$/m);
+        // After.
+        child.command("send 151 200");
+        sent.push(...sendRange(session, "s", 101, 150));
+        await child.waitFor(/^SENT 200$|^SEND-FAILED 200 .*$/m);
+        const outcomes = await Promise.all(sent);
+        const closing = session.close();
+        const done = await closeChild(child);
+        await closing;
+        const why = `server: ${done.events.join(", ")}; client: ${live.events.join(", ")}`;
+        // The scenario: a HELLO went unanswered while the server was stopped (it reached the
+        // backlog), and the session resumed. Before e5b268b the overdue resumeTimeout came first
+        // on the woken server, on all three runtimes: sessionlost, and WELCOME(LOST) here.
+        assert.ok(live.events.includes("reconnecting CONNECTION_TIMEOUT"), why);
+        assert.ok(!done.events.includes("sessionlost"), why);
+        assert.ok(!live.events.includes("sessionlost"), why);
+        assert.ok(done.events.includes("resumed") && live.events.includes("resumed"), why);
+        assert.deepEqual(done.received, range("s", 1, 150), why);
+        assert.deepEqual(live.received, range("c", 1, 200), why);
+        assert.deepEqual(outcomes, outcomes.map(() => "ok"), why);
+        assert.deepEqual(done.outcomes, { ok: 200 }, why);
+        assert.equal(done.events.at(-1), "close", why);
+        assert.equal(live.events.at(-1), "close", why);
+        assert.equal(done.state, "closed");
+        assert.equal(session.state, "closed");
+      } finally {
+        await child.kill();
+        await session?.close({ timeout: 0 }).catch(() => {});
+        await proxy?.close();
+      }
+    },
+  );
+}
 
 sockets.check();
