@@ -25,6 +25,7 @@ import {
   MAX_DELAY,
   nonNegative,
   openLink,
+  OVERDUE_MS,
   type ResolvedOptions,
   resolveOptions,
   Session,
@@ -287,8 +288,21 @@ class Server implements ReliableServer {
     }
     this.#handshaking.add(link);
     let timer: unknown;
+    const due = clock.now() + this.#o.deadPeerTimeout;
     const timeout = new Promise<undefined>((resolve) => {
-      timer = timeoutAfter(clock, () => resolve(undefined), this.#o.deadPeerTimeout);
+      let grace = false;
+      const onTimeout = (): void => {
+        if (!grace && clock.now() - due >= OVERDUE_MS) {
+          // Overdue: the process did not run (see Session's #onTimer), and a HELLO that arrived
+          // meanwhile is read only after this timer: dropped unread, its client's reconnection
+          // could come after the session's own overdue resumeTimeout. It gets OVERDUE_MS, once.
+          grace = true;
+          timer = clock.setTimeout(onTimeout, OVERDUE_MS);
+          return;
+        }
+        resolve(undefined);
+      };
+      timer = timeoutAfter(clock, onTimeout, this.#o.deadPeerTimeout);
     });
     let batch: Uint8Array[] | undefined;
     try {
