@@ -3997,6 +3997,36 @@ function stoppableClock(): { fake: FakeClock; clock: Clock; stop(ms: number): vo
   };
 }
 
+/**
+ * A client on a {@linkcode stoppableClock} (deadPeerTimeout 1 s, retries at once) dialing
+ * through `dial` into an in-memory server whose own clock never moves (after its WELCOME it says
+ * nothing: no heartbeat, no ack); `body` runs with both, and everything is closed after it.
+ */
+async function withStoppableClient(
+  dial: (net: MemoryNetwork) => Promise<Conn>,
+  body: (
+    client: ReliableSession,
+    clock: { fake: FakeClock; stop(ms: number): void },
+  ) => Promise<void>,
+): Promise<void> {
+  const { fake, clock, stop } = stoppableClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { clock: new FakeClock() });
+  const client = reliableClient(() => dial(net), {
+    clock,
+    deadPeerTimeout: 1000,
+    reconnect: { random: () => 0 },
+  });
+  try {
+    await body(client, { fake, stop });
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close({ timeout: 0 });
+    listener.close();
+  }
+}
+
 test(
   "reliable: a dial that completed while the process was stopped is taken, not timed out by its overdue timer",
   { timeout: 10000 },
@@ -4005,35 +4035,26 @@ test(
     // deadPeerTimeout long past and its connection made meanwhile, but the runtime fires the
     // overdue timer before it polls the socket: before, the session gave up on a dial that had
     // worked ("took longer than deadPeerTimeout"), as #onTimer did with a live peer.
-    const { fake, clock, stop } = stoppableClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock: new FakeClock() });
     const releases: (() => void)[] = [];
-    const client = reliableClient(
-      () => new Promise<Conn>((resolve) => releases.push(() => resolve(net.dial()))),
-      { clock, deadPeerTimeout: 1000, reconnect: { random: () => 0 } },
+    await withStoppableClient(
+      (net) => new Promise<Conn>((resolve) => releases.push(() => resolve(net.dial()))),
+      async (client, { fake, stop }) => {
+        const seen: string[] = [];
+        for (const type of ["open", "reconnecting"]) {
+          client.addEventListener(type, () => seen.push(type));
+        }
+        await drainJobs();
+        assert.equal(releases.length, 1);
+        stop(3000);
+        releases[0]!(); // the connection was made while stopped...
+        assert.ok(fake.runNext()); // ...and the overdue timer comes first
+        await drainJobs();
+        fake.advance(50);
+        await drainJobs();
+        assert.deepEqual(seen, ["open"]);
+        assert.equal(releases.length, 1, "no second dial");
+      },
     );
-    const seen: string[] = [];
-    for (const type of ["open", "reconnecting"]) {
-      client.addEventListener(type, () => seen.push(type));
-    }
-    try {
-      await drainJobs();
-      assert.equal(releases.length, 1);
-      stop(3000);
-      releases[0]!(); // the connection was made while stopped...
-      assert.ok(fake.runNext()); // ...and the overdue timer comes first
-      await drainJobs();
-      fake.advance(50);
-      await drainJobs();
-      assert.deepEqual(seen, ["open"]);
-      assert.equal(releases.length, 1, "no second dial");
-    } finally {
-      await client.close({ timeout: 0 }).catch(() => {});
-      await server.close({ timeout: 0 });
-      listener.close();
-    }
   },
 );
 
@@ -4068,23 +4089,13 @@ test(
     // The session's overdue timer waits OVERDUE_MS (50 ms) for I/O, once. Sends made meanwhile
     // ask for the (overdue) dead-peer deadline again: were the grace timer replaced, each would
     // start another grace, and a client sending every 30 ms would never see its dead server.
-    const { fake, clock, stop } = stoppableClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    // The server's clock never moves: after the WELCOME it sends nothing (no heartbeat, no ack).
-    const server = reliableServer(listener, { clock: new FakeClock() });
-    const client = reliableClient(() => net.dial(), {
-      clock,
-      deadPeerTimeout: 1000,
-      reconnect: { random: () => 0 },
-    });
-    const seen: string[] = [];
-    client.addEventListener("open", () => seen.push("open"));
-    client.addEventListener("reconnecting", (event) => {
-      seen.push(`reconnecting ${(event as CustomEvent).detail.error.code} at ${fake.now()}`);
-    });
     const sends: Promise<unknown>[] = [];
-    try {
+    await withStoppableClient((net) => net.dial(), async (client, { fake, stop }) => {
+      const seen: string[] = [];
+      client.addEventListener("open", () => seen.push("open"));
+      client.addEventListener("reconnecting", (event) => {
+        seen.push(`reconnecting ${(event as CustomEvent).detail.error.code} at ${fake.now()}`);
+      });
       await drainJobs();
       assert.deepEqual(seen, ["open"]);
       stop(3000);
@@ -4098,11 +4109,7 @@ test(
         await drainJobs();
       }
       assert.deepEqual(seen, ["open", `reconnecting CONNECTION_TIMEOUT at ${woke + 50}`]);
-    } finally {
-      await client.close({ timeout: 0 }).catch(() => {});
-      await Promise.all(sends);
-      await server.close({ timeout: 0 });
-      listener.close();
-    }
+    });
+    await Promise.all(sends);
   },
 );
