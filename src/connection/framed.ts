@@ -312,6 +312,8 @@ interface Scratch {
 /** Taken out while in use; made on first use. */
 let scratch: Scratch | undefined;
 const EMPTY = new Uint8Array(0);
+/** The end of `batches()`: one object for every iterator (never changed). */
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 /** What a send that need not wait returns. */
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Stands for the pump while it starts. */
@@ -541,7 +543,14 @@ class Framed implements FramedConnection {
   #readError: unknown;
   /** `options.buffered`, until the first read takes it. */
   #buffered: Uint8Array | undefined;
-  #batchChain: Promise<void> = Promise.resolve();
+  /**
+   * The latest batch asked for (the next one starts once it settled); back to
+   * RESOLVED when it settles with none after it, so that no finished batch
+   * stays reachable through it (its frames are views of a read buffer).
+   */
+  #batchChain: Promise<unknown> = RESOLVED;
+  /** Counts the batches asked for: which is the latest. */
+  #batchCount = 0;
   /** Calls to the async iterator's `next()` not answered yet, in call order. */
   #nextCalls: {
     resolve: (result: IteratorResult<Uint8Array>) => void;
@@ -714,107 +723,129 @@ class Framed implements FramedConnection {
    * Reads until at least one frame is decoded; `null` at a clean end. Calls
    * are serialised, so concurrent callers each get their own batch.
    */
-  #nextBatch(): Promise<Uint8Array[] | null> {
+  #nextBatch(): Promise<Uint8Array[] | null>;
+  #nextBatch(asResult: true): Promise<IteratorResult<Uint8Array[]>>;
+  #nextBatch(asResult = false): Promise<Uint8Array[] | null | IteratorResult<Uint8Array[]>> {
     // Not at once when no batch is on its way (a turn sooner): a read that ends reading with a
     // framing error held back from the last batch must not refuse the replies the caller makes in
     // the same turn to the frames before it; nor may it beat a cancel() made in that turn.
     // #readBatch waits for the chain itself: no promise adopting its result (two turns more).
-    const next = this.#readBatch(this.#batchChain);
-    this.#batchChain = next.then(noop, noop);
+    const next = this.#readBatch(this.#batchChain, asResult, ++this.#batchCount);
+    this.#batchChain = next;
     return next;
   }
 
   /** Reads a batch once `after` (the batch before it) has settled. */
-  async #readBatch(after: Promise<void>): Promise<Uint8Array[] | null> {
-    await after;
+  async #readBatch(
+    after: Promise<unknown>,
+    asResult: boolean,
+    count: number,
+  ): Promise<Uint8Array[] | null | IteratorResult<Uint8Array[]>> {
+    try {
+      await after;
+    } catch {
+      // The batch before failed: its caller has the error.
+    }
     const decoder = this.#decoder;
-    while (true) {
-      if (this.#readError !== undefined) {
-        // Frames decoded before the error were handed over first.
-        const error = this.#readError;
-        this.#readError = undefined;
-        // Unless reading was cancelled or closed meanwhile: then it ends cleanly (below), as when
-        // the error comes with a later read; whether it shared a read with those frames is chance.
-        if (!this.#readCancelled && !this.#closedHere) {
-          this.#unseenEnd = error;
-          throw error;
-        }
-      }
-      // Closed by the application: what the conn had read ahead is dropped (the Node and Bun
-      // adapters read ahead, the Deno adapter's read() ends at once), so reading ends alike.
-      if (this.#readDone || this.#closedHere) {
-        this.#readDone = true;
-        return null;
-      }
-      let chunk: Uint8Array | null;
-      try {
-        // A framewire adapter's data, handed over without the readable's promises when it holds
-        // nothing queued (see #readChunk): awaited here, one async call fewer per read.
-        const direct = this.#readDirect();
-        if (direct !== undefined) {
-          chunk = await direct;
-          if (chunk !== null) this.#bytesRead += chunk.length;
-        } else chunk = await this.#readChunk();
-      } catch (error) {
-        this.#readDone = true;
-        if (this.#closedHere) return null;
-        // A framewire error (also from another copy of the module, as a Conn of one may throw)
-        // as it is; another is worded and coded as the adapters word a runtime's errors.
-        const failure = isFramewireError(error) || usageErrors.has(error as object)
-          ? error
-          : connectionError("read from connection", error);
-        // The connection is gone (reset, timed out, closed): later sends fail with it at once.
-        // Before, the first send after the application saw the reset resolved, and its frame was
-        // lost. Sends already on their way settle as their writes do, and a Conn whose reading
-        // failed otherwise (CONNECTION_FAILED: its own error) may still send.
-        if (isFramewireError(failure) && GONE.has(failure.code)) this.#readFailure = failure;
-        if (decoder.bufferedBytes > 0) {
-          // The connection failed inside a frame.
-          try {
-            decoder.end();
-          } catch (truncated) {
-            if (truncated instanceof TruncatedFrameError) {
-              (truncated as { cause?: unknown }).cause = error;
-            }
-            throw truncated;
+    try {
+      while (true) {
+        if (this.#readError !== undefined) {
+          // Frames decoded before the error were handed over first.
+          const error = this.#readError;
+          this.#readError = undefined;
+          // Unless reading was cancelled or closed meanwhile: then it ends cleanly (below), as when
+          // the error comes with a later read; whether it shared a read with those frames is chance.
+          if (!this.#readCancelled && !this.#closedHere) {
+            this.#unseenEnd = error;
+            throw error;
           }
         }
-        throw failure;
-      }
-      // Cancelled or closed by the application: a clean end, whatever was buffered.
-      if (this.#readCancelled || this.#closedHere) {
-        this.#readDone = true;
-        return null;
-      }
-      const frames: Uint8Array[] = [];
-      try {
-        if (chunk === null) {
+        // Closed by the application: what the conn had read ahead is dropped (the Node and Bun
+        // adapters read ahead, the Deno adapter's read() ends at once), so reading ends alike.
+        if (this.#readDone || this.#closedHere) {
           this.#readDone = true;
-          decoder.end();
-        } else if (chunk.length !== 0) {
-          // Not `> 0`: a chunk that is no Uint8Array (an ArrayBuffer from a custom Conn) has no
-          // length, and the decoder refuses it with a TypeError instead of it being skipped.
-          decoder.push(chunk);
+          return asResult ? DONE : null;
         }
-        if (this.#batcher !== undefined) {
-          this.#batcher.takeAll(frames);
-        } else {
-          for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
-            frames.push(frame);
+        let chunk: Uint8Array | null;
+        try {
+          // A framewire adapter's data, handed over without the readable's promises when it holds
+          // nothing queued (see #readChunk): awaited here, one async call fewer per read.
+          const direct = this.#readDirect();
+          if (direct !== undefined) {
+            chunk = await direct;
+            if (chunk !== null) this.#bytesRead += chunk.length;
+          } else if (this.#buffered === undefined && this.#directRead === undefined) {
+            // The conn's readable, read here: one async call fewer per read than #readChunk.
+            const result = await this.#lockReadable().read();
+            chunk = result.done ? null : result.value;
+            if (chunk instanceof Uint8Array) this.#bytesRead += chunk.length;
+          } else chunk = await this.#readChunk();
+        } catch (error) {
+          this.#readDone = true;
+          if (this.#closedHere) return asResult ? DONE : null;
+          // A framewire error (also from another copy of the module, as a Conn of one may throw)
+          // as it is; another is worded and coded as the adapters word a runtime's errors.
+          const failure = isFramewireError(error) || usageErrors.has(error as object)
+            ? error
+            : connectionError("read from connection", error);
+          // The connection is gone (reset, timed out, closed): later sends fail with it at once.
+          // Before, the first send after the application saw the reset resolved, and its frame was
+          // lost. Sends already on their way settle as their writes do, and a Conn whose reading
+          // failed otherwise (CONNECTION_FAILED: its own error) may still send.
+          if (isFramewireError(failure) && GONE.has(failure.code)) this.#readFailure = failure;
+          if (decoder.bufferedBytes > 0) {
+            // The connection failed inside a frame.
+            try {
+              decoder.end();
+            } catch (truncated) {
+              if (truncated instanceof TruncatedFrameError) {
+                (truncated as { cause?: unknown }).cause = error;
+              }
+              throw truncated;
+            }
+          }
+          throw failure;
+        }
+        // Cancelled or closed by the application: a clean end, whatever was buffered.
+        if (this.#readCancelled || this.#closedHere) {
+          this.#readDone = true;
+          return asResult ? DONE : null;
+        }
+        const frames: Uint8Array[] = [];
+        try {
+          if (chunk === null) {
+            this.#readDone = true;
+            decoder.end();
+          } else if (chunk.length !== 0) {
+            // Not `> 0`: a chunk that is no Uint8Array (an ArrayBuffer from a custom Conn) has no
+            // length, and the decoder refuses it with a TypeError instead of it being skipped.
+            decoder.push(chunk);
+          }
+          if (this.#batcher !== undefined) {
+            this.#batcher.takeAll(frames);
+          } else {
+            for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+              frames.push(frame);
+            }
+          }
+        } catch (error) {
+          // Out of sync (or truncated): nothing more can be read from this stream. The frames
+          // before the error come first, and the connection stays up for the replies to them:
+          // whether they shared a read with the error is chance.
+          this.#readDone = true;
+          if (frames.length > 0) this.#readError = error;
+          else {
+            this.#unseenEnd = error;
+            throw error;
           }
         }
-      } catch (error) {
-        // Out of sync (or truncated): nothing more can be read from this stream. The frames
-        // before the error come first, and the connection stays up for the replies to them:
-        // whether they shared a read with the error is chance.
-        this.#readDone = true;
-        if (frames.length > 0) this.#readError = error;
-        else {
-          this.#unseenEnd = error;
-          throw error;
-        }
+        if (frames.length > 0) return asResult ? { done: false, value: frames } : frames;
       }
-      if (frames.length > 0) return frames;
+    } catch (error) {
+      if (asResult) this.#handOver(error);
+      throw error;
+    } finally {
+      if (count === this.#batchCount) this.#batchChain = RESOLVED;
     }
   }
 
@@ -845,7 +876,8 @@ class Framed implements FramedConnection {
   }
 
   /**
-   * The next bytes from the connection; empty after a read straight into the
+   * The next bytes: `options.buffered` first, then the conn's `read()` (a
+   * readable is read by #readBatch); empty after a read straight into the
    * frame being filled; `null` at the end.
    */
   async #readChunk(): Promise<Uint8Array | null> {
@@ -854,17 +886,12 @@ class Framed implements FramedConnection {
       this.#buffered = undefined;
       return buffered;
     }
-    const read = this.#directRead;
-    if (read !== undefined && !this.#readsDirect) {
+    // The readable is read by #readBatch itself (one async call fewer per read).
+    const read = this.#directRead!;
+    if (!this.#readsDirect) {
       if (directReaders.has(this.conn)) throw locked("readable", undefined);
       directReaders.add(this.conn);
       this.#readsDirect = true;
-    }
-    if (read === undefined) {
-      const result = await this.#lockReadable().read();
-      if (result.done) return null;
-      if (result.value instanceof Uint8Array) this.#bytesRead += result.value.length;
-      return result.value;
     }
     const target = this.#fill?.readTarget();
     if (target !== undefined && target.length >= DIRECT_MIN) {
@@ -922,21 +949,14 @@ class Framed implements FramedConnection {
   batches(): AsyncIterable<Uint8Array[]> {
     return {
       [Symbol.asyncIterator]: () => ({
-        next: async (): Promise<IteratorResult<Uint8Array[]>> => {
+        next: (): Promise<IteratorResult<Uint8Array[]>> => {
           if (this.#frameIndex < this.#frames.length) {
             const rest = this.#frames.slice(this.#frameIndex);
             this.#frames = [];
             this.#frameIndex = 0;
-            return { done: false, value: rest };
+            return Promise.resolve({ done: false, value: rest });
           }
-          let batch: Uint8Array[] | null;
-          try {
-            batch = await this.#nextBatch();
-          } catch (error) {
-            this.#handOver(error);
-            throw error;
-          }
-          return batch === null ? { done: true, value: undefined } : { done: false, value: batch };
+          return this.#nextBatch(true);
         },
       }),
     };
@@ -1032,7 +1052,10 @@ class Framed implements FramedConnection {
           const conn = this.conn as Partial<ReadingCanceller>;
           const cancelled = conn[cancelReading]?.call(this.conn, this.conn.readable, reason);
           if (cancelled !== undefined) cancelled.catch(noop);
-          else this.#batchChain.then(() => this.conn.readable.cancel(reason)).catch(noop);
+          else {
+            const cancel = (): Promise<void> => this.conn.readable.cancel(reason);
+            this.#batchChain.then(cancel, cancel).catch(noop);
+          }
           return;
         }
         // Cancelled before its first read: the conn's readable is not locked yet.

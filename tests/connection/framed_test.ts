@@ -1073,10 +1073,12 @@ test("framed() cancelling readable while a truncation is on its way ends reading
     const pending = reader.read();
     pending.catch(() => {});
     await feed.write(new Uint8Array([0, 0, 0, 9, 1, 2]));
-    await feed.close(); // the peer's end, inside the frame
+    // The peer's end, inside the frame; not awaited, so that 0 turns cancels before it is read.
+    const ended = feed.close();
     for (let i = 0; i < turns; i++) await null;
     const cancelled = reader.cancel("done reading");
     cancelled.catch(() => {});
+    await ended;
     const read = await pending.then((r) => r, (error: unknown) => error);
     if (read instanceof TruncatedFrameError) {
       // The error reached the application first: sends fail with it (documented).
@@ -1109,9 +1111,11 @@ test("framed() close() reports frames lost after a truncation that a cancelled r
     const pending = reader.read();
     pending.catch(() => {});
     await feed.write(new Uint8Array([0, 0, 0, 9, 1, 2]));
-    await feed.close(); // the peer's end, inside the frame
+    // The peer's end, inside the frame; not awaited, so that 0 turns cancels before it is read.
+    const ended = feed.close();
     for (let i = 0; i < turns; i++) await null;
     reader.cancel("done reading").catch(() => {});
+    await ended;
     const read = await pending.then((r) => r, (error: unknown) => error);
     if (read instanceof TruncatedFrameError) continue; // the application has the error
     cancelWon++;
