@@ -312,8 +312,6 @@ interface Scratch {
 /** Taken out while in use; made on first use. */
 let scratch: Scratch | undefined;
 const EMPTY = new Uint8Array(0);
-/** The end of `batches()`: one object for every iterator (never changed). */
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 /** What a send that need not wait returns. */
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Stands for the pump while it starts. */
@@ -764,7 +762,7 @@ class Framed implements FramedConnection {
         // adapters read ahead, the Deno adapter's read() ends at once), so reading ends alike.
         if (this.#readDone || this.#closedHere) {
           this.#readDone = true;
-          return asResult ? DONE : null;
+          return asResult ? { done: true, value: undefined } : null;
         }
         let chunk: Uint8Array | null;
         try {
@@ -782,7 +780,7 @@ class Framed implements FramedConnection {
           } else chunk = await this.#readChunk();
         } catch (error) {
           this.#readDone = true;
-          if (this.#closedHere) return asResult ? DONE : null;
+          if (this.#closedHere) return asResult ? { done: true, value: undefined } : null;
           // A framewire error (also from another copy of the module, as a Conn of one may throw)
           // as it is; another is worded and coded as the adapters word a runtime's errors.
           const failure = isFramewireError(error) || usageErrors.has(error as object)
@@ -809,7 +807,7 @@ class Framed implements FramedConnection {
         // Cancelled or closed by the application: a clean end, whatever was buffered.
         if (this.#readCancelled || this.#closedHere) {
           this.#readDone = true;
-          return asResult ? DONE : null;
+          return asResult ? { done: true, value: undefined } : null;
         }
         const frames: Uint8Array[] = [];
         try {
