@@ -25,7 +25,15 @@ import {
 import type { HeaderDecoder } from "../framing/_header_decoder.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
-import { ACK, ACK_LENGTH, DATA_HEADER, encodeAck, FrameAllocator, idToHex } from "./_protocol.ts";
+import {
+  ACK,
+  ACK_LENGTH,
+  DATA_HEADER,
+  encodeAck,
+  FrameAllocator,
+  type Handshake,
+  idToHex,
+} from "./_protocol.ts";
 import { type Resolvers, resolvers } from "./_resolvers.ts";
 import {
   type Entry,
@@ -378,6 +386,11 @@ export class Session extends EventTarget implements ReliableSession {
   /** @internal Server: whether a HELLO with the id the client had before a loss is still expected. */
   get expectsFormerId(): boolean {
     return this.#m.expectsFormerId;
+  }
+
+  /** @internal Server: why `hello` is a protocol error for this session (see SessionMachine). */
+  helloError(hello: Handshake): string | undefined {
+    return this.#m.helloError(hello);
   }
 
   /** The current state. */

@@ -19,6 +19,7 @@ import {
   FLAG_LOST,
   FLAG_RESUME,
   GOODBYE,
+  type Handshake,
   HELLO,
   PROTOCOL_VERSION,
   readU64,
@@ -826,27 +827,45 @@ export class SessionMachine {
       );
       return;
     }
-    // A HELLO to resume with another id than this session's: the session was started afresh
-    // under a new id for it, and the WELCOME(LOST) saying so may have been cut off.
-    const sameId = equalIds(hello.id, this.#id);
-    const resume = (hello.flags & FLAG_RESUME) !== 0;
-    if (!sameId && !(resume && (this.#lostPending || !this.#established))) {
-      this.#protocolError(now, "HELLO for another session id");
+    const refused = this.helloError(hello);
+    if (refused !== undefined) {
+      this.#protocolError(now, refused);
       return;
     }
-    const lost = resume && (!sameId || !this.#established);
+    const lost = this.#helloLost(hello);
     this.#lostPending = lost;
-    if (!lost) {
-      if (hello.lastReceived >= this.#nextSeq) {
-        this.#protocolError(now, `HELLO acks ${hello.lastReceived} but next is ${this.#nextSeq}`);
-        return;
-      }
-      this.#confirmUpTo(hello.lastReceived, now);
-    }
+    if (!lost) this.#confirmUpTo(hello.lastReceived, now);
     this.writes.push(
       encodeHandshake(WELCOME, lost ? FLAG_LOST : 0, this.#id, this.#lastReceived),
     );
     this.#linkUp(now);
+  }
+
+  /**
+   * Server: why `hello` (a decoded HELLO of this version) is a protocol
+   * error for this session, or undefined if it is not. The server asks
+   * before it attaches the HELLO's connection (which replaces the session's
+   * live one), so that such a HELLO gets REJECT 3 and leaves the session be.
+   */
+  helloError(hello: Handshake): string | undefined {
+    // A HELLO to resume with another id than this session's: the session was started afresh
+    // under a new id for it, and the WELCOME(LOST) saying so may have been cut off.
+    if (
+      !equalIds(hello.id, this.#id) &&
+      !((hello.flags & FLAG_RESUME) !== 0 && (this.#lostPending || !this.#established))
+    ) {
+      return "HELLO for another session id";
+    }
+    if (!this.#helloLost(hello) && hello.lastReceived >= this.#nextSeq) {
+      return `HELLO acks ${hello.lastReceived} but next is ${this.#nextSeq}`;
+    }
+    return undefined;
+  }
+
+  /** Whether `hello` is answered with WELCOME(LOST): its `lastReceived` counts in another session. */
+  #helloLost(hello: Handshake): boolean {
+    return (hello.flags & FLAG_RESUME) !== 0 &&
+      (!equalIds(hello.id, this.#id) || !this.#established);
   }
 
   #onWelcome(frame: Uint8Array, now: number): void {

@@ -329,13 +329,6 @@ class Server implements ReliableServer {
     const former = session === undefined && (hello.flags & FLAG_RESUME) !== 0
       ? this.#formerIds.get(key)
       : undefined;
-    if (former !== undefined && !former.expectsFormerId) {
-      // The client has the session's new id: a HELLO with its old one is stale (refused before
-      // attaching, which would drop the session's live connection; every time, until the
-      // session ends and takes the old id with it).
-      answerAndClose(link, SessionMachine.reject("protocol", "HELLO for a former session id"));
-      return;
-    }
     session ??= former;
     if (session === undefined && hello.version === PROTOCOL_VERSION) {
       const tombstone = this.#tombstone(key);
@@ -362,14 +355,18 @@ class Server implements ReliableServer {
       link.conn.close();
       return;
     }
-    if (session === undefined && (hello.flags & FLAG_RESUME) === 0 && hello.lastReceived > 0) {
-      // A new session cannot have received anything: a protocol error, answered before a
-      // session is created (it would wait for this client for resumeTimeout).
-      const frame = SessionMachine.reject(
-        "protocol",
-        `HELLO for a new session acks ${hello.lastReceived}`,
-      );
-      answerAndClose(link, frame);
+    // A protocol error is answered before the HELLO touches a session: attaching it would drop
+    // the session's live connection, and a new session would wait resumeTimeout for this client.
+    // For a known session: an ack above what it ever sent, or its client's former id once the
+    // client has shown it has the new one (every time, until the session ends and takes the old
+    // id with it). A new session cannot have received anything.
+    const refused = session !== undefined
+      ? session.helloError(hello)
+      : (hello.flags & FLAG_RESUME) === 0 && hello.lastReceived > 0
+      ? `HELLO for a new session acks ${hello.lastReceived}`
+      : undefined;
+    if (refused !== undefined) {
+      answerAndClose(link, SessionMachine.reject("protocol", refused));
       return;
     }
     // Sessions that ended before the application took them count too: they are held until then.

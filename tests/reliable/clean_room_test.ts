@@ -729,23 +729,38 @@ test(
 );
 
 test(
-  "clean room: a resuming HELLO whose lastReceived is above what the server sent is a protocol error",
+  "clean room: a resuming HELLO whose lastReceived is above what the server sent gets REJECT 3, and the session and its connection are untouched",
   NET,
   async () => {
     await withServer({}, async (side) => {
       const [a, session, id] = await handshake(side);
       const x = outcome(session.send("x"));
       await a.expect("DATA");
-      const b = await side.dial();
-      await b.send(frame.hello(id, { flags: RESUME, lastReceived: 2 }));
-      const rest = await b.rest();
-      assert.ok(rest.every((f) => f.type === "REJECT" && f.reason === 3), b.describe());
-      // The message it claimed is not confirmed by that.
+      const events: string[] = [];
+      for (const type of ["reconnecting", "resumed", "sessionlost", "close"]) {
+        session.addEventListener(type, () => events.push(type));
+      }
+      for (const flags of [RESUME, 0]) {
+        const b = await side.dial();
+        await b.send(frame.hello(id, { flags, lastReceived: 2 }));
+        const reject = await b.expect("REJECT");
+        assert.equal(reject.reason, 3);
+        assert.equal(reject.text, "HELLO acks 2 but next is 2");
+        await b.expect("end");
+      }
+      // The message it claimed is not confirmed by that, and the live connection goes on.
       assert.equal(session.stats.inFlight, 1);
-      const c = await side.dial();
-      await c.send(frame.hello(id, { flags: RESUME, lastReceived: 1 }));
-      assert.equal((await c.expect("WELCOME")).flags, 0);
+      await a.send(frame.data(1, 0, "a"));
+      const it = session[Symbol.asyncIterator]();
+      assert.equal(dec((await it.next()).value!), "a");
+      await a.send(frame.ack(1));
       assert.equal(await x, "resolved");
+      assert.deepEqual(events, []);
+      assert.deepEqual([session.state, session.stats.reconnects], ["open", 0]);
+      assert.deepEqual(a.received.map((f) => f.type).filter((t) => t !== "ACK"), [
+        "WELCOME",
+        "DATA",
+      ]);
     });
   },
 );
