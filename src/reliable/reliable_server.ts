@@ -48,6 +48,24 @@ function answerAndClose(link: Link, frame: Uint8Array): void {
   link.fc.close().catch(noop).finally(() => link.conn.close());
 }
 
+/** The frame types by their byte, for a REJECT's text. */
+const FRAME_NAMES: readonly (string | undefined)[] = [
+  undefined,
+  "DATA",
+  "ACK",
+  "HELLO",
+  "WELCOME",
+  "GOODBYE",
+  "REJECT",
+];
+
+/** What is wrong with `frame`, a connection's first frame that is no well-formed HELLO. */
+function notHello(frame: Uint8Array): string {
+  if (frame.length === 0) return "expected HELLO, received an empty frame";
+  if (frame[0] === HELLO) return "malformed HELLO";
+  return `expected HELLO, received ${FRAME_NAMES[frame[0]!] ?? `frame type ${frame[0]}`}`;
+}
+
 /**
  * Accepts reliable sessions on the connections of `listener`.
  *
@@ -314,12 +332,16 @@ class Server implements ReliableServer {
       cancelTimeout(clock, timer);
       this.#handshaking.delete(link);
     }
-    const hello =
-      batch !== undefined && batch.length > 0 && batch[0]!.length > 0 && batch[0]![0] === HELLO
-        ? decodeHandshake(batch[0]!)
-        : undefined;
-    if (batch === undefined || hello === undefined) {
+    if (batch === undefined || batch.length === 0) {
+      // No frame: silence, the peer's end, or a length the handshake framing refused at its
+      // header (docs/protocol.md: no REJECT for that).
       link.conn.close();
+      return;
+    }
+    const first = batch[0]!;
+    const hello = first.length > 0 && first[0] === HELLO ? decodeHandshake(first) : undefined;
+    if (hello === undefined) {
+      answerAndClose(link, SessionMachine.reject("protocol", notHello(first)));
       return;
     }
     handshake.open();

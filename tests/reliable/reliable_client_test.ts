@@ -3407,7 +3407,7 @@ test(
 );
 
 test(
-  "reliable: the server closes a connection whose first frame is not a HELLO, or that says nothing for deadPeerTimeout",
+  "reliable: the server answers a connection whose first frame is not a HELLO with REJECT 3 and closes it, and closes one that says nothing for deadPeerTimeout",
   {
     timeout: 10000,
   },
@@ -3420,7 +3420,12 @@ test(
     const silent = await rawPeer(net);
     try {
       await wrong.send(encodeHandshake(WELCOME, 0, new Uint8Array(16).fill(3), 0));
-      assert.equal(await wrong.next(), undefined, "closed without an answer");
+      const reject = (await wrong.next())!;
+      assert.deepEqual(
+        [reject[0], reject[1], new TextDecoder().decode(reject.subarray(2))],
+        [REJECT, REJECT_PROTOCOL, "expected HELLO, received WELCOME"],
+      );
+      assert.equal(await wrong.next(), undefined, "closed after the answer");
       assert.equal(server.size, 0, "no session made of it");
       const ended = track(silent.next());
       clock.advance(2999);
