@@ -397,7 +397,9 @@ class Server implements ReliableServer {
       // As at shutdown: the client tries again after its backoff.
       const frame = SessionMachine.reject(
         "closing",
-        `server holds its limit of ${this.#maxSessions} sessions`,
+        `server holds its limit of ${this.#maxSessions} session${
+          this.#maxSessions === 1 ? "" : "s"
+        }`,
       );
       answerAndClose(link, frame);
       return;

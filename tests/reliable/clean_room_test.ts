@@ -595,7 +595,7 @@ test("clean room: a server at maxSessions answers a new HELLO with REJECT 2", NE
     await peer.send(frame.hello(randomId()));
     const reject = await peer.expect("REJECT");
     assert.equal(reject.reason, 2);
-    assert.equal(reject.text, "server holds its limit of 1 sessions");
+    assert.equal(reject.text, "server holds its limit of 1 session");
     await peer.expect("end");
   });
 });

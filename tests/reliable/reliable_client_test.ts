@@ -474,7 +474,9 @@ async function refusedAtLimit(
   const refused = once(client, "reconnecting");
   const sent = client.send(payload);
   const { detail } = (await refused) as CustomEvent<{ error: Error }>;
-  assert.match(detail.error.message, new RegExp(`server holds its limit of ${limit} sessions`));
+  // "1 session", "2 sessions"; the \b makes "1 sessions" fail.
+  const sessions = limit === 1 ? "1 session" : `${limit} sessions`;
+  assert.match(detail.error.message, new RegExp(`server holds its limit of ${sessions}\\b`));
   return { sent };
 }
 
