@@ -4120,3 +4120,38 @@ test(
     await Promise.all(sends);
   },
 );
+
+test(
+  "reliable: a close({ timeout }) woken past its timeout reads the acks that came while it was stopped, and resolves",
+  { timeout: 10000 },
+  async () => {
+    // A client stopped while its close() waited for the server's ack wakes with the close's
+    // timeout long past and the ack unread; the timer must not judge before that I/O is read.
+    const { fake, clock, stop } = stoppableClock();
+    const serverClock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { clock: serverClock, ackDelay: 2 });
+    const client = reliableClient(() => net.dial(), { clock, reconnect: { random: () => 0 } });
+    try {
+      // The server confirms "y" ackDelay (2 ms) after it came, on its own clock: held back.
+      const sent = track(client.send("y"));
+      const it = (await nextSession(server))[Symbol.asyncIterator]();
+      assert.equal(new TextDecoder().decode((await it.next()).value!), "y");
+      const closed = track(client.close({ timeout: 1000 }));
+      await drainJobs();
+      stop(3000);
+      assert.ok(fake.runNext()); // the close's timeout, overdue
+      await drainJobs();
+      serverClock.advance(2); // the server's ack went out while the client was stopped
+      await drainJobs();
+      fake.advance(50);
+      await closed.promise;
+      await sent.promise;
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
