@@ -108,6 +108,41 @@ export function cancelTimeout(clock: Clock, handle: unknown): void {
   if (handle !== undefined) clock.clearTimeout(handle);
 }
 
+/** A timer of {@linkcode timeoutWithGrace}; `handle` is the pending clock timer, if any. */
+export interface GraceTimer {
+  handle: unknown;
+}
+
+/**
+ * Calls `callback` after `ms` on `clock`, as {@linkcode timeoutAfter}; but
+ * a timer that fires {@linkcode OVERDUE_MS} or more past its due time (the
+ * process did not run meanwhile, see Session's `#onTimer`) first gives the
+ * I/O that waited with it `OVERDUE_MS`, once. Cancel it with
+ * {@linkcode cancelGraceTimer}.
+ */
+export function timeoutWithGrace(clock: Clock, callback: () => void, ms: number): GraceTimer {
+  const timer: GraceTimer = { handle: undefined };
+  const due = clock.now() + ms;
+  let grace = false;
+  const fire = (): void => {
+    if (!grace && clock.now() - due >= OVERDUE_MS) {
+      grace = true;
+      timer.handle = clock.setTimeout(fire, OVERDUE_MS);
+      return;
+    }
+    timer.handle = undefined;
+    callback();
+  };
+  timer.handle = timeoutAfter(clock, fire, ms);
+  return timer;
+}
+
+/** Cancels a timer of {@linkcode timeoutWithGrace}. */
+export function cancelGraceTimer(clock: Clock, timer: GraceTimer): void {
+  cancelTimeout(clock, timer.handle);
+  timer.handle = undefined;
+}
+
 /** Options after defaults. */
 export interface ResolvedOptions {
   sendBufferSize: number;
@@ -1069,20 +1104,22 @@ export class Session extends EventTarget implements ReliableSession {
       }
     };
     // Armed after closeWrite() has handed the queued frames on (the GOODBYE last): a Clock may run
-    // a 0 ms timer before its setTimeout returns.
+    // a 0 ms timer before its setTimeout returns. With the overdue grace: a process stopped
+    // meanwhile wakes with the room its writes waited for, and the peer's end, ready but not yet
+    // taken: closed first, the connection would lose the GOODBYE still queued, or reset.
     const flushed = link.fc.closeWrite();
     const linger = Math.min(LINGER_LIMIT, this.#o.deadPeerTimeout);
-    let timer = timeoutAfter(this.#clock, close, brief ? linger : this.#o.deadPeerTimeout);
+    let timer = timeoutWithGrace(this.#clock, close, brief ? linger : this.#o.deadPeerTimeout);
     const done = (): void => {
-      cancelTimeout(this.#clock, timer);
+      cancelGraceTimer(this.#clock, timer);
       close();
     };
     flushed.then(() => {
       // Written: the peer's end is due at once from a live framewire peer (it ends on the
       // GOODBYE), and one that never ends its side must not hold the connection for long.
       if (!brief) {
-        cancelTimeout(this.#clock, timer);
-        timer = timeoutAfter(this.#clock, close, linger);
+        cancelGraceTimer(this.#clock, timer);
+        timer = timeoutWithGrace(this.#clock, close, linger);
       }
       drain(link.frames).then(done, done);
     }, done);

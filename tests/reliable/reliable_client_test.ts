@@ -4155,3 +4155,77 @@ test(
     }
   },
 );
+
+/**
+ * A server on a {@linkcode stoppableClock} and a raw peer whose HELLO opened a new session on
+ * it; `body` runs with them, and everything is closed after it.
+ */
+async function withStoppableServerSession(
+  body: (
+    session: ReliableSession,
+    peer: Awaited<ReturnType<typeof rawPeer>>,
+    clock: { fake: FakeClock; stop(ms: number): void },
+  ) => Promise<void>,
+): Promise<void> {
+  const { fake, clock, stop } = stoppableClock();
+  await withRawServer({ clock }, async ({ server, dial }) => {
+    const peer = await dial();
+    await peer.send(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(5), 0));
+    await body(await nextSession(server), peer, { fake, stop });
+  });
+}
+
+test(
+  "reliable: a connection's linger woken past its time writes the GOODBYE that waited for room while the process was stopped",
+  { timeout: 10000 },
+  async () => {
+    // A server session's close({ timeout }) ran out with its peer not reading: the GOODBYE waits
+    // behind the data for room in the connection, and the connection gets at most 1 s (the
+    // linger) to take it. The process is stopped meanwhile, and the peer reads all while it is:
+    // the woken process must let that room be taken before its overdue linger closes the
+    // connection, else the GOODBYE, never written, is lost (its client learns how the session
+    // ended only when it comes back, from the tombstone).
+    await withStoppableServerSession(async (session, peer, { fake, stop }) => {
+      // 120 KB, more than the memory connection holds (64 KiB): the rest waits in the session.
+      const sends = [1, 2, 3].map(() => session.send(new Uint8Array(40_000)).catch(() => {}));
+      await drainJobs();
+      const closed = session.close({ timeout: 1000 }).catch((error) => error.code);
+      assert.ok(fake.runNext()); // the close's timeout: on time
+      assert.equal(await closed, "CONNECTION_TIMEOUT");
+      stop(3000);
+      assert.ok(fake.runNext()); // the linger, overdue
+      await drainJobs();
+      const types: number[] = [];
+      for (let frame = await peer.next(); frame !== undefined; frame = await peer.next()) {
+        types.push(frame[0]!);
+      }
+      assert.deepEqual(types, [WELCOME, DATA, DATA, DATA, GOODBYE]);
+      await Promise.all(sends);
+    });
+  },
+);
+
+test(
+  "reliable: a connection's linger for the peer's end, woken past its time, reads what the peer sent while the process was stopped",
+  { timeout: 10000 },
+  async () => {
+    // The session ended on the peer's GOODBYE; its connection waits up to 1 s for the peer's
+    // end, reading what comes. The process is stopped meanwhile, and the peer's last ack and its
+    // end arrive: the overdue linger must let them be read, not close the connection with them
+    // unread (on a socket, a reset; here, the peer's writes fail).
+    await withStoppableServerSession(async (session, peer, { fake, stop }) => {
+      const closed = once(session, "close");
+      await peer.send(encodeAck(GOODBYE, 0));
+      await closed;
+      assert.deepEqual([(await peer.next())![0], (await peer.next())![0]], [WELCOME, GOODBYE]);
+      assert.equal(await peer.next(), undefined, "the server's end");
+      await drainJobs(); // the session sees its frames written: the linger (1 s) starts
+      assert.equal(fake.nextAt()! - fake.now(), 1000);
+      stop(3000);
+      assert.ok(fake.runNext()); // the linger, overdue
+      await drainJobs();
+      await peer.send(encodeAck(ACK, 0));
+      await peer.closeWrite();
+    });
+  },
+);
