@@ -25,7 +25,8 @@ export type Attempt<T> = (
  * up after {@linkcode ATTEMPT_TIMEOUT} without a TCP connection (an address
  * that drops SYNs would otherwise hold the dial until the kernel gives up,
  * minutes). An attempt that made a connection and then failed (a TLS handshake)
- * is the answer, and so is `signal`'s abort; otherwise the last failure.
+ * is the answer, and `signal`'s abort ends it with the signal's reason;
+ * otherwise the last failure.
  */
 export async function dialAddresses<T>(
   addresses: readonly string[],
@@ -51,7 +52,10 @@ export async function dialAddresses<T>(
         clearTimeout(timer);
       });
     } catch (error) {
-      if (opened || signal?.aborted) throw error;
+      // The caller's abort ends it with the reason, also when the attempt's own failure (its
+      // time limit, a refusal) came first in the same turn.
+      if (signal?.aborted) throw signal.reason;
+      if (opened) throw error;
       failure = error;
     } finally {
       clearTimeout(timer);

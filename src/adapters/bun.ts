@@ -390,8 +390,10 @@ async function dialHost(
       addresses = (await abortable(lookup(to.hostname, { all: true }), options.signal))
         .map(({ address }) => address);
     } catch (error) {
+      // Aborted also when the lookup's failure came first, in the same turn: the reason, as
+      // everywhere else.
       throw options.signal?.aborted
-        ? error
+        ? options.signal.reason
         : connectionError(`connect to ${formatAddr(to)}`, error);
     }
   }

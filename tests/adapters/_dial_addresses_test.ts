@@ -94,3 +94,23 @@ test("dialAddresses: the caller's abort ends it with its reason, no address afte
   await assert.rejects(dialing, (error) => error === reason);
   assert.deepEqual(tried, ["a"]);
 });
+
+test("dialAddresses: an abort in the same turn as an attempt's failure ends it with the signal's reason", async () => {
+  // The attempt failed (refused, or its own time limit) and the caller's signal aborted before
+  // dialAddresses saw that failure: an abort rejects with the signal's reason, as everywhere
+  // else, not with what the attempt failed with. Before, the attempt's error came out.
+  for (const addresses of [["a"], ["a", "b"]]) {
+    const controller = new AbortController();
+    const reason = new Error("mine");
+    const tried: string[] = [];
+    await assert.rejects(
+      dialAddresses(addresses, controller.signal, (address) => {
+        tried.push(address);
+        controller.abort(reason);
+        return refused();
+      }),
+      (error) => error === reason,
+    );
+    assert.deepEqual(tried, ["a"], `${addresses.length} addresses`);
+  }
+});

@@ -88,4 +88,45 @@ test(
   },
 );
 
+test(
+  "bun adapter: connect() whose signal aborts as its host name's lookup fails rejects with the signal's reason",
+  { skip: Bun === undefined && "Bun only" },
+  async () => {
+    const { connect } = await import("../../src/adapters/bun.ts");
+    // A real signal, seen through a look-alike (which signal options take) that aborts it when
+    // the adapter first looks at it after it began to listen to it, during the lookup: the
+    // lookup has failed by then (its error taken, the listener not yet removed), so the abort
+    // comes in the same turn as that failure. Before, the lookup's error came out, where an abort
+    // rejects with the signal's reason everywhere else. The name has an empty label: it fails
+    // without a query.
+    const controller = new AbortController();
+    const reason = new Error("mine");
+    let listening = false;
+    const signal = {
+      get aborted(): boolean {
+        if (listening) controller.abort(reason);
+        return controller.signal.aborted;
+      },
+      get reason(): unknown {
+        return controller.signal.reason;
+      },
+      addEventListener: (type: string, listener: () => void, options?: AddEventListenerOptions) => {
+        listening = true;
+        controller.signal.addEventListener(type, listener, options);
+      },
+      removeEventListener: (type: string, listener: () => void) =>
+        controller.signal.removeEventListener(type, listener),
+    } as unknown as AbortSignal;
+    await assert.rejects(
+      connect({ hostname: "framewire..invalid", port: 1, signal }),
+      (error) => error === reason,
+    );
+    // Without the abort, the lookup's failure (so the name does fail to resolve).
+    await assert.rejects(connect({ hostname: "framewire..invalid", port: 1 }), {
+      name: "ConnectionError",
+      message: "Cannot connect to framewire..invalid:1 as the host name could not be resolved",
+    });
+  },
+);
+
 sockets.check();
