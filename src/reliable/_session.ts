@@ -22,7 +22,7 @@ import {
   signalError,
   withFixedOverhead,
 } from "../framing/_options.ts";
-import type { HeaderDecoder } from "../framing/_header_decoder.ts";
+import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import { lengthPrefixed } from "../framing/length_prefixed.ts";
 import type { Framing } from "../framing/types.ts";
 import {
@@ -288,6 +288,50 @@ export function handshakeFraming(maxMessageSize: number): { framing: Framing; op
   return { framing, open: () => decoder?.setLimit(full.maxFrameLength) };
 }
 
+/**
+ * The session framing as a client reads a connection: the server's first
+ * frame (WELCOME, GOODBYE or REJECT) at most {@linkcode HANDSHAKE_LIMIT}
+ * bytes, as the server reads the HELLO, so that a server (not framewire, or
+ * hostile) that announces a large one gets no `maxMessageSize` buffer for it;
+ * the limit is the session's from the frame after it on, also in the same read
+ * (the replay that follows a WELCOME at once).
+ */
+export function clientFraming(maxMessageSize: number): Framing {
+  const full = sessionFraming(maxMessageSize);
+  if (lastClientFraming?.full !== full) {
+    const { next, takeAll } = HeaderDecoder.prototype;
+    const framing = withFixedOverhead({
+      ...full,
+      decoder(options) {
+        const decoder = HANDSHAKE_FRAMING.decoder(options) as HeaderDecoder;
+        // Once the first frame is out: the decoder's own methods, and the session's limit.
+        const lift = (): void => {
+          decoder.next = next;
+          decoder.takeAll = takeAll;
+          decoder.setLimit(full.maxFrameLength);
+        };
+        decoder.next = (): Uint8Array | undefined => {
+          const frame = next.call(decoder);
+          if (frame !== undefined) lift();
+          return frame;
+        };
+        decoder.takeAll = (out: Uint8Array[]): void => {
+          const frame = next.call(decoder);
+          if (frame === undefined) return;
+          out.push(frame);
+          lift();
+          takeAll.call(decoder, out);
+        };
+        return decoder;
+      },
+    }, fixedOverhead(full));
+    lastClientFraming = { full, framing };
+  }
+  return lastClientFraming.framing;
+}
+
+let lastClientFraming: { full: Framing; framing: Framing } | undefined;
+
 /** One connection attached to a session. */
 export interface Link {
   readonly conn: Conn;
@@ -400,7 +444,7 @@ export class Session extends EventTarget implements ReliableSession {
     this.#o = options;
     this.#frames = new FrameAllocator(options.sendBufferSize);
     this.#clock = options.clock;
-    this.#framing = sessionFraming(options.maxMessageSize);
+    this.#framing = clientFraming(options.maxMessageSize);
     this.#m = new SessionMachine(machine, this.#now());
     this.#idBytes = machine.id;
     this.#id = idToHex(machine.id);

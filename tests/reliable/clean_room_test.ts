@@ -1547,3 +1547,36 @@ test(
 );
 
 sockets.check();
+
+test(
+  "clean room: the client reads the server's first frame with a 1 KiB limit, and what follows it with the session's",
+  NET,
+  async () => {
+    // Symmetric with the server's HELLO: a server (not framewire, or hostile) that announces a
+    // large first frame gets no maxMessageSize buffer for it. Before, the client took the header
+    // of 1 MiB and waited for its bytes until deadPeerTimeout (CONNECTION_TIMEOUT).
+    await withClient({ deadPeerTimeout: 2000 }, async (side) => {
+      const reconnecting = once<{ error: Error }>(side.client, "reconnecting");
+      const peer = await side.accept();
+      await peer.expect("HELLO");
+      await peer.sendRaw(Uint8Array.of(0, 0x10, 0, 0, 0x04)); // a WELCOME of 1 MiB, begun
+      const { error } = await reconnecting;
+      assert.equal(codeOf(error), "PROTOCOL_ERROR");
+      assert.match(
+        error.message,
+        /a frame of 1048576 bytes where a frame before the handshake has at most 1024/,
+      );
+      assert.deepEqual(await peer.rest(), []);
+      // The replay right behind the WELCOME, in the same write: the session's limit.
+      const next = await side.accept();
+      const hello = await next.expect("HELLO");
+      const big = new Uint8Array(5000).fill(7);
+      await next.send(frame.welcome(hello.id), frame.data(1, 0, big));
+      const it = side.client[Symbol.asyncIterator]();
+      // A connection dropped instead (the DATA refused as too large) fails at once.
+      const dropped = once<{ error: Error }>(side.client, "reconnecting");
+      const first = await Promise.race([it.next(), dropped]);
+      assert.deepEqual("value" in first ? first.value : first.error, big);
+    });
+  },
+);
