@@ -137,8 +137,9 @@ export function timeoutWithGrace(clock: Clock, callback: () => void, ms: number)
   return timer;
 }
 
-/** Cancels a timer of {@linkcode timeoutWithGrace}. */
-export function cancelGraceTimer(clock: Clock, timer: GraceTimer): void {
+/** Cancels a timer of {@linkcode timeoutWithGrace} (none: nothing to do). */
+export function cancelGraceTimer(clock: Clock, timer: GraceTimer | undefined): void {
+  if (timer === undefined) return;
   cancelTimeout(clock, timer.handle);
   timer.handle = undefined;
 }
@@ -429,7 +430,7 @@ export class Session extends EventTarget implements ReliableSession {
   #dialFn: ((signal: AbortSignal) => Promise<Conn>) | undefined;
   /** Client: the dial in progress (a later one replaces it once it timed out), and its timeout. */
   #dialAttempt: AbortController | undefined;
-  #dialTimer: unknown;
+  #dialTimer: GraceTimer | undefined;
 
   /** @internal Use reliableClient / reliableServer. */
   constructor(
@@ -933,7 +934,7 @@ export class Session extends EventTarget implements ReliableSession {
     const dialing = this.#dialAttempt;
     if (dialing !== undefined) {
       this.#dialAttempt = undefined;
-      cancelTimeout(this.#clock, this.#dialTimer);
+      cancelGraceTimer(this.#clock, this.#dialTimer);
       dialing.abort(
         new ConnectionError("Cannot connect as the session closed", { code: "CONNECTION_CLOSED" }),
       );
@@ -1051,18 +1052,11 @@ export class Session extends EventTarget implements ReliableSession {
     const token = new AbortController();
     this.#dialAttempt = token;
     // A dial that takes longer than deadPeerTimeout (a black-holed SYN is retried for minutes)
-    // fails like a refused one: the next attempt follows the backoff schedule.
-    const due = this.#clock.now() + this.#o.deadPeerTimeout;
-    let grace = false;
+    // fails like a refused one: the next attempt follows the backoff schedule. Overdue, the
+    // timer gives I/O its grace first: a connection made while the process did not run (see
+    // #onTimer) is taken only after the timer.
     const onTimeout = (): void => {
       if (this.#dialAttempt !== token) return;
-      if (!grace && this.#clock.now() - due >= OVERDUE_MS) {
-        // Overdue: the process did not run (see #onTimer), and a connection made meanwhile is
-        // taken only after this timer. It gets OVERDUE_MS first, once.
-        grace = true;
-        this.#dialTimer = this.#clock.setTimeout(onTimeout, OVERDUE_MS);
-        return;
-      }
       this.#dialAttempt = undefined;
       const error = new ConnectionError(
         `Cannot connect as the attempt took longer than deadPeerTimeout (${this.#o.deadPeerTimeout} ms)`,
@@ -1072,7 +1066,7 @@ export class Session extends EventTarget implements ReliableSession {
       this.#m.dialFailed(this.#now(), error);
       this.#pump();
     };
-    this.#dialTimer = timeoutAfter(this.#clock, onTimeout, this.#o.deadPeerTimeout);
+    this.#dialTimer = timeoutWithGrace(this.#clock, onTimeout, this.#o.deadPeerTimeout);
     let attempt: Promise<Conn>;
     try {
       // A dial that returns a Conn rather than a promise of one works too.
@@ -1085,7 +1079,7 @@ export class Session extends EventTarget implements ReliableSession {
         // Timed out meanwhile, or the session ended: nobody wants this connection.
         if (this.#dialAttempt !== token) return closeQuietly(conn);
         this.#dialAttempt = undefined;
-        cancelTimeout(this.#clock, this.#dialTimer); // this attempt's (see onTimeout)
+        cancelGraceTimer(this.#clock, this.#dialTimer); // this attempt's (see onTimeout)
         if (this.#m.link !== "dialing") return closeQuietly(conn);
         let link: Link;
         try {
@@ -1102,7 +1096,7 @@ export class Session extends EventTarget implements ReliableSession {
       (error) => {
         if (this.#dialAttempt !== token) return; // timed out already
         this.#dialAttempt = undefined;
-        cancelTimeout(this.#clock, this.#dialTimer);
+        cancelGraceTimer(this.#clock, this.#dialTimer);
         this.#m.dialFailed(this.#now(), error);
         this.#pump();
       },

@@ -18,18 +18,19 @@ import {
   WELCOME,
 } from "./_protocol.ts";
 import {
+  cancelGraceTimer,
   cancelTimeout,
   closeQuietly,
+  type GraceTimer,
   handshakeFraming,
   type Link,
   MAX_DELAY,
   nonNegative,
   openLink,
-  OVERDUE_MS,
   type ResolvedOptions,
   resolveOptions,
   Session,
-  timeoutAfter,
+  timeoutWithGrace,
 } from "./_session.ts";
 import { resolvers } from "./_resolvers.ts";
 import { SessionMachine } from "./_session_machine.ts";
@@ -305,22 +306,12 @@ class Server implements ReliableServer {
       return;
     }
     this.#handshaking.add(link);
-    let timer: unknown;
-    const due = clock.now() + this.#o.deadPeerTimeout;
+    // Overdue, the timer gives I/O its grace first: a HELLO that arrived while the process did
+    // not run (see Session's #onTimer) is read only after the timer; dropped unread, its client's
+    // reconnection could come after the session's own overdue resumeTimeout.
+    let timer: GraceTimer | undefined;
     const timeout = new Promise<undefined>((resolve) => {
-      let grace = false;
-      const onTimeout = (): void => {
-        if (!grace && clock.now() - due >= OVERDUE_MS) {
-          // Overdue: the process did not run (see Session's #onTimer), and a HELLO that arrived
-          // meanwhile is read only after this timer: dropped unread, its client's reconnection
-          // could come after the session's own overdue resumeTimeout. It gets OVERDUE_MS, once.
-          grace = true;
-          timer = clock.setTimeout(onTimeout, OVERDUE_MS);
-          return;
-        }
-        resolve(undefined);
-      };
-      timer = timeoutAfter(clock, onTimeout, this.#o.deadPeerTimeout);
+      timer = timeoutWithGrace(clock, () => resolve(undefined), this.#o.deadPeerTimeout);
     });
     let batch: Uint8Array[] | undefined;
     try {
@@ -329,7 +320,7 @@ class Server implements ReliableServer {
     } catch {
       batch = undefined;
     } finally {
-      cancelTimeout(clock, timer);
+      cancelGraceTimer(clock, timer);
       this.#handshaking.delete(link);
     }
     if (batch === undefined || batch.length === 0) {
