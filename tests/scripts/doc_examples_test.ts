@@ -174,7 +174,12 @@ test(
     assert.equal(hung.length, 4, hung.join("\n"));
     assert.match(hung[0]!, /^README\.md:1 on node: hang \(killed after 1 s\)$/);
     assert.match(hung[1]!, /^README\.md:1 on bun: hang \(killed after 1 s\)$/);
-    assert.match(hung[2]!, /^README\.md:5 on node: fail \(exit 13\)$/);
+    // Node exits with 13 at once, unless a loaded machine makes its start alone outlast the limit
+    // (seen once in a full run of the suite beside other work).
+    assert.match(
+      hung[2]!,
+      /^README\.md:5 on node: (?:fail \(exit 13\)|hang \(killed after 1 s\))$/,
+    );
     assert.match(hung[3]!, /^README\.md:5 on bun: (?:hang|fail)/);
   },
 );
