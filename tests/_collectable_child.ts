@@ -13,6 +13,8 @@
 // with readFrame() and dropped.
 // `byte-reader-spanning`: a ByteReader kept alive after reading frames that each span two chunks.
 // `byte-reader-large`: a ByteReader kept alive after reading one frame that spans `count` chunks.
+// `concurrent-batches`: framed() connections over an in-memory Conn kept alive with a second
+// batches() call waiting after the first one's frames were dropped.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -215,6 +217,39 @@ if (name === "framed-receive") {
     await (held[i + 1] as { close(): Promise<void> }).close();
   }
   listener.close();
+} else if (name === "concurrent-batches") {
+  // Connections over an in-memory Conn whose application asks batches() for two batches at once
+  // (a prefetch), drops the first one's frames and keeps the second waiting (the peer idle): the
+  // chunk those frames were views of must not stay reachable through the waiting batch.
+  const addr = { transport: "tcp", hostname: LOOPBACK, port: 0 } as const;
+  const frame = lengthPrefixed().encode(new Uint8Array(100).fill(0x61));
+  const held: unknown[] = [];
+  for (let i = 0; i < count; i++) {
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const readable = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const rx = framed({
+      readable,
+      writable: new WritableStream(),
+      localAddr: addr,
+      remoteAddr: addr,
+      closeWrite: () => Promise.resolve(),
+      close: () => {},
+      closed: new Promise<void>(() => {}),
+    }, lengthPrefixed());
+    const batches = rx.batches()[Symbol.asyncIterator]();
+    const first = batches.next();
+    const second = batches.next();
+    const chunk = new Uint8Array(frame.length * 4);
+    for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
+    controller!.enqueue(chunk);
+    const { value } = await first;
+    assert.equal(value?.length, 4);
+    // The frames' own buffer (Bun's stream hands over a copy of the chunk).
+    refs.push(new WeakRef(value![0]!.buffer));
+    held.push(rx, batches, second, controller);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: held.length / 4 }));
 } else if (name === "decoder-chunks") {
   // Views of the chunk on every runtime, taken with next(). (takeAll() ends with a next() that
   // finds every byte taken: decoder-waiting has takeAll() cases.)

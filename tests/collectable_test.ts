@@ -88,8 +88,9 @@ test(
   },
 );
 
-// Decoders, and ByteReaders with theirs, that stay reachable (an idle connection's) after the
-// frames of a chunk were all taken and dropped, and why each case was kept before.
+// Decoders, ByteReaders with theirs, and framed() connections with a batch on its way, that stay
+// reachable (an idle connection's) after the frames of a chunk were all taken and dropped, and why
+// each case was kept before.
 const decoders =
   `${COUNT} decoders that stay reachable let go of the chunk whose frames were all taken`;
 for (
@@ -113,6 +114,11 @@ for (
       "byte-reader-chunks",
       `${COUNT} ByteReaders that stay reachable let go of the chunk whose frames readFrame() all took`,
       "since readFrame() keeps its decoder for the next frame of the framing (fe65f34), the decoder's view cache kept the last chunk it made a frame of, for as long as the reader lived",
+    ],
+    [
+      "concurrent-batches",
+      `${COUNT} framed() connections with a second batches() call waiting let go of the chunk of the first batch`,
+      "the call asked for while the first was on its way awaited the first's own promise: the value it resumed with and its parameter kept that batch, and so its chunk, reachable while it waited",
     ],
   ] as const
 ) {

@@ -739,11 +739,12 @@ class Framed implements FramedConnection {
     asResult: boolean,
     count: number,
   ): Promise<Uint8Array[] | null | IteratorResult<Uint8Array[]>> {
-    try {
-      await after;
-    } catch {
-      // The batch before failed: its caller has the error.
-    }
+    // Once the batch before settled (a failure is its caller's). Through a promise of nothing,
+    // and `after` let go: a call suspended while it waits for the conn (perhaps for long) keeps
+    // the value its await resumed with and its parameters, so the batch before, and the read
+    // buffer its frames are views of, stayed reachable (concurrent batches().next() calls).
+    await (after === RESOLVED ? after : after.then(noop, noop));
+    after = RESOLVED;
     const decoder = this.#decoder;
     try {
       while (true) {
