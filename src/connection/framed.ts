@@ -4,6 +4,7 @@
 import { ConnectionError, TruncatedFrameError } from "../errors.ts";
 import {
   booleanOption,
+  checkChunk,
   checkFraming,
   checkOptions,
   checkPayload,
@@ -766,6 +767,9 @@ class Framed implements FramedConnection {
           return asResult ? { done: true, value: undefined } : null;
         }
         let chunk: Uint8Array | null;
+        // A conn's readable yielded something that is no Uint8Array: refused below, as the
+        // decoder refuses it (`null` and `undefined` too: they are no end, and have no length).
+        let notBytes = false;
         try {
           // A framewire adapter's data, handed over without the readable's promises when it holds
           // nothing queued (see #readChunk): awaited here, one async call fewer per read.
@@ -776,8 +780,12 @@ class Framed implements FramedConnection {
           } else if (this.#buffered === undefined && this.#directRead === undefined) {
             // The conn's readable, read here: one async call fewer per read than #readChunk.
             const result = await this.#lockReadable().read();
-            chunk = result.done ? null : result.value;
-            if (chunk instanceof Uint8Array) this.#bytesRead += chunk.length;
+            if (result.done) chunk = null;
+            else {
+              chunk = result.value;
+              if (chunk instanceof Uint8Array) this.#bytesRead += chunk.length;
+              else notBytes = true;
+            }
           } else chunk = await this.#readChunk();
         } catch (error) {
           this.#readDone = true;
@@ -812,14 +820,11 @@ class Framed implements FramedConnection {
         }
         const frames: Uint8Array[] = [];
         try {
-          if (chunk === null) {
+          if (notBytes) checkChunk(chunk!, "decode frames");
+          else if (chunk === null) {
             this.#readDone = true;
             decoder.end();
-          } else if (chunk.length !== 0) {
-            // Not `> 0`: a chunk that is no Uint8Array (an ArrayBuffer from a custom Conn) has no
-            // length, and the decoder refuses it with a TypeError instead of it being skipped.
-            decoder.push(chunk);
-          }
+          } else if (chunk.length !== 0) decoder.push(chunk);
           if (this.#batcher !== undefined) {
             this.#batcher.takeAll(frames);
           } else {
