@@ -364,6 +364,31 @@ function payloadChanged(): ConnectionError {
   );
 }
 
+/**
+ * Reads in a row that a conn's `read()` resolved with 0 bytes (into a buffer of at least one): then
+ * reading fails. A `read()` that resolves 0 at once instead of waiting for bytes would otherwise
+ * be called again for ever, starving timers and I/O (Go's bufio gives up after as many).
+ */
+const MAX_EMPTY_READS = 100;
+
+/**
+ * What a conn's `read()` resolved with into a buffer of `length` bytes, when it is a byte count it
+ * could have read or `null`; else a `TypeError` or `RangeError` (the Conn's mistake: it reaches the
+ * application as it is). A count beyond the buffer was taken at its word before (frames of bytes
+ * never read), and one that is negative or no integer left reading spinning for ever.
+ */
+function readCount(n: number | null, length: number): number | null {
+  if (n === null || (Number.isInteger(n) && n >= 0 && n <= length)) return n;
+  const error = numberError(
+    n,
+    `Cannot read from connection as conn.read() must resolve with the number of bytes it read into the buffer, from 0 to its length (${length}), or null at the end: received ${
+      receivedValue(n)
+    }`,
+  );
+  usageErrors.add(error);
+  throw error;
+}
+
 /** The conn's readable or writable is held by another reader or writer (a second framed()?). */
 function locked(side: "readable" | "writable", cause: unknown): TypeError {
   const error = new TypeError(
@@ -562,6 +587,8 @@ class Framed implements FramedConnection {
   #directRead: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
   /** This connection has claimed the conn's `read()` (see `directReaders`). */
   #readsDirect = false;
+  /** Reads in a row that `read()` resolved with 0 bytes (see MAX_EMPTY_READS). */
+  #emptyReads = 0;
   #bytesRead = 0;
   #fill: HeaderDecoder | undefined;
   /** The decoder, when it takes a batch of frames faster than a loop over next() does. */
@@ -800,7 +827,8 @@ class Framed implements FramedConnection {
           // lost. Sends already on their way settle as their writes do, and a Conn whose reading
           // failed otherwise (CONNECTION_FAILED: its own error) may still send.
           if (isFramewireError(failure) && GONE.has(failure.code)) this.#readFailure = failure;
-          if (decoder.bufferedBytes > 0) {
+          // The Conn's own mistake (a read() that resolved a wrong count) as it is.
+          if (decoder.bufferedBytes > 0 && !usageErrors.has(error as object)) {
             // The connection failed inside a frame.
             try {
               decoder.end();
@@ -899,7 +927,7 @@ class Framed implements FramedConnection {
     }
     const target = this.#fill?.readTarget();
     if (target !== undefined && target.length >= DIRECT_MIN) {
-      const n = await read(target);
+      const n = this.#counted(await read(target), target.length);
       if (n === null) return null;
       this.#bytesRead += n;
       this.#fill!.commitRead(n);
@@ -931,7 +959,7 @@ class Framed implements FramedConnection {
       pos = 0;
       this.#largestRead = 0;
     }
-    const n = await read(pos === 0 ? buf : buf.subarray(pos));
+    const n = this.#counted(await read(pos === 0 ? buf : buf.subarray(pos)), buf.length - pos);
     if (n === null) return null;
     this.#bytesRead += n;
     if (n > this.#largestRead) this.#largestRead = n;
@@ -940,6 +968,22 @@ class Framed implements FramedConnection {
     this.#readDrained = n < buf.length - pos - READ_ROOM;
     this.#pos = pos + n;
     return buf.subarray(pos, pos + n);
+  }
+
+  /**
+   * `n`, what the conn's `read()` resolved with into a buffer of `length` bytes, checked (see
+   * readCount), and counted when 0 (see MAX_EMPTY_READS).
+   */
+  #counted(n: number | null, length: number): number | null {
+    if (readCount(n, length) !== 0) this.#emptyReads = 0;
+    else if (++this.#emptyReads === MAX_EMPTY_READS) {
+      const error = new TypeError(
+        `Cannot read from connection as conn.read() resolved 0 bytes ${MAX_EMPTY_READS} times in a row: it must wait until it has read a byte, or resolve null at the end`,
+      );
+      usageErrors.add(error);
+      throw error;
+    }
+    return n;
   }
 
   get bytesRead(): number {

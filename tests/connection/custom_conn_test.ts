@@ -25,6 +25,21 @@ function chunksConn(chunks: unknown[]): Conn {
   return conn({ readable });
 }
 
+/**
+ * A Conn with `read()`: `read` answers each call (its buffer, how many calls before), up to 1,000
+ * calls; then it rejects, so that a framed() that would read for ever fails instead (a read that
+ * resolves at once, over and over, never yields to the event loop: no test timeout could end it).
+ */
+function readConn(read: (buffer: Uint8Array, call: number) => number | null): Conn {
+  let calls = 0;
+  return conn({
+    read: (buffer) =>
+      calls === 1000
+        ? Promise.reject(new Error("read() called 1,000 times"))
+        : Promise.resolve(read(buffer, calls++)),
+  });
+}
+
 function conn(parts: Partial<Conn>): Conn {
   return {
     readable: new ReadableStream(),
@@ -69,5 +84,90 @@ for (const [name, receive] of frontEnds) {
       assert.deepEqual(out, ["one"]);
       await fc.close();
     }
+  });
+
+  test(`framed() over a Conn with read() that resolves a count it cannot have read fails with a RangeError or TypeError, at once (${name})`, async () => {
+    const frame = wire("hello")[0]!;
+    const counts: [unknown, ErrorConstructor][] = [
+      [-1, RangeError],
+      [2.5, RangeError],
+      [NaN, RangeError],
+      [Infinity, RangeError],
+      ["3", TypeError],
+      [undefined, TypeError],
+    ];
+    for (const [count, kind] of counts) {
+      // Each a mistake after a first honest read (inside a frame: the error is the Conn's, not a
+      // truncation). Before: a negative or no-integer count was read again for ever (here until
+      // readConn gave up), and fractional ones made frames of bytes shifted by a fraction.
+      const fc = framed(
+        readConn((buffer, call) => {
+          if (call > 0) return count as number;
+          buffer.set(frame.subarray(0, 3));
+          return 3;
+        }),
+        framing,
+      );
+      await assert.rejects(receive(fc, []), (error) => {
+        assert.ok(error instanceof kind, `${String(count)}: ${error}`);
+        assert.match(
+          (error as Error).message,
+          /^Cannot read from connection as conn\.read\(\) must resolve with the number of bytes it read into the buffer, from 0 to its length \(\d+\), or null at the end: received /,
+        );
+        return true;
+      });
+      assert.equal(fc.bytesRead, 3);
+      await fc.close();
+    }
+  });
+
+  test(`framed() over a Conn with read() that resolves more than its buffer holds fails, making no frame of bytes it never read (${name})`, async () => {
+    const [one, two] = wire("one", "two");
+    const fc = framed(
+      readConn((buffer, call) => {
+        if (call > 0) return null;
+        buffer.set(one!);
+        buffer.set(two!, one!.length);
+        // The whole buffer, and more: zeros past the two frames, which read as empty frames.
+        return buffer.length + 1;
+      }),
+      framing,
+    );
+    const out: string[] = [];
+    // Before: "one", "two" and a thousand empty frames made of the buffer's zeros.
+    await assert.rejects(receive(fc, out), RangeError);
+    assert.deepEqual(out, []);
+    assert.equal(fc.bytesRead, 0);
+    await fc.close();
+  });
+
+  test(`framed() over a Conn with read() that resolves 0 without waiting fails after 100 such reads in a row, and goes on after fewer (${name})`, async () => {
+    const [one, two] = wire("one", "two");
+    // 99 empty reads before each frame: a Conn that has nothing at times.
+    let sent = 0;
+    const patient = framed(
+      readConn((buffer, call) => {
+        if (call % 100 !== 99) return 0;
+        const frame = [one, two][sent++];
+        if (frame === undefined) return null;
+        buffer.set(frame);
+        return frame.length;
+      }),
+      framing,
+    );
+    const out: string[] = [];
+    await receive(patient, out);
+    assert.deepEqual(out, ["one", "two"]);
+    // Before: read for ever, never yielding to the event loop (here until readConn gave up).
+    const spinning = framed(readConn(() => 0), framing);
+    await assert.rejects(receive(spinning, []), (error) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.equal(
+        error.message,
+        "Cannot read from connection as conn.read() resolved 0 bytes 100 times in a row: it must wait until it has read a byte, or resolve null at the end",
+      );
+      return true;
+    });
+    await spinning.close();
   });
 }
