@@ -389,6 +389,17 @@ function readCount(n: number | null, length: number): number | null {
   throw error;
 }
 
+/**
+ * What a conn's method failed with, for the application: a framewire error (also from another
+ * copy of the module) or a usage error as it is; another (a Conn of one's own may reject with
+ * anything, or nothing) worded and coded as the adapters word a runtime's errors.
+ */
+function connFailure(action: string, error: unknown): unknown {
+  return isFramewireError(error) || usageErrors.has(error as object)
+    ? error
+    : connectionError(action, error);
+}
+
 /** The conn's readable or writable is held by another reader or writer (a second framed()?). */
 function locked(side: "readable" | "writable", cause: unknown): TypeError {
   const error = new TypeError(
@@ -817,11 +828,7 @@ class Framed implements FramedConnection {
         } catch (error) {
           this.#readDone = true;
           if (this.#closedHere) return asResult ? { done: true, value: undefined } : null;
-          // A framewire error (also from another copy of the module, as a Conn of one may throw)
-          // as it is; another is worded and coded as the adapters word a runtime's errors.
-          const failure = isFramewireError(error) || usageErrors.has(error as object)
-            ? error
-            : connectionError("read from connection", error);
+          const failure = connFailure("read from connection", error);
           // The connection is gone (reset, timed out, closed): later sends fail with it at once.
           // Before, the first send after the application saw the reset resolved, and its frame was
           // lost. Sends already on their way settle as their writes do, and a Conn whose reading
@@ -1635,7 +1642,11 @@ class Framed implements FramedConnection {
     const closing = this.#closing ??= (async () => {
       await this.#flush();
       this.#releaseWriter(false);
-      await this.conn.closeWrite();
+      try {
+        await this.conn.closeWrite();
+      } catch (error) {
+        throw connFailure("close connection for writing", error);
+      }
     })();
     // The application's own promise, one per call: one it waits on shows it the failure. Not
     // an unhandled rejection when left unawaited: close() reports the loss then.
@@ -1687,6 +1698,7 @@ class Framed implements FramedConnection {
     // only while the application has not seen it.
     const reportedBefore = this.#lossReported !== undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let closeFailed: { error: unknown } | undefined;
     try {
       // Sends from now on are refused; what was sent or written before goes out first.
       const closing = this.#closing ??= this.#flush();
@@ -1718,8 +1730,14 @@ class Framed implements FramedConnection {
     } finally {
       clearTimeout(timer);
       this.#endReading();
-      this.conn.close();
+      try {
+        this.conn.close();
+      } catch (error) {
+        // Reported unless a loss is (above): frames lost say more than a conn that failed to close.
+        closeFailed = { error: connFailure("close connection", error) };
+      }
     }
+    if (closeFailed !== undefined) throw closeFailed.error;
   }
 
   /**

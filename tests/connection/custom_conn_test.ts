@@ -5,7 +5,13 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Conn, framed, type FramedConnection, lengthPrefixed } from "../../mod.ts";
+import {
+  type Conn,
+  ConnectionError,
+  framed,
+  type FramedConnection,
+  lengthPrefixed,
+} from "../../mod.ts";
 
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
 const framing = lengthPrefixed();
@@ -171,3 +177,52 @@ for (const [name, receive] of frontEnds) {
     await spinning.close();
   });
 }
+
+test("framed(): a Conn's closeWrite() that rejects or throws, with an Error or anything else, rejects closeWrite() with a ConnectionError caused by it", async () => {
+  const boom = new Error("boom");
+  const failures: [string, () => Promise<void>][] = [
+    ["rejects with an Error", () => Promise.reject(boom)],
+    ["rejects with a string", () => Promise.reject("boom")],
+    ["throws", () => {
+      throw boom;
+    }],
+  ];
+  for (const [how, closeWrite] of failures) {
+    const fc = framed(conn({ closeWrite }), framing);
+    await fc.send("last");
+    // Before: the Conn's own error (or string) as it was, unlike a read's or a write's failure.
+    await assert.rejects(fc.closeWrite(), (error) => {
+      assert.ok(error instanceof ConnectionError, `${how}: ${error}`);
+      assert.equal(error.code, "CONNECTION_FAILED");
+      assert.equal(error.message, "Cannot close connection for writing as it failed: boom");
+      assert.equal(error.cause, how === "rejects with a string" ? "boom" : boom);
+      return true;
+    });
+    await fc.close();
+  }
+});
+
+test("framed(): a Conn's close() that throws rejects close() with a ConnectionError caused by it, after closing", async () => {
+  const boom = new Error("boom");
+  let closes = 0;
+  const fc = framed(
+    conn({
+      close() {
+        closes++;
+        throw boom;
+      },
+    }),
+    framing,
+  );
+  await fc.send("last");
+  // Before: the Conn's own error as it was.
+  await assert.rejects(fc.close(), (error) => {
+    assert.ok(error instanceof ConnectionError, String(error));
+    assert.equal(error.code, "CONNECTION_FAILED");
+    assert.equal(error.message, "Cannot close connection as it failed: boom");
+    assert.equal(error.cause, boom);
+    return true;
+  });
+  assert.equal(closes, 1);
+  await assert.rejects(fc.send("after"), { code: "CONNECTION_CLOSED" });
+});

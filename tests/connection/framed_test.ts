@@ -1666,8 +1666,12 @@ test("framed() close({ timeout }) settles when the Conn's close() throws", {
   const fc = framed(conn, lengthPrefixed(), { highWaterMark: 0 });
   const held = fc.send("held");
   await arrived(1);
-  // Before, the throw escaped the timer and the close() never settled.
-  await assert.rejects(fc.close({ timeout: 20 }), { message: "close failed" });
+  // Before, the throw escaped the timer and the close() never settled. The Conn's error is the
+  // cause of a ConnectionError, as a read's or a write's is.
+  await assert.rejects(fc.close({ timeout: 20 }), {
+    code: "CONNECTION_FAILED",
+    message: "Cannot close connection as it failed: close failed",
+  });
   await assert.rejects(held, { code: "CONNECTION_CLOSED" });
 });
 
