@@ -44,7 +44,16 @@ export type NetAddr = TcpAddr | UnixAddr;
  *   rejects; failures surface on `readable` and `writable`).
  */
 export interface Conn {
-  /** Bytes from the peer. */
+  /**
+   * Bytes from the peer, as `Uint8Array` chunks (`framed()` skips an empty
+   * one, and fails reading with a `TypeError` at anything else, `null`
+   * too). A Conn of one's own must not change a chunk once it yielded it (no
+   * read buffer used again for the next chunk, unlike `Deno.Conn.read`'s
+   * callers): `framed()`'s frames, and `ByteReader`'s results, are views of
+   * the chunks, kept as long as the application keeps them, and would change
+   * with it, without an error. Copy what a source reuses into a fresh
+   * buffer per chunk (`reuseBuffers` is about framewire's own buffers).
+   */
   readonly readable: ReadableStream<Uint8Array>;
   /**
    * Bytes to the peer; a write resolves once the bytes are handed to the OS
@@ -104,6 +113,12 @@ export interface Conn {
    * buffer until the socket is released (up to a second): do not reuse it.
    * The Deno adapter provides it; `framed()` uses it to read large frames
    * straight into their own buffers and small ones into buffers it reuses.
+   * `framed()` uses it instead of `readable` whenever it is there: a wrapper
+   * with a `readable` of its own (a transform of the conn's) made with
+   * `Object.create(conn)` or a subclass inherits it, so `framed()` would
+   * read the socket past the wrapper's readable (unless the wrapper used
+   * `conn.readable` first, which withdraws the adapter's `read`): such a
+   * wrapper sets `read` to `undefined`.
    */
   readonly read?: ((buffer: Uint8Array) => Promise<number | null>) | undefined;
 }
