@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Where the decoders put frames that span chunks. Private.
 
-import { booleanOption, checkOptions, receivedValue } from "./_options.ts";
+import { booleanOption, checkOptions, describeValue, receivedValue } from "./_options.ts";
 import type { DecoderOptions } from "./types.ts";
 
 /** The largest slab that small spanning frames are carved out of. */
@@ -168,11 +168,15 @@ export class FrameBuffers {
 
 /** `allocate(size)`, checked: a shorter buffer would cut the frame, a longer one is trimmed. */
 function allocated(allocate: (length: number) => Uint8Array, size: number): Uint8Array {
-  const buffer = allocate(size);
-  if (buffer.length === size) return buffer;
-  if (buffer.length > size) return buffer.subarray(0, size);
+  const buffer: unknown = allocate(size);
+  // No Uint8Array (an ArrayBuffer, null: a Conn's allocate of one's own) is refused by its kind.
+  const received = buffer instanceof Uint8Array ? buffer.length : describeValue(buffer);
+  if (received === size) return buffer as Uint8Array;
+  if (typeof received === "number" && received > size) {
+    return (buffer as Uint8Array).subarray(0, size);
+  }
   // A TypeError: the decoder reports a RangeError from allocate() as a frame too large to allocate.
   throw new TypeError(
-    `Cannot copy a frame into memory from allocate(): asked for ${size} bytes, received ${buffer.length}`,
+    `Cannot copy a frame into memory from allocate(): asked for ${size} bytes, received ${received}`,
   );
 }

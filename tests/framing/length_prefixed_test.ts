@@ -251,20 +251,32 @@ test("lengthPrefixed(): frames of up to 9 KiB, cut anywhere and kept, stay intac
   );
 });
 
-test("lengthPrefixed() trims a longer buffer from allocate and rejects a shorter one", () => {
+test("lengthPrefixed() trims a longer buffer from allocate and rejects a shorter one, or none", () => {
   const wire = lengthPrefixed().encode(new Uint8Array(9000).fill(9));
-  const decode = (extra: number) => {
-    const decoder = lengthPrefixed().decoder({ allocate: (n) => new Uint8Array(n + extra) });
+  const decode = (allocate: (n: number) => unknown) => {
+    const decoder = lengthPrefixed().decoder({ allocate: allocate as (n: number) => Uint8Array });
     decoder.push(wire.slice(0, 100));
     decoder.push(wire.slice(100));
     return decoder.next();
   };
-  assert.deepEqual(decode(3), new Uint8Array(9000).fill(9));
-  assert.throws(() => decode(-1), (error) => {
-    assert.ok(error instanceof TypeError);
-    assert.match(error.message, /asked for 9000 bytes, received 8999/);
-    return true;
-  });
+  assert.deepEqual(decode((n) => new Uint8Array(n + 3)), new Uint8Array(9000).fill(9));
+  // An ArrayBuffer was "received undefined" before, null a TypeError about reading its length.
+  for (
+    const [allocate, received] of [
+      [(n: number) => new Uint8Array(n - 1), "8999"],
+      [(n: number) => new ArrayBuffer(n), "ArrayBuffer"],
+      [() => null, "null"],
+    ] as const
+  ) {
+    assert.throws(() => decode(allocate), (error) => {
+      assert.ok(error instanceof TypeError);
+      assert.equal(
+        error.message,
+        `Cannot copy a frame into memory from allocate(): asked for 9000 bytes, received ${received}`,
+      );
+      return true;
+    });
+  }
 });
 
 test("lengthPrefixed() fails with a TypeError, not garbage, when a frame being received was detached", () => {
