@@ -51,8 +51,9 @@ export interface Conn {
    * read buffer used again for the next chunk, unlike `Deno.Conn.read`'s
    * callers): `framed()`'s frames, and `ByteReader`'s results, are views of
    * the chunks, kept as long as the application keeps them, and would change
-   * with it, without an error. Copy what a source reuses into a fresh
-   * buffer per chunk (`reuseBuffers` is about framewire's own buffers).
+   * with it, without an error; so are the first bytes of a frame until its
+   * rest arrives, also with `reuseBuffers` (which is about framewire's own
+   * buffers). Copy what a source reuses into a fresh buffer per chunk.
    */
   readonly readable: ReadableStream<Uint8Array>;
   /**
