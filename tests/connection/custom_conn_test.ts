@@ -226,3 +226,21 @@ test("framed(): a Conn's close() that throws rejects close() with a ConnectionEr
   assert.equal(closes, 1);
   await assert.rejects(fc.send("after"), { code: "CONNECTION_CLOSED" });
 });
+
+test("framed() batches() ends with a result of its own per call, as an async generator does", async () => {
+  const fc = framed(chunksConn(wire("one")), framing);
+  const batches = fc.batches()[Symbol.asyncIterator]();
+  assert.equal((await batches.next()).done, false);
+  const end = await batches.next();
+  const again = await fc.batches()[Symbol.asyncIterator]().next();
+  assert.deepEqual([end, again], [{ done: true, value: undefined }, {
+    done: true,
+    value: undefined,
+  }]);
+  // Before (a4bc96b): one frozen object for every iterator, which an application that marks or
+  // maps results could not change (a TypeError in strict code).
+  assert.notEqual(end, again);
+  end.value = undefined;
+  assert.ok(!Object.isFrozen(again));
+  await fc.close();
+});
