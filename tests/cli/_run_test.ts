@@ -36,6 +36,33 @@ test("help and help help print the main help", async () => {
   assert.equal(b.stdout, a.stdout);
 });
 
+test("framewire --help and -h print the main help, with every command and format", async () => {
+  // Before (mutation run of _run.ts): with "-h" no longer taken, or the lists joined without ", ",
+  // every test passed.
+  for (const flag of ["--help", "-h"]) {
+    const io = captureIo();
+    assert.equal(await run([flag], io), 0, flag);
+    assert.equal(io.stderr, "", flag);
+    assert.match(io.stdout, /^framewire — turn a TCP byte stream back into the messages/, flag);
+    assert.match(
+      io.stdout,
+      /\nFormats \(--format\): u32be, u32le, u16be, u16le, u8, u64be, varint, decimal10, line, netstring; u32be is the default\.\n/,
+      flag,
+    );
+  }
+});
+
+test("an unknown command is answered with the list of the commands", async () => {
+  const io = captureIo();
+  assert.equal(await run(["lisen", "--port", "1"], io), 2);
+  assert.equal(
+    io.stderr,
+    'framewire: unknown command "lisen": expected one of demo, listen, send, inspect ' +
+      '(see "framewire --help")\n',
+  );
+  assert.equal(io.stdout, "");
+});
+
 test("framewire without a command prints the help on stderr and exits 2", async () => {
   const io = captureIo();
   assert.equal(await run([], io), 2);
