@@ -1,7 +1,8 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Test helper: a CliIo that records output and feeds given stdin and files (no process I/O).
 
-import type { CliIo } from "../../src/cli/_io.ts";
+import type { Adapter, CliIo } from "../../src/cli/_io.ts";
+import type { Conn, Listener } from "../../src/connection/types.ts";
 import { adapter, runtime } from "../_util/runtime.ts";
 
 /** A {@linkcode CliIo} whose output is kept in strings. */
@@ -157,6 +158,28 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
     },
     stopWaiting(): void {
       for (const w of waiters.splice(0)) w.stop();
+    },
+  };
+}
+
+/**
+ * The current runtime's adapter, with every connection its listeners accept
+ * passed through `wrap` (a network that misbehaves in a way of the test's choosing).
+ */
+export async function acceptingThrough(wrap: (conn: Conn) => Conn): Promise<Adapter> {
+  const real = await adapter();
+  return {
+    connect: real.connect,
+    async listen(options): Promise<Listener> {
+      const listener = await real.listen(options);
+      return {
+        addr: listener.addr,
+        close: () => listener.close(),
+        [Symbol.asyncDispose]: () => listener[Symbol.asyncDispose](),
+        async *[Symbol.asyncIterator](): AsyncGenerator<Conn> {
+          for await (const conn of listener) yield wrap(conn);
+        },
+      };
     },
   };
 }

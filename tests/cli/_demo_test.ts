@@ -1,0 +1,114 @@
+// Copyright 2026 the framewire authors. MIT license.
+// `framewire demo` (the framing story) in-process over loopback. The reads and the summary against
+// an oracle: tests/cli/_net_test.ts.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { run } from "../../src/cli/_run.ts";
+import type { Conn } from "../../src/connection/types.ts";
+import { adapter, root } from "../_util/runtime.ts";
+import { acceptingThrough, captureIo } from "./_capture_io.ts";
+import { watchSockets } from "../_util/leaks.ts";
+
+const sockets = watchSockets();
+
+const TIMEOUT = { timeout: 30_000 };
+
+test(
+  "framewire demo prints the default run docs/cli.md (and the README) shows",
+  TIMEOUT,
+  async () => {
+    // Before (mutation run of _demo.ts), the message table's column widths, the wording around the
+    // reads and the "at most 16 bytes" of the default --max-chunk could change and every test passed.
+    const doc = readFileSync(join(root, "docs/cli.md"), "utf8");
+    const start = doc.indexOf("framewire demo: why a TCP byte stream needs framing");
+    assert.notEqual(start, -1);
+    const shown = doc.slice(start, doc.indexOf("```", start));
+    const io = captureIo();
+    assert.equal(await run(["demo"], io), 0, io.stderr);
+    assert.equal(io.stderr, "");
+    assert.equal(io.stdout, shown);
+  },
+);
+
+test("two demos run at once: each listens on ports of its own", TIMEOUT, async () => {
+  // Before (mutation run of _demo.ts), with the server or the proxy on a fixed port instead of an
+  // ephemeral one, every test passed (as root, which may bind port 1).
+  const a = captureIo();
+  const b = captureIo();
+  const codes = await Promise.all([run(["demo"], a), run(["demo", "--seed", "2"], b)]);
+  assert.deepEqual(codes, [0, 0], a.stderr + b.stderr);
+});
+
+/** `conn`, whose bytes from the peer arrive with every lowercase ASCII letter made uppercase. */
+function shouting(conn: Conn): Conn {
+  const upper = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller): void {
+      controller.enqueue(chunk.map((b) => b >= 0x61 && b <= 0x7a ? b - 0x20 : b));
+    },
+  });
+  return {
+    readable: conn.readable.pipeThrough(upper),
+    writable: conn.writable,
+    localAddr: conn.localAddr,
+    remoteAddr: conn.remoteAddr,
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+    closed: conn.closed,
+  };
+}
+
+test(
+  "framewire demo says MISMATCH and exits 1 when the frames differ from what was sent",
+  TIMEOUT,
+  async () => {
+    // A network that changes bytes but keeps their number (the length prefixes hold no letter): the
+    // decoder returns six frames of the right lengths. Before (mutation run of _demo.ts), a check
+    // that compared only the number of frames, or only their lengths, passed every test.
+    const io = captureIo();
+    io.adapter = () => acceptingThrough(shouting);
+    assert.equal(await run(["demo"], io), 1, io.stderr);
+    assert.equal(io.stderr, "");
+    assert.match(io.stdout, /-> frame 1: "HELLO"\n/);
+    assert.match(
+      io.stdout,
+      /spread over several reads\. MISMATCH: the decoder returned 6 frames that differ from what was sent\.\n$/,
+    );
+  },
+);
+
+test(
+  "framewire demo that cannot connect says why in one line, exits 1 and closes its listeners",
+  TIMEOUT,
+  async () => {
+    // Before (mutation run of _demo.ts), the exit code of a demo that failed after it began could
+    // change and every test passed: only a failure to get the adapter (an exit 1 of run()) was tried.
+    const io = captureIo();
+    io.adapter = async () => {
+      const real = await adapter();
+      return {
+        listen: real.listen,
+        connect: () => Promise.reject(new Error("no connections in this test")),
+      };
+    };
+    assert.equal(await run(["demo"], io), 1);
+    assert.equal(io.stderr, "framewire demo: no connections in this test\n");
+    assert.match(io.stdout, /^framewire demo: why a TCP byte stream needs framing/);
+  },
+);
+
+test("framewire demo refuses an argument it does not take, in one line with exit 2", async () => {
+  // Before (mutation run of _demo.ts), with one argument let through, every test passed.
+  const io = captureIo();
+  io.adapter = () => Promise.reject(new Error("no sockets in this test"));
+  assert.equal(await run(["demo", "extra"], io), 2, io.stderr);
+  assert.equal(
+    io.stderr,
+    'framewire demo: unexpected argument "extra" (see "framewire demo --help")\n',
+  );
+  assert.equal(io.stdout, "");
+});
+
+sockets.check();
