@@ -183,3 +183,19 @@ export async function acceptingThrough(wrap: (conn: Conn) => Conn): Promise<Adap
     },
   };
 }
+
+/** `conn`, with the bytes from its peer passed through `transform` (the rest as it is). */
+export function readingThrough(
+  conn: Conn,
+  transform: TransformStream<Uint8Array, Uint8Array>,
+): Conn {
+  return {
+    readable: conn.readable.pipeThrough(transform),
+    writable: conn.writable,
+    localAddr: conn.localAddr,
+    remoteAddr: conn.remoteAddr,
+    closeWrite: () => conn.closeWrite(),
+    close: () => conn.close(),
+    closed: conn.closed,
+  };
+}

@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { run } from "../../src/cli/_run.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import { adapter, root } from "../_util/runtime.ts";
-import { acceptingThrough, captureIo } from "./_capture_io.ts";
+import { acceptingThrough, captureIo, readingThrough } from "./_capture_io.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
 const sockets = watchSockets();
@@ -44,20 +44,14 @@ test("two demos run at once: each listens on ports of its own", TIMEOUT, async (
 
 /** `conn`, whose bytes from the peer arrive with every lowercase ASCII letter made uppercase. */
 function shouting(conn: Conn): Conn {
-  const upper = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller): void {
-      controller.enqueue(chunk.map((b) => b >= 0x61 && b <= 0x7a ? b - 0x20 : b));
-    },
-  });
-  return {
-    readable: conn.readable.pipeThrough(upper),
-    writable: conn.writable,
-    localAddr: conn.localAddr,
-    remoteAddr: conn.remoteAddr,
-    closeWrite: () => conn.closeWrite(),
-    close: () => conn.close(),
-    closed: conn.closed,
-  };
+  return readingThrough(
+    conn,
+    new TransformStream({
+      transform(chunk, controller): void {
+        controller.enqueue(chunk.map((b) => b >= 0x61 && b <= 0x7a ? b - 0x20 : b));
+      },
+    }),
+  );
 }
 
 test(
@@ -98,6 +92,15 @@ test(
     assert.match(io.stdout, /^framewire demo: why a TCP byte stream needs framing/);
   },
 );
+
+test("framewire demo -f F is --format F, as docs/cli.md says", TIMEOUT, async () => {
+  // Before (mutation run of _demo.ts), with the alias gone, every test passed.
+  for (const args of [["-f", "line"], ["-fline"], ["--format=line"]]) {
+    const io = captureIo();
+    assert.equal(await run(["demo", ...args], io), 0, io.stderr);
+    assert.match(io.stdout, /^framewire demo: .* \(format line, seed 1\)\n/, args.join(" "));
+  }
+});
 
 test("framewire demo refuses an argument it does not take, in one line with exit 2", async () => {
   // Before (mutation run of _demo.ts), with one argument let through, every test passed.
