@@ -3,9 +3,15 @@
 // the current runtime (exit code, summary, and a process that ends by itself).
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { run } from "../../src/cli/_run.ts";
-import { captureIo } from "./_capture_io.ts";
+import type { Conn } from "../../src/connection/types.ts";
+import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import { DATA, DATA_HEADER } from "../../src/reliable/_protocol.ts";
+import { root } from "../_util/runtime.ts";
+import { acceptingThrough, captureIo, readingThrough } from "./_capture_io.ts";
 import { importOf, runCli, runUntilIdle } from "./_spawn_cli.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
@@ -32,6 +38,17 @@ test("demo --reliable tells a 20-40 line story that ends in lost 0", TIMEOUT, as
   assert.ok(m !== null, stdout);
   const [, sent, received, lost, duplicated, order] = m;
   assert.deepEqual([sent, received, lost, duplicated, order], ["200", "200", "0", "0", "kept"]);
+});
+
+test("demo --reliable prints the default run docs/cli.md shows", TIMEOUT, async () => {
+  // The story is the same on every run and runtime (docs/cli.md says so). Before (mutation run of
+  // _demo_reliable.ts), the wording and numbers of its lines could change and every test passed.
+  const doc = readFileSync(join(root, "docs/cli.md"), "utf8");
+  const start = doc.indexOf("framewire demo --reliable: a link killed mid-stream");
+  assert.notEqual(start, -1);
+  const { code, stdout, stderr } = await demo([]);
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, doc.slice(start, doc.indexOf("```", start)));
 });
 
 test(
@@ -99,6 +116,51 @@ test("demo --reliable prints the same story for the same seed", TIMEOUT, async (
   assert.equal(a.stdout, b.stdout);
   assert.notEqual(a.stdout, c.stdout);
 });
+
+test("two demo --reliable run at once: each listens on ports of its own", TIMEOUT, async () => {
+  // Before (mutation run of _demo_reliable.ts), with the server or the proxy on a fixed port
+  // instead of an ephemeral one, every test passed (as root, which may bind port 1).
+  const runs = await Promise.all([demo(["--messages", "20"]), demo(["--messages", "20"])]);
+  assert.deepEqual(runs.map((r) => r.code), [0, 0], runs.map((r) => r.stderr).join(""));
+});
+
+/** `conn`, whose DATA frames from the peer arrive with the payload's lowercase letters made uppercase. */
+function shoutingData(conn: Conn): Conn {
+  const framing = lengthPrefixed();
+  const decoder = framing.decoder();
+  return readingThrough(
+    conn,
+    new TransformStream({
+      transform(chunk, controller): void {
+        decoder.push(chunk);
+        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
+          const upper = frame[0] !== DATA
+            ? frame
+            : frame.map((b, i) => i >= DATA_HEADER && b >= 0x61 && b <= 0x7a ? b - 0x20 : b);
+          controller.enqueue(framing.encode(upper));
+        }
+      },
+    }),
+  );
+}
+
+test(
+  "demo --reliable says SOMETHING WENT WRONG and exits 1 when the server gets messages that were not sent",
+  TIMEOUT,
+  async () => {
+    // A network that changes the text of every message (sessions carry no checksum): the server
+    // application receives 20 messages, none of them one the client sent. Before (mutation run of
+    // _demo_reliable.ts), a verdict that ignored what was lost or unknown passed every test.
+    const io = captureIo();
+    io.adapter = () => acceptingThrough(shoutingData);
+    assert.equal(await run(["demo", "--reliable", "--messages", "20"], io), 1, io.stderr);
+    assert.equal(io.stderr, "");
+    assert.match(
+      io.stdout,
+      /\nSummary: sent 20, received 20, lost 20, duplicated 0, order kept, resent \d+, reconnects \d+, 20 unknown messages\.\nSOMETHING WENT WRONG: the session did not deliver every message exactly once, in order\.\n/,
+    );
+  },
+);
 
 test("demo --reliable usage errors", async () => {
   const cases: Array<[string[], RegExp]> = [
