@@ -162,6 +162,21 @@ test(
   },
 );
 
+test("demo --reliable that cannot listen says why in one line and exits 1", TIMEOUT, async () => {
+  // Before (mutation run of _demo_reliable.ts), its own exit code 1, and a cleanup that touched
+  // parts it had not opened yet (parts.client.close() instead of parts.client?.close()), passed
+  // every test: no test had the demo fail after it began.
+  const io = captureIo();
+  io.adapter = () =>
+    Promise.resolve({
+      connect: () => Promise.reject(new Error("not used")),
+      listen: () => Promise.reject(new Error("no listeners in this test")),
+    });
+  assert.equal(await run(["demo", "--reliable", "--messages", "5"], io), 1);
+  assert.equal(io.stderr, "framewire demo: no listeners in this test\n");
+  assert.match(io.stdout, /^framewire demo --reliable: a link killed mid-stream/);
+});
+
 test("demo --reliable usage errors", async () => {
   const cases: Array<[string[], RegExp]> = [
     [["--reliable", "--format", "line"], /--format does not apply to --reliable/],
