@@ -2,7 +2,7 @@
 // The framewire command run as a subprocess of the current runtime.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -33,6 +33,15 @@ test("framewire --help and help exit 0 and list the commands", TIMEOUT, async ()
   for (const command of ["demo", "listen", "send", "inspect"]) {
     assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
   }
+});
+
+test("framewire --version as a process names the runtime it runs on", TIMEOUT, async () => {
+  // The in-process test (_run_test.ts) gives its own runtime name; this one is the runtime's I/O.
+  // Before (mutation run of _io.ts on Bun), with Bun taken for Node, every test passed.
+  const { version } = JSON.parse(await readFile(`${root}/deno.json`, "utf8"));
+  const result = await runCli(["--version"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, `framewire ${version} (${runtime})\n`);
 });
 
 test(
