@@ -169,6 +169,12 @@ test("framewire inspect explains a truncated capture and exits 1", TIMEOUT, asyn
   const capture = new Uint8Array([0, 0, 0, 2, 104, 105, 0, 0, 0, 10, 97, 98, 99]);
   const result = await runCli(["inspect", "-"], { stdin: capture });
   assert.equal(result.code, 1, result.stderr);
+  // One line, and no note about a terminal: standard input is a pipe here. Before (mutation run of
+  // _io_node.ts), with stdinIsTerminal() true for a pipe, every test passed.
+  assert.equal(
+    result.stderr,
+    "framewire inspect: Cannot decode frame as the input ended inside its payload: received 3 of 10 bytes (at offset 6)\n",
+  );
   assert.match(
     result.stdout,
     /error at offset 6: truncated payload: the header declares 10 bytes but only 3 arrived \(7 missing\)/,
