@@ -102,6 +102,10 @@ test('demo --reliable says "it" of an ACK that confirms one message', TIMEOUT, a
   // every runtime). Before: "its ACK confirming them up to 1".
   const { code, stdout, stderr } = await demo(["--messages", "2", "--seed", "5"]);
   assert.equal(code, 0, stderr);
+  // Two messages make one kill, in the singular (before, mutation run: "1 times", "1 links were"
+  // passed every test).
+  assert.match(stdout, /kills the TCP connection once, at a seeded point\.\n/);
+  assert.match(stdout, /although a link was killed mid-stream\.\n/);
   assert.match(
     stdout,
     /the server got 1,\n\s+but its ACK confirming it is dropped with the link\n/,
