@@ -102,6 +102,64 @@ test("framewire demo -f F is --format F, as docs/cli.md says", TIMEOUT, async ()
   }
 });
 
+test("framewire demo names how each format frames a message", TIMEOUT, async () => {
+  // Before (mutation run of _demo.ts), these four sentences could go and every test passed (the
+  // length-prefix formats are in _net_test.ts).
+  const sentences: Record<string, string> = {
+    line: 'line framing ends each one with "\\n"',
+    netstring: 'a netstring wraps each one as LENGTH ":" payload ","',
+    varint: "varint puts a LEB128 length (1 byte when short) before each",
+    decimal10: "decimal10 puts the length in 10 ASCII characters before each",
+  };
+  for (const [format, sentence] of Object.entries(sentences)) {
+    const io = captureIo();
+    assert.equal(await run(["demo", "--format", format], io), 0, io.stderr);
+    assert.ok(
+      io.stdout.includes(`one send() call each; ${sentence}:\n`),
+      `${format}:\n${io.stdout}`,
+    );
+  }
+});
+
+test(
+  "framewire demo shows 16 bytes of a read, and … after them when there are more",
+  TIMEOUT,
+  async () => {
+    // Before (mutation run of _demo.ts), with the "…" gone, every test passed: no test had a read
+    // of more than 16 bytes in its view.
+    const io = captureIo();
+    assert.equal(await run(["demo", "--max-chunk", "64"], io), 0, io.stderr);
+    const reads = [...io.stdout.matchAll(/^read \d+ +(\d+) B {2}.*\|(.*)\|$/gm)];
+    assert.ok(reads.some(([, size]) => Number(size) > 16), io.stdout);
+    for (const [line, size, text] of reads) {
+      assert.equal(text!.endsWith("…"), Number(size) > 16, line);
+    }
+  },
+);
+
+test(
+  "framewire demo whose proxy gets the client's bytes one at a time still decodes them",
+  TIMEOUT,
+  async () => {
+    // Before (mutation run of _demo.ts), a proxy that dropped what it held when it read more
+    // (joined.set(pending) deleted) passed every test: on loopback the client's bytes came in one read.
+    const io = captureIo();
+    io.adapter = () =>
+      acceptingThrough((conn) =>
+        readingThrough(
+          conn,
+          new TransformStream({
+            transform(chunk, controller): void {
+              for (let i = 0; i < chunk.length; i++) controller.enqueue(chunk.slice(i, i + 1));
+            },
+          }),
+        )
+      );
+    assert.equal(await run(["demo"], io), 0, io.stderr);
+    assert.match(io.stdout, /The decoder returned all 6 messages intact;/);
+  },
+);
+
 test("framewire demo refuses an argument it does not take, in one line with exit 2", async () => {
   // Before (mutation run of _demo.ts), with one argument let through, every test passed.
   const io = captureIo();
