@@ -791,8 +791,9 @@ class Framed implements FramedConnection {
           // Frames decoded before the error were handed over first.
           const error = this.#readError;
           this.#readError = undefined;
-          // Unless reading was cancelled or closed meanwhile: then it ends cleanly (below), as when
-          // the error comes with a later read; whether it shared a read with those frames is chance.
+          // Unless reading was cancelled or closed meanwhile: then it ends cleanly (below), as
+          // when the error comes with a later read; whether it shared a read with those frames is
+          // chance.
           if (!this.#readCancelled && !this.#closedHere) {
             this.#unseenEnd = error;
             throw error;

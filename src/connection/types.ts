@@ -105,8 +105,9 @@ export interface Conn {
    * the peer's FIN. It waits for at least one byte: `framed()` fails reading
    * with a `TypeError` after 100 reads in a row that resolved 0, and at once
    * with a `RangeError` (a `TypeError` for no number) for a count that is
-   * negative, no integer, or more than `buffer.length`. Rejects with a `ConnectionError` when the connection is
-   * reset; resolves `null` once closed. Use it instead of `readable`: one
+   * negative, no integer, or more than `buffer.length`. Rejects with a
+   * `ConnectionError` when the connection is reset; resolves `null` once
+   * closed. Use it instead of `readable`: one
    * read at a time. An adapter offers it only while `readable` has not been
    * used (a `read` kept from before rejects with a `TypeError` after);
    * `readable` may take over after it. `close()` ends a read in progress

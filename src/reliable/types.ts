@@ -401,8 +401,9 @@ export interface ReliableSessionOptions {
    * peer stalled by a long GC pause or a busy event loop is not. Time this
    * process itself did not run (stopped, asleep, its event loop blocked) does
    * not count against the peer: a check that comes 50 ms or more late reads
-   * what arrived meanwhile first. Also bounds the handshake, and a client's `dial` (an attempt that takes
-   * longer fails, and the signal passed to `dial` aborts). Make it longer
+   * what arrived meanwhile first. Also bounds the handshake, and a client's
+   * `dial` (an attempt that takes longer fails, and the signal passed to
+   * `dial` aborts). Make it longer
    * than the peer's `heartbeatInterval`, or an idle link is dropped and
    * reconnected every `deadPeerTimeout`.
    *
