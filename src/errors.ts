@@ -150,7 +150,9 @@ export class FrameTooLargeError extends FramingError {
       : likelyCause(options.header, limit, options.swappedLength, options.following);
     super(
       (options?.noDelimiter === true
-        ? `Cannot decode frame as no delimiter came within maxFrameLength ${limit} bytes (${length} read)`
+        ? `Cannot decode frame as no delimiter came within maxFrameLength ${limit} byte${
+          limit === 1 ? "" : "s"
+        } (${length} read)`
         : length > limit
         ? `Cannot decode frame as ${
           options?.atLeast === true ? `a length of at least ${length}` : `length ${length}`
@@ -230,7 +232,9 @@ export class TruncatedFrameError extends FramingError {
             : `${received} bytes and no delimiter after them`
         }`
         : `Cannot decode frame as the input ended inside its ${part}: received ${received} of ` +
-          (expected === undefined ? "an unknown number of" : `${expected}`) + " bytes",
+          (expected === undefined
+            ? "an unknown number of bytes"
+            : `${expected} byte${expected === 1 ? "" : "s"}`),
       "TRUNCATED_FRAME",
       options,
     );

@@ -6,6 +6,7 @@ import {
   FrameTooLargeError,
   FramingError,
   lengthPrefixed,
+  lines,
   MalformedHeaderError,
   netstring,
   TruncatedFrameError,
@@ -252,4 +253,34 @@ test("The text hint reads and quotes the first 32 bytes only", () => {
   const last = new TextEncoder().encode(text);
   last[31] = 0x00;
   assert.equal(hintOf(last), undefined);
+});
+
+test("FramingError messages count one byte as 1 byte, not 1 bytes", () => {
+  // Before: "within maxFrameLength 1 bytes" and "received 0 of 1 bytes".
+  assert.equal(
+    new FrameTooLargeError(2, 1, { noDelimiter: true }).message,
+    "Cannot decode frame as no delimiter came within maxFrameLength 1 byte (2 read)",
+  );
+  assert.equal(
+    new TruncatedFrameError("payload", 0, { expected: 1 }).message,
+    "Cannot decode frame as the input ended inside its payload: received 0 of 1 byte",
+  );
+  assert.equal(
+    new TruncatedFrameError("header", 1, { expected: 2 }).message,
+    "Cannot decode frame as the input ended inside its header: received 1 of 2 bytes",
+  );
+  // As a decoder reports them.
+  const line = lines({ maxFrameLength: 1 }).decoder();
+  line.push(new Uint8Array([65, 66]));
+  assert.throws(() => line.next(), {
+    name: "FrameTooLargeError",
+    message: /^Cannot decode frame as no delimiter came within maxFrameLength 1 byte \(2 read\)/,
+  });
+  const u8 = lengthPrefixed({ width: 1 }).decoder();
+  u8.push(new Uint8Array([1]));
+  assert.equal(u8.next(), undefined);
+  assert.throws(() => u8.end(), {
+    name: "TruncatedFrameError",
+    message: "Cannot decode frame as the input ended inside its payload: received 0 of 1 byte",
+  });
 });

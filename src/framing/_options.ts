@@ -115,7 +115,9 @@ export function checkRoom(target: Uint8Array, offset: number, needed: number): v
   }
   if (offset + needed > target.length) {
     throw new RangeError(
-      `Cannot encode frame into target as it needs ${needed} bytes at offset ${offset}: received a buffer of ${target.length} bytes`,
+      `Cannot encode frame into target as it needs ${
+        plural(needed, "byte")
+      } at offset ${offset}: received a buffer of ${plural(target.length, "byte")}`,
     );
   }
 }
@@ -199,6 +201,11 @@ export function describeValue(value: unknown): string {
 function bytesHint(value: unknown): string {
   const kind = describeValue(value);
   return kind === "ArrayBuffer" ? `${kind} (wrap it: new Uint8Array(buffer))` : kind;
+}
+
+/** `n` and `word`, plural unless `n` is 1, for a message: "1 byte", "6 bytes". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** Number of decimal digits of a non-negative safe integer. */

@@ -21,6 +21,7 @@ import {
   numberError,
   offsetOption,
   ownFraming,
+  plural,
   receivedValue,
   withFixedOverhead,
 } from "./_options.ts";
@@ -231,7 +232,9 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     checkPayload(payload);
     if (payload.length < offset) {
       throw new RangeError(
-        `Cannot encode frame as it must start with the ${offset} offset bytes: received ${payload.length} bytes`,
+        `Cannot encode frame as it must start with the ${plural(offset, "offset byte")}: received ${
+          plural(payload.length, "byte")
+        }`,
       );
     }
     const length = payload.length - offset;
@@ -243,12 +246,12 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
     }
     checkEncodeLength(length, maxFrameLength);
     if (length < payloadMin) {
-      const after = offset > 0 ? ` after its ${bytes(offset, "offset byte")}` : "";
+      const after = offset > 0 ? ` after its ${plural(offset, "offset byte")}` : "";
       throw new RangeError(
         `Cannot encode frame as it must have at least ${
-          bytes(payloadMin)
+          plural(payloadMin, "byte")
         }${after}, which the length field does not count (lengthAdjustment ${lengthAdjustment}): received ${
-          bytes(length)
+          plural(length, "byte")
         }${offset === 0 ? "" : offset === 1 ? " after it" : " after them"}`,
       );
     }
@@ -350,7 +353,7 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
           counts === "frame" && lengthAdjustment === 0
             ? `counts the whole frame but is smaller than the ${adjust}-byte header`
             : `is smaller than the ${
-              bytes(adjust)
+              plural(adjust, "byte")
             } it counts besides the payload (lengthAdjustment ${lengthAdjustment})`,
         ),
         options,
@@ -445,11 +448,6 @@ class LengthFieldParser implements HeaderParser {
   }
 
   checkTrailer(): void {}
-}
-
-/** "1 byte", "6 bytes" (or another `word`). */
-function bytes(n: number, word = "byte"): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 function readUint(buf: Uint8Array, at: number, width: number, little: boolean): number {

@@ -13,6 +13,7 @@ import {
   maxFrameLengthOption,
   offsetOption,
   ownFraming,
+  plural,
 } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder, Framing } from "./types.ts";
 
@@ -95,7 +96,9 @@ export function varint(options: VarintOptions = {}): Framing {
     checkPayload(payload);
     if (payload.length < offset) {
       throw new RangeError(
-        `Cannot encode frame as it must start with the ${offset} offset bytes: received ${payload.length} bytes`,
+        `Cannot encode frame as it must start with the ${plural(offset, "offset byte")}: received ${
+          plural(payload.length, "byte")
+        }`,
       );
     }
     const length = payload.length - offset;

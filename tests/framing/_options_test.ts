@@ -381,6 +381,20 @@ test("maxFrameLength: 1 is the smallest limit every format takes (0 a RangeError
   }
 });
 
+test("encodeInto() names a room or a target of one byte as 1 byte, not 1 bytes", () => {
+  // Before: "needs 1 bytes" and "a buffer of 1 bytes".
+  assert.throws(() => lines().encodeInto(new Uint8Array(0), new Uint8Array(0), 0), {
+    name: "RangeError",
+    message:
+      "Cannot encode frame into target as it needs 1 byte at offset 0: received a buffer of 0 bytes",
+  });
+  assert.throws(() => fixedSize(2).encodeInto(new Uint8Array(2), new Uint8Array(1), 0), {
+    name: "RangeError",
+    message:
+      "Cannot encode frame into target as it needs 2 bytes at offset 0: received a buffer of 1 byte",
+  });
+});
+
 test("a long string is named by its first 40 characters in a message, a string of 40 in full", () => {
   const message = (value: string) =>
     `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received the string ${value}`;

@@ -929,6 +929,15 @@ test("lengthPrefixed({ lengthAdjustment }): lengths that leave no bytes are malf
         "Cannot encode frame as it must have at least 2 bytes after its 1 offset byte, which the length field does not count (lengthAdjustment 2): received 1 byte after it",
     },
   );
+  // Before: "the 1 offset bytes" and "received 1 bytes".
+  assert.throws(() => lengthPrefixed({ offset: 1 }).encode(utf8("")), {
+    name: "RangeError",
+    message: "Cannot encode frame as it must start with the 1 offset byte: received 0 bytes",
+  });
+  assert.throws(() => lengthPrefixed({ offset: 2 }).encode(utf8("a")), {
+    name: "RangeError",
+    message: "Cannot encode frame as it must start with the 2 offset bytes: received 1 byte",
+  });
   // A length that must count one byte besides the payload says "1 byte".
   const selfByte = lengthPrefixed({ width: 1, lengthAdjustment: -1 }).decoder();
   selfByte.push(new Uint8Array([0]));

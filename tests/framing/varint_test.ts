@@ -219,7 +219,12 @@ test("varint({ offset }): errors name the offset bytes too; a cut offset is a tr
   });
   assert.throws(() => mqtt.encode(new Uint8Array(0)), {
     name: "RangeError",
-    message: "Cannot encode frame as it must start with the 1 offset bytes: received 0 bytes",
+    // Before: "the 1 offset bytes".
+    message: "Cannot encode frame as it must start with the 1 offset byte: received 0 bytes",
+  });
+  assert.throws(() => varint({ offset: 2 }).encode(new Uint8Array(1)), {
+    name: "RangeError",
+    message: "Cannot encode frame as it must start with the 2 offset bytes: received 1 byte",
   });
   // The limit counts what follows the varint: 100 bytes after the type byte pass, 101 do not.
   assert.equal(mqtt.encode(new Uint8Array(101)).length, 102);
