@@ -18,6 +18,7 @@ import {
   fixedOverhead,
   isDetached,
   numberError,
+  plural,
   receivedValue,
   signalError,
   withFixedOverhead,
@@ -1189,9 +1190,8 @@ function readError(error: unknown, maxMessageSize: number): unknown {
     );
   }
   if (error instanceof TruncatedFrameError) {
-    const where = `inside a frame (${error.received} of ${
-      error.expected ?? "more"
-    } bytes of its ${error.part})`;
+    const of = error.expected === undefined ? "more bytes" : plural(error.expected, "byte");
+    const where = `inside a frame (${error.received} of ${of} of its ${error.part})`;
     // framed() gives a frame cut by a failed read (a reset, a timeout) that failure as its cause.
     if (error.cause !== undefined) {
       const failure = connectionError("read from connection", error.cause);

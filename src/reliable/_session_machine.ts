@@ -31,6 +31,7 @@ import {
   setDataSeq,
   WELCOME,
 } from "./_protocol.ts";
+import { plural } from "../framing/_options.ts";
 import type { ReliableSessionState } from "./types.ts";
 
 /** A message accepted for sending. */
@@ -107,11 +108,6 @@ function gaveUp(last: unknown, max: number, established: boolean): ConnectionErr
       cause: last,
     },
   );
-}
-
-/** "1 message", "2 messages". */
-function messages(n: number): string {
-  return n === 1 ? "1 message" : `${n} messages`;
 }
 
 /** What each message costs against the send buffer on top of its payload. */
@@ -459,7 +455,10 @@ export class SessionMachine {
       if (type === DATA) this.#onData(frame, now);
       else if (type === ACK && frame.length === ACK_LENGTH) this.#onAck(readU64(frame, 1), now);
       else if (type === GOODBYE && frame.length === ACK_LENGTH) this.#onGoodbye(frame, now);
-      else this.#protocolError(now, `unexpected frame type ${type} (${frame.length} bytes)`);
+      else {this.#protocolError(
+          now,
+          `unexpected frame type ${type} (${plural(frame.length, "byte")})`,
+        );}
       return;
     }
     // Handshaking.
@@ -574,7 +573,7 @@ export class SessionMachine {
       }
       this.#finish(
         n === 0 ? undefined : new ConnectionError(
-          `Cannot close session as ${messages(n)} ${
+          `Cannot close session as ${plural(n, "message")} ${
             n === 1 ? "was" : "were"
           } not confirmed in time`,
           { code: "CONNECTION_TIMEOUT" },
@@ -683,7 +682,7 @@ export class SessionMachine {
 
   #onData(frame: Uint8Array, now: number): void {
     if (frame.length < DATA_HEADER) {
-      this.#protocolError(now, `DATA frame of ${frame.length} bytes`);
+      this.#protocolError(now, `DATA frame of ${plural(frame.length, "byte")}`);
       return;
     }
     // The framing's limit is at least 1 KiB (a HELLO fits): a smaller maxMessageSize is this.
@@ -975,9 +974,9 @@ export class SessionMachine {
     if (lost > 0 && this.#closeCalled) {
       // close() was to confirm these: the close that follows is not a clean one.
       this.#closeLoss ??= new ConnectionError(
-        `Cannot close session cleanly as the peer lost it: ${messages(lost)} sent before close() ${
-          lost === 1 ? "was" : "were"
-        } not confirmed`,
+        `Cannot close session cleanly as the peer lost it: ${
+          plural(lost, "message")
+        } sent before close() ${lost === 1 ? "was" : "were"} not confirmed`,
         { code: "SESSION_LOST" },
       );
     }
@@ -1068,7 +1067,9 @@ export class SessionMachine {
     if (error === undefined && this.#closeCalled && unconfirmed.length > 0) {
       // The peer closed first (its GOODBYE): it will never take these.
       error = new ConnectionError(
-        `Cannot confirm ${messages(unconfirmed.length)} as the peer closed the session first`,
+        `Cannot confirm ${
+          plural(unconfirmed.length, "message")
+        } as the peer closed the session first`,
         { code: "CONNECTION_CLOSED" },
       );
     }

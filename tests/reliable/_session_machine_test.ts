@@ -1633,6 +1633,21 @@ test("SessionMachine: an empty message is delivered; a DATA frame shorter than i
   assert.deepEqual(take(s2).deliveries, []);
 });
 
+test("SessionMachine: a protocol error names a frame of one byte as 1 byte, not 1 bytes", () => {
+  // Before: "DATA frame of 1 bytes" and "unexpected frame type 200 (1 bytes)".
+  for (
+    const [type, words] of [[DATA, "DATA frame of 1 byte"], [
+      200,
+      "unexpected frame type 200 (1 byte)",
+    ]] as const
+  ) {
+    const { s } = connectedPair();
+    s.receive(new Uint8Array([type]), T0);
+    assert.equal(s.linkClose, "abort");
+    assert.ok(String(s.linkError).includes(words), String(s.linkError));
+  }
+});
+
 test("SessionMachine: DATA with seq 0 is a protocol error, not a duplicate", () => {
   const { s } = connectedPair();
   const frame = newDataFrame(new Uint8Array([1]));

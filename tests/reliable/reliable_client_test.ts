@@ -3725,6 +3725,7 @@ test("reliable: a peer's oversized or cut frame is reported as a ConnectionError
   const answers = [
     enc("HTTP/1.1 400 Bad Request\r\n\r\n"),
     new Uint8Array([0, 0, 0, 27, WELCOME]),
+    new Uint8Array([0, 0, 0, 1]),
   ];
   const serving = (async () => {
     for await (const conn of listener) {
@@ -3752,6 +3753,13 @@ test("reliable: a peer's oversized or cut frame is reported as a ConnectionError
       "CONNECTION_CLOSED",
       TruncatedFrameError,
       "Cannot read from connection as the peer closed it inside a frame (1 of 27 bytes of its payload)",
+    );
+    // A frame of one byte is "1 byte" (before: "0 of 1 bytes").
+    assertLinkError(
+      (await reconnects.next()).detail.error,
+      "CONNECTION_CLOSED",
+      TruncatedFrameError,
+      "Cannot read from connection as the peer closed it inside a frame (0 of 1 byte of its payload)",
     );
   } finally {
     await client.close({ timeout: 0 }).catch(() => {});
