@@ -161,7 +161,9 @@ async function story(
   );
   say(`arrived. Here a proxy between client and server cuts the stream at random points (at most`);
   say(
-    `${options.maxChunk} bytes per piece), as a real network may. The server's reads, and what its decoder`,
+    `${
+      bytesWord(options.maxChunk)
+    } per piece), as a real network may. The server's reads, and what its decoder`,
   );
   say(`made of each one (it drains every complete frame, then keeps the rest for the next read):`);
   say();

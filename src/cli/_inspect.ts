@@ -182,7 +182,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     write(
       `${source}: ${bytesWord(all.length)}${
         skip > 0 ? ` (the first ${skip} skipped)` : ""
-      }, format ${formatName} (max frame ${framing.maxFrameLength} bytes)\n`,
+      }, format ${formatName} (max frame ${bytesWord(framing.maxFrameLength)})\n`,
     );
     const looks = sniff(data);
     if (looks !== undefined && !problemAtStart) {
@@ -334,7 +334,7 @@ function explain(
         `error at offset ${offset}: truncated frame: the stream ends with ${
           bytesWord(error.received)
         } ` +
-          `and no delimiter after them (TRUNCATED_FRAME)`,
+          `and no delimiter after ${error.received === 1 ? "it" : "them"} (TRUNCATED_FRAME)`,
       );
     } else {
       lines.push(

@@ -160,6 +160,12 @@ test(
   },
 );
 
+test("framewire demo --max-chunk 1 says 1 byte per piece, not 1 bytes", TIMEOUT, async () => {
+  const io = captureIo();
+  assert.equal(await run(["demo", "--max-chunk", "1"], io), 0, io.stderr);
+  assert.match(io.stdout, /\(at most\n1 byte per piece\)/);
+});
+
 test("framewire demo refuses an argument it does not take, in one line with exit 2", async () => {
   // Before (mutation run of _demo.ts), with one argument let through, every test passed.
   const io = captureIo();

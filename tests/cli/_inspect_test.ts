@@ -303,6 +303,23 @@ test("inspect of an empty FILE argument is a usage error: it reads no file and n
   assert.equal(io.stdout, "");
 });
 
+test("inspect counts one byte as 1 byte: the capture, the limit, a cut line", async () => {
+  // Before: "(max frame 1 bytes)" and "1 byte and no delimiter after them".
+  const io = captureIo({ stdin: ["a"] });
+  assert.equal(await run(["inspect", "--format", "line", "--max-frame-length", "1"], io), 1);
+  assert.match(io.stdout, /^standard input: 1 byte, format line \(max frame 1 byte\)\n/);
+  assert.match(
+    io.stdout,
+    /truncated frame: the stream ends with 1 byte and no delimiter after it \(TRUNCATED_FRAME\)/,
+  );
+  const two = captureIo({ stdin: ["ab"] });
+  assert.equal(await run(["inspect", "--format", "line"], two), 1);
+  assert.match(
+    two.stdout,
+    /truncated frame: the stream ends with 2 bytes and no delimiter after them \(TRUNCATED_FRAME\)/,
+  );
+});
+
 test("inspect rejects a second file and a bad --limit as usage errors", async () => {
   const io = captureIo();
   assert.equal(await run(["inspect", "a", "b"], io), 2);
