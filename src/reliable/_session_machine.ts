@@ -883,7 +883,13 @@ export class SessionMachine {
       this.#protocolError(now, "malformed WELCOME");
       return;
     }
-    if ((welcome.flags & FLAG_LOST) !== 0 && this.#established) {
+    if ((welcome.flags & FLAG_LOST) !== 0 && !this.#established) {
+      // LOST says the server had no state for a session we asked to resume; our HELLO (without
+      // RESUME until a handshake completed) asked for none, so the server contradicts it.
+      this.#protocolError(now, "WELCOME with LOST in answer to a HELLO without RESUME");
+      return;
+    }
+    if ((welcome.flags & FLAG_LOST) !== 0) {
       this.#lose();
       // The server started the session afresh under the id it sends.
       this.#id = welcome.id;

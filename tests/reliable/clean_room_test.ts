@@ -1219,6 +1219,50 @@ test(
 );
 
 test(
+  "clean room: a WELCOME(LOST) answering a HELLO without RESUME is a protocol error, whatever id it carries",
+  NET,
+  async () => {
+    // LOST says the server had no state for a session the client asked to resume: a HELLO without
+    // RESUME asked for none. Before, LOST was ignored there: with the HELLO's id the session
+    // opened as if on an honest WELCOME, and with another id the error said only "another id".
+    await withClient({}, async (side) => {
+      const sent = outcome(side.client.send("a"));
+      let lost = 0;
+      side.client.addEventListener("sessionlost", () => lost++);
+      let first: string | undefined;
+      for (const other of [false, true]) {
+        const peer = await side.accept();
+        const hello = await peer.expect("HELLO");
+        first ??= hello.id;
+        assert.deepEqual([hello.flags, hello.id], [0, first], `other ${other}`);
+        const refused = once<{ error: unknown }>(side.client, "reconnecting");
+        const opened = once(side.client, "open").then(() => undefined);
+        await peer.send(frame.welcome(other ? randomId() : hello.id, { flags: LOST }));
+        // Fails here, not through the timeout, if the client opens on it.
+        const detail = await Promise.race([refused, opened]);
+        assert.ok(detail !== undefined, `other ${other}: the client opened on it`);
+        assert.equal(codeOf(detail.error), "PROTOCOL_ERROR");
+        assert.equal(
+          (detail.error as Error).message,
+          "Cannot read from connection as the peer broke the protocol: WELCOME with LOST in " +
+            "answer to a HELLO without RESUME",
+        );
+        const rest = await peer.rest();
+        assert.ok(rest.every((f) => f.type !== "DATA"), `other ${other}: ${peer.describe()}`);
+      }
+      // An honest WELCOME then opens the session under the client's own id, nothing lost.
+      const [last] = await welcomeClient(side);
+      const data = await last.expect("DATA");
+      assert.deepEqual([data.seq, dec(data.payload)], [1, "a"]);
+      await last.send(frame.ack(1));
+      assert.equal(await sent, "resolved");
+      assert.equal(side.client.id, first);
+      assert.equal(lost, 0);
+    });
+  },
+);
+
+test(
   "clean room: a frame that breaks the rules on an open connection is a protocol error: the client drops it and resumes",
   NET,
   async () => {
