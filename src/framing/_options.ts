@@ -343,13 +343,18 @@ function editDistance(a: string, b: string): number {
  * a framing's describe the wire format, and a misspelt one would silently give
  * another format (`lengthPrefixed({ lengthFieldLength: 2 })`, Netty's name,
  * would read 4-byte lengths).
+ *
+ * The keys checked are those options are read from: the enumerable string keys,
+ * own or inherited (`Object.create({ maxFrameLength: 5 })` sets the limit, so an
+ * inherited misspelling is refused too), up to `Object.prototype`, whose keys
+ * are no caller's. Symbol keys are never read, so never refused.
  */
 export function checkFramingOptions(
   options: object,
   factory: string,
   known: readonly string[],
 ): void {
-  for (const key of Object.keys(options)) {
+  for (const key of optionKeys(options)) {
     if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
     const plain = key.replace(/_/g, "").toLowerCase();
     // Own keys only: `constructor` (any case) would find Object's.
@@ -373,6 +378,19 @@ export function checkFramingOptions(
         `: its options are ${known.join(", ")}`,
     );
   }
+}
+
+/** The enumerable string keys of `options` and its prototypes, up to `Object.prototype`. */
+function optionKeys(options: object): string[] {
+  let keys = Object.keys(options);
+  for (
+    let proto: object | null = Object.getPrototypeOf(options);
+    proto !== null && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    keys = keys.concat(Object.keys(proto).filter((key) => !keys.includes(key)));
+  }
+  return keys;
 }
 
 /** Throws a `TypeError` unless `framing` has `encode()` and `decoder()` (a `FramingLike`). */

@@ -59,7 +59,7 @@ const OPTION_NAMES = ["width", "maxFrameLength"] as const;
  * @throws {RangeError} A numeric option is out of range (one that is no
  * number at all is a `TypeError`).
  * @throws {TypeError} `options` is not an object, or names an option this
- * framing does not take.
+ * framing does not take (an inherited key too).
  *
  * @example Python's `f"{len(msg):<10}" + msg`
  * ```ts

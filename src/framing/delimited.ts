@@ -61,7 +61,8 @@ const OPTION_NAMES = ["delimiter", "maxFrameLength", "stripCR"] as const;
  * @param options The delimiter, the limit and `stripCR`.
  * @returns The framing, named `line` for `"\n"` with `stripCR`, otherwise `delimited`.
  * @throws {TypeError} The delimiter is neither a string nor a `Uint8Array`,
- * or `options` is not an object or names an option this framing does not take.
+ * or `options` is not an object or names an option this framing does not take
+ * (an inherited key too).
  * @throws {RangeError} An option is out of range (a `TypeError` if no
  * number at all), or `encode` is given a payload that contains the delimiter
  * (or, with `stripCR`, ends with `"\r"`).

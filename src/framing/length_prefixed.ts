@@ -116,7 +116,8 @@ const OPTION_NAMES = [
  * @throws {RangeError} A number is out of range (one that is no number at
  * all is a `TypeError`).
  * @throws {TypeError} `options` is not an object or names an option this
- * framing does not take, or `endian` or `counts` is not one of its values.
+ * framing does not take (an inherited key too), or `endian` or `counts` is
+ * not one of its values.
  *
  * @example Round trip
  * ```ts

@@ -32,7 +32,7 @@ const OPTION_NAMES = ["maxFrameLength"] as const;
  * `Infinity` (a `TypeError` if no number at all);
  * `encode` is given a payload that contains `"\n"` or ends with `"\r"`.
  * @throws {TypeError} `options` is not an object, or names an option this
- * framing does not take.
+ * framing does not take (an inherited key too).
  *
  * @example Reading lines with either ending
  * ```ts

@@ -47,7 +47,7 @@ const OPTION_NAMES = ["maxFrameLength"] as const;
  * @throws {RangeError} `maxFrameLength` is not a positive integer or
  * `Infinity` (a `TypeError` if no number at all).
  * @throws {TypeError} `options` is not an object, or names an option this
- * framing does not take.
+ * framing does not take (an inherited key too).
  *
  * @example Encoding and decoding
  * ```ts

@@ -60,7 +60,7 @@ const OPTION_NAMES = ["offset", "maxFrameLength"] as const;
  * `Infinity`, or `offset` not an integer from 0 to 65535 (a `TypeError` if
  * no number at all).
  * @throws {TypeError} `options` is not an object, or names an option this
- * framing does not take.
+ * framing does not take (an inherited key too).
  *
  * @example Protobuf-style delimiting
  * ```ts

@@ -192,6 +192,44 @@ test("a framing factory refuses an option it does not take, naming the one meant
   }
 });
 
+test("a framing factory checks the keys it reads: inherited ones too; symbol keys it neither reads nor checks", () => {
+  // Options are read by name through the prototype chain, as Web IDL dictionaries are: an
+  // inherited maxFrameLength sets the limit, so an inherited misspelling must be refused too.
+  // Before, only own keys were checked: lengthPrefixed(Object.create({ lengthFieldLength: 2 }))
+  // silently read 4-byte lengths.
+  assert.equal(lines(Object.create({ maxFrameLength: 5 })).maxFrameLength, 5);
+  assert.equal(lengthPrefixed(Object.create(Object.create({ width: 2 }))).name, "u16be");
+  for (
+    const [make, what] of [
+      [() => lengthPrefixed(Object.create({ lengthFieldLength: 2 })), '"lengthFieldLength"'],
+      [() => varint(Object.create(Object.create({ maxFrameLen: 9 }))), '"maxFrameLen"'],
+    ] as const
+  ) {
+    assert.throws(make, (error: Error) => {
+      assert.ok(error instanceof TypeError);
+      assert.ok(error.message.includes(`() has no option ${what}`), error.message);
+      return true;
+    }, what);
+  }
+  // An own key whose value is undefined hides an inherited one, for the check as for the reading.
+  const hidden = Object.assign(Object.create({ widht: 2, width: 2 }), {
+    widht: undefined,
+    width: undefined,
+  });
+  assert.equal(lengthPrefixed(hidden).name, "u32be");
+  // A symbol key is never read, so it is no option: not refused, and no limit.
+  assert.equal(lines({ [Symbol("maxFrameLength")]: 5 } as Any).maxFrameLength, 64 * 1024);
+  // Object.prototype's own keys are not the caller's: an enumerable one that some other code
+  // added is no option of every call.
+  const proto = Object.prototype as Record<string, unknown>;
+  proto.framewireTestKey = 1;
+  try {
+    assert.equal(lines({}).maxFrameLength, 64 * 1024);
+  } finally {
+    delete proto.framewireTestKey;
+  }
+});
+
 test("something other than a framing: a TypeError naming what is missing", async () => {
   const link = new MemoryLink();
   const expected = (action: string, received: string) => ({
