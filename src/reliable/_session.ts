@@ -39,6 +39,7 @@ import { type Resolvers, resolvers } from "./_resolvers.ts";
 import {
   type Entry,
   ENTRY_COST,
+  LATE_TIMER_MS,
   type LinkState,
   type MachineEvent,
   type MachineOptions,
@@ -73,9 +74,9 @@ export const LINGER_LIMIT = 1000;
  * process did not run meanwhile (suspended: a laptop asleep, a VM paused, a
  * debugger) or its event loop was blocked (runtimes fire timers a few ms late
  * at most otherwise). An overdue timer waits this long again, for the I/O that
- * waited with it (see `#onTimer`).
+ * waited with it (see `#onTimer`). The machine's own measure of a late timer.
  */
-export const OVERDUE_MS = 50;
+export const OVERDUE_MS: number = LATE_TIMER_MS;
 
 /** Reads `frames` to their end (or failure), dropping them. */
 async function drain(frames: AsyncIterator<Uint8Array[]>): Promise<void> {

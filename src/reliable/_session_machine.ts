@@ -113,6 +113,15 @@ function gaveUp(last: unknown, max: number, established: boolean): ConnectionErr
 /** What each message costs against the send buffer on top of its payload. */
 export const ENTRY_COST = 64;
 
+/**
+ * Ms past its due time from which a timer is late: the process did not run
+ * meanwhile (stopped: a laptop asleep, a VM paused, a debugger; or its event
+ * loop blocked), as runtimes fire timers a few ms late at most otherwise. A
+ * server's resumeTimeout that ends this late has not seen its client stay
+ * away: the server could not have answered it (see {@linkcode SessionMachine.tick}).
+ */
+export const LATE_TIMER_MS = 50;
+
 /** The state of the current connection, if any. */
 export type LinkState = "down" | "dialing" | "handshaking" | "up";
 
@@ -209,6 +218,8 @@ export class SessionMachine {
   #failures = 0;
   #dialAt = Infinity;
   #resumeDeadline = Infinity;
+  /** Server: this wait's resumeTimeout was renewed once already, after a late check. */
+  #resumeRenewed = false;
 
   // Closing.
   #closeRequested = false;
@@ -432,6 +443,7 @@ export class SessionMachine {
     if (this.#state === "open") this.#state = "reconnecting";
     if (this.#o.role === "server") {
       this.#resumeDeadline = now + this.#o.resumeTimeout;
+      this.#resumeRenewed = false;
       this.events.push({ type: "reconnecting", attempt: 0, delay: this.#o.resumeTimeout, error });
       return;
     }
@@ -580,6 +592,17 @@ export class SessionMachine {
         ),
       );
       return;
+    }
+    if (
+      this.#resumeDeadline <= now && !this.#resumeRenewed &&
+      now - this.#resumeDeadline >= LATE_TIMER_MS
+    ) {
+      // Late: this process did not run when the client's time ran out, so the client's attempts
+      // meanwhile (refused by no one, answered by no one, given up) say nothing of its absence,
+      // and its next may come a backoff delay after the wake. It gets resumeTimeout again from
+      // now. Once per wait: a loop starved at every check must not hold a session for ever.
+      this.#resumeRenewed = true;
+      this.#resumeDeadline = now + this.#o.resumeTimeout;
     }
     if (this.#resumeDeadline <= now) {
       this.#resumeDeadline = Infinity;

@@ -512,6 +512,9 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    * Ms a session waits for its client to reconnect before it is dropped
    * (with a `sessionlost` event listing the unconfirmed messages, then
    * `close`). A client that returns later is told its session was lost.
+   * Time the server itself did not run does not count against the client:
+   * a check that comes 50 ms or more late (the process was stopped or its
+   * event loop blocked) waits `resumeTimeout` again from then, once per wait.
    *
    * @default {60000}
    */

@@ -134,3 +134,22 @@ export function skewedClock(clock: FakeClock, skew: number, onSet?: () => void):
     clearTimeout: (handle) => clock.clearTimeout(handle),
   };
 }
+
+/**
+ * A {@linkcode FakeClock} (`fake`, which moves the timers) and a clock
+ * (`clock`) reading its time plus every `stop(ms)`: time that passes with no
+ * timer firing, as for a process stopped (SIGSTOP, a debugger, a paused VM).
+ */
+export function stoppableClock(): { fake: FakeClock; clock: Clock; stop(ms: number): void } {
+  const fake = new FakeClock();
+  let stopped = 0;
+  return {
+    fake,
+    clock: {
+      now: () => fake.now() + stopped,
+      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
+      clearTimeout: (handle) => fake.clearTimeout(handle),
+    },
+    stop: (ms) => void (stopped += ms),
+  };
+}

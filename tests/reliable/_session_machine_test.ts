@@ -23,6 +23,7 @@ import {
 } from "../../src/reliable/_protocol.ts";
 import {
   type Entry,
+  LATE_TIMER_MS,
   type MachineEvent,
   type MachineOptions,
   SessionMachine,
@@ -1117,6 +1118,51 @@ test("SessionMachine: a server session whose client does not return is lost afte
   assert.equal((out.events[1] as { error: { code: string } }).error.code, "SESSION_LOST");
   assert.equal(s.state, "closed");
   void c;
+});
+
+test("SessionMachine: a server whose resumeTimeout check comes late (its process did not run) gives the client resumeTimeout again from then, once per wait", () => {
+  const { c, s } = connectedPair();
+  s.send(entry("s1"), T0);
+  take(s);
+  c.disconnected(T0 + 1, new Error("cut"));
+  s.disconnected(T0 + 1, new Error("cut"));
+  take(s);
+  assert.equal(s.deadline, T0 + 30_001);
+  // The server process was stopped from before its deadline until 5 s after it: the client,
+  // retrying meanwhile, could not get through, and its next attempt comes 2 s after the wake.
+  const wake = T0 + 35_001;
+  s.tick(wake);
+  assert.deepEqual(take(s).events, [], "not lost at the late check");
+  assert.equal(s.state, "reconnecting");
+  assert.equal(s.deadline, wake + 30_000);
+  for (const f of redial(c, s, wake + 2000)) s.receive(f, wake + 2000);
+  exchange(c, s, wake + 2000);
+  assert.deepEqual(take(s).events.map((e) => e.type), ["resumed"]);
+  assert.deepEqual(take(c).deliveries, ["s1"], "replayed on the resumed connection");
+  assert.equal(s.state, "open");
+  // A later wait gets the same: the renewal is once per wait, not once per session.
+  const cut = wake + 3000;
+  c.disconnected(cut, new Error("cut again"));
+  s.disconnected(cut, new Error("cut again"));
+  take(s);
+  s.tick(cut + 30_000 + 200);
+  assert.deepEqual(take(s).events, []);
+  assert.equal(s.deadline, cut + 60_200);
+  // Late again in the same wait (a loop starved turn after turn): lost, not held for ever.
+  s.tick(cut + 60_200 + 5000);
+  assert.deepEqual(take(s).events.map((e) => e.type), ["sessionlost", "close"]);
+  assert.equal(s.state, "closed");
+});
+
+test("SessionMachine: a server's resumeTimeout check that comes on time, or late by less than LATE_TIMER_MS, loses the session", () => {
+  for (const late of [0, LATE_TIMER_MS - 1]) {
+    const { c, s } = connectedPair();
+    s.disconnected(T0 + 1, new Error("cut"));
+    take(s);
+    s.tick(T0 + 30_001 + late);
+    assert.deepEqual(take(s).events.map((e) => e.type), ["sessionlost", "close"], `late ${late}`);
+    void c;
+  }
 });
 
 test("SessionMachine: a DATA payload above maxMessageSize drops the connection, undelivered", () => {

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
-import type { Clock, ReliableServerOptions, ReliableSession } from "../../src/reliable/types.ts";
+import type { ReliableServerOptions, ReliableSession } from "../../src/reliable/types.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import {
   ACK,
@@ -27,7 +27,7 @@ import {
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { LINGER_LIMIT } from "../../src/reliable/_session.ts";
 import { ConnectionError, FrameTooLargeError, TruncatedFrameError } from "../../src/errors.ts";
-import { FakeClock, skewedClock } from "../_util/fake_clock.ts";
+import { FakeClock, skewedClock, stoppableClock } from "../_util/fake_clock.ts";
 import { MemoryLink, MemoryNetwork } from "../_util/memory_conn.ts";
 import {
   answerTo,
@@ -4001,21 +4001,6 @@ test(
 );
 
 sockets.check();
-
-/** A fake clock whose time also moves by `stop(ms)`, with no timer firing (a process stopped). */
-function stoppableClock(): { fake: FakeClock; clock: Clock; stop(ms: number): void } {
-  const fake = new FakeClock();
-  let stopped = 0;
-  return {
-    fake,
-    clock: {
-      now: () => fake.now() + stopped,
-      setTimeout: (callback, ms) => fake.setTimeout(callback, ms),
-      clearTimeout: (handle) => fake.clearTimeout(handle),
-    },
-    stop: (ms) => void (stopped += ms),
-  };
-}
 
 /**
  * A client on a {@linkcode stoppableClock} (deadPeerTimeout 1 s, retries at once) dialing

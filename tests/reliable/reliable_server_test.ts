@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   ACK,
   decodeHandshake,
+  encodeAck,
   encodeHandshake,
   FLAG_LOST,
   FLAG_RESUME,
@@ -19,7 +20,7 @@ import {
   WELCOME,
 } from "../../src/reliable/_protocol.ts";
 import type { ReliableServer, ReliableSession } from "../../src/reliable/types.ts";
-import { FakeClock } from "../_util/fake_clock.ts";
+import { FakeClock, stoppableClock } from "../_util/fake_clock.ts";
 import { MemoryNetwork } from "../_util/memory_conn.ts";
 import { reliableServer } from "../../src/reliable/reliable_server.ts";
 import type { Conn } from "../../src/connection/types.ts";
@@ -256,6 +257,52 @@ test("reliable server: a session waits 60 s (the default resumeTimeout) for its 
     );
   });
 });
+
+test(
+  "reliable server: a session whose resumeTimeout ran out while the server process was stopped waits resumeTimeout again from the wake for its client",
+  { timeout: 10000 },
+  async () => {
+    // The client retried while the server was stopped, and is away for a backoff delay when
+    // the server wakes with the session's timer 5 s overdue. Before, the session was lost at
+    // that timer (50 ms after the wake): the client's next HELLO, 2 s later, got WELCOME(LOST).
+    const { fake, clock, stop } = stoppableClock();
+    await withRawServer({ clock, resumeTimeout: 10_000 }, async ({ server, dial }) => {
+      const peer = await dial();
+      await sayHello(peer, 7);
+      const session = await nextSession(server);
+      const seen: string[] = [];
+      for (const type of ["reconnecting", "resumed", "sessionlost", "close"]) {
+        session.addEventListener(type, () => seen.push(type));
+      }
+      const reconnecting = once(session, "reconnecting");
+      peer.close();
+      await reconnecting;
+      const sent = session.send("while away");
+      fake.advance(9000);
+      stop(6000); // from 1 s before the deadline to 5 s after it
+      assert.ok(fake.runNext()); // the overdue timer: gives I/O OVERDUE_MS first
+      await drainJobs();
+      fake.advance(50);
+      await drainJobs();
+      assert.equal(session.state, "reconnecting");
+      fake.advance(2000);
+      const back = await dial();
+      await back.send(encodeHandshake(HELLO, FLAG_RESUME, new Uint8Array(16).fill(7), 0));
+      const welcome = decodeHandshake((await back.next())!)!;
+      assert.deepEqual([welcome.type, welcome.flags], [WELCOME, 0], "resumed, not lost");
+      assert.equal(dec((await back.next())!.subarray(17)), "while away", "replayed");
+      await back.send(encodeAck(ACK, 1));
+      await sent;
+      assert.deepEqual(seen, ["reconnecting", "resumed"]);
+      // The renewed wait runs out like any other, once nobody comes back.
+      back.close();
+      await drainJobs();
+      fake.advance(10_000);
+      await drainJobs();
+      assert.deepEqual(seen, ["reconnecting", "resumed", "reconnecting", "sessionlost", "close"]);
+    });
+  },
+);
 
 test(
   "reliable server: the documented defaults: ackDelay 2 ms, heartbeatInterval 2500 ms, deadPeerTimeout 10 s, maxMessageSize 4 MiB",
