@@ -347,6 +347,10 @@ export interface Link {
   ackPending: boolean;
   /** An ACK came due meanwhile: the latest goes out once that one is written. */
   ackDue: boolean;
+  /** Server: the connection's first frame (its WELCOME) is not written yet. */
+  firstPending: boolean;
+  /** Frames waiting for the first to be written (see `firstPending`). */
+  held: Uint8Array[] | undefined;
 }
 
 /** Closes what a dial function or listener gave, which may not be a `Conn` at all. */
@@ -372,6 +376,8 @@ export function openLink(conn: Conn, framing: Framing): Link {
     bytesSeen: 0,
     ackPending: false,
     ackDue: false,
+    firstPending: false,
+    held: undefined,
   };
 }
 
@@ -645,6 +651,7 @@ export class Session extends EventTarget implements ReliableSession {
       );
     }
     this.#link = link;
+    link.firstPending = first !== undefined;
     this.#m.connected(this.#now());
     this.#pump();
     void this.#readLoop(link, first);
@@ -814,30 +821,10 @@ export class Session extends EventTarget implements ReliableSession {
         if (m.writes.length > 0) {
           const link = this.#link;
           if (link !== undefined && !link.dead) {
-            const fc = link.fc;
-            // framed() shares one promise among the sends coalesced together
-            // (across pumps, as one tick's sends each pump once): attach one
-            // handler per promise, not per frame.
-            let last = this.#lastSent;
-            for (const frame of m.writes) {
-              // ACKs are cumulative: one at a time, so that a peer that sends and never reads
-              // (duplicates make an ACK each) cannot pile them up here without end.
-              const ack = frame[0] === ACK && frame.length === ACK_LENGTH;
-              if (ack && link.ackPending) {
-                link.ackDue = true;
-                continue;
-              }
-              const sent = fc.send(frame);
-              if (sent !== last) {
-                last = sent;
-                sent.catch((error) => this.#writeFailed(link, error));
-              }
-              if (ack) {
-                link.ackPending = true;
-                sent.then(() => this.#ackDone(link), noop);
-              }
-            }
-            this.#lastSent = last;
+            const held = link.held;
+            // A loop, not push(...): a send loop can queue more frames than a call takes arguments.
+            if (held !== undefined) { for (const frame of m.writes) held.push(frame); }
+            else this.#write(link, m.writes);
           }
           m.writes.length = 0;
         }
@@ -858,7 +845,13 @@ export class Session extends EventTarget implements ReliableSession {
           this.#link = undefined;
           if (link !== undefined) {
             if (how === "abort") this.#killLink(link);
-            else this.#closeLinkGracefully(link, how === "brief");
+            else {
+              // What waits for the WELCOME to be written goes out before the end (a GOODBYE).
+              const held = link.held;
+              link.held = undefined;
+              if (held !== undefined && !link.dead) this.#write(link, held);
+              this.#closeLinkGracefully(link, how === "brief");
+            }
           }
         }
         if (m.dial) {
@@ -876,6 +869,53 @@ export class Session extends EventTarget implements ReliableSession {
       this.#pumping = false;
     }
     this.#checkReady();
+  }
+
+  /** Hands `frames` to the link (see #pump). */
+  #write(link: Link, frames: Uint8Array[]): void {
+    const fc = link.fc;
+    // framed() shares one promise among the sends coalesced together
+    // (across pumps, as one tick's sends each pump once): attach one
+    // handler per promise, not per frame.
+    let last = this.#lastSent;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      // ACKs are cumulative: one at a time, so that a peer that sends and never reads
+      // (duplicates make an ACK each) cannot pile them up here without end.
+      const ack = frame[0] === ACK && frame.length === ACK_LENGTH;
+      if (ack && link.ackPending) {
+        link.ackDue = true;
+        continue;
+      }
+      const sent = fc.send(frame);
+      if (sent !== last) {
+        last = sent;
+        sent.catch((error) => this.#writeFailed(link, error));
+      }
+      if (ack) {
+        link.ackPending = true;
+        sent.then(() => this.#ackDone(link), noop);
+      }
+      if (link.firstPending) {
+        // The connection's first frame (a server's WELCOME): what follows waits until it is
+        // written, so that a connection its peer had already abandoned (a stopped server's
+        // backlog) is seen dead, or replaced, before the replay goes to it.
+        link.firstPending = false;
+        if (i + 1 < frames.length) {
+          link.held = frames.slice(i + 1);
+          sent.then(() => this.#releaseHeld(link), noop);
+          break;
+        }
+      }
+    }
+    this.#lastSent = last;
+  }
+
+  #releaseHeld(link: Link): void {
+    const held = link.held;
+    link.held = undefined;
+    if (held === undefined || link.dead || link !== this.#link) return;
+    this.#write(link, held);
   }
 
   #deliver(deliveries: Uint8Array[]): void {
