@@ -33,7 +33,7 @@ import {
   timeoutWithGrace,
 } from "./_session.ts";
 import { resolvers } from "./_resolvers.ts";
-import { SessionMachine } from "./_session_machine.ts";
+import { LATE_TIMER_MS, SessionMachine } from "./_session_machine.ts";
 import type {
   ReliableCloseOptions,
   ReliableServer,
@@ -126,6 +126,16 @@ export function reliableServer(
   return new Server(listener, options);
 }
 
+/** A session that ended here (see `Server.#tombstones`). */
+interface Tombstone {
+  /** The ack its GOODBYE carried. */
+  ack: number;
+  /** When it is forgotten (the clock's time). */
+  expires: number;
+  /** Its expiry was put off once already, for time the server did not run. */
+  renewed: boolean;
+}
+
 class Server implements ReliableServer {
   #o: ResolvedOptions;
   #resumeTimeout: number;
@@ -146,9 +156,11 @@ class Server implements ReliableServer {
   #handshaking = new Set<Link>();
   // Sessions that ended (other than by expiring), kept for resumeTimeout so
   // that a client that missed the final GOODBYE gets it again: id -> ack.
-  #tombstones = new Map<string, { ack: number; expires: number }>();
+  #tombstones = new Map<string, Tombstone>();
   /** The timer that forgets expired tombstones, while there are any. */
   #pruneTimer: unknown;
+  /** When that timer is due (the clock's time). */
+  #pruneDue = Infinity;
   /** No client can come back (the listener ended, or close() is done): no tombstones are kept. */
   #tombstonesOver = false;
 
@@ -403,17 +415,30 @@ class Server implements ReliableServer {
     session.attach(link, batch);
   }
 
-  #tombstone(key: string): { ack: number; expires: number } | undefined {
+  #tombstone(key: string): Tombstone | undefined {
     this.#dropExpiredTombstones();
     return this.#tombstones.get(key);
   }
 
   #dropExpiredTombstones(): void {
     const now = this.#o.clock.now();
+    // The timer that looks after them is late: this process did not run when they expired (see
+    // LATE_TIMER_MS), and a client that missed its GOODBYE may be coming back (a HELLO read on
+    // waking, before that timer). Each gets resumeTimeout again from now, once, as a session
+    // does (see SessionMachine.tick).
+    const late = now - this.#pruneDue >= LATE_TIMER_MS && this.#resumeTimeout > 0;
+    let renewed: [string, Tombstone][] | undefined;
     // Map order is expiry order (one timeout for all): drop the expired ones.
-    for (const [k, t] of this.#tombstones) {
-      if (t.expires > now) break;
-      this.#tombstones.delete(k);
+    for (const entry of this.#tombstones) {
+      if (entry[1].expires > now) break;
+      this.#tombstones.delete(entry[0]);
+      if (late && !entry[1].renewed) (renewed ??= []).push(entry);
+    }
+    // Last in expiry order, as none expires after now + resumeTimeout.
+    for (const [k, t] of renewed ?? []) {
+      t.expires = now + this.#resumeTimeout;
+      t.renewed = true;
+      this.#tombstones.set(k, t);
     }
   }
 
@@ -433,12 +458,14 @@ class Server implements ReliableServer {
     // One that never expires (resumeTimeout Infinity) needs none; one further away than timers
     // reach: wake up then, and look again (timeoutAfter() would set no timer at all).
     if (delay === Infinity) return;
+    this.#pruneDue = clock.now() + Math.min(MAX_DELAY, delay);
     this.#pruneTimer = clock.setTimeout(this.#prune, Math.min(MAX_DELAY, delay));
   }
 
   #prune = (): void => {
     this.#pruneTimer = undefined;
     this.#dropExpiredTombstones();
+    this.#pruneDue = Infinity;
     this.#schedulePrune();
   };
 
@@ -447,6 +474,7 @@ class Server implements ReliableServer {
     this.#tombstones.clear();
     cancelTimeout(this.#o.clock, this.#pruneTimer);
     this.#pruneTimer = undefined;
+    this.#pruneDue = Infinity;
   }
 
   #create(id: Uint8Array, oldKey?: string): Session {
@@ -490,6 +518,7 @@ class Server implements ReliableServer {
             tombstones.set(key, {
               ack: lastReceived,
               expires: o.clock.now() + this.#resumeTimeout,
+              renewed: false,
             });
             this.#schedulePrune();
           }

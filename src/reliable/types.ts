@@ -514,7 +514,9 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    * `close`). A client that returns later is told its session was lost.
    * Time the server itself did not run does not count against the client:
    * a check that comes 50 ms or more late (the process was stopped or its
-   * event loop blocked) waits `resumeTimeout` again from then, once per wait.
+   * event loop blocked) waits `resumeTimeout` again from then, once per wait
+   * (and so, once, does the record of a session that ended, kept this long
+   * to answer a client that missed its GOODBYE).
    *
    * @default {60000}
    */

@@ -410,6 +410,47 @@ test(
 );
 
 test(
+  "reliable server: a tombstone that expired while the server process was stopped answers GOODBYE for resumeTimeout again from the wake, once",
+  { timeout: 10000 },
+  async () => {
+    // A client that missed the server's GOODBYE comes back after a stop of the server past the
+    // tombstone's expiry. Before, the HELLO was read first on waking, the expired tombstone was
+    // dropped, and the client was told its session was lost (WELCOME(LOST)), as if it had not
+    // ended cleanly: time the server did not run was counted against the client.
+    const { fake, clock, stop } = stoppableClock();
+    await withRawServer({ clock, resumeTimeout: 8000 }, async ({ net, server, dial }) => {
+      await endSession(server, dial, 7);
+      const resume = encodeHandshake(HELLO, FLAG_RESUME, new Uint8Array(16).fill(7), 0);
+      fake.advance(7000);
+      stop(6000); // from 1 s before the expiry to 5 s after it, the prune timer not run
+      assert.equal((await answerTo(net, resume))[0], GOODBYE, "renewed at the wake");
+      await drainJobs();
+      fake.advance(7999); // the overdue timer runs, then nothing expires until 8 s after the wake
+      await drainJobs();
+      assert.equal((await answerTo(net, resume))[0], GOODBYE, "still within the renewed time");
+      fake.advance(1);
+      await drainJobs();
+      const again = decodeHandshake(await answerTo(net, resume))!;
+      assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST], "forgotten after it");
+    });
+    // Once: a tombstone renewed after one stop is not renewed after a second.
+    const second = stoppableClock();
+    await withRawServer(
+      { clock: second.clock, resumeTimeout: 8000 },
+      async ({ net, server, dial }) => {
+        await endSession(server, dial, 7);
+        const resume = encodeHandshake(HELLO, FLAG_RESUME, new Uint8Array(16).fill(7), 0);
+        second.stop(10_000);
+        assert.equal((await answerTo(net, resume))[0], GOODBYE, "renewed at the first wake");
+        second.stop(10_000);
+        const again = decodeHandshake(await answerTo(net, resume))!;
+        assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST], "not renewed twice");
+      },
+    );
+  },
+);
+
+test(
   "reliable server: close() and the end of its listener forget the tombstones and their timer",
   { timeout: 10000 },
   async () => {
