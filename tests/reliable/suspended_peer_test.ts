@@ -654,4 +654,29 @@ for (const on of RUNTIMES) {
   );
 }
 
+for (const on of RUNTIMES) {
+  test(
+    `reliable: a ${on} server stopped past its resumeTimeout while its client is away resumes the session when the client comes back after the wake`,
+    OPTIONS,
+    // The server waits for its client (resumeTimeout 600 ms) and is stopped for 1.5 s, the proxy
+    // refusing the client's attempts throughout; it lets them through 150 ms after the wake (the
+    // client retries every 100 ms). Before, the server counted its own stop against the client:
+    // its overdue timer ended the session 50 ms after the wake, and the client's HELLO got
+    // WELCOME(LOST) (on all three runtimes). Now the session waits resumeTimeout again from the
+    // wake; any delay up to about 600 ms would do.
+    async () => {
+      await serverStoppedWhileWaiting(on, 400, async (child, proxy) => {
+        child.stop();
+        try {
+          await delay(1500);
+        } finally {
+          child.resume();
+        }
+        await delay(150);
+        proxy.refuse(false);
+      });
+    },
+  );
+}
+
 sockets.check();
