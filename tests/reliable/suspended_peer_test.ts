@@ -559,9 +559,10 @@ async function serverStoppedWhileWaiting(
   on: Runtime,
   deadPeerTimeout: number,
   stopServer: (child: Suspendable, proxy: FaultProxy) => Promise<void>,
+  resumeTimeout = 600,
 ): Promise<{ live: Watched; accepted: number }> {
   const net = await adapter();
-  const child = startSuspendable(on, CHILD, ["server", "0", "100", "400", "600"]);
+  const child = startSuspendable(on, CHILD, ["server", "0", "100", "400", String(resumeTimeout)]);
   let proxy: FaultProxy | undefined;
   let session: ReliableSession | undefined;
   try {
@@ -658,23 +659,24 @@ for (const on of RUNTIMES) {
   test(
     `reliable: a ${on} server stopped past its resumeTimeout while its client is away resumes the session when the client comes back after the wake`,
     OPTIONS,
-    // The server waits for its client (resumeTimeout 600 ms) and is stopped for 1.5 s, the proxy
+    // The server waits for its client (resumeTimeout 1.5 s) and is stopped for 2.5 s, the proxy
     // refusing the client's attempts throughout; it lets them through 150 ms after the wake (the
     // client retries every 100 ms). Before, the server counted its own stop against the client:
     // its overdue timer ended the session 50 ms after the wake, and the client's HELLO got
     // WELCOME(LOST) (on all three runtimes). Now the session waits resumeTimeout again from the
-    // wake; any delay up to about 600 ms would do.
+    // wake: the client's HELLO may come up to 1.5 s after it (a wide margin for a loaded machine;
+    // the 150 ms only put it after the old code's overdue timer).
     async () => {
       await serverStoppedWhileWaiting(on, 400, async (child, proxy) => {
         child.stop();
         try {
-          await delay(1500);
+          await delay(2500);
         } finally {
           child.resume();
         }
         await delay(150);
         proxy.refuse(false);
-      });
+      }, 1500);
     },
   );
 }
