@@ -35,17 +35,22 @@ export async function dialAddresses<T>(
 ): Promise<T> {
   let failure: unknown;
   for (let i = 0; i < addresses.length; i++) {
+    // Aborted already (in the turn since the caller checked): no attempt, which the listener
+    // below would not stop.
+    if (signal?.aborted) throw signal.reason;
     let opened = false;
     const limit = i < addresses.length - 1 ? new AbortController() : undefined;
     const timer = limit === undefined ? undefined : setTimeout(
       () => limit.abort(new Error(`no answer within ${ATTEMPT_TIMEOUT} ms`)),
       ATTEMPT_TIMEOUT,
     );
-    const attemptSignal = limit === undefined
-      ? signal
-      : signal === undefined
-      ? limit.signal
-      : AbortSignal.any([signal, limit.signal]);
+    // The caller's abort aborts the limited attempt too: followed with a listener, not
+    // AbortSignal.any(), which refuses a look-alike signal (a polyfill's, another realm's).
+    const follow = limit === undefined || signal === undefined
+      ? undefined
+      : (): void => limit.abort(signal.reason);
+    if (follow !== undefined) signal!.addEventListener("abort", follow, { once: true });
+    const attemptSignal = limit === undefined ? signal : limit.signal;
     try {
       return await attempt(addresses[i]!, attemptSignal, () => {
         opened = true;
@@ -59,6 +64,7 @@ export async function dialAddresses<T>(
       failure = error;
     } finally {
       clearTimeout(timer);
+      if (follow !== undefined) signal!.removeEventListener("abort", follow);
     }
   }
   throw failure;

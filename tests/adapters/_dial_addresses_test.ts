@@ -114,3 +114,60 @@ test("dialAddresses: an abort in the same turn as an attempt's failure ends it w
     assert.deepEqual(tried, ["a"], `${addresses.length} addresses`);
   }
 });
+
+test("dialAddresses: a look-alike signal is followed on an address that has a time limit too", async () => {
+  // Before, an address with a time limit of its own (any but the last) got the caller's signal
+  // combined with AbortSignal.any(), which refuses a signal that is not the runtime's own (a
+  // polyfill's, another realm's): the Bun adapter's connect() to a host name with several
+  // addresses rejected with that TypeError, where one address connected.
+  class LookAlike extends EventTarget {
+    aborted = false;
+    reason: unknown = undefined;
+    listeners = 0;
+    override addEventListener(...args: Parameters<EventTarget["addEventListener"]>): void {
+      if (args[0] === "abort") this.listeners++;
+      super.addEventListener(...args);
+    }
+    override removeEventListener(...args: Parameters<EventTarget["removeEventListener"]>): void {
+      if (args[0] === "abort") this.listeners--;
+      super.removeEventListener(...args);
+    }
+  }
+  const alike = new LookAlike();
+  const signal = alike as unknown as AbortSignal;
+  assert.equal(await dialAddresses(["a", "b"], signal, (address) => Promise.resolve(address)), "a");
+  // The next address after a refusal, then one that connects.
+  assert.equal(
+    await dialAddresses(
+      ["a", "b", "c"],
+      signal,
+      (address) => address === "a" ? refused() : Promise.resolve(address),
+    ),
+    "b",
+  );
+  assert.equal(alike.listeners, 0, "listeners left on the caller's signal");
+  // Aborting it ends the attempt under way with its reason.
+  const tried: string[] = [];
+  const dialing = dialAddresses(["a", "b"], signal, (address, attemptSignal) => {
+    tried.push(address);
+    return blackHole(attemptSignal);
+  });
+  const reason = new Error("mine");
+  alike.aborted = true;
+  alike.reason = reason;
+  alike.dispatchEvent(new Event("abort"));
+  await assert.rejects(dialing, (error) => error === reason);
+  assert.deepEqual(tried, ["a"]);
+  assert.equal(alike.listeners, 0, "listeners left on the caller's signal after its abort");
+  // Aborted already (between the caller's check and the call): no attempt at all.
+  for (const aborted of [signal, AbortSignal.abort(reason)]) {
+    await assert.rejects(
+      dialAddresses(["a", "b"], aborted, (address) => {
+        tried.push(address);
+        return Promise.resolve(address);
+      }),
+      (error) => error === reason,
+    );
+  }
+  assert.deepEqual(tried, ["a"], "an attempt despite an aborted signal");
+});
