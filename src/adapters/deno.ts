@@ -367,6 +367,12 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
     () => withNativeSignal(signal, (native) => Deno.connect({ hostname, port, ...native })),
   );
   tcp.setNoDelay(options.noDelay ?? true);
+  // Aborted in the turns since dial() checked (by a microtask): the TLS step's dial() would
+  // throw before it starts, leaving the TCP connection open where nothing can reach it.
+  if (signal?.aborted) {
+    tcp.close();
+    throw signal.reason;
+  }
   const raw = await dial(target, signal, async () => {
     let tlsConn: Deno.TlsConn | undefined;
     // startTls() and handshake() take no signal (and closing the conn does not cancel them):

@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { accept, adapterSuite, assertBytes, randomBytes, writeUntilStalled } from "./_suite.ts";
 import { openSockets, watchSockets } from "../_util/leaks.ts";
-import { isDeno, portOf } from "../_util/runtime.ts";
+import { isDeno, portOf, root } from "../_util/runtime.ts";
+import { readFileSync } from "node:fs";
 import type { Conn } from "../../src/connection/types.ts";
 
 const sockets = watchSockets();
@@ -148,6 +149,81 @@ test(
       }
       await client.closed;
     }
+  },
+);
+
+test(
+  "deno adapter: connectTls aborted in any microtask turn after its TCP connect rejects with the reason and leaves no socket open",
+  {
+    skip: (!isDeno || openSockets() === undefined) && "the Deno adapter, on Linux",
+    timeout: 30_000,
+  },
+  async () => {
+    // Before, an abort that came after the TCP connect's dial() had checked the signal and before
+    // the TLS step's dial() did (two microtask turns later) made that second check throw with the
+    // TCP connection open: nothing closed it, and the server's end stayed connected too. A
+    // look-alike signal (which the adapter follows while Deno.connect runs, and stops following
+    // once it completed) marks that moment; its abort comes 0 to 15 turns later.
+    const { connectTls, listenTls } = await import("../../src/adapters/deno.ts");
+    const fixture = (file: string): string =>
+      readFileSync(`${root}/tests/fixtures/tls/${file}`, "utf8");
+    await using listener = await listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: fixture("localhost.crt"),
+      key: fixture("localhost.key"),
+    });
+    const serving = (async () => {
+      for await (const conn of listener) conn.close();
+    })();
+    const dial = (signal?: AbortSignal): Promise<Conn> =>
+      connectTls({
+        port: portOf(listener),
+        serverName: "localhost",
+        caCerts: [fixture("ca.crt")],
+        signal,
+      });
+    (await dial()).close(); // what Deno opens for its first TLS connection stays open
+    const before = openSockets()!;
+    for (let turns = 0; turns < 16; turns++) {
+      const reason = new Error(`aborted ${turns} turns after the TCP connect`);
+      class AbortsAfterConnect extends EventTarget {
+        aborted = false;
+        reason: unknown = undefined;
+        #armed = true;
+        override removeEventListener(
+          ...args: Parameters<EventTarget["removeEventListener"]>
+        ): void {
+          super.removeEventListener(...args);
+          if (!this.#armed) return;
+          this.#armed = false;
+          const abort = (left: number): void => {
+            if (left > 0) return queueMicrotask(() => abort(left - 1));
+            this.aborted = true;
+            this.reason = reason;
+            this.dispatchEvent(new Event("abort"));
+          };
+          abort(turns);
+        }
+      }
+      await assert.rejects(
+        dial(new AbortsAfterConnect() as unknown as AbortSignal),
+        (error) => error === reason,
+      );
+    }
+    // Aborted handshakes end once the server answered (docs/adapters.md): a deadline, not a pause.
+    const deadline = Date.now() + 10_000;
+    let opened: string[];
+    for (;;) {
+      opened = [...openSockets()!]
+        .filter(([fd, target]) => before.get(fd) !== target)
+        .map(([fd, target]) => `fd ${fd} (${target})`);
+      if (opened.length === 0 || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(opened, [], "sockets left open");
+    listener.close();
+    await serving;
   },
 );
 
