@@ -40,19 +40,34 @@ export function watchSockets(): { check(graceMs?: number): void } {
   return {
     check(graceMs = 5000): void {
       test("leaves no socket open", { skip: baseline === undefined }, async () => {
-        const deadline = Date.now() + graceMs;
-        for (;;) {
-          const leaked = [...openSockets()!].filter(([fd, target]) => baseline!.get(fd) !== target);
-          if (leaked.length === 0) return;
-          if (Date.now() > deadline) {
-            throw new Error(
-              `${leaked.length} socket(s) opened by this file's tests are still open: ` +
-                leaked.map(([fd, target]) => `fd ${fd} (${target})`).join(", "),
-            );
-          }
-          await new Promise((resolve) => setTimeout(resolve, 20));
+        const leaked = await socketsLeftOpen(baseline!, graceMs);
+        if (leaked.length > 0) {
+          throw new Error(
+            `${leaked.length} socket(s) opened by this file's tests are still open: ` +
+              leaked.join(", "),
+          );
         }
       });
     },
   };
+}
+
+/**
+ * The sockets (`fd N (socket:[inode])`) open now that were not in
+ * `baseline` (an {@linkcode openSockets} result), once they are all closed
+ * or `graceMs` has passed (a deadline, not a pause: a socket closes a moment
+ * after its `closed` settles on some runtimes). Linux only.
+ */
+export async function socketsLeftOpen(
+  baseline: Map<string, string>,
+  graceMs = 5000,
+): Promise<string[]> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    const leaked = [...openSockets()!]
+      .filter(([fd, target]) => baseline.get(fd) !== target)
+      .map(([fd, target]) => `fd ${fd} (${target})`);
+    if (leaked.length === 0 || Date.now() > deadline) return leaked;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
