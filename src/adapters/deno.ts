@@ -276,28 +276,29 @@ async function dial<T extends Deno.Conn>(
 }
 
 /**
- * Runs `use` with `signal` as `Deno.connect` takes it (an option, absent for
- * none): a look-alike (a polyfill's `AbortSignal`) is followed by a native one
- * while `use` runs.
+ * Runs `use` with a native signal for `Deno.connect` that follows `signal`
+ * (an `AbortSignal` or a look-alike, a polyfill's) while `use` runs (none
+ * for none). Its `throwIfAborted()` does nothing: `Deno.connect` calls it
+ * once more after the connect completed, and an abort that came meanwhile
+ * (once the kernel had made the connection, before Deno's event loop took
+ * it) made it throw with the new connection open and out of reach. The
+ * connection is returned instead, and {@linkcode dial}'s check after it
+ * closes it.
  */
 async function withNativeSignal<T>(
   signal: AbortSignal | undefined,
   use: (native: { signal?: AbortSignal }) => Promise<T>,
 ): Promise<T> {
   if (signal === undefined) return await use({});
-  if (signal instanceof AbortSignal) return await use({ signal });
-  const alike: Pick<
-    AbortSignal,
-    "aborted" | "reason" | "addEventListener" | "removeEventListener"
-  > = signal;
+  if (signal.aborted) throw signal.reason;
   const follower = new AbortController();
-  const follow = (): void => follower.abort(alike.reason);
-  if (alike.aborted) follow();
-  else alike.addEventListener("abort", follow, { once: true });
+  follower.signal.throwIfAborted = (): void => {};
+  const follow = (): void => follower.abort(signal.reason);
+  signal.addEventListener("abort", follow, { once: true });
   try {
     return await use({ signal: follower.signal });
   } finally {
-    alike.removeEventListener("abort", follow);
+    signal.removeEventListener("abort", follow);
   }
 }
 
