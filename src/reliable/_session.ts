@@ -519,6 +519,11 @@ export class Session extends EventTarget implements ReliableSession {
     payload: Uint8Array | string,
     options?: ReliableSendOptions,
   ): Promise<void> {
+    // A signal that is none is an argument error whatever the session's state (as a payload that
+    // is no Uint8Array or string is), and is found before a string is encoded.
+    const signal = options?.signal ?? undefined;
+    const badSignal = signalError(signal, "send");
+    if (badSignal !== undefined) return Promise.reject(badSignal);
     // A string is encoded straight into its DATA frame (a send refused below leaves those slab
     // bytes unused); bytes are copied into theirs once the send is taken.
     let bytes: Uint8Array | undefined;
@@ -557,9 +562,6 @@ export class Session extends EventTarget implements ReliableSession {
         }),
       );
     }
-    const signal = options?.signal ?? undefined;
-    const badSignal = signalError(signal, "send");
-    if (badSignal !== undefined) return Promise.reject(badSignal);
     if (signal?.aborted) return Promise.reject(signal.reason);
     const token: VoidResolvers = resolvers<void>();
     const entry: Entry = {

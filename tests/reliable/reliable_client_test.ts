@@ -3092,6 +3092,22 @@ test(
   },
 );
 
+test("reliable: a send with a signal that is no AbortSignal rejects with a TypeError on a closed session too", async () => {
+  // An argument error whatever the session's state, as a payload that is no Uint8Array or string
+  // is. Before, a closing or closed session answered CONNECTION_CLOSED instead.
+  const client = reliableClient(new MemoryNetwork().dialer, { clock: new FakeClock() });
+  await client.close({ timeout: 0 }).catch(() => {});
+  await assert.rejects(client.send("never", { signal: "x" as unknown as AbortSignal }), {
+    name: "TypeError",
+    message: 'Cannot send as signal must be an AbortSignal: received the string "x"',
+  });
+  // A signal that is one still gets the session's answer.
+  await assert.rejects(client.send("never", { signal: new AbortController().signal }), {
+    name: "ConnectionError",
+    code: "CONNECTION_CLOSED",
+  });
+});
+
 test(
   "reliable: a message of exactly maxMessageSize goes through both ways; one byte more is refused",
   {
