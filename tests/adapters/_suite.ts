@@ -946,6 +946,54 @@ export function adapterSuite(name: Runtime): void {
   });
 
   t(
+    "a long-lived signal keeps no listener from connects that succeed, are refused or fail",
+    async () => {
+      // One signal (an application's shutdown signal) given to every connect: a listener left on
+      // it by each would keep its closure, and what that holds, for as long as the signal lives.
+      // Before, a test counted them after one connect that succeeded only.
+      const { connect, connectTls, listen } = await adapter(name);
+      await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+      // Accepts and closes at once: a TLS client's handshake fails (reset).
+      const serving = (async () => {
+        for await (const conn of listener) conn.close();
+      })();
+      const closed = await listen({ hostname: "127.0.0.1", port: 0 });
+      const refusedPort = portOf(closed);
+      closed.close();
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const controller = new AbortController();
+      try {
+        for (const signal of [controller.signal, AbortSignal.any([controller.signal])]) {
+          const listeners = new Set<unknown>();
+          const add = signal.addEventListener.bind(signal);
+          const remove = signal.removeEventListener.bind(signal);
+          signal.addEventListener = (type: string, listener: unknown, options?: unknown): void => {
+            if (type === "abort") listeners.add(listener);
+            add(type, listener as EventListener, options as AddEventListenerOptions);
+          };
+          signal.removeEventListener = (type: string, listener: unknown): void => {
+            if (type === "abort") listeners.delete(listener);
+            remove(type, listener as EventListener);
+          };
+          for (let i = 0; i < 20; i++) {
+            (await connect({ port: portOf(listener), signal })).close();
+          }
+          await assert.rejects(connect({ port: refusedPort, signal }), ConnectionError);
+          await assert.rejects(connectTls({ port: refusedPort, signal }), ConnectionError);
+          await assert.rejects(connectTls({ port: portOf(listener), signal }), ConnectionError);
+          await assert.rejects(connect({ path: join(dir, "none.sock"), signal }), ConnectionError);
+          assert.equal(listeners.size, 0, "listeners left on the signal");
+        }
+        controller.abort(new Error("shutdown")); // reaches nothing of theirs
+      } finally {
+        listener.close();
+        await serving;
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  t(
     "a signal aborted while a TCP connect waits for the peer's answer ends it at once",
     async () => {
       // Before (review of the session's change), no test needed the signal handed to the
