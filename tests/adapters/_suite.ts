@@ -40,6 +40,7 @@ import {
   scriptArgv,
 } from "../_util/runtime.ts";
 import { prng } from "../_util/rechunk_proxy.ts";
+import { abortListeners } from "../_util/abort_listeners.ts";
 import { concat } from "../framing/_formats.ts";
 
 const NET = { timeout: 30_000 };
@@ -964,17 +965,7 @@ export function adapterSuite(name: Runtime): void {
       const controller = new AbortController();
       try {
         for (const signal of [controller.signal, AbortSignal.any([controller.signal])]) {
-          const listeners = new Set<unknown>();
-          const add = signal.addEventListener.bind(signal);
-          const remove = signal.removeEventListener.bind(signal);
-          signal.addEventListener = (type: string, listener: unknown, options?: unknown): void => {
-            if (type === "abort") listeners.add(listener);
-            add(type, listener as EventListener, options as AddEventListenerOptions);
-          };
-          signal.removeEventListener = (type: string, listener: unknown): void => {
-            if (type === "abort") listeners.delete(listener);
-            remove(type, listener as EventListener);
-          };
+          const listeners = abortListeners(signal);
           for (let i = 0; i < 20; i++) {
             (await connect({ port: portOf(listener), signal })).close();
           }

@@ -45,6 +45,7 @@ import {
   withRawServer,
 } from "./_helpers.ts";
 import { watchSockets } from "../_util/leaks.ts";
+import { abortListeners } from "../_util/abort_listeners.ts";
 import { adapter } from "../_util/runtime.ts";
 import { createServer } from "node:net";
 
@@ -3174,6 +3175,37 @@ test(
       assert.deepEqual(await read(session, 1), ["sent"], "the aborted message never arrives");
       assert.equal(client.stats.inFlight, 0);
     });
+  },
+);
+
+test(
+  "reliable: a long-lived signal keeps no listener from sends that were confirmed or failed",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // One signal (an application's shutdown signal) given to every send: each send listens to it
+    // while pending, and must stop however it settles, or the signal keeps every message it was
+    // given. Before, only one confirmed send was checked.
+    const controller = new AbortController();
+    const { signal } = controller;
+    const listeners = abortListeners(signal);
+    await withPair({}, async ({ server, client }) => {
+      const [session] = await Promise.all([nextSession(server), once(client, "open")]);
+      await Promise.all(labels("m", 50).map((message) => client.send(message, { signal })));
+      assert.equal((await read(session, 50)).length, 50);
+      assert.equal(listeners.size, 0, "after confirmed sends");
+    });
+    // Sends that fail: a client that never connects, closed with its messages unconfirmed.
+    const lonely = reliableClient(new MemoryNetwork().dialer, { clock: new FakeClock() });
+    const failing = labels("f", 10).map((message) => lonely.send(message, { signal }));
+    assert.equal(listeners.size, 10, "one listener a pending send");
+    await lonely.close({ timeout: 0 }).catch(() => {});
+    for (const sending of failing) {
+      await assert.rejects(sending, { name: "ConnectionError", code: "CONNECTION_CLOSED" });
+    }
+    assert.equal(listeners.size, 0, "after failed sends");
+    controller.abort(new Error("shutdown")); // reaches none of them
   },
 );
 
