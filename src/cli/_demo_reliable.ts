@@ -27,7 +27,7 @@ import { reliableClient } from "../reliable/reliable_client.ts";
 import { resolvers } from "../reliable/_resolvers.ts";
 import { reliableServer } from "../reliable/reliable_server.ts";
 import type { ReliableServer, ReliableSession } from "../reliable/types.ts";
-import { showPayload } from "./_display.ts";
+import { bytesWord, showPayload } from "./_display.ts";
 import type { Adapter, CliIo } from "./_io.ts";
 import { describeError, Progress, withDeadline } from "./_net.ts";
 import { mulberry32 } from "./_prng.ts";
@@ -482,9 +482,10 @@ class CuttingProxy {
         await writer.write(bytes.subarray(0, cut.partial));
         this.#serverHas = link.last;
         this.unacked = undefined;
+        const into = bytesWord(cut.partial);
         this.#o.say(
-          `link ${link.number}  killed client→server after ${link.c2s} bytes, ${cut.partial} bytes ` +
-            `into message ${seq} (a ${bytes.length}-byte frame):`,
+          `link ${link.number}  killed client→server after ${link.c2s} bytes, ${into} into ` +
+            `message ${seq} (a ${bytes.length}-byte frame):`,
         );
         this.#o.say(
           `${INDENT}the server got ${range(link.first, link.last)} whole on this link; ${seq} ` +

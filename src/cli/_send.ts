@@ -4,7 +4,7 @@
 import type { Conn } from "../connection/types.ts";
 import type { Framing } from "../framing/types.ts";
 import { flag, integerOption, parseArgs, parseTarget, stringOption, UsageError } from "./_args.ts";
-import { jsonLine, payloadJson, showPayload } from "./_display.ts";
+import { bytesWord, jsonLine, payloadJson, showPayload } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { CliIo } from "./_io.ts";
 import { concat, describeError, formatAddr } from "./_net.ts";
@@ -247,8 +247,8 @@ async function transmit(
   function lineTooLong(n: number, length: number, whole: boolean): UsageError {
     return new UsageError(
       `cannot send line ${n} as ${framing.name}: it is longer than the limit of ` +
-        `${framing.maxFrameLength} bytes (${length} ${
-          whole ? "bytes" : "read so far, no end of line yet"
+        `${bytesWord(framing.maxFrameLength)} (${
+          whole ? bytesWord(length) : `${length} read so far, no end of line yet`
         })`,
     );
   }

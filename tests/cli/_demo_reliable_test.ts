@@ -112,6 +112,14 @@ test('demo --reliable says "it" of an ACK that confirms one message', TIMEOUT, a
   );
 });
 
+test('demo --reliable says "1 byte" of a cut one byte into a frame', TIMEOUT, async () => {
+  // Seed 20 with twelve messages cuts link 3 one byte into message 8 (the same on every runtime).
+  // Before: "1 bytes into message 8".
+  const { code, stdout, stderr } = await demo(["--messages", "12", "--seed", "20"]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /killed client→server after \d+ bytes, 1 byte into message 8 \(a /);
+});
+
 test("demo --reliable prints the same story for the same seed", TIMEOUT, async () => {
   const a = await demo(["--seed", "7", "--messages", "50"]);
   const b = await demo(["--seed", "7", "--messages", "50"]);

@@ -613,6 +613,23 @@ test(
 );
 
 test(
+  'send refuses a line over a limit of one byte in the singular: "1 byte"',
+  TIMEOUT,
+  async () => {
+    await using server = await startListen(["--port", "0", "--format", "u8", "--once"]);
+    const client = captureIo({ stdin: ["ab\n"] });
+    const args = ["send", `127.0.0.1:${server.port}`, "--format", "u8", "--max-frame-length", "1"];
+    assert.equal(await settles(run(args, client), "send"), 1);
+    // Before: "the limit of 1 bytes (2 bytes)".
+    assert.match(
+      client.stderr,
+      /cannot send line 1 as u8: it is longer than the limit of 1 byte \(2 bytes\)\n$/,
+    );
+    assert.equal(await server.done, 0);
+  },
+);
+
+test(
   "send sends the lines before a refused one, even when they come in the same read",
   TIMEOUT,
   async () => {
