@@ -10,7 +10,7 @@ import { run } from "../../src/cli/_run.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { DATA, DATA_HEADER } from "../../src/reliable/_protocol.ts";
-import { root } from "../_util/runtime.ts";
+import { adapter, root } from "../_util/runtime.ts";
 import { acceptingThrough, captureIo, readingThrough } from "./_capture_io.ts";
 import { importOf, runCli, runUntilIdle } from "./_spawn_cli.ts";
 import { watchSockets } from "../_util/leaks.ts";
@@ -171,6 +171,70 @@ test(
       io.stdout,
       /\nSummary: sent 20, received 20, lost 20, duplicated 0, order kept, resent \d+, reconnects \d+, 20 unknown messages\.\nSOMETHING WENT WRONG: the session did not deliver every message exactly once, in order\.\n/,
     );
+  },
+);
+
+/** `conn`, whose written bytes are added to `counts[index]` as they are written. */
+function countingWrites(conn: Conn, counts: number[], index: number): Conn {
+  const inner = conn.writable.getWriter();
+  counts[index] = 0;
+  return {
+    readable: conn.readable,
+    writable: new WritableStream({
+      write(chunk): Promise<void> {
+        counts[index]! += chunk.length;
+        return inner.write(chunk);
+      },
+      close: () => inner.close(),
+      abort: (reason) => inner.abort(reason),
+    }),
+    localAddr: conn.localAddr,
+    remoteAddr: conn.remoteAddr,
+    closeWrite(): Promise<void> {
+      inner.releaseLock();
+      return conn.closeWrite();
+    },
+    close: () => conn.close(),
+    closed: conn.closed,
+  };
+}
+
+test(
+  "demo --reliable's byte counts are what the proxy wrote to the server on each killed link",
+  TIMEOUT,
+  async () => {
+    // Before (mutation run of _demo_reliable.ts), a proxy that wrote other bytes of the cut frame
+    // than the story says (bytes.subarray(1, cut.partial), or none of them) passed every test.
+    const io = captureIo();
+    const counts: number[] = [];
+    io.adapter = async () => {
+      const real = await adapter();
+      let serverPort: number | undefined;
+      return {
+        async listen(options) {
+          const listener = await real.listen(options);
+          serverPort ??= (listener.addr as { port: number }).port; // the server listens first
+          return listener;
+        },
+        async connect(options) {
+          const conn = await real.connect(options);
+          const toServer = "port" in options && options.port === serverPort;
+          return toServer ? countingWrites(conn, counts, counts.length) : conn;
+        },
+      };
+    };
+    assert.equal(
+      await run(["demo", "--reliable", "--messages", "30", "--seed", "4"], io),
+      0,
+      io.stderr,
+    );
+    const kills = [
+      ...io.stdout.matchAll(/^link (\d+) {2}killed \S+ after (?:the client's )?(\d+) bytes/gm),
+    ];
+    assert.ok(kills.some((k) => /client→server/.test(k[0])), io.stdout);
+    for (const [line, link, bytes] of kills) {
+      assert.equal(counts[Number(link) - 1], Number(bytes), line);
+    }
   },
 );
 
