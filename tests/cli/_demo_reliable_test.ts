@@ -7,9 +7,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { run } from "../../src/cli/_run.ts";
-import type { Conn } from "../../src/connection/types.ts";
+import type { Adapter } from "../../src/cli/_io.ts";
+import type { Conn, Listener } from "../../src/connection/types.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
-import { DATA, DATA_HEADER } from "../../src/reliable/_protocol.ts";
+import { DATA, DATA_HEADER, readU64 } from "../../src/reliable/_protocol.ts";
 import { adapter, root } from "../_util/runtime.ts";
 import { acceptingThrough, captureIo, readingThrough } from "./_capture_io.ts";
 import { importOf, runCli, runUntilIdle } from "./_spawn_cli.ts";
@@ -136,25 +137,103 @@ test("two demo --reliable run at once: each listens on ports of its own", TIMEOU
   assert.deepEqual(runs.map((r) => r.code), [0, 0], runs.map((r) => r.stderr).join(""));
 });
 
-/** `conn`, whose DATA frames from the peer arrive with the payload's lowercase letters made uppercase. */
-function shoutingData(conn: Conn): Conn {
+/** `conn`, whose DATA frames from the peer arrive as `edit` makes them: one frame for each text it returns, with the frame's header. */
+function editingData(conn: Conn, edit: (seq: number, text: string) => string[]): Conn {
   const framing = lengthPrefixed();
   const decoder = framing.decoder();
+  const encoder = new TextEncoder();
+  const textDecoder = new TextDecoder();
   return readingThrough(
     conn,
     new TransformStream({
       transform(chunk, controller): void {
         decoder.push(chunk);
         for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) {
-          const upper = frame[0] !== DATA
-            ? frame
-            : frame.map((b, i) => i >= DATA_HEADER && b >= 0x61 && b <= 0x7a ? b - 0x20 : b);
-          controller.enqueue(framing.encode(upper));
+          if (frame[0] !== DATA) {
+            controller.enqueue(framing.encode(frame));
+            continue;
+          }
+          const header = frame.subarray(0, DATA_HEADER);
+          const text = textDecoder.decode(frame.subarray(DATA_HEADER));
+          for (const edited of edit(readU64(frame, 1), text)) {
+            const payload = encoder.encode(edited);
+            const out = new Uint8Array(DATA_HEADER + payload.length);
+            out.set(header);
+            out.set(payload, DATA_HEADER);
+            controller.enqueue(framing.encode(out));
+          }
         }
       },
     }),
   );
 }
+
+/** `conn`, whose DATA frames from the peer arrive with their text in upper case. */
+function shoutingData(conn: Conn): Conn {
+  return editingData(conn, (_, text) => [text.toUpperCase()]);
+}
+
+/** The runtime's adapter, with the connections the first listener (the demo's server) accepts passed through `wrap`. */
+async function serverThrough(wrap: (conn: Conn) => Conn): Promise<Adapter> {
+  const real = await adapter();
+  let first = true;
+  return {
+    connect: real.connect,
+    async listen(options): Promise<Listener> {
+      if (!first) return real.listen(options);
+      first = false;
+      return (await acceptingThrough(wrap)).listen(options);
+    },
+  };
+}
+
+test(
+  "demo --reliable judges what the server application received: order, duplicates, losses",
+  TIMEOUT,
+  async () => {
+    // A network between the proxy and the server that edits DATA frames (sessions carry no
+    // checksum). Before (mutation run of _demo_reliable.ts), a verdict that never counted a
+    // duplicate, stopped at the first one, or never saw the order broken passed every test, as
+    // did a story without the line about duplicate frames the server dropped.
+    const args = ["--messages", "5", "--seed", "3"];
+    const plain = await demo(args);
+    assert.equal(plain.code, 0, plain.stderr);
+    const texts = [...plain.stdout.matchAll(/^ {2}\d {2}"(.*)"$/gm)].map((m) => m[1]!);
+    assert.equal(texts.length, 5, plain.stdout);
+    const cases: Array<[string, (seq: number, text: string) => string[], number, string]> = [
+      // Messages 1 and 2 swapped.
+      [
+        "swapped",
+        (seq, text) => [seq <= 2 ? texts[2 - seq]! : text],
+        1,
+        "lost 0, duplicated 0, order BROKEN",
+      ],
+      // Message 2 with the text of 1.
+      [
+        "copied",
+        (seq, text) => [seq === 2 ? texts[0]! : text],
+        1,
+        "lost 1, duplicated 1, order kept",
+      ],
+      // Message 3 sent twice under its seq: the session drops the second.
+      [
+        "repeated",
+        (seq, text) => seq === 3 ? [text, text] : [text],
+        0,
+        "lost 0, duplicated 0, order kept",
+      ],
+    ];
+    for (const [name, edit, exit, verdict] of cases) {
+      const io = captureIo();
+      io.adapter = () => serverThrough((conn) => editingData(conn, edit));
+      assert.equal(await run(["demo", "--reliable", ...args], io), exit, `${name}: ${io.stderr}`);
+      assert.equal(io.stderr, "");
+      assert.match(io.stdout, new RegExp(`^Summary: sent 5, received 5, ${verdict}, `, "m"), name);
+      const dropped = /^\(The server dropped (\d+) duplicate frames?; timing-dependent\.\)$/m;
+      assert.equal(io.stdout.match(dropped)?.[1], name === "repeated" ? "1" : undefined, name);
+    }
+  },
+);
 
 test(
   "demo --reliable says SOMETHING WENT WRONG and exits 1 when the server gets messages that were not sent",
