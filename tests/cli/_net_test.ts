@@ -800,6 +800,54 @@ test("describeError() words Deno's errors, which have a name and no code", () =>
   assert.equal(describeError(failed(named("NotFound")), "connect"), "no such socket file");
 });
 
+test("describeError() has a phrase for each failure it knows, the same for Node's code and Deno's name", () => {
+  // Before (mutation run of _net.ts), any one of these phrases made empty passed every test.
+  const coded = (code: string) => Object.assign(new Error("raw"), { code });
+  const named = (name: string) => Object.assign(new Error("raw"), { name });
+  const said = (phrase: string, what: string): void => {
+    assert.ok(phrase !== "" && phrase !== "raw", `${what}: ${JSON.stringify(phrase)}`);
+  };
+  const pairs = [
+    ["EADDRINUSE", "AddrInUse"],
+    ["EACCES", "PermissionDenied"],
+    ["EADDRNOTAVAIL", "AddrNotAvailable"],
+  ];
+  for (const unix of [undefined, "listen", "connect"] as const) {
+    for (const [code, name] of unix === undefined ? pairs : [...pairs, ["ENOENT", "NotFound"]]) {
+      const phrase = describeError(coded(code!), unix);
+      said(phrase, `${code} ${unix}`);
+      assert.equal(describeError(named(name!), unix), phrase, `${name} ${unix}`);
+    }
+  }
+  for (const code of ["ENOTFOUND", "EAI_AGAIN", "ENOENT"]) said(describeError(coded(code)), code);
+  said(describeError(named("NotFound")), "NotFound");
+  for (
+    const code of [
+      "CONNECTION_REFUSED",
+      "CONNECTION_RESET",
+      "CONNECTION_TIMEOUT",
+      "CONNECTION_CLOSED",
+    ] as const
+  ) {
+    said(describeError(new ConnectionError("raw", { code })), code);
+  }
+});
+
+test("describeError() of a failure it has no phrase for says its message, or its cause's", () => {
+  // Before (mutation run of _net.ts), a ConnectionError without a phrase described as undefined,
+  // and one without a cause making describeError() throw ((error)?.name as error.name), passed.
+  assert.equal(
+    describeError(new ConnectionError("Cannot open session", { code: "PROTOCOL_ERROR" })),
+    "Cannot open session",
+  );
+  assert.equal(
+    describeError(new ConnectionError("Cannot connect", { cause: new Error("odd failure") })),
+    "odd failure",
+  );
+  assert.equal(describeError(undefined), "undefined");
+  assert.equal(describeError("a string"), "a string");
+});
+
 test(
   "listen without --once exits 0 on Ctrl-C after a connection ended with an error",
   TIMEOUT,
