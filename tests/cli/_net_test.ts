@@ -9,12 +9,13 @@ import { test } from "node:test";
 import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
 import { DEMO_MESSAGES } from "../../src/cli/_demo.ts";
 import { bytesWord, showPayload } from "../../src/cli/_display.ts";
-import { describeError, formatAddr, Progress } from "../../src/cli/_net.ts";
+import { concat, describeError, formatAddr, Progress, withDeadline } from "../../src/cli/_net.ts";
 import { mulberry32 } from "../../src/cli/_prng.ts";
 import { run } from "../../src/cli/_run.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import type { Conn, Listener, ListenOptions } from "../../src/connection/types.ts";
 import { adapter } from "../_util/runtime.ts";
+import { spyTimers } from "../_util/timer_spy.ts";
 import { acceptingThrough, type CaptureIo, captureIo, WAIT_DEADLINE_MS } from "./_capture_io.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
@@ -846,6 +847,43 @@ test("describeError() of a failure it has no phrase for says its message, or its
   );
   assert.equal(describeError(undefined), "undefined");
   assert.equal(describeError("a string"), "a string");
+});
+
+test("concat() returns the only part unchanged, and joins more into a new array", () => {
+  // Before (mutation run of _net.ts), a concat() that copied a lone part passed every test.
+  const one = new Uint8Array([1, 2]);
+  assert.equal(concat([one]), one);
+  const joined = concat([one, new Uint8Array([3])]);
+  assert.deepEqual([...joined], [1, 2, 3]);
+  assert.notEqual(joined.buffer, one.buffer);
+});
+
+test("withDeadline() rejects once its time has passed, and leaves no timer behind", async () => {
+  // Before (mutation run of _net.ts), a withDeadline() that set no timer, or cleared it before the
+  // race settled (return Promise.race(...) without await), or left it set, passed every test.
+  // A bound of its own, so that a withDeadline() that never settles fails here instead of hanging.
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const unsettled = new Promise<never>((_, reject) => {
+    guard = setTimeout(() => reject(new Error("withDeadline() did not settle")), WAIT_DEADLINE_MS);
+  });
+  try {
+    await assert.rejects(Promise.race([withDeadline(unsettled, 1, "the wait"), unsettled]), {
+      message: "the wait did not finish within 1 ms",
+    });
+  } finally {
+    clearTimeout(guard);
+  }
+  const spy = spyTimers();
+  try {
+    assert.equal(await withDeadline(Promise.resolve(7), 60_000, "the work"), 7);
+    await assert.rejects(withDeadline(Promise.reject(new Error("no")), 60_000, "it"), {
+      message: "no",
+    });
+    assert.equal(spy.made.length, 2);
+    assert.deepEqual([...spy.pending], []);
+  } finally {
+    spy.restore();
+  }
 });
 
 test(
