@@ -96,6 +96,11 @@ test("usage errors are one line naming the command, exit 2", async () => {
     [["send", "a:1", "b:2"], /^framewire send: expected one HOST:PORT/],
     [["send", "127.0.0.1:0"], /^framewire send: invalid port "0" in "127.0.0.1:0"/],
     [["send", "127.0.0.1:1", "--wait", "soon"], /^framewire send: invalid --wait "soon"/],
+    // Before (mutation run of _send.ts), a --wait range from -1, and send or listen without the
+    // -f (and -p) aliases docs/cli.md names, passed every test.
+    [["send", "127.0.0.1:1", "--wait", "-1"], /^framewire send: invalid --wait "-1"/],
+    [["send", "127.0.0.1:1", "-f", "u24"], /^framewire send: unknown format "u24"/],
+    [["listen", "-p", "0", "-f", "u24"], /^framewire listen: unknown format "u24"/],
     [["demo", "--seed", "-1"], /^framewire demo: invalid --seed "-1"/],
     [["demo", "--max-chunk", "0"], /^framewire demo: invalid --max-chunk "0"/],
   ];
