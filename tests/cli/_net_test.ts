@@ -460,6 +460,41 @@ test("listen and send name what is wrong with a Unix socket path", TIMEOUT, asyn
  * A server for one `send`: reads the whole request (closing with unread input would reset the
  * connection), answers `reply` and closes. Returns its port, the serving task and `close`.
  */
+/**
+ * `client`, whose `outputRoom()` records how many lines standard output had at each call, and
+ * counts the calls whose promise was awaited (an `await` calls its `then`).
+ */
+function watchingRoom(
+  client: CaptureIo,
+): { io: CaptureIo; waits: number[]; awaited: () => number } {
+  const waits: number[] = [];
+  let awaited = 0;
+  const io: CaptureIo = Object.create(client);
+  io.outputRoom = () => {
+    waits.push(client.stdout.split("\n").length - 1);
+    const room = client.outputRoom!();
+    return {
+      then(resolve, reject) {
+        awaited++;
+        return room.then(resolve, reject);
+      },
+    } as Promise<void>;
+  };
+  return { io, waits, awaited: () => awaited };
+}
+
+/** Checks that `waits` (lines printed at each wait for room) has one at every `batch` lines of `total`, and none more than `batch` apart. */
+function assertBatches(waits: readonly number[], batch: number, total: number): void {
+  for (let n = batch; n <= total; n += batch) {
+    assert.ok(waits.includes(n), `no wait for room after ${n} lines: ${waits.join(", ")}`);
+  }
+  let last = 0;
+  for (const n of waits) {
+    assert.ok(n - last <= batch, `${n - last} lines without a wait for room: ${waits.join(", ")}`);
+    last = n;
+  }
+}
+
 async function replyOnce(
   reply: Uint8Array,
 ): Promise<{ port: number; serving: Promise<void>; close: () => void }> {
@@ -511,8 +546,9 @@ test("send waits for room in its output within a read of replies", TIMEOUT, asyn
   const server = await replyOnce(new Uint8Array(4 * 10_000)); // 10,000 empty replies
   try {
     const client = captureIo({ stdin: ["ping\n"] });
+    const { io, waits, awaited } = watchingRoom(client);
     const giveRoom = client.holdOutput();
-    const done = settles(run(["send", `127.0.0.1:${server.port}`], client), "send");
+    const done = settles(run(["send", `127.0.0.1:${server.port}`], io), "send");
     await client.waitForOut(/#1 /);
     const printed = client.stdout.split("\n").length - 1;
     assert.ok(printed <= 1024, `${printed} replies printed before waiting for room`);
@@ -520,6 +556,10 @@ test("send waits for room in its output within a read of replies", TIMEOUT, asyn
     assert.equal(await done, 0, client.stderr);
     assert.match(client.stdout, /#10000 {2}0 B/);
     await server.serving;
+    // Every 1,024 replies, and after every read (before, mutation run of _send.ts, a wait after
+    // 1,023, or after every reply but the 1,024th, passed), each wait awaited.
+    assertBatches(waits, 1024, 10_000);
+    assert.equal(awaited(), waits.length);
   } finally {
     server.close();
   }
@@ -1141,19 +1181,16 @@ test(
     const server = await replyOnce(new Uint8Array([0, 0, 0, 2, 111, 107]));
     try {
       const client = captureIo({ stdin: ["ping\n"] });
-      let waits = 0;
-      const io: CaptureIo = Object.create(client);
-      io.outputRoom = () => {
-        waits++;
-        return client.outputRoom!();
-      };
+      const { io, waits, awaited } = watchingRoom(client);
       assert.equal(
         await settles(run(["send", `127.0.0.1:${server.port}`], io), "send"),
         0,
         client.stderr,
       );
       assert.equal(client.stdout, '#1  2 B  "ok"\n');
-      assert.ok(waits >= 1, "send never asked whether its output had room");
+      assert.ok(waits.length >= 1, "send never asked whether its output had room");
+      // And waited for it (before, mutation run of _send.ts, a call without await passed).
+      assert.equal(awaited(), waits.length);
       await server.serving;
     } finally {
       server.close();
