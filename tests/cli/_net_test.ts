@@ -95,8 +95,7 @@ interface Server extends AsyncDisposable {
   done: Promise<number>;
 }
 
-async function startListen(args: string[]): Promise<Server> {
-  const io = captureIo();
+async function startListen(args: string[], io: CaptureIo = captureIo()): Promise<Server> {
   const running = run(["listen", ...args], io);
   const stop = async () => {
     io.interrupt();
@@ -276,7 +275,8 @@ test(
     // One read of empty frames is thousands of lines. Before, all of them were printed (each a
     // write of its own) before listen waited for its output: 50 peers grew it to 1 GB while a
     // pager sat on its first page. The output here has no room until the test gives it some.
-    await using server = await startListen(["--port", "0"]);
+    const watched = watchingRoom(captureIo());
+    await using server = await startListen(["--port", "0"], watched.io);
     const { io, port } = server;
     const giveRoom = io.holdOutput();
     const conn = await (await adapter()).connect({ hostname: "127.0.0.1", port: Number(port) });
@@ -290,6 +290,10 @@ test(
       await io.waitForOut(/#10000 /);
       await writer.close();
       await io.waitForErr(/closed the connection after 10000 frames/);
+      // Every 1,024 lines (before, mutation run of _listen.ts, batches of 1,023 passed), and after
+      // every read, each wait awaited.
+      assertBatches(watched.waits, 1024, 10_000);
+      assert.equal(watched.awaited(), watched.waits.length);
     } finally {
       giveRoom(); // idempotent: listen must not stop waiting for room it never gets
       conn.close();
