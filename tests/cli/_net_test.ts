@@ -601,7 +601,7 @@ test("send --wait stops waiting for a server that keeps the connection open", TI
   const { listen } = await adapter();
   const listener = await listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as { port: number }).port;
-  const accepted: Array<{ close(): void }> = [];
+  const accepted: Conn[] = [];
   const serving = (async () => {
     for await (const conn of listener) {
       accepted.push(conn);
@@ -617,6 +617,13 @@ test("send --wait stops waiting for a server that keeps the connection open", TI
     );
     assert.match(client.stderr, /stopped waiting for replies after 50 ms/);
     await serving;
+    // And it closed its connection: what the server writes now is refused. Before (mutation run
+    // of _send.ts), a send that left it open (half-closed, reading nothing) passed every test.
+    const writer = accepted[0]!.writable.getWriter();
+    const refused = (async () => {
+      for (;;) await writer.write(new Uint8Array(1024));
+    })().then(() => false, () => true);
+    assert.equal(await settles(refused, "the server's writes to the closed send"), true);
   } finally {
     for (const c of accepted) c.close();
     listener.close();
