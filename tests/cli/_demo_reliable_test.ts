@@ -423,6 +423,35 @@ test(
 );
 
 test(
+  "demo --reliable that does not finish in time says so in one line, exits 1 and leaves nothing behind",
+  TIMEOUT,
+  async () => {
+    // A network that delivers no byte to the proxy or the server: the client waits for a WELCOME
+    // until the watchdog gives up (its 15 s made 100 ms here: setTimeout is wrapped). Before
+    // (mutation run of _demo_reliable.ts), the watchdog's words ("the demo" as ""), and a cleanup
+    // that left the client open (parts.client never set, or its close() deleted: it dials again
+    // for ever), passed every test.
+    const result = await runUntilIdle(`
+      ${importOf("run", "src/cli/_run.ts")}
+      ${importOf("runtimeIo", "src/cli/_io.ts")}
+      ${importOf("acceptingThrough", "tests/cli/_capture_io.ts")}
+      ${importOf("readingThrough", "tests/cli/_capture_io.ts")}
+      const realSetTimeout = globalThis.setTimeout;
+      globalThis.setTimeout = (f, ms, ...rest) => realSetTimeout(f, ms === 15000 ? 100 : ms, ...rest);
+      const io = await runtimeIo();
+      io.adapter = () =>
+        acceptingThrough((conn) => readingThrough(conn, new TransformStream({ transform() {} })));
+      const code = await run(["demo", "--reliable", "--messages", "5"], io);
+      io.err("exit " + code + "\\n");
+      await io.flush();
+    `);
+    const { code, stderr } = result;
+    assert.equal(code, 0, `the process did not end by itself (exit ${code}); stderr: ${stderr}`);
+    assert.equal(stderr, "framewire demo: the demo did not finish within 15000 ms\nexit 1\n");
+  },
+);
+
+test(
   "demo --reliable with two kills kills one link each way, and names the ACK a WELCOME stands in for",
   TIMEOUT,
   async () => {
