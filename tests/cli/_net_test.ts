@@ -187,24 +187,29 @@ test(
   "listen stopped with connections open says it closed them, mid-frame or not",
   TIMEOUT,
   async () => {
-    await using server = await startListen(["--port", "0", "--format", "u32be"]);
-    const { connect } = await adapter();
-    const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
-    try {
-      const writer = conn.writable.getWriter();
-      await writer.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 9, 1])); // one frame, then half
-      await server.io.waitForErr(/\[1\] connection from/);
-      await server.io.waitForOut(/\[1\] #1 /);
-      server.io.interrupt();
-      assert.equal(await server.done, 0);
-      // Not "<peer> closed the connection", and the half frame is no error: the listener closed it.
-      assert.match(
-        server.io.stderr,
-        /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 1 frame /,
-      );
-      assert.doesNotMatch(server.io.stderr, /error after/);
-    } finally {
-      conn.close();
+    // With --once too, whose exit code says whether the connection ended well: before (mutation
+    // run of _listen.ts), one closed by Ctrl-C counted as an error there (exit 1) and passed.
+    for (const once of [[], ["--once"]]) {
+      await using server = await startListen(["--port", "0", "--format", "u32be", ...once]);
+      const { connect } = await adapter();
+      const conn = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+      try {
+        const writer = conn.writable.getWriter();
+        await writer.write(new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 9, 1])); // one frame, then half
+        await server.io.waitForErr(/\[1\] connection from/);
+        await server.io.waitForOut(/\[1\] #1 /);
+        server.io.interrupt();
+        assert.equal(await server.done, 0, once.join(""));
+        // Not "<peer> closed the connection", and the half frame is no error: the listener closed
+        // it.
+        assert.match(
+          server.io.stderr,
+          /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 1 frame /,
+        );
+        assert.doesNotMatch(server.io.stderr, /error after/);
+      } finally {
+        conn.close();
+      }
     }
   },
 );
@@ -213,60 +218,82 @@ test(
   "listen --echo stopped while an echo waits for a peer that does not read says it closed the connection",
   TIMEOUT,
   async () => {
-    const io = captureIo();
-    // Accepted connections whose writes never finish until closed, as to a peer that stopped reading.
-    let echoing!: () => void;
-    const stuck = new Promise<void>((resolve) => echoing = resolve);
-    const real = await adapter();
-    const stalled = (conn: Conn): Conn => {
-      let fail: ((error: unknown) => void) | undefined;
-      return {
-        readable: conn.readable,
-        writable: new WritableStream<Uint8Array>({
-          write(): Promise<void> {
-            echoing();
-            return new Promise((_, reject) => fail = reject);
-          },
-        }),
-        localAddr: conn.localAddr,
-        remoteAddr: conn.remoteAddr,
-        closeWrite: () => conn.closeWrite(),
-        close(): void {
-          conn.close();
-          fail?.(
-            new ConnectionError("Cannot write as the connection is closed", {
-              code: "CONNECTION_CLOSED",
-            }),
-          );
-        },
-        closed: conn.closed,
-      };
-    };
-    io.adapter = () => acceptingThrough(stalled);
-    const done = run(["listen", "--port", "0", "--echo", "--format", "line"], io);
-    try {
-      const [, port] = await Promise.race([
-        io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/),
-        done.then((code) => Promise.reject(new Error(`listen exited with ${code}: ${io.stderr}`))),
-      ]);
-      const conn = await real.connect({ hostname: "127.0.0.1", port: Number(port) });
-      try {
-        const writer = conn.writable.getWriter();
-        await writer.write(te.encode("one\ntwo\n"));
-        await settles(stuck, "the wait for the echo");
-        io.interrupt();
-        assert.equal(await settles(done, "listen"), 0);
-        assert.match(io.stderr, /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 2 frames /);
-        assert.doesNotMatch(io.stderr, /error after/);
-      } finally {
-        conn.close();
-      }
-    } finally {
-      io.interrupt();
-      await settles(done, "listen").catch(() => {});
+    // With --once, whose exit code says whether the connection ended well, and with a line too long
+    // after the two frames in the same write (one read on loopback, as the framing-error test
+    // below assumes): that error came before Ctrl-C, and is one. Before (mutation run of
+    // _listen.ts), a stop that counted as an error (exit 1), and one that made any error while
+    // stopping a clean close, passed every test.
+    for (
+      const [once, tail] of [[[], ""], [["--once"], ""], [["--once"], "x".repeat(20)]] as const
+    ) {
+      await stoppedWhileEchoing([...once], tail);
     }
   },
 );
+
+/** listen --echo (line, --max-frame-length 9) stopped while an echo of "one", "two" waits, then `tail`. */
+async function stoppedWhileEchoing(once: string[], tail: string): Promise<void> {
+  const io = captureIo();
+  // Accepted connections whose writes never finish until closed, as to a peer that stopped reading.
+  let echoing!: () => void;
+  const stuck = new Promise<void>((resolve) => echoing = resolve);
+  const real = await adapter();
+  const stalled = (conn: Conn): Conn => {
+    let fail: ((error: unknown) => void) | undefined;
+    return {
+      readable: conn.readable,
+      writable: new WritableStream<Uint8Array>({
+        write(): Promise<void> {
+          echoing();
+          return new Promise((_, reject) => fail = reject);
+        },
+      }),
+      localAddr: conn.localAddr,
+      remoteAddr: conn.remoteAddr,
+      closeWrite: () => conn.closeWrite(),
+      close(): void {
+        conn.close();
+        fail?.(
+          new ConnectionError("Cannot write as the connection is closed", {
+            code: "CONNECTION_CLOSED",
+          }),
+        );
+      },
+      closed: conn.closed,
+    };
+  };
+  io.adapter = () => acceptingThrough(stalled);
+  const done = run(
+    ["listen", "--port", "0", "--echo", "--format", "line", "--max-frame-length", "9", ...once],
+    io,
+  );
+  try {
+    const [, port] = await Promise.race([
+      io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/),
+      done.then((code) => Promise.reject(new Error(`listen exited with ${code}: ${io.stderr}`))),
+    ]);
+    const conn = await real.connect({ hostname: "127.0.0.1", port: Number(port) });
+    try {
+      const writer = conn.writable.getWriter();
+      await writer.write(te.encode("one\ntwo\n" + tail));
+      await settles(stuck, "the wait for the echo");
+      io.interrupt();
+      assert.equal(await settles(done, "listen"), tail === "" ? 0 : 1);
+      if (tail === "") {
+        assert.match(io.stderr, /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 2 frames /);
+        assert.doesNotMatch(io.stderr, /error after/);
+      } else {
+        assert.match(io.stderr, /\[1\] error after 2 frames, closing the connection: .* 9\b/);
+        assert.doesNotMatch(io.stderr, /closed the connection to/);
+      }
+    } finally {
+      conn.close();
+    }
+  } finally {
+    io.interrupt();
+    await settles(done, "listen").catch(() => {});
+  }
+}
 
 test(
   "listen waits for room in its output within a read, not only after it",
