@@ -296,6 +296,53 @@ async function stoppedWhileEchoing(once: string[], tail: string): Promise<void> 
 }
 
 test(
+  "listen --echo whose echo cannot be written reports it and closes the connection",
+  TIMEOUT,
+  async () => {
+    // Before (mutation run of _listen.ts), a listen that ignored a failed echo (awaiting it with its
+    // error caught) and went on reading passed every test (exit 0, "closed the connection").
+    const io = captureIo();
+    const refusing = (conn: Conn): Conn => ({
+      readable: conn.readable,
+      writable: new WritableStream<Uint8Array>({
+        write(): never {
+          throw new Error("no room for echoes");
+        },
+      }),
+      localAddr: conn.localAddr,
+      remoteAddr: conn.remoteAddr,
+      closeWrite: () => conn.closeWrite(),
+      close: () => conn.close(),
+      closed: conn.closed,
+    });
+    io.adapter = () => acceptingThrough(refusing);
+    const done = run(["listen", "--port", "0", "--echo", "--format", "line", "--once"], io);
+    try {
+      const [, port] = await Promise.race([
+        io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/),
+        done.then((code) => Promise.reject(new Error(`listen exited with ${code}: ${io.stderr}`))),
+      ]);
+      const conn = await (await adapter()).connect({ hostname: "127.0.0.1", port: Number(port) });
+      try {
+        const writer = conn.writable.getWriter();
+        await writer.write(te.encode("one\n"));
+        await writer.close();
+        assert.equal(await settles(done, "listen"), 1);
+        assert.match(
+          io.stderr,
+          /\[1\] error after 1 frame, closing the connection: no room for echoes\n$/,
+        );
+      } finally {
+        conn.close();
+      }
+    } finally {
+      io.interrupt();
+      await settles(done, "listen").catch(() => {});
+    }
+  },
+);
+
+test(
   "listen waits for room in its output within a read, not only after it",
   TIMEOUT,
   async () => {
