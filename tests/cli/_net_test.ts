@@ -463,6 +463,26 @@ test("listen and send work over a Unix socket", TIMEOUT, async () => {
 });
 
 test(
+  "listen says where it listens, in which format, whether it echoes and how it stops",
+  TIMEOUT,
+  async () => {
+    // Before (mutation run of _listen.ts), ", echo", "exits after one connection" and "Ctrl-C to
+    // stop" could each go from that line and every test passed.
+    const cases: Array<[string[], string]> = [
+      [[], "(format u32be); Ctrl-C to stop"],
+      [["--echo", "--once", "--format", "line"], "(format line, echo); exits after one connection"],
+    ];
+    for (const [args, rest] of cases) {
+      await using server = await startListen(["--port", "0", ...args]);
+      assert.equal(
+        server.io.stderr,
+        `framewire listen: listening on 127.0.0.1:${server.port} ${rest}\n`,
+      );
+    }
+  },
+);
+
+test(
   "listen closes its listener when standard error fails as it says where it listens",
   TIMEOUT,
   async () => {
@@ -486,7 +506,10 @@ test(
         },
       });
     try {
-      await run(["listen", "--port", "0"], io).catch(() => {});
+      // And fails (before, mutation run of _listen.ts, one that went on after closing its listener,
+      // then returned 0 at once, passed).
+      assert.equal(await run(["listen", "--port", "0"], io), 1);
+      assert.match(io.stderr, /^framewire listen: write EPIPE$/m);
       assert.equal(made.length, 1);
       const port = (made[0]!.addr as { port: number }).port;
       // Closed: a connect is refused (one that got through is closed at once).
