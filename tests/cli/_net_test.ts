@@ -543,6 +543,21 @@ test("listen and send name what is wrong with a Unix socket path", TIMEOUT, asyn
       sendIo.stderr,
       `framewire send: cannot connect to ${missing}: no such socket file\n`,
     );
+    // A socket it may not use: no advice about ports (root, who runs these tests, is never refused,
+    // so the adapter's error is made here). Before (mutation run of _send.ts), a send that did not
+    // say it was connecting to a Unix socket ("path" in target as "" in target) passed every test.
+    const deniedIo = captureIo({ stdin: ["x\n"] });
+    deniedIo.adapter = () =>
+      Promise.resolve({
+        connect: () =>
+          Promise.reject(Object.assign(new Error("connect EACCES"), { code: "EACCES" })),
+        listen: () => Promise.reject(new Error("not used")),
+      });
+    assert.equal(await run(["send", `unix:${missing}`], deniedIo), 1);
+    assert.equal(
+      deniedIo.stderr,
+      `framewire send: cannot connect to ${missing}: permission denied\n`,
+    );
     // A file left behind at the path (as by a server that was killed).
     const stale = join(dir, "stale.sock");
     await writeFile(stale, "");
