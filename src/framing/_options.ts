@@ -347,7 +347,8 @@ function editDistance(a: string, b: string): number {
  * The keys checked are those options are read from: the enumerable string keys,
  * own or inherited (`Object.create({ maxFrameLength: 5 })` sets the limit, so an
  * inherited misspelling is refused too), up to `Object.prototype`, whose keys
- * are no caller's. Symbol keys are never read, so never refused.
+ * are no caller's. Symbol keys are never read, so never refused, nor are
+ * inherited methods (enumerable in a class compiled to ES5).
  */
 export function checkFramingOptions(
   options: object,
@@ -380,7 +381,11 @@ export function checkFramingOptions(
   }
 }
 
-/** The enumerable string keys of `options` and its prototypes, up to `Object.prototype`. */
+/**
+ * The enumerable string keys of `options` and its prototypes, up to `Object.prototype`; an
+ * inherited key whose value is a function is a method (no option takes a function): a class
+ * compiled to ES5, a constructor function's or an object literal's methods are enumerable.
+ */
 function optionKeys(options: object): string[] {
   let keys = Object.keys(options);
   for (
@@ -388,7 +393,11 @@ function optionKeys(options: object): string[] {
     proto !== null && proto !== Object.prototype;
     proto = Object.getPrototypeOf(proto)
   ) {
-    keys = keys.concat(Object.keys(proto).filter((key) => !keys.includes(key)));
+    keys = keys.concat(
+      Object.keys(proto).filter((key) =>
+        !keys.includes(key) && typeof (options as Record<string, unknown>)[key] !== "function"
+      ),
+    );
   }
   return keys;
 }

@@ -192,7 +192,7 @@ test("a framing factory refuses an option it does not take, naming the one meant
   }
 });
 
-test("a framing factory checks the keys it reads: inherited ones too; symbol keys it neither reads nor checks", () => {
+test("a framing factory checks the keys it reads: inherited ones too, but not inherited methods; symbol keys it neither reads nor checks", () => {
   // Options are read by name through the prototype chain, as Web IDL dictionaries are: an
   // inherited maxFrameLength sets the limit, so an inherited misspelling must be refused too.
   // Before, only own keys were checked: lengthPrefixed(Object.create({ lengthFieldLength: 2 }))
@@ -217,6 +217,18 @@ test("a framing factory checks the keys it reads: inherited ones too; symbol key
     width: undefined,
   });
   assert.equal(lengthPrefixed(hidden).name, "u32be");
+  // An inherited method is no option (none takes a function): a class compiled to ES5, a
+  // constructor function or an object literal puts enumerable methods on the prototype. Before,
+  // lines(new Config()) below failed with 'has no option "describe"'. An own one is still refused.
+  function Config(this: { maxFrameLength: number }): void {
+    this.maxFrameLength = 7;
+  }
+  Config.prototype.describe = function (): string {
+    return "config";
+  };
+  assert.equal(lines(new (Config as Any)()).maxFrameLength, 7);
+  assert.equal(lines(Object.create({ maxFrameLength: 8, toString: () => "x" })).maxFrameLength, 8);
+  assert.throws(() => lines({ describe: () => "x" } as Any), /has no option "describe"/);
   // A symbol key is never read, so it is no option: not refused, and no limit.
   assert.equal(lines({ [Symbol("maxFrameLength")]: 5 } as Any).maxFrameLength, 64 * 1024);
   // Object.prototype's own keys are not the caller's: an enumerable one that some other code
