@@ -1165,6 +1165,19 @@ test("SessionMachine: a server's resumeTimeout check that comes on time, or late
   }
 });
 
+test("SessionMachine: a server's resumeTimeout check late by exactly LATE_TIMER_MS renews the wait", () => {
+  // The bound is inclusive, as the driver's OVERDUE_MS (the same 50 ms) is: a timer that much late
+  // gets the I/O turn first, and so must the session. Before, no test told >= from >.
+  const { c, s } = connectedPair();
+  s.disconnected(T0 + 1, new Error("cut"));
+  take(s);
+  const late = T0 + 30_001 + LATE_TIMER_MS;
+  s.tick(late);
+  assert.deepEqual(take(s).events, [], "not lost at a check LATE_TIMER_MS late");
+  assert.equal(s.deadline, late + 30_000);
+  void c;
+});
+
 test("SessionMachine: a DATA payload above maxMessageSize drops the connection, undelivered", () => {
   // Below the framing's 1 KiB floor, which lets such a frame through.
   const { s } = connectedPair({}, { maxMessageSize: 10 });

@@ -23,6 +23,7 @@ import type { ReliableServer, ReliableSession } from "../../src/reliable/types.t
 import { FakeClock, stoppableClock } from "../_util/fake_clock.ts";
 import { MemoryNetwork } from "../_util/memory_conn.ts";
 import { reliableServer } from "../../src/reliable/reliable_server.ts";
+import { LATE_TIMER_MS } from "../../src/reliable/_session_machine.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import {
   answerTo,
@@ -447,6 +448,32 @@ test(
         assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST], "not renewed twice");
       },
     );
+  },
+);
+
+test(
+  "reliable server: a tombstone whose prune timer runs exactly LATE_TIMER_MS late is renewed; less late, it is not",
+  { timeout: 10000 },
+  async () => {
+    // The bound is inclusive, as the session's (SessionMachine.tick) and the driver's OVERDUE_MS
+    // are. Before, no test told >= from >: the other tests stop the server for seconds.
+    for (const [late, renewed] of [[LATE_TIMER_MS, true], [LATE_TIMER_MS - 1, false]] as const) {
+      const { fake, clock, stop } = stoppableClock();
+      await withRawServer({ clock, resumeTimeout: 8000 }, async ({ net, server, dial }) => {
+        await endSession(server, dial, 7); // its prune timer is due 8000 ms from now
+        const resume = encodeHandshake(HELLO, FLAG_RESUME, new Uint8Array(16).fill(7), 0);
+        fake.advance(7999);
+        stop(late);
+        fake.advance(1); // the prune timer runs, `late` ms after its due time
+        await drainJobs();
+        const answer = await answerTo(net, resume);
+        if (renewed) assert.equal(answer[0], GOODBYE, `late ${late}: renewed`);
+        else {
+          const again = decodeHandshake(answer)!;
+          assert.deepEqual([again.type, again.flags], [WELCOME, FLAG_LOST], `late ${late}: gone`);
+        }
+      });
+    }
   },
 );
 
