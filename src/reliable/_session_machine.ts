@@ -467,10 +467,10 @@ export class SessionMachine {
       if (type === DATA) this.#onData(frame, now);
       else if (type === ACK && frame.length === ACK_LENGTH) this.#onAck(readU64(frame, 1), now);
       else if (type === GOODBYE && frame.length === ACK_LENGTH) this.#onGoodbye(frame, now);
-      else {this.#protocolError(
-          now,
-          `unexpected frame type ${type} (${plural(frame.length, "byte")})`,
-        );}
+      else {
+        const size = plural(frame.length, "byte");
+        this.#protocolError(now, `unexpected frame type ${type} (${size})`);
+      }
       return;
     }
     // Handshaking.
