@@ -29,6 +29,9 @@ ${formatHelp()}
   --max-frame-length N    largest frame sent or reply accepted, in bytes
                           (default 4194304 for length formats, or 255 for u8 and
                           65535 for u16; 65536 for line)
+  --connect-timeout MS    give up a connection the peer does not answer after
+                          MS milliseconds (default 10000; 0: wait as long as
+                          the system does, about two minutes on Linux)
   --wait MS               after standard input ends, wait at most MS
                           milliseconds for replies (default: until the server
                           closes the connection)
@@ -45,10 +48,14 @@ Examples:
 const SPEC = {
   format: { type: "string", short: "f" },
   "max-frame-length": { type: "string" },
+  "connect-timeout": { type: "string" },
   wait: { type: "string" },
   json: { type: "boolean" },
   preview: { type: "string" },
 } as const;
+
+/** Ms `send` waits for a peer to answer its connect (`--connect-timeout`). */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
 
 /** Runs `framewire send`; returns the exit code. */
 export async function send(args: readonly string[], io: CliIo): Promise<number> {
@@ -71,6 +78,11 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
   });
   const framing = framingFor(stringOption(parsed, "format"), maxFrameLength);
   const wait = integerOption(parsed, "wait", { min: 0, max: 2_147_483_647 });
+  const connectTimeout = integerOption(parsed, "connect-timeout", {
+    min: 0,
+    max: 2_147_483_647,
+    fallback: DEFAULT_CONNECT_TIMEOUT,
+  })!;
   const json = flag(parsed, "json");
   const preview = integerOption(parsed, "preview", {
     min: 1,
@@ -80,15 +92,26 @@ export async function send(args: readonly string[], io: CliIo): Promise<number> 
 
   const adapter = await io.adapter();
   let conn: Conn;
+  // A peer that never answers (a black-holed address, a full accept queue) is given up after
+  // connectTimeout, not after the system's own limit (about two minutes on Linux).
+  const gaveUp = new Error(`no answer within ${connectTimeout} ms (--connect-timeout)`);
+  const giveUp = new AbortController();
+  const timer = connectTimeout === 0
+    ? undefined
+    : setTimeout(() => giveUp.abort(gaveUp), connectTimeout);
   try {
-    conn = await adapter.connect(target);
+    conn = await adapter.connect({ ...target, signal: giveUp.signal });
   } catch (error) {
     io.err(
       `framewire send: cannot connect to ${formatAddr(target)}: ${
-        describeError(error, "path" in target ? "connect" : undefined)
+        error === gaveUp
+          ? gaveUp.message
+          : describeError(error, "path" in target ? "connect" : undefined)
       }\n`,
     );
     return 1;
+  } finally {
+    clearTimeout(timer);
   }
 
   try {

@@ -39,6 +39,7 @@ import {
   runtime,
   scriptArgv,
 } from "../_util/runtime.ts";
+import { startSilentListener } from "../_util/silent_listener.ts";
 import { prng } from "../_util/rechunk_proxy.ts";
 import { abortListeners } from "../_util/abort_listeners.ts";
 import { concat } from "../framing/_formats.ts";
@@ -995,26 +996,10 @@ export function adapterSuite(name: Runtime): void {
       // a listener with a backlog of 1 that never accepts (its process blocks once listening), so
       // Linux drops the SYNs that come once its accept queue is full.
       const { connect, connectTls } = await adapter(name);
-      const script = `
-        const server = require("node:net").createServer();
-        server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
-          console.log(server.address().port);
-          // Blocked, but for a minute at most: a test that failed leaves it behind no longer.
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
-          process.exit(0);
-        });`;
-      const child = spawn(binaries.node, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
-      const exited = new Promise((resolve) => child.once("close", resolve));
+      const listener = await startSilentListener();
+      const port = listener.port;
       const opened: Conn[] = [];
       try {
-        const port = await new Promise<number>((resolve, reject) => {
-          let out = "";
-          child.stdout!.setEncoding("utf8").on("data", (s: string) => {
-            out += s;
-            if (out.includes("\n")) resolve(Number(out));
-          });
-          child.once("exit", (code) => reject(new Error(`the listener exited with ${code}`)));
-        });
         // One connection fills the accept queue, or leaves one place in it.
         opened.push(await connect({ port }));
         const aborts = [new AbortController(), new AbortController(), new AbortController()];
@@ -1040,8 +1025,7 @@ export function adapterSuite(name: Runtime): void {
         for (const pending of connecting) await assert.rejects(pending, (e) => e === reason);
       } finally {
         for (const conn of opened) conn.close();
-        child.kill();
-        await exited;
+        await listener.close();
       }
     },
     { skip: process.platform !== "linux" && "Linux drops SYNs to a full accept queue" },

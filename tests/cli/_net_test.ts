@@ -15,6 +15,7 @@ import { run } from "../../src/cli/_run.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import type { Conn, Listener, ListenOptions } from "../../src/connection/types.ts";
 import { adapter } from "../_util/runtime.ts";
+import { startSilentListener } from "../_util/silent_listener.ts";
 import { spyTimers } from "../_util/timer_spy.ts";
 import { acceptingThrough, type CaptureIo, captureIo, WAIT_DEADLINE_MS } from "./_capture_io.ts";
 import { watchSockets } from "../_util/leaks.ts";
@@ -775,6 +776,47 @@ test(
     assert.match(server.io.stderr, /closed the connection after 1 frame/);
   },
 );
+
+test(
+  "send gives up a connect the peer does not answer after --connect-timeout, with one line",
+  { ...TIMEOUT, skip: process.platform !== "linux" && "Linux drops SYNs to a full accept queue" },
+  async () => {
+    // The peer does not answer: a listener with a backlog of 1 that never accepts (its process
+    // blocks once listening), its accept queue filled first, so Linux drops the SYNs that come
+    // after. Before, send waited for the system to give up (about two minutes).
+    const listener = await startSilentListener();
+    const port = listener.port;
+    const net = await adapter();
+    const opened: Conn[] = [];
+    try {
+      // Fill the accept queue: connects complete until it is full (two with a backlog of 1).
+      for (let i = 0; i < 8; i++) {
+        const conn = await net.connect({ port, signal: AbortSignal.timeout(1000) }).catch(() => {});
+        if (conn === undefined) break;
+        opened.push(conn);
+      }
+      const io = captureIo({ stdin: ["hello\n"] });
+      const args = ["send", `127.0.0.1:${port}`, "--connect-timeout", "200"];
+      assert.equal(await settles(run(args, io), "send"), 1);
+      assert.equal(
+        io.stderr,
+        `framewire send: cannot connect to 127.0.0.1:${port}: no answer within 200 ms (--connect-timeout)\n`,
+      );
+      assert.equal(io.stdout, "");
+    } finally {
+      for (const conn of opened) conn.close();
+      await listener.close();
+    }
+  },
+);
+
+test("send --connect-timeout refuses what is no count of ms", async () => {
+  for (const bad of ["-1", "x", "1.5"]) {
+    const io = captureIo();
+    assert.equal(await run(["send", "127.0.0.1:9", "--connect-timeout", bad], io), 2, bad);
+    assert.match(io.stderr, /--connect-timeout/, bad);
+  }
+});
 
 test(
   'send refuses a line over a limit of one byte in the singular: "1 byte"',
