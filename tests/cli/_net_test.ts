@@ -264,35 +264,26 @@ async function stoppedWhileEchoing(once: string[], tail: string): Promise<void> 
     };
   };
   io.adapter = () => acceptingThrough(stalled);
-  const done = run(
-    ["listen", "--port", "0", "--echo", "--format", "line", "--max-frame-length", "9", ...once],
+  await using server = await startListen(
+    ["--port", "0", "--echo", "--format", "line", "--max-frame-length", "9", ...once],
     io,
   );
+  const conn = await real.connect({ hostname: "127.0.0.1", port: Number(server.port) });
   try {
-    const [, port] = await Promise.race([
-      io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/),
-      done.then((code) => Promise.reject(new Error(`listen exited with ${code}: ${io.stderr}`))),
-    ]);
-    const conn = await real.connect({ hostname: "127.0.0.1", port: Number(port) });
-    try {
-      const writer = conn.writable.getWriter();
-      await writer.write(te.encode("one\ntwo\n" + tail));
-      await settles(stuck, "the wait for the echo");
-      io.interrupt();
-      assert.equal(await settles(done, "listen"), tail === "" ? 0 : 1);
-      if (tail === "") {
-        assert.match(io.stderr, /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 2 frames /);
-        assert.doesNotMatch(io.stderr, /error after/);
-      } else {
-        assert.match(io.stderr, /\[1\] error after 2 frames, closing the connection: .* 9\b/);
-        assert.doesNotMatch(io.stderr, /closed the connection to/);
-      }
-    } finally {
-      conn.close();
+    const writer = conn.writable.getWriter();
+    await writer.write(te.encode("one\ntwo\n" + tail));
+    await settles(stuck, "the wait for the echo");
+    io.interrupt();
+    assert.equal(await server.done, tail === "" ? 0 : 1);
+    if (tail === "") {
+      assert.match(io.stderr, /\[1\] closed the connection to 127\.0\.0\.1:\d+ after 2 frames /);
+      assert.doesNotMatch(io.stderr, /error after/);
+    } else {
+      assert.match(io.stderr, /\[1\] error after 2 frames, closing the connection: .* 9\b/);
+      assert.doesNotMatch(io.stderr, /closed the connection to/);
     }
   } finally {
-    io.interrupt();
-    await settles(done, "listen").catch(() => {});
+    conn.close();
   }
 }
 
@@ -317,28 +308,25 @@ test(
       closed: conn.closed,
     });
     io.adapter = () => acceptingThrough(refusing);
-    const done = run(["listen", "--port", "0", "--echo", "--format", "line", "--once"], io);
+    await using server = await startListen(
+      ["--port", "0", "--echo", "--format", "line", "--once"],
+      io,
+    );
+    const conn = await (await adapter()).connect({
+      hostname: "127.0.0.1",
+      port: Number(server.port),
+    });
     try {
-      const [, port] = await Promise.race([
-        io.waitForErr(/listening on 127\.0\.0\.1:(\d+)/),
-        done.then((code) => Promise.reject(new Error(`listen exited with ${code}: ${io.stderr}`))),
-      ]);
-      const conn = await (await adapter()).connect({ hostname: "127.0.0.1", port: Number(port) });
-      try {
-        const writer = conn.writable.getWriter();
-        await writer.write(te.encode("one\n"));
-        await writer.close();
-        assert.equal(await settles(done, "listen"), 1);
-        assert.match(
-          io.stderr,
-          /\[1\] error after 1 frame, closing the connection: no room for echoes\n$/,
-        );
-      } finally {
-        conn.close();
-      }
+      const writer = conn.writable.getWriter();
+      await writer.write(te.encode("one\n"));
+      await writer.close();
+      assert.equal(await server.done, 1);
+      assert.match(
+        io.stderr,
+        /\[1\] error after 1 frame, closing the connection: no room for echoes\n$/,
+      );
     } finally {
-      io.interrupt();
-      await settles(done, "listen").catch(() => {});
+      conn.close();
     }
   },
 );
