@@ -382,17 +382,22 @@ export function checkFramingOptions(
 }
 
 /**
- * The enumerable string keys of `options` and its prototypes, up to `Object.prototype`; an
- * inherited key whose value is a function is a method (no option takes a function): a class
- * compiled to ES5, a constructor function's or an object literal's methods are enumerable.
+ * The enumerable string keys of `options` and its prototypes, up to `Object.prototype` (or a
+ * prototype met before); an inherited key whose value is a function is a method (no option
+ * takes a function): a class compiled to ES5, a constructor function's or an object literal's
+ * methods are enumerable.
  */
 function optionKeys(options: object): string[] {
   let keys = Object.keys(options);
+  // Only a Proxy can make a chain that comes back on itself (its getPrototypeOf trap): stop
+  // at the first prototype seen before, where `instanceof` would loop for ever.
+  const seen = new Set<object>([options]);
   for (
     let proto: object | null = Object.getPrototypeOf(options);
-    proto !== null && proto !== Object.prototype;
+    proto !== null && proto !== Object.prototype && !seen.has(proto);
     proto = Object.getPrototypeOf(proto)
   ) {
+    seen.add(proto);
     keys = keys.concat(
       Object.keys(proto).filter((key) =>
         !keys.includes(key) && typeof (options as Record<string, unknown>)[key] !== "function"

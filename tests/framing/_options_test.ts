@@ -242,6 +242,16 @@ test("a framing factory checks the keys it reads: inherited ones too, but not in
   }
 });
 
+test("an options Proxy whose prototype chain comes back on itself is read once round", () => {
+  // Before, the walk up the prototypes followed the trap for ever (the test run hung).
+  const looped = (target: object): object => {
+    const proxy: object = new Proxy(target, { getPrototypeOf: () => proxy });
+    return proxy;
+  };
+  assert.equal(lines(looped({ maxFrameLength: 9 })).maxFrameLength, 9);
+  assert.throws(() => lines(looped({ maxFrameLen: 9 })), /has no option "maxFrameLen"/);
+});
+
 test("something other than a framing: a TypeError naming what is missing", async () => {
   const link = new MemoryLink();
   const expected = (action: string, received: string) => ({
