@@ -58,6 +58,11 @@ const UNIX_PHRASES: Record<"listen" | "connect", Record<string, string>> = {
   },
 };
 
+/** The table's phrase for `code`: its own keys only (a `name` of "constructor" is no code of it). */
+function phraseOf(table: Record<string, string>, code: string | undefined): string | undefined {
+  return code !== undefined && Object.hasOwn(table, code) ? table[code] : undefined;
+}
+
 /**
  * A short, lower-case reason for a socket or framing failure, for one-line
  * messages; `unix`: what was being done with a Unix socket path.
@@ -65,16 +70,16 @@ const UNIX_PHRASES: Record<"listen" | "connect", Record<string, string>> = {
 export function describeError(error: unknown, unix?: "listen" | "connect"): string {
   if (unix !== undefined) {
     const code = codeOf(error instanceof ConnectionError ? error.cause : error);
-    const phrase = UNIX_PHRASES[unix][code ?? ""];
+    const phrase = phraseOf(UNIX_PHRASES[unix], code);
     if (phrase !== undefined) return phrase;
   }
   if (error instanceof ConnectionError) {
-    const phrase = PHRASES[error.code] ?? PHRASES[codeOf(error.cause) ?? ""];
+    const phrase = phraseOf(PHRASES, error.code) ?? phraseOf(PHRASES, codeOf(error.cause));
     if (phrase !== undefined) return phrase;
     return error.cause instanceof Error ? error.cause.message : error.message;
   }
   if (error instanceof FramingError) return error.message;
-  const phrase = PHRASES[codeOf(error) ?? ""];
+  const phrase = phraseOf(PHRASES, codeOf(error));
   if (phrase !== undefined) return phrase;
   return error instanceof Error ? error.message : String(error);
 }

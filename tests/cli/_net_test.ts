@@ -1027,6 +1027,25 @@ test("describeError() has a phrase for each failure it knows, the same for Node'
   }
 });
 
+test("describeError() takes no phrase from Object.prototype for a code or name like 'constructor'", () => {
+  // Before, a name of "toString" read Object.prototype.toString from the phrase table and the
+  // line said "function toString() { [native code] }".
+  for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    const named = Object.assign(new Error("its own words"), { name: key });
+    const coded = Object.assign(new Error("its own words"), { code: key });
+    for (const error of [named, coded]) {
+      for (const unix of [undefined, "listen", "connect"] as const) {
+        assert.equal(describeError(error, unix), "its own words", `${key} ${unix}`);
+        assert.equal(
+          describeError(new ConnectionError("Cannot connect", { cause: error }), unix),
+          "its own words",
+          `${key} ${unix}, as a cause`,
+        );
+      }
+    }
+  }
+});
+
 test("describeError() of a failure it has no phrase for says its message, or its cause's", () => {
   // Before (mutation run of _net.ts), a ConnectionError without a phrase described as undefined,
   // and one without a cause making describeError() throw ((error)?.name as error.name), passed.
