@@ -26,9 +26,9 @@ export interface CliIo {
   /** Resolves once everything written so far has been handed to the OS. */
   flush(): Promise<void>;
   /**
-   * Resolves once standard output has room again (at most about 1 MiB
-   * waiting), so that a reader slower than the peer holds the peer back;
-   * absent where a write blocks until the OS took it.
+   * Resolves once standard output and standard error have room again (at
+   * most about 1 MiB waiting on each), so that a reader slower than the peer
+   * holds the peer back; absent where a write blocks until the OS took it.
    */
   outputRoom?(): Promise<void>;
   /** Standard input as byte chunks. */

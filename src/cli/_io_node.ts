@@ -26,18 +26,18 @@ function outputFailed(name: "output" | "error", error: Error & { code?: string }
   process.exit(1);
 }
 
-/** Bytes that may wait for standard output before reading from the network waits too. */
+/** Bytes that may wait for standard output (or error) before reading from the network waits too. */
 const OUTPUT_ROOM = 1024 * 1024;
 
 /** The last write to standard output and error: settles once it was handed to the OS. */
 const lastWrite = { output: Promise.resolve(), error: Promise.resolve() };
-/** Characters written to standard output whose write has not called back yet. */
-let outputWaiting = 0;
+/** Characters written to standard output and error whose write has not called back yet. */
+const waiting = { output: 0, error: 0 };
 
 function write(stream: NodeJS.WritableStream, name: "output" | "error", text: string): void {
   // Counted here, not with writableLength: Bun's process.stdout keeps that at 0.
   const length = text.length;
-  if (name === "output") outputWaiting += length;
+  waiting[name] += length;
   const { promise, callback } = writeDone(name, length);
   lastWrite[name] = promise;
   stream.write(text, callback);
@@ -58,7 +58,7 @@ function writeDone(
     // It gets the error of a failed write (Bun reports it there before the event, and may exit
     // before the event comes).
     callback = (error) => {
-      if (name === "output") outputWaiting -= length;
+      waiting[name] -= length;
       if (error) outputFailed(name, error);
       else resolve();
     };
@@ -87,8 +87,12 @@ export function nodeIo(runtime: "node" | "bun"): CliIo {
       await Promise.all([lastWrite.output, lastWrite.error]);
     },
     outputRoom(): Promise<void> {
-      // Once over, until all of it is written: a pipe to a slow reader fills in bursts.
-      return outputWaiting > OUTPUT_ROOM ? lastWrite.output : Promise.resolve();
+      // Once over, until all of it is written: a pipe to a slow reader fills in bursts. Standard
+      // error counts as well: listen writes a line or two there for every connection.
+      const output = waiting.output > OUTPUT_ROOM ? lastWrite.output : undefined;
+      const error = waiting.error > OUTPUT_ROOM ? lastWrite.error : undefined;
+      if (output === undefined || error === undefined) return output ?? error ?? Promise.resolve();
+      return Promise.all([output, error]).then(() => {});
     },
     stdin(): AsyncIterable<Uint8Array> {
       if (runtime === "bun") {

@@ -164,6 +164,9 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
         running.delete(task);
       });
       if (once) break;
+      // Output paces accepting too: every connection writes a line or two on standard error, and
+      // a flood of them while nobody read it (`2>&1 | less`) grew the command without end.
+      await io.outputRoom?.();
     }
   } finally {
     listener.close();

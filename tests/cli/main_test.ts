@@ -450,6 +450,57 @@ test("the runtime I/O's out() and err() write every text, one byte long too", TI
 });
 
 test(
+  "the runtime I/O's outputRoom() waits while more than 1 MiB waits for standard error (Node, Bun)",
+  {
+    ...TIMEOUT,
+    skip: (runtime === "deno" && "Deno writes synchronously: no outputRoom()") ||
+      (process.platform === "win32" && "no mkfifo"),
+  },
+  async () => {
+    // listen writes a line or two on standard error for every connection; before, only standard
+    // output counted, so with standard error into a pipe nobody read (`2>&1 | less`) a flood of
+    // connections grew it without end. The FIFO is never read: the write cannot complete, and
+    // room that comes before the next turn of the event loop was never waited for.
+    const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+    const fifo = join(dir, "err");
+    const script = join(dir, "room.ts");
+    await writeFile(
+      script,
+      `${importOf("runtimeIo", "src/cli/_io.ts")}
+      import process from "node:process";
+      const io = await runtimeIo();
+      io.err("x".repeat(2 * 1024 * 1024));
+      const verdict = await Promise.race([
+        io.outputRoom().then(() => "room"),
+        new Promise((resolve) => setImmediate(() => resolve("waiting"))),
+      ]);
+      process.stdout.write(verdict + "\\n", () => process.exit(0));
+      `,
+    );
+    await new Promise((resolve, reject) =>
+      spawn("mkfifo", [fifo]).on("error", reject).on("close", resolve)
+    );
+    const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // never read
+    const writeEnd = openSync(fifo, constants.O_WRONLY);
+    try {
+      const [command, ...argv] = scriptArgv(runtime, script);
+      const child = spawn(command!, argv, { cwd: root, stdio: ["ignore", "pipe", writeEnd] });
+      let stdout = "";
+      child.stdout!.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const code = await new Promise((resolve) => child.on("close", resolve));
+      clearTimeout(timer);
+      assert.equal(stdout, "waiting\n");
+      assert.equal(code, 0);
+    } finally {
+      closeSync(writeEnd);
+      closeSync(readEnd);
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
   "the runtime I/O's onInterrupt() handler runs on SIGINT and SIGTERM, and no more once removed",
   { ...TIMEOUT, skip: process.platform === "win32" && "POSIX signals" },
   async () => {
