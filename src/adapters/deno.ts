@@ -418,7 +418,8 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
 /**
  * Errors of `accept()` that say nothing about the listener: out of file
  * descriptors or memory (which a flood of connections causes, and which
- * passes once some close), or a connection that failed before it was taken.
+ * passes once some close), or a connection that failed before it was taken
+ * (`ENOTCONN`: its peer reset it before Deno read its address).
  * Node (libuv) and Bun go on accepting after them; so does this adapter.
  */
 const TRANSIENT_ACCEPT = new Set([
@@ -428,6 +429,7 @@ const TRANSIENT_ACCEPT = new Set([
   "ENOMEM",
   "ECONNABORTED",
   "ECONNRESET",
+  "ENOTCONN",
   "EPROTO",
 ]);
 /** The first wait after a transient accept() failure, doubled up to {@linkcode ACCEPT_RETRY_MAX}. */

@@ -3377,6 +3377,39 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t(
+    "a connection its peer reset before it was taken ends no iteration: the next one is taken",
+    async () => {
+      // A client that connects and resets at once (a port scanner, a health check that gives up,
+      // a hostile peer). Deno reads the address of a connection as it takes it, which fails with
+      // ENOTCONN once the peer has reset it: before, the Deno adapter's listener ended with that
+      // error ("Transport endpoint is not connected"), so one such client stopped a Deno server
+      // for good (`framewire listen` exited 1). Node and Bun hand such a connection out.
+      const { connect, listen } = await adapter(name);
+      await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+      const port = portOf(listener);
+      for (let i = 0; i < 3; i++) {
+        // Reset before the listener is asked for a connection (on loopback the kernel takes the
+        // RST as it is sent).
+        await new Promise<void>((resolve, reject) => {
+          const socket = netConnect(port, "127.0.0.1", () => socket.resetAndDestroy());
+          socket.on("error", reject);
+          socket.on("close", () => resolve());
+        });
+      }
+      const client = await connect({ hostname: "127.0.0.1", port });
+      try {
+        const wanted = (client.localAddr as { port: number }).port;
+        for await (const conn of listener) {
+          conn.close();
+          if ((conn.remoteAddr as { port?: number }).port === wanted) break;
+        }
+      } finally {
+        client.close();
+      }
+    },
+  );
+
+  t(
     "TLS: a client that leaves without close_notify ends the server's reading cleanly",
     async () => {
       const { listener } = await tlsListen();

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
+import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { FORMAT_NAMES } from "../../src/cli/_formats.ts";
@@ -421,6 +422,46 @@ test(
     await io.waitForErr(/\[3\] .*closed the connection after 0 frames/);
     io.interrupt();
     assert.equal(await server.done, 0);
+  },
+);
+
+test(
+  "listen goes on serving after peers that reset their connection before it was taken",
+  TIMEOUT,
+  async () => {
+    // A port scanner, or a client that gives up at once. Before, on Deno, listen exited 1 with
+    // "Cannot accept on 127.0.0.1:P as it failed: Transport endpoint is not connected": the
+    // adapter's listener ended with the ENOTCONN of such a connection. They are reset while
+    // listen waits for room in its output, before it takes another connection.
+    const io = captureIo();
+    await using server = await startListen(["--port", "0"], io);
+    const port = Number(server.port);
+    const giveRoom = io.holdOutput();
+    const { connect } = await adapter();
+    const first = await connect({ hostname: "127.0.0.1", port });
+    let good: Conn | undefined;
+    try {
+      await io.waitForErr(/\[1\] connection from/);
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((resolve, reject) => {
+          const socket = netConnect(port, "127.0.0.1", () => socket.resetAndDestroy());
+          socket.on("error", reject);
+          socket.on("close", () => resolve());
+        });
+      }
+      good = await connect({ hostname: "127.0.0.1", port });
+      const writer = good.writable.getWriter();
+      await writer.write(new Uint8Array([0, 0, 0, 2, 104, 105]));
+      writer.releaseLock();
+      giveRoom();
+      await io.waitForOut(/\[\d+\] #1 {2}2 B {2}"hi"/);
+    } finally {
+      giveRoom();
+      first.close();
+      good?.close();
+    }
+    io.interrupt();
+    assert.equal(await server.done, 0, io.stderr);
   },
 );
 
