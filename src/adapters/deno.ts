@@ -418,21 +418,18 @@ export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
 /**
  * Errors of `accept()` that say nothing about the listener: out of file
  * descriptors or memory (which a flood of connections causes, and which
- * passes once some close), or a connection that failed before it was taken
- * (`ENOTCONN`: its peer reset it before Deno read its address).
- * Node (libuv) and Bun go on accepting after them; so does this adapter.
+ * passes once some close). Node (libuv) and Bun go on accepting after them;
+ * so does this adapter, after a wait.
  */
-const TRANSIENT_ACCEPT = new Set([
-  "EMFILE",
-  "ENFILE",
-  "ENOBUFS",
-  "ENOMEM",
-  "ECONNABORTED",
-  "ECONNRESET",
-  "ENOTCONN",
-  "EPROTO",
-]);
-/** The first wait after a transient accept() failure, doubled up to {@linkcode ACCEPT_RETRY_MAX}. */
+const EXHAUSTED_ACCEPT = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+/**
+ * Errors of `accept()` about one connection that failed before it was taken
+ * (`ENOTCONN`: its peer reset it before Deno read its address). The next one
+ * is taken at once: a wait would let a client that connects and resets over
+ * and over hold every other one back (after twelve, the next waited 5 s).
+ */
+const FAILED_ACCEPT = new Set(["ECONNABORTED", "ECONNRESET", "ENOTCONN", "EPROTO"]);
+/** The first wait after an accept() failure for want of a resource, doubled up to {@linkcode ACCEPT_RETRY_MAX}. */
 const ACCEPT_RETRY_MIN = 5;
 const ACCEPT_RETRY_MAX = 1000;
 
@@ -451,7 +448,7 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
     }
   };
   const accept = async (): Promise<IteratorResult<Conn>> => {
-    for (let wait = ACCEPT_RETRY_MIN;; wait = Math.min(wait * 2, ACCEPT_RETRY_MAX)) {
+    for (let wait = ACCEPT_RETRY_MIN;;) {
       if (closed) return { value: undefined, done: true };
       try {
         const socket = await raw.accept();
@@ -461,7 +458,9 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
         if (closed || error instanceof Deno.errors.BadResource) {
           return { value: undefined, done: true };
         }
-        if (!TRANSIENT_ACCEPT.has((error as { code?: unknown } | undefined)?.code as string)) {
+        const code = (error as { code?: unknown } | undefined)?.code as string;
+        if (FAILED_ACCEPT.has(code)) continue;
+        if (!EXHAUSTED_ACCEPT.has(code)) {
           throw connectionError(`accept on ${formatAddr(toAddr(raw.addr, unixPath))}`, error);
         }
       }
@@ -474,6 +473,7 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
         };
       });
       stopWaiting = undefined;
+      wait = Math.min(wait * 2, ACCEPT_RETRY_MAX);
     }
   };
   // Deno refuses a second accept() while one is pending: calls of next() (of any iterator)
