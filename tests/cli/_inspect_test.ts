@@ -232,6 +232,29 @@ test("inspect names the likely cause of an oversized length", async () => {
   assert.match(io.stdout, /opposite byte order the length would be 5/);
 });
 
+test("inspect of a header that claims 2^40 bytes: over the limit, or truncated without allocating them", async () => {
+  // A debugging tool gets pointed at anything: a u64be length of 2^40 followed by 100 KiB. Over the
+  // default limit it is refused as it is read; under a limit that takes it, the capture ends long
+  // before the frame does, which is what inspect must say, without first asking for 1 TiB of
+  // memory (which would fail as "more than can be allocated", or take it on some systems).
+  const data = new Uint8Array(8 + 100 * 1024);
+  data[2] = 1; // 2^40
+  let io = captureIo({ stdin: [data] });
+  assert.equal(await run(["inspect", "--format", "u64be"], io), 1);
+  assert.match(
+    io.stdout,
+    /error at offset 0: oversized frame: the header declares 1099511627776 bytes, over the limit of 4194304 \(FRAME_TOO_LARGE\)/,
+  );
+  io = captureIo({ stdin: [data] });
+  const max = String(Number.MAX_SAFE_INTEGER);
+  assert.equal(await run(["inspect", "--format", "u64be", "--max-frame-length", max], io), 1);
+  assert.match(
+    io.stdout,
+    /error at offset 0: truncated payload: the header declares 1099511627776 bytes but only 102400 arrived \(1099511525376 missing\) \(TRUNCATED_FRAME\)/,
+  );
+  assert.equal(io.stderr.split("\n").length, 2, io.stderr); // its one line
+});
+
 test("inspect says when a stream that decodes looks like HTTP", async () => {
   const io = captureIo({ stdin: ["GET / HTTP/1.1\r\nHost: example\r\n\r\n"] });
   assert.equal(await run(["inspect", "--format", "line"], io), 0);
