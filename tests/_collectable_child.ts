@@ -15,6 +15,8 @@
 // `byte-reader-large`: a ByteReader kept alive after reading one frame that spans `count` chunks.
 // `concurrent-batches`: framed() connections over an in-memory Conn kept alive with a second
 // batches() call waiting after the first one's frames were dropped.
+// `cancelled-inside-frame`: framed() connections over an in-memory Conn kept alive (to send) after
+// their readable was cancelled with part of a large frame received.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +24,7 @@ import { join } from "node:path";
 import process from "node:process";
 import assert from "node:assert/strict";
 import { framed } from "../src/connection/framed.ts";
+import type { Conn } from "../src/connection/types.ts";
 import { ByteQueue } from "../src/framing/_byte_queue.ts";
 import { ByteReader } from "../src/streams/byte_reader.ts";
 import { lengthPrefixed } from "../src/framing/length_prefixed.ts";
@@ -101,6 +104,29 @@ function openStreamOf(chunk: Uint8Array): ReadableStream<Uint8Array> {
   const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
   controller!.enqueue(chunk);
   return stream;
+}
+
+/**
+ * An in-memory Conn whose peer stays idle (its input is `controller`'s, its writes go nowhere, it
+ * never closes), with `allocate` for its frames.
+ */
+function memoryConn(
+  allocate?: (length: number) => Uint8Array,
+): { conn: Conn; controller: ReadableStreamDefaultController<Uint8Array> } {
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const readable = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  const addr = { transport: "tcp", hostname: LOOPBACK, port: 0 } as const;
+  const conn: Conn = {
+    readable,
+    writable: new WritableStream(),
+    localAddr: addr,
+    remoteAddr: addr,
+    closeWrite: () => Promise.resolve(),
+    close: () => {},
+    closed: new Promise<void>(() => {}),
+    allocate,
+  };
+  return { conn, controller: controller! };
 }
 
 /**
@@ -221,27 +247,17 @@ if (name === "framed-receive") {
   // Connections over an in-memory Conn whose application asks batches() for two batches at once
   // (a prefetch), drops the first one's frames and keeps the second waiting (the peer idle): the
   // chunk those frames were views of must not stay reachable through the waiting batch.
-  const addr = { transport: "tcp", hostname: LOOPBACK, port: 0 } as const;
   const frame = lengthPrefixed().encode(new Uint8Array(100).fill(0x61));
   const held: unknown[] = [];
   for (let i = 0; i < count; i++) {
-    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-    const readable = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-    const rx = framed({
-      readable,
-      writable: new WritableStream(),
-      localAddr: addr,
-      remoteAddr: addr,
-      closeWrite: () => Promise.resolve(),
-      close: () => {},
-      closed: new Promise<void>(() => {}),
-    }, lengthPrefixed());
+    const { conn, controller } = memoryConn();
+    const rx = framed(conn, lengthPrefixed());
     const batches = rx.batches()[Symbol.asyncIterator]();
     const first = batches.next();
     const second = batches.next();
     const chunk = new Uint8Array(frame.length * 4);
     for (let k = 0; k < 4; k++) chunk.set(frame, k * frame.length);
-    controller!.enqueue(chunk);
+    controller.enqueue(chunk);
     const { value } = await first;
     assert.equal(value?.length, 4);
     // The frames' own buffer (Bun's stream hands over a copy of the chunk).
@@ -250,6 +266,43 @@ if (name === "framed-receive") {
   }
   const alive = await reachable();
   console.log(JSON.stringify({ made: refs.length, alive, open: held.length / 4 }));
+} else if (name === "cancelled-inside-frame") {
+  // The start of a 64 KiB frame, whose buffer (from conn.allocate) the decoder fills as bytes
+  // come; then the readable is cancelled: while a read waits for the rest (even i), or with no
+  // read on its way, after a frame that came in the same chunk was read (odd i).
+  const framing = lengthPrefixed();
+  const held: unknown[] = [];
+  for (let i = 0; i < count; i++) {
+    const made = refs.length;
+    const { conn, controller } = memoryConn((n) => {
+      const buffer = new Uint8Array(n);
+      refs.push(new WeakRef(buffer.buffer));
+      return buffer;
+    });
+    const fc = framed(conn, framing);
+    const start = new Uint8Array(1000);
+    start.set([0, 1, 0, 0]); // 65,536 bytes to come
+    const reader = fc.readable.getReader();
+    if (i % 2 === 0) {
+      const read = reader.read();
+      controller.enqueue(start);
+      while (refs.length === made) await null; // the decoder took the start of the frame
+      await reader.cancel("done reading");
+      assert.equal((await read).done, true);
+    } else {
+      const first = framing.encode(new Uint8Array([1]));
+      const chunk = new Uint8Array(first.length + start.length);
+      chunk.set(first);
+      chunk.set(start, first.length);
+      controller.enqueue(chunk);
+      assert.deepEqual((await reader.read()).value, new Uint8Array([1]));
+      assert.equal(refs.length, made + 1);
+      await reader.cancel("done reading");
+    }
+    held.push(fc);
+  }
+  const alive = await reachable();
+  console.log(JSON.stringify({ made: refs.length, alive, open: held.length }));
 } else if (name === "decoder-chunks") {
   // Views of the chunk on every runtime, taken with next(). (takeAll() ends with a next() that
   // finds every byte taken: decoder-waiting has takeAll() cases.)

@@ -135,6 +135,19 @@ for (
 }
 
 test(
+  `collectable: ${COUNT} framed() connections kept to send after their readable was cancelled inside a large frame let go of its buffer`,
+  { timeout: 90_000 },
+  async () => {
+    // The decoder, and the 64 KiB buffer of the frame it was filling (up to maxFrameLength),
+    // stayed reachable for as long as the connection: 100 of 100 before.
+    const { made, alive, open } = await run("cancelled-inside-frame");
+    assert.equal(made, COUNT);
+    assert.equal(open, COUNT);
+    assert.ok(alive <= made / 4, `${alive} of ${made} frame buffers still reachable`);
+  },
+);
+
+test(
   `collectable: a ByteReader that stays reachable lets go of the ${COUNT} chunks of the frames that span them it read`,
   { timeout: 90_000 },
   async () => {

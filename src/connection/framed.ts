@@ -317,6 +317,15 @@ const EMPTY = new Uint8Array(0);
 const RESOLVED: Promise<void> = Promise.resolve();
 /** Stands for the pump while it starts. */
 const STARTING: Promise<void> = Promise.resolve();
+/** The decoder once reading is over for good: it holds nothing (see `#letGoOfReading()`). */
+const SPENT: FrameDecoder = {
+  push(): void {
+    throw new TypeError("Cannot decode frames as reading ended");
+  },
+  next: (): undefined => undefined,
+  end(): void {},
+  bufferedBytes: 0,
+};
 
 // Reading through `Conn.read`: read buffers of 4 to 256 KiB and READ_ROOM (x4 after a read that
 // fills the room left, /4 when one was used by reads 16 times smaller), a new one once less than
@@ -885,8 +894,24 @@ class Framed implements FramedConnection {
       if (asResult) this.#handOver(error);
       throw error;
     } finally {
-      if (count === this.#batchCount) this.#batchChain = RESOLVED;
+      if (count === this.#batchCount) {
+        this.#batchChain = RESOLVED;
+        if (this.#readDone) this.#letGoOfReading();
+      }
     }
+  }
+
+  /**
+   * Reading is over for good (cancelled, closed, ended) and no batch is on its way: the decoder,
+   * with the part of a frame it holds (up to maxFrameLength), the read buffer and `buffered` are
+   * let go, so that a connection kept to send does not keep them. Before, a readable cancelled
+   * inside a large frame kept that frame's buffer for as long as the connection lived.
+   */
+  #letGoOfReading(): void {
+    this.#decoder = SPENT;
+    this.#fill = this.#batcher = undefined;
+    this.#buf = EMPTY;
+    this.#buffered = undefined;
   }
 
   /**
@@ -1101,6 +1126,7 @@ class Framed implements FramedConnection {
         // Stop reading; the write direction is not affected.
         this.#readCancelled = true;
         this.#readDone = true;
+        if (this.#batchChain === RESOLVED) this.#letGoOfReading(); // else once that batch ends
         if (this.#directRead !== undefined) {
           // Keep draining the connection (as cancelling its readable does). A framewire adapter
           // cancels at once and ends the read in progress (a call of another front end waiting
@@ -1784,6 +1810,7 @@ class Framed implements FramedConnection {
    */
   #endReading(): void {
     this.#closedHere = true;
+    if (this.#batchChain === RESOLVED) this.#letGoOfReading(); // else once that batch ends
     this.#frames = [];
     this.#frameIndex = 0;
   }
