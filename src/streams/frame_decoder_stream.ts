@@ -17,7 +17,9 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * `varint`'s) the stream moves bytes within them. Frames that span chunks
  * are copied once into fresh memory, and on Bun frames under 33 bytes are
  * copies (see {@linkcode FrameDecoder}). A view keeps its whole chunk
- * alive: copy a small frame you keep (`frame.slice()`). One chunk full of
+ * alive: copy a small frame you keep (`frame.slice()`). `tee()` hands both
+ * branches the same frame objects, as any stream's does: a branch that
+ * changes its frames changes the other's (copy them first). One chunk full of
  * small frames (a 64 KiB chunk of empty lines) queues all of them at once:
  * backpressure counts chunks in, not frames out. A `write()` resolves once
  * its chunk is decoded; the next one waits until the frames queued are

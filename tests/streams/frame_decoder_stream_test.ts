@@ -301,3 +301,187 @@ test(
     assert.equal(await waiting, reason);
   },
 );
+
+/** A source that gives `chunks`, then stays open; `cancelled` holds the reason it was cancelled with. */
+function openSource(chunks: Uint8Array[]): {
+  source: ReadableStream<Uint8Array>;
+  cancelled: { reason?: unknown } | undefined;
+} {
+  const out: { source: ReadableStream<Uint8Array>; cancelled: { reason?: unknown } | undefined } = {
+    source: new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(chunk);
+      },
+      cancel(reason) {
+        out.cancelled = { reason };
+      },
+    }),
+    cancelled: undefined,
+  };
+  return out;
+}
+
+test(
+  "FrameDecoderStream: pipeThrough() aborted by its signal inside a frame cancels the source and errors the frames with the signal's reason",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const piped = openSource([new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 9, 1, 2])]);
+    const controller = new AbortController();
+    const reader = piped.source.pipeThrough(new FrameDecoderStream(lengthPrefixed()), {
+      signal: controller.signal,
+    }).getReader();
+    assert.deepEqual((await reader.read()).value, new Uint8Array([65]));
+    const reason = new Error("stop");
+    const read = reader.read(); // waits for the rest of the second frame
+    controller.abort(reason);
+    // The same object, not a TruncatedFrameError for the part held, nor a wrapper.
+    await assert.rejects(read, (error) => error === reason);
+    await assert.rejects(reader.read(), (error) => error === reason);
+    assert.equal(piped.cancelled?.reason, reason);
+  },
+);
+
+test(
+  "FrameDecoderStream: cancelling the readable inside a frame ends the pipe into it with the reason, and cancels its source with it",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const piped = openSource([new Uint8Array([0, 0, 0, 9, 1, 2])]);
+    const stream = new FrameDecoderStream(lengthPrefixed());
+    const pipe = piped.source.pipeTo(stream.writable).then(() => "closed", (error) => error);
+    const reader = stream.readable.getReader();
+    const read = reader.read();
+    const reason = new Error("stop");
+    await reader.cancel(reason);
+    assert.equal((await read).done, true);
+    assert.equal(await pipe, reason);
+    assert.equal(piped.cancelled?.reason, reason);
+  },
+);
+
+test("FrameDecoderStream calls its decoder's end() once when the input closes, and not when it is cancelled or aborted", async () => {
+  for (const how of ["close", "cancel", "abort"] as const) {
+    let ends = 0;
+    const framing = lengthPrefixed({ width: 1 });
+    const counting: Framing = {
+      ...framing,
+      decoder(options): FrameDecoder {
+        const decoder = framing.decoder(options);
+        return {
+          push: (chunk) => decoder.push(chunk),
+          next: () => decoder.next(),
+          end: () => {
+            ends++;
+            decoder.end();
+          },
+          get bufferedBytes() {
+            return decoder.bufferedBytes;
+          },
+        };
+      },
+    };
+    const stream = new FrameDecoderStream(counting);
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    await writer.write(new Uint8Array([1, 65]));
+    if (how === "close") await writer.close();
+    else if (how === "cancel") await reader.cancel(new Error("stop"));
+    else await writer.abort(new Error("stop"));
+    const rest: unknown[] = [];
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(r.value);
+    } catch {
+      // aborted: the frame queued goes with the stream
+    }
+    assert.equal(ends, how === "close" ? 1 : 0, how);
+    if (how === "close") assert.deepEqual(rest, [new Uint8Array([65])]);
+  }
+});
+
+test('FrameDecoderStream decodes a byte stream (type "bytes") whose source fills the reads\' own buffers', async () => {
+  const wire = encodeAll(lengthPrefixed(), [
+    new Uint8Array([1, 2, 3]),
+    new Uint8Array(0),
+    new Uint8Array([4]),
+  ]);
+  let at = 0;
+  const source = new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 8,
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      const n = Math.min(3, view.byteLength, wire.length - at); // 3 bytes at a time
+      if (n === 0) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      new Uint8Array(view.buffer, view.byteOffset, n).set(wire.subarray(at, at + n));
+      at += n;
+      request.respond(n);
+    },
+  });
+  const frames = await collect(source.pipeThrough(new FrameDecoderStream(lengthPrefixed())));
+  assert.deepEqual(frames, [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array([4])]);
+});
+
+test(
+  "FrameDecoderStream: releaseLock() with a read pending rejects that read, and the frame it asked for goes to the next reader",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const stream = new FrameDecoderStream(lengthPrefixed({ width: 1 }));
+    const writer = stream.writable.getWriter();
+    const first = stream.readable.getReader();
+    const pending = first.read();
+    first.releaseLock();
+    // Node, Deno and Bun all follow the current spec here (the old one threw from releaseLock()).
+    await assert.rejects(pending, TypeError);
+    await writer.write(new Uint8Array([1, 65]));
+    const second = stream.readable.getReader();
+    assert.deepEqual((await second.read()).value, new Uint8Array([65]));
+  },
+);
+
+test(
+  "FrameDecoderStream: a break out of values({ preventCancel: true }) leaves the stream open, and a break out of for-await cancels its source",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const piped = openSource([new Uint8Array([1, 65, 1, 66, 1, 67])]);
+    const frames = piped.source.pipeThrough(new FrameDecoderStream(lengthPrefixed({ width: 1 })));
+    for await (const frame of frames.values({ preventCancel: true })) {
+      assert.equal(frame[0], 65);
+      break;
+    }
+    assert.equal(piped.cancelled, undefined);
+    for await (const frame of frames) {
+      assert.equal(frame[0], 66); // goes on where the first loop stopped
+      break;
+    }
+    assert.deepEqual(piped.cancelled, { reason: undefined });
+  },
+);
+
+test("FrameDecoderStream: tee() hands both branches the same frame objects (views of the input), as any stream's tee() does", async () => {
+  // Frames of 40 bytes: views on Bun too (it copies frames under 33 bytes).
+  const wire = encodeAll(lengthPrefixed({ width: 1 }), [new Uint8Array(40), new Uint8Array(40)]);
+  const [a, b] = streamOf([wire]).pipeThrough(new FrameDecoderStream(lengthPrefixed({ width: 1 })))
+    .tee();
+  const readA = a.getReader();
+  const readB = b.getReader();
+  const fromA = (await readA.read()).value!;
+  const fromB = (await readB.read()).value!;
+  assert.equal(fromA, fromB);
+  assert.equal(fromA.buffer, wire.buffer);
+  fromA[0] = 0; // what one branch's consumer changes, the other sees (copy a frame to change it)
+  assert.equal(fromB[0], 0);
+  // A branch's cancel() settles once both branches are cancelled.
+  await Promise.all([readA.cancel(), readB.cancel()]);
+});
