@@ -246,3 +246,46 @@ export function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
     },
   });
 }
+
+/** A source that gives `chunks`, then stays open; `cancelled` holds the reason it was cancelled with. */
+export function openSource(chunks: Uint8Array[]): {
+  source: ReadableStream<Uint8Array>;
+  cancelled: { reason?: unknown } | undefined;
+} {
+  const out: { source: ReadableStream<Uint8Array>; cancelled: { reason?: unknown } | undefined } = {
+    source: new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(chunk);
+      },
+      cancel(reason) {
+        out.cancelled = { reason };
+      },
+    }),
+    cancelled: undefined,
+  };
+  return out;
+}
+
+/**
+ * Pipes a source that gives `chunks` and stays open into `stream`'s writable, reads `reads`
+ * chunks from its readable (returned), then cancels the readable with a reason while a read
+ * waits: that read ends, the pipe rejects with the reason, and the source was cancelled with it.
+ */
+export async function cancelWhilePiped(
+  stream: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
+  chunks: Uint8Array[],
+  reads: number,
+): Promise<Uint8Array[]> {
+  const piped = openSource(chunks);
+  const pipe = piped.source.pipeTo(stream.writable).then(() => "closed", (error) => error);
+  const reader = stream.readable.getReader();
+  const got: Uint8Array[] = [];
+  for (let i = 0; i < reads; i++) got.push((await reader.read()).value!);
+  const read = reader.read();
+  const reason = new Error("stop");
+  await reader.cancel(reason);
+  assert.equal((await read).done, true);
+  assert.equal(await pipe, reason);
+  assert.equal(piped.cancelled?.reason, reason);
+  return got;
+}

@@ -10,7 +10,14 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
-import { concat, cutsArbitrary, encodeAll, streamOf } from "../framing/_formats.ts";
+import {
+  cancelWhilePiped,
+  concat,
+  cutsArbitrary,
+  encodeAll,
+  openSource,
+  streamOf,
+} from "../framing/_formats.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
@@ -302,25 +309,6 @@ test(
   },
 );
 
-/** A source that gives `chunks`, then stays open; `cancelled` holds the reason it was cancelled with. */
-function openSource(chunks: Uint8Array[]): {
-  source: ReadableStream<Uint8Array>;
-  cancelled: { reason?: unknown } | undefined;
-} {
-  const out: { source: ReadableStream<Uint8Array>; cancelled: { reason?: unknown } | undefined } = {
-    source: new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const chunk of chunks) controller.enqueue(chunk);
-      },
-      cancel(reason) {
-        out.cancelled = { reason };
-      },
-    }),
-    cancelled: undefined,
-  };
-  return out;
-}
-
 test(
   "FrameDecoderStream: pipeThrough() aborted by its signal inside a frame cancels the source and errors the frames with the signal's reason",
   {
@@ -349,16 +337,8 @@ test(
     timeout: 5000,
   },
   async () => {
-    const piped = openSource([new Uint8Array([0, 0, 0, 9, 1, 2])]);
     const stream = new FrameDecoderStream(lengthPrefixed());
-    const pipe = piped.source.pipeTo(stream.writable).then(() => "closed", (error) => error);
-    const reader = stream.readable.getReader();
-    const read = reader.read();
-    const reason = new Error("stop");
-    await reader.cancel(reason);
-    assert.equal((await read).done, true);
-    assert.equal(await pipe, reason);
-    assert.equal(piped.cancelled?.reason, reason);
+    await cancelWhilePiped(stream, [new Uint8Array([0, 0, 0, 9, 1, 2])], 0);
   },
 );
 

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FrameDecoderStream, FrameEncoderStream, lengthPrefixed, lines } from "../../mod.ts";
+import { cancelWhilePiped, openSource } from "../framing/_formats.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
@@ -310,3 +311,35 @@ test("FrameEncoderStream: a read waiting on an empty queue fails when a payload 
     await assert.rejects(reader.closed, RangeError);
   }
 });
+
+test(
+  "FrameEncoderStream: pipeThrough() aborted by its signal cancels the source and errors the output with the signal's reason",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const piped = openSource([new Uint8Array([65]), new Uint8Array([66])]);
+    const controller = new AbortController();
+    const reader = piped.source.pipeThrough(new FrameEncoderStream(lengthPrefixed()), {
+      signal: controller.signal,
+    }).getReader();
+    assert.deepEqual((await reader.read()).value, new Uint8Array([0, 0, 0, 1, 65, 0, 0, 0, 1, 66]));
+    const read = reader.read(); // the source has no more yet
+    const reason = new Error("stop");
+    controller.abort(reason);
+    await assert.rejects(read, (error) => error === reason);
+    assert.equal(piped.cancelled?.reason, reason);
+  },
+);
+
+test(
+  "FrameEncoderStream: cancelling the readable ends the pipe into it with the reason, and cancels its source with it",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const encoder = new FrameEncoderStream(lengthPrefixed());
+    const chunks = await cancelWhilePiped(encoder, [new Uint8Array([65])], 1);
+    assert.deepEqual(chunks, [new Uint8Array([0, 0, 0, 1, 65])]);
+  },
+);
