@@ -96,7 +96,14 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   /**
    * Frames from the peer. Frames of one socket read may share its buffer:
    * to transfer a frame to a worker, transfer a copy (`frame.slice()`), as
-   * transferring the shared buffer empties the other frames.
+   * transferring the shared buffer empties the other frames. Cancelling it
+   * ends reading for good and cancels the conn's readable with the same
+   * reason (framewire's adapters then keep draining the socket; a part of a
+   * frame received is dropped); sending goes on, and the connection stays
+   * open until `close()`. A `break` out of `for await` over it, or a pipe
+   * from it aborted by its signal, cancels it, as for any stream (a `break`
+   * out of `for await` over the connection itself only pauses; so does one
+   * over `readable.values({ preventCancel: true })`).
    */
   readonly readable: ReadableStream<Uint8Array>;
   /**

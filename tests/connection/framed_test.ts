@@ -1204,6 +1204,116 @@ test("framed() close() reports no loss once a writable write rejected with the r
   assert.ok(seen > 0);
 });
 
+test(
+  "framed() readable: a break out of values({ preventCancel: true }) pauses; one out of for-await cancels it, and sending goes on",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const { conn, feed, writes, closedCalls } = recordingConn();
+    const fc = framed(conn, lengthPrefixed({ width: 1 }), UNTIL_WRITTEN);
+    // Taken once read: the conn's readable has no room of its own.
+    const fed = feed.write(new Uint8Array([1, 65, 1, 66, 1, 67]));
+    for await (const frame of fc.readable.values({ preventCancel: true })) {
+      assert.equal(frame[0], 65);
+      break;
+    }
+    for await (const frame of fc.readable) {
+      assert.equal(frame[0], 66); // goes on where the first loop stopped
+      break; // cancels the readable, as for any stream (a break out of `for await (fc)` pauses)
+    }
+    // Reading ended: the conn's readable was cancelled (the reason of for-await's return():
+    // undefined), the frame queued is dropped, and the connection stays open for sending.
+    await fed;
+    await assert.rejects(feed.closed);
+    assert.deepEqual(await fc.readable.getReader().read(), { done: true, value: undefined });
+    await fc.send("still works");
+    assert.equal(writes.length, 1);
+    assert.equal(closedCalls(), 0);
+  },
+);
+
+test(
+  "framed() readable piped with an AbortSignal: the destination is aborted and the conn's readable cancelled with its reason, and sending goes on",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const { conn, feed, writes, closedCalls } = recordingConn();
+    const fc = framed(conn, lengthPrefixed({ width: 1 }), UNTIL_WRITTEN);
+    const got: number[] = [];
+    let aborted: { reason: unknown } | undefined;
+    const destination = new WritableStream<Uint8Array>({
+      write: (frame) => void got.push(frame[0]!),
+      abort: (reason) => void (aborted = { reason }),
+    });
+    const controller = new AbortController();
+    const pipe = fc.readable.pipeTo(destination, { signal: controller.signal }).then(
+      () => "closed",
+      (error) => error,
+    );
+    // A frame, and the start of the next (taken once read: the conn's readable has no room).
+    const fed = feed.write(new Uint8Array([1, 65, 1]));
+    while (got.length === 0) await null;
+    await fed;
+    const reason = new Error("stop");
+    controller.abort(reason);
+    assert.equal(await pipe, reason);
+    assert.deepEqual(aborted, { reason });
+    await assert.rejects(feed.closed, (error) => error === reason);
+    assert.deepEqual(got, [65]);
+    await fc.send("still works");
+    assert.equal(writes.length, 1);
+    assert.equal(closedCalls(), 0);
+  },
+);
+
+test(
+  "framed() writable piped into with an AbortSignal: aborted, the connection closes at once; with preventAbort it stays usable",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    for (const preventAbort of [false, true]) {
+      const { conn, writes, closedCalls } = recordingConn();
+      const fc = framed(conn, lengthPrefixed({ width: 1 }), UNTIL_WRITTEN);
+      let cancelled: { reason: unknown } | undefined;
+      const source = new ReadableStream<Uint8Array>({
+        start: (c) => c.enqueue(new Uint8Array([65])),
+        cancel: (reason) => void (cancelled = { reason }),
+      });
+      const controller = new AbortController();
+      const pipe = source.pipeTo(fc.writable, { signal: controller.signal, preventAbort }).then(
+        () => "closed",
+        (error) => error,
+      );
+      while (writes.length === 0) await null;
+      const reason = new Error("stop");
+      controller.abort(reason);
+      assert.equal(await pipe, reason);
+      assert.deepEqual(cancelled, { reason });
+      assert.equal(fc.writable.locked, false);
+      if (preventAbort) {
+        const writer = fc.writable.getWriter();
+        await writer.write(new Uint8Array([66]));
+        writer.releaseLock();
+        await fc.send("C");
+        assert.deepEqual(writes.map((w) => [...w]), [[1, 65], [1, 66], [1, 67]]);
+        assert.equal(closedCalls(), 0);
+        await fc.close();
+      } else {
+        // As writable.abort(): the conn is closed, and sends fail with the abort, its reason the cause.
+        assert.ok(closedCalls() > 0);
+        await assert.rejects(fc.send("C"), (error) => {
+          assert.ok(error instanceof ConnectionError);
+          assert.equal(error.cause, reason);
+          return true;
+        });
+      }
+    }
+  },
+);
+
 test("framed() cancelling readable before any read cancels the connection's readable", {
   timeout: 5000,
 }, async () => {
