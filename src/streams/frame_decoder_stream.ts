@@ -32,7 +32,13 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * the error is read first, whichever chunk it came in; the writable errors
  * at once. Cancelling the readable errors the writable, and aborting the
  * writable errors the readable, as for any `TransformStream` (whose type it
- * has: `readable` and `writable`, for `pipeThrough`).
+ * has: `readable` and `writable`, for `pipeThrough`). A pipe into it
+ * (a `pipeThrough()`) whose signal aborts waits for its write in progress,
+ * which waits while frames are queued unread, as a `TransformStream`'s
+ * does: the pipe cancels its source once they are read or the readable is
+ * cancelled (after such a cancel, Node 24 leaves the source of any pipe
+ * uncancelled, and the pipe rejects with the cancel's reason: cancel the
+ * source yourself).
  *
  * @example Decoding lines from a byte stream
  * ```ts

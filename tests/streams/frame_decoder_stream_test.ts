@@ -18,6 +18,7 @@ import {
   openSource,
   streamOf,
 } from "../framing/_formats.ts";
+import { isNode } from "../_util/runtime.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
@@ -465,3 +466,58 @@ test("FrameDecoderStream: tee() hands both branches the same frame objects (view
   // A branch's cancel() settles once both branches are cancelled.
   await Promise.all([readA.cancel(), readB.cancel()]);
 });
+
+test(
+  "FrameDecoderStream: a pipe into it aborted while its write waits for the consumer cancels its source once the frames queued are read, or the readable is cancelled (not on Node)",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    for (const end of ["read", "cancel"] as const) {
+      const seen: { cancelled?: { reason: unknown } } = {};
+      const source = new ReadableStream<Uint8Array>({
+        pull: (c) => c.enqueue(new Uint8Array([1, 65])),
+        cancel: (reason) => void (seen.cancelled = { reason }),
+      }, { highWaterMark: 0 });
+      const controller = new AbortController();
+      const stream = new FrameDecoderStream(lengthPrefixed({ width: 1 }));
+      const pipe = source.pipeTo(stream.writable, { signal: controller.signal }).then(
+        () => "closed",
+        (error) => error,
+      );
+      const reader = stream.readable.getReader();
+      assert.deepEqual((await reader.read()).value, new Uint8Array([65]));
+      // Nobody reads: a write decodes, the next one waits for room, and the pipe with it.
+      for (let i = 0; i < 20; i++) await null;
+      const reason = new Error("stop");
+      controller.abort(reason);
+      for (let i = 0; i < 20; i++) await null;
+      // pipeTo() aborts the writable only once the write in progress is done (the Web Streams
+      // rule; a TransformStream's write waits likewise).
+      const before = seen.cancelled;
+      assert.equal(before, undefined, end);
+      if (end === "read") {
+        assert.deepEqual((await reader.read()).value, new Uint8Array([65])); // releases the write
+        assert.deepEqual((await reader.read()).value, new Uint8Array([65])); // its frame
+        await assert.rejects(reader.read(), (error) => error === reason);
+        assert.equal(await pipe, reason);
+        assert.equal(seen.cancelled?.reason, reason);
+      } else {
+        const done = new Error("done");
+        await reader.cancel(done);
+        const error = await pipe;
+        assert.equal(source.locked, false); // the application can cancel it itself
+        if (isNode) {
+          // Node 24 leaves the source of a pipe whose write in progress failed after its signal
+          // aborted as it is, and rejects with the write's error, for any writable (a
+          // TransformStream's too); the spec, Deno and Bun cancel it with the signal's reason.
+          assert.equal(error, done);
+          assert.equal(seen.cancelled, undefined);
+        } else {
+          assert.equal(error, reason);
+          assert.equal(seen.cancelled?.reason, reason);
+        }
+      }
+    }
+  },
+);
