@@ -267,6 +267,36 @@ export function openSource(chunks: Uint8Array[]): {
 }
 
 /**
+ * A byte stream (type "bytes") of `wire` whose source writes into the reads' own buffers
+ * (through `byobRequest`; `autoAllocateChunkSize` for default readers), at most `step` bytes per
+ * read.
+ */
+export function byteStreamOf(
+  wire: Uint8Array,
+  step: number,
+  autoAllocateChunkSize: number,
+): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize,
+    pull(controller) {
+      const request = controller.byobRequest!;
+      const view = request.view!;
+      const n = Math.min(step, view.byteLength, wire.length - at);
+      if (n === 0) {
+        controller.close();
+        request.respond(0);
+        return;
+      }
+      new Uint8Array(view.buffer, view.byteOffset, n).set(wire.subarray(at, at + n));
+      at += n;
+      request.respond(n);
+    },
+  });
+}
+
+/**
  * Pipes a source that gives `chunks` and stays open into `stream`'s writable, reads `reads`
  * chunks from its readable (returned), then cancels the readable with a reason while a read
  * waits: that read ends, the pipe rejects with the reason, and the source was cancelled with it.

@@ -17,7 +17,7 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
-import { concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
+import { byteStreamOf, concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
 
 /** A stream of the given byte arrays. */
 function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
@@ -759,4 +759,31 @@ test("ByteReader: random reads of raw bytes and four formats, one at a time or i
     ),
     { numRuns: 200 },
   );
+});
+
+test("ByteReader: a stream that errors inside a frame rejects every call with its own error object, and the bytes before it stay buffered", async () => {
+  const boom = new Error("reset");
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const reader = new ByteReader(
+    new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) }),
+  );
+  controller.enqueue(new Uint8Array([0, 0, 0, 5, 1]));
+  const first = reader.readFrame(lengthPrefixed());
+  for (let i = 0; i < 20; i++) await null; // it took the chunk and waits for more
+  controller.error(boom);
+  // Not a TruncatedFrameError (the stream did not end), and not wrapped.
+  await assert.rejects(first, (error) => error === boom);
+  await assert.rejects(reader.readFrame(lengthPrefixed()), (error) => error === boom);
+  await assert.rejects(reader.readExactly(6), (error) => error === boom);
+  assert.equal(reader.bufferedBytes, 5);
+  assert.deepEqual(await reader.readExactly(4), new Uint8Array([0, 0, 0, 5])); // buffered: no read
+  assert.deepEqual(reader.releaseLock(), new Uint8Array([1]));
+});
+
+test('ByteReader reads a byte stream (type "bytes") whose source fills the reads\' own buffers', async () => {
+  const wire = new Uint8Array([0, 0, 0, 3, 1, 2, 3, 9, 8, 7]);
+  const reader = new ByteReader(byteStreamOf(wire, 2, 4)); // 2 bytes at a time
+  assert.deepEqual(await reader.readFrame(lengthPrefixed()), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(await reader.readExactly(3), new Uint8Array([9, 8, 7]));
+  assert.equal(await reader.readExactly(1), null);
 });

@@ -11,6 +11,7 @@ import {
   varint,
 } from "../../mod.ts";
 import {
+  byteStreamOf,
   cancelWhilePiped,
   concat,
   cutsArbitrary,
@@ -388,24 +389,7 @@ test('FrameDecoderStream decodes a byte stream (type "bytes") whose source fills
     new Uint8Array(0),
     new Uint8Array([4]),
   ]);
-  let at = 0;
-  const source = new ReadableStream({
-    type: "bytes",
-    autoAllocateChunkSize: 8,
-    pull(controller) {
-      const request = controller.byobRequest!;
-      const view = request.view!;
-      const n = Math.min(3, view.byteLength, wire.length - at); // 3 bytes at a time
-      if (n === 0) {
-        controller.close();
-        request.respond(0);
-        return;
-      }
-      new Uint8Array(view.buffer, view.byteOffset, n).set(wire.subarray(at, at + n));
-      at += n;
-      request.respond(n);
-    },
-  });
+  const source = byteStreamOf(wire, 3, 8); // 3 bytes at a time
   const frames = await collect(source.pipeThrough(new FrameDecoderStream(lengthPrefixed())));
   assert.deepEqual(frames, [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array([4])]);
 });
