@@ -1314,6 +1314,30 @@ test(
   },
 );
 
+test(
+  "framed() readable: releaseLock() with a read pending rejects it, and the frames it was reading go to the next reader; a framing error is the same object on every read",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const { conn, feed } = recordingConn();
+    const fc = framed(conn, lengthPrefixed({ width: 1, maxFrameLength: 3 }));
+    const first = fc.readable.getReader();
+    const pending = first.read();
+    first.releaseLock();
+    await assert.rejects(pending, TypeError); // on Node, Deno and Bun alike (the current spec)
+    // Fed once the pull it started reads it: two frames, then a header over maxFrameLength.
+    feed.write(new Uint8Array([1, 65, 1, 66, 9])).catch(() => {});
+    const second = fc.readable.getReader();
+    assert.deepEqual((await second.read()).value, new Uint8Array([65]));
+    assert.deepEqual((await second.read()).value, new Uint8Array([66]));
+    const error = await second.read().then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof FrameTooLargeError, String(error));
+    await assert.rejects(second.read(), (e) => e === error);
+    await assert.rejects(second.closed, (e) => e === error);
+  },
+);
+
 test("framed() cancelling readable before any read cancels the connection's readable", {
   timeout: 5000,
 }, async () => {

@@ -505,3 +505,30 @@ test(
     }
   },
 );
+
+test(
+  "FrameDecoderStream: a producer that awaits writer.ready gets two chunks in while nobody reads",
+  {
+    timeout: 5000,
+  },
+  async () => {
+    const stream = new FrameDecoderStream(lengthPrefixed({ width: 1 }));
+    const writer = stream.writable.getWriter();
+    let written = 0;
+    const producing = (async () => {
+      for (let i = 0; i < 100; i++) {
+        await writer.ready;
+        writer.write(new Uint8Array([1, 65, 1, 66])).catch(() => {});
+        written++;
+      }
+    })();
+    for (let i = 0; i < 100; i++) await null;
+    // One decoded (its two frames queued), one waiting for room in the writable's queue: bounded.
+    assert.equal(written, 2);
+    assert.equal(writer.desiredSize, 0);
+    const reader = stream.readable.getReader();
+    for (let i = 0; i < 2; i++) assert.equal((await reader.read()).value![0], [65, 66][i]);
+    await reader.cancel(new Error("done"));
+    await producing.catch(() => {});
+  },
+);
