@@ -434,10 +434,29 @@ function locked(side: "readable" | "writable", cause: unknown): TypeError {
  */
 const directReaders = new WeakSet<Conn>();
 
-/** Takes a reader or writer of the conn's stream; a stream held elsewhere is a usage error. */
-function lock<T>(side: "readable" | "writable", get: () => T): T {
+/**
+ * Takes a reader or writer of the conn's stream; a stream held elsewhere is a usage error, and so
+ * is a conn without one (`stream`: what its `readable` or `writable` is).
+ */
+function lock<T>(
+  side: "readable" | "writable",
+  stream: unknown,
+  get: (stream: ReadableStream<Uint8Array> & WritableStream<Uint8Array>) => T,
+): T {
+  const method = side === "readable" ? "getReader" : "getWriter";
+  if (typeof (stream as Record<string, unknown> | null | undefined)?.[method] !== "function") {
+    const error = new TypeError(
+      `Cannot ${
+        side === "readable" ? "read from" : "send to"
+      } connection as its ${side} must be a ${
+        side === "readable" ? "ReadableStream" : "WritableStream"
+      }: received ${receivedValue(stream)}`,
+    );
+    usageErrors.add(error);
+    throw error;
+  }
   try {
-    return get();
+    return get(stream as ReadableStream<Uint8Array> & WritableStream<Uint8Array>);
   } catch (error) {
     throw locked(side, error);
   }
@@ -508,8 +527,9 @@ function lock<T>(side: "readable" | "writable", get: () => T): T {
  * @returns The framed connection.
  * @throws {RangeError} A numeric option is out of range (one that is no
  * number at all is a `TypeError`).
- * @throws {TypeError} `buffered` is not a `Uint8Array`, `framing` has no
- * `encode()` and `decoder()`, or `options` is not an object.
+ * @throws {TypeError} `conn` is not an object, `buffered` is not a
+ * `Uint8Array`, `framing` has no `encode()` and `decoder()`, or `options` is
+ * not an object.
  *
  * @example Request and reply over a pair of in-memory streams
  * ```ts
@@ -568,6 +588,11 @@ export function framed(
   framing: FramingLike,
   options: FramedOptions = {},
 ): FramedConnection {
+  if ((typeof conn !== "object" && typeof conn !== "function") || conn === null) {
+    throw new TypeError(
+      `Cannot frame connection as conn must be a Conn: received ${receivedValue(conn)}`,
+    );
+  }
   checkFraming(framing, "frame connection");
   checkOptions(options, "frame connection");
   return new Framed(conn, framing, options);
@@ -944,7 +969,7 @@ class Framed implements FramedConnection {
   #lockReadable(): ReadableStreamDefaultReader<Uint8Array> {
     return this.#reader ??= this.#readClaimed
       ? (this.conn as unknown as ReadingClaimer)[claimedReader]()
-      : lock("readable", () => (this.#connReadable = this.conn.readable).getReader());
+      : lock("readable", this.#connReadable = this.conn.readable, (r) => r.getReader());
   }
 
   /**
@@ -1270,7 +1295,7 @@ class Framed implements FramedConnection {
    */
   #lockWritable(): WritableStreamDefaultWriter<Uint8Array> {
     if (this.#claimed) return (this.conn as unknown as WritingClaimer)[claimedWriter]();
-    return lock("writable", () => (this.#connWritable = this.conn.writable).getWriter());
+    return lock("writable", this.#connWritable = this.conn.writable, (w) => w.getWriter());
   }
 
   /**

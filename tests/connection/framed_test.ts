@@ -2442,6 +2442,44 @@ test("framed() after a framing error: reading is over, a later next() is done an
   }
 });
 
+test("framed(): no Conn at all is a TypeError that says so, at once or at its first read and send", async () => {
+  // Before: undefined and null threw the engine's "Cannot read properties of undefined (reading
+  // 'allocate')", and a number, a string or an object without streams was taken, its reads and
+  // sends then refused as "its readable is locked" (nothing held it) and its close() a
+  // ConnectionError.
+  const notConns: [unknown, string][] = [
+    [undefined, "undefined"],
+    [null, "null"],
+    [5, "5"],
+    ["c", 'the string "c"'],
+  ];
+  for (const [conn, shown] of notConns) {
+    assert.throws(() => framed(conn as Conn, lines()), {
+      name: "TypeError",
+      message: `Cannot frame connection as conn must be a Conn: received ${shown}`,
+    });
+  }
+  // Objects without streams (a Conn of one's own missing its readable or writable).
+  for (
+    const [conn, readable, writable] of [
+      [{ close() {} }, "undefined", "undefined"],
+      [{ readable: {}, writable: 7, close() {} }, "Object", "7"],
+    ] as const
+  ) {
+    const fc = framed(conn as unknown as Conn, lines());
+    await assert.rejects(fc[Symbol.asyncIterator]().next(), {
+      name: "TypeError",
+      message:
+        `Cannot read from connection as its readable must be a ReadableStream: received ${readable}`,
+    });
+    await assert.rejects(fc.send("x"), {
+      name: "TypeError",
+      message:
+        `Cannot send to connection as its writable must be a WritableStream: received ${writable}`,
+    });
+  }
+});
+
 test("framed(): a second framed() on a Conn may use the direction the first leaves alone; one that sends or reads too fails with a TypeError, no hang", async () => {
   const { conn, writes, feed } = recordingConn();
   // Asymmetric framings: lines one way, length-prefixed the other.
