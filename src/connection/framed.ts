@@ -197,6 +197,10 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * (on every runtime alike; closing `conn` itself instead looks like the
    * peer's end: part of a frame is then a `TruncatedFrameError`). Frames
    * already in `readable`'s queue stay there.
+   * A `timeout` out of range rejects with a `RangeError` (one that is no
+   * number with a `TypeError`), and `options` that are no object
+   * (`close(5000)` for `close({ timeout: 5000 })`) with a `TypeError`,
+   * before anything closes.
    */
   close(options?: FramedCloseOptions): Promise<void>;
 }
@@ -1740,6 +1744,8 @@ class Framed implements FramedConnection {
   }
 
   async #close(options?: FramedCloseOptions): Promise<void> {
+    // A number is no timeout (it would be ignored): options must be an object.
+    if (options !== null) checkOptions(options, "close connection");
     const timeout = options?.timeout ?? Infinity;
     // Timers take at most 2^31 - 1 ms: every runtime fires a longer one after 1 ms.
     if (

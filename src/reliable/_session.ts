@@ -13,6 +13,7 @@ import {
   TruncatedFrameError,
 } from "../errors.ts";
 import {
+  checkOptions,
   describeValue,
   detachedPayload,
   fixedOverhead,
@@ -520,7 +521,20 @@ export class Session extends EventTarget implements ReliableSession {
     options?: ReliableSendOptions,
   ): Promise<void> {
     // A signal that is none is an argument error whatever the session's state (as a payload that
-    // is no Uint8Array or string is), and is found before a string is encoded.
+    // is no Uint8Array or string is), and is found before a string is encoded; so are options that
+    // are no object, or a signal passed as they (either would be ignored).
+    try {
+      if (options !== null) checkOptions(options, "send");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options != null && !("signal" in options) && signalError(options, "send") === undefined) {
+      return Promise.reject(
+        new TypeError(
+          "Cannot send as options must be an object such as { signal }: received an AbortSignal",
+        ),
+      );
+    }
     const signal = options?.signal ?? undefined;
     const badSignal = signalError(signal, "send");
     if (badSignal !== undefined) return Promise.reject(badSignal);
@@ -601,6 +615,8 @@ export class Session extends EventTarget implements ReliableSession {
   close(options?: ReliableCloseOptions): Promise<void> {
     let timeout: number;
     try {
+      // A number is no timeout (it would be ignored): options must be an object.
+      if (options !== null) checkOptions(options, "close");
       timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout, false, "close");
     } catch (error) {
       return Promise.reject(error);

@@ -197,6 +197,8 @@ class Server implements ReliableServer {
   close(options?: ReliableCloseOptions): Promise<void> {
     const timeout = options?.timeout;
     try {
+      // A number is no timeout (it would be ignored): options must be an object.
+      if (options !== null) checkOptions(options, "close server");
       nonNegative("timeout", timeout, 0, false, "close server");
     } catch (error) {
       return Promise.reject(error);

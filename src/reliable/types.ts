@@ -87,9 +87,10 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * message still waiting for buffer space; a message already in the buffer
    * is still delivered, only the promise rejects with the signal's reason. A
    * payload longer than `maxMessageSize` rejects with a `RangeError`, one
-   * that is neither a `Uint8Array` nor a string, or a `signal` that is no
-   * `AbortSignal`, with a `TypeError` (the promise rejects and nothing is
-   * sent; `send` itself never throws).
+   * that is neither a `Uint8Array` nor a string, a `signal` that is no
+   * `AbortSignal`, or `options` that are no object (a signal passed in their
+   * place), with a `TypeError` (the promise rejects and nothing is sent;
+   * `send` itself never throws).
    */
   send(payload: Uint8Array | string, options?: ReliableSendOptions): Promise<void>;
   /**
@@ -155,7 +156,10 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * `deadPeerTimeout` (a peer that reads nothing) plus a second (for the
    * peer's end), and by at most 1 s once `timeout` ran out (a GOODBYE the
    * peer has not read by then is lost); over TLS the adapter's close may
-   * wait a second more (docs/protocol.md, "Closing").
+   * wait a second more (docs/protocol.md, "Closing"). A negative `timeout`
+   * rejects with a `RangeError` (one that is no number with a `TypeError`),
+   * and `options` that are no object (`close(5000)` for
+   * `close({ timeout: 5000 })`) with a `TypeError`, before anything closes.
    */
   close(options?: ReliableCloseOptions): Promise<void>;
   /** Counters. */
@@ -562,7 +566,9 @@ export interface ReliableServer extends AsyncIterable<ReliableSession> {
    * `timeout` bounds each session's wait for its messages to be confirmed,
    * as `session.close({ timeout })` does (default: the sessions'
    * `closeTimeout`, 30 s); a second call with a shorter one shortens the
-   * waits still running (`close({ timeout: 0 })` gives up at once).
+   * waits still running (`close({ timeout: 0 })` gives up at once). A
+   * negative `timeout`, or `options` that are no object (`close(5000)`),
+   * rejects as `session.close()` does, before anything closes.
    *
    * @example Shutting down within a deadline
    * ```ts

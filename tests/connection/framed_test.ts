@@ -7,6 +7,7 @@ import {
   ConnectionError,
   fixedSize,
   framed,
+  type FramedCloseOptions,
   type FramedConnection,
   type FramedOptions,
   FrameTooLargeError,
@@ -1502,6 +1503,24 @@ test(
     link.cut();
   },
 );
+
+test("framed() close() refuses options that are no object, as close(5000) for close({ timeout: 5000 }), and closes nothing", async () => {
+  // Before: the number was ignored, and close() waited for ever on a peer that reads nothing.
+  const link = new MemoryLink();
+  const fc = framed(link.client, lines());
+  try {
+    for (const [options, shown] of [[5000, "5000"], ["5000", 'the string "5000"']] as const) {
+      await assert.rejects(fc.close(options as FramedCloseOptions), {
+        name: "TypeError",
+        message: `Cannot close connection as options must be an object: received ${shown}`,
+      });
+    }
+    await fc.send("still open"); // nothing was closed
+    await fc.close(null as unknown as undefined); // null: no options
+  } finally {
+    link.cut();
+  }
+});
 
 test(
   "framed() close({ timeout }) that cuts off a frame of one byte says frames were not yet written",

@@ -4,7 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
-import type { ReliableServerOptions, ReliableSession } from "../../src/reliable/types.ts";
+import type {
+  ReliableCloseOptions,
+  ReliableSendOptions,
+  ReliableServerOptions,
+  ReliableSession,
+} from "../../src/reliable/types.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import {
   ACK,
@@ -3108,6 +3113,42 @@ test("reliable: a send with a signal that is no AbortSignal rejects with a TypeE
     code: "CONNECTION_CLOSED",
   });
 });
+
+test(
+  "reliable: send() and close() refuse options that are no object, and a signal passed as the options, and close nothing",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Before: each was ignored: send("x", signal) took no signal (an abort did nothing), and
+    // close(5000) waited closeTimeout, not 5 s.
+    const client = reliableClient(new MemoryNetwork().dialer, { clock: new FakeClock() });
+    try {
+      for (const [options, shown] of [[5000, "5000"], ["x", 'the string "x"']] as const) {
+        await assert.rejects(client.send("never", options as ReliableSendOptions), {
+          name: "TypeError",
+          message: `Cannot send as options must be an object: received ${shown}`,
+        });
+        await assert.rejects(client.close(options as ReliableCloseOptions), {
+          name: "TypeError",
+          message: `Cannot close as options must be an object: received ${shown}`,
+        });
+      }
+      await assert.rejects(
+        client.send("never", new AbortController().signal as ReliableSendOptions),
+        {
+          name: "TypeError",
+          message:
+            "Cannot send as options must be an object such as { signal }: received an AbortSignal",
+        },
+      );
+      assert.equal(client.stats.inFlight + client.stats.waiting, 0);
+      assert.equal(client.state, "connecting");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+    }
+  },
+);
 
 test(
   "reliable: a message of exactly maxMessageSize goes through both ways; one byte more is refused",

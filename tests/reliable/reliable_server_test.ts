@@ -19,7 +19,11 @@ import {
   setDataSeq,
   WELCOME,
 } from "../../src/reliable/_protocol.ts";
-import type { ReliableServer, ReliableSession } from "../../src/reliable/types.ts";
+import type {
+  ReliableCloseOptions,
+  ReliableServer,
+  ReliableSession,
+} from "../../src/reliable/types.ts";
 import { FakeClock, stoppableClock } from "../_util/fake_clock.ts";
 import { MemoryNetwork } from "../_util/memory_conn.ts";
 import { reliableServer } from "../../src/reliable/reliable_server.ts";
@@ -134,6 +138,14 @@ test(
       await assert.rejects(server.close({ timeout: -1 }), {
         name: "RangeError",
         message: "Cannot close server as timeout must be a non-negative number: received -1",
+      });
+      // Before: a number was ignored (close(5000) for close({ timeout: 5000 })): the first call's
+      // promise, which no time passing would settle.
+      const refused = server.close(5000 as ReliableCloseOptions);
+      assert.notEqual(refused, first.promise);
+      await assert.rejects(refused, {
+        name: "TypeError",
+        message: "Cannot close server as options must be an object: received 5000",
       });
       assert.equal(server.close({ timeout: 60_000 }), first.promise);
       assert.equal(server.close({ timeout: 0 }), first.promise);
