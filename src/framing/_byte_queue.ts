@@ -305,6 +305,6 @@ export class ByteQueue {
  */
 export function detachedBytes(): TypeError {
   return new TypeError(
-    "Cannot decode: bytes held for decoding were detached (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded; transfer a copy, frame.slice())",
+    "Cannot decode frames as bytes held for decoding were detached (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded; transfer a copy, frame.slice())",
   );
 }

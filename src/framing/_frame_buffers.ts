@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Where the decoders put frames that span chunks. Private.
 
-import { booleanOption, checkOptions, describeValue, receivedValue } from "./_options.ts";
+import { booleanOption, checkOptions, describeValue, plural, receivedValue } from "./_options.ts";
 import type { DecoderOptions } from "./types.ts";
 
 /** The largest slab that small spanning frames are carved out of. */
@@ -177,6 +177,10 @@ function allocated(allocate: (length: number) => Uint8Array, size: number): Uint
   }
   // A TypeError: the decoder reports a RangeError from allocate() as a frame too large to allocate.
   throw new TypeError(
-    `Cannot copy a frame into memory from allocate(): asked for ${size} bytes, received ${received}`,
+    `Cannot copy frame into memory as allocate(${size}) must return a Uint8Array of at least ${
+      plural(size, "byte")
+    }: received ${
+      typeof received === "number" ? `a Uint8Array of ${plural(received, "byte")}` : received
+    }`,
   );
 }

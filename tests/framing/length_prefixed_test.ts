@@ -263,7 +263,7 @@ test("lengthPrefixed() trims a longer buffer from allocate and rejects a shorter
   // An ArrayBuffer was "received undefined" before, null a TypeError about reading its length.
   for (
     const [allocate, received] of [
-      [(n: number) => new Uint8Array(n - 1), "8999"],
+      [(n: number) => new Uint8Array(n - 1), "a Uint8Array of 8999 bytes"],
       [(n: number) => new ArrayBuffer(n), "ArrayBuffer"],
       [() => null, "null"],
     ] as const
@@ -272,7 +272,7 @@ test("lengthPrefixed() trims a longer buffer from allocate and rejects a shorter
       assert.ok(error instanceof TypeError);
       assert.equal(
         error.message,
-        `Cannot copy a frame into memory from allocate(): asked for 9000 bytes, received ${received}`,
+        `Cannot copy frame into memory as allocate(9000) must return a Uint8Array of at least 9000 bytes: received ${received}`,
       );
       return true;
     });
