@@ -359,7 +359,7 @@ function noop(): void {}
 const MAX_TIMER = 2 ** 31 - 1;
 
 function closingError(): ConnectionError {
-  return new ConnectionError("Cannot send as the connection is closing", {
+  return new ConnectionError("Cannot send as the connection is closing or closed", {
     code: "CONNECTION_CLOSED",
   });
 }
