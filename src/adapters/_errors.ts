@@ -4,7 +4,13 @@
 
 import { ConnectionError, FramingError, type FramingErrorCode } from "../errors.ts";
 import type { NetAddr } from "../connection/types.ts";
-import { checkOptions, numberError, receivedValue, signalError } from "../framing/_options.ts";
+import {
+  causeText,
+  checkOptions,
+  numberError,
+  receivedValue,
+  signalError,
+} from "../framing/_options.ts";
 
 // Re-exported so that `deno doc --lint` on this private file sees the types it references.
 export type { ConnectionError, FramingError, FramingErrorCode, NetAddr };
@@ -176,7 +182,7 @@ export function connectionError(
 ): ConnectionError {
   if (isConnectionError(cause)) return cause;
   const code = errorCode(cause);
-  const detail = cause instanceof Error ? cause.message : String(cause);
+  const detail = causeText(cause);
   // Bytes that are no TLS record: the server's answer when connecting, else whoever sent them
   // (a record corrupted later, or a plain-text client of a Deno TLS server, whose handshake runs
   // on the first read).

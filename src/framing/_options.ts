@@ -246,6 +246,21 @@ export function receivedValue(value: unknown): string {
 }
 
 /**
+ * What a failure that framewire wraps says, for the wrapper's message: its
+ * `message`, or the string it is, when not empty; else what it is, with
+ * "(no message)" (an `Error` by its name, anything else as
+ * {@linkcode receivedValue} shows it: `undefined`, `Object`, not
+ * `[object Object]`, and no throw for an object without a prototype).
+ */
+export function causeText(cause: unknown): string {
+  const message = (cause as { message?: unknown } | null | undefined)?.message;
+  if (typeof message === "string" && message !== "") return message;
+  if (typeof cause === "string" && cause !== "") return cause;
+  const what = cause instanceof Error && cause.name !== "" ? cause.name : receivedValue(cause);
+  return `${what} (no message)`;
+}
+
+/**
  * `value`, or `fallback` when it is `undefined` or `null`; a `TypeError`
  * unless a boolean (`"false"` would read as true).
  */

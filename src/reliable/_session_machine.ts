@@ -5,6 +5,7 @@
 // every input (see docs/protocol.md for the protocol it implements).
 
 import { ConnectionError, type FramingErrorCode } from "../errors.ts";
+import { causeText } from "../framing/_options.ts";
 import { type Backoff, backoffDelay } from "./_backoff.ts";
 import {
   ACK,
@@ -92,13 +93,8 @@ const KEPT_CODES = new Set(["CONNECTION_REFUSED", "CONNECTION_RESET", "CONNECTIO
 /** The error a client ends its session with once `max` attempts in a row failed. */
 function gaveUp(last: unknown, max: number, established: boolean): ConnectionError {
   const code = (last as { code?: unknown } | null | undefined)?.code;
-  const message = (last as { message?: unknown } | null | undefined)?.message;
-  // Any value a dial rejects with: String() throws for one with no prototype.
-  const reason = typeof message === "string"
-    ? message
-    : typeof last === "object" && last !== null
-    ? Object.prototype.toString.call(last)
-    : String(last);
+  // Any value a dial rejects with (String() throws for one with no prototype).
+  const reason = causeText(last);
   return new ConnectionError(
     `Cannot ${established ? "reconnect" : "connect"} as ${
       max === 1 ? "the attempt" : `${max} attempts in a row`

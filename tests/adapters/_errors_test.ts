@@ -287,7 +287,15 @@ test(
   "connectionError takes causes that are no Error, and EPROTO that is not about TLS",
   BOUNDED,
   () => {
-    for (const [cause, words] of [["oops", "oops"], [undefined, "undefined"], [null, "null"]]) {
+    for (
+      const [cause, words] of [
+        ["oops", "oops"],
+        [undefined, "undefined (no message)"],
+        [null, "null (no message)"],
+        // Before: String() threw for it, and the caller got that TypeError.
+        [Object.create(null), "object (no message)"],
+      ]
+    ) {
       const error = connectionError("read from 127.0.0.1:1", cause);
       assert.equal(error.message, `Cannot read from 127.0.0.1:1 as it failed: ${words}`);
       assert.equal(error.code, "CONNECTION_FAILED");

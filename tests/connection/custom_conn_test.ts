@@ -202,6 +202,40 @@ test("framed(): a Conn's closeWrite() that rejects or throws, with an Error or a
   }
 });
 
+test("framed(): a Conn that fails with something that is no Error with a message gets a ConnectionError that says what it was", async () => {
+  // Before: an object with no prototype made String() throw, and the application got that engine
+  // TypeError ("Cannot convert object to primitive value"), no ConnectionError; a plain object
+  // read "[object Object]", an Error with no message left the message ending in ": ".
+  const values: [unknown, string][] = [
+    [Object.create(null), "object (no message)"],
+    [{}, "Object (no message)"],
+    [new RangeError(""), "RangeError (no message)"],
+    [undefined, "undefined (no message)"],
+    ["", 'the string "" (no message)'],
+    [{ message: "its own" }, "its own"],
+  ];
+  for (const [value, said] of values) {
+    const readable = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.error(value);
+      },
+    });
+    const fc = framed(conn({ readable, closeWrite: () => Promise.reject(value) }), framing);
+    await assert.rejects(fc[Symbol.asyncIterator]().next(), (error) => {
+      assert.ok(error instanceof ConnectionError, `${said}: ${error}`);
+      assert.equal(error.code, "CONNECTION_FAILED");
+      assert.equal(error.message, `Cannot read from connection as it failed: ${said}`);
+      assert.equal(error.cause, value);
+      return true;
+    });
+    await assert.rejects(fc.closeWrite(), {
+      name: "ConnectionError",
+      message: `Cannot close connection for writing as it failed: ${said}`,
+    });
+    await fc.close();
+  }
+});
+
 test("framed(): a Conn's close() that throws rejects close() with a ConnectionError caused by it, after closing", async () => {
   const boom = new Error("boom");
   let closes = 0;

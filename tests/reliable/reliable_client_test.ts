@@ -1521,7 +1521,7 @@ test(
     const clock = new FakeClock();
     const values = [Object.create(null), { code: "CONNECTION_RESET", message: "reset elsewhere" }];
     const expected = [
-      ["CONNECTION_FAILED", "[object Object]"],
+      ["CONNECTION_FAILED", "object (no message)"],
       ["CONNECTION_RESET", "reset elsewhere"],
     ];
     for (const [i, value] of values.entries()) {
