@@ -106,6 +106,26 @@ function gaveUp(last: unknown, max: number, established: boolean): ConnectionErr
   );
 }
 
+/**
+ * The server's words in a REJECT, for an error message: control characters escaped (a peer's
+ * newline would start a line of its own in a log), and none at all said so.
+ */
+function peerText(text: string): string {
+  if (text === "") return "(no reason given)";
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f]/g,
+    (c) =>
+      c === "\n"
+        ? "\\n"
+        : c === "\r"
+        ? "\\r"
+        : c === "\t"
+        ? "\\t"
+        : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** What each message costs against the send buffer on top of its payload. */
 export const ENTRY_COST = 64;
 
@@ -943,7 +963,7 @@ export class SessionMachine {
 
   #onReject(frame: Uint8Array, now: number): void {
     const reason = frame[1]!;
-    const message = new TextDecoder().decode(frame.subarray(2));
+    const message = peerText(new TextDecoder().decode(frame.subarray(2)));
     if (reason === REJECT_VERSION) {
       this.#finish(
         new ConnectionError(`Cannot open session as the server rejected it: ${message}`, {

@@ -1585,6 +1585,30 @@ test("SessionMachine: a REJECT drops the connection with the code of its reason,
   }
 });
 
+test("SessionMachine: a REJECT's text reaches the error message on one line, and an empty one is said to be", () => {
+  // Before: the server's text as it came: a newline in it started a line of its own in a log,
+  // and an empty one left the message ending in ": ".
+  for (
+    const [text, shown] of [
+      ["busy\n2026-12-07 ERROR forged", "busy\\n2026-12-07 ERROR forged"],
+      ["a\u0000b\tc\u007f", "a\\u0000b\\tc\\u007f"],
+      ["", "(no reason given)"],
+    ]
+  ) {
+    const c = helloSent();
+    c.receive(SessionMachine.reject("protocol", text), T0);
+    const [event] = take(c).events as { error: { message: string } }[];
+    assert.equal(
+      event!.error.message,
+      `Cannot connect as the server rejected the connection: ${shown}`,
+    );
+  }
+  const c = helloSent();
+  c.receive(SessionMachine.reject("version", "v9\r\n"), T0);
+  const [closed] = take(c).events as ErrorEvent[];
+  assert.equal(closed!.error?.message, "Cannot open session as the server rejected it: v9\\r\\n");
+});
+
 test("SessionMachine: the send buffer admits every waiting message in order across many partial acks", () => {
   // Room for 600 one-byte messages; 3000 wait their turn and are admitted 600 at a time.
   const { c, s } = connectedPair({ sendBufferSize: 600 * 65 }, { ackEvery: 1 << 20 });
