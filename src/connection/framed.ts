@@ -4,11 +4,11 @@
 import { ConnectionError, TruncatedFrameError } from "../errors.ts";
 import {
   booleanOption,
+  bytesHint,
   checkChunk,
   checkFraming,
   checkOptions,
   checkPayload,
-  describeValue,
   isDetachedError,
   numberError,
   receivedValue,
@@ -778,9 +778,7 @@ class Framed implements FramedConnection {
     const buffered = options.buffered;
     if (buffered !== undefined && !(buffered instanceof Uint8Array)) {
       throw new TypeError(
-        `Cannot frame connection as buffered must be a Uint8Array: received ${
-          describeValue(buffered)
-        }`,
+        `Cannot frame connection as buffered must be a Uint8Array: received ${bytesHint(buffered)}`,
       );
     }
     if (buffered !== undefined && buffered.length > 0) this.#buffered = buffered;

@@ -197,10 +197,19 @@ export function describeValue(value: unknown): string {
   return (value as object).constructor?.name || "object";
 }
 
-/** {@linkcode describeValue}, with how to turn an `ArrayBuffer` into the `Uint8Array` wanted. */
-function bytesHint(value: unknown): string {
+/**
+ * {@linkcode describeValue}, with how to turn an `ArrayBuffer` into the `Uint8Array` wanted, or a
+ * `Uint8Array` of another realm (`node:vm`, an iframe), which `instanceof` does not take.
+ */
+export function bytesHint(value: unknown): string {
   const kind = describeValue(value);
-  return kind === "ArrayBuffer" ? `${kind} (wrap it: new Uint8Array(buffer))` : kind;
+  if (kind === "ArrayBuffer") return `${kind} (wrap it: new Uint8Array(buffer))`;
+  if (
+    ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === "[object Uint8Array]"
+  ) {
+    return `${kind} of another realm (copy it into this one: new Uint8Array(value))`;
+  }
+  return kind;
 }
 
 /** `n` and `word`, plural unless `n` is 1, for a message: "1 byte", "6 bytes". */

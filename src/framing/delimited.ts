@@ -4,6 +4,7 @@ import { CR, DelimitedDecoder } from "./_delimited_decoder.ts";
 import { prefixTable, scan } from "./_search.ts";
 import {
   booleanOption,
+  bytesHint,
   checkEncodeLength,
   checkFramingOptions,
   checkOptions,
@@ -11,7 +12,6 @@ import {
   checkRoom,
   copyBytes,
   DEFAULT_MAX_DELIMITED,
-  describeValue,
   maxFrameLengthOption,
   ownFraming,
   withFixedOverhead,
@@ -87,7 +87,7 @@ export function delimited(options: DelimitedOptions = {}): Framing {
   if (typeof raw !== "string" && !(raw instanceof Uint8Array)) {
     throw new TypeError(
       `Cannot create framing as the delimiter must be a string or a Uint8Array: received ${
-        describeValue(raw)
+        bytesHint(raw)
       }`,
     );
   }

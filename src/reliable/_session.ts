@@ -13,8 +13,8 @@ import {
   TruncatedFrameError,
 } from "../errors.ts";
 import {
+  bytesHint,
   checkOptions,
-  describeValue,
   detachedPayload,
   fixedOverhead,
   isDetached,
@@ -553,7 +553,7 @@ export class Session extends EventTarget implements ReliableSession {
       return Promise.reject(
         new TypeError(
           `Cannot send as the payload must be a Uint8Array or a string: received ${
-            describeValue(payload)
+            bytesHint(payload)
           }`,
         ),
       );

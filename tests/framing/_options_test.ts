@@ -1,6 +1,7 @@
 // Every entry point that takes options or a framing refuses other values with one TypeError.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import vm from "node:vm";
 import {
   ByteReader,
   decimalHeader,
@@ -293,6 +294,12 @@ test("something other than bytes: the message names what it got, in one way ever
     [[1, 2], "Array"],
     [new DataView(new ArrayBuffer(2)), "DataView"],
     [new ArrayBuffer(2), "ArrayBuffer (wrap it: new Uint8Array(buffer))"],
+    // Of another realm (node:vm, an iframe): instanceof Uint8Array is false for it. Before: "must
+    // be a Uint8Array: received Uint8Array".
+    [
+      vm.runInNewContext("new Uint8Array(2)"),
+      "Uint8Array of another realm (copy it into this one: new Uint8Array(value))",
+    ],
   ];
   for (const [value, received] of cases) {
     const bytes = value as Any;
@@ -304,21 +311,33 @@ test("something other than bytes: the message names what it got, in one way ever
       name: "TypeError",
       message: `Cannot decode frames as the chunk must be a Uint8Array: received ${received}`,
     });
-    const plain = received.replace(/ \(wrap.*/, "");
     assert.throws(() => framed(link.client, lengthPrefixed(), { buffered: bytes }), {
       name: "TypeError",
-      message: `Cannot frame connection as buffered must be a Uint8Array: received ${plain}`,
+      message: `Cannot frame connection as buffered must be a Uint8Array: received ${received}`,
     });
     if (value !== null) {
       // (null is no delimiter: the default applies.)
       assert.throws(() => delimited({ delimiter: bytes }), {
         name: "TypeError",
         message:
-          `Cannot create framing as the delimiter must be a string or a Uint8Array: received ${plain}`,
+          `Cannot create framing as the delimiter must be a string or a Uint8Array: received ${received}`,
       });
     }
   }
   link.cut();
+});
+
+test("a session's send() names a Uint8Array of another realm as such", async () => {
+  const client = reliableClient(() => new Promise<never>(() => {}));
+  try {
+    await assert.rejects(client.send(vm.runInNewContext("new Uint8Array(2)")), {
+      name: "TypeError",
+      message:
+        "Cannot send as the payload must be a Uint8Array or a string: received Uint8Array of another realm (copy it into this one: new Uint8Array(value))",
+    });
+  } finally {
+    await client.close({ timeout: 0 });
+  }
 });
 
 test("options that would be misread or fail later are refused at the call: booleans, allocate, offset", () => {

@@ -3169,7 +3169,7 @@ test(
         await assert.rejects(client.send(notBytes), {
           name: "TypeError",
           message:
-            "Cannot send as the payload must be a Uint8Array or a string: received ArrayBuffer",
+            "Cannot send as the payload must be a Uint8Array or a string: received ArrayBuffer (wrap it: new Uint8Array(buffer))",
         });
         // A detached payload: a rejection in framewire's words (before: the engine's TypeError,
         // thrown by send(), which never throws).
