@@ -184,11 +184,14 @@ export function nonNegative(
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
-  const v = nonNegative(name, value, fallback);
-  if (v === 0) {
-    throw new RangeError(`Cannot create session as ${name} must be positive: received 0`);
+  // A negative number is told the rule it breaks ("must be positive"), as 0 is, not "must be
+  // non-negative", which 0 would satisfy.
+  if (typeof value === "number" && !(value > 0)) {
+    throw new RangeError(
+      `Cannot create session as ${name} must be positive: received ${receivedValue(value)}`,
+    );
   }
-  return v;
+  return nonNegative(name, value, fallback);
 }
 
 /** The largest message a u32 frame carries with its DATA header. */

@@ -2999,6 +2999,17 @@ test(
       ],
       ["maxMessageSize", { maxMessageSize: 2 ** 33 }, /maxMessageSize must be an integer/],
       ["sendBufferSize", { sendBufferSize: 0 }, /sendBufferSize must be positive: received 0$/],
+      // Before: "must be a non-negative number", which 0 is, and is refused too.
+      [
+        "ackEvery",
+        { ackEvery: -5 },
+        /^Cannot create session as ackEvery must be positive: received -5$/,
+      ],
+      [
+        "heartbeatInterval",
+        { heartbeatInterval: -0.5 },
+        /heartbeatInterval must be positive: received -0\.5$/,
+      ],
       // 0 is no default (null is).
       ["maxMessageSize", { maxMessageSize: 0 }, /maxMessageSize must be an integer.*received 0$/],
       // Before: accepted, and a message sent alone was never confirmed.
