@@ -188,6 +188,21 @@ export function checkChunk(chunk: Uint8Array, action: string): void {
 }
 
 /**
+ * {@linkcode checkChunk}, and a `TypeError` for a chunk of input whose
+ * buffer was detached (transferred) or shrunk below it: it reads as empty,
+ * and its bytes would be skipped without a word (the stream then decoded out
+ * of step). Costs a check of empty chunks only.
+ */
+export function checkInput(chunk: Uint8Array, action: string, whose = "the chunk's buffer"): void {
+  checkChunk(chunk, action);
+  if (chunk.length === 0 && isDetached(chunk)) {
+    throw new TypeError(
+      `Cannot ${action} as ${whose} was detached (transferred) or shrunk below it: its bytes are gone (pass a copy where its buffer is transferred)`,
+    );
+  }
+}
+
+/**
  * What `value` is, for "received …" in a message: `null`, its `typeof`, or
  * the class of an object ("Array", "ArrayBuffer", "Object").
  */

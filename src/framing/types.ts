@@ -39,7 +39,9 @@ export interface FrameDecoder {
    * offset bytes next to the payload inside it).
    *
    * @throws {TypeError} `chunk` is not a `Uint8Array` (wrap an `ArrayBuffer`:
-   * `new Uint8Array(buffer)`), or `end()` was called (the built-in framings).
+   * `new Uint8Array(buffer)`), its buffer was detached (transferred) or
+   * shrunk below it (it would read as no bytes), or `end()` was called (the
+   * built-in framings).
    */
   push(chunk: Uint8Array): void;
   /**

@@ -114,6 +114,41 @@ for (const [i, { framing, payload }] of formats.entries()) {
     }
   });
 
+  test(`${name}: push() refuses a chunk whose buffer was detached or shrunk below it (it reads as empty), and decodes on after it`, () => {
+    const [sample] = fc.sample(payload, { numRuns: 1, seed: 7 });
+    const wire = framing.encode(sample!);
+    const transferred = wire.slice();
+    transferred.buffer.transfer();
+    const buffer = new ArrayBuffer(wire.length + 1, { maxByteLength: wire.length + 1 });
+    const outside = new Uint8Array(buffer, 1, wire.length); // fixed-length
+    outside.set(wire);
+    buffer.resize(0);
+    for (const [how, chunk] of [["transferred", transferred], ["shrunk", outside]] as const) {
+      const decoder = framing.decoder();
+      decoder.push(wire.slice(0, 1));
+      // Before: taken as no bytes, and the stream decoded on without them.
+      assert.throws(() => decoder.push(chunk), {
+        name: "TypeError",
+        message:
+          /^Cannot decode frames as the chunk's buffer was detached \(transferred\) or shrunk below it/,
+      }, how);
+      assert.equal(decoder.bufferedBytes, 1, how);
+      decoder.push(wire.slice(1));
+      assert.deepEqual(decoder.next(), sample, how);
+      decoder.end();
+    }
+    // An empty chunk that is readable is taken: a length-tracking view of a buffer shrunk to 0.
+    const tracking = new ArrayBuffer(4, { maxByteLength: 4 });
+    const empty = new Uint8Array(tracking);
+    tracking.resize(0);
+    const decoder = framing.decoder();
+    decoder.push(empty);
+    decoder.push(new Uint8Array(0));
+    decoder.push(wire.slice());
+    assert.deepEqual(decoder.next(), sample);
+    decoder.end();
+  });
+
   test(`${name}: a fixed overhead recorded for the format is what encodedLength adds and encodeInto writes`, () => {
     const overhead = fixedOverhead(framing);
     const variable = ["varint", "netstring"].includes(framing.name);

@@ -178,6 +178,31 @@ test("FrameDecoderStream errors with a TypeError on a chunk that is not a Uint8A
   });
 });
 
+test("FrameDecoderStream errors with a TypeError on a chunk whose buffer was transferred before it was decoded, after the frames before it", async () => {
+  const framing = lengthPrefixed();
+  const wire = concat([
+    framing.encode(new Uint8Array([1, 2])),
+    framing.encode(new Uint8Array([3])),
+  ]);
+  const transferred = wire.slice(6);
+  const input = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(wire.slice(0, 6));
+      // Posted to a worker (transferred) as well as decoded: before, it read as no bytes, and
+      // the stream went on without them (here: ended cleanly, one frame short).
+      controller.enqueue(transferred);
+      controller.close();
+    },
+  });
+  structuredClone(transferred.buffer, { transfer: [transferred.buffer] });
+  const reader = input.pipeThrough(new FrameDecoderStream(framing)).getReader();
+  assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2]));
+  await assert.rejects(reader.read(), {
+    name: "TypeError",
+    message: /^Cannot decode frames as the chunk's buffer was detached \(transferred\)/,
+  });
+});
+
 test(
   "FrameDecoderStream: cancelling the readable errors the writable; aborting the writable errors the readable",
   {
