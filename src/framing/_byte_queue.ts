@@ -56,10 +56,13 @@ export class ByteQueue {
     return this.#offset;
   }
 
-  /** Appends a chunk (empty chunks are ignored). */
+  /**
+   * Appends a chunk (empty chunks are ignored), as a view of the length it
+   * has now: see {@linkcode fixedLength}.
+   */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    this.#chunks.push(fixedLength(chunk));
     this.#length += chunk.length;
   }
 
@@ -298,13 +301,31 @@ export class ByteQueue {
 }
 
 /**
+ * `chunk`, or a fixed-length view of its bytes when it is a view of a
+ * resizable `ArrayBuffer` or a growable `SharedArrayBuffer`: a
+ * length-tracking one (`new Uint8Array(buffer)`) changes length with its
+ * buffer, so a decoder holding it would read bytes never pushed when the
+ * buffer grew, and lose its place (counts, positions) when it shrank. A
+ * fixed-length view shrunk below reads as empty, which every read checks
+ * ({@linkcode detachedBytes}). Once per chunk kept, not per frame (the
+ * decoders read `buffer` of the chunks they cut frames from anyway).
+ */
+export function fixedLength(chunk: Uint8Array): Uint8Array {
+  const buffer = chunk.buffer as ArrayBufferLike & { resizable?: boolean; growable?: boolean };
+  return buffer.resizable === true || buffer.growable === true
+    ? new Uint8Array(buffer, chunk.byteOffset, chunk.length)
+    : chunk;
+}
+
+/**
  * Bytes held for decoding (a queued chunk, or the frame being filled) have
  * no memory left: the application transferred the `buffer` of a frame that
- * shares it. Empty chunks are never queued (here or in `ByteReader`), and a
+ * shares it, or transferred or shrunk (resizable) that of a chunk it pushed
+ * (misuse: a decoder owns what it is pushed). Empty chunks are never queued (here or in `ByteReader`), and a
  * chunk is dropped once read to its end, so no live chunk looks like this.
  */
 export function detachedBytes(): TypeError {
   return new TypeError(
-    "Cannot decode frames as bytes held for decoding were detached (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded; transfer a copy, frame.slice())",
+    "Cannot decode frames as bytes held for decoding were detached or shrunk (a frame's buffer was transferred, and the frame shares it with bytes not yet decoded, or a pushed chunk's buffer was transferred or resized; transfer a copy, frame.slice(), and leave pushed chunks as they are)",
   );
 }

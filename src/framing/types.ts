@@ -36,7 +36,11 @@ export interface FrameDecoder {
    * Adds bytes. The decoder takes ownership of `chunk`: the caller must not
    * change it afterwards, since returned frames may be views into it (and
    * with an `offset` (`lengthPrefixed`'s or `varint`'s), the decoder moves the
-   * offset bytes next to the payload inside it).
+   * offset bytes next to the payload inside it). Nor resize or transfer its
+   * buffer: the built-in framings read a length-tracking view of a
+   * resizable buffer (`new Uint8Array(buffer)`) at the length it has at the
+   * push, and bytes they hold whose buffer was transferred or shrunk below
+   * them make `next()` (or `end()`) throw a `TypeError`.
    *
    * @throws {TypeError} `chunk` is not a `Uint8Array` (wrap an `ArrayBuffer`:
    * `new Uint8Array(buffer)`), its buffer was detached (transferred) or

@@ -149,6 +149,65 @@ for (const [i, { framing, payload }] of formats.entries()) {
     decoder.end();
   });
 
+  test(`${name}: a length-tracking view of a resizable buffer is decoded at the length it had at push()`, () => {
+    const [payloads] = fc.sample(fc.array(payload, { minLength: 2, maxLength: 3 }), {
+      numRuns: 1,
+      seed: 11,
+    });
+    const wire = encodeAll(framing, payloads!);
+    for (let cut = 1; cut < wire.length; cut++) {
+      const decoder = framing.decoder();
+      const frames: Uint8Array[] = [];
+      const take = () => {
+        for (let f = decoder.next(); f !== undefined; f = decoder.next()) frames.push(f.slice());
+      };
+      // Grown after the push (misuse): the bytes it gained were never pushed. Before: decoded as
+      // input (wrong frames, a FrameTooLargeError, a negative bufferedBytes).
+      const grows = cut % 2 === 0
+        ? new ArrayBuffer(cut, { maxByteLength: 2 * wire.length })
+        : new SharedArrayBuffer(cut, { maxByteLength: 2 * wire.length });
+      const view = new Uint8Array(grows);
+      view.set(wire.subarray(0, cut));
+      decoder.push(view);
+      take();
+      if (grows instanceof ArrayBuffer) grows.resize(2 * wire.length);
+      else grows.grow(2 * wire.length);
+      new Uint8Array(grows).fill(0x63, cut);
+      decoder.push(wire.slice(cut));
+      take();
+      decoder.end();
+      take();
+      assert.deepEqual(frames, payloads, `grown, cut at ${cut}`);
+
+      // Shrunk after the push (misuse): frames right, from bytes the decoder had copied, or the
+      // TypeError of bytes gone. Before: "Cannot read properties of undefined", wrong frames.
+      const shrinks = new ArrayBuffer(cut, { maxByteLength: cut });
+      const shrinking = new Uint8Array(shrinks);
+      shrinking.set(wire.subarray(0, cut));
+      const again = framing.decoder();
+      const got: Uint8Array[] = [];
+      const takeAgain = () => {
+        for (let f = again.next(); f !== undefined; f = again.next()) got.push(f.slice());
+      };
+      try {
+        again.push(shrinking);
+        takeAgain();
+        shrinks.resize(cut >> 1);
+        again.push(wire.slice(cut));
+        takeAgain();
+        again.end();
+        takeAgain();
+        assert.deepEqual(got, payloads, `shrunk, cut at ${cut}`);
+      } catch (error) {
+        assert.ok(error instanceof TypeError, `shrunk, cut at ${cut}: ${error}`);
+        assert.match(
+          error.message,
+          /^Cannot decode frames as bytes held for decoding were detached or shrunk/,
+        );
+      }
+    }
+  });
+
   test(`${name}: a fixed overhead recorded for the format is what encodedLength adds and encodeInto writes`, () => {
     const overhead = fixedOverhead(framing);
     const variable = ["varint", "netstring"].includes(framing.name);
