@@ -1,10 +1,10 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { TruncatedFrameError } from "../errors.ts";
-import { detachedBytes } from "../framing/_byte_queue.ts";
+import { detachedBytes, fixedLength } from "../framing/_byte_queue.ts";
 import {
-  checkChunk,
   checkFraming,
+  checkInput,
   describeValue,
   isOwnFraming,
   numberError,
@@ -33,7 +33,9 @@ interface HandsBack {
  * (frames under 33 bytes are copies on Bun, as from every decoder),
  * otherwise fresh buffers: the reader takes ownership of the chunks (do not
  * change them, or share them with another reader such as a `tee()` branch:
- * `readFrame` with `lengthPrefixed`'s `offset` moves bytes within them).
+ * `readFrame` with `lengthPrefixed`'s `offset` moves bytes within them; a
+ * length-tracking view of a resizable buffer is read at the length it has
+ * when read from the stream).
  * The reader locks the stream until
  * {@linkcode ByteReader.releaseLock}.
  *
@@ -126,7 +128,8 @@ export class ByteReader {
    * @throws {RangeError} `n` is not a non-negative integer (a `TypeError` if
    * no number at all).
    * @throws {TruncatedFrameError} The stream ended after some but not all of them.
-   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`.
+   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`,
+   * or one whose buffer was detached (transferred) or shrunk below it.
    */
   readExactly(n: number): Promise<Uint8Array | null> {
     if (!Number.isSafeInteger(n) || n < 0) {
@@ -169,7 +172,8 @@ export class ByteReader {
    * @returns The frame, or `null` on a clean end at a frame boundary.
    * @throws {TruncatedFrameError} The stream ended inside a frame.
    * @throws {FrameTooLargeError | MalformedHeaderError} As the decoder does.
-   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`, or
+   * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`,
+   * or one whose buffer was detached (transferred) or shrunk below it, or
    * `framing` has no `encode()` and `decoder()`.
    */
   readFrame(framing: FramingLike): Promise<Uint8Array | null> {
@@ -382,13 +386,14 @@ export class ByteReader {
         return undefined;
       }
       try {
-        checkChunk(value, "read bytes");
+        checkInput(value, "read bytes");
       } catch (error) {
         // Its bytes are lost: every later read fails too, rather than go on without them.
         this.#failure = { error };
         throw error;
       }
-      if (value.length > 0) return value;
+      // Kept at the length it has now (a length-tracking view of a resizable buffer follows it).
+      if (value.length > 0) return fixedLength(value);
     }
   }
 

@@ -348,6 +348,58 @@ test("ByteReader rejects a chunk that is not a Uint8Array with a TypeError", asy
   }
 });
 
+test("ByteReader rejects a chunk whose buffer was transferred before it was read, and later reads fail too", async () => {
+  const transferred = new Uint8Array([3, 4]);
+  const stream = streamOfChunks([new Uint8Array([1, 2]), transferred, new Uint8Array([5, 6])]);
+  // Posted to a worker (transferred) as well as read here: it reads as no bytes.
+  transferred.buffer.transfer();
+  const reader = new ByteReader(stream);
+  // Before: skipped as an empty chunk, and the read went on past its lost bytes: [1, 2, 5, 6].
+  await assert.rejects(reader.readExactly(4), {
+    name: "TypeError",
+    message: /^Cannot read bytes as the chunk's buffer was detached \(transferred\)/,
+  });
+  assert.deepEqual(await reader.readExactly(2), new Uint8Array([1, 2]));
+  await assert.rejects(reader.readExactly(2), TypeError);
+});
+
+test("ByteReader reads a length-tracking view of a resizable buffer at the length it had when read", async () => {
+  const framing = lengthPrefixed();
+  const wire = concat([
+    framing.encode(new Uint8Array([1, 2, 3])),
+    framing.encode(new Uint8Array([4])),
+  ]);
+  const reads: [string, (reader: ByteReader) => Promise<unknown>][] = [
+    ["readExactly", (reader) => reader.readExactly(5)],
+    ["readFrame", (reader) => reader.readFrame(framing)],
+  ];
+  for (const [call, read] of reads) {
+    // Grown after it was read (misuse): the bytes it gained were never in the stream. Before:
+    // read as the stream's (readFrame: a FrameTooLargeError of the 0x63 bytes).
+    const grows = new ArrayBuffer(wire.length, { maxByteLength: 2 * wire.length });
+    new Uint8Array(grows).set(wire);
+    const reader = new ByteReader(streamOfChunks([new Uint8Array(grows)]));
+    assert.deepEqual(await reader.readExactly(2), new Uint8Array([0, 0]), call);
+    grows.resize(2 * wire.length);
+    new Uint8Array(grows).fill(0x63, wire.length);
+    assert.deepEqual(await reader.readExactly(5), new Uint8Array([0, 3, 1, 2, 3]), call);
+    assert.deepEqual(await reader.readFrame(framing), new Uint8Array([4]), call);
+    assert.equal(await read(reader), null, call);
+
+    // Shrunk after it was read: the bytes kept are gone, which the reader says. Before: "Cannot
+    // read properties of undefined" from inside it.
+    const shrinks = new ArrayBuffer(wire.length, { maxByteLength: wire.length });
+    new Uint8Array(shrinks).set(wire);
+    const shrunk = new ByteReader(streamOfChunks([new Uint8Array(shrinks)]));
+    assert.deepEqual(await shrunk.readExactly(2), new Uint8Array([0, 0]), call);
+    shrinks.resize(4);
+    await assert.rejects(read(shrunk), {
+      name: "TypeError",
+      message: /^Cannot decode: bytes held for decoding were detached or shrunk/,
+    }, call);
+  }
+});
+
 test("ByteReader.readExactly() refuses a negative count with bytes buffered too", async () => {
   const reader = new ByteReader(streamOf([[1, 2, 3, 4]]));
   assert.deepEqual(await reader.readExactly(1), new Uint8Array([1]));
