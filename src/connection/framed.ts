@@ -7,12 +7,15 @@ import {
   bytesHint,
   checkChunk,
   checkFraming,
+  checkInput,
   checkOptions,
   checkPayload,
+  isDetached,
   isDetachedError,
   numberError,
   receivedValue,
 } from "../framing/_options.ts";
+import { fixedLength } from "../framing/_byte_queue.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
 import { DelimitedDecoder } from "../framing/_delimited_decoder.ts";
 import { connectionError, isFramewireError } from "../adapters/_errors.ts";
@@ -84,7 +87,9 @@ export interface FramedOptions {
    * Bytes already read from `conn` that belong to this framing: what
    * `ByteReader.releaseLock()` returns after a handshake in another
    * format. They are decoded before anything read from `conn`, and owned by
-   * the connection from now on (frames may be views into them).
+   * the connection from now on (frames may be views into them; a
+   * length-tracking view of a resizable buffer is taken at the length it
+   * has at the call).
    *
    * @default {undefined} (none)
    */
@@ -532,8 +537,8 @@ function lock<T>(
  * @throws {RangeError} A numeric option is out of range (one that is no
  * number at all is a `TypeError`).
  * @throws {TypeError} `conn` is not an object, `buffered` is not a
- * `Uint8Array`, `framing` has no `encode()` and `decoder()`, or `options` is
- * not an object.
+ * `Uint8Array` or its buffer was detached (transferred), `framing` has no
+ * `encode()` and `decoder()`, or `options` is not an object.
  *
  * @example Request and reply over a pair of in-memory streams
  * ```ts
@@ -781,7 +786,9 @@ class Framed implements FramedConnection {
         `Cannot frame connection as buffered must be a Uint8Array: received ${bytesHint(buffered)}`,
       );
     }
-    if (buffered !== undefined && buffered.length > 0) this.#buffered = buffered;
+    if (buffered !== undefined) checkInput(buffered, "frame connection", "the buffer of buffered");
+    // At the length it has now (a length-tracking view of a resizable buffer follows it).
+    if (buffered !== undefined && buffered.length > 0) this.#buffered = fixedLength(buffered);
     this.conn = conn;
     this.#highWaterMark = highWaterMark;
     this.#reuse = booleanOption(options.reuseBuffers, false, "reuseBuffers", "frame connection");
@@ -903,7 +910,7 @@ class Framed implements FramedConnection {
           else if (chunk === null) {
             this.#readDone = true;
             decoder.end();
-          } else if (chunk.length !== 0) decoder.push(chunk);
+          } else if (chunk.length !== 0 || isDetached(chunk)) decoder.push(chunk);
           if (this.#batcher !== undefined) {
             this.#batcher.takeAll(frames);
           } else {

@@ -92,6 +92,22 @@ for (const [name, receive] of frontEnds) {
     }
   });
 
+  test(`framed() over a Conn whose readable yields a chunk whose buffer was transferred fails with a TypeError after the frames before it (${name})`, async () => {
+    const [one, two] = wire("one", "two");
+    const lost = wire("lost")[0]!.slice();
+    // Posted to a worker (transferred) as well as yielded: it reads as no bytes.
+    lost.buffer.transfer();
+    const fc = framed(chunksConn([one, lost, two]), framing);
+    const out: string[] = [];
+    // Before: skipped as an empty chunk, and "two" read as if "lost" had never been sent.
+    await assert.rejects(receive(fc, out), {
+      name: "TypeError",
+      message: /^Cannot decode frames as the chunk's buffer was detached \(transferred\)/,
+    });
+    assert.deepEqual(out, ["one"]);
+    await fc.close();
+  });
+
   test(`framed() over a Conn with read() that resolves a count it cannot have read fails with a RangeError or TypeError, at once (${name})`, async () => {
     const frame = wire("hello")[0]!;
     const counts: [unknown, ErrorConstructor][] = [

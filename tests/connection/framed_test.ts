@@ -2614,6 +2614,31 @@ test("framed(): buffered bytes are decoded before anything read from the conn; a
   );
 });
 
+test("framed(): buffered bytes whose buffer was transferred are a TypeError; a length-tracking view is taken at the length it has at framed()", async () => {
+  const framing = lengthPrefixed();
+  const wire = encodeAll(framing, ["one", "two"].map((s) => new TextEncoder().encode(s)));
+  const transferred = wire.slice(0, 9);
+  transferred.buffer.transfer();
+  // Before: taken as no bytes buffered, and the frame in them lost without a word.
+  assert.throws(() => framed(recordingConn().conn, framing, { buffered: transferred }), {
+    name: "TypeError",
+    message: /^Cannot frame connection as the buffer of buffered was detached \(transferred\)/,
+  });
+  // Grown before the first read (misuse): the bytes it gained were never read from the conn.
+  // Before: decoded as the stream's (a TruncatedFrameError of a 25443-byte length made of them).
+  const grows = new ArrayBuffer(9, { maxByteLength: 64 });
+  new Uint8Array(grows).set(wire.subarray(0, 9));
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, framing, { buffered: new Uint8Array(grows) });
+  grows.resize(64);
+  new Uint8Array(grows).fill(0x63, 9);
+  feed.write(wire.slice(9));
+  feed.close();
+  const frames: string[] = [];
+  for await (const frame of fc) frames.push(text.decode(frame));
+  assert.deepEqual(frames, ["one", "two"]);
+});
+
 test("framed() fails on a chunk that is not a Uint8Array, after the frames before it", async () => {
   const { conn, feed, closedCalls } = recordingConn();
   const fc = framed(conn, lengthPrefixed());
