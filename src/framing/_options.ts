@@ -103,7 +103,12 @@ export function checkEncodeLength(length: number, limit: number): void {
   }
 }
 
-/** Throws a `RangeError` when `target` lacks room for `needed` bytes at `offset`. */
+/**
+ * Throws a `RangeError` when `target` lacks room for `needed` bytes at
+ * `offset`, and a `TypeError` when it has no length (an `ArrayBuffer`, a
+ * `DataView`: the frame would be written as properties of the object, or
+ * fail in `set()`), found by the same comparison (no cost per frame).
+ */
 export function checkRoom(target: Uint8Array, offset: number, needed: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw numberError(
@@ -113,7 +118,15 @@ export function checkRoom(target: Uint8Array, offset: number, needed: number): v
       }`,
     );
   }
-  if (offset + needed > target.length) {
+  // Negated: false for a length that is undefined too.
+  if (!(offset + needed <= target.length)) {
+    if (!(target instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot encode frame into target as the target must be a Uint8Array: received ${
+          bytesHint(target)
+        }`,
+      );
+    }
     throw new RangeError(
       `Cannot encode frame into target as it needs ${
         plural(needed, "byte")

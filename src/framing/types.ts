@@ -202,12 +202,15 @@ export interface Framing extends FramingLike {
   /**
    * Writes the framed payload into `target` at `offset` (no allocation) and
    * returns the number of bytes written; `target` must have
-   * {@linkcode Framing.encodedLength} bytes of room.
+   * {@linkcode Framing.encodedLength} bytes of room. `payload` must not
+   * share memory with the bytes written (be a view of `target` there): the
+   * header is written first, over the payload's first bytes.
    *
    * @throws {RangeError} As for {@linkcode Framing.encode}, `target` is too
    * small, or `offset` is negative or not an integer.
-   * @throws {TypeError} As for {@linkcode Framing.encode}, or `offset` is no
-   * number.
+   * @throws {TypeError} As for {@linkcode Framing.encode}, `offset` is no
+   * number, or `target` is an `ArrayBuffer` or a `DataView` (wrap it:
+   * `new Uint8Array(buffer)`).
    */
   encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number;
   /**

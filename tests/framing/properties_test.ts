@@ -324,6 +324,24 @@ for (const [i, { framing, payload }] of formats.entries()) {
     assert.throws(() => framing.encodeInto(sample!, new Uint8Array(size), "0" as never), TypeError);
   });
 
+  test(`${name}: encodeInto refuses a target that is an ArrayBuffer or a DataView, with a TypeError`, () => {
+    const [sample] = fc.sample(payload, { numRuns: 1, seed: 3 });
+    const size = framing.encodedLength(sample!);
+    const targets: [unknown, string][] = [
+      [new ArrayBuffer(size + 8), "ArrayBuffer (wrap it: new Uint8Array(buffer))"],
+      [new DataView(new ArrayBuffer(size + 8)), "DataView"],
+    ];
+    for (const [target, received] of targets) {
+      // Before: it returned the frame's length, having written the bytes as properties of the
+      // object (nothing into its memory), or failed with "target.set is not a function".
+      assert.throws(() => framing.encodeInto(sample!, target as Uint8Array, 0), {
+        name: "TypeError",
+        message:
+          `Cannot encode frame into target as the target must be a Uint8Array: received ${received}`,
+      });
+    }
+  });
+
   test(`${name}: with reuseBuffers or a custom allocate, frames used before the next is requested are the same`, () => {
     fc.assert(
       fc.property(
