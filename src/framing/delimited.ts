@@ -12,6 +12,7 @@ import {
   checkRoom,
   copyBytes,
   DEFAULT_MAX_DELIMITED,
+  isDetached,
   maxFrameLengthOption,
   ownFraming,
   withFixedOverhead,
@@ -61,7 +62,7 @@ const OPTION_NAMES = ["delimiter", "maxFrameLength", "stripCR"] as const;
  * @param options The delimiter, the limit and `stripCR`.
  * @returns The framing, named `line` for `"\n"` with `stripCR`, otherwise `delimited`.
  * @throws {TypeError} The delimiter is neither a string nor a `Uint8Array`,
- * or `options` is not an object or names an option this framing does not take
+ * or its buffer was detached (transferred), or `options` is not an object or names an option this framing does not take
  * (an inherited key too).
  * @throws {RangeError} An option is out of range (a `TypeError` if no
  * number at all), or `encode` is given a payload that contains the delimiter
@@ -89,6 +90,12 @@ export function delimited(options: DelimitedOptions = {}): Framing {
       `Cannot create framing as the delimiter must be a string or a Uint8Array: received ${
         bytesHint(raw)
       }`,
+    );
+  }
+  // Detached, it reads as empty; copying it would be the engine's own TypeError.
+  if (typeof raw !== "string" && raw.length === 0 && isDetached(raw)) {
+    throw new TypeError(
+      "Cannot create framing as the delimiter's buffer was detached (transferred) or shrunk below it",
     );
   }
   // A copy (a Buffer's slice() would be a view).

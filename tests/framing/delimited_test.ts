@@ -65,6 +65,23 @@ test("delimited() keeps a copy of a delimiter given as bytes, also as a Buffer",
   }
 });
 
+test("delimited() refuses a delimiter whose buffer was detached or shrunk below it, in its own words", () => {
+  const transferred = utf8("\r\n");
+  transferred.buffer.transfer();
+  const buffer = new ArrayBuffer(2, { maxByteLength: 2 });
+  const shrunk = new Uint8Array(buffer, 0, 2); // fixed-length
+  buffer.resize(1);
+  for (const delimiter of [transferred, shrunk]) {
+    // Before: the engine's TypeError from copying it ("Cannot perform Construct on a detached
+    // ArrayBuffer", in V8's words).
+    assert.throws(() => delimited({ delimiter }), {
+      name: "TypeError",
+      message:
+        "Cannot create framing as the delimiter's buffer was detached (transferred) or shrunk below it",
+    });
+  }
+});
+
 test("delimited() encode rejects a payload containing the delimiter", () => {
   assert.throws(() => delimited().encode(utf8("a\nb")), RangeError);
   assert.throws(() => delimited({ delimiter: "--" }).encode(utf8("a--b")), RangeError);
