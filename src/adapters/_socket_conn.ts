@@ -601,6 +601,15 @@ export class SocketConn implements Conn {
     read: (buffer: Uint8Array) => Promise<number | null>,
     buffer: Uint8Array,
   ): Promise<number | null> {
+    // The caller's mistake, refused before the socket sees it: the runtime's own refusal
+    // (Deno: "expected typed ArrayBufferView") failed the connection's reading for good, and a
+    // detached buffer resolved 0 at once instead of waiting for bytes. Once per read.
+    checkChunk(buffer, "read into a buffer", "buffer");
+    if (buffer.length === 0 && isDetached(buffer)) {
+      throw new TypeError(
+        "Cannot read into a buffer as its buffer was detached (transferred) or shrunk below it",
+      );
+    }
     if (this.#readable !== undefined) {
       throw new TypeError("Cannot read into a buffer as the connection's readable is in use");
     }

@@ -107,7 +107,9 @@ export interface Conn {
    * with a `RangeError` (a `TypeError` for no number) for a count that is
    * negative, no integer, or more than `buffer.length`. Rejects with a
    * `ConnectionError` when the connection is reset; resolves `null` once
-   * closed. Use it instead of `readable`: one
+   * closed. A framewire adapter's rejects with a `TypeError`, and reads on
+   * after it, for a `buffer` that is no `Uint8Array` or whose buffer was
+   * detached (transferred). Use it instead of `readable`: one
    * read at a time. An adapter offers it only while `readable` has not been
    * used (a `read` kept from before rejects with a `TypeError` after);
    * `readable` may take over after it. `close()` ends a read in progress

@@ -190,12 +190,13 @@ export function pushAfterEnd(): TypeError {
 
 /**
  * Throws a `TypeError` unless `chunk` is a `Uint8Array` (an `ArrayBuffer`, a
- * `DataView` or an array would otherwise read as no bytes at all).
+ * `DataView` or an array would otherwise read as no bytes at all); `what`
+ * names it in the message.
  */
-export function checkChunk(chunk: Uint8Array, action: string): void {
+export function checkChunk(chunk: Uint8Array, action: string, what = "chunk"): void {
   if (!(chunk instanceof Uint8Array)) {
     throw new TypeError(
-      `Cannot ${action} as the chunk must be a Uint8Array: received ${bytesHint(chunk)}`,
+      `Cannot ${action} as the ${what} must be a Uint8Array: received ${bytesHint(chunk)}`,
     );
   }
 }

@@ -211,6 +211,57 @@ test(
 );
 
 test(
+  "SocketConn: read() refuses a buffer that is no Uint8Array, or detached, with a TypeError, before the socket sees it; reading goes on",
+  BOUNDED,
+  async () => {
+    const handle = new ScriptedHandle(true);
+    const scriptedRead = handle.read!;
+    // As Deno's conn.read(): it refuses what is no Uint8Array, and reads 0 into no room at once.
+    handle.read = (buffer) =>
+      !(buffer instanceof Uint8Array)
+        ? Promise.reject(new TypeError("expected typed ArrayBufferView"))
+        : buffer.length === 0
+        ? Promise.resolve(0)
+        : scriptedRead(buffer);
+    const conn = new SocketConn(handle, ADDR, ADDR);
+    handle.conn = conn;
+    const detached = new Uint8Array(4);
+    detached.buffer.transfer();
+    const refused: [unknown, string][] = [
+      [
+        new ArrayBuffer(4),
+        "Cannot read into a buffer as the buffer must be a Uint8Array: received ArrayBuffer (wrap it: new Uint8Array(buffer))",
+      ],
+      [
+        new DataView(new ArrayBuffer(4)),
+        "Cannot read into a buffer as the buffer must be a Uint8Array: received DataView",
+      ],
+      [
+        new Uint16Array(2),
+        "Cannot read into a buffer as the buffer must be a Uint8Array: received Uint16Array",
+      ],
+      // Before: resolved 0 at once (a caller reading until it gets bytes spins).
+      [
+        detached,
+        "Cannot read into a buffer as its buffer was detached (transferred) or shrunk below it",
+      ],
+    ];
+    for (const [buffer, message] of refused) {
+      // Before: the socket's refusal failed reading for good ("Cannot read from 127.0.0.1:7 as
+      // it failed: expected typed ArrayBufferView"), a ConnectionError for the caller's mistake.
+      await assert.rejects(conn.read!(buffer as Uint8Array), { name: "TypeError", message });
+    }
+    const reading = conn.read!(new Uint8Array(4));
+    const read = await handle.nextRead();
+    read.buffer.set([1, 2]);
+    read.resolve(2);
+    assert.equal(await reading, 2);
+    conn.close();
+    await conn.closed;
+  },
+);
+
+test(
   "SocketConn: a readable first used after the peer's FIN is done at once",
   BOUNDED,
   async () => {

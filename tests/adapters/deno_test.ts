@@ -15,18 +15,28 @@ function fixture(file: string): string {
   return readFileSync(`${root}/tests/fixtures/tls/${file}`, "utf8");
 }
 
+/** Runs `body` with a Deno adapter client and the server end it connected to, then closes both. */
+async function withDenoPair(body: (client: Conn, server: Conn) => Promise<void>): Promise<void> {
+  const { connect, listen } = await import("../../src/adapters/deno.ts");
+  await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = accept(listener);
+  const client = await connect({ port: portOf(listener) });
+  const server = await accepted;
+  try {
+    await body(client, server);
+  } finally {
+    client.close();
+    server.close();
+  }
+}
+
 adapterSuite("deno");
 
 test(
   "deno adapter: the readable reads into 16 KiB buffers, x4 after a read that fills one (up to 256 KiB), back to 16 KiB after a small read",
   { skip: !isDeno && "the Deno adapter's read buffers", timeout: 30_000 },
   async () => {
-    const { connect, listen } = await import("../../src/adapters/deno.ts");
-    await using listener = await listen({ hostname: "127.0.0.1", port: 0 });
-    const accepted = accept(listener);
-    const client = await connect({ port: portOf(listener) });
-    const server = await accepted;
-    try {
+    await withDenoPair(async (client, server) => {
       const writer = client.writable.getWriter();
       const reader = server.readable.getReader();
       const sizes = [16 * 1024, 64 * 1024, 256 * 1024];
@@ -97,10 +107,7 @@ test(
       assert.ok(first.byteLength <= 16 * 1024, `${first.byteLength} bytes after a small read`);
       assertBytes(first, more.subarray(0, first.byteLength));
       await writingMore;
-    } finally {
-      client.close();
-      server.close();
-    }
+    });
   },
 );
 
@@ -284,6 +291,32 @@ test(
     tlsListener.close();
     await Promise.all(serving);
     assert.deepEqual(await socketsLeftOpen(before), [], "sockets left open");
+  },
+);
+
+test(
+  "deno adapter: read() into a buffer that is no Uint8Array is a TypeError that leaves the connection readable; a SharedArrayBuffer view is read into",
+  { skip: !isDeno && "the Deno adapter's read()", timeout: 10_000 },
+  async () => {
+    await withDenoPair(async (client, server) => {
+      const writer = server.writable.getWriter();
+      await writer.write(new Uint8Array([1, 2, 3]));
+      // Before: Deno's "expected typed ArrayBufferView" failed reading for good, as a
+      // ConnectionError ("Cannot read from 127.0.0.1:… as it failed"), and the next read too.
+      await assert.rejects(client.read!(new ArrayBuffer(8) as unknown as Uint8Array), {
+        name: "TypeError",
+        message:
+          /^Cannot read into a buffer as the buffer must be a Uint8Array: received ArrayBuffer/,
+      });
+      const shared = new Uint8Array(new SharedArrayBuffer(8));
+      let got = 0;
+      while (got < 3) {
+        const n = await client.read!(shared.subarray(got));
+        assert.ok(n !== null, "not the end");
+        got += n;
+      }
+      assert.deepEqual(shared.slice(0, 3), new Uint8Array([1, 2, 3]));
+    });
   },
 );
 
