@@ -5,7 +5,13 @@
 
 import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
-import { checkChunk, detachedPayload, isDetached, isDetachedError } from "../framing/_options.ts";
+import {
+  checkChunk,
+  detachedPayload,
+  isDetached,
+  isDetachedError,
+  plainBytes,
+} from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
 import {
   cancelReading,
@@ -266,7 +272,7 @@ export class SocketConn implements Conn {
     this.#accepted++; // as the writable's size() does
     let writing: Promise<void>;
     try {
-      writing = this.#handle.write(chunk);
+      writing = this.#handle.write(plainBytes(chunk));
     } catch (error) {
       writing = Promise.reject(error);
     }
@@ -487,7 +493,10 @@ export class SocketConn implements Conn {
           // Nothing to hand over. (Deno's node:tls fails an empty write with EPERM and destroys
           // the socket.) A socket that failed still reports it.
           if (chunk.length === 0 && !this.#failed) return void this.#settle(true);
-          writing = handle.write(chunk);
+          // A subclass's instance as a plain view: Bun and Deno write the rest of a partial write
+          // through subarray(), which a class of one's own can answer with fewer bytes (Bun then
+          // resolved with bytes never sent; Deno wrote 0 bytes for ever).
+          writing = handle.write(plainBytes(chunk));
         } catch (error) {
           writing = Promise.reject(error);
         }

@@ -7,9 +7,9 @@ import {
   bytesHint,
   checkChunk,
   checkFraming,
-  checkInput,
   checkOptions,
   checkPayload,
+  inputChunk,
   isDetached,
   isDetachedError,
   numberError,
@@ -786,9 +786,11 @@ class Framed implements FramedConnection {
         `Cannot frame connection as buffered must be a Uint8Array: received ${bytesHint(buffered)}`,
       );
     }
-    if (buffered !== undefined) checkInput(buffered, "frame connection", "the buffer of buffered");
+    const bytes = buffered === undefined
+      ? undefined
+      : inputChunk(buffered, "frame connection", "the buffer of buffered");
     // At the length it has now (a length-tracking view of a resizable buffer follows it).
-    if (buffered !== undefined && buffered.length > 0) this.#buffered = fixedLength(buffered);
+    if (bytes !== undefined && bytes.length > 0) this.#buffered = fixedLength(bytes);
     this.conn = conn;
     this.#highWaterMark = highWaterMark;
     this.#reuse = booleanOption(options.reuseBuffers, false, "reuseBuffers", "frame connection");

@@ -4,7 +4,7 @@
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes, GATHER_BELOW } from "./_byte_queue.ts";
 import { COPY_BELOW, copySmall, FrameBuffers, frameIn } from "./_frame_buffers.ts";
-import { checkInput, pushAfterEnd } from "./_options.ts";
+import { inputChunk, pushAfterEnd } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
 /** `"\r"`, which `stripCR` removes before the delimiter. */
@@ -46,7 +46,7 @@ export class DelimitedDecoder implements FrameDecoder {
   }
 
   push(chunk: Uint8Array): void {
-    checkInput(chunk, "decode frames");
+    chunk = inputChunk(chunk, "decode frames");
     if (this.#ended) throw pushAfterEnd();
     // Small chunks after bytes held for a frame not yet complete (a trickle) are copied
     // together: held one by one, each would cost more than the bytes it holds.

@@ -5,7 +5,7 @@
 import { FrameTooLargeError, TruncatedFrameError } from "../errors.ts";
 import { ByteQueue, detachedBytes, GATHER_BELOW } from "./_byte_queue.ts";
 import { COPY_BELOW, copySmall, EAGER_FRAME, FrameBuffers } from "./_frame_buffers.ts";
-import { checkInput, copyBytes, pushAfterEnd } from "./_options.ts";
+import { copyBytes, inputChunk, pushAfterEnd } from "./_options.ts";
 import type { DecoderOptions, FrameDecoder } from "./types.ts";
 
 /**
@@ -247,7 +247,7 @@ export class HeaderDecoder implements FrameDecoder {
   }
 
   push(chunk: Uint8Array): void {
-    checkInput(chunk, "decode frames");
+    chunk = inputChunk(chunk, "decode frames");
     if (this.#ended) throw pushAfterEnd();
     const partial = this.#partial;
     if (partial !== undefined && this.#queue.length === 0) {

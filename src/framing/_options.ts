@@ -202,18 +202,47 @@ export function checkChunk(chunk: Uint8Array, action: string, what = "chunk"): v
 }
 
 /**
- * {@linkcode checkChunk}, and a `TypeError` for a chunk of input whose
- * buffer was detached (transferred) or shrunk below it: it reads as empty,
- * and its bytes would be skipped without a word (the stream then decoded out
- * of step). Costs a check of empty chunks only.
+ * A chunk of input, checked and made plain: {@linkcode checkChunk}, a
+ * `TypeError` for a chunk whose buffer was detached (transferred) or shrunk
+ * below it (it reads as empty, and its bytes would be skipped without a
+ * word: the stream then decoded out of step), and the chunk as
+ * {@linkcode plainBytes} makes it. Once per chunk.
  */
-export function checkInput(chunk: Uint8Array, action: string, whose = "the chunk's buffer"): void {
+export function inputChunk(
+  chunk: Uint8Array,
+  action: string,
+  whose = "the chunk's buffer",
+): Uint8Array {
   checkChunk(chunk, action);
   if (chunk.length === 0 && isDetached(chunk)) {
     throw new TypeError(
       `Cannot ${action} as ${whose} was detached (transferred) or shrunk below it: its bytes are gone (pass a copy where its buffer is transferred)`,
     );
   }
+  return plainBytes(chunk);
+}
+
+/**
+ * `bytes` (not detached), or a plain `Uint8Array` view of the same memory
+ * when it is an instance of a subclass (a Node `Buffer` too): `subarray()`
+ * of one makes an instance of its species through its constructor, which in
+ * a class of one's own may take other arguments (`new Packet(bytes)`) and
+ * make an array of another length, so that bytes went missing without a
+ * word. A prototype check, and for a subclass a view: once per chunk or
+ * write, not per frame.
+ */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/**
+ * The bytes of `bytes` from `start` on, as a plain view (not `subarray()`,
+ * which goes through a subclass's constructor: see {@linkcode plainBytes}).
+ */
+export function bytesFrom(bytes: Uint8Array, start: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, bytes.length - start);
 }
 
 /**
@@ -257,7 +286,7 @@ export function copyBytes(source: Uint8Array, from: number, target: Uint8Array, 
   if (n <= 32) {
     for (let i = 0; i < n; i++) target[at + i] = source[from + i]!;
   } else {
-    target.set(from === 0 ? source : source.subarray(from), at);
+    target.set(from === 0 ? source : bytesFrom(source, from), at);
   }
 }
 

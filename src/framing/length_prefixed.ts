@@ -10,6 +10,7 @@ import {
   PLAIN_U8,
 } from "./_header_decoder.ts";
 import {
+  bytesFrom,
   checkEncodeLength,
   checkFramingOptions,
   checkOptions,
@@ -334,14 +335,14 @@ export function lengthPrefixed(options: LengthPrefixedOptions = {}): Framing {
       const length = check(payload);
       const out = new Uint8Array(length + header);
       writeHeader(payload, length, out, 0);
-      out.set(offset === 0 ? payload : payload.subarray(offset), header);
+      out.set(offset === 0 ? payload : bytesFrom(payload, offset), header);
       return out;
     },
     encodeParts(payload: Uint8Array): Uint8Array[] {
       const length = check(payload);
       const head = new Uint8Array(header);
       writeHeader(payload, length, head, 0);
-      return [head, offset === 0 ? payload : payload.subarray(offset)];
+      return [head, offset === 0 ? payload : bytesFrom(payload, offset)];
     },
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(

@@ -3,6 +3,7 @@
 import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
 import { HeaderDecoder, type HeaderParser, PLAIN_VARINT } from "./_header_decoder.ts";
 import {
+  bytesFrom,
   checkEncodeLength,
   checkFramingOptions,
   checkOptions,
@@ -134,14 +135,14 @@ export function varint(options: VarintOptions = {}): Framing {
       const length = check(payload);
       const out = new Uint8Array(payload.length + varintLength(length));
       const at = writeHeader(payload, length, out, 0);
-      out.set(offset === 0 ? payload : payload.subarray(offset), at);
+      out.set(offset === 0 ? payload : bytesFrom(payload, offset), at);
       return out;
     },
     encodeParts(payload: Uint8Array): Uint8Array[] {
       const length = check(payload);
       const head = new Uint8Array(offset + varintLength(length));
       writeHeader(payload, length, head, 0);
-      return [head, offset === 0 ? payload : payload.subarray(offset)];
+      return [head, offset === 0 ? payload : bytesFrom(payload, offset)];
     },
     decoder(options?: DecoderOptions): FrameDecoder {
       return new HeaderDecoder(

@@ -4,8 +4,8 @@ import { TruncatedFrameError } from "../errors.ts";
 import { detachedBytes, fixedLength } from "../framing/_byte_queue.ts";
 import {
   checkFraming,
-  checkInput,
   describeValue,
+  inputChunk,
   isOwnFraming,
   numberError,
   receivedValue,
@@ -380,13 +380,13 @@ export class ByteReader {
         // A read that releaseLock() cut short, in the same words on every runtime.
         throw this.#released ? releasedError() : error;
       }
-      const { done, value } = result;
-      if (done) {
+      if (result.done) {
         this.#ended = true;
         return undefined;
       }
+      let value: Uint8Array;
       try {
-        checkInput(value, "read bytes");
+        value = inputChunk(result.value, "read bytes");
       } catch (error) {
         // Its bytes are lost: every later read fails too, rather than go on without them.
         this.#failure = { error };

@@ -17,7 +17,12 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
+<<<<<<< HEAD
 import { byteStreamOf, concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
+=======
+import { concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
+import { Packet } from "../_util/packet.ts";
+>>>>>>> 8298634 (Bytes of a Uint8Array subclass are handled as plain views: sliced through the subclass's constructor they lost bytes (Bun), hung a write (Deno), and decoded or encoded wrong)
 
 /** A stream of the given byte arrays. */
 function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
@@ -397,6 +402,24 @@ test("ByteReader reads a length-tracking view of a resizable buffer at the lengt
       name: "TypeError",
       message: /^Cannot decode: bytes held for decoding were detached or shrunk/,
     }, call);
+  }
+});
+
+test("ByteReader reads chunks of a Uint8Array subclass of one's own as plain ones", async () => {
+  const framing = lengthPrefixed();
+  const wire = concat([
+    framing.encode(new Uint8Array([1, 2, 3])),
+    framing.encode(new Uint8Array([4])),
+  ]);
+  for (let cut = 1; cut < wire.length; cut++) {
+    // A Packet's subarray() is an empty Packet. Before: the rest of a chunk read in part was such
+    // an empty Packet, and the next read failed ("bytes held for decoding were detached").
+    const chunks = [new Packet(wire.subarray(0, cut)), new Packet(wire.subarray(cut))];
+    const reader = new ByteReader(streamOfChunks(chunks));
+    assert.deepEqual(await reader.readExactly(2), new Uint8Array([0, 0]), `cut ${cut}`);
+    assert.deepEqual(await reader.readExactly(5), new Uint8Array([0, 3, 1, 2, 3]), `cut ${cut}`);
+    assert.deepEqual(await reader.readFrame(framing), new Uint8Array([4]), `cut ${cut}`);
+    assert.equal(await reader.readExactly(1), null, `cut ${cut}`);
   }
 });
 
