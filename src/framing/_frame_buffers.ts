@@ -1,7 +1,14 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Where the decoders put frames that span chunks. Private.
 
-import { booleanOption, checkOptions, describeValue, plural, receivedValue } from "./_options.ts";
+import {
+  booleanOption,
+  checkOptions,
+  describeValue,
+  plainBytes,
+  plural,
+  receivedValue,
+} from "./_options.ts";
 import type { DecoderOptions } from "./types.ts";
 
 /** The largest slab that small spanning frames are carved out of. */
@@ -171,9 +178,11 @@ function allocated(allocate: (length: number) => Uint8Array, size: number): Uint
   const buffer: unknown = allocate(size);
   // No Uint8Array (an ArrayBuffer, null: a Conn's allocate of one's own) is refused by its kind.
   const received = buffer instanceof Uint8Array ? buffer.length : describeValue(buffer);
-  if (received === size) return buffer as Uint8Array;
-  if (typeof received === "number" && received > size) {
-    return (buffer as Uint8Array).subarray(0, size);
+  if (typeof received === "number" && received >= size) {
+    // A plain view: a subclass's subarray() goes through its constructor (see plainBytes()), and
+    // a frame that is a Buffer has a slice() that copies nothing.
+    const frame = plainBytes(buffer as Uint8Array);
+    return received === size ? frame : frame.subarray(0, size);
   }
   // A TypeError: the decoder reports a RangeError from allocate() as a frame too large to allocate.
   throw new TypeError(

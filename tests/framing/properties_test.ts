@@ -636,6 +636,41 @@ for (const [i, { framing, payload }] of formats.entries()) {
   });
 }
 
+test("a frame copied into memory from allocate() is a plain view of it, from a Buffer or a Uint8Array subclass of one's own too, trimmed when longer", () => {
+  const size = 20_000; // above 8 KiB: spanning chunks, it is copied into memory from allocate()
+  const payload = new Uint8Array(size).map((_, i) => 0x20 + (i % 90)); // no "\n"
+  const allocates: [string, (n: number) => Uint8Array][] = [
+    ["a longer Buffer", (n) => Buffer.allocUnsafeSlow(n + 10)],
+    ["a Packet", (n) => new Packet(new Uint8Array(n))],
+    ["a longer Packet", (n) => new Packet(new Uint8Array(n + 10))],
+  ];
+  for (
+    const framing of [lengthPrefixed(), varint({ offset: 1 }), lines({ maxFrameLength: size })]
+  ) {
+    const wire = framing.encode(payload);
+    for (const [what, allocate] of allocates) {
+      const memory: Uint8Array[] = [];
+      const decoder = framing.decoder({
+        allocate: (n) => {
+          memory.push(allocate(n));
+          return memory.at(-1)!;
+        },
+      });
+      // Before, a longer Packet: trimmed with its subarray(), an empty Packet, and the frame
+      // failed ("bytes held for decoding were detached", "offset is out of bounds").
+      decoder.push(wire.slice(0, 100));
+      assert.equal(decoder.next(), undefined);
+      decoder.push(wire.slice(100));
+      const frame = decoder.next()!;
+      const how = `${framing.name}, ${what}`;
+      assert.deepEqual(frame, payload, how);
+      assert.equal(Object.getPrototypeOf(frame), Uint8Array.prototype, how); // slice() copies
+      assert.equal(memory.length, 1, how);
+      assert.equal(frame.buffer, memory[0]!.buffer, how);
+    }
+  }
+});
+
 test("takeAll() hands over the frames before a bad header, then throws what next() throws", () => {
   const framing = lengthPrefixed({ maxFrameLength: 10 });
   // "abc", "hello", then a header declaring 100 bytes (over the limit), then "zz".
