@@ -321,8 +321,9 @@ export function fixedLength(chunk: Uint8Array): Uint8Array {
  * Bytes held for decoding (a queued chunk, or the frame being filled) have
  * no memory left: the application transferred the `buffer` of a frame that
  * shares it, or transferred or shrunk (resizable) that of a chunk it pushed
- * (misuse: a decoder owns what it is pushed). Empty chunks are never queued (here or in `ByteReader`), and a
- * chunk is dropped once read to its end, so no live chunk looks like this.
+ * (misuse: a decoder owns what it is pushed). Empty chunks are never queued
+ * (here or in `ByteReader`), and a chunk is dropped once read to its end, so
+ * no live chunk looks like this.
  */
 export function detachedBytes(): TypeError {
   return new TypeError(
