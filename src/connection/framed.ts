@@ -143,7 +143,7 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * payload it refuses, and with a `TypeError` for one whose buffer is
    * detached (transferred) at the send. Changing a payload sent without a
    * copy before its send resolves is misuse, but it does not go out short:
-   * detached (or, resizable, shrunk) while framed() holds it, it fails the
+   * detached (or, resizable, shrunk or grown) while framed() holds it, it fails the
    * connection with a `CONNECTION_FAILED` error (the frames before it go
    * out, then writing ends: the peer reads a truncated frame, never the
    * frames after it as its bytes; reading goes on). framed() hands such a
@@ -381,11 +381,12 @@ const usageErrors = new WeakSet<object>();
 
 /**
  * A payload sent without a copy changed its length before it was written: its buffer was
- * detached (transferred) or, resizable, shrunk. The connection's sending failure.
+ * detached (transferred) or, resizable, shrunk (or grown, under a length-tracking view: its
+ * header declares the length it had). The connection's sending failure.
  */
 function payloadChanged(): ConnectionError {
   return new ConnectionError(
-    "Cannot send as a payload's buffer was detached (transferred) or shrunk before it was written: writing ended, and the peer reads a truncated frame (transfer a payload once its send resolved, or send a copy)",
+    "Cannot send as a payload's buffer was detached (transferred) or resized before it was written: writing ended, and the peer reads a truncated frame (transfer a payload once its send resolved, or send a copy)",
   );
 }
 

@@ -1002,7 +1002,7 @@ test(
     await assert.rejects(sending, {
       name: "ConnectionError",
       code: "CONNECTION_FAILED",
-      message: /^Cannot send as a payload's buffer was detached \(transferred\) or shrunk/,
+      message: /^Cannot send as a payload's buffer was detached \(transferred\) or resized/,
     });
     conn.close();
     await conn.closed;
@@ -1564,7 +1564,7 @@ test(
     await assert.rejects(sending, {
       name: "ConnectionError",
       code: "CONNECTION_FAILED",
-      message: /^Cannot send as a payload's buffer was detached \(transferred\) or shrunk/,
+      message: /^Cannot send as a payload's buffer was detached \(transferred\) or resized/,
     });
     // The peer sees a truncated frame and the end of writing, not a wait for the rest.
     await fin;

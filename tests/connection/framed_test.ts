@@ -517,7 +517,7 @@ const changed = {
   name: "ConnectionError",
   code: "CONNECTION_FAILED",
   message:
-    /^Cannot send as a payload's buffer was detached \(transferred\) or shrunk before it was written/,
+    /^Cannot send as a payload's buffer was detached \(transferred\) or resized before it was written/,
 };
 
 test("framed() a write the conn refuses as detached (its adapter's check) fails the sends with the same error as framed()'s own", async () => {
@@ -610,14 +610,44 @@ test(
     complete();
     await assert.rejects(sending, changed);
     assert.equal(chunks.length, 2);
-    const decoder = lengthPrefixed().decoder();
-    decoder.push(concat(chunks));
-    assert.equal(text.decode(decoder.next()), "a");
-    assert.equal(decoder.next(), undefined);
-    assert.throws(() => decoder.end(), TruncatedFrameError);
+    assertOnlyATruncated(chunks);
     await fc.close();
   },
 );
+
+/** `chunks` hold the frame "a", then a header whose payload never came (writing ended). */
+function assertOnlyATruncated(chunks: Uint8Array[]): void {
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(chunks));
+  assert.equal(text.decode(decoder.next()), "a");
+  assert.equal(decoder.next(), undefined);
+  assert.throws(() => decoder.end(), TruncatedFrameError);
+}
+
+test("framed() a large payload grown (a length-tracking view of a resizable buffer) while it waits in framed() is caught, not written longer than its header says", async () => {
+  const { conn, chunks, arrived, complete } = heldConn();
+  const fc = framed(conn, lengthPrefixed());
+  await fc.send("a");
+  await arrived(1); // in progress: what is sent next waits in framed()'s queue
+  const buffer = new ArrayBuffer(100_000, { maxByteLength: 200_000 });
+  const big = new Uint8Array(buffer).fill(7); // length-tracking
+  const sending = fc.send(big); // its header, then the payload itself, queued
+  complete();
+  await arrived(2); // the header alone, declaring 100,000 bytes
+  buffer.resize(150_000); // misuse, before its send resolved
+  complete();
+  // Written, its 150,000 bytes would have run 50,000 bytes into what the peer reads as the next
+  // frame's header. Before, the error said the buffer was "detached (transferred) or shrunk".
+  const written = arrived(3).then(() => "written");
+  assert.equal(
+    await Promise.race([sending.then(() => "sent", () => "refused"), written]),
+    "refused",
+  );
+  await assert.rejects(sending, changed);
+  assert.equal(chunks.length, 2);
+  assertOnlyATruncated(chunks);
+  await fc.close();
+});
 
 test("framed() a payload detached while the socket is busy: the frames before it go out, then writing ends", async () => {
   const { conn, chunks, arrived, complete } = heldConn();
