@@ -17,12 +17,8 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
-<<<<<<< HEAD
 import { byteStreamOf, concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
-=======
-import { concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
 import { Packet } from "../_util/packet.ts";
->>>>>>> 8298634 (Bytes of a Uint8Array subclass are handled as plain views: sliced through the subclass's constructor they lost bytes (Bun), hung a write (Deno), and decoded or encoded wrong)
 
 /** A stream of the given byte arrays. */
 function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
