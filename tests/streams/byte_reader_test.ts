@@ -396,7 +396,7 @@ test("ByteReader reads a length-tracking view of a resizable buffer at the lengt
     shrinks.resize(4);
     await assert.rejects(read(shrunk), {
       name: "TypeError",
-      message: /^Cannot decode: bytes held for decoding were detached or shrunk/,
+      message: /^Cannot decode frames as bytes held for decoding were detached or shrunk/,
     }, call);
   }
 });
