@@ -107,14 +107,15 @@ function gaveUp(last: unknown, max: number, established: boolean): ConnectionErr
 }
 
 /**
- * The server's words in a REJECT, for an error message: control characters escaped (a peer's
- * newline would start a line of its own in a log), and none at all said so.
+ * The server's words in a REJECT, for an error message: control characters (C0, DEL and C1)
+ * and the line and paragraph separators escaped (a peer's newline, NEL or U+2028 would start a
+ * line of its own in a log), and none at all said so.
  */
 function peerText(text: string): string {
   if (text === "") return "(no reason given)";
   return text.replace(
     // deno-lint-ignore no-control-regex
-    /[\u0000-\u001f\u007f]/g,
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
     (c) =>
       c === "\n"
         ? "\\n"

@@ -1592,6 +1592,9 @@ test("SessionMachine: a REJECT's text reaches the error message on one line, and
     const [text, shown] of [
       ["busy\n2026-12-07 ERROR forged", "busy\\n2026-12-07 ERROR forged"],
       ["a\u0000b\tc\u007f", "a\\u0000b\\tc\\u007f"],
+      // C1 controls (NEL, CSI) and the line and paragraph separators: a line break to some log
+      // viewers, or a terminal's escape. Before: left as they came.
+      ["a\u0085b\u009bc\u2028d\u2029e", "a\\u0085b\\u009bc\\u2028d\\u2029e"],
       ["", "(no reason given)"],
     ]
   ) {
