@@ -120,7 +120,8 @@ export function checkRoom(target: Uint8Array, offset: number, needed: number): v
   }
   // Negated: false for a length that is undefined too.
   if (!(offset + needed <= target.length)) {
-    if (!(target instanceof Uint8Array)) {
+    // One of another realm is a Uint8Array short of room, as it is one with room (it is taken).
+    if (!(target instanceof Uint8Array) && !ofAnotherRealm(target)) {
       throw new TypeError(
         `Cannot encode frame into target as the target must be a Uint8Array: received ${
           bytesHint(target)
@@ -262,12 +263,19 @@ export function describeValue(value: unknown): string {
 export function bytesHint(value: unknown): string {
   const kind = describeValue(value);
   if (kind === "ArrayBuffer") return `${kind} (wrap it: new Uint8Array(buffer))`;
-  if (
-    ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === "[object Uint8Array]"
-  ) {
+  if (ofAnotherRealm(value)) {
     return `${kind} of another realm (copy it into this one: new Uint8Array(value))`;
   }
   return kind;
+}
+
+/**
+ * Whether `value`, which failed `instanceof Uint8Array`, is one of another realm (`node:vm`, an
+ * iframe) all the same: a view whose tag is `Uint8Array` (a `Buffer`'s too).
+ */
+function ofAnotherRealm(value: unknown): boolean {
+  return ArrayBuffer.isView(value) &&
+    Object.prototype.toString.call(value) === "[object Uint8Array]";
 }
 
 /** `n` and `word`, plural unless `n` is 1, for a message: "1 byte", "6 bytes". */

@@ -474,6 +474,19 @@ test("encodeInto() names a room or a target of one byte as 1 byte, not 1 bytes",
   });
 });
 
+test("encodeInto() into a Uint8Array of another realm: taken with room, short of room a RangeError as for any", () => {
+  const target = vm.runInNewContext("new Uint8Array(3)") as Uint8Array;
+  assert.equal(fixedSize(3).encodeInto(new Uint8Array([1, 2, 3]), target, 0), 3);
+  assert.deepEqual(Array.from(target), [1, 2, 3]);
+  // Before: a TypeError, "the target must be a Uint8Array: received Uint8Array of another realm
+  // (copy it into this one: …)", whose copy would have taken the frame out of the caller's sight.
+  assert.throws(() => fixedSize(3).encodeInto(new Uint8Array(3), target, 1), {
+    name: "RangeError",
+    message:
+      "Cannot encode frame into target as it needs 3 bytes at offset 1: received a buffer of 3 bytes",
+  });
+});
+
 test("a long string is named by its first 40 characters in a message, a string of 40 in full", () => {
   const message = (value: string) =>
     `Cannot create framing as maxFrameLength must be a positive integer or Infinity: received the string ${value}`;
