@@ -105,9 +105,11 @@ export function checkEncodeLength(length: number, limit: number): void {
 
 /**
  * Throws a `RangeError` when `target` lacks room for `needed` bytes at
- * `offset`, and a `TypeError` when it has no length (an `ArrayBuffer`, a
- * `DataView`: the frame would be written as properties of the object, or
- * fail in `set()`), found by the same comparison (no cost per frame).
+ * `offset`, and a `TypeError` when it is no `Uint8Array` short of room or
+ * has no length at all (an `ArrayBuffer`, a `DataView`: the frame would be
+ * written as properties of the object, or fail in `set()`), found by the
+ * same comparison (no cost per frame). A `Uint8Array` of another realm is
+ * one (a `RangeError` when short of room).
  */
 export function checkRoom(target: Uint8Array, offset: number, needed: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
