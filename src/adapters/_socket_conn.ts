@@ -10,6 +10,7 @@ import {
   detachedPayload,
   isDetached,
   isDetachedError,
+  ofAnotherRealm,
   plainBytes,
 } from "../framing/_options.ts";
 import { closedError, connectionError, formatAddr } from "./_errors.ts";
@@ -612,8 +613,11 @@ export class SocketConn implements Conn {
   ): Promise<number | null> {
     // The caller's mistake, refused before the socket sees it: the runtime's own refusal
     // (Deno: "expected typed ArrayBufferView") failed the connection's reading for good, and a
-    // detached buffer resolved 0 at once instead of waiting for bytes. Once per read.
-    checkChunk(buffer, "read into a buffer", "buffer");
+    // detached buffer resolved 0 at once instead of waiting for bytes. Once per read. A
+    // Uint8Array of another realm is read into, as before (a copy would take the bytes).
+    if (!(buffer instanceof Uint8Array) && !ofAnotherRealm(buffer)) {
+      checkChunk(buffer, "read into a buffer", "buffer");
+    }
     if (buffer.length === 0 && isDetached(buffer)) {
       throw new TypeError(
         "Cannot read into a buffer as its buffer was detached (transferred) or shrunk below it",

@@ -275,7 +275,7 @@ export function bytesHint(value: unknown): string {
  * Whether `value`, which failed `instanceof Uint8Array`, is one of another realm (`node:vm`, an
  * iframe) all the same: a view whose tag is `Uint8Array` (a `Buffer`'s too).
  */
-function ofAnotherRealm(value: unknown): boolean {
+export function ofAnotherRealm(value: unknown): boolean {
   return ArrayBuffer.isView(value) &&
     Object.prototype.toString.call(value) === "[object Uint8Array]";
 }

@@ -6,6 +6,7 @@ import { accept, adapterSuite, assertBytes, randomBytes, writeUntilStalled } fro
 import { openSockets, socketsLeftOpen, watchSockets } from "../_util/leaks.ts";
 import { isDeno, portOf, root } from "../_util/runtime.ts";
 import { readFileSync } from "node:fs";
+import vm from "node:vm";
 import type { Conn } from "../../src/connection/types.ts";
 
 const sockets = watchSockets();
@@ -295,7 +296,7 @@ test(
 );
 
 test(
-  "deno adapter: read() into a buffer that is no Uint8Array is a TypeError that leaves the connection readable; a SharedArrayBuffer view is read into",
+  "deno adapter: read() into a buffer that is no Uint8Array is a TypeError that leaves the connection readable; a SharedArrayBuffer view, and a Uint8Array of another realm, are read into",
   { skip: !isDeno && "the Deno adapter's read()", timeout: 10_000 },
   async () => {
     await withDenoPair(async (client, server) => {
@@ -316,6 +317,13 @@ test(
         got += n;
       }
       assert.deepEqual(shared.slice(0, 3), new Uint8Array([1, 2, 3]));
+      // One of another realm (node:vm, an iframe) is read into, as before this check came: not
+      // "received Uint8Array of another realm (copy it into this one: …)", whose copy would get
+      // the bytes. (Mutant: the check refusing it again.)
+      await writer.write(new Uint8Array([9]));
+      const foreign = vm.runInNewContext("new Uint8Array(4)") as Uint8Array;
+      assert.equal(await client.read!(foreign), 1);
+      assert.equal(foreign[0], 9);
     });
   },
 );
