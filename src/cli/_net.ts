@@ -4,6 +4,7 @@
 import type { NetAddr } from "../connection/types.ts";
 import { errnoOf } from "../adapters/_errors.ts";
 import { ConnectionError, FramingError } from "../errors.ts";
+import { causeText } from "../framing/_options.ts";
 
 /** `127.0.0.1:80`, `[::1]:80`, or the socket path. */
 export function formatAddr(
@@ -76,12 +77,14 @@ export function describeError(error: unknown, unix?: "listen" | "connect"): stri
   if (error instanceof ConnectionError) {
     const phrase = phraseOf(PHRASES, error.code) ?? phraseOf(PHRASES, codeOf(error.cause));
     if (phrase !== undefined) return phrase;
-    return error.cause instanceof Error ? error.cause.message : error.message;
+    // The cause's own words when it has some; else the error's, which say what the cause was.
+    const cause = error.cause;
+    return cause instanceof Error && cause.message !== "" ? cause.message : error.message;
   }
   if (error instanceof FramingError) return error.message;
   const phrase = phraseOf(PHRASES, codeOf(error));
   if (phrase !== undefined) return phrase;
-  return error instanceof Error ? error.message : String(error);
+  return causeText(error);
 }
 
 /** Joins byte arrays into one (returns the only one unchanged). */

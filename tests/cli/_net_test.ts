@@ -1126,6 +1126,25 @@ test("describeError() has a phrase for each failure it knows, the same for Node'
   }
 });
 
+test("describeError() says what a failure without a message was, as framewire's own errors do (causeText)", () => {
+  // Before: "" for an Error without a message (the line ended in ": "), the same for a
+  // ConnectionError whose cause had none, and an object without a prototype threw from String().
+  assert.equal(describeError(new RangeError("")), "RangeError (no message)");
+  assert.equal(describeError(Object.create(null)), "object (no message)");
+  assert.equal(describeError("plain words"), "plain words");
+  const wrapped = new ConnectionError(
+    "Cannot read from 127.0.0.1:1 as it failed: Error (no message)",
+    {
+      cause: new Error(""),
+    },
+  );
+  assert.equal(describeError(wrapped), wrapped.message);
+  assert.equal(
+    describeError(new ConnectionError("Cannot connect", { cause: new Error("its words") })),
+    "its words",
+  );
+});
+
 test("describeError() takes no phrase from Object.prototype for a code or name like 'constructor'", () => {
   // Before, a name of "toString" read Object.prototype.toString from the phrase table and the
   // line said "function toString() { [native code] }".
@@ -1156,7 +1175,7 @@ test("describeError() of a failure it has no phrase for says its message, or its
     describeError(new ConnectionError("Cannot connect", { cause: new Error("odd failure") })),
     "odd failure",
   );
-  assert.equal(describeError(undefined), "undefined");
+  assert.equal(describeError(undefined), "undefined (no message)"); // as causeText() says it
   assert.equal(describeError("a string"), "a string");
 });
 
