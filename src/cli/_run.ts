@@ -2,6 +2,7 @@
 // Dispatches the framewire subcommands. Private: `main.ts` exports `main()`, `bin.ts` is the
 // executable.
 
+import { causeText } from "../framing/_options.ts";
 import { UsageError } from "./_args.ts";
 import { FORMAT_NAMES } from "./_formats.ts";
 import { type CliIo, exitProcess, processArgs, runtimeIo } from "./_io.ts";
@@ -95,7 +96,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     return await command.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) return usage(io, `framewire ${name}`, error.message);
-    io.err(`framewire ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    // causeText(): an Error without a message, or a value String() throws for, says what it was.
+    io.err(`framewire ${name}: ${causeText(error)}\n`);
     return 1;
   }
 }

@@ -146,7 +146,8 @@ test("a name every object has is an unknown command too", async () => {
   }
 });
 
-test("a command that fails other than by a usage mistake exits 1 with one line", async () => {
+/** A captured io whose adapter's listener fails with `failure` at its first accept. */
+function failingListenIo(failure: unknown): ReturnType<typeof captureIo> {
   const io = captureIo();
   io.adapter = () =>
     Promise.resolve({
@@ -158,15 +159,34 @@ test("a command that fails other than by a usage mistake exits 1 with one line",
           [Symbol.asyncDispose]: () => Promise.resolve(),
           // deno-lint-ignore require-yield
           async *[Symbol.asyncIterator](): AsyncGenerator<never> {
-            throw new Error("accept failed: too many open files");
+            throw failure;
           },
         } as unknown as Listener),
     });
+  return io;
+}
+
+test("a command that fails other than by a usage mistake exits 1 with one line", async () => {
+  const io = failingListenIo(new Error("accept failed: too many open files"));
   assert.equal(await run(["listen", "--port", "4000"], io), 1);
   assert.match(
     io.stderr,
     /\nframewire listen: accept failed: too many open files\n$/,
   );
+});
+
+test("a command failing with no message says what failed, in one line", async () => {
+  // Before: "framewire listen: " and nothing after for an Error without a message, and a value
+  // with no prototype made run() itself throw (String() of it), with no line and no exit code.
+  const cases: [unknown, RegExp][] = [
+    [new RangeError(""), /\nframewire listen: RangeError \(no message\)\n$/],
+    [Object.create(null), /\nframewire listen: object \(no message\)\n$/],
+  ];
+  for (const [failure, line] of cases) {
+    const io = failingListenIo(failure);
+    assert.equal(await run(["listen", "--port", "4000"], io), 1);
+    assert.match(io.stderr, line);
+  }
 });
 
 test("numeric options accept their bounds and refuse one beyond as usage errors", async () => {
