@@ -1184,8 +1184,14 @@ class Framed implements FramedConnection {
           }
           return;
         }
-        // Cancelled before its first read: the conn's readable is not locked yet.
-        if (this.#readClaimed) return this.#lockReadable().cancel(reason);
+        // Cancelled before its first read: the conn's readable is not locked yet. One that is no
+        // stream goes through #lockReadable() too, for its TypeError in framewire's words.
+        if (
+          this.#readClaimed ||
+          (this.#reader === undefined &&
+            typeof (this.conn.readable as { cancel?: unknown } | null | undefined)?.cancel !==
+              "function")
+        ) return this.#lockReadable().cancel(reason);
         return (this.#reader ?? this.conn.readable).cancel(reason);
       },
     }, { highWaterMark: 0 });

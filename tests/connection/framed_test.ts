@@ -2527,6 +2527,13 @@ test("framed(): no Conn at all is a TypeError that says so, at once or at its fi
       message:
         `Cannot send to connection as its writable must be a WritableStream: received ${writable}`,
     });
+    // Its readable cancelled before a first read: the same words (before, the engine's "Cannot
+    // read properties of undefined (reading 'cancel')" or "....cancel is not a function").
+    await assert.rejects(framed(conn as unknown as Conn, lines()).readable.cancel("done"), {
+      name: "TypeError",
+      message:
+        `Cannot read from connection as its readable must be a ReadableStream: received ${readable}`,
+    });
   }
 });
 
