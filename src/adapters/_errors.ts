@@ -7,6 +7,7 @@ import type { NetAddr } from "../connection/types.ts";
 import {
   causeText,
   checkOptions,
+  isDetached,
   numberError,
   receivedValue,
   signalError,
@@ -327,22 +328,28 @@ function checkSettings(
  * drops (`readFileSync(file, "utf8")` of a file saved with one keeps it:
  * Node read past it, Bun and Deno found no PEM, ignoring such a CA).
  */
-function pemText<T extends object>(options: T): T {
+function pemText<T extends object>(options: T, action: string): T {
   const o = options as LooseOptions;
   const bom = (value: unknown): boolean => typeof value === "string" && value.startsWith("\uFEFF");
-  const text = (value: unknown): unknown =>
-    value instanceof Uint8Array
-      ? new TextDecoder().decode(value)
-      : bom(value)
-      ? (value as string).slice(1)
-      : value;
+  const text = (value: unknown, name: string): unknown => {
+    if (!(value instanceof Uint8Array)) return bom(value) ? (value as string).slice(1) : value;
+    // Transferred, it reads as no bytes: say so, not 'received the string ""' from the check.
+    if (value.length === 0 && isDetached(value)) {
+      throw new TypeError(
+        `Cannot ${action} as the buffer of ${name} was detached (transferred): pass the PEM before transferring its buffer, or a copy`,
+      );
+    }
+    return new TextDecoder().decode(value);
+  };
   const changes = (value: unknown): boolean => value instanceof Uint8Array || bom(value);
   const bytes = changes(o.cert) || changes(o.key) ||
     (Array.isArray(o.caCerts) && o.caCerts.some(changes));
   if (!bytes) return options;
   const copy: LooseOptions = { ...o };
-  for (const name of ["cert", "key"]) if (name in copy) copy[name] = text(copy[name]);
-  if (Array.isArray(o.caCerts)) copy.caCerts = o.caCerts.map(text);
+  for (const name of ["cert", "key"]) if (name in copy) copy[name] = text(copy[name], name);
+  if (Array.isArray(o.caCerts)) {
+    copy.caCerts = o.caCerts.map((pem, i) => text(pem, `caCerts[${i}]`));
+  }
   return copy as T;
 }
 
@@ -414,7 +421,7 @@ export function checkTarget<
   if (given === undefined) {
     throw new TypeError(`Cannot ${action} as options must be an object: received undefined`);
   }
-  if (tls !== undefined) given = pemText(given);
+  if (tls !== undefined) given = pemText(given, action);
   checkSettings(given, action, tls);
   let options = bareHost(given);
   // null: the default (no signal, as for fetch()), as for every option; the runtimes would refuse

@@ -402,6 +402,30 @@ test("checkTarget asks a TLS server for its key, and decodes a key given as byte
       message: 'Cannot listen as cert must be a PEM certificate: received the string "CERT"',
     },
   );
+  // Bytes whose buffer was transferred read as none: said so, by name (before: 'received the
+  // string ""', as if the file had been empty).
+  const transferred = (pem: string): Uint8Array => {
+    const bytes = new TextEncoder().encode(pem);
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    return bytes;
+  };
+  const detached = (name: string, action: string): { name: string; message: string } => ({
+    name: "TypeError",
+    message:
+      `Cannot ${action} as the buffer of ${name} was detached (transferred): pass the PEM before transferring its buffer, or a copy`,
+  });
+  assert.throws(
+    () => checkTarget({ port: 0, cert: transferred(cert), key }, "listen", "server"),
+    detached("cert", "listen"),
+  );
+  assert.throws(
+    () => checkTarget({ port: 0, cert, key: transferred(key) }, "listen", "server"),
+    detached("key", "listen"),
+  );
+  assert.throws(
+    () => checkTarget({ port: 1, caCerts: [cert, transferred(cert)] }, "connect", "client"),
+    detached("caCerts[1]", "connect"),
+  );
 });
 
 test("checkTarget drops a byte order mark from PEM text, as decoding bytes does", BOUNDED, () => {
