@@ -403,14 +403,20 @@ const MAX_EMPTY_READS = 100;
  * application as it is). A count beyond the buffer was taken at its word before (frames of bytes
  * never read), and one that is negative or no integer left reading spinning for ever.
  */
-function readCount(n: number | null, length: number): number | null {
+function readCount(n: number | null, length: number, buffer: Uint8Array): number | null {
   if (n === null || (Number.isInteger(n) && n >= 0 && n <= length)) return n;
-  const error = numberError(
-    n,
-    `Cannot read from connection as conn.read() must resolve with the number of bytes it read into the buffer, from 0 to its length (${length}), or null at the end: received ${
-      receivedValue(n)
-    }`,
-  );
+  // A read that transferred the buffer it was given (its bytes went with it): said so, not as a
+  // count beyond a length of 0.
+  const error = buffer.length === 0 && isDetached(buffer)
+    ? new TypeError(
+      "Cannot read from connection as conn.read() detached (transferred) the buffer it was given: it must read into it and leave it in place",
+    )
+    : numberError(
+      n,
+      `Cannot read from connection as conn.read() must resolve with the number of bytes it read into the buffer, from 0 to its length (${length}), or null at the end: received ${
+        receivedValue(n)
+      }`,
+    );
   usageErrors.add(error);
   throw error;
 }
@@ -1004,7 +1010,7 @@ class Framed implements FramedConnection {
     }
     const target = this.#fill?.readTarget();
     if (target !== undefined && target.length >= DIRECT_MIN) {
-      const n = this.#counted(await read(target), target.length);
+      const n = this.#counted(await read(target), target.length, target);
       if (n === null) return null;
       this.#bytesRead += n;
       this.#fill!.commitRead(n);
@@ -1036,7 +1042,8 @@ class Framed implements FramedConnection {
       pos = 0;
       this.#largestRead = 0;
     }
-    const n = this.#counted(await read(pos === 0 ? buf : buf.subarray(pos)), buf.length - pos);
+    const into = pos === 0 ? buf : buf.subarray(pos);
+    const n = this.#counted(await read(into), buf.length - pos, into);
     if (n === null) return null;
     this.#bytesRead += n;
     if (n > this.#largestRead) this.#largestRead = n;
@@ -1051,8 +1058,8 @@ class Framed implements FramedConnection {
    * `n`, what the conn's `read()` resolved with into a buffer of `length` bytes, checked (see
    * readCount), and counted when 0 (see MAX_EMPTY_READS).
    */
-  #counted(n: number | null, length: number): number | null {
-    if (readCount(n, length) !== 0) this.#emptyReads = 0;
+  #counted(n: number | null, length: number, buffer: Uint8Array): number | null {
+    if (readCount(n, length, buffer) !== 0) this.#emptyReads = 0;
     else if (++this.#emptyReads === MAX_EMPTY_READS) {
       const error = new TypeError(
         `Cannot read from connection as conn.read() resolved 0 bytes ${MAX_EMPTY_READS} times in a row: it must wait until it has read a byte, or resolve null at the end`,

@@ -143,6 +143,30 @@ for (const [name, receive] of frontEnds) {
     }
   });
 
+  test(`framed() over a Conn whose read() transfers the buffer it was given says so (${name})`, async () => {
+    const frame = wire("hello")[0]!;
+    // The second read takes the buffer away (posted to a worker, say) and counts what it "read":
+    // before, a RangeError "from 0 to its length (0)", which did not say what went wrong.
+    const fc = framed(
+      readConn((buffer, call) => {
+        if (call === 0) {
+          buffer.set(frame.subarray(0, 3));
+          return 3;
+        }
+        (buffer.buffer as ArrayBuffer).transfer();
+        return 2;
+      }),
+      framing,
+    );
+    await assert.rejects(receive(fc, []), {
+      name: "TypeError",
+      message:
+        "Cannot read from connection as conn.read() detached (transferred) the buffer it was given: it must read into it and leave it in place",
+    });
+    assert.equal(fc.bytesRead, 3);
+    await fc.close();
+  });
+
   test(`framed() over a Conn with read() that resolves more than its buffer holds fails, making no frame of bytes it never read (${name})`, async () => {
     const [one, two] = wire("one", "two");
     const fc = framed(
