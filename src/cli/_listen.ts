@@ -185,8 +185,14 @@ async function serve(
 ): Promise<boolean> {
   const { io, framing } = ctx;
   const remote = formatAddr(conn.remoteAddr);
-  // A Unix socket's peer has no address of its own: its remoteAddr is the listener's path.
-  const peer = conn.remoteAddr.transport === "unix" ? `a peer on ${remote}` : remote;
+  // A Unix socket's peer has no address of its own: its remoteAddr is the listener's path. A TCP
+  // peer that reset as it connected has none either by the time Node or Bun read it ("" and 0).
+  const addr = conn.remoteAddr;
+  const peer = addr.transport === "unix"
+    ? `a peer on ${remote}`
+    : addr.hostname === "" && addr.port === 0
+    ? "a peer of unknown address (it reset as it connected)"
+    : remote;
   io.err(`[${id}] connection from ${peer}\n`);
   const decoder = framing.decoder();
   const reader = conn.readable.getReader();

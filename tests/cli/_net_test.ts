@@ -288,6 +288,36 @@ async function stoppedWhileEchoing(once: string[], tail: string): Promise<void> 
   }
 }
 
+test("listen names a peer whose address is unknown as such, not ':0'", TIMEOUT, async () => {
+  // Node and Bun give a connection reset as it was accepted no remote address; the adapters then
+  // say hostname "" and port 0, which listen printed as "connection from :0".
+  const io = captureIo();
+  io.adapter = () =>
+    acceptingThrough((conn): Conn => ({
+      readable: conn.readable,
+      writable: conn.writable,
+      localAddr: conn.localAddr,
+      remoteAddr: { transport: "tcp", hostname: "", port: 0 },
+      closeWrite: () => conn.closeWrite(),
+      close: () => conn.close(),
+      closed: conn.closed,
+    }));
+  await using server = await startListen(["--port", "0"], io);
+  const { connect } = await adapter();
+  const peer = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
+  try {
+    await peer.closeWrite();
+    await io.waitForErr(/\[1\] .* closed the connection after/);
+    assert.match(
+      io.stderr,
+      /\[1\] connection from a peer of unknown address \(it reset as it connected\)\n/,
+    );
+    assert.doesNotMatch(io.stderr, /:0\b/);
+  } finally {
+    peer.close();
+  }
+});
+
 test(
   "listen --echo whose echo cannot be written reports it and closes the connection",
   TIMEOUT,
