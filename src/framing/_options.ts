@@ -235,14 +235,14 @@ export function inputChunk(
  * write, not per frame.
  */
 export function plainBytes(bytes: Uint8Array): Uint8Array {
-  return Object.getPrototypeOf(bytes) === Uint8Array.prototype
-    ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : bytesFrom(bytes, 0);
 }
 
 /**
- * The bytes of `bytes` from `start` on, as a plain view (not `subarray()`,
- * which goes through a subclass's constructor: see {@linkcode plainBytes}).
+ * The bytes of `bytes` from `start` on, as a plain view of fixed length (not
+ * `subarray()`, which goes through a subclass's constructor: see
+ * {@linkcode plainBytes}; a view of a resizable buffer made so keeps its
+ * length when the buffer is resized).
  */
 export function bytesFrom(bytes: Uint8Array, start: number): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset + start, bytes.length - start);
