@@ -221,6 +221,15 @@ const SYNC: [string, () => unknown][] = [
   ["reliableClient sendBufferSize", () => reliableClient(rejectDial, { sendBufferSize: 0 })],
   ["reliableClient factor", () => reliableClient(rejectDial, { reconnect: { factor: 0 } })],
   ["reliableClient clock", () => reliableClient(rejectDial, { clock: {} as never })],
+  ["reliableClient unknown option", () => reliableClient(rejectDial, { ackDely: 1 } as never)],
+  [
+    "reliableClient reconnect unknown option",
+    () => reliableClient(rejectDial, { reconnect: { bse: 1 } } as never),
+  ],
+  [
+    "reliableServer unknown option",
+    () => reliableServer(new MemoryNetwork().listen(), { maxSession: 1 } as never),
+  ],
   ["reliableServer 5", () => reliableServer(5 as never)],
 ];
 
@@ -269,7 +278,10 @@ test("Every cheap error path: its class's name, a documented code, a message wit
     ["session send 5", () => client.send(5 as unknown as string)],
     ["session send too large", () => client.send(new Uint8Array(5 * 1024 * 1024))],
     ["session send signal", () => client.send("x", { signal: 1 as never })],
+    ["session send unknown option", () => client.send("x", { signl: 1 } as never)],
     ["session close timeout", () => client.close({ timeout: -1 })],
+    ["session close unknown option", () => client.close({ timout: 1 } as never)],
+    ["server close unknown option", () => server.close({ timout: 1 } as never)],
     ["server close timeout", () => server.close({ timeout: -1 })],
     ["connect undefined", () => node.connect(undefined as never)],
     ["connect port NaN", () => node.connect({ port: NaN })],

@@ -431,21 +431,39 @@ function editDistance(a: string, b: string): number {
 /**
  * Throws a `TypeError` when `options` has a key with a value that is not one of
  * `known` (a framing factory's options), naming the option meant where it can
- * tell. Other options objects ignore unknown keys, as Web IDL dictionaries do;
- * a framing's describe the wire format, and a misspelt one would silently give
- * another format (`lengthPrefixed({ lengthFieldLength: 2 })`, Netty's name,
- * would read 4-byte lengths).
- *
- * The keys checked are those options are read from: the enumerable string keys,
- * own or inherited (`Object.create({ maxFrameLength: 5 })` sets the limit, so an
- * inherited misspelling is refused too), up to `Object.prototype`, whose keys
- * are no caller's. Symbol keys are never read, so never refused, nor are
- * inherited methods (enumerable in a class compiled to ES5).
+ * tell: {@linkcode checkOptionNames} for a framing factory. A framing's options
+ * describe the wire format, and a misspelt one would silently give another
+ * format (`lengthPrefixed({ lengthFieldLength: 2 })`, Netty's name, would read
+ * 4-byte lengths).
  */
 export function checkFramingOptions(
   options: object,
   factory: string,
   known: readonly string[],
+): void {
+  checkOptionNames(options, known, "create framing", `${factory}()`);
+}
+
+/**
+ * Throws a `TypeError` when `options` has a key with a value that is not one of
+ * `known`, naming the option meant where it can tell: "Cannot `action` as
+ * `owner` has no option …: its options are …". The framing factories and the
+ * reliable sessions' options (`reliableClient()`, `reconnect`, `send()`,
+ * `close()`) check their keys so; other options objects (connections,
+ * streams, adapters) ignore unknown keys, as Web IDL dictionaries do.
+ *
+ * The keys checked are those options are read from: the enumerable string keys,
+ * own or inherited (`Object.create({ maxFrameLength: 5 })` sets the limit, so an
+ * inherited misspelling is refused too), up to `Object.prototype`, whose keys
+ * are no caller's. Symbol keys are never read, so never refused, nor are
+ * inherited methods (enumerable in a class compiled to ES5). Allocates: a
+ * caller on a hot path filters first (see the reliable session's `send()`).
+ */
+export function checkOptionNames(
+  options: object,
+  known: readonly string[],
+  action: string,
+  owner: string,
 ): void {
   for (const key of optionKeys(options)) {
     if (known.includes(key) || (options as Record<string, unknown>)[key] === undefined) continue;
@@ -462,7 +480,7 @@ export function checkFramingOptions(
       (plain.length >= 3 && name.toLowerCase().startsWith(plain))
     );
     throw new TypeError(
-      `Cannot create framing as ${factory}() has no option ${JSON.stringify(key)}` +
+      `Cannot ${action} as ${owner} has no option ${JSON.stringify(key)}` +
         (other !== undefined && known.includes(other.split(":")[0]!)
           ? ` (in framewire: ${other})`
           : near !== undefined

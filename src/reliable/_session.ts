@@ -14,6 +14,7 @@ import {
 } from "../errors.ts";
 import {
   bytesHint,
+  checkOptionNames,
   checkOptions,
   detachedPayload,
   fixedOverhead,
@@ -196,6 +197,24 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 
 /** The largest message a u32 frame carries with its DATA header. */
 export const MAX_MESSAGE_SIZE: number = 2 ** 32 - 1 - DATA_HEADER;
+
+/** The options of {@linkcode ReliableSessionOptions}: a client's and a server's. */
+export const SESSION_OPTION_NAMES: readonly string[] = [
+  "sendBufferSize",
+  "receiveBufferSize",
+  "maxMessageSize",
+  "ackDelay",
+  "ackEvery",
+  "ackBytes",
+  "heartbeatInterval",
+  "deadPeerTimeout",
+  "closeTimeout",
+  "clock",
+];
+
+/** The options of `send()` and `close()`. */
+const SEND_OPTION_NAMES: readonly string[] = ["signal"];
+export const CLOSE_OPTION_NAMES: readonly string[] = ["timeout"];
 
 /** Applies defaults and checks option ranges. */
 export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions {
@@ -538,6 +557,19 @@ export class Session extends EventTarget implements ReliableSession {
         ),
       );
     }
+    // Keys beyond `signal` are checked (a misspelt one would be ignored): a loop over the keys
+    // first, which allocates nothing, and the check, which does, only when there are others.
+    if (options != null) {
+      for (const key in options) {
+        if (key === "signal") continue;
+        try {
+          checkOptionNames(options, SEND_OPTION_NAMES, "send", "send()");
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        break;
+      }
+    }
     const signal = options?.signal ?? undefined;
     const badSignal = signalError(signal, "send");
     if (badSignal !== undefined) return Promise.reject(badSignal);
@@ -620,6 +652,7 @@ export class Session extends EventTarget implements ReliableSession {
     try {
       // A number is no timeout (it would be ignored): options must be an object.
       if (options !== null) checkOptions(options, "close");
+      if (options != null) checkOptionNames(options, CLOSE_OPTION_NAMES, "close", "close()");
       timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout, false, "close");
     } catch (error) {
       return Promise.reject(error);

@@ -1,14 +1,36 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions, describeValue, numberError, receivedValue } from "../framing/_options.ts";
+import {
+  checkOptionNames,
+  checkOptions,
+  describeValue,
+  numberError,
+  receivedValue,
+} from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import type { Backoff } from "./_backoff.ts";
 import { randomSessionId } from "./_protocol.ts";
-import { resolveOptions, Session } from "./_session.ts";
+import { resolveOptions, Session, SESSION_OPTION_NAMES } from "./_session.ts";
 import type { ReconnectOptions, ReliableClientOptions, ReliableSession } from "./types.ts";
+
+/** The options of {@linkcode ReconnectOptions}. */
+const RECONNECT_OPTION_NAMES: readonly string[] = [
+  "base",
+  "factor",
+  "cap",
+  "jitter",
+  "random",
+  "maxAttempts",
+];
+
+/** The options of {@linkcode reliableClient}. */
+const CLIENT_OPTION_NAMES: readonly string[] = [...SESSION_OPTION_NAMES, "reconnect"];
 
 function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { random: () => number } {
   if (options !== null) checkOptions(options, "create client", "reconnect");
+  if (options != null) {
+    checkOptionNames(options, RECONNECT_OPTION_NAMES, "create client", "reconnect");
+  }
   const at = (
     name: keyof ReconnectOptions,
     fallback: number,
@@ -66,7 +88,10 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * @param options Buffer sizes, ack and heartbeat timing, reconnect schedule, clock.
  * @returns The session; it is connecting when returned.
  * @throws {TypeError} `dial` or `reconnect.random` is not a function, `options`
- * or `reconnect` is not an object, or `clock` lacks a method.
+ * or `reconnect` is not an object or has a key that is none of its options
+ * (a misspelling, or a server's `resumeTimeout`: one ignored would run with a
+ * default; as for a framing, keys whose value is `undefined` and inherited
+ * methods are let through), or `clock` lacks a method.
  * @throws {RangeError} A numeric option is out of range (one that is no
  * number at all is a `TypeError`).
  *
@@ -121,6 +146,7 @@ export function reliableClient(
     );
   }
   checkOptions(options, "create client");
+  checkOptionNames(options, CLIENT_OPTION_NAMES, "create client", "reliableClient()");
   const resolved = resolveOptions(options);
   const { random, ...backoff } = resolveBackoff(options.reconnect);
   const session = new Session(

@@ -1,6 +1,6 @@
 // Copyright 2026 the framewire authors. MIT license.
 
-import { checkOptions, numberError, receivedValue } from "../framing/_options.ts";
+import { checkOptionNames, checkOptions, numberError, receivedValue } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
 import {
   decodeHandshake,
@@ -20,6 +20,7 @@ import {
 import {
   cancelGraceTimer,
   cancelTimeout,
+  CLOSE_OPTION_NAMES,
   closeQuietly,
   type GraceTimer,
   handshakeFraming,
@@ -30,6 +31,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
   Session,
+  SESSION_OPTION_NAMES,
   timeoutWithGrace,
 } from "./_session.ts";
 import { resolvers } from "./_resolvers.ts";
@@ -84,7 +86,8 @@ function notHello(frame: Uint8Array): string {
  * @throws {RangeError} A numeric option is out of range (one that is no
  * number at all is a `TypeError`).
  * @throws {TypeError} `listener` is not an async iterable, `options` is not an
- * object, or `clock` lacks a method.
+ * object or has a key that is none of its options (a misspelling, or a
+ * client's `reconnect`), or `clock` lacks a method.
  *
  * @example Echo every message back
  * ```ts ignore
@@ -123,8 +126,16 @@ export function reliableServer(
     );
   }
   checkOptions(options, "create server");
+  checkOptionNames(options, SERVER_OPTION_NAMES, "create server", "reliableServer()");
   return new Server(listener, options);
 }
+
+/** The options of {@linkcode reliableServer}. */
+const SERVER_OPTION_NAMES: readonly string[] = [
+  ...SESSION_OPTION_NAMES,
+  "resumeTimeout",
+  "maxSessions",
+];
 
 /** A session that ended here (see `Server.#tombstones`). */
 interface Tombstone {
@@ -199,6 +210,7 @@ class Server implements ReliableServer {
     try {
       // A number is no timeout (it would be ignored): options must be an object.
       if (options !== null) checkOptions(options, "close server");
+      if (options != null) checkOptionNames(options, CLOSE_OPTION_NAMES, "close server", "close()");
       nonNegative("timeout", timeout, 0, false, "close server");
     } catch (error) {
       return Promise.reject(error);

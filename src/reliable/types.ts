@@ -89,7 +89,8 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * payload longer than `maxMessageSize` rejects with a `RangeError`, one
    * that is neither a `Uint8Array` nor a string, a `signal` that is no
    * `AbortSignal`, or `options` that are no object (a signal passed in their
-   * place), with a `TypeError` (the promise rejects and nothing is sent;
+   * place) or have a key other than `signal` (a misspelt one would be
+   * ignored), with a `TypeError` (the promise rejects and nothing is sent;
    * `send` itself never throws).
    */
   send(payload: Uint8Array | string, options?: ReliableSendOptions): Promise<void>;
@@ -159,7 +160,8 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * wait a second more (docs/protocol.md, "Closing"). A negative `timeout`
    * rejects with a `RangeError` (one that is no number with a `TypeError`),
    * and `options` that are no object (`close(5000)` for
-   * `close({ timeout: 5000 })`) with a `TypeError`, before anything closes.
+   * `close({ timeout: 5000 })`) or have a key other than `timeout` with a
+   * `TypeError`, before anything closes.
    */
   close(options?: ReliableCloseOptions): Promise<void>;
   /** Counters. */
@@ -567,8 +569,9 @@ export interface ReliableServer extends AsyncIterable<ReliableSession> {
    * as `session.close({ timeout })` does (default: the sessions'
    * `closeTimeout`, 30 s); a second call with a shorter one shortens the
    * waits still running (`close({ timeout: 0 })` gives up at once). A
-   * negative `timeout`, or `options` that are no object (`close(5000)`),
-   * rejects as `session.close()` does, before anything closes.
+   * negative `timeout`, or `options` that are no object (`close(5000)`) or
+   * have a key other than `timeout`, rejects as `session.close()` does,
+   * before anything closes.
    *
    * @example Shutting down within a deadline
    * ```ts

@@ -3162,6 +3162,124 @@ test(
 );
 
 test(
+  "reliable: the options of reliableClient(), reconnect, reliableServer(), send() and close() refuse a key they do not know, as a framing's do",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Before: each was ignored: reliableClient(dial, { heartbeatIntervall: 100 }) ran with the
+    // default 2500 ms, close({ timout: 0 }) waited closeTimeout (30 s) and send(x, { signl })
+    // could not be withdrawn.
+    const clock = new FakeClock();
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const options = (names: string) => `: its options are ${names}`;
+    const session = "sendBufferSize, receiveBufferSize, maxMessageSize, ackDelay, ackEvery, " +
+      "ackBytes, heartbeatInterval, deadPeerTimeout, closeTimeout, clock";
+    assert.throws(() => reliableClient(net.dialer, { clock, heartbeatIntervall: 100 } as never), {
+      name: "TypeError",
+      message:
+        'Cannot create client as reliableClient() has no option "heartbeatIntervall" (did you mean heartbeatInterval?)' +
+        options(`${session}, reconnect`),
+    });
+    // A server's option passed to a client (one options object for both) is no option of it.
+    assert.throws(() => reliableClient(net.dialer, { clock, resumeTimeout: 5 } as never), {
+      name: "TypeError",
+      message: 'Cannot create client as reliableClient() has no option "resumeTimeout"' +
+        options(`${session}, reconnect`),
+    });
+    assert.throws(
+      () => reliableClient(net.dialer, { clock, reconnect: { maxAttempt: 1 } } as never),
+      {
+        name: "TypeError",
+        message:
+          'Cannot create client as reconnect has no option "maxAttempt" (did you mean maxAttempts?)' +
+          options("base, factor, cap, jitter, random, maxAttempts"),
+      },
+    );
+    assert.throws(() => reliableServer(listener, { clock, reconnect: {} } as never), {
+      name: "TypeError",
+      message: 'Cannot create server as reliableServer() has no option "reconnect"' +
+        options(`${session}, resumeTimeout, maxSessions`),
+    });
+    // Read as the framings read theirs: an inherited key counts, an inherited method, a symbol
+    // key and a key whose value is undefined do not.
+    assert.throws(
+      () => reliableClient(net.dialer, Object.create({ clock, ackEvry: 5 })),
+      /reliableClient\(\) has no option "ackEvry" \(did you mean ackEvery\?\)/,
+    );
+    class Settings {
+      clock = clock;
+      ackEvery = 4;
+      describe(): string {
+        return "settings";
+      }
+    }
+    const accepted = [
+      reliableClient(net.dialer, new Settings()),
+      reliableClient(net.dialer, {
+        clock,
+        extra: undefined,
+        [Symbol("x")]: 1,
+        reconnect: { base: 5, other: undefined },
+      } as never),
+    ];
+    const server = reliableServer(listener, { clock, maxSessions: 5, other: undefined } as never);
+    const client = accepted[0]!;
+    try {
+      const signal = new AbortController().signal;
+      for (
+        const [send, message] of [
+          [
+            () => client.send("x", { signl: signal } as never),
+            'Cannot send as send() has no option "signl" (did you mean signal?): its options are signal',
+          ],
+          [
+            () => client.send("x", { signal, timeout: 5 } as never),
+            'Cannot send as send() has no option "timeout": its options are signal',
+          ],
+          [
+            () => client.send("x", Object.create({ signal, signal2: signal })),
+            'Cannot send as send() has no option "signal2" (did you mean signal?): its options are signal',
+          ],
+          [
+            () => client.close({ timout: 0 } as never),
+            'Cannot close as close() has no option "timout" (did you mean timeout?): its options are timeout',
+          ],
+          [
+            () => server.close({ timeOut: 0 } as never),
+            'Cannot close server as close() has no option "timeOut" (did you mean timeout?): its options are timeout',
+          ],
+        ] as const
+      ) {
+        const promise = send();
+        promise.catch(() => {});
+        // Refused at the call: a message taken would wait for ever on this dialer.
+        assert.equal(client.stats.inFlight + client.stats.waiting, 0, message);
+        await assert.rejects(promise, { name: "TypeError", message });
+      }
+      // Nothing was sent, nothing closes.
+      assert.equal(client.stats.inFlight + client.stats.waiting, 0);
+      assert.equal(client.state, "connecting");
+      // The send options a caller passes: with a signal, an undefined one, none, or inherited.
+      const sent = [
+        client.send("a", { signal }),
+        client.send("b", { signal: undefined }),
+        client.send("c", {}),
+        client.send("d", Object.create({ signal })),
+        client.send("e", { signal, other: undefined } as never),
+      ];
+      assert.equal(client.stats.inFlight + client.stats.waiting, sent.length);
+      for (const p of sent) p.catch(() => {});
+    } finally {
+      for (const c of accepted) await c.close({ timeout: 0 }).catch(() => {});
+      await server.close();
+      listener.close();
+    }
+  },
+);
+
+test(
   "reliable: a message of exactly maxMessageSize goes through both ways; one byte more is refused",
   {
     timeout: 10000,
