@@ -325,4 +325,43 @@ test("Every cheap error path: its class's name, a documented code, a message wit
   }
 });
 
+test("One wording per rule: close()'s timeout on a connection, a session and a server; a client's and a server's options name the call", async () => {
+  // Before: framed() said "timeout must be from 0 to 2147483647 ms or Infinity", a session
+  // "Cannot close as timeout must be a non-negative number", and a client's session options said
+  // "Cannot create session as" beside its own "Cannot create client as".
+  const fc = framed(new MemoryLink().client, lines());
+  const client = reliableClient(new MemoryNetwork().dialer, { clock: new FakeClock() });
+  const server = reliableServer(new MemoryNetwork().listen(), { clock: new FakeClock() });
+  try {
+    const messages = await Promise.all(
+      [fc.close({ timeout: -1 }), client.close({ timeout: -1 }), server.close({ timeout: -1 })]
+        .map((p) => p.then(() => "", (error: Error) => error.message)),
+    );
+    assert.deepEqual(messages, [
+      "Cannot close connection as timeout must be a number of ms from 0 to 2147483647, or Infinity: received -1",
+      "Cannot close session as timeout must be a number of ms from 0 to Infinity: received -1",
+      "Cannot close server as timeout must be a number of ms from 0 to Infinity: received -1",
+    ]);
+    assert.throws(() => reliableClient(rejectDial, { closeTimeout: -1 }), {
+      message:
+        "Cannot create client as closeTimeout must be a number of ms from 0 to Infinity: received -1",
+    });
+    const options = [{ ackEvery: 0 }, { maxMessageSize: 0 }, { clock: {} as never }, {
+      ackDelay: Infinity,
+      heartbeatInterval: Infinity,
+    }];
+    for (const bad of options) {
+      assert.throws(() => reliableClient(rejectDial, bad), /^\w+Error: Cannot create client as /);
+      assert.throws(
+        () => reliableServer(new MemoryNetwork().listen(), bad),
+        /^\w+Error: Cannot create server as /,
+      );
+    }
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close();
+    await fc.close();
+  }
+});
+
 sockets.check();

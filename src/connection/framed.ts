@@ -1775,7 +1775,7 @@ class Framed implements FramedConnection {
     ) {
       throw numberError(
         timeout,
-        `Cannot close connection as timeout must be from 0 to ${MAX_TIMER} ms or Infinity: received ${
+        `Cannot close connection as timeout must be a number of ms from 0 to ${MAX_TIMER}, or Infinity: received ${
           receivedValue(timeout)
         }`,
       );

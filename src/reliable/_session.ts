@@ -162,37 +162,55 @@ export interface ResolvedOptions {
   clock: Clock;
 }
 
-export function nonNegative(
+/**
+ * `value`, or `fallback` for `undefined` or `null`, after checking it is a number from 0 up
+ * (`Infinity` too); `rule` words that in the message.
+ */
+function nonNegative(
   name: string,
   value: number | undefined,
   fallback: number,
-  integer = false,
-  action = "create session",
+  action: string,
+  rule = "a non-negative number",
 ): number {
   if (value === undefined || value === null) return fallback;
-  if (
-    typeof value !== "number" || Number.isNaN(value) || value < 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
+  if (typeof value !== "number" || !(value >= 0)) {
     throw numberError(
       value,
-      `Cannot ${action} as ${name} must be a non-negative ${
-        integer ? "integer" : "number"
-      }: received ${receivedValue(value)}`,
+      `Cannot ${action} as ${name} must be ${rule}: received ${receivedValue(value)}`,
     );
   }
   return value;
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  action: string,
+): number {
   // A negative number is told the rule it breaks ("must be positive"), as 0 is, not "must be
   // non-negative", which 0 would satisfy.
   if (typeof value === "number" && !(value > 0)) {
     throw new RangeError(
-      `Cannot create session as ${name} must be positive: received ${receivedValue(value)}`,
+      `Cannot ${action} as ${name} must be positive: received ${receivedValue(value)}`,
     );
   }
-  return nonNegative(name, value, fallback);
+  return nonNegative(name, value, fallback, action);
+}
+
+/**
+ * A `close()` timeout in ms (`closeTimeout`, or `timeout` of a `close()`):
+ * from 0 to `Infinity` (more than a timer takes waits for ever), worded as
+ * framed()'s `close({ timeout })` words its own range.
+ */
+export function closeTimeoutOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  action: string,
+): number {
+  return nonNegative(name, value, fallback, action, "a number of ms from 0 to Infinity");
 }
 
 /** The largest message a u32 frame carries with its DATA header. */
@@ -216,8 +234,11 @@ export const SESSION_OPTION_NAMES: readonly string[] = [
 const SEND_OPTION_NAMES: readonly string[] = ["signal"];
 export const CLOSE_OPTION_NAMES: readonly string[] = ["timeout"];
 
-/** Applies defaults and checks option ranges. */
-export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions {
+/**
+ * Applies defaults and checks option ranges; `action` ("create client", "create server") starts
+ * the messages.
+ */
+export function resolveOptions(options: ReliableSessionOptions, action: string): ResolvedOptions {
   const maxMessageSize = options.maxMessageSize ?? 4 * 1024 * 1024;
   if (
     maxMessageSize !== Infinity &&
@@ -226,17 +247,17 @@ export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions
   ) {
     throw numberError(
       maxMessageSize,
-      `Cannot create session as maxMessageSize must be an integer from 1 to ${MAX_MESSAGE_SIZE} or Infinity: received ${
+      `Cannot ${action} as maxMessageSize must be an integer from 1 to ${MAX_MESSAGE_SIZE} or Infinity: received ${
         receivedValue(maxMessageSize)
       }`,
     );
   }
-  const ackDelay = nonNegative("ackDelay", options.ackDelay, 2);
-  const heartbeatInterval = positive("heartbeatInterval", options.heartbeatInterval, 2500);
-  const deadPeerTimeout = positive("deadPeerTimeout", options.deadPeerTimeout, 10000);
+  const ackDelay = nonNegative("ackDelay", options.ackDelay, 2, action);
+  const heartbeatInterval = positive("heartbeatInterval", options.heartbeatInterval, 2500, action);
+  const deadPeerTimeout = positive("deadPeerTimeout", options.deadPeerTimeout, 10000, action);
   if (ackDelay === Infinity && heartbeatInterval === Infinity) {
     throw new RangeError(
-      "Cannot create session as ackDelay and heartbeatInterval are both Infinity: a message sent alone would never be confirmed",
+      `Cannot ${action} as ackDelay and heartbeatInterval are both Infinity: a message sent alone would never be confirmed`,
     );
   }
   const clock = options.clock ?? SYSTEM_CLOCK;
@@ -245,21 +266,26 @@ export function resolveOptions(options: ReliableSessionOptions): ResolvedOptions
     typeof clock.clearTimeout !== "function"
   ) {
     throw new TypeError(
-      `Cannot create session as clock must have now(), setTimeout() and clearTimeout(): received ${
+      `Cannot ${action} as clock must have now(), setTimeout() and clearTimeout(): received ${
         receivedValue(clock)
       }`,
     );
   }
   return {
-    sendBufferSize: positive("sendBufferSize", options.sendBufferSize, 1024 * 1024),
-    receiveBufferSize: positive("receiveBufferSize", options.receiveBufferSize, 1024 * 1024),
+    sendBufferSize: positive("sendBufferSize", options.sendBufferSize, 1024 * 1024, action),
+    receiveBufferSize: positive(
+      "receiveBufferSize",
+      options.receiveBufferSize,
+      1024 * 1024,
+      action,
+    ),
     maxMessageSize: Math.min(maxMessageSize, MAX_MESSAGE_SIZE),
     ackDelay,
-    ackEvery: positive("ackEvery", options.ackEvery, 32),
-    ackBytes: positive("ackBytes", options.ackBytes, 65536),
+    ackEvery: positive("ackEvery", options.ackEvery, 32, action),
+    ackBytes: positive("ackBytes", options.ackBytes, 65536, action),
     heartbeatInterval,
     deadPeerTimeout,
-    closeTimeout: nonNegative("closeTimeout", options.closeTimeout, 30000),
+    closeTimeout: closeTimeoutOption("closeTimeout", options.closeTimeout, 30000, action),
     clock,
   };
 }
@@ -651,9 +677,16 @@ export class Session extends EventTarget implements ReliableSession {
     let timeout: number;
     try {
       // A number is no timeout (it would be ignored): options must be an object.
-      if (options !== null) checkOptions(options, "close");
-      if (options != null) checkOptionNames(options, CLOSE_OPTION_NAMES, "close", "close()");
-      timeout = nonNegative("timeout", options?.timeout, this.#o.closeTimeout, false, "close");
+      if (options !== null) checkOptions(options, "close session");
+      if (options != null) {
+        checkOptionNames(options, CLOSE_OPTION_NAMES, "close session", "close()");
+      }
+      timeout = closeTimeoutOption(
+        "timeout",
+        options?.timeout,
+        this.#o.closeTimeout,
+        "close session",
+      );
     } catch (error) {
       return Promise.reject(error);
     }

@@ -147,7 +147,7 @@ export function reliableClient(
   }
   checkOptions(options, "create client");
   checkOptionNames(options, CLIENT_OPTION_NAMES, "create client", "reliableClient()");
-  const resolved = resolveOptions(options);
+  const resolved = resolveOptions(options, "create client");
   const { random, ...backoff } = resolveBackoff(options.reconnect);
   const session = new Session(
     {

@@ -22,11 +22,11 @@ import {
   cancelTimeout,
   CLOSE_OPTION_NAMES,
   closeQuietly,
+  closeTimeoutOption,
   type GraceTimer,
   handshakeFraming,
   type Link,
   MAX_DELAY,
-  nonNegative,
   openLink,
   type ResolvedOptions,
   resolveOptions,
@@ -176,7 +176,7 @@ class Server implements ReliableServer {
   #tombstonesOver = false;
 
   constructor(listener: AsyncIterable<Conn>, options: ReliableServerOptions) {
-    this.#o = resolveOptions(options);
+    this.#o = resolveOptions(options, "create server");
     const resume = options.resumeTimeout ?? 60000;
     if (typeof resume !== "number" || !(resume >= 0)) {
       throw numberError(
@@ -211,7 +211,7 @@ class Server implements ReliableServer {
       // A number is no timeout (it would be ignored): options must be an object.
       if (options !== null) checkOptions(options, "close server");
       if (options != null) checkOptionNames(options, CLOSE_OPTION_NAMES, "close server", "close()");
-      nonNegative("timeout", timeout, 0, false, "close server");
+      closeTimeoutOption("timeout", timeout, 0, "close server");
     } catch (error) {
       return Promise.reject(error);
     }

@@ -1528,7 +1528,7 @@ test(
     await assert.rejects(fc.close({ timeout: 2 ** 31 }), {
       name: "RangeError",
       message:
-        "Cannot close connection as timeout must be from 0 to 2147483647 ms or Infinity: received 2147483648",
+        "Cannot close connection as timeout must be a number of ms from 0 to 2147483647, or Infinity: received 2147483648",
     });
     await fc.close({ timeout: 2 ** 31 - 1 }); // the longest a timer takes: accepted
     link.cut();

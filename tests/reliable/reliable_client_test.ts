@@ -146,7 +146,11 @@ test("reliable: messages flow both ways, in order, and send resolves on confirma
     assert.equal(session.id, client.id);
     assert.match(client.id, /^[0-9a-f]{32}$/);
     // A bad argument rejects (it did throw) and closes nothing.
-    await assert.rejects(client.close({ timeout: -1 }), /Cannot close as timeout must be/);
+    await assert.rejects(client.close({ timeout: -1 }), {
+      name: "RangeError",
+      message:
+        "Cannot close session as timeout must be a number of ms from 0 to Infinity: received -1",
+    });
     assert.equal(client.state, "open");
     const back = Promise.all(labels("s", 100).map((m) => session.send(enc(m))));
     assert.deepEqual(await read(session, 100), labels("c", 100));
@@ -3003,7 +3007,7 @@ test(
       [
         "ackEvery",
         { ackEvery: -5 },
-        /^Cannot create session as ackEvery must be positive: received -5$/,
+        /^Cannot create (client|server) as ackEvery must be positive: received -5$/,
       ],
       [
         "heartbeatInterval",
@@ -3142,7 +3146,7 @@ test(
         });
         await assert.rejects(client.close(options as ReliableCloseOptions), {
           name: "TypeError",
-          message: `Cannot close as options must be an object: received ${shown}`,
+          message: `Cannot close session as options must be an object: received ${shown}`,
         });
       }
       await assert.rejects(
@@ -3244,7 +3248,7 @@ test(
           ],
           [
             () => client.close({ timout: 0 } as never),
-            'Cannot close as close() has no option "timout" (did you mean timeout?): its options are timeout',
+            'Cannot close session as close() has no option "timout" (did you mean timeout?): its options are timeout',
           ],
           [
             () => server.close({ timeOut: 0 } as never),
