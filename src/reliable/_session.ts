@@ -599,17 +599,20 @@ export class Session extends EventTarget implements ReliableSession {
     const signal = options?.signal ?? undefined;
     const badSignal = signalError(signal, "send");
     if (badSignal !== undefined) return Promise.reject(badSignal);
-    // A string is encoded straight into its DATA frame (a send refused below leaves those slab
-    // bytes unused); bytes are copied into theirs once the send is taken.
+    // Every refusal that needs no encoding comes before a string is encoded straight into its
+    // DATA frame, so that a refused send leaves no bytes unused in the slab, and a string too
+    // large is not encoded (and copied) first; bytes are copied into theirs once the send is taken.
+    const max = this.#o.maxMessageSize;
     let bytes: Uint8Array | undefined;
-    let frame: Uint8Array | undefined;
     let size: number;
     if (typeof payload === "string") {
-      frame = this.#frames.textFrame(payload);
-      size = frame.length - DATA_HEADER;
+      // Its UTF-8 is from 1 to 3 bytes per UTF-16 code unit: `size` is its least.
+      size = payload.length;
     } else if (payload instanceof Uint8Array) {
       bytes = payload;
       size = bytes.length;
+      // A detached payload reads as empty (its copy below would be the engine's own TypeError).
+      if (size === 0 && isDetached(bytes)) return Promise.reject(detachedPayload("send message"));
     } else {
       return Promise.reject(
         new TypeError(
@@ -619,29 +622,37 @@ export class Session extends EventTarget implements ReliableSession {
         ),
       );
     }
-    // A detached payload reads as empty (its copy below would be the engine's own TypeError).
-    if (size === 0 && bytes !== undefined && isDetached(bytes)) {
-      return Promise.reject(detachedPayload("send message"));
-    }
-    if (size > this.#o.maxMessageSize) {
+    if (size > max) return Promise.reject(tooLarge(size, max, bytes === undefined));
+    const closing = this.#m.closeRequested;
+    if (closing || signal?.aborted) {
+      // Refused whatever its size, but too large is said first, as for bytes: a string that may
+      // not fit is measured, not encoded.
+      if (bytes === undefined && size * 3 > max) {
+        const length = utf8Length(payload as string);
+        if (length > max) return Promise.reject(tooLarge(length, max));
+      }
       return Promise.reject(
-        new RangeError(
-          `Cannot send message as its length ${size} exceeds maxMessageSize ${this.#o.maxMessageSize}`,
-        ),
+        closing
+          ? new ConnectionError("Cannot send as the session is closing or closed", {
+            code: "CONNECTION_CLOSED",
+          })
+          : signal!.reason,
       );
     }
-    if (this.#m.closeRequested) {
-      return Promise.reject(
-        new ConnectionError("Cannot send as the session is closing or closed", {
-          code: "CONNECTION_CLOSED",
-        }),
-      );
+    let frame: Uint8Array;
+    if (bytes === undefined) {
+      const made = this.#frames.textFrame(payload as string, max);
+      // Its UTF-8 length, over `max`: nothing was taken from the slab, nor copied.
+      if (typeof made === "number") return Promise.reject(tooLarge(made, max));
+      frame = made;
+      size = frame.length - DATA_HEADER;
+    } else {
+      frame = this.#frames.dataFrame(bytes);
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
     const token: VoidResolvers = resolvers<void>();
     const entry: Entry = {
       seq: 0,
-      frame: frame ?? this.#frames.dataFrame(bytes!),
+      frame,
       size,
       sent: false,
       token,
@@ -1349,4 +1360,39 @@ function readError(error: unknown, maxMessageSize: number): unknown {
 
 function payloadOf(entry: Entry): Uint8Array {
   return entry.frame.subarray(DATA_HEADER);
+}
+
+/**
+ * The `RangeError` for a payload of `length` bytes over `max` (`maxMessageSize`); `units`: a
+ * string refused by its length in UTF-16 code units, not encoded (its UTF-8 is at least as long).
+ */
+function tooLarge(length: number, max: number, units = false): RangeError {
+  return new RangeError(
+    units
+      ? `Cannot send message as its length exceeds maxMessageSize ${max}: a string of ${
+        plural(length, "UTF-16 code unit")
+      } is at least ${plural(length, "byte")} in UTF-8`
+      : `Cannot send message as its length ${length} exceeds maxMessageSize ${max}`,
+  );
+}
+
+/**
+ * The bytes `text` takes in UTF-8, as `TextEncoder` writes it (a lone surrogate as U+FFFD, 3
+ * bytes), without encoding it.
+ */
+function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (
+      (c & 0xfc00) === 0xd800 && i + 1 < text.length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      n += 2; // a surrogate pair: 4 bytes for its 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
 }

@@ -73,6 +73,13 @@ test("FrameAllocator: slabs start at 4 KiB and double up to the session's send b
   assert.notEqual(frames[32]!.buffer, frames[0]!.buffer);
 });
 
+/** `allocator.textFrame(text)` with no limit: a frame. */
+function textFrame(allocator: FrameAllocator, text: string): Uint8Array {
+  const frame = allocator.textFrame(text, Infinity);
+  assert.ok(frame instanceof Uint8Array);
+  return frame;
+}
+
 test("FrameAllocator.textFrame: a DATA frame of the string's UTF-8, seq and ack 0, next to byte frames; one that does not fit the rest of a slab goes into the next", () => {
   const utf8 = new TextEncoder();
   const allocator = new FrameAllocator();
@@ -87,21 +94,21 @@ test("FrameAllocator.textFrame: a DATA frame of the string's UTF-8, seq and ack 
   ];
   const made: [Uint8Array, Uint8Array][] = [];
   for (let round = 0; round < 40; round++) {
-    for (const text of texts) made.push([allocator.textFrame(text), utf8.encode(text)]);
+    for (const text of texts) made.push([textFrame(allocator, text), utf8.encode(text)]);
     const bytes = new Uint8Array(round * 37).fill(round);
     made.push([allocator.dataFrame(bytes), bytes]);
   }
   // The room left in a 4 KiB slab is exactly 100 bytes: 60 characters of 2 bytes do not fit
   // (though 60 of 1 byte would), so they go into the next slab.
   const exact = new FrameAllocator();
-  const first = exact.textFrame("a");
+  const first = textFrame(exact, "a");
   const filler = exact.dataFrame(
     new Uint8Array(4096 - first.length - DATA_HEADER - 100 - DATA_HEADER),
   );
   assert.equal(filler.buffer, first.buffer);
-  const next = exact.textFrame("\u00e9".repeat(60));
+  const next = textFrame(exact, "\u00e9".repeat(60));
   assert.notEqual(next.buffer, first.buffer);
-  const fits = exact.textFrame("b".repeat(60));
+  const fits = textFrame(exact, "b".repeat(60));
   assert.equal(fits.buffer, next.buffer);
   made.push([first, utf8.encode("a")], [next, utf8.encode("\u00e9".repeat(60))], [
     fits,
@@ -112,6 +119,44 @@ test("FrameAllocator.textFrame: a DATA frame of the string's UTF-8, seq and ack 
     assert.equal(frame[0], DATA);
     assert.deepEqual(frame.subarray(1, DATA_HEADER), new Uint8Array(DATA_HEADER - 1));
     assert.deepEqual(frame.subarray(DATA_HEADER), payload);
+  }
+});
+
+test("FrameAllocator.textFrame: a string whose UTF-8 exceeds the limit gives its length and takes nothing from the slab", () => {
+  // Before: it was encoded into the slab and its frame made (a large one copied into a buffer of
+  // its own) before maxMessageSize refused it, and those slab bytes were never used again.
+  const utf8 = new TextEncoder();
+  const allocator = new FrameAllocator();
+  const made: [Uint8Array, Uint8Array][] = [];
+  const check = (frame: Uint8Array, payload: Uint8Array): Uint8Array => {
+    made.push([frame, payload]);
+    return frame;
+  };
+  const first = check(textFrame(allocator, "a"), utf8.encode("a"));
+  // 2 bytes a character, 120 in all: encoded into the rest of this slab, and not taken there.
+  assert.equal(allocator.textFrame("\u00e9".repeat(60), 100), 120);
+  const next = check(textFrame(allocator, "b".repeat(50)), utf8.encode("b".repeat(50)));
+  assert.ok(next.buffer === first.buffer && next.byteOffset === first.byteOffset + first.length);
+  // Its header lies where the refused string's bytes were written.
+  const later = check(allocator.dataFrame(new Uint8Array([4, 5])), new Uint8Array([4, 5]));
+  // One that may need more than the rest: encoded into a new slab (V8: Bun encodes apart), where
+  // the next frame starts at 0.
+  assert.equal(allocator.textFrame("\u00e9".repeat(3000), 100), 6000);
+  const fresh = check(allocator.dataFrame(new Uint8Array([1, 2, 3])), new Uint8Array([1, 2, 3]));
+  assert.equal(fresh.byteOffset, "Bun" in globalThis ? later.byteOffset + later.length : 0);
+  const after = check(textFrame(allocator, "c".repeat(40)), utf8.encode("c".repeat(40)));
+  assert.ok(after.buffer === fresh.buffer && after.byteOffset === fresh.byteOffset + fresh.length);
+  // One whose length could take more than a slab's frame: encoded on its own, no frame made.
+  assert.equal(allocator.textFrame("\u00e9".repeat(9000), 100), 18000);
+  // At the limit exactly: a frame.
+  check(textFrame(allocator, "\u00e9".repeat(50)), utf8.encode("\u00e9".repeat(50)));
+  assert.equal(allocator.textFrame("\u00e9".repeat(50), 100) instanceof Uint8Array, true);
+  // The frames made where a refused one was encoded read as made: seq and ack 0, their payload.
+  for (const [frame, payload] of made) {
+    assert.equal(frame[0], DATA);
+    assert.ok(frame.subarray(1, DATA_HEADER).every((byte) => byte === 0));
+    assert.ok(frame.subarray(DATA_HEADER).every((byte, i) => byte === payload[i]));
+    assert.equal(frame.length - DATA_HEADER, payload.length);
   }
 });
 

@@ -193,6 +193,97 @@ test("reliable: strings go as UTF-8, maxMessageSize counting their bytes", {
   });
 });
 
+test(
+  "reliable: a string send refused for what is known before encoding is not encoded; one over maxMessageSize is measured, not encoded, on a closing session",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Before: every string was encoded into the session's slab first: a send refused then (the
+    // session closing, a signal aborted) left those bytes unused, and a string longer than
+    // maxMessageSize was encoded (a large one then copied into its frame: twice its size) before
+    // the size check refused it.
+    const proto = TextEncoder.prototype;
+    const { encode, encodeInto } = proto;
+    let encoded = 0;
+    proto.encode = function (this: TextEncoder, input?: string) {
+      encoded++;
+      return encode.call(this, input);
+    };
+    proto.encodeInto = function (this: TextEncoder, input: string, dest: Uint8Array) {
+      encoded++;
+      return encodeInto.call(this, input, dest);
+    };
+    const client = reliableClient(new MemoryNetwork().dialer, {
+      clock: new FakeClock(),
+      maxMessageSize: 10,
+    });
+    const refused = async (
+      payload: string,
+      options: ReliableSendOptions | undefined,
+      expected: object,
+      encodes = 0,
+    ) => {
+      encoded = 0;
+      await assert.rejects(client.send(payload, options), expected, payload);
+      assert.equal(encoded, encodes, payload);
+    };
+    try {
+      // Longer than 10 in UTF-16 code units: at least as long in UTF-8.
+      await refused("x".repeat(11), undefined, {
+        name: "RangeError",
+        message:
+          "Cannot send message as its length exceeds maxMessageSize 10: a string of 11 UTF-16 code units is at least 11 bytes in UTF-8",
+      });
+      const aborted = AbortSignal.abort(new Error("withdrawn"));
+      await refused("x", { signal: aborted }, { message: "withdrawn" });
+      // Too large is said first, as for bytes: measured, not encoded (below, on a closing session).
+      await refused("\u00e9".repeat(6), { signal: aborted }, {
+        name: "RangeError",
+        message: "Cannot send message as its length 12 exceeds maxMessageSize 10",
+      });
+      // 5 code units that may not fit in 10 bytes: encoded (once) to know; 10 bytes are taken.
+      encoded = 0;
+      const taken = client.send("\u00e9\u00e9\u00e9\u{1F600}");
+      taken.catch(() => {});
+      assert.equal(encoded, 1);
+      assert.equal(client.stats.bufferedBytes, 10);
+      await refused("\u00e9\u00e9\u{1F600}\u00e9\u00e9", undefined, {
+        name: "RangeError",
+        message: "Cannot send message as its length 12 exceeds maxMessageSize 10",
+      }, 1);
+      const closing = client.close({ timeout: 0 });
+      const closed = { name: "ConnectionError", code: "CONNECTION_CLOSED" };
+      await refused("x", undefined, closed);
+      await refused("\u00e9\u00e9\u00e9\u00e9a", undefined, closed); // 9 bytes: it would fit
+      // Too large, as a byte array would be said to be: the length measured, not encoded (pairs,
+      // lone surrogates (3 bytes each, as U+FFFD) and 2- and 3-byte characters).
+      for (
+        const [text, length] of [
+          ["\u00e9\u00e9\u00e9\u00e9\u00e9a", 11],
+          ["\u{1F600}\u{1F600}\uD800", 11],
+          ["\uDC00\uD800a\u20ac", 10],
+          ["ab\u20ac\u20ac\u20ac", 11],
+        ] as const
+      ) {
+        const expected = length > 10
+          ? {
+            name: "RangeError",
+            message: `Cannot send message as its length ${length} exceeds maxMessageSize 10`,
+          }
+          : closed;
+        await refused(text, undefined, expected);
+        assert.equal(new TextEncoder().encode(text).length, length, text);
+      }
+      await closing.catch(() => {});
+    } finally {
+      proto.encode = encode;
+      proto.encodeInto = encodeInto;
+      await client.close({ timeout: 0 }).catch(() => {});
+    }
+  },
+);
+
 test("reliable: reads waiting together take one message each, in order", {
   timeout: 10000,
 }, async () => {
