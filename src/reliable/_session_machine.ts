@@ -623,13 +623,12 @@ export class SessionMachine {
     }
     if (this.#resumeDeadline <= now) {
       this.#resumeDeadline = Infinity;
-      this.#lose("the client did not reconnect within resumeTimeout");
-      this.#finish(
-        new ConnectionError(
-          `Cannot resume session as the client did not reconnect within resumeTimeout (${this.#o.resumeTimeout} ms)`,
-          { code: "SESSION_LOST" },
-        ),
+      const error = new ConnectionError(
+        `Cannot resume session as the client did not reconnect within resumeTimeout (${this.#o.resumeTimeout} ms)`,
+        { code: "SESSION_LOST" },
       );
+      this.#lose("the client did not reconnect within resumeTimeout", error);
+      this.#finish(error);
       return;
     }
     if (this.#dialAt <= now) {
@@ -986,8 +985,26 @@ export class SessionMachine {
   /**
    * The session is lost (`why`: the peer lost it, or on a server its client
    * did not come back in time): report every unconfirmed entry, start afresh.
+   * `ending`: the error the session ends with at once (the `close` event's),
+   * which each entry's error carries as its `cause`, as {@linkcode #finish}
+   * gives it.
    */
-  #lose(why = "the peer lost the session"): void {
+  #lose(why = "the peer lost the session", ending?: ConnectionError): void {
+    const lost = this.#entries.length - this.#head + this.#waiting.length - this.#waitHead;
+    if (lost > 0 && this.#closeCalled) {
+      // close() was to confirm these: the close that follows is not a clean one.
+      this.#closeLoss ??= new ConnectionError(
+        `Cannot close session cleanly as the peer lost it: ${
+          plural(lost, "message")
+        } sent before close() ${lost === 1 ? "was" : "were"} not confirmed`,
+        { code: "SESSION_LOST" },
+      );
+    }
+    // Closing: the session ends with this loss (see #onWelcome); else it goes on afresh.
+    const cause = ending ?? (this.#closeRequested ? this.#closeLoss : undefined);
+    const options = cause === undefined
+      ? { code: "SESSION_LOST" as const }
+      : { code: "SESSION_LOST" as const, cause };
     const unknown: Entry[] = [];
     const unsent: Entry[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
@@ -997,15 +1014,13 @@ export class SessionMachine {
         entry.sent
           ? `Cannot confirm message ${entry.seq} as ${why}: it may or may not have been delivered`
           : `Cannot send message ${entry.seq} as ${why}`,
-        { code: "SESSION_LOST" },
+        options,
       );
       (entry.sent ? unknown : unsent).push(entry);
       this.failed.push(entry);
     }
     for (const entry of this.#takeWaiting()) {
-      entry.error = new ConnectionError(`Cannot send message as ${why}`, {
-        code: "SESSION_LOST",
-      });
+      entry.error = new ConnectionError(`Cannot send message as ${why}`, options);
       unsent.push(entry);
       this.failed.push(entry);
     }
@@ -1016,16 +1031,6 @@ export class SessionMachine {
     this.#lastReceived = 0;
     this.bufferedBytes = 0;
     this.#cost = 0;
-    const lost = unknown.length + unsent.length;
-    if (lost > 0 && this.#closeCalled) {
-      // close() was to confirm these: the close that follows is not a clean one.
-      this.#closeLoss ??= new ConnectionError(
-        `Cannot close session cleanly as the peer lost it: ${
-          plural(lost, "message")
-        } sent before close() ${lost === 1 ? "was" : "were"} not confirmed`,
-        { code: "SESSION_LOST" },
-      );
-    }
     if (lost > 0 || !this.#closeRequested) {
       this.events.push({ type: "sessionlost", unknown, unsent });
     }
@@ -1089,8 +1094,17 @@ export class SessionMachine {
     // close() resolves only if every message unconfirmed when it was called got confirmed: the
     // close event carries the error it rejects with (the iterator ends cleanly all the same).
     error ??= this.#closeLoss;
-    // Each message's error says why the session ended (a give-up, a close timeout, a version
-    // mismatch) through its cause; its code stays the message's own.
+    const left = this.#entries.length - this.#head + this.#waiting.length - this.#waitHead;
+    if (error === undefined && this.#closeCalled && left > 0) {
+      // The peer closed first (its GOODBYE): it will never take these.
+      error = new ConnectionError(
+        `Cannot confirm ${plural(left, "message")} as the peer closed the session first`,
+        { code: "CONNECTION_CLOSED" },
+      );
+    }
+    // Each message's error says why the session ended (the close event's error, whenever there
+    // is one: a give-up, a close timeout, a version mismatch, the peer closing first) through its
+    // cause; its code stays the message's own.
     const options = error === undefined
       ? { code: "CONNECTION_CLOSED" as const }
       : { code: "CONNECTION_CLOSED" as const, cause: error };
@@ -1109,15 +1123,6 @@ export class SessionMachine {
       entry.error = new ConnectionError("Cannot send message as the session closed", options);
       unconfirmed.push(entry);
       this.failed.push(entry);
-    }
-    if (error === undefined && this.#closeCalled && unconfirmed.length > 0) {
-      // The peer closed first (its GOODBYE): it will never take these.
-      error = new ConnectionError(
-        `Cannot confirm ${
-          plural(unconfirmed.length, "message")
-        } as the peer closed the session first`,
-        { code: "CONNECTION_CLOSED" },
-      );
     }
     this.#entries = [];
     this.#head = this.#cursor = 0;

@@ -80,10 +80,14 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * Rejects with a `ConnectionError`: `CONNECTION_CLOSED` when the session is
    * closing or closed (or closed before the message was confirmed),
    * `SESSION_LOST` when the session was lost (see the `sessionlost`
-   * event). When `reconnect.maxAttempts` ran out, a `close()` timed out or
-   * the peer speaks another version, the messages that ended unconfirmed
-   * have the `close` event's error as `cause`; other ends (the peer's
-   * GOODBYE, a lost session) give none. Aborting `signal` withdraws a
+   * event). A message that fails as the session ends has the `close`
+   * event's error as `cause` whenever there is one: `reconnect.maxAttempts`
+   * ran out, a `close()` timed out, the peer speaks another version, the
+   * peer closed first while this side's `close()` waited, or a loss ended
+   * the session (on a server, a client that did not come back within
+   * `resumeTimeout`; a loss met while closing). A session that ends without
+   * one (the peer's GOODBYE before this side called `close()`) gives no
+   * cause, nor does a loss after which a client goes on afresh. Aborting `signal` withdraws a
    * message still waiting for buffer space; a message already in the buffer
    * is still delivered, only the promise rejects with the signal's reason. A
    * payload longer than `maxMessageSize` (a string's UTF-8 bytes: one of more

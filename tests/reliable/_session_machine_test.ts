@@ -691,8 +691,9 @@ test("SessionMachine: the peer's GOODBYE with messages it will never take: they 
     };
     assert.equal(close.type, "close");
     assert.deepEqual(close.unconfirmed.map((e) => e.token), ["x"]);
-    // As send()'s doc says: the peer's GOODBYE gives the message's error no cause.
-    assert.equal((close.unconfirmed[0]!.error as Error).cause, undefined);
+    // The close event's error, when there is one, is the message's error's cause (before, a
+    // GOODBYE gave none, though the close event said the peer closed first).
+    assert.equal((close.unconfirmed[0]!.error as Error).cause, close.error);
     if (!closeCalled) {
       assert.equal(close.error, undefined, "the peer ended the session: a graceful end here");
       continue;
@@ -932,6 +933,9 @@ test("SessionMachine: WELCOME(LOST) while closing closes; messages in doubt are 
     assert.deepEqual(out.failed, [["in doubt", "SESSION_LOST"]]);
     assert.equal(close.error?.code, "SESSION_LOST");
     assert.match(close.error!.message, /1 message sent before close\(\) was not confirmed/);
+    // The loss ended the session: its error is the message's error's cause (before, none).
+    const { unknown } = out.events[0] as { unknown: Entry[] };
+    assert.equal((unknown[0]!.error as Error).cause, close.error);
   }
 });
 
@@ -972,6 +976,10 @@ test("SessionMachine: a restarted server reports the session lost; the client li
   ]);
   assert.deepEqual(out.events[1], { type: "resumed", replayed: 0 });
   assert.equal(c.state, "open");
+  // The session goes on afresh: no error ends it, and the messages' errors have no cause.
+  for (const e of [...lost.unknown, ...lost.unsent]) {
+    assert.equal((e.error as Error).cause, undefined);
+  }
   // Numbering restarts at 1 on both sides.
   c.send(entry("again"), T0 + 9);
   const [frame] = take(c).writes;
@@ -1115,7 +1123,10 @@ test("SessionMachine: a server session whose client does not return is lost afte
   const out = take(s);
   assert.deepEqual(out.failed, [["s1", "SESSION_LOST"]]);
   assert.deepEqual(out.events.map((e) => e.type), ["sessionlost", "close"]);
-  assert.equal((out.events[1] as { error: { code: string } }).error.code, "SESSION_LOST");
+  const { error } = out.events[1] as { error: { code: string } };
+  assert.equal(error.code, "SESSION_LOST");
+  // The message's error has the close event's as its cause (before, none).
+  assert.equal(((out.events[0] as { unknown: Entry[] }).unknown[0]!.error as Error).cause, error);
   assert.equal(s.state, "closed");
   void c;
 });
