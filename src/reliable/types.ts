@@ -24,7 +24,14 @@ export interface ReliableStats {
    * before each send.
    */
   readonly waiting: number;
-  /** DATA frames sent again after a reconnect (replays). */
+  /**
+   * DATA frames sent again after a reconnect (replays), counted as the
+   * session replays them on a new connection, not as they are written: a
+   * replay lost with a connection that fails before writing it counts, and
+   * so does a server's replay dropped unwritten because the connection was
+   * found abandoned, or replaced, once its WELCOME was written
+   * (docs/protocol.md, "The handshake").
+   */
   readonly resent: number;
   /** DATA frames received again and dropped (duplicates). */
   readonly duplicatesDropped: number;
