@@ -99,11 +99,11 @@ export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> 
    * is still delivered, only the promise rejects with the signal's reason. A
    * payload longer than `maxMessageSize` (a string's UTF-8 bytes: one of more
    * UTF-16 code units is refused before it is encoded) rejects with a
-   * `RangeError`, one that is neither a `Uint8Array` nor a string, a `signal` that is no
-   * `AbortSignal`, or `options` that are no object (a signal passed in their
-   * place) or have a key other than `signal` (a misspelt one would be
-   * ignored), with a `TypeError` (the promise rejects and nothing is sent;
-   * `send` itself never throws).
+   * `RangeError`, one that is neither a `Uint8Array` nor a string, a
+   * `signal` that is no `AbortSignal`, or `options` that are no object (a
+   * signal passed in their place) or have a key other than `signal` (a
+   * misspelt one would be ignored), with a `TypeError` (the promise rejects
+   * and nothing is sent; `send` itself never throws).
    */
   send(payload: Uint8Array | string, options?: ReliableSendOptions): Promise<void>;
   /**
