@@ -24,6 +24,32 @@ export type FramingErrorCode =
   | "PROTOCOL_ERROR";
 
 /**
+ * What {@linkcode FramingError.toJSON} returns: plain data, which
+ * `JSON.stringify` and `structuredClone` keep as it is.
+ */
+export interface FramingErrorJSON {
+  /** The class's name, such as `"FrameTooLargeError"`. */
+  name: string;
+  /** The stable code. */
+  code: FramingErrorCode;
+  /** The message. */
+  message: string;
+  /**
+   * The `cause`, when the error has one: a framewire error as its own
+   * `toJSON()` gives it, another `Error` as `{ name, code, message, cause }`
+   * (`code` when it has one), bytes as hex, anything else as JSON holds it.
+   * A cause the error is inside of is `"[Circular]"`, and a chain of causes
+   * (or values) deeper than 8 is cut there (`"[more left out]"`).
+   */
+  cause?: unknown;
+  /**
+   * The error's own fields (`length`, `limit`, `hint`; `part`, `expected`,
+   * `received`; `bytes`; and those of an application's subclass), bytes as hex.
+   */
+  [field: string]: unknown;
+}
+
+/**
  * The base class of every error a peer or a stream can cause. Where two
  * copies of framewire meet (an npm and a JSR copy, or two versions, one
  * making the `Conn` and the other framing it), `instanceof` is false for the
@@ -63,6 +89,53 @@ export class FramingError extends Error {
     // subclass names itself the same way. An application's own subclass keeps its class name.
     this.name = new.target === FramingError ? "FramingError" : new.target.name;
     this.code = code;
+  }
+
+  /**
+   * The error as plain data for a log line or a message to another thread
+   * (`JSON.stringify` calls it): `{ name, code, message, ...fields, cause }`.
+   * An `Error`'s own `message` and `cause` are not enumerable, so without it
+   * `JSON.stringify` would keep neither, and `structuredClone` (`postMessage`)
+   * keeps only `message` and `stack` of an error: send `error.toJSON()`.
+   *
+   * The stack is left out: it is the runtime's (each words it its own way),
+   * it names the files of the machine that ran the code, and it is most of a
+   * log line's size; the message names what failed. A logger that wants it
+   * reads `error.stack` (pino's `err` serializer does): `{ ...error.toJSON(),
+   * stack: error.stack }`.
+   *
+   * Getters are read inside `try` (one that throws is left out), and no value
+   * makes it throw.
+   *
+   * @returns The error's name, code, message, fields and cause.
+   *
+   * @example Logging an error as one line of JSON
+   * ```ts
+   * import { ConnectionError, FrameTooLargeError } from "@framewire/framewire";
+   * import assert from "node:assert/strict";
+   *
+   * const error = new ConnectionError("Cannot read from 127.0.0.1:4000 as the peer broke the protocol", {
+   *   code: "PROTOCOL_ERROR",
+   *   cause: new FrameTooLargeError(70000, 65536),
+   * });
+   * assert.deepEqual(JSON.parse(JSON.stringify(error)), {
+   *   name: "ConnectionError",
+   *   code: "PROTOCOL_ERROR",
+   *   message: "Cannot read from 127.0.0.1:4000 as the peer broke the protocol",
+   *   cause: {
+   *     name: "FrameTooLargeError",
+   *     code: "FRAME_TOO_LARGE",
+   *     message: "Cannot decode frame as length 70000 exceeds maxFrameLength 65536",
+   *     length: 70000,
+   *     limit: 65536,
+   *   },
+   * });
+   * // To another thread: structuredClone() and postMessage() keep the same data.
+   * assert.deepEqual(structuredClone(error.toJSON()), error.toJSON());
+   * ```
+   */
+  toJSON(): FramingErrorJSON {
+    return errorJSON(this, new Set(), 0) as FramingErrorJSON;
   }
 }
 
@@ -320,6 +393,113 @@ export class ConnectionError extends FramingError {
   constructor(message: string, options?: ErrorOptions & { code?: FramingErrorCode | undefined }) {
     super(message, options?.code ?? "CONNECTION_FAILED", options);
     if (new.target === ConnectionError) this.name = "ConnectionError";
+  }
+}
+
+/** How deep toJSON() goes into causes and values (the error itself is at depth 0). */
+const MAX_DEPTH = 8;
+
+/** The fields toJSON() places itself (`stack` it leaves out). */
+const PLACED: ReadonlySet<string> = new Set(["name", "code", "message", "stack", "cause"]);
+
+/** `object[key]`, or `undefined` if reading it throws (a getter's, or a Proxy trap's). */
+function read(object: object, key: string): unknown {
+  try {
+    return (object as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `value` is an `Error`, also one of another realm (a worker's, a `vm` context's). */
+function isError(value: object): boolean {
+  try {
+    return value instanceof Error || Object.prototype.toString.call(value) === "[object Error]";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `error` as toJSON() gives it: a `FramingError` with its own fields, another
+ * `Error` with its name, code and message; each with its cause. `ancestors`
+ * holds the errors and objects it is inside of (a cause cycle meets one).
+ */
+function errorJSON(error: object, ancestors: Set<object>, depth: number): Record<string, unknown> {
+  ancestors.add(error);
+  const out: Record<string, unknown> = {};
+  const name = read(error, "name");
+  if (typeof name === "string") out["name"] = name;
+  const code = read(error, "code");
+  if (typeof code === "string" || typeof code === "number") out["code"] = code;
+  const message = read(error, "message");
+  if (typeof message === "string") out["message"] = message;
+  try {
+    if (error instanceof FramingError) {
+      for (const key of Object.keys(error)) {
+        if (!PLACED.has(key)) put(out, key, jsonValue(read(error, key), ancestors, depth + 1));
+      }
+    }
+    if (Object.hasOwn(error, "cause")) {
+      put(out, "cause", jsonValue(read(error, "cause"), ancestors, depth + 1));
+    }
+  } catch {
+    // A Proxy's trap threw: the fields read so far.
+  }
+  ancestors.delete(error);
+  return out;
+}
+
+/**
+ * `value` as JSON holds it, for toJSON(): an error by errorJSON(), bytes as
+ * hex, a bigint as its digits, an object or an array as a copy (what `toJSON()`
+ * gives for one that has it); one it is inside of as `"[Circular]"`, and
+ * anything deeper than MAX_DEPTH as `"[more left out]"`.
+ */
+function jsonValue(value: unknown, ancestors: Set<object>, depth: number): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "function" || typeof value === "symbol") return undefined;
+  if (typeof value !== "object" || value === null) return value;
+  if (ancestors.has(value)) return "[Circular]";
+  if (depth > MAX_DEPTH) return "[more left out]";
+  try {
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return hexOf(value);
+    if (isError(value)) return errorJSON(value, ancestors, depth);
+    ancestors.add(value);
+    const toJSON = read(value, "toJSON");
+    if (typeof toJSON === "function") {
+      return jsonValue(toJSON.call(value), ancestors, depth + 1); // a Date's string, a URL's
+    }
+    if (Array.isArray(value)) {
+      return Array.from(value, (item) => jsonValue(item, ancestors, depth + 1) ?? null);
+    }
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      put(copy, key, jsonValue(read(value, key), ancestors, depth + 1));
+    }
+    return copy;
+  } catch {
+    return "[a value that JSON cannot hold]"; // a throwing toJSON(), a revoked Proxy
+  } finally {
+    ancestors.delete(value);
+  }
+}
+
+/** Sets `key` unless `value` is `undefined` (which JSON leaves out): toJSON() is its JSON. */
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (value !== undefined) target[key] = value;
+}
+
+/** An `ArrayBuffer` or a view of one as toHex() shows bytes; a detached one has none. */
+function hexOf(value: ArrayBufferView | ArrayBuffer): string {
+  try {
+    return toHex(
+      ArrayBuffer.isView(value)
+        ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+        : new Uint8Array(value),
+    );
+  } catch {
+    return "";
   }
 }
 

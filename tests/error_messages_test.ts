@@ -71,6 +71,10 @@ function checkError(label: string, error: unknown): void {
     const json = JSON.parse(JSON.stringify(error));
     assert.equal(json.name, error.name, label);
     assert.equal(json.code, error.code, label);
+    // And the message (toJSON(): an Error's own message is not enumerable), which a copy to
+    // another thread keeps as it is.
+    assert.equal(json.message, error.message, label);
+    assert.deepEqual(structuredClone(error.toJSON()), json, label);
   }
   if (error instanceof FrameTooLargeError) {
     assert.ok(Number.isSafeInteger(error.length) && error.length >= 0, label);

@@ -11,6 +11,7 @@ import {
   netstring,
   TruncatedFrameError,
 } from "../mod.ts";
+import { inspect } from "node:util";
 import { watchSockets } from "./_util/leaks.ts";
 
 const sockets = watchSockets();
@@ -164,6 +165,170 @@ test("MalformedHeaderError shows up to 32 bytes in full and marks only longer on
   assert.equal(hex32, Array(32).fill("ab").join(" "));
   const hex33 = new MalformedHeaderError("bad", new Uint8Array(33).fill(0xab)).bytes;
   assert.equal(hex33, `${hex32} …`);
+});
+
+test("toJSON() gives name, code, message, the fields and the cause, without the stack", () => {
+  const tooLarge = new FrameTooLargeError(70000, 65536, {
+    header: new Uint8Array([0x16, 3, 1, 0]),
+  });
+  const json = tooLarge.toJSON();
+  assert.deepEqual(Object.keys(json), ["name", "code", "message", "length", "limit", "hint"]);
+  // Plain data: its own JSON, with nothing JSON would leave out.
+  const cut = new TruncatedFrameError("header", 1).toJSON();
+  assert.deepEqual(cut, JSON.parse(JSON.stringify(cut)));
+  assert.equal(json.message, tooLarge.message);
+  assert.equal(json.hint, tooLarge.hint);
+  // JSON.stringify calls it: before, a log line had no message ({"code":…,"name":…,"length":…}).
+  assert.deepEqual(JSON.parse(JSON.stringify(tooLarge)), json);
+  const runtime = new Error("connect ECONNREFUSED 127.0.0.1:1") as Error & { code: string };
+  runtime.code = "ECONNREFUSED";
+  const error = new ConnectionError("Cannot connect to 127.0.0.1:1 as the connection was refused", {
+    code: "CONNECTION_REFUSED",
+    cause: runtime,
+  });
+  assert.deepEqual(JSON.parse(JSON.stringify(error)), {
+    name: "ConnectionError",
+    code: "CONNECTION_REFUSED",
+    message: "Cannot connect to 127.0.0.1:1 as the connection was refused",
+    cause: { name: "Error", code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" },
+  });
+  assert.doesNotMatch(JSON.stringify(error), /stack|\bat /);
+  // A cause of each kind: a framewire error with its fields, a DOMException (name and message
+  // are getters of its prototype), bytes as hex, a bigint as digits, a plain value as it is.
+  const shapes: [unknown, unknown][] = [
+    [new TruncatedFrameError("payload", 2, { expected: 5 }), {
+      name: "TruncatedFrameError",
+      code: "TRUNCATED_FRAME",
+      message: "Cannot decode frame as the input ended inside its payload: received 2 of 5 bytes",
+      part: "payload",
+      expected: 5,
+      received: 2,
+    }],
+    [new DOMException("The operation was aborted", "AbortError"), {
+      name: "AbortError",
+      code: 20,
+      message: "The operation was aborted",
+    }],
+    [new Uint8Array([0x16, 3, 1]), "16 03 01"],
+    [new Uint8Array(40).buffer, `${"00 ".repeat(32)}…`],
+    [new DataView(new Uint8Array([1, 2, 3, 4]).buffer, 1, 2), "02 03"],
+    [2n ** 64n, "18446744073709551616"],
+    [{ reason: "quota", bytes: new Uint8Array([255]), at: [1, 2n] }, {
+      reason: "quota",
+      bytes: "ff",
+      at: [1, "2"],
+    }],
+    ["timeout", "timeout"],
+    [new Date(0), "1970-01-01T00:00:00.000Z"],
+  ];
+  for (const [cause, expected] of shapes) {
+    const json = new ConnectionError("Cannot connect as it failed", { cause }).toJSON();
+    assert.deepEqual(json.cause, expected, inspect(cause));
+  }
+  // No cause, no key; a cause of undefined given, nothing JSON shows.
+  assert.ok(!("cause" in new ConnectionError("Cannot connect as it failed").toJSON()));
+});
+
+test("toJSON() of an application's subclass shows its fields, bytes as hex", () => {
+  class RecordError extends FramingError {
+    readonly header: Uint8Array;
+    readonly count: bigint;
+    constructor(header: Uint8Array) {
+      super("Cannot read record as its header is unknown", "MALFORMED_HEADER");
+      this.header = header;
+      this.count = 3n;
+    }
+  }
+  const error = new RecordError(new Uint8Array([0x16, 0x03, 0x01]));
+  // Before (no toJSON()): {"name":"RecordError","code":…,"header":{"0":22,"1":3,"2":1},…}; a
+  // bigint field made JSON.stringify throw.
+  assert.deepEqual(JSON.parse(JSON.stringify(error)), {
+    name: "RecordError",
+    code: "MALFORMED_HEADER",
+    message: "Cannot read record as its header is unknown",
+    header: "16 03 01",
+    count: "3",
+  });
+  // A detached buffer has no bytes left to show.
+  const detached = new RecordError(new Uint8Array(4));
+  structuredClone(detached.header.buffer, { transfer: [detached.header.buffer] });
+  assert.equal(detached.toJSON().header, "");
+});
+
+test("toJSON() ends a cycle of causes and cuts a deep chain, and never throws", () => {
+  const a = new ConnectionError("Cannot read as a failed");
+  const b = new ConnectionError("Cannot write as b failed", { cause: a });
+  Object.defineProperty(a, "cause", { value: b });
+  const json = JSON.parse(JSON.stringify(a));
+  assert.equal(json.cause.message, b.message);
+  assert.equal(json.cause.cause, "[Circular]");
+  // A cause that holds itself, in an object and in an array.
+  const holder: { self?: unknown; list: unknown[] } = { list: [] };
+  holder.self = holder;
+  holder.list.push(holder);
+  assert.deepEqual(new ConnectionError("Cannot x as y", { cause: holder }).toJSON().cause, {
+    self: "[Circular]",
+    list: ["[Circular]"],
+  });
+  // The same value twice side by side is no cycle.
+  const shared = { n: 1 };
+  assert.deepEqual(
+    new ConnectionError("Cannot x as y", { cause: [shared, shared] }).toJSON().cause,
+    [{ n: 1 }, { n: 1 }],
+  );
+  // 10000 errors deep: 9 are shown (the error and 8 causes), then the chain is cut.
+  let deep: Error = new Error("the first");
+  for (let i = 0; i < 10000; i++) deep = new ConnectionError(`Cannot x as ${i}`, { cause: deep });
+  let level: { cause?: unknown } = JSON.parse(JSON.stringify(deep));
+  let shown = 1;
+  for (; typeof level.cause === "object"; shown++) level = level.cause as { cause?: unknown };
+  assert.equal(shown, 9);
+  assert.equal(level.cause, "[more left out]");
+  // Getters that throw, a throwing toJSON(), a revoked Proxy: left out or named, no throw.
+  const hostile = Object.defineProperty({ ok: 1 }, "bad", {
+    enumerable: true,
+    get() {
+      throw new Error("getter");
+    },
+  });
+  const badMessage = Object.defineProperty(new Error("x"), "message", {
+    get() {
+      throw new Error("getter");
+    },
+  });
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const causes: [unknown, unknown][] = [
+    [hostile, { ok: 1 }],
+    [badMessage, { name: "Error" }],
+    [{
+      toJSON: () => {
+        throw new Error("toJSON");
+      },
+    }, "[a value that JSON cannot hold]"],
+    [proxy, "[a value that JSON cannot hold]"],
+    [() => {}, undefined],
+    [Symbol("s"), undefined],
+  ];
+  for (const [cause, expected] of causes) {
+    const error = new ConnectionError("Cannot x as y", { cause });
+    assert.deepEqual(error.toJSON().cause, expected, String(expected));
+    JSON.stringify(error);
+  }
+});
+
+test("toJSON() output goes through structuredClone (postMessage) as it is", () => {
+  // structuredClone(error) itself keeps a message and a stack (the name "Error", no code; Bun
+  // drops the cause): README.md (Compatibility) says to send error.toJSON() instead.
+  const error = new ConnectionError("Cannot read from 127.0.0.1:1 as the peer broke the protocol", {
+    code: "PROTOCOL_ERROR",
+    cause: new FrameTooLargeError(70000, 65536, { header: new TextEncoder().encode("GET / HT") }),
+  });
+  const json = error.toJSON();
+  const cloned = structuredClone(json);
+  assert.deepEqual(cloned, json);
+  assert.deepEqual(cloned, JSON.parse(JSON.stringify(error)));
+  assert.equal((cloned.cause as { hint?: string }).hint, (error.cause as FrameTooLargeError).hint);
 });
 
 sockets.check();
