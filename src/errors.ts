@@ -207,7 +207,11 @@ export class FrameTooLargeError extends FramingError {
   readonly length: number;
   /** The `maxFrameLength` in force. */
   readonly limit: number;
-  /** A likely cause named from the header bytes, if any. */
+  /**
+   * A likely cause named from the header bytes, if any (the message ends
+   * with it). When there is none, the property is `undefined` and not
+   * enumerable, so that inspecting or logging the error does not show it.
+   */
   readonly hint: string | undefined;
 
   /**
@@ -238,6 +242,7 @@ export class FrameTooLargeError extends FramingError {
     this.length = length;
     this.limit = limit;
     this.hint = hint;
+    if (hint === undefined) hideAbsent(this, "hint");
     if (new.target === FrameTooLargeError) this.name = "FrameTooLargeError";
   }
 }
@@ -278,7 +283,11 @@ export interface TruncatedFrameErrorOptions extends ErrorOptions {
 export class TruncatedFrameError extends FramingError {
   /** Which part of the frame was cut. */
   readonly part: "header" | "payload";
-  /** Bytes the cut part needed, when known. */
+  /**
+   * Bytes the cut part needed, when known. When not, the property is
+   * `undefined` and not enumerable, so that inspecting or logging the error
+   * does not show it.
+   */
   readonly expected: number | undefined;
   /** Bytes of the cut part that did arrive. */
   readonly received: number;
@@ -313,6 +322,7 @@ export class TruncatedFrameError extends FramingError {
     );
     this.part = part;
     this.expected = expected;
+    if (expected === undefined) hideAbsent(this, "expected");
     this.received = received;
     if (new.target === TruncatedFrameError) this.name = "TruncatedFrameError";
   }
@@ -394,6 +404,16 @@ export class ConnectionError extends FramingError {
     super(message, options?.code ?? "CONNECTION_FAILED", options);
     if (new.target === ConnectionError) this.name = "ConnectionError";
   }
+}
+
+/**
+ * Makes a field that is `undefined` (an absent hint, an unknown count) not
+ * enumerable: `util.inspect`, `Deno.inspect`, `Bun.inspect`, `Object.keys`
+ * and JSON then leave it out, while it stays an own property (`"hint" in
+ * error`, and `assert.throws(f, { hint: undefined })`, still hold).
+ */
+function hideAbsent(error: Error, key: string): void {
+  Object.defineProperty(error, key, { enumerable: false });
 }
 
 /** How deep toJSON() goes into causes and values (the error itself is at depth 0). */

@@ -25,6 +25,7 @@ import type { Conn } from "../src/connection/types.ts";
 import { framed } from "../src/connection/framed.ts";
 import { reliableClient, reliableServer } from "../src/reliable/mod.ts";
 import { readFileSync } from "node:fs";
+import { inspect } from "node:util";
 import * as node from "../src/adapters/node.ts";
 import { MemoryLink, MemoryNetwork } from "./_util/memory_conn.ts";
 import { FakeClock } from "./_util/fake_clock.ts";
@@ -75,6 +76,8 @@ function checkError(label: string, error: unknown): void {
     // another thread keeps as it is.
     assert.equal(json.message, error.message, label);
     assert.deepEqual(structuredClone(error.toJSON()), json, label);
+    // Inspecting shows no field that is undefined (before: "hint: undefined", "expected: undefined").
+    assert.doesNotMatch(inspect(error), /^ +\w+: undefined,?$/m, label);
   }
   if (error instanceof FrameTooLargeError) {
     assert.ok(Number.isSafeInteger(error.length) && error.length >= 0, label);

@@ -167,6 +167,16 @@ test("MalformedHeaderError shows up to 32 bytes in full and marks only longer on
   assert.equal(hex33, `${hex32} …`);
 });
 
+/** What the runtime's own inspect shows: Deno.inspect, Bun.inspect, and util.inspect on all three. */
+function inspections(value: unknown): string[] {
+  const runtime = globalThis as {
+    Deno?: { inspect(value: unknown): string };
+    Bun?: { inspect(value: unknown): string };
+  };
+  const own = runtime.Deno?.inspect ?? runtime.Bun?.inspect;
+  return [inspect(value), ...(own === undefined ? [] : [own(value)])];
+}
+
 test("toJSON() gives name, code, message, the fields and the cause, without the stack", () => {
   const tooLarge = new FrameTooLargeError(70000, 65536, {
     header: new Uint8Array([0x16, 3, 1, 0]),
@@ -329,6 +339,29 @@ test("toJSON() output goes through structuredClone (postMessage) as it is", () =
   assert.deepEqual(cloned, json);
   assert.deepEqual(cloned, JSON.parse(JSON.stringify(error)));
   assert.equal((cloned.cause as { hint?: string }).hint, (error.cause as FrameTooLargeError).hint);
+});
+
+test("Inspecting an error shows no hint or expected that is undefined; both stay own properties", () => {
+  const tooLarge = new FrameTooLargeError(70000, 65536);
+  const truncated = new TruncatedFrameError("header", 1);
+  for (const error of [tooLarge, truncated]) {
+    for (const shown of inspections(error)) {
+      // Before: "hint: undefined" and "expected: undefined" in every one (Bun's also quotes
+      // the source line that made the error).
+      assert.doesNotMatch(shown, /\b(hint|expected): undefined/, shown);
+    }
+  }
+  assert.ok(Object.hasOwn(tooLarge, "hint") && tooLarge.hint === undefined);
+  assert.ok(Object.hasOwn(truncated, "expected") && truncated.expected === undefined);
+  assert.deepEqual(Object.keys(tooLarge).sort(), ["code", "length", "limit", "name"]);
+  assert.throws(() => {
+    throw tooLarge;
+  }, { name: "FrameTooLargeError", hint: undefined });
+  // Present, they show.
+  const withHint = new FrameTooLargeError(70000, 65536, { header: new Uint8Array([0x1f, 0x8b]) });
+  const known = new TruncatedFrameError("header", 1, { expected: 4 });
+  for (const shown of inspections(withHint)) assert.match(shown, /hint: .*gzip/);
+  for (const shown of inspections(known)) assert.match(shown, /expected: 4/);
 });
 
 sockets.check();
