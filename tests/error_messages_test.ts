@@ -64,6 +64,8 @@ function checkError(label: string, error: unknown): void {
   const filled = message.replace(/received (undefined|NaN)\b/g, "received X");
   assert.doesNotMatch(filled, /undefined|NaN|\[object |null null/, label);
   assert.doesNotMatch(message, / {2}|(?<!\.)\.\.(?!\.)|(?<!\.)\.$| $/, label);
+  // One sentence: a wrapped error's words follow without a second "Cannot".
+  assert.doesNotMatch(message, /\bcannot\b.*\bcannot\b/is, label);
   assert.ok(String(error).startsWith(`${error.name}: Cannot `), label);
   assert.ok(error.stack?.split("\n")[0]?.startsWith(`${error.name}: Cannot `), label);
   if (error instanceof FramingError) {
@@ -320,6 +322,31 @@ test("Every cheap error path: its class's name, a documented code, a message wit
     assert.ok(refused instanceof ConnectionError);
     assert.equal(refused.code, "CONNECTION_REFUSED");
     assert.ok(refused.cause instanceof Error, "the runtime's own error is the cause");
+    // A reliable client that gives up on that port: the adapter's words follow its own.
+    for (const maxAttempts of [1, 2]) {
+      const giving = reliableClient(
+        (signal) => node.connect({ hostname: "127.0.0.1", port, signal }),
+        { reconnect: { maxAttempts } },
+      );
+      try {
+        const closed = new Promise<unknown>((resolve) =>
+          giving.addEventListener("close", (e) => resolve((e as CustomEvent).detail.error))
+        );
+        const gaveUp = await closed;
+        checkError(`gave up after ${maxAttempts}`, gaveUp);
+        assert.match(
+          (gaveUp as Error).message,
+          new RegExp(
+            `\\): ${
+              maxAttempts === 1 ? "it" : "the last"
+            } could not connect to 127\\.0\\.0\\.1:${port} ` +
+              "as the connection was refused$",
+          ),
+        );
+      } finally {
+        await giving.close({ timeout: 0 }).catch(() => {});
+      }
+    }
     // A closed session's send and close, after the timeout ran out with a message unconfirmed.
     const pending = client.send("never confirmed");
     checkError("session close", await errorOf("session close", () => client.close({ timeout: 0 })));

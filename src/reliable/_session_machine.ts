@@ -94,7 +94,12 @@ const KEPT_CODES = new Set(["CONNECTION_REFUSED", "CONNECTION_RESET", "CONNECTIO
 function gaveUp(last: unknown, max: number, established: boolean): ConnectionError {
   const code = (last as { code?: unknown } | null | undefined)?.code;
   // Any value a dial rejects with (String() throws for one with no prototype).
-  const reason = causeText(last);
+  const text = causeText(last);
+  // An error in framewire's words ("Cannot connect to … as …") says what the last attempt could
+  // not do: not a second "Cannot" in the line.
+  const reason = text.startsWith("Cannot ")
+    ? `${max === 1 ? "it" : "the last"} could not ${text.slice("Cannot ".length)}`
+    : text;
   return new ConnectionError(
     `Cannot ${established ? "reconnect" : "connect"} as ${
       max === 1 ? "the attempt" : `${max} attempts in a row`

@@ -1519,8 +1519,9 @@ test(
       detail.error,
       "CONNECTION_REFUSED",
       ConnectionError,
+      // Before: "...: Cannot connect to memory listener: refused" (two "Cannot"s in a line).
       "Cannot connect as 3 attempts in a row failed (reconnect.maxAttempts: 3): " +
-        "Cannot connect to memory listener: refused",
+        "the last could not connect to memory listener: refused",
     );
     assert.equal(detail.error.cause, errors[2]);
     assert.deepEqual(detail.unconfirmed.map((m) => new TextDecoder().decode(m)), ["never"]);
@@ -2025,7 +2026,7 @@ test(
       "CONNECTION_TIMEOUT",
       ConnectionError,
       "Cannot connect as 2 attempts in a row failed (reconnect.maxAttempts: 2): " +
-        "Cannot connect as the attempt took longer than deadPeerTimeout (1000 ms)",
+        "the last could not connect as the attempt took longer than deadPeerTimeout (1000 ms)",
     );
     // The retry after the first timeout is immediate.
     assert.equal(clock.now() - start, 2000);
