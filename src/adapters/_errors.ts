@@ -7,6 +7,7 @@ import type { NetAddr } from "../connection/types.ts";
 import {
   causeText,
   checkOptions,
+  couldNot,
   isDetached,
   numberError,
   receivedValue,
@@ -192,9 +193,12 @@ export function connectionError(
   const about = action.startsWith("listen ") && SERVER_CERTIFICATE.has(errno)
     ? undefined
     : DETAILS[errno];
+  // A cause in framewire's words ("Cannot decode frames as …"): "it could not decode frames as
+  // …", not a second "Cannot" in the line.
+  const could = couldNot(detail);
   const reason = REASONS[code] ??
     (errno === NOT_TLS && !action.startsWith("connect ") ? NOT_TLS_LATER : about) ??
-    `it failed: ${detail}`;
+    (could === undefined ? `it failed: ${detail}` : `it ${could}`);
   return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
 }
 
@@ -212,15 +216,19 @@ const KNOWN_REASONS: readonly string[] = [
  * The reason of an error worded `Cannot <action> as <reason>` (as
  * connectionError() words them): the action names an address, and a socket
  * path may itself contain " as ", so a known reason is looked for at the end
- * first, then "it failed: …", and only then the first " as ".
+ * first, then "it failed: …" and "it could not …", and only then the first
+ * " as ".
  */
 export function reasonOf(error: Error): string {
   const message = error.message;
   for (const reason of KNOWN_REASONS) {
     if (message.startsWith("Cannot ") && message.endsWith(` as ${reason}`)) return reason;
   }
-  const failed = message.indexOf(" as it failed: ");
-  if (message.startsWith("Cannot ") && failed >= 0) return message.slice(failed + 4);
+  // The first of them: a cause's own words may follow ("it could not write to … as it failed: …").
+  const at = [" as it failed: ", " as it could not "]
+    .map((marker) => message.indexOf(marker))
+    .filter((index) => index >= 0);
+  if (message.startsWith("Cannot ") && at.length > 0) return message.slice(Math.min(...at) + 4);
   return /^Cannot .+? as (.+)$/s.exec(message)?.[1] ?? message;
 }
 

@@ -338,6 +338,15 @@ export function causeText(cause: unknown): string {
 }
 
 /**
+ * The words of an error worded "Cannot X as Y" (framewire's own, and some of
+ * the runtimes'), for a message that wraps them: "could not X as Y", so that
+ * the line says "Cannot" once; `undefined` for other words.
+ */
+export function couldNot(text: string): string | undefined {
+  return text.startsWith("Cannot ") ? `could not ${text.slice("Cannot ".length)}` : undefined;
+}
+
+/**
  * `value`, or `fallback` when it is `undefined` or `null`; a `TypeError`
  * unless a boolean (`"false"` would read as true).
  */

@@ -5,7 +5,7 @@
 // every input (see docs/protocol.md for the protocol it implements).
 
 import { ConnectionError, type FramingErrorCode } from "../errors.ts";
-import { causeText } from "../framing/_options.ts";
+import { causeText, couldNot } from "../framing/_options.ts";
 import { type Backoff, backoffDelay } from "./_backoff.ts";
 import {
   ACK,
@@ -97,9 +97,8 @@ function gaveUp(last: unknown, max: number, established: boolean): ConnectionErr
   const text = causeText(last);
   // An error in framewire's words ("Cannot connect to … as …") says what the last attempt could
   // not do: not a second "Cannot" in the line.
-  const reason = text.startsWith("Cannot ")
-    ? `${max === 1 ? "it" : "the last"} could not ${text.slice("Cannot ".length)}`
-    : text;
+  const could = couldNot(text);
+  const reason = could === undefined ? text : `${max === 1 ? "it" : "the last"} ${could}`;
   return new ConnectionError(
     `Cannot ${established ? "reconnect" : "connect"} as ${
       max === 1 ? "the attempt" : `${max} attempts in a row`

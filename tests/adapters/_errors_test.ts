@@ -230,6 +230,16 @@ test(
     assert.deepEqual([missing.code, missing.cause], ["CONNECTION_FAILED", cause]);
     const other = connectionError(`read from ${path}`, new Error("odd as it gets"));
     assert.equal(reasonOf(other), "it failed: odd as it gets");
+    // A cause in framewire's words, itself wrapping another's: from the first of them.
+    const nested = connectionError(
+      `read from ${path}`,
+      new Error("Cannot write to b as it failed: boom"),
+    );
+    assert.equal(
+      nested.message,
+      `Cannot read from ${path} as it could not write to b as it failed: boom`,
+    );
+    assert.equal(reasonOf(nested), "it could not write to b as it failed: boom");
     // Worded elsewhere: from the first " as ", or the whole message.
     assert.equal(reasonOf(new Error("Cannot read from x as y as z")), "y as z");
     assert.equal(
@@ -350,6 +360,15 @@ test("isFramewireError knows another copy's errors by name and code", BOUNDED, (
     assert.notEqual(wrapped, other);
     assert.equal(wrapped.code, "CONNECTION_FAILED");
     assert.equal(wrapped.cause, other);
+    // Its words follow without a second "Cannot" (before: "… as it failed: Cannot decode frame …").
+    const words = other instanceof FrameTooLargeError
+      ? "decode frame as length 9 exceeds maxFrameLength 1"
+      : "read from 127.0.0.1:1 as the connection was reset";
+    assert.equal(wrapped.message, `Cannot read from 127.0.0.1:1 as it could not ${words}`);
+    // (A known reason at the end is taken first: the copy's "the connection was reset".)
+    if (other instanceof FrameTooLargeError) {
+      assert.equal(reasonOf(wrapped), `it could not ${words}`);
+    }
   }
 });
 

@@ -88,6 +88,13 @@ for (const [name, receive] of frontEnds) {
         return true;
       });
       assert.deepEqual(out, ["one"]);
+      // A send after it fails with it, in one sentence (before: "Cannot send as it failed: Cannot
+      // decode frames as …").
+      await assert.rejects(fc.send("after"), {
+        name: "ConnectionError",
+        message:
+          `Cannot send as it could not decode frames as the chunk must be a Uint8Array: received ${value}`,
+      });
       await fc.close();
     }
   });
