@@ -53,8 +53,8 @@ import {
   throwIfAborted,
   unixBindPath,
 } from "./_errors.ts";
-import { SocketConn } from "./_socket_conn.ts";
-import { detachedPayload } from "../framing/_options.ts";
+import { READ_HIGH_WATER_MARK, SocketConn } from "./_socket_conn.ts";
+import { detachedPayload, isDetachedError } from "../framing/_options.ts";
 import { ConnectionError } from "../errors.ts";
 
 export type * from "../connection/types.ts";
@@ -146,7 +146,64 @@ function wrap(
     } catch {
       // already closed
     }
-    Promise.all([reads, direct, op]).then(() => conn.terminated());
+    Promise.all([reads, direct, op, drained]).then(() => conn.terminated());
+  };
+  // A write or FIN failed on the socket (a reset, say): Node and Bun release it then, by
+  // themselves, and so does this adapter, so that a conn nobody reads or closes does not keep it
+  // (it did, until reading saw the end). Reads still get what the kernel held of the peer's bytes
+  // (kept: after the read in progress, up to READ_HIGH_WATER_MARK more, as the other adapters'
+  // queue), then the failure; `closed` resolves once they have seen it (or at close()).
+  let kept: Uint8Array[] | undefined;
+  let failure: unknown;
+  let keptEnd = false;
+  let drained: Promise<void> = Promise.resolve();
+  // The raw.read() in progress: the drain waits for it (Deno would run them in turn anyway).
+  let inflight: Promise<unknown> = Promise.resolve();
+  const fail = (cause: unknown): never => {
+    if (closed || kept !== undefined || isDetachedError(cause)) throw cause;
+    kept = [];
+    failure = cause;
+    const drain = async (): Promise<void> => {
+      await inflight;
+      const buffer = new Uint8Array(MIN_READ);
+      for (let size = 0; size < READ_HIGH_WATER_MARK && !closed;) {
+        const n = await raw.read(buffer);
+        if (n === null) {
+          // An end, not the reset, on a Unix socket (whose read reports a reset; see afterRead).
+          keptEnd = !probe;
+          break;
+        }
+        kept!.push(buffer.slice(0, n));
+        size += n;
+      }
+    };
+    drained = drain().catch(() => {}).finally(() => {
+      try {
+        raw.close();
+      } catch {
+        // already closed
+      }
+    });
+    throw cause;
+  };
+  /** raw.read(), or, after a failed write or FIN, what was kept of it, then the failure. */
+  const rawRead = (buffer: Uint8Array): Promise<number | null> => {
+    if (kept === undefined) {
+      const n = raw.read(buffer);
+      inflight = n.catch(() => {});
+      return n;
+    }
+    return drained.then(() => {
+      const chunk = kept!.shift();
+      if (chunk === undefined) {
+        if (keptEnd) return null;
+        throw failure;
+      }
+      const n = Math.min(chunk.length, buffer.length);
+      buffer.set(chunk.subarray(0, n));
+      if (n < chunk.length) kept!.unshift(chunk.subarray(n));
+      return n;
+    });
   };
   const destroy = (): void => {
     closed = true;
@@ -169,13 +226,16 @@ function wrap(
   // succeeds after FIN). Not possible once this side sent FIN itself, and not on a Unix socket,
   // where the empty write fails once the peer has closed, however cleanly.
   const probe = raw.remoteAddr.transport !== "unix";
+  /** A read's failure is the end: see readFailed. */
+  const endsReading = (error: unknown): boolean =>
+    closed || (kept === undefined && ((shut && probe) || tlsEof(error, handshaken)));
   /**
    * How a read fails: the end, once closing or at a TLS EOF, or once this side sent FIN over TCP.
    * A Unix socket's read fails only on the peer's close with bytes unread: a reset, reported
    * (closeWrite() no longer probes there, so the reader is where it shows).
    */
   const readFailed = (error: unknown): null => {
-    if (closed || (shut && probe) || tlsEof(error, handshaken)) return null;
+    if (endsReading(error)) return null;
     throw readFailure(error, handshaken);
   };
   /** A read's count, once the end is told from a reset (the probe). */
@@ -184,6 +244,9 @@ function wrap(
       handshaken = true; // bytes came through: a TLS handshake is over
       return n;
     }
+    // A write or FIN failed meanwhile: the end of what was read before it, not a FIN.
+    // (On a Unix socket a read reports a reset itself: this is the peer's clean end.)
+    if (kept !== undefined && probe) throw failure;
     return probe && !shut ? raw.write(EMPTY).then(() => null, readFailed) : null;
   };
   // Kept across pauses: a read buffer is replaced only once handed to the reader. Made on the
@@ -195,7 +258,7 @@ function wrap(
       await direct;
       if (buf.length === 0) buf = new Uint8Array(MIN_READ);
       while (!paused) {
-        const n = await raw.read(buf).then(afterRead);
+        const n = await rawRead(buf).then(afterRead);
         if (n === null) return conn.end();
         const size = buf.length;
         if (n * 4 < size) {
@@ -209,7 +272,7 @@ function wrap(
         }
       }
     } catch (error) {
-      if (closed || (shut && probe) || tlsEof(error, handshaken)) conn.end();
+      if (endsReading(error)) conn.end();
       else conn.error(readFailure(error, handshaken));
     } finally {
       reading = false;
@@ -227,7 +290,10 @@ function wrap(
       write: (chunk) => {
         const length = chunk.byteLength;
         return track(
-          raw.write(chunk).then((n) => n < length ? writeRest(raw, chunk, n, length) : undefined),
+          raw.write(chunk).then(
+            (n) => n < length ? writeRest(raw, chunk, n, length).catch(fail) : undefined,
+            fail,
+          ),
         );
       },
       // TCP: the empty write fails if the peer reset the connection meanwhile (FIN cannot be
@@ -237,11 +303,11 @@ function wrap(
           (probe ? raw.write(EMPTY) : Promise.resolve(0)).then(() => {
             shut = true;
             return raw.closeWrite();
-          }),
+          }).catch(fail),
         ),
       // The read and its failure in one reaction (no async call): what framed() reads through.
       read: (buffer) => {
-        const n = raw.read(buffer).then(afterRead, readFailed);
+        const n = rawRead(buffer).then(afterRead, readFailed);
         direct = n.catch(() => {});
         return n;
       },

@@ -8,6 +8,7 @@ import { isDeno, portOf, root } from "../_util/runtime.ts";
 import { readFileSync } from "node:fs";
 import vm from "node:vm";
 import type { Conn } from "../../src/connection/types.ts";
+import { ConnectionError } from "../../src/errors.ts";
 
 const sockets = watchSockets();
 
@@ -325,6 +326,81 @@ test(
       assert.equal(await client.read!(foreign), 1);
       assert.equal(foreign[0], 9);
     });
+  },
+);
+
+test(
+  "deno adapter: after a failed write, a conn nobody reads keeps no socket: a Unix peer's clean end stays an end, an idle readable still gets what arrived, then the reset",
+  { skip: !isDeno && "the Deno adapter reads only when asked", timeout: 30_000 },
+  async () => {
+    const { connect, listen } = await import("../../src/adapters/deno.ts");
+    const dir = await Deno.makeTempDir();
+    const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+    /** Writes to `conn` until a write fails (the peer has gone). */
+    const writeUntilFailed = async (conn: Conn): Promise<void> => {
+      const writer = conn.writable.getWriter();
+      for (let i = 0; i < 100; i++) {
+        if (await writer.write(encode("more")).then(() => false, () => true)) return;
+      }
+      assert.fail("no write failed");
+    };
+    try {
+      // Unix: the peer sends, reads what it got and closes cleanly; a write then fails (EPIPE).
+      const before = openSockets()!;
+      await using unix = await listen({ path: `${dir}/s.sock` });
+      const accepted = accept(unix);
+      const client = await connect({ path: `${dir}/s.sock` });
+      const server = await accepted;
+      try {
+        await server.writable.getWriter().write(encode("bye"));
+        server.close();
+        await server.closed;
+        await writeUntilFailed(client);
+        unix.close();
+        // Before, the socket stayed open until something read to the end.
+        assert.deepEqual(await socketsLeftOpen(before, 3000), [], "Unix: sockets left open");
+        const buf = new Uint8Array(8);
+        assert.equal(new TextDecoder().decode(buf.subarray(0, (await client.read!(buf))!)), "bye");
+        // A clean end, as it read before the failed write (mutant: the reset reported instead).
+        assert.equal(await client.read!(buf), null);
+        await client.closed;
+      } finally {
+        client.close();
+        server.close();
+      }
+      // TCP, with the readable in use, paused (its queue full) with more in the kernel.
+      await withDenoPair(async (client, server) => {
+        const before = openSockets()!;
+        const out = client.writable.getWriter();
+        await out.write(encode("unread"));
+        out.releaseLock();
+        // More than the readable queues (128 KiB, then it pauses): the rest waits in the kernel.
+        const sending = server.writable.getWriter().write(new Uint8Array(256 * 1024).fill(7));
+        const reader = client.readable.getReader();
+        const first = await reader.read();
+        assert.equal(first.done, false);
+        await sending;
+        server.close(); // unread bytes: RST (what the server's kernel still held is dropped)
+        await server.closed;
+        await writeUntilFailed(client);
+        // Before, the socket stayed open until something read to the end.
+        assert.deepEqual(await socketsLeftOpen(before, 3000), [], "TCP: sockets left open");
+        let got = first.value!.length;
+        const failure = await (async () => {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return undefined;
+            got += value.length;
+          }
+        })().catch((error) => error);
+        assert.ok(failure instanceof ConnectionError, String(failure));
+        // At least what the readable had queued (bytes the server still held are lost to RST).
+        assert.ok(got >= 128 * 1024, `read ${got} bytes`);
+        await client.closed;
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 );
 
