@@ -543,7 +543,8 @@ function lock<T>(
  * @returns The framed connection.
  * @throws {RangeError} A numeric option is out of range (one that is no
  * number at all is a `TypeError`).
- * @throws {TypeError} `conn` is not an object, `buffered` is not a
+ * @throws {TypeError} `conn` is not an object or has no `close()` or
+ * `closeWrite()`, `buffered` is not a
  * `Uint8Array` or its buffer was detached (transferred), `framing` has no
  * `encode()` and `decoder()`, or `options` is not an object.
  *
@@ -608,6 +609,17 @@ export function framed(
     throw new TypeError(
       `Cannot frame connection as conn must be a Conn: received ${receivedValue(conn)}`,
     );
+  }
+  // Called only once closing (or on a failure): a Conn of one's own without them would fail then,
+  // as a ConnectionError, not as the mistake it is.
+  for (const method of ["closeWrite", "close"] as const) {
+    if (typeof conn[method] !== "function") {
+      throw new TypeError(
+        `Cannot frame connection as conn.${method} must be a function: received ${
+          receivedValue(conn[method])
+        }`,
+      );
+    }
   }
   checkFraming(framing, "frame connection");
   checkOptions(options, "frame connection");

@@ -2492,7 +2492,7 @@ test("framed() after a framing error: reading is over, a later next() is done an
   }
 });
 
-test("framed(): no Conn at all is a TypeError that says so, at once or at its first read and send", async () => {
+test("framed(): no Conn at all, or one without close() or closeWrite(), is a TypeError that says so, at once or at its first read and send", async () => {
   // Before: undefined and null threw the engine's "Cannot read properties of undefined (reading
   // 'allocate')", and a number, a string or an object without streams was taken, its reads and
   // sends then refused as "its readable is locked" (nothing held it) and its close() a
@@ -2509,11 +2509,30 @@ test("framed(): no Conn at all is a TypeError that says so, at once or at its fi
       message: `Cannot frame connection as conn must be a Conn: received ${shown}`,
     });
   }
+  // A Conn of one's own without close() or closeWrite(): refused at once too. Before, it was
+  // taken, and failed only when closing, as a ConnectionError ("Cannot close connection for
+  // writing as it failed: this.conn.closeWrite is not a function").
+  const streams = { readable: new ReadableStream(), writable: new WritableStream() };
+  const noClose: [object, string, string][] = [
+    [{ ...streams, close() {} }, "closeWrite", "undefined"],
+    [{ ...streams, closeWrite: () => Promise.resolve(), close: true }, "close", "true"],
+    [{ ...streams }, "closeWrite", "undefined"],
+  ];
+  for (const [conn, method, shown] of noClose) {
+    assert.throws(() => framed(conn as Conn, lines()), {
+      name: "TypeError",
+      message: `Cannot frame connection as conn.${method} must be a function: received ${shown}`,
+    });
+  }
   // Objects without streams (a Conn of one's own missing its readable or writable).
   for (
     const [conn, readable, writable] of [
-      [{ close() {} }, "undefined", "undefined"],
-      [{ readable: {}, writable: 7, close() {} }, "Object", "7"],
+      [{ close() {}, closeWrite: () => Promise.resolve() }, "undefined", "undefined"],
+      [
+        { readable: {}, writable: 7, close() {}, closeWrite: () => Promise.resolve() },
+        "Object",
+        "7",
+      ],
     ] as const
   ) {
     const fc = framed(conn as unknown as Conn, lines());
