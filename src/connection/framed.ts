@@ -1441,7 +1441,11 @@ class Framed implements FramedConnection {
   }
 
   #makeWritable(): WritableStream<Uint8Array> {
+    let aborted = false;
     const abort = (reason: unknown): void => {
+      // Once: the signal's listener runs at once, the sink's abort() after the write in progress.
+      if (aborted) return;
+      aborted = true;
       this.#shown = true; // the application gave up on what it wrote
       this.#writableOver();
       // The application's own reason, not a runtime's error: not worded as one (isFramewireError

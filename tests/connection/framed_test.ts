@@ -1334,8 +1334,9 @@ test(
         assert.equal(closedCalls(), 0);
         await fc.close();
       } else {
-        // As writable.abort(): the conn is closed, and sends fail with the abort, its reason the cause.
-        assert.ok(closedCalls() > 0);
+        // As writable.abort(): the conn is closed (once: before, the abort signal's listener and
+        // the sink's abort() each closed it), and sends fail with the abort, its reason the cause.
+        assert.equal(closedCalls(), 1);
         await assert.rejects(fc.send("C"), (error) => {
           assert.ok(error instanceof ConnectionError);
           assert.equal(error.cause, reason);
@@ -1807,9 +1808,11 @@ test("framed() close() counts no send that never resolved as promised", {
   await assert.rejects(large, { code: "CONNECTION_CLOSED" });
 });
 
-test("framed() writable.abort() over a Conn whose close() throws raises nothing", async () => {
+test("framed() writable.abort() over a Conn whose close() throws raises nothing, and closes it once", async () => {
   const { conn } = heldConn();
+  let closes = 0;
   conn.close = () => {
+    closes++;
     throw new Error("close failed");
   };
   const fc = framed(conn, lengthPrefixed());
@@ -1817,6 +1820,7 @@ test("framed() writable.abort() over a Conn whose close() throws raises nothing"
   // Before, the throw escaped the abort signal's listener: an uncaught exception.
   await writer.abort(new Error("gave up"));
   await new Promise((resolve) => setTimeout(resolve, 0)); // as above
+  assert.equal(closes, 1); // before, 2: the signal's listener and the sink's abort()
 });
 
 test("framed() close({ timeout }) resolves a writable write whose frame was written", {
