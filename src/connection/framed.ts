@@ -171,7 +171,8 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * if the connection has failed (not for a framing error that ended
    * reading and that the application was given: the connection ends once
    * what was sent before went out, and this resolves then, as `close()`
-   * does). The flush waits while the peer reads
+   * does), or if FIN could not be sent (left unawaited, a later `close()`
+   * reports that). The flush waits while the peer reads
    * nothing, for ever: a `close({ timeout })` meanwhile bounds it (the
    * connection then closes, and this rejects).
    */
@@ -187,7 +188,11 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * those sends resolved (any handler on such a promise counts, even
    * `.catch(() => {})`); every `close()` in progress then rejects, and so
    * do those made later until the application waits on one that did. One
-   * nobody waits on raises no unhandled rejection for the loss.
+   * nobody waits on raises no unhandled rejection for the loss. The FIN of
+   * a `closeWrite()` counts as such a frame: if `conn.closeWrite()` failed,
+   * `close()` rejects with that failure, unless the application waited on a
+   * `closeWrite()` promise or a read failed (as a reset that stopped FIN
+   * shows it).
    * The flush waits while the peer reads nothing, for ever unless `timeout`
    * says how long: then the connection closes at once, and frames not
    * written yet are lost (reported as above, with a
@@ -726,9 +731,9 @@ class Framed implements FramedConnection {
   #seeFailureFn: (() => void) | undefined;
   /**
    * `#promised` when a read failure reached the application: frames promised up to there were
-   * lost knowingly.
+   * lost knowingly. Below 0 while none has.
    */
-  #readFailedAt = 0;
+  #readFailedAt = -1;
   /**
    * A send or write rejected with the read's failure reached the application: as a read would
    * (made on first use).
@@ -750,6 +755,11 @@ class Framed implements FramedConnection {
   #closing: Promise<void> | undefined;
   /** The promises of `closeWrite()` calls in progress (made by the first). */
   #closeWrites: Set<Watched<void>> | undefined;
+  /**
+   * What `conn.closeWrite()` failed with: FIN did not go out. `close()` reports it as a loss when
+   * the application has not seen it (an unawaited `closeWrite()`).
+   */
+  #finFailure: unknown;
   /** The loss `close()` reported (every `close()` in progress reports it). */
   #lossReported: { error: unknown } | undefined;
   /** Rejects once a `close({ timeout })` timed out: every `close()` stops waiting then. */
@@ -1745,7 +1755,7 @@ class Framed implements FramedConnection {
       try {
         await this.conn.closeWrite();
       } catch (error) {
-        throw connFailure("close connection for writing", error);
+        throw this.#finFailure = connFailure("close connection for writing", error);
       }
     })();
     // The application's own promise, one per call: one it waits on shows it the failure. Not
@@ -1759,7 +1769,7 @@ class Framed implements FramedConnection {
       resolve();
     }, (error) => {
       closeWrites.delete(promise);
-      if (error === this.#failure) promise.carry(this.#seeFailure);
+      if (error === this.#failure || error === this.#finFailure) promise.carry(this.#seeFailure);
       reject(error);
     });
     return promise;
@@ -1812,16 +1822,18 @@ class Framed implements FramedConnection {
     } catch (error) {
       // A closeWrite() in progress that the application waits on reports the failure, whether
       // its handler runs before this one or after (it follows the same promises).
-      if (error === this.#failure) {
+      if (error === this.#failure || error === this.#finFailure) {
         for (const p of this.#closeWrites ?? []) if (p.seen) this.#shown = true;
       }
       // Already failed: closing is all that is left to do. Only frames whose sends (or writes)
       // had resolved and were lost make it fail, unless the application saw the failure: a
       // promise of its own rejected with it and it waited on that, or `#shown`, or a read
-      // failed after they were promised.
+      // failed after they were promised. So does the FIN of a closeWrite() that failed, unless a
+      // read failure reached the application (which a reset that stopped FIN shows).
       if (
         this.#lossReported === undefined && !this.#shown &&
-        this.#promised > Math.max(this.#written, this.#readFailedAt)
+        (this.#promised > Math.max(this.#written, this.#readFailedAt) ||
+          (error === this.#finFailure && this.#readFailedAt < 0))
       ) {
         this.#lossReported = { error };
       }

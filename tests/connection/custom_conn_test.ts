@@ -249,6 +249,38 @@ test("framed(): a Conn's closeWrite() that rejects or throws, with an Error or a
   }
 });
 
+test("framed(): a Conn's closeWrite() that fails under an unawaited closeWrite() is reported by close(), unless the application saw it", async () => {
+  const boom = new Error("boom");
+  const isFinFailure = (error: unknown): boolean => {
+    assert.ok(error instanceof ConnectionError, String(error));
+    assert.equal(error.message, "Cannot close connection for writing as it failed: boom");
+    assert.equal(error.cause, boom);
+    return true;
+  };
+  // Nobody waits on closeWrite(): close() says FIN did not go out, as it says frames were lost.
+  // Before, it resolved, and the failure was reported nowhere (no frame was lost).
+  const fc = framed(conn({ closeWrite: () => Promise.reject(boom) }), framing);
+  await fc.send("last");
+  void fc.closeWrite();
+  await assert.rejects(fc.close(), isFinFailure);
+  await fc.close(); // seen: once
+  // Waited on: seen, so close() is quiet, as after a send that rejected.
+  const awaited = framed(conn({ closeWrite: () => Promise.reject(boom) }), framing);
+  await assert.rejects(awaited.closeWrite(), isFinFailure);
+  await awaited.close();
+  // A read failure reached the application (a reset, which stops FIN too): close() is quiet.
+  const readFailed = framed(
+    conn({
+      readable: new ReadableStream({ start: (c) => c.error(new Error("reset")) }),
+      closeWrite: () => Promise.reject(boom),
+    }),
+    framing,
+  );
+  void readFailed.closeWrite();
+  await assert.rejects(readFailed[Symbol.asyncIterator]().next(), ConnectionError);
+  await readFailed.close();
+});
+
 test("framed(): a Conn that fails with something that is no Error with a message gets a ConnectionError that says what it was", async () => {
   // Before: an object with no prototype made String() throw, and the application got that engine
   // TypeError ("Cannot convert object to primitive value"), no ConnectionError; a plain object
