@@ -157,14 +157,15 @@ function wrap(
   let failure: unknown;
   let keptEnd = false;
   let drained: Promise<void> = Promise.resolve();
-  // The raw.read() in progress: the drain waits for it (Deno would run them in turn anyway).
+  // The last raw.read(): the drain waits for it (Deno would run them in turn anyway). Kept as is
+  // (its caller handles its failure), so that a read makes no second promise to track it.
   let inflight: Promise<unknown> = Promise.resolve();
   const fail = (cause: unknown): never => {
     if (closed || kept !== undefined || isDetachedError(cause)) throw cause;
     kept = [];
     failure = cause;
     const drain = async (): Promise<void> => {
-      await inflight;
+      await inflight.catch(() => {});
       const buffer = new Uint8Array(MIN_READ);
       for (let size = 0; size < READ_HIGH_WATER_MARK && !closed;) {
         const n = await raw.read(buffer);
@@ -190,7 +191,7 @@ function wrap(
   const rawRead = (buffer: Uint8Array): Promise<number | null> => {
     if (kept === undefined) {
       const n = raw.read(buffer);
-      inflight = n.catch(() => {});
+      inflight = n;
       return n;
     }
     return drained.then(() => {
