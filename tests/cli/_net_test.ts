@@ -1545,12 +1545,39 @@ test(
       }
     })();
     const { io: client, end: endStdin } = stdinLeftOpen("ping\n");
+    // send's sending side goes on after it returned: once its standard input ends, it half-closes
+    // the connection it closed. The test waits for that call to settle before it ends.
+    const halfClosed = Promise.withResolvers<void>();
+    client.adapter = async () => {
+      const real = await adapter();
+      return {
+        listen: real.listen,
+        connect: async (options) => {
+          const conn = await real.connect(options);
+          return {
+            readable: conn.readable,
+            writable: conn.writable,
+            localAddr: conn.localAddr,
+            remoteAddr: conn.remoteAddr,
+            closed: conn.closed,
+            close: () => conn.close(),
+            closeWrite: () => {
+              const done = conn.closeWrite();
+              done.then(halfClosed.resolve, halfClosed.resolve);
+              return done;
+            },
+          };
+        },
+      };
+    };
     try {
       const code = await settles(run(["send", `127.0.0.1:${port}`], client), "send");
       assert.equal(code, 1, client.stderr);
       assert.match(client.stderr, /^framewire send: error while receiving: .*\n$/);
       assert.equal(client.stdout, "");
       await settles(serving, "the server");
+      endStdin();
+      await settles(halfClosed.promise, "send's closeWrite()");
     } finally {
       endStdin();
       for (const conn of accepted) conn.close();
