@@ -493,11 +493,12 @@ const cases: Record<string, () => Promise<void>> = {
     for (const conn of conns) conn.close();
     await Promise.all([...conns].map((conn) => conn.closed));
   },
-  // A client started before its server (the test's, which listens once the client says it is
-  // reconnecting): waiting in back-off between dials keeps the process alive for the send.
+  // A client started before its server (the test's, which listens on the Unix socket path given
+  // in place of a port once the client says it is reconnecting): waiting in back-off between
+  // dials keeps the process alive for the send.
   async "ext-reliable-later"(): Promise<void> {
-    const port = Number(peerPort);
-    const client = reliableClient((signal) => connect({ hostname: LOOPBACK, port, signal }), LONG);
+    const path = peerPort;
+    const client = reliableClient((signal) => connect({ path, signal }), LONG);
     client.addEventListener("reconnecting", () => console.log("reconnecting"), { once: true });
     await client.send("at last");
     await client.close();

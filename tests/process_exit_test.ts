@@ -9,7 +9,9 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { test, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -262,21 +264,25 @@ for (const on of adapters) {
     `process exit: a reliable client waiting in back-off for its server stays alive for its send (${on} adapter)`,
     TIMEOUT,
     async (t) => {
-      // A free port, then nothing on it until the client says it is reconnecting.
+      // Nothing at the client's address until it says it is reconnecting. A Unix socket in a
+      // directory of the test's own: no other process can take that address meanwhile (a TCP port
+      // closed and listened on again later could be).
       const { listen } = await adapter();
-      const probe = await listen({ hostname: "127.0.0.1", port: 0 });
-      const port = portOf(probe);
-      probe.close();
-      const child = start(["ext-reliable-later", on, String(port)], "");
-      await child.waitForOut(/^reconnecting$/m);
-      const listener = await listen({ hostname: "127.0.0.1", port });
-      const server = reliableServer(listener);
+      const dir = mkdtempSync(join(tmpdir(), "framewire-exit-"));
+      const path = join(dir, "s.sock");
+      const child = start(["ext-reliable-later", on, path], "");
+      let listener: Listener | undefined;
+      let server: ReturnType<typeof reliableServer> | undefined;
       try {
+        await child.waitForOut(/^reconnecting$/m);
+        listener = await listen({ path });
+        server = reliableServer(listener);
         await assertExits(t, child);
       } finally {
         await child.exited;
-        await server.close();
-        listener.close();
+        await server?.close();
+        listener?.close();
+        rmSync(dir, { recursive: true, force: true });
       }
     },
   );
