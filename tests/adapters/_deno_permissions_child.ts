@@ -124,13 +124,14 @@ switch (command) {
     }
     break;
   }
-  // Each operation of an adapter, on `port` (connect) and the port next to it (listen: `port` + 1,
-  // or - 1 for 65535), and on Unix socket `path`; the caller decides which of them are allowed.
+  // Each operation of an adapter, on `port` (connect) and `listenPort` (listen), and on Unix
+  // socket `path`; the caller decides which of them are allowed (and holds `listenPort`, so that a
+  // listen let through binds no port of another process's: it fails with AddrInUse).
   case "each": {
-    const [name, portArg, path] = args;
+    const [name, portArg, listenPortArg, path] = args;
     const a = adapters[name!]!;
     const port = Number(portArg);
-    const next = port < 65535 ? port + 1 : port - 1;
+    const listenPort = Number(listenPortArg);
     const pem = await readPem();
     const closeConn = (conn: Conn): Record<string, unknown> => {
       conn.close();
@@ -147,11 +148,16 @@ switch (command) {
     );
     await attempt(
       "listen",
-      async () => closeListener(await a.listen({ hostname: "127.0.0.1", port: next })),
+      async () => closeListener(await a.listen({ hostname: "127.0.0.1", port: listenPort })),
     );
     await attempt("listenTls", async () =>
       closeListener(
-        await a.listenTls({ hostname: "127.0.0.1", port: next, cert: pem.cert, key: pem.key }),
+        await a.listenTls({
+          hostname: "127.0.0.1",
+          port: listenPort,
+          cert: pem.cert,
+          key: pem.key,
+        }),
       ));
     await attempt("listen unix", async () => closeListener(await a.listen({ path: path! })));
     await attempt("connect unix", async () => closeConn(await a.connect({ path: path! })));

@@ -156,7 +156,7 @@ for (const name of ["deno", "node"]) {
       const dir = await mkdtemp(join(tmpdir(), "framewire-perm-"));
       try {
         const path = join(dir, "s.sock");
-        const run = await denoRun([], CHILD, ["each", name, "9", path], await pemInput());
+        const run = await denoRun([], CHILD, ["each", name, "9", "10", path], await pemInput());
         const got = steps(run);
         assertDenied(got["connect"], "connect to 127.0.0.1:9", "--allow-net", "connect");
         assertDenied(got["connectTls"], "connect to 127.0.0.1:9", "--allow-net", "connectTls");
@@ -182,18 +182,21 @@ for (const name of ["deno", "node"]) {
         const flags = [`--allow-net=127.0.0.1:${port}`];
         const path = join(dir, "s.sock");
         const input = await pemInput();
-        const got = steps(await denoRun(flags, CHILD, ["each", name, String(port), path], input));
+        // Listening on another port, not allowed: one this test holds (`other`'s), so that no
+        // other process's port is involved, and a listen let through would fail with AddrInUse.
+        const held = String(other.addr.port);
+        const got = steps(
+          await denoRun(flags, CHILD, ["each", name, String(port), held, path], input),
+        );
         assert.deepEqual(got["connect"], { ok: true });
         assert.deepEqual(got["connectTls"], { ok: true });
-        // The port next to it is not allowed (whatever listens there; the child's choice).
-        const next = `127.0.0.1:${port < 65535 ? port + 1 : port - 1}`;
-        assertDenied(got["listen"], `listen on ${next}`, "--allow-net", "listen");
-        assertDenied(got["listenTls"], `listen on ${next}`, "--allow-net", "listenTls");
+        assertDenied(got["listen"], `listen on 127.0.0.1:${held}`, "--allow-net", "listen");
+        assertDenied(got["listenTls"], `listen on 127.0.0.1:${held}`, "--allow-net", "listenTls");
         // A port that is listening but not allowed: permission, not "refused".
         const elsewhere = await denoRun(
           flags,
           CHILD,
-          ["each", name, String(other.addr.port), path],
+          ["each", name, held, held, path],
           input,
         );
         assertDenied(
