@@ -3442,7 +3442,8 @@ export function adapterSuite(name: Runtime): void {
       const taken: Conn[] = [];
       // The Deno adapter takes the next connection at once: before, it waited 5 ms after the
       // first failed one, doubling up to 1 s (twelve reset peers held the next one back 5 s).
-      const timers = spyTimers();
+      // Only the adapter's own timers count (not those of anything else in the process).
+      const timers = spyTimers({ from: new URL(`../../src/adapters/${name}.ts`, import.meta.url) });
       try {
         const wanted = (client.localAddr as { port: number }).port;
         for await (const conn of listener) {
