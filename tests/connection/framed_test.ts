@@ -29,6 +29,7 @@ import { watchSockets } from "../_util/leaks.ts";
 import { runCli } from "../cli/_spawn_cli.ts";
 import { fileURLToPath } from "node:url";
 import { spyTimers } from "../_util/timer_spy.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 const sockets = watchSockets();
 
@@ -377,9 +378,6 @@ test("framed() over a Conn that releases chunks: a send buffer is not reused bef
     if (write === undefined) return;
     wire.push(write.chunk.slice());
     write.done();
-  };
-  const turns = async (): Promise<void> => {
-    for (let i = 0; i < 20; i++) await null; // lets a scheduled flush and the pump run
   };
   const { conn } = recordingConn();
   const writable = new WritableStream<Uint8Array>({
@@ -872,7 +870,7 @@ test("framed() bufferedAmount shows what a peer that does not read makes pile up
   assert.equal(client.bufferedAmount, 0);
   const sends = Array.from({ length: 100 }, () => client.send(new Uint8Array(1000)));
   assert.equal(client.bufferedAmount, 100 * 1004, "all of it, before anything was written");
-  for (let i = 0; i < 20; i++) await Promise.resolve();
+  await turns();
   // One coalesced write, which the link takes only as the peer reads: still waiting.
   assert.equal(client.bufferedAmount, 100 * 1004);
   let frames = 0;
@@ -1286,7 +1284,7 @@ test(
     );
     // A frame, and the start of the next (taken once read: the conn's readable has no room).
     const fed = feed.write(new Uint8Array([1, 65, 1]));
-    while (got.length === 0) await null;
+    while (got.length === 0) await turns(); // (microtask turns alone would starve a macrotask)
     await fed;
     const reason = new Error("stop");
     controller.abort(reason);
@@ -1319,7 +1317,7 @@ test(
         () => "closed",
         (error) => error,
       );
-      while (writes.length === 0) await null;
+      while (writes.length === 0) await turns(); // (as above)
       const reason = new Error("stop");
       controller.abort(reason);
       assert.equal(await pipe, reason);
@@ -2806,9 +2804,13 @@ function heldConn(releasesChunkOnWrite = false): {
   };
 }
 
-/** Lets a few microtask turns pass (settled promises run their callbacks). */
-async function turns(): Promise<void> {
-  for (let i = 0; i < 20; i++) await null;
+/**
+ * Lets every microtask queued so far run, and those they queue (settled promises run their
+ * callbacks): a macrotask barrier (see macrotask()), not a count of turns, so that a "still
+ * pending" read after it cannot pass because the runtime needed more turns than counted.
+ */
+function turns(): Promise<void> {
+  return macrotask();
 }
 
 /** The state of `promise`, read after the callbacks ran (see `turns()`). */

@@ -19,6 +19,7 @@ import {
 } from "../../mod.ts";
 import { byteStreamOf, concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
 import { Packet } from "../_util/packet.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 /** A stream of the given byte arrays. */
 function streamOf(chunks: number[][]): ReadableStream<Uint8Array> {
@@ -840,7 +841,7 @@ test("ByteReader: a stream that errors inside a frame rejects every call with it
   );
   controller.enqueue(new Uint8Array([0, 0, 0, 5, 1]));
   const first = reader.readFrame(lengthPrefixed());
-  for (let i = 0; i < 20; i++) await null; // it took the chunk and waits for more
+  await macrotask(); // it took the chunk and waits for more (an ordering barrier)
   controller.error(boom);
   // Not a TruncatedFrameError (the stream did not end), and not wrapped.
   await assert.rejects(first, (error) => error === boom);

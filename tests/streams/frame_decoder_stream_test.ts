@@ -20,6 +20,7 @@ import {
   streamOf,
 } from "../framing/_formats.ts";
 import { isNode } from "../_util/runtime.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
@@ -128,7 +129,7 @@ test("FrameDecoderStream: a write waiting for the reader fails on abort() or can
     await writer.write(frames.slice()); // two frames queued: the write is done
     // Nobody reads them: the next write waits for room.
     const waiting = writer.write(frames.slice()).then(() => "ok", (e) => (e as Error).message);
-    for (let i = 0; i < 20; i++) await null;
+    await macrotask(); // an ordering barrier: the write is waiting by then
     if (end === "abort") await writer.abort(new Error("stop")); // a TransformStream hangs here
     else await reader.cancel(new Error("stop"));
     assert.equal(await waiting, "stop", end);
@@ -326,7 +327,7 @@ test(
     const reader = stream.readable.getReader();
     await writer.write(new Uint8Array([1, 65])); // one frame queued
     const waiting = writer.write(new Uint8Array([1, 66])).then(() => "ok", (e) => e);
-    for (let i = 0; i < 20; i++) await null;
+    await macrotask(); // an ordering barrier: the write is waiting by then
     assert.equal((await reader.read()).value?.[0], 65);
     const pending = reader.read(); // asks for more: releases the waiting write
     const reason = new Error("stop");
@@ -497,10 +498,10 @@ test(
       const reader = stream.readable.getReader();
       assert.deepEqual((await reader.read()).value, new Uint8Array([65]));
       // Nobody reads: a write decodes, the next one waits for room, and the pipe with it.
-      for (let i = 0; i < 20; i++) await null;
+      await macrotask(); // an ordering barrier (not a count of turns that may fall short)
       const reason = new Error("stop");
       controller.abort(reason);
-      for (let i = 0; i < 20; i++) await null;
+      await macrotask(); // so that "not cancelled yet" below is not read too early
       // pipeTo() aborts the writable only once the write in progress is done (the Web Streams
       // rule; a TransformStream's write waits likewise).
       const before = seen.cancelled;
@@ -547,7 +548,7 @@ test(
         written++;
       }
     })();
-    for (let i = 0; i < 100; i++) await null;
+    await macrotask(); // every microtask has run: the producer cannot get further
     // One decoded (its two frames queued), one waiting for room in the writable's queue: bounded.
     assert.equal(written, 2);
     assert.equal(writer.desiredSize, 0);

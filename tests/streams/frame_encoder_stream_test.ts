@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FrameDecoderStream, FrameEncoderStream, lengthPrefixed, lines } from "../../mod.ts";
 import { cancelWhilePiped, openSource } from "../framing/_formats.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
@@ -188,7 +189,7 @@ test(
     const reason = new Error("no more");
     // 24 bytes queued, over coalesce: the write waits for the reader.
     const waiting = writer.write(new Uint8Array(20)).then(() => "ok", (e) => e);
-    for (let i = 0; i < 20; i++) await null; // the sink takes it, and waits
+    await macrotask(); // the sink takes it, and waits (an ordering barrier)
     await reader.cancel(reason);
     // Settles, not left waiting for a reader that is gone, and fails: its frame will never be
     // read (it resolved before, where FrameDecoderStream and a TransformStream reject).
@@ -223,7 +224,7 @@ test("FrameEncoderStream: a write that fills the readable's queue to coalesce by
     const writer = encoder.writable.getWriter();
     let written = false;
     const write = writer.write(new Uint8Array(4)).then(() => written = true); // an 8-byte frame
-    for (let i = 0; i < 20; i++) await null;
+    await macrotask(); // so that "waits" is not read too early (an ordering barrier)
     assert.equal(written, false, `coalesce ${coalesce}: 8 bytes queued, the write waits`);
     const reader = encoder.readable.getReader();
     assert.equal((await reader.read()).value?.length, 8);
