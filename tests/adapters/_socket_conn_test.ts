@@ -14,6 +14,7 @@ import { lines } from "../../src/framing/lines.ts";
 import type { NetAddr } from "../../src/connection/types.ts";
 import { watchSockets } from "../_util/leaks.ts";
 import { spyTimers } from "../_util/timer_spy.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 const sockets = watchSockets();
 
@@ -926,7 +927,7 @@ test(
     const write = await handle.nextWrite(); // the send's direct write, in progress
     let closed = false;
     const closing = fc.close().then(() => closed = true);
-    for (let i = 0; i < 20; i++) await null;
+    await settle();
     assert.equal(closed, false, "close() flushes: it waits for the write");
     assert.equal(handle.destroyed, 0);
     write.resolve();
@@ -1117,7 +1118,7 @@ test(
         p.then(() => result = "resolved", (e: Error & { code?: string }) => {
           result = `${e.code}: ${e.message}`;
         });
-        for (let i = 0; i < 50; i++) await Promise.resolve();
+        await settle();
         return result;
       };
       return [await said(writer.write(new Uint8Array(1))), await said(writer.closed)];
@@ -1128,7 +1129,7 @@ test(
         const { conn, handle } = scripted();
         if (early) {
           void conn.writable;
-          for (let i = 0; i < 10; i++) await Promise.resolve(); // its start() has run
+          await settle(); // its start() has run
         }
         await end(conn, handle);
         if (name === "closeWrite()") conn.terminated(); // the socket then goes
@@ -1158,7 +1159,7 @@ test(
         const { conn } = scripted();
         if (early) {
           void conn.writable;
-          for (let i = 0; i < 10; i++) await Promise.resolve(); // its start() completes
+          await settle(); // its start() completes
         }
         end(conn);
         await conn.writable.abort(new Error("the application's")).catch(() => {});
@@ -1333,9 +1334,12 @@ test(
   },
 );
 
-/** Lets every microtask queued so far (and those they queue, a few deep) run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
+/**
+ * Lets every microtask queued so far run, and those they queue: a macrotask barrier (see
+ * macrotask()), not a count of turns that a runtime's streams might need more of.
+ */
+function settle(): Promise<void> {
+  return macrotask();
 }
 
 test(
