@@ -11,6 +11,7 @@ import { reliableServer } from "../../src/reliable/reliable_server.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { encodeHandshake, HELLO, WELCOME } from "../../src/reliable/_protocol.ts";
 import { type MemoryListener, MemoryNetwork } from "../_util/memory_conn.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 /** Resolves with the next `type` event of `target`. */
 export function once<T = unknown>(target: EventTarget, type: string): Promise<CustomEvent<T>> {
@@ -86,9 +87,14 @@ export function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: (
   return { promise, settled: () => done };
 }
 
-/** Lets every pending promise job run (the memory network works by promise jobs only). */
+/**
+ * Lets every pending promise job run (the memory network works by promise jobs only): `rounds`
+ * turns, then a macrotask barrier (see macrotask()), so that a "not yet" read after it cannot pass
+ * because the jobs needed more turns than counted.
+ */
 export async function drainJobs(rounds = 50): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
+  await macrotask();
 }
 
 /** Strings "p1".."pn". */
