@@ -6,6 +6,7 @@ import process from "node:process";
 import { framed } from "../../src/connection/framed.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import type { Conn } from "../../src/connection/types.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
 const conn: Conn = {
@@ -26,7 +27,7 @@ if (process.argv[2] === "refused") {
   void fc.send(new Uint8Array(11));
 } else {
   await fc.send("x").catch(() => {}); // its write fails the connection
-  for (let i = 0; i < 20; i++) await null;
+  await macrotask(); // the failure has gone all the way through (an ordering barrier, not a count)
   void fc.send("after the failure");
 }
 console.log("sent");
