@@ -1244,14 +1244,17 @@ test(
     const fc = framed(conn, lengthPrefixed({ width: 1 }), UNTIL_WRITTEN);
     // Taken once read: the conn's readable has no room of its own.
     const fed = feed.write(new Uint8Array([1, 65, 1, 66, 1, 67]));
+    // What each loop took (asserted after them: a loop that got nothing would skip an assert in it).
+    const took: number[] = [];
     for await (const frame of fc.readable.values({ preventCancel: true })) {
-      assert.equal(frame[0], 65);
+      took.push(frame[0]!);
       break;
     }
     for await (const frame of fc.readable) {
-      assert.equal(frame[0], 66); // goes on where the first loop stopped
+      took.push(frame[0]!); // goes on where the first loop stopped
       break; // cancels the readable, as for any stream (a break out of `for await (fc)` pauses)
     }
+    assert.deepEqual(took, [65, 66]);
     // Reading ended: the conn's readable was cancelled (the reason of for-await's return():
     // undefined), the frame queued is dropped, and the connection stays open for sending.
     await fed;
