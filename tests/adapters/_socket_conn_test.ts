@@ -503,7 +503,7 @@ test(
     // in the socket: refused.
     assert.equal(conn[writeDirect](new Uint8Array([2]), conn.writable), undefined);
     const closing = conn.closeWrite();
-    await Promise.resolve();
+    await settle(); // not one turn: a FIN that came a few turns later would pass unseen
     assert.equal(handle.shutdowns, 0, "FIN before the write was done");
     pending.resolve();
     await writing;
