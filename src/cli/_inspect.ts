@@ -223,7 +223,12 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
       if (frame === undefined) decoder.end();
     } catch (error) {
       if (!(error instanceof FramingError)) throw error;
-      problem = explain(error, all.subarray(start), start, framing);
+      problem = explain(
+        settled(error, all.subarray(start), framing),
+        all.subarray(start),
+        start,
+        framing,
+      );
     }
     if (frame === undefined || problem !== undefined) break;
     const end = all.length - decoder.bufferedBytes;
@@ -293,6 +298,25 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   return 1;
 }
 
+/**
+ * The error to report: a delimiter format's says the limit, not how far the
+ * search had gone (up to the end of the input, which depends on how the input
+ * was read: "(3221225472 read)").
+ */
+function settled(error: FramingError, at: Uint8Array, framing: Framing): FramingError {
+  if (error instanceof FrameTooLargeError && isDelimited(framing)) {
+    return new FrameTooLargeError(error.limit + 1, error.limit, {
+      header: at.subarray(0, 8),
+      noDelimiter: true,
+    });
+  }
+  return error;
+}
+
+function isDelimited(framing: Framing): boolean {
+  return framing.name === "line" || framing.name === "delimited";
+}
+
 const READ_ERRORS: Record<string, string> = {
   ENOENT: "no such file",
   NotFound: "no such file",
@@ -353,12 +377,17 @@ function explain(
         "  the capture was cut, or the sender closed the connection in the middle of a frame",
       );
     }
+  } else if (error instanceof FrameTooLargeError && delimited) {
+    // Where the limit ends, not how far the search went (that depends on how the input was read).
+    lines.push(
+      `error at offset ${offset}: oversized frame: no delimiter within the limit of ${
+        bytesWord(error.limit)
+      }, from offset ${offset} to ${offset + error.limit} (FRAME_TOO_LARGE)`,
+    );
   } else if (error instanceof FrameTooLargeError) {
     lines.push(
-      `error at offset ${offset}: oversized frame: ${
-        delimited
-          ? `at least ${bytesWord(error.length)} before a delimiter`
-          : `the header declares ${bytesWord(error.length)}`
+      `error at offset ${offset}: oversized frame: the header declares ${
+        bytesWord(error.length)
       }, ` +
         (error.length > error.limit
           ? `over the limit of ${error.limit} (FRAME_TOO_LARGE)`

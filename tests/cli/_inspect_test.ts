@@ -356,9 +356,15 @@ test("inspect words errors for the format: no header for lines, the closing comm
   assert.equal(await run(["inspect", "--format", "line", "--max-frame-length", "4"], line), 1);
   assert.match(
     line.stdout,
-    /oversized frame: at least 10 bytes before a delimiter, over the limit of 4/,
+    /oversized frame: no delimiter within the limit of 4 bytes, from offset 0 to 4 \(FRAME_TOO_LARGE\)/,
   );
   assert.match(line.stdout, /a longer line than --max-frame-length allows/);
+  // The limit and where: before, how far the search had gone, to the end of the input.
+  assert.equal(
+    line.stderr,
+    "framewire inspect: Cannot decode frame as no delimiter came within maxFrameLength 4 bytes " +
+      "(5 read) (at offset 0)\n",
+  );
   assert.doesNotMatch(line.stdout, /header/);
 
   const netstring = captureIo({ stdin: ["5:hello"] });
