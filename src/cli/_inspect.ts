@@ -11,7 +11,7 @@ import { flag, integerOption, parseArgs, stringOption, UsageError } from "./_arg
 import { ascii, bytesWord, hex, hexAscii, jsonLine, payloadJson, plural } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
 import type { Framing } from "../framing/types.ts";
-import type { CliIo } from "./_io.ts";
+import type { CliIo, Input } from "./_io.ts";
 import { concat } from "./_net.ts";
 import { sniff } from "./_sniff.ts";
 
@@ -28,6 +28,11 @@ its payload length and a hex/ASCII preview. When the stream cannot be decoded
 to the end it explains why: a truncated header or payload, a declared length
 over the limit, a malformed header, or bytes that look like TLS or HTTP
 rather than framed messages. Exits 1 when the stream has an error.
+
+It decodes FILE as it reads it. Standard input (or a device, a named pipe)
+has no size to give up front, and the first line gives it: it is read to its
+end first, and held, up to 268435456 bytes (256 MiB); past that inspect stops
+with an error. --json needs no size: it holds nothing and prints as it reads.
 
 Options:
   --format F              wire format (default u32be), one of:
@@ -67,11 +72,18 @@ const SPEC = {
   json: { type: "boolean" },
 } as const;
 
-async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(chunk);
-  return concat(parts);
-}
+/**
+ * The most bytes of an input of unknown size (standard input, a device) held
+ * to count them before the table (whose first line gives the size); with
+ * `--json`, or from a regular file, nothing is held.
+ */
+export const HELD_INPUT_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * Bytes kept from where decoding stands, for an explanation: its preview
+ * shows 16 (and "…" after them), and `sniff()` looks at up to 80.
+ */
+const LOOK = 128;
 
 /** A frame found in the stream. */
 interface FrameRow {
@@ -135,21 +147,50 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
         "Ctrl-D, or give a FILE (framewire inspect --help)\n",
     );
   }
-  let all: Uint8Array;
+  let input: Input;
   try {
-    all = file === "-" ? await readAll(io.stdin()) : await io.readFile(file);
+    input = await io.readInput(file === "-" ? undefined : file);
   } catch (error) {
+    return cannotRead(error);
+  }
+  function cannotRead(error: unknown): number {
     io.err(`framewire inspect: cannot read ${source}: ${readError(error)}\n`);
     return 1;
   }
-  if (skip > all.length) {
+  // The table's first line gives the size of the input, and its columns are as wide as the last
+  // offset: a regular file says its size up front; a pipe (or a device) is counted first, held
+  // (once) up to HELD_INPUT_LIMIT. --json needs neither: it prints as it reads.
+  let size = input.size;
+  let chunks = input.chunks;
+  if (size === undefined && !json) {
+    const held: Uint8Array[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of input.chunks) {
+        total += chunk.length;
+        if (total > HELD_INPUT_LIMIT) {
+          io.err(
+            `framewire inspect: ${source} goes on past ${bytesWord(HELD_INPUT_LIMIT)}, the most ` +
+              `inspect holds to count an input of unknown size before printing: save it to a file ` +
+              `and inspect that, or use --json (which prints as it reads)\n`,
+          );
+          return 1;
+        }
+        held.push(chunk);
+      }
+    } catch (error) {
+      return cannotRead(error);
+    }
+    size = total;
+    chunks = handOver(held);
+  }
+  if (size !== undefined && skip > size) return cannotSkip(size);
+  function cannotSkip(length: number): number {
     io.err(
-      `framewire inspect: cannot skip ${bytesWord(skip)}: ${source} has ${bytesWord(all.length)}\n`,
+      `framewire inspect: cannot skip ${bytesWord(skip)}: ${source} has ${bytesWord(length)}\n`,
     );
     return 1;
   }
-  // What is decoded; offsets shown count from the start of the input (`skip` before `data`).
-  const data = all.subarray(skip);
   const after = skip > 0 ? ` after offset ${skip}` : "";
 
   // Rows are printed as they are found, through a buffer (captures can hold millions of frames).
@@ -174,17 +215,19 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     io.err(`framewire inspect: ${problem.error.message} (at offset ${problem.offset})\n`);
   }
 
-  const width = Math.max(7, String(all.length).length + 1);
+  const width = Math.max(7, String(size ?? 0).length + 1);
+  /** The first LOOK bytes after the skipped ones: what the stream starts like. */
+  let first: Uint8Array | undefined;
   let headed = false;
   function head(problemAtStart: boolean, anyRows: boolean): void {
     headed = true;
     if (json) return;
     write(
-      `${source}: ${bytesWord(all.length)}${
+      `${source}: ${bytesWord(size!)}${
         skip > 0 ? ` (the first ${skip} skipped)` : ""
       }, format ${formatName} (max frame ${bytesWord(framing.maxFrameLength)})\n`,
     );
-    const looks = sniff(data);
+    const looks = sniff(first!);
     if (looks !== undefined && !problemAtStart) {
       write(`note: the stream starts like ${looks.what}: ${looks.advice}\n`);
     }
@@ -209,48 +252,152 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     );
   }
 
+  // The input is decoded as it is read, a chunk at a time: what is held is what the decoder holds
+  // (a frame not yet complete, up to --max-frame-length) and, for an explanation, the first LOOK
+  // bytes from where decoding stands.
   const decoder = framing.decoder();
-  const delimiterLast = framing.name === "line" || framing.name === "delimited";
-  if (data.length > 0) decoder.push(data);
-  let problem: Problem | undefined;
+  const delimiterLast = isDelimited(framing);
   let frames = 0;
   let decoded = skip; // where decoding stopped
-  for (;;) {
-    const start = all.length - decoder.bufferedBytes;
-    let frame: Uint8Array | undefined;
-    try {
-      frame = decoder.next();
-      if (frame === undefined) decoder.end();
-    } catch (error) {
-      if (!(error instanceof FramingError)) throw error;
-      problem = explain(
-        settled(error, all.subarray(start), framing),
-        all.subarray(start),
-        start,
-        framing,
-      );
-    }
-    if (frame === undefined || problem !== undefined) break;
-    const end = all.length - decoder.bufferedBytes;
-    const inside = frame.buffer === all.buffer && frame.byteOffset >= all.byteOffset &&
-      frame.byteOffset + frame.length <= all.byteOffset + all.length;
-    // A frame that is not a view into the input (on Bun small frames are copies): where its
-    // payload starts follows from the format.
-    const payloadStart = inside
-      ? frame.byteOffset - all.byteOffset
-      : delimiterLast
-      ? start
-      : end - frame.length - (framing.name === "netstring" ? 1 : 0);
-    frames++;
-    decoded = end;
-    if (!headed) head(false, limit > 0);
-    if (frames <= limit) emit({ index: frames, start, end, payloadStart, payload: frame });
-    if (written) {
-      // Output paces the rows, as in listen: into a pipe to a pager, what waits stays bounded.
-      written = false;
-      await io.outputRoom?.();
+  /** Where the bytes pushed to the decoder end (offsets count from the start of the input). */
+  let pushed = skip;
+  /** The chunk pushed last, and its offset. */
+  let last: Uint8Array = new Uint8Array(0);
+  let lastStart = skip;
+  /** A copy of the bytes from `lookStart` (where the decoder's bytes start), at most LOOK. */
+  let look: Uint8Array = new Uint8Array(0);
+  let lookStart = skip;
+  /** The error that stopped decoding, and where. */
+  let stopped: { error: FramingError; offset: number } | undefined;
+
+  /** The bytes from `offset` (at or after `lookStart`) that were read, at most LOOK. */
+  function bytesFrom(offset: number): Uint8Array {
+    if (offset === lookStart) return look;
+    if (offset >= lastStart) return last.slice(offset - lastStart, offset - lastStart + LOOK);
+    // Decoding stops at frame ends: after the frames a chunk completed, the rest is inside it.
+    throw new Error(`inspect lost the bytes at offset ${offset}`);
+  }
+
+  /** Decodes `chunk` and prints every frame it completes. */
+  async function feed(chunk: Uint8Array): Promise<void> {
+    decoder.push(chunk);
+    last = chunk;
+    lastStart = pushed;
+    pushed += chunk.length;
+    if (look.length < LOOK) look = concat([look, chunk.subarray(0, LOOK - look.length)]).slice();
+    for (;;) {
+      const start = pushed - decoder.bufferedBytes;
+      let frame: Uint8Array | undefined;
+      try {
+        frame = decoder.next();
+      } catch (error) {
+        if (!(error instanceof FramingError)) throw error;
+        stopped = { error, offset: start };
+      }
+      if (frame === undefined || stopped !== undefined) {
+        look = bytesFrom(start);
+        lookStart = start;
+        return;
+      }
+      const end = pushed - decoder.bufferedBytes;
+      const inside = frame.buffer === last.buffer && frame.byteOffset >= last.byteOffset &&
+        frame.byteOffset + frame.length <= last.byteOffset + last.length;
+      // A frame that is not a view into the input (one that spans chunks, or on Bun small frames,
+      // which are copies): where its payload starts follows from the format.
+      const payloadStart = inside
+        ? lastStart + frame.byteOffset - last.byteOffset
+        : delimiterLast
+        ? start
+        : end - frame.length - (framing.name === "netstring" ? 1 : 0);
+      frames++;
+      decoded = end;
+      if (!headed) head(false, limit > 0);
+      if (frames <= limit) emit({ index: frames, start, end, payloadStart, payload: frame });
+      if (written) {
+        // Output paces the rows, as in listen: into a pipe to a pager, what waits stays bounded.
+        written = false;
+        await io.outputRoom?.();
+      }
     }
   }
+
+  /** Takes a chunk read after decoding stopped: the explanation shows its first bytes. */
+  function lookFurther(chunk: Uint8Array): void {
+    if (look.length < LOOK) look = concat([look, chunk.subarray(0, LOOK - look.length)]).slice();
+  }
+
+  /** Bytes of the input read so far, the skipped ones included. */
+  let read = 0;
+  /** Why reading the input failed. */
+  let readFailure: { error: unknown } | undefined;
+  /** The input after the skipped bytes, and no further than the size a regular file had. */
+  async function* afterSkip(): AsyncGenerator<Uint8Array> {
+    try {
+      for await (let chunk of chunks) {
+        if (size !== undefined && read + chunk.length > size) {
+          chunk = chunk.subarray(0, size - read); // it grew as it was read
+        }
+        const from = read;
+        read += chunk.length;
+        if (read > skip) yield from >= skip ? chunk : chunk.subarray(skip - from);
+        if (read === size) return;
+      }
+    } catch (error) {
+      readFailure = { error };
+      throw error;
+    }
+  }
+
+  try {
+    // The stream's first LOOK bytes are gathered before decoding: the table's first line notes
+    // what they look like, and it comes before the first row.
+    const early: Uint8Array[] = [];
+    let earlyLength = 0;
+    for await (const chunk of afterSkip()) {
+      if (stopped !== undefined) {
+        lookFurther(chunk);
+        // (--json without a size reads on to count the bytes.)
+        if (look.length >= LOOK && size !== undefined) break;
+        continue;
+      }
+      if (first === undefined) {
+        early.push(chunk);
+        earlyLength += chunk.length;
+        if (earlyLength < LOOK) continue;
+        first = concat(early).slice(0, LOOK);
+        for (const c of early.splice(0)) stopped === undefined ? await feed(c) : lookFurther(c);
+      } else {
+        await feed(chunk);
+      }
+    }
+    if (first === undefined) {
+      first = concat(early).slice();
+      for (const c of early) stopped === undefined ? await feed(c) : lookFurther(c);
+    }
+  } catch (error) {
+    if (readFailure === undefined) throw error;
+    flush();
+    return cannotRead(readFailure.error);
+  }
+  if (size === undefined) {
+    size = read;
+    if (skip > size) return cannotSkip(size);
+  } else if (read < size && stopped === undefined) {
+    flush();
+    return cannotRead(new Error(`it ended after ${bytesWord(read)} of ${size} (it shrank)`));
+  }
+  if (stopped === undefined) {
+    try {
+      decoder.end();
+    } catch (error) {
+      if (!(error instanceof FramingError)) throw error;
+      stopped = { error, offset: pushed - decoder.bufferedBytes };
+      look = bytesFrom(stopped.offset);
+    }
+  }
+  const problem = stopped === undefined
+    ? undefined
+    : explain(settled(stopped.error, look, framing), look, stopped.offset, framing);
   if (!headed) head(problem?.offset === skip, false);
 
   if (json) {
@@ -258,7 +405,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
       jsonLine({
         summary: true,
         frames,
-        bytes: all.length,
+        bytes: size,
         skipped: skip,
         decodedBytes: decoded - skip,
         error: problem === undefined ? null : {
@@ -278,8 +425,9 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   if (frames > limit) {
     write(`   … ${plural(frames - limit, "more frame")} not shown (--limit ${limit})\n`);
   }
+  const dataLength = size - skip;
   if (problem === undefined) {
-    write(`ok: ${plural(frames, "frame")}, all ${bytesWord(data.length)}${after} decoded\n`);
+    write(`ok: ${plural(frames, "frame")}, all ${bytesWord(dataLength)}${after} decoded\n`);
     flush();
     return 0;
   }
@@ -287,30 +435,45 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   write(
     frames === 0
       ? `stopped: no complete frame; ${
-        data.length === 1 ? "the only byte" : `none of the ${bytesWord(data.length)}`
-      }${after} could ${data.length === 1 ? "not " : ""}be decoded\n`
+        dataLength === 1 ? "the only byte" : `none of the ${bytesWord(dataLength)}`
+      }${after} could ${dataLength === 1 ? "not " : ""}be decoded\n`
       : `stopped: ${plural(frames, "complete frame")} in the first ${
         bytesWord(decoded - skip)
-      }${after}; ${bytesWord(all.length - decoded)} from offset ${decoded} not decoded\n`,
+      }${after}; ${bytesWord(size - decoded)} from offset ${decoded} not decoded\n`,
   );
   flush();
   failed(problem);
   return 1;
 }
 
+/** Hands over `held` chunk by chunk, letting go of each as it goes. */
+async function* handOver(held: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (let chunk = held.shift(); chunk !== undefined; chunk = held.shift()) yield chunk;
+}
+
 /**
- * The error to report: a delimiter format's says the limit, not how far the
- * search had gone (up to the end of the input, which depends on how the input
- * was read: "(3221225472 read)").
+ * The error to report, the same however the input was read: a header's error
+ * as a decoder given the bytes from there at once reports it (it can name a
+ * likely cause from bytes after the header that had not arrived when the
+ * error came); a delimiter format's says the limit, not how far the search
+ * had gone (up to the end of the input: "(3221225472 read)").
  */
-function settled(error: FramingError, at: Uint8Array, framing: Framing): FramingError {
+function settled(error: FramingError, look: Uint8Array, framing: Framing): FramingError {
+  if (error instanceof TruncatedFrameError) return error; // at the end of the input: all was read
   if (error instanceof FrameTooLargeError && isDelimited(framing)) {
     return new FrameTooLargeError(error.limit + 1, error.limit, {
-      header: at.subarray(0, 8),
+      header: look.subarray(0, 8),
       noDelimiter: true,
     });
   }
-  return error;
+  const fresh = framing.decoder();
+  try {
+    fresh.push(look.slice());
+    fresh.next();
+  } catch (again) {
+    if (again instanceof FramingError) return again;
+  }
+  return error; // LOOK bytes did not show it (a length that cannot be allocated)
 }
 
 function isDelimited(framing: Framing): boolean {
@@ -341,7 +504,7 @@ function explain(
 ): Problem {
   const lines: string[] = [];
   // Lines and delimited frames have no header; a netstring's payload ends with a ",".
-  const delimited = framing.name === "line" || framing.name === "delimited";
+  const delimited = isDelimited(framing);
   const trailer = framing.name === "netstring" ? 1 : 0;
   const looks = sniff(at);
   if (error instanceof TruncatedFrameError) {

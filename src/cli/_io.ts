@@ -15,6 +15,21 @@ export interface Adapter {
 /** The runtime the command runs on. */
 export type RuntimeName = "deno" | "bun" | "node";
 
+/** Bytes asked for per read of a file (each read a fresh buffer of this size). */
+export const READ_CHUNK = 256 * 1024;
+
+/** A file (or standard input) opened to be read in chunks. */
+export interface Input {
+  /**
+   * Its size in bytes when it is a regular file that says one; undefined for a
+   * pipe, a device, a terminal, or a file of size 0 (`/proc` files have
+   * content all the same).
+   */
+  readonly size: number | undefined;
+  /** Its bytes, each chunk a fresh buffer (a decoder may keep views into it); ends at its end. */
+  readonly chunks: AsyncIterable<Uint8Array>;
+}
+
 /** Everything the command needs from the runtime; tests pass their own. */
 export interface CliIo {
   /** The runtime. */
@@ -35,8 +50,11 @@ export interface CliIo {
   stdin(): AsyncIterable<Uint8Array>;
   /** Whether standard input is a terminal (someone would have to type the input). */
   stdinIsTerminal(): boolean;
-  /** Reads a whole file. */
-  readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Opens a file to read, or standard input when `path` is undefined (its size
+   * is then undefined). Rejects for a directory (code `EISDIR`).
+   */
+  readInput(path: string | undefined): Promise<Input>;
   /** The socket adapter of this runtime. */
   adapter(): Promise<Adapter>;
   /** Calls `handler` on SIGINT or SIGTERM until the returned function is called. */

@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // CliIo on Deno. Private.
 
-import type { Adapter, CliIo } from "./_io.ts";
+import { type Adapter, type CliIo, type Input, READ_CHUNK } from "./_io.ts";
 
 const encoder = new TextEncoder();
 
@@ -13,6 +13,20 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
     // A reader that went away (`framewire inspect big.bin | head`) ends the command quietly.
     if (error instanceof Deno.errors.BrokenPipe) Deno.exit(0);
     throw error;
+  }
+}
+
+/** The bytes of an open file in fresh chunks; closes it at the end, or when the reader stops. */
+async function* fileChunks(file: Deno.FsFile): AsyncGenerator<Uint8Array> {
+  try {
+    for (;;) {
+      const buffer = new Uint8Array(READ_CHUNK);
+      const n = await file.read(buffer);
+      if (n === null) return;
+      yield buffer.subarray(0, n);
+    }
+  } finally {
+    file.close();
   }
 }
 
@@ -35,8 +49,22 @@ export function denoIo(): CliIo {
     stdinIsTerminal(): boolean {
       return Deno.stdin.isTerminal();
     },
-    readFile(path: string): Promise<Uint8Array> {
-      return Deno.readFile(path);
+    async readInput(path: string | undefined): Promise<Input> {
+      if (path === undefined) return { size: undefined, chunks: Deno.stdin.readable };
+      const file = await Deno.open(path, { read: true });
+      try {
+        const stat = await file.stat();
+        if (stat.isDirectory) {
+          throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+        }
+        return {
+          size: stat.isFile && stat.size > 0 ? stat.size : undefined,
+          chunks: fileChunks(file),
+        };
+      } catch (error) {
+        file.close();
+        throw error;
+      }
     },
     async adapter(): Promise<Adapter> {
       return await import("../adapters/deno.ts");

@@ -1,9 +1,9 @@
 // Copyright 2026 the framewire authors. MIT license.
 // CliIo on Node and Bun (both through node:process). Private.
 
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import process from "node:process";
-import type { Adapter, CliIo } from "./_io.ts";
+import { type Adapter, type CliIo, type Input, READ_CHUNK } from "./_io.ts";
 
 interface BunStdin {
   stdin: { stream(): ReadableStream<Uint8Array> };
@@ -66,6 +66,27 @@ function writeDone(
   return { promise, callback };
 }
 
+type FileHandle = Awaited<ReturnType<typeof open>>;
+
+/** The bytes of an open file in fresh chunks; closes it at the end, or when the reader stops. */
+async function* fileChunks(file: FileHandle): AsyncGenerator<Uint8Array> {
+  try {
+    for (;;) {
+      const buffer = new Uint8Array(READ_CHUNK);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** The error a read of a directory gets (the same words on every runtime, see `readError`). */
+function isDirectory(path: string): Error {
+  return Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+}
+
 let pipeGuarded = false;
 
 /** The Node (or Bun) implementation of {@linkcode CliIo}. */
@@ -106,9 +127,20 @@ export function nodeIo(runtime: "node" | "bun"): CliIo {
     stdinIsTerminal(): boolean {
       return process.stdin.isTTY === true;
     },
-    async readFile(path: string): Promise<Uint8Array> {
-      const buf = await readFile(path);
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    async readInput(path: string | undefined): Promise<Input> {
+      if (path === undefined) return { size: undefined, chunks: this.stdin() };
+      const file = await open(path, "r");
+      try {
+        const stat = await file.stat();
+        if (stat.isDirectory()) throw isDirectory(path);
+        return {
+          size: stat.isFile() && stat.size > 0 ? stat.size : undefined,
+          chunks: fileChunks(file),
+        };
+      } catch (error) {
+        await file.close();
+        throw error;
+      }
     },
     async adapter(): Promise<Adapter> {
       return runtime === "bun"

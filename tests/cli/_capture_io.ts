@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // Test helper: a CliIo that records output and feeds given stdin and files (no process I/O).
 
-import type { Adapter, CliIo } from "../../src/cli/_io.ts";
+import type { Adapter, CliIo, Input } from "../../src/cli/_io.ts";
 import type { Conn, Listener } from "../../src/connection/types.ts";
 import { adapter, runtime } from "../_util/runtime.ts";
 
@@ -38,8 +38,12 @@ export interface CaptureIo extends CliIo {
 export interface CaptureIoOptions {
   /** Standard input, as chunks (an endless generator too). */
   stdin?: Iterable<Uint8Array | string>;
-  /** Files `readFile` can read, by path. */
-  files?: Record<string, Uint8Array>;
+  /**
+   * Files `readInput` can read, by path: their bytes (in one chunk), their
+   * chunks, or an {@linkcode Input} of the test's own (a size, and chunks that
+   * come as the test decides).
+   */
+  files?: Record<string, Uint8Array | Uint8Array[] | Input>;
   /** What `stdinIsTerminal()` says (default false). */
   terminal?: boolean;
 }
@@ -124,12 +128,20 @@ export function captureIo(options: CaptureIoOptions = {}): CaptureIo {
     stdinIsTerminal(): boolean {
       return options.terminal ?? false;
     },
-    readFile(path: string): Promise<Uint8Array> {
-      const data = options.files?.[path];
-      if (data === undefined) {
+    readInput(path: string | undefined): Promise<Input> {
+      if (path === undefined) return Promise.resolve({ size: undefined, chunks: this.stdin() });
+      const file = options.files?.[path];
+      if (file === undefined) {
         return Promise.reject(Object.assign(new Error(`no file ${path}`), { code: "ENOENT" }));
       }
-      return Promise.resolve(data);
+      if ("chunks" in file) return Promise.resolve(file);
+      const parts = file instanceof Uint8Array ? [file] : file;
+      return Promise.resolve({
+        size: parts.reduce((n, part) => n + part.length, 0),
+        chunks: (async function* (): AsyncGenerator<Uint8Array> {
+          yield* parts;
+        })(),
+      });
     },
     adapter: () => adapter(),
     onInterrupt(handler: () => void): () => void {

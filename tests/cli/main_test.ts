@@ -2,7 +2,7 @@
 // The framewire command run as a subprocess of the current runtime.
 
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -158,6 +158,50 @@ test(
         const result = await runCli(["inspect", path!]);
         assert.equal(result.code, 1);
         assert.equal(result.stderr, `framewire inspect: cannot read ${path}: ${why}\n`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "framewire inspect reads a file over 2 GiB as it goes, and a device of no size as a pipe",
+  TIMEOUT,
+  async () => {
+    // Before, Node refused a file over 2 GiB ("File size ... is greater than 2 GiB") and Deno read
+    // all of it into memory first. The file is sparse (4 bytes written, nothing more on disk) and
+    // its first header is over the limit: inspect reads its first chunk and stops.
+    const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+    try {
+      const file = join(dir, "big.bin");
+      await writeFile(file, new Uint8Array([0xff, 0xff, 0xff, 0xff]));
+      const size = 2 ** 31 + 8;
+      await truncate(file, size);
+      const result = await runCli(["inspect", file]);
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(
+        result.stdout.split("\n")[0],
+        `${file}: ${size} bytes, format u32be (max frame 4194304 bytes)`,
+      );
+      assert.match(
+        result.stdout,
+        /\nstopped: no complete frame; none of the 2147483656 bytes could be decoded\n$/,
+      );
+      assert.match(result.stderr, /^framewire inspect: Cannot decode frame as length 4294967295/);
+      // A character device has no size to give: it is counted first, as standard input is.
+      const empty = await runCli(["inspect", "/dev/null"]);
+      assert.equal(empty.code, 0, empty.stderr);
+      assert.equal(
+        empty.stdout,
+        "/dev/null: 0 bytes, format u32be (max frame 4194304 bytes)\nok: 0 frames, all 0 bytes decoded\n",
+      );
+      // Nor does a file of size 0 in /proc, which has content all the same (as Linux has it).
+      if (existsSync("/proc/self/status")) {
+        const status = await runCli(["inspect", "--format", "line", "/proc/self/status"]);
+        assert.equal(status.code, 0, status.stderr);
+        assert.match(status.stdout, /^\/proc\/self\/status: \d{3,} bytes, format line/);
+        assert.match(status.stdout, /\|Name:\..*\|\n/);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
