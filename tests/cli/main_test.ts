@@ -7,13 +7,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { spawn } from "node:child_process";
-import { closeSync, constants, existsSync, openSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, writeSync } from "node:fs";
 import process from "node:process";
 import { adapter, root, runtime, scriptArgv } from "../_util/runtime.ts";
 import { writeUntilStalled } from "../adapters/_suite.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import { CLI, importOf, runCli, runUntilIdle, startCli } from "./_spawn_cli.ts";
 import { watchSockets } from "../_util/leaks.ts";
+import { framingFor } from "../../src/cli/_formats.ts";
+import { showPayload } from "../../src/cli/_display.ts";
+import { concat } from "../framing/_formats.ts";
 
 const sockets = watchSockets();
 
@@ -25,6 +28,39 @@ function clientHello(): Uint8Array {
   bytes.set([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]);
   for (let i = 11; i < bytes.length; i++) bytes[i] = (i * 37) & 0xff;
   return bytes;
+}
+
+/**
+ * A FIFO that nobody reads, as a shell's pipe into a stalled reader (`| less`, `| sleep`); with
+ * `full`, filled to its capacity first, so that every byte written to it waits. `close()` closes
+ * both ends and removes it.
+ */
+async function unreadPipe(full = false): Promise<{ writeEnd: number; close(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
+  const fifo = join(dir, "out");
+  await new Promise((resolve, reject) =>
+    spawn("mkfifo", [fifo]).on("error", reject).on("close", resolve)
+  );
+  const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // never read
+  if (full) {
+    const filler = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      for (;;) writeSync(filler, new Uint8Array(4096));
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EAGAIN") throw error;
+    } finally {
+      closeSync(filler);
+    }
+  }
+  const writeEnd = openSync(fifo, constants.O_WRONLY);
+  return {
+    writeEnd,
+    async close(): Promise<void> {
+      closeSync(writeEnd);
+      closeSync(readEnd);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 test("framewire --help and help exit 0 and list the commands", TIMEOUT, async () => {
@@ -384,14 +420,8 @@ test(
     // Printing is slower than the network: before, on Node and Bun, listen read on and buffered
     // its output without end (`listen | sleep` went to 1.7 GB in 6 s). A FIFO is a real pipe,
     // as a shell's is (Node's own stdio pipes are socket pairs, which it writes synchronously).
-    const dir = await mkdtemp(join(tmpdir(), "framewire-cli-"));
-    const fifo = join(dir, "out");
-    await new Promise((resolve, reject) =>
-      spawn("mkfifo", [fifo]).on("error", reject).on("close", resolve)
-    );
-    const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK); // never read
-    const writeEnd = openSync(fifo, constants.O_WRONLY);
-    const proc = startCli(["listen", "--port", "0"], { stdout: writeEnd });
+    const pipe = await unreadPipe();
+    const proc = startCli(["listen", "--port", "0"], { stdout: pipe.writeEnd });
     let conn: Conn | undefined;
     try {
       const [, port] = await proc.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
@@ -409,9 +439,7 @@ test(
     } finally {
       conn?.close();
       await proc.kill();
-      closeSync(writeEnd);
-      closeSync(readEnd);
-      await rm(dir, { recursive: true, force: true });
+      await pipe.close();
     }
   },
 );
@@ -472,6 +500,58 @@ test(
         client?.close();
         await server.kill();
       }
+    }
+  },
+);
+
+test(
+  "framewire listen whose output pipe is full stops at a second SIGINT with exit 130",
+  {
+    ...TIMEOUT,
+    skip: process.platform === "win32" ? "no mkfifo" : runtime === "deno" &&
+      "Deno writes output synchronously: it handles no signal while the pipe takes nothing",
+  },
+  async () => {
+    // The first Ctrl-C stops the listener, but a connection whose lines wait for the output
+    // cannot end while nobody reads it; the second exits at once (130). Seen by hand only before.
+    // The pipe is full before listen starts, so every line it prints waits: once the echoes say
+    // more than 1 MiB (the I/O's OUTPUT_ROOM) was printed, it waits for room that never comes.
+    const pipe = await unreadPipe(true);
+    const proc = startCli(["listen", "--port", "0", "--echo"], {
+      stdout: pipe.writeEnd,
+      timeoutMs: 30_000,
+    });
+    let conn: Conn | undefined;
+    try {
+      const [, port] = await proc.waitForErr(/listening on 127\.0\.0\.1:(\d+)/);
+      const { connect } = await adapter();
+      conn = await connect({ port: Number(port) });
+      const payload = new Uint8Array(400).fill(0x78); // "xxx…": lines of about 220 characters
+      const framing = framingFor("u32be");
+      const frames = Array.from({ length: 8000 }, () => framing.encode(payload));
+      const writer = conn.writable.getWriter();
+      writer.write(concat(frames)).catch(() => {}); // it stalls once listen waits
+      // Count the echoes: each frame is echoed after its line was printed.
+      const decoder = framing.decoder();
+      const reader = conn.readable.getReader();
+      let printed = 0;
+      for (let n = 1; printed <= 1024 * 1024;) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, `the echoes ended after ${n - 1} frames`);
+        decoder.push(value);
+        for (; decoder.next() !== undefined; n++) {
+          printed += `[1] #${n}  400 B  ${showPayload(payload, 200)}\n`.length;
+        }
+      }
+      process.kill(proc.child.pid!, "SIGINT");
+      await proc.waitForErr(/^framewire listen: stopping$/m);
+      process.kill(proc.child.pid!, "SIGINT");
+      const result = await proc.done;
+      assert.equal(result.code, 130, result.stderr);
+    } finally {
+      conn?.close();
+      await proc.kill();
+      await pipe.close();
     }
   },
 );
