@@ -18,7 +18,7 @@ export type RuntimeName = "deno" | "bun" | "node";
 /** Bytes asked for per read of a file (each read a fresh buffer of this size). */
 export const READ_CHUNK = 256 * 1024;
 
-/** A file (or standard input) opened to be read in chunks. */
+/** A file (or standard input) to be read in chunks (a file is opened at the first read). */
 export interface Input {
   /**
    * Its size in bytes when it is a regular file that says one; undefined for a
@@ -51,8 +51,10 @@ export interface CliIo {
   /** Whether standard input is a terminal (someone would have to type the input). */
   stdinIsTerminal(): boolean;
   /**
-   * Opens a file to read, or standard input when `path` is undefined (its size
-   * is then undefined). Rejects for a directory (code `EISDIR`).
+   * A file to read, or standard input when `path` is undefined (its size is
+   * then undefined). Rejects for a directory (code `EISDIR`). The file is
+   * opened at the first read of `chunks` (a failure to open it comes from
+   * there), so an input never read holds nothing open.
    */
   readInput(path: string | undefined): Promise<Input>;
   /** The socket adapter of this runtime. */

@@ -16,8 +16,13 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
   }
 }
 
-/** The bytes of an open file in fresh chunks; closes it at the end, or when the reader stops. */
-async function* fileChunks(file: Deno.FsFile): AsyncGenerator<Uint8Array> {
+/**
+ * The bytes of a file in fresh chunks. Opened at the first read, not before: an input the
+ * reader never reads (inspect refusing a --skip past its end) holds nothing open. Closed at the
+ * end, or when the reader stops.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const file = await Deno.open(path, { read: true });
   try {
     for (;;) {
       const buffer = new Uint8Array(READ_CHUNK);
@@ -57,10 +62,9 @@ export function denoIo(): CliIo {
       if (stat.isDirectory) {
         throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
       }
-      const file = await Deno.open(path, { read: true });
       return {
         size: stat.isFile && stat.size > 0 ? stat.size : undefined,
-        chunks: fileChunks(file),
+        chunks: fileChunks(path),
       };
     },
     async adapter(): Promise<Adapter> {

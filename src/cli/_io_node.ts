@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 // CliIo on Node and Bun (both through node:process). Private.
 
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import process from "node:process";
 import { type Adapter, type CliIo, type Input, READ_CHUNK } from "./_io.ts";
 
@@ -66,10 +66,13 @@ function writeDone(
   return { promise, callback };
 }
 
-type FileHandle = Awaited<ReturnType<typeof open>>;
-
-/** The bytes of an open file in fresh chunks; closes it at the end, or when the reader stops. */
-async function* fileChunks(file: FileHandle): AsyncGenerator<Uint8Array> {
+/**
+ * The bytes of a file in fresh chunks. Opened at the first read, not before: an input the
+ * reader never reads (inspect refusing a --skip past its end) holds nothing open. Closed at the
+ * end, or when the reader stops.
+ */
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const file = await open(path, "r");
   try {
     for (;;) {
       const buffer = new Uint8Array(READ_CHUNK);
@@ -129,18 +132,12 @@ export function nodeIo(runtime: "node" | "bun"): CliIo {
     },
     async readInput(path: string | undefined): Promise<Input> {
       if (path === undefined) return { size: undefined, chunks: this.stdin() };
-      const file = await open(path, "r");
-      try {
-        const stat = await file.stat();
-        if (stat.isDirectory()) throw isDirectory(path);
-        return {
-          size: stat.isFile() && stat.size > 0 ? stat.size : undefined,
-          chunks: fileChunks(file),
-        };
-      } catch (error) {
-        await file.close();
-        throw error;
-      }
+      const info = await stat(path);
+      if (info.isDirectory()) throw isDirectory(path);
+      return {
+        size: info.isFile() && info.size > 0 ? info.size : undefined,
+        chunks: fileChunks(path),
+      };
     },
     async adapter(): Promise<Adapter> {
       return runtime === "bun"

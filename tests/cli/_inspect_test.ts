@@ -8,8 +8,11 @@ import { HELD_INPUT_LIMIT } from "../../src/cli/_inspect.ts";
 import { captureIo } from "./_capture_io.ts";
 import { concat, encodeAll } from "../framing/_formats.ts";
 import { watchSockets } from "../_util/leaks.ts";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runtimeIo } from "../../src/cli/_io.ts";
 import { root } from "../_util/runtime.ts";
 
 const sockets = watchSockets();
@@ -794,3 +797,46 @@ test("inspect of an endless standard input ends with an error at the limit, or w
   );
   assert.match(json.stderr, /cannot read standard input: read past the bound of the test\n$/);
 });
+
+/** The process's file descriptors open on `path` (Linux: /proc/self/fd). */
+function openOn(path: string): string[] {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false; // closed meanwhile (the listing's own descriptor)
+    }
+  });
+}
+
+test(
+  "inspect closes the file it opened however it ends (this runtime's own readInput)",
+  { skip: !existsSync("/proc/self/fd") && "Linux only" },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "framewire-inspect-"));
+    const path = join(dir, "capture.bin");
+    const io = await runtimeIo();
+    let out = "";
+    let err = "";
+    io.out = (text) => out += text;
+    io.err = (text) => err += text;
+    try {
+      await writeFile(path, capture("u32be"));
+      // Read to its end; stopped early by an error (the rest is not read); refused before any
+      // read, as --skip goes past its end.
+      assert.equal(await run(["inspect", path], io), 0);
+      assert.match(out, /\nok: 4 frames/);
+      assert.deepEqual(openOn(path), []);
+      assert.equal(
+        await run(["inspect", "--format", "u8", "--max-frame-length", "1", path], io),
+        1,
+      );
+      assert.deepEqual(openOn(path), []);
+      assert.equal(await run(["inspect", "--skip", "1000", path], io), 1);
+      assert.match(err, /cannot skip 1000 bytes: .* has 67 bytes\n$/);
+      assert.deepEqual(openOn(path), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
