@@ -81,14 +81,22 @@ for (const serverRuntime of RUNTIMES) {
         const runs = clients.map((r) => start(r, "cross_client.ts", [ports]));
         children.push(...runs);
         const codes = await Promise.all(runs.map((c) => c.exited));
-        codes.forEach((code, i) => {
-          assert.equal(
-            code,
-            0,
-            `${clients[i]} client against ${serverRuntime} server failed:\n${runs[i]!.stderr}`,
+        // Every client that failed, and what the server saw meanwhile (it names each connection
+        // by the client's port): which side lost bytes, or whether the server died (exit, signal).
+        const failed = runs.flatMap((run, i) =>
+          codes[i] === 0 && /^OK 1800$/m.test(run.stdout) ? [] : [
+            `${clients[i]} client (exit ${
+              codes[i]
+            }, signal ${run.process.signalCode}):\n${run.stderr}`,
+          ]
+        );
+        if (failed.length > 0) {
+          assert.fail(
+            `against a ${serverRuntime} server (exit ${server.process.exitCode}, signal ${server.process.signalCode}):\n${
+              failed.join("\n")
+            }\n${serverRuntime} server:\n${server.stderr}`,
           );
-          assert.match(runs[i]!.stdout, /^OK 1800$/m);
-        });
+        }
         assert.equal(server.stderr, "", "server reported no errors");
       } finally {
         for (const child of children) {

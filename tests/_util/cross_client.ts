@@ -15,14 +15,17 @@ let checked = 0;
 async function exchange(name: string, port: number): Promise<void> {
   const framing = FORMATS[name]!();
   const payloads = payloadsFor(name, 300, port);
-  const fc = framed(await connect({ hostname: "127.0.0.1", port }), framing);
+  const conn = await connect({ hostname: "127.0.0.1", port });
+  const local = (conn.localAddr as { port: number }).port;
+  const fc = framed(conn, framing);
+  let i = 0;
+  let sent = 0;
   try {
     const sending = (async () => {
-      const sends = payloads.map((p) => fc.send(p)); // unawaited: they go out in call order
+      const sends = payloads.map((p) => fc.send(p).then(() => sent++)); // unawaited: in call order
       await Promise.all(sends);
       await fc.closeWrite();
     })();
-    let i = 0;
     for await (const frame of fc) {
       const expected = payloads[i];
       if (expected === undefined) throw new Error(`${name}: extra frame ${i}`);
@@ -36,16 +39,24 @@ async function exchange(name: string, port: number): Promise<void> {
     await sending;
     if (i !== payloads.length) throw new Error(`${name}: got ${i} of ${payloads.length} frames`);
     checked += i;
+  } catch (error) {
+    // Which format, which connection (the server names it by this port), how far it got.
+    throw new Error(
+      `${name}: client port ${local}: ${i} of ${payloads.length} frames back, ${sent} sends resolved`,
+      { cause: error },
+    );
   } finally {
     await fc.close();
   }
 }
 
-try {
-  await Promise.all(Object.entries(ports).map(([name, port]) => exchange(name, port)));
+const results = await Promise.allSettled(
+  Object.entries(ports).map(([name, port]) => exchange(name, port)),
+);
+const failures = results.filter((r) => r.status === "rejected");
+if (failures.length === 0) {
   console.log(`OK ${checked}`);
   process.exit(0);
-} catch (error) {
-  console.error("cross_client:", error);
-  process.exit(1);
 }
+for (const failure of failures) console.error("cross_client:", failure.reason);
+process.exit(1);

@@ -10,15 +10,21 @@ import { FORMATS } from "./cross_formats.ts";
 
 async function echo(conn: Conn, framing: Framing): Promise<void> {
   const fc = framed(conn, framing);
+  const peer = (conn.remoteAddr as { port: number }).port;
+  let frames = 0;
   try {
     for await (const batch of fc.batches()) {
       let last: Promise<void> | undefined;
       for (const frame of batch) last = fc.send(frame); // in call order, coalesced
+      frames += batch.length;
       await last;
     }
     await fc.closeWrite();
   } catch (error) {
-    console.error(`cross_server: ${framing.name}:`, error);
+    console.error(
+      `cross_server: ${framing.name}: client port ${peer}: after ${frames} frames:`,
+      error,
+    );
     await fc.close();
   }
 }
