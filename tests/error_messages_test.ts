@@ -380,6 +380,31 @@ test("One wording per rule: close()'s timeout on a connection, a session and a s
       message:
         "Cannot create client as closeTimeout must be a number of ms from 0 to Infinity: received -1",
     });
+    // Every other option in ms that takes 0 to Infinity, in the same words. Before, these said
+    // "must be a non-negative number".
+    const client2 = [
+      ["ackDelay", { ackDelay: -1 }],
+      ["reconnect.base", { reconnect: { base: -1 } }],
+      ["reconnect.cap", { reconnect: { cap: -1 } }],
+    ] as const;
+    for (const [name, bad] of client2) {
+      assert.throws(() => reliableClient(rejectDial, bad), {
+        name: "RangeError",
+        message:
+          `Cannot create client as ${name} must be a number of ms from 0 to Infinity: received -1`,
+      });
+    }
+    for (
+      const [name, bad] of [["ackDelay", { ackDelay: -1 }], ["resumeTimeout", {
+        resumeTimeout: -1,
+      }]] as const
+    ) {
+      assert.throws(() => reliableServer(new MemoryNetwork().listen(), bad), {
+        name: "RangeError",
+        message:
+          `Cannot create server as ${name} must be a number of ms from 0 to Infinity: received -1`,
+      });
+    }
     const options = [{ ackEvery: 0 }, { maxMessageSize: 0 }, { clock: {} as never }, {
       ackDelay: Infinity,
       heartbeatInterval: Infinity,

@@ -163,6 +163,13 @@ export interface ResolvedOptions {
 }
 
 /**
+ * How a duration option's range is worded (`closeTimeout`, `ackDelay`, `resumeTimeout`,
+ * `reconnect.base` and `cap`, a `close()`'s `timeout`): one wording for every option in ms that
+ * takes 0 to `Infinity`, as framed()'s `close({ timeout })` words its own range.
+ */
+export const MS_RANGE = "a number of ms from 0 to Infinity";
+
+/**
  * `value`, or `fallback` for `undefined` or `null`, after checking it is a number from 0 up
  * (`Infinity` too); `rule` words that in the message.
  */
@@ -171,7 +178,7 @@ function nonNegative(
   value: number | undefined,
   fallback: number,
   action: string,
-  rule = "a non-negative number",
+  rule: string,
 ): number {
   if (value === undefined || value === null) return fallback;
   if (typeof value !== "number" || !(value >= 0)) {
@@ -190,27 +197,27 @@ function positive(
   action: string,
 ): number {
   // A negative number is told the rule it breaks ("must be positive"), as 0 is, not "must be
-  // non-negative", which 0 would satisfy.
+  // non-negative", which 0 would satisfy; so is a value that is no number.
   if (typeof value === "number" && !(value > 0)) {
     throw new RangeError(
       `Cannot ${action} as ${name} must be positive: received ${receivedValue(value)}`,
     );
   }
-  return nonNegative(name, value, fallback, action);
+  return nonNegative(name, value, fallback, action, "positive");
 }
 
 /**
- * A `close()` timeout in ms (`closeTimeout`, or `timeout` of a `close()`):
- * from 0 to `Infinity` (more than a timer takes waits for ever), worded as
- * framed()'s `close({ timeout })` words its own range.
+ * A duration in ms from 0 to `Infinity` (`closeTimeout`, `ackDelay`, a server's
+ * `resumeTimeout`, the `timeout` of a `close()`; more than a timer takes waits for
+ * ever), its range worded as {@linkcode MS_RANGE}.
  */
-export function closeTimeoutOption(
+export function msOption(
   name: string,
   value: number | undefined,
   fallback: number,
   action: string,
 ): number {
-  return nonNegative(name, value, fallback, action, "a number of ms from 0 to Infinity");
+  return nonNegative(name, value, fallback, action, MS_RANGE);
 }
 
 /** The largest message a u32 frame carries with its DATA header. */
@@ -252,7 +259,7 @@ export function resolveOptions(options: ReliableSessionOptions, action: string):
       }`,
     );
   }
-  const ackDelay = nonNegative("ackDelay", options.ackDelay, 2, action);
+  const ackDelay = msOption("ackDelay", options.ackDelay, 2, action);
   const heartbeatInterval = positive("heartbeatInterval", options.heartbeatInterval, 2500, action);
   const deadPeerTimeout = positive("deadPeerTimeout", options.deadPeerTimeout, 10000, action);
   if (ackDelay === Infinity && heartbeatInterval === Infinity) {
@@ -285,7 +292,7 @@ export function resolveOptions(options: ReliableSessionOptions, action: string):
     ackBytes: positive("ackBytes", options.ackBytes, 65536, action),
     heartbeatInterval,
     deadPeerTimeout,
-    closeTimeout: closeTimeoutOption("closeTimeout", options.closeTimeout, 30000, action),
+    closeTimeout: msOption("closeTimeout", options.closeTimeout, 30000, action),
     clock,
   };
 }
@@ -692,7 +699,7 @@ export class Session extends EventTarget implements ReliableSession {
       if (options != null) {
         checkOptionNames(options, CLOSE_OPTION_NAMES, "close session", "close()");
       }
-      timeout = closeTimeoutOption(
+      timeout = msOption(
         "timeout",
         options?.timeout,
         this.#o.closeTimeout,

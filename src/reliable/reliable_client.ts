@@ -10,7 +10,7 @@ import {
 import type { Conn } from "../connection/types.ts";
 import type { Backoff } from "./_backoff.ts";
 import { randomSessionId } from "./_protocol.ts";
-import { resolveOptions, Session, SESSION_OPTION_NAMES } from "./_session.ts";
+import { MS_RANGE, resolveOptions, Session, SESSION_OPTION_NAMES } from "./_session.ts";
 import type { ReconnectOptions, ReliableClientOptions, ReliableSession } from "./types.ts";
 
 /** The options of {@linkcode ReconnectOptions}. */
@@ -48,9 +48,9 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
     }
     return value;
   };
-  const base = at("base", 100, (v) => v >= 0, "a non-negative number");
+  const base = at("base", 100, (v) => v >= 0, MS_RANGE);
   const factor = at("factor", 2, (v) => v >= 1, "at least 1");
-  const cap = at("cap", 5000, (v) => v >= 0, "a non-negative number");
+  const cap = at("cap", 5000, (v) => v >= 0, MS_RANGE);
   const jitter = at("jitter", 0.5, (v) => v >= 0 && v <= 1, "between 0 and 1");
   const maxAttempts = at(
     "maxAttempts",

@@ -22,11 +22,11 @@ import {
   cancelTimeout,
   CLOSE_OPTION_NAMES,
   closeQuietly,
-  closeTimeoutOption,
   type GraceTimer,
   handshakeFraming,
   type Link,
   MAX_DELAY,
+  msOption,
   openLink,
   type ResolvedOptions,
   resolveOptions,
@@ -177,16 +177,7 @@ class Server implements ReliableServer {
 
   constructor(listener: AsyncIterable<Conn>, options: ReliableServerOptions) {
     this.#o = resolveOptions(options, "create server");
-    const resume = options.resumeTimeout ?? 60000;
-    if (typeof resume !== "number" || !(resume >= 0)) {
-      throw numberError(
-        resume,
-        `Cannot create server as resumeTimeout must be a non-negative number: received ${
-          receivedValue(resume)
-        }`,
-      );
-    }
-    this.#resumeTimeout = resume;
+    this.#resumeTimeout = msOption("resumeTimeout", options.resumeTimeout, 60000, "create server");
     const max = options.maxSessions ?? Infinity;
     if (typeof max !== "number" || !(max >= 1) || (max !== Infinity && !Number.isInteger(max))) {
       throw numberError(
@@ -211,7 +202,7 @@ class Server implements ReliableServer {
       // A number is no timeout (it would be ignored): options must be an object.
       if (options !== null) checkOptions(options, "close server");
       if (options != null) checkOptionNames(options, CLOSE_OPTION_NAMES, "close server", "close()");
-      closeTimeoutOption("timeout", timeout, 0, "close server");
+      msOption("timeout", timeout, 0, "close server");
     } catch (error) {
       return Promise.reject(error);
     }

@@ -3144,8 +3144,16 @@ test(
     // A number option given as a string: a TypeError, not the number it spells.
     assert.throws(() => reliableClient(net.dialer, { clock, ackDelay: "5" as unknown as number }), {
       name: "TypeError",
-      message: /ackDelay must be a non-negative number: received the string "5"$/,
+      message: /ackDelay must be a number of ms from 0 to Infinity: received the string "5"$/,
     });
+    // A positive option says so to a value that is no number too (before: "a non-negative number").
+    assert.throws(
+      () => reliableClient(net.dialer, { clock, sendBufferSize: "5" as unknown as number }),
+      {
+        name: "TypeError",
+        message: /sendBufferSize must be positive: received the string "5"$/,
+      },
+    );
     assert.throws(() => reliableServer(null as unknown as AsyncIterable<Conn>), {
       name: "TypeError",
       message:
