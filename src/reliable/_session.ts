@@ -930,7 +930,7 @@ export class Session extends EventTarget implements ReliableSession {
             // A loop, not push(...): a send loop can queue more frames than a call takes arguments.
             if (held !== undefined) { for (const frame of m.writes) held.push(frame); }
             else this.#write(link, m.writes);
-          }
+          } else m.unwritten(m.writes);
           m.writes.length = 0;
         }
         if (m.confirmed.length > 0) {
@@ -1019,8 +1019,9 @@ export class Session extends EventTarget implements ReliableSession {
   #releaseHeld(link: Link): void {
     const held = link.held;
     link.held = undefined;
-    if (held === undefined || link.dead || link !== this.#link) return;
-    this.#write(link, held);
+    if (held === undefined) return;
+    if (link.dead || link !== this.#link) this.#m.unwritten(held);
+    else this.#write(link, held);
   }
 
   #deliver(deliveries: Uint8Array[]): void {
@@ -1250,9 +1251,17 @@ export class Session extends EventTarget implements ReliableSession {
     );
   }
 
+  /**
+   * Closes `link` at once. What waited for its first frame to be written
+   * (a server's replay behind its WELCOME) never goes out: the machine hears
+   * so before it hears of the end (a loss lists those messages as unsent).
+   */
   #killLink(link: Link): void {
     if (link.dead) return;
     link.dead = true;
+    const held = link.held;
+    link.held = undefined;
+    if (held !== undefined) this.#m.unwritten(held);
     try {
       link.conn.close();
     } catch {

@@ -43,7 +43,10 @@ export interface Entry {
   readonly frame: Uint8Array;
   /** Payload bytes. */
   readonly size: number;
-  /** Whether it was written to a connection at least once. */
+  /**
+   * Whether it was handed to a connection at least once (its bytes may have
+   * reached the peer); see {@linkcode SessionMachine.unwritten}.
+   */
   sent: boolean;
   /** The driver's handle (the `send` promise's resolvers). */
   readonly token: unknown;
@@ -188,7 +191,7 @@ export class SessionMachine {
   /** Client: set when the driver must open a connection now. */
   dial = false;
 
-  /** DATA frames sent again. */
+  /** DATA frames sent again (handed to a connection after an earlier one). */
   resent = 0;
   /** Duplicate DATA frames dropped. */
   duplicatesDropped = 0;
@@ -217,6 +220,12 @@ export class SessionMachine {
   #head = 0;
   #cursor = 0;
   #nextSeq = 1;
+  /**
+   * The highest seq the current connection's replay holds: entries up to it
+   * were sent on an earlier connection, those after it are written first on
+   * this one (see {@linkcode unwritten}).
+   */
+  #replayedUpTo = 0;
   #peerAcked = 0;
   #cost = 0;
   // Entries waiting for room in the send buffer: #waiting[#waitHead..].
@@ -427,6 +436,32 @@ export class SessionMachine {
       this.writes.push(encodeHandshake(HELLO, flags, this.#id, this.#lastReceived));
     } else {
       this.#resumeDeadline = Infinity;
+    }
+  }
+
+  /**
+   * Frames of {@linkcode writes} that the driver never handed to a connection
+   * (a server's replay held until its WELCOME is written, on a connection that
+   * ended first): their DATA messages did not go out, so a replay among them is
+   * not counted in {@linkcode resent}, and a message written for the first
+   * time is unsent again (a loss lists it as such, not as unknown). Call it
+   * before reporting the connection's end.
+   */
+  unwritten(frames: readonly Uint8Array[]): void {
+    const entries = this.#entries;
+    const head = this.#head;
+    const base = head < entries.length ? entries[head]!.seq : 0;
+    for (const frame of frames) {
+      if (frame[0] !== DATA || frame.length < DATA_HEADER) continue;
+      const seq = readU64(frame, 1);
+      // Entries are consecutive by seq from the head; a confirmed or failed one is gone.
+      const entry = seq >= base ? entries[head + seq - base] : undefined;
+      if (seq <= this.#replayedUpTo) {
+        // Sent on an earlier connection: it stays sent, but this replay did not happen.
+        if (entry === undefined || entry.frame === frame) this.resent--;
+      } else if (entry?.frame === frame) {
+        entry.sent = false;
+      }
     }
   }
 
@@ -1052,7 +1087,13 @@ export class SessionMachine {
     this.#lastHeard = now;
     this.#cursor = this.#head;
     let replayed = 0;
-    for (let i = this.#head; i < this.#entries.length; i++) if (this.#entries[i]!.sent) replayed++;
+    this.#replayedUpTo = 0;
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i]!;
+      if (!entry.sent) break; // those sent are the oldest: a prefix
+      replayed++;
+      this.#replayedUpTo = entry.seq;
+    }
     if (this.#state !== "closing") this.#state = "open";
     if (this.#established) {
       this.reconnects++;

@@ -25,12 +25,12 @@ export interface ReliableStats {
    */
   readonly waiting: number;
   /**
-   * DATA frames sent again after a reconnect (replays), counted as the
-   * session replays them on a new connection, not as they are written: a
-   * replay lost with a connection that fails before writing it counts, and
-   * so does a server's replay dropped unwritten because the connection was
-   * found abandoned, or replaced, once its WELCOME was written
-   * (docs/protocol.md, "The handshake").
+   * DATA frames sent again after a reconnect (replays), counted as each is
+   * handed to the new connection, not once the peer has it: a replay lost
+   * with a connection that fails after taking it counts (its bytes may have
+   * reached the peer). A server's replay waits until its WELCOME is written,
+   * and is not counted when the connection is found ended, or replaced, by
+   * then: it went nowhere (docs/protocol.md, "The handshake").
    */
   readonly resent: number;
   /** DATA frames received again and dropped (duplicates). */
@@ -289,7 +289,12 @@ export interface ReconnectingDetail {
 
 /** `detail` of the `resumed` event. */
 export interface ResumedDetail {
-  /** Unconfirmed messages sent again on the new connection. */
+  /**
+   * Unconfirmed messages sent before, to be sent again on the new connection
+   * (counted at the handshake). A server writes them once its WELCOME is
+   * written: a connection found ended, or replaced, by then gets none, which
+   * `stats.resent` tells (it counts only replays handed to a connection).
+   */
   readonly replayed: number;
 }
 

@@ -9,6 +9,7 @@ import type {
 } from "../../src/reliable/types.ts";
 import { reliableServer } from "../../src/reliable/reliable_server.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
+import type { Conn } from "../../src/connection/types.ts";
 import { encodeHandshake, HELLO, WELCOME } from "../../src/reliable/_protocol.ts";
 import { type MemoryListener, MemoryNetwork } from "../_util/memory_conn.ts";
 import { macrotask } from "../_util/macrotask.ts";
@@ -102,16 +103,23 @@ export function labels(prefix: string, n: number, from = 1): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${i + from}`);
 }
 
-/** A raw peer on `network`: sends and reads session frames (u32be), nothing more. */
-export async function rawPeer(network: MemoryNetwork): Promise<{
+/** A raw peer: sends and reads session frames (u32be), nothing more. */
+export interface RawPeer {
   send(frame: Uint8Array): Promise<void>;
   next(): Promise<Uint8Array | undefined>;
   /** Half-closes: the peer sees the end; reading goes on. */
   closeWrite(): Promise<void>;
   close(): void;
-}> {
+}
+
+/** A raw peer on `network`: sends and reads session frames (u32be), nothing more. */
+export async function rawPeer(network: MemoryNetwork): Promise<RawPeer> {
+  return rawEnd(await network.dial());
+}
+
+/** A raw peer on one end of a connection (see {@linkcode rawPeer}). */
+export function rawEnd(conn: Conn): RawPeer {
   const framing = lengthPrefixed();
-  const conn = await network.dial();
   const writer = conn.writable.getWriter();
   const reader = conn.readable.getReader();
   const decoder = framing.decoder();

@@ -326,6 +326,62 @@ test("SessionMachine: unconfirmed data is replayed after the handshake, before n
   assert.deepEqual(take(s).deliveries, ["2", "3"]);
 });
 
+test("SessionMachine: frames the driver never handed to a connection (unwritten) are no replay, and a message first written among them is unsent again", () => {
+  const { c, s } = connectedPair();
+  s.send(entry("1"), T0);
+  s.send(entry("2"), T0);
+  assert.equal(take(s).writes.length, 2); // written, never confirmed
+  s.disconnected(T0 + 1, new Error("cut"));
+  c.disconnected(T0 + 1, new Error("cut"));
+  take(c);
+  // A connection whose HELLO is answered, and whose WELCOME and replay never go out.
+  const resume = (now: number): Uint8Array[] => {
+    c.tick(now);
+    c.dial = false;
+    c.connected(now);
+    s.connected(now);
+    for (const f of take(c).writes) s.receive(f, now);
+    return frames();
+  };
+  // The frames themselves, as the driver has them (take() copies them).
+  const frames = (): Uint8Array[] => {
+    const out = s.writes;
+    s.writes = [];
+    return out;
+  };
+  const held = resume(T0 + 2);
+  s.send(entry("3"), T0 + 2); // queued behind the WELCOME too
+  held.push(...frames());
+  assert.deepEqual(held.map((f) => f[0]), [WELCOME, DATA, DATA, DATA]);
+  assert.equal(s.resent, 2);
+  s.unwritten(held);
+  assert.equal(s.resent, 0, "no replay went out");
+  s.disconnected(T0 + 3, new Error("ended before its WELCOME was written"));
+  c.disconnected(T0 + 3, new Error("cut"));
+  take(c);
+  // The next connection replays "1" and "2" (sent before) and writes "3" for the first time.
+  const next = resume(T0 + 4);
+  assert.deepEqual(next.map((f) => f[0] === DATA ? text(f.subarray(17)) : f[0]), [
+    WELCOME,
+    "1",
+    "2",
+    "3",
+  ]);
+  assert.equal(s.resent, 2);
+  // Dropped unwritten again, then lost: "3" never left this side.
+  s.unwritten(next);
+  s.disconnected(T0 + 5, new Error("ended before its WELCOME was written"));
+  take(s);
+  s.tick(T0 + 5 + 30000);
+  const lost = take(s).events.find((e) => e.type === "sessionlost");
+  assert.ok(lost?.type === "sessionlost");
+  assert.deepEqual(
+    [lost.unknown.map((e) => e.token), lost.unsent.map((e) => e.token)],
+    [["1", "2"], ["3"]],
+  );
+  assert.equal(s.resent, 0);
+});
+
 test("SessionMachine: the send buffer is bounded and admits waiting messages in order as acks arrive", () => {
   // 3 messages of 36 bytes cost 100 each: a 250-byte buffer holds 2.
   const { c, s } = connectedPair({ sendBufferSize: 250 });

@@ -23,9 +23,10 @@ import type {
   ReliableCloseOptions,
   ReliableServer,
   ReliableSession,
+  SessionLostDetail,
 } from "../../src/reliable/types.ts";
 import { FakeClock, stoppableClock } from "../_util/fake_clock.ts";
-import { MemoryNetwork } from "../_util/memory_conn.ts";
+import { MemoryLink, MemoryListener, MemoryNetwork } from "../_util/memory_conn.ts";
 import { reliableServer } from "../../src/reliable/reliable_server.ts";
 import { LATE_TIMER_MS } from "../../src/reliable/_session_machine.ts";
 import type { Conn } from "../../src/connection/types.ts";
@@ -35,6 +36,7 @@ import {
   nextSession,
   once,
   outcome,
+  rawEnd,
   rawPeer,
   read,
   sayHello,
@@ -592,6 +594,74 @@ test(
         for (const peer of peers) peer.close();
         listener.close();
       }
+    }
+  },
+);
+
+test(
+  "reliable server: a replay held for a WELCOME that is never written (its connection ended first) is not counted in stats.resent, and a message written only into it is listed unsent when the session is lost",
+  { timeout: 10000 },
+  async () => {
+    // docs/protocol.md, "The handshake", step 4: a server writes the replay only once its WELCOME
+    // is written, and a connection seen to have ended by then gets none of it. Here the WELCOME's
+    // write waits (a link that takes one byte before its writes wait, and a peer that reads
+    // nothing) while the peer ends its side: the held replay goes nowhere.
+    const clock = new FakeClock();
+    const listener = new MemoryListener();
+    const server = reliableServer(listener, { clock, resumeTimeout: 1000 });
+    const id = new Uint8Array(16).fill(9);
+    const first = new MemoryLink();
+    const stale = new MemoryLink({ highWaterMark: 1 });
+    try {
+      listener.accept(first.server);
+      const peer = rawEnd(first.client);
+      await sayHello(peer, 9);
+      const session = await nextSession(server);
+      const replays: number[] = [];
+      session.addEventListener("resumed", (e) => replays.push(e.detail.replayed));
+      const outcomes = ["a", "b"].map((m) => outcome(session.send(m)));
+      // Both written to the first connection, never confirmed (the raw peer acks nothing).
+      assert.equal(dec((await peer.next())!.subarray(17)), "a");
+      assert.equal(dec((await peer.next())!.subarray(17)), "b");
+      const away = once(session, "reconnecting");
+      first.cut();
+      await away;
+      listener.accept(stale.server);
+      const abandoned = rawEnd(stale.client);
+      const resumed = once(session, "resumed");
+      void abandoned.send(encodeHandshake(HELLO, FLAG_RESUME, id, 0)).catch(() => {});
+      await resumed;
+      // The WELCOME is out on the connection but not written (nobody reads it): "a" and "b"
+      // wait behind it, and so does "c", sent now.
+      outcomes.push(outcome(session.send("c")));
+      await drainJobs();
+      const awayAgain = once(session, "reconnecting");
+      await abandoned.closeWrite();
+      await awayAgain;
+      // Nothing was replayed: the connection ended before its WELCOME was written. Before,
+      // resent was 2 ("a" and "b", counted as they were queued behind the WELCOME).
+      assert.equal(session.stats.resent, 0);
+      const lost = once<SessionLostDetail>(session, "sessionlost");
+      clock.advance(1000);
+      const { detail } = await lost;
+      // "a" and "b" reached the first connection; "c" never left the server. Before, "c" was
+      // listed unknown too (marked sent once it was queued behind the WELCOME).
+      assert.deepEqual(
+        [detail.unknown.map(dec), detail.unsent.map(dec)],
+        [["a", "b"], ["c"]],
+      );
+      assert.deepEqual(await Promise.all(outcomes), [
+        "SESSION_LOST",
+        "SESSION_LOST",
+        "SESSION_LOST",
+      ]);
+      // The resumed event came with the handshake, before the connection was seen to end.
+      assert.deepEqual(replays, [2]);
+    } finally {
+      first.cut();
+      stale.cut();
+      await server.close({ timeout: 0 });
+      listener.close();
     }
   },
 );
