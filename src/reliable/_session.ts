@@ -41,6 +41,7 @@ import { type Resolvers, resolvers } from "./_resolvers.ts";
 import {
   type Entry,
   ENTRY_COST,
+  hexStart,
   LATE_TIMER_MS,
   type LinkState,
   type MachineEvent,
@@ -834,7 +835,9 @@ export class Session extends EventTarget implements ReliableSession {
         held = this.#onBatch(link, result.value);
       }
     } catch (e) {
-      error = readError(e, this.#o.maxMessageSize);
+      // A client's first frame: the answer to its HELLO.
+      const answer = this.#dialFn !== undefined && this.#m.link === "handshaking";
+      error = readError(e, this.#o.maxMessageSize, answer);
     }
     if (link === this.#link) {
       this.#link = undefined;
@@ -1330,7 +1333,20 @@ export class Session extends EventTarget implements ReliableSession {
  * connection the peer closed, and one cut by a failed read (a reset, a
  * timeout) is that failure, with its code.
  */
-function readError(error: unknown, maxMessageSize: number): unknown {
+function readError(error: unknown, maxMessageSize: number, answer: boolean): unknown {
+  if (error instanceof FrameTooLargeError && answer) {
+    // No framewire reliable server answers a HELLO with more than HANDSHAKE_LIMIT bytes: say
+    // what the peer is likely to be (the decoder's hint: an HTTP server, TLS, text), else what
+    // its header was.
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, error.length);
+    return new ConnectionError(
+      `Cannot open session as the peer is not a framewire reliable server: it announced a frame of ${error.length} bytes where a frame before the handshake has at most ${error.limit}: ${
+        error.hint ?? `its header was ${hexStart(header)}`
+      }`,
+      { code: "PROTOCOL_ERROR", cause: error },
+    );
+  }
   if (error instanceof FrameTooLargeError) {
     // The server reads the HELLO with HANDSHAKE_LIMIT: a header that came with it was checked
     // against that limit, not the session's.

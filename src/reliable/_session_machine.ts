@@ -22,12 +22,14 @@ import {
   GOODBYE,
   type Handshake,
   HELLO,
+  HELLO_LENGTH,
   PROTOCOL_VERSION,
   readU64,
   REJECT,
   REJECT_CLOSING,
   REJECT_PROTOCOL,
   REJECT_VERSION,
+  SESSION_ID_LENGTH,
   setDataAck,
   setDataSeq,
   WELCOME,
@@ -534,7 +536,7 @@ export class SessionMachine {
       if (type === WELCOME) this.#onWelcome(frame, now);
       else if (type === GOODBYE && frame.length === ACK_LENGTH) this.#onGoodbye(frame, now);
       else if (type === REJECT && frame.length >= 2) this.#onReject(frame, now);
-      else this.#protocolError(now, `expected WELCOME, received frame type ${type}`);
+      else this.#notAServer(frame, now);
     } else {
       if (type === HELLO) this.#onHello(frame, now);
       else this.#protocolError(now, `expected HELLO, received frame type ${type}`);
@@ -1109,12 +1111,34 @@ export class SessionMachine {
   }
 
   #protocolError(now: number, message: string): void {
-    const error = new ConnectionError(
+    this.#linkFailed(
+      now,
       `Cannot read from connection as the peer broke the protocol: ${message}`,
-      {
-        code: "PROTOCOL_ERROR",
-      },
     );
+  }
+
+  /**
+   * Client: the answer to its HELLO is no WELCOME, GOODBYE or REJECT: the peer
+   * is no framewire reliable server (an echo server, a server of another
+   * protocol that speaks length-prefixed frames). Said with what it sent.
+   */
+  #notAServer(frame: Uint8Array, now: number): void {
+    const echo = frame.length === HELLO_LENGTH && frame[0] === HELLO &&
+      equalIds(frame.subarray(3, 3 + SESSION_ID_LENGTH), this.#id);
+    this.#linkFailed(
+      now,
+      `Cannot open session as the peer is not a framewire reliable server: ${
+        echo
+          ? "it sent this client's HELLO back (an echo server?)"
+          : `it answered the HELLO with a frame of ${plural(frame.length, "byte")}${
+            frame.length === 0 ? "" : ` (${hexStart(frame)})`
+          }, not a WELCOME, GOODBYE or REJECT`
+      }`,
+    );
+  }
+
+  #linkFailed(now: number, message: string): void {
+    const error = new ConnectionError(message, { code: "PROTOCOL_ERROR" });
     this.#closeLink("abort", error);
     this.disconnected(now, error);
   }
@@ -1187,6 +1211,12 @@ export class SessionMachine {
     if (this.#link !== "dialing") this.#link = "down";
     this.events.push({ type: "close", error, unconfirmed });
   }
+}
+
+/** The first bytes of `bytes` in hex, for an error message: at most 16, then "…". */
+export function hexStart(bytes: Uint8Array): string {
+  const shown = Array.from(bytes.subarray(0, 16), (b) => b.toString(16).padStart(2, "0"));
+  return bytes.length > 16 ? `${shown.join(" ")} …` : shown.join(" ");
 }
 
 function equalIds(a: Uint8Array, b: Uint8Array): boolean {
