@@ -519,7 +519,6 @@ export class SessionMachine {
     this.#lastHeard = now;
     const type = frame.length > 0 ? frame[0]! : -1;
     if (link === "up") {
-      this.#healthy = true;
       // The client sends nothing before it has the WELCOME: it has the new id.
       this.#lostPending = false;
       if (type === DATA) this.#onData(frame, now);
@@ -529,6 +528,11 @@ export class SessionMachine {
         const size = plural(frame.length, "byte");
         this.#protocolError(now, `unexpected frame type ${type} (${size})`);
       }
+      // The connection worked once it carried a frame that did not break the protocol (one that
+      // did dropped it, as a failed attempt: else a peer that breaks it at once on every
+      // connection, as a server with a larger maxMessageSize replaying a message too large for
+      // this side does, would be retried at once, for ever, whatever maxAttempts says).
+      if (this.#link === "up") this.#healthy = true;
       return;
     }
     // Handshaking.

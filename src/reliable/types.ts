@@ -453,7 +453,7 @@ export interface ReliableSessionOptions {
 /**
  * The reconnect schedule of a client, over consecutive failed attempts (a
  * refused connection, or one dropped before it carried a frame after its
- * handshake): attempt 1 is immediate, the first retry is immediate, then
+ * handshake that did not break the protocol): attempt 1 is immediate, the first retry is immediate, then
  * `base * factor^(n-2)` ms capped at `cap`, minus up to `jitter` of it at
  * random. A connection that worked resets the schedule. The client tries
  * for ever unless `maxAttempts` says otherwise.

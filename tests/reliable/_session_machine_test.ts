@@ -1865,6 +1865,44 @@ test("SessionMachine: a client takes REJECT for the version as final; a REJECT o
   }
 });
 
+test("SessionMachine: a connection whose first frame after the handshake breaks the protocol did not work: the client backs off, and maxAttempts counts it", () => {
+  // A server whose maxMessageSize is larger than the client's (within the framing's 1 KiB
+  // floor): its replay breaks the protocol on every connection, right after the WELCOME. Before,
+  // the frame counted as the connection working (#healthy was set before the frame was looked
+  // at): every retry was immediate, "attempt 1", for ever, whatever maxAttempts said.
+  const { c, s } = connectedPair({
+    maxMessageSize: 100,
+    backoff: { base: 100, factor: 2, cap: 1000, jitter: 0.5, maxAttempts: 4 },
+  });
+  s.send(entry("x".repeat(500)), T0);
+  let now = T0;
+  const seen: [string, number, number][] = [];
+  for (let round = 0; round < 10; round++) {
+    for (const f of take(s).writes) c.receive(f, now);
+    c.flush(now);
+    for (const e of take(c).events) {
+      if (e.type === "reconnecting") seen.push([e.type, e.attempt, e.delay]);
+      else if (e.type === "close") seen.push([e.type, 0, 0]);
+    }
+    if (c.state === "closed") break;
+    s.disconnected(now, new Error("dropped by the client"));
+    take(s);
+    now = c.deadline;
+    c.tick(now);
+    assert.equal(c.dial, true);
+    c.dial = false;
+    c.connected(now);
+    s.connected(now);
+    for (const f of take(c).writes) s.receive(f, now); // HELLO: WELCOME, then the replay
+  }
+  assert.deepEqual(seen, [
+    ["reconnecting", 2, 0],
+    ["reconnecting", 3, 100],
+    ["reconnecting", 4, 200],
+    ["close", 0, 0],
+  ]);
+});
+
 test("SessionMachine: before the handshake, a client takes only WELCOME, GOODBYE or REJECT, a server only HELLO", () => {
   const c = helloSent();
   const data = newDataFrame(new Uint8Array([1]));

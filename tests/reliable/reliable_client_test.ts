@@ -4098,6 +4098,50 @@ test("reliable: a peer's oversized or cut frame is reported as a ConnectionError
   }
 });
 
+test(
+  "reliable: a server whose replay breaks the client's protocol on every connection gets backed-off retries, counted against maxAttempts",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // The server's maxMessageSize is larger than the client's (both within the framing's 1 KiB
+    // floor): its message of 500 bytes is a protocol error to the client, replayed right after
+    // every WELCOME. Before, the frame counted as the connection working: every retry was
+    // immediate and "attempt 1", for ever (some 500 connections a second on loopback), whatever
+    // maxAttempts said.
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener);
+    const client = reliableClient(net.dialer, {
+      maxMessageSize: 100,
+      reconnect: { base: 1, maxAttempts: 3 },
+    });
+    try {
+      const reconnecting = events<{ attempt: number; error: Error }>(client, "reconnecting");
+      const closed = once<{ error: Error }>(client, "close");
+      const session = await nextSession(server);
+      session.send(new Uint8Array(500)).catch(() => {});
+      const attempts: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const { detail } = await reconnecting.next();
+        attempts.push(detail.attempt);
+        assert.match(detail.error.message, /DATA payload of 500 bytes exceeds maxMessageSize 100/);
+      }
+      assert.deepEqual(attempts, [2, 3]);
+      const { error } = (await closed).detail;
+      assert.match(
+        error.message,
+        /^Cannot reconnect as 3 attempts in a row failed \(reconnect.maxAttempts: 3\): the last could not read from connection as the peer broke the protocol: DATA payload of 500 bytes/,
+      );
+      assert.equal(net.dials, 3);
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
+  },
+);
+
 test("reliable: a frame cut by a reset is reported with the reset's code, not as a peer's close", {
   timeout: 10000,
 }, async () => {
