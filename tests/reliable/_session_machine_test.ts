@@ -621,6 +621,44 @@ test("SessionMachine: a connection that drops right after its handshake counts a
   assert.equal(event!.delay, 0);
 });
 
+test("SessionMachine: connections that complete their handshake and drop before any frame count against maxAttempts too", () => {
+  // The rule chosen over DESIGN.md's "a connection that completed its handshake resets the
+  // schedule" (docs/protocol.md, "Reconnecting"): a handshake alone shows nothing working. Else a
+  // server that answers WELCOME and drops (or one whose connections break at once after it) would
+  // never be given up on, whatever maxAttempts said.
+  const c = new SessionMachine(
+    options("client", {
+      backoff: { base: 100, factor: 2, cap: 1000, jitter: 0.5, maxAttempts: 3 },
+    }),
+    T0,
+  );
+  const s = new SessionMachine(options("server"), T0);
+  let now = T0;
+  const seen: (number | string)[] = [];
+  for (let i = 0; i < 5 && c.state !== "closed"; i++) {
+    now = c.deadline;
+    c.tick(now);
+    c.dial = false;
+    c.connected(now);
+    s.connected(now);
+    for (const f of take(c).writes) s.receive(f, now);
+    for (const f of take(s).writes) c.receive(f, now);
+    c.disconnected(now, new Error("dropped"));
+    s.disconnected(now, new Error("dropped"));
+    take(s);
+    for (const e of take(c).events) {
+      if (e.type === "reconnecting") seen.push(e.attempt);
+      if (e.type === "close") seen.push(e.error!.message);
+    }
+  }
+  assert.deepEqual(seen, [
+    2,
+    3,
+    "Cannot reconnect as 3 attempts in a row failed (reconnect.maxAttempts: 3): dropped",
+  ]);
+  assert.equal(c.reconnects, 2, "every handshake completed");
+});
+
 test("SessionMachine: close waits for confirmations, then GOODBYE both ways ends both ends", () => {
   const { c, s } = connectedPair();
   c.send(entry("last"), T0);
