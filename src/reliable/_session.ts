@@ -647,7 +647,7 @@ export class Session extends EventTarget implements ReliableSession {
           : signal!.reason,
       );
     }
-    let frame: Uint8Array;
+    let frame: Uint8Array<ArrayBuffer>;
     if (bytes === undefined) {
       const made = this.#frames.textFrame(payload as string, max);
       // Its UTF-8 length, over `max`: nothing was taken from the slab, nor copied.
@@ -1390,7 +1390,7 @@ function readError(error: unknown, maxMessageSize: number, answer: boolean): unk
   return error;
 }
 
-function payloadOf(entry: Entry): Uint8Array {
+function payloadOf(entry: Entry): Uint8Array<ArrayBuffer> {
   return entry.frame.subarray(DATA_HEADER);
 }
 

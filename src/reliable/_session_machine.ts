@@ -41,8 +41,11 @@ import type { ReliableSessionState } from "./types.ts";
 export interface Entry {
   /** Its sequence number (0 until accepted). */
   seq: number;
-  /** The whole DATA frame; the payload is `frame.subarray(DATA_HEADER)`. */
-  readonly frame: Uint8Array;
+  /**
+   * The whole DATA frame, a copy of the payload in framewire's own memory; the
+   * payload is `frame.subarray(DATA_HEADER)`.
+   */
+  readonly frame: Uint8Array<ArrayBuffer>;
   /** Payload bytes. */
   readonly size: number;
   /**

@@ -298,7 +298,13 @@ export interface ResumedDetail {
   readonly replayed: number;
 }
 
-/** `detail` of the `sessionlost` event. */
+/**
+ * `detail` of the `sessionlost` event. Its messages are the session's own
+ * copies of what was sent, backed by an `ArrayBuffer` (never shared memory,
+ * even when the payload given to `send` was): they go to APIs typed for
+ * `ArrayBuffer`-backed views (`new Blob([message])`, `crypto.subtle.digest()`)
+ * as they are.
+ */
 export interface SessionLostDetail {
   /**
    * Messages that were sent and never confirmed: the peer may or may not have
@@ -306,16 +312,20 @@ export interface SessionLostDetail {
    * whose signal aborted after the message was buffered has rejected with
    * the abort reason already, and is listed all the same).
    */
-  readonly unknown: Uint8Array[];
+  readonly unknown: Uint8Array<ArrayBuffer>[];
   /**
    * Messages that never left this side (buffered or waiting for room): the
    * peer did not get them. Their `send` promises reject with `SESSION_LOST`
    * too; the application decides what to send again.
    */
-  readonly unsent: Uint8Array[];
+  readonly unsent: Uint8Array<ArrayBuffer>[];
 }
 
-/** `detail` of the `close` event. */
+/**
+ * `detail` of the `close` event. Its messages are, as
+ * {@linkcode SessionLostDetail}'s, the session's own copies, backed by an
+ * `ArrayBuffer`.
+ */
 export interface CloseDetail {
   /**
    * Why the session ended, or `undefined` for a graceful close. After this
@@ -331,7 +341,7 @@ export interface CloseDetail {
    * peer closed first (its GOODBYE), those it will never take. Messages in
    * doubt when the session was lost are in the `sessionlost` event instead.
    */
-  readonly unconfirmed: Uint8Array[];
+  readonly unconfirmed: Uint8Array<ArrayBuffer>[];
 }
 
 /** The timers a session uses; pass a fake one to test with virtual time. */

@@ -1028,17 +1028,31 @@ test("reliable: a restarted server is detected; unknown and unsent messages are 
   const client = reliableClient(net.dialer);
   try {
     const inFlight = await serverDiesWithOneInDoubt(net, server, client);
-    const unsent = track(client.send("unsent"));
+    // A payload in shared memory: the event still hands back a copy in an ArrayBuffer.
+    const shared = new Uint8Array(new SharedArrayBuffer(6));
+    shared.set(new TextEncoder().encode("unsent"));
+    const unsent = track(client.send(shared));
     // A new server process, knowing nothing.
     const second = server.restart();
     const lost = once<{ unknown: Uint8Array[]; unsent: Uint8Array[] }>(client, "sessionlost");
-    // The event map types each event's detail (this line does not compile without it).
+    // The event map types each event's detail (this line does not compile without it), and its
+    // messages as ArrayBuffer-backed: a Blob takes them without a cast (BlobPart is no
+    // Uint8Array<SharedArrayBuffer>).
     const typed: number[] = [];
-    client.addEventListener("sessionlost", (event) => typed.push(event.detail.unknown.length));
+    const blobs: Blob[] = [];
+    client.addEventListener("sessionlost", (event) => {
+      typed.push(event.detail.unknown.length);
+      blobs.push(new Blob(event.detail.unknown), new Blob(event.detail.unsent));
+    });
     const { detail } = await lost;
     assert.deepEqual(typed, [1]);
     assert.deepEqual(detail.unknown.map((b) => new TextDecoder().decode(b)), ["in-flight"]);
     assert.deepEqual(detail.unsent.map((b) => new TextDecoder().decode(b)), ["unsent"]);
+    for (const message of [...detail.unknown, ...detail.unsent]) {
+      assert.ok(message.buffer instanceof ArrayBuffer, Object.prototype.toString.call(message));
+    }
+    assert.notEqual(detail.unsent[0]!.buffer, shared.buffer);
+    assert.deepEqual(await Promise.all(blobs.map((blob) => blob.text())), ["in-flight", "unsent"]);
     assert.equal(await outcome(inFlight.promise), "SESSION_LOST");
     assert.equal(await outcome(unsent.promise), "SESSION_LOST");
     assert.equal(client.state, "open");
