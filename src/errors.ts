@@ -201,6 +201,11 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
  */
 export class FrameTooLargeError extends FramingError {
   /**
+   * Always `"FRAME_TOO_LARGE"`: a `switch` on the `code` of a union of these classes
+   * narrows to this one.
+   */
+  declare readonly code: "FRAME_TOO_LARGE";
+  /**
    * The declared (or, for delimiter formats, the reached) frame length; with
    * `atLeast` (a netstring's), what its digits read so far declare.
    */
@@ -281,6 +286,11 @@ export interface TruncatedFrameErrorOptions extends ErrorOptions {
  * ```
  */
 export class TruncatedFrameError extends FramingError {
+  /**
+   * Always `"TRUNCATED_FRAME"`: a `switch` on the `code` of a union of these classes
+   * narrows to this one.
+   */
+  declare readonly code: "TRUNCATED_FRAME";
   /** Which part of the frame was cut. */
   readonly part: "header" | "payload";
   /**
@@ -346,6 +356,11 @@ export class TruncatedFrameError extends FramingError {
  * ```
  */
 export class MalformedHeaderError extends FramingError {
+  /**
+   * Always `"MALFORMED_HEADER"`: a `switch` on the `code` of a union of these classes
+   * narrows to this one.
+   */
+  declare readonly code: "MALFORMED_HEADER";
   /** The offending bytes, in hex, separated by spaces. */
   readonly bytes: string;
 

@@ -61,6 +61,35 @@ test("FramingError subclasses carry stable codes, names and fields", () => {
   }
 });
 
+/**
+ * What a decoder may throw, told apart by `code` alone: each class's `code` is its literal, so the
+ * switch narrows to the class and its fields (without that, `error.length` does not type-check and
+ * the function may return undefined; `deno check` fails).
+ */
+function describeDecodeError(
+  error: FrameTooLargeError | TruncatedFrameError | MalformedHeaderError,
+): string {
+  switch (error.code) {
+    case "FRAME_TOO_LARGE":
+      return `${error.length} > ${error.limit}`;
+    case "TRUNCATED_FRAME":
+      return `${error.part}: ${error.received} of ${error.expected}`;
+    case "MALFORMED_HEADER":
+      return error.bytes;
+  }
+}
+
+test("FramingError subclasses: a switch on code narrows a union of them to each class", () => {
+  assert.deepEqual(
+    [
+      new FrameTooLargeError(9, 8),
+      new TruncatedFrameError("payload", 1, { expected: 3 }),
+      new MalformedHeaderError("bad", new Uint8Array([0x7a])),
+    ].map(describeDecodeError),
+    ["9 > 8", "payload: 1 of 3", "7a"],
+  );
+});
+
 test("MalformedHeaderError names TLS and HTTP when a text header meets them", () => {
   const tls = decimalHeader().decoder();
   tls.push(new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5]));
