@@ -18,6 +18,11 @@
  *    and src/: scripts/doc_examples.ts says which and where) runs from that
  *    project on Node 24 and on Bun, one line each, and type-checks against the
  *    published types with the strict nodenext consumer's settings.
+ * 6. An application's code that must need no cast (tests/fixtures/types/consumer.ts,
+ *    importing all five exports) type-checks against the published types with
+ *    those settings under moduleResolution nodenext and node16 (Node's types)
+ *    and bundler (the DOM's alone); so do a `module: commonjs` project and a
+ *    `.cts` file's `require()`.
  *
  * This is the job dnt usually does; dnt and `@std/*` are on JSR only, which
  * this project's machines cannot reach.
@@ -73,6 +78,33 @@ function run(cmd: string, args: string[], cwd = root): string {
     if (typeof stdout === "string") process.stderr.write(stdout);
     throw error;
   }
+}
+
+/**
+ * tests/fixtures/types/consumer.ts with its imports of the sources turned into the package's
+ * (`../../../src/adapters/node.ts` -> `@framewire/framewire/node`, one for each export).
+ */
+function consumerOfPackage(): string {
+  let text = readFileSync(join(root, "tests", "fixtures", "types", "consumer.ts"), "utf8");
+  for (const [key, path] of Object.entries(denoJson.exports as Record<string, string>)) {
+    const source = JSON.stringify("../../../" + path.replace(/^\.\//, ""));
+    text = text.replaceAll(
+      `from ${source}`,
+      `from ${JSON.stringify(denoJson.name + key.slice(1))}`,
+    );
+  }
+  const left = /from "\.[^"]*"/.exec(text);
+  if (left !== null) throw new Error(`build_npm: consumer.ts imports no export: ${left[0]}`);
+  return text;
+}
+
+/** Node's types, from this project's node_modules (a scratch project has none of its own). */
+const nodeTypes = { types: ["node"], typeRoots: [join(root, "node_modules", "@types")] };
+
+/** Writes a tsconfig.json to `path` for `files` (relative to it), then type-checks them with tsc. */
+function typeCheck(path: string, compilerOptions: Record<string, unknown>, files: string[]): void {
+  writeFileSync(path, JSON.stringify({ compilerOptions, files }));
+  run(bin("tsc"), ["-p", path], dirname(path));
 }
 
 function walk(dir: string, files: string[] = []): string[] {
@@ -336,6 +368,9 @@ export function wrap(conn: Conn): FramedConnection {
 export const session: ReliableSession = reliableClient(() => Promise.reject(new Error(String(port))));
 `,
   );
+  // An application's code, cast-free (tests/fixtures/types/consumer.ts: `deno check` checks it
+  // against the sources), importing every subpath export of the package.
+  writeFileSync(join(scratch, "consumer.ts"), consumerOfPackage());
   // A CommonJS consumer: require() of the ESM package (TypeScript 5.8+ under nodenext).
   writeFileSync(
     join(scratch, "require.cts"),
@@ -348,30 +383,26 @@ const api: { connect: typeof node.connect; isReset: typeof isReset } = { connect
 export = api;
 `,
   );
-  writeFileSync(
-    join(scratch, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        target: "es2022",
-        module: "nodenext",
-        moduleResolution: "nodenext",
-        // A Node-only consumer: no DOM lib, Node's own types (the web globals come from there).
-        lib: ["es2023", "esnext.disposable"],
-        types: ["node"],
-        typeRoots: [join(root, "node_modules", "@types")],
-        ...STRICT_CONSUMER,
-      },
-      files: [
-        "types.ts",
-        "require.cts",
-        // Each example once: its Node version, or its Bun one if Node does not run it.
-        ...readdirSync(examples).filter((name, _, names) =>
-          name.endsWith("_node.ts") || !names.includes(name.replace(/_bun\.ts$/, "_node.ts"))
-        ).map((name) => join("examples", name)),
-      ],
-    }),
-  );
-  run(bin("tsc"), ["-p", join(scratch, "tsconfig.json")], scratch);
+  // A Node-only consumer: no DOM lib, Node's own types (the web globals come from there).
+  const nodeConsumer = (module: "nodenext" | "node16") => ({
+    target: "es2022",
+    module,
+    moduleResolution: module,
+    lib: ["es2023", "esnext.disposable"],
+    ...nodeTypes,
+    ...STRICT_CONSUMER,
+  });
+  typeCheck(join(scratch, "tsconfig.json"), nodeConsumer("nodenext"), [
+    "types.ts",
+    "consumer.ts",
+    "require.cts",
+    // Each example once: its Node version, or its Bun one if Node does not run it.
+    ...readdirSync(examples).filter((name, _, names) =>
+      name.endsWith("_node.ts") || !names.includes(name.replace(/_bun\.ts$/, "_node.ts"))
+    ).map((name) => join("examples", name)),
+  ]);
+  // The same application under node16 (what differs from nodenext: no require() of ESM).
+  typeCheck(join(scratch, "tsconfig.node16.json"), nodeConsumer("node16"), ["consumer.ts"]);
   // A CommonJS project of the older kind: "module": "commonjs" (moduleResolution node10, which
   // ignores `exports`), its imports compiled to require(), and an older lib (es2021, as in
   // @tsconfig/node16): the types bring es2022.error (ErrorOptions) themselves.
@@ -391,25 +422,18 @@ export type L = Listener;
 export const run: (args: string[]) => Promise<number> = main;
 `,
   );
-  writeFileSync(
-    join(scratch, "legacy", "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        target: "es2022",
-        module: "commonjs",
-        lib: ["es2021"],
-        types: ["node"],
-        typeRoots: [join(root, "node_modules", "@types")],
-        strict: true,
-        noEmit: true,
-        skipLibCheck: false,
-      },
-      files: ["legacy.ts"],
-    }),
-  );
-  run(bin("tsc"), ["-p", join(scratch, "legacy", "tsconfig.json")], scratch);
+  typeCheck(join(scratch, "legacy", "tsconfig.json"), {
+    target: "es2022",
+    module: "commonjs",
+    lib: ["es2021"],
+    ...nodeTypes,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+  }, ["legacy.ts"]);
   // A browser-style consumer: DOM lib (the web streams), no @types/node, no esnext lib. The types
-  // bring esnext.disposable (AsyncDisposable) themselves; the node adapter needs @types/node.
+  // bring esnext.disposable (AsyncDisposable) themselves, and no subpath's types need Node's,
+  // Deno's or Bun's (the application imports all five).
   writeFileSync(
     join(scratch, "web.ts"),
     `import { framed, lengthPrefixed, type Conn, type FramedConnection } from "@framewire/framewire";
@@ -418,28 +442,17 @@ export function wrap(conn: Conn, options?: { highWaterMark?: number | undefined 
 }
 `,
   );
-  writeFileSync(
-    join(scratch, "tsconfig.web.json"),
-    JSON.stringify({
-      compilerOptions: {
-        target: "es2022",
-        module: "esnext",
-        moduleResolution: "bundler",
-        lib: ["es2022", "dom"],
-        types: [],
-        strict: true,
-        exactOptionalPropertyTypes: true,
-        noEmit: true,
-        skipLibCheck: false,
-      },
-      files: ["web.ts"],
-    }),
-  );
-  run(bin("tsc"), ["-p", join(scratch, "tsconfig.web.json")], scratch);
+  typeCheck(join(scratch, "tsconfig.web.json"), {
+    target: "es2022",
+    module: "esnext",
+    moduleResolution: "bundler",
+    lib: ["es2022", "dom"],
+    types: [],
+    ...STRICT_CONSUMER,
+  }, ["web.ts", "consumer.ts"]);
   console.log(
     "types ok: a strict nodenext TypeScript consumer (ESM, require() and the docs' examples) " +
-      "type-checks, " +
-      "a module: commonjs one (node10), and a DOM-only one",
+      "type-checks, a node16 one, a module: commonjs one (node10), and a DOM-only bundler one",
   );
   process.stdout.write(run(bin("publint"), ["--strict", out]));
 } finally {
