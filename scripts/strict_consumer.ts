@@ -11,6 +11,8 @@ export const STRICT_CONSUMER: Readonly<Record<string, unknown>> = {
   exactOptionalPropertyTypes: true,
   noUncheckedIndexedAccess: true,
   noPropertyAccessFromIndexSignature: true,
+  noImplicitOverride: true,
+  noFallthroughCasesInSwitch: true,
   verbatimModuleSyntax: true,
   isolatedDeclarations: true,
   declaration: true,

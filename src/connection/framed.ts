@@ -1494,6 +1494,7 @@ class Framed implements FramedConnection {
         }
         // Not lowered: a send released above may have resolved beyond this write's frame.
         if (wireEnd > this.#promised) this.#promised = wireEnd;
+        return undefined;
       },
       // Closing the writable half-closes the connection, as closing a Conn's writable does.
       close: () => {

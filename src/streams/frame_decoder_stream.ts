@@ -140,6 +140,7 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
           });
         }
         decode(chunk);
+        return undefined;
       },
       close() {
         let error: { error: unknown } | undefined;

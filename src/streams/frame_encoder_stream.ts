@@ -143,6 +143,7 @@ export class FrameEncoderStream {
         }
         // Backpressure: wait while `coalesce` bytes (with 0: any) are queued for the consumer.
         if ((readableController.desiredSize ?? 1) <= 0) return waiting.wait();
+        return undefined;
       },
       close() {
         coalescer.flush();
