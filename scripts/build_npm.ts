@@ -322,8 +322,13 @@ console.log("require() ok for every entry point");
   process.stdout.write(run(bin("bun"), ["smoke.mjs"], scratch));
   // The machine's own Node, if older than the pinned one (Node 20 lacks Promise.withResolvers).
   const older = olderNode();
-  if (older !== undefined) process.stdout.write(run(older, ["smoke.mjs"], scratch));
-  else console.log("no Node from 20 up to the pinned one's major on PATH: no smoke test on it");
+  if (older !== undefined) {
+    process.stdout.write(run(older, ["smoke.mjs"], scratch));
+    // And require(), where it loads ESM (Node 20.19 and 22.12 on; the README says so).
+    if (run(older, ["-p", "process.features.require_module === true"]).trim() === "true") {
+      process.stdout.write(run(older, ["require.cjs"], scratch));
+    }
+  } else console.log("no Node from 20 up to the pinned one's major on PATH: no smoke test on it");
   // 5. The docs' examples, as a user would run them (a TypeScript file each, Node's type
   // stripping): written into examples/, type-checked with types.ts below.
   const examples = join(scratch, "examples");
