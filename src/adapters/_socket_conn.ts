@@ -712,6 +712,16 @@ export class SocketConn implements Conn {
     handle.finish();
   }
 
+  /**
+   * The adapter closed the socket itself while reading still has bytes it
+   * kept to hand out, then the failure (Deno, after a failed write):
+   * `closed` resolves now, read or not; `terminated()` still follows once
+   * reading is over or at `close()`.
+   */
+  released(): void {
+    this.#resolveClosed();
+  }
+
   /** The socket is fully closed (the adapter's last event). */
   terminated(): void {
     clearTimeout(this.#finishTimer);

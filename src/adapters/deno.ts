@@ -137,22 +137,25 @@ function wrap(
     op = p.catch(() => {});
     return p;
   };
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
+  const closeRaw = (): void => {
     try {
       raw.close();
     } catch {
       // already closed
     }
+  };
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    closeRaw();
     Promise.all([reads, direct, op, drained]).then(() => conn.terminated());
   };
   // A write or FIN failed on the socket (a reset, say): Node and Bun release it then, by
   // themselves, and so does this adapter, so that a conn nobody reads or closes does not keep it
   // (it did, until reading saw the end). Reads still get what the kernel held of the peer's bytes
   // (kept: after the read in progress, up to READ_HIGH_WATER_MARK more, as the other adapters'
-  // queue), then the failure; `closed` resolves once they have seen it (or at close()).
+  // queue), then the failure; `closed` resolves once the socket is closed, read or not.
   let kept: Uint8Array[] | undefined;
   let failure: unknown;
   let keptEnd = false;
@@ -179,11 +182,8 @@ function wrap(
       }
     };
     drained = drain().catch(() => {}).finally(() => {
-      try {
-        raw.close();
-      } catch {
-        // already closed
-      }
+      closeRaw();
+      conn.released();
     });
     throw cause;
   };

@@ -17,6 +17,22 @@ function fixture(file: string): string {
   return readFileSync(`${root}/tests/fixtures/tls/${file}`, "utf8");
 }
 
+/**
+ * Resolves once `promise` has, or fails the test after `ms` (a deadline, not a pause: a promise
+ * that never settles otherwise ends the test only at its timeout, saying nothing).
+ */
+async function settles(promise: Promise<unknown>, what: string, ms = 5000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled after ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs `body` with a Deno adapter client and the server end it connected to, then closes both. */
 async function withDenoPair(body: (client: Conn, server: Conn) => Promise<void>): Promise<void> {
   const { connect, listen } = await import("../../src/adapters/deno.ts");
@@ -359,6 +375,8 @@ test(
         unix.close();
         // Before, the socket stayed open until something read to the end.
         assert.deepEqual(await socketsLeftOpen(before), [], "Unix: sockets left open");
+        // And `closed` resolved only once something had (mutant: no conn.released()).
+        await settles(client.closed, "Unix: closed, unread");
         const buf = new Uint8Array(8);
         assert.equal(new TextDecoder().decode(buf.subarray(0, (await client.read!(buf))!)), "bye");
         // A clean end, as it read before the failed write (mutant: the reset reported instead).
@@ -385,6 +403,7 @@ test(
         await writeUntilFailed(client);
         // Before, the socket stayed open until something read to the end.
         assert.deepEqual(await socketsLeftOpen(before), [], "TCP: sockets left open");
+        await settles(client.closed, "TCP: closed, unread");
         let got = first.value!.length;
         const failure = await (async () => {
           for (;;) {
