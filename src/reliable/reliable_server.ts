@@ -288,7 +288,21 @@ class Server implements ReliableServer {
           closeQuietly(result.value);
           return;
         }
-        const handshake = this.#handshake(result.value);
+        // The first frames with a small limit: a peer that sends a large header first gets no
+        // maxMessageSize buffer for it (it would hold one until deadPeerTimeout).
+        const framing = handshakeFraming(this.#o.maxMessageSize);
+        let link: Link;
+        try {
+          link = openLink(result.value, framing.framing);
+        } catch (error) {
+          // Not a Conn that framed() takes (a listener of one's own that yields something else,
+          // or a Conn without closeWrite): the listener's fault, not a peer's, and every
+          // connection it yields would be dropped alike. It fails as a listener that throws does:
+          // the iteration ends with framed()'s TypeError.
+          closeQuietly(result.value);
+          throw error;
+        }
+        const handshake = this.#handshake(link, framing);
         handshakes.add(handshake);
         // Not quiet: #handshake handles its failures; one that escapes is a bug to see.
         void handshake.finally(() => handshakes.delete(handshake));
@@ -309,19 +323,11 @@ class Server implements ReliableServer {
     for (const waiter of waiters) waiter({ value: undefined, done: true });
   }
 
-  async #handshake(conn: Conn): Promise<void> {
+  async #handshake(
+    link: Link,
+    handshake: ReturnType<typeof handshakeFraming>,
+  ): Promise<void> {
     const clock = this.#o.clock;
-    let link: Link;
-    // The first frames with a small limit: a peer that sends a large header first gets no
-    // maxMessageSize buffer for it (it would hold one until deadPeerTimeout).
-    const handshake = handshakeFraming(this.#o.maxMessageSize);
-    try {
-      link = openLink(conn, handshake.framing);
-    } catch {
-      // Not a Conn (a listener that yields something else): nothing to serve.
-      closeQuietly(conn);
-      return;
-    }
     this.#handshaking.add(link);
     // Overdue, the timer gives I/O its grace first: a HELLO that arrived while the process did
     // not run (see Session's #onTimer) is read only after the timer; dropped unread, its client's

@@ -578,7 +578,10 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
  * The sessions accepted by {@linkcode reliableServer}. The iteration ends at
  * `close()`, or once the listener has ended and the handshakes under way are
  * done (no new session can come); if the listener failed, the first `next()`
- * to get there rejects with its error. Sessions held carry on either way.
+ * to get there rejects with its error. A listener that yields a connection
+ * `framed()` refuses (not an object, or without `close()` or `closeWrite()`)
+ * fails so too, with `framed()`'s `TypeError`: the connection is closed and
+ * the listener no longer iterated. Sessions held carry on either way.
  */
 export interface ReliableServer extends AsyncIterable<ReliableSession> {
   /** Sessions currently held (open or waiting for their client). */

@@ -2078,35 +2078,46 @@ test("reliable: a server that accepts and drops at once gets backed-off retries"
   }
 });
 
-test("reliable: a listener that yields something other than a Conn is passed over", {
-  timeout: 10000,
-}, async () => {
-  const net = new MemoryNetwork();
-  const real = net.listen();
-  // Before: closing the non-Conn threw in a promise nobody awaited (an unhandled rejection,
-  // which ends a Node process).
-  let closed = 0;
-  const listener = {
-    async *[Symbol.asyncIterator](): AsyncGenerator<Conn> {
-      yield undefined as unknown as Conn;
-      yield null as unknown as Conn;
+test(
+  "reliable: a listener that yields something other than a Conn fails the server's iteration with a TypeError",
+  {
+    timeout: 10000,
+  },
+  async () => {
+    // Before, passed over without a word (and before that, closing the non-Conn threw in a promise
+    // nobody awaited: an unhandled rejection, which ends a Node process). Now it fails as a
+    // listener that throws does; one that can be closed is closed.
+    const cases: [unknown, RegExp][] = [
+      [undefined, /conn must be a Conn: received undefined/],
+      [null, /conn must be a Conn: received null/],
       // Something that can be closed, though no Conn: closed (it may hold a socket).
-      yield { close: () => closed++ } as unknown as Conn;
-      yield* real;
-    },
-  };
-  const server = reliableServer(listener as unknown as typeof real);
-  const client = reliableClient(net.dialer);
-  try {
-    const [session] = await Promise.all([nextSession(server), client.send("served")]);
-    assert.deepEqual(await read(session, 1), ["served"]);
+      [{ close: () => closed++ }, /conn\.closeWrite must be a function: received undefined/],
+    ];
+    let closed = 0;
+    for (const [item, message] of cases) {
+      const net = new MemoryNetwork();
+      const real = net.listen();
+      const listener = {
+        async *[Symbol.asyncIterator](): AsyncGenerator<Conn> {
+          yield item as Conn;
+          yield* real;
+        },
+      };
+      const server = reliableServer(listener as unknown as typeof real);
+      try {
+        await assert.rejects(nextSession(server), { name: "TypeError", message });
+        assert.deepEqual(await server[Symbol.asyncIterator]().next(), {
+          value: undefined,
+          done: true,
+        });
+      } finally {
+        await server.close();
+        real.close();
+      }
+    }
     assert.equal(closed, 1);
-  } finally {
-    await client.close();
-    await server.close();
-    real.close();
-  }
-});
+  },
+);
 
 test("reliable: a dial function that throws fails like a dial", {
   timeout: 10000,

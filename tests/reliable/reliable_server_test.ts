@@ -665,3 +665,51 @@ test(
     }
   },
 );
+
+test(
+  "reliable server: a listener that yields a Conn framed() refuses (no closeWrite) fails the iteration with framed()'s TypeError, as a failed listener does; the Conn is closed",
+  { timeout: 10000 },
+  async () => {
+    // A transport of one's own (docs/adapters.md, "A Conn of your own") that forgot closeWrite:
+    // before, the server closed each such connection and said nothing, so the application saw a
+    // server that never got a session and its clients saw connections closed unanswered.
+    let closed = 0;
+    const conn = {
+      readable: new ReadableStream<Uint8Array>(),
+      writable: new WritableStream<Uint8Array>(),
+      localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 2 },
+      close: () => void closed++,
+      closed: Promise.resolve(),
+    } as unknown as Conn;
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => end = resolve);
+    let next = 0;
+    const listener: AsyncIterable<Conn> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Conn>> => {
+          if (next++ === 0) return { value: conn, done: false };
+          await ended;
+          return { value: undefined, done: true };
+        },
+      }),
+    };
+    const server = reliableServer(listener);
+    try {
+      const sessions = server[Symbol.asyncIterator]();
+      const first = track(sessions.next());
+      await drainJobs();
+      assert.ok(first.settled(), "the iteration goes on waiting (the bad Conn went unreported)");
+      await assert.rejects(first.promise, {
+        name: "TypeError",
+        message: /^Cannot frame connection as conn\.closeWrite must be a function/,
+      });
+      assert.deepEqual(await sessions.next(), { value: undefined, done: true });
+      assert.equal(closed, 1, "the Conn was closed");
+      assert.equal(next, 1, "the listener was iterated on after it");
+    } finally {
+      end();
+      await server.close();
+    }
+  },
+);
