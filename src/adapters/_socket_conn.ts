@@ -73,6 +73,14 @@ export function socketAddr(
  */
 export const tlsClose = { limit: 1000 };
 
+/**
+ * How long (ms) a socket whose write failed may stay open for the peer's last bytes or its end
+ * before it is cut (Deno, Bun). After a reset they come at once; a peer that is still there and
+ * silent (a Unix peer that shut down only its reading, which fails writes) would otherwise keep
+ * the socket, and the process alive, until it sends or closes. Node closes it at the failure.
+ */
+export const FAILED_WRITE_LIMIT = 1000;
+
 /** The runtime operations a SocketConn drives. */
 export interface SocketHandle {
   /** Stop delivering data (backpressure); idempotent. */

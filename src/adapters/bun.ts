@@ -59,7 +59,7 @@ import {
 } from "./_errors.ts";
 import { dialAddresses } from "./_dial_addresses.ts";
 import { QueueListener, tlsHandshake } from "./_queue_listener.ts";
-import { allocUnsafeWith, socketAddr, SocketConn } from "./_socket_conn.ts";
+import { allocUnsafeWith, FAILED_WRITE_LIMIT, socketAddr, SocketConn } from "./_socket_conn.ts";
 import { detachedPayload } from "../framing/_options.ts";
 
 /** Frames are copied into unpooled memory that is not zero-filled first (see allocUnsafeWith). */
@@ -132,6 +132,8 @@ class Link {
   #settle: ((error?: unknown) => void) | undefined;
   /** A write found the socket gone (reset): Bun then reports a plain end, which is not one. */
   #gone = false;
+  /** Cuts the socket FAILED_WRITE_LIMIT after a failed write, unless it closed by then. */
+  #cut: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: BunSocket, unixPath: string | undefined, tls: boolean, target?: TcpAddr) {
     this.#socket = socket;
@@ -166,6 +168,11 @@ class Link {
     if (n < 0) {
       // Over TCP the peer's kernel answered with RST; a Unix socket has none, its peer closed.
       this.#gone = this.conn.remoteAddr.transport === "tcp";
+      // Bun then closes the socket itself, at the reset or the peer's close. Not for a Unix peer
+      // that shut down only its reading (writes fail, it may never send or close): the socket
+      // stayed open, and kept the process alive, until it did. Reading gets what came before,
+      // then the failure, as on Deno (see FAILED_WRITE_LIMIT).
+      this.#cut ??= setTimeout(() => this.conn.error(socketGone()), FAILED_WRITE_LIMIT);
       return Promise.reject(socketGone());
     }
     // Bun wrote part of it and keeps nothing: the rest goes out on drain.
@@ -206,6 +213,7 @@ class Link {
 
   /** The socket closed: fail the write in progress, then end the conn. */
   close(error?: Error): void {
+    clearTimeout(this.#cut);
     const failure = error ?? (this.#gone ? socketGone() : undefined);
     if (failure !== undefined) this.conn.error(failure);
     this.#rest = undefined;

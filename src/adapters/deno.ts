@@ -53,7 +53,7 @@ import {
   throwIfAborted,
   unixBindPath,
 } from "./_errors.ts";
-import { READ_HIGH_WATER_MARK, SocketConn } from "./_socket_conn.ts";
+import { FAILED_WRITE_LIMIT, READ_HIGH_WATER_MARK, SocketConn } from "./_socket_conn.ts";
 import { detachedPayload, isDetachedError } from "../framing/_options.ts";
 import { ConnectionError } from "../errors.ts";
 
@@ -67,13 +67,6 @@ export type * from "../connection/types.ts";
 // a small buffer.
 const MIN_READ = 16 * 1024;
 const MAX_READ = 256 * 1024;
-/**
- * How long (ms) the read of what the kernel holds after a failed write may wait for it before the
- * socket is cut. What arrived before the failure comes at once; a peer that is still there and
- * silent (a Unix peer that shut down only its reading, which fails writes) would otherwise keep
- * the socket, and the read that keeps the process alive, until it sends or closes.
- */
-const DRAIN_LIMIT = 1000;
 
 function toAddr(addr: Deno.Addr, unixPath?: string): NetAddr {
   if (addr.transport === "tcp") {
@@ -162,7 +155,7 @@ function wrap(
   // themselves, and so does this adapter, so that a conn nobody reads or closes does not keep it
   // (it did, until reading saw the end). Reads still get what the kernel held of the peer's bytes
   // (kept: after the read in progress, up to READ_HIGH_WATER_MARK more, as the other adapters'
-  // queue, read for DRAIN_LIMIT at most), then the failure; `closed` resolves once the socket is
+  // queue, read for FAILED_WRITE_LIMIT at most), then the failure; `closed` resolves once the socket is
   // closed, read or not.
   let kept: Uint8Array[] | undefined;
   let failure: unknown;
@@ -190,7 +183,7 @@ function wrap(
       }
     };
     // Cutting the socket ends the read in progress (it rejects).
-    const cut = setTimeout(closeRaw, DRAIN_LIMIT);
+    const cut = setTimeout(closeRaw, FAILED_WRITE_LIMIT);
     drained = drain().catch(() => {}).finally(() => {
       clearTimeout(cut);
       closeRaw();

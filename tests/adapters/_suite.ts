@@ -45,6 +45,7 @@ import { prng } from "../_util/rechunk_proxy.ts";
 import { abortListeners } from "../_util/abort_listeners.ts";
 import { spyTimers } from "../_util/timer_spy.ts";
 import { openSockets, socketsLeftOpen } from "../_util/leaks.ts";
+import { withLibcPeer } from "../_util/libc_peer.ts";
 import { concat } from "../framing/_formats.ts";
 
 const NET = { timeout: 30_000 };
@@ -274,6 +275,22 @@ async function fdFloodChild(
 }
 
 /** Registers the suite for `name`'s adapter; the tests skip on other runtimes. */
+/**
+ * Resolves once `promise` has, or fails the test after `ms` (a deadline, not a pause: a promise
+ * that never settles otherwise ends the test only at its timeout, saying nothing).
+ */
+export async function settles(promise: Promise<unknown>, what: string, ms = 5000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled after ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function adapterSuite(name: Runtime): void {
   const skip = runtime !== name && name !== "node";
   // node:net on Deno and Bun: after a reset, an empty write and end() report nothing.
@@ -2108,6 +2125,55 @@ export function adapterSuite(name: Runtime): void {
         process.chdir(cwd);
         await rm(dir, { recursive: true, force: true });
       }
+    },
+  );
+
+  t(
+    "Unix socket: after a write fails on a peer that shut down only its reading and stays open and silent, the socket is released and closed resolves, unread; reading gets what came before, then the failure",
+    async () => {
+      // The peer is a socket of libc's (no runtime can shut down only a socket's reading); its
+      // shutdown(SHUT_RD) fails this side's writes (EPIPE) while it is still there. Before, the
+      // Deno adapter's read of what the kernel held after the failed write, and Bun's socket,
+      // waited for the peer's next bytes or its close: the socket stayed open, and kept the
+      // process alive, until then (Deno's `closed` never resolved unless something read).
+      const { listen } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const path = join(dir, "s.sock");
+      let server: Conn | undefined;
+      try {
+        const ran = await withLibcPeer(async (connectPeer) => {
+          // Taken with the peer's socket made: it stays open (and silent) until the end.
+          const before = openSockets()!;
+          const listener = await listen({ path });
+          try {
+            const accepted = accept(listener);
+            const peer = connectPeer(path);
+            server = await accepted;
+            peer.send(text("bye"));
+            peer.shutRead();
+          } finally {
+            listener.close();
+          }
+          await assert.rejects(
+            server.writable.getWriter().write(text("more")),
+            isConnectionError("CONNECTION_RESET"),
+          );
+          assert.deepEqual(await socketsLeftOpen(before), [], "sockets left open");
+          await settles(server.closed, "closed, unread");
+          const reader = server.readable.getReader();
+          const got = await reader.read();
+          assert.equal(decode(got.value!), "bye");
+          await assert.rejects(reader.read(), isConnectionError("CONNECTION_RESET"));
+        });
+        assert.ok(ran, "no libc through FFI");
+      } finally {
+        server?.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    {
+      skip: (name === "node" || openSockets() === undefined) &&
+        "Deno's and Bun's adapters, on Linux (libc through FFI; the node adapter closes at once)",
     },
   );
 

@@ -2,7 +2,14 @@
 // The deno adapter against real loopback sockets; skips on other runtimes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { accept, adapterSuite, assertBytes, randomBytes, writeUntilStalled } from "./_suite.ts";
+import {
+  accept,
+  adapterSuite,
+  assertBytes,
+  randomBytes,
+  settles,
+  writeUntilStalled,
+} from "./_suite.ts";
 import { openSockets, socketsLeftOpen, watchSockets } from "../_util/leaks.ts";
 import { isDeno, portOf, root } from "../_util/runtime.ts";
 import { readFileSync } from "node:fs";
@@ -15,22 +22,6 @@ const sockets = watchSockets();
 /** A file of the test certificates (tests/fixtures/tls). */
 function fixture(file: string): string {
   return readFileSync(`${root}/tests/fixtures/tls/${file}`, "utf8");
-}
-
-/**
- * Resolves once `promise` has, or fails the test after `ms` (a deadline, not a pause: a promise
- * that never settles otherwise ends the test only at its timeout, saying nothing).
- */
-async function settles(promise: Promise<unknown>, what: string, ms = 5000): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled after ${ms} ms`)), ms);
-  });
-  try {
-    await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Runs `body` with a Deno adapter client and the server end it connected to, then closes both. */
@@ -418,65 +409,6 @@ test(
         await client.closed;
       });
     } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-);
-
-test(
-  "deno adapter: after a write fails on a Unix peer that shut down its reading but stays open and silent, the socket is released and `closed` resolves, unread; reading gets what came before, then the failure",
-  {
-    skip: (!isDeno || openSockets() === undefined) && "the Deno adapter, on Linux (libc)",
-    timeout: 30_000,
-  },
-  async () => {
-    // The peer: a socket of libc's, so that it can shut down its reading only (no runtime has
-    // that), which makes this side's writes fail (EPIPE) while the peer is still there. Before,
-    // the adapter's read of what the kernel held after the failed write waited for the peer's
-    // next bytes or its close: the socket, and the read that kept the process alive, stayed
-    // until then, and `closed` never resolved unless something read.
-    const libc = Deno.dlopen("libc.so.6", {
-      socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-      connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-      send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
-      shutdown: { parameters: ["i32", "i32"], result: "i32" },
-      close: { parameters: ["i32"], result: "i32" },
-    });
-    const { listen } = await import("../../src/adapters/deno.ts");
-    const dir = await Deno.makeTempDir();
-    const path = `${dir}/s.sock`;
-    const AF_UNIX = 1, SOCK_STREAM = 1, SHUT_RD = 0;
-    const peer = libc.symbols.socket(AF_UNIX, SOCK_STREAM, 0);
-    let server: Conn | undefined;
-    try {
-      assert.ok(peer >= 0, "socket()");
-      // Taken with the peer's socket open: it stays open (and silent) until the end.
-      const before = openSockets()!;
-      await using listener = await listen({ path });
-      const accepted = accept(listener);
-      const address = new Uint8Array(110); // struct sockaddr_un: sun_family, then sun_path
-      new DataView(address.buffer).setUint16(0, AF_UNIX, true);
-      address.set(new TextEncoder().encode(path), 2);
-      assert.equal(libc.symbols.connect(peer, address, address.length), 0, "connect()");
-      server = await accepted;
-      listener.close();
-      const bye = new TextEncoder().encode("bye");
-      assert.equal(libc.symbols.send(peer, bye, BigInt(bye.length), 0), 3n, "send()");
-      assert.equal(libc.symbols.shutdown(peer, SHUT_RD), 0, "shutdown()");
-      const writer = server.writable.getWriter();
-      await assert.rejects(writer.write(new Uint8Array([1, 2, 3])), {
-        name: "ConnectionError",
-        code: "CONNECTION_RESET",
-      });
-      assert.deepEqual(await socketsLeftOpen(before), [], "sockets left open");
-      await settles(server.closed, "closed, unread");
-      const buf = new Uint8Array(8);
-      assert.equal(new TextDecoder().decode(buf.subarray(0, (await server.read!(buf))!)), "bye");
-      await assert.rejects(server.read!(buf), { name: "ConnectionError" });
-    } finally {
-      server?.close();
-      libc.symbols.close(peer);
-      libc.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
