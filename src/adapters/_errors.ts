@@ -91,6 +91,12 @@ const DETAILS: Record<string, string> = {
   ERR_OSSL_X509_KEY_VALUES_MISMATCH: "the certificate and the key do not match",
 };
 
+/**
+ * A Unix socket connect that found its listener's queue full (the listener does not accept):
+ * Node and Deno fail it with EAGAIN, each in its own words (Bun reports ECONNREFUSED).
+ */
+const QUEUE_FULL = "the listener's queue is full (it does not accept connections)";
+
 /** Bytes that are no TLS record, by OpenSSL's name (errnoOf() gives Bun's and Deno's it too). */
 const NOT_TLS = "ERR_SSL_WRONG_VERSION_NUMBER";
 /** The same after connecting: not the server's answer. */
@@ -196,8 +202,10 @@ export function connectionError(
   // A cause in framewire's words ("Cannot decode frames as …"): "it could not decode frames as
   // …", not a second "Cannot" in the line.
   const could = couldNot(detail);
+  const connecting = action.startsWith("connect ");
   const reason = REASONS[code] ??
-    (errno === NOT_TLS && !action.startsWith("connect ") ? NOT_TLS_LATER : about) ??
+    (errno === NOT_TLS && !connecting ? NOT_TLS_LATER : about) ??
+    (errno === "EAGAIN" && connecting ? QUEUE_FULL : undefined) ??
     (could === undefined ? `it failed: ${detail}` : `it ${could}`);
   return new ConnectionError(`Cannot ${action} as ${reason}`, { code, cause });
 }

@@ -1,5 +1,5 @@
 // Copyright 2026 the framewire authors. MIT license.
-// A TCP listener on 127.0.0.1 that never answers once its accept queue is full.
+// A TCP listener on 127.0.0.1, or a Unix socket listener, that never accepts.
 
 import { spawn } from "node:child_process";
 import { binaries } from "./runtime.ts";
@@ -16,13 +16,17 @@ export interface SilentListener {
  * never accepts (the process blocks once listening, for a minute at most, so
  * a failed test leaves it behind no longer). On Linux, once its accept queue
  * is full (two connections), the SYNs that come after are dropped: a connect
- * gets no answer, as to a black-holed address.
+ * gets no answer, as to a black-holed address. With `path`, on that Unix
+ * socket (`port` is then 0): a connect once the queue is full fails at once.
  */
-export async function startSilentListener(): Promise<SilentListener> {
+export async function startSilentListener(path?: string): Promise<SilentListener> {
+  const where = path === undefined
+    ? `{ port: 0, host: "127.0.0.1", backlog: 1 }`
+    : `{ path: ${JSON.stringify(path)}, backlog: 1 }`;
   const script = `
     const server = require("node:net").createServer();
-    server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
-      console.log(server.address().port);
+    server.listen(${where}, () => {
+      console.log(server.address().port ?? 0);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
       process.exit(0);
     });`;

@@ -1915,6 +1915,41 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t(
+    "Unix socket: connect to a listener whose queue is full fails at once, in the same words on Node and Deno (Bun: refused)",
+    async () => {
+      // Node and Deno fail it with EAGAIN: before, "connect EAGAIN /tmp/…/s.sock" on Node and
+      // "Resource temporarily unavailable (os error 11)" on Deno. Bun's own socket reports
+      // ECONNREFUSED, with nothing left of the EAGAIN, so its adapter says refused.
+      const { connect } = await adapter(name);
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const path = join(dir, "s.sock");
+      const listener = await startSilentListener(path);
+      const conns: Conn[] = [];
+      try {
+        let failure: unknown;
+        // The queue holds two (a backlog of 1): the third connect fails.
+        for (let i = 0; i < 10 && failure === undefined; i++) {
+          await connect({ path }).then((conn) => conns.push(conn), (error) => failure = error);
+        }
+        assert.ok(failure !== undefined, "every connect succeeded");
+        if (runtime === "bun") {
+          assert.ok(isConnectionError("CONNECTION_REFUSED")(failure), String(failure));
+        } else {
+          assert.ok(isConnectionError("CONNECTION_FAILED")(failure), String(failure));
+          assert.equal(
+            (failure as Error).message,
+            `Cannot connect to ${path} as the listener's queue is full (it does not accept connections)`,
+          );
+        }
+      } finally {
+        for (const conn of conns) conn.close();
+        await listener.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  t(
     "Unix socket paths missing, in use, stale or a regular file: the same errors everywhere",
     async () => {
       // Before, only the missing path was pinned; docs/adapters.md promises the stale file's words.
