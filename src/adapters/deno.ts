@@ -155,8 +155,8 @@ function wrap(
   // themselves, and so does this adapter, so that a conn nobody reads or closes does not keep it
   // (it did, until reading saw the end). Reads still get what the kernel held of the peer's bytes
   // (kept: after the read in progress, up to READ_HIGH_WATER_MARK more, as the other adapters'
-  // queue, read for FAILED_WRITE_LIMIT at most), then the failure; `closed` resolves once the socket is
-  // closed, read or not.
+  // queue, read for FAILED_WRITE_LIMIT at most), then the failure; `closed` resolves once the
+  // socket is closed, read or not.
   let kept: Uint8Array[] | undefined;
   let failure: unknown;
   let keptEnd = false;
