@@ -2488,6 +2488,71 @@ export function adapterSuite(name: Runtime): void {
     }
   };
 
+  t(
+    "reads into ArrayBuffers, never shared memory, over TCP, a Unix socket and TLS: chunks and " +
+      "frames, with and without reuseBuffers (what its Conn<ArrayBuffer> type says)",
+    async () => {
+      const { connect, listen } = await adapter(name);
+      const kind = (bytes: Uint8Array): string => Object.prototype.toString.call(bytes.buffer);
+      // Small frames, and one that spans reads (copied into conn.allocate's or framewire's buffer).
+      const sizes = [0, 1, 40, 5000, 300_000, 3];
+      const check = async (client: Conn, server: Conn, how: string): Promise<void> => {
+        const sender = framed(client, lengthPrefixed());
+        const sending = Promise.all(sizes.map((size) => sender.send(randomBytes(size, size))))
+          .then(() => sender.closeWrite());
+        const kinds = new Set<string>();
+        let count = 0;
+        if (how === "readable") {
+          for await (const chunk of server.readable) {
+            kinds.add(kind(chunk));
+            count++;
+          }
+        } else {
+          const fc = framed(server, lengthPrefixed(), { reuseBuffers: how === "reuseBuffers" });
+          for await (const frame of fc) {
+            kinds.add(kind(frame));
+            count++;
+          }
+          assert.equal(count, sizes.length, how);
+        }
+        await sending;
+        assert.ok(count > 0, how);
+        assert.deepEqual([...kinds], ["[object ArrayBuffer]"], how);
+      };
+      const dir = await mkdtemp(join(tmpdir(), "framewire-"));
+      const { listener: tlsListener, dial: dialTls } = await tlsListen();
+      try {
+        await using tcp = await listen({ hostname: "127.0.0.1", port: 0 });
+        await using unix = await listen({ path: join(dir, "s.sock") });
+        const dials: [string, () => Promise<[Conn, Conn]>][] = [
+          ["tcp", async () => {
+            const accepted = accept(tcp);
+            return [await connect({ hostname: "127.0.0.1", port: portOf(tcp) }), await accepted];
+          }],
+          ["unix", async () => {
+            const accepted = accept(unix);
+            return [await connect({ path: join(dir, "s.sock") }), await accepted];
+          }],
+          ["tls", dialTls],
+        ];
+        for (const [transport, dial] of dials) {
+          for (const how of ["readable", "framed", "reuseBuffers"]) {
+            const [client, server] = await dial();
+            try {
+              await check(client, server, `${transport} ${how}`);
+            } finally {
+              client.close();
+              server.close();
+            }
+          }
+        }
+      } finally {
+        tlsListener.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   /**
    * A TCP client of `listener` that sends no ClientHello: runs `act` once connected, resolves once
    * the server closed it (and closes the listener).
