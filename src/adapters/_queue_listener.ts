@@ -18,12 +18,13 @@ export const tlsHandshake = { timeout: 120_000 };
  * `for await` does not close it; `close()` does, and closes the connections
  * that were accepted but never handed out.
  */
-export class QueueListener implements Listener {
+export class QueueListener<B extends ArrayBufferLike = ArrayBufferLike>
+  implements Listener<NetAddr, B> {
   /** The bound address. */
   readonly addr: NetAddr;
   #stop: () => void;
-  #queue: Conn[] = [];
-  #waiting: ((result: IteratorResult<Conn>) => void)[] = [];
+  #queue: Conn<B>[] = [];
+  #waiting: ((result: IteratorResult<Conn<B>>) => void)[] = [];
   #closed = false;
 
   /**
@@ -38,7 +39,7 @@ export class QueueListener implements Listener {
   }
 
   /** A connection was accepted. */
-  push(conn: Conn): void {
+  push(conn: Conn<B>): void {
     if (this.#closed) return conn.close();
     const waiter = this.#waiting.shift();
     if (waiter === undefined) this.#queue.push(conn);
@@ -55,9 +56,9 @@ export class QueueListener implements Listener {
   }
 
   /** Yields accepted connections until `close()`. */
-  [Symbol.asyncIterator](): AsyncIterator<Conn> {
+  [Symbol.asyncIterator](): AsyncIterator<Conn<B>> {
     return {
-      next: (): Promise<IteratorResult<Conn>> => {
+      next: (): Promise<IteratorResult<Conn<B>>> => {
         const conn = this.#queue.shift();
         if (conn !== undefined) return Promise.resolve({ value: conn, done: false });
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });

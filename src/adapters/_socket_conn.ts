@@ -120,7 +120,7 @@ type LazyError = typeof CLOSED | typeof RESET;
  * A Conn over a SocketHandle. The adapter calls `data`, `end`, `error` and
  * `terminated` from its socket events.
  */
-export class SocketConn implements Conn {
+export class SocketConn implements Conn<ArrayBuffer> {
   /**
    * A write resolves once its bytes are in the OS (see
    * `Conn.releasesChunkOnWrite`). A getter on the prototype, so that `{
@@ -130,8 +130,11 @@ export class SocketConn implements Conn {
   get releasesChunkOnWrite(): boolean {
     return true;
   }
-  /** Bytes from the peer; pauses the socket when its queue is full. */
-  declare readonly readable: ReadableStream<Uint8Array>;
+  /**
+   * Bytes from the peer; pauses the socket when its queue is full. The
+   * chunks are those given to `data`, so `ArrayBuffer`-backed.
+   */
+  declare readonly readable: ReadableStream<Uint8Array<ArrayBuffer>>;
   /**
    * Reads into a caller's buffer (see `Conn.read`): present when the runtime
    * can, and only while `readable` has not been used.
@@ -146,7 +149,7 @@ export class SocketConn implements Conn {
   /** Resolves once the socket is fully closed; never rejects. */
   readonly closed: Promise<void>;
   /** How frames of this connection are best allocated (see `Conn.allocate`). */
-  readonly allocate: ((length: number) => Uint8Array) | undefined;
+  readonly allocate: ((length: number) => Uint8Array<ArrayBuffer>) | undefined;
   /** Ends the read() in progress with null (close() calls it). */
   #endRead: (() => void) | undefined;
   /** The handle's read() with the conn's error handling; see `read`. */
@@ -227,7 +230,7 @@ export class SocketConn implements Conn {
     handle: SocketHandle,
     localAddr: NetAddr,
     remoteAddr: NetAddr,
-    allocate?: (length: number) => Uint8Array,
+    allocate?: (length: number) => Uint8Array<ArrayBuffer>,
   ) {
     this.allocate = allocate;
     this.#handle = handle;
@@ -660,7 +663,7 @@ export class SocketConn implements Conn {
   }
 
   /** Data arrived (a fresh buffer the conn now owns). */
-  data(chunk: Uint8Array): void {
+  data(chunk: Uint8Array<ArrayBuffer>): void {
     if (this.#read !== "open") return;
     if (this.#direct !== undefined) return this.#endDirect(chunk);
     // Not built yet (a claim's direct reads had no need of it, or data flows from the start, as
@@ -887,8 +890,8 @@ export class SocketConn implements Conn {
  * `Uint8Array` view.
  */
 export function allocUnsafeWith(
-  allocUnsafe: (length: number) => Uint8Array,
-): (length: number) => Uint8Array {
+  allocUnsafe: (length: number) => Uint8Array<ArrayBuffer>,
+): (length: number) => Uint8Array<ArrayBuffer> {
   return (length) => {
     const buffer = allocUnsafe(length);
     return new Uint8Array(buffer.buffer, buffer.byteOffset, length);

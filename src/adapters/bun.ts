@@ -236,8 +236,11 @@ function handlers(
       if (!tls) ready(socket, true);
     },
     handshake: (socket, success, error) => ready(socket, success, error ?? undefined),
+    // Bun reads into ArrayBuffers, never shared memory (tests/adapters/_suite.ts checks it).
     data: (socket, data) =>
-      socket.data?.conn.data(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
+      socket.data?.conn.data(
+        new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength),
+      ),
     drain: (socket) => socket.data?.drain(),
     end: (socket) => socket.data?.end(),
     error: (socket, error) => socket.data?.conn.error(error),
@@ -252,7 +255,7 @@ function dial(
   options: ConnectOptions,
   open: (socket: BunHandlers) => Promise<BunSocket>,
   serverName?: string,
-): Promise<Conn> {
+): Promise<Conn<ArrayBuffer>> {
   const target = formatAddr(to);
   const tls = serverName !== undefined;
   return new Promise((resolve, reject) => {
@@ -324,7 +327,7 @@ function dial(
  * a `path` comes with a `hostname` or `port`, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn<ArrayBuffer>> {
   options = checkTarget(options, "connect");
   if ("path" in options) {
     const unix = options.path;
@@ -357,7 +360,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * strings that each hold a PEM certificate, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
-export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+export async function connectTls(options: TlsConnectOptions): Promise<Conn<ArrayBuffer>> {
   options = checkTarget(options, "connect", "client");
   const { hostname = "127.0.0.1", port, caCerts: ca, serverName = hostname } = options;
   return await dialHost(
@@ -389,7 +392,7 @@ async function dialHost(
   options: ConnectOptions,
   open: (address: string, socket: BunHandlers) => Promise<BunSocket>,
   serverName?: string,
-): Promise<Conn> {
+): Promise<Conn<ArrayBuffer>> {
   requireRuntime("Bun", "connect");
   throwIfAborted(options.signal);
   let addresses = [to.hostname];
@@ -471,7 +474,10 @@ function canonicalIp(hostname: string): string {
   return `::ffff:${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
-async function serve(options: ListenOptions, secure = false): Promise<Listener> {
+async function serve(
+  options: ListenOptions,
+  secure = false,
+): Promise<Listener<NetAddr, ArrayBuffer>> {
   options = checkTarget(options, "listen", secure ? "server" : undefined);
   // From the checked options: PEM given as bytes is text there.
   const tls = secure
@@ -481,7 +487,7 @@ async function serve(options: ListenOptions, secure = false): Promise<Listener> 
   const hostname = "path" in options ? undefined : options.hostname ?? "0.0.0.0";
   const target = unixPath ??
     formatAddr({ transport: "tcp", hostname: hostname!, port: (options as { port: number }).port });
-  let listener: QueueListener | undefined;
+  let listener: QueueListener<ArrayBuffer> | undefined;
   requireRuntime("Bun", "listen");
   // Bun would bind a host name's address but report the name as the listener's address, and fail
   // to resolve it without a reason: resolve it first, as Node and Deno do.
@@ -528,7 +534,7 @@ async function serve(options: ListenOptions, secure = false): Promise<Listener> 
     const addr: NetAddr = unixPath !== undefined
       ? { transport: "unix", path: unixPath }
       : { transport: "tcp", hostname: canonicalIp(server.hostname), port: server.port };
-    listener = new QueueListener(addr, () => {
+    listener = new QueueListener<ArrayBuffer>(addr, () => {
       server.stop(false);
       for (const [s, deadline] of handshaking) {
         clearTimeout(deadline);
@@ -552,7 +558,7 @@ async function serve(options: ListenOptions, secure = false): Promise<Listener> 
  * @throws {TypeError} `port` is not a number, `options` is not an object, or
  * `hostname` is empty (also `"[]"`) or has a NUL character.
  */
-export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
+export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>>;
 /**
  * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
  *
@@ -563,7 +569,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @throws {TypeError} `options` is not an object, `path` is an empty string, or
  * comes with a `hostname` or `port`.
  */
-export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, ArrayBuffer>>;
 /**
  * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
  *
@@ -576,8 +582,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
  * or a `path` comes with a `hostname` or `port`.
  */
-export function listen(options: ListenOptions): Promise<Listener>;
-export function listen(options: ListenOptions): Promise<Listener> {
+export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>>;
+export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>> {
   return serve(options);
 }
 
@@ -594,11 +600,11 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * is not an object, `hostname` is empty (also `"[]"`) or has a NUL character, `cert` is no
  * PEM certificate, or `key` no unencrypted PEM private key (`RSA`, `EC` or PKCS #8).
  */
-export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
-  return listenTlsAny(options) as Promise<Listener<TcpAddr>>;
+  return listenTlsAny(options) as Promise<Listener<TcpAddr, ArrayBuffer>>;
 }
 
-function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
+function listenTlsAny(options: TlsListenOptions): Promise<Listener<NetAddr, ArrayBuffer>> {
   return serve(options, true);
 }

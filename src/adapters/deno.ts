@@ -122,7 +122,7 @@ function wrap(
   unixPath?: string,
   addrs: Deno.Conn = raw,
   handshaken = false,
-): Conn {
+): Conn<ArrayBuffer> {
   let paused = true;
   let reading = false;
   let closed = false;
@@ -394,7 +394,7 @@ function tcpTarget(options: { hostname?: string | undefined; port: number }): st
  * a `path` comes with a `hostname` or `port`, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn<ArrayBuffer>> {
   options = checkTarget(options, "connect");
   if ("path" in options) {
     const raw = await dial(
@@ -429,7 +429,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * strings that each hold a PEM certificate, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
-export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+export async function connectTls(options: TlsConnectOptions): Promise<Conn<ArrayBuffer>> {
   options = checkTarget(options, "connect", "client");
   const { hostname = "127.0.0.1", port, signal } = options;
   const target = tcpTarget(options);
@@ -504,7 +504,7 @@ const FAILED_ACCEPT = new Set(["ECONNABORTED", "ECONNRESET", "ENOTCONN", "EPROTO
 const ACCEPT_RETRY_MIN = 5;
 const ACCEPT_RETRY_MAX = 1000;
 
-function listener(raw: Deno.Listener, unixPath?: string): Listener {
+function listener(raw: Deno.Listener, unixPath?: string): Listener<NetAddr, ArrayBuffer> {
   let closed = false;
   /** Ends the wait before an accept() is tried again (close() calls it). */
   let stopWaiting: (() => void) | undefined;
@@ -518,7 +518,7 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
       // already closed
     }
   };
-  const accept = async (): Promise<IteratorResult<Conn>> => {
+  const accept = async (): Promise<IteratorResult<Conn<ArrayBuffer>>> => {
     for (let wait = ACCEPT_RETRY_MIN;;) {
       if (closed) return { value: undefined, done: true };
       try {
@@ -555,7 +555,7 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
     close,
     [Symbol.asyncIterator]: () => ({
       // No return(): leaving a for-await loop keeps the listener open.
-      next: (): Promise<IteratorResult<Conn>> => {
+      next: (): Promise<IteratorResult<Conn<ArrayBuffer>>> => {
         const next = turn.then(accept);
         turn = next.catch(() => {});
         return next;
@@ -565,7 +565,11 @@ function listener(raw: Deno.Listener, unixPath?: string): Listener {
   };
 }
 
-function bind(target: string, unixPath: string | undefined, open: () => Deno.Listener): Listener {
+function bind(
+  target: string,
+  unixPath: string | undefined,
+  open: () => Deno.Listener,
+): Listener<NetAddr, ArrayBuffer> {
   requireRuntime("Deno", "listen");
   try {
     return listener(open(), unixPath);
@@ -584,7 +588,7 @@ function bind(target: string, unixPath: string | undefined, open: () => Deno.Lis
  * @throws {TypeError} `port` is not a number, `options` is not an object, or
  * `hostname` is empty (also `"[]"`) or has a NUL character.
  */
-export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
+export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>>;
 /**
  * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
  *
@@ -595,7 +599,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @throws {TypeError} `options` is not an object, `path` is an empty string, or
  * comes with a `hostname` or `port`.
  */
-export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, ArrayBuffer>>;
 /**
  * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
  *
@@ -608,8 +612,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
  * or a `path` comes with a `hostname` or `port`.
  */
-export function listen(options: ListenOptions): Promise<Listener>;
-export function listen(options: ListenOptions): Promise<Listener> {
+export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>>;
+export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>> {
   return Promise.resolve().then(() => {
     const target = checkTarget(options, "listen");
     if ("path" in target) {
@@ -641,12 +645,12 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * is not an object, `hostname` is empty (also `"[]"`) or has a NUL character, `cert` is no
  * PEM certificate, or `key` no unencrypted PEM private key (`RSA`, `EC` or PKCS #8).
  */
-export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
-  return listenTlsAny(options) as Promise<Listener<TcpAddr>>;
+  return listenTlsAny(options) as Promise<Listener<TcpAddr, ArrayBuffer>>;
 }
 
-function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
+function listenTlsAny(options: TlsListenOptions): Promise<Listener<NetAddr, ArrayBuffer>> {
   return Promise.resolve().then(() => {
     const { hostname = "0.0.0.0", port, cert, key } = checkTarget(
       options,

@@ -194,7 +194,7 @@ class NodeHandle implements SocketHandle {
   }
 }
 
-function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
+function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn<ArrayBuffer> {
   const handle = new NodeHandle(socket, unixPath);
   const conn = new SocketConn(
     handle,
@@ -204,9 +204,12 @@ function wrap(socket: net.Socket, unixPath?: string, dialled?: TcpAddr): Conn {
   );
   handle.pause();
   limitReadAhead(socket);
+  // A socket reads into ArrayBuffers (never shared memory), on Node and on Deno's and Bun's
+  // node:net alike (tests/adapters/_suite.ts checks it), whatever Buffer's type says.
   socket.on(
     "data",
-    (buf: Buffer) => conn.data(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)),
+    (buf: Buffer) =>
+      conn.data(new Uint8Array(buf.buffer as ArrayBuffer, buf.byteOffset, buf.byteLength)),
   );
   socket.on("end", () => conn.end());
   socket.on("error", (error) => conn.error(error));
@@ -219,7 +222,7 @@ function dial(
   ready: string,
   signal: AbortSignal | undefined,
   to: NetAddr,
-): Promise<Conn> {
+): Promise<Conn<ArrayBuffer>> {
   const target = formatAddr(to);
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
@@ -253,7 +256,7 @@ function dial(
  * a `path` comes with a `hostname` or `port`, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
-export async function connect(options: ConnectOptions): Promise<Conn> {
+export async function connect(options: ConnectOptions): Promise<Conn<ArrayBuffer>> {
   options = checkTarget(options, "connect");
   throwIfAborted(options.signal);
   if ("path" in options) {
@@ -291,7 +294,7 @@ export async function connect(options: ConnectOptions): Promise<Conn> {
  * strings that each hold a PEM certificate, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
-export async function connectTls(options: TlsConnectOptions): Promise<Conn> {
+export async function connectTls(options: TlsConnectOptions): Promise<Conn<ArrayBuffer>> {
   options = checkTarget(options, "connect", "client");
   throwIfAborted(options.signal);
   const host = options.hostname ?? "127.0.0.1";
@@ -324,7 +327,7 @@ function serve(
   createServer: (options: ListenOptions) => net.Server,
   options: ListenOptions,
   event: string,
-): Promise<Listener> {
+): Promise<Listener<NetAddr, ArrayBuffer>> {
   return new Promise((resolve, reject) => {
     options = checkTarget(options, "listen", event === "secureConnection" ? "server" : undefined);
     const unixPath = "path" in options ? options.path : undefined;
@@ -339,7 +342,7 @@ function serve(
     } catch (error) {
       return reject(connectionError(`listen on ${target}`, error));
     }
-    let listener: QueueListener;
+    let listener: QueueListener<ArrayBuffer>;
     // TLS connections still in their handshake belong to no one: closing the listener closes
     // them (a client that never finishes would keep the process alive for handshakeTimeout).
     const handshaking = new Map<string, net.Socket>();
@@ -381,7 +384,7 @@ function serve(
       const addr: NetAddr = info === null || typeof info === "string"
         ? { transport: "unix", path: unixPath ?? String(info) }
         : { transport: "tcp", hostname: info.address, port: info.port };
-      listener = new QueueListener(addr, () => {
+      listener = new QueueListener<ArrayBuffer>(addr, () => {
         server.close();
         for (const raw of handshaking.values()) raw.destroy();
         handshaking.clear();
@@ -420,7 +423,7 @@ function serve(
  * @throws {TypeError} `port` is not a number, `options` is not an object, or
  * `hostname` is empty (also `"[]"`) or has a NUL character.
  */
-export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
+export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>>;
 /**
  * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
  *
@@ -431,7 +434,7 @@ export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr>>;
  * @throws {TypeError} `options` is not an object, `path` is an empty string, or
  * comes with a `hostname` or `port`.
  */
-export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
+export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, ArrayBuffer>>;
 /**
  * Listens on TCP (`hostname`, `port`; port 0 picks a free port) or a Unix socket (`path`).
  *
@@ -444,8 +447,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr>>;
  * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
  * or a `path` comes with a `hostname` or `port`.
  */
-export function listen(options: ListenOptions): Promise<Listener>;
-export function listen(options: ListenOptions): Promise<Listener> {
+export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>>;
+export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>> {
   return serve(
     () => net.createServer({ allowHalfOpen: true, pauseOnConnect: true }),
     options,
@@ -466,12 +469,12 @@ export function listen(options: ListenOptions): Promise<Listener> {
  * is not an object, `hostname` is empty (also `"[]"`) or has a NUL character, `cert` is no
  * PEM certificate, or `key` no unencrypted PEM private key (`RSA`, `EC` or PKCS #8).
  */
-export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr>> {
+export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>> {
   // TLS listens on TCP only, so the address is a TcpAddr.
-  return listenTlsAny(options) as Promise<Listener<TcpAddr>>;
+  return listenTlsAny(options) as Promise<Listener<TcpAddr, ArrayBuffer>>;
 }
 
-function listenTlsAny(options: TlsListenOptions): Promise<Listener> {
+function listenTlsAny(options: TlsListenOptions): Promise<Listener<NetAddr, ArrayBuffer>> {
   return serve(
     // The checked options: PEM given as bytes is text there.
     (checked) => {

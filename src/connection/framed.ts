@@ -38,8 +38,11 @@ import {
   type WritingClaimer,
 } from "./_direct.ts";
 
-/** Options for {@linkcode framed}. */
-export interface FramedOptions {
+/**
+ * Options for {@linkcode framed}. `B` is the type of the buffer under
+ * `buffered` (frames may be views of it); it defaults to any.
+ */
+export interface FramedOptions<B extends ArrayBufferLike = ArrayBufferLike> {
   /**
    * Frames sent in the same tick are gathered into one write until it holds
    * this many bytes (it may exceed them by its last frame); 0 writes every
@@ -93,11 +96,20 @@ export interface FramedOptions {
    *
    * @default {undefined} (none)
    */
-  buffered?: Uint8Array | undefined;
+  buffered?: Uint8Array<B> | undefined;
 }
 
-/** A duplex of messages over a byte-stream {@linkcode Conn}; see {@linkcode framed}. */
-export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDisposable {
+/**
+ * A duplex of messages over a byte-stream {@linkcode Conn}; see
+ * {@linkcode framed}. `B` is the type of the buffers under its frames:
+ * `framed()` over a `Conn<ArrayBuffer>` (any framewire adapter's) gives a
+ * `FramedConnection<ArrayBuffer>`, whose frames go to APIs that take only
+ * `ArrayBuffer`-backed views (`crypto.subtle.digest()`, `new Blob()`,
+ * `TextDecoderStream`) without a cast; a plain `FramedConnection` has frames
+ * of any buffer.
+ */
+export interface FramedConnection<B extends ArrayBufferLike = ArrayBufferLike>
+  extends AsyncIterable<Uint8Array<B>>, AsyncDisposable {
   /**
    * Frames from the peer. Frames of one socket read may share its buffer:
    * to transfer a frame to a worker, transfer a copy (`frame.slice()`), as
@@ -110,7 +122,7 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
    * out of `for await` over the connection itself only pauses; so does one
    * over `readable.values({ preventCancel: true })`).
    */
-  readonly readable: ReadableStream<Uint8Array>;
+  readonly readable: ReadableStream<Uint8Array<B>>;
   /**
    * Payloads to the peer. Aborting it closes the connection at once, as a
    * timed-out `close()` does: frames not written yet are dropped, and
@@ -126,7 +138,7 @@ export interface FramedConnection extends AsyncIterable<Uint8Array>, AsyncDispos
   /** The underlying connection. */
   readonly conn: Conn;
   /** All frames decoded from one read, handed over at once. */
-  batches(): AsyncIterable<Uint8Array[]>;
+  batches(): AsyncIterable<Uint8Array<B>[]>;
   /**
    * Bytes read from `conn` so far, including those of a frame still being
    * received (not the `buffered` option's): shows that a large frame is
@@ -542,6 +554,15 @@ function lock<T>(
  * sends reject, its reads throw), as does one over a stream the application
  * holds a reader or writer of.
  *
+ * Frames are views of `conn`'s chunks or of `buffered`, or copies into
+ * `ArrayBuffer`s (or into `conn.allocate`'s buffers): the result's type
+ * says so, as a `FramedConnection<B | O | ArrayBuffer>` for a `Conn<B>` and
+ * a `buffered` view of an `O`. Over a framewire adapter's connection, a
+ * `Conn<ArrayBuffer>`, frames are `Uint8Array<ArrayBuffer>`.
+ *
+ * @typeParam B The type of the buffers under `conn`'s chunks (and
+ * `conn.allocate`'s).
+ * @typeParam O The type of the buffer under `buffered`.
  * @param conn The connection (from an adapter's `connect`, `listen`, ...).
  * @param framing The wire format.
  * @param options Coalescing and buffering.
@@ -605,11 +626,14 @@ function lock<T>(
  * assert.deepEqual(frames, ["hi"]);
  * ```
  */
-export function framed(
-  conn: Conn,
+export function framed<
+  B extends ArrayBufferLike = ArrayBufferLike,
+  O extends ArrayBufferLike = ArrayBuffer,
+>(
+  conn: Conn<B>,
   framing: FramingLike,
-  options: FramedOptions = {},
-): FramedConnection {
+  options: FramedOptions<O> = {},
+): FramedConnection<B | O | ArrayBuffer> {
   if ((typeof conn !== "object" && typeof conn !== "function") || conn === null) {
     throw new TypeError(
       `Cannot frame connection as conn must be a Conn: received ${receivedValue(conn)}`,
@@ -628,7 +652,9 @@ export function framed(
   }
   checkFraming(framing, "frame connection");
   checkOptions(options, "frame connection");
-  return new Framed(conn, framing, options);
+  // Framed's frames are typed as views of any buffer; they are views of conn's chunks, of
+  // `buffered`, of conn.allocate's buffers or of ArrayBuffers framewire made.
+  return new Framed(conn, framing, options) as FramedConnection<B | O | ArrayBuffer>;
 }
 
 class Framed implements FramedConnection {

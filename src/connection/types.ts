@@ -42,8 +42,14 @@ export type NetAddr = TcpAddr | UnixAddr;
  *   with anything but a clean end.
  * - `closed` resolves exactly once, when the socket is fully closed (it never
  *   rejects; failures surface on `readable` and `writable`).
+ *
+ * `B` is the type of the buffers under `readable`'s chunks (and `allocate`'s
+ * results): framewire's adapters return a `Conn<ArrayBuffer>`, as they read
+ * into `ArrayBuffer`s; a plain `Conn` may yield views of any buffer, shared
+ * memory too. It carries over to what `framed()` and the streams read from
+ * it, so frames of an adapter's connection are `Uint8Array<ArrayBuffer>`.
  */
-export interface Conn {
+export interface Conn<B extends ArrayBufferLike = ArrayBufferLike> {
   /**
    * Bytes from the peer, as `Uint8Array` chunks (`framed()` skips an empty
    * one, and fails reading with a `TypeError` at anything else, `null`
@@ -55,7 +61,7 @@ export interface Conn {
    * rest arrives, also with `reuseBuffers` (which is about framewire's own
    * buffers). Copy what a source reuses into a fresh buffer per chunk.
    */
-  readonly readable: ReadableStream<Uint8Array>;
+  readonly readable: ReadableStream<Uint8Array<B>>;
   /**
    * Bytes to the peer; a write resolves once the bytes are handed to the OS
    * (it waits while the peer reads nothing and the OS buffers are full, until
@@ -83,7 +89,7 @@ export interface Conn {
    * byte, and not pooled, since `frame.buffer` reaches all of it); `framed()`
    * uses it when present.
    */
-  readonly allocate?: ((length: number) => Uint8Array) | undefined;
+  readonly allocate?: ((length: number) => Uint8Array<B>) | undefined;
   /**
    * Optional: `true` when a write to `writable` no longer reads its chunk
    * once it resolves (the bytes were copied to the OS), so the writer may
@@ -129,11 +135,12 @@ export interface Conn {
 
 /**
  * Accepted connections; `close()` (or `await using`) stops listening. `A` is
- * the address type: `listen({ port })` gives a `Listener<TcpAddr>`, so
- * `listener.addr.port` is the bound port.
+ * the address type: `listen({ port })` gives a `Listener<TcpAddr, ArrayBuffer>`, so
+ * `listener.addr.port` is the bound port. `B` is the connections' buffer type
+ * (see {@linkcode Conn}): `ArrayBuffer` for framewire's adapters.
  */
-export interface Listener<A extends NetAddr = NetAddr>
-  extends AsyncIterable<Conn>, AsyncDisposable {
+export interface Listener<A extends NetAddr = NetAddr, B extends ArrayBufferLike = ArrayBufferLike>
+  extends AsyncIterable<Conn<B>>, AsyncDisposable {
   /** The bound address; `port` is the real port when 0 was asked for. */
   readonly addr: A;
   /** Stops listening (idempotent); open connections stay open. */

@@ -50,6 +50,10 @@ export interface FrameDecoder {
   push(chunk: Uint8Array): void;
   /**
    * Returns the next complete frame, or `undefined` until more bytes arrive.
+   * A decoder of one's own returns, as the built-in ones do, views of the
+   * chunks pushed or copies into `ArrayBuffer`s (or into `allocate`'s
+   * buffers): `framed()`, `FrameDecoderStream` and `ByteReader` type their
+   * frames so (`Uint8Array<ArrayBuffer>` over framewire's adapters).
    *
    * @throws {FrameTooLargeError} A header declares a length over `maxFrameLength`.
    * @throws {MalformedHeaderError} A header no valid sender would produce.

@@ -136,10 +136,10 @@ function resolveBackoff(options: ReconnectOptions | undefined): Backoff & { rand
  * );
  * ```
  */
-export function reliableClient(
-  dial: (signal: AbortSignal) => Promise<Conn>,
+export function reliableClient<B extends ArrayBufferLike = ArrayBufferLike>(
+  dial: (signal: AbortSignal) => Promise<Conn<B>>,
   options: ReliableClientOptions = {},
-): ReliableSession {
+): ReliableSession<B | ArrayBuffer> {
   if (typeof dial !== "function") {
     throw new TypeError(
       `Cannot create client as dial must be a function: received ${describeValue(dial)}`,
@@ -168,5 +168,6 @@ export function reliableClient(
     { dial },
   );
   session.start();
-  return session;
+  // Its messages are views of framed()'s frames over the conns dial gives.
+  return session as ReliableSession<B | ArrayBuffer>;
 }

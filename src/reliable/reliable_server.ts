@@ -112,10 +112,10 @@ function notHello(frame: Uint8Array): string {
  * }
  * ```
  */
-export function reliableServer(
-  listener: AsyncIterable<Conn>,
+export function reliableServer<B extends ArrayBufferLike = ArrayBufferLike>(
+  listener: AsyncIterable<Conn<B>>,
   options: ReliableServerOptions = {},
-): ReliableServer {
+): ReliableServer<B | ArrayBuffer> {
   if (
     typeof (listener as Partial<AsyncIterable<Conn>> | null)?.[Symbol.asyncIterator] !== "function"
   ) {
@@ -127,7 +127,8 @@ export function reliableServer(
   }
   checkOptions(options, "create server");
   checkOptionNames(options, SERVER_OPTION_NAMES, "create server", "reliableServer()");
-  return new Server(listener, options);
+  // Its sessions' messages are views of framed()'s frames over the listener's conns.
+  return new Server(listener, options) as ReliableServer<B | ArrayBuffer>;
 }
 
 /** The options of {@linkcode reliableServer}. */

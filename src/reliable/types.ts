@@ -67,8 +67,14 @@ export interface ReliableStats {
  * Node or Bun process at once unless handled (by an `uncaughtException`
  * listener of `process` on all three, or Deno's global `error` event).
  * Catch inside listeners.
+ *
+ * `B` is the type of the buffers under the messages it yields: they are
+ * views of the frames read, so `reliableClient()` and `reliableServer()`
+ * over framewire's adapters (whose connections are `Conn<ArrayBuffer>`)
+ * give sessions of `Uint8Array<ArrayBuffer>` messages.
  */
-export interface ReliableSession extends EventTarget, AsyncIterable<Uint8Array> {
+export interface ReliableSession<B extends ArrayBufferLike = ArrayBufferLike>
+  extends EventTarget, AsyncIterable<Uint8Array<B>> {
   /**
    * The session id: 32 hex digits, random, chosen by the client. When the
    * server lost the session (`sessionlost` on the client), it starts it
@@ -582,8 +588,10 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
  * `framed()` refuses (not an object, or without `close()` or `closeWrite()`)
  * fails so too, with `framed()`'s `TypeError`: the connection is closed and
  * the listener no longer iterated. Sessions held carry on either way.
+ * `B`: the sessions' buffer type (see {@linkcode ReliableSession}).
  */
-export interface ReliableServer extends AsyncIterable<ReliableSession> {
+export interface ReliableServer<B extends ArrayBufferLike = ArrayBufferLike>
+  extends AsyncIterable<ReliableSession<B>> {
   /** Sessions currently held (open or waiting for their client). */
   readonly size: number;
   /**

@@ -39,6 +39,11 @@ interface HandsBack {
  * The reader locks the stream until
  * {@linkcode ByteReader.releaseLock}.
  *
+ * `B` is the type of the buffers under the stream's chunks, inferred from
+ * the stream: results are views of them or copies into `ArrayBuffer`s,
+ * typed `Uint8Array<B | ArrayBuffer>` (so `Uint8Array<ArrayBuffer>` when
+ * reading a framewire adapter's `conn.readable`).
+ *
  * @example Reading a fixed header, then a frame
  * ```ts
  * import { ByteReader, lengthPrefixed } from "@framewire/framewire";
@@ -58,7 +63,7 @@ interface HandsBack {
  * assert.equal(await reader.readFrame(framing), null);
  * ```
  */
-export class ByteReader {
+export class ByteReader<B extends ArrayBufferLike = ArrayBufferLike> {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   /**
    * The chunks read that still hold bytes buffered: those are the last
@@ -96,7 +101,7 @@ export class ByteReader {
    * @param readable The byte stream.
    * @throws {TypeError} `readable` is not a `ReadableStream`, or is locked.
    */
-  constructor(readable: ReadableStream<Uint8Array>) {
+  constructor(readable: ReadableStream<Uint8Array<B>>) {
     // The engines' own words differ ("Cannot read properties of null", "ReadableStream is
     // locked", "Invalid state: ReadableStream is locked").
     const stream = readable as Partial<ReadableStream<Uint8Array>> | null | undefined;
@@ -131,7 +136,7 @@ export class ByteReader {
    * @throws {TypeError} The stream gave a chunk that is not a `Uint8Array`,
    * or one whose buffer was detached (transferred) or shrunk below it.
    */
-  readExactly(n: number): Promise<Uint8Array | null> {
+  readExactly(n: number): Promise<Uint8Array<B | ArrayBuffer> | null> {
     if (!Number.isSafeInteger(n) || n < 0) {
       return Promise.reject(numberError(
         n,
@@ -144,12 +149,15 @@ export class ByteReader {
       try {
         this.#checkKept();
         this.#own();
-        return Promise.resolve(this.#take(n));
+        return Promise.resolve(this.#take(n) as Uint8Array<B | ArrayBuffer>);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return this.#oneAtATime(() => this.#readExactly(n));
+    // Views of the stream's chunks, or copies into fresh ArrayBuffers (see #take).
+    return this.#oneAtATime(() => this.#readExactly(n)) as Promise<
+      Uint8Array<B | ArrayBuffer> | null
+    >;
   }
 
   async #readExactly(n: number): Promise<Uint8Array | null> {
@@ -176,7 +184,7 @@ export class ByteReader {
    * or one whose buffer was detached (transferred) or shrunk below it, or
    * `framing` has no `encode()` and `decoder()`.
    */
-  readFrame(framing: FramingLike): Promise<Uint8Array | null> {
+  readFrame(framing: FramingLike): Promise<Uint8Array<B | ArrayBuffer> | null> {
     // The kept decoder, with the bytes after the last frame still in it: nothing to give it.
     const holding = this.#holding && !this.#busy && framing === this.#keptFraming;
     let decoder: FrameDecoder;
@@ -191,7 +199,12 @@ export class ByteReader {
         return Promise.reject(error);
       }
     }
-    if (this.#busy) return this.#oneAtATime(() => this.#readFrame(framing, decoder, false));
+    // A decoder's frames are views of the chunks given to it, or copies into fresh ArrayBuffers.
+    if (this.#busy) {
+      return this.#oneAtATime(() => this.#readFrame(framing, decoder, false)) as Promise<
+        Uint8Array<B | ArrayBuffer> | null
+      >;
+    }
     // Nothing pending: the call takes its turn at once, and a frame the buffered bytes hold is
     // returned without an async call (they cost more than decoding it).
     this.#busy = true;
@@ -208,9 +221,11 @@ export class ByteReader {
     }
     if (frame !== undefined) {
       this.#endTurn();
-      return Promise.resolve(frame);
+      return Promise.resolve(frame as Uint8Array<B | ArrayBuffer>);
     }
-    return this.#inTurn(() => this.#readFrame(framing, decoder, true));
+    return this.#inTurn(() => this.#readFrame(framing, decoder, true)) as Promise<
+      Uint8Array<B | ArrayBuffer> | null
+    >;
   }
 
   /** A decoder of `framing`, given no bytes: the one kept from the last frame found, or a new one. */
@@ -305,12 +320,12 @@ export class ByteReader {
    *
    * @returns The bytes read ahead.
    */
-  releaseLock(): Uint8Array {
+  releaseLock(): Uint8Array<B | ArrayBuffer> {
     this.#released = true;
     this.#reader.releaseLock();
     this.#checkKept();
     this.#own();
-    return this.#take(this.#length);
+    return this.#take(this.#length) as Uint8Array<B | ArrayBuffer>;
   }
 
   /** Runs `read` once the calls made before this one are done. */

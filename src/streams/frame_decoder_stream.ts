@@ -1,7 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { checkFraming, checkOptions } from "../framing/_options.ts";
-import type { DecoderOptions, FrameDecoder, FramingLike } from "../framing/types.ts";
+import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { WaitingWrite } from "./_waiting_write.ts";
 
 /**
@@ -40,6 +40,16 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * uncancelled, and the pipe rejects with the cancel's reason: cancel the
  * source yourself).
  *
+ * `B` is the type of the buffers under the input chunks, and `A` that of
+ * `allocate`'s: frames are views of the input or copies into `A`s or
+ * `ArrayBuffer`s. Both are inferred: `conn.readable.pipeThrough(new
+ * FrameDecoderStream(framing))` over a framewire adapter's connection (a
+ * `Conn<ArrayBuffer>`) gives a `ReadableStream<Uint8Array<ArrayBuffer>>`,
+ * which pipes on into `TextDecoderStream` without a cast.
+ *
+ * @typeParam B The type of the buffers under the input chunks.
+ * @typeParam A The type of the buffers `allocate` returns.
+ *
  * @example Decoding lines from a byte stream
  * ```ts
  * import { FrameDecoderStream, lines } from "@framewire/framewire";
@@ -60,11 +70,14 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * assert.deepEqual(frames, ["one", "two", "three"]);
  * ```
  */
-export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Array> {
-  /** Frames. */
-  readonly readable: ReadableStream<Uint8Array>;
+export class FrameDecoderStream<
+  B extends ArrayBufferLike = ArrayBufferLike,
+  A extends ArrayBufferLike = ArrayBuffer,
+> implements TransformStream<Uint8Array<B>, Uint8Array<B | A | ArrayBuffer>> {
+  /** Frames: views of the input chunks, or copies. */
+  readonly readable: ReadableStream<Uint8Array<B | A | ArrayBuffer>>;
   /** Bytes to decode. */
-  readonly writable: WritableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array<B>>;
 
   /**
    * Constructs a new instance.
@@ -76,7 +89,10 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
    * @throws {TypeError} `framing` has no `encode()` and `decoder()`, or
    * `options` is not an object.
    */
-  constructor(framing: FramingLike, options: Pick<DecoderOptions, "allocate"> = {}) {
+  constructor(
+    framing: FramingLike,
+    options: { allocate?: ((length: number) => Uint8Array<A>) | undefined } = {},
+  ) {
     checkFraming(framing, "create FrameDecoderStream");
     checkOptions(options, "create FrameDecoderStream");
     const decoder: FrameDecoder = framing.decoder({ allocate: options.allocate });
@@ -108,7 +124,9 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
       else frames.error(error);
     };
     // highWaterMark 0 on the readable, as a TransformStream's: frames are decoded when asked for.
-    this.readable = new ReadableStream<Uint8Array>({
+    // The decoder's frames are views of the chunks pushed, or copies into allocate()'s buffers
+    // or fresh ArrayBuffers.
+    this.readable = new ReadableStream<Uint8Array<B | A | ArrayBuffer>>({
       start(controller) {
         frames = controller;
       },
@@ -123,7 +141,7 @@ export class FrameDecoderStream implements TransformStream<Uint8Array, Uint8Arra
         waiting.fail(reason);
       },
     }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Uint8Array>({
+    this.writable = new WritableStream<Uint8Array<B>>({
       start(controller) {
         bytes = controller;
         waiting = new WaitingWrite(controller);
