@@ -1172,7 +1172,11 @@ export class Session extends EventTarget implements ReliableSession {
     const grace = this.#timerGrace;
     this.#timerGrace = false;
     const now = this.#clock.now();
-    if (!grace && now - deadline >= OVERDUE_MS) {
+    const overdue = now - deadline >= OVERDUE_MS;
+    if (
+      !grace &&
+      (overdue || this.#m.verdictAt <= Math.max(now, this.#timerDue, this.#lastNow))
+    ) {
       // Overdue (also when it was set after the deadline had passed: by whatever ran first once
       // the process went on): the process did not run for a while, and what the peer sent
       // meanwhile (its heartbeats, acks) waits unread in the socket, read only after this timer.
@@ -1180,12 +1184,19 @@ export class Session extends EventTarget implements ReliableSession {
       // gets its turn, then the machine looks, OVERDUE_MS later (a 0 ms timer came after that
       // I/O on Node and Bun, but Deno fired one first about once in fifty wake-ups). Once: a loop
       // blocked turn after turn still gets its heartbeats and dead-peer checks.
+      // A timer that gives up on something (close()'s timeout, resumeTimeout, the peer's
+      // silence: the machine's verdictAt) gives I/O a turn first however little late it is (a
+      // 0 ms timer, so the verdict comes a timer tick later): a loop blocked until just after
+      // the deadline has what the peer sent meanwhile unread all the same (a close({ timeout })
+      // failed so, with every message confirmed).
       this.#timerGrace = true;
       // Kept whatever deadline comes meanwhile: replaced by a timer for the overdue one, it would
       // be overdue again, and sends coming faster than OVERDUE_MS would put the check off for ever.
       this.#timerAt = -Infinity;
-      this.#timerDue = now + OVERDUE_MS;
-      this.#timer = this.#clock.setTimeout(this.#onTimer, OVERDUE_MS);
+      const wait = overdue ? OVERDUE_MS : 0;
+      // Not before the due time of this timer, which may have fired a fraction early (below).
+      this.#timerDue = Math.max(this.#timerDue, now + wait);
+      this.#timer = this.#clock.setTimeout(this.#onTimer, wait);
       return;
     }
     // A runtime's timers keep time by their own clock (whole ms on Node), so one can fire a

@@ -343,6 +343,23 @@ export class SessionMachine {
     return d;
   }
 
+  /**
+   * The earliest time {@linkcode tick} gives up on something (Infinity:
+   * nothing to give up on): close()'s timeout, a server's resumeTimeout, or
+   * the peer's silence (deadPeerTimeout). Each judges what the peer sent by
+   * then, so the driver lets what waits unread be read first (see Session's
+   * `#onTimer`).
+   */
+  get verdictAt(): number {
+    let d = this.#resumeDeadline < this.#closeDeadline ? this.#resumeDeadline : this.#closeDeadline;
+    const link = this.#link;
+    if ((link === "up" || link === "handshaking") && !this.#readPaused) {
+      const dead = this.#lastHeard + this.#o.deadPeerTimeout;
+      if (dead < d) d = dead;
+    }
+    return d;
+  }
+
   // ---------------------------------------------------------------- inputs
 
   /**

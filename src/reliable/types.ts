@@ -362,8 +362,11 @@ export interface Clock {
    * global `setTimeout` does, also for 0); returns a handle for `clearTimeout`.
    * A timer whose callback finds `now()` 50 ms or more past its time is taken
    * for a process that did not run: the session sets another of 50 ms and acts
-   * then. A fake clock should fire each timer with `now()` at its time, not
-   * move `now()` to the end of an advance first.
+   * then. One that would give up on something (a close's timeout, the peer's
+   * silence, `resumeTimeout`) sets another of 0 ms first however late it is,
+   * so that what is ready to be read is read before the verdict. A fake clock
+   * should fire each timer with `now()` at its time, not move `now()` to the
+   * end of an advance first.
    */
   setTimeout(callback: () => void, ms: number): unknown;
   /** Cancels a pending `setTimeout`. */
@@ -439,8 +442,9 @@ export interface ReliableSessionOptions {
    * intervals: a dead or black-holed peer is detected within 10 s, while a
    * peer stalled by a long GC pause or a busy event loop is not. Time this
    * process itself did not run (stopped, asleep, its event loop blocked) does
-   * not count against the peer: a check that comes 50 ms or more late reads
-   * what arrived meanwhile first. Also bounds the handshake, and a client's
+   * not count against the peer: the check reads what arrived meanwhile first
+   * (a timer tick later; 50 ms later when it came 50 ms or more late, as after
+   * a long stop), also when the loop was blocked until just past it. Also bounds the handshake, and a client's
    * `dial` (an attempt that takes longer fails, and the signal passed to
    * `dial` aborts). Make it longer
    * than the peer's `heartbeatInterval`, or an idle link is dropped and

@@ -9,6 +9,7 @@ import type {
   ReliableSendOptions,
   ReliableServerOptions,
   ReliableSession,
+  ReliableSessionOptions,
 } from "../../src/reliable/types.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import {
@@ -4513,38 +4514,114 @@ test(
   },
 );
 
+/**
+ * A client on a {@linkcode stoppableClock} (`clientOptions`, retries at once) and an in-memory
+ * server on a {@linkcode FakeClock} of its own (`serverOptions`); `body` runs with both and
+ * their clocks, and everything is closed after it.
+ */
+async function withStoppableClientOfFakeServer(
+  serverOptions: ReliableServerOptions,
+  clientOptions: ReliableSessionOptions,
+  body: (
+    client: ReliableSession,
+    server: ReliableServer,
+    clocks: { fake: FakeClock; stop(ms: number): void; serverClock: FakeClock },
+  ) => Promise<void>,
+): Promise<void> {
+  const { fake, clock, stop } = stoppableClock();
+  const serverClock = new FakeClock();
+  const net = new MemoryNetwork();
+  const listener = net.listen();
+  const server = reliableServer(listener, { ...serverOptions, clock: serverClock });
+  const client = reliableClient(() => net.dial(), {
+    ...clientOptions,
+    clock,
+    reconnect: { random: () => 0 },
+  });
+  try {
+    await body(client, server, { fake, stop, serverClock });
+  } finally {
+    await client.close({ timeout: 0 }).catch(() => {});
+    await server.close({ timeout: 0 });
+    listener.close();
+  }
+}
+
+for (
+  const [late, when] of [
+    [3000, "woken past its timeout"],
+    // Blocked until just after it (a long synchronous computation): the timer fires a few ms
+    // late, under OVERDUE_MS, with the ack as unread as after a long stop.
+    [10, "whose event loop was blocked until just past its timeout"],
+  ] as const
+) {
+  test(
+    `reliable: a close({ timeout }) ${when} reads the acks that came meanwhile, and resolves`,
+    { timeout: 10000 },
+    async () => {
+      // A client stopped while its close() waited for the server's ack wakes with the close's
+      // timeout past and the ack unread; the timer must not judge before that I/O is read.
+      // Before, the 10 ms late one rejected with CONNECTION_TIMEOUT, "y" with CONNECTION_CLOSED.
+      await withStoppableClientOfFakeServer(
+        { ackDelay: 2 },
+        {},
+        async (client, server, { fake, stop, serverClock }) => {
+          // The server confirms "y" ackDelay (2 ms) after it came, on its own clock: held back.
+          const sent = track(client.send("y"));
+          const it = (await nextSession(server))[Symbol.asyncIterator]();
+          assert.equal(new TextDecoder().decode((await it.next()).value!), "y");
+          const closed = track(client.close({ timeout: 1000 }));
+          await drainJobs();
+          stop(late);
+          assert.ok(fake.runNext()); // the close's timeout, late: gives I/O a turn first
+          await drainJobs();
+          serverClock.advance(2); // the server's ack went out while the client was stopped
+          await drainJobs();
+          fake.advance(50);
+          await closed.promise;
+          await sent.promise;
+        },
+      );
+    },
+  );
+}
+
 test(
-  "reliable: a close({ timeout }) woken past its timeout reads the acks that came while it was stopped, and resolves",
+  "reliable: a dead-peer check that comes a little late, after the event loop was blocked, reads the heartbeat that waits before it judges",
   { timeout: 10000 },
   async () => {
-    // A client stopped while its close() waited for the server's ack wakes with the close's
-    // timeout long past and the ack unread; the timer must not judge before that I/O is read.
-    const { fake, clock, stop } = stoppableClock();
-    const serverClock = new FakeClock();
-    const net = new MemoryNetwork();
-    const listener = net.listen();
-    const server = reliableServer(listener, { clock: serverClock, ackDelay: 2 });
-    const client = reliableClient(() => net.dial(), { clock, reconnect: { random: () => 0 } });
-    try {
-      // The server confirms "y" ackDelay (2 ms) after it came, on its own clock: held back.
-      const sent = track(client.send("y"));
-      const it = (await nextSession(server))[Symbol.asyncIterator]();
-      assert.equal(new TextDecoder().decode((await it.next()).value!), "y");
-      const closed = track(client.close({ timeout: 1000 }));
-      await drainJobs();
-      stop(3000);
-      assert.ok(fake.runNext()); // the close's timeout, overdue
-      await drainJobs();
-      serverClock.advance(2); // the server's ack went out while the client was stopped
-      await drainJobs();
-      fake.advance(50);
-      await closed.promise;
-      await sent.promise;
-    } finally {
-      await client.close({ timeout: 0 }).catch(() => {});
-      await server.close({ timeout: 0 });
-      listener.close();
-    }
+    // The client's own heartbeats are far off, so its next timer is the dead-peer check (1 s
+    // after the server was last heard). Its event loop is blocked from before the server's
+    // heartbeat came until 20 ms past the check: the timer fires with the heartbeat unread.
+    // Before, the session dropped the connection then (CONNECTION_TIMEOUT) and reconnected:
+    // only a check 50 ms or more late (OVERDUE_MS) let the I/O that waited be read first.
+    await withStoppableClientOfFakeServer(
+      { ackDelay: 0, heartbeatInterval: 500 },
+      { heartbeatInterval: 10_000, deadPeerTimeout: 1000 },
+      async (client, server, { fake, stop, serverClock }) => {
+        const seen: string[] = [];
+        for (const type of ["open", "reconnecting"]) {
+          client.addEventListener(type, () => seen.push(type));
+        }
+        await Promise.all([client.send("hi"), nextSession(server)]);
+        await drainJobs();
+        assert.equal(fake.nextAt(), fake.now() + 1000, "the dead-peer check is the next timer");
+        fake.advance(990);
+        serverClock.advance(500); // the server's heartbeat: on its way, not read yet
+        stop(30);
+        assert.ok(fake.runNext()); // the dead-peer check, 20 ms late
+        await drainJobs();
+        fake.advance(0);
+        await drainJobs();
+        assert.deepEqual(seen, ["open"]);
+        assert.equal(client.state, "open");
+        assert.equal(client.stats.reconnects, 0);
+        // The server gone quiet for good, the check judges it dead as ever: a timer tick later.
+        fake.advance(1000);
+        await drainJobs();
+        assert.deepEqual(seen, ["open", "reconnecting"]);
+      },
+    );
   },
 );
 
@@ -4582,7 +4659,8 @@ test(
       const sends = [1, 2, 3].map(() => session.send(new Uint8Array(40_000)).catch(() => {}));
       await drainJobs();
       const closed = session.close({ timeout: 1000 }).catch((error) => error.code);
-      assert.ok(fake.runNext()); // the close's timeout: on time
+      assert.ok(fake.runNext()); // the close's timeout, on time: gives I/O a turn first
+      assert.ok(fake.runNext()); // ...then times out
       assert.equal(await closed, "CONNECTION_TIMEOUT");
       stop(3000);
       assert.ok(fake.runNext()); // the linger, overdue
