@@ -120,19 +120,20 @@ export interface GraceTimer {
 
 /**
  * Calls `callback` after `ms` on `clock`, as {@linkcode timeoutAfter}; but
- * a timer that fires {@linkcode OVERDUE_MS} or more past its due time (the
- * process did not run meanwhile, see Session's `#onTimer`) first gives the
- * I/O that waited with it `OVERDUE_MS`, once. Cancel it with
- * {@linkcode cancelGraceTimer}.
+ * first gives the I/O that is ready a turn, once: a 0 ms timer (an event loop
+ * blocked until just past the due time has what came meanwhile unread), or
+ * {@linkcode OVERDUE_MS} when the timer fired that much or more past its due
+ * time (the process did not run meanwhile, see Session's `#onTimer`). Cancel
+ * it with {@linkcode cancelGraceTimer}.
  */
 export function timeoutWithGrace(clock: Clock, callback: () => void, ms: number): GraceTimer {
   const timer: GraceTimer = { handle: undefined };
   const due = clock.now() + ms;
   let grace = false;
   const fire = (): void => {
-    if (!grace && clock.now() - due >= OVERDUE_MS) {
+    if (!grace) {
       grace = true;
-      timer.handle = clock.setTimeout(fire, OVERDUE_MS);
+      timer.handle = clock.setTimeout(fire, clock.now() - due >= OVERDUE_MS ? OVERDUE_MS : 0);
       return;
     }
     timer.handle = undefined;
