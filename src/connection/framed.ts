@@ -232,8 +232,10 @@ export interface FramedCloseOptions {
   /**
    * Ms to wait for queued frames to be written; then the connection closes
    * at once (a peer that reads nothing, say one that sent garbage, cannot
-   * hold it open). From 0 to 2^31 − 1 (timers take no more), or `Infinity`
-   * to wait for ever.
+   * hold it open). Writes that completed by then count, also when the event
+   * loop was blocked until just past it: the I/O that is ready gets a turn
+   * first (a 0 ms timer; not for 0). From 0 to 2^31 − 1 (timers take no
+   * more), or `Infinity` to wait for ever.
    *
    * @default {Infinity}
    */
@@ -1843,7 +1845,13 @@ class Framed implements FramedConnection {
       const closing = this.#closing ??= this.#flush();
       const cut = this.#cut ??= quiet();
       if (timeout !== Infinity) {
-        timer = setTimeout(() => this.#timedOut(timeout), timeout); // rejects cut
+        const timedOut = (): void => this.#timedOut(timeout); // rejects cut
+        // Past the timeout, the I/O that is ready gets a turn first (a 0 ms timer): an event
+        // loop blocked until then fires this timer before it hands over the writes that
+        // completed meanwhile (Deno reported a frame the peer got as lost). 0 gives up at once.
+        timer = timeout === 0
+          ? setTimeout(timedOut, 0)
+          : setTimeout(() => timer = setTimeout(timedOut, 0), timeout);
       }
       await Promise.race([closing, cut.promise]);
     } catch (error) {

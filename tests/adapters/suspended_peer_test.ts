@@ -8,12 +8,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { framed } from "../../src/connection/framed.ts";
+import { framed, type FramedConnection } from "../../src/connection/framed.ts";
 import type { Conn, Listener } from "../../src/connection/types.ts";
 import { ConnectionError } from "../../src/errors.ts";
 import { lengthPrefixed } from "../../src/framing/length_prefixed.ts";
 import { watchSockets } from "../_util/leaks.ts";
 import { adapter, portOf, type Runtime, runtime } from "../_util/runtime.ts";
+import { stallUntil } from "../_util/stall.ts";
 import {
   startSuspendable,
   SUSPEND_TEST as OPTIONS,
@@ -43,6 +44,20 @@ async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<bool
   ]);
   clearTimeout(timer);
   return stalled;
+}
+
+/**
+ * Sends frames 1, 2, ... on `fc` to a stopped receiver until a send waits (the kernel buffers
+ * and highWaterMark are full); returns that send and how many frames were sent.
+ */
+async function sendUntilOneWaits(
+  fc: FramedConnection,
+): Promise<{ pending: Promise<void>; sent: number }> {
+  for (let i = 1; i <= FRAMES; i++) {
+    const sent = fc.send(frameOf(i, FRAME));
+    if (await pendingAfter(sent, 300)) return { pending: sent, sent: i };
+  }
+  assert.fail("a send waited for the stopped receiver");
 }
 
 /** Runs `body` with a child on `on` (`args` after its port) connected to a listener here. */
@@ -139,40 +154,78 @@ test(
     }),
 );
 
+/**
+ * framed() over a connection to a receiver child on this runtime, stopped once a send waits for
+ * it: `whileStopped` runs with that send (the `sent`-th frame) and may resume the child; then the
+ * child is resumed, and `after` runs with how many frames were sent.
+ */
+function withStoppedReceiver(
+  whileStopped: (
+    fc: FramedConnection,
+    waiting: { pending: Promise<void>; sent: number },
+    conn: Conn,
+    child: Suspendable,
+  ) => Promise<void>,
+  after: (child: Suspendable, sent: number) => Promise<void>,
+): Promise<void> {
+  return withChild(runtime, ["receive"], async (conn, child) => {
+    const fc = framed(conn, lengthPrefixed(), { highWaterMark: HIGH_WATER_MARK });
+    child.stop();
+    let sent = 0;
+    try {
+      const waiting = await sendUntilOneWaits(fc);
+      sent = waiting.sent;
+      await whileStopped(fc, waiting, conn, child);
+    } finally {
+      child.resume();
+    }
+    await after(child, sent);
+    assert.equal(await child.exited, 0, child.stderr);
+  });
+}
+
 test(
   `framed() on ${runtime}: close({ timeout }) while the ${runtime} receiver is stopped ends in time, and the receiver ends after it resumes`,
   OPTIONS,
   () =>
-    withChild(runtime, ["receive"], async (conn, child) => {
-      const fc = framed(conn, lengthPrefixed(), { highWaterMark: HIGH_WATER_MARK });
-      child.stop();
-      let pending: Promise<void> | undefined;
-      let i = 0;
-      try {
-        while (pending === undefined && i < FRAMES) {
-          const sent = fc.send(frameOf(++i, FRAME));
-          if (await pendingAfter(sent, 300)) pending = sent;
-        }
-        assert.ok(pending !== undefined, "a send waited for the stopped receiver");
-        const sendOutcome = pending.then(() => "resolved", (error) => error);
-        // Bounded although the peer reads nothing: the frames not yet written are dropped, and
-        // the waiting send rejects with why. close() resolves: the application waits on that
-        // send, so it sees the failure (frames whose sends had resolved may have been lost).
-        assert.equal(await fc.close({ timeout: 200 }), undefined);
-        const sendError = await sendOutcome;
-        assert.ok(sendError instanceof ConnectionError, String(sendError));
-        assert.equal(sendError.code, "CONNECTION_CLOSED");
-        assert.match(sendError.message, /close\(\) timed out after 200 ms/);
-        await conn.closed;
-      } finally {
-        child.resume();
-      }
+    withStoppedReceiver(async (fc, { pending }, conn) => {
+      const sendOutcome = pending.then(() => "resolved", (error) => error);
+      // Bounded although the peer reads nothing: the frames not yet written are dropped, and
+      // the waiting send rejects with why. close() resolves: the application waits on that
+      // send, so it sees the failure (frames whose sends had resolved may have been lost).
+      assert.equal(await fc.close({ timeout: 200 }), undefined);
+      const sendError = await sendOutcome;
+      assert.ok(sendError instanceof ConnectionError, String(sendError));
+      assert.equal(sendError.code, "CONNECTION_CLOSED");
+      assert.match(sendError.message, /close\(\) timed out after 200 ms/);
+      await conn.closed;
+    }, async (child, sent) => {
       // The receiver gets frames 1..k in order, then the end or the reset; never a stray frame.
       const [, n, inOrder, end] = (await child.waitFor(/^RECEIVED (\d+) (\w+) (.*)$/m))!;
-      assert.ok(Number(n) < i, `${n} of ${i} frames`);
+      assert.ok(Number(n) < sent, `${n} of ${sent} frames`);
       assert.equal(inOrder, "ok");
       assert.match(end!, /^(end|error [A-Z_]+)$/);
-      assert.equal(await child.exited, 0, child.stderr);
+    }),
+);
+
+test(
+  `framed() on ${runtime}: close({ timeout }) whose event loop is blocked until just past the timeout, while the receiver took everything, resolves every send`,
+  OPTIONS,
+  () =>
+    withStoppedReceiver(async (fc, { pending }, _conn, child) => {
+      const sendOutcome = pending.then(() => "resolved", (error) => String(error.code));
+      const start = performance.now();
+      const closed = fc.close({ timeout: 500 }).then(() => "ok", (error) => String(error.code));
+      child.resume();
+      // The receiver reads everything while this process is blocked, until a little after the
+      // close's timeout: the timer fires a little late, before the runtime hands over the
+      // writes that completed meanwhile. Before, on Deno, the close timed out and the waiting
+      // send rejected (CONNECTION_CLOSED, "close() timed out"): a frame reported lost that
+      // the receiver got.
+      stallUntil(start + 515);
+      assert.deepEqual([await closed, await sendOutcome], ["ok", "resolved"]);
+    }, async (child, sent) => {
+      assert.equal((await child.waitFor(/^RECEIVED .*$/m))[0], `RECEIVED ${sent} ok end`);
     }),
 );
 

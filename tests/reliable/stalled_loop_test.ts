@@ -13,19 +13,12 @@ import type { ReliableClientOptions, ReliableSession } from "../../src/reliable/
 import { watchSockets } from "../_util/leaks.ts";
 import { macrotask } from "../_util/macrotask.ts";
 import { adapter, runtime } from "../_util/runtime.ts";
+import { stallUntil } from "../_util/stall.ts";
 import { startSuspendable, SUSPEND_TEST as OPTIONS } from "../_util/suspendable.ts";
 import { outcome } from "./_helpers.ts";
 
 const sockets = watchSockets();
 const CHILD = fileURLToPath(new URL("./_suspend_child.ts", import.meta.url));
-
-/** Blocks this thread (timers, I/O, everything) until `performance.now()` reaches `until`. */
-function stallUntil(until: number): void {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  for (let left = until - performance.now(); left > 0; left = until - performance.now()) {
-    Atomics.wait(cell, 0, 0, left);
-  }
-}
 
 /**
  * Runs `body` with a client (`options`) of a reliable server in a child on this runtime, which
