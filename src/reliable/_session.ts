@@ -1198,6 +1198,12 @@ export class Session extends EventTarget implements ReliableSession {
       // Not before the due time of this timer, which may have fired a fraction early (below).
       this.#timerDue = Math.max(this.#timerDue, now + wait);
       this.#timer = this.#clock.setTimeout(this.#onTimer, wait);
+      // The heartbeat (or ack) that is due goes out now: a peer stopped with this process
+      // (both ends on a laptop that slept, or in this very process) gives its I/O the same turn
+      // before its own check, and reads it then. Before, each judged the other's silence, which
+      // was its own: both dropped the connection, and the client reconnected.
+      this.#m.beat(this.#now());
+      this.#pump();
       return;
     }
     // A runtime's timers keep time by their own clock (whole ms on Node), so one can fire a

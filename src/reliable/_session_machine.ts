@@ -717,10 +717,20 @@ export class SessionMachine {
         return;
       }
     }
-    if (link === "up") {
-      if (this.#ackDeadline <= now || now - this.#lastWritten >= this.#o.heartbeatInterval) {
-        this.#sendAck(ACK, now);
-      }
+    this.beat(now);
+  }
+
+  /**
+   * Sends what {@linkcode tick} would send now (a heartbeat, an ack that
+   * waited), and gives up on nothing: the driver calls it when it puts off a
+   * late check to read what waits first, so that a peer stopped together
+   * with this side (both ends on one machine that slept, or in one process
+   * whose event loop was blocked) hears from it before its own check.
+   */
+  beat(now: number): void {
+    if (this.#state === "closed" || this.#link !== "up") return;
+    if (this.#ackDeadline <= now || now - this.#lastWritten >= this.#o.heartbeatInterval) {
+      this.#sendAck(ACK, now);
     }
   }
 

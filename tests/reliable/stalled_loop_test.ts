@@ -9,13 +9,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { reliableClient } from "../../src/reliable/reliable_client.ts";
-import type { ReliableClientOptions, ReliableSession } from "../../src/reliable/types.ts";
+import { reliableServer } from "../../src/reliable/reliable_server.ts";
+import { OVERDUE_MS } from "../../src/reliable/_session.ts";
+import type { Clock, ReliableClientOptions, ReliableSession } from "../../src/reliable/types.ts";
 import { watchSockets } from "../_util/leaks.ts";
 import { macrotask } from "../_util/macrotask.ts";
 import { adapter, runtime } from "../_util/runtime.ts";
 import { stallUntil } from "../_util/stall.ts";
 import { startSuspendable, SUSPEND_TEST as OPTIONS } from "../_util/suspendable.ts";
-import { outcome } from "./_helpers.ts";
+import { nextSession, outcome } from "./_helpers.ts";
 
 const sockets = watchSockets();
 const CHILD = fileURLToPath(new URL("./_suspend_child.ts", import.meta.url));
@@ -100,6 +102,74 @@ test(
     );
     assert.deepEqual(done.received, ["before", "after"]);
     assert.deepEqual([done.dials, done.stats.reconnects], [1, 0]);
+  },
+);
+
+/**
+ * The global timers and performance.now(), and a promise of the first timer of `ms` to have fired
+ * (its callback returned) since `next` was called.
+ */
+function watchedClock(): { clock: Clock; next(ms: number): Promise<void> } {
+  const waiting: { ms: number; resolve: () => void }[] = [];
+  return {
+    clock: {
+      now: () => performance.now(),
+      setTimeout: (callback, ms) =>
+        setTimeout(() => {
+          callback();
+          for (const w of waiting.filter((w) => w.ms === ms)) {
+            waiting.splice(waiting.indexOf(w), 1);
+            w.resolve();
+          }
+        }, ms),
+      clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    },
+    next: (ms) => new Promise((resolve) => waiting.push({ ms, resolve })),
+  };
+}
+
+test(
+  `reliable: a ${runtime} client and its server in one process whose event loop is blocked past deadPeerTimeout keep their connection`,
+  OPTIONS,
+  async () => {
+    // As both ends on a laptop that slept: each wakes with its dead-peer check long overdue and
+    // gives the I/O that waits 50 ms (OVERDUE_MS), but the other said nothing while blocked.
+    // Before, each took that silence, its own, for the other's death: both dropped the
+    // connection, and the client reconnected (and resumed). Now each sends its heartbeat at
+    // once, and reads the other's before it judges.
+    const { connect, listen } = await adapter();
+    const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as { port: number }).port;
+    const timing = { heartbeatInterval: 100, deadPeerTimeout: 300 };
+    const onServer = watchedClock();
+    const onClient = watchedClock();
+    const server = reliableServer(listener, { ...timing, clock: onServer.clock });
+    const client = reliableClient(
+      (signal) => connect({ hostname: "127.0.0.1", port, signal }),
+      { ...timing, clock: onClient.clock },
+    );
+    const seen: string[] = [];
+    try {
+      const [session] = await Promise.all([nextSession(server), client.send("before")]);
+      for (const [side, s] of [["client", client], ["server", session]] as const) {
+        for (const type of ["reconnecting", "resumed", "sessionlost", "close"]) {
+          s.addEventListener(type, () => seen.push(`${side} ${type}`));
+        }
+      }
+      // Both checks, once overdue, are judged when their grace timer fires.
+      const judged = Promise.all([onServer.next(OVERDUE_MS), onClient.next(OVERDUE_MS)]);
+      stallUntil(performance.now() + 700);
+      await judged;
+      assert.deepEqual([...seen], []); // (a copy: deepEqual would narrow `seen` to never[])
+      assert.equal(await outcome(client.send("after")), "ok");
+      assert.equal(await outcome(client.close()), "ok");
+      assert.deepEqual(seen.filter((e) => !e.endsWith(" close")), [], "no reconnect");
+      assert.equal(client.stats.reconnects, 0);
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+      await server.close({ timeout: 0 });
+      listener.close();
+    }
   },
 );
 
