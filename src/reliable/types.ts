@@ -363,10 +363,10 @@ export interface Clock {
    * A timer whose callback finds `now()` 50 ms or more past its time is taken
    * for a process that did not run: the session sets another of 50 ms and acts
    * then. One that would give up on something (a close's timeout, the peer's
-   * silence, `resumeTimeout`) sets another of 0 ms first however late it is,
-   * so that what is ready to be read is read before the verdict. A fake clock
-   * should fire each timer with `now()` at its time, not move `now()` to the
-   * end of an advance first.
+   * silence, `resumeTimeout`, a dial) sets another first however little late
+   * it is, of 0 ms, so that what is ready to be read is read before the
+   * verdict. A fake clock should fire each timer with `now()` at its time,
+   * not move `now()` to the end of an advance first.
    */
   setTimeout(callback: () => void, ms: number): unknown;
   /** Cancels a pending `setTimeout`. */
@@ -444,9 +444,9 @@ export interface ReliableSessionOptions {
    * process itself did not run (stopped, asleep, its event loop blocked) does
    * not count against the peer: the check reads what arrived meanwhile first
    * (a timer tick later; 50 ms later when it came 50 ms or more late, as after
-   * a long stop), also when the loop was blocked until just past it. Also bounds the handshake, and a client's
-   * `dial` (an attempt that takes longer fails, and the signal passed to
-   * `dial` aborts). Make it longer
+   * a long stop), also when the loop was blocked until just past it. Also
+   * bounds the handshake, and a client's `dial` (an attempt that takes longer
+   * fails, and the signal passed to `dial` aborts). Make it longer
    * than the peer's `heartbeatInterval`, or an idle link is dropped and
    * reconnected every `deadPeerTimeout`.
    *
