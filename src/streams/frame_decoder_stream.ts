@@ -48,7 +48,9 @@ import { WaitingWrite } from "./_waiting_write.ts";
  * which pipes on into `TextDecoderStream` without a cast.
  *
  * @typeParam B The type of the buffers under the input chunks.
- * @typeParam A The type of the buffers `allocate` returns.
+ * @typeParam A The type of the buffers `allocate` returns; without an
+ * `allocate`, `B` (a plain `FrameDecoderStream` is one of any buffer, as an
+ * `allocate` typed to return a plain `Uint8Array` makes it).
  *
  * @example Decoding lines from a byte stream
  * ```ts
@@ -72,7 +74,7 @@ import { WaitingWrite } from "./_waiting_write.ts";
  */
 export class FrameDecoderStream<
   B extends ArrayBufferLike = ArrayBufferLike,
-  A extends ArrayBufferLike = ArrayBuffer,
+  A extends ArrayBufferLike = B,
 > implements TransformStream<Uint8Array<B>, Uint8Array<B | A | ArrayBuffer>> {
   /** Frames: views of the input chunks, or copies. */
   readonly readable: ReadableStream<Uint8Array<B | A | ArrayBuffer>>;
