@@ -274,7 +274,6 @@ async function fdFloodChild(
   return JSON.parse(last);
 }
 
-/** Registers the suite for `name`'s adapter; the tests skip on other runtimes. */
 /**
  * Resolves once `promise` has, or fails the test after `ms` (a deadline, not a pause: a promise
  * that never settles otherwise ends the test only at its timeout, saying nothing).
@@ -291,6 +290,7 @@ export async function settles(promise: Promise<unknown>, what: string, ms = 5000
   }
 }
 
+/** Registers the suite for `name`'s adapter; the tests skip on other runtimes. */
 export function adapterSuite(name: Runtime): void {
   const skip = runtime !== name && name !== "node";
   // node:net on Deno and Bun: after a reset, an empty write and end() report nothing.
