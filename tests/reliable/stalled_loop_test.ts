@@ -69,12 +69,12 @@ test(
         const sent = outcome(client.send("second"));
         await macrotask(); // "second" is on its way
         const start = performance.now();
-        const closed = outcome(client.close({ timeout: 200 }));
+        const closed = outcome(client.close({ timeout: 1000 }));
         // Blocked from before the server's confirmation arrives until a little after the
-        // close's deadline: the timer then fires a little late (under the 50 ms after which a
+        // close's deadline (1 s: room for a loaded machine's child to confirm meanwhile): the timer then fires a little late (under the 50 ms after which a
         // timer counts as overdue), with the confirmation unread. Before, the close rejected
         // with CONNECTION_TIMEOUT and "second" with CONNECTION_CLOSED.
-        stallUntil(start + 215);
+        stallUntil(start + 1015);
         assert.deepEqual([await sent, await closed], ["ok", "ok"]);
         assert.deepEqual(events, ["open"]);
       },
