@@ -40,10 +40,16 @@ export async function dialAddresses<T>(
     if (signal?.aborted) throw signal.reason;
     let opened = false;
     const limit = i < addresses.length - 1 ? new AbortController() : undefined;
-    const timer = limit === undefined ? undefined : setTimeout(
-      () => limit.abort(new Error(`no answer within ${ATTEMPT_TIMEOUT} ms`)),
-      ATTEMPT_TIMEOUT,
-    );
+    // Past the limit, the I/O that is ready gets a turn first (a 0 ms timer): an event loop
+    // blocked until then (a long synchronous computation right after connect()) fires this timer
+    // before it hands over the connection made meanwhile, which was then given up for the next
+    // address (and, where that one refuses, the dial failed).
+    let timer = limit === undefined ? undefined : setTimeout(() => {
+      timer = setTimeout(
+        () => limit.abort(new Error(`no answer within ${ATTEMPT_TIMEOUT} ms`)),
+        0,
+      );
+    }, ATTEMPT_TIMEOUT);
     // The caller's abort aborts the limited attempt too: followed with a listener, not
     // AbortSignal.any(), which refuses a look-alike signal (a polyfill's, another realm's).
     const follow = limit === undefined || signal === undefined
