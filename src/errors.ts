@@ -10,6 +10,8 @@
  * @module
  */
 
+import { toHex } from "./framing/_options.ts";
+
 /** The stable codes carried by {@linkcode FramingError.code}. */
 export type FramingErrorCode =
   | "FRAME_TOO_LARGE"
@@ -536,17 +538,6 @@ function hexOf(value: ArrayBufferView | ArrayBuffer): string {
   } catch {
     return "";
   }
-}
-
-/** Formats bytes as space-separated lowercase hex (at most 32 bytes shown). */
-function toHex(bytes: Uint8Array): string {
-  const shown = bytes.length > 32 ? bytes.subarray(0, 32) : bytes;
-  let out = "";
-  for (let i = 0; i < shown.length; i++) {
-    if (i > 0) out += " ";
-    out += shown[i]!.toString(16).padStart(2, "0");
-  }
-  return bytes.length > 32 ? `${out} …` : out;
 }
 
 function startsWithAscii(bytes: Uint8Array, text: string): boolean {

@@ -537,3 +537,17 @@ export function checkFraming(framing: unknown, action: string): void {
     );
   }
 }
+
+/**
+ * Formats bytes as space-separated lowercase hex for a message: at most `max`
+ * bytes shown, then "…".
+ */
+export function toHex(bytes: Uint8Array, max = 32): string {
+  const shown = bytes.length > max ? bytes.subarray(0, max) : bytes;
+  let out = "";
+  for (let i = 0; i < shown.length; i++) {
+    if (i > 0) out += " ";
+    out += shown[i]!.toString(16).padStart(2, "0");
+  }
+  return bytes.length > max ? `${out} …` : out;
+}

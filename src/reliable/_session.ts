@@ -23,6 +23,7 @@ import {
   plural,
   receivedValue,
   signalError,
+  toHex,
   withFixedOverhead,
 } from "../framing/_options.ts";
 import { HeaderDecoder } from "../framing/_header_decoder.ts";
@@ -41,7 +42,6 @@ import { type Resolvers, resolvers } from "./_resolvers.ts";
 import {
   type Entry,
   ENTRY_COST,
-  hexStart,
   LATE_TIMER_MS,
   type LinkState,
   type MachineEvent,
@@ -1360,7 +1360,7 @@ function readError(error: unknown, maxMessageSize: number, answer: boolean): unk
     new DataView(header.buffer).setUint32(0, error.length);
     return new ConnectionError(
       `Cannot open session as the peer is not a framewire reliable server: it announced a frame of ${error.length} bytes where a frame before the handshake has at most ${error.limit}: ${
-        error.hint ?? `its header was ${hexStart(header)}`
+        error.hint ?? `its header was ${toHex(header, 16)}`
       }`,
       { code: "PROTOCOL_ERROR", cause: error },
     );

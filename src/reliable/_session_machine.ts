@@ -34,7 +34,7 @@ import {
   setDataSeq,
   WELCOME,
 } from "./_protocol.ts";
-import { plural } from "../framing/_options.ts";
+import { plural, toHex } from "../framing/_options.ts";
 import type { ReliableSessionState } from "./types.ts";
 
 /** A message accepted for sending. */
@@ -1165,7 +1165,7 @@ export class SessionMachine {
         echo
           ? "it sent this client's HELLO back (an echo server?)"
           : `it answered the HELLO with a frame of ${plural(frame.length, "byte")}${
-            frame.length === 0 ? "" : ` (${hexStart(frame)})`
+            frame.length === 0 ? "" : ` (${toHex(frame, 16)})`
           }, not a WELCOME, GOODBYE or REJECT`
       }`,
     );
@@ -1245,12 +1245,6 @@ export class SessionMachine {
     if (this.#link !== "dialing") this.#link = "down";
     this.events.push({ type: "close", error, unconfirmed });
   }
-}
-
-/** The first bytes of `bytes` in hex, for an error message: at most 16, then "…". */
-export function hexStart(bytes: Uint8Array): string {
-  const shown = Array.from(bytes.subarray(0, 16), (b) => b.toString(16).padStart(2, "0"));
-  return bytes.length > 16 ? `${shown.join(" ")} …` : shown.join(" ");
 }
 
 function equalIds(a: Uint8Array, b: Uint8Array): boolean {
