@@ -21,6 +21,7 @@ export class DelimitedDecoder implements FrameDecoder {
   #stripCR: boolean;
   /** The delimiter's byte when it has one byte, else -1. */
   #one: number;
+  /** Frames found by end() before it checked for a clean boundary, last first (see decodeAhead). */
   #done: Uint8Array[] = [];
 
   // Where lines that span chunks are copied to (fresh or reused buffers).
@@ -55,7 +56,7 @@ export class DelimitedDecoder implements FrameDecoder {
   }
 
   next(): Uint8Array | undefined {
-    if (this.#done.length > 0) return this.#done.shift();
+    if (this.#done.length > 0) return this.#done.pop();
     const queue = this.#queue;
     if (queue.length === 0) return undefined;
     // A one-byte delimiter in the head chunk, not searched yet: the frame is found with no

@@ -212,7 +212,7 @@ export class HeaderDecoder implements FrameDecoder {
   #headerHeld = 0;
   // The header length of a large frame that waits in the queue for its buffer, or -1.
   #waiting = -1;
-  // Frames found by end() before it checked for a clean boundary.
+  // Frames found by end() before it checked for a clean boundary, last first (see decodeAhead).
   #done: Uint8Array[] = [];
 
   // Where frames that span chunks are copied to (fresh or reused buffers).
@@ -441,7 +441,7 @@ export class HeaderDecoder implements FrameDecoder {
   }
 
   #slowNext(): Uint8Array | undefined {
-    if (this.#done.length > 0) return this.#done.shift();
+    if (this.#done.length > 0) return this.#done.pop();
     return this.#fill();
   }
 
