@@ -175,8 +175,10 @@ class Link {
       this.#cut ??= setTimeout(() => this.conn.error(socketGone()), FAILED_WRITE_LIMIT);
       return Promise.reject(socketGone());
     }
-    // Bun wrote part of it and keeps nothing: the rest goes out on drain.
-    this.#rest = chunk.subarray(n);
+    // Bun wrote part of it and keeps nothing: the rest goes out on drain. A view of fixed length:
+    // a length-tracking view of a resizable buffer grown meanwhile goes out at the length it had,
+    // as on Node (before, the write failed, in words that said the buffer had shrunk).
+    this.#rest = chunk.subarray(n, chunk.byteLength);
     this.#restLength = this.#rest.byteLength;
     return new Promise((resolve, reject) => {
       this.#settle = (error) => error === undefined ? resolve() : reject(error);

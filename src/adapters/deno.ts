@@ -103,7 +103,9 @@ function readFailure(error: unknown, handshaken: boolean): unknown {
 /**
  * Writes the rest of `chunk`, of `length` bytes when its write began, after a partial write of
  * `off` bytes. A chunk whose buffer was detached or shrunk meanwhile fails the write (it ended
- * the loop early: the write resolved with bytes never sent).
+ * the loop early: the write resolved with bytes never sent); a length-tracking view of a
+ * resizable buffer grown meanwhile goes out at that length, as on Node (before, it failed too,
+ * in words that said the buffer had shrunk).
  */
 async function writeRest(
   raw: Deno.Conn,
@@ -112,8 +114,8 @@ async function writeRest(
   length: number,
 ): Promise<void> {
   while (off < length) {
-    if (chunk.byteLength !== length) throw detachedPayload("write", "chunk");
-    off += await raw.write(chunk.subarray(off));
+    if (chunk.byteLength < length) throw detachedPayload("write", "chunk");
+    off += await raw.write(chunk.subarray(off, length));
   }
 }
 

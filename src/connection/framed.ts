@@ -159,10 +159,10 @@ export interface FramedConnection<B extends ArrayBufferLike = ArrayBufferLike>
    * connection with a `CONNECTION_FAILED` error (the frames before it go
    * out, then writing ends: the peer reads a truncated frame, never the
    * frames after it as its bytes; reading goes on). framed() hands such a
-   * payload to the conn only once its writable holds nothing; changed while
-   * a framewire adapter's socket writes it, the write fails (with the same
-   * error, or Node's and Deno's `EFAULT`), and the connection must be
-   * closed. Transfer a payload once its send resolved, or send a copy.
+   * payload to the conn only once its writable holds nothing; detached or
+   * shrunk while a framewire adapter's socket writes it, the write fails
+   * (with the same error, or Node's and Deno's `EFAULT`), and the connection
+   * must be closed (grown then, it goes out at the length it had). Transfer a payload once its send resolved, or send a copy.
    * Once a framing error ended reading and the application was given it
    * (the peer's bytes are not frames of this format), what was sent before
    * goes out, the connection then closes, and later sends reject with that

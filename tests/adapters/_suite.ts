@@ -2127,6 +2127,47 @@ export function adapterSuite(name: Runtime): void {
   );
 
   t(
+    "a length-tracking chunk grown while the socket writes it in parts goes out at the length it had, and its write resolves",
+    async () => {
+      await withPair(name, async (client, server) => {
+        const reader = server.readable.getReader();
+        const received: Uint8Array[] = [];
+        let size = 0;
+        const readUntil = async (n: number): Promise<void> => {
+          while (size < n) {
+            const result = await reader.read();
+            if (result.done) return;
+            received.push(result.value);
+            size += result.value.length;
+          }
+        };
+        const writer = client.writable.getWriter();
+        const length = 64 << 20;
+        const buffer = new ArrayBuffer(length, { maxByteLength: 2 * length });
+        const chunk = new Uint8Array(buffer).fill(7); // length-tracking
+        const writing = writer.write(chunk);
+        writing.catch(() => {});
+        // 1 MiB has arrived: the rest of 64 MiB cannot all be in the kernel's buffers, so the
+        // write is in progress.
+        await readUntil(1 << 20);
+        buffer.resize(2 * length); // misuse, before the write resolved
+        new Uint8Array(buffer, length).fill(9);
+        const draining = readUntil(Infinity);
+        // Before, on Deno and Bun: rejected with a TypeError that said the buffer was "detached
+        // (transferred) or shrunk below it" (and writing ended). Node's socket wrote the length
+        // the chunk had, as now all three do.
+        await writing;
+        await writer.close();
+        await draining;
+        const all = concat(received);
+        assert.equal(all.length, length);
+        assert.equal(all.indexOf(9), -1);
+        assert.equal(all.indexOf(0), -1);
+      });
+    },
+  );
+
+  t(
     "Unix socket with a relative path: close() after a chdir removes its own file, no other",
     async () => {
       const { connect, listen } = await adapter(name);
