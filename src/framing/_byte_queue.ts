@@ -2,7 +2,7 @@
 // A queue of pushed chunks read from the front without copying. Private.
 
 import { frameIn } from "./_frame_buffers.ts";
-import { bytesFrom } from "./_options.ts";
+import { bytesFrom, isResizable } from "./_options.ts";
 import { scan } from "./_search.ts";
 
 /**
@@ -312,8 +312,7 @@ export class ByteQueue {
  * decoders read `buffer` of the chunks they cut frames from anyway).
  */
 export function fixedLength(chunk: Uint8Array): Uint8Array {
-  const buffer = chunk.buffer as ArrayBufferLike & { resizable?: boolean; growable?: boolean };
-  return buffer.resizable === true || buffer.growable === true ? bytesFrom(chunk, 0) : chunk;
+  return isResizable(chunk) ? bytesFrom(chunk, 0) : chunk;
 }
 
 /**

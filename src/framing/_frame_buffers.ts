@@ -5,6 +5,7 @@ import {
   booleanOption,
   checkOptions,
   describeValue,
+  isResizable,
   plainBytes,
   plural,
   receivedValue,
@@ -176,16 +177,20 @@ export class FrameBuffers {
   }
 }
 
-/** `allocate(size)`, checked: a shorter buffer would cut the frame, a longer one is trimmed. */
+/**
+ * `allocate(size)`, checked: a shorter buffer would cut the frame, a longer one is trimmed, and a
+ * length-tracking view of a resizable buffer is made one of fixed length.
+ */
 function allocated(allocate: (length: number) => Uint8Array, size: number): Uint8Array {
   const buffer: unknown = allocate(size);
   // No Uint8Array (an ArrayBuffer, null: a Conn's allocate of one's own) is refused by its kind.
   const received = buffer instanceof Uint8Array ? buffer.length : describeValue(buffer);
   if (typeof received === "number" && received >= size) {
     // A plain view: a subclass's subarray() goes through its constructor (see plainBytes()), and
-    // a frame that is a Buffer has a slice() that copies nothing.
+    // a frame that is a Buffer has a slice() that copies nothing. Of fixed length: a
+    // length-tracking one grown while the frame filled was taken for bytes detached or shrunk.
     const frame = plainBytes(buffer as Uint8Array);
-    return received === size ? frame : frame.subarray(0, size);
+    return received === size && !isResizable(frame) ? frame : frame.subarray(0, size);
   }
   // A TypeError: the decoder reports a RangeError from allocate() as a frame too large to allocate.
   throw new TypeError(

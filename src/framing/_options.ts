@@ -225,6 +225,12 @@ export function inputChunk(
   return plainBytes(chunk);
 }
 
+/** Whether `bytes` views a resizable `ArrayBuffer` or a growable `SharedArrayBuffer`. */
+export function isResizable(bytes: Uint8Array): boolean {
+  const buffer = bytes.buffer as ArrayBufferLike & { resizable?: boolean; growable?: boolean };
+  return buffer.resizable === true || buffer.growable === true;
+}
+
 /**
  * `bytes` (not detached), or a plain `Uint8Array` view of the same memory
  * when it is an instance of a subclass (a Node `Buffer` too): `subarray()`

@@ -95,7 +95,7 @@ export interface DecoderOptions {
    * zero-filling memory that is overwritten anyway, which is 25-30% faster
    * for large frames; `framed()` uses the connection's `allocate` when its
    * adapter provides one. The frame is a plain `Uint8Array` view (not a
-   * `Buffer`) of the memory `allocate` returned, and its `buffer` is that
+   * `Buffer`, nor a length-tracking view) of the memory `allocate` returned, and its `buffer` is that
    * memory's, so return memory that holds the frame alone: not
    * `Buffer.allocUnsafe`, which hands out slices of a shared pool for sizes
    * under half `Buffer.poolSize` (32 KiB on Node 24).

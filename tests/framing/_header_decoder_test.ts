@@ -188,6 +188,25 @@ test("fixedSize() above 64 KiB allocates a frame once an eighth of it has arrive
   assert.deepEqual(sizes, [size, size]);
 });
 
+test("allocate() returning a length-tracking view of a resizable buffer: the frame keeps its length when that buffer grows while it fills", () => {
+  const size = 100_000;
+  const buffer = new ArrayBuffer(size, { maxByteLength: 2 * size });
+  const decoder = fixedSize(size).decoder({ allocate: () => new Uint8Array(buffer) });
+  const wire = payloadOf(size, 5);
+  decoder.push(wire.slice(0, size / 4)); // past an eighth: the frame's buffer is allocated
+  assert.equal(decoder.next(), undefined);
+  buffer.resize(2 * size); // the application's memory, grown while the frame fills
+  decoder.push(wire.slice(size / 4));
+  // Before: a TypeError that said bytes held for decoding "were detached or shrunk".
+  const frame = decoder.next();
+  assert.ok(frame !== undefined);
+  assert.equal(frame.buffer, buffer); // in the memory allocate() returned
+  assert.equal(frame.length, size);
+  assertFrames([frame], [wire]);
+  buffer.resize(size / 2);
+  assert.equal(frame.length, 0); // a view of fixed length (no length-tracking one: it would be 50,000)
+});
+
 test("a header alone makes a decoder hold nothing more, up to the default maxFrameLength", () => {
   let asked = 0;
   const decoder = lengthPrefixed().decoder({
