@@ -104,12 +104,12 @@ export function checkEncodeLength(length: number, limit: number): void {
 }
 
 /**
- * Throws a `RangeError` when `target` lacks room for `needed` bytes at
- * `offset`, and a `TypeError` when it is no `Uint8Array` short of room or
- * has no length at all (an `ArrayBuffer`, a `DataView`: the frame would be
- * written as properties of the object, or fail in `set()`), found by the
- * same comparison (no cost per frame). A `Uint8Array` of another realm is
- * one (a `RangeError` when short of room).
+ * Throws a `TypeError` when `target` is no `Uint8Array` (an `ArrayBuffer`, a
+ * `DataView`: the frame would be written as properties of the object, or
+ * fail in `set()`; another typed array, as a `Uint16Array`, or an array: each
+ * byte would be written as an element, or fail in `set()`), and a
+ * `RangeError` when it lacks room for `needed` bytes at `offset`. A
+ * `Uint8Array` of another realm is one.
  */
 export function checkRoom(target: Uint8Array, offset: number, needed: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
@@ -120,16 +120,15 @@ export function checkRoom(target: Uint8Array, offset: number, needed: number): v
       }`,
     );
   }
-  // Negated: false for a length that is undefined too.
-  if (!(offset + needed <= target.length)) {
-    // One of another realm is a Uint8Array short of room, as it is one with room (it is taken).
-    if (!(target instanceof Uint8Array) && !ofAnotherRealm(target)) {
-      throw new TypeError(
-        `Cannot encode frame into target as the target must be a Uint8Array: received ${
-          bytesHint(target)
-        }`,
-      );
-    }
+  // A Uint8Array of another realm is taken (ofAnotherRealm() only runs for what is no Uint8Array here).
+  if (!(target instanceof Uint8Array) && !ofAnotherRealm(target)) {
+    throw new TypeError(
+      `Cannot encode frame into target as the target must be a Uint8Array: received ${
+        bytesHint(target)
+      }`,
+    );
+  }
+  if (offset + needed > target.length) {
     throw new RangeError(
       `Cannot encode frame into target as it needs ${
         plural(needed, "byte")

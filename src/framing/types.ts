@@ -214,8 +214,9 @@ export interface Framing extends FramingLike {
    * @throws {RangeError} As for {@linkcode Framing.encode}, `target` is too
    * small, or `offset` is negative or not an integer.
    * @throws {TypeError} As for {@linkcode Framing.encode}, `offset` is no
-   * number, or `target` is an `ArrayBuffer` or a `DataView` (wrap it:
-   * `new Uint8Array(buffer)`).
+   * number, or `target` is no `Uint8Array`: an `ArrayBuffer` or a
+   * `DataView` (wrap it: `new Uint8Array(buffer)`), another typed array (a
+   * `Uint16Array` would take each byte as an element), or an array.
    */
   encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number;
   /**

@@ -370,21 +370,31 @@ for (const [i, { framing, payload }] of formats.entries()) {
     assert.throws(() => framing.encodeInto(sample!, new Uint8Array(size), "0" as never), TypeError);
   });
 
-  test(`${name}: encodeInto refuses a target that is an ArrayBuffer or a DataView, with a TypeError`, () => {
+  test(`${name}: encodeInto refuses a target that is no Uint8Array (an ArrayBuffer, a DataView, another typed array, an array), with a TypeError, writing nothing`, () => {
     const [sample] = fc.sample(payload, { numRuns: 1, seed: 3 });
     const size = framing.encodedLength(sample!);
     const targets: [unknown, string][] = [
       [new ArrayBuffer(size + 8), "ArrayBuffer (wrap it: new Uint8Array(buffer))"],
       [new DataView(new ArrayBuffer(size + 8)), "DataView"],
+      [new Uint16Array(size + 8), "Uint16Array"],
+      [new Float64Array(size + 8), "Float64Array"],
+      [new Int8Array(size + 8), "Int8Array"],
+      [new Uint8ClampedArray(size + 8), "Uint8ClampedArray"],
+      [new Array<number>(size + 8).fill(0), "Array"],
     ];
     for (const [target, received] of targets) {
       // Before: it returned the frame's length, having written the bytes as properties of the
-      // object (nothing into its memory), or failed with "target.set is not a function".
+      // object (nothing into its memory), or each byte as an element of a wider type (a
+      // Uint16Array held the frame with a zero byte after each of its bytes), or failed with
+      // "target.set is not a function" (an array, for frames over 32 bytes).
       assert.throws(() => framing.encodeInto(sample!, target as Uint8Array, 0), {
         name: "TypeError",
         message:
           `Cannot encode frame into target as the target must be a Uint8Array: received ${received}`,
-      });
+      }, received);
+      if (Array.isArray(target) || ArrayBuffer.isView(target) && !(target instanceof DataView)) {
+        assert.ok(Array.from(target as ArrayLike<number>).every((x) => x === 0), received);
+      }
     }
   });
 
