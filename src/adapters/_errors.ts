@@ -421,7 +421,7 @@ export function unixBindPath(path: string, cwd: () => string): string {
  * once checked: a `RangeError` for a Unix socket `path` over 107 bytes (macOS
  * allows 103: longer ones fail there as the runtime says), a `TypeError` for
  * an empty (or non-string) `path` or `hostname` (`"[]"` too), a `hostname`
- * with a NUL character, and `port` as {@linkcode checkPort} checks it, so
+ * with a NUL character or with brackets other than one pair around it, and `port` as {@linkcode checkPort} checks it, so
  * that every runtime refuses a bad target alike (they would otherwise fail in
  * different ways, or dial the local host). Call it before anything reads the
  * options, where a throw becomes the returned promise's rejection.
@@ -504,6 +504,16 @@ export function checkTarget<
   if (typeof host === "string" && host.includes("\0")) {
     throw new TypeError(
       `Cannot ${action} as hostname must not contain a NUL character: received ${
+        receivedValue(named)
+      }`,
+    );
+  }
+  // No host has a bracket but the pair around an IPv6 address (taken off above): before, Deno took
+  // "[[::1]]" for ::1 (it takes off a pair too) where the others failed to resolve it, and Deno
+  // refused "[[]]" as no IPv6 address where the others failed to resolve it.
+  if (typeof host === "string" && (host.includes("[") || host.includes("]"))) {
+    throw new TypeError(
+      `Cannot ${action} as hostname must have no brackets but one pair around it: received ${
         receivedValue(named)
       }`,
     );

@@ -325,7 +325,8 @@ function dial(
  * @throws {RangeError} `port` is a number but not an integer from 1 to 65535, or `path`
  * is longer than 107 bytes.
  * @throws {TypeError} `port` is not a number, `options` is not an object,
- * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
+ * `hostname` or `path` is empty (`hostname` also `"[]"`, with a NUL character, or with
+ * brackets other than one pair around it),
  * a `path` comes with a `hostname` or `port`, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
@@ -357,8 +358,8 @@ export async function connect(options: ConnectOptions): Promise<Conn<ArrayBuffer
  * @throws {RangeError} `port` is a number but not an integer from 1 to 65535.
  * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over
  * TCP), `options` is not an object,
- * `hostname` or `serverName` is an empty string (`hostname` also `"[]"` or with a
- * NUL character), `caCerts` is not an array of
+ * `hostname` or `serverName` is an empty string (`hostname` also `"[]"`, with a
+ * NUL character, or with brackets other than one pair around it), `caCerts` is not an array of
  * strings that each hold a PEM certificate, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
@@ -558,7 +559,8 @@ async function serve(
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
  * @throws {TypeError} `port` is not a number, `options` is not an object, or
- * `hostname` is empty (also `"[]"`) or has a NUL character.
+ * `hostname` is empty (also `"[]"`), has a NUL character, or has brackets other than
+ * one pair around it.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>>;
 /**
@@ -581,7 +583,8 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, A
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535, or `path`
  * is longer than 107 bytes.
  * @throws {TypeError} `port` is not a number, `options` is not an object,
- * `hostname` or `path` is empty (`hostname` also `"[]"` or with a NUL character),
+ * `hostname` or `path` is empty (`hostname` also `"[]"`, with a NUL character, or with
+ * brackets other than one pair around it),
  * or a `path` comes with a `hostname` or `port`.
  */
 export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>>;
@@ -599,7 +602,8 @@ export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayB
  * @throws {ConnectionError} The address cannot be bound.
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
  * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over TCP), `options`
- * is not an object, `hostname` is empty (also `"[]"`) or has a NUL character, `cert` is no
+ * is not an object, `hostname` is empty (also `"[]"`), has a NUL character or brackets other than one
+ * pair around it, `cert` is no
  * PEM certificate, or `key` no unencrypted PEM private key (`RSA`, `EC` or PKCS #8).
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>> {

@@ -696,86 +696,106 @@ export function adapterSuite(name: Runtime): void {
     await assert.rejects(connect(noPort), /received undefined$/);
   });
 
-  t("an empty host name or socket path rejects with TypeError before any attempt", async () => {
-    // Before, the node adapter dialled the local host (CONNECTION_REFUSED) where Deno's and Bun's
-    // failed with CONNECTION_FAILED, and listening on "" bound every interface on some runtimes.
-    const { connect, connectTls, listen, listenTls } = await adapter(name);
-    // "[]" is named as given (before, as "", its brackets taken off).
-    const empty = /as hostname must be a non-empty string: received the string ""$/;
-    const brackets =
-      /as hostname must name a host inside its brackets: received the string "\[\]"$/;
-    for (const [hostname, host] of [["", empty], ["[]", brackets]] as const) {
-      await assert.rejects(connect({ hostname, port: 1 }), host, `connect ${hostname}`);
-      await assert.rejects(connectTls({ hostname, port: 1 }), host, `connectTls ${hostname}`);
-      await assert.rejects(listen({ hostname, port: 0 }), host, `listen ${hostname}`);
-      const tls = { hostname, port: 0, cert: "junk", key: "junk" };
-      await assert.rejects(listenTls(tls), host, `listenTls ${hostname}`);
-    }
-    // A NUL in a host name: before, the node adapter threw Node's own TypeError
-    // (ERR_INVALID_ARG_VALUE) to connect, Bun's a ConnectionError "as it failed: ...", Deno's
-    // could not resolve it; no host has one.
-    const nul =
-      /as hostname must not contain a NUL character: received the string "\[?local\\u0000host\]?"$/;
-    for (const hostname of ["local\0host", "[local\0host]"]) {
-      await assert.rejects(connect({ hostname, port: 1 }), nul, `connect ${hostname}`);
-      await assert.rejects(connectTls({ hostname, port: 1 }), nul, `connectTls ${hostname}`);
-      await assert.rejects(listen({ hostname, port: 0 }), nul, `listen ${hostname}`);
-      const tls = { hostname, port: 0, cert: "junk", key: "junk" };
-      await assert.rejects(listenTls(tls), nul, `listenTls ${hostname}`);
-    }
-    const path = /as path must be a non-empty string: received the string ""/;
-    await assert.rejects(connect({ path: "" }), path, "connect to path ''");
-    await assert.rejects(listen({ path: "" }), path, "listen on path ''");
-    await assert.rejects(connect({ hostname: "", port: 1 }), TypeError);
-    // Not strings (plain JavaScript): the same rejection, not a TypeError thrown at once from
-    // inside the adapter (before, Bun's formatted the address first).
-    for (const bad of [null, 123]) {
-      const hostname = bad as unknown as string;
-      const named = new RegExp(`hostname must be a non-empty string: received ${bad}`);
-      await assert.rejects(connect({ hostname, port: 1 }), named, `connect ${bad}`);
-      await assert.rejects(connectTls({ hostname, port: 1 }), named, `connectTls ${bad}`);
-      await assert.rejects(listen({ hostname, port: 0 }), named, `listen ${bad}`);
-      const badPath = bad as unknown as string;
-      await assert.rejects(listen({ path: badPath }), /path must be a non-empty string/);
-      await assert.rejects(connect({ path: badPath }), /path must be a non-empty string/);
-    }
-    // A Unix socket path longer than Linux takes: one RangeError on every runtime (they failed
-    // each in its own words).
-    const long = join(tmpdir(), "x".repeat(107 - tmpdir().length)); // 108 bytes with the "/"
-    const tooLong = /as a Unix socket path must be at most 107 bytes: received 108 bytes/;
-    await assert.rejects(listen({ path: long }), tooLong);
-    await assert.rejects(connect({ path: long }), tooLong);
-    // A path and a TCP address at once: every runtime took the path and ignored the rest.
-    const both = (names: string) =>
-      new RegExp(
-        `as the options name a Unix socket \\(path\\) and a TCP address \\(${names}\\): ` +
-          "pass one or the other$",
+  t(
+    "an empty host name (or one with stray brackets) or socket path rejects with TypeError before any attempt",
+    async () => {
+      // Before, the node adapter dialled the local host (CONNECTION_REFUSED) where Deno's and Bun's
+      // failed with CONNECTION_FAILED, and listening on "" bound every interface on some runtimes.
+      const { connect, connectTls, listen, listenTls } = await adapter(name);
+      // "[]" is named as given (before, as "", its brackets taken off).
+      const empty = /as hostname must be a non-empty string: received the string ""$/;
+      const brackets =
+        /as hostname must name a host inside its brackets: received the string "\[\]"$/;
+      for (const [hostname, host] of [["", empty], ["[]", brackets]] as const) {
+        await assert.rejects(connect({ hostname, port: 1 }), host, `connect ${hostname}`);
+        await assert.rejects(connectTls({ hostname, port: 1 }), host, `connectTls ${hostname}`);
+        await assert.rejects(listen({ hostname, port: 0 }), host, `listen ${hostname}`);
+        const tls = { hostname, port: 0, cert: "junk", key: "junk" };
+        await assert.rejects(listenTls(tls), host, `listenTls ${hostname}`);
+      }
+      // A NUL in a host name: before, the node adapter threw Node's own TypeError
+      // (ERR_INVALID_ARG_VALUE) to connect, Bun's a ConnectionError "as it failed: ...", Deno's
+      // could not resolve it; no host has one.
+      const nul =
+        /as hostname must not contain a NUL character: received the string "\[?local\\u0000host\]?"$/;
+      for (const hostname of ["local\0host", "[local\0host]"]) {
+        await assert.rejects(connect({ hostname, port: 1 }), nul, `connect ${hostname}`);
+        await assert.rejects(connectTls({ hostname, port: 1 }), nul, `connectTls ${hostname}`);
+        await assert.rejects(listen({ hostname, port: 0 }), nul, `listen ${hostname}`);
+        const tls = { hostname, port: 0, cert: "junk", key: "junk" };
+        await assert.rejects(listenTls(tls), nul, `listenTls ${hostname}`);
+      }
+      // Brackets other than one pair around the host: before, "[[::1]]" lost one pair, and the Deno
+      // adapter dialled ::1 (Deno takes off a pair too) where the others failed to resolve it as a
+      // ConnectionError; "[[]]" failed on Deno as "invalid IPv6 address", elsewhere as unresolved.
+      for (
+        const hostname of ["[[::1]]", "[::1", "::1]", "[::1]]", "[[::1]", "]::1[", "[::1]x", "[[]]"]
+      ) {
+        const quoted = JSON.stringify(hostname).replace(/[[\]]/g, "\\$&");
+        const bad = new RegExp(
+          `as hostname must have no brackets but one pair around it: received the string ${quoted}$`,
+        );
+        await assert.rejects(connect({ hostname, port: 1 }), bad, `connect ${hostname}`);
+        await assert.rejects(connectTls({ hostname, port: 1 }), bad, `connectTls ${hostname}`);
+        await assert.rejects(listen({ hostname, port: 0 }), bad, `listen ${hostname}`);
+        const tls = { hostname, port: 0, cert: "junk", key: "junk" };
+        await assert.rejects(listenTls(tls), bad, `listenTls ${hostname}`);
+      }
+      const path = /as path must be a non-empty string: received the string ""/;
+      await assert.rejects(connect({ path: "" }), path, "connect to path ''");
+      await assert.rejects(listen({ path: "" }), path, "listen on path ''");
+      await assert.rejects(connect({ hostname: "", port: 1 }), TypeError);
+      // Not strings (plain JavaScript): the same rejection, not a TypeError thrown at once from
+      // inside the adapter (before, Bun's formatted the address first).
+      for (const bad of [null, 123]) {
+        const hostname = bad as unknown as string;
+        const named = new RegExp(`hostname must be a non-empty string: received ${bad}`);
+        await assert.rejects(connect({ hostname, port: 1 }), named, `connect ${bad}`);
+        await assert.rejects(connectTls({ hostname, port: 1 }), named, `connectTls ${bad}`);
+        await assert.rejects(listen({ hostname, port: 0 }), named, `listen ${bad}`);
+        const badPath = bad as unknown as string;
+        await assert.rejects(listen({ path: badPath }), /path must be a non-empty string/);
+        await assert.rejects(connect({ path: badPath }), /path must be a non-empty string/);
+      }
+      // A Unix socket path longer than Linux takes: one RangeError on every runtime (they failed
+      // each in its own words).
+      const long = join(tmpdir(), "x".repeat(107 - tmpdir().length)); // 108 bytes with the "/"
+      const tooLong = /as a Unix socket path must be at most 107 bytes: received 108 bytes/;
+      await assert.rejects(listen({ path: long }), tooLong);
+      await assert.rejects(connect({ path: long }), tooLong);
+      // A path and a TCP address at once: every runtime took the path and ignored the rest.
+      const both = (names: string) =>
+        new RegExp(
+          `as the options name a Unix socket \\(path\\) and a TCP address \\(${names}\\): ` +
+            "pass one or the other$",
+        );
+      const sock = join(tmpdir(), "framewire-both.sock");
+      // deno-lint-ignore no-explicit-any
+      const loose = (o: unknown): any => o;
+      // A listener made anyway is closed, so that the test fails rather than hangs.
+      const closed = (listener: Listener): Listener => (listener.close(), listener);
+      await assert.rejects(listen(loose({ path: sock, port: 70000 })).then(closed), both("port"));
+      await assert.rejects(
+        listen(loose({ path: sock, hostname: "127.0.0.1" })).then(closed),
+        both("hostname"),
       );
-    const sock = join(tmpdir(), "framewire-both.sock");
-    // deno-lint-ignore no-explicit-any
-    const loose = (o: unknown): any => o;
-    // A listener made anyway is closed, so that the test fails rather than hangs.
-    const closed = (listener: Listener): Listener => (listener.close(), listener);
-    await assert.rejects(listen(loose({ path: sock, port: 70000 })).then(closed), both("port"));
-    await assert.rejects(
-      listen(loose({ path: sock, hostname: "127.0.0.1" })).then(closed),
-      both("hostname"),
-    );
-    await assert.rejects(connect(loose({ path: sock, hostname: "h", port: 1 })), {
-      name: "TypeError",
-      message: /as the options name a Unix socket \(path\) and a TCP address \(hostname and port\)/,
-    });
-    // An explicit undefined is no host name given: the default applies.
-    await using listener = await listen({ hostname: undefined, port: 0 });
-    const conn = await connect({ hostname: undefined, port: portOf(listener) });
-    conn.close();
-    // Nor is an undefined path next to a port (the error said "path must be a non-empty string").
-    const viaTcp = await connect(
-      loose({ path: undefined, hostname: "127.0.0.1", port: portOf(listener) }),
-    );
-    assert.equal(viaTcp.remoteAddr.transport, "tcp");
-    viaTcp.close();
-  });
+      await assert.rejects(connect(loose({ path: sock, hostname: "h", port: 1 })), {
+        name: "TypeError",
+        message:
+          /as the options name a Unix socket \(path\) and a TCP address \(hostname and port\)/,
+      });
+      // An explicit undefined is no host name given: the default applies.
+      await using listener = await listen({ hostname: undefined, port: 0 });
+      const conn = await connect({ hostname: undefined, port: portOf(listener) });
+      conn.close();
+      // Nor is an undefined path next to a port (the error said "path must be a non-empty string").
+      const viaTcp = await connect(
+        loose({ path: undefined, hostname: "127.0.0.1", port: portOf(listener) }),
+      );
+      assert.equal(viaTcp.remoteAddr.transport, "tcp");
+      viaTcp.close();
+    },
+  );
 
   t(
     "options of the wrong type reject with one TypeError, in framewire's words, before any attempt",
