@@ -38,7 +38,8 @@ ${formatHelp()}
   --echo                  send every frame back to its sender
   --json                  one JSON object per frame:
                           {"conn":1,"remote":"…","frame":1,"length":5,"text":"hello"}
-                          ("hex" instead of "text" for binary payloads)
+                          ("hex" instead of "text" for binary payloads;
+                          "remote" null for a peer whose address is unknown)
   --once                  exit after the first connection ends (exit 1 if it
                           ended with a framing error)
   --preview N             characters (or bytes) of each payload shown (default 200)
@@ -188,11 +189,14 @@ async function serve(
   // A Unix socket's peer has no address of its own: its remoteAddr is the listener's path. A TCP
   // peer that reset as it connected has none either by the time Node or Bun read it ("" and 0).
   const addr = conn.remoteAddr;
+  const unknown = addr.transport === "tcp" && addr.hostname === "" && addr.port === 0;
   const peer = addr.transport === "unix"
     ? `a peer on ${remote}`
-    : addr.hostname === "" && addr.port === 0
+    : unknown
     ? "a peer of unknown address (it reset as it connected)"
     : remote;
+  // --json: null for an address unknown (before, ":0", as if it were one).
+  const remoteJson = unknown ? null : remote;
   io.err(`[${id}] connection from ${peer}\n`);
   const decoder = framing.decoder();
   const reader = conn.readable.getReader();
@@ -220,7 +224,8 @@ async function serve(
             bytes += frame.length;
             lines.push(
               ctx.json
-                ? jsonLine({ conn: id, remote, frame: frames, ...payloadJson(frame) }) + "\n"
+                ? jsonLine({ conn: id, remote: remoteJson, frame: frames, ...payloadJson(frame) }) +
+                  "\n"
                 : `[${id}] #${frames}  ${frame.length} B  ${showPayload(frame, ctx.preview)}\n`,
             );
             if (writer !== undefined) replies.push(framing.encode(frame));

@@ -288,9 +288,20 @@ async function stoppedWhileEchoing(once: string[], tail: string): Promise<void> 
   }
 }
 
-test("listen names a peer whose address is unknown as such, not ':0'", TIMEOUT, async () => {
+for (const json of [false, true]) {
+  test(
+    `listen${json ? " --json" : ""} names a peer whose address is unknown as such, not ':0'`,
+    TIMEOUT,
+    async () => {
+      await unknownPeer(json);
+    },
+  );
+}
+
+async function unknownPeer(json: boolean): Promise<void> {
   // Node and Bun give a connection reset as it was accepted no remote address; the adapters then
-  // say hostname "" and port 0, which listen printed as "connection from :0".
+  // say hostname "" and port 0, which listen printed as "connection from :0", and --json as
+  // "remote":":0".
   const io = captureIo();
   io.adapter = () =>
     acceptingThrough((conn): Conn => ({
@@ -302,21 +313,33 @@ test("listen names a peer whose address is unknown as such, not ':0'", TIMEOUT, 
       close: () => conn.close(),
       closed: conn.closed,
     }));
-  await using server = await startListen(["--port", "0"], io);
+  await using server = await startListen(["--port", "0", ...json ? ["--json"] : []], io);
   const { connect } = await adapter();
   const peer = await connect({ hostname: "127.0.0.1", port: Number(server.port) });
   try {
-    await peer.closeWrite();
-    await io.waitForErr(/\[1\] .* closed the connection after/);
+    const writer = peer.writable.getWriter();
+    await writer.write(new Uint8Array([0, 0, 0, 2, 104, 105])); // u32be "hi"
+    await writer.close();
+    await io.waitForErr(/\[1\] .* closed the connection after 1 frame/);
     assert.match(
       io.stderr,
       /\[1\] connection from a peer of unknown address \(it reset as it connected\)\n/,
     );
     assert.doesNotMatch(io.stderr, /:0\b/);
+    if (json) {
+      assert.deepEqual(JSON.parse(io.stdout), {
+        conn: 1,
+        remote: null,
+        frame: 1,
+        length: 2,
+        text: "hi",
+      });
+    } else assert.match(io.stdout, /^\[1\] #1 {2}2 B {2}"hi"\n$/);
+    assert.doesNotMatch(io.stdout, /:0\b/);
   } finally {
     peer.close();
   }
-});
+}
 
 test(
   "listen --echo whose echo cannot be written reports it and closes the connection",
