@@ -10,7 +10,7 @@ import {
 import { flag, integerOption, parseArgs, stringOption, UsageError } from "./_args.ts";
 import { ascii, bytesWord, hex, hexAscii, jsonLine, payloadJson, plural } from "./_display.ts";
 import { formatHelp, framingFor } from "./_formats.ts";
-import type { Framing } from "../framing/types.ts";
+import type { FrameDecoder, Framing } from "../framing/types.ts";
 import type { CliIo, Input } from "./_io.ts";
 import { concat } from "./_net.ts";
 import { sniff } from "./_sniff.ts";
@@ -33,6 +33,10 @@ It decodes FILE as it reads it. Standard input (or a device, a named pipe)
 has no size to give up front, and the first line gives it: it is read to its
 end first, and held, up to 268435456 bytes (256 MiB); past that inspect stops
 with an error. --json needs no size: it holds nothing and prints as it reads.
+Once decoding stops at an error, it reads no further than the 128 bytes from
+the error that the explanation shows: an input that goes on, even one that
+never ends, is let go there, and the size given is then what was read (with
+--json, the summary's "bytes" is null).
 
 Options:
   --format F              wire format (default u32be), one of:
@@ -162,11 +166,28 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
   // (once) up to HELD_INPUT_LIMIT. --json needs neither: it prints as it reads.
   let size = input.size;
   let chunks = input.chunks;
+  /**
+   * An input of unknown size was read no further than LOOK bytes past the error that stopped
+   * decoding (a pipe may never end): `size` is then where reading stopped, not its end.
+   */
+  let cut = false;
   if (size === undefined && !json) {
     const held: Uint8Array[] = [];
     let total = 0;
+    // Decoded as it is held (copies: a decoder may move bytes inside what it is pushed), so that
+    // an error ends the reading. Before, an endless pipe that failed at its first bytes was read
+    // up to the limit, and failed there instead; one that went quiet was waited for, for ever.
+    const probe = framing.decoder();
+    let errorAt = -1;
+    /**
+     * Where reading stops past the error: its explanation's bytes, and as far as decoding needs
+     * to find it again however the input came in chunks (a line over the limit: one byte more
+     * than the limit, and a "\r").
+     */
+    let stopAt = Infinity;
     try {
       for await (const chunk of input.chunks) {
+        const from = total;
         total += chunk.length;
         if (total > HELD_INPUT_LIMIT) {
           io.err(
@@ -177,11 +198,22 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
           return 1;
         }
         held.push(chunk);
+        if (errorAt < 0 && total > skip) {
+          errorAt = errorOffset(probe, chunk.slice(Math.max(0, skip - from)), total);
+          if (errorAt >= 0) {
+            stopAt = errorAt +
+              Math.max(LOOK, isDelimited(framing) ? framing.maxFrameLength + 2 : 0);
+          }
+        }
+        if (total >= stopAt) {
+          cut = true;
+          break;
+        }
       }
     } catch (error) {
       return cannotRead(error);
     }
-    size = total;
+    size = cut ? stopAt : total;
     chunks = handOver(held);
   }
   if (size !== undefined && skip > size) return cannotSkip(size);
@@ -223,7 +255,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     headed = true;
     if (json) return;
     write(
-      `${source}: ${bytesWord(size!)}${
+      `${source}: ${bytesWord(size!)}${cut ? " read (reading stopped at the error)" : ""}${
         skip > 0 ? ` (the first ${skip} skipped)` : ""
       }, format ${formatName} (max frame ${bytesWord(framing.maxFrameLength)})\n`,
     );
@@ -356,8 +388,12 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     for await (const chunk of afterSkip()) {
       if (stopped !== undefined) {
         lookFurther(chunk);
-        // (--json without a size reads on to count the bytes.)
-        if (look.length >= LOOK && size !== undefined) break;
+        // Read no further than the explanation's bytes: before, --json without a size read on
+        // to count the bytes, for ever from a pipe that never ends.
+        if (look.length >= LOOK) {
+          if (size === undefined) cut = true;
+          break;
+        }
         continue;
       }
       if (first === undefined) {
@@ -368,6 +404,11 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
         for (const c of early.splice(0)) stopped === undefined ? await feed(c) : lookFurther(c);
       } else {
         await feed(chunk);
+      }
+      // The chunk that stopped decoding held the explanation's bytes: no read waits for more.
+      if (stopped !== undefined && look.length >= LOOK) {
+        if (size === undefined) cut = true;
+        break;
       }
     }
     if (first === undefined) {
@@ -405,7 +446,7 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
       jsonLine({
         summary: true,
         frames,
-        bytes: size,
+        bytes: cut ? null : size,
         skipped: skip,
         decodedBytes: decoded - skip,
         error: problem === undefined ? null : {
@@ -436,14 +477,33 @@ export async function inspect(args: readonly string[], io: CliIo): Promise<numbe
     frames === 0
       ? `stopped: no complete frame; ${
         dataLength === 1 ? "the only byte" : `none of the ${bytesWord(dataLength)}`
-      }${after} could ${dataLength === 1 ? "not " : ""}be decoded\n`
+      }${cut ? " read" : ""}${after} could ${dataLength === 1 ? "not " : ""}be decoded\n`
       : `stopped: ${plural(frames, "complete frame")} in the first ${
         bytesWord(decoded - skip)
-      }${after}; ${bytesWord(size - decoded)} from offset ${decoded} not decoded\n`,
+      }${after}; ${bytesWord(size - decoded)}${
+        cut ? " read" : ""
+      } from offset ${decoded} not decoded\n`,
   );
   flush();
   failed(problem);
   return 1;
+}
+
+/**
+ * Pushes `chunk`, whose bytes end at offset `end` of the input, into `decoder` and takes every
+ * frame: the offset of the frame a framing error stopped it at, or -1.
+ */
+function errorOffset(decoder: FrameDecoder, chunk: Uint8Array, end: number): number {
+  decoder.push(chunk);
+  for (;;) {
+    const start = end - decoder.bufferedBytes;
+    try {
+      if (decoder.next() === undefined) return -1;
+    } catch (error) {
+      if (error instanceof FramingError) return start;
+      throw error;
+    }
+  }
 }
 
 /** Hands over `held` chunk by chunk, letting go of each as it goes. */

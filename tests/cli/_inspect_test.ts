@@ -768,34 +768,129 @@ test("inspect of a file that shrinks as it is read, or grows, reads the size it 
   );
 });
 
-test("inspect of an endless standard input ends with an error at the limit, or with --json prints as it reads", async () => {
-  // Before, `cat /dev/zero | framewire inspect` grew until the system killed it. The input here
-  // gives the same 1 MiB chunk again and again, and fails past twice the limit (the old way).
-  const MiB = new Uint8Array(1024 * 1024);
-  const endless = (bound: number) => ({
-    *[Symbol.iterator](): Generator<Uint8Array> {
-      for (let i = 0; i < bound; i++) yield MiB;
-      throw new Error("read past the bound of the test");
-    },
-  });
-  const io = captureIo({ stdin: endless(2 * HELD_INPUT_LIMIT / MiB.length) });
-  assert.equal(await run(["inspect"], io), 1);
-  assert.equal(io.stdout, "");
-  assert.equal(
-    io.stderr,
-    "framewire inspect: standard input goes on past 268435456 bytes, the most inspect holds to " +
-      "count an input of unknown size before printing: save it to a file and inspect that, or " +
-      "use --json (which prints as it reads)\n",
+test(
+  "inspect of an endless standard input ends with an error at the limit, or with --json prints as it reads",
+  {
+    // 256 MiB held, and decoded as it is held (67 million empty frames): seconds on a loaded
+    // machine, over Bun's default 5 s.
+    timeout: 60_000,
+  },
+  async () => {
+    // Before, `cat /dev/zero | framewire inspect` grew until the system killed it. The input here
+    // gives the same 1 MiB chunk again and again, and fails past twice the limit (the old way).
+    const MiB = new Uint8Array(1024 * 1024);
+    const endless = (bound: number) => ({
+      *[Symbol.iterator](): Generator<Uint8Array> {
+        for (let i = 0; i < bound; i++) yield MiB;
+        throw new Error("read past the bound of the test");
+      },
+    });
+    const io = captureIo({ stdin: endless(2 * HELD_INPUT_LIMIT / MiB.length) });
+    assert.equal(await run(["inspect"], io), 1);
+    assert.equal(io.stdout, "");
+    assert.equal(
+      io.stderr,
+      "framewire inspect: standard input goes on past 268435456 bytes, the most inspect holds to " +
+        "count an input of unknown size before printing: save it to a file and inspect that, or " +
+        "use --json (which prints as it reads)\n",
+    );
+    // --json holds nothing: rows come as the input does (here one MiB of u16be empty frames).
+    const json = captureIo({ stdin: endless(1) });
+    assert.equal(await run(["inspect", "--json", "--format", "u16be", "--limit", "2"], json), 1);
+    assert.equal(
+      json.stdout.split("\n").slice(0, 2).join("\n"),
+      '{"frame":1,"start":0,"end":2,"header":2,"trailer":0,"length":0,"text":""}\n' +
+        '{"frame":2,"start":2,"end":4,"header":2,"trailer":0,"length":0,"text":""}',
+    );
+    assert.match(json.stderr, /cannot read standard input: read past the bound of the test\n$/);
+  },
+);
+
+test("inspect of an endless standard input stops reading at a framing error, 128 bytes past it, with --json too", async () => {
+  // An HTTP request sent to a u32be port: an oversized frame at offset 0.
+  const request = te.encode(
+    "GET / HTTP/1.1\r\nHost: example.com\r\n" + "X-Pad: 0123456789\r\n".repeat(8),
   );
-  // --json holds nothing: rows come as the input does (here one MiB of u16be empty frames).
-  const json = captureIo({ stdin: endless(1) });
-  assert.equal(await run(["inspect", "--json", "--format", "u16be", "--limit", "2"], json), 1);
-  assert.equal(
-    json.stdout.split("\n").slice(0, 2).join("\n"),
-    '{"frame":1,"start":0,"end":2,"header":2,"trailer":0,"length":0,"text":""}\n' +
-      '{"frame":2,"start":2,"end":4,"header":2,"trailer":0,"length":0,"text":""}',
-  );
-  assert.match(json.stderr, /cannot read standard input: read past the bound of the test\n$/);
+  assert.ok(request.length > 128);
+  for (const json of [false, true]) {
+    const args = ["inspect", ...(json ? ["--json"] : [])];
+    // One read holds the error and the 128 bytes the explanation shows; a read after it fails the
+    // test (a pipe that went quiet would leave it waiting). Before: --json read on to count the
+    // bytes; without it, inspect read on to the end (or 256 MiB) before decoding.
+    let asked = 0;
+    let released = false;
+    const quiet = captureIo();
+    quiet.readInput = () =>
+      Promise.resolve({
+        size: undefined,
+        chunks: {
+          [Symbol.asyncIterator]: () => {
+            let reads = 0;
+            return {
+              next: () => {
+                if (reads++ === 0) return Promise.resolve({ value: request.slice(), done: false });
+                asked++;
+                return Promise.reject(new Error("read past the bound of the test"));
+              },
+              return: () => {
+                released = true;
+                return Promise.resolve({ value: undefined, done: true as const });
+              },
+            };
+          },
+        },
+      });
+    assert.equal(await run(args, quiet), 1, `json ${json}`);
+    assert.equal(asked, 0, `json ${json}: read on after the error`);
+    assert.ok(released, `json ${json}: the input was let go`);
+    assert.match(
+      quiet.stderr,
+      /^framewire inspect: .* exceeds maxFrameLength .* \(at offset 0\)\n$/,
+    );
+    if (json) {
+      const summary = JSON.parse(quiet.stdout.trim().split("\n").at(-1)!);
+      assert.equal(summary.bytes, null); // where the input ends is not known
+      assert.equal(summary.error.code, "FRAME_TOO_LARGE");
+      assert.match(summary.error.explanation.join("\n"), /HTTP/);
+    } else {
+      assert.match(
+        quiet.stdout,
+        /^standard input: 128 bytes read \(reading stopped at the error\), format u32be /,
+      );
+      assert.match(quiet.stdout, /HTTP/);
+      assert.match(quiet.stdout, /none of the 128 bytes read could be decoded\n$/);
+    }
+    // A pipe that goes on in 32-byte reads: read up to 128 bytes past the error, and no further.
+    let reads = 0;
+    const endless = {
+      *[Symbol.iterator](): Generator<Uint8Array> {
+        for (; reads < 1000; reads++) yield request.slice(0, 32);
+        throw new Error("read past the bound of the test");
+      },
+    };
+    const flowing = captureIo({ stdin: endless });
+    assert.equal(await run(args, flowing), 1, `json ${json}, flowing: ${flowing.stderr}`);
+    assert.equal(reads, 3, `json ${json}: reads after the first`);
+    assert.match(flowing.stderr, / exceeds maxFrameLength .* \(at offset 0\)\n$/);
+    // A line over the limit is found only 301 bytes on (here in 8-byte reads): read that far, so
+    // that it is reported as such (a first version of this stopped 128 bytes past the line's
+    // start, and reported a truncated line).
+    let lineReads = 0;
+    const line = {
+      *[Symbol.iterator](): Generator<Uint8Array> {
+        for (; lineReads < 1000; lineReads++) yield te.encode("a".repeat(8));
+        throw new Error("read past the bound of the test");
+      },
+    };
+    const long = captureIo({ stdin: line });
+    const lineArgs = [...args, "--format", "line", "--max-frame-length", "300"];
+    assert.equal(await run(lineArgs, long), 1, `json ${json}, line: ${long.stderr}`);
+    assert.equal(lineReads, 37, `json ${json}: reads of the line`); // 38 reads: 304 bytes
+    assert.match(
+      long.stderr,
+      /no delimiter came within maxFrameLength 300 bytes .*\(at offset 0\)\n$/,
+    );
+  }
 });
 
 /** The process's file descriptors open on `path` (Linux: /proc/self/fd). */
