@@ -190,6 +190,11 @@ export class SocketConn implements Conn<ArrayBuffer> {
   #claim: WritableStreamDefaultWriter<Uint8Array> | null | undefined;
   /** Chunks the writable accepted (its size() hook runs once per write()). */
   #accepted = 0;
+  /**
+   * The lengths chunks had at their write() (read by the size() hook), in order, until the sink
+   * takes them: a length-tracking view of a resizable buffer is written at that length.
+   */
+  #lengths: number[] = [];
   /** A read through `readDirect` waiting for data (the readable's queue is empty meanwhile). */
   #direct:
     | { resolve: (chunk: Uint8Array | null) => void; reject: (error: Error) => void }
@@ -487,6 +492,8 @@ export class SocketConn implements Conn<ArrayBuffer> {
         });
       },
       write: (chunk) => {
+        // The length it had at its write() (each write() ran the size() hook, in this order).
+        const length = this.#lengths.shift();
         if (this.#closing || this.#shutdown !== undefined || this.#written >= this.#fence) {
           this.#settle(false);
           throw closedError(remoteAddr);
@@ -494,8 +501,12 @@ export class SocketConn implements Conn<ArrayBuffer> {
         // Not bytes: refused in the same words everywhere (each runtime's socket takes other
         // types, or fails at once; Bun sent a string and failed its write).
         // A chunk whose buffer was detached (transferred) since its write() reads as empty: its
-        // bytes would be lost without a word.
-        const refused = !(chunk instanceof Uint8Array) || (chunk.length === 0 && isDetached(chunk));
+        // bytes would be lost without a word; one shrunk since (a length-tracking view of a
+        // resizable buffer, while it waited behind other writes) would go out short, and the
+        // write resolve (before, on every runtime).
+        const refused = !(chunk instanceof Uint8Array) ||
+          (chunk.length === 0 && isDetached(chunk)) ||
+          (length !== undefined && chunk.length < length);
         let writing: Promise<void>;
         try {
           if (refused) {
@@ -507,8 +518,12 @@ export class SocketConn implements Conn<ArrayBuffer> {
           if (chunk.length === 0 && !this.#failed) return void this.#settle(true);
           // A subclass's instance as a plain view: Bun and Deno write the rest of a partial write
           // through subarray(), which a class of one's own can answer with fewer bytes (Bun then
-          // resolved with bytes never sent; Deno wrote 0 bytes for ever).
-          writing = handle.write(plainBytes(chunk));
+          // resolved with bytes never sent; Deno wrote 0 bytes for ever). One grown since its
+          // write() (length-tracking) goes out at the length it had then.
+          const bytes = plainBytes(chunk);
+          writing = handle.write(
+            length !== undefined && bytes.length > length ? bytes.subarray(0, length) : bytes,
+          );
         } catch (error) {
           writing = Promise.reject(error);
         }
@@ -521,8 +536,10 @@ export class SocketConn implements Conn<ArrayBuffer> {
       abort: () => this.close(),
     }, {
       highWaterMark: 1,
-      size: () => {
+      size: (chunk) => {
         this.#accepted++;
+        // (No Uint8Array: refused by its kind when the sink takes it.)
+        this.#lengths.push(chunk instanceof Uint8Array ? chunk.length : 0);
         return 1;
       },
     });

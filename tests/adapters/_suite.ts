@@ -106,6 +106,32 @@ async function withPair(
   }
 }
 
+/**
+ * Reads `readable` on demand: `readUntil(n)` reads until `n` bytes have arrived in all, or the
+ * stream ended (or failed); `received` holds the chunks, `size()` counts their bytes.
+ */
+function readOnDemand(readable: ReadableStream<Uint8Array>): {
+  received: Uint8Array[];
+  size: () => number;
+  readUntil: (n: number) => Promise<void>;
+} {
+  const reader = readable.getReader();
+  const received: Uint8Array[] = [];
+  let size = 0;
+  return {
+    received,
+    size: () => size,
+    readUntil: async (n) => {
+      while (size < n) {
+        const result = await reader.read().catch(() => ({ done: true as const }));
+        if (result.done) return;
+        received.push(result.value);
+        size += result.value.length;
+      }
+    },
+  };
+}
+
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const decode = (b: Uint8Array): string => new TextDecoder().decode(b);
 /** PEM blocks in shape only: their bodies are no DER (the runtimes fail to parse them). */
@@ -2150,17 +2176,7 @@ export function adapterSuite(name: Runtime): void {
     "a length-tracking chunk grown while the socket writes it in parts goes out at the length it had, and its write resolves",
     async () => {
       await withPair(name, async (client, server) => {
-        const reader = server.readable.getReader();
-        const received: Uint8Array[] = [];
-        let size = 0;
-        const readUntil = async (n: number): Promise<void> => {
-          while (size < n) {
-            const result = await reader.read();
-            if (result.done) return;
-            received.push(result.value);
-            size += result.value.length;
-          }
-        };
+        const { received, readUntil } = readOnDemand(server.readable);
         const writer = client.writable.getWriter();
         const length = 64 << 20;
         const buffer = new ArrayBuffer(length, { maxByteLength: 2 * length });
@@ -2184,6 +2200,49 @@ export function adapterSuite(name: Runtime): void {
         assert.equal(all.indexOf(9), -1);
         assert.equal(all.indexOf(0), -1);
       });
+    },
+  );
+
+  t(
+    "a length-tracking chunk resized while it waits behind another write: shrunk, it is refused and writing ends; grown, it goes out at the length it had at its write()",
+    async () => {
+      for (const shrink of [true, false]) {
+        await withPair(name, async (client, server) => {
+          const { received, readUntil, size } = readOnDemand(server.readable);
+          const writer = client.writable.getWriter();
+          const first = 64 << 20;
+          const writing = writer.write(new Uint8Array(first).fill(1));
+          const buffer = new ArrayBuffer(1 << 20, { maxByteLength: 2 << 20 });
+          const waiting = writer.write(new Uint8Array(buffer).fill(2)); // length-tracking
+          writing.catch(() => {});
+          waiting.catch(() => {});
+          // 1 MiB has arrived: the first write is in progress (64 MiB cannot all be in the
+          // kernel's buffers), and the second waits in the writable's queue.
+          await readUntil(1 << 20);
+          buffer.resize(shrink ? 10 : 2 << 20); // misuse, before the write resolved
+          if (!shrink) new Uint8Array(buffer, 1 << 20).fill(3);
+          const draining = readUntil(Infinity);
+          await writing;
+          if (shrink) {
+            // Before: written with its 10 bytes left, and resolved, on every runtime.
+            await assert.rejects(waiting, {
+              name: "TypeError",
+              message: /as the chunk's buffer was detached \(transferred\) or shrunk below it/,
+            });
+            await draining; // writing ended: the peer is not left waiting for the rest
+            assert.equal(size(), first);
+          } else {
+            // Before: written with its 2 MiB, on every runtime.
+            await waiting;
+            await writer.close();
+            await draining;
+            const all = concat(received);
+            assert.equal(all.length, first + (1 << 20));
+            assert.equal(all.indexOf(3), -1);
+            assert.equal(all[all.length - 1], 2);
+          }
+        });
+      }
     },
   );
 
