@@ -71,6 +71,13 @@ test("FrameAllocator: slabs start at 4 KiB and double up to the session's send b
   );
   assert.equal(new Set(frames.slice(0, 32).map((f) => f.buffer)).size, 1);
   assert.notEqual(frames[32]!.buffer, frames[0]!.buffer);
+  // One byte more than the rest of a slab: the frame goes into the next slab, whole.
+  const over = new FrameAllocator();
+  const full = Array.from({ length: 31 }, () => over.dataFrame(new Uint8Array(128 - DATA_HEADER)));
+  const spill = over.dataFrame(new Uint8Array(129 - DATA_HEADER).fill(1));
+  assert.notEqual(spill.buffer, full[0]!.buffer);
+  assert.equal(spill.length, 129);
+  assert.equal(spill[128], 1);
 });
 
 /** `allocator.textFrame(text)` with no limit: a frame. */
@@ -91,12 +98,17 @@ test("FrameAllocator.textFrame: a DATA frame of the string's UTF-8, seq and ack 
     "x".repeat(300),
     "\u00e9".repeat(5000), // 10,000 bytes: a slab of its own size
     "\u00fc".repeat(6000), // 12,000 bytes, but up to 18,000 for its length: a buffer of its own
+    "\u20ac".repeat(700), // 3 bytes a character, as many as its length allows: 2,100 bytes
   ];
   const made: [Uint8Array, Uint8Array][] = [];
   for (let round = 0; round < 40; round++) {
     for (const text of texts) made.push([textFrame(allocator, text), utf8.encode(text)]);
     const bytes = new Uint8Array(round * 37).fill(round);
     made.push([allocator.dataFrame(bytes), bytes]);
+  }
+  // A string of 3-byte characters first in a fresh allocator (no room yet: a new slab).
+  for (const text of ["\u20ac", "\u20ac".repeat(1000), "\uD800".repeat(100)]) {
+    made.push([textFrame(new FrameAllocator(), text), utf8.encode(text)]);
   }
   // The room left in a 4 KiB slab is exactly 100 bytes: 60 characters of 2 bytes do not fit
   // (though 60 of 1 byte would), so they go into the next slab.
