@@ -370,16 +370,36 @@ test("SessionMachine: frames the driver never handed to a connection (unwritten)
   assert.equal(s.resent, 2);
   // Dropped unwritten again, then lost: "3" never left this side.
   s.unwritten(next);
-  s.disconnected(T0 + 5, new Error("ended before its WELCOME was written"));
+  assert.deepEqual(lostUnwritten(s, T0 + 5), [["1", "2"], ["3"]]);
+  assert.equal(s.resent, 0);
+});
+
+/**
+ * A server session whose connection ends before its WELCOME is written, and whose client then
+ * stays away for resumeTimeout: the `sessionlost` event's unknown and unsent messages (tokens).
+ */
+function lostUnwritten(s: SessionMachine, now: number): [unknown[], unknown[]] {
+  s.disconnected(now, new Error("ended before its WELCOME was written"));
   take(s);
-  s.tick(T0 + 5 + 30000);
+  s.tick(now + 30000);
   const lost = take(s).events.find((e) => e.type === "sessionlost");
   assert.ok(lost?.type === "sessionlost");
-  assert.deepEqual(
-    [lost.unknown.map((e) => e.token), lost.unsent.map((e) => e.token)],
-    [["1", "2"], ["3"]],
-  );
-  assert.equal(s.resent, 0);
+  return [lost.unknown.map((e) => e.token), lost.unsent.map((e) => e.token)];
+}
+
+test("SessionMachine: an empty message first written among frames never handed to a connection is unsent again", () => {
+  const { c, s } = connectedPair();
+  s.disconnected(T0 + 1, new Error("cut"));
+  c.disconnected(T0 + 1, new Error("cut"));
+  take(c);
+  take(s);
+  for (const f of redial(c, s, T0 + 2)) s.receive(f, T0 + 2);
+  s.send(entry(""), T0 + 2); // a DATA frame of its 17-byte header only, behind the WELCOME
+  const held = s.writes;
+  s.writes = [];
+  assert.deepEqual(held.map((f) => [f[0], f.length]), [[WELCOME, 27], [DATA, 17]]);
+  s.unwritten(held);
+  assert.deepEqual(lostUnwritten(s, T0 + 3), [[], [""]]);
 });
 
 test("SessionMachine: the send buffer is bounded and admits waiting messages in order as acks arrive", () => {
@@ -1158,6 +1178,44 @@ test("SessionMachine: a client that got the WELCOME(LOST) resumes with the new i
   assert.deepEqual(out.deliveries, [], "new-1 is not delivered twice");
   for (const f of out.writes) fresh.receive(f, T0 + 4);
   assert.deepEqual(take(fresh).deliveries, ["reply"]);
+});
+
+test("SessionMachine: after a WELCOME(LOST), a fresh message the driver never handed to a connection is unsent, not a replay", () => {
+  const { c, s } = connectedPair();
+  for (const m of ["old-1", "old-2", "old-3"]) c.send(entry(m), T0);
+  assert.equal(take(c).writes.length, 3); // written, never confirmed
+  c.disconnected(T0 + 1, new Error("cut"));
+  s.disconnected(T0 + 1, new Error("cut"));
+  // Replayed on the next connection, which ends before anything is confirmed.
+  for (const f of redial(c, s, T0 + 1)) s.receive(f, T0 + 1);
+  for (const f of take(s).writes) c.receive(f, T0 + 1);
+  assert.deepEqual(take(c).events, [{ type: "resumed", replayed: 3 }]);
+  c.disconnected(T0 + 1, new Error("the server restarts"));
+  take(c);
+  const fresh = new SessionMachine(options("server", { id: NEW_ID }), T0 + 2);
+  for (const f of redial(c, fresh, T0 + 2)) fresh.receive(f, T0 + 2);
+  for (const f of take(fresh).writes) c.receive(f, T0 + 2);
+  assert.deepEqual(take(c).events.map((e) => e.type), ["sessionlost", "resumed"]);
+  assert.equal(c.resent, 3, "the replay of old-1 to old-3");
+  // Seq 1 of the fresh numbering, written by the machine; the connection ends before the driver
+  // hands it over (its pump comes after the end).
+  c.send(entry("new-1"), T0 + 3);
+  const frames = c.writes;
+  c.writes = [];
+  assert.deepEqual(frames.map((f) => [f[0], readU64(f, 1)]), [[DATA, 1]]);
+  c.unwritten(frames);
+  assert.equal(c.resent, 3, "new-1 was no replay");
+  c.disconnected(T0 + 4, new Error("cut"));
+  fresh.disconnected(T0 + 4, new Error("cut"));
+  take(c);
+  for (const f of redial(c, fresh, T0 + 5)) fresh.receive(f, T0 + 5);
+  for (const f of take(fresh).writes) c.receive(f, T0 + 5);
+  const out = take(c);
+  // Never written: the next connection writes it for the first time (no replay, none resent).
+  assert.deepEqual(out.events, [{ type: "resumed", replayed: 0 }]);
+  assert.equal(c.resent, 3);
+  for (const f of out.writes) fresh.receive(f, T0 + 5);
+  assert.deepEqual(take(fresh).deliveries, ["new-1"]);
 });
 
 test("SessionMachine: handshakes for another session id are protocol errors", () => {
