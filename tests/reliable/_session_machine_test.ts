@@ -29,6 +29,7 @@ import {
   SessionMachine,
 } from "../../src/reliable/_session_machine.ts";
 import { backoffDelay } from "../../src/reliable/_backoff.ts";
+import { ConnectionError } from "../../src/errors.ts";
 import { watchSockets } from "../_util/leaks.ts";
 
 const sockets = watchSockets();
@@ -517,8 +518,12 @@ test("SessionMachine: once up, bytes of a frame still arriving count as hearing 
 test("SessionMachine: reading paused by a full receive queue is not a dead peer", () => {
   const { c } = connectedPair();
   c.pauseReading();
+  // Nothing to give up on meanwhile: the driver gives a timer no I/O turn first (see Session's
+  // #onTimer), as it would for a verdict due.
+  assert.equal(c.verdictAt, Infinity);
   c.tick(T0 + 50_000);
   assert.equal(c.linkClose, "none");
+  assert.equal(c.verdictAt, Infinity);
   c.resumeReading(T0 + 50_000);
   c.tick(T0 + 53_999);
   assert.equal(c.linkClose, "none");
@@ -1687,8 +1692,12 @@ test("SessionMachine: a server session whose client came back is not lost at the
   exchange(c, s, T0 + 2);
   take(c);
   take(s);
-  // Heartbeats keep the connection alive well past the first resumeTimeout.
-  for (let t = T0 + 1000; t <= T0 + 32_000; t += 1000) {
+  // Heartbeats keep the connection alive well past the first resumeTimeout, checked exactly at
+  // the old deadline too (on time: not a late check, which would renew it anyway).
+  const times: number[] = [];
+  for (let t = T0 + 1000; t <= T0 + 32_000; t += 1000) times.push(t);
+  times.splice(times.indexOf(T0 + 30_000) + 1, 0, T0 + 1 + 30_000);
+  for (const t of times) {
     c.tick(t);
     s.tick(t);
     exchange(c, s, t);
@@ -2011,6 +2020,51 @@ test("SessionMachine: before the handshake, a client takes only WELCOME, GOODBYE
   assert.equal(s.linkClose, "abort");
   assert.match(String(s.linkError), /expected HELLO, received frame type 4/);
   assert.deepEqual(types(take(s).writes), []);
+  // A HELLO in answer: an echo if it carries this client's id, else a frame like any other.
+  const echoed = helloSent();
+  echoed.receive(encodeHandshake(HELLO, 0, ID, 0), T0);
+  assert.match(String(echoed.linkError), /it sent this client's HELLO back \(an echo server\?\)$/);
+  const other = helloSent();
+  other.receive(encodeHandshake(HELLO, 0, new Uint8Array(16).fill(3), 0), T0);
+  assert.match(
+    String(other.linkError),
+    /it answered the HELLO with a frame of 27 bytes \(03 01 00 03 /,
+  );
+});
+
+test("SessionMachine: giving up after reconnect.maxAttempts says what the last attempt could not do", () => {
+  const refused = new ConnectionError("Cannot connect to 127.0.0.1:1 as it refused", {
+    code: "CONNECTION_REFUSED",
+  });
+  for (
+    const [maxAttempts, said] of [[1, "the attempt failed"], [
+      2,
+      "2 attempts in a row failed",
+    ]] as const
+  ) {
+    const c = new SessionMachine(
+      options("client", {
+        backoff: { base: 100, factor: 2, cap: 1000, jitter: 0.5, maxAttempts },
+      }),
+      T0,
+    );
+    for (let i = 0; i < maxAttempts; i++) {
+      const now = c.deadline;
+      c.tick(now);
+      c.dial = false;
+      c.dialFailed(now, refused);
+    }
+    const close = take(c).events.find((e) => e.type === "close");
+    assert.ok(close?.type === "close");
+    assert.equal(
+      close.error?.message,
+      `Cannot connect as ${said} (reconnect.maxAttempts: ${maxAttempts}): ${
+        maxAttempts === 1 ? "it" : "the last"
+      } could not connect to 127.0.0.1:1 as it refused`,
+    );
+    assert.equal((close.error as ConnectionError).code, "CONNECTION_REFUSED");
+    assert.equal(close.error?.cause, refused);
+  }
 });
 
 test("SessionMachine: frames and disconnects are ignored while no connection is up", () => {
