@@ -138,28 +138,32 @@ async function goodbyeWhileClosing(peer: Peer, session: ReliableSession): Promis
 // ---------------------------------------------------------------------------------------------
 // framewire's server, a clean-room client
 
+/** A HELLO's or WELCOME's fields, to compare in one go. */
+function fieldsOf(
+  f: Extract<Frame, { type: "HELLO" | "WELCOME" }>,
+): { version: number; flags: number; id: string; lastReceived: number } {
+  return { version: f.version, flags: f.flags, id: f.id, lastReceived: f.lastReceived };
+}
+
 test(
-  "clean room: a HELLO for a new session gets WELCOME version 1, no flags, the same id, lastReceived 0",
+  "clean room: a HELLO for a new session gets WELCOME version 1, no flags, the same id, lastReceived 0, with CLOSING too (a client that closed before it first got through)",
   NET,
   async () => {
     await withServer({}, async (side) => {
-      const peer = await side.dial();
-      const id = randomId();
-      await peer.send(frame.hello(id));
-      const welcome = await peer.expect("WELCOME");
-      assert.equal(welcome.raw.length, 27);
-      assert.deepEqual(
-        {
-          version: welcome.version,
-          flags: welcome.flags,
-          id: welcome.id,
-          lastReceived: welcome.lastReceived,
-        },
-        { version: 1, flags: 0, id, lastReceived: 0 },
-      );
-      const session = await side.nextSession();
-      assert.equal(session.id, id);
-      assert.equal(session.state, "open");
+      // CLOSING without RESUME: the client has messages to deliver, which the new session takes.
+      for (const flags of [0, CLOSING]) {
+        const peer = await side.dial();
+        const id = randomId();
+        await peer.send(frame.hello(id, { flags }));
+        const welcome = await peer.expect("WELCOME");
+        assert.equal(welcome.raw.length, 27);
+        assert.deepEqual(fieldsOf(welcome), { version: 1, flags: 0, id, lastReceived: 0 });
+        const session = await side.nextSession();
+        assert.equal(session.id, id);
+        assert.equal(session.state, "open");
+        await peer.send(frame.data(1, 0, "x"));
+        assert.equal(dec((await session[Symbol.asyncIterator]().next()).value!), "x");
+      }
     });
   },
 );
@@ -1076,15 +1080,12 @@ test(
       const peer = await side.accept();
       const hello = await peer.expect("HELLO");
       assert.equal(hello.raw.length, 27);
-      assert.deepEqual(
-        {
-          version: hello.version,
-          flags: hello.flags,
-          id: hello.id,
-          lastReceived: hello.lastReceived,
-        },
-        { version: 1, flags: 0, id: side.client.id, lastReceived: 0 },
-      );
+      assert.deepEqual(fieldsOf(hello), {
+        version: 1,
+        flags: 0,
+        id: side.client.id,
+        lastReceived: 0,
+      });
       await peer.send(frame.welcome(hello.id), frame.data(1, 0, "s1"));
       await opened;
       const d = await peer.expectPastAcks("DATA");
