@@ -167,3 +167,35 @@ test("delimited decoder: lines trickled in small chunks (gathered into blocks) a
     assert.ok(scanned <= wire.length, `${way}: ${scanned} bytes searched of ${wire.length}`);
   }
 });
+
+test("delimited() with stripCR and a delimiter that ends in \\r: an empty frame right after a delimiter is empty, at every split, with next() and takeAll()", () => {
+  // The mutation sweep (h144): with a delimiter whose last byte is "\r", the byte before an empty
+  // frame is a "\r" of the delimiter before it, which stripCR must not take for one of the frame
+  // (the fast paths of next() and takeAll(): `at > pos` → `at >= pos`, _delimited_decoder.ts:72
+  // and :125; #lengthBefore(): `end > 0` dropped, :165). No test had such a delimiter.
+  const digest = (frame: string): string => {
+    let d = 0;
+    for (const byte of utf8(frame)) d = (d * 31 + byte) >>> 0;
+    return `${frame.length}:${d}`;
+  };
+  const cases: [string, string, string[]][] = [
+    ["\r", "a\r\rb\r\r", ["a", "", "b", ""]],
+    ["|\r", "a|\r|\rb\r|\r|\r", ["a", "", "b", ""]],
+  ];
+  for (const [delimiter, input, frames] of cases) {
+    const framing = delimited({ delimiter, stripCR: true, maxFrameLength: 4 });
+    const wire = utf8(input);
+    const want = frames.map(digest);
+    for (let a = 0; a <= wire.length; a++) {
+      for (let b = a; b <= wire.length; b++) {
+        for (const way of ["next", "takeAll"] as const) {
+          assert.deepEqual(
+            decodeWays(framing, wire, [a, b], way),
+            want,
+            `${JSON.stringify(delimiter)} ${way} ${a} ${b}`,
+          );
+        }
+      }
+    }
+  }
+});
