@@ -9,7 +9,7 @@ import {
   TruncatedFrameError,
 } from "../../mod.ts";
 import type { HeaderDecoder } from "../../src/framing/_header_decoder.ts";
-import { concat } from "./_formats.ts";
+import { concat, payloadOf } from "./_formats.ts";
 
 const text = new TextDecoder();
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -1025,4 +1025,62 @@ test("lengthPrefixed({ width: 8, lengthAdjustment }): limits stay within 2^53-1,
     decoder.push(field(value));
     assert.throws(() => decoder.next(), { name: "MalformedHeaderError" }, String(value));
   }
+});
+
+test("lengthPrefixed(): a large frame whose header was parsed before setLimit() lowered the limit keeps its check, read by next() or takeAll()", () => {
+  // The mutation sweep (h144): takeAll() leaves a frame that waits for its buffer (above 64 KiB,
+  // less than an eighth arrived) to next(), which reads it with the header parsed already; taking
+  // it again in takeAll()'s parse() loop (`this.#waiting < 0` dropped from `free`,
+  // _header_decoder.ts:357) checks that header again, against the lowered limit. setLimit()
+  // says a header already parsed keeps its check. u24be: a field that takeAll() parses with
+  // parse(), which throws (the plain fields' loops stop without a word).
+  const size = 70_000;
+  const framing = lengthPrefixed({ width: 3 });
+  const wire = concat([framing.encode(payloadOf(size, 3)), framing.encode(payloadOf(20, 4))]);
+  for (const way of ["next", "takeAll"] as const) {
+    const decoder = framing.decoder() as HeaderDecoder;
+    decoder.push(wire.slice(0, 100));
+    const out: Uint8Array[] = [];
+    decoder.takeAll(out);
+    assert.equal(out.length, 0, way);
+    decoder.setLimit(10);
+    decoder.push(wire.slice(100, 3 + size)); // the large frame's rest
+    if (way === "next") out.push(decoder.next()!);
+    else decoder.takeAll(out);
+    assert.deepEqual(out, [payloadOf(size, 3)], way);
+    // The header after it is checked against the lowered limit.
+    decoder.push(wire.slice(3 + size));
+    assert.throws(
+      () => way === "next" ? decoder.next() : decoder.takeAll(out),
+      (error) => error instanceof FrameTooLargeError && error.length === 20 && error.limit === 10,
+      way,
+    );
+  }
+});
+
+test("lengthPrefixed({ width: 7, lengthAdjustment }): a 7-byte field's limits stay within 2^53-1 too, as an 8-byte field's", () => {
+  // The mutation sweep (h144): a 7-byte field holds up to 2^56-1, more than the 2^53-1 a decoder
+  // reads (`width >= 7` → `width >= 8` in fieldMax, length_prefixed.ts:203, reported the limit of
+  // a field counting 4 bytes besides the payload as 2^53-1, not 4 less). Only width 8 was tested.
+  const max = Number.MAX_SAFE_INTEGER;
+  const counting = lengthPrefixed({ width: 7, lengthAdjustment: -4, maxFrameLength: Infinity });
+  assert.equal(counting.maxFrameLength, max - 4);
+  assert.equal(
+    lengthPrefixed({ width: 7, counts: "frame", offset: 2, maxFrameLength: Infinity })
+      .maxFrameLength,
+    max - 9,
+  );
+  assert.equal(
+    lengthPrefixed({ width: 7, lengthAdjustment: 6, maxFrameLength: Infinity }).maxFrameLength,
+    max,
+  );
+  // A field of 2^53-1 counting 4 bytes: a payload of exactly the limit, which waits for its bytes.
+  const decoder = counting.decoder();
+  decoder.push(new Uint8Array([0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  assert.equal(decoder.next(), undefined);
+  assert.throws(() => decoder.end(), (error) => {
+    assert.ok(error instanceof TruncatedFrameError);
+    assert.equal(error.expected, max - 4);
+    return true;
+  });
 });
