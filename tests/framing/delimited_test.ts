@@ -452,3 +452,33 @@ test("delimited(): FrameTooLargeError names TLS when a TLS client talks to a lin
     });
   }
 });
+
+test("delimited(): FrameTooLargeError names HTTP from the first 4 bytes when an HTTP client or server talks to a line protocol", () => {
+  // The mutation sweep (h144): the TLS test above needs 2 bytes of the frame; keeping fewer than
+  // the 4 an HTTP method needs for the error's header (`Math.min(8, …)` → `Math.min(2, …)`,
+  // _delimited_decoder.ts:181) lost the hint, and every test passed.
+  const cases: [string, RegExp][] = [
+    ["POST /form HTTP/1.1\r\n", /look like HTTP \("POST"\)/],
+    ["CONNECT example.com:443 HTTP/1.1\r\n", /look like HTTP \("CONN"\)/],
+    ["HTTP/1.1 400 Bad Request\r\n", /look like an HTTP response/],
+  ];
+  for (const [wire, hint] of cases) {
+    for (
+      const framing of [
+        lines({ maxFrameLength: 8 }),
+        delimited({ delimiter: "\r\n", maxFrameLength: 8 }),
+      ]
+    ) {
+      for (const way of ["next", "end"] as const) {
+        // Whole, or 9 bytes (one over the limit) then end().
+        const decoder = framing.decoder();
+        decoder.push(utf8(way === "next" ? wire : wire.slice(0, 9)));
+        assert.throws(() => way === "next" ? decoder.next() : decoder.end(), (error) => {
+          assert.ok(error instanceof FrameTooLargeError, String(error));
+          assert.match(error.hint ?? "", hint, `${framing.name} ${way} ${wire}`);
+          return true;
+        });
+      }
+    }
+  }
+});
