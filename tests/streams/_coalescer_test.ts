@@ -630,3 +630,23 @@ test("Coalescer: a frame added from within emit, while a full send buffer is flu
     );
   }
 });
+
+test("Coalescer: frames that fill a send buffer to its last byte go out in it, as one chunk", () => {
+  // The first send buffer holds 16 KiB + 1 KiB of room for headers (17,408 bytes). Frames that
+  // end exactly at its end fit in it: flushing before the last of them would cost a write.
+  const slab = 16 * 1024 + 1024;
+  for (const recycle of [false, true]) {
+    for (const count of [2, 4, 17]) {
+      const chunks: Uint8Array[] = [];
+      const coalescer = new Coalescer(framing, 65536, (chunk) => chunks.push(chunk), recycle);
+      // 17,408 = 2 × 8,704 = 4 × 4,352 = 17 × 1,024 (each frame a 4-byte header and its payload).
+      const sizes = Array.from({ length: count }, () => slab / count - 4);
+      const payloads = sizes.map((size, i) => payloadOf(size, i));
+      for (const payload of payloads) assert.equal(coalescer.add(payload, false), true);
+      coalescer.flush();
+      const label = `recycle ${recycle}, ${count} frames`;
+      assert.deepEqual(chunks.map((c) => c.length), [slab], label);
+      assert.deepEqual(decodeAll(chunks[0]!), payloads, label);
+    }
+  }
+});
