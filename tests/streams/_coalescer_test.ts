@@ -650,3 +650,29 @@ test("Coalescer: frames that fill a send buffer to its last byte go out in it, a
     }
   }
 });
+
+test("Coalescer: a send buffer that no tick used more than a sixteenth of (exactly) is followed by a smaller one", () => {
+  // capacity 64 KiB: send buffers of 16 KiB, then 64 KiB. After a burst grew them, ticks of
+  // exactly 4 KiB (a sixteenth of 64 KiB) fill one; the next is 16 KiB again. Ticks of 4 KiB and
+  // one frame more do not shrink it.
+  for (const recycle of [false, true]) {
+    for (const perTick of [4, 5]) {
+      const buffers: number[] = [];
+      const coalescer = new Coalescer(framing, 65536, (chunk) => {
+        buffers.push(chunk.buffer.byteLength - SLAB_OFFSET);
+      }, recycle);
+      const frame = new Uint8Array(1020); // 1 KiB on the wire
+      // A burst of one frame more than the first send buffer holds: the next one is 64 KiB.
+      for (let i = 0; i < 18; i++) coalescer.add(frame, false);
+      coalescer.flush();
+      assert.deepEqual(buffers, [16 * 1024 + 1024, 64 * 1024 + 1024]);
+      // Fills the rest of that buffer (tick by tick), and the next one.
+      for (let tick = 0; tick < 40; tick++) {
+        for (let i = 0; i < perTick; i++) coalescer.add(frame, false);
+        coalescer.flush();
+      }
+      const label = `recycle ${recycle}, ${perTick} KiB per tick`;
+      assert.equal(buffers.at(-1), (perTick === 4 ? 16 : 64) * 1024 + 1024, label);
+    }
+  }
+});
