@@ -366,23 +366,27 @@ test("Coalescer: a lone frame is flushed after a few idle turns; frames added tu
   assert.deepEqual(chunks.map((c) => decodeAll(c)), [lone, stream, few]);
 });
 
+/** Length-prefixed by hand: a format that only has encode() (`onEncode` runs per call). */
+function ownFormat(onEncode: () => void = () => {}): FramingLike {
+  return {
+    name: "own",
+    maxFrameLength: Infinity,
+    encode(payload: Uint8Array): Uint8Array {
+      onEncode();
+      const frame = new Uint8Array(payload.length + 4);
+      new DataView(frame.buffer).setUint32(0, payload.length);
+      frame.set(payload, 4);
+      return frame;
+    },
+    decoder: () => framing.decoder(),
+  };
+}
+
 test("Coalescer with a format of one's own (encode() and decoder() only): each frame is what encode() returns, encoded once", () => {
   for (const recycle of [false, true]) {
     for (const capacity of [0, 100, 65536]) {
       let calls = 0;
-      // Length-prefixed by hand: a format that only has encode().
-      const own: FramingLike = {
-        name: "own",
-        maxFrameLength: Infinity,
-        encode(payload: Uint8Array): Uint8Array {
-          calls++;
-          const frame = new Uint8Array(payload.length + 4);
-          new DataView(frame.buffer).setUint32(0, payload.length);
-          frame.set(payload, 4);
-          return frame;
-        },
-        decoder: () => framing.decoder(),
-      };
+      const own = ownFormat(() => calls++);
       const chunks: Uint8Array[] = [];
       const coalescer = new Coalescer(
         own,
@@ -674,5 +678,29 @@ test("Coalescer: a send buffer that no tick used more than a sixteenth of (exact
       const label = `recycle ${recycle}, ${perTick} KiB per tick`;
       assert.equal(buffers.at(-1), (perTick === 4 ? 16 : 64) * 1024 + 1024, label);
     }
+  }
+});
+
+test("Coalescer with a format of one's own: a payload changed after an add() whose flush threw is encoded again, not sent as it was", () => {
+  for (const recycle of [false, true]) {
+    const own = ownFormat();
+    const chunks: Uint8Array[] = [];
+    let refuse = true;
+    const coalescer = new Coalescer(own, 65536, (chunk) => {
+      if (refuse) {
+        refuse = false;
+        throw new Error("consumer failed");
+      }
+      chunks.push(chunk.slice());
+    }, recycle);
+    // 16 KiB held; the next frame does not fit in the first send buffer (17 KiB): add() flushes
+    // the held frames first, after it measured (encoded) the payload, and the consumer throws.
+    for (let i = 0; i < 16; i++) coalescer.add(new Uint8Array(1020), false);
+    const payload = new Uint8Array(2000).fill(1);
+    assert.throws(() => coalescer.add(payload, false), /consumer failed/);
+    payload.fill(2); // the application may reuse it: add() did not take it
+    coalescer.add(payload, false);
+    coalescer.flush();
+    assert.deepEqual(decodeAll(concat(chunks)).at(-1), payload, `recycle ${recycle}`);
   }
 });
