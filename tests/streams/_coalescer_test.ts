@@ -704,3 +704,17 @@ test("Coalescer with a format of one's own: a payload changed after an add() who
     assert.deepEqual(decodeAll(concat(chunks)).at(-1), payload, `recycle ${recycle}`);
   }
 });
+
+test("Coalescer with recycle: a frame too large for the send buffer grows it, and the frames after it join it in one chunk", () => {
+  // capacity 256 KiB: the first send buffer holds 16 KiB; a 40 KB frame (copied: it fits in the
+  // capacity) takes a 64 KiB one, with room left for the small frames sent in the same tick.
+  for (const size of [17 * 1024, 40_000, 200_000]) {
+    const chunks: Uint8Array[] = [];
+    const coalescer = new Coalescer(framing, 262144, (chunk) => chunks.push(chunk), true);
+    const payloads = [payloadOf(size, 1), payloadOf(100, 2), payloadOf(100, 3)];
+    for (const payload of payloads) assert.equal(coalescer.add(payload, false), true);
+    coalescer.flush();
+    assert.deepEqual(chunks.map((c) => c.length), [size + 4 + 2 * 104], `${size} B`);
+    assert.deepEqual(decodeAll(chunks[0]!), payloads);
+  }
+});
