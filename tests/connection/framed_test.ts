@@ -16,6 +16,7 @@ import {
   TruncatedFrameError,
 } from "../../mod.ts";
 import { detachedPayload } from "../../src/framing/_options.ts";
+import { writeDirect } from "../../src/connection/_direct.ts";
 import { MemoryLink } from "../_util/memory_conn.ts";
 import {
   concat,
@@ -333,8 +334,21 @@ test("framed() writes a large payload without copying it, in call order with sma
   assert.equal(text.decode(decoder.next()), "b");
 });
 
+/** 4,000 payloads of 1,000 bytes, sent in ticks of 100 awaited together. */
+const FOUR_MB = Array.from({ length: 4000 }, (_, i) => new Uint8Array(1000).fill(i % 251));
+
+/** Sends {@linkcode FOUR_MB} on `fc`, then checks that `wire` decodes to exactly those payloads. */
+async function sendFourMegabytes(fc: FramedConnection, wire: Uint8Array[]): Promise<void> {
+  for (let i = 0; i < FOUR_MB.length; i += 100) {
+    await Promise.all(FOUR_MB.slice(i, i + 100).map((p) => fc.send(p)));
+  }
+  const decoder = lengthPrefixed().decoder();
+  decoder.push(concat(wire));
+  for (const p of FOUR_MB) assert.deepEqual(decoder.next(), p);
+  assert.equal(decoder.next(), undefined);
+}
+
 test("framed() reuses its send buffers only over a Conn that releases chunks on write", async () => {
-  const payloads = Array.from({ length: 4000 }, (_, i) => new Uint8Array(1000).fill(i % 251));
   for (const releases of [false, true]) {
     // Without the flag the chunks themselves are kept (a reference, as a TransformStream would);
     // with it their bytes are copied on write, as a socket does.
@@ -352,16 +366,35 @@ test("framed() reuses its send buffers only over a Conn that releases chunks on 
       lengthPrefixed(),
       UNTIL_WRITTEN,
     );
-    for (let i = 0; i < payloads.length; i += 100) {
-      await Promise.all(payloads.slice(i, i + 100).map((p) => fc.send(p)));
-    }
-    const decoder = lengthPrefixed().decoder();
-    decoder.push(concat(wire));
-    for (const p of payloads) assert.deepEqual(decoder.next(), p);
-    assert.equal(decoder.next(), undefined);
+    await sendFourMegabytes(fc, wire);
     if (releases) assert.ok(buffers.size <= 8, `${buffers.size} send buffers for 4 MB`);
     else assert.ok(buffers.size >= 16, `${buffers.size} send buffers for 4 MB`);
   }
+});
+
+test("framed() reuses its send buffers over a Conn that takes writes directly (a framewire adapter's writeDirect), as over its writable", async () => {
+  // The one-chunk flush of a tick goes to the conn's writeDirect; its completion must free the
+  // send buffer as a completed writable write does.
+  const { conn } = recordingConn();
+  const buffers = new Set<ArrayBufferLike>();
+  const wire: Uint8Array[] = [];
+  let direct = 0;
+  const own = {
+    ...conn,
+    releasesChunkOnWrite: true,
+    [writeDirect](chunk: Uint8Array, writable: WritableStream<Uint8Array> | undefined) {
+      if (writable !== own.writable) return undefined;
+      direct++;
+      buffers.add(chunk.buffer);
+      wire.push(chunk.slice()); // copied on write, as a socket does
+      return Promise.resolve();
+    },
+  };
+  const fc = framed(own, lengthPrefixed(), UNTIL_WRITTEN);
+  await sendFourMegabytes(fc, wire);
+  assert.ok(direct >= 40, `${direct} direct writes`);
+  assert.ok(buffers.size <= 8, `${buffers.size} send buffers for 4 MB`);
+  await fc.close();
 });
 
 test("framed() over a Conn that releases chunks: a send buffer is not reused before its write completes", async () => {
