@@ -2689,6 +2689,20 @@ test("framed(): a payload refused for its size or type leaves the conn's writabl
   assert.equal(text.decode(concat(writes)), "ok\n");
 });
 
+test("framed(): a payload refused after frames went out keeps the conn's writable: another framed() that sends is still refused", async () => {
+  const { conn, writes } = recordingConn();
+  const first = framed(conn, lengthPrefixed({ maxFrameLength: 4 }), UNTIL_WRITTEN);
+  await first.send(new Uint8Array([1, 2]));
+  // Written, and nothing queued: only the refused payload below is left of this call.
+  await assert.rejects(first.send(new Uint8Array(5)), RangeError);
+  assert.equal(conn.writable.locked, true);
+  const second = framed(conn, lines());
+  await assert.rejects(second.send("no"), TypeError);
+  await first.send(new Uint8Array([3]));
+  assert.deepEqual(concat(writes), new Uint8Array([0, 0, 0, 2, 1, 2, 0, 0, 0, 1, 3]));
+  await first.close();
+});
+
 test("framed(): buffered bytes are decoded before anything read from the conn; a non-Uint8Array is a TypeError", async () => {
   const framing = lengthPrefixed();
   const wire = encodeAll(framing, ["one", "two", "three"].map((s) => new TextEncoder().encode(s)));
