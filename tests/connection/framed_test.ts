@@ -397,6 +397,49 @@ test("framed() reuses its send buffers over a Conn that takes writes directly (a
   await fc.close();
 });
 
+test("framed() closeWrite() over a Conn that takes writes directly waits for every write, also one started as the write before it completed", async () => {
+  const { conn } = recordingConn();
+  const events: string[] = [];
+  const pending: { bytes: Uint8Array; done: () => void }[] = [];
+  const own = {
+    ...conn,
+    releasesChunkOnWrite: true,
+    [writeDirect](chunk: Uint8Array, writable: WritableStream<Uint8Array> | undefined) {
+      if (writable !== own.writable) return undefined;
+      const bytes = chunk.slice();
+      events.push(`write ${bytes.length}`);
+      return new Promise<void>((resolve) => {
+        pending.push({
+          bytes,
+          done: () => {
+            events.push(`written ${bytes.length}`);
+            resolve();
+          },
+        });
+      });
+    },
+    closeWrite(): Promise<void> {
+      events.push("closeWrite");
+      return Promise.resolve();
+    },
+  };
+  const fc = framed(own, lengthPrefixed());
+  await fc.send(new Uint8Array(1));
+  for (let i = 0; pending.length < 1 && i < 100; i++) await macrotask(); // flushed after the tick
+  // Queued behind the write in progress, then flushed by closeWrite().
+  await fc.send(new Uint8Array(2));
+  const closing = fc.closeWrite();
+  await macrotask();
+  pending[0]!.done();
+  for (let i = 0; pending.length < 2 && i < 100; i++) await macrotask();
+  await macrotask();
+  assert.deepEqual(events, ["write 5", "written 5", "write 6"]);
+  pending[1]!.done();
+  await closing;
+  assert.deepEqual(events, ["write 5", "written 5", "write 6", "written 6", "closeWrite"]);
+  await fc.close();
+});
+
 test("framed() over a Conn that releases chunks: a send buffer is not reused before its write completes", async () => {
   // The sink takes a chunk's bytes only when the test completes its write (as a socket may be
   // slow to), while sends keep coming: a buffer reused too early shows up as corrupt frames.
