@@ -3775,6 +3775,40 @@ test("framed() batches() after a for-await that stopped inside a batch starts wi
   assert.deepEqual(batches, [["B", "C"], ["D"]]);
 });
 
+test("framed() batches() after a for-await that stopped at the end of a batch gets the next batch, not an empty one", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ width: 1 }));
+  void feed.write(new Uint8Array([1, 65, 1, 66]));
+  const looped: string[] = [];
+  for await (const frame of fc) {
+    looped.push(text.decode(frame));
+    if (looped.length === 2) break; // the last frame of the batch
+  }
+  void feed.write(new Uint8Array([1, 67]));
+  void feed.close();
+  const batches: string[][] = [];
+  for await (const batch of fc.batches()) batches.push(batch.map((f) => text.decode(f)));
+  assert.deepEqual([looped, batches], [["A", "B"], [["C"]]]);
+});
+
+test("framed() batches(): a next() made once an earlier one resolved, while others wait, is answered after them", async () => {
+  const { conn, feed } = recordingConn();
+  const fc = framed(conn, lengthPrefixed({ width: 1 }));
+  const iterator = fc.batches()[Symbol.asyncIterator]();
+  const names = (r: IteratorResult<Uint8Array[]>): string[] =>
+    (r.value as Uint8Array[]).map((f) => text.decode(f));
+  const calls = [iterator.next(), iterator.next(), iterator.next()];
+  await feed.write(new Uint8Array([1, 65]));
+  assert.deepEqual(names(await calls[0]!), ["A"]);
+  // Two calls still wait, one per read: this one comes after them.
+  calls.push(iterator.next());
+  for (const frame of ["B", "C", "D"]) await feed.write(new Uint8Array([1, frame.charCodeAt(0)]));
+  const got: string[] = [];
+  for (const call of calls.slice(1)) got.push(...names(await call));
+  assert.deepEqual(got, ["B", "C", "D"]);
+  await fc.close();
+});
+
 test(
   "framed() close() inside a for-await drops the frames left in the batch, as it drops bytes read ahead",
   {
