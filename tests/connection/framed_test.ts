@@ -440,6 +440,30 @@ test("framed() closeWrite() over a Conn that takes writes directly waits for eve
   await fc.close();
 });
 
+test("framed() close({ timeout }) that fires while a write is in progress writes nothing queued behind it", async () => {
+  // A Conn whose close() leaves its write in progress pending: completed after the timeout, the
+  // frames framed() still held must not follow it.
+  const { conn } = recordingConn();
+  const written: number[] = [];
+  const pending: (() => void)[] = [];
+  const fc = framed({
+    ...conn,
+    writable: new WritableStream<Uint8Array>({
+      write(chunk) {
+        written.push(chunk.length);
+        return new Promise<void>((resolve) => pending.push(resolve));
+      },
+    }),
+  }, lengthPrefixed());
+  void fc.send(new Uint8Array(1)).catch(() => {});
+  for (let i = 0; i < 100 && pending.length < 1; i++) await macrotask();
+  void fc.send(new Uint8Array(2)).catch(() => {});
+  await assert.rejects(fc.close({ timeout: 0 }), { code: "CONNECTION_CLOSED" });
+  pending[0]!();
+  for (let i = 0; i < 5; i++) await macrotask();
+  assert.deepEqual(written, [5]);
+});
+
 test("framed() over a Conn that releases chunks: a send buffer is not reused before its write completes", async () => {
   // The sink takes a chunk's bytes only when the test completes its write (as a socket may be
   // slow to), while sends keep coming: a buffer reused too early shows up as corrupt frames.
