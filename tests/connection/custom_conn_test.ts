@@ -212,7 +212,14 @@ for (const [name, receive] of frontEnds) {
     await receive(patient, out);
     assert.deepEqual(out, ["one", "two"]);
     // Before: read for ever, never yielding to the event loop (here until readConn gave up).
-    const spinning = framed(readConn(() => 0), framing);
+    let empty = 0;
+    const spinning = framed(
+      readConn(() => {
+        empty++;
+        return 0;
+      }),
+      framing,
+    );
     await assert.rejects(receive(spinning, []), (error) => {
       assert.ok(error instanceof TypeError, String(error));
       assert.equal(
@@ -221,6 +228,7 @@ for (const [name, receive] of frontEnds) {
       );
       return true;
     });
+    assert.equal(empty, 100); // the 100th empty read fails, not one later
     await spinning.close();
   });
 }
