@@ -12,6 +12,7 @@ import {
   type FramedConnection,
   lengthPrefixed,
 } from "../../mod.ts";
+import { macrotask } from "../_util/macrotask.ts";
 
 const addr = { transport: "tcp", hostname: "127.0.0.1", port: 1 } as const;
 const framing = lengthPrefixed();
@@ -364,4 +365,22 @@ test("framed() batches() ends with a result of its own per call, as an async gen
   end.value = undefined;
   assert.ok(!Object.isFrozen(again));
   await fc.close();
+});
+
+test("framed() close() reports frames lost after a read failed with the Conn's own mistake: that shows the application no connection failure", async () => {
+  let fail: ((error: Error) => void) | undefined;
+  const fc = framed(
+    conn({
+      read: () => Promise.resolve(-1), // no byte count: a RangeError, the Conn's mistake
+      writable: new WritableStream({
+        write: () => new Promise<void>((_, reject) => fail = reject),
+      }),
+    }),
+    framing,
+  );
+  await fc.send("lost"); // resolves at once (under highWaterMark); its write then waits
+  await assert.rejects(fc[Symbol.asyncIterator]().next(), RangeError);
+  for (let i = 0; i < 100 && fail === undefined; i++) await macrotask();
+  fail!(new Error("reset"));
+  await assert.rejects(fc.close(), ConnectionError);
 });
