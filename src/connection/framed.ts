@@ -198,7 +198,9 @@ export interface FramedConnection<B extends ArrayBufferLike = ArrayBufferLike>
    * `writable` write did (nor `writable.close()`, even unawaited: the stream
    * itself waits on it), it did not abort `writable`, and no read failed after
    * those sends resolved (any handler on such a promise counts, even
-   * `.catch(() => {})`); every `close()` in progress then rejects, and so
+   * `.catch(() => {})`; a read failed by a Conn of one's own breaking its
+   * contract, such as a `read()` that resolves no byte count, shows no
+   * connection failure and does not count); every `close()` in progress then rejects, and so
    * do those made later until the application waits on one that did. One
    * nobody waits on raises no unhandled rejection for the loss. The FIN of
    * a `closeWrite()` counts as such a frame: if `conn.closeWrite()` failed,
