@@ -200,6 +200,31 @@ test(
   },
 );
 
+test("connectionError words EAGAIN as a full listener queue only when connecting", BOUNDED, () => {
+  // Before (mutation review), only a connect's EAGAIN was tested: a write's or a read's
+  // (EAGAIN where a socket would block) could be worded as a listener's full queue.
+  const eagain = Object.assign(new Error("resource temporarily unavailable"), { code: "EAGAIN" });
+  assert.equal(
+    connectionError("connect to /tmp/s.sock", eagain).message,
+    "Cannot connect to /tmp/s.sock as the listener's queue is full (it does not accept connections)",
+  );
+  for (const action of ["write to /tmp/s.sock", "read from /tmp/s.sock"]) {
+    assert.equal(
+      connectionError(action, eagain).message,
+      `Cannot ${action} as it failed: resource temporarily unavailable`,
+    );
+  }
+});
+
+test("checkTarget unwraps a hostname only when brackets enclose it", BOUNDED, () => {
+  // Before (mutation review), a hostname that only starts with "[" was unpinned: cut as if it
+  // ended with "]", "[::1" became "::", another address (the unspecified one: the local host).
+  for (const hostname of ["[::1", "[fe80::1"]) {
+    assert.equal(checkTarget({ hostname, port: 1 }, "connect").hostname, hostname);
+  }
+  assert.equal(checkTarget({ hostname: "[::1]", port: 1 }, "connect").hostname, "::1");
+});
+
 test("formatAddr brackets IPv6 addresses only", BOUNDED, () => {
   assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 80 }), "[::1]:80");
   assert.equal(formatAddr({ transport: "tcp", hostname: "127.0.0.1", port: 80 }), "127.0.0.1:80");
