@@ -7,6 +7,7 @@ import { type AddressInfo, connect, createServer } from "node:net";
 import { ATTEMPT_TIMEOUT, dialAddresses } from "../../src/adapters/_dial_addresses.ts";
 import { runtime } from "../_util/runtime.ts";
 import { stallUntil } from "../_util/stall.ts";
+import { spyTimers } from "../_util/timer_spy.ts";
 
 /** An attempt that neither connects nor fails (an address that drops SYNs), until aborted. */
 function blackHole(signal: AbortSignal | undefined): Promise<never> {
@@ -48,6 +49,27 @@ test("dialAddresses: a refused address moves on at once; the last failure is the
     { message: "last" },
   );
   assert.deepEqual(tried, ["a", "b", "c"]);
+});
+
+test("dialAddresses: an attempt that ends before its time limit leaves no timer behind", async () => {
+  // Before (mutation review), nothing pinned the clearTimeout() after each attempt: the limit
+  // of an address refused at once, or of one that answered without opened(), stayed pending for
+  // ATTEMPT_TIMEOUT (holding the event loop open), then aborted an attempt long over.
+  const timers = spyTimers({
+    from: new URL("../../src/adapters/_dial_addresses.ts", import.meta.url),
+  });
+  try {
+    const answer = await dialAddresses(
+      ["a", "b", "c"],
+      undefined,
+      (address) => address === "b" ? Promise.resolve(address) : refused(),
+    );
+    assert.equal(answer, "b");
+    assert.equal(timers.made.length, 2, "a limit for each of a and b");
+    assert.equal(timers.pending.size, 0);
+  } finally {
+    timers.restore();
+  }
 });
 
 test("dialAddresses: the last address and an opened connection are not timed", async () => {
