@@ -152,6 +152,21 @@ function isConnectionError(code: string): (error: unknown) => boolean {
   };
 }
 
+/**
+ * `conn.close()` with the cut after tlsClose.limit an hour away, for that call only (its timer
+ * starts then): only a close that ends by itself ends, and a test that times out leaves the 1 s
+ * limit to the tests after it.
+ */
+function closeWithoutCut(conn: Conn): void {
+  const before = tlsClose.limit;
+  tlsClose.limit = 3_600_000;
+  try {
+    conn.close();
+  } finally {
+    tlsClose.limit = before;
+  }
+}
+
 /** Asserts that two byte arrays are equal (fast, with the first difference in the message). */
 export function assertBytes(actual: Uint8Array, expected: Uint8Array): void {
   assert.equal(actual.byteLength, expected.byteLength, "lengths differ");
@@ -413,6 +428,9 @@ export function adapterSuite(name: Runtime): void {
             assert.equal(buffer.length, size);
             assert.equal(buffer.byteOffset, 0);
             assert.equal(buffer.buffer.byteLength, size, `allocate(${size}) is a slice of a pool`);
+            // A plain view, not the Buffer it was made from (whose slice() shares its memory, and
+            // which frames built in it would be). Before (mutation review), unpinned.
+            assert.equal(Object.getPrototypeOf(buffer), Uint8Array.prototype);
           }
         }
         return Promise.resolve();
@@ -2871,6 +2889,18 @@ export function adapterSuite(name: Runtime): void {
           await assert.rejects(writer.write(text("x")), isConnectionError("CONNECTION_RESET"));
           await assert.rejects(conn.closeWrite(), isConnectionError("CONNECTION_RESET"));
           await conn.closed;
+          // close() of the conn now closed sets no timer to cut it. Before (mutation review), a
+          // graceful close begun again once the socket was gone (no check of it in #release())
+          // left one pending, unnoticed.
+          const timers = spyTimers({
+            from: new URL("../../src/adapters/_socket_conn.ts", import.meta.url),
+          });
+          try {
+            conn.close();
+            assert.equal(timers.made.length, 0);
+          } finally {
+            timers.restore();
+          }
         } finally {
           conn.close();
         }
@@ -3423,16 +3453,7 @@ export function adapterSuite(name: Runtime): void {
           const conn = await dial();
           try {
             await conn.writable.getWriter().write(new Uint8Array(size).fill(7));
-            // close() starts the cut's timer at once: lengthened for that call only, so that a
-            // close that never ends (a test that times out, whose finally never runs) leaves the
-            // 1 s limit to the tests after it.
-            const before = tlsClose.limit;
-            tlsClose.limit = 3_600_000;
-            try {
-              conn.close();
-            } finally {
-              tlsClose.limit = before;
-            }
+            closeWithoutCut(conn);
             assert.equal(await line(), `${size} end`);
           } finally {
             conn.close();
@@ -3461,14 +3482,7 @@ export function adapterSuite(name: Runtime): void {
         const conn = await dial();
         try {
           await conn.writable.getWriter().write(text("bye"));
-          // The cut lengthened for this close() only (as in the test above).
-          const before = tlsClose.limit;
-          tlsClose.limit = 3_600_000;
-          try {
-            conn.close();
-          } finally {
-            tlsClose.limit = before;
-          }
+          closeWithoutCut(conn);
           assert.equal(await line(), "sent");
         } finally {
           conn.close();
@@ -3491,6 +3505,90 @@ export function adapterSuite(name: Runtime): void {
       await conn.closed;
     });
   });
+
+  t(
+    "framed() on a conn whose writable a writer holds: its send is refused, the holder's writes go through",
+    async () => {
+      await withPair(name, async (client, server) => {
+        const holder = client.writable.getWriter();
+        const fc = framed(client, lines());
+        // Before (mutation review), nothing pinned that a conn whose writable is built refuses
+        // framed() the claim on writing (SocketConn's claimWriting): with the claim taken anyway,
+        // the send went out directly, past the writer that held the writable.
+        await assert.rejects(
+          fc.send("framed"),
+          (e: unknown) => e instanceof TypeError && /writable is locked/.test(e.message),
+        );
+        await holder.write(text("held"));
+        await holder.close();
+        assert.equal(decode(await readAll(server.readable)), "held");
+      });
+    },
+  );
+
+  t(
+    "TLS: close() during a write the peer does not take cuts the socket at once; the write rejects",
+    async () => {
+      // Before (mutation review), nothing pinned it: a close that waited tlsClose.limit for a
+      // peer that reads nothing while bytes still wait to be written (the node adapter's
+      // finishTls() without its destroy()) passed every test, a second late.
+      await withNodeTlsServer(`socket.pause(); console.log("open");`, async (dial, line) => {
+        const conn = await dial();
+        try {
+          assert.equal(await line(), "open");
+          const writer = conn.writable.getWriter();
+          await writer.ready;
+          // More than the socket buffers hold: the write is still in progress at close().
+          const writing = writer.write(new Uint8Array(32 << 20));
+          writing.catch(() => {});
+          closeWithoutCut(conn);
+          await assert.rejects(writing, isConnectionError("CONNECTION_CLOSED"));
+        } finally {
+          conn.close();
+        }
+        await conn.closed;
+      });
+    },
+    // The Deno and Bun adapters' close waits for such a write until the cut (not checked here).
+    { skip: name !== "node" && "this adapter's close waits for the cut" },
+  );
+
+  t(
+    "TLS: close() with the socket paused by unread bytes still reads to the peer's end",
+    async () => {
+      // The server sends more than the readable holds (128 KiB), which the client never reads:
+      // the socket is paused when close() comes. Before (mutation review), a graceful close that
+      // did not resume it (the node adapter's finishTls() without resume()) passed every test: the
+      // peer's end was never read, and only the cut after tlsClose.limit closed the socket.
+      const onSocket = `
+      socket.write(Buffer.alloc(4 << 20));${REPORT_BYTES}`;
+      let paused: (() => void) | undefined;
+      const pause = Socket.prototype.pause;
+      Socket.prototype.pause = function (this: Socket) {
+        if (this instanceof TLSSocket) paused?.();
+        return pause.call(this);
+      };
+      try {
+        await withNodeTlsServer(onSocket, async (dial, line) => {
+          const conn = await dial();
+          try {
+            // The readable's queue is full: the conn paused its socket.
+            await new Promise<void>((resolve) => paused = resolve);
+            paused = undefined;
+            closeWithoutCut(conn);
+            assert.equal(await line(), "0 end");
+          } finally {
+            conn.close();
+          }
+          await conn.closed;
+        });
+      } finally {
+        Socket.prototype.pause = pause;
+      }
+    },
+    // Deno's node:tls ignores pause() (the adapter does not call it there).
+    { skip: name !== "node" || runtime === "deno" },
+  );
 
   t(
     "TLS: closeWrite() then close() in the same turn: both settle quietly, the peer gets it all",
