@@ -216,14 +216,22 @@ test("connectionError words EAGAIN as a full listener queue only when connecting
   }
 });
 
-test("checkTarget unwraps a hostname only when brackets enclose it", BOUNDED, () => {
-  // Before (mutation review), a hostname that only starts with "[" was unpinned: cut as if it
-  // ended with "]", "[::1" became "::", another address (the unspecified one: the local host).
-  for (const hostname of ["[::1", "[fe80::1"]) {
-    assert.equal(checkTarget({ hostname, port: 1 }, "connect").hostname, hostname);
-  }
-  assert.equal(checkTarget({ hostname: "[::1]", port: 1 }, "connect").hostname, "::1");
-});
+test(
+  "checkTarget unwraps a hostname only when brackets enclose it, and refuses one they do not",
+  BOUNDED,
+  () => {
+    // Before (mutation review), a hostname that only starts with "[" was unpinned: cut as if it
+    // ended with "]", "[::1" became "::", another address (the unspecified one: the local host).
+    // Since ac61e36 a bracket other than one pair around the name is refused before anything.
+    for (const hostname of ["[::1", "[fe80::1"]) {
+      assert.throws(() => checkTarget({ hostname, port: 1 }, "connect"), {
+        name: "TypeError",
+        message: /hostname must have no brackets but one pair around it/,
+      });
+    }
+    assert.equal(checkTarget({ hostname: "[::1]", port: 1 }, "connect").hostname, "::1");
+  },
+);
 
 test("formatAddr brackets IPv6 addresses only", BOUNDED, () => {
   assert.equal(formatAddr({ transport: "tcp", hostname: "::1", port: 80 }), "[::1]:80");
