@@ -120,6 +120,10 @@ export function checkRoom(target: Uint8Array, offset: number, needed: number): v
       }`,
     );
   }
+  // A plain Uint8Array with room, in two comparisons: an instanceof per frame cost 1-3 ns of the
+  // 16-20 of a 16 B encodeInto() on V8 (an A/B of the code before and after 26b3628). A Buffer,
+  // another class's instance or one short of room takes the checks below.
+  if (offset + needed <= target.length && target.constructor === Uint8Array) return;
   // A Uint8Array of another realm is taken (ofAnotherRealm() only runs for what is no Uint8Array here).
   if (!(target instanceof Uint8Array) && !ofAnotherRealm(target)) {
     throw new TypeError(
