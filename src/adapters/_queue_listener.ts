@@ -3,6 +3,7 @@
 // Runtime-agnostic.
 
 import type { Conn, Listener, NetAddr } from "../connection/types.ts";
+import { Fifo } from "../_fifo.ts";
 
 export type { Conn, Listener, NetAddr };
 
@@ -23,8 +24,8 @@ export class QueueListener<B extends ArrayBufferLike = ArrayBufferLike>
   /** The bound address. */
   readonly addr: NetAddr;
   #stop: () => void;
-  #queue: Conn<B>[] = [];
-  #waiting: ((result: IteratorResult<Conn<B>>) => void)[] = [];
+  #queue = new Fifo<Conn<B>>();
+  #waiting = new Fifo<(result: IteratorResult<Conn<B>>) => void>();
   #closed = false;
 
   /**
@@ -51,8 +52,8 @@ export class QueueListener<B extends ArrayBufferLike = ArrayBufferLike>
     if (this.#closed) return;
     this.#closed = true;
     this.#stop();
-    for (const conn of this.#queue.splice(0)) conn.close();
-    for (const waiter of this.#waiting.splice(0)) waiter({ value: undefined, done: true });
+    for (const conn of this.#queue.drain()) conn.close();
+    for (const waiter of this.#waiting.drain()) waiter({ value: undefined, done: true });
   }
 
   /** Yields accepted connections until `close()`. */

@@ -5,6 +5,7 @@
 
 import type { Conn, NetAddr, TcpAddr } from "../connection/types.ts";
 import { ConnectionError } from "../errors.ts";
+import { Fifo } from "../_fifo.ts";
 import {
   checkChunk,
   detachedPayload,
@@ -194,9 +195,7 @@ export class SocketConn implements Conn<ArrayBuffer> {
    * The lengths chunks had at their write() (read by the size() hook), in order, until the sink
    * takes them: a length-tracking view of a resizable buffer is written at that length.
    */
-  #lengths: number[] = [];
-  /** The next of `#lengths` the sink takes (not shift(): quadratic on V8 past ~16,000 queued). */
-  #lengthAt = 0;
+  #lengths = new Fifo<number>();
   /** A read through `readDirect` waiting for data (the readable's queue is empty meanwhile). */
   #direct:
     | { resolve: (chunk: Uint8Array | null) => void; reject: (error: Error) => void }
@@ -495,7 +494,7 @@ export class SocketConn implements Conn<ArrayBuffer> {
       },
       write: (chunk) => {
         // The length it had at its write() (each write() ran the size() hook, in this order).
-        const length = this.#takeLength();
+        const length = this.#lengths.shift();
         if (this.#closing || this.#shutdown !== undefined || this.#written >= this.#fence) {
           this.#settle(false);
           throw closedError(remoteAddr);
@@ -827,21 +826,6 @@ export class SocketConn implements Conn<ArrayBuffer> {
       if (this.#userClosed && this.#written < this.#fence) throw this.#made(CLOSED);
     }
     return await this.#closeWrite();
-  }
-
-  /** The length the chunk the sink takes had at its write(), in write() order. */
-  #takeLength(): number | undefined {
-    const lengths = this.#lengths;
-    const length = lengths[this.#lengthAt++];
-    if (this.#lengthAt >= lengths.length) {
-      lengths.length = 0;
-      this.#lengthAt = 0;
-    } else if (this.#lengthAt > 1024 && this.#lengthAt * 2 > lengths.length) {
-      // Writes kept queued for ever: drop the taken ones now and then (amortised linear).
-      lengths.splice(0, this.#lengthAt);
-      this.#lengthAt = 0;
-    }
-    return length;
   }
 
   /** A sink write finished (either way). */

@@ -21,6 +21,7 @@ import { DelimitedDecoder } from "../framing/_delimited_decoder.ts";
 import { connectionError, isFramewireError } from "../adapters/_errors.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
+import { Fifo } from "../_fifo.ts";
 import type { Conn } from "./types.ts";
 import {
   cancelReading,
@@ -691,10 +692,10 @@ class Framed implements FramedConnection {
   /** Counts the batches asked for: which is the latest. */
   #batchCount = 0;
   /** Calls to the async iterator's `next()` not answered yet, in call order. */
-  #nextCalls: {
+  #nextCalls = new Fifo<{
     resolve: (result: IteratorResult<Uint8Array>) => void;
     reject: (e: unknown) => void;
-  }[] = [];
+  }>();
   #frames: Uint8Array[] = [];
   #frameIndex = 0;
   #readable: ReadableStream<Uint8Array> | undefined;

@@ -6,6 +6,7 @@
 import type { Conn } from "../connection/types.ts";
 import { framed, type FramedConnection } from "../connection/framed.ts";
 import { connectionError, reasonOf } from "../adapters/_errors.ts";
+import { Fifo } from "../_fifo.ts";
 import {
   ConnectionError,
   FrameTooLargeError,
@@ -477,11 +478,10 @@ export class Session extends EventTarget implements ReliableSession {
   /** The promise of the latest framed() send, which already has a rejection handler. */
   #lastSent: Promise<void> | undefined;
 
-  // Receive queue: #queue[#qHead..].
-  #queue: (Uint8Array | undefined)[] = [];
-  #qHead = 0;
+  // Receive queue.
+  #queue = new Fifo<Uint8Array>();
   #queueBytes = 0;
-  #readers: Reader[] = [];
+  #readers = new Fifo<Reader>();
   #readWake: (() => void) | undefined;
 
   // End of the session.
@@ -773,7 +773,7 @@ export class Session extends EventTarget implements ReliableSession {
   // ---------------------------------------------------------------- internals
 
   #next(): Promise<IteratorResult<Uint8Array>> {
-    if (this.#qHead < this.#queue.length) {
+    if (this.#queue.length > 0) {
       return Promise.resolve({ value: this.#shift(), done: false });
     }
     if (this.#ended) {
@@ -788,16 +788,7 @@ export class Session extends EventTarget implements ReliableSession {
   }
 
   #shift(): Uint8Array {
-    const queue = this.#queue;
-    const value = queue[this.#qHead]!;
-    queue[this.#qHead++] = undefined;
-    if (this.#qHead === queue.length) {
-      queue.length = 0;
-      this.#qHead = 0;
-    } else if (this.#qHead > 1024 && this.#qHead * 2 > queue.length) {
-      queue.splice(0, this.#qHead);
-      this.#qHead = 0;
-    }
+    const value = this.#queue.shift()!;
     this.#queueBytes -= value.length + ENTRY_COST;
     if (this.#readWake !== undefined && this.#queueBytes < this.#o.receiveBufferSize) {
       const wake = this.#readWake;
@@ -1096,9 +1087,8 @@ export class Session extends EventTarget implements ReliableSession {
       this.#timer = undefined;
       this.#timerAt = Infinity;
     }
-    const readers = this.#readers;
-    this.#readers = [];
-    if (this.#qHead >= this.#queue.length) {
+    const readers = this.#readers.drain();
+    if (this.#queue.length === 0) {
       const iteratorError = this.#iteratorError();
       for (const reader of readers) {
         if (iteratorError === undefined) reader.resolve(DONE);

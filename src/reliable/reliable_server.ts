@@ -2,6 +2,7 @@
 
 import { checkOptionNames, checkOptions, numberError, receivedValue } from "../framing/_options.ts";
 import type { Conn } from "../connection/types.ts";
+import { Fifo } from "../_fifo.ts";
 import {
   decodeHandshake,
   encodeAck,
@@ -155,11 +156,11 @@ class Server implements ReliableServer {
   #sessions = new Map<string, Session>();
   /** Sessions started afresh under a new id, by the id the client asked to resume. */
   #formerIds = new Map<string, Session>();
-  #fresh: Session[] = [];
+  #fresh = new Fifo<Session>();
   /** Sessions in `#fresh`, and those of them that have ended (they still count: not taken yet). */
   #freshSet = new Set<Session>();
   #freshEnded = new Set<Session>();
-  #waiters: ((result: IteratorResult<ReliableSession>) => void)[] = [];
+  #waiters = new Fifo<(result: IteratorResult<ReliableSession>) => void>();
   #closed = false;
   #closing: Promise<void> | undefined;
   #accepting: AsyncIterator<Conn>;
@@ -223,9 +224,7 @@ class Server implements ReliableServer {
 
   async #close(timeout: number | undefined): Promise<void> {
     this.#closed = true;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter({ value: undefined, done: true });
+    for (const waiter of this.#waiters.drain()) waiter({ value: undefined, done: true });
     // Connections keep being taken while sessions close: a client that lost its connection
     // comes back to finish (new sessions are refused).
     await Promise.allSettled(
@@ -319,9 +318,7 @@ class Server implements ReliableServer {
     this.#forgetTombstones();
     if (this.#closed) return;
     this.#listenerEnded = ended;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter({ value: undefined, done: true });
+    for (const waiter of this.#waiters.drain()) waiter({ value: undefined, done: true });
   }
 
   async #handshake(

@@ -3,6 +3,7 @@
 
 import { checkPayload, checkRoom, fixedOverhead } from "../framing/_options.ts";
 import type { Framing, FramingLike } from "../framing/types.ts";
+import { Fifo } from "../_fifo.ts";
 
 /**
  * Payloads at least this large are emitted as header + payload view, not
@@ -164,7 +165,7 @@ export class Coalescer {
   #written = 0;
   // Slabs replaced while some of their bytes were not written yet, with the
   // emitted-byte count that makes them free.
-  #retired: { slab: Uint8Array; until: number }[] = [];
+  #retired = new Fifo<{ slab: Uint8Array; until: number }>();
 
   /**
    * @param framing The wire format.
@@ -272,7 +273,7 @@ export class Coalescer {
     if (!this.#recycle) return;
     this.#written = total;
     const retired = this.#retired;
-    while (retired.length > 0 && retired[0]!.until <= total) this.#release(retired.shift()!.slab);
+    while ((retired.peek()?.until ?? Infinity) <= total) this.#release(retired.shift()!.slab);
     if (total >= this.#emitted && this.#end === this.#start && this.#slab.length > 0) {
       // Everything is written and nothing waits: an idle connection holds no send buffer.
       this.#release(this.#slab);

@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { TruncatedFrameError } from "../errors.ts";
+import { Fifo } from "../_fifo.ts";
 import { detachedBytes, fixedLength } from "../framing/_byte_queue.ts";
 import {
   checkFraming,
@@ -76,7 +77,7 @@ export class ByteReader<B extends ArrayBufferLike = ArrayBufferLike> {
   #busy = false;
   /** The stream gave something other than bytes. */
   #failure: { error: unknown } | undefined;
-  #waiting: (() => void)[] = [];
+  #waiting = new Fifo<() => void>();
   #released = false;
   /**
    * The decoder of the last `readFrame()` that found a frame, and its

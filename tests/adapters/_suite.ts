@@ -47,6 +47,7 @@ import { spyTimers } from "../_util/timer_spy.ts";
 import { openSockets, socketsLeftOpen } from "../_util/leaks.ts";
 import { withLibcPeer } from "../_util/libc_peer.ts";
 import { concat } from "../framing/_formats.ts";
+import { shiftMoves } from "../_util/shift_moves.ts";
 
 const NET = { timeout: 30_000 };
 
@@ -2274,21 +2275,13 @@ export function adapterSuite(name: Runtime): void {
       await withPair(name, async (client, server) => {
         const { received, readUntil } = readOnDemand(server.readable);
         const writer = client.writable.getWriter();
-        const shift = Array.prototype.shift;
-        let moved = 0;
-        Array.prototype.shift = function <T>(this: T[]): T | undefined {
-          if (this.length > 2048) moved += this.length;
-          return shift.call(this) as T | undefined;
-        };
-        try {
+        const moved = await shiftMoves(async () => {
           let last: Promise<void> | undefined;
           for (let i = 0; i < n; i++) last = writer.write(Uint8Array.of(i & 0xff, i >> 8));
           const draining = readUntil(2 * n);
           await last;
           await draining;
-        } finally {
-          Array.prototype.shift = shift;
-        }
+        }, 2048);
         const all = concat(received);
         assert.equal(all.length, 2 * n);
         for (let i = 0; i < n; i++) {

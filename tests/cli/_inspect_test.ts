@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runtimeIo } from "../../src/cli/_io.ts";
 import { root } from "../_util/runtime.ts";
+import { shiftMoves } from "../_util/shift_moves.ts";
 
 const sockets = watchSockets();
 
@@ -935,3 +936,19 @@ test(
     }
   },
 );
+
+test("inspect of standard input in 20,000 chunks hands them on in linear time (no shift() of a long array)", async () => {
+  // Plain mode holds standard input to count it first, then hands the chunks on. Taken with
+  // shift(), each chunk moved every one behind it: quadratic on V8 past about 16,000 chunks.
+  const n = 20_000;
+  const data = capture("u8", Array.from({ length: n }, () => te.encode("x")));
+  const chunks = Array.from({ length: n }, (_, i) => data.subarray(2 * i, 2 * i + 2));
+  const io = captureIo({ stdin: chunks });
+  let code = -1;
+  const moved = await shiftMoves(async () => {
+    code = await run(["inspect", "--format", "u8", "--limit", "1", "-"], io);
+  }, 2048);
+  assert.equal(code, 0);
+  assert.match(io.stdout, /19999 more frames not shown \(--limit 1\)/);
+  assert.ok(moved <= n, `shift() moved ${moved} elements for ${n} chunks`);
+});

@@ -1,0 +1,52 @@
+// Copyright 2026 the framewire authors. MIT license.
+// Private: the first-in first-out queue of waiting calls, queued connections, sessions and write
+// lengths. Array.prototype.shift() moves every element once an array holds more than about 16,000
+// on V8, so a queue taken from with it is quadratic; this one takes from an index.
+
+/** A queue whose `shift()` takes amortised constant time, however long it gets. */
+export class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  /** The index of the first item not taken yet. */
+  #head = 0;
+
+  /** The number of items queued. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Queues `item` last; returns the new length. */
+  push(item: T): number {
+    this.#items.push(item);
+    return this.#items.length - this.#head;
+  }
+
+  /** The first item, without taking it (`undefined` if none). */
+  peek(): T | undefined {
+    return this.#head < this.#items.length ? this.#items[this.#head] : undefined;
+  }
+
+  /** Takes the first item (`undefined` if none). */
+  shift(): T | undefined {
+    const items = this.#items;
+    if (this.#head >= items.length) return undefined;
+    const item = items[this.#head];
+    items[this.#head++] = undefined; // let it go now, not at the next compaction
+    if (this.#head === items.length) {
+      items.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > items.length) {
+      // Never empty for long: drop the taken slots now and then (amortised linear).
+      items.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  /** Takes every item, first first, leaving the queue empty. */
+  drain(): T[] {
+    const items = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return items;
+  }
+}
