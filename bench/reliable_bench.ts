@@ -21,6 +21,9 @@
  *   session drains every 4096 and at most 4096 are pending: what a sender
  *   that bounds its unconfirmed sends pays, without the heap of 100,000
  *   pending promises and message copies.
+ * - reliable, awaited every 4096, one signal: the same, every send given the
+ *   same `AbortSignal` (an application's shutdown signal), which never
+ *   fires: what watching a signal costs a session.
  *
  * One warm-up transfer per case, then rounds alternating between the cases;
  * medians with min–max. The overhead column is how much lower the reliable
@@ -104,10 +107,13 @@ const WINDOW = 4096;
  * pending at once); a number awaits the latest send after every `window`
  * messages, so at most that many are pending.
  */
-function reliableCase(size: number, count: number, window?: number): Case {
+function reliableCase(size: number, count: number, window?: number, signal?: AbortSignal): Case {
   const body = payload(size);
+  const options = signal === undefined ? undefined : { signal };
   return {
-    name: window === undefined ? "reliable" : `reliable, awaited every ${window}`,
+    name: window === undefined
+      ? "reliable"
+      : `reliable, awaited every ${window}${signal === undefined ? "" : ", one signal"}`,
     note: window === undefined
       ? `${runtime} adapter, reliableClient send() per message unawaited, all awaited (confirmed)`
       : `${runtime} adapter, reliableClient send() per message, the latest awaited after every ${window}`,
@@ -135,7 +141,7 @@ function reliableCase(size: number, count: number, window?: number): Case {
           // a handler per send would add a promise reaction per message to what is measured.)
           let latest: Promise<void> = Promise.resolve();
           for (let i = 1; i <= count; i++) {
-            latest = client.send(body);
+            latest = client.send(body, options);
             if (i % window === 0) await latest;
           }
           await latest;
@@ -158,26 +164,32 @@ const summary: {
   overheadPercent: number;
   reliableWindowedPerSec: number;
   windowedOverheadPercent: number;
+  reliableSignalPerSec: number;
+  signalOverheadPercent: number;
 }[] = [];
+const shutdown = new AbortController();
 for (const [size, count] of SIZES) {
   const group = `${sizeLabel(size)} messages, ${count} per transfer`;
   const measured = await measureGroup(group, [
     framedCase(size, count),
     reliableCase(size, count),
     reliableCase(size, count, WINDOW),
+    reliableCase(size, count, WINDOW, shutdown.signal),
   ], {
     warmupMs: 0,
     rounds: quick ? 2 : 5,
     roundMs: 0,
   });
   printGroup(`${runtime}: ${group}`, measured, "framed()");
-  const [plain, rel, windowed] = measured as [Result, Result, Result];
+  const [plain, rel, windowed, signalled] = measured as [Result, Result, Result, Result];
   const overhead = (r: Result): number =>
     Number(((1 - r.framesPerSec.median / plain.framesPerSec.median) * 100).toFixed(1));
   console.log(
     `reliable overhead at ${sizeLabel(size)}: ${overhead(rel)}% fewer messages/s than framed(); ${
       overhead(windowed)
-    }% awaiting every ${WINDOW}`,
+    }% awaiting every ${WINDOW}; ${overhead(signalled)}% with one signal for every send (${
+      (signalled.framesPerSec.median / windowed.framesPerSec.median).toFixed(2)
+    }× the rate without)`,
   );
   summary.push({
     size,
@@ -186,6 +198,8 @@ for (const [size, count] of SIZES) {
     overheadPercent: overhead(rel),
     reliableWindowedPerSec: windowed.framesPerSec.median,
     windowedOverheadPercent: overhead(windowed),
+    reliableSignalPerSec: signalled.framesPerSec.median,
+    signalOverheadPercent: overhead(signalled),
   });
   results.push(...measured);
 }

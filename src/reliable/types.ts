@@ -243,7 +243,9 @@ export interface ReliableSendOptions {
    * Withdraws the message while it waits for room in the send buffer (the
    * promise rejects with the signal's reason and nothing is sent); once the
    * message is in the buffer it is still delivered, and only the promise
-   * rejects with the reason.
+   * rejects with the reason. One signal may be given to any number of sends
+   * (an application's shutdown signal, say): a session adds one listener to
+   * it, and removes it once those sends have settled.
    *
    * @default {undefined}
    */
