@@ -11,6 +11,7 @@
  */
 
 import { toHex } from "./framing/_options.ts";
+import { FIELD_START, type FieldStartOptions } from "./_field_start.ts";
 
 /** The stable codes carried by {@linkcode FramingError.code}. */
 export type FramingErrorCode =
@@ -188,7 +189,8 @@ export interface FrameTooLargeErrorOptions extends ErrorOptions {
  *
  * The message names a likely cause when the header bytes look like a TLS
  * record, an HTTP request or response, gzip data, a byte-swapped length, or
- * text where a binary length field was expected.
+ * text where a binary length field of 4 bytes or more was expected (in a
+ * shorter field, real lengths are often printable).
  *
  * @example Reading the length and the limit
  * ```ts
@@ -229,9 +231,13 @@ export class FrameTooLargeError extends FramingError {
    * @param options The header bytes, and the standard error options.
    */
   constructor(length: number, limit: number, options?: FrameTooLargeErrorOptions) {
-    const hint = options?.header === undefined
-      ? undefined
-      : likelyCause(options.header, limit, options.swappedLength, options.following);
+    const hint = options?.header === undefined ? undefined : likelyCause(
+      options.header,
+      limit,
+      options.swappedLength,
+      options.following,
+      (options as FieldStartOptions)[FIELD_START],
+    );
     super(
       (options?.noDelimiter === true
         ? `Cannot decode frame as no delimiter came within maxFrameLength ${limit} byte${
@@ -577,6 +583,7 @@ function likelyCause(
   limit: number,
   swapped: number | undefined,
   following?: Uint8Array,
+  fieldStart = 0,
 ): string | undefined {
   // The signatures below need up to 4 bytes: a shorter field is read on into what followed it
   // (the endianness and text checks stay with the field's own bytes).
@@ -608,8 +615,12 @@ function likelyCause(
     return `read in the opposite byte order the length would be ${swapped}; do both sides agree on the endianness?`;
   }
   // A binary length field (its swapped reading is known) of 4 bytes or more made of text: in a
-  // 2- or 3-byte field, printable bytes are common in real lengths over a small limit.
-  if (swapped !== undefined && header.length >= 4 && isText(header.subarray(0, 32))) {
+  // 2- or 3-byte field, printable bytes are common in real lengths over a small limit. The field's
+  // own bytes count, not the offset bytes before it (before, a u16 after 2 of them got the hint and
+  // a u16 alone did not); all the header's bytes must be text.
+  if (
+    swapped !== undefined && header.length - fieldStart >= 4 && isText(header.subarray(0, 32))
+  ) {
     return `the bytes look like text (${
       quoted(header.subarray(0, 32))
     }); is the peer sending lines or other text, not length-prefixed frames?`;

@@ -1,6 +1,7 @@
 // Copyright 2026 the framewire authors. MIT license.
 
 import { FrameTooLargeError, MalformedHeaderError } from "../errors.ts";
+import { FIELD_START, type FieldStartOptions } from "../_field_start.ts";
 import {
   HeaderDecoder,
   type HeaderParser,
@@ -439,11 +440,13 @@ class LengthFieldParser implements HeaderParser {
     }
     if (length > this.#limit) {
       const swapped = readUint(buf, at, this.#width, !this.#little) - this.#adjust;
-      throw new FrameTooLargeError(length, this.#limit, {
+      const options: FieldStartOptions = {
         header: buf.subarray(pos, pos + header),
         following: buf.subarray(pos + header, Math.min(end, pos + header + 4)),
         swappedLength: this.#width > 1 ? swapped : undefined,
-      });
+        [FIELD_START]: this.prefix,
+      };
+      throw new FrameTooLargeError(length, this.#limit, options);
     }
     this.length = length;
     return header;

@@ -121,6 +121,42 @@ test("FrameTooLargeError names TLS, HTTP, gzip, a byte-swapped length and text",
   }
 });
 
+test("FrameTooLargeError's text hint counts the length field's own bytes, not the offset bytes before it", () => {
+  // Text where a header was expected: the hint needs a field of 4 bytes or more, whatever the
+  // offset. Before, the offset bytes counted: u16 after 2 of them got it, u8 after 3 did not.
+  const text = utf8("abcdefghijkl"); // no signature of TLS, HTTP or gzip
+  for (const width of [1, 2, 3, 4, 5, 6] as const) {
+    for (const offset of [0, 1, 2, 3]) {
+      for (const endian of ["big", "little"] as const) {
+        const decoder = lengthPrefixed({ width, offset, endian, maxFrameLength: 20 }).decoder();
+        decoder.push(text.slice());
+        const name = `width ${width}, offset ${offset}, ${endian}`;
+        assert.throws(() => decoder.next(), (error) => {
+          assert.ok(error instanceof FrameTooLargeError, name);
+          if (width >= 4) {
+            assert.equal(
+              error.hint,
+              `the bytes look like text ("${
+                "abcdefghijkl".slice(0, offset + width)
+              }"); is the peer sending lines or other text, not length-prefixed frames?`,
+              name,
+            );
+          } else assert.equal(error.hint, undefined, name);
+          return true;
+        });
+      }
+    }
+  }
+  // The offset bytes must be text too: a binary flag byte before a text-looking field is no text.
+  const flagged = lengthPrefixed({ offset: 1, maxFrameLength: 20 }).decoder();
+  flagged.push(new Uint8Array([0x00, ...utf8("abcd")]));
+  assert.throws(() => flagged.next(), (error) => {
+    assert.ok(error instanceof FrameTooLargeError);
+    assert.equal(error.hint, undefined);
+    return true;
+  });
+});
+
 test("lengthPrefixed() rejects lengths above 2^53-1 and frame counts smaller than the header", () => {
   const wide = lengthPrefixed({ width: 8, maxFrameLength: Infinity }).decoder();
   wide.push(new Uint8Array([0x00, 0x20, 0, 0, 0, 0, 0, 0]));
