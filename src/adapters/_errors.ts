@@ -421,7 +421,9 @@ export function unixBindPath(path: string, cwd: () => string): string {
  * once checked: a `RangeError` for a Unix socket `path` over 107 bytes (macOS
  * allows 103: longer ones fail there as the runtime says), a `TypeError` for
  * an empty (or non-string) `path` or `hostname` (`"[]"` too), a `hostname`
- * with a NUL character or with brackets other than one pair around it, and `port` as {@linkcode checkPort} checks it, so
+ * with a NUL character, with brackets other than one pair around it, or with
+ * brackets around what is no IPv6 address (`"[localhost]"`), and `port` as
+ * {@linkcode checkPort} checks it, so
  * that every runtime refuses a bad target alike (they would otherwise fail in
  * different ways, or dial the local host). Call it before anything reads the
  * options, where a throw becomes the returned promise's rejection.
@@ -514,6 +516,15 @@ export function checkTarget<
   if (typeof host === "string" && (host.includes("[") || host.includes("]"))) {
     throw new TypeError(
       `Cannot ${action} as hostname must have no brackets but one pair around it: received ${
+        receivedValue(named)
+      }`,
+    );
+  }
+  // Brackets enclose an IPv6 address only (RFC 3986's IP-literal), and every IPv6 address has a
+  // ":": before, "[127.0.0.1]" and "[localhost]" were taken as if bare, on every runtime.
+  if (typeof host === "string" && named !== host && !host.includes(":")) {
+    throw new TypeError(
+      `Cannot ${action} as hostname must be an IPv6 address if in brackets: received ${
         receivedValue(named)
       }`,
     );

@@ -326,7 +326,7 @@ function dial(
  * is longer than 107 bytes.
  * @throws {TypeError} `port` is not a number, `options` is not an object,
  * `hostname` or `path` is empty (`hostname` also `"[]"`, with a NUL character, or with
- * brackets other than one pair around it),
+ * brackets other than one pair around an IPv6 address),
  * a `path` comes with a `hostname` or `port`, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
@@ -359,7 +359,7 @@ export async function connect(options: ConnectOptions): Promise<Conn<ArrayBuffer
  * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over
  * TCP), `options` is not an object,
  * `hostname` or `serverName` is an empty string (`hostname` also `"[]"`, with a
- * NUL character, or with brackets other than one pair around it), `caCerts` is not an array of
+ * NUL character, or with brackets other than one pair around an IPv6 address), `caCerts` is not an array of
  * strings that each hold a PEM certificate, `signal` is no `AbortSignal`, or
  * `noDelay` is no boolean.
  */
@@ -560,7 +560,7 @@ async function serve(
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
  * @throws {TypeError} `port` is not a number, `options` is not an object, or
  * `hostname` is empty (also `"[]"`), has a NUL character, or has brackets other than
- * one pair around it.
+ * one pair around an IPv6 address.
  */
 export function listen(options: TcpListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>>;
 /**
@@ -584,7 +584,7 @@ export function listen(options: UnixListenOptions): Promise<Listener<UnixAddr, A
  * is longer than 107 bytes.
  * @throws {TypeError} `port` is not a number, `options` is not an object,
  * `hostname` or `path` is empty (`hostname` also `"[]"`, with a NUL character, or with
- * brackets other than one pair around it),
+ * brackets other than one pair around an IPv6 address),
  * or a `path` comes with a `hostname` or `port`.
  */
 export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayBuffer>>;
@@ -603,7 +603,7 @@ export function listen(options: ListenOptions): Promise<Listener<NetAddr, ArrayB
  * @throws {RangeError} `port` is a number but not an integer from 0 to 65535.
  * @throws {TypeError} `port` is not a number (a `path` is refused: TLS is over TCP), `options`
  * is not an object, `hostname` is empty (also `"[]"`), has a NUL character or brackets other than one
- * pair around it, `cert` is no
+ * pair around an IPv6 address, `cert` is no
  * PEM certificate, or `key` no unencrypted PEM private key (`RSA`, `EC` or PKCS #8).
  */
 export function listenTls(options: TlsListenOptions): Promise<Listener<TcpAddr, ArrayBuffer>> {

@@ -154,6 +154,12 @@ export function parseTarget(raw: string): Target {
   if (bracket !== null) {
     host = bracket[1]!;
     port = bracket[2]!;
+    // Brackets are for IPv6 addresses, as in URLs (before, "[127.0.0.1]:9000" was taken as bare).
+    if (!host.includes(":")) {
+      throw new UsageError(
+        `invalid address "${raw}": brackets are for IPv6 addresses, e.g. [::1]:9000; write ${host}:${port}`,
+      );
+    }
   } else if (/^\d+$/.test(raw)) {
     host = "";
     port = raw;

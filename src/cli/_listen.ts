@@ -97,6 +97,14 @@ export async function listen(args: readonly string[], io: CliIo): Promise<number
   if (["", "[]"].includes(stringOption(parsed, "host") ?? "127.0.0.1")) {
     throw new UsageError("--host needs an address, e.g. 127.0.0.1, 0.0.0.0 or ::");
   }
+  // Brackets are for IPv6 addresses, as in URLs (before, "[127.0.0.1]" was taken as bare; the
+  // adapters now refuse it with a TypeError, which read as "cannot listen on …").
+  const bracketed = /^\[([^\]:]*)\]$/.exec(stringOption(parsed, "host") ?? "");
+  if (bracketed !== null) {
+    throw new UsageError(
+      `--host ${bracketed[0]}: brackets are for IPv6 addresses, e.g. [::1]; write ${bracketed[1]}`,
+    );
+  }
   const options: ListenOptions = unix !== undefined ? { path: unix } : {
     hostname: stringOption(parsed, "host") ?? "127.0.0.1",
     port: parsePort(rawPort!, `--port "${rawPort}"`, true),

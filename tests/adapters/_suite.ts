@@ -786,6 +786,22 @@ export function adapterSuite(name: Runtime): void {
         const tls = { hostname, port: 0, cert: "junk", key: "junk" };
         await assert.rejects(listenTls(tls), bad, `listenTls ${hostname}`);
       }
+      // Brackets around what is no IPv6 address (RFC 3986 has them for IP literals only): before,
+      // taken off on every runtime, and "[127.0.0.1]" dialled 127.0.0.1.
+      for (const hostname of ["[127.0.0.1]", "[localhost]", "[0.0.0.0]"]) {
+        const bad = new RegExp(
+          `as hostname must be an IPv6 address if in brackets: received the string ${
+            JSON.stringify(hostname).replace(/[[\]]/g, "\\$&")
+          }$`,
+        );
+        await assert.rejects(connect({ hostname, port: 1 }), bad, `connect ${hostname}`);
+        await assert.rejects(connectTls({ hostname, port: 1 }), bad, `connectTls ${hostname}`);
+        // A listener made anyway is closed, so that the test fails rather than hangs.
+        const made = listen({ hostname, port: 0 }).then((listener) => (listener.close(), listener));
+        await assert.rejects(made, bad, `listen ${hostname}`);
+        const tls = { hostname, port: 0, cert: "junk", key: "junk" };
+        await assert.rejects(listenTls(tls), bad, `listenTls ${hostname}`);
+      }
       const path = /as path must be a non-empty string: received the string ""/;
       await assert.rejects(connect({ path: "" }), path, "connect to path ''");
       await assert.rejects(listen({ path: "" }), path, "listen on path ''");

@@ -106,6 +106,15 @@ test("parseTarget() reads HOST:PORT, [IPv6]:PORT, bare ports and Unix socket pat
   assert.throws(() => parseTarget("unix:"), /the socket path is empty/);
   // Before: "[]" went to the adapter as the host name.
   assert.throws(() => parseTarget("[]:9000"), /"\[\]:9000": the host is empty, e.g. \[::1\]:9000/);
+  // Brackets around what is no IPv6 address: before, taken off ("[127.0.0.1]:9000" dialled
+  // 127.0.0.1), as the adapters did.
+  for (const host of ["127.0.0.1", "localhost"]) {
+    assert.throws(() => parseTarget(`[${host}]:9000`), {
+      name: "UsageError",
+      message:
+        `invalid address "[${host}]:9000": brackets are for IPv6 addresses, e.g. [::1]:9000; write ${host}:9000`,
+    });
+  }
 });
 
 test("framingFor() maps every format name to the framing of that name", () => {

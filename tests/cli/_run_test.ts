@@ -86,6 +86,15 @@ test("usage errors are one line naming the command, exit 2", async () => {
     // Before: exit 1 with the adapter's TypeError ("cannot listen on :0: …").
     [["listen", "--port", "0", "--host", ""], /^framewire listen: --host needs an address/],
     [["listen", "--port", "0", "--host", "[]"], /^framewire listen: --host needs an address/],
+    // Before: "[127.0.0.1]" listened on 127.0.0.1 (brackets are for IPv6 addresses only).
+    [
+      ["listen", "--port", "0", "--host", "[127.0.0.1]"],
+      /^framewire listen: --host \[127\.0\.0\.1\]: brackets are for IPv6 addresses, e\.g\. \[::1\]; write 127\.0\.0\.1 /,
+    ],
+    [
+      ["send", "[localhost]:9000"],
+      /^framewire send: invalid address "\[localhost\]:9000": brackets are for IPv6 addresses, e\.g\. \[::1\]:9000; write localhost:9000 /,
+    ],
     [["listen", "--unix", ""], /^framewire listen: --unix needs a socket path/],
     [
       ["listen", "--port", "0", "--format", "u8", "--max-frame-length", "256"],
