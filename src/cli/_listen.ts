@@ -39,7 +39,8 @@ ${formatHelp()}
   --json                  one JSON object per frame:
                           {"conn":1,"remote":"…","frame":1,"length":5,"text":"hello"}
                           ("hex" instead of "text" for binary payloads;
-                          "remote" null for a peer whose address is unknown)
+                          "remote" null for a Unix socket's peer, which has no
+                          address, or a peer whose address is unknown)
   --once                  exit after the first connection ends (exit 1 if it
                           ended with a framing error)
   --preview N             characters (or bytes) of each payload shown (default 200)
@@ -203,8 +204,9 @@ async function serve(
     : unknown
     ? "a peer of unknown address (it reset as it connected)"
     : remote;
-  // --json: null for an address unknown (before, ":0", as if it were one).
-  const remoteJson = unknown ? null : remote;
+  // --json: null for an address unknown (before, ":0", as if it were one), and for a Unix
+  // socket's peer (before, the listener's own path, as if it were the peer's).
+  const remoteJson = unknown || addr.transport === "unix" ? null : remote;
   io.err(`[${id}] connection from ${peer}\n`);
   const decoder = framing.decoder();
   const reader = conn.readable.getReader();

@@ -598,6 +598,18 @@ test("listen and send work over a Unix socket", TIMEOUT, async () => {
     // The peer of a Unix socket has no address: the listener's path is not passed off as one.
     assert.match(server.io.stderr, new RegExp(`\\[1\\] connection from a peer on ${path}\n`));
     assert.match(server.io.stderr, new RegExp(`\\[1\\] a peer on ${path} closed the connection`));
+    // Nor by --json, which gave it as "remote" before: a peer with no address is null there.
+    await using json = await startListen(["--unix", `${path}2`, "--once", "--json"]);
+    const jsonClient = captureIo({ stdin: ["hi\n"] });
+    assert.equal(await settles(run(["send", `unix:${path}2`], jsonClient), "send"), 0);
+    assert.equal(await json.done, 0);
+    assert.deepEqual(JSON.parse(json.io.stdout), {
+      conn: 1,
+      remote: null,
+      frame: 1,
+      length: 2,
+      text: "hi",
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
