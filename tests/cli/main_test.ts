@@ -265,6 +265,24 @@ test("framewire inspect explains a truncated capture and exits 1", TIMEOUT, asyn
   );
 });
 
+test(
+  "stdinIsTerminal() says false, not undefined, for a standard input that is a pipe",
+  TIMEOUT,
+  async () => {
+    // CliIo promises a boolean. Before (mutation review of _io_node.ts), one that returned Node's
+    // process.stdin.isTTY as is (undefined for a pipe) passed every test: inspect's `if` takes
+    // undefined as false. The runtime's own io, and the node:process one on every runtime.
+    const { code, stdout, stderr } = await runUntilIdle(`
+    ${importOf("runtimeIo", "src/cli/_io.ts")}
+    ${importOf("nodeIo", "src/cli/_io_node.ts")}
+    const own = (await runtimeIo()).stdinIsTerminal();
+    console.log(String(own), String(nodeIo("node").stdinIsTerminal()));
+  `);
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, "false false\n");
+  },
+);
+
 test("framewire inspect recognises a TLS ClientHello sent to a framed port", TIMEOUT, async () => {
   const result = await runCli(["inspect", "--format", "u32be"], { stdin: clientHello() });
   assert.equal(result.code, 1, result.stderr);
