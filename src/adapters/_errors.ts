@@ -59,6 +59,12 @@ const RUSTLS: [prefix: string, errno: string][] = [
 ];
 
 /**
+ * The reason for ENOENT: a Unix socket path in a missing directory, also on Node, whose EACCES for
+ * it the node adapter words so ({@linkcode unixListenErrno}; the cause keeps EACCES).
+ */
+export const NO_SUCH_FILE = "there is no such file or directory";
+
+/**
  * Reasons for failures that keep the code `CONNECTION_FAILED`, by errno name
  * (Deno's errors carry it in `code` too), so that the message reads the same
  * on every runtime: Bun's listen errors all say "Failed to listen at …".
@@ -67,7 +73,7 @@ const DETAILS: Record<string, string> = {
   EADDRINUSE: "the address is already in use",
   EADDRNOTAVAIL: "the address is not available on this machine",
   EACCES: "permission was denied",
-  ENOENT: "there is no such file or directory",
+  ENOENT: NO_SUCH_FILE,
   ENOTFOUND: "the host name could not be resolved",
   EAI_AGAIN: "the host name could not be resolved",
   EHOSTUNREACH: "the host is unreachable",

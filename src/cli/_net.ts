@@ -2,7 +2,7 @@
 // Socket helpers of the framewire command: addresses and one-line error reasons. Private.
 
 import type { NetAddr } from "../connection/types.ts";
-import { errnoOf } from "../adapters/_errors.ts";
+import { errnoOf, NO_SUCH_FILE } from "../adapters/_errors.ts";
 import { ConnectionError, FramingError } from "../errors.ts";
 import { causeText } from "../framing/_options.ts";
 
@@ -45,8 +45,8 @@ const PHRASES: Record<string, string> = {
 // "not found" would mislead.
 const UNIX_PHRASES: Record<"listen" | "connect", Record<string, string>> = {
   listen: {
-    EACCES: "permission denied, or no such directory",
-    PermissionDenied: "permission denied, or no such directory",
+    EACCES: "permission denied",
+    PermissionDenied: "permission denied",
     ENOENT: "no such directory",
     NotFound: "no such directory",
     EADDRINUSE: "the socket file exists (remove it if no server uses it)",
@@ -70,7 +70,13 @@ function phraseOf(table: Record<string, string>, code: string | undefined): stri
  */
 export function describeError(error: unknown, unix?: "listen" | "connect"): string {
   if (unix !== undefined) {
-    const code = codeOf(error instanceof ConnectionError ? error.cause : error);
+    let code = codeOf(error instanceof ConnectionError ? error.cause : error);
+    // Node's EACCES for a path in a missing directory: the node adapter found which it was, and
+    // worded it as the other runtimes' ENOENT (before, "permission denied, or no such directory").
+    if (
+      code === "EACCES" && error instanceof ConnectionError &&
+      error.message.endsWith(` as ${NO_SUCH_FILE}`)
+    ) code = "ENOENT";
     const phrase = phraseOf(UNIX_PHRASES[unix], code);
     if (phrase !== undefined) return phrase;
   }
