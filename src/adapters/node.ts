@@ -97,16 +97,18 @@ function askDenoNet(host: string, port: number): void {
 }
 
 /**
- * Closes a TLS socket with close_notify and FIN first when nothing is waiting to be written. A
- * bare close would make the kernel send RST instead of FIN if the server's TLS 1.3 session
- * tickets (which the application never reads) are still unread, and the peer would see a reset.
- * Not destroy() once end() is done: the bytes of writes that resolved can still wait below the
- * TLS layer (the peer reads slowly), and destroy() drops them. The socket closes by itself once
- * the peer has ended too; resume() lets that end in.
+ * Closes a TLS socket with close_notify and FIN first. A bare close would make the kernel send RST
+ * instead of FIN if the server's TLS 1.3 session tickets (which the application never reads) are
+ * still unread, or bytes from the peer arrive after it, and the peer would see a reset, which
+ * drops what its kernel holds of writes that resolved. So also while a write is in progress (it
+ * goes on, as on Deno, until the peer has read it or the cut after tlsClose.limit): before, the
+ * socket was destroyed then, and a peer that read only after the close was reset (it got 163,840
+ * of 400,000 bytes whose write had resolved). The bytes of writes that resolved can also still
+ * wait below the TLS layer (the peer reads slowly), and destroy() drops them. The socket closes
+ * by itself once the peer has ended too; resume() lets that end in.
  */
 function finishTls(socket: tls.TLSSocket): void {
   if (socket.destroyed) return;
-  if (socket.writableLength > 0) return void socket.destroy();
   if (!socket.writableEnded) socket.end();
   socket.resume();
 }
@@ -156,7 +158,7 @@ class NodeHandle implements SocketHandle {
     return new Promise<void>((resolve, reject) => {
       // A write the socket's failure cancelled (ECANCELED) reports that failure: Deno's
       // node:net calls back before it emits the error.
-      // A TLS write that destroy() cut short (close() while it was under way: finishTls) is
+      // A TLS write that destroy() cut short (the cut after tlsClose.limit, see finishTls) is
       // called back without an error, though the bytes not yet written are dropped: it failed.
       socket.write(chunk, (error) => {
         if (error) reject(socket.errored ?? error);
