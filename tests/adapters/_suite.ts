@@ -3474,6 +3474,86 @@ export function adapterSuite(name: Runtime): void {
     }
   });
 
+  t(
+    "TLS: slow reader that has read once, either side: writes stop resolving, then everything arrives",
+    async () => {
+      // Over TCP the tests above pin it; over TLS nothing did (the runtime's TLS layer sits
+      // between the socket that pauses and the writes). Each side in turn reads once, then stops.
+      await withTlsPair(async (client, server) => {
+        for (const [sender, receiver] of [[client, server], [server, client]] as const) {
+          const chunk = randomBytes(1 << 20, 17);
+          const writer = sender.writable.getWriter();
+          const reader = receiver.readable.getReader();
+          await writer.write(chunk.subarray(0, 10));
+          let total = 0;
+          const check = (part: Uint8Array): void => {
+            for (let i = 0; i < part.byteLength; i += 4099) {
+              assert.equal(part[i], chunk[(total + i) % chunk.byteLength]);
+            }
+            total += part.byteLength;
+          };
+          while (total < 10) check((await reader.read()).value!);
+          total = 0; // the next bytes start the chunk again
+          const { accepted, pending } = await writeUntilStalled(
+            (c) => writer.write(c),
+            chunk,
+            64 << 20,
+          );
+          const reading = (async () => {
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) return total;
+              check(value);
+            }
+          })();
+          await pending;
+          await writer.write(chunk);
+          writer.releaseLock();
+          await sender.closeWrite();
+          assert.equal(await reading, accepted + 2 * chunk.byteLength);
+          reader.releaseLock();
+        }
+      });
+    },
+    // Deno's node:tls ignores pause() (docs/adapters.md).
+    { skip: name === "node" && runtime === "deno" && "Deno's node:tls ignores pause()" },
+  );
+
+  t("TLS: each end's addresses are the other's, as over TCP", async () => {
+    const { connectTls, listenTls } = await adapter(name);
+    for (const hostname of ["127.0.0.1", "::1"]) {
+      const listener = await listenTls({
+        hostname,
+        port: 0,
+        cert: fixture("localhost.crt"),
+        key: fixture("localhost.key"),
+      });
+      const accepted = accept(listener);
+      const client = await connectTls({
+        hostname,
+        port: portOf(listener),
+        caCerts: [fixture("ca.crt")],
+        serverName: "localhost",
+      });
+      const server = await accepted;
+      try {
+        assert.deepEqual(listener.addr, { transport: "tcp", hostname, port: portOf(listener) });
+        assert.deepEqual(client.remoteAddr, listener.addr);
+        assert.deepEqual(server.localAddr, listener.addr);
+        assert.deepEqual(server.remoteAddr, client.localAddr);
+        assert.equal((client.localAddr as { hostname: string }).hostname, hostname);
+        // The same properties on every runtime (read() only where the runtime reads on request).
+        const own = (conn: Conn): string[] =>
+          Object.keys(conn).filter((key) => key !== "read").sort();
+        assert.deepEqual(own(client), own(server));
+      } finally {
+        listener.close();
+        client.close();
+        server.close();
+      }
+    }
+  });
+
   // Before (mutation review), nothing pinned that a TLS client's TCP socket is half-open: one
   // that ended at the server's FIN passed every test. Either side may end first.
   for (const first of ["client", "server"] as const) {
