@@ -494,6 +494,8 @@ export class Session extends EventTarget implements ReliableSession {
   /** The pending `ready` promise, while sends wait for room. */
   #ready: VoidResolvers | undefined;
   #onEnd: ((error: Error | undefined, lastReceived: number) => void) | undefined;
+  /** Server: the first frames the server is reading, if any (see #holdExpiry). */
+  #hellos: (() => Promise<void> | undefined) | undefined;
   /** Client: opens a connection. */
   #dialFn: ((signal: AbortSignal) => Promise<Conn>) | undefined;
   /** Client: the dial in progress (a later one replaces it once it timed out), and its timeout. */
@@ -507,6 +509,7 @@ export class Session extends EventTarget implements ReliableSession {
     hooks: {
       dial?: (signal: AbortSignal) => Promise<Conn>;
       onEnd?: (error: Error | undefined, lastReceived: number) => void;
+      hellos?: () => Promise<void> | undefined;
     },
   ) {
     super();
@@ -519,6 +522,7 @@ export class Session extends EventTarget implements ReliableSession {
     this.#id = idToHex(machine.id);
     this.#dialFn = hooks.dial;
     this.#onEnd = hooks.onEnd;
+    this.#hellos = hooks.hellos;
   }
 
   /** The session id, hex (a client's changes when the server lost the session). */
@@ -1230,9 +1234,30 @@ export class Session extends EventTarget implements ReliableSession {
     // nothing to do yet and asks for the same deadline again, a second wake-up per heartbeat.
     if (this.#timerDue > this.#lastNow) this.#lastNow = this.#timerDue;
     this.#noticeBytes();
-    this.#m.tick(this.#now());
+    const at = this.#now();
+    this.#holdExpiry(at);
+    this.#m.tick(at);
     this.#pump();
   };
+
+  /**
+   * Server: a resumeTimeout that ran out (after its grace, a 0 ms turn: the I/O ready then
+   * includes the listener's, not the HELLO that comes on a connection accepted in that turn,
+   * which takes another read) waits for the first frames the server is reading: one may be this
+   * session's client, back in time, its HELLO unread while the event loop was blocked. Before,
+   * the session was lost, and that client got WELCOME(LOST). Each read ends within
+   * deadPeerTimeout; once per wait.
+   */
+  #holdExpiry(at: number): void {
+    const hellos = this.#hellos;
+    if (hellos === undefined || this.#m.resumeDeadline > at) return;
+    const reading = hellos();
+    if (reading === undefined || !this.#m.holdExpiry(at)) return;
+    reading.then(() => {
+      this.#m.releaseExpiry(this.#now());
+      this.#pump();
+    });
+  }
 
   #startDial(): void {
     const dial = this.#dialFn;

@@ -263,6 +263,8 @@ export class SessionMachine {
   #resumeDeadline = Infinity;
   /** Server: this wait's resumeTimeout was renewed once already, after a late check. */
   #resumeRenewed = false;
+  /** Server: the end of this wait is put off, until {@linkcode releaseExpiry}. */
+  #expiryHeld = false;
 
   // Closing.
   #closeRequested = false;
@@ -349,6 +351,11 @@ export class SessionMachine {
       }
     }
     return d;
+  }
+
+  /** Server: when resumeTimeout ends the wait for the client (Infinity: not waiting). */
+  get resumeDeadline(): number {
+    return this.#resumeDeadline;
   }
 
   /**
@@ -562,6 +569,7 @@ export class SessionMachine {
     if (this.#o.role === "server") {
       this.#resumeDeadline = now + this.#o.resumeTimeout;
       this.#resumeRenewed = false;
+      this.#expiryHeld = false;
       this.events.push({ type: "reconnecting", attempt: 0, delay: this.#o.resumeTimeout, error });
       return;
     }
@@ -772,6 +780,39 @@ export class SessionMachine {
     if (this.#ackDeadline <= now || now - this.#lastWritten >= this.#o.heartbeatInterval) {
       this.#sendAck(ACK, now);
     }
+  }
+
+  /**
+   * Server: puts off the end of the wait for the client that {@linkcode tick}
+   * would give at `now` (its resumeTimeout ran out, and the check is not
+   * late), until {@linkcode releaseExpiry}: the server is reading the first
+   * frames of connections it accepted, and one may be this client's HELLO.
+   * False (nothing put off) otherwise. Once per wait: the release ends it.
+   */
+  holdExpiry(now: number): boolean {
+    if (
+      this.#o.role !== "server" || this.#state === "closed" || this.#resumeDeadline > now ||
+      // A late check renews the wait instead (see tick()).
+      (!this.#resumeRenewed && now - this.#resumeDeadline >= LATE_TIMER_MS)
+    ) {
+      return false;
+    }
+    this.#expiryHeld = true;
+    this.#resumeDeadline = Infinity;
+    return true;
+  }
+
+  /**
+   * Server: the connections {@linkcode holdExpiry} waited for have been read:
+   * the wait ends now unless one of them brought the client back.
+   */
+  releaseExpiry(now: number): void {
+    if (!this.#expiryHeld) return;
+    this.#expiryHeld = false;
+    if (this.#state === "closed" || this.#link !== "down") return;
+    // Not a late check: the time went to reading those connections.
+    this.#resumeDeadline = now;
+    this.tick(now);
   }
 
   /** Server: the server is shutting down; refuse this HELLO. */

@@ -167,6 +167,8 @@ class Server implements ReliableServer {
   /** The listener ended (no new session can come): with `error` if it failed, until reported. */
   #listenerEnded: { error?: unknown } | undefined;
   #handshaking = new Set<Link>();
+  /** The handshakes under way: a connection's first frames read, then its session found. */
+  #handshakes = new Set<Promise<void>>();
   // Sessions that ended (other than by expiring), kept for resumeTimeout so
   // that a client that missed the final GOODBYE gets it again: id -> ack.
   #tombstones = new Map<string, Tombstone>();
@@ -279,7 +281,7 @@ class Server implements ReliableServer {
 
   async #accept(): Promise<void> {
     let ended: { error?: unknown } = {};
-    const handshakes = new Set<Promise<void>>();
+    const handshakes = this.#handshakes;
     try {
       for (;;) {
         const result = await this.#accepting.next();
@@ -506,6 +508,9 @@ class Server implements ReliableServer {
       },
       o,
       {
+        // A session whose client is away waits for these before it gives the client up.
+        hellos: () =>
+          this.#handshakes.size === 0 ? undefined : Promise.allSettled(this.#handshakes).then(noop),
         onEnd: (error, lastReceived) => {
           if (this.#sessions.get(key) === session) this.#sessions.delete(key);
           if (this.#freshSet.has(session)) this.#freshEnded.add(session);

@@ -561,7 +561,9 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    * a check that comes 50 ms or more late (the process was stopped or its
    * event loop blocked) waits `resumeTimeout` again from then, once per wait
    * (and so, once, does the record of a session that ended, kept this long
-   * to answer a client that missed its GOODBYE).
+   * to answer a client that missed its GOODBYE). A wait that runs out while
+   * the server reads the first frame of connections it accepted waits for
+   * them (each within `deadPeerTimeout`), once: one may be the client's.
    *
    * @default {60000}
    */

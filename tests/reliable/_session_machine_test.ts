@@ -1353,13 +1353,19 @@ test("SessionMachine: a server session whose client does not return is lost afte
   void c;
 });
 
-test("SessionMachine: a server whose resumeTimeout check comes late (its process did not run) gives the client resumeTimeout again from then, once per wait", () => {
+/** A connected pair whose server holds "s1" unconfirmed, their connection cut at T0 + 1. */
+function cutPair(): { c: SessionMachine; s: SessionMachine } {
   const { c, s } = connectedPair();
   s.send(entry("s1"), T0);
   take(s);
   c.disconnected(T0 + 1, new Error("cut"));
   s.disconnected(T0 + 1, new Error("cut"));
   take(s);
+  return { c, s };
+}
+
+test("SessionMachine: a server whose resumeTimeout check comes late (its process did not run) gives the client resumeTimeout again from then, once per wait", () => {
+  const { c, s } = cutPair();
   assert.equal(s.deadline, T0 + 30_001);
   // The server process was stopped from before its deadline until 5 s after it: the client,
   // retrying meanwhile, could not get through, and its next attempt comes 2 s after the wake.
@@ -2477,4 +2483,27 @@ test("SessionMachine: a session never fully confirmed does not grow its send buf
     assert.equal(c.waiting, 3);
   }
   assert.ok(c.slotsHeld <= 2 * 1024 + 64, `slots held: ${c.slotsHeld}`);
+});
+
+test("SessionMachine: a server's resumeTimeout held while the server reads connections' first frames ends at the release, unless the client came back", () => {
+  // The driver holds it while the server reads HELLOs (see Session's #holdExpiry).
+  const { s } = cutPair();
+  assert.equal(s.holdExpiry(T0 + 30_000), false, "not due yet");
+  assert.equal(s.holdExpiry(T0 + 30_001 + LATE_TIMER_MS), false, "late: tick() renews instead");
+  assert.equal(s.holdExpiry(T0 + 30_001), true);
+  assert.equal(s.deadline, Infinity, "no verdict while held");
+  s.tick(T0 + 40_000);
+  assert.deepEqual(take(s).events, []);
+  s.releaseExpiry(T0 + 40_000);
+  assert.deepEqual(take(s).events.map((e) => e.type), ["sessionlost", "close"]);
+  // One of the connections read was the client's: the release changes nothing.
+  const pair = cutPair();
+  assert.equal(pair.s.holdExpiry(T0 + 30_010), true);
+  for (const f of redial(pair.c, pair.s, T0 + 30_020)) pair.s.receive(f, T0 + 30_020);
+  exchange(pair.c, pair.s, T0 + 30_020);
+  assert.deepEqual(take(pair.s).events.map((e) => e.type), ["resumed"]);
+  pair.s.releaseExpiry(T0 + 30_030);
+  assert.deepEqual(take(pair.s).events, []);
+  assert.equal(pair.s.state, "open");
+  assert.equal(pair.c.holdExpiry(T0 + 30_030), false, "a client holds nothing");
 });
