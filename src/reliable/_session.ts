@@ -1246,7 +1246,7 @@ export class Session extends EventTarget implements ReliableSession {
    * which takes another read) waits for the first frames the server is reading: one may be this
    * session's client, back in time, its HELLO unread while the event loop was blocked. Before,
    * the session was lost, and that client got WELCOME(LOST). Each read ends within
-   * deadPeerTimeout; once per wait.
+   * deadPeerTimeout (with Infinity the server offers none to wait for); once per wait.
    */
   #holdExpiry(at: number): void {
     const hellos = this.#hellos;

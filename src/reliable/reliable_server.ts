@@ -508,9 +508,13 @@ class Server implements ReliableServer {
       },
       o,
       {
-        // A session whose client is away waits for these before it gives the client up.
+        // A session whose client is away waits for these before it gives the client up; not
+        // when a handshake may read for ever (deadPeerTimeout Infinity: a silent peer would hold
+        // the session as long as it stays connected).
         hellos: () =>
-          this.#handshakes.size === 0 ? undefined : Promise.allSettled(this.#handshakes).then(noop),
+          this.#handshakes.size === 0 || o.deadPeerTimeout > MAX_DELAY
+            ? undefined
+            : Promise.allSettled(this.#handshakes).then(noop),
         onEnd: (error, lastReceived) => {
           if (this.#sessions.get(key) === session) this.#sessions.delete(key);
           if (this.#freshSet.has(session)) this.#freshEnded.add(session);

@@ -563,7 +563,8 @@ export interface ReliableServerOptions extends ReliableSessionOptions {
    * (and so, once, does the record of a session that ended, kept this long
    * to answer a client that missed its GOODBYE). A wait that runs out while
    * the server reads the first frame of connections it accepted waits for
-   * them (each within `deadPeerTimeout`), once: one may be the client's.
+   * them (each within a finite `deadPeerTimeout`), once: one may be the
+   * client's.
    *
    * @default {60000}
    */

@@ -717,15 +717,16 @@ test(
 /**
  * A server session whose client is away (resumeTimeout 1000 ms, on a fake clock), and a
  * connection the server accepted 500 ms into the wait whose first frame has not come when the
- * wait runs out; `arrive` then plays the client on it. Returns the session's events (from the
+ * wait runs out; `arrive` then plays the client on it (`deadPeerTimeout`: the server's). Returns the session's events (from the
  * connection's accept on) and what the connection was answered (the frame type, or "none").
  */
 async function awayPastTimeout(
   arrive: (late: RawPeer, id: Uint8Array) => Promise<void>,
+  deadPeerTimeout?: number,
 ): Promise<{ before: string[]; events: string[]; answer: number | "none" }> {
   const clock = new FakeClock();
   const listener = new MemoryListener();
-  const server = reliableServer(listener, { clock, resumeTimeout: 1000 });
+  const server = reliableServer(listener, { clock, resumeTimeout: 1000, deadPeerTimeout });
   const id = new Uint8Array(16).fill(7);
   const first = new MemoryLink();
   const second = new MemoryLink();
@@ -787,5 +788,20 @@ test(
     assert.deepEqual(before, []);
     assert.deepEqual(events, ["sessionlost", "close"]);
     assert.equal(answer, "none");
+  },
+);
+
+test(
+  "reliable server: with deadPeerTimeout Infinity a session whose resumeTimeout runs out does not wait for the first frames the server is reading (they may never come)",
+  { timeout: 10000 },
+  async () => {
+    // Such a handshake has no time limit: a silent peer would hold the session for as long as it
+    // stays connected.
+    const { before, events, answer } = await awayPastTimeout(async (late, id) => {
+      await late.send(encodeHandshake(HELLO, FLAG_RESUME, id, 0));
+    }, Infinity);
+    assert.deepEqual(before, ["sessionlost", "close"]);
+    assert.deepEqual(events, ["sessionlost", "close"]);
+    assert.equal(answer, WELCOME); // a WELCOME(LOST): the session was given up
   },
 );
