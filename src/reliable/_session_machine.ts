@@ -1285,7 +1285,7 @@ export class SessionMachine {
     // close() resolves only if every message unconfirmed when it was called got confirmed: the
     // close event carries the error it rejects with (the iterator ends cleanly all the same).
     error ??= this.#closeLoss;
-    const left = this.#entries.length - this.#head + this.#waiting.length - this.#waitHead;
+    const left = this.#entries.length - this.#head + this.waiting;
     if (error === undefined && this.#closeCalled && left > 0) {
       // The peer closed first (its GOODBYE): it will never take these.
       error = new ConnectionError(

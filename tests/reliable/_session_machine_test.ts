@@ -511,6 +511,29 @@ test("SessionMachine: a session lost with messages withdrawn behind the first wa
   assert.equal(c.withdraw(b!), false, "failed: no longer waiting");
 });
 
+test("SessionMachine: the peer's GOODBYE counts the messages it will never take without those withdrawn behind the first waiting one", () => {
+  // Room for one message at a time: a goes out, b, x and d wait; x is withdrawn (left in place).
+  const { c, s } = connectedPair({ sendBufferSize: 65 });
+  const [a, b, x, d] = ["a", "b", "x", "d"].map(entry);
+  for (const e of [a, b, x, d]) c.send(e!, T0);
+  assert.equal(c.withdraw(x!), true);
+  assert.equal(c.waiting, 2);
+  take(c); // a's DATA never reaches the server
+  c.close(T0, 1000);
+  s.close(T0, 1000); // nothing unconfirmed on the server: GOODBYE(0) at once
+  for (const f of take(s).writes) c.receive(f, T0);
+  const out = take(c);
+  assert.equal(c.state, "closed");
+  assert.deepEqual(out.failed.map(([token]) => token), ["a", "b", "d"]);
+  const close = out.events.at(-1) as { type: string; error?: Error; unconfirmed: Entry[] };
+  assert.equal(close.type, "close");
+  assert.deepEqual(close.unconfirmed.map((e) => e.token), ["a", "b", "d"]);
+  assert.match(
+    close.error!.message,
+    /^Cannot confirm 3 messages as the peer closed the session first$/,
+  );
+});
+
 test("SessionMachine: 20,000 waiting messages withdrawn one by one, every other first, then the rest in send order, in linear time", () => {
   // Each withdraw searched the waiting messages and took its own out with splice(): quadratic
   // when one signal aborts many sends (40,000 took 8 s on Node).
