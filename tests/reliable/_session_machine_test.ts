@@ -4,6 +4,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   ACK,
   DATA,
@@ -23,6 +24,7 @@ import {
 } from "../../src/reliable/_protocol.ts";
 import {
   type Entry,
+  ENTRY_COST,
   LATE_TIMER_MS,
   type MachineEvent,
   type MachineOptions,
@@ -563,6 +565,200 @@ test("SessionMachine: 20,000 waiting messages withdrawn one by one, every other 
   c.receive(encodeAck(ACK, 1), T0);
   c.send(entry("last"), T0);
   assert.deepEqual(take(c).writes.map((w) => [readU64(w, 1), text(w.subarray(17))]), [[2, "last"]]);
+});
+
+test("SessionMachine: sends, withdrawals, acks, admitWaiting, resumes and lost sessions behave as a plain model of the send buffer and its waiting queue", () => {
+  // The model: a send buffer (admitted, numbered from 1 per session, in send order) and a queue
+  // of sends waiting for room; withdrawn ones leave the queue at once. The machine leaves them in
+  // place (0859970) and passes over them: whatever the mix, every message must be admitted once
+  // or withdrawn or failed, in send order, with the counts and flags the model has. Runs long
+  // enough (bursts over 1,024) to cross the compaction of the waiting queue.
+  const op = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ send: fc.integer({ min: 1, max: 4 }), size: fc.nat(80) }) },
+    { weight: 1, arbitrary: fc.record({ burst: fc.integer({ min: 1000, max: 2600 }) }) },
+    // Any message, or one of the first two waiting (the head, or the one behind it).
+    { weight: 5, arbitrary: fc.record({ withdraw: fc.nat(), near: fc.boolean() }) },
+    // The one behind the head, then the head (two signals, the later one aborted first).
+    { weight: 1, arbitrary: fc.constant({ pair: true }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        abort: fc.nat(),
+        every: fc.integer({ min: 1, max: 3 }),
+        fromHead: fc.boolean(),
+      }),
+    },
+    { weight: 4, arbitrary: fc.record({ ack: fc.nat() }) },
+    { weight: 2, arbitrary: fc.constant({ admit: true }) },
+    { weight: 1, arbitrary: fc.record({ resume: fc.nat() }) },
+    { weight: 1, arbitrary: fc.constant({ lose: true }) },
+  );
+  const end = fc.constantFrom("none", "close timeout", "peer goodbye");
+  const bufferSize = fc.constantFrom(65, 150, 400, 70_000);
+  const cost = (e: Entry): number => e.size + ENTRY_COST;
+  fc.assert(
+    fc.property(bufferSize, fc.array(op, { maxLength: 30 }), end, (size, ops, ending) => {
+      const { c } = connectedPair({ sendBufferSize: size });
+      let now = T0;
+      let made = 0;
+      let ids = 0;
+      const all: Entry[] = [];
+      const buffer: Entry[] = []; // admitted, not confirmed (model)
+      let waiting: Entry[] = []; // waiting for room (model)
+      let nextSeq = 1;
+      let acked = 0;
+      let costs = 0;
+      /** The model's admission, as #hasRoom has it; returns those admitted. */
+      const admit = (): Entry[] => {
+        const admitted: Entry[] = [];
+        while (waiting.length > 0) {
+          const e = waiting[0]!;
+          if (buffer.length > 0 && costs + cost(e) > size) break;
+          waiting.shift();
+          e.seq = nextSeq++;
+          buffer.push(e);
+          costs += cost(e);
+          admitted.push(e);
+        }
+        return admitted;
+      };
+      /** The DATA frames among `writes`, as [seq, token]. */
+      const data = (writes: Uint8Array[]): [number, string][] =>
+        writes.filter((w) => w[0] === DATA).map((w) => [readU64(w, 1), text(w.subarray(17))]);
+      const expect = (admitted: Entry[]): [number, string][] =>
+        admitted.map((e) => [e.seq, e.token as string]);
+      const check = (where: string): void => {
+        assert.equal(c.waiting, waiting.length, `waiting after ${where}`);
+        assert.equal(c.inFlight, buffer.length, `inFlight after ${where}`);
+        assert.equal(c.bufferedBytes, buffer.reduce((n, e) => n + e.size, 0), where);
+        const queued = new Set(waiting);
+        for (const e of all) assert.equal(e.waiting, queued.has(e), `${e.token}.waiting, ${where}`);
+      };
+      const send = (n: number, extra: number): void => {
+        const wasEmpty = waiting.length === 0;
+        for (let i = 0; i < n; i++) {
+          const e = entry(`${made++}:${".".repeat(extra)}`);
+          all.push(e);
+          waiting.push(e);
+          c.send(e, now);
+        }
+        // The machine admits when a send finds nothing waiting (later ones wait behind).
+        const admitted = wasEmpty ? admit() : [];
+        assert.deepEqual(data(take(c).writes), expect(admitted), "sent");
+      };
+      const withdraw = (e: Entry): void => {
+        const at = waiting.indexOf(e);
+        if (at >= 0) waiting.splice(at, 1);
+        assert.equal(c.withdraw(e), at >= 0, `withdraw ${e.token}`);
+      };
+      const confirm = (k: number): string[] => {
+        const done = buffer.splice(0, k);
+        for (const e of done) costs -= cost(e);
+        if (done.length > 0) acked = done.at(-1)!.seq;
+        return done.map((e) => e.token as string);
+      };
+      for (const o of ops) {
+        if ("send" in o) send(o.send, o.size);
+        else if ("burst" in o) send(o.burst, 0);
+        else if ("withdraw" in o) {
+          if (o.near && waiting.length > 0) {
+            withdraw(waiting[o.withdraw % Math.min(2, waiting.length)]!);
+          } else if (all.length > 0) withdraw(all[o.withdraw % all.length]!);
+          assert.deepEqual(take(c).writes, [], "a withdrawal admits nothing");
+        } else if ("pair" in o) {
+          for (const e of waiting.slice(0, 2).reverse()) withdraw(e);
+          assert.deepEqual(take(c).writes, [], "a withdrawal admits nothing");
+        } else if ("abort" in o) {
+          // One signal's sends: withdrawn in send order (some may be in the buffer already).
+          const start = o.fromHead && waiting.length > 0
+            ? all.indexOf(waiting[0]!)
+            : all.length === 0
+            ? 0
+            : o.abort % all.length;
+          for (let i = start; i < all.length; i += o.every) withdraw(all[i]!);
+          assert.deepEqual(take(c).writes, [], "a withdrawal admits nothing");
+        } else if ("ack" in o) {
+          if (buffer.length === 0) continue;
+          const k = 1 + o.ack % buffer.length;
+          c.receive(encodeAck(ACK, buffer[k - 1]!.seq), now);
+          const confirmed = confirm(k);
+          const admitted = admit();
+          const out = take(c);
+          assert.deepEqual(out.confirmed, confirmed, "confirmed");
+          assert.deepEqual(
+            data(out.writes),
+            expect(admitted),
+            "admitted by an ack",
+          );
+        } else if ("admit" in o) {
+          c.admitWaiting(now);
+          assert.deepEqual(data(take(c).writes), expect(admit()), "admitWaiting");
+        } else {
+          // The connection drops; the next one resumes (acking some) or finds the session lost.
+          c.disconnected(now, new Error("cut"));
+          now = Math.max(now, c.deadline);
+          c.tick(now);
+          assert.equal(c.dial, true);
+          c.dial = false;
+          c.connected(now);
+          take(c);
+          if ("resume" in o) {
+            const k = buffer.length === 0 ? 0 : o.resume % (buffer.length + 1);
+            const ack = k === 0 ? acked : buffer[k - 1]!.seq;
+            c.receive(encodeHandshake(WELCOME, 0, c.id, ack), now);
+            const confirmed = confirm(k);
+            admit();
+            const out = take(c);
+            assert.deepEqual(out.confirmed, confirmed, "confirmed by the WELCOME");
+            assert.deepEqual(out.events.map((e) => e.type), ["resumed"]);
+            // Everything in the buffer goes out: the replay, then those admitted meanwhile.
+            assert.deepEqual(
+              data(out.writes),
+              expect(buffer),
+              "written on the new connection",
+            );
+          } else {
+            const id = new Uint8Array(16).fill(100 + ids++ % 100);
+            c.receive(encodeHandshake(WELCOME, FLAG_LOST, id, 0), now);
+            const out = take(c);
+            const lost = [...buffer, ...waiting].map((e) => e.token as string);
+            assert.deepEqual(out.failed, lost.map((t) => [t, "SESSION_LOST"]), "failed");
+            const event = out.events.find((e) => e.type === "sessionlost");
+            assert.ok(event?.type === "sessionlost");
+            assert.deepEqual([...event.unknown, ...event.unsent].map((e) => e.token), lost);
+            buffer.length = 0;
+            waiting = [];
+            costs = 0;
+            nextSeq = 1;
+            acked = 0;
+          }
+        }
+        check(Object.keys(o)[0]!);
+      }
+      if (ending === "none") return;
+      const left = [...buffer, ...waiting].map((e) => e.token as string);
+      if (ending === "close timeout") c.close(now, 0);
+      else {
+        c.close(now, 1000);
+        take(c);
+        c.receive(encodeAck(GOODBYE, acked), now);
+      }
+      assert.equal(c.state, "closed");
+      const out = take(c);
+      assert.deepEqual(out.failed.map(([t]) => t), left, "failed at the end");
+      const close = out.events.at(-1) as { type: string; error?: Error; unconfirmed: Entry[] };
+      assert.equal(close.type, "close");
+      assert.deepEqual(close.unconfirmed.map((e) => e.token), left);
+      if (ending === "peer goodbye" && left.length > 0) {
+        assert.match(close.error!.message, new RegExp(`^Cannot confirm ${left.length} messages?`));
+      }
+      buffer.length = 0;
+      waiting = [];
+      check("the end");
+      for (const e of all) assert.equal(c.withdraw(e), false);
+    }),
+    { numRuns: 150 },
+  );
 });
 
 test("SessionMachine: heartbeats go out after heartbeatInterval of silence", () => {
