@@ -239,8 +239,8 @@ export class SessionMachine {
   #peerAcked = 0;
   #cost = 0;
   // Entries waiting for room in the send buffer: those of #waiting[#waitHead..] still `waiting`
-  // (#withdrawn of them are not: withdrawn behind the first, left in place). The first is never a
-  // withdrawn one.
+  // (#withdrawn of them are not: withdrawn behind the first, left in place until passed over or
+  // swept out). The first is never a withdrawn one.
   #waiting: Entry[] = [];
   #waitHead = 0;
   #withdrawn = 0;
@@ -405,8 +405,27 @@ export class SessionMachine {
     // aborting many sends withdraws them in send order, and a search and splice() per send was
     // quadratic (40,000 sends aborted at once took 8 s on Node).
     if (this.#waiting[this.#waitHead] === entry) this.#dropWaiting(this.#waitHead);
-    else this.#withdrawn++;
+    else if (
+      ++this.#withdrawn > 1024 && this.#withdrawn * 2 > this.#waiting.length - this.#waitHead
+    ) this.#sweepWithdrawn();
     return true;
+  }
+
+  /**
+   * Takes the withdrawn entries out of the waiting list, once they are more than half of it:
+   * else each kept its slot and its frame for as long as the first waiting one got no room
+   * (without bound, a send per abort). Amortised linear.
+   */
+  #sweepWithdrawn(): void {
+    const waiting = this.#waiting;
+    let kept = 0;
+    for (let i = this.#waitHead; i < waiting.length; i++) {
+      const entry = waiting[i]!;
+      if (entry.waiting) waiting[kept++] = entry;
+    }
+    waiting.length = kept;
+    this.#waitHead = 0;
+    this.#withdrawn = 0;
   }
 
   /** Admits the entries waiting for buffer space that fit now. */

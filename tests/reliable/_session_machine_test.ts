@@ -536,6 +536,34 @@ test("SessionMachine: the peer's GOODBYE counts the messages it will never take 
   );
 });
 
+test("SessionMachine: messages withdrawn behind a first waiting one that gets no room are let go of, not held until it does", () => {
+  // Room for one: a goes out, b and h wait; the ack of a admits b, and h waits (its send has no
+  // signal, and no ack comes: a peer away). Sends behind it, each withdrawn soon after (a timeout
+  // signal each, say): before 0859970 each was taken out at once; left in place, each kept its
+  // slot and its frame (a payload's copy) for as long as h waited, without bound.
+  const { c } = connectedPair({ sendBufferSize: 65 });
+  for (const word of ["a", "b", "h"]) c.send(entry(word), T0);
+  c.receive(encodeAck(ACK, 1), T0);
+  assert.deepEqual(take(c).writes.map((w) => text(w.subarray(17))), ["a", "b"]);
+  const live: Entry[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const e = entry(String(i % 10));
+    c.send(e, T0);
+    if (i % 100 === 0) live.push(e); // a few are not withdrawn
+    else assert.equal(c.withdraw(e), true);
+  }
+  assert.equal(c.waiting, 1 + live.length);
+  assert.ok(c.slotsHeld <= 2 * 1024 + 2 * live.length, `slots held: ${c.slotsHeld}`);
+  // Those left still go out in send order, once each, when there is room.
+  const sent: string[] = [];
+  for (let seq = 2; c.inFlight > 0; seq++) {
+    c.receive(encodeAck(ACK, seq), T0);
+    sent.push(...take(c).writes.map((w) => text(w.subarray(17))));
+  }
+  assert.deepEqual(sent, ["h", ...live.map((e) => e.token as string)]);
+  assert.equal(c.waiting, 0);
+});
+
 test("SessionMachine: 20,000 waiting messages withdrawn one by one, every other first, then the rest in send order, in linear time", () => {
   // Each withdraw searched the waiting messages and took its own out with splice(): quadratic
   // when one signal aborts many sends (40,000 took 8 s on Node).
