@@ -4786,3 +4786,48 @@ test(
     await Promise.allSettled(sends);
   },
 );
+
+test(
+  "reliable: one signal shared by two sessions, aborted from the close event of one: the other's sends reject in send order, and no listener is left",
+  { timeout: 10_000 },
+  async () => {
+    // A session listens to a signal once for all its sends (0859970): two sessions given the
+    // same signal listen once each, and each lets go of it once its own sends have settled,
+    // whichever way (failed by close, aborted, refused up front).
+    const controller = new AbortController();
+    const { signal } = controller;
+    const listeners = abortListeners(signal);
+    // Never connect: 10 messages of 16 B fit each buffer (16 B + 64 each), the rest wait.
+    const options = { clock: new FakeClock(), sendBufferSize: 800 };
+    const closing = reliableClient(new MemoryNetwork().dialer, options);
+    const other = reliableClient(new MemoryNetwork().dialer, options);
+    const message = (i: number): Uint8Array => enc(String(i).padStart(16, "0"));
+    const closed = Array.from({ length: 15 }, (_, i) => closing.send(message(i), { signal }));
+    const order: number[] = [];
+    const aborted = Array.from({ length: 15 }, (_, i) =>
+      other.send(message(i), { signal }).then(
+        () => assert.fail(`send ${i} resolved`),
+        (error) => {
+          order.push(i);
+          throw error;
+        },
+      ));
+    assert.equal(listeners.size, 2, "one listener a session");
+    assert.equal(other.stats.waiting, 5);
+    const reason = new Error("shutdown");
+    closing.addEventListener("close", () => controller.abort(reason), { once: true });
+    await closing.close({ timeout: 0 }).catch(() => {});
+    for (const sending of closed) {
+      await assert.rejects(sending, { name: "ConnectionError", code: "CONNECTION_CLOSED" });
+    }
+    for (const sending of aborted) await assert.rejects(sending, (e) => e === reason);
+    assert.deepEqual(order, Array.from({ length: 15 }, (_, i) => i), "rejected in send order");
+    assert.equal(other.stats.waiting, 0, "the waiting ones withdrawn");
+    assert.equal(other.stats.inFlight, 10, "the buffered ones stay");
+    assert.equal(listeners.size, 0);
+    // Refused up front: no listener.
+    await assert.rejects(other.send(message(99), { signal }), (e) => e === reason);
+    assert.equal(listeners.size, 0);
+    await other.close({ timeout: 0 }).catch(() => {});
+  },
+);
