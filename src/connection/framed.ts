@@ -817,7 +817,7 @@ class Framed implements FramedConnection {
   /** A flush completed: everything queued was written (a later failure loses nothing of it). */
   #flushed = false;
   /** Sends made while writes waited in `writable`, each after the `after`-th of them. */
-  #deferred: Deferred[] = [];
+  #deferred = new Fifo<Deferred>();
   /** The payload bytes of `#deferred`, kept up to date (`bufferedAmount` is read per send). */
   #deferredBytes = 0;
 
@@ -1437,12 +1437,16 @@ class Framed implements FramedConnection {
     return promise;
   }
 
-  /** The sink took writable chunk number `#sunk`: the sends made after it was written go on. */
-  #releaseDeferred(): void {
+  /**
+   * The sink took writable chunk number `#sunk` (or takes no more: `upTo`
+   * Infinity): the sends made after it was written go on. Each is taken off
+   * the queue once done (a failure meanwhile rejected it with the rest), not
+   * spliced off in a batch: one write at a time releasing one send each was
+   * quadratic in the sends deferred.
+   */
+  #releaseDeferred(upTo = this.#sunk): void {
     const deferred = this.#deferred;
-    let i = 0;
-    for (; i < deferred.length && deferred[i]!.after <= this.#sunk; i++) {
-      const d = deferred[i]!;
+    for (let d = deferred.peek(); d !== undefined && d.after <= upTo; d = deferred.peek()) {
       const { bytes, promise, reject } = d;
       this.#deferredBytes -= bytes.length;
       try {
@@ -1460,8 +1464,8 @@ class Framed implements FramedConnection {
         }
         reject(error);
       }
+      deferred.shift();
     }
-    if (i > 0) deferred.splice(0, i);
     const wake = this.#sinkWake;
     this.#sinkWake = undefined;
     wake?.();
@@ -1473,8 +1477,7 @@ class Framed implements FramedConnection {
     this.#accepted = this.#sunk;
     if (this.#fence > this.#sunk) this.#fence = this.#sunk;
     // Sends held for writes that will never reach the sink go now.
-    for (const d of this.#deferred) if (d.after > this.#sunk) d.after = this.#sunk;
-    this.#releaseDeferred();
+    this.#releaseDeferred(Infinity);
   }
 
   get writable(): WritableStream<Uint8Array> {
@@ -1755,13 +1758,12 @@ class Framed implements FramedConnection {
     this.#open = undefined;
     this.#drained?.reject(this.#failure);
     this.#drained = undefined;
-    for (const d of this.#deferred) {
+    for (const d of this.#deferred.drain()) {
       // Quiet, as a queued send is: later sends and reads report the failure.
       follow(d.promise, undefined, noop);
       d.promise.carry(this.#seeFailure);
       d.reject(this.#failure);
     }
-    this.#deferred = [];
     this.#deferredBytes = 0;
     const wake = this.#sinkWake;
     this.#sinkWake = undefined;

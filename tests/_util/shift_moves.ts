@@ -24,3 +24,32 @@ export async function shiftMoves(body: () => unknown, above = 0): Promise<number
   }
   return moved;
 }
+
+/**
+ * Runs `body` with `Array.prototype.splice` counting the elements each call
+ * moves to close or open its gap (those after the deleted ones, when the
+ * array holds more than `above`), and returns that count. `splice(0, k)` of
+ * a queue's first `k` entries, once per few entries taken, is quadratic as
+ * `shift()` is; once per many (more than half the array) it is not.
+ */
+export async function spliceMoves(body: () => unknown, above = 0): Promise<number> {
+  const splice = Array.prototype.splice;
+  let moved = 0;
+  Array.prototype.splice = function <T>(this: T[], ...args: [number, number, ...T[]]): T[] {
+    const length = this.length;
+    if (length > above) {
+      const start = args[0] < 0 ? Math.max(0, length + args[0]) : Math.min(args[0], length);
+      const deleted = args.length < 2
+        ? length - start
+        : Math.min(Math.max(0, args[1]), length - start);
+      if (deleted !== args.length - 2) moved += length - start - deleted;
+    }
+    return splice.apply(this, args) as T[];
+  } as typeof splice;
+  try {
+    await body();
+  } finally {
+    Array.prototype.splice = splice;
+  }
+  return moved;
+}

@@ -31,7 +31,7 @@ import { runCli } from "../cli/_spawn_cli.ts";
 import { fileURLToPath } from "node:url";
 import { spyTimers } from "../_util/timer_spy.ts";
 import { macrotask } from "../_util/macrotask.ts";
-import { shiftMoves } from "../_util/shift_moves.ts";
+import { shiftMoves, spliceMoves } from "../_util/shift_moves.ts";
 
 const sockets = watchSockets();
 
@@ -3986,6 +3986,34 @@ test("framed() keeps another copy's framewire errors as they are, and codes a cu
     await assert.rejects(fc.send("after"), check); // later sends fail with the same error
     await fc.close();
   }
+});
+
+test("framed(): 5,000 sends each made after a writable write go out in order in linear time (no splice() per write)", async () => {
+  // A send made while writes wait in `writable` waits behind them. Each write the sink took
+  // released the sends behind it and spliced them off the front of that queue, moving every send
+  // still held: with writes and sends interleaved, quadratic in the sends.
+  const n = 5_000;
+  const link = new MemoryLink({ highWaterMark: 1 << 30 });
+  const sender = framed(link.client, lengthPrefixed(), { highWaterMark: 1 << 30 });
+  const receiver = framed(link.server, lengthPrefixed());
+  const writer = sender.writable.getWriter();
+  const order: string[] = [];
+  const moved = await spliceMoves(async () => {
+    const done: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      done.push(writer.write(new Uint8Array([119])), sender.send("s"));
+    }
+    for await (const frame of receiver) {
+      order.push(text.decode(frame));
+      if (order.length === 2 * n) break;
+    }
+    await Promise.all(done);
+  });
+  assert.equal(order.join(""), "ws".repeat(n));
+  assert.ok(moved <= 2 * n, `splice() moved ${moved} elements for ${n} sends`);
+  writer.releaseLock();
+  await sender.close();
+  await receiver.close();
 });
 
 test("framed(): 20,000 next() calls made at once get the frames in order in linear time (no shift() of a long array)", async () => {
