@@ -724,9 +724,11 @@ class Framed implements FramedConnection {
    * `claimWriting`): #writer is taken only for a write the direct path refuses.
    */
   #claimed = false;
+  /** Chunks to write: those of #queue from #queueHead on (the ones before were taken). */
   #queue: Uint8Array[] = [];
   /** The length of each chunk of #queue when it was queued. */
   #queueLengths: number[] = [];
+  #queueHead = 0;
   /**
    * A chunk's length changed between #enqueue and its write: a payload written without a copy
    * whose buffer was detached (transferred) or shrunk (resizable) before its send resolved.
@@ -775,7 +777,7 @@ class Framed implements FramedConnection {
     };
   }
   #seeReadFailureFn: (() => void) | undefined;
-  #waiters: Waiter[] = [];
+  #waiters = new Fifo<Waiter>();
   #open: Waiter | undefined;
   #pumping: Promise<void> | undefined;
   #drained: Waiter | undefined;
@@ -1570,26 +1572,26 @@ class Framed implements FramedConnection {
     // One chunk (a lone flush, as in request and reply) and the writer taken: straight to a
     // framewire adapter's socket when its writable holds nothing, without the stream's promises,
     // and followed with one reaction instead of the async pump's (as the pump would, in order).
+    const head = this.#queueHead;
     if (
-      this.#queue.length === 1 && (this.#writer !== undefined || this.#claimed) &&
-      this.#queue[0]!.length === this.#queueLengths[0]
+      this.#queue.length - head === 1 && (this.#writer !== undefined || this.#claimed) &&
+      this.#queue[head]!.length === this.#queueLengths[head]
     ) {
-      const chunk = this.#queue[0]!;
+      const chunk = this.#queue[head]!;
       const direct = (this.conn as Partial<DirectWriter>)[writeDirect]?.call(
         this.conn,
         chunk,
         this.#connWritable,
       );
       if (direct !== undefined) {
-        this.#queue = [];
-        this.#queueLengths = [];
+        this.#dropQueue();
         const length = chunk.length;
         this.#pumping = direct.then(() => {
           this.#written += length;
           this.#coalescer.written(this.#written);
           this.#settle();
           this.#pumping = undefined;
-          if (this.#queue.length > 0) this.#startPump();
+          if (this.#queue.length > this.#queueHead) this.#startPump();
         }, (error) => {
           this.#settle(); // sends whose frames were written resolve
           this.#fail(error);
@@ -1609,7 +1611,7 @@ class Framed implements FramedConnection {
       // Taken for the first write that does not go straight to the socket (when writing is
       // claimed, only then is the conn's writable built).
       if (!this.#claimed) this.#writer ??= this.#lockWritable();
-      while (this.#queue.length > 0) {
+      while (this.#queue.length > this.#queueHead) {
         const chunks = this.#takeQueue();
         if (chunks.length === 0) break; // its first chunk changed
         // One chunk (a lone flush, as in request and reply): straight to a framewire adapter's
@@ -1662,27 +1664,42 @@ class Framed implements FramedConnection {
   /**
    * Takes the queued chunks to write as one batch: those before the first whose length changed
    * since it was queued (then sets #payloadChanged and drops the rest), and before the first view
-   * of a payload that is not first (left queued, for the next batch).
+   * of a payload that is not first (left queued, for the next batch: the chunks after it are
+   * not copied, as copying them for each such batch was quadratic in the payload views queued).
    */
   #takeQueue(): Uint8Array[] {
     const chunks = this.#queue;
     const lengths = this.#queueLengths;
-    this.#queue = [];
-    this.#queueLengths = [];
-    for (let i = 0; i < chunks.length; i++) {
+    const head = this.#queueHead;
+    for (let i = head; i < chunks.length; i++) {
       if (chunks[i]!.length !== lengths[i]) {
         this.#payloadChanged = true;
-        chunks.length = i;
-        break;
+        this.#dropQueue();
+        return chunks.slice(head, i);
       }
-      if (i > 0 && this.#views?.has(chunks[i]!)) {
-        this.#queue = chunks.slice(i);
-        this.#queueLengths = lengths.slice(i);
-        chunks.length = i;
-        break;
+      if (i > head && this.#views?.has(chunks[i]!)) {
+        const batch = chunks.slice(head, i);
+        chunks.fill(undefined as unknown as Uint8Array, head, i); // let them go with the batch
+        if (i > 1024 && i * 2 > chunks.length) {
+          // Drop the taken slots now and then (amortised linear).
+          chunks.splice(0, i);
+          lengths.splice(0, i);
+          this.#queueHead = 0;
+        } else {
+          this.#queueHead = i;
+        }
+        return batch;
       }
     }
-    return chunks;
+    this.#dropQueue();
+    return head === 0 ? chunks : chunks.slice(head);
+  }
+
+  /** Empties #queue (payload views among its chunks are let go). */
+  #dropQueue(): void {
+    this.#queue = [];
+    this.#queueLengths = [];
+    this.#queueHead = 0;
   }
 
   /**
@@ -1691,17 +1708,17 @@ class Framed implements FramedConnection {
    */
   #settle(final = false): void {
     if (this.#readFailure !== undefined) final = true;
+    // Taken one by one (slice() of those left, per settle, was quadratic in the sends waiting).
     const waiters = this.#waiters;
-    let i = 0;
-    while (
-      i < waiters.length && (final ? waiters[i]!.wireEnd : waiters[i]!.end) <= this.#written &&
-      waiters[i] !== this.#open
+    for (
+      let w = waiters.peek();
+      w !== undefined && (final ? w.wireEnd : w.end) <= this.#written && w !== this.#open;
+      w = waiters.peek()
     ) {
-      const w = waiters[i++]!;
+      waiters.shift();
       if (w.wireEnd > this.#promised) this.#promised = w.wireEnd;
       w.resolve();
     }
-    if (i > 0) this.#waiters = waiters.slice(i);
     const drained = this.#drained;
     if (
       drained !== undefined &&
@@ -1746,15 +1763,13 @@ class Framed implements FramedConnection {
       ? error
       : connectionError("send", error);
     // Nothing more is written: the chunks still queued (payload views among them) are let go.
-    this.#queue = [];
-    this.#queueLengths = [];
+    this.#dropQueue();
     // A writable write waiting for the queue to drain fails the writable's write with it.
     if (this.#drained !== undefined) this.#shown = true;
-    for (const w of this.#waiters) {
+    for (const w of this.#waiters.drain()) {
       w.promise.carry(this.#seeFailure);
       w.reject(this.#failure);
     }
-    this.#waiters = [];
     this.#open = undefined;
     this.#drained?.reject(this.#failure);
     this.#drained = undefined;

@@ -31,7 +31,7 @@ import { runCli } from "../cli/_spawn_cli.ts";
 import { fileURLToPath } from "node:url";
 import { spyTimers } from "../_util/timer_spy.ts";
 import { macrotask } from "../_util/macrotask.ts";
-import { shiftMoves, spliceMoves } from "../_util/shift_moves.ts";
+import { shiftMoves, sliceCopies, spliceMoves } from "../_util/shift_moves.ts";
 
 const sockets = watchSockets();
 
@@ -3986,6 +3986,30 @@ test("framed() keeps another copy's framewire errors as they are, and codes a cu
     await assert.rejects(fc.send("after"), check); // later sends fail with the same error
     await fc.close();
   }
+});
+
+test("framed(): 2,000 large sends made at once go out in order in linear time (no slice() of the rest per write)", async () => {
+  // A payload of 16 KiB or more is written as it is (a view), each in a write of its own: the
+  // queue of chunks to write, and the sends waiting, were sliced after each such write, copying
+  // all those left behind it. Quadratic in the large sends made without awaiting.
+  const n = 2_000;
+  const link = new MemoryLink({ highWaterMark: 1 << 30 });
+  const sender = framed(link.client, lengthPrefixed());
+  const receiver = framed(link.server, lengthPrefixed());
+  const payloads = Array.from({ length: 4 }, (_, i) => new Uint8Array(16384).fill(i));
+  let received = 0;
+  const copied = await sliceCopies(async () => {
+    const sent = Array.from({ length: n }, (_, i) => sender.send(payloads[i % 4]!));
+    for await (const frame of receiver) {
+      if (frame.length !== 16384 || frame[0] !== received % 4) assert.fail(`frame ${received}`);
+      if (++received === n) break;
+    }
+    await Promise.all(sent);
+  });
+  assert.equal(received, n);
+  assert.ok(copied <= 4 * n, `slice() copied ${copied} elements for ${n} sends`);
+  await sender.close();
+  await receiver.close();
 });
 
 test("framed(): 5,000 sends each made after a writable write go out in order in linear time (no splice() per write)", async () => {
