@@ -172,6 +172,14 @@ class Server implements ReliableServer {
   // Sessions that ended (other than by expiring), kept for resumeTimeout so
   // that a client that missed the final GOODBYE gets it again: id -> ack.
   #tombstones = new Map<string, Tombstone>();
+  /**
+   * The tombstones in expiry order (the Map's own), to find the oldest without iterating the
+   * Map: an iteration from its start walks the entries deleted before it (an engine leaves them
+   * as holes until the table is rebuilt), which made each HELLO and each session end cost in
+   * proportion to the tombstones dropped before. An entry no longer in the Map (deleted, or its
+   * key ended again) is stale: skipped, and dropped when it comes first or piles up.
+   */
+  #tombstoneOrder = new Fifo<[string, Tombstone]>();
   /** The timer that forgets expired tombstones, while there are any. */
   #pruneTimer: unknown;
   /** When that timer is due (the clock's time). */
@@ -440,16 +448,42 @@ class Server implements ReliableServer {
     const late = now - this.#pruneDue >= LATE_TIMER_MS && this.#resumeTimeout > 0;
     let renewed: [string, Tombstone][] | undefined;
     // Map order is expiry order (one timeout for all): drop the expired ones.
-    for (const entry of this.#tombstones) {
+    for (
+      let entry = this.#oldestTombstone();
+      entry !== undefined;
+      entry = this.#oldestTombstone()
+    ) {
       if (entry[1].expires > now) break;
+      this.#tombstoneOrder.shift();
       this.#tombstones.delete(entry[0]);
       if (late && !entry[1].renewed) (renewed ??= []).push(entry);
     }
     // Last in expiry order, as none expires after now + resumeTimeout.
-    for (const [k, t] of renewed ?? []) {
-      t.expires = now + this.#resumeTimeout;
-      t.renewed = true;
-      this.#tombstones.set(k, t);
+    for (const entry of renewed ?? []) {
+      entry[1].expires = now + this.#resumeTimeout;
+      entry[1].renewed = true;
+      this.#setTombstone(entry);
+    }
+  }
+
+  /** The oldest tombstone, once the stale entries before it in #tombstoneOrder are dropped. */
+  #oldestTombstone(): [string, Tombstone] | undefined {
+    const order = this.#tombstoneOrder;
+    for (let entry = order.peek(); entry !== undefined; entry = order.peek()) {
+      if (this.#tombstones.get(entry[0]) === entry[1]) return entry;
+      order.shift();
+    }
+    return undefined;
+  }
+
+  /** Remembers a tombstone, last in expiry order. */
+  #setTombstone(entry: [string, Tombstone]): void {
+    this.#tombstones.set(entry[0], entry[1]);
+    const order = this.#tombstoneOrder;
+    order.push(entry);
+    // Stale entries behind a live one (keys that ended again): dropped once they are half.
+    if (order.length > 1024 && order.length > 2 * this.#tombstones.size) {
+      for (const e of order.drain()) if (this.#tombstones.get(e[0]) === e[1]) order.push(e);
     }
   }
 
@@ -462,10 +496,10 @@ class Server implements ReliableServer {
    */
   #schedulePrune(): void {
     if (this.#pruneTimer !== undefined) return;
-    const oldest = this.#tombstones.values().next();
-    if (oldest.done) return;
+    const oldest = this.#oldestTombstone();
+    if (oldest === undefined) return;
     const clock = this.#o.clock;
-    const delay = Math.max(oldest.value.expires - clock.now(), this.#resumeTimeout / 8);
+    const delay = Math.max(oldest[1].expires - clock.now(), this.#resumeTimeout / 8);
     // One that never expires (resumeTimeout Infinity) needs none; one further away than timers
     // reach: wake up then, and look again (timeoutAfter() would set no timer at all).
     if (delay === Infinity) return;
@@ -483,6 +517,7 @@ class Server implements ReliableServer {
   #forgetTombstones(): void {
     this.#tombstonesOver = true;
     this.#tombstones.clear();
+    this.#tombstoneOrder.drain();
     cancelTimeout(this.#o.clock, this.#pruneTimer);
     this.#pruneTimer = undefined;
     this.#pruneDue = Infinity;
@@ -531,13 +566,14 @@ class Server implements ReliableServer {
             // At most maxSessions of them, the oldest dropped first: any peer can end sessions
             // faster than they expire (a client that missed its GOODBYE then gets WELCOME(LOST)).
             if (tombstones.size >= this.#maxSessions) {
-              tombstones.delete(tombstones.keys().next().value!);
+              tombstones.delete(this.#oldestTombstone()![0]);
+              this.#tombstoneOrder.shift();
             }
-            tombstones.set(key, {
+            this.#setTombstone([key, {
               ack: lastReceived,
               expires: o.clock.now() + this.#resumeTimeout,
               renewed: false,
-            });
+            }]);
             this.#schedulePrune();
           }
         },

@@ -28,6 +28,8 @@ import type {
 import { FakeClock, stoppableClock } from "../_util/fake_clock.ts";
 import { MemoryLink, MemoryListener, MemoryNetwork } from "../_util/memory_conn.ts";
 import { reliableServer } from "../../src/reliable/reliable_server.ts";
+import { reliableClient } from "../../src/reliable/reliable_client.ts";
+import { mapHolesWalked } from "../_util/map_holes.ts";
 import { LATE_TIMER_MS } from "../../src/reliable/_session_machine.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import {
@@ -805,3 +807,33 @@ test(
     assert.equal(answer, WELCOME); // a WELCOME(LOST): the session was given up
   },
 );
+
+test("reliable server: sessions ending at the maxSessions cap of tombstones each forget the oldest in constant time (no walk over the Map's deleted entries)", async () => {
+  // Ended sessions are remembered (tombstones) in expiry order, the oldest forgotten first at the
+  // cap. Found as the Map's first entry (keys().next()), and expired ones by iterating the Map
+  // from its start, each walked the entries deleted before it (engines leave them as holes until
+  // the table is rebuilt): quadratic in the sessions ending. mapHolesWalked() counts those walks.
+  const n = 300;
+  const clock = new FakeClock();
+  let ended = 0;
+  const walked = await mapHolesWalked(async () => {
+    const net = new MemoryNetwork();
+    const listener = net.listen();
+    const server = reliableServer(listener, { maxSessions: 4, clock });
+    try {
+      for (let i = 0; i < n; i++) {
+        const client = reliableClient(net.dialer, { clock: new FakeClock() });
+        const session = await nextSession(server);
+        const closed = once(session, "close");
+        await client.close();
+        await closed;
+        ended++;
+      }
+    } finally {
+      await server.close();
+      listener.close();
+    }
+  });
+  assert.equal(ended, n);
+  assert.ok(walked <= 2 * n, `iterating Maps walked ${walked} deleted entries for ${n} sessions`);
+});
