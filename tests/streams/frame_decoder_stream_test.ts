@@ -558,3 +558,38 @@ test(
     await producing.catch(() => {});
   },
 );
+
+test("FrameDecoderStream: when the input ends, the error of the decoder's end() wins over one that next() throws after it", async () => {
+  // The mutation review (error ??= → error =): a decoder that fails both at its end() and at the
+  // next() after it errored the stream with next()'s error, not with the truncation end() reported.
+  const truncated = new Error("end: truncated");
+  const later = new Error("next after end");
+  const failing: Framing = {
+    ...lengthPrefixed(),
+    name: "failing",
+    decoder(): FrameDecoder {
+      let ended = false;
+      return {
+        push: () => {},
+        next: () => {
+          if (ended) throw later;
+          return undefined;
+        },
+        end: () => {
+          ended = true;
+          throw truncated;
+        },
+        get bufferedBytes() {
+          return 1;
+        },
+      };
+    },
+  };
+  const stream = new FrameDecoderStream(failing);
+  const writer = stream.writable.getWriter();
+  const reader = stream.readable.getReader();
+  await writer.write(new Uint8Array([1]));
+  const closed = writer.close().then(() => "closed", (e) => e);
+  await assert.rejects(reader.read(), (error) => error === truncated);
+  assert.equal(await closed, truncated);
+});
