@@ -344,3 +344,16 @@ test(
     assert.deepEqual(chunks, [new Uint8Array([0, 0, 0, 1, 65])]);
   },
 );
+
+test("FrameEncoderStream refuses a coalesce that is no safe integer with a RangeError, and takes the largest safe one", () => {
+  // The mutation review (Number.isSafeInteger → Number.isInteger): 2 ** 53 was taken.
+  for (const bad of [1.5, NaN, Infinity, 2 ** 53, -0.5]) {
+    assert.throws(() => new FrameEncoderStream(lines(), { coalesce: bad }), {
+      name: "RangeError",
+      message: /^Cannot create FrameEncoderStream as coalesce must be a non-negative integer/,
+    }, String(bad));
+  }
+  for (const good of [0, 1, Number.MAX_SAFE_INTEGER]) {
+    new FrameEncoderStream(lines(), { coalesce: good });
+  }
+});
