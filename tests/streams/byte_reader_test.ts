@@ -205,7 +205,16 @@ test("ByteReader: a transferred frame that shares its chunk with bytes kept for 
   const wire = [0, 0, 0, 40, ...body, 0, 0, 0, 4, 4, 5, 6, 7];
   // The decoder that read the first frame keeps the second's bytes for the next frame of its
   // framing: another framing's call makes it hand them back first, which fails on detached bytes.
-  for (const next of ["readFrame", "readFrame (another)", "readExactly", "releaseLock"] as const) {
+  // "readExactly (more)" asks for more bytes than are buffered: it reads on, but checks them first
+  // (the mutation review: without that check it failed with an engine error, not this one).
+  const nexts = [
+    "readFrame",
+    "readFrame (another)",
+    "readExactly",
+    "readExactly (more)",
+    "releaseLock",
+  ] as const;
+  for (const next of nexts) {
     const reader = new ByteReader(streamOf([wire, [0, 0, 0, 2, 9, 9]]));
     const first = (await reader.readFrame(framing))!;
     assert.deepEqual(first, new Uint8Array(body));
@@ -216,6 +225,8 @@ test("ByteReader: a transferred frame that shares its chunk with bytes kept for 
       ? reader.readFrame(lengthPrefixed({ width: 2 }))
       : next === "readExactly"
       ? reader.readExactly(8)
+      : next === "readExactly (more)"
+      ? reader.readExactly(9)
       : Promise.resolve().then(() => reader.releaseLock());
     // Before: readFrame skipped the second frame (or returned null at the end), readExactly threw
     // an engine error.
