@@ -887,4 +887,25 @@ test("ByteReader: 20,000 calls made at once are answered in call order in linear
     if (b === null || b.length !== 1 || b[0] !== (i & 0xff)) assert.fail(`call ${i} got ${b}`);
   });
   assert.ok(moved <= n, `shift() moved ${moved} elements for ${n} calls`);
+
+test("ByteReader: a readFrame() that fails after a raw read does not keep the framing's decoder", async () => {
+  // The mutation review (#decoderOf() left #kept set when it handed the kept decoder out): a
+  // readExactly() between two frames makes the kept decoder hand its bytes back; the next
+  // readFrame() takes it again, and once that call failed it was still kept, so the framing's
+  // later readFrame() gave the bad frame's decoder the bytes after it and failed again.
+  const framing = lengthPrefixed({ width: 1, maxFrameLength: 3 });
+  const wire = new Uint8Array([2, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 6]);
+  for (let a = 0; a <= wire.length; a++) {
+    for (let b = a; b <= wire.length; b++) {
+      const cuts = `cuts ${a}, ${b}`;
+      const reader = new ByteReader(threeChunks(wire, a, b));
+      assert.deepEqual(await reader.readFrame(framing), new Uint8Array([7, 8]), cuts);
+      assert.deepEqual(await reader.readExactly(0), new Uint8Array(0), cuts);
+      await assert.rejects(reader.readFrame(framing), FrameTooLargeError, cuts);
+      // The application skips the bad frame by hand, and goes on with the framing.
+      assert.deepEqual(await reader.readExactly(10), wire.subarray(3, 13), cuts);
+      assert.deepEqual(await reader.readFrame(framing), new Uint8Array([6]), cuts);
+      assert.equal(await reader.readFrame(framing), null, cuts);
+    }
+  }
 });
