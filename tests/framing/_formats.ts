@@ -236,6 +236,34 @@ export function cutsArbitrary(length: number): fc.Arbitrary<number[]> {
   ) => a.sort((x, y) => x - y));
 }
 
+/**
+ * A framing of a custom protocol whose whole input is one frame, complete once the input ends
+ * (its decoder's `end()` makes the frame that `next()` then returns).
+ */
+export function wholeInput(): Framing {
+  return {
+    ...lengthPrefixed(),
+    name: "whole",
+    decoder(): FrameDecoder {
+      const chunks: Uint8Array[] = [];
+      let ended = false;
+      let taken = false;
+      return {
+        push: (chunk) => void chunks.push(chunk),
+        next: () => {
+          if (!ended || taken) return undefined;
+          taken = true;
+          return concat(chunks);
+        },
+        end: () => void (ended = true),
+        get bufferedBytes() {
+          return taken ? 0 : chunks.reduce((n, c) => n + c.length, 0);
+        },
+      };
+    },
+  };
+}
+
 /** A stream of `chunks`, pulled one at a time (Bun has no `ReadableStream.from`). */
 export function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
   let i = 0;

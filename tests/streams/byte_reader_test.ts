@@ -17,7 +17,12 @@ import {
   TruncatedFrameError,
   varint,
 } from "../../mod.ts";
-import { byteStreamOf, concat, streamOf as streamOfChunks } from "../framing/_formats.ts";
+import {
+  byteStreamOf,
+  concat,
+  streamOf as streamOfChunks,
+  wholeInput,
+} from "../framing/_formats.ts";
 import { Packet } from "../_util/packet.ts";
 import { macrotask } from "../_util/macrotask.ts";
 import { shiftMoves } from "../_util/shift_moves.ts";
@@ -908,4 +913,15 @@ test("ByteReader: a readFrame() that fails after a raw read does not keep the fr
       assert.equal(await reader.readFrame(framing), null, cuts);
     }
   }
+});
+
+test("ByteReader.readFrame() returns a frame that the framing completes at the end of the stream, then null", async () => {
+  // The mutation review: with `decoder.next() ?? null` -> `null` after end() the frame was lost;
+  // without the `bufferedBytes === 0` check the reader asked end() for a frame at a clean end too,
+  // and this framing made an empty one of the no bytes left.
+  const whole = wholeInput();
+  const reader = new ByteReader(streamOf([[1, 2], [3]]));
+  assert.deepEqual(await reader.readFrame(whole), new Uint8Array([1, 2, 3]));
+  assert.equal(await reader.readFrame(whole), null);
+  assert.equal(await new ByteReader(streamOf([])).readFrame(whole), null);
 });

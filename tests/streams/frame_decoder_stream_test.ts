@@ -18,6 +18,7 @@ import {
   encodeAll,
   openSource,
   streamOf,
+  wholeInput,
 } from "../framing/_formats.ts";
 import { isNode } from "../_util/runtime.ts";
 import { macrotask } from "../_util/macrotask.ts";
@@ -227,27 +228,7 @@ test(
 
 test("FrameDecoderStream delivers a frame that the framing completes at the end of the input", async () => {
   // A framing of a custom protocol: the whole input is one frame, complete once it ends.
-  const whole: Framing = {
-    ...lengthPrefixed(),
-    name: "whole",
-    decoder(): FrameDecoder {
-      const chunks: Uint8Array[] = [];
-      let ended = false;
-      let taken = false;
-      return {
-        push: (chunk) => void chunks.push(chunk),
-        next: () => {
-          if (!ended || taken) return undefined;
-          taken = true;
-          return concat(chunks);
-        },
-        end: () => void (ended = true),
-        get bufferedBytes() {
-          return taken ? 0 : chunks.reduce((n, c) => n + c.length, 0);
-        },
-      };
-    },
-  };
+  const whole = wholeInput();
   const frames = await collect(
     streamOf([new Uint8Array([1, 2]), new Uint8Array([3])]).pipeThrough(
       new FrameDecoderStream(whole),
