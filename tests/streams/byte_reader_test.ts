@@ -925,3 +925,18 @@ test("ByteReader.readFrame() returns a frame that the framing completes at the e
   assert.equal(await reader.readFrame(whole), null);
   assert.equal(await new ByteReader(streamOf([])).readFrame(whole), null);
 });
+
+test("ByteReader: transferring a result whose chunk a frame then read to its end leaves the reader's bytes as they are", async () => {
+  // The mutation review (#keepRest() without #dropReturned()): the chunk of a readExactly() result
+  // stayed buffered once a frame that spans it into the next chunk was read, and transferring the
+  // result's buffer then made the next read fail as if bytes kept for it were detached.
+  const framing = lengthPrefixed();
+  const reader = new ByteReader(streamOf([[0xaa, 0, 0, 0, 3, 1], [2, 3, 0, 0, 0, 1, 5]]));
+  const first = (await reader.readExactly(1))!;
+  assert.deepEqual(first, new Uint8Array([0xaa]));
+  assert.deepEqual(await reader.readFrame(framing), new Uint8Array([1, 2, 3]));
+  structuredClone(first, { transfer: [first.buffer as ArrayBuffer] });
+  assert.equal(first.length, 0); // it was a view of the first chunk, now detached
+  assert.deepEqual(await reader.readFrame(framing), new Uint8Array([5]));
+  assert.equal(await reader.readFrame(framing), null);
+});
