@@ -718,3 +718,50 @@ test("Coalescer with recycle: a frame too large for the send buffer grows it, an
     assert.deepEqual(decodeAll(chunks[0]!), payloads);
   }
 });
+
+test("Coalescer: a burst grows the send buffer ×4 per slab it fills, not straight to the capacity", () => {
+  // The mutation review (grow = false dropped from #replaceSlab()'s loop): a slab filled within one
+  // tick was followed by one of the whole capacity, skipping the sizes between.
+  for (const recycle of [false, true]) {
+    const buffers: number[] = [];
+    const coalescer = new Coalescer(framing, 262144, (chunk) => {
+      buffers.push(chunk.buffer.byteLength - SLAB_OFFSET);
+    }, recycle);
+    const frame = new Uint8Array(1020); // 1 KiB on the wire
+    for (let i = 0; i < 17 + 65 + 1; i++) coalescer.add(frame, false); // one tick
+    coalescer.flush();
+    assert.deepEqual(
+      buffers,
+      [16 * 1024 + 1024, 64 * 1024 + 1024, 256 * 1024 + 1024],
+      `recycle ${recycle}`,
+    );
+  }
+});
+
+test("Coalescer with recycle: a frame that fills a whole send buffer goes in one of that size, not a larger one", () => {
+  // The mutation review (slabSize + room < size -> <=): a frame of exactly 16 KiB + 1 KiB grew
+  // the next send buffer to 64 KiB + 1 KiB.
+  const buffers: number[] = [];
+  const coalescer = new Coalescer(framing, 65536, (chunk) => {
+    buffers.push(chunk.buffer.byteLength - SLAB_OFFSET);
+  }, true);
+  coalescer.add(new Uint8Array(10), false);
+  coalescer.flush();
+  coalescer.add(new Uint8Array(16 * 1024 + 1024 - 4), false); // 17,408 bytes on the wire
+  coalescer.flush();
+  assert.deepEqual(buffers, [16 * 1024 + 1024, 16 * 1024 + 1024]);
+});
+
+test("Coalescer with capacity 0: a frame of 2048 bytes or more is copied half a page in, a shorter one at its buffer's start", () => {
+  // The mutation review (length >= OFFSET_FROM -> >): a frame of exactly 2048 bytes started its
+  // buffer. SLAB_OFFSET is 2048.
+  const chunks: Uint8Array[] = [];
+  const coalescer = new Coalescer(framing, 0, (chunk) => chunks.push(chunk));
+  for (const [frame, offset] of [[2047, 0], [2048, SLAB_OFFSET], [2049, SLAB_OFFSET]]) {
+    coalescer.add(new Uint8Array(frame! - 4), false);
+    const chunk = chunks.pop()!;
+    assert.equal(chunk.length, frame, `${frame} B frame`);
+    assert.equal(chunk.byteOffset, offset, `${frame} B frame`);
+    assert.equal(chunk.buffer.byteLength, offset! + frame!, `${frame} B frame`);
+  }
+});
