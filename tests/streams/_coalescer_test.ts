@@ -765,3 +765,31 @@ test("Coalescer with capacity 0: a frame of 2048 bytes or more is copied half a 
     assert.equal(chunk.buffer.byteLength, offset! + frame!, `${frame} B frame`);
   }
 });
+
+test("Coalescer: a trickle after a burst shrinks the send buffer one size at a time (×4), not straight to the first", () => {
+  // The mutation review (#replaceSlab() shrinking to the first size): after a burst grew the send
+  // buffer to 256 KiB, a trickle went back to 16 KiB in one step; the size before the last growth
+  // (64 KiB) comes first.
+  for (const recycle of [false, true]) {
+    const sizes: number[] = [];
+    let emitted = 0;
+    const coalescer = new Coalescer(framing, 262144, (chunk) => {
+      const size = chunk.buffer.byteLength - SLAB_OFFSET;
+      if (sizes.at(-1) !== size) sizes.push(size);
+      emitted += chunk.length;
+    }, recycle);
+    const frame = new Uint8Array(1020); // 1 KiB on the wire
+    for (let i = 0; i < 17 + 65 + 1; i++) coalescer.add(frame, false); // one tick
+    coalescer.flush();
+    for (let tick = 0; tick < 8000; tick++) {
+      coalescer.add(new Uint8Array(100), false);
+      coalescer.flush();
+      if (!recycle) continue;
+      // A consumer one tick behind: the send buffer is not given up between ticks.
+      coalescer.written(emitted - 104);
+    }
+    const label = `recycle ${recycle}`;
+    const kib = sizes.map((size) => (size - 1024) / 1024);
+    assert.deepEqual(kib, [16, 64, 256, 64, 16], label);
+  }
+});
