@@ -892,6 +892,7 @@ test("ByteReader: 20,000 calls made at once are answered in call order in linear
     if (b === null || b.length !== 1 || b[0] !== (i & 0xff)) assert.fail(`call ${i} got ${b}`);
   });
   assert.ok(moved <= n, `shift() moved ${moved} elements for ${n} calls`);
+});
 
 test("ByteReader: a readFrame() that fails after a raw read does not keep the framing's decoder", async () => {
   // The mutation review (#decoderOf() left #kept set when it handed the kept decoder out): a
