@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { reliableClient, reliableServer } from "../../src/reliable/mod.ts";
 import type { Conn } from "../../src/connection/types.ts";
 import { MemoryNetwork } from "../_util/memory_conn.ts";
+import { FakeClock, skewedClock } from "../_util/fake_clock.ts";
 import { frame, Peer } from "./_clean_room_peer.ts";
-import { drainJobs, nextSession, once, read, track } from "./_helpers.ts";
+import { drainJobs, nextSession, once, outcome, read, track } from "./_helpers.ts";
 
 /** A server and a client over a new memory network; closes both and the listener after `body`. */
 async function withPair(
@@ -129,6 +130,82 @@ test(
         assert.equal(got.ack, 1, "acks before the replay is taken");
       }
       assert.equal(net.links.length, 2);
+    });
+  },
+);
+
+test(
+  "reliable: a connection a dial gives after its attempt timed out, or after the session closed, is closed",
+  { timeout: 10000 },
+  async () => {
+    const clock = new FakeClock();
+    const pending: ((conn: Conn) => void)[] = [];
+    const client = reliableClient(
+      () => new Promise<Conn>((resolve) => pending.push(resolve)),
+      { clock, deadPeerTimeout: 3000 },
+    );
+    /** A stand-in for a connection: only whether it was closed counts. */
+    const late = () => {
+      const conn = { closed: false, close: () => void (conn.closed = true) };
+      return conn;
+    };
+    try {
+      const reconnecting = once(client, "reconnecting");
+      clock.advance(3000); // the first attempt times out; the retry is immediate
+      await reconnecting;
+      await drainJobs();
+      assert.equal(pending.length, 2);
+      const first = late();
+      pending[0]!(first as unknown as Conn);
+      await drainJobs();
+      assert.equal(first.closed, true, "the timed-out attempt's connection is left open");
+      await client.close({ timeout: 0 }).catch(() => {});
+      const second = late();
+      pending[1]!(second as unknown as Conn);
+      await drainJobs();
+      assert.equal(second.closed, true, "the connection of a closed session is left open");
+    } finally {
+      await client.close({ timeout: 0 }).catch(() => {});
+    }
+  },
+);
+
+test(
+  "reliable: a close({ timeout }) whose timer fires a little early times out after one grace turn, not a timer more",
+  { timeout: 10000 },
+  async () => {
+    // The timer that gives up (here close()'s timeout) gives I/O a 0 ms turn first; fired early,
+    // its due time is kept through that turn: else the machine found nothing due yet, and asked
+    // for another timer.
+    const clock = new FakeClock();
+    let timers = 0;
+    const early = skewedClock(clock, -0.5, () => timers++);
+    const options = {
+      clock: early,
+      ackDelay: 0,
+      heartbeatInterval: Infinity,
+      deadPeerTimeout: 1e5,
+    };
+    await withDrivenServer(options, async ({ client, accept }) => {
+      const peer = await accept();
+      const hello = await peer.expect("HELLO");
+      await peer.send(frame.welcome(hello.id));
+      const sent = outcome(client.send("x")); // never confirmed
+      await peer.expect("DATA");
+      await drainJobs();
+      let atClose: number | undefined;
+      client.addEventListener("close", () => atClose = timers);
+      const before = timers;
+      const closing = outcome(client.close({ timeout: 1000 }));
+      for (let ms = 0; ms < 1010 && atClose === undefined; ms++) {
+        clock.advance(1);
+        await drainJobs(10);
+      }
+      assert.notEqual(atClose, undefined, "close() timed out");
+      // The timeout's, its grace turn, and the connection's linger (see #closeLinkGracefully).
+      assert.equal(atClose! - before, 3, "timers set");
+      assert.equal(await closing, "CONNECTION_TIMEOUT");
+      assert.equal(await sent, "CONNECTION_CLOSED");
     });
   },
 );
