@@ -105,6 +105,20 @@ async function handshake(
 }
 
 /**
+ * A HELLO to resume a session the server does not know (a new random id, RESUME): it answers
+ * WELCOME(LOST) with a new id. The connection, the old id and the new one.
+ */
+async function resumeUnknown(side: ServerSide): Promise<[Peer, string, string]> {
+  const old = randomId();
+  const peer = await side.dial();
+  await peer.send(frame.hello(old, { flags: RESUME }));
+  const lost = await peer.expect("WELCOME");
+  assert.equal(lost.flags, LOST);
+  assert.notEqual(lost.id, old);
+  return [peer, old, lost.id];
+}
+
+/**
  * A new session whose message "x" went out unconfirmed on a connection that then dropped (the
  * server has noticed): the session, its id, and `send("x")`'s outcome.
  */
@@ -517,6 +531,25 @@ test(
 );
 
 test(
+  "clean room: a HELLO without RESUME with the old id of a session started afresh is of an unknown session: it starts a new one under that id",
+  NET,
+  async () => {
+    await withServer({}, async (side) => {
+      const [, old] = await resumeUnknown(side);
+      const fresh = await side.nextSession();
+      // Only a HELLO to resume can mean the old id (a retry after a lost WELCOME(LOST) has RESUME).
+      const b = await side.dial();
+      await b.send(frame.hello(old));
+      const welcome = await b.expect("WELCOME");
+      assert.deepEqual([welcome.flags, welcome.id, welcome.lastReceived], [0, old, 0]);
+      assert.equal((await side.nextSession()).id, old);
+      assert.equal(side.server.size, 2);
+      assert.equal(fresh.state, "open", "the session started afresh keeps its connection");
+    });
+  },
+);
+
+test(
   "clean room: a closing client's HELLO for an unknown session gets WELCOME(LOST) with its own id, and nothing is created",
   NET,
   async () => {
@@ -634,16 +667,12 @@ test(
   NET,
   async () => {
     await withServer({}, async (side) => {
-      const old = randomId();
-      const a = await side.dial();
-      await a.send(frame.hello(old, { flags: RESUME }));
-      const lost = await a.expect("WELCOME");
-      assert.equal(lost.flags, LOST);
+      const [a, old, id] = await resumeUnknown(side);
       await a.close();
       const b = await side.dial();
-      await b.send(frame.hello(lost.id, { flags: RESUME }));
+      await b.send(frame.hello(id, { flags: RESUME }));
       const welcome = await b.expect("WELCOME");
-      assert.deepEqual([welcome.flags, welcome.id], [0, lost.id]);
+      assert.deepEqual([welcome.flags, welcome.id], [0, id]);
       const c = await side.dial();
       await c.send(frame.hello(old, { flags: RESUME }));
       assert.equal((await c.expect("REJECT")).reason, 3);
