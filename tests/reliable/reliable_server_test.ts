@@ -469,6 +469,23 @@ test(
 );
 
 test(
+  "reliable server: with resumeTimeout 0 no tombstone answers, also after a stop of the server",
+  { timeout: 10000 },
+  async () => {
+    // A tombstone lives resumeTimeout: none at all with 0. Renewed for time the server did not run,
+    // it would get resumeTimeout (0) from the wake, and be found by the HELLO that renewed it.
+    const { clock, stop } = stoppableClock();
+    await withRawServer({ clock, resumeTimeout: 0 }, async ({ net, server, dial }) => {
+      await endSession(server, dial, 7);
+      const resume = encodeHandshake(HELLO, FLAG_RESUME, new Uint8Array(16).fill(7), 0);
+      stop(10_000); // its prune timer, due at once, not run
+      const answer = decodeHandshake(await answerTo(net, resume))!;
+      assert.deepEqual([answer.type, answer.flags], [WELCOME, FLAG_LOST]);
+    });
+  },
+);
+
+test(
   "reliable server: a tombstone whose prune timer runs exactly LATE_TIMER_MS late is renewed; less late, it is not",
   { timeout: 10000 },
   async () => {
