@@ -375,17 +375,22 @@ export function booleanOption(
 }
 
 /**
+ * Whether `value` has an AbortSignal's shape (`aborted`, `addEventListener`,
+ * `removeEventListener`): a polyfill's or another realm's counts too.
+ */
+export function isSignalLike(value: unknown): value is AbortSignal {
+  const s = value as Partial<AbortSignal> | null;
+  return typeof s === "object" && s !== null && typeof s.aborted === "boolean" &&
+    typeof s.addEventListener === "function" && typeof s.removeEventListener === "function";
+}
+
+/**
  * A `TypeError` if `signal` is neither shaped like an `AbortSignal` (a
  * polyfill's or another realm's passes) nor `undefined` or `null` (none),
  * else `undefined`.
  */
 export function signalError(signal: unknown, action: string): TypeError | undefined {
-  if (signal === undefined || signal === null) return undefined;
-  const s = signal as Partial<AbortSignal>;
-  if (
-    typeof s === "object" && typeof s.aborted === "boolean" &&
-    typeof s.addEventListener === "function" && typeof s.removeEventListener === "function"
-  ) return undefined;
+  if (signal === undefined || signal === null || isSignalLike(signal)) return undefined;
   return new TypeError(
     `Cannot ${action} as signal must be an AbortSignal: received ${receivedValue(signal)}`,
   );

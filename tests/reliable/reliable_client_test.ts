@@ -4831,3 +4831,33 @@ test(
     await other.close({ timeout: 0 }).catch(() => {});
   },
 );
+
+test("reliable: a send with options but no signal makes no error object (checking that the options are no signal made one per send)", async () => {
+  // send(payload, {}) checked that its options were not an AbortSignal passed as they with
+  // signalError(), which builds the TypeError it would throw, stack and all, for every object
+  // that is no signal: each such send cost 7 times as much on Node.
+  const client = reliableClient(new MemoryNetwork().dialer, { clock: new FakeClock() });
+  const Original = globalThis.TypeError;
+  let made = 0;
+  globalThis.TypeError = class extends Original {
+    constructor(...args: ConstructorParameters<typeof Original>) {
+      super(...args);
+      made++;
+    }
+  } as typeof Original;
+  let sends: Promise<void>[];
+  try {
+    sends = Array.from({ length: 100 }, () => client.send("x", {}));
+    sends.push(client.send("y", { signal: undefined }));
+  } finally {
+    globalThis.TypeError = Original;
+  }
+  assert.equal(made, 0);
+  // A signal passed as the options is still refused.
+  await assert.rejects(
+    client.send("z", new AbortController().signal as unknown as { signal?: AbortSignal }),
+    { name: "TypeError", message: /options must be an object such as \{ signal \}/ },
+  );
+  await client.close({ timeout: 0 }).catch(() => {});
+  await Promise.allSettled(sends);
+});
