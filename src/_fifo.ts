@@ -3,6 +3,16 @@
 // lengths. Array.prototype.shift() moves every element once an array holds more than about 16,000
 // on V8, so a queue taken from with it is quadratic; this one takes from an index.
 
+/**
+ * Whether an array-backed queue should drop the `taken` slots at its front now: over 1,024 of
+ * them and over half of its `length` (its slots, taken ones included). Dropping them costs the
+ * slots kept, fewer than those taken since the last drop, so a queue that is never empty for
+ * long stays amortised linear, and holds at most twice what it queues (plus 1,024).
+ */
+export function compactable(taken: number, length: number): boolean {
+  return taken > 1024 && taken * 2 > length;
+}
+
 /** A queue whose `shift()` takes amortised constant time, however long it gets. */
 export class Fifo<T> {
   #items: (T | undefined)[] = [];
@@ -34,8 +44,7 @@ export class Fifo<T> {
     if (this.#head === items.length) {
       items.length = 0;
       this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > items.length) {
-      // Never empty for long: drop the taken slots now and then (amortised linear).
+    } else if (compactable(this.#head, items.length)) {
       items.splice(0, this.#head);
       this.#head = 0;
     }

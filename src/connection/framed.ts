@@ -21,7 +21,7 @@ import { DelimitedDecoder } from "../framing/_delimited_decoder.ts";
 import { connectionError, isFramewireError } from "../adapters/_errors.ts";
 import type { FrameDecoder, FramingLike } from "../framing/types.ts";
 import { Coalescer } from "../streams/_coalescer.ts";
-import { Fifo } from "../_fifo.ts";
+import { compactable, Fifo } from "../_fifo.ts";
 import type { Conn } from "./types.ts";
 import {
   cancelReading,
@@ -1680,7 +1680,7 @@ class Framed implements FramedConnection {
       if (i > head && this.#views?.has(chunks[i]!)) {
         const batch = chunks.slice(head, i);
         chunks.fill(undefined as unknown as Uint8Array, head, i); // let them go with the batch
-        if (i > 1024 && i * 2 > chunks.length) {
+        if (compactable(i, chunks.length)) {
           // Drop the taken slots now and then (amortised linear).
           chunks.splice(0, i);
           lengths.splice(0, i);

@@ -711,7 +711,7 @@ export class Session extends EventTarget implements ReliableSession {
     signal: AbortSignal,
     watch: SignalWatch | undefined,
     entry: Entry,
-    token: VoidResolvers,
+    token: SendToken,
   ): void {
     if (watch === undefined) {
       const sends = new Set<Entry>();
@@ -737,7 +737,7 @@ export class Session extends EventTarget implements ReliableSession {
     }
     watch.sends.add(entry);
     // Let go where the send settles (#settle), not by a reaction to its promise: one per send.
-    (token as SendToken).watch = watch;
+    token.watch = watch;
   }
 
   /**

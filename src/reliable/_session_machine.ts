@@ -36,6 +36,7 @@ import {
 } from "./_protocol.ts";
 import { plural, toHex } from "../framing/_options.ts";
 import type { ReliableSessionState } from "./types.ts";
+import { compactable } from "../_fifo.ts";
 
 /** A message accepted for sending. */
 export interface Entry {
@@ -405,9 +406,9 @@ export class SessionMachine {
     // aborting many sends withdraws them in send order, and a search and splice() per send was
     // quadratic (40,000 sends aborted at once took 8 s on Node).
     if (this.#waiting[this.#waitHead] === entry) this.#dropWaiting(this.#waitHead);
-    else if (
-      ++this.#withdrawn > 1024 && this.#withdrawn * 2 > this.#waiting.length - this.#waitHead
-    ) this.#sweepWithdrawn();
+    else if (compactable(++this.#withdrawn, this.#waiting.length - this.#waitHead)) {
+      this.#sweepWithdrawn();
+    }
     return true;
   }
 
@@ -494,7 +495,7 @@ export class SessionMachine {
       waiting.length = 0;
       this.#waitHead = 0;
       this.#withdrawn = 0;
-    } else if (i > 1024 && i * 2 > waiting.length) {
+    } else if (compactable(i, waiting.length)) {
       waiting.splice(0, i);
       this.#waitHead = 0;
     } else {
@@ -974,7 +975,7 @@ export class SessionMachine {
     if (head === entries.length) {
       entries.length = 0;
       this.#head = this.#cursor = 0;
-    } else if (head > 1024 && head * 2 > entries.length) {
+    } else if (compactable(head, entries.length)) {
       entries.splice(0, head);
       this.#cursor -= head;
       this.#head = 0;
